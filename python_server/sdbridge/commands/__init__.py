@@ -1,0 +1,1 @@
+"""Subcommands of the `sdbridge` CLI, one module each."""
