@@ -1,0 +1,133 @@
+"""Pixel layout conversions between the wire and the pipeline (numpy only, no torch, no protocol).
+
+The wire carries frames in the client's layout (RGBA8 / BGRA8 / RGB8, any row stride, top-down or
+bottom-up rows). Pipelines take and return HxWx3 uint8 RGB, top-down, at their processing size.
+`to_pipeline` and `from_pipeline` convert between the two; alpha never goes through the model: the
+input's alpha plane is kept and written back into the result unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from PIL import Image
+
+from sdbridge.errors import InputError
+
+
+class PixelFormat(Enum):
+    """Byte layout of one pixel."""
+
+    RGBA8 = "rgba8"
+    BGRA8 = "bgra8"
+    RGB8 = "rgb8"
+
+    @property
+    def bytes_per_pixel(self) -> int:
+        """4 for RGBA8 / BGRA8, 3 for RGB8."""
+        return 3 if self is PixelFormat.RGB8 else 4
+
+
+class RowOrder(Enum):
+    """Whether the first row in memory is the top (most APIs) or the bottom (Unity CPU images, GL)."""
+
+    TOP_DOWN = "top_down"
+    BOTTOM_UP = "bottom_up"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one frame's pixels are laid out on the wire."""
+
+    width: int
+    height: int
+    stride: int  # bytes per row, >= width * bytes_per_pixel
+    pixel_format: PixelFormat
+    row_order: RowOrder = RowOrder.TOP_DOWN
+
+    @property
+    def expected_bytes(self) -> int:
+        """Size of the pixel part: stride * height."""
+        return self.stride * self.height
+
+    @staticmethod
+    def packed(width: int, height: int, pixel_format: PixelFormat,
+               row_order: RowOrder = RowOrder.TOP_DOWN) -> Layout:
+        """A layout with no row padding."""
+        return Layout(width, height, width * pixel_format.bytes_per_pixel, pixel_format, row_order)
+
+
+def check_layout(layout: Layout, payload_bytes: int) -> None:
+    """Raise InputError when `payload_bytes` or the stride disagree with `layout`."""
+    min_stride = layout.width * layout.pixel_format.bytes_per_pixel
+    if layout.stride < min_stride:
+        raise InputError(
+            f"stride={layout.stride} is below width*bytes_per_pixel={min_stride} for "
+            f"{layout.pixel_format.name} at width={layout.width}; send stride >= {min_stride}"
+        )
+    if payload_bytes != layout.expected_bytes:
+        raise InputError(
+            f"pixel part has {payload_bytes} bytes but stride*height={layout.stride}*{layout.height}="
+            f"{layout.expected_bytes}; send exactly stride*height bytes"
+        )
+
+
+def resize_rgb(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize of an HxWx3 uint8 image to (height, width, 3); returns the input when sizes match."""
+    if image.shape[0] == height and image.shape[1] == width:
+        return image
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def to_pipeline(payload: memoryview | bytes, layout: Layout, size: tuple[int, int]
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Convert wire pixels to the pipeline's input.
+
+    Returns (rgb, alpha): rgb is (size[1], size[0], 3) uint8 RGB top-down, alpha is the client-size
+    (height, width) alpha plane in top-down order (None for RGB8). `size` is (width, height).
+    No copy is made when the frame already is packed top-down RGB8 at the processing size.
+    """
+    check_layout(layout, len(payload))
+    bpp = layout.pixel_format.bytes_per_pixel
+    flat = np.frombuffer(payload, dtype=np.uint8)
+    rows = flat.reshape(layout.height, layout.stride)[:, : layout.width * bpp]
+    pixels = rows.reshape(layout.height, layout.width, bpp)  # (H, W, bpp)
+    if layout.row_order is RowOrder.BOTTOM_UP:
+        pixels = pixels[::-1]
+    alpha: np.ndarray | None = None
+    if layout.pixel_format is PixelFormat.RGB8:
+        rgb = pixels
+    elif layout.pixel_format is PixelFormat.RGBA8:
+        rgb = pixels[..., :3]
+        alpha = np.ascontiguousarray(pixels[..., 3])  # (H, W)
+    else:  # BGRA8
+        rgb = pixels[..., 2::-1]
+        alpha = np.ascontiguousarray(pixels[..., 3])
+    rgb = np.ascontiguousarray(rgb)  # (H, W, 3)
+    return resize_rgb(rgb, size[0], size[1]), alpha
+
+
+def from_pipeline(rgb: np.ndarray, alpha: np.ndarray | None, layout: Layout) -> np.ndarray:
+    """Convert a pipeline output (h, w, 3) uint8 RGB top-down into the client's packed layout.
+
+    Returns a C-contiguous (layout.height, layout.width, bpp) uint8 array whose bytes are the pixel
+    part of the Result (stride = width * bpp). Alpha is `alpha` when given, else 255.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise InputError(f"pipeline output has shape {rgb.shape} dtype {rgb.dtype}; expected HxWx3 uint8")
+    rgb = resize_rgb(rgb, layout.width, layout.height)  # (H, W, 3)
+    fmt = layout.pixel_format
+    if fmt is PixelFormat.RGB8:
+        out = rgb
+    else:
+        out = np.empty((layout.height, layout.width, 4), dtype=np.uint8)
+        if fmt is PixelFormat.RGBA8:
+            out[..., :3] = rgb
+        else:
+            out[..., :3] = rgb[..., ::-1]
+        out[..., 3] = 255 if alpha is None else alpha
+    if layout.row_order is RowOrder.BOTTOM_UP:
+        out = out[::-1]
+    return np.ascontiguousarray(out)

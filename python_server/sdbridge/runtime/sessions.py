@@ -1,0 +1,233 @@
+"""Sessions: one per connected client, keyed by its ROUTER routing identity.
+
+A session owns its own frame slot (latest wins), its queue of pending pipeline updates (prompt,
+parameters) and its pipeline instance; all sessions share one set of loaded model components.
+The session table is shared by the I/O thread (which adds, touches, feeds and expires sessions) and
+the worker thread (which takes work round-robin); `SessionTable.work` is the condition the worker
+waits on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sdbridge.errors import BridgeError
+from sdbridge.runtime.pixels import Layout
+from sdbridge.runtime.queues import BoundedFifo, LatestSlot
+
+
+class SessionLimitError(BridgeError):
+    """The server already serves its configured maximum number of sessions."""
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What the client said about itself in Hello."""
+
+    name: str
+    version: str = ""
+    engine: str = ""
+    protocol_major: int = 0
+    protocol_minor: int = 0
+
+
+@dataclass
+class FrameJob:
+    """One received frame waiting in a session slot. `payload` is the raw pixel part (not copied)."""
+
+    frame_id: int
+    stream: int
+    layout: Layout
+    payload: memoryview | bytes
+    received_at: float  # time.perf_counter() when the I/O thread got it
+    client_timestamp_us: int = 0
+    keep: Any = None  # keeps the zmq frame that owns `payload` alive
+
+
+@dataclass(frozen=True)
+class PipelineUpdate:
+    """A batch of keyword arguments for `pipeline.update` (prompt, negative_prompt, guidance_scale...)."""
+
+    values: Mapping[str, Any]
+
+
+@dataclass
+class ResultJob:
+    """A finished frame on its way back to its own session (and nobody else's)."""
+
+    identity: bytes
+    session_id: int
+    frame_id: int
+    stream: int
+    layout: Layout  # packed layout of `pixels` (client size, format and row order)
+    pixels: np.ndarray  # (H, W, bpp) uint8, C-contiguous
+    timings: dict[str, float]  # seconds
+    is_warmup: bool
+    skipped: bool
+    client_timestamp_us: int = 0
+
+
+@dataclass
+class SessionStats:
+    """Counters reported in Stats replies."""
+
+    frames_received: int = 0
+    frames_processed: int = 0
+    frames_failed: int = 0
+    messages_rejected: int = 0
+    events_received: int = 0
+    last_timings: dict[str, float] = field(default_factory=dict)
+
+
+_session_ids = itertools.count(1)
+
+
+@dataclass
+class Session:
+    """State of one connected client. Only the worker thread touches `pipeline`."""
+
+    identity: bytes
+    client: ClientInfo
+    credits: int
+    session_id: int = field(default_factory=lambda: next(_session_ids))
+    created_at: float = field(default_factory=time.monotonic)
+    last_seen: float = field(default_factory=time.monotonic)
+    slot: LatestSlot[FrameJob] = field(default_factory=LatestSlot)
+    updates: BoundedFifo[PipelineUpdate] = field(default_factory=lambda: BoundedFifo(64))
+    state: dict[str, Any] = field(default_factory=dict)
+    events: deque[tuple[str, Mapping[str, Any]]] = field(default_factory=lambda: deque(maxlen=64))
+    stats: SessionStats = field(default_factory=SessionStats)
+    pipeline: Any = None  # built lazily by the worker
+    pipeline_size: tuple[int, int] | None = None  # (width, height) the pipeline was built for
+    prompt_values: dict[str, Any] = field(default_factory=dict)  # every update applied so far
+    closed: bool = False
+
+    @property
+    def has_work(self) -> bool:
+        """True when a frame or a pipeline update waits for the worker."""
+        return self.slot.pending or len(self.updates) > 0
+
+    @property
+    def dropped(self) -> int:
+        """Frames replaced in the slot by a newer one before the worker took them."""
+        return self.slot.dropped
+
+
+class SessionTable:
+    """All live sessions, keyed by routing identity. Thread-safe."""
+
+    def __init__(self, max_sessions: int) -> None:
+        self._max = max_sessions
+        self._by_identity: dict[bytes, Session] = {}
+        self._lock = threading.RLock()
+        self.work = threading.Condition(self._lock)
+        self._cursor = 0  # round-robin position, in session-id order
+        self._freed = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._by_identity)
+
+    @property
+    def max_sessions(self) -> int:
+        """Configured session limit."""
+        return self._max
+
+    @property
+    def freed(self) -> int:
+        """Sessions removed so far (bye, heartbeat timeout or replaced by a new Hello)."""
+        with self._lock:
+            return self._freed
+
+    def get(self, identity: bytes) -> Session | None:
+        """The live session of `identity`, or None."""
+        with self._lock:
+            return self._by_identity.get(identity)
+
+    def sessions(self) -> list[Session]:
+        """A snapshot of the live sessions."""
+        with self._lock:
+            return list(self._by_identity.values())
+
+    def open(self, identity: bytes, client: ClientInfo, credits: int) -> Session:
+        """Create a fresh session for `identity` (replacing an older one of the same identity).
+
+        Raises SessionLimitError when `max_sessions` are already open.
+        """
+        with self._lock:
+            old = self._by_identity.pop(identity, None)
+            if old is not None:
+                self._close(old)
+            if len(self._by_identity) >= self._max:
+                raise SessionLimitError(
+                    f"server already serves max_sessions={self._max} sessions; retry later or raise "
+                    f"limits.max_sessions in the server config"
+                )
+            session = Session(identity=identity, client=client, credits=credits)
+            self._by_identity[identity] = session
+            return session
+
+    def remove(self, identity: bytes) -> Session | None:
+        """Close and forget the session of `identity`; returns it (or None if unknown)."""
+        with self._lock:
+            session = self._by_identity.pop(identity, None)
+            if session is not None:
+                self._close(session)
+            return session
+
+    def expire(self, now: float, timeout: float) -> list[Session]:
+        """Remove every session silent for more than `timeout` seconds; returns them."""
+        with self._lock:
+            stale = [s for s in self._by_identity.values() if now - s.last_seen > timeout]
+            for session in stale:
+                del self._by_identity[session.identity]
+                self._close(session)
+            return stale
+
+    def submit_frame(self, session: Session, job: FrameJob) -> FrameJob | None:
+        """Put a frame in the session's slot and wake the worker; returns the frame it replaced."""
+        with self._lock:
+            replaced = session.slot.put(job)
+            self.work.notify()
+            return replaced
+
+    def submit_update(self, session: Session, update: PipelineUpdate) -> bool:
+        """Queue a pipeline update and wake the worker; False when the session's queue is full."""
+        with self._lock:
+            ok = session.updates.put(update)
+            self.work.notify()
+            return ok
+
+    def next_with_work(self) -> Session | None:
+        """The next session with pending work after the last one served (round-robin), or None.
+
+        Sessions are visited in session-id order starting after the cursor, so a busy session can
+        never starve the others.
+        """
+        with self._lock:
+            ready = sorted((s for s in self._by_identity.values() if s.has_work),
+                           key=lambda s: s.session_id)
+            if not ready:
+                return None
+            chosen = next((s for s in ready if s.session_id > self._cursor), ready[0])
+            self._cursor = chosen.session_id
+            return chosen
+
+    def wake(self) -> None:
+        """Wake the worker (used on shutdown)."""
+        with self._lock:
+            self.work.notify_all()
+
+    def _close(self, session: Session) -> None:
+        session.closed = True
+        session.slot.clear()
+        session.updates.drain()
+        self._freed += 1

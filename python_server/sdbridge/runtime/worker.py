@@ -1,0 +1,195 @@
+"""The worker thread: the only thread that calls pipelines.
+
+It serves sessions round-robin (each turn takes one session's pending updates and its latest
+frame), converts the frame to the pipeline's RGB top-down input at the processing size, runs the
+session's own pipeline and converts the output back to the client's layout. Finished results and
+errors leave through callbacks; the server sends them from its I/O thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from sdbridge.errors import BridgeError
+from sdbridge.runtime.pixels import Layout, from_pipeline, to_pipeline
+from sdbridge.runtime.sessions import FrameJob, ResultJob, Session, SessionTable
+
+log = logging.getLogger(__name__)
+
+
+class PipelineResult(Protocol):
+    """What a pipeline call returns (see sdbridge.pipeline)."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB top-down
+    is_warmup: bool
+    skipped: bool
+    timings: dict[str, float]
+
+
+class SessionPipeline(Protocol):
+    """The per-session pipeline API the worker relies on."""
+
+    latency_frames: int
+
+    def prepare(self, prompt: str = ..., negative_prompt: str = ...) -> None: ...
+
+    def update(self, **kwargs: Any) -> None: ...
+
+    def __call__(self, image: np.ndarray) -> PipelineResult: ...
+
+
+#: Builds a fresh pipeline for one session at (width, height). Shares the loaded components.
+PipelineFactory = Callable[[int, int], SessionPipeline]
+#: Picks the processing (width, height) for a frame of the given client layout.
+SizePolicy = Callable[[Layout], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class WorkerFailure:
+    """A frame or update that failed in the worker; sent to the session as an Error."""
+
+    identity: bytes
+    session_id: int
+    frame_id: int | None
+    error: Exception
+
+
+class Worker:
+    """Owns the worker thread. `start()` then `stop()`; `stop` joins the thread."""
+
+    def __init__(
+        self,
+        table: SessionTable,
+        build_pipeline: PipelineFactory,
+        size_policy: SizePolicy,
+        on_result: Callable[[ResultJob], None],
+        on_failure: Callable[[WorkerFailure], None],
+        default_prompt: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._table = table
+        self._build = build_pipeline
+        self._size_policy = size_policy
+        self._on_result = on_result
+        self._on_failure = on_failure
+        self._default_prompt = dict(default_prompt or {})
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.frames_processed = 0
+        self.busy_seconds = 0.0
+
+    def start(self) -> None:
+        """Start the worker thread."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="sdbridge-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Ask the thread to stop after its current frame and join it; True when it ended."""
+        self._stop.set()
+        self._table.wake()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        """True while the thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._table.work:
+                session = self._table.next_with_work()
+                if session is None:
+                    self._table.work.wait(0.25)
+                    continue
+            start = time.perf_counter()
+            self.serve(session)
+            self.busy_seconds += time.perf_counter() - start
+
+    def serve(self, session: Session) -> None:
+        """One turn for one session: apply its pending updates, then process its latest frame."""
+        merged: dict[str, Any] = {}
+        for update in session.updates.drain():
+            merged.update(update.values)
+        if merged:
+            session.prompt_values.update(merged)
+            if session.pipeline is not None:
+                try:
+                    session.pipeline.update(**merged)
+                except Exception as exc:  # report to the client, keep serving
+                    self._fail(session, None, exc)
+        job = session.slot.take()
+        if job is None or session.closed:
+            return
+        try:
+            result = self._process(session, job)
+        except Exception as exc:
+            session.stats.frames_failed += 1
+            self._fail(session, job.frame_id, exc)
+            return
+        session.stats.frames_processed += 1
+        session.stats.last_timings = result.timings
+        self.frames_processed += 1
+        self._on_result(result)
+
+    def _ensure_pipeline(self, session: Session, size: tuple[int, int]) -> SessionPipeline:
+        if session.pipeline is not None and session.pipeline_size == size:
+            return session.pipeline
+        pipeline = self._build(size[0], size[1])
+        values = {**self._default_prompt, **session.prompt_values}
+        prepare_args = {k: values.pop(k) for k in ("prompt", "negative_prompt") if k in values}
+        pipeline.prepare(**prepare_args)
+        if values:
+            pipeline.update(**values)
+        session.pipeline = pipeline
+        session.pipeline_size = size
+        return pipeline
+
+    def _process(self, session: Session, job: FrameJob) -> ResultJob:
+        t0 = time.perf_counter()
+        size = self._size_policy(job.layout)
+        pipeline = self._ensure_pipeline(session, size)
+        t1 = time.perf_counter()
+        rgb, alpha = to_pipeline(job.payload, job.layout, size)  # (h, w, 3) uint8, alpha (H, W)
+        job.keep = None  # the wire buffer is no longer needed
+        t2 = time.perf_counter()
+        out = pipeline(rgb)
+        t3 = time.perf_counter()
+        client_layout = Layout.packed(job.layout.width, job.layout.height, job.layout.pixel_format,
+                                      job.layout.row_order)
+        pixels = from_pipeline(out.image, alpha, client_layout)  # (H, W, bpp)
+        t4 = time.perf_counter()
+        timings = {
+            "queue_wait": t0 - job.received_at,
+            "setup": t1 - t0,
+            "decode": t2 - t1,
+            "inference": t3 - t2,
+            "encode": t4 - t3,
+        }
+        return ResultJob(
+            identity=session.identity,
+            session_id=session.session_id,
+            frame_id=job.frame_id,
+            stream=job.stream,
+            layout=client_layout,
+            pixels=pixels,
+            timings=timings,
+            is_warmup=bool(out.is_warmup),
+            skipped=bool(out.skipped),
+            client_timestamp_us=job.client_timestamp_us,
+        )
+
+    def _fail(self, session: Session, frame_id: int | None, exc: Exception) -> None:
+        if not isinstance(exc, BridgeError):
+            log.exception("session %d: pipeline failed on frame %s", session.session_id, frame_id)
+        self._on_failure(WorkerFailure(session.identity, session.session_id, frame_id, exc))

@@ -1,0 +1,144 @@
+"""Session table (limits, expiry, round-robin) and the worker thread with a fake pipeline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from sdbridge.runtime.pixels import Layout, PixelFormat
+from sdbridge.runtime.sessions import (
+    ClientInfo,
+    FrameJob,
+    PipelineUpdate,
+    ResultJob,
+    SessionLimitError,
+    SessionTable,
+)
+from sdbridge.runtime.worker import Worker, WorkerFailure
+
+
+@dataclass
+class _Out:
+    image: np.ndarray
+    is_warmup: bool = False
+    skipped: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _FakePipeline:
+    """Adds a per-prompt constant so tests can see which prompt produced a frame."""
+
+    latency_frames = 0
+
+    def __init__(self) -> None:
+        self.prompt = ""
+        self.calls = 0
+        self.updates: list[dict[str, Any]] = []
+
+    def prepare(self, prompt: str = "", negative_prompt: str = "") -> None:
+        self.prompt = prompt
+
+    def update(self, **kwargs: Any) -> None:
+        self.updates.append(kwargs)
+        if "prompt" in kwargs:
+            self.prompt = kwargs["prompt"]
+        if kwargs.get("fail"):
+            raise ValueError("fail=True is not a parameter")
+
+    def __call__(self, image: np.ndarray) -> _Out:
+        self.calls += 1
+        if image[0, 0, 0] == 13:
+            raise RuntimeError("unlucky pixel")
+        return _Out(np.full_like(image, len(self.prompt)))
+
+
+def _job(frame_id: int, value: int = 0, w: int = 4, h: int = 2) -> FrameJob:
+    pixels = np.full((h, w, 4), value, dtype=np.uint8)
+    layout = Layout.packed(w, h, PixelFormat.RGBA8)
+    return FrameJob(frame_id, 0, layout, pixels.tobytes(), time.perf_counter())
+
+
+def test_session_limit_and_replace_same_identity() -> None:
+    table = SessionTable(max_sessions=2)
+    a = table.open(b"a", ClientInfo("a"), credits=2)
+    table.open(b"b", ClientInfo("b"), credits=2)
+    with pytest.raises(SessionLimitError, match="max_sessions=2"):
+        table.open(b"c", ClientInfo("c"), credits=2)
+    a2 = table.open(b"a", ClientInfo("a"), credits=2)  # a new Hello from the same identity
+    assert a2.session_id != a.session_id and a.closed
+    assert len(table) == 2
+
+
+def test_expire_frees_only_silent_sessions() -> None:
+    table = SessionTable(max_sessions=4)
+    old = table.open(b"old", ClientInfo("old"), credits=1)
+    new = table.open(b"new", ClientInfo("new"), credits=1)
+    old.last_seen -= 10
+    gone = table.expire(time.monotonic(), timeout=5)
+    assert gone == [old] and old.closed and not new.closed
+    assert table.get(b"old") is None and table.get(b"new") is new
+
+
+def test_round_robin_never_starves() -> None:
+    table = SessionTable(max_sessions=4)
+    sessions = [table.open(bytes([i]), ClientInfo(str(i)), credits=1) for i in range(3)]
+    order = []
+    for _ in range(6):
+        for s in sessions:
+            table.submit_frame(s, _job(1))
+        chosen = table.next_with_work()
+        assert chosen is not None
+        chosen.slot.take()
+        order.append(chosen.session_id)
+    ids = [s.session_id for s in sessions]
+    assert order == ids + ids
+
+
+def test_worker_routes_results_to_their_session_and_applies_updates() -> None:
+    table = SessionTable(max_sessions=4)
+    results: list[ResultJob] = []
+    failures: list[WorkerFailure] = []
+    done = threading.Semaphore(0)
+    pipelines: list[_FakePipeline] = []
+
+    def build(w: int, h: int) -> _FakePipeline:
+        pipelines.append(_FakePipeline())
+        return pipelines[-1]
+
+    def on_result(r: ResultJob) -> None:
+        results.append(r)
+        done.release()
+
+    def on_failure(f: WorkerFailure) -> None:
+        failures.append(f)
+        done.release()
+
+    worker = Worker(table, build, lambda layout: (layout.width, layout.height), on_result, on_failure,
+                    default_prompt={"prompt": "x"})
+    worker.start()
+    try:
+        a = table.open(b"a", ClientInfo("a"), credits=1)
+        b = table.open(b"b", ClientInfo("b"), credits=1)
+        table.submit_update(b, PipelineUpdate({"prompt": "bbbbb"}))
+        table.submit_frame(a, _job(1))
+        table.submit_frame(b, _job(1))
+        assert done.acquire(timeout=5) and done.acquire(timeout=5)
+        by_identity = {r.identity: r for r in results}
+        assert by_identity[b"a"].pixels[0, 0, 0] == 1  # len("x")
+        assert by_identity[b"b"].pixels[0, 0, 0] == 5  # len("bbbbb")
+        assert by_identity[b"a"].pixels[0, 0, 3] == 0  # alpha passes through from the input
+        assert len(pipelines) == 2  # one pipeline per session
+        # a failing frame and a failing update become failures; the worker keeps going
+        table.submit_frame(a, _job(2, value=13))
+        assert done.acquire(timeout=5)
+        table.submit_update(a, PipelineUpdate({"fail": True}))
+        table.submit_frame(a, _job(3))
+        assert done.acquire(timeout=5) and done.acquire(timeout=5)
+        assert [f.frame_id for f in failures] == [2, None]
+        assert results[-1].frame_id == 3 and worker.alive
+    finally:
+        assert worker.stop(timeout=5)
