@@ -1,0 +1,242 @@
+"""Server configuration: frozen dataclasses, Enums and a strict TOML loader.
+
+Every value has a default, so `ServerConfig()` is a valid configuration. `load_config(path)` reads
+a TOML file (see configs/server.toml); an unknown section or key, or a value of the wrong type, is
+an error that names the key, its line and what is allowed. No value is ever silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from sdbridge.errors import ConfigError
+
+
+class Dtype(Enum):
+    """Floating point type the model runs in."""
+
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+
+
+class ProcessingSize(Enum):
+    """Which size the pipeline processes frames at.
+
+    MODEL: the configured [model] width/height; frames of another size are resized in and out.
+    CLIENT: each session's frame size (only sensible for the identity model, where it is the default).
+    """
+
+    MODEL = "model"
+    CLIENT = "client"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model to load and at which size."""
+
+    name: str = "tiny"  # "tiny", "small", "identity", a Hub id or a local path
+    device: str = "cpu"
+    dtype: Dtype = Dtype.FLOAT32
+    width: int = 64
+    height: int = 64
+    processing_size: ProcessingSize = ProcessingSize.MODEL
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Initial pipeline settings of every new session (clients change them with Prompt/Params)."""
+
+    prompt: str = "a watercolor painting"
+    negative_prompt: str = ""
+    t_index_list: tuple[int, ...] = (32, 45)
+    guidance_scale: float = 1.0
+    delta: float = 1.0
+    seed: int = 2
+    similarity_filter: bool = False
+    similarity_threshold: float = 0.98
+    max_skip_frames: int = 10
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """What the server accepts. Everything beyond is refused with an Error naming the limit."""
+
+    max_sessions: int = 8
+    max_width: int = 2048
+    max_height: int = 2048
+    max_message_bytes: int = 2048 * 2048 * 4 + 4096  # largest ZeroMQ part (ZMQ_MAXMSGSIZE)
+    max_text_chars: int = 4096  # prompts, event names, state keys
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """Flow control and liveness of sessions."""
+
+    credits: int = 2  # frames a client may have in flight; each Result returns one
+    heartbeat_interval_ms: int = 1000  # clients ping at least this often when idle
+    heartbeat_timeout_s: float = 10.0  # a silent session is freed after this long
+    send_hwm: int = 8  # ZeroMQ high-water marks (messages) of the ROUTER socket
+    recv_hwm: int = 8
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything `sdbridge serve` needs."""
+
+    bind: str = "tcp://127.0.0.1:5555"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+def _validate(cfg: ServerConfig) -> None:
+    lim = cfg.limits
+    checks: list[tuple[bool, str]] = [
+        (lim.max_sessions >= 1, f"limits.max_sessions={lim.max_sessions} must be >= 1"),
+        (lim.max_width >= 1, f"limits.max_width={lim.max_width} must be >= 1"),
+        (lim.max_height >= 1, f"limits.max_height={lim.max_height} must be >= 1"),
+        (lim.max_message_bytes >= 1024,
+         f"limits.max_message_bytes={lim.max_message_bytes} must be >= 1024"),
+        (cfg.session.credits >= 1, f"session.credits={cfg.session.credits} must be >= 1"),
+        (cfg.session.heartbeat_timeout_s > 0,
+         f"session.heartbeat_timeout_s={cfg.session.heartbeat_timeout_s} must be > 0"),
+        (cfg.session.heartbeat_interval_ms >= 0,
+         f"session.heartbeat_interval_ms={cfg.session.heartbeat_interval_ms} must be >= 0"),
+        (cfg.session.send_hwm >= 1 and cfg.session.recv_hwm >= 1, "session.send_hwm/recv_hwm must be >= 1"),
+        (cfg.model.width % 8 == 0 and cfg.model.width > 0,
+         f"model.width={cfg.model.width} must be a positive multiple of 8"),
+        (cfg.model.height % 8 == 0 and cfg.model.height > 0,
+         f"model.height={cfg.model.height} must be a positive multiple of 8"),
+        (len(cfg.pipeline.t_index_list) >= 1, "pipeline.t_index_list must not be empty"),
+        (cfg.bind.startswith(("tcp://", "ipc://", "inproc://")),
+         f"bind={cfg.bind!r} must start with tcp://, ipc:// or inproc://"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    if cfg.session.heartbeat_interval_ms / 1000.0 >= cfg.session.heartbeat_timeout_s:
+        raise ConfigError(
+            f"session.heartbeat_interval_ms={cfg.session.heartbeat_interval_ms} must be shorter than "
+            f"session.heartbeat_timeout_s={cfg.session.heartbeat_timeout_s} (in ms), or idle clients expire"
+        )
+    needed = lim.max_width * lim.max_height * 4
+    if lim.max_message_bytes < needed:
+        raise ConfigError(
+            f"limits.max_message_bytes={lim.max_message_bytes} cannot hold a max_width x max_height RGBA "
+            f"frame ({needed} bytes); raise it to >= {needed} or lower max_width/max_height"
+        )
+
+
+def _line_of(text: str, section: str | None, key: str) -> int | None:
+    """1-based line of `key` inside `[section]` (or of the section header when key is empty)."""
+    current: str | None = None
+    header = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = header.match(line)
+        if match:
+            current = match.group(1)
+            if key == "" and current == section:
+                return number
+            continue
+        if current == section and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+            return number
+    return None
+
+
+def _where(path: str, text: str, section: str | None, key: str) -> str:
+    line = _line_of(text, section, key)
+    if line is None:  # maybe a [table] header rather than a key = value line
+        line = _line_of(text, f"{section}.{key}" if section else key, "")
+    place = f"[{section}] " if section else ""
+    return f"{path}:{line} {place}" if line else f"{path} {place}"
+
+
+def _convert(value: Any, hint: Any, name: str, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        allowed = [m.value for m in hint]
+        if value not in allowed:
+            raise ConfigError(f"{where}{name}={value!r} is not one of {allowed}")
+        return hint(value)
+    if origin is tuple:
+        (item_type, _) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}{name}={value!r} must be a list")
+        return tuple(_convert(v, item_type, f"{name}[{i}]", where) for i, v in enumerate(value))
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}{name}={value!r} must be a number")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}{name}={value!r} must be an integer")
+        return value
+    if hint in (str, bool):
+        if not isinstance(value, hint):
+            raise ConfigError(f"{where}{name}={value!r} must be a {hint.__name__}")
+        return value
+    raise ConfigError(f"{where}{name}: unsupported type {hint!r}")  # pragma: no cover
+
+
+def _build(cls: type, data: dict[str, Any], section: str | None, path: str, text: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        where = _where(path, text, section, key)
+        if key not in names:
+            raise ConfigError(f"{where}unknown key {key!r}; allowed keys: {sorted(names)}")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}{key} must be a [{key}] table")
+            kwargs[key] = _build(hint, value, key, path, text)
+        else:
+            if isinstance(hint, types.UnionType):  # pragma: no cover - no optional fields yet
+                raise ConfigError(f"{where}{key}: unsupported optional type")
+            kwargs[key] = _convert(value, hint, key, where)
+    return cls(**kwargs)
+
+
+def parse_config(text: str, path: str = "<string>") -> ServerConfig:
+    """Parse TOML text into a ServerConfig; unknown keys and wrong types raise ConfigError."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    cfg: ServerConfig = _build(ServerConfig, data, None, path, text)
+    return cfg
+
+
+def load_config(path: str | Path) -> ServerConfig:
+    """Read and parse a TOML server config file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror}; pass an existing --config") from exc
+    return parse_config(text, str(p))
+
+
+def with_overrides(cfg: ServerConfig, **sections: dict[str, Any]) -> ServerConfig:
+    """A copy of `cfg` with some fields of some sections replaced (used by CLI flags).
+
+    Example: `with_overrides(cfg, model={"name": "identity"}, top={"bind": "tcp://*:5555"})`.
+    """
+    top = dict(sections.pop("top", {}))
+    for name, values in sections.items():
+        top[name] = dataclasses.replace(getattr(cfg, name), **values)
+    return dataclasses.replace(cfg, **top)
