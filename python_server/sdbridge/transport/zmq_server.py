@@ -1,0 +1,161 @@
+"""The server's ROUTER socket and a cross-thread waker, knowing nothing about message contents.
+
+One ROUTER socket serves every engine session; each DEALER peer is told apart by the routing identity
+ZeroMQ prepends to its messages. The socket is owned by the server's I/O thread only (ZeroMQ sockets
+are not thread-safe); the worker thread hands results over through `Waker`, an inproc PAIR pair.
+
+Socket options: linger 0 (close never blocks), small high-water marks (a slow client cannot make the
+server buffer many frames), ZMQ_MAXMSGSIZE as a hard memory cap (libzmq drops the connection of a peer
+that sends a larger part; the server's own per-part check with an Error reply sits below that cap),
+ROUTER_MANDATORY so a result for a vanished peer is counted instead of silently lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass
+
+import zmq
+
+from sdbridge.errors import TransportError
+
+log = logging.getLogger(__name__)
+
+#: ZMQ_MAXMSGSIZE is this many bytes above the configured part limit so that a part slightly over the
+#: limit still arrives and gets a TooLarge Error instead of a silent disconnect.
+HARD_CAP_SLACK = 1 << 20
+
+
+@dataclass
+class TransportStats:
+    """Counters of the ROUTER socket."""
+
+    messages_in: int = 0
+    messages_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    send_dropped_hwm: int = 0  # peer's queue full: result dropped instead of blocking
+    send_unroutable: int = 0  # peer gone
+
+
+class RouterTransport:
+    """A bound ROUTER socket with non-blocking receive and send."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        max_message_bytes: int,
+        send_hwm: int = 8,
+        recv_hwm: int = 8,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self._ctx = context or zmq.Context.instance()
+        self._sock = self._ctx.socket(zmq.ROUTER)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.SNDHWM, send_hwm)
+        self._sock.setsockopt(zmq.RCVHWM, recv_hwm)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes + HARD_CAP_SLACK)
+        self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.max_message_bytes = max_message_bytes
+        self.stats = TransportStats()
+        try:
+            self._sock.bind(endpoint)
+        except zmq.ZMQError as exc:
+            self._sock.close(0)
+            raise TransportError(
+                f"cannot bind ROUTER to {endpoint!r}: {exc}; pick a free port or another --bind"
+            ) from exc
+        self.endpoint: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    @property
+    def socket(self) -> zmq.Socket:
+        """The underlying socket (for a poller). Use only from the I/O thread."""
+        return self._sock
+
+    def recv(self) -> tuple[bytes, list[zmq.Frame]] | None:
+        """Receive one message without blocking: (routing identity, parts), or None if none waits.
+
+        Parts are zmq.Frame objects (no copy); `frame.buffer` is a memoryview of the bytes.
+        """
+        try:
+            frames = self._sock.recv_multipart(zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return None
+        self.stats.messages_in += 1
+        self.stats.bytes_in += sum(len(f) for f in frames[1:])
+        return bytes(frames[0].bytes), frames[1:]
+
+    def send(self, identity: bytes, header: bytes, payload: object | None = None) -> bool:
+        """Send `header` (+ `payload`, zero-copy) to one peer without blocking.
+
+        Returns False (and counts why) when the peer is gone or its queue is full; never blocks.
+        """
+        parts: list[object] = [identity, header] if payload is None else [identity, header, payload]
+        try:
+            self._sock.send_multipart(parts, zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            self.stats.send_dropped_hwm += 1
+            return False
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EHOSTUNREACH:
+                self.stats.send_unroutable += 1
+                return False
+            raise
+        self.stats.messages_out += 1
+        self.stats.bytes_out += len(header)
+        return True
+
+    def close(self) -> None:
+        """Close the socket (linger 0: pending messages are discarded)."""
+        self._sock.close(0)
+
+
+class Waker:
+    """Wakes the I/O thread's poller from another thread (inproc PAIR). `notify` is thread-safe."""
+
+    _counter = 0
+    _counter_lock = threading.Lock()
+
+    def __init__(self, context: zmq.Context | None = None) -> None:
+        ctx = context or zmq.Context.instance()
+        with Waker._counter_lock:
+            Waker._counter += 1
+            address = f"inproc://sdbridge-waker-{id(self)}-{Waker._counter}"
+        self._recv = ctx.socket(zmq.PAIR)
+        self._recv.setsockopt(zmq.LINGER, 0)
+        self._recv.bind(address)
+        self._send = ctx.socket(zmq.PAIR)
+        self._send.setsockopt(zmq.LINGER, 0)
+        self._send.connect(address)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def socket(self) -> zmq.Socket:
+        """The receiving socket to register with the I/O thread's poller."""
+        return self._recv
+
+    def notify(self) -> None:
+        """Wake the poller (coalesces: several notifications may wake it once)."""
+        with self._lock:
+            if self._closed:
+                return
+            with contextlib.suppress(zmq.Again):  # plenty of wake-ups already queued
+                self._send.send(b"", zmq.NOBLOCK)
+
+    def drain(self) -> None:
+        """Consume pending wake-ups (I/O thread only)."""
+        while True:
+            try:
+                self._recv.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+
+    def close(self) -> None:
+        """Close both sockets."""
+        with self._lock:
+            self._closed = True
+            self._send.close(0)
+        self._recv.close(0)
