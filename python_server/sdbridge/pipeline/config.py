@@ -1,0 +1,115 @@
+"""StreamConfig (frozen, validated) and StreamResult: the pipeline's inputs and outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from sdbridge.errors import ConfigError
+from sdbridge.pipeline.guidance import CfgMode
+
+
+class Interpolation(enum.Enum):
+    """How weighted prompt embeddings or seed noises are blended."""
+
+    LINEAR = "linear"
+    SLERP = "slerp"
+
+
+# A prompt is a text or a weighted blend of texts; a seed is an int or a weighted blend of seeds.
+PromptSpec = str | Sequence[tuple[str, float]]
+SeedSpec = int | Sequence[tuple[int, float]]
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Everything that shapes a StreamPipeline. Runtime changes go through `StreamPipeline.update`."""
+
+    width: int = 512
+    height: int = 512
+    t_index_list: tuple[int, ...] = (32, 45)
+    num_inference_steps: int = 50  # length of the LCM timestep ladder that t_index_list indexes into
+    cfg_mode: CfgMode = CfgMode.NONE
+    guidance_scale: float = 1.2
+    delta: float = 1.0
+    seed: SeedSpec = 2
+    seed_interpolation: Interpolation = Interpolation.SLERP
+    prompt_interpolation: Interpolation = Interpolation.LINEAR
+    frame_buffer_size: int = 1
+    use_denoising_batch: bool = True
+    similarity_filter: bool = False
+    similarity_threshold: float = 0.98
+    max_skip_frames: int = 10
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "t_index_list", tuple(int(t) for t in self.t_index_list))
+        if not isinstance(self.seed, int):
+            object.__setattr__(self, "seed", tuple((int(s), float(w)) for s, w in self.seed))
+        self._validate()
+
+    def _validate(self) -> None:
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if value <= 0 or value % 8:
+                fix = max(8, round(value / 8) * 8)
+                raise ConfigError(f"{name}={value} must be a positive multiple of 8 (the VAE factor); use {fix}")
+        if not self.t_index_list:
+            raise ConfigError("t_index_list is empty; give at least one index, e.g. [32, 45]")
+        top = self.num_inference_steps - 1
+        for t in self.t_index_list:
+            if not 0 <= t <= top:
+                raise ConfigError(
+                    f"t_index_list value {t} is out of range [0, {top}] (num_inference_steps="
+                    f"{self.num_inference_steps}); lower indices mean stronger denoising"
+                )
+        if any(b <= a for a, b in zip(self.t_index_list, self.t_index_list[1:], strict=False)):
+            raise ConfigError(
+                f"t_index_list={list(self.t_index_list)} must be strictly ascending, e.g. [16, 32, 45]"
+            )
+        if self.frame_buffer_size < 1:
+            raise ConfigError(f"frame_buffer_size={self.frame_buffer_size} must be >= 1")
+        if self.guidance_scale < 0:
+            raise ConfigError(f"guidance_scale={self.guidance_scale} must be >= 0 (1.0 disables guidance)")
+        if not 0.0 <= self.delta <= 2.0:
+            raise ConfigError(f"delta={self.delta} must be in [0, 2] (1.0 is the paper's default)")
+        if not 0.0 <= self.similarity_threshold < 1.0:
+            raise ConfigError(f"similarity_threshold={self.similarity_threshold} must be in [0, 1)")
+        if self.max_skip_frames < 0:
+            raise ConfigError(f"max_skip_frames={self.max_skip_frames} must be >= 0")
+        if not isinstance(self.cfg_mode, CfgMode):
+            raise ConfigError(f"cfg_mode={self.cfg_mode!r} must be a CfgMode ({[m.name for m in CfgMode]})")
+        if not isinstance(self.seed, int) and (
+            not self.seed or any(w < 0 for _, w in self.seed) or sum(w for _, w in self.seed) <= 0
+        ):
+            raise ConfigError(f"seed blend {self.seed} needs at least one seed and non-negative weights")
+
+    def replace(self, **changes: object) -> StreamConfig:
+        """A copy with `changes` applied and validated."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def steps(self) -> int:
+        """Number of denoising steps n = len(t_index_list)."""
+        return len(self.t_index_list)
+
+
+@dataclass(frozen=True, eq=False)
+class StreamResult:
+    """One output of the pipeline.
+
+    `image` is HxWx3 uint8 RGB (or (B, H, W, 3) when frame_buffer_size > 1). A warm-up output
+    (`is_warmup`) comes from a stream-batch buffer that did not yet hold a real frame: show the
+    previous image instead. A skipped frame (`skipped`) repeats the last result without model work.
+    """
+
+    image: np.ndarray
+    is_warmup: bool
+    skipped: bool
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    latents: torch.Tensor | None = None  # (B, C, h, w) denoised latent before VAE decode
+    frame_index: int = 0  # input frames seen so far, this one included

@@ -1,0 +1,57 @@
+"""IdentityPipeline: the pipeline interface with no model; every frame comes back unchanged.
+
+For engine users without a GPU and for plumbing tests: same methods and result type as StreamPipeline.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from sdbridge.errors import ConfigError
+from sdbridge.pipeline.config import PromptSpec, StreamConfig, StreamResult
+
+
+class IdentityPipeline:
+    """Returns each input frame as its output (latency 0, never warm-up, never skipped)."""
+
+    def __init__(self, config: StreamConfig) -> None:
+        self.config = config
+        self.prompt: PromptSpec = ""
+        self.negative_prompt: PromptSpec = ""
+        self._frames_in = 0
+
+    @property
+    def latency_frames(self) -> int:
+        """Always 0: nothing is buffered."""
+        return 0
+
+    def prepare(self, prompt: PromptSpec = "", negative_prompt: PromptSpec = "") -> None:
+        """Remember the prompts (they have no effect)."""
+        self.prompt, self.negative_prompt = prompt, negative_prompt
+
+    def update(self, *, prompt: PromptSpec | None = None, negative_prompt: PromptSpec | None = None,
+               **config_changes: object) -> None:
+        """Validate and remember changes like StreamPipeline does (they have no effect on frames)."""
+        try:
+            self.config = self.config.replace(**config_changes) if config_changes else self.config
+        except TypeError as exc:
+            raise ConfigError(f"unknown pipeline setting: {exc}") from exc
+        self.prompt = self.prompt if prompt is None else prompt
+        self.negative_prompt = self.negative_prompt if negative_prompt is None else negative_prompt
+
+    def __call__(self, image: np.ndarray | torch.Tensor) -> StreamResult:
+        """The same pixels back (HxWx3 uint8, any size)."""
+        start = time.perf_counter()
+        array = image.cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+        self._frames_in += 1
+        elapsed = time.perf_counter() - start
+        return StreamResult(image=array, is_warmup=False, skipped=False, timings={"total": elapsed},
+                            frame_index=self._frames_in)
+
+    def txt2img(self) -> StreamResult:
+        """A black frame of the configured size (there is no model to generate with)."""
+        black = np.zeros((self.config.height, self.config.width, 3), dtype=np.uint8)
+        return StreamResult(image=black, is_warmup=False, skipped=False, frame_index=self._frames_in)

@@ -1,0 +1,315 @@
+"""StreamPipeline: the StreamDiffusion pipeline (arXiv 2312.12491) on diffusers components.
+
+Stream Batch: the n denoising steps of n different frames run as ONE UNet batch. Slot layout of that
+batch (fbs = frame_buffer_size, n = len(t_index_list)):
+    [step 0: fbs new frames][step 1: fbs frames from 1 call ago] ... [step n-1: fbs frames from n-1 calls ago]
+After the UNet, the last fbs slots are finished outputs; the others are re-noised to their next timestep
+and kept in a buffer, so an output lags its input by (n - 1) * fbs frames (`latency_frames`). Outputs
+whose slot was never fed a real frame are flagged `is_warmup`.
+With use_denoising_batch=False the same math runs sequentially (one UNet call per step, no lag).
+
+Every runtime parameter changes between frames through `update` without reloading anything.
+Not thread-safe: one thread calls a pipeline; several pipelines may share one Components.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from sdbridge.errors import ConfigError, InputError
+from sdbridge.pipeline import guidance, schedule
+from sdbridge.pipeline.blending import blend
+from sdbridge.pipeline.components import Components, ModelFamily, VaeChoice
+from sdbridge.pipeline.config import Interpolation, PromptSpec, StreamConfig, StreamResult
+from sdbridge.pipeline.guidance import CfgMode
+from sdbridge.pipeline.images import to_model_tensor, to_uint8
+from sdbridge.pipeline.prompts import PromptEmbedding, PromptEncoder
+from sdbridge.pipeline.similarity import SimilarityFilter
+
+_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(StreamConfig))
+# Changing one of these changes buffer shapes: the stream restarts (with warm-up) instead of failing.
+_RESTART_FIELDS = frozenset({"width", "height", "frame_buffer_size", "use_denoising_batch"})
+
+
+class StreamPipeline:
+    """Real-time img2img / txt2img with Stream Batch, RCFG and the stochastic similarity filter."""
+
+    def __init__(self, components: Components, config: StreamConfig) -> None:
+        if components.family is ModelFamily.IDENTITY or components.unet is None:
+            raise ConfigError("the 'identity' components have no model; use build_pipeline() or IdentityPipeline")
+        self.components = components
+        self._device, self._dtype = components.device, components.dtype
+        self._prompts = PromptEncoder(components)
+        self._prompt: PromptSpec = ""
+        self._negative: PromptSpec = ""
+        self._cond: PromptEmbedding | None = None
+        self._uncond: PromptEmbedding | None = None
+        self._conditioning_cache: dict[tuple[int, int], tuple[torch.Tensor, dict | None]] = {}
+        self.config = config
+        self._similarity = SimilarityFilter(config.similarity_threshold, config.max_skip_frames, _first_seed(config))
+        self._last: StreamResult | None = None
+        self._apply_schedule()
+        self._apply_noise()
+        self._restart()
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def latency_frames(self) -> int:
+        """How many input frames an output lags behind its input: (n - 1) * fbs with Stream Batch, else 0."""
+        if not self.config.use_denoising_batch:
+            return 0
+        return (self.config.steps - 1) * self.config.frame_buffer_size
+
+    @property
+    def prompt_encoder(self) -> PromptEncoder:
+        """The pipeline's prompt encoder (cache statistics, direct encodes for blends)."""
+        return self._prompts
+
+    def prepare(self, prompt: PromptSpec = "", negative_prompt: PromptSpec = "") -> None:
+        """Encode the prompts and restart the stream (buffers, warm-up, similarity filter)."""
+        self._prompt, self._negative = prompt, negative_prompt
+        self._cond = self._prompts.resolve(prompt, self.config.prompt_interpolation)
+        self._uncond = self._prompts.resolve(negative_prompt, self.config.prompt_interpolation)
+        self._conditioning_cache.clear()
+        self._similarity.reset(seed=_first_seed(self.config))
+        self._restart()
+
+    def update(self, *, prompt: PromptSpec | None = None, negative_prompt: PromptSpec | None = None,
+               **config_changes: object) -> None:
+        """Change any subset of prompt, negative_prompt and StreamConfig fields between frames.
+
+        Prompt, guidance, delta, seed, t_index_list, CFG mode and similarity settings apply to the next
+        frame without a restart. A different number of steps or a change of size, frame_buffer_size or
+        use_denoising_batch restarts the stream (the next outputs are warm-up again).
+        """
+        unknown = set(config_changes) - _CONFIG_FIELDS
+        if unknown:
+            raise ConfigError(
+                f"unknown pipeline setting(s) {sorted(unknown)}; known: prompt, negative_prompt, "
+                f"{', '.join(sorted(_CONFIG_FIELDS))}"
+            )
+        old = self.config
+        new = old.replace(**config_changes) if config_changes else old
+        self.config = new
+        if prompt is not None or new.prompt_interpolation != old.prompt_interpolation:
+            self._prompt = self._prompt if prompt is None else prompt
+            self._cond = self._prompts.resolve(self._prompt, new.prompt_interpolation)
+            self._conditioning_cache.clear()
+        if negative_prompt is not None:
+            self._negative = negative_prompt
+            self._uncond = self._prompts.resolve(negative_prompt, new.prompt_interpolation)
+            self._conditioning_cache.clear()
+        if (new.t_index_list, new.num_inference_steps) != (old.t_index_list, old.num_inference_steps):
+            self._apply_schedule()
+        restart = any(getattr(new, f) != getattr(old, f) for f in _RESTART_FIELDS) or new.steps != old.steps
+        if restart or (new.seed, new.seed_interpolation) != (old.seed, old.seed_interpolation):
+            self._apply_noise()
+        if restart:
+            self._conditioning_cache.clear()
+            self._restart()
+        self._similarity.configure(new.similarity_threshold, new.max_skip_frames)
+
+    @torch.inference_mode()
+    def __call__(self, image: np.ndarray | torch.Tensor) -> StreamResult:
+        """img2img on one frame (or frame_buffer_size frames); see StreamResult for the flags."""
+        self._require_prepared()
+        cfg, timer = self.config, _StageTimer(self._device)
+        frames = to_model_tensor(image, cfg.width, cfg.height, cfg.frame_buffer_size, self._device, self._dtype)
+        timer.mark("preprocess")
+        self._frames_in += cfg.frame_buffer_size
+        if cfg.similarity_filter and self._last is not None and self._similarity(frames).skip:
+            timer.mark("similarity")
+            return dataclasses.replace(self._last, skipped=True, timings=timer.done(), frame_index=self._frames_in)
+        if cfg.similarity_filter and self._last is None:
+            self._similarity(frames)  # remember the first frame
+        x0 = self._encode(frames)  # (fbs, C, h, w)
+        timer.mark("vae_encode")
+        x_t = schedule.add_noise(x0, self._noise[: cfg.frame_buffer_size], self._alpha[: cfg.frame_buffer_size],
+                                 self._beta[: cfg.frame_buffer_size])
+        return self._finish(x_t, x0, timer)
+
+    @torch.inference_mode()
+    def txt2img(self) -> StreamResult:
+        """Generate from the prompt alone (fresh seeded noise per call); same latency and flags as img2img."""
+        self._require_prepared()
+        timer, fbs = _StageTimer(self._device), self.config.frame_buffer_size
+        self._frames_in += fbs
+        shape = (fbs, self.components.latent_channels, *self._latent_hw)
+        x_t = torch.randn(shape, generator=self._txt2img_generator, dtype=torch.float32).to(self._device, self._dtype)
+        ref = schedule.predict_x0(x_t, x_t, self._alpha[:fbs], self._beta[:fbs])  # residual noise at step 0 == x_t
+        timer.mark("preprocess")
+        return self._finish(x_t, ref, timer)
+
+    # ------------------------------------------------------------------ denoising
+    def _finish(self, x_t: torch.Tensor, ref: torch.Tensor, timer: _StageTimer) -> StreamResult:
+        if self.config.use_denoising_batch:
+            latents, warmup = self._denoise_batched(x_t, ref)
+        else:
+            latents, warmup = self._denoise_sequential(x_t, ref), False
+        timer.mark("unet")
+        decoded = self._decode(latents)
+        timer.mark("vae_decode")
+        image = to_uint8(decoded)
+        timer.mark("postprocess")
+        self._calls += 1
+        result = StreamResult(image=image, is_warmup=warmup, skipped=False, timings=timer.done(),
+                              latents=latents, frame_index=self._frames_in)
+        self._last = result
+        return result
+
+    def _denoise_batched(self, x_new: torch.Tensor, ref_new: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """One Stream Batch UNet call over all n steps; returns the finished fbs latents and the warm-up flag."""
+        fbs, n = self.config.frame_buffer_size, self.config.steps
+        x = torch.cat([x_new, self._x_buffer]) if n > 1 else x_new  # (n*fbs, C, h, w)
+        ref = torch.cat([ref_new, self._ref_buffer]) if n > 1 else ref_new
+        denoised, ref = self._predict(x, ref, 0, n * fbs)
+        warmup = self._calls < n - 1
+        if n > 1:
+            self._x_buffer = schedule.add_noise(denoised[:-fbs], self._noise[fbs:], self._alpha[fbs:], self._beta[fbs:])
+            self._ref_buffer = ref[:-fbs]
+        return denoised[-fbs:], warmup
+
+    def _denoise_sequential(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """The reference: n UNet calls, one per step, with the same per-step noise as Stream Batch."""
+        fbs, n = self.config.frame_buffer_size, self.config.steps
+        denoised = x
+        for i in range(n):
+            lo, hi = i * fbs, (i + 1) * fbs
+            denoised, ref = self._predict(x, ref, lo, hi)
+            if i < n - 1:
+                x = schedule.add_noise(denoised, self._noise[hi:hi + fbs], self._alpha[hi:hi + fbs],
+                                       self._beta[hi:hi + fbs])
+        return denoised
+
+    def _predict(self, x: torch.Tensor, ref: torch.Tensor, lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """UNet + guidance + consistency step for slots lo:hi. x, ref: (hi - lo, C, h, w)."""
+        cfg, fbs, m = self.config, self.config.frame_buffer_size, hi - lo
+        a, b = self._alpha[lo:hi], self._beta[lo:hi]
+        t = self._timesteps[lo:hi]
+        mode = cfg.cfg_mode
+        negatives = m if mode is CfgMode.FULL else (fbs if mode is CfgMode.INITIALIZE and lo == 0 else 0)
+        sample = torch.cat([x[:negatives], x]) if negatives else x
+        sample_t = torch.cat([t[:negatives], t]) if negatives else t
+        sample_a = torch.cat([a[:negatives], a]) if negatives else a
+        sample_b = torch.cat([b[:negatives], b]) if negatives else b
+        embeds, added = self._conditioning(m, negatives)
+        out = self.components.unet(sample, sample_t, encoder_hidden_states=embeds,  # type: ignore[misc]
+                                   added_cond_kwargs=added, return_dict=False)[0]
+        eps_all = schedule.to_epsilon(out, sample, sample_a, sample_b, self.components.schedule.prediction_type)
+        eps_cond = eps_all[negatives:]
+        if mode is CfgMode.NONE:
+            eps = eps_cond
+        elif mode is CfgMode.FULL:
+            eps = guidance.combine(eps_cond, eps_all[:negatives], cfg.guidance_scale)
+        else:
+            if negatives:  # INITIALIZE at step 0: the negative prompt's prediction defines the reference
+                ref = ref.clone()
+                ref[:negatives] = schedule.predict_x0(x[:negatives], eps_all[:negatives], a[:negatives], b[:negatives])
+            eps_neg = cfg.delta * guidance.residual_noise(x, ref, a, b)
+            eps = guidance.combine(eps_cond, eps_neg, cfg.guidance_scale)
+        denoised = schedule.consistency_step(x, eps, a, b, self._c_skip[lo:hi], self._c_out[lo:hi])
+        return denoised, ref
+
+    def _conditioning(self, m: int, negatives: int) -> tuple[torch.Tensor, dict | None]:
+        """Text conditioning for a UNet batch of `negatives` negative samples followed by m positive ones."""
+        key = (m, negatives)
+        hit = self._conditioning_cache.get(key)
+        if hit is not None:
+            return hit
+        assert self._cond is not None and self._uncond is not None
+        parts = [(self._uncond, negatives), (self._cond, m)]
+        embeds = torch.cat([e.embeds.expand(k, -1, -1) for e, k in parts if k])  # (negatives + m, L, D)
+        added = None
+        if self.components.family is ModelFamily.SDXL:
+            pooled = torch.cat([e.pooled.expand(k, -1) for e, k in parts if k])  # type: ignore[union-attr]
+            h, w = self.config.height, self.config.width
+            time_ids = torch.tensor([[h, w, 0, 0, h, w]], device=self._device, dtype=self._dtype)
+            added = {"text_embeds": pooled, "time_ids": time_ids.expand(negatives + m, -1)}
+        self._conditioning_cache[key] = (embeds, added)
+        return embeds, added
+
+    # ------------------------------------------------------------------ VAE
+    def _encode(self, frames: torch.Tensor) -> torch.Tensor:
+        encoded = self.components.vae.encode(frames)  # type: ignore[union-attr]
+        tiny = self.components.vae_choice is VaeChoice.TAESD
+        latents = encoded.latents if tiny else encoded.latent_dist.mean  # KL: the mean, deterministic
+        return latents * self.components.vae_scaling
+
+    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
+        vae = self.components.vae
+        return vae.decode(latents / self.components.vae_scaling, return_dict=False)[0]  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------------ precomputation
+    def _apply_schedule(self) -> None:
+        """Precompute timesteps and per-slot coefficients (shape (n*fbs, 1, 1, 1)) for t_index_list."""
+        cfg = self.config
+        ladder = schedule.lcm_timesteps(self.components.schedule, cfg.num_inference_steps)
+        coef = schedule.step_coefficients(self.components.schedule, [ladder[i] for i in cfg.t_index_list])
+        per_slot: Callable[[torch.Tensor], torch.Tensor] = lambda v: (  # noqa: E731
+            v.repeat_interleave(cfg.frame_buffer_size).to(self._device, self._dtype).view(-1, 1, 1, 1))
+        self._timesteps = coef.timesteps.repeat_interleave(cfg.frame_buffer_size).to(self._device)
+        self._alpha, self._beta = per_slot(coef.alpha), per_slot(coef.beta)
+        self._c_skip, self._c_out = per_slot(coef.c_skip), per_slot(coef.c_out)
+
+    def _apply_noise(self) -> None:
+        """Per-step noise (n*fbs, C, h, w) from the seed or a weighted blend of seeds."""
+        cfg = self.config
+        factor = self.components.vae_scale_factor
+        self._latent_hw = (cfg.height // factor, cfg.width // factor)
+        shape = (cfg.steps * cfg.frame_buffer_size, self.components.latent_channels, *self._latent_hw)
+        seeds = [(cfg.seed, 1.0)] if isinstance(cfg.seed, int) else list(cfg.seed)
+        noises = [torch.randn(shape, generator=torch.Generator().manual_seed(s), dtype=torch.float32)
+                  for s, _ in seeds]
+        weights = [w for _, w in seeds]
+        if len(noises) == 1:
+            noise = noises[0]
+        elif cfg.seed_interpolation is Interpolation.LINEAR:
+            noise = blend(noises, weights, Interpolation.LINEAR, preserve_variance=True)
+        else:
+            flat = [n.reshape(1, -1) for n in noises]  # slerp whole tensors: keeps the norm of unit noise
+            noise = blend(flat, weights, Interpolation.SLERP, dim=-1).reshape(shape)
+        self._noise = noise.to(self._device, self._dtype)
+        self._txt2img_generator = torch.Generator().manual_seed(_first_seed(cfg))
+
+    def _restart(self) -> None:
+        """Empty the stream-batch buffers: the next n - 1 outputs are warm-up."""
+        cfg = self.config
+        shape = ((cfg.steps - 1) * cfg.frame_buffer_size, self.components.latent_channels, *self._latent_hw)
+        self._x_buffer = torch.zeros(shape, device=self._device, dtype=self._dtype)
+        self._ref_buffer = torch.zeros(shape, device=self._device, dtype=self._dtype)
+        self._calls = 0
+        self._frames_in = 0
+        self._last = None
+
+    def _require_prepared(self) -> None:
+        if self._cond is None:
+            raise InputError("call pipe.prepare(prompt=..., negative_prompt=...) before the first frame")
+
+
+def _first_seed(cfg: StreamConfig) -> int:
+    return cfg.seed if isinstance(cfg.seed, int) else cfg.seed[0][0]
+
+
+class _StageTimer:
+    """Wall-clock seconds per pipeline stage; synchronises CUDA so GPU time lands in the right stage."""
+
+    def __init__(self, device: torch.device) -> None:
+        self._cuda = device.type == "cuda"
+        self._start = self._last = time.perf_counter()
+        self._times: dict[str, float] = {}
+
+    def mark(self, stage: str) -> None:
+        if self._cuda:
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        self._times[stage] = self._times.get(stage, 0.0) + now - self._last
+        self._last = now
+
+    def done(self) -> dict[str, float]:
+        self._times["total"] = time.perf_counter() - self._start
+        return dict(self._times)
