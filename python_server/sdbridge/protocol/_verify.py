@@ -1,0 +1,217 @@
+"""Structural verifier for Envelope buffers (the Python flatbuffers runtime has none).
+
+Before any generated accessor touches a buffer from the network, ``verify_envelope`` walks every
+table, vtable, string and vector reachable from the root and checks that each lies inside the buffer,
+so that decoding can neither read out of bounds (Python would silently wrap negative offsets) nor loop
+over a forged billion-element vector. It mirrors what flatbuffers' C++ Verifier checks (minus
+alignment). The layout table below repeats schemas/bridge.fbs; tests/protocol/test_verify_layout.py
+checks it against the flatc output.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Mapping
+
+from sdbridge.errors import ProtocolError
+from sdbridge.protocol.messages import ErrorCode, MessageType
+
+
+class Kind(enum.Enum):
+    """How a field is stored."""
+
+    SCALAR = 1  # inline, arg = size in bytes
+    STRING = 2  # offset to a string
+    VECTOR = 3  # offset to a vector of scalars, arg = element size
+    TABLES = 4  # offset to a vector of tables, arg = table name
+    TABLE = 5  # offset to a table, arg = table name
+    UNION = 6  # offset to a table whose type is the scalar field id - 1
+
+
+Field = tuple[int, Kind, int | str]  # (field id, kind, size or table name)
+
+_S1, _S2, _S4, _S8 = ((Kind.SCALAR, n) for n in (1, 2, 4, 8))
+_STR = (Kind.STRING, 0)
+
+
+def _f(fid: int, spec: tuple[Kind, int | str]) -> Field:
+    return (fid, spec[0], spec[1])
+
+
+_FRAME_FIELDS: tuple[Field, ...] = (
+    _f(0, _S8), _f(1, _S4), _f(2, _S8), _f(3, _S4), _f(4, _S4), _f(5, _S4),
+    _f(6, _S1), _f(7, _S1), _f(8, _S1), _f(9, _S1), _f(10, _S8), _f(11, _S8),
+)  # fmt: skip
+
+#: table name -> fields, as in schemas/bridge.fbs.
+LAYOUT: Mapping[str, tuple[Field, ...]] = {
+    "KeyValue": (_f(0, _STR), _f(1, _S1), _f(2, _S1), _f(3, _S8), _f(4, _S8), _f(5, _STR)),
+    "PromptWeight": (_f(0, _STR), _f(1, _S4)),
+    "SeedWeight": (_f(0, _S8), _f(1, _S4)),
+    "ModelInfo": (_f(0, _STR), _f(1, _S1), _f(2, _S4), _f(3, _S4)),
+    "Hello": (
+        _f(0, _S2), _f(1, _S2), _f(2, _STR), _f(3, _STR), _f(4, _STR), _f(5, _STR), _f(6, _S4),
+        (7, Kind.VECTOR, 1),
+    ),
+    "Welcome": (
+        _f(0, _S8), _f(1, _S2), _f(2, _S2), _f(3, _STR), _f(4, _S4), _f(5, _S4), _f(6, _S4), _f(7, _S4),
+        _f(8, _S4), _f(9, _S4), (10, Kind.TABLE, "ModelInfo"), _f(11, _S4), (12, Kind.VECTOR, 1),
+        _f(13, _STR),
+    ),
+    "Error": (_f(0, _S2), _f(1, _STR), _f(2, _STR), _f(3, _S8), _f(4, _S1), _f(5, _S1)),
+    "Frame": _FRAME_FIELDS,
+    "Result": (
+        *_FRAME_FIELDS, _f(12, _S4), _f(13, _S4), _f(14, _S4), _f(15, _S1), _f(16, _S1), _f(17, _S8),
+        _f(18, _S4),
+    ),
+    "Prompt": (
+        _f(0, _STR), _f(1, _STR), (2, Kind.TABLES, "PromptWeight"), _f(3, _S4), _f(4, _S4), _f(5, _S1),
+        _f(6, _S4),
+    ),
+    "Params": (
+        _f(0, _S4), _f(1, _S4), _f(2, _S4), (3, Kind.VECTOR, 4), _f(4, _S8), _f(5, _S1), _f(6, _S4),
+        _f(7, _S4), (8, Kind.TABLES, "SeedWeight"), _f(9, _S4),
+    ),
+    "GameEvent": (_f(0, _STR), (1, Kind.TABLES, "KeyValue"), _f(2, _S8), _f(3, _S8)),
+    "State": ((0, Kind.TABLES, "KeyValue"), _f(1, _S1), _f(2, _S8)),
+    "StatsRequest": (_f(0, _S4),),
+    "Stats": (
+        _f(0, _S4), _f(1, _S8), _f(2, _S8), _f(3, _S8), _f(4, _S8), _f(5, _S8), _f(6, _S4), _f(7, _S4),
+        _f(8, _S4), _f(9, _S4), _f(10, _S4), _f(11, _S4),
+    ),
+    "Bye": (_f(0, _STR),),
+    "Notice": (_f(0, _S1), _f(1, _STR), _f(2, _STR), (3, Kind.TABLE, "Prompt"), (4, Kind.TABLE, "Params")),
+    "Credit": (_f(0, _S4),),
+    "Ping": (_f(0, _S8), _f(1, _S8)),
+    "Pong": (_f(0, _S8), _f(1, _S8), _f(2, _S8)),
+    "Envelope": (_f(0, _S1), (1, Kind.UNION, "Message")),
+}  # fmt: skip
+
+#: union tag -> table name of Envelope.body.
+UNION_TABLES: Mapping[int, str] = {
+    MessageType.HELLO: "Hello",
+    MessageType.WELCOME: "Welcome",
+    MessageType.ERROR: "Error",
+    MessageType.FRAME: "Frame",
+    MessageType.RESULT: "Result",
+    MessageType.PROMPT: "Prompt",
+    MessageType.PARAMS: "Params",
+    MessageType.GAME_EVENT: "GameEvent",
+    MessageType.STATE: "State",
+    MessageType.STATS_REQUEST: "StatsRequest",
+    MessageType.STATS: "Stats",
+    MessageType.BYE: "Bye",
+    MessageType.NOTICE: "Notice",
+    MessageType.CREDIT: "Credit",
+    MessageType.PING: "Ping",
+    MessageType.PONG: "Pong",
+}
+
+_U8 = struct.Struct("<B")
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+MAX_DEPTH = 8  # the schema nests at most Envelope > Notice > Prompt > PromptWeight
+
+
+class _Verifier:
+    def __init__(self, buf: memoryview) -> None:
+        self.buf = buf
+        self.size = len(buf)
+
+    def _need(self, pos: int, nbytes: int, what: str) -> None:
+        if pos < 0 or pos + nbytes > self.size:
+            raise ProtocolError(
+                ErrorCode.TRUNCATED,
+                f"{what} at byte {pos} (+{nbytes}) lies outside the {self.size}-byte buffer "
+                "(truncated or corrupt message)",
+            )
+
+    def _u32(self, pos: int, what: str) -> int:
+        self._need(pos, 4, what)
+        return _U32.unpack_from(self.buf, pos)[0]
+
+    def _offset_target(self, pos: int, what: str) -> int:
+        """Follow the uoffset stored at ``pos``; return the absolute position it points to."""
+        target = pos + self._u32(pos, what)
+        self._need(target, 4, what)
+        return target
+
+    def table(self, pos: int, name: str, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{name} nested deeper than {MAX_DEPTH} tables")
+        self._need(pos, 4, f"{name} table")
+        vtable = pos - _I32.unpack_from(self.buf, pos)[0]
+        self._need(vtable, 4, f"{name} vtable")
+        vt_size = _U16.unpack_from(self.buf, vtable)[0]
+        tbl_size = _U16.unpack_from(self.buf, vtable + 2)[0]
+        if vt_size < 4 or vt_size % 2:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{name} vtable size {vt_size} is not an even number >= 4")
+        self._need(vtable, vt_size, f"{name} vtable")
+        if tbl_size < 4:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{name} table size {tbl_size} is < 4")
+        self._need(pos, tbl_size, f"{name} table")
+        union_type = 0
+        for fid, kind, arg in LAYOUT[name]:
+            slot = 4 + 2 * fid
+            if slot + 2 > vt_size:
+                continue
+            field_off = _U16.unpack_from(self.buf, vtable + slot)[0]
+            if field_off == 0:
+                continue
+            width = arg if kind is Kind.SCALAR else 4
+            assert isinstance(width, int)
+            if field_off + width > tbl_size:
+                raise ProtocolError(
+                    ErrorCode.BAD_MESSAGE,
+                    f"{name} field {fid} at table offset {field_off} (+{width}) exceeds the table size {tbl_size}",
+                )
+            at = pos + field_off
+            what = f"{name} field {fid}"
+            if kind is Kind.SCALAR:
+                if name == "Envelope" and fid == 0:
+                    union_type = _U8.unpack_from(self.buf, at)[0]
+            elif kind is Kind.STRING:
+                self.string(self._offset_target(at, what), what)
+            elif kind is Kind.VECTOR:
+                assert isinstance(arg, int)
+                self.vector(self._offset_target(at, what), arg, what)
+            elif kind is Kind.TABLES:
+                assert isinstance(arg, str)
+                start = self._offset_target(at, what)
+                count = self.vector(start, 4, what)
+                for i in range(count):
+                    elem = start + 4 + 4 * i
+                    self.table(self._offset_target(elem, f"{what}[{i}]"), arg, depth + 1)
+            elif kind is Kind.TABLE:
+                assert isinstance(arg, str)
+                self.table(self._offset_target(at, what), arg, depth + 1)
+            elif kind is Kind.UNION:
+                sub = UNION_TABLES.get(union_type)
+                if sub is not None:  # unknown tags are reported by the decoder (UNKNOWN_TYPE)
+                    self.table(self._offset_target(at, what), sub, depth + 1)
+
+    def vector(self, pos: int, elem_size: int, what: str) -> int:
+        count = self._u32(pos, what)
+        if count * elem_size > self.size - pos - 4:
+            raise ProtocolError(
+                ErrorCode.TRUNCATED,
+                f"{what}: vector of {count} x {elem_size}-byte elements at byte {pos} does not fit the "
+                f"{self.size}-byte buffer",
+            )
+        return count
+
+    def string(self, pos: int, what: str) -> None:
+        length = self.vector(pos, 1, what)
+        self._need(pos + 4 + length, 1, f"{what} terminator")
+        if self.buf[pos + 4 + length] != 0:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{what}: string at byte {pos} is not 0-terminated")
+
+
+def verify_envelope(buf: memoryview) -> int:
+    """Check the structure of an Envelope buffer (identifier already checked); return its root position."""
+    verifier = _Verifier(buf)
+    root = verifier._offset_target(0, "root offset")
+    verifier.table(root, "Envelope", 0)
+    return root

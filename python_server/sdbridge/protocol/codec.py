@@ -1,0 +1,881 @@
+"""Encode and decode wire messages: the only importer of the flatc-generated code (no torch here).
+
+``encode(msg) -> bytes`` builds one Envelope FlatBuffer; ``decode(buf) -> msg`` verifies and reads one.
+``encode_frame`` / ``decode_multipart`` handle the ZeroMQ multipart form (part 1 header, part 2 pixels
+for Frame and Result). Every failure on input from the wire raises
+:class:`sdbridge.errors.ProtocolError` whose ``code`` is an :class:`ErrorCode` and whose message names the
+field and the limit; no other exception escapes ``decode``.
+
+Canonical encoding (what schemas/golden/ holds and the C# / C++ clients reproduce): in each table, first
+create the strings, vectors and sub-tables in field-id order (depth first; empty strings and empty
+vectors are not written), then start the table and add its fields sorted by size, largest first
+(8-byte scalars, then 4-byte scalars and offsets, then 2, then 1), ties in DESCENDING field id, with
+default values not written (ForceDefaults off). This is the order of flatc's generated ``CreateX``
+helpers and of ``flatc -b`` from JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import flatbuffers
+
+from sdbridge.errors import ProtocolError
+from sdbridge.protocol import _verify
+from sdbridge.protocol._generated import bridge_generated as fb
+from sdbridge.protocol.messages import (
+    MESSAGE_TYPES,
+    AlphaMode,
+    BlendMethod,
+    Bye,
+    Capability,
+    ColorSpace,
+    Credit,
+    ErrorCode,
+    ErrorMsg,
+    FrameHeader,
+    GameEvent,
+    Hello,
+    ImageHeader,
+    Message,
+    MessageType,
+    ModelFamily,
+    ModelInfo,
+    Notice,
+    NoticeKind,
+    Pairs,
+    Params,
+    ParamsField,
+    Ping,
+    PixelFormat,
+    Pong,
+    Prompt,
+    PromptWeight,
+    ResultHeader,
+    RowOrder,
+    SeedWeight,
+    State,
+    Stats,
+    StatsRequest,
+    Value,
+    ValueKind,
+    Welcome,
+)
+from sdbridge.protocol.version import FILE_IDENTIFIER
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DecodeLimits",
+    "decode",
+    "decode_multipart",
+    "encode",
+    "encode_frame",
+    "expected_pixel_bytes",
+    "validate_image_header",
+]
+
+_E = TypeVar("_E", bound=enum.IntEnum)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DecodeLimits:
+    """Limits checked while decoding, before anything is allocated for a frame.
+
+    The defaults equal sdbridge.config.LimitsConfig's; the server passes its configured values.
+    """
+
+    max_width: int = 2048
+    max_height: int = 2048
+    max_message_bytes: int = 2048 * 2048 * 4 + 4096  # largest ZeroMQ part (header or pixels)
+    max_text_chars: int = 4096  # longest string field (prompts, names, keys)
+
+
+DEFAULT_LIMITS = DecodeLimits()
+
+
+# ------------------------------------------------------------------------------------------ encode
+
+_AddFn = Callable[[flatbuffers.Builder, Any], None]
+#: (size in bytes on the wire, field id, field name, generated AddX function, value)
+_FieldSpec = tuple[int, int, str, _AddFn, Any]
+
+
+def _table(
+    b: flatbuffers.Builder, name: str, start: Callable[[flatbuffers.Builder], None],
+    end: Callable[[flatbuffers.Builder], int], fields: Sequence[_FieldSpec],
+) -> int:
+    """Start a table, add ``fields`` in the canonical order (size desc, id desc), end it."""
+    start(b)
+    for _size, _fid, field, add, value in sorted(fields, key=lambda f: (-f[0], -f[1])):
+        try:
+            add(b, value)
+        except (struct.error, OverflowError, TypeError, ValueError) as exc:
+            raise ProtocolError(
+                ErrorCode.BAD_PARAM,
+                f"cannot encode {name}.{field}={value!r}: it does not fit the wire type ({exc}); "
+                "pass a value in the field's range",
+            ) from exc
+    return end(b)
+
+
+def _string(b: flatbuffers.Builder, text: str) -> int:
+    return b.CreateString(text) if text else 0
+
+
+def _scalar_vector(b: flatbuffers.Builder, start: Callable[[flatbuffers.Builder, int], None],
+                   prepend: Callable[[Any], None], values: Sequence[int], field: str) -> int:
+    if not values:
+        return 0
+    start(b, len(values))
+    try:
+        for v in reversed(values):
+            prepend(v)
+    except (struct.error, OverflowError, TypeError) as exc:
+        raise ProtocolError(
+            ErrorCode.BAD_PARAM, f"cannot encode {field}={list(values)!r}: an element is out of range ({exc})"
+        ) from exc
+    return b.EndVector()
+
+
+def _offset_vector(b: flatbuffers.Builder, start: Callable[[flatbuffers.Builder, int], None],
+                   offsets: Sequence[int]) -> int:
+    if not offsets:
+        return 0
+    start(b, len(offsets))
+    for off in reversed(offsets):
+        b.PrependUOffsetTRelative(off)
+    return b.EndVector()
+
+
+def _enc_keyvalue(b: flatbuffers.Builder, key: str, value: Value) -> int:
+    key_off = _string(b, key)
+    kind: ValueKind
+    bool_v, int_v, float_v, str_off = False, 0, 0.0, 0
+    if isinstance(value, bool):
+        kind, bool_v = ValueKind.BOOL, value
+    elif isinstance(value, int):
+        kind, int_v = ValueKind.INT, value
+    elif isinstance(value, float):
+        kind, float_v = ValueKind.FLOAT, value
+    elif isinstance(value, str):
+        kind = ValueKind.STRING
+        str_off = _string(b, value)
+    else:
+        raise ProtocolError(
+            ErrorCode.BAD_PARAM,
+            f"KeyValue {key!r} has a {type(value).__name__} value; allowed: bool, int, float, str",
+        )
+    return _table(b, "KeyValue", fb.KeyValueStart, fb.KeyValueEnd, [
+        (4, 0, "key", fb.KeyValueAddKey, key_off),
+        (1, 1, "kind", fb.KeyValueAddKind, int(kind)),
+        (1, 2, "bool_value", fb.KeyValueAddBoolValue, bool_v),
+        (8, 3, "int_value", fb.KeyValueAddIntValue, int_v),
+        (8, 4, "float_value", fb.KeyValueAddFloatValue, float_v),
+        (4, 5, "string_value", fb.KeyValueAddStringValue, str_off),
+    ])
+
+
+def _enc_pairs(b: flatbuffers.Builder, pairs: Pairs) -> list[int]:
+    return [_enc_keyvalue(b, k, v) for k, v in pairs]
+
+
+def _enc_hello(b: flatbuffers.Builder, m: Hello) -> int:
+    name, version = _string(b, m.client_name), _string(b, m.client_version)
+    engine, engine_version = _string(b, m.engine_name), _string(b, m.engine_version)
+    formats = _scalar_vector(b, fb.HelloStartPixelFormatsVector, b.PrependUint8,
+                             [int(f) for f in m.pixel_formats], "Hello.pixel_formats")
+    return _table(b, "Hello", fb.HelloStart, fb.HelloEnd, [
+        (2, 0, "protocol_major", fb.HelloAddProtocolMajor, m.protocol_major),
+        (2, 1, "protocol_minor", fb.HelloAddProtocolMinor, m.protocol_minor),
+        (4, 2, "client_name", fb.HelloAddClientName, name),
+        (4, 3, "client_version", fb.HelloAddClientVersion, version),
+        (4, 4, "engine_name", fb.HelloAddEngineName, engine),
+        (4, 5, "engine_version", fb.HelloAddEngineVersion, engine_version),
+        (4, 6, "capabilities", fb.HelloAddCapabilities, int(m.capabilities)),
+        (4, 7, "pixel_formats", fb.HelloAddPixelFormats, formats),
+    ])
+
+
+def _enc_model(b: flatbuffers.Builder, m: ModelInfo | None) -> int:
+    if m is None:
+        return 0
+    name = _string(b, m.name)
+    return _table(b, "ModelInfo", fb.ModelInfoStart, fb.ModelInfoEnd, [
+        (4, 0, "name", fb.ModelInfoAddName, name),
+        (1, 1, "family", fb.ModelInfoAddFamily, int(m.family)),
+        (4, 2, "width", fb.ModelInfoAddWidth, m.width),
+        (4, 3, "height", fb.ModelInfoAddHeight, m.height),
+    ])
+
+
+def _enc_welcome(b: flatbuffers.Builder, m: Welcome) -> int:
+    server_version = _string(b, m.server_version)
+    model = _enc_model(b, m.model)
+    formats = _scalar_vector(b, fb.WelcomeStartPixelFormatsVector, b.PrependUint8,
+                             [int(f) for f in m.pixel_formats], "Welcome.pixel_formats")
+    warning = _string(b, m.warning)
+    return _table(b, "Welcome", fb.WelcomeStart, fb.WelcomeEnd, [
+        (8, 0, "session_id", fb.WelcomeAddSessionId, m.session_id),
+        (2, 1, "protocol_major", fb.WelcomeAddProtocolMajor, m.protocol_major),
+        (2, 2, "protocol_minor", fb.WelcomeAddProtocolMinor, m.protocol_minor),
+        (4, 3, "server_version", fb.WelcomeAddServerVersion, server_version),
+        (4, 4, "capabilities", fb.WelcomeAddCapabilities, int(m.capabilities)),
+        (4, 5, "initial_credits", fb.WelcomeAddInitialCredits, m.initial_credits),
+        (4, 6, "max_width", fb.WelcomeAddMaxWidth, m.max_width),
+        (4, 7, "max_height", fb.WelcomeAddMaxHeight, m.max_height),
+        (4, 8, "max_message_bytes", fb.WelcomeAddMaxMessageBytes, m.max_message_bytes),
+        (4, 9, "latency_frames", fb.WelcomeAddLatencyFrames, m.latency_frames),
+        (4, 10, "model", fb.WelcomeAddModel, model),
+        (4, 11, "heartbeat_interval_ms", fb.WelcomeAddHeartbeatIntervalMs, m.heartbeat_interval_ms),
+        (4, 12, "pixel_formats", fb.WelcomeAddPixelFormats, formats),
+        (4, 13, "warning", fb.WelcomeAddWarning, warning),
+    ])
+
+
+def _enc_error(b: flatbuffers.Builder, m: ErrorMsg) -> int:
+    message, field = _string(b, m.message), _string(b, m.field)
+    return _table(b, "Error", fb.ErrorStart, fb.ErrorEnd, [
+        (2, 0, "code", fb.ErrorAddCode, int(m.code)),
+        (4, 1, "message", fb.ErrorAddMessage, message),
+        (4, 2, "field", fb.ErrorAddField, field),
+        (8, 3, "frame_id", fb.ErrorAddFrameId, m.frame_id or 0),
+        (1, 4, "has_frame_id", fb.ErrorAddHasFrameId, m.frame_id is not None),
+        (1, 5, "session_closed", fb.ErrorAddSessionClosed, m.session_closed),
+    ])
+
+
+def _image_fields(prefix: Any, m: ImageHeader) -> list[_FieldSpec]:
+    """The 12 fields Frame and Result share (ids 0..11)."""
+    p = prefix
+    return [
+        (8, 0, "session_id", p.AddSessionId, m.session_id),
+        (4, 1, "stream_id", p.AddStreamId, m.stream_id),
+        (8, 2, "frame_id", p.AddFrameId, m.frame_id),
+        (4, 3, "width", p.AddWidth, m.width),
+        (4, 4, "height", p.AddHeight, m.height),
+        (4, 5, "stride", p.AddStride, m.stride),
+        (1, 6, "pixel_format", p.AddPixelFormat, int(m.pixel_format)),
+        (1, 7, "row_order", p.AddRowOrder, int(m.row_order)),
+        (1, 8, "color_space", p.AddColorSpace, int(m.color_space)),
+        (1, 9, "alpha_mode", p.AddAlphaMode, int(m.alpha_mode)),
+        (8, 10, "capture_time_us", p.AddCaptureTimeUs, m.capture_time_us),
+        (8, 11, "send_time_us", p.AddSendTimeUs, m.send_time_us),
+    ]
+
+
+class _FrameAdders:
+    AddSessionId = fb.FrameAddSessionId
+    AddStreamId = fb.FrameAddStreamId
+    AddFrameId = fb.FrameAddFrameId
+    AddWidth = fb.FrameAddWidth
+    AddHeight = fb.FrameAddHeight
+    AddStride = fb.FrameAddStride
+    AddPixelFormat = fb.FrameAddPixelFormat
+    AddRowOrder = fb.FrameAddRowOrder
+    AddColorSpace = fb.FrameAddColorSpace
+    AddAlphaMode = fb.FrameAddAlphaMode
+    AddCaptureTimeUs = fb.FrameAddCaptureTimeUs
+    AddSendTimeUs = fb.FrameAddSendTimeUs
+
+
+class _ResultAdders:
+    AddSessionId = fb.ResultAddSessionId
+    AddStreamId = fb.ResultAddStreamId
+    AddFrameId = fb.ResultAddFrameId
+    AddWidth = fb.ResultAddWidth
+    AddHeight = fb.ResultAddHeight
+    AddStride = fb.ResultAddStride
+    AddPixelFormat = fb.ResultAddPixelFormat
+    AddRowOrder = fb.ResultAddRowOrder
+    AddColorSpace = fb.ResultAddColorSpace
+    AddAlphaMode = fb.ResultAddAlphaMode
+    AddCaptureTimeUs = fb.ResultAddCaptureTimeUs
+    AddSendTimeUs = fb.ResultAddSendTimeUs
+
+
+def _enc_frame(b: flatbuffers.Builder, m: FrameHeader) -> int:
+    return _table(b, "Frame", fb.FrameStart, fb.FrameEnd, _image_fields(_FrameAdders, m))
+
+
+def _enc_result(b: flatbuffers.Builder, m: ResultHeader) -> int:
+    return _table(b, "Result", fb.ResultStart, fb.ResultEnd, [
+        *_image_fields(_ResultAdders, m),
+        (4, 12, "queue_wait_us", fb.ResultAddQueueWaitUs, m.queue_wait_us),
+        (4, 13, "inference_us", fb.ResultAddInferenceUs, m.inference_us),
+        (4, 14, "encode_us", fb.ResultAddEncodeUs, m.encode_us),
+        (1, 15, "is_warmup", fb.ResultAddIsWarmup, m.is_warmup),
+        (1, 16, "skipped", fb.ResultAddSkipped, m.skipped),
+        (8, 17, "source_frame_id", fb.ResultAddSourceFrameId, m.source_frame_id),
+        (4, 18, "credits_granted", fb.ResultAddCreditsGranted, m.credits_granted),
+    ])
+
+
+def _enc_prompt(b: flatbuffers.Builder, m: Prompt) -> int:
+    text, negative = _string(b, m.text), _string(b, m.negative)
+    weights = []
+    for w in m.blend:
+        w_text = _string(b, w.text)
+        weights.append(_table(b, "PromptWeight", fb.PromptWeightStart, fb.PromptWeightEnd, [
+            (4, 0, "text", fb.PromptWeightAddText, w_text),
+            (4, 1, "weight", fb.PromptWeightAddWeight, w.weight),
+        ]))
+    blend = _offset_vector(b, fb.PromptStartBlendVector, weights)
+    return _table(b, "Prompt", fb.PromptStart, fb.PromptEnd, [
+        (4, 0, "text", fb.PromptAddText, text),
+        (4, 1, "negative", fb.PromptAddNegative, negative),
+        (4, 2, "blend", fb.PromptAddBlend, blend),
+        (4, 3, "transition_frames", fb.PromptAddTransitionFrames, m.transition_frames),
+        (4, 4, "transition_seconds", fb.PromptAddTransitionSeconds, m.transition_seconds),
+        (1, 5, "method", fb.PromptAddMethod, int(m.method)),
+        (4, 6, "stream_id", fb.PromptAddStreamId, m.stream_id),
+    ])
+
+
+def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
+    t_index = _scalar_vector(b, fb.ParamsStartTIndexListVector, b.PrependInt32,
+                             list(m.t_index_list or ()), "Params.t_index_list")
+    seeds = []
+    for s in m.seed_blend or ():
+        seeds.append(_table(b, "SeedWeight", fb.SeedWeightStart, fb.SeedWeightEnd, [
+            (8, 0, "seed", fb.SeedWeightAddSeed, s.seed),
+            (4, 1, "weight", fb.SeedWeightAddWeight, s.weight),
+        ]))
+    seed_blend = _offset_vector(b, fb.ParamsStartSeedBlendVector, seeds)
+    return _table(b, "Params", fb.ParamsStart, fb.ParamsEnd, [
+        (4, 0, "set_mask", fb.ParamsAddSetMask, int(m.set_mask)),
+        (4, 1, "guidance_scale", fb.ParamsAddGuidanceScale, m.guidance_scale or 0.0),
+        (4, 2, "delta", fb.ParamsAddDelta, m.delta or 0.0),
+        (4, 3, "t_index_list", fb.ParamsAddTIndexList, t_index),
+        (8, 4, "seed", fb.ParamsAddSeed, m.seed or 0),
+        (1, 5, "similarity_filter_enabled", fb.ParamsAddSimilarityFilterEnabled,
+         bool(m.similarity_filter_enabled)),
+        (4, 6, "similarity_threshold", fb.ParamsAddSimilarityThreshold, m.similarity_threshold or 0.0),
+        (4, 7, "similarity_max_skip", fb.ParamsAddSimilarityMaxSkip, m.similarity_max_skip or 0),
+        (4, 8, "seed_blend", fb.ParamsAddSeedBlend, seed_blend),
+        (4, 9, "stream_id", fb.ParamsAddStreamId, m.stream_id),
+    ])
+
+
+def _enc_game_event(b: flatbuffers.Builder, m: GameEvent) -> int:
+    name = _string(b, m.name)
+    payload = _offset_vector(b, fb.GameEventStartPayloadVector, _enc_pairs(b, m.payload))
+    return _table(b, "GameEvent", fb.GameEventStart, fb.GameEventEnd, [
+        (4, 0, "name", fb.GameEventAddName, name),
+        (4, 1, "payload", fb.GameEventAddPayload, payload),
+        (8, 2, "client_time_us", fb.GameEventAddClientTimeUs, m.client_time_us),
+        (8, 3, "frame_id", fb.GameEventAddFrameId, m.frame_id),
+    ])
+
+
+def _enc_state(b: flatbuffers.Builder, m: State) -> int:
+    entries = _offset_vector(b, fb.StateStartEntriesVector, _enc_pairs(b, m.entries))
+    return _table(b, "State", fb.StateStart, fb.StateEnd, [
+        (4, 0, "entries", fb.StateAddEntries, entries),
+        (1, 1, "replace_all", fb.StateAddReplaceAll, m.replace_all),
+        (8, 2, "client_time_us", fb.StateAddClientTimeUs, m.client_time_us),
+    ])
+
+
+def _enc_stats_request(b: flatbuffers.Builder, m: StatsRequest) -> int:
+    return _table(b, "StatsRequest", fb.StatsRequestStart, fb.StatsRequestEnd, [
+        (4, 0, "request_id", fb.StatsRequestAddRequestId, m.request_id),
+    ])
+
+
+def _enc_stats(b: flatbuffers.Builder, m: Stats) -> int:
+    return _table(b, "Stats", fb.StatsStart, fb.StatsEnd, [
+        (4, 0, "request_id", fb.StatsAddRequestId, m.request_id),
+        (8, 1, "session_id", fb.StatsAddSessionId, m.session_id),
+        (8, 2, "frames_in", fb.StatsAddFramesIn, m.frames_in),
+        (8, 3, "frames_out", fb.StatsAddFramesOut, m.frames_out),
+        (8, 4, "frames_dropped", fb.StatsAddFramesDropped, m.frames_dropped),
+        (8, 5, "frames_skipped", fb.StatsAddFramesSkipped, m.frames_skipped),
+        (4, 6, "fps_in", fb.StatsAddFpsIn, m.fps_in),
+        (4, 7, "fps_out", fb.StatsAddFpsOut, m.fps_out),
+        (4, 8, "latency_p50_us", fb.StatsAddLatencyP50Us, m.latency_p50_us),
+        (4, 9, "latency_p99_us", fb.StatsAddLatencyP99Us, m.latency_p99_us),
+        (4, 10, "inference_p50_us", fb.StatsAddInferenceP50Us, m.inference_p50_us),
+        (4, 11, "uptime_s", fb.StatsAddUptimeS, m.uptime_s),
+    ])
+
+
+def _enc_bye(b: flatbuffers.Builder, m: Bye) -> int:
+    reason = _string(b, m.reason)
+    return _table(b, "Bye", fb.ByeStart, fb.ByeEnd, [(4, 0, "reason", fb.ByeAddReason, reason)])
+
+
+def _enc_notice(b: flatbuffers.Builder, m: Notice) -> int:
+    message, source = _string(b, m.message), _string(b, m.source)
+    prompt = _enc_prompt(b, m.prompt) if m.prompt is not None else 0
+    params = _enc_params(b, m.params) if m.params is not None else 0
+    return _table(b, "Notice", fb.NoticeStart, fb.NoticeEnd, [
+        (1, 0, "kind", fb.NoticeAddKind, int(m.kind)),
+        (4, 1, "message", fb.NoticeAddMessage, message),
+        (4, 2, "source", fb.NoticeAddSource, source),
+        (4, 3, "prompt", fb.NoticeAddPrompt, prompt),
+        (4, 4, "params", fb.NoticeAddParams, params),
+    ])
+
+
+def _enc_credit(b: flatbuffers.Builder, m: Credit) -> int:
+    return _table(b, "Credit", fb.CreditStart, fb.CreditEnd, [(4, 0, "granted", fb.CreditAddGranted, m.granted)])
+
+
+def _enc_ping(b: flatbuffers.Builder, m: Ping) -> int:
+    return _table(b, "Ping", fb.PingStart, fb.PingEnd, [
+        (8, 0, "nonce", fb.PingAddNonce, m.nonce),
+        (8, 1, "client_time_us", fb.PingAddClientTimeUs, m.client_time_us),
+    ])
+
+
+def _enc_pong(b: flatbuffers.Builder, m: Pong) -> int:
+    return _table(b, "Pong", fb.PongStart, fb.PongEnd, [
+        (8, 0, "nonce", fb.PongAddNonce, m.nonce),
+        (8, 1, "client_time_us", fb.PongAddClientTimeUs, m.client_time_us),
+        (8, 2, "server_time_us", fb.PongAddServerTimeUs, m.server_time_us),
+    ])
+
+
+_ENCODERS: dict[MessageType, Callable[[flatbuffers.Builder, Any], int]] = {
+    MessageType.HELLO: _enc_hello,
+    MessageType.WELCOME: _enc_welcome,
+    MessageType.ERROR: _enc_error,
+    MessageType.FRAME: _enc_frame,
+    MessageType.RESULT: _enc_result,
+    MessageType.PROMPT: _enc_prompt,
+    MessageType.PARAMS: _enc_params,
+    MessageType.GAME_EVENT: _enc_game_event,
+    MessageType.STATE: _enc_state,
+    MessageType.STATS_REQUEST: _enc_stats_request,
+    MessageType.STATS: _enc_stats,
+    MessageType.BYE: _enc_bye,
+    MessageType.NOTICE: _enc_notice,
+    MessageType.CREDIT: _enc_credit,
+    MessageType.PING: _enc_ping,
+    MessageType.PONG: _enc_pong,
+}
+
+
+def encode(msg: Message) -> bytes:
+    """Encode one message as an Envelope FlatBuffer (file identifier "SDB1").
+
+    Raises ProtocolError(BAD_PARAM) if a value does not fit its wire type (e.g. a negative frame_id).
+    """
+    msg_type = MESSAGE_TYPES.get(type(msg))
+    if msg_type is None:
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_TYPE,
+            f"cannot encode a {type(msg).__name__}; pass one of: {', '.join(t.__name__ for t in MESSAGE_TYPES)}",
+        )
+    b = flatbuffers.Builder(256)
+    body = _ENCODERS[msg_type](b, msg)
+    fb.EnvelopeStart(b)
+    fb.EnvelopeAddBody(b, body)
+    fb.EnvelopeAddBodyType(b, int(msg_type))
+    root = fb.EnvelopeEnd(b)
+    b.Finish(root, file_identifier=FILE_IDENTIFIER)
+    return bytes(b.Output())
+
+
+# ------------------------------------------------------------------------------------------ pixels
+
+
+def expected_pixel_bytes(header: ImageHeader) -> int:
+    """Size of the pixel part of ``header``: stride x height (stride >= width x bytes per pixel)."""
+    return header.stride * header.height
+
+
+def validate_image_header(header: ImageHeader, limits: DecodeLimits = DEFAULT_LIMITS) -> None:
+    """Check dimensions, format and stride of a Frame/Result header against ``limits``.
+
+    Raises ProtocolError naming the field and the limit; runs before any pixel buffer is allocated.
+    """
+    kind = "Frame" if isinstance(header, FrameHeader) else "Result"
+    for field, value, limit in (("width", header.width, limits.max_width),
+                                ("height", header.height, limits.max_height)):
+        if value <= 0:
+            raise ProtocolError(ErrorCode.BAD_DIMENSION, f"{kind}.{field}={value} must be >= 1")
+        if value > limit:
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE,
+                f"{kind}.{field}={value} exceeds the server limit {limit} (limits.max_{field}); "
+                "send a smaller image or raise the limit in the server config",
+            )
+    fmt = header.pixel_format
+    if not isinstance(fmt, PixelFormat) or fmt is PixelFormat.UNKNOWN:
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED_PIXEL_FORMAT,
+            f"{kind}.pixel_format={int(fmt)} is not supported; use RGBA8 (1), BGRA8 (2) or RGB8 (3)",
+        )
+    row_bytes = header.width * fmt.bytes_per_pixel
+    if header.stride < row_bytes:
+        raise ProtocolError(
+            ErrorCode.BAD_PIXEL_SIZE,
+            f"{kind}.stride={header.stride} is smaller than width x bytes per pixel = {header.width} x "
+            f"{fmt.bytes_per_pixel} = {row_bytes}; set stride >= {row_bytes}",
+        )
+    if expected_pixel_bytes(header) > limits.max_message_bytes:
+        raise ProtocolError(
+            ErrorCode.TOO_LARGE,
+            f"{kind}.stride x height = {header.stride} x {header.height} = {expected_pixel_bytes(header)} bytes "
+            f"exceeds the message limit {limits.max_message_bytes} (limits.max_message_bytes)",
+        )
+    for field, value, enum_cls in (("row_order", header.row_order, RowOrder),
+                                   ("color_space", header.color_space, ColorSpace),
+                                   ("alpha_mode", header.alpha_mode, AlphaMode)):
+        if not isinstance(value, enum_cls) or value == 0:
+            names = ", ".join(f"{e.name} ({e.value})" for e in enum_cls if e.value)
+            raise ProtocolError(ErrorCode.BAD_PARAM, f"{kind}.{field}={int(value)} is not valid; use {names}")
+
+
+def _as_bytes_view(data: Any, what: str) -> memoryview:
+    try:
+        view = memoryview(data)
+    except TypeError as exc:
+        raise ProtocolError(
+            ErrorCode.BAD_MESSAGE, f"{what} is a {type(data).__name__}, not a bytes-like object"
+        ) from exc
+    if not view.c_contiguous:
+        raise ProtocolError(
+            ErrorCode.BAD_PIXEL_SIZE, f"{what} is not C-contiguous; pass a contiguous array (np.ascontiguousarray)"
+        )
+    return view.cast("B") if (view.format != "B" or view.ndim != 1) else view
+
+
+def encode_frame(header: ImageHeader, pixels: Any) -> list[bytes | memoryview]:
+    """Encode a Frame or Result as two ZeroMQ parts: [header FlatBuffer, pixels (zero-copy view)].
+
+    ``pixels`` is any C-contiguous bytes-like object (bytes, bytearray, numpy array) of exactly
+    ``expected_pixel_bytes(header)`` bytes.
+    """
+    view = _as_bytes_view(pixels, "pixels")
+    expected = expected_pixel_bytes(header)
+    if view.nbytes != expected:
+        raise ProtocolError(
+            ErrorCode.BAD_PIXEL_SIZE,
+            f"pixel part has {view.nbytes} bytes but stride x height = {header.stride} x {header.height} = "
+            f"{expected}; pass exactly that many bytes",
+        )
+    return [encode(header), view]
+
+
+# ------------------------------------------------------------------------------------------ decode
+
+
+def _enum(cls: type[_E], value: int) -> _E:
+    """Map a wire value to ``cls``; values this build does not know (newer peer) become member 0."""
+    try:
+        return cls(value)
+    except ValueError:
+        return cls(0)
+
+
+class _Reader:
+    """Decodes the generated accessors into dataclasses, enforcing string limits."""
+
+    def __init__(self, limits: DecodeLimits) -> None:
+        self.limits = limits
+
+    def text(self, raw: bytes | None, field: str) -> str:
+        if not raw:
+            return ""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{field} is not valid UTF-8 ({exc})") from exc
+        if len(text) > self.limits.max_text_chars:
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE,
+                f"{field} has {len(text)} characters, more than the limit {self.limits.max_text_chars} "
+                "(limits.max_text_chars)",
+            )
+        return text
+
+    def pairs(self, get: Callable[[int], Any], count: int, field: str) -> Pairs:
+        out: list[tuple[str, Value]] = []
+        for i in range(count):
+            kv = get(i)
+            name = f"{field}[{i}]"
+            key = self.text(kv.Key(), f"{name}.key")
+            kind = kv.Kind()
+            value: Value
+            if kind == ValueKind.BOOL:
+                value = bool(kv.BoolValue())
+            elif kind == ValueKind.INT:
+                value = int(kv.IntValue())
+            elif kind == ValueKind.FLOAT:
+                value = float(kv.FloatValue())
+            elif kind == ValueKind.STRING:
+                value = self.text(kv.StringValue(), f"{name}.string_value")
+            else:
+                raise ProtocolError(
+                    ErrorCode.BAD_PARAM,
+                    f"{name}.kind={kind} is not valid; use Bool (1), Int (2), Float (3), String (4)",
+                )
+            out.append((key, value))
+        return tuple(out)
+
+    def formats(self, table: Any) -> tuple[PixelFormat, ...]:
+        return tuple(_enum(PixelFormat, table.PixelFormats(i)) for i in range(table.PixelFormatsLength()))
+
+    def hello(self, t: Any) -> Hello:
+        return Hello(
+            protocol_major=t.ProtocolMajor(), protocol_minor=t.ProtocolMinor(),
+            client_name=self.text(t.ClientName(), "Hello.client_name"),
+            client_version=self.text(t.ClientVersion(), "Hello.client_version"),
+            engine_name=self.text(t.EngineName(), "Hello.engine_name"),
+            engine_version=self.text(t.EngineVersion(), "Hello.engine_version"),
+            capabilities=Capability(t.Capabilities()), pixel_formats=self.formats(t),
+        )
+
+    def welcome(self, t: Any) -> Welcome:
+        m = t.Model()
+        model = None if m is None else ModelInfo(
+            name=self.text(m.Name(), "Welcome.model.name"), family=_enum(ModelFamily, m.Family()),
+            width=m.Width(), height=m.Height(),
+        )
+        return Welcome(
+            session_id=t.SessionId(), protocol_major=t.ProtocolMajor(), protocol_minor=t.ProtocolMinor(),
+            server_version=self.text(t.ServerVersion(), "Welcome.server_version"),
+            capabilities=Capability(t.Capabilities()), initial_credits=t.InitialCredits(),
+            max_width=t.MaxWidth(), max_height=t.MaxHeight(), max_message_bytes=t.MaxMessageBytes(),
+            latency_frames=t.LatencyFrames(), model=model, heartbeat_interval_ms=t.HeartbeatIntervalMs(),
+            pixel_formats=self.formats(t), warning=self.text(t.Warning(), "Welcome.warning"),
+        )
+
+    def error(self, t: Any) -> ErrorMsg:
+        return ErrorMsg(
+            code=_enum(ErrorCode, t.Code()), message=self.text(t.Message(), "Error.message"),
+            field=self.text(t.Field(), "Error.field"), frame_id=t.FrameId() if t.HasFrameId() else None,
+            session_closed=bool(t.SessionClosed()),
+        )
+
+    @staticmethod
+    def _image(t: Any) -> dict[str, Any]:
+        return {
+            "session_id": t.SessionId(), "stream_id": t.StreamId(), "frame_id": t.FrameId(),
+            "width": t.Width(), "height": t.Height(), "stride": t.Stride(),
+            "pixel_format": _enum(PixelFormat, t.PixelFormat()), "row_order": _enum(RowOrder, t.RowOrder()),
+            "color_space": _enum(ColorSpace, t.ColorSpace()), "alpha_mode": _enum(AlphaMode, t.AlphaMode()),
+            "capture_time_us": t.CaptureTimeUs(), "send_time_us": t.SendTimeUs(),
+        }
+
+    def frame(self, t: Any) -> FrameHeader:
+        header = FrameHeader(**self._image(t))
+        validate_image_header(header, self.limits)
+        return header
+
+    def result(self, t: Any) -> ResultHeader:
+        header = ResultHeader(
+            **self._image(t), queue_wait_us=t.QueueWaitUs(), inference_us=t.InferenceUs(),
+            encode_us=t.EncodeUs(), is_warmup=bool(t.IsWarmup()), skipped=bool(t.Skipped()),
+            source_frame_id=t.SourceFrameId(), credits_granted=t.CreditsGranted(),
+        )
+        validate_image_header(header, self.limits)
+        return header
+
+    def prompt(self, t: Any, where: str = "Prompt") -> Prompt:
+        blend = tuple(
+            PromptWeight(text=self.text(t.Blend(i).Text(), f"{where}.blend[{i}].text"), weight=t.Blend(i).Weight())
+            for i in range(t.BlendLength())
+        )
+        return Prompt(
+            text=self.text(t.Text(), f"{where}.text"), negative=self.text(t.Negative(), f"{where}.negative"),
+            blend=blend, transition_frames=t.TransitionFrames(), transition_seconds=t.TransitionSeconds(),
+            method=_enum(BlendMethod, t.Method()), stream_id=t.StreamId(),
+        )
+
+    @staticmethod
+    def params(t: Any) -> Params:
+        mask = ParamsField(t.SetMask())
+
+        def has(bit: ParamsField) -> bool:
+            return bool(mask & bit)
+
+        return Params(
+            guidance_scale=t.GuidanceScale() if has(ParamsField.GUIDANCE_SCALE) else None,
+            delta=t.Delta() if has(ParamsField.DELTA) else None,
+            t_index_list=(tuple(t.TIndexList(i) for i in range(t.TIndexListLength()))
+                          if has(ParamsField.T_INDEX_LIST) else None),
+            seed=t.Seed() if has(ParamsField.SEED) else None,
+            similarity_filter_enabled=(bool(t.SimilarityFilterEnabled())
+                                       if has(ParamsField.SIMILARITY_FILTER_ENABLED) else None),
+            similarity_threshold=t.SimilarityThreshold() if has(ParamsField.SIMILARITY_THRESHOLD) else None,
+            similarity_max_skip=t.SimilarityMaxSkip() if has(ParamsField.SIMILARITY_MAX_SKIP) else None,
+            seed_blend=(tuple(SeedWeight(seed=t.SeedBlend(i).Seed(), weight=t.SeedBlend(i).Weight())
+                              for i in range(t.SeedBlendLength()))
+                        if has(ParamsField.SEED_BLEND) else None),
+            stream_id=t.StreamId(),
+        )
+
+    def game_event(self, t: Any) -> GameEvent:
+        return GameEvent(
+            name=self.text(t.Name(), "GameEvent.name"),
+            payload=self.pairs(t.Payload, t.PayloadLength(), "GameEvent.payload"),
+            client_time_us=t.ClientTimeUs(), frame_id=t.FrameId(),
+        )
+
+    def state(self, t: Any) -> State:
+        return State(
+            entries=self.pairs(t.Entries, t.EntriesLength(), "State.entries"),
+            replace_all=bool(t.ReplaceAll()), client_time_us=t.ClientTimeUs(),
+        )
+
+    @staticmethod
+    def stats_request(t: Any) -> StatsRequest:
+        return StatsRequest(request_id=t.RequestId())
+
+    @staticmethod
+    def stats(t: Any) -> Stats:
+        return Stats(
+            request_id=t.RequestId(), session_id=t.SessionId(), frames_in=t.FramesIn(), frames_out=t.FramesOut(),
+            frames_dropped=t.FramesDropped(), frames_skipped=t.FramesSkipped(), fps_in=t.FpsIn(),
+            fps_out=t.FpsOut(), latency_p50_us=t.LatencyP50Us(), latency_p99_us=t.LatencyP99Us(),
+            inference_p50_us=t.InferenceP50Us(), uptime_s=t.UptimeS(),
+        )
+
+    def bye(self, t: Any) -> Bye:
+        return Bye(reason=self.text(t.Reason(), "Bye.reason"))
+
+    def notice(self, t: Any) -> Notice:
+        p, q = t.Prompt(), t.Params()
+        return Notice(
+            kind=_enum(NoticeKind, t.Kind()), message=self.text(t.Message(), "Notice.message"),
+            source=self.text(t.Source(), "Notice.source"),
+            prompt=None if p is None else self.prompt(p, "Notice.prompt"),
+            params=None if q is None else self.params(q),
+        )
+
+    @staticmethod
+    def credit(t: Any) -> Credit:
+        return Credit(granted=t.Granted())
+
+    @staticmethod
+    def ping(t: Any) -> Ping:
+        return Ping(nonce=t.Nonce(), client_time_us=t.ClientTimeUs())
+
+    @staticmethod
+    def pong(t: Any) -> Pong:
+        return Pong(nonce=t.Nonce(), client_time_us=t.ClientTimeUs(), server_time_us=t.ServerTimeUs())
+
+
+#: union tag -> (generated table class, _Reader method name)
+_DECODERS: dict[MessageType, tuple[type, str]] = {
+    MessageType.HELLO: (fb.Hello, "hello"),
+    MessageType.WELCOME: (fb.Welcome, "welcome"),
+    MessageType.ERROR: (fb.Error, "error"),
+    MessageType.FRAME: (fb.Frame, "frame"),
+    MessageType.RESULT: (fb.Result, "result"),
+    MessageType.PROMPT: (fb.Prompt, "prompt"),
+    MessageType.PARAMS: (fb.Params, "params"),
+    MessageType.GAME_EVENT: (fb.GameEvent, "game_event"),
+    MessageType.STATE: (fb.State, "state"),
+    MessageType.STATS_REQUEST: (fb.StatsRequest, "stats_request"),
+    MessageType.STATS: (fb.Stats, "stats"),
+    MessageType.BYE: (fb.Bye, "bye"),
+    MessageType.NOTICE: (fb.Notice, "notice"),
+    MessageType.CREDIT: (fb.Credit, "credit"),
+    MessageType.PING: (fb.Ping, "ping"),
+    MessageType.PONG: (fb.Pong, "pong"),
+}
+
+
+def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Message:
+    """Verify and decode one Envelope buffer (bytes-like) into its message dataclass.
+
+    Checks, in order: size limit, minimum size, file identifier, structure (every offset inside the
+    buffer), union type, then message-level limits (image dimensions, string lengths). Raises only
+    ProtocolError, whose code says which check failed.
+    """
+    view = _as_bytes_view(buf, "message")
+    size = view.nbytes
+    if size > limits.max_message_bytes:
+        raise ProtocolError(
+            ErrorCode.TOO_LARGE,
+            f"message of {size} bytes exceeds the limit {limits.max_message_bytes} (limits.max_message_bytes)",
+        )
+    if size < 8:
+        raise ProtocolError(
+            ErrorCode.TRUNCATED, f"message of {size} bytes is shorter than the 8-byte FlatBuffer preamble"
+        )
+    ident = bytes(view[4:8])
+    if ident != FILE_IDENTIFIER:
+        raise ProtocolError(
+            ErrorCode.WRONG_IDENTIFIER,
+            f"file identifier {ident!r} is not {FILE_IDENTIFIER!r}: not a StreamDiffusion Bridge v1 message "
+            "(a client for another protocol major?)",
+        )
+    root = _verify.verify_envelope(view)
+    try:
+        envelope = fb.Envelope()
+        envelope.Init(view, root)
+        tag = envelope.BodyType()
+        entry = _DECODERS.get(tag) if tag else None  # type: ignore[call-overload]
+        if entry is None:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_TYPE,
+                f"Envelope.body_type={tag} is not a message type this server knows "
+                f"(1..{max(MessageType)}); is the peer a newer protocol minor?",
+            )
+        body = envelope.Body()
+        if body is None:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"Envelope.body is missing for body_type={tag}")
+        table_cls, method = entry
+        table = table_cls()
+        table.Init(body.Bytes, body.Pos)
+        return getattr(_Reader(limits), method)(table)
+    except ProtocolError:
+        raise
+    except Exception as exc:  # the verifier should make this unreachable; never let garbage crash a caller
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"malformed message: {type(exc).__name__}: {exc}") from exc
+
+
+def decode_multipart(
+    parts: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS
+) -> tuple[Message, memoryview | None]:
+    """Decode a ZeroMQ multipart message: ``[header]`` or ``[Frame/Result header, pixels]``.
+
+    Returns (message, pixels view or None). Frame and Result need exactly two parts whose pixel part has
+    exactly stride x height bytes; every other message exactly one part.
+    """
+    if not 1 <= len(parts) <= 2:
+        raise ProtocolError(
+            ErrorCode.BAD_PART_COUNT,
+            f"message has {len(parts)} ZeroMQ parts; send 1 (control) or 2 (Frame/Result header + pixels)",
+        )
+    if len(parts) == 2:
+        pixels = _as_bytes_view(parts[1], "pixel part")
+        if pixels.nbytes > limits.max_message_bytes:
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE,
+                f"pixel part of {pixels.nbytes} bytes exceeds the limit {limits.max_message_bytes} "
+                "(limits.max_message_bytes)",
+            )
+    msg = decode(parts[0], limits)
+    is_image = isinstance(msg, FrameHeader | ResultHeader)
+    if is_image and len(parts) != 2:
+        raise ProtocolError(
+            ErrorCode.BAD_PART_COUNT,
+            f"{type(msg).__name__} needs 2 ZeroMQ parts (header, pixels) but came with {len(parts)}",
+        )
+    if not is_image:
+        if len(parts) != 1:
+            raise ProtocolError(
+                ErrorCode.BAD_PART_COUNT,
+                f"{type(msg).__name__} needs 1 ZeroMQ part but came with {len(parts)}; only Frame and Result "
+                "carry pixels",
+            )
+        return msg, None
+    assert isinstance(msg, FrameHeader | ResultHeader)
+    expected = expected_pixel_bytes(msg)
+    if pixels.nbytes != expected:
+        raise ProtocolError(
+            ErrorCode.BAD_PIXEL_SIZE,
+            f"pixel part has {pixels.nbytes} bytes but stride x height = {msg.stride} x {msg.height} = "
+            f"{expected} bytes (width {msg.width}, {msg.pixel_format.name})",
+        )
+    return msg, pixels

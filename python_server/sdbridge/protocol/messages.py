@@ -1,0 +1,478 @@
+"""Plain Python forms of every wire message of schemas/bridge.fbs (no FlatBuffers, no torch).
+
+Enums mirror the schema's enums value for value (tests/protocol/test_codec.py checks them against the
+flatc output). Dataclasses are frozen; ``codec.encode`` / ``codec.decode`` turn them into bytes and back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from typing import TypeAlias
+
+
+class PixelFormat(enum.IntEnum):
+    """Layout of one pixel in the pixel part."""
+
+    UNKNOWN = 0
+    RGBA8 = 1
+    BGRA8 = 2
+    RGB8 = 3
+
+    @property
+    def bytes_per_pixel(self) -> int:
+        """Bytes per pixel (0 for UNKNOWN)."""
+        return _BYTES_PER_PIXEL[self]
+
+
+_BYTES_PER_PIXEL = {PixelFormat.UNKNOWN: 0, PixelFormat.RGBA8: 4, PixelFormat.BGRA8: 4, PixelFormat.RGB8: 3}
+
+
+class RowOrder(enum.IntEnum):
+    """Order of the rows in the pixel part (Unity CPU images are BOTTOM_UP)."""
+
+    UNKNOWN = 0
+    TOP_DOWN = 1
+    BOTTOM_UP = 2
+
+
+class ColorSpace(enum.IntEnum):
+    """Transfer function of the colour values."""
+
+    UNKNOWN = 0
+    SRGB = 1
+    LINEAR = 2
+
+
+class AlphaMode(enum.IntEnum):
+    """Meaning of the alpha channel."""
+
+    UNKNOWN = 0
+    IGNORE = 1
+    STRAIGHT = 2
+    PREMULTIPLIED = 3
+
+
+class Capability(enum.IntFlag):
+    """Capability bits exchanged in Hello / Welcome."""
+
+    NONE = 0
+    CREDITS = 1
+    PROMPT_BLEND = 2
+    SEED_BLEND = 4
+    GAME_EVENTS = 8
+    STATS = 16
+    NOTICES = 32
+    HEARTBEAT = 64
+    MULTI_STREAM = 128
+
+
+class ErrorCode(enum.IntEnum):
+    """Protocol error codes (Error.code and sdbridge.errors.ProtocolError.code)."""
+
+    UNKNOWN = 0
+    BAD_MESSAGE = 1
+    TRUNCATED = 2
+    WRONG_IDENTIFIER = 3
+    UNKNOWN_TYPE = 4
+    NOT_HELLO = 5
+    VERSION_MISMATCH = 6
+    BAD_PIXEL_SIZE = 7
+    TOO_LARGE = 8
+    BAD_PARAM = 9
+    SESSION_LIMIT = 10
+    INTERNAL = 11
+    BAD_PART_COUNT = 12
+    BAD_DIMENSION = 13
+    UNSUPPORTED_PIXEL_FORMAT = 14
+    ALREADY_CONNECTED = 15
+    UNKNOWN_SESSION = 16
+    NO_CREDIT = 17
+    SESSION_EXPIRED = 18
+
+
+class ModelFamily(enum.IntEnum):
+    """Model architecture family."""
+
+    UNKNOWN = 0
+    SD15 = 1
+    SD21 = 2
+    SDXL = 3
+    IDENTITY = 4
+
+
+class BlendMethod(enum.IntEnum):
+    """Interpolation of prompt and seed blends (UNKNOWN = server default, linear)."""
+
+    UNKNOWN = 0
+    LINEAR = 1
+    SLERP = 2
+
+
+class ParamsField(enum.IntFlag):
+    """Bits of Params.set_mask; the codec derives them from which Params fields are not None."""
+
+    NONE = 0
+    GUIDANCE_SCALE = 1
+    DELTA = 2
+    T_INDEX_LIST = 4
+    SEED = 8
+    SIMILARITY_FILTER_ENABLED = 16
+    SIMILARITY_THRESHOLD = 32
+    SIMILARITY_MAX_SKIP = 64
+    SEED_BLEND = 128
+
+
+class ValueKind(enum.IntEnum):
+    """Type tag of a KeyValue on the wire."""
+
+    NONE = 0
+    BOOL = 1
+    INT = 2
+    FLOAT = 3
+    STRING = 4
+
+
+class NoticeKind(enum.IntEnum):
+    """What a Notice reports."""
+
+    UNKNOWN = 0
+    PROMPT_CHANGED = 1
+    PARAMS_CHANGED = 2
+    STATE_CHANGED = 3
+    SERVER_SHUTDOWN = 4
+    INFO = 5
+
+
+class MessageType(enum.IntEnum):
+    """Union tag of Envelope.body (0 = NONE is never valid on the wire)."""
+
+    NONE = 0
+    HELLO = 1
+    WELCOME = 2
+    ERROR = 3
+    FRAME = 4
+    RESULT = 5
+    PROMPT = 6
+    PARAMS = 7
+    GAME_EVENT = 8
+    STATE = 9
+    STATS_REQUEST = 10
+    STATS = 11
+    BYE = 12
+    NOTICE = 13
+    CREDIT = 14
+    PING = 15
+    PONG = 16
+
+
+#: A typed value of a game event payload or state entry (bool is checked before int).
+Value: TypeAlias = bool | int | float | str
+#: Ordered (key, value) pairs; messages also accept a Mapping and normalise it to this.
+Pairs: TypeAlias = tuple[tuple[str, Value], ...]
+
+
+def _pairs(entries: Mapping[str, Value] | Pairs | tuple | list) -> Pairs:
+    items = entries.items() if isinstance(entries, Mapping) else entries
+    return tuple((str(k), v) for k, v in items)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hello:
+    """client -> server: first message of a session."""
+
+    protocol_major: int
+    protocol_minor: int
+    client_name: str = ""
+    client_version: str = ""
+    engine_name: str = ""
+    engine_version: str = ""
+    capabilities: Capability = Capability.NONE
+    pixel_formats: tuple[PixelFormat, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """The model a server runs."""
+
+    name: str = ""
+    family: ModelFamily = ModelFamily.UNKNOWN
+    width: int = 0
+    height: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Welcome:
+    """server -> client: the Hello was accepted."""
+
+    session_id: int
+    protocol_major: int
+    protocol_minor: int
+    server_version: str = ""
+    capabilities: Capability = Capability.NONE
+    initial_credits: int = 0
+    max_width: int = 0
+    max_height: int = 0
+    max_message_bytes: int = 0
+    latency_frames: int = 0
+    model: ModelInfo | None = None
+    heartbeat_interval_ms: int = 0
+    pixel_formats: tuple[PixelFormat, ...] = ()
+    warning: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ErrorMsg:
+    """Error message (named ErrorMsg so it is not confused with Python exceptions)."""
+
+    code: ErrorCode
+    message: str = ""
+    field: str = ""
+    frame_id: int | None = None
+    session_closed: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FrameHeader:
+    """client -> server: header of one input frame; the pixels travel in ZeroMQ part 2."""
+
+    frame_id: int
+    width: int
+    height: int
+    stride: int
+    pixel_format: PixelFormat
+    row_order: RowOrder = RowOrder.TOP_DOWN
+    color_space: ColorSpace = ColorSpace.SRGB
+    alpha_mode: AlphaMode = AlphaMode.IGNORE
+    session_id: int = 0
+    stream_id: int = 0
+    capture_time_us: int = 0
+    send_time_us: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResultHeader:
+    """server -> client: header of one output frame; the pixels travel in ZeroMQ part 2."""
+
+    frame_id: int
+    width: int
+    height: int
+    stride: int
+    pixel_format: PixelFormat
+    row_order: RowOrder = RowOrder.TOP_DOWN
+    color_space: ColorSpace = ColorSpace.SRGB
+    alpha_mode: AlphaMode = AlphaMode.IGNORE
+    session_id: int = 0
+    stream_id: int = 0
+    capture_time_us: int = 0
+    send_time_us: int = 0
+    queue_wait_us: int = 0
+    inference_us: int = 0
+    encode_us: int = 0
+    is_warmup: bool = False
+    skipped: bool = False
+    source_frame_id: int = 0
+    credits_granted: int = 0
+
+
+#: Both image headers; they share the pixel layout fields.
+ImageHeader: TypeAlias = FrameHeader | ResultHeader
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PromptWeight:
+    """One weighted prompt of a blend."""
+
+    text: str
+    weight: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prompt:
+    """client -> server: set the prompt, optionally as a weighted blend reached over a transition."""
+
+    text: str = ""
+    negative: str = ""
+    blend: tuple[PromptWeight, ...] = ()
+    transition_frames: int = 0
+    transition_seconds: float = 0.0
+    method: BlendMethod = BlendMethod.UNKNOWN
+    stream_id: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SeedWeight:
+    """One weighted seed of a seed blend."""
+
+    seed: int
+    weight: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Params:
+    """client -> server: change runtime parameters; None means "unchanged" (bit clear in set_mask)."""
+
+    guidance_scale: float | None = None
+    delta: float | None = None
+    t_index_list: tuple[int, ...] | None = None
+    seed: int | None = None
+    similarity_filter_enabled: bool | None = None
+    similarity_threshold: float | None = None
+    similarity_max_skip: int | None = None
+    seed_blend: tuple[SeedWeight, ...] | None = None
+    stream_id: int = 0
+
+    @property
+    def set_mask(self) -> ParamsField:
+        """The ParamsField bits of the fields that are set."""
+        mask = ParamsField.NONE
+        for name, bit in _PARAMS_BITS:
+            if getattr(self, name) is not None:
+                mask |= bit
+        return mask
+
+
+_PARAMS_BITS: tuple[tuple[str, ParamsField], ...] = (
+    ("guidance_scale", ParamsField.GUIDANCE_SCALE),
+    ("delta", ParamsField.DELTA),
+    ("t_index_list", ParamsField.T_INDEX_LIST),
+    ("seed", ParamsField.SEED),
+    ("similarity_filter_enabled", ParamsField.SIMILARITY_FILTER_ENABLED),
+    ("similarity_threshold", ParamsField.SIMILARITY_THRESHOLD),
+    ("similarity_max_skip", ParamsField.SIMILARITY_MAX_SKIP),
+    ("seed_blend", ParamsField.SEED_BLEND),
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GameEvent:
+    """client -> server: something happened in the game. ``payload`` accepts a dict."""
+
+    name: str
+    payload: Pairs = ()
+    client_time_us: int = 0
+    frame_id: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payload", _pairs(self.payload))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class State:
+    """client -> server: game state variables. ``entries`` accepts a dict."""
+
+    entries: Pairs = ()
+    replace_all: bool = False
+    client_time_us: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "entries", _pairs(self.entries))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StatsRequest:
+    """client -> server: ask for a Stats reply."""
+
+    request_id: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Stats:
+    """server -> client: session counters."""
+
+    request_id: int = 0
+    session_id: int = 0
+    frames_in: int = 0
+    frames_out: int = 0
+    frames_dropped: int = 0
+    frames_skipped: int = 0
+    fps_in: float = 0.0
+    fps_out: float = 0.0
+    latency_p50_us: int = 0
+    latency_p99_us: int = 0
+    inference_p50_us: int = 0
+    uptime_s: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Bye:
+    """Either side: end of session."""
+
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Notice:
+    """server -> client: something changed that this client did not ask for."""
+
+    kind: NoticeKind
+    message: str = ""
+    source: str = ""
+    prompt: Prompt | None = None
+    params: Params | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Credit:
+    """server -> client: sending credits returned without a Result."""
+
+    granted: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ping:
+    """client -> server heartbeat."""
+
+    nonce: int = 0
+    client_time_us: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Pong:
+    """server -> client answer to Ping."""
+
+    nonce: int = 0
+    client_time_us: int = 0
+    server_time_us: int = 0
+
+
+#: Every message the codec encodes and decodes.
+Message: TypeAlias = (
+    Hello
+    | Welcome
+    | ErrorMsg
+    | FrameHeader
+    | ResultHeader
+    | Prompt
+    | Params
+    | GameEvent
+    | State
+    | StatsRequest
+    | Stats
+    | Bye
+    | Notice
+    | Credit
+    | Ping
+    | Pong
+)
+
+#: Message class -> union tag.
+MESSAGE_TYPES: Mapping[type, MessageType] = {
+    Hello: MessageType.HELLO,
+    Welcome: MessageType.WELCOME,
+    ErrorMsg: MessageType.ERROR,
+    FrameHeader: MessageType.FRAME,
+    ResultHeader: MessageType.RESULT,
+    Prompt: MessageType.PROMPT,
+    Params: MessageType.PARAMS,
+    GameEvent: MessageType.GAME_EVENT,
+    State: MessageType.STATE,
+    StatsRequest: MessageType.STATS_REQUEST,
+    Stats: MessageType.STATS,
+    Bye: MessageType.BYE,
+    Notice: MessageType.NOTICE,
+    Credit: MessageType.CREDIT,
+    Ping: MessageType.PING,
+    Pong: MessageType.PONG,
+}
