@@ -1,0 +1,82 @@
+"""The dataclass form of every message in schemas/golden/ (same values as the .json files there)."""
+
+from __future__ import annotations
+
+from sdbridge.protocol.messages import (
+    AlphaMode,
+    BlendMethod,
+    Bye,
+    Capability,
+    ColorSpace,
+    Credit,
+    ErrorCode,
+    ErrorMsg,
+    FrameHeader,
+    GameEvent,
+    Hello,
+    Message,
+    ModelFamily,
+    ModelInfo,
+    Notice,
+    NoticeKind,
+    Params,
+    Ping,
+    PixelFormat,
+    Pong,
+    Prompt,
+    PromptWeight,
+    ResultHeader,
+    RowOrder,
+    SeedWeight,
+    State,
+    Stats,
+    StatsRequest,
+    Welcome,
+)
+
+SESSION = 0x0123456789ABCDEF
+ALL_FORMATS = (PixelFormat.RGBA8, PixelFormat.BGRA8, PixelFormat.RGB8)
+_IMAGE = {"width": 4, "height": 2, "stride": 16, "session_id": SESSION, "stream_id": 1,
+          "capture_time_us": 1700000000000000, "send_time_us": 1700000000000250}
+
+GOLDEN: dict[str, Message] = {
+    "hello": Hello(1, 0, "golden-client", "0.1.0", "Unity", "2022.3.10f1", Capability(255), ALL_FORMATS),
+    "welcome": Welcome(
+        session_id=SESSION, protocol_major=1, protocol_minor=0, server_version="0.1.0",
+        capabilities=Capability.CREDITS | Capability.PROMPT_BLEND | Capability.STATS | Capability.HEARTBEAT,
+        initial_credits=2, max_width=2048, max_height=2048, max_message_bytes=16781312, latency_frames=1,
+        model=ModelInfo("tiny", ModelFamily.SD15, 256, 256), heartbeat_interval_ms=1000,
+        pixel_formats=ALL_FORMATS, warning="client speaks protocol 1.1, this server speaks 1.0",
+    ),
+    "error": ErrorMsg(ErrorCode.BAD_PIXEL_SIZE, "pixel part has 31 bytes but stride x height = 16 x 2 = 32 bytes",
+                      "Frame.stride", 42, False),
+    "frame_rgba8": FrameHeader(frame_id=1234567890123, pixel_format=PixelFormat.RGBA8, row_order=RowOrder.TOP_DOWN,
+                               color_space=ColorSpace.SRGB, alpha_mode=AlphaMode.IGNORE, **_IMAGE),
+    "frame_bgra8": FrameHeader(frame_id=2, pixel_format=PixelFormat.BGRA8, row_order=RowOrder.BOTTOM_UP,
+                               color_space=ColorSpace.LINEAR, alpha_mode=AlphaMode.PREMULTIPLIED, **_IMAGE),
+    "frame_rgb8": FrameHeader(frame_id=3, pixel_format=PixelFormat.RGB8, row_order=RowOrder.TOP_DOWN,
+                              color_space=ColorSpace.SRGB, alpha_mode=AlphaMode.STRAIGHT, **_IMAGE),
+    "result_rgba8": ResultHeader(
+        frame_id=1234567890123, pixel_format=PixelFormat.RGBA8, row_order=RowOrder.TOP_DOWN,
+        color_space=ColorSpace.SRGB, alpha_mode=AlphaMode.IGNORE, queue_wait_us=120, inference_us=45000,
+        encode_us=300, is_warmup=True, skipped=False, source_frame_id=1234567890122, credits_granted=1, **_IMAGE,
+    ),
+    "prompt": Prompt("a watercolor castle", "blurry, low quality",
+                     (PromptWeight("a watercolor castle", 0.75), PromptWeight("a neon city at night", 0.25)),
+                     transition_frames=30, transition_seconds=0.5, method=BlendMethod.SLERP, stream_id=1),
+    "params": Params(guidance_scale=1.25, delta=0.5, t_index_list=(32, 45), seed=2, similarity_filter_enabled=True,
+                     similarity_threshold=0.875, similarity_max_skip=10,
+                     seed_blend=(SeedWeight(2, 0.75), SeedWeight(3, 0.25)), stream_id=1),
+    "params_partial": Params(guidance_scale=1.25, seed=0),
+    "game_event": GameEvent("enter_zone", {"biome": "forest", "danger": -3, "fog": 0.25, "night": True},
+                            client_time_us=1700000000001000, frame_id=99),
+    "state": State({"health": 75, "weather": "rain"}, replace_all=True, client_time_us=1700000000002000),
+    "stats_request": StatsRequest(7),
+    "stats": Stats(7, SESSION, 1000, 990, 8, 2, 60.0, 59.5, 16000, 33000, 12000, 17.25),
+    "bye": Bye("client closing"),
+    "notice": Notice(NoticeKind.PROMPT_CHANGED, "prompt changed by the preview page", "preview",
+                     prompt=Prompt("a snowy forest", "people")),
+    "credit": Credit(1),
+    "ping": Ping(5, 1700000000003000),
+    "pong": Pong(5, 1700000000003000, 1700000000003100),
+}
