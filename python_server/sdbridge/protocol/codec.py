@@ -472,7 +472,16 @@ def encode(msg: Message) -> bytes:
             f"cannot encode a {type(msg).__name__}; pass one of: {', '.join(t.__name__ for t in MESSAGE_TYPES)}",
         )
     b = flatbuffers.Builder(256)
-    body = _ENCODERS[msg_type](b, msg)
+    try:
+        body = _ENCODERS[msg_type](b, msg)
+    except ProtocolError:
+        raise
+    except (struct.error, OverflowError, TypeError, ValueError, AttributeError) as exc:
+        raise ProtocolError(
+            ErrorCode.BAD_PARAM,
+            f"cannot encode {type(msg).__name__}: a field has the wrong type or range ({type(exc).__name__}: "
+            f"{exc}); check the field types of {type(msg).__name__}",
+        ) from exc
     fb.EnvelopeStart(b)
     fb.EnvelopeAddBody(b, body)
     fb.EnvelopeAddBodyType(b, int(msg_type))
