@@ -19,6 +19,7 @@ from sdbridge.errors import BridgeError
 COMMAND_MODULES: tuple[str, ...] = (
     "sdbridge.commands.demo",
     "sdbridge.commands.bench",
+    "sdbridge.commands.serve", "sdbridge.commands.check", "sdbridge.commands.bench_transport",
 )
 
 log = logging.getLogger("sdbridge")

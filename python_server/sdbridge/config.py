@@ -39,6 +39,15 @@ class ProcessingSize(Enum):
     CLIENT = "client"
 
 
+class GuidanceMode(Enum):
+    """Classifier-free guidance of the pipeline (values match sdbridge.pipeline.CfgMode)."""
+
+    NONE = "none"
+    FULL = "full"
+    SELF = "self"
+    INITIALIZE = "initialize"
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Which model to load and at which size."""
@@ -58,6 +67,7 @@ class PipelineConfig:
     prompt: str = "a watercolor painting"
     negative_prompt: str = ""
     t_index_list: tuple[int, ...] = (32, 45)
+    cfg_mode: GuidanceMode = GuidanceMode.NONE
     guidance_scale: float = 1.0
     delta: float = 1.0
     seed: int = 2

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sdbridge.errors import BridgeError
-from sdbridge.runtime.pixels import Layout, from_pipeline, to_pipeline
+from sdbridge.runtime.pixels import Layout, from_pipeline, pixel_view, to_pipeline
 from sdbridge.runtime.sessions import FrameJob, ResultJob, Session, SessionTable
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,12 @@ class WorkerFailure:
 
 
 class Worker:
-    """Owns the worker thread. `start()` then `stop()`; `stop` joins the thread."""
+    """Owns the worker thread. `start()` then `stop()`; `stop` joins the thread.
+
+    `passthrough=True` (the identity model) hands the pipeline a zero-copy RGB view of the wire pixels;
+    when the pipeline returns that very view unchanged, the client's own bytes go back as the result
+    (same stride and row order) instead of being converted twice.
+    """
 
     def __init__(
         self,
@@ -72,6 +77,7 @@ class Worker:
         on_result: Callable[[ResultJob], None],
         on_failure: Callable[[WorkerFailure], None],
         default_prompt: Mapping[str, Any] | None = None,
+        passthrough: bool = False,
     ) -> None:
         self._table = table
         self._build = build_pipeline
@@ -79,6 +85,7 @@ class Worker:
         self._on_result = on_result
         self._on_failure = on_failure
         self._default_prompt = dict(default_prompt or {})
+        self._passthrough = passthrough
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.frames_processed = 0
@@ -160,8 +167,16 @@ class Worker:
         size = self._size_policy(job.layout)
         pipeline = self._ensure_pipeline(session, size)
         t1 = time.perf_counter()
+        if self._passthrough and size == (job.layout.width, job.layout.height):
+            view = pixel_view(job.payload, job.layout)  # (H, W, 3) strided view of the wire bytes
+            out = pipeline(view)
+            if out.image is view:
+                t2 = time.perf_counter()
+                pixels = np.frombuffer(job.payload, dtype=np.uint8)  # (stride * H,) the client's bytes
+                timings = {"queue_wait": t0 - job.received_at, "setup": t1 - t0, "decode": 0.0,
+                           "inference": t2 - t1, "encode": 0.0}
+                return self._result(session, job, job.layout, pixels, timings, out)
         rgb, alpha = to_pipeline(job.payload, job.layout, size)  # (h, w, 3) uint8, alpha (H, W)
-        job.keep = None  # the wire buffer is no longer needed
         t2 = time.perf_counter()
         out = pipeline(rgb)
         t3 = time.perf_counter()
@@ -176,12 +191,17 @@ class Worker:
             "inference": t3 - t2,
             "encode": t4 - t3,
         }
+        return self._result(session, job, client_layout, pixels, timings, out)
+
+    @staticmethod
+    def _result(session: Session, job: FrameJob, layout: Layout, pixels: np.ndarray,
+                timings: dict[str, float], out: PipelineResult) -> ResultJob:
         return ResultJob(
             identity=session.identity,
             session_id=session.session_id,
             frame_id=job.frame_id,
             stream=job.stream,
-            layout=client_layout,
+            layout=layout,
             pixels=pixels,
             timings=timings,
             is_warmup=bool(out.is_warmup),

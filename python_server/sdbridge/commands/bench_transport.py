@@ -1,0 +1,289 @@
+"""`sdbridge bench transport`: what the bridge adds on top of raw ZeroMQ, and what it saves over JPEG.
+
+In one run, with the same 512x512 RGBA frames and each server in its own process (as a game and the
+server would be), it measures:
+  1. raw pyzmq DEALER -> ROUTER echo (the floor: no protocol, no session, no worker),
+  2. the full path BridgeClient -> `sdbridge` server (identity model) -> BridgeClient,
+  3. a websocket + JPEG q90 round trip (how the original StreamDiffusion demo moved frames): the client
+     encodes, the server decodes and re-encodes, the client decodes.
+For each: round-trip p50/p99 with one frame in flight, and frames/s with `--window` frames in flight.
+It prints the ratios against the goals; it never asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+NAME = "bench-transport"
+HELP = "benchmark the transport: BridgeClient->server vs raw pyzmq echo vs websocket+JPEG (identity model)"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Figures of one method."""
+
+    name: str
+    fps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the benchmark."""
+    parser.add_argument("--size", type=int, default=512, help="frame width and height (default 512)")
+    parser.add_argument("--frames", type=int, default=400, help="frames per throughput run (default 400)")
+    parser.add_argument("--latency-frames", type=int, default=300,
+                        help="sequential round trips for p50/p99 (default 300)")
+    parser.add_argument("--window", type=int, default=2,
+                        help="frames in flight for throughput; also the server's credits (default 2)")
+    parser.add_argument("--jpeg-quality", type=int, default=90)
+
+
+def make_frames(size: int, count: int = 8) -> list[np.ndarray]:
+    """A few smooth procedural RGBA frames (JPEG behaves as on rendered content, not on noise)."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    frames = []
+    for i in range(count):
+        phase = i * 0.7
+        rgba = np.empty((size, size, 4), dtype=np.uint8)  # (H, W, 4)
+        rgba[..., 0] = (127 + 127 * np.sin(6 * xx + phase)).astype(np.uint8)
+        rgba[..., 1] = (127 + 127 * np.sin(5 * yy - phase)).astype(np.uint8)
+        rgba[..., 2] = (127 + 127 * np.sin(4 * (xx + yy) + 2 * phase)).astype(np.uint8)
+        rgba[..., 3] = 255
+        frames.append(rgba)
+    return frames
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# ------------------------------------------------------------------ servers (child processes)
+
+
+def _echo_server(conn: Connection, max_bytes: int) -> None:
+    import zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)
+    sock.bind("tcp://127.0.0.1:*")
+    conn.send(sock.getsockopt_string(zmq.LAST_ENDPOINT))
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    while not conn.poll(0):
+        if poller.poll(100):
+            sock.send_multipart(sock.recv_multipart(copy=False), copy=False)
+    sock.close(0)
+    ctx.term()
+
+
+def _bridge_server(conn: Connection, window: int) -> None:
+    from sdbridge.config import ServerConfig, with_overrides
+    from sdbridge.server import BridgeServer
+
+    cfg = with_overrides(ServerConfig(), model={"name": "identity"}, session={"credits": window},
+                         top={"bind": "tcp://127.0.0.1:*"})
+    server = BridgeServer(cfg)
+    endpoint = server.start()
+    conn.send(endpoint)
+    try:
+        server.run(should_stop=lambda: conn.poll(0))
+    finally:
+        server.close()
+
+
+def _ws_server(conn: Connection, quality: int) -> None:
+    from PIL import Image
+    from websockets.sync.server import serve
+
+    def handler(ws: Any) -> None:
+        for message in ws:
+            image = Image.open(io.BytesIO(message)).convert("RGB")  # decode
+            out = io.BytesIO()
+            image.save(out, format="JPEG", quality=quality)  # the identity "model", re-encoded
+            ws.send(out.getvalue())
+
+    with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        port = server.socket.getsockname()[1]
+        conn.send(f"ws://127.0.0.1:{port}")
+        import threading
+
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        conn.recv()  # any message = stop
+        server.shutdown()
+
+
+def _spawn(target: Callable[..., None], *args: Any) -> tuple[mp.Process, Connection, str]:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(child, *args), daemon=True)
+    proc.start()
+    if not parent.poll(120):
+        proc.kill()
+        raise RuntimeError(f"benchmark server {target.__name__} did not start within 120 s")
+    return proc, parent, parent.recv()
+
+
+def _stop(proc: mp.Process, conn: Connection) -> None:
+    conn.send("stop")
+    proc.join(10)
+    if proc.is_alive():
+        proc.kill()
+
+
+# ------------------------------------------------------------------ clients
+
+
+def _bench_raw(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int) -> Measurement:
+    import zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, 5000)
+    sock.connect(endpoint)
+    header = b"\0" * 96  # about the size of a Frame header
+    try:
+        rtts = []
+        for i in range(n_lat + 20):
+            start = time.perf_counter()
+            sock.send_multipart([header, frames[i % len(frames)]], copy=False)
+            sock.recv_multipart(copy=False)
+            if i >= 20:
+                rtts.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for i in range(window):
+            sock.send_multipart([header, frames[i % len(frames)]], copy=False)
+        for i in range(window, n_tp + window):
+            sock.recv_multipart(copy=False)
+            if i < n_tp:
+                sock.send_multipart([header, frames[i % len(frames)]], copy=False)
+        elapsed = time.perf_counter() - start
+    finally:
+        sock.close(0)
+        ctx.term()
+    return Measurement("raw pyzmq DEALER/ROUTER echo", n_tp / elapsed, _percentile(rtts, 0.5) * 1e3,
+                       _percentile(rtts, 0.99) * 1e3)
+
+
+def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int) -> Measurement:
+    from sdbridge.transport.client import BridgeClient
+
+    with BridgeClient(endpoint, name="bench-transport") as client:
+        client.connect(timeout=30.0)
+
+        def round_trip(image: np.ndarray) -> None:
+            if client.submit(image) is None:
+                raise RuntimeError("no credit in a sequential round trip; the server did not return credit")
+            if client.receive(timeout=5.0) is None:
+                raise RuntimeError("no result within 5 s")
+
+        rtts = []
+        for i in range(n_lat + 20):
+            start = time.perf_counter()
+            round_trip(frames[i % len(frames)])
+            if i >= 20:
+                rtts.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        sent = received = 0
+        while client.credits > 0 and sent < n_tp:
+            client.submit(frames[sent % len(frames)])
+            sent += 1
+        while received < n_tp:
+            if client.receive(timeout=5.0) is None:
+                raise RuntimeError(f"result {received} of {n_tp} did not arrive within 5 s")
+            received += 1
+            while client.credits > 0 and sent < n_tp:
+                client.submit(frames[sent % len(frames)])
+                sent += 1
+        elapsed = time.perf_counter() - start
+    return Measurement("BridgeClient -> server -> client", n_tp / elapsed, _percentile(rtts, 0.5) * 1e3,
+                       _percentile(rtts, 0.99) * 1e3)
+
+
+def _bench_ws(url: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int,
+              quality: int) -> Measurement:
+    from PIL import Image
+    from websockets.sync.client import connect
+
+    def encode(image: np.ndarray) -> bytes:
+        out = io.BytesIO()
+        Image.fromarray(image[..., :3]).save(out, format="JPEG", quality=quality)
+        return out.getvalue()
+
+    def decode(data: bytes) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
+
+    with connect(url, max_size=None, compression=None) as ws:
+        rtts = []
+        for i in range(n_lat + 5):
+            start = time.perf_counter()
+            ws.send(encode(frames[i % len(frames)]))
+            decode(ws.recv(timeout=10))
+            if i >= 5:
+                rtts.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for i in range(window):
+            ws.send(encode(frames[i % len(frames)]))
+        for i in range(window, n_tp + window):
+            decode(ws.recv(timeout=10))
+            if i < n_tp:
+                ws.send(encode(frames[i % len(frames)]))
+        elapsed = time.perf_counter() - start
+    return Measurement(f"websocket + JPEG q{quality}", n_tp / elapsed, _percentile(rtts, 0.5) * 1e3,
+                       _percentile(rtts, 0.99) * 1e3)
+
+
+def run_benchmark(size: int, n_tp: int, n_lat: int, window: int, quality: int) -> list[Measurement]:
+    """Run the three measurements (servers in child processes) and return them."""
+    frames = make_frames(size)
+    results = []
+    proc, conn, endpoint = _spawn(_echo_server, size * size * 4 + (1 << 20))
+    try:
+        results.append(_bench_raw(endpoint, frames, n_lat, n_tp, window))
+    finally:
+        _stop(proc, conn)
+    proc, conn, endpoint = _spawn(_bridge_server, window)
+    try:
+        results.append(_bench_bridge(endpoint, frames, n_lat, n_tp))
+    finally:
+        _stop(proc, conn)
+    # JPEG is ~30x slower: fewer frames keep the run short without changing the per-frame figures
+    ws_lat, ws_tp = max(20, n_lat // 5), max(20, n_tp // 5)
+    proc, conn, url = _spawn(_ws_server, quality)
+    try:
+        results.append(_bench_ws(url, frames, ws_lat, ws_tp, window, quality))
+    finally:
+        _stop(proc, conn)
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the table and the ratios against the goals."""
+    print(f"transport benchmark: {args.size}x{args.size} RGBA, tcp loopback, {args.window} in flight "
+          f"for frames/s, 1 in flight for round trips")
+    raw, full, ws = run_benchmark(args.size, args.frames, args.latency_frames, args.window, args.jpeg_quality)
+    print(f"{'method':<36}{'frames/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for m in (raw, full, ws):
+        print(f"{m.name:<36}{m.fps:>10.1f}{m.p50_ms:>10.3f}{m.p99_ms:>10.3f}")
+    throughput = full.fps / raw.fps
+    added = full.p50_ms - raw.p50_ms
+    speedup = ws.p50_ms / full.p50_ms
+    verdict = {True: "met", False: "NOT met"}
+    print(f"full/raw throughput: {throughput * 100:.0f}% (goal >= 70%: {verdict[throughput >= 0.7]})")
+    print(f"added p50 over raw echo: {added:.3f} ms (goal <= 0.3 ms: {verdict[added <= 0.3]})")
+    print(f"websocket+JPEG p50 / full p50: {speedup:.1f}x (goal >= 5x: {verdict[speedup >= 5]})")
+    return 0

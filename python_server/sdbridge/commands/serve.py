@@ -1,0 +1,67 @@
+"""`sdbridge serve`: load a model and serve engine clients over ZeroMQ until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from types import FrameType
+from typing import Any
+
+from sdbridge.config import Dtype, ServerConfig, load_config, with_overrides
+
+NAME = "serve"
+HELP = "run the bridge server: ROUTER socket, sessions, one worker (stops cleanly on SIGINT/SIGTERM)"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `sdbridge serve`; each overrides the same value of --config."""
+    parser.add_argument("--model", default=None,
+                        help='"tiny", "small", "identity", a Hub id or a local folder (default: config or tiny)')
+    parser.add_argument("--bind", default=None, help="ZeroMQ endpoint (default tcp://127.0.0.1:5555)")
+    parser.add_argument("--config", default=None, help="server TOML config (see configs/server.toml)")
+    parser.add_argument("--device", default=None, help='torch device, e.g. "cpu", "cuda", "mps"')
+    parser.add_argument("--dtype", default=None, choices=[d.value for d in Dtype])
+    parser.add_argument("--max-sessions", type=int, default=None)
+    parser.add_argument("--credits", type=int, default=None, help="frames in flight per client")
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """The config file (or defaults) with the command-line flags applied on top."""
+    cfg = load_config(args.config) if args.config else ServerConfig()
+    model: dict[str, Any] = {}
+    if args.model is not None:
+        model["name"] = args.model
+    if args.device is not None:
+        model["device"] = args.device
+    if args.dtype is not None:
+        model["dtype"] = Dtype(args.dtype)
+    top = {"bind": args.bind} if args.bind is not None else {}
+    limits = {"max_sessions": args.max_sessions} if args.max_sessions is not None else {}
+    session = {"credits": args.credits} if args.credits is not None else {}
+    return with_overrides(cfg, model=model, limits=limits, session=session, top=top)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until a signal arrives; exit 0 after a clean shutdown."""
+    from sdbridge.server import BridgeServer
+
+    server = BridgeServer(config_from_args(args))
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: shutting down", signal.Signals(signum).name)
+        server.stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        endpoint = server.start()
+        print(f"sdbridge serving {server.model.name if server.model else '?'} on {endpoint}", flush=True)
+        server.run()
+    finally:
+        server.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("server stopped")
+    return 0

@@ -1,0 +1,596 @@
+"""The composition root: model, sessions, worker and ROUTER transport; owns startup and shutdown.
+
+Threads: the caller's thread runs the I/O loop (`run`), the only user of the ROUTER socket; one worker
+thread (sdbridge.runtime.worker) runs every pipeline. Frames go I/O -> session slot -> worker; results
+go worker -> outbox -> waker -> I/O -> the session's own routing identity, never anyone else's.
+
+Every message is checked before anything is allocated for it: part count, part size against
+limits.max_message_bytes, the FlatBuffers verifier (in the codec), then header fields against the
+limits. A bad message gets an Error naming the field and the limit; the session and the server stay up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from sdbridge import __version__
+from sdbridge.config import ProcessingSize, ServerConfig
+from sdbridge.errors import BridgeError, ProtocolError
+from sdbridge.protocol import codec, handshake
+from sdbridge.protocol import messages as m
+from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from sdbridge.runtime.pixels import Layout, PixelFormat, RowOrder
+from sdbridge.runtime.sessions import (
+    ClientInfo,
+    FrameJob,
+    PipelineUpdate,
+    ResultJob,
+    Session,
+    SessionLimitError,
+    SessionTable,
+)
+from sdbridge.runtime.worker import PipelineFactory, Worker, WorkerFailure
+from sdbridge.transport.zmq_server import RouterTransport, Waker
+
+log = logging.getLogger(__name__)
+
+_WIRE_FORMATS: dict[m.PixelFormat, PixelFormat] = {
+    m.PixelFormat.RGBA8: PixelFormat.RGBA8,
+    m.PixelFormat.BGRA8: PixelFormat.BGRA8,
+    m.PixelFormat.RGB8: PixelFormat.RGB8,
+}
+_WIRE_ROWS: dict[m.RowOrder, RowOrder] = {
+    m.RowOrder.TOP_DOWN: RowOrder.TOP_DOWN,
+    m.RowOrder.BOTTOM_UP: RowOrder.BOTTOM_UP,
+}
+_RUNTIME_FORMATS = {v: k for k, v in _WIRE_FORMATS.items()}
+_RUNTIME_ROWS = {v: k for k, v in _WIRE_ROWS.items()}
+
+#: What this server implements (Welcome.capabilities is the intersection with the client's).
+SERVER_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
+                       | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND)
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What the Welcome says about the loaded model."""
+
+    name: str
+    family: m.ModelFamily
+    width: int
+    height: int
+    latency_frames: int
+
+
+@dataclass
+class ServerStats:
+    """Server-wide counters (per-session ones live in Session.stats)."""
+
+    rejected: dict[str, int] = field(default_factory=dict)  # ErrorCode name -> count
+    sessions_opened: int = 0
+    sessions_expired: int = 0
+
+    def count(self, code: m.ErrorCode) -> None:
+        """Count one refused message."""
+        self.rejected[code.name] = self.rejected.get(code.name, 0) + 1
+
+
+@dataclass
+class _SessionExtra:
+    """I/O-thread bookkeeping of a session."""
+
+    in_flight: int = 0
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=512))  # seconds
+    inference: deque[float] = field(default_factory=lambda: deque(maxlen=512))
+    skipped: int = 0
+    frames_out: int = 0
+
+
+def _percentile_us(values: deque[float], q: float) -> int:
+    if not values:
+        return 0
+    ordered = sorted(values)
+    return int(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1e6)
+
+
+def load_model(config: ServerConfig) -> tuple[PipelineFactory, ModelDescription]:
+    """Load the configured model once; return a per-session pipeline factory and its description.
+
+    Imports torch and sdbridge.pipeline (only here, never at package import).
+    """
+    import torch
+
+    from sdbridge.pipeline import ModelFamily, StreamConfig, build_pipeline, load_components
+    from sdbridge.pipeline.guidance import CfgMode
+
+    dtype = getattr(torch, config.model.dtype.value)
+    components = load_components(config.model.name, device=config.model.device, dtype=dtype)
+    p = config.pipeline
+    base = StreamConfig(
+        width=config.model.width,
+        height=config.model.height,
+        t_index_list=p.t_index_list,
+        cfg_mode=CfgMode(p.cfg_mode.value),
+        guidance_scale=p.guidance_scale,
+        delta=p.delta,
+        seed=p.seed,
+        similarity_filter=p.similarity_filter,
+        similarity_threshold=p.similarity_threshold,
+        max_skip_frames=p.max_skip_frames,
+    )
+
+    def build(width: int, height: int) -> Any:
+        if components.family is ModelFamily.IDENTITY:  # any frame size, nothing to validate
+            return build_pipeline(components, base)
+        return build_pipeline(components, base.replace(width=width, height=height))
+
+    probe = build(config.model.width, config.model.height)
+    family = {
+        "sd15": m.ModelFamily.SD15, "sd21": m.ModelFamily.SD21, "sdxl": m.ModelFamily.SDXL,
+        "identity": m.ModelFamily.IDENTITY,
+    }.get(components.family.value, m.ModelFamily.UNKNOWN)
+    log.info("model loaded: %s", components.describe())
+    return build, ModelDescription(config.model.name, family, config.model.width, config.model.height,
+                                   int(probe.latency_frames))
+
+
+class BridgeServer:
+    """The sdbridge server. `start()` binds and starts the worker; `run()` serves until told to stop.
+
+    For tests and embedding: `start_in_thread()` runs the I/O loop in a background thread and
+    `close()` stops everything (worker joined, sockets closed with linger 0).
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        pipeline_factory: PipelineFactory | None = None,
+        model: ModelDescription | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.config = config
+        self._factory = pipeline_factory
+        self.model = model
+        self._ctx = context or zmq.Context.instance()
+        self.table = SessionTable(config.limits.max_sessions)
+        self.stats = ServerStats()
+        self._extra: dict[int, _SessionExtra] = {}
+        self._outbox: deque[ResultJob | WorkerFailure] = deque()
+        self._stop = threading.Event()
+        self._transport: RouterTransport | None = None
+        self._waker: Waker | None = None
+        self._worker: Worker | None = None
+        self._io_thread: threading.Thread | None = None
+        self._started_at = time.monotonic()
+        self.endpoint = ""
+        lim = config.limits
+        self._limits = codec.DecodeLimits(max_width=lim.max_width, max_height=lim.max_height,
+                                          max_message_bytes=lim.max_message_bytes,
+                                          max_text_chars=lim.max_text_chars)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> str:
+        """Load the model (unless given), bind the ROUTER, start the worker. Returns the bound endpoint."""
+        if self._factory is None or self.model is None:
+            self._factory, self.model = load_model(self.config)
+        lim = self.config.limits
+        self._transport = RouterTransport(self.config.bind, lim.max_message_bytes,
+                                          self.config.session.send_hwm, self.config.session.recv_hwm,
+                                          self._ctx)
+        self._waker = Waker(self._ctx)
+        p = self.config.pipeline
+        self._worker = Worker(self.table, self._factory, self._size_policy, self._on_worker_output,
+                              self._on_worker_output,
+                              default_prompt={"prompt": p.prompt, "negative_prompt": p.negative_prompt},
+                              passthrough=self.model.family is m.ModelFamily.IDENTITY)
+        self._worker.start()
+        self.endpoint = self._transport.endpoint
+        log.info("serving %s on %s (max %d sessions, %d credits)", self.model.name, self.endpoint,
+                 lim.max_sessions, self.config.session.credits)
+        return self.endpoint
+
+    def stop(self) -> None:
+        """Ask `run` to return (thread-safe, signal-safe)."""
+        self._stop.set()
+        if self._waker is not None:
+            self._waker.notify()
+
+    def run(self, should_stop: Callable[[], bool] | None = None) -> None:
+        """Serve until `stop()` is called (or `should_stop()` returns True). Call after `start()`."""
+        assert self._transport is not None and self._waker is not None, "call start() first"
+        poller = zmq.Poller()
+        poller.register(self._transport.socket, zmq.POLLIN)
+        poller.register(self._waker.socket, zmq.POLLIN)
+        next_expiry = time.monotonic()
+        try:
+            while not self._stop.is_set() and not (should_stop is not None and should_stop()):
+                events = dict(poller.poll(100))
+                if self._waker.socket in events:
+                    self._waker.drain()
+                self._flush_outbox()
+                if self._transport.socket in events:
+                    for _ in range(64):  # bounded batch so results are not starved by input
+                        received = self._transport.recv()
+                        if received is None:
+                            break
+                        self._handle(*received)
+                    self._flush_outbox()
+                now = time.monotonic()
+                if now >= next_expiry:
+                    self._expire(now)
+                    next_expiry = now + 0.2
+        finally:
+            self._announce_shutdown()
+
+    def start_in_thread(self) -> str:
+        """`start()` then `run()` in a background thread. Returns the endpoint."""
+        endpoint = self.start()
+        self._io_thread = threading.Thread(target=self.run, name="sdbridge-io", daemon=True)
+        self._io_thread.start()
+        return endpoint
+
+    def close(self) -> None:
+        """Stop serving, join the worker and the I/O thread, close sockets (linger 0). Idempotent."""
+        self.stop()
+        if self._io_thread is not None:
+            self._io_thread.join(10)
+            self._io_thread = None
+        if self._worker is not None:
+            if not self._worker.stop(timeout=30):
+                log.warning("worker thread did not stop within 30 s (a pipeline call is still running)")
+            self._worker = None
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        if self._waker is not None:
+            self._waker.close()
+            self._waker = None
+
+    def __enter__(self) -> BridgeServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def transport(self) -> RouterTransport:
+        """The ROUTER transport (after start)."""
+        assert self._transport is not None
+        return self._transport
+
+    # ------------------------------------------------------------------ helpers
+
+    def _size_policy(self, layout: Layout) -> tuple[int, int]:
+        if self.config.model.processing_size is ProcessingSize.CLIENT or (
+            self.model is not None and self.model.family is m.ModelFamily.IDENTITY
+        ):
+            return layout.width, layout.height
+        return self.config.model.width, self.config.model.height
+
+    def _send(self, identity: bytes, message: m.Message, payload: object | None = None) -> bool:
+        assert self._transport is not None
+        return self._transport.send(identity, codec.encode(message), payload)
+
+    def _error(self, identity: bytes, code: m.ErrorCode, message: str, field_name: str = "",
+               frame_id: int | None = None, session_closed: bool = False) -> None:
+        self.stats.count(code)
+        session = self.table.get(identity)
+        if session is not None:
+            session.stats.messages_rejected += 1
+        log.debug("error %s to %r: %s", code.name, identity, message)
+        self._send(identity, m.ErrorMsg(code=code, message=message, field=field_name, frame_id=frame_id,
+                                        session_closed=session_closed))
+
+    def _extra_of(self, session: Session) -> _SessionExtra:
+        return self._extra.setdefault(session.session_id, _SessionExtra())
+
+    # ------------------------------------------------------------------ inbound
+
+    def _handle(self, identity: bytes, parts: list[zmq.Frame]) -> None:
+        session = self.table.get(identity)
+        if session is not None:
+            session.last_seen = time.monotonic()  # any message is a heartbeat
+        header: m.Message | None = None
+        try:
+            if 1 <= len(parts) <= 2:  # decode the header alone first, to know a refused frame's id
+                header = codec.decode(parts[0].buffer, self._limits)
+            message, pixels = codec.decode_multipart([p.buffer for p in parts], self._limits)
+            self._dispatch(identity, session, message, pixels, parts)
+        except ProtocolError as exc:
+            code = m.ErrorCode(exc.code)
+            frame_id = header.frame_id if isinstance(header, m.FrameHeader) else None
+            field_name = getattr(exc, "field_name", "")
+            self._error(identity, code, str(exc), field_name, frame_id)
+            # a refused frame attempt gives its credit back (the client spent one to send it)
+            if session is not None and not session.closed and code is not m.ErrorCode.NO_CREDIT and (
+                len(parts) == 2 or isinstance(header, m.FrameHeader)
+            ):
+                self._send(identity, m.Credit(granted=1))
+        except BridgeError as exc:
+            self._error(identity, m.ErrorCode.BAD_PARAM, str(exc))
+
+    def _dispatch(self, identity: bytes, session: Session | None, message: m.Message,
+                  pixels: memoryview | None, parts: list[zmq.Frame]) -> None:
+        if isinstance(message, m.Hello):
+            self._on_hello(identity, session, message)
+            return
+        if session is None:
+            self._error(identity, m.ErrorCode.NOT_HELLO,
+                        f"no session for this connection: the first message must be Hello, got "
+                        f"{type(message).__name__}; send Hello (or reconnect if the session expired)",
+                        "Envelope.body")
+            return
+        if isinstance(message, m.FrameHeader):
+            assert pixels is not None  # decode_multipart guarantees the pixel part of a Frame
+            self._on_frame(session, message, pixels, parts[1])
+            return
+        if isinstance(message, m.Prompt):
+            self._on_prompt(session, message)
+        elif isinstance(message, m.Params):
+            self._on_params(session, message)
+        elif isinstance(message, m.GameEvent):
+            self._check_text("GameEvent.name", message.name)
+            session.events.append((message.name, dict(message.payload)))
+            session.stats.events_received += 1
+        elif isinstance(message, m.State):
+            if message.replace_all:
+                session.state.clear()
+            for key, value in message.entries:
+                self._check_text("State.entries.key", key)
+                session.state[key] = value
+        elif isinstance(message, m.StatsRequest):
+            self._send(identity, self._stats_of(session, message.request_id))
+        elif isinstance(message, m.Ping):
+            self._send(identity, m.Pong(nonce=message.nonce, client_time_us=message.client_time_us,
+                                        server_time_us=int(time.time() * 1e6)))
+        elif isinstance(message, m.Bye):
+            self._close_session(session, f"bye ({message.reason or 'no reason'})")
+        else:
+            raise ProtocolError(m.ErrorCode.UNKNOWN_TYPE,
+                                f"the server does not accept {type(message).__name__} from clients; "
+                                f"clients send Hello, Frame, Prompt, Params, GameEvent, State, StatsRequest, "
+                                f"Ping or Bye")
+
+    def _on_hello(self, identity: bytes, session: Session | None, hello: m.Hello) -> None:
+        if session is not None:
+            self._error(identity, m.ErrorCode.ALREADY_CONNECTED,
+                        f"this connection already has session {session.session_id}; send Bye before a new "
+                        f"Hello, or use a new socket", "Hello")
+            return
+        decision = handshake.check_hello(hello, server_capabilities=SERVER_CAPABILITIES,
+                                         server_pixel_formats=tuple(_WIRE_FORMATS))
+        if not decision.accepted:
+            assert decision.error is not None
+            self.stats.count(decision.error.code)
+            self._send(identity, decision.error)
+            return
+        if decision.warning:
+            log.warning("client %r: %s", hello.client_name, decision.warning)
+        try:
+            session = self.table.open(identity, ClientInfo(hello.client_name, hello.client_version,
+                                                           hello.engine_name, hello.protocol_major,
+                                                           hello.protocol_minor),
+                                      credits=self.config.session.credits)
+        except SessionLimitError as exc:
+            self._error(identity, m.ErrorCode.SESSION_LIMIT, str(exc), "limits.max_sessions",
+                        session_closed=True)
+            return
+        self.stats.sessions_opened += 1
+        self._extra[session.session_id] = _SessionExtra()
+        assert self.model is not None
+        lim = self.config.limits
+        resize_note = ""
+        if self.model.family is not m.ModelFamily.IDENTITY and \
+                self.config.model.processing_size is ProcessingSize.MODEL:
+            resize_note = (f"frames are resized to the model size {self.model.width}x{self.model.height} "
+                           f"and results back to each frame's size")
+        warning = "; ".join(w for w in (decision.warning, resize_note) if w)
+        self._send(identity, m.Welcome(
+            session_id=session.session_id,
+            protocol_major=PROTOCOL_MAJOR,
+            protocol_minor=PROTOCOL_MINOR,
+            server_version=__version__,
+            capabilities=decision.capabilities,
+            initial_credits=self.config.session.credits,
+            max_width=lim.max_width,
+            max_height=lim.max_height,
+            max_message_bytes=lim.max_message_bytes,
+            latency_frames=self.model.latency_frames,
+            model=m.ModelInfo(self.model.name, self.model.family, self.model.width, self.model.height),
+            heartbeat_interval_ms=self.config.session.heartbeat_interval_ms,
+            pixel_formats=decision.pixel_formats,
+            warning=warning,
+        ))
+        log.info("session %d opened for %r (%s %s, protocol %d.%d)", session.session_id, hello.client_name,
+                 hello.engine_name, hello.engine_version, hello.protocol_major, hello.protocol_minor)
+
+    def _on_frame(self, session: Session, header: m.FrameHeader, pixels: memoryview,
+                  owner: zmq.Frame) -> None:
+        """A Frame whose header, limits and pixel size the codec already checked."""
+        fid = header.frame_id
+        fmt = _WIRE_FORMATS.get(header.pixel_format)
+        rows = _WIRE_ROWS.get(header.row_order)
+        if fmt is None or rows is None:  # unreachable after validate_image_header; kept as a guard
+            raise _FrameError(m.ErrorCode.UNSUPPORTED_PIXEL_FORMAT, "Frame.pixel_format",
+                              f"Frame {fid}: pixel_format={int(header.pixel_format)} / row_order="
+                              f"{int(header.row_order)} not supported")
+        extra = self._extra_of(session)
+        if extra.in_flight >= session.credits:
+            raise _FrameError(m.ErrorCode.NO_CREDIT, "Frame",
+                              f"Frame {fid} arrived with {extra.in_flight} frames in flight and "
+                              f"credits={session.credits}; wait for a Result or Credit before sending")
+        extra.in_flight += 1
+        session.stats.frames_received += 1
+        layout = Layout(header.width, header.height, header.stride, fmt, rows)
+        job = FrameJob(fid, header.stream_id, layout, pixels, time.perf_counter(),
+                       header.capture_time_us, keep=owner)
+        replaced = self.table.submit_frame(session, job)
+        if replaced is not None:  # latest wins: the older frame is dropped, its credit comes back
+            extra.in_flight -= 1
+            self._send(session.identity, m.Credit(granted=1))
+
+    def _check_text(self, name: str, text: str) -> None:
+        limit = self.config.limits.max_text_chars
+        if len(text) > limit:
+            raise ProtocolError(m.ErrorCode.TOO_LARGE,
+                                f"{name} has {len(text)} characters, above limits.max_text_chars={limit}")
+
+    def _on_prompt(self, session: Session, prompt: m.Prompt) -> None:
+        values: dict[str, Any] = {}
+        if prompt.blend:
+            for entry in prompt.blend:
+                self._check_text("Prompt.blend.text", entry.text)
+            values["prompt"] = [(entry.text, float(entry.weight)) for entry in prompt.blend]
+        else:
+            self._check_text("Prompt.text", prompt.text)
+            values["prompt"] = prompt.text
+        self._check_text("Prompt.negative", prompt.negative)
+        values["negative_prompt"] = prompt.negative
+        self._queue_update(session, values)
+
+    def _on_params(self, session: Session, params: m.Params) -> None:
+        values: dict[str, Any] = {}
+        mapping = {
+            "guidance_scale": "guidance_scale", "delta": "delta", "seed": "seed",
+            "similarity_filter_enabled": "similarity_filter", "similarity_threshold": "similarity_threshold",
+            "similarity_max_skip": "max_skip_frames",
+        }
+        for wire_name, kwarg in mapping.items():
+            value = getattr(params, wire_name)
+            if value is not None:
+                values[kwarg] = value
+        if params.t_index_list is not None:
+            values["t_index_list"] = list(params.t_index_list)
+        if params.seed_blend is not None:
+            values["seed"] = [(s.seed, float(s.weight)) for s in params.seed_blend]
+        if not values:
+            raise ProtocolError(m.ErrorCode.BAD_PARAM, "Params.set_mask is 0: no parameter to change")
+        self._queue_update(session, values)
+
+    def _queue_update(self, session: Session, values: dict[str, Any]) -> None:
+        if not self.table.submit_update(session, PipelineUpdate(values)):
+            raise ProtocolError(m.ErrorCode.TOO_LARGE,
+                                f"session {session.session_id} has {session.updates.capacity} pipeline updates "
+                                f"pending; send fewer Prompt/Params messages")
+
+    def _stats_of(self, session: Session, request_id: int) -> m.Stats:
+        extra = self._extra_of(session)
+        uptime = time.monotonic() - session.created_at
+        return m.Stats(
+            request_id=request_id,
+            session_id=session.session_id,
+            frames_in=session.stats.frames_received,
+            frames_out=extra.frames_out,
+            frames_dropped=session.dropped,
+            frames_skipped=extra.skipped,
+            fps_in=session.stats.frames_received / uptime if uptime > 0 else 0.0,
+            fps_out=extra.frames_out / uptime if uptime > 0 else 0.0,
+            latency_p50_us=_percentile_us(extra.latencies, 0.5),
+            latency_p99_us=_percentile_us(extra.latencies, 0.99),
+            inference_p50_us=_percentile_us(extra.inference, 0.5),
+            uptime_s=uptime,
+        )
+
+    # ------------------------------------------------------------------ outbound
+
+    def _on_worker_output(self, item: ResultJob | WorkerFailure) -> None:
+        """Worker thread: queue a result or failure and wake the I/O thread."""
+        self._outbox.append(item)
+        waker = self._waker
+        if waker is not None:
+            waker.notify()
+
+    def _flush_outbox(self) -> None:
+        while self._outbox:
+            item = self._outbox.popleft()
+            session = self.table.get(item.identity)
+            if session is None or session.session_id != item.session_id:
+                continue  # the session ended meanwhile: its output goes to nobody
+            extra = self._extra_of(session)
+            if item.frame_id is not None:  # a processed (or failed) frame frees its credit
+                extra.in_flight = max(0, extra.in_flight - 1)
+            if isinstance(item, WorkerFailure):
+                self._send_failure(session, item)
+            else:
+                self._send_result(session, extra, item)
+
+    def _send_result(self, session: Session, extra: _SessionExtra, result: ResultJob) -> None:
+        t0 = time.perf_counter()
+        layout = result.layout
+        header = m.ResultHeader(
+            frame_id=result.frame_id,
+            width=layout.width,
+            height=layout.height,
+            stride=layout.stride,
+            pixel_format=_RUNTIME_FORMATS[layout.pixel_format],
+            row_order=_RUNTIME_ROWS[layout.row_order],
+            session_id=session.session_id,
+            stream_id=result.stream,
+            capture_time_us=result.client_timestamp_us,
+            queue_wait_us=int(result.timings["queue_wait"] * 1e6),
+            inference_us=int(result.timings["inference"] * 1e6),
+            encode_us=int((result.timings["decode"] + result.timings["encode"]) * 1e6),
+            is_warmup=result.is_warmup,
+            skipped=result.skipped,
+            source_frame_id=max(0, result.frame_id - (self.model.latency_frames if self.model else 0)),
+            credits_granted=1,
+        )
+        self._send(session.identity, header, result.pixels)
+        extra.frames_out += 1
+        extra.inference.append(result.timings["inference"])
+        extra.skipped += int(result.skipped)
+        total = sum(result.timings.values()) + (time.perf_counter() - t0)
+        extra.latencies.append(total)
+
+    def _send_failure(self, session: Session, failure: WorkerFailure) -> None:
+        exc = failure.error
+        if isinstance(exc, ProtocolError):
+            code = m.ErrorCode(exc.code)
+        elif isinstance(exc, BridgeError | ValueError):
+            code = m.ErrorCode.BAD_PARAM
+        else:
+            code = m.ErrorCode.INTERNAL
+        what = f"frame {failure.frame_id}" if failure.frame_id is not None else "a Prompt/Params update"
+        self._error(session.identity, code, f"{what} failed: {type(exc).__name__}: {exc}",
+                    frame_id=failure.frame_id)
+        if failure.frame_id is not None:
+            self._send(session.identity, m.Credit(granted=1))
+
+    def _close_session(self, session: Session, why: str) -> None:
+        self.table.remove(session.identity)
+        self._extra.pop(session.session_id, None)
+        log.info("session %d closed: %s", session.session_id, why)
+
+    def _expire(self, now: float) -> None:
+        for session in self.table.expire(now, self.config.session.heartbeat_timeout_s):
+            self._extra.pop(session.session_id, None)
+            self.stats.sessions_expired += 1
+            log.info("session %d expired after %.1f s without a message", session.session_id,
+                     self.config.session.heartbeat_timeout_s)
+            self._send(session.identity, m.ErrorMsg(
+                code=m.ErrorCode.SESSION_EXPIRED, session_closed=True,
+                message=f"session {session.session_id} was freed after session.heartbeat_timeout_s="
+                        f"{self.config.session.heartbeat_timeout_s} s without a message; send Hello again"))
+
+    def _announce_shutdown(self) -> None:
+        if self._transport is None:
+            return
+        for session in self.table.sessions():
+            self._send(session.identity, m.Bye(reason="server shutting down"))
+
+
+class _FrameError(ProtocolError):
+    """A refused Frame: carries the offending field for the Error reply."""
+
+    def __init__(self, code: m.ErrorCode, field_name: str, message: str) -> None:
+        super().__init__(int(code), message)
+        self.field_name = field_name
