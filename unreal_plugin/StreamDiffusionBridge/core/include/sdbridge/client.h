@@ -1,0 +1,169 @@
+// Client: one engine session with a StreamDiffusion Bridge server (ZeroMQ DEALER -> ROUTER).
+//
+// Threading: every public method is thread-safe, non-blocking (except Stop and the Wait* helpers)
+// and never throws. A worker thread owns the ZeroMQ context and sockets; it performs the
+// Hello/Welcome handshake, sends frames only while it holds credits (otherwise the newest
+// submitted frame waits in a one-per-stream slot, replacing the older one), delivers results and
+// events into bounded queues, sends heartbeats when idle, and on a lost session (peer disconnect,
+// silence, Bye, session errors) opens a new socket and performs a new handshake, replaying the
+// last prompt, params and state. A protocol-major mismatch stops reconnecting (state kRefused)
+// with a message naming both versions and what to install.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sdbridge/codec.h"
+#include "sdbridge/messages.h"
+#include "sdbridge/status.h"
+#include "sdbridge/version.h"
+
+namespace sdbridge {
+
+enum class ConnectionState {
+  kStopped,     // not started, or stopped
+  kConnecting,  // socket open, waiting for Welcome (also between reconnect attempts)
+  kConnected,   // Welcome received; frames flow
+  kRefused,     // the server refused us for good (protocol major mismatch); call Reconnect() to retry
+};
+
+const char* ConnectionStateName(ConnectionState state);
+
+struct ClientConfig {
+  std::string endpoint = "tcp://127.0.0.1:5555";
+  std::string client_name = "sdbridge-cpp";
+  std::string client_version = "1.0.0";
+  std::string engine_name = "cpp";  // "Unreal" from the plugin
+  std::string engine_version;
+  /// Advertised protocol version. Leave at the defaults; tests change it to check refusal.
+  uint16_t protocol_major = kProtocolMajor;
+  uint16_t protocol_minor = kProtocolMinor;
+  uint32_t capabilities = capability::kCredits | capability::kPromptBlend | capability::kSeedBlend |
+                          capability::kGameEvents | capability::kStats | capability::kNotices |
+                          capability::kHeartbeat;
+  std::vector<PixelFormat> pixel_formats = {PixelFormat::kRGBA8, PixelFormat::kBGRA8, PixelFormat::kRGB8};
+
+  std::chrono::milliseconds handshake_timeout{2000};     // Hello -> Welcome
+  std::chrono::milliseconds reconnect_delay{200};        // first retry; doubles up to max
+  std::chrono::milliseconds reconnect_delay_max{2000};
+  std::chrono::milliseconds heartbeat_interval{1000};    // Ping when nothing was sent for this long
+  std::chrono::milliseconds peer_timeout{5000};          // silence while owed an answer -> new session
+  int socket_hwm = 8;                                     // ZMQ_SNDHWM / ZMQ_RCVHWM (messages)
+
+  size_t max_pending_results = 4;   // results not yet taken by the caller; oldest dropped beyond
+  size_t max_pending_events = 256;  // events not yet taken; oldest dropped beyond
+  size_t max_queued_controls = 256; // prompt/params/event/state messages waiting for a session
+  bool replay_settings_on_reconnect = true;
+  DecodeLimits limits;
+};
+
+/// One frame to submit. The pixels are copied during SubmitFrame; the caller keeps ownership.
+struct FrameView {
+  const uint8_t* pixels = nullptr;
+  size_t size = 0;           // must equal layout.stride * layout.height
+  PixelLayout layout;
+  uint32_t stream_id = 0;
+  uint64_t capture_time_us = 0;  // 0 = now (NowMicros())
+};
+
+/// One result: the server's header plus its pixels (stride * height bytes).
+struct FrameResult {
+  ResultHeader header;
+  std::vector<uint8_t> pixels;
+  uint64_t received_time_us = 0;  // client clock (NowMicros()) when the worker received it
+};
+
+enum class ClientEventKind {
+  kConnected,     // welcome holds the server's Welcome
+  kDisconnected,  // the session ended; the client is reconnecting (message says why)
+  kError,         // status/wire_error/message say what; error holds the server's Error if any
+  kWarning,       // e.g. protocol minor mismatch
+  kStats,         // stats holds a Stats reply
+  kNotice,        // notice holds a server Notice
+};
+
+const char* ClientEventKindName(ClientEventKind kind);
+
+struct ClientEvent {
+  ClientEventKind kind = ClientEventKind::kError;
+  StatusCode status = StatusCode::kOk;
+  std::string message;
+  std::optional<Welcome> welcome;
+  std::optional<ErrorMessage> error;
+  std::optional<Stats> stats;
+  std::optional<Notice> notice;
+};
+
+/// Counters of this client (not the server's Stats).
+struct ClientCounters {
+  uint64_t frames_submitted = 0;
+  uint64_t frames_sent = 0;
+  uint64_t frames_replaced = 0;   // a newer submit replaced a frame still waiting for credit
+  uint64_t results_received = 0;
+  uint64_t results_dropped = 0;   // the caller did not take them before max_pending_results
+  uint64_t events_dropped = 0;
+  uint64_t sessions = 0;          // Welcome count (1 + successful reconnects)
+  uint64_t errors_received = 0;
+  uint32_t credits = 0;           // sending credits held now
+  uint32_t in_flight = 0;         // frames sent and not yet answered
+};
+
+class Client {
+ public:
+  explicit Client(ClientConfig config);
+  ~Client();  // Stop()
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /// Start the worker thread, which connects and performs the handshake. Returns at once.
+  Status Start();
+  /// Say Bye (best effort), stop the worker, close the sockets. Idempotent.
+  void Stop();
+  /// Drop the current session (or a refusal) and perform a new handshake.
+  Status Reconnect();
+
+  /// Copy a frame into the stream's pending slot (replacing an unsent one). Assigns and returns
+  /// the frame id (ids start at 1 and never repeat within one Client).
+  Status SubmitFrame(const FrameView& frame, uint64_t* frame_id = nullptr);
+
+  /// Take the oldest undelivered result; false if none. Swaps buffers with `out` (no allocation
+  /// in steady state).
+  bool TryGetResult(FrameResult* out);
+  /// Take the newest result and drop older undelivered ones (counted); false if none.
+  bool TryGetLatestResult(FrameResult* out);
+  /// Take the oldest undelivered event; false if none.
+  bool TryGetEvent(ClientEvent* out);
+
+  /// Blocking helpers for tools, tests and benchmarks (never call them on a game thread).
+  bool WaitForResult(FrameResult* out, std::chrono::milliseconds timeout);
+  bool WaitForEvent(ClientEvent* out, std::chrono::milliseconds timeout);
+  bool WaitForState(ConnectionState state, std::chrono::milliseconds timeout);
+
+  /// Control messages (names follow the schema). Queued and sent in order once connected; the
+  /// last Prompt, merged Params and State are replayed after a reconnect.
+  Status SetPrompt(const Prompt& prompt);
+  Status SetParams(const Params& params);
+  Status SendGameEvent(const GameEvent& event);
+  Status SetState(const State& state);
+  Status RequestStats();
+
+  ConnectionState GetState() const;
+  /// The Welcome of the current session, if connected.
+  std::optional<Welcome> GetWelcome() const;
+  ClientCounters GetCounters() const;
+  const ClientConfig& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Microseconds of a monotonic clock (capture/send/receive timestamps).
+uint64_t NowMicros();
+
+}  // namespace sdbridge

@@ -1,0 +1,251 @@
+// Plain C++ mirrors of every message in schemas/bridge.fbs (protocol 1.x).
+//
+// The engine layer and the client use these structs; only src/codec.cpp touches the
+// flatc-generated header. Enum values equal the schema's (codec.cpp static_asserts that).
+// Names follow the schema: Hello, Welcome, Error -> ErrorMessage, Frame -> FrameHeader,
+// Result -> ResultHeader (pixels travel in ZeroMQ part 2, never in these structs).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace sdbridge {
+
+enum class PixelFormat : uint8_t { kUnknown = 0, kRGBA8 = 1, kBGRA8 = 2, kRGB8 = 3 };
+enum class RowOrder : uint8_t { kUnknown = 0, kTopDown = 1, kBottomUp = 2 };
+enum class ColorSpace : uint8_t { kUnknown = 0, kSRGB = 1, kLinear = 2 };
+enum class AlphaMode : uint8_t { kUnknown = 0, kIgnore = 1, kStraight = 2, kPremultiplied = 3 };
+enum class ModelFamily : uint8_t { kUnknown = 0, kSD15 = 1, kSD21 = 2, kSDXL = 3, kIdentity = 4 };
+enum class BlendMethod : uint8_t { kUnknown = 0, kLinear = 1, kSlerp = 2 };
+enum class NoticeKind : uint8_t {
+  kUnknown = 0, kPromptChanged = 1, kParamsChanged = 2, kStateChanged = 3, kServerShutdown = 4, kInfo = 5
+};
+
+/// Capability bits (Hello.capabilities / Welcome.capabilities are masks of these).
+namespace capability {
+constexpr uint32_t kCredits = 1;
+constexpr uint32_t kPromptBlend = 2;
+constexpr uint32_t kSeedBlend = 4;
+constexpr uint32_t kGameEvents = 8;
+constexpr uint32_t kStats = 16;
+constexpr uint32_t kNotices = 32;
+constexpr uint32_t kHeartbeat = 64;
+constexpr uint32_t kMultiStream = 128;
+}  // namespace capability
+
+/// Protocol error codes (Error.code), same values as the schema's ErrorCode.
+enum class WireError : uint16_t {
+  kUnknown = 0, kBadMessage = 1, kTruncated = 2, kWrongIdentifier = 3, kUnknownType = 4,
+  kNotHello = 5, kVersionMismatch = 6, kBadPixelSize = 7, kTooLarge = 8, kBadParam = 9,
+  kSessionLimit = 10, kInternal = 11, kBadPartCount = 12, kBadDimension = 13,
+  kUnsupportedPixelFormat = 14, kAlreadyConnected = 15, kUnknownSession = 16, kNoCredit = 17,
+  kSessionExpired = 18,
+};
+
+/// Bytes per pixel of a format; 0 for kUnknown or values this build does not know.
+constexpr uint32_t BytesPerPixel(PixelFormat f) {
+  return f == PixelFormat::kRGBA8 || f == PixelFormat::kBGRA8 ? 4u : f == PixelFormat::kRGB8 ? 3u : 0u;
+}
+
+/// A typed value of a KeyValue (GameEvent payload, State entries). monostate = ValueKind None.
+using Value = std::variant<std::monostate, bool, int64_t, double, std::string>;
+
+struct KeyValue {
+  std::string key;
+  Value value;
+};
+
+struct PromptWeight {
+  std::string text;
+  float weight = 0.0f;
+};
+
+struct SeedWeight {
+  uint64_t seed = 0;
+  float weight = 0.0f;
+};
+
+struct ModelInfo {
+  std::string name;
+  ModelFamily family = ModelFamily::kUnknown;
+  uint32_t width = 0;
+  uint32_t height = 0;
+};
+
+/// Optional strings and tables: std::nullopt = absent from the buffer (golden bytes depend on it).
+struct Hello {
+  uint16_t protocol_major = 0;
+  uint16_t protocol_minor = 0;
+  std::optional<std::string> client_name;
+  std::optional<std::string> client_version;
+  std::optional<std::string> engine_name;
+  std::optional<std::string> engine_version;
+  uint32_t capabilities = 0;
+  std::optional<std::vector<PixelFormat>> pixel_formats;
+};
+
+struct Welcome {
+  uint64_t session_id = 0;
+  uint16_t protocol_major = 0;
+  uint16_t protocol_minor = 0;
+  std::optional<std::string> server_version;
+  uint32_t capabilities = 0;
+  uint32_t initial_credits = 0;
+  uint32_t max_width = 0;
+  uint32_t max_height = 0;
+  uint32_t max_message_bytes = 0;
+  uint32_t latency_frames = 0;
+  std::optional<ModelInfo> model;
+  uint32_t heartbeat_interval_ms = 0;
+  std::optional<std::vector<PixelFormat>> pixel_formats;
+  std::optional<std::string> warning;
+};
+
+/// The schema's `Error` table.
+struct ErrorMessage {
+  WireError code = WireError::kUnknown;
+  std::optional<std::string> message;
+  std::optional<std::string> field;
+  uint64_t frame_id = 0;
+  bool has_frame_id = false;
+  bool session_closed = false;
+};
+
+/// Geometry and encoding of a pixel part, shared by Frame and Result headers.
+struct PixelLayout {
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint32_t stride = 0;  // bytes per row, >= width * BytesPerPixel(format)
+  PixelFormat format = PixelFormat::kUnknown;
+  RowOrder row_order = RowOrder::kUnknown;
+  ColorSpace color_space = ColorSpace::kUnknown;
+  AlphaMode alpha_mode = AlphaMode::kUnknown;
+};
+
+/// The schema's `Frame` table (the header; pixels are ZeroMQ part 2).
+struct FrameHeader {
+  uint64_t session_id = 0;
+  uint32_t stream_id = 0;
+  uint64_t frame_id = 0;
+  PixelLayout layout;
+  uint64_t capture_time_us = 0;
+  uint64_t send_time_us = 0;
+};
+
+/// The schema's `Result` table (the header; pixels are ZeroMQ part 2).
+struct ResultHeader {
+  uint64_t session_id = 0;
+  uint32_t stream_id = 0;
+  uint64_t frame_id = 0;
+  PixelLayout layout;
+  uint64_t capture_time_us = 0;
+  uint64_t send_time_us = 0;
+  uint32_t queue_wait_us = 0;
+  uint32_t inference_us = 0;
+  uint32_t encode_us = 0;
+  bool is_warmup = false;
+  bool skipped = false;
+  uint64_t source_frame_id = 0;
+  uint32_t credits_granted = 0;
+};
+
+struct Prompt {
+  std::optional<std::string> text;
+  std::optional<std::string> negative;
+  std::optional<std::vector<PromptWeight>> blend;
+  uint32_t transition_frames = 0;
+  float transition_seconds = 0.0f;
+  BlendMethod method = BlendMethod::kUnknown;
+  uint32_t stream_id = 0;
+};
+
+/// The schema's `Params`: a field is sent (and its ParamsField bit set) only when it has a value.
+struct Params {
+  std::optional<float> guidance_scale;
+  std::optional<float> delta;
+  std::optional<std::vector<int32_t>> t_index_list;
+  std::optional<uint64_t> seed;
+  std::optional<bool> similarity_filter_enabled;
+  std::optional<float> similarity_threshold;
+  std::optional<uint32_t> similarity_max_skip;
+  std::optional<std::vector<SeedWeight>> seed_blend;
+  uint32_t stream_id = 0;
+
+  /// Bits of the schema's ParamsField for the fields that have a value.
+  uint32_t SetMask() const;
+  /// Copy every field that `newer` sets over this one (used to replay settings after a reconnect).
+  void MergeFrom(const Params& newer);
+  bool Empty() const { return SetMask() == 0; }
+};
+
+struct GameEvent {
+  std::optional<std::string> name;
+  std::optional<std::vector<KeyValue>> payload;
+  uint64_t client_time_us = 0;
+  uint64_t frame_id = 0;
+};
+
+struct State {
+  std::optional<std::vector<KeyValue>> entries;
+  bool replace_all = false;
+  uint64_t client_time_us = 0;
+};
+
+struct StatsRequest {
+  uint32_t request_id = 0;
+};
+
+struct Stats {
+  uint32_t request_id = 0;
+  uint64_t session_id = 0;
+  uint64_t frames_in = 0;
+  uint64_t frames_out = 0;
+  uint64_t frames_dropped = 0;
+  uint64_t frames_skipped = 0;
+  float fps_in = 0.0f;
+  float fps_out = 0.0f;
+  uint32_t latency_p50_us = 0;
+  uint32_t latency_p99_us = 0;
+  uint32_t inference_p50_us = 0;
+  float uptime_s = 0.0f;
+};
+
+struct Bye {
+  std::optional<std::string> reason;
+};
+
+struct Notice {
+  NoticeKind kind = NoticeKind::kUnknown;
+  std::optional<std::string> message;
+  std::optional<std::string> source;
+  std::optional<Prompt> prompt;
+  std::optional<Params> params;
+};
+
+struct Credit {
+  uint32_t granted = 0;
+};
+
+struct Ping {
+  uint64_t nonce = 0;
+  uint64_t client_time_us = 0;
+};
+
+struct Pong {
+  uint64_t nonce = 0;
+  uint64_t client_time_us = 0;
+  uint64_t server_time_us = 0;
+};
+
+/// One decoded Envelope. The index order equals the schema's union order minus one (NONE).
+using Message = std::variant<Hello, Welcome, ErrorMessage, FrameHeader, ResultHeader, Prompt, Params,
+                             GameEvent, State, StatsRequest, Stats, Bye, Notice, Credit, Ping, Pong>;
+
+/// Schema name of the message held, e.g. "Welcome" (for logs and errors).
+const char* MessageName(const Message& message);
+
+}  // namespace sdbridge

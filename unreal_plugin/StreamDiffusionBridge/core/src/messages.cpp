@@ -1,0 +1,76 @@
+// Helpers of messages.h and status.h that need no flatbuffers and no ZeroMQ.
+#include "sdbridge/messages.h"
+#include "sdbridge/status.h"
+
+#include <iterator>
+#include <type_traits>
+
+namespace sdbridge {
+
+namespace {
+// Bits of the schema's ParamsField enum (codec.cpp static_asserts they match the generated header).
+constexpr uint32_t kGuidanceScaleBit = 1;
+constexpr uint32_t kDeltaBit = 2;
+constexpr uint32_t kTIndexListBit = 4;
+constexpr uint32_t kSeedBit = 8;
+constexpr uint32_t kSimilarityFilterEnabledBit = 16;
+constexpr uint32_t kSimilarityThresholdBit = 32;
+constexpr uint32_t kSimilarityMaxSkipBit = 64;
+constexpr uint32_t kSeedBlendBit = 128;
+
+template <typename T>
+void TakeIfSet(std::optional<T>& mine, const std::optional<T>& newer) {
+  if (newer.has_value()) mine = newer;
+}
+}  // namespace
+
+uint32_t Params::SetMask() const {
+  uint32_t mask = 0;
+  if (guidance_scale) mask |= kGuidanceScaleBit;
+  if (delta) mask |= kDeltaBit;
+  if (t_index_list) mask |= kTIndexListBit;
+  if (seed) mask |= kSeedBit;
+  if (similarity_filter_enabled) mask |= kSimilarityFilterEnabledBit;
+  if (similarity_threshold) mask |= kSimilarityThresholdBit;
+  if (similarity_max_skip) mask |= kSimilarityMaxSkipBit;
+  if (seed_blend) mask |= kSeedBlendBit;
+  return mask;
+}
+
+void Params::MergeFrom(const Params& newer) {
+  TakeIfSet(guidance_scale, newer.guidance_scale);
+  TakeIfSet(delta, newer.delta);
+  TakeIfSet(t_index_list, newer.t_index_list);
+  TakeIfSet(seed, newer.seed);
+  TakeIfSet(similarity_filter_enabled, newer.similarity_filter_enabled);
+  TakeIfSet(similarity_threshold, newer.similarity_threshold);
+  TakeIfSet(similarity_max_skip, newer.similarity_max_skip);
+  TakeIfSet(seed_blend, newer.seed_blend);
+  stream_id = newer.stream_id;
+}
+
+const char* MessageName(const Message& message) {
+  static constexpr const char* kNames[] = {"Hello",  "Welcome",      "Error",  "Frame", "Result", "Prompt",
+                                           "Params", "GameEvent",    "State",  "StatsRequest",
+                                           "Stats",  "Bye",          "Notice", "Credit", "Ping",  "Pong"};
+  static_assert(std::size(kNames) == std::variant_size_v<Message>, "one name per message type");
+  return kNames[message.index()];
+}
+
+const char* StatusCodeName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return "Ok";
+    case StatusCode::kInvalidArgument: return "InvalidArgument";
+    case StatusCode::kNotConnected: return "NotConnected";
+    case StatusCode::kQueueFull: return "QueueFull";
+    case StatusCode::kMalformed: return "Malformed";
+    case StatusCode::kVersionMismatch: return "VersionMismatch";
+    case StatusCode::kRefused: return "Refused";
+    case StatusCode::kTimeout: return "Timeout";
+    case StatusCode::kStopped: return "Stopped";
+    case StatusCode::kInternal: return "Internal";
+  }
+  return "Unknown";
+}
+
+}  // namespace sdbridge
