@@ -299,24 +299,28 @@ class BridgeServer:
         session = self.table.get(identity)
         if session is not None:
             session.last_seen = time.monotonic()  # any message is a heartbeat
-        header: m.Message | None = None
         try:
-            if 1 <= len(parts) <= 2:  # decode the header alone first, to know a refused frame's id
-                header = codec.decode(parts[0].buffer, self._limits)
             message, pixels = codec.decode_multipart([p.buffer for p in parts], self._limits)
             self._dispatch(identity, session, message, pixels, parts)
         except ProtocolError as exc:
             code = m.ErrorCode(exc.code)
+            header = self._header_of(parts)  # only on this error path: which frame was refused?
             frame_id = header.frame_id if isinstance(header, m.FrameHeader) else None
             field_name = getattr(exc, "field_name", "")
             self._error(identity, code, str(exc), field_name, frame_id)
             # a refused frame attempt gives its credit back (the client spent one to send it)
             if session is not None and not session.closed and code is not m.ErrorCode.NO_CREDIT and (
-                len(parts) == 2 or isinstance(header, m.FrameHeader)
+                len(parts) >= 2 or isinstance(header, m.FrameHeader)
             ):
                 self._send(identity, m.Credit(granted=1))
         except BridgeError as exc:
             self._error(identity, m.ErrorCode.BAD_PARAM, str(exc))
+
+    def _header_of(self, parts: list[zmq.Frame]) -> m.Message | None:
+        try:
+            return codec.decode(parts[0].buffer, self._limits) if parts else None
+        except ProtocolError:
+            return None
 
     def _dispatch(self, identity: bytes, session: Session | None, message: m.Message,
                   pixels: memoryview | None, parts: list[zmq.Frame]) -> None:
