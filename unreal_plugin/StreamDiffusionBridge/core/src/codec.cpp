@@ -53,13 +53,18 @@ E To(M mirror) {
 
 // ------------------------------------------------------------------ encode helpers
 
+// Empty strings and vectors are written as absent fields (schemas/golden/README.md, step 2).
+Offset<flatbuffers::String> Str(FlatBufferBuilder& b, const std::string& s) {
+  return s.empty() ? Offset<flatbuffers::String>(0) : b.CreateString(s);
+}
+
 Offset<flatbuffers::String> Str(FlatBufferBuilder& b, const std::optional<std::string>& s) {
-  return s ? b.CreateString(*s) : Offset<flatbuffers::String>(0);
+  return s ? Str(b, *s) : Offset<flatbuffers::String>(0);
 }
 
 Offset<flatbuffers::Vector<fb::PixelFormat>> Formats(FlatBufferBuilder& b,
                                                      const std::optional<std::vector<PixelFormat>>& formats) {
-  if (!formats) return 0;
+  if (!formats || formats->empty()) return 0;
   std::vector<fb::PixelFormat> raw;
   raw.reserve(formats->size());
   for (PixelFormat f : *formats) raw.push_back(To<fb::PixelFormat>(f));
@@ -68,11 +73,11 @@ Offset<flatbuffers::Vector<fb::PixelFormat>> Formats(FlatBufferBuilder& b,
 
 Offset<flatbuffers::Vector<Offset<fb::KeyValue>>> KeyValues(FlatBufferBuilder& b,
                                                            const std::optional<std::vector<KeyValue>>& kvs) {
-  if (!kvs) return 0;
+  if (!kvs || kvs->empty()) return 0;
   std::vector<Offset<fb::KeyValue>> tables;
   tables.reserve(kvs->size());
   for (const KeyValue& kv : *kvs) {
-    auto key = b.CreateString(kv.key);
+    auto key = Str(b, kv.key);
     fb::ValueKind kind = fb::ValueKind::None;
     bool bool_value = false;
     int64_t int_value = 0;
@@ -89,7 +94,7 @@ Offset<flatbuffers::Vector<Offset<fb::KeyValue>>> KeyValues(FlatBufferBuilder& b
       float_value = *d;
     } else if (const std::string* s = std::get_if<std::string>(&kv.value)) {
       kind = fb::ValueKind::String;
-      string_value = b.CreateString(*s);
+      string_value = Str(b, *s);
     }
     tables.push_back(fb::CreateKeyValue(b, key, kind, bool_value, int_value, float_value, string_value));
   }
@@ -100,11 +105,11 @@ Offset<fb::Prompt> BuildPrompt(FlatBufferBuilder& b, const Prompt& m) {
   auto text = Str(b, m.text);
   auto negative = Str(b, m.negative);
   Offset<flatbuffers::Vector<Offset<fb::PromptWeight>>> blend = 0;
-  if (m.blend) {
+  if (m.blend && !m.blend->empty()) {
     std::vector<Offset<fb::PromptWeight>> weights;
     weights.reserve(m.blend->size());
     for (const PromptWeight& w : *m.blend) {
-      auto t = b.CreateString(w.text);
+      auto t = Str(b, w.text);
       weights.push_back(fb::CreatePromptWeight(b, t, w.weight));
     }
     blend = b.CreateVector(weights);
@@ -115,9 +120,9 @@ Offset<fb::Prompt> BuildPrompt(FlatBufferBuilder& b, const Prompt& m) {
 
 Offset<fb::Params> BuildParams(FlatBufferBuilder& b, const Params& m) {
   Offset<flatbuffers::Vector<int32_t>> t_index_list = 0;
-  if (m.t_index_list) t_index_list = b.CreateVector(*m.t_index_list);
+  if (m.t_index_list && !m.t_index_list->empty()) t_index_list = b.CreateVector(*m.t_index_list);
   Offset<flatbuffers::Vector<Offset<fb::SeedWeight>>> seed_blend = 0;
-  if (m.seed_blend) {
+  if (m.seed_blend && !m.seed_blend->empty()) {
     std::vector<Offset<fb::SeedWeight>> weights;
     weights.reserve(m.seed_blend->size());
     for (const SeedWeight& w : *m.seed_blend) weights.push_back(fb::CreateSeedWeight(b, w.seed, w.weight));
@@ -149,7 +154,7 @@ Body Build(FlatBufferBuilder& b, const Welcome& m) {
   auto server_version = Str(b, m.server_version);
   Offset<fb::ModelInfo> model = 0;
   if (m.model) {
-    auto name = b.CreateString(m.model->name);
+    auto name = Str(b, m.model->name);
     model = fb::CreateModelInfo(b, name, To<fb::ModelFamily>(m.model->family), m.model->width, m.model->height);
   }
   auto formats = Formats(b, m.pixel_formats);

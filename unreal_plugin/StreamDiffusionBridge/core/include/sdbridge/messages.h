@@ -76,7 +76,8 @@ struct ModelInfo {
   uint32_t height = 0;
 };
 
-/// Optional strings and tables: std::nullopt = absent from the buffer (golden bytes depend on it).
+/// Optional strings, vectors and tables: std::nullopt (or an empty string/vector) = absent from the
+/// buffer, as schemas/golden/README.md requires for byte-identical encodings.
 struct Hello {
   uint16_t protocol_major = 0;
   uint16_t protocol_minor = 0;
