@@ -19,7 +19,8 @@ from sdbridge.errors import BridgeError
 COMMAND_MODULES: tuple[str, ...] = (
     "sdbridge.commands.demo",
     "sdbridge.commands.bench",
-    "sdbridge.commands.serve", "sdbridge.commands.check", "sdbridge.commands.bench_transport",
+    "sdbridge.commands.serve",
+    "sdbridge.commands.check",
 )
 
 log = logging.getLogger("sdbridge")

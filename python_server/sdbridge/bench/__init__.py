@@ -1,0 +1,1 @@
+"""Benchmarks behind `sdbridge bench ...`: ratios against baselines measured in the same run."""

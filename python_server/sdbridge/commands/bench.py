@@ -1,0 +1,26 @@
+"""`sdbridge bench pipeline|transport`: benchmarks that print ratios against same-run baselines."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+NAME = "bench"
+HELP = "benchmarks: `bench pipeline` (pipeline configurations) and `bench transport` (wire path)"
+# Each module exposes NAME ("bench-<what>"), HELP, add_arguments(parser) and run(args).
+BENCH_MODULES = ("sdbridge.commands.bench_pipeline", "sdbridge.commands.bench_transport")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One sub-subcommand per benchmark module."""
+    sub = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    for name in BENCH_MODULES:
+        module = importlib.import_module(name)
+        child = sub.add_parser(module.NAME.removeprefix("bench-"), help=module.HELP, description=module.HELP)
+        module.add_arguments(child)
+        child.set_defaults(_bench_run=module.run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen benchmark."""
+    return int(args._bench_run(args))

@@ -1,0 +1,39 @@
+"""`sdbridge bench pipeline`: StreamPipeline configurations against same-run baselines (see bench/)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "bench-pipeline"
+HELP = "frames/s and ms per stage of pipeline configurations vs sequential, full CFG, diffusers, the original"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `sdbridge bench pipeline`."""
+    parser.add_argument("--model", default="small", help="components to measure (default small)")
+    parser.add_argument("--size", type=int, default=256, help="frame width and height")
+    parser.add_argument("--frames", type=int, default=20, help="timed frames per configuration")
+    parser.add_argument("--no-original", action="store_true", help="skip the original StreamDiffusion column")
+    parser.add_argument("--no-diffusers", action="store_true", help="skip the diffusers img2img comparison")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the report to this file")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run and print the report."""
+    import torch
+
+    from sdbridge.bench.pipeline_bench import run_pipeline_bench
+    from sdbridge.pipeline import load_components
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    comps = load_components(args.model, device="cpu", dtype=torch.float32)
+    report = run_pipeline_bench(comps, args.size, args.frames, with_original=not args.no_original,
+                                with_diffusers=not args.no_diffusers)
+    print(report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report + "\n", encoding="utf-8")
+    return 0
