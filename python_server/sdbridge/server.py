@@ -108,11 +108,19 @@ def load_model(config: ServerConfig) -> tuple[PipelineFactory, ModelDescription]
     """
     import torch
 
-    from sdbridge.pipeline import ModelFamily, StreamConfig, build_pipeline, load_components
-    from sdbridge.pipeline.guidance import CfgMode
+    from sdbridge.pipeline import load_components
 
     dtype = getattr(torch, config.model.dtype.value)
     components = load_components(config.model.name, device=config.model.device, dtype=dtype)
+    log.info("model loaded: %s", components.describe())
+    return factory_from_components(components, config)
+
+
+def factory_from_components(components: Any, config: ServerConfig) -> tuple[PipelineFactory, ModelDescription]:
+    """A per-session pipeline factory over already loaded (shared) components."""
+    from sdbridge.pipeline import ModelFamily, StreamConfig, build_pipeline
+    from sdbridge.pipeline.guidance import CfgMode
+
     p = config.pipeline
     base = StreamConfig(
         width=config.model.width,
@@ -137,8 +145,7 @@ def load_model(config: ServerConfig) -> tuple[PipelineFactory, ModelDescription]
         "sd15": m.ModelFamily.SD15, "sd21": m.ModelFamily.SD21, "sdxl": m.ModelFamily.SDXL,
         "identity": m.ModelFamily.IDENTITY,
     }.get(components.family.value, m.ModelFamily.UNKNOWN)
-    log.info("model loaded: %s", components.describe())
-    return build, ModelDescription(config.model.name, family, config.model.width, config.model.height,
+    return build, ModelDescription(components.name, family, config.model.width, config.model.height,
                                    int(probe.latency_frames))
 
 

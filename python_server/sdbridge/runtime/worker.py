@@ -124,7 +124,12 @@ class Worker:
             self.busy_seconds += time.perf_counter() - start
 
     def serve(self, session: Session) -> None:
-        """One turn for one session: apply its pending updates, then process its latest frame."""
+        """One turn for one session: apply its pending updates, then process its latest frame.
+
+        The frame is taken first: every update that arrived before it is then already queued (the I/O
+        thread queues in arrival order), so a Prompt sent before a Frame always applies to that Frame.
+        """
+        job = session.slot.take()
         merged: dict[str, Any] = {}
         for update in session.updates.drain():
             merged.update(update.values)
@@ -135,7 +140,6 @@ class Worker:
                     session.pipeline.update(**merged)
                 except Exception as exc:  # report to the client, keep serving
                     self._fail(session, None, exc)
-        job = session.slot.take()
         if job is None or session.closed:
             return
         try:

@@ -495,9 +495,18 @@ class BridgeClient:
             log.warning("no message from %s for %.1f s: connection lost", self.endpoint, self.lost_after)
             self._session_lost = True
 
+    def _drain(self) -> None:
+        """Handle every message already waiting (no blocking), e.g. an Error saying the session ended."""
+        for _ in range(256):
+            received = self._recv(0)
+            if received is None:
+                return
+            self._on_message(*received)
+
     def _ensure_session(self) -> None:
         if self._sock is None or self.welcome is None:
             raise TransportError("not connected; call connect() first")
+        self._drain()
         if self._session_lost:
             if not self.auto_reconnect:
                 raise TransportError(f"the session with {self.endpoint} ended; call reconnect()")
