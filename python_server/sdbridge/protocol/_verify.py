@@ -138,7 +138,8 @@ class _Verifier:
         self._need(target, 4, what)
         return target
 
-    def table(self, pos: int, name: str, depth: int) -> None:
+    def table(self, pos: int, name: str, depth: int, follow_union: bool = True) -> dict[int, int]:
+        """Verify the table at ``pos`` and what it references; return {field id: field position}."""
         if depth > MAX_DEPTH:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{name} nested deeper than {MAX_DEPTH} tables")
         self._need(pos, 4, f"{name} table")
@@ -153,6 +154,7 @@ class _Verifier:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{name} table size {tbl_size} is < 4")
         self._need(pos, tbl_size, f"{name} table")
         union_type = 0
+        present: dict[int, int] = {}
         for fid, kind, arg in LAYOUT[name]:
             slot = 4 + 2 * fid
             if slot + 2 > vt_size:
@@ -168,6 +170,7 @@ class _Verifier:
                     f"{name} field {fid} at table offset {field_off} (+{width}) exceeds the table size {tbl_size}",
                 )
             at = pos + field_off
+            present[fid] = at
             what = f"{name} field {fid}"
             if kind is Kind.SCALAR:
                 if name == "Envelope" and fid == 0:
@@ -188,9 +191,11 @@ class _Verifier:
                 assert isinstance(arg, str)
                 self.table(self._offset_target(at, what), arg, depth + 1)
             elif kind is Kind.UNION:
+                target = self._offset_target(at, what)
                 sub = UNION_TABLES.get(union_type)
-                if sub is not None:  # unknown tags are reported by the decoder (UNKNOWN_TYPE)
-                    self.table(self._offset_target(at, what), sub, depth + 1)
+                if sub is not None and follow_union:  # unknown tags are reported by the decoder
+                    self.table(target, sub, depth + 1)
+        return present
 
     def vector(self, pos: int, elem_size: int, what: str) -> int:
         count = self._u32(pos, what)
@@ -210,8 +215,26 @@ class _Verifier:
 
 
 def verify_envelope(buf: memoryview) -> int:
-    """Check the structure of an Envelope buffer (identifier already checked); return its root position."""
+    """Check the structure of a whole Envelope buffer (identifier already checked); return the root position."""
     verifier = _Verifier(buf)
     root = verifier._offset_target(0, "root offset")
     verifier.table(root, "Envelope", 0)
     return root
+
+
+def envelope_body(buf: memoryview) -> tuple[int, int]:
+    """Check the root and the Envelope table only; return (body_type, body position, or -1 if absent).
+
+    The body itself is not verified: call :func:`verify_body`, or read it with bounds checks.
+    """
+    verifier = _Verifier(buf)
+    root = verifier._offset_target(0, "root offset")
+    present = verifier.table(root, "Envelope", 0, follow_union=False)
+    tag = _U8.unpack_from(buf, present[0])[0] if 0 in present else 0
+    body = verifier._offset_target(present[1], "Envelope.body") if 1 in present else -1
+    return tag, body
+
+
+def verify_body(buf: memoryview, pos: int, table: str) -> None:
+    """Verify the message table ``table`` at ``pos`` and everything it references."""
+    _Verifier(buf).table(pos, table, 1)

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import flatbuffers
 
 from sdbridge.errors import ProtocolError
-from sdbridge.protocol import _verify
+from sdbridge.protocol import _scalar, _verify
 from sdbridge.protocol._generated import bridge_generated as fb
 from sdbridge.protocol.messages import (
     MESSAGE_TYPES,
@@ -471,6 +471,13 @@ def encode(msg: Message) -> bytes:
             ErrorCode.UNKNOWN_TYPE,
             f"cannot encode a {type(msg).__name__}; pass one of: {', '.join(t.__name__ for t in MESSAGE_TYPES)}",
         )
+    if msg_type in _scalar.SPECS:
+        return _scalar.encode_scalar(msg_type, msg, FILE_IDENTIFIER)
+    return encode_with_builder(msg, msg_type)
+
+
+def encode_with_builder(msg: Message, msg_type: MessageType) -> bytes:
+    """Encode with flatbuffers.Builder (every type; ``encode`` uses a faster equivalent for scalar tables)."""
     b = flatbuffers.Builder(256)
     try:
         body = _ENCODERS[msg_type](b, msg)
@@ -663,30 +670,6 @@ class _Reader:
             session_closed=bool(t.SessionClosed()),
         )
 
-    @staticmethod
-    def _image(t: Any) -> dict[str, Any]:
-        return {
-            "session_id": t.SessionId(), "stream_id": t.StreamId(), "frame_id": t.FrameId(),
-            "width": t.Width(), "height": t.Height(), "stride": t.Stride(),
-            "pixel_format": _enum(PixelFormat, t.PixelFormat()), "row_order": _enum(RowOrder, t.RowOrder()),
-            "color_space": _enum(ColorSpace, t.ColorSpace()), "alpha_mode": _enum(AlphaMode, t.AlphaMode()),
-            "capture_time_us": t.CaptureTimeUs(), "send_time_us": t.SendTimeUs(),
-        }
-
-    def frame(self, t: Any) -> FrameHeader:
-        header = FrameHeader(**self._image(t))
-        validate_image_header(header, self.limits)
-        return header
-
-    def result(self, t: Any) -> ResultHeader:
-        header = ResultHeader(
-            **self._image(t), queue_wait_us=t.QueueWaitUs(), inference_us=t.InferenceUs(),
-            encode_us=t.EncodeUs(), is_warmup=bool(t.IsWarmup()), skipped=bool(t.Skipped()),
-            source_frame_id=t.SourceFrameId(), credits_granted=t.CreditsGranted(),
-        )
-        validate_image_header(header, self.limits)
-        return header
-
     def prompt(self, t: Any, where: str = "Prompt") -> Prompt:
         blend = tuple(
             PromptWeight(text=self.text(t.Blend(i).Text(), f"{where}.blend[{i}].text"), weight=t.Blend(i).Weight())
@@ -734,19 +717,6 @@ class _Reader:
             replace_all=bool(t.ReplaceAll()), client_time_us=t.ClientTimeUs(),
         )
 
-    @staticmethod
-    def stats_request(t: Any) -> StatsRequest:
-        return StatsRequest(request_id=t.RequestId())
-
-    @staticmethod
-    def stats(t: Any) -> Stats:
-        return Stats(
-            request_id=t.RequestId(), session_id=t.SessionId(), frames_in=t.FramesIn(), frames_out=t.FramesOut(),
-            frames_dropped=t.FramesDropped(), frames_skipped=t.FramesSkipped(), fps_in=t.FpsIn(),
-            fps_out=t.FpsOut(), latency_p50_us=t.LatencyP50Us(), latency_p99_us=t.LatencyP99Us(),
-            inference_p50_us=t.InferenceP50Us(), uptime_s=t.UptimeS(),
-        )
-
     def bye(self, t: Any) -> Bye:
         return Bye(reason=self.text(t.Reason(), "Bye.reason"))
 
@@ -759,38 +729,48 @@ class _Reader:
             params=None if q is None else self.params(q),
         )
 
-    @staticmethod
-    def credit(t: Any) -> Credit:
-        return Credit(granted=t.Granted())
 
-    @staticmethod
-    def ping(t: Any) -> Ping:
-        return Ping(nonce=t.Nonce(), client_time_us=t.ClientTimeUs())
-
-    @staticmethod
-    def pong(t: Any) -> Pong:
-        return Pong(nonce=t.Nonce(), client_time_us=t.ClientTimeUs(), server_time_us=t.ServerTimeUs())
-
-
-#: union tag -> (generated table class, _Reader method name)
+#: union tag -> (generated table class, _Reader method name) for messages with strings, vectors or sub-tables;
+#: the scalar-only ones (Frame, Result, Stats, ...) are read by _scalar.read_scalar.
 _DECODERS: dict[MessageType, tuple[type, str]] = {
     MessageType.HELLO: (fb.Hello, "hello"),
     MessageType.WELCOME: (fb.Welcome, "welcome"),
     MessageType.ERROR: (fb.Error, "error"),
-    MessageType.FRAME: (fb.Frame, "frame"),
-    MessageType.RESULT: (fb.Result, "result"),
     MessageType.PROMPT: (fb.Prompt, "prompt"),
     MessageType.PARAMS: (fb.Params, "params"),
     MessageType.GAME_EVENT: (fb.GameEvent, "game_event"),
     MessageType.STATE: (fb.State, "state"),
-    MessageType.STATS_REQUEST: (fb.StatsRequest, "stats_request"),
-    MessageType.STATS: (fb.Stats, "stats"),
     MessageType.BYE: (fb.Bye, "bye"),
     MessageType.NOTICE: (fb.Notice, "notice"),
-    MessageType.CREDIT: (fb.Credit, "credit"),
-    MessageType.PING: (fb.Ping, "ping"),
-    MessageType.PONG: (fb.Pong, "pong"),
 }
+
+
+_IMAGE_ENUMS: tuple[tuple[str, type[enum.IntEnum]], ...] = (
+    ("pixel_format", PixelFormat), ("row_order", RowOrder), ("color_space", ColorSpace), ("alpha_mode", AlphaMode),
+)
+_SCALAR_CLASSES: dict[MessageType, type] = {
+    MessageType.FRAME: FrameHeader, MessageType.RESULT: ResultHeader, MessageType.STATS_REQUEST: StatsRequest,
+    MessageType.STATS: Stats, MessageType.CREDIT: Credit, MessageType.PING: Ping, MessageType.PONG: Pong,
+}
+
+
+def _from_scalars(msg_type: MessageType, values: dict[str, Any], limits: DecodeLimits) -> Message:
+    """Build the dataclass of a scalar-only message; image headers are validated against ``limits``."""
+    cls = _SCALAR_CLASSES[msg_type]
+    if msg_type in (MessageType.FRAME, MessageType.RESULT):
+        kind = "Frame" if msg_type is MessageType.FRAME else "Result"
+        for field, enum_cls in _IMAGE_ENUMS:
+            raw = values[field]
+            try:
+                values[field] = enum_cls(raw)
+            except ValueError:
+                valid = ", ".join(f"{e.name} ({e.value})" for e in enum_cls if e.value)
+                code = ErrorCode.UNSUPPORTED_PIXEL_FORMAT if enum_cls is PixelFormat else ErrorCode.BAD_PARAM
+                raise ProtocolError(code, f"{kind}.{field}={raw} is not valid; use {valid}") from None
+        header = cls(**values)
+        validate_image_header(header, limits)
+        return header  # type: ignore[no-any-return]
+    return cls(**values)  # type: ignore[no-any-return]
 
 
 def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Message:
@@ -818,25 +798,24 @@ def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Message:
             f"file identifier {ident!r} is not {FILE_IDENTIFIER!r}: not a StreamDiffusion Bridge v1 message "
             "(a client for another protocol major?)",
         )
-    root = _verify.verify_envelope(view)
     try:
-        envelope = fb.Envelope()
-        envelope.Init(view, root)
-        tag = envelope.BodyType()
-        entry = _DECODERS.get(tag) if tag else None  # type: ignore[call-overload]
-        if entry is None:
+        tag, body = _verify.envelope_body(view)
+        if tag not in _verify.UNION_TABLES:
             raise ProtocolError(
                 ErrorCode.UNKNOWN_TYPE,
                 f"Envelope.body_type={tag} is not a message type this server knows "
                 f"(1..{max(MessageType)}); is the peer a newer protocol minor?",
             )
-        body = envelope.Body()
-        if body is None:
+        if body < 0:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, f"Envelope.body is missing for body_type={tag}")
-        table_cls, method = entry
+        msg_type = MessageType(tag)
+        if msg_type in _scalar.SPECS:
+            return _from_scalars(msg_type, _scalar.read_scalar(view, body, msg_type), limits)
+        _verify.verify_body(view, body, _verify.UNION_TABLES[msg_type])
+        table_cls, method = _DECODERS[msg_type]
         table = table_cls()
-        table.Init(body.Bytes, body.Pos)
-        return getattr(_Reader(limits), method)(table)
+        table.Init(view, body)
+        return getattr(_Reader(limits), method)(table)  # type: ignore[no-any-return]
     except ProtocolError:
         raise
     except Exception as exc:  # the verifier should make this unreachable; never let garbage crash a caller
