@@ -9,6 +9,7 @@ import flatbuffers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from sdbridge.errors import ProtocolError
 from sdbridge.protocol._generated import bridge_generated as fb
 from sdbridge.protocol.codec import DecodeLimits, decode, decode_multipart, encode, encode_frame
@@ -200,3 +201,43 @@ def test_non_bytes_input_is_bad_message(value: object) -> None:
     with pytest.raises(ProtocolError) as info:
         decode(value)
     assert info.value.code is ErrorCode.BAD_MESSAGE
+
+
+def test_long_lists_are_too_large_naming_the_field() -> None:
+    from sdbridge.protocol.messages import GameEvent, Params
+
+    limits = DecodeLimits(max_list_items=8)
+    with pytest.raises(ProtocolError) as info:
+        decode(encode(GameEvent("e", {f"k{i}": i for i in range(9)})), limits)
+    assert info.value.code is ErrorCode.TOO_LARGE and "GameEvent.payload has 9 entries" in str(info.value)
+    with pytest.raises(ProtocolError) as info:
+        decode(encode(Params(t_index_list=tuple(range(9)))), limits)
+    assert info.value.code is ErrorCode.TOO_LARGE and "Params.t_index_list" in str(info.value)
+    assert decode(encode(Params(t_index_list=tuple(range(8)))), limits) == Params(t_index_list=tuple(range(8)))
+
+
+def test_forged_list_of_shared_tables_is_refused_before_visiting_them() -> None:
+    # 60k offsets that all point at one KeyValue: tiny on the wire, expensive to walk if unbounded.
+    b = flatbuffers.Builder(1 << 20)
+    key = b.CreateString("k")
+    fb.KeyValueStart(b)
+    fb.KeyValueAddKey(b, key)
+    kv = fb.KeyValueEnd(b)
+    fb.GameEventStartPayloadVector(b, 60_000)
+    for _ in range(60_000):
+        b.PrependUOffsetTRelative(kv)
+    payload = b.EndVector()
+    fb.GameEventStart(b)
+    fb.GameEventAddPayload(b, payload)
+    body = fb.GameEventEnd(b)
+    fb.EnvelopeStart(b)
+    fb.EnvelopeAddBody(b, body)
+    fb.EnvelopeAddBodyType(b, 8)
+    b.Finish(fb.EnvelopeEnd(b), file_identifier=b"SDB1")
+    data = bytes(b.Output())
+    with pytest.raises(ProtocolError) as info:
+        decode(data)  # 240 kB: under max_header_bytes, so the list limit must catch it
+    assert info.value.code is ErrorCode.TOO_LARGE and "GameEvent.payload has 60000 entries" in str(info.value)
+    with pytest.raises(ProtocolError) as info:
+        decode(data, DecodeLimits(max_header_bytes=64 * 1024))
+    assert info.value.code is ErrorCode.TOO_LARGE and "max_header_bytes" in str(info.value)

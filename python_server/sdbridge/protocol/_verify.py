@@ -88,6 +88,17 @@ LAYOUT: Mapping[str, tuple[Field, ...]] = {
     "Envelope": (_f(0, _S1), (1, Kind.UNION, "Message")),
 }  # fmt: skip
 
+#: names of the list fields, for error messages (the element-count limit applies to these).
+LIST_FIELDS: Mapping[tuple[str, int], str] = {
+    ("Hello", 7): "Hello.pixel_formats",
+    ("Welcome", 12): "Welcome.pixel_formats",
+    ("Prompt", 2): "Prompt.blend",
+    ("Params", 3): "Params.t_index_list",
+    ("Params", 8): "Params.seed_blend",
+    ("GameEvent", 1): "GameEvent.payload",
+    ("State", 0): "State.entries",
+}
+
 #: union tag -> table name of Envelope.body.
 UNION_TABLES: Mapping[int, str] = {
     MessageType.HELLO: "Hello",
@@ -116,9 +127,18 @@ MAX_DEPTH = 8  # the schema nests at most Envelope > Notice > Prompt > PromptWei
 
 
 class _Verifier:
-    def __init__(self, buf: memoryview) -> None:
+    def __init__(self, buf: memoryview, max_items: int) -> None:
         self.buf = buf
         self.size = len(buf)
+        self.max_items = max_items
+
+    def _count_ok(self, count: int, name: str, fid: int) -> None:
+        if count > self.max_items:
+            field = LIST_FIELDS.get((name, fid), f"{name} field {fid}")
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE,
+                f"{field} has {count} entries, more than the limit {self.max_items} (limits.max_list_items)",
+            )
 
     def _need(self, pos: int, nbytes: int, what: str) -> None:
         if pos < 0 or pos + nbytes > self.size:
@@ -179,11 +199,12 @@ class _Verifier:
                 self.string(self._offset_target(at, what), what)
             elif kind is Kind.VECTOR:
                 assert isinstance(arg, int)
-                self.vector(self._offset_target(at, what), arg, what)
+                self._count_ok(self.vector(self._offset_target(at, what), arg, what), name, fid)
             elif kind is Kind.TABLES:
                 assert isinstance(arg, str)
                 start = self._offset_target(at, what)
                 count = self.vector(start, 4, what)
+                self._count_ok(count, name, fid)
                 for i in range(count):
                     elem = start + 4 + 4 * i
                     self.table(self._offset_target(elem, f"{what}[{i}]"), arg, depth + 1)
@@ -214,9 +235,9 @@ class _Verifier:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{what}: string at byte {pos} is not 0-terminated")
 
 
-def verify_envelope(buf: memoryview) -> int:
+def verify_envelope(buf: memoryview, max_items: int = 1 << 30) -> int:
     """Check the structure of a whole Envelope buffer (identifier already checked); return the root position."""
-    verifier = _Verifier(buf)
+    verifier = _Verifier(buf, max_items)
     root = verifier._offset_target(0, "root offset")
     verifier.table(root, "Envelope", 0)
     return root
@@ -227,7 +248,7 @@ def envelope_body(buf: memoryview) -> tuple[int, int]:
 
     The body itself is not verified: call :func:`verify_body`, or read it with bounds checks.
     """
-    verifier = _Verifier(buf)
+    verifier = _Verifier(buf, 0)
     root = verifier._offset_target(0, "root offset")
     present = verifier.table(root, "Envelope", 0, follow_union=False)
     tag = _U8.unpack_from(buf, present[0])[0] if 0 in present else 0
@@ -235,6 +256,9 @@ def envelope_body(buf: memoryview) -> tuple[int, int]:
     return tag, body
 
 
-def verify_body(buf: memoryview, pos: int, table: str) -> None:
-    """Verify the message table ``table`` at ``pos`` and everything it references."""
-    _Verifier(buf).table(pos, table, 1)
+def verify_body(buf: memoryview, pos: int, table: str, max_items: int) -> None:
+    """Verify the message table ``table`` at ``pos`` and everything it references.
+
+    Lists (vectors) longer than ``max_items`` are refused before their elements are visited.
+    """
+    _Verifier(buf, max_items).table(pos, table, 1)

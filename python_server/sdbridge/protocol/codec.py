@@ -90,8 +90,10 @@ class DecodeLimits:
 
     max_width: int = 2048
     max_height: int = 2048
-    max_message_bytes: int = 2048 * 2048 * 4 + 4096  # largest ZeroMQ part (header or pixels)
+    max_message_bytes: int = 2048 * 2048 * 4 + 4096  # largest ZeroMQ part (pixels)
     max_text_chars: int = 4096  # longest string field (prompts, names, keys)
+    max_header_bytes: int = 256 * 1024  # largest FlatBuffer part (every message; headers are ~100 bytes)
+    max_list_items: int = 1024  # longest list (blend, t_index_list, event payload, state entries)
 
 
 DEFAULT_LIMITS = DecodeLimits()
@@ -782,10 +784,12 @@ def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Message:
     """
     view = _as_bytes_view(buf, "message")
     size = view.nbytes
-    if size > limits.max_message_bytes:
+    limit = min(limits.max_header_bytes, limits.max_message_bytes)
+    if size > limit:
         raise ProtocolError(
             ErrorCode.TOO_LARGE,
-            f"message of {size} bytes exceeds the limit {limits.max_message_bytes} (limits.max_message_bytes)",
+            f"message of {size} bytes exceeds the limit {limit} (limits.max_header_bytes / max_message_bytes); "
+            "FlatBuffer messages carry no pixels: send those in the second part",
         )
     if size < 8:
         raise ProtocolError(
@@ -811,7 +815,7 @@ def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Message:
         msg_type = MessageType(tag)
         if msg_type in _scalar.SPECS:
             return _from_scalars(msg_type, _scalar.read_scalar(view, body, msg_type), limits)
-        _verify.verify_body(view, body, _verify.UNION_TABLES[msg_type])
+        _verify.verify_body(view, body, _verify.UNION_TABLES[msg_type], limits.max_list_items)
         table_cls, method = _DECODERS[msg_type]
         table = table_cls()
         table.Init(view, body)
