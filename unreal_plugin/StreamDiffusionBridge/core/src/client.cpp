@@ -475,8 +475,11 @@ struct Client::Impl {
       }
       if (auto* r = std::get_if<ResultHeader>(&msg)) return OnResult(*r, parts);
       if (auto* c = std::get_if<Credit>(&msg)) {
+        // A Credit answers a frame that produced no Result (replaced in the server's latest-wins
+        // slot, refused, or failed): that frame is no longer in flight.
         std::lock_guard<std::mutex> lock(impl.mu);
         impl.counters.credits += c->granted;
+        impl.counters.in_flight -= std::min(impl.counters.in_flight, c->granted);
         return SessionEnd::kNone;
       }
       if (auto* st = std::get_if<Stats>(&msg)) {
@@ -559,9 +562,7 @@ struct Client::Impl {
     SessionEnd OnError(const ErrorMessage& err) {
       {
         std::lock_guard<std::mutex> lock(impl.mu);
-        ++impl.counters.errors_received;
-        // A refused frame is answered by this Error instead of a Result.
-        if (err.has_frame_id && impl.counters.in_flight > 0) --impl.counters.in_flight;
+        ++impl.counters.errors_received;  // a refused frame's credit comes back in a Credit message
       }
       ClientEvent e;
       e.kind = ClientEventKind::kError;
