@@ -14,7 +14,8 @@ vectors are not written), then start the table and add its fields sorted by size
 (8-byte scalars, then 4-byte scalars and offsets, then 2, then 1), ties in DESCENDING field id, with
 default values not written (ForceDefaults off). This is the order of flatc's generated ``CreateX``
 helpers and of ``flatc -b`` from JSON. Scalar-only messages (Frame, Result, Stats, Credit, Ping, Pong)
-take a struct-based fast path (``_scalar``) that produces the same bytes ~10x faster than the Builder.
+take a struct-based fast path (``_scalar``) that produces the same bytes 5-14x faster than the Builder
+(measured here: Frame header encode 33 -> 6 us, Result header 102 -> 7 us).
 """
 
 from __future__ import annotations
