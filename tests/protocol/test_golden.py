@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from sdbridge.protocol.codec import decode, decode_multipart, encode, encode_frame, expected_pixel_bytes
 from sdbridge.protocol.messages import MESSAGE_TYPES, FrameHeader, PixelFormat, ResultHeader
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sdbridge.errors import ProtocolError, VersionMismatchError
 from sdbridge.protocol.handshake import (
     Outcome,

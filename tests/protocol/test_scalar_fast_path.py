@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from sdbridge.protocol import _scalar, _verify
 from sdbridge.protocol._generated import bridge_generated as fb
 from sdbridge.protocol.codec import decode, encode, encode_with_builder

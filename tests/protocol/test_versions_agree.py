@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from sdbridge.protocol.version import FILE_IDENTIFIER, PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 ROOT = Path(__file__).resolve().parents[2]
