@@ -99,14 +99,16 @@ namespace StreamDiffusion.Bridge.Core.Tests
         {
             if (e.Data == null) return;
             lock (_lock) _log.AppendLine(e.Data);
-            if (e.Data.StartsWith("PORT ", StringComparison.Ordinal) && Port == 0)
+            // Ready markers: "PORT <n>" (zmq_router_peer.py) or "sdbridge serving <model> on tcp://host:<n>".
+            string portText = null;
+            if (e.Data.StartsWith("PORT ", StringComparison.Ordinal)) portText = e.Data.Substring(5).Trim();
+            else if (e.Data.StartsWith("sdbridge serving ", StringComparison.Ordinal))
+                portText = e.Data.Substring(e.Data.LastIndexOf(':') + 1).Trim();
+            int port;
+            if (portText != null && Port == 0 && int.TryParse(portText, out port))
             {
-                int port;
-                if (int.TryParse(e.Data.Substring(5).Trim(), out port))
-                {
-                    Port = port;
-                    _ready.Set();
-                }
+                Port = port;
+                _ready.Set();
             }
         }
 
@@ -144,6 +146,14 @@ namespace StreamDiffusion.Bridge.Core.Tests
             {
             }
             _process.Dispose();
+        }
+
+        /// <summary>Starts `python -m sdbridge.cli serve --model <paramref name="model"/>` on the given port
+        /// (0 = a free one) and waits for its "sdbridge serving ... on tcp://..." line.</summary>
+        public static ChildProcess StartServer(string model, int port)
+        {
+            return new ChildProcess(TestEnvironment.Python,
+                "-m sdbridge.cli serve --model " + model + " --bind tcp://127.0.0.1:" + port, 120000);
         }
 
         /// <summary>Starts unity_package/Tests~/Tools/<paramref name="script"/> with the test python.</summary>

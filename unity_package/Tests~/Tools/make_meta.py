@@ -14,19 +14,20 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2]
 
-FOLDER = "folderAsset: yes\nDefaultImporter:\n  externalObjects: {{}}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n"
+_TAIL = "  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n"
+FOLDER = "folderAsset: yes\nDefaultImporter:\n" + _TAIL
 IMPORTERS = {
     ".cs": (
         "MonoImporter:\n  externalObjects: {}\n  serializedVersion: 2\n  defaultReferences: []\n"
         "  executionOrder: 0\n  icon: {instanceID: 0}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n"
     ),
-    ".asmdef": "AssemblyDefinitionImporter:\n  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n",
-    ".md": "TextScriptImporter:\n  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n",
-    ".txt": "TextScriptImporter:\n  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n",
-    ".json": "TextScriptImporter:\n  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n",
+    ".asmdef": "AssemblyDefinitionImporter:\n" + _TAIL,
+    ".md": "TextScriptImporter:\n" + _TAIL,
+    ".txt": "TextScriptImporter:\n" + _TAIL,
+    ".json": "TextScriptImporter:\n" + _TAIL,
 }
-DEFAULT = "DefaultImporter:\n  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n"
-PACKAGE_MANIFEST = "PackageManifestImporter:\n  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n"
+DEFAULT = "DefaultImporter:\n" + _TAIL
+PACKAGE_MANIFEST = "PackageManifestImporter:\n" + _TAIL
 
 
 def imported(path: Path) -> bool:
@@ -38,7 +39,7 @@ def imported(path: Path) -> bool:
 def meta_text(path: Path) -> str:
     head = f"fileFormatVersion: 2\nguid: {uuid.uuid4().hex}\n"
     if path.is_dir():
-        return head + FOLDER.replace("{{}}", "{}")
+        return head + FOLDER
     if path.name == "package.json" and path.parent == PACKAGE:
         return head + PACKAGE_MANIFEST
     return head + IMPORTERS.get(path.suffix, DEFAULT)

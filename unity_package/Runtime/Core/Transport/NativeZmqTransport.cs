@@ -21,6 +21,7 @@ namespace StreamDiffusion.Bridge.Core.Transport
         private IntPtr _monitor;
         private IntPtr _msg;        // one zmq_msg_t (64 bytes), reused for every receive
         private int _currentRcvTimeout = int.MinValue;
+        private int _monitorRcvTimeout = int.MinValue;
         private string _endpoint = "";
         private bool _connected;
         private bool _disposed;
@@ -211,7 +212,11 @@ namespace StreamDiffusion.Bridge.Core.Transport
         private int PollMonitor(int timeoutMs)
         {
             int timeout = Math.Max(0, timeoutMs);
-            SetInt(_monitor, LibZmq.ZMQ_RCVTIMEO, timeout);
+            if (timeout != _monitorRcvTimeout)
+            {
+                SetInt(_monitor, LibZmq.ZMQ_RCVTIMEO, timeout);
+                _monitorRcvTimeout = timeout;
+            }
             int rc = LibZmq.zmq_msg_recv(_msg, _monitor, 0);
             if (rc < 0) return 0;
             // Frame 1: uint16 event id + uint32 value (native byte order); frame 2: the endpoint string.
@@ -239,7 +244,11 @@ namespace StreamDiffusion.Bridge.Core.Transport
         private static void SetInt(IntPtr socket, int option, int value)
         {
             int v = value;
-            Check(LibZmq.zmq_setsockopt(socket, option, ref v, (UIntPtr)4), "zmq_setsockopt(" + option + ")");
+            if (LibZmq.zmq_setsockopt(socket, option, ref v, (UIntPtr)4) != 0)
+            {
+                // The message is built only on failure: this runs every receive and must not allocate.
+                throw new TransportException("zmq_setsockopt(" + option + ", " + value + ") failed: " + LibZmq.LastError());
+            }
         }
 
         private void SetZ85(int option, string key, string name)

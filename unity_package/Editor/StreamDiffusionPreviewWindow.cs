@@ -1,0 +1,183 @@
+// Editor window "StreamDiffusion Preview" (Window > StreamDiffusion > Preview): in edit mode, renders the main
+// camera (what the Game view shows) into a RenderTexture ~15 times a second, sends it to the server with the
+// prompt typed here and shows the live stylized view, so prompts can be tried without entering play mode.
+// It uses the same settings asset and the same BridgeClient as play mode, so parameters and seeds match.
+// Clean shutdown: the client is disposed on window close, before assembly (domain) reload, when play mode
+// changes and when the editor quits.
+// NOT COMPILED OR RUN HERE: there is no Unity editor on the build machines. Written against Unity 2021.3's
+// documented EditorWindow, EditorApplication, AssemblyReloadEvents and AsyncGPUReadback API.
+using System;
+using StreamDiffusion.Bridge.Core.Client;
+using StreamDiffusion.Bridge.Core.Protocol;
+using Unity.Collections;
+using Unity.Collections.LowLevel.Unsafe;
+using UnityEditor;
+using UnityEngine;
+using UnityEngine.Rendering;
+
+namespace StreamDiffusion.Bridge.Editor
+{
+    public sealed class StreamDiffusionPreviewWindow : EditorWindow
+    {
+        private const double CaptureInterval = 1.0 / 15.0;
+
+        private string _endpoint;
+        private string _prompt = "";
+        private string _negative = "";
+        private BridgeClient _client;
+        private RenderTexture _capture;
+        private Texture2D _result;
+        private ResultFrame _frame;
+        private NativeArray<byte> _readback;
+        private bool _readbackBusy;
+        private double _lastCapture;
+        private string _status = "disconnected";
+        private ResultHeader _lastHeader;
+
+        [MenuItem("Window/StreamDiffusion/Preview")]
+        public static void Open()
+        {
+            GetWindow<StreamDiffusionPreviewWindow>("StreamDiffusion Preview");
+        }
+
+        private void OnEnable()
+        {
+            StreamDiffusionSettings settings = StreamDiffusionSettingsProvider.GetOrCreate();
+            if (string.IsNullOrEmpty(_endpoint)) _endpoint = settings.endpoint;
+            if (string.IsNullOrEmpty(_prompt)) _prompt = settings.prompt;
+            EditorApplication.update += OnEditorUpdate;
+            EditorApplication.playModeStateChanged += OnPlayModeChanged;
+            EditorApplication.quitting += Disconnect;
+            AssemblyReloadEvents.beforeAssemblyReload += Disconnect;
+        }
+
+        private void OnDisable()
+        {
+            EditorApplication.update -= OnEditorUpdate;
+            EditorApplication.playModeStateChanged -= OnPlayModeChanged;
+            EditorApplication.quitting -= Disconnect;
+            AssemblyReloadEvents.beforeAssemblyReload -= Disconnect;
+            Disconnect();
+        }
+
+        private void OnPlayModeChanged(PlayModeStateChange change)
+        {
+            // Play mode runs its own StreamDiffusionCamera client; free the socket and GPU memory here.
+            if (change == PlayModeStateChange.ExitingEditMode || change == PlayModeStateChange.ExitingPlayMode) Disconnect();
+        }
+
+        private void Connect()
+        {
+            Disconnect();
+            StreamDiffusionSettings settings = StreamDiffusionSettingsProvider.GetOrCreate();
+            BridgeClientOptions options = settings.ToClientOptions("unity-editor-preview");
+            options.Endpoint = _endpoint;
+            int w = Mathf.Max(8, settings.captureWidth);
+            int h = Mathf.Max(8, settings.captureHeight);
+            _capture = new RenderTexture(w, h, 24, RenderTextureFormat.ARGB32, RenderTextureReadWrite.sRGB);
+            _result = new Texture2D(w, h, TextureFormat.RGBA32, false, false);
+            _readback = new NativeArray<byte>(w * h * 4, Allocator.Persistent, NativeArrayOptions.UninitializedMemory);
+            _client = new BridgeClient(options);
+            if (!string.IsNullOrEmpty(_prompt)) _client.SetPrompt(_prompt, _negative);
+            _client.Start();
+            _status = "connecting to " + _endpoint;
+        }
+
+        private void Disconnect()
+        {
+            if (_client != null)
+            {
+                _client.Dispose();
+                _client = null;
+            }
+            AsyncGPUReadback.WaitAllRequests();
+            _readbackBusy = false;
+            if (_readback.IsCreated) _readback.Dispose();
+            if (_capture != null)
+            {
+                _capture.Release();
+                DestroyImmediate(_capture);
+                _capture = null;
+            }
+            if (_result != null)
+            {
+                DestroyImmediate(_result);
+                _result = null;
+            }
+            _status = "disconnected";
+        }
+
+        private void OnEditorUpdate()
+        {
+            if (_client == null || EditorApplication.isPlayingOrWillChangePlaymode) return;
+            ClientEvent e;
+            while (_client.TryDequeueEvent(out e)) _status = e.ToString();
+            if (_client.TryGetResult(ref _frame) && _frame.Header.Width == _result.width && _frame.Header.Height == _result.height)
+            {
+                NativeArray<byte> raw = _result.GetRawTextureData<byte>();
+                NativeArray<byte>.Copy(_frame.Pixels, 0, raw, 0, Math.Min(_frame.Length, raw.Length));
+                _result.Apply(false);
+                _lastHeader = _frame.Header;
+                Repaint();
+            }
+            if (_client.State != ClientState.Connected || _readbackBusy) return;
+            if (EditorApplication.timeSinceStartup - _lastCapture < CaptureInterval) return;
+            Camera cam = Camera.main;
+            if (cam == null)
+            {
+                _status = "no camera tagged MainCamera in the open scene";
+                return;
+            }
+            _lastCapture = EditorApplication.timeSinceStartup;
+            RenderTexture previous = cam.targetTexture;
+            cam.targetTexture = _capture;
+            cam.Render();
+            cam.targetTexture = previous;
+            _readbackBusy = true;
+            AsyncGPUReadback.RequestIntoNativeArray(ref _readback, _capture, 0, TextureFormat.RGBA32, OnReadback);
+        }
+
+        private unsafe void OnReadback(AsyncGPUReadbackRequest request)
+        {
+            _readbackBusy = false;
+            if (request.hasError || _client == null || !_readback.IsCreated) return;
+            var description = FrameDescription.Rgba8(_capture.width, _capture.height, sdbridge.protocol.RowOrder.BottomUp);
+            _client.SubmitFrame((IntPtr)NativeArrayUnsafeUtility.GetUnsafeReadOnlyPtr(_readback), _readback.Length, description);
+        }
+
+        private void OnGUI()
+        {
+            EditorGUILayout.LabelField("Server", EditorStyles.boldLabel);
+            _endpoint = EditorGUILayout.TextField("Endpoint", _endpoint);
+            EditorGUILayout.BeginHorizontal();
+            if (GUILayout.Button(_client == null ? "Connect" : "Reconnect")) Connect();
+            using (new EditorGUI.DisabledScope(_client == null))
+            {
+                if (GUILayout.Button("Disconnect")) Disconnect();
+            }
+            EditorGUILayout.EndHorizontal();
+            EditorGUILayout.LabelField("Status", _status);
+
+            EditorGUILayout.Space();
+            EditorGUILayout.LabelField("Prompt", EditorStyles.boldLabel);
+            _prompt = EditorGUILayout.TextArea(_prompt, GUILayout.MinHeight(40));
+            _negative = EditorGUILayout.TextField("Negative", _negative);
+            using (new EditorGUI.DisabledScope(_client == null))
+            {
+                if (GUILayout.Button("Send prompt")) _client.SetPrompt(_prompt, _negative);
+            }
+
+            if (_result != null && _lastHeader.FrameId != 0)
+            {
+                EditorGUILayout.LabelField("Frame " + _lastHeader.FrameId + (_lastHeader.IsWarmup ? " (warm-up)" : "") +
+                                           ", inference " + (_lastHeader.InferenceUs / 1000.0).ToString("F1") + " ms");
+                Rect area = GUILayoutUtility.GetRect(position.width - 10, position.height - 200);
+                EditorGUI.DrawPreviewTexture(area, _result, null, ScaleMode.ScaleToFit);
+            }
+            else if (_client != null)
+            {
+                EditorGUILayout.HelpBox("Waiting for the first stylized frame of the main camera...", MessageType.None);
+            }
+        }
+    }
+}

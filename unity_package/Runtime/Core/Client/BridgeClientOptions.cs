@@ -1,0 +1,68 @@
+// Settings of a BridgeClient. Plain values so the Unity layer can fill them from a settings asset.
+// Compiled and tested here with mono's mcs (C# 7.2).
+using sdbridge.protocol;
+using StreamDiffusion.Bridge.Core.Transport;
+
+namespace StreamDiffusion.Bridge.Core.Client
+{
+    /// <summary>How a <see cref="BridgeClient"/> connects and behaves.</summary>
+    public sealed class BridgeClientOptions
+    {
+        /// <summary>Version of this package (com.streamdiffusion.bridge); sent in Hello.</summary>
+        public const string PackageVersion = "1.0.0";
+
+        /// <summary>Server endpoint, e.g. tcp://127.0.0.1:5555 (`sdbridge serve --bind ...`).</summary>
+        public string Endpoint = "tcp://127.0.0.1:5555";
+
+        public TransportKind Transport = TransportKind.Managed;
+        public TransportOptions TransportOptions = new TransportOptions();
+
+        public string ClientName = "streamdiffusion-bridge-csharp";
+        public string ClientVersion = PackageVersion;
+        /// <summary>"Unity" from the Unity layer; the engine-free core says "csharp".</summary>
+        public string EngineName = "csharp";
+        public string EngineVersion = "";
+
+        /// <summary>Mask of Capability flags offered in Hello.</summary>
+        public uint Capabilities = (uint)(Capability.Credits | Capability.PromptBlend | Capability.SeedBlend |
+                                          Capability.GameEvents | Capability.Stats | Capability.Notices |
+                                          Capability.Heartbeat);
+
+        public PixelFormat[] PixelFormats = { PixelFormat.RGBA8, PixelFormat.BGRA8, PixelFormat.RGB8 };
+
+        /// <summary>Time allowed for connect + Hello/Welcome.</summary>
+        public int HandshakeTimeoutMs = 5000;
+
+        /// <summary>Reconnect automatically (new socket, new Hello) when the connection or session is lost.</summary>
+        public bool AutoReconnect = true;
+
+        /// <summary>First delay before a reconnect attempt; doubles up to ReconnectMaxDelayMs.</summary>
+        public int ReconnectDelayMs = 200;
+        public int ReconnectMaxDelayMs = 3000;
+
+        /// <summary>With frames in flight, no message from the server for this long means the server is gone
+        /// (covers the native transport, where libzmq hides a dead peer).</summary>
+        public int ServerSilenceTimeoutMs = 5000;
+
+        /// <summary>How long the I/O thread waits for the socket per loop when idle (ms). A submitted frame
+        /// waits at most this long before it is sent.</summary>
+        public int IdleWaitMs = 1;
+
+        /// <summary>Most control messages (prompt, params, events, state) queued while not connected; more
+        /// are refused with a BridgeException naming this limit.</summary>
+        public int MaxQueuedControlMessages = 256;
+
+        /// <summary>Re-send the last prompt, merged params and state after a reconnect (the new session
+        /// starts with server defaults otherwise).</summary>
+        public bool RestoreSessionOnReconnect = true;
+
+        /// <summary>Test-only: the protocol major sent in Hello (normally ProtocolVersion.Major).</summary>
+        internal ushort ProtocolMajor = ProtocolVersion.Major;
+        internal ushort ProtocolMinor = ProtocolVersion.Minor;
+
+        internal BridgeClientOptions Clone()
+        {
+            return (BridgeClientOptions)MemberwiseClone();
+        }
+    }
+}

@@ -1,0 +1,236 @@
+// End to end against the real Python server (`python -m sdbridge.cli serve --model tiny`), over both
+// transports: handshake, 50 frames with ids echoed, prompt/params/event/state/stats, a server restart with
+// the client reconnecting (new handshake, new session), a major-version mismatch reported clearly, and no
+// allocations per frame in steady state. Every wait has a deadline.
+// Compiled and run here with mono + NUnit 2.6; uses only NUnit API that Unity's NUnit 3.5 also has
+// ([TestFixtureSetUp]/[TestFixtureTearDown] are deprecated in NUnit 3 but still present in 3.5).
+using System;
+using System.Diagnostics;
+using System.Threading;
+using NUnit.Framework;
+using sdbridge.protocol;
+using StreamDiffusion.Bridge.Core.Client;
+using StreamDiffusion.Bridge.Core.Protocol;
+using StreamDiffusion.Bridge.Core.Transport;
+
+namespace StreamDiffusion.Bridge.Core.Tests
+{
+    public abstract class EndToEndTestsBase
+    {
+        private const int Size = 64;
+        private ChildProcess _server;
+        private BridgeClient _client;
+
+        protected abstract TransportKind Kind { get; }
+
+        [TestFixtureSetUp]
+        public void StartServer()
+        {
+            if (string.IsNullOrEmpty(TestEnvironment.Python)) return; // each test reports the missing dependency
+            _server = ChildProcess.StartServer("tiny", 0);
+        }
+
+        [TestFixtureTearDown]
+        public void StopServer()
+        {
+            if (_server != null) _server.Dispose();
+            _server = null;
+        }
+
+        [SetUp]
+        public void NeedServer()
+        {
+            TestEnvironment.NeedPythonTools();
+            if (Kind == TransportKind.Native) TestEnvironment.NeedNativeZmq();
+            if (_server == null || _server.HasExited) _server = ChildProcess.StartServer("tiny", 0);
+        }
+
+        [TearDown]
+        public void CloseClient()
+        {
+            if (_client != null) _client.Dispose();
+            _client = null;
+        }
+
+        private BridgeClient NewClient(Action<BridgeClientOptions> configure)
+        {
+            var options = new BridgeClientOptions
+            {
+                Endpoint = "tcp://127.0.0.1:" + _server.Port,
+                Transport = Kind,
+                ClientName = "csharp-e2e-" + Kind,
+                ReconnectDelayMs = 100,
+                ReconnectMaxDelayMs = 500,
+                TransportOptions = new TransportOptions { HeartbeatIntervalMs = 200, HeartbeatTimeoutMs = 2000, ConnectTimeoutMs = 1000 },
+            };
+            if (configure != null) configure(options);
+            _client = new BridgeClient(options);
+            return _client;
+        }
+
+        private static byte[] Image(int seed)
+        {
+            var px = new byte[Size * Size * 4];
+            for (int i = 0; i < px.Length; i++) px[i] = (byte)((i * 7 + seed * 13) & 0xFF);
+            return px;
+        }
+
+        /// <summary>Submits one frame and waits for the result that echoes its id.</summary>
+        private static ResultFrame RoundTrip(BridgeClient client, byte[] pixels, ref ResultFrame frame, int timeoutMs)
+        {
+            ulong id = client.SubmitFrame(pixels, 0, pixels.Length, FrameDescription.Rgba8(Size, Size, RowOrder.BottomUp));
+            var sw = Stopwatch.StartNew();
+            while (sw.ElapsedMilliseconds < timeoutMs)
+            {
+                if (client.TryGetResult(ref frame) && frame.Header.FrameId == id) return frame;
+                Thread.Sleep(1);
+            }
+            Assert.Fail("no result for frame " + id + " within " + timeoutMs + " ms; client state " + client.State +
+                        ", last failure: " + client.LastFailure + ", events: " + DrainEvents(client));
+            return null;
+        }
+
+        private static string DrainEvents(BridgeClient client)
+        {
+            var sb = new System.Text.StringBuilder();
+            ClientEvent e;
+            while (client.TryDequeueEvent(out e)) sb.Append("\n  ").Append(e);
+            return sb.ToString();
+        }
+
+        [Test, Timeout(120000)]
+        public void HandshakeFiftyFramesAndControlMessages()
+        {
+            BridgeClient client = NewClient(null);
+            WelcomeMessage welcome = client.Connect(15000);
+            Assert.AreEqual(ClientState.Connected, client.State);
+            Assert.AreEqual(ProtocolVersion.Major, welcome.ProtocolMajor);
+            Assert.Greater(welcome.InitialCredits, 0u);
+            Assert.AreNotEqual(0UL, welcome.SessionId);
+            Assert.IsNotNull(welcome.Model);
+            Assert.AreEqual("tiny", welcome.Model.Name);
+
+            ResultFrame frame = null;
+            ulong previous = 0;
+            for (int i = 0; i < 50; i++)
+            {
+                if (i == 20) client.SetPrompt("a watercolor castle", "blurry");
+                if (i == 25) client.SetParams(new ParamsMessage { GuidanceScale = 1.0f, Seed = 7 });
+                if (i == 30) client.SendGameEvent("enter_zone", KeyValueData.Of("biome", "forest"), KeyValueData.Of("danger", 3L));
+                if (i == 35) client.SetState(KeyValueData.Of("time_of_day", "night"));
+                RoundTrip(client, Image(i), ref frame, 30000);
+                Assert.Greater(frame.Header.FrameId, previous);
+                previous = frame.Header.FrameId;
+                Assert.AreEqual((uint)Size, frame.Header.Width);
+                Assert.AreEqual((uint)Size, frame.Header.Height);
+                Assert.AreEqual(PixelFormat.RGBA8, frame.Header.PixelFormat);
+                Assert.AreEqual(RowOrder.BottomUp, frame.Header.RowOrder, "results come back in the client's row order");
+                Assert.AreEqual(Size * Size * 4, frame.Length);
+                Assert.AreEqual(welcome.SessionId, frame.Header.SessionId);
+                Assert.GreaterOrEqual(frame.RoundTripUs, 0L);
+            }
+            ClientCounters c = client.Counters;
+            Assert.AreEqual(50L, c.FramesSent);
+            Assert.AreEqual(50L, c.ResultsReceived);
+            Assert.AreEqual(0L, c.ServerErrors, DrainEvents(client));
+
+            uint request = client.RequestStats();
+            Assert.IsTrue(Wait.Until(() => client.LastStats != null && client.LastStats.RequestId == request, 10000),
+                "no Stats reply; events: " + DrainEvents(client));
+            Assert.AreEqual(welcome.SessionId, client.LastStats.SessionId);
+            Assert.GreaterOrEqual(client.LastStats.FramesOut, 50UL);
+        }
+
+        [Test, Timeout(180000)]
+        public void ReconnectsWithANewHandshakeAfterServerRestart()
+        {
+            BridgeClient client = NewClient(o => o.ServerSilenceTimeoutMs = 2000);
+            WelcomeMessage first = client.Connect(15000);
+            client.SetPrompt("a neon city");
+            ResultFrame frame = null;
+            for (int i = 0; i < 3; i++) RoundTrip(client, Image(i), ref frame, 30000);
+
+            int port = _server.Port;
+            _server.Kill();
+            _server.Dispose();
+            _server = null;
+            // Frames submitted while the server is down must not block the caller.
+            byte[] px = Image(99);
+            for (int i = 0; i < 20; i++)
+            {
+                client.SubmitFrame(px, 0, px.Length, FrameDescription.Rgba8(Size, Size, RowOrder.BottomUp));
+                Thread.Sleep(20);
+            }
+            Assert.IsTrue(Wait.Until(() => client.State == ClientState.Reconnecting, 15000),
+                "client did not notice the dead server; state " + client.State);
+
+            _server = ChildProcess.StartServer("tiny", port);
+            Assert.IsTrue(Wait.Until(() => client.State == ClientState.Connected, 60000),
+                "client did not reconnect; state " + client.State + ", last failure " + client.LastFailure);
+            Assert.AreNotEqual(first.SessionId, client.Welcome.SessionId, "a reconnect opens a new session");
+            Assert.AreEqual(1L, client.Counters.Reconnects);
+            for (int i = 0; i < 5; i++) RoundTrip(client, Image(i), ref frame, 30000);
+            Assert.AreEqual(client.Welcome.SessionId, frame.Header.SessionId);
+        }
+
+        [Test, Timeout(60000)]
+        public void MajorVersionMismatchIsReportedClearly()
+        {
+            ushort major = (ushort)(ProtocolVersion.Major + 1);
+            BridgeClient client = NewClient(o => o.ProtocolMajor = major);
+            var e = Assert.Throws<VersionMismatchException>(() => client.Connect(15000));
+            StringAssert.Contains(major + ".", e.Message, "names the client's version");
+            StringAssert.Contains(ProtocolVersion.Major + ".", e.Message, "names the server's version");
+            StringAssert.Contains("install", e.Message.ToLowerInvariant(), "says what to install");
+            Assert.AreEqual(ClientState.Failed, client.State);
+            Assert.AreSame(e, client.LastFailure);
+        }
+
+        [Test, Timeout(120000)]
+        public void SteadyStateAllocatesNothingPerFrame()
+        {
+            TestEnvironment.Need(Allocations.Supported, "GC.GetAllocatedBytesForCurrentThread");
+            BridgeClient client = NewClient(null);
+            client.Connect(15000);
+            byte[] px = Image(1);
+            ResultFrame frame = null;
+            for (int i = 0; i < 20; i++) RoundTrip(client, px, ref frame, 30000);
+
+            var desc = FrameDescription.Rgba8(Size, Size, RowOrder.BottomUp);
+            var sw = Stopwatch.StartNew(); // created before the measurement: a Stopwatch is 40 bytes
+            long ioBefore = client.Counters.IoThreadAllocatedBytes;
+            long callerBefore = Allocations.CurrentThread();
+            int results = 0;
+            while (results < 40 && sw.ElapsedMilliseconds < 60000)
+            {
+                ulong id = client.SubmitFrame(px, 0, px.Length, desc);
+                while (sw.ElapsedMilliseconds < 60000)
+                {
+                    if (client.TryGetResult(ref frame) && frame.Header.FrameId == id)
+                    {
+                        results++;
+                        break;
+                    }
+                    Thread.Sleep(1);
+                }
+            }
+            long callerBytes = Allocations.CurrentThread() - callerBefore;
+            long ioBytes = client.Counters.IoThreadAllocatedBytes - ioBefore;
+            Assert.AreEqual(40, results);
+            Assert.AreEqual(0L, callerBytes, "bytes allocated on the caller thread by 40 SubmitFrame/TryGetResult");
+            Assert.AreEqual(0L, ioBytes, "bytes allocated on the client's I/O thread during 40 round trips");
+        }
+    }
+
+    [TestFixture]
+    public class ManagedEndToEndTests : EndToEndTestsBase
+    {
+        protected override TransportKind Kind { get { return TransportKind.Managed; } }
+    }
+
+    [TestFixture]
+    public class NativeEndToEndTests : EndToEndTestsBase
+    {
+        protected override TransportKind Kind { get { return TransportKind.Native; } }
+    }
+}
