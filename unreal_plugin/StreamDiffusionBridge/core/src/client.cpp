@@ -480,6 +480,8 @@ struct Client::Impl {
         std::lock_guard<std::mutex> lock(impl.mu);
         impl.counters.credits += c->granted;
         impl.counters.in_flight -= std::min(impl.counters.in_flight, c->granted);
+        impl.counters.frames_answered_by_credit += c->granted;
+        impl.cv.notify_all();
         return SessionEnd::kNone;
       }
       if (auto* st = std::get_if<Stats>(&msg)) {
@@ -688,12 +690,17 @@ struct Client::Impl {
         }
         frame = std::move(oldest->second);
         impl.pending.erase(oldest);
+        --impl.counters.credits;  // reserved now so "credit and nothing pending" is never seen falsely
       }
       frame.header.session_id = session_id;
       frame.header.send_time_us = NowMicros();
       std::vector<uint8_t> header_bytes;
       Status s = Encode(frame.header, &header_bytes);
       if (!s.ok()) {
+        {
+          std::lock_guard<std::mutex> lock(impl.mu);
+          ++impl.counters.credits;
+        }
         impl.Event(ClientEventKind::kError, s.code(), "frame " + std::to_string(frame.header.frame_id) +
                                                           " not sent: " + s.message());
         return true;
@@ -704,6 +711,7 @@ struct Client::Impl {
       if (!sent) {  // socket full (should not happen with credits): keep the frame unless a newer one came
         frame.pixels = std::move(hint->pixels);
         std::lock_guard<std::mutex> lock(impl.mu);
+        ++impl.counters.credits;
         impl.pending.emplace(frame.header.stream_id, std::move(frame));  // no-op if replaced meanwhile
         return false;
       }
@@ -712,9 +720,9 @@ struct Client::Impl {
       MarkSent();
       ExpectAnswer();
       std::lock_guard<std::mutex> lock(impl.mu);
-      --impl.counters.credits;
       ++impl.counters.in_flight;
       ++impl.counters.frames_sent;
+      impl.cv.notify_all();
       return true;
     }
   };
@@ -960,6 +968,18 @@ bool Client::WaitForState(ConnectionState state, std::chrono::milliseconds timeo
   try {
     std::unique_lock<std::mutex> lock(d.mu);
     return d.cv.wait_for(lock, timeout, [&d, state] { return d.state == state; });
+  } catch (...) {
+    return false;
+  }
+}
+
+bool Client::WaitUntilReadyToSend(std::chrono::milliseconds timeout) {
+  Impl& d = *impl_;
+  try {
+    std::unique_lock<std::mutex> lock(d.mu);
+    return d.cv.wait_for(lock, timeout, [&d] {
+      return d.state == ConnectionState::kConnected && d.counters.credits > 0 && d.pending.empty();
+    });
   } catch (...) {
     return false;
   }

@@ -140,6 +140,26 @@ TEST(Client, CreditMessageReleasesAWaitingFrame) {
   EXPECT_FALSE(server.ReceiveOf<FrameHeader>(&got, milliseconds(200)));
   server.Send(id, Credit{1});
   EXPECT_TRUE(server.ReceiveOf<FrameHeader>(&got, kWait));
+  server.Send(id, Credit{1});  // as if that frame were replaced in the server's latest-wins slot
+  ASSERT_TRUE(client.WaitUntilReadyToSend(kWait));
+  EXPECT_EQ(client.GetCounters().frames_answered_by_credit, 2u);
+  EXPECT_EQ(client.GetCounters().in_flight, 0u);
+}
+
+TEST(Client, ReadyToSendMeansCreditAndNothingPending) {
+  FakeServer server;
+  Client client(FastConfig(server.endpoint()));
+  EXPECT_FALSE(client.WaitUntilReadyToSend(milliseconds(10)));  // not started
+  ASSERT_TRUE(client.Start().ok());
+  Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitUntilReadyToSend(kWait));
+  auto px = Pixels(4, 4, 1);
+  ASSERT_TRUE(client.SubmitFrame(View(px, 4, 4)).ok());
+  FakeServer::Received f;
+  ASSERT_TRUE(server.ReceiveOf<FrameHeader>(&f, kWait));
+  EXPECT_FALSE(client.WaitUntilReadyToSend(milliseconds(100)));  // the only credit is spent
+  server.Echo(f);
+  EXPECT_TRUE(client.WaitUntilReadyToSend(kWait));
 }
 
 TEST(Client, LatestResultDropsOlderOnes) {

@@ -109,6 +109,8 @@ struct ClientCounters {
   uint64_t events_dropped = 0;
   uint64_t sessions = 0;          // Welcome count (1 + successful reconnects)
   uint64_t errors_received = 0;
+  uint64_t frames_answered_by_credit = 0;  // the server returned the credit without a Result
+                                           // (frame replaced in its latest-wins slot, or refused)
   uint32_t credits = 0;           // sending credits held now
   uint32_t in_flight = 0;         // frames sent and not yet answered
 };
@@ -143,6 +145,9 @@ class Client {
   bool WaitForResult(FrameResult* out, std::chrono::milliseconds timeout);
   bool WaitForEvent(ClientEvent* out, std::chrono::milliseconds timeout);
   bool WaitForState(ConnectionState state, std::chrono::milliseconds timeout);
+  /// True once a credit is held and no frame waits to be sent, i.e. the next SubmitFrame goes out
+  /// at once and replaces nothing (for tools that want every frame processed, e.g. offline renders).
+  bool WaitUntilReadyToSend(std::chrono::milliseconds timeout);
 
   /// Control messages (names follow the schema). Queued and sent in order once connected; the
   /// last Prompt, merged Params and State are replayed after a reconnect.

@@ -1,0 +1,212 @@
+// bench_roundtrip: 512x512 RGBA round trips through `sdbridge serve --model identity`, the C++ client
+// against the Python reference client (BridgeClient), both measured in the same run against the same
+// server, alternating (Python, C++, Python, C++, ...). Prints every round and the C++/Python ratios.
+// Speed is reported, never asserted.
+//
+// Usage: bench_roundtrip [--python PY] [--size 512] [--frames 400] [--latency-frames 300] [--rounds 2]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "python_server.h"
+#include "sdbridge/client.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct Figures {
+  double fps = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  uint64_t dropped = 0;
+  bool ok = false;
+};
+
+double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5));
+  return v[i];
+}
+
+// Same pattern as python_reference.py: R = x*4+t, G = y*4, B = (x+y)*2, A = 255 (mod 256).
+std::vector<std::vector<uint8_t>> MakeFrames(uint32_t size, int count = 8) {
+  std::vector<std::vector<uint8_t>> frames;
+  for (int t = 0; t < count; ++t) {
+    std::vector<uint8_t> px(static_cast<size_t>(size) * size * 4);  // (H, W, 4) RGBA top-down
+    for (uint32_t y = 0; y < size; ++y) {
+      for (uint32_t x = 0; x < size; ++x) {
+        uint8_t* p = &px[(static_cast<size_t>(y) * size + x) * 4];
+        p[0] = static_cast<uint8_t>((x * 4 + static_cast<uint32_t>(t)) % 256);
+        p[1] = static_cast<uint8_t>((y * 4) % 256);
+        p[2] = static_cast<uint8_t>(((x + y) * 2) % 256);
+        p[3] = 255;
+      }
+    }
+    frames.push_back(std::move(px));
+  }
+  return frames;
+}
+
+Figures RunCpp(const std::string& endpoint, uint32_t size, int n_tp, int n_lat) {
+  Figures f;
+  sdbridge::ClientConfig cfg;
+  cfg.endpoint = endpoint;
+  cfg.client_name = "bench-cpp";
+  cfg.engine_name = "bench";
+  cfg.max_pending_results = 8;
+  sdbridge::Client client(cfg);
+  if (!client.Start().ok() || !client.WaitForState(sdbridge::ConnectionState::kConnected, milliseconds(30000))) {
+    std::fprintf(stderr, "C++ client could not connect to %s\n", endpoint.c_str());
+    return f;
+  }
+  const auto frames = MakeFrames(size);
+  sdbridge::FrameView view;
+  view.layout = sdbridge::PixelLayout{size,
+                                      size,
+                                      size * 4,
+                                      sdbridge::PixelFormat::kRGBA8,
+                                      sdbridge::RowOrder::kTopDown,
+                                      sdbridge::ColorSpace::kSRGB,
+                                      sdbridge::AlphaMode::kIgnore};
+  view.size = frames[0].size();
+  sdbridge::FrameResult result;
+
+  // 1) sequential round trips (one frame in flight): p50 / p99
+  std::vector<double> rtts;
+  for (int i = 0; i < n_lat + 20; ++i) {
+    view.pixels = frames[static_cast<size_t>(i) % frames.size()].data();
+    const auto start = Clock::now();
+    if (!client.SubmitFrame(view).ok() || !client.WaitForResult(&result, milliseconds(10000))) {
+      std::fprintf(stderr, "C++ sequential round trip %d failed\n", i);
+      return f;
+    }
+    if (i >= 20) rtts.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+
+  // 2) throughput with the server's credits in flight; replaced frames come back as Credit (dropped)
+  const uint64_t dropped_before = client.GetCounters().frames_answered_by_credit;
+  int sent = 0;
+  int received = 0;
+  const auto start = Clock::now();
+  auto answered = [&] {
+    return static_cast<uint64_t>(received) + client.GetCounters().frames_answered_by_credit - dropped_before;
+  };
+  while (answered() < static_cast<uint64_t>(n_tp)) {
+    while (sent < n_tp && client.WaitUntilReadyToSend(milliseconds(0))) {
+      view.pixels = frames[static_cast<size_t>(sent) % frames.size()].data();
+      if (!client.SubmitFrame(view).ok()) return f;
+      ++sent;
+    }
+    if (client.WaitForResult(&result, milliseconds(1))) {
+      ++received;
+    } else if (sent == n_tp && Clock::now() - start > std::chrono::seconds(600)) {
+      std::fprintf(stderr, "C++ throughput run stalled at %d results\n", received);
+      return f;
+    }
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  f.fps = received / elapsed;
+  f.p50_ms = Percentile(rtts, 0.5);
+  f.p99_ms = Percentile(rtts, 0.99);
+  f.dropped = client.GetCounters().frames_answered_by_credit - dropped_before;
+  f.ok = true;
+  return f;
+}
+
+double JsonNumber(const std::string& json, const std::string& key) {
+  const std::string k = "\"" + key + "\": ";
+  const size_t at = json.find(k);
+  return at == std::string::npos ? -1.0 : std::atof(json.c_str() + at + k.size());
+}
+
+Figures RunPython(const std::string& python, const std::string& endpoint, uint32_t size, int n_tp, int n_lat) {
+  Figures f;
+  const std::string cmd = "'" + python + "' '" SDB_PYTHON_REFERENCE "' --endpoint '" + endpoint +
+                          "' --size " + std::to_string(size) + " --frames " + std::to_string(n_tp) +
+                          " --latency-frames " + std::to_string(n_lat);
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return f;
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof(buf), pipe)) out += buf;
+  const int rc = pclose(pipe);
+  if (rc != 0 || out.find("\"fps\"") == std::string::npos) {
+    std::fprintf(stderr, "python reference failed (exit %d): %s\n", rc, out.c_str());
+    return f;
+  }
+  f.fps = JsonNumber(out, "fps");
+  f.p50_ms = JsonNumber(out, "p50_ms");
+  f.p99_ms = JsonNumber(out, "p99_ms");
+  f.dropped = static_cast<uint64_t>(JsonNumber(out, "dropped"));
+  f.ok = true;
+  return f;
+}
+
+void Print(const char* who, int round, const Figures& f) {
+  std::printf("round %d  %-22s %8.1f frames/s   p50 %6.2f ms   p99 %6.2f ms   dropped by server %llu\n", round,
+              who, f.fps, f.p50_ms, f.p99_ms, static_cast<unsigned long long>(f.dropped));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string python = SDB_DEFAULT_PYTHON;
+  if (const char* env = std::getenv("SDBRIDGE_PYTHON")) python = env;
+  uint32_t size = 512;
+  int n_tp = 400;
+  int n_lat = 300;
+  int rounds = 2;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--python") python = argv[i + 1];
+    else if (a == "--size") size = static_cast<uint32_t>(std::atoi(argv[i + 1]));
+    else if (a == "--frames") n_tp = std::atoi(argv[i + 1]);
+    else if (a == "--latency-frames") n_lat = std::atoi(argv[i + 1]);
+    else if (a == "--rounds") rounds = std::atoi(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (python.empty() || size == 0 || n_tp <= 0 || n_lat <= 0 || rounds <= 0) {
+    std::fprintf(stderr, "usage: bench_roundtrip --python PY [--size 512] [--frames 400] [--latency-frames 300] "
+                         "[--rounds 2]\n");
+    return 2;
+  }
+  std::string error;
+  auto server = sdbridge::testing::PythonServer::Start(python, "identity", "tcp://127.0.0.1:*", {},
+                                                       milliseconds(120000), &error);
+  if (!server) {
+    std::fprintf(stderr, "cannot start the server: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("bench_roundtrip: %ux%u RGBA8, identity model, %s, server credits (default 2) in flight for "
+              "frames/s, %d sequential round trips for p50/p99, %d frames per throughput run\n",
+              size, size, server->endpoint().c_str(), n_lat, n_tp);
+  std::vector<Figures> py, cpp;
+  for (int r = 1; r <= rounds; ++r) {
+    py.push_back(RunPython(python, server->endpoint(), size, n_tp, n_lat));
+    if (py.back().ok) Print("python BridgeClient", r, py.back());
+    cpp.push_back(RunCpp(server->endpoint(), size, n_tp, n_lat));
+    if (cpp.back().ok) Print("C++ sdbridge::Client", r, cpp.back());
+    if (!py.back().ok || !cpp.back().ok) return 1;
+  }
+  double py_fps = 0, cpp_fps = 0, py_p50 = 0, cpp_p50 = 0;
+  for (int r = 0; r < rounds; ++r) {
+    py_fps += py[static_cast<size_t>(r)].fps / rounds;
+    cpp_fps += cpp[static_cast<size_t>(r)].fps / rounds;
+    py_p50 += py[static_cast<size_t>(r)].p50_ms / rounds;
+    cpp_p50 += cpp[static_cast<size_t>(r)].p50_ms / rounds;
+  }
+  std::printf("mean over %d rounds: C++ %.1f frames/s vs Python %.1f frames/s = %.2fx (goal >= 1.00x); "
+              "p50 C++ %.2f ms vs Python %.2f ms = %.2fx\n",
+              rounds, cpp_fps, py_fps, cpp_fps / py_fps, cpp_p50, py_p50, cpp_p50 / py_p50);
+  server->Stop();
+  return 0;
+}
