@@ -141,6 +141,34 @@ namespace StreamDiffusion.Bridge.Core.Tests
             Assert.GreaterOrEqual(client.LastStats.FramesOut, 50UL);
         }
 
+        [Test, Timeout(120000)]
+        public void LatestFrameWinsWhileWaitingForCredit()
+        {
+            BridgeClient client = NewClient(null);
+            WelcomeMessage welcome = client.Connect(15000);
+            var desc = FrameDescription.Rgba8(Size, Size, RowOrder.BottomUp);
+            ulong last = 0;
+            for (int i = 0; i < 30; i++)
+            {
+                byte[] px = Image(i);
+                last = client.SubmitFrame(px, 0, px.Length, desc); // no waiting: credits run out at once
+            }
+            ResultFrame frame = null;
+            var sw = Stopwatch.StartNew();
+            while (sw.ElapsedMilliseconds < 60000)
+            {
+                if (client.WaitForResult(100) && client.TryGetResult(ref frame) && frame.Header.FrameId == last) break;
+            }
+            Assert.IsNotNull(frame);
+            Assert.AreEqual(last, frame.Header.FrameId, "the newest frame must be processed in the end");
+            ClientCounters c = client.Counters;
+            Assert.AreEqual(30L, c.FramesSubmitted);
+            Assert.AreEqual(30L, c.FramesSent + c.FramesReplaced, "every frame is either sent or replaced");
+            Assert.Greater(c.FramesReplaced, 0L, "with " + welcome.InitialCredits + " credits most frames wait and get replaced");
+            Assert.LessOrEqual(c.FramesSent - c.ResultsReceived - c.CreditsReturned, 0L, "no frame in flight is lost");
+            Assert.AreEqual(0L, c.ServerErrors, "sending only with credit means no NoCredit errors: " + DrainEvents(client));
+        }
+
         [Test, Timeout(180000)]
         public void ReconnectsWithANewHandshakeAfterServerRestart()
         {

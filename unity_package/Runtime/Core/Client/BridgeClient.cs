@@ -789,6 +789,21 @@ namespace StreamDiffusion.Bridge.Core.Client
                 _hasPending = false;
             }
             PendingFrame f = _sending;
+            string refusal = CheckAgainstWelcome(ref f.Header, f.Length);
+            if (refusal != null)
+            {
+                // The server would refuse it: drop it here, keep the credit, say why (once per distinct reason).
+                lock (_lock)
+                {
+                    _counters.FramesRefusedLocally++;
+                    if (refusal != _lastRefusal)
+                    {
+                        _lastRefusal = refusal;
+                        PushEvent(new ClientEvent { Kind = ClientEventKind.Warning, Message = refusal });
+                    }
+                }
+                return;
+            }
             f.Header.SessionId = _welcome.SessionId;
             f.Header.SendTimeUs = NowUs();
             ArraySegment<byte> header = _codec.EncodeFrame(ref f.Header);
@@ -797,6 +812,41 @@ namespace StreamDiffusion.Bridge.Core.Client
             _inFlight++;
             _lastSendTicks = Stopwatch.GetTimestamp();
             lock (_lock) _counters.FramesSent++;
+        }
+
+        private string _lastRefusal;
+
+        // The limits the Welcome announced; null when the frame is acceptable.
+        private string CheckAgainstWelcome(ref FrameHeader h, int length)
+        {
+            WelcomeMessage w = _welcome;
+            if ((w.MaxWidth > 0 && h.Width > w.MaxWidth) || (w.MaxHeight > 0 && h.Height > w.MaxHeight))
+            {
+                return "frame " + h.Width + "x" + h.Height + " exceeds the server's limit " + w.MaxWidth + "x" +
+                       w.MaxHeight + " (Welcome.max_width/max_height): lower the capture size or raise the server's " +
+                       "limits.max_width/max_height";
+            }
+            if (w.MaxMessageBytes > 0 && length > w.MaxMessageBytes)
+            {
+                return "frame of " + length + " bytes exceeds the server's max_message_bytes " + w.MaxMessageBytes +
+                       ": lower the capture size or raise the server's limits.max_message_bytes";
+            }
+            if (w.PixelFormats != null && w.PixelFormats.Length > 0 && !Contains(w.PixelFormats, h.PixelFormat))
+            {
+                return "the server does not accept pixel format " + h.PixelFormat + " (it accepts " +
+                       string.Join(", ", Array.ConvertAll(w.PixelFormats, x => x.ToString())) + "): submit one of those";
+            }
+            return null;
+        }
+
+        // A loop, not Array.IndexOf: the generic comparer may box enums under mono (this runs per frame).
+        private static bool Contains(PixelFormat[] formats, PixelFormat f)
+        {
+            for (int i = 0; i < formats.Length; i++)
+            {
+                if (formats[i] == f) return true;
+            }
+            return false;
         }
 
         private void Handle()

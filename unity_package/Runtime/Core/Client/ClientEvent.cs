@@ -59,6 +59,8 @@ namespace StreamDiffusion.Bridge.Core.Client
         /// <summary>Submitted frames replaced by a newer one before they could be sent (no credit).</summary>
         public long FramesReplaced;
         public long FramesSent;
+        /// <summary>Frames not sent because they break the Welcome's limits (size, bytes, pixel format).</summary>
+        public long FramesRefusedLocally;
         public long ResultsReceived;
         /// <summary>Results overwritten by a newer one before the game thread took them.</summary>
         public long ResultsOverwritten;

@@ -1,0 +1,123 @@
+// BridgeClient behaviour that needs no server: argument checks with clear messages, connect failures,
+// the control-queue limit, and clean disposal.
+// Compiled and run here with mono + NUnit 2.6; uses only NUnit API that Unity's NUnit 3.5 also has.
+using System;
+using NUnit.Framework;
+using sdbridge.protocol;
+using StreamDiffusion.Bridge.Core.Client;
+using StreamDiffusion.Bridge.Core.Protocol;
+using StreamDiffusion.Bridge.Core.Transport;
+
+namespace StreamDiffusion.Bridge.Core.Tests
+{
+    [TestFixture]
+    public class ClientTests
+    {
+        private static int FreePort()
+        {
+            var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            l.Start();
+            int port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+            l.Stop();
+            return port;
+        }
+
+        [Test]
+        public void SubmitChecksTheImageSizeAndNamesTheNumbers()
+        {
+            using (var client = new BridgeClient(new BridgeClientOptions()))
+            {
+                var px = new byte[10 * 10 * 4];
+                var e = Assert.Throws<ArgumentException>(() =>
+                    client.SubmitFrame(px, 0, px.Length - 1, FrameDescription.Rgba8(10, 10, RowOrder.BottomUp)));
+                StringAssert.Contains("399", e.Message);
+                StringAssert.Contains("400", e.Message);
+                Assert.Throws<ArgumentOutOfRangeException>(() =>
+                    client.SubmitFrame(px, 0, px.Length, FrameDescription.Rgba8(0, 10, RowOrder.BottomUp)));
+                var noRows = FrameDescription.Rgba8(10, 10, RowOrder.Unknown);
+                e = Assert.Throws<ArgumentException>(() => client.SubmitFrame(px, 0, px.Length, noRows));
+                StringAssert.Contains("RowOrder", e.Message);
+                Assert.Throws<ArgumentOutOfRangeException>(() =>
+                    client.SubmitFrame(px, 8, px.Length, FrameDescription.Rgba8(10, 10, RowOrder.BottomUp)));
+            }
+        }
+
+        [Test]
+        public void SubmitWithoutConnectionKeepsOnlyTheNewestFrame()
+        {
+            using (var client = new BridgeClient(new BridgeClientOptions()))
+            {
+                var px = new byte[4 * 4 * 4];
+                var d = FrameDescription.Rgba8(4, 4, RowOrder.TopDown);
+                ulong a = client.SubmitFrame(px, 0, px.Length, d);
+                ulong b = client.SubmitFrame(px, 0, px.Length, d);
+                Assert.AreEqual(a + 1, b);
+                Assert.IsTrue(client.HasPendingFrame);
+                Assert.AreEqual(2L, client.Counters.FramesSubmitted);
+                Assert.AreEqual(1L, client.Counters.FramesReplaced);
+                ResultFrame r = null;
+                Assert.IsFalse(client.TryGetResult(ref r));
+                Assert.IsNull(r);
+                Assert.IsFalse(client.WaitForResult(10));
+            }
+        }
+
+        [Test, Timeout(30000)]
+        public void ConnectToNothingTimesOutNamingTheEndpoint()
+        {
+            int port = FreePort();
+            var options = new BridgeClientOptions
+            {
+                Endpoint = "tcp://127.0.0.1:" + port,
+                TransportOptions = new TransportOptions { ConnectTimeoutMs = 200 },
+                ReconnectDelayMs = 50,
+            };
+            using (var client = new BridgeClient(options))
+            {
+                var e = Assert.Throws<TransportException>(() => client.Connect(1000));
+                StringAssert.Contains(port.ToString(), e.Message);
+                StringAssert.Contains("sdbridge serve", e.Message);
+                Assert.AreNotEqual(ClientState.Connected, client.State);
+            }
+        }
+
+        [Test]
+        public void ControlQueueIsBounded()
+        {
+            var options = new BridgeClientOptions { MaxQueuedControlMessages = 3 };
+            using (var client = new BridgeClient(options))
+            {
+                client.SendGameEvent("a");
+                client.SendGameEvent("b");
+                client.SetState(KeyValueData.Of("k", 1L));
+                var e = Assert.Throws<BridgeException>(() => client.SendGameEvent("d"));
+                StringAssert.Contains("MaxQueuedControlMessages", e.Message);
+                Assert.Throws<ArgumentException>(() => client.SetParams(new ParamsMessage()));
+                Assert.Throws<ArgumentException>(() => client.SendGameEvent(""));
+            }
+        }
+
+        [Test]
+        public void DisposeIsIdempotentAndFinal()
+        {
+            var client = new BridgeClient(new BridgeClientOptions { Endpoint = "tcp://127.0.0.1:" + FreePort() });
+            client.Start();
+            client.Dispose();
+            client.Dispose();
+            Assert.AreEqual(ClientState.Closed, client.State);
+            Assert.Throws<ObjectDisposedException>(() => client.Start());
+        }
+
+        [Test]
+        public void ClockIsMonotonicMicroseconds()
+        {
+            ulong a = BridgeClient.NowUs();
+            System.Threading.Thread.Sleep(20);
+            ulong b = BridgeClient.NowUs();
+            Assert.Greater(b, a + 10000UL);
+            Assert.Less(b, a + 5000000UL);
+            // Unix epoch microseconds: after 2020-01-01.
+            Assert.Greater(a, 1577836800UL * 1000000UL);
+        }
+    }
+}
