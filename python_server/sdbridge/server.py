@@ -556,6 +556,7 @@ class BridgeServer:
             credits_granted=1,
         )
         self._send(session.identity, header, result.pixels)
+        session.last_seen = time.monotonic()  # the heartbeat timeout counts from the last result too
         extra.frames_out += 1
         extra.inference.append(result.timings["inference"])
         extra.skipped += int(result.skipped)
@@ -582,7 +583,11 @@ class BridgeServer:
         log.info("session %d closed: %s", session.session_id, why)
 
     def _expire(self, now: float) -> None:
-        for session in self.table.expire(now, self.config.session.heartbeat_timeout_s):
+        def busy(session: Session) -> bool:
+            extra = self._extra.get(session.session_id)
+            return extra is not None and extra.in_flight > 0
+
+        for session in self.table.expire(now, self.config.session.heartbeat_timeout_s, busy):
             self._extra.pop(session.session_id, None)
             self.stats.sessions_expired += 1
             log.info("session %d expired after %.1f s without a message", session.session_id,

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+
 from sdbridge.transport.client import BridgeClient
 
 pytestmark = pytest.mark.integration

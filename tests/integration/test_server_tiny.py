@@ -5,11 +5,11 @@ Random ports, linger 0, a timeout on every receive: nothing here can hang.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+
 from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.pipeline import Components
 from sdbridge.server import BridgeServer, factory_from_components
@@ -27,7 +27,9 @@ def _config(**session: object) -> ServerConfig:
 
 @pytest.fixture(scope="module")
 def tiny_server(tiny: Components) -> Iterator[BridgeServer]:
-    cfg = _config(heartbeat_interval_ms=200, heartbeat_timeout_s=1.5)
+    # long heartbeat timeout: one test thread drives several clients, and a client blocked in another
+    # client's receive() cannot send heartbeats (tests/transport/test_liveness.py covers expiry)
+    cfg = _config(heartbeat_interval_ms=1000, heartbeat_timeout_s=120.0)
     factory, model = factory_from_components(tiny, cfg)
     server = BridgeServer(cfg, factory, model)
     server.start_in_thread()
@@ -84,8 +86,8 @@ def test_two_clients_with_different_prompts_never_mix(tiny_server: BridgeServer)
     # a fresh session with a's prompt and inputs reproduces exactly a's outputs: nothing of b leaked in
     with _client(tiny_server, "a-again", "a red castle") as ref:
         ref_out = _round_trips(ref, a_in)
-    for got, want in zip(a_out, ref_out, strict=True):
-        np.testing.assert_array_equal(got.image, want.image)
+    for index, (got, want) in enumerate(zip(a_out, ref_out, strict=True)):
+        np.testing.assert_array_equal(got.image, want.image, err_msg=f"output {index} of client a")
     # and b's prompt gives other pictures for the same input
     with _client(tiny_server, "b-on-a", "a blue ocean at night") as other:
         other_out = _round_trips(other, a_in)
@@ -138,24 +140,3 @@ def test_reconnect_gets_a_fresh_session(tiny_server: BridgeServer) -> None:
         ids = [s.session_id for s in tiny_server.table.sessions()]
         assert client.session_id in ids and first not in ids  # Bye freed the old session
         assert _round_trips(client, [frame])[0].frame_id == 2
-
-
-def test_silent_client_is_freed_and_reconnects_automatically(tiny_server: BridgeServer) -> None:
-    frame = _frames(1, seed=6)[0]
-    with _client(tiny_server, "silent", "a red castle") as client:
-        first = client.session_id
-        deadline = time.monotonic() + 10
-        while first in [s.session_id for s in tiny_server.table.sessions()]:
-            assert time.monotonic() < deadline, "heartbeat timeout did not free the silent session"
-            time.sleep(0.1)  # no call into the client: no heartbeat
-        result = _round_trips(client, [frame])[0]  # sees SESSION_EXPIRED, handshakes again, sends
-        assert client.session_id != first and client.counters.reconnects == 1
-        assert result.frame_id >= 1
-
-
-def test_heartbeats_keep_an_idle_client_alive(tiny_server: BridgeServer) -> None:
-    with _client(tiny_server, "idle", "a red castle") as client:
-        first = client.session_id
-        assert client.receive(timeout=2.5) is None  # idle, but receive() sends Pings
-        assert first in [s.session_id for s in tiny_server.table.sessions()]
-        assert client.counters.reconnects == 0

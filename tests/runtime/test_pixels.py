@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from sdbridge.errors import InputError
 from sdbridge.runtime.pixels import Layout, PixelFormat, RowOrder, from_pipeline, to_pipeline
 

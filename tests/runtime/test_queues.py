@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+
 from sdbridge.errors import ConfigError
 from sdbridge.runtime.queues import BoundedFifo, LatestSlot
 

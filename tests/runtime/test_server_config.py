@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from sdbridge.config import Dtype, ServerConfig, load_config, parse_config, with_overrides
 from sdbridge.errors import ConfigError
 

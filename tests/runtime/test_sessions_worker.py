@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from sdbridge.runtime.pixels import Layout, PixelFormat
 from sdbridge.runtime.sessions import (
     ClientInfo,
@@ -78,6 +79,7 @@ def test_expire_frees_only_silent_sessions() -> None:
     old = table.open(b"old", ClientInfo("old"), credits=1)
     new = table.open(b"new", ClientInfo("new"), credits=1)
     old.last_seen -= 10
+    assert table.expire(time.monotonic(), timeout=5, busy=lambda s: s is old) == []  # owed a result
     gone = table.expire(time.monotonic(), timeout=5)
     assert gone == [old] and old.closed and not new.closed
     assert table.get(b"old") is None and table.get(b"new") is new

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import zmq
+
 from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m

@@ -11,6 +11,7 @@ import flatbuffers
 import numpy as np
 import pytest
 import zmq
+
 from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m
 from sdbridge.protocol._generated import bridge_generated as fb

@@ -13,11 +13,9 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from sdbridge.errors import BridgeError
 from sdbridge.runtime.pixels import Layout
@@ -49,7 +47,7 @@ class FrameJob:
     payload: memoryview | bytes
     received_at: float  # time.perf_counter() when the I/O thread got it
     client_timestamp_us: int = 0
-    keep: Any = None  # keeps the zmq frame that owns `payload` alive
+    keep: Any = None  # the transport's frame object that owns `payload` (kept alive, resendable)
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ class ResultJob:
     frame_id: int
     stream: int
     layout: Layout  # packed layout of `pixels` (client size, format and row order)
-    pixels: np.ndarray  # (H, W, bpp) uint8, C-contiguous
+    pixels: Any  # (H, W, bpp) uint8 C-contiguous array, or the received wire frame itself (passthrough)
     timings: dict[str, float]  # seconds
     is_warmup: bool
     skipped: bool
@@ -183,10 +181,16 @@ class SessionTable:
                 self._close(session)
             return session
 
-    def expire(self, now: float, timeout: float) -> list[Session]:
-        """Remove every session silent for more than `timeout` seconds; returns them."""
+    def expire(self, now: float, timeout: float,
+               busy: Callable[[Session], bool] | None = None) -> list[Session]:
+        """Remove every session silent for more than `timeout` seconds; returns them.
+
+        A session for which `busy(session)` is true (the server still owes it a result) is kept: a
+        client blocked waiting for a slow frame cannot send heartbeats.
+        """
         with self._lock:
-            stale = [s for s in self._by_identity.values() if now - s.last_seen > timeout]
+            stale = [s for s in self._by_identity.values()
+                     if now - s.last_seen > timeout and not (busy is not None and busy(s))]
             for session in stale:
                 del self._by_identity[session.identity]
                 self._close(session)

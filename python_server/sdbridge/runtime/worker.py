@@ -113,18 +113,41 @@ class Worker:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
+        held: ResultJob | None = None  # finished, published once the next frame has been taken
         while not self._stop.is_set():
             with self._table.work:
                 session = self._table.next_with_work()
                 if session is None:
+                    if held is not None:
+                        self._publish(held)
+                        held = None
+                        continue
                     self._table.work.wait(0.25)
                     continue
             start = time.perf_counter()
-            self.serve(session)
+            job = self._take(session)
+            # Publish the previous result only now: its session's next frame (if it was waiting) has
+            # just left the slot, so the frame the client sends on receiving the result cannot
+            # replace it. Without this, thread scheduling alone made a 2-credit client lose frames.
+            if held is not None:
+                self._publish(held)
+                held = None
+            if job is not None:
+                held = self._run_job(session, job)
             self.busy_seconds += time.perf_counter() - start
+        if held is not None:
+            self._publish(held)
 
     def serve(self, session: Session) -> None:
-        """One turn for one session: apply its pending updates, then process its latest frame.
+        """One turn for one session: apply its pending updates, process its latest frame, publish."""
+        job = self._take(session)
+        if job is not None:
+            result = self._run_job(session, job)
+            if result is not None:
+                self._publish(result)
+
+    def _take(self, session: Session) -> FrameJob | None:
+        """Take the session's latest frame, then apply its pending updates.
 
         The frame is taken first: every update that arrived before it is then already queued (the I/O
         thread queues in arrival order), so a Prompt sent before a Frame always applies to that Frame.
@@ -140,17 +163,22 @@ class Worker:
                     session.pipeline.update(**merged)
                 except Exception as exc:  # report to the client, keep serving
                     self._fail(session, None, exc)
-        if job is None or session.closed:
-            return
+        return None if session.closed else job
+
+    def _run_job(self, session: Session, job: FrameJob) -> ResultJob | None:
+        """Process one frame; a failure is reported at once and returns None."""
         try:
             result = self._process(session, job)
         except Exception as exc:
             session.stats.frames_failed += 1
             self._fail(session, job.frame_id, exc)
-            return
+            return None
         session.stats.frames_processed += 1
         session.stats.last_timings = result.timings
         self.frames_processed += 1
+        return result
+
+    def _publish(self, result: ResultJob) -> None:
         self._on_result(result)
 
     def _ensure_pipeline(self, session: Session, size: tuple[int, int]) -> SessionPipeline:
@@ -176,7 +204,8 @@ class Worker:
             out = pipeline(view)
             if out.image is view:
                 t2 = time.perf_counter()
-                pixels = np.frombuffer(job.payload, dtype=np.uint8)  # (stride * H,) the client's bytes
+                # the client's own bytes: resend the wire frame that holds them (zero-copy) if there is one
+                pixels = job.keep if job.keep is not None else np.frombuffer(job.payload, dtype=np.uint8)
                 timings = {"queue_wait": t0 - job.received_at, "setup": t1 - t0, "decode": 0.0,
                            "inference": t2 - t1, "encode": 0.0}
                 return self._result(session, job, job.layout, pixels, timings, out)

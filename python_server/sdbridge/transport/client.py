@@ -17,7 +17,8 @@ newer submit replaces it) and sends it as soon as credit returns, during `receiv
 Heartbeats: every call sends a Ping when nothing was sent for the server's heartbeat interval; an idle
 tool should call `receive(timeout=...)` or `ping()` now and then. When the server does not answer
 for `lost_after` seconds, or says the session is gone, the client reconnects with a new socket and
-a new Hello (a fresh session: prompt and parameters must be sent again; `on_reconnect` can do it).
+a new Hello (a fresh session), then re-sends its last prompt, parameters and state; `on_reconnect`
+is called afterwards. A frame in flight when the session ended is lost (its result never comes).
 """
 
 from __future__ import annotations
@@ -116,6 +117,10 @@ class BridgeClient:
         self._last_heard = 0.0
         self._session_lost = False
         self._connect_timeout = 5.0
+        # what a new session needs to look like the old one (replayed after a reconnect)
+        self._last_prompt: m.Prompt | None = None
+        self._params: dict[str, Any] = {}
+        self._state: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ connection
 
@@ -193,6 +198,12 @@ class BridgeClient:
         self._close_socket()
         welcome = self.connect(self._connect_timeout if timeout is None else timeout)
         self.counters.reconnects += 1
+        if self._last_prompt is not None:  # the new session starts from the server defaults
+            self._send(self._last_prompt)
+        if self._params:
+            self._send(m.Params(**self._params))
+        if self._state:
+            self._send(m.State(entries=dict(self._state), replace_all=True, client_time_us=_now_us()))
         if self.on_reconnect is not None:
             self.on_reconnect(self)
         return welcome
@@ -271,6 +282,7 @@ class BridgeClient:
             message = m.Prompt(blend=blend, negative=negative_prompt, transition_frames=transition_frames,
                                transition_seconds=transition_seconds, stream_id=stream_id)
         self._control(message)
+        self._last_prompt = message
 
     def set_params(
         self,
@@ -299,6 +311,15 @@ class BridgeClient:
         if message.set_mask == m.ParamsField.NONE:
             raise InputError("set_params() got no parameter; pass at least one, e.g. guidance_scale=1.2")
         self._control(message)
+        for name in ("guidance_scale", "delta", "t_index_list", "seed", "similarity_filter_enabled",
+                     "similarity_threshold", "similarity_max_skip", "seed_blend"):
+            value = getattr(message, name)
+            if value is not None:
+                self._params[name] = value
+        if seed_blend is not None:
+            self._params.pop("seed", None)
+        elif seed_value is not None:
+            self._params.pop("seed_blend", None)
 
     def send_event(self, name: str, payload: Mapping[str, bool | int | float | str] | None = None) -> None:
         """Report a game event (e.g. "enter_zone", {"biome": "forest"})."""
@@ -316,6 +337,9 @@ class BridgeClient:
         else:
             entries = dict(key)
         self._control(m.State(entries=entries, replace_all=replace_all, client_time_us=_now_us()))
+        if replace_all:
+            self._state.clear()
+        self._state.update(entries)
 
     def stats(self, timeout: float = 5.0) -> m.Stats:
         """Ask the server for this session's counters; raises TransportError on timeout."""

@@ -1,0 +1,124 @@
+"""Heartbeats, expiry of silent sessions, automatic reconnect with replay, Bye, session limit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from sdbridge.errors import ProtocolError, TransportError
+from sdbridge.protocol import messages as m
+from sdbridge.server import BridgeServer
+from sdbridge.transport.client import BridgeClient
+
+from .conftest import RawPeer, small_config
+
+
+@pytest.fixture
+def fast_server() -> Iterator[BridgeServer]:
+    """Identity server whose sessions expire after 0.6 s of silence."""
+    srv = BridgeServer(small_config(heartbeat_interval_ms=100, heartbeat_timeout_s=0.6))
+    srv.start_in_thread()
+    yield srv
+    srv.close()
+
+
+def _ids(server: BridgeServer) -> list[int]:
+    return [s.session_id for s in server.table.sessions()]
+
+
+def _wait_for(predicate: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def test_silent_client_is_freed_then_reconnects_and_replays(fast_server: BridgeServer) -> None:
+    image = np.full((8, 8, 4), 9, dtype=np.uint8)
+    with BridgeClient(fast_server.endpoint, name="silent") as client:
+        client.connect(timeout=5)
+        client.set_prompt("a red castle", negative_prompt="blurry")
+        client.set_params(guidance_scale=1.4)
+        client.set_state("time_of_day", "night")
+        first = client.session_id
+        _wait_for(lambda: first not in _ids(fast_server))  # no call into the client: no heartbeat
+        assert fast_server.stats.sessions_expired >= 1
+        client.submit(image)  # sees SESSION_EXPIRED first, handshakes again, then sends
+        assert client.session_id != first and client.counters.reconnects == 1
+        session = fast_server.table.get(next(s.identity for s in fast_server.table.sessions()
+                                             if s.session_id == client.session_id))
+        assert session is not None
+        _wait_for(lambda: session.prompt_values.get("prompt") == "a red castle")
+        assert session.prompt_values["guidance_scale"] == pytest.approx(1.4)
+        assert session.state == {"time_of_day": "night"}
+        result = client.receive(timeout=5)
+        assert result is not None
+        np.testing.assert_array_equal(result.image, image)
+
+
+def test_heartbeats_keep_an_idle_client_alive(fast_server: BridgeServer) -> None:
+    with BridgeClient(fast_server.endpoint, name="idle") as client:
+        client.connect(timeout=5)
+        first = client.session_id
+        assert client.receive(timeout=1.5) is None  # idle for 2.5x the timeout, but receive() pings
+        assert first in _ids(fast_server) and client.counters.reconnects == 0
+
+
+def test_no_auto_reconnect_raises_a_clear_error(fast_server: BridgeServer) -> None:
+    with BridgeClient(fast_server.endpoint, name="manual", auto_reconnect=False) as client:
+        client.connect(timeout=5)
+        first = client.session_id
+        _wait_for(lambda: first not in _ids(fast_server))
+        with pytest.raises(TransportError, match="reconnect"):
+            client.submit(np.zeros((4, 4, 3), dtype=np.uint8))
+        client.reconnect(timeout=5)
+        assert client.session_id != first
+
+
+def test_bye_frees_the_session_at_once(fast_server: BridgeServer) -> None:
+    client = BridgeClient(fast_server.endpoint, name="bye")
+    client.connect(timeout=5)
+    sid = client.session_id
+    client.close()
+    _wait_for(lambda: sid not in _ids(fast_server), timeout=0.5)
+
+
+def test_session_limit_is_refused_with_the_limit_named(fast_server: BridgeServer) -> None:
+    clients = [BridgeClient(fast_server.endpoint, name=f"c{i}") for i in range(4)]
+    try:
+        for c in clients:
+            c.connect(timeout=5)
+        extra = BridgeClient(fast_server.endpoint, name="one-too-many")
+        with pytest.raises(ProtocolError, match="max_sessions=4"):
+            extra.connect(timeout=5)
+        extra.close()
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_major_mismatch_is_refused_naming_both_versions(fast_server: BridgeServer) -> None:
+    peer = RawPeer(fast_server.endpoint)
+    try:
+        peer.send_msg(m.Hello(protocol_major=9, protocol_minor=3, client_name="future"))
+        err, _ = peer.recv()
+        assert isinstance(err, m.ErrorMsg) and err.code is m.ErrorCode.VERSION_MISMATCH
+        assert "9.3" in err.message and "1.0" in err.message and err.session_closed
+        assert len(fast_server.table) == 0
+        # a minor mismatch is accepted, with a warning in the Welcome
+        peer.send_msg(m.Hello(protocol_major=1, protocol_minor=7, client_name="newer-minor"))
+        welcome, _ = peer.recv()
+        assert isinstance(welcome, m.Welcome) and "1.7" in welcome.warning
+    finally:
+        peer.close()
+
+
+def test_connect_timeout_is_a_transport_error() -> None:
+    client = BridgeClient("tcp://127.0.0.1:9", name="nobody")  # nothing listens on the discard port
+    with pytest.raises(TransportError, match=r"no Welcome .* within timeout=0.3"):
+        client.connect(timeout=0.3)
+    client.close()
+
