@@ -21,7 +21,8 @@ def pipe(tiny):
     ("image", "match"),
     [
         (np.zeros((64, 64, 3), dtype=np.float32), r"dtype is float32; expected uint8"),
-        (np.zeros((64, 64, 4), dtype=np.uint8), r"\(1, 64, 64, 4\) does not match .*\(1, 64, 64, 3\).*resize frames to 64x64"),
+        (np.zeros((64, 64, 4), dtype=np.uint8),
+         r"\(1, 64, 64, 4\) does not match .*\(1, 64, 64, 3\).*resize frames to 64x64"),
         (np.zeros((32, 64, 3), dtype=np.uint8), r"\(1, 32, 64, 3\) does not match.*64x64"),
         (np.zeros((64, 64), dtype=np.uint8), r"image shape \(64, 64\) has 2 dims; expected"),
         (torch.zeros(3, 48, 64), r"\(1, 3, 48, 64\) does not match"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -54,7 +56,7 @@ def test_pipeline_skip_returns_last_result_flagged(tiny):
     results = [pipe(frame) for _ in range(12)]
     skipped = [r.skipped for r in results]
     assert skipped == [False, True, True, True, False, True, True, True, False, True, True, True]
-    for prev, cur in zip(results, results[1:], strict=False):
+    for prev, cur in itertools.pairwise(results):
         if cur.skipped:
             assert np.array_equal(cur.image, prev.image)
             assert "unet" not in cur.timings

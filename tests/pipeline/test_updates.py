@@ -66,10 +66,8 @@ def test_weighted_prompt_blend(tiny, interpolation):
     castle, forest = enc.encode("castle").embeds, enc.encode("forest").embeds
     pipe.update(prompt=[("castle", 0.7), ("forest", 0.3)])
     got = pipe._cond.embeds
-    if interpolation is Interpolation.LINEAR:
-        want = 0.7 * castle + 0.3 * forest
-    else:
-        want = slerp(castle, forest, 0.3)
+    linear = interpolation is Interpolation.LINEAR
+    want = 0.7 * castle + 0.3 * forest if linear else slerp(castle, forest, 0.3)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     pipe.update(prompt=[("castle", 1.0), ("forest", 0.0)])
     torch.testing.assert_close(pipe._cond.embeds, castle)
