@@ -221,16 +221,17 @@ class BridgeServer:
         try:
             while not self._stop.is_set() and not (should_stop is not None and should_stop()):
                 events = dict(poller.poll(100))
-                if self._waker.socket in events:
-                    self._waker.drain()
-                self._flush_outbox()
+                # Input first, then results: a frame already waiting in the socket reaches its slot
+                # (and the worker) before the result that lets the client send the next one goes out.
                 if self._transport.socket in events:
                     for _ in range(64):  # bounded batch so results are not starved by input
                         received = self._transport.recv()
                         if received is None:
                             break
                         self._handle(*received)
-                    self._flush_outbox()
+                if self._waker.socket in events:
+                    self._waker.drain()
+                self._flush_outbox()
                 now = time.monotonic()
                 if now >= next_expiry:
                     self._expire(now)
