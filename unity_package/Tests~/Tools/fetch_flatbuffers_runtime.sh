@@ -16,21 +16,17 @@ if ! command -v dpkg-source >/dev/null 2>&1; then
   apt-get install -y "${APT_OPTS[@]}" dpkg-dev >/dev/null
 fi
 if [[ -f "$SOURCES" ]] && ! grep -q '^Types:.*deb-src' "$SOURCES"; then
-  # Each stanza "Types: deb" gets a twin "Types: deb-src" with the same URIs, Suites, Components, Signed-By.
-  python3 - "$SOURCES" <<'PY'
-import sys
-path = sys.argv[1]
-text = open(path, encoding="utf-8").read()
-stanzas = [s for s in text.split("\n\n") if s.strip()]
-twins = []
-for s in stanzas:
-    lines = s.strip().splitlines()
-    if any(line.strip() == "Types: deb" for line in lines):
-        twins.append("\n".join("Types: deb-src" if line.strip() == "Types: deb" else line for line in lines))
-with open(path, "a", encoding="utf-8") as f:
-    for t in twins:
-        f.write("\n\n" + t + "\n")
-PY
+  # Each stanza with the line "Types: deb" gets a twin "Types: deb-src" with the same URIs, Suites,
+  # Components and Signed-By (awk paragraph mode: stanzas are separated by blank lines).
+  twins="$(awk 'BEGIN { RS = ""; ORS = "\n\n" }
+    { n = split($0, lines, "\n"); found = 0; out = ""
+      for (i = 1; i <= n; i++) {
+        line = lines[i]
+        if (line == "Types: deb") { line = "Types: deb-src"; found = 1 }
+        out = out line "\n"
+      }
+      if (found) print out }' "$SOURCES")"
+  printf '\n%s\n' "$twins" >> "$SOURCES"
 fi
 if ! apt-cache showsrc flatbuffers 2>/dev/null | grep -q '^Package: flatbuffers'; then
   apt-get update "${APT_OPTS[@]}" >/dev/null
@@ -39,7 +35,7 @@ SRC="$OUT/src"
 mkdir -p "$SRC"
 cd "$SRC"
 if ! ls -d flatbuffers-*/net/FlatBuffers >/dev/null 2>&1; then
-  # -d: do not need build-deps; apt-get source unpacks with dpkg-source.
+  # Downloads the .dsc + tarballs and unpacks them with dpkg-source (no build dependencies needed).
   apt-get source "${APT_OPTS[@]}" flatbuffers >/dev/null 2>&1 || apt-get source flatbuffers
 fi
 NET_DIR="$(ls -d "$SRC"/flatbuffers-*/net/FlatBuffers | head -n1)"
