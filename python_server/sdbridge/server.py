@@ -403,8 +403,8 @@ class BridgeServer:
         resize_note = ""
         if self.model.family is not m.ModelFamily.IDENTITY and \
                 self.config.model.processing_size is ProcessingSize.MODEL:
-            resize_note = (f"frames are resized to the model size {self.model.width}x{self.model.height} "
-                           f"and results back to each frame's size")
+            resize_note = (f"frames of another size than the model's {self.model.width}x{self.model.height} "
+                           f"are resized to it, and results back to the frame's size")
         warning = "; ".join(w for w in (decision.warning, resize_note) if w)
         self._send(identity, m.Welcome(
             session_id=session.session_id,

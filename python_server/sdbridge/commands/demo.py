@@ -1,20 +1,30 @@
-"""`sdbridge demo`: run the pipeline on a generated moving scene, show frames/s, write PNG pairs.
+"""`sdbridge demo`: the server plus a synthetic game client, live frames/s and latency, PNG pairs.
 
-This is the pipeline-only demo; it needs no server. (The client-server demo replaces it once the
-server lands; the flags stay the same.)
+The server (the tiny random-weight model unless --model says otherwise) runs in this process or, with
+--subprocess, as a separate `sdbridge serve`. A "game" renders a moving procedural scene at --fps,
+submits every frame through BridgeClient (credits + latest-wins, like an engine plugin), and shows
+the results' rate and round-trip latency live. Input|output pairs (each output next to the input it
+was made from, `source_frame_id`) are written as PNGs. It stops by itself after --frames results or
+--seconds seconds, whichever comes first.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 NAME = "demo"
-HELP = "stylize a generated moving scene with the pipeline; print frames/s; write input/output PNGs"
+HELP = "run the server and a synthetic game client; live frames/s and latency; write input/output PNGs"
 log = logging.getLogger(__name__)
 
 
@@ -23,49 +33,153 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="tiny", help="tiny | small | identity | Hub id | folder (default tiny)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | mps")
     parser.add_argument("--size", type=int, default=256, help="frame width and height (multiple of 8)")
-    parser.add_argument("--frames", type=int, default=60, help="frames to run")
+    parser.add_argument("--frames", type=int, default=60, help="stop after this many results")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--prompt", default="a watercolor painting of a castle on green hills")
     parser.add_argument("--negative-prompt", default="blurry, low quality")
     parser.add_argument("--t-index", type=int, nargs="+", default=[32, 45], help="t_index_list (strength)")
     parser.add_argument("--cfg", default="self", choices=["none", "full", "self", "initialize"])
     parser.add_argument("--guidance", type=float, default=1.4)
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for PNG pairs")
-    parser.add_argument("--save-every", type=int, default=10, help="write a PNG pair every N frames")
+    parser.add_argument("--save-every", type=int, default=10, help="write a PNG pair every N results")
+    parser.add_argument("--fps", type=float, default=30.0, help="frame rate the synthetic game renders at")
+    parser.add_argument("--credits", type=int, default=2, help="frames in flight (server credits)")
+    parser.add_argument("--subprocess", action="store_true",
+                        help="run the server as a separate `sdbridge serve` process instead of a thread")
+
+
+def _server_toml(args: argparse.Namespace) -> str:
+    t_index = ", ".join(str(t) for t in args.t_index)
+    return (
+        'bind = "tcp://127.0.0.1:*"\n'
+        f'[model]\nname = "{args.model}"\ndevice = "{args.device}"\nwidth = {args.size}\nheight = {args.size}\n'
+        f'[pipeline]\nt_index_list = [{t_index}]\ncfg_mode = "{args.cfg}"\nguidance_scale = {args.guidance}\n'
+        f"[session]\ncredits = {args.credits}\n"
+    )
+
+
+class _ServerHandle:
+    """The demo's server: a thread in this process, or a `sdbridge serve` subprocess."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._args = args
+        self._server = None
+        self._proc: subprocess.Popen[str] | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="sdbridge-demo-")
+        self.config_path = Path(self._tmp.name) / "server.toml"
+        self.config_path.write_text(_server_toml(args), encoding="utf-8")
+
+    def start(self) -> str:
+        if not self._args.subprocess:
+            from sdbridge.config import load_config
+            from sdbridge.server import BridgeServer
+
+            self._server = BridgeServer(load_config(self.config_path))
+            return self._server.start_in_thread()
+        cmd = [sys.executable, "-m", "sdbridge.cli", "serve", "--config", str(self.config_path)]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert self._proc.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(self._proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + 600  # a real model may take long to load
+        while time.monotonic() < deadline and self._proc.poll() is None:
+            if selector.select(timeout=1.0):
+                line = self._proc.stdout.readline()
+                if line.startswith("sdbridge serving"):
+                    return line.rsplit(" ", 1)[-1].strip()
+        self.close()
+        from sdbridge.errors import TransportError
+
+        raise TransportError("the `sdbridge serve` subprocess did not start; run it alone to see why")
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait(5)
+            self._proc = None
+        self._tmp.cleanup()
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo; returns 0."""
-    import torch
+    """Run the demo until --frames results or --seconds; returns 0."""
     from PIL import Image
-    from tqdm import tqdm
 
-    from sdbridge.pipeline import CfgMode, StreamConfig, build_pipeline, load_components
     from sdbridge.scene import SceneRenderer
+    from sdbridge.transport.client import BridgeClient
 
-    comps = load_components(args.model, device=args.device, dtype=torch.float32)
-    config = StreamConfig(width=args.size, height=args.size, t_index_list=args.t_index,
-                          cfg_mode=CfgMode(args.cfg), guidance_scale=args.guidance)
-    pipe = build_pipeline(comps, config)
-    pipe.prepare(prompt=args.prompt, negative_prompt=args.negative_prompt)
-    scene = SceneRenderer(args.size, args.size)
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"model {comps.describe()}; latency {pipe.latency_frames} frames; writing PNGs to {args.out}")
-    inputs: list[np.ndarray] = []
-    start, written = time.perf_counter(), 0
-    bar = tqdm(range(args.frames), unit="frame")
-    for index in bar:
-        frame = scene.render(index)
-        inputs.append(frame)
-        result = pipe(frame)
-        source = inputs[max(0, index - pipe.latency_frames)]  # the input this output belongs to
-        inputs = inputs[-(pipe.latency_frames + 1):]
-        bar.set_postfix(fps=f"{(index + 1) / (time.perf_counter() - start):.1f}",
-                        warmup=result.is_warmup, skipped=result.skipped)
-        if not result.is_warmup and (index % args.save_every == 0 or index == args.frames - 1):
-            pair = np.concatenate([source, result.image], axis=1)
-            Image.fromarray(pair).save(args.out / f"pair_{index:05d}.png")
-            written += 1
-    elapsed = time.perf_counter() - start
-    print(f"{args.frames} frames in {elapsed:.2f} s: {args.frames / elapsed:.2f} frames/s; "
-          f"{written} input|output PNG pairs in {args.out}")
+    handle = _ServerHandle(args)
+    start_load = time.perf_counter()
+    endpoint = handle.start()
+    try:
+        with BridgeClient(endpoint, name="sdbridge-demo", engine="synthetic scene") as client:
+            welcome = client.connect(timeout=60)
+            client.set_prompt(args.prompt, negative_prompt=args.negative_prompt)
+            model = welcome.model
+            print(f"server {endpoint} ({'subprocess' if args.subprocess else 'thread'}), model "
+                  f"{model.name if model else '?'} at {args.size}x{args.size}, latency {welcome.latency_frames} "
+                  f"frame(s), ready in {time.perf_counter() - start_load:.1f} s; PNG pairs -> {args.out}")
+            scene = SceneRenderer(args.size, args.size)
+            inputs: OrderedDict[int, np.ndarray] = OrderedDict()  # frame_id -> rendered frame
+            round_trips: list[float] = []
+            results = warmups = skipped = written = 0
+            tick = 1.0 / args.fps if args.fps > 0 else 0.0
+            start = time.perf_counter()
+            index = 0
+            next_render = start
+            last_print = 0.0
+            while results < args.frames and (args.seconds is None or time.perf_counter() - start < args.seconds):
+                now = time.perf_counter()
+                if now >= next_render:  # the game renders at its own pace, whatever the server does
+                    frame = scene.render(index)
+                    index += 1
+                    next_render = max(next_render + tick, now)
+                    frame_id = client.submit(frame)
+                    if frame_id is not None:
+                        inputs[frame_id] = frame
+                    else:  # pending: it gets the next id when it goes out
+                        inputs[client._next_frame_id - 1] = frame
+                    while len(inputs) > 64:
+                        inputs.popitem(last=False)
+                result = client.receive(timeout=max(0.0, next_render - time.perf_counter()))
+                if result is None:
+                    continue
+                results += 1
+                warmups += int(result.is_warmup)
+                skipped += int(result.skipped)
+                if "round_trip" in result.timings:
+                    round_trips.append(result.timings["round_trip"])
+                source = inputs.get(result.source_frame_id)
+                if (not result.is_warmup and source is not None
+                        and (results % args.save_every == 0 or results == args.frames)):
+                    pair = np.concatenate([source, result.image], axis=1)  # (H, 2W, 3) input | output
+                    Image.fromarray(pair).save(args.out / f"pair_{result.frame_id:05d}.png")
+                    written += 1
+                elapsed = time.perf_counter() - start
+                if elapsed - last_print >= 0.5 or results == args.frames:
+                    last_print = elapsed
+                    p50 = float(np.median(round_trips[-50:])) * 1e3 if round_trips else 0.0
+                    sys.stdout.write(
+                        f"\rrendered {index} | results {results} ({results / elapsed:5.2f}/s) | round trip p50 "
+                        f"{p50:7.1f} ms | warm-up {warmups} | skipped {skipped} | not sent (replaced) "
+                        f"{client.counters.replaced_pending} | dropped by server {client.counters.credits_returned}")
+                    sys.stdout.flush()
+            elapsed = time.perf_counter() - start
+            sys.stdout.write("\n")
+            p50 = float(np.median(round_trips)) * 1e3 if round_trips else 0.0
+            p99 = float(np.percentile(round_trips, 99)) * 1e3 if round_trips else 0.0
+            print(f"{results} results from {index} rendered frames in {elapsed:.1f} s: {results / elapsed:.2f} "
+                  f"results/s, round trip p50 {p50:.1f} ms p99 {p99:.1f} ms; {written} input|output PNG pairs "
+                  f"in {args.out}")
+    finally:
+        handle.close()
     return 0

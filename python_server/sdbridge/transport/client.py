@@ -179,8 +179,10 @@ class BridgeClient:
                 self._session_lost = False
                 self._pending = None
                 self._sent_at.clear()
-                if warning:
+                if warning and message.protocol_minor != PROTOCOL_MINOR:
                     log.warning("server: %s", warning)
+                elif warning:
+                    log.info("server: %s", warning)
                 return message
             if isinstance(message, m.ErrorMsg):
                 self._close_socket()
