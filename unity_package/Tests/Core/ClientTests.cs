@@ -82,7 +82,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
         }
 
         [Test]
-        public void ControlQueueIsBounded()
+        public void ControlQueueIsBoundedAndDropsTheOldestWithOneWarning()
         {
             var options = new BridgeClientOptions { MaxQueuedControlMessages = 3 };
             using (var client = new BridgeClient(options))
@@ -90,8 +90,15 @@ namespace StreamDiffusion.Bridge.Core.Tests
                 client.SendGameEvent("a");
                 client.SendGameEvent("b");
                 client.SetState(KeyValueData.Of("k", 1L));
-                var e = Assert.Throws<BridgeException>(() => client.SendGameEvent("d"));
-                StringAssert.Contains("MaxQueuedControlMessages", e.Message);
+                Assert.AreEqual(0L, client.Counters.ControlMessagesDropped);
+                client.SendGameEvent("d");
+                client.SendGameEvent("e");
+                Assert.AreEqual(2L, client.Counters.ControlMessagesDropped);
+                ClientEvent ev;
+                Assert.IsTrue(client.TryDequeueEvent(out ev));
+                Assert.AreEqual(ClientEventKind.Warning, ev.Kind);
+                StringAssert.Contains("MaxQueuedControlMessages = 3", ev.Message);
+                Assert.IsFalse(client.TryDequeueEvent(out ev), "reported once per outage");
                 Assert.Throws<ArgumentException>(() => client.SetParams(new ParamsMessage()));
                 Assert.Throws<ArgumentException>(() => client.SendGameEvent(""));
             }

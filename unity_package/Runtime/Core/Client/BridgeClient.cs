@@ -458,18 +458,33 @@ namespace StreamDiffusion.Bridge.Core.Client
             }
         }
 
+        // Called under _lock. Gameplay code must never get an exception because the server is down, so a full
+        // queue drops its oldest message (counted and reported once per outage); prompt, params and state are
+        // re-sent from the remembered values on reconnect anyway.
         private void EnqueueControl(object message)
         {
-            if (_controls.Count >= _options.MaxQueuedControlMessages)
+            if (_controls.Count >= Math.Max(1, _options.MaxQueuedControlMessages))
             {
-                throw new BridgeException(
-                    _controls.Count + " control messages are queued (MaxQueuedControlMessages = " +
-                    _options.MaxQueuedControlMessages + ") while the client is " + _state_ +
-                    "; wait for the connection or raise the limit");
+                _controls.Dequeue();
+                _counters.ControlMessagesDropped++;
+                if (!_controlOverflowReported)
+                {
+                    _controlOverflowReported = true;
+                    PushEvent(new ClientEvent
+                    {
+                        Kind = ClientEventKind.Warning,
+                        Message = "more than MaxQueuedControlMessages = " + _options.MaxQueuedControlMessages +
+                                  " control messages queued while the client is " + _state_ + "; the oldest are " +
+                                  "dropped (Counters.ControlMessagesDropped). Raise the limit or send fewer events " +
+                                  "while disconnected",
+                    });
+                }
             }
             _controls.Enqueue(message);
             _wake.Set();
         }
+
+        private bool _controlOverflowReported;
 
         private static ParamsMessage Merge(ParamsMessage a, ParamsMessage b)
         {
@@ -515,8 +530,9 @@ namespace StreamDiffusion.Bridge.Core.Client
                         Fail(e);
                         return;
                     }
-                    catch (BridgeException e)
+                    catch (Exception e) when (!(e is ThreadAbortException))
                     {
+                        // BridgeException (refused, timed out) or an unexpected runtime error: retry later.
                         CloseTransport();
                         if (!_options.AutoReconnect && _everConnected)
                         {
@@ -537,9 +553,11 @@ namespace StreamDiffusion.Bridge.Core.Client
                 {
                     Pump();
                 }
-                catch (BridgeException e)
+                catch (Exception e) when (!(e is ThreadAbortException))
                 {
-                    LoseSession(e.Message, e);
+                    // TransportException/ProtocolException end the session; any other exception is a bug, but the
+                    // I/O thread must survive it: report it and start over with a new connection.
+                    LoseSession(e is BridgeException ? e.Message : "internal error: " + e, e);
                     if (!_options.AutoReconnect)
                     {
                         Fail(e);
@@ -692,6 +710,7 @@ namespace StreamDiffusion.Bridge.Core.Client
                 _everConnected = true;
                 _welcome = welcome;
                 _lastFailure = null;
+                _controlOverflowReported = false;
                 if (_options.RestoreSessionOnReconnect && reconnected) RequeueSessionState();
                 PushEvent(new ClientEvent
                 {

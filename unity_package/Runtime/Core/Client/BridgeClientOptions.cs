@@ -48,8 +48,8 @@ namespace StreamDiffusion.Bridge.Core.Client
         /// waits at most this long before it is sent.</summary>
         public int IdleWaitMs = 1;
 
-        /// <summary>Most control messages (prompt, params, events, state) queued while not connected; more
-        /// are refused with a BridgeException naming this limit.</summary>
+        /// <summary>Most control messages (prompt, params, events, state) queued while not connected; beyond
+        /// it the oldest are dropped, counted and reported once (a Warning event naming this limit).</summary>
         public int MaxQueuedControlMessages = 256;
 
         /// <summary>Re-send the last prompt, merged params and state after a reconnect (the new session

@@ -68,6 +68,8 @@ namespace StreamDiffusion.Bridge.Core.Client
         public long ServerErrors;
         public long Reconnects;
         public long MalformedMessages;
+        /// <summary>Control messages dropped because MaxQueuedControlMessages were queued (server down).</summary>
+        public long ControlMessagesDropped;
         public int Credits;
         public int InFlight;
         /// <summary>Bytes allocated by the I/O thread since its session opened (-1 if the runtime cannot
