@@ -46,12 +46,14 @@ const char* ClientEventKindName(ClientEventKind kind) {
   return "Unknown";
 }
 
-namespace {
+// Named (not anonymous) so Client::Impl may hold these types when this file is compiled through
+// all_in_one.cpp (GCC's -Wsubobject-linkage).
+namespace client_internal {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-std::string VersionString(uint16_t major, uint16_t minor) {
+inline std::string VersionString(uint16_t major, uint16_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
 }
 
@@ -83,7 +85,7 @@ struct ZeroCopyHint {
   std::vector<uint8_t> pixels;
 };
 
-void ReleaseZeroCopy(void* /*data*/, void* hint) noexcept {
+inline void ReleaseZeroCopy(void* /*data*/, void* hint) noexcept {
   auto* h = static_cast<ZeroCopyHint*>(hint);
   try {
     h->pool->Give(std::move(h->pixels));
@@ -100,7 +102,9 @@ struct PendingFrame {
 /// Why a session ended: decides the retry policy.
 enum class SessionEnd { kNone, kRetry, kRefused, kStop };
 
-}  // namespace
+}  // namespace client_internal
+
+using namespace client_internal;  // NOLINT(google-build-using-namespace): this file's own helpers
 
 // ====================================================================== Impl
 

@@ -1,0 +1,6 @@
+// The whole core as one translation unit, for builds that compile sources from their own module
+// folder (the Unreal module includes this file from Source/StreamDiffusionBridge/Private/Core).
+// CMake compiles it too (target sdbridge_core_single_tu) so it is checked with -Werror here.
+#include "messages.cpp"  // NOLINT(bugprone-suspicious-include)
+#include "codec.cpp"     // NOLINT(bugprone-suspicious-include)
+#include "client.cpp"    // NOLINT(bugprone-suspicious-include)
