@@ -1,0 +1,252 @@
+// Not compiled here (Unreal Engine is not available on the build machines). Written against the
+// documented UE 5.3-5.5 APIs: USceneCaptureComponent2D (CaptureSource = SCS_FinalColorLDR, TextureTarget,
+// bCaptureEveryFrame), UTextureRenderTarget2D (RenderTargetFormat = RTF_RGBA8_SRGB, InitAutoFormat),
+// UMaterialInstanceDynamic::SetTextureParameterValue, UActorComponent tick/BeginPlay/EndPlay.
+#include "SDBridgeComponent.h"
+
+#include "Components/SceneCaptureComponent2D.h"
+#include "Engine/Texture2D.h"
+#include "Engine/TextureRenderTarget2D.h"
+#include "GameFramework/Actor.h"
+#include "Materials/MaterialInstanceDynamic.h"
+#include "SDBridgeStreamer.h"
+#include "StreamDiffusionBridgeModule.h"
+#include "StreamDiffusionBridgeSettings.h"
+
+USDBridgeComponent::USDBridgeComponent()
+{
+	PrimaryComponentTick.bCanEverTick = true;
+	PrimaryComponentTick.TickGroup = TG_PostUpdateWork;  // after the capture was queued for this frame
+}
+
+void USDBridgeComponent::BeginPlay()
+{
+	Super::BeginPlay();
+	EnsureCapture();
+	if (bAutoConnect)
+	{
+		Connect();
+	}
+}
+
+void USDBridgeComponent::EndPlay(const EEndPlayReason::Type Reason)
+{
+	Disconnect();
+	Super::EndPlay(Reason);
+}
+
+void USDBridgeComponent::EnsureCapture()
+{
+	const USDBridgeSettings* Settings = USDBridgeSettings::Get();
+	const int32 Width = CaptureWidthOverride > 0 ? CaptureWidthOverride : Settings->CaptureWidth;
+	const int32 Height = CaptureHeightOverride > 0 ? CaptureHeightOverride : Settings->CaptureHeight;
+	AActor* Owner = GetOwner();
+	if (SceneCapture == nullptr && Owner != nullptr)
+	{
+		SceneCapture = Owner->FindComponentByClass<USceneCaptureComponent2D>();
+	}
+	if (SceneCapture == nullptr && Owner != nullptr)
+	{
+		SceneCapture = NewObject<USceneCaptureComponent2D>(Owner, TEXT("SDBridgeSceneCapture"));
+		SceneCapture->SetupAttachment(Owner->GetRootComponent());
+		SceneCapture->RegisterComponent();
+	}
+	if (SceneCapture == nullptr)
+	{
+		ReportError(TEXT("no SceneCapture2D: set USDBridgeComponent.SceneCapture or put the component on an actor"));
+		return;
+	}
+	CaptureTarget = NewObject<UTextureRenderTarget2D>(this, TEXT("SDBridgeCaptureTarget"));
+	CaptureTarget->RenderTargetFormat = RTF_RGBA8_SRGB;  // 8-bit sRGB: what the server expects (SRGB colour space)
+	CaptureTarget->ClearColor = FLinearColor::Black;
+	CaptureTarget->InitAutoFormat(Width, Height);
+	CaptureTarget->UpdateResourceImmediate(true);
+	SceneCapture->CaptureSource = ESceneCaptureSource::SCS_FinalColorLDR;  // tone-mapped, what the player sees
+	SceneCapture->TextureTarget = CaptureTarget;
+	SceneCapture->bCaptureEveryFrame = true;
+	SceneCapture->bCaptureOnMovement = false;
+}
+
+bool USDBridgeComponent::Connect()
+{
+	if (Streamer)
+	{
+		return true;
+	}
+	FSDBridgeStreamerOptions Options = FSDBridgeStreamerOptions::FromSettings();
+	if (!EndpointOverride.IsEmpty())
+	{
+		Options.Endpoint = EndpointOverride;
+	}
+	Options.ClientName = FString::Printf(TEXT("StreamDiffusionBridge-Unreal/%s"), *GetNameSafe(GetOwner()));
+	Streamer = MakeUnique<FSDBridgeStreamer>(Options);
+	FString Error;
+	if (!Streamer->Start(Error))
+	{
+		Streamer.Reset();
+		ReportError(Error);
+		return false;
+	}
+	const USDBridgeSettings* Settings = USDBridgeSettings::Get();
+	if (!Settings->DefaultPrompt.IsEmpty())
+	{
+		SetPrompt(Settings->DefaultPrompt, Settings->DefaultNegativePrompt, 0);  // queued until the Welcome
+	}
+	return true;
+}
+
+void USDBridgeComponent::Disconnect()
+{
+	if (Streamer)
+	{
+		Streamer->Stop();
+		Streamer.Reset();
+	}
+	if (LastState != ESDBridgeConnectionState::Stopped)
+	{
+		LastState = ESDBridgeConnectionState::Stopped;
+		OnConnectionChanged.Broadcast(LastState, TEXT("disconnected"));
+	}
+}
+
+ESDBridgeConnectionState USDBridgeComponent::GetConnectionState() const
+{
+	return Streamer ? Streamer->GetState() : ESDBridgeConnectionState::Stopped;
+}
+
+void USDBridgeComponent::TickComponent(float DeltaTime, ELevelTick TickType, FActorComponentTickFunction* ThisTickFunction)
+{
+	Super::TickComponent(DeltaTime, TickType, ThisTickFunction);
+	if (!Streamer)
+	{
+		return;
+	}
+	// 1) Hand the newest finished GPU copy to the client and queue this frame's copy (render thread; no waiting).
+	if (CaptureTarget != nullptr && Streamer->GetState() == ESDBridgeConnectionState::Connected)
+	{
+		Streamer->CaptureFrom(CaptureTarget);
+	}
+	// 2) Newest result into the persistent texture.
+	FSDBridgeResultInfo Info;
+	bool bRecreated = false;
+	if (Streamer->UpdateOutputTexture(OutputTexture, Info, bRecreated))
+	{
+		if (bRecreated && DisplayMaterial != nullptr)
+		{
+			DisplayMaterial->SetTextureParameterValue(DisplayTextureParameter, OutputTexture);
+		}
+		OnResult.Broadcast(OutputTexture, Info);
+	}
+	// 3) Events, in order.
+	FSDBridgeEvent Event;
+	while (Streamer && Streamer->PollEvent(Event))
+	{
+		switch (Event.Kind)
+		{
+		case ESDBridgeEventKind::Connected:
+		case ESDBridgeEventKind::Disconnected:
+			UE_LOG(LogStreamDiffusionBridge, Log, TEXT("%s"), *Event.Message);
+			break;
+		case ESDBridgeEventKind::Stats:
+			OnStats.Broadcast(Event.FramesIn, Event.FramesOut, Event.FramesDropped, Event.ServerFpsOut);
+			break;
+		case ESDBridgeEventKind::Notice:
+			UE_LOG(LogStreamDiffusionBridge, Log, TEXT("server notice: %s"), *Event.Message);
+			break;
+		case ESDBridgeEventKind::Warning:
+			UE_LOG(LogStreamDiffusionBridge, Warning, TEXT("%s"), *Event.Message);
+			OnError.Broadcast(Event.Error);
+			break;
+		case ESDBridgeEventKind::Error:
+			UE_LOG(LogStreamDiffusionBridge, Error, TEXT("%s"), *Event.Message);
+			OnError.Broadcast(Event.Error);
+			break;
+		}
+	}
+	const ESDBridgeConnectionState State = GetConnectionState();
+	if (State != LastState)
+	{
+		LastState = State;
+		OnConnectionChanged.Broadcast(State, Event.Message);
+	}
+}
+
+void USDBridgeComponent::ReportError(const FString& Message)
+{
+	UE_LOG(LogStreamDiffusionBridge, Error, TEXT("%s"), *Message);
+	FSDBridgeError Error;
+	Error.Message = Message;
+	OnError.Broadcast(Error);
+}
+
+bool USDBridgeComponent::SetPrompt(const FString& Prompt, const FString& NegativePrompt, int32 TransitionFrames)
+{
+	FString Error;
+	if (!Streamer || !Streamer->SetPrompt(Prompt, NegativePrompt, TransitionFrames, Error))
+	{
+		ReportError(Streamer ? Error : TEXT("SetPrompt: not connected; call Connect first"));
+		return false;
+	}
+	return true;
+}
+
+bool USDBridgeComponent::SetPromptBlend(const TArray<FSDBridgeWeightedPrompt>& Blend, const FString& NegativePrompt,
+	int32 TransitionFrames)
+{
+	FString Error;
+	if (!Streamer || !Streamer->SetPromptBlend(Blend, NegativePrompt, TransitionFrames, Error))
+	{
+		ReportError(Streamer ? Error : TEXT("SetPromptBlend: not connected; call Connect first"));
+		return false;
+	}
+	return true;
+}
+
+bool USDBridgeComponent::SetParams(const FSDBridgeParams& Params)
+{
+	FString Error;
+	if (!Streamer || !Streamer->SetParams(Params, Error))
+	{
+		ReportError(Streamer ? Error : TEXT("SetParams: not connected; call Connect first"));
+		return false;
+	}
+	return true;
+}
+
+bool USDBridgeComponent::SendGameEvent(const FString& Name, const TMap<FString, FSDBridgeValue>& Payload)
+{
+	FString Error;
+	if (!Streamer || !Streamer->SendGameEvent(Name, Payload, Error))
+	{
+		ReportError(Streamer ? Error : TEXT("SendGameEvent: not connected; call Connect first"));
+		return false;
+	}
+	return true;
+}
+
+bool USDBridgeComponent::SetState(const TMap<FString, FSDBridgeValue>& Entries, bool bReplaceAll)
+{
+	FString Error;
+	if (!Streamer || !Streamer->SetState(Entries, bReplaceAll, Error))
+	{
+		ReportError(Streamer ? Error : TEXT("SetState: not connected; call Connect first"));
+		return false;
+	}
+	return true;
+}
+
+bool USDBridgeComponent::RequestStats()
+{
+	FString Error;
+	if (!Streamer || !Streamer->RequestStats(Error))
+	{
+		ReportError(Streamer ? Error : TEXT("RequestStats: not connected; call Connect first"));
+		return false;
+	}
+	return true;
+}
+
+int64 USDBridgeComponent::GetSkippedCaptures() const
+{
+	return Streamer ? static_cast<int64>(Streamer->GetSkippedCaptures()) : 0;
+}

@@ -1,0 +1,126 @@
+// Conversions between the Blueprint types and the core's wire structs (sdbridge::Prompt, Params,
+// KeyValue, ...). Pure functions; covered by the automation specs in Private/Tests.
+// Not compiled here (Unreal Engine is not available on the build machines).
+#pragma once
+
+#include "CoreMinimal.h"
+#include "PixelFormat.h"
+#include "StreamDiffusionBridgeTypes.h"
+
+#include "sdbridge/client.h"
+
+namespace SDBridge
+{
+inline std::string ToUtf8(const FString& Text)
+{
+	const FTCHARToUTF8 Utf8(*Text);
+	return std::string(Utf8.Get(), Utf8.Length());
+}
+
+inline FString FromUtf8(const std::string& Text)
+{
+	const FUTF8ToTCHAR Wide(Text.data(), static_cast<int32>(Text.size()));
+	return FString(Wide.Length(), Wide.Get());
+}
+
+inline sdbridge::Value ToWire(const FSDBridgeValue& Value)
+{
+	switch (Value.Kind)
+	{
+	case ESDBridgeValueKind::Bool: return sdbridge::Value(Value.BoolValue);
+	case ESDBridgeValueKind::Int: return sdbridge::Value(static_cast<int64_t>(Value.IntValue));
+	case ESDBridgeValueKind::Float: return sdbridge::Value(Value.FloatValue);
+	case ESDBridgeValueKind::String: return sdbridge::Value(ToUtf8(Value.StringValue));
+	default: return sdbridge::Value(std::monostate());
+	}
+}
+
+inline std::vector<sdbridge::KeyValue> ToWire(const TMap<FString, FSDBridgeValue>& Map)
+{
+	std::vector<sdbridge::KeyValue> Out;
+	Out.reserve(Map.Num());
+	for (const TPair<FString, FSDBridgeValue>& Pair : Map)
+	{
+		Out.push_back(sdbridge::KeyValue{ToUtf8(Pair.Key), ToWire(Pair.Value)});
+	}
+	return Out;
+}
+
+/** Only fields whose toggle is on are set (sdbridge::Params::SetMask follows). */
+inline sdbridge::Params ToWire(const FSDBridgeParams& In)
+{
+	sdbridge::Params P;
+	if (In.bSetGuidanceScale) P.guidance_scale = In.GuidanceScale;
+	if (In.bSetDelta) P.delta = In.Delta;
+	if (In.bSetTIndexList) P.t_index_list = std::vector<int32_t>(In.TIndexList.GetData(), In.TIndexList.GetData() + In.TIndexList.Num());
+	if (In.bSetSeed) P.seed = static_cast<uint64_t>(FMath::Max<int64>(In.Seed, 0));
+	if (In.bSetSimilarityFilter) P.similarity_filter_enabled = In.bSimilarityFilterEnabled;
+	if (In.bSetSimilarityThreshold) P.similarity_threshold = In.SimilarityThreshold;
+	if (In.bSetSimilarityMaxSkip) P.similarity_max_skip = static_cast<uint32_t>(FMath::Max(In.SimilarityMaxSkip, 0));
+	return P;
+}
+
+/** RGBA8 / BGRA8 render targets only (what a SceneCapture into RTF_RGBA8_SRGB produces on every RHI). */
+inline sdbridge::PixelFormat ToWire(EPixelFormat Format)
+{
+	switch (Format)
+	{
+	case PF_B8G8R8A8: return sdbridge::PixelFormat::kBGRA8;
+	case PF_R8G8B8A8: return sdbridge::PixelFormat::kRGBA8;
+	default: return sdbridge::PixelFormat::kUnknown;
+	}
+}
+
+inline EPixelFormat ToTextureFormat(sdbridge::PixelFormat Format)
+{
+	switch (Format)
+	{
+	case sdbridge::PixelFormat::kBGRA8: return PF_B8G8R8A8;
+	case sdbridge::PixelFormat::kRGBA8: return PF_R8G8B8A8;
+	default: return PF_Unknown;
+	}
+}
+
+inline ESDBridgeConnectionState ToBlueprint(sdbridge::ConnectionState State)
+{
+	switch (State)
+	{
+	case sdbridge::ConnectionState::kConnecting: return ESDBridgeConnectionState::Connecting;
+	case sdbridge::ConnectionState::kConnected: return ESDBridgeConnectionState::Connected;
+	case sdbridge::ConnectionState::kRefused: return ESDBridgeConnectionState::Refused;
+	default: return ESDBridgeConnectionState::Stopped;
+	}
+}
+
+inline FSDBridgeResultInfo ToBlueprint(const sdbridge::FrameResult& Result)
+{
+	FSDBridgeResultInfo Info;
+	const sdbridge::ResultHeader& H = Result.header;
+	Info.FrameId = static_cast<int64>(H.frame_id);
+	Info.SourceFrameId = static_cast<int64>(H.source_frame_id);
+	Info.bIsWarmup = H.is_warmup;
+	Info.bSkipped = H.skipped;
+	Info.QueueWaitMs = H.queue_wait_us / 1000.0f;
+	Info.InferenceMs = H.inference_us / 1000.0f;
+	Info.EncodeMs = H.encode_us / 1000.0f;
+	if (H.capture_time_us != 0 && Result.received_time_us >= H.capture_time_us)
+	{
+		Info.RoundTripMs = (Result.received_time_us - H.capture_time_us) / 1000.0f;
+	}
+	return Info;
+}
+
+inline FSDBridgeError ToBlueprint(const sdbridge::ClientEvent& Event)
+{
+	FSDBridgeError Error;
+	Error.Message = FromUtf8(Event.message);
+	Error.bVersionMismatch = Event.status == sdbridge::StatusCode::kVersionMismatch;
+	Error.bWarning = Event.kind == sdbridge::ClientEventKind::kWarning;
+	if (Event.error.has_value())
+	{
+		Error.ServerErrorCode = static_cast<int32>(Event.error->code);
+		Error.Field = FromUtf8(Event.error->field.value_or(std::string()));
+	}
+	return Error;
+}
+}  // namespace SDBridge

@@ -1,0 +1,57 @@
+// A ring of FRHIGPUTextureReadback: GPU -> CPU copies of the capture target that complete
+// asynchronously, so neither the game thread nor the render thread ever waits for the GPU.
+// Render thread only. Not compiled here (written against the documented UE 5.3-5.5 RHI API:
+// FRHIGPUTextureReadback::EnqueueCopy / IsReady / Lock(int32& OutRowPitchInPixels, int32* OutBufferHeight)
+// / Unlock, RHICmdList.Transition).
+#pragma once
+
+#include "CoreMinimal.h"
+#include "PixelFormat.h"
+#include "RHIGPUReadback.h"
+
+#include <atomic>
+
+class FRHICommandListImmediate;
+class FRHITexture;
+
+/** A completed readback, valid only inside the ConsumeReady callback. */
+struct FSDBridgeReadbackView
+{
+	const uint8* Data = nullptr;
+	int32 RowPitchBytes = 0;  // >= Width * bytes per pixel (GPU rows are padded)
+	FIntPoint Size = FIntPoint::ZeroValue;
+	EPixelFormat Format = PF_Unknown;
+	uint64 CaptureTimeUs = 0;  // sdbridge::NowMicros() when the copy was requested
+};
+
+class FSDBridgeReadbackRing
+{
+public:
+	explicit FSDBridgeReadbackRing(int32 NumSlots);
+
+	/** Queue a copy of Source. Returns false (and counts a skipped capture) when every slot is still in flight. */
+	bool EnqueueCopy(FRHICommandListImmediate& RHICmdList, FRHITexture* Source, uint64 CaptureTimeUs);
+
+	/**
+	 * Free every completed slot, oldest first, and pass only the newest completed one to Consumer (older
+	 * ones would be replaced by the client's latest-frame slot anyway). Returns the number of freed slots.
+	 */
+	int32 ConsumeReady(TFunctionRef<void(const FSDBridgeReadbackView&)> Consumer);
+
+	/** Captures skipped because all slots were busy (any thread). */
+	uint64 GetSkipped() const { return Skipped.load(std::memory_order_relaxed); }
+
+private:
+	struct FSlot
+	{
+		TUniquePtr<FRHIGPUTextureReadback> Readback;
+		FIntPoint Size = FIntPoint::ZeroValue;
+		EPixelFormat Format = PF_Unknown;
+		uint64 CaptureTimeUs = 0;
+	};
+
+	TArray<FSlot> Slots;
+	int32 Head = 0;   // oldest slot in flight
+	int32 Count = 0;  // slots in flight
+	std::atomic<uint64> Skipped{0};
+};

@@ -1,0 +1,319 @@
+// Not compiled here (Unreal Engine is not available on the build machines). Written against the
+// documented UE 5.3-5.5 APIs: ENQUEUE_RENDER_COMMAND, UTextureRenderTarget2D::GameThread_GetRenderTargetResource,
+// FTextureRenderTargetResource::GetRenderTargetTexture, UTexture2D::CreateTransient / UpdateResource /
+// GetResource, FTextureResource::GetTexture2DRHI, RHIUpdateTexture2D, FUpdateTextureRegion2D.
+#include "SDBridgeStreamer.h"
+
+#include "Engine/Texture2D.h"
+#include "Engine/TextureRenderTarget2D.h"
+#include "RHICommandList.h"
+#include "RenderingThread.h"
+#include "SDBridgeConversions.h"
+#include "SDBridgeReadbackRing.h"
+#include "StreamDiffusionBridgeModule.h"
+#include "StreamDiffusionBridgeSettings.h"
+#include "TextureResource.h"
+
+FSDBridgeStreamerOptions FSDBridgeStreamerOptions::FromSettings()
+{
+	const USDBridgeSettings* Settings = USDBridgeSettings::Get();
+	FSDBridgeStreamerOptions Options;
+	Options.Endpoint = Settings->Endpoint;
+	Options.HandshakeTimeoutMs = Settings->HandshakeTimeoutMs;
+	Options.PeerTimeoutMs = Settings->PeerTimeoutMs;
+	Options.ReadbackRingSize = Settings->ReadbackRingSize;
+	return Options;
+}
+
+FSDBridgeStreamer::FSDBridgeStreamer(const FSDBridgeStreamerOptions& InOptions)
+	: Options(InOptions)
+{
+}
+
+FSDBridgeStreamer::~FSDBridgeStreamer()
+{
+	Stop();
+}
+
+bool FSDBridgeStreamer::Start(FString& OutError)
+{
+	if (Client)
+	{
+		OutError = TEXT("already started");
+		return false;
+	}
+	if (!FStreamDiffusionBridgeModule::IsTransportAvailable())
+	{
+		OutError = TEXT("libzmq is not loaded: see the log and Plugins/StreamDiffusionBridge/Source/ThirdParty/README.md");
+		return false;
+	}
+	sdbridge::ClientConfig Config;
+	Config.endpoint = SDBridge::ToUtf8(Options.Endpoint);
+	Config.client_name = SDBridge::ToUtf8(Options.ClientName);
+	Config.engine_name = "Unreal";
+	Config.engine_version = SDBridge::ToUtf8(FString::Printf(TEXT("%d.%d"), ENGINE_MAJOR_VERSION, ENGINE_MINOR_VERSION));
+	Config.handshake_timeout = std::chrono::milliseconds(FMath::Max(Options.HandshakeTimeoutMs, 100));
+	Config.peer_timeout = std::chrono::milliseconds(FMath::Max(Options.PeerTimeoutMs, 500));
+	Config.pixel_formats = {sdbridge::PixelFormat::kBGRA8, sdbridge::PixelFormat::kRGBA8};
+	Client = std::make_shared<sdbridge::Client>(Config);
+	const sdbridge::Status Status = Client->Start();
+	if (!Status.ok())
+	{
+		OutError = SDBridge::FromUtf8(Status.message());
+		Client.reset();
+		return false;
+	}
+	Ring = MakeShared<FSDBridgeReadbackRing, ESPMode::ThreadSafe>(Options.ReadbackRingSize);
+	return true;
+}
+
+void FSDBridgeStreamer::Stop()
+{
+	if (Client)
+	{
+		Client->Stop();  // joins the worker; later SubmitFrame calls from queued render commands return kStopped
+		Client.reset();
+	}
+	if (Ring)
+	{
+		// Release the readbacks on the render thread, after any capture command still queued.
+		ENQUEUE_RENDER_COMMAND(SDBridgeReleaseRing)([Ring = MoveTemp(Ring)](FRHICommandListImmediate&) mutable { Ring.Reset(); });
+	}
+}
+
+ESDBridgeConnectionState FSDBridgeStreamer::GetState() const
+{
+	return Client ? SDBridge::ToBlueprint(Client->GetState()) : ESDBridgeConnectionState::Stopped;
+}
+
+void FSDBridgeStreamer::CaptureFrom(UTextureRenderTarget2D* Target)
+{
+	check(IsInGameThread());
+	if (!Client || !Ring || Target == nullptr)
+	{
+		return;
+	}
+	FTextureRenderTargetResource* Resource = Target->GameThread_GetRenderTargetResource();
+	if (Resource == nullptr)
+	{
+		return;
+	}
+	const uint64 CaptureTimeUs = sdbridge::NowMicros();
+	ENQUEUE_RENDER_COMMAND(SDBridgeCapture)(
+		[ClientRef = Client, RingRef = Ring, Resource, CaptureTimeUs](FRHICommandListImmediate& RHICmdList)
+		{
+			// 1) The newest finished copy goes to the client (it copies the rows; latest frame wins).
+			RingRef->ConsumeReady([&ClientRef](const FSDBridgeReadbackView& View)
+			{
+				sdbridge::FrameView Frame;
+				Frame.pixels = View.Data;
+				Frame.layout.width = static_cast<uint32_t>(View.Size.X);
+				Frame.layout.height = static_cast<uint32_t>(View.Size.Y);
+				Frame.layout.stride = static_cast<uint32_t>(View.RowPitchBytes);
+				Frame.layout.format = SDBridge::ToWire(View.Format);
+				Frame.layout.row_order = sdbridge::RowOrder::kTopDown;     // RHI textures are top-down
+				Frame.layout.color_space = sdbridge::ColorSpace::kSRGB;    // Final Color (LDR) in an sRGB target
+				Frame.layout.alpha_mode = sdbridge::AlphaMode::kIgnore;
+				Frame.size = static_cast<size_t>(View.RowPitchBytes) * static_cast<size_t>(View.Size.Y);
+				Frame.capture_time_us = View.CaptureTimeUs;
+				const sdbridge::Status Status = ClientRef->SubmitFrame(Frame);
+				if (!Status.ok() && Status.code() != sdbridge::StatusCode::kStopped)
+				{
+					UE_LOG(LogStreamDiffusionBridge, Warning, TEXT("frame not submitted: %s"),
+						*SDBridge::FromUtf8(Status.message()));
+				}
+			});
+			// 2) Queue this frame's copy (skipped, never waited for, when the GPU is behind).
+			RingRef->EnqueueCopy(RHICmdList, Resource->GetRenderTargetTexture(), CaptureTimeUs);
+		});
+}
+
+bool FSDBridgeStreamer::UpdateOutputTexture(TObjectPtr<UTexture2D>& InOutTexture, FSDBridgeResultInfo& OutInfo,
+	bool& bOutTextureRecreated)
+{
+	check(IsInGameThread());
+	bOutTextureRecreated = false;
+	if (!Client)
+	{
+		return false;
+	}
+	sdbridge::FrameResult Result;
+	if (!Client->TryGetLatestResult(&Result))
+	{
+		return false;
+	}
+	const sdbridge::PixelLayout& Layout = Result.header.layout;
+	const EPixelFormat Format = SDBridge::ToTextureFormat(Layout.format);
+	if (Format == PF_Unknown)
+	{
+		if (!bWarnedFormat)
+		{
+			UE_LOG(LogStreamDiffusionBridge, Error, TEXT("result pixel format %d cannot be shown (expected RGBA8 or BGRA8)"),
+				static_cast<int32>(Layout.format));
+			bWarnedFormat = true;
+		}
+		return false;
+	}
+	const int32 Width = static_cast<int32>(Layout.width);
+	const int32 Height = static_cast<int32>(Layout.height);
+	if (InOutTexture == nullptr || InOutTexture->GetSizeX() != Width || InOutTexture->GetSizeY() != Height ||
+		InOutTexture->GetPixelFormat() != Format)
+	{
+		UTexture2D* Texture = UTexture2D::CreateTransient(Width, Height, Format, TEXT("SDBridgeOutput"));
+		Texture->SRGB = true;
+		Texture->Filter = TF_Bilinear;
+		Texture->NeverStream = true;
+		Texture->UpdateResource();
+		InOutTexture = Texture;
+		bOutTextureRecreated = true;
+	}
+	OutInfo = SDBridge::ToBlueprint(Result);
+	FTextureResource* TextureResource = InOutTexture->GetResource();
+	if (TextureResource == nullptr)
+	{
+		return false;
+	}
+	const uint32 Stride = Layout.stride;
+	ENQUEUE_RENDER_COMMAND(SDBridgeUpdateOutput)(
+		[TextureResource, Width, Height, Stride, Pixels = MoveTemp(Result.pixels)](FRHICommandListImmediate&)
+		{
+			FRHITexture* Rhi = TextureResource->GetTexture2DRHI();
+			if (Rhi != nullptr)
+			{
+				const FUpdateTextureRegion2D Region(0, 0, 0, 0, static_cast<uint32>(Width), static_cast<uint32>(Height));
+				RHIUpdateTexture2D(Rhi, 0, Region, Stride, Pixels.data());
+			}
+		});
+	return true;
+}
+
+bool FSDBridgeStreamer::PollEvent(FSDBridgeEvent& OutEvent)
+{
+	if (!Client)
+	{
+		return false;
+	}
+	sdbridge::ClientEvent Event;
+	if (!Client->TryGetEvent(&Event))
+	{
+		return false;
+	}
+	OutEvent = FSDBridgeEvent();
+	OutEvent.Message = SDBridge::FromUtf8(Event.message);
+	switch (Event.kind)
+	{
+	case sdbridge::ClientEventKind::kConnected: OutEvent.Kind = ESDBridgeEventKind::Connected; break;
+	case sdbridge::ClientEventKind::kDisconnected: OutEvent.Kind = ESDBridgeEventKind::Disconnected; break;
+	case sdbridge::ClientEventKind::kWarning: OutEvent.Kind = ESDBridgeEventKind::Warning; break;
+	case sdbridge::ClientEventKind::kNotice: OutEvent.Kind = ESDBridgeEventKind::Notice; break;
+	case sdbridge::ClientEventKind::kStats:
+		OutEvent.Kind = ESDBridgeEventKind::Stats;
+		if (Event.stats.has_value())
+		{
+			OutEvent.FramesIn = static_cast<int64>(Event.stats->frames_in);
+			OutEvent.FramesOut = static_cast<int64>(Event.stats->frames_out);
+			OutEvent.FramesDropped = static_cast<int64>(Event.stats->frames_dropped);
+			OutEvent.ServerFpsOut = Event.stats->fps_out;
+		}
+		break;
+	default: OutEvent.Kind = ESDBridgeEventKind::Error; break;
+	}
+	OutEvent.Error = SDBridge::ToBlueprint(Event);
+	return true;
+}
+
+namespace
+{
+bool Report(const sdbridge::Status& Status, FString& OutError)
+{
+	if (!Status.ok())
+	{
+		OutError = SDBridge::FromUtf8(Status.message());
+	}
+	return Status.ok();
+}
+}  // namespace
+
+bool FSDBridgeStreamer::SetPrompt(const FString& Prompt, const FString& NegativePrompt, int32 TransitionFrames, FString& OutError)
+{
+	if (!Client)
+	{
+		OutError = TEXT("SetPrompt: not started");
+		return false;
+	}
+	sdbridge::Prompt P;
+	P.text = SDBridge::ToUtf8(Prompt);
+	P.negative = SDBridge::ToUtf8(NegativePrompt);
+	P.transition_frames = static_cast<uint32_t>(FMath::Max(TransitionFrames, 0));
+	return Report(Client->SetPrompt(P), OutError);
+}
+
+bool FSDBridgeStreamer::SetPromptBlend(const TArray<FSDBridgeWeightedPrompt>& Blend, const FString& NegativePrompt,
+	int32 TransitionFrames, FString& OutError)
+{
+	if (!Client)
+	{
+		OutError = TEXT("SetPromptBlend: not started");
+		return false;
+	}
+	sdbridge::Prompt P;
+	P.blend.emplace();
+	for (const FSDBridgeWeightedPrompt& Entry : Blend)
+	{
+		P.blend->push_back(sdbridge::PromptWeight{SDBridge::ToUtf8(Entry.Text), Entry.Weight});
+	}
+	P.negative = SDBridge::ToUtf8(NegativePrompt);
+	P.transition_frames = static_cast<uint32_t>(FMath::Max(TransitionFrames, 0));
+	return Report(Client->SetPrompt(P), OutError);
+}
+
+bool FSDBridgeStreamer::SetParams(const FSDBridgeParams& Params, FString& OutError)
+{
+	if (!Client)
+	{
+		OutError = TEXT("SetParams: not started");
+		return false;
+	}
+	return Report(Client->SetParams(SDBridge::ToWire(Params)), OutError);
+}
+
+bool FSDBridgeStreamer::SendGameEvent(const FString& Name, const TMap<FString, FSDBridgeValue>& Payload, FString& OutError)
+{
+	if (!Client)
+	{
+		OutError = TEXT("SendGameEvent: not started");
+		return false;
+	}
+	sdbridge::GameEvent E;
+	E.name = SDBridge::ToUtf8(Name);
+	E.payload = SDBridge::ToWire(Payload);
+	return Report(Client->SendGameEvent(E), OutError);
+}
+
+bool FSDBridgeStreamer::SetState(const TMap<FString, FSDBridgeValue>& Entries, bool bReplaceAll, FString& OutError)
+{
+	if (!Client)
+	{
+		OutError = TEXT("SetState: not started");
+		return false;
+	}
+	sdbridge::State S;
+	S.entries = SDBridge::ToWire(Entries);
+	S.replace_all = bReplaceAll;
+	return Report(Client->SetState(S), OutError);
+}
+
+bool FSDBridgeStreamer::RequestStats(FString& OutError)
+{
+	if (!Client)
+	{
+		OutError = TEXT("RequestStats: not started");
+		return false;
+	}
+	return Report(Client->RequestStats(), OutError);
+}
+
+uint64 FSDBridgeStreamer::GetSkippedCaptures() const
+{
+	return Ring ? Ring->GetSkipped() : 0;
+}

@@ -1,0 +1,53 @@
+// Loads the delay-loaded libzmq from the plugin's Binaries/ThirdParty folder before any client starts.
+// Not compiled here (Unreal Engine is not available on the build machines).
+#include "StreamDiffusionBridgeModule.h"
+
+#include "HAL/PlatformProcess.h"
+#include "Interfaces/IPluginManager.h"
+#include "Misc/Paths.h"
+#include "Modules/ModuleManager.h"
+
+DEFINE_LOG_CATEGORY(LogStreamDiffusionBridge);
+
+namespace
+{
+bool GTransportAvailable = false;
+}
+
+void FStreamDiffusionBridgeModule::StartupModule()
+{
+#if PLATFORM_WINDOWS && defined(SDB_LIBZMQ_DLL_NAME)
+	const TSharedPtr<IPlugin> Plugin = IPluginManager::Get().FindPlugin(TEXT("StreamDiffusionBridge"));
+	const FString Dir = Plugin.IsValid() ? FPaths::Combine(Plugin->GetBaseDir(), SDB_LIBZMQ_DLL_DIR) : FString();
+	const FString Path = FPaths::Combine(Dir, SDB_LIBZMQ_DLL_NAME);
+	FPlatformProcess::PushDllDirectory(*Dir);
+	LibZmqHandle = FPlatformProcess::GetDllHandle(*Path);
+	FPlatformProcess::PopDllDirectory(*Dir);
+	GTransportAvailable = LibZmqHandle != nullptr;
+	if (!GTransportAvailable)
+	{
+		UE_LOG(LogStreamDiffusionBridge, Error,
+			TEXT("Could not load %s: copy libzmq there as described in Source/ThirdParty/README.md. "
+				 "StreamDiffusion Bridge components stay disconnected until then."), *Path);
+	}
+#else
+	GTransportAvailable = true;  // linked normally (Linux) or delay-loaded by the dynamic linker (Mac)
+#endif
+}
+
+void FStreamDiffusionBridgeModule::ShutdownModule()
+{
+	if (LibZmqHandle != nullptr)
+	{
+		FPlatformProcess::FreeDllHandle(LibZmqHandle);
+		LibZmqHandle = nullptr;
+	}
+	GTransportAvailable = false;
+}
+
+bool FStreamDiffusionBridgeModule::IsTransportAvailable()
+{
+	return GTransportAvailable;
+}
+
+IMPLEMENT_MODULE(FStreamDiffusionBridgeModule, StreamDiffusionBridge)

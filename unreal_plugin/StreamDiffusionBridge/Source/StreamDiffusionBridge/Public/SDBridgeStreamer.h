@@ -1,0 +1,99 @@
+// FSDBridgeStreamer: one bridge session for the engine (used by USDBridgeComponent and the editor's
+// prompt preview panel). Owns the core client and the GPU readback ring; game-thread API.
+// Not compiled here (written against Epic's documented UE 5.3-5.5 APIs; see README).
+#pragma once
+
+#include "CoreMinimal.h"
+#include "StreamDiffusionBridgeTypes.h"
+#include "Templates/SharedPointer.h"
+
+#include <memory>
+
+class UTexture2D;
+class UTextureRenderTarget2D;
+class FSDBridgeReadbackRing;
+namespace sdbridge
+{
+class Client;
+}
+
+struct STREAMDIFFUSIONBRIDGE_API FSDBridgeStreamerOptions
+{
+	FString Endpoint = TEXT("tcp://127.0.0.1:5555");
+	FString ClientName = TEXT("StreamDiffusionBridge-Unreal");
+	int32 HandshakeTimeoutMs = 2000;
+	int32 PeerTimeoutMs = 5000;
+	int32 ReadbackRingSize = 3;
+
+	/** Values from Project Settings > Plugins > StreamDiffusion Bridge. */
+	static FSDBridgeStreamerOptions FromSettings();
+};
+
+enum class ESDBridgeEventKind : uint8
+{
+	Connected,
+	Disconnected,
+	Error,
+	Warning,
+	Stats,
+	Notice,
+};
+
+struct STREAMDIFFUSIONBRIDGE_API FSDBridgeEvent
+{
+	ESDBridgeEventKind Kind = ESDBridgeEventKind::Error;
+	FString Message;
+	FSDBridgeError Error;  // Error / Warning
+	int64 FramesIn = 0;    // Stats
+	int64 FramesOut = 0;
+	int64 FramesDropped = 0;
+	float ServerFpsOut = 0.0f;
+};
+
+class STREAMDIFFUSIONBRIDGE_API FSDBridgeStreamer
+{
+public:
+	explicit FSDBridgeStreamer(const FSDBridgeStreamerOptions& InOptions);
+	~FSDBridgeStreamer();
+	FSDBridgeStreamer(const FSDBridgeStreamer&) = delete;
+	FSDBridgeStreamer& operator=(const FSDBridgeStreamer&) = delete;
+
+	/** Start connecting (non-blocking). False with OutError if the transport is unavailable or the options are invalid. */
+	bool Start(FString& OutError);
+	/** Say Bye and stop. Pending render commands keep the client alive until they ran. */
+	void Stop();
+	ESDBridgeConnectionState GetState() const;
+
+	/**
+	 * Game thread, once per frame: enqueue a render command that hands the newest finished GPU copy to the
+	 * client and queues a copy of Target. Never waits for the GPU; skips when every readback is in flight.
+	 */
+	void CaptureFrom(UTextureRenderTarget2D* Target);
+
+	/**
+	 * Game thread: if a new result arrived, write it into InOutTexture with RHIUpdateTexture2D on the render
+	 * thread, creating (or re-creating, when size or format changed) a persistent transient UTexture2D.
+	 * Older undelivered results are dropped. Returns true when the texture received a new frame.
+	 */
+	bool UpdateOutputTexture(TObjectPtr<UTexture2D>& InOutTexture, FSDBridgeResultInfo& OutInfo, bool& bOutTextureRecreated);
+
+	/** Game thread: next connection/error/stats event, if any. */
+	bool PollEvent(FSDBridgeEvent& OutEvent);
+
+	bool SetPrompt(const FString& Prompt, const FString& NegativePrompt, int32 TransitionFrames, FString& OutError);
+	bool SetPromptBlend(const TArray<FSDBridgeWeightedPrompt>& Blend, const FString& NegativePrompt, int32 TransitionFrames,
+		FString& OutError);
+	bool SetParams(const FSDBridgeParams& Params, FString& OutError);
+	bool SendGameEvent(const FString& Name, const TMap<FString, FSDBridgeValue>& Payload, FString& OutError);
+	bool SetState(const TMap<FString, FSDBridgeValue>& Entries, bool bReplaceAll, FString& OutError);
+	bool RequestStats(FString& OutError);
+
+	/** Captures skipped because every GPU readback was still in flight. */
+	uint64 GetSkippedCaptures() const;
+
+private:
+	FSDBridgeStreamerOptions Options;
+	std::shared_ptr<sdbridge::Client> Client;  // shared with render commands
+	TSharedPtr<FSDBridgeReadbackRing, ESPMode::ThreadSafe> Ring;  // used on the render thread only
+	bool bWarnedFormat = false;
+};

@@ -1,0 +1,166 @@
+// Blueprint-facing types of the StreamDiffusion Bridge plugin. They mirror the wire messages of
+// schemas/bridge.fbs (Prompt, Params, GameEvent, State, Result timings). Not compiled here.
+#pragma once
+
+#include "CoreMinimal.h"
+
+#include "StreamDiffusionBridgeTypes.generated.h"
+
+UENUM(BlueprintType)
+enum class ESDBridgeConnectionState : uint8
+{
+	Stopped,
+	Connecting,  // waiting for the server's Welcome (also between reconnect attempts)
+	Connected,
+	Refused,     // the server refused this plugin's protocol major: see the error message for what to install
+};
+
+UENUM(BlueprintType)
+enum class ESDBridgeValueKind : uint8
+{
+	None,
+	Bool,
+	Int,
+	Float,
+	String,
+};
+
+/** A typed value of a game event payload or a state variable. */
+USTRUCT(BlueprintType)
+struct STREAMDIFFUSIONBRIDGE_API FSDBridgeValue
+{
+	GENERATED_BODY()
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge")
+	ESDBridgeValueKind Kind = ESDBridgeValueKind::None;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge")
+	bool BoolValue = false;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge")
+	int64 IntValue = 0;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge")
+	double FloatValue = 0.0;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge")
+	FString StringValue;
+};
+
+/** One weighted prompt of a blend. */
+USTRUCT(BlueprintType)
+struct STREAMDIFFUSIONBRIDGE_API FSDBridgeWeightedPrompt
+{
+	GENERATED_BODY()
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge")
+	FString Text;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (ClampMin = "0"))
+	float Weight = 1.0f;
+};
+
+/** Runtime parameters; only the fields whose toggle is on are sent (the others stay as they are). */
+USTRUCT(BlueprintType)
+struct STREAMDIFFUSIONBRIDGE_API FSDBridgeParams
+{
+	GENERATED_BODY()
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
+	bool bSetGuidanceScale = false;
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetGuidanceScale"))
+	float GuidanceScale = 1.0f;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
+	bool bSetDelta = false;
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetDelta"))
+	float Delta = 1.0f;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
+	bool bSetTIndexList = false;
+	/** Denoising steps (same length as the server's list). */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetTIndexList"))
+	TArray<int32> TIndexList;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
+	bool bSetSeed = false;
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetSeed", ClampMin = "0"))
+	int64 Seed = 2;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
+	bool bSetSimilarityFilter = false;
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetSimilarityFilter"))
+	bool bSimilarityFilterEnabled = false;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
+	bool bSetSimilarityThreshold = false;
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetSimilarityThreshold", ClampMin = "0", ClampMax = "1"))
+	float SimilarityThreshold = 0.98f;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
+	bool bSetSimilarityMaxSkip = false;
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetSimilarityMaxSkip", ClampMin = "0"))
+	int32 SimilarityMaxSkip = 10;
+};
+
+/** What came back with a stylized frame. Times in milliseconds. */
+USTRUCT(BlueprintType)
+struct STREAMDIFFUSIONBRIDGE_API FSDBridgeResultInfo
+{
+	GENERATED_BODY()
+
+	/** Id of the frame this result answers (frame ids count submitted captures from 1). */
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	int64 FrameId = 0;
+
+	/** Input frame the image depicts: FrameId - latency frames of the server's pipeline. */
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	int64 SourceFrameId = 0;
+
+	/** The pipeline was still filling (the first latency-frames outputs); not a real stylized frame. */
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	bool bIsWarmup = false;
+
+	/** The similarity filter skipped inference; the image repeats the previous output. */
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	bool bSkipped = false;
+
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	float QueueWaitMs = 0.0f;
+
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	float InferenceMs = 0.0f;
+
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	float EncodeMs = 0.0f;
+
+	/** Capture -> result received, on this machine's clock. */
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	float RoundTripMs = 0.0f;
+};
+
+/** An error or warning from the bridge, already worded for the user (names the value, the limit, the fix). */
+USTRUCT(BlueprintType)
+struct STREAMDIFFUSIONBRIDGE_API FSDBridgeError
+{
+	GENERATED_BODY()
+
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	FString Message;
+
+	/** The server's protocol error code (schemas/bridge.fbs ErrorCode), 0 if the error is local. */
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	int32 ServerErrorCode = 0;
+
+	/** The message field the server complained about, e.g. "Frame.stride". */
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	FString Field;
+
+	/** The server and this plugin speak different protocol majors: reconnecting cannot help. */
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	bool bVersionMismatch = false;
+
+	/** A warning (e.g. protocol minor differs), not an error. */
+	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	bool bWarning = false;
+};
