@@ -94,8 +94,11 @@ class SessionConfig:
     credits: int = 2  # frames a client may have in flight; each Result returns one
     heartbeat_interval_ms: int = 1000  # clients ping at least this often when idle
     heartbeat_timeout_s: float = 10.0  # a silent session is freed after this long
-    send_hwm: int = 8  # ZeroMQ high-water marks (messages) of the ROUTER socket
-    recv_hwm: int = 8
+    # ZeroMQ high-water marks (messages) of the ROUTER socket. Credits already bound the frames in flight
+    # per session; the send HWM must stay well above them, because libzmq's view of a pipe's fill level
+    # lags (it is updated in batches) and a send that hits the HWM would drop a Result or a Credit.
+    send_hwm: int = 1000
+    recv_hwm: int = 16
 
 
 @dataclass(frozen=True)

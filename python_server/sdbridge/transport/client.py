@@ -413,8 +413,8 @@ class BridgeClient:
         self._close_socket()
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SNDHWM, 8)
-        sock.setsockopt(zmq.RCVHWM, 8)
+        sock.setsockopt(zmq.SNDHWM, 1000)  # credits bound the frames; never drop a control message
+        sock.setsockopt(zmq.RCVHWM, 1000)
         sock.connect(self.endpoint)
         self._sock = sock
         self._poller = zmq.Poller()

@@ -4,8 +4,9 @@ One ROUTER socket serves every engine session; each DEALER peer is told apart by
 ZeroMQ prepends to its messages. The socket is owned by the server's I/O thread only (ZeroMQ sockets
 are not thread-safe); the worker thread hands results over through `Waker`, an inproc PAIR pair.
 
-Socket options: linger 0 (close never blocks), small high-water marks (a slow client cannot make the
-server buffer many frames), ZMQ_MAXMSGSIZE as a hard memory cap (libzmq drops the connection of a peer
+Socket options: linger 0 (close never blocks), a small receive high-water mark and a send one far
+above the credits (credits already bound the frames per session; a send that hit the HWM would lose a
+Result or Credit, and libzmq's view of a pipe's fill level lags), ZMQ_MAXMSGSIZE as a hard memory cap (libzmq drops the connection of a peer
 that sends a larger part; the server's own per-part check with an Error reply sits below that cap),
 ROUTER_MANDATORY so a result for a vanished peer is counted instead of silently lost.
 """
@@ -47,8 +48,8 @@ class RouterTransport:
         self,
         endpoint: str,
         max_message_bytes: int,
-        send_hwm: int = 8,
-        recv_hwm: int = 8,
+        send_hwm: int = 1000,
+        recv_hwm: int = 16,
         context: zmq.Context | None = None,
     ) -> None:
         self._ctx = context or zmq.Context.instance()
@@ -97,6 +98,7 @@ class RouterTransport:
             self._sock.send_multipart(parts, zmq.NOBLOCK, copy=False)
         except zmq.Again:
             self.stats.send_dropped_hwm += 1
+            log.warning("send queue of peer %r is full (SNDHWM): a message was dropped", identity)
             return False
         except zmq.ZMQError as exc:
             if exc.errno == zmq.EHOSTUNREACH:
