@@ -6,8 +6,9 @@ are not thread-safe); the worker thread hands results over through `Waker`, an i
 
 Socket options: linger 0 (close never blocks), a small receive high-water mark and a send one far
 above the credits (credits already bound the frames per session; a send that hit the HWM would lose a
-Result or Credit, and libzmq's view of a pipe's fill level lags), ZMQ_MAXMSGSIZE as a hard memory cap (libzmq drops the connection of a peer
-that sends a larger part; the server's own per-part check with an Error reply sits below that cap),
+Result or Credit, and libzmq's view of a pipe's fill level lags), ZMQ_MAXMSGSIZE as a hard memory cap
+(libzmq drops the connection of a peer that sends a larger part; the server's own per-part check with
+an Error reply sits below that cap),
 ROUTER_MANDATORY so a result for a vanished peer is counted instead of silently lost.
 """
 
