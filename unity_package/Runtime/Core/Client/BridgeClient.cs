@@ -608,7 +608,13 @@ namespace StreamDiffusion.Bridge.Core.Client
             }
             bool busy;
             lock (_lock) busy = _controls.Count > 0 || (_hasPending && _credits > 0);
-            int wait = busy ? 0 : _options.IdleWaitMs;
+            // Hybrid wait: right after traffic the caller usually answers within microseconds (a result arrives,
+            // the game submits the next frame), so for SpinAfterActivityUs the thread polls without blocking
+            // and yields the CPU in between; after that it blocks on the socket for IdleWaitMs slices. Neither
+            // socket API used here can also wait for "a frame was submitted" without allocating.
+            bool spinning = !busy && _options.SpinAfterActivityUs > 0 &&
+                            TicksToUs(now - Math.Max(_lastReceiveTicks, _lastSendTicks)) < _options.SpinAfterActivityUs;
+            int wait = busy || spinning ? 0 : _options.IdleWaitMs;
             if (_transport.TryReceive(_message, wait))
             {
                 _lastReceiveTicks = Stopwatch.GetTimestamp();
@@ -619,6 +625,10 @@ namespace StreamDiffusion.Bridge.Core.Client
                     _lastReceiveTicks = Stopwatch.GetTimestamp();
                     Handle();
                 }
+            }
+            else if (spinning)
+            {
+                Thread.Yield();
             }
             lock (_lock)
             {
@@ -932,7 +942,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             _inFlight = Math.Max(0, _inFlight - 1);
             ResultFrame back = _back;
             back.Header = h;
-            back.Fill(_message.Buffer(1), _message.Length(1));
+            back.TakePixels(_message, 1);
             back.ReceivedTimeUs = NowUs();
             lock (_lock)
             {
@@ -1073,6 +1083,11 @@ namespace StreamDiffusion.Bridge.Core.Client
         private static long TicksToMs(long ticks)
         {
             return ticks * 1000 / Stopwatch.Frequency;
+        }
+
+        private static long TicksToUs(long ticks)
+        {
+            return ticks / Stopwatch.Frequency * 1000000L + ticks % Stopwatch.Frequency * 1000000L / Stopwatch.Frequency;
         }
 
         private sealed class PendingFrame

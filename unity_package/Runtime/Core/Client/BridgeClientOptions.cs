@@ -48,6 +48,10 @@ namespace StreamDiffusion.Bridge.Core.Client
         /// waits at most this long before it is sent.</summary>
         public int IdleWaitMs = 1;
 
+        /// <summary>After any traffic, poll without blocking (yielding the CPU) for this long before falling back
+        /// to IdleWaitMs slices, so a frame submitted right after a result goes out at once. 0 disables.</summary>
+        public int SpinAfterActivityUs = 500;
+
         /// <summary>Most control messages (prompt, params, events, state) queued while not connected; beyond
         /// it the oldest are dropped, counted and reported once (a Warning event naming this limit).</summary>
         public int MaxQueuedControlMessages = 256;

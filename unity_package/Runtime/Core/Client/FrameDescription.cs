@@ -48,11 +48,12 @@ namespace StreamDiffusion.Bridge.Core.Client
         /// <summary>Submit to receive on the client clock, in microseconds.</summary>
         public long RoundTripUs { get { return (long)ReceivedTimeUs - (long)Header.SendTimeUs; } }
 
-        internal void Fill(byte[] src, int length)
+        /// <summary>Takes the received pixel part without copying: this frame's old buffer goes back to the
+        /// message pool in exchange.</summary>
+        internal void TakePixels(StreamDiffusion.Bridge.Core.Transport.MultipartMessage message, int part)
         {
-            if (Pixels.Length < length) Pixels = new byte[length];
-            System.Buffer.BlockCopy(src, 0, Pixels, 0, length);
-            Length = length;
+            Length = message.Length(part);
+            Pixels = message.SwapBuffer(part, Pixels);
         }
     }
 }

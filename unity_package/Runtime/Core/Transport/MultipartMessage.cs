@@ -70,6 +70,18 @@ namespace StreamDiffusion.Bridge.Core.Transport
             return buf;
         }
 
+        /// <summary>Takes part <paramref name="index"/>'s buffer out of the message and puts
+        /// <paramref name="replacement"/> in its place (zero-copy hand-over; the message grows the replacement
+        /// later only if a larger part arrives). Returns the taken buffer.</summary>
+        public byte[] SwapBuffer(int index, byte[] replacement)
+        {
+            CheckIndex(index);
+            if (replacement == null) throw new ArgumentNullException(nameof(replacement));
+            byte[] taken = _buffers[index];
+            _buffers[index] = replacement;
+            return taken;
+        }
+
         /// <summary>Copies the parts into a new message-independent array (allocates; for tests/tools).</summary>
         public byte[] ToArray(int index)
         {
