@@ -1,0 +1,216 @@
+// Not compiled here (Unreal Engine is not available on the build machines). Written against the
+// documented Slate widgets (SVerticalBox, SHorizontalBox, SEditableTextBox, SMultiLineEditableTextBox,
+// SButton, STextBlock, SImage, SScaleBox) and PropertyEditor's SObjectPropertyEntryBox.
+#include "SSDBridgePromptPreview.h"
+
+#include "AssetRegistry/AssetData.h"
+#include "Engine/Texture2D.h"
+#include "Engine/TextureRenderTarget2D.h"
+#include "PropertyCustomizationHelpers.h"
+#include "StreamDiffusionBridgeSettings.h"
+#include "Widgets/Images/SImage.h"
+#include "Widgets/Input/SButton.h"
+#include "Widgets/Input/SEditableTextBox.h"
+#include "Widgets/Input/SMultiLineEditableTextBox.h"
+#include "Widgets/Layout/SBox.h"
+#include "Widgets/Layout/SScaleBox.h"
+#include "Widgets/SBoxPanel.h"
+#include "Widgets/Text/STextBlock.h"
+
+#define LOCTEXT_NAMESPACE "SSDBridgePromptPreview"
+
+void SSDBridgePromptPreview::Construct(const FArguments& InArgs)
+{
+	const USDBridgeSettings* Settings = USDBridgeSettings::Get();
+	Endpoint = Settings->Endpoint;
+	Prompt = Settings->DefaultPrompt;
+	NegativePrompt = Settings->DefaultNegativePrompt;
+	Status = TEXT("Not connected. Pick a render target, then Connect.");
+	OutputBrush.DrawAs = ESlateBrushDrawType::Image;
+
+	ChildSlot
+	[
+		SNew(SVerticalBox)
+		+ SVerticalBox::Slot().AutoHeight().Padding(4)
+		[
+			SNew(SHorizontalBox)
+			+ SHorizontalBox::Slot().AutoWidth().VAlign(VAlign_Center).Padding(0, 0, 6, 0)
+			[
+				SNew(STextBlock).Text(LOCTEXT("Endpoint", "Server"))
+			]
+			+ SHorizontalBox::Slot().FillWidth(1.0f)
+			[
+				SNew(SEditableTextBox)
+				.Text_Lambda([this]() { return FText::FromString(Endpoint); })
+				.OnTextCommitted_Lambda([this](const FText& Text, ETextCommit::Type) { Endpoint = Text.ToString(); })
+			]
+			+ SHorizontalBox::Slot().AutoWidth().Padding(6, 0, 0, 0)
+			[
+				SNew(SButton)
+				.Text_Raw(this, &SSDBridgePromptPreview::GetConnectLabel)
+				.OnClicked_Raw(this, &SSDBridgePromptPreview::OnConnectClicked)
+			]
+		]
+		+ SVerticalBox::Slot().AutoHeight().Padding(4)
+		[
+			SNew(SHorizontalBox)
+			+ SHorizontalBox::Slot().AutoWidth().VAlign(VAlign_Center).Padding(0, 0, 6, 0)
+			[
+				SNew(STextBlock).Text(LOCTEXT("Source", "Render target"))
+			]
+			+ SHorizontalBox::Slot().FillWidth(1.0f)
+			[
+				SNew(SObjectPropertyEntryBox)
+				.AllowedClass(UTextureRenderTarget2D::StaticClass())
+				.ObjectPath_Raw(this, &SSDBridgePromptPreview::GetSourcePath)
+				.OnObjectChanged_Raw(this, &SSDBridgePromptPreview::OnSourceChanged)
+				.AllowClear(true)
+			]
+		]
+		+ SVerticalBox::Slot().AutoHeight().Padding(4)
+		[
+			SNew(SMultiLineEditableTextBox)
+			.HintText(LOCTEXT("PromptHint", "Prompt, e.g. a watercolor castle at dusk"))
+			.Text_Lambda([this]() { return FText::FromString(Prompt); })
+			.OnTextChanged_Lambda([this](const FText& Text) { Prompt = Text.ToString(); })
+		]
+		+ SVerticalBox::Slot().AutoHeight().Padding(4)
+		[
+			SNew(SHorizontalBox)
+			+ SHorizontalBox::Slot().FillWidth(1.0f)
+			[
+				SNew(SEditableTextBox)
+				.HintText(LOCTEXT("NegativeHint", "Negative prompt"))
+				.Text_Lambda([this]() { return FText::FromString(NegativePrompt); })
+				.OnTextChanged_Lambda([this](const FText& Text) { NegativePrompt = Text.ToString(); })
+			]
+			+ SHorizontalBox::Slot().AutoWidth().Padding(6, 0, 0, 0)
+			[
+				SNew(SButton)
+				.Text(LOCTEXT("SendPrompt", "Send prompt"))
+				.OnClicked_Raw(this, &SSDBridgePromptPreview::OnSendPromptClicked)
+			]
+		]
+		+ SVerticalBox::Slot().AutoHeight().Padding(4)
+		[
+			SNew(STextBlock).Text_Raw(this, &SSDBridgePromptPreview::GetStatusText).AutoWrapText(true)
+		]
+		+ SVerticalBox::Slot().FillHeight(1.0f).Padding(4)
+		[
+			SNew(SScaleBox).Stretch(EStretch::ScaleToFit)
+			[
+				SNew(SImage).Image(&OutputBrush)
+			]
+		]
+	];
+}
+
+SSDBridgePromptPreview::~SSDBridgePromptPreview()
+{
+	if (Streamer)
+	{
+		Streamer->Stop();
+	}
+}
+
+void SSDBridgePromptPreview::Tick(const FGeometry& AllottedGeometry, const double InCurrentTime, const float InDeltaTime)
+{
+	SCompoundWidget::Tick(AllottedGeometry, InCurrentTime, InDeltaTime);
+	if (!Streamer)
+	{
+		return;
+	}
+	if (Source != nullptr && Streamer->GetState() == ESDBridgeConnectionState::Connected)
+	{
+		Streamer->CaptureFrom(Source);
+	}
+	bool bRecreated = false;
+	if (Streamer->UpdateOutputTexture(OutputTexture, LastInfo, bRecreated))
+	{
+		if (bRecreated)
+		{
+			OutputBrush.SetResourceObject(OutputTexture);
+			OutputBrush.ImageSize = FVector2D(OutputTexture->GetSizeX(), OutputTexture->GetSizeY());
+		}
+		Status = FString::Printf(TEXT("Connected. Frame %lld%s: inference %.1f ms, round trip %.1f ms"), LastInfo.FrameId,
+			LastInfo.bIsWarmup ? TEXT(" (warm-up)") : TEXT(""), LastInfo.InferenceMs, LastInfo.RoundTripMs);
+	}
+	FSDBridgeEvent Event;
+	while (Streamer->PollEvent(Event))
+	{
+		if (Event.Kind != ESDBridgeEventKind::Stats)
+		{
+			Status = Event.Message;
+		}
+	}
+}
+
+void SSDBridgePromptPreview::AddReferencedObjects(FReferenceCollector& Collector)
+{
+	Collector.AddReferencedObject(OutputTexture);
+	Collector.AddReferencedObject(Source);
+}
+
+FReply SSDBridgePromptPreview::OnConnectClicked()
+{
+	if (Streamer)
+	{
+		Streamer->Stop();
+		Streamer.Reset();
+		Status = TEXT("Disconnected.");
+		return FReply::Handled();
+	}
+	FSDBridgeStreamerOptions Options = FSDBridgeStreamerOptions::FromSettings();
+	Options.Endpoint = Endpoint;
+	Options.ClientName = TEXT("StreamDiffusionBridge-Unreal/EditorPreview");
+	Streamer = MakeUnique<FSDBridgeStreamer>(Options);
+	FString Error;
+	if (!Streamer->Start(Error))
+	{
+		Streamer.Reset();
+		Status = Error;
+		return FReply::Handled();
+	}
+	Status = FString::Printf(TEXT("Connecting to %s ..."), *Endpoint);
+	if (!Prompt.IsEmpty())
+	{
+		Streamer->SetPrompt(Prompt, NegativePrompt, 0, Error);
+	}
+	return FReply::Handled();
+}
+
+FReply SSDBridgePromptPreview::OnSendPromptClicked()
+{
+	FString Error;
+	if (!Streamer)
+	{
+		Status = TEXT("Connect first.");
+	}
+	else if (!Streamer->SetPrompt(Prompt, NegativePrompt, 0, Error))
+	{
+		Status = Error;
+	}
+	return FReply::Handled();
+}
+
+FText SSDBridgePromptPreview::GetStatusText() const
+{
+	return FText::FromString(Status);
+}
+
+FText SSDBridgePromptPreview::GetConnectLabel() const
+{
+	return Streamer ? LOCTEXT("Disconnect", "Disconnect") : LOCTEXT("Connect", "Connect");
+}
+
+FString SSDBridgePromptPreview::GetSourcePath() const
+{
+	return Source != nullptr ? Source->GetPathName() : FString();
+}
+
+void SSDBridgePromptPreview::OnSourceChanged(const FAssetData& Asset)
+{
+	Source = Cast<UTextureRenderTarget2D>(Asset.GetAsset());
+}
+
+#undef LOCTEXT_NAMESPACE

@@ -1,0 +1,49 @@
+// The prompt preview panel: pick a render target (e.g. the one a SceneCapture2D in the level writes),
+// type a prompt, and watch the server's stylized output update live in the editor. Uses the same
+// FSDBridgeStreamer as the runtime component, so preview and play run identical code and parameters.
+// Not compiled here (written against the documented Slate / PropertyEditor APIs of UE 5.3-5.5).
+#pragma once
+
+#include "CoreMinimal.h"
+#include "SDBridgeStreamer.h"
+#include "Styling/SlateBrush.h"
+#include "UObject/GCObject.h"
+#include "Widgets/SCompoundWidget.h"
+
+class UTexture2D;
+class UTextureRenderTarget2D;
+
+class SSDBridgePromptPreview : public SCompoundWidget, public FGCObject
+{
+public:
+	SLATE_BEGIN_ARGS(SSDBridgePromptPreview) {}
+	SLATE_END_ARGS()
+
+	void Construct(const FArguments& InArgs);
+	virtual ~SSDBridgePromptPreview() override;
+
+	// SWidget
+	virtual void Tick(const FGeometry& AllottedGeometry, const double InCurrentTime, const float InDeltaTime) override;
+
+	// FGCObject
+	virtual void AddReferencedObjects(FReferenceCollector& Collector) override;
+	virtual FString GetReferencerName() const override { return TEXT("SSDBridgePromptPreview"); }
+
+private:
+	FReply OnConnectClicked();
+	FReply OnSendPromptClicked();
+	FText GetStatusText() const;
+	FText GetConnectLabel() const;
+	FString GetSourcePath() const;
+	void OnSourceChanged(const FAssetData& Asset);
+
+	TUniquePtr<FSDBridgeStreamer> Streamer;
+	TObjectPtr<UTexture2D> OutputTexture;
+	TObjectPtr<UTextureRenderTarget2D> Source;
+	FSlateBrush OutputBrush;
+	FString Endpoint;
+	FString Prompt;
+	FString NegativePrompt;
+	FString Status;
+	FSDBridgeResultInfo LastInfo;
+};
