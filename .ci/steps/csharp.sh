@@ -38,12 +38,12 @@ export PYTHONUNBUFFERED=1
 RESULT="$OUT/TestResult.xml"
 rm -f "$RESULT"
 set +e
-(cd "$OUT" && timeout --kill-after=10 900 nunit-console -nologo -labels -xml="$RESULT" StreamDiffusion.Bridge.Core.Tests.dll)
+(cd "$OUT" && timeout --kill-after=10 600 nunit-console -nologo -labels -xml="$RESULT" StreamDiffusion.Bridge.Core.Tests.dll)
 rc=$?
 set -e
 
 if [[ ! -f "$RESULT" ]]; then
-  echo "csharp: nunit-console produced no result file (exit $rc; 124 means the 900 s timeout hit)"
+  echo "csharp: nunit-console produced no result file (exit $rc; 124 means the 600 s timeout hit)"
   echo "0 passed, 1 failed"
   exit 1
 fi
