@@ -449,6 +449,8 @@ class BridgeServer:
         if replaced is not None:  # latest wins: the older frame is dropped, its credit comes back
             extra.in_flight -= 1
             self._send(session.identity, m.Credit(granted=1))
+        elif self._worker is not None:
+            self._worker.hand_over(job)
 
     def _check_text(self, name: str, text: str) -> None:
         limit = self.config.limits.max_text_chars

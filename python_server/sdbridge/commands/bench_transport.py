@@ -38,6 +38,22 @@ class Measurement:
     dropped: int = 0  # frames replaced in the latest-wins slot (not counted in fps)
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One round of one method: sequential round trips (s), windowed frames/s, frames dropped."""
+
+    rtts: list[float]
+    fps: float
+    dropped: int
+
+
+def _combine(name: str, samples: list[Sample]) -> Measurement:
+    rtts = [r for s in samples for r in s.rtts]
+    fps = sorted(s.fps for s in samples)[len(samples) // 2]  # median round
+    return Measurement(name, fps, _percentile(rtts, 0.5) * 1e3, _percentile(rtts, 0.99) * 1e3,
+                       sum(s.dropped for s in samples))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the benchmark."""
     parser.add_argument("--size", type=int, default=512, help="frame width and height (default 512)")
@@ -47,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=int, default=2,
                         help="frames in flight for throughput; also the server's credits (default 2)")
     parser.add_argument("--jpeg-quality", type=int, default=90)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the three methods")
 
 
 def make_frames(size: int, count: int = 8) -> list[np.ndarray]:
@@ -148,7 +165,7 @@ def _stop(proc: mp.Process, conn: Connection) -> None:
 # ------------------------------------------------------------------ clients
 
 
-def _bench_raw(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int) -> Measurement:
+def _bench_raw(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int) -> Sample:
     import zmq
 
     ctx = zmq.Context()
@@ -176,11 +193,10 @@ def _bench_raw(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, w
     finally:
         sock.close(0)
         ctx.term()
-    return Measurement("raw pyzmq DEALER/ROUTER echo", n_tp / elapsed, _percentile(rtts, 0.5) * 1e3,
-                       _percentile(rtts, 0.99) * 1e3)
+    return Sample(rtts, n_tp / elapsed, 0)
 
 
-def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int) -> Measurement:
+def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int) -> Sample:
     from sdbridge.transport.client import BridgeClient
 
     with BridgeClient(endpoint, name="bench-transport") as client:
@@ -215,12 +231,11 @@ def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int
                 sent += 1
         elapsed = time.perf_counter() - start
         dropped = client.counters.credits_returned - dropped_before
-    return Measurement("BridgeClient -> server -> client", received / elapsed, _percentile(rtts, 0.5) * 1e3,
-                       _percentile(rtts, 0.99) * 1e3, dropped)
+    return Sample(rtts, received / elapsed, dropped)
 
 
 def _bench_ws(url: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int,
-              quality: int) -> Measurement:
+              quality: int) -> Sample:
     from PIL import Image
     from websockets.sync.client import connect
 
@@ -248,39 +263,44 @@ def _bench_ws(url: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window:
             if i < n_tp:
                 ws.send(encode(frames[i % len(frames)]))
         elapsed = time.perf_counter() - start
-    return Measurement(f"websocket + JPEG q{quality}", n_tp / elapsed, _percentile(rtts, 0.5) * 1e3,
-                       _percentile(rtts, 0.99) * 1e3)
+    return Sample(rtts, n_tp / elapsed, 0)
 
 
-def run_benchmark(size: int, n_tp: int, n_lat: int, window: int, quality: int) -> list[Measurement]:
-    """Run the three measurements (servers in child processes) and return them."""
+def run_benchmark(size: int, n_tp: int, n_lat: int, window: int, quality: int,
+                  rounds: int = 3) -> list[Measurement]:
+    """Run the three measurements (servers in child processes) and return them.
+
+    The methods alternate within each of `rounds` rounds, so a burst of load from elsewhere on the
+    machine hits all of them alike; frames/s is the median round, p50/p99 pool every round trip.
+    """
     frames = make_frames(size)
-    results = []
-    proc, conn, endpoint = _spawn(_echo_server, size * size * 4 + (1 << 20))
-    try:
-        results.append(_bench_raw(endpoint, frames, n_lat, n_tp, window))
-    finally:
-        _stop(proc, conn)
-    proc, conn, endpoint = _spawn(_bridge_server, window)
-    try:
-        results.append(_bench_bridge(endpoint, frames, n_lat, n_tp))
-    finally:
-        _stop(proc, conn)
     # JPEG is ~30x slower: fewer frames keep the run short without changing the per-frame figures
     ws_lat, ws_tp = max(20, n_lat // 5), max(20, n_tp // 5)
-    proc, conn, url = _spawn(_ws_server, quality)
+    servers = [
+        _spawn(_echo_server, size * size * 4 + (1 << 20)),
+        _spawn(_bridge_server, window),
+        _spawn(_ws_server, quality),
+    ]
+    samples: list[list[Sample]] = [[], [], []]
     try:
-        results.append(_bench_ws(url, frames, ws_lat, ws_tp, window, quality))
+        (_, _, raw_ep), (_, _, bridge_ep), (_, _, ws_url) = servers
+        for _ in range(rounds):
+            samples[0].append(_bench_raw(raw_ep, frames, n_lat, n_tp, window))
+            samples[1].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp))
+            samples[2].append(_bench_ws(ws_url, frames, ws_lat, ws_tp, window, quality))
     finally:
-        _stop(proc, conn)
-    return results
+        for proc, conn, _ in servers:
+            _stop(proc, conn)
+    names = ("raw pyzmq DEALER/ROUTER echo", "BridgeClient -> server -> client", f"websocket + JPEG q{quality}")
+    return [_combine(name, got) for name, got in zip(names, samples, strict=True)]
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the table and the ratios against the goals."""
     print(f"transport benchmark: {args.size}x{args.size} RGBA, tcp loopback, {args.window} in flight "
-          f"for frames/s, 1 in flight for round trips")
-    raw, full, ws = run_benchmark(args.size, args.frames, args.latency_frames, args.window, args.jpeg_quality)
+          f"for frames/s (median of {args.rounds} rounds), 1 in flight for round trips (all rounds pooled)")
+    raw, full, ws = run_benchmark(args.size, args.frames, args.latency_frames, args.window, args.jpeg_quality,
+                                  args.rounds)
     print(f"{'method':<36}{'frames/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'dropped':>9}")
     for m in (raw, full, ws):
         print(f"{m.name:<36}{m.fps:>10.1f}{m.p50_ms:>10.3f}{m.p99_ms:>10.3f}{m.dropped:>9}")

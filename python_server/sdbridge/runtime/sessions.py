@@ -48,6 +48,7 @@ class FrameJob:
     received_at: float  # time.perf_counter() when the I/O thread got it
     client_timestamp_us: int = 0
     keep: Any = None  # the transport's frame object that owns `payload` (kept alive, resendable)
+    taken: threading.Event = field(default_factory=threading.Event)  # set when the worker takes it
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ class Worker:
         self._thread: threading.Thread | None = None
         self.frames_processed = 0
         self.busy_seconds = 0.0
+        self._idle = False
 
     def start(self) -> None:
         """Start the worker thread."""
@@ -108,6 +109,21 @@ class Worker:
         return not self._thread.is_alive()
 
     @property
+    def idle(self) -> bool:
+        """True while the thread waits for work (so a new frame would be taken at once)."""
+        return self._idle
+
+    def hand_over(self, job: FrameJob, timeout: float = 0.002) -> None:
+        """Wait (up to `timeout` s) until an idle worker has taken `job`; returns at once when busy.
+
+        Called by the I/O thread right after queuing a frame. Blocking here releases the GIL to the
+        worker at once; otherwise the I/O thread could read the client's next frame first, and the
+        latest-wins slot would drop a frame the worker was free to process.
+        """
+        if self._idle:
+            job.taken.wait(timeout)
+
+    @property
     def alive(self) -> bool:
         """True while the thread runs."""
         return self._thread is not None and self._thread.is_alive()
@@ -122,7 +138,9 @@ class Worker:
                         self._publish(held)
                         held = None
                         continue
+                    self._idle = True
                     self._table.work.wait(0.25)
+                    self._idle = False
                     continue
             start = time.perf_counter()
             job = self._take(session)
@@ -153,6 +171,8 @@ class Worker:
         thread queues in arrival order), so a Prompt sent before a Frame always applies to that Frame.
         """
         job = session.slot.take()
+        if job is not None:
+            job.taken.set()
         merged: dict[str, Any] = {}
         for update in session.updates.drain():
             merged.update(update.values)
