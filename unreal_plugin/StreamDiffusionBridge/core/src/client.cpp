@@ -3,6 +3,7 @@
 #include "sdbridge/client.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -94,6 +95,16 @@ inline void ReleaseZeroCopy(void* /*data*/, void* hint) noexcept {
   delete h;
 }
 
+/// zmq::poll that treats a signal interruption (EINTR) as "nothing ready" instead of an error.
+inline int PollNoIntr(zmq::pollitem_t* items, size_t count, std::chrono::milliseconds timeout) {
+  try {
+    return zmq::poll(items, count, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return 0;
+    throw;
+  }
+}
+
 struct PendingFrame {
   FrameHeader header;
   std::vector<uint8_t> pixels;
@@ -169,12 +180,15 @@ struct Client::Impl {
     PushEventLocked(std::move(event));
   }
 
-  void Event(ClientEventKind kind, StatusCode status, std::string message) {
-    ClientEvent e;
-    e.kind = kind;
-    e.status = status;
-    e.message = std::move(message);
-    PushEvent(std::move(e));
+  void Event(ClientEventKind kind, StatusCode status, std::string message) noexcept {
+    try {
+      ClientEvent e;
+      e.kind = kind;
+      e.status = status;
+      e.message = std::move(message);
+      PushEvent(std::move(e));
+    } catch (...) {  // out of memory while reporting: drop the event rather than the worker
+    }
   }
 
   void SetState(ConnectionState s) {
@@ -207,7 +221,19 @@ struct Client::Impl {
 
   // ------------------------------------------------------------ worker
 
+  // Thread entry: nothing may escape a std::thread (it would call std::terminate).
   void Run() {
+    try {
+      RunLoop();
+    } catch (const std::exception& e) {
+      Event(ClientEventKind::kError, StatusCode::kInternal, std::string("client worker stopped: ") + e.what());
+    } catch (...) {
+      Event(ClientEventKind::kError, StatusCode::kInternal, "client worker stopped: unknown exception");
+    }
+    SetState(ConnectionState::kStopped);
+  }
+
+  void RunLoop() {
     milliseconds delay = config.reconnect_delay;
     while (!stop.load()) {
       SessionEnd end = SessionEnd::kStop;
@@ -242,7 +268,6 @@ struct Client::Impl {
       WaitForWakeOrStop(delay);
       delay = std::min(delay * 2, config.reconnect_delay_max);
     }
-    SetState(ConnectionState::kStopped);
   }
 
   // Sleep until `timeout` passes (negative: forever), Stop() or Reconnect().
@@ -263,7 +288,7 @@ struct Client::Impl {
         wait_ms = std::min<long>(wait_ms, static_cast<long>(left));
       }
       zmq::pollitem_t items[] = {{wake_rx->handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 1, milliseconds(wait_ms));
+      PollNoIntr(items, 1, milliseconds(wait_ms));
       if (items[0].revents & ZMQ_POLLIN) DrainWake();
     }
   }
@@ -347,7 +372,7 @@ struct Client::Impl {
           {monitor.handle(), 0, ZMQ_POLLIN, 0},
           {wake_rx->handle(), 0, ZMQ_POLLIN, 0},
       };
-      zmq::poll(items, 3, std::max(wait, milliseconds(0)));
+      PollNoIntr(items, 3, std::max(wait, milliseconds(0)));
       if (items[2].revents & ZMQ_POLLIN) DrainWake();
       if (items[0].revents & ZMQ_POLLIN) {
         SessionEnd end = session.ReceiveAll();
@@ -446,7 +471,8 @@ struct Client::Impl {
         parts.push_back(std::move(part));
         while (more) {
           zmq::message_t next;
-          if (!dealer.recv(next, zmq::recv_flags::none)) break;  // parts of one message arrive together
+          // Parts of one message arrive together, so the next part is already there.
+          if (!dealer.recv(next, zmq::recv_flags::dontwait)) break;
           more = next.more();
           parts.push_back(std::move(next));
         }

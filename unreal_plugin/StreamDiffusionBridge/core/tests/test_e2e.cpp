@@ -218,6 +218,40 @@ TEST(EndToEnd, ServerRestartReconnectsWithNewHandshake) {
   EXPECT_EQ(client.GetCounters().errors_received, 0u);  // the replayed prompt was accepted
 }
 
+TEST(EndToEnd, FullCreditWindowEveryFrameIsAnsweredByResultOrCredit) {
+  SKIP_WITHOUT_PYTHON();
+  auto server = StartServer("identity");
+  ASSERT_NE(server, nullptr);
+  Client client(E2EConfig(server->endpoint()));
+  ASSERT_TRUE(client.Start().ok());
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  constexpr int kFrames = 120;
+  const auto px = Image(64, 64, 9);
+  std::vector<uint64_t> results;
+  FrameResult r;
+  uint64_t last_id = 0;
+  for (int i = 0; i < kFrames; ++i) {
+    ASSERT_TRUE(client.WaitUntilReadyToSend(kWait)) << "no credit came back after " << i << " frames";
+    ASSERT_TRUE(client.SubmitFrame(View(px, 64, 64), &last_id).ok());
+    while (client.TryGetResult(&r)) results.push_back(r.header.frame_id);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  auto answered = [&] { return results.size() + client.GetCounters().frames_answered_by_credit; };
+  while (answered() < static_cast<size_t>(kFrames) && std::chrono::steady_clock::now() < deadline) {
+    if (client.WaitForResult(&r, milliseconds(100))) results.push_back(r.header.frame_id);
+  }
+  const ClientCounters c = client.GetCounters();
+  EXPECT_EQ(answered(), static_cast<size_t>(kFrames)) << results.size() << " results + "
+                                                       << c.frames_answered_by_credit << " credits";
+  EXPECT_EQ(c.frames_sent, static_cast<uint64_t>(kFrames));
+  EXPECT_EQ(c.frames_replaced, 0u);  // WaitUntilReadyToSend: nothing waited in the client's slot
+  EXPECT_EQ(c.in_flight, 0u);
+  ASSERT_FALSE(results.empty());
+  EXPECT_EQ(results.back(), last_id);  // latest wins: the newest frame is never the one dropped
+  for (size_t i = 1; i < results.size(); ++i) EXPECT_LT(results[i - 1], results[i]) << "results out of order";
+  EXPECT_EQ(c.errors_received, 0u);
+}
+
 TEST(EndToEnd, MajorVersionMismatchIsReportedClearly) {
   SKIP_WITHOUT_PYTHON();
   auto server = StartServer("identity");
