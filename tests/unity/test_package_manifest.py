@@ -1,0 +1,83 @@
+"""The UPM manifest and assembly definitions of unity_package (issue 4, acceptance item 1)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "unity_package"
+
+pytestmark = pytest.mark.skipif(not PACKAGE.is_dir(), reason="unity_package/ does not exist in this checkout")
+
+
+def _json(path: Path) -> dict[str, object]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_manifest_fields() -> None:
+    manifest = _json(PACKAGE / "package.json")
+    assert manifest["name"] == "com.streamdiffusion.bridge"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(manifest["version"])), "version must be semver MAJOR.MINOR.PATCH"
+    for key in ("displayName", "description", "unity", "license"):
+        assert manifest.get(key), f"package.json needs a non-empty {key!r}"
+    assert re.fullmatch(r"20\d\d\.\d", str(manifest["unity"])), "unity is 'YYYY.N', e.g. '2021.3'"
+    samples = manifest["samples"]
+    assert isinstance(samples, list) and samples, "package.json lists at least one sample"
+    for sample in samples:
+        assert isinstance(sample, dict)
+        path = PACKAGE / str(sample["path"])
+        assert str(sample["path"]).startswith("Samples~/"), "samples live under Samples~ (not imported by Unity)"
+        assert path.is_dir() and any(path.iterdir()), f"sample folder {sample['path']} is missing or empty"
+
+
+def test_required_files_exist() -> None:
+    for name in ("README.md", "CHANGELOG.md", "LICENSE.md", "Documentation~/index.md"):
+        assert (PACKAGE / name).is_file(), f"unity_package/{name} is missing"
+    assert "Apache License" in (PACKAGE / "LICENSE.md").read_text(encoding="utf-8")
+
+
+def _asmdefs() -> dict[str, tuple[Path, dict[str, object]]]:
+    found = {}
+    for path in PACKAGE.rglob("*.asmdef"):
+        data = _json(path)
+        found[str(data["name"])] = (path, data)
+    return found
+
+
+def test_assembly_definitions() -> None:
+    asm = _asmdefs()
+    for name in ("StreamDiffusion.Bridge.Core", "StreamDiffusion.Bridge", "StreamDiffusion.Bridge.Editor",
+                 "StreamDiffusion.Bridge.Core.Tests"):
+        assert name in asm, f"assembly definition {name} is missing"
+    core = asm["StreamDiffusion.Bridge.Core"][1]
+    assert core["noEngineReferences"] is True, "the core must not reference UnityEngine"
+    assert "FlatBuffers" in core["references"], "the core references the FlatBuffers runtime assembly by name"
+    assert "StreamDiffusion.Bridge.Core" in asm["StreamDiffusion.Bridge"][1]["references"]
+    assert asm["StreamDiffusion.Bridge.Editor"][1]["includePlatforms"] == ["Editor"]
+    for name, (_, data) in asm.items():
+        if name.endswith(".Tests"):
+            assert data["defineConstraints"] == ["UNITY_INCLUDE_TESTS"], f"{name} compiles only with tests on"
+            assert "nunit.framework.dll" in data["precompiledReferences"]
+
+
+def test_core_sources_use_no_engine_api() -> None:
+    """What mono compiles here must stay engine-free: no UnityEngine/UnityEditor in Runtime/Core."""
+    offenders = [
+        p.relative_to(PACKAGE).as_posix()
+        for p in (PACKAGE / "Runtime" / "Core").rglob("*.cs")
+        if re.search(r"^\s*using\s+Unity(Engine|Editor)\b", p.read_text(encoding="utf-8"), re.MULTILINE)
+    ]
+    assert not offenders, f"engine references in the engine-free core: {offenders}"
+
+
+def test_unity_layer_says_it_was_not_compiled_here() -> None:
+    missing = [
+        p.relative_to(PACKAGE).as_posix()
+        for folder in ("Runtime/Unity", "Editor", "Samples~", "Tests/Unity")
+        for p in (PACKAGE / folder).rglob("*.cs")
+        if "NOT COMPILED OR RUN HERE" not in p.read_text(encoding="utf-8")
+    ]
+    assert not missing, f"Unity-layer files must say they were not compiled here: {missing}"
