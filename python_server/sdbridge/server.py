@@ -323,6 +323,11 @@ class BridgeServer:
                 self._send(identity, m.Credit(granted=1))
         except BridgeError as exc:
             self._error(identity, m.ErrorCode.BAD_PARAM, str(exc))
+        except Exception as exc:  # a bug of ours: report it, keep the session and the server up
+            log.exception("internal error while handling a message from %r", identity)
+            self._error(identity, m.ErrorCode.INTERNAL,
+                        f"internal server error ({type(exc).__name__}: {exc}); the session stays up, "
+                        f"please report this with the server log")
 
     def _header_of(self, parts: list[zmq.Frame]) -> m.Message | None:
         try:
@@ -469,7 +474,15 @@ class BridgeServer:
             values["prompt"] = prompt.text
         self._check_text("Prompt.negative", prompt.negative)
         values["negative_prompt"] = prompt.negative
-        self._queue_update(session, values)
+        if prompt.method is m.BlendMethod.SLERP or prompt.method is m.BlendMethod.LINEAR:
+            from sdbridge.pipeline import Interpolation  # server may import the pipeline (no torch work)
+
+            values["prompt_interpolation"] = (Interpolation.SLERP if prompt.method is m.BlendMethod.SLERP
+                                              else Interpolation.LINEAR)
+        if prompt.transition_frames < 0 or not 0 <= prompt.transition_seconds <= 3600:
+            raise ProtocolError(m.ErrorCode.BAD_PARAM,
+                                f"Prompt.transition_seconds={prompt.transition_seconds} must be in [0, 3600]")
+        self._queue_update(session, values, prompt.transition_frames, prompt.transition_seconds)
 
     def _on_params(self, session: Session, params: m.Params) -> None:
         values: dict[str, Any] = {}
@@ -490,8 +503,10 @@ class BridgeServer:
             raise ProtocolError(m.ErrorCode.BAD_PARAM, "Params.set_mask is 0: no parameter to change")
         self._queue_update(session, values)
 
-    def _queue_update(self, session: Session, values: dict[str, Any]) -> None:
-        if not self.table.submit_update(session, PipelineUpdate(values)):
+    def _queue_update(self, session: Session, values: dict[str, Any], transition_frames: int = 0,
+                      transition_seconds: float = 0.0) -> None:
+        update = PipelineUpdate(values, transition_frames, transition_seconds)
+        if not self.table.submit_update(session, update):
             raise ProtocolError(m.ErrorCode.TOO_LARGE,
                                 f"session {session.session_id} has {session.updates.capacity} pipeline updates "
                                 f"pending; send fewer Prompt/Params messages")
@@ -532,10 +547,13 @@ class BridgeServer:
             extra = self._extra_of(session)
             if item.frame_id is not None:  # a processed (or failed) frame frees its credit
                 extra.in_flight = max(0, extra.in_flight - 1)
-            if isinstance(item, WorkerFailure):
-                self._send_failure(session, item)
-            else:
-                self._send_result(session, extra, item)
+            try:
+                if isinstance(item, WorkerFailure):
+                    self._send_failure(session, item)
+                else:
+                    self._send_result(session, extra, item)
+            except Exception:  # a bug of ours must not stop the I/O loop
+                log.exception("internal error while sending to session %d", session.session_id)
 
     def _send_result(self, session: Session, extra: _SessionExtra, result: ResultJob) -> None:
         t0 = time.perf_counter()

@@ -144,3 +144,33 @@ def test_worker_routes_results_to_their_session_and_applies_updates() -> None:
         assert results[-1].frame_id == 3 and worker.alive
     finally:
         assert worker.stop(timeout=5)
+
+
+def test_prompt_transition_blends_over_frames() -> None:
+    table = SessionTable(max_sessions=2)
+    pipelines: list[_FakePipeline] = []
+    done = threading.Semaphore(0)
+
+    def build(w: int, h: int) -> _FakePipeline:
+        pipelines.append(_FakePipeline())
+        return pipelines[-1]
+
+    worker = Worker(table, build, lambda layout: (layout.width, layout.height),
+                    lambda r: done.release(), lambda f: done.release(), default_prompt={"prompt": "old"})
+    worker.start()
+    try:
+        s = table.open(b"s", ClientInfo("s"), credits=1)
+        table.submit_frame(s, _job(1))
+        assert done.acquire(timeout=5)
+        table.submit_update(s, PipelineUpdate({"prompt": "new"}, transition_frames=4))
+        for i in range(5):
+            table.submit_frame(s, _job(2 + i))
+            assert done.acquire(timeout=5)
+        prompts = [u["prompt"] for u in pipelines[0].updates if "prompt" in u]
+        assert prompts[:3] == [
+            [("old", 0.75), ("new", 0.25)], [("old", 0.5), ("new", 0.5)], [("old", 0.25), ("new", 0.75)],
+        ]
+        assert prompts[3] == "new" and len(prompts) == 4  # reached at the 4th frame, then left alone
+        assert s.transition is None and s.prompt_values["prompt"] == "new"
+    finally:
+        assert worker.stop(timeout=5)

@@ -252,3 +252,18 @@ def test_rejections_are_counted(server: BridgeServer, peer: RawPeer) -> None:
     peer.send(b"garbage-garbage")
     _error(peer)
     assert sum(server.stats.rejected.values()) >= 1
+
+
+def test_internal_error_keeps_session_and_server(server: BridgeServer, peer: RawPeer,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    peer.hello()
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(server, "_on_params", broken)
+    peer.send_msg(m.Params(guidance_scale=1.5))
+    err = _error(peer)
+    assert err.code is E.INTERNAL and "simulated bug" in err.message
+    _assert_session_alive(peer)
+    _assert_server_serves_others(server)

@@ -53,9 +53,45 @@ class FrameJob:
 
 @dataclass(frozen=True)
 class PipelineUpdate:
-    """A batch of keyword arguments for `pipeline.update` (prompt, negative_prompt, guidance_scale...)."""
+    """A batch of keyword arguments for `pipeline.update` (prompt, negative_prompt, guidance_scale...).
+
+    With `transition_frames` or `transition_seconds` > 0, a new "prompt" is reached gradually: a
+    weighted blend from the current prompt to the new one, moving with each frame (or with time).
+    """
 
     values: Mapping[str, Any]
+    transition_frames: int = 0
+    transition_seconds: float = 0.0
+
+
+@dataclass
+class PromptTransition:
+    """A prompt blend in progress (worker thread only)."""
+
+    start: Any  # PromptSpec: a text or [(text, weight), ...]
+    target: Any
+    frames: int
+    seconds: float
+    started_at: float = field(default_factory=time.monotonic)
+    frames_done: int = 0
+
+    def advance(self, now: float) -> float:
+        """Count one frame and return the blend position in (0, 1]; 1 means the target is reached."""
+        self.frames_done += 1
+        if self.frames > 0:
+            return min(1.0, self.frames_done / self.frames)
+        return min(1.0, (now - self.started_at) / self.seconds) if self.seconds > 0 else 1.0
+
+
+def blend_prompts(start: Any, target: Any, position: float) -> list[tuple[str, float]]:
+    """The weighted blend `position` of the way from `start` to `target` (texts or weighted blends)."""
+
+    def weighted(spec: Any) -> list[tuple[str, float]]:
+        return [(spec, 1.0)] if isinstance(spec, str) else [(str(t), float(w)) for t, w in spec]
+
+    items = [(t, w * (1.0 - position)) for t, w in weighted(start)]
+    items += [(t, w * position) for t, w in weighted(target)]
+    return [(t, w) for t, w in items if w > 0]
 
 
 @dataclass
@@ -107,6 +143,7 @@ class Session:
     pipeline: Any = None  # built lazily by the worker
     pipeline_size: tuple[int, int] | None = None  # (width, height) the pipeline was built for
     prompt_values: dict[str, Any] = field(default_factory=dict)  # every update applied so far
+    transition: PromptTransition | None = None  # a timed prompt blend in progress
     closed: bool = False
 
     @property

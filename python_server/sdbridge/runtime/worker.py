@@ -19,7 +19,14 @@ import numpy as np
 
 from sdbridge.errors import BridgeError
 from sdbridge.runtime.pixels import Layout, from_pipeline, pixel_view, to_pipeline
-from sdbridge.runtime.sessions import FrameJob, ResultJob, Session, SessionTable
+from sdbridge.runtime.sessions import (
+    FrameJob,
+    PromptTransition,
+    ResultJob,
+    Session,
+    SessionTable,
+    blend_prompts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +182,16 @@ class Worker:
             job.taken.set()
         merged: dict[str, Any] = {}
         for update in session.updates.drain():
-            merged.update(update.values)
+            values = dict(update.values)
+            if "prompt" in values and (update.transition_frames > 0 or update.transition_seconds > 0):
+                current = session.prompt_values.get("prompt", self._default_prompt.get("prompt", ""))
+                if session.transition is not None:  # start from where the running blend is now
+                    current = session.transition.target
+                session.transition = PromptTransition(current, values.pop("prompt"),
+                                                      update.transition_frames, update.transition_seconds)
+            elif "prompt" in values:
+                session.transition = None  # an immediate prompt cancels a running blend
+            merged.update(values)
         if merged:
             session.prompt_values.update(merged)
             if session.pipeline is not None:
@@ -218,6 +234,15 @@ class Worker:
         t0 = time.perf_counter()
         size = self._size_policy(job.layout)
         pipeline = self._ensure_pipeline(session, size)
+        if session.transition is not None:
+            transition = session.transition
+            position = transition.advance(time.monotonic())
+            if position >= 1.0:
+                session.transition = None
+                session.prompt_values["prompt"] = transition.target
+                pipeline.update(prompt=transition.target)
+            else:
+                pipeline.update(prompt=blend_prompts(transition.start, transition.target, position))
         t1 = time.perf_counter()
         if self._passthrough and size == (job.layout.width, job.layout.height):
             view = pixel_view(job.payload, job.layout)  # (H, W, 3) strided view of the wire bytes
