@@ -211,5 +211,47 @@ namespace StreamDiffusion.Bridge.Core.Tests
     public class NativeTransportTests : TransportTestsBase
     {
         protected override TransportKind Kind { get { return TransportKind.Native; } }
+
+        [Test, Timeout(30000)]
+        public void CurveZmqEncryptsTheConnection()
+        {
+            TestEnvironment.NeedPythonTools();
+            TestEnvironment.NeedNativeZmq();
+            using (ChildProcess peer = ChildProcess.StartTool("zmq_router_peer.py", "--curve"))
+            {
+                string line = null;
+                foreach (string l in peer.Log.Split('\n'))
+                {
+                    if (l.StartsWith("CURVE ", StringComparison.Ordinal)) line = l.Trim();
+                }
+                Assert.IsNotNull(line, "the peer printed no CURVE keys:\n" + peer.Log);
+                string[] keys = line.Split(' ');
+                var options = new TransportOptions
+                {
+                    CurveServerKey = keys[1], CurvePublicKey = keys[2], CurveSecretKey = keys[3],
+                };
+                using (ITransport t = new NativeZmqTransport(options))
+                {
+                    t.Connect("tcp://127.0.0.1:" + peer.Port);
+                    t.Send(new ArraySegment<byte>(Encoding.ASCII.GetBytes("ECHO")), new ArraySegment<byte>(new byte[300000]));
+                    var msg = new MultipartMessage();
+                    Assert.IsTrue(t.TryReceive(msg, 5000), "no echo over CurveZMQ; peer log:\n" + peer.Log);
+                    Assert.AreEqual(300000, msg.Length(1));
+                }
+                // The managed transport speaks only NULL: it must refuse, not hang, against a CURVE server.
+                using (ITransport m = new ManagedZmqTransport(new TransportOptions { ConnectTimeoutMs = 2000 }))
+                {
+                    var e = Assert.Throws<TransportException>(() => m.Connect("tcp://127.0.0.1:" + peer.Port));
+                    StringAssert.Contains("CURVE", e.Message);
+                }
+            }
+        }
+
+        [Test]
+        public void CurveNeedsAllThreeKeys()
+        {
+            var options = new TransportOptions { CurveServerKey = new string('a', 40) };
+            Assert.Throws<ArgumentException>(() => new NativeZmqTransport(options));
+        }
     }
 }

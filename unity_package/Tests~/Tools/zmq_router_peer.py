@@ -25,11 +25,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lifetime", type=float, default=60.0, help="exit after this many seconds")
     parser.add_argument("--heartbeat-ms", type=int, default=0, help="ROUTER-side ZMTP PING interval")
+    parser.add_argument("--curve", action="store_true",
+                        help="CurveZMQ server; prints CURVE <server public> <client public> <client secret> (Z85)")
     args = parser.parse_args()
 
     ctx = zmq.Context()
     sock = ctx.socket(zmq.ROUTER)
     sock.linger = 0
+    if args.curve:
+        server_public, server_secret = zmq.curve_keypair()
+        client_public, client_secret = zmq.curve_keypair()
+        sock.curve_server = True
+        sock.curve_secretkey = server_secret
+        print(f"CURVE {server_public.decode()} {client_public.decode()} {client_secret.decode()}", flush=True)
     if args.heartbeat_ms > 0:
         sock.setsockopt(zmq.HEARTBEAT_IVL, args.heartbeat_ms)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, args.heartbeat_ms * 3)

@@ -69,7 +69,18 @@ namespace StreamDiffusion.Bridge.Core.Transport
                 Zmtp.WriteGreeting(_scratch);
                 WriteAll(_scratch, 0, Zmtp.GreetingSize);
                 var greeting = new byte[Zmtp.GreetingSize];
-                ReadExact(greeting, 0, greeting.Length, deadline);
+                try
+                {
+                    ReadExact(greeting, 0, greeting.Length, deadline);
+                }
+                catch (TransportException e)
+                {
+                    // libzmq drops a peer whose greeting names another security mechanism before finishing its own.
+                    throw new TransportException(
+                        "the ZMTP greeting with " + endpoint + " failed (" + e.Message + "): the server may require a " +
+                        "security mechanism such as CURVE, which only TransportKind.Native (with Curve keys) speaks, " +
+                        "or the endpoint is not a ZeroMQ socket", e);
+                }
                 _peerMinor = Zmtp.ParseGreeting(greeting);
 
                 // NULL mechanism: READY both ways.
