@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sdbridge.cli import main
 
 pytestmark = pytest.mark.integration
