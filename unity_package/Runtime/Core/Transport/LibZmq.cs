@@ -33,6 +33,7 @@ namespace StreamDiffusion.Bridge.Core.Transport
         public const int ZMQ_DONTWAIT = 1;
         public const int ZMQ_SNDMORE = 2;
         public const int ZMQ_EVENT_CONNECTED = 0x0001;
+        public const int ZMQ_EVENT_CLOSED = 0x0080;
         public const int ZMQ_EVENT_DISCONNECTED = 0x0200;
         public const int EAGAIN = 11;         // libzmq uses the platform errno; 11 on Linux, macOS 35 (below)
         public const int EAGAIN_DARWIN = 35;

@@ -105,7 +105,8 @@ namespace StreamDiffusion.Bridge.Core.Transport
 
             string monitorAddress = "inproc://sdbridge-monitor-" + Interlocked.Increment(ref _monitorCounter);
             Check(LibZmq.zmq_socket_monitor(_socket, monitorAddress,
-                LibZmq.ZMQ_EVENT_CONNECTED | LibZmq.ZMQ_EVENT_DISCONNECTED), "zmq_socket_monitor");
+                LibZmq.ZMQ_EVENT_CONNECTED | LibZmq.ZMQ_EVENT_DISCONNECTED | LibZmq.ZMQ_EVENT_CLOSED),
+                "zmq_socket_monitor");
             _monitor = LibZmq.zmq_socket(_context, LibZmq.ZMQ_PAIR);
             SetInt(_monitor, LibZmq.ZMQ_LINGER, 0);
             Check(LibZmq.zmq_connect(_monitor, monitorAddress), "connect monitor");
@@ -123,6 +124,14 @@ namespace StreamDiffusion.Bridge.Core.Transport
             {
                 int ev = PollMonitor(Math.Min(50, _options.ConnectTimeoutMs - waited));
                 if (ev == LibZmq.ZMQ_EVENT_CONNECTED) break;
+                if (ev == LibZmq.ZMQ_EVENT_CLOSED)
+                {
+                    // With ZMQ_RECONNECT_IVL = -1 a refused connect closes the connection for good.
+                    DisposeNative();
+                    throw new TransportException(
+                        "cannot connect to " + endpoint + " (connection refused or closed): is `sdbridge serve` " +
+                        "running there?");
+                }
                 waited += 50;
                 if (waited >= _options.ConnectTimeoutMs)
                 {
@@ -152,7 +161,8 @@ namespace StreamDiffusion.Bridge.Core.Transport
         {
             EnsureConnected();
             if (message == null) throw new ArgumentNullException(nameof(message));
-            if (PollMonitor(0) == LibZmq.ZMQ_EVENT_DISCONNECTED)
+            int monitorEvent = PollMonitor(0);
+            if (monitorEvent == LibZmq.ZMQ_EVENT_DISCONNECTED || monitorEvent == LibZmq.ZMQ_EVENT_CLOSED)
             {
                 _connected = false;
                 throw new TransportException("the connection to " + _endpoint + " was lost (libzmq: disconnected)");
