@@ -133,7 +133,6 @@ struct Client::Impl {
   std::map<uint32_t, PendingFrame> pending;  // one unsent frame per stream_id
   std::deque<std::vector<uint8_t>> controls; // encoded control messages, in order
   std::deque<FrameResult> results;
-  std::vector<std::vector<uint8_t>> spare_result_buffers;
   std::deque<ClientEvent> events;
   ClientCounters counters;
   uint64_t next_frame_id = 1;
@@ -649,16 +648,12 @@ struct Client::Impl {
         return SessionEnd::kNone;
       }
       FrameResult r;
-      if (!impl.spare_result_buffers.empty()) {
-        r.pixels = std::move(impl.spare_result_buffers.back());
-        impl.spare_result_buffers.pop_back();
-      }
       r.header = header;
-      r.pixels.resize(expected);
-      if (expected > 0) std::memcpy(r.pixels.data(), parts[1].data(), expected);
+      // Zero copy: the result shares the received ZeroMQ message (freed with its last PixelBuffer).
+      auto message = std::make_shared<zmq::message_t>(std::move(parts[1]));
+      r.pixels = PixelBuffer(message, static_cast<const uint8_t*>(message->data()), message->size());
       r.received_time_us = received;
       if (impl.results.size() >= impl.config.max_pending_results) {
-        impl.RecycleLocked(std::move(impl.results.front().pixels));
         impl.results.pop_front();
         ++impl.counters.results_dropped;
       }
@@ -774,10 +769,6 @@ struct Client::Impl {
     return out;
   }
 
-  // Caller holds mu.
-  void RecycleLocked(std::vector<uint8_t>&& buffer) {
-    if (spare_result_buffers.size() < 4) spare_result_buffers.push_back(std::move(buffer));
-  }
 };
 
 // ====================================================================== public API
@@ -924,8 +915,7 @@ bool Client::TryGetResult(FrameResult* out) {
   try {
     std::lock_guard<std::mutex> lock(d.mu);
     if (d.results.empty()) return false;
-    std::swap(*out, d.results.front());
-    d.RecycleLocked(std::move(d.results.front().pixels));
+    *out = std::move(d.results.front());
     d.results.pop_front();
     return true;
   } catch (...) {
@@ -940,12 +930,10 @@ bool Client::TryGetLatestResult(FrameResult* out) {
     std::lock_guard<std::mutex> lock(d.mu);
     if (d.results.empty()) return false;
     while (d.results.size() > 1) {
-      d.RecycleLocked(std::move(d.results.front().pixels));
       d.results.pop_front();
       ++d.counters.results_dropped;
     }
-    std::swap(*out, d.results.front());
-    d.RecycleLocked(std::move(d.results.front().pixels));
+    *out = std::move(d.results.front());
     d.results.pop_front();
     return true;
   } catch (...) {

@@ -53,6 +53,17 @@ ClientEvent ExpectEvent(Client& c, ClientEventKind kind, milliseconds timeout = 
   return ClientEvent{};
 }
 
+// Poll `pred` until true or `timeout` (the worker updates counters just after the server sees a send).
+template <typename Pred>
+bool Eventually(Pred pred, milliseconds timeout = kWait) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  return true;
+}
+
 // Accept the handshake: returns the client's identity.
 std::string Handshake(FakeServer& server, uint64_t session, uint32_t credits, Hello* hello_out = nullptr) {
   FakeServer::Received got;
@@ -113,19 +124,42 @@ TEST(Client, FramesWaitForCreditAndOnlyTheNewestIsSent) {
   FrameResult r;
   ASSERT_TRUE(client.WaitForResult(&r, kWait));
   EXPECT_EQ(r.header.frame_id, id1);
-  EXPECT_EQ(r.pixels, px);
+  EXPECT_EQ(r.pixels.ToVector(), px);
   EXPECT_GT(r.received_time_us, 0u);
 
   FakeServer::Received f3;
   ASSERT_TRUE(server.ReceiveOf<FrameHeader>(&f3, kWait));
   EXPECT_EQ(std::get<FrameHeader>(f3.message).frame_id, id3);
   EXPECT_EQ(f3.pixels, px3);
+  ASSERT_TRUE(Eventually([&] { return client.GetCounters().frames_sent == 2; }));
   const ClientCounters c = client.GetCounters();
   EXPECT_EQ(c.frames_submitted, 3u);
   EXPECT_EQ(c.frames_sent, 2u);
   EXPECT_EQ(c.frames_replaced, 1u);
   EXPECT_EQ(c.in_flight, 1u);
   EXPECT_EQ(c.credits, 0u);
+}
+
+TEST(Client, ResultPixelsOutliveTheClient) {
+  FakeServer server;
+  FrameResult kept;
+  auto px = Pixels(16, 8, 5);
+  {
+    Client client(FastConfig(server.endpoint()));
+    ASSERT_TRUE(client.Start().ok());
+    Handshake(server, 1, 1);
+    ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+    ASSERT_TRUE(client.SubmitFrame(View(px, 16, 8)).ok());
+    FakeServer::Received f;
+    ASSERT_TRUE(server.ReceiveOf<FrameHeader>(&f, kWait));
+    server.Echo(f);
+    ASSERT_TRUE(client.WaitForResult(&kept, kWait));
+  }  // client, its worker and its ZeroMQ context are gone
+  EXPECT_EQ(kept.pixels.size(), px.size());
+  EXPECT_EQ(kept.pixels.ToVector(), px);  // ASan would flag a dangling buffer here
+  FrameResult copy = kept;
+  kept = FrameResult{};
+  EXPECT_EQ(copy.pixels.ToVector(), px);
 }
 
 TEST(Client, CreditMessageReleasesAWaitingFrame) {

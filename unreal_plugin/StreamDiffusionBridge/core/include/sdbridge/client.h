@@ -71,10 +71,30 @@ struct FrameView {
   uint64_t capture_time_us = 0;  // 0 = now (NowMicros())
 };
 
+/// Received pixel bytes, shared with the transport's message (no copy on receive). Immutable and
+/// cheap to copy or move; the bytes live until the last copy is gone (any thread may drop it).
+class PixelBuffer {
+ public:
+  PixelBuffer() = default;
+  PixelBuffer(std::shared_ptr<const void> owner, const uint8_t* data, size_t size)
+      : owner_(std::move(owner)), data_(data), size_(size) {}
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const uint8_t* begin() const { return data_; }
+  const uint8_t* end() const { return data_ + size_; }
+  std::vector<uint8_t> ToVector() const { return std::vector<uint8_t>(begin(), end()); }
+
+ private:
+  std::shared_ptr<const void> owner_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 /// One result: the server's header plus its pixels (stride * height bytes).
 struct FrameResult {
   ResultHeader header;
-  std::vector<uint8_t> pixels;
+  PixelBuffer pixels;
   uint64_t received_time_us = 0;  // client clock (NowMicros()) when the worker received it
 };
 
@@ -133,8 +153,8 @@ class Client {
   /// the frame id (ids start at 1 and never repeat within one Client).
   Status SubmitFrame(const FrameView& frame, uint64_t* frame_id = nullptr);
 
-  /// Take the oldest undelivered result; false if none. Swaps buffers with `out` (no allocation
-  /// in steady state).
+  /// Take the oldest undelivered result; false if none. Its pixels share the received message
+  /// (no copy).
   bool TryGetResult(FrameResult* out);
   /// Take the newest result and drop older undelivered ones (counted); false if none.
   bool TryGetLatestResult(FrameResult* out);
