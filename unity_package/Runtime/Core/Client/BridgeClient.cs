@@ -71,6 +71,8 @@ namespace StreamDiffusion.Bridge.Core.Client
         private int _inFlight;
         private long _lastSendTicks;
         private long _lastReceiveTicks;
+        private long _lastProgressTicks;   // last Result or Credit
+        private long _lastFrameSentTicks;
         private long _allocBaseline;
         private bool _everConnected;
 
@@ -600,11 +602,12 @@ namespace StreamDiffusion.Bridge.Core.Client
                 _transport.Send(_codec.EncodePing(0, NowUs()));
                 _lastSendTicks = now;
             }
-            if (_inFlight > 0 && TicksToMs(now - _lastReceiveTicks) > _options.ServerSilenceTimeoutMs)
+            if (_inFlight > 0 && TicksToMs(now - Math.Max(_lastProgressTicks, _lastFrameSentTicks)) > _options.ServerSilenceTimeoutMs)
             {
                 throw new TransportException(
-                    "no message from " + _options.Endpoint + " for " + _options.ServerSilenceTimeoutMs +
-                    " ms with " + _inFlight + " frames in flight (ServerSilenceTimeoutMs): the server is gone");
+                    "no result or credit from " + _options.Endpoint + " for " + _options.ServerSilenceTimeoutMs +
+                    " ms with " + _inFlight + " frames in flight (ServerSilenceTimeoutMs): the server is gone or " +
+                    "stuck; starting a new session");
             }
             bool busy;
             lock (_lock) busy = _controls.Count > 0 || (_hasPending && _credits > 0);
@@ -713,6 +716,8 @@ namespace StreamDiffusion.Bridge.Core.Client
             _inFlight = 0;
             _lastSendTicks = Stopwatch.GetTimestamp();
             _lastReceiveTicks = _lastSendTicks;
+            _lastProgressTicks = _lastSendTicks;
+            _lastFrameSentTicks = _lastSendTicks;
             lock (_lock)
             {
                 bool reconnected = _everConnected;
@@ -840,6 +845,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             _credits--;
             _inFlight++;
             _lastSendTicks = Stopwatch.GetTimestamp();
+            if (_inFlight == 1) _lastFrameSentTicks = _lastSendTicks;
             lock (_lock) _counters.FramesSent++;
         }
 
@@ -897,9 +903,17 @@ namespace StreamDiffusion.Bridge.Core.Client
                     return;
                 case Message.Credit:
                 {
-                    uint granted = _codec.DecodeCredit(_message.Segment(0));
-                    _credits += (int)granted;
-                    _inFlight = Math.Max(0, _inFlight - (int)granted);
+                    uint granted;
+                    try
+                    {
+                        granted = _codec.DecodeCredit(_message.Segment(0));
+                    }
+                    catch (ProtocolException e)
+                    {
+                        Malformed(e);
+                        return;
+                    }
+                    ReturnCredits((int)granted, (int)granted);
                     lock (_lock) _counters.CreditsReturned += granted;
                     return;
                 }
@@ -913,10 +927,12 @@ namespace StreamDiffusion.Bridge.Core.Client
 
         private void HandleResult()
         {
-            ResultHeader h;
+            ResultHeader h = default(ResultHeader);
+            bool headerDecoded = false;
             try
             {
                 _codec.DecodeResult(_message.Segment(0), out h);
+                headerDecoded = true;
                 if (_message.Count != 2)
                 {
                     throw new ProtocolException((int)ErrorCode.BadPartCount,
@@ -932,14 +948,13 @@ namespace StreamDiffusion.Bridge.Core.Client
             }
             catch (ProtocolException e)
             {
-                // Still count the credit: the server spent the frame.
-                _credits++;
-                _inFlight = Math.Max(0, _inFlight - 1);
+                // A readable header still returns its credit (the server spent the frame); an unreadable one
+                // cannot be trusted, and a stalled pipeline is caught by ServerSilenceTimeoutMs instead.
+                if (headerDecoded) ReturnCredits(h.CreditsGranted > 0 ? (int)h.CreditsGranted : 1, 1);
                 Malformed(e);
                 return;
             }
-            _credits += h.CreditsGranted > 0 ? (int)h.CreditsGranted : 1;
-            _inFlight = Math.Max(0, _inFlight - 1);
+            ReturnCredits(h.CreditsGranted > 0 ? (int)h.CreditsGranted : 1, 1);
             ResultFrame back = _back;
             back.Header = h;
             back.TakePixels(_message, 1);
@@ -953,6 +968,13 @@ namespace StreamDiffusion.Bridge.Core.Client
                 _counters.ResultsReceived++;
                 Monitor.PulseAll(_lock);
             }
+        }
+
+        private void ReturnCredits(int credits, int completed)
+        {
+            _credits += credits;
+            _inFlight = Math.Max(0, _inFlight - completed);
+            _lastProgressTicks = Stopwatch.GetTimestamp();
         }
 
         private void HandleRare(Message type)

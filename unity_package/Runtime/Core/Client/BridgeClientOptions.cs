@@ -40,9 +40,9 @@ namespace StreamDiffusion.Bridge.Core.Client
         public int ReconnectDelayMs = 200;
         public int ReconnectMaxDelayMs = 3000;
 
-        /// <summary>With frames in flight, no message from the server for this long means the server is gone
-        /// (covers the native transport, where libzmq hides a dead peer).</summary>
-        public int ServerSilenceTimeoutMs = 5000;
+        /// <summary>With frames in flight, no Result or Credit for this long means the server is gone or stuck
+        /// (covers dead peers libzmq hides and a pipeline stalled by unreadable results): a new session starts.</summary>
+        public int ServerSilenceTimeoutMs = 10000;
 
         /// <summary>How long the I/O thread waits for the socket per loop when idle (ms). A submitted frame
         /// waits at most this long before it is sent.</summary>
