@@ -196,9 +196,16 @@ int main(int argc, char** argv) {
     cpp.push_back(RunCpp(server->endpoint(), size, n_tp, n_lat));
     if (cpp.back().ok) Print("C++ sdbridge::Client", r, cpp.back());
     if (!py.back().ok || !cpp.back().ok) return 1;
+    std::printf("round %d  ratio C++/Python: frames/s %.2fx, p50 %.2fx\n", r, cpp.back().fps / py.back().fps,
+                cpp.back().p50_ms / py.back().p50_ms);
   }
   double py_fps = 0, cpp_fps = 0, py_p50 = 0, cpp_p50 = 0;
+  double worst = 1e9;
+  double best = 0;
   for (int r = 0; r < rounds; ++r) {
+    const double ratio = cpp[static_cast<size_t>(r)].fps / py[static_cast<size_t>(r)].fps;
+    worst = std::min(worst, ratio);
+    best = std::max(best, ratio);
     py_fps += py[static_cast<size_t>(r)].fps / rounds;
     cpp_fps += cpp[static_cast<size_t>(r)].fps / rounds;
     py_p50 += py[static_cast<size_t>(r)].p50_ms / rounds;
@@ -207,6 +214,7 @@ int main(int argc, char** argv) {
   std::printf("mean over %d rounds: C++ %.1f frames/s vs Python %.1f frames/s = %.2fx (goal >= 1.00x); "
               "p50 C++ %.2f ms vs Python %.2f ms = %.2fx\n",
               rounds, cpp_fps, py_fps, cpp_fps / py_fps, cpp_p50, py_p50, cpp_p50 / py_p50);
+  std::printf("per-round frames/s ratio C++/Python: min %.2fx, max %.2fx\n", worst, best);
   server->Stop();
   return 0;
 }

@@ -48,8 +48,12 @@ void USDBridgeComponent::EnsureCapture()
 	if (SceneCapture == nullptr && Owner != nullptr)
 	{
 		SceneCapture = NewObject<USceneCaptureComponent2D>(Owner, TEXT("SDBridgeSceneCapture"));
-		SceneCapture->SetupAttachment(Owner->GetRootComponent());
 		SceneCapture->RegisterComponent();
+		if (USceneComponent* Root = Owner->GetRootComponent())
+		{
+			SceneCapture->AttachToComponent(Root, FAttachmentTransformRules::SnapToTargetNotIncludingScale);
+		}
+		Owner->AddInstanceComponent(SceneCapture);
 	}
 	if (SceneCapture == nullptr)
 	{

@@ -11,16 +11,15 @@
 
 namespace SDBridge
 {
+// TCHAR_TO_UTF8 / UTF8_TO_TCHAR make temporaries that live to the end of the full expression.
 inline std::string ToUtf8(const FString& Text)
 {
-	const FTCHARToUTF8 Utf8(*Text);
-	return std::string(Utf8.Get(), Utf8.Length());
+	return std::string(TCHAR_TO_UTF8(*Text));
 }
 
 inline FString FromUtf8(const std::string& Text)
 {
-	const FUTF8ToTCHAR Wide(Text.data(), static_cast<int32>(Text.size()));
-	return FString(Wide.Length(), Wide.Get());
+	return FString(UTF8_TO_TCHAR(Text.c_str()));
 }
 
 inline sdbridge::Value ToWire(const FSDBridgeValue& Value)

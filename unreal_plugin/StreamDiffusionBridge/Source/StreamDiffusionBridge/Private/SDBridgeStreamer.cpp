@@ -175,6 +175,7 @@ bool FSDBridgeStreamer::UpdateOutputTexture(TObjectPtr<UTexture2D>& InOutTexture
 	}
 	const uint32 Stride = Layout.stride;
 	ENQUEUE_RENDER_COMMAND(SDBridgeUpdateOutput)(
+		// Pixels share the received ZeroMQ message (no copy); the lambda keeps them alive until the update ran.
 		[TextureResource, Width, Height, Stride, Pixels = MoveTemp(Result.pixels)](FRHICommandListImmediate&)
 		{
 			FRHITexture* Rhi = TextureResource->GetTexture2DRHI();
