@@ -573,7 +573,7 @@ class BridgeServer:
             encode_us=int((result.timings["decode"] + result.timings["encode"]) * 1e6),
             is_warmup=result.is_warmup,
             skipped=result.skipped,
-            source_frame_id=max(0, result.frame_id - (self.model.latency_frames if self.model else 0)),
+            source_frame_id=result.source_frame_id,
             credits_granted=1,
         )
         self._send(session.identity, header, result.pixels)

@@ -174,3 +174,28 @@ def test_prompt_transition_blends_over_frames() -> None:
         assert s.transition is None and s.prompt_values["prompt"] == "new"
     finally:
         assert worker.stop(timeout=5)
+
+
+def test_source_frame_id_follows_the_frames_processed_not_the_id_arithmetic() -> None:
+    table = SessionTable(max_sessions=1)
+    results: list[ResultJob] = []
+    done = threading.Semaphore(0)
+
+    class _Lagging(_FakePipeline):
+        latency_frames = 1
+
+    def on_result(r: ResultJob) -> None:
+        results.append(r)
+        done.release()
+
+    worker = Worker(table, lambda w, h: _Lagging(), lambda layout: (layout.width, layout.height),
+                    on_result, lambda f: done.release())
+    worker.start()
+    try:
+        s = table.open(b"s", ClientInfo("s"), credits=1)
+        for frame_id in (1, 5, 9):  # the client skipped ids of frames it never sent
+            table.submit_frame(s, _job(frame_id))
+            assert done.acquire(timeout=5)
+        assert [(r.frame_id, r.source_frame_id) for r in results] == [(1, 1), (5, 1), (9, 5)]
+    finally:
+        assert worker.stop(timeout=5)

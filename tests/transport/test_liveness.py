@@ -46,8 +46,13 @@ def test_silent_client_is_freed_then_reconnects_and_replays(fast_server: BridgeS
         first = client.session_id
         _wait_for(lambda: first not in _ids(fast_server))  # no call into the client: no heartbeat
         assert fast_server.stats.sessions_expired >= 1
-        client.submit(image)  # sees SESSION_EXPIRED first, handshakes again, then sends
+        # the next call reads SESSION_EXPIRED, handshakes again and replays prompt, params and state
+        deadline = time.monotonic() + 5
+        while client.counters.reconnects == 0:
+            assert time.monotonic() < deadline, "the client did not reconnect"
+            client.receive(timeout=0.05)
         assert client.session_id != first and client.counters.reconnects == 1
+        client.submit(image)
         session = fast_server.table.get(next(s.identity for s in fast_server.table.sessions()
                                              if s.session_id == client.session_id))
         assert session is not None
@@ -72,18 +77,21 @@ def test_no_auto_reconnect_raises_a_clear_error(fast_server: BridgeServer) -> No
         client.connect(timeout=5)
         first = client.session_id
         _wait_for(lambda: first not in _ids(fast_server))
+        with pytest.raises(TransportError, match="reconnect"):  # once the SESSION_EXPIRED Error is read
+            client.receive(timeout=5)
         with pytest.raises(TransportError, match="reconnect"):
             client.submit(np.zeros((4, 4, 3), dtype=np.uint8))
         client.reconnect(timeout=5)
         assert client.session_id != first
 
 
-def test_bye_frees_the_session_at_once(fast_server: BridgeServer) -> None:
-    client = BridgeClient(fast_server.endpoint, name="bye")
+def test_bye_frees_the_session(server: BridgeServer) -> None:
+    client = BridgeClient(server.endpoint, name="bye")  # heartbeat timeout 10 s: only Bye can free it
     client.connect(timeout=5)
     sid = client.session_id
     client.close()
-    _wait_for(lambda: sid not in _ids(fast_server), timeout=0.5)
+    _wait_for(lambda: sid not in _ids(server), timeout=5)
+    assert server.stats.sessions_expired == 0
 
 
 def test_session_limit_is_refused_with_the_limit_named(fast_server: BridgeServer) -> None:

@@ -129,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
                   f"{model.name if model else '?'} at {args.size}x{args.size}, latency {welcome.latency_frames} "
                   f"frame(s), ready in {time.perf_counter() - start_load:.1f} s; PNG pairs -> {args.out}")
             scene = SceneRenderer(args.size, args.size)
-            inputs: OrderedDict[int, np.ndarray] = OrderedDict()  # frame_id -> rendered frame
+            inputs: OrderedDict[int, np.ndarray] = OrderedDict()  # frame_id -> rendered frame that was sent
+            pending: tuple[int, np.ndarray] | None = None  # the frame waiting for credit
             round_trips: list[float] = []
             results = warmups = skipped = written = 0
             tick = 1.0 / args.fps if args.fps > 0 else 0.0
@@ -143,11 +144,14 @@ def run(args: argparse.Namespace) -> int:
                     frame = scene.render(index)
                     index += 1
                     next_render = max(next_render + tick, now)
+                    if pending is not None and not client.pending:  # the pending frame went out
+                        inputs[pending[0]] = pending[1]
+                    pending = None
                     frame_id = client.submit(frame)
                     if frame_id is not None:
                         inputs[frame_id] = frame
-                    else:  # pending: it gets the next id when it goes out
-                        inputs[client._next_frame_id - 1] = frame
+                    else:  # waits for credit; it goes out under the id it was given now
+                        pending = (client.next_frame_id - 1, frame)
                     while len(inputs) > 64:
                         inputs.popitem(last=False)
                 result = client.receive(timeout=max(0.0, next_render - time.perf_counter()))

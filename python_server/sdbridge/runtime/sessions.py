@@ -108,6 +108,7 @@ class ResultJob:
     is_warmup: bool
     skipped: bool
     client_timestamp_us: int = 0
+    source_frame_id: int = 0  # the input frame this output depicts (latency_frames frames earlier)
 
 
 @dataclass
@@ -144,6 +145,8 @@ class Session:
     pipeline_size: tuple[int, int] | None = None  # (width, height) the pipeline was built for
     prompt_values: dict[str, Any] = field(default_factory=dict)  # every update applied so far
     transition: PromptTransition | None = None  # a timed prompt blend in progress
+    # ids of the frames this session's pipeline processed, newest last (to name each output's source)
+    recent_ids: deque[int] = field(default_factory=lambda: deque(maxlen=64))
     closed: bool = False
 
     @property

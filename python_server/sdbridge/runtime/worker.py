@@ -228,6 +228,7 @@ class Worker:
             pipeline.update(**values)
         session.pipeline = pipeline
         session.pipeline_size = size
+        session.recent_ids.clear()
         return pipeline
 
     def _process(self, session: Session, job: FrameJob) -> ResultJob:
@@ -274,6 +275,12 @@ class Worker:
     @staticmethod
     def _result(session: Session, job: FrameJob, layout: Layout, pixels: np.ndarray,
                 timings: dict[str, float], out: PipelineResult) -> ResultJob:
+        # Client frame ids need not be consecutive (a client skips ids of frames it never sent), so the
+        # source of this output is the frame this pipeline processed latency_frames calls ago.
+        session.recent_ids.append(job.frame_id)
+        lag = int(getattr(session.pipeline, "latency_frames", 0))
+        ids = session.recent_ids
+        source = ids[-1 - lag] if len(ids) > lag else ids[0]
         return ResultJob(
             identity=session.identity,
             session_id=session.session_id,
@@ -285,6 +292,7 @@ class Worker:
             is_warmup=bool(out.is_warmup),
             skipped=bool(out.skipped),
             client_timestamp_us=job.client_timestamp_us,
+            source_frame_id=source,
         )
 
     def _fail(self, session: Session, frame_id: int | None, exc: Exception) -> None:

@@ -265,6 +265,11 @@ class BridgeClient:
             self._check_lost()
 
     @property
+    def next_frame_id(self) -> int:
+        """The id the next submitted frame will get (ids are never reused, even across reconnects)."""
+        return self._next_frame_id
+
+    @property
     def pending(self) -> bool:
         """True when a frame waits for credit."""
         return self._pending is not None
