@@ -140,3 +140,13 @@ def test_reconnect_gets_a_fresh_session(tiny_server: BridgeServer) -> None:
         ids = [s.session_id for s in tiny_server.table.sessions()]
         assert client.session_id in ids and first not in ids  # Bye freed the old session
         assert _round_trips(client, [frame])[0].frame_id == 2
+
+
+def test_other_frame_sizes_are_resized_in_and_out(tiny_server: BridgeServer) -> None:
+    rng = np.random.default_rng(7)
+    frame = rng.integers(0, 256, (40, 48, 4), dtype=np.uint8)  # not the model's 64x64
+    with _client(tiny_server, "resize", "a red castle") as client:
+        assert "resized" in client.welcome.warning
+        results = _round_trips(client, [frame, frame])
+    assert all(r.image.shape == (40, 48, 4) for r in results)
+    np.testing.assert_array_equal(results[-1].image[..., 3], frame[..., 3])  # alpha passes through

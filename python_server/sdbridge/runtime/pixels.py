@@ -103,7 +103,7 @@ def resize_rgb(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Bilinear resize of an HxWx3 uint8 image to (height, width, 3); returns the input when sizes match."""
     if image.shape[0] == height and image.shape[1] == width:
         return image
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
+    return np.array(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))  # writable
 
 
 def to_pipeline(payload: memoryview | bytes, layout: Layout, size: tuple[int, int]
@@ -112,7 +112,7 @@ def to_pipeline(payload: memoryview | bytes, layout: Layout, size: tuple[int, in
 
     Returns (rgb, alpha): rgb is (size[1], size[0], 3) uint8 RGB top-down, alpha is the client-size
     (height, width) alpha plane in top-down order (None for RGB8). `size` is (width, height).
-    No copy is made when the frame already is packed top-down RGB8 at the processing size.
+    The returned image is always a writable array of its own (never a view of `payload`).
     """
     check_layout(layout, len(payload))
     if layout.pixel_format is PixelFormat.RGBA8:
@@ -135,6 +135,8 @@ def to_pipeline(payload: memoryview | bytes, layout: Layout, size: tuple[int, in
         rgb = pixels[..., 2::-1]
         alpha = np.ascontiguousarray(pixels[..., 3])
     rgb = np.ascontiguousarray(rgb)  # (H, W, 3)
+    if not rgb.flags.writeable:  # a view of the read-only wire buffer: torch.from_numpy warns on those
+        rgb = rgb.copy()
     return resize_rgb(rgb, size[0], size[1]), alpha
 
 
