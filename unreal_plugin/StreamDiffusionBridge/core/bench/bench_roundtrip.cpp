@@ -4,6 +4,8 @@
 // Speed is reported, never asserted.
 //
 // Usage: bench_roundtrip [--python PY] [--size 512] [--frames 400] [--latency-frames 300] [--rounds 2]
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,11 +24,19 @@ using std::chrono::milliseconds;
 
 struct Figures {
   double fps = 0;
+  double cpu_us_per_frame = 0;  // client process user+sys CPU during the throughput run, per result
   double p50_ms = 0;
   double p99_ms = 0;
   uint64_t dropped = 0;
   bool ok = false;
 };
+
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);  // this process only: the server is a child process
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
 
 double Percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -93,6 +103,7 @@ Figures RunCpp(const std::string& endpoint, uint32_t size, int n_tp, int n_lat) 
   const uint64_t dropped_before = client.GetCounters().frames_answered_by_credit;
   int sent = 0;
   int received = 0;
+  const double cpu_start = CpuSeconds();
   const auto start = Clock::now();
   auto answered = [&] {
     return static_cast<uint64_t>(received) + client.GetCounters().frames_answered_by_credit - dropped_before;
@@ -111,6 +122,7 @@ Figures RunCpp(const std::string& endpoint, uint32_t size, int n_tp, int n_lat) 
     }
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  f.cpu_us_per_frame = (CpuSeconds() - cpu_start) * 1e6 / received;
   f.fps = received / elapsed;
   f.p50_ms = Percentile(rtts, 0.5);
   f.p99_ms = Percentile(rtts, 0.99);
@@ -144,13 +156,15 @@ Figures RunPython(const std::string& python, const std::string& endpoint, uint32
   f.p50_ms = JsonNumber(out, "p50_ms");
   f.p99_ms = JsonNumber(out, "p99_ms");
   f.dropped = static_cast<uint64_t>(JsonNumber(out, "dropped"));
+  f.cpu_us_per_frame = JsonNumber(out, "cpu_us_per_frame");
   f.ok = true;
   return f;
 }
 
 void Print(const char* who, int round, const Figures& f) {
-  std::printf("round %d  %-22s %8.1f frames/s   p50 %6.2f ms   p99 %6.2f ms   dropped by server %llu\n", round,
-              who, f.fps, f.p50_ms, f.p99_ms, static_cast<unsigned long long>(f.dropped));
+  std::printf("round %d  %-22s %8.1f frames/s   p50 %6.2f ms   p99 %6.2f ms   client CPU %6.0f us/frame   "
+              "dropped by server %llu\n",
+              round, who, f.fps, f.p50_ms, f.p99_ms, f.cpu_us_per_frame, static_cast<unsigned long long>(f.dropped));
 }
 
 }  // namespace
@@ -200,6 +214,7 @@ int main(int argc, char** argv) {
                 cpp.back().p50_ms / py.back().p50_ms);
   }
   double py_fps = 0, cpp_fps = 0, py_p50 = 0, cpp_p50 = 0;
+  double py_cpu = 0, cpp_cpu = 0;
   double worst = 1e9;
   double best = 0;
   for (int r = 0; r < rounds; ++r) {
@@ -209,12 +224,16 @@ int main(int argc, char** argv) {
     py_fps += py[static_cast<size_t>(r)].fps / rounds;
     cpp_fps += cpp[static_cast<size_t>(r)].fps / rounds;
     py_p50 += py[static_cast<size_t>(r)].p50_ms / rounds;
+    py_cpu += py[static_cast<size_t>(r)].cpu_us_per_frame / rounds;
+    cpp_cpu += cpp[static_cast<size_t>(r)].cpu_us_per_frame / rounds;
     cpp_p50 += cpp[static_cast<size_t>(r)].p50_ms / rounds;
   }
   std::printf("mean over %d rounds: C++ %.1f frames/s vs Python %.1f frames/s = %.2fx (goal >= 1.00x); "
               "p50 C++ %.2f ms vs Python %.2f ms = %.2fx\n",
               rounds, cpp_fps, py_fps, cpp_fps / py_fps, cpp_p50, py_p50, cpp_p50 / py_p50);
-  std::printf("per-round frames/s ratio C++/Python: min %.2fx, max %.2fx\n", worst, best);
+  std::printf("per-round frames/s ratio C++/Python: min %.2fx, max %.2fx; client CPU per frame: C++ %.0f us vs "
+              "Python %.0f us\n",
+              worst, best, cpp_cpu, py_cpu);
   server->Stop();
   return 0;
 }

@@ -1,7 +1,8 @@
 """Python side of the C++ round-trip benchmark: the reference BridgeClient measured the same way.
 
 Run by bench_roundtrip (C++) against the server it started; prints one JSON line:
-{"client": "python", "fps": ..., "p50_ms": ..., "p99_ms": ..., "dropped": ..., "frames": ...}
+{"client": "python", "fps": ..., "p50_ms": ..., "p99_ms": ..., "dropped": ..., "frames": ...,
+ "cpu_us_per_frame": ...}
 Method (identical in bench_roundtrip.cpp): `--latency-frames` sequential round trips after 20 warm-up
 ones (p50/p99), then `--frames` frames with the server's credits in flight (frames/s = results / time;
 frames the server replaced in its latest-wins slot come back as Credit and are counted as dropped).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 
 import numpy as np
@@ -33,11 +35,19 @@ def make_frames(size: int, count: int = 8) -> list[np.ndarray]:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (nearest rank) of `values`."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process (the server runs in another process)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
+    """Measure and print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--size", type=int, default=512)
@@ -58,6 +68,7 @@ def main() -> int:
                 rtts.append(time.perf_counter() - start)
         dropped_before = client.counters.credits_returned
         sent = received = 0
+        cpu_start = cpu_seconds()
         start = time.perf_counter()
         while client.credits > 0 and sent < args.frames:
             client.submit(frames[sent % len(frames)])
@@ -71,9 +82,11 @@ def main() -> int:
                 client.submit(frames[sent % len(frames)])
                 sent += 1
         elapsed = time.perf_counter() - start
+        cpu_us_per_frame = (cpu_seconds() - cpu_start) * 1e6 / received
         dropped = client.counters.credits_returned - dropped_before
     print(json.dumps({"client": "python", "fps": received / elapsed, "p50_ms": percentile(rtts, 0.5) * 1e3,
-                      "p99_ms": percentile(rtts, 0.99) * 1e3, "dropped": dropped, "frames": received}))
+                      "p99_ms": percentile(rtts, 0.99) * 1e3, "dropped": dropped, "frames": received,
+                      "cpu_us_per_frame": cpu_us_per_frame}))
     return 0
 
 
