@@ -412,6 +412,30 @@ TEST(Client, LostSessionErrorTriggersNewHandshakeAndReplaysSettings) {
   EXPECT_EQ(client.GetWelcome()->session_id, 2u);
 }
 
+TEST(Client, ServerByeStartsANewSessionAndNoticesAreDelivered) {
+  FakeServer server;
+  Client client(FastConfig(server.endpoint()));
+  ASSERT_TRUE(client.Start().ok());
+  const std::string first = Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  Notice n;
+  n.kind = NoticeKind::kPromptChanged;
+  n.message = "prompt changed by the preview page";
+  n.source = "preview";
+  server.Send(first, n);
+  ClientEvent notice = ExpectEvent(client, ClientEventKind::kNotice);
+  ASSERT_TRUE(notice.notice.has_value());
+  EXPECT_EQ(notice.notice->source.value_or(""), "preview");
+  EXPECT_EQ(notice.message, "prompt changed by the preview page");
+
+  server.Send(first, Bye{std::string("server shutting down")});
+  ClientEvent bye = ExpectEvent(client, ClientEventKind::kDisconnected);
+  EXPECT_NE(bye.message.find("server shutting down"), std::string::npos) << bye.message;
+  const std::string second = Handshake(server, 2, 1);
+  EXPECT_NE(second, first);
+  EXPECT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+}
+
 TEST(Client, ServerRestartOnSamePortReconnects) {
   std::string endpoint;
   auto server = std::make_unique<FakeServer>();
