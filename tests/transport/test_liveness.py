@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from sdbridge.config import with_overrides
 from sdbridge.errors import ProtocolError, TransportError
 from sdbridge.protocol import messages as m
 from sdbridge.server import BridgeServer
@@ -130,3 +131,36 @@ def test_connect_timeout_is_a_transport_error() -> None:
         client.connect(timeout=0.3)
     client.close()
 
+
+
+def test_client_survives_a_server_restart() -> None:
+    first = BridgeServer(small_config())
+    endpoint = first.start_in_thread()
+    image = np.full((6, 10, 3), 77, dtype=np.uint8)
+    client = BridgeClient(endpoint, name="restart")
+    try:
+        client.connect(timeout=5)
+        client.set_prompt("kept across restarts")
+        first.close()  # says Bye to every session
+        with pytest.raises(TransportError):  # reads the Bye, tries to reconnect, nobody answers
+            client.receive(timeout=2)
+        second = BridgeServer(with_overrides(small_config(), top={"bind": endpoint}))
+        second.start_in_thread()
+        try:
+            deadline = time.monotonic() + 10
+            while True:  # the next calls retry the handshake until the new server answers
+                try:
+                    client.submit(image)
+                    break
+                except TransportError:
+                    assert time.monotonic() < deadline, "never reconnected to the restarted server"
+            result = client.receive(timeout=5)
+            assert result is not None
+            np.testing.assert_array_equal(result.image, image)
+            session = second.table.sessions()[0]
+            _wait_for(lambda: session.prompt_values.get("prompt") == "kept across restarts")
+        finally:
+            second.close()
+    finally:
+        client.close()
+        first.close()

@@ -198,14 +198,18 @@ class BridgeClient:
         if with_bye:
             self._try_send(m.Bye(reason="reconnect"))
         self._close_socket()
+        self._session_lost = True  # until the new Welcome arrives
+        pending = self._pending
         welcome = self.connect(self._connect_timeout if timeout is None else timeout)
         self.counters.reconnects += 1
+        self._pending = pending  # the newest frame still wants out; it goes after the replay below
         if self._last_prompt is not None:  # the new session starts from the server defaults
             self._send(self._last_prompt)
         if self._params:
             self._send(m.Params(**self._params))
         if self._state:
             self._send(m.State(entries=dict(self._state), replace_all=True, client_time_us=_now_us()))
+        self._flush_pending()
         if self.on_reconnect is not None:
             self.on_reconnect(self)
         return welcome
@@ -216,6 +220,7 @@ class BridgeClient:
             self._try_send(m.Bye(reason="client closed"))
         self._close_socket()
         self.welcome = None
+        self._pending = None
 
     def __enter__(self) -> BridgeClient:
         return self
@@ -535,10 +540,11 @@ class BridgeClient:
             self._on_message(*received)
 
     def _ensure_session(self) -> None:
-        if self._sock is None or self.welcome is None:
+        if self.welcome is None:
             raise TransportError("not connected; call connect() first")
-        self._drain()
-        if self._session_lost:
+        if self._sock is not None:
+            self._drain()
+        if self._session_lost or self._sock is None:  # (a failed reconnect leaves no socket: retry)
             if not self.auto_reconnect:
                 raise TransportError(f"the session with {self.endpoint} ended; call reconnect()")
             log.info("session lost; reconnecting to %s", self.endpoint)
