@@ -308,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
     added = full.p50_ms - raw.p50_ms
     speedup = ws.p50_ms / full.p50_ms
     verdict = {True: "met", False: "NOT met"}
-    print(f"full/raw throughput: {throughput * 100:.0f}% (goal >= 70%: {verdict[throughput >= 0.7]})")
+    print(f"full/raw throughput: {throughput * 100:.1f}% (goal >= 70%: {verdict[throughput >= 0.7]})")
     print(f"added p50 over raw echo: {added:.3f} ms (goal <= 0.3 ms: {verdict[added <= 0.3]})")
     print(f"websocket+JPEG p50 / full p50: {speedup:.1f}x (goal >= 5x: {verdict[speedup >= 5]})")
     return 0
