@@ -434,6 +434,7 @@ class BridgeServer:
                   owner: zmq.Frame) -> None:
         """A Frame whose header, limits and pixel size the codec already checked."""
         fid = header.frame_id
+        _check_stream("Frame", header.stream_id)
         fmt = _WIRE_FORMATS.get(header.pixel_format)
         rows = _WIRE_ROWS.get(header.row_order)
         if fmt is None or rows is None:  # unreachable after validate_image_header; kept as a guard
@@ -464,6 +465,7 @@ class BridgeServer:
                                 f"{name} has {len(text)} characters, above limits.max_text_chars={limit}")
 
     def _on_prompt(self, session: Session, prompt: m.Prompt) -> None:
+        _check_stream("Prompt", prompt.stream_id)
         values: dict[str, Any] = {}
         if prompt.blend:
             for entry in prompt.blend:
@@ -485,6 +487,7 @@ class BridgeServer:
         self._queue_update(session, values, prompt.transition_frames, prompt.transition_seconds)
 
     def _on_params(self, session: Session, params: m.Params) -> None:
+        _check_stream("Params", params.stream_id)
         values: dict[str, Any] = {}
         mapping = {
             "guidance_scale": "guidance_scale", "delta": "delta", "seed": "seed",
@@ -623,6 +626,14 @@ class BridgeServer:
             return
         for session in self.table.sessions():
             self._send(session.identity, m.Bye(reason="server shutting down"))
+
+
+def _check_stream(kind: str, stream_id: int) -> None:
+    """One stream per session (MultiStream is not offered): a second stream would share the slot."""
+    if stream_id != 0:
+        raise _FrameError(m.ErrorCode.BAD_PARAM, f"{kind}.stream_id",
+                          f"{kind}.stream_id={stream_id}: this server serves one stream per session (stream 0; "
+                          f"the MultiStream capability is not offered); open one connection per stream")
 
 
 class _FrameError(ProtocolError):

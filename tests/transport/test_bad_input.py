@@ -267,3 +267,14 @@ def test_internal_error_keeps_session_and_server(server: BridgeServer, peer: Raw
     assert err.code is E.INTERNAL and "simulated bug" in err.message
     _assert_session_alive(peer)
     _assert_server_serves_others(server)
+
+
+def test_second_stream_is_refused_one_connection_per_stream(server: BridgeServer, peer: RawPeer) -> None:
+    peer.hello()
+    peer.send_msg(_frame(30, stream_id=1), _pixels())
+    err = peer.recv_until(m.Credit)[0]
+    assert isinstance(err, m.ErrorMsg) and err.code is E.BAD_PARAM and err.field == "Frame.stream_id"
+    peer.send_msg(m.Prompt(text="x", stream_id=2))
+    assert _error(peer).code is E.BAD_PARAM
+    _assert_session_alive(peer)
+    _assert_server_serves_others(server)
