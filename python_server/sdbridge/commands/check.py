@@ -119,7 +119,13 @@ def collect(cache_dir: str | None = None) -> list[Finding]:
     found += _onnxruntime_findings()
     found += _tensorrt_findings()
     found += _model_findings(cache_dir)
-    found.append(Finding("built-in models", "tiny, small, identity (random weights / plumbing; no download)"))
+    try:
+        from sdbridge.pipeline.components import IDENTITY, PRESET_NAMES
+
+        builtin = f"{', '.join(PRESET_NAMES)} (random weights), {IDENTITY} (plumbing); no download"
+    except ImportError as exc:  # torch or diffusers missing: the server cannot run models at all
+        builtin = f"unavailable: {exc}"
+    found.append(Finding("built-in models", builtin))
     return found
 
 
