@@ -32,6 +32,8 @@ if ! "$PYTHON" -c "import sdbridge.cli, zmq, torch" >/dev/null 2>&1; then
   "$PYTHON" -m pip install -q "torch==2.13.0" -e "$ROOT"
 fi
 PYTHON_ABS="$(command -v "$PYTHON" || echo "$PYTHON")"
+# The tests run in the build folder: make a relative path absolute (without resolving the venv's symlink).
+[[ "$PYTHON_ABS" == /* ]] || PYTHON_ABS="$ROOT/$PYTHON_ABS"
 export SDBRIDGE_REQUIRE_E2E=1   # a missing server fails the run instead of skipping the end-to-end tests
 export PYTHONUNBUFFERED=1
 
