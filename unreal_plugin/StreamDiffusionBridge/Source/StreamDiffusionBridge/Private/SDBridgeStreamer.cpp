@@ -8,6 +8,7 @@
 #include "Engine/TextureRenderTarget2D.h"
 #include "RHICommandList.h"
 #include "RenderingThread.h"
+#include "Runtime/Launch/Resources/Version.h"
 #include "SDBridgeConversions.h"
 #include "SDBridgeReadbackRing.h"
 #include "StreamDiffusionBridgeModule.h"

@@ -145,7 +145,8 @@ void FSDBridgeSpec::Define()
 		It("reports calls made before Connect instead of crashing", [this]()
 		{
 			USDBridgeComponent* Component = NewObject<USDBridgeComponent>();
-			TestEqual(TEXT("state"), Component->GetConnectionState(), ESDBridgeConnectionState::Stopped);
+			TestEqual(TEXT("state"), static_cast<int32>(Component->GetConnectionState()),
+				static_cast<int32>(ESDBridgeConnectionState::Stopped));
 			// The component logs the error (UE_LOG Error) and broadcasts OnError; expect exactly that log line.
 			AddExpectedError(TEXT("not connected"), EAutomationExpectedErrorFlags::Contains, 1);
 			TestFalse(TEXT("SetPrompt"), Component->SetPrompt(TEXT("a castle"), TEXT(""), 0));
