@@ -199,3 +199,33 @@ def test_source_frame_id_follows_the_frames_processed_not_the_id_arithmetic() ->
         assert [(r.frame_id, r.source_frame_id) for r in results] == [(1, 1), (5, 1), (9, 5)]
     finally:
         assert worker.stop(timeout=5)
+
+
+def test_invalid_update_before_the_first_frame_fails_one_frame_only() -> None:
+    table = SessionTable(max_sessions=1)
+    results: list[ResultJob] = []
+    failures: list[WorkerFailure] = []
+    done = threading.Semaphore(0)
+
+    def on_result(r: ResultJob) -> None:
+        results.append(r)
+        done.release()
+
+    def on_failure(f: WorkerFailure) -> None:
+        failures.append(f)
+        done.release()
+
+    worker = Worker(table, lambda w, h: _FakePipeline(), lambda layout: (layout.width, layout.height),
+                    on_result, on_failure)
+    worker.start()
+    try:
+        s = table.open(b"s", ClientInfo("s"), credits=1)
+        table.submit_update(s, PipelineUpdate({"prompt": "abc", "fail": True}))
+        table.submit_frame(s, _job(1))
+        assert done.acquire(timeout=5)
+        assert [f.frame_id for f in failures] == [1] and "fail" in str(failures[0].error)
+        table.submit_frame(s, _job(2))  # the bad value is gone, the prompt stays
+        assert done.acquire(timeout=5)
+        assert results[-1].frame_id == 2 and results[-1].pixels[0, 0, 0] == 3  # len("abc")
+    finally:
+        assert worker.stop(timeout=5)

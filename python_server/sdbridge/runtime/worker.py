@@ -193,11 +193,13 @@ class Worker:
                 session.transition = None  # an immediate prompt cancels a running blend
             merged.update(values)
         if merged:
+            before = dict(session.prompt_values)
             session.prompt_values.update(merged)
             if session.pipeline is not None:
                 try:
                     session.pipeline.update(**merged)
-                except Exception as exc:  # report to the client, keep serving
+                except Exception as exc:  # report to the client, keep serving with the old values
+                    session.prompt_values = before
                     self._fail(session, None, exc)
         return None if session.closed else job
 
@@ -225,7 +227,11 @@ class Worker:
         prepare_args = {k: values.pop(k) for k in ("prompt", "negative_prompt") if k in values}
         pipeline.prepare(**prepare_args)
         if values:
-            pipeline.update(**values)
+            try:
+                pipeline.update(**values)
+            except Exception:  # values sent before the first frame were invalid: forget them, report
+                session.prompt_values = {k: v for k, v in session.prompt_values.items() if k in prepare_args}
+                raise
         session.pipeline = pipeline
         session.pipeline_size = size
         session.recent_ids.clear()
