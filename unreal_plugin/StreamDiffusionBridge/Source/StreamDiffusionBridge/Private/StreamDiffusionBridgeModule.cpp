@@ -17,18 +17,28 @@ bool GTransportAvailable = false;
 void FStreamDiffusionBridgeModule::StartupModule()
 {
 #if PLATFORM_WINDOWS && defined(SDB_LIBZMQ_DLL_NAME)
+	// Editor and development builds: the plugin's Binaries/ThirdParty folder. Packaged builds: libzmq.Build.cs
+	// stages the DLL next to the binaries ($(BinaryOutputDir)), where the normal DLL search finds it by name.
 	const TSharedPtr<IPlugin> Plugin = IPluginManager::Get().FindPlugin(TEXT("StreamDiffusionBridge"));
 	const FString Dir = Plugin.IsValid() ? FPaths::Combine(Plugin->GetBaseDir(), SDB_LIBZMQ_DLL_DIR) : FString();
 	const FString Path = FPaths::Combine(Dir, SDB_LIBZMQ_DLL_NAME);
-	FPlatformProcess::PushDllDirectory(*Dir);
-	LibZmqHandle = FPlatformProcess::GetDllHandle(*Path);
-	FPlatformProcess::PopDllDirectory(*Dir);
+	if (!Dir.IsEmpty() && FPaths::FileExists(Path))
+	{
+		FPlatformProcess::PushDllDirectory(*Dir);
+		LibZmqHandle = FPlatformProcess::GetDllHandle(*Path);
+		FPlatformProcess::PopDllDirectory(*Dir);
+	}
+	if (LibZmqHandle == nullptr)
+	{
+		LibZmqHandle = FPlatformProcess::GetDllHandle(SDB_LIBZMQ_DLL_NAME);
+	}
 	GTransportAvailable = LibZmqHandle != nullptr;
 	if (!GTransportAvailable)
 	{
 		UE_LOG(LogStreamDiffusionBridge, Error,
-			TEXT("Could not load %s: copy libzmq there as described in Source/ThirdParty/README.md. "
-				 "StreamDiffusion Bridge components stay disconnected until then."), *Path);
+			TEXT("Could not load %s (nor %s from the binaries folder): copy libzmq as described in "
+				 "Source/ThirdParty/README.md. StreamDiffusion Bridge components stay disconnected until then."),
+			*Path, SDB_LIBZMQ_DLL_NAME);
 	}
 #else
 	GTransportAvailable = true;  // linked normally (Linux) or delay-loaded by the dynamic linker (Mac)
