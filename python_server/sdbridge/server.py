@@ -559,7 +559,6 @@ class BridgeServer:
                 log.exception("internal error while sending to session %d", session.session_id)
 
     def _send_result(self, session: Session, extra: _SessionExtra, result: ResultJob) -> None:
-        t0 = time.perf_counter()
         layout = result.layout
         header = m.ResultHeader(
             frame_id=result.frame_id,
@@ -584,8 +583,7 @@ class BridgeServer:
         extra.frames_out += 1
         extra.inference.append(result.timings["inference"])
         extra.skipped += int(result.skipped)
-        total = sum(result.timings.values()) + (time.perf_counter() - t0)
-        extra.latencies.append(total)
+        extra.latencies.append(time.perf_counter() - result.received_at)  # receive -> sent, all included
 
     def _send_failure(self, session: Session, failure: WorkerFailure) -> None:
         exc = failure.error

@@ -109,6 +109,7 @@ class ResultJob:
     skipped: bool
     client_timestamp_us: int = 0
     source_frame_id: int = 0  # the input frame this output depicts (latency_frames frames earlier)
+    received_at: float = 0.0  # time.perf_counter() when the I/O thread received the frame
 
 
 @dataclass

@@ -299,6 +299,7 @@ class Worker:
             skipped=bool(out.skipped),
             client_timestamp_us=job.client_timestamp_us,
             source_frame_id=source,
+            received_at=job.received_at,
         )
 
     def _fail(self, session: Session, frame_id: int | None, exc: Exception) -> None:
