@@ -30,3 +30,19 @@ def test_identity_echoes_every_layout(server: BridgeServer, fmt: m.PixelFormat, 
         assert bytes(pixels) == payload
     finally:
         peer.close()
+
+
+def test_stats_count_the_session_frames(server: BridgeServer) -> None:
+    from sdbridge.transport.client import BridgeClient
+
+    image = np.zeros((8, 8, 4), dtype=np.uint8)
+    with BridgeClient(server.endpoint, name="stats") as client:
+        client.connect(timeout=5)
+        for _ in range(5):
+            client.submit(image)
+            assert client.receive(timeout=5) is not None
+        stats = client.stats(timeout=5)
+        assert stats.session_id == client.session_id
+    assert (stats.frames_in, stats.frames_out, stats.frames_dropped) == (5, 5, 0)
+    assert stats.latency_p50_us > 0 and stats.latency_p99_us >= stats.latency_p50_us
+    assert stats.fps_out > 0 and stats.uptime_s > 0
