@@ -164,3 +164,22 @@ def test_client_survives_a_server_restart() -> None:
     finally:
         client.close()
         first.close()
+
+
+def test_a_result_that_already_arrived_is_returned_at_once() -> None:
+    """Regression: receive() drained the waiting result, then polled a whole heartbeat period for another."""
+    srv = BridgeServer(small_config(heartbeat_interval_ms=5000, heartbeat_timeout_s=30.0))
+    srv.start_in_thread()
+    try:
+        with BridgeClient(srv.endpoint, name="prompt-return") as client:
+            client.connect(timeout=5)
+            frame_id = client.submit(np.zeros((4, 4, 3), dtype=np.uint8))
+            _wait_for(lambda: srv.table.sessions()[0].stats.frames_processed == 1)
+            time.sleep(0.2)  # the result is in the client's socket, not yet read
+            start = time.monotonic()
+            result = client.receive(timeout=10)
+            waited = time.monotonic() - start
+        assert result is not None and result.frame_id == frame_id
+        assert waited < 2.5, f"receive() took {waited:.2f} s for a result that was already there"
+    finally:
+        srv.close()

@@ -261,7 +261,9 @@ class BridgeClient:
         while True:
             if self._results:
                 return self._results.popleft()
-            self._ensure_session()
+            self._ensure_session()  # drains what already arrived: that may be the result we wait for
+            if self._results:
+                return self._results.popleft()
             self._heartbeat()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
