@@ -43,6 +43,7 @@ total_failed=0
 run_variant() {  # name, extra cmake flags...
   local name="$1"; shift
   local build="$ROOT/build/cpp-$name"
+  mkdir -p "$ROOT/build"
   echo "cpp[$name]: configure + build in $build"
   local ok=1
   timeout 900 cmake -S "$CORE" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSDB_PYTHON="$PYTHON_ABS" "$@" \
