@@ -1,0 +1,309 @@
+"""The rules engine of one session: state variables, event matching, layers of timed effects.
+
+Pure and deterministic: it is fed events, state entries and the clock (seconds and the session's frame
+count) and returns `Change`s - keyword values for `pipeline.update` plus how to reach a new prompt (a
+blend over seconds or frames with an easing curve). No sockets, no torch, no threads.
+
+Conflicts: rules matching one event are applied in ascending priority (file order breaks ties), so a
+higher priority wins a conflicting state value, prompt or parameter. Temporary effects (rules with a
+`duration`) live on layers, one effect per layer (a new one replaces the old); the prompt shown is the
+highest-priority active effect's (the most recent on a tie), else the base prompt; parameters are the
+base values overlaid by the active effects in ascending priority. An effect that ends reverts to what
+is left, blending with its `revert` timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sdbridge.events.rules import Condition, Rule, RuleSet, Scalar, Template, Timing
+
+#: The pipeline parameter keys the engine manages (StreamConfig field names).
+PARAM_KEYS = ("guidance_scale", "delta", "seed", "t_index_list", "similarity_filter", "similarity_threshold",
+              "max_skip_frames")
+
+
+@dataclass(frozen=True)
+class Change:
+    """Values for `pipeline.update` (prompt, negative_prompt, prompt_interpolation, parameters).
+
+    A new "prompt" is reached by a blend over `seconds` or `frames` (both 0: at once) shaped by `easing`;
+    every other value applies at once.
+    """
+
+    values: Mapping[str, Any]
+    seconds: float = 0.0
+    frames: int = 0
+    easing: str = "linear"
+    reason: str = ""
+
+
+@dataclass
+class Outcome:
+    """What one input did: the changes to apply, the rules that ran, and problems to report."""
+
+    changes: list[Change] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # State keys that are not declared variables
+
+
+@dataclass
+class _Effect:
+    rule: Rule
+    seq: int
+    until_seconds: float | None
+    until_frame: int | None
+
+    def expired(self, now: float, frame: int) -> bool:
+        return (self.until_seconds is not None and now >= self.until_seconds) or (
+            self.until_frame is not None and frame >= self.until_frame)
+
+
+@dataclass(frozen=True)
+class _Effective:
+    prompt: str
+    negative: str
+    params: Mapping[str, Any]
+
+
+class RuleEngine:
+    """One session's rules state. `start` once, then `on_event` / `on_state` / `tick` in time order."""
+
+    def __init__(self, rules: RuleSet, defaults: Mapping[str, Any] | None = None,
+                 state: Mapping[str, Scalar] | None = None) -> None:
+        """`defaults`: the pipeline's starting parameters (what a reverted effect returns to when no rule
+        set that parameter). `state`: initial values of variables (checked; defaults fill the rest)."""
+        self.rules = rules
+        self._defaults = {k: v for k, v in (defaults or {}).items() if k in PARAM_KEYS}
+        self.state: dict[str, Scalar] = rules.defaults()
+        for name, value in (state or {}).items():
+            var = rules.variables.get(name)
+            if var is not None:
+                with contextlib.suppress(ValueError):  # a value the rules no longer allow: the default stays
+                    self.state[name] = var.check(value)
+        self._base_prompt: Template = rules.prompt
+        self._base_negative: Template = rules.negative
+        self._base_params: dict[str, Any] = {**self._defaults, **dict(rules.params)}
+        self._effects: dict[str, _Effect] = {}
+        self._seq = itertools.count()
+        self._current: _Effective | None = None
+
+    # ------------------------------------------------------------------ inputs
+
+    def start(self) -> Outcome:
+        """The initial prompt, negative prompt and the rules file's [params], applied at once."""
+        now = self._effective()
+        self._current = now
+        values: dict[str, Any] = {"prompt": now.prompt, "negative_prompt": now.negative}
+        values.update({k: v for k, v in now.params.items() if k in dict(self.rules.params)})
+        return Outcome(changes=[Change(values, reason="start")])
+
+    def on_event(self, name: str, payload: Mapping[str, Scalar], now: float, frame: int) -> Outcome:
+        """Run every rule matching event `name` with `payload` at time `now` (seconds) and `frame`."""
+        out = Outcome()
+        matched = [r for r in self.rules.rules if self._matches(r, name, payload)]
+        matched.sort(key=lambda r: (r.priority, r.index))  # highest priority last: it wins conflicts
+        prompt_timing: Timing | None = None
+        prompt_rule: Rule | None = None
+        for rule in matched:
+            problem = self._apply_state(rule, payload)
+            if problem:
+                out.problems.append(f"rule {rule.name!r} (line {rule.line}): {problem}")
+                continue
+            out.matched.append(rule.name)
+            if rule.temporary:
+                assert rule.duration is not None
+                d = rule.duration
+                self._effects[rule.layer] = _Effect(rule, next(self._seq),
+                                                    now + d.seconds if d.seconds else None,
+                                                    frame + d.frames if d.frames else None)
+            else:
+                if rule.prompt is not None:
+                    self._base_prompt = rule.prompt
+                if rule.negative is not None:
+                    self._base_negative = rule.negative
+                self._base_params.update(dict(rule.params))
+            if rule.prompt is not None:
+                prompt_timing, prompt_rule = rule.transition, rule
+        if prompt_rule is not None:
+            out.changes.extend(self._emit(prompt_timing, f"event {name!r}: rule {prompt_rule.name!r}"))
+        else:
+            out.changes.extend(self._emit(self.rules.transition, f"event {name!r}"))
+        return out
+
+    def on_state(self, entries: Mapping[str, Scalar], replace_all: bool = False) -> Outcome:
+        """Set declared state variables (others are listed in `ignored`); re-render the prompt.
+
+        `replace_all` resets every declared variable not in `entries` to its default first.
+        """
+        out = Outcome()
+        if replace_all:
+            self.state = self.rules.defaults()
+        for key, value in entries.items():
+            var = self.rules.variables.get(key)
+            if var is None:
+                out.ignored.append(key)
+                continue
+            try:
+                self.state[key] = var.check(value)
+            except ValueError as exc:
+                out.problems.append(str(exc))
+        out.changes.extend(self._emit(self.rules.transition, "state"))
+        return out
+
+    def tick(self, now: float, frame: int) -> Outcome:
+        """End the temporary effects whose duration has passed; the values revert (with `revert` timing)."""
+        out = Outcome()
+        ended = [e for e in self._effects.values() if e.expired(now, frame)]
+        if not ended:
+            return out
+        for effect in ended:
+            del self._effects[effect.rule.layer]
+        ended.sort(key=lambda e: (e.rule.priority, e.seq))
+        timing = next((e.rule.revert for e in reversed(ended) if e.rule.revert is not None), None)
+        names = ", ".join(repr(e.rule.name) for e in ended)
+        out.changes.extend(self._emit(timing, f"effect ended: {names}"))
+        return out
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def active_layers(self) -> dict[str, str]:
+        """Layer -> name of the rule whose temporary effect is active on it."""
+        return {layer: e.rule.name for layer, e in self._effects.items()}
+
+    @property
+    def current(self) -> dict[str, Any]:
+        """The prompt, negative prompt and parameters the engine has sent so far."""
+        now = self._current or self._effective()
+        return {"prompt": now.prompt, "negative_prompt": now.negative, **now.params}
+
+    def reloaded(self, rules: RuleSet) -> tuple[RuleEngine, Outcome]:
+        """An engine for new `rules` that keeps this one's state values (where still valid).
+
+        Temporary effects end. The outcome moves the pipeline from what this engine sent to the new
+        rules' values, blending the prompt with the new file's default transition.
+        """
+        engine = RuleEngine(rules, self._defaults, self.state)
+        engine._current = self._current
+        out = Outcome()
+        previous = self._current
+        if previous is None:
+            return engine, engine.start()
+        engine._current = previous
+        reset = {k: engine._base_params.get(k) for k in previous.params if k not in engine._base_params}
+        out.changes.extend(engine._emit(rules.transition, "rules reloaded"))
+        # parameters no rule sets any more go back to the server defaults (when known)
+        extra = {k: v for k, v in reset.items() if v is not None}
+        if extra:
+            out.changes.append(Change(extra, reason="rules reloaded"))
+        return engine, out
+
+    # ------------------------------------------------------------------ internals
+
+    def _matches(self, rule: Rule, name: str, payload: Mapping[str, Scalar]) -> bool:
+        if rule.event != "*" and rule.event != name:
+            return False
+        return all(_holds(c, payload) for c in rule.when) and all(_holds(c, self.state) for c in rule.when_state)
+
+    def _apply_state(self, rule: Rule, payload: Mapping[str, Scalar]) -> str:
+        """Apply set/copy/add of `rule`; on a bad payload value nothing of the rule applies."""
+        updates: dict[str, Scalar] = {}
+        for var_name, key in rule.copy:
+            if key not in payload:
+                return f"copy.{var_name}: the event payload has no key {key!r}"
+            try:
+                updates[var_name] = self.rules.variables[var_name].check(payload[key])
+            except ValueError as exc:
+                return f"copy.{var_name} from payload {key!r}: {exc}"
+        updates.update(dict(rule.set))
+        for var_name, amount in rule.add:
+            var = self.rules.variables[var_name]
+            base = updates.get(var_name, self.state[var_name])
+            updates[var_name] = var.clamp(float(base) + amount)  # type: ignore[arg-type]
+        self.state.update(updates)
+        return ""
+
+    def _top(self, attr: str) -> Template | None:
+        candidates = [e for e in self._effects.values() if getattr(e.rule, attr) is not None]
+        if not candidates:
+            return None
+        best = max(candidates, key=lambda e: (e.rule.priority, e.seq))
+        return getattr(best.rule, attr)  # type: ignore[no-any-return]
+
+    def _effective(self) -> _Effective:
+        prompt = self._top("prompt") or self._base_prompt
+        negative = self._top("negative") or self._base_negative
+        params = dict(self._base_params)
+        for effect in sorted(self._effects.values(), key=lambda e: (e.rule.priority, e.seq)):
+            params.update(dict(effect.rule.params))
+        return _Effective(prompt.render(self.state), negative.render(self.state), params)
+
+    def _emit(self, timing: Timing | None, reason: str) -> list[Change]:
+        """The difference between what was sent and what the rules say now, as at most one Change."""
+        now = self._effective()
+        before = self._current
+        self._current = now
+        values: dict[str, Any] = {}
+        if before is None or now.prompt != before.prompt:
+            values["prompt"] = now.prompt
+            if timing is not None and timing.interpolation is not None:
+                values["prompt_interpolation"] = timing.interpolation
+        if before is None or now.negative != before.negative:
+            values["negative_prompt"] = now.negative
+        for key, value in now.params.items():
+            if before is None or before.params.get(key) != value:
+                values[key] = value
+        if before is not None:  # a parameter an ended effect set, with no base value to return to
+            for key in before.params.keys() - now.params.keys():
+                if key in self._defaults:
+                    values[key] = self._defaults[key]
+        if not values:
+            return []
+        if "prompt" in values and timing is not None:
+            return [Change(values, timing.seconds, timing.frames, timing.easing, reason)]
+        return [Change(values, reason=reason)]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    return bool(a == b)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _holds(cond: Condition, source: Mapping[str, Scalar]) -> bool:
+    """True when `cond` holds on `source`; a missing key fails every test except `exists = false`."""
+    if cond.op == "exists":
+        return (cond.key in source) == cond.value
+    if cond.key not in source:
+        return False
+    value = source[cond.key]
+    op, ref = cond.op, cond.value
+    if op == "eq":
+        return _same(value, ref)
+    if op == "ne":
+        return not _same(value, ref)
+    if op == "in":
+        return any(_same(value, r) for r in ref)
+    if op == "not_in":
+        return not any(_same(value, r) for r in ref)
+    if not _number(value):
+        return False
+    if op == "lt":
+        return value < ref  # type: ignore[operator]
+    if op == "le":
+        return value <= ref  # type: ignore[operator]
+    if op == "gt":
+        return value > ref  # type: ignore[operator]
+    return value >= ref  # type: ignore[operator]

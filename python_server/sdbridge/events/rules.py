@@ -1,0 +1,570 @@
+"""The rules file: a strict TOML model of state variables, prompt templates and event rules.
+
+`load_rules(path)` / `parse_rules(text)` return a frozen `RuleSet` or raise `RulesError` naming the
+file, the line and the problem (unknown key, unknown variable in a template, value out of range, ...).
+tomllib gives no line numbers, so `_Locator` finds the line of a key by scanning the text itself.
+The format is documented in docs/rules.md; examples live in configs/rules/. Pure: no I/O but reading
+the file, no torch, no sockets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import string
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from sdbridge.errors import ConfigError
+from sdbridge.events.easing import EASINGS
+
+#: A state or payload value (as on the wire: bool, int, float or str).
+Scalar: TypeAlias = bool | int | float | str
+#: A path into the TOML document, e.g. ("rules", 2, "when", "damage").
+KeyPath: TypeAlias = tuple[str | int, ...]
+
+FORMAT_VERSION = 1
+VARIABLE_TYPES = ("string", "int", "float", "bool")
+OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "exists")
+INTERPOLATIONS = ("linear", "slerp")
+#: Pipeline parameters a rules file may set (StreamConfig field names).
+PARAMS = ("guidance_scale", "delta", "seed", "t_index_list", "similarity_filter", "similarity_threshold",
+          "max_skip_frames")
+#: Highest t_index_list entry: the pipeline's LCM ladder has num_inference_steps=50 entries.
+MAX_T_INDEX = 49
+MAX_SECONDS = 3600.0
+MAX_FRAMES = 1_000_000
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class RulesError(ConfigError):
+    """A rules file is invalid; the message starts with `file:line:` and says what to change."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A typed state variable with its default and optional limits."""
+
+    name: str
+    type: str  # one of VARIABLE_TYPES
+    default: Scalar
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Scalar, ...] = ()
+
+    def check(self, value: Scalar) -> Scalar:
+        """`value` converted to this variable's type (int -> float allowed); ValueError naming the problem."""
+        if self.type == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"state variable {self.name!r} is a bool; got {value!r}")
+        elif self.type == "string":
+            if not isinstance(value, str):
+                raise ValueError(f"state variable {self.name!r} is a string; got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"state variable {self.name!r} is {'an int' if self.type == 'int' else 'a float'}; "
+                             f"got {value!r}")
+        elif self.type == "int":
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise ValueError(f"state variable {self.name!r} is an int; got {value!r}")
+                value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"state variable {self.name!r} must be finite; got {value!r}")
+        if self.min is not None and value < self.min:  # type: ignore[operator]
+            raise ValueError(f"state variable {self.name!r}={value!r} is below its min={self.min:g}")
+        if self.max is not None and value > self.max:  # type: ignore[operator]
+            raise ValueError(f"state variable {self.name!r}={value!r} is above its max={self.max:g}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"state variable {self.name!r}={value!r} is not one of {list(self.choices)}")
+        return value
+
+    def clamp(self, value: float) -> float:
+        """A numeric value limited to [min, max] (used by `add`)."""
+        if self.min is not None:
+            value = max(self.min, value)
+        if self.max is not None:
+            value = min(self.max, value)
+        return round(value) if self.type == "int" else float(value)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`key <op> value` on an event payload (or on a state variable)."""
+
+    key: str
+    op: str  # one of OPERATORS
+    value: Any  # a Scalar, a tuple of Scalars for in/not_in, a bool for exists
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A duration in seconds or frames (exactly one is > 0), with an easing curve and interpolation."""
+
+    seconds: float = 0.0
+    frames: int = 0
+    easing: str = "linear"
+    interpolation: str | None = None  # "linear" / "slerp" for prompt blends; None keeps the pipeline's
+
+
+@dataclass(frozen=True)
+class Template:
+    """A prompt template such as "{style}, {biome} at {time_of_day}" and the variables it uses."""
+
+    text: str
+    variables: tuple[str, ...]
+
+    def render(self, state: Mapping[str, Scalar]) -> str:
+        """The template with each {variable} replaced by its value in `state`."""
+        return self.text.format_map(state)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When `event` arrives and every condition holds, run the actions (in file order, by priority)."""
+
+    name: str
+    event: str  # an event name, or "*" for every event
+    line: int
+    index: int  # position in the file (ties of priority keep file order)
+    when: tuple[Condition, ...] = ()
+    when_state: tuple[Condition, ...] = ()
+    priority: int = 0
+    layer: str = ""
+    set: tuple[tuple[str, Scalar], ...] = ()
+    copy: tuple[tuple[str, str], ...] = ()  # (state variable, payload key)
+    add: tuple[tuple[str, float], ...] = ()
+    prompt: Template | None = None
+    negative: Template | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+    transition: Timing | None = None
+    duration: Timing | None = None  # set: prompt/negative/params are a temporary effect that reverts
+    revert: Timing | None = None
+
+    @property
+    def temporary(self) -> bool:
+        """True when the rule's prompt/negative/params last only for `duration`."""
+        return self.duration is not None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A validated rules file."""
+
+    variables: Mapping[str, Variable]
+    prompt: Template
+    negative: Template
+    transition: Timing | None = None  # default blend when a state change re-renders the prompt
+    params: tuple[tuple[str, Any], ...] = ()
+    rules: tuple[Rule, ...] = ()
+    source: str = "<string>"
+    text: str = field(default="", repr=False)
+
+    def defaults(self) -> dict[str, Scalar]:
+        """Every state variable at its default value."""
+        return {name: var.default for name, var in self.variables.items()}
+
+
+# ---------------------------------------------------------------------- line numbers
+
+
+class _Locator:
+    """Finds the line of a key path in TOML text by scanning headers and `key =` lines."""
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.entries: list[tuple[KeyPath, int]] = []
+        arrays: dict[tuple[str, ...], int] = {}
+        context: KeyPath = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self._HEADER.match(line)
+            if header:
+                names = tuple(_unquote(p) for p in header.group(2).split("."))
+                path = self._with_indices(names, arrays)
+                if header.group(1) == "[[":
+                    arrays[names] = arrays.get(names, -1) + 1
+                    path = self._with_indices(names, arrays)
+                context = path
+                self.entries.append((path, number))
+                continue
+            key = self._KEY.match(line)
+            if key and not line.lstrip().startswith("#"):
+                parts = tuple(_unquote(p) for p in key.group(1).split("."))
+                self.entries.append((context + parts, number))
+
+    @staticmethod
+    def _with_indices(names: tuple[str, ...], arrays: dict[tuple[str, ...], int]) -> KeyPath:
+        path: list[str | int] = []
+        for i, name in enumerate(names):
+            path.append(name)
+            count = arrays.get(names[: i + 1])
+            if count is not None:
+                path.append(count)
+        return tuple(path)
+
+    def line(self, path: KeyPath) -> int | None:
+        """The line of the longest prefix of `path` that appears in the text (None if nothing does)."""
+        best: tuple[int, int] | None = None  # (prefix length, line)
+        for entry, number in self.entries:
+            n = len(entry)
+            if n <= len(path) and path[:n] == entry and (best is None or n > best[0]):
+                best = (n, number)
+        return best[1] if best else None
+
+
+def _unquote(part: str) -> str:
+    return part.strip().strip("\"'")
+
+
+# ---------------------------------------------------------------------- parsing
+
+
+class _Parser:
+    def __init__(self, text: str, source: str) -> None:
+        self.text, self.source = text, source
+        self.locator = _Locator(text)
+        self.variables: dict[str, Variable] = {}
+
+    def fail(self, path: KeyPath, problem: str) -> RulesError:
+        line = self.locator.line(path)
+        where = f"{self.source}:{line}" if line else self.source
+        dotted = ".".join(f"[{p}]" if isinstance(p, int) else p for p in path).replace(".[", "[")
+        return RulesError(f"{where}: {dotted}: {problem}" if dotted else f"{where}: {problem}")
+
+    def keys(self, table: Any, path: KeyPath, allowed: Sequence[str]) -> dict[str, Any]:
+        if not isinstance(table, dict):
+            raise self.fail(path, f"must be a table, got {_kind(table)}")
+        for key in table:
+            if key not in allowed:
+                raise self.fail((*path, key), f"unknown key {key!r}; allowed here: {', '.join(allowed)}")
+        return table
+
+    # -- whole file
+    def parse(self) -> RuleSet:
+        try:
+            data = tomllib.loads(self.text)
+        except tomllib.TOMLDecodeError as exc:
+            raise RulesError(f"{self.source}: invalid TOML: {exc}") from exc
+        self.keys(data, (), ("version", "state", "prompt", "params", "rules"))
+        version = data.get("version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise self.fail(("version",), f"version={version!r} is not supported; this server reads version "
+                                          f"{FORMAT_VERSION}")
+        state = self.keys(data.get("state", {}), ("state",), list(data.get("state", {})))
+        for name, spec in state.items():
+            self.variables[name] = self.variable(name, spec)
+        if "prompt" not in data:
+            raise RulesError(f"{self.source}: missing [prompt] table with template = \"...\" (the base prompt)")
+        prompt = self.keys(data["prompt"], ("prompt",), ("template", "negative", "transition"))
+        if "template" not in prompt:
+            raise self.fail(("prompt",), "missing template = \"...\" (the base prompt)")
+        template = self.template(prompt["template"], ("prompt", "template"))
+        negative = self.template(prompt.get("negative", ""), ("prompt", "negative"))
+        transition = self.timing(prompt["transition"], ("prompt", "transition"), blend=True) \
+            if "transition" in prompt else None
+        params = self.params(data.get("params", {}), ("params",))
+        raw_rules = data.get("rules", [])
+        if not isinstance(raw_rules, list):
+            raise self.fail(("rules",), "must be an array of tables: write each rule as [[rules]]")
+        rules = tuple(self.rule(i, r) for i, r in enumerate(raw_rules))
+        return RuleSet(variables=dict(self.variables), prompt=template, negative=negative, transition=transition,
+                       params=params, rules=rules, source=self.source, text=self.text)
+
+    # -- pieces
+    def variable(self, name: str, spec: Any) -> Variable:
+        path: KeyPath = ("state", name)
+        if not _NAME.match(name):
+            raise self.fail(path, f"variable name {name!r} must be letters, digits and _ (not starting with a digit)")
+        spec = self.keys(spec, path, ("type", "default", "min", "max", "choices", "description"))
+        kind = spec.get("type")
+        if kind not in VARIABLE_TYPES:
+            raise self.fail((*path, "type"), f"type={kind!r} must be one of {list(VARIABLE_TYPES)}")
+        if "description" in spec and not isinstance(spec["description"], str):
+            raise self.fail((*path, "description"), "must be a string")
+        lo, hi = spec.get("min"), spec.get("max")
+        for key, bound in (("min", lo), ("max", hi)):
+            if bound is None:
+                continue
+            if kind not in ("int", "float"):
+                raise self.fail((*path, key), f"{key} applies only to int and float variables, not {kind}")
+            if isinstance(bound, bool) or not isinstance(bound, int | float):
+                raise self.fail((*path, key), f"{key}={bound!r} must be a number")
+        if lo is not None and hi is not None and lo > hi:
+            raise self.fail((*path, "max"), f"max={hi} is below min={lo}")
+        probe = Variable(name, kind, _ZERO[kind], lo, hi)
+        choices: tuple[Scalar, ...] = ()
+        if "choices" in spec:
+            raw = spec["choices"]
+            if not isinstance(raw, list) or not raw:
+                raise self.fail((*path, "choices"), "must be a non-empty array of values")
+            try:
+                choices = tuple(probe.check(c) for c in raw)
+            except ValueError as exc:
+                raise self.fail((*path, "choices"), str(exc)) from exc
+        var = Variable(name, kind, _ZERO[kind], lo, hi, choices)
+        default = spec.get("default", choices[0] if choices else _ZERO[kind])
+        try:
+            default = var.check(default)
+        except ValueError as exc:
+            hint = "" if "default" in spec else " (no default given: add default = ...)"
+            raise self.fail((*path, "default"), f"default: {exc}{hint}") from exc
+        return Variable(name, kind, default, lo, hi, choices)
+
+    def template(self, text: Any, path: KeyPath) -> Template:
+        if not isinstance(text, str):
+            raise self.fail(path, f"must be a string, got {_kind(text)}")
+        names: list[str] = []
+        try:
+            parsed = list(string.Formatter().parse(text))
+        except ValueError as exc:
+            raise self.fail(path, f"bad template {text!r}: {exc} (write {{{{ and }}}} for literal braces)") from exc
+        for _, name, _, _ in parsed:
+            if name is None:
+                continue
+            if name == "" or not _NAME.match(name):
+                raise self.fail(path, f"template field {{{name}}} must name a state variable, e.g. {{biome}}")
+            if name not in self.variables:
+                known = ", ".join(sorted(self.variables)) or "none declared"
+                raise self.fail(path, f"unknown variable {{{name}}} in template {text!r}; declare it under "
+                                      f"[state] (known: {known})")
+            if name not in names:
+                names.append(name)
+        try:
+            text.format_map({n: v.default for n, v in self.variables.items()})
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise self.fail(path, f"template {text!r} cannot be rendered with the defaults: {exc}") from exc
+        return Template(text, tuple(names))
+
+    def timing(self, spec: Any, path: KeyPath, blend: bool) -> Timing:
+        allowed = ("seconds", "frames", "easing", "interpolation") if blend else ("seconds", "frames")
+        spec = self.keys(spec, path, allowed)
+        if ("seconds" in spec) == ("frames" in spec):
+            raise self.fail(path, "give exactly one of seconds = ... or frames = ...")
+        seconds, frames = 0.0, 0
+        if "seconds" in spec:
+            seconds = spec["seconds"]
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= MAX_SECONDS:
+                raise self.fail((*path, "seconds"), f"seconds={seconds!r} must be a number in (0, {MAX_SECONDS:g}]")
+            seconds = float(seconds)
+        else:
+            frames = spec["frames"]
+            if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= MAX_FRAMES:
+                raise self.fail((*path, "frames"), f"frames={frames!r} must be an integer in [1, {MAX_FRAMES}]")
+        easing = spec.get("easing", "linear")
+        if easing not in EASINGS:
+            raise self.fail((*path, "easing"), f"easing={easing!r} must be one of {list(EASINGS)}")
+        interpolation = spec.get("interpolation")
+        if interpolation is not None and interpolation not in INTERPOLATIONS:
+            raise self.fail((*path, "interpolation"),
+                            f"interpolation={interpolation!r} must be one of {list(INTERPOLATIONS)}")
+        return Timing(seconds, frames, easing, interpolation)
+
+    def params(self, spec: Any, path: KeyPath) -> tuple[tuple[str, Any], ...]:
+        spec = self.keys(spec, path, PARAMS)
+        out: list[tuple[str, Any]] = []
+        for key, value in spec.items():
+            out.append((key, self.param(key, value, (*path, key))))
+        return tuple(out)
+
+    def param(self, key: str, value: Any, path: KeyPath) -> Any:
+        def number(lo: float, hi: float, hi_open: bool = False) -> float:
+            ok = not isinstance(value, bool) and isinstance(value, int | float) and lo <= value and (
+                value < hi if hi_open else value <= hi)
+            if not ok:
+                raise self.fail(path, f"{key}={value!r} must be a number in [{lo:g}, {hi:g}{')' if hi_open else ']'}")
+            return float(value)
+
+        if key == "guidance_scale":
+            return number(0.0, 30.0)
+        if key == "delta":
+            return number(0.0, 2.0)
+        if key == "similarity_threshold":
+            return number(0.0, 1.0, hi_open=True)
+        if key == "similarity_filter":
+            if not isinstance(value, bool):
+                raise self.fail(path, f"similarity_filter={value!r} must be true or false")
+            return value
+        if key == "max_skip_frames":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+                raise self.fail(path, f"max_skip_frames={value!r} must be an integer in [0, 1000]")
+            return value
+        if key == "seed":
+            if isinstance(value, int) and not isinstance(value, bool):
+                if not 0 <= value < 2**63:
+                    raise self.fail(path, f"seed={value!r} must be in [0, 2^63)")
+                return value
+            pairs = value if isinstance(value, list) else None
+            if not pairs or not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], int)
+                                    and not isinstance(p[0], bool) and 0 <= p[0] < 2**63
+                                    and isinstance(p[1], int | float) and not isinstance(p[1], bool) and p[1] >= 0
+                                    for p in pairs) or sum(p[1] for p in pairs) <= 0:
+                raise self.fail(path, f"seed={value!r} must be an integer or a blend [[seed, weight], ...] with "
+                                      f"non-negative weights of positive sum")
+            return tuple((int(s), float(w)) for s, w in pairs)
+        # t_index_list: denoising strength (lower indices = stronger change)
+        if not isinstance(value, list) or not value or not all(
+                isinstance(t, int) and not isinstance(t, bool) for t in value):
+            raise self.fail(path, f"t_index_list={value!r} must be a non-empty array of integers, e.g. [32, 45]")
+        if any(not 0 <= t <= MAX_T_INDEX for t in value):
+            raise self.fail(path, f"t_index_list={value} has a value outside [0, {MAX_T_INDEX}]")
+        if any(b <= a for a, b in itertools.pairwise(value)):
+            raise self.fail(path, f"t_index_list={value} must be strictly ascending")
+        return tuple(value)
+
+    def conditions(self, spec: Any, path: KeyPath, on_state: bool) -> tuple[Condition, ...]:
+        if not isinstance(spec, dict):
+            raise self.fail(path, f"must be a table such as {{ damage = {{ ge = 10 }}, kind = \"fire\" }}, "
+                                  f"got {_kind(spec)}")
+        out: list[Condition] = []
+        for key, test in spec.items():
+            where = (*path, key)
+            var = self.variables.get(key)
+            if on_state and var is None:
+                raise self.fail(where, f"unknown state variable {key!r}; declared: {sorted(self.variables)}")
+            tests = test if isinstance(test, dict) else {"eq": test}
+            self.keys(tests, where, OPERATORS)
+            for op, value in tests.items():
+                out.append(self.condition(key, op, value, (*where, op), var))
+        return tuple(out)
+
+    def condition(self, key: str, op: str, value: Any, path: KeyPath, var: Variable | None) -> Condition:
+        if op == "exists":
+            if not isinstance(value, bool):
+                raise self.fail(path, f"exists={value!r} must be true or false")
+            return Condition(key, op, value)
+        if op in ("in", "not_in"):
+            if not isinstance(value, list) or not value or not all(_is_scalar(v) for v in value):
+                raise self.fail(path, f"{op}={value!r} must be a non-empty array of values")
+            values = tuple(value)
+            if var is not None:
+                for v in values:
+                    self.state_value(var, v, path)
+            return Condition(key, op, values)
+        if not _is_scalar(value):
+            raise self.fail(path, f"{op}={value!r} must be a bool, number or string")
+        if op in ("lt", "le", "gt", "ge") and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise self.fail(path, f"{op} compares numbers; {value!r} is not a number")
+        if var is not None:
+            if op in ("lt", "le", "gt", "ge"):
+                if var.type not in ("int", "float"):
+                    raise self.fail(path, f"{op} needs a numeric variable; {var.name!r} is a {var.type}")
+            else:
+                self.state_value(var, value, path)
+        return Condition(key, op, value)
+
+    def state_value(self, var: Variable, value: Any, path: KeyPath) -> Scalar:
+        try:
+            return var.check(value)
+        except ValueError as exc:
+            raise self.fail(path, str(exc)) from exc
+
+    def rule(self, index: int, spec: Any) -> Rule:
+        path: KeyPath = ("rules", index)
+        spec = self.keys(spec, path, ("name", "event", "when", "when_state", "priority", "layer", "set", "copy",
+                                      "add", "prompt", "negative", "params", "transition", "duration", "revert"))
+        line = self.locator.line(path) or 0
+        name = spec.get("name", f"rule {index + 1}")
+        if not isinstance(name, str) or not name:
+            raise self.fail((*path, "name"), "must be a non-empty string")
+        event = spec.get("event")
+        if not isinstance(event, str) or not event:
+            raise self.fail((*path, "event") if "event" in spec else path,
+                            f"rule {name!r} needs event = \"<event name>\" (or \"*\" for every event)")
+        priority = spec.get("priority", 0)
+        if isinstance(priority, bool) or not isinstance(priority, int) or not -1000 <= priority <= 1000:
+            raise self.fail((*path, "priority"), f"priority={priority!r} must be an integer in [-1000, 1000]")
+        sets: list[tuple[str, Scalar]] = []
+        for var_name, value in self.table(spec, "set", path).items():
+            sets.append((var_name, self.state_value(self.declared(var_name, (*path, "set", var_name)), value,
+                                                    (*path, "set", var_name))))
+        copies: list[tuple[str, str]] = []
+        for var_name, key in self.table(spec, "copy", path).items():
+            self.declared(var_name, (*path, "copy", var_name))
+            if not isinstance(key, str) or not key:
+                raise self.fail((*path, "copy", var_name), f"copy.{var_name} must name a payload key (a string)")
+            copies.append((var_name, key))
+        adds: list[tuple[str, float]] = []
+        for var_name, amount in self.table(spec, "add", path).items():
+            var = self.declared(var_name, (*path, "add", var_name))
+            if var.type not in ("int", "float"):
+                raise self.fail((*path, "add", var_name), f"add needs a numeric variable; {var_name!r} is a {var.type}")
+            if isinstance(amount, bool) or not isinstance(amount, int | float):
+                raise self.fail((*path, "add", var_name), f"add.{var_name}={amount!r} must be a number")
+            adds.append((var_name, float(amount)))
+        prompt = self.template(spec["prompt"], (*path, "prompt")) if "prompt" in spec else None
+        negative = self.template(spec["negative"], (*path, "negative")) if "negative" in spec else None
+        params = self.params(spec["params"], (*path, "params")) if "params" in spec else ()
+        transition = self.timing(spec["transition"], (*path, "transition"), blend=True) \
+            if "transition" in spec else None
+        duration = self.timing(spec["duration"], (*path, "duration"), blend=False) if "duration" in spec else None
+        revert = self.timing(spec["revert"], (*path, "revert"), blend=True) if "revert" in spec else None
+        layer = spec.get("layer", "")
+        if not isinstance(layer, str):
+            raise self.fail((*path, "layer"), "must be a string")
+        if duration is None:
+            for key in ("revert", "layer"):
+                if key in spec:
+                    raise self.fail((*path, key), f"{key} applies only to temporary effects: add duration = "
+                                                   f"{{ seconds = ... }} or remove {key}")
+        elif prompt is None and negative is None and not params:
+            raise self.fail((*path, "duration"), "a duration makes prompt, negative and params temporary, but "
+                                                  "this rule sets none of them")
+        if transition is not None and prompt is None and duration is None:
+            raise self.fail((*path, "transition"), "transition blends to a new prompt; this rule sets no prompt")
+        if not (sets or copies or adds or prompt or negative or params):
+            raise self.fail(path, f"rule {name!r} has no action: give set, copy, add, prompt, negative or params")
+        return Rule(name=name, event=event, line=line, index=index,
+                    when=self.conditions(spec.get("when", {}), (*path, "when"), on_state=False),
+                    when_state=self.conditions(spec.get("when_state", {}), (*path, "when_state"), on_state=True),
+                    priority=priority, layer=layer or name, set=tuple(sets), copy=tuple(copies), add=tuple(adds),
+                    prompt=prompt, negative=negative, params=params, transition=transition, duration=duration,
+                    revert=revert)
+
+    def table(self, spec: dict[str, Any], key: str, path: KeyPath) -> dict[str, Any]:
+        value = spec.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail((*path, key), f"must be a table such as {{ name = value }}, got {_kind(value)}")
+        return value
+
+    def declared(self, name: str, path: KeyPath) -> Variable:
+        var = self.variables.get(name)
+        if var is None:
+            raise self.fail(path, f"unknown state variable {name!r}; declare it under [state] "
+                                  f"(declared: {sorted(self.variables)})")
+        return var
+
+
+_ZERO: dict[str, Scalar] = {"string": "", "int": 0, "float": 0.0, "bool": False}
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, bool | int | float | str)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a bool"}.get(type(value),
+                                                                                     type(value).__name__)
+
+
+def parse_rules(text: str, source: str = "<string>") -> RuleSet:
+    """Parse and validate rules-file text; raises RulesError naming `source`, the line and the problem."""
+    return _Parser(text, source).parse()
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Read and validate a rules file (see docs/rules.md)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(f"cannot read rules file {p}: {exc.strerror}; pass an existing file to --rules") from exc
+    except UnicodeDecodeError as exc:
+        raise RulesError(f"rules file {p} is not UTF-8 text: {exc}") from exc
+    return parse_rules(text, str(p))
