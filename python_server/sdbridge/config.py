@@ -85,6 +85,9 @@ class LimitsConfig:
     max_height: int = 2048
     max_message_bytes: int = 2048 * 2048 * 4 + 4096  # largest ZeroMQ part (ZMQ_MAXMSGSIZE)
     max_text_chars: int = 4096  # prompts, event names, state keys
+    # GameEvent and State messages per second and session (a one-second burst of this many is allowed);
+    # the excess is refused with an Error and counted
+    max_events_per_second: int = 200
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,19 @@ class SessionConfig:
 
 
 @dataclass(frozen=True)
+class SecurityConfig:
+    """CurveZMQ encryption and client authorisation (keys from `sdbridge keys generate`).
+
+    A bind address other than loopback (127.0.0.1, ::1, localhost, ipc://, inproc://) refuses to start
+    unless `server_secret_key` and `authorized_keys` are set, or `insecure` is true.
+    """
+
+    server_secret_key: str = ""  # the server's secret certificate file (NAME.key_secret); "" = no CurveZMQ
+    authorized_keys: str = ""  # folder of allowed clients' public certificates (*.key); required with CurveZMQ
+    insecure: bool = False  # allow a non-loopback bind without CurveZMQ (anyone who can connect is served)
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything `sdbridge serve` needs."""
 
@@ -110,6 +126,7 @@ class ServerConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -124,6 +141,11 @@ def _validate(cfg: ServerConfig) -> None:
         (lim.max_message_bytes >= 1024,
          f"limits.max_message_bytes={lim.max_message_bytes} must be >= 1024"),
         (cfg.session.credits >= 1, f"session.credits={cfg.session.credits} must be >= 1"),
+        (lim.max_events_per_second >= 1,
+         f"limits.max_events_per_second={lim.max_events_per_second} must be >= 1"),
+        (bool(cfg.security.server_secret_key) == bool(cfg.security.authorized_keys),
+         "security.server_secret_key and security.authorized_keys go together: set both for CurveZMQ "
+         "(see `sdbridge keys generate`) or neither"),
         (cfg.session.heartbeat_timeout_s > 0,
          f"session.heartbeat_timeout_s={cfg.session.heartbeat_timeout_s} must be > 0"),
         (cfg.session.heartbeat_interval_ms >= 0,

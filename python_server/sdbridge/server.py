@@ -38,6 +38,7 @@ from sdbridge.runtime.sessions import (
     SessionTable,
 )
 from sdbridge.runtime.worker import PipelineFactory, Worker, WorkerFailure
+from sdbridge.transport import curve
 from sdbridge.transport.zmq_server import RouterTransport, Waker
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,15 @@ class ServerStats:
     """Server-wide counters (per-session ones live in Session.stats)."""
 
     rejected: dict[str, int] = field(default_factory=dict)  # ErrorCode name -> count
+    rejected_total: int = 0  # sum of `rejected`
+    accepted: int = 0  # messages handled without an Error (accepted + rejected_total = messages handled)
     sessions_opened: int = 0
     sessions_expired: int = 0
 
     def count(self, code: m.ErrorCode) -> None:
         """Count one refused message."""
         self.rejected[code.name] = self.rejected.get(code.name, 0) + 1
+        self.rejected_total += 1
 
 
 @dataclass
@@ -92,6 +96,8 @@ class _SessionExtra:
     inference: deque[float] = field(default_factory=lambda: deque(maxlen=512))
     skipped: int = 0
     frames_out: int = 0
+    event_tokens: float = -1.0  # GameEvent/State rate limit (token bucket; -1 = full, not yet used)
+    event_time: float = 0.0
 
 
 def _percentile_us(values: deque[float], q: float) -> int:
@@ -177,6 +183,8 @@ class BridgeServer:
         self._worker: Worker | None = None
         self._io_thread: threading.Thread | None = None
         self._started_at = time.monotonic()
+        self._authorizer: curve.Authorizer | None = None
+        self._own_context: zmq.Context | None = None
         self.endpoint = ""
         lim = config.limits
         self._limits = codec.DecodeLimits(max_width=lim.max_width, max_height=lim.max_height,
@@ -186,13 +194,23 @@ class BridgeServer:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> str:
-        """Load the model (unless given), bind the ROUTER, start the worker. Returns the bound endpoint."""
+        """Load the model (unless given), bind the ROUTER, start the worker. Returns the bound endpoint.
+
+        Refuses (ConfigError) a non-loopback bind without CurveZMQ keys unless security.insecure.
+        """
+        sec = self.config.security
+        keys = curve.load_server_keys(sec.server_secret_key, sec.authorized_keys) if sec.server_secret_key else None
+        curve.check_bind(self.config.bind, keys is not None, sec.insecure)
         if self._factory is None or self.model is None:
             self._factory, self.model = load_model(self.config)
         lim = self.config.limits
+        if keys is not None:  # ZAP is per context: this server's allow-list gets a context of its own
+            self._own_context = zmq.Context()
+            self._ctx = self._own_context
+            self._authorizer = curve.Authorizer(self._ctx, keys)
         self._transport = RouterTransport(self.config.bind, lim.max_message_bytes,
                                           self.config.session.send_hwm, self.config.session.recv_hwm,
-                                          self._ctx)
+                                          self._ctx, curve=keys)
         self._waker = Waker(self._ctx)
         p = self.config.pipeline
         self._worker = Worker(self.table, self._factory, self._size_policy, self._on_worker_output,
@@ -262,6 +280,12 @@ class BridgeServer:
         if self._waker is not None:
             self._waker.close()
             self._waker = None
+        if self._authorizer is not None:
+            self._authorizer.stop()
+            self._authorizer = None
+        if self._own_context is not None:
+            self._own_context.term()
+            self._own_context = None
 
     def __enter__(self) -> BridgeServer:
         return self
@@ -307,9 +331,12 @@ class BridgeServer:
         session = self.table.get(identity)
         if session is not None:
             session.last_seen = time.monotonic()  # any message is a heartbeat
+        rejected_before = self.stats.rejected_total
         try:
             message, pixels = codec.decode_multipart([p.buffer for p in parts], self._limits)
             self._dispatch(identity, session, message, pixels, parts)
+            if self.stats.rejected_total == rejected_before:
+                self.stats.accepted += 1
         except ProtocolError as exc:
             code = m.ErrorCode(exc.code)
             header = self._header_of(parts)  # only on this error path: which frame was refused?
@@ -355,10 +382,12 @@ class BridgeServer:
         elif isinstance(message, m.Params):
             self._on_params(session, message)
         elif isinstance(message, m.GameEvent):
+            self._check_event_rate(session, "GameEvent")
             self._check_text("GameEvent.name", message.name)
             session.events.append((message.name, dict(message.payload)))
             session.stats.events_received += 1
         elif isinstance(message, m.State):
+            self._check_event_rate(session, "State")
             if message.replace_all:
                 session.state.clear()
             for key, value in message.entries:
@@ -457,6 +486,22 @@ class BridgeServer:
             self._send(session.identity, m.Credit(granted=1))
         elif self._worker is not None:
             self._worker.hand_over(job)
+
+    def _check_event_rate(self, session: Session, kind: str) -> None:
+        """Token bucket over GameEvent and State: limits.max_events_per_second, one second of burst."""
+        rate = float(self.config.limits.max_events_per_second)
+        extra = self._extra_of(session)
+        now = time.monotonic()
+        if extra.event_tokens < 0:
+            extra.event_tokens, extra.event_time = rate, now
+        extra.event_tokens = min(rate, extra.event_tokens + (now - extra.event_time) * rate)
+        extra.event_time = now
+        if extra.event_tokens < 1.0:
+            raise ProtocolError(m.ErrorCode.TOO_LARGE,
+                                f"{kind} refused: session {session.session_id} sends GameEvent/State faster than "
+                                f"limits.max_events_per_second={self.config.limits.max_events_per_second}; "
+                                f"send fewer (coalesce state changes per frame)")
+        extra.event_tokens -= 1.0
 
     def _check_text(self, name: str, text: str) -> None:
         limit = self.config.limits.max_text_chars

@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default=None, choices=[d.value for d in Dtype])
     parser.add_argument("--max-sessions", type=int, default=None)
     parser.add_argument("--credits", type=int, default=None, help="frames in flight per client")
+    parser.add_argument("--curve-secret-key", default=None, metavar="FILE",
+                        help="CurveZMQ: the server's NAME.key_secret (from `sdbridge keys generate`)")
+    parser.add_argument("--authorized-keys", default=None, metavar="DIR",
+                        help="CurveZMQ: folder of the public NAME.key files of the clients allowed to connect")
+    parser.add_argument("--insecure", action="store_true", default=None,
+                        help="allow a non-loopback --bind without CurveZMQ (anyone who can connect is served)")
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -41,7 +47,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     top = {"bind": args.bind} if args.bind is not None else {}
     limits = {"max_sessions": args.max_sessions} if args.max_sessions is not None else {}
     session = {"credits": args.credits} if args.credits is not None else {}
-    return with_overrides(cfg, model=model, limits=limits, session=session, top=top)
+    security: dict[str, Any] = {}
+    for flag, key in (("curve_secret_key", "server_secret_key"), ("authorized_keys", "authorized_keys"),
+                      ("insecure", "insecure")):
+        if getattr(args, flag, None) is not None:
+            security[key] = getattr(args, flag)
+    return with_overrides(cfg, model=model, limits=limits, session=session, security=security, top=top)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -93,7 +93,19 @@ class BridgeClient:
         lost_after: float = 10.0,
         on_reconnect: Callable[[BridgeClient], None] | None = None,
         context: zmq.Context | None = None,
+        curve_server_key: str | bytes | None = None,
+        curve_public_key: str | bytes | None = None,
+        curve_secret_key: str | bytes | None = None,
     ) -> None:
+        """`curve_*`: Z85 keys (40 characters) for a CurveZMQ server: the server's public key and this
+        client's key pair (see `sdbridge keys generate` and sdbridge.transport.curve.load_pair); all three
+        or none."""
+        curve_keys = (curve_server_key, curve_public_key, curve_secret_key)
+        if any(k is not None for k in curve_keys) and not all(k is not None for k in curve_keys):
+            raise InputError("CurveZMQ needs all three keys: curve_server_key, curve_public_key and "
+                             "curve_secret_key (Z85 strings from `sdbridge keys generate`)")
+        self._curve = tuple(k.encode("ascii") if isinstance(k, str) else k for k in curve_keys) \
+            if curve_server_key is not None else None
         self.endpoint = endpoint
         self.name = name
         self.engine = engine
@@ -101,6 +113,10 @@ class BridgeClient:
         self.auto_reconnect = auto_reconnect
         self.lost_after = lost_after
         self.on_reconnect = on_reconnect
+        # Notices (e.g. the preview page changed this session's prompt): newest last, and an optional callback
+        # called on the thread that pumps this client (receive, stats, drain)
+        self.notices: deque[m.Notice] = deque(maxlen=64)
+        self.on_notice: Callable[[m.Notice], None] | None = None
         self._ctx = context or zmq.Context.instance()
         self._sock: zmq.Socket | None = None
         self._poller = zmq.Poller()
@@ -165,7 +181,8 @@ class BridgeClient:
                 self._close_socket()
                 raise TransportError(
                     f"no Welcome from {self.endpoint} within timeout={timeout} s; is `sdbridge serve` "
-                    f"running there (and the model loaded)?"
+                    f"running there (and the model loaded)? A CurveZMQ server also stays silent when this "
+                    f"client's public key is not in its authorized_keys or the server key is wrong"
                 )
             message, _ = received
             if isinstance(message, m.Welcome):
@@ -427,6 +444,11 @@ class BridgeClient:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 1000)  # credits bound the frames; never drop a control message
         sock.setsockopt(zmq.RCVHWM, 1000)
+        if self._curve is not None:
+            server_key, public_key, secret_key = self._curve
+            sock.setsockopt(zmq.CURVE_SERVERKEY, server_key)
+            sock.setsockopt(zmq.CURVE_PUBLICKEY, public_key)
+            sock.setsockopt(zmq.CURVE_SECRETKEY, secret_key)
         sock.connect(self.endpoint)
         self._sock = sock
         self._poller = zmq.Poller()
@@ -516,7 +538,10 @@ class BridgeClient:
             log.info("server said bye: %s", message.reason)
             self._session_lost = True
         elif isinstance(message, m.Notice):
-            log.info("server notice %s: %s", message.kind.name, message.message)
+            log.info("server notice %s from %r: %s", message.kind.name, message.source, message.message)
+            self.notices.append(message)
+            if self.on_notice is not None:
+                self.on_notice(message)
         return False
 
     def _heartbeat_period(self) -> float:

@@ -9,7 +9,8 @@ above the credits (credits already bound the frames per session; a send that hit
 Result or Credit, and libzmq's view of a pipe's fill level lags), ZMQ_MAXMSGSIZE as a hard memory cap
 (libzmq drops the connection of a peer that sends a larger part; the server's own per-part check with
 an Error reply sits below that cap),
-ROUTER_MANDATORY so a result for a vanished peer is counted instead of silently lost.
+ROUTER_MANDATORY so a result for a vanished peer is counted instead of silently lost, and optionally
+CurveZMQ (sdbridge.transport.curve).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 import zmq
 
 from sdbridge.errors import TransportError
+from sdbridge.transport.curve import CurveKeys, apply_server_options
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class RouterTransport:
         send_hwm: int = 1000,
         recv_hwm: int = 16,
         context: zmq.Context | None = None,
+        curve: CurveKeys | None = None,
     ) -> None:
         self._ctx = context or zmq.Context.instance()
         self._sock = self._ctx.socket(zmq.ROUTER)
@@ -60,6 +63,8 @@ class RouterTransport:
         self._sock.setsockopt(zmq.RCVHWM, recv_hwm)
         self._sock.setsockopt(zmq.MAXMSGSIZE, max_message_bytes + HARD_CAP_SLACK)
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        if curve is not None:  # CurveZMQ server; the context's ZAP handler decides which clients may connect
+            apply_server_options(self._sock, curve)
         self.max_message_bytes = max_message_bytes
         self.stats = TransportStats()
         try:
