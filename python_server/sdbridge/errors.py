@@ -37,3 +37,7 @@ class VersionMismatchError(ProtocolError):
 
 class TransportError(BridgeError, ConnectionError):
     """A connection failed, timed out or was refused."""
+
+
+class EngineBuildError(BridgeError, RuntimeError):
+    """An engine build (ONNX export, TensorRT build) failed; nothing was added to the engine cache."""

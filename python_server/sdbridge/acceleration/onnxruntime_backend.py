@@ -1,0 +1,128 @@
+"""ONNX Runtime backend: the three graphs exported to ONNX (cached in engines/) and run by ONNX Runtime.
+
+Execution providers by device: "cpu" -> CPUExecutionProvider (run here); "cuda" -> CUDAExecutionProvider
+(needs onnxruntime-gpu; written against ONNX Runtime's documented Python API, not run here). Sessions use
+graph optimisation level ALL, `threads` intra-op threads, and IO binding: inputs and outputs are bound to
+torch tensors' memory, so no copies are made on either side.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from sdbridge.acceleration.base import AccelOptions, Backend, BackendChoice, Runners
+from sdbridge.acceleration.onnx_export import cached_onnx, require_onnx
+from sdbridge.errors import BackendUnavailableError
+
+if TYPE_CHECKING:
+    from sdbridge.pipeline import Components
+
+log = logging.getLogger(__name__)
+
+_NP_DTYPES = {torch.float32: "float32", torch.float16: "float16", torch.int64: "int64", torch.bfloat16: "bfloat16"}
+
+
+def _ort() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            "--accel onnxruntime needs ONNX Runtime, which is not installed: "
+            "pip install 'streamdiffusion-bridge[onnx]' (CPU) or pip install onnxruntime-gpu onnx (CUDA)") from exc
+    return onnxruntime
+
+
+def providers_for(device: torch.device) -> list[str]:
+    """The execution providers for `device`; BackendUnavailableError if ONNX Runtime lacks them here."""
+    ort = _ort()
+    available = ort.get_available_providers()
+    wanted = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}.get(device.type)
+    if wanted is None:
+        raise BackendUnavailableError(
+            f"--accel onnxruntime runs on device cpu or cuda, not {device.type!r}; pass --device cpu or cuda, "
+            "or --accel eager")
+    if wanted not in available:
+        raise BackendUnavailableError(
+            f"--accel onnxruntime on {device}: onnxruntime {ort.__version__} has no {wanted} (it has "
+            f"{', '.join(available)}); install onnxruntime-gpu matching your CUDA, or use --device cpu")
+    return [wanted]
+
+
+class OrtSession:
+    """One ONNX Runtime session called with torch tensors through IO binding."""
+
+    def __init__(self, path: Path, device: torch.device, threads: int,
+                 output_shape: Callable[..., tuple[int, ...]], output_dtype: torch.dtype) -> None:
+        ort = _ort()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        started = time.perf_counter()
+        self.session = ort.InferenceSession(str(path), options, providers=providers_for(device))
+        log.info("onnxruntime session %s ready in %.1f s", path.name, time.perf_counter() - started)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_name = self.session.get_outputs()[0].name
+        self._device = device
+        self._device_type = "cuda" if device.type == "cuda" else "cpu"
+        self._device_id = (device.index or 0) if device.type == "cuda" else 0
+        self._output_shape = output_shape
+        self._output_dtype = output_dtype
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        binding = self.session.io_binding()
+        keep = []  # contiguous copies must outlive the run
+        for name, tensor in zip(self.input_names, inputs, strict=True):
+            t = tensor.contiguous()
+            keep.append(t)
+            binding.bind_input(name, self._device_type, self._device_id, _NP_DTYPES[t.dtype], tuple(t.shape),
+                               t.data_ptr())
+        out = torch.empty(self._output_shape(*inputs), device=self._device, dtype=self._output_dtype)
+        binding.bind_output(self.output_name, self._device_type, self._device_id, _NP_DTYPES[out.dtype],
+                            tuple(out.shape), out.data_ptr())
+        if self._device_type == "cuda":  # pragma: no cover - GPU only
+            torch.cuda.current_stream(self._device).synchronize()
+        self.session.run_with_iobinding(binding)
+        return out
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX export (cached) + ONNX Runtime sessions."""
+
+    choice = BackendChoice.ONNXRUNTIME
+
+    def check(self, components: Components) -> None:
+        """ONNX Runtime and onnx importable, with the execution provider of the components' device."""
+        require_onnx()
+        providers_for(components.device)
+
+    def version(self) -> str:
+        """onnxruntime's version."""
+        return str(_ort().__version__)
+
+    def runners(self, components: Components, options: AccelOptions) -> Runners:
+        """Export (or find) the three ONNX files and open one session per graph."""
+        self.check(components)
+        threads = options.threads or torch.get_num_threads()
+        paths = {component: path for component, (path, _) in cached_onnx(components, options).items()}
+        dev, dtype, f = components.device, components.dtype, components.vae_scale_factor
+        unet = OrtSession(paths["unet"], dev, threads, lambda x, *_: tuple(x.shape), dtype)
+        encode = OrtSession(paths["vae_encoder"], dev, threads,
+                            lambda x: (x.shape[0], components.latent_channels, x.shape[2] // f, x.shape[3] // f), dtype)
+        decode = OrtSession(paths["vae_decoder"], dev, threads,
+                            lambda z: (z.shape[0], 3, z.shape[2] * f, z.shape[3] * f), dtype)
+
+        def run_unet(sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
+                     text_embeds: torch.Tensor | None = None, time_ids: torch.Tensor | None = None) -> torch.Tensor:
+            extra = (text_embeds, time_ids) if len(unet.input_names) == 5 else ()
+            return unet(sample, timestep.to(torch.int64), context, *extra)  # type: ignore[arg-type]
+
+        return Runners(unet=run_unet, vae_encode=encode, vae_decode=decode,
+                       description=f"onnxruntime {self.version()} ({providers_for(dev)[0]}, {threads} threads)")
