@@ -118,6 +118,35 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True)
+class PreviewConfig:
+    """The browser preview and control page (sdbridge.preview). Off unless enabled.
+
+    Binding any host other than loopback requires a token (an empty one is generated and printed).
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8765  # 0 picks a free port
+    token: str = ""  # required in the page address and websocket when set; generated for non-loopback hosts
+    fps: float = 10.0  # preview images per second and per view (input, output) of the watched session
+    jpeg_quality: int = 80
+    max_side: int = 512  # previews larger than this are scaled down before encoding
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """CurveZMQ encryption and client authorisation (keys from `sdbridge keys generate`).
+
+    A bind address other than loopback (127.0.0.1, ::1, localhost, ipc://, inproc://) refuses to start
+    unless `server_secret_key` and `authorized_keys` are set, or `insecure` is true.
+    """
+
+    server_secret_key: str = ""  # the server's secret certificate file (NAME.key_secret); "" = no CurveZMQ
+    authorized_keys: str = ""  # folder of allowed clients' public certificates (*.key); required with CurveZMQ
+    insecure: bool = False  # allow a non-loopback bind without CurveZMQ (anyone who can connect is served)
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything `sdbridge serve` needs."""
 
@@ -127,6 +156,7 @@ class ServerConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    preview: PreviewConfig = field(default_factory=PreviewConfig)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -158,6 +188,10 @@ def _validate(cfg: ServerConfig) -> None:
         (len(cfg.pipeline.t_index_list) >= 1, "pipeline.t_index_list must not be empty"),
         (cfg.bind.startswith(("tcp://", "ipc://", "inproc://")),
          f"bind={cfg.bind!r} must start with tcp://, ipc:// or inproc://"),
+        (0 <= cfg.preview.port <= 65535, f"preview.port={cfg.preview.port} must be in [0, 65535]"),
+        (0 < cfg.preview.fps <= 30, f"preview.fps={cfg.preview.fps} must be in (0, 30]"),
+        (1 <= cfg.preview.jpeg_quality <= 95, f"preview.jpeg_quality={cfg.preview.jpeg_quality} must be in [1, 95]"),
+        (cfg.preview.max_side >= 16, f"preview.max_side={cfg.preview.max_side} must be >= 16"),
     ]
     for ok, message in checks:
         if not ok:

@@ -11,6 +11,7 @@ limits. A bad message gets an Error naming the field and the limit; the session 
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
@@ -183,6 +184,11 @@ class BridgeServer:
         self._worker: Worker | None = None
         self._io_thread: threading.Thread | None = None
         self._started_at = time.monotonic()
+        # preview page (sdbridge.preview): frame taps read by its thread, control inbox applied by the I/O loop
+        self.taps: Any = None  # FrameTaps when the preview is enabled
+        self.preview: Any = None  # PreviewServer when the preview is enabled
+        self.preview_url = ""
+        self._controls: deque[tuple[int, m.Message, str, concurrent.futures.Future[None]]] = deque()
         self._authorizer: curve.Authorizer | None = None
         self._own_context: zmq.Context | None = None
         self.endpoint = ""
@@ -219,6 +225,8 @@ class BridgeServer:
                               passthrough=self.model.family is m.ModelFamily.IDENTITY)
         self._worker.start()
         self.endpoint = self._transport.endpoint
+        if self.config.preview.enabled:
+            self._start_preview()
         log.info("serving %s on %s (max %d sessions, %d credits)", self.model.name, self.endpoint,
                  lim.max_sessions, self.config.session.credits)
         return self.endpoint
@@ -249,6 +257,8 @@ class BridgeServer:
                         self._handle(*received)
                 if self._waker.socket in events:
                     self._waker.drain()
+                if self._controls:
+                    self._run_controls()
                 self._flush_outbox()
                 now = time.monotonic()
                 if now >= next_expiry:
@@ -266,6 +276,9 @@ class BridgeServer:
 
     def close(self) -> None:
         """Stop serving, join the worker and the I/O thread, close sockets (linger 0). Idempotent."""
+        if self.preview is not None:
+            self.preview.close()
+            self.preview = None
         self.stop()
         if self._io_thread is not None:
             self._io_thread.join(10)
@@ -480,6 +493,8 @@ class BridgeServer:
         layout = Layout(header.width, header.height, header.stride, fmt, rows)
         job = FrameJob(fid, header.stream_id, layout, pixels, time.perf_counter(),
                        header.capture_time_us, keep=owner)
+        if self.taps is not None:
+            self.taps.offer_input(session.session_id, fid, layout, pixels, owner)
         replaced = self.table.submit_frame(session, job)
         if replaced is not None:  # latest wins: the older frame is dropped, its credit comes back
             extra.in_flight -= 1
@@ -577,6 +592,81 @@ class BridgeServer:
             uptime_s=uptime,
         )
 
+    # ------------------------------------------------------------------ preview page
+
+    def _start_preview(self) -> None:
+        from sdbridge.preview.taps import FrameTaps
+        from sdbridge.preview.web import PreviewServer
+
+        self.taps = FrameTaps(self.config.preview.fps)
+        self.preview = PreviewServer(self.config.preview, self, self.taps)
+        self.preview_url = self.preview.start()
+        log.info("preview page on %s", self.preview_url)
+
+    def preview_sessions(self) -> list[dict[str, Any]]:
+        """Snapshot of every live session for the preview page (any thread; copies, never locks the loop)."""
+        p = self.config.pipeline
+        defaults = {"prompt": p.prompt, "negative_prompt": p.negative_prompt, "guidance_scale": p.guidance_scale,
+                    "delta": p.delta, "seed": p.seed, "t_index_list": list(p.t_index_list),
+                    "similarity_filter": p.similarity_filter, "similarity_threshold": p.similarity_threshold,
+                    "max_skip_frames": p.max_skip_frames}
+        out = []
+        for session in self.table.sessions():
+            extra = self._extra.get(session.session_id) or _SessionExtra()
+            latencies = list(extra.latencies)[-64:]  # list() of a deque copies it atomically (GIL)
+            inference = list(extra.inference)[-64:]
+            out.append({
+                "id": session.session_id, "client": session.client.name, "engine": session.client.engine,
+                "frames_in": session.stats.frames_received, "frames_out": extra.frames_out,
+                "skipped": extra.skipped, "dropped": session.dropped,
+                "latency_p50_ms": _percentile_us(deque(latencies), 0.5) / 1e3,
+                "latency_p99_ms": _percentile_us(deque(latencies), 0.99) / 1e3,
+                "inference_p50_ms": _percentile_us(deque(inference), 0.5) / 1e3,
+                "size": list(session.pipeline_size) if session.pipeline_size else None,
+                "values": {**defaults, **dict(session.prompt_values)},
+                "events": [name for name, _ in list(session.events)[-8:]],
+                "url": self.preview.session_url(session.session_id) if self.preview is not None else "",
+            })
+        return out
+
+    def submit_control(self, session_id: int, message: m.Message, source: str) -> concurrent.futures.Future[None]:
+        """Apply a Prompt, Params or GameEvent to a session as if its client had sent it (any thread).
+
+        The I/O thread applies it through the same checks as a client's message, then tells the session's
+        engine client with a Notice (source=`source`). The future fails with the error the client would get.
+        """
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._controls.append((session_id, message, source, future))
+        if self._waker is not None:
+            self._waker.notify()
+        return future
+
+    def _run_controls(self) -> None:
+        while self._controls:
+            session_id, message, source, future = self._controls.popleft()
+            session = next((s for s in self.table.sessions() if s.session_id == session_id), None)
+            try:
+                if session is None:
+                    raise ProtocolError(m.ErrorCode.BAD_PARAM, f"no live session {session_id}")
+                if not isinstance(message, m.Prompt | m.Params | m.GameEvent):
+                    raise ProtocolError(m.ErrorCode.UNKNOWN_TYPE,
+                                        f"{type(message).__name__} cannot be sent on behalf of a session")
+                self._dispatch(session.identity, session, message, None, [])
+            except Exception as exc:
+                future.set_exception(exc)
+                continue
+            if isinstance(message, m.Prompt):
+                notice = m.Notice(kind=m.NoticeKind.PROMPT_CHANGED, source=source, prompt=message,
+                                  message=f"prompt changed by {source}")
+            elif isinstance(message, m.Params):
+                notice = m.Notice(kind=m.NoticeKind.PARAMS_CHANGED, source=source, params=message,
+                                  message=f"parameters changed by {source}")
+            else:
+                notice = m.Notice(kind=m.NoticeKind.INFO, source=source,
+                                  message=f"game event {message.name!r} injected by {source}")
+            self._send(session.identity, notice)
+            future.set_result(None)
+
     # ------------------------------------------------------------------ outbound
 
     def _on_worker_output(self, item: ResultJob | WorkerFailure) -> None:
@@ -624,6 +714,8 @@ class BridgeServer:
             credits_granted=1,
         )
         self._send(session.identity, header, result.pixels)
+        if self.taps is not None:
+            self.taps.offer_output(session.session_id, result.frame_id, layout, result.pixels)
         session.last_seen = time.monotonic()  # the heartbeat timeout counts from the last result too
         extra.frames_out += 1
         extra.inference.append(result.timings["inference"])

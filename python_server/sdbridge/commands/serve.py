@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default=None, choices=[d.value for d in Dtype])
     parser.add_argument("--max-sessions", type=int, default=None)
     parser.add_argument("--credits", type=int, default=None, help="frames in flight per client")
+    parser.add_argument("--preview-port", type=int, default=None,
+                        help="serve the browser preview page on this port (0 = any free port)")
+    parser.add_argument("--preview-host", default=None,
+                        help="preview address (default 127.0.0.1; any other needs a token)")
+    parser.add_argument("--preview-token", default=None,
+                        help="token the preview page address must carry (generated when binding beyond loopback)")
     parser.add_argument("--curve-secret-key", default=None, metavar="FILE",
                         help="CurveZMQ: the server's NAME.key_secret (from `sdbridge keys generate`)")
     parser.add_argument("--authorized-keys", default=None, metavar="DIR",
@@ -52,7 +58,15 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
                       ("insecure", "insecure")):
         if getattr(args, flag, None) is not None:
             security[key] = getattr(args, flag)
-    return with_overrides(cfg, model=model, limits=limits, session=session, security=security, top=top)
+    preview: dict[str, Any] = {}
+    if getattr(args, "preview_port", None) is not None:
+        preview.update(enabled=True, port=args.preview_port)
+    if getattr(args, "preview_host", None) is not None:
+        preview["host"] = args.preview_host
+    if getattr(args, "preview_token", None) is not None:
+        preview["token"] = args.preview_token
+    return with_overrides(cfg, model=model, limits=limits, session=session, security=security, top=top,
+                          preview=preview)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         endpoint = server.start()
         print(f"sdbridge serving {server.model.name if server.model else '?'} on {endpoint}", flush=True)
+        if server.preview_url:
+            print(f"sdbridge preview page: {server.preview_url}", flush=True)
         server.run()
     finally:
         server.close()

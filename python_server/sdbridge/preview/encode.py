@@ -1,0 +1,47 @@
+"""JPEG encoding of kept preview frames (runs on the preview thread, never on the I/O thread)."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+from PIL import Image
+
+from sdbridge.preview.taps import TapFrame
+from sdbridge.runtime.pixels import pixel_view
+
+#: Binary websocket message: magic, view (1 input, 2 output), session id, frame id, then the JPEG.
+IMAGE_HEADER = struct.Struct(">4sBIQ")
+IMAGE_MAGIC = b"SDPV"
+VIEW_CODES = {"input": 1, "output": 2}
+
+
+def _buffer_of(pixels: object) -> memoryview:
+    if isinstance(pixels, np.ndarray):
+        return memoryview(np.ascontiguousarray(pixels).reshape(-1))
+    buffer = getattr(pixels, "buffer", None)  # a zmq.Frame
+    return memoryview(buffer if buffer is not None else pixels).cast("B")  # type: ignore[arg-type]
+
+
+def to_rgb(frame: TapFrame) -> np.ndarray:
+    """The kept frame as an (H, W, 3) uint8 RGB top-down array."""
+    return np.ascontiguousarray(pixel_view(_buffer_of(frame.pixels), frame.layout))
+
+
+def to_jpeg(frame: TapFrame, quality: int, max_side: int) -> bytes:
+    """JPEG bytes of the kept frame, scaled down so its longer side is at most `max_side`."""
+    image = Image.fromarray(to_rgb(frame))
+    longest = max(image.size)
+    if longest > max_side:
+        scale = max_side / longest
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                             Image.Resampling.BILINEAR)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def image_message(frame: TapFrame, view: str, jpeg: bytes) -> bytes:
+    """The binary websocket message carrying one preview image."""
+    return IMAGE_HEADER.pack(IMAGE_MAGIC, VIEW_CODES[view], frame.session_id, frame.frame_id) + jpeg
