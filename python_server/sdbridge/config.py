@@ -105,19 +105,6 @@ class SessionConfig:
 
 
 @dataclass(frozen=True)
-class SecurityConfig:
-    """CurveZMQ encryption and client authorisation (keys from `sdbridge keys generate`).
-
-    A bind address other than loopback (127.0.0.1, ::1, localhost, ipc://, inproc://) refuses to start
-    unless `server_secret_key` and `authorized_keys` are set, or `insecure` is true.
-    """
-
-    server_secret_key: str = ""  # the server's secret certificate file (NAME.key_secret); "" = no CurveZMQ
-    authorized_keys: str = ""  # folder of allowed clients' public certificates (*.key); required with CurveZMQ
-    insecure: bool = False  # allow a non-loopback bind without CurveZMQ (anyone who can connect is served)
-
-
-@dataclass(frozen=True)
 class PreviewConfig:
     """The browser preview and control page (sdbridge.preview). Off unless enabled.
 
