@@ -12,6 +12,10 @@ status=0
 echo "== ruff"
 "$PYTHON" -m ruff check python_server tests || status=1
 
+echo "== browser (chromium + chromedriver for tests/preview)"
+bash scripts/install_browser.sh || status=1
+export SDBRIDGE_REQUIRE_BROWSER=1   # the preview browser tests fail instead of skipping without a browser
+
 echo "== pytest"
 "$PYTHON" -m pytest -q -p no:cacheprovider --junitxml=out/pytest.xml tests
 code=$?
