@@ -5,7 +5,8 @@ The server (the tiny random-weight model unless --model says otherwise) runs in 
 submits every frame through BridgeClient (credits + latest-wins, like an engine plugin), and shows
 the results' rate and round-trip latency live. Input|output pairs (each output next to the input it
 was made from, `source_frame_id`) are written as PNGs. It stops by itself after --frames results or
---seconds seconds, whichever comes first.
+--seconds seconds, whichever comes first. The browser preview page (sdbridge.preview) is on by default at
+http://127.0.0.1:8765/ (--preview-port, --no-preview); its address is printed at the start.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--credits", type=int, default=2, help="frames in flight (server credits)")
     parser.add_argument("--subprocess", action="store_true",
                         help="run the server as a separate `sdbridge serve` process instead of a thread")
+    parser.add_argument("--preview-port", type=int, default=8765,
+                        help="port of the browser preview page on 127.0.0.1 (0 = any free port)")
+    parser.add_argument("--no-preview", action="store_true", help="do not serve the browser preview page")
 
 
 def _server_toml(args: argparse.Namespace) -> str:
@@ -55,6 +59,7 @@ def _server_toml(args: argparse.Namespace) -> str:
         f'[model]\nname = "{args.model}"\ndevice = "{args.device}"\nwidth = {args.size}\nheight = {args.size}\n'
         f'[pipeline]\nt_index_list = [{t_index}]\ncfg_mode = "{args.cfg}"\nguidance_scale = {args.guidance}\n'
         f"[session]\ncredits = {args.credits}\n"
+        f"[preview]\nenabled = {'false' if args.no_preview else 'true'}\nport = {args.preview_port}\n"
     )
 
 
@@ -65,6 +70,7 @@ class _ServerHandle:
         self._args = args
         self._server = None
         self._proc: subprocess.Popen[str] | None = None
+        self.preview_url = ""
         self._tmp = tempfile.TemporaryDirectory(prefix="sdbridge-demo-")
         self.config_path = Path(self._tmp.name) / "server.toml"
         self.config_path.write_text(_server_toml(args), encoding="utf-8")
@@ -75,7 +81,9 @@ class _ServerHandle:
             from sdbridge.server import BridgeServer
 
             self._server = BridgeServer(load_config(self.config_path))
-            return self._server.start_in_thread()
+            endpoint = self._server.start_in_thread()
+            self.preview_url = self._server.preview_url
+            return endpoint
         cmd = [sys.executable, "-m", "sdbridge.cli", "serve", "--config", str(self.config_path)]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                                       env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -87,7 +95,12 @@ class _ServerHandle:
             if selector.select(timeout=1.0):
                 line = self._proc.stdout.readline()
                 if line.startswith("sdbridge serving"):
-                    return line.rsplit(" ", 1)[-1].strip()
+                    endpoint = line.rsplit(" ", 1)[-1].strip()
+                    if not self._args.no_preview:  # `sdbridge serve` prints the page address next
+                        page = self._proc.stdout.readline()
+                        if page.startswith("sdbridge preview page:"):
+                            self.preview_url = page.split(":", 1)[1].strip()
+                    return endpoint
         self.close()
         from sdbridge.errors import TransportError
 
@@ -128,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"server {endpoint} ({'subprocess' if args.subprocess else 'thread'}), model "
                   f"{model.name if model else '?'} at {args.size}x{args.size}, latency {welcome.latency_frames} "
                   f"frame(s), ready in {time.perf_counter() - start_load:.1f} s; PNG pairs -> {args.out}")
+            if handle.preview_url:
+                sep = "&" if "?" in handle.preview_url else "?"
+                print(f"preview page: {handle.preview_url}{sep}session={welcome.session_id} (open it in a browser; "
+                      f"--seconds 600 keeps the demo running)", flush=True)
             scene = SceneRenderer(args.size, args.size)
             inputs: OrderedDict[int, np.ndarray] = OrderedDict()  # frame_id -> rendered frame that was sent
             pending: tuple[int, np.ndarray] | None = None  # the frame waiting for credit
