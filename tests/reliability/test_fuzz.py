@@ -1,0 +1,79 @@
+"""Fuzzing (bounded CI run): >= 100,000 generated inputs through the server's message handling.
+
+Set SDBRIDGE_FUZZ_INPUTS / SDBRIDGE_FUZZ_SEED to change the run; scripts/fuzz.sh runs atheris (coverage
+guided) for as long as you like. What is checked: see tests/reliability/fuzz_harness.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from sdbridge.protocol import codec
+from sdbridge.protocol import messages as m
+from sdbridge.server import BridgeServer
+
+from .fuzz_harness import ALLOC_BOUND, ServerHarness, good_frame, hello, run_seeded
+
+INPUTS = int(os.environ.get("SDBRIDGE_FUZZ_INPUTS", "100000"))
+SEED = int(os.environ.get("SDBRIDGE_FUZZ_SEED", "20261129"))
+OUT = Path(__file__).resolve().parents[2] / "build" / "reliability"
+
+
+def test_fuzz_server_handling_and_decoder() -> None:
+    started = time.perf_counter()
+    report = run_seeded(SEED, INPUTS)
+    seconds = time.perf_counter() - started
+    summary = {"seed": SEED, "inputs": report.inputs, "seconds": round(seconds, 1), "accepted": report.accepted,
+               "rejected": dict(sorted(report.rejected.items())), "decoder_inputs": report.decoder_inputs,
+               "decoded_ok": report.decoded_ok, "alloc_traced_inputs": report.traced,
+               "max_alloc_bytes": report.max_alloc, "alloc_bound_bytes": ALLOC_BOUND,
+               "failures": len(report.failures)}
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "fuzz.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"fuzz: {json.dumps(summary)}")
+    assert report.failures == []
+    assert report.inputs == INPUTS
+    assert report.accepted + sum(report.rejected.values()) == INPUTS  # every input answered exactly once
+    assert "INTERNAL" not in report.rejected
+    assert report.accepted > INPUTS // 20 and sum(report.rejected.values()) > INPUTS // 2  # both paths exercised
+    assert len(report.rejected) >= 10  # many distinct refusals reached
+    assert report.traced >= INPUTS // 10 and report.max_alloc <= ALLOC_BOUND
+
+
+def test_harness_reports_an_unexpected_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: BridgeServer, *args: object) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(BridgeServer, "_on_params", broken)
+    harness = ServerHarness(trace_every=0)
+    harness.feed(0, hello())
+    harness.feed(0, [codec.encode(m.Params(guidance_scale=1.0))])
+    assert len(harness.report.failures) == 1 and "INTERNAL" in harness.report.failures[0]
+
+
+def test_harness_reports_a_large_allocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = BridgeServer._on_frame
+
+    def greedy(self: BridgeServer, *args: object) -> None:
+        self._hog = bytearray(ALLOC_BOUND + 1)  # type: ignore[attr-defined]
+        original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BridgeServer, "_on_frame", greedy)
+    import random
+
+    harness = ServerHarness(trace_every=1)
+    harness.feed(0, hello())
+    harness.feed(0, good_frame(random.Random(0)))
+    assert len(harness.report.failures) == 1 and "allocated" in harness.report.failures[0]
+
+
+def test_harness_reports_an_unanswered_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(BridgeServer, "_error", lambda self, *a, **k: None)  # refuses silently, counts nothing
+    harness = ServerHarness(trace_every=0)
+    harness.feed(0, [b"garbage"])
+    assert len(harness.report.failures) == 1 and "exactly once" in harness.report.failures[0]
