@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sdbridge.commands.serve",
     "sdbridge.commands.check",
     "sdbridge.commands.keys",
+    "sdbridge.commands.replay",
 )
 
 log = logging.getLogger("sdbridge")

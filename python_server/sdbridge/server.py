@@ -169,8 +169,15 @@ class BridgeServer:
         pipeline_factory: PipelineFactory | None = None,
         model: ModelDescription | None = None,
         context: zmq.Context | None = None,
+        rules_path: str | None = None,
+        record_dir: str | None = None,
     ) -> None:
+        """`rules_path`: a game-event rules file (docs/rules.md), reloaded when it changes. `record_dir`: record
+        every session there (sdbridge.record; replay with `sdbridge replay`)."""
         self.config = config
+        self._rules_path, self._record_dir = rules_path, record_dir
+        self.rules: Any = None  # sdbridge.events.host.RulesHost with --rules
+        self.recorder: Any = None  # sdbridge.record.recorder.Recorder with --record
         self._factory = pipeline_factory
         self.model = model
         self._ctx = context or zmq.Context.instance()
@@ -207,8 +214,23 @@ class BridgeServer:
         sec = self.config.security
         keys = curve.load_server_keys(sec.server_secret_key, sec.authorized_keys) if sec.server_secret_key else None
         curve.check_bind(self.config.bind, keys is not None, sec.insecure)
+        if self._rules_path:  # a bad rules file stops the start, before the model loads
+            from sdbridge.events.host import RulesHost
+
+            p = self.config.pipeline
+            self.rules = RulesHost(self._rules_path, {
+                "guidance_scale": p.guidance_scale, "delta": p.delta, "seed": p.seed,
+                "t_index_list": tuple(p.t_index_list), "similarity_filter": p.similarity_filter,
+                "similarity_threshold": p.similarity_threshold, "max_skip_frames": p.max_skip_frames})
         if self._factory is None or self.model is None:
             self._factory, self.model = load_model(self.config)
+        if self._record_dir:
+            from sdbridge.record.recorder import Recorder
+
+            mc = self.config.model
+            self.recorder = Recorder(self._record_dir, {"name": mc.name, "device": mc.device,
+                                                        "dtype": mc.dtype.value, "width": mc.width,
+                                                        "height": mc.height})
         lim = self.config.limits
         if keys is not None:  # ZAP is per context: this server's allow-list gets a context of its own
             self._own_context = zmq.Context()
@@ -222,7 +244,9 @@ class BridgeServer:
         self._worker = Worker(self.table, self._factory, self._size_policy, self._on_worker_output,
                               self._on_worker_output,
                               default_prompt={"prompt": p.prompt, "negative_prompt": p.negative_prompt},
-                              passthrough=self.model.family is m.ModelFamily.IDENTITY)
+                              passthrough=self.model.family is m.ModelFamily.IDENTITY,
+                              wrap=(lambda session, pipe: self.recorder.wrap(session.session_id, pipe))
+                              if self.recorder is not None else None)
         self._worker.start()
         self.endpoint = self._transport.endpoint
         if self.config.preview.enabled:
@@ -264,6 +288,8 @@ class BridgeServer:
                 if now >= next_expiry:
                     self._expire(now)
                     next_expiry = now + 0.2
+                if self.rules is not None:
+                    self._rules_tick(now)
         finally:
             self._announce_shutdown()
 
@@ -287,6 +313,8 @@ class BridgeServer:
             if not self._worker.stop(timeout=30):
                 log.warning("worker thread did not stop within 30 s (a pipeline call is still running)")
             self._worker = None
+        if self.recorder is not None:
+            self.recorder.close_all()
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -390,6 +418,8 @@ class BridgeServer:
             assert pixels is not None  # decode_multipart guarantees the pixel part of a Frame
             self._on_frame(session, message, pixels, parts[1])
             return
+        if self.recorder is not None:
+            self._record_input(session, message)
         if isinstance(message, m.Prompt):
             self._on_prompt(session, message)
         elif isinstance(message, m.Params):
@@ -399,6 +429,10 @@ class BridgeServer:
             self._check_text("GameEvent.name", message.name)
             session.events.append((message.name, dict(message.payload)))
             session.stats.events_received += 1
+            if self.rules is not None:
+                self._rules_apply(session, self.rules.event(session.session_id, message.name, dict(message.payload),
+                                                            time.monotonic(), session.stats.frames_received),
+                                  "GameEvent.payload")
         elif isinstance(message, m.State):
             self._check_event_rate(session, "State")
             if message.replace_all:
@@ -406,6 +440,9 @@ class BridgeServer:
             for key, value in message.entries:
                 self._check_text("State.entries.key", key)
                 session.state[key] = value
+            if self.rules is not None:
+                self._rules_apply(session, self.rules.state(session.session_id, dict(message.entries),
+                                                            message.replace_all), "State.entries")
         elif isinstance(message, m.StatsRequest):
             self._send(identity, self._stats_of(session, message.request_id))
         elif isinstance(message, m.Ping):
@@ -445,6 +482,7 @@ class BridgeServer:
             return
         self.stats.sessions_opened += 1
         self._extra[session.session_id] = _SessionExtra()
+        self._on_session_opened(session)
         assert self.model is not None
         lim = self.config.limits
         resize_note = ""
@@ -489,6 +527,9 @@ class BridgeServer:
                               f"Frame {fid} arrived with {extra.in_flight} frames in flight and "
                               f"credits={session.credits}; wait for a Result or Credit before sending")
         extra.in_flight += 1
+        if self.rules is not None:  # effects timed in frames end before the frame that reaches their end
+            self._rules_apply(session, self.rules.tick(session.session_id, time.monotonic(),
+                                                       session.stats.frames_received), "")
         session.stats.frames_received += 1
         layout = Layout(header.width, header.height, header.stride, fmt, rows)
         job = FrameJob(fid, header.stream_id, layout, pixels, time.perf_counter(),
@@ -567,8 +608,8 @@ class BridgeServer:
         self._queue_update(session, values)
 
     def _queue_update(self, session: Session, values: dict[str, Any], transition_frames: int = 0,
-                      transition_seconds: float = 0.0) -> None:
-        update = PipelineUpdate(values, transition_frames, transition_seconds)
+                      transition_seconds: float = 0.0, easing: Callable[[float], float] | None = None) -> None:
+        update = PipelineUpdate(values, transition_frames, transition_seconds, easing)
         if not self.table.submit_update(session, update):
             raise ProtocolError(m.ErrorCode.TOO_LARGE,
                                 f"session {session.session_id} has {session.updates.capacity} pipeline updates "
@@ -739,6 +780,7 @@ class BridgeServer:
     def _close_session(self, session: Session, why: str) -> None:
         self.table.remove(session.identity)
         self._extra.pop(session.session_id, None)
+        self._on_session_closed(session)
         log.info("session %d closed: %s", session.session_id, why)
 
     def _expire(self, now: float) -> None:
@@ -748,6 +790,7 @@ class BridgeServer:
 
         for session in self.table.expire(now, self.config.session.heartbeat_timeout_s, busy):
             self._extra.pop(session.session_id, None)
+            self._on_session_closed(session)
             self.stats.sessions_expired += 1
             log.info("session %d expired after %.1f s without a message", session.session_id,
                      self.config.session.heartbeat_timeout_s)
@@ -755,6 +798,71 @@ class BridgeServer:
                 code=m.ErrorCode.SESSION_EXPIRED, session_closed=True,
                 message=f"session {session.session_id} was freed after session.heartbeat_timeout_s="
                         f"{self.config.session.heartbeat_timeout_s} s without a message; send Hello again"))
+
+    # ------------------------------------------------------------------ game-event rules and recording
+
+    def _on_session_opened(self, session: Session) -> None:
+        if self.recorder is not None:
+            c = session.client
+            self.recorder.open(session.session_id, {"client": c.name, "client_version": c.version,
+                                                    "engine": c.engine}, lambda: session.stats.frames_received)
+        if self.rules is not None:
+            self._rules_apply(session, self.rules.open(session.session_id), "")
+
+    def _on_session_closed(self, session: Session) -> None:
+        if self.rules is not None:
+            self.rules.close(session.session_id)
+        if self.recorder is not None:
+            self.recorder.close(session.session_id)
+
+    def _rules_apply(self, session: Session, outcome: Any, field_name: str) -> None:
+        """Queue the pipeline changes of a rules outcome; report its problems to the session's client."""
+        from sdbridge.events.easing import EASINGS
+
+        for change in outcome.changes:
+            values = dict(change.values)
+            if "prompt_interpolation" in values:
+                from sdbridge.pipeline import Interpolation
+
+                values["prompt_interpolation"] = Interpolation(values["prompt_interpolation"])
+            log.debug("session %d rules: %s -> %s", session.session_id, change.reason, values)
+            self._queue_update(session, values, change.frames, change.seconds, EASINGS[change.easing])
+        if outcome.ignored:
+            log.debug("session %d: State keys %s are not variables of the rules file", session.session_id,
+                      outcome.ignored)
+        if outcome.problems:
+            self._error(session.identity, m.ErrorCode.BAD_PARAM, "; ".join(outcome.problems), field_name)
+
+    def _rules_tick(self, now: float) -> None:
+        """End timed effects and reload the rules file when it changed (I/O thread, every loop turn)."""
+        assert self.rules is not None
+        reloaded = self.rules.poll(now)
+        for session in self.table.sessions():
+            outcome = reloaded.get(session.session_id)
+            if outcome is not None:
+                self._rules_apply(session, outcome, "")
+            self._rules_apply(session, self.rules.tick(session.session_id, now), "")  # frames: see _on_frame
+
+    def _record_input(self, session: Session, message: m.Message) -> None:
+        assert self.recorder is not None
+        sid = session.session_id
+        if isinstance(message, m.GameEvent):
+            self.recorder.note(sid, "event", name=message.name, payload=dict(message.payload),
+                               frame_id=message.frame_id)
+        elif isinstance(message, m.State):
+            self.recorder.note(sid, "state", entries=dict(message.entries), replace_all=message.replace_all)
+        elif isinstance(message, m.Prompt):
+            self.recorder.note(sid, "prompt", text=message.text, negative=message.negative,
+                               blend=[(b.text, b.weight) for b in message.blend or ()],
+                               transition_frames=message.transition_frames,
+                               transition_seconds=message.transition_seconds)
+        elif isinstance(message, m.Params):
+            self.recorder.note(sid, "params", **{k: v for k, v in (
+                ("guidance_scale", message.guidance_scale), ("delta", message.delta), ("seed", message.seed),
+                ("t_index_list", message.t_index_list), ("similarity_filter", message.similarity_filter_enabled),
+                ("similarity_threshold", message.similarity_threshold),
+                ("max_skip_frames", message.similarity_max_skip),
+                ("seed_blend", [(b.seed, b.weight) for b in message.seed_blend or ()] or None)) if v is not None})
 
     def _announce_shutdown(self) -> None:
         if self._transport is None:

@@ -26,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default=None, choices=[d.value for d in Dtype])
     parser.add_argument("--max-sessions", type=int, default=None)
     parser.add_argument("--credits", type=int, default=None, help="frames in flight per client")
+    parser.add_argument("--rules", default=None, metavar="FILE",
+                        help="game-event rules file (docs/rules.md, configs/rules/); reloaded when it changes")
+    parser.add_argument("--record", default=None, metavar="DIR",
+                        help="record every session to DIR/session-*.sdrec (replay with `sdbridge replay`)")
     parser.add_argument("--preview-port", type=int, default=None,
                         help="serve the browser preview page on this port (0 = any free port)")
     parser.add_argument("--preview-host", default=None,
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Serve until a signal arrives; exit 0 after a clean shutdown."""
     from sdbridge.server import BridgeServer
 
-    server = BridgeServer(config_from_args(args))
+    server = BridgeServer(config_from_args(args), rules_path=args.rules, record_dir=args.record)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("%s received: shutting down", signal.Signals(signum).name)

@@ -59,9 +59,9 @@ class _Effect:
     until_seconds: float | None
     until_frame: int | None
 
-    def expired(self, now: float, frame: int) -> bool:
+    def expired(self, now: float, frame: int | None) -> bool:
         return (self.until_seconds is not None and now >= self.until_seconds) or (
-            self.until_frame is not None and frame >= self.until_frame)
+            self.until_frame is not None and frame is not None and frame >= self.until_frame)
 
 
 @dataclass(frozen=True)
@@ -156,8 +156,13 @@ class RuleEngine:
         out.changes.extend(self._emit(self.rules.transition, "state"))
         return out
 
-    def tick(self, now: float, frame: int) -> Outcome:
-        """End the temporary effects whose duration has passed; the values revert (with `revert` timing)."""
+    def tick(self, now: float, frame: int | None = None) -> Outcome:
+        """End the temporary effects whose duration has passed; the values revert (with `revert` timing).
+
+        `frame` is the index of the frame about to be processed (frames are counted from 0, as in
+        `on_event`): an effect of n frames started at frame F covers frames F .. F+n-1. None checks only
+        durations in seconds.
+        """
         out = Outcome()
         ended = [e for e in self._effects.values() if e.expired(now, frame)]
         if not ended:

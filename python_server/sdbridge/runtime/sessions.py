@@ -62,6 +62,7 @@ class PipelineUpdate:
     values: Mapping[str, Any]
     transition_frames: int = 0
     transition_seconds: float = 0.0
+    easing: Callable[[float], float] | None = None  # shapes the blend (0 -> 0, 1 -> 1); None: linear
 
 
 @dataclass
@@ -74,13 +75,16 @@ class PromptTransition:
     seconds: float
     started_at: float = field(default_factory=time.monotonic)
     frames_done: int = 0
+    easing: Callable[[float], float] | None = None
 
     def advance(self, now: float) -> float:
-        """Count one frame and return the blend position in (0, 1]; 1 means the target is reached."""
+        """Count one frame and return the (eased) blend position in [0, 1]; 1 means the target is reached."""
         self.frames_done += 1
         if self.frames > 0:
-            return min(1.0, self.frames_done / self.frames)
-        return min(1.0, (now - self.started_at) / self.seconds) if self.seconds > 0 else 1.0
+            raw = min(1.0, self.frames_done / self.frames)
+        else:
+            raw = min(1.0, (now - self.started_at) / self.seconds) if self.seconds > 0 else 1.0
+        return raw if raw >= 1.0 or self.easing is None else min(1.0, max(0.0, self.easing(raw)))
 
 
 def blend_prompts(start: Any, target: Any, position: float) -> list[tuple[str, float]]:

@@ -85,6 +85,7 @@ class Worker:
         on_failure: Callable[[WorkerFailure], None],
         default_prompt: Mapping[str, Any] | None = None,
         passthrough: bool = False,
+        wrap: Callable[[Session, SessionPipeline], SessionPipeline] | None = None,
     ) -> None:
         self._table = table
         self._build = build_pipeline
@@ -93,6 +94,7 @@ class Worker:
         self._on_failure = on_failure
         self._default_prompt = dict(default_prompt or {})
         self._passthrough = passthrough
+        self._wrap = wrap  # e.g. the session recorder (sdbridge.record): sees every call of a session's pipeline
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.frames_processed = 0
@@ -187,8 +189,8 @@ class Worker:
                 current = session.prompt_values.get("prompt", self._default_prompt.get("prompt", ""))
                 if session.transition is not None:  # start from where the running blend is now
                     current = session.transition.target
-                session.transition = PromptTransition(current, values.pop("prompt"),
-                                                      update.transition_frames, update.transition_seconds)
+                session.transition = PromptTransition(current, values.pop("prompt"), update.transition_frames,
+                                                      update.transition_seconds, easing=update.easing)
             elif "prompt" in values:
                 session.transition = None  # an immediate prompt cancels a running blend
             merged.update(values)
@@ -223,6 +225,8 @@ class Worker:
         if session.pipeline is not None and session.pipeline_size == size:
             return session.pipeline
         pipeline = self._build(size[0], size[1])
+        if self._wrap is not None:
+            pipeline = self._wrap(session, pipeline)
         values = {**self._default_prompt, **session.prompt_values}
         prepare_args = {k: values.pop(k) for k in ("prompt", "negative_prompt") if k in values}
         pipeline.prepare(**prepare_args)

@@ -1,0 +1,52 @@
+"""`sdbridge replay FILE`: re-run a recorded session and check its outputs are reproduced bit for bit."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+NAME = "replay"
+HELP = "re-run a session recorded with `sdbridge serve --record DIR` and compare with the recorded outputs"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `sdbridge replay`."""
+    parser.add_argument("recording", metavar="FILE", help="a .sdrec recording (zip file or folder)")
+    parser.add_argument("--model", default=None, help="model to load (default: the recorded one)")
+    parser.add_argument("--device", default=None, help="torch device (default: the recorded one)")
+    parser.add_argument("--dtype", default=None, help="float32 / float16 / bfloat16 (default: the recorded one)")
+    parser.add_argument("--out", default=None, metavar="DIR", help="write every output frame as DIR/NNNNNN.png")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay; exit 0 when every output matches, 1 when any differs."""
+    import torch
+
+    from sdbridge.errors import InputError
+    from sdbridge.pipeline import load_components
+    from sdbridge.record.format import Recording
+    from sdbridge.record.replay import replay
+
+    with Recording(args.recording) as recording:
+        model = dict(recording.meta.get("model", {}))
+        name = args.model or model.get("name")
+        if not name:
+            raise InputError(f"{args.recording} does not name its model; pass --model")
+        dtype_name = args.dtype or model.get("dtype", "float32")
+        dtype = getattr(torch, dtype_name, None)
+        if not isinstance(dtype, torch.dtype):
+            raise InputError(f"--dtype {dtype_name!r} is not a torch dtype; use float32, float16 or bfloat16")
+        components = load_components(name, device=args.device or model.get("device", "cpu"), dtype=dtype)
+        report = replay(recording, components, args.out)
+    print(f"replayed {report.calls} pipeline calls ({report.builds} pipeline builds, {report.updates} updates) "
+          f"with {name}", flush=True)
+    if args.out:
+        print(f"wrote {len(report.outputs)} frames to {args.out}", flush=True)
+    if report.identical:
+        print(f"all {report.compared} outputs identical to the recording", flush=True)
+        return 0
+    print(f"{len(report.mismatches)} of {report.compared} outputs differ from the recording (largest pixel "
+          f"difference {report.max_abs_diff}; first differing calls {report.mismatches[:10]})", flush=True)
+    return 1
