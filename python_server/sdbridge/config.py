@@ -117,7 +117,7 @@ class PreviewConfig:
     token: str = ""  # required in the page address and websocket when set; generated for non-loopback hosts
     fps: float = 10.0  # preview images per second and per view (input, output) of the watched session
     jpeg_quality: int = 80
-    max_side: int = 512  # previews larger than this are scaled down before encoding
+    max_side: int = 320  # previews larger than this are subsampled (every n-th pixel) before encoding
 
 
 @dataclass(frozen=True)

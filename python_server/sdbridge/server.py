@@ -507,6 +507,9 @@ class BridgeServer:
             pixel_formats=decision.pixel_formats,
             warning=warning,
         ))
+        if self.preview is not None:  # the page address of this session, for editor "Open in browser" buttons
+            self._send(identity, m.Notice(kind=m.NoticeKind.INFO, source="preview",
+                                          message=self.preview.session_url(session.session_id)))
         log.info("session %d opened for %r (%s %s, protocol %d.%d)", session.session_id, hello.client_name,
                  hello.engine_name, hello.engine_version, hello.protocol_major, hello.protocol_minor)
 

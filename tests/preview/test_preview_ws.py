@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 from websockets.exceptions import InvalidStatus
@@ -137,7 +138,8 @@ def test_bad_commands_are_refused_with_a_reason(identity_server, streamer_factor
         assert not reply["ok"] and "fly" in reply["error"]
         reply = _command(ws, op="event", session=streamer.session_id, name=" ")
         assert not reply["ok"] and "name" in reply["error"]
-    assert not [n for n in streamer.notices if n.source == "preview"]  # nothing was applied
+    applied = [n for n in streamer.notices if n.kind is not m.NoticeKind.INFO or "injected" in n.message]
+    assert applied == []  # nothing was applied (the only notice is the page address)
 
 
 def test_other_sites_cannot_open_the_websocket(identity_server):
@@ -200,3 +202,28 @@ def test_command_messages_match_the_wire_messages():
     assert command_message({"op": "params", "delta": 0.5, "t_index_list": [1, 2]}) == \
         m.Params(delta=0.5, t_index_list=(1, 2))
     assert command_message({"op": "event", "name": "hit", "payload": {"x": 1}}) == m.GameEvent("hit", {"x": 1})
+
+
+def test_engine_clients_are_told_the_page_address_of_their_session(identity_server, streamer_factory):
+    streamer = streamer_factory(identity_server)
+    notice = wait_for(lambda: next((n for n in streamer.notices if n.kind is m.NoticeKind.INFO
+                                    and n.source == "preview"), None), 10, "the page address notice")
+    assert notice.message == identity_server.preview_url + f"?session={streamer.session_id}"
+    status, body = _get(notice.message)
+    assert status == 200 and b"output-view" in body
+
+
+def test_previews_are_subsampled_to_max_side_and_keep_colours():
+    from sdbridge.preview.encode import to_jpeg, to_rgb
+    from sdbridge.preview.taps import TapFrame
+    from sdbridge.runtime.pixels import RowOrder
+
+    bgra = np.zeros((100, 200, 4), dtype=np.uint8)
+    bgra[..., 2] = 255  # red in BGRA
+    bgra[:50, :, 1] = 255  # top half yellow
+    frame = TapFrame(1, 1, Layout.packed(200, 100, PixelFormat.BGRA8, RowOrder.BOTTOM_UP), bgra.tobytes())
+    rgb = to_rgb(frame, max_side=64)  # step 4: 50x25
+    assert rgb.shape == (25, 50, 3)
+    assert tuple(rgb[0, 0]) == (255, 0, 0) and tuple(rgb[-1, 0]) == (255, 255, 0)  # bottom-up: rows flipped
+    assert Image.open(io.BytesIO(to_jpeg(frame, 80, 64))).size == (50, 25)
+    assert to_rgb(frame).shape == (100, 200, 3)

@@ -4,6 +4,9 @@
 // It uses the same settings asset and the same BridgeClient as play mode, so parameters and seeds match.
 // Clean shutdown: the client is disposed on window close, before assembly (domain) reload, when play mode
 // changes and when the editor quits.
+// "Open in browser" opens the server's preview page (sdbridge serve --preview-port) on this window's own
+// session (the address arrives in a Notice after Welcome, see PreviewPage), so the browser shows the same
+// input, output and prompt; a prompt changed in the page comes back as a Notice and updates the field here.
 // NOT COMPILED OR RUN HERE: there is no Unity editor on the build machines. Written against Unity 2021.3's
 // documented EditorWindow, EditorApplication, AssemblyReloadEvents and AsyncGPUReadback API.
 using System;
@@ -33,6 +36,7 @@ namespace StreamDiffusion.Bridge.Editor
         private double _lastCapture;
         private string _status = "disconnected";
         private ResultHeader _lastHeader;
+        private string _previewAddress = "";
 
         [MenuItem("Window/StreamDiffusion/Preview")]
         public static void Open()
@@ -105,13 +109,30 @@ namespace StreamDiffusion.Bridge.Editor
                 _result = null;
             }
             _status = "disconnected";
+            _previewAddress = "";
         }
 
         private void OnEditorUpdate()
         {
             if (_client == null || EditorApplication.isPlayingOrWillChangePlaymode) return;
             ClientEvent e;
-            while (_client.TryDequeueEvent(out e)) _status = e.ToString();
+            while (_client.TryDequeueEvent(out e))
+            {
+                string address;
+                if (e.Kind == ClientEventKind.Notice && PreviewPage.TryGetAddress(e.Notice, out address))
+                {
+                    _previewAddress = address; // not a status change: the address of this session's page
+                    Repaint();
+                    continue;
+                }
+                if (e.Kind == ClientEventKind.Notice && PreviewPage.IsPromptChangeFromPage(e.Notice))
+                {
+                    _prompt = e.Notice.Prompt.Text; // the browser changed it: keep this window in sync
+                    _negative = e.Notice.Prompt.Negative;
+                }
+                if (e.Kind == ClientEventKind.Connected) _previewAddress = ""; // a new session gets a new address
+                _status = e.ToString();
+            }
             if (_client.TryGetResult(ref _frame) && _frame.Header.Width == _result.width && _frame.Header.Height == _result.height)
             {
                 NativeArray<byte> raw = _result.GetRawTextureData<byte>();
@@ -157,6 +178,15 @@ namespace StreamDiffusion.Bridge.Editor
             }
             EditorGUILayout.EndHorizontal();
             EditorGUILayout.LabelField("Status", _status);
+            using (new EditorGUI.DisabledScope(string.IsNullOrEmpty(_previewAddress)))
+            {
+                if (GUILayout.Button(new GUIContent("Open in browser", string.IsNullOrEmpty(_previewAddress)
+                        ? "Start the server with --preview-port 8765 to get a preview page for this session"
+                        : _previewAddress)))
+                {
+                    Application.OpenURL(_previewAddress);
+                }
+            }
 
             EditorGUILayout.Space();
             EditorGUILayout.LabelField("Prompt", EditorStyles.boldLabel);

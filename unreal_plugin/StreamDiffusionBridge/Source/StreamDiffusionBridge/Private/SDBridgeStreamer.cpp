@@ -13,6 +13,7 @@
 #include "SDBridgeReadbackRing.h"
 #include "StreamDiffusionBridgeModule.h"
 #include "StreamDiffusionBridgeSettings.h"
+#include "sdbridge/preview.h"
 #include "TextureResource.h"
 
 FSDBridgeStreamerOptions FSDBridgeStreamerOptions::FromSettings()
@@ -207,7 +208,22 @@ bool FSDBridgeStreamer::PollEvent(FSDBridgeEvent& OutEvent)
 	case sdbridge::ClientEventKind::kConnected: OutEvent.Kind = ESDBridgeEventKind::Connected; break;
 	case sdbridge::ClientEventKind::kDisconnected: OutEvent.Kind = ESDBridgeEventKind::Disconnected; break;
 	case sdbridge::ClientEventKind::kWarning: OutEvent.Kind = ESDBridgeEventKind::Warning; break;
-	case sdbridge::ClientEventKind::kNotice: OutEvent.Kind = ESDBridgeEventKind::Notice; break;
+	case sdbridge::ClientEventKind::kNotice:
+		OutEvent.Kind = ESDBridgeEventKind::Notice;
+		if (Event.notice.has_value())
+		{
+			if (const std::optional<std::string> Address = sdbridge::preview_address(*Event.notice))
+			{
+				OutEvent.PreviewAddress = SDBridge::FromUtf8(*Address);
+			}
+			if (const std::optional<sdbridge::Prompt> PagePrompt = sdbridge::prompt_from_preview(*Event.notice))
+			{
+				OutEvent.bPromptFromPreview = true;
+				OutEvent.NewPrompt = SDBridge::FromUtf8(PagePrompt->text.value_or(std::string()));
+				OutEvent.NewNegativePrompt = SDBridge::FromUtf8(PagePrompt->negative.value_or(std::string()));
+			}
+		}
+		break;
 	case sdbridge::ClientEventKind::kStats:
 		OutEvent.Kind = ESDBridgeEventKind::Stats;
 		if (Event.stats.has_value())

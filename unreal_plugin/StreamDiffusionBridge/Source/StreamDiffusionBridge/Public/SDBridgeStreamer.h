@@ -48,6 +48,10 @@ struct STREAMDIFFUSIONBRIDGE_API FSDBridgeEvent
 	int64 FramesOut = 0;
 	int64 FramesDropped = 0;
 	float ServerFpsOut = 0.0f;
+	FString PreviewAddress;           // Notice: the browser preview page of this session (empty otherwise)
+	bool bPromptFromPreview = false;  // Notice: the preview page set the prompt to NewPrompt / NewNegativePrompt
+	FString NewPrompt;
+	FString NewNegativePrompt;
 };
 
 class STREAMDIFFUSIONBRIDGE_API FSDBridgeStreamer

@@ -1,11 +1,13 @@
 // Not compiled here (Unreal Engine is not available on the build machines). Written against the
 // documented Slate widgets (SVerticalBox, SHorizontalBox, SEditableTextBox, SMultiLineEditableTextBox,
-// SButton, STextBlock, SImage, SScaleBox) and PropertyEditor's SObjectPropertyEntryBox.
+// SButton, STextBlock, SImage, SScaleBox), PropertyEditor's SObjectPropertyEntryBox and
+// FPlatformProcess::LaunchURL.
 #include "SSDBridgePromptPreview.h"
 
 #include "AssetRegistry/AssetData.h"
 #include "Engine/Texture2D.h"
 #include "Engine/TextureRenderTarget2D.h"
+#include "HAL/PlatformProcess.h"
 #include "PropertyCustomizationHelpers.h"
 #include "StreamDiffusionBridgeSettings.h"
 #include "Widgets/Images/SImage.h"
@@ -93,7 +95,24 @@ void SSDBridgePromptPreview::Construct(const FArguments& InArgs)
 		]
 		+ SVerticalBox::Slot().AutoHeight().Padding(4)
 		[
-			SNew(STextBlock).Text_Raw(this, &SSDBridgePromptPreview::GetStatusText).AutoWrapText(true)
+			SNew(SHorizontalBox)
+			+ SHorizontalBox::Slot().FillWidth(1.0f).VAlign(VAlign_Center)
+			[
+				SNew(STextBlock).Text_Raw(this, &SSDBridgePromptPreview::GetStatusText).AutoWrapText(true)
+			]
+			+ SHorizontalBox::Slot().AutoWidth().Padding(6, 0, 0, 0)
+			[
+				SNew(SButton)
+				.Text(LOCTEXT("OpenInBrowser", "Open in browser"))
+				.ToolTipText_Lambda([this]()
+				{
+					return PreviewAddress.IsEmpty()
+						? LOCTEXT("NoPreview", "Start the server with --preview-port 8765 to get a preview page for this session")
+						: FText::FromString(PreviewAddress);
+				})
+				.IsEnabled_Lambda([this]() { return !PreviewAddress.IsEmpty(); })
+				.OnClicked_Raw(this, &SSDBridgePromptPreview::OnOpenInBrowserClicked)
+			]
 		]
 		+ SVerticalBox::Slot().FillHeight(1.0f).Padding(4)
 		[
@@ -138,6 +157,20 @@ void SSDBridgePromptPreview::Tick(const FGeometry& AllottedGeometry, const doubl
 	FSDBridgeEvent Event;
 	while (Streamer->PollEvent(Event))
 	{
+		if (Event.Kind == ESDBridgeEventKind::Connected)
+		{
+			PreviewAddress.Empty();  // a new session gets its own page address
+		}
+		if (!Event.PreviewAddress.IsEmpty())
+		{
+			PreviewAddress = Event.PreviewAddress;
+			continue;
+		}
+		if (Event.bPromptFromPreview)
+		{
+			Prompt = Event.NewPrompt;  // changed in the browser: keep this panel in sync
+			NegativePrompt = Event.NewNegativePrompt;
+		}
 		if (Event.Kind != ESDBridgeEventKind::Stats)
 		{
 			Status = Event.Message;
@@ -158,6 +191,7 @@ FReply SSDBridgePromptPreview::OnConnectClicked()
 		Streamer->Stop();
 		Streamer.Reset();
 		Status = TEXT("Disconnected.");
+		PreviewAddress.Empty();
 		return FReply::Handled();
 	}
 	FSDBridgeStreamerOptions Options = FSDBridgeStreamerOptions::FromSettings();
@@ -189,6 +223,20 @@ FReply SSDBridgePromptPreview::OnSendPromptClicked()
 	else if (!Streamer->SetPrompt(Prompt, NegativePrompt, 0, Error))
 	{
 		Status = Error;
+	}
+	return FReply::Handled();
+}
+
+FReply SSDBridgePromptPreview::OnOpenInBrowserClicked()
+{
+	if (!PreviewAddress.IsEmpty())
+	{
+		FString Error;
+		FPlatformProcess::LaunchURL(*PreviewAddress, nullptr, &Error);
+		if (!Error.IsEmpty())
+		{
+			Status = FString::Printf(TEXT("Could not open %s: %s"), *PreviewAddress, *Error);
+		}
 	}
 	return FReply::Handled();
 }

@@ -1,6 +1,9 @@
 // The prompt preview panel: pick a render target (e.g. the one a SceneCapture2D in the level writes),
 // type a prompt, and watch the server's stylized output update live in the editor. Uses the same
 // FSDBridgeStreamer as the runtime component, so preview and play run identical code and parameters.
+// "Open in browser" opens the server's preview page (sdbridge serve --preview-port) on this panel's own
+// session, so the browser and the panel show the same stream; a prompt changed in the page updates the
+// prompt box here (both arrive as Notices, see core/include/sdbridge/preview.h).
 // Not compiled here (written against the documented Slate / PropertyEditor APIs of UE 5.3-5.5).
 #pragma once
 
@@ -32,6 +35,7 @@ public:
 private:
 	FReply OnConnectClicked();
 	FReply OnSendPromptClicked();
+	FReply OnOpenInBrowserClicked();
 	FText GetStatusText() const;
 	FText GetConnectLabel() const;
 	FString GetSourcePath() const;
@@ -45,5 +49,6 @@ private:
 	FString Prompt;
 	FString NegativePrompt;
 	FString Status;
+	FString PreviewAddress;  // the browser preview page of the current session; empty when the server has none
 	FSDBridgeResultInfo LastInfo;
 };

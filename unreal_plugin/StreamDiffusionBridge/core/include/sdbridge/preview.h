@@ -1,0 +1,34 @@
+// The browser preview page of a session (issue 8). A server started with a preview page
+// (`sdbridge serve --preview-port 8765`) tells each new session its page address in a Notice
+// {kind kInfo, source "preview", message "http://127.0.0.1:8765/?session=<id>"} right after Welcome.
+// Editor panels keep the last address and open it ("Open in browser"). Header-only, engine-free.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "sdbridge/messages.h"
+
+namespace sdbridge {
+
+/// Notice.source of everything the preview page sends or changes.
+inline constexpr const char* kPreviewNoticeSource = "preview";
+
+/// The preview page address this notice carries, if it is the page-address notice.
+inline std::optional<std::string> preview_address(const Notice& notice) {
+  if (notice.kind != NoticeKind::kInfo || notice.source.value_or("") != kPreviewNoticeSource) return std::nullopt;
+  const std::string text = notice.message.value_or("");
+  if (text.rfind("http://", 0) != 0 && text.rfind("https://", 0) != 0) return std::nullopt;
+  return text;
+}
+
+/// The prompt the preview page set, if this notice reports one (keeps editor prompt fields in sync).
+inline std::optional<Prompt> prompt_from_preview(const Notice& notice) {
+  if (notice.kind != NoticeKind::kPromptChanged || notice.source.value_or("") != kPreviewNoticeSource ||
+      !notice.prompt.has_value()) {
+    return std::nullopt;
+  }
+  return notice.prompt;
+}
+
+}  // namespace sdbridge
