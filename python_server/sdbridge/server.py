@@ -81,6 +81,7 @@ class ServerStats:
     accepted: int = 0  # messages handled without an Error (accepted + rejected_total = messages handled)
     sessions_opened: int = 0
     sessions_expired: int = 0
+    sessions_not_reading: int = 0  # closed because their send queue hit session.send_hwm (results unread)
 
     def count(self, code: m.ErrorCode) -> None:
         """Count one refused message."""
@@ -757,7 +758,16 @@ class BridgeServer:
             source_frame_id=result.source_frame_id,
             credits_granted=1,
         )
-        self._send(session.identity, header, result.pixels)
+        dropped_before = self._transport.stats.send_dropped_hwm if self._transport is not None else 0
+        if not self._send(session.identity, header, result.pixels) and self._transport is not None \
+                and self._transport.stats.send_dropped_hwm > dropped_before:
+            # An honest client has at most `credits` results unread; a full queue (session.send_hwm messages)
+            # means it does not read. Free its session so it costs no more pipeline work; its queue stays
+            # bounded by the HWM and later messages to it are dropped and counted.
+            self.stats.sessions_not_reading += 1
+            self._close_session(session, f"not reading its results (send queue full at session.send_hwm="
+                                         f"{self.config.session.send_hwm} messages)")
+            return
         if self.taps is not None:
             self.taps.offer_output(session.session_id, result.frame_id, layout, result.pixels)
         session.last_seen = time.monotonic()  # the heartbeat timeout counts from the last result too

@@ -64,6 +64,7 @@ class BridgeResult:
     skipped: bool
     source_frame_id: int
     stream_id: int = 0
+    session_id: int = 0  # the server session that produced it (always this client's own)
 
 
 @dataclass
@@ -517,7 +518,8 @@ class BridgeClient:
             if sent is not None:
                 timings["round_trip"] = time.perf_counter() - sent
             self._results.append(BridgeResult(message.frame_id, image, timings, message.is_warmup,
-                                              message.skipped, message.source_frame_id, message.stream_id))
+                                              message.skipped, message.source_frame_id, message.stream_id,
+                                              message.session_id))
             self.counters.results += 1
             self._flush_pending()
             return True

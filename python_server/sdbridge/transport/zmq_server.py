@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 import zmq
@@ -67,6 +68,7 @@ class RouterTransport:
             apply_server_options(self._sock, curve)
         self.max_message_bytes = max_message_bytes
         self.stats = TransportStats()
+        self._last_drop_log = -1.0
         try:
             self._sock.bind(endpoint)
         except zmq.ZMQError as exc:
@@ -104,7 +106,11 @@ class RouterTransport:
             self._sock.send_multipart(parts, zmq.NOBLOCK, copy=False)
         except zmq.Again:
             self.stats.send_dropped_hwm += 1
-            log.warning("send queue of peer %r is full (SNDHWM): a message was dropped", identity)
+            now = time.monotonic()
+            if now - self._last_drop_log >= 1.0:  # at most one line a second, however many are dropped
+                self._last_drop_log = now
+                log.warning("send queue of peer %r is full (SNDHWM): messages are dropped (%d so far)", identity,
+                            self.stats.send_dropped_hwm)
             return False
         except zmq.ZMQError as exc:
             if exc.errno == zmq.EHOSTUNREACH:

@@ -1,0 +1,285 @@
+"""Load driver: N BridgeClients (threads) stream frames to a real `sdbridge serve` process for a while.
+
+Used by tests/reliability/test_load.py (CI) and scripts/soak.sh (long runs, with faults):
+
+    .venv/bin/python tests/reliability/load.py --model identity --clients 8 --seconds 60 --size 256
+
+Each client keeps its credits busy, and checks every result: it comes from the client's own session,
+echoes a frame id the client sent and not yet got back, has the frame's size, and (identity model)
+holds exactly the pixels that frame carried (every frame is unique: client index and frame id are
+written into its pixels). The server's resident memory (/proc/PID/status VmRSS) is sampled every
+second; growth is measured from the end of the warm-up to the largest later sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class ClientReport:
+    """What one client saw."""
+
+    index: int
+    results: int = 0
+    warmup_results: int = 0
+    sent: int = 0
+    errors: int = 0
+    reconnects: int = 0
+    wrong: list[str] = field(default_factory=list)  # results that were not this client's own frames
+    timeouts: int = 0
+
+    def fps(self, seconds: float) -> float:
+        """Results per second over the run."""
+        return self.results / seconds if seconds > 0 else 0.0
+
+
+@dataclass
+class LoadReport:
+    """A whole run."""
+
+    model: str
+    clients: int
+    seconds: float
+    size: int
+    per_client_fps: list[float]
+    mean_fps: float
+    slowest_fps: float
+    total_results: int
+    wrong_frames: list[str]
+    rss_warm_kb: int
+    rss_max_after_warm_kb: int
+    rss_end_kb: int
+    rss_growth: float  # (max after warm-up - at warm-up) / at warm-up
+    warmup_seconds: float
+    errors: int
+    reconnects: int
+    timeouts: int
+    rss_samples_kb: list[int]
+
+    def summary(self) -> dict[str, object]:
+        """The report without the long sample list."""
+        data = asdict(self)
+        data.pop("rss_samples_kb")
+        data["wrong_frames"] = data["wrong_frames"][:5]
+        return data
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (bound, read, released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_kb(pid: int) -> int:
+    """Resident set size of a process in KiB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+class ServerProcess:
+    """`python -m sdbridge serve` in a child process; `stop()` sends SIGTERM (then SIGKILL after 10 s)."""
+
+    def __init__(self, model: str, port: int, extra: Sequence[str] = (), python: str = sys.executable) -> None:
+        self.endpoint = f"tcp://127.0.0.1:{port}"
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [python, "-m", "sdbridge", "serve", "--model", model, "--bind", self.endpoint, "--max-sessions", "8",
+             *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+        self.log: list[str] = []
+        deadline = time.monotonic() + 180
+        assert self.proc.stdout is not None
+        while True:
+            line = self.proc.stdout.readline()
+            if line:
+                self.log.append(line)
+            if "sdbridge serving" in line:
+                break
+            if (not line and self.proc.poll() is not None) or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("server did not start:\n" + "".join(self.log[-30:]))
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.log.append(line)
+            if len(self.log) > 2000:
+                del self.log[:1000]
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        return self.proc.pid
+
+    def stop(self, kill: bool = False) -> int:
+        """Terminate (or kill) and wait; returns the exit code."""
+        if self.proc.poll() is None:
+            (self.proc.kill if kill else self.proc.terminate)()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return int(self.proc.returncode)
+
+
+def _frame(index: int, frame_id: int, size: int, base: np.ndarray) -> np.ndarray:
+    image = base.copy()
+    image[0, :4] = np.frombuffer(np.array([index, frame_id], dtype="<u8").tobytes(), dtype=np.uint8).reshape(4, 4)
+    return image
+
+
+def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, check_pixels: bool,
+                report: ClientReport, name_prefix: str = "load") -> None:
+    """Stream until `stop` is set, checking every result (see the module docstring)."""
+    from sdbridge.transport.client import BridgeClient
+
+    rng = np.random.default_rng(index)
+    base = rng.integers(0, 256, (size, size, 4), dtype=np.uint8)
+    outstanding: dict[int, np.ndarray | None] = {}
+    with BridgeClient(endpoint, name=f"{name_prefix}-{index}", lost_after=5.0) as client:
+        client.connect(timeout=30)
+        session = client.session_id
+        while not stop.is_set():
+            while client.credits > 0 and not stop.is_set():
+                frame_id = client.next_frame_id
+                image = _frame(index, frame_id, size, base)
+                sent_id = client.submit(image)
+                if sent_id is None:
+                    break
+                report.sent += 1
+                outstanding[sent_id] = image if check_pixels else None
+            result = client.receive(timeout=30)
+            if client.session_id != session:  # reconnected: frames in flight are gone
+                session = client.session_id
+                outstanding.clear()
+                report.reconnects = client.counters.reconnects
+            if result is None:
+                report.timeouts += 1
+                continue
+            if result.session_id != client.session_id:
+                report.wrong.append(f"client {index}: result of session {result.session_id}, "
+                                    f"mine is {client.session_id}")
+            want = outstanding.pop(result.frame_id, "missing")
+            if isinstance(want, str):
+                report.wrong.append(f"client {index}: result for frame {result.frame_id}, which it did not "
+                                    f"send or already got")
+            elif result.image.shape != (size, size, 4):
+                report.wrong.append(f"client {index}: frame {result.frame_id} came back {result.image.shape}")
+            elif want is not None and not np.array_equal(result.image, want):
+                report.wrong.append(f"client {index}: frame {result.frame_id} holds other pixels")
+            if result.is_warmup:
+                report.warmup_results += 1
+            report.results += 1
+            if len(outstanding) > 64:  # results the server dropped (latest wins) never come: forget them
+                for old in sorted(outstanding)[:-8]:
+                    del outstanding[old]
+        report.errors = client.counters.errors
+        report.reconnects = client.counters.reconnects
+
+
+def run_load(endpoint: str, server_pid: int, model: str, clients: int = 8, seconds: float = 60.0, size: int = 256,
+             warmup: float | None = None) -> LoadReport:
+    """Run `clients` client threads for `seconds` against a running server and measure it."""
+    check_pixels = model == "identity"
+    stop = threading.Event()
+    reports = [ClientReport(i) for i in range(clients)]
+    errors: list[BaseException] = []
+
+    def guarded(i: int) -> None:
+        try:
+            client_loop(endpoint, i, size, stop, check_pixels, reports[i])
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(i,), daemon=True) for i in range(clients)]
+    warm = warmup if warmup is not None else max(5.0, 0.2 * seconds)
+    samples: list[int] = []
+    for t in threads:
+        t.start()
+    start = time.monotonic()
+    counted_from: list[int] = []
+    warm_rss = 0
+    warm_index = 0
+    warm_at = 0.0
+    while time.monotonic() - start < seconds and not errors:
+        time.sleep(1.0)
+        samples.append(rss_kb(server_pid))
+        # warm-up: at least `warm` seconds and until every session has had results (its pipeline is built)
+        if not counted_from and time.monotonic() - start >= warm and all(r.results >= 1 for r in reports):
+            warm_rss = samples[-1]
+            warm_index = len(samples)
+            warm_at = time.monotonic() - start
+            counted_from = [r.results for r in reports]
+    if not counted_from:
+        stop.set()
+        raise RuntimeError(f"warm-up never ended: results per client after {seconds} s: "
+                           f"{[r.results for r in reports]} (a session starved, or the run is too short)")
+    measured = time.monotonic() - start - warm_at
+    ends = [r.results for r in reports]
+    stop.set()
+    for t in threads:
+        t.join(30)
+    if errors:
+        raise RuntimeError(f"{len(errors)} client threads failed; first: {errors[0]!r}") from errors[0]
+    if any(t.is_alive() for t in threads):
+        raise RuntimeError("a client thread did not stop within 30 s")
+    fps = [(e - s) / measured for e, s in zip(ends, counted_from, strict=True)]
+    after = samples[warm_index:]
+    rss_max = max(after) if after else warm_rss
+    return LoadReport(
+        model=model, clients=clients, seconds=seconds, size=size,
+        per_client_fps=[round(f, 2) for f in fps], mean_fps=round(sum(fps) / len(fps), 2),
+        slowest_fps=round(min(fps), 2), total_results=sum(r.results for r in reports),
+        wrong_frames=[w for r in reports for w in r.wrong], rss_warm_kb=warm_rss, rss_max_after_warm_kb=rss_max,
+        rss_end_kb=samples[-1], rss_growth=round((rss_max - warm_rss) / warm_rss, 4) if warm_rss else 0.0,
+        errors=sum(r.errors for r in reports), reconnects=sum(r.reconnects for r in reports),
+        timeouts=sum(r.timeouts for r in reports), rss_samples_kb=samples, warmup_seconds=round(warm_at, 1),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start a server, run the load, print the report as JSON (exit 1 when an acceptance check fails)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="identity")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--out", default="", help="also write the JSON report here")
+    args = parser.parse_args(argv)
+    server = ServerProcess(args.model, free_port())
+    try:
+        report = run_load(server.endpoint, server.pid, args.model, args.clients, args.seconds, args.size)
+    finally:
+        server.stop()
+    text = json.dumps(report.summary(), indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(asdict(report), indent=2) + "\n")
+    ok = not report.wrong_frames and report.slowest_fps >= 0.5 * report.mean_fps and report.rss_growth < 0.05
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""Faults: a client killed mid-multipart, the server restarted under streaming clients, an exception in the
+worker for one session, a client that never reads its results. (The C# and C++ clients' restart tests live
+in their own suites: unity_package/Tests/Core and unreal_plugin/StreamDiffusionBridge/core/tests.)"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sdbridge.config import ServerConfig, with_overrides
+from sdbridge.errors import TransportError
+from sdbridge.protocol import messages as m
+from sdbridge.server import BridgeServer, factory_from_components
+from sdbridge.transport.client import BridgeClient
+
+from .faults import NonReader, abort, raw_zmtp_partial
+from .load import ServerProcess, free_port, rss_kb
+
+pytestmark = pytest.mark.integration
+HERE = Path(__file__).resolve().parent
+
+
+def _config(**limits: Any) -> ServerConfig:
+    return with_overrides(ServerConfig(), model={"name": "identity"}, top={"bind": "tcp://127.0.0.1:*"},
+                          limits=dict(limits))
+
+
+@pytest.fixture
+def server() -> Iterator[BridgeServer]:
+    srv = BridgeServer(_config())
+    srv.start_in_thread()
+    yield srv
+    srv.close()
+
+
+def _round_trip(endpoint: str, frames: int = 5) -> None:
+    image = np.arange(32 * 16 * 4, dtype=np.uint8).reshape(16, 32, 4)
+    with BridgeClient(endpoint, name="after-fault") as client:
+        client.connect(timeout=5)
+        for _ in range(frames):
+            client.submit(image)
+            result = client.receive(timeout=5)
+            assert result is not None and np.array_equal(result.image, image)
+
+
+def _wait(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+# ------------------------------------------------------------------------------------------ killed mid-message
+
+@pytest.mark.parametrize("how", ["connection reset", "process killed"])
+def test_client_killed_in_the_middle_of_a_multipart_message(server: BridgeServer, how: str) -> None:
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    if how == "connection reset":
+        sock = raw_zmtp_partial("127.0.0.1", port)
+        _wait(lambda: server.stats.sessions_opened == 1)  # the Hello before the partial Frame got through
+        abort(sock)
+    else:  # a real process, SIGKILLed while it holds half a message
+        code = (f"import sys, time; sys.path.insert(0, {str(HERE.parent)!r}); "
+                f"from reliability.faults import raw_zmtp_partial; "
+                f"s = raw_zmtp_partial('127.0.0.1', {port}); print('sent', flush=True); time.sleep(60)")
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "sent"
+            _wait(lambda: server.stats.sessions_opened == 1)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+    time.sleep(0.3)
+    # the half message never reached the server's handling: no message beyond the Hello, nothing refused
+    assert server.stats.accepted == 1 and server.stats.rejected_total == 0
+    _round_trip(server.endpoint)  # and the server serves the next client
+    assert server.stats.rejected_total == 0
+
+
+def test_half_sent_message_then_more_garbage_on_a_new_connection(server: BridgeServer) -> None:
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    for fraction in (0.0, 0.01, 0.99):
+        abort(raw_zmtp_partial("127.0.0.1", port, pixel_bytes=128 * 128 * 4, sent_fraction=fraction, hello=False))
+    _round_trip(server.endpoint)
+    assert server.stats.rejected_total == 0
+
+
+# ------------------------------------------------------------------------------------------ server restart
+
+class _Streamer:
+    """A Python client streaming in a thread, recording when each reconnect handshake completed."""
+
+    def __init__(self, endpoint: str, index: int) -> None:
+        self.reconnected_at: list[float] = []
+        self.results = 0
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+        self.client = BridgeClient(endpoint, name=f"restart-{index}", lost_after=3.0,
+                                   on_reconnect=lambda c: self.reconnected_at.append(time.monotonic()))
+        self.client.connect(timeout=10)
+        self.image = np.full((64, 64, 4), index, dtype=np.uint8)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        client = self.client
+        while not self.stop.is_set():
+            try:
+                if client.credits > 0:
+                    client.submit(self.image)
+                result = client.receive(timeout=0.2)
+                if result is not None:
+                    if not np.array_equal(result.image, self.image):
+                        self.failures.append(f"frame {result.frame_id} is not this client's")
+                    self.results += 1
+            except TransportError:  # the server is down: the next call tries again
+                time.sleep(0.05)
+        client.close()
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_server_restart_python_clients_reconnect_within_2s(how: str) -> None:
+    port = free_port()
+    server = ServerProcess("identity", port)
+    streamers: list[_Streamer] = []
+    try:
+        streamers = [_Streamer(server.endpoint, i) for i in range(3)]
+        _wait(lambda: all(s.results >= 5 for s in streamers), 30)
+        server.stop(kill=how == "SIGKILL")
+        server = ServerProcess("identity", port)  # same port; model load and startup take a few seconds
+        ready = time.monotonic()
+        _wait(lambda: all(s.reconnected_at for s in streamers), 30)
+        delays = [s.reconnected_at[-1] - ready for s in streamers]
+        counts = [s.results for s in streamers]
+        _wait(lambda: all(s.results >= c + 5 for s, c in zip(streamers, counts, strict=True)), 30)
+    finally:
+        for s in streamers:
+            s.stop.set()
+            s.thread.join(10)
+        server.stop()
+    print(f"restart ({how}): handshake again {[round(d, 3) for d in delays]} s after the new server was ready")
+    assert all(d <= 2.0 for d in delays), delays
+    assert all(not s.failures for s in streamers), [s.failures for s in streamers]
+
+
+# ------------------------------------------------------------------------------------------ worker exception
+
+class _FaultyPipeline:
+    """Wraps a real pipeline; raises for frames whose first byte is 255 (the injected fault)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __call__(self, image: Any) -> Any:
+        if int(np.asarray(image)[0, 0, 0]) == 255:
+            raise RuntimeError("injected fault")
+        return self._inner(image)
+
+
+def test_worker_exception_reaches_only_its_session() -> None:
+    from sdbridge.pipeline import load_components
+
+    cfg = _config()
+    build, model = factory_from_components(load_components("identity"), cfg)
+    srv = BridgeServer(cfg, pipeline_factory=lambda w, h: _FaultyPipeline(build(w, h)), model=model)
+    srv.start_in_thread()
+    bad_image = np.full((8, 8, 4), 255, dtype=np.uint8)
+    good_image = np.full((8, 8, 4), 7, dtype=np.uint8)
+    try:
+        with BridgeClient(srv.endpoint, name="victim") as victim, BridgeClient(srv.endpoint, name="other") as other:
+            victim.connect(timeout=5)
+            other.connect(timeout=5)
+            for i in range(10):
+                victim.submit(bad_image)  # fails in the worker
+                other.submit(good_image)
+                got = other.receive(timeout=5)
+                assert got is not None and np.array_equal(got.image, good_image), f"other stalled at frame {i}"
+            _wait(lambda: victim.receive(timeout=0.1) is None and victim.counters.errors >= 10)
+            errors = list(victim.counters.recent_errors)
+            assert all(e.code is m.ErrorCode.INTERNAL and "injected fault" in e.message for e in errors)
+            assert all(e.frame_id is not None and not e.session_closed for e in errors)
+            assert other.counters.errors == 0
+            victim.submit(good_image)  # the victim's session is still up, and its credits came back
+            result = victim.receive(timeout=5)
+            assert result is not None and np.array_equal(result.image, good_image)
+            assert victim.counters.reconnects == 0
+    finally:
+        srv.close()
+
+
+# ------------------------------------------------------------------------------------------ never reads
+
+@pytest.mark.timeout(180)
+def test_client_that_never_reads_keeps_server_memory_bounded() -> None:
+    side = 64
+    server = ServerProcess("identity", free_port())
+    stop = threading.Event()
+    honest_results: list[int] = [0]
+
+    def honest() -> None:
+        image = np.full((side, side, 4), 3, dtype=np.uint8)
+        with BridgeClient(server.endpoint, name="honest") as client:
+            client.connect(timeout=10)
+            while not stop.is_set():
+                if client.credits > 0:
+                    client.submit(image)
+                if client.receive(timeout=1) is not None:
+                    honest_results[0] += 1
+
+    try:
+        thread = threading.Thread(target=honest, daemon=True)
+        thread.start()
+        _wait(lambda: honest_results[0] > 20, 30)
+        base = rss_kb(server.pid)
+        flooder = NonReader(server.endpoint, side)
+        samples = []
+        for _ in range(8):
+            flooder.flood(1.0)
+            samples.append(rss_kb(server.pid))
+        before = honest_results[0]
+        time.sleep(1.0)
+        honest_still = honest_results[0] - before
+        flooder.close()
+    finally:
+        stop.set()
+        server.stop()
+    log = "".join(server.log)
+    result_kb = (side * side * 4 + 1024) / 1024
+    bound_kb = 1000 * result_kb + 32 * 1024  # session.send_hwm results queued + allocator slack
+    print(f"never-reads: sent {flooder.sent} frames; server RSS {base} KiB -> {samples} KiB; bound +{bound_kb:.0f} KiB")
+    assert "not reading its results" in log, log[-3000:]  # the server noticed and freed the session
+    assert max(samples) - base <= bound_kb
+    assert samples[-1] - samples[3] <= 8 * 1024  # flat once the queue is full: no growth in the last 4 s
+    assert honest_still > 5  # the honest client kept streaming meanwhile

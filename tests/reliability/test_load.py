@@ -1,0 +1,41 @@
+"""Load: 8 clients stream 256x256 RGBA frames to a `sdbridge serve` process (identity and tiny models).
+
+No session starves (slowest client at least half the mean results/s after warm-up), no frame reaches
+the wrong session (every result checked: session id, frame id, size, and for identity the exact
+pixels), and the server's resident memory grows less than 5% after warm-up. The full run is 60 s per
+model (SDBRIDGE_LOAD_SECONDS changes it; CI runs the full 60 s). Reports go to build/reliability/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from .load import ServerProcess, free_port, run_load
+
+pytestmark = pytest.mark.integration
+
+SECONDS = float(os.environ.get("SDBRIDGE_LOAD_SECONDS", "60"))
+OUT = Path(__file__).resolve().parents[2] / "build" / "reliability"
+
+
+@pytest.mark.timeout(SECONDS * 3 + 240)
+@pytest.mark.parametrize("model", ["identity", "tiny"])
+def test_eight_clients_stream_without_starving_mixing_or_growing(model: str) -> None:
+    server = ServerProcess(model, free_port())
+    try:
+        report = run_load(server.endpoint, server.pid, model, clients=8, seconds=SECONDS, size=256)
+    finally:
+        code = server.stop()
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"load-{model}.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    print(f"load {model}: {json.dumps(report.summary())}")
+    assert code == 0, "".join(server.log[-30:])
+    assert report.wrong_frames == []
+    assert report.slowest_fps >= 0.5 * report.mean_fps > 0, report.per_client_fps
+    assert report.rss_growth < 0.05, (report.rss_warm_kb, report.rss_max_after_warm_kb)
+    assert report.errors == 0 and report.reconnects == 0
