@@ -1,0 +1,83 @@
+"""GPU-only tests: TensorRT engines, ONNX Runtime's CUDA provider and CUDA graphs. Marked `gpu`; they skip here
+(no CUDA GPU, no TensorRT on this machine) with the reason, and run on a GPU machine with `pytest -m gpu`."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from sdbridge.acceleration import AccelOptions, BackendChoice, ShapeRange, accelerate
+from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline, load_components
+from tests.conftest import random_frames
+
+NO_CUDA = "needs a CUDA GPU and a CUDA build of torch (this machine has neither)"
+NO_TRT = "needs NVIDIA TensorRT >= 10 (pip install 'streamdiffusion-bridge[tensorrt]'); not installed here"
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)
+needs_trt = pytest.mark.skipif(importlib.util.find_spec("tensorrt") is None, reason=NO_TRT)
+
+
+@pytest.fixture(scope="module")
+def tiny_cuda() -> Components:
+    return load_components("tiny", device="cuda", dtype=torch.float16)
+
+
+def _agree(eager: Components, fast: Components, size: int, mode: CfgMode, atol: float) -> None:
+    config = StreamConfig(width=size, height=size, t_index_list=(16, 32), cfg_mode=mode, guidance_scale=1.4)
+    a, b = StreamPipeline(eager, config), StreamPipeline(fast, config)
+    a.prepare("castle", "blurry")
+    b.prepare("castle", "blurry")
+    for frame in random_frames(3, size, seed=20):
+        ra, rb = a(frame), b(frame)
+        if not ra.is_warmup:
+            torch.testing.assert_close(rb.latents.float(), ra.latents.float(), atol=atol, rtol=1e-2)
+
+
+@pytest.mark.gpu
+@needs_cuda
+@needs_trt
+@pytest.mark.parametrize("mode", list(CfgMode))
+def test_tensorrt_matches_torch(tiny_cuda: Components, tmp_path: Path, mode: CfgMode) -> None:
+    shapes = ShapeRange(batch=(1, 2, 8), height=(64, 64, 128), width=(64, 64, 128), vae_batch=(1, 1, 2))
+    trt = accelerate(tiny_cuda, AccelOptions(BackendChoice.TENSORRT, engines_dir=tmp_path, shapes=shapes,
+                                             progress=False))
+    _agree(tiny_cuda, trt, 64, mode, atol=5e-2)
+    _agree(tiny_cuda, trt, 128, mode, atol=5e-2)  # another size inside the built range: no rebuild
+    assert len(list(tmp_path.glob("*-tensorrt-*"))) == 3
+
+
+@pytest.mark.gpu
+@needs_cuda
+@needs_trt
+def test_tensorrt_refuses_sizes_outside_the_range(tiny_cuda: Components, tmp_path: Path) -> None:
+    from sdbridge.errors import InputError
+
+    shapes = ShapeRange(batch=(1, 2, 4), height=(64, 64, 64), width=(64, 64, 64), vae_batch=(1, 1, 1))
+    trt = accelerate(tiny_cuda, AccelOptions(BackendChoice.TENSORRT, engines_dir=tmp_path, shapes=shapes,
+                                             progress=False))
+    pipe = StreamPipeline(trt, StreamConfig(width=128, height=128, t_index_list=(16, 32)))
+    pipe.prepare("castle")
+    with pytest.raises(InputError, match="outside the TensorRT engine's range"):
+        pipe(random_frames(1, 128)[0])
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_onnxruntime_cuda_provider_matches_torch(tiny_cuda: Components, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="onnxruntime-gpu not installed")
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        pytest.skip("onnxruntime has no CUDAExecutionProvider: install onnxruntime-gpu")
+    ort = accelerate(tiny_cuda, AccelOptions(BackendChoice.ONNXRUNTIME, engines_dir=tmp_path, progress=False))
+    _agree(tiny_cuda, ort, 64, CfgMode.SELF, atol=5e-2)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_cuda_graphs_match_torch(tiny_cuda: Components) -> None:
+    """torch.compile mode "reduce-overhead" (CUDA graphs) through the same seam."""
+    graphs = accelerate(tiny_cuda, AccelOptions(BackendChoice.COMPILE, cuda_graphs=True))
+    _agree(tiny_cuda, graphs, 64, CfgMode.NONE, atol=5e-2)
