@@ -6,9 +6,10 @@ import argparse
 import importlib
 
 NAME = "bench"
-HELP = "benchmarks: `bench pipeline` (pipeline configurations) and `bench transport` (wire path)"
+HELP = "benchmarks: `bench pipeline` (pipeline configurations), `bench transport` (wire path), `bench preview`"
 # Each module exposes NAME ("bench-<what>"), HELP, add_arguments(parser) and run(args).
-BENCH_MODULES = ("sdbridge.commands.bench_pipeline", "sdbridge.commands.bench_transport")
+BENCH_MODULES = ("sdbridge.commands.bench_pipeline", "sdbridge.commands.bench_transport",
+                 "sdbridge.commands.bench_preview")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

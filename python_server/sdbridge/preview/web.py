@@ -26,6 +26,7 @@ import secrets
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -50,6 +51,7 @@ _STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
            "/app.js": ("app.js", "text/javascript; charset=utf-8"),
            "/style.css": ("style.css", "text/css; charset=utf-8")}
 _SAMPLE_PERIOD = 0.5  # seconds between session snapshots (charts, session list)
+_RATE_WINDOW = 4.0  # rates are averaged over this many seconds (slow models make a frame every few seconds)
 _MAX_TEXT = 4096
 
 
@@ -102,9 +104,10 @@ class PreviewServer:
         self._failure: BaseException | None = None
         self._sessions_message = json.dumps({"type": "sessions", "sessions": []})
         self._sessions_version = 0
-        self._previous: dict[int, _Rates] = {}
+        self._history: dict[int, deque[_Rates]] = {}  # per session: counters of the last _RATE_WINDOW seconds
         self._encoded: dict[tuple[int, str], tuple[TapFrame, bytes]] = {}
         self.images_sent = 0
+        self.thread_id = 0
         self.connections = 0
 
     # ------------------------------------------------------------------ lifecycle (any thread)
@@ -149,6 +152,7 @@ class PreviewServer:
     # ------------------------------------------------------------------ preview thread
 
     def _thread_main(self) -> None:
+        self.thread_id = threading.get_native_id()  # benchmarks read this thread's CPU time from /proc
         try:
             asyncio.run(self._main())
         except BaseException as exc:  # reported by start(); nothing else may escape a thread
@@ -219,11 +223,15 @@ class PreviewServer:
     def _sample(self) -> None:
         now = time.monotonic()
         sessions = self._host.preview_sessions()
-        live: dict[int, _Rates] = {}
+        live: dict[int, deque[_Rates]] = {}
         for info in sessions:
             sid = int(info["id"])
             current = _Rates(now, info["frames_in"], info["frames_out"], info["skipped"], info["dropped"])
-            before = self._previous.get(sid)
+            history = self._history.get(sid) or deque()
+            while history and now - history[0].at > _RATE_WINDOW:
+                history.popleft()
+            before = history[0] if history else None
+            history.append(current)
             if before is not None and now > before.at:
                 dt = now - before.at
                 out = current.frames_out - before.frames_out
@@ -232,8 +240,8 @@ class PreviewServer:
                 info["skip_rate"] = (current.skipped - before.skipped) / out if out > 0 else 0.0
                 info["drop_rate"] = ((current.dropped - before.dropped)
                                      / max(1, current.frames_in - before.frames_in))
-            live[sid] = current
-        self._previous = live
+            live[sid] = history
+        self._history = live
         self._sessions_message = json.dumps({"type": "sessions", "time": time.time(), "sessions": sessions},
                                             default=_jsonable)
         self._sessions_version += 1

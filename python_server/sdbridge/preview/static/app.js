@@ -128,8 +128,10 @@ function renderSessions() {
   for (const s of state.sessions) {
     const row = document.createElement("tr");
     row.dataset.session = String(s.id);
+    row.title = s.client + " (" + s.engine + "), " + s.frames_in + " frames in, " + s.frames_out + " out, " +
+      s.dropped + " dropped";
     if (s.id === state.watched) row.className = "selected";
-    const cells = [s.id, s.client, s.engine, fmt(s.fps_out, 1), fmt(s.latency_p50_ms, 0) + " ms",
+    const cells = [s.id, s.client, fmt(s.fps_out, 1), fmt(s.latency_p50_ms, 0) + " ms",
       s.skip_rate === undefined ? "–" : (100 * s.skip_rate).toFixed(0) + "%"];
     for (const c of cells) {
       const td = document.createElement("td");

@@ -1,0 +1,251 @@
+"""`sdbridge bench preview`: what an open preview page costs the game stream.
+
+The server (with the preview enabled) runs in a child process, as in a deployment. A game client in this
+process streams frames as fast as its credits allow for `--seconds` per run. Runs alternate between no
+page connected and a page watching the stream's session (ABBA order over `--rounds`), so a machine
+whose load drifts affects both arms alike. The page is either a websocket client in another child process
+that receives every preview image (`--viewer ws`) or a real headless Chromium showing the page
+(`--viewer chromium`). It prints the median frames/s of each arm and their ratio, and the server process's
+CPU time per frame (from /proc, Linux), which other jobs on a shared machine disturb far less than
+wall-clock throughput. It never asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import statistics
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+NAME = "bench-preview"
+HELP = "stream frames/s with and without a preview page watching (interleaved runs, server in a child process)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the benchmark."""
+    parser.add_argument("--model", default="identity", help="identity | tiny | small (default identity: the "
+                                                            "transport-bound worst case)")
+    parser.add_argument("--size", type=int, default=512, help="frame width and height (default 512)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each run (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="ABBA rounds: each has 2 runs of each arm")
+    parser.add_argument("--window", type=int, default=2, help="frames in flight (the server's credits)")
+    parser.add_argument("--fps", type=float, default=10.0, help="preview images per second and view")
+    parser.add_argument("--viewer", choices=["ws", "chromium"], default="ws",
+                        help="the page: a websocket client process, or headless Chromium (needs selenium)")
+
+
+# ------------------------------------------------------------------ child processes
+
+
+def _server(conn: Connection, model: str, size: int, window: int, fps: float) -> None:
+    from sdbridge.config import ServerConfig, with_overrides
+    from sdbridge.server import BridgeServer
+
+    cfg = with_overrides(ServerConfig(), model={"name": model, "width": size, "height": size},
+                         session={"credits": window, "heartbeat_timeout_s": 60.0},
+                         preview={"enabled": True, "port": 0, "fps": fps},
+                         top={"bind": "tcp://127.0.0.1:*"})
+    server = BridgeServer(cfg)
+    endpoint = server.start()
+    conn.send((endpoint, server.preview_url, server.preview.thread_id if server.preview else 0))
+    try:
+        server.run(should_stop=lambda: conn.poll(0))
+    finally:
+        conn.send({"images_sent": server.preview.images_sent if server.preview else 0})
+        server.close()
+
+
+def _ws_viewer(conn: Connection, url: str) -> None:
+    """A page as a websocket client: on ("open", id) it connects and watches that session, receiving every preview
+    image until "close" (then it disconnects and reports the images it got); "stop" ends the process."""
+    from websockets.sync.client import connect
+
+    conn.send("ready")
+    address = url.replace("http://", "ws://").split("?")[0] + "ws"
+    while True:
+        command = conn.recv()
+        if command == "stop":
+            return
+        session_id = command[1]
+        images = nbytes = 0
+        with connect(address, max_size=None) as ws:
+            ws.send(json.dumps({"op": "watch", "session": session_id}))
+            conn.send("watching")
+            while not conn.poll(0):
+                try:
+                    message = ws.recv(timeout=0.05)
+                except TimeoutError:
+                    continue
+                if isinstance(message, bytes):
+                    images += 1
+                    nbytes += len(message)
+        conn.recv()  # "close"
+        conn.send({"images": images, "bytes": nbytes})
+
+
+def _spawn(target: Any, *args: Any) -> tuple[Any, Connection, Any]:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(child, *args), daemon=True)
+    proc.start()
+    if not parent.poll(300):
+        proc.kill()
+        raise RuntimeError(f"{target.__name__} did not start within 300 s")
+    return proc, parent, parent.recv()
+
+
+def _stop(proc: Any, conn: Connection) -> Any:
+    conn.send("stop")
+    reply = conn.recv() if conn.poll(15) else None
+    proc.join(15)
+    if proc.is_alive():
+        proc.kill()
+    return reply
+
+
+class _Chromium:
+    """A headless Chromium showing the page (the same flags as tests/preview)."""
+
+    def __init__(self, url: str) -> None:
+        import tempfile
+
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        self._profile = tempfile.mkdtemp(prefix="sdbridge-bench-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={self._profile}",
+                     "--window-size=1400,1000"):
+            options.add_argument(flag)
+        self.driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+        self.driver.get(url)
+
+    def frames_shown(self) -> int:
+        return int(self.driver.execute_script("return Number(document.getElementById('output-view')"
+                                              ".dataset.frame || 0)"))
+
+    def close(self) -> None:
+        import shutil
+
+        self.driver.quit()
+        shutil.rmtree(self._profile, ignore_errors=True)
+
+
+def _cpu_seconds(pid: int, tid: int = 0) -> float:
+    """User + system CPU time of a process (or one of its threads) so far (Linux /proc); NaN elsewhere."""
+    import os
+
+    path = f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat"
+    try:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------ the game client
+
+
+def _stream(client: Any, frames: list[Any], seconds: float, server_pid: int = 0,
+            cpu: list[float] | None = None, preview_tid: int = 0, preview_cpu: list[float] | None = None) -> float:
+    """Stream for `seconds` with every credit in use; returns results per second.
+
+    With `cpu`, appends the server's CPU milliseconds per result of this run; with `preview_cpu`, the
+    preview thread's CPU milliseconds per second of this run.
+    """
+    cpu_start = _cpu_seconds(server_pid) if cpu is not None else 0.0
+    preview_start = _cpu_seconds(server_pid, preview_tid) if preview_cpu is not None else 0.0
+    start = time.perf_counter()
+    results = 0
+    while True:
+        while client.credits > 0:
+            client.submit(frames[results % len(frames)])
+        if client.receive(timeout=5.0) is not None:
+            results += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            if cpu is not None:
+                cpu.append((_cpu_seconds(server_pid) - cpu_start) * 1e3 / max(1, results))
+            if preview_cpu is not None:
+                preview_cpu.append((_cpu_seconds(server_pid, preview_tid) - preview_start) * 1e3 / elapsed)
+            return results / elapsed
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the interleaved measurement and print the report."""
+    from sdbridge.scene import SceneRenderer
+    from sdbridge.transport.client import BridgeClient
+
+    frames = [SceneRenderer(args.size, args.size, channels=4).render(i * 3) for i in range(16)]
+    server, server_conn, (endpoint, url, preview_tid) = _spawn(_server, args.model, args.size, args.window, args.fps)
+    arms: dict[str, list[float]] = {"no page": [], "page open": []}
+    shown: list[float] = []
+    ratios: list[float] = []
+    cpu: dict[str, list[float]] = {"no page": [], "page open": []}
+    preview_cpu: dict[str, list[float]] = {"no page": [], "page open": []}
+    viewer = viewer_conn = None
+    if args.viewer == "ws":  # one process for all runs; each "page open" run connects a fresh websocket
+        viewer, viewer_conn, _ = _spawn(_ws_viewer, url)
+    try:
+        with BridgeClient(endpoint, name="bench-preview") as client:
+            welcome = client.connect(timeout=300)
+            _stream(client, frames, min(3.0, args.seconds))  # warm-up (first pipeline build, caches)
+            for r in range(args.rounds):
+                order = ["no page", "page open"] if r % 2 == 0 else ["page open", "no page"]
+                for arm in order + order[::-1]:
+                    if arm == "no page":
+                        arms[arm].append(_stream(client, frames, args.seconds, server.pid, cpu[arm], preview_tid,
+                                                   preview_cpu[arm]))
+                    elif args.viewer == "ws":
+                        viewer_conn.send(("open", welcome.session_id))
+                        viewer_conn.recv()  # connected and watching
+                        arms[arm].append(_stream(client, frames, args.seconds, server.pid, cpu[arm], preview_tid,
+                                                   preview_cpu[arm]))
+                        viewer_conn.send("close")
+                        shown.append(viewer_conn.recv().get("images", 0) / args.seconds)
+                    else:
+                        sep = "&" if "?" in url else "?"
+                        browser = _Chromium(f"{url}{sep}session={welcome.session_id}")
+                        try:
+                            time.sleep(2.0)  # page loaded and watching
+                            before = browser.frames_shown()
+                            arms[arm].append(_stream(client, frames, args.seconds, server.pid, cpu[arm], preview_tid,
+                                                   preview_cpu[arm]))
+                            shown.append(float(browser.frames_shown() > before))
+                        finally:
+                            browser.close()
+                    print(f"  round {r + 1} {arm:>9}: {arms[arm][-1]:8.1f} frames/s", flush=True)
+                # this round's 2 + 2 runs, paired: load that drifts during the round cancels out
+                ratios.append(sum(arms["page open"][-2:]) / sum(arms["no page"][-2:]))
+    finally:
+        if viewer is not None and viewer_conn is not None:
+            viewer_conn.send("stop")
+            viewer.join(15)
+        totals = _stop(server, server_conn) or {}
+    base = statistics.median(arms["no page"])
+    with_page = statistics.median(arms["page open"])
+    viewer_note = (f"the websocket page received {statistics.median(shown):.1f} preview images/s"
+                   if args.viewer == "ws" else
+                   f"Chromium showed newer output frames in {sum(shown):.0f} of {len(shown)} runs")
+    print(f"bench preview: model {args.model} {args.size}x{args.size}, {args.window} frames in flight, "
+          f"{len(arms['no page'])} runs of {args.seconds:.0f} s per arm (ABBA), viewer {args.viewer}, "
+          f"preview {args.fps:g} fps per view")
+    print(f"  no page    median {base:8.1f} frames/s  (runs: {', '.join(f'{v:.1f}' for v in arms['no page'])})")
+    print(f"  page open  median {with_page:8.1f} frames/s  (runs: {', '.join(f'{v:.1f}' for v in arms['page open'])})")
+    paired = statistics.median(ratios)
+    print(f"  page open / no page: median of per-round ratios {paired:.3f} (cost {100 * (1 - paired):+.1f}% of "
+          f"throughput; rounds: {', '.join(f'{v:.3f}' for v in ratios)}), ratio of medians {with_page / base:.3f}")
+    cpu_base, cpu_page = statistics.median(cpu["no page"]), statistics.median(cpu["page open"])
+    print(f"  server CPU per frame: no page {cpu_base:.3f} ms, page open {cpu_page:.3f} ms "
+          f"({100 * (cpu_page / cpu_base - 1):+.1f}%)")
+    print(f"  preview thread CPU: no page {statistics.median(preview_cpu['no page']):.1f} ms/s, page open "
+          f"{statistics.median(preview_cpu['page open']):.1f} ms/s (ms of CPU per second of streaming; 1000 = one "
+          f"core)")
+    print(f"  {viewer_note}; the server sent {totals.get('images_sent', 0)} preview images in all")
+    return 0
