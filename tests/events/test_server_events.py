@@ -196,3 +196,19 @@ def test_recorded_session_replays_bit_for_bit(rules_server: BridgeServer, tiny: 
     for i, image in enumerate(recorded):  # the recording holds what the client received
         np.testing.assert_array_equal(outputs[i], image, err_msg=f"recorded output {i}")
     assert len({o.tobytes() for o in outputs}) > 1
+
+
+def test_events_and_state_apply_only_to_their_own_session(rules_server: BridgeServer) -> None:
+    frame = _frames(1, seed=5)
+    with BridgeClient(rules_server.endpoint, name="a") as a, BridgeClient(rules_server.endpoint, name="b") as b:
+        a.connect(timeout=10)
+        b.connect(timeout=10)
+        a.send_event("enter_biome", {"biome": "cave"})
+        b.set_state("time_of_day", "dusk")
+        _run(a, frame, {})
+        _run(b, frame, {})
+        host = rules_server.rules
+        assert host.engine(a.session_id).state == {"biome": "cave", "time_of_day": "day"}
+        assert host.engine(b.session_id).state == {"biome": "forest", "time_of_day": "dusk"}
+        assert _session(rules_server, a).prompt_values["prompt"] == "a cave at day"
+        assert _session(rules_server, b).prompt_values["prompt"] == "a forest at dusk"
