@@ -227,3 +227,17 @@ def test_previews_are_subsampled_to_max_side_and_keep_colours():
     assert tuple(rgb[0, 0]) == (255, 0, 0) and tuple(rgb[-1, 0]) == (255, 255, 0)  # bottom-up: rows flipped
     assert Image.open(io.BytesIO(to_jpeg(frame, 80, 64))).size == (50, 25)
     assert to_rgb(frame).shape == (100, 200, 3)
+
+
+def test_foreign_host_names_are_refused_without_a_token(identity_server):
+    request = urllib.request.Request(identity_server.preview_url, headers={"Host": "evil.example:80"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    assert status == 403
+    request = urllib.request.Request(identity_server.preview_url,
+                                     headers={"Host": f"localhost:{identity_server.preview.port}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200

@@ -8,8 +8,9 @@ every page that watches it.
 
 Security: the server binds 127.0.0.1 unless told otherwise; binding any other host requires a token
 (generated when none is configured), which the page address carries (`?token=`) and both the page and
-the websocket check. A websocket whose Origin is another site than the page's own is refused, so a web
-page the user visits cannot drive the preview through the browser.
+the websocket check. A websocket whose Origin is another site than the page's own is refused, and without a
+token only loopback Host names are served (no DNS rebinding), so a web page the user visits cannot drive
+the preview through the browser.
 """
 
 from __future__ import annotations
@@ -189,6 +190,10 @@ class PreviewServer:
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         parts = urlsplit(request.path)
         query = parse_qs(parts.query)
+        host_name = urlsplit("//" + request.headers.get("Host", "")).hostname or ""
+        if not self.token and not is_loopback(host_name):  # DNS rebinding: a foreign name resolving to us
+            return connection.respond(403, f"Host {host_name!r} is not this machine's loopback address; open "
+                                           f"http://127.0.0.1:{self.port}/\n")
         if parts.path == "/ws":
             if not self._token_ok(query):
                 return connection.respond(403, "the preview token is missing or wrong; open the address "
