@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sdbridge.commands.bench",
     "sdbridge.commands.serve",
     "sdbridge.commands.check",
+    "sdbridge.commands.build_engines",
     "sdbridge.commands.keys",
     "sdbridge.commands.replay",
 )
