@@ -195,19 +195,11 @@ class RuleEngine:
         rules' values, blending the prompt with the new file's default transition.
         """
         engine = RuleEngine(rules, self._defaults, self.state)
-        engine._current = self._current
-        out = Outcome()
-        previous = self._current
-        if previous is None:
+        if self._current is None:
             return engine, engine.start()
-        engine._current = previous
-        reset = {k: engine._base_params.get(k) for k in previous.params if k not in engine._base_params}
-        out.changes.extend(engine._emit(rules.transition, "rules reloaded"))
-        # parameters no rule sets any more go back to the server defaults (when known)
-        extra = {k: v for k, v in reset.items() if v is not None}
-        if extra:
-            out.changes.append(Change(extra, reason="rules reloaded"))
-        return engine, out
+        engine._current = self._current  # diff against what the pipeline has now
+        # a parameter only the old rules set returns to the server default (see _emit)
+        return engine, Outcome(changes=engine._emit(rules.transition, "rules reloaded"))
 
     # ------------------------------------------------------------------ internals
 
