@@ -309,10 +309,16 @@ struct Client::Impl {
     // ZMTP heartbeats detect a dead TCP peer even while we wait for a slow result.
     dealer.set(zmq::sockopt::heartbeat_ivl, 1000);
     dealer.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(config.peer_timeout.count()));
+    if (!config.curve_server_key.empty()) {  // validated in Start(): all three keys, Z85
+      dealer.set(zmq::sockopt::curve_serverkey, config.curve_server_key);
+      dealer.set(zmq::sockopt::curve_publickey, config.curve_public_key);
+      dealer.set(zmq::sockopt::curve_secretkey, config.curve_secret_key);
+    }
 
     const std::string monitor_address =
         "inproc://sdbridge-monitor-" + std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" + std::to_string(attempt);
-    if (zmq_socket_monitor(dealer.handle(), monitor_address.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
+    if (zmq_socket_monitor(dealer.handle(), monitor_address.c_str(),
+                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
       throw zmq::error_t();
     }
     zmq::socket_t monitor(*ctx, zmq::socket_type::pair);
@@ -411,6 +417,7 @@ struct Client::Impl {
     // from the server. Older than peer_timeout -> the server is gone (ZMTP heartbeats usually
     // notice first, through the monitor's DISCONNECTED event).
     std::optional<Clock::time_point> unanswered_since;
+    bool auth_refusal_reported = false;
 
     milliseconds NextTimerIn() const {
       const auto since_send = std::chrono::duration_cast<milliseconds>(Clock::now() - last_send);
@@ -452,6 +459,12 @@ struct Client::Impl {
           if (!monitor.recv(ev, zmq::recv_flags::dontwait)) break;
         }
         if (id == ZMQ_EVENT_DISCONNECTED) disconnected = true;
+        if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !auth_refusal_reported) {
+          auth_refusal_reported = true;  // libzmq keeps retrying; one event per connection attempt is enough
+          impl.Event(ClientEventKind::kError, StatusCode::kRefused,
+                     "server " + impl.config.endpoint + " refused the CurveZMQ handshake: this client's public key "
+                     "is not in the server's authorized_keys (or curve_server_key is not the server's key)");
+        }
       }
       if (disconnected && connected) {
         impl.Event(ClientEventKind::kDisconnected, StatusCode::kNotConnected,
@@ -787,6 +800,14 @@ Status Client::Start() {
       if (d.worker.joinable()) return Status(StatusCode::kInvalidArgument, "Start: the client is already started");
       if (d.config.endpoint.empty()) {
         return Status(StatusCode::kInvalidArgument, "ClientConfig.endpoint is empty (expected e.g. tcp://127.0.0.1:5555)");
+      }
+      const bool any_curve = !d.config.curve_server_key.empty() || !d.config.curve_public_key.empty() ||
+                             !d.config.curve_secret_key.empty();
+      if (any_curve && (d.config.curve_server_key.size() != 40 || d.config.curve_public_key.size() != 40 ||
+                        d.config.curve_secret_key.size() != 40)) {
+        return Status(StatusCode::kInvalidArgument,
+                      "CurveZMQ needs all three of ClientConfig.curve_server_key, curve_public_key and "
+                      "curve_secret_key as 40-character Z85 keys (from `sdbridge keys generate`)");
       }
       if (d.config.max_pending_results == 0 || d.config.max_pending_events == 0 || d.config.max_queued_controls == 0) {
         return Status(StatusCode::kInvalidArgument,

@@ -50,7 +50,8 @@ struct ClientConfig {
 
   std::chrono::milliseconds handshake_timeout{2000};     // Hello -> Welcome
   std::chrono::milliseconds reconnect_delay{200};        // first retry; doubles up to max
-  std::chrono::milliseconds reconnect_delay_max{2000};
+  // 1 s cap: a restarted server is handshaken with again within about 1 s of being ready (test_e2e.cpp)
+  std::chrono::milliseconds reconnect_delay_max{1000};
   std::chrono::milliseconds heartbeat_interval{1000};    // Ping when nothing was sent for this long
   std::chrono::milliseconds peer_timeout{5000};          // silence while owed an answer -> new session
   int socket_hwm = 8;                                     // ZMQ_SNDHWM / ZMQ_RCVHWM (messages)
@@ -60,6 +61,14 @@ struct ClientConfig {
   size_t max_queued_controls = 256; // prompt/params/event/state messages waiting for a session
   bool replay_settings_on_reconnect = true;
   DecodeLimits limits;
+
+  /// CurveZMQ (encryption + the server's client allow-list): Z85 keys of 40 characters each, all three
+  /// or none. curve_server_key is the server's public key (its NAME.key from `sdbridge keys generate`);
+  /// curve_public_key/curve_secret_key are this client's pair (its NAME.key_secret), whose public key
+  /// must be in the server's authorized_keys folder. Empty = plain ZMTP (NULL mechanism).
+  std::string curve_server_key;
+  std::string curve_public_key;
+  std::string curve_secret_key;
 };
 
 /// One frame to submit. The pixels are copied during SubmitFrame; the caller keeps ownership.
