@@ -5,19 +5,24 @@
   of the pixel part), and stops there - the state a client is in when it is killed mid-message.
 - `NonReader`: a DEALER that says Hello and then sends frames as fast as it can, ignoring credits, and never
   reads anything (a tiny receive buffer and HWM, so what the server sends piles up on the server side).
+- `Streamer`: a BridgeClient streaming in a thread that records when each reconnect handshake completed.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
+import threading
 import time
 
+import numpy as np
 import zmq
 
+from sdbridge.errors import TransportError
 from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from sdbridge.transport.client import BridgeClient
 
 # ZMTP 3.0 greeting: signature (0xFF, 8 padding bytes, 0x7F), version 3.0, mechanism "NULL" padded to 20
 # bytes, as-server 0, 31 bytes filler (RFC 23/ZMTP).
@@ -113,3 +118,34 @@ class NonReader:
     def close(self) -> None:
         """Close the socket (linger 0)."""
         self.sock.close(0)
+
+
+class Streamer:
+    """A Python client streaming in a thread, recording when each reconnect handshake completed."""
+
+    def __init__(self, endpoint: str, index: int) -> None:
+        self.reconnected_at: list[float] = []
+        self.results = 0
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+        self.client = BridgeClient(endpoint, name=f"restart-{index}", lost_after=3.0,
+                                   on_reconnect=lambda c: self.reconnected_at.append(time.monotonic()))
+        self.client.connect(timeout=10)
+        self.image = np.full((64, 64, 4), index, dtype=np.uint8)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        client = self.client
+        while not self.stop.is_set():
+            try:
+                if client.credits > 0:
+                    client.submit(self.image)
+                result = client.receive(timeout=0.2)
+                if result is not None:
+                    if not np.array_equal(result.image, self.image):
+                        self.failures.append(f"frame {result.frame_id} is not this client's")
+                    self.results += 1
+            except TransportError:  # the server is down: the next call tries again
+                time.sleep(0.05)
+        client.close()

@@ -97,12 +97,13 @@ def rss_kb(pid: int) -> int:
 class ServerProcess:
     """`python -m sdbridge serve` in a child process; `stop()` sends SIGTERM (then SIGKILL after 10 s)."""
 
-    def __init__(self, model: str, port: int, extra: Sequence[str] = (), python: str = sys.executable) -> None:
+    def __init__(self, model: str, port: int, extra: Sequence[str] = (), python: str = sys.executable,
+                 max_sessions: int = 8) -> None:
         self.endpoint = f"tcp://127.0.0.1:{port}"
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [python, "-m", "sdbridge", "serve", "--model", model, "--bind", self.endpoint, "--max-sessions", "8",
-             *extra],
+            [python, "-m", "sdbridge", "serve", "--model", model, "--bind", self.endpoint,
+             "--max-sessions", str(max_sessions), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
         self.log: list[str] = []
         deadline = time.monotonic() + 180

@@ -17,12 +17,11 @@ import numpy as np
 import pytest
 
 from sdbridge.config import ServerConfig, with_overrides
-from sdbridge.errors import TransportError
 from sdbridge.protocol import messages as m
 from sdbridge.server import BridgeServer, factory_from_components
 from sdbridge.transport.client import BridgeClient
 
-from .faults import NonReader, abort, raw_zmtp_partial
+from .faults import NonReader, Streamer, abort, raw_zmtp_partial
 from .load import ServerProcess, free_port, rss_kb
 
 pytestmark = pytest.mark.integration
@@ -96,45 +95,14 @@ def test_half_sent_message_then_more_garbage_on_a_new_connection(server: BridgeS
 
 # ------------------------------------------------------------------------------------------ server restart
 
-class _Streamer:
-    """A Python client streaming in a thread, recording when each reconnect handshake completed."""
-
-    def __init__(self, endpoint: str, index: int) -> None:
-        self.reconnected_at: list[float] = []
-        self.results = 0
-        self.failures: list[str] = []
-        self.stop = threading.Event()
-        self.client = BridgeClient(endpoint, name=f"restart-{index}", lost_after=3.0,
-                                   on_reconnect=lambda c: self.reconnected_at.append(time.monotonic()))
-        self.client.connect(timeout=10)
-        self.image = np.full((64, 64, 4), index, dtype=np.uint8)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        client = self.client
-        while not self.stop.is_set():
-            try:
-                if client.credits > 0:
-                    client.submit(self.image)
-                result = client.receive(timeout=0.2)
-                if result is not None:
-                    if not np.array_equal(result.image, self.image):
-                        self.failures.append(f"frame {result.frame_id} is not this client's")
-                    self.results += 1
-            except TransportError:  # the server is down: the next call tries again
-                time.sleep(0.05)
-        client.close()
-
-
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_server_restart_python_clients_reconnect_within_2s(how: str) -> None:
     port = free_port()
     server = ServerProcess("identity", port)
-    streamers: list[_Streamer] = []
+    streamers: list[Streamer] = []
     try:
-        streamers = [_Streamer(server.endpoint, i) for i in range(3)]
+        streamers = [Streamer(server.endpoint, i) for i in range(3)]
         _wait(lambda: all(s.results >= 5 for s in streamers), 30)
         server.stop(kill=how == "SIGKILL")
         server = ServerProcess("identity", port)  # same port; model load and startup take a few seconds
