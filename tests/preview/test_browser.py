@@ -90,9 +90,11 @@ def test_page_loads_and_lists_the_session(browser, identity_server, streamer_fac
     browser.get(identity_server.preview_url)
     assert "StreamDiffusion Bridge" in browser.title
     wait_for(lambda: browser.find_element(By.ID, "status").text == "connected", 15, "the websocket to connect")
-    row = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'tr[data-session="{streamer.session_id}"]'),
-                   15, "the session row")
-    assert "test-game" in row[0].text
+    # the table is rebuilt on every snapshot (2 Hz): read the row in one script call, never hold its element
+    row_text = wait_for(lambda: browser.execute_script(
+        "const r = document.querySelector(`tr[data-session='${arguments[0]}']`); return r ? r.textContent : '';",
+        streamer.session_id), 15, "the session row")
+    assert "test-game" in row_text
     for element_id in ("prompt", "guidance", "delta", "strength", "seed", "sim-enabled", "sim-threshold",
                        "sim-max-skip", "event-name", "send-event", "chart-fps", "chart-latency", "chart-skip"):
         assert browser.find_element(By.ID, element_id).is_displayed(), element_id
@@ -136,3 +138,23 @@ def test_prompt_typed_in_the_page_reaches_the_session_and_the_client(browser, ti
     wait_for(lambda: "applied to session" in browser.find_element(By.ID, "log").text, 10, "the page's confirmation")
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SHOTS / "page-prompt-applied.png"))
+
+
+def test_seed_and_event_from_the_page_reach_the_session(browser, identity_server, streamer_factory):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    streamer = streamer_factory(identity_server)
+    session = wait_for(lambda: identity_server.table.sessions(), 10, "the session")[0]
+    browser.get(identity_server.preview_url + f"?session={streamer.session_id}")
+    wait_for(lambda: browser.find_element(By.ID, "seed").get_attribute("value") == "2", 15, "the current seed")
+    seed = browser.find_element(By.ID, "seed")
+    seed.clear()
+    seed.send_keys("1234", Keys.TAB)  # the change event fires on blur
+    wait_for(lambda: session.prompt_values.get("seed") == 1234, 15, "the seed set in the page")
+    wait_for(lambda: any(n.kind is m.NoticeKind.PARAMS_CHANGED and n.params.seed == 1234 for n in streamer.notices),
+             15, "the ParamsChanged notice")
+    browser.find_element(By.ID, "event-name").send_keys("boss_appears")
+    browser.find_element(By.ID, "event-payload").send_keys('{"hp": 0.5}')
+    browser.find_element(By.ID, "send-event").click()
+    wait_for(lambda: ("boss_appears", {"hp": 0.5}) in list(session.events), 15, "the injected GameEvent")

@@ -179,8 +179,8 @@ function syncControls(values) {
     const value = values[key];
     if (value === undefined) return;
     const text = toText ? toText(value) : String(value);
-    if (state.lastValues[key] === text) return;
-    state.lastValues[key] = text;
+    if (state.lastValues[id] === text) return; // per control: two controls show t_index_list
+    state.lastValues[id] = text;
     const el = $(id);
     if (document.activeElement === el) return;
     if (el.type === "checkbox") el.checked = Boolean(value);
