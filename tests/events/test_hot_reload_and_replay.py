@@ -60,8 +60,15 @@ def test_bad_edit_is_reported_with_its_line_and_the_old_rules_stay(tmp_path: Pat
     assert host.check() == {} and host.failed_reloads == 2 and "cannot read rules file" in host.last_error
 
 
-def test_replay_command_reproduces_a_recording_and_a_difference_is_found(tiny: Components, tmp_path: Path,
-                                                                        capsys: pytest.CaptureFixture) -> None:
+def test_replay_command_reproduces_a_recording_and_a_difference_is_found(
+        tiny: Components, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded: list[tuple[str, str]] = []
+
+    def load(name: str, device: str, dtype: object) -> Components:  # the session's components, not a second load
+        loaded.append((name, device))
+        return tiny
+
+    monkeypatch.setattr("sdbridge.pipeline.load_components", load)
     recorder = Recorder(tmp_path / "rec", {"name": "tiny", "device": "cpu", "dtype": "float32"})
     frames = [0]
     recorder.open(7, {"client": "test"}, lambda: frames[0])
@@ -79,6 +86,7 @@ def test_replay_command_reproduces_a_recording_and_a_difference_is_found(tiny: C
     assert zipfile.is_zipfile(path)
     assert main(["replay", str(path), "--out", str(tmp_path / "png")]) == 0
     assert "all 4 outputs identical" in capsys.readouterr().out
+    assert loaded == [("tiny", "cpu")]  # the model named in the recording
     assert len(list((tmp_path / "png").glob("*.png"))) == 4
     # tamper with one recorded output: the replay says so and exits 1
     tampered = tmp_path / "tampered.sdrec"
