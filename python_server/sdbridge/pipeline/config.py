@@ -45,6 +45,9 @@ class StreamConfig:
     similarity_filter: bool = False
     similarity_threshold: float = 0.98
     max_skip_frames: int = 10
+    # Feed the UNet and VAE NHWC ("channels_last") tensors: oneDNN (CPU) and cuDNN pick faster convolution
+    # kernels for them. Only activations change layout; the shared model weights are left as loaded.
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "t_index_list", tuple(int(t) for t in self.t_index_list))

@@ -198,7 +198,7 @@ class StreamPipeline:
         sample_a = torch.cat([a[:negatives], a]) if negatives else a
         sample_b = torch.cat([b[:negatives], b]) if negatives else b
         embeds, added = self._conditioning(m, negatives)
-        out = self.components.unet(sample, sample_t, encoder_hidden_states=embeds,  # type: ignore[misc]
+        out = self.components.unet(self._layout(sample), sample_t, encoder_hidden_states=embeds,  # type: ignore[misc]
                                    added_cond_kwargs=added, return_dict=False)[0]
         eps_all = schedule.to_epsilon(out, sample, sample_a, sample_b, self.components.schedule.prediction_type)
         eps_cond = eps_all[negatives:]
@@ -235,14 +235,19 @@ class StreamPipeline:
 
     # ------------------------------------------------------------------ VAE
     def _encode(self, frames: torch.Tensor) -> torch.Tensor:
-        encoded = self.components.vae.encode(frames)  # type: ignore[union-attr]
+        encoded = self.components.vae.encode(self._layout(frames))  # type: ignore[union-attr]
         tiny = self.components.vae_choice is VaeChoice.TAESD
         latents = encoded.latents if tiny else encoded.latent_dist.mean  # KL: the mean, deterministic
         return latents * self.components.vae_scaling
 
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
         vae = self.components.vae
-        return vae.decode(latents / self.components.vae_scaling, return_dict=False)[0]  # type: ignore[union-attr]
+        decoded = vae.decode(self._layout(latents / self.components.vae_scaling), return_dict=False)[0]  # type: ignore
+        return decoded.contiguous()  # (B, 3, H, W) back to NCHW for to_uint8
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, C, H, W) in the memory layout the convolutions run fastest on (see StreamConfig.channels_last)."""
+        return x.contiguous(memory_format=torch.channels_last) if self.config.channels_last else x
 
     # ------------------------------------------------------------------ precomputation
     def _apply_schedule(self) -> None:
