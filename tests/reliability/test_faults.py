@@ -213,3 +213,45 @@ def test_client_that_never_reads_keeps_server_memory_bounded() -> None:
     assert max(samples) - base <= bound_kb
     assert samples[-1] - samples[3] <= 8 * 1024  # flat once the queue is full: no growth in the last 4 s
     assert honest_still > 5  # the honest client kept streaming meanwhile
+
+
+def test_hello_dropped_by_a_dying_server_is_sent_again_to_the_next() -> None:
+    """The race behind a slow reconnect: the client reconnects (e.g. on a Bye) while the old server still
+    accepts connections, its Hello goes down with that server, and without a resend the client would wait
+    out the whole connect timeout although the new server is up."""
+    import zmq
+
+    port = free_port()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    dying = zmq.Context.instance().socket(zmq.ROUTER)
+    dying.setsockopt(zmq.LINGER, 0)
+    dying.bind(endpoint)
+    client = BridgeClient(endpoint, name="race")
+    done: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            done["welcome"] = client.connect(timeout=15)
+        except Exception as exc:  # reported below
+            done["error"] = exc
+        done["at"] = time.monotonic()
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    server: BridgeServer | None = None
+    try:
+        assert dying.poll(5000), "the Hello never reached the first server"
+        dying.recv_multipart()  # the Hello arrives ... and is lost with this server
+        dying.close(0)
+        time.sleep(0.3)
+        server = BridgeServer(with_overrides(_config(), top={"bind": endpoint}))
+        server.start_in_thread()
+        ready = time.monotonic()
+        thread.join(20)
+        assert "welcome" in done, done.get("error")
+        print(f"hello resent: Welcome {done['at'] - ready:.3f} s after the new server was ready")
+        assert done["at"] - ready <= 2.0
+    finally:
+        client.close()
+        if server is not None:
+            server.close()

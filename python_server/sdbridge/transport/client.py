@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from sdbridge import __version__
 from sdbridge.errors import InputError, ProtocolError, TransportError, VersionMismatchError
@@ -173,11 +174,38 @@ class BridgeClient:
                         client_version=__version__, engine_name=self.engine, engine_version=self.engine_version,
                         capabilities=_CLIENT_CAPABILITIES,
                         pixel_formats=(m.PixelFormat.RGBA8, m.PixelFormat.RGB8))
-        self._send(hello)
+        assert self._sock is not None
+        # A server that is shutting down may still accept our connection and then drop it with the Hello
+        # (e.g. we reconnect on its Bye): the monitor tells us, and the Hello goes again on the next
+        # connection instead of waiting out the whole timeout.
+        monitor = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        try:
+            self._send(hello)
+            return self._await_welcome(hello, monitor, timeout)
+        finally:
+            with contextlib.suppress(KeyError):
+                self._poller.unregister(monitor)
+            if self._sock is not None:
+                self._sock.disable_monitor()
+            monitor.close(0)
+
+    def _await_welcome(self, hello: m.Hello, monitor: zmq.Socket, timeout: float) -> m.Welcome:
         deadline = time.monotonic() + timeout
+        self._poller.register(monitor, zmq.POLLIN)
+        hello_lost = False
         while True:
             remaining = deadline - time.monotonic()
             received = self._recv(remaining) if remaining > 0 else None
+            while monitor.poll(0):  # connection events since the last look
+                event = recv_monitor_message(monitor)["event"]
+                if event == zmq.EVENT_DISCONNECTED:
+                    hello_lost = True
+                elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED and hello_lost:
+                    log.info("connection to %s was dropped before the Welcome; sending Hello again", self.endpoint)
+                    self._send(hello)
+                    hello_lost = False
+            if received is None and time.monotonic() < deadline:
+                continue  # woken by the monitor
             if received is None:
                 self._close_socket()
                 raise TransportError(
@@ -481,6 +509,8 @@ class BridgeClient:
             return None
         if not self._poller.poll(max(0, int(timeout * 1000))):
             return None
+        if not self._sock.poll(0):
+            return None  # another registered socket (the handshake monitor) woke the poll
         try:
             parts = self._sock.recv_multipart(zmq.NOBLOCK, copy=False)
         except zmq.Again:
