@@ -51,7 +51,12 @@ def _server(conn: Connection, model: str, size: int, window: int, fps: float) ->
                          top={"bind": "tcp://127.0.0.1:*"})
     server = BridgeServer(cfg)
     endpoint = server.start()
-    conn.send((endpoint, server.preview_url, server.preview.thread_id if server.preview else 0))
+    import threading
+
+    worker = next(t for t in threading.enumerate() if t.name == "sdbridge-worker")
+    threads = {"preview": server.preview.thread_id if server.preview else 0,
+               "stream": (threading.get_native_id(), worker.native_id)}  # this thread runs the I/O loop
+    conn.send((endpoint, server.preview_url, threads))
     try:
         server.run(should_stop=lambda: conn.poll(0))
     finally:
@@ -152,15 +157,29 @@ def _cpu_seconds(pid: int, tid: int = 0) -> float:
 # ------------------------------------------------------------------ the game client
 
 
-def _stream(client: Any, frames: list[Any], seconds: float, server_pid: int = 0,
-            cpu: list[float] | None = None, preview_tid: int = 0, preview_cpu: list[float] | None = None) -> float:
-    """Stream for `seconds` with every credit in use; returns results per second.
+class _CpuProbe:
+    """CPU milliseconds of the server process, its I/O + worker threads and its preview thread over one run."""
 
-    With `cpu`, appends the server's CPU milliseconds per result of this run; with `preview_cpu`, the
-    preview thread's CPU milliseconds per second of this run.
-    """
-    cpu_start = _cpu_seconds(server_pid) if cpu is not None else 0.0
-    preview_start = _cpu_seconds(server_pid, preview_tid) if preview_cpu is not None else 0.0
+    def __init__(self, pid: int, threads: dict[str, Any]) -> None:
+        self.pid, self.threads = pid, threads
+        self.process_ms = self.stream_ms = self.preview_ms = 0.0
+
+    def _now(self) -> tuple[float, float, float]:
+        stream = sum(_cpu_seconds(self.pid, tid) for tid in self.threads["stream"])
+        return _cpu_seconds(self.pid), stream, _cpu_seconds(self.pid, self.threads["preview"])
+
+    def __enter__(self) -> _CpuProbe:
+        self._start = self._now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._now()
+        self.process_ms, self.stream_ms, self.preview_ms = ((e - s) * 1e3 for e, s in zip(end, self._start,
+                                                                                             strict=True))
+
+
+def _stream(client: Any, frames: list[Any], seconds: float) -> tuple[int, float]:
+    """Stream for `seconds` with every credit in use; returns (results, elapsed seconds)."""
     start = time.perf_counter()
     results = 0
     while True:
@@ -170,11 +189,7 @@ def _stream(client: Any, frames: list[Any], seconds: float, server_pid: int = 0,
             results += 1
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            if cpu is not None:
-                cpu.append((_cpu_seconds(server_pid) - cpu_start) * 1e3 / max(1, results))
-            if preview_cpu is not None:
-                preview_cpu.append((_cpu_seconds(server_pid, preview_tid) - preview_start) * 1e3 / elapsed)
-            return results / elapsed
+            return results, elapsed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -183,12 +198,21 @@ def run(args: argparse.Namespace) -> int:
     from sdbridge.transport.client import BridgeClient
 
     frames = [SceneRenderer(args.size, args.size, channels=4).render(i * 3) for i in range(16)]
-    server, server_conn, (endpoint, url, preview_tid) = _spawn(_server, args.model, args.size, args.window, args.fps)
+    server, server_conn, (endpoint, url, threads) = _spawn(_server, args.model, args.size, args.window, args.fps)
     arms: dict[str, list[float]] = {"no page": [], "page open": []}
     shown: list[float] = []
     ratios: list[float] = []
-    cpu: dict[str, list[float]] = {"no page": [], "page open": []}
-    preview_cpu: dict[str, list[float]] = {"no page": [], "page open": []}
+    cpu: dict[str, list[float]] = {"no page": [], "page open": []}  # server process ms per frame
+    stream_cpu: dict[str, list[float]] = {"no page": [], "page open": []}  # I/O + worker threads, ms per frame
+    preview_cpu: dict[str, list[float]] = {"no page": [], "page open": []}  # preview thread, ms per second
+
+    def measure(arm: str) -> None:
+        with _CpuProbe(server.pid, threads) as probe:
+            results, elapsed = _stream(client, frames, args.seconds)
+        arms[arm].append(results / elapsed)
+        cpu[arm].append(probe.process_ms / max(1, results))
+        stream_cpu[arm].append(probe.stream_ms / max(1, results))
+        preview_cpu[arm].append(probe.preview_ms / elapsed)
     viewer = viewer_conn = None
     if args.viewer == "ws":  # one process for all runs; each "page open" run connects a fresh websocket
         viewer, viewer_conn, _ = _spawn(_ws_viewer, url)
@@ -200,13 +224,11 @@ def run(args: argparse.Namespace) -> int:
                 order = ["no page", "page open"] if r % 2 == 0 else ["page open", "no page"]
                 for arm in order + order[::-1]:
                     if arm == "no page":
-                        arms[arm].append(_stream(client, frames, args.seconds, server.pid, cpu[arm], preview_tid,
-                                                   preview_cpu[arm]))
+                        measure(arm)
                     elif args.viewer == "ws":
                         viewer_conn.send(("open", welcome.session_id))
                         viewer_conn.recv()  # connected and watching
-                        arms[arm].append(_stream(client, frames, args.seconds, server.pid, cpu[arm], preview_tid,
-                                                   preview_cpu[arm]))
+                        measure(arm)
                         viewer_conn.send("close")
                         shown.append(viewer_conn.recv().get("images", 0) / args.seconds)
                     else:
@@ -215,8 +237,7 @@ def run(args: argparse.Namespace) -> int:
                         try:
                             time.sleep(2.0)  # page loaded and watching
                             before = browser.frames_shown()
-                            arms[arm].append(_stream(client, frames, args.seconds, server.pid, cpu[arm], preview_tid,
-                                                   preview_cpu[arm]))
+                            measure(arm)
                             shown.append(float(browser.frames_shown() > before))
                         finally:
                             browser.close()
@@ -244,6 +265,9 @@ def run(args: argparse.Namespace) -> int:
     cpu_base, cpu_page = statistics.median(cpu["no page"]), statistics.median(cpu["page open"])
     print(f"  server CPU per frame: no page {cpu_base:.3f} ms, page open {cpu_page:.3f} ms "
           f"({100 * (cpu_page / cpu_base - 1):+.1f}%)")
+    base_stream, page_stream = statistics.median(stream_cpu["no page"]), statistics.median(stream_cpu["page open"])
+    print(f"  I/O + worker threads CPU per frame: no page {base_stream:.3f} ms, page open {page_stream:.3f} ms "
+          f"({100 * (page_stream / base_stream - 1):+.1f}%)")
     print(f"  preview thread CPU: no page {statistics.median(preview_cpu['no page']):.1f} ms/s, page open "
           f"{statistics.median(preview_cpu['page open']):.1f} ms/s (ms of CPU per second of streaming; 1000 = one "
           f"core)")
