@@ -247,6 +247,8 @@ class PreviewServer:
                                      / max(1, current.frames_in - before.frames_in))
             live[sid] = history
         self._history = live
+        for key in [k for k in self._encoded if k[0] not in live]:  # ended sessions: drop their last images
+            del self._encoded[key]
         self._sessions_message = json.dumps({"type": "sessions", "time": time.time(), "sessions": sessions},
                                             default=_jsonable)
         self._sessions_version += 1
