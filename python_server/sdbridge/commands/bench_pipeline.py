@@ -18,6 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-diffusers", action="store_true", help="skip the diffusers img2img comparison")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--out", type=Path, default=None, help="also write the report to this file")
+    parser.add_argument("--accel", default="eager", choices=["eager", "compile", "onnxruntime", "tensorrt"],
+                        help="compare torch eager with this backend on the same configurations (default: eager, "
+                             "the full pipeline benchmark)")
+    parser.add_argument("--engines-dir", type=Path, default=Path("engines"), help="engine cache (default engines/)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,8 +34,15 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     comps = load_components(args.model, device="cpu", dtype=torch.float32)
-    report = run_pipeline_bench(comps, args.size, args.frames, with_original=not args.no_original,
-                                with_diffusers=not args.no_diffusers)
+    if args.accel != "eager":
+        from sdbridge.acceleration import AccelOptions, BackendChoice, accelerate
+        from sdbridge.bench.accel_bench import run_accel_bench
+
+        options = AccelOptions(BackendChoice(args.accel), engines_dir=args.engines_dir, threads=args.threads)
+        report = run_accel_bench(comps, accelerate(comps, options), args.accel, args.size, args.frames)
+    else:
+        report = run_pipeline_bench(comps, args.size, args.frames, with_original=not args.no_original,
+                                    with_diffusers=not args.no_diffusers)
     print(report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
