@@ -117,6 +117,40 @@ class StreamPipeline:
     @torch.inference_mode()
     def __call__(self, image: np.ndarray | torch.Tensor) -> StreamResult:
         """img2img on one frame (or frame_buffer_size frames); see StreamResult for the flags."""
+        staged = self._stage(image, batched=self.config.use_denoising_batch)
+        if isinstance(staged, StreamResult):
+            return staged
+        if staged.request is None:  # sequential reference
+            latents = self._denoise_sequential(staged.x, staged.ref)
+            return self._output(latents, False, staged.timer)
+        return self.complete(staged, self.run_unet(staged.request))
+
+    @torch.inference_mode()
+    def stage(self, image: np.ndarray | torch.Tensor) -> StreamResult | StagedFrame:
+        """First half of a Stream Batch call: preprocess, similarity filter, VAE encode, the UNet inputs.
+
+        Returns a finished result when the similarity filter skips the frame; otherwise a StagedFrame
+        whose `request` the caller runs through the UNet (possibly concatenated with other pipelines'
+        requests on the same components: see sdbridge.pipeline.shared_batch), then `complete`s.
+        """
+        if not self.config.use_denoising_batch:
+            raise ConfigError("stage()/complete() need use_denoising_batch=True; call the pipeline directly")
+        return self._stage(image, batched=True)
+
+    @torch.inference_mode()
+    def complete(self, staged: StagedFrame, unet_out: torch.Tensor) -> StreamResult:
+        """Second half: guidance, scheduler step, buffers, VAE decode. unet_out: (len(request), C, h, w)."""
+        if staged.pipeline is not self or staged.request is None:
+            raise InputError("complete() got a StagedFrame from another pipeline or a sequential one")
+        fbs, n = self.config.frame_buffer_size, self.config.steps
+        denoised, ref = self._after_unet(staged.request, unet_out)
+        warmup = self._calls < n - 1
+        if n > 1:
+            self._x_buffer = schedule.add_noise(denoised[:-fbs], self._noise[fbs:], self._alpha[fbs:], self._beta[fbs:])
+            self._ref_buffer = ref[:-fbs]
+        return self._output(denoised[-fbs:], warmup, staged.timer)
+
+    def _stage(self, image: np.ndarray | torch.Tensor, batched: bool) -> StreamResult | StagedFrame:
         self._require_prepared()
         cfg, timer = self.config, _StageTimer(self._device)
         frames = to_model_tensor(image, cfg.width, cfg.height, cfg.frame_buffer_size, self._device, self._dtype)
@@ -129,9 +163,17 @@ class StreamPipeline:
             self._similarity(frames)  # remember the first frame
         x0 = self._encode(frames)  # (fbs, C, h, w)
         timer.mark("vae_encode")
-        x_t = schedule.add_noise(x0, self._noise[: cfg.frame_buffer_size], self._alpha[: cfg.frame_buffer_size],
-                                 self._beta[: cfg.frame_buffer_size])
-        return self._finish(x_t, x0, timer)
+        fbs = cfg.frame_buffer_size
+        x_t = schedule.add_noise(x0, self._noise[:fbs], self._alpha[:fbs], self._beta[:fbs])
+        return self._stage_latents(x_t, x0, timer, batched)
+
+    def _stage_latents(self, x_t: torch.Tensor, ref: torch.Tensor, timer: _StageTimer, batched: bool) -> StagedFrame:
+        if not batched:
+            return StagedFrame(self, None, x_t, ref, timer)
+        n = self.config.steps
+        x = torch.cat([x_t, self._x_buffer]) if n > 1 else x_t  # (n*fbs, C, h, w)
+        ref = torch.cat([ref, self._ref_buffer]) if n > 1 else ref
+        return StagedFrame(self, self._unet_request(x, ref, 0, len(x)), x, ref, timer)
 
     @torch.inference_mode()
     def txt2img(self) -> StreamResult:
@@ -143,14 +185,14 @@ class StreamPipeline:
         x_t = torch.randn(shape, generator=self._txt2img_generator, dtype=torch.float32).to(self._device, self._dtype)
         ref = schedule.predict_x0(x_t, x_t, self._alpha[:fbs], self._beta[:fbs])  # residual noise at step 0 == x_t
         timer.mark("preprocess")
-        return self._finish(x_t, ref, timer)
+        staged = self._stage_latents(x_t, ref, timer, self.config.use_denoising_batch)
+        if staged.request is None:
+            return self._output(self._denoise_sequential(staged.x, staged.ref), False, timer)
+        return self.complete(staged, self.run_unet(staged.request))
 
     # ------------------------------------------------------------------ denoising
-    def _finish(self, x_t: torch.Tensor, ref: torch.Tensor, timer: _StageTimer) -> StreamResult:
-        if self.config.use_denoising_batch:
-            latents, warmup = self._denoise_batched(x_t, ref)
-        else:
-            latents, warmup = self._denoise_sequential(x_t, ref), False
+    def _output(self, latents: torch.Tensor, warmup: bool, timer: _StageTimer) -> StreamResult:
+        """Decode finished latents (fbs, C, h, w) into the result."""
         timer.mark("unet")
         decoded = self._decode(latents)
         timer.mark("vae_decode")
@@ -161,18 +203,6 @@ class StreamPipeline:
                               latents=latents, frame_index=self._frames_in)
         self._last = result
         return result
-
-    def _denoise_batched(self, x_new: torch.Tensor, ref_new: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        """One Stream Batch UNet call over all n steps; returns the finished fbs latents and the warm-up flag."""
-        fbs, n = self.config.frame_buffer_size, self.config.steps
-        x = torch.cat([x_new, self._x_buffer]) if n > 1 else x_new  # (n*fbs, C, h, w)
-        ref = torch.cat([ref_new, self._ref_buffer]) if n > 1 else ref_new
-        denoised, ref = self._predict(x, ref, 0, n * fbs)
-        warmup = self._calls < n - 1
-        if n > 1:
-            self._x_buffer = schedule.add_noise(denoised[:-fbs], self._noise[fbs:], self._alpha[fbs:], self._beta[fbs:])
-            self._ref_buffer = ref[:-fbs]
-        return denoised[-fbs:], warmup
 
     def _denoise_sequential(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         """The reference: n UNet calls, one per step, with the same per-step noise as Stream Batch."""
@@ -188,23 +218,36 @@ class StreamPipeline:
 
     def _predict(self, x: torch.Tensor, ref: torch.Tensor, lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor]:
         """UNet + guidance + consistency step for slots lo:hi. x, ref: (hi - lo, C, h, w)."""
-        cfg, fbs, m = self.config, self.config.frame_buffer_size, hi - lo
-        a, b = self._alpha[lo:hi], self._beta[lo:hi]
-        t = self._timesteps[lo:hi]
-        mode = cfg.cfg_mode
+        request = self._unet_request(x, ref, lo, hi)
+        return self._after_unet(request, self.run_unet(request))
+
+    def _unet_request(self, x: torch.Tensor, ref: torch.Tensor, lo: int, hi: int) -> UnetRequest:
+        """The UNet batch for slots lo:hi: `negatives` negative-prompt samples, then hi - lo positive ones."""
+        mode, fbs, m = self.config.cfg_mode, self.config.frame_buffer_size, hi - lo
         negatives = m if mode is CfgMode.FULL else (fbs if mode is CfgMode.INITIALIZE and lo == 0 else 0)
+        t = self._timesteps[lo:hi]
         sample = torch.cat([x[:negatives], x]) if negatives else x
         sample_t = torch.cat([t[:negatives], t]) if negatives else t
+        embeds, added = self._conditioning(m, negatives)
+        return UnetRequest(self._layout(sample), sample_t, embeds, added, x, ref, lo, hi, negatives)
+
+    def run_unet(self, request: UnetRequest) -> torch.Tensor:
+        """The UNet output (len(request), C, h, w) for a request (this pipeline's or a merged one)."""
+        return self.components.unet(self._layout(request.sample), request.timesteps,  # type: ignore[misc]
+                                    encoder_hidden_states=request.embeds, added_cond_kwargs=request.added,
+                                    return_dict=False)[0]
+
+    def _after_unet(self, request: UnetRequest, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Guidance and the consistency step from the UNet output of `request`: (denoised, ref), (m, C, h, w)."""
+        cfg, x, ref, lo, hi, negatives = self.config, request.x, request.ref, request.lo, request.hi, request.negatives
+        a, b = self._alpha[lo:hi], self._beta[lo:hi]
         sample_a = torch.cat([a[:negatives], a]) if negatives else a
         sample_b = torch.cat([b[:negatives], b]) if negatives else b
-        embeds, added = self._conditioning(m, negatives)
-        out = self.components.unet(self._layout(sample), sample_t, encoder_hidden_states=embeds,  # type: ignore[misc]
-                                   added_cond_kwargs=added, return_dict=False)[0]
-        eps_all = schedule.to_epsilon(out, sample, sample_a, sample_b, self.components.schedule.prediction_type)
+        eps_all = schedule.to_epsilon(out, request.sample, sample_a, sample_b, self.components.schedule.prediction_type)
         eps_cond = eps_all[negatives:]
-        if mode is CfgMode.NONE:
+        if cfg.cfg_mode is CfgMode.NONE:
             eps = eps_cond
-        elif mode is CfgMode.FULL:
+        elif cfg.cfg_mode is CfgMode.FULL:
             eps = guidance.combine(eps_cond, eps_all[:negatives], cfg.guidance_scale)
         else:
             if negatives:  # INITIALIZE at step 0: the negative prompt's prediction defines the reference
@@ -294,6 +337,35 @@ class StreamPipeline:
     def _require_prepared(self) -> None:
         if self._cond is None:
             raise InputError("call pipe.prepare(prompt=..., negative_prompt=...) before the first frame")
+
+
+@dataclasses.dataclass(frozen=True)
+class UnetRequest:
+    """One pipeline's UNet batch: what the UNet gets, and what `complete` needs to finish the step."""
+
+    sample: torch.Tensor  # (negatives + m, C, h, w)
+    timesteps: torch.Tensor  # (negatives + m,)
+    embeds: torch.Tensor  # (negatives + m, L, D)
+    added: dict | None  # SDXL text_embeds / time_ids, batch-aligned with sample
+    x: torch.Tensor  # (m, C, h, w) noisy latents of the m slots
+    ref: torch.Tensor  # (m, C, h, w) RCFG reference latents
+    lo: int
+    hi: int
+    negatives: int
+
+    def __len__(self) -> int:
+        return self.sample.shape[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedFrame:
+    """A frame between StreamPipeline.stage and .complete (request is None for the sequential path)."""
+
+    pipeline: StreamPipeline
+    request: UnetRequest | None
+    x: torch.Tensor
+    ref: torch.Tensor
+    timer: _StageTimer
 
 
 def _first_seed(cfg: StreamConfig) -> int:

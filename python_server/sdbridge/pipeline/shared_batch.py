@@ -1,0 +1,63 @@
+"""One UNet call for several StreamPipelines that share components (the server's sessions).
+
+Each pipeline keeps its own prompt, guidance, seed noise, schedule and stream-batch buffers; only the
+UNet evaluation is merged: the requests of k pipelines are concatenated along the batch axis, run as
+one call, and split back. Every sample's output depends only on its own inputs (the UNet has no
+cross-sample operations in eval mode), so a merged call gives each pipeline what its own call would,
+up to floating-point summation order (tests/pipeline/test_shared_batch.py bounds the difference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from sdbridge.errors import ConfigError
+from sdbridge.pipeline.config import StreamResult
+from sdbridge.pipeline.stream import StagedFrame, StreamPipeline, UnetRequest
+
+
+def can_share(a: StreamPipeline, b: StreamPipeline) -> bool:
+    """True when the UNet requests of a and b can be concatenated: same components and latent size."""
+    return (a.components is b.components and a.config.use_denoising_batch and b.config.use_denoising_batch
+            and (a.config.width, a.config.height) == (b.config.width, b.config.height))
+
+
+@torch.inference_mode()
+def run_shared(calls: Sequence[tuple[StreamPipeline, np.ndarray | torch.Tensor]]) -> list[StreamResult]:
+    """Process one frame per pipeline with a single UNet call over all of them; results in call order.
+
+    Frames the similarity filter skips are answered without entering the batch. Raises ConfigError when
+    two pipelines cannot share a batch (check with `can_share` first).
+    """
+    if not calls:
+        return []
+    first = calls[0][0]
+    for pipe, _ in calls[1:]:
+        if not can_share(first, pipe):
+            raise ConfigError("run_shared needs pipelines on the same components, size and Stream Batch; "
+                              "group them with can_share() and run the others separately")
+    staged = [pipe.stage(image) for pipe, image in calls]
+    pending = [s for s in staged if isinstance(s, StagedFrame)]
+    outputs = iter(_merged_unet(first, [s.request for s in pending if s.request is not None]))
+    return [s if isinstance(s, StreamResult) else s.pipeline.complete(s, next(outputs)) for s in staged]
+
+
+def _merged_unet(pipe: StreamPipeline, requests: list[UnetRequest]) -> list[torch.Tensor]:
+    """Run the requests as one batch; returns each request's slice of the output."""
+    if not requests:
+        return []
+    if len(requests) == 1:
+        return [pipe.run_unet(requests[0])]
+    added = None
+    if requests[0].added is not None:
+        added = {key: torch.cat([r.added[key] for r in requests]) for key in requests[0].added}  # type: ignore[index]
+    merged = UnetRequest(
+        sample=torch.cat([r.sample for r in requests]),
+        timesteps=torch.cat([r.timesteps for r in requests]),
+        embeds=torch.cat([r.embeds for r in requests]),
+        added=added, x=requests[0].x, ref=requests[0].ref, lo=0, hi=0, negatives=0)
+    out = pipe.run_unet(merged)  # (sum of len(r), C, h, w)
+    return list(torch.split(out, [len(r) for r in requests]))
