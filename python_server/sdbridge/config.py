@@ -58,6 +58,9 @@ class ModelConfig:
     width: int = 64
     height: int = 64
     processing_size: ProcessingSize = ProcessingSize.MODEL
+    # Frames of several sessions waiting at the same size run as ONE UNet call (each session keeps its own
+    # prompt, parameters and buffers). See README "Sessions sharing one UNet batch" for when it is faster.
+    share_unet_batch: bool = True
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,7 @@ class BridgeServer:
                               self._on_worker_output,
                               default_prompt={"prompt": p.prompt, "negative_prompt": p.negative_prompt},
                               passthrough=self.model.family is m.ModelFamily.IDENTITY,
+                              share_unet_batch=self.config.model.share_unet_batch,
                               wrap=(lambda session, pipe: self.recorder.wrap(session.session_id, pipe))
                               if self.recorder is not None else None)
         self._worker.start()

@@ -271,6 +271,12 @@ class SessionTable:
             self._cursor = chosen.session_id
             return chosen
 
+    def others_with_work(self, session: Session) -> list[Session]:
+        """The other sessions that have pending work, in session-id order (partners for a shared batch)."""
+        with self._lock:
+            return sorted((s for s in self._by_identity.values() if s.has_work and s is not session),
+                          key=lambda s: s.session_id)
+
     def wake(self) -> None:
         """Wake the worker (used on shutdown)."""
         with self._lock:

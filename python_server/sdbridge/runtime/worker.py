@@ -31,6 +31,18 @@ from sdbridge.runtime.sessions import (
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class _Begun:
+    """A frame whose pipeline and input pixels are ready, between Worker._begin and Worker._end."""
+
+    session: Session
+    job: FrameJob
+    pipeline: SessionPipeline
+    rgb: np.ndarray  # (h, w, 3) uint8 at the processing size
+    alpha: np.ndarray | None  # the client's alpha to put back, (H, W)
+    marks: tuple[float, float, float]  # perf_counter at start, after setup, after pixel decode
+
+
 class PipelineResult(Protocol):
     """What a pipeline call returns (see sdbridge.pipeline)."""
 
@@ -86,6 +98,7 @@ class Worker:
         default_prompt: Mapping[str, Any] | None = None,
         passthrough: bool = False,
         wrap: Callable[[Session, SessionPipeline], SessionPipeline] | None = None,
+        share_unet_batch: bool = False,
     ) -> None:
         self._table = table
         self._build = build_pipeline
@@ -95,6 +108,9 @@ class Worker:
         self._default_prompt = dict(default_prompt or {})
         self._passthrough = passthrough
         self._wrap = wrap  # e.g. the session recorder (sdbridge.record): sees every call of a session's pipeline
+        # Run the frames of all sessions that have one pending, at the same size, as one UNet call
+        # (sdbridge.pipeline.shared_batch). Wrapped (recorded) pipelines always run alone.
+        self._share = share_unet_batch
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.frames_processed = 0
@@ -138,32 +154,40 @@ class Worker:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
-        held: ResultJob | None = None  # finished, published once the next frame has been taken
+        held: list[ResultJob] = []  # finished, published once the next frames have been taken
         while not self._stop.is_set():
             with self._table.work:
                 session = self._table.next_with_work()
                 if session is None:
-                    if held is not None:
-                        self._publish(held)
-                        held = None
+                    if held:
+                        self._publish_all(held)
+                        held = []
                         continue
                     self._idle = True
                     self._table.work.wait(0.25)
                     self._idle = False
                     continue
+                partners = self._table.others_with_work(session) if self._share else []
             start = time.perf_counter()
-            job = self._take(session)
-            # Publish the previous result only now: its session's next frame (if it was waiting) has
-            # just left the slot, so the frame the client sends on receiving the result cannot
-            # replace it. Without this, thread scheduling alone made a 2-credit client lose frames.
-            if held is not None:
-                self._publish(held)
-                held = None
-            if job is not None:
-                held = self._run_job(session, job)
+            jobs = [(s, self._take(s)) for s in (session, *partners)]
+            jobs = [(s, job) for s, job in jobs if job is not None]
+            # Publish the previous results only now: their sessions' next frames (if they were waiting)
+            # have just left the slots, so a frame a client sends on receiving its result cannot replace
+            # one. Without this, thread scheduling alone made a 2-credit client lose frames.
+            self._publish_all(held)
+            if len(jobs) == 1:
+                result = self._run_job(*jobs[0])
+                held = [result] if result is not None else []
+            elif jobs:
+                held = self._run_together(jobs)
+            else:
+                held = []
             self.busy_seconds += time.perf_counter() - start
-        if held is not None:
-            self._publish(held)
+        self._publish_all(held)
+
+    def _publish_all(self, results: list[ResultJob]) -> None:
+        for result in results:
+            self._publish(result)
 
     def serve(self, session: Session) -> None:
         """One turn for one session: apply its pending updates, process its latest frame, publish."""
@@ -210,9 +234,52 @@ class Worker:
         try:
             result = self._process(session, job)
         except Exception as exc:
-            session.stats.frames_failed += 1
-            self._fail(session, job.frame_id, exc)
+            self._failed(session, job, exc)
             return None
+        return self._account(session, result)
+
+    def _run_together(self, jobs: list[tuple[Session, FrameJob]]) -> list[ResultJob]:
+        """Frames of several sessions: those whose pipelines can share a UNet batch run as one call."""
+        from sdbridge.pipeline.shared_batch import can_share, run_shared
+        from sdbridge.pipeline.stream import StreamPipeline
+
+        results: list[ResultJob] = []
+        groups: list[list[_Begun]] = []
+        for session, job in jobs:
+            try:
+                begun = self._begin(session, job)
+            except Exception as exc:
+                self._failed(session, job, exc)
+                continue
+            if isinstance(begun, ResultJob):
+                results.append(self._account(session, begun))
+                continue
+            pipe = begun.pipeline
+            group = next((g for g in groups if type(pipe) is StreamPipeline and type(g[0].pipeline) is StreamPipeline
+                          and can_share(g[0].pipeline, pipe)), None)  # type: ignore[arg-type]
+            if group is None:
+                groups.append([begun])
+            else:
+                group.append(begun)
+        for group in groups:
+            try:
+                if len(group) == 1:
+                    outs = [group[0].pipeline(group[0].rgb)]
+                else:
+                    outs = run_shared([(b.pipeline, b.rgb) for b in group])  # type: ignore[misc]
+            except Exception as exc:  # the model failed: every frame of this call gets the error
+                for b in group:
+                    self._failed(b.session, b.job, exc)
+                continue
+            done = time.perf_counter()
+            results += [self._account(b.session, self._end(b, out, done)) for b, out in zip(group, outs, strict=True)]
+        return results
+
+    def _failed(self, session: Session, job: FrameJob, exc: Exception) -> None:
+        session.stats.frames_failed += 1
+        self._fail(session, job.frame_id, exc)
+
+    def _account(self, session: Session, result: ResultJob) -> ResultJob:
         session.stats.frames_processed += 1
         session.stats.last_timings = result.timings
         self.frames_processed += 1
@@ -242,6 +309,14 @@ class Worker:
         return pipeline
 
     def _process(self, session: Session, job: FrameJob) -> ResultJob:
+        begun = self._begin(session, job)
+        if isinstance(begun, ResultJob):
+            return begun
+        out = begun.pipeline(begun.rgb)
+        return self._end(begun, out, time.perf_counter())
+
+    def _begin(self, session: Session, job: FrameJob) -> _Begun | ResultJob:
+        """Pipeline, prompt transition and input pixels for a frame (or the finished passthrough result)."""
         t0 = time.perf_counter()
         size = self._size_policy(job.layout)
         pipeline = self._ensure_pipeline(session, size)
@@ -266,21 +341,23 @@ class Worker:
                            "inference": t2 - t1, "encode": 0.0}
                 return self._result(session, job, job.layout, pixels, timings, out)
         rgb, alpha = to_pipeline(job.payload, job.layout, size)  # (h, w, 3) uint8, alpha (H, W)
-        t2 = time.perf_counter()
-        out = pipeline(rgb)
-        t3 = time.perf_counter()
+        return _Begun(session, job, pipeline, rgb, alpha, (t0, t1, time.perf_counter()))
+
+    def _end(self, begun: _Begun, out: PipelineResult, inferred_at: float) -> ResultJob:
+        """Convert a pipeline output back to the client's layout; inferred_at: when the pipeline call ended."""
+        job = begun.job
         client_layout = Layout.packed(job.layout.width, job.layout.height, job.layout.pixel_format,
                                       job.layout.row_order)
-        pixels = from_pipeline(out.image, alpha, client_layout)  # (H, W, bpp)
-        t4 = time.perf_counter()
+        pixels = from_pipeline(out.image, begun.alpha, client_layout)  # (H, W, bpp)
+        t0, t1, t2 = begun.marks
         timings = {
             "queue_wait": t0 - job.received_at,
             "setup": t1 - t0,
             "decode": t2 - t1,
-            "inference": t3 - t2,
-            "encode": t4 - t3,
+            "inference": inferred_at - t2,  # with a shared UNet batch: the whole shared call
+            "encode": time.perf_counter() - inferred_at,
         }
-        return self._result(session, job, client_layout, pixels, timings, out)
+        return self._result(begun.session, job, client_layout, pixels, timings, out)
 
     @staticmethod
     def _result(session: Session, job: FrameJob, layout: Layout, pixels: np.ndarray,

@@ -1,0 +1,76 @@
+"""The worker runs the waiting frames of several sessions as one UNet call (ModelConfig.share_unet_batch)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from sdbridge.pipeline import CfgMode, StreamConfig, StreamPipeline
+from sdbridge.runtime.pixels import Layout, PixelFormat
+from sdbridge.runtime.sessions import ClientInfo, FrameJob, PipelineUpdate, ResultJob, SessionTable
+from sdbridge.runtime.worker import Worker, WorkerFailure
+from tests.conftest import random_frames
+from tests.pipeline.test_guidance import CountingUNet
+
+PROMPTS = {b"a": "a castle", b"b": "a forest", b"c": "a desert"}
+
+
+def _run_sessions(comps, share: bool, frames: int = 3) -> tuple[dict[bytes, list[ResultJob]], list[int]]:
+    """Three sessions, each with a frame waiting whenever the worker looks: results per session, UNet batches."""
+    counting = CountingUNet(comps.unet)
+    counted = dataclasses.replace(comps, unet=counting)
+    table = SessionTable(max_sessions=4)
+    results: dict[bytes, list[ResultJob]] = {k: [] for k in PROMPTS}
+    failures: list[WorkerFailure] = []
+    done = threading.Semaphore(0)
+
+    def build(w: int, h: int) -> StreamPipeline:
+        return StreamPipeline(counted, StreamConfig(width=w, height=h, t_index_list=(32,), cfg_mode=CfgMode.SELF,
+                                                    guidance_scale=1.5, seed=5))
+
+    def on_result(r: ResultJob) -> None:
+        results[r.identity].append(r)
+        done.release()
+
+    def on_failure(f: WorkerFailure) -> None:
+        failures.append(f)
+        done.release()
+
+    worker = Worker(table, build, lambda layout: (64, 64), on_result, on_failure, share_unet_batch=share)
+    sessions = {k: table.open(k, ClientInfo(k.decode()), credits=1) for k in PROMPTS}
+    for k, session in sessions.items():
+        table.submit_update(session, PipelineUpdate({"prompt": PROMPTS[k]}))
+    worker.start()
+    try:
+        for frame in range(frames):
+            # fill every slot while the worker is blocked on the table lock, so all three are waiting together
+            with table.work:
+                for i, (k, session) in enumerate(sessions.items()):
+                    pixels = random_frames(1, seed=10 * frame + i)[0]
+                    rgba = np.dstack([pixels, np.full(pixels.shape[:2], 255, np.uint8)])
+                    table.submit_frame(session, FrameJob(frame, 0, Layout.packed(64, 64, PixelFormat.RGBA8),
+                                                         rgba.tobytes(), time.perf_counter()))
+            for _ in sessions:
+                assert done.acquire(timeout=60)
+    finally:
+        assert worker.stop(timeout=10)
+    assert not failures
+    return results, counting.batches
+
+
+@pytest.mark.timeout(300)
+def test_waiting_sessions_share_one_unet_call_with_the_same_outputs(tiny):
+    shared, shared_batches = _run_sessions(tiny, share=True)
+    alone, alone_batches = _run_sessions(tiny, share=False)
+    assert alone_batches == [1] * 9  # SELF with one step: one UNet sample per frame, three sessions, three frames
+    assert shared_batches == [3] * 3  # the three sessions' frames in one call per round
+    for key in PROMPTS:
+        assert [r.frame_id for r in shared[key]] == [0, 1, 2]
+        for s, a in zip(shared[key], alone[key], strict=True):
+            assert np.abs(s.pixels.astype(int) - a.pixels.astype(int)).max() <= 2
+    # each session kept its own prompt: different prompts, different pictures
+    assert not np.array_equal(shared[b"a"][-1].pixels, shared[b"b"][-1].pixels)
