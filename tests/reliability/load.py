@@ -98,9 +98,9 @@ class ServerProcess:
     """`python -m sdbridge serve` in a child process; `stop()` sends SIGTERM (then SIGKILL after 10 s)."""
 
     def __init__(self, model: str, port: int, extra: Sequence[str] = (), python: str = sys.executable,
-                 max_sessions: int = 8) -> None:
+                 max_sessions: int = 8, env: dict[str, str] | None = None) -> None:
         self.endpoint = f"tcp://127.0.0.1:{port}"
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         self.proc = subprocess.Popen(
             [python, "-m", "sdbridge", "serve", "--model", model, "--bind", self.endpoint,
              "--max-sessions", str(max_sessions), *extra],
@@ -267,8 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--out", default="", help="also write the JSON report here")
+    parser.add_argument("--torch-threads", default="", help="OMP_NUM_THREADS of the server (default: torch's)")
     args = parser.parse_args(argv)
-    server = ServerProcess(args.model, free_port())
+    server = ServerProcess(args.model, free_port(),
+                           env={"OMP_NUM_THREADS": args.torch_threads} if args.torch_threads else None)
     try:
         report = run_load(server.endpoint, server.pid, args.model, args.clients, args.seconds, args.size)
     finally:

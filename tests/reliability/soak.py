@@ -137,8 +137,17 @@ def main() -> int:
     parser.add_argument("--model", default="identity")
     parser.add_argument("--fault-every", type=float, default=5.0)
     parser.add_argument("--restarts", type=int, default=10)
+    parser.add_argument("--restarts-only", action="store_true", help="skip phase 1 (load with faults)")
     args = parser.parse_args()
     started = time.time()
+    if args.restarts_only:
+        phase2 = restarts(args.restarts)
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "soak-restarts.json").write_text(json.dumps(phase2, indent=2) + "\n")
+        delays = [d for r in phase2 for d in r.get("delays_s", [])]  # type: ignore[union-attr]
+        ok = all(d is not None and d <= 2.0 for d in delays) and not any("wrong_frames" in r for r in phase2)
+        print(f"restarts {'PASSED' if ok else 'FAILED'}: max delay {max(d or 99 for d in delays)} s", flush=True)
+        return 0 if ok else 1
     server = ServerProcess(args.model, free_port(), max_sessions=24)  # 8 streaming + room for the faults
     stop = threading.Event()
     done: Counter[str] = Counter()
