@@ -36,9 +36,10 @@ namespace StreamDiffusion.Bridge.Core.Client
         /// <summary>Reconnect automatically (new socket, new Hello) when the connection or session is lost.</summary>
         public bool AutoReconnect = true;
 
-        /// <summary>First delay before a reconnect attempt; doubles up to ReconnectMaxDelayMs.</summary>
+        /// <summary>First delay before a reconnect attempt; doubles up to ReconnectMaxDelayMs. The 1 s cap keeps
+        /// the new handshake within about 1 s of a restarted server being ready (Tests/Core/ReliabilityTests).</summary>
         public int ReconnectDelayMs = 200;
-        public int ReconnectMaxDelayMs = 3000;
+        public int ReconnectMaxDelayMs = 1000;
 
         /// <summary>With frames in flight, no Result or Credit for this long means the server is gone or stuck
         /// (covers dead peers libzmq hides and a pipeline stalled by unreadable results): a new session starts.</summary>

@@ -22,6 +22,9 @@ FSDBridgeStreamerOptions FSDBridgeStreamerOptions::FromSettings()
 	FSDBridgeStreamerOptions Options;
 	Options.Endpoint = Settings->Endpoint;
 	Options.HandshakeTimeoutMs = Settings->HandshakeTimeoutMs;
+	Options.CurveServerKey = Settings->CurveServerKey.TrimStartAndEnd();
+	Options.CurvePublicKey = Settings->CurvePublicKey.TrimStartAndEnd();
+	Options.CurveSecretKey = Settings->CurveSecretKey.TrimStartAndEnd();
 	Options.PeerTimeoutMs = Settings->PeerTimeoutMs;
 	Options.ReadbackRingSize = Settings->ReadbackRingSize;
 	return Options;
@@ -56,6 +59,9 @@ bool FSDBridgeStreamer::Start(FString& OutError)
 	Config.engine_version = SDBridge::ToUtf8(FString::Printf(TEXT("%d.%d"), ENGINE_MAJOR_VERSION, ENGINE_MINOR_VERSION));
 	Config.handshake_timeout = std::chrono::milliseconds(FMath::Max(Options.HandshakeTimeoutMs, 100));
 	Config.peer_timeout = std::chrono::milliseconds(FMath::Max(Options.PeerTimeoutMs, 500));
+	Config.curve_server_key = SDBridge::ToUtf8(Options.CurveServerKey);  // validated by Client::Start
+	Config.curve_public_key = SDBridge::ToUtf8(Options.CurvePublicKey);
+	Config.curve_secret_key = SDBridge::ToUtf8(Options.CurveSecretKey);
 	Config.pixel_formats = {sdbridge::PixelFormat::kBGRA8, sdbridge::PixelFormat::kRGBA8};
 	Client = std::make_shared<sdbridge::Client>(Config);
 	const sdbridge::Status Status = Client->Start();

@@ -24,6 +24,10 @@ struct STREAMDIFFUSIONBRIDGE_API FSDBridgeStreamerOptions
 	int32 HandshakeTimeoutMs = 2000;
 	int32 PeerTimeoutMs = 5000;
 	int32 ReadbackRingSize = 3;
+	/** CurveZMQ keys (Z85, all three or none); see USDBridgeSettings. */
+	FString CurveServerKey;
+	FString CurvePublicKey;
+	FString CurveSecretKey;
 
 	/** Values from Project Settings > Plugins > StreamDiffusion Bridge. */
 	static FSDBridgeStreamerOptions FromSettings();

@@ -31,6 +31,21 @@ public:
 	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Connection", meta = (ClampMin = "500", ClampMax = "120000"))
 	int32 PeerTimeoutMs = 5000;
 
+	/** CurveZMQ (for a server beyond this machine): the server's public key, the `public-key` of its NAME.key
+	 *  from `sdbridge keys generate` (40 characters, Z85). Empty = no encryption (loopback servers). */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Security")
+	FString CurveServerKey;
+
+	/** CurveZMQ: this client's public key (the `public-key` of its NAME.key_secret); the server's
+	 *  authorized_keys folder must hold its NAME.key. */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Security")
+	FString CurvePublicKey;
+
+	/** CurveZMQ: this client's secret key (the `secret-key` of its NAME.key_secret). Stored in the project's
+	 *  config: keep that file out of shared version control, or set it from code at startup. */
+	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Security")
+	FString CurveSecretKey;
+
 	/** Width of the capture render target sent to the server (pixels). */
 	UPROPERTY(Config, EditAnywhere, BlueprintReadOnly, Category = "Capture", meta = (ClampMin = "8", ClampMax = "2048"))
 	int32 CaptureWidth = 512;
