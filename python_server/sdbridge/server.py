@@ -58,7 +58,8 @@ _RUNTIME_ROWS = {v: k for k, v in _WIRE_ROWS.items()}
 
 #: What this server implements (Welcome.capabilities is the intersection with the client's).
 SERVER_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
-                       | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND)
+                       | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND
+                       | m.Capability.NOTICES)  # Notice: preview page changes and the page address
 
 
 @dataclass(frozen=True)

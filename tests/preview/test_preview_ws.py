@@ -209,6 +209,8 @@ def test_engine_clients_are_told_the_page_address_of_their_session(identity_serv
     notice = wait_for(lambda: next((n for n in streamer.notices if n.kind is m.NoticeKind.INFO
                                     and n.source == "preview"), None), 10, "the page address notice")
     assert notice.message == identity_server.preview_url + f"?session={streamer.session_id}"
+    assert streamer.welcome.capabilities & m.Capability.NOTICES  # both sides say they speak Notice
+    assert notice in streamer.client.notices
     status, body = _get(notice.message)
     assert status == 200 and b"output-view" in body
 

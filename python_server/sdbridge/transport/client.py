@@ -44,7 +44,7 @@ from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 log = logging.getLogger(__name__)
 
 _CLIENT_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
-                        | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND)
+                        | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND | m.Capability.NOTICES)
 #: Errors after which the session is gone and a new handshake is needed.
 _SESSION_GONE = {m.ErrorCode.NOT_HELLO, m.ErrorCode.SESSION_EXPIRED, m.ErrorCode.UNKNOWN_SESSION}
 
