@@ -178,10 +178,15 @@ class BridgeClient:
         # A server that is shutting down may still accept our connection and then drop it with the Hello
         # (e.g. we reconnect on its Bye): the monitor tells us, and the Hello goes again on the next
         # connection instead of waiting out the whole timeout.
-        monitor = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        monitor = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED
+                                                | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
         try:
-            self._send(hello)
-            return self._await_welcome(hello, monitor, timeout)
+            try:
+                self._send(hello)
+                hello_lost = False
+            except TransportError:  # the first connection already came and went: send on the next one
+                hello_lost = True
+            return self._await_welcome(hello, monitor, timeout, hello_lost)
         finally:
             with contextlib.suppress(KeyError):
                 self._poller.unregister(monitor)
@@ -189,21 +194,28 @@ class BridgeClient:
                 self._sock.disable_monitor()
             monitor.close(0)
 
-    def _await_welcome(self, hello: m.Hello, monitor: zmq.Socket, timeout: float) -> m.Welcome:
+    def _await_welcome(self, hello: m.Hello, monitor: zmq.Socket, timeout: float, hello_lost: bool) -> m.Welcome:
         deadline = time.monotonic() + timeout
         self._poller.register(monitor, zmq.POLLIN)
-        hello_lost = False
         while True:
             remaining = deadline - time.monotonic()
             received = self._recv(remaining) if remaining > 0 else None
             while monitor.poll(0):  # connection events since the last look
                 event = recv_monitor_message(monitor)["event"]
+                if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:  # libzmq does not retry after this
+                    self._close_socket()
+                    raise TransportError(
+                        f"{self.endpoint} refused the CurveZMQ handshake: this client's public key is not in the "
+                        f"server's authorized_keys folder, or curve_server_key is not the server's public key")
                 if event == zmq.EVENT_DISCONNECTED:
                     hello_lost = True
                 elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED and hello_lost:
                     log.info("connection to %s was dropped before the Welcome; sending Hello again", self.endpoint)
-                    self._send(hello)
-                    hello_lost = False
+                    try:
+                        self._send(hello)
+                        hello_lost = False
+                    except TransportError:  # that connection is already gone too: try on the next one
+                        pass
             if received is None and time.monotonic() < deadline:
                 continue  # woken by the monitor
             if received is None:
