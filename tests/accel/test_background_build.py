@@ -28,7 +28,7 @@ class SlowBuilder:
 
     def __call__(self) -> Runners:
         self.started.set()
-        assert self.release.wait(30), "the test never released the build"
+        assert self.release.wait(240), "the test never released the build"
         if self._fail:
             raise EngineBuildError("fake build failed: out of GPU memory")
         base = eager_runners(self._components)
