@@ -69,7 +69,7 @@ def measure_ours(comps: Components, config: StreamConfig, frames: list[np.ndarra
     processed = [1000 * r.timings["total"] for r in results if not r.skipped]
     return Row(name="", fps=fps, stages_ms=_stages(results), skip_rate=skip_rate,
                skipped_ms=statistics.fmean(skipped) if skipped else float("nan"),
-               processed_ms=statistics.fmean(processed))
+               processed_ms=statistics.fmean(processed) if processed else float("nan"))
 
 
 def measure_original(comps: Components, config: StreamConfig, frames: list[np.ndarray], warmup: int
@@ -110,6 +110,30 @@ def measure_diffusers(comps: Components, size: int, steps: int, mode: CfgMode, f
 
     fps, _ = _time_frames(step, frames, warmup)
     return fps
+
+
+def measure_sessions(comps: Components, size: int, sessions: int, frames: list[np.ndarray], warmup: int
+                     ) -> tuple[float, float]:
+    """`sessions` pipelines (own prompt and seed), each fed every frame: total frames/s run one after another
+    and with one shared UNet call per round (sdbridge.pipeline.shared_batch), alternating rounds."""
+    from sdbridge.pipeline.shared_batch import run_shared
+
+    def pipes() -> list[StreamPipeline]:
+        out = []
+        for k in range(sessions):
+            pipe = StreamPipeline(comps, _config(size, 2, CfgMode.SELF, seed=k + 1))
+            pipe.prepare(prompt=f"{PROMPT}, variation {k}", negative_prompt=NEGATIVE)
+            out.append(pipe)
+        return out
+
+    separate, shared = pipes(), pipes()
+    best = [0.0, 0.0]
+    for _ in range(2):
+        fps, _ = _time_frames(lambda f: [p(f) for p in separate], frames, warmup)
+        best[0] = max(best[0], fps * sessions)
+        fps, _ = _time_frames(lambda f: run_shared([(p, f) for p in shared]), frames, warmup)
+        best[1] = max(best[1], fps * sessions)
+    return best[0], best[1]
 
 
 def unet_batch_ms(comps: Components, size: int, batches: list[int], repeats: int = 5) -> dict[int, float]:
@@ -166,13 +190,17 @@ def run_pipeline_bench(comps: Components, size: int, frames_per_row: int, with_o
     add("similarity filter, static input, 2 steps",
         _config(size, 2, CfgMode.NONE, similarity_filter=True, similarity_threshold=0.98, max_skip_frames=10), static)
 
+    sessions = measure_sessions(comps, size, 4, frames, warmup)
+    log.info("4 sessions: %.2f frames/s separate, %.2f shared", *sessions)
     diffusers_rows: list[tuple[str, float]] = []
     if with_diffusers:
         for n, mode in ((1, CfgMode.NONE), (2, CfgMode.NONE), (4, CfgMode.NONE), (4, CfgMode.FULL)):
             fps = measure_diffusers(comps, size, n, mode, frames[: max(6, frames_per_row // 2)], 2)
             diffusers_rows.append((f"{n} step{'s' * (n > 1)}, cfg {mode.value}", fps))
     unet_ms = unet_batch_ms(comps, size, [1, 2, 4, 5, 8])
-    return _report(comps, size, rows, diffusers_rows, unet_ms)
+    return _report(comps, size, rows, diffusers_rows, unet_ms) + (
+        f"\n\n4 sessions (2 steps, cfg self, own prompts and seeds), total frames/s: {sessions[0]:.2f} one UNet call "
+        f"per session, {sessions[1]:.2f} one shared UNet call per round ({sessions[1] / sessions[0]:.2f}x)")
 
 
 def _report(comps: Components, size: int, rows: list[Row], diffusers_rows: list[tuple[str, float]],
