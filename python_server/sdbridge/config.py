@@ -136,6 +136,27 @@ class SecurityConfig:
     insecure: bool = False  # allow a non-loopback bind without CurveZMQ (anyone who can connect is served)
 
 
+class Accel(Enum):
+    """Acceleration backend of the model (values match sdbridge.acceleration.BackendChoice)."""
+
+    EAGER = "eager"
+    COMPILE = "compile"
+    ONNXRUNTIME = "onnxruntime"
+    TENSORRT = "tensorrt"
+
+
+@dataclass(frozen=True)
+class AccelConfig:
+    """How the model runs (engines/README.md). A backend that cannot run here stops the server, naming why."""
+
+    backend: Accel = Accel.EAGER
+    engines_dir: str = "engines"  # engine cache folder
+    background: bool = False  # onnxruntime/tensorrt: serve with torch eager while engines build, then switch
+    threads: int = 0  # ONNX Runtime intra-op threads (0 = torch's thread count)
+    profile: str = ""  # engine profile TOML whose [shapes] range to build; "" = the model size
+    ort_providers: tuple[str, ...] = ()  # ONNX Runtime execution providers in order; () = by device
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything `sdbridge serve` needs."""
@@ -147,6 +168,7 @@ class ServerConfig:
     session: SessionConfig = field(default_factory=SessionConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     preview: PreviewConfig = field(default_factory=PreviewConfig)
+    accel: AccelConfig = field(default_factory=AccelConfig)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -161,6 +183,7 @@ def _validate(cfg: ServerConfig) -> None:
         (lim.max_message_bytes >= 1024,
          f"limits.max_message_bytes={lim.max_message_bytes} must be >= 1024"),
         (cfg.session.credits >= 1, f"session.credits={cfg.session.credits} must be >= 1"),
+        (cfg.accel.threads >= 0, f"accel.threads={cfg.accel.threads} must be >= 0 (0 = torch's thread count)"),
         (lim.max_events_per_second >= 1,
          f"limits.max_events_per_second={lim.max_events_per_second} must be >= 1"),
         (bool(cfg.security.server_secret_key) == bool(cfg.security.authorized_keys),

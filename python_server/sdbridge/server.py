@@ -110,10 +110,12 @@ def _percentile_us(values: deque[float], q: float) -> int:
     return int(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1e6)
 
 
-def load_model(config: ServerConfig) -> tuple[PipelineFactory, ModelDescription]:
+def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] | None = None
+               ) -> tuple[PipelineFactory, ModelDescription]:
     """Load the configured model once; return a per-session pipeline factory and its description.
 
-    Imports torch and sdbridge.pipeline (only here, never at package import).
+    Imports torch and sdbridge.pipeline (only here, never at package import). `[accel]` picks the backend
+    (sdbridge.acceleration); `on_fatal` gets a failed background engine build.
     """
     import torch
 
@@ -122,6 +124,10 @@ def load_model(config: ServerConfig) -> tuple[PipelineFactory, ModelDescription]
     dtype = getattr(torch, config.model.dtype.value)
     components = load_components(config.model.name, device=config.model.device, dtype=dtype)
     log.info("model loaded: %s", components.describe())
+    if config.accel.backend.value != "eager":
+        from sdbridge.acceleration.serving import accelerate_for_server
+
+        components = accelerate_for_server(components, config, on_fatal)
     return factory_from_components(components, config)
 
 
@@ -201,6 +207,7 @@ class BridgeServer:
         self._authorizer: curve.Authorizer | None = None
         self._own_context: zmq.Context | None = None
         self.endpoint = ""
+        self.fatal_error: BaseException | None = None  # e.g. a failed background engine build: the server stops
         lim = config.limits
         self._limits = codec.DecodeLimits(max_width=lim.max_width, max_height=lim.max_height,
                                           max_message_bytes=lim.max_message_bytes,
@@ -225,7 +232,7 @@ class BridgeServer:
                 "t_index_list": tuple(p.t_index_list), "similarity_filter": p.similarity_filter,
                 "similarity_threshold": p.similarity_threshold, "max_skip_frames": p.max_skip_frames})
         if self._factory is None or self.model is None:
-            self._factory, self.model = load_model(self.config)
+            self._factory, self.model = load_model(self.config, on_fatal=self._on_fatal)
         if self._record_dir:
             from sdbridge.record.recorder import Recorder
 
@@ -295,6 +302,11 @@ class BridgeServer:
                     self._rules_tick(now)
         finally:
             self._announce_shutdown()
+
+    def _on_fatal(self, exc: BaseException) -> None:
+        """Something the server cannot serve without failed in another thread: record it and stop."""
+        self.fatal_error = exc
+        self.stop()
 
     def start_in_thread(self) -> str:
         """`start()` then `run()` in a background thread. Returns the endpoint."""

@@ -109,3 +109,11 @@ def test_compile_backend_matches_eager(tiny: Components) -> None:
     for frame in random_frames(2, 64, seed=11):
         ra, rb = a(frame), b(frame)
     torch.testing.assert_close(rb.latents, ra.latents, atol=1e-4, rtol=1e-4)
+
+
+def test_onnxruntime_tensorrt_provider_missing_here(tiny: Components, tmp_path: Path) -> None:
+    options = AccelOptions(BackendChoice.ONNXRUNTIME, engines_dir=tmp_path,
+                           ort_providers=("TensorrtExecutionProvider", "CUDAExecutionProvider"))
+    with pytest.raises(BackendUnavailableError, match=r"TensorrtExecutionProvider.*onnxruntime-gpu"):
+        accelerate(tiny, options)
+    assert list(tmp_path.iterdir()) == []  # failed before exporting anything

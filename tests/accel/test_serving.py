@@ -23,7 +23,9 @@ def _config(engines_dir: Path, **accel: object) -> ServerConfig:
 def test_accel_config_section() -> None:
     cfg = parse_config('[accel]\nbackend = "onnxruntime"\nbackground = true\nthreads = 2\nengines_dir = "e"\n')
     assert cfg.accel.backend is Accel.ONNXRUNTIME and cfg.accel.background and cfg.accel.threads == 2
-    assert ServerConfig().accel.backend is Accel.EAGER
+    assert ServerConfig().accel.backend is Accel.EAGER and ServerConfig().accel.ort_providers == ()
+    cfg = parse_config('[accel]\nort_providers = ["CUDAExecutionProvider"]\n')
+    assert cfg.accel.ort_providers == ("CUDAExecutionProvider",)
     with pytest.raises(ConfigError, match="unknown key 'fallback'"):
         parse_config('[accel]\nfallback = "eager"\n')
     with pytest.raises(ConfigError, match="not one of"):

@@ -81,7 +81,9 @@ class AccelOptions:
     `engines_dir`: the engine cache folder. `background`: serve with torch eager while the engine builds,
     then switch (engine backends only). `threads`: ONNX Runtime intra-op threads (0 = torch's thread
     count). `cuda_graphs`: torch.compile mode "reduce-overhead" (CUDA only). `shapes`: the range to build.
-    `progress`: show tqdm progress bars while building.
+    `progress`: show tqdm progress bars while building. `ort_providers`: ONNX Runtime execution providers in
+    priority order, e.g. ("TensorrtExecutionProvider", "CUDAExecutionProvider") on a GPU; () = by device
+    (CPU or CUDA). Each must be available, or BackendUnavailableError names the missing one.
     """
 
     backend: BackendChoice = BackendChoice.EAGER
@@ -91,6 +93,7 @@ class AccelOptions:
     cuda_graphs: bool = False
     shapes: ShapeRange = field(default_factory=ShapeRange)
     progress: bool = True
+    ort_providers: tuple[str, ...] = ()
 
 
 UnetRunner = Callable[..., torch.Tensor]

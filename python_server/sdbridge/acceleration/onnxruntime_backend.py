@@ -38,10 +38,24 @@ def _ort() -> Any:
     return onnxruntime
 
 
-def providers_for(device: torch.device) -> list[str]:
-    """The execution providers for `device`; BackendUnavailableError if ONNX Runtime lacks them here."""
+def providers_for(device: torch.device, requested: tuple[str, ...] = ()) -> list[str]:
+    """The execution providers for `device` (or `requested`, in priority order); BackendUnavailableError if
+    ONNX Runtime lacks one of them here. TensorRT's provider ("TensorrtExecutionProvider") needs
+    onnxruntime-gpu built with TensorRT and a GPU; not run here."""
     ort = _ort()
     available = ort.get_available_providers()
+    if requested:
+        missing = [p for p in requested if p not in available]
+        if missing:
+            raise BackendUnavailableError(
+                f"--accel onnxruntime: execution provider(s) {missing} requested but onnxruntime {ort.__version__} "
+                f"has only {', '.join(available)}; install onnxruntime-gpu (with TensorRT for "
+                "TensorrtExecutionProvider) on a GPU machine, or request no providers")
+        if device.type != "cuda" and any(p != "CPUExecutionProvider" for p in requested):
+            raise BackendUnavailableError(
+                f"--accel onnxruntime: providers {list(requested)} run on a GPU but the model is on {device}; "
+                "pass --device cuda")
+        return list(requested)
     wanted = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}.get(device.type)
     if wanted is None:
         raise BackendUnavailableError(
@@ -58,7 +72,8 @@ class OrtSession:
     """One ONNX Runtime session called with torch tensors through IO binding."""
 
     def __init__(self, path: Path, device: torch.device, threads: int,
-                 output_shape: Callable[..., tuple[int, ...]], output_dtype: torch.dtype) -> None:
+                 output_shape: Callable[..., tuple[int, ...]], output_dtype: torch.dtype,
+                 providers: tuple[str, ...] = ()) -> None:
         ort = _ort()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -66,7 +81,7 @@ class OrtSession:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         started = time.perf_counter()
-        self.session = ort.InferenceSession(str(path), options, providers=providers_for(device))
+        self.session = ort.InferenceSession(str(path), options, providers=providers_for(device, providers))
         log.info("onnxruntime session %s ready in %.1f s", path.name, time.perf_counter() - started)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
@@ -110,14 +125,17 @@ class OnnxRuntimeBackend(Backend):
     def runners(self, components: Components, options: AccelOptions) -> Runners:
         """Export (or find) the three ONNX files and open one session per graph."""
         self.check(components)
+        providers_for(components.device, options.ort_providers)  # before any export: a missing provider fails fast
         threads = options.threads or torch.get_num_threads()
         paths = {component: path for component, (path, _) in cached_onnx(components, options).items()}
         dev, dtype, f = components.device, components.dtype, components.vae_scale_factor
-        unet = OrtSession(paths["unet"], dev, threads, lambda x, *_: tuple(x.shape), dtype)
+        wanted = options.ort_providers
+        unet = OrtSession(paths["unet"], dev, threads, lambda x, *_: tuple(x.shape), dtype, wanted)
         encode = OrtSession(paths["vae_encoder"], dev, threads,
-                            lambda x: (x.shape[0], components.latent_channels, x.shape[2] // f, x.shape[3] // f), dtype)
+                            lambda x: (x.shape[0], components.latent_channels, x.shape[2] // f, x.shape[3] // f), dtype,
+                            wanted)
         decode = OrtSession(paths["vae_decoder"], dev, threads,
-                            lambda z: (z.shape[0], 3, z.shape[2] * f, z.shape[3] * f), dtype)
+                            lambda z: (z.shape[0], 3, z.shape[2] * f, z.shape[3] * f), dtype, wanted)
 
         def run_unet(sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
                      text_embeds: torch.Tensor | None = None, time_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -125,4 +143,5 @@ class OnnxRuntimeBackend(Backend):
             return unet(sample, timestep.to(torch.int64), context, *extra)  # type: ignore[arg-type]
 
         return Runners(unet=run_unet, vae_encode=encode, vae_decode=decode,
-                       description=f"onnxruntime {self.version()} ({providers_for(dev)[0]}, {threads} threads)")
+                       description=f"onnxruntime {self.version()} ({', '.join(providers_for(dev, wanted))}, "
+                                   f"{threads} threads)")

@@ -43,7 +43,8 @@ def accelerate_for_server(components: Components, config: ServerConfig,
     announced in the log and replaced when the engines are ready)."""
     accel = config.accel
     options = AccelOptions(BackendChoice(accel.backend.value), engines_dir=Path(accel.engines_dir),
-                           background=accel.background, threads=accel.threads, shapes=server_shapes(config))
+                           background=accel.background, threads=accel.threads, shapes=server_shapes(config),
+                           ort_providers=tuple(accel.ort_providers))
     accelerated, handle = accelerate_with_handle(components, options, on_error=on_fatal)
     log.info("acceleration %s: %s%s", options.backend.value, handle.description,
              "" if handle.ready else " until the background build finishes")

@@ -8,7 +8,7 @@ import signal
 from types import FrameType
 from typing import Any
 
-from sdbridge.config import Dtype, ServerConfig, load_config, with_overrides
+from sdbridge.config import Accel, Dtype, ServerConfig, load_config, with_overrides
 
 NAME = "serve"
 HELP = "run the bridge server: ROUTER socket, sessions, one worker (stops cleanly on SIGINT/SIGTERM)"
@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default=None, choices=[d.value for d in Dtype])
     parser.add_argument("--max-sessions", type=int, default=None)
     parser.add_argument("--credits", type=int, default=None, help="frames in flight per client")
+    parser.add_argument("--accel", default=None, choices=["eager", "compile", "onnxruntime", "tensorrt"],
+                        help="model backend (default: config or eager); one that cannot run here stops the server")
+    parser.add_argument("--engines-dir", default=None, help="engine cache folder (default engines/)")
+    parser.add_argument("--background-build", action="store_true", default=None,
+                        help="onnxruntime/tensorrt: serve with torch eager while engines build, then switch")
     parser.add_argument("--rules", default=None, metavar="FILE",
                         help="game-event rules file (docs/rules.md, configs/rules/); reloaded when it changes")
     parser.add_argument("--record", default=None, metavar="DIR",
@@ -69,8 +74,15 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         preview["host"] = args.preview_host
     if getattr(args, "preview_token", None) is not None:
         preview["token"] = args.preview_token
+    accel: dict[str, Any] = {}
+    if getattr(args, "accel", None) is not None:
+        accel["backend"] = Accel(args.accel)
+    if getattr(args, "engines_dir", None) is not None:
+        accel["engines_dir"] = args.engines_dir
+    if getattr(args, "background_build", None):
+        accel["background"] = True
     return with_overrides(cfg, model=model, limits=limits, session=session, security=security, top=top,
-                          preview=preview)
+                          preview=preview, accel=accel)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         if server.preview_url:
             print(f"sdbridge preview page: {server.preview_url}", flush=True)
         server.run()
+        if server.fatal_error is not None:
+            raise server.fatal_error
     finally:
         server.close()
         for sig, handler in previous.items():
