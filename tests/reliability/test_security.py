@@ -204,3 +204,18 @@ def test_event_rate_is_limited_and_counted() -> None:
         peer.close()
         server.close()
 
+
+
+def test_serve_flags_set_the_security_section() -> None:
+    import argparse
+
+    from sdbridge.commands import serve
+
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    cfg = serve.config_from_args(parser.parse_args(["--bind", "tcp://*:5555", "--insecure"]))
+    assert cfg.security.insecure and cfg.bind == "tcp://*:5555"
+    cfg = serve.config_from_args(parser.parse_args(["--curve-secret-key", "k/server.key_secret",
+                                                    "--authorized-keys", "k/clients"]))
+    assert (cfg.security.server_secret_key, cfg.security.authorized_keys, cfg.security.insecure) == \
+        ("k/server.key_secret", "k/clients", False)
