@@ -49,7 +49,7 @@ def _run_sessions(comps, share: bool, frames: int = 3) -> tuple[dict[bytes, list
         for frame in range(frames):
             # fill every slot while the worker is blocked on the table lock, so all three are waiting together
             with table.work:
-                for i, (k, session) in enumerate(sessions.items()):
+                for i, session in enumerate(sessions.values()):
                     pixels = random_frames(1, seed=10 * frame + i)[0]
                     rgba = np.dstack([pixels, np.full(pixels.shape[:2], 255, np.uint8)])
                     table.submit_frame(session, FrameJob(frame, 0, Layout.packed(64, 64, PixelFormat.RGBA8),
