@@ -93,3 +93,12 @@ def test_stage_and_complete_equal_a_plain_call(tiny):
         image = random_frames(1, seed=frame)[0]
         staged = b[0].stage(image)
         torch.testing.assert_close(b[0].complete(staged, b[0].run_unet(staged.request)).latents, a[0](image).latents)
+
+
+def test_a_unet_batch_limit_splits_the_shared_call(tiny):
+    counting = CountingUNet(tiny.unet)
+    counting.max_batch = 9  # like an engine built for batches up to 9
+    comps = dataclasses.replace(tiny, unet=counting)
+    pipes = _pipes(comps)
+    run_shared(list(zip(pipes, _inputs(SETUPS, 0), strict=True)))
+    assert counting.batches == [4 + 4, 8 + 1]  # 4+4+8 would exceed 9: a second call takes the rest

@@ -5,6 +5,8 @@ UNet evaluation is merged: the requests of k pipelines are concatenated along th
 one call, and split back. Every sample's output depends only on its own inputs (the UNet has no
 cross-sample operations in eval mode), so a merged call gives each pipeline what its own call would,
 up to floating-point summation order (tests/pipeline/test_shared_batch.py bounds the difference).
+A UNet that accepts a limited batch (an engine built for a batch range) says so with a `max_batch`
+attribute; the requests are then run in as few calls as fit.
 """
 
 from __future__ import annotations
@@ -40,9 +42,26 @@ def run_shared(calls: Sequence[tuple[StreamPipeline, np.ndarray | torch.Tensor]]
             raise ConfigError("run_shared needs pipelines on the same components, size and Stream Batch; "
                               "group them with can_share() and run the others separately")
     staged = [pipe.stage(image) for pipe, image in calls]
-    pending = [s for s in staged if isinstance(s, StagedFrame)]
-    outputs = iter(_merged_unet(first, [s.request for s in pending if s.request is not None]))
-    return [s if isinstance(s, StreamResult) else s.pipeline.complete(s, next(outputs)) for s in staged]
+    requests = [s.request for s in staged if isinstance(s, StagedFrame) and s.request is not None]
+    outputs: list[torch.Tensor] = []
+    for chunk in _chunks(requests, getattr(first.components.unet, "max_batch", None)):
+        outputs += _merged_unet(first, chunk)
+    done = iter(outputs)
+    return [s if isinstance(s, StreamResult) else s.pipeline.complete(s, next(done)) for s in staged]
+
+
+def _chunks(requests: list[UnetRequest], max_batch: int | None) -> list[list[UnetRequest]]:
+    """Consecutive groups whose total batch stays within max_batch (an engine's range; None = no limit)."""
+    chunks: list[list[UnetRequest]] = []
+    total = 0
+    for request in requests:
+        if chunks and (max_batch is None or total + len(request) <= max_batch):
+            chunks[-1].append(request)
+            total += len(request)
+        else:
+            chunks.append([request])
+            total = len(request)
+    return chunks
 
 
 def _merged_unet(pipe: StreamPipeline, requests: list[UnetRequest]) -> list[torch.Tensor]:
