@@ -36,6 +36,9 @@ PYTHON_ABS="$(command -v "$PYTHON" || echo "$PYTHON")"
 [[ "$PYTHON_ABS" == /* ]] || PYTHON_ABS="$ROOT/$PYTHON_ABS"
 export SDBRIDGE_REQUIRE_E2E=1   # a missing server fails the run instead of skipping the end-to-end tests
 export PYTHONUNBUFFERED=1
+# The tiny-model server these tests start runs torch on one thread: with two, its OpenMP threads spin against the
+# test process and the client on a 2-core machine, and a tiny frame took seconds instead of ~50 ms (RELIABILITY.md).
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
 total_passed=0
 total_failed=0

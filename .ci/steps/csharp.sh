@@ -34,6 +34,9 @@ export SDBRIDGE_TEST_TOOLS="$ROOT/unity_package/Tests~/Tools"
 export SDBRIDGE_TEST_GOLDEN="$ROOT/schemas/golden"
 export SDBRIDGE_TEST_REQUIRE=1   # a missing dependency fails the run instead of skipping tests
 export PYTHONUNBUFFERED=1
+# The tiny-model server these tests start runs torch on one thread: with two, its OpenMP threads spin against the
+# test process and the client on a 2-core machine, and a tiny frame took seconds instead of ~50 ms (RELIABILITY.md).
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
 RESULT="$OUT/TestResult.xml"
 rm -f "$RESULT"
