@@ -144,6 +144,7 @@ def unet_batch_ms(comps: Components, size: int, batches: list[int], repeats: int
         cond = torch.zeros(1, 77, comps.unet.config.cross_attention_dim, dtype=comps.dtype)  # type: ignore
         for b in batches:
             x = torch.randn(b, comps.latent_channels, h, h, dtype=comps.dtype)
+            x = x.contiguous(memory_format=torch.channels_last)  # the layout StreamPipeline feeds the UNet
             t = torch.full((b,), 500, dtype=torch.long)
             times = []
             for _ in range(repeats + 1):
