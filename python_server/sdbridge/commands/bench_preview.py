@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import statistics
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from sdbridge.bench.child import spawn_ready
 
 NAME = "bench-preview"
 HELP = "stream frames/s with and without a preview page watching (interleaved runs, server in a child process)"
@@ -90,17 +91,6 @@ def _ws_viewer(conn: Connection, url: str) -> None:
                     nbytes += len(message)
         conn.recv()  # "close"
         conn.send({"images": images, "bytes": nbytes})
-
-
-def _spawn(target: Any, *args: Any) -> tuple[Any, Connection, Any]:
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=target, args=(child, *args), daemon=True)
-    proc.start()
-    if not parent.poll(300):
-        proc.kill()
-        raise RuntimeError(f"{target.__name__} did not start within 300 s")
-    return proc, parent, parent.recv()
 
 
 def _stop(proc: Any, conn: Connection) -> Any:
@@ -198,7 +188,8 @@ def run(args: argparse.Namespace) -> int:
     from sdbridge.transport.client import BridgeClient
 
     frames = [SceneRenderer(args.size, args.size, channels=4).render(i * 3) for i in range(16)]
-    server, server_conn, (endpoint, url, threads) = _spawn(_server, args.model, args.size, args.window, args.fps)
+    server, server_conn, (endpoint, url, threads) = spawn_ready(_server, args.model, args.size, args.window, args.fps,
+                                                                start_timeout=300)
     arms: dict[str, list[float]] = {"no page": [], "page open": []}
     shown: list[float] = []
     ratios: list[float] = []
@@ -215,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         preview_cpu[arm].append(probe.preview_ms / elapsed)
     viewer = viewer_conn = None
     if args.viewer == "ws":  # one process for all runs; each "page open" run connects a fresh websocket
-        viewer, viewer_conn, _ = _spawn(_ws_viewer, url)
+        viewer, viewer_conn, _ = spawn_ready(_ws_viewer, url, start_timeout=300)
     try:
         with BridgeClient(endpoint, name="bench-preview") as client:
             welcome = client.connect(timeout=300)

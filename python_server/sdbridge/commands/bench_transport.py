@@ -16,12 +16,13 @@ import argparse
 import io
 import multiprocessing as mp
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
+
+from sdbridge.bench.child import spawn_ready
 
 NAME = "bench-transport"
 HELP = "benchmark the transport: BridgeClient->server vs raw pyzmq echo vs websocket+JPEG (identity model)"
@@ -142,17 +143,6 @@ def _ws_server(conn: Connection, quality: int) -> None:
         thread.start()
         conn.recv()  # any message = stop
         server.shutdown()
-
-
-def _spawn(target: Callable[..., None], *args: Any) -> tuple[mp.Process, Connection, str]:
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=target, args=(child, *args), daemon=True)
-    proc.start()
-    if not parent.poll(120):
-        proc.kill()
-        raise RuntimeError(f"benchmark server {target.__name__} did not start within 120 s")
-    return proc, parent, parent.recv()
 
 
 def _stop(proc: mp.Process, conn: Connection) -> None:
@@ -277,9 +267,9 @@ def run_benchmark(size: int, n_tp: int, n_lat: int, window: int, quality: int,
     # JPEG is ~30x slower: fewer frames keep the run short without changing the per-frame figures
     ws_lat, ws_tp = max(20, n_lat // 5), max(20, n_tp // 5)
     servers = [
-        _spawn(_echo_server, size * size * 4 + (1 << 20)),
-        _spawn(_bridge_server, window),
-        _spawn(_ws_server, quality),
+        spawn_ready(_echo_server, size * size * 4 + (1 << 20)),
+        spawn_ready(_bridge_server, window),
+        spawn_ready(_ws_server, quality),
     ]
     samples: list[list[Sample]] = [[], [], []]
     try:
