@@ -65,18 +65,12 @@ def _chunks(requests: list[UnetRequest], max_batch: int | None) -> list[list[Une
 
 
 def _merged_unet(pipe: StreamPipeline, requests: list[UnetRequest]) -> list[torch.Tensor]:
-    """Run the requests as one batch; returns each request's slice of the output."""
-    if not requests:
-        return []
+    """Run the requests (at least one) as one batch; returns each request's slice of the output."""
     if len(requests) == 1:
         return [pipe.run_unet(requests[0])]
     added = None
     if requests[0].added is not None:
         added = {key: torch.cat([r.added[key] for r in requests]) for key in requests[0].added}  # type: ignore[index]
-    merged = UnetRequest(
-        sample=torch.cat([r.sample for r in requests]),
-        timesteps=torch.cat([r.timesteps for r in requests]),
-        embeds=torch.cat([r.embeds for r in requests]),
-        added=added, x=requests[0].x, ref=requests[0].ref, lo=0, hi=0, negatives=0)
-    out = pipe.run_unet(merged)  # (sum of len(r), C, h, w)
+    out = pipe.call_unet(torch.cat([r.sample for r in requests]), torch.cat([r.timesteps for r in requests]),
+                         torch.cat([r.embeds for r in requests]), added)  # (sum of len(r), C, h, w)
     return list(torch.split(out, [len(r) for r in requests]))

@@ -229,13 +229,17 @@ class StreamPipeline:
         sample = torch.cat([x[:negatives], x]) if negatives else x
         sample_t = torch.cat([t[:negatives], t]) if negatives else t
         embeds, added = self._conditioning(m, negatives)
-        return UnetRequest(self._layout(sample), sample_t, embeds, added, x, ref, lo, hi, negatives)
+        return UnetRequest(sample, sample_t, embeds, added, x, ref, lo, hi, negatives)
 
     def run_unet(self, request: UnetRequest) -> torch.Tensor:
-        """The UNet output (len(request), C, h, w) for a request (this pipeline's or a merged one)."""
-        return self.components.unet(self._layout(request.sample), request.timesteps,  # type: ignore[misc]
-                                    encoder_hidden_states=request.embeds, added_cond_kwargs=request.added,
-                                    return_dict=False)[0]
+        """The UNet output (len(request), C, h, w) for this pipeline's request."""
+        return self.call_unet(request.sample, request.timesteps, request.embeds, request.added)
+
+    def call_unet(self, sample: torch.Tensor, timesteps: torch.Tensor, embeds: torch.Tensor,
+                  added: dict | None) -> torch.Tensor:
+        """One UNet call: sample (B, C, h, w), timesteps (B,), embeds (B, L, D) -> (B, C, h, w)."""
+        return self.components.unet(self._layout(sample), timesteps,  # type: ignore[misc]
+                                    encoder_hidden_states=embeds, added_cond_kwargs=added, return_dict=False)[0]
 
     def _after_unet(self, request: UnetRequest, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Guidance and the consistency step from the UNet output of `request`: (denoised, ref), (m, C, h, w)."""
