@@ -197,6 +197,7 @@ class BridgeServer:
         self._transport: RouterTransport | None = None
         self._waker: Waker | None = None
         self._worker: Worker | None = None
+        self._inline = False  # True: the worker's turns run on the I/O thread (identity model)
         self._io_thread: threading.Thread | None = None
         self._started_at = time.monotonic()
         # preview page (sdbridge.preview): frame taps read by its thread, control inbox applied by the I/O loop
@@ -257,7 +258,10 @@ class BridgeServer:
                               share_unet_batch=self.config.model.share_unet_batch,
                               wrap=(lambda session, pipe: self.recorder.wrap(session.session_id, pipe))
                               if self.recorder is not None else None)
-        self._worker.start()
+        # The identity model costs nothing: its frames are answered on the I/O thread (no worker thread).
+        self._inline = self.model.family is m.ModelFamily.IDENTITY and self.config.model.identity_inline
+        if not self._inline:
+            self._worker.start()
         self.endpoint = self._transport.endpoint
         if self.config.preview.enabled:
             self._start_preview()
@@ -558,7 +562,11 @@ class BridgeServer:
         if replaced is not None:  # latest wins: the older frame is dropped, its credit comes back
             extra.in_flight -= 1
             self._send(session.identity, m.Credit(granted=1))
-        elif self._worker is not None:
+        if self._worker is None:
+            return
+        if self._inline:
+            self._worker.serve(session)  # result (or failure) goes to the outbox, flushed in this loop turn
+        elif replaced is None:
             self._worker.hand_over(job)
 
     def _check_event_rate(self, session: Session, kind: str) -> None:
@@ -632,6 +640,8 @@ class BridgeServer:
             raise ProtocolError(m.ErrorCode.TOO_LARGE,
                                 f"session {session.session_id} has {session.updates.capacity} pipeline updates "
                                 f"pending; send fewer Prompt/Params messages")
+        if self._inline and self._worker is not None:
+            self._worker.serve(session)  # applies the update now, in arrival order
 
     def _stats_of(self, session: Session, request_id: int) -> m.Stats:
         extra = self._extra_of(session)
@@ -729,8 +739,10 @@ class BridgeServer:
     # ------------------------------------------------------------------ outbound
 
     def _on_worker_output(self, item: ResultJob | WorkerFailure) -> None:
-        """Worker thread: queue a result or failure and wake the I/O thread."""
+        """Worker thread: queue a result or failure and wake the I/O thread (inline: already on it)."""
         self._outbox.append(item)
+        if self._inline:
+            return
         waker = self._waker
         if waker is not None:
             waker.notify()

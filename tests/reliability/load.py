@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -158,6 +159,9 @@ def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, che
     rng = np.random.default_rng(index)
     base = rng.integers(0, 256, (size, size, 4), dtype=np.uint8)
     outstanding: dict[int, np.ndarray | None] = {}
+    got: set[int] = set()  # ids of results received (to tell a duplicate from a frame never sent)
+    forgotten: set[int] = set()  # ids dropped from `outstanding` as results the server dropped
+    recent: deque[str] = deque(maxlen=16)  # what this client last did, printed with a wrong result
     with BridgeClient(endpoint, name=f"{name_prefix}-{index}", lost_after=5.0) as client:
         client.connect(timeout=30)
         session = client.session_id
@@ -170,6 +174,7 @@ def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, che
                     break
                 report.sent += 1
                 outstanding[sent_id] = image if check_pixels else None
+                recent.append(f"sent {sent_id}")
             result = client.receive(timeout=30)
             if client.session_id != session:  # reconnected: frames in flight are gone
                 session = client.session_id
@@ -183,18 +188,27 @@ def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, che
                                     f"mine is {client.session_id}")
             want = outstanding.pop(result.frame_id, "missing")
             if isinstance(want, str):
+                why = ("a second result for it" if result.frame_id in got else
+                       "its frame was forgotten as dropped" if result.frame_id in forgotten else
+                       "never sent" if result.frame_id >= client.next_frame_id else "sent but not recorded")
                 report.wrong.append(f"client {index}: result for frame {result.frame_id}, which it did not "
-                                    f"send or already got")
+                                    f"send or already got ({why}; in flight: {sorted(outstanding)[-4:]}, "
+                                    f"credits {client.credits}, credits returned {client.counters.credits_returned}; "
+                                    f"last: {', '.join(recent)})")
             elif result.image.shape != (size, size, 4):
                 report.wrong.append(f"client {index}: frame {result.frame_id} came back {result.image.shape}")
             elif want is not None and not np.array_equal(result.image, want):
                 report.wrong.append(f"client {index}: frame {result.frame_id} holds other pixels")
+            got.add(result.frame_id)
+            recent.append(f"got {result.frame_id} (credits {client.credits}, returned "
+                          f"{client.counters.credits_returned})")
             if result.is_warmup:
                 report.warmup_results += 1
             report.results += 1
             if len(outstanding) > 64:  # results the server dropped (latest wins) never come: forget them
                 for old in sorted(outstanding)[:-8]:
                     del outstanding[old]
+                    forgotten.add(old)
         report.errors = client.counters.errors
         report.reconnects = client.counters.reconnects
 
@@ -268,8 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--out", default="", help="also write the JSON report here")
     parser.add_argument("--torch-threads", default="", help="OMP_NUM_THREADS of the server (default: torch's)")
+    parser.add_argument("--config", default="", help="server TOML config (e.g. identity_inline = false)")
     args = parser.parse_args(argv)
-    server = ServerProcess(args.model, free_port(),
+    server = ServerProcess(args.model, free_port(), extra=("--config", args.config) if args.config else (),
                            env={"OMP_NUM_THREADS": args.torch_threads} if args.torch_threads else None)
     try:
         report = run_load(server.endpoint, server.pid, args.model, args.clients, args.seconds, args.size)

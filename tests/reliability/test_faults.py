@@ -28,9 +28,9 @@ pytestmark = pytest.mark.integration
 HERE = Path(__file__).resolve().parent
 
 
-def _config(**limits: Any) -> ServerConfig:
-    return with_overrides(ServerConfig(), model={"name": "identity"}, top={"bind": "tcp://127.0.0.1:*"},
-                          limits=dict(limits))
+def _config(inline: bool = True, **limits: Any) -> ServerConfig:
+    return with_overrides(ServerConfig(), model={"name": "identity", "identity_inline": inline},
+                          top={"bind": "tcp://127.0.0.1:*"}, limits=dict(limits))
 
 
 @pytest.fixture
@@ -138,10 +138,12 @@ class _FaultyPipeline:
         return self._inner(image)
 
 
-def test_worker_exception_reaches_only_its_session() -> None:
+@pytest.mark.parametrize("inline", [False, True], ids=["worker-thread", "identity-inline"])
+def test_worker_exception_reaches_only_its_session(inline: bool) -> None:
+    """On the worker thread (any real model) and on the I/O thread (identity inline) alike."""
     from sdbridge.pipeline import load_components
 
-    cfg = _config()
+    cfg = _config(inline)
     build, model = factory_from_components(load_components("identity"), cfg)
     srv = BridgeServer(cfg, pipeline_factory=lambda w, h: _FaultyPipeline(build(w, h)), model=model)
     srv.start_in_thread()

@@ -54,9 +54,9 @@ def _server(conn: Connection, model: str, size: int, window: int, fps: float) ->
     endpoint = server.start()
     import threading
 
-    worker = next(t for t in threading.enumerate() if t.name == "sdbridge-worker")
-    threads = {"preview": server.preview.thread_id if server.preview else 0,
-               "stream": (threading.get_native_id(), worker.native_id)}  # this thread runs the I/O loop
+    # this thread runs the I/O loop; the worker thread exists unless the identity model is answered inline
+    stream = [threading.get_native_id()] + [t.native_id for t in threading.enumerate() if t.name == "sdbridge-worker"]
+    threads = {"preview": server.preview.thread_id if server.preview else 0, "stream": tuple(stream)}
     conn.send((endpoint, server.preview_url, threads))
     try:
         server.run(should_stop=lambda: conn.poll(0))
