@@ -96,3 +96,56 @@ def test_valid_headers_decode_through_the_fast_path() -> None:
     res = ResultHeader(frame_id=2**64 - 1, width=512, height=512, stride=2048, pixel_format=PixelFormat.BGRA8,
                        row_order=RowOrder.BOTTOM_UP, credits_granted=3, is_warmup=True)
     assert decode(encode(res)) == res
+
+
+def _read_field_by_field(view: memoryview, pos: int, tag: MessageType) -> dict[str, Any]:
+    """Reference reader: every field on its own, straight from the vtable (no cached Struct)."""
+    import struct
+
+    spec = _scalar.SPECS[tag]
+    vtable = pos - struct.unpack_from("<i", view, pos)[0]
+    vt_size = struct.unpack_from("<H", view, vtable)[0]
+    values = dict(zip(spec.names, spec.defaults, strict=True))
+    for i, (_, field, code) in enumerate(spec.fields):
+        if 4 + 2 * i + 2 <= vt_size:
+            off = struct.unpack_from("<H", view, vtable + 4 + 2 * i)[0]
+            if off:
+                values[field] = struct.unpack_from("<" + code, view, pos + off)[0]
+    return values
+
+
+def test_a_vtable_with_overlapping_fields_reads_each_field_from_its_own_offset() -> None:
+    """A hostile (but in-bounds) vtable may point two fields at the same bytes: no single Struct can read that."""
+    raw = bytearray(encode(FrameHeader(frame_id=7, width=640, height=480, stride=2560,
+                                       pixel_format=PixelFormat.RGBA8, row_order=RowOrder.TOP_DOWN)))
+    view = memoryview(raw)
+    _tag, body = _verify.envelope_body(view)
+    vtable = body - int.from_bytes(raw[body:body + 4], "little", signed=True)
+    width_slot, height_slot = vtable + 4 + 2 * 3, vtable + 4 + 2 * 4
+    raw[height_slot:height_slot + 2] = raw[width_slot:width_slot + 2]  # height now reads width's bytes
+    view = memoryview(raw)
+    got = _scalar.read_scalar(view, body, MessageType.FRAME)
+    assert got == _read_field_by_field(view, body, MessageType.FRAME)
+    assert got["height"] == got["width"] == 640 and got["frame_id"] == 7
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=0, max_size=24), st.integers(0, 40))
+def test_cached_readers_agree_with_field_by_field_reading_on_mangled_vtables(noise: bytes, at: int) -> None:
+    """Overwrite part of a valid Result's vtable: the fast reader either refuses it or reads what a field-by-field
+    reader reads."""
+    from sdbridge.errors import ProtocolError
+
+    raw = bytearray(encode(ResultHeader(frame_id=9, width=64, height=32, stride=256, pixel_format=PixelFormat.RGBA8,
+                                        row_order=RowOrder.TOP_DOWN, credits_granted=1, inference_us=77)))
+    _tag, body = _verify.envelope_body(memoryview(raw))
+    vtable = body - int.from_bytes(raw[body:body + 4], "little", signed=True)
+    start = vtable + 4 + at
+    n = max(0, min(len(noise), body - start))  # overwrite vtable bytes in place (the length stays)
+    raw[start:start + n] = noise[:n]
+    view = memoryview(bytes(raw))
+    try:
+        got = _scalar.read_scalar(view, body, MessageType.RESULT)
+    except ProtocolError:
+        return
+    assert got == _read_field_by_field(view, body, MessageType.RESULT)

@@ -70,35 +70,46 @@ _HH = struct.Struct("<HH")
 _ZEROS = tuple(bytes(n) for n in range(8))
 
 
-def encode_scalar(tag: MessageType, msg: Any, identifier: bytes) -> bytes:
-    """Encode ``msg`` (attributes named as the schema fields) as an Envelope, byte-identical to Builder."""
-    spec = SPECS[tag]
+class _Layout:
+    """The bytes of one scalar message whose present (non-default) fields are known, values left as zeros.
+
+    Every byte but the field values depends only on which fields are present, so a message is this template
+    with one ``Struct.pack_into`` of the values at ``offset`` (pad bytes inside are zeros, as the Builder's).
+    """
+
+    __slots__ = ("offset", "present", "struct", "template")
+
+    def __init__(self, template: bytes, offset: int, fmt: str, present: tuple[int, ...]) -> None:
+        self.template = template
+        self.offset = offset
+        self.struct = struct.Struct(fmt)
+        self.present = present  # field indexes (id order) in the order their values are packed
+
+
+_LAYOUTS: dict[tuple[MessageType, tuple[bool, ...]], _Layout] = {}
+_MAX_LAYOUTS = 4096  # at most 2^fields per type; bounded anyway (a cache miss only costs speed)
+
+
+def _build_layout(tag: MessageType, spec: _Spec, present: tuple[bool, ...], identifier: bytes) -> _Layout:
+    """Lay out the message as flatbuffers.Builder does (back to front) for the fields marked present."""
     parts: list[bytes] = []
     off = 0
     minalign = 4
     slots = [0] * len(spec.fields)
-    field = ""
-    value: Any = None
-    try:
-        for size, fid, field, packer in spec.order:
-            value = getattr(msg, field)
-            if value == 0:  # default: not written (ForceDefaults off); NaN != 0 is written like Builder does
-                continue
-            pad = -off & (size - 1)
-            if pad:
-                parts.append(_ZEROS[pad])
-                off += pad
-            parts.append(packer.pack(value))
-            off += size
-            slots[fid] = off
-            if size > minalign:
-                minalign = size
-    except (struct.error, OverflowError, TypeError) as exc:
-        raise ProtocolError(
-            ErrorCode.BAD_PARAM,
-            f"cannot encode {spec.name}.{field}={value!r}: it does not fit the wire type ({exc}); "
-            "pass a value in the field's range",
-        ) from exc
+    placed: list[tuple[int, int, str]] = []  # (offset from the end after the field, field index, format)
+    for size, fid, _field, packer in spec.order:
+        if not present[fid]:
+            continue
+        pad = -off & (size - 1)
+        if pad:
+            parts.append(_ZEROS[pad])
+            off += pad
+        parts.append(bytes(size))
+        off += size
+        slots[fid] = off
+        placed.append((off, fid, packer.format[-1]))
+        if size > minalign:
+            minalign = size
     # --- body table: soffset to its vtable, then the vtable in front of it
     pad = -off & 3
     if pad:
@@ -154,7 +165,58 @@ def encode_scalar(tag: MessageType, msg: Any, identifier: bytes) -> bytes:
     off += 4
     parts.append(_U32.pack(off - env))
     parts.reverse()
-    return b"".join(parts)
+    total = off
+    # field values, lowest address first: the last field added sits first; gaps are zero pad bytes
+    fmt = "<"
+    cursor = -1
+    order: list[int] = []
+    for end_from_back, fid, code in sorted(placed, key=lambda p: -p[0]):
+        at = total - end_from_back
+        if cursor >= 0 and at > cursor:
+            fmt += f"{at - cursor}x"
+        if cursor < 0:
+            first = at
+        fmt += code
+        cursor = at + struct.calcsize("<" + code)
+        order.append(fid)
+    return _Layout(b"".join(parts), first if order else 0, fmt, tuple(order))
+
+
+def encode_scalar(tag: MessageType, msg: Any, identifier: bytes) -> bytes:
+    """Encode ``msg`` (attributes named as the schema fields) as an Envelope, byte-identical to Builder."""
+    spec = SPECS[tag]
+    values = [getattr(msg, name) for name in spec.names]
+    present = tuple(v != 0 for v in values)  # a default (0) is not written; NaN != 0 is written like Builder does
+    key = (tag, present)
+    layout = _LAYOUTS.get(key)
+    if layout is None or layout.template[4:8] != identifier:
+        layout = _build_layout(tag, spec, present, identifier)
+        if len(_LAYOUTS) < _MAX_LAYOUTS:
+            _LAYOUTS[key] = layout
+    out = bytearray(layout.template)
+    try:
+        layout.struct.pack_into(out, layout.offset, *[values[i] for i in layout.present])
+    except (struct.error, OverflowError, TypeError) as exc:
+        bad = next((spec.fields[i] for i in layout.present if not _fits(spec, i, values[i])), None)
+        field = bad[1] if bad is not None else "?"
+        value = values[bad[0]] if bad is not None else None
+        raise ProtocolError(
+            ErrorCode.BAD_PARAM,
+            f"cannot encode {spec.name}.{field}={value!r}: it does not fit the wire type ({exc}); "
+            "pass a value in the field's range",
+        ) from exc
+    return bytes(out)
+
+
+def _fits(spec: _Spec, index: int, value: Any) -> bool:
+    try:
+        spec.readers[index].pack(value)
+    except (struct.error, OverflowError, TypeError):
+        return False
+    return True
+
+
+_READERS: dict[tuple[MessageType, bytes, int], tuple[Any, tuple[int, ...]]] = {}
 
 
 def read_scalar(view: memoryview, pos: int, tag: MessageType) -> dict[str, Any]:
@@ -172,18 +234,55 @@ def read_scalar(view: memoryview, pos: int, tag: MessageType) -> dict[str, Any]:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{name} vtable sizes {vt_size}/{tbl_size} are invalid")
     if vtable + vt_size > size or pos + tbl_size > size:
         raise ProtocolError(ErrorCode.TRUNCATED, f"{name} table or vtable runs past the end of the {size}-byte buffer")
-    nslots = min((vt_size - 4) // 2, len(spec.fields))
-    offsets = struct.unpack_from(f"<{nslots}H", view, vtable + 4)
+    # The vtable alone decides where each field sits and whether it fits the table: one Struct per vtable.
+    key = (tag, bytes(view[vtable:vtable + vt_size]), tbl_size)
+    reader = _READERS.get(key)
+    if reader is None:
+        reader = _table_reader(spec, key[1], tbl_size)
+        if len(_READERS) < _MAX_LAYOUTS:
+            _READERS[key] = reader
+    unpack, where = reader
     values = list(spec.defaults)
-    readers = spec.readers
+    for i, value in zip(where, unpack.unpack_from(view, pos), strict=True):
+        values[i] = value
+    return dict(zip(spec.names, values, strict=True))
+
+
+def _table_reader(spec: _Spec, vtable: bytes, tbl_size: int) -> tuple[Any, tuple[int, ...]]:
+    """A Struct reading every present field of a table with this vtable (checked against the table size)."""
+    nslots = min((len(vtable) - 4) // 2, len(spec.fields))
+    offsets = struct.unpack_from(f"<{nslots}H", vtable, 4)
+    fields: list[tuple[int, int]] = []  # (table offset, field index)
     for i in range(nslots):
         field_off = offsets[i]
         if field_off:
-            reader = readers[i]
-            if field_off + reader.size > tbl_size:
+            if field_off + spec.readers[i].size > tbl_size:
                 raise ProtocolError(
                     ErrorCode.BAD_MESSAGE,
-                    f"{name}.{spec.names[i]} at table offset {field_off} exceeds the table size {tbl_size}",
+                    f"{spec.name}.{spec.names[i]} at table offset {field_off} exceeds the table size {tbl_size}",
                 )
-            values[i] = reader.unpack_from(view, pos + field_off)[0]
-    return dict(zip(spec.names, values, strict=True))
+            fields.append((field_off, i))
+    fields.sort()
+    fmt = "<"
+    cursor = 0
+    for field_off, i in fields:  # fields may overlap in a hostile buffer: read each from its own offset
+        if field_off < cursor:
+            fmt = ""
+            break
+        if field_off > cursor:
+            fmt += f"{field_off - cursor}x"
+        fmt += spec.fields[i][2]
+        cursor = field_off + spec.readers[i].size
+    if not fmt:  # overlapping fields: not what a Builder writes, but legal to read
+        return _OverlapReader(spec, tuple(fields)), tuple(i for _, i in fields)
+    return struct.Struct(fmt), tuple(i for _, i in fields)
+
+
+class _OverlapReader:
+    """Reads fields one by one (a vtable whose fields overlap cannot be one Struct)."""
+
+    def __init__(self, spec: _Spec, fields: tuple[tuple[int, int], ...]) -> None:
+        self._fields = tuple((off, spec.readers[i]) for off, i in fields)
+
+    def unpack_from(self, view: Any, pos: int) -> tuple[Any, ...]:
+        return tuple(reader.unpack_from(view, pos + off)[0] for off, reader in self._fields)
