@@ -754,6 +754,7 @@ _DECODERS: dict[MessageType, tuple[type, str]] = {
 _IMAGE_ENUMS: tuple[tuple[str, type[enum.IntEnum]], ...] = (
     ("pixel_format", PixelFormat), ("row_order", RowOrder), ("color_space", ColorSpace), ("alpha_mode", AlphaMode),
 )
+_ENUM_MEMBERS: dict[type, dict[int, Any]] = {cls: {e.value: e for e in cls} for _, cls in _IMAGE_ENUMS}
 _SCALAR_CLASSES: dict[MessageType, type] = {
     MessageType.FRAME: FrameHeader, MessageType.RESULT: ResultHeader, MessageType.STATS_REQUEST: StatsRequest,
     MessageType.STATS: Stats, MessageType.CREDIT: Credit, MessageType.PING: Ping, MessageType.PONG: Pong,
@@ -767,12 +768,13 @@ def _from_scalars(msg_type: MessageType, values: dict[str, Any], limits: DecodeL
         kind = "Frame" if msg_type is MessageType.FRAME else "Result"
         for field, enum_cls in _IMAGE_ENUMS:
             raw = values[field]
-            try:
-                values[field] = enum_cls(raw)
-            except ValueError:
+            member = _ENUM_MEMBERS[enum_cls].get(raw)  # a dict lookup: Enum(raw) costs ~1.5 us
+            if member is not None:
+                values[field] = member
+            else:
                 valid = ", ".join(f"{e.name} ({e.value})" for e in enum_cls if e.value)
                 code = ErrorCode.UNSUPPORTED_PIXEL_FORMAT if enum_cls is PixelFormat else ErrorCode.BAD_PARAM
-                raise ProtocolError(code, f"{kind}.{field}={raw} is not valid; use {valid}") from None
+                raise ProtocolError(code, f"{kind}.{field}={raw} is not valid; use {valid}")
         header = cls(**values)
         validate_image_header(header, limits)
         return header  # type: ignore[no-any-return]
