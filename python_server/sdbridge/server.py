@@ -124,6 +124,12 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
     dtype = getattr(torch, config.model.dtype.value)
     components = load_components(config.model.name, device=config.model.device, dtype=dtype)
     log.info("model loaded: %s", components.describe())
+    if components.family.value != "identity":
+        from sdbridge.cpu_features import bf16_hint
+
+        hint = bf16_hint(config.model.device, config.model.dtype.value)
+        if hint:
+            log.info("%s", hint)
     if config.accel.backend.value != "eager":
         from sdbridge.acceleration.serving import accelerate_for_server
 

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compare torch eager with this backend on the same configurations (default: eager, "
                              "the full pipeline benchmark)")
     parser.add_argument("--engines-dir", type=Path, default=Path("engines"), help="engine cache (default engines/)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                        help="dtype of the components (bfloat16: fast on CPUs with AMX; see `sdbridge check`)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    comps = load_components(args.model, device="cpu", dtype=torch.float32)
+    comps = load_components(args.model, device="cpu", dtype=getattr(torch, args.dtype))
     if args.accel != "eager":
         from sdbridge.acceleration import AccelOptions, BackendChoice, accelerate
         from sdbridge.bench.accel_bench import run_accel_bench
