@@ -200,8 +200,10 @@ def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, che
             elif want is not None and not np.array_equal(result.image, want):
                 report.wrong.append(f"client {index}: frame {result.frame_id} holds other pixels")
             got.add(result.frame_id)
+            # the server's timings tell one result sent twice (same figures) from a frame processed twice
+            waited, inferred = (round(result.timings.get(k, 0.0) * 1e6) for k in ("queue_wait", "inference"))
             recent.append(f"got {result.frame_id} (credits {client.credits}, returned "
-                          f"{client.counters.credits_returned})")
+                          f"{client.counters.credits_returned}, waited {waited} us, inference {inferred} us)")
             if result.is_warmup:
                 report.warmup_results += 1
             report.results += 1
