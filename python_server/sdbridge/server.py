@@ -560,19 +560,23 @@ class BridgeServer:
                                                        session.stats.frames_received), "")
         session.stats.frames_received += 1
         layout = Layout(header.width, header.height, header.stride, fmt, rows)
-        job = FrameJob(fid, header.stream_id, layout, pixels, time.perf_counter(),
-                       header.capture_time_us, keep=owner)
+        inline = self._inline and self._worker is not None
+        job = FrameJob(fid, header.stream_id, layout, pixels, time.perf_counter(), header.capture_time_us,
+                       keep=owner, taken=None if inline else threading.Event())
         if self.taps is not None:
             self.taps.offer_input(session.session_id, fid, layout, pixels, owner)
+        if inline:  # the identity model: answered now, on this thread (a failure goes through the outbox)
+            assert self._worker is not None
+            result = self._worker.run_now(session, job)
+            if result is not None:
+                extra.in_flight -= 1
+                self._send_result(session, extra, result)
+            return
         replaced = self.table.submit_frame(session, job)
         if replaced is not None:  # latest wins: the older frame is dropped, its credit comes back
             extra.in_flight -= 1
             self._send(session.identity, m.Credit(granted=1))
-        if self._worker is None:
-            return
-        if self._inline:
-            self._worker.serve(session)  # result (or failure) goes to the outbox, flushed in this loop turn
-        elif replaced is None:
+        elif self._worker is not None:
             self._worker.hand_over(job)
 
     def _check_event_rate(self, session: Session, kind: str) -> None:

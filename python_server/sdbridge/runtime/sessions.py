@@ -48,7 +48,8 @@ class FrameJob:
     received_at: float  # time.perf_counter() when the I/O thread got it
     client_timestamp_us: int = 0
     keep: Any = None  # the transport's frame object that owns `payload` (kept alive, resendable)
-    taken: threading.Event = field(default_factory=threading.Event)  # set when the worker takes it
+    # set when the worker thread takes it (the I/O thread may wait for that); None: nobody waits (inline)
+    taken: threading.Event | None = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)

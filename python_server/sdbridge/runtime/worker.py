@@ -145,7 +145,7 @@ class Worker:
         worker at once; otherwise the I/O thread could read the client's next frame first, and the
         latest-wins slot would drop a frame the worker was free to process.
         """
-        if self._idle:
+        if self._idle and job.taken is not None:
             job.taken.wait(timeout)
 
     @property
@@ -204,8 +204,23 @@ class Worker:
         thread queues in arrival order), so a Prompt sent before a Frame always applies to that Frame.
         """
         job = session.slot.take()
-        if job is not None:
+        if job is not None and job.taken is not None:
             job.taken.set()
+        self._apply_updates(session)
+        return None if session.closed else job
+
+    def run_now(self, session: Session, job: FrameJob) -> ResultJob | None:
+        """Process `job` at once on the calling thread, after the session's pending updates (the inline path
+        of the identity model: no slot, no hand-off). A failure is reported as usual and returns None."""
+        self._apply_updates(session)
+        if session.closed:
+            return None
+        return self._run_job(session, job)
+
+    def _apply_updates(self, session: Session) -> None:
+        """Apply every queued Prompt/Params update of the session, in arrival order."""
+        if not len(session.updates):
+            return
         merged: dict[str, Any] = {}
         for update in session.updates.drain():
             values = dict(update.values)
@@ -227,7 +242,6 @@ class Worker:
                 except Exception as exc:  # report to the client, keep serving with the old values
                     session.prompt_values = before
                     self._fail(session, None, exc)
-        return None if session.closed else job
 
     def _run_job(self, session: Session, job: FrameJob) -> ResultJob | None:
         """Process one frame; a failure is reported at once and returns None."""
