@@ -458,7 +458,9 @@ class BridgeClient:
                                send_time_us=now)
         assert self._sock is not None
         try:
-            self._sock.send_multipart([codec.encode(header), image], zmq.NOBLOCK, copy=False)
+            # header copied (small), pixels zero-copy; one message (libzmq checks the HWM at its first part)
+            self._sock.send(codec.encode(header), zmq.NOBLOCK | zmq.SNDMORE)
+            self._sock.send(image, zmq.NOBLOCK, copy=False)
         except zmq.Again as exc:
             raise TransportError(f"send queue to {self.endpoint} is full; the server is not reading") from exc
         self._last_sent = time.monotonic()
