@@ -7,11 +7,8 @@ whole pipeline about 2x (README, "bfloat16 on CPUs with AMX"). AVX512-BF16 alone
 
 from __future__ import annotations
 
-import logging
 from enum import Enum
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 
 class CpuBf16(Enum):

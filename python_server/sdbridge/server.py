@@ -23,7 +23,7 @@ from typing import Any
 import zmq
 
 from sdbridge import __version__
-from sdbridge.config import ProcessingSize, ServerConfig
+from sdbridge.config import Accel, ProcessingSize, ServerConfig
 from sdbridge.errors import BridgeError, ProtocolError
 from sdbridge.protocol import codec, handshake
 from sdbridge.protocol import messages as m
@@ -119,18 +119,18 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
     """
     import torch
 
-    from sdbridge.pipeline import load_components
+    from sdbridge.pipeline import ModelFamily, load_components
 
     dtype = getattr(torch, config.model.dtype.value)
     components = load_components(config.model.name, device=config.model.device, dtype=dtype)
     log.info("model loaded: %s", components.describe())
-    if components.family.value != "identity":
+    if components.family is not ModelFamily.IDENTITY:
         from sdbridge.cpu_features import bf16_hint
 
         hint = bf16_hint(config.model.device, config.model.dtype.value)
         if hint:
             log.info("%s", hint)
-    if config.accel.backend.value != "eager":
+    if config.accel.backend is not Accel.EAGER:
         from sdbridge.acceleration.serving import accelerate_for_server
 
         components = accelerate_for_server(components, config, on_fatal)

@@ -86,7 +86,7 @@ class _Layout:
         self.present = present  # field indexes (id order) in the order their values are packed
 
 
-_LAYOUTS: dict[tuple[MessageType, tuple[bool, ...]], _Layout] = {}
+_LAYOUTS: dict[tuple[MessageType, tuple[bool, ...], bytes], _Layout] = {}
 _MAX_LAYOUTS = 4096  # at most 2^fields per type; bounded anyway (a cache miss only costs speed)
 
 
@@ -165,21 +165,17 @@ def _build_layout(tag: MessageType, spec: _Spec, present: tuple[bool, ...], iden
     off += 4
     parts.append(_U32.pack(off - env))
     parts.reverse()
-    total = off
-    # field values, lowest address first: the last field added sits first; gaps are zero pad bytes
+    # field values, lowest address first (the last field added sits first); gaps are zero pad bytes
+    values_at = sorted((off - end_from_back, fid, code) for end_from_back, fid, code in placed)
+    first = values_at[0][0] if values_at else 0
     fmt = "<"
-    cursor = -1
-    order: list[int] = []
-    for end_from_back, fid, code in sorted(placed, key=lambda p: -p[0]):
-        at = total - end_from_back
-        if cursor >= 0 and at > cursor:
+    cursor = first
+    for at, _fid, code in values_at:
+        if at > cursor:
             fmt += f"{at - cursor}x"
-        if cursor < 0:
-            first = at
         fmt += code
         cursor = at + struct.calcsize("<" + code)
-        order.append(fid)
-    return _Layout(b"".join(parts), first if order else 0, fmt, tuple(order))
+    return _Layout(b"".join(parts), first, fmt, tuple(fid for _, fid, _ in values_at))
 
 
 def encode_scalar(tag: MessageType, msg: Any, identifier: bytes) -> bytes:
@@ -187,9 +183,9 @@ def encode_scalar(tag: MessageType, msg: Any, identifier: bytes) -> bytes:
     spec = SPECS[tag]
     values = [getattr(msg, name) for name in spec.names]
     present = tuple(v != 0 for v in values)  # a default (0) is not written; NaN != 0 is written like Builder does
-    key = (tag, present)
+    key = (tag, present, identifier)
     layout = _LAYOUTS.get(key)
-    if layout is None or layout.template[4:8] != identifier:
+    if layout is None:
         layout = _build_layout(tag, spec, present, identifier)
         if len(_LAYOUTS) < _MAX_LAYOUTS:
             _LAYOUTS[key] = layout
@@ -263,19 +259,17 @@ def _table_reader(spec: _Spec, vtable: bytes, tbl_size: int) -> tuple[Any, tuple
                 )
             fields.append((field_off, i))
     fields.sort()
+    where = tuple(i for _, i in fields)
     fmt = "<"
     cursor = 0
-    for field_off, i in fields:  # fields may overlap in a hostile buffer: read each from its own offset
-        if field_off < cursor:
-            fmt = ""
-            break
+    for field_off, i in fields:
+        if field_off < cursor:  # overlapping fields: not what a Builder writes, but legal to read
+            return _OverlapReader(spec, tuple(fields)), where
         if field_off > cursor:
             fmt += f"{field_off - cursor}x"
         fmt += spec.fields[i][2]
         cursor = field_off + spec.readers[i].size
-    if not fmt:  # overlapping fields: not what a Builder writes, but legal to read
-        return _OverlapReader(spec, tuple(fields)), tuple(i for _, i in fields)
-    return struct.Struct(fmt), tuple(i for _, i in fields)
+    return struct.Struct(fmt), where
 
 
 class _OverlapReader:
