@@ -43,6 +43,7 @@ class ClientReport:
     reconnects: int = 0
     wrong: list[str] = field(default_factory=list)  # results that were not this client's own frames
     timeouts: int = 0
+    reconnect_reasons: list[str] = field(default_factory=list)  # why each reconnect happened
 
     def fps(self, seconds: float) -> float:
         """Results per second over the run."""
@@ -70,6 +71,7 @@ class LoadReport:
     errors: int
     reconnects: int
     timeouts: int
+    reconnect_reasons: list[str]
     rss_samples_kb: list[int]
 
     def summary(self) -> dict[str, object]:
@@ -159,6 +161,7 @@ def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, che
     rng = np.random.default_rng(index)
     base = rng.integers(0, 256, (size, size, 4), dtype=np.uint8)
     outstanding: dict[int, np.ndarray | None] = {}
+    session_of: dict[int, int] = {}  # frame id -> the session it was sent in (submit may reconnect first)
     got: set[int] = set()  # ids of results received (to tell a duplicate from a frame never sent)
     forgotten: set[int] = set()  # ids dropped from `outstanding` as results the server dropped
     recent: deque[str] = deque(maxlen=16)  # what this client last did, printed with a wrong result
@@ -174,18 +177,23 @@ def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, che
                     break
                 report.sent += 1
                 outstanding[sent_id] = image if check_pixels else None
+                session_of[sent_id] = client.session_id
                 recent.append(f"sent {sent_id}")
             result = client.receive(timeout=30)
-            if client.session_id != session:  # reconnected: frames in flight are gone
+            if client.session_id != session:  # reconnected: the old session's frames in flight never come
+                # back, except results that had arrived before the reconnect (the client still hands those
+                # out, marked with the old session): they stay in `outstanding` until the pruning below.
                 session = client.session_id
-                outstanding.clear()
                 report.reconnects = client.counters.reconnects
+                report.reconnect_reasons.append(f"client {index}: {client.counters.lost_reason}")
+                recent.append(f"reconnected as session {session} ({client.counters.lost_reason})")
             if result is None:
                 report.timeouts += 1
                 continue
-            if result.session_id != client.session_id:
-                report.wrong.append(f"client {index}: result of session {result.session_id}, "
-                                    f"mine is {client.session_id}")
+            sent_in = session_of.pop(result.frame_id, None)
+            if result.session_id != (client.session_id if sent_in is None else sent_in):
+                report.wrong.append(f"client {index}: result of session {result.session_id} for frame "
+                                    f"{result.frame_id}, sent in session {sent_in} (now {client.session_id})")
             want = outstanding.pop(result.frame_id, "missing")
             if isinstance(want, str):
                 why = ("a second result for it" if result.frame_id in got else
@@ -210,6 +218,7 @@ def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, che
             if len(outstanding) > 64:  # results the server dropped (latest wins) never come: forget them
                 for old in sorted(outstanding)[:-8]:
                     del outstanding[old]
+                    session_of.pop(old, None)
                     forgotten.add(old)
         report.errors = client.counters.errors
         report.reconnects = client.counters.reconnects
@@ -271,7 +280,9 @@ def run_load(endpoint: str, server_pid: int, model: str, clients: int = 8, secon
         wrong_frames=[w for r in reports for w in r.wrong], rss_warm_kb=warm_rss, rss_max_after_warm_kb=rss_max,
         rss_end_kb=samples[-1], rss_growth=round((rss_max - warm_rss) / warm_rss, 4) if warm_rss else 0.0,
         errors=sum(r.errors for r in reports), reconnects=sum(r.reconnects for r in reports),
-        timeouts=sum(r.timeouts for r in reports), rss_samples_kb=samples, warmup_seconds=round(warm_at, 1),
+        timeouts=sum(r.timeouts for r in reports),
+        reconnect_reasons=[w for r in reports for w in r.reconnect_reasons], rss_samples_kb=samples,
+        warmup_seconds=round(warm_at, 1),
     )
 
 

@@ -38,8 +38,11 @@ def test_eight_clients_stream_without_starving_mixing_or_growing(model: str) -> 
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"load-{model}.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
     print(f"load {model}: {json.dumps(report.summary())}")
-    assert code == 0, "".join(server.log[-30:])
+    log_tail = "".join(server.log[-30:])
+    assert code == 0, log_tail
+    # A reconnect is checked first: frames in flight across one are not wrong frames, and its reason
+    # (the client's lost_reason) with the server's log says what broke the session.
+    assert report.errors == 0 and report.reconnects == 0, (report.reconnect_reasons, log_tail)
     assert report.wrong_frames == []
     assert report.slowest_fps >= 0.5 * report.mean_fps > 0, report.per_client_fps
     assert report.rss_growth < 0.05, (report.rss_warm_kb, report.rss_max_after_warm_kb)
-    assert report.errors == 0 and report.reconnects == 0

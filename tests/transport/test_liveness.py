@@ -53,6 +53,8 @@ def test_silent_client_is_freed_then_reconnects_and_replays(fast_server: BridgeS
             assert time.monotonic() < deadline, "the client did not reconnect"
             client.receive(timeout=0.05)
         assert client.session_id != first and client.counters.reconnects == 1
+        assert client.counters.lost_reason.startswith("server error SESSION_EXPIRED: session "), \
+            client.counters.lost_reason
         client.submit(image)
         session = fast_server.table.get(next(s.identity for s in fast_server.table.sessions()
                                              if s.session_id == client.session_id))
@@ -157,6 +159,7 @@ def test_client_survives_a_server_restart() -> None:
             result = client.receive(timeout=5)
             assert result is not None
             np.testing.assert_array_equal(result.image, image)
+            assert client.counters.lost_reason.startswith("server said bye"), client.counters.lost_reason
             session = second.table.sessions()[0]
             _wait_for(lambda: session.prompt_values.get("prompt") == "kept across restarts")
         finally:

@@ -78,6 +78,7 @@ class ClientCounters:
     credits_returned: int = 0  # Credit messages (dropped or refused frames)
     errors: int = 0
     reconnects: int = 0
+    lost_reason: str = ""  # why the last session was given up (what triggered the latest reconnect)
     recent_errors: deque[m.ErrorMsg] = field(default_factory=lambda: deque(maxlen=32))
 
 
@@ -576,13 +577,13 @@ class BridgeClient:
             self.counters.recent_errors.append(message)
             log.warning("server error %s: %s", message.code.name, message.message)
             if message.session_closed or message.code in _SESSION_GONE:
-                self._session_lost = True
+                self._lose(f"server error {message.code.name}: {message.message}")
         elif isinstance(message, m.Stats):
             self._stats[message.request_id] = message
             return True
         elif isinstance(message, m.Bye):
             log.info("server said bye: %s", message.reason)
-            self._session_lost = True
+            self._lose(f"server said bye: {message.reason}")
         elif isinstance(message, m.Notice):
             log.info("server notice %s from %r: %s", message.kind.name, message.source, message.message)
             self.notices.append(message)
@@ -602,7 +603,13 @@ class BridgeClient:
     def _check_lost(self) -> None:
         if self.connected and time.monotonic() - self._last_heard > self.lost_after:
             log.warning("no message from %s for %.1f s: connection lost", self.endpoint, self.lost_after)
-            self._session_lost = True
+            self._lose(f"no message from the server for {time.monotonic() - self._last_heard:.1f} s "
+                       f"(lost_after={self.lost_after} s)")
+
+    def _lose(self, reason: str) -> None:
+        """Mark the session lost (the next call reconnects) and remember why."""
+        self._session_lost = True
+        self.counters.lost_reason = reason
 
     def _drain(self) -> None:
         """Handle every message already waiting (no blocking), e.g. an Error saying the session ended."""
