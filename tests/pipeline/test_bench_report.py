@@ -20,3 +20,33 @@ def test_report_has_every_configuration(tiny):
     rows = [r for r in report.splitlines() if r.startswith("| stream") or r.startswith("| sequential")]
     assert len(rows) == 10
     assert all(float(re.split(r"\s*\|\s*", r)[2]) > 0 for r in rows)
+
+
+def test_report_has_the_compute_section(tiny):
+    report = run_pipeline_bench(tiny, 64, frames_per_row=4, with_original=False, with_diffusers=False)
+    assert "Compute per stage" in report
+    rows = [r for r in report.splitlines() if r.startswith(("| VAE encode", "| UNet, batch 1", "| VAE decode"))]
+    assert len(rows) == 3
+    assert all(float(re.split(r"\s*\|\s*", r)[2]) > 0 for r in rows)  # GMAC counted
+
+
+def test_mac_count_matches_a_hand_count():
+    import torch
+
+    from sdbridge.bench.compute import _count_macs
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Conv2d(8, 8, 3, padding=1, groups=2),
+                              torch.nn.Flatten(), torch.nn.Linear(8 * 5 * 5, 10))
+    x = torch.randn(2, 3, 5, 5)
+    # conv 3->8: 2*8*5*5 outputs x 3*3*3; grouped conv: 2*8*5*5 outputs x (8/2)*3*3; linear: 2*10 outputs x 200
+    want = 2 * 8 * 25 * 27 + 2 * 8 * 25 * 36 + 2 * 10 * 200
+    with torch.inference_mode():
+        assert _count_macs([net], lambda: net(x)) == want
+
+
+def test_stage_compute_of_the_sdxl_family(tiny_sdxl):
+    from sdbridge.bench.compute import stage_compute
+
+    stages = stage_compute(tiny_sdxl, 64, repeats=1)
+    assert [s.name for s in stages] == ["VAE encode", "UNet, batch 1", "VAE decode"]
+    assert all(s.gmac > 0 and s.ms > 0 for s in stages)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sdbridge.bench.compute import compute_report
 from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline
 from sdbridge.scene import SceneRenderer
 
@@ -199,7 +200,7 @@ def run_pipeline_bench(comps: Components, size: int, frames_per_row: int, with_o
             fps = measure_diffusers(comps, size, n, mode, frames[: max(6, frames_per_row // 2)], 2)
             diffusers_rows.append((f"{n} step{'s' * (n > 1)}, cfg {mode.value}", fps))
     unet_ms = unet_batch_ms(comps, size, [1, 2, 4, 5, 8])
-    return _report(comps, size, rows, diffusers_rows, unet_ms) + (
+    return _report(comps, size, rows, diffusers_rows, unet_ms) + "\n\n" + compute_report(comps, size) + (
         f"\n\n4 sessions (2 steps, cfg self, own prompts and seeds), total frames/s: {sessions[0]:.2f} one UNet call "
         f"per session, {sessions[1]:.2f} one shared UNet call per round ({sessions[1] / sessions[0]:.2f}x)")
 
