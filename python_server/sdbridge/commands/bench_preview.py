@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from multiprocessing.connection import Connection
@@ -144,6 +145,19 @@ def _cpu_seconds(pid: int, tid: int = 0) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def bootstrap_median_interval(values: list[float], level: float = 0.9, resamples: int = 2000,
+                              seed: int = 0) -> tuple[float, float]:
+    """A percentile-bootstrap interval for the median of `values` (seeded, so a report repeats exactly)."""
+    import random
+
+    if len(values) < 2:
+        return (values[0], values[0]) if values else (float("nan"), float("nan"))
+    rng = random.Random(seed)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
+    tail = (1 - level) / 2
+    return medians[int(tail * (resamples - 1))], medians[int((1 - tail) * (resamples - 1))]
+
+
 # ------------------------------------------------------------------ the game client
 
 
@@ -197,9 +211,17 @@ def run(args: argparse.Namespace) -> int:
     stream_cpu: dict[str, list[float]] = {"no page": [], "page open": []}  # I/O + worker threads, ms per frame
     preview_cpu: dict[str, list[float]] = {"no page": [], "page open": []}  # preview thread, ms per second
 
+    viewer_cpu: list[float] = []  # the websocket page's process, ms of CPU per second (page-open runs)
+    client_cpu: dict[str, list[float]] = {"no page": [], "page open": []}  # this (game client) process, ms per frame
+
     def measure(arm: str) -> None:
+        viewer_before = _cpu_seconds(viewer.pid) if viewer is not None else float("nan")
+        client_before = _cpu_seconds(os.getpid())
         with _CpuProbe(server.pid, threads) as probe:
             results, elapsed = _stream(client, frames, args.seconds)
+        client_cpu[arm].append((_cpu_seconds(os.getpid()) - client_before) * 1e3 / max(1, results))
+        if arm == "page open" and viewer is not None:
+            viewer_cpu.append((_cpu_seconds(viewer.pid) - viewer_before) * 1e3 / elapsed)
         arms[arm].append(results / elapsed)
         cpu[arm].append(probe.process_ms / max(1, results))
         stream_cpu[arm].append(probe.stream_ms / max(1, results))
@@ -253,6 +275,9 @@ def run(args: argparse.Namespace) -> int:
     paired = statistics.median(ratios)
     print(f"  page open / no page: median of per-round ratios {paired:.3f} (cost {100 * (1 - paired):+.1f}% of "
           f"throughput; rounds: {', '.join(f'{v:.3f}' for v in ratios)}), ratio of medians {with_page / base:.3f}")
+    low, high = bootstrap_median_interval(ratios)
+    print(f"  cost of an open page: {100 * (1 - paired):+.1f}% of throughput, 90% bootstrap interval "
+          f"{100 * (1 - high):+.1f}% to {100 * (1 - low):+.1f}% (from {len(ratios)} rounds; more rounds narrow it)")
     cpu_base, cpu_page = statistics.median(cpu["no page"]), statistics.median(cpu["page open"])
     print(f"  server CPU per frame: no page {cpu_base:.3f} ms, page open {cpu_page:.3f} ms "
           f"({100 * (cpu_page / cpu_base - 1):+.1f}%)")
@@ -262,5 +287,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  preview thread CPU: no page {statistics.median(preview_cpu['no page']):.1f} ms/s, page open "
           f"{statistics.median(preview_cpu['page open']):.1f} ms/s (ms of CPU per second of streaming; 1000 = one "
           f"core)")
+    base_client, page_client = statistics.median(client_cpu["no page"]), statistics.median(client_cpu["page open"])
+    print(f"  game client process CPU per frame: no page {base_client:.3f} ms, page open {page_client:.3f} ms "
+          f"({100 * (page_client / base_client - 1):+.1f}%)")
+    if viewer_cpu:
+        print(f"  websocket page process CPU: {statistics.median(viewer_cpu):.1f} ms/s while watching")
     print(f"  {viewer_note}; the server sent {totals.get('images_sent', 0)} preview images in all")
     return 0
