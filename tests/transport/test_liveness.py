@@ -186,3 +186,64 @@ def test_a_result_that_already_arrived_is_returned_at_once() -> None:
         assert waited < 2.5, f"receive() took {waited:.2f} s for a result that was already there"
     finally:
         srv.close()
+
+
+def test_a_long_gap_on_our_side_is_not_taken_for_a_lost_server(server: BridgeServer) -> None:
+    """A thread that did not run for a while (or a paused VM) sees a long silence the server never had:
+    the client asks with a Ping before it gives the session up, and the live server's Pong keeps it."""
+    with BridgeClient(server.endpoint, name="starved", lost_after=2.0) as client:
+        client.connect(timeout=5)
+        first = client.session_id
+        now = time.monotonic()
+        client._last_heard = now - 30.0  # as if this thread had been descheduled for 30 s ...
+        client._last_sent = now  # ... right after sending (so no heartbeat Ping goes out by itself)
+        assert client.receive(timeout=2.5) is None  # nothing in flight: no result, just the waiting
+        assert client.counters.reconnects == 0 and client.session_id == first, client.counters.lost_reason
+        assert time.monotonic() - client._last_heard < 2.5  # the probe's Pong was heard
+
+
+def test_a_silent_server_is_given_up_after_an_unanswered_ping() -> None:
+    """A server that answers the Hello and then nothing (not even Pings): lost after lost_after plus the
+    Ping's grace second, with the reason saying so."""
+    import zmq
+
+    from sdbridge.protocol import codec
+    from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
+
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    client = BridgeClient(f"tcp://127.0.0.1:{port}", name="to-a-silent-server", lost_after=0.5,
+                          auto_reconnect=False)
+    try:
+        import threading
+
+        def answer_hello() -> None:
+            assert router.poll(5000)
+            identity, _hello = router.recv_multipart()
+            welcome = m.Welcome(session_id=7, protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR,
+                                initial_credits=2, max_width=64, max_height=64, max_message_bytes=1 << 20,
+                                heartbeat_interval_ms=100)
+            router.send_multipart([identity, codec.encode(welcome)])
+
+        helper = threading.Thread(target=answer_hello, daemon=True)
+        helper.start()
+        client.connect(timeout=5)
+        helper.join(5)
+        start = time.monotonic()
+        with pytest.raises(TransportError, match="reconnect"):
+            while time.monotonic() - start < 10:
+                client.receive(timeout=0.2)
+        waited = time.monotonic() - start
+        assert 0.5 + 1.0 * 0.5 <= waited < 5.0, waited  # lost_after, then the grace (min(1 s, lost_after))
+        assert "no answer to a Ping" in client.counters.lost_reason, client.counters.lost_reason
+        # the client did ask: a Ping reached the silent server
+        pings = 0
+        while router.poll(0):
+            _identity, body = router.recv_multipart()
+            pings += isinstance(codec.decode(body), m.Ping)
+        assert pings >= 1
+    finally:
+        client.close()
+        router.close(0)

@@ -16,9 +16,10 @@ Result (or Credit) returns one; `submit` without credit keeps the frame as the o
 newer submit replaces it) and sends it as soon as credit returns, during `receive`.
 Heartbeats: every call sends a Ping when nothing was sent for the server's heartbeat interval; an idle
 tool should call `receive(timeout=...)` or `ping()` now and then. When the server does not answer
-for `lost_after` seconds, or says the session is gone, the client reconnects with a new socket and
-a new Hello (a fresh session), then re-sends its last prompt, parameters and state; `on_reconnect`
-is called afterwards. A frame in flight when the session ended is lost (its result never comes).
+for `lost_after` seconds (and then not to a Ping within a second), or says the session is gone, the
+client reconnects with a new socket and a new Hello (a fresh session), then re-sends its last prompt,
+parameters and state; `on_reconnect` is called afterwards. A frame in flight when the session ended
+is lost (its result never comes).
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ class BridgeClient:
         self._next_request = 1
         self._last_sent = 0.0
         self._last_heard = 0.0
+        self._probe_at: float | None = None  # when _check_lost last sent a Ping to test a silence
+        self._probe_grace = min(1.0, lost_after)  # how long that Ping may go unanswered before the session is lost
         self._session_lost = False
         self._connect_timeout = 5.0
         # what a new session needs to look like the old one (replayed after a reconnect)
@@ -601,10 +604,28 @@ class BridgeClient:
             self._send(m.Ping(nonce=self._next_request, client_time_us=_now_us()))
 
     def _check_lost(self) -> None:
-        if self.connected and time.monotonic() - self._last_heard > self.lost_after:
-            log.warning("no message from %s for %.1f s: connection lost", self.endpoint, self.lost_after)
-            self._lose(f"no message from the server for {time.monotonic() - self._last_heard:.1f} s "
-                       f"(lost_after={self.lost_after} s)")
+        """Give the session up after `lost_after` s of silence, but only once a probe went unanswered.
+
+        Silence measured by the clock is not always the server's: a thread that did not run for a while
+        (a loaded machine) or a paused VM sees a long gap although messages wait in the socket or come the
+        moment everything runs again. So first read what already arrived, then send a Ping, and declare
+        the session lost only when the silence lasts `probe_grace` seconds past that Ping.
+        """
+        if not self.connected or time.monotonic() - self._last_heard <= self.lost_after:
+            return
+        self._drain()  # messages that already arrived count (they refresh _last_heard)
+        now = time.monotonic()
+        if now - self._last_heard <= self.lost_after:
+            return
+        if self._probe_at is None or self._probe_at < self._last_heard:  # no probe since the silence began
+            self._probe_at = now
+            self._try_send(m.Ping(nonce=self._next_request, client_time_us=_now_us()))
+            return
+        if now - self._probe_at >= self._probe_grace:
+            log.warning("no message from %s for %.1f s (a Ping sent %.1f s ago went unanswered): connection lost",
+                        self.endpoint, now - self._last_heard, now - self._probe_at)
+            self._lose(f"no message from the server for {now - self._last_heard:.1f} s, and no answer to a Ping "
+                       f"for {now - self._probe_at:.1f} s (lost_after={self.lost_after} s)")
 
     def _lose(self, reason: str) -> None:
         """Mark the session lost (the next call reconnects) and remember why."""
