@@ -160,8 +160,8 @@ def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, che
 
     rng = np.random.default_rng(index)
     base = rng.integers(0, 256, (size, size, 4), dtype=np.uint8)
-    outstanding: dict[int, np.ndarray | None] = {}
-    session_of: dict[int, int] = {}  # frame id -> the session it was sent in (submit may reconnect first)
+    # frame id -> (the session it was sent in (submit may reconnect first), its pixels when they are checked)
+    outstanding: dict[int, tuple[int, np.ndarray | None]] = {}
     got: set[int] = set()  # ids of results received (to tell a duplicate from a frame never sent)
     forgotten: set[int] = set()  # ids dropped from `outstanding` as results the server dropped
     recent: deque[str] = deque(maxlen=16)  # what this client last did, printed with a wrong result
@@ -176,8 +176,7 @@ def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, che
                 if sent_id is None:
                     break
                 report.sent += 1
-                outstanding[sent_id] = image if check_pixels else None
-                session_of[sent_id] = client.session_id
+                outstanding[sent_id] = (client.session_id, image if check_pixels else None)
                 recent.append(f"sent {sent_id}")
             result = client.receive(timeout=30)
             if client.session_id != session:  # reconnected: the old session's frames in flight never come
@@ -190,12 +189,12 @@ def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, che
             if result is None:
                 report.timeouts += 1
                 continue
-            sent_in = session_of.pop(result.frame_id, None)
+            entry = outstanding.pop(result.frame_id, None)
+            sent_in, want = entry if entry is not None else (None, None)
             if result.session_id != (client.session_id if sent_in is None else sent_in):
                 report.wrong.append(f"client {index}: result of session {result.session_id} for frame "
                                     f"{result.frame_id}, sent in session {sent_in} (now {client.session_id})")
-            want = outstanding.pop(result.frame_id, "missing")
-            if isinstance(want, str):
+            if entry is None:
                 why = ("a second result for it" if result.frame_id in got else
                        "its frame was forgotten as dropped" if result.frame_id in forgotten else
                        "never sent" if result.frame_id >= client.next_frame_id else "sent but not recorded")
@@ -218,7 +217,6 @@ def client_loop(endpoint: str, index: int, size: int, stop: threading.Event, che
             if len(outstanding) > 64:  # results the server dropped (latest wins) never come: forget them
                 for old in sorted(outstanding)[:-8]:
                     del outstanding[old]
-                    session_of.pop(old, None)
                     forgotten.add(old)
         report.errors = client.counters.errors
         report.reconnects = client.counters.reconnects

@@ -35,7 +35,8 @@ class StageCompute:
         return 2 * self.gmac / (self.ms / 1000) if self.ms > 0 else 0.0
 
 
-def _median_ms(fn: Callable[[], object], repeats: int) -> float:
+def median_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Median milliseconds of `repeats` calls of `fn`, after one untimed call."""
     fn()  # first-call costs (allocator, kernel choice) stay out of the figure
     times = []
     for _ in range(repeats):
@@ -70,7 +71,7 @@ def matmul_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> f
     """GFLOP/s of one n x n x n matrix product in `dtype` on the CPU: the practical peak."""
     with torch.inference_mode():
         a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-        ms = _median_ms(lambda: a @ b, repeats)
+        ms = median_ms(lambda: a @ b, repeats)
     return 2 * n**3 / (ms / 1000) / 1e9
 
 
@@ -99,7 +100,7 @@ def stage_compute(comps: Components, size: int, repeats: int = 5) -> list[StageC
     with torch.inference_mode():
         for name, fn in stages.items():
             macs = _count_macs([vae, unet], fn)
-            out.append(StageCompute(name, macs / 1e9, _median_ms(fn, repeats)))
+            out.append(StageCompute(name, macs / 1e9, median_ms(fn, repeats)))
     return out
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from sdbridge.bench.compute import compute_report
+from sdbridge.bench.compute import compute_report, median_ms
 from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline
 from sdbridge.scene import SceneRenderer
 
@@ -147,12 +147,8 @@ def unet_batch_ms(comps: Components, size: int, batches: list[int], repeats: int
             x = torch.randn(b, comps.latent_channels, h, h, dtype=comps.dtype)
             x = x.contiguous(memory_format=torch.channels_last)  # the layout StreamPipeline feeds the UNet
             t = torch.full((b,), 500, dtype=torch.long)
-            times = []
-            for _ in range(repeats + 1):
-                start = time.perf_counter()
-                comps.unet(x, t, encoder_hidden_states=cond.expand(b, -1, -1), return_dict=False)  # type: ignore
-                times.append(time.perf_counter() - start)
-            out[b] = 1000 * statistics.median(times[1:])
+            kwargs = {"encoder_hidden_states": cond.expand(b, -1, -1), "return_dict": False}
+            out[b] = median_ms(lambda x=x, t=t, kw=kwargs: comps.unet(x, t, **kw), repeats)  # type: ignore
     return out
 
 

@@ -136,7 +136,6 @@ class BridgeClient:
         self._last_sent = 0.0
         self._last_heard = 0.0
         self._probe_at: float | None = None  # when _check_lost last sent a Ping to test a silence
-        self._probe_grace = min(1.0, lost_after)  # how long that Ping may go unanswered before the session is lost
         self._session_lost = False
         self._connect_timeout = 5.0
         # what a new session needs to look like the old one (replayed after a reconnect)
@@ -433,7 +432,7 @@ class BridgeClient:
     def ping(self) -> None:
         """Send a heartbeat now (an idle client should do this at least every heartbeat interval)."""
         self._ensure_session()
-        self._send(m.Ping(nonce=self._next_request, client_time_us=_now_us()))
+        self._send(self._ping_message())
 
     # ------------------------------------------------------------------ internals
 
@@ -601,7 +600,7 @@ class BridgeClient:
     def _heartbeat(self) -> None:
         if self.connected and self.welcome and self.welcome.heartbeat_interval_ms > 0 \
                 and time.monotonic() - self._last_sent >= self._heartbeat_period():
-            self._send(m.Ping(nonce=self._next_request, client_time_us=_now_us()))
+            self._send(self._ping_message())
 
     def _check_lost(self) -> None:
         """Give the session up after `lost_after` s of silence, but only once a probe went unanswered.
@@ -609,7 +608,7 @@ class BridgeClient:
         Silence measured by the clock is not always the server's: a thread that did not run for a while
         (a loaded machine) or a paused VM sees a long gap although messages wait in the socket or come the
         moment everything runs again. So first read what already arrived, then send a Ping, and declare
-        the session lost only when the silence lasts `probe_grace` seconds past that Ping.
+        the session lost only when that Ping goes unanswered for a second (or `lost_after`, if shorter).
         """
         if not self.connected or time.monotonic() - self._last_heard <= self.lost_after:
             return
@@ -619,13 +618,17 @@ class BridgeClient:
             return
         if self._probe_at is None or self._probe_at < self._last_heard:  # no probe since the silence began
             self._probe_at = now
-            self._try_send(m.Ping(nonce=self._next_request, client_time_us=_now_us()))
+            self._try_send(self._ping_message())
             return
-        if now - self._probe_at >= self._probe_grace:
+        if now - self._probe_at >= min(1.0, self.lost_after):
             log.warning("no message from %s for %.1f s (a Ping sent %.1f s ago went unanswered): connection lost",
                         self.endpoint, now - self._last_heard, now - self._probe_at)
             self._lose(f"no message from the server for {now - self._last_heard:.1f} s, and no answer to a Ping "
                        f"for {now - self._probe_at:.1f} s (lost_after={self.lost_after} s)")
+
+    def _ping_message(self) -> m.Ping:
+        """A Ping stamped now (heartbeats, ping(), the silence probe)."""
+        return m.Ping(nonce=self._next_request, client_time_us=_now_us())
 
     def _lose(self, reason: str) -> None:
         """Mark the session lost (the next call reconnects) and remember why."""
