@@ -10,12 +10,24 @@ values and against the golden files; the reader does the verifier's bounds check
 
 from __future__ import annotations
 
+import dataclasses
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sdbridge.errors import ProtocolError
-from sdbridge.protocol.messages import ErrorCode, MessageType
+from sdbridge.protocol.messages import (
+    Credit,
+    ErrorCode,
+    FrameHeader,
+    MessageType,
+    Ping,
+    Pong,
+    ResultHeader,
+    Stats,
+    StatsRequest,
+)
 
 #: (field id, field name, struct format character)
 ScalarField = tuple[int, str, str]
@@ -48,12 +60,15 @@ SCALAR_TABLES: Mapping[MessageType, tuple[str, tuple[ScalarField, ...]]] = {
 class _Spec:
     """Precomputed packers for one scalar table."""
 
-    __slots__ = ("defaults", "fields", "name", "names", "order", "readers")
+    __slots__ = ("class_order", "cls", "defaults", "fields", "name", "names", "order", "readers")
 
-    def __init__(self, name: str, fields: Sequence[ScalarField]) -> None:
+    def __init__(self, name: str, fields: Sequence[ScalarField], cls: type) -> None:
         self.name = name
+        self.cls = cls
         self.fields = tuple(fields)
         self.names = tuple(f[1] for f in fields)
+        # the readers return values in the order of the message class's fields (its positional arguments)
+        self.class_order = tuple(self.names.index(f.name) for f in dataclasses.fields(cls))
         packers = [struct.Struct("<" + f[2]) for f in fields]
         # canonical add order: size descending, ties in descending field id
         self.order = tuple(sorted(((p.size, f[0], f[1], p) for f, p in zip(fields, packers, strict=True)),
@@ -62,7 +77,13 @@ class _Spec:
         self.defaults = tuple(False if f[2] == "?" else (0.0 if f[2] == "f" else 0) for f in fields)
 
 
-SPECS: Mapping[MessageType, _Spec] = {tag: _Spec(name, fields) for tag, (name, fields) in SCALAR_TABLES.items()}
+#: message type -> the dataclass a scalar table decodes to
+CLASSES: Mapping[MessageType, type] = {
+    MessageType.FRAME: FrameHeader, MessageType.RESULT: ResultHeader, MessageType.STATS_REQUEST: StatsRequest,
+    MessageType.STATS: Stats, MessageType.CREDIT: Credit, MessageType.PING: Ping, MessageType.PONG: Pong,
+}
+SPECS: Mapping[MessageType, _Spec] = {tag: _Spec(name, fields, CLASSES[tag])
+                                      for tag, (name, fields) in SCALAR_TABLES.items()}
 
 _I32 = struct.Struct("<i")
 _U32 = struct.Struct("<I")
@@ -212,11 +233,17 @@ def _fits(spec: _Spec, index: int, value: Any) -> bool:
     return True
 
 
-_READERS: dict[tuple[MessageType, bytes, int], tuple[Any, tuple[int, ...]]] = {}
+#: (Struct or _OverlapReader reading the present fields, picker putting them in field order with defaults)
+Reader = tuple[Any, Callable[[tuple[Any, ...]], tuple[Any, ...]]]
+READERS: dict[tuple[MessageType, bytes, int], Reader] = {}
 
 
-def read_scalar(view: memoryview, pos: int, tag: MessageType) -> dict[str, Any]:
-    """Read a scalar-only table at ``pos`` with bounds checks; return {field name: value}."""
+def read_scalar(view: memoryview, pos: int, tag: MessageType) -> tuple[Any, ...]:
+    """Read a scalar-only table at ``pos`` with bounds checks.
+
+    Returns the values in the order of the message class's fields (``CLASSES[tag](*values)`` builds it);
+    absent fields have their default.
+    """
     spec = SPECS[tag]
     size = len(view)
     name = spec.name
@@ -232,19 +259,21 @@ def read_scalar(view: memoryview, pos: int, tag: MessageType) -> dict[str, Any]:
         raise ProtocolError(ErrorCode.TRUNCATED, f"{name} table or vtable runs past the end of the {size}-byte buffer")
     # The vtable alone decides where each field sits and whether it fits the table: one Struct per vtable.
     key = (tag, bytes(view[vtable:vtable + vt_size]), tbl_size)
-    reader = _READERS.get(key)
+    reader = READERS.get(key)
     if reader is None:
         reader = _table_reader(spec, key[1], tbl_size)
-        if len(_READERS) < _MAX_LAYOUTS:
-            _READERS[key] = reader
-    unpack, where = reader
-    values = list(spec.defaults)
-    for i, value in zip(where, unpack.unpack_from(view, pos), strict=True):
-        values[i] = value
-    return dict(zip(spec.names, values, strict=True))
+        if len(READERS) < _MAX_LAYOUTS:
+            READERS[key] = reader
+    return read_values(spec, reader, view, pos)
 
 
-def _table_reader(spec: _Spec, vtable: bytes, tbl_size: int) -> tuple[Any, tuple[int, ...]]:
+def read_values(spec: _Spec, reader: Reader, view: memoryview, pos: int) -> tuple[Any, ...]:
+    """The values of the table at ``pos`` in class field order, read with ``reader`` (absent: default)."""
+    unpack, pick = reader
+    return pick(unpack.unpack_from(view, pos) + spec.defaults)
+
+
+def _table_reader(spec: _Spec, vtable: bytes, tbl_size: int) -> Reader:
     """A Struct reading every present field of a table with this vtable (checked against the table size)."""
     nslots = min((len(vtable) - 4) // 2, len(spec.fields))
     offsets = struct.unpack_from(f"<{nslots}H", vtable, 4)
@@ -259,17 +288,31 @@ def _table_reader(spec: _Spec, vtable: bytes, tbl_size: int) -> tuple[Any, tuple
                 )
             fields.append((field_off, i))
     fields.sort()
-    where = tuple(i for _, i in fields)
+    pick = _picker(tuple(i for _, i in fields), spec.class_order)
     fmt = "<"
     cursor = 0
     for field_off, i in fields:
         if field_off < cursor:  # overlapping fields: not what a Builder writes, but legal to read
-            return _OverlapReader(spec, tuple(fields)), where
+            return _OverlapReader(spec, tuple(fields)), pick
         if field_off > cursor:
             fmt += f"{field_off - cursor}x"
         fmt += spec.fields[i][2]
         cursor = field_off + spec.readers[i].size
-    return struct.Struct(fmt), where
+    return struct.Struct(fmt), pick
+
+
+def _picker(where: tuple[int, ...], class_order: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """Orders (values read, in table order) + (every field's default) into class field order, in one C call.
+
+    ``where[j]`` is the field index of the j-th value read; a field not read takes its default, found at
+    ``len(where) + field index`` in the concatenated tuple.
+    """
+    source = {field: j for j, field in enumerate(where)}
+    order = [source.get(i, len(where) + i) for i in class_order]
+    if len(order) == 1:
+        index = order[0]
+        return lambda values: (values[index],)
+    return itemgetter(*order)
 
 
 class _OverlapReader:
