@@ -299,6 +299,8 @@ class BridgeServer:
                         if received is None:
                             break
                         self._handle(*received)
+                        if not self._transport.readable():
+                            break
                 if self._waker.socket in events:
                     self._waker.drain()
                 if self._controls:

@@ -188,6 +188,52 @@ def test_a_result_that_already_arrived_is_returned_at_once() -> None:
         srv.close()
 
 
+def test_receive_with_no_wait_returns_a_result_queued_behind_other_messages() -> None:
+    """receive(timeout=0) (a game loop polling) handles what already arrived, past the time, up to the result."""
+    import threading
+
+    import zmq
+
+    from sdbridge.protocol import codec
+    from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
+
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    client = BridgeClient(f"tcp://127.0.0.1:{port}", name="polling")
+    try:
+        def answer_hello() -> None:
+            assert router.poll(5000)
+            identity, _hello = router.recv_multipart()
+            welcome = m.Welcome(session_id=3, protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR,
+                                initial_credits=2, max_width=64, max_height=64, max_message_bytes=1 << 20,
+                                heartbeat_interval_ms=5000)
+            router.send_multipart([identity, codec.encode(welcome)])
+            assert router.poll(5000)
+            identity, frame_header, pixels = router.recv_multipart()
+            frame = codec.decode(frame_header)
+            assert isinstance(frame, m.FrameHeader)
+            for _ in range(5):  # other messages first: notices the client only logs
+                router.send_multipart([identity, codec.encode(m.Notice(kind=m.NoticeKind.INFO, message="hi"))])
+            result = m.ResultHeader(frame_id=frame.frame_id, width=frame.width, height=frame.height,
+                                    stride=frame.stride, pixel_format=frame.pixel_format, session_id=3,
+                                    credits_granted=1)
+            router.send_multipart([identity, codec.encode(result), pixels])
+
+        helper = threading.Thread(target=answer_hello, daemon=True)
+        helper.start()
+        client.connect(timeout=5)
+        frame_id = client.submit(np.full((4, 4, 4), 5, dtype=np.uint8))
+        helper.join(5)
+        time.sleep(0.3)  # everything has arrived in the client's socket
+        got = client.receive(timeout=0)
+        assert got is not None and got.frame_id == frame_id and int(got.image[0, 0, 0]) == 5
+        assert len(client.notices) == 5
+    finally:
+        client.close()
+        router.close(0)
+
+
 def test_a_long_gap_on_our_side_is_not_taken_for_a_lost_server(server: BridgeServer) -> None:
     """A thread that did not run for a while (or a paused VM) sees a long silence the server never had:
     the client asks with a Ping before it gives the session up, and the live server's Pong keeps it."""

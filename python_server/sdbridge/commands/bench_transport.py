@@ -13,9 +13,12 @@ It prints the ratios against the goals; it never asserts on time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import multiprocessing as mp
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -90,6 +93,25 @@ def _percentile(values: list[float], q: float) -> float:
 # ------------------------------------------------------------------ servers (child processes)
 
 
+def _stop_on_message(conn: Connection, stop: Callable[[], None]) -> threading.Event:
+    """Call `stop` when the parent sends anything (or goes away), from a thread of its own.
+
+    The servers then never look at the pipe in their loops (`sdbridge serve` has no such pipe either); a
+    pipe check per loop turn would add its cost to every frame of both the echo and the bridge server.
+    Returns an Event set at the same moment.
+    """
+    stopped = threading.Event()
+
+    def wait() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            conn.recv()
+        stopped.set()
+        stop()
+
+    threading.Thread(target=wait, name="bench-stop", daemon=True).start()
+    return stopped
+
+
 def _echo_server(conn: Connection, max_bytes: int) -> None:
     import zmq
 
@@ -101,7 +123,8 @@ def _echo_server(conn: Connection, max_bytes: int) -> None:
     conn.send(sock.getsockopt_string(zmq.LAST_ENDPOINT))
     poller = zmq.Poller()
     poller.register(sock, zmq.POLLIN)
-    while not conn.poll(0):
+    stop = _stop_on_message(conn, lambda: None)
+    while not stop.is_set():
         if poller.poll(100):
             sock.send_multipart(sock.recv_multipart(copy=False), copy=False)
     sock.close(0)
@@ -117,8 +140,9 @@ def _bridge_server(conn: Connection, window: int) -> None:
     server = BridgeServer(cfg)
     endpoint = server.start()
     conn.send(endpoint)
+    _stop_on_message(conn, server.stop)
     try:
-        server.run(should_stop=lambda: conn.poll(0))
+        server.run()
     finally:
         server.close()
 
@@ -137,8 +161,6 @@ def _ws_server(conn: Connection, quality: int) -> None:
     with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
         port = server.socket.getsockname()[1]
         conn.send(f"ws://127.0.0.1:{port}")
-        import threading
-
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         conn.recv()  # any message = stop

@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from operator import itemgetter
+from itertools import repeat
+from operator import attrgetter, itemgetter, ne
 from typing import Any
 
 from sdbridge.errors import ProtocolError
@@ -60,13 +61,14 @@ SCALAR_TABLES: Mapping[MessageType, tuple[str, tuple[ScalarField, ...]]] = {
 class _Spec:
     """Precomputed packers for one scalar table."""
 
-    __slots__ = ("class_order", "cls", "defaults", "fields", "name", "names", "order", "readers")
+    __slots__ = ("class_order", "cls", "defaults", "fields", "get_values", "name", "names", "order", "readers")
 
     def __init__(self, name: str, fields: Sequence[ScalarField], cls: type) -> None:
         self.name = name
         self.cls = cls
         self.fields = tuple(fields)
         self.names = tuple(f[1] for f in fields)
+        self.get_values = _tuple_getter(attrgetter, self.names)  # message -> its values in field id order
         # the readers return values in the order of the message class's fields (its positional arguments)
         self.class_order = tuple(self.names.index(f.name) for f in dataclasses.fields(cls))
         packers = [struct.Struct("<" + f[2]) for f in fields]
@@ -75,6 +77,17 @@ class _Spec:
                                   key=lambda t: (-t[0], -t[1])))
         self.readers = tuple(packers)
         self.defaults = tuple(False if f[2] == "?" else (0.0 if f[2] == "f" else 0) for f in fields)
+
+
+def _tuple_getter(factory: Callable[..., Callable[[Any], Any]],
+                  keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """``factory(*keys)`` (an itemgetter or attrgetter: one C call), returning a tuple even for 0 or 1 key."""
+    if len(keys) == 1:
+        one = factory(keys[0])
+        return lambda obj: (one(obj),)
+    if not keys:
+        return lambda obj: ()
+    return factory(*keys)  # type: ignore[no-any-return]
 
 
 #: message type -> the dataclass a scalar table decodes to
@@ -98,13 +111,14 @@ class _Layout:
     with one ``Struct.pack_into`` of the values at ``offset`` (pad bytes inside are zeros, as the Builder's).
     """
 
-    __slots__ = ("offset", "present", "struct", "template")
+    __slots__ = ("offset", "pick", "present", "struct", "template")
 
     def __init__(self, template: bytes, offset: int, fmt: str, present: tuple[int, ...]) -> None:
         self.template = template
         self.offset = offset
         self.struct = struct.Struct(fmt)
         self.present = present  # field indexes (id order) in the order their values are packed
+        self.pick = _tuple_getter(itemgetter, present)  # all values -> the packed ones, in that order
 
 
 _LAYOUTS: dict[tuple[MessageType, tuple[bool, ...], bytes], _Layout] = {}
@@ -202,8 +216,8 @@ def _build_layout(tag: MessageType, spec: _Spec, present: tuple[bool, ...], iden
 def encode_scalar(tag: MessageType, msg: Any, identifier: bytes) -> bytes:
     """Encode ``msg`` (attributes named as the schema fields) as an Envelope, byte-identical to Builder."""
     spec = SPECS[tag]
-    values = [getattr(msg, name) for name in spec.names]
-    present = tuple(v != 0 for v in values)  # a default (0) is not written; NaN != 0 is written like Builder does
+    values = spec.get_values(msg)  # in field id order
+    present = tuple(map(ne, values, repeat(0)))  # a default (0) is not written; NaN != 0 is written like Builder
     key = (tag, present, identifier)
     layout = _LAYOUTS.get(key)
     if layout is None:
@@ -212,7 +226,7 @@ def encode_scalar(tag: MessageType, msg: Any, identifier: bytes) -> bytes:
             _LAYOUTS[key] = layout
     out = bytearray(layout.template)
     try:
-        layout.struct.pack_into(out, layout.offset, *[values[i] for i in layout.present])
+        layout.struct.pack_into(out, layout.offset, *layout.pick(values))
     except (struct.error, OverflowError, TypeError) as exc:
         bad = next((spec.fields[i] for i in layout.present if not _fits(spec, i, values[i])), None)
         field = bad[1] if bad is not None else "?"
@@ -308,11 +322,7 @@ def _picker(where: tuple[int, ...], class_order: tuple[int, ...]) -> Callable[[t
     ``len(where) + field index`` in the concatenated tuple.
     """
     source = {field: j for j, field in enumerate(where)}
-    order = [source.get(i, len(where) + i) for i in class_order]
-    if len(order) == 1:
-        index = order[0]
-        return lambda values: (values[index],)
-    return itemgetter(*order)
+    return _tuple_getter(itemgetter, [source.get(i, len(where) + i) for i in class_order])
 
 
 class _OverlapReader:

@@ -322,15 +322,14 @@ class BridgeClient:
         while True:
             if self._results:
                 return self._results.popleft()
-            self._ensure_session()  # drains what already arrived: that may be the result we wait for
+            self._ensure_session(drain=False)  # reconnects a lost session; _pump reads what arrived
+            self._heartbeat()
+            self._pump(min(max(0.0, deadline - time.monotonic()), self._heartbeat_period()))
+            self._check_lost()
             if self._results:
                 return self._results.popleft()
-            self._heartbeat()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if time.monotonic() >= deadline:
                 return None
-            self._pump(min(remaining, self._heartbeat_period()))
-            self._check_lost()
 
     @property
     def next_frame_id(self) -> int:
@@ -524,10 +523,8 @@ class BridgeClient:
         """One message within `timeout` seconds, or None."""
         if self._sock is None:
             return None
-        if not self._poller.poll(max(0, int(timeout * 1000))):
-            return None
-        if not self._sock.poll(0):
-            return None  # another registered socket (the handshake monitor) woke the poll
+        if self._sock not in dict(self._poller.poll(max(0, int(timeout * 1000)))):
+            return None  # timeout, or another registered socket (the handshake monitor) woke the poll
         try:
             parts = self._sock.recv_multipart(zmq.NOBLOCK, copy=False)
         except zmq.Again:
@@ -540,13 +537,16 @@ class BridgeClient:
             return None
 
     def _pump(self, timeout: float) -> None:
-        """Handle messages for up to `timeout` seconds, returning early after a Result or Stats."""
+        """Handle messages until a Result or Stats arrives, the session is lost, or nothing more comes
+        within `timeout` seconds. Messages already waiting are handled even when the time is up (up to
+        256 of them), so `receive(timeout=0)` still returns a result that has arrived."""
         deadline = time.monotonic() + timeout
-        while True:
-            received = self._recv(max(0.0, deadline - time.monotonic()))
-            if received is not None and self._on_message(*received):
-                return
-            if time.monotonic() >= deadline or self._session_lost:
+        late = 0
+        while late < 256:
+            remaining = deadline - time.monotonic()
+            late += remaining <= 0
+            received = self._recv(max(0.0, remaining))
+            if received is None or self._on_message(*received) or self._session_lost:
                 return
 
     def _on_message(self, message: m.Message, pixels: memoryview | None) -> bool:
@@ -556,8 +556,12 @@ class BridgeClient:
             self.credits += message.credits_granted or 1
             sent = self._sent_at.pop(message.frame_id, None)
             bpp = message.pixel_format.bytes_per_pixel
-            image = np.frombuffer(pixels, dtype=np.uint8).reshape(message.height, message.stride)
-            image = image[:, : message.width * bpp].reshape(message.height, message.width, bpp)
+            image = np.frombuffer(pixels, dtype=np.uint8)
+            if message.stride == message.width * bpp:  # packed rows: one reshape
+                image = image.reshape(message.height, message.width, bpp)
+            else:  # padded rows: drop the padding of each row
+                image = image.reshape(message.height, message.stride)[:, : message.width * bpp]
+                image = image.reshape(message.height, message.width, bpp)
             if message.row_order is m.RowOrder.BOTTOM_UP:
                 image = image[::-1]
             timings = {"queue_wait": message.queue_wait_us / 1e6, "inference": message.inference_us / 1e6,
@@ -643,10 +647,12 @@ class BridgeClient:
                 return
             self._on_message(*received)
 
-    def _ensure_session(self) -> None:
+    def _ensure_session(self, drain: bool = True) -> None:
+        """Raise if never connected; reconnect a lost session. `drain` first handles what already arrived
+        (an Error or Bye saying the session ended, credits that let a frame go out now)."""
         if self.welcome is None:
             raise TransportError("not connected; call connect() first")
-        if self._sock is not None:
+        if drain and self._sock is not None:
             self._drain()
         if self._session_lost or self._sock is None:  # (a failed reconnect leaves no socket: retry)
             if not self.auto_reconnect:

@@ -96,6 +96,10 @@ class RouterTransport:
         self.stats.bytes_in += sum(len(f) for f in frames[1:])
         return bytes(frames[0].bytes), frames[1:]
 
+    def readable(self) -> bool:
+        """True when a message waits (a flag read: cheaper than a receive that finds nothing and raises)."""
+        return bool(self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+
     def send(self, identity: bytes, header: bytes, payload: object | None = None) -> bool:
         """Send `header` (+ `payload`, zero-copy) to one peer without blocking.
 
