@@ -391,7 +391,10 @@ class BridgeServer:
                                         session_closed=session_closed))
 
     def _extra_of(self, session: Session) -> _SessionExtra:
-        return self._extra.setdefault(session.session_id, _SessionExtra())
+        extra = self._extra.get(session.session_id)
+        if extra is None:  # (not setdefault: that would build a _SessionExtra on every call)
+            extra = self._extra[session.session_id] = _SessionExtra()
+        return extra
 
     # ------------------------------------------------------------------ inbound
 

@@ -506,6 +506,10 @@ def encode_with_builder(msg: Message, msg_type: MessageType) -> bytes:
 # ------------------------------------------------------------------------------------------ pixels
 
 
+_IMAGE_TYPES = (FrameHeader, ResultHeader)  # (a tuple: `A | B` would build a union object on every call)
+_BYTES_PER_PIXEL = {fmt: fmt.bytes_per_pixel for fmt in PixelFormat}
+
+
 def expected_pixel_bytes(header: ImageHeader) -> int:
     """Size of the pixel part of ``header``: stride x height (stride >= width x bytes per pixel)."""
     return header.stride * header.height
@@ -516,6 +520,13 @@ def validate_image_header(header: ImageHeader, limits: DecodeLimits = DEFAULT_LI
 
     Raises ProtocolError naming the field and the limit; runs before any pixel buffer is allocated.
     """
+    fmt, width, height, stride = header.pixel_format, header.width, header.height, header.stride
+    if (0 < width <= limits.max_width and 0 < height <= limits.max_height and type(fmt) is PixelFormat
+            and stride >= width * _BYTES_PER_PIXEL.get(fmt, 0) > 0 and stride * height <= limits.max_message_bytes
+            and type(header.row_order) is RowOrder and header.row_order
+            and type(header.color_space) is ColorSpace and header.color_space
+            and type(header.alpha_mode) is AlphaMode and header.alpha_mode):
+        return  # valid (the usual case): the checks below say what is wrong otherwise
     kind = "Frame" if isinstance(header, FrameHeader) else "Result"
     for field, value, limit in (("width", header.width, limits.max_width),
                                 ("height", header.height, limits.max_height)):
@@ -859,7 +870,7 @@ def decode_multipart(
                 "(limits.max_message_bytes)",
             )
     msg = decode(parts[0], limits)
-    is_image = isinstance(msg, FrameHeader | ResultHeader)
+    is_image = isinstance(msg, _IMAGE_TYPES)
     if is_image and len(parts) != 2:
         raise ProtocolError(
             ErrorCode.BAD_PART_COUNT,
@@ -873,7 +884,7 @@ def decode_multipart(
                 "carry pixels",
             )
         return msg, None
-    assert isinstance(msg, FrameHeader | ResultHeader)
+    assert isinstance(msg, _IMAGE_TYPES)
     expected = expected_pixel_bytes(msg)
     if pixels.nbytes != expected:
         raise ProtocolError(

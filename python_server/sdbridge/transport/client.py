@@ -41,6 +41,7 @@ from sdbridge.errors import InputError, ProtocolError, TransportError, VersionMi
 from sdbridge.protocol import codec, handshake
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from sdbridge.transport.parts import NOBLOCK, NOBLOCK_MORE, recv_parts
 
 log = logging.getLogger(__name__)
 
@@ -461,8 +462,8 @@ class BridgeClient:
         assert self._sock is not None
         try:
             # header copied (small), pixels zero-copy; one message (libzmq checks the HWM at its first part)
-            self._sock.send(codec.encode(header), zmq.NOBLOCK | zmq.SNDMORE)
-            self._sock.send(image, zmq.NOBLOCK, copy=False)
+            self._sock.send(codec.encode(header), NOBLOCK_MORE)
+            self._sock.send(image, NOBLOCK, copy=False)
         except zmq.Again as exc:
             raise TransportError(f"send queue to {self.endpoint} is full; the server is not reading") from exc
         self._last_sent = time.monotonic()
@@ -510,7 +511,7 @@ class BridgeClient:
         if self._sock is None:
             raise TransportError("not connected; call connect() first")
         try:
-            self._sock.send(codec.encode(message), zmq.NOBLOCK)
+            self._sock.send(codec.encode(message), NOBLOCK)
         except zmq.Again as exc:
             raise TransportError(f"send queue to {self.endpoint} is full; the server is not reading") from exc
         self._last_sent = time.monotonic()
@@ -526,7 +527,7 @@ class BridgeClient:
         if self._sock not in dict(self._poller.poll(max(0, int(timeout * 1000)))):
             return None  # timeout, or another registered socket (the handshake monitor) woke the poll
         try:
-            parts = self._sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            parts = recv_parts(self._sock)
         except zmq.Again:
             return None
         self._last_heard = time.monotonic()

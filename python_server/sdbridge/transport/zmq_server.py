@@ -25,6 +25,7 @@ import zmq
 
 from sdbridge.errors import TransportError
 from sdbridge.transport.curve import CurveKeys, apply_server_options
+from sdbridge.transport.parts import NOBLOCK, NOBLOCK_MORE, recv_parts
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class RouterTransport:
         Parts are zmq.Frame objects (no copy); `frame.buffer` is a memoryview of the bytes.
         """
         try:
-            frames = self._sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            frames = recv_parts(self._sock)
         except zmq.Again:
             return None
         self.stats.messages_in += 1
@@ -108,12 +109,12 @@ class RouterTransport:
         try:
             # identity and header copied (small; cheaper than wrapping them as zero-copy frames), payload
             # zero-copy. The identity part is where ROUTER_MANDATORY and the HWM refuse a message.
-            self._sock.send(identity, zmq.NOBLOCK | zmq.SNDMORE)
+            self._sock.send(identity, NOBLOCK_MORE)
             if payload is None:
-                self._sock.send(header, zmq.NOBLOCK)
+                self._sock.send(header, NOBLOCK)
             else:
-                self._sock.send(header, zmq.NOBLOCK | zmq.SNDMORE)
-                self._sock.send(payload, zmq.NOBLOCK, copy=False)
+                self._sock.send(header, NOBLOCK_MORE)
+                self._sock.send(payload, NOBLOCK, copy=False)
         except zmq.Again:
             self.stats.send_dropped_hwm += 1
             now = time.monotonic()
@@ -167,13 +168,13 @@ class Waker:
             if self._closed:
                 return
             with contextlib.suppress(zmq.Again):  # plenty of wake-ups already queued
-                self._send.send(b"", zmq.NOBLOCK)
+                self._send.send(b"", NOBLOCK)
 
     def drain(self) -> None:
         """Consume pending wake-ups (I/O thread only)."""
         while True:
             try:
-                self._recv.recv(zmq.NOBLOCK)
+                self._recv.recv(NOBLOCK)
             except zmq.Again:
                 return
 
