@@ -404,7 +404,7 @@ class BridgeServer:
             session.last_seen = time.monotonic()  # any message is a heartbeat
         rejected_before = self.stats.rejected_total
         try:
-            message, pixels = codec.decode_multipart([p.buffer for p in parts], self._limits)
+            message, pixels = codec.decode_multipart(parts, self._limits)  # Frames export their bytes
             self._dispatch(identity, session, message, pixels, parts)
             if self.stats.rejected_total == rejected_before:
                 self.stats.accepted += 1

@@ -532,7 +532,7 @@ class BridgeClient:
             return None
         self._last_heard = time.monotonic()
         try:
-            return codec.decode_multipart([p.buffer for p in parts])
+            return codec.decode_multipart(parts)  # zmq.Frame parts expose their bytes (buffer protocol)
         except ProtocolError as exc:
             log.warning("dropping a malformed message from the server: %s", exc)
             return None
