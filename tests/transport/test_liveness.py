@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+import zmq
 
 from sdbridge.config import with_overrides
 from sdbridge.errors import ProtocolError, TransportError
+from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m
+from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient
 
@@ -188,50 +192,62 @@ def test_a_result_that_already_arrived_is_returned_at_once() -> None:
         srv.close()
 
 
+class _FakeServer:
+    """A bare ROUTER on a random loopback port that answers one Hello with a Welcome, from a thread, then
+    does whatever the test's `then(router, identity)` does (nothing by default)."""
+
+    def __init__(self, heartbeat_interval_ms: int, then: Callable[[zmq.Socket, bytes], None] | None = None) -> None:
+        self.router = zmq.Context.instance().socket(zmq.ROUTER)
+        self.router.setsockopt(zmq.LINGER, 0)
+        self.endpoint = f"tcp://127.0.0.1:{self.router.bind_to_random_port('tcp://127.0.0.1')}"
+        self._heartbeat_interval_ms = heartbeat_interval_ms
+        self._then = then
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        assert self.router.poll(5000)
+        identity, _hello = self.router.recv_multipart()
+        welcome = m.Welcome(session_id=3, protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR,
+                            initial_credits=2, max_width=64, max_height=64, max_message_bytes=1 << 20,
+                            heartbeat_interval_ms=self._heartbeat_interval_ms)
+        self.router.send_multipart([identity, codec.encode(welcome)])
+        if self._then is not None:
+            self._then(self.router, identity)
+
+    def close(self) -> None:
+        self.thread.join(5)
+        self.router.close(0)
+
+
 def test_receive_with_no_wait_returns_a_result_queued_behind_other_messages() -> None:
     """receive(timeout=0) (a game loop polling) handles what already arrived, past the time, up to the result."""
-    import threading
 
-    import zmq
+    def answer_the_frame(router: zmq.Socket, identity: bytes) -> None:
+        assert router.poll(5000)
+        identity, frame_header, pixels = router.recv_multipart()
+        frame = codec.decode(frame_header)
+        assert isinstance(frame, m.FrameHeader)
+        for _ in range(5):  # other messages first: notices the client only logs
+            router.send_multipart([identity, codec.encode(m.Notice(kind=m.NoticeKind.INFO, message="hi"))])
+        result = m.ResultHeader(frame_id=frame.frame_id, width=frame.width, height=frame.height,
+                                stride=frame.stride, pixel_format=frame.pixel_format, session_id=3,
+                                credits_granted=1)
+        router.send_multipart([identity, codec.encode(result), pixels])
 
-    from sdbridge.protocol import codec
-    from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
-
-    router = zmq.Context.instance().socket(zmq.ROUTER)
-    router.setsockopt(zmq.LINGER, 0)
-    port = router.bind_to_random_port("tcp://127.0.0.1")
-    client = BridgeClient(f"tcp://127.0.0.1:{port}", name="polling")
+    fake = _FakeServer(heartbeat_interval_ms=5000, then=answer_the_frame)
+    client = BridgeClient(fake.endpoint, name="polling")
     try:
-        def answer_hello() -> None:
-            assert router.poll(5000)
-            identity, _hello = router.recv_multipart()
-            welcome = m.Welcome(session_id=3, protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR,
-                                initial_credits=2, max_width=64, max_height=64, max_message_bytes=1 << 20,
-                                heartbeat_interval_ms=5000)
-            router.send_multipart([identity, codec.encode(welcome)])
-            assert router.poll(5000)
-            identity, frame_header, pixels = router.recv_multipart()
-            frame = codec.decode(frame_header)
-            assert isinstance(frame, m.FrameHeader)
-            for _ in range(5):  # other messages first: notices the client only logs
-                router.send_multipart([identity, codec.encode(m.Notice(kind=m.NoticeKind.INFO, message="hi"))])
-            result = m.ResultHeader(frame_id=frame.frame_id, width=frame.width, height=frame.height,
-                                    stride=frame.stride, pixel_format=frame.pixel_format, session_id=3,
-                                    credits_granted=1)
-            router.send_multipart([identity, codec.encode(result), pixels])
-
-        helper = threading.Thread(target=answer_hello, daemon=True)
-        helper.start()
         client.connect(timeout=5)
         frame_id = client.submit(np.full((4, 4, 4), 5, dtype=np.uint8))
-        helper.join(5)
+        fake.thread.join(5)
         time.sleep(0.3)  # everything has arrived in the client's socket
         got = client.receive(timeout=0)
         assert got is not None and got.frame_id == frame_id and int(got.image[0, 0, 0]) == 5
         assert len(client.notices) == 5
     finally:
         client.close()
-        router.close(0)
+        fake.close()
 
 
 def test_a_long_gap_on_our_side_is_not_taken_for_a_lost_server(server: BridgeServer) -> None:
@@ -251,32 +267,11 @@ def test_a_long_gap_on_our_side_is_not_taken_for_a_lost_server(server: BridgeSer
 def test_a_silent_server_is_given_up_after_an_unanswered_ping() -> None:
     """A server that answers the Hello and then nothing (not even Pings): lost after lost_after plus the
     Ping's grace second, with the reason saying so."""
-    import zmq
-
-    from sdbridge.protocol import codec
-    from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
-
-    ctx = zmq.Context.instance()
-    router = ctx.socket(zmq.ROUTER)
-    router.setsockopt(zmq.LINGER, 0)
-    port = router.bind_to_random_port("tcp://127.0.0.1")
-    client = BridgeClient(f"tcp://127.0.0.1:{port}", name="to-a-silent-server", lost_after=0.5,
-                          auto_reconnect=False)
+    fake = _FakeServer(heartbeat_interval_ms=100)
+    client = BridgeClient(fake.endpoint, name="to-a-silent-server", lost_after=0.5, auto_reconnect=False)
     try:
-        import threading
-
-        def answer_hello() -> None:
-            assert router.poll(5000)
-            identity, _hello = router.recv_multipart()
-            welcome = m.Welcome(session_id=7, protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR,
-                                initial_credits=2, max_width=64, max_height=64, max_message_bytes=1 << 20,
-                                heartbeat_interval_ms=100)
-            router.send_multipart([identity, codec.encode(welcome)])
-
-        helper = threading.Thread(target=answer_hello, daemon=True)
-        helper.start()
         client.connect(timeout=5)
-        helper.join(5)
+        fake.thread.join(5)
         start = time.monotonic()
         with pytest.raises(TransportError, match="reconnect"):
             while time.monotonic() - start < 10:
@@ -286,10 +281,10 @@ def test_a_silent_server_is_given_up_after_an_unanswered_ping() -> None:
         assert "no answer to a Ping" in client.counters.lost_reason, client.counters.lost_reason
         # the client did ask: a Ping reached the silent server
         pings = 0
-        while router.poll(0):
-            _identity, body = router.recv_multipart()
+        while fake.router.poll(0):
+            _identity, body = fake.router.recv_multipart()
             pings += isinstance(codec.decode(body), m.Ping)
         assert pings >= 1
     finally:
         client.close()
-        router.close(0)
+        fake.close()
