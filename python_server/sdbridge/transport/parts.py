@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import zmq
 
-#: send/recv flags as plain ints
+#: send/recv flags and the readiness query as plain ints
 NOBLOCK = int(zmq.NOBLOCK)
 NOBLOCK_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+
+
+def readable(sock: zmq.Socket) -> bool:
+    """True when a message waits: one flag read, cheaper than a receive that finds nothing and raises."""
+    return bool(sock.getsockopt(_EVENTS) & _POLLIN)
 
 
 def recv_parts(sock: zmq.Socket) -> list[zmq.Frame]:

@@ -25,7 +25,7 @@ import zmq
 
 from sdbridge.errors import TransportError
 from sdbridge.transport.curve import CurveKeys, apply_server_options
-from sdbridge.transport.parts import NOBLOCK, NOBLOCK_MORE, recv_parts
+from sdbridge.transport.parts import NOBLOCK, NOBLOCK_MORE, readable, recv_parts
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class RouterTransport:
 
     def readable(self) -> bool:
         """True when a message waits (a flag read: cheaper than a receive that finds nothing and raises)."""
-        return bool(self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+        return readable(self._sock)
 
     def send(self, identity: bytes, header: bytes, payload: object | None = None) -> bool:
         """Send `header` (+ `payload`, zero-copy) to one peer without blocking.
