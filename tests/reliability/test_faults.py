@@ -158,7 +158,12 @@ def test_worker_exception_reaches_only_its_session(inline: bool) -> None:
                 other.submit(good_image)
                 got = other.receive(timeout=5)
                 assert got is not None and np.array_equal(got.image, good_image), f"other stalled at frame {i}"
-            _wait(lambda: victim.receive(timeout=0.1) is None and victim.counters.errors >= 10)
+            # a bad frame submitted before the previous one's Error and Credit came back waited as the pending
+            # frame, and the next submit replaced it (never sent): every frame sent gets its Error, no more
+            _wait(lambda: victim.receive(timeout=0.1) is None and not victim.pending
+                  and victim.counters.errors == victim.counters.frames_sent)
+            assert victim.counters.frames_sent + victim.counters.replaced_pending == 10
+            assert victim.counters.frames_sent >= 2  # at least the two sent with the initial credits
             errors = list(victim.counters.recent_errors)
             assert all(e.code is m.ErrorCode.INTERNAL and "injected fault" in e.message for e in errors)
             assert all(e.frame_id is not None and not e.session_closed for e in errors)
