@@ -1,5 +1,7 @@
 """The composition root: model, sessions, worker and ROUTER transport; owns startup and shutdown.
 
+The model is loaded once by sdbridge.served_model; every session gets its own pipeline over it.
+
 Threads: the caller's thread runs the I/O loop (`run`), the only user of the ROUTER socket; one worker
 thread (sdbridge.runtime.worker) runs every pipeline. Frames go I/O -> session slot -> worker; results
 go worker -> outbox -> waker -> I/O -> the session's own routing identity, never anyone else's.
@@ -23,7 +25,7 @@ from typing import Any
 import zmq
 
 from sdbridge import __version__
-from sdbridge.config import Accel, ProcessingSize, ServerConfig
+from sdbridge.config import ProcessingSize, ServerConfig
 from sdbridge.errors import BridgeError, ProtocolError
 from sdbridge.protocol import codec, handshake
 from sdbridge.protocol import messages as m
@@ -39,6 +41,7 @@ from sdbridge.runtime.sessions import (
     SessionTable,
 )
 from sdbridge.runtime.worker import PipelineFactory, Worker, WorkerFailure
+from sdbridge.served_model import ModelDescription, load_model
 from sdbridge.transport import curve
 from sdbridge.transport.zmq_server import RouterTransport, Waker
 
@@ -60,17 +63,6 @@ _RUNTIME_ROWS = {v: k for k, v in _WIRE_ROWS.items()}
 SERVER_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
                        | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND
                        | m.Capability.NOTICES)  # Notice: preview page changes and the page address
-
-
-@dataclass(frozen=True)
-class ModelDescription:
-    """What the Welcome says about the loaded model."""
-
-    name: str
-    family: m.ModelFamily
-    width: int
-    height: int
-    latency_frames: int
 
 
 @dataclass
@@ -108,66 +100,6 @@ def _percentile_us(values: deque[float], q: float) -> int:
         return 0
     ordered = sorted(values)
     return int(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1e6)
-
-
-def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] | None = None
-               ) -> tuple[PipelineFactory, ModelDescription]:
-    """Load the configured model once; return a per-session pipeline factory and its description.
-
-    Imports torch and sdbridge.pipeline (only here, never at package import). `[accel]` picks the backend
-    (sdbridge.acceleration); `on_fatal` gets a failed background engine build.
-    """
-    import torch
-
-    from sdbridge.pipeline import ModelFamily, load_components
-
-    dtype = getattr(torch, config.model.dtype.value)
-    components = load_components(config.model.name, device=config.model.device, dtype=dtype)
-    log.info("model loaded: %s", components.describe())
-    if components.family is not ModelFamily.IDENTITY:
-        from sdbridge.cpu_features import bf16_hint
-
-        hint = bf16_hint(config.model.device, config.model.dtype.value)
-        if hint:
-            log.info("%s", hint)
-    if config.accel.backend is not Accel.EAGER:
-        from sdbridge.acceleration.serving import accelerate_for_server
-
-        components = accelerate_for_server(components, config, on_fatal)
-    return factory_from_components(components, config)
-
-
-def factory_from_components(components: Any, config: ServerConfig) -> tuple[PipelineFactory, ModelDescription]:
-    """A per-session pipeline factory over already loaded (shared) components."""
-    from sdbridge.pipeline import ModelFamily, StreamConfig, build_pipeline
-    from sdbridge.pipeline.guidance import CfgMode
-
-    p = config.pipeline
-    base = StreamConfig(
-        width=config.model.width,
-        height=config.model.height,
-        t_index_list=p.t_index_list,
-        cfg_mode=CfgMode(p.cfg_mode.value),
-        guidance_scale=p.guidance_scale,
-        delta=p.delta,
-        seed=p.seed,
-        similarity_filter=p.similarity_filter,
-        similarity_threshold=p.similarity_threshold,
-        max_skip_frames=p.max_skip_frames,
-    )
-
-    def build(width: int, height: int) -> Any:
-        if components.family is ModelFamily.IDENTITY:  # any frame size, nothing to validate
-            return build_pipeline(components, base)
-        return build_pipeline(components, base.replace(width=width, height=height))
-
-    probe = build(config.model.width, config.model.height)
-    family = {
-        "sd15": m.ModelFamily.SD15, "sd21": m.ModelFamily.SD21, "sdxl": m.ModelFamily.SDXL,
-        "identity": m.ModelFamily.IDENTITY,
-    }.get(components.family.value, m.ModelFamily.UNKNOWN)
-    return build, ModelDescription(components.name, family, config.model.width, config.model.height,
-                                   int(probe.latency_frames))
 
 
 class BridgeServer:

@@ -12,7 +12,8 @@ import pytest
 from sdbridge.acceleration.adapters import UnetAdapter
 from sdbridge.config import Accel, ServerConfig, parse_config, with_overrides
 from sdbridge.errors import ConfigError, EngineBuildError
-from sdbridge.server import BridgeServer, load_model
+from sdbridge.served_model import load_model
+from sdbridge.server import BridgeServer
 
 
 def _config(engines_dir: Path, **accel: object) -> ServerConfig:

@@ -14,7 +14,8 @@ from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.pipeline import Components
 from sdbridge.record.format import Recording
 from sdbridge.record.replay import replay
-from sdbridge.server import BridgeServer, factory_from_components
+from sdbridge.served_model import factory_from_components
+from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,8 @@ import pytest
 
 from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.pipeline import Components
-from sdbridge.server import BridgeServer, factory_from_components
+from sdbridge.served_model import factory_from_components
+from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient, BridgeResult
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,8 @@ from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.pipeline import Components
 from sdbridge.protocol import messages as m
 from sdbridge.scene import SceneRenderer
-from sdbridge.server import BridgeServer, factory_from_components
+from sdbridge.served_model import factory_from_components
+from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient
 
 SIZE = 64

@@ -29,7 +29,8 @@ from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.errors import ProtocolError
 from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m
-from sdbridge.server import BridgeServer, ModelDescription
+from sdbridge.served_model import ModelDescription
+from sdbridge.server import BridgeServer
 from sdbridge.transport.zmq_server import TransportStats
 
 MAX_SIDE = 128

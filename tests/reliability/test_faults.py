@@ -18,7 +18,8 @@ import pytest
 
 from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.protocol import messages as m
-from sdbridge.server import BridgeServer, factory_from_components
+from sdbridge.served_model import factory_from_components
+from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient
 
 from .faults import NonReader, Streamer, abort, raw_zmtp_partial

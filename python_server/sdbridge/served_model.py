@@ -1,0 +1,91 @@
+"""The served model: loaded once per server, one pipeline per session, described in the Welcome.
+
+`load_model` reads `[model]`, `[pipeline]` and `[accel]` of the server config; `factory_from_components`
+does the same over components that are already loaded (tests, tools). Both return the per-session pipeline
+factory the worker calls and the `ModelDescription` the handshake sends.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sdbridge.config import Accel, ServerConfig
+from sdbridge.protocol import messages as m
+from sdbridge.runtime.worker import PipelineFactory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What the Welcome says about the loaded model."""
+
+    name: str
+    family: m.ModelFamily
+    width: int
+    height: int
+    latency_frames: int
+
+
+
+def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] | None = None
+               ) -> tuple[PipelineFactory, ModelDescription]:
+    """Load the configured model once; return a per-session pipeline factory and its description.
+
+    Imports torch and sdbridge.pipeline (only here, never at package import). `[accel]` picks the backend
+    (sdbridge.acceleration); `on_fatal` gets a failed background engine build.
+    """
+    import torch
+
+    from sdbridge.pipeline import ModelFamily, load_components
+
+    dtype = getattr(torch, config.model.dtype.value)
+    components = load_components(config.model.name, device=config.model.device, dtype=dtype)
+    log.info("model loaded: %s", components.describe())
+    if components.family is not ModelFamily.IDENTITY:
+        from sdbridge.cpu_features import bf16_hint
+
+        hint = bf16_hint(config.model.device, config.model.dtype.value)
+        if hint:
+            log.info("%s", hint)
+    if config.accel.backend is not Accel.EAGER:
+        from sdbridge.acceleration.serving import accelerate_for_server
+
+        components = accelerate_for_server(components, config, on_fatal)
+    return factory_from_components(components, config)
+
+
+def factory_from_components(components: Any, config: ServerConfig) -> tuple[PipelineFactory, ModelDescription]:
+    """A per-session pipeline factory over already loaded (shared) components."""
+    from sdbridge.pipeline import ModelFamily, StreamConfig, build_pipeline
+    from sdbridge.pipeline.guidance import CfgMode
+
+    p = config.pipeline
+    base = StreamConfig(
+        width=config.model.width,
+        height=config.model.height,
+        t_index_list=p.t_index_list,
+        cfg_mode=CfgMode(p.cfg_mode.value),
+        guidance_scale=p.guidance_scale,
+        delta=p.delta,
+        seed=p.seed,
+        similarity_filter=p.similarity_filter,
+        similarity_threshold=p.similarity_threshold,
+        max_skip_frames=p.max_skip_frames,
+    )
+
+    def build(width: int, height: int) -> Any:
+        if components.family is ModelFamily.IDENTITY:  # any frame size, nothing to validate
+            return build_pipeline(components, base)
+        return build_pipeline(components, base.replace(width=width, height=height))
+
+    probe = build(config.model.width, config.model.height)
+    family = {
+        "sd15": m.ModelFamily.SD15, "sd21": m.ModelFamily.SD21, "sdxl": m.ModelFamily.SDXL,
+        "identity": m.ModelFamily.IDENTITY,
+    }.get(components.family.value, m.ModelFamily.UNKNOWN)
+    return build, ModelDescription(components.name, family, config.model.width, config.model.height,
+                                   int(probe.latency_frames))
