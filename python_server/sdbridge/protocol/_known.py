@@ -14,12 +14,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from sdbridge.protocol._scalar import READERS, SPECS, Reader, read_values
+from sdbridge.protocol._scalar import _HH, _I32, _U32, READERS, SPECS, Reader, read_values
 from sdbridge.protocol.messages import MessageType
-
-_I32 = struct.Struct("<i")
-_U32 = struct.Struct("<I")
-_HH = struct.Struct("<HH")
 
 
 class _Known:

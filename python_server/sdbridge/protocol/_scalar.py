@@ -61,11 +61,10 @@ SCALAR_TABLES: Mapping[MessageType, tuple[str, tuple[ScalarField, ...]]] = {
 class _Spec:
     """Precomputed packers for one scalar table."""
 
-    __slots__ = ("class_order", "cls", "defaults", "fields", "get_values", "name", "names", "order", "readers")
+    __slots__ = ("class_order", "defaults", "fields", "get_values", "name", "names", "order", "readers")
 
     def __init__(self, name: str, fields: Sequence[ScalarField], cls: type) -> None:
         self.name = name
-        self.cls = cls
         self.fields = tuple(fields)
         self.names = tuple(f[1] for f in fields)
         self.get_values = _tuple_getter(attrgetter, self.names)  # message -> its values in field id order

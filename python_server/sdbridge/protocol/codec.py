@@ -507,7 +507,6 @@ def encode_with_builder(msg: Message, msg_type: MessageType) -> bytes:
 
 
 _IMAGE_TYPES = (FrameHeader, ResultHeader)  # (a tuple: `A | B` would build a union object on every call)
-_BYTES_PER_PIXEL = {fmt: fmt.bytes_per_pixel for fmt in PixelFormat}
 
 
 def expected_pixel_bytes(header: ImageHeader) -> int:
@@ -522,7 +521,7 @@ def validate_image_header(header: ImageHeader, limits: DecodeLimits = DEFAULT_LI
     """
     fmt, width, height, stride = header.pixel_format, header.width, header.height, header.stride
     if (0 < width <= limits.max_width and 0 < height <= limits.max_height and type(fmt) is PixelFormat
-            and stride >= width * _BYTES_PER_PIXEL.get(fmt, 0) > 0 and stride * height <= limits.max_message_bytes
+            and stride >= width * fmt.bytes_per_pixel > 0 and stride * height <= limits.max_message_bytes
             and type(header.row_order) is RowOrder and header.row_order
             and type(header.color_space) is ColorSpace and header.color_space
             and type(header.alpha_mode) is AlphaMode and header.alpha_mode):
