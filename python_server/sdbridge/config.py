@@ -94,6 +94,17 @@ class LimitsConfig:
     # GameEvent and State messages per second and session (a one-second burst of this many is allowed);
     # the excess is refused with an Error and counted
     max_events_per_second: int = 200
+    # Per-session budgets: one client costs only itself. Each refusal names the budget, the value and the fix.
+    max_state_bytes: int = 64 * 1024  # bytes of State kept per session (keys + values, UTF-8)
+    max_event_payload_bytes: int = 256 * 1024  # bytes of GameEvent payload kept per session (recent events)
+    max_recent_events: int = 64  # GameEvents kept per session (for Stats, rules and the preview)
+    max_prompt_blend: int = 8  # entries of one Prompt blend
+    max_seed_blend: int = 8  # entries of one seed blend
+    max_t_index_list: int = 8  # denoising steps per frame (t_index_list length)
+    max_queued_results: int = 4  # Results (and Credits) the server keeps queued for a client that does not read
+    idle_session_s: float = 300.0  # a session that sends no frame (only Pings) is freed after this long
+    max_preview_pages: int = 8  # preview pages (websockets) open at once, per server
+    max_preview_snapshot_bytes: int = 64 * 1024  # bytes of one session snapshot sent to a preview page
 
 
 @dataclass(frozen=True)
@@ -189,6 +200,7 @@ def _validate(cfg: ServerConfig) -> None:
         (cfg.accel.threads >= 0, f"accel.threads={cfg.accel.threads} must be >= 0 (0 = torch's thread count)"),
         (lim.max_events_per_second >= 1,
          f"limits.max_events_per_second={lim.max_events_per_second} must be >= 1"),
+        *_budget_checks(lim),
         (bool(cfg.security.server_secret_key) == bool(cfg.security.authorized_keys),
          "security.server_secret_key and security.authorized_keys go together: set both for CurveZMQ "
          "(see `sdbridge keys generate`) or neither"),
@@ -223,6 +235,16 @@ def _validate(cfg: ServerConfig) -> None:
             f"limits.max_message_bytes={lim.max_message_bytes} cannot hold a max_width x max_height RGBA "
             f"frame ({needed} bytes); raise it to >= {needed} or lower max_width/max_height"
         )
+
+
+def _budget_checks(lim: LimitsConfig) -> list[tuple[bool, str]]:
+    """The per-session budgets: each must be at least 1 (a budget of 0 would refuse everything)."""
+    names = ("max_state_bytes", "max_event_payload_bytes", "max_recent_events", "max_prompt_blend",
+             "max_seed_blend", "max_t_index_list", "max_queued_results", "max_preview_pages",
+             "max_preview_snapshot_bytes")
+    checks = [(getattr(lim, name) >= 1, f"limits.{name}={getattr(lim, name)} must be >= 1") for name in names]
+    checks.append((lim.idle_session_s > 0, f"limits.idle_session_s={lim.idle_session_s} must be > 0 (seconds)"))
+    return checks
 
 
 def _line_of(text: str, section: str | None, key: str) -> int | None:
