@@ -4,3 +4,4 @@
 #include "messages.cpp"  // NOLINT(bugprone-suspicious-include)
 #include "codec.cpp"     // NOLINT(bugprone-suspicious-include)
 #include "client.cpp"    // NOLINT(bugprone-suspicious-include)
+#include "capture_fit.cpp"  // NOLINT(bugprone-suspicious-include)
