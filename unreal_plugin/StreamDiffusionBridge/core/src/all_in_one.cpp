@@ -4,4 +4,5 @@
 #include "messages.cpp"  // NOLINT(bugprone-suspicious-include)
 #include "codec.cpp"     // NOLINT(bugprone-suspicious-include)
 #include "client.cpp"    // NOLINT(bugprone-suspicious-include)
+#include "reprojection.cpp"  // NOLINT(bugprone-suspicious-include)
 #include "capture_fit.cpp"  // NOLINT(bugprone-suspicious-include)
