@@ -1,0 +1,67 @@
+"""Seeded fuzzing of what a client or a page can make the server keep or choke on (see fuzz_payloads.py).
+
+SDBRIDGE_FUZZ_SEED changes the seed (as for test_fuzz.py)."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from sdbridge.protocol import messages as m
+from sdbridge.server import BridgeServer
+
+from .fuzz_harness import ServerHarness
+from .fuzz_payloads import (
+    payload_message,
+    preview_command,
+    retained_after_payloads,
+    run_preview_commands,
+)
+
+SEED = int(os.environ.get("SDBRIDGE_FUZZ_SEED", "20261206"))
+
+
+def test_payload_shapes_keep_memory_within_the_session_budgets() -> None:
+    harness = ServerHarness(trace_every=0)
+    retained, bound = retained_after_payloads(harness, SEED, 200)
+    print(f"payload fuzz: {retained} bytes retained after 200 hostile State/GameEvent messages (bound {bound})")
+    assert harness.report.failures == []
+    assert retained <= bound, f"{retained} bytes kept after hostile payloads, above the budget-derived {bound}"
+
+
+def test_retained_memory_check_catches_an_unbounded_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above can fail: a server that also keeps every State message it sees exceeds the bound."""
+    kept: list[m.Message] = []
+    original = BridgeServer._dispatch
+
+    def hoarding(self: BridgeServer, identity: bytes, session: object, message: m.Message, *rest: object) -> None:
+        if isinstance(message, m.State | m.GameEvent):
+            kept.append(message)
+        original(self, identity, session, message, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BridgeServer, "_dispatch", hoarding)
+    retained, bound = retained_after_payloads(ServerHarness(trace_every=0), SEED, 200)
+    assert kept and retained > bound
+
+
+def test_payload_generator_reaches_the_large_shapes() -> None:
+    rng = random.Random(SEED)
+    sizes = [len(getattr(msg, "entries", ()) or getattr(msg, "payload", ())) for msg in
+             (payload_message(rng) for _ in range(200))]
+    assert max(sizes) == 1024 and min(sizes) == 1
+
+
+def test_preview_commands_never_stop_the_control_runner() -> None:
+    report = run_preview_commands(SEED, 3000)
+    print(f"preview fuzz: {report.commands} commands, {report.refused_by_page} refused by the page, "
+          f"{report.refused_by_server} by the server, {report.applied} applied")
+    assert report.failures == [], "\n".join(report.failures[:10])
+    assert report.applied > 50 and report.refused_by_page > 50  # both paths exercised
+
+
+def test_preview_generator_reaches_wire_overflow_values() -> None:
+    rng = random.Random(SEED)
+    seeds = {c.get("seed") for c in (preview_command(rng) for _ in range(2000)) if "seed" in c}
+    assert {-1, 2**64}.issubset(seeds)
