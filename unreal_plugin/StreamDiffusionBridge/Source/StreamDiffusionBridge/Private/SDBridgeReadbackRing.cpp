@@ -3,6 +3,8 @@
 
 #include "RHICommandList.h"
 #include "RHIResources.h"
+#include "RenderGraphBuilder.h"
+#include "RenderGraphUtils.h"
 
 FSDBridgeReadbackRing::FSDBridgeReadbackRing(int32 NumSlots)
 {
@@ -35,6 +37,27 @@ bool FSDBridgeReadbackRing::EnqueueCopy(FRHICommandListImmediate& RHICmdList, FR
 	RHICmdList.Transition(FRHITransitionInfo(Source, ERHIAccess::Unknown, ERHIAccess::CopySrc));
 	Slot.Readback->EnqueueCopy(RHICmdList, Source);
 	RHICmdList.Transition(FRHITransitionInfo(Source, ERHIAccess::CopySrc, ERHIAccess::SRVMask));
+	++Count;
+	return true;
+}
+
+bool FSDBridgeReadbackRing::EnqueueCopy(FRDGBuilder& GraphBuilder, FRDGTextureRef Source, uint64 CaptureTimeUs)
+{
+	check(IsInRenderingThread());
+	if (Source == nullptr)
+	{
+		return false;
+	}
+	if (Count == Slots.Num())
+	{
+		Skipped.fetch_add(1, std::memory_order_relaxed);  // the GPU is behind: skip, never wait
+		return false;
+	}
+	FSlot& Slot = Slots[(Head + Count) % Slots.Num()];
+	Slot.Size = Source->Desc.Extent;
+	Slot.Format = Source->Desc.Format;
+	Slot.CaptureTimeUs = CaptureTimeUs;
+	AddEnqueueCopyPass(GraphBuilder, Slot.Readback.Get(), Source);
 	++Count;
 	return true;
 }

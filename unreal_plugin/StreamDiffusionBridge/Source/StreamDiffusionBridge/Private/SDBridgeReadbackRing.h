@@ -8,6 +8,7 @@
 #include "CoreMinimal.h"
 #include "PixelFormat.h"
 #include "RHIGPUReadback.h"
+#include "RenderGraphFwd.h"  // FRDGBuilder, FRDGTextureRef (RenderCore, UE 5.x)
 
 #include <atomic>
 
@@ -31,6 +32,12 @@ public:
 
 	/** Queue a copy of Source. Returns false (and counts a skipped capture) when every slot is still in flight. */
 	bool EnqueueCopy(FRHICommandListImmediate& RHICmdList, FRHITexture* Source, uint64 CaptureTimeUs);
+
+	/**
+	 * Render-graph variant (the player-view capture in Rendering/, UE2): queue a copy of Source with
+	 * AddEnqueueCopyPass (RenderGraphUtils.h, UE 5.3-5.5), so RDG does the transitions. Same slot policy.
+	 */
+	bool EnqueueCopy(FRDGBuilder& GraphBuilder, FRDGTextureRef Source, uint64 CaptureTimeUs);
 
 	/**
 	 * Free every completed slot, oldest first, and pass only the newest completed one to Consumer (older

@@ -111,29 +111,36 @@ void FSDBridgeStreamer::CaptureFrom(UTextureRenderTarget2D* Target)
 		[ClientRef = Client, RingRef = Ring, Resource, CaptureTimeUs](FRHICommandListImmediate& RHICmdList)
 		{
 			// 1) The newest finished copy goes to the client (it copies the rows; latest frame wins).
-			RingRef->ConsumeReady([&ClientRef](const FSDBridgeReadbackView& View)
-			{
-				sdbridge::FrameView Frame;
-				Frame.pixels = View.Data;
-				Frame.layout.width = static_cast<uint32_t>(View.Size.X);
-				Frame.layout.height = static_cast<uint32_t>(View.Size.Y);
-				Frame.layout.stride = static_cast<uint32_t>(View.RowPitchBytes);
-				Frame.layout.format = SDBridge::ToWire(View.Format);
-				Frame.layout.row_order = sdbridge::RowOrder::kTopDown;     // RHI textures are top-down
-				Frame.layout.color_space = sdbridge::ColorSpace::kSRGB;    // Final Color (LDR) in an sRGB target
-				Frame.layout.alpha_mode = sdbridge::AlphaMode::kIgnore;
-				Frame.size = static_cast<size_t>(View.RowPitchBytes) * static_cast<size_t>(View.Size.Y);
-				Frame.capture_time_us = View.CaptureTimeUs;
-				const sdbridge::Status Status = ClientRef->SubmitFrame(Frame);
-				if (!Status.ok() && Status.code() != sdbridge::StatusCode::kStopped)
-				{
-					UE_LOG(LogStreamDiffusionBridge, Warning, TEXT("frame not submitted: %s"),
-						*SDBridge::FromUtf8(Status.message()));
-				}
-			});
+			RingRef->ConsumeReady([&ClientRef](const FSDBridgeReadbackView& View) { SubmitReadback(*ClientRef, View); });
 			// 2) Queue this frame's copy (skipped, never waited for, when the GPU is behind).
 			RingRef->EnqueueCopy(RHICmdList, Resource->GetRenderTargetTexture(), CaptureTimeUs);
 		});
+}
+
+uint64 FSDBridgeStreamer::SubmitReadback(sdbridge::Client& Client, const FSDBridgeReadbackView& View)
+{
+	sdbridge::FrameView Frame;
+	Frame.pixels = View.Data;
+	Frame.layout.width = static_cast<uint32_t>(View.Size.X);
+	Frame.layout.height = static_cast<uint32_t>(View.Size.Y);
+	Frame.layout.stride = static_cast<uint32_t>(View.RowPitchBytes);
+	Frame.layout.format = SDBridge::ToWire(View.Format);
+	Frame.layout.row_order = sdbridge::RowOrder::kTopDown;   // RHI textures are top-down
+	Frame.layout.color_space = sdbridge::ColorSpace::kSRGB;  // tone-mapped LDR: Final Color (LDR) or after Tonemap
+	Frame.layout.alpha_mode = sdbridge::AlphaMode::kIgnore;
+	Frame.size = static_cast<size_t>(View.RowPitchBytes) * static_cast<size_t>(View.Size.Y);
+	Frame.capture_time_us = View.CaptureTimeUs;
+	uint64_t FrameId = 0;
+	const sdbridge::Status Status = Client.SubmitFrame(Frame, &FrameId);
+	if (!Status.ok())
+	{
+		if (Status.code() != sdbridge::StatusCode::kStopped)
+		{
+			UE_LOG(LogStreamDiffusionBridge, Warning, TEXT("frame not submitted: %s"), *SDBridge::FromUtf8(Status.message()));
+		}
+		return 0;
+	}
+	return static_cast<uint64>(FrameId);
 }
 
 bool FSDBridgeStreamer::UpdateOutputTexture(TObjectPtr<UTexture2D>& InOutTexture, FSDBridgeResultInfo& OutInfo,

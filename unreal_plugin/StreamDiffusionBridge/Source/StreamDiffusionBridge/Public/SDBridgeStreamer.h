@@ -12,6 +12,7 @@
 class UTexture2D;
 class UTextureRenderTarget2D;
 class FSDBridgeReadbackRing;
+struct FSDBridgeReadbackView;
 namespace sdbridge
 {
 class Client;
@@ -98,6 +99,16 @@ public:
 
 	/** Captures skipped because every GPU readback was still in flight. */
 	uint64 GetSkippedCaptures() const;
+
+	/**
+	 * For the player-view capture (Private/Rendering, UE2): the client and the readback ring, shared with
+	 * render-thread code (null while stopped). Game thread.
+	 */
+	std::shared_ptr<sdbridge::Client> GetClient() const { return Client; }
+	TSharedPtr<FSDBridgeReadbackRing, ESPMode::ThreadSafe> GetReadbackRing() const { return Ring; }
+
+	/** Render thread: submit one finished readback (top-down, sRGB) to Client; the frame id, or 0 if not submitted. */
+	static uint64 SubmitReadback(sdbridge::Client& Client, const FSDBridgeReadbackView& View);
 
 private:
 	FSDBridgeStreamerOptions Options;
