@@ -117,7 +117,7 @@ void FSDBridgeStreamer::CaptureFrom(UTextureRenderTarget2D* Target)
 		});
 }
 
-uint64 FSDBridgeStreamer::SubmitReadback(sdbridge::Client& Client, const FSDBridgeReadbackView& View)
+uint64 FSDBridgeStreamer::SubmitReadback(sdbridge::Client& Target, const FSDBridgeReadbackView& View)
 {
 	sdbridge::FrameView Frame;
 	Frame.pixels = View.Data;
@@ -131,7 +131,7 @@ uint64 FSDBridgeStreamer::SubmitReadback(sdbridge::Client& Client, const FSDBrid
 	Frame.size = static_cast<size_t>(View.RowPitchBytes) * static_cast<size_t>(View.Size.Y);
 	Frame.capture_time_us = View.CaptureTimeUs;
 	uint64_t FrameId = 0;
-	const sdbridge::Status Status = Client.SubmitFrame(Frame, &FrameId);
+	const sdbridge::Status Status = Target.SubmitFrame(Frame, &FrameId);  // Target: not the member Client (C4458)
 	if (!Status.ok())
 	{
 		if (Status.code() != sdbridge::StatusCode::kStopped)

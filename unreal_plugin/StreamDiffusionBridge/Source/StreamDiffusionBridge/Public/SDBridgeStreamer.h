@@ -107,8 +107,8 @@ public:
 	std::shared_ptr<sdbridge::Client> GetClient() const { return Client; }
 	TSharedPtr<FSDBridgeReadbackRing, ESPMode::ThreadSafe> GetReadbackRing() const { return Ring; }
 
-	/** Render thread: submit one finished readback (top-down, sRGB) to Client; the frame id, or 0 if not submitted. */
-	static uint64 SubmitReadback(sdbridge::Client& Client, const FSDBridgeReadbackView& View);
+	/** Render thread: submit one finished readback (top-down, sRGB) to Target; the frame id, or 0 if not submitted. */
+	static uint64 SubmitReadback(sdbridge::Client& Target, const FSDBridgeReadbackView& View);
 
 private:
 	FSDBridgeStreamerOptions Options;
