@@ -170,15 +170,17 @@ class BridgeServer:
                 "guidance_scale": p.guidance_scale, "delta": p.delta, "seed": p.seed,
                 "t_index_list": tuple(p.t_index_list), "similarity_filter": p.similarity_filter,
                 "similarity_threshold": p.similarity_threshold, "max_skip_frames": p.max_skip_frames})
-        if self._factory is None or self.model is None:
-            self._factory, self.model = load_model(self.config, on_fatal=self._on_fatal)
-        if self._record_dir:
+        if self._record_dir:  # an unusable record folder stops the start, before the model loads
+            from sdbridge.record.format import RecordLimits
             from sdbridge.record.recorder import Recorder
 
             mc = self.config.model
             self.recorder = Recorder(self._record_dir, {"name": mc.name, "device": mc.device,
                                                         "dtype": mc.dtype.value, "width": mc.width,
-                                                        "height": mc.height})
+                                                        "height": mc.height},
+                                     RecordLimits.from_config(self.config.limits))
+        if self._factory is None or self.model is None:
+            self._factory, self.model = load_model(self.config, on_fatal=self._on_fatal)
         lim = self.config.limits
         if keys is not None:  # ZAP is per context: this server's allow-list gets a context of its own
             self._own_context = zmq.Context()
@@ -380,8 +382,6 @@ class BridgeServer:
             assert pixels is not None  # decode_multipart guarantees the pixel part of a Frame
             self._on_frame(session, message, pixels, parts[1])
             return
-        if self.recorder is not None:
-            self._record_input(session, message)
         if isinstance(message, m.Prompt):
             self._on_prompt(session, message)
         elif isinstance(message, m.Params):
@@ -417,6 +417,8 @@ class BridgeServer:
                                 f"the server does not accept {type(message).__name__} from clients; "
                                 f"clients send Hello, Frame, Prompt, Params, GameEvent, State, StatsRequest, "
                                 f"Ping or Bye")
+        if self.recorder is not None:  # after handling: a refused message raised above and is not recorded
+            self._record_input(session, message)
 
     def _on_hello(self, identity: bytes, session: Session | None, hello: m.Hello) -> None:
         if session is not None:
@@ -830,6 +832,7 @@ class BridgeServer:
             self._rules_apply(session, self.rules.tick(session.session_id, now), "")  # frames: see _on_frame
 
     def _record_input(self, session: Session, message: m.Message) -> None:
+        """Note an engine input the server accepted in the session's recording (never raises; see Recorder)."""
         assert self.recorder is not None
         sid = session.session_id
         if isinstance(message, m.GameEvent):

@@ -18,27 +18,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="torch device (default: the recorded one)")
     parser.add_argument("--dtype", default=None, help="float32 / float16 / bfloat16 (default: the recorded one)")
     parser.add_argument("--out", default=None, metavar="DIR", help="write every output frame as DIR/NNNNNN.png")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="the recording server's TOML config: its [limits] bound the lines and frames read "
+                             "(default: the default limits)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Replay; exit 0 when every output matches, 1 when any differs."""
+    """Replay; exit 0 when every output matches, 1 when any differs (a bad recording: InputError, exit 2)."""
     import torch
 
+    from sdbridge.config import load_config
     from sdbridge.errors import InputError
     from sdbridge.pipeline import load_components
-    from sdbridge.record.format import Recording
+    from sdbridge.record.format import Recording, RecordLimits
     from sdbridge.record.replay import replay
 
-    with Recording(args.recording) as recording:
-        model = dict(recording.meta.get("model", {}))
+    limits = RecordLimits.from_config(load_config(args.config).limits if args.config else None)
+    with Recording(args.recording, limits) as recording:
+        model = recording.meta.get("model", {})
+        if not isinstance(model, dict) or not all(isinstance(v, str | int | float) for v in model.values()):
+            raise InputError(f"{args.recording}: meta.json's model is {str(model)[:200]!r}; it is an object of "
+                             f"names and numbers: the recording is damaged")
         name = args.model or model.get("name")
-        if not name:
+        if not name or not isinstance(name, str):
             raise InputError(f"{args.recording} does not name its model; pass --model")
-        dtype_name = args.dtype or model.get("dtype", "float32")
+        dtype_name = str(args.dtype or model.get("dtype", "float32"))
         dtype = getattr(torch, dtype_name, None)
         if not isinstance(dtype, torch.dtype):
             raise InputError(f"--dtype {dtype_name!r} is not a torch dtype; use float32, float16 or bfloat16")
-        components = load_components(name, device=args.device or model.get("device", "cpu"), dtype=dtype)
+        components = load_components(name, device=str(args.device or model.get("device", "cpu")), dtype=dtype)
         report = replay(recording, components, args.out)
     print(f"replayed {report.calls} pipeline calls ({report.builds} pipeline builds, {report.updates} updates) "
           f"with {name}", flush=True)

@@ -89,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     """Serve until a signal arrives; exit 0 after a clean shutdown."""
     from sdbridge.server import BridgeServer
 
+    if args.record:  # refuse an unusable --record folder before anything loads
+        from sdbridge.record.recorder import check_folder
+
+        check_folder(args.record)
     server = BridgeServer(config_from_args(args), rules_path=args.rules, record_dir=args.record)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -2,13 +2,20 @@
 recorder that owns the session's container (see sdbridge.record.format).
 
 The worker wraps each pipeline it builds (`Recorder.wrap`); the server notes the engine's control
-messages (`Recorder.note`). No torch import here.
+messages it accepted (`Recorder.note`). No torch import here.
+
+Recording never hurts serving: the folder is checked at start (`check_folder`, a ConfigError otherwise);
+after that nothing here raises into the server. A recording that cannot be created or written (full disk,
+read-only or removed folder) is given up for that session only, with one warning line, and the session
+is served as before. Each recorded engine input keeps at most limits.max_event_payload_bytes of JSON.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -17,9 +24,37 @@ from typing import Any
 
 import numpy as np
 
-from sdbridge.record.format import SUFFIX, RecordingWriter
+from sdbridge.errors import ConfigError
+from sdbridge.record.format import SUFFIX, RecordingWriter, RecordLimits, describe_error, dumps, to_json
 
 log = logging.getLogger(__name__)
+
+
+def check_folder(folder: str | Path) -> Path:
+    """The record folder, made if missing; ConfigError unless this process can create files in it."""
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".sdbridge-write-check-") as probe:
+            probe.write(b"sdbridge")
+            probe.flush()
+    except OSError as exc:
+        raise ConfigError(f"record folder {str(path)!r} (--record) cannot be used: {exc.strerror or exc}; give a "
+                          f"folder this user can create and write files in") from None
+    return path
+
+
+def bounded_input(data: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
+    """`data` with its largest fields replaced by {"$omitted_bytes": n, "limit": ...} until its JSON fits."""
+    sizes = {key: len(dumps(to_json(value)).encode("utf-8")) for key, value in data.items()}
+    total = sum(sizes.values())
+    out = dict(data)
+    for key in sorted(sizes, key=lambda k: sizes[k], reverse=True):
+        if total <= max_bytes:
+            break
+        out[key] = {"$omitted_bytes": sizes[key], "limit": f"limits.max_event_payload_bytes={max_bytes}"}
+        total -= sizes[key]
+    return out
 
 
 class RecordingPipeline:
@@ -52,7 +87,9 @@ class RecordingPipeline:
         self._writer.write("update", self._clock(), values=kwargs, failed=False)
 
     def __call__(self, image: Any) -> Any:
-        """Forward; log the input and output arrays."""
+        """Forward; log the input and output arrays (once the recording stopped, only forward)."""
+        if self._writer.closed:
+            return self._inner(image)
         snapshot = np.array(image, copy=True)  # the input may be a view of a wire buffer reused later
         result = self._inner(image)
         self._writer.write_call(self._clock(), snapshot, np.asarray(result.image),
@@ -61,11 +98,17 @@ class RecordingPipeline:
 
 
 class Recorder:
-    """Recordings of the sessions of one server, each in `folder/session-<id>-<UTC time>.sdrec`."""
+    """Recordings of the sessions of one server, each in `folder/session-<id>-<UTC time>.sdrec`.
 
-    def __init__(self, folder: str | Path, model: Mapping[str, Any]) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+    Nothing but the constructor raises: a session whose recording cannot be made or written is served
+    without it (one warning line each).
+    """
+
+    def __init__(self, folder: str | Path, model: Mapping[str, Any], limits: RecordLimits | None = None) -> None:
+        """Check (and make) `folder`: ConfigError unless files can be created in it. `limits`: the sizes a
+        recording keeps to (RecordLimits.from_config(server limits); default: the default limits)."""
+        self.folder = check_folder(folder)
+        self.limits = limits if limits is not None else RecordLimits.from_config()
         self._model = dict(model)
         self._writers: dict[int, RecordingWriter] = {}
         self._clocks: dict[int, Callable[[], int]] = {}
@@ -73,14 +116,23 @@ class Recorder:
         self._lock = threading.Lock()  # the I/O thread closes sessions; close_all may run on another thread
         self.finished: list[Path] = []  # recordings closed (and packed) so far
 
-    def open(self, session_id: int, client: Mapping[str, Any], frame_clock: Callable[[], int]) -> Path:
-        """Start recording a session; `frame_clock()` returns the frames it has sent so far."""
+    def open(self, session_id: int, client: Mapping[str, Any], frame_clock: Callable[[], int]) -> Path | None:
+        """Start recording a session; `frame_clock()` returns the frames it has sent so far.
+
+        Returns the recording's path, or None (one warning logged) when it cannot be created.
+        """
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = self.folder / f"session-{session_id}-{stamp}{SUFFIX}"
-        self._writers[session_id] = RecordingWriter(path, {
-            "session": {"id": session_id, **client}, "model": self._model,
-            "created": datetime.now(UTC).isoformat(),
-        })
+        meta = {"session": {"id": session_id, **client}, "model": self._model,
+                "created": datetime.now(UTC).isoformat()}
+        try:
+            writer = RecordingWriter(path, meta, self.limits)
+        except Exception as exc:  # a recording that cannot start must not stop the session
+            log.warning("session %d is not recorded: cannot create %s: %s; it is served without recording",
+                        session_id, path, describe_error(exc))
+            shutil.rmtree(path, ignore_errors=True)  # what was made of it (nothing, or an empty folder)
+            return None
+        self._writers[session_id] = writer
         self._clocks[session_id] = frame_clock
         log.info("recording session %d to %s", session_id, path)
         return path
@@ -93,19 +145,23 @@ class Recorder:
         return RecordingPipeline(pipeline, writer, clock)
 
     def note(self, session_id: int, kind: str, **data: Any) -> None:
-        """Log an input of the session (event, state, prompt, params) at its current frame."""
+        """Log an input the server accepted (event, state, prompt, params) at the session's current frame.
+
+        Its fields keep at most limits.max_event_payload_bytes of JSON together (see `bounded_input`).
+        """
         writer, clock = self._writers.get(session_id), self._clocks.get(session_id)
-        if writer is not None and clock is not None:
-            writer.write(kind, clock(), **data)
+        if writer is not None and clock is not None and not writer.closed:
+            writer.write(kind, clock(), **bounded_input(data, self.limits.max_input_bytes))
 
     def close(self, session_id: int, wait: bool = False) -> None:
         """Stop recording a session and pack its folder into one file (in a background thread)."""
 
         def pack(writer: RecordingWriter) -> None:
             try:
-                self.finished.append(writer.close(pack=True))
-            except OSError:
-                log.exception("could not pack recording %s; the folder is kept and replays as it is", writer.folder)
+                self.finished.append(writer.close(pack=True))  # a failed recording: its folder, unpacked
+            except OSError as exc:
+                log.warning("could not pack recording %s (%s); the folder is kept and replays as it is",
+                            writer.folder, exc.strerror or exc)
 
         with self._lock:  # pop and register the packer at once, so close_all always sees it
             writer = self._writers.pop(session_id, None)

@@ -3,14 +3,15 @@ update and call in order on the recorded input frames, and compare with the reco
 
 On the same machine, model and library versions the outputs are identical byte for byte (the pipeline
 is deterministic: seeded noise, no sampling at run time); `ReplayReport.mismatches` lists the calls
-whose output differs.
+whose output differs. The recording is untrusted input (see sdbridge.record.format.Recording): every
+problem in it is an InputError naming the log line.
 """
 
 from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from sdbridge.errors import InputError
-from sdbridge.record.format import Recording, from_json
+from sdbridge.record.format import WORKER_KINDS, Entry, Recording, from_json
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,19 @@ def _enums() -> dict[str, type]:
     return {"CfgMode": CfgMode, "Interpolation": Interpolation}
 
 
-def _config(raw: dict[str, Any]) -> Any:
+def _config(raw: Any) -> Any:
+    """The StreamConfig of a "build" line; an unknown or wrong key is an InputError naming it."""
+    import dataclasses
+
     from sdbridge.pipeline import StreamConfig
 
+    if not isinstance(raw, dict):
+        raise InputError(f"config is a JSON {type(raw).__name__}; a build line's config is an object")
+    known = {f.name for f in dataclasses.fields(StreamConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise InputError(f"config keys {unknown} are not StreamConfig fields of this sdbridge (known: "
+                         f"{sorted(known)}); the recording comes from another version or is damaged")
     values = from_json(raw, _enums())
     if "seed" in values and isinstance(values["seed"], list):
         values["seed"] = [tuple(pair) for pair in values["seed"]]
@@ -63,69 +74,97 @@ def _spec(value: Any) -> Any:
     return value
 
 
+class _Replayer:
+    """Applies log entries in order to the pipeline they build (one `replay` run)."""
+
+    def __init__(self, recording: Recording, components: Any, out: Path | None,
+                 on_call: Callable[[int, np.ndarray], None] | None) -> None:
+        self.recording, self.components, self.out, self.on_call = recording, components, out, on_call
+        self.enums = _enums()
+        self.report = ReplayReport()
+        self.pipeline: Any = None
+
+    def apply(self, entry: Entry) -> None:
+        """Re-run one worker entry (build, prepare, update, call); notes of engine inputs are skipped."""
+        from sdbridge.pipeline import build_pipeline
+
+        data = entry.data
+        if entry.kind == "build":
+            self.pipeline = build_pipeline(self.components, _config(data["config"]))
+            self.report.builds += 1
+        elif entry.kind == "prepare":
+            self._need(entry)
+            self.pipeline.prepare(prompt=_spec(data["prompt"]), negative_prompt=_spec(data["negative_prompt"]))
+        elif entry.kind == "update":
+            self._need(entry)
+            self._update(data)
+        elif entry.kind == "call":
+            self._need(entry)
+            self._call(int(data["call"]))
+
+    def _update(self, data: Mapping[str, Any]) -> None:
+        values = from_json(data["values"], self.enums)
+        if not isinstance(values, dict):
+            raise InputError(f"update values are a JSON {type(values).__name__}; they are an object")
+        for key in ("prompt", "negative_prompt"):
+            if key in values:
+                values[key] = _spec(values[key])
+        if isinstance(values.get("seed"), list):
+            values["seed"] = [tuple(pair) for pair in values["seed"]]
+        self.report.updates += 1
+        try:
+            self.pipeline.update(**values)
+        except Exception as exc:
+            if not data.get("failed"):
+                raise InputError(f"update {values} failed on replay but not when recorded: {exc}") from exc
+
+    def _call(self, call: int) -> None:
+        report = self.report
+        result = self.pipeline(self.recording.frame(call, "in"))
+        image = np.asarray(result.image)
+        report.calls += 1
+        if self.recording.has_frame(call, "out"):
+            want = self.recording.frame(call, "out")
+            report.compared += 1
+            if want.shape != image.shape or not np.array_equal(want, image):
+                report.mismatches.append(call)
+                if want.shape == image.shape:
+                    diff = int(np.abs(want.astype(np.int16) - image.astype(np.int16)).max())
+                    report.max_abs_diff = max(report.max_abs_diff, diff)
+        if self.out is not None:
+            path = self.out / f"{call:06d}.png"
+            path.write_bytes(png_bytes(image))
+            report.outputs.append(path)
+        if self.on_call is not None:
+            self.on_call(call, image)
+
+    def _need(self, entry: Entry) -> None:
+        if self.pipeline is None:
+            raise InputError(f"a {entry.kind!r} line before any 'build' line: the log is damaged")
+
+
 def replay(recording: Recording, components: Any, out_dir: str | Path | None = None,
            on_call: Callable[[int, np.ndarray], None] | None = None) -> ReplayReport:
-    """Replay `recording` with `components` (loaded by the caller); optionally write outputs as PNG."""
-    from sdbridge.pipeline import build_pipeline
+    """Replay `recording` with `components` (loaded by the caller); optionally write outputs as PNG.
 
-    enums = _enums()
-    report = ReplayReport()
+    A damaged or crafted log line is an InputError naming its line number (never a raw traceback).
+    """
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    pipeline: Any = None
+    replayer = _Replayer(recording, components, out, on_call)
     for entry in recording.entries():
-        data = entry.data
-        if entry.kind == "build":
-            pipeline = build_pipeline(components, _config(data["config"]))
-            report.builds += 1
-        elif entry.kind == "prepare":
-            _need(pipeline, entry.seq)
-            pipeline.prepare(prompt=_spec(data["prompt"]), negative_prompt=_spec(data["negative_prompt"]))
-        elif entry.kind == "update":
-            _need(pipeline, entry.seq)
-            values = from_json(data["values"], enums)
-            for key in ("prompt", "negative_prompt"):
-                if key in values:
-                    values[key] = _spec(values[key])
-            if isinstance(values.get("seed"), list):
-                values["seed"] = [tuple(pair) for pair in values["seed"]]
-            report.updates += 1
-            try:
-                pipeline.update(**values)
-            except Exception as exc:
-                if not data.get("failed"):
-                    raise InputError(f"log line {entry.seq}: update {values} failed on replay but not when "
-                                     f"recorded: {exc}") from exc
-        elif entry.kind == "call":
-            _need(pipeline, entry.seq)
-            call = int(data["call"])
-            result = pipeline(recording.frame(call, "in"))
-            image = np.asarray(result.image)
-            report.calls += 1
-            try:
-                want = recording.frame(call, "out")
-            except (KeyError, FileNotFoundError):
-                want = None
-            if want is not None:
-                report.compared += 1
-                if want.shape != image.shape or not np.array_equal(want, image):
-                    report.mismatches.append(call)
-                    if want.shape == image.shape:
-                        diff = int(np.abs(want.astype(np.int16) - image.astype(np.int16)).max())
-                        report.max_abs_diff = max(report.max_abs_diff, diff)
-            if out is not None:
-                path = out / f"{call:06d}.png"
-                path.write_bytes(png_bytes(image))
-                report.outputs.append(path)
-            if on_call is not None:
-                on_call(call, image)
-    return report
-
-
-def _need(pipeline: Any, seq: int) -> None:
-    if pipeline is None:
-        raise InputError(f"recording log line {seq} uses a pipeline before any 'build' line: the log is damaged")
+        if entry.kind not in WORKER_KINDS:
+            continue  # an engine input the server accepted: its effect is in the worker lines
+        try:
+            replayer.apply(entry)
+        except InputError as exc:
+            raise InputError(f"{recording.path}: log.jsonl line {entry.line} ({entry.kind}): {exc}") from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError, RuntimeError) as exc:
+            what = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+            raise InputError(f"{recording.path}: log.jsonl line {entry.line} ({entry.kind}): {what}; the "
+                             f"recording is damaged or was not written by this sdbridge") from None
+    return replayer.report
 
 
 def png_bytes(image: np.ndarray) -> bytes:
