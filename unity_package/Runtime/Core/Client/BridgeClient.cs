@@ -14,6 +14,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
 using sdbridge.protocol;
+using StreamDiffusion.Bridge.Core.Diagnostics;
 using StreamDiffusion.Bridge.Core.Protocol;
 using StreamDiffusion.Bridge.Core.Transport;
 
@@ -27,6 +28,7 @@ namespace StreamDiffusion.Bridge.Core.Client
         private static readonly long EpochTicks = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
 
         private readonly BridgeClientOptions _options;
+        private readonly ConnectionMonitor _monitor;
         private readonly object _lock = new object();
         private readonly ManualResetEvent _stateChanged = new ManualResetEvent(false);
         private readonly AutoResetEvent _wake = new AutoResetEvent(false);
@@ -82,6 +84,9 @@ namespace StreamDiffusion.Bridge.Core.Client
             if (string.IsNullOrEmpty(options.Endpoint))
                 throw new ArgumentException("BridgeClientOptions.Endpoint is empty; set e.g. tcp://127.0.0.1:5555", nameof(options));
             _options = options.Clone();
+            TransportOptions t = _options.TransportOptions;
+            _monitor = new ConnectionMonitor(_options.Endpoint, _options.Transport,
+                t != null && !string.IsNullOrEmpty(t.CurveServerKey), _options.Log);
         }
 
         // ================================================================================ lifecycle
@@ -137,7 +142,9 @@ namespace StreamDiffusion.Bridge.Core.Client
 
         private bool _reconnectRequested;
 
-        /// <summary>Stops the I/O thread (sending Bye if connected) and closes the socket.</summary>
+        /// <summary>Stops the client: the I/O thread sends Bye if connected and closes the socket. Waits at most
+        /// BridgeClientOptions.DisposeWaitMs (a few ms) so a game's main thread never blocks on the network; a
+        /// thread inside a connect attempt finishes closing in the background (it is a background thread).</summary>
         public void Dispose()
         {
             Thread thread;
@@ -149,11 +156,24 @@ namespace StreamDiffusion.Bridge.Core.Client
             }
             _stopEvent.Set();
             _wake.Set();
-            if (thread != null && !thread.Join(3000))
-            {
-                // The thread is a background thread: it cannot keep the process alive. It exits on its next loop.
-            }
+            if (thread != null) thread.Join(Math.Max(0, _options.DisposeWaitMs));
             lock (_lock) SetState(ClientState.Closed);
+        }
+
+        /// <summary>After Dispose: waits until the I/O thread has closed its socket. For tools and tests; a game
+        /// never needs it. True when it has (or never started).</summary>
+        public bool WaitForShutdown(int timeoutMs)
+        {
+            Thread thread;
+            lock (_lock) thread = _thread;
+            return thread == null || thread.Join(Math.Max(0, timeoutMs));
+        }
+
+        /// <summary>State, results/s, round trip and the last error with its fix, as one consistent snapshot.
+        /// Thread-safe and cheap (for an inspector or a status bar).</summary>
+        public ConnectionStatus Status
+        {
+            get { return _monitor.Snapshot(State); }
         }
 
         // ================================================================================ state
@@ -536,6 +556,8 @@ namespace StreamDiffusion.Bridge.Core.Client
                     {
                         // BridgeException (refused, timed out) or an unexpected runtime error: retry later.
                         CloseTransport();
+                        if (_stopping) break;
+                        _monitor.AttemptFailed(e);
                         if (!_options.AutoReconnect && _everConnected)
                         {
                             Fail(e);
@@ -714,6 +736,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             }
             _credits = (int)welcome.InitialCredits;
             _inFlight = 0;
+            _monitor.Connected(welcome.SessionId);
             _lastSendTicks = Stopwatch.GetTimestamp();
             _lastReceiveTicks = _lastSendTicks;
             _lastProgressTicks = _lastSendTicks;
@@ -959,6 +982,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             back.Header = h;
             back.TakePixels(_message, 1);
             back.ReceivedTimeUs = NowUs();
+            _monitor.ResultReceived(h.SendTimeUs > 0 ? back.RoundTripUs : -1);
             lock (_lock)
             {
                 _back = _ready;
@@ -1044,6 +1068,7 @@ namespace StreamDiffusion.Bridge.Core.Client
         private void LoseSession(string reason, Exception e)
         {
             CloseTransport();
+            if (!_stopping) _monitor.SessionLost(reason);
             lock (_lock)
             {
                 _lastFailure = e;
@@ -1055,6 +1080,7 @@ namespace StreamDiffusion.Bridge.Core.Client
         private void Fail(Exception e)
         {
             CloseTransport();
+            _monitor.Failed(e);
             lock (_lock)
             {
                 _lastFailure = e;

@@ -1,6 +1,7 @@
 // Settings of a BridgeClient. Plain values so the Unity layer can fill them from a settings asset.
 // Compiled and tested here with mono's mcs (C# 7.2).
 using sdbridge.protocol;
+using StreamDiffusion.Bridge.Core.Diagnostics;
 using StreamDiffusion.Bridge.Core.Transport;
 
 namespace StreamDiffusion.Bridge.Core.Client
@@ -60,6 +61,16 @@ namespace StreamDiffusion.Bridge.Core.Client
         /// <summary>Re-send the last prompt, merged params and state after a reconnect (the new session
         /// starts with server defaults otherwise).</summary>
         public bool RestoreSessionOnReconnect = true;
+
+        /// <summary>Where connection failures, reconnects and refusals are written (null: nowhere). The first failed
+        /// attempt is a Warning naming the endpoint, the cause and the fix; later retries are Debug. Called from
+        /// the I/O thread. The Unity layer passes a Debug.Log adapter.</summary>
+        public IBridgeLog Log;
+
+        /// <summary>How long Dispose waits for the I/O thread to say Bye and close (ms). It never waits longer:
+        /// a thread still inside a connect attempt (up to TransportOptions.ConnectTimeoutMs) finishes closing on
+        /// its own in the background. Use BridgeClient.WaitForShutdown where a tool must know it has finished.</summary>
+        public int DisposeWaitMs = 5;
 
         /// <summary>Test-only: the protocol major sent in Hello (normally ProtocolVersion.Major).</summary>
         internal ushort ProtocolMajor = ProtocolVersion.Major;
