@@ -33,14 +33,16 @@ log = logging.getLogger(__name__)
 def check_folder(folder: str | Path) -> Path:
     """The record folder, made if missing; ConfigError unless this process can create files in it."""
     path = Path(folder)
+    step = "cannot create it"
     try:
         path.mkdir(parents=True, exist_ok=True)
+        step = "cannot write a file in it"
         with tempfile.NamedTemporaryFile(dir=path, prefix=".sdbridge-write-check-") as probe:
             probe.write(b"sdbridge")
             probe.flush()
     except OSError as exc:
-        raise ConfigError(f"record folder {str(path)!r} (--record) cannot be used: {exc.strerror or exc}; give a "
-                          f"folder this user can create and write files in") from None
+        raise ConfigError(f"record folder {str(path)!r} (--record): {step} ({exc.strerror or exc}); give a folder "
+                          f"this user can create and write files in") from None
     return path
 
 

@@ -1,0 +1,158 @@
+"""Recording never hurts serving: a full disk or an unusable record folder stops the recording of the session
+concerned (one warning line each) while the session is served as before, and `serve --record DIR` refuses a
+folder it cannot write in at start."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sdbridge.config import ServerConfig, with_overrides
+from sdbridge.errors import ConfigError
+from sdbridge.record.format import Recording, RecordingWriter
+from sdbridge.record.recorder import Recorder, check_folder
+from sdbridge.server import BridgeServer
+from sdbridge.transport.client import BridgeClient
+
+IMAGE = np.arange(16 * 24 * 4, dtype=np.uint8).reshape(16, 24, 4)
+STOPPED = "recording"  # the warning: "recording <folder> stopped: ..." / "session N is not recorded: ..."
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name.startswith("sdbridge.record") and r.levelno == logging.WARNING]
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def record_server(tmp_path: Path) -> Iterator[BridgeServer]:
+    cfg = with_overrides(ServerConfig(), model={"name": "identity"}, top={"bind": "tcp://127.0.0.1:*"},
+                         limits={"max_sessions": 2})
+    server = BridgeServer(cfg, record_dir=str(tmp_path / "rec"))
+    server.start_in_thread()
+    yield server
+    server.close()
+
+
+def _serve_frames(endpoint: str, frames: int = 5, name: str = "game") -> BridgeClient:
+    """A session that sends an event and `frames` frames; every frame must come back unchanged."""
+    client = BridgeClient(endpoint, name=name)
+    client.connect(timeout=5)
+    client.send_event("door_opened", {"room": "hall"})
+    for i in range(frames):
+        client.submit(IMAGE)
+        result = client.receive(timeout=5)
+        assert result is not None, f"frame {i} got no Result ({client.last_error})"
+        assert np.array_equal(result.image, IMAGE)
+    assert client.last_error is None, client.last_error
+    return client
+
+
+def test_full_disk_stops_only_the_recording(record_server: BridgeServer, monkeypatch: pytest.MonkeyPatch,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    """Every write of a recording lands on /dev/full (ENOSPC from the kernel): frames still get Results."""
+    made = RecordingWriter.__init__
+
+    def on_full_disk(self: RecordingWriter, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        self._log.close()
+        self._log = open("/dev/full", "w", encoding="utf-8")  # noqa: SIM115 - closed by the writer
+
+    monkeypatch.setattr(RecordingWriter, "__init__", on_full_disk)
+    with caplog.at_level(logging.WARNING, logger="sdbridge.record"):
+        for round_ in range(3):  # more sessions than max_sessions=2: none is left behind
+            with _serve_frames(record_server.endpoint, name=f"game-{round_}"):
+                pass
+            _wait(lambda: not list(record_server.table.sessions()))
+    warnings = _warnings(caplog)
+    assert len(warnings) == 3, warnings  # one line per session, not one per frame
+    assert all("stopped: No space left on device" in w and "goes on without recording" in w for w in warnings)
+
+
+def test_unusable_record_folder_serves_every_hello(record_server: BridgeServer, tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """The record folder is replaced by a file after the start (as root, chmod would not stop writes):
+    each Hello is still welcomed, frames come back, and sessions are freed (no ALREADY_CONNECTED or
+    SESSION_LIMIT on retries)."""
+    folder = tmp_path / "rec"
+    shutil.rmtree(folder)
+    folder.write_text("not a folder any more", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="sdbridge.record"):
+        for round_ in range(4):  # twice max_sessions
+            with _serve_frames(record_server.endpoint, name=f"game-{round_}"):
+                pass
+            _wait(lambda: not list(record_server.table.sessions()))
+    warnings = _warnings(caplog)
+    assert len(warnings) == 4 and all("is not recorded" in w and "Not a directory" in w for w in warnings), warnings
+    assert record_server.stats.rejected_total == 0
+
+
+def test_writer_failure_mid_session_keeps_what_was_written(tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """A recording whose folder disappears mid-session: later writes are dropped quietly (one warning) and
+    the pipeline call still returns its result; close() neither raises nor packs."""
+
+    class Pipe:
+        config = None
+
+        def __call__(self, image: np.ndarray) -> Any:
+            return type("R", (), {"image": image, "is_warmup": False, "skipped": False})()
+
+        def prepare(self, prompt: Any = "", negative_prompt: Any = "") -> None:
+            pass
+
+    recorder = Recorder(tmp_path / "rec", {"name": "identity"})
+    path = recorder.open(1, {"client": "t"}, lambda: 0)
+    assert path is not None
+    pipe = recorder.wrap(1, Pipe())
+    pipe(np.zeros((4, 4, 3), np.uint8))
+    shutil.rmtree(path / "frames")
+    with caplog.at_level(logging.WARNING, logger="sdbridge.record"):
+        for _ in range(3):
+            out = pipe(np.ones((4, 4, 3), np.uint8))
+            assert np.array_equal(out.image, np.ones((4, 4, 3), np.uint8))
+            recorder.note(1, "event", name="x", payload={})
+    assert len(_warnings(caplog)) == 1
+    recorder.close(1, wait=True)
+    assert recorder.finished == [path] and path.is_dir()  # kept as a folder, as written
+    with Recording(path) as recording:
+        assert [e.kind for e in recording.entries()] == ["build", "call"]
+
+
+def test_check_folder_refuses_what_it_cannot_write(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"a-file/rec' \(--record\): cannot create it \(Not a directory\)"):
+        check_folder(blocker / "rec")
+    if Path("/proc/self").is_dir():  # an existing folder nobody can create files in, even root
+        with pytest.raises(ConfigError, match=r"cannot write a file in it"):
+            check_folder("/proc/self")
+    made = check_folder(tmp_path / "new" / "rec")
+    assert made.is_dir() and list(made.iterdir()) == []  # the probe file is gone
+
+
+@pytest.mark.integration
+def test_serve_refuses_an_unusable_record_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "sdbridge.cli", "serve", "--model", "identity", "--bind",
+                           "tcp://127.0.0.1:*", "--record", str(blocker / "rec")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "--record" in proc.stderr and "cannot create it (Not a directory)" in proc.stderr
+    assert "Traceback" not in proc.stderr
