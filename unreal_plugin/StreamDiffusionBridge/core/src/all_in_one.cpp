@@ -5,4 +5,7 @@
 #include "codec.cpp"     // NOLINT(bugprone-suspicious-include)
 #include "client.cpp"    // NOLINT(bugprone-suspicious-include)
 #include "reprojection.cpp"  // NOLINT(bugprone-suspicious-include)
+#include "connection_status.cpp"  // NOLINT(bugprone-suspicious-include)
+#include "log_policy.cpp"  // NOLINT(bugprone-suspicious-include)
+#include "engine_support.cpp"  // NOLINT(bugprone-suspicious-include)
 #include "capture_fit.cpp"  // NOLINT(bugprone-suspicious-include)

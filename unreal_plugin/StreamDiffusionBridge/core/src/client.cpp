@@ -2,6 +2,8 @@
 // any other exception) is caught here; the public API reports Status values and events.
 #include "sdbridge/client.h"
 
+#include "sdbridge/log_policy.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <atomic>
@@ -120,9 +122,10 @@ using namespace client_internal;  // NOLINT(google-build-using-namespace): this 
 // ====================================================================== Impl
 
 struct Client::Impl {
-  explicit Impl(ClientConfig c) : config(std::move(c)) {}
+  explicit Impl(ClientConfig c) : config(std::move(c)), status(config.endpoint) {}
 
   const ClientConfig config;
+  StatusTracker status;  // thread-safe on its own (not guarded by mu)
   const std::shared_ptr<BufferPool> pool = std::make_shared<BufferPool>();
 
   // ---- shared state (guarded by mu)
@@ -166,6 +169,9 @@ struct Client::Impl {
 
   // Caller holds mu.
   void PushEventLocked(ClientEvent event) {
+    if (event.kind == ClientEventKind::kError || event.kind == ClientEventKind::kDisconnected) {
+      status.OnError(event.message, NowMicros(), IsConnectionFailure(event));
+    }
     if (events.size() >= config.max_pending_events) {
       events.pop_front();
       ++counters.events_dropped;
@@ -179,11 +185,11 @@ struct Client::Impl {
     PushEventLocked(std::move(event));
   }
 
-  void Event(ClientEventKind kind, StatusCode status, std::string message) noexcept {
+  void Event(ClientEventKind kind, StatusCode code, std::string message) noexcept {
     try {
       ClientEvent e;
       e.kind = kind;
-      e.status = status;
+      e.status = code;
       e.message = std::move(message);
       PushEvent(std::move(e));
     } catch (...) {  // out of memory while reporting: drop the event rather than the worker
@@ -191,6 +197,7 @@ struct Client::Impl {
   }
 
   void SetState(ConnectionState s) {
+    status.OnState(s);
     std::lock_guard<std::mutex> lock(mu);
     state = s;
     if (s != ConnectionState::kConnected) welcome.reset();
@@ -365,7 +372,10 @@ struct Client::Impl {
         if (left.count() <= 0) {
           Event(ClientEventKind::kError, StatusCode::kTimeout,
                 "no Welcome from " + config.endpoint + " within " + std::to_string(config.handshake_timeout.count()) +
-                    " ms (ClientConfig.handshake_timeout): is `sdbridge serve` running there? retrying");
+                    " ms (ClientConfig.handshake_timeout). Causes and fixes: no server listens there (start "
+                    "`sdbridge serve` with that port, or correct the endpoint); a firewall drops the port (allow "
+                    "TCP to it); CurveZMQ keys that do not match (the server ignores such handshakes: check the "
+                    "server key and that this client's public key is in its authorized_keys). Retrying.");
           return SessionEnd::kRetry;
         }
         wait = std::min(wait, left);
@@ -583,6 +593,7 @@ struct Client::Impl {
       {
         std::lock_guard<std::mutex> lock(impl.mu);
         impl.state = ConnectionState::kConnected;
+        impl.status.OnState(ConnectionState::kConnected);  // resets the failed-attempt count
         impl.welcome = w;
         impl.counters.credits = w.initial_credits;
         impl.counters.in_flight = 0;
@@ -672,6 +683,7 @@ struct Client::Impl {
       }
       impl.results.push_back(std::move(r));
       ++impl.counters.results_received;
+      impl.status.OnResult(header.capture_time_us, received);
       impl.cv.notify_all();
       return SessionEnd::kNone;
     }
@@ -1115,6 +1127,13 @@ std::optional<Welcome> Client::GetWelcome() const {
   } catch (...) {
     return std::nullopt;
   }
+}
+
+StatusSnapshot Client::GetStatus() const {
+  StatusSnapshot out = impl_->status.Snapshot(NowMicros());
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  out.state = impl_->state;  // the client's own state is authoritative (Start/Stop set it directly)
+  return out;
 }
 
 ClientCounters Client::GetCounters() const {

@@ -19,20 +19,14 @@
 #include <vector>
 
 #include "sdbridge/codec.h"
+#include "sdbridge/connection_status.h"
 #include "sdbridge/messages.h"
 #include "sdbridge/status.h"
 #include "sdbridge/version.h"
 
 namespace sdbridge {
 
-enum class ConnectionState {
-  kStopped,     // not started, or stopped
-  kConnecting,  // socket open, waiting for Welcome (also between reconnect attempts)
-  kConnected,   // Welcome received; frames flow
-  kRefused,     // the server refused us for good (protocol major mismatch); call Reconnect() to retry
-};
-
-const char* ConnectionStateName(ConnectionState state);
+// ConnectionState and ConnectionStateName live in sdbridge/connection_status.h.
 
 struct ClientConfig {
   std::string endpoint = "tcp://127.0.0.1:5555";
@@ -187,6 +181,8 @@ class Client {
   Status RequestStats();
 
   ConnectionState GetState() const;
+  /// State, results/s, round-trip latency and the last error, for a status panel. Never blocks on the network.
+  StatusSnapshot GetStatus() const;
   /// The Welcome of the current session, if connected.
   std::optional<Welcome> GetWelcome() const;
   ClientCounters GetCounters() const;

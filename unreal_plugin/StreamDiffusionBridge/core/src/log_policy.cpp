@@ -1,0 +1,59 @@
+// ConnectionLogPolicy (see sdbridge/log_policy.h).
+#include "sdbridge/log_policy.h"
+
+namespace sdbridge {
+
+const char* LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kVerbose: return "Verbose";
+    case LogLevel::kInfo: return "Info";
+    case LogLevel::kWarning: return "Warning";
+    case LogLevel::kError: return "Error";
+  }
+  return "Unknown";
+}
+
+bool IsConnectionFailure(const ClientEvent& event) {
+  if (event.kind == ClientEventKind::kDisconnected) return true;
+  if (event.kind != ClientEventKind::kError || event.error.has_value()) return false;  // server Errors are not
+  return event.status == StatusCode::kTimeout || event.status == StatusCode::kNotConnected ||
+         event.status == StatusCode::kRefused;
+}
+
+LogLevel ConnectionLogPolicy::LevelFor(const ClientEvent& event) {
+  last_was_retry_ = false;
+  switch (event.kind) {
+    case ClientEventKind::kConnected:
+      outage_reported_ = false;
+      last_error_.clear();
+      return LogLevel::kInfo;
+    case ClientEventKind::kStats:
+      return LogLevel::kVerbose;
+    case ClientEventKind::kNotice:
+      return LogLevel::kInfo;
+    case ClientEventKind::kWarning:
+      return LogLevel::kWarning;
+    case ClientEventKind::kDisconnected:
+    case ClientEventKind::kError:
+      break;
+  }
+  if (event.kind == ClientEventKind::kDisconnected) {
+    // A session that was up and is lost: a warning, once per outage (it names why).
+    last_was_retry_ = outage_reported_;
+    return outage_reported_ ? LogLevel::kVerbose : LogLevel::kWarning;
+  }
+  if (IsConnectionFailure(event)) {
+    // Failing to connect needs the user: the first failure loudly (endpoint, cause, fix), retries quietly.
+    if (outage_reported_) {
+      last_was_retry_ = true;
+      return LogLevel::kVerbose;
+    }
+    outage_reported_ = true;
+    return LogLevel::kError;
+  }
+  if (event.message == last_error_) return LogLevel::kVerbose;
+  last_error_ = event.message;
+  return LogLevel::kError;
+}
+
+}  // namespace sdbridge
