@@ -101,7 +101,10 @@ class LimitsConfig:
     max_prompt_blend: int = 8  # entries of one Prompt blend
     max_seed_blend: int = 8  # entries of one seed blend
     max_t_index_list: int = 8  # denoising steps per frame (t_index_list length)
-    max_queued_results: int = 4  # Results (and Credits) the server keeps queued for a client that does not read
+    # Messages (Results, Credits, Pongs, Notices, Errors) beyond `session.credits` that a client may leave
+    # unread before the server frees its session as not reading; sets the ROUTER's send HWM (see
+    # ServerConfig.send_hwm), which bounds what a client that never reads can pin in the server's memory
+    max_queued_results: int = 4
     idle_session_s: float = 300.0  # a session that sends no frame (only Pings) is freed after this long
     max_preview_pages: int = 8  # preview pages (websockets) open at once, per server
     max_preview_snapshot_bytes: int = 64 * 1024  # bytes of one session snapshot sent to a preview page
@@ -114,10 +117,8 @@ class SessionConfig:
     credits: int = 2  # frames a client may have in flight; each Result returns one
     heartbeat_interval_ms: int = 1000  # clients ping at least this often when idle
     heartbeat_timeout_s: float = 10.0  # a silent session is freed after this long
-    # ZeroMQ high-water marks (messages) of the ROUTER socket. Credits already bound the frames in flight
-    # per session; the send HWM must stay well above them, because libzmq's view of a pipe's fill level
-    # lags (it is updated in batches) and a send that hits the HWM would drop a Result or a Credit.
-    send_hwm: int = 1000
+    # ZeroMQ receive high-water mark (messages) of the ROUTER socket. The send HWM is not set here: it is
+    # derived from credits and limits.max_queued_results (ServerConfig.send_hwm).
     recv_hwm: int = 16
 
 
@@ -187,6 +188,20 @@ class ServerConfig:
     def __post_init__(self) -> None:
         _validate(self)
 
+    @property
+    def send_hwm(self) -> int:
+        """The ROUTER's per-peer send high-water mark (messages), derived from the budgets.
+
+        An honest client leaves at most `session.credits` Results (or their Credits) plus a few Pongs,
+        Notices and Errors unread: limits.max_queued_results is that margin, so it needs room for
+        C = credits + max_queued_results messages. libzmq's writer learns that queued messages were taken
+        only every lwm = (hwm + 1) // 2 of them (pipe low-water mark), so its view of the fill level lags
+        by up to lwm - 1: hwm = 2 * C - 1 is the smallest HWM that always leaves room for C. A client that
+        never reads can therefore pin at most hwm messages (plus the one the connection is writing), and is
+        freed as not reading when a Result hits the HWM.
+        """
+        return 2 * (self.session.credits + self.limits.max_queued_results) - 1
+
 
 def _validate(cfg: ServerConfig) -> None:
     lim = cfg.limits
@@ -208,7 +223,10 @@ def _validate(cfg: ServerConfig) -> None:
          f"session.heartbeat_timeout_s={cfg.session.heartbeat_timeout_s} must be > 0"),
         (cfg.session.heartbeat_interval_ms >= 0,
          f"session.heartbeat_interval_ms={cfg.session.heartbeat_interval_ms} must be >= 0"),
-        (cfg.session.send_hwm >= 1 and cfg.session.recv_hwm >= 1, "session.send_hwm/recv_hwm must be >= 1"),
+        (cfg.session.recv_hwm >= 1, f"session.recv_hwm={cfg.session.recv_hwm} must be >= 1"),
+        (len(cfg.pipeline.t_index_list) <= lim.max_t_index_list,
+         f"pipeline.t_index_list has {len(cfg.pipeline.t_index_list)} steps, above limits.max_t_index_list="
+         f"{lim.max_t_index_list}; use fewer steps or raise limits.max_t_index_list"),
         (cfg.model.width % 8 == 0 and cfg.model.width > 0,
          f"model.width={cfg.model.width} must be a positive multiple of 8"),
         (cfg.model.height % 8 == 0 and cfg.model.height > 0,

@@ -30,6 +30,7 @@ from sdbridge.errors import BridgeError, ProtocolError
 from sdbridge.protocol import codec, handshake
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from sdbridge.runtime import budgets
 from sdbridge.runtime.pixels import Layout, PixelFormat, RowOrder
 from sdbridge.runtime.sessions import (
     ClientInfo,
@@ -74,7 +75,9 @@ class ServerStats:
     accepted: int = 0  # messages handled without an Error (accepted + rejected_total = messages handled)
     sessions_opened: int = 0
     sessions_expired: int = 0
-    sessions_not_reading: int = 0  # closed because their send queue hit session.send_hwm (results unread)
+    sessions_not_reading: int = 0  # closed because their send queue hit ServerConfig.send_hwm (results unread)
+    sessions_idle: int = 0  # freed after limits.idle_session_s without a Frame
+    internal_errors: int = 0  # exceptions of ours caught around one session's work (each logged once)
 
     def count(self, code: m.ErrorCode) -> None:
         """Count one refused message."""
@@ -93,6 +96,15 @@ class _SessionExtra:
     frames_out: int = 0
     event_tokens: float = -1.0  # GameEvent/State rate limit (token bucket; -1 = full, not yet used)
     event_time: float = 0.0
+    owed_credits: int = 0  # Credits that met a full send queue: sent again on a later loop turn
+
+
+#: Limits for telling which message a refused part was (is it a Frame, that spent a credit?): the size
+#: checks that refused it must not hide that it was a Frame.
+_PEEK_LIMITS = codec.DecodeLimits(max_width=budgets.U32_MAX, max_height=budgets.U32_MAX,
+                                  max_message_bytes=2**62)
+_IMAGE_HEADER_ERRORS = {m.ErrorCode.BAD_DIMENSION, m.ErrorCode.TOO_LARGE, m.ErrorCode.BAD_PIXEL_SIZE,
+                        m.ErrorCode.UNSUPPORTED_PIXEL_FORMAT, m.ErrorCode.BAD_PARAM}  # codec.validate_image_header
 
 
 def _percentile_us(values: deque[float], q: float) -> int:
@@ -143,6 +155,8 @@ class BridgeServer:
         self.preview: Any = None  # PreviewServer when the preview is enabled
         self.preview_url = ""
         self._controls: deque[tuple[int, m.Message, str, concurrent.futures.Future[None]]] = deque()
+        self._owing: set[bytes] = set()  # identities owed Credits that met a full send queue
+        self._rules_poll_failing = False  # the rules file check raised (logged once until it works again)
         self._authorizer: curve.Authorizer | None = None
         self._own_context: zmq.Context | None = None
         self.endpoint = ""
@@ -187,7 +201,7 @@ class BridgeServer:
             self._ctx = self._own_context
             self._authorizer = curve.Authorizer(self._ctx, keys)
         self._transport = RouterTransport(self.config.bind, lim.max_message_bytes,
-                                          self.config.session.send_hwm, self.config.session.recv_hwm,
+                                          self.config.send_hwm, self.config.session.recv_hwm,
                                           self._ctx, curve=keys)
         self._waker = Waker(self._ctx)
         p = self.config.pipeline
@@ -240,6 +254,8 @@ class BridgeServer:
                 if self._controls:
                     self._run_controls()
                 self._flush_outbox()
+                if self._owing:
+                    self._pay_owed_credits()
                 now = time.monotonic()
                 if now >= next_expiry:
                     self._expire(now)
@@ -311,8 +327,39 @@ class BridgeServer:
         return self.config.model.width, self.config.model.height
 
     def _send(self, identity: bytes, message: m.Message, payload: object | None = None) -> bool:
+        """Encode and send one message to one peer; False when it was not sent. Never raises on encoding:
+        a message that cannot be encoded (a bug of ours: values are checked where they enter) is logged once
+        and replaced by an INTERNAL Error to that peer."""
         assert self._transport is not None
-        return self._transport.send(identity, codec.encode(message), payload)
+        try:
+            data = codec.encode(message)
+        except Exception as exc:
+            self.stats.internal_errors += 1
+            log.error("cannot encode a %s for peer %r: %s", type(message).__name__, identity, exc, exc_info=True)
+            if not isinstance(message, m.ErrorMsg):
+                self._send(identity, m.ErrorMsg(
+                    code=m.ErrorCode.INTERNAL, field=type(message).__name__,
+                    message=f"internal server error: a {type(message).__name__} for this session could not be "
+                            f"encoded ({type(exc).__name__}: {exc}); the session stays up, please report this "
+                            f"with the server log"))
+            return False
+        return self._transport.send(identity, data, payload)
+
+    def _internal(self, session: Session | None, identity: bytes, what: str, exc: BaseException,
+                  close: bool = False) -> None:
+        """Something of ours raised while working for one session: log it once, tell that session (Error
+        INTERNAL naming `what`), and close the session when it cannot go on. Never raises."""
+        self.stats.internal_errors += 1
+        log.error("internal error while %s for %r", what, identity, exc_info=exc)
+        after = "the session is closed, send Hello again" if close else "the session stays up"
+        try:
+            self._error(identity, m.ErrorCode.INTERNAL,
+                        f"internal server error while {what} ({type(exc).__name__}: {exc}); {after}; please "
+                        f"report this with the server log", session_closed=close)
+            if close and session is not None and not session.closed:
+                self._close_session(session, f"internal error while {what}")
+        except Exception:  # reporting failed too: the log line above is all we can do
+            log.exception("could not report an internal error to %r", identity)
 
     def _error(self, identity: bytes, code: m.ErrorCode, message: str, field_name: str = "",
                frame_id: int | None = None, session_closed: bool = False) -> None:
@@ -337,6 +384,7 @@ class BridgeServer:
         if session is not None:
             session.last_seen = time.monotonic()  # any message is a heartbeat
         rejected_before = self.stats.rejected_total
+        message: m.Message | None = None
         try:
             message, pixels = codec.decode_multipart(parts, self._limits)  # Frames export their bytes
             self._dispatch(identity, session, message, pixels, parts)
@@ -344,28 +392,52 @@ class BridgeServer:
                 self.stats.accepted += 1
         except ProtocolError as exc:
             code = m.ErrorCode(exc.code)
-            header = self._header_of(parts)  # only on this error path: which frame was refused?
-            frame_id = header.frame_id if isinstance(header, m.FrameHeader) else None
+            was_frame, frame_id = self._refused_frame(parts)  # only on this error path: which frame was refused?
             field_name = getattr(exc, "field_name", "")
             self._error(identity, code, str(exc), field_name, frame_id)
-            # a refused frame attempt gives its credit back (the client spent one to send it)
-            if session is not None and not session.closed and code is not m.ErrorCode.NO_CREDIT and (
-                len(parts) >= 2 or isinstance(header, m.FrameHeader)
-            ):
-                self._send(identity, m.Credit(granted=1))
+            # a refused Frame gives its credit back (the client spent one to send it); nothing else does
+            if session is not None and not session.closed and code is not m.ErrorCode.NO_CREDIT and was_frame:
+                self._give_credit(session, 1)
         except BridgeError as exc:
             self._error(identity, m.ErrorCode.BAD_PARAM, str(exc))
         except Exception as exc:  # a bug of ours: report it, keep the session and the server up
-            log.exception("internal error while handling a message from %r", identity)
-            self._error(identity, m.ErrorCode.INTERNAL,
-                        f"internal server error ({type(exc).__name__}: {exc}); the session stays up, "
-                        f"please report this with the server log")
+            self._internal(session, identity, f"handling a {type(message).__name__ if message else 'message'}", exc)
 
-    def _header_of(self, parts: list[zmq.Frame]) -> m.Message | None:
+    def _refused_frame(self, parts: list[zmq.Frame]) -> tuple[bool, int | None]:
+        """Was a refused message a Frame (which spent a credit), and its frame id when readable.
+
+        Decoded without the size limits (they may be what refused it); a two-part message whose header
+        fails only the image-header checks (only Frame and Result have one) was a Frame too.
+        """
+        if not parts:
+            return False, None
         try:
-            return codec.decode(parts[0].buffer, self._limits) if parts else None
-        except ProtocolError:
-            return None
+            header = codec.decode(parts[0].buffer, _PEEK_LIMITS)
+        except ProtocolError as exc:
+            return len(parts) == 2 and exc.code in _IMAGE_HEADER_ERRORS, None
+        if isinstance(header, m.FrameHeader):
+            return True, header.frame_id
+        return False, None
+
+    def _give_credit(self, session: Session, granted: int) -> None:
+        """Send a Credit; one that meets a full send queue is owed and sent on a later loop turn (never lost:
+        the client would otherwise wait for it forever)."""
+        extra = self._extra_of(session)
+        extra.owed_credits += granted
+        if self._send(session.identity, m.Credit(granted=extra.owed_credits)):
+            extra.owed_credits = 0
+        else:
+            self._owing.add(session.identity)
+
+    def _pay_owed_credits(self) -> None:
+        """Loop turn: send the Credits owed to sessions whose send queue was full."""
+        for identity in list(self._owing):
+            self._owing.discard(identity)
+            session = self.table.get(identity)
+            extra = self._extra.get(session.session_id) if session is not None else None
+            if session is not None and extra is not None and extra.owed_credits > 0:
+                owed, extra.owed_credits = extra.owed_credits, 0
+                self._give_credit(session, owed)
 
     def _dispatch(self, identity: bytes, session: Session | None, message: m.Message,
                   pixels: memoryview | None, parts: list[zmq.Frame]) -> None:
@@ -389,7 +461,9 @@ class BridgeServer:
         elif isinstance(message, m.GameEvent):
             self._check_event_rate(session, "GameEvent")
             self._check_text("GameEvent.name", message.name)
-            session.events.append((message.name, dict(message.payload)))
+            lim = self.config.limits
+            session.add_event(message.name, dict(message.payload), lim.max_event_payload_bytes,
+                              lim.max_recent_events)
             session.stats.events_received += 1
             if self.rules is not None:
                 self._rules_apply(session, self.rules.event(session.session_id, message.name, dict(message.payload),
@@ -397,11 +471,9 @@ class BridgeServer:
                                   "GameEvent.payload")
         elif isinstance(message, m.State):
             self._check_event_rate(session, "State")
-            if message.replace_all:
-                session.state.clear()
-            for key, value in message.entries:
+            for key, _value in message.entries:
                 self._check_text("State.entries.key", key)
-                session.state[key] = value
+            session.merge_state(message.entries, message.replace_all, self.config.limits.max_state_bytes)
             if self.rules is not None:
                 self._rules_apply(session, self.rules.state(session.session_id, dict(message.entries),
                                                             message.replace_all), "State.entries")
@@ -432,6 +504,13 @@ class BridgeServer:
             assert decision.error is not None
             self.stats.count(decision.error.code)
             self._send(identity, decision.error)
+            return
+        if not hello.capabilities & m.Capability.CREDITS:
+            self._error(identity, m.ErrorCode.BAD_PARAM,
+                        f"Hello.capabilities={int(hello.capabilities):#x} lacks CREDITS: this server paces frames "
+                        f"by credits (Welcome.initial_credits, one back with each Result or Credit) and serves "
+                        f"only clients that honour them; upgrade the client (the sdbridge Python, Unity and "
+                        f"Unreal clients offer CREDITS)", "Hello.capabilities", session_closed=True)
             return
         if decision.warning:
             log.warning("client %r: %s", hello.client_name, decision.warning)
@@ -481,6 +560,7 @@ class BridgeServer:
                   owner: zmq.Frame) -> None:
         """A Frame whose header, limits and pixel size the codec already checked."""
         fid = header.frame_id
+        session.last_frame_at = time.monotonic()  # limits.idle_session_s counts from the last Frame
         _check_stream("Frame", header.stream_id)
         fmt = _WIRE_FORMATS.get(header.pixel_format)
         rows = _WIRE_ROWS.get(header.row_order)
@@ -493,10 +573,11 @@ class BridgeServer:
             raise _FrameError(m.ErrorCode.NO_CREDIT, "Frame",
                               f"Frame {fid} arrived with {extra.in_flight} frames in flight and "
                               f"credits={session.credits}; wait for a Result or Credit before sending")
-        extra.in_flight += 1
         if self.rules is not None:  # effects timed in frames end before the frame that reaches their end
-            self._rules_apply(session, self.rules.tick(session.session_id, time.monotonic(),
-                                                       session.stats.frames_received), "")
+            self._rules_step(session, "ending timed rules effects before a Frame",
+                             lambda: self.rules.tick(session.session_id, time.monotonic(),
+                                                     session.stats.frames_received))
+        extra.in_flight += 1
         session.stats.frames_received += 1
         layout = Layout(header.width, header.height, header.stride, fmt, rows)
         inline = self._inline and self._worker is not None
@@ -514,7 +595,7 @@ class BridgeServer:
         replaced = self.table.submit_frame(session, job)
         if replaced is not None:  # latest wins: the older frame is dropped, its credit comes back
             extra.in_flight -= 1
-            self._send(session.identity, m.Credit(granted=1))
+            self._give_credit(session, 1)
         elif self._worker is not None:
             self._worker.hand_over(job)
 
@@ -557,9 +638,7 @@ class BridgeServer:
 
             values["prompt_interpolation"] = (Interpolation.SLERP if prompt.method is m.BlendMethod.SLERP
                                               else Interpolation.LINEAR)
-        if prompt.transition_frames < 0 or not 0 <= prompt.transition_seconds <= 3600:
-            raise ProtocolError(m.ErrorCode.BAD_PARAM,
-                                f"Prompt.transition_seconds={prompt.transition_seconds} must be in [0, 3600]")
+        budgets.check_transition(prompt.transition_frames, prompt.transition_seconds)
         self._queue_update(session, values, prompt.transition_frames, prompt.transition_seconds)
 
     def _on_params(self, session: Session, params: m.Params) -> None:
@@ -583,7 +662,10 @@ class BridgeServer:
         self._queue_update(session, values)
 
     def _queue_update(self, session: Session, values: dict[str, Any], transition_frames: int = 0,
-                      transition_seconds: float = 0.0, easing: Callable[[float], float] | None = None) -> None:
+                      transition_seconds: float = 0.0, easing: Callable[[float], float] | None = None,
+                      source: str = "") -> None:
+        """Queue a pipeline update after the budget and wire-type checks (every source: client, page, rules)."""
+        budgets.check_pipeline_values(values, self.config.limits, source)
         update = PipelineUpdate(values, transition_frames, transition_seconds, easing)
         if not self.table.submit_update(session, update):
             raise ProtocolError(m.ErrorCode.TOO_LARGE,
@@ -660,30 +742,41 @@ class BridgeServer:
         return future
 
     def _run_controls(self) -> None:
+        """Apply the waiting page commands (I/O thread). A refused command fails its future (the page shows the
+        error); an unexpected exception is also logged once. Nothing here stops the I/O loop."""
         while self._controls:
             session_id, message, source, future = self._controls.popleft()
-            session = next((s for s in self.table.sessions() if s.session_id == session_id), None)
+            if not future.set_running_or_notify_cancel():
+                continue  # the page stopped waiting for it: not applied
             try:
-                if session is None:
-                    raise ProtocolError(m.ErrorCode.BAD_PARAM, f"no live session {session_id}")
-                if not isinstance(message, m.Prompt | m.Params | m.GameEvent):
-                    raise ProtocolError(m.ErrorCode.UNKNOWN_TYPE,
-                                        f"{type(message).__name__} cannot be sent on behalf of a session")
-                self._dispatch(session.identity, session, message, None, [])
+                self._run_control(session_id, message, source)
             except Exception as exc:
+                if not isinstance(exc, BridgeError):
+                    self.stats.internal_errors += 1
+                    log.error("internal error while applying a %s from %s to session %d", type(message).__name__,
+                              source, session_id, exc_info=exc)
                 future.set_exception(exc)
-                continue
-            if isinstance(message, m.Prompt):
-                notice = m.Notice(kind=m.NoticeKind.PROMPT_CHANGED, source=source, prompt=message,
-                                  message=f"prompt changed by {source}")
-            elif isinstance(message, m.Params):
-                notice = m.Notice(kind=m.NoticeKind.PARAMS_CHANGED, source=source, params=message,
-                                  message=f"parameters changed by {source}")
             else:
-                notice = m.Notice(kind=m.NoticeKind.INFO, source=source,
-                                  message=f"game event {message.name!r} injected by {source}")
-            self._send(session.identity, notice)
-            future.set_result(None)
+                future.set_result(None)
+
+    def _run_control(self, session_id: int, message: m.Message, source: str) -> None:
+        session = next((s for s in self.table.sessions() if s.session_id == session_id), None)
+        if session is None:
+            raise ProtocolError(m.ErrorCode.BAD_PARAM, f"no live session {session_id}")
+        if not isinstance(message, m.Prompt | m.Params | m.GameEvent):
+            raise ProtocolError(m.ErrorCode.UNKNOWN_TYPE,
+                                f"{type(message).__name__} cannot be sent on behalf of a session")
+        self._dispatch(session.identity, session, message, None, [])
+        if isinstance(message, m.Prompt):
+            notice = m.Notice(kind=m.NoticeKind.PROMPT_CHANGED, source=source, prompt=message,
+                              message=f"prompt changed by {source}")
+        elif isinstance(message, m.Params):
+            notice = m.Notice(kind=m.NoticeKind.PARAMS_CHANGED, source=source, params=message,
+                              message=f"parameters changed by {source}")
+        else:
+            notice = m.Notice(kind=m.NoticeKind.INFO, source=source,
+                              message=f"game event {message.name!r} injected by {source}")
+        self._send(session.identity, notice)  # (never raises: values were checked on entry, encode is guarded)
 
     # ------------------------------------------------------------------ outbound
 
@@ -710,8 +803,12 @@ class BridgeServer:
                     self._send_failure(session, item)
                 else:
                     self._send_result(session, extra, item)
-            except Exception:  # a bug of ours must not stop the I/O loop
-                log.exception("internal error while sending to session %d", session.session_id)
+            except Exception as exc:  # a bug of ours must not stop the I/O loop
+                what = f"sending the result of frame {item.frame_id}" if item.frame_id is not None else \
+                    "reporting a failed Prompt/Params update"
+                self._internal(session, session.identity, what, exc)
+                if item.frame_id is not None and not session.closed:
+                    self._give_credit(session, 1)  # that frame's credit, which its Result would have returned
 
     def _send_result(self, session: Session, extra: _SessionExtra, result: ResultJob) -> None:
         layout = result.layout
@@ -736,12 +833,13 @@ class BridgeServer:
         dropped_before = self._transport.stats.send_dropped_hwm if self._transport is not None else 0
         if not self._send(session.identity, header, result.pixels) and self._transport is not None \
                 and self._transport.stats.send_dropped_hwm > dropped_before:
-            # An honest client has at most `credits` results unread; a full queue (session.send_hwm messages)
-            # means it does not read. Free its session so it costs no more pipeline work; its queue stays
-            # bounded by the HWM and later messages to it are dropped and counted.
+            # An honest client leaves at most credits + limits.max_queued_results messages unread; a full
+            # queue (ServerConfig.send_hwm, derived so that libzmq's lag still leaves room for those) means it
+            # does not read. Free its session so it costs no more pipeline work; its queue stays bounded by the
+            # HWM and later messages to it are dropped and counted.
             self.stats.sessions_not_reading += 1
-            self._close_session(session, f"not reading its results (send queue full at session.send_hwm="
-                                         f"{self.config.session.send_hwm} messages)")
+            self._close_session(session, f"not reading its results (send queue full at {self.config.send_hwm} "
+                                         f"messages, from session.credits and limits.max_queued_results)")
             return
         if self.taps is not None:
             self.taps.offer_output(session.session_id, result.frame_id, layout, result.pixels)
@@ -763,11 +861,12 @@ class BridgeServer:
         self._error(session.identity, code, f"{what} failed: {type(exc).__name__}: {exc}",
                     frame_id=failure.frame_id)
         if failure.frame_id is not None:
-            self._send(session.identity, m.Credit(granted=1))
+            self._give_credit(session, 1)
 
     def _close_session(self, session: Session, why: str) -> None:
         self.table.remove(session.identity)
         self._extra.pop(session.session_id, None)
+        self._owing.discard(session.identity)
         self._on_session_closed(session)
         log.info("session %d closed: %s", session.session_id, why)
 
@@ -776,16 +875,27 @@ class BridgeServer:
             extra = self._extra.get(session.session_id)
             return extra is not None and extra.in_flight > 0
 
-        for session in self.table.expire(now, self.config.session.heartbeat_timeout_s, busy):
-            self._extra.pop(session.session_id, None)
+        timeout, idle = self.config.session.heartbeat_timeout_s, self.config.limits.idle_session_s
+        for session in self.table.expire(now, timeout, busy):
+            self._expired(session, f"session {session.session_id} was freed after session.heartbeat_timeout_s="
+                                   f"{timeout} s without a message; send Hello again")
+        for session in self.table.expire_idle(now, idle, busy):
+            self.stats.sessions_idle += 1
+            self._expired(session, f"session {session.session_id} was freed after limits.idle_session_s={idle} s "
+                                   f"without a Frame (Pings alone do not hold a session slot); send Hello again "
+                                   f"when you have frames to send")
+
+    def _expired(self, session: Session, why: str) -> None:
+        """A session the table has just removed (silent or idle): tell its client why (never raises)."""
+        self._extra.pop(session.session_id, None)
+        self._owing.discard(session.identity)
+        self.stats.sessions_expired += 1
+        log.info("%s", why)
+        try:
             self._on_session_closed(session)
-            self.stats.sessions_expired += 1
-            log.info("session %d expired after %.1f s without a message", session.session_id,
-                     self.config.session.heartbeat_timeout_s)
-            self._send(session.identity, m.ErrorMsg(
-                code=m.ErrorCode.SESSION_EXPIRED, session_closed=True,
-                message=f"session {session.session_id} was freed after session.heartbeat_timeout_s="
-                        f"{self.config.session.heartbeat_timeout_s} s without a message; send Hello again"))
+        except Exception as exc:
+            self._internal(None, session.identity, "closing an expired session", exc)
+        self._send(session.identity, m.ErrorMsg(code=m.ErrorCode.SESSION_EXPIRED, session_closed=True, message=why))
 
     # ------------------------------------------------------------------ game-event rules and recording
 
@@ -795,7 +905,8 @@ class BridgeServer:
             self.recorder.open(session.session_id, {"client": c.name, "client_version": c.version,
                                                     "engine": c.engine}, lambda: session.stats.frames_received)
         if self.rules is not None:
-            self._rules_apply(session, self.rules.open(session.session_id), "")
+            rules = self.rules
+            self._rules_step(session, "starting the game-event rules", lambda: rules.open(session.session_id))
 
     def _on_session_closed(self, session: Session) -> None:
         if self.rules is not None:
@@ -807,6 +918,7 @@ class BridgeServer:
         """Queue the pipeline changes of a rules outcome; report its problems to the session's client."""
         from sdbridge.events.easing import EASINGS
 
+        problems = list(outcome.problems)
         for change in outcome.changes:
             values = dict(change.values)
             if "prompt_interpolation" in values:
@@ -814,22 +926,48 @@ class BridgeServer:
 
                 values["prompt_interpolation"] = Interpolation(values["prompt_interpolation"])
             log.debug("session %d rules: %s -> %s", session.session_id, change.reason, values)
-            self._queue_update(session, values, change.frames, change.seconds, EASINGS[change.easing])
+            try:
+                self._queue_update(session, values, change.frames, change.seconds, EASINGS[change.easing],
+                                   source="rules: ")
+            except ProtocolError as exc:  # e.g. this session's pipeline-update queue is full: this change is lost
+                log.warning("session %d: rules change (%s) not applied: %s", session.session_id, change.reason, exc)
+                problems.append(f"rules change ({change.reason}) not applied: {exc}")
         if outcome.ignored:
             log.debug("session %d: State keys %s are not variables of the rules file", session.session_id,
                       outcome.ignored)
-        if outcome.problems:
-            self._error(session.identity, m.ErrorCode.BAD_PARAM, "; ".join(outcome.problems), field_name)
+        if problems:
+            self._error(session.identity, m.ErrorCode.BAD_PARAM, "; ".join(problems), field_name)
+
+    def _rules_step(self, session: Session, what: str, step: Callable[[], Any]) -> None:
+        """Run one rules step of one session and apply its outcome. A failure is that session's alone: it is
+        logged once and reported to it, and the rules are switched off for it (the session goes on)."""
+        try:
+            self._rules_apply(session, step(), "")
+        except Exception as exc:
+            if self.rules is not None:
+                self.rules.close(session.session_id)
+            self._internal(session, session.identity, f"{what} (game-event rules are now off for this session)",
+                           exc)
 
     def _rules_tick(self, now: float) -> None:
         """End timed effects and reload the rules file when it changed (I/O thread, every loop turn)."""
         assert self.rules is not None
-        reloaded = self.rules.poll(now)
+        rules = self.rules
+        try:
+            reloaded = rules.poll(now)
+            self._rules_poll_failing = False
+        except Exception:  # the previous rules stay in force; logged once until a check works again
+            if not self._rules_poll_failing:
+                log.exception("checking the rules file %s for changes failed; the previous rules stay in force",
+                              self._rules_path)
+            self._rules_poll_failing = True
+            reloaded = {}
         for session in self.table.sessions():
             outcome = reloaded.get(session.session_id)
             if outcome is not None:
-                self._rules_apply(session, outcome, "")
-            self._rules_apply(session, self.rules.tick(session.session_id, now), "")  # frames: see _on_frame
+                self._rules_step(session, "applying the reloaded rules file", lambda o=outcome: o)
+            self._rules_step(session, "ending timed rules effects",  # frames: see _on_frame
+                             lambda s=session: rules.tick(s.session_id, now))
 
     def _record_input(self, session: Session, message: m.Message) -> None:
         """Note an engine input the server accepted in the session's recording (never raises; see Recorder)."""

@@ -69,7 +69,8 @@ def raw_zmtp_partial(host: str, port: int, pixel_bytes: int = 256 * 256 * 4, sen
     _recv_exactly(sock, flags[1])
     if hello:
         sock.sendall(zmtp_frame(codec.encode(m.Hello(protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR,
-                                                     client_name="killed-mid-message"))))
+                                                     client_name="killed-mid-message",
+                                                     capabilities=m.Capability.CREDITS))))
     side = int((pixel_bytes // 4) ** 0.5)
     header = codec.encode(m.FrameHeader(frame_id=1, width=side, height=side, stride=side * 4,
                                         pixel_format=m.PixelFormat.RGBA8))
@@ -96,7 +97,7 @@ class NonReader:
         self.sock.setsockopt(zmq.SNDHWM, 64)
         self.sock.connect(endpoint)
         self.sock.send(codec.encode(m.Hello(protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR,
-                                            client_name="never-reads")))
+                                            client_name="never-reads", capabilities=m.Capability.CREDITS)))
         self.side = side
         self.sent = 0
         self._pixels = bytes(side * side * 4)

@@ -226,7 +226,7 @@ def hello() -> list[bytes]:
     from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
     return [codec.encode(m.Hello(protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR, client_name="fuzz",
-                                 pixel_formats=(m.PixelFormat.RGBA8,)))]
+                                 capabilities=m.Capability.CREDITS, pixel_formats=(m.PixelFormat.RGBA8,)))]
 
 
 def good_frame(rng: random.Random) -> list[bytes]:

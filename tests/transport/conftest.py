@@ -69,7 +69,8 @@ class RawPeer:
                 return seen
 
     def hello(self) -> m.Welcome:
-        self.send_msg(m.Hello(protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR, client_name="raw"))
+        self.send_msg(m.Hello(protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR, client_name="raw",
+                                capabilities=m.Capability.CREDITS))
         welcome = self.recv_until(m.Welcome)[-1]
         assert isinstance(welcome, m.Welcome)
         return welcome

@@ -124,7 +124,8 @@ def test_major_mismatch_is_refused_naming_both_versions(fast_server: BridgeServe
         assert "9.3" in err.message and "1.0" in err.message and err.session_closed
         assert len(fast_server.table) == 0
         # a minor mismatch is accepted, with a warning in the Welcome
-        peer.send_msg(m.Hello(protocol_major=1, protocol_minor=7, client_name="newer-minor"))
+        peer.send_msg(m.Hello(protocol_major=1, protocol_minor=7, client_name="newer-minor",
+                              capabilities=m.Capability.CREDITS))
         welcome, _ = peer.recv()
         assert isinstance(welcome, m.Welcome) and "1.7" in welcome.warning
     finally:

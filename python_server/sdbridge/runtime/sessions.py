@@ -13,11 +13,13 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sdbridge.errors import BridgeError
+from sdbridge.protocol.messages import ErrorCode
+from sdbridge.runtime import budgets
 from sdbridge.runtime.pixels import Layout
 from sdbridge.runtime.queues import BoundedFifo, LatestSlot
 
@@ -144,8 +146,13 @@ class Session:
     last_seen: float = field(default_factory=time.monotonic)
     slot: LatestSlot[FrameJob] = field(default_factory=LatestSlot)
     updates: BoundedFifo[PipelineUpdate] = field(default_factory=lambda: BoundedFifo(64))
-    state: dict[str, Any] = field(default_factory=dict)
-    events: deque[tuple[str, Mapping[str, Any]]] = field(default_factory=lambda: deque(maxlen=64))
+    state: dict[str, Any] = field(default_factory=dict)  # merged State entries, within limits.max_state_bytes
+    state_bytes: int = 0  # budgets.entries_bytes(state), kept up to date by merge_state
+    # recent GameEvents (name, payload), within limits.max_recent_events and limits.max_event_payload_bytes
+    events: deque[tuple[str, Mapping[str, Any]]] = field(default_factory=deque)
+    events_bytes: int = 0  # bytes of the kept events (names + payloads)
+    events_dropped: int = 0  # kept events dropped (oldest first) to stay within the event budgets
+    last_frame_at: float = field(default_factory=time.monotonic)  # last Frame (limits.idle_session_s)
     stats: SessionStats = field(default_factory=SessionStats)
     pipeline: Any = None  # built lazily by the worker
     pipeline_size: tuple[int, int] | None = None  # (width, height) the pipeline was built for
@@ -164,6 +171,49 @@ class Session:
     def dropped(self) -> int:
         """Frames replaced in the slot by a newer one before the worker took them."""
         return self.slot.dropped
+
+    def merge_state(self, entries: Sequence[tuple[str, Any]], replace_all: bool, max_bytes: int) -> None:
+        """Merge State entries (later keys win), or replace the state with them when `replace_all`.
+
+        Refused whole (BudgetError, the earlier state kept) when the merged state would count more than
+        `max_bytes` (limits.max_state_bytes: UTF-8 keys plus values, see budgets.value_bytes).
+        """
+        incoming = dict(entries)
+        base: Mapping[str, Any] = {} if replace_all else self.state
+        total = 0 if replace_all else self.state_bytes
+        for key, value in incoming.items():
+            if key in base:
+                total -= budgets.entries_bytes({key: base[key]})
+            total += budgets.entries_bytes({key: value})
+        if total > max_bytes:
+            raise budgets.BudgetError(
+                ErrorCode.TOO_LARGE, "State.entries",
+                f"State refused: session {self.session_id} would keep {total} bytes of state after this merge, "
+                f"above limits.max_state_bytes={max_bytes}; the earlier state is kept. Send fewer or shorter "
+                f"entries (replace_all drops the old ones), or raise limits.max_state_bytes")
+        if replace_all:
+            self.state.clear()
+        self.state.update(incoming)
+        self.state_bytes = total
+
+    def add_event(self, name: str, payload: Mapping[str, Any], max_bytes: int, max_events: int) -> None:
+        """Keep a GameEvent among the recent ones, dropping (and counting) the oldest to stay within
+        `max_events` (limits.max_recent_events) and `max_bytes` (limits.max_event_payload_bytes).
+
+        An event larger than `max_bytes` on its own is refused (BudgetError) and nothing is dropped.
+        """
+        size = budgets.value_bytes(name) + budgets.entries_bytes(payload)
+        if size > max_bytes:
+            raise budgets.BudgetError(
+                ErrorCode.TOO_LARGE, "GameEvent.payload",
+                f"GameEvent {name!r} refused: its name and payload count {size} bytes, above "
+                f"limits.max_event_payload_bytes={max_bytes}; send a smaller payload (or raise the limit)")
+        while self.events and (len(self.events) >= max_events or self.events_bytes + size > max_bytes):
+            old_name, old_payload = self.events.popleft()
+            self.events_bytes -= budgets.value_bytes(old_name) + budgets.entries_bytes(old_payload)
+            self.events_dropped += 1
+        self.events.append((name, payload))
+        self.events_bytes += size
 
 
 class SessionTable:
@@ -242,6 +292,18 @@ class SessionTable:
                 del self._by_identity[session.identity]
                 self._close(session)
             return stale
+
+    def expire_idle(self, now: float, idle_s: float,
+                    busy: Callable[[Session], bool] | None = None) -> list[Session]:
+        """Remove every session that sent no Frame for more than `idle_s` seconds (limits.idle_session_s;
+        Pings and other messages do not count), unless `busy`; returns them."""
+        with self._lock:
+            idle = [s for s in self._by_identity.values()
+                    if now - s.last_frame_at > idle_s and not (busy is not None and busy(s))]
+            for session in idle:
+                del self._by_identity[session.identity]
+                self._close(session)
+            return idle
 
     def submit_frame(self, session: Session, job: FrameJob) -> FrameJob | None:
         """Put a frame in the session's slot and wake the worker; returns the frame it replaced."""
