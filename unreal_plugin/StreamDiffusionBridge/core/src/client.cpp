@@ -272,7 +272,7 @@ struct Client::Impl {
       SetState(ConnectionState::kConnecting);
       if (had_session) delay = config.reconnect_delay;  // first retry after a lost session is quick
       WaitForWakeOrStop(delay);
-      delay = std::min(delay * 2, config.reconnect_delay_max);
+      delay = (std::min)(delay * 2, config.reconnect_delay_max);
     }
   }
 
@@ -291,7 +291,7 @@ struct Client::Impl {
       if (timeout.count() >= 0) {
         const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
         if (left <= 0) return;
-        wait_ms = std::min<long>(wait_ms, static_cast<long>(left));
+        wait_ms = (std::min<long>)(wait_ms, static_cast<long>(left));
       }
       zmq::pollitem_t items[] = {{wake_rx->handle(), 0, ZMQ_POLLIN, 0}};
       PollNoIntr(items, 1, milliseconds(wait_ms));
@@ -378,16 +378,16 @@ struct Client::Impl {
                     "server key and that this client's public key is in its authorized_keys). Retrying.");
           return SessionEnd::kRetry;
         }
-        wait = std::min(wait, left);
+        wait = (std::min)(wait, left);
       } else {
-        wait = std::min(wait, session.NextTimerIn());
+        wait = (std::min)(wait, session.NextTimerIn());
       }
       zmq::pollitem_t items[] = {
           {dealer.handle(), 0, ZMQ_POLLIN, 0},
           {monitor.handle(), 0, ZMQ_POLLIN, 0},
           {wake_rx->handle(), 0, ZMQ_POLLIN, 0},
       };
-      PollNoIntr(items, 3, std::max(wait, milliseconds(0)));
+      PollNoIntr(items, 3, (std::max)(wait, milliseconds(0)));
       if (items[2].revents & ZMQ_POLLIN) DrainWake();
       if (items[0].revents & ZMQ_POLLIN) {
         SessionEnd end = session.ReceiveAll();
@@ -431,7 +431,7 @@ struct Client::Impl {
 
     milliseconds NextTimerIn() const {
       const auto since_send = std::chrono::duration_cast<milliseconds>(Clock::now() - last_send);
-      return std::max(milliseconds(1), milliseconds(heartbeat_ms) - since_send);
+      return (std::max)(milliseconds(1), milliseconds(heartbeat_ms) - since_send);
     }
 
     void MarkSent() { last_send = Clock::now(); }
@@ -531,7 +531,7 @@ struct Client::Impl {
         // slot, refused, or failed): that frame is no longer in flight.
         std::lock_guard<std::mutex> lock(impl.mu);
         impl.counters.credits += c->granted;
-        impl.counters.in_flight -= std::min(impl.counters.in_flight, c->granted);
+        impl.counters.in_flight -= (std::min)(impl.counters.in_flight, c->granted);
         impl.counters.frames_answered_by_credit += c->granted;
         impl.cv.notify_all();
         return SessionEnd::kNone;
@@ -579,8 +579,8 @@ struct Client::Impl {
       connected = true;
       session_id = w.session_id;
       heartbeat_ms = static_cast<uint32_t>(impl.config.heartbeat_interval.count());
-      if (w.heartbeat_interval_ms != 0) heartbeat_ms = std::min(heartbeat_ms, w.heartbeat_interval_ms);
-      heartbeat_ms = std::max<uint32_t>(heartbeat_ms, 10);
+      if (w.heartbeat_interval_ms != 0) heartbeat_ms = (std::min)(heartbeat_ms, w.heartbeat_interval_ms);
+      heartbeat_ms = (std::max<uint32_t>)(heartbeat_ms, 10);
       heartbeat_with_ping = (w.capabilities & capability::kHeartbeat) != 0;
       if (w.protocol_minor != impl.config.protocol_minor || (w.warning && !w.warning->empty())) {
         impl.Event(ClientEventKind::kWarning, StatusCode::kOk,
