@@ -10,6 +10,11 @@ Runs Debian's flatc 2.0.8 (package flatbuffers-compiler), the one flatc whose C+
     Python  python_server/sdbridge/protocol/_generated/bridge_generated.py (+ __init__.py)
     C#      unity_package/Runtime/Core/Generated/bridge_generated.cs
     C++     unreal_plugin/StreamDiffusionBridge/core/include/sdbridge/generated/bridge_generated.h
+The C# file gets one deterministic post-step (csharp_runtime_switch): Unity users get the FlatBuffers C#
+runtime as the NuGet package Google.FlatBuffers (through UnityNuGet), whose namespace is Google.FlatBuffers
+and whose version guard is FLATBUFFERS_22_9_24; flatc 2.0.8 writes `using global::FlatBuffers;` and calls
+FLATBUFFERS_2_0_8(). Both lines are wrapped in `#if SDBRIDGE_FLATBUFFERS_NUGET` (defined by the core asmdef's
+versionDefines when org.nuget.google.flatbuffers is installed); without it the code is flatc's own.
 Every generated file carries a do-not-edit marker. Unity .meta files in the C# folder are not
 ours (the Unity package writes them) and are left alone and ignored by --check.
 """
@@ -80,6 +85,27 @@ TARGETS: tuple[Target, ...] = (
 )
 
 
+NUGET_DEFINE = "SDBRIDGE_FLATBUFFERS_NUGET"
+NUGET_RUNTIME_GUARD = "FLATBUFFERS_22_9_24"  # Google.FlatBuffers 22.9.24, the version unity_package/package.json pins
+
+
+def csharp_runtime_switch(text: str) -> str:
+    """Let flatc 2.0.8's C# compile against Debian's 2.0.8 runtime (namespace FlatBuffers, the tests here) and,
+    under NUGET_DEFINE, against the NuGet runtime (namespace Google.FlatBuffers, Unity). Deterministic."""
+    using = "using global::FlatBuffers;\n"
+    guard = "{ FlatBufferConstants.FLATBUFFERS_2_0_8(); }"
+    if text.count(using) != 1 or guard not in text:
+        raise CodegenError("flatc's C# output no longer has the lines csharp_runtime_switch rewrites; update it")
+    text = text.replace(
+        using, f"#if {NUGET_DEFINE}\nusing global::Google.FlatBuffers;\n#else\n{using}#endif\n"
+    )
+    return text.replace(
+        guard,
+        f"{{\n#if {NUGET_DEFINE}\n    FlatBufferConstants.{NUGET_RUNTIME_GUARD}();\n#else\n"
+        "    FlatBufferConstants.FLATBUFFERS_2_0_8();\n#endif\n  }",
+    )
+
+
 class CodegenError(Exception):
     """flatc is missing or wrong, or generated code differs from the committed code."""
 
@@ -125,6 +151,9 @@ def generate(flatc: str, root: Path) -> None:
             produced = sorted(p.name for p in Path(tmp).iterdir() if p.is_file())
             for name in produced:
                 shutil.copyfile(Path(tmp) / name, out / name)
+        if target.language == "csharp":
+            path = out / "bridge_generated.cs"
+            path.write_text(csharp_runtime_switch(path.read_text(encoding="utf-8")), encoding="utf-8")
         if target.language == "python":
             # flatc 2.0.8 writes an empty __init__.py; give it the marker like every other file.
             (out / "__init__.py").write_text(INIT_TEXT, encoding="utf-8")

@@ -54,7 +54,9 @@ def test_assembly_definitions() -> None:
         assert name in asm, f"assembly definition {name} is missing"
     core = asm["StreamDiffusion.Bridge.Core"][1]
     assert core["noEngineReferences"] is True, "the core must not reference UnityEngine"
-    assert "FlatBuffers" in core["references"], "the core references the FlatBuffers runtime assembly by name"
+    assert "FlatBuffers" not in core["references"], "no hand-built FlatBuffers assembly: the runtime is a package"
+    assert core["overrideReferences"] is True
+    assert core["precompiledReferences"] == ["Google.FlatBuffers.dll"], "the DLL the NuGet package provides"
     assert "StreamDiffusion.Bridge.Core" in asm["StreamDiffusion.Bridge"][1]["references"]
     assert asm["StreamDiffusion.Bridge.Editor"][1]["includePlatforms"] == ["Editor"]
     for name, (_, data) in asm.items():
@@ -81,3 +83,48 @@ def test_unity_layer_says_it_was_not_compiled_here() -> None:
         if "NOT COMPILED OR RUN HERE" not in p.read_text(encoding="utf-8")
     ]
     assert not missing, f"Unity-layer files must say they were not compiled here: {missing}"
+
+
+def _version_defines(data: dict[str, object]) -> dict[str, tuple[str, str]]:
+    entries = data.get("versionDefines") or []
+    assert isinstance(entries, list)
+    return {str(e["define"]): (str(e["name"]), str(e["expression"])) for e in entries}
+
+
+def test_flatbuffers_runtime_is_a_declared_dependency_matching_the_generated_code() -> None:
+    """No manual install (issue 15): UnityNuGet's org.nuget.google.flatbuffers, pinned to the version whose
+    guard the generated C# calls under SDBRIDGE_FLATBUFFERS_NUGET (schemas/codegen.py)."""
+    manifest = _json(PACKAGE / "package.json")
+    deps = manifest.get("dependencies")
+    assert isinstance(deps, dict)
+    pinned = str(deps.get("org.nuget.google.flatbuffers"))
+    assert re.fullmatch(r"\d+\.\d+\.\d+", pinned), f"pin an exact version, not {pinned!r}"
+    guard = "FLATBUFFERS_" + pinned.replace(".", "_")
+    generated = (PACKAGE / "Runtime" / "Core" / "Generated" / "bridge_generated.cs").read_text(encoding="utf-8")
+    assert "#if SDBRIDGE_FLATBUFFERS_NUGET\nusing global::Google.FlatBuffers;" in generated
+    assert f"FlatBufferConstants.{guard}();" in generated, f"the generated code must call {guard}()"
+    asm = _asmdefs()
+    for name in ("StreamDiffusion.Bridge.Core", "StreamDiffusion.Bridge.Core.Tests", "StreamDiffusion.Bridge.Tests"):
+        data = asm[name][1]
+        assert _version_defines(data).get("SDBRIDGE_FLATBUFFERS_NUGET") == ("org.nuget.google.flatbuffers", pinned)
+        assert "Google.FlatBuffers.dll" in data["precompiledReferences"]
+    readme = (PACKAGE / "README.md").read_text(encoding="utf-8")
+    assert "https://unitynuget-registry.openupm.com" in readme and '"org.nuget"' in readme, "document the registry"
+    vendored = [p for p in PACKAGE.rglob("FlatBufferBuilder.cs")]
+    assert not vendored, f"never vendor the FlatBuffers runtime: {vendored}"
+
+
+def test_runtime_defines_the_pipeline_symbols() -> None:
+    runtime = _asmdefs()["StreamDiffusion.Bridge"][1]
+    defines = _version_defines(runtime)
+    assert defines["SDBRIDGE_URP"][0] == "com.unity.render-pipelines.universal"
+    assert defines["SDBRIDGE_HDRP"][0] == "com.unity.render-pipelines.high-definition"
+    for assembly in ("Unity.RenderPipelines.Universal.Runtime", "Unity.RenderPipelines.HighDefinition.Runtime"):
+        assert assembly in runtime["references"], f"{assembly} is referenced by name (ignored when absent)"
+
+
+def test_no_secret_key_in_player_assets() -> None:
+    """The CurveZMQ secret key is read from a file outside the build, never a Resources asset field."""
+    settings = (PACKAGE / "Runtime" / "Unity" / "StreamDiffusionSettings.cs").read_text(encoding="utf-8")
+    assert not re.search(r"public\s+string\s+curve(Secret|Public)Key", settings), "no key pair in the asset"
+    assert "CurveCertificate.Locate" in settings

@@ -7,8 +7,15 @@
 // "Open in browser" opens the server's preview page (sdbridge serve --preview-port) on this window's own
 // session (the address arrives in a Notice after Welcome, see PreviewPage), so the browser shows the same
 // input, output and prompt; a prompt changed in the page comes back as a Notice and updates the field here.
-// NOT COMPILED OR RUN HERE: there is no Unity editor on the build machines. Written against Unity 2021.3's
-// documented EditorWindow, EditorApplication, AssemblyReloadEvents and AsyncGPUReadback API.
+// Edit mode has no steady player loop (it ticks on repaint or scene changes), so this window never waits for a
+// readback callback: EditorApplication.update (which the editor calls ~100 times a second in edit mode) polls
+// the stored AsyncGPUReadbackRequest with Update() and .done, queues a player-loop tick with
+// EditorApplication.QueuePlayerLoopUpdate() while one is pending, and after ReadbackPatience falls back to the
+// documented synchronous WaitForCompletion() (a stall of one preview frame, edit mode only).
+// NOT COMPILED OR RUN HERE against the real engine (no Unity editor on the build machines): type-checked with
+// mono against the API stubs of unity_package/Tests~/UnityStubs. Written against Unity 2022.3 LTS / Unity 6
+// documented EditorWindow, EditorApplication (update, QueuePlayerLoopUpdate), AssemblyReloadEvents and
+// AsyncGPUReadback / AsyncGPUReadbackRequest (Update, done, hasError, WaitForCompletion) API.
 using System;
 using StreamDiffusion.Bridge.Core.Client;
 using StreamDiffusion.Bridge.Core.Protocol;
@@ -23,6 +30,8 @@ namespace StreamDiffusion.Bridge.Editor
     public sealed class StreamDiffusionPreviewWindow : EditorWindow
     {
         private const double CaptureInterval = 1.0 / 15.0;
+        /// <summary>Seconds a readback may stay pending before the synchronous fallback.</summary>
+        private const double ReadbackPatience = 0.25;
 
         private string _endpoint;
         private string _prompt = "";
@@ -33,6 +42,9 @@ namespace StreamDiffusion.Bridge.Editor
         private ResultFrame _frame;
         private NativeArray<byte> _readback;
         private bool _readbackBusy;
+        private AsyncGPUReadbackRequest _request;
+        private double _requestTime;
+        private double _lastRepaint;
         private double _lastCapture;
         private string _status = "disconnected";
         private ResultHeader _lastHeader;
@@ -95,6 +107,7 @@ namespace StreamDiffusion.Bridge.Editor
                 _client = null;
             }
             AsyncGPUReadback.WaitAllRequests();
+            if (_readbackBusy) _request.WaitForCompletion(); // the request writes into _readback: finish it first
             _readbackBusy = false;
             if (_readback.IsCreated) _readback.Dispose();
             if (_capture != null)
@@ -115,6 +128,11 @@ namespace StreamDiffusion.Bridge.Editor
         private void OnEditorUpdate()
         {
             if (_client == null || EditorApplication.isPlayingOrWillChangePlaymode) return;
+            if (EditorApplication.timeSinceStartup - _lastRepaint > 0.5)
+            {
+                _lastRepaint = EditorApplication.timeSinceStartup; // the status block changes without results too
+                Repaint();
+            }
             ClientEvent e;
             while (_client.TryDequeueEvent(out e))
             {
@@ -141,7 +159,12 @@ namespace StreamDiffusion.Bridge.Editor
                 _lastHeader = _frame.Header;
                 Repaint();
             }
-            if (_client.State != ClientState.Connected || _readbackBusy) return;
+            if (_readbackBusy)
+            {
+                PollReadback();
+                return;
+            }
+            if (_client.State != ClientState.Connected) return;
             if (EditorApplication.timeSinceStartup - _lastCapture < CaptureInterval) return;
             Camera cam = Camera.main;
             if (cam == null)
@@ -155,13 +178,31 @@ namespace StreamDiffusion.Bridge.Editor
             cam.Render();
             cam.targetTexture = previous;
             _readbackBusy = true;
-            AsyncGPUReadback.RequestIntoNativeArray(ref _readback, _capture, 0, TextureFormat.RGBA32, OnReadback);
+            _requestTime = EditorApplication.timeSinceStartup;
+            // No callback: the request is polled in PollReadback (callbacks need player-loop ticks edit mode lacks).
+            _request = AsyncGPUReadback.RequestIntoNativeArray(ref _readback, _capture, 0, TextureFormat.RGBA32);
+            EditorApplication.QueuePlayerLoopUpdate();
         }
 
-        private unsafe void OnReadback(AsyncGPUReadbackRequest request)
+        private void PollReadback()
         {
+            _request.Update();
+            if (!_request.done)
+            {
+                if (EditorApplication.timeSinceStartup - _requestTime < ReadbackPatience)
+                {
+                    EditorApplication.QueuePlayerLoopUpdate();
+                    return;
+                }
+                _request.WaitForCompletion(); // documented synchronous path; done is true afterwards
+            }
             _readbackBusy = false;
-            if (request.hasError || _client == null || !_readback.IsCreated) return;
+            if (_request.hasError || _client == null || !_readback.IsCreated) return;
+            Submit();
+        }
+
+        private unsafe void Submit()
+        {
             var description = FrameDescription.Rgba8(_capture.width, _capture.height, sdbridge.protocol.RowOrder.BottomUp);
             _client.SubmitFrame((IntPtr)NativeArrayUnsafeUtility.GetUnsafeReadOnlyPtr(_readback), _readback.Length, description);
         }
@@ -177,7 +218,8 @@ namespace StreamDiffusion.Bridge.Editor
                 if (GUILayout.Button("Disconnect")) Disconnect();
             }
             EditorGUILayout.EndHorizontal();
-            EditorGUILayout.LabelField("Status", _status);
+            EditorGUILayout.LabelField("Last event", _status);
+            if (_client != null) StreamDiffusionCameraEditor.DrawStatus(_client.Status, _client.Counters);
             using (new EditorGUI.DisabledScope(string.IsNullOrEmpty(_previewAddress)))
             {
                 if (GUILayout.Button(new GUIContent("Open in browser", string.IsNullOrEmpty(_previewAddress)

@@ -1,6 +1,7 @@
 // Project Settings page "StreamDiffusion Bridge": edits Assets/Resources/StreamDiffusionSettings.asset
 // (created on first use) through a SerializedObject, so undo and prefab-style dirtying work as usual.
-// NOT COMPILED OR RUN HERE: there is no Unity editor on the build machines. Written against Unity 2021.3's
+// NOT COMPILED OR RUN HERE against the real engine (no Unity editor on the build machines): type-checked with
+// mono against the API stubs of unity_package/Tests~/UnityStubs. Written against Unity 2022.3 LTS / Unity 6
 // documented SettingsProvider / SettingsScope.Project / AssetDatabase API.
 using System.Collections.Generic;
 using System.IO;
@@ -49,9 +50,13 @@ namespace StreamDiffusion.Bridge.Editor
                     EditorGUILayout.PropertyField(serialized.FindProperty("captureWidth"));
                     EditorGUILayout.PropertyField(serialized.FindProperty("captureHeight"));
                     EditorGUILayout.PropertyField(serialized.FindProperty("maxSendFps"));
+                    EditorGUILayout.PropertyField(serialized.FindProperty("logRetries"));
                     EditorGUILayout.PropertyField(serialized.FindProperty("curveServerKey"));
-                    EditorGUILayout.PropertyField(serialized.FindProperty("curvePublicKey"));
-                    EditorGUILayout.PropertyField(serialized.FindProperty("curveSecretKey"));
+                    EditorGUILayout.PropertyField(serialized.FindProperty("curveClientCertificate"));
+                    EditorGUILayout.HelpBox(
+                        "The client's CurveZMQ secret key never goes into this asset (it ships in every build): keep " +
+                        "NAME.key_secret from `sdbridge keys generate` outside Assets/ and point the path above, or " +
+                        "the environment variable SDBRIDGE_CURVE_CLIENT_CERT, at it.", MessageType.None);
                     serialized.ApplyModifiedProperties();
                 },
                 keywords = new HashSet<string>(new[] { "StreamDiffusion", "diffusion", "endpoint", "prompt", "zeromq" }),

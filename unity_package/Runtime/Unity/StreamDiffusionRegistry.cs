@@ -3,7 +3,8 @@
 //   StreamDiffusionGameplay.SendEvent("enter_zone", KeyValueData.Of("biome", "forest"));
 //   StreamDiffusionGameplay.SetState("time_of_day", "night");
 //   StreamDiffusionGameplay.SetPrompt("a snowy forest at dusk");
-// NOT COMPILED OR RUN HERE: there is no Unity editor on the build machines; the calls it makes go to the
+// NOT COMPILED OR RUN HERE against the real engine (no Unity editor): type-checked with mono against the API
+// stubs of unity_package/Tests~/UnityStubs; the calls it makes go to the
 // engine-free BridgeClient, which is compiled and tested with mono.
 using System.Collections.Generic;
 using StreamDiffusion.Bridge.Core.Client;

@@ -1,7 +1,11 @@
-// Project-wide defaults (endpoint, transport, prompt, capture size) edited on the Project Settings page
-// "StreamDiffusion Bridge" and read at run time from Resources/StreamDiffusionSettings.
-// NOT COMPILED OR RUN HERE: there is no Unity editor on the build machines. Written against Unity 2021.3's
-// documented API (ScriptableObject, Resources.Load).
+// Project-wide defaults (endpoint, transport, prompt, capture size, CurveZMQ public keys and WHERE the client's
+// secret certificate lives) edited on the Project Settings page "StreamDiffusion Bridge" and read at run time
+// from Resources/StreamDiffusionSettings. The asset ships in players, so it holds no secret: the client's
+// CurveZMQ secret key is read at connect time from a certificate file outside the build (CurveCertificate:
+// SDBRIDGE_CURVE_CLIENT_CERT, curveClientCertificate, or ~/.sdbridge/keys/client.key_secret).
+// NOT COMPILED OR RUN HERE against the real engine (no Unity editor on the build machines): type-checked with
+// mono against the API stubs of unity_package/Tests~/UnityStubs (.ci/steps/unity_stubs.sh). Written against
+// Unity 2022.3 LTS / Unity 6 documented API (ScriptableObject, Resources.Load, Application.unityVersion).
 using StreamDiffusion.Bridge.Core.Client;
 using StreamDiffusion.Bridge.Core.Transport;
 using UnityEngine;
@@ -33,10 +37,17 @@ namespace StreamDiffusion.Bridge
         [Tooltip("Most frames per second sent (0 = every rendered frame, limited by server credits).")]
         public int maxSendFps = 30;
 
-        [Header("CurveZMQ (native transport only; leave empty for none)")]
+        [Tooltip("Also log every failed reconnect attempt (the first failure is always a Warning; the inspector " +
+                 "shows the status).")]
+        public bool logRetries;
+
+        [Header("CurveZMQ (native transport only; leave the server key empty for none)")]
+        [Tooltip("The server's PUBLIC key (Z85, 40 characters): the public-key line of the server's server.key.")]
         public string curveServerKey = "";
-        public string curvePublicKey = "";
-        public string curveSecretKey = "";
+
+        [Tooltip("Path of THIS client's secret certificate (NAME.key_secret from `sdbridge keys generate`), outside " +
+                 "Assets/ so it never ships. '~/' is the user's home. SDBRIDGE_CURVE_CLIENT_CERT overrides it.")]
+        public string curveClientCertificate = "~/" + CurveCertificate.DefaultRelativePath;
 
         private static StreamDiffusionSettings _cached;
 
@@ -49,15 +60,17 @@ namespace StreamDiffusion.Bridge
             return _cached;
         }
 
-        /// <summary>Client options for these settings.</summary>
+        /// <summary>Client options for these settings. With a CurveZMQ server key, the client's key pair is read
+        /// from its certificate file (throws FileNotFoundException / FormatException naming the file and the fix).</summary>
         public BridgeClientOptions ToClientOptions(string clientName)
         {
             var transportOptions = new TransportOptions();
             if (!string.IsNullOrEmpty(curveServerKey))
             {
+                CurveCertificate certificate = CurveCertificate.Locate(curveClientCertificate);
                 transportOptions.CurveServerKey = curveServerKey;
-                transportOptions.CurvePublicKey = curvePublicKey;
-                transportOptions.CurveSecretKey = curveSecretKey;
+                transportOptions.CurvePublicKey = certificate.PublicKey;
+                transportOptions.CurveSecretKey = certificate.SecretKey;
             }
             return new BridgeClientOptions
             {
@@ -67,6 +80,7 @@ namespace StreamDiffusion.Bridge
                 ClientName = clientName,
                 EngineName = "Unity",
                 EngineVersion = Application.unityVersion,
+                Log = new UnityBridgeLog(logRetries),
             };
         }
     }

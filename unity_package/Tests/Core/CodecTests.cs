@@ -1,6 +1,12 @@
 // Codec behaviour beyond the goldens: hostile input never escapes as anything but ProtocolException, pixel
 // size rules, and no allocation when encoding frames / decoding results.
 // Compiled and run here with mono + NUnit 2.6; uses only NUnit API that Unity's NUnit 3.5 also has.
+// The runtime's namespace differs between Debian's 2.0.8 build (FlatBuffers) and NuGet's (Google.FlatBuffers).
+#if SDBRIDGE_FLATBUFFERS_NUGET
+using FlatBufferByteBuffer = Google.FlatBuffers.ByteBuffer;
+#else
+using FlatBufferByteBuffer = FlatBuffers.ByteBuffer;
+#endif
 using System;
 using NUnit.Framework;
 using sdbridge.protocol;
@@ -95,7 +101,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
             var codec = new BridgeCodec();
             byte[] good = Copy(codec.EncodeCredit(1));
             // Find the body_type byte (value 14 = Credit) through the generated accessor's offset and change it.
-            var bb = new FlatBuffers.ByteBuffer(good);
+            var bb = new FlatBufferByteBuffer(good);
             Envelope env = Envelope.GetRootAsEnvelope(bb);
             Assert.AreEqual(Message.Credit, env.BodyType);
             int root = bb.GetInt(0);

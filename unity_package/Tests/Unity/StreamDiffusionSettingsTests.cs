@@ -1,6 +1,7 @@
 // Edit-mode tests of the Unity layer's settings -> client options mapping (Unity Test Runner).
-// NOT COMPILED OR RUN HERE: there is no Unity editor on the build machines; the engine-free core's tests in
-// Tests/Core are the ones run by CI (mono + NUnit 2.6).
+// NOT COMPILED OR RUN HERE against the real engine (no Unity editor): type-checked with mono against the API
+// stubs of Tests~/UnityStubs (.ci/steps/unity_stubs.sh); the engine-free core's tests in Tests/Core are the ones
+// CI runs (mono + NUnit 2.6).
 using NUnit.Framework;
 using StreamDiffusion.Bridge.Core.Client;
 using StreamDiffusion.Bridge.Core.Transport;
@@ -26,16 +27,21 @@ namespace StreamDiffusion.Bridge.Tests
         }
 
         [Test]
-        public void CurveKeysAreUsedOnlyWhenSet()
+        public void CurveKeysComeFromTheCertificateFileNotTheAsset()
         {
+            string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "sdbridge-unity-test.key_secret");
+            System.IO.File.WriteAllText(path, "curve\n    public-key = \"" + new string('b', 40) + "\"\n" +
+                                              "    secret-key = \"" + new string('c', 40) + "\"\n");
             var settings = ScriptableObject.CreateInstance<StreamDiffusionSettings>();
             settings.curveServerKey = new string('a', 40);
-            settings.curvePublicKey = new string('b', 40);
-            settings.curveSecretKey = new string('c', 40);
+            settings.curveClientCertificate = path;
             BridgeClientOptions options = settings.ToClientOptions("unity-test");
             Assert.AreEqual(new string('a', 40), options.TransportOptions.CurveServerKey);
+            Assert.AreEqual(new string('b', 40), options.TransportOptions.CurvePublicKey);
             Assert.AreEqual(new string('c', 40), options.TransportOptions.CurveSecretKey);
+            Assert.IsInstanceOf<UnityBridgeLog>(options.Log);
             Object.DestroyImmediate(settings);
+            System.IO.File.Delete(path);
         }
     }
 }

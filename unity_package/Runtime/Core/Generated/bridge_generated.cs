@@ -7,7 +7,11 @@ namespace sdbridge.protocol
 
 using global::System;
 using global::System.Collections.Generic;
+#if SDBRIDGE_FLATBUFFERS_NUGET
+using global::Google.FlatBuffers;
+#else
 using global::FlatBuffers;
+#endif
 
 /// Layout of one pixel in the pixel part.
 public enum PixelFormat : byte
@@ -163,7 +167,13 @@ public struct KeyValue : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static KeyValue GetRootAsKeyValue(ByteBuffer _bb) { return GetRootAsKeyValue(_bb, new KeyValue()); }
   public static KeyValue GetRootAsKeyValue(ByteBuffer _bb, KeyValue obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -223,7 +233,13 @@ public struct PromptWeight : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static PromptWeight GetRootAsPromptWeight(ByteBuffer _bb) { return GetRootAsPromptWeight(_bb, new PromptWeight()); }
   public static PromptWeight GetRootAsPromptWeight(ByteBuffer _bb, PromptWeight obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -261,7 +277,13 @@ public struct SeedWeight : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static SeedWeight GetRootAsSeedWeight(ByteBuffer _bb) { return GetRootAsSeedWeight(_bb, new SeedWeight()); }
   public static SeedWeight GetRootAsSeedWeight(ByteBuffer _bb, SeedWeight obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -293,7 +315,13 @@ public struct ModelInfo : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static ModelInfo GetRootAsModelInfo(ByteBuffer _bb) { return GetRootAsModelInfo(_bb, new ModelInfo()); }
   public static ModelInfo GetRootAsModelInfo(ByteBuffer _bb, ModelInfo obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -339,7 +367,13 @@ public struct Hello : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Hello GetRootAsHello(ByteBuffer _bb) { return GetRootAsHello(_bb, new Hello()); }
   public static Hello GetRootAsHello(ByteBuffer _bb, Hello obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -431,7 +465,13 @@ public struct Welcome : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Welcome GetRootAsWelcome(ByteBuffer _bb) { return GetRootAsWelcome(_bb, new Welcome()); }
   public static Welcome GetRootAsWelcome(ByteBuffer _bb, Welcome obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -536,7 +576,13 @@ public struct Error : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Error GetRootAsError(ByteBuffer _bb) { return GetRootAsError(_bb, new Error()); }
   public static Error GetRootAsError(ByteBuffer _bb, Error obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -596,7 +642,13 @@ public struct Frame : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Frame GetRootAsFrame(ByteBuffer _bb) { return GetRootAsFrame(_bb, new Frame()); }
   public static Frame GetRootAsFrame(ByteBuffer _bb, Frame obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -668,7 +720,13 @@ public struct Result : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Result GetRootAsResult(ByteBuffer _bb) { return GetRootAsResult(_bb, new Result()); }
   public static Result GetRootAsResult(ByteBuffer _bb, Result obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -768,7 +826,13 @@ public struct Prompt : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Prompt GetRootAsPrompt(ByteBuffer _bb) { return GetRootAsPrompt(_bb, new Prompt()); }
   public static Prompt GetRootAsPrompt(ByteBuffer _bb, Prompt obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -839,7 +903,13 @@ public struct Params : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Params GetRootAsParams(ByteBuffer _bb) { return GetRootAsParams(_bb, new Params()); }
   public static Params GetRootAsParams(ByteBuffer _bb, Params obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -921,7 +991,13 @@ public struct GameEvent : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static GameEvent GetRootAsGameEvent(ByteBuffer _bb) { return GetRootAsGameEvent(_bb, new GameEvent()); }
   public static GameEvent GetRootAsGameEvent(ByteBuffer _bb, GameEvent obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -973,7 +1049,13 @@ public struct State : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static State GetRootAsState(ByteBuffer _bb) { return GetRootAsState(_bb, new State()); }
   public static State GetRootAsState(ByteBuffer _bb, State obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -1015,7 +1097,13 @@ public struct StatsRequest : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static StatsRequest GetRootAsStatsRequest(ByteBuffer _bb) { return GetRootAsStatsRequest(_bb, new StatsRequest()); }
   public static StatsRequest GetRootAsStatsRequest(ByteBuffer _bb, StatsRequest obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -1043,7 +1131,13 @@ public struct Stats : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Stats GetRootAsStats(ByteBuffer _bb) { return GetRootAsStats(_bb, new Stats()); }
   public static Stats GetRootAsStats(ByteBuffer _bb, Stats obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -1115,7 +1209,13 @@ public struct Bye : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Bye GetRootAsBye(ByteBuffer _bb) { return GetRootAsBye(_bb, new Bye()); }
   public static Bye GetRootAsBye(ByteBuffer _bb, Bye obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -1149,7 +1249,13 @@ public struct Notice : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Notice GetRootAsNotice(ByteBuffer _bb) { return GetRootAsNotice(_bb, new Notice()); }
   public static Notice GetRootAsNotice(ByteBuffer _bb, Notice obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -1205,7 +1311,13 @@ public struct Credit : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Credit GetRootAsCredit(ByteBuffer _bb) { return GetRootAsCredit(_bb, new Credit()); }
   public static Credit GetRootAsCredit(ByteBuffer _bb, Credit obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -1233,7 +1345,13 @@ public struct Ping : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Ping GetRootAsPing(ByteBuffer _bb) { return GetRootAsPing(_bb, new Ping()); }
   public static Ping GetRootAsPing(ByteBuffer _bb, Ping obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -1265,7 +1383,13 @@ public struct Pong : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Pong GetRootAsPong(ByteBuffer _bb) { return GetRootAsPong(_bb, new Pong()); }
   public static Pong GetRootAsPong(ByteBuffer _bb, Pong obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
@@ -1301,7 +1425,13 @@ public struct Envelope : IFlatbufferObject
 {
   private Table __p;
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
-  public static void ValidateVersion() { FlatBufferConstants.FLATBUFFERS_2_0_8(); }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_22_9_24();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
   public static Envelope GetRootAsEnvelope(ByteBuffer _bb) { return GetRootAsEnvelope(_bb, new Envelope()); }
   public static Envelope GetRootAsEnvelope(ByteBuffer _bb, Envelope obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
   public static bool EnvelopeBufferHasIdentifier(ByteBuffer _bb) { return Table.__has_identifier(_bb, "SDB1"); }

@@ -8,7 +8,13 @@
 // Compiled and tested here with mono's mcs (C# 7.2).
 using System;
 using System.Collections.Generic;
+// Unity gets the runtime as NuGet's Google.FlatBuffers (namespace Google.FlatBuffers), defined by the core asmdef's
+// versionDefines; the tests here build Debian's 2.0.8 runtime (namespace FlatBuffers). See schemas/codegen.py.
+#if SDBRIDGE_FLATBUFFERS_NUGET
+using Google.FlatBuffers;
+#else
 using FlatBuffers;
+#endif
 using sdbridge.protocol;
 
 namespace StreamDiffusion.Bridge.Core.Protocol

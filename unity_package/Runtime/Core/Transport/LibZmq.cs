@@ -9,7 +9,13 @@ namespace StreamDiffusion.Bridge.Core.Transport
 {
     internal static class LibZmq
     {
+#if (UNITY_IOS || UNITY_TVOS) && !UNITY_EDITOR
+        // iOS/tvOS players link native plugins statically into the app: P/Invoke must name "__Internal"
+        // (Unity manual, "Native plug-ins for iOS"); libzmq.a is imported for iOS by the package's plugin settings.
+        private const string Lib = "__Internal";
+#else
         private const string Lib = "libzmq";
+#endif
 
         public const int ZMQ_PAIR = 0;
         public const int ZMQ_DEALER = 5;
