@@ -1,14 +1,23 @@
 // Sample "Stylized Camera": drop this component on an empty GameObject in a new scene and press Play.
 // It builds the scene in code (so the sample needs no hand-written scene file): a camera with
-// StreamDiffusionCamera, a full-screen RawImage showing the stylized output, a few moving primitives, and a
-// trigger zone that sends a game event and a state variable when the player cube enters it. Press 1/2/3 to
-// switch prompts.
-// NOT COMPILED OR RUN HERE: there is no Unity editor on the build machines. Written against Unity 2021.3's
-// documented API; start the server first: `sdbridge serve --model tiny --bind tcp://127.0.0.1:5555`.
+// StreamDiffusionCamera, a few moving primitives, and a trigger zone that sends a game event and a state
+// variable when the player cube enters it. Press 1/2/3 to switch prompts.
+// Display: the component draws the stylized frame itself with its scale policy (Fit by default: the server's
+// square image keeps its aspect inside the game view, the live frame around it), so the sample adds no
+// full-screen RawImage that would stretch a square image over a wide screen.
+// Input: with the Input System active (ENABLE_INPUT_SYSTEM, Unity 6's default for new projects) it reads
+// Keyboard.current; with only the old Input Manager (ENABLE_LEGACY_INPUT_MANAGER) Input.GetKeyDown, which
+// throws under the Input System alone.
+// NOT COMPILED OR RUN HERE against the real engine (no Unity editor on the build machines): type-checked with
+// mono against the API stubs of unity_package/Tests~/UnityStubs with each input define. Written against Unity
+// 2022.3 LTS / Unity 6 documented API and Input System 1.x (Keyboard.current, KeyControl.wasPressedThisFrame);
+// start the server first: `sdbridge serve --model tiny --bind tcp://127.0.0.1:5555`.
 using StreamDiffusion.Bridge;
 using StreamDiffusion.Bridge.Core.Protocol;
 using UnityEngine;
-using UnityEngine.UI;
+#if ENABLE_INPUT_SYSTEM
+using UnityEngine.InputSystem;
+#endif
 
 public sealed class StylizedCameraSample : MonoBehaviour
 {
@@ -18,6 +27,9 @@ public sealed class StylizedCameraSample : MonoBehaviour
         "a neon cyberpunk city at night",
         "an oil painting of a snowy forest",
     };
+#if ENABLE_INPUT_SYSTEM
+    private static readonly Key[] PromptKeys = { Key.Digit1, Key.Digit2, Key.Digit3 };
+#endif
 
     private StreamDiffusionCamera _stylizer;
     private Transform _player;
@@ -30,21 +42,7 @@ public sealed class StylizedCameraSample : MonoBehaviour
         cam.transform.position = new Vector3(0, 3, -8);
         cam.transform.LookAt(Vector3.zero);
         camGo.tag = "MainCamera";
-        _stylizer = camGo.AddComponent<StreamDiffusionCamera>();
-        _stylizer.blitToScreen = false; // shown by the RawImage below (works in every render pipeline)
-
-        var canvasGo = new GameObject("Output Canvas");
-        Canvas canvas = canvasGo.AddComponent<Canvas>();
-        canvas.renderMode = RenderMode.ScreenSpaceOverlay;
-        var imageGo = new GameObject("Stylized Output");
-        imageGo.transform.SetParent(canvasGo.transform, false);
-        RawImage image = imageGo.AddComponent<RawImage>();
-        RectTransform rect = image.rectTransform;
-        rect.anchorMin = Vector2.zero;
-        rect.anchorMax = Vector2.one;
-        rect.offsetMin = Vector2.zero;
-        rect.offsetMax = Vector2.zero;
-        imageGo.AddComponent<OutputBinder>().Bind(image, _stylizer);
+        _stylizer = camGo.AddComponent<StreamDiffusionCamera>(); // displays its output itself (fit policy)
 
         GameObject.CreatePrimitive(PrimitiveType.Plane).transform.localScale = new Vector3(2, 1, 2);
         _spinners = new Transform[3];
@@ -74,26 +72,21 @@ public sealed class StylizedCameraSample : MonoBehaviour
         _player.position = new Vector3(Mathf.Sin(t * 0.5f) * 4, 0.5f, -2);
         for (int i = 0; i < Prompts.Length; i++)
         {
-            if (Input.GetKeyDown(KeyCode.Alpha1 + i)) StreamDiffusionGameplay.SetPrompt(Prompts[i]);
+            if (PromptKeyPressed(i)) StreamDiffusionGameplay.SetPrompt(Prompts[i]);
         }
     }
 
-    /// <summary>Keeps the RawImage pointed at the camera's output texture (created in OnEnable).</summary>
-    private sealed class OutputBinder : MonoBehaviour
+    /// <summary>Key 1, 2 or 3 went down this frame, through whichever input backend the project uses.</summary>
+    private static bool PromptKeyPressed(int index)
     {
-        private RawImage _image;
-        private StreamDiffusionCamera _source;
-
-        public void Bind(RawImage image, StreamDiffusionCamera source)
-        {
-            _image = image;
-            _source = source;
-        }
-
-        private void LateUpdate()
-        {
-            if (_image != null && _source != null) _image.texture = _source.OutputTexture;
-        }
+#if ENABLE_INPUT_SYSTEM
+        Keyboard keyboard = Keyboard.current;
+        return keyboard != null && keyboard[PromptKeys[index]].wasPressedThisFrame;
+#elif ENABLE_LEGACY_INPUT_MANAGER
+        return Input.GetKeyDown(KeyCode.Alpha1 + index);
+#else
+        return false;
+#endif
     }
 }
 
