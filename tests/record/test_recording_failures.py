@@ -4,11 +4,14 @@ folder it cannot write in at start."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -132,6 +135,26 @@ def test_writer_failure_mid_session_keeps_what_was_written(tmp_path: Path,
     assert recorder.finished == [path] and path.is_dir()  # kept as a folder, as written
     with Recording(path) as recording:
         assert [e.kind for e in recording.entries()] == ["build", "call"]
+
+
+def test_a_failed_pack_keeps_the_folder_and_leaves_no_partial_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    recorder = Recorder(tmp_path / "rec", {"name": "identity"})
+    path = recorder.open(1, {"client": "t"}, lambda: 0)
+    assert path is not None
+    recorder.note(1, "event", name="x", payload={})
+
+    def full(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(zipfile.ZipFile, "write", full)
+    with caplog.at_level(logging.WARNING, logger="sdbridge.record"):
+        recorder.close(1, wait=True)
+    assert [r.exc_info for r in caplog.records if r.name.startswith("sdbridge.record")] == [None]
+    assert "could not pack recording" in caplog.text and "No space left on device" in caplog.text
+    assert path.is_dir() and sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    with Recording(path) as recording:
+        assert [e.kind for e in recording.entries()] == ["event"]
 
 
 def test_check_folder_refuses_what_it_cannot_write(tmp_path: Path) -> None:

@@ -344,9 +344,13 @@ class Recording:
     def has_frame(self, call: int, which: str) -> bool:
         """Whether the recording holds the "in" or "out" array of pipeline call `call`."""
         name = f"frames/{call:06d}-{which}.npy"
-        if self._zip is not None:
-            return name in self._zip.NameToInfo
-        return (self.path / name).exists()
+        if self._zip is None:
+            return (self.path / name).exists()
+        try:
+            self._zip.getinfo(name)
+        except KeyError:
+            return False
+        return True
 
     def frame(self, call: int, which: str) -> np.ndarray:
         """The input ("in") or output ("out") array of pipeline call `call` (checked before it is read)."""
