@@ -137,13 +137,18 @@ class RecordingWriter:
     """
 
     def __init__(self, folder: Path, meta: Mapping[str, Any], limits: RecordLimits | None = None) -> None:
-        """Make the folder and meta.json (raises OSError when it cannot: the caller decides)."""
+        """Make the folder and meta.json (raises OSError when it cannot, leaving nothing behind)."""
         self.folder = folder
         self.limits = limits if limits is not None else RecordLimits.from_config()
-        (folder / "frames").mkdir(parents=True, exist_ok=False)
-        (folder / "meta.json").write_text(json.dumps({"format": FORMAT, "version": VERSION, **to_json(meta)},
-                                                     indent=2), encoding="utf-8")
-        self._log = (folder / "log.jsonl").open("w", encoding="utf-8")
+        folder.mkdir(exist_ok=False)
+        try:
+            (folder / "frames").mkdir()
+            (folder / "meta.json").write_text(json.dumps({"format": FORMAT, "version": VERSION, **to_json(meta)},
+                                                         indent=2), encoding="utf-8")
+            self._log = (folder / "log.jsonl").open("w", encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # the folder this call made, nothing else
+            raise
         self._lock = threading.Lock()
         self._seq = 0
         self._start = time.monotonic()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
@@ -132,7 +131,6 @@ class Recorder:
         except Exception as exc:  # a recording that cannot start must not stop the session
             log.warning("session %d is not recorded: cannot create %s: %s; it is served without recording",
                         session_id, path, describe_error(exc))
-            shutil.rmtree(path, ignore_errors=True)  # what was made of it (nothing, or an empty folder)
             return None
         self._writers[session_id] = writer
         self._clocks[session_id] = frame_clock
