@@ -22,7 +22,7 @@ USDBridgeComponent::USDBridgeComponent()
 void USDBridgeComponent::BeginPlay()
 {
 	Super::BeginPlay();
-	EnsureCapture();
+	StartCaptureAndDisplay();  // Private/Rendering/SDBridgeComponentDisplay.cpp
 	if (bAutoConnect)
 	{
 		Connect();
@@ -32,43 +32,8 @@ void USDBridgeComponent::BeginPlay()
 void USDBridgeComponent::EndPlay(const EEndPlayReason::Type Reason)
 {
 	Disconnect();
+	StopCaptureAndDisplay();
 	Super::EndPlay(Reason);
-}
-
-void USDBridgeComponent::EnsureCapture()
-{
-	const USDBridgeSettings* Settings = USDBridgeSettings::Get();
-	const int32 Width = CaptureWidthOverride > 0 ? CaptureWidthOverride : Settings->CaptureWidth;
-	const int32 Height = CaptureHeightOverride > 0 ? CaptureHeightOverride : Settings->CaptureHeight;
-	AActor* Owner = GetOwner();
-	if (SceneCapture == nullptr && Owner != nullptr)
-	{
-		SceneCapture = Owner->FindComponentByClass<USceneCaptureComponent2D>();
-	}
-	if (SceneCapture == nullptr && Owner != nullptr)
-	{
-		SceneCapture = NewObject<USceneCaptureComponent2D>(Owner, TEXT("SDBridgeSceneCapture"));
-		SceneCapture->RegisterComponent();
-		if (USceneComponent* Root = Owner->GetRootComponent())
-		{
-			SceneCapture->AttachToComponent(Root, FAttachmentTransformRules::SnapToTargetNotIncludingScale);
-		}
-		Owner->AddInstanceComponent(SceneCapture);
-	}
-	if (SceneCapture == nullptr)
-	{
-		ReportError(TEXT("no SceneCapture2D: set USDBridgeComponent.SceneCapture or put the component on an actor"));
-		return;
-	}
-	CaptureTarget = NewObject<UTextureRenderTarget2D>(this, TEXT("SDBridgeCaptureTarget"));
-	CaptureTarget->RenderTargetFormat = RTF_RGBA8_SRGB;  // 8-bit sRGB: what the server expects (SRGB colour space)
-	CaptureTarget->ClearColor = FLinearColor::Black;
-	CaptureTarget->InitAutoFormat(Width, Height);
-	CaptureTarget->UpdateResourceImmediate(true);
-	SceneCapture->CaptureSource = ESceneCaptureSource::SCS_FinalColorLDR;  // tone-mapped, what the player sees
-	SceneCapture->TextureTarget = CaptureTarget;
-	SceneCapture->bCaptureEveryFrame = true;
-	SceneCapture->bCaptureOnMovement = false;
 }
 
 bool USDBridgeComponent::Connect()
@@ -123,10 +88,13 @@ void USDBridgeComponent::TickComponent(float DeltaTime, ELevelTick TickType, FAc
 	Super::TickComponent(DeltaTime, TickType, ThisTickFunction);
 	if (!Streamer)
 	{
+		UpdateCaptureAndDisplay();  // disconnected: nothing is captured, the live frame is shown
 		return;
 	}
-	// 1) Hand the newest finished GPU copy to the client and queue this frame's copy (render thread; no waiting).
-	if (CaptureTarget != nullptr && Streamer->GetState() == ESDBridgeConnectionState::Connected)
+	// 1) SceneCapture fallback: hand the newest finished GPU copy to the client and queue this frame's copy (render
+	// thread; no waiting). The PlayerView capture does the same from its scene view extension.
+	if (CaptureSource == ESDBridgeCaptureSource::SceneCapture && CaptureTarget != nullptr &&
+		Streamer->GetState() == ESDBridgeConnectionState::Connected)
 	{
 		Streamer->CaptureFrom(CaptureTarget);
 	}
@@ -139,8 +107,10 @@ void USDBridgeComponent::TickComponent(float DeltaTime, ELevelTick TickType, FAc
 		{
 			DisplayMaterial->SetTextureParameterValue(DisplayTextureParameter, OutputTexture);
 		}
+		LastResultSourceFrameId = Info.SourceFrameId;  // the frame it depicts: its camera and depth drive the reprojection
 		OnResult.Broadcast(OutputTexture, Info);
 	}
+	UpdateCaptureAndDisplay();
 	// 3) Events, in order.
 	FSDBridgeEvent Event;
 	while (Streamer && Streamer->PollEvent(Event))

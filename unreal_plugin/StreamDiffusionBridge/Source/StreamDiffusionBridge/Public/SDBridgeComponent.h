@@ -1,17 +1,22 @@
-// USDBridgeComponent: drop it on an actor with a camera. It captures the view with a SceneCapture2D
-// (Final Color LDR into an RGBA8 sRGB render target), streams the frames to the StreamDiffusion Bridge
-// server through an FRHIGPUTextureReadback ring (the game thread never waits for the GPU), and writes
-// each stylized result into one persistent UTexture2D (RHIUpdateTexture2D on the render thread).
+// USDBridgeComponent: drop it on the player's pawn (or controller). It captures the player's view after the
+// tonemapper with a scene view extension (or, opt-in, a SceneCapture2D that follows the player camera), streams
+// the frames to the StreamDiffusion Bridge server through an FRHIGPUTextureReadback ring (the game thread never
+// waits for the GPU), writes each stylized result into one persistent UTexture2D (RHIUpdateTexture2D on the render
+// thread) and shows it over the live frame without any asset (post-process composite or viewport overlay).
 // Not compiled here: written against Epic's documented UE 5.3-5.5 APIs (see the plugin README).
 #pragma once
 
 #include "Components/ActorComponent.h"
 #include "CoreMinimal.h"
 #include "StreamDiffusionBridgeTypes.h"
+#include "SDBridgeDisplay.h"
 
 #include "SDBridgeComponent.generated.h"
 
 class FSDBridgeStreamer;
+class FSDBridgeViewExtension;
+class SSDBridgeViewportOverlay;
+class APlayerController;
 class UMaterialInstanceDynamic;
 class USceneCaptureComponent2D;
 class UTexture2D;
@@ -32,7 +37,7 @@ public:
 
 	// ------------------------------------------------------------------ setup
 
-	/** Capture to stream. If empty at BeginPlay: the owner's first SceneCapture2D, else one is created on the owner's root. */
+	/** CaptureSource == SceneCapture only: this capture as it is; if empty at BeginPlay, one is created that follows the player camera. */
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge")
 	TObjectPtr<USceneCaptureComponent2D> SceneCapture;
 
@@ -57,13 +62,48 @@ public:
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge")
 	FName DisplayTextureParameter = TEXT("StylizedTexture");
 
+	// ------------------------------------------------------------------ Capture and display (UE2)
+	// Render-thread code in Private/Rendering (not compiled here; see the plugin README).
+
+	/** PlayerView: the player's own view, copied after the tonemapper (no second scene render). SceneCapture: opt-in fallback. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Capture")
+	ESDBridgeCaptureSource CaptureSource = ESDBridgeCaptureSource::PlayerView;
+
+	/** How the view is scaled to the server's frame size (CaptureWidth x CaptureHeight). PlayerView only; SceneCapture stretches. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Capture")
+	ESDBridgeCaptureFit CaptureFit = ESDBridgeCaptureFit::Fit;
+
+	/** How the stylized frame is shown. OutputTexture (for materials and UI) is updated in every mode. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Display")
+	ESDBridgeDisplayMode DisplayMode = ESDBridgeDisplayMode::PostProcessComposite;
+
+	/** 0: the live frame only; 1: the stylized frame only (where it has pixels). */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Display", meta = (ClampMin = "0", ClampMax = "1"))
+	float DisplayOpacity = 1.0f;
+
+	/** Warp the newest result to the current camera with the depth of the frame it depicts (PlayerView + PostProcessComposite). */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Display")
+	bool bReprojectToCurrentCamera = false;
+
+	/** Disocclusion test: relative difference of linear view depth above which a pixel takes the live frame. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Display", meta = (ClampMin = "0.001", ClampMax = "0.2"))
+	float ReprojectionDepthTolerance = 0.01f;
+
+	/** Sent frames whose camera and depth are kept for reprojection (read at BeginPlay). */
+	UPROPERTY(EditAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge|Display", meta = (ClampMin = "2", ClampMax = "32"))
+	int32 ReprojectionHistoryFrames = 8;
+
+	/** Results drawn without reprojection because their frame's camera or depth was no longer kept. */
+	UFUNCTION(BlueprintPure, Category = "StreamDiffusion Bridge|Display")
+	int64 GetUnreprojectedResults() const;
+
 	// ------------------------------------------------------------------ output
 
 	/** The persistent texture holding the newest stylized frame (re-created only if the size changes). */
 	UPROPERTY(VisibleInstanceOnly, BlueprintReadOnly, Transient, Category = "StreamDiffusion Bridge")
 	TObjectPtr<UTexture2D> OutputTexture;
 
-	/** The render target the capture writes (created at BeginPlay). */
+	/** The render target the SceneCapture fallback writes (created at BeginPlay in that mode only). */
 	UPROPERTY(VisibleInstanceOnly, BlueprintReadOnly, Transient, Category = "StreamDiffusion Bridge")
 	TObjectPtr<UTextureRenderTarget2D> CaptureTarget;
 
@@ -123,9 +163,19 @@ public:
 	virtual void TickComponent(float DeltaTime, ELevelTick TickType, FActorComponentTickFunction* ThisTickFunction) override;
 
 private:
-	void EnsureCapture();
 	void ReportError(const FString& Message);
 
 	TUniquePtr<FSDBridgeStreamer> Streamer;
+
+	// Capture and display (UE2): defined in Private/Rendering/SDBridgeComponentDisplay.cpp.
+	void StartCaptureAndDisplay();
+	void UpdateCaptureAndDisplay();
+	void StopCaptureAndDisplay();
+	FIntPoint GetCaptureSize() const;
+	APlayerController* FindLocalPlayerController() const;
+	TSharedPtr<FSDBridgeViewExtension, ESPMode::ThreadSafe> ViewExtension;
+	TSharedPtr<SSDBridgeViewportOverlay> Overlay;
+	bool bOwnsSceneCapture = false;  // the fallback capture was created here (it then follows the player camera)
+	int64 LastResultSourceFrameId = 0;
 	ESDBridgeConnectionState LastState = ESDBridgeConnectionState::Stopped;
 };
