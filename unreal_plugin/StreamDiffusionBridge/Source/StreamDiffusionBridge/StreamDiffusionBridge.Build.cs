@@ -17,6 +17,8 @@ public class StreamDiffusionBridge : ModuleRules
 		string CoreDir = Path.GetFullPath(Path.Combine(ModuleDirectory, "..", "..", "core"));
 		PrivateIncludePaths.Add(Path.Combine(CoreDir, "include"));
 		PrivateIncludePaths.Add(Path.Combine(CoreDir, "src"));
+		// Private/Rendering (capture, display, reprojection) includes headers of Private/.
+		PrivateIncludePaths.Add(Path.Combine(ModuleDirectory, "Private"));
 
 		PublicDependencyModuleNames.AddRange(new string[] { "Core", "CoreUObject", "Engine", "DeveloperSettings" });
 		PrivateDependencyModuleNames.AddRange(new string[]

@@ -6,6 +6,7 @@
 #include "Interfaces/IPluginManager.h"
 #include "Misc/Paths.h"
 #include "Modules/ModuleManager.h"
+#include "ShaderCore.h"
 
 DEFINE_LOG_CATEGORY(LogStreamDiffusionBridge);
 
@@ -16,6 +17,12 @@ bool GTransportAvailable = false;
 
 void FStreamDiffusionBridgeModule::StartupModule()
 {
+	// Global shaders of Private/Rendering (capture, composite, reprojection): /Plugin/StreamDiffusionBridge -> <plugin>/Shaders.
+	// It must exist before shaders compile: the .uplugin loads this module at PostConfigInit (ShaderCore.h, UE 5.3-5.5).
+	if (const TSharedPtr<IPlugin> Plugin = IPluginManager::Get().FindPlugin(TEXT("StreamDiffusionBridge")))
+	{
+		AddShaderSourceDirectoryMapping(TEXT("/Plugin/StreamDiffusionBridge"), FPaths::Combine(Plugin->GetBaseDir(), TEXT("Shaders")));
+	}
 #if PLATFORM_WINDOWS && defined(SDB_LIBZMQ_DLL_NAME)
 	// Editor and development builds: the plugin's Binaries/ThirdParty folder. Packaged builds: libzmq.Build.cs
 	// stages the DLL next to the binaries ($(BinaryOutputDir)), where the normal DLL search finds it by name.
