@@ -63,9 +63,11 @@ def test_bad_edit_is_reported_with_its_line_and_the_old_rules_stay(tmp_path: Pat
 def test_replay_command_reproduces_a_recording_and_a_difference_is_found(
         tiny: Components, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     loaded: list[tuple[str, str]] = []
+    offline: list[bool] = []
 
-    def load(name: str, device: str, dtype: object) -> Components:  # the session's components, not a second load
-        loaded.append((name, device))
+    def load(name: str, device: str, dtype: object, local_files_only: bool = False) -> Components:
+        loaded.append((name, device))  # the session's components, not a second load
+        offline.append(local_files_only)
         return tiny
 
     monkeypatch.setattr("sdbridge.pipeline.load_components", load)
@@ -86,7 +88,7 @@ def test_replay_command_reproduces_a_recording_and_a_difference_is_found(
     assert zipfile.is_zipfile(path)
     assert main(["replay", str(path), "--out", str(tmp_path / "png")]) == 0
     assert "all 4 outputs identical" in capsys.readouterr().out
-    assert loaded == [("tiny", "cpu")]  # the model named in the recording
+    assert loaded == [("tiny", "cpu")] and offline == [True]  # the recorded model, from disk only (no download)
     assert len(list((tmp_path / "png").glob("*.png"))) == 4
     # tamper with one recorded output: the replay says so and exits 1
     tampered = tmp_path / "tampered.sdrec"

@@ -46,7 +46,11 @@ def run(args: argparse.Namespace) -> int:
         dtype = getattr(torch, dtype_name, None)
         if not isinstance(dtype, torch.dtype):
             raise InputError(f"--dtype {dtype_name!r} is not a torch dtype; use float32, float16 or bfloat16")
-        components = load_components(name, device=str(args.device or model.get("device", "cpu")), dtype=dtype)
+        device = str(args.device or model.get("device", "cpu"))
+        if args.model:
+            components = load_components(name, device=device, dtype=dtype)
+        else:  # a name read from the (untrusted) file is loaded from disk only: a recording never downloads
+            components = load_components(name, device=device, dtype=dtype, local_files_only=True)
         report = replay(recording, components, args.out)
     print(f"replayed {report.calls} pipeline calls ({report.builds} pipeline builds, {report.updates} updates) "
           f"with {name}", flush=True)
