@@ -590,7 +590,7 @@ class BridgeServer:
             result = self._worker.run_now(session, job)
             if result is not None:
                 extra.in_flight -= 1
-                self._send_result(session, extra, result)
+                self._deliver(session, extra, result)
             return
         replaced = self.table.submit_frame(session, job)
         if replaced is not None:  # latest wins: the older frame is dropped, its credit comes back
@@ -798,17 +798,22 @@ class BridgeServer:
             extra = self._extra_of(session)
             if item.frame_id is not None:  # a processed (or failed) frame frees its credit
                 extra.in_flight = max(0, extra.in_flight - 1)
-            try:
-                if isinstance(item, WorkerFailure):
-                    self._send_failure(session, item)
-                else:
-                    self._send_result(session, extra, item)
-            except Exception as exc:  # a bug of ours must not stop the I/O loop
-                what = f"sending the result of frame {item.frame_id}" if item.frame_id is not None else \
-                    "reporting a failed Prompt/Params update"
-                self._internal(session, session.identity, what, exc)
-                if item.frame_id is not None and not session.closed:
-                    self._give_credit(session, 1)  # that frame's credit, which its Result would have returned
+            self._deliver(session, extra, item)
+
+    def _deliver(self, session: Session, extra: _SessionExtra, item: ResultJob | WorkerFailure) -> None:
+        """Send a result or a worker failure to its session. Never raises: a failure of ours is reported to
+        that session (with the frame's credit, which its Result would have returned) and logged once."""
+        try:
+            if isinstance(item, WorkerFailure):
+                self._send_failure(session, item)
+            else:
+                self._send_result(session, extra, item)
+        except Exception as exc:  # a bug of ours must not stop the I/O loop
+            what = f"sending the result of frame {item.frame_id}" if item.frame_id is not None else \
+                "reporting a failed Prompt/Params update"
+            self._internal(session, session.identity, what, exc)
+            if item.frame_id is not None and not session.closed:
+                self._give_credit(session, 1)
 
     def _send_result(self, session: Session, extra: _SessionExtra, result: ResultJob) -> None:
         layout = result.layout
