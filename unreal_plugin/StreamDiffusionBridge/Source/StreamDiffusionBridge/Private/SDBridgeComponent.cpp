@@ -19,6 +19,15 @@ USDBridgeComponent::USDBridgeComponent()
 	PrimaryComponentTick.TickGroup = TG_PostUpdateWork;  // after the capture was queued for this frame
 }
 
+// Out of line: FSDBridgeStreamer is complete here (see the header). UActorComponent's FVTableHelper constructor is
+// the one UHT declares for every UCLASS (DECLARE_VTABLE_PTR_HELPER_CTOR).
+USDBridgeComponent::USDBridgeComponent(FVTableHelper& Helper)
+	: Super(Helper)
+{
+}
+
+USDBridgeComponent::~USDBridgeComponent() = default;  // ~FSDBridgeStreamer hands the client to a background stop
+
 void USDBridgeComponent::BeginPlay()
 {
 	Super::BeginPlay();
@@ -86,6 +95,7 @@ ESDBridgeConnectionState USDBridgeComponent::GetConnectionState() const
 void USDBridgeComponent::TickComponent(float DeltaTime, ELevelTick TickType, FActorComponentTickFunction* ThisTickFunction)
 {
 	Super::TickComponent(DeltaTime, TickType, ThisTickFunction);
+	RefreshStatus();
 	if (!Streamer)
 	{
 		UpdateCaptureAndDisplay();  // disconnected: nothing is captured, the live frame is shown
@@ -115,27 +125,7 @@ void USDBridgeComponent::TickComponent(float DeltaTime, ELevelTick TickType, FAc
 	FSDBridgeEvent Event;
 	while (Streamer && Streamer->PollEvent(Event))
 	{
-		switch (Event.Kind)
-		{
-		case ESDBridgeEventKind::Connected:
-		case ESDBridgeEventKind::Disconnected:
-			UE_LOG(LogStreamDiffusionBridge, Log, TEXT("%s"), *Event.Message);
-			break;
-		case ESDBridgeEventKind::Stats:
-			OnStats.Broadcast(Event.FramesIn, Event.FramesOut, Event.FramesDropped, Event.ServerFpsOut);
-			break;
-		case ESDBridgeEventKind::Notice:
-			UE_LOG(LogStreamDiffusionBridge, Log, TEXT("server notice: %s"), *Event.Message);
-			break;
-		case ESDBridgeEventKind::Warning:
-			UE_LOG(LogStreamDiffusionBridge, Warning, TEXT("%s"), *Event.Message);
-			OnError.Broadcast(Event.Error);
-			break;
-		case ESDBridgeEventKind::Error:
-			UE_LOG(LogStreamDiffusionBridge, Error, TEXT("%s"), *Event.Message);
-			OnError.Broadcast(Event.Error);
-			break;
-		}
+		HandleEvent(Event);
 	}
 	const ESDBridgeConnectionState State = GetConnectionState();
 	if (State != LastState)
@@ -145,8 +135,67 @@ void USDBridgeComponent::TickComponent(float DeltaTime, ELevelTick TickType, FAc
 	}
 }
 
+void USDBridgeComponent::HandleEvent(const FSDBridgeEvent& Event)
+{
+	// Event.Level comes from sdbridge::ConnectionLogPolicy (core, ctest): the first failure of an outage is an Error
+	// whose message names the endpoint, the cause and the fix; its retries and repeated errors are Verbose.
+	switch (Event.Level)
+	{
+	case ESDBridgeLogLevel::Verbose:
+		UE_LOG(LogStreamDiffusionBridge, Verbose, TEXT("%s"), *Event.Message);
+		break;
+	case ESDBridgeLogLevel::Log:
+		UE_LOG(LogStreamDiffusionBridge, Log, TEXT("%s%s"),
+			Event.Kind == ESDBridgeEventKind::Notice ? TEXT("server notice: ") : TEXT(""), *Event.Message);
+		break;
+	case ESDBridgeLogLevel::Warning:
+		UE_LOG(LogStreamDiffusionBridge, Warning, TEXT("%s"), *Event.Message);
+		break;
+	case ESDBridgeLogLevel::Error:
+		UE_LOG(LogStreamDiffusionBridge, Error,
+			TEXT("%s (repeats are logged at Verbose: `Log LogStreamDiffusionBridge Verbose` shows them; the component's "
+				 "Status shows the state and the last error)"),
+			*Event.Message);
+		break;
+	}
+	switch (Event.Kind)
+	{
+	case ESDBridgeEventKind::Stats:
+		OnStats.Broadcast(Event.FramesIn, Event.FramesOut, Event.FramesDropped, Event.ServerFpsOut);
+		break;
+	case ESDBridgeEventKind::Warning:
+	case ESDBridgeEventKind::Error:
+		if (!Event.bRepeat)
+		{
+			OnError.Broadcast(Event.Error);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void USDBridgeComponent::RefreshStatus()
+{
+	if (Streamer)
+	{
+		const FString LocalError = Status.LastError;  // e.g. a call made before Connect (ReportError)
+		Status = Streamer->GetStatus();               // one short mutex in the core, no network wait
+		if (Status.LastError.IsEmpty())
+		{
+			Status.LastError = LocalError;
+		}
+		return;
+	}
+	Status.ConnectionState = ESDBridgeConnectionState::Stopped;  // keep the last figures and error on display
+	Status.ResultsPerSecond = 0.0f;
+	Status.RoundTripMs = 0.0f;
+}
+
 void USDBridgeComponent::ReportError(const FString& Message)
 {
+	Status.LastError = Message;
+	Status.SecondsSinceLastError = 0.0f;
 	UE_LOG(LogStreamDiffusionBridge, Error, TEXT("%s"), *Message);
 	FSDBridgeError Error;
 	Error.Message = Message;

@@ -1,5 +1,8 @@
-// Conversions between the Blueprint types and the core's wire structs (sdbridge::Prompt, Params,
-// KeyValue, ...). Pure functions; covered by the automation specs in Private/Tests.
+// Conversions between the Blueprint types and the core's structs (sdbridge::Prompt, Params, KeyValue, ResultInfo,
+// ErrorInfo, ...): engine types only (FString <-> UTF-8, TMap, EPixelFormat, USTRUCT field copies). Every decision
+// (timings, round trip, error flags, readback layout, log levels, status) lives in the core, where ctest covers it
+// (core/include/sdbridge/engine_support.h, log_policy.h, connection_status.h). Covered here by the automation specs
+// in Private/Tests.
 // Not compiled here (Unreal Engine is not available on the build machines).
 #pragma once
 
@@ -8,6 +11,7 @@
 #include "StreamDiffusionBridgeTypes.h"
 
 #include "sdbridge/client.h"
+#include "sdbridge/engine_support.h"
 
 namespace SDBridge
 {
@@ -91,35 +95,30 @@ inline ESDBridgeConnectionState ToBlueprint(sdbridge::ConnectionState State)
 	}
 }
 
-inline FSDBridgeResultInfo ToBlueprint(const sdbridge::FrameResult& Result)
+/** Field copies only: the timings and the round trip are computed by sdbridge::DescribeResult (core, ctest). */
+inline FSDBridgeResultInfo ToBlueprint(const sdbridge::ResultInfo& In)
 {
 	FSDBridgeResultInfo Info;
-	const sdbridge::ResultHeader& H = Result.header;
-	Info.FrameId = static_cast<int64>(H.frame_id);
-	Info.SourceFrameId = static_cast<int64>(H.source_frame_id);
-	Info.bIsWarmup = H.is_warmup;
-	Info.bSkipped = H.skipped;
-	Info.QueueWaitMs = H.queue_wait_us / 1000.0f;
-	Info.InferenceMs = H.inference_us / 1000.0f;
-	Info.EncodeMs = H.encode_us / 1000.0f;
-	if (H.capture_time_us != 0 && Result.received_time_us >= H.capture_time_us)
-	{
-		Info.RoundTripMs = (Result.received_time_us - H.capture_time_us) / 1000.0f;
-	}
+	Info.FrameId = static_cast<int64>(In.frame_id);
+	Info.SourceFrameId = static_cast<int64>(In.source_frame_id);
+	Info.bIsWarmup = In.is_warmup;
+	Info.bSkipped = In.skipped;
+	Info.QueueWaitMs = In.queue_wait_ms;
+	Info.InferenceMs = In.inference_ms;
+	Info.EncodeMs = In.encode_ms;
+	Info.RoundTripMs = In.round_trip_ms;
 	return Info;
 }
 
-inline FSDBridgeError ToBlueprint(const sdbridge::ClientEvent& Event)
+/** Field copies only: sdbridge::DescribeEvent (core, ctest) decides what an event says. */
+inline FSDBridgeError ToBlueprint(const sdbridge::ErrorInfo& In)
 {
 	FSDBridgeError Error;
-	Error.Message = FromUtf8(Event.message);
-	Error.bVersionMismatch = Event.status == sdbridge::StatusCode::kVersionMismatch;
-	Error.bWarning = Event.kind == sdbridge::ClientEventKind::kWarning;
-	if (Event.error.has_value())
-	{
-		Error.ServerErrorCode = static_cast<int32>(Event.error->code);
-		Error.Field = FromUtf8(Event.error->field.value_or(std::string()));
-	}
+	Error.Message = FromUtf8(In.message);
+	Error.ServerErrorCode = In.server_error_code;
+	Error.Field = FromUtf8(In.field);
+	Error.bVersionMismatch = In.version_mismatch;
+	Error.bWarning = In.warning;
 	return Error;
 }
 }  // namespace SDBridge

@@ -1,4 +1,5 @@
-// Not compiled here (Unreal Engine is not available on the build machines).
+// Not compiled here (Unreal Engine is not available on the build machines). The slot policy (reserve or skip,
+// consume in order, newest completed slot only) is sdbridge::ReadbackSlots in the core, tested by ctest.
 #include "SDBridgeReadbackRing.h"
 
 #include "RHICommandList.h"
@@ -7,13 +8,20 @@
 #include "RenderGraphUtils.h"
 
 FSDBridgeReadbackRing::FSDBridgeReadbackRing(int32 NumSlots)
+	: SlotPolicy(NumSlots)  // clamped to 2..4
 {
-	const int32 N = FMath::Clamp(NumSlots, 2, 4);
+	const int32 N = SlotPolicy.size();
 	Slots.SetNum(N);
 	for (int32 Index = 0; Index < N; ++Index)
 	{
 		Slots[Index].Readback = MakeUnique<FRHIGPUTextureReadback>(*FString::Printf(TEXT("SDBridgeReadback%d"), Index));
 	}
+}
+
+FSDBridgeReadbackRing::FSlot* FSDBridgeReadbackRing::Reserve()
+{
+	const int32 Index = SlotPolicy.Reserve();  // -1: every slot in flight, the GPU is behind: skip (counted), never wait
+	return Index >= 0 ? &Slots[Index] : nullptr;
 }
 
 bool FSDBridgeReadbackRing::EnqueueCopy(FRHICommandListImmediate& RHICmdList, FRHITexture* Source, uint64 CaptureTimeUs)
@@ -23,12 +31,12 @@ bool FSDBridgeReadbackRing::EnqueueCopy(FRHICommandListImmediate& RHICmdList, FR
 	{
 		return false;
 	}
-	if (Count == Slots.Num())
+	FSlot* SlotPtr = Reserve();
+	if (SlotPtr == nullptr)
 	{
-		Skipped.fetch_add(1, std::memory_order_relaxed);  // the GPU is behind: skip, never wait
 		return false;
 	}
-	FSlot& Slot = Slots[(Head + Count) % Slots.Num()];
+	FSlot& Slot = *SlotPtr;
 	const FIntVector Size = Source->GetSizeXYZ();
 	Slot.Size = FIntPoint(Size.X, Size.Y);
 	Slot.Format = Source->GetFormat();
@@ -37,7 +45,6 @@ bool FSDBridgeReadbackRing::EnqueueCopy(FRHICommandListImmediate& RHICmdList, FR
 	RHICmdList.Transition(FRHITransitionInfo(Source, ERHIAccess::Unknown, ERHIAccess::CopySrc));
 	Slot.Readback->EnqueueCopy(RHICmdList, Source);
 	RHICmdList.Transition(FRHITransitionInfo(Source, ERHIAccess::CopySrc, ERHIAccess::SRVMask));
-	++Count;
 	return true;
 }
 
@@ -48,51 +55,44 @@ bool FSDBridgeReadbackRing::EnqueueCopy(FRDGBuilder& GraphBuilder, FRDGTextureRe
 	{
 		return false;
 	}
-	if (Count == Slots.Num())
+	FSlot* SlotPtr = Reserve();
+	if (SlotPtr == nullptr)
 	{
-		Skipped.fetch_add(1, std::memory_order_relaxed);  // the GPU is behind: skip, never wait
 		return false;
 	}
-	FSlot& Slot = Slots[(Head + Count) % Slots.Num()];
+	FSlot& Slot = *SlotPtr;
 	Slot.Size = Source->Desc.Extent;
 	Slot.Format = Source->Desc.Format;
 	Slot.CaptureTimeUs = CaptureTimeUs;
 	AddEnqueueCopyPass(GraphBuilder, Slot.Readback.Get(), Source);
-	++Count;
 	return true;
 }
 
 int32 FSDBridgeReadbackRing::ConsumeReady(TFunctionRef<void(const FSDBridgeReadbackView&)> Consumer)
 {
 	check(IsInRenderingThread());
-	int32 Ready = 0;
-	while (Ready < Count && Slots[(Head + Ready) % Slots.Num()].Readback->IsReady())
+	// Completed copies in order (a later one that finished first waits for the earlier), then only the newest of
+	// them is read: older ones would be replaced by the client's latest-frame slot anyway.
+	const int32 Ready = SlotPolicy.CountReady([this](int Index) { return Slots[Index].Readback->IsReady(); });
+	if (Ready > 0)
 	{
-		++Ready;
-	}
-	for (int32 Index = 0; Index < Ready; ++Index)
-	{
-		FSlot& Slot = Slots[Head];
-		if (Index == Ready - 1)
+		FSlot& Slot = Slots[SlotPolicy.InFlight(Ready - 1)];
+		int32 RowPitchInPixels = 0;
+		int32 BufferHeight = 0;
+		const uint8* Data = static_cast<const uint8*>(Slot.Readback->Lock(RowPitchInPixels, &BufferHeight));
+		const int32 Rows = BufferHeight > 0 ? BufferHeight : Slot.Size.Y;  // some RHIs do not report it
+		if (Data != nullptr && RowPitchInPixels >= Slot.Size.X && Rows >= Slot.Size.Y)
 		{
-			int32 RowPitchInPixels = 0;
-			int32 BufferHeight = 0;
-			const uint8* Data = static_cast<const uint8*>(Slot.Readback->Lock(RowPitchInPixels, &BufferHeight));
-			const int32 Rows = BufferHeight > 0 ? BufferHeight : Slot.Size.Y;  // some RHIs do not report it
-			if (Data != nullptr && RowPitchInPixels >= Slot.Size.X && Rows >= Slot.Size.Y)
-			{
-				FSDBridgeReadbackView View;
-				View.Data = Data;
-				View.RowPitchBytes = RowPitchInPixels * GPixelFormats[Slot.Format].BlockBytes;
-				View.Size = Slot.Size;
-				View.Format = Slot.Format;
-				View.CaptureTimeUs = Slot.CaptureTimeUs;
-				Consumer(View);
-			}
-			Slot.Readback->Unlock();
+			FSDBridgeReadbackView View;
+			View.Data = Data;
+			View.RowPitchBytes = RowPitchInPixels * GPixelFormats[Slot.Format].BlockBytes;
+			View.Size = Slot.Size;
+			View.Format = Slot.Format;
+			View.CaptureTimeUs = Slot.CaptureTimeUs;
+			Consumer(View);
 		}
-		Head = (Head + 1) % Slots.Num();
-		--Count;
+		Slot.Readback->Unlock();
+		SlotPolicy.Release(Ready);
 	}
 	return Ready;
 }

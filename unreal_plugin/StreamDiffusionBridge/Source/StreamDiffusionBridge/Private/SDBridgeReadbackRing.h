@@ -10,7 +10,7 @@
 #include "RHIGPUReadback.h"
 #include "RenderGraphFwd.h"  // FRDGBuilder, FRDGTextureRef (RenderCore, UE 5.x)
 
-#include <atomic>
+#include "sdbridge/engine_support.h"  // sdbridge::ReadbackSlots: the slot policy, tested by ctest
 
 class FRHICommandListImmediate;
 class FRHITexture;
@@ -46,7 +46,7 @@ public:
 	int32 ConsumeReady(TFunctionRef<void(const FSDBridgeReadbackView&)> Consumer);
 
 	/** Captures skipped because all slots were busy (any thread). */
-	uint64 GetSkipped() const { return Skipped.load(std::memory_order_relaxed); }
+	uint64 GetSkipped() const { return SlotPolicy.skipped(); }
 
 private:
 	struct FSlot
@@ -57,8 +57,9 @@ private:
 		uint64 CaptureTimeUs = 0;
 	};
 
-	TArray<FSlot> Slots;
-	int32 Head = 0;   // oldest slot in flight
-	int32 Count = 0;  // slots in flight
-	std::atomic<uint64> Skipped{0};
+	/** Reserves the next free slot (or counts a skip), frees completed slots oldest first (engine-free, core/). */
+	FSlot* Reserve();
+
+	sdbridge::ReadbackSlots SlotPolicy;
+	TArray<FSlot> Slots;  // SlotPolicy.size() readbacks, indexed by the policy's slot numbers
 };

@@ -13,8 +13,18 @@
 #include "SDBridgeReadbackRing.h"
 #include "StreamDiffusionBridgeModule.h"
 #include "StreamDiffusionBridgeSettings.h"
+#include "UObject/Package.h"
+#include "UObject/UObjectGlobals.h"
+#include "sdbridge/engine_support.h"
+#include "sdbridge/log_policy.h"
 #include "sdbridge/preview.h"
 #include "TextureResource.h"
+
+static_assert(static_cast<int>(ESDBridgeLogLevel::Verbose) == static_cast<int>(sdbridge::LogLevel::kVerbose) &&
+				  static_cast<int>(ESDBridgeLogLevel::Log) == static_cast<int>(sdbridge::LogLevel::kInfo) &&
+				  static_cast<int>(ESDBridgeLogLevel::Warning) == static_cast<int>(sdbridge::LogLevel::kWarning) &&
+				  static_cast<int>(ESDBridgeLogLevel::Error) == static_cast<int>(sdbridge::LogLevel::kError),
+	"ESDBridgeLogLevel mirrors sdbridge::LogLevel");
 
 FSDBridgeStreamerOptions FSDBridgeStreamerOptions::FromSettings()
 {
@@ -32,6 +42,7 @@ FSDBridgeStreamerOptions FSDBridgeStreamerOptions::FromSettings()
 
 FSDBridgeStreamer::FSDBridgeStreamer(const FSDBridgeStreamerOptions& InOptions)
 	: Options(InOptions)
+	, LogPolicy(MakeUnique<sdbridge::ConnectionLogPolicy>())
 {
 }
 
@@ -79,13 +90,18 @@ void FSDBridgeStreamer::Stop()
 {
 	if (Client)
 	{
-		Client->Stop();  // joins the worker; later SubmitFrame calls from queued render commands return kStopped
+		// Client::Stop joins the client's worker thread: never on the game thread (issue 15). Render commands
+		// still queued keep their own reference; their SubmitFrame calls then return kStopped.
+		FStreamDiffusionBridgeModule::StopClientInBackground(MoveTemp(Client));
 		Client.reset();
 	}
 	if (Ring)
 	{
-		// Release the readbacks on the render thread, after any capture command still queued.
-		ENQUEUE_RENDER_COMMAND(SDBridgeReleaseRing)([Ring = MoveTemp(Ring)](FRHICommandListImmediate&) mutable { Ring.Reset(); });
+		// Release the readbacks on the render thread, after any capture command still queued. The capture is named
+		// RingToRelease: a capture named Ring would shadow the member (C4458, an error in engine builds).
+		ENQUEUE_RENDER_COMMAND(SDBridgeReleaseRing)(
+			[RingToRelease = MoveTemp(Ring)](FRHICommandListImmediate&) mutable { RingToRelease.Reset(); });
+		Ring.Reset();
 	}
 }
 
@@ -119,19 +135,16 @@ void FSDBridgeStreamer::CaptureFrom(UTextureRenderTarget2D* Target)
 
 uint64 FSDBridgeStreamer::SubmitReadback(sdbridge::Client& Target, const FSDBridgeReadbackView& View)
 {
+	// Layout policy (top-down rows, padded pitch, sRGB, alpha ignored) and its checks: sdbridge::MakeReadbackFrame.
 	sdbridge::FrameView Frame;
-	Frame.pixels = View.Data;
-	Frame.layout.width = static_cast<uint32_t>(View.Size.X);
-	Frame.layout.height = static_cast<uint32_t>(View.Size.Y);
-	Frame.layout.stride = static_cast<uint32_t>(View.RowPitchBytes);
-	Frame.layout.format = SDBridge::ToWire(View.Format);
-	Frame.layout.row_order = sdbridge::RowOrder::kTopDown;   // RHI textures are top-down
-	Frame.layout.color_space = sdbridge::ColorSpace::kSRGB;  // tone-mapped LDR: Final Color (LDR) or after Tonemap
-	Frame.layout.alpha_mode = sdbridge::AlphaMode::kIgnore;
-	Frame.size = static_cast<size_t>(View.RowPitchBytes) * static_cast<size_t>(View.Size.Y);
-	Frame.capture_time_us = View.CaptureTimeUs;
+	sdbridge::Status Status = sdbridge::MakeReadbackFrame(View.Data, static_cast<uint32_t>(FMath::Max(View.Size.X, 0)),
+		static_cast<uint32_t>(FMath::Max(View.Size.Y, 0)), static_cast<uint32_t>(FMath::Max(View.RowPitchBytes, 0)),
+		SDBridge::ToWire(View.Format), View.CaptureTimeUs, &Frame);
 	uint64_t FrameId = 0;
-	const sdbridge::Status Status = Target.SubmitFrame(Frame, &FrameId);  // Target: not the member Client (C4458)
+	if (Status.ok())
+	{
+		Status = Target.SubmitFrame(Frame, &FrameId);  // Target: not the member Client (C4458)
+	}
 	if (!Status.ok())
 	{
 		if (Status.code() != sdbridge::StatusCode::kStopped)
@@ -174,7 +187,14 @@ bool FSDBridgeStreamer::UpdateOutputTexture(TObjectPtr<UTexture2D>& InOutTexture
 	if (InOutTexture == nullptr || InOutTexture->GetSizeX() != Width || InOutTexture->GetSizeY() != Height ||
 		InOutTexture->GetPixelFormat() != Format)
 	{
-		UTexture2D* Texture = UTexture2D::CreateTransient(Width, Height, Format, TEXT("SDBridgeOutput"));
+		// A unique name in the transient package (CreateTransient's outer): a second component, or the editor's
+		// preview beside PIE, must not replace this one's texture (MakeUniqueObjectName, UObjectGlobals.h, UE 5.x).
+		const FName Name = MakeUniqueObjectName(GetTransientPackage(), UTexture2D::StaticClass(), TEXT("SDBridgeOutput"));
+		UTexture2D* Texture = UTexture2D::CreateTransient(Width, Height, Format, Name);
+		if (Texture == nullptr)
+		{
+			return false;  // CreateTransient logged why (size or format)
+		}
 		Texture->SRGB = true;
 		Texture->Filter = TF_Bilinear;
 		Texture->NeverStream = true;
@@ -182,7 +202,7 @@ bool FSDBridgeStreamer::UpdateOutputTexture(TObjectPtr<UTexture2D>& InOutTexture
 		InOutTexture = Texture;
 		bOutTextureRecreated = true;
 	}
-	OutInfo = SDBridge::ToBlueprint(Result);
+	OutInfo = SDBridge::ToBlueprint(sdbridge::DescribeResult(Result));
 	FTextureResource* TextureResource = InOutTexture->GetResource();
 	if (TextureResource == nullptr)
 	{
@@ -249,7 +269,12 @@ bool FSDBridgeStreamer::PollEvent(FSDBridgeEvent& OutEvent)
 		break;
 	default: OutEvent.Kind = ESDBridgeEventKind::Error; break;
 	}
-	OutEvent.Error = SDBridge::ToBlueprint(Event);
+	OutEvent.Error = SDBridge::ToBlueprint(sdbridge::DescribeEvent(Event));
+	// How loudly to report it (sdbridge::ConnectionLogPolicy): one Error per outage with the endpoint, the cause and the
+	// fix; retries and repeats at Verbose (tested in core/tests/status_test.cpp).
+	OutEvent.Level = static_cast<ESDBridgeLogLevel>(LogPolicy->LevelFor(Event));
+	OutEvent.bRepeat = OutEvent.Level == ESDBridgeLogLevel::Verbose &&
+		(OutEvent.Kind == ESDBridgeEventKind::Error || OutEvent.Kind == ESDBridgeEventKind::Disconnected);
 	return true;
 }
 
@@ -347,4 +372,31 @@ bool FSDBridgeStreamer::RequestStats(FString& OutError)
 uint64 FSDBridgeStreamer::GetSkippedCaptures() const
 {
 	return Ring ? Ring->GetSkipped() : 0;
+}
+
+FSDBridgeStatus FSDBridgeStreamer::GetStatus() const
+{
+	FSDBridgeStatus Out;
+	Out.Endpoint = Options.Endpoint;
+	Out.SkippedCaptures = static_cast<int64>(GetSkippedCaptures());
+	if (!Client)
+	{
+		return Out;  // Stopped
+	}
+	// One short mutex inside the core; never waits for the network (sdbridge::StatusTracker).
+	const sdbridge::StatusSnapshot Snapshot = Client->GetStatus();
+	Out.ConnectionState = SDBridge::ToBlueprint(Snapshot.state);
+	Out.ResultsPerSecond = static_cast<float>(Snapshot.results_per_second);
+	Out.RoundTripMs = static_cast<float>(Snapshot.round_trip_ms);
+	Out.LastRoundTripMs = static_cast<float>(Snapshot.last_round_trip_ms);
+	Out.ResultsReceived = static_cast<int64>(Snapshot.results_received);
+	Out.FailedAttempts = static_cast<int64>(Snapshot.failed_attempts);
+	Out.LastError = SDBridge::FromUtf8(Snapshot.last_error);
+	if (Snapshot.last_error_time_us != 0)
+	{
+		const uint64_t Now = sdbridge::NowMicros();
+		Out.SecondsSinceLastError = Now >= Snapshot.last_error_time_us
+			? static_cast<float>(static_cast<double>(Now - Snapshot.last_error_time_us) / 1e6) : 0.0f;
+	}
+	return Out;
 }

@@ -34,6 +34,13 @@ class STREAMDIFFUSIONBRIDGE_API USDBridgeComponent : public UActorComponent
 
 public:
 	USDBridgeComponent();
+	/**
+	 * Declared here and defined in SDBridgeComponent.cpp, where FSDBridgeStreamer is complete: Streamer is a TUniquePtr
+	 * to a type this header only forward-declares, and UHT would otherwise generate the destructor and the
+	 * FVTableHelper (hot-reload) constructor in SDBridgeComponent.gen.cpp, where that type is incomplete.
+	 */
+	USDBridgeComponent(FVTableHelper& Helper);
+	virtual ~USDBridgeComponent() override;
 
 	// ------------------------------------------------------------------ setup
 
@@ -103,6 +110,13 @@ public:
 	UPROPERTY(VisibleInstanceOnly, BlueprintReadOnly, Transient, Category = "StreamDiffusion Bridge")
 	TObjectPtr<UTexture2D> OutputTexture;
 
+	/** Connection state, results/s, round trip and the last error: refreshed every tick from the core's thread-safe snapshot. */
+	UPROPERTY(VisibleAnywhere, BlueprintReadOnly, Transient, Category = "StreamDiffusion Bridge|Status")
+	FSDBridgeStatus Status;
+
+	UFUNCTION(BlueprintPure, Category = "StreamDiffusion Bridge|Status")
+	FSDBridgeStatus GetStatus() const { return Status; }
+
 	/** The render target the SceneCapture fallback writes (created at BeginPlay in that mode only). */
 	UPROPERTY(VisibleInstanceOnly, BlueprintReadOnly, Transient, Category = "StreamDiffusion Bridge")
 	TObjectPtr<UTextureRenderTarget2D> CaptureTarget;
@@ -164,6 +178,8 @@ public:
 
 private:
 	void ReportError(const FString& Message);
+	void RefreshStatus();
+	void HandleEvent(const FSDBridgeEvent& Event);
 
 	TUniquePtr<FSDBridgeStreamer> Streamer;
 

@@ -16,6 +16,7 @@ struct FSDBridgeReadbackView;
 namespace sdbridge
 {
 class Client;
+class ConnectionLogPolicy;
 }
 
 struct STREAMDIFFUSIONBRIDGE_API FSDBridgeStreamerOptions
@@ -44,9 +45,20 @@ enum class ESDBridgeEventKind : uint8
 	Notice,
 };
 
+/** How loudly an event is logged; the same values as sdbridge::LogLevel (core/include/sdbridge/log_policy.h). */
+enum class ESDBridgeLogLevel : uint8
+{
+	Verbose,
+	Log,
+	Warning,
+	Error,
+};
+
 struct STREAMDIFFUSIONBRIDGE_API FSDBridgeEvent
 {
 	ESDBridgeEventKind Kind = ESDBridgeEventKind::Error;
+	ESDBridgeLogLevel Level = ESDBridgeLogLevel::Log;
+	bool bRepeat = false;  // a retry of an outage already reported, or a repeated error: log quietly, do not broadcast
 	FString Message;
 	FSDBridgeError Error;  // Error / Warning
 	int64 FramesIn = 0;    // Stats
@@ -100,6 +112,9 @@ public:
 	/** Captures skipped because every GPU readback was still in flight. */
 	uint64 GetSkippedCaptures() const;
 
+	/** Game thread: connection state, results/s, round trip and the last error (never blocks on the network). */
+	FSDBridgeStatus GetStatus() const;
+
 	/**
 	 * For the player-view capture (Private/Rendering, UE2): the client and the readback ring, shared with
 	 * render-thread code (null while stopped). Game thread.
@@ -114,5 +129,6 @@ private:
 	FSDBridgeStreamerOptions Options;
 	std::shared_ptr<sdbridge::Client> Client;  // shared with render commands
 	TSharedPtr<FSDBridgeReadbackRing, ESPMode::ThreadSafe> Ring;  // used on the render thread only
+	TUniquePtr<sdbridge::ConnectionLogPolicy> LogPolicy;           // game thread (PollEvent)
 	bool bWarnedFormat = false;
 };

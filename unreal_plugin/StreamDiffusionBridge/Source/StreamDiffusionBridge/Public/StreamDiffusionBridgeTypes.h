@@ -164,3 +164,51 @@ struct STREAMDIFFUSIONBRIDGE_API FSDBridgeError
 	UPROPERTY(BlueprintReadOnly, Category = "StreamDiffusion Bridge")
 	bool bWarning = false;
 };
+
+/**
+ * What the details panel and Blueprints show about the connection: a copy of the core's thread-safe
+ * sdbridge::StatusSnapshot (core/include/sdbridge/connection_status.h), refreshed every tick without waiting for
+ * the network. Results per second and the mean round trip are measured over the last second.
+ */
+USTRUCT(BlueprintType)
+struct STREAMDIFFUSIONBRIDGE_API FSDBridgeStatus
+{
+	GENERATED_BODY()
+
+	UPROPERTY(VisibleAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	ESDBridgeConnectionState ConnectionState = ESDBridgeConnectionState::Stopped;
+
+	/** The server this component talks to (EndpointOverride or the project setting). */
+	UPROPERTY(VisibleAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	FString Endpoint;
+
+	/** Stylized frames received per second (last second). */
+	UPROPERTY(VisibleAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	float ResultsPerSecond = 0.0f;
+
+	/** Mean capture -> result received over the last second, in ms (0: no result in that second). */
+	UPROPERTY(VisibleAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	float RoundTripMs = 0.0f;
+
+	/** Round trip of the newest result, in ms. */
+	UPROPERTY(VisibleAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	float LastRoundTripMs = 0.0f;
+
+	UPROPERTY(VisibleAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	int64 ResultsReceived = 0;
+
+	/** Handshake failures and lost sessions since the last successful connection. */
+	UPROPERTY(VisibleAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	int64 FailedAttempts = 0;
+
+	/** Captures skipped because every GPU readback was still in flight. */
+	UPROPERTY(VisibleAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	int64 SkippedCaptures = 0;
+
+	/** The newest error or disconnect message (names the endpoint, the cause and the fix); empty if none yet. */
+	UPROPERTY(VisibleAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	FString LastError;
+
+	UPROPERTY(VisibleAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge")
+	float SecondsSinceLastError = 0.0f;
+};
