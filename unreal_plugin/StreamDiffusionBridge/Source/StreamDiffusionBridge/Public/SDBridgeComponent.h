@@ -100,7 +100,7 @@ public:
 	UPROPERTY(EditAnywhere, BlueprintReadOnly, Category = "StreamDiffusion Bridge|Display", meta = (ClampMin = "2", ClampMax = "32"))
 	int32 ReprojectionHistoryFrames = 8;
 
-	/** Results drawn without reprojection because their frame's camera or depth was no longer kept. */
+	/** Frames drawn with the result unwarped (reprojection on) because its frame's camera or depth was no longer kept. */
 	UFUNCTION(BlueprintPure, Category = "StreamDiffusion Bridge|Display")
 	int64 GetUnreprojectedResults() const;
 

@@ -63,7 +63,7 @@ public:
 	void Update_GameThread(const FSDBridgeViewSettings& Settings, UTexture2D* Result);
 	/** Game thread: stop all work and release the render-thread state (the capture ring and client included). */
 	void Shutdown_GameThread();
-	/** Results drawn without reprojection because their frame's depth or camera was no longer kept (any thread). */
+	/** Frames drawn with the result unwarped because its frame's depth or camera was no longer kept (any thread). */
 	uint64 GetUnreprojectedResults() const { return Unreprojected.load(std::memory_order_relaxed); }
 
 	// ISceneViewExtension (pure virtual in UE 5.3-5.4, defaulted in 5.5)
