@@ -32,6 +32,8 @@ namespace StreamDiffusion.Bridge.Editor
         private const double CaptureInterval = 1.0 / 15.0;
         /// <summary>Seconds a readback may stay pending before the synchronous fallback.</summary>
         private const double ReadbackPatience = 0.25;
+        /// <summary>Longest wait for the I/O thread before a domain reload (a connect attempt lasts up to 3 s).</summary>
+        private const int ShutdownWaitMs = 4000;
 
         private string _endpoint;
         private string _prompt = "";
@@ -63,16 +65,16 @@ namespace StreamDiffusion.Bridge.Editor
             if (string.IsNullOrEmpty(_prompt)) _prompt = settings.prompt;
             EditorApplication.update += OnEditorUpdate;
             EditorApplication.playModeStateChanged += OnPlayModeChanged;
-            EditorApplication.quitting += Disconnect;
-            AssemblyReloadEvents.beforeAssemblyReload += Disconnect;
+            EditorApplication.quitting += DisconnectAndWait;
+            AssemblyReloadEvents.beforeAssemblyReload += DisconnectAndWait;
         }
 
         private void OnDisable()
         {
             EditorApplication.update -= OnEditorUpdate;
             EditorApplication.playModeStateChanged -= OnPlayModeChanged;
-            EditorApplication.quitting -= Disconnect;
-            AssemblyReloadEvents.beforeAssemblyReload -= Disconnect;
+            EditorApplication.quitting -= DisconnectAndWait;
+            AssemblyReloadEvents.beforeAssemblyReload -= DisconnectAndWait;
             Disconnect();
         }
 
@@ -99,11 +101,20 @@ namespace StreamDiffusion.Bridge.Editor
             _status = "connecting to " + _endpoint;
         }
 
+        // Before a domain reload or quit the client's I/O thread must be gone (the old domain is unloaded), so
+        // these wait for it, bounded by the connect timeout; everywhere else Dispose returns within ms.
+        private void DisconnectAndWait()
+        {
+            BridgeClient client = _client;
+            Disconnect();
+            if (client != null) client.WaitForShutdown(ShutdownWaitMs);
+        }
+
         private void Disconnect()
         {
             if (_client != null)
             {
-                _client.Dispose();
+                _client.Dispose(); // returns within BridgeClientOptions.DisposeWaitMs; closing finishes in background
                 _client = null;
             }
             AsyncGPUReadback.WaitAllRequests();
