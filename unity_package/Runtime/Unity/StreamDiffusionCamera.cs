@@ -1,29 +1,36 @@
-// StreamDiffusionCamera: add it to a Camera to stream the camera's frames to the sdbridge server and get the
-// stylized frames back in OutputTexture (a RenderTexture for a RawImage, a material or a full-screen blit).
+// StreamDiffusionCamera: add it to a Camera to stream the camera's frames to the sdbridge server and show the
+// stylized frames over the game, without taking the camera over: the camera keeps rendering to its own target
+// (screen or RenderTexture) at its own resolution and aspect; targetTexture, aspect and projection are never touched.
 //
-// Pixel contract (declared in every Frame header):
-//   - RGBA8, 4 bytes per pixel, rows BOTTOM-UP (Unity's CPU image order; AsyncGPUReadback returns row 0 at
-//     the bottom), colour space SRGB (the capture RenderTexture is ARGB32 with RenderTextureReadWrite.sRGB, so
-//     the bytes read back are sRGB-encoded in both linear and gamma projects), alpha ignored.
-//   - Results come back in the same format and row order, so they are written as-is into a persistent
-//     Texture2D(RGBA32, mipChain: false, linear: false) in place (GetRawTextureData + Apply(false)).
-// Capture: the camera renders into a capture RenderTexture; AsyncGPUReadback.RequestIntoNativeArray copies it
-// into one of 3 persistent NativeArrays; when all 3 are still in flight the frame is dropped (counted), so the
-// game never waits on the GPU or the network.
+// Per frame (main thread, LateUpdate):
+//   - connection: no capture and no composite unless the client is Connected. On (re)connect the frame size comes
+//     from the Welcome (the model's size, within MaxWidth/MaxHeight; project settings as the fallback).
+//   - capture: the pipeline hook (Capture/PipelineHooks.cs: Built-in command buffer, URP pass, HDRP custom pass)
+//     scales the finished camera frame into the server-size capture texture with scalePolicy (Fit: letterbox,
+//     default; Crop; Stretch; math in Runtime/Core/Capture/CaptureMapping.cs) and, with reprojection on, copies the
+//     frame's depth into a small ring. Next frame AsyncGPUReadback reads it into one of 3 persistent NativeArrays;
+//     when all 3 are in flight the frame is dropped and counted (DroppedReadbacks).
+//   - display: the newest result goes into a persistent Texture2D (and OutputTexture, a RenderTexture for UI and
+//     materials); the hook's composite pass draws it over the live frame with `opacity`, mapped back with the same
+//     policy. Until the first (non-warm-up) result, and while disconnected, the live frame shows alone.
+//   - reprojection (`reproject`): a result depicts the frame ResultHeader.SourceFrameId (the server's echo already
+//     accounts for the pipeline's latency_frames). The component keeps each sent frame's GPU view-projection matrix
+//     (Core/Reprojection/CameraHistory) and depth (ring), and the composite warps the result to the current camera
+//     per pixel (Core/Reprojection/Reprojector, mirrored by the shader); holes show the live frame.
 // Shutdown: OnDisable disposes the client (play-mode exit, domain reload and scene unload all call it);
 // Application.quitting does the same for players.
 //
-// NOT COMPILED OR RUN HERE: there is no Unity editor on the build machines. Written against Unity 2021.3's
-// documented API (AsyncGPUReadback.RequestIntoNativeArray, NativeArrayUnsafeUtility, Texture2D.GetRawTextureData,
-// Graphics.Blit); the engine-free parts it calls (BridgeClient) are compiled and tested with mono.
+// NOT COMPILED OR RUN HERE against a real engine: there is no Unity editor on the build machines. Type-checked with
+// mono's mcs against stubs of the documented Unity 2022.3 LTS / Unity 6 API (unity_package/Tests~/UnityStubs); the
+// engine-free parts it calls (BridgeClient, CaptureMapping, Reprojector, CameraHistory) are compiled and tested.
 using System;
-using StreamDiffusion.Bridge.Core;
+using StreamDiffusion.Bridge.Core.Capture;
 using StreamDiffusion.Bridge.Core.Client;
 using StreamDiffusion.Bridge.Core.Protocol;
+using StreamDiffusion.Bridge.Core.Reprojection;
 using Unity.Collections;
 using Unity.Collections.LowLevel.Unsafe;
 using UnityEngine;
-using UnityEngine.Rendering;
 
 namespace StreamDiffusion.Bridge
 {
@@ -32,84 +39,110 @@ namespace StreamDiffusion.Bridge
     [AddComponentMenu("StreamDiffusion/StreamDiffusion Camera")]
     public sealed class StreamDiffusionCamera : MonoBehaviour
     {
-        private const int ReadbackBuffers = 3;
+        private const string ShaderName = "Hidden/StreamDiffusion/Bridge";
 
         [Tooltip("Overrides the project settings (Project Settings > StreamDiffusion Bridge) when set.")]
         public StreamDiffusionSettings settingsOverride;
 
-        [Tooltip("Built-in render pipeline only: draw the stylized output to the screen. With URP/HDRP show " +
-                 "OutputTexture on a full-screen RawImage instead.")]
-        public bool blitToScreen = true;
+        [Header("Capture")]
+        [Tooltip("How the camera frame is scaled to the server's frame size. Fit: the whole frame, aspect kept, black " +
+                 "bars. Crop: the frame filled, aspect kept, sides cut. Stretch: the whole frame, aspect not kept.")]
+        public ScalePolicy scalePolicy = ScalePolicy.Fit;
 
-        [Tooltip("Show the raw camera image until the first stylized frame arrives.")]
-        public bool showInputUntilFirstResult = true;
+        [Header("Display")]
+        [Tooltip("Draw the stylized frame over the camera's image (a full-screen composite pass). Off: only " +
+                 "OutputTexture is updated (for a RawImage or a material).")]
+        public bool showOnScreen = true;
 
-        [Tooltip("Log connection changes, warnings and server errors to the console.")]
+        [Tooltip("0: the live frame; 1: the stylized frame.")]
+        [Range(0f, 1f)] public float opacity = 1f;
+
+        [Header("Reprojection")]
+        [Tooltip("Warp the newest result to the current camera using the depth of the frame it depicts, so camera " +
+                 "motion does not lag by the round trip. Needs the camera's depth texture.")]
+        public bool reproject = true;
+
+        [Tooltip("Depth textures kept for reprojection (one per recent capture, at the server's frame size). It must " +
+                 "cover the frames in flight plus the model's latency_frames, or results arrive after their depth " +
+                 "was reused and are shown unwarped.")]
+        [Range(2, 16)] public int depthRingSize = 8;
+
+        [Tooltip("Relative linear-depth difference above which a pixel counts as disoccluded (shows the live frame).")]
+        [Range(0.001f, 0.1f)] public float depthTolerance = (float)Reprojector.DefaultTolerance;
+
+        [Header("Pipelines")]
+        [Tooltip("URP: enqueue the bridge pass by script (no setup). Turn off when you added StreamDiffusionRendererFeature " +
+                 "to the Universal Renderer yourself.")]
+        public bool urpAutoInject = true;
+
+        [Tooltip("Log server errors, warnings and notices to the console (connection problems are logged by the client).")]
         public bool logEvents = true;
 
-        /// <summary>The stylized output: use it on a RawImage, a material or blit it full screen.</summary>
-        public RenderTexture OutputTexture { get { return _output; } }
+        [Tooltip("The bridge shader (Runtime/Shaders/StreamDiffusionBridge.shader); set by default when the component is added.")]
+        [SerializeField] private Shader bridgeShader;
+
+        /// <summary>The stylized output for UI (RawImage) and materials; null until connected.</summary>
+        public RenderTexture OutputTexture { get { return _display != null ? _display.Output : null; } }
 
         /// <summary>The client of this camera (null while disabled). Use it for prompts, params, events, state.</summary>
         public BridgeClient Client { get { return _client; } }
 
         /// <summary>Frames dropped because all readback buffers were still in flight.</summary>
-        public long DroppedReadbacks { get; private set; }
+        public long DroppedReadbacks { get { return _ring != null ? _ring.Dropped : 0; } }
 
         /// <summary>The latest result header (frame id, server timings, warm-up flag).</summary>
-        public ResultHeader LastResult { get; private set; }
+        public ResultHeader LastResult { get { return _display != null ? _display.Last : default(ResultHeader); } }
+
+        /// <summary>The camera-to-server mapping in use (zero until connected).</summary>
+        public CaptureMapping CurrentMapping { get { return _frame != null ? _frame.Mapping : default(CaptureMapping); } }
+
+        /// <summary>True when this frame's composite reprojects the result.</summary>
+        public bool IsReprojecting { get { return _frame != null && _frame.Reprojecting; } }
 
         /// <summary>Raised on the main thread for every client event (connected, errors, notices, stats).</summary>
         public event Action<ClientEvent> ClientEventRaised;
 
         private Camera _camera;
-        private RenderTexture _capture;
-        private RenderTexture _output;
-        private Texture2D _resultTexture;
-        private BridgeClient _client;
-        private ResultFrame _result;
-        private readonly NativeArray<byte>[] _readback = new NativeArray<byte>[ReadbackBuffers];
-        private readonly bool[] _busy = new bool[ReadbackBuffers];
-        private readonly Action<AsyncGPUReadbackRequest>[] _callbacks = new Action<AsyncGPUReadbackRequest>[ReadbackBuffers];
-        private bool _hasResult;
-        private float _lastSendTime = -1f;
         private StreamDiffusionSettings _settings;
-        private RenderTexture _previousTarget;
+        private BridgeClient _client;
+        private Material _material;
+        private BridgeFrame _frame;
+        private PipelineHooks _hooks;
+        private CaptureRing _ring;
+        private ResultDisplay _display;
+        private CameraHistory _history;
+        private int _pendingSlot = -1;
+        private bool _wasConnected;
+        private bool _hasResult;
+        private ulong _shownSource;
+        private float _lastSendTime = -1f;
 
         private void OnEnable()
         {
             _settings = settingsOverride != null ? settingsOverride : StreamDiffusionSettings.Load();
-            if (!SystemInfo.supportsAsyncGPUReadback)
+            _camera = GetComponent<Camera>();
+            string problem = Prerequisites();
+            if (problem != null)
             {
-                Debug.LogError("StreamDiffusionCamera: this platform/graphics API has no AsyncGPUReadback " +
-                               "(SystemInfo.supportsAsyncGPUReadback is false); the component is disabled.", this);
+                Debug.LogError("StreamDiffusionCamera: " + problem + "; the component is disabled.", this);
                 enabled = false;
                 return;
             }
-            int w = Mathf.Max(8, _settings.captureWidth);
-            int h = Mathf.Max(8, _settings.captureHeight);
-            _camera = GetComponent<Camera>();
-            _capture = new RenderTexture(w, h, 24, RenderTextureFormat.ARGB32, RenderTextureReadWrite.sRGB)
+            string error;
+            _hooks = PipelineHooks.Install(_camera, urpAutoInject, out error);
+            if (_hooks == null)
             {
-                name = "StreamDiffusion Capture",
-            };
-            _capture.Create();
-            _output = new RenderTexture(w, h, 0, RenderTextureFormat.ARGB32, RenderTextureReadWrite.sRGB)
-            {
-                name = "StreamDiffusion Output",
-            };
-            _output.Create();
-            // linear: false => the bytes are sRGB and are decoded when sampled, matching the capture.
-            _resultTexture = new Texture2D(w, h, TextureFormat.RGBA32, false, false) { name = "StreamDiffusion Result" };
-            for (int i = 0; i < ReadbackBuffers; i++)
-            {
-                _readback[i] = new NativeArray<byte>(w * h * 4, Allocator.Persistent, NativeArrayOptions.UninitializedMemory);
-                _busy[i] = false;
-                int index = i;
-                _callbacks[i] = request => OnReadback(index, request);
+                Debug.LogError("StreamDiffusionCamera: " + error + "; the component is disabled.", this);
+                Destroy(_material);
+                enabled = false;
+                return;
             }
-            _previousTarget = _camera.targetTexture;
-            _camera.targetTexture = _capture;
+            _frame = new BridgeFrame(_camera, _material);
+            BridgeFrame.Register(_frame);
+            _ring = new CaptureRing(OnPixels);
+            _display = new ResultDisplay();
+            _history = new CameraHistory(Math.Max(16, depthRingSize * 2));
+            _wasConnected = false;
             _hasResult = false;
 
             _client = new BridgeClient(_settings.ToClientOptions("unity:" + Application.productName));
@@ -117,6 +150,23 @@ namespace StreamDiffusion.Bridge
             _client.Start();
             StreamDiffusionRegistry.Register(this);
             Application.quitting += Shutdown;
+        }
+
+        /// <summary>Null when the component can run here, else what is missing and how to fix it.</summary>
+        private string Prerequisites()
+        {
+            if (!SystemInfo.supportsAsyncGPUReadback)
+            {
+                return "this platform/graphics API has no AsyncGPUReadback (SystemInfo.supportsAsyncGPUReadback is false)";
+            }
+            Shader shader = bridgeShader != null ? bridgeShader : Shader.Find(ShaderName);
+            if (shader == null)
+            {
+                return "the shader \"" + ShaderName + "\" is missing: re-add the component (its default reference sets " +
+                       "it) or add the shader to Project Settings > Graphics > Always Included Shaders";
+            }
+            _material = new Material(shader) { name = "StreamDiffusion Bridge", hideFlags = HideFlags.HideAndDontSave };
+            return null;
         }
 
         private void OnDisable()
@@ -130,96 +180,143 @@ namespace StreamDiffusion.Bridge
             StreamDiffusionRegistry.Unregister(this);
             if (_client != null)
             {
-                _client.Dispose(); // sends Bye, joins the I/O thread, closes the socket
+                _client.Dispose();
                 _client = null;
             }
-            // Readback requests write into the NativeArrays: wait for them before freeing the memory.
-            AsyncGPUReadback.WaitAllRequests();
-            for (int i = 0; i < ReadbackBuffers; i++)
-            {
-                if (_readback[i].IsCreated) _readback[i].Dispose();
-                _busy[i] = false;
-            }
-            if (_camera != null && _camera.targetTexture == _capture) _camera.targetTexture = _previousTarget;
-            DestroyOwned(ref _capture);
-            DestroyOwned(ref _output);
-            if (_resultTexture != null)
-            {
-                Destroy(_resultTexture);
-                _resultTexture = null;
-            }
-        }
-
-        private static void DestroyOwned(ref RenderTexture rt)
-        {
-            if (rt == null) return;
-            rt.Release();
-            Destroy(rt);
-            rt = null;
+            if (_hooks != null) _hooks.Dispose();
+            _hooks = null;
+            if (_frame != null) BridgeFrame.Unregister(_frame);
+            _frame = null;
+            if (_ring != null) _ring.Dispose(); // waits for readbacks in flight before freeing their buffers
+            _ring = null;
+            if (_display != null) _display.Dispose();
+            _display = null;
+            if (_material != null) Destroy(_material);
+            _material = null;
+            _pendingSlot = -1;
         }
 
         private void LateUpdate()
         {
             if (_client == null) return;
             PumpEvents();
-            ApplyLatestResult();
-            RequestCapture();
+            bool connected = _client.State == ClientState.Connected;
+            if (connected && !_wasConnected) OnConnected();
+            if (!connected && _wasConnected) OnDisconnected();
+            _wasConnected = connected;
+            FinishPendingCapture();
+            if (connected)
+            {
+                ApplyLatestResult();
+                ScheduleCapture();
+            }
+            UpdateComposite(connected);
+            _hooks.RequireDepth(reproject && connected);
         }
 
-        private void RequestCapture()
+        // Built-in pipeline only: Unity calls it on scripts attached to the camera, after every script moved it.
+        private void OnPreRender()
+        {
+            if (_hooks != null) _hooks.OnPreRender(_frame);
+        }
+
+        private void OnConnected()
+        {
+            int width, height;
+            CaptureMapping.ServerFrameSize(_client.Welcome, Mathf.Max(8, _settings.captureWidth),
+                                           Mathf.Max(8, _settings.captureHeight), out width, out height);
+            _ring.Allocate(width, height, reproject ? depthRingSize : 0);
+            _display.Allocate(width, height);
+            _history.Clear(); // frame ids belong to a session
+            _hasResult = false;
+            _frame.ResultViewProjection = null;
+            _frame.ResultDepth = null;
+        }
+
+        private void OnDisconnected()
+        {
+            _hasResult = false; // show the live frame, not a stale stylized one
+            _frame.CaptureRequested = false;
+        }
+
+        /// <summary>Reads back last frame's capture, or frees its buffer when no hook rendered it.</summary>
+        private void FinishPendingCapture()
+        {
+            if (_pendingSlot < 0) return;
+            if (_frame.CaptureRecorded) _ring.Complete(_pendingSlot, _frame.CaptureViewProjection);
+            else _ring.Abandon(_pendingSlot);
+            _pendingSlot = -1;
+            _frame.CaptureRecorded = false;
+            _frame.CaptureRequested = false;
+        }
+
+        private void ScheduleCapture()
         {
             int maxFps = _settings.maxSendFps;
             if (maxFps > 0 && _lastSendTime >= 0f && Time.unscaledTime - _lastSendTime < 1f / maxFps) return;
-            if (_client.State != ClientState.Connected) return;
-            int free = -1;
-            for (int i = 0; i < ReadbackBuffers; i++)
-            {
-                if (!_busy[i])
-                {
-                    free = i;
-                    break;
-                }
-            }
-            if (free < 0)
-            {
-                DroppedReadbacks++; // all buffers in flight: drop this frame rather than stall
-                return;
-            }
-            _busy[free] = true;
+            _ring.Allocate(_ring.Width, _ring.Height, reproject ? depthRingSize : 0); // follows the toggles (no-op if same)
+            int slot;
+            RenderTexture depthTarget;
+            if (!_ring.TryBegin(out slot, out depthTarget)) return; // all readbacks in flight: dropped and counted
             _lastSendTime = Time.unscaledTime;
-            AsyncGPUReadback.RequestIntoNativeArray(ref _readback[free], _capture, 0, TextureFormat.RGBA32, _callbacks[free]);
+            _pendingSlot = slot;
+            int cameraWidth = Mathf.Max(1, _camera.pixelWidth), cameraHeight = Mathf.Max(1, _camera.pixelHeight);
+            CaptureMapping m = _frame.Mapping;
+            if (m.SourceWidth != cameraWidth || m.SourceHeight != cameraHeight || m.TargetWidth != _ring.Width ||
+                m.TargetHeight != _ring.Height || m.Policy != scalePolicy)
+            {
+                _frame.Mapping = CaptureMapping.Compute(cameraWidth, cameraHeight, _ring.Width, _ring.Height, scalePolicy);
+            }
+            _frame.CaptureTarget = _ring.Target;
+            _frame.DepthTarget = reproject ? depthTarget : null;
+            _frame.CaptureRequested = true;
         }
 
-        private unsafe void OnReadback(int index, AsyncGPUReadbackRequest request)
+        // AsyncGPUReadback callback (main thread): send the pixels, remember the camera that rendered them.
+        private unsafe void OnPixels(NativeArray<byte> data, CaptureInfo info)
         {
-            _busy[index] = false;
-            if (request.hasError || _client == null || !_readback[index].IsCreated) return;
-            NativeArray<byte> data = _readback[index];
-            var description = FrameDescription.Rgba8(_capture.width, _capture.height, sdbridge.protocol.RowOrder.BottomUp);
+            if (_client == null) return;
+            FrameDescription description = FrameDescription.Rgba8(_ring.Width, _ring.Height, sdbridge.protocol.RowOrder.BottomUp);
             description.ColorSpace = sdbridge.protocol.ColorSpace.SRGB;
             IntPtr ptr = (IntPtr)NativeArrayUnsafeUtility.GetUnsafeReadOnlyPtr(data);
-            _client.SubmitFrame(ptr, data.Length, description); // copied into the client's pooled buffer
+            ulong frameId = _client.SubmitFrame(ptr, data.Length, description); // copied into the client's pooled buffer
+            if (info.DepthSlot < 0) return;
+            _history.Record(new CameraRecord
+            {
+                FrameId = frameId,
+                ViewProjection = GpuConventions.ToCore(info.ViewProjection),
+                DepthSlot = info.DepthSlot,
+                CaptureSequence = info.Sequence,
+            });
         }
 
         private void ApplyLatestResult()
         {
-            if (!_client.TryGetResult(ref _result)) return;
-            ResultHeader h = _result.Header;
-            LastResult = h;
-            if (h.Width != _resultTexture.width || h.Height != _resultTexture.height ||
-                h.PixelFormat != sdbridge.protocol.PixelFormat.RGBA8 || h.Stride != h.Width * 4)
-            {
-                Debug.LogWarning("StreamDiffusionCamera: result " + h.FrameId + " is " + h.Width + "x" + h.Height + " " +
-                                 h.PixelFormat + " (stride " + h.Stride + "); expected " + _resultTexture.width + "x" +
-                                 _resultTexture.height + " RGBA8 packed. Skipped.", this);
-                return;
-            }
-            // Write in place into the persistent texture's CPU copy, then upload without mipmaps.
-            NativeArray<byte> raw = _resultTexture.GetRawTextureData<byte>();
-            NativeArray<byte>.Copy(_result.Pixels, 0, raw, 0, _result.Length);
-            _resultTexture.Apply(false);
-            Graphics.Blit(_resultTexture, _output);
+            ResultHeader h;
+            if (!_display.TryApply(_client, this, out h) || h.IsWarmup) return; // warm-up outputs are not passed off as results
             _hasResult = true;
+            if (!h.Skipped) _shownSource = h.SourceFrameId; // a skipped frame repeats the previous output
+        }
+
+        private void UpdateComposite(bool connected)
+        {
+            _frame.CompositeEnabled = showOnScreen && connected && _hasResult;
+            _frame.Result = _display.Texture;
+            _frame.Opacity = opacity;
+            _frame.ResultMapping = _frame.Mapping;
+            _frame.DepthTolerance = depthTolerance;
+            CameraRecord record;
+            RenderTexture depth = null;
+            if (reproject && _frame.CompositeEnabled && _history.TryGet(_shownSource, out record))
+            {
+                depth = _ring.DepthOf(record.DepthSlot, record.CaptureSequence);
+                _frame.ResultViewProjection = depth != null ? record.ViewProjection : null;
+            }
+            else
+            {
+                _frame.ResultViewProjection = null;
+            }
+            _frame.ResultDepth = depth;
         }
 
         private void PumpEvents()
@@ -229,17 +326,14 @@ namespace StreamDiffusion.Bridge
             {
                 if (logEvents)
                 {
+                    // Connection failures and reconnects are written by the client itself (once, then quietly).
                     switch (e.Kind)
                     {
                         case ClientEventKind.ServerError:
                         case ClientEventKind.Warning:
-                        case ClientEventKind.Disconnected:
                             Debug.LogWarning("StreamDiffusion: " + e, this);
                             break;
-                        case ClientEventKind.Failed:
-                            Debug.LogError("StreamDiffusion: " + e, this);
-                            break;
-                        default:
+                        case ClientEventKind.Notice:
                             Debug.Log("StreamDiffusion: " + e, this);
                             break;
                     }
@@ -247,15 +341,6 @@ namespace StreamDiffusion.Bridge
                 Action<ClientEvent> handler = ClientEventRaised;
                 if (handler != null) handler(e);
             }
-        }
-
-        // Built-in render pipeline: the camera renders into _capture (its targetTexture); draw the stylized
-        // output (or the input until the first result) to the screen.
-        private void OnGUI()
-        {
-            if (!blitToScreen || Event.current.type != EventType.Repaint || _output == null) return;
-            Texture shown = _hasResult ? (Texture)_output : (showInputUntilFirstResult ? _capture : null);
-            if (shown != null) GUI.DrawTexture(new Rect(0, 0, Screen.width, Screen.height), shown, ScaleMode.ScaleToFit, false);
         }
     }
 }

@@ -1,0 +1,184 @@
+// The capture side's GPU and CPU memory: the server-size capture texture, the depth ring (one small depth texture
+// per recent capture, for reprojection) and the AsyncGPUReadback ring (3 persistent NativeArrays; a frame is dropped
+// and counted when all 3 are in flight, so the game never waits on the GPU or the network).
+// Pixel contract of what is read back: RGBA8, rows BOTTOM-UP (Unity's CPU image order; AsyncGPUReadback returns row 0
+// at the bottom), sRGB (the capture texture is ARGB32 with RenderTextureReadWrite.sRGB, so the bytes are sRGB-encoded
+// in both linear and gamma projects).
+// NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API);
+// written for Unity 2022.3 LTS and Unity 6 (AsyncGPUReadback.RequestIntoNativeArray, NativeArray, RenderTexture).
+using System;
+using Unity.Collections;
+using UnityEngine;
+using UnityEngine.Experimental.Rendering;
+using UnityEngine.Rendering;
+
+namespace StreamDiffusion.Bridge
+{
+    /// <summary>What was kept about one capture until its pixels come back.</summary>
+    internal struct CaptureInfo
+    {
+        public Matrix4x4 ViewProjection;
+        /// <summary>Depth ring slot holding this capture's depth, or -1.</summary>
+        public int DepthSlot;
+        public long Sequence;
+    }
+
+    /// <summary>Capture texture, depth ring and readback ring of one StreamDiffusionCamera.</summary>
+    internal sealed class CaptureRing : IDisposable
+    {
+        public const int ReadbackBuffers = 3;
+
+        private readonly NativeArray<byte>[] _buffers = new NativeArray<byte>[ReadbackBuffers];
+        private readonly bool[] _busy = new bool[ReadbackBuffers];
+        private readonly CaptureInfo[] _info = new CaptureInfo[ReadbackBuffers];
+        private readonly int[] _generationOf = new int[ReadbackBuffers];
+        private readonly Action<AsyncGPUReadbackRequest>[] _callbacks = new Action<AsyncGPUReadbackRequest>[ReadbackBuffers];
+        private readonly Action<NativeArray<byte>, CaptureInfo> _onPixels;
+        private RenderTexture[] _depth = new RenderTexture[0];
+        private long[] _depthSequence = new long[0];
+        private long _sequence;
+        private int _generation; // bumped by Release: a late callback of freed buffers is ignored
+
+        /// <param name="onPixels">Called on the main thread with the read-back pixels (valid during the call only).</param>
+        public CaptureRing(Action<NativeArray<byte>, CaptureInfo> onPixels)
+        {
+            _onPixels = onPixels;
+            for (int i = 0; i < ReadbackBuffers; i++)
+            {
+                int index = i;
+                _callbacks[i] = request => OnReadback(index, request);
+            }
+        }
+
+        /// <summary>The server-size capture texture (null until Allocate).</summary>
+        public RenderTexture Target { get; private set; }
+        public int Width { get; private set; }
+        public int Height { get; private set; }
+
+        /// <summary>Captures dropped because all readback buffers were in flight.</summary>
+        public long Dropped { get; private set; }
+
+        /// <summary>(Re)creates the textures and buffers for <paramref name="width"/> x <paramref name="height"/>
+        /// frames and a depth ring of <paramref name="depthSlots"/> (0: no reprojection).</summary>
+        public void Allocate(int width, int height, int depthSlots)
+        {
+            if (Target != null && width == Width && height == Height && depthSlots == _depth.Length) return;
+            Release();
+            Width = width;
+            Height = height;
+            Target = new RenderTexture(width, height, 0, RenderTextureFormat.ARGB32, RenderTextureReadWrite.sRGB)
+            {
+                name = "StreamDiffusion Capture",
+            };
+            Target.Create();
+            for (int i = 0; i < ReadbackBuffers; i++)
+            {
+                _buffers[i] = new NativeArray<byte>(width * height * 4, Allocator.Persistent, NativeArrayOptions.UninitializedMemory);
+                _busy[i] = false;
+            }
+            _depth = new RenderTexture[depthSlots];
+            _depthSequence = new long[depthSlots];
+            for (int i = 0; i < depthSlots; i++)
+            {
+                // Device depth of the captured frame over the camera's whole view (camera uv stretched), point-sampled.
+                _depth[i] = new RenderTexture(width, height, 0, GraphicsFormat.R32_SFloat)
+                {
+                    name = "StreamDiffusion Depth " + i,
+                    filterMode = FilterMode.Point,
+                };
+                _depth[i].Create();
+                _depthSequence[i] = -1;
+            }
+        }
+
+        /// <summary>Reserves a readback buffer for a capture this frame; false (counted as dropped) when all are
+        /// in flight. <paramref name="depthTarget"/> is the depth ring slot to fill (null without a ring).</summary>
+        public bool TryBegin(out int slot, out RenderTexture depthTarget)
+        {
+            depthTarget = null;
+            slot = -1;
+            if (Target == null) return false;
+            for (int i = 0; i < ReadbackBuffers; i++)
+            {
+                if (_busy[i]) continue;
+                slot = i;
+                break;
+            }
+            if (slot < 0)
+            {
+                Dropped++;
+                return false;
+            }
+            _busy[slot] = true;
+            long sequence = ++_sequence;
+            int depthSlot = -1;
+            if (_depth.Length > 0)
+            {
+                depthSlot = (int)(sequence % _depth.Length);
+                _depthSequence[depthSlot] = sequence;
+                depthTarget = _depth[depthSlot];
+            }
+            _info[slot] = new CaptureInfo { DepthSlot = depthSlot, Sequence = sequence };
+            return true;
+        }
+
+        /// <summary>The capture of <paramref name="slot"/> was rendered: read it back (asynchronously).</summary>
+        public void Complete(int slot, Matrix4x4 viewProjection)
+        {
+            _info[slot].ViewProjection = viewProjection;
+            _generationOf[slot] = _generation;
+            AsyncGPUReadback.RequestIntoNativeArray(ref _buffers[slot], Target, 0, TextureFormat.RGBA32, _callbacks[slot]);
+        }
+
+        /// <summary>The capture of <paramref name="slot"/> was never rendered (camera off, back buffer): free it.</summary>
+        public void Abandon(int slot)
+        {
+            _busy[slot] = false;
+        }
+
+        /// <summary>The depth texture of ring slot <paramref name="depthSlot"/> if it still holds capture
+        /// <paramref name="sequence"/> (a later capture may have reused it), else null.</summary>
+        public RenderTexture DepthOf(int depthSlot, long sequence)
+        {
+            if (depthSlot < 0 || depthSlot >= _depth.Length || _depthSequence[depthSlot] != sequence) return null;
+            return _depth[depthSlot];
+        }
+
+        private void OnReadback(int index, AsyncGPUReadbackRequest request)
+        {
+            if (_generationOf[index] != _generation) return; // requested before a Release
+            _busy[index] = false;
+            if (request.hasError || !_buffers[index].IsCreated) return;
+            _onPixels(_buffers[index], _info[index]);
+        }
+
+        /// <summary>Frees the textures and buffers (waits for readbacks in flight: they write into the buffers).</summary>
+        public void Release()
+        {
+            AsyncGPUReadback.WaitAllRequests();
+            _generation++;
+            for (int i = 0; i < ReadbackBuffers; i++)
+            {
+                if (_buffers[i].IsCreated) _buffers[i].Dispose();
+                _busy[i] = false;
+            }
+            DestroyTexture(Target);
+            Target = null;
+            for (int i = 0; i < _depth.Length; i++) DestroyTexture(_depth[i]);
+            _depth = new RenderTexture[0];
+            _depthSequence = new long[0];
+        }
+
+        public void Dispose()
+        {
+            Release();
+        }
+
+        private static void DestroyTexture(RenderTexture rt)
+        {
+            if (rt == null) return;
+            rt.Release();
+            UnityEngine.Object.Destroy(rt);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+// High Definition Render Pipeline: a custom pass at the AfterPostProcess injection point that captures the camera's
+// colour, copies its depth for reprojection and draws the composite. StreamDiffusionCamera creates one hidden global
+// Custom Pass Volume for all its instances (HDRP 14, Unity 2022.3 LTS, and HDRP 17, Unity 6: CustomPassVolume,
+// CustomPass.Execute(CustomPassContext)); the pass does work only for cameras that have a StreamDiffusionCamera.
+// HDRP allocates camera buffers as texture arrays on XR-capable platforms: slice 0 is used (no XR support), and the
+// buffers can be larger than the viewport (RTHandle scale), which the shader applies.
+// NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of HDRP's documented API).
+#if SDBRIDGE_HDRP
+using UnityEngine;
+using UnityEngine.Rendering;
+using UnityEngine.Rendering.HighDefinition;
+
+namespace StreamDiffusion.Bridge
+{
+    /// <summary>The capture / depth copy / composite custom pass for HDRP.</summary>
+    [System.Serializable]
+    internal sealed class StreamDiffusionCustomPass : CustomPass
+    {
+        /// <inheritdoc />
+        protected override void Execute(CustomPassContext ctx)
+        {
+            BridgeFrame frame;
+            if (!BridgeFrame.TryGet(ctx.hdCamera.camera, out frame) || !frame.HasWork) return;
+            RTHandle color = ctx.cameraColorBuffer;
+            bool isArray = color.rt != null && color.rt.dimension == TextureDimension.Tex2DArray;
+            var targets = new SrpTargets
+            {
+                Color = color,
+                IsArray = isArray,
+                UvScale = color.rtHandleProperties.rtHandleScale,
+                DepthArray = ctx.cameraDepthBuffer,
+                HasDepthArray = isArray && frame.NeedsDepth,
+                Viewport = new Rect(0f, 0f, ctx.hdCamera.actualWidth, ctx.hdCamera.actualHeight),
+                HasViewport = true,
+            };
+            // Without texture arrays the shader reads _CameraDepthTexture: bind the camera's depth buffer there.
+            if (!isArray && frame.NeedsDepth) ctx.cmd.SetGlobalTexture(BridgeFrame.Ids.CameraDepth, ctx.cameraDepthBuffer);
+            frame.PrepareForRender();
+            BridgeDraws.RecordProcedural(ctx.cmd, frame, targets);
+        }
+    }
+
+    /// <summary>The hidden global Custom Pass Volume shared by every StreamDiffusionCamera (reference counted).</summary>
+    internal static class HdrpCustomPassHost
+    {
+        private static GameObject _host;
+        private static int _users;
+
+        public static void Acquire()
+        {
+            _users++;
+            if (_host != null) return;
+            _host = new GameObject("StreamDiffusion Bridge Custom Pass") { hideFlags = HideFlags.HideAndDontSave };
+            CustomPassVolume volume = _host.AddComponent<CustomPassVolume>();
+            volume.isGlobal = true;
+            volume.injectionPoint = CustomPassInjectionPoint.AfterPostProcess;
+            volume.customPasses.Add(new StreamDiffusionCustomPass { name = "StreamDiffusion Bridge" });
+        }
+
+        public static void Release()
+        {
+            if (_users > 0) _users--;
+            if (_users > 0 || _host == null) return;
+            Object.Destroy(_host);
+            _host = null;
+        }
+    }
+}
+#endif

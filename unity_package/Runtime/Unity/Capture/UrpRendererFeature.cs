@@ -1,0 +1,145 @@
+// Universal Render Pipeline: the capture / composite pass, and a renderer feature to add it to a Universal Renderer.
+// Targets URP 14 (Unity 2022.3 LTS: ScriptableRenderPass.Execute) and URP 17 (Unity 6: RecordRenderGraph with an
+// unsafe pass; Execute is the Compatibility Mode path there). The camera keeps rendering to its own target at its own
+// resolution.
+// Two ways in, the same pass: StreamDiffusionCamera enqueues it by itself through
+// RenderPipelineManager.beginCameraRendering (URP's "inject a render pass via scripting"; no setup), or add
+// "StreamDiffusion Bridge" to the Universal Renderer asset's Renderer Features (choose the injection point there)
+// and turn off the component's urpAutoInject.
+// NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of URP's documented API).
+#if SDBRIDGE_URP
+using UnityEngine;
+using UnityEngine.Rendering;
+using UnityEngine.Rendering.Universal;
+#if UNITY_6000_0_OR_NEWER
+using UnityEngine.Rendering.RenderGraphModule;
+#endif
+
+namespace StreamDiffusion.Bridge
+{
+    /// <summary>Renderer feature that runs the StreamDiffusion Bridge pass for cameras with a StreamDiffusionCamera.</summary>
+    public sealed class StreamDiffusionRendererFeature : ScriptableRendererFeature
+    {
+        [Tooltip("When the capture and the composite run. After post-processing: the server sees the final image " +
+                 "and the composite is not tone-mapped again.")]
+        public RenderPassEvent passEvent = RenderPassEvent.AfterRenderingPostProcessing;
+
+        private StreamDiffusionRenderPass _pass;
+
+        /// <inheritdoc />
+        public override void Create()
+        {
+            _pass = new StreamDiffusionRenderPass(passEvent);
+        }
+
+        /// <inheritdoc />
+        public override void AddRenderPasses(ScriptableRenderer renderer, ref RenderingData renderingData)
+        {
+            _pass.TryEnqueue(renderer, renderingData.cameraData.camera);
+        }
+    }
+
+    /// <summary>The capture / depth copy / composite pass for URP.</summary>
+    internal sealed class StreamDiffusionRenderPass : ScriptableRenderPass
+    {
+        private const string Name = "StreamDiffusion Bridge";
+        private static bool _warnedBackBuffer;
+
+        public StreamDiffusionRenderPass(RenderPassEvent passEvent)
+        {
+            renderPassEvent = passEvent;
+        }
+
+        /// <summary>Enqueues the pass for <paramref name="camera"/> when a StreamDiffusionCamera has work for it this
+        /// frame (at most once per camera and frame, whichever way in comes first).</summary>
+        public void TryEnqueue(ScriptableRenderer renderer, Camera camera)
+        {
+            BridgeFrame frame;
+            if (renderer == null || !BridgeFrame.TryGet(camera, out frame) || !frame.HasWork) return;
+            if (frame.EnqueuedFrame == Time.frameCount) return;
+            frame.EnqueuedFrame = Time.frameCount;
+            ConfigureInput(frame.NeedsDepth ? ScriptableRenderPassInput.Depth : ScriptableRenderPassInput.None);
+            renderer.EnqueuePass(this);
+        }
+
+#pragma warning disable 618, 672 // Execute is obsolete in URP 17 (Unity 6): it is the Compatibility Mode path there.
+        /// <inheritdoc />
+        public override void Execute(ScriptableRenderContext context, ref RenderingData renderingData)
+        {
+            BridgeFrame frame;
+            if (!BridgeFrame.TryGet(renderingData.cameraData.camera, out frame) || !frame.HasWork) return;
+            RTHandle color = renderingData.cameraData.renderer.cameraColorTargetHandle;
+            var targets = new SrpTargets
+            {
+                Color = color,
+                ColorIsBackBuffer = color.nameID == (RenderTargetIdentifier)BuiltinRenderTextureType.CameraTarget,
+                UvScale = Vector4.one,
+            };
+            CommandBuffer cmd = CommandBufferPool.Get(Name);
+            frame.PrepareForRender();
+            if (!BridgeDraws.RecordProcedural(cmd, frame, targets)) WarnBackBuffer();
+            context.ExecuteCommandBuffer(cmd);
+            CommandBufferPool.Release(cmd);
+        }
+
+#if UNITY_6000_0_OR_NEWER
+        private sealed class PassData
+        {
+            internal BridgeFrame Frame;
+            internal TextureHandle Color;
+            internal TextureHandle Depth;
+            internal bool HasDepth;
+        }
+
+        /// <inheritdoc />
+        public override void RecordRenderGraph(RenderGraph renderGraph, ContextContainer frameData)
+        {
+            UniversalCameraData cameraData = frameData.Get<UniversalCameraData>();
+            BridgeFrame frame;
+            if (!BridgeFrame.TryGet(cameraData.camera, out frame) || !frame.HasWork) return;
+            UniversalResourceData resources = frameData.Get<UniversalResourceData>();
+            if (resources.isActiveTargetBackBuffer)
+            {
+                WarnBackBuffer();
+                return;
+            }
+            // An unsafe pass (URP 17 manual, "Use the CommandBuffer interface in a render graph"): it sets its own
+            // render targets, including the capture and depth-ring textures that the graph does not manage.
+            using (IUnsafeRenderGraphBuilder builder = renderGraph.AddUnsafePass<PassData>(Name, out PassData data))
+            {
+                data.Frame = frame;
+                data.Color = resources.activeColorTexture;
+                builder.UseTexture(data.Color, AccessFlags.ReadWrite);
+                data.HasDepth = frame.NeedsDepth && resources.cameraDepthTexture.IsValid();
+                if (data.HasDepth)
+                {
+                    data.Depth = resources.cameraDepthTexture;
+                    builder.UseTexture(data.Depth, AccessFlags.Read);
+                }
+                builder.AllowPassCulling(false);
+                builder.AllowGlobalStateModification(true);
+                builder.SetRenderFunc((PassData d, UnsafeGraphContext context) => ExecuteGraph(d, context));
+            }
+        }
+
+        private static void ExecuteGraph(PassData data, UnsafeGraphContext context)
+        {
+            CommandBuffer cmd = CommandBufferHelpers.GetNativeCommandBuffer(context.cmd);
+            if (data.HasDepth) cmd.SetGlobalTexture(BridgeFrame.Ids.CameraDepth, data.Depth);
+            var targets = new SrpTargets { Color = data.Color, UvScale = Vector4.one };
+            data.Frame.PrepareForRender();
+            BridgeDraws.RecordProcedural(cmd, data.Frame, targets);
+        }
+#endif
+
+        private static void WarnBackBuffer()
+        {
+            if (_warnedBackBuffer) return;
+            _warnedBackBuffer = true;
+            Debug.LogWarning("StreamDiffusion: URP renders this camera straight into the back buffer, which cannot " +
+                             "be read, so no frame is captured. Set the Universal Renderer's Intermediate Texture to " +
+                             "Always (or enable post-processing / HDR) so the camera renders into a texture.");
+        }
+    }
+}
+#endif
