@@ -4,9 +4,11 @@ One ROUTER socket serves every engine session; each DEALER peer is told apart by
 ZeroMQ prepends to its messages. The socket is owned by the server's I/O thread only (ZeroMQ sockets
 are not thread-safe); the worker thread hands results over through `Waker`, an inproc PAIR pair.
 
-Socket options: linger 0 (close never blocks), a small receive high-water mark and a send one far
-above the credits (credits already bound the frames per session; a send that hit the HWM would lose a
-Result or Credit, and libzmq's view of a pipe's fill level lags), ZMQ_MAXMSGSIZE as a hard memory cap
+Socket options: linger 0 (close never blocks), a small receive high-water mark and a send one the server
+derives from its credits and limits.max_queued_results (sdbridge.config.ServerConfig.send_hwm: small, so
+that a peer that never reads pins only a few results, yet with room for what an honest client leaves
+unread although libzmq's view of a pipe's fill level lags by up to half the HWM; a send that meets it
+fails with EAGAIN under ROUTER_MANDATORY instead of being dropped silently), ZMQ_MAXMSGSIZE as a hard memory cap
 (libzmq drops the connection of a peer that sends a larger part; the server's own per-part check with
 an Error reply sits below that cap),
 ROUTER_MANDATORY so a result for a vanished peer is counted instead of silently lost, and optionally
@@ -53,7 +55,7 @@ class RouterTransport:
         self,
         endpoint: str,
         max_message_bytes: int,
-        send_hwm: int = 1000,
+        send_hwm: int = 11,
         recv_hwm: int = 16,
         context: zmq.Context | None = None,
         curve: CurveKeys | None = None,
