@@ -13,6 +13,7 @@
 // 2022.3 LTS / Unity 6 documented API and Input System 1.x (Keyboard.current, KeyControl.wasPressedThisFrame);
 // start the server first: `sdbridge serve --model tiny --bind tcp://127.0.0.1:5555`.
 using StreamDiffusion.Bridge;
+using StreamDiffusion.Bridge.Core.Capture;
 using StreamDiffusion.Bridge.Core.Protocol;
 using UnityEngine;
 #if ENABLE_INPUT_SYSTEM
@@ -42,7 +43,9 @@ public sealed class StylizedCameraSample : MonoBehaviour
         cam.transform.position = new Vector3(0, 3, -8);
         cam.transform.LookAt(Vector3.zero);
         camGo.tag = "MainCamera";
-        _stylizer = camGo.AddComponent<StreamDiffusionCamera>(); // displays its output itself (fit policy)
+        _stylizer = camGo.AddComponent<StreamDiffusionCamera>();
+        _stylizer.scalePolicy = ScalePolicy.Fit; // the default, spelled out: the square result keeps its aspect
+        _stylizer.showOnScreen = true;           // the component's full-screen composite shows it (any pipeline)
 
         GameObject.CreatePrimitive(PrimitiveType.Plane).transform.localScale = new Vector3(2, 1, 2);
         _spinners = new Transform[3];
