@@ -82,7 +82,7 @@ namespace StreamDiffusion.Bridge
             cmd.SetGlobalVector(BridgeFrame.Ids.SourceUvScale, Vector4.one);
             if (frame.CaptureRequested && frame.CaptureTarget != null)
             {
-                cmd.Blit(BuiltinRenderTextureType.CameraTarget, frame.CaptureTarget, material, CaptureBlit);
+                cmd.Blit(BuiltinRenderTextureType.CurrentActive, frame.CaptureTarget, material, CaptureBlit);
                 if (frame.DepthTarget != null)
                 {
                     cmd.Blit(BuiltinRenderTextureType.Depth, frame.DepthTarget, material, DepthBlit);
