@@ -206,7 +206,7 @@ FScreenPassTexture FSDBridgeViewExtension::Composite_RenderThread(FRDGBuilder& G
 		return SDBridgeRendering::AddCompositePass(GraphBuilder, View, In);
 	}
 	In.Result = RegisterExternalTexture(GraphBuilder, ResultRHI.GetReference(), TEXT("SDBridge.Result"));
-	In.bResultIsLinear = EnumHasAnyFlags(ResultRHI->GetFlags(), TexCreate_SRGB);
+	In.bResultIsLinear = EnumHasAnyFlags(ResultRHI->GetDesc().Flags, TexCreate_SRGB);  // FRHITextureDesc (5.1+)
 	In.Opacity = Opacity;
 
 	const FSDBridgeDepictedFrame* Depicted = History.Find(RenderSettings.ResultSourceFrameId);
@@ -217,7 +217,7 @@ FScreenPassTexture FSDBridgeViewExtension::Composite_RenderThread(FRDGBuilder& G
 	else
 	{
 		const FIntPoint ViewSize = SceneColor.ViewRect.Size();
-		const FIntVector ResultSize = ResultRHI->GetSizeXYZ();
+		const FIntPoint ResultSize = ResultRHI->GetDesc().Extent;
 		sdbridge::ComputeCaptureMapping(RenderSettings.Fit, static_cast<uint32>(FMath::Max(ViewSize.X, 1)),
 			static_cast<uint32>(FMath::Max(ViewSize.Y, 1)), static_cast<uint32>(FMath::Max(ResultSize.X, 1)),
 			static_cast<uint32>(FMath::Max(ResultSize.Y, 1)), &In.Mapping);  // on failure In.Mapping stays Stretch
