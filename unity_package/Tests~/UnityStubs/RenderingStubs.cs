@@ -24,6 +24,7 @@ namespace UnityEngine
         public float this[int row, int column] { get { throw null; } set { } }
         public static Matrix4x4 identity { get { throw null; } }
         public static Matrix4x4 operator *(Matrix4x4 lhs, Matrix4x4 rhs) { throw null; }
+        public bool Equals(Matrix4x4 other) { throw null; }
     }
 
     public sealed partial class GL

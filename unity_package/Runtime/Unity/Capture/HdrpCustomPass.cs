@@ -33,10 +33,27 @@ namespace StreamDiffusion.Bridge
                 Viewport = new Rect(0f, 0f, ctx.hdCamera.actualWidth, ctx.hdCamera.actualHeight),
                 HasViewport = true,
             };
-            // Without texture arrays the shader reads _CameraDepthTexture: bind the camera's depth buffer there.
-            if (!isArray && frame.NeedsDepth) ctx.cmd.SetGlobalTexture(BridgeFrame.Ids.CameraDepth, ctx.cameraDepthBuffer);
+            if (!isArray && frame.NeedsDepth)
+            {
+                // HDRP's global _CameraDepthTexture is its depth pyramid (a mip atlas), and rebinding it would change
+                // what HDRP's later passes read: without texture arrays this pass does not reproject.
+                frame.DepthTarget = null;
+                frame.ResultDepth = null;
+                WarnNoDepth();
+            }
             frame.PrepareForRender();
             BridgeDraws.RecordProcedural(ctx.cmd, frame, targets);
+        }
+
+        private static bool _warnedNoDepth;
+
+        private static void WarnNoDepth()
+        {
+            if (_warnedNoDepth) return;
+            _warnedNoDepth = true;
+            Debug.LogWarning("StreamDiffusion: HDRP's camera buffers are not texture arrays on this platform, so the " +
+                             "bridge cannot read the camera depth without disturbing HDRP's depth pyramid; results are " +
+                             "shown without reprojection.");
         }
     }
 

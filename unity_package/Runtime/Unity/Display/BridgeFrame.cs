@@ -64,7 +64,13 @@ namespace StreamDiffusion.Bridge
 
         /// <summary>Whether the composite this frame reprojects (decided in PrepareForRender).</summary>
         public bool Reprojecting { get; private set; }
-        private Reprojector _reprojector;
+        private Matrix4 _reprojectedFrom;
+        private Matrix4x4 _reprojectedTo;
+        private double _reprojectedTolerance;
+        private Matrix4x4 _reproject;
+        private Vector4 _invSrcRow3;
+        private Vector4 _invDstRow3;
+        private float _orthographic;
 
         public static void Register(BridgeFrame frame)
         {
@@ -88,7 +94,8 @@ namespace StreamDiffusion.Bridge
         public bool HasWork { get { return CaptureRequested || CompositeEnabled; } }
 
         /// <summary>Called by a hook when the camera renders: takes the camera's matrices now (after every script
-        /// moved it) and sets the reprojection constants and keywords.</summary>
+        /// moved it) and sets the reprojection constants and keywords. The core's double-precision Reprojector is
+        /// rebuilt only when the camera or the result's camera changed (a still camera allocates nothing).</summary>
         public void PrepareForRender()
         {
             Matrix4x4 viewProjection = GpuConventions.GpuViewProjection(Camera);
@@ -96,13 +103,22 @@ namespace StreamDiffusion.Bridge
             Reprojecting = CompositeEnabled && ResultViewProjection != null && ResultDepth != null;
             if (Reprojecting)
             {
-                // Allocates a few small objects per frame (the core's double-precision matrices).
-                _reprojector = new Reprojector(ResultViewProjection, GpuConventions.ToCore(viewProjection), DepthTolerance);
+                if (!ReferenceEquals(_reprojectedFrom, ResultViewProjection) || !_reprojectedTo.Equals(viewProjection) ||
+                    _reprojectedTolerance != DepthTolerance)
+                {
+                    var r = new Reprojector(ResultViewProjection, GpuConventions.ToCore(viewProjection), DepthTolerance);
+                    _reproject = GpuConventions.ToUnity(r.SourceFromDestination);
+                    _invSrcRow3 = Row(r.InverseSourceRow3);
+                    _invDstRow3 = Row(r.InverseDestinationRow3);
+                    _orthographic = r.SourceIsOrthographic ? 1f : 0f;
+                    _reprojectedFrom = ResultViewProjection;
+                    _reprojectedTo = viewProjection;
+                    _reprojectedTolerance = DepthTolerance;
+                }
                 Material.EnableKeyword(ReprojectKeyword);
             }
             else
             {
-                _reprojector = null;
                 Material.DisableKeyword(ReprojectKeyword);
             }
         }
@@ -118,11 +134,11 @@ namespace StreamDiffusion.Bridge
             cmd.SetGlobalVector(Ids.DepthToNdc, GpuConventions.DepthToNdc());
             if (Result != null) cmd.SetGlobalTexture(Ids.Result, Result);
             if (!Reprojecting) return;
-            cmd.SetGlobalMatrix(Ids.Reproject, GpuConventions.ToUnity(_reprojector.SourceFromDestination));
-            cmd.SetGlobalVector(Ids.InvSrcRow3, Row(_reprojector.InverseSourceRow3));
-            cmd.SetGlobalVector(Ids.InvDstRow3, Row(_reprojector.InverseDestinationRow3));
-            cmd.SetGlobalFloat(Ids.DepthTolerance, (float)_reprojector.Tolerance);
-            cmd.SetGlobalFloat(Ids.Orthographic, _reprojector.SourceIsOrthographic ? 1f : 0f);
+            cmd.SetGlobalMatrix(Ids.Reproject, _reproject);
+            cmd.SetGlobalVector(Ids.InvSrcRow3, _invSrcRow3);
+            cmd.SetGlobalVector(Ids.InvDstRow3, _invDstRow3);
+            cmd.SetGlobalFloat(Ids.DepthTolerance, (float)_reprojectedTolerance);
+            cmd.SetGlobalFloat(Ids.Orthographic, _orthographic);
             cmd.SetGlobalTexture(Ids.SourceDepth, ResultDepth);
         }
 
