@@ -34,7 +34,7 @@ namespace UnityEngine.Rendering.HighDefinition
     public abstract partial class CustomPass
     {
         public string name { get { throw null; } set { } }
-        protected abstract void Execute(CustomPassContext ctx);
+        protected virtual void Execute(CustomPassContext ctx) { throw null; }
     }
 
     public partial class CustomPassVolume : MonoBehaviour
