@@ -65,12 +65,12 @@ FRHISamplerState* PointClamp()
 }
 }  // namespace
 
-FSDBridgeDepictedFrame DescribeView(const FSceneView& View)
+FSDBridgeViewCamera DescribeView(const FSceneView& View)
 {
 	// Without the temporal AA jitter: the tone-mapped colour we capture and composite is resolved (unjittered).
 	const FMatrix Projection = View.ViewMatrices.GetProjectionNoAAMatrix();
 	const FMatrix ViewProjection = View.ViewMatrices.GetViewMatrix() * Projection;  // world -> clip (row-vector)
-	FSDBridgeDepictedFrame Frame;
+	FSDBridgeViewCamera Frame;
 	Frame.Camera.view_proj = ToCore(ViewProjection);  // double precision: world positions are large (LWC)
 	const std::optional<sdbridge::DepthLinearizer> Linearizer = sdbridge::DepthLinearizer::FromProjection(ToCore(Projection));
 	Frame.bPerspective = Linearizer.has_value();

@@ -16,7 +16,7 @@ class FSceneView;
 namespace SDBridgeRendering
 {
 /** The camera of View as the core's reprojection wants it (column-vector view-projection without TAA jitter). */
-FSDBridgeDepictedFrame DescribeView(const FSceneView& View);
+FSDBridgeViewCamera DescribeView(const FSceneView& View);
 
 /** View uv rectangle of Texture.ViewRect in Texture's uv: (min.u, min.v, max.u, max.v). */
 FVector4f UvRectOf(const FScreenPassTexture& Texture);

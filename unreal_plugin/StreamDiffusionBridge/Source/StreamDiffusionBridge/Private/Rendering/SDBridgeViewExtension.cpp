@@ -55,7 +55,7 @@ FScreenPassRenderTarget NewOutputLike(FRDGBuilder& GraphBuilder, const FScreenPa
 
 FSDBridgeViewExtension::FSDBridgeViewExtension(const FAutoRegister& AutoRegister, UWorld* World, int32 HistoryCapacity)
 	: FWorldSceneViewExtension(AutoRegister, World)
-	, History(HistoryCapacity)
+	, History(static_cast<size_t>(FMath::Max(HistoryCapacity, 2)))
 {
 }
 
@@ -73,7 +73,7 @@ void FSDBridgeViewExtension::Update_GameThread(const FSDBridgeViewSettings& Sett
 			Self->ResultRHI = ResultResource != nullptr ? ResultResource->TextureRHI : FTextureRHIRef();
 			if (bSourceChanged)
 			{
-				Self->History.Reset();  // another ring (reconnect) or the capture stopped: pending captures are gone
+				Self->History.Clear();  // another ring (reconnect) or the capture stopped: pending captures are gone
 			}
 		});
 }
@@ -87,7 +87,7 @@ void FSDBridgeViewExtension::Shutdown_GameThread()
 		{
 			Self->RenderSettings = FSDBridgeViewSettings();  // drops the client and the ring on the render thread
 			Self->ResultRHI.SafeRelease();
-			Self->History.Reset();
+			Self->History.Clear();
 		});
 }
 
@@ -153,12 +153,12 @@ void FSDBridgeViewExtension::Capture_RenderThread(FRDGBuilder& GraphBuilder, con
 		SubmittedTimeUs = Ready.CaptureTimeUs;
 		SubmittedFrameId = FSDBridgeStreamer::SubmitReadback(Client, Ready);
 	});
-	History.Retire(Freed, SubmittedTimeUs, SubmittedFrameId);
+	History.Retire(static_cast<size_t>(FMath::Max(Freed, 0)), SubmittedTimeUs, SubmittedFrameId);
 
 	// 2) Capture only what the server can take: one copy per sending credit not yet spoken for. Every frame the
 	// client sends is then one whose camera and depth are kept (frames replaced before sending would push them out).
 	if (Client.GetState() != sdbridge::ConnectionState::kConnected ||
-		static_cast<int64>(Client.GetCounters().credits) <= static_cast<int64>(History.NumPending()))
+		!sdbridge::CaptureAllowed(Client.GetCounters().credits, History.pending()))
 	{
 		return;
 	}
@@ -183,15 +183,17 @@ void FSDBridgeViewExtension::Capture_RenderThread(FRDGBuilder& GraphBuilder, con
 	{
 		return;  // every readback still in flight: counted by the ring as a skipped capture
 	}
-	FSDBridgeDepictedFrame Frame = SDBridgeRendering::DescribeView(View);
-	Frame.Mapping = Mapping;
+	const FSDBridgeViewCamera Camera = SDBridgeRendering::DescribeView(View);
+	FSDBridgeFrameExtras Extras;
+	Extras.bPerspective = Camera.bPerspective;
+	Extras.Mapping = Mapping;
 	const FScreenPassTexture Depth = SceneDepthOf(View, Inputs);
 	if (S.bReproject && Depth.IsValid())
 	{
 		// Kept as an RDG-external pooled texture until the frame id leaves the history.
-		Frame.Depth = GraphBuilder.ConvertToExternalTexture(SDBridgeRendering::AddDepthCopyPass(GraphBuilder, View, Depth, S.TargetSize));
+		Extras.Depth = GraphBuilder.ConvertToExternalTexture(SDBridgeRendering::AddDepthCopyPass(GraphBuilder, View, Depth, S.TargetSize));
 	}
-	History.AddPending(CaptureTimeUs, MoveTemp(Frame));
+	History.AddPending(CaptureTimeUs, Camera.Camera, MoveTemp(Extras));
 }
 
 FScreenPassTexture FSDBridgeViewExtension::Composite_RenderThread(FRDGBuilder& GraphBuilder, const FSceneView& View,
@@ -209,7 +211,8 @@ FScreenPassTexture FSDBridgeViewExtension::Composite_RenderThread(FRDGBuilder& G
 	In.bResultIsLinear = EnumHasAnyFlags(ResultRHI->GetDesc().Flags, TexCreate_SRGB);  // FRHITextureDesc (5.1+)
 	In.Opacity = Opacity;
 
-	const FSDBridgeDepictedFrame* Depicted = History.Find(RenderSettings.ResultSourceFrameId);
+	sdbridge::CameraFrame DepictedCamera;
+	const FSDBridgeFrameExtras* Depicted = History.Find(RenderSettings.ResultSourceFrameId, &DepictedCamera);
 	if (Depicted != nullptr)
 	{
 		In.Mapping = Depicted->Mapping;  // as that frame was captured
@@ -226,7 +229,7 @@ FScreenPassTexture FSDBridgeViewExtension::Composite_RenderThread(FRDGBuilder& G
 	{
 		const FScreenPassTexture CurrentDepth = SceneDepthOf(View, Inputs);
 		const std::optional<sdbridge::Mat4> Reprojection = (Depicted != nullptr && Depicted->Depth.IsValid())
-			? sdbridge::ReprojectionMatrix(Depicted->Camera.view_proj, SDBridgeRendering::DescribeView(View).Camera.view_proj)
+			? sdbridge::ReprojectionMatrix(DepictedCamera.view_proj, SDBridgeRendering::DescribeView(View).Camera.view_proj)
 			: std::nullopt;
 		if (Reprojection.has_value() && CurrentDepth.IsValid())
 		{
@@ -237,7 +240,7 @@ FScreenPassTexture FSDBridgeViewExtension::Composite_RenderThread(FRDGBuilder& G
 			In.DepthTest.space = Depicted->bPerspective ? sdbridge::DepthTest::Space::kLinearRelative
 				: sdbridge::DepthTest::Space::kNdcAbsolute;
 			In.DepthTest.tolerance = Depicted->bPerspective ? static_cast<double>(RenderSettings.DepthTolerance) : OrthographicNdcTolerance;
-			In.DepthTest.linearizer = Depicted->Camera.linearizer;
+			In.DepthTest.linearizer = DepictedCamera.linearizer;
 		}
 		else
 		{
