@@ -128,9 +128,10 @@ namespace StreamDiffusion.Bridge.Core.Tests
             Assert.AreEqual(-1.0, before.LastRoundTripMs);
             Assert.AreEqual(-1.0, before.AverageRoundTripMs);
             monitor.Connected(1);
-            monitor.ResultReceived(10000);
-            monitor.ResultReceived(20000);
-            monitor.ResultReceived(-1);   // unknown round trip: counted, not averaged
+            monitor.ResultReceived(1, 1000, 11000);        // echoed send time: 10 ms
+            monitor.FrameSent(2, 5000);
+            monitor.ResultReceived(2, 0, 25000);           // no echo: the recorded send time gives 20 ms
+            monitor.ResultReceived(99, 0, 30000);          // unknown frame: counted, not averaged
             ConnectionStatus s = monitor.Snapshot(ClientState.Connected);
             Assert.AreEqual(3L, s.ResultsReceived);
             Assert.AreEqual(20.0, s.LastRoundTripMs, 1e-9);
@@ -140,7 +141,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
             var sw = Stopwatch.StartNew();
             while (sw.ElapsedMilliseconds < 1100)
             {
-                monitor.ResultReceived(1000);
+                monitor.ResultReceived(3, 1000, 2000);
                 System.Threading.Thread.Sleep(10);
             }
             double rate = monitor.Snapshot(ClientState.Connected).ResultsPerSecond;

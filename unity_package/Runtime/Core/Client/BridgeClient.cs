@@ -863,6 +863,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             }
             f.Header.SessionId = _welcome.SessionId;
             f.Header.SendTimeUs = NowUs();
+            _monitor.FrameSent(f.Header.FrameId, f.Header.SendTimeUs);
             ArraySegment<byte> header = _codec.EncodeFrame(ref f.Header);
             _transport.Send(header, new ArraySegment<byte>(f.Pixels, 0, f.Length));
             _credits--;
@@ -982,7 +983,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             back.Header = h;
             back.TakePixels(_message, 1);
             back.ReceivedTimeUs = NowUs();
-            _monitor.ResultReceived(h.SendTimeUs > 0 ? back.RoundTripUs : -1);
+            _monitor.ResultReceived(h.FrameId, h.SendTimeUs, back.ReceivedTimeUs);
             lock (_lock)
             {
                 _back = _ready;

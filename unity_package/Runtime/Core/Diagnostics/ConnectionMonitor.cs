@@ -17,6 +17,7 @@ namespace StreamDiffusion.Bridge.Core.Diagnostics
     {
         private const double RoundTripWeight = 0.1;
         private const long WindowMs = 1000;
+        private const int SentRing = 16;   // frames in flight are bounded by credits (a handful)
 
         private readonly object _lock = new object();
         private readonly string _endpoint;
@@ -35,6 +36,12 @@ namespace StreamDiffusion.Bridge.Core.Diagnostics
         private long _windowStartTicks;
         private int _windowCount;
         private double _resultsPerSecond;
+        // Send times of the last SentRing frames, so a round trip is known even from a server that does not
+        // echo Frame.send_time_us in its Result (the schema asks it to; the sdbridge server echoes only
+        // capture_time_us). Preallocated: recording a send allocates nothing.
+        private readonly ulong[] _sentIds = new ulong[SentRing];
+        private readonly ulong[] _sentUs = new ulong[SentRing];
+        private int _sentNext;
 
         public ConnectionMonitor(string endpoint, TransportKind transport, bool usesCurve, IBridgeLog log)
         {
@@ -107,13 +114,31 @@ namespace StreamDiffusion.Bridge.Core.Diagnostics
             Write(BridgeLogLevel.Error, text);
         }
 
-        /// <summary>A result arrived with this round trip (us; negative when the clocks cannot tell).</summary>
-        public void ResultReceived(long roundTripUs)
+        /// <summary>A frame left for the server at <paramref name="sentUs"/> (BridgeClient.NowUs).</summary>
+        public void FrameSent(ulong frameId, ulong sentUs)
+        {
+            lock (_lock)
+            {
+                _sentIds[_sentNext] = frameId;
+                _sentUs[_sentNext] = sentUs;
+                _sentNext = (_sentNext + 1) % SentRing;
+            }
+        }
+
+        /// <summary>The result for <paramref name="frameId"/> arrived at <paramref name="receivedUs"/>; the round
+        /// trip is measured from the echoed send time, or else from the recorded one (unknown: not averaged).</summary>
+        public void ResultReceived(ulong frameId, ulong echoedSendUs, ulong receivedUs)
         {
             long now = Stopwatch.GetTimestamp();
             lock (_lock)
             {
                 _results++;
+                ulong sentUs = echoedSendUs;
+                for (int i = 0; i < SentRing && sentUs == 0; i++)
+                {
+                    if (_sentIds[i] == frameId && frameId != 0) sentUs = _sentUs[i];
+                }
+                long roundTripUs = sentUs > 0 && receivedUs >= sentUs ? (long)(receivedUs - sentUs) : -1;
                 if (roundTripUs >= 0)
                 {
                     _lastRoundTripMs = roundTripUs / 1000.0;
