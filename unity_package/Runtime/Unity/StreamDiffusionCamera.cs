@@ -115,7 +115,7 @@ namespace StreamDiffusion.Bridge
         private bool _wasConnected;
         private bool _hasResult;
         private ulong _shownSource;
-        private float _lastSendTime = -1f;
+        private CaptureGate _gate;
 
         private void OnEnable()
         {
@@ -142,6 +142,7 @@ namespace StreamDiffusion.Bridge
             _ring = new CaptureRing(OnPixels);
             _display = new ResultDisplay();
             _history = new CameraHistory(Math.Max(16, depthRingSize * 2));
+            _gate = new CaptureGate(Mathf.Max(0, _settings.maxSendFps));
             _wasConnected = false;
             _hasResult = false;
 
@@ -205,11 +206,8 @@ namespace StreamDiffusion.Bridge
             if (!connected && _wasConnected) OnDisconnected();
             _wasConnected = connected;
             FinishPendingCapture();
-            if (connected)
-            {
-                ApplyLatestResult();
-                ScheduleCapture();
-            }
+            if (connected) ApplyLatestResult();
+            ScheduleCapture();
             UpdateComposite(connected);
             _hooks.RequireDepth(reproject && connected);
         }
@@ -228,6 +226,7 @@ namespace StreamDiffusion.Bridge
             _ring.Allocate(width, height, reproject ? depthRingSize : 0);
             _display.Allocate(width, height);
             _history.Clear(); // frame ids belong to a session
+            _gate.Reset();
             _hasResult = false;
             _frame.ResultViewProjection = null;
             _frame.ResultDepth = null;
@@ -252,13 +251,13 @@ namespace StreamDiffusion.Bridge
 
         private void ScheduleCapture()
         {
-            int maxFps = _settings.maxSendFps;
-            if (maxFps > 0 && _lastSendTime >= 0f && Time.unscaledTime - _lastSendTime < 1f / maxFps) return;
+            double now = Time.unscaledTime;
+            if (!_gate.ShouldCapture(_client.State, now)) return; // never while disconnected; at most maxSendFps
             _ring.Allocate(_ring.Width, _ring.Height, reproject ? depthRingSize : 0); // follows the toggles (no-op if same)
             int slot;
             RenderTexture depthTarget;
             if (!_ring.TryBegin(out slot, out depthTarget)) return; // all readbacks in flight: dropped and counted
-            _lastSendTime = Time.unscaledTime;
+            _gate.Captured(now);
             _pendingSlot = slot;
             int cameraWidth = Mathf.Max(1, _camera.pixelWidth), cameraHeight = Mathf.Max(1, _camera.pixelHeight);
             CaptureMapping m = _frame.Mapping;
