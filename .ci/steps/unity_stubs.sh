@@ -35,6 +35,10 @@ sources() { find "$@" -name '*.cs' 2>/dev/null | sort; }
 if ! command -v mcs >/dev/null 2>&1; then
   apt-get install -y -o DPkg::Lock::Timeout=600 mono-devel >/dev/null
 fi
+# Reuse the runtime csharp.sh fetched and built (same Debian source package), else fetch it here.
+if [[ ! -f "$OUT/FlatBuffers.dll" && -f "$ROOT/build/csharp/FlatBuffers.dll" && -d "$ROOT/build/csharp/src" ]]; then
+  cp "$ROOT/build/csharp/FlatBuffers.dll" "$OUT/" && cp -r "$ROOT/build/csharp/src" "$OUT/"
+fi
 bash "$PKG/Tests~/Tools/fetch_flatbuffers_runtime.sh" "$OUT" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 
 # The NuGet runtime's namespace: Debian's 2.0.8 sources renamed (API of 2.0.8, namespace and guard of 22.9.24).
