@@ -274,7 +274,7 @@ namespace StreamDiffusion.Bridge
         // AsyncGPUReadback callback (main thread): send the pixels, remember the camera that rendered them.
         private unsafe void OnPixels(NativeArray<byte> data, CaptureInfo info)
         {
-            if (_client == null) return;
+            if (_client == null || _client.State != ClientState.Connected) return; // captured before a disconnect
             FrameDescription description = FrameDescription.Rgba8(_ring.Width, _ring.Height, sdbridge.protocol.RowOrder.BottomUp);
             description.ColorSpace = sdbridge.protocol.ColorSpace.SRGB;
             IntPtr ptr = (IntPtr)NativeArrayUnsafeUtility.GetUnsafeReadOnlyPtr(data);
