@@ -1,7 +1,7 @@
 // Not compiled here (no Unreal Engine on the build machines). See SDBridgeViewExtension.h. Other APIs used, as in
 // UE 5.3-5.5: FPostProcessMaterialInputs (PostProcess/PostProcessMaterialInputs.h: GetInput returns an
 // FScreenPassTextureSlice from 5.4, made a texture with FScreenPassTexture::CopyFromSlice), FSceneTextureShaderParameters
-// (SceneRenderTargetParameters.h), RegisterExternalTexture (RenderGraphUtils.h), FRDGBuilder::ConvertToExternalTexture /
+// (SceneRenderTargetParameters.h), RegisterExternalTexture (RenderGraphUtils.h), IStereoRendering::IsAPrimaryView, FRDGBuilder::ConvertToExternalTexture /
 // RegisterExternalTexture, ENQUEUE_RENDER_COMMAND.
 #include "SDBridgeViewExtension.h"
 
@@ -15,6 +15,7 @@
 #include "SDBridgeStreamer.h"
 #include "SceneRenderTargetParameters.h"
 #include "SceneView.h"
+#include "StereoRendering.h"
 #include "StreamDiffusionBridgeModule.h"
 #include "TextureResource.h"
 #include "sdbridge/client.h"
@@ -122,7 +123,8 @@ FScreenPassTexture FSDBridgeViewExtension::AfterTonemap_RenderThread(FRDGBuilder
 {
 	const FScreenPassTexture SceneColor = SceneColorOf(GraphBuilder, Inputs);
 	const bool bPlayerView = IsPlayerView(View);
-	if (bPlayerView && RenderSettings.bCapture)
+	// Stereo: only the primary eye is sent (the composite draws over both; with reprojection each eye is warped).
+	if (bPlayerView && RenderSettings.bCapture && IStereoRendering::IsAPrimaryView(View))
 	{
 		Capture_RenderThread(GraphBuilder, View, Inputs, SceneColor);
 	}
