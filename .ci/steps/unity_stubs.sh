@@ -67,6 +67,20 @@ check "stubs: Unity.InputSystem" -target:library -r:"$OUT/UnityEngine.dll" -out:
   "${INPUT_STUBS[@]}"
 
 ENGINE_REFS=(-r:"$OUT/UnityEngine.dll" -r:"$OUT/StreamDiffusion.Bridge.Core.dll" -r:"$OUT/FlatBuffers.dll")
+
+# Negative controls: the stubs must reject a misspelt member and a wrong signature, or the check proves nothing.
+rejects() {   # rejects NAME SOURCE
+  printf '%s\n' "$2" >"$OUT/negative.cs"
+  if "${MCS[@]}" -target:library -r:"$OUT/UnityEngine.dll" -out:"$OUT/negative.dll" "$OUT/negative.cs" >/dev/null 2>&1; then
+    failed=$((failed + 1))
+    echo "FAIL  negative control accepted: $1"
+  else
+    passed=$((passed + 1))
+    echo "ok    negative control rejected: $1"
+  fi
+}
+rejects "misspelt member Debug.Logg" 'class N { void F() { UnityEngine.Debug.Logg("x"); } }'
+rejects "wrong argument type Texture2D.Apply(string)" 'class N { void F(UnityEngine.Texture2D t) { t.Apply("x"); } }'
 mapfile -t RUNTIME < <(sources "$PKG/Runtime/Unity")
 # Unity 6 code paths (URP RenderGraph) sit behind UNITY_6000_0_OR_NEWER: check them too where they exist.
 variants=("" "SDBRIDGE_URP" "SDBRIDGE_HDRP")
