@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,6 +35,18 @@ def _rewrite(path: Path, text: str) -> None:
     os.utime(path, ns=(stamp + 10**9, stamp + 10**9))  # a visible change even on a coarse-mtime file system
 
 
+def _finished_reload(host: RulesHost, now: float) -> dict[int, Any]:
+    """Poll until the reload running on its own thread has been applied (bounded wait)."""
+    before = (host.reloads, host.failed_reloads)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        outcomes = host.poll(now)
+        if outcomes or (host.reloads, host.failed_reloads) != before:
+            return outcomes
+        time.sleep(0.01)
+    raise AssertionError("the rules reload did not finish within 10 s")
+
+
 def test_bad_edit_is_reported_with_its_line_and_the_old_rules_stay(tmp_path: Path,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "rules.toml"
@@ -40,9 +54,9 @@ def test_bad_edit_is_reported_with_its_line_and_the_old_rules_stay(tmp_path: Pat
     host = RulesHost(path, poll_interval=1.0)
     assert host.open(1).changes[0].values["prompt"] == "a calm lake"
     _rewrite(path, GOOD.replace('set = { mood = "eerie" }', 'set = { mood = 3 }'))
-    assert host.poll(0.0) == {}  # first poll: interval starts
+    assert host.poll(0.0) == {}  # first poll: the file changed, its reload starts on a thread of its own
     with caplog.at_level(logging.ERROR, logger="sdbridge.events.host"):
-        assert host.check() == {}
+        assert _finished_reload(host, 0.0) == {}
     assert host.failed_reloads == 1 and "rules.toml:7: rules[0].set.mood" in host.last_error
     assert "the previous rules stay in force" in caplog.text and "rules.toml:7" in caplog.text
     # the old rules still run
@@ -52,7 +66,8 @@ def test_bad_edit_is_reported_with_its_line_and_the_old_rules_stay(tmp_path: Pat
     # a good edit applies to the live session, keeping its state
     _rewrite(path, GOOD.replace('template = "a {mood} lake"', 'template = "an {mood} forest"'))
     assert host.poll(0.5) == {}  # within the poll interval: not checked yet
-    outcomes = host.poll(1.0)
+    assert host.poll(1.0) == {}  # the reload starts on a thread of its own (never on the I/O thread)
+    outcomes = _finished_reload(host, 1.0)
     assert outcomes[1].changes[0].values["prompt"] == "an eerie forest"
     assert host.reloads == 1 and host.last_error == ""
     # a deleted file is a failed reload too; the rules stay

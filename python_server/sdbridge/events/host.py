@@ -2,13 +2,17 @@
 
 The server's I/O thread calls every method (no locking). `poll` re-reads the file when its modification
 time or size changed; a file that fails to load is reported (`last_error`, an ERROR log line naming the
-line and the problem) and the previous rules stay in force. No sockets and no torch here.
+line and the problem) and the previous rules stay in force. The re-read and validation run on a short-lived
+thread of their own and a later `poll` applies the result, so a large file never stalls the I/O thread
+(the file itself is bounded: rules.MAX_FILE_BYTES, rules.MAX_RULES). No sockets and no torch here.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,7 @@ class RulesHost:
         self._text = self.rules.text
         self._engines: dict[int, RuleEngine] = {}
         self._next_poll = 0.0
+        self._loading: concurrent.futures.Future[RuleSet] | None = None  # a reload running on its own thread
         self.reloads = 0  # successful reloads
         self.failed_reloads = 0
         self.last_error = ""
@@ -78,25 +83,53 @@ class RulesHost:
     # ------------------------------------------------------------------ hot reload
 
     def poll(self, now: float) -> dict[int, Outcome]:
-        """Every `poll_interval` seconds: reload the file if it changed. Returns each session's changes."""
+        """Every `poll_interval` seconds: start a reload on a thread of its own if the file changed; apply a
+        finished one. Returns each session's changes (empty until the reload has finished)."""
+        loading = self._loading
+        if loading is not None:
+            if not loading.done():
+                return {}
+            self._loading = None
+            return self._apply(loading)
         if now < self._next_poll:
             return {}
         self._next_poll = now + self.poll_interval
-        return self.check()
+        if not self._changed():
+            return {}
+        future: concurrent.futures.Future[RuleSet] = concurrent.futures.Future()
+        self._loading = future
+        threading.Thread(target=self._load_into, args=(future,), name="sdbridge-rules-reload", daemon=True).start()
+        return {}
 
     def check(self) -> dict[int, Outcome]:
-        """Reload the file now if its modification time or size changed (see `poll`)."""
+        """Reload now, on the calling thread, if the file's modification time or size changed (see `poll`)."""
+        if not self._changed():
+            return {}
+        future: concurrent.futures.Future[RuleSet] = concurrent.futures.Future()
+        self._load_into(future)
+        return self._apply(future)
+
+    def _changed(self) -> bool:
         stamp = self._stat()
         if stamp == self._stamp:
-            return {}
+            return False
         self._stamp = stamp
+        return True
+
+    def _load_into(self, future: concurrent.futures.Future[RuleSet]) -> None:
         try:
-            rules = load_rules(self.path)
-        except RulesError as exc:
+            future.set_result(load_rules(self.path))
+        except BaseException as exc:  # RulesError, or a bug of ours: reported by _apply on the I/O thread
+            future.set_exception(exc)
+
+    def _apply(self, loaded: concurrent.futures.Future[RuleSet]) -> dict[int, Outcome]:
+        exc = loaded.exception()
+        if exc is not None:
             self.failed_reloads += 1
-            self.last_error = str(exc)
-            log.error("rules file not reloaded, the previous rules stay in force: %s", exc)
+            self.last_error = str(exc) if isinstance(exc, RulesError) else f"{type(exc).__name__}: {exc}"
+            log.error("rules file not reloaded, the previous rules stay in force: %s", self.last_error)
             return {}
+        rules = loaded.result()
         if rules.text == self._text:
             return {}
         self.rules, self._text, self.last_error = rules, rules.text, ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import stat
 import string
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -38,7 +39,62 @@ PARAMS = ("guidance_scale", "delta", "seed", "t_index_list", "similarity_filter"
 MAX_T_INDEX = 49
 MAX_SECONDS = 3600.0
 MAX_FRAMES = 1_000_000
+#: Size bounds of a rules file, so that a load or hot reload (on the server's I/O thread) stays short:
+#: loading is linear in the file, ~0.1 ms per rule here.
+MAX_RULES = 5000
+MAX_FILE_BYTES = 2 * 1024 * 1024
+#: Largest width or precision in a template's format spec: a State value must never choose an allocation size.
+MAX_FORMAT_WIDTH = 256
+#: Longest template and most fields in one, so that rendering (on every event and State change) stays cheap.
+MAX_TEMPLATE_CHARS = 4096
+MAX_TEMPLATE_FIELDS = 32
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Python's standard format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type].
+_FORMAT_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?"
+                          r"[bcdeEfFgGnosxX%]?", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    """The accepted values of one numeric pipeline parameter (rules files and preview pages check these).
+
+    `name` is the StreamConfig field name; for t_index_list the range applies to each entry.
+    """
+
+    name: str
+    integer: bool
+    lo: float
+    hi: float
+    hi_open: bool = False
+
+    @property
+    def text(self) -> str:
+        """The range as written in messages, e.g. "[0, 30]" or "[0, 1)"."""
+        hi = f"{self.hi:g}" if not self.integer else str(int(self.hi))
+        lo = f"{self.lo:g}" if not self.integer else str(int(self.lo))
+        return f"[{lo}, {hi}{')' if self.hi_open else ']'}"
+
+    def contains(self, value: Any) -> bool:
+        """True when `value` is a number of the right kind inside the range (bool is not a number)."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.integer and not isinstance(value, int):
+            return False
+        if not math.isfinite(value) or value < self.lo:
+            return False
+        return value < self.hi if self.hi_open else value <= self.hi
+
+
+#: Every numeric pipeline parameter a rules file or a preview page may set, with its range. The ranges fit
+#: the wire types of Params (guidance/delta/threshold float32, seed uint64, max skip uint32, t_index int32).
+PARAM_RANGES: dict[str, ParamRange] = {r.name: r for r in (
+    ParamRange("guidance_scale", False, 0.0, 30.0),
+    ParamRange("delta", False, 0.0, 2.0),
+    ParamRange("similarity_threshold", False, 0.0, 1.0, hi_open=True),
+    ParamRange("max_skip_frames", True, 0, 1000),
+    ParamRange("seed", True, 0, 2**63 - 1),
+    ParamRange("t_index_list", True, 0, MAX_T_INDEX),
+)}
 
 
 class RulesError(ConfigError):
@@ -180,7 +236,7 @@ class _Locator:
     _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
 
     def __init__(self, text: str) -> None:
-        self.entries: list[tuple[KeyPath, int]] = []
+        self.entries: dict[KeyPath, int] = {}  # first line of each key path (one dict lookup per query)
         arrays: dict[tuple[str, ...], int] = {}
         context: KeyPath = ()
         for number, line in enumerate(text.splitlines(), start=1):
@@ -192,12 +248,12 @@ class _Locator:
                     arrays[names] = arrays.get(names, -1) + 1
                     path = self._with_indices(names, arrays)
                 context = path
-                self.entries.append((path, number))
+                self.entries.setdefault(path, number)
                 continue
             key = self._KEY.match(line)
             if key and not line.lstrip().startswith("#"):
                 parts = tuple(_unquote(p) for p in key.group(1).split("."))
-                self.entries.append((context + parts, number))
+                self.entries.setdefault(context + parts, number)
 
     @staticmethod
     def _with_indices(names: tuple[str, ...], arrays: dict[tuple[str, ...], int]) -> KeyPath:
@@ -210,13 +266,16 @@ class _Locator:
         return tuple(path)
 
     def line(self, path: KeyPath) -> int | None:
-        """The line of the longest prefix of `path` that appears in the text (None if nothing does)."""
-        best: tuple[int, int] | None = None  # (prefix length, line)
-        for entry, number in self.entries:
-            n = len(entry)
-            if n <= len(path) and path[:n] == entry and (best is None or n > best[0]):
-                best = (n, number)
-        return best[1] if best else None
+        """The line of the longest prefix of `path` that appears in the text (None if nothing does).
+
+        At most len(path) dict lookups: loading a file asks once per rule, so a scan of every entry
+        here made loading quadratic in the number of rules.
+        """
+        for n in range(len(path), 0, -1):
+            number = self.entries.get(path[:n])
+            if number is not None:
+                return number
+        return None
 
 
 def _unquote(part: str) -> str:
@@ -231,6 +290,7 @@ class _Parser:
         self.text, self.source = text, source
         self.locator = _Locator(text)
         self.variables: dict[str, Variable] = {}
+        self._defaults: dict[str, Scalar] | None = None  # set once every variable is declared
 
     def fail(self, path: KeyPath, problem: str) -> RulesError:
         line = self.locator.line(path)
@@ -273,6 +333,9 @@ class _Parser:
         raw_rules = data.get("rules", [])
         if not isinstance(raw_rules, list):
             raise self.fail(("rules",), "must be an array of tables: write each rule as [[rules]]")
+        if len(raw_rules) > MAX_RULES:
+            raise RulesError(f"{self.source}: {len(raw_rules)} rules, above the limit of {MAX_RULES}; split the "
+                             f"file or merge rules (a rule may match any event with event = \"*\")")
         rules = tuple(self.rule(i, r) for i, r in enumerate(raw_rules))
         return RuleSet(variables=dict(self.variables), prompt=template, negative=negative, transition=transition,
                        params=params, rules=rules, source=self.source, text=self.text)
@@ -317,15 +380,23 @@ class _Parser:
             raise self.fail((*path, "default"), f"default: {exc}{hint}") from exc
         return Variable(name, kind, default, lo, hi, choices)
 
-    def template(self, text: Any, path: KeyPath) -> Template:
+    def template(self, text: Any, path: KeyPath, owner: str = "") -> Template:
+        """A checked template; `owner` (e.g. "rule 'boss'") starts the messages about its format specs."""
         if not isinstance(text, str):
             raise self.fail(path, f"must be a string, got {_kind(text)}")
+        if len(text) > MAX_TEMPLATE_CHARS:
+            raise self.fail(path, f"template of {len(text)} characters, above the limit of {MAX_TEMPLATE_CHARS}; "
+                                  f"shorten it")
         names: list[str] = []
         try:
             parsed = list(string.Formatter().parse(text))
         except ValueError as exc:
             raise self.fail(path, f"bad template {text!r}: {exc} (write {{{{ and }}}} for literal braces)") from exc
-        for _, name, _, _ in parsed:
+        fields = sum(1 for _, name, _, _ in parsed if name is not None)
+        if fields > MAX_TEMPLATE_FIELDS:
+            raise self.fail(path, f"template {text[:60]!r}... has {fields} fields, above the limit of "
+                                  f"{MAX_TEMPLATE_FIELDS}; use fewer {{variables}}")
+        for _, name, spec, _ in parsed:
             if name is None:
                 continue
             if name == "" or not _NAME.match(name):
@@ -334,13 +405,38 @@ class _Parser:
                 known = ", ".join(sorted(self.variables)) or "none declared"
                 raise self.fail(path, f"unknown variable {{{name}}} in template {text!r}; declare it under "
                                       f"[state] (known: {known})")
+            if spec:
+                self.format_spec(name, spec, f"{owner}: template {text!r}" if owner else f"template {text!r}", path)
             if name not in names:
                 names.append(name)
         try:
-            text.format_map({n: v.default for n, v in self.variables.items()})
+            text.format_map(self.defaults())
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise self.fail(path, f"template {text!r} cannot be rendered with the defaults: {exc}") from exc
         return Template(text, tuple(names))
+
+    def format_spec(self, name: str, spec: str, where: str, path: KeyPath) -> None:
+        """Refuse a nested field (`{style:>{pad}}`: a State value would choose the width) and a width or
+        precision above MAX_FORMAT_WIDTH."""
+        if "{" in spec or "}" in spec:
+            raise self.fail(path, f"{where}: the format spec {spec!r} of {{{name}}} nests a field; a "
+                                  f"format spec must be literal (e.g. {{{name}:>12}}), so that no State value "
+                                  f"chooses a width")
+        match = _FORMAT_SPEC.fullmatch(spec)
+        if match is None:
+            raise self.fail(path, f"{where}: {spec!r} in {{{name}:{spec}}} is not a format spec "
+                                  f"([[fill]align][sign][#][0][width][,][.precision][type], e.g. >12 or .2f)")
+        for part in ("width", "precision"):
+            digits = match.group(part)
+            if digits and int(digits) > MAX_FORMAT_WIDTH:
+                raise self.fail(path, f"{where}: {part} {int(digits)} in {{{name}:{spec}}} is above "
+                                      f"{MAX_FORMAT_WIDTH}; use a smaller {part}")
+
+    def defaults(self) -> dict[str, Scalar]:
+        """Every variable declared so far at its default (built once: templates are checked per rule)."""
+        if self._defaults is None:
+            self._defaults = {n: v.default for n, v in self.variables.items()}
+        return self._defaults
 
     def timing(self, spec: Any, path: KeyPath, blend: bool) -> Timing:
         allowed = ("seconds", "frames", "easing", "interpolation") if blend else ("seconds", "frames")
@@ -374,36 +470,30 @@ class _Parser:
         return tuple(out)
 
     def param(self, key: str, value: Any, path: KeyPath) -> Any:
-        def number(lo: float, hi: float, hi_open: bool = False) -> float:
-            ok = not isinstance(value, bool) and isinstance(value, int | float) and lo <= value and (
-                value < hi if hi_open else value <= hi)
-            if not ok:
-                raise self.fail(path, f"{key}={value!r} must be a number in [{lo:g}, {hi:g}{')' if hi_open else ']'}")
+        if key in ("guidance_scale", "delta", "similarity_threshold"):
+            bounds = PARAM_RANGES[key]
+            if not bounds.contains(float(value) if isinstance(value, int) and not isinstance(value, bool)
+                                   else value):
+                raise self.fail(path, f"{key}={value!r} must be a number in {bounds.text}")
             return float(value)
-
-        if key == "guidance_scale":
-            return number(0.0, 30.0)
-        if key == "delta":
-            return number(0.0, 2.0)
-        if key == "similarity_threshold":
-            return number(0.0, 1.0, hi_open=True)
         if key == "similarity_filter":
             if not isinstance(value, bool):
                 raise self.fail(path, f"similarity_filter={value!r} must be true or false")
             return value
         if key == "max_skip_frames":
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
-                raise self.fail(path, f"max_skip_frames={value!r} must be an integer in [0, 1000]")
+            if not PARAM_RANGES[key].contains(value):
+                raise self.fail(path, f"max_skip_frames={value!r} must be an integer in {PARAM_RANGES[key].text}")
             return value
         if key == "seed":
+            seeds = PARAM_RANGES["seed"]
             if isinstance(value, int) and not isinstance(value, bool):
-                if not 0 <= value < 2**63:
-                    raise self.fail(path, f"seed={value!r} must be in [0, 2^63)")
+                if not seeds.contains(value):
+                    raise self.fail(path, f"seed={value!r} must be in {seeds.text}")
                 return value
             pairs = value if isinstance(value, list) else None
-            if not pairs or not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], int)
-                                    and not isinstance(p[0], bool) and 0 <= p[0] < 2**63
-                                    and isinstance(p[1], int | float) and not isinstance(p[1], bool) and p[1] >= 0
+            if not pairs or not all(isinstance(p, list) and len(p) == 2 and seeds.contains(p[0])
+                                    and isinstance(p[1], int | float) and not isinstance(p[1], bool)
+                                    and math.isfinite(p[1]) and p[1] >= 0
                                     for p in pairs) or sum(p[1] for p in pairs) <= 0:
                 raise self.fail(path, f"seed={value!r} must be an integer or a blend [[seed, weight], ...] with "
                                       f"non-negative weights of positive sum")
@@ -412,8 +502,8 @@ class _Parser:
         if not isinstance(value, list) or not value or not all(
                 isinstance(t, int) and not isinstance(t, bool) for t in value):
             raise self.fail(path, f"t_index_list={value!r} must be a non-empty array of integers, e.g. [32, 45]")
-        if any(not 0 <= t <= MAX_T_INDEX for t in value):
-            raise self.fail(path, f"t_index_list={value} has a value outside [0, {MAX_T_INDEX}]")
+        if not all(PARAM_RANGES["t_index_list"].contains(t) for t in value):
+            raise self.fail(path, f"t_index_list={value} has a value outside {PARAM_RANGES['t_index_list'].text}")
         if any(b <= a for a, b in itertools.pairwise(value)):
             raise self.fail(path, f"t_index_list={value} must be strictly ascending")
         return tuple(value)
@@ -498,8 +588,9 @@ class _Parser:
             if isinstance(amount, bool) or not isinstance(amount, int | float):
                 raise self.fail((*path, "add", var_name), f"add.{var_name}={amount!r} must be a number")
             adds.append((var_name, float(amount)))
-        prompt = self.template(spec["prompt"], (*path, "prompt")) if "prompt" in spec else None
-        negative = self.template(spec["negative"], (*path, "negative")) if "negative" in spec else None
+        owner = f"rule {name!r}"
+        prompt = self.template(spec["prompt"], (*path, "prompt"), owner) if "prompt" in spec else None
+        negative = self.template(spec["negative"], (*path, "negative"), owner) if "negative" in spec else None
         params = self.params(spec["params"], (*path, "params")) if "params" in spec else ()
         transition = self.timing(spec["transition"], (*path, "transition"), blend=True) \
             if "transition" in spec else None
@@ -555,14 +646,24 @@ def _kind(value: Any) -> str:
 
 def parse_rules(text: str, source: str = "<string>") -> RuleSet:
     """Parse and validate rules-file text; raises RulesError naming `source`, the line and the problem."""
+    if len(text) > MAX_FILE_BYTES:
+        raise RulesError(f"{source}: {len(text)} characters, above the limit of {MAX_FILE_BYTES} for a rules file; "
+                         f"split it or shorten its templates")
     return _Parser(text, source).parse()
 
 
 def load_rules(path: str | Path) -> RuleSet:
-    """Read and validate a rules file (see docs/rules.md)."""
+    """Read and validate a rules file (see docs/rules.md); a file above MAX_FILE_BYTES is refused unread."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if not stat.S_ISREG(p.stat().st_mode):  # a FIFO or a device would block or never end
+            raise RulesError(f"rules file {p} is not a regular file; pass a TOML file to --rules")
+        with p.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise RulesError(f"rules file {p} has more than {MAX_FILE_BYTES} bytes, the limit for a rules file; "
+                             f"split it or shorten its templates")
+        text = data.decode("utf-8")
     except OSError as exc:
         raise RulesError(f"cannot read rules file {p}: {exc.strerror}; pass an existing file to --rules") from exc
     except UnicodeDecodeError as exc:
