@@ -21,6 +21,11 @@ namespace UnityEngine
         public static bool graphicsUVStartsAtTop { get { throw null; } }
     }
 
+    public partial class GameObject
+    {
+        public void SetActive(bool value) { throw null; }
+    }
+
     public partial class Time
     {
         public static int frameCount { get { throw null; } }

@@ -68,10 +68,12 @@ namespace StreamDiffusion.Bridge
             _users++;
             if (_host != null) return;
             _host = new GameObject("StreamDiffusion Bridge Custom Pass") { hideFlags = HideFlags.HideAndDontSave };
+            _host.SetActive(false); // configure the volume before its OnEnable registers it with HDRP
             CustomPassVolume volume = _host.AddComponent<CustomPassVolume>();
             volume.isGlobal = true;
             volume.injectionPoint = CustomPassInjectionPoint.AfterPostProcess;
             volume.customPasses.Add(new StreamDiffusionCustomPass { name = "StreamDiffusion Bridge" });
+            _host.SetActive(true);
         }
 
         public static void Release()
