@@ -300,6 +300,83 @@ namespace StreamDiffusion.Bridge.Core.Tests
                 new[] { WarpOutcome.Sampled, WarpOutcome.Sampled }, 1.5f, output));
         }
 
+        // ------------------------------------------------------------------ single precision (what the GPU does)
+
+        /// <summary>The shader's arithmetic (Runtime/Shaders/StreamDiffusionBridge.shader, SDReproject) in float:
+        /// the constants are the Reprojector's, cast to float as BridgeFrame uploads them.</summary>
+        private static WarpOutcome FloatWarp(Reprojector r, float u, float v, float dstDepth, float storedDepth,
+                                             out float su, out float sv)
+        {
+            var m = new float[16];
+            for (int i = 0; i < 16; i++) m[i] = (float)r.SourceFromDestination[i / 4, i % 4];
+            double[] s3 = r.InverseSourceRow3, d3 = r.InverseDestinationRow3;
+            float x = 2f * u - 1f, y = 1f - 2f * v, z = dstDepth;
+            float px = m[0] * x + m[1] * y + m[2] * z + m[3];
+            float py = m[4] * x + m[5] * y + m[6] * z + m[7];
+            float pw = m[12] * x + m[13] * y + m[14] * z + m[15];
+            float invDstW = (float)d3[0] * x + (float)d3[1] * y + (float)d3[2] * z + (float)d3[3];
+            su = sv = 0f;
+            if (pw <= 0f || invDstW <= 0f) return WarpOutcome.BehindCamera;
+            su = (px / pw + 1f) * 0.5f;
+            sv = (1f - py / pw) * 0.5f;
+            if (su < 0f || su > 1f || sv < 0f || sv > 1f) return WarpOutcome.OutsideSource;
+            float srcW = pw / invDstW;
+            float invW = (float)s3[0] * (2f * su - 1f) + (float)s3[1] * (1f - 2f * sv) + (float)s3[2] * storedDepth + (float)s3[3];
+            if (invW <= 0f) return WarpOutcome.Disoccluded;
+            float storedW = 1f / invW;
+            return Math.Abs(srcW - storedW) <= (float)r.Tolerance * storedW ? WarpOutcome.Sampled : WarpOutcome.Disoccluded;
+        }
+
+        [TestCase(false)]
+        [TestCase(true)]
+        public void SinglePrecisionAgreesWithTheReferenceAtGameScale(bool reversedZ)
+        {
+            // Unity's defaults (near 0.3, far 1000), a camera 500 units from the origin, background at 50 and an
+            // occluder at 10: in float the shader must classify every pixel as the double-precision reference does
+            // and sample the same texel.
+            const int w = 64, h = 48;
+            Matrix4 p = Matrix4.PerspectiveGl(60, (double)w / h, 0.3, 1000);
+            if (reversedZ)
+            {
+                var e = new double[16];
+                p.CopyRowMajor(e, 0);
+                for (int k = 0; k < 4; k++) e[8 + k] = 0.5 * e[12 + k] - 0.5 * e[8 + k];
+                p = Matrix4.FromRowMajor(e);
+            }
+            double move = 2.0 * 1 * 50 / (w * p[0, 0]); // background shifts 1 pixel, the occluder 5
+            Matrix4 src = p.Multiply(Matrix4.Translation(-500, -20, -500));
+            Matrix4 dst = p.Multiply(Matrix4.Translation(-500 - move, -20, -500));
+            var r = new Reprojector(src, dst);
+            double dBg = DeviceDepth(p, 50), dOcc = DeviceDepth(p, 10);
+            const int a = 20, b = 32, occShift = 5;
+            var sourceDepth = new ImageBuffer(w, h, 1);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) sourceDepth.Set(x, y, 0, (float)(x >= a && x < b ? dOcc : dBg));
+            int compared = 0;
+            for (int y = 0; y < h; y++)
+            {
+                for (int x = 0; x < w; x++)
+                {
+                    double dCur = x >= a - occShift && x < b - occShift ? dOcc : dBg;
+                    double u = (x + 0.5) / w, v = (y + 0.5) / h, ru, rv;
+                    WarpOutcome reference = ReprojectionWarp.WarpPixel(r, u, v, dCur, sourceDepth, null, out ru, out rv);
+                    float su, sv;
+                    double sud, svd, szd, swd;
+                    r.TryProject(u, v, dCur, out sud, out svd, out szd, out swd);
+                    int tx, ty;
+                    sourceDepth.NearestTexel(sud, svd, out tx, out ty);
+                    WarpOutcome single = FloatWarp(r, (float)u, (float)v, (float)dCur, sourceDepth.Get(tx, ty, 0), out su, out sv);
+                    string at = "pixel " + x + "," + y;
+                    Assert.AreEqual(reference, single, at);
+                    if (reference != WarpOutcome.Sampled) continue;
+                    Assert.AreEqual(Math.Floor(ru * w), Math.Floor(su * w), at + " column");
+                    Assert.AreEqual(Math.Floor(rv * h), Math.Floor(sv * h), at + " row");
+                    compared++;
+                }
+            }
+            Assert.Greater(compared, w * h / 2);
+        }
+
         // ------------------------------------------------------------------ history
 
         [Test]
