@@ -14,9 +14,10 @@ namespace StreamDiffusion.Bridge.Core.Diagnostics
         /// <summary>"cannot reach tcp://h:p: &lt;cause&gt;. Fix: &lt;what to check&gt;".</summary>
         public static string Describe(string endpoint, TransportKind transport, bool usesCurve, Exception error)
         {
-            string cause = error == null ? "unknown error" : error.Message;
-            return "cannot reach the StreamDiffusion server at " + endpoint + ": " + cause + ". Fix: " +
-                   Fix(endpoint, transport, usesCurve, error);
+            string cause = error == null ? "unknown error" : error.Message.TrimEnd('.', ' ');
+            bool sentence = cause.EndsWith("?") || cause.EndsWith("!");
+            return "cannot reach the StreamDiffusion server at " + endpoint + ": " + cause + (sentence ? " " : ". ") +
+                   "Fix: " + Fix(endpoint, transport, usesCurve, error);
         }
 
         private static string Fix(string endpoint, TransportKind transport, bool usesCurve, Exception error)
