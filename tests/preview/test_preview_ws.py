@@ -21,9 +21,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from sdbridge.config import PreviewConfig
+from sdbridge.preview.commands import command_message
 from sdbridge.preview.encode import IMAGE_HEADER, IMAGE_MAGIC
 from sdbridge.preview.taps import FrameTaps
-from sdbridge.preview.web import PreviewServer, command_message, is_loopback
+from sdbridge.preview.web import PreviewServer, is_loopback
 from sdbridge.protocol import messages as m
 from sdbridge.runtime.pixels import Layout, PixelFormat
 from sdbridge.server import BridgeServer
@@ -208,7 +209,8 @@ def test_engine_clients_are_told_the_page_address_of_their_session(identity_serv
     streamer = streamer_factory(identity_server)
     notice = wait_for(lambda: next((n for n in streamer.notices if n.kind is m.NoticeKind.INFO
                                     and n.source == "preview"), None), 10, "the page address notice")
-    assert notice.message == identity_server.preview_url + f"?session={streamer.session_id}"
+    token = identity_server.preview.access.session_token(streamer.session_id)
+    assert notice.message == identity_server.preview_url + f"?token={token}&session={streamer.session_id}"
     assert streamer.welcome.capabilities & m.Capability.NOTICES  # both sides say they speak Notice
     assert notice in streamer.client.notices
     status, body = _get(notice.message)

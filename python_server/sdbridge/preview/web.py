@@ -8,9 +8,14 @@ every page that watches it.
 
 Security: the server binds 127.0.0.1 unless told otherwise; binding any other host requires a token
 (generated when none is configured), which the page address carries (`?token=`) and both the page and
-the websocket check. A websocket whose Origin is another site than the page's own is refused, and without a
-token only loopback Host names are served (no DNS rebinding), so a web page the user visits cannot drive
-the preview through the browser.
+the websocket check. Engine clients never get that token: each is told the address of its own session,
+whose session token (access.py) lets the page watch and steer that session only. A websocket whose Origin
+is another site than the page's own is refused, and without a token only loopback Host names are served
+(no DNS rebinding), so a web page the user visits cannot drive the preview through the browser.
+
+Bounded cost: at most limits.max_preview_pages pages at once (the next gets HTTP 503 naming the limit);
+each session's snapshot is at most limits.max_preview_snapshot_bytes of JSON (snapshot.py) and a page gets
+it only when it changed; malformed HTTP (bad request line, oversized or duplicated headers) gets a 400.
 """
 
 from __future__ import annotations
@@ -18,30 +23,31 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import hmac
 import ipaddress
 import json
 import logging
-import math
 import secrets
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from sdbridge.config import PreviewConfig
+from sdbridge.config import LimitsConfig, PreviewConfig
 from sdbridge.errors import ConfigError, InputError, TransportError
+from sdbridge.preview.access import Grant, PageAccess
+from sdbridge.preview.commands import command_message, page_ranges
 from sdbridge.preview.encode import image_message, to_jpeg
+from sdbridge.preview.http400 import StrictHttpConnection
+from sdbridge.preview.snapshot import bounded_json
 from sdbridge.preview.taps import FrameTaps, TapFrame
 from sdbridge.protocol import messages as m
 
@@ -53,7 +59,8 @@ _STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
            "/style.css": ("style.css", "text/css; charset=utf-8")}
 _SAMPLE_PERIOD = 0.5  # seconds between session snapshots (charts, session list)
 _RATE_WINDOW = 4.0  # rates are averaged over this many seconds (slow models make a frame every few seconds)
-_MAX_TEXT = 4096
+_TOKEN_REFUSED = ("the preview token is missing or wrong; open the address `sdbridge serve` printed (it carries "
+                  "?token=...) or the one your engine client was told for its session\n")
 
 
 class PreviewHost(Protocol):
@@ -90,24 +97,29 @@ class _Rates:
 class PreviewServer:
     """Serves the page and websocket on `config.host:config.port` from a thread of its own."""
 
-    def __init__(self, config: PreviewConfig, host: PreviewHost, taps: FrameTaps) -> None:
+    def __init__(self, config: PreviewConfig, host: PreviewHost, taps: FrameTaps,
+                 limits: LimitsConfig | None = None) -> None:
+        """`limits`: the server's limits (max_preview_pages, max_preview_snapshot_bytes, text and list sizes)."""
         self.config = config
+        self.limits = limits or LimitsConfig()
         self._host = host
         self._taps = taps
         self.token = config.token
         if not is_loopback(config.host) and not self.token:
             self.token = secrets.token_urlsafe(18)
+        self.access = PageAccess(self.token)
         self.port = 0
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
-        self._sessions_message = json.dumps({"type": "sessions", "sessions": []})
-        self._sessions_version = 0
+        self._snapshots: dict[int, str] = {}  # session id -> bounded JSON; replaced only when it changed
+        self._all_sessions = _sessions_message([])  # every session (pages with the server-wide token)
         self._history: dict[int, deque[_Rates]] = {}  # per session: counters of the last _RATE_WINDOW seconds
         self._encoded: dict[tuple[int, str], tuple[TapFrame, bytes]] = {}
         self.images_sent = 0
+        self.snapshots_sent = 0  # sessions messages sent to pages (only when they changed)
         self.thread_id = 0
         self.connections = 0
 
@@ -136,9 +148,9 @@ class PreviewServer:
         return f"http://{host}:{self.port}/{query}"
 
     def session_url(self, session_id: int) -> str:
-        """The page address that opens with `session_id` selected."""
-        sep = "&" if "?" in self.url else "?"
-        return f"{self.url}{sep}session={session_id}"
+        """The page address of `session_id` alone (its session token, never the server-wide one)."""
+        base = self.url.split("?", 1)[0]
+        return f"{base}?token={quote(self.access.session_token(session_id))}&session={session_id}"
 
     def close(self) -> None:
         """Stop serving and join the thread. Idempotent."""
@@ -168,7 +180,7 @@ class PreviewServer:
         self._stopping = asyncio.Event()
         async with serve(self._connection, self.config.host, self.config.port, process_request=self._http,
                          compression=None, max_size=64 * 1024, ping_interval=20, ping_timeout=20,
-                         server_header="sdbridge-preview") as server:
+                         server_header="sdbridge-preview", create_connection=StrictHttpConnection) as server:
             sock = next(iter(server.sockets))
             self.port = int(sock.getsockname()[1])
             self._ready.set()
@@ -181,46 +193,59 @@ class PreviewServer:
 
     # -- HTTP
 
-    def _token_ok(self, query: dict[str, list[str]]) -> bool:
-        if not self.token:
-            return True
-        given = (query.get("token") or [""])[0]
-        return hmac.compare_digest(given.encode(), self.token.encode())
+    def _grant(self, path: str) -> Grant | None:
+        """What the token in `path`'s query allows (None: refused)."""
+        tokens = parse_qs(urlsplit(path).query).get("token")
+        return self.access.grant(tokens[0] if tokens else None)
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        try:
+            return self._route(connection, request)
+        except MultipleValuesError as exc:  # a header we read is given twice
+            return connection.respond(400, f"bad request: the {exc} header is given more than once\n")
+
+    def _route(self, connection: ServerConnection, request: Request) -> Response | None:
+        hosts = request.headers.get_all("Host")
+        if len(hosts) != 1:
+            return connection.respond(400, f"bad request: {len(hosts)} Host headers; HTTP/1.1 needs exactly one\n")
         parts = urlsplit(request.path)
-        query = parse_qs(parts.query)
-        host_name = urlsplit("//" + request.headers.get("Host", "")).hostname or ""
+        host_name = urlsplit("//" + hosts[0]).hostname or ""
         if not self.token and not is_loopback(host_name):  # DNS rebinding: a foreign name resolving to us
             return connection.respond(403, f"Host {host_name!r} is not this machine's loopback address; open "
                                            f"http://127.0.0.1:{self.port}/\n")
         if parts.path == "/ws":
-            if not self._token_ok(query):
-                return connection.respond(403, "the preview token is missing or wrong; open the address "
-                                               "`sdbridge serve` printed (it carries ?token=...)\n")
+            if self._grant(request.path) is None:
+                return connection.respond(403, _TOKEN_REFUSED)
             origin = request.headers.get("Origin")
-            host = request.headers.get("Host", "")
-            if origin is not None and urlsplit(origin).netloc != host:
-                return connection.respond(403, f"websocket Origin {origin} is not this page ({host})\n")
+            if origin is not None and urlsplit(origin).netloc != hosts[0]:
+                return connection.respond(403, f"websocket Origin {origin} is not this page ({hosts[0]})\n")
+            if self.connections >= self.limits.max_preview_pages:
+                return connection.respond(503, self._pages_full())
             return None  # go on with the websocket handshake
         static = _STATIC.get(parts.path)
         if static is None:
             return connection.respond(404, f"no such page: {parts.path}; the preview is at /\n")
-        if parts.path in ("/", "/index.html") and not self._token_ok(query):
-            return connection.respond(403, "the preview token is missing or wrong; open the address "
-                                           "`sdbridge serve` printed (it carries ?token=...)\n")
+        if parts.path in ("/", "/index.html") and self._grant(request.path) is None:
+            return connection.respond(403, _TOKEN_REFUSED)
         name, content_type = static
         body = resources.files("sdbridge.preview").joinpath("static", name).read_bytes()
         headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
                            ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])
         return Response(200, "OK", headers, body)
 
+    def _pages_full(self) -> str:
+        limit = self.limits.max_preview_pages
+        return (f"the preview already has {self.connections} pages open, the limit "
+                f"(limits.max_preview_pages={limit}); close a preview page or tab, or raise "
+                f"limits.max_preview_pages in the server config\n")
+
     # -- shared sampling
 
     async def _sample_forever(self) -> None:
         while True:
             try:
-                self._sample()
+                if self.connections:  # nobody watches: no snapshot (rates restart with the next page)
+                    self._sample()
             except Exception:  # a bug of ours must not end the preview
                 log.exception("preview: session snapshot failed")
             await asyncio.sleep(_SAMPLE_PERIOD)
@@ -249,9 +274,23 @@ class PreviewServer:
         self._history = live
         for key in [k for k in self._encoded if k[0] not in live]:  # ended sessions: drop their last images
             del self._encoded[key]
-        self._sessions_message = json.dumps({"type": "sessions", "time": time.time(), "sessions": sessions},
-                                            default=_jsonable)
-        self._sessions_version += 1
+        snapshots: dict[int, str] = {}
+        for info in sessions:  # keep the old string when nothing changed: pages compare by identity
+            sid = int(info["id"])
+            text = bounded_json(info, self.limits.max_preview_snapshot_bytes)
+            old = self._snapshots.get(sid)
+            snapshots[sid] = old if old == text else text
+        if list(snapshots.items()) != list(self._snapshots.items()):
+            self._all_sessions = _sessions_message(list(snapshots.values()))
+        self._snapshots = snapshots
+
+    def _sessions_for(self, grant: Grant, last: str) -> str:
+        """The sessions message a page with `grant` should have (`last`, the same object, when unchanged)."""
+        if grant.session is None:
+            return self._all_sessions
+        text = self._snapshots.get(grant.session)
+        message = _sessions_message([text] if text is not None else [])
+        return last if message == last else message
 
     def _image(self, session_id: int, view: str) -> tuple[TapFrame, bytes] | None:
         """The newest kept frame of a view with its encoded message (encoded once for all pages)."""
@@ -269,8 +308,15 @@ class PreviewServer:
     # -- one page
 
     async def _connection(self, ws: ServerConnection) -> None:
+        grant = self._grant(ws.request.path if ws.request is not None else "")
+        if grant is None:  # process_request refused it already; checked again in case of a change
+            await ws.close(1008, "the preview token is missing or wrong")
+            return
+        if self.connections >= self.limits.max_preview_pages:  # several handshakes passed the HTTP check at once
+            await ws.close(1013, self._pages_full()[:120])
+            return
         self.connections += 1
-        state = _PageState()
+        state = _PageState(grant=grant)
         sender = asyncio.create_task(self._send_forever(ws, state))
         try:
             async for raw in ws:
@@ -288,11 +334,14 @@ class PreviewServer:
         period = 1.0 / self.config.fps
         sent: dict[str, TapFrame] = {}
         try:
-            await ws.send(json.dumps({"type": "hello", "fps": self.config.fps}))
+            await ws.send(json.dumps({"type": "hello", "fps": self.config.fps, "session": state.grant.session,
+                                      **page_ranges(self.limits)}))
             while True:
-                if state.sessions_version != self._sessions_version:
-                    state.sessions_version = self._sessions_version
-                    await ws.send(self._sessions_message)
+                message = self._sessions_for(state.grant, state.sessions_sent)
+                if message is not state.sessions_sent:  # only when it changed
+                    state.sessions_sent = message
+                    self.snapshots_sent += 1
+                    await ws.send(message)
                 sid = state.watched
                 if sid is not None:
                     for view in (FrameTaps.INPUT, FrameTaps.OUTPUT):
@@ -318,6 +367,7 @@ class PreviewServer:
                 sid = request.get("session")
                 if sid is not None and not isinstance(sid, int):
                     raise InputError(f"watch.session={sid!r} must be a session id (integer) or null")
+                self._check_grant(state.grant, sid, "watch")
                 if state.watched is not None:
                     self._taps.unwatch(state.watched)
                 state.watched = sid
@@ -327,7 +377,8 @@ class PreviewServer:
             sid = request.get("session")
             if not isinstance(sid, int):
                 raise InputError(f"{op}.session={sid!r} must be a session id (integer)")
-            message = command_message(request)
+            self._check_grant(state.grant, sid, str(op))
+            message = command_message(request, self.limits)
             future = self._host.submit_control(sid, message, "preview")
             await asyncio.wait_for(asyncio.wrap_future(future), timeout=5.0)
             return {"type": "ack", "req": request.get("req"), "ok": True}
@@ -338,79 +389,25 @@ class PreviewServer:
         except Exception as exc:  # an error raised by the server's own checks (ProtocolError, ...)
             return _failed(request, f"{type(exc).__name__}: {exc}")
 
+    @staticmethod
+    def _check_grant(grant: Grant, session_id: int | None, op: str) -> None:
+        if not grant.allows(session_id):
+            raise InputError(f"{op}.session={session_id}: this page was opened with the address of session "
+                             f"{grant.session} and may watch and change that session only")
+
+
+def _sessions_message(snapshots: list[str]) -> str:
+    """The "sessions" message from sessions' bounded JSON snapshots."""
+    return '{"type":"sessions","sessions":[' + ",".join(snapshots) + "]}"
+
 
 @dataclass
 class _PageState:
+    grant: Grant
     watched: int | None = None
-    sessions_version: int = -1
+    sessions_sent: str = ""
 
 
 def _failed(request: Any, error: str) -> dict[str, Any]:
     req = request.get("req") if isinstance(request, dict) else None
     return {"type": "ack", "req": req, "ok": False, "error": error}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple | list):
-        return list(value)
-    if hasattr(value, "value"):  # Enum
-        return value.value
-    return str(value)
-
-
-def _text(request: dict[str, Any], key: str, default: str = "") -> str:
-    value = request.get(key, default)
-    if not isinstance(value, str):
-        raise InputError(f"{key}={value!r} must be a string")
-    if len(value) > _MAX_TEXT:
-        raise InputError(f"{key} has {len(value)} characters, above {_MAX_TEXT}")
-    return value
-
-
-def _number(request: dict[str, Any], key: str, kind: Callable[[Any], Any]) -> Any:
-    value = request[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InputError(f"{key}={value!r} must be a finite number")
-    if kind is int and value != int(value):
-        raise InputError(f"{key}={value!r} must be an integer")
-    return kind(value)
-
-
-def command_message(request: dict[str, Any]) -> m.Message:
-    """The bridge message a page command stands for (the same message an engine client would send)."""
-    op = request.get("op")
-    if op == "prompt":
-        seconds = _number(request, "transition_seconds", float) if "transition_seconds" in request else 0.0
-        return m.Prompt(text=_text(request, "text"), negative=_text(request, "negative"),
-                        transition_seconds=seconds)
-    if op == "params":
-        fields: dict[str, Any] = {}
-        for key, kind in (("guidance_scale", float), ("delta", float), ("seed", int),
-                          ("similarity_threshold", float), ("similarity_max_skip", int)):
-            if key in request:
-                fields[key] = _number(request, key, kind)
-        if "similarity_filter_enabled" in request:
-            enabled = request["similarity_filter_enabled"]
-            if not isinstance(enabled, bool):
-                raise InputError(f"similarity_filter_enabled={enabled!r} must be true or false")
-            fields["similarity_filter_enabled"] = enabled
-        if "t_index_list" in request:
-            t_index = request["t_index_list"]
-            if not isinstance(t_index, list) or not t_index or not all(
-                    isinstance(t, int) and not isinstance(t, bool) for t in t_index):
-                raise InputError(f"t_index_list={t_index!r} must be a non-empty list of integers")
-            fields["t_index_list"] = tuple(t_index)
-        if not fields:
-            raise InputError("params: no parameter given (guidance_scale, delta, seed, t_index_list, "
-                             "similarity_filter_enabled, similarity_threshold, similarity_max_skip)")
-        return m.Params(**fields)
-    if op == "event":
-        payload = request.get("payload") or {}
-        if not isinstance(payload, dict) or not all(
-                isinstance(v, bool | int | float | str) for v in payload.values()):
-            raise InputError("event.payload must be a JSON object of booleans, numbers and strings")
-        name = _text(request, "name").strip()
-        if not name:
-            raise InputError("event.name is empty; name the event (e.g. boss_appears)")
-        return m.GameEvent(name=name, payload={str(k): v for k, v in payload.items()})
-    raise InputError(f"unknown preview command op={op!r}; use watch, prompt, params or event")

@@ -16,6 +16,8 @@ const state = {
   req: 0,
   pending: new Map(),
   imageUrls: { 1: null, 2: null },
+  ranges: {}, // from the hello message: the server's accepted range of each parameter
+  maxTIndexList: 0,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -71,6 +73,13 @@ function sendChange(command, what) {
     log("select a session first", true);
     return;
   }
+  for (const [key, value] of Object.entries(command)) {
+    const problem = key === "t_index_list" ? tIndexProblem(value) : rangeProblem(key, value);
+    if (problem) {
+      log(what + " not sent: " + problem, true);
+      return;
+    }
+  }
   command.session = state.watched;
   send(command).then((reply) => {
     if (reply.ok) log(what + " applied to session " + state.watched);
@@ -78,8 +87,49 @@ function sendChange(command, what) {
   });
 }
 
+// The server's ranges (hello message) on the page's own inputs, so the browser refuses what the server would.
+function applyRanges(msg) {
+  state.ranges = msg.ranges || {};
+  state.maxTIndexList = msg.max_t_index_list || 0;
+  for (const [id, key] of [["guidance", "guidance_scale"], ["delta", "delta"], ["seed", "seed"],
+    ["sim-threshold", "similarity_threshold"], ["sim-max-skip", "similarity_max_skip"],
+    ["transition", "transition_seconds"]]) {
+    const range = state.ranges[key];
+    if (!range) continue;
+    $(id).min = String(range.min);
+    $(id).max = range.integer && range.max > Number.MAX_SAFE_INTEGER ? "9223372036854775807" : String(range.max);
+  }
+  if (msg.max_text_chars) for (const id of ["prompt", "negative"]) $(id).maxLength = msg.max_text_chars;
+}
+
+// null when `value` fits the server's range for `key`, else the refusal (field, value, range).
+function rangeProblem(key, value) {
+  const range = state.ranges[key];
+  if (!range) return null;
+  const inside = Number.isFinite(value) && (!range.integer || Number.isInteger(value)) && value >= range.min &&
+    (range.max_open ? value < range.max : value <= range.max);
+  if (inside) return null;
+  const kind = range.integer ? "an integer" : "a finite number";
+  return key + "=" + value + " is refused: it must be " + kind + " in [" + range.min + ", " + range.max +
+    (range.max_open ? ")" : "]");
+}
+
+function tIndexProblem(list) {
+  if (state.maxTIndexList && list.length > state.maxTIndexList) {
+    return "t_index_list has " + list.length + " entries, above limits.max_t_index_list=" + state.maxTIndexList;
+  }
+  for (const t of list) {
+    const problem = rangeProblem("t_index_list", t);
+    if (problem) return "t_index_list entry " + problem.split("=").slice(1).join("=");
+  }
+  return null;
+}
+
 function onJson(msg) {
-  if (msg.type === "ack") {
+  if (msg.type === "hello") {
+    applyRanges(msg);
+    if (msg.session !== null && msg.session !== undefined && state.watched === null) state.watched = msg.session;
+  } else if (msg.type === "ack") {
     const resolve = state.pending.get(msg.req);
     state.pending.delete(msg.req);
     if (resolve) resolve(msg);
@@ -187,12 +237,14 @@ function syncControls(values) {
     else el.value = text;
     updateOutputs();
   };
-  const promptText = (p) => (typeof p === "string" ? p : p.map((pair) => pair[0] + ":" + pair[1]).join(" | "));
+  // a blend is [[text, weight], ...]; a long one ends with a string saying how many entries were left out
+  const entry = (pair) => (Array.isArray(pair) ? pair[0] + ":" + pair[1] : String(pair));
+  const promptText = (p) => (typeof p === "string" ? p : p.map(entry).join(" | "));
   set("prompt", "prompt", promptText);
   set("negative", "negative_prompt");
   set("guidance", "guidance_scale");
   set("delta", "delta");
-  set("seed", "seed", (v) => (Array.isArray(v) ? String(v[0][0]) : String(v)));
+  set("seed", "seed", (v) => (Array.isArray(v) ? String(Array.isArray(v[0]) ? v[0][0] : v[0]) : String(v)));
   set("t-index", "t_index_list", (v) => v.join(", "));
   set("strength", "t_index_list", (v) => String(strengthOf(v)));
   set("sim-enabled", "similarity_filter");
