@@ -96,7 +96,6 @@ class _SessionExtra:
     frames_out: int = 0
     event_tokens: float = -1.0  # GameEvent/State rate limit (token bucket; -1 = full, not yet used)
     event_time: float = 0.0
-    owed_credits: int = 0  # Credits that met a full send queue: sent again on a later loop turn
 
 
 #: Limits for telling which message a refused part was (is it a Frame, that spent a credit?): the size
@@ -155,7 +154,6 @@ class BridgeServer:
         self.preview: Any = None  # PreviewServer when the preview is enabled
         self.preview_url = ""
         self._controls: deque[tuple[int, m.Message, str, concurrent.futures.Future[None]]] = deque()
-        self._owing: set[bytes] = set()  # identities owed Credits that met a full send queue
         self._rules_poll_failing = False  # the rules file check raised (logged once until it works again)
         self._authorizer: curve.Authorizer | None = None
         self._own_context: zmq.Context | None = None
@@ -253,9 +251,9 @@ class BridgeServer:
                     self._waker.drain()
                 if self._controls:
                     self._run_controls()
+                if self._transport.backlogged:  # messages that met a full send queue, in order, first
+                    self._transport.flush()
                 self._flush_outbox()
-                if self._owing:
-                    self._pay_owed_credits()
                 now = time.monotonic()
                 if now >= next_expiry:
                     self._expire(now)
@@ -420,24 +418,9 @@ class BridgeServer:
         return False, None
 
     def _give_credit(self, session: Session, granted: int) -> None:
-        """Send a Credit; one that meets a full send queue is owed and sent on a later loop turn (never lost:
-        the client would otherwise wait for it forever)."""
-        extra = self._extra_of(session)
-        extra.owed_credits += granted
-        if self._send(session.identity, m.Credit(granted=extra.owed_credits)):
-            extra.owed_credits = 0
-        else:
-            self._owing.add(session.identity)
-
-    def _pay_owed_credits(self) -> None:
-        """Loop turn: send the Credits owed to sessions whose send queue was full."""
-        for identity in list(self._owing):
-            self._owing.discard(identity)
-            session = self.table.get(identity)
-            extra = self._extra.get(session.session_id) if session is not None else None
-            if session is not None and extra is not None and extra.owed_credits > 0:
-                owed, extra.owed_credits = extra.owed_credits, 0
-                self._give_credit(session, owed)
+        """Send a Credit (one that meets a full send queue waits in the peer's backlog: never lost, or the
+        client would wait for it forever)."""
+        self._send(session.identity, m.Credit(granted=granted))
 
     def _dispatch(self, identity: bytes, session: Session | None, message: m.Message,
                   pixels: memoryview | None, parts: list[zmq.Frame]) -> None:
@@ -835,16 +818,20 @@ class BridgeServer:
             source_frame_id=result.source_frame_id,
             credits_granted=1,
         )
-        dropped_before = self._transport.stats.send_dropped_hwm if self._transport is not None else 0
-        if not self._send(session.identity, header, result.pixels) and self._transport is not None \
-                and self._transport.stats.send_dropped_hwm > dropped_before:
-            # An honest client leaves at most credits + limits.max_queued_results messages unread; a full
-            # queue (ServerConfig.send_hwm, derived so that libzmq's lag still leaves room for those) means it
-            # does not read. Free its session so it costs no more pipeline work; its queue stays bounded by the
-            # HWM and later messages to it are dropped and counted.
+        transport = self.transport
+        dropped_before = transport.stats.send_dropped_hwm
+        sent = self._send(session.identity, header, result.pixels)
+        if transport.backlog_payloads(session.identity) > session.credits or (
+                not sent and transport.stats.send_dropped_hwm > dropped_before):
+            # A Result waits in the backlog only behind a full send queue (ServerConfig.send_hwm, from credits
+            # and limits.max_queued_results); an honest client has at most `credits` Results outstanding, so
+            # more waiting means it does not read. Free its session so it costs no more pipeline work, and drop
+            # what waits for it: it pins at most send_hwm messages (its queue) plus `credits` Results.
             self.stats.sessions_not_reading += 1
+            transport.drop_backlog(session.identity)
             self._close_session(session, f"not reading its results (send queue full at {self.config.send_hwm} "
-                                         f"messages, from session.credits and limits.max_queued_results)")
+                                         f"messages, from session.credits and limits.max_queued_results, and "
+                                         f"more than credits={session.credits} Results waiting behind it)")
             return
         if self.taps is not None:
             self.taps.offer_output(session.session_id, result.frame_id, layout, result.pixels)
@@ -871,7 +858,6 @@ class BridgeServer:
     def _close_session(self, session: Session, why: str) -> None:
         self.table.remove(session.identity)
         self._extra.pop(session.session_id, None)
-        self._owing.discard(session.identity)
         self._on_session_closed(session)
         log.info("session %d closed: %s", session.session_id, why)
 
@@ -893,7 +879,6 @@ class BridgeServer:
     def _expired(self, session: Session, why: str) -> None:
         """A session the table has just removed (silent or idle): tell its client why (never raises)."""
         self._extra.pop(session.session_id, None)
-        self._owing.discard(session.identity)
         self.stats.sessions_expired += 1
         log.info("%s", why)
         try:
@@ -1001,6 +986,7 @@ class BridgeServer:
             return
         for session in self.table.sessions():
             self._send(session.identity, m.Bye(reason="server shutting down"))
+        self._transport.flush()  # what waited for room, as far as it goes now
 
 
 def _check_stream(kind: str, stream_id: int) -> None:

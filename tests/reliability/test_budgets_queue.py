@@ -16,6 +16,7 @@ import pytest
 import zmq
 
 from sdbridge.config import ServerConfig
+from sdbridge.protocol import messages as m
 from sdbridge.transport.client import BridgeClient
 from sdbridge.transport.zmq_server import RouterTransport
 
@@ -91,3 +92,22 @@ def test_a_client_that_never_reads_pins_only_a_few_large_results() -> None:
     assert "not reading its results" in "".join(server.log)
     assert growth <= bound_kb
     assert honest_still > 5
+
+
+def test_a_burst_of_replies_to_a_reading_client_loses_no_credit() -> None:
+    """The small send HWM must not cost an honest client anything: 300 refused frames sent in one burst get
+    300 Errors and 300 Credits back (what meets the full queue waits in the peer's backlog, in order)."""
+    from .test_budgets import Peer, frame, peers, serving
+
+    with serving() as server, peers(server) as (peer,):
+        burst = 300
+        head, pixels = frame(1)
+        for _ in range(burst):
+            peer.send(head, pixels[:-1])  # a pixel part one byte short: Error BAD_PIXEL_SIZE + Credit
+        peer.send(m.Ping(nonce=3))
+        seen = peer.until(m.Pong, timeout_ms=10000)
+        credits = sum(s.granted for s in seen if isinstance(s, m.Credit))
+        errors = sum(isinstance(s, m.ErrorMsg) and s.code is m.ErrorCode.BAD_PIXEL_SIZE for s in seen)
+        assert (errors, credits) == (burst, burst)
+        assert server.transport.stats.send_dropped_hwm == 0
+        assert isinstance(peer, Peer) and len(server.table) == 1

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import zmq
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 #: limit still arrives and gets a TooLarge Error instead of a silent disconnect.
 HARD_CAP_SLACK = 1 << 20
 
+#: Messages kept per peer, in order, while its send queue is full (a burst of replies meets the small send
+#: HWM): they go out on a later `flush`. Beyond this many a peer's messages are dropped and counted.
+MAX_BACKLOG = 1000
+
+_SENT, _FULL, _GONE = 0, 1, 2
+
 
 @dataclass
 class TransportStats:
@@ -44,7 +51,8 @@ class TransportStats:
     messages_out: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
-    send_dropped_hwm: int = 0  # peer's queue full: result dropped instead of blocking
+    send_dropped_hwm: int = 0  # peer's send queue and its backlog (MAX_BACKLOG) full: message dropped
+    send_backlogged: int = 0  # messages that met a full send queue and waited in the peer's backlog
     send_unroutable: int = 0  # peer gone
 
 
@@ -72,6 +80,7 @@ class RouterTransport:
         self.max_message_bytes = max_message_bytes
         self.stats = TransportStats()
         self._last_drop_log = -1.0
+        self._backlog: dict[bytes, deque[tuple[bytes, object | None]]] = {}  # peers whose send queue was full
         try:
             self._sock.bind(endpoint)
         except zmq.ZMQError as exc:
@@ -106,8 +115,29 @@ class RouterTransport:
     def send(self, identity: bytes, header: bytes, payload: object | None = None) -> bool:
         """Send `header` (+ `payload`, zero-copy) to one peer without blocking.
 
-        Returns False (and counts why) when the peer is gone or its queue is full; never blocks.
+        A message that meets the peer's full send queue (SNDHWM) waits in that peer's backlog, in order, and
+        goes out on a later `flush`: a burst of replies loses nothing. Returns False (and counts why) only when
+        the peer is gone or its backlog holds MAX_BACKLOG messages already; never blocks.
         """
+        backlog = self._backlog.get(identity)
+        if backlog is None:
+            status = self._send_now(identity, header, payload)
+            if status != _FULL:
+                return status == _SENT
+            backlog = self._backlog[identity] = deque()
+        if len(backlog) >= MAX_BACKLOG:
+            self.stats.send_dropped_hwm += 1
+            now = time.monotonic()
+            if now - self._last_drop_log >= 1.0:  # at most one line a second, however many are dropped
+                self._last_drop_log = now
+                log.warning("send queue and backlog of peer %r are full: messages are dropped (%d so far)",
+                            identity, self.stats.send_dropped_hwm)
+            return False
+        backlog.append((header, payload))
+        self.stats.send_backlogged += 1
+        return True
+
+    def _send_now(self, identity: bytes, header: bytes, payload: object | None) -> int:
         try:
             # identity and header copied (small; cheaper than wrapping them as zero-copy frames), payload
             # zero-copy. The identity part is where ROUTER_MANDATORY and the HWM refuse a message.
@@ -118,21 +148,45 @@ class RouterTransport:
                 self._sock.send(header, NOBLOCK_MORE)
                 self._sock.send(payload, NOBLOCK, copy=False)
         except zmq.Again:
-            self.stats.send_dropped_hwm += 1
-            now = time.monotonic()
-            if now - self._last_drop_log >= 1.0:  # at most one line a second, however many are dropped
-                self._last_drop_log = now
-                log.warning("send queue of peer %r is full (SNDHWM): messages are dropped (%d so far)", identity,
-                            self.stats.send_dropped_hwm)
-            return False
+            return _FULL
         except zmq.ZMQError as exc:
             if exc.errno == zmq.EHOSTUNREACH:
                 self.stats.send_unroutable += 1
-                return False
+                return _GONE
             raise
         self.stats.messages_out += 1
         self.stats.bytes_out += len(header)
-        return True
+        return _SENT
+
+    @property
+    def backlogged(self) -> bool:
+        """True when some peer's messages wait for room in its send queue (call `flush`)."""
+        return bool(self._backlog)
+
+    def flush(self) -> None:
+        """Send what waits in the backlogs, in order, until a peer's queue is full again (I/O thread)."""
+        for identity in list(self._backlog):
+            backlog = self._backlog[identity]
+            while backlog:
+                header, payload = backlog[0]
+                status = self._send_now(identity, header, payload)
+                if status == _FULL:
+                    break
+                backlog.popleft()
+                if status == _GONE:
+                    backlog.clear()
+            if not backlog:
+                del self._backlog[identity]
+
+    def backlog_payloads(self, identity: bytes) -> int:
+        """Messages with a payload (Results) waiting in the backlog of `identity`."""
+        backlog = self._backlog.get(identity)
+        return 0 if backlog is None else sum(payload is not None for _, payload in backlog)
+
+    def drop_backlog(self, identity: bytes) -> int:
+        """Forget what waits for `identity` (its session was freed); returns how many messages."""
+        backlog = self._backlog.pop(identity, None)
+        return 0 if backlog is None else len(backlog)
 
     def close(self) -> None:
         """Close the socket (linger 0: pending messages are discarded)."""
