@@ -533,7 +533,8 @@ class BridgeServer:
             pixel_formats=decision.pixel_formats,
             warning=warning,
         ))
-        if self.preview is not None:  # the page address of this session, for editor "Open in browser" buttons
+        if self.preview is not None:  # this session's page address (its own session token, never the server-wide
+            # one: it opens this session only), for editor "Open in browser" buttons
             self._send(identity, m.Notice(kind=m.NoticeKind.INFO, source="preview",
                                           message=self.preview.session_url(session.session_id)))
         log.info("session %d opened for %r (%s %s, protocol %d.%d)", session.session_id, hello.client_name,
@@ -682,7 +683,7 @@ class BridgeServer:
         from sdbridge.preview.web import PreviewServer
 
         self.taps = FrameTaps(self.config.preview.fps)
-        self.preview = PreviewServer(self.config.preview, self, self.taps)
+        self.preview = PreviewServer(self.config.preview, self, self.taps, self.config.limits)
         self.preview_url = self.preview.start()
         log.info("preview page on %s", self.preview_url)
 
