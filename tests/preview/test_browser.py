@@ -158,3 +158,31 @@ def test_seed_and_event_from_the_page_reach_the_session(browser, identity_server
     browser.find_element(By.ID, "event-payload").send_keys('{"hp": 0.5}')
     browser.find_element(By.ID, "send-event").click()
     wait_for(lambda: ("boss_appears", {"hp": 0.5}) in list(session.events), 15, "the injected GameEvent")
+
+
+def test_a_session_address_shows_only_its_session_and_the_page_refuses_out_of_range_values(
+        browser, identity_server, streamer_factory):
+    """Issue 16: the address an engine client is told opens its own session only; the page's inputs carry the
+    server's ranges and a value outside them (seed -1) is refused in the page, naming field, value and range."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    mine, other = streamer_factory(identity_server), streamer_factory(identity_server)
+    address = wait_for(lambda: next((n.message for n in mine.notices if n.kind is m.NoticeKind.INFO
+                                     and n.source == "preview"), None), 10, "the page address notice")
+    session = next(s for s in identity_server.table.sessions() if s.session_id == mine.session_id)
+    browser.get(address)
+    wait_for(lambda: browser.find_element(By.ID, "seed").get_attribute("value") == "2", 15, "the current seed")
+    rows = browser.execute_script("return [...document.querySelectorAll('#sessions tbody tr')]"
+                                  ".map((r) => Number(r.dataset.session));")
+    assert rows == [mine.session_id] and other.session_id not in rows
+    seed = browser.find_element(By.ID, "seed")
+    assert seed.get_attribute("min") == "0" and seed.get_attribute("max") == "9223372036854775807"
+    assert browser.find_element(By.ID, "guidance").get_attribute("max") == "30"
+    seed.send_keys(Keys.CONTROL, "a")  # select the old value (clear() would send an empty, i.e. 0, seed)
+    seed.send_keys("-1", Keys.TAB)
+    wait_for(lambda: "seed=-1 is refused" in browser.find_element(By.ID, "log").text, 10, "the page's refusal")
+    assert "[0, 9223372036854775807]" in browser.find_element(By.ID, "log").text
+    time.sleep(0.5)
+    assert session.prompt_values.get("seed", 2) == 2  # nothing reached the session
+    assert not any(n.kind is m.NoticeKind.PARAMS_CHANGED for n in mine.notices)

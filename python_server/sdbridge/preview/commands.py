@@ -33,7 +33,10 @@ _MAX_PAYLOAD_KEYS = 64
 
 def page_ranges(limits: LimitsConfig) -> dict[str, Any]:
     """What the page needs to set its inputs' min/max (sent in the hello message)."""
-    ranges = {key: {"min": r.lo, "max": r.hi, "integer": r.integer, "max_open": r.hi_open}
+    ranges = {key: {"min": r.lo, "max": r.hi, "integer": r.integer, "max_open": r.hi_open, "text": r.text,
+                    # exact bounds for <input min max>: a JS number cannot hold 2^63 - 1
+                    "min_attr": str(int(r.lo)) if r.integer else f"{r.lo:g}",
+                    "max_attr": str(int(r.hi)) if r.integer else f"{r.hi:g}"}
               for key, r in WIRE_RANGES.items()}
     return {"ranges": ranges, "max_text_chars": limits.max_text_chars, "max_t_index_list": limits.max_t_index_list}
 

@@ -96,8 +96,8 @@ function applyRanges(msg) {
     ["transition", "transition_seconds"]]) {
     const range = state.ranges[key];
     if (!range) continue;
-    $(id).min = String(range.min);
-    $(id).max = range.integer && range.max > Number.MAX_SAFE_INTEGER ? "9223372036854775807" : String(range.max);
+    $(id).min = range.min_attr;
+    $(id).max = range.max_attr;
   }
   if (msg.max_text_chars) for (const id of ["prompt", "negative"]) $(id).maxLength = msg.max_text_chars;
 }
@@ -110,8 +110,7 @@ function rangeProblem(key, value) {
     (range.max_open ? value < range.max : value <= range.max);
   if (inside) return null;
   const kind = range.integer ? "an integer" : "a finite number";
-  return key + "=" + value + " is refused: it must be " + kind + " in [" + range.min + ", " + range.max +
-    (range.max_open ? ")" : "]");
+  return key + "=" + value + " is refused: it must be " + kind + " in " + range.text;
 }
 
 function tIndexProblem(list) {
