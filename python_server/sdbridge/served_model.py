@@ -42,13 +42,16 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
 
     from sdbridge.pipeline import ModelFamily, load_components
 
-    dtype = getattr(torch, config.model.dtype.value)
-    components = load_components(config.model.name, device=config.model.device, dtype=dtype)
+    mc = config.model
+    dtype, why = mc.resolved_dtype()
+    log.info("model %s on %s in %s (dtype %s: %s)", mc.name, mc.device, dtype.value, mc.dtype.value, why)
+    components = load_components(mc.name, device=mc.device, dtype=getattr(torch, dtype.value), vae=mc.vae,
+                                 lora=mc.loras() or None)
     log.info("model loaded: %s", components.describe())
     if components.family is not ModelFamily.IDENTITY:
         from sdbridge.cpu_features import bf16_hint
 
-        hint = bf16_hint(config.model.device, config.model.dtype.value)
+        hint = bf16_hint(mc.device, dtype.value)
         if hint:
             log.info("%s", hint)
     if config.accel.backend is not Accel.EAGER:

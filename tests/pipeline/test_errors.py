@@ -74,7 +74,7 @@ def test_unknown_model_names_where_it_looked():
     with pytest.raises(ModelNotFoundError, match=r"unknown model 'nonsense'.*not a preset \(identity, tiny"):
         load_components("nonsense")
     with pytest.raises(ModelNotFoundError, match=r"'someone/missing-model' is not on disk \(looked in .*huggingface"
-                                                 r".*huggingface-cli download someone/missing-model"):
+                                                 r".*(hf|huggingface-cli) download someone/missing-model"):
         load_components("someone/missing-model", local_files_only=True)
 
 

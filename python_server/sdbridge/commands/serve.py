@@ -8,7 +8,7 @@ import signal
 from types import FrameType
 from typing import Any
 
-from sdbridge.config import Accel, Dtype, ServerConfig, load_config, with_overrides
+from sdbridge.config import Accel, Dtype, ServerConfig, check_vae, load_config, parse_lora, with_overrides
 
 NAME = "serve"
 HELP = "run the bridge server: ROUTER socket, sessions, one worker (stops cleanly on SIGINT/SIGTERM)"
@@ -23,7 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bind", default=None, help="ZeroMQ endpoint (default tcp://127.0.0.1:5555)")
     parser.add_argument("--config", default=None, help="server TOML config (see configs/server.toml)")
     parser.add_argument("--device", default=None, help='torch device, e.g. "cpu", "cuda", "mps"')
-    parser.add_argument("--dtype", default=None, choices=[d.value for d in Dtype])
+    parser.add_argument("--dtype", default=None, choices=[d.value for d in Dtype],
+                        help="auto (default): float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16, else "
+                             "float32; `sdbridge check` says what auto picks here")
+    parser.add_argument("--vae", default=None, metavar="taesd|full|SOURCE",
+                        help="autoencoder: taesd (tiny, default), full (the model's own VAE), or a Hub id / folder")
+    parser.add_argument("--lora", action="append", default=None, metavar="SOURCE[=SCALE]",
+                        help="LoRA (Hub id or .safetensors file) fused into the model at load at SCALE (default 1); "
+                             "repeat for several; replaces [model] lora of --config")
     parser.add_argument("--max-sessions", type=int, default=None)
     parser.add_argument("--credits", type=int, default=None, help="frames in flight per client")
     parser.add_argument("--accel", default=None, choices=["eager", "compile", "onnxruntime", "tensorrt"],
@@ -59,6 +66,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         model["device"] = args.device
     if args.dtype is not None:
         model["dtype"] = Dtype(args.dtype)
+    if getattr(args, "vae", None) is not None:
+        model["vae"] = check_vae(args.vae, "--vae")
+    if getattr(args, "lora", None) is not None:
+        model["lora"] = tuple(args.lora)
+        for spec in args.lora:
+            parse_lora(spec, "--lora")
     top = {"bind": args.bind} if args.bind is not None else {}
     limits = {"max_sessions": args.max_sessions} if args.max_sessions is not None else {}
     session = {"credits": args.credits} if args.credits is not None else {}

@@ -4,10 +4,13 @@ Names understood by `load_components(name_or_path, ...)`:
     "identity"                  no model: frames pass through unchanged (plumbing tests for engine users)
     "tiny", "tiny-sdxl", "small"   random-weight presets (see presets.py), no download
     a Hub id                    e.g. "stabilityai/sd-turbo", "stabilityai/sdxl-turbo",
-                                "runwayml/stable-diffusion-v1-5" with lora={"latent-consistency/lcm-lora-sdv1-5": 1.0}
+                                "stable-diffusion-v1-5/stable-diffusion-v1-5" with
+                                lora={"latent-consistency/lcm-lora-sdv1-5": 1.0}
     a local diffusers folder    with model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/
-Hub ids resolve through the Hugging Face cache; with no network the error names the model, the cache
-folder and the command that fetches it.
+Hub ids resolve through the Hugging Face cache and fetch one weight variant of only the components that
+load (sdbridge.pipeline.hub); with no network the error names the model, the cache folder and the
+command of the installed huggingface_hub that fetches it. The autoencoder's class (AutoencoderTiny or
+AutoencoderKL) is read from the folder, never assumed.
 """
 
 from __future__ import annotations
@@ -15,20 +18,22 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from sdbridge.errors import ConfigError, ModelNotFoundError
+from sdbridge.pipeline import hub
 from sdbridge.pipeline.schedule import NoiseSchedule
 
 log = logging.getLogger(__name__)
 
 PRESET_NAMES = ("tiny", "tiny-sdxl", "small")
 IDENTITY = "identity"
-_SUBFOLDERS = ("unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler")
 _TAESD_IDS = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
 
 
@@ -89,15 +94,19 @@ def load_components(
 ) -> Components:
     """Load (or build) the components named `name_or_path`; see the module docstring for the names.
 
-    `vae`: VaeChoice.TAESD (default), VaeChoice.FULL, or a Hub id / folder of an AutoencoderTiny.
+    `vae`: VaeChoice.TAESD (default) or "taesd": an AutoencoderTiny (the folder's own when its vae/ holds one,
+    else madebyollin/taesd or taesdxl); VaeChoice.FULL or "full": the folder's own autoencoder; any other
+    string: a Hub id or folder of an autoencoder (AutoencoderTiny or AutoencoderKL, read from its config).
     `lora`: {Hub id or .safetensors path: scale} fused into the UNet and text encoder at load.
     `local_files_only`: never touch the network (default: the HF_HUB_OFFLINE environment variable).
     `seed`: weight seed of the random presets.
+    Each component's load is logged with its time, and the total at the end.
     """
     dev = _check_device(device)
     if name_or_path == IDENTITY:
         return Components(name=IDENTITY, family=ModelFamily.IDENTITY, device=dev, dtype=dtype,
                           schedule=NoiseSchedule())
+    started = time.perf_counter()
     vae_choice, vae_source = _vae_choice(vae)
     if name_or_path in PRESET_NAMES:
         if lora:
@@ -105,14 +114,20 @@ def load_components(
         from sdbridge.pipeline.presets import LCM_SCHEDULER_CONFIG, build_preset
 
         parts = build_preset(name_or_path, seed=seed)
-        parts["vae"] = parts["taesd"] if vae_choice is VaeChoice.TAESD else parts["vae"]
-        return _assemble(name_or_path, parts, LCM_SCHEDULER_CONFIG, vae_choice, dev, dtype)
-    folder = _resolve_folder(name_or_path, local_files_only)
-    parts, scheduler_config = _load_folder(folder, name_or_path, dtype, lora)
-    if vae_choice is VaeChoice.TAESD:
-        family_key = "sdxl" if "text_encoder_2" in parts else "sd"
-        parts["vae"] = _load_taesd(vae_source or _TAESD_IDS[family_key], dtype, local_files_only)
-    return _assemble(name_or_path, parts, scheduler_config, vae_choice, dev, dtype)
+        if vae_source is not None:
+            parts["vae"], vae_choice = _load_vae_source(vae_source, dtype, local_files_only)
+        else:
+            parts["vae"] = parts["taesd"] if vae_choice is VaeChoice.TAESD else parts["vae"]
+        comps = _assemble(name_or_path, parts, LCM_SCHEDULER_CONFIG, vae_choice, dev, dtype)
+    else:
+        folder = _resolve_folder(name_or_path, local_files_only, dtype, vae_choice, vae_source)
+        parts, scheduler_config, vae_choice = _load_folder(folder, name_or_path, dtype, vae_choice, vae_source,
+                                                           local_files_only)
+        if lora:
+            _fuse_loras(parts, lora)
+        comps = _assemble(name_or_path, parts, scheduler_config, vae_choice, dev, dtype)
+    log.info("model %s loaded in %.1f s: %s", name_or_path, time.perf_counter() - started, comps.describe())
+    return comps
 
 
 def _check_device(device: str | torch.device) -> torch.device:
@@ -132,15 +147,17 @@ def _check_device(device: str | torch.device) -> torch.device:
 
 
 def _vae_choice(vae: VaeChoice | str) -> tuple[VaeChoice, str | None]:
+    """(choice, source): source is a Hub id or folder of an autoencoder, None for the two named choices."""
     if isinstance(vae, VaeChoice):
         return vae, None
     try:
         return VaeChoice(vae), None
     except ValueError:
-        return VaeChoice.TAESD, vae  # a Hub id or folder of an AutoencoderTiny
+        return VaeChoice.TAESD, vae  # the choice is settled by the source's class when it loads
 
 
-def _resolve_folder(name_or_path: str, local_files_only: bool | None) -> Path:
+def _resolve_folder(name_or_path: str, local_files_only: bool | None, dtype: torch.dtype,
+                    vae_choice: VaeChoice, vae_source: str | None) -> Path:
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         if not (path / "unet").is_dir():
@@ -159,49 +176,106 @@ def _resolve_folder(name_or_path: str, local_files_only: bool | None) -> Path:
             f"unknown model {name_or_path!r}: not a preset ({', '.join((IDENTITY, *PRESET_NAMES))}), "
             "not a folder, and not a Hub id of the form 'owner/name'"
         )
-    return _snapshot(name_or_path, local_files_only,
-                     [f"{s}/*.json" for s in _SUBFOLDERS] + [f"{s}/*.txt" for s in _SUBFOLDERS]
-                     + [f"{s}/*.safetensors" for s in _SUBFOLDERS] + ["model_index.json"])
+    return _fetch_model(name_or_path, local_files_only, dtype, vae_choice, vae_source)
 
 
-def _snapshot(repo_id: str, local_files_only: bool | None, patterns: list[str]) -> Path:
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+def _fetch_model(repo_id: str, local_files_only: bool | None, dtype: torch.dtype,
+                 vae_choice: VaeChoice, vae_source: str | None) -> Path:
+    """Fetch the configs first, then one weight variant of exactly the components that will load."""
+    variant = hub.variant_for(_dtype_name(dtype))
+    needed = ["unet", "text_encoder"]
+    if vae_source is None and vae_choice is VaeChoice.FULL:
+        needed.append("vae")
+    folder = hub.snapshot(repo_id, hub.FilePatterns(hub.CONFIG_PATTERNS), local_files_only,
+                          hint=hub.model_patterns(needed, variant))
+    if (folder / "text_encoder_2").is_dir():
+        needed.append("text_encoder_2")
+    if vae_source is None and "vae" not in needed and _vae_class(folder) == "AutoencoderTiny":
+        needed.append("vae")  # the repository's own autoencoder is already the tiny one: use it
+    return hub.fetch_weights(repo_id, needed, variant, local_files_only)
 
-    offline = constants.HF_HUB_OFFLINE if local_files_only is None else local_files_only
-    try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=offline))
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _vae_class(folder: Path) -> str:
+    """The autoencoder class of a model folder: vae/config.json `_class_name`, else model_index.json's vae entry."""
+    if (folder / "vae" / "config.json").is_file():
+        return _vae_class_of(folder / "vae" / "config.json")
+    index_file = folder / "model_index.json"
+    if index_file.is_file():
+        try:
+            entry = json.loads(index_file.read_text(encoding="utf-8")).get("vae")
+        except (OSError, ValueError) as exc:
+            raise ModelNotFoundError(f"{index_file} is not a readable diffusers config: {exc}") from exc
+        if isinstance(entry, list) and len(entry) == 2 and entry[1]:
+            return str(entry[1])
+    return "AutoencoderKL"  # diffusers' default for Stable Diffusion folders
+
+
+def _autoencoder_class(class_name: str, where: Path) -> tuple[type, VaeChoice]:
+    from diffusers import AutoencoderKL, AutoencoderTiny
+
+    classes = {"AutoencoderTiny": (AutoencoderTiny, VaeChoice.TAESD), "AutoencoderKL": (AutoencoderKL, VaeChoice.FULL)}
+    if class_name not in classes:
         raise ModelNotFoundError(
-            f"model {repo_id!r} is not on disk (looked in the Hugging Face cache {constants.HF_HUB_CACHE}) "
-            f"and the Hub could not be reached{' (offline mode)' if offline else ''}: {type(exc).__name__}. "
-            f"Fetch it on a machine with network with `huggingface-cli download {repo_id}` and copy the cache, "
-            "or pass a local diffusers folder"
-        ) from exc
+            f"{where} holds a {class_name}; the pipeline runs AutoencoderTiny (TAESD) or AutoencoderKL. "
+            "Pass --vae taesd (or a folder / Hub id of an AutoencoderTiny)"
+        )
+    return classes[class_name]
+
+
+def _variant(folder: Path, dtype: torch.dtype) -> str | None:
+    """fp16 weights when serving float16 (or when they are the only ones), else the plain weights."""
+    if hub.has_weights(folder, hub.FP16) and (dtype == torch.float16 or not hub.has_weights(folder, None)):
+        return hub.FP16
+    return None
+
+
+def _timed(label: str, load: Callable[[], object]) -> object:
+    """Run `load`, logging its start and how long it took (progress per component on the console)."""
+    log.info("loading %s ...", label)
+    started = time.perf_counter()
+    result = load()
+    log.info("loaded %s in %.1f s", label, time.perf_counter() - started)
+    return result
 
 
 def _load_folder(
-    folder: Path, name: str, dtype: torch.dtype, lora: Mapping[str, float] | None
-) -> tuple[dict[str, object], dict]:
-    from diffusers import AutoencoderKL, UNet2DConditionModel
+    folder: Path, name: str, dtype: torch.dtype, vae_choice: VaeChoice, vae_source: str | None,
+    local_files_only: bool | None,
+) -> tuple[dict[str, object], dict, VaeChoice]:
+    from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
     log.info("loading %s from %s", name, folder)
+
+    def pretrained(cls: Any, sub: str) -> object:
+        variant = _variant(folder / sub, dtype)
+        return _timed(f"{sub} ({cls.__name__}{', ' + variant + ' weights' if variant else ''})",
+                      lambda: cls.from_pretrained(folder, subfolder=sub, torch_dtype=dtype, variant=variant))
+
     parts: dict[str, object] = {
-        "unet": UNet2DConditionModel.from_pretrained(folder, subfolder="unet", torch_dtype=dtype),
-        "vae": AutoencoderKL.from_pretrained(folder, subfolder="vae", torch_dtype=dtype),
-        "text_encoder": CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", torch_dtype=dtype),
+        "unet": pretrained(UNet2DConditionModel, "unet"),
+        "text_encoder": pretrained(CLIPTextModel, "text_encoder"),
         "tokenizer": CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer"),
     }
     if (folder / "text_encoder_2").is_dir():
-        parts["text_encoder_2"] = CLIPTextModelWithProjection.from_pretrained(
-            folder, subfolder="text_encoder_2", torch_dtype=dtype)
+        parts["text_encoder_2"] = pretrained(CLIPTextModelWithProjection, "text_encoder_2")
         parts["tokenizer_2"] = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer_2")
+    if vae_source is not None:
+        parts["vae"], vae_choice = _load_vae_source(vae_source, dtype, local_files_only)
+    else:
+        own_class, own_choice = _autoencoder_class(_vae_class(folder), folder / "vae")
+        if vae_choice is VaeChoice.FULL or own_choice is VaeChoice.TAESD:  # the folder's own autoencoder
+            parts["vae"], vae_choice = pretrained(own_class, "vae"), own_choice
+        else:  # TAESD asked for, the folder's is the full VAE: it is never loaded
+            family_key = "sdxl" if "text_encoder_2" in parts else "sd"
+            parts["vae"], vae_choice = _load_vae_source(_TAESD_IDS[family_key], dtype, local_files_only)
     config_file = folder / "scheduler" / "scheduler_config.json"
     scheduler_config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-    if lora:
-        _fuse_loras(parts, lora)
-    return parts, scheduler_config
+    return parts, scheduler_config, vae_choice
 
 
 def _fuse_loras(parts: dict[str, object], lora: Mapping[str, float]) -> None:
@@ -219,21 +293,49 @@ def _fuse_loras(parts: dict[str, object], lora: Mapping[str, float]) -> None:
             requires_safety_checker=False)
     for index, (source, scale) in enumerate(lora.items()):
         adapter = f"lora_{index}"
+        started = time.perf_counter()
         try:
             holder.load_lora_weights(source, adapter_name=adapter)
         except (OSError, ValueError) as exc:
             raise ModelNotFoundError(f"LoRA {source!r} could not be loaded: {exc}") from exc
         holder.fuse_lora(lora_scale=float(scale), adapter_names=[adapter])
         holder.unload_lora_weights()
-        log.info("fused LoRA %s at scale %s", source, scale)
+        log.info("fused LoRA %s at scale %s in %.1f s", source, scale, time.perf_counter() - started)
 
 
-def _load_taesd(source: str, dtype: torch.dtype, local_files_only: bool | None) -> torch.nn.Module:
-    from diffusers import AutoencoderTiny
-
+def _load_vae_source(source: str, dtype: torch.dtype, local_files_only: bool | None
+                     ) -> tuple[torch.nn.Module, VaeChoice]:
+    """An autoencoder from a folder or Hub id; its class (tiny or KL) is read from its config.json."""
     path = Path(source).expanduser()
-    folder = path if path.is_dir() else _snapshot(source, local_files_only, ["*.json", "*.safetensors"])
-    return AutoencoderTiny.from_pretrained(folder, torch_dtype=dtype)
+    if path.is_dir():
+        folder = path
+    elif source.count("/") == 1:
+        variant = hub.variant_for(_dtype_name(dtype))
+        stem = "diffusion_pytorch_model"
+        folder = hub.snapshot(source, hub.FilePatterns(("config.json",)) + hub.weight_patterns("", variant, stem),
+                              local_files_only)
+        if variant is not None and not hub.has_weights(folder, variant, stem):
+            folder = hub.snapshot(source, hub.FilePatterns(("config.json",)) + hub.weight_patterns("", None, stem),
+                                  local_files_only)
+    else:
+        raise ModelNotFoundError(
+            f"vae={source!r} is not taesd, full, an existing folder or a Hub id 'owner/name' of an autoencoder"
+        )
+    if not (folder / "config.json").is_file():
+        raise ModelNotFoundError(f"{folder} holds no config.json: not a diffusers autoencoder folder")
+    cls, choice = _autoencoder_class(_vae_class_of(folder / "config.json"), folder)
+    variant = _variant(folder, dtype)
+    module = _timed(f"vae {source} ({cls.__name__})",
+                    lambda: cls.from_pretrained(folder, torch_dtype=dtype, variant=variant))
+    return module, choice  # type: ignore[return-value]
+
+
+def _vae_class_of(config_file: Path) -> str:
+    """`_class_name` of an autoencoder's config.json (AutoencoderKL when it has none)."""
+    try:
+        return str(json.loads(config_file.read_text(encoding="utf-8")).get("_class_name") or "AutoencoderKL")
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"{config_file} is not a readable diffusers config: {exc}") from exc
 
 
 def _assemble(
