@@ -1,4 +1,8 @@
-"""Weighted blends of tensors (prompt embeddings, seed noises): linear or spherical (slerp)."""
+"""Weighted blends of tensors (prompt embeddings, seed noises): linear or spherical (slerp).
+
+The arithmetic runs in float32 (half-precision inputs are widened to it, results cast back), never float64:
+Apple's MPS has no float64, and these tensors live on the model's device.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,17 @@ from sdbridge.pipeline.config import Interpolation
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float, dim: int = -1, eps: float = 1e-7) -> torch.Tensor:
     """Spherical interpolation from a (t=0) to b (t=1) along `dim`; falls back to lerp for parallel vectors."""
-    a64, b64 = a.to(torch.float64), b.to(torch.float64)
-    na = a64.norm(dim=dim, keepdim=True).clamp_min(eps)
-    nb = b64.norm(dim=dim, keepdim=True).clamp_min(eps)
-    cos = ((a64 / na) * (b64 / nb)).sum(dim=dim, keepdim=True).clamp(-1.0, 1.0)
+    a32, b32 = a.to(torch.float32), b.to(torch.float32)
+    na = a32.norm(dim=dim, keepdim=True).clamp_min(eps)
+    nb = b32.norm(dim=dim, keepdim=True).clamp_min(eps)
+    cos = ((a32 / na) * (b32 / nb)).sum(dim=dim, keepdim=True).clamp(-1.0, 1.0)
     theta = torch.arccos(cos)
     sin = torch.sin(theta)
     parallel = sin.abs() < 1e-4
     safe_sin = torch.where(parallel, torch.ones_like(sin), sin)
     wa = torch.where(parallel, torch.full_like(sin, 1.0 - t), torch.sin((1.0 - t) * theta) / safe_sin)
     wb = torch.where(parallel, torch.full_like(sin, t), torch.sin(t * theta) / safe_sin)
-    return (wa * a64 + wb * b64).to(a.dtype)
+    return (wa * a32 + wb * b32).to(a.dtype)
 
 
 def normalized_weights(weights: Sequence[float]) -> list[float]:
@@ -47,7 +51,7 @@ def blend(
         raise ConfigError(f"blend got {len(tensors)} tensors but {len(weights)} weights")
     w = normalized_weights(weights)
     if interpolation is Interpolation.LINEAR:
-        out = sum(wi * x.to(torch.float64) for wi, x in zip(w, tensors, strict=True))
+        out = sum(wi * x.to(torch.float32) for wi, x in zip(w, tensors, strict=True))
         if preserve_variance:
             out = out / sum(wi * wi for wi in w) ** 0.5
         return out.to(tensors[0].dtype)

@@ -58,8 +58,9 @@ class SimilarityFilter:
         if self._previous is None or self._previous.shape != frame.shape:
             self._accept(frame)
             return SimilarityDecision(skip=False, similarity=0.0, probability=0.0)
-        a = frame.reshape(-1).to(torch.float64)
-        b = self._previous.reshape(-1).to(torch.float64)
+        # float32, never float64: Apple's MPS has no float64 (and float32 resolves cos to ~1e-6 << 1 - 0.98)
+        a = frame.reshape(-1).to(torch.float32)
+        b = self._previous.reshape(-1).to(torch.float32)
         cos = float(torch.nn.functional.cosine_similarity(a, b, dim=0))
         if self._skipped_in_a_row >= self.max_skip_frames:
             probability = 0.0
