@@ -106,7 +106,7 @@ class RuleEngine:
     def on_event(self, name: str, payload: Mapping[str, Scalar], now: float, frame: int) -> Outcome:
         """Run every rule matching event `name` with `payload` at time `now` (seconds) and `frame`."""
         out = Outcome()
-        matched = [r for r in self.rules.rules if self._matches(r, name, payload)]
+        matched = [r for r in self.rules.for_event(name) if self._matches(r, name, payload)]
         matched.sort(key=lambda r: (r.priority, r.index))  # highest priority last: it wins conflicts
         prompt_timing: Timing | None = None
         prompt_rule: Rule | None = None

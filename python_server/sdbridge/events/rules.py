@@ -17,6 +17,7 @@ import string
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -224,6 +225,24 @@ class RuleSet:
     def defaults(self) -> dict[str, Scalar]:
         """Every state variable at its default value."""
         return {name: var.default for name, var in self.variables.items()}
+
+    def for_event(self, name: str) -> tuple[Rule, ...]:
+        """The rules an event named `name` may run (its own and the "*" rules), in file order.
+
+        Built once per rules file, so an event costs its candidate rules, not every rule of the file.
+        """
+        index, wildcard = self._by_event
+        return index.get(name, wildcard)
+
+    @cached_property
+    def _by_event(self) -> tuple[dict[str, tuple[Rule, ...]], tuple[Rule, ...]]:
+        wildcard = tuple(r for r in self.rules if r.event == "*")
+        named: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            if rule.event != "*":
+                named.setdefault(rule.event, []).append(rule)
+        index = {event: tuple(sorted([*rules, *wildcard], key=lambda r: r.index)) for event, rules in named.items()}
+        return index, wildcard
 
 
 # ---------------------------------------------------------------------- line numbers
