@@ -489,11 +489,7 @@ class BridgeServer:
             self._send(identity, decision.error)
             return
         if not hello.capabilities & m.Capability.CREDITS:
-            self._error(identity, m.ErrorCode.BAD_PARAM,
-                        f"Hello.capabilities={int(hello.capabilities):#x} lacks CREDITS: this server paces frames "
-                        f"by credits (Welcome.initial_credits, one back with each Result or Credit) and serves "
-                        f"only clients that honour them; upgrade the client (the sdbridge Python, Unity and "
-                        f"Unreal clients offer CREDITS)", "Hello.capabilities", session_closed=True)
+            self._error(identity, m.ErrorCode.BAD_PARAM, _no_credits(hello), "Hello.capabilities", session_closed=True)
             return
         if decision.warning:
             log.warning("client %r: %s", hello.client_name, decision.warning)
@@ -988,6 +984,13 @@ class BridgeServer:
         for session in self.table.sessions():
             self._send(session.identity, m.Bye(reason="server shutting down"))
         self._transport.flush()  # what waited for room, as far as it goes now
+
+
+def _no_credits(hello: m.Hello) -> str:
+    """The refusal of a Hello that does not offer the Credits capability."""
+    return (f"Hello.capabilities={int(hello.capabilities):#x} lacks CREDITS: this server paces frames by credits "
+            f"(Welcome.initial_credits, one back with each Result or Credit) and serves only clients that honour "
+            f"them; upgrade the client (the sdbridge Python, Unity and Unreal clients offer CREDITS)")
 
 
 def _check_stream(kind: str, stream_id: int) -> None:
