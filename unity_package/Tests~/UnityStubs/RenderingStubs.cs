@@ -182,6 +182,7 @@ namespace UnityEngine.Rendering
         public void SetGlobalTexture(int nameID, RenderTargetIdentifier value) { throw null; }
         public void SetRenderTarget(RenderTargetIdentifier rt) { throw null; }
         public void SetRenderTarget(RenderTargetIdentifier rt, int mipLevel, CubemapFace cubemapFace, int depthSlice) { throw null; }
+        public void SetRenderTarget(RenderTargetIdentifier color, RenderTargetIdentifier depth) { throw null; }
         public void SetViewport(Rect pixelRect) { throw null; }
         public void DrawProcedural(Matrix4x4 matrix, Material material, int shaderPass, MeshTopology topology, int vertexCount, int instanceCount) { throw null; }
         public void Blit(Texture source, RenderTargetIdentifier dest, Material mat, int pass) { throw null; }

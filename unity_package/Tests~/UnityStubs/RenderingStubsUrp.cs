@@ -41,12 +41,16 @@ namespace UnityEngine.Rendering.Universal
     public abstract partial class ScriptableRenderer
     {
         public RTHandle cameraColorTargetHandle { get { throw null; } }
+        // URP 14+: valid only inside a pass's execution ("in the scope of ScriptableRenderPass").
+        public RTHandle cameraDepthTargetHandle { get { throw null; } }
         public void EnqueuePass(ScriptableRenderPass pass) { throw null; }
     }
 
     public abstract partial class ScriptableRenderPass
     {
         public RenderPassEvent renderPassEvent { get { throw null; } set { } }
+        // URP 17 (Unity 6) only; the package sets it under UNITY_6000_0_OR_NEWER.
+        public bool requiresIntermediateTexture { get { throw null; } set { } }
         public void ConfigureInput(ScriptableRenderPassInput passInput) { throw null; }
         public virtual void Execute(ScriptableRenderContext context, ref RenderingData renderingData) { throw null; }
         public virtual void RecordRenderGraph(RenderGraph renderGraph, ContextContainer frameData) { throw null; }

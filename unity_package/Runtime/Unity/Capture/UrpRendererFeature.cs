@@ -48,6 +48,12 @@ namespace StreamDiffusion.Bridge
         public StreamDiffusionRenderPass(RenderPassEvent passEvent)
         {
             renderPassEvent = passEvent;
+#if UNITY_6000_0_OR_NEWER
+            // URP 17 (ScriptableRenderPass.requiresIntermediateTexture): "forces rendering of all passes in the URP
+            // frame via an intermediate texture ... for passes that ... require sampling the active color target".
+            // Without it URP 17 may render this camera straight into the back buffer, which the capture cannot read.
+            requiresIntermediateTexture = true;
+#endif
         }
 
         /// <summary>Enqueues the pass for <paramref name="camera"/> when a StreamDiffusionCamera has work for it this
@@ -58,7 +64,13 @@ namespace StreamDiffusion.Bridge
             if (renderer == null || !BridgeFrame.TryGet(camera, out frame) || !frame.HasWork) return;
             if (frame.EnqueuedFrame == Time.frameCount) return;
             frame.EnqueuedFrame = Time.frameCount;
-            ConfigureInput(frame.NeedsDepth ? ScriptableRenderPassInput.Depth : ScriptableRenderPassInput.None);
+            ScriptableRenderPassInput input = ScriptableRenderPassInput.None;
+            if (frame.NeedsDepth) input |= ScriptableRenderPassInput.Depth;
+            // URP 14 (UniversalRenderer.Setup): a pass that declares Color input makes the camera render into an
+            // intermediate colour texture ("createColorTexture |= renderPassInputs.requiresColorTexture"); it also
+            // schedules URP's opaque-texture copy, so it is declared only after a frame went to the back buffer.
+            if (frame.UrpNeedsColorInput) input |= ScriptableRenderPassInput.Color;
+            ConfigureInput(input);
             renderer.EnqueuePass(this);
         }
 
@@ -68,7 +80,8 @@ namespace StreamDiffusion.Bridge
         {
             BridgeFrame frame;
             if (!BridgeFrame.TryGet(renderingData.cameraData.camera, out frame) || !frame.HasWork) return;
-            RTHandle color = renderingData.cameraData.renderer.cameraColorTargetHandle;
+            ScriptableRenderer renderer = renderingData.cameraData.renderer;
+            RTHandle color = renderer.cameraColorTargetHandle;
             var targets = new SrpTargets
             {
                 Color = color,
@@ -77,7 +90,15 @@ namespace StreamDiffusion.Bridge
             };
             CommandBuffer cmd = CommandBufferPool.Get(Name);
             frame.PrepareForRender();
-            if (!BridgeDraws.RecordProcedural(cmd, frame, targets)) WarnBackBuffer();
+            if (!BridgeDraws.RecordProcedural(cmd, frame, targets))
+            {
+                frame.UrpNeedsColorInput = true; // from the next frame the camera renders into a texture (see TryEnqueue)
+                WarnBackBuffer();
+            }
+            // URP 14 binds a pass's attachments only when they differ from the ones it last bound
+            // (ScriptableRenderer.SetRenderPassAttachments), so leave the camera's colour and depth bound, not the
+            // capture or depth-ring texture this pass drew into.
+            cmd.SetRenderTarget(color, renderer.cameraDepthTargetHandle);
             context.ExecuteCommandBuffer(cmd);
             CommandBufferPool.Release(cmd);
         }
@@ -100,7 +121,9 @@ namespace StreamDiffusion.Bridge
             UniversalResourceData resources = frameData.Get<UniversalResourceData>();
             if (resources.isActiveTargetBackBuffer)
             {
-                WarnBackBuffer();
+                // Not expected: requiresIntermediateTexture (constructor) asks URP 17 for an intermediate texture.
+                WarnOnce("StreamDiffusion: URP 17 gave the bridge pass the back buffer although the pass sets " +
+                         "requiresIntermediateTexture, so no frame is captured. Please report the URP version.");
                 return;
             }
             // An unsafe pass (URP 17 manual, "Use the CommandBuffer interface in a render graph"): it sets its own
@@ -134,11 +157,18 @@ namespace StreamDiffusion.Bridge
 
         private static void WarnBackBuffer()
         {
+            WarnOnce("StreamDiffusion: URP rendered this camera straight into the back buffer, which cannot " +
+                             "be read, so that frame was not captured. From the next frame the bridge pass declares a " +
+                             "colour input (ScriptableRenderPassInput.Color), which makes URP 14 render the camera " +
+                             "into a texture at the cost of its opaque-texture copy; enabling HDR or post-processing " +
+                             "on the camera avoids that copy.");
+        }
+
+        private static void WarnOnce(string message)
+        {
             if (_warnedBackBuffer) return;
             _warnedBackBuffer = true;
-            Debug.LogWarning("StreamDiffusion: URP renders this camera straight into the back buffer, which cannot " +
-                             "be read, so no frame is captured. Set the Universal Renderer's Intermediate Texture to " +
-                             "Always (or enable post-processing / HDR) so the camera renders into a texture.");
+            Debug.LogWarning(message);
         }
     }
 }

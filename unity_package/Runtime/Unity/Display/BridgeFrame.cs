@@ -55,6 +55,9 @@ namespace StreamDiffusion.Bridge
 
         /// <summary>Time.frameCount when a URP pass was last enqueued for this camera (one pass per frame).</summary>
         public int EnqueuedFrame = -1;
+        /// <summary>URP 14 / Compatibility Mode: the camera rendered into the back buffer, so the pass declares a
+        /// Color input from now on (URP then renders the camera into an intermediate texture).</summary>
+        public bool UrpNeedsColorInput;
 
         /// <summary>True when this frame reads the current depth (depth copy for a capture, or reprojection).</summary>
         public bool NeedsDepth
