@@ -9,6 +9,7 @@
 #include "SDBridgeBlueprintLibrary.h"
 #include "SDBridgeComponent.h"
 #include "SDBridgeConversions.h"
+#include "SDBridgeStreamer.h"
 #include "StreamDiffusionBridgeSettings.h"
 #include "sdbridge/codec.h"
 
@@ -151,6 +152,63 @@ void FSDBridgeSpec::Define()
 			AddExpectedError(TEXT("not connected"), EAutomationExpectedErrorFlags::Contains, 1);
 			TestFalse(TEXT("SetPrompt"), Component->SetPrompt(TEXT("a castle"), TEXT(""), 0));
 			TestNull(TEXT("no texture yet"), Component->OutputTexture.Get());
+			TestTrue(TEXT("the status panel shows the error"), Component->GetStatus().LastError.Contains(TEXT("not connected")));
+		});
+
+		It("shows its status in the details panel, read-only and transient", [this]()
+		{
+			const FProperty* Property = USDBridgeComponent::StaticClass()->FindPropertyByName(TEXT("Status"));
+			TestNotNull(TEXT("Status property"), Property);
+			if (Property != nullptr)
+			{
+				TestTrue(TEXT("VisibleAnywhere"), Property->HasAllPropertyFlags(CPF_Edit | CPF_EditConst));
+				TestTrue(TEXT("BlueprintReadOnly"), Property->HasAllPropertyFlags(CPF_BlueprintVisible | CPF_BlueprintReadOnly));
+				TestTrue(TEXT("Transient"), Property->HasAnyPropertyFlags(CPF_Transient));
+			}
+		});
+	});
+
+	Describe("Streamer", [this]()
+	{
+		It("logs an unreachable server once at Error, then its retries at Verbose, and stops without blocking", [this]()
+		{
+			FSDBridgeStreamerOptions Options;
+			Options.Endpoint = TEXT("tcp://127.0.0.1:9");  // discard port: nothing answers
+			Options.HandshakeTimeoutMs = 100;
+			FSDBridgeStreamer Streamer(Options);
+			FString Error;
+			TestTrue(TEXT("start"), Streamer.Start(Error));
+			int32 Loud = 0;
+			int32 Quiet = 0;
+			const double Deadline = FPlatformTime::Seconds() + 3.0;
+			while (FPlatformTime::Seconds() < Deadline && Quiet < 2)
+			{
+				FSDBridgeEvent Event;
+				while (Streamer.PollEvent(Event))
+				{
+					if (Event.Kind == ESDBridgeEventKind::Error)
+					{
+						(Event.Level == ESDBridgeLogLevel::Error ? Loud : Quiet)++;
+						if (Event.Level == ESDBridgeLogLevel::Error)
+						{
+							TestTrue(TEXT("names the endpoint"), Event.Message.Contains(TEXT("tcp://127.0.0.1:9")));
+							TestTrue(TEXT("names a fix"), Event.Message.Contains(TEXT("sdbridge serve")));
+						}
+						else
+						{
+							TestTrue(TEXT("a retry is not broadcast again"), Event.bRepeat);
+						}
+					}
+				}
+				FPlatformProcess::Sleep(0.02f);
+			}
+			TestEqual(TEXT("one loud report"), Loud, 1);
+			TestTrue(TEXT("retries were quiet"), Quiet >= 1);
+			const FSDBridgeStatus Status = Streamer.GetStatus();
+			TestEqual(TEXT("state"), static_cast<int32>(Status.ConnectionState), static_cast<int32>(ESDBridgeConnectionState::Connecting));
+			TestTrue(TEXT("failed attempts"), Status.FailedAttempts >= 2);
+			Streamer.Stop();  // hands the client to a thread-pool task (its worker is joined there, not here)
+			TestEqual(TEXT("stopped"), static_cast<int32>(Streamer.GetState()), static_cast<int32>(ESDBridgeConnectionState::Stopped));
 		});
 	});
 }
