@@ -78,7 +78,7 @@ namespace StreamDiffusion.Bridge
         [Tooltip("Log server errors, warnings and notices to the console (connection problems are logged by the client).")]
         public bool logEvents = true;
 
-        [Tooltip("The bridge shader (Runtime/Shaders/StreamDiffusionBridge.shader); set by default when the component is added.")]
+        [Tooltip("The bridge shader (Runtime/Shaders/Resources/StreamDiffusionBridge.shader); set by default when the component is added.")]
         [SerializeField] private Shader bridgeShader;
 
         /// <summary>The stylized output for UI (RawImage) and materials; null until connected.</summary>
@@ -160,11 +160,15 @@ namespace StreamDiffusion.Bridge
             {
                 return "this platform/graphics API has no AsyncGPUReadback (SystemInfo.supportsAsyncGPUReadback is false)";
             }
+            // bridgeShader is set by the script's default reference only when the component is added in the Editor;
+            // added from code it is null, and Shader.Find finds the shader in a player because it lies in a
+            // Resources folder (Runtime/Shaders/Resources: Shader.Find docs, 2022.3 / 6: a shader is in a build if a
+            // used material references it, it is in Always Included Shaders, or it is in a "Resources" folder).
             Shader shader = bridgeShader != null ? bridgeShader : Shader.Find(ShaderName);
             if (shader == null)
             {
-                return "the shader \"" + ShaderName + "\" is missing: re-add the component (its default reference sets " +
-                       "it) or add the shader to Project Settings > Graphics > Always Included Shaders";
+                return "the shader \"" + ShaderName + "\" is missing (expected in the package's Runtime/Shaders/Resources): " +
+                       "reinstall the package, or add the shader to Project Settings > Graphics > Always Included Shaders";
             }
             _material = new Material(shader) { name = "StreamDiffusion Bridge", hideFlags = HideFlags.HideAndDontSave };
             return null;

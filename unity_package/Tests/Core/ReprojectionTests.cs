@@ -302,7 +302,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
 
         // ------------------------------------------------------------------ single precision (what the GPU does)
 
-        /// <summary>The shader's arithmetic (Runtime/Shaders/StreamDiffusionBridge.shader, SDReproject) in float:
+        /// <summary>The shader's arithmetic (Runtime/Shaders/Resources/StreamDiffusionBridge.shader, SDReproject) in float:
         /// the constants are the Reprojector's, cast to float as BridgeFrame uploads them.</summary>
         private static WarpOutcome FloatWarp(Reprojector r, float u, float v, float dstDepth, float storedDepth,
                                              out float su, out float sv)

@@ -1,6 +1,6 @@
 """Compile the HLSL of every pass and keyword variant of the package's shaders with glslang (no Unity here).
 
-Unity is not available on these machines, so this is the closest check of Runtime/Shaders/*.shader that can run:
+Unity is not available on these machines, so this is the closest check of Runtime/Shaders/**/*.shader that can run:
 each pass's HLSLINCLUDE + HLSLPROGRAM is cut out of the ShaderLab file, every `#pragma multi_compile_local _ KW`
 combination is expanded, and glslangValidator's HLSL front end (``-D``) compiles the vertex and fragment entry
 points to SPIR-V. It catches HLSL syntax errors, unknown identifiers, type mismatches and wrong intrinsic
@@ -54,7 +54,7 @@ def main() -> int:
         print("glslangValidator not found: apt-get install glslang-tools")
         print("0 passed, 1 failed")
         return 1
-    shaders = sorted(SHADERS.glob("*.shader"))
+    shaders = sorted(SHADERS.rglob("*.shader"))
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for shader in shaders:

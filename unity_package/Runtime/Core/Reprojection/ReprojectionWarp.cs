@@ -1,5 +1,5 @@
 // CPU reference of the reprojection warp over whole images (issue 15 item 7): the engine shaders do the same per
-// pixel on the GPU (Runtime/Shaders/StreamDiffusionBridge.shader, pass "Composite"). Used by the NUnit tests and by
+// pixel on the GPU (Runtime/Shaders/Resources/StreamDiffusionBridge.shader, pass "Composite"). Used by the NUnit tests and by
 // tools; too slow for a game frame.
 using System;
 using StreamDiffusion.Bridge.Core.Capture;

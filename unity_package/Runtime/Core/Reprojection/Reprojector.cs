@@ -12,7 +12,7 @@
 //   the source frame's matrix and its stored depth d_s at src uv), so reversed-Z, [0,1] or [-1,1] depth are
 //   carried by the matrices and never by the warp. Orthographic source cameras (w is always 1) compare NDC z
 //   instead: |p.z/p.w - d_s| > tolerance.
-// Holes take the live frame; final = lerp(live, warped, opacity). Runtime/Shaders/StreamDiffusionBridge.shader
+// Holes take the live frame; final = lerp(live, warped, opacity). Runtime/Shaders/Resources/StreamDiffusionBridge.shader
 // mirrors TryProject and IsOccluded in its function SDReproject.
 using System;
 

@@ -1,6 +1,6 @@
 // The draws every render-pipeline hook records, in one place: capture (camera colour -> server-size texture with
 // the scale policy), depth copy (current depth -> the depth ring slot, for reprojection), composite (result over the
-// live frame with opacity, reprojected when possible). Shader: Runtime/Shaders/StreamDiffusionBridge.shader.
+// live frame with opacity, reprojected when possible). Shader: Runtime/Shaders/Resources/StreamDiffusionBridge.shader.
 // NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API);
 // written for Unity 2022.3 LTS and Unity 6.
 using UnityEngine;

@@ -170,7 +170,7 @@ namespace StreamDiffusion.Bridge
             return new Vector4((float)r[0], (float)r[1], (float)r[2], (float)r[3]);
         }
 
-        /// <summary>Shader property ids of Runtime/Shaders/StreamDiffusionBridge.shader.</summary>
+        /// <summary>Shader property ids of Runtime/Shaders/Resources/StreamDiffusionBridge.shader.</summary>
         internal static class Ids
         {
             public static readonly int MainTex = Shader.PropertyToID("_MainTex");

@@ -7,7 +7,7 @@ using UnityEngine.Rendering;
 
 namespace StreamDiffusion.Bridge
 {
-    /// <summary>Matrices and flips for the bridge shader (Runtime/Shaders/StreamDiffusionBridge.shader).</summary>
+    /// <summary>Matrices and flips for the bridge shader (Runtime/Shaders/Resources/StreamDiffusionBridge.shader).</summary>
     internal static class GpuConventions
     {
         /// <summary>The camera's GPU view-projection matrix: GL.GetGPUProjectionMatrix(projection, false) *
