@@ -188,7 +188,7 @@ class BridgeServer:
 
             mc = self.config.model
             self.recorder = Recorder(self._record_dir, {"name": mc.name, "device": mc.device,
-                                                        "dtype": mc.dtype.value, "width": mc.width,
+                                                        "dtype": mc.resolved_dtype()[0].value, "width": mc.width,
                                                         "height": mc.height},
                                      RecordLimits.from_config(self.config.limits))
         if self._factory is None or self.model is None:
