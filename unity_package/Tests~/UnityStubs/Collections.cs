@@ -33,7 +33,7 @@ namespace Unity.Collections.LowLevel.Unsafe
 {
     public static unsafe partial class NativeArrayUnsafeUtility
     {
-        public static void* GetUnsafeReadOnlyPtr<T>(NativeArray<T> nativeArray) where T : struct { throw null; }
-        public static void* GetUnsafePtr<T>(NativeArray<T> nativeArray) where T : struct { throw null; }
+        // An extension method in Unity (this NativeArray<T>); the package calls it as a static method.
+        public static void* GetUnsafeReadOnlyPtr<T>(this NativeArray<T> nativeArray) where T : struct { throw null; }
     }
 }

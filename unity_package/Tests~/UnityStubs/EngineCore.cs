@@ -25,7 +25,6 @@ namespace UnityEngine
     public partial class Behaviour : Component
     {
         public bool enabled { get { throw null; } set { } }
-        public bool isActiveAndEnabled { get { throw null; } }
     }
 
     public partial class MonoBehaviour : Behaviour
@@ -63,7 +62,6 @@ namespace UnityEngine
         public Vector3 localScale { get { throw null; } set { } }
         public void LookAt(Vector3 worldPosition) { throw null; }
         public void Rotate(float xAngle, float yAngle, float zAngle) { throw null; }
-        public void SetParent(Transform parent, bool worldPositionStays) { throw null; }
     }
 
     public partial class Collider : Component
@@ -97,7 +95,7 @@ namespace UnityEngine
         public float height { get { throw null; } set { } }
     }
 
-    public static partial class Debug
+    public partial class Debug
     {
         public static void Log(object message) { throw null; }
         public static void Log(object message, Object context) { throw null; }
@@ -116,7 +114,7 @@ namespace UnityEngine
         public static void OpenURL(string url) { throw null; }
     }
 
-    public static partial class Resources
+    public sealed partial class Resources
     {
         public static T Load<T>(string path) where T : Object { throw null; }
     }
@@ -135,7 +133,6 @@ namespace UnityEngine
         public static int Min(int a, int b) { throw null; }
         public static float Min(float a, float b) { throw null; }
         public static float Sin(float f) { throw null; }
-        public static int FloorToInt(float f) { throw null; }
         public static float Clamp01(float value) { throw null; }
     }
 

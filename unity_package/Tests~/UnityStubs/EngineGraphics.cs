@@ -22,7 +22,6 @@ namespace UnityEngine
         public RenderTexture(int width, int height, int depth, RenderTextureFormat format, RenderTextureReadWrite readWrite) { throw null; }
         public bool Create() { throw null; }
         public void Release() { throw null; }
-        public bool IsCreated() { throw null; }
     }
 
     public enum TextureFormat
@@ -59,28 +58,6 @@ namespace UnityEngine
         StretchToFill = 0,
         ScaleAndCrop = 1,
         ScaleToFit = 2,
-    }
-
-    public partial class GUI
-    {
-        public static void DrawTexture(Rect position, Texture image, ScaleMode scaleMode, bool alphaBlend) { throw null; }
-    }
-
-    public enum EventType
-    {
-        Repaint = 7,
-    }
-
-    public sealed partial class Event
-    {
-        public static Event current { get { throw null; } }
-        public EventType type { get { throw null; } set { } }
-    }
-
-    public sealed partial class Screen
-    {
-        public static int width { get { throw null; } }
-        public static int height { get { throw null; } }
     }
 
     public sealed partial class GUIStyle

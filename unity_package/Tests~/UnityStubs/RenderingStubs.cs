@@ -126,9 +126,6 @@ namespace UnityEngine.Rendering
 {
     public enum CameraEvent
     {
-        BeforeDepthTexture = 0,
-        AfterDepthTexture = 1,
-        AfterImageEffects = 18,
         AfterEverything = 20,
     }
 
