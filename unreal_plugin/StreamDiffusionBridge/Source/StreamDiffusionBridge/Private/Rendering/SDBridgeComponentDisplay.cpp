@@ -154,7 +154,9 @@ void USDBridgeComponent::UpdateCaptureAndDisplay()
 	{
 		FSDBridgeViewSettings Settings;
 		Settings.bCapture = bConnected && !bFallback && Player != nullptr;
-		Settings.bComposite = Streamer && DisplayMode == ESDBridgeDisplayMode::PostProcessComposite && Player != nullptr;
+		// Nothing to draw before the first result (the live frame is shown as it is) or after Disconnect.
+		Settings.bComposite = Streamer && OutputTexture != nullptr && DisplayMode == ESDBridgeDisplayMode::PostProcessComposite &&
+			Player != nullptr;
 		Settings.bReproject = bReprojectToCurrentCamera && !bFallback;
 		Settings.Opacity = FMath::Clamp(DisplayOpacity, 0.0f, 1.0f);
 		Settings.DepthTolerance = ReprojectionDepthTolerance;
