@@ -162,12 +162,11 @@ namespace StreamDiffusion.Bridge.Editor
                 if (e.Kind == ClientEventKind.Connected) _previewAddress = ""; // a new session gets a new address
                 _status = e.ToString();
             }
-            if (_client.TryGetResult(ref _frame) && _frame.Header.Width == _result.width && _frame.Header.Height == _result.height)
+            if (_client.TryGetResult(ref _frame))
             {
-                NativeArray<byte> raw = _result.GetRawTextureData<byte>();
-                NativeArray<byte>.Copy(_frame.Pixels, 0, raw, 0, Math.Min(_frame.Length, raw.Length));
-                _result.Apply(false);
-                _lastHeader = _frame.Header;
+                string problem = ResultPixels.TryCopy(_frame, _result); // size, format, stride and row order checked
+                if (problem == null) _lastHeader = _frame.Header;
+                else _status = problem;
                 Repaint();
             }
             if (_readbackBusy)

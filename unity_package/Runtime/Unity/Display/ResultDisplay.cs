@@ -1,12 +1,12 @@
 // The stylized result on the GPU: a persistent Texture2D(RGBA32, linear: false) written in place from the client's
 // result buffer (GetRawTextureData + Apply(false)), and a RenderTexture copy (OutputTexture) for UI and materials.
-// Results come back in the format and row order they were sent (RGBA8, bottom-up), so they are copied as-is.
+// Results come back in the format and row order they were sent (RGBA8, bottom-up); ResultPixels copies them
+// (and flips a top-down one).
 // NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API);
 // written for Unity 2022.3 LTS and Unity 6.
 using System;
 using StreamDiffusion.Bridge.Core.Client;
 using StreamDiffusion.Bridge.Core.Protocol;
-using Unity.Collections;
 using UnityEngine;
 
 namespace StreamDiffusion.Bridge
@@ -49,17 +49,12 @@ namespace StreamDiffusion.Bridge
             ResultHeader h = _result.Header;
             Last = h;
             header = h;
-            if (h.Width != _texture.width || h.Height != _texture.height ||
-                h.PixelFormat != sdbridge.protocol.PixelFormat.RGBA8 || h.Stride != h.Width * 4)
+            string problem = ResultPixels.TryCopy(_result, _texture);
+            if (problem != null)
             {
-                Debug.LogWarning("StreamDiffusionCamera: result " + h.FrameId + " is " + h.Width + "x" + h.Height + " " +
-                                 h.PixelFormat + " (stride " + h.Stride + "); expected " + _texture.width + "x" +
-                                 _texture.height + " RGBA8 packed (stride " + _texture.width * 4 + "). Skipped.", context);
+                Debug.LogWarning("StreamDiffusionCamera: " + problem + ". Skipped.", context);
                 return false;
             }
-            NativeArray<byte> raw = _texture.GetRawTextureData<byte>();
-            NativeArray<byte>.Copy(_result.Pixels, 0, raw, 0, _result.Length);
-            _texture.Apply(false);
             Graphics.Blit(_texture, Output);
             return true;
         }
