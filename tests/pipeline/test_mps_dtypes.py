@@ -27,7 +27,7 @@ class _Float64Watch(TorchFunctionMode):
         super().__init__()
         self.offenders: list[str] = []
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         asked = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.dtype) and a in MPS_ILLEGAL]
         result = func(*args, **kwargs)

@@ -60,9 +60,21 @@ def _torch_findings() -> list[Finding]:
     support = cpu_bf16()
     found.append(Finding("CPU bfloat16", {
         CpuBf16.AMX: "AMX (amx_bf16): --dtype bfloat16 runs about 2x faster than float32 on this CPU",
-        CpuBf16.AVX512: "AVX512-BF16 (no AMX): bfloat16 may help a little; measure with sdbridge bench pipeline",
+        CpuBf16.AVX512: "AVX512-BF16 (no AMX): bfloat16 dot products; compare with sdbridge bench pipeline --dtype",
         CpuBf16.NONE: "no bfloat16 units in the CPU flags: keep float32 on the CPU",
     }[support]))
+    found += _auto_dtype_findings(torch.cuda.is_available())
+    return found
+
+
+def _auto_dtype_findings(cuda_available: bool) -> list[Finding]:
+    """What `--dtype auto` (the default) picks on the CPU, and on CUDA when a GPU is visible, and why."""
+    from sdbridge.config import auto_dtype
+
+    found = []
+    for device in ("cpu", "cuda") if cuda_available else ("cpu",):
+        dtype, why = auto_dtype(device)
+        found.append(Finding(f"dtype auto ({device})", f"{dtype.value}: {why}"))
     return found
 
 

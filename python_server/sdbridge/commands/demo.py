@@ -52,6 +52,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-preview", action="store_true", help="do not serve the browser preview page")
 
 
+REAL_MODEL_COMMAND = "sdbridge demo --model stabilityai/sd-turbo --device cuda --size 512 --cfg none"
+
+
+def model_notice(model: str) -> list[str]:
+    """The demo's first lines: what the chosen model's output means, and how to run a real one."""
+    from sdbridge.pipeline.components import IDENTITY, PRESET_NAMES
+
+    if model in PRESET_NAMES:
+        what = (f"model {model!r} has random weights (built here, nothing downloaded): its output is noise by "
+                "design. This demo shows the plumbing (frames, credits, latency, preview), not pictures.")
+    elif model == IDENTITY:
+        what = f"model {model!r} is no model: frames come back unchanged (plumbing only)."
+    else:
+        return []
+    return [what, "A real model, on a machine with an NVIDIA GPU and the weights (SD-Turbo, about 2.5 GB in "
+                  f"float16, fetched from the Hugging Face Hub on first use): {REAL_MODEL_COMMAND}"]
+
+
 def _server_toml(args: argparse.Namespace) -> str:
     t_index = ", ".join(str(t) for t in args.t_index)
     return (
@@ -129,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
     from sdbridge.scene import SceneRenderer
     from sdbridge.transport.client import BridgeClient
 
+    for line in model_notice(args.model):
+        print(line, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     handle = _ServerHandle(args)
     start_load = time.perf_counter()

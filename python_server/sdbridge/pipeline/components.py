@@ -202,7 +202,9 @@ def _dtype_name(dtype: torch.dtype) -> str:
 def _vae_class(folder: Path) -> str:
     """The autoencoder class of a model folder: vae/config.json `_class_name`, else model_index.json's vae entry."""
     if (folder / "vae" / "config.json").is_file():
-        return _vae_class_of(folder / "vae" / "config.json")
+        name = _vae_class_of(folder / "vae" / "config.json")
+        if name:
+            return name
     index_file = folder / "model_index.json"
     if index_file.is_file():
         try:
@@ -323,19 +325,20 @@ def _load_vae_source(source: str, dtype: torch.dtype, local_files_only: bool | N
         )
     if not (folder / "config.json").is_file():
         raise ModelNotFoundError(f"{folder} holds no config.json: not a diffusers autoencoder folder")
-    cls, choice = _autoencoder_class(_vae_class_of(folder / "config.json"), folder)
+    cls, choice = _autoencoder_class(_vae_class_of(folder / "config.json") or "AutoencoderKL", folder)
     variant = _variant(folder, dtype)
     module = _timed(f"vae {source} ({cls.__name__})",
                     lambda: cls.from_pretrained(folder, torch_dtype=dtype, variant=variant))
     return module, choice  # type: ignore[return-value]
 
 
-def _vae_class_of(config_file: Path) -> str:
-    """`_class_name` of an autoencoder's config.json (AutoencoderKL when it has none)."""
+def _vae_class_of(config_file: Path) -> str | None:
+    """`_class_name` of an autoencoder's config.json (None when it has none)."""
     try:
-        return str(json.loads(config_file.read_text(encoding="utf-8")).get("_class_name") or "AutoencoderKL")
-    except (OSError, ValueError) as exc:
+        name = json.loads(config_file.read_text(encoding="utf-8")).get("_class_name")
+    except (OSError, ValueError, AttributeError) as exc:
         raise ModelNotFoundError(f"{config_file} is not a readable diffusers config: {exc}") from exc
+    return str(name) if name else None
 
 
 def _assemble(

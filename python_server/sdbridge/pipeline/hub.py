@@ -99,7 +99,8 @@ def has_weights(folder: Path, variant: str | None, stem: str = "*") -> bool:
     """True when `folder` holds safetensors weights of `variant` (None = the plain ones)."""
     if variant is not None:
         return any(folder.glob(f"{stem}.{variant}*.safetensors"))
-    return any(p for p in folder.glob(f"{stem}*.safetensors") if p.name.count(".") == 1)
+    pattern = "*.safetensors" if stem == "*" else f"{stem}*.safetensors"
+    return any(p for p in folder.glob(pattern) if p.name.count(".") == 1)
 
 
 def fetch_weights(repo_id: str, subfolders: list[str], variant: str | None,

@@ -1,0 +1,152 @@
+"""Model choices reach load_components: --dtype auto|..., --vae, --lora in `sdbridge serve` and [model]; what `auto`
+picks on faked devices and CPU flags; `sdbridge check`, the startup log and the demo say what they will do."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from sdbridge.commands import check, serve
+from sdbridge.commands.demo import REAL_MODEL_COMMAND, model_notice
+from sdbridge.config import Dtype, ModelConfig, ServerConfig, auto_dtype, parse_config, with_overrides
+from sdbridge.errors import ConfigError
+
+AMX = frozenset({"fpu", "avx512f", "amx_bf16", "amx_tile", "avx512_bf16"})
+AVX512_BF16 = frozenset({"fpu", "avx512f", "avx512_bf16"})
+PLAIN = frozenset({"fpu", "sse2", "avx2"})
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+# ------------------------------------------------------------------------------------------------ dtype auto
+@pytest.mark.parametrize(("device", "flags", "expected", "why"), [
+    ("cuda", PLAIN, Dtype.FLOAT16, "CUDA"),
+    ("cuda:1", frozenset(), Dtype.FLOAT16, "CUDA"),
+    ("cpu", AMX, Dtype.BFLOAT16, "AMX"),
+    ("cpu", AVX512_BF16, Dtype.BFLOAT16, "AVX512-BF16"),
+    ("cpu", PLAIN, Dtype.FLOAT32, "without AMX or AVX512-BF16"),
+    ("cpu", frozenset(), Dtype.FLOAT32, "unreadable"),
+    ("mps", AMX, Dtype.FLOAT32, "mps device"),
+])
+def test_auto_picks_by_device_and_cpu_flags(device: str, flags: frozenset[str], expected: Dtype, why: str) -> None:
+    dtype, reason = auto_dtype(device, flags)
+    assert dtype is expected and why in reason
+
+
+def test_auto_is_the_default_and_reads_this_cpus_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ModelConfig().dtype is Dtype.AUTO and ServerConfig().model.dtype is Dtype.AUTO
+    monkeypatch.setattr("sdbridge.cpu_features.cpu_flags", lambda cpuinfo=None: AMX)
+    assert ModelConfig().resolved_dtype()[0] is Dtype.BFLOAT16
+    monkeypatch.setattr("sdbridge.cpu_features.cpu_flags", lambda cpuinfo=None: PLAIN)
+    assert ModelConfig().resolved_dtype()[0] is Dtype.FLOAT32
+    assert ModelConfig(device="cuda").resolved_dtype()[0] is Dtype.FLOAT16
+    assert ModelConfig(dtype=Dtype.FLOAT16).resolved_dtype() == (Dtype.FLOAT16, "set in the config or with --dtype")
+
+
+# ------------------------------------------------------------------------------------------- serve flags, config
+def test_serve_flags_set_dtype_vae_and_repeated_loras() -> None:
+    cfg = serve.config_from_args(_args("--dtype", "auto", "--vae", "full", "--lora", "acme/style=0.6",
+                                       "--lora", "/loras/detail.safetensors"))
+    assert cfg.model.dtype is Dtype.AUTO and cfg.model.vae == "full"
+    assert cfg.model.loras() == {"acme/style": 0.6, "/loras/detail.safetensors": 1.0}
+    assert serve.config_from_args(_args("--vae", "madebyollin/taesdxl")).model.vae == "madebyollin/taesdxl"
+
+
+def test_lora_flags_replace_the_config_files(tmp_path: Path) -> None:
+    path = tmp_path / "server.toml"
+    path.write_text('[model]\nlora = ["acme/a=0.5"]\nvae = "full"\ndtype = "bfloat16"\n')
+    assert serve.config_from_args(_args("--config", str(path))).model.loras() == {"acme/a": 0.5}
+    cfg = serve.config_from_args(_args("--config", str(path), "--lora", "acme/b=2"))
+    assert cfg.model.loras() == {"acme/b": 2.0} and cfg.model.vae == "full" and cfg.model.dtype is Dtype.BFLOAT16
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("--lora", "acme/style=strong"), r"--lora='acme/style=strong' is not SOURCE\[=SCALE\].*e\.g\. --lora latent"),
+    (("--lora", "=0.5"), r"--lora='=0.5' is not SOURCE"),
+    (("--lora", "acme/style=nan"), r"--lora='acme/style=nan'.*finite number"),
+    (("--vae", "tiny"), r"--vae='tiny' is not taesd, full, an existing folder or a Hub id.*use taesd"),
+])
+def test_bad_flag_values_name_the_option_the_value_and_the_fix(argv: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        serve.config_from_args(_args(*argv))
+
+
+def test_bad_dtype_flag_is_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _args("--dtype", "float8")
+    err = capsys.readouterr().err
+    assert "--dtype" in err and "float8" in err and "auto" in err
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[model]\nlora = ["acme/a=x"]\n', r"model\.lora\[0\]='acme/a=x' is not SOURCE\[=SCALE\].*lora = \["),
+    ('[model]\nvae = "nope"\n', r"model\.vae='nope' is not taesd, full"),
+    ('[model]\ndtype = "double"\n', r"dtype='double' is not one of \['auto', 'float32'"),
+    ('[model]\nlora = "acme/a"\n', r"lora='acme/a' must be a list"),
+])
+def test_bad_config_values_name_the_key(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(text)
+
+
+def test_vae_may_be_an_existing_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "my vae"
+    folder.mkdir()
+    assert parse_config(f'[model]\nvae = "{folder}"\n').model.vae == str(folder)
+
+
+# --------------------------------------------------------------------------------------- startup: load_model
+def test_load_model_passes_the_choices_and_logs_what_auto_picked(monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from sdbridge.pipeline import load_components
+    from sdbridge.served_model import load_model
+
+    seen: dict[str, Any] = {}
+
+    def fake_load(name: str, device: str, dtype: torch.dtype, **kwargs: Any) -> Any:
+        seen.update(name=name, device=device, dtype=dtype, **kwargs)
+        return load_components("identity")
+
+    monkeypatch.setattr("sdbridge.pipeline.load_components", fake_load)
+    monkeypatch.setattr("sdbridge.cpu_features.cpu_flags", lambda cpuinfo=None: AVX512_BF16)
+    cfg = with_overrides(ServerConfig(), model={"name": "acme/sd", "vae": "full", "lora": ("acme/l=0.25",)})
+    with caplog.at_level(logging.INFO, logger="sdbridge.served_model"):
+        load_model(cfg)
+    assert seen == {"name": "acme/sd", "device": "cpu", "dtype": torch.bfloat16, "vae": "full",
+                    "lora": {"acme/l": 0.25}}
+    assert "in bfloat16 (dtype auto: CPU with AVX512-BF16" in caplog.text
+
+
+# ------------------------------------------------------------------------------------------------ check, demo
+def test_check_says_what_auto_picks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sdbridge.cpu_features.cpu_flags", lambda cpuinfo=None: AMX)
+    found = {f.name: f.value for f in check.collect("/nonexistent-cache")}
+    assert found["dtype auto (cpu)"].startswith("bfloat16: CPU with AMX")
+    cuda = {f.name: f.value for f in check._auto_dtype_findings(cuda_available=True)}
+    assert cuda["dtype auto (cuda)"].startswith("float16: CUDA")
+
+
+@pytest.mark.parametrize("model", ["tiny", "small", "tiny-sdxl"])
+def test_demo_notice_says_random_weights_give_noise(model: str) -> None:
+    lines = model_notice(model)
+    assert "random weights" in lines[0] and "noise by design" in lines[0]
+    assert lines[1].endswith(REAL_MODEL_COMMAND) and "GPU" in lines[1]
+    assert model_notice("stabilityai/sd-turbo") == []  # a real model needs no excuse
+
+
+def test_demo_prints_the_notice_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sdbridge.cli import main
+
+    assert main(["demo", "--model", "identity", "--size", "32", "--frames", "2", "--fps", "100",
+                 "--out", str(tmp_path), "--no-preview"]) == 0
+    first = capsys.readouterr().out.splitlines()[:2]
+    assert "frames come back unchanged" in first[0] and first[1].endswith(REAL_MODEL_COMMAND)
