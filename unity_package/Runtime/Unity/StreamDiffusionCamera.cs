@@ -146,7 +146,18 @@ namespace StreamDiffusion.Bridge
             _wasConnected = false;
             _hasResult = false;
 
-            _client = new BridgeClient(_settings.ToClientOptions("unity:" + Application.productName));
+            BridgeClientOptions options;
+            try
+            {
+                options = _settings.ToClientOptions("unity:" + Application.productName);
+            }
+            catch (Exception e) // e.g. the CurveZMQ certificate file is missing or malformed (the message names it)
+            {
+                Debug.LogError("StreamDiffusionCamera: " + e.Message + "; the component is disabled.", this);
+                enabled = false; // OnDisable -> Shutdown frees the hook, textures and material set up above
+                return;
+            }
+            _client = new BridgeClient(options);
             if (!string.IsNullOrEmpty(_settings.prompt)) _client.SetPrompt(_settings.prompt, _settings.negativePrompt);
             _client.Start();
             StreamDiffusionRegistry.Register(this);
