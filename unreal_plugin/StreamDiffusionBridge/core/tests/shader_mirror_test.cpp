@@ -5,7 +5,6 @@
 
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <string>
 
@@ -23,11 +22,19 @@ std::string ReadShaderHeader() {
   return text.str();
 }
 
+// "#define SDB_NAME <integer>" lines (std::regex is avoided: GCC 12 warns inside it under ASan with -Werror).
 std::map<std::string, int> Defines(const std::string& text) {
   std::map<std::string, int> out;
-  const std::regex define(R"(#define\s+(SDB_[A-Z_]+)\s+(\d+))");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), define); it != std::sregex_iterator(); ++it) {
-    out[(*it)[1].str()] = std::stoi((*it)[2].str());
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string directive;
+    std::string name;
+    int value = 0;
+    if (words >> directive >> name >> value && directive == "#define" && name.rfind("SDB_", 0) == 0) {
+      out[name] = value;
+    }
   }
   return out;
 }
