@@ -1,13 +1,15 @@
 """Prompt encoding with a cache, and weighted prompt blends.
 
-Each distinct text is encoded once per pipeline (the cache is keyed by text); blends reuse cached
-encodings. SD1.5/SD2.x use the last hidden state of one CLIP text encoder; SDXL concatenates the
+Each distinct text is encoded once per pipeline (the cache is keyed by text, least recently used out
+first); blends reuse cached encodings. The worker encodes a large blend's new texts a few per turn
+(`missing` says which are left; sdbridge.runtime.updates) so that one session's blend cannot hold the
+shared worker for long. SD1.5/SD2.x use the last hidden state of one CLIP text encoder; SDXL concatenates the
 penultimate hidden states of both encoders and adds the pooled projection of the second.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -35,18 +37,42 @@ class PromptEncoder:
         self._max_cache = max_cache
         self.encode_calls = 0  # texts actually run through the text encoder (for tests and stats)
 
+    @property
+    def capacity(self) -> int:
+        """The most texts the cache keeps."""
+        return self._max_cache
+
     def encode(self, text: str) -> PromptEmbedding:
         """The embedding of `text`, from cache when seen before."""
         if not isinstance(text, str):
             raise InputError(f"prompt must be a str, got {type(text).__name__}")
-        hit = self._cache.get(text)
+        hit = self._cache.pop(text, None)
         if hit is not None:
+            self._cache[text] = hit  # most recently used last
             return hit
         embedding = self._encode_uncached(text)
         if len(self._cache) >= self._max_cache:
             self._cache.pop(next(iter(self._cache)))
         self._cache[text] = embedding
         return embedding
+
+    def missing(self, specs: Iterable[PromptSpec | None]) -> list[str]:
+        """The distinct texts of `specs` (texts or weighted blends; None is skipped) not cached yet, in order."""
+        texts: dict[str, None] = {}
+        for spec in specs:
+            if spec is None:
+                continue
+            for text in [spec] if isinstance(spec, str) else [item[0] for item in spec]:
+                if isinstance(text, str) and text not in self._cache:
+                    texts[text] = None
+        return list(texts)
+
+    def adopt(self, other: PromptEncoder) -> None:
+        """Take over the cached encodings of `other` (a pipeline rebuilt on the same components keeps them)."""
+        if other._c is not self._c:
+            return
+        for text, embedding in list(other._cache.items())[-self._max_cache:]:
+            self._cache.setdefault(text, embedding)
 
     def resolve(self, spec: PromptSpec, interpolation: Interpolation) -> PromptEmbedding:
         """A text, or a weighted blend [(text, weight), ...] of cached encodings."""

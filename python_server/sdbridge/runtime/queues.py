@@ -1,4 +1,5 @@
-"""Thread-safe queues of the runtime: a latest-wins slot and a bounded FIFO.
+"""Queues of the runtime: a latest-wins slot, a bounded FIFO, and the fair share that picks whose queue
+the worker serves next.
 
 `LatestSlot` holds at most one item: putting a new item replaces the old one and counts it as dropped.
 That is the per-session frame queue: a game never wants the worker to render a stale frame, and it must
@@ -7,12 +8,17 @@ queue, adding seconds of latency).
 
 `BoundedFifo` keeps order and refuses (and counts) items beyond its capacity; control messages use it so
 a flood of prompt changes cannot grow memory without bound.
+
+`FairShare` orders the sessions that have work by the worker time each was charged, least first (fair
+queueing): one session whose requests cost more (a long t_index_list, prompt blends to encode) gets more
+time per turn but proportionally fewer turns, so it cannot take more than its share while others wait.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Collection, Sequence
 from typing import Generic, TypeVar
 
 from sdbridge.errors import ConfigError
@@ -105,6 +111,17 @@ class BoundedFifo(Generic[T]):
         with self._lock:
             return self._items.popleft() if self._items else None
 
+    def items(self) -> list[T]:
+        """A snapshot of the queued items, oldest first; they stay queued (see `discard`)."""
+        with self._lock:
+            return list(self._items)
+
+    def discard(self, count: int) -> None:
+        """Remove the `count` oldest items (e.g. those an `items` snapshot returned, once handled)."""
+        with self._lock:
+            for _ in range(min(count, len(self._items))):
+                self._items.popleft()
+
     def drain(self) -> list[T]:
         """Pop every item, oldest first."""
         with self._lock:
@@ -121,3 +138,103 @@ class BoundedFifo(Generic[T]):
         """How many puts were refused because the queue was full."""
         with self._lock:
             return self._rejected
+
+
+class FairShare:
+    """Which of the sessions with work goes next: the one charged the least worker time so far.
+
+    Keys are session ids. The worker `charge`s each session the seconds its turns took (frames, prompt
+    encoding, pipeline builds); `order` ranks the sessions that have work, least charged first, equal charges
+    round-robin in id order after the one served last. Only sessions with work compete: the virtual clock is
+    the charge of the least charged session with work at the last choice, and a session that had no work for
+    a while comes back at most `quantum_s` behind it (it cannot bank idle time beyond one quantum). A session
+    seen for the first time starts level with the most charged one waiting, so a new session (or a reconnect)
+    queues behind those already waiting instead of jumping ahead with a clean slate. `partners` are the other
+    waiting sessions at most `quantum_s` ahead of the first: those may share its turn (one UNet batch).
+
+    A client that streams sends its next frame when a result comes back, so right after its turn it has,
+    for a moment, no work. Serving a more charged session's long turn at that moment would cost the
+    client a turn each time (a plain alternation). `anticipation` says how long to wait for it instead:
+    only for the session served last, while it is the least charged, and only if it usually answers a
+    result within `anticipate_s` (its think time, learnt from `published` and `arrived`); a client that
+    sends at its own pace (a game at 30 frames/s) is not waited for.
+    Not thread-safe: the worker thread alone uses it.
+    """
+
+    def __init__(self, quantum_s: float = 0.2, anticipate_s: float = 0.005) -> None:
+        if not quantum_s > 0 or not anticipate_s >= 0:
+            raise ConfigError(f"FairShare quantum_s={quantum_s} must be > 0 and anticipate_s={anticipate_s} "
+                              f">= 0 seconds")
+        self._quantum, self._anticipate = quantum_s, anticipate_s
+        self._used: dict[int, float] = {}
+        self._clock = 0.0
+        self._last = 0  # the key served last
+        self._published: dict[int, float] = {}  # key -> when its latest result went back (perf_counter)
+        self._think: dict[int, float] = {}  # key -> how soon its next frame follows a result (moving average)
+
+    @property
+    def quantum_s(self) -> float:
+        """How far (seconds of worker time) one session may get ahead of or fall behind the others."""
+        return self._quantum
+
+    def used(self, key: int) -> float:
+        """Seconds charged to `key` (on the virtual clock); 0.0 for an unknown key."""
+        return self._used.get(key, 0.0)
+
+    def order(self, ready: Collection[int]) -> list[int]:
+        """The keys that have work, least charged first; the first is the one to serve now."""
+        if not ready:
+            return []
+        ids = sorted(ready)
+        ids = [k for k in ids if k > self._last] + [k for k in ids if k <= self._last]
+        newcomer = max([self._clock, *(self._used[k] for k in ids if k in self._used)])
+        for key in ids:
+            used = self._used.get(key)
+            self._used[key] = newcomer if used is None else max(used, self._clock - self._quantum)
+        ranked = sorted(ids, key=self._used.__getitem__)
+        self._clock = max(self._clock, self._used[ranked[0]])
+        self._last = ranked[0]
+        return ranked
+
+    def partners(self, ranked: Sequence[int]) -> list[int]:
+        """The keys after the first of an `order` at most one quantum ahead of it (fit to share its turn)."""
+        if not ranked:
+            return []
+        limit = self._used.get(ranked[0], self._clock) + self._quantum
+        return [k for k in ranked[1:] if self._used.get(k, self._clock) <= limit]
+
+    def published(self, key: int, now: float) -> None:
+        """A result of `key` went back to its client at `now` (time.perf_counter)."""
+        self._published[key] = now
+
+    def arrived(self, key: int, received_at: float) -> None:
+        """A frame of `key`, received at `received_at` (time.perf_counter), was taken: learn its think time."""
+        sent = self._published.pop(key, None)
+        if sent is not None:
+            think = max(0.0, received_at - sent)
+            old = self._think.get(key)
+            self._think[key] = think if old is None else 0.75 * old + 0.25 * think
+
+    def anticipation(self, ready: Collection[int]) -> float:
+        """Seconds to wait for the session served last (which has no work now) before serving one of `ready`."""
+        last = self._last
+        think = self._think.get(last)
+        if not ready or last in ready or last not in self._used or think is None or think > self._anticipate:
+            return 0.0
+        if self._used[last] >= min(self._used.get(k, self._clock) for k in ready):
+            return 0.0  # it is not behind the others: no reason to keep them waiting
+        return min(self._anticipate, 2.0 * think + 0.001)
+
+    def charge(self, key: int, seconds: float) -> None:
+        """Count `seconds` of worker time against `key`."""
+        self._used[key] = self._used.get(key, self._clock) + max(0.0, seconds)
+
+    def retain(self, keys: Collection[int]) -> None:
+        """Forget every key not in `keys` (sessions that are gone)."""
+        for key in [k for k in self._used if k not in keys]:
+            del self._used[key]
+            self._published.pop(key, None)
+            self._think.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._used)

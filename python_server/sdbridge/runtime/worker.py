@@ -1,9 +1,14 @@
 """The worker thread: the only thread that calls pipelines.
 
-It serves sessions round-robin (each turn takes one session's pending updates and its latest
-frame), converts the frame to the pipeline's RGB top-down input at the processing size, runs the
-session's own pipeline and converts the output back to the client's layout. Finished results and
-errors leave through callbacks; the server sends them from its I/O thread.
+Each turn serves the session with work that was charged the least worker time so far (the fair share,
+runtime.queues.FairShare; ties go round-robin): it applies the session's pending updates (large prompt
+blends are encoded a slice per turn: runtime.updates), takes its latest frame, converts it to the
+pipeline's RGB top-down input at the processing size, runs the session's own pipeline and converts the
+output back to the client's layout. The turn's seconds are charged to the session, so a session whose
+requests cost more (a long t_index_list, prompt blends) gets proportionally fewer turns while others wait.
+Sessions at most one quantum ahead may share the turn's UNet call; that call's time is split between them
+by their UNet samples. Finished results and errors leave through callbacks; the server sends them from
+its I/O thread.
 """
 
 from __future__ import annotations
@@ -13,20 +18,24 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from sdbridge.errors import BridgeError
-from sdbridge.runtime.pixels import Layout, from_pipeline, pixel_view, to_pipeline
-from sdbridge.runtime.sessions import (
-    FrameJob,
-    PromptTransition,
-    ResultJob,
-    Session,
-    SessionTable,
-    blend_prompts,
+from sdbridge.runtime.pipeline_api import (
+    PipelineFactory,
+    PipelineResult,
+    SessionPipeline,
+    SizePolicy,
+    WorkerFailure,
+    frame_units,
+    result_job,
 )
+from sdbridge.runtime.pixels import Layout, from_pipeline, pixel_view, to_pipeline
+from sdbridge.runtime.queues import FairShare
+from sdbridge.runtime.sessions import FrameJob, ResultJob, Session, SessionTable, blend_prompts
+from sdbridge.runtime.updates import UpdateApplier
 
 log = logging.getLogger(__name__)
 
@@ -41,43 +50,6 @@ class _Begun:
     rgb: np.ndarray  # (h, w, 3) uint8 at the processing size
     alpha: np.ndarray | None  # the client's alpha to put back, (H, W)
     marks: tuple[float, float, float]  # perf_counter at start, after setup, after pixel decode
-
-
-class PipelineResult(Protocol):
-    """What a pipeline call returns (see sdbridge.pipeline)."""
-
-    image: np.ndarray  # (H, W, 3) uint8 RGB top-down
-    is_warmup: bool
-    skipped: bool
-    timings: dict[str, float]
-
-
-class SessionPipeline(Protocol):
-    """The per-session pipeline API the worker relies on."""
-
-    latency_frames: int
-
-    def prepare(self, prompt: str = ..., negative_prompt: str = ...) -> None: ...
-
-    def update(self, **kwargs: Any) -> None: ...
-
-    def __call__(self, image: np.ndarray) -> PipelineResult: ...
-
-
-#: Builds a fresh pipeline for one session at (width, height). Shares the loaded components.
-PipelineFactory = Callable[[int, int], SessionPipeline]
-#: Picks the processing (width, height) for a frame of the given client layout.
-SizePolicy = Callable[[Layout], tuple[int, int]]
-
-
-@dataclass(frozen=True)
-class WorkerFailure:
-    """A frame or update that failed in the worker; sent to the session as an Error."""
-
-    identity: bytes
-    session_id: int
-    frame_id: int | None
-    error: Exception
 
 
 class Worker:
@@ -111,6 +83,8 @@ class Worker:
         # Run the frames of all sessions that have one pending, at the same size, as one UNet call
         # (sdbridge.pipeline.shared_batch). Wrapped (recorded) pipelines always run alone.
         self._share = share_unet_batch
+        self._updates = UpdateApplier(self._default_prompt, lambda session, exc: self._fail(session, None, exc))
+        self.fair_share = FairShare()  # worker seconds charged per session id
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.frames_processed = 0
@@ -154,11 +128,12 @@ class Worker:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
-        held: list[ResultJob] = []  # finished, published once the next frames have been taken
+        held: list[ResultJob] = []  # finished, published once their sessions' waiting frames have been taken
         while not self._stop.is_set():
+            held = self._release(held)  # results of sessions with no frame waiting go back now
             with self._table.work:
-                session = self._table.next_with_work()
-                if session is None:
+                chosen = self._choose()
+                if not chosen:
                     if held:
                         self._publish_all(held)
                         held = []
@@ -167,23 +142,59 @@ class Worker:
                     self._table.work.wait(0.25)
                     self._idle = False
                     continue
-                partners = self._table.others_with_work(session) if self._share else []
             start = time.perf_counter()
-            jobs = [(s, self._take(s)) for s in (session, *partners)]
+            jobs = [(s, self._charged_take(s)) for s in chosen]
             jobs = [(s, job) for s, job in jobs if job is not None]
-            # Publish the previous results only now: their sessions' next frames (if they were waiting)
-            # have just left the slots, so a frame a client sends on receiving its result cannot replace
-            # one. Without this, thread scheduling alone made a 2-credit client lose frames.
-            self._publish_all(held)
+            held = self._release(held)
             if len(jobs) == 1:
                 result = self._run_job(*jobs[0])
-                held = [result] if result is not None else []
+                held += [result] if result is not None else []
             elif jobs:
-                held = self._run_together(jobs)
-            else:
-                held = []
+                held += self._run_together(jobs)
             self.busy_seconds += time.perf_counter() - start
         self._publish_all(held)
+
+    def _release(self, held: list[ResultJob]) -> list[ResultJob]:
+        """Publish the held results of sessions with no frame waiting; return the others, still held.
+
+        A client sends its next frame when a result comes back. Published while its session still has a
+        frame waiting in the latest-wins slot, that next frame would replace the waiting one (dropped, its
+        credit returned: the client then sends two at once, and keeps one frame in flight instead of two).
+        So a result waits until its session's waiting frame has left the slot: a turn of its own, or no
+        frame waiting. Without this, thread scheduling alone made a 2-credit client lose frames, and a
+        client lost half its turns to another session's long turns.
+        """
+        waiting = {r.session_id for r in held if (s := self._table.get(r.identity)) is not None
+                   and s.session_id == r.session_id and s.slot.pending}
+        self._publish_all([r for r in held if r.session_id not in waiting])
+        return [r for r in held if r.session_id in waiting]
+
+    def _choose(self) -> list[Session]:
+        """The session to serve now (least charged with work), then its partners for a shared UNet call.
+
+        Called with the table's lock held. When the session served last (and still behind the others) will
+        likely send its next frame within a few ms, it waits that long for it (FairShare.anticipation).
+        """
+        sessions = self._table.sessions()
+        if len(self.fair_share) > 2 * len(sessions) + 8:  # forget the charges of sessions that are gone
+            self.fair_share.retain({s.session_id for s in sessions})
+        pause = self.fair_share.anticipation([s.session_id for s in sessions if s.has_work])
+        if pause > 0:
+            self._idle = True  # (a frame queued now is handed over at once: see hand_over)
+            self._table.work.wait(pause)
+            self._idle = False
+            sessions = self._table.sessions()
+        by_id = {s.session_id: s for s in sessions if s.has_work}
+        ranked = self.fair_share.order(by_id)
+        partners = self.fair_share.partners(ranked) if self._share else []
+        return [by_id[k] for k in ranked[:1] + partners]
+
+    def _charged_take(self, session: Session) -> FrameJob | None:
+        start = time.perf_counter()
+        try:
+            return self._take(session)
+        finally:
+            self.fair_share.charge(session.session_id, time.perf_counter() - start)
 
     def _publish_all(self, results: list[ResultJob]) -> None:
         for result in results:
@@ -204,8 +215,10 @@ class Worker:
         thread queues in arrival order), so a Prompt sent before a Frame always applies to that Frame.
         """
         job = session.slot.take()
-        if job is not None and job.taken is not None:
-            job.taken.set()
+        if job is not None:
+            self.fair_share.arrived(session.session_id, job.received_at)
+            if job.taken is not None:
+                job.taken.set()
         self._apply_updates(session)
         return None if session.closed else job
 
@@ -218,75 +231,75 @@ class Worker:
         return self._run_job(session, job)
 
     def _apply_updates(self, session: Session) -> None:
-        """Apply every queued Prompt/Params update of the session, in arrival order."""
-        if not len(session.updates):
-            return
-        merged: dict[str, Any] = {}
-        for update in session.updates.drain():
-            values = dict(update.values)
-            if "prompt" in values and (update.transition_frames > 0 or update.transition_seconds > 0):
-                current = session.prompt_values.get("prompt", self._default_prompt.get("prompt", ""))
-                if session.transition is not None:  # start from where the running blend is now
-                    current = session.transition.target
-                session.transition = PromptTransition(current, values.pop("prompt"), update.transition_frames,
-                                                      update.transition_seconds, easing=update.easing)
-            elif "prompt" in values:
-                session.transition = None  # an immediate prompt cancels a running blend
-            merged.update(values)
-        if merged:
-            before = dict(session.prompt_values)
-            session.prompt_values.update(merged)
-            if session.pipeline is not None:
-                try:
-                    session.pipeline.update(**merged)
-                except Exception as exc:  # report to the client, keep serving with the old values
-                    session.prompt_values = before
-                    self._fail(session, None, exc)
+        """Apply the session's queued Prompt/Params updates in arrival order (a large blend: one slice)."""
+        if len(session.updates):
+            self._updates.apply(session)
 
     def _run_job(self, session: Session, job: FrameJob) -> ResultJob | None:
-        """Process one frame; a failure is reported at once and returns None."""
+        """Process one frame (its time charged to the session); a failure is reported at once and returns None."""
+        start = time.perf_counter()
         try:
             result = self._process(session, job)
         except Exception as exc:
             self._failed(session, job, exc)
             return None
+        finally:
+            self.fair_share.charge(session.session_id, time.perf_counter() - start)
         return self._account(session, result)
 
     def _run_together(self, jobs: list[tuple[Session, FrameJob]]) -> list[ResultJob]:
         """Frames of several sessions: those whose pipelines can share a UNet batch run as one call."""
-        from sdbridge.pipeline.shared_batch import can_share, run_shared
+        from sdbridge.pipeline.shared_batch import can_share
         from sdbridge.pipeline.stream import StreamPipeline
 
         results: list[ResultJob] = []
         groups: list[list[_Begun]] = []
         for session, job in jobs:
+            start = time.perf_counter()
             try:
-                begun = self._begin(session, job)
+                begun: _Begun | ResultJob | None = self._begin(session, job)
             except Exception as exc:
                 self._failed(session, job, exc)
-                continue
+                begun = None
+            self.fair_share.charge(session.session_id, time.perf_counter() - start)
             if isinstance(begun, ResultJob):
                 results.append(self._account(session, begun))
-                continue
-            pipe = begun.pipeline
-            group = next((g for g in groups if type(pipe) is StreamPipeline and type(g[0].pipeline) is StreamPipeline
-                          and can_share(g[0].pipeline, pipe)), None)  # type: ignore[arg-type]
-            if group is None:
-                groups.append([begun])
-            else:
-                group.append(begun)
-        for group in groups:
-            try:
-                if len(group) == 1:
-                    outs = [group[0].pipeline(group[0].rgb)]
+            elif begun is not None:
+                pipe = begun.pipeline
+                group = next((g for g in groups if type(pipe) is StreamPipeline
+                              and type(g[0].pipeline) is StreamPipeline
+                              and can_share(g[0].pipeline, pipe)), None)  # type: ignore[arg-type]
+                if group is None:
+                    groups.append([begun])
                 else:
-                    outs = run_shared([(b.pipeline, b.rgb) for b in group])  # type: ignore[misc]
-            except Exception as exc:  # the model failed: every frame of this call gets the error
-                for b in group:
-                    self._failed(b.session, b.job, exc)
-                continue
-            done = time.perf_counter()
-            results += [self._account(b.session, self._end(b, out, done)) for b, out in zip(group, outs, strict=True)]
+                    group.append(begun)
+        for group in groups:
+            results += self._run_group(group)
+        return results
+
+    def _run_group(self, group: list[_Begun]) -> list[ResultJob]:
+        """One pipeline call for the group (a shared UNet batch when several); its time split by frame_units."""
+        from sdbridge.pipeline.shared_batch import run_shared
+
+        start = time.perf_counter()
+        try:
+            if len(group) == 1:
+                outs = [group[0].pipeline(group[0].rgb)]
+            else:
+                outs = run_shared([(b.pipeline, b.rgb) for b in group])  # type: ignore[misc]
+        except Exception as exc:  # the model failed: every frame of this call gets the error
+            outs = []
+            for b in group:
+                self._failed(b.session, b.job, exc)
+        done = time.perf_counter()
+        units = [frame_units(b.pipeline) for b in group]
+        for b, share in zip(group, units, strict=True):
+            self.fair_share.charge(b.session.session_id, (done - start) * share / sum(units))
+        results: list[ResultJob] = []
+        for b, out in zip(group, outs, strict=False):
+            ended = time.perf_counter()
+            results.append(self._account(b.session, self._end(b, out, done)))
+            self.fair_share.charge(b.session.session_id, time.perf_counter() - ended)
         return results
 
     def _failed(self, session: Session, job: FrameJob, exc: Exception) -> None:
@@ -300,12 +313,17 @@ class Worker:
         return result
 
     def _publish(self, result: ResultJob) -> None:
+        self.fair_share.published(result.session_id, time.perf_counter())
         self._on_result(result)
 
     def _ensure_pipeline(self, session: Session, size: tuple[int, int]) -> SessionPipeline:
         if session.pipeline is not None and session.pipeline_size == size:
             return session.pipeline
         pipeline = self._build(size[0], size[1])
+        old_encoder = getattr(session.pipeline, "prompt_encoder", None)
+        new_encoder = getattr(pipeline, "prompt_encoder", None)
+        if old_encoder is not None and new_encoder is not None:  # a new size: the texts need no new encoding
+            new_encoder.adopt(old_encoder)
         if self._wrap is not None:
             pipeline = self._wrap(session, pipeline)
         values = {**self._default_prompt, **session.prompt_values}
@@ -353,7 +371,7 @@ class Worker:
                 pixels = job.keep if job.keep is not None else np.frombuffer(job.payload, dtype=np.uint8)
                 timings = {"queue_wait": t0 - job.received_at, "setup": t1 - t0, "decode": 0.0,
                            "inference": t2 - t1, "encode": 0.0}
-                return self._result(session, job, job.layout, pixels, timings, out)
+                return result_job(session, job, job.layout, pixels, timings, out)
         rgb, alpha = to_pipeline(job.payload, job.layout, size)  # (h, w, 3) uint8, alpha (H, W)
         return _Begun(session, job, pipeline, rgb, alpha, (t0, t1, time.perf_counter()))
 
@@ -371,31 +389,7 @@ class Worker:
             "inference": inferred_at - t2,  # with a shared UNet batch: the whole shared call
             "encode": time.perf_counter() - inferred_at,
         }
-        return self._result(begun.session, job, client_layout, pixels, timings, out)
-
-    @staticmethod
-    def _result(session: Session, job: FrameJob, layout: Layout, pixels: np.ndarray,
-                timings: dict[str, float], out: PipelineResult) -> ResultJob:
-        # Client frame ids need not be consecutive (a client skips ids of frames it never sent), so the
-        # source of this output is the frame this pipeline processed latency_frames calls ago.
-        session.recent_ids.append(job.frame_id)
-        lag = int(getattr(session.pipeline, "latency_frames", 0))
-        ids = session.recent_ids
-        source = ids[-1 - lag] if len(ids) > lag else ids[0]
-        return ResultJob(
-            identity=session.identity,
-            session_id=session.session_id,
-            frame_id=job.frame_id,
-            stream=job.stream,
-            layout=layout,
-            pixels=pixels,
-            timings=timings,
-            is_warmup=bool(out.is_warmup),
-            skipped=bool(out.skipped),
-            client_timestamp_us=job.client_timestamp_us,
-            source_frame_id=source,
-            received_at=job.received_at,
-        )
+        return result_job(begun.session, job, client_layout, pixels, timings, out)
 
     def _fail(self, session: Session, frame_id: int | None, exc: Exception) -> None:
         if not isinstance(exc, BridgeError):

@@ -1,0 +1,88 @@
+"""What the worker needs from a session's pipeline, and what it reports when a frame or update fails.
+
+Any object with this API serves (sdbridge.pipeline's StreamPipeline and IdentityPipeline, test fakes,
+the recorder's wrapper); `frame_units` weighs a frame's share of a pipeline call shared by sessions;
+`result_job` builds what goes back to the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from sdbridge.runtime.pixels import Layout
+from sdbridge.runtime.sessions import FrameJob, ResultJob, Session
+
+
+class PipelineResult(Protocol):
+    """What a pipeline call returns (see sdbridge.pipeline)."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB top-down
+    is_warmup: bool
+    skipped: bool
+    timings: dict[str, float]
+
+
+class SessionPipeline(Protocol):
+    """The per-session pipeline API the worker relies on."""
+
+    latency_frames: int
+
+    def prepare(self, prompt: str = ..., negative_prompt: str = ...) -> None: ...
+
+    def update(self, **kwargs: Any) -> None: ...
+
+    def __call__(self, image: np.ndarray) -> PipelineResult: ...
+
+
+#: Builds a fresh pipeline for one session at (width, height). Shares the loaded components.
+PipelineFactory = Callable[[int, int], SessionPipeline]
+#: Picks the processing (width, height) for a frame of the given client layout.
+SizePolicy = Callable[[Layout], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class WorkerFailure:
+    """A frame or update that failed in the worker; sent to the session as an Error."""
+
+    identity: bytes
+    session_id: int
+    frame_id: int | None
+    error: Exception
+
+
+def frame_units(pipeline: Any) -> float:
+    """A frame's share of a shared pipeline call: its UNet samples (t_index_list steps x frame_buffer_size,
+    twice with full CFG) plus its frame_buffer_size for its VAE encode and decode."""
+    config = getattr(pipeline, "config", None)
+    fbs = int(getattr(config, "frame_buffer_size", 1))
+    full = getattr(getattr(config, "cfg_mode", None), "value", "") == "full"
+    return float(int(getattr(config, "steps", 1)) * fbs * (2 if full else 1) + fbs)
+
+
+def result_job(session: Session, job: FrameJob, layout: Layout, pixels: np.ndarray,
+               timings: dict[str, float], out: PipelineResult) -> ResultJob:
+    """The result of `job` for its own session (pixels in `layout`), naming the input frame it depicts."""
+    # Client frame ids need not be consecutive (a client skips ids of frames it never sent), so the
+    # source of this output is the frame this pipeline processed latency_frames calls ago.
+    session.recent_ids.append(job.frame_id)
+    lag = int(getattr(session.pipeline, "latency_frames", 0))
+    ids = session.recent_ids
+    source = ids[-1 - lag] if len(ids) > lag else ids[0]
+    return ResultJob(
+        identity=session.identity,
+        session_id=session.session_id,
+        frame_id=job.frame_id,
+        stream=job.stream,
+        layout=layout,
+        pixels=pixels,
+        timings=timings,
+        is_warmup=bool(out.is_warmup),
+        skipped=bool(out.skipped),
+        client_timestamp_us=job.client_timestamp_us,
+        source_frame_id=source,
+        received_at=job.received_at,
+    )

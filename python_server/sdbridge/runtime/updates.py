@@ -1,0 +1,106 @@
+"""A session's pending pipeline updates (Prompt, Params), applied by the worker thread in arrival order.
+
+A new prompt needs its texts encoded, and a Prompt blend of many new long texts costs far more than a frame.
+A plain change (at most `texts_per_turn` new texts: a prompt and its negative) applies at the session's next
+worker turn, before its next frame, as always. A larger one is encoded in bounded slices instead:
+`texts_per_turn` new texts per turn of that session, filling its pipeline's embedding cache across turns
+while its frames keep the old prompt; the queued updates then apply together, in arrival order, at the turn
+where no more than `texts_per_turn` texts are left. Until then they stay in the session's bounded queue, so
+later updates wait behind them and the queue's bound still refuses a flood. One turn therefore never
+encodes more than `texts_per_turn` texts, and the fair share (runtime.queues.FairShare) charges each turn to
+its session: a client's prompt blends cost its own share of the worker, not the other sessions'.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sdbridge.runtime.sessions import PipelineUpdate, PromptTransition, Session
+
+log = logging.getLogger(__name__)
+
+#: New prompt texts one session's turn may encode (a prompt and its negative prompt: applied at once).
+TEXTS_PER_TURN = 2
+
+
+def plan(session: Session, updates: Sequence[PipelineUpdate],
+         default_prompt: Mapping[str, Any]) -> tuple[dict[str, Any], PromptTransition | None]:
+    """What applying `updates` in order does: (the merged pipeline values, the prompt transition then running).
+
+    A prompt with a transition starts a blend from where the current prompt (or running blend) is; an
+    immediate prompt cancels a running blend. Pure: the session is not changed.
+    """
+    merged: dict[str, Any] = {}
+    transition = session.transition
+    for update in updates:
+        values = dict(update.values)
+        if "prompt" in values and (update.transition_frames > 0 or update.transition_seconds > 0):
+            current = session.prompt_values.get("prompt", default_prompt.get("prompt", ""))
+            if transition is not None:  # start from where the running blend is now
+                current = transition.target
+            transition = PromptTransition(current, values.pop("prompt"), update.transition_frames,
+                                          update.transition_seconds, easing=update.easing)
+        elif "prompt" in values:
+            transition = None  # an immediate prompt cancels a running blend
+        merged.update(values)
+    return merged, transition
+
+
+def _specs(session: Session, merged: Mapping[str, Any], transition: PromptTransition | None) -> list[Any]:
+    """The prompt specs (texts or blends) applying `merged` and `transition` will encode."""
+    specs = [merged.get("prompt"), merged.get("negative_prompt")]
+    if transition is not None and transition is not session.transition:
+        specs += [transition.start, transition.target]
+    if "prompt_interpolation" in merged and "prompt" not in merged:  # the current prompt is resolved again
+        specs.append(session.prompt_values.get("prompt"))
+        if session.transition is not None:
+            specs += [session.transition.start, session.transition.target]
+    return specs
+
+
+class UpdateApplier:
+    """Applies a session's queued updates to its pipeline (see the module docstring). Worker thread only."""
+
+    def __init__(self, default_prompt: Mapping[str, Any], on_failure: Callable[[Session, Exception], None],
+                 texts_per_turn: int = TEXTS_PER_TURN) -> None:
+        self._default = dict(default_prompt)
+        self._on_failure = on_failure
+        self._per_turn = max(1, texts_per_turn)
+
+    def apply(self, session: Session) -> None:
+        """One turn: encode a slice of new prompt texts, or apply every queued update in arrival order."""
+        pending = session.updates.items()
+        if not pending:
+            return
+        merged, transition = plan(session, pending, self._default)
+        if not self._encoded(session, merged, transition):
+            return  # the old prompt stays in use; the updates stay queued for the session's next turn
+        session.updates.discard(len(pending))
+        session.transition = transition
+        if merged:
+            before = dict(session.prompt_values)
+            session.prompt_values.update(merged)
+            if session.pipeline is not None:
+                try:
+                    session.pipeline.update(**merged)
+                except Exception as exc:  # report to the client, keep serving with the old values
+                    session.prompt_values = before
+                    self._on_failure(session, exc)
+
+    def _encoded(self, session: Session, merged: Mapping[str, Any], transition: PromptTransition | None) -> bool:
+        """True when at most one slice of new texts is left (applying encodes those); else encode one slice."""
+        encoder = getattr(session.pipeline, "prompt_encoder", None) if session.pipeline is not None else None
+        if encoder is None:  # no pipeline yet (prepare encodes at the first frame) or one without text encoder
+            return True
+        missing = encoder.missing(_specs(session, merged, transition))
+        if len(missing) <= self._per_turn or len(missing) > encoder.capacity:  # (more than the cache holds:
+            return True  # it could never be complete in the cache, so it is encoded at once)
+        try:
+            for text in missing[:self._per_turn]:
+                encoder.encode(text)
+        except Exception:  # applying the updates reports it to the client
+            log.debug("session %d: encoding a prompt slice failed", session.session_id, exc_info=True)
+            return True
+        return False
