@@ -74,7 +74,12 @@ namespace StreamDiffusion.Bridge
             renderer.EnqueuePass(this);
         }
 
-#pragma warning disable 618, 672 // Execute is obsolete in URP 17 (Unity 6): it is the Compatibility Mode path there.
+#if !UNITY_6000_3_OR_NEWER || URP_COMPATIBILITY_MODE
+        // Execute is abstract in URP 14 and [Obsolete] in URP 17.0-17.2 (Unity 6.0-6.2), the Compatibility Mode path.
+        // From Unity 6.3 (URP 17.3) Compatibility Mode is stripped unless the URP_COMPATIBILITY_MODE scripting define
+        // is set: Execute and cameraColorTargetHandle are kept only as obsolete members that "will do nothing", so
+        // the override is compiled only where it can run.
+#pragma warning disable 618, 672
         /// <inheritdoc />
         public override void Execute(ScriptableRenderContext context, ref RenderingData renderingData)
         {
@@ -102,6 +107,8 @@ namespace StreamDiffusion.Bridge
             context.ExecuteCommandBuffer(cmd);
             CommandBufferPool.Release(cmd);
         }
+#pragma warning restore 618, 672
+#endif
 
 #if UNITY_6000_0_OR_NEWER
         private sealed class PassData
