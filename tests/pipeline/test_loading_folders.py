@@ -230,15 +230,19 @@ def test_missing_weights_in_the_cache_name_the_fetch_command(fake_hub: FakeHub) 
         load_components("acme/sd", dtype=torch.float32)
 
 
-@pytest.mark.parametrize(("has_hf_cli", "program"), [(True, "hf"), (False, "huggingface-cli")])
+@pytest.mark.parametrize(("has_hf_cli", "expected"), [
+    (True, "hf download acme/sd --include '*.json' --include 'unet/*.safetensors' --exclude 'unet/*.*.safetensors'"),
+    (False, "huggingface-cli download acme/sd --include '*.json' 'unet/*.safetensors' "
+            "--exclude 'unet/*.*.safetensors'"),
+])
 def test_fetch_command_matches_the_installed_huggingface_hub(monkeypatch: pytest.MonkeyPatch, has_hf_cli: bool,
-                                                             program: str) -> None:
+                                                             expected: str) -> None:
     real_find_spec = hub.importlib.util.find_spec
     monkeypatch.setattr(hub.importlib.util, "find_spec",
                         lambda name: (real_find_spec("json") if has_hf_cli else None)
                         if name == "huggingface_hub.cli.hf" else real_find_spec(name))
-    command = hub.fetch_command("acme/sd", hub.model_patterns(["unet"], "fp16"))
-    assert command == f"{program} download acme/sd --include '*.json' '*.txt' 'unet/*.fp16*.safetensors'"
+    patterns = hub.FilePatterns(("*.json",)) + hub.weight_patterns("unet", None)
+    assert hub.fetch_command("acme/sd", patterns) == expected
 
 
 def test_installed_huggingface_hub_gets_its_own_command() -> None:

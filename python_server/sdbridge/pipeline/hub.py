@@ -63,10 +63,16 @@ def variant_for(dtype_name: str) -> str | None:
 def fetch_command(repo_id: str, patterns: FilePatterns) -> str:
     """The shell command of the installed huggingface_hub that fetches exactly these files into the cache.
 
-    huggingface_hub 0.34 added the `hf` CLI (`hf download`); 1.0 removed `huggingface-cli`.
+    huggingface_hub 0.34 added the `hf` CLI, whose --include/--exclude take one pattern each (repeated);
+    1.0 removed `huggingface-cli`, whose --include/--exclude take a list after one flag.
     """
-    program = "hf" if importlib.util.find_spec("huggingface_hub.cli.hf") is not None else "huggingface-cli"
-    words = [program, "download", repo_id, "--include", *patterns.allow]
+    if importlib.util.find_spec("huggingface_hub.cli.hf") is not None:
+        words = ["hf", "download", repo_id]
+        for flag, values in (("--include", patterns.allow), ("--exclude", patterns.ignore)):
+            for value in values:
+                words += [flag, value]
+        return shlex.join(words)
+    words = ["huggingface-cli", "download", repo_id, "--include", *patterns.allow]
     if patterns.ignore:
         words += ["--exclude", *patterns.ignore]
     return shlex.join(words)
