@@ -56,12 +56,14 @@ def test_folder_without_unet_is_refused(tmp_path):
         load_components(str(tmp_path))
 
 
-def test_lora_is_fused_at_load(tmp_path):
+@pytest.mark.parametrize("vae", ["full", "taesd"])
+def test_lora_is_fused_at_load(tmp_path, vae):
     peft = pytest.importorskip("peft", reason="peft is in the [dev] extra")
     from diffusers import StableDiffusionPipeline
 
     folder = save_diffusers_folder("tiny", tmp_path / "model")
-    base = load_components(str(folder), vae=VaeChoice.FULL, local_files_only=True)
+    vae_arg = "full" if vae == "full" else str(tmp_path / "model-taesd")  # the LoRA loader also holds a TAESD
+    base = load_components(str(folder), vae=vae_arg, local_files_only=True)
     unet = build_preset("tiny")["unet"]
     with torch.random.fork_rng():
         torch.manual_seed(1)
@@ -70,7 +72,7 @@ def test_lora_is_fused_at_load(tmp_path):
     StableDiffusionPipeline.save_lora_weights(tmp_path / "lora", unet_lora_layers=lora_state,
                                               safe_serialization=True)
     lora_file = str(tmp_path / "lora" / "pytorch_lora_weights.safetensors")
-    fused = load_components(str(folder), vae=VaeChoice.FULL, lora={lora_file: 0.5}, local_files_only=True)
+    fused = load_components(str(folder), vae=vae_arg, lora={lora_file: 0.5}, local_files_only=True)
 
     name = "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q"
     a = next(v for k, v in lora_state.items() if k.startswith(name) and "lora_A" in k)
