@@ -157,9 +157,11 @@ void FSDBridgeViewExtension::Capture_RenderThread(FRDGBuilder& GraphBuilder, con
 	});
 	History.Retire(static_cast<size_t>(FMath::Max(Freed, 0)), SubmittedTimeUs, SubmittedFrameId);
 
-	// 2) Capture only what the server can take: one copy per sending credit not yet spoken for. Every frame the
-	// client sends is then one whose camera and depth are kept (frames replaced before sending would push them out).
-	if (Client.GetState() != sdbridge::ConnectionState::kConnected ||
+	// 2) Capture only what the server can take: connected, a credit held and no frame waiting unsent (with a zero
+	// timeout WaitUntilReadyToSend is a poll under the client's mutex, it never waits), and one copy per credit not
+	// yet spoken for. Every capture is then sent as soon as its readback completes: never a stale frame that waited
+	// for a credit, never one replaced before sending (which would push a kept camera out for nothing).
+	if (!Client.WaitUntilReadyToSend(std::chrono::milliseconds(0)) ||
 		!sdbridge::CaptureAllowed(Client.GetCounters().credits, History.pending()))
 	{
 		return;
