@@ -157,10 +157,8 @@ void FSDBridgeViewExtension::Capture_RenderThread(FRDGBuilder& GraphBuilder, con
 	});
 	History.Retire(static_cast<size_t>(FMath::Max(Freed, 0)), SubmittedTimeUs, SubmittedFrameId);
 
-	// 2) Capture only what the server can take: connected, a credit held and no frame waiting unsent (with a zero
-	// timeout WaitUntilReadyToSend is a poll under the client's mutex, it never waits), and one copy per credit not
-	// yet spoken for. Every capture is then sent as soon as its readback completes: never a stale frame that waited
-	// for a credit, never one replaced before sending (which would push a kept camera out for nothing).
+	// 2) Only what the server can take now (zero timeout: a poll, never a wait), one copy per credit not spoken for:
+	// each capture is sent as soon as its readback completes, never stale, never replaced before sending.
 	if (!Client.WaitUntilReadyToSend(std::chrono::milliseconds(0)) ||
 		!sdbridge::CaptureAllowed(Client.GetCounters().credits, History.pending()))
 	{
@@ -174,11 +172,9 @@ void FSDBridgeViewExtension::Capture_RenderThread(FRDGBuilder& GraphBuilder, con
 		static_cast<uint32>(ViewSize.Y), static_cast<uint32>(S.TargetSize.X), static_cast<uint32>(S.TargetSize.Y), &Mapping);
 	if (!Status.ok())
 	{
-		if (!bWarnedMapping)
-		{
-			UE_LOG(LogStreamDiffusionBridge, Warning, TEXT("player-view capture skipped: %s"), UTF8_TO_TCHAR(Status.message().c_str()));
-			bWarnedMapping = true;
-		}
+		UE_CLOG(!bWarnedMapping, LogStreamDiffusionBridge, Warning, TEXT("player-view capture skipped: %s"),
+			UTF8_TO_TCHAR(Status.message().c_str()));
+		bWarnedMapping = true;
 		return;
 	}
 	FRDGTextureRef Target = SDBridgeRendering::AddCapturePass(GraphBuilder, View, SceneColor, Mapping, S.TargetSize);
