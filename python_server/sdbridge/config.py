@@ -29,11 +29,13 @@ class Dtype(Enum):
     BFLOAT16 = "bfloat16"
 
 
-def auto_dtype(device: str, flags: frozenset[str] | None = None) -> tuple[Dtype, str]:
+def auto_dtype(device: str, flags: frozenset[str] | None = None, accel: str = "eager") -> tuple[Dtype, str]:
     """What `dtype = "auto"` means on `device`, and why: float16 on CUDA; on a CPU bfloat16 when its flags show
     AMX (amx_bf16 + amx_tile) or AVX512-BF16, else float32; float32 elsewhere (MPS, ...).
 
     `flags`: the CPU feature flags (default: read from /proc/cpuinfo; empty where it does not exist).
+    `accel`: the backend ([accel] backend); ONNX Runtime on a CPU stays float32 (its CPU kernels have no
+    bfloat16 convolution).
     """
     from sdbridge.cpu_features import CpuBf16, cpu_bf16, cpu_flags
 
@@ -42,6 +44,8 @@ def auto_dtype(device: str, flags: frozenset[str] | None = None) -> tuple[Dtype,
         return Dtype.FLOAT16, "CUDA device: float16 halves memory and runs on the tensor cores"
     if kind != "cpu":
         return Dtype.FLOAT32, f"{kind} device: auto picks float16 only on CUDA (pass --dtype float16 to try it)"
+    if accel == "onnxruntime":
+        return Dtype.FLOAT32, "ONNX Runtime on the CPU: its CPU kernels have no bfloat16 convolution"
     flags = cpu_flags() if flags is None else flags
     support = cpu_bf16("flags : " + " ".join(sorted(flags)))
     if support is CpuBf16.AMX:
@@ -131,11 +135,11 @@ class ModelConfig:
         """{source: scale} of the `lora` entries, in order."""
         return dict(parse_lora(spec, f"model.lora[{i}]") for i, spec in enumerate(self.lora))
 
-    def resolved_dtype(self) -> tuple[Dtype, str]:
-        """The dtype the model runs in (AUTO resolved for `device`) and why."""
+    def resolved_dtype(self, accel: str = "eager") -> tuple[Dtype, str]:
+        """The dtype the model runs in (AUTO resolved for `device` and the `accel` backend) and why."""
         if self.dtype is not Dtype.AUTO:
             return self.dtype, "set in the config or with --dtype"
-        return auto_dtype(self.device)
+        return auto_dtype(self.device, accel=accel)
 
 
 @dataclass(frozen=True)

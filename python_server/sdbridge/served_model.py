@@ -43,7 +43,7 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
     from sdbridge.pipeline import ModelFamily, load_components
 
     mc = config.model
-    dtype, why = mc.resolved_dtype()
+    dtype, why = mc.resolved_dtype(config.accel.backend.value)
     log.info("model %s on %s in %s (dtype %s: %s)", mc.name, mc.device, dtype.value, mc.dtype.value, why)
     components = load_components(mc.name, device=mc.device, dtype=getattr(torch, dtype.value), vae=mc.vae,
                                  lora=mc.loras() or None)

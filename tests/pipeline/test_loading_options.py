@@ -42,6 +42,13 @@ def test_auto_picks_by_device_and_cpu_flags(device: str, flags: frozenset[str], 
     assert dtype is expected and why in reason
 
 
+def test_auto_stays_float32_for_onnxruntime_on_a_cpu() -> None:
+    assert auto_dtype("cpu", AMX, accel="onnxruntime") == (
+        Dtype.FLOAT32, "ONNX Runtime on the CPU: its CPU kernels have no bfloat16 convolution")
+    assert auto_dtype("cuda", AMX, accel="onnxruntime")[0] is Dtype.FLOAT16
+    assert auto_dtype("cpu", AMX, accel="compile")[0] is Dtype.BFLOAT16
+
+
 def test_auto_is_the_default_and_reads_this_cpus_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ModelConfig().dtype is Dtype.AUTO and ServerConfig().model.dtype is Dtype.AUTO
     monkeypatch.setattr("sdbridge.cpu_features.cpu_flags", lambda cpuinfo=None: AMX)

@@ -74,7 +74,9 @@ def _auto_dtype_findings(cuda_available: bool) -> list[Finding]:
     found = []
     for device in ("cpu", "cuda") if cuda_available else ("cpu",):
         dtype, why = auto_dtype(device)
-        found.append(Finding(f"dtype auto ({device})", f"{dtype.value}: {why}"))
+        onnx = auto_dtype(device, accel="onnxruntime")[0]
+        note = f" (with --accel onnxruntime: {onnx.value})" if onnx is not dtype else ""
+        found.append(Finding(f"dtype auto ({device})", f"{dtype.value}: {why}{note}"))
     return found
 
 
