@@ -138,7 +138,7 @@ class ModelConfig:
     def resolved_dtype(self, accel: str = "eager") -> tuple[Dtype, str]:
         """The dtype the model runs in (AUTO resolved for `device` and the `accel` backend) and why."""
         if self.dtype is not Dtype.AUTO:
-            return self.dtype, "set in the config or with --dtype"
+            return self.dtype, "as configured"
         return auto_dtype(self.device, accel=accel)
 
 

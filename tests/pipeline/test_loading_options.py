@@ -56,7 +56,7 @@ def test_auto_is_the_default_and_reads_this_cpus_flags(monkeypatch: pytest.Monke
     monkeypatch.setattr("sdbridge.cpu_features.cpu_flags", lambda cpuinfo=None: PLAIN)
     assert ModelConfig().resolved_dtype()[0] is Dtype.FLOAT32
     assert ModelConfig(device="cuda").resolved_dtype()[0] is Dtype.FLOAT16
-    assert ModelConfig(dtype=Dtype.FLOAT16).resolved_dtype() == (Dtype.FLOAT16, "set in the config or with --dtype")
+    assert ModelConfig(dtype=Dtype.FLOAT16).resolved_dtype() == (Dtype.FLOAT16, "as configured")
 
 
 # ------------------------------------------------------------------------------------------- serve flags, config
@@ -109,6 +109,17 @@ def test_vae_may_be_an_existing_folder(tmp_path: Path) -> None:
     folder = tmp_path / "my vae"
     folder.mkdir()
     assert parse_config(f'[model]\nvae = "{folder}"\n').model.vae == str(folder)
+
+
+def test_serve_resolves_auto_before_the_server_exists(monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr("sdbridge.cpu_features.cpu_flags", lambda cpuinfo=None: AMX)
+    with caplog.at_level(logging.INFO, logger="sdbridge.commands.serve"):
+        cfg = serve.resolve_auto_dtype(serve.config_from_args(_args()))
+    assert cfg.model.dtype is Dtype.BFLOAT16  # what a recording's meta names, so replay loads the same dtype
+    assert "dtype auto picked bfloat16 for device cpu: CPU with AMX" in caplog.text
+    explicit = serve.config_from_args(_args("--dtype", "float32"))
+    assert serve.resolve_auto_dtype(explicit) is explicit
 
 
 # --------------------------------------------------------------------------------------- startup: load_model

@@ -98,6 +98,16 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
                           preview=preview, accel=accel)
 
 
+def resolve_auto_dtype(cfg: ServerConfig) -> ServerConfig:
+    """`dtype = auto` replaced by what it means here (logged with the reason), so that the server, its log and
+    its recordings (replayed with that dtype) name a real dtype."""
+    if cfg.model.dtype is not Dtype.AUTO:
+        return cfg
+    dtype, why = cfg.model.resolved_dtype(cfg.accel.backend.value)
+    log.info("dtype auto picked %s for device %s: %s", dtype.value, cfg.model.device, why)
+    return with_overrides(cfg, model={"dtype": dtype})
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until a signal arrives; exit 0 after a clean shutdown."""
     from sdbridge.server import BridgeServer
@@ -106,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         from sdbridge.record.recorder import check_folder
 
         check_folder(args.record)
-    server = BridgeServer(config_from_args(args), rules_path=args.rules, record_dir=args.record)
+    server = BridgeServer(resolve_auto_dtype(config_from_args(args)), rules_path=args.rules, record_dir=args.record)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("%s received: shutting down", signal.Signals(signum).name)
