@@ -20,6 +20,7 @@ from sdbridge.errors import ConfigError, ProtocolError
 from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from sdbridge.runtime.budgets import ENTRY_OVERHEAD_BYTES
 from sdbridge.server import BridgeServer
 
 E = m.ErrorCode
@@ -221,7 +222,7 @@ def test_state_is_bounded_and_a_refused_merge_keeps_the_earlier_state() -> None:
         err = peer.error_for(m.State(entries=(("other", "y" * 1100),)))
         assert err.code is E.TOO_LARGE
         peer.accepted(m.State(entries=(("other", "y" * 1100),), replace_all=True))
-        assert session.state == {"other": "y" * 1100} and session.state_bytes == 5 + 1100
+        assert session.state == {"other": "y" * 1100} and session.state_bytes == 5 + 1100 + ENTRY_OVERHEAD_BYTES
 
 
 def test_event_payloads_are_bounded_dropping_the_oldest() -> None:

@@ -65,3 +65,34 @@ def test_preview_generator_reaches_wire_overflow_values() -> None:
     rng = random.Random(SEED)
     seeds = {c.get("seed") for c in (preview_command(rng) for _ in range(2000)) if "seed" in c}
     assert {-1, 2**64}.issubset(seeds)
+
+
+def test_many_tiny_state_entries_cost_what_the_budget_says() -> None:
+    """Short keys with small numbers: each entry costs a Python dict slot and a key object beyond its bytes, so a
+    budget that counted only UTF-8 bytes let ~6,000 entries (~380 KB kept) pass as 64 KiB."""
+    import gc
+    import tracemalloc
+
+    from sdbridge.protocol import codec
+
+    from .fuzz_harness import hello
+
+    harness = ServerHarness(trace_every=0)
+    harness.feed(0, hello())
+    budget = harness.server.config.limits.max_state_bytes
+    messages = [codec.encode(m.State(entries={f"{n * 100 + i:x}": i % 200 for i in range(100)}))
+                for n in range(200)]  # 20,000 entries offered in merges small enough to be taken until full
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for header in messages:
+            harness.feed(0, [header])
+        del messages
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    kept = len(next(iter(harness.server.table.sessions())).state)
+    print(f"tiny entries: {kept} kept, {retained} bytes retained for a state budget of {budget}")
+    assert kept > 500  # merges were taken until the budget was full
+    assert retained <= 2 * budget + 64 * 1024  # the budget counts what an entry really costs, within 2x

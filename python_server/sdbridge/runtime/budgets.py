@@ -140,6 +140,13 @@ def value_bytes(value: Any) -> int:
     return len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else 8
 
 
+#: What one kept entry costs the server beyond its key and value bytes (a dict slot and the key's str header, about
+#: 64 bytes in CPython 3.11): counted so that many tiny entries cannot keep far more memory than the budget says.
+ENTRY_OVERHEAD_BYTES = 64
+
+
 def entries_bytes(entries: Mapping[str, Any]) -> int:
-    """Bytes of a mapping of keys to values (keys in UTF-8 plus `value_bytes` of each value)."""
-    return sum(len(k.encode("utf-8", "surrogatepass")) + value_bytes(v) for k, v in entries.items())
+    """Bytes of a mapping of keys to values: keys in UTF-8, `value_bytes` of each value, and
+    ENTRY_OVERHEAD_BYTES per entry."""
+    return sum(len(k.encode("utf-8", "surrogatepass")) + value_bytes(v) + ENTRY_OVERHEAD_BYTES
+               for k, v in entries.items())

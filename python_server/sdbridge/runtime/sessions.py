@@ -176,7 +176,7 @@ class Session:
         """Merge State entries (later keys win), or replace the state with them when `replace_all`.
 
         Refused whole (BudgetError, the earlier state kept) when the merged state would count more than
-        `max_bytes` (limits.max_state_bytes: UTF-8 keys plus values, see budgets.value_bytes).
+        `max_bytes` (limits.max_state_bytes, counted by budgets.entries_bytes).
         """
         incoming = dict(entries)
         base: Mapping[str, Any] = {} if replace_all else self.state
