@@ -562,7 +562,7 @@ class BridgeServer:
         layout = Layout(header.width, header.height, header.stride, fmt, rows)
         inline = self._inline and self._worker is not None
         job = FrameJob(fid, header.stream_id, layout, pixels, time.perf_counter(), header.capture_time_us,
-                       keep=owner, taken=None if inline else threading.Event())
+                       keep=owner, taken=None if inline else threading.Event(), client_send_us=header.send_time_us)
         if self.taps is not None:
             self.taps.offer_input(session.session_id, fid, layout, pixels, owner)
         if inline:  # the identity model: answered now, on this thread (a failure goes through the outbox)
@@ -807,6 +807,7 @@ class BridgeServer:
             session_id=session.session_id,
             stream_id=result.stream,
             capture_time_us=result.client_timestamp_us,
+            send_time_us=result.client_send_us,
             queue_wait_us=int(result.timings["queue_wait"] * 1e6),
             inference_us=int(result.timings["inference"] * 1e6),
             encode_us=int((result.timings["decode"] + result.timings["encode"]) * 1e6),

@@ -85,4 +85,5 @@ def result_job(session: Session, job: FrameJob, layout: Layout, pixels: np.ndarr
         client_timestamp_us=job.client_timestamp_us,
         source_frame_id=source,
         received_at=job.received_at,
+        client_send_us=job.client_send_us,
     )

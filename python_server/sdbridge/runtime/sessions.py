@@ -48,10 +48,11 @@ class FrameJob:
     layout: Layout
     payload: memoryview | bytes
     received_at: float  # time.perf_counter() when the I/O thread got it
-    client_timestamp_us: int = 0
+    client_timestamp_us: int = 0  # Frame.capture_time_us (client clock), echoed in the Result
     keep: Any = None  # the transport's frame object that owns `payload` (kept alive, resendable)
     # set when the worker thread takes it (the I/O thread may wait for that); None: nobody waits (inline)
     taken: threading.Event | None = field(default_factory=threading.Event)
+    client_send_us: int = 0  # Frame.send_time_us (client clock), echoed in the Result for the round trip
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class ResultJob:
     client_timestamp_us: int = 0
     source_frame_id: int = 0  # the input frame this output depicts (latency_frames frames earlier)
     received_at: float = 0.0  # time.perf_counter() when the I/O thread received the frame
+    client_send_us: int = 0  # Frame.send_time_us of the processed frame (client clock)
 
 
 @dataclass
