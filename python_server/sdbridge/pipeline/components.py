@@ -357,8 +357,9 @@ def _assemble(
     modules = {k: v for k, v in parts.items() if isinstance(v, torch.nn.Module) and k != "taesd"}
     for module in modules.values():
         module.to(device=device)
-        if next(module.parameters()).dtype != dtype:
-            module.to(dtype=dtype)
+        if next(module.parameters()).dtype != dtype:  # random presets are built in float32
+            # torch's own cast: diffusers' override warns about float32-only modules, which these models lack
+            torch.nn.Module.to(module, dtype=dtype)
         module.eval().requires_grad_(False)
     vae = parts["vae"]
     return Components(
