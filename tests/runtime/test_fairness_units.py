@@ -91,6 +91,16 @@ def test_anticipation_only_for_a_quick_client_served_last_and_behind() -> None:
         FairShare(quantum_s=0)
 
 
+def test_records_of_gone_sessions_are_dropped() -> None:
+    share = FairShare()
+    share.order([1, 2, 3])
+    share.charge(3, 0.1)
+    share.published(4, 1.0)
+    assert len(share) == 4
+    share.retain({1})
+    assert len(share) == 1 and share.used(3) == 0.0
+
+
 def test_fifo_snapshot_and_discard() -> None:
     fifo: BoundedFifo[int] = BoundedFifo(3)
     for i in range(3):
@@ -167,10 +177,19 @@ def test_a_large_blend_is_encoded_a_slice_per_turn_and_applied_whole_in_order() 
     assert session.pipeline.updates == [{"prompt": blend, "negative_prompt": "neg", "guidance_scale": 1.5}]
     assert len(session.updates) == 0 and session.prompt_values["prompt"] == blend and not failures
     assert sorted(session.pipeline.prompt_encoder.encoded) == sorted([t for t, _ in blend] + ["neg"])
-    # a plain prompt change (one new text) applies at the next turn, as always
+    # a plain prompt change (one new text) applies at the next turn, as always, also when the session only
+    # joins another's turn for its frame (slices=False); a large blend then waits for a turn of its own
     table.submit_update(session, PipelineUpdate({"prompt": "a castle"}))
-    applier.apply(session)
+    applier.apply(session, slices=False)
     assert session.pipeline.updates[-1] == {"prompt": "a castle"} and len(session.updates) == 0
+    encoded = len(session.pipeline.prompt_encoder.encoded)
+    table.submit_update(session, PipelineUpdate({"prompt": [("x", 1.0), ("y", 1.0), ("z", 1.0)]}))
+    applier.apply(session, slices=False)
+    assert len(session.pipeline.prompt_encoder.encoded) == encoded and len(session.updates) == 1
+    applier.apply(session)  # a turn of its own: one slice (2 texts), then the last text when applied
+    assert len(session.pipeline.prompt_encoder.encoded) == encoded + 2 and len(session.updates) == 1
+    applier.apply(session)
+    assert len(session.pipeline.prompt_encoder.encoded) == encoded + 3 and len(session.updates) == 0
 
 
 def test_a_transition_to_a_large_blend_waits_for_its_texts_then_starts() -> None:
@@ -259,3 +278,19 @@ def test_a_costly_session_gets_its_share_not_every_other_turn() -> None:
     assert counts[b"b"] >= 3 * counts[b"a"], counts  # about 10 when the machine is quiet
     assert b.slot.dropped == 0
     assert worker.fair_share.used(b.session_id) == pytest.approx(worker.fair_share.used(a.session_id), abs=0.25)
+
+
+def test_a_shared_call_is_charged_by_unet_samples() -> None:
+    from types import SimpleNamespace
+
+    from sdbridge.runtime.pipeline_api import frame_units
+
+    def pipe(steps: int, fbs: int = 1, cfg: str = "self") -> SimpleNamespace:
+        return SimpleNamespace(config=SimpleNamespace(steps=steps, frame_buffer_size=fbs,
+                                                      cfg_mode=SimpleNamespace(value=cfg)))
+
+    assert frame_units(pipe(2)) == 3.0  # 2 UNet samples + its VAE work
+    assert frame_units(pipe(8)) == 9.0
+    assert frame_units(pipe(2, cfg="full")) == 5.0  # negative samples too
+    assert frame_units(pipe(2, fbs=2)) == 6.0
+    assert frame_units(object()) == 2.0  # a pipeline without a config (identity, fakes): one step

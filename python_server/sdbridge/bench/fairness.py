@@ -67,6 +67,7 @@ def _costly_requests(client: BridgeClient, limits: LimitsConfig, serial: int, ch
 def _attack(conn: Connection, endpoint: str, limits: LimitsConfig, size: int, chars: int, serial: int) -> None:
     """The attacker's process: new costly requests every turn of its loop, frames as its credits allow, until
     told to stop; says "ready" after its first result and answers "stop" with its AttackCounts."""
+    logging.getLogger("sdbridge.transport.client").setLevel(logging.ERROR)  # refusals are counted, not logged
     frame = np.full((size, size, 4), 200, np.uint8)
     counts = AttackCounts()
     with BridgeClient(endpoint, name="fairness-attacker", lost_after=120.0) as client:

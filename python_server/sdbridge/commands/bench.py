@@ -6,10 +6,11 @@ import argparse
 import importlib
 
 NAME = "bench"
-HELP = "benchmarks: `bench pipeline` (pipeline configurations), `bench transport` (wire path), `bench preview`"
+HELP = ("benchmarks: `bench pipeline` (pipeline configurations), `bench transport` (wire path), `bench preview`, "
+        "`bench fairness` (share of the worker)")
 # Each module exposes NAME ("bench-<what>"), HELP, add_arguments(parser) and run(args).
 BENCH_MODULES = ("sdbridge.commands.bench_pipeline", "sdbridge.commands.bench_transport",
-                 "sdbridge.commands.bench_preview")
+                 "sdbridge.commands.bench_preview", "sdbridge.commands.bench_fairness")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -231,10 +231,10 @@ class FairShare:
 
     def retain(self, keys: Collection[int]) -> None:
         """Forget every key not in `keys` (sessions that are gone)."""
-        for key in [k for k in self._used if k not in keys]:
-            del self._used[key]
-            self._published.pop(key, None)
-            self._think.pop(key, None)
+        for records in (self._used, self._published, self._think):
+            for key in [k for k in records if k not in keys]:
+                del records[key]
 
     def __len__(self) -> int:
-        return len(self._used)
+        """How many sessions it keeps records of."""
+        return len(self._used.keys() | self._think.keys() | self._published.keys())

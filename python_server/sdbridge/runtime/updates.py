@@ -69,13 +69,17 @@ class UpdateApplier:
         self._on_failure = on_failure
         self._per_turn = max(1, texts_per_turn)
 
-    def apply(self, session: Session) -> None:
-        """One turn: encode a slice of new prompt texts, or apply every queued update in arrival order."""
+    def apply(self, session: Session, slices: bool = True) -> None:
+        """One turn: encode a slice of new prompt texts, or apply every queued update in arrival order.
+
+        `slices=False` (a session joining another's turn for its frame): a large blend waits for a turn of
+        the session's own instead of encoding a slice now; updates that need no slice apply as usual.
+        """
         pending = session.updates.items()
         if not pending:
             return
         merged, transition = plan(session, pending, self._default)
-        if not self._encoded(session, merged, transition):
+        if not self._encoded(session, merged, transition, slices):
             return  # the old prompt stays in use; the updates stay queued for the session's next turn
         session.updates.discard(len(pending))
         session.transition = transition
@@ -89,14 +93,18 @@ class UpdateApplier:
                     session.prompt_values = before
                     self._on_failure(session, exc)
 
-    def _encoded(self, session: Session, merged: Mapping[str, Any], transition: PromptTransition | None) -> bool:
-        """True when at most one slice of new texts is left (applying encodes those); else encode one slice."""
+    def _encoded(self, session: Session, merged: Mapping[str, Any], transition: PromptTransition | None,
+                 slices: bool) -> bool:
+        """True when at most one slice of new texts is left (applying encodes those); else encode one slice
+        (if `slices`) and return False."""
         encoder = getattr(session.pipeline, "prompt_encoder", None) if session.pipeline is not None else None
         if encoder is None:  # no pipeline yet (prepare encodes at the first frame) or one without text encoder
             return True
         missing = encoder.missing(_specs(session, merged, transition))
         if len(missing) <= self._per_turn or len(missing) > encoder.capacity:  # (more than the cache holds:
             return True  # it could never be complete in the cache, so it is encoded at once)
+        if not slices:
+            return False
         try:
             for text in missing[:self._per_turn]:
                 encoder.encode(text)

@@ -143,7 +143,8 @@ class Worker:
                     self._idle = False
                     continue
             start = time.perf_counter()
-            jobs = [(s, self._charged_take(s)) for s in chosen]
+            # partners join for their frames: a slice of a large blend of theirs waits for a turn of their own
+            jobs = [(s, self._charged_take(s, slices=s is chosen[0])) for s in chosen]
             jobs = [(s, job) for s, job in jobs if job is not None]
             held = self._release(held)
             if len(jobs) == 1:
@@ -175,9 +176,8 @@ class Worker:
         Called with the table's lock held. When the session served last (and still behind the others) will
         likely send its next frame within a few ms, it waits that long for it (FairShare.anticipation).
         """
+        self._forget_gone()
         sessions = self._table.sessions()
-        if len(self.fair_share) > 2 * len(sessions) + 8:  # forget the charges of sessions that are gone
-            self.fair_share.retain({s.session_id for s in sessions})
         pause = self.fair_share.anticipation([s.session_id for s in sessions if s.has_work])
         if pause > 0:
             self._idle = True  # (a frame queued now is handed over at once: see hand_over)
@@ -189,10 +189,15 @@ class Worker:
         partners = self.fair_share.partners(ranked) if self._share else []
         return [by_id[k] for k in ranked[:1] + partners]
 
-    def _charged_take(self, session: Session) -> FrameJob | None:
+    def _forget_gone(self) -> None:
+        """Drop the fair-share records of sessions that are gone (once they outnumber the live ones)."""
+        if len(self.fair_share) > 2 * len(self._table) + 8:
+            self.fair_share.retain({s.session_id for s in self._table.sessions()})
+
+    def _charged_take(self, session: Session, slices: bool) -> FrameJob | None:
         start = time.perf_counter()
         try:
-            return self._take(session)
+            return self._take(session, slices)
         finally:
             self.fair_share.charge(session.session_id, time.perf_counter() - start)
 
@@ -202,38 +207,42 @@ class Worker:
 
     def serve(self, session: Session) -> None:
         """One turn for one session: apply its pending updates, process its latest frame, publish."""
+        self._forget_gone()
         job = self._take(session)
         if job is not None:
             result = self._run_job(session, job)
             if result is not None:
                 self._publish(result)
 
-    def _take(self, session: Session) -> FrameJob | None:
+    def _take(self, session: Session, slices: bool = True) -> FrameJob | None:
         """Take the session's latest frame, then apply its pending updates.
 
         The frame is taken first: every update that arrived before it is then already queued (the I/O
-        thread queues in arrival order), so a Prompt sent before a Frame always applies to that Frame.
+        thread queues in arrival order), so a Prompt sent before a Frame applies to that Frame (a blend of
+        more new texts than one turn encodes applies once they are encoded: runtime.updates).
         """
         job = session.slot.take()
         if job is not None:
             self.fair_share.arrived(session.session_id, job.received_at)
             if job.taken is not None:
                 job.taken.set()
-        self._apply_updates(session)
+        self._apply_updates(session, slices)
         return None if session.closed else job
 
     def run_now(self, session: Session, job: FrameJob) -> ResultJob | None:
         """Process `job` at once on the calling thread, after the session's pending updates (the inline path
         of the identity model: no slot, no hand-off). A failure is reported as usual and returns None."""
+        self._forget_gone()
         self._apply_updates(session)
         if session.closed:
             return None
         return self._run_job(session, job)
 
-    def _apply_updates(self, session: Session) -> None:
-        """Apply the session's queued Prompt/Params updates in arrival order (a large blend: one slice)."""
+    def _apply_updates(self, session: Session, slices: bool = True) -> None:
+        """Apply the session's queued Prompt/Params updates in arrival order (a large blend: one slice, if
+        `slices`)."""
         if len(session.updates):
-            self._updates.apply(session)
+            self._updates.apply(session, slices)
 
     def _run_job(self, session: Session, job: FrameJob) -> ResultJob | None:
         """Process one frame (its time charged to the session); a failure is reported at once and returns None."""
