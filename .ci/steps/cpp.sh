@@ -12,21 +12,8 @@ PYTHON="${PYTHON:-python3}"
 CORE="$ROOT/unreal_plugin/StreamDiffusionBridge/core"
 JOBS="$(nproc 2>/dev/null || echo 2)"
 
-need_apt=()
-command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
-command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
-command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
-[[ -f /usr/include/zmq.h ]] || need_apt+=(libzmq3-dev)
-[[ -f /usr/include/zmq.hpp ]] || need_apt+=(cppzmq-dev)
-[[ -f /usr/include/flatbuffers/flatbuffers.h ]] || need_apt+=(libflatbuffers-dev)
-[[ -f /usr/src/googletest/CMakeLists.txt ]] || need_apt+=(googletest)
-if (( ${#need_apt[@]} )); then
-  echo "cpp: installing ${need_apt[*]}"
-  SUDO=""
-  [[ "$(id -u)" -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -o DPkg::Lock::Timeout=600 >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -o DPkg::Lock::Timeout=600 "${need_apt[@]}" >/dev/null
-fi
+# scripts/test_all.sh installed the toolchain before pytest; run alone, this installs what is missing.
+bash "$ROOT/scripts/install_tools.sh" cpp
 # The end-to-end tests run the real server: the package must be importable (CPU torch pinned).
 if ! "$PYTHON" -c "import sdbridge.cli, zmq, torch" >/dev/null 2>&1; then
   "$PYTHON" -m pip install -q "torch==2.13.0" -e "$ROOT"

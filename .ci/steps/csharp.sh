@@ -11,17 +11,8 @@ cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 OUT="$ROOT/build/csharp"
 
-need_apt=()
-command -v mcs >/dev/null 2>&1 || need_apt+=(mono-devel)
-command -v nunit-console >/dev/null 2>&1 || need_apt+=(nunit-console)
-ls /usr/lib/cli/nunit.framework-2.6*/nunit.framework.dll >/dev/null 2>&1 || need_apt+=(libnunit-cil-dev)
-ldconfig -p 2>/dev/null | grep -q 'libzmq.so.5 ' || need_apt+=(libzmq5)
-command -v dpkg-source >/dev/null 2>&1 || need_apt+=(dpkg-dev)
-if (( ${#need_apt[@]} )); then
-  echo "csharp: installing ${need_apt[*]}"
-  apt-get update -o DPkg::Lock::Timeout=600 >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=600 "${need_apt[@]}" >/dev/null
-fi
+# scripts/test_all.sh installed mono and NUnit before pytest; run alone, this installs what is missing.
+bash "$ROOT/scripts/install_tools.sh" csharp
 # The tests drive pyzmq directly and the sdbridge server (the package itself must be importable).
 if ! "$PYTHON" -c "import zmq, sdbridge" >/dev/null 2>&1; then
   "$PYTHON" -m pip install -q -e "$ROOT"

@@ -7,9 +7,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
-if ! command -v glslangValidator >/dev/null 2>&1; then
-  echo "unity_shaders: installing glslang-tools"
-  apt-get update -o DPkg::Lock::Timeout=600 >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=600 glslang-tools >/dev/null
-fi
+# scripts/test_all.sh installed glslang-tools before pytest; run alone, this installs it when missing.
+bash "$ROOT/scripts/install_tools.sh" shaders
 timeout 300 python3 "$ROOT/unity_package/Tests~/Tools/check_shaders.py"

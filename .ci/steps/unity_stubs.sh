@@ -32,9 +32,8 @@ check() {   # check NAME -- mcs arguments...
 }
 sources() { find "$@" -name '*.cs' 2>/dev/null | sort; }
 
-if ! command -v mcs >/dev/null 2>&1; then
-  apt-get install -y -o DPkg::Lock::Timeout=600 mono-devel >/dev/null
-fi
+# scripts/test_all.sh installed mono before pytest; run alone, this installs it when missing.
+bash "$ROOT/scripts/install_tools.sh" csharp || { echo "0 passed, 1 failed"; exit 1; }
 # Reuse the runtime csharp.sh fetched and built (same Debian source package), else fetch it here.
 if [[ ! -f "$OUT/FlatBuffers.dll" && -f "$ROOT/build/csharp/FlatBuffers.dll" && -d "$ROOT/build/csharp/src" ]]; then
   cp "$ROOT/build/csharp/FlatBuffers.dll" "$OUT/" && cp -r "$ROOT/build/csharp/src" "$OUT/"

@@ -11,7 +11,6 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "unity_package"
 TEMPLATES = PACKAGE / "Plugins~" / "libzmq"
 
-pytestmark = pytest.mark.skipif(not PACKAGE.is_dir(), reason="unity_package/ does not exist in this checkout")
 
 # template -> the platform entries that must be enabled (Unity's "<group>: <name>" keys) with their CPU
 EXPECTED = {
