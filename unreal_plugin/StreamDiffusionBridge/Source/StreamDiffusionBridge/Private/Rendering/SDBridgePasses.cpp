@@ -59,6 +59,13 @@ FRHISamplerState* BilinearClamp()
 	return TStaticSamplerState<SF_Bilinear, AM_Clamp, AM_Clamp, AM_Clamp>::GetRHI();
 }
 
+/** 1 / the texture's extent: with the View uniform buffer's ViewRectMin / ViewSizeAndInvSize it maps view uv to texture uv. */
+FVector2f ExtentInverse(FRDGTextureRef Texture)
+{
+	const FIntPoint Extent = Texture->Desc.Extent;
+	return FVector2f(1.0f / static_cast<float>(FMath::Max(Extent.X, 1)), 1.0f / static_cast<float>(FMath::Max(Extent.Y, 1)));
+}
+
 FRHISamplerState* PointClamp()
 {
 	return TStaticSamplerState<SF_Point, AM_Clamp, AM_Clamp, AM_Clamp>::GetRHI();
@@ -102,7 +109,7 @@ FRDGTextureRef AddCapturePass(FRDGBuilder& GraphBuilder, const FSceneView& View,
 	FRDGTextureRef Target = GraphBuilder.CreateTexture(Desc, TEXT("SDBridge.Capture"));
 
 	FSDBridgeCapturePS::FParameters* Parameters = GraphBuilder.AllocParameters<FSDBridgeCapturePS::FParameters>();
-	Parameters->SceneColorTexture = SceneColor.Texture;
+	Parameters->InputColorTexture = SceneColor.Texture;
 	Parameters->SceneColorSampler = BilinearClamp();
 	Parameters->SceneColorUvRect = UvRectOf(SceneColor);
 	Parameters->SourceRect = ToShader(Mapping.source);
@@ -118,16 +125,17 @@ FRDGTextureRef AddCapturePass(FRDGBuilder& GraphBuilder, const FSceneView& View,
 	return Target;
 }
 
-FRDGTextureRef AddDepthCopyPass(FRDGBuilder& GraphBuilder, const FSceneView& View, const FScreenPassTexture& Depth, FIntPoint Size)
+FRDGTextureRef AddDepthCopyPass(FRDGBuilder& GraphBuilder, const FSceneView& View, FRDGTextureRef Depth, FIntPoint Size)
 {
 	const FRDGTextureDesc Desc = FRDGTextureDesc::Create2D(
 		Size, PF_R32_FLOAT, FClearValueBinding::Black, TexCreate_RenderTargetable | TexCreate_ShaderResource);
 	FRDGTextureRef Target = GraphBuilder.CreateTexture(Desc, TEXT("SDBridge.DepictedDepth"));
 
 	FSDBridgeDepthCopyPS::FParameters* Parameters = GraphBuilder.AllocParameters<FSDBridgeDepthCopyPS::FParameters>();
-	Parameters->SceneDepthTexture = Depth.Texture;
+	Parameters->View = View.ViewUniformBuffer;
+	Parameters->InputDepthTexture = Depth;
 	Parameters->DepthSampler = PointClamp();
-	Parameters->DepthUvRect = UvRectOf(Depth);
+	Parameters->InputDepthExtentInverse = ExtentInverse(Depth);
 	Parameters->TargetSizeInverse = FVector2f(1.0f / static_cast<float>(Size.X), 1.0f / static_cast<float>(Size.Y));
 	Parameters->RenderTargets[0] = FRenderTargetBinding(Target, ERenderTargetLoadAction::ENoAction);
 
@@ -144,7 +152,7 @@ FScreenPassTexture AddCompositePass(FRDGBuilder& GraphBuilder, const FSceneView&
 	const FRDGTextureRef Black = GSystemTextures.GetBlackDummy(GraphBuilder);
 	const FIntRect OutRect = In.Output.ViewRect;
 	const bool bHasResult = In.Result != nullptr && In.Opacity > 0.0f;
-	const bool bReproject = bHasResult && In.bReproject && In.CurrentDepth.IsValid() && In.SourceDepth != nullptr;
+	const bool bReproject = bHasResult && In.bReproject && In.CurrentDepth != nullptr && In.SourceDepth != nullptr;
 
 	P->LiveTexture = In.Live.Texture;
 	P->LiveSampler = BilinearClamp();
@@ -159,8 +167,9 @@ FScreenPassTexture AddCompositePass(FRDGBuilder& GraphBuilder, const FSceneView&
 	P->ResultIsLinear = In.bResultIsLinear ? 1u : 0u;
 	P->bReproject = bReproject ? 1u : 0u;
 	P->Reprojection = ToShader(In.Reprojection);
-	P->CurrentDepthTexture = bReproject ? In.CurrentDepth.Texture : Black;
-	P->CurrentDepthUvRect = bReproject ? UvRectOf(In.CurrentDepth) : FVector4f(0.0f, 0.0f, 1.0f, 1.0f);
+	P->View = View.ViewUniformBuffer;
+	P->CurrentDepthTexture = bReproject ? In.CurrentDepth : Black;
+	P->CurrentDepthExtentInverse = ExtentInverse(bReproject ? In.CurrentDepth : Black);
 	P->SourceDepthTexture = bReproject ? In.SourceDepth : Black;
 	P->DepthSampler = PointClamp();  // the core samples depth nearest too
 	const sdbridge::DepthLinearizer& L = In.DepthTest.linearizer;

@@ -27,8 +27,11 @@ FVector4f UvRectOf(const FIntRect& Rect, FIntPoint Extent);
 FRDGTextureRef AddCapturePass(FRDGBuilder& GraphBuilder, const FSceneView& View, const FScreenPassTexture& SceneColor,
 	const sdbridge::CaptureMapping& Mapping, FIntPoint TargetSize);
 
-/** Copy the view's device depth (Depth.ViewRect of Depth.Texture) into a new Size R32_FLOAT texture (DepthCopyPS). */
-FRDGTextureRef AddDepthCopyPass(FRDGBuilder& GraphBuilder, const FSceneView& View, const FScreenPassTexture& Depth, FIntPoint Size);
+/**
+ * Copy the view's device depth into a new Size R32_FLOAT texture (DepthCopyPS). Depth is the scene depth texture; the
+ * view's rectangle in it is read on the GPU from View.ViewUniformBuffer (ViewRectMin, ViewSizeAndInvSize).
+ */
+FRDGTextureRef AddDepthCopyPass(FRDGBuilder& GraphBuilder, const FSceneView& View, FRDGTextureRef Depth, FIntPoint Size);
 
 /** Everything the composite pass draws with; textures may be null (the pass then binds dummies and skips them). */
 struct FSDBridgeCompositeInputs
@@ -42,7 +45,7 @@ struct FSDBridgeCompositeInputs
 	// Reprojection (all set, or bReproject false):
 	bool bReproject = false;
 	sdbridge::Mat4 Reprojection = sdbridge::Mat4::Identity();  // ReprojectionMatrix(src, dst)
-	FScreenPassTexture CurrentDepth;     // this frame's device depth (render-resolution view rect)
+	FRDGTextureRef CurrentDepth = nullptr;  // this frame's scene depth (the view's rectangle: View uniform buffer)
 	FRDGTextureRef SourceDepth = nullptr;  // the depicted frame's depth (DepthCopyPS)
 	sdbridge::DepthTest DepthTest;
 };

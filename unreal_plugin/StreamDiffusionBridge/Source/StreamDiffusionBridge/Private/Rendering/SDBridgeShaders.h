@@ -1,13 +1,16 @@
 // Global shaders of the player-view capture, the depth copy kept for reprojection, and the composite
 // (Shaders/Private/*.usf). NOT compiled here (no Unreal Engine on the build machines); written against the
 // documented UE 5.3-5.5 global shader API: FGlobalShader, DECLARE_GLOBAL_SHADER / IMPLEMENT_GLOBAL_SHADER,
-// SHADER_USE_PARAMETER_STRUCT, BEGIN_SHADER_PARAMETER_STRUCT with RDG textures and RENDER_TARGET_BINDING_SLOTS.
+// SHADER_USE_PARAMETER_STRUCT, BEGIN_SHADER_PARAMETER_STRUCT with RDG textures and RENDER_TARGET_BINDING_SLOTS,
+// SHADER_PARAMETER_STRUCT_REF(FViewUniformShaderParameters, View) bound from FSceneView::ViewUniformBuffer (the depth
+// passes read the view's render-resolution rectangle from it: FSceneView has no public ViewRect, SceneView.h 5.3).
 // The virtual path /Plugin/StreamDiffusionBridge is mapped in FStreamDiffusionBridgeModule::StartupModule
 // (the module loads at PostConfigInit so the mapping exists before shaders compile).
 #pragma once
 
 #include "CoreMinimal.h"
 #include "GlobalShader.h"
+#include "SceneView.h"  // FViewUniformShaderParameters (Engine): the view's rectangle in the scene depth texture
 #include "ShaderParameterStruct.h"
 
 /** Base: SM5 and up (desktop deferred and forward renderers; the mobile renderer is not a target of these passes). */
@@ -34,7 +37,7 @@ public:
 	SHADER_USE_PARAMETER_STRUCT(FSDBridgeCapturePS, FSDBridgeGlobalShader);
 
 	BEGIN_SHADER_PARAMETER_STRUCT(FParameters, )
-		SHADER_PARAMETER_RDG_TEXTURE(Texture2D, SceneColorTexture)
+		SHADER_PARAMETER_RDG_TEXTURE(Texture2D, InputColorTexture)
 		SHADER_PARAMETER_SAMPLER(SamplerState, SceneColorSampler)
 		SHADER_PARAMETER(FVector4f, SceneColorUvRect)
 		SHADER_PARAMETER(FVector4f, SourceRect)
@@ -52,9 +55,10 @@ public:
 	SHADER_USE_PARAMETER_STRUCT(FSDBridgeDepthCopyPS, FSDBridgeGlobalShader);
 
 	BEGIN_SHADER_PARAMETER_STRUCT(FParameters, )
-		SHADER_PARAMETER_RDG_TEXTURE(Texture2D, SceneDepthTexture)
+		SHADER_PARAMETER_STRUCT_REF(FViewUniformShaderParameters, View)  // ViewRectMin, ViewSizeAndInvSize
+		SHADER_PARAMETER_RDG_TEXTURE(Texture2D, InputDepthTexture)
 		SHADER_PARAMETER_SAMPLER(SamplerState, DepthSampler)
-		SHADER_PARAMETER(FVector4f, DepthUvRect)
+		SHADER_PARAMETER(FVector2f, InputDepthExtentInverse)
 		SHADER_PARAMETER(FVector2f, TargetSizeInverse)
 		RENDER_TARGET_BINDING_SLOTS()
 	END_SHADER_PARAMETER_STRUCT()
@@ -80,8 +84,9 @@ public:
 		SHADER_PARAMETER(uint32, ResultIsLinear)
 		SHADER_PARAMETER(uint32, bReproject)
 		SHADER_PARAMETER(FMatrix44f, Reprojection)
+		SHADER_PARAMETER_STRUCT_REF(FViewUniformShaderParameters, View)  // ViewRectMin, ViewSizeAndInvSize
 		SHADER_PARAMETER_RDG_TEXTURE(Texture2D, CurrentDepthTexture)
-		SHADER_PARAMETER(FVector4f, CurrentDepthUvRect)
+		SHADER_PARAMETER(FVector2f, CurrentDepthExtentInverse)
 		SHADER_PARAMETER_RDG_TEXTURE(Texture2D, SourceDepthTexture)
 		SHADER_PARAMETER_SAMPLER(SamplerState, DepthSampler)
 		SHADER_PARAMETER(FVector4f, Linearizer)

@@ -34,15 +34,16 @@ FScreenPassTexture SceneColorOf(FRDGBuilder& GraphBuilder, const FPostProcessMat
 #endif
 }
 
-/** This frame's device depth at render resolution (View.ViewRect); invalid on the mobile renderer. */
-FScreenPassTexture SceneDepthOf(const FSceneView& View, const FPostProcessMaterialInputs& Inputs)
+/**
+ * This frame's scene depth texture (render resolution; null on the mobile renderer, whose inputs carry
+ * MobileSceneTextures instead). FSceneTextureShaderParameters::SceneTextures is a TRDGUniformBufferRef: its
+ * parameters are read with GetContents() (RenderGraphResources.h, UE 5.3-5.5; GetParameters() returns the RDG
+ * parameter-struct wrapper, not the struct). The view's rectangle in it (FViewInfo::ViewRect) is not public on
+ * FSceneView: the shaders read it from the View uniform buffer.
+ */
+FRDGTextureRef SceneDepthOf(const FPostProcessMaterialInputs& Inputs)
 {
-	if (!Inputs.SceneTextures.SceneTextures)
-	{
-		return FScreenPassTexture();
-	}
-	FRDGTextureRef Depth = Inputs.SceneTextures.SceneTextures->GetParameters()->SceneDepthTexture;
-	return Depth != nullptr ? FScreenPassTexture(Depth, View.ViewRect) : FScreenPassTexture();
+	return Inputs.SceneTextures.SceneTextures ? Inputs.SceneTextures.SceneTextures->GetContents()->SceneDepthTexture : nullptr;
 }
 
 FScreenPassRenderTarget NewOutputLike(FRDGBuilder& GraphBuilder, const FScreenPassTexture& SceneColor)
@@ -187,8 +188,8 @@ void FSDBridgeViewExtension::Capture_RenderThread(FRDGBuilder& GraphBuilder, con
 	FSDBridgeFrameExtras Extras;
 	Extras.bPerspective = Camera.bPerspective;
 	Extras.Mapping = Mapping;
-	const FScreenPassTexture Depth = SceneDepthOf(View, Inputs);
-	if (S.bReproject && Depth.IsValid())
+	const FRDGTextureRef Depth = SceneDepthOf(Inputs);
+	if (S.bReproject && Depth != nullptr)
 	{
 		// Kept as an RDG-external pooled texture until the frame id leaves the history.
 		Extras.Depth = GraphBuilder.ConvertToExternalTexture(SDBridgeRendering::AddDepthCopyPass(GraphBuilder, View, Depth, S.TargetSize));
@@ -227,11 +228,11 @@ FScreenPassTexture FSDBridgeViewExtension::Composite_RenderThread(FRDGBuilder& G
 	}
 	if (RenderSettings.bReproject)
 	{
-		const FScreenPassTexture CurrentDepth = SceneDepthOf(View, Inputs);
+		const FRDGTextureRef CurrentDepth = SceneDepthOf(Inputs);
 		const std::optional<sdbridge::Mat4> Reprojection = (Depicted != nullptr && Depicted->Depth.IsValid())
 			? sdbridge::ReprojectionMatrix(DepictedCamera.view_proj, SDBridgeRendering::DescribeView(View).Camera.view_proj)
 			: std::nullopt;
-		if (Reprojection.has_value() && CurrentDepth.IsValid())
+		if (Reprojection.has_value() && CurrentDepth != nullptr)
 		{
 			In.bReproject = true;
 			In.Reprojection = *Reprojection;
