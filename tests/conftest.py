@@ -12,6 +12,13 @@ import torch
 from sdbridge.pipeline import Components, load_components
 
 
+@pytest.fixture(params=[True, False], ids=["identity-inline", "worker"])
+def identity_inline(request: pytest.FixtureRequest) -> bool:
+    """Both ways the identity model runs: answered on the I/O thread (True, the default) or through the worker
+    thread and its latest-wins slot (False, the path a real model takes)."""
+    return bool(request.param)
+
+
 @pytest.fixture(scope="session")
 def tiny() -> Components:
     """SD1.5-family random-weight components (fixed weight seed)."""

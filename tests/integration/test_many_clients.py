@@ -19,8 +19,10 @@ FRAMES = 60
 
 
 @pytest.fixture
-def identity_server() -> Iterator[BridgeServer]:
-    cfg = with_overrides(ServerConfig(), model={"name": "identity"}, top={"bind": "tcp://127.0.0.1:*"},
+def identity_server(identity_inline: bool) -> Iterator[BridgeServer]:
+    """The identity server, answering inline on the I/O thread and through the worker's latest-wins slot."""
+    cfg = with_overrides(ServerConfig(), model={"name": "identity", "identity_inline": identity_inline},
+                         top={"bind": "tcp://127.0.0.1:*"},
                          session={"credits": 3})
     server = BridgeServer(cfg)
     server.start_in_thread()

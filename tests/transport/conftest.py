@@ -1,4 +1,5 @@
-"""Fixtures: an in-process server (identity model, small limits) on a random loopback port."""
+"""Fixtures: an in-process server (identity model, small limits) on a random loopback port, run both with the
+identity model inline and through the worker (the `identity_inline` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ MAX_SIDE = 128
 MAX_BYTES = MAX_SIDE * MAX_SIDE * 4 + 4096
 
 
-def small_config(**session: object) -> ServerConfig:
-    """Identity model, 128x128 limit, random port."""
+def small_config(*, identity_inline: bool = True, **session: object) -> ServerConfig:
+    """Identity model (inline on the I/O thread, or through the worker), 128x128 limit, random port."""
     return with_overrides(
         ServerConfig(),
-        model={"name": "identity"},
+        model={"name": "identity", "identity_inline": identity_inline},
         limits={"max_width": MAX_SIDE, "max_height": MAX_SIDE, "max_message_bytes": MAX_BYTES,
                 "max_sessions": 4},
         session=dict(session),
@@ -30,9 +31,10 @@ def small_config(**session: object) -> ServerConfig:
 
 
 @pytest.fixture
-def server() -> Iterator[BridgeServer]:
-    """A running identity server; closed (worker joined, sockets closed) after the test."""
-    srv = BridgeServer(small_config())
+def server(identity_inline: bool) -> Iterator[BridgeServer]:
+    """A running identity server, inline and through the worker; closed (worker joined, sockets closed) after the
+    test."""
+    srv = BridgeServer(small_config(identity_inline=identity_inline))
     srv.start_in_thread()
     yield srv
     srv.close()

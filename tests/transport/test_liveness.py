@@ -22,9 +22,10 @@ from .conftest import RawPeer, small_config
 
 
 @pytest.fixture
-def fast_server() -> Iterator[BridgeServer]:
-    """Identity server whose sessions expire after 0.6 s of silence."""
-    srv = BridgeServer(small_config(heartbeat_interval_ms=100, heartbeat_timeout_s=0.6))
+def fast_server(identity_inline: bool) -> Iterator[BridgeServer]:
+    """Identity server (inline and through the worker) whose sessions expire after 0.6 s of silence."""
+    srv = BridgeServer(small_config(identity_inline=identity_inline, heartbeat_interval_ms=100,
+                                    heartbeat_timeout_s=0.6))
     srv.start_in_thread()
     yield srv
     srv.close()

@@ -3,18 +3,14 @@ client can measure its round trip from its own clock without keeping a table of 
 
 from __future__ import annotations
 
-import pytest
-
-from sdbridge.config import with_overrides
 from sdbridge.protocol import messages as m
 from sdbridge.server import BridgeServer
 
 from .conftest import RawPeer, small_config
 
 
-@pytest.mark.parametrize("inline", [True, False], ids=["identity-inline", "worker"])
-def test_result_echoes_capture_and_send_time(inline: bool) -> None:
-    server = BridgeServer(with_overrides(small_config(), model={"name": "identity", "identity_inline": inline}))
+def test_result_echoes_capture_and_send_time(identity_inline: bool) -> None:
+    server = BridgeServer(small_config(identity_inline=identity_inline))
     server.start_in_thread()
     peer = RawPeer(server.endpoint)
     try:
