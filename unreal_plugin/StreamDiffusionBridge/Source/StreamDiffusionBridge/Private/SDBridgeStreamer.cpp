@@ -1,7 +1,7 @@
 // Not compiled here (Unreal Engine is not available on the build machines). Written against the
 // documented UE 5.3-5.5 APIs: ENQUEUE_RENDER_COMMAND, UTextureRenderTarget2D::GameThread_GetRenderTargetResource,
 // FTextureRenderTargetResource::GetRenderTargetTexture, UTexture2D::CreateTransient / UpdateResource /
-// GetResource, FTextureResource::GetTexture2DRHI, RHIUpdateTexture2D, FUpdateTextureRegion2D.
+// GetResource, FTextureResource::GetTexture2DRHI, FRHICommandListImmediate::UpdateTexture2D, FUpdateTextureRegion2D.
 #include "SDBridgeStreamer.h"
 
 #include "Engine/Texture2D.h"
@@ -211,13 +211,15 @@ bool FSDBridgeStreamer::UpdateOutputTexture(TObjectPtr<UTexture2D>& InOutTexture
 	const uint32 Stride = Layout.stride;
 	ENQUEUE_RENDER_COMMAND(SDBridgeUpdateOutput)(
 		// Pixels share the received ZeroMQ message (no copy); the lambda keeps them alive until the update ran.
-		[TextureResource, Width, Height, Stride, Pixels = MoveTemp(Result.pixels)](FRHICommandListImmediate&)
+		[TextureResource, Width, Height, Stride, Pixels = MoveTemp(Result.pixels)](FRHICommandListImmediate& RHICmdList)
 		{
 			FRHITexture* Rhi = TextureResource->GetTexture2DRHI();
 			if (Rhi != nullptr)
 			{
+				// The command list's UpdateTexture2D (RHICommandList.h, FRHICommandListImmediate, UE 5.3-5.5): what the
+				// global RHIUpdateTexture2D wrapper forwards to, on the command list this render command was given.
 				const FUpdateTextureRegion2D Region(0, 0, 0, 0, static_cast<uint32>(Width), static_cast<uint32>(Height));
-				RHIUpdateTexture2D(Rhi, 0, Region, Stride, Pixels.data());
+				RHICmdList.UpdateTexture2D(Rhi, 0, Region, Stride, Pixels.data());
 			}
 		});
 	return true;
