@@ -149,7 +149,7 @@ void SSDBridgePromptPreview::Tick(const FGeometry& AllottedGeometry, const doubl
 		if (bRecreated)
 		{
 			OutputBrush.SetResourceObject(OutputTexture);
-			OutputBrush.ImageSize = FVector2D(OutputTexture->GetSizeX(), OutputTexture->GetSizeY());
+			OutputBrush.SetImageSize(FVector2D(OutputTexture->GetSizeX(), OutputTexture->GetSizeY()));  // SlateBrush.h 5.3-5.5
 		}
 		Status = FString::Printf(TEXT("Connected. Frame %lld%s: inference %.1f ms, round trip %.1f ms"), LastInfo.FrameId,
 			LastInfo.bIsWarmup ? TEXT(" (warm-up)") : TEXT(""), LastInfo.InferenceMs, LastInfo.RoundTripMs);

@@ -2,6 +2,7 @@
 // documented FGlobalTabmanager::RegisterNomadTabSpawner / WorkspaceMenu APIs.
 #include "StreamDiffusionBridgeEditorModule.h"
 
+#include "Framework/Application/SlateApplication.h"  // FSlateApplication::IsInitialized (ShutdownModule)
 #include "Framework/Docking/TabManager.h"
 #include "Modules/ModuleManager.h"
 #include "SSDBridgePromptPreview.h"

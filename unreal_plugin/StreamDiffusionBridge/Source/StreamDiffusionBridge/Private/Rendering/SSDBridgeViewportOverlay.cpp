@@ -35,7 +35,8 @@ void SSDBridgeViewportOverlay::SetImage(UTexture2D* Texture, const FVector4f& Uv
 	if (Brush.GetResourceObject() != Texture)
 	{
 		Brush.SetResourceObject(Texture);  // the component keeps Texture referenced (a UPROPERTY)
-		Brush.ImageSize = FVector2D(Texture->GetSizeX(), Texture->GetSizeY());
+		// SetImageSize: ImageSize is an FDeprecateSlateVector2D (float) in UE 5.3-5.5 (SlateBrush.h).
+		Brush.SetImageSize(FVector2D(Texture->GetSizeX(), Texture->GetSizeY()));
 	}
 	Brush.SetUVRegion(FBox2D(FVector2D(UvRegion.X, UvRegion.Y), FVector2D(UvRegion.Z, UvRegion.W)));
 	Image->SetImage(&Brush);  // re-set so Slate sees the changed brush
