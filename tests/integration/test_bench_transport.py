@@ -1,19 +1,44 @@
-"""`sdbridge bench transport` runs end to end at a small size (figures are printed, never asserted)."""
+"""`sdbridge bench transport` runs end to end at a small size. Its figures are never compared with a speed (that
+is what the benchmark is for), but each must be a real measurement: finite and positive."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from sdbridge.bench.transport import Measurement, report
 from sdbridge.cli import main
 
 pytestmark = pytest.mark.integration
 
+METHODS = ("raw pyzmq DEALER/ROUTER echo", "BridgeClient -> server -> client", "websocket + JPEG q90")
 
-def test_bench_transport_prints_three_methods_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
+
+def _row(out: str, name: str) -> list[float]:
+    """The figures of one method's table row: frames/s, p50 ms, p99 ms, dropped."""
+    line = next(line for line in out.splitlines() if line.startswith(name))
+    return [float(v) for v in line[len(name):].split()]
+
+
+def test_bench_transport_prints_three_methods_with_real_figures(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["bench", "transport", "--size", "64", "--frames", "30", "--latency-frames", "20",
                  "--rounds", "1"])
     assert code == 0
     out = capsys.readouterr().out
-    for name in ("raw pyzmq DEALER/ROUTER echo", "BridgeClient -> server -> client", "websocket + JPEG q90",
-                 "full/raw throughput", "added p50 over raw echo", "websocket+JPEG p50 / full p50"):
+    for name in METHODS:
+        fps, p50, p99, dropped = _row(out, name)
+        assert all(math.isfinite(v) and v > 0 for v in (fps, p50, p99)), f"{name}: {fps}, {p50}, {p99}"
+        assert p50 <= p99 and dropped >= 0
+    for name in ("full/raw throughput", "added p50 over raw echo", "websocket+JPEG p50 / full p50"):
         assert name in out
+
+
+def test_report_ratios_follow_the_figures() -> None:
+    """The ratio lines are computed from the measurements (a fixed table, so the expected text is exact)."""
+    figures = [Measurement(METHODS[0], 1000.0, 0.5, 0.9), Measurement(METHODS[1], 800.0, 0.6, 1.0),
+               Measurement(METHODS[2], 100.0, 9.0, 12.0)]
+    lines = report(figures, size=64, window=2, rounds=1)
+    assert "full/raw throughput: 80.0% (goal >= 70%: met)" in lines
+    assert "added p50 over raw echo: 0.100 ms (goal <= 0.3 ms: met)" in lines
+    assert "websocket+JPEG p50 / full p50: 15.0x (goal >= 5x: met)" in lines

@@ -1,0 +1,304 @@
+"""What the bridge adds on top of raw ZeroMQ, and what it saves over JPEG (`sdbridge bench transport`).
+
+In one run, with the same 512x512 RGBA frames and each server in its own process (as a game and the
+server would be), it measures:
+  1. raw pyzmq DEALER -> ROUTER echo (the floor: no protocol, no session, no worker),
+  2. the full path BridgeClient -> `sdbridge` server (identity model) -> BridgeClient,
+  3. a websocket + JPEG q90 round trip (how the original StreamDiffusion demo moved frames): the client
+     encodes, the server decodes and re-encodes, the client decodes.
+For each: round-trip p50/p99 with one frame in flight, and frames/s with `--window` frames in flight.
+It prints the ratios against the goals; it never asserts on time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing as mp
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from sdbridge.bench.child import spawn_ready
+from sdbridge.quantiles import percentile
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Figures of one method."""
+
+    name: str
+    fps: float
+    p50_ms: float
+    p99_ms: float
+    dropped: int = 0  # frames replaced in the latest-wins slot (not counted in fps)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One round of one method: sequential round trips (s), windowed frames/s, frames dropped."""
+
+    rtts: list[float]
+    fps: float
+    dropped: int
+
+
+def _combine(name: str, samples: list[Sample]) -> Measurement:
+    rtts = [r for s in samples for r in s.rtts]
+    fps = sorted(s.fps for s in samples)[len(samples) // 2]  # median round
+    return Measurement(name, fps, percentile(rtts, 0.5) * 1e3, percentile(rtts, 0.99) * 1e3,
+                       sum(s.dropped for s in samples))
+
+
+def make_frames(size: int, count: int = 8) -> list[np.ndarray]:
+    """A few smooth procedural RGBA frames (JPEG behaves as on rendered content, not on noise)."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    frames = []
+    for i in range(count):
+        phase = i * 0.7
+        rgba = np.empty((size, size, 4), dtype=np.uint8)  # (H, W, 4)
+        rgba[..., 0] = (127 + 127 * np.sin(6 * xx + phase)).astype(np.uint8)
+        rgba[..., 1] = (127 + 127 * np.sin(5 * yy - phase)).astype(np.uint8)
+        rgba[..., 2] = (127 + 127 * np.sin(4 * (xx + yy) + 2 * phase)).astype(np.uint8)
+        rgba[..., 3] = 255
+        frames.append(rgba)
+    return frames
+
+
+# ------------------------------------------------------------------ servers (child processes)
+
+
+def _stop_on_message(conn: Connection, stop: Callable[[], None]) -> threading.Event:
+    """Call `stop` when the parent sends anything (or goes away), from a thread of its own.
+
+    The servers then never look at the pipe in their loops (`sdbridge serve` has no such pipe either); a
+    pipe check per loop turn would add its cost to every frame of both the echo and the bridge server.
+    Returns an Event set at the same moment.
+    """
+    stopped = threading.Event()
+
+    def wait() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            conn.recv()
+        stopped.set()
+        stop()
+
+    threading.Thread(target=wait, name="bench-stop", daemon=True).start()
+    return stopped
+
+
+def _echo_server(conn: Connection, max_bytes: int) -> None:
+    import zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)
+    sock.bind("tcp://127.0.0.1:*")
+    conn.send(sock.getsockopt_string(zmq.LAST_ENDPOINT))
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    stop = _stop_on_message(conn, lambda: None)
+    while not stop.is_set():
+        if poller.poll(100):
+            sock.send_multipart(sock.recv_multipart(copy=False), copy=False)
+    sock.close(0)
+    ctx.term()
+
+
+def _bridge_server(conn: Connection, window: int) -> None:
+    from sdbridge.config import ServerConfig, with_overrides
+    from sdbridge.server import BridgeServer
+
+    cfg = with_overrides(ServerConfig(), model={"name": "identity"}, session={"credits": window},
+                         top={"bind": "tcp://127.0.0.1:*"})
+    server = BridgeServer(cfg)
+    endpoint = server.start()
+    conn.send(endpoint)
+    _stop_on_message(conn, server.stop)
+    try:
+        server.run()
+    finally:
+        server.close()
+
+
+def _ws_server(conn: Connection, quality: int) -> None:
+    from PIL import Image
+    from websockets.sync.server import serve
+
+    def handler(ws: Any) -> None:
+        for message in ws:
+            image = Image.open(io.BytesIO(message)).convert("RGB")  # decode
+            out = io.BytesIO()
+            image.save(out, format="JPEG", quality=quality)  # the identity "model", re-encoded
+            ws.send(out.getvalue())
+
+    with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        port = server.socket.getsockname()[1]
+        conn.send(f"ws://127.0.0.1:{port}")
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        conn.recv()  # any message = stop
+        server.shutdown()
+
+
+def _stop(proc: mp.Process, conn: Connection) -> None:
+    conn.send("stop")
+    proc.join(10)
+    if proc.is_alive():
+        proc.kill()
+
+
+# ------------------------------------------------------------------ clients
+
+
+def _bench_raw(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int) -> Sample:
+    import zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, 5000)
+    sock.connect(endpoint)
+    header = b"\0" * 96  # about the size of a Frame header
+    try:
+        rtts = []
+        for i in range(n_lat + 20):
+            start = time.perf_counter()
+            sock.send_multipart([header, frames[i % len(frames)]], copy=False)
+            sock.recv_multipart(copy=False)
+            if i >= 20:
+                rtts.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for i in range(window):
+            sock.send_multipart([header, frames[i % len(frames)]], copy=False)
+        for i in range(window, n_tp + window):
+            sock.recv_multipart(copy=False)
+            if i < n_tp:
+                sock.send_multipart([header, frames[i % len(frames)]], copy=False)
+        elapsed = time.perf_counter() - start
+    finally:
+        sock.close(0)
+        ctx.term()
+    return Sample(rtts, n_tp / elapsed, 0)
+
+
+def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int) -> Sample:
+    from sdbridge.transport.client import BridgeClient
+
+    with BridgeClient(endpoint, name="bench-transport") as client:
+        client.connect(timeout=30.0)
+
+        def round_trip(image: np.ndarray) -> None:
+            if client.submit(image) is None:
+                raise RuntimeError("no credit in a sequential round trip; the server did not return credit")
+            if client.receive(timeout=5.0) is None:
+                raise RuntimeError("no result within 5 s")
+
+        rtts = []
+        for i in range(n_lat + 20):
+            start = time.perf_counter()
+            round_trip(frames[i % len(frames)])
+            if i >= 20:
+                rtts.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        sent = received = 0
+        dropped_before = client.counters.credits_returned
+        while client.credits > 0 and sent < n_tp:
+            client.submit(frames[sent % len(frames)])
+            sent += 1
+        # a frame replaced in the server's latest-wins slot comes back as a Credit, not a Result
+        while received + client.counters.credits_returned - dropped_before < n_tp:
+            if client.receive(timeout=5.0) is not None:
+                received += 1
+            elif client.counters.credits_returned == dropped_before:
+                raise RuntimeError(f"result {received} of {n_tp} did not arrive within 5 s")
+            while client.credits > 0 and sent < n_tp:
+                client.submit(frames[sent % len(frames)])
+                sent += 1
+        elapsed = time.perf_counter() - start
+        dropped = client.counters.credits_returned - dropped_before
+    return Sample(rtts, received / elapsed, dropped)
+
+
+def _bench_ws(url: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int,
+              quality: int) -> Sample:
+    from PIL import Image
+    from websockets.sync.client import connect
+
+    def encode(image: np.ndarray) -> bytes:
+        out = io.BytesIO()
+        Image.fromarray(image[..., :3]).save(out, format="JPEG", quality=quality)
+        return out.getvalue()
+
+    def decode(data: bytes) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
+
+    with connect(url, max_size=None, compression=None) as ws:
+        rtts = []
+        for i in range(n_lat + 5):
+            start = time.perf_counter()
+            ws.send(encode(frames[i % len(frames)]))
+            decode(ws.recv(timeout=10))
+            if i >= 5:
+                rtts.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for i in range(window):
+            ws.send(encode(frames[i % len(frames)]))
+        for i in range(window, n_tp + window):
+            decode(ws.recv(timeout=10))
+            if i < n_tp:
+                ws.send(encode(frames[i % len(frames)]))
+        elapsed = time.perf_counter() - start
+    return Sample(rtts, n_tp / elapsed, 0)
+
+
+def run_benchmark(size: int, n_tp: int, n_lat: int, window: int, quality: int,
+                  rounds: int = 3) -> list[Measurement]:
+    """Run the three measurements (servers in child processes) and return them.
+
+    The methods alternate within each of `rounds` rounds, so a burst of load from elsewhere on the
+    machine hits all of them alike; frames/s is the median round, p50/p99 pool every round trip.
+    """
+    frames = make_frames(size)
+    # JPEG is ~30x slower: fewer frames keep the run short without changing the per-frame figures
+    ws_lat, ws_tp = max(20, n_lat // 5), max(20, n_tp // 5)
+    servers = [
+        spawn_ready(_echo_server, size * size * 4 + (1 << 20)),
+        spawn_ready(_bridge_server, window),
+        spawn_ready(_ws_server, quality),
+    ]
+    samples: list[list[Sample]] = [[], [], []]
+    try:
+        (_, _, raw_ep), (_, _, bridge_ep), (_, _, ws_url) = servers
+        for _ in range(rounds):
+            samples[0].append(_bench_raw(raw_ep, frames, n_lat, n_tp, window))
+            samples[1].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp))
+            samples[2].append(_bench_ws(ws_url, frames, ws_lat, ws_tp, window, quality))
+    finally:
+        for proc, conn, _ in servers:
+            _stop(proc, conn)
+    names = ("raw pyzmq DEALER/ROUTER echo", "BridgeClient -> server -> client", f"websocket + JPEG q{quality}")
+    return [_combine(name, got) for name, got in zip(names, samples, strict=True)]
+
+
+def report(measurements: list[Measurement], size: int, window: int, rounds: int) -> list[str]:
+    """The table and the ratios against the goals, as printed lines."""
+    raw, full, ws = measurements
+    lines = [f"transport benchmark: {size}x{size} RGBA, tcp loopback, {window} in flight for frames/s (median of "
+             f"{rounds} rounds), 1 in flight for round trips (all rounds pooled)",
+             f"{'method':<36}{'frames/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'dropped':>9}"]
+    lines += [f"{m.name:<36}{m.fps:>10.1f}{m.p50_ms:>10.3f}{m.p99_ms:>10.3f}{m.dropped:>9}" for m in (raw, full, ws)]
+    throughput = full.fps / raw.fps
+    added = full.p50_ms - raw.p50_ms
+    speedup = ws.p50_ms / full.p50_ms
+    verdict = {True: "met", False: "NOT met"}
+    lines += [f"full/raw throughput: {throughput * 100:.1f}% (goal >= 70%: {verdict[throughput >= 0.7]})",
+              f"added p50 over raw echo: {added:.3f} ms (goal <= 0.3 ms: {verdict[added <= 0.3]})",
+              f"websocket+JPEG p50 / full p50: {speedup:.1f}x (goal >= 5x: {verdict[speedup >= 5]})"]
+    return lines
