@@ -1,29 +1,50 @@
-"""`sdbridge bench preview` runs end to end (a smoke run: figures are printed, never asserted on)."""
+"""`sdbridge bench preview` runs end to end. Its figures are never compared with a speed (that is what the
+benchmark is for), but each must be a real measurement: finite and positive."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from sdbridge.bench.preview import PreviewOptions, bootstrap_median_interval, measure, report
 from sdbridge.cli import main
 
 pytestmark = pytest.mark.integration
 
 
-def test_bench_preview_smoke(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["bench", "preview", "--size", "64", "--seconds", "1", "--rounds", "1"])
-    assert code == 0
-    out = capsys.readouterr().out
-    assert "no page    median" in out and "page open  median" in out and "median of per-round ratios" in out
-    assert "preview thread CPU" in out and "websocket page process CPU" in out and "game client process CPU" in out
-    assert "90% bootstrap interval" in out
-    received = float(out.split("the websocket page received ")[1].split(" ")[0])
-    assert received > 0  # the page really got previews while the stream ran
+def _real(value: float) -> bool:
+    return math.isfinite(value) and value > 0
+
+
+def test_bench_preview_figures_are_real_measurements() -> None:
+    options = PreviewOptions(size=64, seconds=1.0, rounds=1)
+    figures = measure(options)
+    for arm in ("no page", "page open"):
+        assert len(figures.fps[arm]) == 2 and all(_real(v) for v in figures.fps[arm]), figures.fps
+        for per_frame in (figures.server_cpu, figures.stream_cpu, figures.client_cpu):
+            assert all(_real(v) for v in per_frame[arm]), (arm, per_frame)
+        # the preview thread and the viewer process may use less than one clock tick (10 ms) in a 1 s run
+        assert all(math.isfinite(v) and v >= 0 for v in figures.preview_cpu[arm])
+    assert len(figures.ratios) == 1 and _real(figures.ratios[0])
+    assert figures.viewer_cpu and all(math.isfinite(v) and v >= 0 for v in figures.viewer_cpu)
+    assert figures.shown and all(_real(v) for v in figures.shown)  # the page really got previews
+    assert figures.images_sent > 0
+    lines = report(options, figures)
+    text = "\n".join(lines)
+    for heading in ("no page    median", "page open  median", "median of per-round ratios", "90% bootstrap interval",
+                    "preview thread CPU", "websocket page process CPU", "game client process CPU"):
+        assert heading in text
+
+
+def test_the_command_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "preview", "--size", "32", "--seconds", "0.5", "--rounds", "1"]) == 0
+    received = float(capsys.readouterr().out.split("the websocket page received ")[1].split(" ")[0])
+    assert _real(received)
 
 
 def test_bootstrap_interval_brackets_the_median_and_narrows_with_more_rounds() -> None:
     import random
-
-    from sdbridge.commands.bench_preview import bootstrap_median_interval
 
     rng = random.Random(1)
     few = [rng.gauss(0.96, 0.05) for _ in range(8)]
