@@ -1,0 +1,345 @@
+// BridgeClient's background I/O thread: the only owner of the transport and the codec. It opens a session
+// (new socket, Hello/Welcome), then pumps: queued control messages first (in order), the pending frame while a
+// credit is held, a Ping when nothing was sent for a heartbeat interval, and the messages that arrived. A lost
+// connection or session ends the session; the loop retries with a growing delay (a new Hello, and the session
+// state replayed from SessionState), and stops for good on a protocol-major mismatch.
+// Compiled and tested here with mono's mcs (C# 7.2).
+using System;
+using System.Diagnostics;
+using System.Threading;
+using StreamDiffusion.Bridge.Core.Diagnostics;
+using StreamDiffusion.Bridge.Core.Protocol;
+using StreamDiffusion.Bridge.Core.Transport;
+
+namespace StreamDiffusion.Bridge.Core.Client
+{
+    /// <summary>The I/O loop of one client. Run is the thread entry; RequestStop may be called from any thread.</summary>
+    internal sealed class ClientIoLoop
+    {
+        private readonly BridgeClientOptions _options;
+        private readonly SessionState _s;
+        private readonly FrameSlots _frames;
+        private readonly ConnectionMonitor _monitor;
+        private readonly BridgeCodec _codec = new BridgeCodec();
+        private readonly MultipartMessage _message = new MultipartMessage();
+        private readonly CreditWindow _credits = new CreditWindow();
+        private readonly InboundHandler _inbound;
+        private readonly ClientHandshake _handshake;
+        private readonly ManualResetEvent _stopEvent = new ManualResetEvent(false);
+        private volatile bool _stopping;
+
+        private ITransport _transport;
+        private long _lastSendTicks;
+        private long _lastReceiveTicks;
+        private long _allocBaseline;
+        private bool _everConnected;
+        private string _lastRefusal;
+
+        internal ClientIoLoop(BridgeClientOptions options, SessionState session, FrameSlots frames, ConnectionMonitor monitor)
+        {
+            _options = options;
+            _s = session;
+            _frames = frames;
+            _monitor = monitor;
+            _inbound = new InboundHandler(session, frames, _credits, monitor, _codec);
+            _handshake = new ClientHandshake(options, _codec, _message, () => _stopping);
+        }
+
+        /// <summary>True once RequestStop was called.</summary>
+        internal bool Stopping
+        {
+            get { return _stopping; }
+        }
+
+        /// <summary>Asks the loop to say Bye, close the socket and return.</summary>
+        internal void RequestStop()
+        {
+            _stopping = true;
+            _stopEvent.Set();
+            _s.Wake.Set();
+        }
+
+        // ================================================================================ loop
+
+        /// <summary>Thread entry.</summary>
+        internal void Run()
+        {
+            int delay = _options.ReconnectDelayMs;
+            while (!_stopping)
+            {
+                if (_transport == null && !TryOpenSession(ref delay)) return;
+                if (_transport == null) continue;
+                try
+                {
+                    Pump();
+                }
+                catch (Exception e) when (!(e is ThreadAbortException))
+                {
+                    // TransportException/ProtocolException end the session; any other exception is a bug, but the
+                    // I/O thread must survive it: report it and start over with a new connection.
+                    LoseSession(e is BridgeException ? e.Message : "internal error: " + e, e);
+                    if (!_options.AutoReconnect)
+                    {
+                        Fail(e);
+                        return;
+                    }
+                }
+            }
+            SayByeAndClose();
+        }
+
+        // One connection attempt. False when the loop must end (failed for good, or stopping after a failure);
+        // on a retryable failure it waits `delay` (doubled for next time) and returns true with no transport.
+        private bool TryOpenSession(ref int delay)
+        {
+            try
+            {
+                OpenSession();
+                delay = _options.ReconnectDelayMs;
+                return true;
+            }
+            catch (VersionMismatchException e)
+            {
+                Fail(e);
+                return false;
+            }
+            catch (Exception e) when (!(e is ThreadAbortException))
+            {
+                // BridgeException (refused, timed out) or an unexpected runtime error: retry later.
+                CloseTransport();
+                if (_stopping)
+                {
+                    SayByeAndClose();
+                    return false;
+                }
+                _monitor.AttemptFailed(e);
+                if (!_options.AutoReconnect && _everConnected)
+                {
+                    Fail(e);
+                    return false;
+                }
+                lock (_s.Lock)
+                {
+                    _s.LastFailure = e;
+                    _s.SetStateLocked(_everConnected ? ClientState.Reconnecting : ClientState.Connecting);
+                }
+                _stopEvent.WaitOne(delay);
+                delay = Math.Min(delay * 2, _options.ReconnectMaxDelayMs);
+                return true;
+            }
+        }
+
+        private void OpenSession()
+        {
+            lock (_s.Lock) _s.SetStateLocked(_everConnected ? ClientState.Reconnecting : ClientState.Connecting);
+            _transport = TransportFactory.Create(_options.Transport, _options.TransportOptions);
+            _transport.Connect(_options.Endpoint);
+            WelcomeMessage welcome = _handshake.Run(_transport);
+            _monitor.Connected(welcome.SessionId);
+            _lastSendTicks = Stopwatch.GetTimestamp();
+            _lastReceiveTicks = _lastSendTicks;
+            _credits.Open((int)welcome.InitialCredits, _lastSendTicks);
+            lock (_s.Lock)
+            {
+                bool reconnected = _everConnected;
+                if (reconnected) _s.Counters.Reconnects++;
+                _everConnected = true;
+                _s.Welcome = welcome;
+                _s.LastFailure = null;
+                _s.OnSessionOpenedLocked(reconnected);
+                _s.PushEventLocked(new ClientEvent
+                {
+                    Kind = ClientEventKind.Connected,
+                    Welcome = welcome,
+                    Message = "session " + welcome.SessionId + " with " + _options.Endpoint + " (server " +
+                              welcome.ServerVersion + ", protocol " + welcome.ProtocolMajor + "." + welcome.ProtocolMinor +
+                              ", " + welcome.InitialCredits + " credits, latency " + welcome.LatencyFrames + " frames)",
+                });
+                if (!string.IsNullOrEmpty(welcome.Warning))
+                {
+                    _s.PushEventLocked(new ClientEvent { Kind = ClientEventKind.Warning, Message = welcome.Warning });
+                }
+                _allocBaseline = Allocations.CurrentThread();
+                _s.SetStateLocked(ClientState.Connected);
+            }
+        }
+
+        private void Pump()
+        {
+            if (_s.TakeReconnectRequest()) throw new TransportException("reconnect requested by the application");
+            SendControls();
+            SendPendingFrame();
+            long now = Stopwatch.GetTimestamp();
+            SendHeartbeatIfDue(now);
+            if (_credits.InFlight > 0 && _credits.SilentMs(now) > _options.ServerSilenceTimeoutMs)
+            {
+                throw new TransportException(
+                    "no result or credit from " + _options.Endpoint + " for " + _options.ServerSilenceTimeoutMs +
+                    " ms with " + _credits.InFlight + " frames in flight (ServerSilenceTimeoutMs): the server is gone or " +
+                    "stuck; starting a new session");
+            }
+            ReceiveOrWait(now);
+            PublishCounters();
+        }
+
+        // Hybrid wait: right after traffic the caller usually answers within microseconds (a result arrives, the
+        // game submits the next frame), so for SpinAfterActivityUs the thread polls without blocking and yields the
+        // CPU in between; after that it blocks on the socket for IdleWaitMs slices. Neither socket API used here
+        // can also wait for "a frame was submitted" without allocating.
+        private void ReceiveOrWait(long now)
+        {
+            bool busy;
+            lock (_s.Lock) busy = _s.HasControlsLocked || (_frames.HasPendingLocked && _credits.Credits > 0);
+            bool spinning = !busy && _options.SpinAfterActivityUs > 0 &&
+                            ClientClock.TicksToUs(now - Math.Max(_lastReceiveTicks, _lastSendTicks)) < _options.SpinAfterActivityUs;
+            int wait = busy || spinning ? 0 : _options.IdleWaitMs;
+            if (_transport.TryReceive(_message, wait))
+            {
+                _lastReceiveTicks = Stopwatch.GetTimestamp();
+                _inbound.Handle(_message);
+                // Drain what is already there without waiting.
+                while (_transport.TryReceive(_message, 0))
+                {
+                    _lastReceiveTicks = Stopwatch.GetTimestamp();
+                    _inbound.Handle(_message);
+                }
+            }
+            else if (spinning)
+            {
+                Thread.Yield();
+            }
+        }
+
+        private void PublishCounters()
+        {
+            lock (_s.Lock)
+            {
+                _s.Counters.Credits = _credits.Credits;
+                _s.Counters.InFlight = _credits.InFlight;
+                long a = Allocations.CurrentThread();
+                _s.Counters.IoThreadAllocatedBytes = a < 0 ? -1 : a - _allocBaseline;
+            }
+        }
+
+        // ================================================================================ sending
+
+        private void SendHeartbeatIfDue(long now)
+        {
+            WelcomeMessage welcome = _s.Welcome;  // written only by this thread
+            int heartbeatMs = welcome != null && welcome.HeartbeatIntervalMs > 0 ? (int)welcome.HeartbeatIntervalMs : 1000;
+            if (ClientClock.TicksToMs(now - _lastSendTicks) < heartbeatMs) return;
+            _transport.Send(_codec.EncodePing(0, ClientClock.NowUs()));
+            _lastSendTicks = now;
+        }
+
+        private void SendControls()
+        {
+            object m;
+            while (_s.TryPeekControl(out m))
+            {
+                ArraySegment<byte> encoded;
+                try
+                {
+                    encoded = ControlMessages.Encode(_codec, m);
+                }
+                catch (ProtocolException e)
+                {
+                    _s.DropControl();
+                    _s.PushEvent(new ClientEvent { Kind = ClientEventKind.Warning, Message = "dropped a control message: " + e.Message, Exception = e });
+                    continue;
+                }
+                _transport.Send(encoded);
+                _lastSendTicks = Stopwatch.GetTimestamp();
+                _s.DropControl();
+            }
+        }
+
+        private void SendPendingFrame()
+        {
+            if (_credits.Credits <= 0) return;
+            PendingFrame f = _frames.TakePending();
+            if (f == null) return;
+            string refusal = ControlMessages.CheckAgainstWelcome(_s.Welcome, ref f.Header, f.Length);
+            if (refusal != null)
+            {
+                RefuseLocally(refusal);
+                return;
+            }
+            f.Header.SessionId = _s.Welcome.SessionId;
+            f.Header.SendTimeUs = ClientClock.NowUs();
+            _monitor.FrameSent(f.Header.FrameId, f.Header.SendTimeUs);
+            ArraySegment<byte> header = _codec.EncodeFrame(ref f.Header);
+            _transport.Send(header, new ArraySegment<byte>(f.Pixels, 0, f.Length));
+            _lastSendTicks = Stopwatch.GetTimestamp();
+            _credits.Spend(_lastSendTicks);
+            lock (_s.Lock) _s.Counters.FramesSent++;
+        }
+
+        // The server would refuse the frame: drop it here, keep the credit, say why (once per distinct reason).
+        private void RefuseLocally(string refusal)
+        {
+            lock (_s.Lock)
+            {
+                _s.Counters.FramesRefusedLocally++;
+                if (refusal != _lastRefusal)
+                {
+                    _lastRefusal = refusal;
+                    _s.PushEventLocked(new ClientEvent { Kind = ClientEventKind.Warning, Message = refusal });
+                }
+            }
+        }
+
+        // ================================================================================ endings
+
+        // Stopping: say Bye if we can, then close.
+        private void SayByeAndClose()
+        {
+            if (_transport != null && _transport.IsConnected)
+            {
+                try
+                {
+                    _transport.Send(_codec.Encode(new ByeMessage { Reason = "client closing" }));
+                }
+                catch (BridgeException)
+                {
+                    // the server is gone already
+                }
+            }
+            CloseTransport();
+        }
+
+        private void LoseSession(string reason, Exception e)
+        {
+            CloseTransport();
+            if (!_stopping) _monitor.SessionLost(reason);
+            lock (_s.Lock)
+            {
+                _s.LastFailure = e;
+                _s.PushEventLocked(new ClientEvent { Kind = ClientEventKind.Disconnected, Message = reason, Exception = e });
+                if (!_stopping) _s.SetStateLocked(ClientState.Reconnecting);
+            }
+        }
+
+        private void Fail(Exception e)
+        {
+            CloseTransport();
+            _monitor.Failed(e);
+            lock (_s.Lock)
+            {
+                _s.LastFailure = e;
+                _s.PushEventLocked(new ClientEvent { Kind = ClientEventKind.Failed, Message = e.Message, Exception = e });
+                _s.SetStateLocked(ClientState.Failed);
+            }
+        }
+
+        private void CloseTransport()
+        {
+            if (_transport != null)
+            {
+                _transport.Dispose();
+                _transport = null;
+            }
+            _credits.Clear();
+        }
+    }
+}

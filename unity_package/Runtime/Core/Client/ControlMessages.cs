@@ -1,0 +1,149 @@
+// Message building for BridgeClient, free of threads and sockets: the Frame header from a FrameDescription,
+// the Hello from the options, merged Params for replay, the encoding of queued control messages, and the
+// check of a frame against the limits a Welcome announced.
+// Compiled and tested here with mono's mcs (C# 7.2).
+using System;
+using sdbridge.protocol;
+using StreamDiffusion.Bridge.Core.Protocol;
+
+namespace StreamDiffusion.Bridge.Core.Client
+{
+    /// <summary>Builds and checks the messages the client sends (pure functions).</summary>
+    internal static class ControlMessages
+    {
+        /// <summary>The Frame header for <paramref name="d"/>; throws naming the field, the value and the fix.</summary>
+        internal static FrameHeader Describe(FrameDescription d, int length)
+        {
+            if (d.Width <= 0 || d.Height <= 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(d),
+                    "frame is " + d.Width + "x" + d.Height + "; width and height must be at least 1");
+            }
+            int stride = d.Stride > 0 ? d.Stride : d.Width * PixelFormats.BytesPerPixel(d.PixelFormat);
+            long expected;
+            try
+            {
+                expected = BridgeCodec.ExpectedPixelBytes((uint)d.Width, (uint)d.Height, (uint)stride, d.PixelFormat);
+            }
+            catch (ProtocolException e)
+            {
+                throw new ArgumentException(e.Message, nameof(d), e);
+            }
+            if (expected != length)
+            {
+                throw new ArgumentException(
+                    "pixel length is " + length + " bytes but stride x height = " + stride + " x " + d.Height + " = " +
+                    expected + "; pass exactly one image", nameof(length));
+            }
+            if (d.RowOrder == RowOrder.Unknown || d.ColorSpace == ColorSpace.Unknown)
+            {
+                throw new ArgumentException(
+                    "FrameDescription.RowOrder and ColorSpace must be set (Unity CPU images are BottomUp; " +
+                    "RGBA32 textures created with linear:false are SRGB)", nameof(d));
+            }
+            return new FrameHeader
+            {
+                StreamId = d.StreamId,
+                Width = (uint)d.Width,
+                Height = (uint)d.Height,
+                Stride = (uint)stride,
+                PixelFormat = d.PixelFormat,
+                RowOrder = d.RowOrder,
+                ColorSpace = d.ColorSpace,
+                AlphaMode = d.AlphaMode == AlphaMode.Unknown ? AlphaMode.Ignore : d.AlphaMode,
+                CaptureTimeUs = d.CaptureTimeUs != 0 ? d.CaptureTimeUs : ClientClock.NowUs(),
+            };
+        }
+
+        /// <summary>The Hello this client opens every session with.</summary>
+        internal static HelloMessage Hello(BridgeClientOptions o)
+        {
+            return new HelloMessage
+            {
+                ProtocolMajor = o.ProtocolMajor,
+                ProtocolMinor = o.ProtocolMinor,
+                ClientName = o.ClientName,
+                ClientVersion = o.ClientVersion,
+                EngineName = o.EngineName,
+                EngineVersion = o.EngineVersion,
+                Capabilities = o.Capabilities,
+                PixelFormats = o.PixelFormats,
+            };
+        }
+
+        /// <summary><paramref name="b"/> applied over <paramref name="a"/> (null fields of b keep a's value).</summary>
+        internal static ParamsMessage Merge(ParamsMessage a, ParamsMessage b)
+        {
+            var m = new ParamsMessage { StreamId = b.StreamId };
+            if (a != null)
+            {
+                m.GuidanceScale = a.GuidanceScale;
+                m.Delta = a.Delta;
+                m.TIndexList = a.TIndexList;
+                m.Seed = a.Seed;
+                m.SimilarityFilterEnabled = a.SimilarityFilterEnabled;
+                m.SimilarityThreshold = a.SimilarityThreshold;
+                m.SimilarityMaxSkip = a.SimilarityMaxSkip;
+                m.SeedBlend = a.SeedBlend;
+            }
+            if (b.GuidanceScale.HasValue) m.GuidanceScale = b.GuidanceScale;
+            if (b.Delta.HasValue) m.Delta = b.Delta;
+            if (b.TIndexList != null) m.TIndexList = b.TIndexList;
+            if (b.Seed.HasValue) m.Seed = b.Seed;
+            if (b.SimilarityFilterEnabled.HasValue) m.SimilarityFilterEnabled = b.SimilarityFilterEnabled;
+            if (b.SimilarityThreshold.HasValue) m.SimilarityThreshold = b.SimilarityThreshold;
+            if (b.SimilarityMaxSkip.HasValue) m.SimilarityMaxSkip = b.SimilarityMaxSkip;
+            if (b.SeedBlend != null) m.SeedBlend = b.SeedBlend;
+            return m;
+        }
+
+        /// <summary>Encodes one queued control message (Prompt, Params, GameEvent, State or StatsRequest).</summary>
+        internal static ArraySegment<byte> Encode(BridgeCodec codec, object m)
+        {
+            var prompt = m as PromptMessage;
+            if (prompt != null) return codec.Encode(prompt);
+            var parameters = m as ParamsMessage;
+            if (parameters != null) return codec.Encode(parameters);
+            var gameEvent = m as GameEventMessage;
+            if (gameEvent != null) return codec.Encode(gameEvent);
+            var state = m as StateMessage;
+            if (state != null) return codec.Encode(state);
+            var stats = m as StatsRequestMessage;
+            if (stats != null) return codec.EncodeStatsRequest(stats.RequestId);
+            throw new ProtocolException((int)ErrorCode.UnknownType, "cannot send a " + m.GetType().Name);
+        }
+
+        /// <summary>Why the server would refuse this frame under the limits its Welcome announced; null when it
+        /// is acceptable.</summary>
+        internal static string CheckAgainstWelcome(WelcomeMessage w, ref FrameHeader h, int length)
+        {
+            if ((w.MaxWidth > 0 && h.Width > w.MaxWidth) || (w.MaxHeight > 0 && h.Height > w.MaxHeight))
+            {
+                return "frame " + h.Width + "x" + h.Height + " exceeds the server's limit " + w.MaxWidth + "x" +
+                       w.MaxHeight + " (Welcome.max_width/max_height): lower the capture size or raise the server's " +
+                       "limits.max_width/max_height";
+            }
+            if (w.MaxMessageBytes > 0 && length > w.MaxMessageBytes)
+            {
+                return "frame of " + length + " bytes exceeds the server's max_message_bytes " + w.MaxMessageBytes +
+                       ": lower the capture size or raise the server's limits.max_message_bytes";
+            }
+            if (w.PixelFormats != null && w.PixelFormats.Length > 0 && !Contains(w.PixelFormats, h.PixelFormat))
+            {
+                return "the server does not accept pixel format " + h.PixelFormat + " (it accepts " +
+                       string.Join(", ", Array.ConvertAll(w.PixelFormats, x => x.ToString())) + "): submit one of those";
+            }
+            return null;
+        }
+
+        // A loop, not Array.IndexOf: the generic comparer may box enums under mono (this runs per frame).
+        private static bool Contains(PixelFormat[] formats, PixelFormat f)
+        {
+            for (int i = 0; i < formats.Length; i++)
+            {
+                if (formats[i] == f) return true;
+            }
+            return false;
+        }
+    }
+}
