@@ -21,13 +21,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ModelDescription:
-    """What the Welcome says about the loaded model."""
+    """What the Welcome says about the loaded model, and what the server plans its threads and sizes by.
+
+    `family` is for the Welcome only; the server decides by `passthrough` (never by the wire enum).
+    """
 
     name: str
     family: m.ModelFamily
     width: int
     height: int
     latency_frames: int
+    #: The model returns its input unchanged at any frame size (the "identity" preset): no model work, so frames
+    #: keep the client's size and may be answered on the I/O thread (ModelConfig.identity_inline).
+    passthrough: bool = False
 
 
 
@@ -91,4 +97,4 @@ def factory_from_components(components: Any, config: ServerConfig) -> tuple[Pipe
         "identity": m.ModelFamily.IDENTITY,
     }.get(components.family.value, m.ModelFamily.UNKNOWN)
     return build, ModelDescription(components.name, family, config.model.width, config.model.height,
-                                   int(probe.latency_frames))
+                                   int(probe.latency_frames), passthrough=components.family is ModelFamily.IDENTITY)

@@ -5,7 +5,7 @@ Two drivers share the same checks:
 - atheris, coverage guided, for long local runs: tests/reliability/fuzz_atheris.py (run by scripts/fuzz.sh).
 
 Checks, per input: the decoder raises nothing but ProtocolError and what it decodes re-encodes to the
-same message; the server's `_handle` answers every input with an Error (counted in ServerStats.rejected)
+same message; the server's `dispatcher.handle` answers every input with an Error (counted in ServerStats.rejected)
 or accepts it (counted in ServerStats.accepted), never both and never neither; no INTERNAL error (an
 exception the server did not expect); and the Python memory allocated while handling one input stays
 below the configured part limit plus a fixed margin (tracemalloc peak), so no header can make the
@@ -82,7 +82,7 @@ class FuzzReport:
 
 
 class ServerHarness:
-    """A BridgeServer without sockets or worker whose `_handle` is called directly."""
+    """A BridgeServer without sockets or worker whose `dispatcher.handle` is called directly."""
 
     def __init__(self, trace_every: int = 8) -> None:
         self.trace_every = trace_every  # tracemalloc costs ~8x: trace one input in this many (0 = none)
@@ -91,10 +91,10 @@ class ServerHarness:
         self._new_server()
 
     def _new_server(self) -> None:
-        model = ModelDescription("identity", m.ModelFamily.IDENTITY, 64, 64, 0)
+        model = ModelDescription("identity", m.ModelFamily.IDENTITY, 64, 64, 0, passthrough=True)
         self.server = BridgeServer(fuzz_config(), pipeline_factory=lambda w, h: None, model=model)
         self.transport = RecordingTransport()
-        self.server._transport = self.transport  # type: ignore[assignment]  # in-process: no ROUTER
+        self.server.outbound.transport = self.transport  # type: ignore[assignment]  # in-process: no ROUTER
         self._since_reset = 0
 
     def feed(self, who: int, parts: list[bytes]) -> None:
@@ -112,7 +112,7 @@ class ServerHarness:
         if traced:
             tracemalloc.start()  # counts only what is allocated from here on
         try:
-            self.server._handle(identity, frames)  # an exception escaping here is a finding
+            self.server.dispatcher.handle(identity, frames)  # an exception escaping here is a finding
         finally:
             if traced:
                 alloc = tracemalloc.get_traced_memory()[1]

@@ -179,7 +179,7 @@ def _one_command(harness: ServerHarness, request: dict[str, Any], report: Previe
     harness.transport.sent.clear()
     future = harness.server.submit_control(session, message, "preview")
     try:
-        harness.server._run_controls()  # what the I/O loop calls: an exception here stops every session
+        harness.server.controls.run()  # what the I/O loop calls: an exception here stops every session
     except Exception as exc:  # the finding itself
         report.failures.append(f"control runner raised {type(exc).__name__}: {exc}; command {_short(request)}")
         return

@@ -74,7 +74,8 @@ def test_a_failing_message_handler_hurts_only_its_session(monkeypatch: pytest.Mo
                                                           caplog: pytest.LogCaptureFixture) -> None:
     with serving() as server, peers(server, 2) as (victim, other):
         vid = only_session_id(server, 0)
-        monkeypatch.setattr(server, "_on_prompt", _only_for(server, vid, server._on_prompt, "handler fault"))
+        monkeypatch.setattr(server.dispatcher, "on_prompt", _only_for(server, vid, server.dispatcher.on_prompt,
+                                                                    "handler fault"))
         victim.send(m.Prompt(text="a"))
         errors = internal_errors(victim.until(m.ErrorMsg))
         assert errors and "handling a Prompt" in errors[0].message and "handler fault" in errors[0].message
@@ -91,15 +92,15 @@ def test_a_failing_result_send_returns_the_credit(monkeypatch: pytest.MonkeyPatc
     `credits` such failures the client could send nothing more."""
     with serving() as server, peers(server, 2) as (victim, other):
         vid = only_session_id(server, 0)
-        original = server._send_result
-        monkeypatch.setattr(server, "_send_result", _only_for(server, vid, original, "result send fault"))
+        original = server.outbound.send_result
+        monkeypatch.setattr(server.outbound, "send_result", _only_for(server, vid, original, "result send fault"))
         for i in range(4):  # more than session.credits = 2
             head, pixels = frame(10 + i)
             victim.send(head, pixels)
             seen = victim.until(m.Credit)
             assert internal_errors(seen) and "sending the result of frame" in internal_errors(seen)[0].message
             served(other, 10 + i)
-        monkeypatch.setattr(server, "_send_result", original)
+        monkeypatch.setattr(server.outbound, "send_result", original)
         served(victim, 20)
         assert logged(caplog, "result send fault") == 4  # once per failed send
 
@@ -129,7 +130,8 @@ def test_a_failing_control_runner_fails_only_that_command(monkeypatch: pytest.Mo
                                                           caplog: pytest.LogCaptureFixture) -> None:
     with serving() as server, peers(server, 2) as (victim, other):
         vid = only_session_id(server, 0)
-        monkeypatch.setattr(server, "_on_params", _only_for(server, vid, server._on_params, "control fault"))
+        monkeypatch.setattr(server.dispatcher, "on_params", _only_for(server, vid, server.dispatcher.on_params,
+                                                                    "control fault"))
         future = server.submit_control(vid, m.Params(guidance_scale=2.0), "preview")
         with pytest.raises(InjectedError):
             future.result(timeout=5)

@@ -261,7 +261,7 @@ def test_internal_error_keeps_session_and_server(server: BridgeServer, peer: Raw
     def broken(*args: object) -> None:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(server, "_on_params", broken)
+    monkeypatch.setattr(server.dispatcher, "on_params", broken)
     peer.send_msg(m.Params(guidance_scale=1.5))
     err = _error(peer)
     assert err.code is E.INTERNAL and "simulated bug" in err.message

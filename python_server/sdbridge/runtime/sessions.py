@@ -138,7 +138,9 @@ _session_ids = itertools.count(1)
 
 @dataclass
 class Session:
-    """State of one connected client. Only the worker thread touches `pipeline`."""
+    """State of one connected client: its credits and in-flight frames, event rate limit, counters, frame slot,
+    pending updates and pipeline handle. Only the worker thread touches `pipeline`; only the I/O thread touches
+    the credit, rate and output counters."""
 
     identity: bytes
     client: ClientInfo
@@ -163,6 +165,14 @@ class Session:
     # ids of the frames this session's pipeline processed, newest last (to name each output's source)
     recent_ids: deque[int] = field(default_factory=lambda: deque(maxlen=64))
     closed: bool = False
+    # I/O-thread bookkeeping: frames sent and not yet answered (at most `credits`), what went out, and how fast
+    in_flight: int = 0
+    frames_out: int = 0
+    skipped: int = 0  # results the similarity filter answered without running the model
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=512))  # receive -> sent, seconds
+    inference: deque[float] = field(default_factory=lambda: deque(maxlen=512))  # seconds
+    event_tokens: float = -1.0  # GameEvent/State token bucket (-1 = full, not yet used)
+    event_time: float = 0.0
 
     @property
     def has_work(self) -> bool:
@@ -173,6 +183,43 @@ class Session:
     def dropped(self) -> int:
         """Frames replaced in the slot by a newer one before the worker took them."""
         return self.slot.dropped
+
+    @property
+    def busy(self) -> bool:
+        """True while the server owes this session a result (its client may be blocked waiting for it)."""
+        return self.in_flight > 0
+
+    def has_credit(self) -> bool:
+        """True when the client may have one more frame in flight (`credits` is the window)."""
+        return self.in_flight < self.credits
+
+    def frame_taken(self) -> None:
+        """A Frame entered the pipeline's path: it holds one credit until its Result (or Credit) goes back."""
+        self.in_flight += 1
+        self.stats.frames_received += 1
+
+    def credit_returned(self) -> None:
+        """A frame in flight was answered, replaced or failed: its credit is free again."""
+        self.in_flight = max(0, self.in_flight - 1)
+
+    def result_sent(self, inference_s: float, skipped: bool, latency_s: float) -> None:
+        """Count one Result sent to the client (for Stats and the preview page)."""
+        self.frames_out += 1
+        self.inference.append(inference_s)
+        self.skipped += int(skipped)
+        self.latencies.append(latency_s)
+
+    def take_event_token(self, rate: float, now: float) -> bool:
+        """Token bucket over GameEvent and State (`rate` per second, one second of burst): True when one more
+        may be accepted now (and spends its token)."""
+        if self.event_tokens < 0:
+            self.event_tokens, self.event_time = rate, now
+        self.event_tokens = min(rate, self.event_tokens + (now - self.event_time) * rate)
+        self.event_time = now
+        if self.event_tokens < 1.0:
+            return False
+        self.event_tokens -= 1.0
+        return True
 
     def merge_state(self, entries: Sequence[tuple[str, Any]], replace_all: bool, max_bytes: int) -> None:
         """Merge State entries (later keys win), or replace the state with them when `replace_all`.

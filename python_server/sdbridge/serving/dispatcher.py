@@ -1,0 +1,272 @@
+"""Decodes a client's message and routes it: Hello to the handshake, a Frame to its session's slot (or the
+inline worker), Prompt/Params to the session's pipeline-update queue, GameEvent/State to the session and the
+observers, StatsRequest/Ping/Bye answered here.
+
+Every message is checked before anything is allocated for it: part count, part size against
+limits.max_message_bytes, the FlatBuffers verifier (in the codec), then header fields against the limits.
+A refused message gets an Error naming the field and the limit; the session and the server stay up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from sdbridge import params as sdparams
+from sdbridge.config import ServerConfig
+from sdbridge.errors import BridgeError, ProtocolError
+from sdbridge.protocol import codec
+from sdbridge.protocol import messages as m
+from sdbridge.runtime import budgets
+from sdbridge.runtime.pixels import Layout
+from sdbridge.runtime.sessions import FrameJob, PipelineUpdate, Session, SessionTable
+from sdbridge.runtime.worker import Worker
+from sdbridge.serving.handshake import Handshake
+from sdbridge.serving.observers import ObserverSet
+from sdbridge.serving.outbound import CloseSession, Outbound
+from sdbridge.serving.stats import stats_reply
+from sdbridge.serving.wire_maps import WIRE_FORMATS, WIRE_ROWS
+
+log = logging.getLogger(__name__)
+
+#: Limits for telling which message a refused part was (is it a Frame, that spent a credit?): the size
+#: checks that refused it must not hide that it was a Frame.
+_PEEK_LIMITS = codec.DecodeLimits(max_width=budgets.U32_MAX, max_height=budgets.U32_MAX,
+                                  max_message_bytes=2**62)
+_IMAGE_HEADER_ERRORS = {m.ErrorCode.BAD_DIMENSION, m.ErrorCode.TOO_LARGE, m.ErrorCode.BAD_PIXEL_SIZE,
+                        m.ErrorCode.UNSUPPORTED_PIXEL_FORMAT, m.ErrorCode.BAD_PARAM}  # codec.validate_image_header
+
+
+class FrameError(ProtocolError):
+    """A refused Frame: carries the offending field for the Error reply."""
+
+    def __init__(self, code: m.ErrorCode, field_name: str, message: str) -> None:
+        super().__init__(int(code), message)
+        self.field_name = field_name
+
+
+def check_stream(kind: str, stream_id: int) -> None:
+    """One stream per session (MultiStream is not offered): a second stream would share the slot."""
+    if stream_id != 0:
+        raise FrameError(m.ErrorCode.BAD_PARAM, f"{kind}.stream_id",
+                         f"{kind}.stream_id={stream_id}: this server serves one stream per session (stream 0; "
+                         f"the MultiStream capability is not offered); open one connection per stream")
+
+
+class Dispatcher:
+    """Routes decoded messages to their handlers (I/O thread only)."""
+
+    def __init__(self, config: ServerConfig, table: SessionTable, outbound: Outbound, handshake: Handshake,
+                 observers: ObserverSet, close_session: CloseSession) -> None:
+        self.config = config
+        self.table = table
+        self.outbound = outbound
+        self.stats = outbound.stats
+        self.handshake = handshake
+        self.observers = observers
+        self.close_session = close_session
+        self.worker: Worker | None = None  # set by the server once started
+        self.inline = False  # True: the worker's turns run on this (the I/O) thread (passthrough model)
+        lim = config.limits
+        self._limits = codec.DecodeLimits(max_width=lim.max_width, max_height=lim.max_height,
+                                          max_message_bytes=lim.max_message_bytes,
+                                          max_text_chars=lim.max_text_chars)
+
+    # ------------------------------------------------------------------ decode and route
+
+    def handle(self, identity: bytes, parts: list[zmq.Frame]) -> None:
+        """Decode one received message and handle it; every outcome is an accepted message or an Error."""
+        session = self.table.get(identity)
+        if session is not None:
+            session.last_seen = time.monotonic()  # any message is a heartbeat
+        rejected_before = self.stats.rejected_total
+        message: m.Message | None = None
+        try:
+            message, pixels = codec.decode_multipart(parts, self._limits)  # Frames export their bytes
+            self.dispatch(identity, session, message, pixels, parts)
+            if self.stats.rejected_total == rejected_before:
+                self.stats.accepted += 1
+        except ProtocolError as exc:
+            code = m.ErrorCode(exc.code)
+            was_frame, frame_id = self.refused_frame(parts)  # only on this error path: which frame was refused?
+            field_name = getattr(exc, "field_name", "")
+            self.outbound.error(identity, code, str(exc), field_name, frame_id)
+            # a refused Frame gives its credit back (the client spent one to send it); nothing else does
+            if session is not None and not session.closed and code is not m.ErrorCode.NO_CREDIT and was_frame:
+                self.outbound.give_credit(session, 1)
+        except BridgeError as exc:
+            self.outbound.error(identity, m.ErrorCode.BAD_PARAM, str(exc))
+        except Exception as exc:  # a bug of ours: report it, keep the session and the server up
+            self.outbound.internal(session, identity,
+                                   f"handling a {type(message).__name__ if message else 'message'}", exc)
+
+    def refused_frame(self, parts: list[zmq.Frame]) -> tuple[bool, int | None]:
+        """Was a refused message a Frame (which spent a credit), and its frame id when readable.
+
+        Decoded without the size limits (they may be what refused it); a two-part message whose header
+        fails only the image-header checks (only Frame and Result have one) was a Frame too.
+        """
+        if not parts:
+            return False, None
+        try:
+            header = codec.decode(parts[0].buffer, _PEEK_LIMITS)
+        except ProtocolError as exc:
+            return len(parts) == 2 and exc.code in _IMAGE_HEADER_ERRORS, None
+        if isinstance(header, m.FrameHeader):
+            return True, header.frame_id
+        return False, None
+
+    def dispatch(self, identity: bytes, session: Session | None, message: m.Message,
+                 pixels: memoryview | None, parts: list[zmq.Frame]) -> None:
+        """Route one decoded message (raises ProtocolError/BridgeError for a refused one)."""
+        if isinstance(message, m.Hello):
+            self.handshake.on_hello(identity, session, message)
+            return
+        if session is None:
+            self.outbound.error(identity, m.ErrorCode.NOT_HELLO,
+                                f"no session for this connection: the first message must be Hello, got "
+                                f"{type(message).__name__}; send Hello (or reconnect if the session expired)",
+                                "Envelope.body")
+            return
+        if isinstance(message, m.FrameHeader):
+            assert pixels is not None  # decode_multipart guarantees the pixel part of a Frame
+            self.on_frame(session, message, pixels, parts[1])
+            return
+        if isinstance(message, m.Prompt):
+            self.on_prompt(session, message)
+        elif isinstance(message, m.Params):
+            self.on_params(session, message)
+        elif isinstance(message, m.GameEvent):
+            self.on_event(session, message)
+        elif isinstance(message, m.State):
+            self.on_state(session, message)
+        elif isinstance(message, m.StatsRequest):
+            self.outbound.send(identity, stats_reply(session, message.request_id))
+        elif isinstance(message, m.Ping):
+            self.outbound.send(identity, m.Pong(nonce=message.nonce, client_time_us=message.client_time_us,
+                                                server_time_us=int(time.time() * 1e6)))
+        elif isinstance(message, m.Bye):
+            self.close_session(session, f"bye ({message.reason or 'no reason'})")
+            return
+        else:
+            raise ProtocolError(m.ErrorCode.UNKNOWN_TYPE,
+                                f"the server does not accept {type(message).__name__} from clients; "
+                                f"clients send Hello, Frame, Prompt, Params, GameEvent, State, StatsRequest, "
+                                f"Ping or Bye")
+        # after handling: a refused message raised above and reaches no observer
+        self.observers.input_accepted(session, message)
+
+    # ------------------------------------------------------------------ frames
+
+    def on_frame(self, session: Session, header: m.FrameHeader, pixels: memoryview, owner: zmq.Frame) -> None:
+        """A Frame whose header, limits and pixel size the codec already checked."""
+        fid = header.frame_id
+        session.last_frame_at = time.monotonic()  # limits.idle_session_s counts from the last Frame
+        check_stream("Frame", header.stream_id)
+        fmt = WIRE_FORMATS[header.pixel_format]  # validate_image_header refused any other format
+        rows = WIRE_ROWS[header.row_order]
+        if not session.has_credit():
+            raise FrameError(m.ErrorCode.NO_CREDIT, "Frame",
+                             f"Frame {fid} arrived with {session.in_flight} frames in flight and "
+                             f"credits={session.credits}; wait for a Result or Credit before sending")
+        layout = Layout(header.width, header.height, header.stride, fmt, rows)
+        inline = self.inline and self.worker is not None
+        job = FrameJob(fid, header.stream_id, layout, pixels, time.perf_counter(), header.capture_time_us,
+                       keep=owner, taken=None if inline else threading.Event(), client_send_us=header.send_time_us)
+        # observers see the frame before it is counted (rules effects timed in frames end before the frame that
+        # reaches their end; their pipeline changes are queued ahead of it)
+        self.observers.input_accepted(session, header, job)
+        session.frame_taken()
+        if inline:  # the passthrough model: answered now, on this thread (a failure goes through the outbox)
+            assert self.worker is not None
+            result = self.worker.run_now(session, job)
+            if result is not None:
+                session.credit_returned()
+                self.outbound.deliver(session, result)
+            return
+        replaced = self.table.submit_frame(session, job)
+        if replaced is not None:  # latest wins: the older frame is dropped, its credit comes back
+            session.credit_returned()
+            self.outbound.give_credit(session, 1)
+        elif self.worker is not None:
+            self.worker.hand_over(job)
+
+    # ------------------------------------------------------------------ control messages
+
+    def check_text(self, name: str, text: str) -> None:
+        """A text within limits.max_text_chars."""
+        limit = self.config.limits.max_text_chars
+        if len(text) > limit:
+            raise ProtocolError(m.ErrorCode.TOO_LARGE,
+                                f"{name} has {len(text)} characters, above limits.max_text_chars={limit}")
+
+    def check_event_rate(self, session: Session, kind: str) -> None:
+        """GameEvent and State together within limits.max_events_per_second (one second of burst)."""
+        rate = self.config.limits.max_events_per_second
+        if not session.take_event_token(float(rate), time.monotonic()):
+            raise ProtocolError(m.ErrorCode.TOO_LARGE,
+                                f"{kind} refused: session {session.session_id} sends GameEvent/State faster than "
+                                f"limits.max_events_per_second={rate}; send fewer (coalesce state changes per "
+                                f"frame)")
+
+    def on_event(self, session: Session, event: m.GameEvent) -> None:
+        """Keep a GameEvent among the session's recent ones (the observers see it next)."""
+        self.check_event_rate(session, "GameEvent")
+        self.check_text("GameEvent.name", event.name)
+        lim = self.config.limits
+        session.add_event(event.name, dict(event.payload), lim.max_event_payload_bytes, lim.max_recent_events)
+        session.stats.events_received += 1
+
+    def on_state(self, session: Session, state: m.State) -> None:
+        """Merge State entries into the session's state (the observers see them next)."""
+        self.check_event_rate(session, "State")
+        for key, _value in state.entries:
+            self.check_text("State.entries.key", key)
+        session.merge_state(state.entries, state.replace_all, self.config.limits.max_state_bytes)
+
+    def on_prompt(self, session: Session, prompt: m.Prompt) -> None:
+        """Queue a prompt change (text or weighted blend, negative prompt, interpolation, transition)."""
+        check_stream("Prompt", prompt.stream_id)
+        values: dict[str, Any] = {}
+        if prompt.blend:
+            for entry in prompt.blend:
+                self.check_text("Prompt.blend.text", entry.text)
+            values["prompt"] = [(entry.text, float(entry.weight)) for entry in prompt.blend]
+        else:
+            self.check_text("Prompt.text", prompt.text)
+            values["prompt"] = prompt.text
+        self.check_text("Prompt.negative", prompt.negative)
+        values["negative_prompt"] = prompt.negative
+        if prompt.method is m.BlendMethod.SLERP or prompt.method is m.BlendMethod.LINEAR:
+            from sdbridge.pipeline import Interpolation  # server may import the pipeline (no torch work)
+
+            values["prompt_interpolation"] = (Interpolation.SLERP if prompt.method is m.BlendMethod.SLERP
+                                              else Interpolation.LINEAR)
+        budgets.check_transition(prompt.transition_frames, prompt.transition_seconds)
+        self.queue_update(session, values, prompt.transition_frames, prompt.transition_seconds)
+
+    def on_params(self, session: Session, params: m.Params) -> None:
+        """Queue the parameters a Params message sets."""
+        check_stream("Params", params.stream_id)
+        values = sdparams.update_values(params)  # Params field -> pipeline keyword, from the registry
+        if not values:
+            raise ProtocolError(m.ErrorCode.BAD_PARAM, "Params.set_mask is 0: no parameter to change")
+        self.queue_update(session, values)
+
+    def queue_update(self, session: Session, values: dict[str, Any], transition_frames: int = 0,
+                     transition_seconds: float = 0.0, easing: Callable[[float], float] | None = None,
+                     source: str = "") -> None:
+        """Queue a pipeline update after the budget and wire-type checks (every source: client, page, rules)."""
+        budgets.check_pipeline_values(values, self.config.limits, source)
+        update = PipelineUpdate(values, transition_frames, transition_seconds, easing)
+        if not self.table.submit_update(session, update):
+            raise ProtocolError(m.ErrorCode.TOO_LARGE,
+                                f"session {session.session_id} has {session.updates.capacity} pipeline updates "
+                                f"pending; send fewer Prompt/Params messages")
+        if self.inline and self.worker is not None:
+            self.worker.serve(session)  # applies the update now, in arrival order

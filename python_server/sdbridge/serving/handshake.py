@@ -1,0 +1,103 @@
+"""Hello -> Welcome: the protocol and capability check, the session's opening and the Welcome it gets."""
+
+from __future__ import annotations
+
+import logging
+
+from sdbridge import __version__
+from sdbridge.config import ProcessingSize, ServerConfig
+from sdbridge.protocol import handshake
+from sdbridge.protocol import messages as m
+from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from sdbridge.runtime.sessions import ClientInfo, Session, SessionLimitError, SessionTable
+from sdbridge.served_model import ModelDescription
+from sdbridge.serving.observers import ObserverSet
+from sdbridge.serving.outbound import Outbound
+from sdbridge.serving.wire_maps import WIRE_FORMATS
+
+log = logging.getLogger(__name__)
+
+#: What this server implements (Welcome.capabilities is the intersection with the client's).
+SERVER_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
+                       | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND
+                       | m.Capability.NOTICES)  # Notice: preview page changes and the page address
+
+
+def no_credits(hello: m.Hello) -> str:
+    """The refusal of a Hello that does not offer the Credits capability."""
+    return (f"Hello.capabilities={int(hello.capabilities):#x} lacks CREDITS: this server paces frames by credits "
+            f"(Welcome.initial_credits, one back with each Result or Credit) and serves only clients that honour "
+            f"them; upgrade the client (the sdbridge Python, Unity and Unreal clients offer CREDITS)")
+
+
+class Handshake:
+    """Answers a Hello: opens a session and sends its Welcome, or refuses with an Error."""
+
+    def __init__(self, config: ServerConfig, table: SessionTable, outbound: Outbound,
+                 observers: ObserverSet) -> None:
+        self.config = config
+        self.table = table
+        self.outbound = outbound
+        self.observers = observers
+        self.model: ModelDescription | None = None  # set once the model is loaded
+
+    def on_hello(self, identity: bytes, session: Session | None, hello: m.Hello) -> None:
+        """Open a session for `identity` and welcome it, or refuse the Hello (the connection stays usable)."""
+        out = self.outbound
+        if session is not None:
+            out.error(identity, m.ErrorCode.ALREADY_CONNECTED,
+                      f"this connection already has session {session.session_id}; send Bye before a new "
+                      f"Hello, or use a new socket", "Hello")
+            return
+        decision = handshake.check_hello(hello, server_capabilities=SERVER_CAPABILITIES,
+                                         server_pixel_formats=tuple(WIRE_FORMATS))
+        if not decision.accepted:
+            assert decision.error is not None
+            out.stats.count(decision.error.code)
+            out.send(identity, decision.error)
+            return
+        if not hello.capabilities & m.Capability.CREDITS:
+            out.error(identity, m.ErrorCode.BAD_PARAM, no_credits(hello), "Hello.capabilities", session_closed=True)
+            return
+        if decision.warning:
+            log.warning("client %r: %s", hello.client_name, decision.warning)
+        try:
+            session = self.table.open(identity, ClientInfo(hello.client_name, hello.client_version,
+                                                           hello.engine_name, hello.protocol_major,
+                                                           hello.protocol_minor),
+                                      credits=self.config.session.credits)
+        except SessionLimitError as exc:
+            out.error(identity, m.ErrorCode.SESSION_LIMIT, str(exc), "limits.max_sessions", session_closed=True)
+            return
+        out.stats.sessions_opened += 1
+        out.send(identity, self.welcome(session, decision.capabilities, decision.pixel_formats, decision.warning))
+        self.observers.session_opened(session)
+        log.info("session %d opened for %r (%s %s, protocol %d.%d)", session.session_id, hello.client_name,
+                 hello.engine_name, hello.engine_version, hello.protocol_major, hello.protocol_minor)
+
+    def welcome(self, session: Session, capabilities: m.Capability, pixel_formats: tuple[m.PixelFormat, ...],
+                warning: str) -> m.Welcome:
+        """The Welcome of a newly opened session."""
+        model = self.model
+        assert model is not None
+        lim = self.config.limits
+        resize_note = ""
+        if not model.passthrough and self.config.model.processing_size is ProcessingSize.MODEL:
+            resize_note = (f"frames of another size than the model's {model.width}x{model.height} "
+                           f"are resized to it, and results back to the frame's size")
+        return m.Welcome(
+            session_id=session.session_id,
+            protocol_major=PROTOCOL_MAJOR,
+            protocol_minor=PROTOCOL_MINOR,
+            server_version=__version__,
+            capabilities=capabilities,
+            initial_credits=self.config.session.credits,
+            max_width=lim.max_width,
+            max_height=lim.max_height,
+            max_message_bytes=lim.max_message_bytes,
+            latency_frames=model.latency_frames,
+            model=m.ModelInfo(model.name, model.family, model.width, model.height),
+            heartbeat_interval_ms=self.config.session.heartbeat_interval_ms,
+            pixel_formats=pixel_formats,
+            warning="; ".join(w for w in (warning, resize_note) if w),
+        )
