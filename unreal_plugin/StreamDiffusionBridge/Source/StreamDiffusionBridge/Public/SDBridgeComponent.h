@@ -1,7 +1,7 @@
 // USDBridgeComponent: drop it on the player's pawn (or controller). It captures the player's view after the
 // tonemapper with a scene view extension (or, opt-in, a SceneCapture2D that follows the player camera), streams
 // the frames to the StreamDiffusion Bridge server through an FRHIGPUTextureReadback ring (the game thread never
-// waits for the GPU), writes each stylized result into one persistent UTexture2D (RHIUpdateTexture2D on the render
+// waits for the GPU), writes each stylized result into one persistent UTexture2D (UpdateTexture2D on the render
 // thread) and shows it over the live frame without any asset (post-process composite or viewport overlay).
 // Not compiled here: written against Epic's documented UE 5.3-5.5 APIs (see the plugin README).
 #pragma once

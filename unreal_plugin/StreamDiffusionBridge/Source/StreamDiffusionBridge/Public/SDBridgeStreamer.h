@@ -92,7 +92,7 @@ public:
 	void CaptureFrom(UTextureRenderTarget2D* Target);
 
 	/**
-	 * Game thread: if a new result arrived, write it into InOutTexture with RHIUpdateTexture2D on the render
+	 * Game thread: if a new result arrived, write it into InOutTexture with UpdateTexture2D on the render
 	 * thread, creating (or re-creating, when size or format changed) a persistent transient UTexture2D.
 	 * Older undelivered results are dropped. Returns true when the texture received a new frame.
 	 */
