@@ -1,8 +1,9 @@
 // Not compiled here (no Unreal Engine on the build machines). See SDBridgeViewExtension.h. Other APIs used, as in
 // UE 5.3-5.5: FPostProcessMaterialInputs (PostProcess/PostProcessMaterialInputs.h: GetInput returns an
 // FScreenPassTextureSlice from 5.4, made a texture with FScreenPassTexture::CopyFromSlice), FSceneTextureShaderParameters
-// (SceneRenderTargetParameters.h), RegisterExternalTexture (RenderGraphUtils.h), IStereoRendering::IsAPrimaryView, FRDGBuilder::ConvertToExternalTexture /
-// RegisterExternalTexture, ENQUEUE_RENDER_COMMAND.
+// and FSceneTextureUniformParameters (SceneTexturesConfig.h, through SceneRenderTargetParameters.h), RegisterExternalTexture
+// (RenderGraphUtils.h), IStereoRendering::IsAPrimaryView, FRDGBuilder::ConvertToExternalTexture / RegisterExternalTexture,
+// ENQUEUE_RENDER_COMMAND.
 #include "SDBridgeViewExtension.h"
 
 #include "Engine/Texture2D.h"
