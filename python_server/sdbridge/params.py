@@ -291,7 +291,7 @@ def recorder_values(params: Any) -> dict[str, Any]:
 def live_values(config: Any) -> dict[str, Any]:
     """The current value of every Params-settable parameter of `config` (a StreamConfig or the server's
     PipelineConfig), keyed by StreamConfig field; a seed blend is under "seed"."""
-    return {p.key: _plain(getattr(config, p.key)) for p in REGISTRY if p.params_bit and p.kind is not Kind.BLEND}
+    return {p.key: getattr(config, p.key) for p in REGISTRY if p.params_bit and p.kind is not Kind.BLEND}
 
 
 def _plain(value: Any) -> Any:

@@ -18,11 +18,11 @@ from sdbridge.events.rules import (
     MAX_FORMAT_WIDTH,
     MAX_RULES,
     MAX_TEMPLATE_FIELDS,
-    PARAM_RANGES,
     RulesError,
     load_rules,
     parse_rules,
 )
+from sdbridge.params import BY_NAME
 
 HEAD = """\
 version = 1
@@ -121,10 +121,10 @@ def test_templates_are_bounded_in_fields() -> None:
 
 
 def test_param_ranges_fit_the_wire_types() -> None:
-    assert PARAM_RANGES["seed"].hi < 2**64 and PARAM_RANGES["seed"].lo == 0  # Params.seed: ulong
-    assert PARAM_RANGES["max_skip_frames"].hi < 2**32 and PARAM_RANGES["max_skip_frames"].lo == 0  # uint
-    assert PARAM_RANGES["t_index_list"].hi < 2**31  # int
-    assert PARAM_RANGES["guidance_scale"].hi < 3.4e38  # float32
+    assert BY_NAME["seed"].maximum < 2**64 and BY_NAME["seed"].minimum == 0  # Params.seed: ulong
+    assert BY_NAME["max_skip_frames"].maximum < 2**32 and BY_NAME["max_skip_frames"].minimum == 0  # uint
+    assert BY_NAME["t_index_list"].maximum < 2**31  # int
+    assert BY_NAME["guidance_scale"].maximum < 3.4e38  # float32
     for key, bad in (("seed", -1), ("seed", 2**64), ("guidance_scale", 1e39), ("max_skip_frames", -5),
                      ("t_index_list", [2**40]), ("guidance_scale", float("nan"))):
         with pytest.raises(RulesError, match=key):

@@ -44,14 +44,15 @@ def test_frame_before_prepare(tiny):
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"t_index_list": [10, 50]}, r"t_index_list value 50 is out of range \[0, 49\]"),
-        ({"t_index_list": [-1]}, r"value -1 is out of range"),
+        ({"t_index_list": [10, 50]}, r"t_index_list entry 50 \(index 1\) is refused: "
+         r"each entry must be an integer in \[0, 49\]"),
+        ({"t_index_list": [-1]}, r"t_index_list entry -1 \(index 0\) is refused"),
         ({"t_index_list": [30, 20]}, r"must be strictly ascending"),
         ({"t_index_list": []}, r"t_index_list is empty"),
         ({"width": 100}, r"width=100 must be a positive multiple of 8.*use 96"),
         ({"height": 0}, r"height=0 must be a positive multiple of 8"),
-        ({"delta": 3.0}, r"delta=3.0 must be in \[0, 2\]"),
-        ({"similarity_threshold": 1.0}, r"similarity_threshold=1.0 must be in \[0, 1\)"),
+        ({"delta": 3.0}, r"StreamConfig: delta=3.0 must be a number in \[0, 2\]"),
+        ({"similarity_threshold": 1.0}, r"similarity_threshold=1.0 must be a number in \[0, 1\)"),
         ({"frame_buffer_size": 0}, r"frame_buffer_size=0 must be >= 1"),
         ({"seed": [(1, -1.0)]}, r"non-negative weights"),
     ],
@@ -63,7 +64,7 @@ def test_bad_config(changes, match):
 
 def test_bad_update_keeps_the_old_config(pipe):
     before = pipe.config
-    with pytest.raises(ConfigError, match="t_index_list value 99"):
+    with pytest.raises(ConfigError, match="t_index_list entry 99"):
         pipe.update(t_index_list=[10, 99])
     with pytest.raises(ConfigError, match=r"unknown pipeline setting\(s\) \['strength'\]"):
         pipe.update(strength=0.5)

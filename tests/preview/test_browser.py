@@ -95,8 +95,11 @@ def test_page_loads_and_lists_the_session(browser, identity_server, streamer_fac
         "const r = document.querySelector(`tr[data-session='${arguments[0]}']`); return r ? r.textContent : '';",
         streamer.session_id), 15, "the session row")
     assert "test-game" in row_text
-    for element_id in ("prompt", "guidance", "delta", "strength", "seed", "sim-enabled", "sim-threshold",
-                       "sim-max-skip", "event-name", "send-event", "chart-fps", "chart-latency", "chart-skip"):
+    # the parameter controls are built from the server's registry (ids "param-" + registry name)
+    wait_for(lambda: browser.find_elements(By.ID, "param-seed"), 15, "the parameter controls")
+    for element_id in ("prompt", "param-guidance_scale", "param-delta", "strength", "param-seed",
+                       "param-similarity_filter", "param-similarity_threshold", "param-max_skip_frames",
+                       "param-t_index_list", "event-name", "send-event", "chart-fps", "chart-latency", "chart-skip"):
         assert browser.find_element(By.ID, element_id).is_displayed(), element_id
     assert browser.get_log("browser") == [] or all(e["level"] != "SEVERE" for e in browser.get_log("browser"))
 
@@ -147,8 +150,8 @@ def test_seed_and_event_from_the_page_reach_the_session(browser, identity_server
     streamer = streamer_factory(identity_server)
     session = wait_for(lambda: identity_server.table.sessions(), 10, "the session")[0]
     browser.get(identity_server.preview_url + f"?session={streamer.session_id}")
-    wait_for(lambda: browser.find_element(By.ID, "seed").get_attribute("value") == "2", 15, "the current seed")
-    seed = browser.find_element(By.ID, "seed")
+    wait_for(lambda: browser.find_element(By.ID, "param-seed").get_attribute("value") == "2", 15, "the current seed")
+    seed = browser.find_element(By.ID, "param-seed")
     seed.clear()
     seed.send_keys("1234", Keys.TAB)  # the change event fires on blur
     wait_for(lambda: session.prompt_values.get("seed") == 1234, 15, "the seed set in the page")
@@ -172,17 +175,18 @@ def test_a_session_address_shows_only_its_session_and_the_page_refuses_out_of_ra
                                      and n.source == "preview"), None), 10, "the page address notice")
     session = next(s for s in identity_server.table.sessions() if s.session_id == mine.session_id)
     browser.get(address)
-    wait_for(lambda: browser.find_element(By.ID, "seed").get_attribute("value") == "2", 15, "the current seed")
+    wait_for(lambda: browser.find_element(By.ID, "param-seed").get_attribute("value") == "2", 15, "the current seed")
     rows = browser.execute_script("return [...document.querySelectorAll('#sessions tbody tr')]"
                                   ".map((r) => Number(r.dataset.session));")
     assert rows == [mine.session_id] and other.session_id not in rows
-    seed = browser.find_element(By.ID, "seed")
-    assert seed.get_attribute("min") == "0" and seed.get_attribute("max") == "9223372036854775807"
-    assert browser.find_element(By.ID, "guidance").get_attribute("max") == "30"
+    seed = browser.find_element(By.ID, "param-seed")
+    assert seed.get_attribute("min") == "0" and seed.get_attribute("max") == "18446744073709551615"
+    assert browser.find_element(By.ID, "param-guidance_scale").get_attribute("max") == "30"
     seed.send_keys(Keys.CONTROL, "a")  # select the old value (clear() would send an empty, i.e. 0, seed)
     seed.send_keys("-1", Keys.TAB)
-    wait_for(lambda: "seed=-1 is refused" in browser.find_element(By.ID, "log").text, 10, "the page's refusal")
-    assert "[0, 9223372036854775807]" in browser.find_element(By.ID, "log").text
+    wait_for(lambda: "seed=-1 must be an integer in" in browser.find_element(By.ID, "log").text, 10,
+             "the page's refusal")
+    assert "[0, 18446744073709551615]" in browser.find_element(By.ID, "log").text
     time.sleep(0.5)
     assert session.prompt_values.get("seed", 2) == 2  # nothing reached the session
     assert not any(n.kind is m.NoticeKind.PARAMS_CHANGED for n in mine.notices)

@@ -18,10 +18,10 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from sdbridge import params
 from sdbridge.config import LimitsConfig, PreviewConfig
 from sdbridge.errors import InputError
-from sdbridge.events.rules import PARAM_RANGES
-from sdbridge.preview.commands import WIRE_RANGES, command_message
+from sdbridge.preview.commands import PAGE_PARAMS, command_message
 from sdbridge.preview.snapshot import bounded_json
 from sdbridge.preview.taps import FrameTaps
 from sdbridge.preview.web import PreviewServer
@@ -171,12 +171,12 @@ def test_bounded_json_says_what_it_left_out() -> None:
 
 
 BAD_VALUES = [
-    ({"op": "params", "seed": -1}, "seed=-1", "[0, 9223372036854775807]"),
-    ({"op": "params", "seed": 2**64}, f"seed={2**64}", "[0, 9223372036854775807]"),
+    ({"op": "params", "seed": -1}, "seed=-1", "[0, 18446744073709551615]"),
+    ({"op": "params", "seed": 2**64}, f"seed={2**64}", "[0, 18446744073709551615]"),
     ({"op": "params", "guidance_scale": 1e39}, "guidance_scale=1e+39", "[0, 30]"),
     ({"op": "params", "guidance_scale": float("nan")}, "guidance_scale=nan", "[0, 30]"),
     ({"op": "params", "delta": float("inf")}, "delta=inf", "[0, 2]"),
-    ({"op": "params", "similarity_max_skip": -5}, "similarity_max_skip=-5", "[0, 1000]"),
+    ({"op": "params", "similarity_max_skip": -5}, "max_skip_frames=-5", "[0, 1000]"),
     ({"op": "params", "similarity_threshold": 1.0}, "similarity_threshold=1.0", "[0, 1)"),
     ({"op": "params", "t_index_list": [2**40]}, f"t_index_list entry {2**40}", "[0, 49]"),
     ({"op": "params", "t_index_list": [-1, 10]}, "t_index_list entry -1", "[0, 49]"),
@@ -195,19 +195,20 @@ def test_commands_that_do_not_fit_the_wire_are_refused_naming_field_value_and_ra
 def test_every_accepted_value_encodes_in_a_notice() -> None:
     """The edges of each range fit the wire: a command the page accepts can always be echoed to the client."""
     edges: dict[str, Any] = {}
-    for key, bounds in WIRE_RANGES.items():
-        if key in ("t_index_list", "transition_seconds"):
-            continue
-        top = bounds.hi if not bounds.hi_open else 0.999
-        edges[key] = int(top) if bounds.integer else float(top)
-    edges["t_index_list"] = [0, int(WIRE_RANGES["t_index_list"].hi)]
+    for param in PAGE_PARAMS:
+        if param.kind is params.Kind.BOOL:
+            edges[param.name] = True
+        elif param.kind is params.Kind.INT_LIST:
+            edges[param.name] = [param.minimum, param.maximum]
+        else:
+            top = param.maximum if not param.maximum_exclusive else param.maximum - 0.001
+            edges[param.name] = int(top) if param.kind is params.Kind.INT else float(top)
     message = command_message({"op": "params", **edges})
     assert encode(m.Notice(kind=m.NoticeKind.PARAMS_CHANGED, source="preview", params=message, message="x"))
-    with pytest.raises(InputError, match=r"t_index_list has 9 entries, above limits.max_t_index_list=8"):
+    with pytest.raises(InputError, match=r"t_index_list has 9 steps, above limits.max_t_index_list=8"):
         command_message({"op": "params", "t_index_list": list(range(9))})
     with pytest.raises(InputError, match="does not fit a 64-bit integer"):
         command_message({"op": "event", "name": "hit", "payload": {"hp": 2**63}})
-    assert WIRE_RANGES["similarity_max_skip"] is PARAM_RANGES["max_skip_frames"]  # one definition
 
 
 def test_the_hello_message_carries_the_ranges_for_the_pages_inputs(fake) -> None:
@@ -215,11 +216,10 @@ def test_the_hello_message_carries_the_ranges_for_the_pages_inputs(fake) -> None
     with _ws(preview) as ws:
         hello = json.loads(ws.recv(timeout=5))
     assert hello["type"] == "hello" and hello["session"] is None
-    assert hello["ranges"]["seed"] == {"min": 0, "max": 2**63 - 1, "integer": True, "max_open": False,
-                                       "text": "[0, 9223372036854775807]", "min_attr": "0",
-                                       "max_attr": "9223372036854775807"}
-    assert hello["ranges"]["similarity_max_skip"]["max"] == PARAM_RANGES["max_skip_frames"].hi
-    assert hello["max_t_index_list"] == 8 and hello["max_text_chars"] == 4096
+    assert hello["params"] == json.loads(json.dumps(params.to_json()))  # the page's controls: the registry
+    seed = next(p for p in hello["params"] if p["name"] == "seed")
+    assert seed["minimum_text"] == "0" and seed["maximum_text"] == "18446744073709551615"
+    assert hello["limits"]["max_t_index_list"] == 8 and hello["limits"]["max_text_chars"] == 4096
 
 
 def test_a_bad_page_command_leaves_the_server_serving(identity_server: BridgeServer) -> None:

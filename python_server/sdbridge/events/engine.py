@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdbridge.events.rules import Condition, Rule, RuleSet, Scalar, Template, Timing
+from sdbridge.params import rules_keys
 
-#: The pipeline parameter keys the engine manages (StreamConfig field names).
-PARAM_KEYS = ("guidance_scale", "delta", "seed", "t_index_list", "similarity_filter", "similarity_threshold",
-              "max_skip_frames")
+#: The pipeline parameter keys the engine manages (StreamConfig field names), from the parameter registry.
+PARAM_KEYS = rules_keys()
 
 
 @dataclass(frozen=True)

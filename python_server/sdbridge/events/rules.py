@@ -9,7 +9,6 @@ the file, no torch, no sockets.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import stat
@@ -23,6 +22,7 @@ from typing import Any, TypeAlias
 
 from sdbridge.errors import ConfigError
 from sdbridge.events.easing import EASINGS
+from sdbridge.params import ParamError, check, rules_keys
 
 #: A state or payload value (as on the wire: bool, int, float or str).
 Scalar: TypeAlias = bool | int | float | str
@@ -33,11 +33,8 @@ FORMAT_VERSION = 1
 VARIABLE_TYPES = ("string", "int", "float", "bool")
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "exists")
 INTERPOLATIONS = ("linear", "slerp")
-#: Pipeline parameters a rules file may set (StreamConfig field names).
-PARAMS = ("guidance_scale", "delta", "seed", "t_index_list", "similarity_filter", "similarity_threshold",
-          "max_skip_frames")
-#: Highest t_index_list entry: the pipeline's LCM ladder has num_inference_steps=50 entries.
-MAX_T_INDEX = 49
+#: Pipeline parameters a rules file may set (StreamConfig field names; their ranges: sdbridge.params).
+PARAMS = rules_keys()
 MAX_SECONDS = 3600.0
 MAX_FRAMES = 1_000_000
 #: Size bounds of a rules file, so that a load or hot reload (on the server's I/O thread) stays short:
@@ -53,49 +50,6 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Python's standard format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type].
 _FORMAT_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?"
                           r"[bcdeEfFgGnosxX%]?", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class ParamRange:
-    """The accepted values of one numeric pipeline parameter (rules files and preview pages check these).
-
-    `name` is the StreamConfig field name; for t_index_list the range applies to each entry.
-    """
-
-    name: str
-    integer: bool
-    lo: float
-    hi: float
-    hi_open: bool = False
-
-    @property
-    def text(self) -> str:
-        """The range as written in messages, e.g. "[0, 30]" or "[0, 1)"."""
-        hi = f"{self.hi:g}" if not self.integer else str(int(self.hi))
-        lo = f"{self.lo:g}" if not self.integer else str(int(self.lo))
-        return f"[{lo}, {hi}{')' if self.hi_open else ']'}"
-
-    def contains(self, value: Any) -> bool:
-        """True when `value` is a number of the right kind inside the range (bool is not a number)."""
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        if self.integer and not isinstance(value, int):
-            return False
-        if not math.isfinite(value) or value < self.lo:
-            return False
-        return value < self.hi if self.hi_open else value <= self.hi
-
-
-#: Every numeric pipeline parameter a rules file or a preview page may set, with its range. The ranges fit
-#: the wire types of Params (guidance/delta/threshold float32, seed uint64, max skip uint32, t_index int32).
-PARAM_RANGES: dict[str, ParamRange] = {r.name: r for r in (
-    ParamRange("guidance_scale", False, 0.0, 30.0),
-    ParamRange("delta", False, 0.0, 2.0),
-    ParamRange("similarity_threshold", False, 0.0, 1.0, hi_open=True),
-    ParamRange("max_skip_frames", True, 0, 1000),
-    ParamRange("seed", True, 0, 2**63 - 1),
-    ParamRange("t_index_list", True, 0, MAX_T_INDEX),
-)}
 
 
 class RulesError(ConfigError):
@@ -489,43 +443,12 @@ class _Parser:
         return tuple(out)
 
     def param(self, key: str, value: Any, path: KeyPath) -> Any:
-        if key in ("guidance_scale", "delta", "similarity_threshold"):
-            bounds = PARAM_RANGES[key]
-            if not bounds.contains(float(value) if isinstance(value, int) and not isinstance(value, bool)
-                                   else value):
-                raise self.fail(path, f"{key}={value!r} must be a number in {bounds.text}")
-            return float(value)
-        if key == "similarity_filter":
-            if not isinstance(value, bool):
-                raise self.fail(path, f"similarity_filter={value!r} must be true or false")
-            return value
-        if key == "max_skip_frames":
-            if not PARAM_RANGES[key].contains(value):
-                raise self.fail(path, f"max_skip_frames={value!r} must be an integer in {PARAM_RANGES[key].text}")
-            return value
-        if key == "seed":
-            seeds = PARAM_RANGES["seed"]
-            if isinstance(value, int) and not isinstance(value, bool):
-                if not seeds.contains(value):
-                    raise self.fail(path, f"seed={value!r} must be in {seeds.text}")
-                return value
-            pairs = value if isinstance(value, list) else None
-            if not pairs or not all(isinstance(p, list) and len(p) == 2 and seeds.contains(p[0])
-                                    and isinstance(p[1], int | float) and not isinstance(p[1], bool)
-                                    and math.isfinite(p[1]) and p[1] >= 0
-                                    for p in pairs) or sum(p[1] for p in pairs) <= 0:
-                raise self.fail(path, f"seed={value!r} must be an integer or a blend [[seed, weight], ...] with "
-                                      f"non-negative weights of positive sum")
-            return tuple((int(s), float(w)) for s, w in pairs)
-        # t_index_list: denoising strength (lower indices = stronger change)
-        if not isinstance(value, list) or not value or not all(
-                isinstance(t, int) and not isinstance(t, bool) for t in value):
-            raise self.fail(path, f"t_index_list={value!r} must be a non-empty array of integers, e.g. [32, 45]")
-        if not all(PARAM_RANGES["t_index_list"].contains(t) for t in value):
-            raise self.fail(path, f"t_index_list={value} has a value outside {PARAM_RANGES['t_index_list'].text}")
-        if any(b <= a for a, b in itertools.pairwise(value)):
-            raise self.fail(path, f"t_index_list={value} must be strictly ascending")
-        return tuple(value)
+        """A `params` value checked against its registry entry (sdbridge.params); a seed may be a blend."""
+        name = "seed_blend" if key == "seed" and isinstance(value, list) else key
+        try:
+            return check(name, value, f"rules file {self.source}")
+        except ParamError as exc:
+            raise self.fail(path, exc.problem) from None
 
     def conditions(self, spec: Any, path: KeyPath, on_state: bool) -> tuple[Condition, ...]:
         if not isinstance(spec, dict):

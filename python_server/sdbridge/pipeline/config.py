@@ -10,8 +10,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from sdbridge import params
 from sdbridge.errors import ConfigError
 from sdbridge.pipeline.guidance import CfgMode
+
+
+def _registry_check(name: str, value: object) -> None:
+    """A live parameter's value checked against its one range in the parameter registry (sdbridge.params)."""
+    try:
+        params.check(name, value, "StreamConfig")
+    except params.ParamError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 class Interpolation(enum.Enum):
@@ -61,8 +70,7 @@ class StreamConfig:
             if value <= 0 or value % 8:
                 fix = max(8, round(value / 8) * 8)
                 raise ConfigError(f"{name}={value} must be a positive multiple of 8 (the VAE factor); use {fix}")
-        if not self.t_index_list:
-            raise ConfigError("t_index_list is empty; give at least one index, e.g. [32, 45]")
+        _registry_check("t_index_list", self.t_index_list)
         top = self.num_inference_steps - 1
         for t in self.t_index_list:
             if not 0 <= t <= top:
@@ -70,26 +78,13 @@ class StreamConfig:
                     f"t_index_list value {t} is out of range [0, {top}] (num_inference_steps="
                     f"{self.num_inference_steps}); lower indices mean stronger denoising"
                 )
-        if any(b <= a for a, b in zip(self.t_index_list, self.t_index_list[1:], strict=False)):
-            raise ConfigError(
-                f"t_index_list={list(self.t_index_list)} must be strictly ascending, e.g. [16, 32, 45]"
-            )
         if self.frame_buffer_size < 1:
             raise ConfigError(f"frame_buffer_size={self.frame_buffer_size} must be >= 1")
-        if self.guidance_scale < 0:
-            raise ConfigError(f"guidance_scale={self.guidance_scale} must be >= 0 (1.0 disables guidance)")
-        if not 0.0 <= self.delta <= 2.0:
-            raise ConfigError(f"delta={self.delta} must be in [0, 2] (1.0 is the paper's default)")
-        if not 0.0 <= self.similarity_threshold < 1.0:
-            raise ConfigError(f"similarity_threshold={self.similarity_threshold} must be in [0, 1)")
-        if self.max_skip_frames < 0:
-            raise ConfigError(f"max_skip_frames={self.max_skip_frames} must be >= 0")
+        for name in ("guidance_scale", "delta", "similarity_threshold", "max_skip_frames"):
+            _registry_check(name, getattr(self, name))
         if not isinstance(self.cfg_mode, CfgMode):
             raise ConfigError(f"cfg_mode={self.cfg_mode!r} must be a CfgMode ({[m.name for m in CfgMode]})")
-        if not isinstance(self.seed, int) and (
-            not self.seed or any(w < 0 for _, w in self.seed) or sum(w for _, w in self.seed) <= 0
-        ):
-            raise ConfigError(f"seed blend {self.seed} needs at least one seed and non-negative weights")
+        _registry_check("seed" if isinstance(self.seed, int) else "seed_blend", self.seed)
 
     def replace(self, **changes: object) -> StreamConfig:
         """A copy with `changes` applied and validated."""

@@ -44,7 +44,7 @@ from websockets.http11 import Request, Response
 from sdbridge.config import LimitsConfig, PreviewConfig
 from sdbridge.errors import ConfigError, InputError, TransportError
 from sdbridge.preview.access import Grant, PageAccess
-from sdbridge.preview.commands import command_message, page_ranges
+from sdbridge.preview.commands import command_message, page_hello
 from sdbridge.preview.encode import image_message, to_jpeg
 from sdbridge.preview.http400 import StrictHttpConnection
 from sdbridge.preview.snapshot import bounded_json
@@ -335,7 +335,7 @@ class PreviewServer:
         sent: dict[str, TapFrame] = {}
         try:
             await ws.send(json.dumps({"type": "hello", "fps": self.config.fps, "session": state.grant.session,
-                                      **page_ranges(self.limits)}))
+                                      **page_hello(self.limits)}))
             while True:
                 message = self._sessions_for(state.grant, state.sessions_sent)
                 if message is not state.sessions_sent:  # only when it changed

@@ -1,41 +1,32 @@
-"""Per-session budgets and wire-type checks, applied where a value enters the server.
+"""Per-session budgets and parameter checks, applied where a value enters the server.
 
-The budgets themselves are declared once, in sdbridge.config.LimitsConfig (limits.*); this module only
-applies them. Every value that reaches a session's pipeline (from a client's Prompt/Params, a preview
-page command or a rules file) passes `check_pipeline_values` first, so that
+The budgets themselves are declared once, in sdbridge.config.LimitsConfig (limits.*); the parameters' types and
+ranges once, in sdbridge.params (the registry). This module only applies them. Every value that reaches a
+session's pipeline (from a client's Prompt/Params, a preview page command or a rules file) passes
+`check_pipeline_values` first, so that
 
-- a value that passes the pipeline's range checks but does not fit its wire type (a seed of -1 or 2**64,
-  a guidance of 1e39, a max skip of -5, a t_index of 2**40) is refused here, naming the field, the value
-  and the wire range, and can never raise later while the server encodes a Notice that echoes it;
+- a value outside its registry range is refused here, naming the field, the value, the range and where it came
+  from; the ranges fit the wire types, so a value accepted here can never raise later while the server encodes a
+  Notice that echoes it;
 - NaN or infinite blend weights are refused;
 - blends and t_index_list stay within limits.max_prompt_blend / max_seed_blend / max_t_index_list.
-
-The ranges are those of the schema's types (schemas/bridge.fbs: Params.seed ulong, guidance float, ...).
-Range checks of the pipeline itself (guidance >= 0, delta in [0, 2], ...) stay with the pipeline's config.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from sdbridge import params
 from sdbridge.config import LimitsConfig
 from sdbridge.errors import ProtocolError
 from sdbridge.protocol.messages import ErrorCode
 
 U32_MAX = 2**32 - 1
-U64_MAX = 2**64 - 1
-I32_MIN, I32_MAX = -(2**31), 2**31 - 1
-F32_MAX = 3.4028234663852886e38  # largest finite float32
 
-#: pipeline keyword -> the wire field a client sets it with (what an Error names)
-WIRE_FIELD = {
-    "prompt": "Prompt.blend", "negative_prompt": "Prompt.negative", "guidance_scale": "Params.guidance_scale",
-    "delta": "Params.delta", "seed": "Params.seed", "t_index_list": "Params.t_index_list",
-    "similarity_filter": "Params.similarity_filter_enabled",
-    "similarity_threshold": "Params.similarity_threshold", "max_skip_frames": "Params.similarity_max_skip",
-}
+#: pipeline keyword -> the registry parameter that checks it (a seed blend and a prompt blend: see _param_for)
+_BY_KEY: Mapping[str, params.Param] = {p.key: p for p in params.REGISTRY
+                                       if p.params_bit and p.kind is not params.Kind.BLEND}
 
 
 class BudgetError(ProtocolError):
@@ -46,93 +37,56 @@ class BudgetError(ProtocolError):
         self.field_name = field_name
 
 
-def _bad(field: str, value: Any, rule: str) -> BudgetError:
-    return BudgetError(ErrorCode.BAD_PARAM, field, f"{field}={value!r} {rule}")
+def _param_for(key: str, value: Any) -> tuple[params.Param, str] | None:
+    """The registry parameter checking pipeline keyword `key` with `value`, and the wire field it names."""
+    if key in ("prompt", "negative_prompt"):
+        if isinstance(value, str):
+            return None
+        blend = params.BY_NAME["prompt_blend"]
+        return blend, blend.field_path if key == "prompt" else "Prompt.negative"
+    if key == "seed" and not (isinstance(value, int) and not isinstance(value, bool)):
+        blend = params.BY_NAME["seed_blend"]
+        return blend, blend.field_path
+    param = _BY_KEY.get(key)
+    return None if param is None else (param, param.field_path)
 
 
-def check_int(field: str, value: Any, low: int, high: int, wire: str) -> None:
-    """`value` is an integer in [low, high] (the range of the wire type `wire`)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _bad(field, value, f"must be an integer in [{low}, {high}] (the wire type {wire}); send a value "
-                                 f"in that range")
-
-
-def check_float(field: str, value: Any, nonnegative: bool = False) -> None:
-    """`value` is a finite number that fits a float32 (and is >= 0 when `nonnegative`)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or abs(value) > F32_MAX:
-        raise _bad(field, value, f"must be a finite number within +-{F32_MAX:.4g} (the wire type float); "
-                                 f"NaN and infinity are refused")
-    if nonnegative and value < 0:
-        raise _bad(field, value, "must be >= 0 (a weight); send 0 to leave an entry out")
-
-
-def _check_budget(field: str, count: int, budget_name: str, budget: int, what: str) -> None:
-    if count > budget:
-        raise BudgetError(ErrorCode.TOO_LARGE, field,
-                           f"{field} has {count} {what}, above limits.{budget_name}={budget}; send at most "
-                           f"{budget} (or raise limits.{budget_name} in the server config)")
-
-
-def check_prompt_spec(field: str, spec: Any, limits: LimitsConfig) -> None:
-    """A prompt: a text, or a weighted blend within limits.max_prompt_blend with finite weights >= 0."""
-    if isinstance(spec, str):
-        return
-    entries = list(spec)
-    _check_budget(field, len(entries), "max_prompt_blend", limits.max_prompt_blend, "entries")
-    for i, (_text, weight) in enumerate(entries):
-        check_float(f"{field}[{i}].weight", weight, nonnegative=True)
-
-
-def check_seed_spec(field: str, spec: Any, limits: LimitsConfig) -> None:
-    """A seed (ulong) or a seed blend within limits.max_seed_blend with finite weights >= 0."""
-    if isinstance(spec, int) and not isinstance(spec, bool):
-        check_int(field, spec, 0, U64_MAX, "ulong")
-        return
-    entries = list(spec)
-    blend = field.replace(".seed", ".seed_blend")
-    _check_budget(blend, len(entries), "max_seed_blend", limits.max_seed_blend, "entries")
-    for i, (seed, weight) in enumerate(entries):
-        check_int(f"{blend}[{i}].seed", seed, 0, U64_MAX, "ulong")
-        check_float(f"{blend}[{i}].weight", weight, nonnegative=True)
-
-
-def check_t_index_list(field: str, t_index_list: Any, limits: LimitsConfig) -> None:
-    """t_index_list within limits.max_t_index_list, each index an int32 (the pipeline checks its range)."""
-    items = list(t_index_list)
-    _check_budget(field, len(items), "max_t_index_list", limits.max_t_index_list, "steps")
-    for i, t in enumerate(items):
-        check_int(f"{field}[{i}]", t, I32_MIN, I32_MAX, "int")
+def check_value(key: str, value: Any, limits: LimitsConfig, source: str = "") -> Any:
+    """One pipeline keyword's value checked against its registry entry and budget (BudgetError otherwise);
+    returns the value normalised by `sdbridge.params.check` (or unchanged for keys the registry does not hold)."""
+    found = _param_for(key, value)
+    if found is None:
+        return value
+    param, field = found
+    try:
+        return params.check(param.name, value, source + field, limits)
+    except params.ParamError as exc:
+        code = ErrorCode.TOO_LARGE if exc.code == "TOO_LARGE" else ErrorCode.BAD_PARAM
+        named = source + field + exc.suffix
+        raise BudgetError(code, named, f"{named}: {exc.problem}") from None
 
 
 def check_pipeline_values(values: Mapping[str, Any], limits: LimitsConfig, source: str = "") -> None:
-    """Refuse (BudgetError) a pipeline update whose values break a budget or do not fit their wire type.
+    """Refuse (BudgetError) a pipeline update whose values break a budget or leave their registry range.
 
     `values` are sdbridge.pipeline keyword arguments (prompt, seed, t_index_list, ...); `source` prefixes the
     field names of values that did not come from the wire (e.g. "rules: ").
     """
     for key, value in values.items():
-        field = source + WIRE_FIELD.get(key, key)
-        if key in ("prompt", "negative_prompt"):
-            check_prompt_spec(field, value, limits)
-        elif key == "seed":
-            check_seed_spec(field, value, limits)
-        elif key == "t_index_list":
-            check_t_index_list(field, value, limits)
-        elif key in ("guidance_scale", "delta", "similarity_threshold"):
-            check_float(field, value)
-        elif key == "max_skip_frames":
-            check_int(field, value, 0, U32_MAX, "uint")
-        elif key == "similarity_filter" and not isinstance(value, bool):
-            raise _bad(field, value, "must be true or false")
+        check_value(key, value, limits, source)
 
 
 def check_transition(frames: Any, seconds: Any) -> None:
-    """A prompt transition: frames a uint, seconds finite in [0, 3600]."""
-    check_int("Prompt.transition_frames", frames, 0, U32_MAX, "uint")
-    check_float("Prompt.transition_seconds", seconds)
-    if not 0 <= seconds <= 3600:
-        raise _bad("Prompt.transition_seconds", seconds, "must be in [0, 3600] seconds")
+    """A prompt transition: frames a uint, seconds in the registry's transition_seconds range."""
+    if isinstance(frames, bool) or not isinstance(frames, int) or not 0 <= frames <= U32_MAX:
+        raise BudgetError(ErrorCode.BAD_PARAM, "Prompt.transition_frames",
+                          f"Prompt.transition_frames={frames!r} must be an integer in [0, {U32_MAX}] (the wire "
+                          f"type uint); send a value in that range")
+    param = params.BY_NAME["transition_seconds"]
+    try:
+        params.check(param.name, seconds, param.field_path)
+    except params.ParamError as exc:
+        raise BudgetError(ErrorCode.BAD_PARAM, param.field_path, str(exc)) from None
 
 
 def value_bytes(value: Any) -> int:

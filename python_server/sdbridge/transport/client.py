@@ -36,7 +36,7 @@ import numpy as np
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from sdbridge import __version__
+from sdbridge import __version__, params
 from sdbridge.errors import InputError, ProtocolError, TransportError, VersionMismatchError
 from sdbridge.protocol import codec, handshake
 from sdbridge.protocol import messages as m
@@ -371,13 +371,24 @@ class BridgeClient:
         max_skip_frames: int | None = None,
         stream_id: int = 0,
     ) -> None:
-        """Change runtime parameters; only the ones given change. `seed` may be a weighted blend."""
+        """Change runtime parameters; only the ones given change. `seed` may be a weighted blend.
+
+        Each value is checked here against its range in the parameter registry (sdbridge.params), the same
+        check the server applies: InputError naming the parameter, the value and the range otherwise.
+        """
+        given = {"guidance_scale": guidance_scale, "delta": delta, "t_index_list": t_index_list,
+                 "similarity_filter": similarity_filter, "similarity_threshold": similarity_threshold,
+                 "max_skip_frames": max_skip_frames}
+        for name, value in given.items():
+            if value is not None:
+                params.check(name, value, "BridgeClient.set_params")
         seed_value: int | None = None
         seed_blend = None
         if seed is not None and not isinstance(seed, int):
-            seed_blend = tuple(m.SeedWeight(seed=int(s), weight=float(w)) for s, w in seed)
+            pairs = params.check("seed_blend", seed, "BridgeClient.set_params")
+            seed_blend = tuple(m.SeedWeight(seed=s, weight=w) for s, w in pairs)
         else:
-            seed_value = seed
+            seed_value = None if seed is None else params.check("seed", seed, "BridgeClient.set_params")
         message = m.Params(guidance_scale=guidance_scale, delta=delta,
                            t_index_list=None if t_index_list is None else tuple(int(t) for t in t_index_list),
                            seed=seed_value, similarity_filter_enabled=similarity_filter,
@@ -386,11 +397,10 @@ class BridgeClient:
         if message.set_mask == m.ParamsField.NONE:
             raise InputError("set_params() got no parameter; pass at least one, e.g. guidance_scale=1.2")
         self._control(message)
-        for name in ("guidance_scale", "delta", "t_index_list", "seed", "similarity_filter_enabled",
-                     "similarity_threshold", "similarity_max_skip", "seed_blend"):
-            value = getattr(message, name)
+        for param in params.REGISTRY:
+            value = getattr(message, param.wire_field) if param.params_bit else None
             if value is not None:
-                self._params[name] = value
+                self._params[param.wire_field] = value
         if seed_blend is not None:
             self._params.pop("seed", None)
         elif seed_value is not None:

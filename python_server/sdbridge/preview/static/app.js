@@ -16,8 +16,9 @@ const state = {
   req: 0,
   pending: new Map(),
   imageUrls: { 1: null, 2: null },
-  ranges: {}, // from the hello message: the server's accepted range of each parameter
-  maxTIndexList: 0,
+  params: {}, // from the hello message: the server's parameter registry (sdbridge.params.to_json()), by name
+  limits: {}, // from the hello message: the limits the registry names (max_t_index_list, ...)
+  built: false,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -74,7 +75,7 @@ function sendChange(command, what) {
     return;
   }
   for (const [key, value] of Object.entries(command)) {
-    const problem = key === "t_index_list" ? tIndexProblem(value) : rangeProblem(key, value);
+    const problem = paramProblem(key, value);
     if (problem) {
       log(what + " not sent: " + problem, true);
       return;
@@ -87,46 +88,124 @@ function sendChange(command, what) {
   });
 }
 
-// The server's ranges (hello message) on the page's own inputs, so the browser refuses what the server would.
-function applyRanges(msg) {
-  state.ranges = msg.ranges || {};
-  state.maxTIndexList = msg.max_t_index_list || 0;
-  for (const [id, key] of [["guidance", "guidance_scale"], ["delta", "delta"], ["seed", "seed"],
-    ["sim-threshold", "similarity_threshold"], ["sim-max-skip", "similarity_max_skip"],
-    ["transition", "transition_seconds"]]) {
-    const range = state.ranges[key];
-    if (!range) continue;
-    $(id).min = range.min_attr;
-    $(id).max = range.max_attr;
-  }
-  if (msg.max_text_chars) for (const id of ["prompt", "negative"]) $(id).maxLength = msg.max_text_chars;
+// The parameter controls, built from the server's registry (hello message): one control per parameter that
+// has a preview_control and a Params field. Ids are "param-" + the registry name.
+function onHello(msg) {
+  state.params = {};
+  for (const p of msg.params || []) state.params[p.name] = p;
+  state.limits = msg.limits || {};
+  if (state.limits.max_text_chars) for (const id of ["prompt", "negative"]) $(id).maxLength = state.limits.max_text_chars;
+  const transition = state.params.transition_seconds;
+  if (transition) { $("transition").min = transition.minimum_text; $("transition").max = transition.maximum_text; }
+  if (state.built) return;
+  const box = $("param-controls");
+  box.textContent = "";
+  for (const p of msg.params || []) if (p.preview_control && p.wire_field) box.appendChild(buildControl(p));
+  state.built = true;
+  updateOutputs();
 }
 
-// null when `value` fits the server's range for `key`, else the refusal (field, value, range).
-function rangeProblem(key, value) {
-  const range = state.ranges[key];
-  if (!range) return null;
-  const inside = Number.isFinite(value) && (!range.integer || Number.isInteger(value)) && value >= range.min &&
-    (range.max_open ? value < range.max : value <= range.max);
-  if (inside) return null;
-  const kind = range.integer ? "an integer" : "a finite number";
-  return key + "=" + value + " is refused: it must be " + kind + " in " + range.text;
+function buildControl(p) {
+  const id = "param-" + p.name;
+  const wrap = document.createElement("div");
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  label.textContent = p.name.replace(/_/g, " ") + (p.unit ? " (" + p.unit + ")" : "");
+  label.title = p.doc + " — " + p.range_text;
+  const input = document.createElement("input");
+  input.id = id;
+  input.title = label.title;
+  wrap.appendChild(label);
+  wrap.appendChild(input);
+  if (p.preview_control === "checkbox") {
+    wrap.className = "row";
+    input.type = "checkbox";
+    input.addEventListener("change", () => sendChange({ op: "params", [p.name]: input.checked }, p.name));
+  } else if (p.preview_control === "int_list") {
+    wrap.className = "row";
+    input.type = "text";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.id = id + "-set";
+    button.textContent = "Set";
+    button.addEventListener("click", () => {
+      const list = parseList(input.value);
+      if (!list) { log(p.name + " must be integers separated by commas", true); return; }
+      sendChange({ op: "params", [p.name]: list }, p.name);
+    });
+    wrap.appendChild(button);
+  } else {
+    input.type = p.preview_control === "slider" ? "range" : "number";
+    input.min = p.minimum_text;
+    // an exclusive maximum: the slider stops one step below it
+    input.max = p.maximum_exclusive && p.step ? String(p.maximum - p.step) : p.maximum_text;
+    input.step = p.step ? String(p.step) : "any";
+    input.addEventListener("change", () => sendChange({ op: "params", [p.name]: Number(input.value) }, p.name));
+    if (p.preview_control === "slider") {
+      wrap.className = "slider";
+      const out = document.createElement("output");
+      out.htmlFor = id;
+      input.addEventListener("input", updateOutputs);
+      wrap.appendChild(out);
+    } else {
+      wrap.className = "row";
+      if (p.kind === "int") wrap.appendChild(randomButton(p, input));
+    }
+  }
+  return wrap;
 }
 
-function tIndexProblem(list) {
-  if (state.maxTIndexList && list.length > state.maxTIndexList) {
-    return "t_index_list has " + list.length + " entries, above limits.max_t_index_list=" + state.maxTIndexList;
+function randomButton(p, input) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = "param-" + p.name + "-random";
+  button.textContent = "Random";
+  button.addEventListener("click", () => {
+    const top = Math.min(p.maximum, 2147483647);
+    input.value = String(p.minimum + Math.floor(Math.random() * (top - p.minimum + 1)));
+    input.dispatchEvent(new Event("change"));
+  });
+  return button;
+}
+
+// null when `value` is accepted for parameter `key` (a registry name), else the refusal in the server's own
+// words (sdbridge.params.check): parameter, value, range.
+function paramProblem(key, value) {
+  const p = state.params[key];
+  if (!p) return null;
+  const where = "preview page: ";
+  if (p.kind === "bool") return typeof value === "boolean" ? null : where + key + "=" + value + " must be true or false";
+  if (p.kind === "int_list") {
+    if (!value.length) return where + key + " is empty; give at least one index, e.g. [" + p.default.join(", ") + "]";
+    const budget = state.limits[p.max_items];
+    if (budget && value.length > budget) {
+      return where + key + " has " + value.length + " steps, above limits." + p.max_items + "=" + budget;
+    }
+    for (let i = 0; i < value.length; i++) {
+      if (!inRange(p, value[i], true)) {
+        return where + key + " entry " + value[i] + " (index " + i + ") is refused: each entry must be an integer in " +
+          p.range_text;
+      }
+    }
+    for (let i = 1; i < value.length; i++) {
+      if (p.ascending && value[i] <= value[i - 1]) return where + key + "=[" + value.join(", ") + "] must be strictly ascending";
+    }
+    return null;
   }
-  for (const t of list) {
-    const problem = rangeProblem("t_index_list", t);
-    if (problem) return "t_index_list entry " + problem.split("=").slice(1).join("=");
-  }
-  return null;
+  if (p.kind !== "float" && p.kind !== "int") return null;
+  if (inRange(p, value, p.kind === "int")) return null;
+  return where + key + "=" + value + " must be " + (p.kind === "int" ? "an integer" : "a number") + " in " +
+    p.range_text + (p.unit ? " " + p.unit : "");
+}
+
+function inRange(p, value, integer) {
+  return Number.isFinite(value) && (!integer || Number.isInteger(value)) && value >= p.minimum &&
+    (p.maximum_exclusive ? value < p.maximum : value <= p.maximum);
 }
 
 function onJson(msg) {
   if (msg.type === "hello") {
-    applyRanges(msg);
+    onHello(msg);
     if (msg.session !== null && msg.session !== undefined && state.watched === null) state.watched = msg.session;
   } else if (msg.type === "ack") {
     const resolve = state.pending.get(msg.req);
@@ -226,7 +305,7 @@ function onSessions(sessions) {
 function syncControls(values) {
   const set = (id, key, toText) => {
     const value = values[key];
-    if (value === undefined) return;
+    if (value === undefined || !$(id)) return;
     const text = toText ? toText(value) : String(value);
     if (state.lastValues[id] === text) return; // per control: two controls show t_index_list
     state.lastValues[id] = text;
@@ -241,31 +320,40 @@ function syncControls(values) {
   const promptText = (p) => (typeof p === "string" ? p : p.map(entry).join(" | "));
   set("prompt", "prompt", promptText);
   set("negative", "negative_prompt");
-  set("guidance", "guidance_scale");
-  set("delta", "delta");
-  set("seed", "seed", (v) => (Array.isArray(v) ? String(Array.isArray(v[0]) ? v[0][0] : v[0]) : String(v)));
-  set("t-index", "t_index_list", (v) => v.join(", "));
+  const first = (v) => (Array.isArray(v) ? String(Array.isArray(v[0]) ? v[0][0] : v[0]) : String(v)); // a blend
+  for (const p of Object.values(state.params)) {
+    if (!p.preview_control || !p.wire_field) continue;
+    const toText = p.kind === "int_list" ? (v) => v.join(", ") : p.kind === "int" ? first : null;
+    set("param-" + p.name, p.pipeline_key, toText);
+  }
   set("strength", "t_index_list", (v) => String(strengthOf(v)));
-  set("sim-enabled", "similarity_filter");
-  set("sim-threshold", "similarity_threshold");
-  set("sim-max-skip", "max_skip_frames");
 }
 
-// Strength = how much noise the first step adds: t_index 0 of 50 is full strength.
+// Strength = how much noise the first step adds: t_index 0 of the ladder (registry maximum + 1 steps) is full.
+function ladder() {
+  const p = state.params.t_index_list;
+  return p ? p.maximum + 1 : 50;
+}
+
 function strengthOf(tIndex) {
-  return Math.max(0.02, Math.min(1, 1 - tIndex[0] / 50)).toFixed(2);
+  return Math.max(0.02, Math.min(1, 1 - tIndex[0] / ladder())).toFixed(2);
 }
 
 function tIndexFor(strength, steps) {
-  const first = Math.max(0, Math.min(49, Math.round((1 - strength) * 50)));
+  const top = ladder() - 1;
+  const first = Math.max(0, Math.min(top, Math.round((1 - strength) * ladder())));
   const list = [];
-  for (let i = 0; i < steps; i++) list.push(Math.min(49, first + Math.round((i * (49 - first)) / steps)));
+  for (let i = 0; i < steps; i++) list.push(Math.min(top, first + Math.round((i * (top - first)) / steps)));
   return list;
 }
 
-function currentTIndex() {
-  const parsed = $("t-index").value.split(/[\s,]+/).filter((x) => x !== "").map(Number);
+function parseList(text) {
+  const parsed = text.split(/[\s,]+/).filter((x) => x !== "").map(Number);
   return parsed.length && parsed.every(Number.isInteger) ? parsed : null;
+}
+
+function currentTIndex() {
+  return $("param-t_index_list") ? parseList($("param-t_index_list").value) : null;
 }
 
 function drawChart(canvas, seriesList, colors, digits, fixedMax) {
@@ -315,32 +403,12 @@ function bind() {
   $("prompt").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("apply-prompt").click();
   });
-  for (const [id, key] of [["guidance", "guidance_scale"], ["delta", "delta"], ["sim-threshold", "similarity_threshold"]]) {
-    $(id).addEventListener("input", updateOutputs);
-    $(id).addEventListener("change", () => sendChange({ op: "params", [key]: Number($(id).value) }, key));
-  }
-  $("sim-max-skip").addEventListener("input", updateOutputs);
-  $("sim-max-skip").addEventListener("change", () =>
-    sendChange({ op: "params", similarity_max_skip: Number($("sim-max-skip").value) }, "similarity max skip"));
-  $("sim-enabled").addEventListener("change", () =>
-    sendChange({ op: "params", similarity_filter_enabled: $("sim-enabled").checked }, "similarity filter"));
   $("strength").addEventListener("input", updateOutputs);
   $("strength").addEventListener("change", () => {
     const steps = (currentTIndex() || [0, 0]).length;
     const list = tIndexFor(Number($("strength").value), steps);
-    $("t-index").value = list.join(", ");
+    if ($("param-t_index_list")) $("param-t_index_list").value = list.join(", ");
     sendChange({ op: "params", t_index_list: list }, "strength (t_index_list " + list.join(", ") + ")");
-  });
-  $("apply-t-index").addEventListener("click", () => {
-    const list = currentTIndex();
-    if (!list) { log("t_index_list must be integers separated by commas", true); return; }
-    sendChange({ op: "params", t_index_list: list }, "t_index_list");
-  });
-  const sendSeed = () => sendChange({ op: "params", seed: Number($("seed").value) }, "seed");
-  $("seed").addEventListener("change", sendSeed);
-  $("random-seed").addEventListener("click", () => {
-    $("seed").value = String(Math.floor(Math.random() * 2147483647));
-    sendSeed();
   });
   $("send-event").addEventListener("click", () => {
     let payload = {};
