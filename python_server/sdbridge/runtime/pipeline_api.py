@@ -2,7 +2,8 @@
 
 Any object with this API serves (sdbridge.pipeline's StreamPipeline and IdentityPipeline, test fakes,
 the recorder's wrapper); `frame_units` weighs a frame's share of a pipeline call shared by sessions;
-`result_job` builds what goes back to the client.
+`result_job` builds what goes back to the client. The worker decides by interface, never by concrete class:
+`shares_unet_batch` tells whether a pipeline implements `SharedBatchPipeline`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,32 @@ class SessionPipeline(Protocol):
     def update(self, **kwargs: Any) -> None: ...
 
     def __call__(self, image: np.ndarray) -> PipelineResult: ...
+
+
+class SharedBatchPipeline(SessionPipeline, Protocol):
+    """A pipeline whose UNet call can join other sessions' in one batch (sdbridge.pipeline.shared_batch.run_shared):
+    it stages a frame up to its UNet request, runs or calls the UNet, and completes the frame from its output."""
+
+    components: Any
+    config: Any
+
+    def stage(self, image: Any) -> Any: ...
+
+    def complete(self, staged: Any, unet_out: Any) -> Any: ...
+
+    def run_unet(self, request: Any) -> Any: ...
+
+    def call_unet(self, sample: Any, timesteps: Any, embeds: Any, added: Any = None) -> Any: ...
+
+
+_SHARED_BATCH_METHODS = ("stage", "complete", "run_unet", "call_unet")
+
+
+def shares_unet_batch(pipeline: Any) -> bool:
+    """True when `pipeline`'s class implements SharedBatchPipeline (the worker may batch its UNet call with other
+    sessions'). The class is asked, not the instance: a wrapper that forwards attributes (the recorder's) does
+    not implement the staged calls itself, so its frames run through its own `__call__` and are recorded."""
+    return all(callable(getattr(type(pipeline), name, None)) for name in _SHARED_BATCH_METHODS)
 
 
 #: Builds a fresh pipeline for one session at (width, height). Shares the loaded components.
