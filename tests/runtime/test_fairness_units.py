@@ -46,14 +46,16 @@ def test_newcomer_queues_behind_those_waiting_and_idle_time_is_not_banked() -> N
     share.order([1, 2])
     share.charge(1, 1.0)
     share.charge(2, 3.0)
-    assert share.order([1, 2, 9]) == [1, 2, 9]  # 9 is new: level with the most charged waiting (2)
-    assert share.used(9) == pytest.approx(3.0)
+    assert share.order([1, 2, 9]) == [1, 2, 9]  # 9 is new: one quantum behind the most charged waiting (2)
+    assert share.used(9) == pytest.approx(share.used(2) + 0.2)
     share.order([2, 9])  # 1 has no work now; 2 and 9 run on
-    share.charge(2, 5.0)
+    share.charge(2, 5.2)
     share.charge(9, 5.0)
+    clock = share.used(2)
+    assert share.used(9) == pytest.approx(clock)
     share.order([2, 9])
-    share.order([1, 2, 9])  # 1 comes back: at most one quantum behind the clock (8.0), not 7 s behind
-    assert share.used(1) == pytest.approx(8.0 - 0.2)
+    share.order([1, 2, 9])  # 1 comes back: at most one quantum behind the clock, not 7 s behind
+    assert share.used(1) == pytest.approx(clock - 0.2)
 
 
 def test_partners_are_the_waiting_sessions_within_one_quantum() -> None:
@@ -244,10 +246,11 @@ def _frame(frame_id: int, width: int) -> FrameJob:
 
 
 def test_a_costly_session_gets_its_share_not_every_other_turn() -> None:
-    """A costs 40 ms a frame, B 4 ms; both always answer a result with the next frame, B with two in flight.
+    """A costs 80 ms a frame, B 8 ms; both always answer a result with the next frame, B with two in flight.
     Round-robin gave them equal frame counts (B 1/11 of the time); the fair share gives B about as much
-    worker time as A: several B frames per A frame. And no B frame is dropped: a result goes back only
-    once its session's waiting frame has been taken."""
+    worker time as A: several B frames per A frame (about 10 on a quiet machine; under load each turn's
+    overhead counts too, so the bound is 2). And no B frame is dropped: a result goes back only once its
+    session's waiting frame has been taken."""
     table = SessionTable(max_sessions=2)
     a = table.open(b"a", ClientInfo("a"), credits=1)
     b = table.open(b"b", ClientInfo("b"), credits=2)
@@ -261,7 +264,7 @@ def test_a_costly_session_gets_its_share_not_every_other_turn() -> None:
         if not stop.is_set():
             table.submit_frame(sessions[result.identity], _frame(result.frame_id + 2, widths[result.identity]))
 
-    worker = Worker(table, lambda w, h: _Sleeper(0.04 if w == 8 else 0.004), lambda layout: (layout.width, 2),
+    worker = Worker(table, lambda w, h: _Sleeper(0.08 if w == 8 else 0.008), lambda layout: (layout.width, 2),
                     on_result, failures.append)
     table.submit_frame(a, _frame(1, 8))
     first = _frame(1, 4)
@@ -270,14 +273,14 @@ def test_a_costly_session_gets_its_share_not_every_other_turn() -> None:
     try:
         assert first.taken is not None and first.taken.wait(5)
         table.submit_frame(b, _frame(2, 4))  # B's second frame in flight
-        time.sleep(1.5)
+        time.sleep(2.0)
     finally:
         stop.set()
         assert worker.stop(timeout=5)
     assert not failures and counts[b"a"] >= 3
-    assert counts[b"b"] >= 3 * counts[b"a"], counts  # about 10 when the machine is quiet
+    assert counts[b"b"] >= 2 * counts[b"a"], counts
     assert b.slot.dropped == 0
-    assert worker.fair_share.used(b.session_id) == pytest.approx(worker.fair_share.used(a.session_id), abs=0.25)
+    assert worker.fair_share.used(b.session_id) == pytest.approx(worker.fair_share.used(a.session_id), abs=0.3)
 
 
 def test_a_shared_call_is_charged_by_unet_samples() -> None:
@@ -294,3 +297,14 @@ def test_a_shared_call_is_charged_by_unet_samples() -> None:
     assert frame_units(pipe(2, cfg="full")) == 5.0  # negative samples too
     assert frame_units(pipe(2, fbs=2)) == 6.0
     assert frame_units(object()) == 2.0  # a pipeline without a config (identity, fakes): one step
+
+
+def test_a_bad_prompt_value_is_reported_not_raised() -> None:
+    table = SessionTable(max_sessions=1)
+    session = table.open(b"s", ClientInfo("s"), credits=1)
+    session.pipeline = _Pipe()
+    failures: list[Exception] = []
+    applier = UpdateApplier({}, lambda s, exc: failures.append(exc))
+    table.submit_update(session, PipelineUpdate({"prompt": 5}))
+    applier.apply(session)  # the worker thread survives; the client gets an Error
+    assert len(failures) == 1 and len(session.updates) == 0 and "prompt" not in session.prompt_values

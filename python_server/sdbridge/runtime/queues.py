@@ -148,8 +148,9 @@ class FairShare:
     round-robin in id order after the one served last. Only sessions with work compete: the virtual clock is
     the charge of the least charged session with work at the last choice, and a session that had no work for
     a while comes back at most `quantum_s` behind it (it cannot bank idle time beyond one quantum). A session
-    seen for the first time starts level with the most charged one waiting, so a new session (or a reconnect)
-    queues behind those already waiting instead of jumping ahead with a clean slate. `partners` are the other
+    seen for the first time starts one quantum behind the most charged one waiting: a new session (or a
+    reconnect, whose first turn builds a pipeline and encodes its prompt at once) queues behind those already
+    waiting, so reconnecting again and again cannot buy a clean slate each time. `partners` are the other
     waiting sessions at most `quantum_s` ahead of the first: those may share its turn (one UNet batch).
 
     A client that streams sends its next frame when a result comes back, so right after its turn it has,
@@ -187,7 +188,7 @@ class FairShare:
             return []
         ids = sorted(ready)
         ids = [k for k in ids if k > self._last] + [k for k in ids if k <= self._last]
-        newcomer = max([self._clock, *(self._used[k] for k in ids if k in self._used)])
+        newcomer = max([self._clock, *(self._used[k] for k in ids if k in self._used)]) + self._quantum
         for key in ids:
             used = self._used.get(key)
             self._used[key] = newcomer if used is None else max(used, self._clock - self._quantum)

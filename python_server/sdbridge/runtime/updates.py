@@ -100,15 +100,14 @@ class UpdateApplier:
         encoder = getattr(session.pipeline, "prompt_encoder", None) if session.pipeline is not None else None
         if encoder is None:  # no pipeline yet (prepare encodes at the first frame) or one without text encoder
             return True
-        missing = encoder.missing(_specs(session, merged, transition))
-        if len(missing) <= self._per_turn or len(missing) > encoder.capacity:  # (more than the cache holds:
-            return True  # it could never be complete in the cache, so it is encoded at once)
-        if not slices:
-            return False
         try:
-            for text in missing[:self._per_turn]:
-                encoder.encode(text)
-        except Exception:  # applying the updates reports it to the client
+            missing = encoder.missing(_specs(session, merged, transition))
+            if len(missing) <= self._per_turn or len(missing) > encoder.capacity:  # (more than the cache
+                return True  # holds: it could never be complete in the cache, so it is encoded at once)
+            if slices:
+                for text in missing[:self._per_turn]:
+                    encoder.encode(text)
+        except Exception:  # a bad value or a failed encoding: applying the updates reports it to the client
             log.debug("session %d: encoding a prompt slice failed", session.session_id, exc_info=True)
             return True
         return False
