@@ -211,6 +211,8 @@ def test_engine_clients_are_told_the_page_address_of_their_session(identity_serv
                                     and n.source == "preview"), None), 10, "the page address notice")
     token = identity_server.preview.access.session_token(streamer.session_id)
     assert notice.message == identity_server.preview_url + f"?token={token}&session={streamer.session_id}"
+    assert notice.preview_url == notice.message  # the typed field (protocol 1.1); message kept for 1.0 clients
+    assert streamer.client.preview_url == notice.preview_url
     assert streamer.welcome.capabilities & m.Capability.NOTICES  # both sides say they speak Notice
     assert notice in streamer.client.notices
     status, body = _get(notice.message)

@@ -39,6 +39,9 @@ ALL_FORMATS = (PixelFormat.RGBA8, PixelFormat.BGRA8, PixelFormat.RGB8)
 _IMAGE = {"width": 4, "height": 2, "stride": 16, "session_id": SESSION, "stream_id": 1,
           "capture_time_us": 1700000000000000, "send_time_us": 1700000000000250}
 
+#: protocol 1.1: Notice.preview_url (notice_preview.json)
+PREVIEW_URL = "http://127.0.0.1:8765/?session=81985529216486895&token=abc"
+
 GOLDEN: dict[str, Message] = {
     "hello": Hello(1, 0, "golden-client", "0.1.0", "Unity", "2022.3.10f1", Capability(255), ALL_FORMATS),
     "welcome": Welcome(
@@ -76,6 +79,7 @@ GOLDEN: dict[str, Message] = {
     "bye": Bye("client closing"),
     "notice": Notice(NoticeKind.PROMPT_CHANGED, "prompt changed by the preview page", "preview",
                      prompt=Prompt("a snowy forest", "people")),
+    "notice_preview": Notice(NoticeKind.INFO, f"preview page: {PREVIEW_URL}", "preview", preview_url=PREVIEW_URL),
     "credit": Credit(1),
     "ping": Ping(5, 1700000000003000),
     "pong": Pong(5, 1700000000003000, 1700000000003100),

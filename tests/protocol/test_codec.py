@@ -218,16 +218,25 @@ def test_decode_accepts_zmq_frames() -> None:
     assert msg == _header() and pixels is not None and pixels.nbytes == 32
 
 
-def test_codec_is_the_only_package_module_importing_generated_code() -> None:
+def _importers(module: str) -> list[str]:
     from pathlib import Path
 
     pkg = Path(codec.__file__).resolve().parents[1]
-    pattern = re.compile(r"^\s*(from|import)\s+[\w.]*_generated|^\s*from\s+[\w.]+\s+import\s+.*\b_generated\b", re.M)
-    importers = sorted(
+    pattern = re.compile(rf"^\s*(from|import)\s+[\w.]*{module}\b|^\s*from\s+[\w.]+\s+import\s+.*\b{module}\b", re.M)
+    return sorted(
         str(p.relative_to(pkg)) for p in pkg.rglob("*.py")
         if "_generated" not in p.parts and pattern.search(p.read_text(encoding="utf-8"))
     )
-    assert importers == ["protocol/codec.py"]
+
+
+def test_codec_is_the_only_package_module_importing_flatc_code() -> None:
+    assert _importers("bridge_generated") == ["protocol/codec.py"]
+
+
+def test_only_the_protocol_package_imports_the_generated_schema_mirror() -> None:
+    assert _importers("bridge_schema") == ["protocol/_scalar.py", "protocol/_verify.py", "protocol/codec.py",
+                                           "protocol/messages.py",
+                                           "protocol/version.py"]
 
 
 def test_protocol_package_does_not_import_torch() -> None:

@@ -5,7 +5,8 @@ hot path. For scalar-only tables inside an Envelope the builder's output is simp
 with a few ``struct.pack`` calls; this module does exactly what ``flatbuffers.Builder`` does for such a
 message (same padding, same vtable, same field order: size descending, ties by descending id), so the
 bytes are identical. tests/protocol/test_scalar_fast_path.py checks that against the Builder on random
-values and against the golden files; the reader does the verifier's bounds checks inline.
+values and against the golden files; the reader does the verifier's bounds checks inline. Which tables take
+this path, and their fields, come from the table descriptions schemas/codegen.py generates out of bridge.fbs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from operator import attrgetter, itemgetter, ne
 from typing import Any
 
 from sdbridge.errors import ProtocolError
+from sdbridge.protocol._generated.bridge_schema import TABLES, UNION_TABLES
 from sdbridge.protocol.messages import (
     Credit,
     ErrorCode,
@@ -33,29 +35,13 @@ from sdbridge.protocol.messages import (
 #: (field id, field name, struct format character)
 ScalarField = tuple[int, str, str]
 
-_IMAGE: tuple[ScalarField, ...] = (
-    (0, "session_id", "Q"), (1, "stream_id", "I"), (2, "frame_id", "Q"), (3, "width", "I"), (4, "height", "I"),
-    (5, "stride", "I"), (6, "pixel_format", "B"), (7, "row_order", "B"), (8, "color_space", "B"),
-    (9, "alpha_mode", "B"), (10, "capture_time_us", "Q"), (11, "send_time_us", "Q"),
-)  # fmt: skip
-
-#: message type -> (table name, fields in id order); only tables without strings, vectors or sub-tables.
+#: message type -> (table name, fields in id order) for every message table holding only scalars (no strings,
+#: vectors or sub-tables), from schemas/bridge.fbs.
 SCALAR_TABLES: Mapping[MessageType, tuple[str, tuple[ScalarField, ...]]] = {
-    MessageType.FRAME: ("Frame", _IMAGE),
-    MessageType.RESULT: ("Result", (
-        *_IMAGE, (12, "queue_wait_us", "I"), (13, "inference_us", "I"), (14, "encode_us", "I"),
-        (15, "is_warmup", "?"), (16, "skipped", "?"), (17, "source_frame_id", "Q"), (18, "credits_granted", "I"),
-    )),
-    MessageType.STATS_REQUEST: ("StatsRequest", ((0, "request_id", "I"),)),
-    MessageType.STATS: ("Stats", (
-        (0, "request_id", "I"), (1, "session_id", "Q"), (2, "frames_in", "Q"), (3, "frames_out", "Q"),
-        (4, "frames_dropped", "Q"), (5, "frames_skipped", "Q"), (6, "fps_in", "f"), (7, "fps_out", "f"),
-        (8, "latency_p50_us", "I"), (9, "latency_p99_us", "I"), (10, "inference_p50_us", "I"), (11, "uptime_s", "f"),
-    )),
-    MessageType.CREDIT: ("Credit", ((0, "granted", "I"),)),
-    MessageType.PING: ("Ping", ((0, "nonce", "Q"), (1, "client_time_us", "Q"))),
-    MessageType.PONG: ("Pong", ((0, "nonce", "Q"), (1, "client_time_us", "Q"), (2, "server_time_us", "Q"))),
-}  # fmt: skip
+    MessageType(tag): (name, tuple((fid, field, fmt) for fid, field, _kind, _size, fmt, _ref in TABLES[name]))
+    for tag, name in UNION_TABLES.items()
+    if all(kind == "scalar" for _fid, _field, kind, *_ in TABLES[name])
+}
 
 
 class _Spec:

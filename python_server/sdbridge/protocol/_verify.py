@@ -4,8 +4,8 @@ Before any generated accessor touches a buffer from the network, ``verify_envelo
 table, vtable, string and vector reachable from the root and checks that each lies inside the buffer,
 so that decoding can neither read out of bounds (Python would silently wrap negative offsets) nor loop
 over a forged billion-element vector. It mirrors what flatbuffers' C++ Verifier checks (minus
-alignment). The layout table below repeats schemas/bridge.fbs; tests/protocol/test_verify_layout.py
-checks it against the flatc output.
+alignment). The layout is built from the table fields schemas/codegen.py generates out of bridge.fbs
+(``bridge_schema.TABLES``); tests/protocol/test_codec.py also checks it against the flatc output.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import struct
 from collections.abc import Mapping
 
 from sdbridge.errors import ProtocolError
-from sdbridge.protocol.messages import ErrorCode, MessageType
+from sdbridge.protocol._generated.bridge_schema import TABLES
+from sdbridge.protocol._generated.bridge_schema import UNION_TABLES as GENERATED_UNION_TABLES
+from sdbridge.protocol.messages import ErrorCode
 
 
 class Kind(enum.Enum):
@@ -31,93 +33,32 @@ class Kind(enum.Enum):
 
 Field = tuple[int, Kind, int | str]  # (field id, kind, size or table name)
 
-_S1, _S2, _S4, _S8 = ((Kind.SCALAR, n) for n in (1, 2, 4, 8))
-_STR = (Kind.STRING, 0)
+_KINDS: Mapping[str, Kind] = {"scalar": Kind.SCALAR, "string": Kind.STRING, "vector": Kind.VECTOR,
+                              "tables": Kind.TABLES, "table": Kind.TABLE}
 
 
-def _f(fid: int, spec: tuple[Kind, int | str]) -> Field:
-    return (fid, spec[0], spec[1])
+def _layout(fields: tuple[tuple[int, str, str, int, str, str], ...]) -> tuple[Field, ...]:
+    """Verifier fields of one generated table description; a union field also takes its type slot (id - 1)."""
+    out: list[Field] = []
+    for fid, _name, kind, size, _fmt, ref in fields:
+        if kind == "union":
+            out += [(fid - 1, Kind.SCALAR, 1), (fid, Kind.UNION, ref)]
+        else:
+            out.append((fid, _KINDS[kind], ref if kind in ("tables", "table") else size))
+    return tuple(out)
 
 
-_FRAME_FIELDS: tuple[Field, ...] = (
-    _f(0, _S8), _f(1, _S4), _f(2, _S8), _f(3, _S4), _f(4, _S4), _f(5, _S4),
-    _f(6, _S1), _f(7, _S1), _f(8, _S1), _f(9, _S1), _f(10, _S8), _f(11, _S8),
-)  # fmt: skip
-
-#: table name -> fields, as in schemas/bridge.fbs.
-LAYOUT: Mapping[str, tuple[Field, ...]] = {
-    "KeyValue": (_f(0, _STR), _f(1, _S1), _f(2, _S1), _f(3, _S8), _f(4, _S8), _f(5, _STR)),
-    "PromptWeight": (_f(0, _STR), _f(1, _S4)),
-    "SeedWeight": (_f(0, _S8), _f(1, _S4)),
-    "ModelInfo": (_f(0, _STR), _f(1, _S1), _f(2, _S4), _f(3, _S4)),
-    "Hello": (
-        _f(0, _S2), _f(1, _S2), _f(2, _STR), _f(3, _STR), _f(4, _STR), _f(5, _STR), _f(6, _S4),
-        (7, Kind.VECTOR, 1),
-    ),
-    "Welcome": (
-        _f(0, _S8), _f(1, _S2), _f(2, _S2), _f(3, _STR), _f(4, _S4), _f(5, _S4), _f(6, _S4), _f(7, _S4),
-        _f(8, _S4), _f(9, _S4), (10, Kind.TABLE, "ModelInfo"), _f(11, _S4), (12, Kind.VECTOR, 1),
-        _f(13, _STR),
-    ),
-    "Error": (_f(0, _S2), _f(1, _STR), _f(2, _STR), _f(3, _S8), _f(4, _S1), _f(5, _S1)),
-    "Frame": _FRAME_FIELDS,
-    "Result": (
-        *_FRAME_FIELDS, _f(12, _S4), _f(13, _S4), _f(14, _S4), _f(15, _S1), _f(16, _S1), _f(17, _S8),
-        _f(18, _S4),
-    ),
-    "Prompt": (
-        _f(0, _STR), _f(1, _STR), (2, Kind.TABLES, "PromptWeight"), _f(3, _S4), _f(4, _S4), _f(5, _S1),
-        _f(6, _S4),
-    ),
-    "Params": (
-        _f(0, _S4), _f(1, _S4), _f(2, _S4), (3, Kind.VECTOR, 4), _f(4, _S8), _f(5, _S1), _f(6, _S4),
-        _f(7, _S4), (8, Kind.TABLES, "SeedWeight"), _f(9, _S4),
-    ),
-    "GameEvent": (_f(0, _STR), (1, Kind.TABLES, "KeyValue"), _f(2, _S8), _f(3, _S8)),
-    "State": ((0, Kind.TABLES, "KeyValue"), _f(1, _S1), _f(2, _S8)),
-    "StatsRequest": (_f(0, _S4),),
-    "Stats": (
-        _f(0, _S4), _f(1, _S8), _f(2, _S8), _f(3, _S8), _f(4, _S8), _f(5, _S8), _f(6, _S4), _f(7, _S4),
-        _f(8, _S4), _f(9, _S4), _f(10, _S4), _f(11, _S4),
-    ),
-    "Bye": (_f(0, _STR),),
-    "Notice": (_f(0, _S1), _f(1, _STR), _f(2, _STR), (3, Kind.TABLE, "Prompt"), (4, Kind.TABLE, "Params")),
-    "Credit": (_f(0, _S4),),
-    "Ping": (_f(0, _S8), _f(1, _S8)),
-    "Pong": (_f(0, _S8), _f(1, _S8), _f(2, _S8)),
-    "Envelope": (_f(0, _S1), (1, Kind.UNION, "Message")),
-}  # fmt: skip
+#: table name -> fields, from schemas/bridge.fbs.
+LAYOUT: Mapping[str, tuple[Field, ...]] = {name: _layout(fields) for name, fields in TABLES.items()}
 
 #: names of the list fields, for error messages (the element-count limit applies to these).
 LIST_FIELDS: Mapping[tuple[str, int], str] = {
-    ("Hello", 7): "Hello.pixel_formats",
-    ("Welcome", 12): "Welcome.pixel_formats",
-    ("Prompt", 2): "Prompt.blend",
-    ("Params", 3): "Params.t_index_list",
-    ("Params", 8): "Params.seed_blend",
-    ("GameEvent", 1): "GameEvent.payload",
-    ("State", 0): "State.entries",
+    (table, fid): f"{table}.{name}"
+    for table, fields in TABLES.items() for fid, name, kind, *_ in fields if kind in ("vector", "tables")
 }
 
 #: union tag -> table name of Envelope.body.
-UNION_TABLES: Mapping[int, str] = {
-    MessageType.HELLO: "Hello",
-    MessageType.WELCOME: "Welcome",
-    MessageType.ERROR: "Error",
-    MessageType.FRAME: "Frame",
-    MessageType.RESULT: "Result",
-    MessageType.PROMPT: "Prompt",
-    MessageType.PARAMS: "Params",
-    MessageType.GAME_EVENT: "GameEvent",
-    MessageType.STATE: "State",
-    MessageType.STATS_REQUEST: "StatsRequest",
-    MessageType.STATS: "Stats",
-    MessageType.BYE: "Bye",
-    MessageType.NOTICE: "Notice",
-    MessageType.CREDIT: "Credit",
-    MessageType.PING: "Ping",
-    MessageType.PONG: "Pong",
-}
+UNION_TABLES: Mapping[int, str] = GENERATED_UNION_TABLES
 
 _U8 = struct.Struct("<B")
 _U16 = struct.Struct("<H")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import flatbuffers
@@ -31,6 +31,7 @@ import flatbuffers
 from sdbridge.errors import ProtocolError
 from sdbridge.protocol import _known, _scalar, _verify
 from sdbridge.protocol._generated import bridge_generated as fb
+from sdbridge.protocol._generated.bridge_schema import TABLES
 from sdbridge.protocol.messages import (
     MESSAGE_TYPES,
     AlphaMode,
@@ -38,7 +39,6 @@ from sdbridge.protocol.messages import (
     Bye,
     Capability,
     ColorSpace,
-    Credit,
     ErrorCode,
     ErrorMsg,
     FrameHeader,
@@ -54,17 +54,13 @@ from sdbridge.protocol.messages import (
     Pairs,
     Params,
     ParamsField,
-    Ping,
     PixelFormat,
-    Pong,
     Prompt,
     PromptWeight,
     ResultHeader,
     RowOrder,
     SeedWeight,
     State,
-    Stats,
-    StatsRequest,
     Value,
     ValueKind,
     Welcome,
@@ -106,26 +102,66 @@ DEFAULT_LIMITS = DecodeLimits()
 # ------------------------------------------------------------------------------------------ encode
 
 _AddFn = Callable[[flatbuffers.Builder, Any], None]
-#: (size in bytes on the wire, field id, field name, generated AddX function, value)
-_FieldSpec = tuple[int, int, str, _AddFn, Any]
 
 
-def _table(
-    b: flatbuffers.Builder, name: str, start: Callable[[flatbuffers.Builder], None],
-    end: Callable[[flatbuffers.Builder], int], fields: Sequence[_FieldSpec],
-) -> int:
-    """Start a table, add ``fields`` in the canonical order (size desc, id desc), end it."""
-    start(b)
-    for _size, _fid, field, add, value in sorted(fields, key=lambda f: (-f[0], -f[1])):
-        try:
-            add(b, value)
-        except (struct.error, OverflowError, TypeError, ValueError) as exc:
-            raise ProtocolError(
-                ErrorCode.BAD_PARAM,
-                f"cannot encode {name}.{field}={value!r}: it does not fit the wire type ({exc}); "
-                "pass a value in the field's range",
-            ) from exc
-    return end(b)
+def _camel(name: str) -> str:
+    """flatc's accessor spelling of a field name: t_index_list -> TIndexList."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+class _TableSpec:
+    """flatc's Start/End/Add functions of one table, its fields in the canonical add order (size desc, id desc)."""
+
+    __slots__ = ("end", "fields", "names", "start")
+
+    def __init__(self, name: str) -> None:
+        self.start: Callable[[flatbuffers.Builder], None] = getattr(fb, f"{name}Start")
+        self.end: Callable[[flatbuffers.Builder], int] = getattr(fb, f"{name}End")
+        fields = [f for f in TABLES[name] if f[2] != "union"]
+        # bytes in the table: a scalar's size, 4 for an offset (string, vector, table)
+        ordered = sorted(fields, key=lambda f: (-(f[3] if f[2] == "scalar" else 4), -f[0]))
+        self.fields: tuple[tuple[str, _AddFn], ...] = tuple(
+            (f[1], getattr(fb, f"{name}Add{_camel(f[1])}")) for f in ordered)
+        self.names = frozenset(f[1] for f in fields)
+
+
+#: every table of bridge.fbs but the Envelope root, from the generated bridge_schema.TABLES
+_SPECS: dict[str, _TableSpec] = {name: _TableSpec(name) for name in TABLES if name != "Envelope"}
+
+
+def _table(b: flatbuffers.Builder, name: str, values: Mapping[str, Any]) -> int:
+    """Start table ``name``, add the fields in ``values`` in the canonical order, end it.
+
+    Sizes, ids and the flatc Add functions come from the schema, so no list here repeats them. A field
+    missing from ``values`` is not written (as a default value is not); a name that is no field of the
+    table is a bug in this module and raises KeyError.
+    """
+    spec = _SPECS[name]
+    if not spec.names.issuperset(values):
+        raise KeyError(f"{name} has no field(s) {sorted(set(values) - spec.names)}")
+    spec.start(b)
+    for field, add in spec.fields:
+        if field in values:
+            value = values[field]
+            try:
+                add(b, value)
+            except (struct.error, OverflowError, TypeError, ValueError) as exc:
+                raise ProtocolError(
+                    ErrorCode.BAD_PARAM,
+                    f"cannot encode {name}.{field}={value!r}: it does not fit the wire type ({exc}); "
+                    "pass a value in the field's range",
+                ) from exc
+    return spec.end(b)
+
+
+def _scalar_table(name: str) -> Callable[[flatbuffers.Builder, Any], int]:
+    """Encoder of a scalar-only table: every schema field is read from the message attribute of that name."""
+    names = tuple(f[1] for f in TABLES[name])
+
+    def encode_table(b: flatbuffers.Builder, m: Any) -> int:
+        return _table(b, name, {field: getattr(m, field) for field in names})
+
+    return encode_table
 
 
 def _string(b: flatbuffers.Builder, text: str) -> int:
@@ -175,14 +211,8 @@ def _enc_keyvalue(b: flatbuffers.Builder, key: str, value: Value) -> int:
             ErrorCode.BAD_PARAM,
             f"KeyValue {key!r} has a {type(value).__name__} value; allowed: bool, int, float, str",
         )
-    return _table(b, "KeyValue", fb.KeyValueStart, fb.KeyValueEnd, [
-        (4, 0, "key", fb.KeyValueAddKey, key_off),
-        (1, 1, "kind", fb.KeyValueAddKind, int(kind)),
-        (1, 2, "bool_value", fb.KeyValueAddBoolValue, bool_v),
-        (8, 3, "int_value", fb.KeyValueAddIntValue, int_v),
-        (8, 4, "float_value", fb.KeyValueAddFloatValue, float_v),
-        (4, 5, "string_value", fb.KeyValueAddStringValue, str_off),
-    ])
+    return _table(b, "KeyValue", {"key": key_off, "kind": int(kind), "bool_value": bool_v, "int_value": int_v,
+                                  "float_value": float_v, "string_value": str_off})
 
 
 def _enc_pairs(b: flatbuffers.Builder, pairs: Pairs) -> list[int]:
@@ -194,28 +224,18 @@ def _enc_hello(b: flatbuffers.Builder, m: Hello) -> int:
     engine, engine_version = _string(b, m.engine_name), _string(b, m.engine_version)
     formats = _scalar_vector(b, fb.HelloStartPixelFormatsVector, b.PrependUint8,
                              [int(f) for f in m.pixel_formats], "Hello.pixel_formats")
-    return _table(b, "Hello", fb.HelloStart, fb.HelloEnd, [
-        (2, 0, "protocol_major", fb.HelloAddProtocolMajor, m.protocol_major),
-        (2, 1, "protocol_minor", fb.HelloAddProtocolMinor, m.protocol_minor),
-        (4, 2, "client_name", fb.HelloAddClientName, name),
-        (4, 3, "client_version", fb.HelloAddClientVersion, version),
-        (4, 4, "engine_name", fb.HelloAddEngineName, engine),
-        (4, 5, "engine_version", fb.HelloAddEngineVersion, engine_version),
-        (4, 6, "capabilities", fb.HelloAddCapabilities, int(m.capabilities)),
-        (4, 7, "pixel_formats", fb.HelloAddPixelFormats, formats),
-    ])
+    return _table(b, "Hello", {
+        "protocol_major": m.protocol_major, "protocol_minor": m.protocol_minor, "client_name": name,
+        "client_version": version, "engine_name": engine, "engine_version": engine_version,
+        "capabilities": int(m.capabilities), "pixel_formats": formats,
+    })
 
 
 def _enc_model(b: flatbuffers.Builder, m: ModelInfo | None) -> int:
     if m is None:
         return 0
     name = _string(b, m.name)
-    return _table(b, "ModelInfo", fb.ModelInfoStart, fb.ModelInfoEnd, [
-        (4, 0, "name", fb.ModelInfoAddName, name),
-        (1, 1, "family", fb.ModelInfoAddFamily, int(m.family)),
-        (4, 2, "width", fb.ModelInfoAddWidth, m.width),
-        (4, 3, "height", fb.ModelInfoAddHeight, m.height),
-    ])
+    return _table(b, "ModelInfo", {"name": name, "family": int(m.family), "width": m.width, "height": m.height})
 
 
 def _enc_welcome(b: flatbuffers.Builder, m: Welcome) -> int:
@@ -224,100 +244,21 @@ def _enc_welcome(b: flatbuffers.Builder, m: Welcome) -> int:
     formats = _scalar_vector(b, fb.WelcomeStartPixelFormatsVector, b.PrependUint8,
                              [int(f) for f in m.pixel_formats], "Welcome.pixel_formats")
     warning = _string(b, m.warning)
-    return _table(b, "Welcome", fb.WelcomeStart, fb.WelcomeEnd, [
-        (8, 0, "session_id", fb.WelcomeAddSessionId, m.session_id),
-        (2, 1, "protocol_major", fb.WelcomeAddProtocolMajor, m.protocol_major),
-        (2, 2, "protocol_minor", fb.WelcomeAddProtocolMinor, m.protocol_minor),
-        (4, 3, "server_version", fb.WelcomeAddServerVersion, server_version),
-        (4, 4, "capabilities", fb.WelcomeAddCapabilities, int(m.capabilities)),
-        (4, 5, "initial_credits", fb.WelcomeAddInitialCredits, m.initial_credits),
-        (4, 6, "max_width", fb.WelcomeAddMaxWidth, m.max_width),
-        (4, 7, "max_height", fb.WelcomeAddMaxHeight, m.max_height),
-        (4, 8, "max_message_bytes", fb.WelcomeAddMaxMessageBytes, m.max_message_bytes),
-        (4, 9, "latency_frames", fb.WelcomeAddLatencyFrames, m.latency_frames),
-        (4, 10, "model", fb.WelcomeAddModel, model),
-        (4, 11, "heartbeat_interval_ms", fb.WelcomeAddHeartbeatIntervalMs, m.heartbeat_interval_ms),
-        (4, 12, "pixel_formats", fb.WelcomeAddPixelFormats, formats),
-        (4, 13, "warning", fb.WelcomeAddWarning, warning),
-    ])
+    return _table(b, "Welcome", {
+        "session_id": m.session_id, "protocol_major": m.protocol_major, "protocol_minor": m.protocol_minor,
+        "server_version": server_version, "capabilities": int(m.capabilities), "initial_credits": m.initial_credits,
+        "max_width": m.max_width, "max_height": m.max_height, "max_message_bytes": m.max_message_bytes,
+        "latency_frames": m.latency_frames, "model": model, "heartbeat_interval_ms": m.heartbeat_interval_ms,
+        "pixel_formats": formats, "warning": warning,
+    })
 
 
 def _enc_error(b: flatbuffers.Builder, m: ErrorMsg) -> int:
     message, field = _string(b, m.message), _string(b, m.field)
-    return _table(b, "Error", fb.ErrorStart, fb.ErrorEnd, [
-        (2, 0, "code", fb.ErrorAddCode, int(m.code)),
-        (4, 1, "message", fb.ErrorAddMessage, message),
-        (4, 2, "field", fb.ErrorAddField, field),
-        (8, 3, "frame_id", fb.ErrorAddFrameId, m.frame_id or 0),
-        (1, 4, "has_frame_id", fb.ErrorAddHasFrameId, m.frame_id is not None),
-        (1, 5, "session_closed", fb.ErrorAddSessionClosed, m.session_closed),
-    ])
-
-
-def _image_fields(prefix: Any, m: ImageHeader) -> list[_FieldSpec]:
-    """The 12 fields Frame and Result share (ids 0..11)."""
-    p = prefix
-    return [
-        (8, 0, "session_id", p.AddSessionId, m.session_id),
-        (4, 1, "stream_id", p.AddStreamId, m.stream_id),
-        (8, 2, "frame_id", p.AddFrameId, m.frame_id),
-        (4, 3, "width", p.AddWidth, m.width),
-        (4, 4, "height", p.AddHeight, m.height),
-        (4, 5, "stride", p.AddStride, m.stride),
-        (1, 6, "pixel_format", p.AddPixelFormat, int(m.pixel_format)),
-        (1, 7, "row_order", p.AddRowOrder, int(m.row_order)),
-        (1, 8, "color_space", p.AddColorSpace, int(m.color_space)),
-        (1, 9, "alpha_mode", p.AddAlphaMode, int(m.alpha_mode)),
-        (8, 10, "capture_time_us", p.AddCaptureTimeUs, m.capture_time_us),
-        (8, 11, "send_time_us", p.AddSendTimeUs, m.send_time_us),
-    ]
-
-
-class _FrameAdders:
-    AddSessionId = fb.FrameAddSessionId
-    AddStreamId = fb.FrameAddStreamId
-    AddFrameId = fb.FrameAddFrameId
-    AddWidth = fb.FrameAddWidth
-    AddHeight = fb.FrameAddHeight
-    AddStride = fb.FrameAddStride
-    AddPixelFormat = fb.FrameAddPixelFormat
-    AddRowOrder = fb.FrameAddRowOrder
-    AddColorSpace = fb.FrameAddColorSpace
-    AddAlphaMode = fb.FrameAddAlphaMode
-    AddCaptureTimeUs = fb.FrameAddCaptureTimeUs
-    AddSendTimeUs = fb.FrameAddSendTimeUs
-
-
-class _ResultAdders:
-    AddSessionId = fb.ResultAddSessionId
-    AddStreamId = fb.ResultAddStreamId
-    AddFrameId = fb.ResultAddFrameId
-    AddWidth = fb.ResultAddWidth
-    AddHeight = fb.ResultAddHeight
-    AddStride = fb.ResultAddStride
-    AddPixelFormat = fb.ResultAddPixelFormat
-    AddRowOrder = fb.ResultAddRowOrder
-    AddColorSpace = fb.ResultAddColorSpace
-    AddAlphaMode = fb.ResultAddAlphaMode
-    AddCaptureTimeUs = fb.ResultAddCaptureTimeUs
-    AddSendTimeUs = fb.ResultAddSendTimeUs
-
-
-def _enc_frame(b: flatbuffers.Builder, m: FrameHeader) -> int:
-    return _table(b, "Frame", fb.FrameStart, fb.FrameEnd, _image_fields(_FrameAdders, m))
-
-
-def _enc_result(b: flatbuffers.Builder, m: ResultHeader) -> int:
-    return _table(b, "Result", fb.ResultStart, fb.ResultEnd, [
-        *_image_fields(_ResultAdders, m),
-        (4, 12, "queue_wait_us", fb.ResultAddQueueWaitUs, m.queue_wait_us),
-        (4, 13, "inference_us", fb.ResultAddInferenceUs, m.inference_us),
-        (4, 14, "encode_us", fb.ResultAddEncodeUs, m.encode_us),
-        (1, 15, "is_warmup", fb.ResultAddIsWarmup, m.is_warmup),
-        (1, 16, "skipped", fb.ResultAddSkipped, m.skipped),
-        (8, 17, "source_frame_id", fb.ResultAddSourceFrameId, m.source_frame_id),
-        (4, 18, "credits_granted", fb.ResultAddCreditsGranted, m.credits_granted),
-    ])
+    return _table(b, "Error", {
+        "code": int(m.code), "message": message, "field": field, "frame_id": m.frame_id or 0,
+        "has_frame_id": m.frame_id is not None, "session_closed": m.session_closed,
+    })
 
 
 def _enc_prompt(b: flatbuffers.Builder, m: Prompt) -> int:
@@ -325,144 +266,66 @@ def _enc_prompt(b: flatbuffers.Builder, m: Prompt) -> int:
     weights = []
     for w in m.blend:
         w_text = _string(b, w.text)
-        weights.append(_table(b, "PromptWeight", fb.PromptWeightStart, fb.PromptWeightEnd, [
-            (4, 0, "text", fb.PromptWeightAddText, w_text),
-            (4, 1, "weight", fb.PromptWeightAddWeight, w.weight),
-        ]))
+        weights.append(_table(b, "PromptWeight", {"text": w_text, "weight": w.weight}))
     blend = _offset_vector(b, fb.PromptStartBlendVector, weights)
-    return _table(b, "Prompt", fb.PromptStart, fb.PromptEnd, [
-        (4, 0, "text", fb.PromptAddText, text),
-        (4, 1, "negative", fb.PromptAddNegative, negative),
-        (4, 2, "blend", fb.PromptAddBlend, blend),
-        (4, 3, "transition_frames", fb.PromptAddTransitionFrames, m.transition_frames),
-        (4, 4, "transition_seconds", fb.PromptAddTransitionSeconds, m.transition_seconds),
-        (1, 5, "method", fb.PromptAddMethod, int(m.method)),
-        (4, 6, "stream_id", fb.PromptAddStreamId, m.stream_id),
-    ])
+    return _table(b, "Prompt", {
+        "text": text, "negative": negative, "blend": blend, "transition_frames": m.transition_frames,
+        "transition_seconds": m.transition_seconds, "method": int(m.method), "stream_id": m.stream_id,
+    })
 
 
 def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
     t_index = _scalar_vector(b, fb.ParamsStartTIndexListVector, b.PrependInt32,
                              list(m.t_index_list or ()), "Params.t_index_list")
-    seeds = []
-    for s in m.seed_blend or ():
-        seeds.append(_table(b, "SeedWeight", fb.SeedWeightStart, fb.SeedWeightEnd, [
-            (8, 0, "seed", fb.SeedWeightAddSeed, s.seed),
-            (4, 1, "weight", fb.SeedWeightAddWeight, s.weight),
-        ]))
+    seeds = [_table(b, "SeedWeight", {"seed": s.seed, "weight": s.weight}) for s in m.seed_blend or ()]
     seed_blend = _offset_vector(b, fb.ParamsStartSeedBlendVector, seeds)
-    return _table(b, "Params", fb.ParamsStart, fb.ParamsEnd, [
-        (4, 0, "set_mask", fb.ParamsAddSetMask, int(m.set_mask)),
-        (4, 1, "guidance_scale", fb.ParamsAddGuidanceScale, m.guidance_scale or 0.0),
-        (4, 2, "delta", fb.ParamsAddDelta, m.delta or 0.0),
-        (4, 3, "t_index_list", fb.ParamsAddTIndexList, t_index),
-        (8, 4, "seed", fb.ParamsAddSeed, m.seed or 0),
-        (1, 5, "similarity_filter_enabled", fb.ParamsAddSimilarityFilterEnabled,
-         bool(m.similarity_filter_enabled)),
-        (4, 6, "similarity_threshold", fb.ParamsAddSimilarityThreshold, m.similarity_threshold or 0.0),
-        (4, 7, "similarity_max_skip", fb.ParamsAddSimilarityMaxSkip, m.similarity_max_skip or 0),
-        (4, 8, "seed_blend", fb.ParamsAddSeedBlend, seed_blend),
-        (4, 9, "stream_id", fb.ParamsAddStreamId, m.stream_id),
-    ])
+    return _table(b, "Params", {
+        "set_mask": int(m.set_mask), "guidance_scale": m.guidance_scale or 0.0, "delta": m.delta or 0.0,
+        "t_index_list": t_index, "seed": m.seed or 0,
+        "similarity_filter_enabled": bool(m.similarity_filter_enabled),
+        "similarity_threshold": m.similarity_threshold or 0.0, "similarity_max_skip": m.similarity_max_skip or 0,
+        "seed_blend": seed_blend, "stream_id": m.stream_id,
+    })
 
 
 def _enc_game_event(b: flatbuffers.Builder, m: GameEvent) -> int:
     name = _string(b, m.name)
     payload = _offset_vector(b, fb.GameEventStartPayloadVector, _enc_pairs(b, m.payload))
-    return _table(b, "GameEvent", fb.GameEventStart, fb.GameEventEnd, [
-        (4, 0, "name", fb.GameEventAddName, name),
-        (4, 1, "payload", fb.GameEventAddPayload, payload),
-        (8, 2, "client_time_us", fb.GameEventAddClientTimeUs, m.client_time_us),
-        (8, 3, "frame_id", fb.GameEventAddFrameId, m.frame_id),
-    ])
+    return _table(b, "GameEvent", {"name": name, "payload": payload, "client_time_us": m.client_time_us,
+                                   "frame_id": m.frame_id})
 
 
 def _enc_state(b: flatbuffers.Builder, m: State) -> int:
     entries = _offset_vector(b, fb.StateStartEntriesVector, _enc_pairs(b, m.entries))
-    return _table(b, "State", fb.StateStart, fb.StateEnd, [
-        (4, 0, "entries", fb.StateAddEntries, entries),
-        (1, 1, "replace_all", fb.StateAddReplaceAll, m.replace_all),
-        (8, 2, "client_time_us", fb.StateAddClientTimeUs, m.client_time_us),
-    ])
-
-
-def _enc_stats_request(b: flatbuffers.Builder, m: StatsRequest) -> int:
-    return _table(b, "StatsRequest", fb.StatsRequestStart, fb.StatsRequestEnd, [
-        (4, 0, "request_id", fb.StatsRequestAddRequestId, m.request_id),
-    ])
-
-
-def _enc_stats(b: flatbuffers.Builder, m: Stats) -> int:
-    return _table(b, "Stats", fb.StatsStart, fb.StatsEnd, [
-        (4, 0, "request_id", fb.StatsAddRequestId, m.request_id),
-        (8, 1, "session_id", fb.StatsAddSessionId, m.session_id),
-        (8, 2, "frames_in", fb.StatsAddFramesIn, m.frames_in),
-        (8, 3, "frames_out", fb.StatsAddFramesOut, m.frames_out),
-        (8, 4, "frames_dropped", fb.StatsAddFramesDropped, m.frames_dropped),
-        (8, 5, "frames_skipped", fb.StatsAddFramesSkipped, m.frames_skipped),
-        (4, 6, "fps_in", fb.StatsAddFpsIn, m.fps_in),
-        (4, 7, "fps_out", fb.StatsAddFpsOut, m.fps_out),
-        (4, 8, "latency_p50_us", fb.StatsAddLatencyP50Us, m.latency_p50_us),
-        (4, 9, "latency_p99_us", fb.StatsAddLatencyP99Us, m.latency_p99_us),
-        (4, 10, "inference_p50_us", fb.StatsAddInferenceP50Us, m.inference_p50_us),
-        (4, 11, "uptime_s", fb.StatsAddUptimeS, m.uptime_s),
-    ])
+    return _table(b, "State", {"entries": entries, "replace_all": m.replace_all, "client_time_us": m.client_time_us})
 
 
 def _enc_bye(b: flatbuffers.Builder, m: Bye) -> int:
-    reason = _string(b, m.reason)
-    return _table(b, "Bye", fb.ByeStart, fb.ByeEnd, [(4, 0, "reason", fb.ByeAddReason, reason)])
+    return _table(b, "Bye", {"reason": _string(b, m.reason)})
 
 
 def _enc_notice(b: flatbuffers.Builder, m: Notice) -> int:
     message, source = _string(b, m.message), _string(b, m.source)
     prompt = _enc_prompt(b, m.prompt) if m.prompt is not None else 0
     params = _enc_params(b, m.params) if m.params is not None else 0
-    return _table(b, "Notice", fb.NoticeStart, fb.NoticeEnd, [
-        (1, 0, "kind", fb.NoticeAddKind, int(m.kind)),
-        (4, 1, "message", fb.NoticeAddMessage, message),
-        (4, 2, "source", fb.NoticeAddSource, source),
-        (4, 3, "prompt", fb.NoticeAddPrompt, prompt),
-        (4, 4, "params", fb.NoticeAddParams, params),
-    ])
+    preview_url = _string(b, m.preview_url)
+    return _table(b, "Notice", {"kind": int(m.kind), "message": message, "source": source, "prompt": prompt,
+                                "params": params, "preview_url": preview_url})
 
 
-def _enc_credit(b: flatbuffers.Builder, m: Credit) -> int:
-    return _table(b, "Credit", fb.CreditStart, fb.CreditEnd, [(4, 0, "granted", fb.CreditAddGranted, m.granted)])
-
-
-def _enc_ping(b: flatbuffers.Builder, m: Ping) -> int:
-    return _table(b, "Ping", fb.PingStart, fb.PingEnd, [
-        (8, 0, "nonce", fb.PingAddNonce, m.nonce),
-        (8, 1, "client_time_us", fb.PingAddClientTimeUs, m.client_time_us),
-    ])
-
-
-def _enc_pong(b: flatbuffers.Builder, m: Pong) -> int:
-    return _table(b, "Pong", fb.PongStart, fb.PongEnd, [
-        (8, 0, "nonce", fb.PongAddNonce, m.nonce),
-        (8, 1, "client_time_us", fb.PongAddClientTimeUs, m.client_time_us),
-        (8, 2, "server_time_us", fb.PongAddServerTimeUs, m.server_time_us),
-    ])
-
-
+#: union tag -> Builder encoder; the scalar-only tables (Frame, Result, Stats, ...) are encoded field by field
+#: from the schema (``encode`` takes the byte-identical struct fast path for them).
 _ENCODERS: dict[MessageType, Callable[[flatbuffers.Builder, Any], int]] = {
     MessageType.HELLO: _enc_hello,
     MessageType.WELCOME: _enc_welcome,
     MessageType.ERROR: _enc_error,
-    MessageType.FRAME: _enc_frame,
-    MessageType.RESULT: _enc_result,
     MessageType.PROMPT: _enc_prompt,
     MessageType.PARAMS: _enc_params,
     MessageType.GAME_EVENT: _enc_game_event,
     MessageType.STATE: _enc_state,
-    MessageType.STATS_REQUEST: _enc_stats_request,
-    MessageType.STATS: _enc_stats,
     MessageType.BYE: _enc_bye,
     MessageType.NOTICE: _enc_notice,
-    MessageType.CREDIT: _enc_credit,
-    MessageType.PING: _enc_ping,
-    MessageType.PONG: _enc_pong,
+    **{tag: _scalar_table(name) for tag, (name, _fields) in _scalar.SCALAR_TABLES.items()},
 }
 
 
@@ -741,6 +604,7 @@ class _Reader:
         return Notice(
             kind=_enum(NoticeKind, t.Kind()), message=self.text(t.Message(), "Notice.message"),
             source=self.text(t.Source(), "Notice.source"),
+            preview_url=self.text(t.PreviewUrl(), "Notice.preview_url"),
             prompt=None if p is None else self.prompt(p, "Notice.prompt"),
             params=None if q is None else self.params(q),
         )

@@ -1,170 +1,41 @@
 """Plain Python forms of every wire message of schemas/bridge.fbs (no FlatBuffers, no torch).
 
-Enums mirror the schema's enums value for value (tests/protocol/test_codec.py checks them against the
-flatc output). Dataclasses are frozen; ``codec.encode`` / ``codec.decode`` turn them into bytes and back.
+The enums come from the module schemas/codegen.py generates out of bridge.fbs (tests/protocol/test_codec.py
+also checks them against the flatc output). Dataclasses are frozen except the two image headers (see
+FrameHeader); ``codec.encode`` / ``codec.decode`` turn them into bytes and back.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Mapping
 from typing import TypeAlias
 
+# The enums, the union tag and the value sets are generated from schemas/bridge.fbs (schemas/codegen.py); they
+# are re-exported here so the rest of the package imports them from one place.
+from sdbridge.protocol._generated.bridge_schema import (
+    SESSION_GONE,
+    AlphaMode,
+    BlendMethod,
+    Capability,
+    ColorSpace,
+    ErrorCode,
+    MessageType,
+    ModelFamily,
+    NoticeKind,
+    ParamsField,
+    PixelFormat,
+    RowOrder,
+    ValueKind,
+)
 
-class PixelFormat(enum.IntEnum):
-    """Layout of one pixel in the pixel part."""
-
-    UNKNOWN = 0
-    RGBA8 = 1
-    BGRA8 = 2
-    RGB8 = 3
-
-    @property
-    def bytes_per_pixel(self) -> int:
-        """Bytes per pixel (0 for UNKNOWN)."""
-        return _BYTES_PER_PIXEL[self]
-
-
-_BYTES_PER_PIXEL = {PixelFormat.UNKNOWN: 0, PixelFormat.RGBA8: 4, PixelFormat.BGRA8: 4, PixelFormat.RGB8: 3}
-
-
-class RowOrder(enum.IntEnum):
-    """Order of the rows in the pixel part (Unity CPU images are BOTTOM_UP)."""
-
-    UNKNOWN = 0
-    TOP_DOWN = 1
-    BOTTOM_UP = 2
-
-
-class ColorSpace(enum.IntEnum):
-    """Transfer function of the colour values."""
-
-    UNKNOWN = 0
-    SRGB = 1
-    LINEAR = 2
-
-
-class AlphaMode(enum.IntEnum):
-    """Meaning of the alpha channel."""
-
-    UNKNOWN = 0
-    IGNORE = 1
-    STRAIGHT = 2
-    PREMULTIPLIED = 3
-
-
-class Capability(enum.IntFlag):
-    """Capability bits exchanged in Hello / Welcome."""
-
-    NONE = 0
-    CREDITS = 1
-    PROMPT_BLEND = 2
-    SEED_BLEND = 4
-    GAME_EVENTS = 8
-    STATS = 16
-    NOTICES = 32
-    HEARTBEAT = 64
-    MULTI_STREAM = 128
-
-
-class ErrorCode(enum.IntEnum):
-    """Protocol error codes (Error.code and sdbridge.errors.ProtocolError.code)."""
-
-    UNKNOWN = 0
-    BAD_MESSAGE = 1
-    TRUNCATED = 2
-    WRONG_IDENTIFIER = 3
-    UNKNOWN_TYPE = 4
-    NOT_HELLO = 5
-    VERSION_MISMATCH = 6
-    BAD_PIXEL_SIZE = 7
-    TOO_LARGE = 8
-    BAD_PARAM = 9
-    SESSION_LIMIT = 10
-    INTERNAL = 11
-    BAD_PART_COUNT = 12
-    BAD_DIMENSION = 13
-    UNSUPPORTED_PIXEL_FORMAT = 14
-    ALREADY_CONNECTED = 15
-    UNKNOWN_SESSION = 16
-    NO_CREDIT = 17
-    SESSION_EXPIRED = 18
-
-
-class ModelFamily(enum.IntEnum):
-    """Model architecture family."""
-
-    UNKNOWN = 0
-    SD15 = 1
-    SD21 = 2
-    SDXL = 3
-    IDENTITY = 4
-
-
-class BlendMethod(enum.IntEnum):
-    """Interpolation of prompt and seed blends (UNKNOWN = server default, linear)."""
-
-    UNKNOWN = 0
-    LINEAR = 1
-    SLERP = 2
-
-
-class ParamsField(enum.IntFlag):
-    """Bits of Params.set_mask; the codec derives them from which Params fields are not None."""
-
-    NONE = 0
-    GUIDANCE_SCALE = 1
-    DELTA = 2
-    T_INDEX_LIST = 4
-    SEED = 8
-    SIMILARITY_FILTER_ENABLED = 16
-    SIMILARITY_THRESHOLD = 32
-    SIMILARITY_MAX_SKIP = 64
-    SEED_BLEND = 128
-
-
-class ValueKind(enum.IntEnum):
-    """Type tag of a KeyValue on the wire."""
-
-    NONE = 0
-    BOOL = 1
-    INT = 2
-    FLOAT = 3
-    STRING = 4
-
-
-class NoticeKind(enum.IntEnum):
-    """What a Notice reports."""
-
-    UNKNOWN = 0
-    PROMPT_CHANGED = 1
-    PARAMS_CHANGED = 2
-    STATE_CHANGED = 3
-    SERVER_SHUTDOWN = 4
-    INFO = 5
-
-
-class MessageType(enum.IntEnum):
-    """Union tag of Envelope.body (0 = NONE is never valid on the wire)."""
-
-    NONE = 0
-    HELLO = 1
-    WELCOME = 2
-    ERROR = 3
-    FRAME = 4
-    RESULT = 5
-    PROMPT = 6
-    PARAMS = 7
-    GAME_EVENT = 8
-    STATE = 9
-    STATS_REQUEST = 10
-    STATS = 11
-    BYE = 12
-    NOTICE = 13
-    CREDIT = 14
-    PING = 15
-    PONG = 16
+__all__ = [
+    "MESSAGE_TYPES", "SESSION_GONE", "AlphaMode", "BlendMethod", "Bye", "Capability", "ColorSpace", "Credit",
+    "ErrorCode", "ErrorMsg", "FrameHeader", "GameEvent", "Hello", "ImageHeader", "Message", "MessageType",
+    "ModelFamily", "ModelInfo", "Notice", "NoticeKind", "Pairs", "Params", "ParamsField", "Ping", "PixelFormat",
+    "Pong", "Prompt", "PromptWeight", "ResultHeader", "RowOrder", "SeedWeight", "State", "Stats", "StatsRequest",
+    "Value", "ValueKind", "Welcome",
+]
 
 
 #: A typed value of a game event payload or state entry (bool is checked before int).
@@ -415,6 +286,7 @@ class Notice:
     source: str = ""
     prompt: Prompt | None = None
     params: Params | None = None
+    preview_url: str = ""  # protocol 1.1: this session's preview page address (kind INFO, source "preview")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

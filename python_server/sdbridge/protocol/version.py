@@ -1,17 +1,12 @@
-"""The protocol version: the single Python place for it.
-
-C# (unity_package/Runtime/Core/Protocol/ProtocolVersion.cs) and C++
-(unreal_plugin/StreamDiffusionBridge/core/include/sdbridge/version.h) repeat these numbers;
-tests/protocol/test_versions_agree.py fails when they disagree. A breaking wire change bumps
-PROTOCOL_MAJOR and FILE_IDENTIFIER (see schemas/README.md); an appended field bumps PROTOCOL_MINOR.
+"""The protocol version: generated from schemas/bridge.fbs (the Envelope's protocol_major / protocol_minor
+attributes and its file_identifier) by schemas/codegen.py, which writes the same constants for C#
+(unity_package/Runtime/Core/Generated/BridgeConstants.cs) and C++ (core/include/sdbridge/generated/bridge_constants.h);
+`python schemas/codegen.py --check` fails when any copy is stale. A breaking wire change bumps the major and the
+file_identifier (see schemas/README.md); an appended field bumps the minor.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from sdbridge.protocol._generated.bridge_schema import FILE_IDENTIFIER, PROTOCOL_MAJOR, PROTOCOL_MINOR
 
-PROTOCOL_MAJOR: Final[int] = 1
-PROTOCOL_MINOR: Final[int] = 0
-
-#: The 4-byte file_identifier of every Envelope buffer (schemas/bridge.fbs).
-FILE_IDENTIFIER: Final[bytes] = b"SDB1"
+__all__ = ["FILE_IDENTIFIER", "PROTOCOL_MAJOR", "PROTOCOL_MINOR"]

@@ -51,10 +51,12 @@ class PreviewObserver:
 
     def session_opened(self, session: Session) -> None:
         """Tell the client its session's page address (its own session token, never the server-wide one: it
-        opens this session only), for editor "Open in browser" buttons."""
+        opens this session only), for editor "Open in browser" buttons. The address travels in the typed
+        Notice.preview_url (protocol 1.1) and, for 1.0 clients that read it from the text, as the whole message."""
         if self.page is not None:
-            self.hooks.send(session.identity, m.Notice(kind=m.NoticeKind.INFO, source="preview",
-                                                       message=self.page.session_url(session.session_id)))
+            url = self.page.session_url(session.session_id)
+            self.hooks.send(session.identity, m.Notice(kind=m.NoticeKind.INFO, source="preview", message=url,
+                                                       preview_url=url))
 
     def session_closed(self, session: Session) -> None:
         """Nothing to do: the page's snapshots stop listing it."""

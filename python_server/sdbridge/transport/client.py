@@ -47,8 +47,18 @@ log = logging.getLogger(__name__)
 
 _CLIENT_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
                         | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND | m.Capability.NOTICES)
-#: Errors after which the session is gone and a new handshake is needed.
-_SESSION_GONE = {m.ErrorCode.NOT_HELLO, m.ErrorCode.SESSION_EXPIRED, m.ErrorCode.UNKNOWN_SESSION}
+#: Errors after which the session is gone and a new handshake is needed (set_session_gone in schemas/bridge.fbs).
+_SESSION_GONE = m.SESSION_GONE
+
+
+def preview_address(notice: m.Notice) -> str:
+    """The preview page address a Notice carries, or "": the typed ``preview_url`` (protocol 1.1), or for a 1.0
+    server an INFO notice from "preview" whose whole message is an http(s) address."""
+    if notice.kind is not m.NoticeKind.INFO or notice.source != "preview":
+        return ""
+    if notice.preview_url:
+        return notice.preview_url
+    return notice.message if notice.message.startswith(("http://", "https://")) else ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,8 @@ class BridgeClient:
         # called on the thread that pumps this client (receive, stats, drain)
         self.notices: deque[m.Notice] = deque(maxlen=64)
         self.on_notice: Callable[[m.Notice], None] | None = None
+        # This session's preview page address ("" until the server sends it; see preview_address)
+        self.preview_url = ""
         self._ctx = context or zmq.Context.instance()
         self._sock: zmq.Socket | None = None
         self._poller = zmq.Poller()
@@ -604,6 +616,7 @@ class BridgeClient:
         elif isinstance(message, m.Notice):
             log.info("server notice %s from %r: %s", message.kind.name, message.source, message.message)
             self.notices.append(message)
+            self.preview_url = preview_address(message) or self.preview_url
             if self.on_notice is not None:
                 self.on_notice(message)
         return False

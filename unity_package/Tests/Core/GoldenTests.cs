@@ -334,6 +334,25 @@ namespace StreamDiffusion.Bridge.Core.Tests
             Assert.AreEqual("a snowy forest", d.Prompt.Text);
             Assert.AreEqual("people", d.Prompt.Negative);
             Assert.IsNull(d.Params);
+            Assert.AreEqual("", d.PreviewUrl);
+        }
+
+        [Test]
+        public void NoticePreviewUrlBothWays()
+        {
+            const string url = "http://127.0.0.1:8765/?session=81985529216486895&token=abc";
+            var m = new NoticeMessage
+            {
+                Kind = NoticeKind.Info, Message = "preview page: " + url, Source = "preview", PreviewUrl = url,
+            };
+            AssertEncodes(_codec.Encode(m), "notice_preview.bin");
+            var d = DecodeGolden<NoticeMessage>("notice_preview.bin");
+            Assert.AreEqual(NoticeKind.Info, d.Kind);
+            Assert.AreEqual(url, d.PreviewUrl);
+            Assert.AreEqual(m.Message, d.Message);
+            string address;
+            Assert.IsTrue(StreamDiffusion.Bridge.Core.Client.PreviewPage.TryGetAddress(d, out address));
+            Assert.AreEqual(url, address);
         }
     }
 }

@@ -28,6 +28,19 @@ namespace StreamDiffusion.Bridge.Core.Tests
         }
 
         [Test]
+        public void TypedPreviewUrlIsPreferredOverTheMessageText()
+        {
+            string address;
+            var notice = Notice(NoticeKind.Info, "preview", "preview page: http://127.0.0.1:8765/?session=3");
+            Assert.IsFalse(PreviewPage.TryGetAddress(notice, out address)); // 1.0 fallback needs the bare address
+            notice.PreviewUrl = "http://127.0.0.1:8765/?session=3&token=t";
+            Assert.IsTrue(PreviewPage.TryGetAddress(notice, out address));
+            Assert.AreEqual("http://127.0.0.1:8765/?session=3&token=t", address);
+            notice.Source = "rules"; // only the preview page's notices carry its address
+            Assert.IsFalse(PreviewPage.TryGetAddress(notice, out address));
+        }
+
+        [Test]
         public void OtherNoticesAreNotAddresses()
         {
             string address;

@@ -50,6 +50,8 @@ class Capability(object):
 
 
 # Error codes carried by Error.code and sdbridge.errors.ProtocolError.code.
+# set_session_gone: the server no longer knows this client's session; the client performs a new handshake
+# (and replays its prompt, params and state).
 class ErrorCode(object):
     Unknown = 0
     BadMessage = 1
@@ -1667,12 +1669,20 @@ class Notice(object):
             return obj
         return None
 
-def NoticeStart(builder): builder.StartObject(5)
+    # Notice
+    def PreviewUrl(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
+def NoticeStart(builder): builder.StartObject(6)
 def NoticeAddKind(builder, kind): builder.PrependUint8Slot(0, kind, 0)
 def NoticeAddMessage(builder, message): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(message), 0)
 def NoticeAddSource(builder, source): builder.PrependUOffsetTRelativeSlot(2, flatbuffers.number_types.UOffsetTFlags.py_type(source), 0)
 def NoticeAddPrompt(builder, prompt): builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(prompt), 0)
 def NoticeAddParams(builder, params): builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(params), 0)
+def NoticeAddPreviewUrl(builder, previewUrl): builder.PrependUOffsetTRelativeSlot(5, flatbuffers.number_types.UOffsetTFlags.py_type(previewUrl), 0)
 def NoticeEnd(builder): return builder.EndObject()
 
 

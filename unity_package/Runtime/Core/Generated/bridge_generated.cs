@@ -62,6 +62,8 @@ public enum Capability : uint
 };
 
 /// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code.
+/// set_session_gone: the server no longer knows this client's session; the client performs a new handshake
+/// (and replays its prompt, params and state).
 public enum ErrorCode : ushort
 {
   Unknown = 0,
@@ -1278,14 +1280,23 @@ public struct Notice : IFlatbufferObject
   public byte[] GetSourceArray() { return __p.__vector_as_array<byte>(8); }
   public sdbridge.protocol.Prompt? Prompt { get { int o = __p.__offset(10); return o != 0 ? (sdbridge.protocol.Prompt?)(new sdbridge.protocol.Prompt()).__assign(__p.__indirect(o + __p.bb_pos), __p.bb) : null; } }
   public sdbridge.protocol.Params? Params { get { int o = __p.__offset(12); return o != 0 ? (sdbridge.protocol.Params?)(new sdbridge.protocol.Params()).__assign(__p.__indirect(o + __p.bb_pos), __p.bb) : null; } }
+  public string PreviewUrl { get { int o = __p.__offset(14); return o != 0 ? __p.__string(o + __p.bb_pos) : null; } }
+#if ENABLE_SPAN_T
+  public Span<byte> GetPreviewUrlBytes() { return __p.__vector_as_span<byte>(14, 1); }
+#else
+  public ArraySegment<byte>? GetPreviewUrlBytes() { return __p.__vector_as_arraysegment(14); }
+#endif
+  public byte[] GetPreviewUrlArray() { return __p.__vector_as_array<byte>(14); }
 
   public static Offset<sdbridge.protocol.Notice> CreateNotice(FlatBufferBuilder builder,
       sdbridge.protocol.NoticeKind kind = sdbridge.protocol.NoticeKind.Unknown,
       StringOffset messageOffset = default(StringOffset),
       StringOffset sourceOffset = default(StringOffset),
       Offset<sdbridge.protocol.Prompt> promptOffset = default(Offset<sdbridge.protocol.Prompt>),
-      Offset<sdbridge.protocol.Params> @paramsOffset = default(Offset<sdbridge.protocol.Params>)) {
-    builder.StartTable(5);
+      Offset<sdbridge.protocol.Params> @paramsOffset = default(Offset<sdbridge.protocol.Params>),
+      StringOffset preview_urlOffset = default(StringOffset)) {
+    builder.StartTable(6);
+    Notice.AddPreviewUrl(builder, preview_urlOffset);
     Notice.AddParams(builder, @paramsOffset);
     Notice.AddPrompt(builder, promptOffset);
     Notice.AddSource(builder, sourceOffset);
@@ -1294,12 +1305,13 @@ public struct Notice : IFlatbufferObject
     return Notice.EndNotice(builder);
   }
 
-  public static void StartNotice(FlatBufferBuilder builder) { builder.StartTable(5); }
+  public static void StartNotice(FlatBufferBuilder builder) { builder.StartTable(6); }
   public static void AddKind(FlatBufferBuilder builder, sdbridge.protocol.NoticeKind kind) { builder.AddByte(0, (byte)kind, 0); }
   public static void AddMessage(FlatBufferBuilder builder, StringOffset messageOffset) { builder.AddOffset(1, messageOffset.Value, 0); }
   public static void AddSource(FlatBufferBuilder builder, StringOffset sourceOffset) { builder.AddOffset(2, sourceOffset.Value, 0); }
   public static void AddPrompt(FlatBufferBuilder builder, Offset<sdbridge.protocol.Prompt> promptOffset) { builder.AddOffset(3, promptOffset.Value, 0); }
   public static void AddParams(FlatBufferBuilder builder, Offset<sdbridge.protocol.Params> paramsOffset) { builder.AddOffset(4, paramsOffset.Value, 0); }
+  public static void AddPreviewUrl(FlatBufferBuilder builder, StringOffset previewUrlOffset) { builder.AddOffset(5, previewUrlOffset.Value, 0); }
   public static Offset<sdbridge.protocol.Notice> EndNotice(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.Notice>(o);

@@ -170,7 +170,8 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             StringOffset source = Str(b, m.Source);
             Offset<Prompt> prompt = m.Prompt != null ? BuildPrompt(b, m.Prompt) : default(Offset<Prompt>);
             Offset<Params> parameters = m.Params != null ? BuildParams(b, m.Params) : default(Offset<Params>);
-            Offset<Notice> body = Notice.CreateNotice(b, m.Kind, message, source, prompt, parameters);
+            StringOffset previewUrl = Str(b, m.PreviewUrl);
+            Offset<Notice> body = Notice.CreateNotice(b, m.Kind, message, source, prompt, parameters, previewUrl);
             return Finish(Message.Notice, body.Value);
         }
 
@@ -691,6 +692,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 Source = n.Source ?? "",
                 Prompt = n.Prompt.HasValue ? ReadPrompt(n.Prompt.Value) : null,
                 Params = n.Params.HasValue ? ReadParams(n.Params.Value) : null,
+                PreviewUrl = n.PreviewUrl ?? "",
             };
         }
     }

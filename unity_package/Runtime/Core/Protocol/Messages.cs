@@ -279,6 +279,9 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public PromptMessage Prompt;
         /// <summary>Null unless Kind == ParamsChanged.</summary>
         public ParamsMessage Params;
+        /// <summary>Protocol 1.1: this session's preview page address (Kind Info, Source "preview"); empty from a
+        /// 1.0 server, which sends the address in Message only (see PreviewPage.TryGetAddress).</summary>
+        public string PreviewUrl = "";
     }
 
     public sealed class CreditMessage

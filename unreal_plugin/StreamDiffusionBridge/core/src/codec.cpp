@@ -24,7 +24,7 @@ using flatbuffers::Offset;
 static_assert(FLATBUFFERS_VERSION_MAJOR == 2 && FLATBUFFERS_VERSION_MINOR == 0 && FLATBUFFERS_VERSION_REVISION == 8,
               "sdbridge needs the flatbuffers 2.0.8 headers (the version of Debian's flatc that generated the code)");
 
-// Our mirror enums must equal the schema's.
+// The core's enums (generated/bridge_constants.h, written by schemas/codegen.py from the same schema) equal flatc's.
 template <typename A, typename B>
 constexpr bool Same(A a, B b) {
   return static_cast<uint64_t>(a) == static_cast<uint64_t>(b);
@@ -42,8 +42,8 @@ static_assert(Same(WireError::kSessionExpired, fb::ErrorCode::SessionExpired) &&
               Same(WireError::kVersionMismatch, fb::ErrorCode::VersionMismatch) &&
               Same(WireError::kNotHello, fb::ErrorCode::NotHello));
 static_assert(Same(capability::kCredits, fb::Capability::Credits) && Same(capability::kMultiStream, fb::Capability::MultiStream));
-static_assert(Same(fb::ParamsField::SeedBlend, 128u) && Same(fb::ParamsField::GuidanceScale, 1u),
-              "messages.cpp hard-codes the ParamsField bits");
+static_assert(Same(fb::ParamsField::SeedBlend, params_field::kSeedBlend) &&
+              Same(fb::ParamsField::GuidanceScale, params_field::kGuidanceScale));
 static_assert(Same(fb::Message::Pong, std::variant_size_v<Message>), "one Message alternative per union member");
 
 template <typename E, typename M>
@@ -230,8 +230,9 @@ Body Build(FlatBufferBuilder& b, const Notice& m) {
   auto source = Str(b, m.source);
   Offset<fb::Prompt> prompt = m.prompt ? BuildPrompt(b, *m.prompt) : Offset<fb::Prompt>(0);
   Offset<fb::Params> params = m.params ? BuildParams(b, *m.params) : Offset<fb::Params>(0);
+  auto preview_url = Str(b, m.preview_url);
   return {fb::Message::Notice,
-          fb::CreateNotice(b, To<fb::NoticeKind>(m.kind), message, source, prompt, params).Union()};
+          fb::CreateNotice(b, To<fb::NoticeKind>(m.kind), message, source, prompt, params, preview_url).Union()};
 }
 
 Body Build(FlatBufferBuilder& b, const Credit& m) { return {fb::Message::Credit, fb::CreateCredit(b, m.granted).Union()}; }
@@ -333,7 +334,9 @@ Params ReadParams(const fb::Params& p) {
   return m;
 }
 
-Status Malformed(std::string what) { return Status(StatusCode::kMalformed, std::move(what)); }
+// `code` is the protocol ErrorCode the server would answer for the same bytes, so callers decide on it (for
+// example kWrongIdentifier: the peer speaks another protocol major), never on the message text.
+Status Malformed(std::string what, WireError code) { return Status(StatusCode::kMalformed, std::move(what), code); }
 
 Status DecodeBody(const fb::Envelope& env, Message* out) {
   switch (env.body_type()) {
@@ -468,6 +471,7 @@ Status DecodeBody(const fb::Envelope& env, Message* out) {
       m.source = Opt(p.source());
       if (p.prompt()) m.prompt = ReadPrompt(*p.prompt());
       if (p.params()) m.params = ReadParams(*p.params());
+      m.preview_url = Opt(p.preview_url());
       *out = std::move(m);
       return Status::Ok();
     }
@@ -485,8 +489,9 @@ Status DecodeBody(const fb::Envelope& env, Message* out) {
     case fb::Message::NONE: break;
   }
   return Malformed("Envelope.body_type is " + std::to_string(static_cast<unsigned>(env.body_type())) +
-                   ", this client knows 1.." + std::to_string(static_cast<unsigned>(fb::Message::MAX)) +
-                   " (a message from a newer protocol minor?): update the plugin to use it");
+                       ", this client knows 1.." + std::to_string(static_cast<unsigned>(fb::Message::MAX)) +
+                       " (a message from a newer protocol minor?): update the plugin to use it",
+                   WireError::kUnknownType);
 }
 
 }  // namespace
@@ -510,11 +515,13 @@ Status Decode(const uint8_t* data, size_t size, Message* out, const DecodeLimits
   if (out == nullptr) return Status(StatusCode::kInvalidArgument, "Decode: out is null");
   if (data == nullptr || size < 8) {
     return Malformed("message part is " + std::to_string(size) +
-                     " bytes; an Envelope needs at least 8 (root offset + file identifier)");
+                     " bytes; an Envelope needs at least 8 (root offset + file identifier)",
+                     WireError::kTruncated);
   }
   if (size > limits.max_message_bytes) {
     return Malformed("message part is " + std::to_string(size) + " bytes, above the limit of " +
-                     std::to_string(limits.max_message_bytes) + " (DecodeLimits.max_message_bytes)");
+                     std::to_string(limits.max_message_bytes) + " (DecodeLimits.max_message_bytes)",
+                     WireError::kTooLarge);
   }
   if (!fb::EnvelopeBufferHasIdentifier(data)) {
     std::string got(reinterpret_cast<const char*>(data) + 4, 4);
@@ -522,7 +529,8 @@ Status Decode(const uint8_t* data, size_t size, Message* out, const DecodeLimits
       if (c < 0x20 || c > 0x7e) c = '?';
     }
     return Malformed("file identifier is '" + got + "', expected '" + kFileIdentifier +
-                     "': the peer speaks another protocol major or this is not a bridge message");
+                     "': the peer speaks another protocol major or this is not a bridge message",
+                     WireError::kWrongIdentifier);
   }
   try {
     // flatbuffers reads scalars through typed pointers: give it an 8-byte aligned copy if needed.
@@ -535,12 +543,14 @@ Status Decode(const uint8_t* data, size_t size, Message* out, const DecodeLimits
     flatbuffers::Verifier verifier(data, size);
     if (!fb::VerifyEnvelopeBuffer(verifier)) {
       return Malformed("Envelope of " + std::to_string(size) +
-                       " bytes failed flatbuffers verification (truncated or corrupt)");
+                       " bytes failed flatbuffers verification (truncated or corrupt)",
+                       WireError::kBadMessage);
     }
     const fb::Envelope* env = fb::GetEnvelope(data);
     if (env->body() == nullptr && env->body_type() != fb::Message::NONE) {
       return Malformed("Envelope.body is missing for body_type " +
-                       std::to_string(static_cast<unsigned>(env->body_type())));
+                       std::to_string(static_cast<unsigned>(env->body_type())),
+                       WireError::kBadMessage);
     }
     Message decoded;
     Status s = DecodeBody(*env, &decoded);

@@ -8,16 +8,6 @@
 namespace sdbridge {
 
 namespace {
-// Bits of the schema's ParamsField enum (codec.cpp static_asserts they match the generated header).
-constexpr uint32_t kGuidanceScaleBit = 1;
-constexpr uint32_t kDeltaBit = 2;
-constexpr uint32_t kTIndexListBit = 4;
-constexpr uint32_t kSeedBit = 8;
-constexpr uint32_t kSimilarityFilterEnabledBit = 16;
-constexpr uint32_t kSimilarityThresholdBit = 32;
-constexpr uint32_t kSimilarityMaxSkipBit = 64;
-constexpr uint32_t kSeedBlendBit = 128;
-
 template <typename T>
 void TakeIfSet(std::optional<T>& mine, const std::optional<T>& newer) {
   if (newer.has_value()) mine = newer;
@@ -26,14 +16,14 @@ void TakeIfSet(std::optional<T>& mine, const std::optional<T>& newer) {
 
 uint32_t Params::SetMask() const {
   uint32_t mask = 0;
-  if (guidance_scale) mask |= kGuidanceScaleBit;
-  if (delta) mask |= kDeltaBit;
-  if (t_index_list) mask |= kTIndexListBit;
-  if (seed) mask |= kSeedBit;
-  if (similarity_filter_enabled) mask |= kSimilarityFilterEnabledBit;
-  if (similarity_threshold) mask |= kSimilarityThresholdBit;
-  if (similarity_max_skip) mask |= kSimilarityMaxSkipBit;
-  if (seed_blend) mask |= kSeedBlendBit;
+  if (guidance_scale) mask |= params_field::kGuidanceScale;
+  if (delta) mask |= params_field::kDelta;
+  if (t_index_list) mask |= params_field::kTIndexList;
+  if (seed) mask |= params_field::kSeed;
+  if (similarity_filter_enabled) mask |= params_field::kSimilarityFilterEnabled;
+  if (similarity_threshold) mask |= params_field::kSimilarityThreshold;
+  if (similarity_max_skip) mask |= params_field::kSimilarityMaxSkip;
+  if (seed_blend) mask |= params_field::kSeedBlend;
   return mask;
 }
 

@@ -112,6 +112,20 @@ TEST(Codec, WrongIdentifierNamesBothIdentifiers) {
   EXPECT_EQ(s.code(), StatusCode::kMalformed);
   EXPECT_NE(s.message().find("'SDB2'"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("'SDB1'"), std::string::npos) << s.message();
+  EXPECT_EQ(s.wire_error(), WireError::kWrongIdentifier);  // callers decide on the code, not on the text
+}
+
+TEST(Codec, DecodeFailuresCarryTheProtocolErrorCode) {
+  Message back;
+  const uint8_t short_part[4] = {0, 0, 0, 0};
+  EXPECT_EQ(Decode(short_part, sizeof(short_part), &back).wire_error(), WireError::kTruncated);
+  auto bytes = MustEncode(Ping{1, 2});
+  std::vector<uint8_t> corrupt(bytes.begin(), bytes.end());
+  corrupt[0] = 0xff;  // root offset far outside the buffer
+  EXPECT_EQ(Decode(corrupt.data(), corrupt.size(), &back).wire_error(), WireError::kBadMessage);
+  EXPECT_EQ(Decode(bytes.data(), bytes.size(), &back).wire_error(), WireError::kUnknown);  // ok: no code
+  EXPECT_TRUE(IsSessionGone(WireError::kSessionExpired) && IsSessionGone(WireError::kUnknownSession) &&
+              IsSessionGone(WireError::kNotHello) && !IsSessionGone(WireError::kBadParam));
 }
 
 TEST(Codec, TooShortAndNullAreMalformed) {

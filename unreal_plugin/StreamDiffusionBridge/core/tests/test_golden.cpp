@@ -220,6 +220,18 @@ Notice GoldenNotice() {
   return n;
 }
 
+// protocol 1.1: Notice.preview_url (notice_preview.json)
+constexpr const char* kPreviewUrl = "http://127.0.0.1:8765/?session=81985529216486895&token=abc";
+
+Notice GoldenNoticePreview() {
+  Notice n;
+  n.kind = NoticeKind::kInfo;
+  n.message = std::string("preview page: ") + kPreviewUrl;
+  n.source = "preview";
+  n.preview_url = kPreviewUrl;
+  return n;
+}
+
 void ExpectSameKeyValues(const std::optional<std::vector<KeyValue>>& got, const std::vector<KeyValue>& want) {
   ASSERT_TRUE(got.has_value());
   ASSERT_EQ(got->size(), want.size());
@@ -296,6 +308,7 @@ TEST(GoldenEncode, StatsRequest) { ExpectEncodesTo(StatsRequest{7}, "stats_reque
 TEST(GoldenEncode, Stats) { ExpectEncodesTo(GoldenStats(), "stats.bin"); }
 TEST(GoldenEncode, Bye) { ExpectEncodesTo(Bye{std::string("client closing")}, "bye.bin"); }
 TEST(GoldenEncode, Notice) { ExpectEncodesTo(GoldenNotice(), "notice.bin"); }
+TEST(GoldenEncode, NoticePreview) { ExpectEncodesTo(GoldenNoticePreview(), "notice_preview.bin"); }
 TEST(GoldenEncode, Credit) { ExpectEncodesTo(Credit{1}, "credit.bin"); }
 TEST(GoldenEncode, Ping) { ExpectEncodesTo(Ping{5, 1700000000003000ull}, "ping.bin"); }
 TEST(GoldenEncode, Pong) { ExpectEncodesTo(Pong{5, 1700000000003000ull, 1700000000003100ull}, "pong.bin"); }
@@ -438,6 +451,11 @@ TEST(GoldenDecode, ByeNoticeCreditPingPong) {
   ASSERT_TRUE(n.prompt.has_value());
   ExpectSamePrompt(*n.prompt, *GoldenNotice().prompt);
   EXPECT_FALSE(n.params.has_value());
+  EXPECT_FALSE(n.preview_url.has_value());
+  const Notice np = DecodeGolden<Notice>("notice_preview.bin");
+  EXPECT_EQ(np.kind, NoticeKind::kInfo);
+  EXPECT_EQ(np.message, GoldenNoticePreview().message);
+  EXPECT_EQ(np.preview_url, std::optional<std::string>(kPreviewUrl));
   EXPECT_EQ(DecodeGolden<Credit>("credit.bin").granted, 1u);
   const Ping ping = DecodeGolden<Ping>("ping.bin");
   EXPECT_EQ(ping.nonce, 5u);
@@ -452,7 +470,7 @@ TEST(GoldenDecode, EveryGoldenFileReencodesIdentically) {
   for (const char* name : {"hello.bin", "welcome.bin", "error.bin", "frame_rgba8.bin", "frame_bgra8.bin",
                            "frame_rgb8.bin", "result_rgba8.bin", "prompt.bin", "params.bin", "params_partial.bin",
                            "game_event.bin", "state.bin", "stats_request.bin", "stats.bin", "bye.bin", "notice.bin",
-                           "credit.bin", "ping.bin", "pong.bin"}) {
+                           "notice_preview.bin", "credit.bin", "ping.bin", "pong.bin"}) {
     const auto golden = ReadGolden(name);
     Message m;
     ASSERT_TRUE(Decode(golden.data(), golden.size(), &m).ok()) << name;

@@ -22,6 +22,17 @@ TEST(Preview, AddressNoticeIsRecognised) {
   EXPECT_TRUE(preview_address(MakeNotice(NoticeKind::kInfo, "preview", "https://h:1/?token=x&session=3")));
 }
 
+TEST(Preview, TypedPreviewUrlIsPreferredOverTheMessageText) {
+  Notice n = MakeNotice(NoticeKind::kInfo, "preview", "preview page: http://127.0.0.1:8765/?session=3");
+  EXPECT_FALSE(preview_address(n));  // the protocol 1.0 fallback needs the bare address as the message
+  n.preview_url = "http://127.0.0.1:8765/?session=3&token=t";
+  auto address = preview_address(n);
+  ASSERT_TRUE(address.has_value());
+  EXPECT_EQ(*address, "http://127.0.0.1:8765/?session=3&token=t");
+  n.source = "rules";  // only the preview page's notices carry its address
+  EXPECT_FALSE(preview_address(n));
+}
+
 TEST(Preview, OtherNoticesAreNotAddresses) {
   EXPECT_FALSE(preview_address(MakeNotice(NoticeKind::kInfo, "preview", "game event 'x' injected by preview")));
   EXPECT_FALSE(preview_address(MakeNotice(NoticeKind::kInfo, "rules", "http://elsewhere/")));

@@ -1,7 +1,8 @@
 // Plain C++ mirrors of every message in schemas/bridge.fbs (protocol 1.x).
 //
 // The engine layer and the client use these structs; only src/codec.cpp touches the
-// flatc-generated header. Enum values equal the schema's (codec.cpp static_asserts that).
+// flatc-generated header. The enums are generated from the schema (generated/bridge_constants.h); codec.cpp
+// also static_asserts them against flatc's.
 // Names follow the schema: Hello, Welcome, Error -> ErrorMessage, Frame -> FrameHeader,
 // Result -> ResultHeader (pixels travel in ZeroMQ part 2, never in these structs).
 #pragma once
@@ -13,38 +14,13 @@
 #include <variant>
 #include <vector>
 
+#include "sdbridge/generated/bridge_constants.h"
+
 namespace sdbridge {
 
-enum class PixelFormat : uint8_t { kUnknown = 0, kRGBA8 = 1, kBGRA8 = 2, kRGB8 = 3 };
-enum class RowOrder : uint8_t { kUnknown = 0, kTopDown = 1, kBottomUp = 2 };
-enum class ColorSpace : uint8_t { kUnknown = 0, kSRGB = 1, kLinear = 2 };
-enum class AlphaMode : uint8_t { kUnknown = 0, kIgnore = 1, kStraight = 2, kPremultiplied = 3 };
-enum class ModelFamily : uint8_t { kUnknown = 0, kSD15 = 1, kSD21 = 2, kSDXL = 3, kIdentity = 4 };
-enum class BlendMethod : uint8_t { kUnknown = 0, kLinear = 1, kSlerp = 2 };
-enum class NoticeKind : uint8_t {
-  kUnknown = 0, kPromptChanged = 1, kParamsChanged = 2, kStateChanged = 3, kServerShutdown = 4, kInfo = 5
-};
-
-/// Capability bits (Hello.capabilities / Welcome.capabilities are masks of these).
-namespace capability {
-constexpr uint32_t kCredits = 1;
-constexpr uint32_t kPromptBlend = 2;
-constexpr uint32_t kSeedBlend = 4;
-constexpr uint32_t kGameEvents = 8;
-constexpr uint32_t kStats = 16;
-constexpr uint32_t kNotices = 32;
-constexpr uint32_t kHeartbeat = 64;
-constexpr uint32_t kMultiStream = 128;
-}  // namespace capability
-
-/// Protocol error codes (Error.code), same values as the schema's ErrorCode.
-enum class WireError : uint16_t {
-  kUnknown = 0, kBadMessage = 1, kTruncated = 2, kWrongIdentifier = 3, kUnknownType = 4,
-  kNotHello = 5, kVersionMismatch = 6, kBadPixelSize = 7, kTooLarge = 8, kBadParam = 9,
-  kSessionLimit = 10, kInternal = 11, kBadPartCount = 12, kBadDimension = 13,
-  kUnsupportedPixelFormat = 14, kAlreadyConnected = 15, kUnknownSession = 16, kNoCredit = 17,
-  kSessionExpired = 18,
-};
+// PixelFormat, RowOrder, ColorSpace, AlphaMode, ModelFamily, BlendMethod, NoticeKind, ValueKind, WireError (the
+// schema's ErrorCode), the capability:: and params_field:: bits and IsSessionGone() are generated from
+// schemas/bridge.fbs into sdbridge/generated/bridge_constants.h (schemas/codegen.py).
 
 /// Bytes per pixel of a format; 0 for kUnknown or values this build does not know.
 constexpr uint32_t BytesPerPixel(PixelFormat f) {
@@ -225,6 +201,7 @@ struct Notice {
   std::optional<std::string> source;
   std::optional<Prompt> prompt;
   std::optional<Params> params;
+  std::optional<std::string> preview_url;  // protocol 1.1: this session's preview page address
 };
 
 struct Credit {

@@ -1,6 +1,8 @@
 // The browser preview page of a session (issue 8). A server started with a preview page
 // (`sdbridge serve --preview-port 8765`) tells each new session its page address in a Notice
-// {kind kInfo, source "preview", message "http://127.0.0.1:8765/?session=<id>"} right after Welcome.
+// {kind kInfo, source "preview", preview_url "http://127.0.0.1:8765/?session=<id>&token=..."} right after Welcome.
+// preview_url is a typed field since protocol 1.1; a 1.0 server sends the address as the whole message instead,
+// which preview_address still accepts (only when preview_url is absent or empty).
 // Editor panels keep the last address and open it ("Open in browser"). Header-only, engine-free.
 #pragma once
 
@@ -17,7 +19,8 @@ inline constexpr const char* kPreviewNoticeSource = "preview";
 /// The preview page address this notice carries, if it is the page-address notice.
 inline std::optional<std::string> preview_address(const Notice& notice) {
   if (notice.kind != NoticeKind::kInfo || notice.source.value_or("") != kPreviewNoticeSource) return std::nullopt;
-  const std::string text = notice.message.value_or("");
+  if (notice.preview_url && !notice.preview_url->empty()) return notice.preview_url;  // protocol 1.1+
+  const std::string text = notice.message.value_or("");  // a protocol 1.0 server: the whole message
   if (text.rfind("http://", 0) != 0 && text.rfind("https://", 0) != 0) return std::nullopt;
   return text;
 }

@@ -4,9 +4,12 @@
 #include <string>
 #include <utility>
 
+#include "sdbridge/generated/bridge_constants.h"  // WireError (the schema's ErrorCode)
+
 namespace sdbridge {
 
-/// Why a call failed. Wire errors from the server keep their protocol ErrorCode in WireError.
+/// Why a call failed. A failure that maps to a protocol ErrorCode (a server Error, or bytes the codec refused)
+/// also carries that code as Status::wire_error(): decide on it, never on the message text.
 enum class StatusCode {
   kOk = 0,
   kInvalidArgument,   // a value passed by the caller is out of range (the message names it)
@@ -24,16 +27,20 @@ enum class StatusCode {
 class Status {
  public:
   Status() = default;
-  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message, WireError wire_error = WireError::kUnknown)
+      : code_(code), message_(std::move(message)), wire_error_(wire_error) {}
   static Status Ok() { return Status(); }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  /// The protocol ErrorCode behind this failure (e.g. kWrongIdentifier from Decode); kUnknown if none.
+  WireError wire_error() const { return wire_error_; }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  WireError wire_error_ = WireError::kUnknown;
 };
 
 /// Short stable name of a code, e.g. "VersionMismatch" (for logs).

@@ -1,17 +1,8 @@
-// The wire protocol version spoken by the C++ client core.
-// Must equal python_server/sdbridge/protocol/version.py and the C# ProtocolVersion.cs;
-// tests/protocol/test_versions_agree.py fails when they disagree.
+// The wire protocol version spoken by the C++ client core: kProtocolMajor, kProtocolMinor, kFileIdentifier.
+// They are generated from schemas/bridge.fbs (the Envelope's protocol_major / protocol_minor attributes and its
+// file_identifier) by schemas/codegen.py into generated/bridge_constants.h, together with the same constants for
+// Python and C#; `python schemas/codegen.py --check` fails when any copy is stale. Kept as the include that
+// client.h and codec.h (and engine code) use.
 #pragma once
 
-#include <cstdint>
-
-namespace sdbridge {
-
-/// Major version: a different major is refused by the server.
-constexpr uint16_t kProtocolMajor = 1;
-/// Minor version: a different minor is accepted with a warning.
-constexpr uint16_t kProtocolMinor = 0;
-/// file_identifier of every Envelope buffer (schemas/bridge.fbs).
-constexpr const char kFileIdentifier[] = "SDB1";
-
-}  // namespace sdbridge
+#include "sdbridge/generated/bridge_constants.h"

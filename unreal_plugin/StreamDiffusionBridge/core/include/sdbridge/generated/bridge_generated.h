@@ -267,6 +267,8 @@ inline const char *EnumNameCapability(Capability e) {
 }
 
 /// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code.
+/// set_session_gone: the server no longer knows this client's session; the client performs a new handshake
+/// (and replays its prompt, params and state).
 enum class ErrorCode : uint16_t {
   Unknown = 0,
   BadMessage = 1,
@@ -2578,7 +2580,8 @@ struct Notice FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_MESSAGE = 6,
     VT_SOURCE = 8,
     VT_PROMPT = 10,
-    VT_PARAMS = 12
+    VT_PARAMS = 12,
+    VT_PREVIEW_URL = 14
   };
   sdbridge::protocol::NoticeKind kind() const {
     return static_cast<sdbridge::protocol::NoticeKind>(GetField<uint8_t>(VT_KIND, 0));
@@ -2595,6 +2598,9 @@ struct Notice FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   const sdbridge::protocol::Params *params() const {
     return GetPointer<const sdbridge::protocol::Params *>(VT_PARAMS);
   }
+  const flatbuffers::String *preview_url() const {
+    return GetPointer<const flatbuffers::String *>(VT_PREVIEW_URL);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint8_t>(verifier, VT_KIND, 1) &&
@@ -2606,6 +2612,8 @@ struct Notice FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            verifier.VerifyTable(prompt()) &&
            VerifyOffset(verifier, VT_PARAMS) &&
            verifier.VerifyTable(params()) &&
+           VerifyOffset(verifier, VT_PREVIEW_URL) &&
+           verifier.VerifyString(preview_url()) &&
            verifier.EndTable();
   }
 };
@@ -2629,6 +2637,9 @@ struct NoticeBuilder {
   void add_params(flatbuffers::Offset<sdbridge::protocol::Params> params) {
     fbb_.AddOffset(Notice::VT_PARAMS, params);
   }
+  void add_preview_url(flatbuffers::Offset<flatbuffers::String> preview_url) {
+    fbb_.AddOffset(Notice::VT_PREVIEW_URL, preview_url);
+  }
   explicit NoticeBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -2646,8 +2657,10 @@ inline flatbuffers::Offset<Notice> CreateNotice(
     flatbuffers::Offset<flatbuffers::String> message = 0,
     flatbuffers::Offset<flatbuffers::String> source = 0,
     flatbuffers::Offset<sdbridge::protocol::Prompt> prompt = 0,
-    flatbuffers::Offset<sdbridge::protocol::Params> params = 0) {
+    flatbuffers::Offset<sdbridge::protocol::Params> params = 0,
+    flatbuffers::Offset<flatbuffers::String> preview_url = 0) {
   NoticeBuilder builder_(_fbb);
+  builder_.add_preview_url(preview_url);
   builder_.add_params(params);
   builder_.add_prompt(prompt);
   builder_.add_source(source);
@@ -2662,16 +2675,19 @@ inline flatbuffers::Offset<Notice> CreateNoticeDirect(
     const char *message = nullptr,
     const char *source = nullptr,
     flatbuffers::Offset<sdbridge::protocol::Prompt> prompt = 0,
-    flatbuffers::Offset<sdbridge::protocol::Params> params = 0) {
+    flatbuffers::Offset<sdbridge::protocol::Params> params = 0,
+    const char *preview_url = nullptr) {
   auto message__ = message ? _fbb.CreateString(message) : 0;
   auto source__ = source ? _fbb.CreateString(source) : 0;
+  auto preview_url__ = preview_url ? _fbb.CreateString(preview_url) : 0;
   return sdbridge::protocol::CreateNotice(
       _fbb,
       kind,
       message__,
       source__,
       prompt,
-      params);
+      params,
+      preview_url__);
 }
 
 /// server -> client: sending credits returned without a Result (e.g. a frame was dropped).

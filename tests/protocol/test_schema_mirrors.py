@@ -1,0 +1,115 @@
+"""The schema owns every mirror: constants, enums, value sets and table layouts come from bridge.fbs.
+
+The copies in C# and C++ are checked by `python schemas/codegen.py --check` (test_codegen_tools.py); these tests
+check what the generator reads out of the schema, that a field added to the schema reaches the Python tables
+with no hand edit, and that the package versions follow the protocol major.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from sdbridge.protocol import _scalar, _verify
+from sdbridge.protocol.messages import SESSION_GONE, ErrorCode, MessageType
+from sdbridge.protocol.version import FILE_IDENTIFIER, PROTOCOL_MAJOR, PROTOCOL_MINOR
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "schemas" / "bridge.fbs"
+PACKAGE_JSON = ROOT / "unity_package/package.json"
+UPLUGIN = ROOT / "unreal_plugin/StreamDiffusionBridge/StreamDiffusionBridge.uplugin"
+
+
+def _load(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def codegen() -> ModuleType:
+    return _load(ROOT / "schemas" / "codegen.py", "sdbridge_codegen_mirrors_under_test")
+
+
+def _flatc_python(codegen: ModuleType, schema: Path, tmp: Path) -> str:
+    flatc = codegen.find_flatc(None)
+    subprocess.run([flatc, "--python", "--gen-onefile", "-o", str(tmp), str(schema)], check=True, timeout=120,
+                   capture_output=True)
+    return (tmp / "bridge_generated.py").read_text(encoding="utf-8")
+
+
+def test_version_and_identifier_come_from_the_schema(codegen: ModuleType) -> None:
+    schema = codegen.codegen_model.parse(SCHEMA.read_text(encoding="utf-8"))
+    assert schema.version() == (PROTOCOL_MAJOR, PROTOCOL_MINOR)
+    assert schema.file_identifier.encode() == FILE_IDENTIFIER
+    assert (PROTOCOL_MAJOR, PROTOCOL_MINOR) >= (1, 1), "Notice.preview_url (id 5) was appended in protocol 1.1"
+
+
+def test_session_gone_set_is_the_schema_attribute() -> None:
+    assert {ErrorCode.NOT_HELLO, ErrorCode.UNKNOWN_SESSION, ErrorCode.SESSION_EXPIRED} == SESSION_GONE
+
+
+def test_layout_and_scalar_tables_cover_the_schema() -> None:
+    assert _verify.LAYOUT["Notice"][-1][:2] == (5, _verify.Kind.STRING)  # preview_url
+    assert _verify.LAYOUT["Envelope"] == ((0, _verify.Kind.SCALAR, 1), (1, _verify.Kind.UNION, "Message"))
+    assert _verify.LIST_FIELDS[("Params", 3)] == "Params.t_index_list"
+    assert set(_scalar.SCALAR_TABLES) == {MessageType.FRAME, MessageType.RESULT, MessageType.STATS_REQUEST,
+                                          MessageType.STATS, MessageType.CREDIT, MessageType.PING, MessageType.PONG}
+
+
+def test_a_field_added_to_the_schema_reaches_every_table_without_hand_edits(codegen: ModuleType,
+                                                                            tmp_path: Path) -> None:
+    text = SCHEMA.read_text(encoding="utf-8")
+    text = text.replace("table Credit {\n  granted: uint (id: 0);\n", "table Credit {\n  granted: uint (id: 0);\n"
+                        "  note_us: ulong (id: 1);\n  label: string (id: 2);\n")
+    text = text.replace("  MultiStream = 128,", "  MultiStream = 128,\n  Planes = 256,")
+    schema_path = tmp_path / "bridge.fbs"
+    schema_path.write_text(text, encoding="utf-8")
+    model = codegen.codegen_model.parse(text)
+    codegen.codegen_model.cross_check(model, _flatc_python(codegen, schema_path, tmp_path))
+    generated = tmp_path / "bridge_schema_edited.py"
+    generated.write_text(codegen.codegen_mirrors.python_module(model), encoding="utf-8")
+    mirror = _load(generated, "bridge_schema_edited")
+    assert mirror.TABLES["Credit"] == ((0, "granted", "scalar", 4, "I", ""), (1, "note_us", "scalar", 8, "Q", ""),
+                                       (2, "label", "string", 4, "", ""))
+    assert mirror.Capability.PLANES == 256
+    # Credit now holds a string: the struct fast path must no longer claim it (what _scalar derives from TABLES)
+    assert not all(kind == "scalar" for _, _, kind, *_ in mirror.TABLES["Credit"])
+    assert "constexpr uint32_t kPlanes = 256;" in codegen.codegen_mirrors.cpp_constants(model)
+
+
+def test_the_model_reader_cannot_disagree_with_flatc(codegen: ModuleType, tmp_path: Path) -> None:
+    schema_path = tmp_path / "bridge.fbs"
+    shutil.copyfile(SCHEMA, schema_path)
+    flatc_python = _flatc_python(codegen, schema_path, tmp_path)
+    wrong = SCHEMA.read_text(encoding="utf-8").replace("granted: uint (id: 0);", "granted: ushort (id: 0);")
+    with pytest.raises(codegen.codegen_model.SchemaError, match=r"Credit\.Granted"):
+        codegen.codegen_model.cross_check(codegen.codegen_model.parse(wrong), flatc_python)
+
+
+def test_an_unknown_member_in_a_value_set_is_refused(codegen: ModuleType) -> None:
+    text = SCHEMA.read_text(encoding="utf-8").replace('"NotHello UnknownSession SessionExpired"', '"NotHello Gone"')
+    with pytest.raises(codegen.codegen_model.SchemaError, match="Gone"):
+        codegen.codegen_model.parse(text).value_sets()
+
+
+def test_unity_package_version_major_is_the_protocol_major() -> None:
+    version = json.loads(PACKAGE_JSON.read_text(encoding="utf-8"))["version"]
+    assert int(version.split(".")[0]) == PROTOCOL_MAJOR, (
+        f"unity_package/package.json version {version} must have major {PROTOCOL_MAJOR} (the protocol major)")
+
+
+def test_unreal_plugin_version_name_major_is_the_protocol_major() -> None:
+    version = json.loads(UPLUGIN.read_text(encoding="utf-8"))["VersionName"]
+    assert int(version.split(".")[0]) == PROTOCOL_MAJOR, (
+        f"StreamDiffusionBridge.uplugin VersionName {version} must have major {PROTOCOL_MAJOR} (the protocol major)")
