@@ -60,8 +60,8 @@ class StreamConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "t_index_list", tuple(int(t) for t in self.t_index_list))
-        if not isinstance(self.seed, int):
-            object.__setattr__(self, "seed", tuple((int(s), float(w)) for s, w in self.seed))
+        if isinstance(self.seed, list | tuple):  # a blend (checked, with any other value, by _validate)
+            object.__setattr__(self, "seed", tuple(tuple(entry) for entry in self.seed))
         self._validate()
 
     def _validate(self) -> None:
@@ -80,11 +80,11 @@ class StreamConfig:
                 )
         if self.frame_buffer_size < 1:
             raise ConfigError(f"frame_buffer_size={self.frame_buffer_size} must be >= 1")
-        for name in ("guidance_scale", "delta", "similarity_threshold", "max_skip_frames"):
+        for name in ("guidance_scale", "delta", "similarity_filter", "similarity_threshold", "max_skip_frames"):
             _registry_check(name, getattr(self, name))
         if not isinstance(self.cfg_mode, CfgMode):
             raise ConfigError(f"cfg_mode={self.cfg_mode!r} must be a CfgMode ({[m.name for m in CfgMode]})")
-        _registry_check("seed" if isinstance(self.seed, int) else "seed_blend", self.seed)
+        _registry_check("seed_blend" if isinstance(self.seed, tuple) else "seed", self.seed)
 
     def replace(self, **changes: object) -> StreamConfig:
         """A copy with `changes` applied and validated."""

@@ -44,7 +44,7 @@ def _param_for(key: str, value: Any) -> tuple[params.Param, str] | None:
             return None
         blend = params.BY_NAME["prompt_blend"]
         return blend, blend.field_path if key == "prompt" else "Prompt.negative"
-    if key == "seed" and not (isinstance(value, int) and not isinstance(value, bool)):
+    if key == "seed" and isinstance(value, list | tuple):
         blend = params.BY_NAME["seed_blend"]
         return blend, blend.field_path
     param = _BY_KEY.get(key)

@@ -396,7 +396,7 @@ class BridgeClient:
                 params.check(name, value, "BridgeClient.set_params")
         seed_value: int | None = None
         seed_blend = None
-        if seed is not None and not isinstance(seed, int):
+        if isinstance(seed, list | tuple):
             pairs = params.check("seed_blend", seed, "BridgeClient.set_params")
             seed_blend = tuple(m.SeedWeight(seed=s, weight=w) for s, w in pairs)
         else:

@@ -1,0 +1,222 @@
+"""The parameter registry (sdbridge.params): one declaration per live stream parameter, read by every reader.
+
+- the registry and the wire agree: every Params field with a ParamsField bit has exactly one registry entry and
+  vice versa (adding a wire field without a registry entry fails here);
+- the wire (the server's check of a Params message), the rules file, the preview page, StreamConfig and the
+  Python client refuse the same out-of-range values with the same words and range text;
+- every range fits its wire type: the edges of each range encode in a Params message;
+- the preview page builds its controls from the registry (no parameter control is written in the page).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sdbridge import params
+from sdbridge.config import LimitsConfig
+from sdbridge.errors import ConfigError, InputError, ProtocolError
+from sdbridge.events.rules import RulesError, parse_rules
+from sdbridge.pipeline.config import StreamConfig
+from sdbridge.preview.commands import command_message
+from sdbridge.protocol import messages as m
+from sdbridge.protocol.codec import decode, encode
+from sdbridge.runtime.budgets import check_pipeline_values
+from sdbridge.transport.client import BridgeClient
+
+ON_THE_WIRE = [p for p in params.REGISTRY if p.params_bit]
+SCALARS = [p for p in ON_THE_WIRE if p.kind in (params.Kind.FLOAT, params.Kind.INT, params.Kind.BOOL)]
+RULES_HEAD = 'version = 1\n[prompt]\ntemplate = "a city"\n'
+STATIC = Path(params.__file__).parent / "preview" / "static"
+
+
+def test_every_params_wire_field_with_a_bit_has_exactly_one_registry_entry_and_vice_versa() -> None:
+    wire_fields = {f.name for f in dataclasses.fields(m.Params)} - {"stream_id"}
+    bits = {b.name for b in m.ParamsField if b.value}
+    entries = [p.wire_field for p in ON_THE_WIRE]
+    assert sorted(entries) == sorted(wire_fields), "a Params field lacks a registry entry (or an entry lacks a field)"
+    assert sorted(p.params_bit for p in ON_THE_WIRE) == sorted(bits)
+    assert not [p for p in params.REGISTRY if p.wire_field and not p.params_bit]
+    for p in ON_THE_WIRE:  # the entry's bit is the bit the codec sets for its field
+        assert m.Params(**{p.wire_field: _inside(p)}).set_mask == m.ParamsField[p.params_bit], p.name
+        assert params.by_wire_field(p.wire_field) is p
+
+
+def test_names_and_keys_are_unique_and_point_at_real_fields() -> None:
+    names = [p.name for p in params.REGISTRY]
+    assert len(names) == len(set(names)) and set(params.BY_NAME) == set(names)
+    config_fields = {f.name for f in dataclasses.fields(StreamConfig)} | {"prompt"}
+    for p in params.REGISTRY:
+        assert p.key in config_fields or (not p.params_bit and p.wire_path.startswith("Prompt.")), p.name
+        assert p.doc and p.kind in params.Kind
+        if p.max_items:
+            assert hasattr(LimitsConfig(), p.max_items), p.max_items
+        if p.kind in (params.Kind.FLOAT, params.Kind.INT) and p.default is not None:
+            assert params.check(p.name, p.default, "default") == p.default
+    rules_keys = [p.rules_key for p in params.REGISTRY if p.rules_key]
+    assert len(rules_keys) == len(set(rules_keys))
+    recorder = [p.recorder_key for p in params.REGISTRY if p.recorder_key]
+    assert len(recorder) == len(set(recorder))
+    with pytest.raises(KeyError, match="no parameter has the Params field 'strength'"):
+        params.by_wire_field("strength")
+
+
+def test_stream_config_defaults_are_the_registry_defaults() -> None:
+    config = StreamConfig()
+    for p in params.REGISTRY:
+        if p.params_bit and p.kind is not params.Kind.BLEND:
+            assert getattr(config, p.key) == p.default, p.name
+
+
+def _inside(p: params.Param) -> Any:
+    if p.kind is params.Kind.BOOL:
+        return True
+    if p.kind is params.Kind.INT_LIST:
+        return (p.minimum, p.maximum)
+    if p.kind is params.Kind.BLEND:
+        return (m.SeedWeight(seed=p.maximum, weight=1.0),)
+    return p.minimum
+
+
+def _edges(p: params.Param) -> list[Any]:
+    if p.kind is params.Kind.BOOL:
+        return [True, False]
+    if p.kind is params.Kind.INT_LIST:
+        return [(p.minimum, p.maximum)]
+    if p.kind is params.Kind.BLEND:
+        return [(m.SeedWeight(seed=p.minimum, weight=0.0), m.SeedWeight(seed=p.maximum, weight=params.F32_MAX))]
+    top = p.maximum if not p.maximum_exclusive else math.nextafter(p.maximum, 0.0)
+    return [p.minimum, top]
+
+
+@pytest.mark.parametrize("param", ON_THE_WIRE, ids=[p.name for p in ON_THE_WIRE])
+def test_every_range_fits_its_wire_type(param: params.Param) -> None:
+    """A value the registry accepts always encodes in Params (and so in the Notice that echoes it)."""
+    for value in _edges(param):
+        message = m.Params(**{param.wire_field: value})
+        back = decode(encode(message))
+        assert isinstance(back, m.Params) and back.set_mask == message.set_mask
+        if param.kind is params.Kind.BLEND:
+            params.check(param.name, [(e.seed, e.weight) for e in value], "test")
+        else:
+            params.check(param.name, list(value) if isinstance(value, tuple) else value, "test")
+
+
+def _outside(p: params.Param) -> list[Any]:
+    """Values every reader must refuse: below, above, NaN, a string."""
+    if p.kind is params.Kind.BOOL:
+        return [1, "yes"]
+    below = p.minimum - 1 if p.kind is params.Kind.INT else p.minimum - 0.5
+    above = p.maximum if p.maximum_exclusive else (p.maximum + 1 if p.kind is params.Kind.INT else p.maximum * 2)
+    return [below, above, float("nan"), "high"]
+
+
+CASES = [(p, v) for p in SCALARS for v in _outside(p)]
+
+
+def _problem(p: params.Param, value: Any) -> str:
+    with pytest.raises(params.ParamError) as info:
+        params.check(p.name, value, "")
+    return info.value.problem
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+@pytest.mark.parametrize(("param", "value"), CASES, ids=[f"{p.name}={v!r}" for p, v in CASES])
+def test_page_rules_wire_config_and_client_refuse_alike(param: params.Param, value: Any) -> None:
+    problem = _problem(param, value)
+    assert f"{param.name}={value!r}" in problem and (param.range_text in problem or param.kind is params.Kind.BOOL)
+    texts: dict[str, str] = {}
+    # the wire: what the server does with a Params message (dispatcher: update_values, then the budget checks)
+    with pytest.raises(ProtocolError) as wire:
+        check_pipeline_values(params.update_values(m.Params(**{param.wire_field: value})), LimitsConfig())
+    texts["wire"] = str(wire.value)
+    assert texts["wire"].startswith(param.field_path) and getattr(wire.value, "field_name", "") == param.field_path
+    with pytest.raises(InputError) as page:
+        command_message({"op": "params", param.name: value})
+    texts["page"] = str(page.value)
+    assert texts["page"].startswith("preview page: ")
+    if isinstance(value, str) or abs(value) < 2**63:  # TOML holds 64-bit integers only
+        with pytest.raises(RulesError) as rules:
+            parse_rules(f'{RULES_HEAD}[params]\n{param.rules_key} = {_toml(value)}\n', "p.toml")
+        texts["rules"] = str(rules.value)
+        assert texts["rules"].startswith("p.toml:5: params.")
+    with pytest.raises(ConfigError) as config:
+        StreamConfig(**{param.key: value})
+    texts["StreamConfig"] = str(config.value)
+    client = BridgeClient.__new__(BridgeClient)  # set_params checks before it sends: no connection needed
+    with pytest.raises(InputError) as sent:
+        client.set_params(**{param.name: value})
+    texts["client"] = str(sent.value)
+    for where, text in texts.items():
+        assert text.endswith(problem), (where, text, problem)
+
+
+def test_lists_and_blends_are_refused_alike_with_entry_and_range() -> None:
+    t_index = params.BY_NAME["t_index_list"]
+    problem = _problem(t_index, [10, 99])
+    assert "t_index_list entry 99 (index 1)" in problem and "[0, 49]" in problem
+    with pytest.raises(ProtocolError) as wire:
+        check_pipeline_values(params.update_values(m.Params(t_index_list=(10, 99))), LimitsConfig())
+    assert str(wire.value) == f"Params.t_index_list[1]: {problem}"
+    with pytest.raises(InputError, match=r"preview page: t_index_list entry 99 \(index 1\)"):
+        command_message({"op": "params", "t_index_list": [10, 99]})
+    with pytest.raises(RulesError, match=r"p.toml:5: params.t_index_list: t_index_list entry 99 \(index 1\)"):
+        parse_rules(RULES_HEAD + "[params]\nt_index_list = [10, 99]\n", "p.toml")
+    with pytest.raises(ConfigError, match=r"StreamConfig: t_index_list entry 99 \(index 1\)"):
+        StreamConfig(t_index_list=(10, 99))
+    with pytest.raises(ProtocolError, match=r"limits.max_t_index_list=2"):
+        check_pipeline_values({"t_index_list": [1, 2, 3]}, LimitsConfig(max_t_index_list=2))
+    blend = [(1, 1.0), (2, -0.5)]
+    with pytest.raises(ProtocolError, match=r"Params.seed_blend\[1\].weight: seed_blend\[1\].weight=-0.5"):
+        check_pipeline_values({"seed": blend}, LimitsConfig())
+    with pytest.raises(RulesError, match=r"seed_blend\[1\].weight=-0.5 must be a finite number"):
+        parse_rules(RULES_HEAD + "[params]\nseed = [[1, 1.0], [2, -0.5]]\n", "p.toml")
+    with pytest.raises(ConfigError, match=r"seed_blend\[1\].weight=-0.5 must be a finite number"):
+        StreamConfig(seed=blend)
+
+
+def test_update_and_recorder_values_come_from_the_registry() -> None:
+    message = m.Params(guidance_scale=1.5, similarity_max_skip=4, t_index_list=(20, 40),
+                       seed_blend=(m.SeedWeight(1, 0.25), m.SeedWeight(2, 0.75)))
+    assert params.update_values(message) == {"guidance_scale": 1.5, "max_skip_frames": 4, "t_index_list": [20, 40],
+                                             "seed": [(1, 0.25), (2, 0.75)]}
+    assert params.recorder_values(message) == {"guidance_scale": 1.5, "max_skip_frames": 4,
+                                               "t_index_list": (20, 40), "seed_blend": [(1, 0.25), (2, 0.75)]}
+    assert set(params.live_values(StreamConfig())) == {p.key for p in ON_THE_WIRE if p.kind is not params.Kind.BLEND}
+
+
+def test_the_page_writes_no_parameter_control_of_its_own() -> None:
+    """The page's parameter controls are built from the registry JSON (hello message), never written in the
+    page: no registry parameter with a page control is named in index.html, and app.js names only the two it
+    derives a control of its own from (the strength slider sets t_index_list; the prompt's transition)."""
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    script = (STATIC / "app.js").read_text(encoding="utf-8")
+    for p in params.REGISTRY:
+        if not p.preview_control:
+            continue
+        assert p.name not in html and (p.wire_field == "" or p.wire_field not in html), p.name
+        if p.name not in ("t_index_list", "transition_seconds"):
+            assert p.name not in script and (p.wire_field == "" or p.wire_field not in script), p.name
+    assert "buildControl" in script and "msg.params" in script
+
+
+def test_to_json_is_plain_json_with_exact_bounds() -> None:
+    import json
+
+    data = params.to_json()
+    assert json.loads(json.dumps(data)) == data
+    seed = next(d for d in data if d["name"] == "seed")
+    assert seed["maximum_text"] == str(2**64 - 1) and seed["range_text"] == f"[0, {2**64 - 1}]"
+    threshold = next(d for d in data if d["name"] == "similarity_threshold")
+    assert threshold["maximum_exclusive"] and threshold["range_text"] == "[0, 1)"
