@@ -113,3 +113,20 @@ def test_unreal_plugin_version_name_major_is_the_protocol_major() -> None:
     version = json.loads(UPLUGIN.read_text(encoding="utf-8"))["VersionName"]
     assert int(version.split(".")[0]) == PROTOCOL_MAJOR, (
         f"StreamDiffusionBridge.uplugin VersionName {version} must have major {PROTOCOL_MAJOR} (the protocol major)")
+
+
+def test_client_parameter_constants_come_from_the_registry(codegen: ModuleType) -> None:
+    from sdbridge import params
+
+    registry = params.to_json()
+    assert codegen.parameter_registry() == registry
+    cpp = codegen.codegen_mirrors.cpp_stream_params(registry)
+    cs = codegen.codegen_mirrors.csharp_stream_params(registry)
+    for p in params.REGISTRY:
+        pascal = "".join(part.capitalize() for part in p.name.split("_"))
+        assert f"struct {pascal} {{" in cpp and f"public static class {pascal}" in cs, p.name
+        assert f'kName = "{p.name}";' in cpp and f'Name = "{p.name}";' in cs
+    # a range changed in the registry reaches both clients (no hand-written copy to update)
+    edited = [dict(p, maximum=25.0, range_text="[0, 25]") if p["name"] == "guidance_scale" else p for p in registry]
+    assert "static constexpr float kMaximum = 25.0f;" in codegen.codegen_mirrors.cpp_stream_params(edited)
+    assert "public const float Maximum = 25.0f;" in codegen.codegen_mirrors.csharp_stream_params(edited)

@@ -2,10 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <iterator>
+#include <limits>
 #include <random>
 
 #include "samples.h"
 #include "sdbridge/codec.h"
+#include "sdbridge/generated/stream_params.h"
 
 namespace sdbridge {
 namespace {
@@ -113,6 +116,23 @@ TEST(Codec, WrongIdentifierNamesBothIdentifiers) {
   EXPECT_NE(s.message().find("'SDB2'"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("'SDB1'"), std::string::npos) << s.message();
   EXPECT_EQ(s.wire_error(), WireError::kWrongIdentifier);  // callers decide on the code, not on the text
+}
+
+// stream_params.h is generated from the server's parameter registry (python_server/sdbridge/params.py);
+// `python schemas/codegen.py --check` keeps it fresh, this pins that its ranges behave as the registry says.
+TEST(StreamParams, RangesAreTheRegistrys) {
+  using namespace stream_params;
+  EXPECT_STREQ(GuidanceScale::kName, "guidance_scale");
+  EXPECT_STREQ(GuidanceScale::kFieldPath, "Params.guidance_scale");
+  EXPECT_TRUE(GuidanceScale::InRange(GuidanceScale::kMaximum));
+  EXPECT_FALSE(GuidanceScale::InRange(GuidanceScale::kMaximum + 1.0f));
+  EXPECT_FALSE(GuidanceScale::InRange(std::numeric_limits<float>::quiet_NaN()));
+  EXPECT_TRUE(TIndexList::InRange(49));
+  EXPECT_FALSE(TIndexList::InRange(50));
+  EXPECT_STREQ(TIndexList::kMaxItemsKey, "max_t_index_list");
+  EXPECT_TRUE(SimilarityThreshold::kMaximumExclusive);
+  EXPECT_FALSE(SimilarityThreshold::InRange(1.0f));  // [0, 1): 1 itself is refused
+  EXPECT_GE(std::size(kNames), 8u);
 }
 
 TEST(Codec, DecodeFailuresCarryTheProtocolErrorCode) {
