@@ -15,7 +15,8 @@ import pytest
 
 from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m
-from sdbridge.server import BridgeServer
+from sdbridge.serving.dispatcher import Dispatcher
+from sdbridge.serving.outbound import Outbound
 
 from .fuzz_harness import ALLOC_BOUND, ServerHarness, good_frame, hello, run_seeded
 
@@ -46,10 +47,10 @@ def test_fuzz_server_handling_and_decoder() -> None:
 
 
 def test_harness_reports_an_unexpected_exception(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: BridgeServer, *args: object) -> None:
+    def broken(self: Dispatcher, *args: object) -> None:
         raise KeyError("bug")
 
-    monkeypatch.setattr(BridgeServer, "_on_params", broken)
+    monkeypatch.setattr(Dispatcher, "on_params", broken)
     harness = ServerHarness(trace_every=0)
     harness.feed(0, hello())
     harness.feed(0, [codec.encode(m.Params(guidance_scale=1.0))])
@@ -57,13 +58,13 @@ def test_harness_reports_an_unexpected_exception(monkeypatch: pytest.MonkeyPatch
 
 
 def test_harness_reports_a_large_allocation(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = BridgeServer._on_frame
+    original = Dispatcher.on_frame
 
-    def greedy(self: BridgeServer, *args: object) -> None:
+    def greedy(self: Dispatcher, *args: object) -> None:
         self._hog = bytearray(ALLOC_BOUND + 1)  # type: ignore[attr-defined]
         original(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(BridgeServer, "_on_frame", greedy)
+    monkeypatch.setattr(Dispatcher, "on_frame", greedy)
     import random
 
     harness = ServerHarness(trace_every=1)
@@ -73,7 +74,7 @@ def test_harness_reports_a_large_allocation(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_harness_reports_an_unanswered_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(BridgeServer, "_error", lambda self, *a, **k: None)  # refuses silently, counts nothing
+    monkeypatch.setattr(Outbound, "error", lambda self, *a, **k: None)  # refuses silently, counts nothing
     harness = ServerHarness(trace_every=0)
     harness.feed(0, [b"garbage"])
     assert len(harness.report.failures) == 1 and "exactly once" in harness.report.failures[0]

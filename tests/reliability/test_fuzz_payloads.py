@@ -10,7 +10,7 @@ import random
 import pytest
 
 from sdbridge.protocol import messages as m
-from sdbridge.server import BridgeServer
+from sdbridge.serving.dispatcher import Dispatcher
 
 from .fuzz_harness import ServerHarness
 from .fuzz_payloads import (
@@ -34,14 +34,14 @@ def test_payload_shapes_keep_memory_within_the_session_budgets() -> None:
 def test_retained_memory_check_catches_an_unbounded_store(monkeypatch: pytest.MonkeyPatch) -> None:
     """The check above can fail: a server that also keeps every State message it sees exceeds the bound."""
     kept: list[m.Message] = []
-    original = BridgeServer._dispatch
+    original = Dispatcher.dispatch
 
-    def hoarding(self: BridgeServer, identity: bytes, session: object, message: m.Message, *rest: object) -> None:
+    def hoarding(self: Dispatcher, identity: bytes, session: object, message: m.Message, *rest: object) -> None:
         if isinstance(message, m.State | m.GameEvent):
             kept.append(message)
         original(self, identity, session, message, *rest)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(BridgeServer, "_dispatch", hoarding)
+    monkeypatch.setattr(Dispatcher, "dispatch", hoarding)
     retained, bound = retained_after_payloads(ServerHarness(trace_every=0), SEED, 200)
     assert kept and retained > bound
 
