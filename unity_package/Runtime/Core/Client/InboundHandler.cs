@@ -170,8 +170,7 @@ namespace StreamDiffusion.Bridge.Core.Client
                     Message = error.Code + (error.Field.Length > 0 ? " (" + error.Field + ")" : "") + ": " + error.Message,
                 });
             }
-            if (error.SessionClosed || error.Code == ErrorCode.NotHello || error.Code == ErrorCode.UnknownSession ||
-                error.Code == ErrorCode.SessionExpired)
+            if (error.SessionClosed || ErrorCodeSets.IsSessionGone(error.Code)) // set_session_gone in bridge.fbs
             {
                 throw new TransportException("the server closed the session: " + error.Code + ": " + error.Message);
             }
