@@ -220,3 +220,15 @@ def test_to_json_is_plain_json_with_exact_bounds() -> None:
     assert seed["maximum_text"] == str(2**64 - 1) and seed["range_text"] == f"[0, {2**64 - 1}]"
     threshold = next(d for d in data if d["name"] == "similarity_threshold")
     assert threshold["maximum_exclusive"] and threshold["range_text"] == "[0, 1)"
+
+
+def test_the_adding_a_parameter_page_shows_a_real_registry_entry() -> None:
+    """docs/adding-a-parameter.md quotes an entry of params.py; the quote must stay what the registry says."""
+    doc = (Path(__file__).parents[1] / "docs" / "adding-a-parameter.md").read_text(encoding="utf-8")
+    block = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    lines = [line[3:] for line in block.splitlines()]  # the block is indented 3 spaces inside a list item
+    source = Path(params.__file__).read_text(encoding="utf-8")
+    assert "\n".join(lines) in source
+    for p in params.REGISTRY:
+        if p.params_bit:
+            assert f"`{p.name}`" in doc, p.name  # the page lists every range it explains
