@@ -21,6 +21,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstddef>
 
 #include "sdbridge/reprojection.h"
 
@@ -38,9 +39,9 @@ using UeMatrix = std::array<std::array<double, 4>, 4>;
 
 UeMatrix UeMultiply(const UeMatrix& a, const UeMatrix& b) {  // FMatrix operator*: apply a, then b
   UeMatrix out{};
-  for (int r = 0; r < 4; ++r) {
-    for (int c = 0; c < 4; ++c) {
-      for (int k = 0; k < 4; ++k) out[r][c] += a[r][k] * b[k][c];
+  for (size_t r = 0; r < 4; ++r) {
+    for (size_t c = 0; c < 4; ++c) {
+      for (size_t k = 0; k < 4; ++k) out[r][c] += a[r][k] * b[k][c];
     }
   }
   return out;
@@ -50,8 +51,8 @@ UeMatrix UeMultiply(const UeMatrix& a, const UeMatrix& b) {  // FMatrix operator
 std::array<double, 3> UeProject(const UeMatrix& m, double x, double y, double z) {
   std::array<double, 4> v{x, y, z, 1.0};
   std::array<double, 4> out{};
-  for (int c = 0; c < 4; ++c) {
-    for (int k = 0; k < 4; ++k) out[c] += v[k] * m[k][c];
+  for (size_t c = 0; c < 4; ++c) {
+    for (size_t k = 0; k < 4; ++k) out[c] += v[k] * m[k][c];
   }
   return {out[0] / out[3], out[1] / out[3], out[2] / out[3]};
 }
@@ -64,8 +65,8 @@ UeMatrix UeView(double x, double y, double z, double yaw_degrees) {
   // FRotationMatrix rows are the camera's forward, right and up axes in world space; its inverse is the transpose.
   const UeMatrix rotation{{{cy, sy, 0, 0}, {-sy, cy, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}};
   UeMatrix inverse_rotation{};
-  for (int r = 0; r < 4; ++r) {
-    for (int c = 0; c < 4; ++c) inverse_rotation[r][c] = rotation[c][r];
+  for (size_t r = 0; r < 4; ++r) {
+    for (size_t c = 0; c < 4; ++c) inverse_rotation[r][c] = rotation[c][r];
   }
   const UeMatrix swizzle{{{0, 0, 1, 0}, {1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 0, 1}}};
   return UeMultiply(UeMultiply(translation, inverse_rotation), swizzle);
@@ -80,8 +81,8 @@ UeMatrix UeProjection() {
 /// What SDBridgePasses.cpp (ToCore) hands to the core.
 Mat4 ToCore(const UeMatrix& m) {
   std::array<double, 16> values{};
-  for (int r = 0; r < 4; ++r) {
-    for (int c = 0; c < 4; ++c) values[static_cast<size_t>(r * 4 + c)] = m[r][c];
+  for (size_t r = 0; r < 4; ++r) {
+    for (size_t c = 0; c < 4; ++c) values[r * 4 + c] = m[r][c];
   }
   return Mat4::FromRowMajor(values).Transposed();
 }
@@ -144,8 +145,8 @@ TEST(UnrealMatrices, TransposedFMatrixProjectsLikeUnreal) {
   }
   // Without the transpose the same values are a different (wrong) transform: this test can fail.
   std::array<double, 16> values{};
-  for (int r = 0; r < 4; ++r) {
-    for (int c = 0; c < 4; ++c) values[static_cast<size_t>(r * 4 + c)] = ue[r][c];
+  for (size_t r = 0; r < 4; ++r) {
+    for (size_t c = 0; c < 4; ++c) values[r * 4 + c] = ue[r][c];
   }
   const Vec4 wrong = Transform(Mat4::FromRowMajor(values), Vec4{900.0, 0.0, 30.0, 1.0});
   const std::array<double, 3> expected = UeProject(ue, 900.0, 0.0, 30.0);
