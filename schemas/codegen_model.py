@@ -176,79 +176,93 @@ def _doc_before(docs: Mapping[int, str], start: int, text: str) -> str:
     return docs.get(line_start, "")
 
 
+RawField = tuple[str, str, bool, int]  # (name, type name, is a vector, id)
+
+
+def _enum(tok: _Tokens, doc: str) -> EnumDef:
+    name = tok.take()
+    tok.take(":")
+    underlying = tok.take()
+    attrs = _attributes(tok)
+    tok.take("{")
+    members: list[tuple[str, int]] = []
+    while tok.peek() != "}":
+        member = tok.take()
+        tok.take("=")  # bridge.fbs gives every value explicitly
+        members.append((member, int(tok.take())))
+        if tok.peek() == ",":
+            tok.take(",")
+    tok.take("}")
+    return EnumDef(name, underlying, tuple(members), attrs, doc)
+
+
+def _table_fields(tok: _Tokens) -> tuple[str, list[RawField], dict[str, str]]:
+    name = tok.take()
+    attrs = _attributes(tok)
+    tok.take("{")
+    fields: list[RawField] = []
+    while tok.peek() != "}":
+        fname = tok.take()
+        tok.take(":")
+        vector = tok.peek() == "["
+        if vector:
+            tok.take("[")
+        type_name = tok.take()
+        if vector:
+            tok.take("]")
+        meta = _attributes(tok)
+        tok.take(";")
+        if "id" not in meta:
+            raise SchemaError(f"{name}.{fname} has no explicit (id: N) (schemas/README.md rule 1)")
+        fields.append((fname, type_name, vector, int(meta["id"])))
+    tok.take("}")
+    return name, fields, attrs
+
+
+def _union(tok: _Tokens) -> tuple[str, tuple[str, ...]]:
+    name = tok.take()
+    tok.take("{")
+    members: list[str] = []
+    while tok.peek() != "}":
+        members.append(tok.take())
+        if tok.peek() == ",":
+            tok.take(",")
+    tok.take("}")
+    return name, tuple(members)
+
+
 def parse(text: str) -> Schema:
     """Parse bridge.fbs text into a :class:`Schema` (raises :class:`SchemaError`)."""
     code, docs = _strip_comments(text)
     tok = _Tokens(code)
-    namespace, root, ident, union_name = "", "", "", ""
-    union: tuple[str, ...] = ()
+    decl: dict[str, str] = {}  # namespace, root_type, file_identifier, ...
+    union_name, union = "", ()
     enums: dict[str, EnumDef] = {}
-    raw_tables: list[tuple[str, list[tuple[str, str, bool, int]], dict[str, str]]] = []
+    raw_tables: list[tuple[str, list[RawField], dict[str, str]]] = []
     while tok.peek():
         start = tok.offset()
         word = tok.take()
         if word in ("namespace", "root_type", "file_extension", "attribute", "file_identifier"):
-            value = tok.take().strip('"')
+            decl[word] = tok.take().strip('"')
             tok.take(";")
-            namespace = value if word == "namespace" else namespace
-            root = value if word == "root_type" else root
-            ident = value if word == "file_identifier" else ident
         elif word == "enum":
-            name = tok.take()
-            tok.take(":")
-            underlying = tok.take()
-            attrs = _attributes(tok)
-            tok.take("{")
-            members: list[tuple[str, int]] = []
-            while tok.peek() != "}":
-                member = tok.take()
-                tok.take("=")  # bridge.fbs gives every value explicitly
-                members.append((member, int(tok.take())))
-                if tok.peek() == ",":
-                    tok.take(",")
-            tok.take("}")
-            enums[name] = EnumDef(name, underlying, tuple(members), attrs, _doc_before(docs, start, code))
+            enum_def = _enum(tok, _doc_before(docs, start, code))
+            enums[enum_def.name] = enum_def
         elif word == "table":
-            name = tok.take()
-            attrs = _attributes(tok)
-            tok.take("{")
-            fields: list[tuple[str, str, bool, int]] = []
-            while tok.peek() != "}":
-                fname = tok.take()
-                tok.take(":")
-                vector = tok.peek() == "["
-                if vector:
-                    tok.take("[")
-                type_name = tok.take()
-                if vector:
-                    tok.take("]")
-                meta = _attributes(tok)
-                tok.take(";")
-                if "id" not in meta:
-                    raise SchemaError(f"{name}.{fname} has no explicit (id: N) (schemas/README.md rule 1)")
-                fields.append((fname, type_name, vector, int(meta["id"])))
-            tok.take("}")
-            raw_tables.append((name, fields, attrs))
+            raw_tables.append(_table_fields(tok))
         elif word == "union":
-            union_name = tok.take()
-            tok.take("{")
-            names: list[str] = []
-            while tok.peek() != "}":
-                names.append(tok.take())
-                if tok.peek() == ",":
-                    tok.take(",")
-            tok.take("}")
-            union = tuple(names)
+            union_name, union = _union(tok)
         else:
             raise SchemaError(f"bridge.fbs: {word!r} is not a construct schemas/codegen_model.py understands")
     table_names = {name for name, _, _ in raw_tables}
     tables = {name: TableDef(name, tuple(sorted((_field(name, f, enums, table_names, union_name)
                                                  for f in fields), key=lambda f: f.fid)), attrs)
               for name, fields, attrs in raw_tables}
-    return Schema(namespace, enums, tables, union_name, union, root, ident)
+    return Schema(decl.get("namespace", ""), enums, tables, union_name, union, decl.get("root_type", ""),
+                  decl.get("file_identifier", ""))
 
 
-def _field(table: str, raw: tuple[str, str, bool, int], enums: Mapping[str, EnumDef], tables: set[str],
+def _field(table: str, raw: RawField, enums: Mapping[str, EnumDef], tables: set[str],
            union_name: str) -> FieldDef:
     name, type_name, vector, fid = raw
     scalar = enums[type_name].underlying if type_name in enums else type_name
