@@ -1,0 +1,134 @@
+// Message building and checks of the sdbridge Client (see client_messages.h).
+#include "client_messages.h"
+
+#include <utility>
+
+namespace sdbridge {
+namespace client_internal {
+
+std::string VersionString(uint16_t major, uint16_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+Hello MakeHello(const ClientConfig& config) {
+  Hello hello;
+  hello.protocol_major = config.protocol_major;
+  hello.protocol_minor = config.protocol_minor;
+  hello.client_name = config.client_name;
+  hello.client_version = config.client_version;
+  hello.engine_name = config.engine_name;
+  hello.engine_version = config.engine_version;
+  hello.capabilities = config.capabilities;
+  hello.pixel_formats = config.pixel_formats;
+  return hello;
+}
+
+Status ValidateConfig(const ClientConfig& config) {
+  if (config.endpoint.empty()) {
+    return Status(StatusCode::kInvalidArgument, "ClientConfig.endpoint is empty (expected e.g. tcp://127.0.0.1:5555)");
+  }
+  const bool any_curve =
+      !config.curve_server_key.empty() || !config.curve_public_key.empty() || !config.curve_secret_key.empty();
+  if (any_curve && (config.curve_server_key.size() != 40 || config.curve_public_key.size() != 40 ||
+                    config.curve_secret_key.size() != 40)) {
+    return Status(StatusCode::kInvalidArgument,
+                  "CurveZMQ needs all three of ClientConfig.curve_server_key, curve_public_key and "
+                  "curve_secret_key as 40-character Z85 keys (from `sdbridge keys generate`)");
+  }
+  if (config.max_pending_results == 0 || config.max_pending_events == 0 || config.max_queued_controls == 0) {
+    return Status(StatusCode::kInvalidArgument,
+                  "ClientConfig.max_pending_results/max_pending_events/max_queued_controls must be at least 1");
+  }
+  return Status::Ok();
+}
+
+Status ValidateFrame(const FrameView& frame, const DecodeLimits& limits, size_t* expected) {
+  Status s = ExpectedPixelBytes(frame.layout, expected, limits);
+  if (!s.ok()) return Status(StatusCode::kInvalidArgument, "SubmitFrame: " + s.message());
+  if (frame.pixels == nullptr || frame.size != *expected) {
+    return Status(StatusCode::kInvalidArgument,
+                  "SubmitFrame: got " + std::to_string(frame.pixels ? frame.size : 0) + " pixel bytes, layout " +
+                      std::to_string(frame.layout.width) + "x" + std::to_string(frame.layout.height) +
+                      " with stride " + std::to_string(frame.layout.stride) + " needs stride x height = " +
+                      std::to_string(*expected));
+  }
+  if (frame.layout.row_order == RowOrder::kUnknown || frame.layout.color_space == ColorSpace::kUnknown) {
+    return Status(StatusCode::kInvalidArgument,
+                  "SubmitFrame: layout.row_order and layout.color_space must be set (TopDown/BottomUp, SRGB/Linear)");
+  }
+  return Status::Ok();
+}
+
+ErrorOutcome ClassifyServerError(const ErrorMessage& err, bool connected, const ClientConfig& config) {
+  ErrorOutcome out;
+  ClientEvent& e = out.event;
+  e.kind = ClientEventKind::kError;
+  e.error = err;
+  e.message = "server error " + std::to_string(static_cast<unsigned>(err.code)) +
+              (err.field ? " (" + *err.field + ")" : std::string()) + ": " + err.message.value_or("");
+  switch (err.code) {
+    case WireError::kVersionMismatch:
+      e.status = StatusCode::kVersionMismatch;
+      e.message = "server at " + config.endpoint + " refused protocol " +
+                  VersionString(config.protocol_major, config.protocol_minor) + ": " +
+                  err.message.value_or("(no message)");
+      out.end = SessionEnd::kRefused;
+      break;
+    case WireError::kNotHello:
+    case WireError::kUnknownSession:
+    case WireError::kSessionExpired:
+      e.status = StatusCode::kNotConnected;
+      out.end = SessionEnd::kRetry;  // the server lost our session (restart, expiry): new handshake
+      break;
+    case WireError::kSessionLimit:
+      e.status = StatusCode::kRefused;
+      out.end = SessionEnd::kRetry;
+      break;
+    default:
+      e.status = connected ? StatusCode::kInvalidArgument : StatusCode::kRefused;
+      if (err.session_closed || !connected) out.end = SessionEnd::kRetry;
+      break;
+  }
+  if (err.session_closed && out.end == SessionEnd::kNone) out.end = SessionEnd::kRetry;
+  return out;
+}
+
+std::string MajorMismatchText(const ClientConfig& config, const Welcome& w) {
+  return "server at " + config.endpoint + " speaks protocol " + VersionString(w.protocol_major, w.protocol_minor) +
+         ", this plugin speaks " + VersionString(config.protocol_major, config.protocol_minor) +
+         ": install streamdiffusion-bridge " + std::to_string(config.protocol_major) +
+         ".x on the server or a plugin of major " + std::to_string(w.protocol_major);
+}
+
+std::optional<std::string> WelcomeWarning(const ClientConfig& config, const Welcome& w) {
+  const bool has_warning = w.warning && !w.warning->empty();
+  if (w.protocol_minor == config.protocol_minor && !has_warning) return std::nullopt;
+  return "server speaks protocol " + VersionString(w.protocol_major, w.protocol_minor) + ", this plugin " +
+         VersionString(config.protocol_major, config.protocol_minor) + " (same major: accepted)" +
+         (has_warning ? ": " + *w.warning : std::string());
+}
+
+std::string ConnectedText(const ClientConfig& config, const Welcome& w) {
+  return "connected to " + config.endpoint + " (session " + std::to_string(w.session_id) + ", server " +
+         w.server_version.value_or("?") + ", protocol " + VersionString(w.protocol_major, w.protocol_minor) + ")";
+}
+
+std::string HandshakeTimeoutText(const ClientConfig& config) {
+  return "no Welcome from " + config.endpoint + " within " + std::to_string(config.handshake_timeout.count()) +
+         " ms (ClientConfig.handshake_timeout). Causes and fixes: no server listens there (start "
+         "`sdbridge serve` with that port, or correct the endpoint); a firewall drops the port (allow "
+         "TCP to it); CurveZMQ keys that do not match (the server ignores such handshakes: check the "
+         "server key and that this client's public key is in its authorized_keys). Retrying.";
+}
+
+std::string BadResultText(const ResultHeader& header, const Status& layout, size_t expected, size_t part_count,
+                          size_t pixel_bytes) {
+  return "Result for frame " + std::to_string(header.frame_id) + " dropped: " +
+         (layout.ok() ? "expected 2 parts with " + std::to_string(expected) + " pixel bytes, got " +
+                            std::to_string(part_count) + " parts" +
+                            (part_count > 1 ? " with " + std::to_string(pixel_bytes) + " bytes" : "")
+                      : layout.message());
+}
+
+}  // namespace client_internal
+}  // namespace sdbridge

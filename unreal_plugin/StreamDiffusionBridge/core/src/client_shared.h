@@ -1,0 +1,111 @@
+// State of one sdbridge Client shared by the caller's threads and the worker thread, behind one mutex:
+// connection state, Welcome, one pending frame per stream, queued control messages, results and events
+// for the caller, counters, and the remembered prompt / params / state replayed after a reconnect.
+// No ZeroMQ here. Internal to the core (not installed with include/sdbridge).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sdbridge/client.h"
+
+namespace sdbridge {
+namespace client_internal {
+
+/// Pixel buffers recycled between SubmitFrame and ZeroMQ's zero-copy free callback (which runs on
+/// a ZeroMQ I/O thread), so steady-state streaming does not allocate.
+class BufferPool {
+ public:
+  std::vector<uint8_t> Take();
+  void Give(std::vector<uint8_t>&& v);
+
+ private:
+  static constexpr size_t kMaxFree = 8;
+  std::mutex mu_;
+  std::vector<std::vector<uint8_t>> free_;
+};
+
+/// A submitted frame waiting for a credit.
+struct PendingFrame {
+  FrameHeader header;
+  std::vector<uint8_t> pixels;
+};
+
+/// The shared state. Fields are guarded by `mu` (except `config`, `status` and `pool`, which are
+/// thread-safe on their own); methods named ...Locked expect the caller to hold it.
+struct ClientShared {
+  explicit ClientShared(const ClientConfig& c) : config(c), status(c.endpoint) {}
+
+  const ClientConfig& config;
+  StatusTracker status;
+  const std::shared_ptr<BufferPool> pool = std::make_shared<BufferPool>();
+
+  mutable std::mutex mu;
+  std::condition_variable cv;  // results, events, state changes
+  ConnectionState state = ConnectionState::kStopped;
+  std::optional<Welcome> welcome;
+  std::map<uint32_t, PendingFrame> pending;   // one unsent frame per stream_id
+  std::deque<std::vector<uint8_t>> controls;  // encoded control messages, in order
+  std::deque<FrameResult> results;
+  std::deque<ClientEvent> events;
+  ClientCounters counters;
+  uint64_t next_frame_id = 1;
+  uint32_t next_stats_request = 1;
+  bool reconnect_requested = false;
+  // remembered settings, replayed after a reconnect
+  std::optional<Prompt> last_prompt;
+  std::optional<Params> merged_params;
+  std::map<std::string, KeyValue> state_vars;
+
+  // ---- events and state
+  void PushEventLocked(ClientEvent event);
+  void PushEvent(ClientEvent event);
+  /// Reports an event without throwing (an allocation failure drops the event, not the worker).
+  void Event(ClientEventKind kind, StatusCode code, std::string message) noexcept;
+  void SetState(ConnectionState s);
+  /// True once if Reconnect() was called since the last call.
+  bool TakeReconnectRequest();
+
+  // ---- caller side
+  /// Encodes and queues a control message (kStopped, kQueueFull when it cannot). The caller wakes the worker.
+  Status QueueControl(const Message& message);
+  /// Puts a frame into its stream's slot; returns the replaced frame's pixels (empty if none) via *replaced.
+  Status SubmitPending(PendingFrame frame, uint64_t* id, std::vector<uint8_t>* replaced);
+
+  // ---- worker side
+  /// A session opened: state, Welcome, credits; returns the settings to replay (empty on the first session).
+  std::vector<std::vector<uint8_t>> OnWelcome(const Welcome& w);
+  /// The encoded prompt / params / state to replay after a reconnect. Caller holds mu.
+  std::vector<std::vector<uint8_t>> SettingsToReplayLocked() const;
+  /// Takes the oldest pending frame if a credit is held (the credit is reserved). False if none.
+  bool TakeFrameToSend(PendingFrame* frame);
+  /// A taken frame could not be encoded: give its credit back.
+  void ReturnCredit();
+  /// A taken frame was not sent: give the credit back and keep the frame unless a newer one came.
+  void ReturnUnsentFrame(PendingFrame frame);
+  /// A taken frame was sent.
+  void OnFrameSent();
+  /// The server returned `granted` credits without a Result.
+  void OnCredit(uint32_t granted);
+  /// Queues a received result (the oldest undelivered one is dropped beyond max_pending_results).
+  void OnResult(FrameResult result);
+  /// A Result that does not match its header: its credit returns, the result is dropped and reported.
+  void OnBadResult(uint32_t credits_granted, std::string message);
+  /// A Result answered a frame: its credits return, one frame less in flight. Caller holds mu.
+  void AnswerFrameLocked(uint32_t credits_granted);
+  /// Takes the oldest queued control message. False if none.
+  bool TakeControl(std::vector<uint8_t>* bytes);
+  /// Puts back a control message that could not be sent (socket full).
+  void ReturnControl(std::vector<uint8_t> bytes);
+};
+
+}  // namespace client_internal
+}  // namespace sdbridge
