@@ -83,6 +83,12 @@ def _frame_shown(driver, element_id: str) -> int:
         "return e.complete && e.naturalWidth > 0 ? Number(e.dataset.frame || 0) : 0;", element_id))
 
 
+def _value_of(driver, element_id: str) -> str | None:
+    """The value of a control, None until the page has built it (controls are built on the hello message)."""
+    return driver.execute_script("const e = document.getElementById(arguments[0]); return e ? e.value : null;",
+                                 element_id)
+
+
 def test_page_loads_and_lists_the_session(browser, identity_server, streamer_factory):
     from selenium.webdriver.common.by import By
 
@@ -150,7 +156,7 @@ def test_seed_and_event_from_the_page_reach_the_session(browser, identity_server
     streamer = streamer_factory(identity_server)
     session = wait_for(lambda: identity_server.table.sessions(), 10, "the session")[0]
     browser.get(identity_server.preview_url + f"?session={streamer.session_id}")
-    wait_for(lambda: browser.find_element(By.ID, "param-seed").get_attribute("value") == "2", 15, "the current seed")
+    wait_for(lambda: _value_of(browser, "param-seed") == "2", 15, "the current seed")
     seed = browser.find_element(By.ID, "param-seed")
     seed.clear()
     seed.send_keys("1234", Keys.TAB)  # the change event fires on blur
@@ -175,7 +181,7 @@ def test_a_session_address_shows_only_its_session_and_the_page_refuses_out_of_ra
                                      and n.source == "preview"), None), 10, "the page address notice")
     session = next(s for s in identity_server.table.sessions() if s.session_id == mine.session_id)
     browser.get(address)
-    wait_for(lambda: browser.find_element(By.ID, "param-seed").get_attribute("value") == "2", 15, "the current seed")
+    wait_for(lambda: _value_of(browser, "param-seed") == "2", 15, "the current seed")
     rows = browser.execute_script("return [...document.querySelectorAll('#sessions tbody tr')]"
                                   ".map((r) => Number(r.dataset.session));")
     assert rows == [mine.session_id] and other.session_id not in rows
