@@ -94,11 +94,15 @@ class ObserverSet:
 
     def input_accepted(self, session: Session, message: m.Message, frame: FrameJob | None = None) -> None:
         """Tell every observer that `message` of `session` was accepted."""
+        if not self._observers:  # the hot path with nothing attached: no closure, no text
+            return
         self._each(session, session.identity, f"noting a {type(message).__name__}",
                    lambda o: o.input_accepted(session, message, frame))
 
     def result_sent(self, session: Session, result: ResultJob) -> None:
         """Tell every observer that a Result of `session` went out."""
+        if not self._observers:
+            return
         self._each(session, session.identity, f"noting the result of frame {result.frame_id}",
                    lambda o: o.result_sent(session, result))
 
