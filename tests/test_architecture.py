@@ -129,3 +129,17 @@ def test_size_allowances_name_real_code():
     """Every allowance names a class or function that exists (a renamed one would excuse nothing)."""
     names = {name for _kind, name, _lines in sizes()}
     assert sorted(set(SIZE_ALLOWANCES) - names) == []
+
+
+def test_the_server_knows_rules_recorder_and_preview_only_through_their_observers():
+    """Only the *_observer modules of sdbridge.serving import the game-event rules, the recorder and the preview
+    page; the server and its other parts reach them through the SessionObserver interface."""
+    optional = ("sdbridge.events", "sdbridge.record", "sdbridge.preview")
+    found = [f"{module} imports {name}" for module, names in imports_of("serving").items()
+             if not module.endswith("_observer.py")
+             for name in sorted(names) if any(name == f or name.startswith(f + ".") for f in optional)]
+    server = imports_of(".").get("server.py", set())
+    found += [f"server.py imports {name}" for name in sorted(server)
+              if any(name == f or name.startswith(f + ".") for f in optional)]
+    assert imports_of("serving"), "serving/ is missing: was it moved? update this test"
+    assert found == []
