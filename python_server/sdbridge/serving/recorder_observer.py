@@ -21,8 +21,8 @@ class RecorderObserver:
         from sdbridge.record.recorder import Recorder
 
         mc = config.model
-        self.recorder = Recorder(folder, {"name": mc.name, "device": mc.device,
-                                          "dtype": mc.resolved_dtype()[0].value, "width": mc.width,
+        dtype = mc.resolved_dtype(config.accel.backend.value)[0].value  # what the model runs in, as serve logs it
+        self.recorder = Recorder(folder, {"name": mc.name, "device": mc.device, "dtype": dtype, "width": mc.width,
                                           "height": mc.height},
                                  RecordLimits.from_config(config.limits))
 
