@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from sdbridge.events.easing import EASINGS, apply
+from sdbridge.events.easing import EASINGS
 from sdbridge.pipeline import Components, Interpolation, StreamConfig, StreamPipeline
 from sdbridge.pipeline.blending import slerp
 from sdbridge.runtime.pixels import Layout, PixelFormat
@@ -29,16 +29,16 @@ A, B = "a watercolor castle", "a neon city at night"
 
 @pytest.mark.parametrize("name", sorted(EASINGS))
 def test_every_easing_starts_at_0_and_ends_at_1(name: str) -> None:
-    assert apply(name, 0.0) == 0.0 and apply(name, 1.0) == 1.0
-    values = [apply(name, t / 20) for t in range(21)]
+    assert EASINGS[name](0.0) == 0.0 and EASINGS[name](1.0) == 1.0
+    values = [EASINGS[name](t / 20) for t in range(21)]
     assert values == sorted(values)  # never goes backwards
 
 
 def test_easing_midpoints() -> None:
-    assert apply("linear", 0.5) == 0.5
-    assert apply("ease_in", 0.5) == 0.25 and apply("ease_out", 0.5) == 0.75
-    assert apply("ease_in_out", 0.5) == 0.5 and apply("ease_in_out", 0.25) == pytest.approx(0.0625)
-    assert apply("smoothstep", 0.5) == 0.5 and apply("step", 0.5) == 0.0
+    assert EASINGS["linear"](0.5) == 0.5
+    assert EASINGS["ease_in"](0.5) == 0.25 and EASINGS["ease_out"](0.5) == 0.75
+    assert EASINGS["ease_in_out"](0.5) == 0.5 and EASINGS["ease_in_out"](0.25) == pytest.approx(0.0625)
+    assert EASINGS["smoothstep"](0.5) == 0.5 and EASINGS["step"](0.5) == 0.0
 
 
 def test_blend_weights_at_0_half_and_1() -> None:
@@ -132,6 +132,6 @@ def test_a_blend_through_the_worker_encodes_each_text_once(tiny: Components) -> 
     for i in range(1, 6):
         frame(i)
     weights = [dict(p).get(B, 0.0) if not isinstance(p, str) else (1.0 if p == B else 0.0) for p in seen]
-    assert weights == pytest.approx([apply("ease_in_out", k / 4) for k in range(1, 5)])
+    assert weights == pytest.approx([EASINGS["ease_in_out"](k / 4) for k in range(1, 5)])
     assert seen[-1] == B and session.transition is None
     assert built[0].prompt_encoder.encode_calls == 3

@@ -52,8 +52,3 @@ EASINGS: dict[str, Easing] = {
     "smoothstep": smoothstep,
     "step": step,
 }
-
-
-def apply(name: str, t: float) -> float:
-    """The eased position of raw progress `t` (clamped to [0, 1]) with the curve called `name`."""
-    return EASINGS[name](min(1.0, max(0.0, t)))

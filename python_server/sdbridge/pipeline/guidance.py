@@ -24,11 +24,6 @@ class CfgMode(enum.Enum):
     SELF = "self"
     INITIALIZE = "initialize"
 
-    @property
-    def uses_residual(self) -> bool:
-        """True for the modes whose negative is a residual noise (SELF, INITIALIZE)."""
-        return self in (CfgMode.SELF, CfgMode.INITIALIZE)
-
 
 def unet_evaluations(mode: CfgMode, steps: int, frames: int = 1) -> int:
     """UNet samples evaluated per call for `frames` input frames and `steps` denoising steps."""

@@ -46,7 +46,6 @@ class StreamPipeline:
         self._device, self._dtype = components.device, components.dtype
         self._prompts = PromptEncoder(components)
         self._prompt: PromptSpec = ""
-        self._negative: PromptSpec = ""
         self._cond: PromptEmbedding | None = None
         self._uncond: PromptEmbedding | None = None
         self._conditioning_cache: dict[tuple[int, int], tuple[torch.Tensor, dict | None]] = {}
@@ -72,7 +71,7 @@ class StreamPipeline:
 
     def prepare(self, prompt: PromptSpec = "", negative_prompt: PromptSpec = "") -> None:
         """Encode the prompts and restart the stream (buffers, warm-up, similarity filter)."""
-        self._prompt, self._negative = prompt, negative_prompt
+        self._prompt = prompt
         self._cond = self._prompts.resolve(prompt, self.config.prompt_interpolation)
         self._uncond = self._prompts.resolve(negative_prompt, self.config.prompt_interpolation)
         self._conditioning_cache.clear()
@@ -101,7 +100,6 @@ class StreamPipeline:
             self._cond = self._prompts.resolve(self._prompt, new.prompt_interpolation)
             self._conditioning_cache.clear()
         if negative_prompt is not None:
-            self._negative = negative_prompt
             self._uncond = self._prompts.resolve(negative_prompt, new.prompt_interpolation)
             self._conditioning_cache.clear()
         if (new.t_index_list, new.num_inference_steps) != (old.t_index_list, old.num_inference_steps):

@@ -685,30 +685,28 @@ def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Message:
             f"file identifier {ident!r} is not {FILE_IDENTIFIER!r}: not a StreamDiffusion Bridge v1 message "
             "(a client for another protocol major?)",
         )
-    try:
-        tag, body = _verify.envelope_body(view)
-        if tag not in _verify.UNION_TABLES:
-            raise ProtocolError(
-                ErrorCode.UNKNOWN_TYPE,
-                f"Envelope.body_type={tag} is not a message type this server knows "
-                f"(1..{max(MessageType)}); is the peer a newer protocol minor?",
-            )
-        if body < 0:
-            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"Envelope.body is missing for body_type={tag}")
-        msg_type = MessageType(tag)
-        if msg_type in _scalar.SPECS:
-            values = _scalar.read_scalar(view, body, msg_type)
-            _known.remember(view, body, msg_type)
-            return _from_scalars(msg_type, values, limits)
-        _verify.verify_body(view, body, _verify.UNION_TABLES[msg_type], limits.max_list_items)
-        table_cls, method = _DECODERS[msg_type]
-        table = table_cls()
-        table.Init(view, body)
-        return getattr(_Reader(limits), method)(table)  # type: ignore[no-any-return]
-    except ProtocolError:
-        raise
-    except Exception as exc:  # the verifier should make this unreachable; never let garbage crash a caller
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"malformed message: {type(exc).__name__}: {exc}") from exc
+    # _verify checks every offset and size before a table is read and refuses a malformed message with a
+    # ProtocolError; anything else raised here is a bug of ours and reaches the dispatcher's internal-error
+    # handler (logged, counted; the session and the server stay up).
+    tag, body = _verify.envelope_body(view)
+    if tag not in _verify.UNION_TABLES:
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_TYPE,
+            f"Envelope.body_type={tag} is not a message type this server knows "
+            f"(1..{max(MessageType)}); is the peer a newer protocol minor?",
+        )
+    if body < 0:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"Envelope.body is missing for body_type={tag}")
+    msg_type = MessageType(tag)
+    if msg_type in _scalar.SPECS:
+        values = _scalar.read_scalar(view, body, msg_type)
+        _known.remember(view, body, msg_type)
+        return _from_scalars(msg_type, values, limits)
+    _verify.verify_body(view, body, _verify.UNION_TABLES[msg_type], limits.max_list_items)
+    table_cls, method = _DECODERS[msg_type]
+    table = table_cls()
+    table.Init(view, body)
+    return getattr(_Reader(limits), method)(table)  # type: ignore[no-any-return]
 
 
 def decode_multipart(
