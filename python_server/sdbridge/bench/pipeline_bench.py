@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -241,3 +242,22 @@ def _report(comps: Components, size: int, rows: list[Row], diffusers_rows: list[
             ours = by[f"stream batch, {name}"]
             lines.append(f"| {name} | {fps:.2f} | {ours.fps:.2f} | {ours.fps / fps:.2f}x |")
     return "\n".join(lines)
+
+
+def pipeline_report(model: str, dtype: str, size: int, frames: int, *, threads: int = 0, accel: str = "eager",
+                    engines_dir: Path = Path("engines"), with_original: bool = True,
+                    with_diffusers: bool = True) -> str:
+    """`sdbridge bench pipeline`: load `model` on the CPU in `dtype`, then either the full configuration report
+    (accel "eager") or torch eager against the `accel` backend on the same configurations."""
+    if threads:
+        torch.set_num_threads(threads)
+    from sdbridge.pipeline import load_components
+
+    comps = load_components(model, device="cpu", dtype=getattr(torch, dtype))
+    if accel == "eager":
+        return run_pipeline_bench(comps, size, frames, with_original=with_original, with_diffusers=with_diffusers)
+    from sdbridge.acceleration import AccelOptions, BackendChoice, accelerate
+    from sdbridge.bench.accel_bench import run_accel_bench
+
+    options = AccelOptions(BackendChoice(accel), engines_dir=engines_dir, threads=threads)
+    return run_accel_bench(comps, accelerate(comps, options), accel, size, frames)

@@ -1,4 +1,4 @@
-"""`sdbridge bench pipeline`: StreamPipeline configurations against same-run baselines (see bench/)."""
+"""`sdbridge bench pipeline`: parses the flags; the measurement is sdbridge.bench.pipeline_bench (and accel_bench)."""
 
 from __future__ import annotations
 
@@ -27,24 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run and print the report."""
-    import torch
+    """Run and print the report (and write it to --out)."""
+    from sdbridge.bench.pipeline_bench import pipeline_report
 
-    from sdbridge.bench.pipeline_bench import run_pipeline_bench
-    from sdbridge.pipeline import load_components
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    comps = load_components(args.model, device="cpu", dtype=getattr(torch, args.dtype))
-    if args.accel != "eager":
-        from sdbridge.acceleration import AccelOptions, BackendChoice, accelerate
-        from sdbridge.bench.accel_bench import run_accel_bench
-
-        options = AccelOptions(BackendChoice(args.accel), engines_dir=args.engines_dir, threads=args.threads)
-        report = run_accel_bench(comps, accelerate(comps, options), args.accel, args.size, args.frames)
-    else:
-        report = run_pipeline_bench(comps, args.size, args.frames, with_original=not args.no_original,
-                                    with_diffusers=not args.no_diffusers)
+    report = pipeline_report(args.model, args.dtype, args.size, args.frames, threads=args.threads, accel=args.accel,
+                             engines_dir=args.engines_dir, with_original=not args.no_original,
+                             with_diffusers=not args.no_diffusers)
     print(report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
