@@ -64,30 +64,24 @@ ErrorOutcome ClassifyServerError(const ErrorMessage& err, bool connected, const 
   ClientEvent& e = out.event;
   e.kind = ClientEventKind::kError;
   e.error = err;
+  e.wire_error = err.code;
   e.message = "server error " + std::to_string(static_cast<unsigned>(err.code)) +
               (err.field ? " (" + *err.field + ")" : std::string()) + ": " + err.message.value_or("");
-  switch (err.code) {
-    case WireError::kVersionMismatch:
-      e.status = StatusCode::kVersionMismatch;
-      e.message = "server at " + config.endpoint + " refused protocol " +
-                  VersionString(config.protocol_major, config.protocol_minor) + ": " +
-                  err.message.value_or("(no message)");
-      out.end = SessionEnd::kRefused;
-      break;
-    case WireError::kNotHello:
-    case WireError::kUnknownSession:
-    case WireError::kSessionExpired:
-      e.status = StatusCode::kNotConnected;
-      out.end = SessionEnd::kRetry;  // the server lost our session (restart, expiry): new handshake
-      break;
-    case WireError::kSessionLimit:
-      e.status = StatusCode::kRefused;
-      out.end = SessionEnd::kRetry;
-      break;
-    default:
-      e.status = connected ? StatusCode::kInvalidArgument : StatusCode::kRefused;
-      if (err.session_closed || !connected) out.end = SessionEnd::kRetry;
-      break;
+  if (err.code == WireError::kVersionMismatch) {
+    e.status = StatusCode::kVersionMismatch;
+    e.message = "server at " + config.endpoint + " refused protocol " +
+                VersionString(config.protocol_major, config.protocol_minor) + ": " +
+                err.message.value_or("(no message)");
+    out.end = SessionEnd::kRefused;
+  } else if (IsSessionGone(err.code)) {  // set_session_gone in bridge.fbs (generated/bridge_constants.h)
+    e.status = StatusCode::kNotConnected;
+    out.end = SessionEnd::kRetry;  // the server lost our session (restart, expiry): new handshake
+  } else if (err.code == WireError::kSessionLimit) {
+    e.status = StatusCode::kRefused;
+    out.end = SessionEnd::kRetry;
+  } else {
+    e.status = connected ? StatusCode::kInvalidArgument : StatusCode::kRefused;
+    if (err.session_closed || !connected) out.end = SessionEnd::kRetry;
   }
   if (err.session_closed && out.end == SessionEnd::kNone) out.end = SessionEnd::kRetry;
   return out;

@@ -101,12 +101,14 @@ SessionEnd SessionConnection::Handle(std::vector<zmq::message_t>& parts) {
   Message msg;
   Status s = Decode(static_cast<const uint8_t*>(parts[0].data()), parts[0].size(), &msg, config.limits);
   if (!s.ok()) {
-    shared_.Event(ClientEventKind::kError, s.code(), "message from server ignored: " + s.message());
-    if (!connected_ && s.message().find("file identifier") != std::string::npos) {
+    shared_.Event(ClientEventKind::kError, s.code(), "message from server ignored: " + s.message(), s.wire_error());
+    // decided on the codec's typed code, never on the message text
+    if (!connected_ && s.wire_error() == WireError::kWrongIdentifier) {
       shared_.Event(ClientEventKind::kError, StatusCode::kVersionMismatch,
                     "the server at " + config.endpoint + " answered in another protocol (" + s.message() +
                         "); this plugin speaks protocol " + VersionString(kProtocolMajor, kProtocolMinor) +
-                        ": install the streamdiffusion-bridge server matching this plugin's major version");
+                        ": install the streamdiffusion-bridge server matching this plugin's major version",
+                    s.wire_error());
       return SessionEnd::kRefused;
     }
     return SessionEnd::kNone;

@@ -39,12 +39,13 @@ void ClientShared::PushEvent(ClientEvent event) {
   PushEventLocked(std::move(event));
 }
 
-void ClientShared::Event(ClientEventKind kind, StatusCode code, std::string message) noexcept {
+void ClientShared::Event(ClientEventKind kind, StatusCode code, std::string message, WireError wire_error) noexcept {
   try {
     ClientEvent e;
     e.kind = kind;
     e.status = code;
     e.message = std::move(message);
+    e.wire_error = wire_error;
     PushEvent(std::move(e));
   } catch (...) {  // out of memory while reporting: drop the event rather than the worker
   }

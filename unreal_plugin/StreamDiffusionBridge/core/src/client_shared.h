@@ -69,7 +69,8 @@ struct ClientShared {
   void PushEventLocked(ClientEvent event);
   void PushEvent(ClientEvent event);
   /// Reports an event without throwing (an allocation failure drops the event, not the worker).
-  void Event(ClientEventKind kind, StatusCode code, std::string message) noexcept;
+  void Event(ClientEventKind kind, StatusCode code, std::string message,
+             WireError wire_error = WireError::kUnknown) noexcept;
   void SetState(ConnectionState s);
   /// True once if Reconnect() was called since the last call.
   bool TakeReconnectRequest();

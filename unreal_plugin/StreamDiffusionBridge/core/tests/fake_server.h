@@ -77,6 +77,12 @@ class FakeServer {
     if (pixels) router_.send(zmq::buffer(*pixels), zmq::send_flags::none);
   }
 
+  /// Send bytes as they are (e.g. a buffer of another protocol major).
+  void SendRaw(const std::string& identity, const std::vector<uint8_t>& bytes) {
+    router_.send(zmq::buffer(identity), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(bytes), zmq::send_flags::none);
+  }
+
   static Welcome MakeWelcome(uint64_t session_id, uint32_t credits) {
     Welcome w;
     w.session_id = session_id;

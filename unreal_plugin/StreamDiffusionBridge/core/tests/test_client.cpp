@@ -2,6 +2,7 @@
 // latest-frame submit, results, control messages, heartbeats, version errors and reconnects.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <thread>
 
 #include "fake_server.h"
@@ -340,6 +341,39 @@ TEST(Client, ServerRefusingOurMajorStopsRetryingWithClearMessage) {
   // An explicit Reconnect() tries again.
   ASSERT_TRUE(client.Reconnect().ok());
   EXPECT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
+}
+
+TEST(Client, ServerOfAnotherProtocolIsRefusedOnTheTypedWireCode) {
+  FakeServer server;
+  Client client(FastConfig(server.endpoint()));
+  ASSERT_TRUE(client.Start().ok());
+  FakeServer::Received got;
+  ASSERT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
+  std::vector<uint8_t> bytes;
+  ASSERT_TRUE(Encode(FakeServer::MakeWelcome(1, 1), &bytes).ok());
+  std::memcpy(bytes.data() + 4, "SDB2", 4);  // a Welcome of another major's file_identifier
+  server.SendRaw(got.identity, bytes);
+  ClientEvent e = ExpectEvent(client, ClientEventKind::kError);  // "message from server ignored"
+  EXPECT_EQ(e.wire_error, WireError::kWrongIdentifier) << e.message;
+  e = ExpectEvent(client, ClientEventKind::kError);
+  EXPECT_EQ(e.status, StatusCode::kVersionMismatch) << e.message;
+  EXPECT_EQ(e.wire_error, WireError::kWrongIdentifier);
+  EXPECT_TRUE(client.WaitForState(ConnectionState::kRefused, kWait));
+}
+
+TEST(Client, ServerErrorEventsCarryTheWireCode) {
+  FakeServer server;
+  Client client(FastConfig(server.endpoint()));
+  ASSERT_TRUE(client.Start().ok());
+  const std::string identity = Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  ErrorMessage err;
+  err.code = WireError::kBadParam;
+  err.message = "Params.guidance_scale=99 is outside [0, 30]";
+  server.Send(identity, err);
+  ClientEvent e = ExpectEvent(client, ClientEventKind::kError);
+  EXPECT_EQ(e.wire_error, WireError::kBadParam) << e.message;
+  EXPECT_EQ(e.status, StatusCode::kInvalidArgument);
 }
 
 TEST(Client, WelcomeWithAnotherMajorIsRefusedNamingBothVersions) {

@@ -120,6 +120,10 @@ struct ClientEvent {
   std::optional<ErrorMessage> error;
   std::optional<Stats> stats;
   std::optional<Notice> notice;
+  /// The protocol ErrorCode behind a kError event: the server Error's code, or the code of server bytes the codec
+  /// refused (kWrongIdentifier: the server speaks another protocol major). kUnknown when none applies.
+  /// (Last member, so positional aggregate initialisers of the earlier members keep compiling.)
+  WireError wire_error = WireError::kUnknown;
 };
 
 /// Counters of this client (not the server's Stats).
