@@ -120,7 +120,7 @@ class ModelConfig:
     height: int = 64
     processing_size: ProcessingSize = ProcessingSize.MODEL
     # Frames of several sessions waiting at the same size run as ONE UNet call (each session keeps its own
-    # prompt, parameters and buffers). See README "Sessions sharing one UNet batch" for when it is faster.
+    # prompt, parameters and buffers). docs/benchmarks.md ("Sessions sharing one UNet call") says when it is faster.
     share_unet_batch: bool = True
     # The identity model answers each Frame on the I/O thread as it arrives, skipping the two thread
     # hand-offs (I/O -> worker -> I/O) a real model needs; false runs it on the worker like any model.
