@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI step for the Unreal plugin's engine-free C++17 core (issue 5): configures and builds it with CMake
+# CI step for the Unreal plugin's engine-free C++17 core: configures and builds it with CMake
 # (warnings as errors) against Debian's cppzmq, libzmq and flatbuffers 2.0.8 headers and GoogleTest sources,
 # then runs ctest twice: a normal build and one with -fsanitize=address,undefined. The end-to-end tests
 # start and stop the real Python server themselves (`$PYTHON -m sdbridge.cli serve`, free port, SIGTERM on

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI step for the Unity package's engine-free C# core (issue 4): builds it with mono's mcs (C# 7.2) against
+# CI step for the Unity package's engine-free C# core: builds it with mono's mcs (C# 7.2) against
 # Debian's FlatBuffers 2.0.8 C# runtime (fetched as a source package, never committed), then runs the NUnit 2.6
 # tests: ZMTP unit tests, golden bytes both ways, both transports against a pyzmq ROUTER, and end to end
 # against the real Python server with the tiny model (the tests start and stop the server themselves).

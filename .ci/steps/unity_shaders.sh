@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI step (issue 15): compile every pass and keyword variant of the Unity package's shaders
+# CI step: compile every pass and keyword variant of the Unity package's shaders
 # (unity_package/Runtime/Shaders) with glslang's HLSL front end (Debian's glslang-tools). Catches HLSL syntax
 # errors, unknown identifiers, type mismatches and wrong intrinsic arguments; it cannot catch ShaderLab errors,
 # Unity's own preprocessing, or behaviour on a GPU (no Unity editor and no GPU run here).

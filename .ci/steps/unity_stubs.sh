@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI step (issue 15): type-check the Unity layer with mono's mcs against a small stub of exactly the Unity API
+# CI step: type-check the Unity layer with mono's mcs against a small stub of exactly the Unity API
 # members the package uses (unity_package/Tests~/UnityStubs, written from Unity's documented signatures), once
 # per define combination. It catches wrong member names, signatures, types and C# beyond 7.2 in Runtime/Unity,
 # Editor, Samples~ and Tests/Unity; it cannot catch runtime behaviour, shader compilation, serialization or

@@ -1,4 +1,4 @@
-"""A rules file cannot hurt the server (issue 16, finding 10): loading is linear in the number of rules, the
+"""A rules file cannot hurt the server: loading is linear in the number of rules, the
 file is bounded, a reload runs off the I/O thread, and no template lets a State value choose an allocation size.
 """
 

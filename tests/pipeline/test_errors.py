@@ -1,4 +1,4 @@
-"""Bad input gets a clear error naming the value, the limit and the fix (issue 2, item 6)."""
+"""Bad input gets a clear error naming the value, the limit and the fix."""
 
 from __future__ import annotations
 

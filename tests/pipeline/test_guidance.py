@@ -1,4 +1,4 @@
-"""RCFG costs and equivalences (issue 2, item 7c), counted with a UNet wrapper."""
+"""RCFG costs and equivalences, counted with a UNet wrapper."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Warm-up flags and determinism (issue 2, item 7e); txt2img; identity pipeline."""
+"""Warm-up flags and determinism; txt2img; identity pipeline."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pure scheduler math equals diffusers' LCMScheduler (issue 2, item 7b)."""
+"""The pure scheduler math equals diffusers' LCMScheduler."""
 
 from __future__ import annotations
 

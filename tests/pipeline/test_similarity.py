@@ -1,4 +1,4 @@
-"""The stochastic similarity filter (issue 2, item 7d) alone and inside the pipeline."""
+"""The stochastic similarity filter alone and inside the pipeline."""
 
 from __future__ import annotations
 

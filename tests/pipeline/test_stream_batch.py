@@ -1,4 +1,4 @@
-"""Stream Batch equals the sequential reference, frame for frame (issue 2, item 7a)."""
+"""Stream Batch equals the sequential reference, frame for frame."""
 
 from __future__ import annotations
 

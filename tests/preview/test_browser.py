@@ -1,6 +1,6 @@
 """The preview page in a real headless Chromium (Debian's chromium + chromedriver, driven by selenium).
 
-Issue 8, acceptance item 4: the page loads; while a client streams, two screenshots of the output view
+The page loads; while a client streams, two screenshots of the output view
 taken a second apart differ; a prompt typed into the page reaches the session (asserted on the server)
 and the engine client receives the Notice. Screenshots go to out/preview-screenshots/ (CI keeps out/).
 Without chromium these tests skip, unless SDBRIDGE_REQUIRE_BROWSER=1 (CI), where they fail.
@@ -171,7 +171,7 @@ def test_seed_and_event_from_the_page_reach_the_session(browser, identity_server
 
 def test_a_session_address_shows_only_its_session_and_the_page_refuses_out_of_range_values(
         browser, identity_server, streamer_factory):
-    """Issue 16: the address an engine client is told opens its own session only; the page's inputs carry the
+    """The address an engine client is told opens its own session only; the page's inputs carry the
     server's ranges and a value outside them (seed -1) is refused in the page, naming field, value and range."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys

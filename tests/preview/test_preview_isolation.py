@@ -1,4 +1,4 @@
-"""Issue 16, finding 8: engine clients never get the preview's server-wide token. Each is told the address of its
+"""Engine clients never get the preview's server-wide token. Each is told the address of its
 own session, which opens the page for that session only: it cannot list, watch or steer another session, and
 cannot be turned into another session's address. The server-wide token still sees and steers every session.
 """

@@ -1,4 +1,4 @@
-"""Issue 16, findings 1 and 11 (preview side): the page costs bounded bytes and bad input gets a clear refusal.
+"""Preview side of the per-session budgets: the page costs bounded bytes and bad input gets a clear refusal.
 
 Malformed HTTP gets a 400 (never a 500 or a traceback); pages are bounded by limits.max_preview_pages; each
 session's snapshot by limits.max_preview_snapshot_bytes, sent only when it changed; page commands whose values
@@ -223,7 +223,7 @@ def test_the_hello_message_carries_the_ranges_for_the_pages_inputs(fake) -> None
 
 
 def test_a_bad_page_command_leaves_the_server_serving(identity_server: BridgeServer) -> None:
-    """Seed -1 typed into the page stopped the whole server (issue 16, finding 1); now the page gets a refusal."""
+    """Seed -1 typed into the page stopped the whole server; now the page gets a refusal."""
     streamer = Streamer(identity_server)
     try:
         with connect(identity_server.preview_url.replace("http://", "ws://") + "ws", open_timeout=5) as ws:

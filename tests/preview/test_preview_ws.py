@@ -1,6 +1,6 @@
 """The preview's HTTP + websocket server driven by a plain websocket client (no browser).
 
-Covers acceptance item 1 of issue 8 below the page: static files, the token and Origin rules, throttled
+Covers the page's server side: static files, the token and Origin rules, throttled
 JPEG previews of the watched session only, session stats, and prompt / params / event changes that go
 through the server's client-message path and reach the engine client as a Notice (source "preview").
 """

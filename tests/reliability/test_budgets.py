@@ -1,4 +1,4 @@
-"""Per-session budgets (limits.*): what one client sends costs only itself (issue 16, findings 1, 3, 5, 6, 11).
+"""Per-session budgets (limits.*): what one client sends costs only itself.
 
 Each test drives an in-process server (identity model) over loopback with a bare DEALER, and fails on the
 server before the budgets (see the comment of each test for what happened there).

@@ -1,4 +1,4 @@
-"""A client that never reads can pin only a few results (issue 16, finding 4; limits.max_queued_results).
+"""A client that never reads can pin only a few results (limits.max_queued_results).
 
 The ROUTER's per-peer send HWM is derived from session.credits and limits.max_queued_results
 (ServerConfig.send_hwm). Before, it was 1000 messages: two clients sending 40 frames of 16 MiB each without

@@ -1,4 +1,4 @@
-"""The I/O loop never dies from one session's trouble (issue 16, acceptance: a failure injected at each point).
+"""The I/O loop never dies from one session's trouble (a failure injected at each point).
 
 A failure is injected into one point of the server's work for one session (its message handler, a page
 command, the rules tick and reload, the encoding of a Notice, the sending of a Result, the control runner);

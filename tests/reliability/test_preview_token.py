@@ -1,4 +1,4 @@
-"""The preview page (issue 8) needs its token off localhost: a real `sdbridge serve` with the preview bound to
+"""The preview page needs its token off localhost: a real `sdbridge serve` with the preview bound to
 all interfaces prints an address carrying a generated token; without it (or with a wrong one) the page is
 refused, with it the page is served - also when reached through a non-loopback address of this machine."""
 

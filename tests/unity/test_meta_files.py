@@ -1,5 +1,5 @@
 """The Unity package's .meta files: every imported file and folder has one, GUIDs are unique, no orphans,
-and no precompiled DLL ships in the package (issue 4, acceptance item 1)."""
+and no precompiled DLL ships in the package."""
 
 from __future__ import annotations
 

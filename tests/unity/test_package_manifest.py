@@ -1,4 +1,4 @@
-"""The UPM manifest and assembly definitions of unity_package (issue 4, acceptance item 1)."""
+"""The UPM manifest and assembly definitions of unity_package."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def _version_defines(data: dict[str, object]) -> dict[str, tuple[str, str]]:
 
 
 def test_flatbuffers_runtime_is_a_declared_dependency_matching_the_generated_code() -> None:
-    """No manual install (issue 15): UnityNuGet's org.nuget.google.flatbuffers, pinned to the version whose
+    """No manual install: UnityNuGet's org.nuget.google.flatbuffers, pinned to the version whose
     guard the generated C# calls under SDBRIDGE_FLATBUFFERS_NUGET (schemas/codegen.py)."""
     manifest = _json(PACKAGE / "package.json")
     deps = manifest.get("dependencies")

@@ -1,4 +1,4 @@
-"""Import settings of the native transport's libzmq plugin (issue 15): per-platform PluginImporter .meta files in
+"""Import settings of the native transport's libzmq plugin: per-platform PluginImporter .meta files in
 unity_package/Plugins~/libzmq, the editor postprocessor that applies the same rules, and "__Internal" on iOS."""
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ def unet_batch_ms(comps: Components, size: int, batches: list[int], repeats: int
 
 def run_pipeline_bench(comps: Components, size: int, frames_per_row: int, with_original: bool,
                        with_diffusers: bool) -> str:
-    """Measure every configuration of issue 2 item 8 and return the report as text."""
+    """Measure every configuration listed in docs/benchmarks.md and return the report as text."""
     scene = SceneRenderer(size, size)
     frames = [scene.render(i) for i in range(frames_per_row + 4)]
     static = [frames[0]] * (frames_per_row * 3 + 4)
