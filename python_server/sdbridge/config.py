@@ -8,7 +8,6 @@ an error that names the key, its line and what is allowed. No value is ever sile
 from __future__ import annotations
 
 import dataclasses
-import re
 import tomllib
 import types
 import typing
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sdbridge.errors import ConfigError
+from sdbridge.toml_lines import TomlLines
 
 
 class Dtype(Enum):
@@ -341,26 +341,10 @@ def _budget_checks(lim: LimitsConfig) -> list[tuple[bool, str]]:
     return checks
 
 
-def _line_of(text: str, section: str | None, key: str) -> int | None:
-    """1-based line of `key` inside `[section]` (or of the section header when key is empty)."""
-    current: str | None = None
-    header = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = header.match(line)
-        if match:
-            current = match.group(1)
-            if key == "" and current == section:
-                return number
-            continue
-        if current == section and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
-            return number
-    return None
-
-
 def _where(path: str, text: str, section: str | None, key: str) -> str:
-    line = _line_of(text, section, key)
-    if line is None:  # maybe a [table] header rather than a key = value line
-        line = _line_of(text, f"{section}.{key}" if section else key, "")
+    """`path:line [section] ` for an error about `key` (the key's line, a `[section.key]` table's header or, if
+    neither is written, the section's header line)."""
+    line = TomlLines(text).line((*section.split("."), key) if section else (key,))
     place = f"[{section}] " if section else ""
     return f"{path}:{line} {place}" if line else f"{path} {place}"
 

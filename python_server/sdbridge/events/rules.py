@@ -2,7 +2,7 @@
 
 `load_rules(path)` / `parse_rules(text)` return a frozen `RuleSet` or raise `RulesError` naming the
 file, the line and the problem (unknown key, unknown variable in a template, value out of range, ...).
-tomllib gives no line numbers, so `_Locator` finds the line of a key by scanning the text itself.
+tomllib gives no line numbers, so `sdbridge.toml_lines.TomlLines` finds the line of a key by scanning the text.
 The format is documented in docs/rules.md; examples live in configs/rules/. Pure: no I/O but reading
 the file, no torch, no sockets.
 """
@@ -23,11 +23,11 @@ from typing import Any, TypeAlias
 from sdbridge.errors import ConfigError
 from sdbridge.events.easing import EASINGS
 from sdbridge.params import ParamError, check, rules_keys
+from sdbridge.toml_lines import KeyPath, TomlLines
 
 #: A state or payload value (as on the wire: bool, int, float or str).
 Scalar: TypeAlias = bool | int | float | str
 #: A path into the TOML document, e.g. ("rules", 2, "when", "damage").
-KeyPath: TypeAlias = tuple[str | int, ...]
 
 FORMAT_VERSION = 1
 VARIABLE_TYPES = ("string", "int", "float", "bool")
@@ -199,69 +199,13 @@ class RuleSet:
         return index, wildcard
 
 
-# ---------------------------------------------------------------------- line numbers
-
-
-class _Locator:
-    """Finds the line of a key path in TOML text by scanning headers and `key =` lines."""
-
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
-
-    def __init__(self, text: str) -> None:
-        self.entries: dict[KeyPath, int] = {}  # first line of each key path (one dict lookup per query)
-        arrays: dict[tuple[str, ...], int] = {}
-        context: KeyPath = ()
-        for number, line in enumerate(text.splitlines(), start=1):
-            header = self._HEADER.match(line)
-            if header:
-                names = tuple(_unquote(p) for p in header.group(2).split("."))
-                path = self._with_indices(names, arrays)
-                if header.group(1) == "[[":
-                    arrays[names] = arrays.get(names, -1) + 1
-                    path = self._with_indices(names, arrays)
-                context = path
-                self.entries.setdefault(path, number)
-                continue
-            key = self._KEY.match(line)
-            if key and not line.lstrip().startswith("#"):
-                parts = tuple(_unquote(p) for p in key.group(1).split("."))
-                self.entries.setdefault(context + parts, number)
-
-    @staticmethod
-    def _with_indices(names: tuple[str, ...], arrays: dict[tuple[str, ...], int]) -> KeyPath:
-        path: list[str | int] = []
-        for i, name in enumerate(names):
-            path.append(name)
-            count = arrays.get(names[: i + 1])
-            if count is not None:
-                path.append(count)
-        return tuple(path)
-
-    def line(self, path: KeyPath) -> int | None:
-        """The line of the longest prefix of `path` that appears in the text (None if nothing does).
-
-        At most len(path) dict lookups: loading a file asks once per rule, so a scan of every entry
-        here made loading quadratic in the number of rules.
-        """
-        for n in range(len(path), 0, -1):
-            number = self.entries.get(path[:n])
-            if number is not None:
-                return number
-        return None
-
-
-def _unquote(part: str) -> str:
-    return part.strip().strip("\"'")
-
-
 # ---------------------------------------------------------------------- parsing
 
 
 class _Parser:
     def __init__(self, text: str, source: str) -> None:
         self.text, self.source = text, source
-        self.locator = _Locator(text)
+        self.locator = TomlLines(text)
         self.variables: dict[str, Variable] = {}
         self._defaults: dict[str, Scalar] | None = None  # set once every variable is declared
 
