@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -29,6 +30,19 @@ def tiny() -> Components:
 def tiny_sdxl() -> Components:
     """SDXL-family random-weight components (fixed weight seed)."""
     return load_components("tiny-sdxl", device="cpu", dtype=torch.float32)
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 5.0, what: str = "the condition") -> object:
+    """Poll `condition` until truthy and return its value; fail naming `what` after `timeout` seconds. Tests
+    synchronise with this (a condition with a deadline), never with a bare sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
 
 
 def random_frames(count: int, size: int = 64, seed: int = 0, batch: int | None = None) -> list[np.ndarray]:

@@ -104,12 +104,3 @@ def streamer_factory() -> Iterator[Callable[[BridgeServer], Streamer]]:
         streamer.stop()
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
-    """Poll `condition` until truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from sdbridge.protocol import messages as m
-from tests.preview.conftest import wait_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 

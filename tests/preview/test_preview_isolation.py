@@ -21,7 +21,8 @@ from sdbridge.preview.access import PageAccess
 from sdbridge.preview.encode import IMAGE_HEADER
 from sdbridge.protocol import messages as m
 from sdbridge.server import BridgeServer
-from tests.preview.conftest import Streamer, preview_config, wait_for
+from tests.conftest import wait_for
+from tests.preview.conftest import Streamer, preview_config
 
 WIDE = "wide-token-of-the-studio"
 

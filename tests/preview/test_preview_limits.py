@@ -28,7 +28,8 @@ from sdbridge.preview.web import PreviewServer
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.codec import encode
 from sdbridge.server import BridgeServer
-from tests.preview.conftest import Streamer, wait_for
+from tests.conftest import wait_for
+from tests.preview.conftest import Streamer
 
 
 class _FakeHost:

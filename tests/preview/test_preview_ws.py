@@ -28,7 +28,8 @@ from sdbridge.preview.web import PreviewServer, is_loopback
 from sdbridge.protocol import messages as m
 from sdbridge.runtime.pixels import Layout, PixelFormat
 from sdbridge.server import BridgeServer
-from tests.preview.conftest import SIZE, wait_for
+from tests.conftest import wait_for
+from tests.preview.conftest import SIZE
 
 
 def _ws(server: BridgeServer, **kwargs: Any) -> ClientConnection:
@@ -79,8 +80,10 @@ def test_images_flow_only_for_the_watched_session(identity_server, streamer_fact
         while not sessions and time.monotonic() < deadline:
             sessions = _next_json(ws, "sessions")["sessions"]
         assert [s["id"] for s in sessions] == [streamer.session_id]
-        time.sleep(0.5)
-        assert identity_server.taps.kept == 0  # nobody watches yet: nothing is kept
+        # results flow (so a preview image could have been kept) while nobody watches: nothing is kept
+        before = streamer.results
+        wait_for(lambda: streamer.results >= before + 3, 10, "three more results while nobody watches")
+        assert identity_server.taps.kept == 0
         assert _command(ws, op="watch", session=streamer.session_id, req=1) == {"type": "ack", "req": 1, "ok": True}
         views: dict[int, Image.Image] = {}
         deadline = time.monotonic() + 10

@@ -10,9 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from sdbridge.record.format import Recording, RecordingWriter
 from sdbridge.record.recorder import Recorder, check_folder
 from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient
+from tests.conftest import wait_for
 
 IMAGE = np.arange(16 * 24 * 4, dtype=np.uint8).reshape(16, 24, 4)
 STOPPED = "recording"  # the warning: "recording <folder> stopped: ..." / "session N is not recorded: ..."
@@ -33,13 +33,6 @@ STOPPED = "recording"  # the warning: "recording <folder> stopped: ..." / "sessi
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records
             if r.name.startswith("sdbridge.record") and r.levelno == logging.WARNING]
-
-
-def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -81,7 +74,7 @@ def test_full_disk_stops_only_the_recording(record_server: BridgeServer, monkeyp
         for round_ in range(3):  # more sessions than max_sessions=2: none is left behind
             with _serve_frames(record_server.endpoint, name=f"game-{round_}"):
                 pass
-            _wait(lambda: not list(record_server.table.sessions()))
+            wait_for(lambda: not list(record_server.table.sessions()))
     warnings = _warnings(caplog)
     assert len(warnings) == 3, warnings  # one line per session, not one per frame
     assert all("stopped: No space left on device" in w and "goes on without recording" in w for w in warnings)
@@ -99,7 +92,7 @@ def test_unusable_record_folder_serves_every_hello(record_server: BridgeServer, 
         for round_ in range(4):  # twice max_sessions
             with _serve_frames(record_server.endpoint, name=f"game-{round_}"):
                 pass
-            _wait(lambda: not list(record_server.table.sessions()))
+            wait_for(lambda: not list(record_server.table.sessions()))
     warnings = _warnings(caplog)
     assert len(warnings) == 4 and all("is not recorded" in w and "Not a directory" in w for w in warnings), warnings
     assert record_server.stats.rejected_total == 0

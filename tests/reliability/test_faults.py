@@ -21,6 +21,8 @@ from sdbridge.protocol import messages as m
 from sdbridge.served_model import factory_from_components
 from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient
+from tests.conftest import wait_for
+from tests.transport.conftest import RawPeer
 
 from .faults import NonReader, Streamer, abort, raw_zmtp_partial
 from .load import ServerProcess, free_port, rss_kb
@@ -52,13 +54,6 @@ def _round_trip(endpoint: str, frames: int = 5) -> None:
             assert result is not None and np.array_equal(result.image, image)
 
 
-def _wait(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
-
-
 # ------------------------------------------------------------------------------------------ killed mid-message
 
 @pytest.mark.parametrize("how", ["connection reset", "process killed"])
@@ -66,7 +61,7 @@ def test_client_killed_in_the_middle_of_a_multipart_message(server: BridgeServer
     port = int(server.endpoint.rsplit(":", 1)[1])
     if how == "connection reset":
         sock = raw_zmtp_partial("127.0.0.1", port)
-        _wait(lambda: server.stats.sessions_opened == 1)  # the Hello before the partial Frame got through
+        wait_for(lambda: server.stats.sessions_opened == 1)  # the Hello before the partial Frame got through
         abort(sock)
     else:  # a real process, SIGKILLed while it holds half a message
         code = (f"import sys, time; sys.path.insert(0, {str(HERE.parent)!r}); "
@@ -75,13 +70,20 @@ def test_client_killed_in_the_middle_of_a_multipart_message(server: BridgeServer
         proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
         try:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "sent"
-            _wait(lambda: server.stats.sessions_opened == 1)
+            wait_for(lambda: server.stats.sessions_opened == 1)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
-    time.sleep(0.3)
-    # the half message never reached the server's handling: no message beyond the Hello, nothing refused
-    assert server.stats.accepted == 1 and server.stats.rejected_total == 0
+    # another client's Hello and Ping are handled after the half message arrived (so it could have been handled
+    # too): the half message never reached the server's handling, nothing refused
+    peer = RawPeer(server.endpoint)
+    try:
+        peer.hello()
+        peer.send_msg(m.Ping(nonce=1))
+        peer.recv_until(m.Pong)
+    finally:
+        peer.close()
+    assert server.stats.accepted == 3 and server.stats.rejected_total == 0  # 2 Hellos and the Ping
     _round_trip(server.endpoint)  # and the server serves the next client
     assert server.stats.rejected_total == 0
 
@@ -104,14 +106,14 @@ def test_server_restart_python_clients_reconnect_within_2s(how: str) -> None:
     streamers: list[Streamer] = []
     try:
         streamers = [Streamer(server.endpoint, i) for i in range(3)]
-        _wait(lambda: all(s.results >= 5 for s in streamers), 30)
+        wait_for(lambda: all(s.results >= 5 for s in streamers), 30)
         server.stop(kill=how == "SIGKILL")
         server = ServerProcess("identity", port)  # same port; model load and startup take a few seconds
         ready = time.monotonic()
-        _wait(lambda: all(s.reconnected_at for s in streamers), 30)
+        wait_for(lambda: all(s.reconnected_at for s in streamers), 30)
         delays = [s.reconnected_at[-1] - ready for s in streamers]
         counts = [s.results for s in streamers]
-        _wait(lambda: all(s.results >= c + 5 for s, c in zip(streamers, counts, strict=True)), 30)
+        wait_for(lambda: all(s.results >= c + 5 for s, c in zip(streamers, counts, strict=True)), 30)
     finally:
         for s in streamers:
             s.stop.set()
@@ -161,7 +163,7 @@ def test_worker_exception_reaches_only_its_session(inline: bool) -> None:
                 assert got is not None and np.array_equal(got.image, good_image), f"other stalled at frame {i}"
             # a bad frame submitted before the previous one's Error and Credit came back waited as the pending
             # frame, and the next submit replaced it (never sent): every frame sent gets its Error, no more
-            _wait(lambda: victim.receive(timeout=0.1) is None and not victim.pending
+            wait_for(lambda: victim.receive(timeout=0.1) is None and not victim.pending
                   and victim.counters.errors == victim.counters.frames_sent)
             assert victim.counters.frames_sent + victim.counters.replaced_pending == 10
             assert victim.counters.frames_sent >= 2  # at least the two sent with the initial credits
@@ -199,7 +201,7 @@ def test_client_that_never_reads_keeps_server_memory_bounded() -> None:
     try:
         thread = threading.Thread(target=honest, daemon=True)
         thread.start()
-        _wait(lambda: honest_results[0] > 20, 30)
+        wait_for(lambda: honest_results[0] > 20, 30)
         base = rss_kb(server.pid)
         flooder = NonReader(server.endpoint, side)
         samples = []

@@ -9,7 +9,6 @@ served. Finding 2 (a rules revert that cannot be queued) is here too.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m
 from sdbridge.server import BridgeServer
+from tests.conftest import wait_for
 
 from .test_budgets import Peer, config, frame, only_session_id, peers, serving
 
@@ -148,7 +148,9 @@ def test_a_page_command_the_page_stopped_waiting_for_does_not_stop_the_loop() ->
             future = server.submit_control(only_session_id(server, 0), m.Params(guidance_scale=2.0), "preview")
             cancelled += future.cancel()  # False when the loop already took it
         assert cancelled > 0
-        time.sleep(0.3)
+        # a last command, answered only after the loop went past every cancelled one (commands run in order)
+        marker = server.submit_control(only_session_id(server, 0), m.Params(guidance_scale=2.0), "preview")
+        marker.result(timeout=10)
         served(other, 1)
         served(victim, 2)
 
@@ -188,7 +190,10 @@ def test_a_failing_rules_tick_turns_the_rules_off_for_that_session_only(
         host = server.rules
         original = host.tick
 
+        ticks = [0]
+
         def tick(session_id: int, now: float, frame_no: int | None = None) -> Any:
+            ticks[0] += 1
             if session_id == vid and host.engine(session_id) is not None:
                 raise InjectedError("rules tick fault")
             return original(session_id, now, frame_no)
@@ -198,7 +203,8 @@ def test_a_failing_rules_tick_turns_the_rules_off_for_that_session_only(
         assert errors and "timed rules effects" in errors[0].message and "rules are now off" in errors[0].message
         served(other, 1)
         served(victim, 2)
-        time.sleep(0.5)  # many loop turns
+        after = ticks[0]
+        wait_for(lambda: ticks[0] >= after + 20, 10, "20 more rules ticks")  # many turns: logged still once
         other.accepted(m.GameEvent(name="hit"))  # the other session's rules still run
         assert host.engine(only_session_id(server, 1)) is not None and host.engine(vid) is None
         assert logged(caplog, "rules tick fault") == 1
@@ -207,11 +213,14 @@ def test_a_failing_rules_tick_turns_the_rules_off_for_that_session_only(
 def test_a_failing_rules_reload_is_logged_once_and_everyone_is_served(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     with _rules_server(tmp_path) as server, peers(server, 2) as (first, second):
+        polls = [0]
+
         def poll(now: float) -> Any:
+            polls[0] += 1
             raise InjectedError("rules reload fault")
 
         monkeypatch.setattr(server.rules, "poll", poll)
-        time.sleep(0.6)  # several loop turns, each checking the file
+        wait_for(lambda: polls[0] >= 5, 10, "5 loop turns checking the file")  # each one fails
         served(first, 1)
         served(second, 2)
         first.accepted(m.GameEvent(name="hit"))  # the rules in force still run

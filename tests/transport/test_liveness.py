@@ -253,18 +253,25 @@ def test_receive_with_no_wait_returns_a_result_queued_behind_other_messages() ->
         fake.close()
 
 
-def test_a_long_gap_on_our_side_is_not_taken_for_a_lost_server(server: BridgeServer) -> None:
+def test_a_long_gap_on_our_side_is_not_taken_for_a_lost_server(identity_inline: bool) -> None:
     """A thread that did not run for a while (or a paused VM) sees a long silence the server never had:
-    the client asks with a Ping before it gives the session up, and the live server's Pong keeps it."""
-    with BridgeClient(server.endpoint, name="starved", lost_after=2.0) as client:
-        client.connect(timeout=5)
-        first = client.session_id
-        now = time.monotonic()
-        client._last_heard = now - 30.0  # as if this thread had been descheduled for 30 s ...
-        client._last_sent = now  # ... right after sending (so no heartbeat Ping goes out by itself)
-        assert client.receive(timeout=2.5) is None  # nothing in flight: no result, just the waiting
-        assert client.counters.reconnects == 0 and client.session_id == first, client.counters.lost_reason
-        assert time.monotonic() - client._last_heard < 2.5  # the probe's Pong was heard
+    the client asks with a Ping before it gives the session up, and the live server's Pong keeps it.
+    The server's heartbeat interval is a minute, so no heartbeat Ping goes out by itself in the gap: only the
+    probe can keep the session."""
+    srv = BridgeServer(small_config(identity_inline=identity_inline, heartbeat_interval_ms=60_000,
+                                    heartbeat_timeout_s=120.0))
+    srv.start_in_thread()
+    try:
+        with BridgeClient(srv.endpoint, name="starved", lost_after=0.5) as client:
+            client.connect(timeout=5)
+            first = client.session_id
+            time.sleep(1.0)  # the scenario itself: this thread does not run for twice lost_after
+            assert client.receive(timeout=2.5) is None  # nothing in flight: no result, just the waiting
+            assert client.counters.reconnects == 0 and client.session_id == first, client.counters.lost_reason
+            assert client.connected and client.counters.lost_reason == ""
+            assert client.stats(timeout=5).session_id == first  # the same session still answers
+    finally:
+        srv.close()
 
 
 def test_a_silent_server_is_given_up_after_an_unanswered_ping() -> None:
