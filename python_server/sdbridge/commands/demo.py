@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sdbridge.quantiles import percentile
+
 NAME = "demo"
 HELP = "run the server and a synthetic game client; live frames/s and latency; write input/output PNGs"
 log = logging.getLogger(__name__)
@@ -208,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
                 elapsed = time.perf_counter() - start
                 if elapsed - last_print >= 0.5 or results == args.frames:
                     last_print = elapsed
-                    p50 = float(np.median(round_trips[-50:])) * 1e3 if round_trips else 0.0
+                    p50 = percentile(round_trips[-50:], 0.5) * 1e3
                     sys.stdout.write(
                         f"\rrendered {index} | results {results} ({results / elapsed:5.2f}/s) | round trip p50 "
                         f"{p50:7.1f} ms | warm-up {warmups} | skipped {skipped} | not sent (replaced) "
@@ -216,8 +218,7 @@ def run(args: argparse.Namespace) -> int:
                     sys.stdout.flush()
             elapsed = time.perf_counter() - start
             sys.stdout.write("\n")
-            p50 = float(np.median(round_trips)) * 1e3 if round_trips else 0.0
-            p99 = float(np.percentile(round_trips, 99)) * 1e3 if round_trips else 0.0
+            p50, p99 = percentile(round_trips, 0.5) * 1e3, percentile(round_trips, 0.99) * 1e3
             print(f"{results} results from {index} rendered frames in {elapsed:.1f} s: {results / elapsed:.2f} "
                   f"results/s, round trip p50 {p50:.1f} ms p99 {p99:.1f} ms; {written} input|output PNG pairs "
                   f"in {args.out}")

@@ -11,9 +11,9 @@ from typing import Any
 from sdbridge import params as sdparams
 from sdbridge.config import ServerConfig
 from sdbridge.protocol import messages as m
+from sdbridge.quantiles import percentile_us
 from sdbridge.runtime.sessions import FrameJob, ResultJob, Session, SessionTable
 from sdbridge.serving.observers import ServerHooks
-from sdbridge.serving.stats import percentile_us
 
 log = logging.getLogger(__name__)
 

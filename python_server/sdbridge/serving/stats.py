@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sdbridge.protocol import messages as m
+from sdbridge.quantiles import percentile_us
 from sdbridge.runtime.sessions import Session
 
 
@@ -27,14 +27,6 @@ class ServerStats:
         """Count one refused message."""
         self.rejected[code.name] = self.rejected.get(code.name, 0) + 1
         self.rejected_total += 1
-
-
-def percentile_us(values: Iterable[float], q: float) -> int:
-    """The `q` quantile (0..1, nearest rank) of durations in seconds, in whole microseconds; 0 when empty."""
-    ordered = sorted(values)
-    if not ordered:
-        return 0
-    return int(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1e6)
 
 
 def stats_reply(session: Session, request_id: int) -> m.Stats:
