@@ -1,13 +1,15 @@
 """Fair share of the worker: a well-behaved client's frames/s alone, and beside a client that sends the
 costliest requests the limits allow.
 
-The bystander streams frames with every credit in use and the server's default settings. The attacker
-streams frames too, with the longest `t_index_list` (limits.max_t_index_list steps), and before each of its
-frames sends a Prompt blend of limits.max_prompt_blend distinct long texts (plus a distinct long negative
-prompt, with a transition so the blend of old and new texts is recomputed every frame) and a new seed
-blend of limits.max_seed_blend seeds. Every text is new, so none is ever in the embedding cache: each
-one costs a tokenizer run over `text_chars` characters of short number-words (the slowest kind of text
-for CLIP's tokenizer measured here) plus a text-encoder call.
+The bystander streams frames with every credit in use and the server's default settings. The attacker, a
+client in its own process, streams frames too, with the longest `t_index_list` (limits.max_t_index_list
+steps), and after each result and at least every 20 ms sends a Prompt blend of limits.max_prompt_blend
+distinct long texts (plus a distinct long negative prompt, with a transition so the blend of old and new
+texts is recomputed every frame) and a new seed blend of limits.max_seed_blend seeds (beyond what the
+server's update queue holds these are refused and counted). Every text is new, so none is ever in the
+embedding cache: each one costs a tokenizer run over `text_chars` characters of short number-words (the
+slowest kind of text for CLIP's tokenizer measured here: 10-20 ms for 4096 characters) plus a text-encoder
+call.
 
 Runs alternate between the bystander alone and with the attacker (ABBA order over `rounds`), so a machine
 whose load drifts affects both arms alike. The ratio of the medians is the figure: the share of its solo

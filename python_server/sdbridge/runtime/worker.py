@@ -6,9 +6,9 @@ blends are encoded a slice per turn: runtime.updates), takes its latest frame, c
 pipeline's RGB top-down input at the processing size, runs the session's own pipeline and converts the
 output back to the client's layout. The turn's seconds are charged to the session, so a session whose
 requests cost more (a long t_index_list, prompt blends) gets proportionally fewer turns while others wait.
-Sessions at most one quantum ahead may share the turn's UNet call; that call's time is split between them
-by their UNet samples. Finished results and errors leave through callbacks; the server sends them from
-its I/O thread.
+Other waiting sessions at most one quantum ahead, or whose frames cost no more than the first's, may share
+the turn's UNet call; that call's time is split between them by their UNet samples. Finished results and
+errors leave through callbacks; the server sends them from its I/O thread.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from sdbridge.runtime.pipeline_api import (
     WorkerFailure,
     frame_units,
     result_job,
+    shares_unet_batch,
 )
 from sdbridge.runtime.pixels import Layout, from_pipeline, pixel_view, to_pipeline
 from sdbridge.runtime.queues import FairShare
@@ -186,8 +187,14 @@ class Worker:
             sessions = self._table.sessions()
         by_id = {s.session_id: s for s in sessions if s.has_work}
         ranked = self.fair_share.order(by_id)
-        partners = self.fair_share.partners(ranked) if self._share else []
-        return [by_id[k] for k in ranked[:1] + partners]
+        if not self._share or not ranked:
+            return [by_id[k] for k in ranked[:1]]
+        # a partner at most one quantum ahead, or whose frame costs no more than the first's (it cannot slow
+        # that turn much): a costlier session far ahead would slow every turn of the others
+        near = set(self.fair_share.partners(ranked))
+        units = frame_units(by_id[ranked[0]].pipeline)
+        return [by_id[ranked[0]], *(by_id[k] for k in ranked[1:]
+                                   if k in near or frame_units(by_id[k].pipeline) <= units)]
 
     def _forget_gone(self) -> None:
         """Drop the fair-share records of sessions that are gone (once they outnumber the live ones)."""
@@ -259,7 +266,6 @@ class Worker:
     def _run_together(self, jobs: list[tuple[Session, FrameJob]]) -> list[ResultJob]:
         """Frames of several sessions: those whose pipelines can share a UNet batch run as one call."""
         from sdbridge.pipeline.shared_batch import can_share
-        from sdbridge.pipeline.stream import StreamPipeline
 
         results: list[ResultJob] = []
         groups: list[list[_Begun]] = []
@@ -275,8 +281,7 @@ class Worker:
                 results.append(self._account(session, begun))
             elif begun is not None:
                 pipe = begun.pipeline
-                group = next((g for g in groups if type(pipe) is StreamPipeline
-                              and type(g[0].pipeline) is StreamPipeline
+                group = next((g for g in groups if shares_unet_batch(pipe) and shares_unet_batch(g[0].pipeline)
                               and can_share(g[0].pipeline, pipe)), None)  # type: ignore[arg-type]
                 if group is None:
                     groups.append([begun])
