@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import re
 
+import pytest
+
 from sdbridge.bench.pipeline_bench import pipeline_report, run_pipeline_bench
 
 
@@ -14,8 +16,13 @@ def _real(cell: str) -> bool:
     return math.isfinite(value) and value > 0
 
 
-def test_report_has_every_configuration(tiny):
-    report = run_pipeline_bench(tiny, 64, frames_per_row=4, with_original=False, with_diffusers=False)
+@pytest.fixture(scope="module")
+def report(tiny) -> str:
+    """One run of the whole benchmark on tiny components (minutes on a loaded 2-core machine), shared."""
+    return run_pipeline_bench(tiny, 64, frames_per_row=4, with_original=False, with_diffusers=False)
+
+
+def test_report_has_every_configuration(report):
     for name in ("stream batch, 1 step, cfg none", "sequential,   4 steps, cfg none", "stream batch, 4 steps, cfg self",
                  "stream batch, 4 steps, cfg initialize", "stream batch, 4 steps, cfg full",
                  "similarity filter, static input"):
@@ -31,8 +38,7 @@ def test_report_has_every_configuration(tiny):
     assert all(math.isfinite(float(ms)) and float(ms) >= 0 for cells in rows for ms in cells[3:8]), rows
 
 
-def test_report_has_the_compute_section(tiny):
-    report = run_pipeline_bench(tiny, 64, frames_per_row=4, with_original=False, with_diffusers=False)
+def test_report_has_the_compute_section(report):
     assert "Compute per stage" in report
     rows = [r for r in report.splitlines() if r.startswith(("| VAE encode", "| UNet, batch 1", "| VAE decode"))]
     assert len(rows) == 3
