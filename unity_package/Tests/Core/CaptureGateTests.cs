@@ -1,4 +1,4 @@
-// NUnit tests of CaptureGate (issue 15 item 2): no capture unless Connected, and the frame-rate limit.
+// NUnit tests of CaptureGate: no capture unless Connected, and the frame-rate limit.
 using System;
 using NUnit.Framework;
 using StreamDiffusion.Bridge.Core.Capture;

@@ -1,4 +1,4 @@
-// NUnit tests of the capture scale policy (issue 15 item 2): Fit (letterbox, default), Crop and Stretch map a
+// NUnit tests of the capture scale policy: Fit (letterbox, default), Crop and Stretch map a
 // camera frame of any aspect onto the server's frame size, and the display mapping is the exact inverse.
 using System;
 using NUnit.Framework;

@@ -1,4 +1,4 @@
-// The CurveZMQ client certificate is read from a file outside the build (issue 15): the ZeroMQ certificate
+// The CurveZMQ client certificate is read from a file outside the build: the ZeroMQ certificate
 // format that `sdbridge keys generate` writes, the lookup order (environment, configured path, home default)
 // and errors that name the file and the fix.
 // Compiled and run here with mono + NUnit 2.6; uses only NUnit API that Unity's NUnit 3.5 also has.

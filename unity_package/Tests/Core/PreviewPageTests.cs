@@ -1,4 +1,4 @@
-// PreviewPage: which notices carry the preview page address (issue 8, item 3). The server side of the same
+// PreviewPage: which notices carry the preview page address. The server side of the same
 // contract is tested in tests/preview/test_preview_ws.py (the address notice follows Welcome).
 // Compiled and run here with mono + NUnit 2.6; uses only NUnit API that Unity's NUnit 3.5 also has.
 using NUnit.Framework;

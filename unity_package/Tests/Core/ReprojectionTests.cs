@@ -1,4 +1,4 @@
-// NUnit tests of the reprojection core (issue 15 item 7): matrix math, the per-pixel function, the CPU reference
+// NUnit tests of the reprojection core: matrix math, the per-pixel function, the CPU reference
 // warp (nearest and bilinear) and the camera history, with synthetic depth and camera motion. A camera translation
 // chosen so that a fronto-parallel plane shifts by a whole number of pixels must reproject EXACTLY (nearest
 // sampling) away from the borders, and the pixels an occluder uncovers must be reported as holes. Every scene runs

@@ -1,4 +1,4 @@
-// Status a person can see (issue 15): the connection-status snapshot, once-only logging of connection failures
+// Status a person can see: the connection-status snapshot, once-only logging of connection failures
 // (with a recording fake logger), the advice text, and a Dispose that never blocks the caller on the network.
 // Compiled and run here with mono + NUnit 2.6; uses only NUnit API that Unity's NUnit 3.5 also has.
 using System;

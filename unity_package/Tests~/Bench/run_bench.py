@@ -1,4 +1,4 @@
-"""C# client vs Python reference client, same server, same run (issue 4, acceptance item 5).
+"""C# client vs Python reference client, same server, same run.
 
 Starts ``sdbridge serve --model identity`` on a free port, then measures in turn, against that one server:
 the Python reference client (sdbridge.transport.client.BridgeClient), the C# client with the managed

@@ -1,4 +1,4 @@
-// When an engine layer may capture a frame (issue 15 item 2): only while the client is Connected (never while it
+// When an engine layer may capture a frame: only while the client is Connected (never while it
 // connects, reconnects, is refused or stopped, so a game without a server pays no capture or readback), and at
 // most MaxFramesPerSecond times a second (0 = every rendered frame; the server's credits still limit what is sent).
 // Main thread only.

@@ -1,4 +1,4 @@
-// How a camera frame of any size and aspect becomes the server's frame size, and back (issue 15 item 2).
+// How a camera frame of any size and aspect becomes the server's frame size, and back.
 // Conventions: uv in [0,1] with v TOP-DOWN (the reprojection contract's), pixel rects with y = 0 at the top row.
 //   Fit (default): the whole camera frame, aspect kept, centred, black bars (letterbox / pillarbox) fill the rest.
 //   Crop: the target filled, aspect kept, the camera frame's overflowing sides cut off (centred).

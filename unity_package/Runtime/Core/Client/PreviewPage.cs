@@ -1,4 +1,4 @@
-// The browser preview page of a session (issue 8). A server started with a preview page
+// The browser preview page of a session. A server started with a preview page
 // (`sdbridge serve --preview-port 8765`) tells each new session the page address of that session in a
 // Notice {Kind = Info, Source = "preview", PreviewUrl = "http://127.0.0.1:8765/?session=<id>&token=..."}, sent
 // right after Welcome. PreviewUrl is a typed field since protocol 1.1; a 1.0 server sends the address as the whole

@@ -1,4 +1,4 @@
-// Per sent frame id, the camera that rendered it (issue 15 item 7): when a result arrives, the client looks up the
+// Per sent frame id, the camera that rendered it: when a result arrives, the client looks up the
 // view-projection matrix of the frame the result depicts (ResultHeader.SourceFrameId) and reprojects from it to the
 // current camera. Bounded: the oldest record is dropped when it is full. Main thread only (not thread-safe).
 using System;

@@ -1,4 +1,4 @@
-// A 4x4 matrix in double precision for the reprojection math (issue 15 item 7). Convention shared with the C++ core
+// A 4x4 matrix in double precision for the reprojection math. Convention shared with the C++ core
 // and both engine layers: column vectors (clip = M * [x y z 1]^T), elements stored ROW-MAJOR (index row * 4 + col).
 // A Unity Matrix4x4 converts element by element (m[row, col]); its own convention is also column vectors.
 using System;

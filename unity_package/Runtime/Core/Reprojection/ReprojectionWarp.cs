@@ -1,4 +1,4 @@
-// CPU reference of the reprojection warp over whole images (issue 15 item 7): the engine shaders do the same per
+// CPU reference of the reprojection warp over whole images: the engine shaders do the same per
 // pixel on the GPU (Runtime/Shaders/Resources/StreamDiffusionBridge.shader, pass "Composite"). Used by the NUnit tests and by
 // tools; too slow for a game frame.
 using System;

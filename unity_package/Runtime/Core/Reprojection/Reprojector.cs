@@ -1,4 +1,4 @@
-// The per-pixel reprojection math (issue 15 item 7), shared contract with the C++ core and both engine shaders.
+// The per-pixel reprojection math, shared contract with the C++ core and both engine shaders.
 // A result depicts frame F (ResultHeader.SourceFrameId). By the time it arrives the camera has moved; for every pixel
 // of the CURRENT (destination) frame we find where it was in frame F (the source) and sample the result there:
 //   M = ViewProj_src * inverse(ViewProj_dst)       (column vectors; GPU view-projection matrices of each frame)

@@ -1,4 +1,4 @@
-// capture_fit.h: the view -> server-frame rectangles of the Fit / Crop / Stretch policies (issue 15, item 2)
+// capture_fit.h: the view -> server-frame rectangles of the Fit / Crop / Stretch policies
 // and the inverse the composite pass uses to draw the result over the view.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // depicted_frames.h: the bookkeeping that ties a result's source_frame_id to the camera and payload (depth copy,
-// capture mapping) of the frame it depicts, across the readback ring's delay (issue 15, item 7).
+// capture mapping) of the frame it depicts, across the readback ring's delay.
 #include <gtest/gtest.h>
 
 #include <string>

@@ -1,4 +1,4 @@
-// engine_support.h (issue 15, item 6): the logic the Unreal module used to hold in SDBridgeConversions.h and
+// engine_support.h: the logic the Unreal module used to hold in SDBridgeConversions.h and
 // SDBridgeReadbackRing.cpp, now engine-free: readback -> frame layout, result timings, error events, and the
 // readback ring's slot policy (skip when full, free oldest first, hand on the newest completed slot).
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// reprojection.h (issue 15, item 7): matrix math, the per-pixel warp and the CPU reference warp, checked
+// reprojection.h: matrix math, the per-pixel warp and the CPU reference warp, checked
 // with synthetic depth and camera motion. A camera translation that shifts a fronto-parallel plane by a
 // whole number of pixels must reproject EXACTLY with nearest sampling, and pixels the depicted frame could
 // not see (disocclusion behind an occluder, beyond the border) must be reported as holes.

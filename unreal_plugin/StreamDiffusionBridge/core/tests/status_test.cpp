@@ -1,4 +1,4 @@
-// connection_status.h and log_policy.h (issue 15, item 4): the status snapshot an engine's details panel
+// connection_status.h and log_policy.h: the status snapshot an engine's details panel
 // shows (state, results/s, round trip, last error) and the log-once policy for connection failures, as pure
 // units and through a real Client against a scripted server (fake_server.h) and against a closed port.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// preview.h: which notices carry the preview page address or a prompt set in the page (issue 8, item 3).
+// preview.h: which notices carry the preview page address or a prompt set in the page.
 // The server side of the contract is tested in tests/preview/test_preview_ws.py.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// The Unreal layer's matrix hand-over (issue 15, item 7), checked with matrices built the way Unreal Engine builds
+// The Unreal layer's matrix hand-over, checked with matrices built the way Unreal Engine builds
 // them, so that a missing transpose, a wrong y flip or a wrong depth convention fails here and not only on a GPU.
 //
 // What Unreal does (UE 5.3-5.5; FMatrix is ROW-vector convention: clip = [x y z 1] * M, M.M[row][col]):

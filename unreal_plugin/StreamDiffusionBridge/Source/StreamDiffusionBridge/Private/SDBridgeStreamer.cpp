@@ -90,7 +90,7 @@ void FSDBridgeStreamer::Stop()
 {
 	if (Client)
 	{
-		// Client::Stop joins the client's worker thread: never on the game thread (issue 15). Render commands
+		// Client::Stop joins the client's worker thread: never on the game thread. Render commands
 		// still queued keep their own reference; their SubmitFrame calls then return kStopped.
 		FStreamDiffusionBridgeModule::StopClientInBackground(MoveTemp(Client));
 		Client.reset();

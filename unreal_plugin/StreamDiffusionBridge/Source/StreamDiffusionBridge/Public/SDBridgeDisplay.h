@@ -1,4 +1,4 @@
-// Capture and display options of USDBridgeComponent (issue 15, items 2, 3 and 7). Blueprint-facing enums only;
+// Capture and display options of USDBridgeComponent. Blueprint-facing enums only;
 // the render-thread code lives in Private/Rendering. Not compiled here (no Unreal Engine on the build machines):
 // written against the documented UE 5.3-5.5 reflection macros (UENUM, UMETA).
 #pragma once

@@ -1,4 +1,4 @@
-// How the engine's view is scaled into the server's frame size (issue 15, item 2), and back again when the
+// How the engine's view is scaled into the server's frame size, and back again when the
 // stylized result is drawn over the view. Pure math shared by the capture pass (view -> capture target) and
 // the composite / reprojection pass (view uv -> result uv); the Unreal shaders mirror MapViewToTarget and
 // MapTargetToView (Shaders/SDBridgeCommon.ush).

@@ -1,4 +1,4 @@
-// Connection status a person can see (issue 15, item 4): a thread-safe snapshot of the connection state,
+// Connection status a person can see: a thread-safe snapshot of the connection state,
 // results per second, round-trip latency and the last error, kept by the client's worker thread and read by
 // the engine's game thread without blocking on the network (one short mutex, no I/O).
 #pragma once

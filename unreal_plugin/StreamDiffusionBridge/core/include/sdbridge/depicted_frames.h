@@ -1,5 +1,5 @@
-// What an engine keeps about each frame it captures until a result depicting that frame is drawn (issue 15,
-// item 7): the camera (the core's bounded CameraHistory) plus an engine payload (the Unreal layer keeps the
+// What an engine keeps about each frame it captures until a result depicting that frame is drawn:
+// the camera (the core's bounded CameraHistory) plus an engine payload (the Unreal layer keeps the
 // capture mapping and an RDG-external copy of the frame's depth). A capture queued in the GPU readback ring has
 // no frame id yet: it waits as "pending", in ring order, until the ring frees its slot and the client assigns the
 // id (Client::SubmitFrame). Header-only because the payload is an engine type; one thread only (the engine's

@@ -1,4 +1,4 @@
-// Engine-free logic the Unreal layer used to carry itself (issue 15, item 6): what a GPU readback becomes as a
+// Engine-free logic the Unreal layer used to carry itself: what a GPU readback becomes as a
 // frame, what a result and an error event say in the engine's terms, and the slot bookkeeping of the readback
 // ring. The Unreal module keeps only the engine calls (FString <-> UTF-8, EPixelFormat, RHI readbacks) and the
 // copies into its Blueprint structs; ctest covers everything here.

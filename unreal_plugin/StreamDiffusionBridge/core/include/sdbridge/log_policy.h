@@ -1,4 +1,4 @@
-// How loudly an engine logs each client event (issue 15, item 4): the first connection failure is logged
+// How loudly an engine logs each client event: the first connection failure is logged
 // once, loudly, with the endpoint, the cause and the fix (the client's message carries all three); later
 // retries of the same outage go to a quiet level until a session is established again. A repeated identical
 // error (e.g. the same bad parameter every frame) is quiet after its first report. Engine-free: the Unreal

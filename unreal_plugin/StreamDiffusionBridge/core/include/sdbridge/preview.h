@@ -1,4 +1,4 @@
-// The browser preview page of a session (issue 8). A server started with a preview page
+// The browser preview page of a session. A server started with a preview page
 // (`sdbridge serve --preview-port 8765`) tells each new session its page address in a Notice
 // {kind kInfo, source "preview", preview_url "http://127.0.0.1:8765/?session=<id>&token=..."} right after Welcome.
 // preview_url is a typed field since protocol 1.1; a 1.0 server sends the address as the whole message instead,

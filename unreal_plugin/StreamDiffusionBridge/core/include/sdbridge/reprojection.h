@@ -1,4 +1,4 @@
-// Reprojection of a stylized result to the current camera (issue 15, item 7).
+// Reprojection of a stylized result to the current camera.
 //
 // A Result depicts the colour frame whose id it carries in ResultHeader::source_frame_id (the server
 // computes it as the input frame `latency_frames` pipeline calls before the echoed frame_id; with one

@@ -1,4 +1,4 @@
-// USDBridgeComponent's capture and display (issue 15, items 2, 3 and 7): the members declared in the "Capture and
+// USDBridgeComponent's capture and display: the members declared in the "Capture and
 // display (UE2)" block of SDBridgeComponent.h. Game thread. NOT compiled here (no Unreal Engine on the build
 // machines); UE 5.3-5.5 API: FSceneViewExtensions::NewExtension, APawn::GetController,
 // APlayerController::IsLocalController / GetLocalPlayer / GetViewportSize, ULocalPlayer::GetControllerId (the
