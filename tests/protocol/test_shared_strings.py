@@ -1,0 +1,53 @@
+"""A FlatBuffer may point many fields at one string: a small message that unpacks to much more text. The decoder
+bounds the text one message unpacks to by limits.max_header_bytes (what a message without shared strings could
+carry at most), before it copies more: 1024 keys sharing one 4 KiB value (a 37 KB message, ~4 MiB unpacked)
+cost the server's I/O thread ~40 ms each, and 100 of them starved every other session for seconds."""
+
+from __future__ import annotations
+
+import time
+
+import flatbuffers
+import pytest
+
+from sdbridge.errors import ProtocolError
+from sdbridge.protocol import codec
+from sdbridge.protocol.codec import DecodeLimits, decode, encode
+from sdbridge.protocol.messages import ErrorCode, GameEvent, State
+
+
+def _shared_encode(message: object) -> bytes:
+    """Encode with every repeated string stored once (what a hostile peer sends)."""
+    original = codec._string
+
+    def shared(builder: flatbuffers.Builder, text: str) -> int:
+        return builder.CreateSharedString(text) if text else 0
+
+    codec._string = shared  # type: ignore[assignment]
+    try:
+        return encode(message)  # type: ignore[arg-type]
+    finally:
+        codec._string = original  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("kind", [State, GameEvent])
+def test_shared_strings_cannot_unpack_beyond_the_header_limit(kind: type) -> None:
+    entries = {f"k{i}": "v" * 4096 for i in range(1024)}
+    message = kind(entries=entries) if kind is State else kind(name="bloat", payload=entries)
+    wire = _shared_encode(message)
+    assert len(wire) < 64 * 1024  # small on the wire
+    limits = DecodeLimits()
+    started = time.perf_counter()
+    with pytest.raises(ProtocolError) as info:
+        decode(wire, limits)
+    seconds = time.perf_counter() - started
+    assert info.value.code is ErrorCode.TOO_LARGE
+    assert "limits.max_header_bytes" in str(info.value) and str(limits.max_header_bytes) in str(info.value)
+    assert seconds < 0.5  # refused after at most max_header_bytes of text, not 4 MiB
+
+
+def test_text_up_to_the_header_limit_still_decodes() -> None:
+    limits = DecodeLimits(max_header_bytes=64 * 1024)
+    entries = {f"k{i}": "v" * 1000 for i in range(60)}  # ~60 KB of text, shared or not
+    assert decode(_shared_encode(State(entries=entries)), limits) == State(entries=entries)
+    assert decode(encode(State(entries=entries)), limits) == State(entries=entries)
