@@ -722,6 +722,16 @@ def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Message:
     return getattr(_Reader(limits), method)(table)  # type: ignore[no-any-return]
 
 
+def peek_type(buf: Any) -> MessageType | None:
+    """The message type of an Envelope from its root table only (the body is not read): None when the buffer
+    is not a readable Envelope of a known type. Cheap: for deciding what a refused message was."""
+    try:
+        tag, _body = _verify.envelope_body(memoryview(buf).cast("B"))
+        return MessageType(tag)
+    except (ProtocolError, ValueError, TypeError, IndexError, struct.error):
+        return None
+
+
 def decode_multipart(
     parts: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS
 ) -> tuple[Message, memoryview | None]:

@@ -113,6 +113,8 @@ class Dispatcher:
         """
         if not parts:
             return False, None
+        if codec.peek_type(parts[0].buffer) not in (None, m.MessageType.FRAME, m.MessageType.RESULT):
+            return False, None  # not an image header: never decode a refused body again (it may be costly)
         try:
             header = codec.decode(parts[0].buffer, _PEEK_LIMITS)
         except ProtocolError as exc:
