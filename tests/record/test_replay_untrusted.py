@@ -223,7 +223,7 @@ def test_a_sound_crafted_recording_still_replays(tmp_path: Path, fake_build: Non
 def test_the_cli_exits_non_zero_with_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                               capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
                                               fake_build: None) -> None:
-    monkeypatch.setattr("sdbridge.pipeline.load_components", lambda name, device, dtype: None)
+    monkeypatch.setattr("sdbridge.pipeline.load_components", lambda name, device, dtype, local_files_only=False: None)
     folder = _folder(tmp_path, json.dumps(BUILD).encode() + b"\n" + _line(kind="call", call=-1))
     with caplog.at_level(logging.ERROR):
         assert main(["replay", str(folder)]) == 2
