@@ -22,7 +22,7 @@ from typing import Any, TypeAlias
 
 from sdbridge.errors import ConfigError
 from sdbridge.events.easing import EASINGS
-from sdbridge.params import ParamError, check, rules_keys
+from sdbridge.params import BY_NAME, ParamError, check, rules_keys
 from sdbridge.toml_lines import KeyPath, TomlLines
 
 #: A state or payload value (as on the wire: bool, int, float or str).
@@ -35,7 +35,8 @@ OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "exists")
 INTERPOLATIONS = ("linear", "slerp")
 #: Pipeline parameters a rules file may set (StreamConfig field names; their ranges: sdbridge.params).
 PARAMS = rules_keys()
-MAX_SECONDS = 3600.0
+#: Longest timed effect or transition: the registry's transition_seconds maximum (Prompt.transition_seconds).
+MAX_SECONDS = float(BY_NAME["transition_seconds"].maximum or 0.0)
 MAX_FRAMES = 1_000_000
 #: Size bounds of a rules file, so that a load or hot reload (on the server's I/O thread) stays short:
 #: loading is linear in the file, ~0.1 ms per rule here.
