@@ -145,6 +145,7 @@ class BridgeServer:
             self._own_context = zmq.Context()
             self._ctx = self._own_context
             self._authorizer = curve.Authorizer(self._ctx, keys)
+            self.dispatcher.key_allowed = self._authorizer.allow_list.allows
         self.outbound.transport = RouterTransport(self.config.bind, lim.max_message_bytes, self.config.send_hwm,
                                                   self.config.session.recv_hwm, self._ctx, curve=keys)
         self._waker = Waker(self._ctx)

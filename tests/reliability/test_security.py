@@ -4,6 +4,7 @@ test_liveness.py.)"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from sdbridge.protocol import messages as m
 from sdbridge.server import BridgeServer
 from sdbridge.transport import curve
 from sdbridge.transport.client import BridgeClient
+from tests.conftest import wait_for
 
 
 def test_default_bind_is_loopback() -> None:
@@ -219,3 +221,34 @@ def test_serve_flags_set_the_security_section() -> None:
                                                     "--authorized-keys", "k/clients"]))
     assert (cfg.security.server_secret_key, cfg.security.authorized_keys, cfg.security.insecure) == \
         ("k/server.key_secret", "k/clients", False)
+
+
+def test_deleting_a_key_file_revokes_the_client_without_a_restart(
+        curve_server: tuple[BridgeServer, CurveSetup]) -> None:
+    """Before: the allow-list was read once at start, so a deleted key file still got in until a restart."""
+    server, keys = curve_server
+    endpoint = _local(server.endpoint)
+    image = np.zeros((8, 16, 4), dtype=np.uint8)
+    with BridgeClient(endpoint, name="curve", auto_reconnect=False, curve_server_key=keys.server_public,
+                      curve_public_key=keys.allowed[0], curve_secret_key=keys.allowed[1]) as client:
+        client.connect(timeout=5)
+        client.submit(image)
+        assert client.receive(timeout=5) is not None  # served while its key is on the list
+        (keys.authorized / "allowed.key").unlink()
+        time.sleep(0.6)  # the allow-list looks at its folder at most every 0.5 s
+        client.submit(image)
+        with pytest.raises(TransportError, match="ended"):
+            client.receive(timeout=3)
+        error = client.last_error
+        assert error is not None and error.code is m.ErrorCode.SESSION_EXPIRED and "authorized_keys" in error.message
+    wait_for(lambda: not server.table.sessions(), 3.0, "the revoked session to be freed")
+    assert zmq.EVENT_HANDSHAKE_FAILED_AUTH in _handshake_events(keys.server_public, keys.allowed, endpoint)
+
+
+def test_adding_a_key_file_allows_the_client_without_a_restart(curve_server: tuple[BridgeServer, CurveSetup]) -> None:
+    server, keys = curve_server
+    endpoint = _local(server.endpoint)
+    assert zmq.EVENT_HANDSHAKE_FAILED_AUTH in _handshake_events(keys.server_public, keys.stranger, endpoint)
+    shutil.copy(keys.authorized.parent / "strangers" / "stranger.key", keys.authorized / "stranger.key")
+    time.sleep(0.6)
+    assert zmq.EVENT_HANDSHAKE_SUCCEEDED in _handshake_events(keys.server_public, keys.stranger, endpoint)

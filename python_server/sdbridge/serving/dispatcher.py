@@ -71,6 +71,9 @@ class Dispatcher:
         self.observers = observers
         self.close_session = close_session
         self.worker: Worker | None = None  # set by the server once started
+        # CurveZMQ: whether a client key (the ZAP user id of a message) is still on the allow-list; None without
+        # CurveZMQ. Deleting a key file ends that client's session at its next message.
+        self.key_allowed: Callable[[str], bool] | None = None
         self.inline = False  # True: the worker's turns run on this (the I/O) thread (passthrough model)
         lim = config.limits
         self._limits = codec.DecodeLimits(max_width=lim.max_width, max_height=lim.max_height,
@@ -82,6 +85,8 @@ class Dispatcher:
     def handle(self, identity: bytes, parts: list[zmq.Frame]) -> None:
         """Decode one received message and handle it; every outcome is an accepted message or an Error."""
         session = self.table.get(identity)
+        if self.key_allowed is not None and parts and self._revoked(identity, session, parts[0]):
+            return
         if session is not None:
             session.last_seen = time.monotonic()  # any message is a heartbeat
         rejected_before = self.stats.rejected_total
@@ -104,6 +109,20 @@ class Dispatcher:
         except Exception as exc:  # a bug of ours: report it, keep the session and the server up
             self.outbound.internal(session, identity,
                                    f"handling a {type(message).__name__ if message else 'message'}", exc)
+
+    def _revoked(self, identity: bytes, session: Session | None, first: zmq.Frame) -> bool:
+        """CurveZMQ: refuse (and end the session of) a client whose key was removed from authorized_keys."""
+        assert self.key_allowed is not None
+        key = first.get("User-Id")
+        if self.key_allowed(key):
+            return False
+        self.outbound.error(identity, m.ErrorCode.SESSION_EXPIRED,
+                            f"this client's key {key[:8]}... was removed from security.authorized_keys; the "
+                            "server no longer serves it (put its NAME.key file back to allow it again)",
+                            session_closed=session is not None)
+        if session is not None:
+            self.close_session(session, "client key revoked (removed from authorized_keys)")
+        return True
 
     def refused_frame(self, parts: list[zmq.Frame]) -> tuple[bool, int | None]:
         """Was a refused message a Frame (which spent a credit), and its frame id when readable.

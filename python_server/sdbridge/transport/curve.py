@@ -14,6 +14,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,16 +134,74 @@ def check_bind(bind: str, curve: bool, insecure: bool) -> None:
     )
 
 
+class AllowList:
+    """The client public keys in the authorized_keys folder, re-read when the folder changes.
+
+    A key file added to or deleted from the folder takes effect without a restart: for the next handshake (the
+    ZAP handler asks `callback`) and for sessions already open (the server asks `allows` for each message's
+    ZAP user id). The folder is looked at no more often than every `recheck_s` seconds. Thread safe (the ZAP
+    thread and the I/O thread both ask).
+    """
+
+    def __init__(self, folder: Path, recheck_s: float = 0.5) -> None:
+        self.folder = folder
+        self.recheck_s = recheck_s
+        self._lock = threading.Lock()
+        self._checked = -float("inf")
+        self._signature: tuple[object, ...] = ()
+        self._keys: frozenset[bytes] = frozenset()
+        self.keys()
+
+    def keys(self) -> frozenset[bytes]:
+        """The Z85 public keys allowed now."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked >= self.recheck_s:
+                self._checked = now
+                signature = self._folder_signature()
+                if signature != self._signature:
+                    self._signature, self._keys = signature, self._load()
+            return self._keys
+
+    def allows(self, z85_key: bytes | str) -> bool:
+        """Whether a client key (Z85, as the ZAP user id) is on the list now."""
+        key = z85_key.encode("ascii") if isinstance(z85_key, str) else z85_key
+        return key in self.keys()
+
+    def callback(self, domain: str, z85_key: bytes) -> bool:
+        """pyzmq's credentials-provider hook (Authenticator.configure_curve_callback)."""
+        return self.allows(z85_key)
+
+    def _folder_signature(self) -> tuple[object, ...]:
+        try:
+            files = sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in self.folder.glob("*.key"))
+        except OSError:
+            return ("unreadable",)
+        return tuple(files)
+
+    def _load(self) -> frozenset[bytes]:
+        keys = set()
+        for path in sorted(self.folder.glob("*.key")):
+            try:
+                keys.add(load_public(path))
+            except ConfigError as exc:  # one bad file must not lock every client out
+                log.warning("authorized_keys: %s is skipped: %s", path, exc)
+        log.info("authorized_keys: %d client keys allowed from %s", len(keys), self.folder)
+        return frozenset(keys)
+
+
 class Authorizer:
     """A ZAP handler (libzmq's authentication hook) that accepts only the allow-listed client keys.
 
     One per ZeroMQ context (ZAP is per context): the server gives a CurveZMQ ROUTER its own context.
+    The list is re-read when its folder changes (AllowList), so deleting a client's key file revokes it.
     """
 
     def __init__(self, context: zmq.Context, keys: CurveKeys) -> None:
+        self.allow_list = AllowList(keys.authorized_dir)
         self._auth = ThreadAuthenticator(context, log=logging.getLogger("sdbridge.transport.zap"))
         self._auth.start()
-        self._auth.configure_curve(domain="*", location=str(keys.authorized_dir))
+        self._auth.configure_curve_callback(domain="*", credentials_provider=self.allow_list)
 
     def stop(self) -> None:
         """Stop the ZAP thread."""
