@@ -7,34 +7,20 @@ from __future__ import annotations
 
 import tracemalloc
 
-import flatbuffers
 import pytest
 
 from sdbridge.errors import ProtocolError
-from sdbridge.protocol import codec
 from sdbridge.protocol.codec import DecodeLimits, decode, encode, peek_type
 from sdbridge.protocol.messages import ErrorCode, GameEvent, MessageType, State
 
-
-def _shared_encode(message: object) -> bytes:
-    """Encode with every repeated string stored once (what a hostile peer sends)."""
-    original = codec._string
-
-    def shared(builder: flatbuffers.Builder, text: str) -> int:
-        return builder.CreateSharedString(text) if text else 0
-
-    codec._string = shared  # type: ignore[assignment]
-    try:
-        return encode(message)  # type: ignore[arg-type]
-    finally:
-        codec._string = original  # type: ignore[assignment]
+from .shared_strings import encode_shared
 
 
 @pytest.mark.parametrize("kind", [State, GameEvent])
 def test_shared_strings_cannot_unpack_beyond_the_header_limit(kind: type) -> None:
     entries = {f"k{i}": "v" * 4096 for i in range(1024)}
     message = kind(entries=entries) if kind is State else kind(name="bloat", payload=entries)
-    wire = _shared_encode(message)
+    wire = encode_shared(message)
     assert len(wire) < 64 * 1024  # small on the wire
     limits = DecodeLimits()
     tracemalloc.start()
@@ -51,7 +37,7 @@ def test_shared_strings_cannot_unpack_beyond_the_header_limit(kind: type) -> Non
 
 def test_peek_type_reads_the_envelope_only() -> None:
     entries = {f"k{i}": "v" * 4096 for i in range(1024)}
-    assert peek_type(_shared_encode(State(entries=entries))) is MessageType.STATE
+    assert peek_type(encode_shared(State(entries=entries))) is MessageType.STATE
     assert peek_type(encode(GameEvent(name="x"))) is MessageType.GAME_EVENT
     assert peek_type(b"not a flatbuffer") is None and peek_type(b"") is None
 
@@ -59,5 +45,5 @@ def test_peek_type_reads_the_envelope_only() -> None:
 def test_text_up_to_the_header_limit_still_decodes() -> None:
     limits = DecodeLimits(max_header_bytes=64 * 1024)
     entries = {f"k{i}": "v" * 1000 for i in range(60)}  # ~60 KB of text, shared or not
-    assert decode(_shared_encode(State(entries=entries)), limits) == State(entries=entries)
+    assert decode(encode_shared(State(entries=entries)), limits) == State(entries=entries)
     assert decode(encode(State(entries=entries)), limits) == State(entries=entries)

@@ -244,7 +244,7 @@ def _one(name: str, server: ServerProcess, ctx: zmq.Context, bystander: Bystande
         time.sleep(0.1)
     thread.join(30)
     end = time.monotonic()
-    attacker.drain(timeout=0.5)
+    attacker.drain(timeout=2.0)
     alive = server.proc.poll() is None
     if alive:
         peak = max(peak, rss_kb(server.pid))

@@ -20,9 +20,12 @@ from __future__ import annotations
 import gc
 import math
 import random
+import struct
 import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any
+
+from protocol.shared_strings import encode_shared  # tests/ is on sys.path (rootdir of the packages)
 
 from sdbridge.errors import InputError
 from sdbridge.preview.web import command_message
@@ -73,21 +76,13 @@ def payload_message(rng: random.Random, max_items: int = 1024) -> m.Message:
 
 
 def encode_or_none(message: m.Message) -> bytes | None:
-    """The wire bytes of `message` with every repeated string stored once (FlatBuffers lets many offsets point at
-    one string, so 1024 keys sharing a long value cost a few KB on the wire and far more once unpacked), or None
-    where the encoder refuses a value."""
-    original = codec._string
-
-    def shared(builder: Any, text: str) -> int:
-        return builder.CreateSharedString(text) if text else 0
-
-    codec._string = shared  # type: ignore[assignment]
+    """The wire bytes of a State or GameEvent with every repeated string stored once (see
+    tests/protocol/shared_strings.py: small on the wire, large unpacked), or None where a value cannot be
+    carried by the wire at all (e.g. a float too large for its type)."""
     try:
-        return codec.encode(message)
-    except Exception:  # a value the wire cannot carry is not an input the server can receive
+        return encode_shared(message)  # type: ignore[arg-type]
+    except (OverflowError, struct.error, TypeError, ValueError):
         return None
-    finally:
-        codec._string = original  # type: ignore[assignment]
 
 
 def retained_after_payloads(harness: ServerHarness, seed: int, count: int) -> tuple[int, int]:
