@@ -13,7 +13,7 @@ public class StreamDiffusionBridge : ModuleRules
 	{
 		PCHUsage = PCHUsageMode.UseExplicitOrSharedPCHs;
 
-		// cppzmq reports errors with exceptions; they are all caught inside core/src/client_worker.cpp and client_session.cpp.
+		// cppzmq reports errors with exceptions; they are all caught inside the core client (core/src/client*.cpp; only the client includes zmq.hpp).
 		bEnableExceptions = true;
 
 		string CoreDir = Path.GetFullPath(Path.Combine(PluginDirectory, "core"));

@@ -1,5 +1,5 @@
 // External module: cppzmq headers (zmq.hpp, zmq_addon.hpp; 4.9 or newer), header-only, kept in include/.
-// Used only by core/src/client_worker.cpp and client_session.cpp, compiled in Private/Core/SDBridgeCore.cpp (its exceptions never leave that
+// Used only by the core client (core/src/client*.cpp), compiled in Private/Core/SDBridgeCore.cpp (its exceptions never leave that
 // translation unit). Prefixed name: cannot collide with another plugin's "cppzmq" module.
 // Written against Epic's documented ModuleRules API (UE 5.3-5.5); NOT compiled here.
 using System.IO;
