@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -25,20 +24,6 @@ def _flatc_208() -> bool:
 pytestmark = pytest.mark.skipif(
     not _flatc_208(), reason="needs Debian's flatc 2.0.8 (apt-get install flatbuffers-compiler)"
 )
-
-
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def codegen() -> ModuleType:
-    return _load(ROOT / "schemas" / "codegen.py", "sdbridge_codegen_under_test")
 
 
 def test_committed_generated_code_is_up_to_date(codegen: ModuleType) -> None:

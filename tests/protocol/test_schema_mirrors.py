@@ -7,11 +7,9 @@ with no hand edit, and that the package versions follow the protocol major.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -21,24 +19,12 @@ from sdbridge.protocol import _scalar, _verify
 from sdbridge.protocol.messages import SESSION_GONE, ErrorCode, MessageType
 from sdbridge.protocol.version import FILE_IDENTIFIER, PROTOCOL_MAJOR, PROTOCOL_MINOR
 
+from .conftest import load_module
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "schemas" / "bridge.fbs"
 PACKAGE_JSON = ROOT / "unity_package/package.json"
 UPLUGIN = ROOT / "unreal_plugin/StreamDiffusionBridge/StreamDiffusionBridge.uplugin"
-
-
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def codegen() -> ModuleType:
-    return _load(ROOT / "schemas" / "codegen.py", "sdbridge_codegen_mirrors_under_test")
 
 
 def _flatc_python(codegen: ModuleType, schema: Path, tmp: Path) -> str:
@@ -79,7 +65,7 @@ def test_a_field_added_to_the_schema_reaches_every_table_without_hand_edits(code
     codegen.codegen_model.cross_check(model, _flatc_python(codegen, schema_path, tmp_path))
     generated = tmp_path / "bridge_schema_edited.py"
     generated.write_text(codegen.codegen_mirrors.python_module(model), encoding="utf-8")
-    mirror = _load(generated, "bridge_schema_edited")
+    mirror = load_module(generated, "bridge_schema_edited")
     assert mirror.TABLES["Credit"] == ((0, "granted", "scalar", 4, "I", ""), (1, "note_us", "scalar", 8, "Q", ""),
                                        (2, "label", "string", 4, "", ""))
     assert mirror.Capability.PLANES == 256
