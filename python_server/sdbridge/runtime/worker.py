@@ -88,8 +88,6 @@ class Worker:
         self.fair_share = FairShare()  # worker seconds charged per session id
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.frames_processed = 0
-        self.busy_seconds = 0.0
         self._idle = False
 
     def start(self) -> None:
@@ -143,7 +141,6 @@ class Worker:
                     self._table.work.wait(0.25)
                     self._idle = False
                     continue
-            start = time.perf_counter()
             # partners join for their frames: a slice of a large blend of theirs waits for a turn of their own
             jobs = [(s, self._charged_take(s, slices=s is chosen[0])) for s in chosen]
             jobs = [(s, job) for s, job in jobs if job is not None]
@@ -153,7 +150,6 @@ class Worker:
                 held += [result] if result is not None else []
             elif jobs:
                 held += self._run_together(jobs)
-            self.busy_seconds += time.perf_counter() - start
         self._publish_all(held)
 
     def _release(self, held: list[ResultJob]) -> list[ResultJob]:
@@ -323,7 +319,6 @@ class Worker:
     def _account(self, session: Session, result: ResultJob) -> ResultJob:
         session.stats.frames_processed += 1
         session.stats.last_timings = result.timings
-        self.frames_processed += 1
         return result
 
     def _publish(self, result: ResultJob) -> None:
