@@ -21,10 +21,14 @@ import tempfile
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sdbridge.quantiles import percentile
+
+if TYPE_CHECKING:
+    from sdbridge.transport.client import BridgeClient, BridgeResult
 
 NAME = "demo"
 HELP = "run the server and a synthetic game client; live frames/s and latency; write input/output PNGs"
@@ -144,9 +148,6 @@ class _ServerHandle:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo until --frames results or --seconds; returns 0."""
-    from PIL import Image
-
-    from sdbridge.scene import SceneRenderer
     from sdbridge.transport.client import BridgeClient
 
     for line in model_notice(args.model):
@@ -167,61 +168,90 @@ def run(args: argparse.Namespace) -> int:
                 sep = "&" if "?" in handle.preview_url else "?"
                 print(f"preview page: {handle.preview_url}{sep}session={welcome.session_id} (open it in a browser; "
                       f"--seconds 600 keeps the demo running)", flush=True)
-            scene = SceneRenderer(args.size, args.size)
-            inputs: OrderedDict[int, np.ndarray] = OrderedDict()  # frame_id -> rendered frame that was sent
-            pending: tuple[int, np.ndarray] | None = None  # the frame waiting for credit
-            round_trips: list[float] = []
-            results = warmups = skipped = written = 0
-            tick = 1.0 / args.fps if args.fps > 0 else 0.0
-            start = time.perf_counter()
-            index = 0
-            next_render = start
-            last_print = 0.0
-            while results < args.frames and (args.seconds is None or time.perf_counter() - start < args.seconds):
-                now = time.perf_counter()
-                if now >= next_render:  # the game renders at its own pace, whatever the server does
-                    frame = scene.render(index)
-                    index += 1
-                    next_render = max(next_render + tick, now)
-                    if pending is not None and not client.pending:  # the pending frame went out
-                        inputs[pending[0]] = pending[1]
-                    pending = None
-                    frame_id = client.submit(frame)
-                    if frame_id is not None:
-                        inputs[frame_id] = frame
-                    else:  # waits for credit; it goes out under the id it was given now
-                        pending = (client.next_frame_id - 1, frame)
-                    while len(inputs) > 64:
-                        inputs.popitem(last=False)
-                result = client.receive(timeout=max(0.0, next_render - time.perf_counter()))
-                if result is None:
-                    continue
-                results += 1
-                warmups += int(result.is_warmup)
-                skipped += int(result.skipped)
-                if "round_trip" in result.timings:
-                    round_trips.append(result.timings["round_trip"])
-                source = inputs.get(result.source_frame_id)
-                if (not result.is_warmup and source is not None
-                        and (results % args.save_every == 0 or results == args.frames)):
-                    pair = np.concatenate([source, result.image], axis=1)  # (H, 2W, 3) input | output
-                    Image.fromarray(pair).save(args.out / f"pair_{result.frame_id:05d}.png")
-                    written += 1
-                elapsed = time.perf_counter() - start
-                if elapsed - last_print >= 0.5 or results == args.frames:
-                    last_print = elapsed
-                    p50 = percentile(round_trips[-50:], 0.5) * 1e3
-                    sys.stdout.write(
-                        f"\rrendered {index} | results {results} ({results / elapsed:5.2f}/s) | round trip p50 "
-                        f"{p50:7.1f} ms | warm-up {warmups} | skipped {skipped} | not sent (replaced) "
-                        f"{client.counters.replaced_pending} | dropped by server {client.counters.credits_returned}")
-                    sys.stdout.flush()
-            elapsed = time.perf_counter() - start
-            sys.stdout.write("\n")
-            p50, p99 = percentile(round_trips, 0.5) * 1e3, percentile(round_trips, 0.99) * 1e3
-            print(f"{results} results from {index} rendered frames in {elapsed:.1f} s: {results / elapsed:.2f} "
-                  f"results/s, round trip p50 {p50:.1f} ms p99 {p99:.1f} ms; {written} input|output PNG pairs "
-                  f"in {args.out}")
+            _DemoLoop(args, client).run()
     finally:
         handle.close()
     return 0
+
+
+class _DemoLoop:
+    """The game side of the demo: renders the scene at its own pace, submits, keeps the frames sent (to pair each
+    result with the frame it depicts), writes PNG pairs and prints progress."""
+
+    def __init__(self, args: argparse.Namespace, client: BridgeClient) -> None:
+        from sdbridge.scene import SceneRenderer
+
+        self.args, self.client = args, client
+        self.scene = SceneRenderer(args.size, args.size)
+        self.inputs: OrderedDict[int, np.ndarray] = OrderedDict()  # frame_id -> rendered frame that was sent
+        self.pending: tuple[int, np.ndarray] | None = None  # the frame waiting for credit
+        self.round_trips: list[float] = []
+        self.results = self.warmups = self.skipped = self.written = self.index = 0
+        self.start = time.perf_counter()
+        self.last_print = 0.0
+
+    def run(self) -> None:
+        """Render, submit and receive until --frames results or --seconds; then print the summary."""
+        args = self.args
+        tick = 1.0 / args.fps if args.fps > 0 else 0.0
+        next_render = self.start
+        while self.results < args.frames and (args.seconds is None or time.perf_counter() - self.start < args.seconds):
+            now = time.perf_counter()
+            if now >= next_render:  # the game renders at its own pace, whatever the server does
+                self._render_and_submit()
+                next_render = max(next_render + tick, now)
+            result = self.client.receive(timeout=max(0.0, next_render - time.perf_counter()))
+            if result is not None:
+                self._on_result(result)
+                self._progress()
+        self._summary()
+
+    def _render_and_submit(self) -> None:
+        frame = self.scene.render(self.index)
+        self.index += 1
+        if self.pending is not None and not self.client.pending:  # the pending frame went out
+            self.inputs[self.pending[0]] = self.pending[1]
+        self.pending = None
+        frame_id = self.client.submit(frame)
+        if frame_id is not None:
+            self.inputs[frame_id] = frame
+        else:  # waits for credit; it goes out under the id it was given now
+            self.pending = (self.client.next_frame_id - 1, frame)
+        while len(self.inputs) > 64:
+            self.inputs.popitem(last=False)
+
+    def _on_result(self, result: BridgeResult) -> None:
+        from PIL import Image
+
+        self.results += 1
+        self.warmups += int(result.is_warmup)
+        self.skipped += int(result.skipped)
+        if "round_trip" in result.timings:
+            self.round_trips.append(result.timings["round_trip"])
+        source = self.inputs.get(result.source_frame_id)
+        if (not result.is_warmup and source is not None
+                and (self.results % self.args.save_every == 0 or self.results == self.args.frames)):
+            pair = np.concatenate([source, result.image], axis=1)  # (H, 2W, 3) input | output
+            Image.fromarray(pair).save(self.args.out / f"pair_{result.frame_id:05d}.png")
+            self.written += 1
+
+    def _progress(self) -> None:
+        elapsed = time.perf_counter() - self.start
+        if elapsed - self.last_print < 0.5 and self.results != self.args.frames:
+            return
+        self.last_print = elapsed
+        p50 = percentile(self.round_trips[-50:], 0.5) * 1e3
+        counters = self.client.counters
+        sys.stdout.write(
+            f"\rrendered {self.index} | results {self.results} ({self.results / elapsed:5.2f}/s) | round trip p50 "
+            f"{p50:7.1f} ms | warm-up {self.warmups} | skipped {self.skipped} | not sent (replaced) "
+            f"{counters.replaced_pending} | dropped by server {counters.credits_returned}")
+        sys.stdout.flush()
+
+    def _summary(self) -> None:
+        elapsed = time.perf_counter() - self.start
+        sys.stdout.write("\n")
+        p50, p99 = percentile(self.round_trips, 0.5) * 1e3, percentile(self.round_trips, 0.99) * 1e3
+        print(f"{self.results} results from {self.index} rendered frames in {elapsed:.1f} s: "
+              f"{self.results / elapsed:.2f} results/s, round trip p50 {p50:.1f} ms p99 {p99:.1f} ms; "
+              f"{self.written} input|output PNG pairs in {self.args.out}")
