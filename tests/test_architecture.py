@@ -76,7 +76,6 @@ SIZE_ALLOWANCES: dict[str, tuple[int, str]] = {
     "transport/client.py::BridgeClient": (
         620, "the reference Python client: being reworked for the parameter registry (set_params validation); "
              "split it into I/O, session state and message building like the C# and C++ clients"),
-    "events/rules.py::_Parser.rule": (70, "the rules-file parser: being reworked to read the parameter registry"),
     "protocol/_scalar.py::_build_layout": (
         90, "the scalar-table builder: being replaced by tables generated from schemas/bridge.fbs (codegen)"),
 }

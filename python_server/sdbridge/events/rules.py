@@ -457,6 +457,32 @@ class _Parser:
         priority = spec.get("priority", 0)
         if isinstance(priority, bool) or not isinstance(priority, int) or not -1000 <= priority <= 1000:
             raise self.fail((*path, "priority"), f"priority={priority!r} must be an integer in [-1000, 1000]")
+        sets, copies, adds = self.state_actions(spec, path)
+        owner = f"rule {name!r}"
+        prompt = self.template(spec["prompt"], (*path, "prompt"), owner) if "prompt" in spec else None
+        negative = self.template(spec["negative"], (*path, "negative"), owner) if "negative" in spec else None
+        params = self.params(spec["params"], (*path, "params")) if "params" in spec else ()
+        transition = self.timing(spec["transition"], (*path, "transition"), blend=True) \
+            if "transition" in spec else None
+        duration = self.timing(spec["duration"], (*path, "duration"), blend=False) if "duration" in spec else None
+        revert = self.timing(spec["revert"], (*path, "revert"), blend=True) if "revert" in spec else None
+        layer = spec.get("layer", "")
+        if not isinstance(layer, str):
+            raise self.fail((*path, "layer"), "must be a string")
+        self.check_actions(spec, path, name, has_prompt_change=prompt is not None or negative is not None or
+                           bool(params), has_state_change=bool(sets or copies or adds))
+        if transition is not None and prompt is None and duration is None:
+            raise self.fail((*path, "transition"), "transition blends to a new prompt; this rule sets no prompt")
+        return Rule(name=name, event=event, line=line, index=index,
+                    when=self.conditions(spec.get("when", {}), (*path, "when"), on_state=False),
+                    when_state=self.conditions(spec.get("when_state", {}), (*path, "when_state"), on_state=True),
+                    priority=priority, layer=layer or name, set=tuple(sets), copy=tuple(copies), add=tuple(adds),
+                    prompt=prompt, negative=negative, params=params, transition=transition, duration=duration,
+                    revert=revert)
+
+    def state_actions(self, spec: dict[str, Any], path: KeyPath) -> tuple[
+            list[tuple[str, Scalar]], list[tuple[str, str]], list[tuple[str, float]]]:
+        """A rule's set / copy / add actions, each checked against the declared variables."""
         sets: list[tuple[str, Scalar]] = []
         for var_name, value in self.table(spec, "set", path).items():
             sets.append((var_name, self.state_value(self.declared(var_name, (*path, "set", var_name)), value,
@@ -475,35 +501,21 @@ class _Parser:
             if isinstance(amount, bool) or not isinstance(amount, int | float):
                 raise self.fail((*path, "add", var_name), f"add.{var_name}={amount!r} must be a number")
             adds.append((var_name, float(amount)))
-        owner = f"rule {name!r}"
-        prompt = self.template(spec["prompt"], (*path, "prompt"), owner) if "prompt" in spec else None
-        negative = self.template(spec["negative"], (*path, "negative"), owner) if "negative" in spec else None
-        params = self.params(spec["params"], (*path, "params")) if "params" in spec else ()
-        transition = self.timing(spec["transition"], (*path, "transition"), blend=True) \
-            if "transition" in spec else None
-        duration = self.timing(spec["duration"], (*path, "duration"), blend=False) if "duration" in spec else None
-        revert = self.timing(spec["revert"], (*path, "revert"), blend=True) if "revert" in spec else None
-        layer = spec.get("layer", "")
-        if not isinstance(layer, str):
-            raise self.fail((*path, "layer"), "must be a string")
-        if duration is None:
+        return sets, copies, adds
+
+    def check_actions(self, spec: dict[str, Any], path: KeyPath, name: str, has_prompt_change: bool,
+                      has_state_change: bool) -> None:
+        """A rule has an action; duration, revert and layer only with a temporary prompt/params change."""
+        if "duration" not in spec:
             for key in ("revert", "layer"):
                 if key in spec:
                     raise self.fail((*path, key), f"{key} applies only to temporary effects: add duration = "
                                                    f"{{ seconds = ... }} or remove {key}")
-        elif prompt is None and negative is None and not params:
+        elif not has_prompt_change:
             raise self.fail((*path, "duration"), "a duration makes prompt, negative and params temporary, but "
                                                   "this rule sets none of them")
-        if transition is not None and prompt is None and duration is None:
-            raise self.fail((*path, "transition"), "transition blends to a new prompt; this rule sets no prompt")
-        if not (sets or copies or adds or prompt or negative or params):
+        if not (has_state_change or has_prompt_change):
             raise self.fail(path, f"rule {name!r} has no action: give set, copy, add, prompt, negative or params")
-        return Rule(name=name, event=event, line=line, index=index,
-                    when=self.conditions(spec.get("when", {}), (*path, "when"), on_state=False),
-                    when_state=self.conditions(spec.get("when_state", {}), (*path, "when_state"), on_state=True),
-                    priority=priority, layer=layer or name, set=tuple(sets), copy=tuple(copies), add=tuple(adds),
-                    prompt=prompt, negative=negative, params=params, transition=transition, duration=duration,
-                    revert=revert)
 
     def table(self, spec: dict[str, Any], key: str, path: KeyPath) -> dict[str, Any]:
         value = spec.get(key, {})
