@@ -110,83 +110,118 @@ _LAYOUTS: dict[tuple[MessageType, tuple[bool, ...], bytes], _Layout] = {}
 _MAX_LAYOUTS = 4096  # at most 2^fields per type; bounded anyway (a cache miss only costs speed)
 
 
+class _BackToFront:
+    """A buffer written back to front, as flatbuffers.Builder writes it: ``off`` counts the bytes written so far,
+    i.e. an object's distance from the end of the finished buffer."""
+
+    __slots__ = ("off", "parts")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []  # in the order written (last to first in the buffer)
+        self.off = 0
+
+    def pad(self, align: int, extra: int = 0) -> None:
+        """Zero bytes so that ``off + extra`` is a multiple of ``align`` (a power of two)."""
+        pad = -(self.off + extra) & (align - 1)
+        if pad:
+            self.parts.append(_ZEROS[pad])
+            self.off += pad
+
+    def put(self, data: bytes) -> int:
+        """Write ``data``; returns ``off`` after it (where it starts, counted from the end)."""
+        self.parts.append(data)
+        self.off += len(data)
+        return self.off
+
+    def reserve(self, size: int) -> int:
+        """Leave ``size`` bytes to ``fill`` later (a soffset whose target is not written yet); returns its index."""
+        self.parts.append(b"")
+        self.off += size
+        return len(self.parts) - 1
+
+    def fill(self, index: int, data: bytes) -> None:
+        self.parts[index] = data
+
+    def finished(self) -> bytes:
+        return b"".join(reversed(self.parts))
+
+
 def _build_layout(tag: MessageType, spec: _Spec, present: tuple[bool, ...], identifier: bytes) -> _Layout:
     """Lay out the message as flatbuffers.Builder does (back to front) for the fields marked present."""
-    parts: list[bytes] = []
-    off = 0
+    back = _BackToFront()
+    slots, placed, minalign = _add_fields(back, spec, present)
+    body, body_vtable, body_key = _add_body_vtable(back, slots)
+    env = _add_envelope(back, tag, body, body_vtable, body_key)
+    # Finish(root, identifier): align for minalign with 8 more bytes, identifier, root offset
+    back.pad(minalign, extra=8)
+    back.put(identifier)
+    back.put(_U32.pack(back.off + 4 - env))
+    first, fmt, order = _value_format(back.off, placed)
+    return _Layout(back.finished(), first, fmt, order)
+
+
+def _add_fields(back: _BackToFront, spec: _Spec,
+                present: tuple[bool, ...]) -> tuple[list[int], list[tuple[int, int, str]], int]:
+    """Room (zeros) for each present field in the canonical add order, each aligned to its size.
+
+    Returns each field's offset from the end after it (0: absent), the placed fields as (that offset, field
+    index, format character), and the largest alignment seen (at least 4).
+    """
     minalign = 4
     slots = [0] * len(spec.fields)
-    placed: list[tuple[int, int, str]] = []  # (offset from the end after the field, field index, format)
+    placed: list[tuple[int, int, str]] = []
     for size, fid, _field, packer in spec.order:
         if not present[fid]:
             continue
-        pad = -off & (size - 1)
-        if pad:
-            parts.append(_ZEROS[pad])
-            off += pad
-        parts.append(bytes(size))
-        off += size
-        slots[fid] = off
-        placed.append((off, fid, packer.format[-1]))
-        if size > minalign:
-            minalign = size
-    # --- body table: soffset to its vtable, then the vtable in front of it
-    pad = -off & 3
-    if pad:
-        parts.append(_ZEROS[pad])
-        off += pad
-    soffset_index = len(parts)
-    parts.append(b"")
-    off += 4
-    body = off
+        back.pad(size)
+        slots[fid] = back.put(bytes(size))
+        placed.append((slots[fid], fid, packer.format[-1]))
+        minalign = max(minalign, size)
+    return slots, placed, minalign
+
+
+def _add_body_vtable(back: _BackToFront, slots: list[int]) -> tuple[int, int, tuple[tuple[int, ...], int]]:
+    """The body table's soffset to its vtable, then the vtable in front of it (trailing absent fields omitted).
+
+    Returns the body table's and its vtable's offsets from the end, and the key under which the Builder would
+    reuse that vtable: (field entries, object size).
+    """
+    back.pad(4)
+    soffset = back.reserve(4)
+    body = back.off
     n = len(slots)
     while n and not slots[n - 1]:
         n -= 1
     body_entries = tuple(body - s if s else 0 for s in slots[:n])
-    body_key = (body_entries, body)  # object size = body - 0 (the body is the first object built)
-    parts.append(struct.pack(f"<{n + 2}H", (n + 2) * 2, body, *body_entries))
-    off += (n + 2) * 2
-    body_vtable = off
-    parts[soffset_index] = _I32.pack(body_vtable - body)
-    # --- Envelope { body_type (id 0, ubyte), body (id 1, offset) }: body added first (4 bytes > 1 byte)
-    env_end = off
-    pad = -off & 3
-    if pad:
-        parts.append(_ZEROS[pad])
-        off += pad
-    off += 4
-    parts.append(_U32.pack(off - body))
-    slot_body = off
-    parts.append(bytes((int(tag),)))
-    off += 1
-    slot_type = off
-    pad = -off & 3
-    if pad:
-        parts.append(_ZEROS[pad])
-        off += pad
-    soffset_index = len(parts)
-    parts.append(b"")
-    off += 4
-    env = off
+    body_vtable = back.put(struct.pack(f"<{n + 2}H", (n + 2) * 2, body, *body_entries))
+    back.fill(soffset, _I32.pack(body_vtable - body))
+    return body, body_vtable, (body_entries, body)  # object size = body - 0 (the body is the first object built)
+
+
+def _add_envelope(back: _BackToFront, tag: MessageType, body: int, body_vtable: int,
+                  body_key: tuple[tuple[int, ...], int]) -> int:
+    """Envelope { body_type (id 0, ubyte), body (id 1, offset) }: body added first (4 bytes > 1 byte); its
+    vtable, or the body's when identical (the Builder reuses an identical earlier vtable). Returns its offset."""
+    env_end = back.off
+    back.pad(4)
+    slot_body = back.put(_U32.pack(back.off + 4 - body))
+    slot_type = back.put(bytes((int(tag),)))
+    back.pad(4)
+    soffset = back.reserve(4)
+    env = back.off
     env_entries = (env - slot_type, env - slot_body)
-    if (env_entries, env - env_end) == body_key:  # Builder reuses an identical earlier vtable
-        parts[soffset_index] = _I32.pack(body_vtable - env)
+    if (env_entries, env - env_end) == body_key:
+        back.fill(soffset, _I32.pack(body_vtable - env))
     else:
-        parts.append(struct.pack("<4H", 8, env - env_end, *env_entries))
-        off += 8
-        parts[soffset_index] = _I32.pack(off - env)
-    # --- Finish(root, identifier): align for minalign with 8 more bytes, identifier, root offset
-    pad = -(off + 8) & (minalign - 1)
-    if pad:
-        parts.append(_ZEROS[pad])
-        off += pad
-    parts.append(identifier)
-    off += 4
-    off += 4
-    parts.append(_U32.pack(off - env))
-    parts.reverse()
-    # field values, lowest address first (the last field added sits first); gaps are zero pad bytes
-    values_at = sorted((off - end_from_back, fid, code) for end_from_back, fid, code in placed)
+        back.fill(soffset, _I32.pack(back.put(struct.pack("<4H", 8, env - env_end, *env_entries)) - env))
+    return env
+
+
+def _value_format(total: int, placed: list[tuple[int, int, str]]) -> tuple[int, str, tuple[int, ...]]:
+    """Where the field values start in a ``total``-byte message, the Struct format packing them from there
+    (lowest address first: the last field added sits first; gaps are zero pad bytes), and their field indexes
+    in that order."""
+    values_at = sorted((total - end_from_back, fid, code) for end_from_back, fid, code in placed)
     first = values_at[0][0] if values_at else 0
     fmt = "<"
     cursor = first
@@ -195,7 +230,7 @@ def _build_layout(tag: MessageType, spec: _Spec, present: tuple[bool, ...], iden
             fmt += f"{at - cursor}x"
         fmt += code
         cursor = at + struct.calcsize("<" + code)
-    return _Layout(b"".join(parts), first, fmt, tuple(fid for _, fid, _ in values_at))
+    return first, fmt, tuple(fid for _, fid, _ in values_at)
 
 
 def encode_scalar(tag: MessageType, msg: Any, identifier: bytes) -> bytes:

@@ -20,33 +20,34 @@ for `lost_after` seconds (and then not to a Ping within a second), or says the s
 client reconnects with a new socket and a new Hello (a fresh session), then re-sends its last prompt,
 parameters and state; `on_reconnect` is called afterwards. A frame in flight when the session ended
 is lost (its result never comes).
+
+The client is split by responsibility: this module holds the public API (`BridgeClient`, its results and
+counters) and what each message from the server does; `client_io` the socket (send, poll, receive, the
+handshake wait, the liveness clocks); `client_session` the state a reconnect replays and the frame book;
+`client_messages` the building and checking of messages.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
-from sdbridge import __version__, params
-from sdbridge.errors import InputError, ProtocolError, TransportError, VersionMismatchError
-from sdbridge.protocol import codec, handshake
+from sdbridge.errors import ProtocolError, TransportError, VersionMismatchError
+from sdbridge.protocol import handshake
 from sdbridge.protocol import messages as m
-from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
-from sdbridge.transport.parts import NOBLOCK, NOBLOCK_MORE, recv_parts
+from sdbridge.protocol.version import PROTOCOL_MINOR
+from sdbridge.transport import client_messages as build
+from sdbridge.transport.client_io import ClientSocket, curve_keys
+from sdbridge.transport.client_session import FrameBook, SessionReplay
 
 log = logging.getLogger(__name__)
 
-_CLIENT_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
-                        | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND | m.Capability.NOTICES)
 #: Errors after which the session is gone and a new handshake is needed (set_session_gone in schemas/bridge.fbs).
 _SESSION_GONE = m.SESSION_GONE
 
@@ -115,12 +116,7 @@ class BridgeClient:
         """`curve_*`: Z85 keys (40 characters) for a CurveZMQ server: the server's public key and this
         client's key pair (see `sdbridge keys generate` and sdbridge.transport.curve.load_pair); all three
         or none."""
-        curve_keys = (curve_server_key, curve_public_key, curve_secret_key)
-        if any(k is not None for k in curve_keys) and not all(k is not None for k in curve_keys):
-            raise InputError("CurveZMQ needs all three keys: curve_server_key, curve_public_key and "
-                             "curve_secret_key (Z85 strings from `sdbridge keys generate`)")
-        self._curve = tuple(k.encode("ascii") if isinstance(k, str) else k for k in curve_keys) \
-            if curve_server_key is not None else None
+        curve = curve_keys(curve_server_key, curve_public_key, curve_secret_key)
         self.endpoint = endpoint
         self.name = name
         self.engine = engine
@@ -134,34 +130,24 @@ class BridgeClient:
         self.on_notice: Callable[[m.Notice], None] | None = None
         # This session's preview page address ("" until the server sends it; see preview_address)
         self.preview_url = ""
-        self._ctx = context or zmq.Context.instance()
-        self._sock: zmq.Socket | None = None
-        self._poller = zmq.Poller()
+        self._io = ClientSocket(context or zmq.Context.instance(), curve)
         self.welcome: m.Welcome | None = None
         self.credits = 0
         self.counters = ClientCounters()
-        self._next_frame_id = 1
-        self._pending: tuple[int, np.ndarray, int] | None = None  # (frame_id, image, stream_id)
-        self._sent_at: dict[int, float] = {}
+        self._frames = FrameBook()
         self._results: deque[BridgeResult] = deque()
         self._stats: dict[int, m.Stats] = {}
         self._next_request = 1
-        self._last_sent = 0.0
-        self._last_heard = 0.0
-        self._probe_at: float | None = None  # when _check_lost last sent a Ping to test a silence
         self._session_lost = False
         self._connect_timeout = 5.0
-        # what a new session needs to look like the old one (replayed after a reconnect)
-        self._last_prompt: m.Prompt | None = None
-        self._params: dict[str, Any] = {}
-        self._state: dict[str, Any] = {}
+        self._replay = SessionReplay()  # what a new session needs to look like the old one
 
     # ------------------------------------------------------------------ connection
 
     @property
     def connected(self) -> bool:
         """True after a Welcome, until close or loss of the session."""
-        return self._sock is not None and self.welcome is not None and not self._session_lost
+        return self._io.is_open and self.welcome is not None and not self._session_lost
 
     @property
     def session_id(self) -> int:
@@ -186,103 +172,40 @@ class BridgeClient:
         """
         self._connect_timeout = timeout
         self._open_socket()
-        hello = m.Hello(protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR, client_name=self.name,
-                        client_version=__version__, engine_name=self.engine, engine_version=self.engine_version,
-                        capabilities=_CLIENT_CAPABILITIES,
-                        pixel_formats=(m.PixelFormat.RGBA8, m.PixelFormat.RGB8))
-        assert self._sock is not None
-        # A server that is shutting down may still accept our connection and then drop it with the Hello
-        # (e.g. we reconnect on its Bye): the monitor tells us, and the Hello goes again on the next
-        # connection instead of waiting out the whole timeout.
-        monitor = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED
-                                                | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        answer = self._io.handshake(build.hello(self.name, self.engine, self.engine_version), timeout)
+        if isinstance(answer, m.ErrorMsg):
+            self._close_socket()
+            if answer.code is m.ErrorCode.VERSION_MISMATCH:
+                raise VersionMismatchError(int(answer.code), f"server refused the handshake: {answer.message}")
+            raise ProtocolError(int(answer.code),
+                                f"server refused the handshake ({answer.code.name}): {answer.message}")
         try:
-            try:
-                self._send(hello)
-                hello_lost = False
-            except TransportError:  # the first connection already came and went: send on the next one
-                hello_lost = True
-            return self._await_welcome(hello, monitor, timeout, hello_lost)
-        finally:
-            with contextlib.suppress(KeyError):
-                self._poller.unregister(monitor)
-            if self._sock is not None:
-                self._sock.disable_monitor()
-            monitor.close(0)
-
-    def _await_welcome(self, hello: m.Hello, monitor: zmq.Socket, timeout: float, hello_lost: bool) -> m.Welcome:
-        deadline = time.monotonic() + timeout
-        self._poller.register(monitor, zmq.POLLIN)
-        while True:
-            remaining = deadline - time.monotonic()
-            received = self._recv(remaining) if remaining > 0 else None
-            while monitor.poll(0):  # connection events since the last look
-                event = recv_monitor_message(monitor)["event"]
-                if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:  # libzmq does not retry after this
-                    self._close_socket()
-                    raise TransportError(
-                        f"{self.endpoint} refused the CurveZMQ handshake: this client's public key is not in the "
-                        f"server's authorized_keys folder, or curve_server_key is not the server's public key")
-                if event == zmq.EVENT_DISCONNECTED:
-                    hello_lost = True
-                elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED and hello_lost:
-                    log.info("connection to %s was dropped before the Welcome; sending Hello again", self.endpoint)
-                    try:
-                        self._send(hello)
-                        hello_lost = False
-                    except TransportError:  # that connection is already gone too: try on the next one
-                        pass
-            if received is None and time.monotonic() < deadline:
-                continue  # woken by the monitor
-            if received is None:
-                self._close_socket()
-                raise TransportError(
-                    f"no Welcome from {self.endpoint} within timeout={timeout} s; is `sdbridge serve` "
-                    f"running there (and the model loaded)? A CurveZMQ server also stays silent when this "
-                    f"client's public key is not in its authorized_keys or the server key is wrong"
-                )
-            message, _ = received
-            if isinstance(message, m.Welcome):
-                try:
-                    warning = handshake.check_welcome(message)
-                except VersionMismatchError:
-                    self._close_socket()
-                    raise
-                self.welcome = message
-                self.credits = message.initial_credits
-                self._session_lost = False
-                self._pending = None
-                self._sent_at.clear()
-                if warning and message.protocol_minor != PROTOCOL_MINOR:
-                    log.warning("server: %s", warning)
-                elif warning:
-                    log.info("server: %s", warning)
-                return message
-            if isinstance(message, m.ErrorMsg):
-                self._close_socket()
-                if message.code is m.ErrorCode.VERSION_MISMATCH:
-                    raise VersionMismatchError(int(message.code), f"server refused the handshake: {message.message}")
-                raise ProtocolError(int(message.code),
-                                    f"server refused the handshake ({message.code.name}): {message.message}")
-            # anything else is a leftover of an older session: ignore it
+            warning = handshake.check_welcome(answer)
+        except VersionMismatchError:
+            self._close_socket()
+            raise
+        self.welcome = answer
+        self.credits = answer.initial_credits
+        self._session_lost = False
+        self._frames.new_session()
+        if warning and answer.protocol_minor != PROTOCOL_MINOR:
+            log.warning("server: %s", warning)
+        elif warning:
+            log.info("server: %s", warning)
+        return answer
 
     def reconnect(self, timeout: float | None = None) -> m.Welcome:
         """Drop the current session and socket and handshake again (a fresh session on the server)."""
-        with_bye = self._sock is not None and self.connected
-        if with_bye:
-            self._try_send(m.Bye(reason="reconnect"))
+        if self._io.is_open and self.connected:
+            self._io.try_send(m.Bye(reason="reconnect"))
         self._close_socket()
         self._session_lost = True  # until the new Welcome arrives
-        pending = self._pending
+        pending = self._frames.pending
         welcome = self.connect(self._connect_timeout if timeout is None else timeout)
         self.counters.reconnects += 1
-        self._pending = pending  # the newest frame still wants out; it goes after the replay below
-        if self._last_prompt is not None:  # the new session starts from the server defaults
-            self._send(self._last_prompt)
-        if self._params:
-            self._send(m.Params(**self._params))
-        if self._state:
-            self._send(m.State(entries=dict(self._state), replace_all=True, client_time_us=_now_us()))
+        self._frames.pending = pending  # the newest frame still wants out; it goes after the replay below
+        for message in self._replay.messages(build.now_us()):  # the new session starts from the server defaults
+            self._io.send(message)
         self._flush_pending()
         if self.on_reconnect is not None:
             self.on_reconnect(self)
@@ -290,11 +213,11 @@ class BridgeClient:
 
     def close(self) -> None:
         """Say Bye (best effort) and close the socket (linger 0). Idempotent."""
-        if self._sock is not None and self.connected:
-            self._try_send(m.Bye(reason="client closed"))
+        if self._io.is_open and self.connected:
+            self._io.try_send(m.Bye(reason="client closed"))
         self._close_socket()
         self.welcome = None
-        self._pending = None
+        self._frames.pending = None
 
     def __enter__(self) -> BridgeClient:
         return self
@@ -311,15 +234,13 @@ class BridgeClient:
         frame (replacing an older pending one) and goes out when credit returns. Do not modify
         `image` until its result arrives: large frames are sent without copying.
         """
-        self._check_image(image)
+        build.check_image(image, self.welcome)
         self._ensure_session()
-        frame_id = self._next_frame_id
-        self._next_frame_id += 1
+        frame_id = self._frames.new_id()
         image = np.ascontiguousarray(image)
         if self.credits <= 0:
-            if self._pending is not None:
+            if self._frames.hold((frame_id, image, stream_id)):
                 self.counters.replaced_pending += 1
-            self._pending = (frame_id, image, stream_id)
             self._heartbeat()
             return None
         self._send_frame(frame_id, image, stream_id)
@@ -347,29 +268,22 @@ class BridgeClient:
     @property
     def next_frame_id(self) -> int:
         """The id the next submitted frame will get (ids are never reused, even across reconnects)."""
-        return self._next_frame_id
+        return self._frames.next_frame_id
 
     @property
     def pending(self) -> bool:
         """True when a frame waits for credit."""
-        return self._pending is not None
+        return self._frames.pending is not None
 
     # ------------------------------------------------------------------ control
 
     def set_prompt(self, prompt: str | Sequence[tuple[str, float]], negative_prompt: str = "", *,
                    transition_frames: int = 0, transition_seconds: float = 0.0, stream_id: int = 0) -> None:
         """Change the prompt: a text, or a weighted blend [(text, weight), ...]."""
-        if isinstance(prompt, str):
-            message = m.Prompt(text=prompt, negative=negative_prompt, transition_frames=transition_frames,
-                               transition_seconds=transition_seconds, stream_id=stream_id)
-        else:
-            blend = tuple(m.PromptWeight(text=t, weight=float(w)) for t, w in prompt)
-            if not blend:
-                raise InputError("prompt blend is empty; pass a text or at least one (text, weight)")
-            message = m.Prompt(blend=blend, negative=negative_prompt, transition_frames=transition_frames,
+        message = build.prompt(prompt, negative_prompt, transition_frames=transition_frames,
                                transition_seconds=transition_seconds, stream_id=stream_id)
         self._control(message)
-        self._last_prompt = message
+        self._replay.prompt = message
 
     def set_params(
         self,
@@ -391,52 +305,20 @@ class BridgeClient:
         given = {"guidance_scale": guidance_scale, "delta": delta, "t_index_list": t_index_list,
                  "similarity_filter": similarity_filter, "similarity_threshold": similarity_threshold,
                  "max_skip_frames": max_skip_frames}
-        for name, value in given.items():
-            if value is not None:
-                params.check(name, value, "BridgeClient.set_params")
-        seed_value: int | None = None
-        seed_blend = None
-        if isinstance(seed, list | tuple):
-            pairs = params.check("seed_blend", seed, "BridgeClient.set_params")
-            seed_blend = tuple(m.SeedWeight(seed=s, weight=w) for s, w in pairs)
-        else:
-            seed_value = None if seed is None else params.check("seed", seed, "BridgeClient.set_params")
-        message = m.Params(guidance_scale=guidance_scale, delta=delta,
-                           t_index_list=None if t_index_list is None else tuple(int(t) for t in t_index_list),
-                           seed=seed_value, similarity_filter_enabled=similarity_filter,
-                           similarity_threshold=similarity_threshold, similarity_max_skip=max_skip_frames,
-                           seed_blend=seed_blend, stream_id=stream_id)
-        if message.set_mask == m.ParamsField.NONE:
-            raise InputError("set_params() got no parameter; pass at least one, e.g. guidance_scale=1.2")
+        message = build.params_message(given, seed, stream_id)
         self._control(message)
-        for param in params.REGISTRY:
-            value = getattr(message, param.wire_field) if param.params_bit else None
-            if value is not None:
-                self._params[param.wire_field] = value
-        if seed_blend is not None:
-            self._params.pop("seed", None)
-        elif seed_value is not None:
-            self._params.pop("seed_blend", None)
+        self._replay.remember_params(message)
 
     def send_event(self, name: str, payload: Mapping[str, bool | int | float | str] | None = None) -> None:
         """Report a game event (e.g. "enter_zone", {"biome": "forest"})."""
-        last = self._next_frame_id - 1
-        self._control(m.GameEvent(name=name, payload=dict(payload or {}), client_time_us=_now_us(),
-                                  frame_id=max(0, last)))
+        self._control(build.game_event(name, payload, self._frames.next_frame_id - 1))
 
     def set_state(self, key: str | Mapping[str, bool | int | float | str],
                   value: bool | int | float | str | None = None, *, replace_all: bool = False) -> None:
         """Set one state variable (`set_state("time_of_day", "night")`) or several from a mapping."""
-        if isinstance(key, str):
-            if value is None:
-                raise InputError(f"set_state({key!r}) needs a value (bool, int, float or str)")
-            entries: dict[str, Any] = {key: value}
-        else:
-            entries = dict(key)
-        self._control(m.State(entries=entries, replace_all=replace_all, client_time_us=_now_us()))
-        if replace_all:
-            self._state.clear()
-        self._state.update(entries)
+        message = build.state(key, value, replace_all)
+        self._control(message)
+        self._replay.remember_state(message)
 
     def stats(self, timeout: float = 5.0) -> m.Stats:
         """Ask the server for this session's counters; raises TransportError on timeout."""
@@ -454,110 +336,33 @@ class BridgeClient:
     def ping(self) -> None:
         """Send a heartbeat now (an idle client should do this at least every heartbeat interval)."""
         self._ensure_session()
-        self._send(self._ping_message())
+        self._io.send(self._ping_message())
 
     # ------------------------------------------------------------------ internals
 
-    def _check_image(self, image: np.ndarray) -> None:
-        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
-                or image.shape[2] not in (3, 4):
-            shape = getattr(image, "shape", None)
-            dtype = getattr(image, "dtype", type(image).__name__)
-            raise InputError(f"image has shape {shape} dtype {dtype}; submit an HxWx4 (RGBA) or HxWx3 (RGB) "
-                             f"uint8 numpy array, top row first")
-        h, w = image.shape[:2]
-        if h == 0 or w == 0:
-            raise InputError(f"image is {w}x{h}; width and height must be >= 1")
-        if self.welcome is not None and (w > self.welcome.max_width or h > self.welcome.max_height):
-            raise InputError(f"image is {w}x{h} but the server accepts at most "
-                             f"{self.welcome.max_width}x{self.welcome.max_height}; resize it")
-
     def _send_frame(self, frame_id: int, image: np.ndarray, stream_id: int) -> None:
-        h, w, channels = image.shape
-        fmt = m.PixelFormat.RGBA8 if channels == 4 else m.PixelFormat.RGB8
-        now = _now_us()
-        header = m.FrameHeader(frame_id=frame_id, width=w, height=h, stride=w * channels, pixel_format=fmt,
-                               row_order=m.RowOrder.TOP_DOWN, color_space=m.ColorSpace.SRGB,
-                               alpha_mode=m.AlphaMode.STRAIGHT if channels == 4 else m.AlphaMode.IGNORE,
-                               session_id=self.session_id, stream_id=stream_id, capture_time_us=now,
-                               send_time_us=now)
-        assert self._sock is not None
-        try:
-            # header copied (small), pixels zero-copy; one message (libzmq checks the HWM at its first part)
-            self._sock.send(codec.encode(header), NOBLOCK_MORE)
-            self._sock.send(image, NOBLOCK, copy=False)
-        except zmq.Again as exc:
-            raise TransportError(f"send queue to {self.endpoint} is full; the server is not reading") from exc
-        self._last_sent = time.monotonic()
+        self._io.send_frame(build.frame_header(frame_id, image, self.session_id, stream_id), image)
         self.credits -= 1
         self.counters.frames_sent += 1
-        self._sent_at[frame_id] = time.perf_counter()
-        if len(self._sent_at) > 1024:  # results of old frames never came: forget them
-            for old in sorted(self._sent_at)[:512]:
-                del self._sent_at[old]
+        self._frames.sent(frame_id)
 
     def _flush_pending(self) -> None:
-        if self._pending is not None and self.credits > 0 and self.connected:
-            frame_id, image, stream_id = self._pending
-            self._pending = None
-            self._send_frame(frame_id, image, stream_id)
+        if self._frames.pending is not None and self.credits > 0 and self.connected:
+            frame = self._frames.take_pending()
+            assert frame is not None
+            self._send_frame(*frame)
 
     def _control(self, message: m.Message) -> None:
         self._ensure_session()
-        self._send(message)
+        self._io.send(message)
 
     def _open_socket(self) -> None:
         self._close_socket()
-        sock = self._ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SNDHWM, 1000)  # credits bound the frames; never drop a control message
-        sock.setsockopt(zmq.RCVHWM, 1000)
-        if self._curve is not None:
-            server_key, public_key, secret_key = self._curve
-            sock.setsockopt(zmq.CURVE_SERVERKEY, server_key)
-            sock.setsockopt(zmq.CURVE_PUBLICKEY, public_key)
-            sock.setsockopt(zmq.CURVE_SECRETKEY, secret_key)
-        sock.connect(self.endpoint)
-        self._sock = sock
-        self._poller = zmq.Poller()
-        self._poller.register(sock, zmq.POLLIN)
-        self._last_heard = time.monotonic()
+        self._io.open(self.endpoint)
 
     def _close_socket(self) -> None:
-        if self._sock is not None:
-            self._sock.close(0)
-            self._sock = None
+        self._io.close()
         self.credits = 0
-
-    def _send(self, message: m.Message) -> None:
-        if self._sock is None:
-            raise TransportError("not connected; call connect() first")
-        try:
-            self._sock.send(codec.encode(message), NOBLOCK)
-        except zmq.Again as exc:
-            raise TransportError(f"send queue to {self.endpoint} is full; the server is not reading") from exc
-        self._last_sent = time.monotonic()
-
-    def _try_send(self, message: m.Message) -> None:
-        with contextlib.suppress(TransportError, zmq.ZMQError):
-            self._send(message)
-
-    def _recv(self, timeout: float) -> tuple[m.Message, memoryview | None] | None:
-        """One message within `timeout` seconds, or None."""
-        if self._sock is None:
-            return None
-        if self._sock not in dict(self._poller.poll(max(0, int(timeout * 1000)))):
-            return None  # timeout, or another registered socket (the handshake monitor) woke the poll
-        try:
-            parts = recv_parts(self._sock)
-        except zmq.Again:
-            return None
-        self._last_heard = time.monotonic()
-        try:
-            return codec.decode_multipart(parts)  # zmq.Frame parts expose their bytes (buffer protocol)
-        except ProtocolError as exc:
-            log.warning("dropping a malformed message from the server: %s", exc)
-            return None
 
     def _pump(self, timeout: float) -> None:
         """Handle messages until a Result or Stats arrives, the session is lost, or nothing more comes
@@ -568,7 +373,7 @@ class BridgeClient:
         while late < 256:
             remaining = deadline - time.monotonic()
             late += remaining <= 0
-            received = self._recv(max(0.0, remaining))
+            received = self._io.recv(max(0.0, remaining))
             if received is None or self._on_message(*received) or self._session_lost:
                 return
 
@@ -576,26 +381,7 @@ class BridgeClient:
         """Handle one message; True when it is something a caller waits for (Result, Stats)."""
         if isinstance(message, m.ResultHeader):
             assert pixels is not None
-            self.credits += message.credits_granted or 1
-            sent = self._sent_at.pop(message.frame_id, None)
-            bpp = message.pixel_format.bytes_per_pixel
-            image = np.frombuffer(pixels, dtype=np.uint8)
-            if message.stride == message.width * bpp:  # packed rows: one reshape
-                image = image.reshape(message.height, message.width, bpp)
-            else:  # padded rows: drop the padding of each row
-                image = image.reshape(message.height, message.stride)[:, : message.width * bpp]
-                image = image.reshape(message.height, message.width, bpp)
-            if message.row_order is m.RowOrder.BOTTOM_UP:
-                image = image[::-1]
-            timings = {"queue_wait": message.queue_wait_us / 1e6, "inference": message.inference_us / 1e6,
-                       "encode": message.encode_us / 1e6}
-            if sent is not None:
-                timings["round_trip"] = time.perf_counter() - sent
-            self._results.append(BridgeResult(message.frame_id, image, timings, message.is_warmup,
-                                              message.skipped, message.source_frame_id, message.stream_id,
-                                              message.session_id))
-            self.counters.results += 1
-            self._flush_pending()
+            self._on_result(message, pixels)
             return True
         if isinstance(message, m.Credit):
             self.credits += message.granted
@@ -621,42 +407,40 @@ class BridgeClient:
                 self.on_notice(message)
         return False
 
+    def _on_result(self, message: m.ResultHeader, pixels: memoryview) -> None:
+        """Queue a result for `receive`; its credit may send the pending frame."""
+        self.credits += message.credits_granted or 1
+        image = build.result_image(message, pixels)
+        timings = build.result_timings(message)
+        round_trip = self._frames.round_trip(message.frame_id)
+        if round_trip is not None:
+            timings["round_trip"] = round_trip
+        self._results.append(BridgeResult(message.frame_id, image, timings, message.is_warmup, message.skipped,
+                                          message.source_frame_id, message.stream_id, message.session_id))
+        self.counters.results += 1
+        self._flush_pending()
+
     def _heartbeat_period(self) -> float:
         interval = self.welcome.heartbeat_interval_ms / 1000.0 if self.welcome else 0.0
         return interval if interval > 0 else 1.0
 
     def _heartbeat(self) -> None:
         if self.connected and self.welcome and self.welcome.heartbeat_interval_ms > 0 \
-                and time.monotonic() - self._last_sent >= self._heartbeat_period():
-            self._send(self._ping_message())
+                and time.monotonic() - self._io.last_sent >= self._heartbeat_period():
+            self._io.send(self._ping_message())
 
     def _check_lost(self) -> None:
-        """Give the session up after `lost_after` s of silence, but only once a probe went unanswered.
-
-        Silence measured by the clock is not always the server's: a thread that did not run for a while
-        (a loaded machine) or a paused VM sees a long gap although messages wait in the socket or come the
-        moment everything runs again. So first read what already arrived, then send a Ping, and declare
-        the session lost only when that Ping goes unanswered for a second (or `lost_after`, if shorter).
-        """
-        if not self.connected or time.monotonic() - self._last_heard <= self.lost_after:
+        """Give the session up after `lost_after` s of silence, once a probe Ping went unanswered
+        (ClientSocket.check_silence says why the clock alone is not enough)."""
+        if not self.connected:
             return
-        self._drain()  # messages that already arrived count (they refresh _last_heard)
-        now = time.monotonic()
-        if now - self._last_heard <= self.lost_after:
-            return
-        if self._probe_at is None or self._probe_at < self._last_heard:  # no probe since the silence began
-            self._probe_at = now
-            self._try_send(self._ping_message())
-            return
-        if now - self._probe_at >= min(1.0, self.lost_after):
-            log.warning("no message from %s for %.1f s (a Ping sent %.1f s ago went unanswered): connection lost",
-                        self.endpoint, now - self._last_heard, now - self._probe_at)
-            self._lose(f"no message from the server for {now - self._last_heard:.1f} s, and no answer to a Ping "
-                       f"for {now - self._probe_at:.1f} s (lost_after={self.lost_after} s)")
+        reason = self._io.check_silence(self.lost_after, self._drain, self._ping_message)
+        if reason:
+            self._lose(reason)
 
     def _ping_message(self) -> m.Ping:
         """A Ping stamped now (heartbeats, ping(), the silence probe)."""
-        return m.Ping(nonce=self._next_request, client_time_us=_now_us())
+        return build.ping(self._next_request)
 
     def _lose(self, reason: str) -> None:
         """Mark the session lost (the next call reconnects) and remember why."""
@@ -666,7 +450,7 @@ class BridgeClient:
     def _drain(self) -> None:
         """Handle every message already waiting (no blocking), e.g. an Error saying the session ended."""
         for _ in range(256):
-            received = self._recv(0)
+            received = self._io.recv(0)
             if received is None:
                 return
             self._on_message(*received)
@@ -676,14 +460,10 @@ class BridgeClient:
         (an Error or Bye saying the session ended, credits that let a frame go out now)."""
         if self.welcome is None:
             raise TransportError("not connected; call connect() first")
-        if drain and self._sock is not None:
+        if drain and self._io.is_open:
             self._drain()
-        if self._session_lost or self._sock is None:  # (a failed reconnect leaves no socket: retry)
+        if self._session_lost or not self._io.is_open:  # (a failed reconnect leaves no socket: retry)
             if not self.auto_reconnect:
                 raise TransportError(f"the session with {self.endpoint} ended; call reconnect()")
             log.info("session lost; reconnecting to %s", self.endpoint)
             self.reconnect()
-
-
-def _now_us() -> int:
-    return int(time.time() * 1e6)

@@ -1,0 +1,145 @@
+"""Message building and checks for BridgeClient (sdbridge.transport.client): the Hello, frame headers, prompt,
+parameter, state, event and Ping messages, the checks a submitted image and the parameters pass before anything
+is sent, and the pixels of a received result as an image. Pure functions: no socket, no client state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from sdbridge import __version__, params
+from sdbridge.errors import InputError
+from sdbridge.protocol import messages as m
+from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
+
+#: What this client can do (sent in its Hello)
+CLIENT_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
+                       | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND | m.Capability.NOTICES)
+#: Where the client's parameter errors say the value came from
+_PARAMS_SOURCE = "BridgeClient.set_params"
+
+
+def now_us() -> int:
+    """Wall-clock microseconds (the client timestamps of the wire messages)."""
+    return int(time.time() * 1e6)
+
+
+def hello(name: str, engine: str, engine_version: str) -> m.Hello:
+    """The handshake's first message: this protocol version, the client and engine, capabilities, formats."""
+    return m.Hello(protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR, client_name=name,
+                   client_version=__version__, engine_name=engine, engine_version=engine_version,
+                   capabilities=CLIENT_CAPABILITIES, pixel_formats=(m.PixelFormat.RGBA8, m.PixelFormat.RGB8))
+
+
+def ping(nonce: int) -> m.Ping:
+    """A Ping stamped now (heartbeats, ping(), the silence probe)."""
+    return m.Ping(nonce=nonce, client_time_us=now_us())
+
+
+def check_image(image: np.ndarray, welcome: m.Welcome | None) -> None:
+    """InputError unless `image` is an HxWx4 or HxWx3 uint8 array within the server's maximum size."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
+            or image.shape[2] not in (3, 4):
+        shape = getattr(image, "shape", None)
+        dtype = getattr(image, "dtype", type(image).__name__)
+        raise InputError(f"image has shape {shape} dtype {dtype}; submit an HxWx4 (RGBA) or HxWx3 (RGB) "
+                         f"uint8 numpy array, top row first")
+    h, w = image.shape[:2]
+    if h == 0 or w == 0:
+        raise InputError(f"image is {w}x{h}; width and height must be >= 1")
+    if welcome is not None and (w > welcome.max_width or h > welcome.max_height):
+        raise InputError(f"image is {w}x{h} but the server accepts at most "
+                         f"{welcome.max_width}x{welcome.max_height}; resize it")
+
+
+def frame_header(frame_id: int, image: np.ndarray, session_id: int, stream_id: int) -> m.FrameHeader:
+    """The header of a packed, top-down sRGB frame (RGBA8 with straight alpha, or RGB8), stamped now."""
+    h, w, channels = image.shape
+    fmt = m.PixelFormat.RGBA8 if channels == 4 else m.PixelFormat.RGB8
+    now = now_us()
+    return m.FrameHeader(frame_id=frame_id, width=w, height=h, stride=w * channels, pixel_format=fmt,
+                         row_order=m.RowOrder.TOP_DOWN, color_space=m.ColorSpace.SRGB,
+                         alpha_mode=m.AlphaMode.STRAIGHT if channels == 4 else m.AlphaMode.IGNORE,
+                         session_id=session_id, stream_id=stream_id, capture_time_us=now, send_time_us=now)
+
+
+def result_image(header: m.ResultHeader, pixels: memoryview) -> np.ndarray:
+    """A result's pixels as a read-only (H, W, channels) top-down view (row padding dropped, no copy)."""
+    bpp = header.pixel_format.bytes_per_pixel
+    image = np.frombuffer(pixels, dtype=np.uint8)
+    if header.stride == header.width * bpp:  # packed rows: one reshape
+        image = image.reshape(header.height, header.width, bpp)
+    else:  # padded rows: drop the padding of each row
+        image = image.reshape(header.height, header.stride)[:, : header.width * bpp]
+        image = image.reshape(header.height, header.width, bpp)
+    if header.row_order is m.RowOrder.BOTTOM_UP:
+        image = image[::-1]
+    return image
+
+
+def result_timings(header: m.ResultHeader) -> dict[str, float]:
+    """The server-side timings of a result in seconds: queue_wait, inference, encode."""
+    return {"queue_wait": header.queue_wait_us / 1e6, "inference": header.inference_us / 1e6,
+            "encode": header.encode_us / 1e6}
+
+
+def prompt(text: str | Sequence[tuple[str, float]], negative: str, *, transition_frames: int,
+           transition_seconds: float, stream_id: int) -> m.Prompt:
+    """A Prompt: a text, or a weighted blend [(text, weight), ...] (InputError when the blend is empty)."""
+    if isinstance(text, str):
+        return m.Prompt(text=text, negative=negative, transition_frames=transition_frames,
+                        transition_seconds=transition_seconds, stream_id=stream_id)
+    blend = tuple(m.PromptWeight(text=t, weight=float(w)) for t, w in text)
+    if not blend:
+        raise InputError("prompt blend is empty; pass a text or at least one (text, weight)")
+    return m.Prompt(blend=blend, negative=negative, transition_frames=transition_frames,
+                    transition_seconds=transition_seconds, stream_id=stream_id)
+
+
+def params_message(given: Mapping[str, Any], seed: int | Sequence[tuple[int, float]] | None,
+                   stream_id: int) -> m.Params:
+    """A Params message from set_params' keyword arguments (`given`: every one but `seed`, None = unchanged).
+
+    Each value is checked against its range in the parameter registry (sdbridge.params), the check the server
+    applies: InputError naming the parameter, the value and the range otherwise, or when nothing is given.
+    """
+    for name, value in given.items():
+        if value is not None:
+            params.check(name, value, _PARAMS_SOURCE)
+    seed_value: int | None = None
+    seed_blend = None
+    if isinstance(seed, list | tuple):
+        pairs = params.check("seed_blend", seed, _PARAMS_SOURCE)
+        seed_blend = tuple(m.SeedWeight(seed=s, weight=w) for s, w in pairs)
+    else:
+        seed_value = None if seed is None else params.check("seed", seed, _PARAMS_SOURCE)
+    t_index_list = given["t_index_list"]
+    message = m.Params(guidance_scale=given["guidance_scale"], delta=given["delta"],
+                       t_index_list=None if t_index_list is None else tuple(int(t) for t in t_index_list),
+                       seed=seed_value, similarity_filter_enabled=given["similarity_filter"],
+                       similarity_threshold=given["similarity_threshold"],
+                       similarity_max_skip=given["max_skip_frames"], seed_blend=seed_blend, stream_id=stream_id)
+    if message.set_mask == m.ParamsField.NONE:
+        raise InputError("set_params() got no parameter; pass at least one, e.g. guidance_scale=1.2")
+    return message
+
+
+def state(key: str | Mapping[str, bool | int | float | str], value: bool | int | float | str | None,
+          replace_all: bool) -> m.State:
+    """A State message for one variable (`key`, `value`) or several (`key` a mapping)."""
+    if isinstance(key, str):
+        if value is None:
+            raise InputError(f"set_state({key!r}) needs a value (bool, int, float or str)")
+        entries: dict[str, Any] = {key: value}
+    else:
+        entries = dict(key)
+    return m.State(entries=entries, replace_all=replace_all, client_time_us=now_us())
+
+
+def game_event(name: str, payload: Mapping[str, bool | int | float | str] | None, last_frame_id: int) -> m.GameEvent:
+    """A GameEvent stamped now, tied to the last frame id handed out (0 before the first)."""
+    return m.GameEvent(name=name, payload=dict(payload or {}), client_time_us=now_us(), frame_id=max(0, last_frame_id))
