@@ -31,6 +31,14 @@ class ProtocolError(BridgeError):
         self.code = code
 
 
+class FieldError(ProtocolError):
+    """A refused value: `field_name` is the wire field (or config key) named in the Error reply."""
+
+    def __init__(self, code: int, field_name: str, message: str) -> None:
+        super().__init__(int(code), message)
+        self.field_name = field_name
+
+
 class VersionMismatchError(ProtocolError):
     """The peer speaks an incompatible protocol major version."""
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sdbridge import params
 from sdbridge.config import LimitsConfig
-from sdbridge.errors import ProtocolError
+from sdbridge.errors import FieldError
 from sdbridge.protocol.messages import ErrorCode
 
 U32_MAX = 2**32 - 1
@@ -29,12 +29,8 @@ _BY_KEY: Mapping[str, params.Param] = {p.key: p for p in params.REGISTRY
                                        if p.params_bit and p.kind is not params.Kind.BLEND}
 
 
-class BudgetError(ProtocolError):
-    """A value refused where it entered; `field_name` is the wire field named in the Error reply."""
-
-    def __init__(self, code: ErrorCode, field_name: str, message: str) -> None:
-        super().__init__(int(code), message)
-        self.field_name = field_name
+class BudgetError(FieldError):
+    """A value refused where it entered: a budget or a registry range."""
 
 
 def _param_for(key: str, value: Any) -> tuple[params.Param, str] | None:

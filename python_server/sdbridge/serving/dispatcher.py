@@ -19,7 +19,7 @@ import zmq
 
 from sdbridge import params as sdparams
 from sdbridge.config import ServerConfig
-from sdbridge.errors import BridgeError, ProtocolError
+from sdbridge.errors import BridgeError, FieldError, ProtocolError
 from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m
 from sdbridge.runtime import budgets
@@ -42,12 +42,8 @@ _IMAGE_HEADER_ERRORS = {m.ErrorCode.BAD_DIMENSION, m.ErrorCode.TOO_LARGE, m.Erro
                         m.ErrorCode.UNSUPPORTED_PIXEL_FORMAT, m.ErrorCode.BAD_PARAM}  # codec.validate_image_header
 
 
-class FrameError(ProtocolError):
+class FrameError(FieldError):
     """A refused Frame: carries the offending field for the Error reply."""
-
-    def __init__(self, code: m.ErrorCode, field_name: str, message: str) -> None:
-        super().__init__(int(code), message)
-        self.field_name = field_name
 
 
 def check_stream(kind: str, stream_id: int) -> None:
