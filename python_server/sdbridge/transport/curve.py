@@ -174,10 +174,10 @@ class AllowList:
 
     def _folder_signature(self) -> tuple[object, ...]:
         try:
-            files = sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in self.folder.glob("*.key"))
+            stats = [(p.name, p.stat()) for p in self.folder.glob("*.key")]
         except OSError:
             return ("unreadable",)
-        return tuple(files)
+        return tuple(sorted((name, st.st_mtime_ns, st.st_size) for name, st in stats))
 
     def _load(self) -> frozenset[bytes]:
         keys = set()
