@@ -1,5 +1,6 @@
 """Timed prompt blends: positions at t = 0, 0.5 and 1 with easing, embeddings interpolated (linear and
-slerp) from cached encodings, and each distinct text encoded once however many frames a blend takes."""
+slerp) from cached encodings, each distinct text encoded once however many frames a blend takes, and an
+interrupted blend continuing from the embedding on screen."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ from sdbridge.runtime.sessions import (
     SessionTable,
     blend_prompts,
 )
+from sdbridge.runtime.updates import shown_prompt
 from sdbridge.runtime.worker import Worker
 
 A, B = "a watercolor castle", "a neon city at night"
+C = "a desert canyon at dawn"
 
 
 @pytest.mark.parametrize("name", sorted(EASINGS))
@@ -135,3 +138,59 @@ def test_a_blend_through_the_worker_encodes_each_text_once(tiny: Components) -> 
     assert weights == pytest.approx([EASINGS["ease_in_out"](k / 4) for k in range(1, 5)])
     assert seen[-1] == B and session.transition is None
     assert built[0].prompt_encoder.encode_calls == 3
+
+
+def test_an_interrupted_transition_continues_from_the_blend_on_screen(tiny: Components) -> None:
+    """A -> B over 4 frames, interrupted after 2 (halfway) by a 4-frame blend to C: the new blend starts from
+    the halfway embedding (not from B, which was never shown), so its first frame is a quarter of the way
+    from halfway to C."""
+    table = SessionTable(max_sessions=1)
+    session = table.open(b"s", ClientInfo("s"), credits=1)
+    built: list[StreamPipeline] = []
+    seen: list[Any] = []
+
+    def build(width: int, height: int) -> StreamPipeline:
+        built.append(StreamPipeline(tiny, StreamConfig(width=width, height=height, t_index_list=(32, 45))))
+        return built[-1]
+
+    worker = Worker(table, build, lambda layout: (64, 64), lambda r: None, lambda f: pytest.fail(str(f.error)),
+                    default_prompt={"prompt": A, "negative_prompt": ""}, wrap=lambda s, p: _Spy(p, seen))
+    layout = Layout.packed(64, 64, PixelFormat.RGB8)
+    pixels = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8).tobytes()
+
+    def frame(i: int) -> None:
+        table.submit_frame(session, FrameJob(i, 0, layout, pixels, time.perf_counter()))
+        worker.serve(session)
+
+    frame(0)
+    table.submit_update(session, PipelineUpdate({"prompt": B}, transition_frames=4))
+    frame(1)
+    frame(2)
+    enc = built[0].prompt_encoder
+    halfway = enc.resolve(seen[-1], Interpolation.LINEAR).embeds
+    ea, eb, ec = (enc.encode(t).embeds for t in (A, B, C))
+    torch.testing.assert_close(halfway, (ea + eb) / 2)
+    table.submit_update(session, PipelineUpdate({"prompt": C}, transition_frames=4))
+    frame(3)
+    assert session.transition is not None and session.transition.target == C
+    start = enc.resolve(session.transition.start, Interpolation.LINEAR).embeds
+    torch.testing.assert_close(start, halfway)
+    shown = enc.resolve(seen[-1], Interpolation.LINEAR).embeds
+    torch.testing.assert_close(shown, 0.75 * halfway + 0.25 * ec)
+    from_old_target = 0.75 * eb + 0.25 * ec  # what starting from B (the jump) would have shown
+    assert (shown - from_old_target).abs().max() > 1e-3
+    for i in range(4, 7):
+        frame(i)
+    assert seen[-1] == C and session.transition is None
+
+
+def test_a_chain_of_interruptions_keeps_one_item_per_text() -> None:
+    """Interrupting over and over among the same texts never grows the starting blend beyond those texts."""
+    transition = PromptTransition(A, B, frames=4, seconds=0.0)
+    for target in (A, B, A, B, A, B):
+        transition.advance(0.0)
+        transition = PromptTransition(shown_prompt(transition), target, frames=4, seconds=0.0)
+    transition.advance(0.0)
+    start = shown_prompt(transition)
+    assert sorted(t for t, _ in start) == sorted([A, B]) and sum(w for _, w in start) == pytest.approx(1.0)
+    assert shown_prompt(PromptTransition(A, B, frames=4, seconds=0.0)) == A  # nothing shown yet: its start

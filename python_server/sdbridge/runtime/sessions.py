@@ -81,6 +81,7 @@ class PromptTransition:
     started_at: float = field(default_factory=time.monotonic)
     frames_done: int = 0
     easing: Callable[[float], float] | None = None
+    position: float = 0.0  # the (eased) position of the last frame shown; 0 until the first frame
 
     def advance(self, now: float) -> float:
         """Count one frame and return the (eased) blend position in [0, 1]; 1 means the target is reached."""
@@ -89,7 +90,8 @@ class PromptTransition:
             raw = min(1.0, self.frames_done / self.frames)
         else:
             raw = min(1.0, (now - self.started_at) / self.seconds) if self.seconds > 0 else 1.0
-        return raw if raw >= 1.0 or self.easing is None else min(1.0, max(0.0, self.easing(raw)))
+        self.position = raw if raw >= 1.0 or self.easing is None else min(1.0, max(0.0, self.easing(raw)))
+        return self.position
 
 
 def blend_prompts(start: Any, target: Any, position: float) -> list[tuple[str, float]]:

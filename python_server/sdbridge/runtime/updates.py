@@ -17,20 +17,42 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sdbridge.runtime.sessions import PipelineUpdate, PromptTransition, Session
+from sdbridge.runtime.sessions import PipelineUpdate, PromptTransition, Session, blend_prompts
 
 log = logging.getLogger(__name__)
 
 #: New prompt texts one session's turn may encode (a prompt and its negative prompt: applied at once).
 TEXTS_PER_TURN = 2
 
+#: Blend items lighter than this (after normalising) are dropped from an interrupted blend's starting point,
+#: so that a chain of interruptions keeps a bounded list; the embedding moves by less than this fraction.
+NEGLIGIBLE_WEIGHT = 1e-4
+
+
+def shown_prompt(transition: PromptTransition) -> Any:
+    """The prompt the running blend shows now (its last frame's position), as a normalised weighted blend.
+
+    A blend interrupted by a new transition starts from here, not from its old target, so the picture does
+    not jump. Each text appears once (weights summed: the same linear blend), weights sum to 1.
+    """
+    if transition.position <= 0.0:
+        return transition.start
+    merged: dict[str, float] = {}
+    for text, weight in blend_prompts(transition.start, transition.target, transition.position):
+        merged[text] = merged.get(text, 0.0) + weight
+    total = sum(merged.values())
+    kept = {t: w / total for t, w in merged.items() if w / total >= NEGLIGIBLE_WEIGHT}
+    total = sum(kept.values())
+    return [(t, w / total) for t, w in kept.items()]
+
 
 def plan(session: Session, updates: Sequence[PipelineUpdate],
          default_prompt: Mapping[str, Any]) -> tuple[dict[str, Any], PromptTransition | None]:
     """What applying `updates` in order does: (the merged pipeline values, the prompt transition then running).
 
-    A prompt with a transition starts a blend from where the current prompt (or running blend) is; an
-    immediate prompt cancels a running blend. Pure: the session is not changed.
+    A prompt with a transition starts a blend from the prompt on screen: the current prompt, or the blend a
+    running transition shows now (`shown_prompt`); an immediate prompt cancels a running blend. Pure: the
+    session is not changed.
     """
     merged: dict[str, Any] = {}
     transition = session.transition
@@ -39,7 +61,7 @@ def plan(session: Session, updates: Sequence[PipelineUpdate],
         if "prompt" in values and (update.transition_frames > 0 or update.transition_seconds > 0):
             current = session.prompt_values.get("prompt", default_prompt.get("prompt", ""))
             if transition is not None:  # start from where the running blend is now
-                current = transition.target
+                current = shown_prompt(transition)
             transition = PromptTransition(current, values.pop("prompt"), update.transition_frames,
                                           update.transition_seconds, easing=update.easing)
         elif "prompt" in values:
