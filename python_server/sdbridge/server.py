@@ -162,6 +162,7 @@ class BridgeServer:
         if self._rules_path and self._rules is None:
             self._rules = RulesObserver(self._rules_path, self.config, self.outbound_hooks)
             self.observers.attach(self._rules)
+            self.handshake.offer(m.Capability.GAME_EVENTS)  # GameEvent/State now drive prompts
         if self._record_dir and self._recording is None:
             self._recording = RecorderObserver(self._record_dir, self.config)
             self.observers.attach(self._recording)

@@ -12,6 +12,7 @@ import pytest
 
 from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.pipeline import Components
+from sdbridge.protocol import messages as m
 from sdbridge.record.format import Recording
 from sdbridge.record.replay import replay
 from sdbridge.served_model import factory_from_components
@@ -86,6 +87,25 @@ def _run(client: BridgeClient, frames: list[np.ndarray], before: dict[int, objec
 
 def _session(server: BridgeServer, client: BridgeClient):
     return next(s for s in server.table.sessions() if s.session_id == client.session_id)
+
+
+def test_the_welcome_offers_game_events_only_with_a_rules_file(tiny: Components, rules_file: Path) -> None:
+    """A real handshake with the Python client (which offers GAME_EVENTS): the server's Welcome grants it
+    when a rules file is loaded, and not without one (its other capabilities are the same)."""
+    granted: dict[bool, m.Capability] = {}
+    for with_rules in (True, False):
+        server = _server(tiny, rules_file if with_rules else None)
+        try:
+            with BridgeClient(server.endpoint, name="caps") as client:
+                welcome = client.connect(timeout=10)
+                assert welcome is client.welcome and welcome is not None
+                granted[with_rules] = welcome.capabilities
+        finally:
+            server.close()
+    assert granted[True] & m.Capability.GAME_EVENTS
+    assert not granted[False] & m.Capability.GAME_EVENTS
+    assert granted[True] & ~m.Capability.GAME_EVENTS == granted[False]
+    assert granted[False] & m.Capability.CREDITS  # the handshake negotiated the others as before
 
 
 def test_events_from_a_client_change_the_prompt_the_pipeline_uses(rules_server: BridgeServer) -> None:

@@ -17,7 +17,8 @@ from sdbridge.serving.wire_maps import WIRE_FORMATS
 
 log = logging.getLogger(__name__)
 
-#: What this server implements (Welcome.capabilities is the intersection with the client's).
+#: What this server always implements (Welcome.capabilities is the intersection with the client's); GAME_EVENTS
+#: is offered on top only while a rules file turns GameEvent/State into prompts (Handshake.offer).
 SERVER_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
                        | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND
                        | m.Capability.NOTICES)  # Notice: preview page changes and the page address
@@ -40,6 +41,11 @@ class Handshake:
         self.outbound = outbound
         self.observers = observers
         self.model: ModelDescription | None = None  # set once the model is loaded
+        self.capabilities = SERVER_CAPABILITIES  # what this server offers; optional parts add theirs (offer)
+
+    def offer(self, capabilities: m.Capability) -> None:
+        """Offer `capabilities` too from the next Hello on (e.g. GAME_EVENTS once a rules file is loaded)."""
+        self.capabilities |= capabilities
 
     def on_hello(self, identity: bytes, session: Session | None, hello: m.Hello) -> None:
         """Open a session for `identity` and welcome it, or refuse the Hello (the connection stays usable)."""
@@ -49,7 +55,7 @@ class Handshake:
                       f"this connection already has session {session.session_id}; send Bye before a new "
                       f"Hello, or use a new socket", "Hello")
             return
-        decision = handshake.check_hello(hello, server_capabilities=SERVER_CAPABILITIES,
+        decision = handshake.check_hello(hello, server_capabilities=self.capabilities,
                                          server_pixel_formats=tuple(WIRE_FORMATS))
         if not decision.accepted:
             assert decision.error is not None

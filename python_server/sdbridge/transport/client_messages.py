@@ -16,9 +16,10 @@ from sdbridge.errors import InputError
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
-#: What this client can do (sent in its Hello)
+#: What this client can do (sent in its Hello); GAME_EVENTS: send_event and set_state
 CLIENT_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
-                       | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND | m.Capability.NOTICES)
+                       | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND | m.Capability.NOTICES
+                       | m.Capability.GAME_EVENTS)
 #: Where the client's parameter errors say the value came from
 _PARAMS_SOURCE = "BridgeClient.set_params"
 
