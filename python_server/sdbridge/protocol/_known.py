@@ -7,6 +7,9 @@ a buffer of the same size whose bytes up to that value equal a verified one's pa
 same way: its values can be read at once, at the same places. Builders write back to front (the body
 table first, so it ends up last), which puts the values last in all three languages.
 tests/protocol/test_known_structures.py checks that the decoder says the same with and without this.
+
+`KnownStructures` is that cache, bounded by its constructor's arguments; `KNOWN` is the one `codec.decode`
+uses by default, with the bounds declared here (KNOWN_PER_SIZE, MAX_KNOWN_SIZES).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from sdbridge.errors import ConfigError
 from sdbridge.protocol._scalar import _HH, _I32, _U32, READERS, SPECS, Reader, read_values
 from sdbridge.protocol.messages import MessageType
 
@@ -31,32 +35,71 @@ class _Known:
         self.reader = reader
 
 
-_KNOWN: dict[int, list[_Known]] = {}  # buffer size -> structures of that size, newest first
-_KNOWN_PER_SIZE = 4
-_MAX_KNOWN_SIZES = 256  # when more sizes were seen, start over (a miss only costs the full check)
+#: The bounds of the default cache (`KNOWN`), declared once: structures kept per buffer size, and buffer sizes
+#: kept before the cache starts over (a miss only costs the full check).
+KNOWN_PER_SIZE = 4
+MAX_KNOWN_SIZES = 256
 
 
-def read_known(view: memoryview) -> tuple[MessageType, tuple[Any, ...]] | None:
-    """(message type, values as ``read_scalar`` returns them) of a buffer whose structure was verified
-    before, or None.
+class KnownStructures:
+    """Verified structures by buffer size (newest first), at most `per_size` per size and `max_sizes` sizes.
 
-    Only the bytes before the first field value are compared; the values themselves are checked by the
-    caller as for any decoded message (enums, image limits).
+    Thread-safe for one writer and any number of readers: a size's list is replaced, never edited, so a
+    reader holding the old one sees it whole. `codec.decode` uses the module's `KNOWN`; pass another
+    instance (or None: every check runs, nothing is remembered) as its `known` argument.
     """
-    bucket = _KNOWN.get(len(view))
-    if bucket is not None:
-        for known in bucket:
-            if view[:len(known.prefix)] == known.prefix:
-                return known.tag, read_values(known.spec, known.reader, view, known.body)
-    return None
+
+    def __init__(self, per_size: int = KNOWN_PER_SIZE, max_sizes: int = MAX_KNOWN_SIZES) -> None:
+        """`per_size` >= 1 structures kept per buffer size; `max_sizes` >= 1 sizes before starting over."""
+        for name, value in (("per_size", per_size), ("max_sizes", max_sizes)):
+            if value < 1:
+                raise ConfigError(f"KnownStructures {name}={value} must be >= 1; for a decode that remembers "
+                                  f"nothing pass known=None to codec.decode")
+        self.per_size = per_size
+        self.max_sizes = max_sizes
+        self._by_size: dict[int, list[_Known]] = {}
+
+    def read(self, view: memoryview) -> tuple[MessageType, tuple[Any, ...]] | None:
+        """(message type, values as ``read_scalar`` returns them) of a buffer whose structure was verified
+        before, or None.
+
+        Only the bytes before the first field value are compared; the values themselves are checked by the
+        caller as for any decoded message (enums, image limits).
+        """
+        bucket = self._by_size.get(len(view))
+        if bucket is not None:
+            for known in bucket:
+                if view[:len(known.prefix)] == known.prefix:
+                    return known.tag, read_values(known.spec, known.reader, view, known.body)
+        return None
+
+    def remember(self, view: memoryview, body: int, tag: MessageType) -> None:
+        """Record the structure of a buffer that ``envelope_body`` and ``read_scalar`` just accepted.
+
+        Nothing is recorded when a structural byte lies at or after the first field value (a layout some
+        other builder may write): such buffers always take the full check.
+        """
+        known = _structure(view, body, tag)
+        if known is None:
+            return
+        size, by_size = len(view), self._by_size
+        if size not in by_size and len(by_size) >= self.max_sizes:
+            by_size.clear()
+        # a new list, not an edit: another thread may be reading the old one (a replaced list stays whole)
+        by_size[size] = [known, *by_size.get(size, ())][:self.per_size]
+
+    def held(self) -> dict[int, int]:
+        """Buffer size -> structures remembered for it (a copy: for reports and tests)."""
+        return {size: len(bucket) for size, bucket in self._by_size.items()}
+
+    def clear(self) -> None:
+        """Forget every structure (the next buffer of each takes the full check again)."""
+        self._by_size.clear()
 
 
-def remember(view: memoryview, body: int, tag: MessageType) -> None:
-    """Record the structure of a buffer that ``envelope_body`` and ``read_scalar`` just accepted.
-
-    Nothing is recorded when a structural byte lies at or after the first field value (a layout some
-    other builder may write): such buffers always take the full check.
-    """
+def _structure(view: memoryview, body: int, tag: MessageType) -> _Known | None:
+    """The structure of an accepted buffer, or None when a structural byte lies at or after the first value
+    (or read_scalar cached no reader for it)."""
     spec = SPECS[tag]
     size = len(view)
     root = _U32.unpack_from(view, 0)[0]
@@ -69,11 +112,12 @@ def remember(view: memoryview, body: int, tag: MessageType) -> None:
     first_value = body + min(offsets) if offsets else size
     structure_end = max(8, env_vtable + env_vt_size, root + env_tbl_size, vtable + vt_size, body + 4)
     if structure_end > first_value:
-        return
+        return None
     reader = READERS.get((tag, bytes(view[vtable:vtable + vt_size]), tbl_size))
     if reader is None:  # read_scalar did not cache it (cache full): no fast path either
-        return
-    if size not in _KNOWN and len(_KNOWN) >= _MAX_KNOWN_SIZES:
-        _KNOWN.clear()
-    # a new list, not an edit: another thread may be reading the old one (a replaced list stays whole)
-    _KNOWN[size] = [_Known(tag, bytes(view[:first_value]), body, reader), *_KNOWN.get(size, ())][:_KNOWN_PER_SIZE]
+        return None
+    return _Known(tag, bytes(view[:first_value]), body, reader)
+
+
+#: The cache `codec.decode` uses unless told otherwise.
+KNOWN = KnownStructures()

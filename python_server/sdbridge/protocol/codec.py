@@ -38,6 +38,7 @@ from sdbridge.protocol.messages import (
     BlendMethod,
     Bye,
     Capability,
+    CfgMode,
     ColorSpace,
     ErrorCode,
     ErrorMsg,
@@ -285,6 +286,7 @@ def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
         "similarity_filter_enabled": bool(m.similarity_filter_enabled),
         "similarity_threshold": m.similarity_threshold or 0.0, "similarity_max_skip": m.similarity_max_skip or 0,
         "seed_blend": seed_blend, "stream_id": m.stream_id,
+        "cfg_mode": int(m.cfg_mode or 0), "txt2img": bool(m.txt2img),
     })
 
 
@@ -469,6 +471,14 @@ def _enum(cls: type[_E], value: int) -> _E:
         return cls(0)
 
 
+def _enum_or_raw(cls: type[_E], value: int) -> _E | int:
+    """Map a wire value to ``cls``; a value this build does not know stays the number (so a refusal can name it)."""
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
 class _Reader:
     """Decodes the generated accessors into dataclasses, enforcing string limits.
 
@@ -594,6 +604,8 @@ class _Reader:
                               for i in range(t.SeedBlendLength()))
                         if has(ParamsField.SEED_BLEND) else None),
             stream_id=t.StreamId(),
+            cfg_mode=_enum_or_raw(CfgMode, t.CfgMode()) if has(ParamsField.CFG_MODE) else None,
+            txt2img=bool(t.Txt2img()) if has(ParamsField.TXT2IMG) else None,
         )
 
     def game_event(self, t: Any) -> GameEvent:
@@ -668,12 +680,16 @@ def _from_scalars(msg_type: MessageType, values: tuple[Any, ...], limits: Decode
     return cls(*values)  # type: ignore[no-any-return]
 
 
-def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Message:
+def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS,
+           known: _known.KnownStructures | None = _known.KNOWN) -> Message:
     """Verify and decode one Envelope buffer (bytes-like) into its message dataclass.
 
     Checks, in order: size limit, minimum size, file identifier, structure (every offset inside the
     buffer), union type, then message-level limits (image dimensions, string lengths). Raises only
     ProtocolError, whose code says which check failed.
+
+    `known`: the structures verified before (sdbridge.protocol._known), whose buffers skip the structural
+    checks with the same outcome; None runs every check and remembers nothing.
     """
     view = _as_bytes_view(buf, "message")
     size = view.nbytes
@@ -688,9 +704,9 @@ def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Message:
         raise ProtocolError(
             ErrorCode.TRUNCATED, f"message of {size} bytes is shorter than the 8-byte FlatBuffer preamble"
         )
-    known = _known.read_known(view)  # the structure of an earlier message: only the values are new
-    if known is not None:
-        return _from_scalars(*known, limits)
+    seen = known.read(view) if known is not None else None  # an earlier message's structure: only values are new
+    if seen is not None:
+        return _from_scalars(*seen, limits)
     ident = bytes(view[4:8])
     if ident != FILE_IDENTIFIER:
         raise ProtocolError(
@@ -713,7 +729,8 @@ def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS) -> Message:
     msg_type = MessageType(tag)
     if msg_type in _scalar.SPECS:
         values = _scalar.read_scalar(view, body, msg_type)
-        _known.remember(view, body, msg_type)
+        if known is not None:
+            known.remember(view, body, msg_type)
         return _from_scalars(msg_type, values, limits)
     _verify.verify_body(view, body, _verify.UNION_TABLES[msg_type], limits.max_list_items)
     table_cls, method = _DECODERS[msg_type]
