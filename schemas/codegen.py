@@ -12,9 +12,10 @@ Runs Debian's flatc 2.0.8 (package flatbuffers-compiler), the one flatc whose C+
     C++     unreal_plugin/StreamDiffusionBridge/core/include/sdbridge/generated/bridge_generated.h
 The C# file gets one deterministic post-step (csharp_runtime_switch): Unity users get the FlatBuffers C#
 runtime as the NuGet package Google.FlatBuffers (through UnityNuGet), whose namespace is Google.FlatBuffers
-and whose version guard is FLATBUFFERS_22_9_24; flatc 2.0.8 writes `using global::FlatBuffers;` and calls
-FLATBUFFERS_2_0_8(). Both lines are wrapped in `#if SDBRIDGE_FLATBUFFERS_NUGET` (defined by the core asmdef's
-versionDefines when org.nuget.google.flatbuffers is installed); without it the code is flatc's own.
+and whose version guard names the release unity_package/package.json pins (FLATBUFFERS_23_5_26); flatc 2.0.8
+writes `using global::FlatBuffers;` and calls FLATBUFFERS_2_0_8(). Both lines are wrapped in
+`#if SDBRIDGE_FLATBUFFERS_NUGET` (defined by the core asmdef's versionDefines when org.nuget.google.flatbuffers
+is installed); without it the code is flatc's own.
 Beside flatc's output, codegen writes the mirrors that used to be copied by hand (codegen_mirrors.py, from the
 model codegen_model.py reads out of bridge.fbs and cross-checks against flatc's Python output):
     Python  python_server/sdbridge/protocol/_generated/bridge_schema.py
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import filecmp
+import json
 import logging
 import os
 import re
@@ -123,7 +125,18 @@ MIRRORS: tuple[tuple[str, str, Emit], ...] = (
 
 
 NUGET_DEFINE = "SDBRIDGE_FLATBUFFERS_NUGET"
-NUGET_RUNTIME_GUARD = "FLATBUFFERS_22_9_24"  # Google.FlatBuffers 22.9.24, the version unity_package/package.json pins
+NUGET_PACKAGE = "org.nuget.google.flatbuffers"  # UnityNuGet's name for NuGet's Google.FlatBuffers
+
+
+def nuget_runtime_guard() -> str:
+    """The version guard of the Google.FlatBuffers release unity_package/package.json pins (its one definition):
+    e.g. "23.5.26" -> "FLATBUFFERS_23_5_26"."""
+    manifest = json.loads((REPO / "unity_package" / "package.json").read_text(encoding="utf-8"))
+    version = str(manifest.get("dependencies", {}).get(NUGET_PACKAGE, ""))
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise CodegenError(f"unity_package/package.json dependency {NUGET_PACKAGE}={version!r} is not an exact "
+                           "x.y.z version; pin the Google.FlatBuffers release the C# core is tested against")
+    return "FLATBUFFERS_" + version.replace(".", "_")
 
 
 def csharp_runtime_switch(text: str) -> str:
@@ -138,7 +151,7 @@ def csharp_runtime_switch(text: str) -> str:
     )
     return text.replace(
         guard,
-        f"{{\n#if {NUGET_DEFINE}\n    FlatBufferConstants.{NUGET_RUNTIME_GUARD}();\n#else\n"
+        f"{{\n#if {NUGET_DEFINE}\n    FlatBufferConstants.{nuget_runtime_guard()}();\n#else\n"
         "    FlatBufferConstants.FLATBUFFERS_2_0_8();\n#endif\n  }",
     )
 

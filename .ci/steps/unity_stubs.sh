@@ -3,8 +3,8 @@
 # members the package uses (unity_package/Tests~/UnityStubs, written from Unity's documented signatures), once
 # per define combination. It catches wrong member names, signatures, types and C# beyond 7.2 in Runtime/Unity,
 # Editor, Samples~ and Tests/Unity; it cannot catch runtime behaviour, shader compilation, serialization or
-# anything the real engine does (no Unity editor runs here). Also compiles the core against the NuGet runtime's
-# namespace (SDBRIDGE_FLATBUFFERS_NUGET) using Debian's 2.0.8 runtime sources renamed to Google.FlatBuffers.
+# anything the real engine does (no Unity editor runs here). Also compiles the core under SDBRIDGE_FLATBUFFERS_NUGET
+# against the Google.FlatBuffers release package.json pins, built from that release's sources.
 # Stub files: Editor*.cs -> UnityEditor stub assembly; InputSystem*.cs -> Unity.InputSystem stub assembly;
 # every other *.cs (general stubs and the rendering stubs RenderingStubs*.cs) -> UnityEngine stub assembly.
 # Prints "N passed, N failed" and exits non-zero on any failure. Run from the repository root.
@@ -40,21 +40,17 @@ if [[ ! -f "$OUT/FlatBuffers.dll" && -f "$ROOT/build/csharp/FlatBuffers.dll" && 
 fi
 bash "$PKG/Tests~/Tools/fetch_flatbuffers_runtime.sh" "$OUT" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 
-# The NuGet runtime's namespace: Debian's 2.0.8 sources renamed (API of 2.0.8, namespace and guard of 22.9.24).
-NET_DIR="$(ls -d "$OUT"/src/flatbuffers-*/net/FlatBuffers | head -n1)"
-rm -rf "$OUT/google_fb" && mkdir -p "$OUT/google_fb"
-for f in "$NET_DIR"/*.cs; do
-  sed -e 's/^namespace FlatBuffers/namespace Google.FlatBuffers/' -e 's/FLATBUFFERS_2_0_8/FLATBUFFERS_22_9_24/' \
-    "$f" >"$OUT/google_fb/$(basename "$f")"
-done
+# The NuGet runtime Unity users get: the Google.FlatBuffers release package.json pins, built from its own sources
+# (Tools/fetch_flatbuffers_nuget_runtime.sh; csharp.sh also runs every core test against it).
+bash "$PKG/Tests~/Tools/fetch_flatbuffers_nuget_runtime.sh" "$OUT/nuget_runtime" >/dev/null ||
+  { echo "cannot fetch or build the Google.FlatBuffers runtime package.json pins"; echo "0 passed, 1 failed"; exit 1; }
+NUGET_VERSION="$(cat "$OUT/nuget_runtime/VERSION")"
 mapfile -t CORE < <(sources "$PKG/Runtime/Core")
 mkdir -p "$OUT/nuget"
 check "core against Debian's FlatBuffers 2.0.8 (namespace FlatBuffers)" \
   -target:library -unsafe -r:"$OUT/FlatBuffers.dll" -out:"$OUT/StreamDiffusion.Bridge.Core.dll" "${CORE[@]}"
-"${MCS[@]}" -target:library -unsafe -out:"$OUT/Google.FlatBuffers.dll" "$OUT"/google_fb/*.cs >"$OUT/last.log" 2>&1 ||
-  { echo "cannot build the renamed runtime"; cat "$OUT/last.log"; }
-check "core with SDBRIDGE_FLATBUFFERS_NUGET (namespace Google.FlatBuffers, guard FLATBUFFERS_22_9_24)" \
-  -target:library -unsafe -define:SDBRIDGE_FLATBUFFERS_NUGET -r:"$OUT/Google.FlatBuffers.dll" \
+check "core with SDBRIDGE_FLATBUFFERS_NUGET against Google.FlatBuffers $NUGET_VERSION" \
+  -target:library -unsafe -define:SDBRIDGE_FLATBUFFERS_NUGET -r:"$OUT/nuget_runtime/Google.FlatBuffers.dll" \
   -out:"$OUT/nuget/StreamDiffusion.Bridge.Core.dll" "${CORE[@]}"
 
 mapfile -t ENGINE_STUBS < <(find "$STUBS" -name '*.cs' ! -name 'Editor*.cs' ! -name 'InputSystem*.cs' | sort)

@@ -171,7 +171,7 @@ public struct KeyValue : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -237,7 +237,7 @@ public struct PromptWeight : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -281,7 +281,7 @@ public struct SeedWeight : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -319,7 +319,7 @@ public struct ModelInfo : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -371,7 +371,7 @@ public struct Hello : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -469,7 +469,7 @@ public struct Welcome : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -580,7 +580,7 @@ public struct Error : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -646,7 +646,7 @@ public struct Frame : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -724,7 +724,7 @@ public struct Result : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -830,7 +830,7 @@ public struct Prompt : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -907,7 +907,7 @@ public struct Params : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -995,7 +995,7 @@ public struct GameEvent : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -1053,7 +1053,7 @@ public struct State : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -1101,7 +1101,7 @@ public struct StatsRequest : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -1135,7 +1135,7 @@ public struct Stats : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -1213,7 +1213,7 @@ public struct Bye : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -1253,7 +1253,7 @@ public struct Notice : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -1325,7 +1325,7 @@ public struct Credit : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -1359,7 +1359,7 @@ public struct Ping : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -1397,7 +1397,7 @@ public struct Pong : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
@@ -1439,7 +1439,7 @@ public struct Envelope : IFlatbufferObject
   public ByteBuffer ByteBuffer { get { return __p.bb; } }
   public static void ValidateVersion() {
 #if SDBRIDGE_FLATBUFFERS_NUGET
-    FlatBufferConstants.FLATBUFFERS_22_9_24();
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
 #else
     FlatBufferConstants.FLATBUFFERS_2_0_8();
 #endif
