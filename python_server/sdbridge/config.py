@@ -246,6 +246,10 @@ class AccelConfig:
     threads: int = 0  # ONNX Runtime intra-op threads (0 = torch's thread count)
     profile: str = ""  # engine profile TOML whose [shapes] range to build; "" = the model size
     ort_providers: tuple[str, ...] = ()  # ONNX Runtime execution providers in order; () = by device
+    # compile: CUDA graphs (torch.compile mode "reduce-overhead") when the model is on CUDA; elsewhere the same
+    # path compiles without graphs and says so in the log. Every UNet batch the server uses is compiled (and
+    # captured) before it binds: engines/README.md, "torch.compile and CUDA graphs"
+    cuda_graphs: bool = False
 
 
 @dataclass(frozen=True)
