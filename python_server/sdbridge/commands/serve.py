@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engines-dir", default=None, help="engine cache folder (default engines/)")
     parser.add_argument("--background-build", action="store_true", default=None,
                         help="onnxruntime/tensorrt: serve with torch eager while engines build, then switch")
+    parser.add_argument("--cuda-graphs", action="store_true", default=None,
+                        help="compile: CUDA graphs on a CUDA device (config [accel] cuda_graphs)")
     parser.add_argument("--rules", default=None, metavar="FILE",
                         help="game-event rules file (docs/rules.md, configs/rules/); reloaded when it changes")
     parser.add_argument("--record", default=None, metavar="DIR",
@@ -94,6 +96,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         accel["engines_dir"] = args.engines_dir
     if getattr(args, "background_build", None):
         accel["background"] = True
+    if getattr(args, "cuda_graphs", None):
+        accel["cuda_graphs"] = True
     return with_overrides(cfg, model=model, limits=limits, session=session, security=security, top=top,
                           preview=preview, accel=accel)
 
