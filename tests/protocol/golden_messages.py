@@ -7,6 +7,7 @@ from sdbridge.protocol.messages import (
     BlendMethod,
     Bye,
     Capability,
+    CfgMode,
     ColorSpace,
     Credit,
     ErrorCode,
@@ -71,6 +72,8 @@ GOLDEN: dict[str, Message] = {
                      similarity_threshold=0.875, similarity_max_skip=10,
                      seed_blend=(SeedWeight(2, 0.75), SeedWeight(3, 0.25)), stream_id=1),
     "params_partial": Params(guidance_scale=1.25, seed=0),
+    # protocol 1.2: Params.cfg_mode and Params.txt2img (params_txt2img.json)
+    "params_txt2img": Params(seed=7, cfg_mode=CfgMode.SELF, txt2img=True),
     "game_event": GameEvent("enter_zone", {"biome": "forest", "danger": -3, "fog": 0.25, "night": True},
                             client_time_us=1700000000001000, frame_id=99),
     "state": State({"health": 75, "weather": "rain"}, replace_all=True, client_time_us=1700000000002000),

@@ -38,6 +38,7 @@ from sdbridge.protocol.messages import (
     BlendMethod,
     Bye,
     Capability,
+    CfgMode,
     ColorSpace,
     ErrorCode,
     ErrorMsg,
@@ -285,6 +286,7 @@ def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
         "similarity_filter_enabled": bool(m.similarity_filter_enabled),
         "similarity_threshold": m.similarity_threshold or 0.0, "similarity_max_skip": m.similarity_max_skip or 0,
         "seed_blend": seed_blend, "stream_id": m.stream_id,
+        "cfg_mode": int(m.cfg_mode or 0), "txt2img": bool(m.txt2img),
     })
 
 
@@ -469,6 +471,14 @@ def _enum(cls: type[_E], value: int) -> _E:
         return cls(0)
 
 
+def _enum_or_raw(cls: type[_E], value: int) -> _E | int:
+    """Map a wire value to ``cls``; a value this build does not know stays the number (so a refusal can name it)."""
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
 class _Reader:
     """Decodes the generated accessors into dataclasses, enforcing string limits.
 
@@ -594,6 +604,8 @@ class _Reader:
                               for i in range(t.SeedBlendLength()))
                         if has(ParamsField.SEED_BLEND) else None),
             stream_id=t.StreamId(),
+            cfg_mode=_enum_or_raw(CfgMode, t.CfgMode()) if has(ParamsField.CFG_MODE) else None,
+            txt2img=bool(t.Txt2img()) if has(ParamsField.TXT2IMG) else None,
         )
 
     def game_event(self, t: Any) -> GameEvent:

@@ -18,6 +18,7 @@ from sdbridge.protocol._generated.bridge_schema import (
     AlphaMode,
     BlendMethod,
     Capability,
+    CfgMode,
     ColorSpace,
     ErrorCode,
     MessageType,
@@ -30,7 +31,8 @@ from sdbridge.protocol._generated.bridge_schema import (
 )
 
 __all__ = [
-    "MESSAGE_TYPES", "SESSION_GONE", "AlphaMode", "BlendMethod", "Bye", "Capability", "ColorSpace", "Credit",
+    "MESSAGE_TYPES", "SESSION_GONE", "AlphaMode", "BlendMethod", "Bye", "Capability", "CfgMode", "ColorSpace",
+    "Credit",
     "ErrorCode", "ErrorMsg", "FrameHeader", "GameEvent", "Hello", "ImageHeader", "Message", "MessageType",
     "ModelFamily", "ModelInfo", "Notice", "NoticeKind", "Pairs", "Params", "ParamsField", "Ping", "PixelFormat",
     "Pong", "Prompt", "PromptWeight", "ResultHeader", "RowOrder", "SeedWeight", "State", "Stats", "StatsRequest",
@@ -186,7 +188,10 @@ class SeedWeight:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Params:
-    """client -> server: change runtime parameters; None means "unchanged" (bit clear in set_mask)."""
+    """client -> server: change runtime parameters; None means "unchanged" (bit clear in set_mask).
+
+    `cfg_mode` decodes to a CfgMode, or to the raw wire number when this build does not know it (so that the
+    server's refusal can name the value sent)."""
 
     guidance_scale: float | None = None
     delta: float | None = None
@@ -197,6 +202,8 @@ class Params:
     similarity_max_skip: int | None = None
     seed_blend: tuple[SeedWeight, ...] | None = None
     stream_id: int = 0
+    cfg_mode: CfgMode | int | None = None  # protocol 1.2
+    txt2img: bool | None = None  # protocol 1.2: generated Results, asked for with Credit messages
 
     @property
     def set_mask(self) -> ParamsField:
@@ -217,6 +224,8 @@ _PARAMS_BITS: tuple[tuple[str, ParamsField], ...] = (
     ("similarity_threshold", ParamsField.SIMILARITY_THRESHOLD),
     ("similarity_max_skip", ParamsField.SIMILARITY_MAX_SKIP),
     ("seed_blend", ParamsField.SEED_BLEND),
+    ("cfg_mode", ParamsField.CFG_MODE),
+    ("txt2img", ParamsField.TXT2IMG),
 )
 
 
@@ -291,7 +300,8 @@ class Notice:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Credit:
-    """server -> client: sending credits returned without a Result."""
+    """server -> client: sending credits returned without a Result. client -> server (protocol 1.2, a session with
+    Params.txt2img on): ask for `granted` generated Results, each spending one of the client's credits."""
 
     granted: int
 

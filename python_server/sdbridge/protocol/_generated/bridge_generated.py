@@ -47,6 +47,7 @@ class Capability(object):
     Notices = 32
     Heartbeat = 64
     MultiStream = 128
+    Txt2img = 256
 
 
 # Error codes carried by Error.code and sdbridge.errors.ProtocolError.code.
@@ -102,6 +103,18 @@ class ParamsField(object):
     SimilarityThreshold = 32
     SimilarityMaxSkip = 64
     SeedBlend = 128
+    CfgMode = 256
+    Txt2img = 512
+
+
+# Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n
+# denoising steps: None n, Self n, Initialize n + 1, Full 2n (see the server's pipeline/guidance.py).
+class CfgMode(object):
+    Unknown = 0
+    None_ = 1
+    Self = 2
+    Initialize = 3
+    Full = 4
 
 
 # Type tag of a KeyValue.
@@ -1250,7 +1263,21 @@ class Params(object):
             return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
         return 0
 
-def ParamsStart(builder): builder.StartObject(10)
+    # Params
+    def CfgMode(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+    # Params
+    def Txt2img(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(26))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
+def ParamsStart(builder): builder.StartObject(12)
 def ParamsAddSetMask(builder, setMask): builder.PrependUint32Slot(0, setMask, 0)
 def ParamsAddGuidanceScale(builder, guidanceScale): builder.PrependFloat32Slot(1, guidanceScale, 0.0)
 def ParamsAddDelta(builder, delta): builder.PrependFloat32Slot(2, delta, 0.0)
@@ -1263,6 +1290,8 @@ def ParamsAddSimilarityMaxSkip(builder, similarityMaxSkip): builder.PrependUint3
 def ParamsAddSeedBlend(builder, seedBlend): builder.PrependUOffsetTRelativeSlot(8, flatbuffers.number_types.UOffsetTFlags.py_type(seedBlend), 0)
 def ParamsStartSeedBlendVector(builder, numElems): return builder.StartVector(4, numElems, 4)
 def ParamsAddStreamId(builder, streamId): builder.PrependUint32Slot(9, streamId, 0)
+def ParamsAddCfgMode(builder, cfgMode): builder.PrependUint8Slot(10, cfgMode, 0)
+def ParamsAddTxt2img(builder, txt2img): builder.PrependBoolSlot(11, txt2img, 0)
 def ParamsEnd(builder): return builder.EndObject()
 
 
@@ -1687,6 +1716,8 @@ def NoticeEnd(builder): return builder.EndObject()
 
 
 # server -> client: sending credits returned without a Result (e.g. a frame was dropped).
+# client -> server (protocol 1.2, a session with Params.txt2img true): ask for `granted` generated Results, one
+# per credit; each spends one of the client's credits like a Frame and comes back with its Result.
 class Credit(object):
     __slots__ = ['_tab']
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Final
 
 PROTOCOL_MAJOR: Final[int] = 1
-PROTOCOL_MINOR: Final[int] = 1
+PROTOCOL_MINOR: Final[int] = 2
 FILE_IDENTIFIER: Final[bytes] = b'SDB1'
 
 
@@ -64,6 +64,7 @@ class Capability(enum.IntFlag):
     NOTICES = 32
     HEARTBEAT = 64
     MULTI_STREAM = 128
+    TXT2IMG = 256
 
 
 class ErrorCode(enum.IntEnum):
@@ -120,6 +121,18 @@ class ParamsField(enum.IntFlag):
     SIMILARITY_THRESHOLD = 32
     SIMILARITY_MAX_SKIP = 64
     SEED_BLEND = 128
+    CFG_MODE = 256
+    TXT2IMG = 512
+
+
+class CfgMode(enum.IntEnum):
+    """Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n denoising steps: None n, Self n, Initialize n + 1, Full 2n (see the server's pipeline/guidance.py)."""
+
+    UNKNOWN = 0
+    NONE = 1
+    SELF = 2
+    INITIALIZE = 3
+    FULL = 4
 
 
 class ValueKind(enum.IntEnum):
@@ -282,6 +295,8 @@ TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {
         (7, 'similarity_max_skip', 'scalar', 4, 'I', ''),
         (8, 'seed_blend', 'tables', 4, '', 'SeedWeight'),
         (9, 'stream_id', 'scalar', 4, 'I', ''),
+        (10, 'cfg_mode', 'scalar', 1, 'B', ''),
+        (11, 'txt2img', 'scalar', 1, '?', ''),
     ),
     'GameEvent': (
         (0, 'name', 'string', 4, '', ''),

@@ -59,6 +59,7 @@ public enum Capability : uint
   Notices = 32,
   Heartbeat = 64,
   MultiStream = 128,
+  Txt2img = 256,
 };
 
 /// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code.
@@ -118,6 +119,19 @@ public enum ParamsField : uint
   SimilarityThreshold = 32,
   SimilarityMaxSkip = 64,
   SeedBlend = 128,
+  CfgMode = 256,
+  Txt2img = 512,
+};
+
+/// Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n
+/// denoising steps: None n, Self n, Initialize n + 1, Full 2n (see the server's pipeline/guidance.py).
+public enum CfgMode : byte
+{
+  Unknown = 0,
+  None = 1,
+  Self = 2,
+  Initialize = 3,
+  Full = 4,
 };
 
 /// Type tag of a KeyValue.
@@ -935,6 +949,8 @@ public struct Params : IFlatbufferObject
   public sdbridge.protocol.SeedWeight? SeedBlend(int j) { int o = __p.__offset(20); return o != 0 ? (sdbridge.protocol.SeedWeight?)(new sdbridge.protocol.SeedWeight()).__assign(__p.__indirect(__p.__vector(o) + j * 4), __p.bb) : null; }
   public int SeedBlendLength { get { int o = __p.__offset(20); return o != 0 ? __p.__vector_len(o) : 0; } }
   public uint StreamId { get { int o = __p.__offset(22); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public sdbridge.protocol.CfgMode CfgMode { get { int o = __p.__offset(24); return o != 0 ? (sdbridge.protocol.CfgMode)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.CfgMode.Unknown; } }
+  public bool Txt2img { get { int o = __p.__offset(26); return o != 0 ? 0!=__p.bb.Get(o + __p.bb_pos) : (bool)false; } }
 
   public static Offset<sdbridge.protocol.Params> CreateParams(FlatBufferBuilder builder,
       uint set_mask = 0,
@@ -946,8 +962,10 @@ public struct Params : IFlatbufferObject
       float similarity_threshold = 0.0f,
       uint similarity_max_skip = 0,
       VectorOffset seed_blendOffset = default(VectorOffset),
-      uint stream_id = 0) {
-    builder.StartTable(10);
+      uint stream_id = 0,
+      sdbridge.protocol.CfgMode cfg_mode = sdbridge.protocol.CfgMode.Unknown,
+      bool txt2img = false) {
+    builder.StartTable(12);
     Params.AddSeed(builder, seed);
     Params.AddStreamId(builder, stream_id);
     Params.AddSeedBlend(builder, seed_blendOffset);
@@ -957,11 +975,13 @@ public struct Params : IFlatbufferObject
     Params.AddDelta(builder, delta);
     Params.AddGuidanceScale(builder, guidance_scale);
     Params.AddSetMask(builder, set_mask);
+    Params.AddTxt2img(builder, txt2img);
+    Params.AddCfgMode(builder, cfg_mode);
     Params.AddSimilarityFilterEnabled(builder, similarity_filter_enabled);
     return Params.EndParams(builder);
   }
 
-  public static void StartParams(FlatBufferBuilder builder) { builder.StartTable(10); }
+  public static void StartParams(FlatBufferBuilder builder) { builder.StartTable(12); }
   public static void AddSetMask(FlatBufferBuilder builder, uint setMask) { builder.AddUint(0, setMask, 0); }
   public static void AddGuidanceScale(FlatBufferBuilder builder, float guidanceScale) { builder.AddFloat(1, guidanceScale, 0.0f); }
   public static void AddDelta(FlatBufferBuilder builder, float delta) { builder.AddFloat(2, delta, 0.0f); }
@@ -982,6 +1002,8 @@ public struct Params : IFlatbufferObject
   public static VectorOffset CreateSeedBlendVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<Offset<sdbridge.protocol.SeedWeight>>(dataPtr, sizeInBytes); return builder.EndVector(); }
   public static void StartSeedBlendVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(4, numElems, 4); }
   public static void AddStreamId(FlatBufferBuilder builder, uint streamId) { builder.AddUint(9, streamId, 0); }
+  public static void AddCfgMode(FlatBufferBuilder builder, sdbridge.protocol.CfgMode cfgMode) { builder.AddByte(10, (byte)cfgMode, 0); }
+  public static void AddTxt2img(FlatBufferBuilder builder, bool txt2img) { builder.AddBool(11, txt2img, false); }
   public static Offset<sdbridge.protocol.Params> EndParams(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.Params>(o);
@@ -1319,6 +1341,8 @@ public struct Notice : IFlatbufferObject
 }
 
 /// server -> client: sending credits returned without a Result (e.g. a frame was dropped).
+/// client -> server (protocol 1.2, a session with Params.txt2img true): ask for `granted` generated Results, one
+/// per credit; each spends one of the client's credits like a Frame and comes back with its Result.
 public struct Credit : IFlatbufferObject
 {
   private Table __p;

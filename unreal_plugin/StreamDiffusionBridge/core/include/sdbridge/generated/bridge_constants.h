@@ -9,7 +9,7 @@ namespace sdbridge {
 /// Major version: a different major is refused by the server.
 constexpr uint16_t kProtocolMajor = 1;
 /// Minor version: a different minor is accepted with a warning.
-constexpr uint16_t kProtocolMinor = 1;
+constexpr uint16_t kProtocolMinor = 2;
 /// file_identifier of every Envelope buffer.
 constexpr const char kFileIdentifier[] = "SDB1";
 
@@ -53,6 +53,7 @@ constexpr uint32_t kStats = 16;
 constexpr uint32_t kNotices = 32;
 constexpr uint32_t kHeartbeat = 64;
 constexpr uint32_t kMultiStream = 128;
+constexpr uint32_t kTxt2img = 256;
 }  // namespace capability
 
 /// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code. set_session_gone: the server no longer knows this client's session; the client performs a new handshake (and replays its prompt, params and state).
@@ -104,7 +105,18 @@ constexpr uint32_t kSimilarityFilterEnabled = 16;
 constexpr uint32_t kSimilarityThreshold = 32;
 constexpr uint32_t kSimilarityMaxSkip = 64;
 constexpr uint32_t kSeedBlend = 128;
+constexpr uint32_t kCfgMode = 256;
+constexpr uint32_t kTxt2img = 512;
 }  // namespace params_field
+
+/// Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n denoising steps: None n, Self n, Initialize n + 1, Full 2n (see the server's pipeline/guidance.py).
+enum class CfgMode : uint8_t {
+  kUnknown = 0,
+  kNone = 1,
+  kSelf = 2,
+  kInitialize = 3,
+  kFull = 4,
+};
 
 /// Type tag of a KeyValue.
 enum class ValueKind : uint8_t {

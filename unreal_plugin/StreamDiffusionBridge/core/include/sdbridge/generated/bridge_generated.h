@@ -232,11 +232,12 @@ enum class Capability : uint32_t {
   Notices = 32,
   Heartbeat = 64,
   MultiStream = 128,
+  Txt2img = 256,
   MIN = None,
-  MAX = MultiStream
+  MAX = Txt2img
 };
 
-inline const Capability (&EnumValuesCapability())[9] {
+inline const Capability (&EnumValuesCapability())[10] {
   static const Capability values[] = {
     Capability::None,
     Capability::Credits,
@@ -246,7 +247,8 @@ inline const Capability (&EnumValuesCapability())[9] {
     Capability::Stats,
     Capability::Notices,
     Capability::Heartbeat,
-    Capability::MultiStream
+    Capability::MultiStream,
+    Capability::Txt2img
   };
   return values;
 }
@@ -262,6 +264,7 @@ inline const char *EnumNameCapability(Capability e) {
     case Capability::Notices: return "Notices";
     case Capability::Heartbeat: return "Heartbeat";
     case Capability::MultiStream: return "MultiStream";
+    case Capability::Txt2img: return "Txt2img";
     default: return "";
   }
 }
@@ -436,11 +439,13 @@ enum class ParamsField : uint32_t {
   SimilarityThreshold = 32,
   SimilarityMaxSkip = 64,
   SeedBlend = 128,
+  CfgMode = 256,
+  Txt2img = 512,
   MIN = None,
-  MAX = SeedBlend
+  MAX = Txt2img
 };
 
-inline const ParamsField (&EnumValuesParamsField())[9] {
+inline const ParamsField (&EnumValuesParamsField())[11] {
   static const ParamsField values[] = {
     ParamsField::None,
     ParamsField::GuidanceScale,
@@ -450,7 +455,9 @@ inline const ParamsField (&EnumValuesParamsField())[9] {
     ParamsField::SimilarityFilterEnabled,
     ParamsField::SimilarityThreshold,
     ParamsField::SimilarityMaxSkip,
-    ParamsField::SeedBlend
+    ParamsField::SeedBlend,
+    ParamsField::CfgMode,
+    ParamsField::Txt2img
   };
   return values;
 }
@@ -466,8 +473,51 @@ inline const char *EnumNameParamsField(ParamsField e) {
     case ParamsField::SimilarityThreshold: return "SimilarityThreshold";
     case ParamsField::SimilarityMaxSkip: return "SimilarityMaxSkip";
     case ParamsField::SeedBlend: return "SeedBlend";
+    case ParamsField::CfgMode: return "CfgMode";
+    case ParamsField::Txt2img: return "Txt2img";
     default: return "";
   }
+}
+
+/// Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n
+/// denoising steps: None n, Self n, Initialize n + 1, Full 2n (see the server's pipeline/guidance.py).
+enum class CfgMode : uint8_t {
+  Unknown = 0,
+  None = 1,
+  Self = 2,
+  Initialize = 3,
+  Full = 4,
+  MIN = Unknown,
+  MAX = Full
+};
+
+inline const CfgMode (&EnumValuesCfgMode())[5] {
+  static const CfgMode values[] = {
+    CfgMode::Unknown,
+    CfgMode::None,
+    CfgMode::Self,
+    CfgMode::Initialize,
+    CfgMode::Full
+  };
+  return values;
+}
+
+inline const char * const *EnumNamesCfgMode() {
+  static const char * const names[6] = {
+    "Unknown",
+    "None",
+    "Self",
+    "Initialize",
+    "Full",
+    nullptr
+  };
+  return names;
+}
+
+inline const char *EnumNameCfgMode(CfgMode e) {
+  if (flatbuffers::IsOutRange(e, CfgMode::Unknown, CfgMode::Full)) return "";
+  const size_t index = static_cast<size_t>(e);
+  return EnumNamesCfgMode()[index];
 }
 
 /// Type tag of a KeyValue.
@@ -2008,7 +2058,9 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_SIMILARITY_THRESHOLD = 16,
     VT_SIMILARITY_MAX_SKIP = 18,
     VT_SEED_BLEND = 20,
-    VT_STREAM_ID = 22
+    VT_STREAM_ID = 22,
+    VT_CFG_MODE = 24,
+    VT_TXT2IMG = 26
   };
   uint32_t set_mask() const {
     return GetField<uint32_t>(VT_SET_MASK, 0);
@@ -2040,6 +2092,12 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   uint32_t stream_id() const {
     return GetField<uint32_t>(VT_STREAM_ID, 0);
   }
+  sdbridge::protocol::CfgMode cfg_mode() const {
+    return static_cast<sdbridge::protocol::CfgMode>(GetField<uint8_t>(VT_CFG_MODE, 0));
+  }
+  bool txt2img() const {
+    return GetField<uint8_t>(VT_TXT2IMG, 0) != 0;
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint32_t>(verifier, VT_SET_MASK, 4) &&
@@ -2055,6 +2113,8 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            verifier.VerifyVector(seed_blend()) &&
            verifier.VerifyVectorOfTables(seed_blend()) &&
            VerifyField<uint32_t>(verifier, VT_STREAM_ID, 4) &&
+           VerifyField<uint8_t>(verifier, VT_CFG_MODE, 1) &&
+           VerifyField<uint8_t>(verifier, VT_TXT2IMG, 1) &&
            verifier.EndTable();
   }
 };
@@ -2093,6 +2153,12 @@ struct ParamsBuilder {
   void add_stream_id(uint32_t stream_id) {
     fbb_.AddElement<uint32_t>(Params::VT_STREAM_ID, stream_id, 0);
   }
+  void add_cfg_mode(sdbridge::protocol::CfgMode cfg_mode) {
+    fbb_.AddElement<uint8_t>(Params::VT_CFG_MODE, static_cast<uint8_t>(cfg_mode), 0);
+  }
+  void add_txt2img(bool txt2img) {
+    fbb_.AddElement<uint8_t>(Params::VT_TXT2IMG, static_cast<uint8_t>(txt2img), 0);
+  }
   explicit ParamsBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -2115,7 +2181,9 @@ inline flatbuffers::Offset<Params> CreateParams(
     float similarity_threshold = 0.0f,
     uint32_t similarity_max_skip = 0,
     flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::SeedWeight>>> seed_blend = 0,
-    uint32_t stream_id = 0) {
+    uint32_t stream_id = 0,
+    sdbridge::protocol::CfgMode cfg_mode = sdbridge::protocol::CfgMode::Unknown,
+    bool txt2img = false) {
   ParamsBuilder builder_(_fbb);
   builder_.add_seed(seed);
   builder_.add_stream_id(stream_id);
@@ -2126,6 +2194,8 @@ inline flatbuffers::Offset<Params> CreateParams(
   builder_.add_delta(delta);
   builder_.add_guidance_scale(guidance_scale);
   builder_.add_set_mask(set_mask);
+  builder_.add_txt2img(txt2img);
+  builder_.add_cfg_mode(cfg_mode);
   builder_.add_similarity_filter_enabled(similarity_filter_enabled);
   return builder_.Finish();
 }
@@ -2141,7 +2211,9 @@ inline flatbuffers::Offset<Params> CreateParamsDirect(
     float similarity_threshold = 0.0f,
     uint32_t similarity_max_skip = 0,
     const std::vector<flatbuffers::Offset<sdbridge::protocol::SeedWeight>> *seed_blend = nullptr,
-    uint32_t stream_id = 0) {
+    uint32_t stream_id = 0,
+    sdbridge::protocol::CfgMode cfg_mode = sdbridge::protocol::CfgMode::Unknown,
+    bool txt2img = false) {
   auto t_index_list__ = t_index_list ? _fbb.CreateVector<int32_t>(*t_index_list) : 0;
   auto seed_blend__ = seed_blend ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::SeedWeight>>(*seed_blend) : 0;
   return sdbridge::protocol::CreateParams(
@@ -2155,7 +2227,9 @@ inline flatbuffers::Offset<Params> CreateParamsDirect(
       similarity_threshold,
       similarity_max_skip,
       seed_blend__,
-      stream_id);
+      stream_id,
+      cfg_mode,
+      txt2img);
 }
 
 /// client -> server: something happened in the game.
@@ -2691,6 +2765,8 @@ inline flatbuffers::Offset<Notice> CreateNoticeDirect(
 }
 
 /// server -> client: sending credits returned without a Result (e.g. a frame was dropped).
+/// client -> server (protocol 1.2, a session with Params.txt2img true): ask for `granted` generated Results, one
+/// per credit; each spends one of the client's credits like a Frame and comes back with its Result.
 struct Credit FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   typedef CreditBuilder Builder;
   enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
