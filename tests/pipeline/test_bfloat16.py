@@ -58,3 +58,23 @@ def test_a_bfloat16_pipeline_stays_close_to_float32_after_warm_up(mode: CfgMode,
     # measured 0.35-0.67 levels of 255 with these weights; warm-up outputs (zero buffers) differ more
     assert all(d < 2.0 for d in diffs), diffs
     assert any(d > 0 for d in diffs), "bfloat16 gave float32's exact pixels: it did not run in bfloat16"
+
+
+def test_the_scheduler_glue_of_a_bfloat16_pipeline_runs_in_float32(tiny_bf16) -> None:
+    from sdbridge.pipeline import schedule
+
+    pipe = StreamPipeline(tiny_bf16, StreamConfig(width=64, height=64, t_index_list=[0], seed=2))
+    pipe.prepare(prompt="a watercolor castle")
+    staged = pipe.stage(random_frames(1)[0])
+    out = pipe.run_unet(staged.request)
+    assert out.dtype == torch.bfloat16
+    result = pipe.complete(staged, out)
+    assert result.latents.dtype == torch.bfloat16
+    ladder = schedule.lcm_timesteps(tiny_bf16.schedule, 50)
+    coef = schedule.step_coefficients(tiny_bf16.schedule, [ladder[0]])  # t=999: alpha 0.068 magnifies rounding
+    a, b, c_skip, c_out = (v.view(1, 1, 1, 1) for v in (coef.alpha, coef.beta, coef.c_skip, coef.c_out))
+    x = staged.request.x.double()
+    exact = c_out * (x - b * out.double()) / a + c_skip * x
+    error = float((result.latents.double() - exact).abs().max())
+    # one rounding to bfloat16 at the end; bfloat16 glue (every term rounded) was several times above it
+    assert error <= float(exact.abs().max()) * 2.0**-8, error
