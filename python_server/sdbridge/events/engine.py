@@ -44,12 +44,17 @@ class Change:
 
 @dataclass
 class Outcome:
-    """What one input did: the changes to apply, the rules that ran, and problems to report."""
+    """What one input did: the changes to apply, the rules that ran, and problems to report.
+
+    `tested`: how many rules an event's conditions were tested on (its candidates, `RuleSet.for_event`: the
+    rules of that event name and the "*" rules, not every rule of the file); 0 for other inputs.
+    """
 
     changes: list[Change] = field(default_factory=list)
     matched: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # State keys that are not declared variables
+    tested: int = 0
 
 
 @dataclass
@@ -106,7 +111,11 @@ class RuleEngine:
     def on_event(self, name: str, payload: Mapping[str, Scalar], now: float, frame: int) -> Outcome:
         """Run every rule matching event `name` with `payload` at time `now` (seconds) and `frame`."""
         out = Outcome()
-        matched = [r for r in self.rules.for_event(name) if self._matches(r, name, payload)]
+        matched: list[Rule] = []
+        for rule in self.rules.for_event(name):
+            out.tested += 1
+            if self._matches(rule, name, payload):
+                matched.append(rule)
         matched.sort(key=lambda r: (r.priority, r.index))  # highest priority last: it wins conflicts
         prompt_timing: Timing | None = None
         prompt_rule: Rule | None = None
