@@ -44,8 +44,9 @@ def run_shared(calls: Sequence[tuple[StreamPipeline, np.ndarray | torch.Tensor]]
     staged = [pipe.stage(image) for pipe, image in calls]
     requests = [s.request for s in staged if isinstance(s, StagedFrame) and s.request is not None]
     outputs: list[torch.Tensor] = []
+    keep = len(requests) > 1  # outputs wait for other model calls before they are used: see _merged_unet
     for chunk in _chunks(requests, getattr(first.components.unet, "max_batch", None)):
-        outputs += _merged_unet(first, chunk)
+        outputs += _merged_unet(first, chunk, keep)
     done = iter(outputs)
     return [s if isinstance(s, StreamResult) else s.pipeline.complete(s, next(done)) for s in staged]
 
@@ -64,13 +65,19 @@ def _chunks(requests: list[UnetRequest], max_batch: int | None) -> list[list[Une
     return chunks
 
 
-def _merged_unet(pipe: StreamPipeline, requests: list[UnetRequest]) -> list[torch.Tensor]:
-    """Run the requests (at least one) as one batch; returns each request's slice of the output."""
+def _merged_unet(pipe: StreamPipeline, requests: list[UnetRequest], keep: bool) -> list[torch.Tensor]:
+    """Run the requests (at least one) as one batch; returns each request's slice of the output.
+
+    `keep`: the slices are used after other model calls (the next chunk's UNet call, the other sessions' VAE
+    decodes), so the output is copied first. A CUDA-graph runner (torch.compile mode "reduce-overhead") returns
+    memory that the next call of any compiled module overwrites.
+    """
     if len(requests) == 1:
-        return [pipe.run_unet(requests[0])]
+        out = pipe.run_unet(requests[0])
+        return [out.clone() if keep else out]
     added = None
     if requests[0].added is not None:
         added = {key: torch.cat([r.added[key] for r in requests]) for key in requests[0].added}  # type: ignore[index]
     out = pipe.call_unet(torch.cat([r.sample for r in requests]), torch.cat([r.timesteps for r in requests]),
                          torch.cat([r.embeds for r in requests]), added)  # (sum of len(r), C, h, w)
-    return list(torch.split(out, [len(r) for r in requests]))
+    return list(torch.split(out.clone() if keep else out, [len(r) for r in requests]))
