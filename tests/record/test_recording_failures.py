@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 
 from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.errors import ConfigError
-from sdbridge.record.format import Recording, RecordingWriter
+from sdbridge.record.format import Recording, RecordingWriter, RecordLimits
 from sdbridge.record.recorder import Recorder, check_folder
 from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient
@@ -59,17 +59,14 @@ def _serve_frames(endpoint: str, frames: int = 5, name: str = "game") -> BridgeC
     return client
 
 
-def test_full_disk_stops_only_the_recording(record_server: BridgeServer, monkeypatch: pytest.MonkeyPatch,
-                                           caplog: pytest.LogCaptureFixture) -> None:
-    """Every write of a recording lands on /dev/full (ENOSPC from the kernel): frames still get Results."""
-    made = RecordingWriter.__init__
+def _on_full_disk(path: Path, meta: Mapping[str, Any], limits: RecordLimits) -> RecordingWriter:
+    """A real writer whose log is /dev/full: every log line's write fails with ENOSPC from the kernel."""
+    return RecordingWriter(path, meta, limits, open_log=lambda _: open("/dev/full", "w", encoding="utf-8"))
 
-    def on_full_disk(self: RecordingWriter, *args: Any, **kwargs: Any) -> None:
-        made(self, *args, **kwargs)
-        self._log.close()
-        self._log = open("/dev/full", "w", encoding="utf-8")  # noqa: SIM115 - closed by the writer
 
-    monkeypatch.setattr(RecordingWriter, "__init__", on_full_disk)
+def test_full_disk_stops_only_the_recording(record_server: BridgeServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Every write of a recording's log lands on /dev/full (ENOSPC from the kernel): frames still get Results."""
+    record_server.recorder.writer_factory = _on_full_disk  # before any session opens
     with caplog.at_level(logging.WARNING, logger="sdbridge.record"):
         for round_ in range(3):  # more sessions than max_sessions=2: none is left behind
             with _serve_frames(record_server.endpoint, name=f"game-{round_}"):
@@ -78,6 +75,30 @@ def test_full_disk_stops_only_the_recording(record_server: BridgeServer, monkeyp
     warnings = _warnings(caplog)
     assert len(warnings) == 3, warnings  # one line per session, not one per frame
     assert all("stopped: No space left on device" in w and "goes on without recording" in w for w in warnings)
+
+
+def test_a_full_disk_stops_the_recording_of_its_session_only(tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """The recorder makes each session's writer with its writer factory: one on a full disk stops (one warning)
+    while the other session's recording goes on and is packed."""
+
+    def writers(path: Path, meta: Mapping[str, Any], limits: RecordLimits) -> RecordingWriter:
+        make = _on_full_disk if meta["session"]["id"] == 1 else RecordingWriter
+        return make(path, meta, limits)
+
+    recorder = Recorder(tmp_path / "rec", {"name": "identity"}, writer_factory=writers)
+    full, fine = recorder.open(1, {"client": "a"}, lambda: 0), recorder.open(2, {"client": "b"}, lambda: 0)
+    assert full is not None and fine is not None
+    with caplog.at_level(logging.WARNING, logger="sdbridge.record"):
+        for session_id in (1, 2, 1, 2, 1, 2):
+            recorder.note(session_id, "event", name="x", payload={})
+    warnings = _warnings(caplog)
+    assert len(warnings) == 1 and full.name in warnings[0] and "stopped: No space left on device" in warnings[0]
+    recorder.close(1, wait=True)
+    recorder.close(2, wait=True)
+    assert full.is_dir() and fine.is_file()  # the failed one stays a folder; the other was packed
+    with Recording(fine) as recording:
+        assert [e.kind for e in recording.entries()] == ["event"] * 3
 
 
 def test_unusable_record_folder_serves_every_hello(record_server: BridgeServer, tmp_path: Path,

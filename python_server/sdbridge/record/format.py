@@ -40,7 +40,7 @@ import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +123,11 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def open_text(path: Path) -> IO[str]:
+    """`path` opened for writing UTF-8 text (created or emptied): how a writer opens its log by default."""
+    return path.open("w", encoding="utf-8")
+
+
 def _npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
@@ -136,8 +141,13 @@ class RecordingWriter:
     a line above `limits.max_line_bytes`) stops this recording with one warning and `failed` says why.
     """
 
-    def __init__(self, folder: Path, meta: Mapping[str, Any], limits: RecordLimits | None = None) -> None:
-        """Make the folder and meta.json (raises OSError when it cannot, leaving nothing behind)."""
+    def __init__(self, folder: Path, meta: Mapping[str, Any], limits: RecordLimits | None = None,
+                 open_log: Callable[[Path], IO[str]] = open_text) -> None:
+        """Make the folder and meta.json (raises OSError when it cannot, leaving nothing behind).
+
+        `open_log(path)` opens the log for writing (default: `open_text`, the file `folder/log.jsonl`); the
+        writer closes what it returns. Another opener puts the log elsewhere, e.g. on a full device.
+        """
         self.folder = folder
         self.limits = limits if limits is not None else RecordLimits.from_config()
         folder.mkdir(exist_ok=False)
@@ -145,7 +155,7 @@ class RecordingWriter:
             (folder / "frames").mkdir()
             (folder / "meta.json").write_text(json.dumps({"format": FORMAT, "version": VERSION, **to_json(meta)},
                                                          indent=2), encoding="utf-8")
-            self._log = (folder / "log.jsonl").open("w", encoding="utf-8")
+            self._log = open_log(folder / "log.jsonl")
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # the folder this call made, nothing else
             raise

@@ -28,6 +28,9 @@ from sdbridge.record.format import SUFFIX, RecordingWriter, RecordLimits, descri
 
 log = logging.getLogger(__name__)
 
+#: What makes a session's writer: (recording path, meta, limits) -> a RecordingWriter (or one that acts alike).
+WriterFactory = Callable[[Path, Mapping[str, Any], RecordLimits], RecordingWriter]
+
 
 def check_folder(folder: str | Path) -> Path:
     """The record folder, made if missing; ConfigError unless this process can create files in it."""
@@ -105,11 +108,15 @@ class Recorder:
     without it (one warning line each).
     """
 
-    def __init__(self, folder: str | Path, model: Mapping[str, Any], limits: RecordLimits | None = None) -> None:
+    def __init__(self, folder: str | Path, model: Mapping[str, Any], limits: RecordLimits | None = None,
+                 writer_factory: WriterFactory = RecordingWriter) -> None:
         """Check (and make) `folder`: ConfigError unless files can be created in it. `limits`: the sizes a
-        recording keeps to (RecordLimits.from_config(server limits); default: the default limits)."""
+        recording keeps to (RecordLimits.from_config(server limits); default: the default limits).
+        `writer_factory`: makes each session's writer (default: RecordingWriter); kept as the public
+        `writer_factory`, which may be replaced before a session opens (e.g. on a recorder the server made)."""
         self.folder = check_folder(folder)
         self.limits = limits if limits is not None else RecordLimits.from_config()
+        self.writer_factory = writer_factory
         self._model = dict(model)
         self._writers: dict[int, RecordingWriter] = {}
         self._clocks: dict[int, Callable[[], int]] = {}
@@ -127,7 +134,7 @@ class Recorder:
         meta = {"session": {"id": session_id, **client}, "model": self._model,
                 "created": datetime.now(UTC).isoformat()}
         try:
-            writer = RecordingWriter(path, meta, self.limits)
+            writer = self.writer_factory(path, meta, self.limits)
         except Exception as exc:  # a recording that cannot start must not stop the session
             log.warning("session %d is not recorded: cannot create %s: %s; it is served without recording",
                         session_id, path, describe_error(exc))
