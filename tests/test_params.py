@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import math
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from sdbridge import params
-from sdbridge.config import LimitsConfig
+from sdbridge.config import LimitsConfig, PipelineConfig, ServerConfig, parse_config
 from sdbridge.errors import ConfigError, InputError, ProtocolError
 from sdbridge.events.rules import RulesError, parse_rules
 from sdbridge.pipeline.config import StreamConfig
@@ -70,6 +71,34 @@ def test_stream_config_defaults_are_the_registry_defaults() -> None:
     for p in params.REGISTRY:
         if p.params_bit and p.kind is not params.Kind.BLEND:
             assert getattr(config, p.key) == p.default, p.name
+
+
+def test_config_defaults_are_read_from_the_registry_not_restated() -> None:
+    """The server config's [pipeline] (PipelineConfig) and StreamConfig take each live parameter's default from the
+    registry: the same values, and no value written in either class (PipelineConfig's guidance_scale said 1.0
+    while the registry and StreamConfig said 1.2)."""
+    pipeline, stream = PipelineConfig(), StreamConfig()
+    for name in params.BY_NAME.keys() & {f.name for f in dataclasses.fields(PipelineConfig)}:
+        default = params.BY_NAME[name].default
+        for config in (pipeline, stream):
+            value = getattr(config, name)
+            assert getattr(value, "value", value) == default, (type(config).__name__, name)
+    sources = {"PipelineConfig": Path(params.__file__).parent / "config.py",
+               "StreamConfig": Path(params.__file__).parent / "pipeline" / "config.py"}
+    checked = []
+    for cls, path in sources.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        body = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls).body
+        for stmt in body:
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) \
+                    and stmt.target.id in params.BY_NAME and stmt.value is not None:
+                written = ast.unparse(stmt.value)
+                assert "params.BY_NAME[" in written, f"{cls}.{stmt.target.id} = {written}: take it from params.BY_NAME"
+                checked.append(f"{cls}.{stmt.target.id}")
+    assert "PipelineConfig.guidance_scale" in checked and "StreamConfig.guidance_scale" in checked
+    refused = r"^pipeline.guidance_scale: guidance_scale=45.0 must be a number in \[0, 30\]$"
+    with pytest.raises(ConfigError, match=refused):
+        parse_config("[pipeline]\nguidance_scale = 45.0\n", "server.toml")
 
 
 def _inside(p: params.Param) -> Any:
@@ -154,6 +183,10 @@ def test_page_rules_wire_config_and_client_refuse_alike(param: params.Param, val
     with pytest.raises(ConfigError) as config:
         StreamConfig(**{param.key: value})
     texts["StreamConfig"] = str(config.value)
+    with pytest.raises(ConfigError) as server:  # the server config's [pipeline]
+        ServerConfig(pipeline=PipelineConfig(**{param.key: value}))
+    texts["server config"] = str(server.value)
+    assert texts["server config"].startswith(f"pipeline.{param.key}: ")
     client = BridgeClient.__new__(BridgeClient)  # set_params checks before it sends: no connection needed
     with pytest.raises(InputError) as sent:
         client.set_params(**{param.name: value})
@@ -175,6 +208,8 @@ def test_lists_and_blends_are_refused_alike_with_entry_and_range() -> None:
         parse_rules(RULES_HEAD + "[params]\nt_index_list = [10, 99]\n", "p.toml")
     with pytest.raises(ConfigError, match=r"StreamConfig: t_index_list entry 99 \(index 1\)"):
         StreamConfig(t_index_list=(10, 99))
+    with pytest.raises(ConfigError, match=r"^pipeline.t_index_list: t_index_list entry 99 \(index 1\)"):
+        ServerConfig(pipeline=PipelineConfig(t_index_list=(10, 99)))
     with pytest.raises(ProtocolError, match=r"limits.max_t_index_list=2"):
         check_pipeline_values({"t_index_list": [1, 2, 3]}, LimitsConfig(max_t_index_list=2))
     blend = [(1, 1.0), (2, -0.5)]

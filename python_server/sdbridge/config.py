@@ -16,6 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from sdbridge import params
 from sdbridge.errors import ConfigError
 from sdbridge.toml_lines import TomlLines
 
@@ -144,18 +145,22 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Initial pipeline settings of every new session (clients change them with Prompt/Params)."""
+    """Initial pipeline settings of every new session (clients change them with Prompt/Params).
+
+    The live parameters' defaults and ranges are the parameter registry's (sdbridge.params), declared there once;
+    the server config checks them with the registry's check (`_pipeline_ranges`).
+    """
 
     prompt: str = "a watercolor painting"
     negative_prompt: str = ""
-    t_index_list: tuple[int, ...] = (32, 45)
+    t_index_list: tuple[int, ...] = params.BY_NAME["t_index_list"].default
     cfg_mode: GuidanceMode = GuidanceMode.NONE
-    guidance_scale: float = 1.0
-    delta: float = 1.0
-    seed: int = 2
-    similarity_filter: bool = False
-    similarity_threshold: float = 0.98
-    max_skip_frames: int = 10
+    guidance_scale: float = params.BY_NAME["guidance_scale"].default
+    delta: float = params.BY_NAME["delta"].default
+    seed: int = params.BY_NAME["seed"].default
+    similarity_filter: bool = params.BY_NAME["similarity_filter"].default
+    similarity_threshold: float = params.BY_NAME["similarity_threshold"].default
+    max_skip_frames: int = params.BY_NAME["max_skip_frames"].default
 
 
 @dataclass(frozen=True)
@@ -333,6 +338,18 @@ def _validate(cfg: ServerConfig) -> None:
             f"limits.max_message_bytes={lim.max_message_bytes} cannot hold a max_width x max_height RGBA "
             f"frame ({needed} bytes); raise it to >= {needed} or lower max_width/max_height"
         )
+    _pipeline_ranges(cfg.pipeline)
+
+
+def _pipeline_ranges(pipe: PipelineConfig) -> None:
+    """Each [pipeline] value that is a registry parameter, checked in its one range (sdbridge.params): a
+    ConfigError such as "pipeline.guidance_scale: guidance_scale=45.0 must be a number in [0, 30]"."""
+    for f in dataclasses.fields(pipe):
+        if f.name in params.BY_NAME:
+            try:
+                params.check(f.name, getattr(pipe, f.name), f"pipeline.{f.name}")
+            except params.ParamError as exc:
+                raise ConfigError(str(exc)) from None
 
 
 def _budget_checks(lim: LimitsConfig) -> list[tuple[bool, str]]:

@@ -41,19 +41,20 @@ class StreamConfig:
 
     width: int = 512
     height: int = 512
-    t_index_list: tuple[int, ...] = (32, 45)
+    # the live parameters' defaults are the registry's (sdbridge.params), declared there once
+    t_index_list: tuple[int, ...] = params.BY_NAME["t_index_list"].default
     num_inference_steps: int = 50  # length of the LCM timestep ladder that t_index_list indexes into
     cfg_mode: CfgMode = CfgMode.NONE
-    guidance_scale: float = 1.2
-    delta: float = 1.0
-    seed: SeedSpec = 2
+    guidance_scale: float = params.BY_NAME["guidance_scale"].default
+    delta: float = params.BY_NAME["delta"].default
+    seed: SeedSpec = params.BY_NAME["seed"].default
     seed_interpolation: Interpolation = Interpolation.SLERP
     prompt_interpolation: Interpolation = Interpolation.LINEAR
     frame_buffer_size: int = 1
     use_denoising_batch: bool = True
-    similarity_filter: bool = False
-    similarity_threshold: float = 0.98
-    max_skip_frames: int = 10
+    similarity_filter: bool = params.BY_NAME["similarity_filter"].default
+    similarity_threshold: float = params.BY_NAME["similarity_threshold"].default
+    max_skip_frames: int = params.BY_NAME["max_skip_frames"].default
     # Feed the UNet and VAE NHWC ("channels_last") tensors: oneDNN (CPU) and cuDNN pick faster convolution
     # kernels for them. Only activations change layout; the shared model weights are left as loaded.
     channels_last: bool = True
