@@ -91,14 +91,9 @@ def frame_units(pipeline: Any) -> float:
 
 
 def result_job(session: Session, job: FrameJob, layout: Layout, pixels: np.ndarray,
-               timings: dict[str, float], out: PipelineResult) -> ResultJob:
-    """The result of `job` for its own session (pixels in `layout`), naming the input frame it depicts."""
-    # Client frame ids need not be consecutive (a client skips ids of frames it never sent), so the
-    # source of this output is the frame this pipeline processed latency_frames calls ago.
-    session.recent_ids.append(job.frame_id)
-    lag = int(getattr(session.pipeline, "latency_frames", 0))
-    ids = session.recent_ids
-    source = ids[-1 - lag] if len(ids) > lag else ids[0]
+               timings: dict[str, float], out: PipelineResult, source_frame_id: int) -> ResultJob:
+    """The result of `job` for its own session (pixels in `layout`), naming the input frame it depicts
+    (`source_frame_id`: runtime.frame_book names it, counting frames processed, never id arithmetic)."""
     return ResultJob(
         identity=session.identity,
         session_id=session.session_id,
@@ -110,7 +105,7 @@ def result_job(session: Session, job: FrameJob, layout: Layout, pixels: np.ndarr
         is_warmup=bool(out.is_warmup),
         skipped=bool(out.skipped),
         client_timestamp_us=job.client_timestamp_us,
-        source_frame_id=source,
+        source_frame_id=source_frame_id,
         received_at=job.received_at,
         client_send_us=job.client_send_us,
     )

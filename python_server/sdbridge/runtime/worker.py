@@ -1,64 +1,58 @@
-"""The worker thread: the only thread that calls pipelines.
+"""The worker thread: schedules the sessions' frames and pipeline updates; its device lane runs the model.
 
 Each turn serves the session with work that was charged the least worker time so far (the fair share,
 runtime.queues.FairShare; ties go round-robin): it applies the session's pending updates (large prompt
 blends are encoded a slice per turn: runtime.updates), takes its latest frame, converts it to the
-pipeline's RGB top-down input at the processing size, runs the session's own pipeline and converts the
-output back to the client's layout. The turn's seconds are charged to the session, so a session whose
-requests cost more (a long t_index_list, prompt blends) gets proportionally fewer turns while others wait.
-Other waiting sessions at most one quantum ahead, or whose frames cost no more than the first's, may share
-the turn's UNet call; that call's time is split between them by their UNet samples. Finished results and
-errors leave through callbacks; the server sends them from its I/O thread.
+pipeline's RGB top-down input at the processing size (and uploads it to the model's device), and submits
+the model call to the device lane (runtime.device_lane). While the lane runs that call, the worker thread
+does the next frame's host work; a call's outputs are converted back to the client's layout (with the
+alpha of the frame each output depicts: runtime.frame_book) once the lane reports it finished, in
+submission order. The lane holds at most two calls (one running, one ready to start), so frames wait in
+the latest-wins slots, not behind the device. The turn's host seconds and the call's device seconds are
+charged to the sessions whose frames used them, so a session whose requests cost more (a long
+t_index_list, prompt blends) gets proportionally fewer turns while others wait. Other waiting sessions at
+most one quantum ahead, or whose frames cost no more than the first's, may share the turn's call (one
+UNet and VAE batch: sdbridge.pipeline.shared_batch); its time is split between them by their UNet samples.
+`pipelined=False` runs each call on the worker thread itself (serial). Finished results and errors leave
+through callbacks; the server sends them from its I/O thread.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from sdbridge.errors import BridgeError
+from sdbridge.runtime.device_lane import DeviceLane, InlineLane, LaneJob
+from sdbridge.runtime.frame_work import Begun, FrameWork
 from sdbridge.runtime.pipeline_api import (
     PipelineFactory,
-    PipelineResult,
     SessionPipeline,
     SizePolicy,
     WorkerFailure,
     frame_units,
-    result_job,
     shares_unet_batch,
 )
-from sdbridge.runtime.pixels import Layout, from_pipeline, pixel_view, to_pipeline
 from sdbridge.runtime.queues import FairShare
-from sdbridge.runtime.sessions import FrameJob, ResultJob, Session, SessionTable, blend_prompts
+from sdbridge.runtime.sessions import FrameJob, ResultJob, Session, SessionTable
 from sdbridge.runtime.updates import UpdateApplier
+
+__all__ = ["PipelineFactory", "Worker", "WorkerFailure"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Begun:
-    """A frame whose pipeline and input pixels are ready, between Worker._begin and Worker._end."""
-
-    session: Session
-    job: FrameJob
-    pipeline: SessionPipeline
-    rgb: np.ndarray  # (h, w, 3) uint8 at the processing size
-    alpha: np.ndarray | None  # the client's alpha to put back, (H, W)
-    marks: tuple[float, float, float]  # perf_counter at start, after setup, after pixel decode
-
-
 class Worker:
-    """Owns the worker thread. `start()` then `stop()`; `stop` joins the thread.
+    """Owns the worker thread (and its device lane). `start()` then `stop()`; `stop` joins the thread.
 
     `passthrough=True` (the identity model) hands the pipeline a zero-copy RGB view of the wire pixels;
     when the pipeline returns that very view unchanged, the client's own bytes go back as the result
-    (same stride and row order) instead of being converted twice.
+    (same stride and row order) instead of being converted twice. `pipelined=False`: every model call runs
+    on the worker thread, no overlap (the serial worker).
     """
 
     def __init__(
@@ -72,43 +66,48 @@ class Worker:
         passthrough: bool = False,
         wrap: Callable[[Session, SessionPipeline], SessionPipeline] | None = None,
         share_unet_batch: bool = False,
+        pipelined: bool = True,
     ) -> None:
         self._table = table
-        self._build = build_pipeline
-        self._size_policy = size_policy
         self._on_result = on_result
         self._on_failure = on_failure
-        self._default_prompt = dict(default_prompt or {})
-        self._passthrough = passthrough
-        self._wrap = wrap  # e.g. the session recorder (sdbridge.record): sees every call of a session's pipeline
+        # wrap: e.g. the session recorder (sdbridge.record): sees every call of a session's pipeline
+        self._frames = FrameWork(build_pipeline, size_policy, dict(default_prompt or {}), passthrough, wrap,
+                                 self._settle)
         # Run the frames of all sessions that have one pending, at the same size, as one UNet call
         # (sdbridge.pipeline.shared_batch). Wrapped (recorded) pipelines always run alone.
         self._share = share_unet_batch
-        self._updates = UpdateApplier(self._default_prompt, lambda session, exc: self._fail(session, None, exc))
+        self._pipelined = pipelined
+        self._lane: DeviceLane | InlineLane = InlineLane()
+        self._collected: list[ResultJob] = []  # finished while settling a session, not yet held by the loop
+        self._updates = UpdateApplier(dict(default_prompt or {}), lambda session, exc: self._fail(session, None, exc))
         self.fair_share = FairShare()  # worker seconds charged per session id
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._idle = False
 
     def start(self) -> None:
-        """Start the worker thread."""
+        """Start the worker thread (and, when pipelined, its device lane)."""
         if self._thread is not None:
             return
+        if self._pipelined:
+            self._lane = DeviceLane(self._table.wake)
         self._thread = threading.Thread(target=self._run, name="sdbridge-worker", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Ask the thread to stop after its current frame and join it; True when it ended."""
+        """Ask the thread to stop after the frames it has begun and join it; True when it ended."""
         self._stop.set()
         self._table.wake()
         if self._thread is None:
             return True
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        ended = not self._thread.is_alive()
+        return self._lane.close(timeout) and ended
 
     @property
     def idle(self) -> bool:
-        """True while the thread waits for work (so a new frame would be taken at once)."""
+        """True while the thread waits and would take a new frame at once."""
         return self._idle
 
     def hand_over(self, job: FrameJob, timeout: float = 0.002) -> None:
@@ -129,10 +128,13 @@ class Worker:
     def _run(self) -> None:
         held: list[ResultJob] = []  # finished, published once their sessions' waiting frames have been taken
         while not self._stop.is_set():
-            held = self._release(held)  # results of sessions with no frame waiting go back now
+            held = self._release(held + self._collect())  # results of sessions with no frame waiting go back now
             with self._table.work:
-                chosen = self._choose()
+                chosen = self._choose() if self._lane.has_room else []
                 if not chosen:
+                    if self._lane.busy:  # a call runs: wait for it (or, with room, for a frame to begin)
+                        self._wait_lane(idle=self._lane.has_room)
+                        continue
                     if held:
                         self._publish_all(held)
                         held = []
@@ -143,14 +145,21 @@ class Worker:
                     continue
             # partners join for their frames: a slice of a large blend of theirs waits for a turn of their own
             jobs = [(s, self._charged_take(s, slices=s is chosen[0])) for s in chosen]
-            jobs = [(s, job) for s, job in jobs if job is not None]
             held = self._release(held)
-            if len(jobs) == 1:
-                result = self._run_job(*jobs[0])
-                held += [result] if result is not None else []
-            elif jobs:
-                held += self._run_together(jobs)
-        self._publish_all(held)
+            self._submit([(s, job) for s, job in jobs if job is not None])
+        while self._lane.busy:  # stopping: the calls already submitted finish and go back
+            with self._table.work:
+                self._wait_lane(idle=False)
+            held += self._collect()
+        self._publish_all(held + self._collect())
+
+    def _wait_lane(self, idle: bool) -> None:
+        """Wait (table lock held) until the lane's oldest call finished or a frame arrives."""
+        if self._lane.ready:
+            return
+        self._idle = idle  # (a frame queued now is handed over at once: see hand_over)
+        self._table.work.wait(self._lane.poll_s(0.25))
+        self._idle = False
 
     def _release(self, held: list[ResultJob]) -> list[ResultJob]:
         """Publish the held results of sessions with no frame waiting; return the others, still held.
@@ -176,6 +185,8 @@ class Worker:
         self._forget_gone()
         sessions = self._table.sessions()
         pause = self.fair_share.anticipation([s.session_id for s in sessions if s.has_work])
+        if pause > 0 and self._lane.busy:  # its result is not back yet: its next frame follows that result
+            return []  # (the worker waits for the lane; serving another session now would cost it a turn)
         if pause > 0:
             self._idle = True  # (a frame queued now is handed over at once: see hand_over)
             self._table.work.wait(pause)
@@ -193,9 +204,11 @@ class Worker:
                                    if k in near or frame_units(by_id[k].pipeline) <= units)]
 
     def _forget_gone(self) -> None:
-        """Drop the fair-share records of sessions that are gone (once they outnumber the live ones)."""
-        if len(self.fair_share) > 2 * len(self._table) + 8:
-            self.fair_share.retain({s.session_id for s in self._table.sessions()})
+        """Drop the records of sessions that are gone (once they outnumber the live ones)."""
+        live = {s.session_id for s in self._table.sessions()}
+        if len(self.fair_share) > 2 * len(live) + 8:
+            self.fair_share.retain(live)
+        self._frames.retain(live)
 
     def _charged_take(self, session: Session, slices: bool) -> FrameJob | None:
         start = time.perf_counter()
@@ -209,7 +222,8 @@ class Worker:
             self._publish(result)
 
     def serve(self, session: Session) -> None:
-        """One turn for one session: apply its pending updates, process its latest frame, publish."""
+        """One turn for one session on the calling thread: apply its pending updates, process its latest frame,
+        publish (the inline path; the worker thread is not running)."""
         self._forget_gone()
         job = self._take(session)
         if job is not None:
@@ -243,72 +257,94 @@ class Worker:
 
     def _apply_updates(self, session: Session, slices: bool = True) -> None:
         """Apply the session's queued Prompt/Params updates in arrival order (a large blend: one slice, if
-        `slices`)."""
+        `slices`), once its frames in the lane are finished (they keep the values they were submitted with)."""
         if len(session.updates):
+            self._settle(session)
             self._updates.apply(session, slices)
 
+    def _settle(self, session: Session) -> None:
+        """Return once no call of `session`'s frames is in the lane (its results are collected, in order):
+        then its pipeline may be changed or run on this thread."""
+        while any(b.session is session for group in self._lane.tags() for b in group):
+            with self._table.work:
+                if not self._lane.ready:
+                    self._table.work.wait(self._lane.poll_s(0.05))
+            self._collected += self._collect_lane()
+
     def _run_job(self, session: Session, job: FrameJob) -> ResultJob | None:
-        """Process one frame (its time charged to the session); a failure is reported at once and returns None."""
+        """Process one frame on this thread (its time charged to the session); a failure is reported at once
+        and returns None."""
         start = time.perf_counter()
         try:
-            result = self._process(session, job)
+            begun = self._frames.begin(session, job)
+            if isinstance(begun, Begun):
+                called = time.perf_counter()
+                out = self._frames.call([begun])[0]
+                begun = self._frames.end(begun, out, time.perf_counter() - called)
         except Exception as exc:
             self._failed(session, job, exc)
             return None
         finally:
             self.fair_share.charge(session.session_id, time.perf_counter() - start)
-        return self._account(session, result)
+        return self._account(session, begun)
 
-    def _run_together(self, jobs: list[tuple[Session, FrameJob]]) -> list[ResultJob]:
-        """Frames of several sessions: those whose pipelines can share a UNet batch run as one call."""
+    def _submit(self, jobs: list[tuple[Session, FrameJob]]) -> None:
+        """Begin the frames (host work, charged to each) and submit their calls to the lane: those whose
+        pipelines can share a batch as one call."""
         from sdbridge.pipeline.shared_batch import can_share
 
-        results: list[ResultJob] = []
-        groups: list[list[_Begun]] = []
+        groups: list[list[Begun]] = []
         for session, job in jobs:
             start = time.perf_counter()
             try:
-                begun: _Begun | ResultJob | None = self._begin(session, job)
+                begun: Begun | ResultJob | None = self._frames.begin(session, job)
             except Exception as exc:
                 self._failed(session, job, exc)
                 begun = None
             self.fair_share.charge(session.session_id, time.perf_counter() - start)
             if isinstance(begun, ResultJob):
-                results.append(self._account(session, begun))
+                self._collected.append(self._account(session, begun))
             elif begun is not None:
                 pipe = begun.pipeline
-                group = next((g for g in groups if shares_unet_batch(pipe) and shares_unet_batch(g[0].pipeline)
-                              and can_share(g[0].pipeline, pipe)), None)  # type: ignore[arg-type]
+                group = next((g for g in groups if len(jobs) > 1 and shares_unet_batch(pipe)
+                              and shares_unet_batch(g[0].pipeline) and can_share(g[0].pipeline, pipe)),
+                             None)  # type: ignore[arg-type]
                 if group is None:
                     groups.append([begun])
                 else:
                     group.append(begun)
         for group in groups:
-            results += self._run_group(group)
+            self._lane.submit(functools.partial(self._frames.call, group), group, group[0].cuda_device)
+
+    def _collect(self) -> list[ResultJob]:
+        """The results finished since the last collection, in submission order (never blocks)."""
+        results, self._collected = self._collected, []
+        return results + self._collect_lane()
+
+    def _collect_lane(self) -> list[ResultJob]:
+        results: list[ResultJob] = []
+        for call in self._lane.finished():
+            results += self._complete(call)
         return results
 
-    def _run_group(self, group: list[_Begun]) -> list[ResultJob]:
-        """One pipeline call for the group (a shared UNet batch when several); its time split by frame_units."""
-        from sdbridge.pipeline.shared_batch import run_shared
-
-        start = time.perf_counter()
-        try:
-            if len(group) == 1:
-                outs = [group[0].pipeline(group[0].rgb)]
-            else:
-                outs = run_shared([(b.pipeline, b.rgb) for b in group])  # type: ignore[misc]
-        except Exception as exc:  # the model failed: every frame of this call gets the error
-            outs = []
-            for b in group:
-                self._failed(b.session, b.job, exc)
-        done = time.perf_counter()
+    def _complete(self, call: LaneJob) -> list[ResultJob]:
+        """The results of a finished call: its device seconds split by frame_units, then each output converted
+        (charged to its own session)."""
+        group: list[Begun] = call.tag
         units = [frame_units(b.pipeline) for b in group]
         for b, share in zip(group, units, strict=True):
-            self.fair_share.charge(b.session.session_id, (done - start) * share / sum(units))
+            self.fair_share.charge(b.session.session_id, call.seconds * share / sum(units))
+        if call.error is not None:  # the model failed: every frame of this call gets the error
+            for b in group:
+                self._failed(b.session, b.job, call.error)
+            return []
         results: list[ResultJob] = []
-        for b, out in zip(group, outs, strict=False):
+        for b, out in zip(group, call.value, strict=True):
             ended = time.perf_counter()
-            results.append(self._account(b.session, self._end(b, out, done)))
+            try:
+                results.append(self._account(b.session, self._frames.end(b, out, call.seconds)))
+            except Exception as exc:
+                self._failed(b.session, b.job, exc)
             self.fair_share.charge(b.session.session_id, time.perf_counter() - ended)
         return results
 
@@ -325,82 +361,7 @@ class Worker:
         self.fair_share.published(result.session_id, time.perf_counter())
         self._on_result(result)
 
-    def _ensure_pipeline(self, session: Session, size: tuple[int, int]) -> SessionPipeline:
-        if session.pipeline is not None and session.pipeline_size == size:
-            return session.pipeline
-        pipeline = self._build(size[0], size[1])
-        old_encoder = getattr(session.pipeline, "prompt_encoder", None)
-        new_encoder = getattr(pipeline, "prompt_encoder", None)
-        if old_encoder is not None and new_encoder is not None:  # a new size: the texts need no new encoding
-            new_encoder.adopt(old_encoder)
-        if self._wrap is not None:
-            pipeline = self._wrap(session, pipeline)
-        values = {**self._default_prompt, **session.prompt_values}
-        prepare_args = {k: values.pop(k) for k in ("prompt", "negative_prompt") if k in values}
-        pipeline.prepare(**prepare_args)
-        if values:
-            try:
-                pipeline.update(**values)
-            except Exception:  # values sent before the first frame were invalid: forget them, report
-                session.prompt_values = {k: v for k, v in session.prompt_values.items() if k in prepare_args}
-                raise
-        session.pipeline = pipeline
-        session.pipeline_size = size
-        session.recent_ids.clear()
-        return pipeline
-
-    def _process(self, session: Session, job: FrameJob) -> ResultJob:
-        begun = self._begin(session, job)
-        if isinstance(begun, ResultJob):
-            return begun
-        out = begun.pipeline(begun.rgb)
-        return self._end(begun, out, time.perf_counter())
-
-    def _begin(self, session: Session, job: FrameJob) -> _Begun | ResultJob:
-        """Pipeline, prompt transition and input pixels for a frame (or the finished passthrough result)."""
-        t0 = time.perf_counter()
-        size = self._size_policy(job.layout)
-        pipeline = self._ensure_pipeline(session, size)
-        if session.transition is not None:
-            transition = session.transition
-            position = transition.advance(time.monotonic())
-            if position >= 1.0:
-                session.transition = None
-                session.prompt_values["prompt"] = transition.target
-                pipeline.update(prompt=transition.target)
-            else:
-                pipeline.update(prompt=blend_prompts(transition.start, transition.target, position))
-        t1 = time.perf_counter()
-        if self._passthrough and size == (job.layout.width, job.layout.height):
-            view = pixel_view(job.payload, job.layout)  # (H, W, 3) strided view of the wire bytes
-            out = pipeline(view)
-            if out.image is view:
-                t2 = time.perf_counter()
-                # the client's own bytes: resend the wire frame that holds them (zero-copy) if there is one
-                pixels = job.keep if job.keep is not None else np.frombuffer(job.payload, dtype=np.uint8)
-                timings = {"queue_wait": t0 - job.received_at, "setup": t1 - t0, "decode": 0.0,
-                           "inference": t2 - t1, "encode": 0.0}
-                return result_job(session, job, job.layout, pixels, timings, out)
-        rgb, alpha = to_pipeline(job.payload, job.layout, size)  # (h, w, 3) uint8, alpha (H, W)
-        return _Begun(session, job, pipeline, rgb, alpha, (t0, t1, time.perf_counter()))
-
-    def _end(self, begun: _Begun, out: PipelineResult, inferred_at: float) -> ResultJob:
-        """Convert a pipeline output back to the client's layout; inferred_at: when the pipeline call ended."""
-        job = begun.job
-        client_layout = Layout.packed(job.layout.width, job.layout.height, job.layout.pixel_format,
-                                      job.layout.row_order)
-        pixels = from_pipeline(out.image, begun.alpha, client_layout)  # (H, W, bpp)
-        t0, t1, t2 = begun.marks
-        timings = {
-            "queue_wait": t0 - job.received_at,
-            "setup": t1 - t0,
-            "decode": t2 - t1,
-            "inference": inferred_at - t2,  # with a shared UNet batch: the whole shared call
-            "encode": time.perf_counter() - inferred_at,
-        }
-        return result_job(begun.session, job, client_layout, pixels, timings, out)
-
     def _fail(self, session: Session, frame_id: int | None, exc: Exception) -> None:
         if not isinstance(exc, BridgeError):
-            log.exception("session %d: pipeline failed on frame %s", session.session_id, frame_id)
+            log.error("session %d: pipeline failed on frame %s", session.session_id, frame_id, exc_info=exc)
         self._on_failure(WorkerFailure(session.identity, session.session_id, frame_id, exc))

@@ -1,0 +1,231 @@
+"""The worker's device lane: model calls run here, in order, while the worker thread does the host work.
+
+The worker thread (runtime.worker) picks frames, decodes their pixels and uploads them (host work), then
+`submit`s the model call to the lane and goes on with the next frame's host work; the lane runs the calls
+one after the other on a thread of its own. A call's result is `finished` once its function returned and,
+for a CUDA call, once the event recorded after it (after the download of its output) has completed:
+`torch.cuda.Event.query()`, polled by the worker thread, never waited on. So frame N+1's decode and upload
+overlap frame N's device work, and a result is published as soon as its device work is done.
+
+On CUDA each call is enqueued on the lane's own stream (`torch.cuda.Stream`, created once), made to wait
+for the work the worker thread enqueued on the default stream before the call (the uploads): the call's
+tensors are kept alive by its job until it is finished, so the caching allocator cannot reuse them early.
+On a CPU the lane thread stands in for the stream: a model call that releases the GIL (torch kernels, or a
+fake that sleeps) overlaps the worker thread's host work in the same way.
+The CUDA part (stream, wait, event) is not run on a GPU here: tests/runtime/test_device_lane.py checks it
+with torch.cuda's Stream, Event and stream context replaced by fakes.
+
+`InlineLane` has the same interface and runs each call at once on the caller's thread (the serial worker).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LaneJob:
+    """One model call in the lane: `run` with its outcome once finished (`value` or `error`)."""
+
+    run: Callable[[], Any]
+    tag: Any  # what the caller needs back with the outcome (the frames of the call)
+    cuda_device: Any = None  # torch.device of a CUDA call, else None
+    value: Any = None
+    error: Exception | None = None
+    started: float = 0.0  # time.perf_counter() when the call began on the lane
+    ended: float = 0.0  # when its function returned (its device work may still run on CUDA)
+    event: Any = None  # torch.cuda.Event recorded after the call (CUDA only)
+    returned: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def seconds(self) -> float:
+        """Lane seconds the call took (its function's wall time)."""
+        return max(0.0, self.ended - self.started)
+
+    def done(self) -> bool:
+        """True once the function returned and the event recorded after it (if any) has completed."""
+        with self._lock:
+            if not self.returned:
+                return False
+            event = self.event
+        return event is None or bool(event.query())
+
+    def execute(self, stream: Any) -> None:
+        """Run the call (under `stream` when given: a CUDA call) and record its outcome."""
+        self.started = time.perf_counter()
+        try:
+            if stream is None:
+                self.value = self.run()
+            else:
+                self.value, event = _run_on_stream(self.run, stream, self.cuda_device)
+                with self._lock:
+                    self.event = event
+        except Exception as exc:  # reported to the frames of this call by the worker thread
+            self.error = exc
+        self.ended = time.perf_counter()
+        with self._lock:
+            self.returned = True
+
+
+def _run_on_stream(run: Callable[[], Any], stream: Any, device: Any) -> tuple[Any, Any]:
+    """Enqueue `run` on `stream` after the default stream's work; return its value and an event recorded after
+    it. Not run on a GPU here."""
+    import torch
+
+    stream.wait_stream(torch.cuda.default_stream(device))  # the uploads the worker thread enqueued
+    with torch.cuda.stream(stream):
+        value = run()
+        event = torch.cuda.Event()
+        event.record(stream)
+    return value, event
+
+
+class DeviceLane:
+    """Runs submitted model calls in submission order on its own thread (and CUDA stream). See the module
+    docstring. `on_finished` is called (on the lane thread) whenever a call returns; the worker passes a
+    function that wakes its thread."""
+
+    def __init__(self, on_finished: Callable[[], None], depth: int = 2) -> None:
+        self._on_finished = on_finished
+        self._depth = max(1, depth)
+        self._jobs: deque[LaneJob] = deque()  # submitted, not yet taken back by `finished`, oldest first
+        self._todo: deque[LaneJob] = deque()  # submitted, not yet started
+        self._cond = threading.Condition()
+        self._streams: dict[Any, Any] = {}  # torch.device -> the lane's torch.cuda.Stream (created once)
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="sdbridge-device", daemon=True)
+        self._thread.start()
+
+    @property
+    def has_room(self) -> bool:
+        """True while fewer than `depth` calls are submitted and not taken back (one runs, one waits)."""
+        with self._cond:
+            return len(self._jobs) < self._depth
+
+    @property
+    def busy(self) -> bool:
+        """True while a submitted call has not been taken back by `finished`."""
+        with self._cond:
+            return bool(self._jobs)
+
+    @property
+    def ready(self) -> bool:
+        """True when the oldest call not taken back has finished (`finished` returns it)."""
+        with self._cond:
+            return bool(self._jobs) and self._jobs[0].done()
+
+    def submit(self, run: Callable[[], Any], tag: Any, cuda_device: Any = None) -> LaneJob:
+        """Queue a call (after the ones already queued). `cuda_device`: the torch.device of a CUDA call."""
+        job = LaneJob(run, tag, cuda_device)
+        with self._cond:
+            self._jobs.append(job)
+            self._todo.append(job)
+            self._cond.notify_all()
+        return job
+
+    def finished(self) -> list[LaneJob]:
+        """Take back the finished calls at the head of the lane, in submission order (never blocks)."""
+        out: list[LaneJob] = []
+        with self._cond:
+            while self._jobs and self._jobs[0].done():
+                out.append(self._jobs.popleft())
+        return out
+
+    def tags(self) -> list[Any]:
+        """The tags of the calls submitted and not yet taken back, oldest first."""
+        with self._cond:
+            return [job.tag for job in self._jobs]
+
+    def poll_s(self, idle_s: float) -> float:
+        """How long the worker may wait for a wake-up: 1 ms while a returned call's event is still pending
+        (nobody wakes the worker when the GPU completes it), else `idle_s`."""
+        with self._cond:
+            pending = any(job.returned and not job.done() for job in self._jobs)
+        return 0.001 if pending else idle_s
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop the lane thread once the queued calls ran; True when it ended."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._todo and not self._closed:
+                    self._cond.wait()
+                if not self._todo:
+                    return
+                job = self._todo.popleft()
+            job.execute(self._stream(job.cuda_device))
+            try:
+                self._on_finished()
+            except Exception:  # the worker's wake-up must not end the lane
+                log.exception("device lane: waking the worker failed")
+
+    def _stream(self, device: Any) -> Any:
+        """The lane's CUDA stream on `device` (created at its first call), or None for a CPU call."""
+        if device is None:
+            return None
+        stream = self._streams.get(device)
+        if stream is None:
+            import torch
+
+            stream = self._streams[device] = torch.cuda.Stream(device)
+        return stream
+
+
+class InlineLane:
+    """DeviceLane's interface, running each call at once on the caller's thread (the serial worker)."""
+
+    has_room = True
+
+    def __init__(self) -> None:
+        self._done: deque[LaneJob] = deque()
+
+    @property
+    def busy(self) -> bool:
+        """True while a call ran and has not been taken back."""
+        return bool(self._done)
+
+    @property
+    def ready(self) -> bool:
+        """True when a call ran and has not been taken back."""
+        return bool(self._done)
+
+    def submit(self, run: Callable[[], Any], tag: Any, cuda_device: Any = None) -> LaneJob:
+        """Run the call now (a CUDA call: on the current stream, finished when its function returns)."""
+        job = LaneJob(run, tag)
+        job.execute(None)
+        self._done.append(job)
+        return job
+
+    def finished(self) -> list[LaneJob]:
+        """The calls run since the last call, in order."""
+        out = list(self._done)
+        self._done.clear()
+        return out
+
+    def tags(self) -> list[Any]:
+        """The tags of the calls not yet taken back."""
+        return [job.tag for job in self._done]
+
+    def poll_s(self, idle_s: float) -> float:
+        """`idle_s`: nothing is ever pending on a device."""
+        return idle_s
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Nothing to stop."""
+        return True
+
