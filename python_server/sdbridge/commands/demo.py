@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sdbridge import params
 from sdbridge.quantiles import percentile
 
 if TYPE_CHECKING:
@@ -44,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--prompt", default="a watercolor painting of a castle on green hills")
     parser.add_argument("--negative-prompt", default="blurry, low quality")
-    parser.add_argument("--t-index", type=int, nargs="+", default=[32, 45], help="t_index_list (strength)")
+    parser.add_argument("--t-index", type=int, nargs="+", default=list(params.BY_NAME["t_index_list"].default),
+                        help="t_index_list (strength; default: the registry's)")
     parser.add_argument("--cfg", default="self", choices=["none", "full", "self", "initialize"])
     parser.add_argument("--guidance", type=float, default=1.4)
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for PNG pairs")
