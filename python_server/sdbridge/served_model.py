@@ -42,7 +42,9 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
     """Load the configured model once; return a per-session pipeline factory and its description.
 
     Imports torch and sdbridge.pipeline (only here, never at package import). `[accel]` picks the backend
-    (sdbridge.acceleration); `on_fatal` gets a failed background engine build.
+    (sdbridge.acceleration); `on_fatal` gets a failed background engine build. The compiled backend is warmed
+    here (acceleration/warmup.py: every UNet batch the server will use, logged "warm in N s"), so the server,
+    which binds after this returns, serves its first client without compiling.
     """
     import torch
 
@@ -60,11 +62,17 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
         hint = bf16_hint(mc.device, dtype.value)
         if hint:
             log.info("%s", hint)
-    if config.accel.backend is not Accel.EAGER:
-        from sdbridge.acceleration.serving import accelerate_for_server
+    if config.accel.backend is Accel.EAGER:
+        return factory_from_components(components, config)
+    from sdbridge.acceleration.serving import accelerate_for_server
 
-        components = accelerate_for_server(components, config, on_fatal)
-    return factory_from_components(components, config)
+    components, handle = accelerate_for_server(components, config, on_fatal)
+    factory, description = factory_from_components(components, config)
+    if config.accel.backend is Accel.COMPILE:  # every UNet batch it will use compiled before the server binds
+        from sdbridge.acceleration.warmup import compiled_runners, warm_up
+
+        warm_up(factory, config, compiled_runners(handle))
+    return factory, description
 
 
 def factory_from_components(components: Any, config: ServerConfig) -> tuple[PipelineFactory, ModelDescription]:

@@ -69,11 +69,6 @@ def test_identity_has_nothing_to_accelerate() -> None:
         accelerate(load_components("identity"), AccelOptions(BackendChoice.ONNXRUNTIME))
 
 
-def test_cuda_graphs_need_cuda(tiny: Components) -> None:
-    with pytest.raises(BackendUnavailableError, match="cuda_graphs"):
-        accelerate(tiny, AccelOptions(BackendChoice.COMPILE, cuda_graphs=True))
-
-
 def test_shape_ranges_are_validated() -> None:
     with pytest.raises(ConfigError, match="min <= opt <= max"):
         ShapeRange(batch=(4, 2, 8))

@@ -81,3 +81,34 @@ def test_cuda_graphs_match_torch(tiny_cuda: Components) -> None:
     """torch.compile mode "reduce-overhead" (CUDA graphs) through the same seam."""
     graphs = accelerate(tiny_cuda, AccelOptions(BackendChoice.COMPILE, cuda_graphs=True))
     _agree(tiny_cuda, graphs, 64, CfgMode.NONE, atol=5e-2)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_served_cuda_graphs_are_warm_and_shared_batches_match() -> None:
+    """The server's compile path with CUDA graphs (inductor): warmed at load, nothing compiled while serving, and
+    sessions sharing a UNet call get what they get alone (outputs of a CUDA graph are copied before reuse)."""
+    from torch._dynamo.utils import counters
+
+    from sdbridge.config import Accel, ServerConfig, with_overrides
+    from sdbridge.pipeline.shared_batch import run_shared
+    from sdbridge.served_model import load_model
+
+    config = with_overrides(ServerConfig(), model={"name": "tiny", "device": "cuda", "width": 64, "height": 64},
+                            limits={"max_sessions": 2}, accel={"backend": Accel.COMPILE, "cuda_graphs": True})
+    factory, _ = load_model(config)
+    graphed = [factory(64, 64) for _ in range(2)]
+    alone = [StreamPipeline(load_components("tiny", device="cuda", dtype=torch.float16),
+                            StreamConfig(width=64, height=64, t_index_list=config.pipeline.t_index_list))
+             for _ in range(2)]
+    for k, pipe in enumerate(graphed + alone):
+        pipe.prepare(f"castle {k % 2}")
+    graphs = counters["stats"]["unique_graphs"]
+    for frame in range(4):
+        images = random_frames(2, 64, seed=frame)
+        got = run_shared(list(zip(graphed, images, strict=True)))
+        expected = [pipe(image) for pipe, image in zip(alone, images, strict=True)]
+        for g, e in zip(got, expected, strict=True):
+            if not e.is_warmup:
+                torch.testing.assert_close(g.latents.float(), e.latents.float(), atol=5e-2, rtol=1e-2)
+    assert counters["stats"]["unique_graphs"] == graphs

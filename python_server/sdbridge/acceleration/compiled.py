@@ -1,12 +1,15 @@
-"""torch.compile backend: the three export modules compiled with inductor (dynamic shapes).
+"""torch.compile backend: the three export modules compiled with static shapes (dynamic=False).
 
-Compilation is lazy: the first call of each new shape compiles (seconds to minutes); later calls run the
-compiled code. On CUDA, `cuda_graphs=True` uses mode "reduce-overhead" (CUDA graphs; not run here).
+Each input shape gets a graph of its own (static_compile.StaticCompiled). The server compiles every shape it
+will use before it binds (warmup.py); a shape first seen while serving is compiled then, logged and counted.
+On CUDA, `cuda_graphs=True` uses mode "reduce-overhead": each graph is also captured as a CUDA graph (not run
+on a GPU here). On any other device the same code path compiles without CUDA graphs, and says so in the log.
 Nothing is cached in engines/: torch keeps its own compile cache.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sysconfig
 from pathlib import Path
@@ -16,19 +19,25 @@ import torch
 
 from sdbridge.acceleration.base import AccelOptions, Backend, BackendChoice, Runners
 from sdbridge.acceleration.export_modules import export_modules
+from sdbridge.acceleration.static_compile import StaticCompiled
 from sdbridge.errors import BackendUnavailableError
 
 if TYPE_CHECKING:
     from sdbridge.pipeline import Components
 
+log = logging.getLogger(__name__)
+
+#: The torch.compile backend the server uses ("eager" / "aot_eager" check the compile path without code generation).
+COMPILER = "inductor"
+
 
 class CompiledBackend(Backend):
-    """torch.compile(backend="inductor") of the UNet, VAE encoder and VAE decoder."""
+    """torch.compile(backend=compiler, dynamic=False) of the UNet, VAE encoder and VAE decoder (default COMPILER)."""
 
     choice = BackendChoice.COMPILE
 
-    def __init__(self, compiler: str = "inductor") -> None:
-        self.compiler = compiler
+    def __init__(self, compiler: str | None = None) -> None:
+        self.compiler = compiler or COMPILER
 
     def check(self, components: Components) -> None:
         """Inductor on CPU needs a C++ compiler and Python headers; CUDA graphs need a CUDA device."""
@@ -52,19 +61,16 @@ class CompiledBackend(Backend):
         return str(torch.__version__)
 
     def runners(self, components: Components, options: AccelOptions) -> Runners:
-        """torch.compile wrappers (compiled at their first call)."""
+        """Static-shape torch.compile wrappers (each shape compiled at its first call: the server warms them)."""
         self.check(components)
-        if options.cuda_graphs and components.device.type != "cuda":
-            raise BackendUnavailableError(
-                f"cuda_graphs=True needs a CUDA device, the model is on {components.device}; "
-                "drop cuda_graphs or run on a GPU")
-        mode = "reduce-overhead" if options.cuda_graphs else None
+        graphs = options.cuda_graphs and components.device.type == "cuda"
+        if options.cuda_graphs and not graphs:
+            log.warning("cuda_graphs: the model is on %s and CUDA graphs need a CUDA device; torch.compile runs the "
+                        "same static shapes without CUDA graphs", components.device)
+        mode = "reduce-overhead" if graphs else None
         unet, encode, decode = export_modules(components)
-
-        def compiled(module: torch.nn.Module) -> torch.nn.Module:
-            return torch.compile(module, backend=self.compiler, mode=mode, dynamic=None)  # type: ignore[return-value]
-
-        return Runners(unet=compiled(unet), vae_encode=compiled(encode), vae_decode=compiled(decode),
-                       description=f"torch {torch.__version__} compile ({self.compiler}"
-                                   f"{', CUDA graphs' if mode else ''})")
-
+        return Runners(unet=StaticCompiled("unet", unet, self.compiler, mode),
+                       vae_encode=StaticCompiled("vae_encode", encode, self.compiler, mode),
+                       vae_decode=StaticCompiled("vae_decode", decode, self.compiler, mode),
+                       description=f"torch {torch.__version__} compile ({self.compiler}, static shapes"
+                                   f"{', CUDA graphs' if graphs else ''})")

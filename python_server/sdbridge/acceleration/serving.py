@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sdbridge.acceleration.base import AccelOptions, BackendChoice, ShapeRange
-from sdbridge.acceleration.factory import accelerate_with_handle
+from sdbridge.acceleration.factory import AccelHandle, accelerate_with_handle
 from sdbridge.pipeline.guidance import CfgMode, unet_evaluations
 
 if TYPE_CHECKING:
@@ -38,14 +38,15 @@ def server_shapes(config: ServerConfig) -> ShapeRange:
 
 
 def accelerate_for_server(components: Components, config: ServerConfig,
-                          on_fatal: Callable[[BaseException], None] | None = None) -> Components:
+                          on_fatal: Callable[[BaseException], None] | None = None) -> tuple[Components, AccelHandle]:
     """`components` on the configured backend (foreground build, or background with a torch fallback that is
-    announced in the log and replaced when the engines are ready)."""
+    announced in the log and replaced when the engines are ready), and the handle of its runners (the compiled
+    backend's warm-up reaches them there: acceleration/warmup.py)."""
     accel = config.accel
     options = AccelOptions(BackendChoice(accel.backend.value), engines_dir=Path(accel.engines_dir),
-                           background=accel.background, threads=accel.threads, shapes=server_shapes(config),
-                           ort_providers=tuple(accel.ort_providers))
+                           background=accel.background, threads=accel.threads, cuda_graphs=accel.cuda_graphs,
+                           shapes=server_shapes(config), ort_providers=tuple(accel.ort_providers))
     accelerated, handle = accelerate_with_handle(components, options, on_error=on_fatal)
     log.info("acceleration %s: %s%s", options.backend.value, handle.description,
              "" if handle.ready else " until the background build finishes")
-    return accelerated
+    return accelerated, handle
