@@ -13,9 +13,9 @@ the number of steps or the CFG mode, sessions at another size (`processing_size 
 mixing sessions whose batches differ.
 
 CUDA graphs (not run on a GPU here): CUDA graph trees run a new graph once as a warm-up, record it at its second
-call and replay it from the third, hence WARM_ROUNDS = 3. torch binds each compiled graph to the CUDA-graph tree
-of the thread that first calls it (torch._inductor.cudagraph_trees), so the graphs recorded here on the loading
-thread are the ones the worker thread replays.
+call and replay it from the third, hence WARM_ROUNDS = 3. torch binds each compiled graph to the graph-tree
+manager of the thread that first calls it (torch._inductor.cudagraph_trees: the per-shape function it caches is
+that manager's `run`), so the graphs recorded here on the loading thread are the ones the worker thread replays.
 """
 
 from __future__ import annotations
