@@ -92,15 +92,13 @@ def test_served_cuda_graphs_are_warm_and_shared_batches_match() -> None:
 
     from sdbridge.config import Accel, ServerConfig, with_overrides
     from sdbridge.pipeline.shared_batch import run_shared
-    from sdbridge.served_model import load_model
+    from sdbridge.served_model import factory_from_components, load_model
 
     config = with_overrides(ServerConfig(), model={"name": "tiny", "device": "cuda", "width": 64, "height": 64},
                             limits={"max_sessions": 2}, accel={"backend": Accel.COMPILE, "cuda_graphs": True})
     factory, _ = load_model(config)
-    graphed = [factory(64, 64) for _ in range(2)]
-    alone = [StreamPipeline(load_components("tiny", device="cuda", dtype=torch.float16),
-                            StreamConfig(width=64, height=64, t_index_list=config.pipeline.t_index_list))
-             for _ in range(2)]
+    eager, _ = factory_from_components(load_components("tiny", device="cuda", dtype=torch.float16), config)
+    graphed, alone = [factory(64, 64) for _ in range(2)], [eager(64, 64) for _ in range(2)]
     for k, pipe in enumerate(graphed + alone):
         pipe.prepare(f"castle {k % 2}")
     graphs = counters["stats"]["unique_graphs"]
