@@ -60,7 +60,9 @@ struct STREAMDIFFUSIONBRIDGE_API FSDBridgeWeightedPrompt
 	float Weight = 1.0f;
 };
 
-/** Runtime parameters; only the fields whose toggle is on are sent (the others stay as they are). */
+/** Runtime parameters; only the fields whose toggle is on are sent (the others stay as they are). Initial values
+ *  and clamps are the server's parameter registry's (python_server/sdbridge/params.py), written out because
+ *  UPROPERTY metadata takes literals; tests/test_unreal_param_defaults.py keeps them equal. */
 USTRUCT(BlueprintType)
 struct STREAMDIFFUSIONBRIDGE_API FSDBridgeParams
 {
@@ -69,7 +71,7 @@ struct STREAMDIFFUSIONBRIDGE_API FSDBridgeParams
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
 	bool bSetGuidanceScale = false;
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetGuidanceScale"))
-	float GuidanceScale = 1.0f;
+	float GuidanceScale = 1.2f;
 
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
 	bool bSetDelta = false;
