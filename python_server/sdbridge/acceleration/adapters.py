@@ -47,6 +47,24 @@ class UnetAdapter:
         self._slot = slot
         self.config = config
 
+    @property
+    def max_batch(self) -> int | None:
+        """The largest UNet batch the current runners accept (an engine's range), None for any: shared UNet
+        calls (pipeline/shared_batch.py) are split to fit. Read per call: a background build switches runners."""
+        batch = self._slot.current.unet_batch
+        return None if batch is None else batch[1]
+
+    @property
+    def min_batch(self) -> int:
+        """The smallest UNet batch the current runners accept (1 unless an engine was built for more)."""
+        batch = self._slot.current.unet_batch
+        return 1 if batch is None else batch[0]
+
+    @property
+    def memory_format(self) -> torch.memory_format | None:
+        """The layout the current runners (UNet and VAE) bind without a copy; None = any (torch modules)."""
+        return self._slot.current.memory_format
+
     def __call__(self, sample: torch.Tensor, timestep: torch.Tensor, encoder_hidden_states: torch.Tensor,
                  added_cond_kwargs: dict[str, torch.Tensor] | None = None, return_dict: bool = False,
                  **unsupported: object) -> tuple[torch.Tensor]:

@@ -104,12 +104,20 @@ ImageRunner = Callable[[torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class Runners:
-    """The three callables a backend provides, and a one-line description for logs."""
+    """The three callables a backend provides, and a one-line description for logs.
+
+    `unet_batch`: (min, max) UNet batch the unet runner accepts (an engine built for a batch range); None = any.
+    Callers that merge requests (pipeline/shared_batch.py) split them to fit, through the UNet adapter's
+    `max_batch`. `memory_format`: the layout the runners bind without a copy (engines: torch.contiguous_format,
+    NCHW); None = any (torch modules, which StreamConfig.channels_last feeds NHWC).
+    """
 
     unet: UnetRunner
     vae_encode: ImageRunner
     vae_decode: ImageRunner
     description: str
+    unet_batch: tuple[int, int] | None = None
+    memory_format: torch.memory_format | None = None
 
 
 class Backend(ABC):

@@ -3,7 +3,15 @@
 Execution providers by device: "cpu" -> CPUExecutionProvider (run here); "cuda" -> CUDAExecutionProvider
 (needs onnxruntime-gpu; written against ONNX Runtime's documented Python API, not run here). Sessions use
 graph optimisation level ALL, `threads` intra-op threads that sleep when idle, and IO binding: inputs and
-outputs are bound to torch tensors' memory, so no copies are made on either side.
+outputs are bound to torch tensors' memory (NCHW-contiguous, which StreamPipeline feeds engine backends:
+Runners.memory_format), so no copies are made on either side. Element types are ONNX's TensorProto enum
+values (bfloat16 has no numpy dtype).
+
+CUDA (not run on a GPU here): each session runs on its own torch CUDA stream, passed to ONNX Runtime as the
+CUDA / TensorRT execution provider's `user_compute_stream` (ONNX Runtime ignores stream 0, torch's default
+stream). A call makes that stream wait for torch's current stream, runs with the run option
+`disable_synchronize_execution_providers` (no host synchronisation), and makes torch's current stream wait
+for it: the order is kept on the GPU, the host never waits.
 """
 
 from __future__ import annotations
@@ -18,14 +26,17 @@ import torch
 
 from sdbridge.acceleration.base import AccelOptions, Backend, BackendChoice, Runners
 from sdbridge.acceleration.onnx_export import cached_onnx, require_onnx
-from sdbridge.errors import BackendUnavailableError
+from sdbridge.errors import BackendUnavailableError, InputError
 
 if TYPE_CHECKING:
     from sdbridge.pipeline import Components
 
 log = logging.getLogger(__name__)
 
-_NP_DTYPES = {torch.float32: "float32", torch.float16: "float16", torch.int64: "int64", torch.bfloat16: "bfloat16"}
+# ONNX TensorProto element types (onnx.TensorProto.FLOAT, FLOAT16, INT64, BFLOAT16), which IOBinding.bind_input
+# and bind_output accept in place of a numpy dtype
+ONNX_ELEMENT_TYPES = {torch.float32: 1, torch.float16: 10, torch.int64: 7, torch.bfloat16: 16}
+_STREAM_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
 def _ort() -> Any:
@@ -68,8 +79,20 @@ def providers_for(device: torch.device, requested: tuple[str, ...] = ()) -> list
     return [wanted]
 
 
+def element_type(dtype: torch.dtype, name: str) -> int:
+    """The ONNX element type of `dtype` for IO binding; InputError names the tensor and the dtypes bound."""
+    try:
+        return ONNX_ELEMENT_TYPES[dtype]
+    except KeyError:
+        raise InputError(f"onnxruntime input {name!r} is {dtype}; IO binding takes "
+                         f"{', '.join(str(d) for d in ONNX_ELEMENT_TYPES)}: load the model in one of those") from None
+
+
 class OrtSession:
-    """One ONNX Runtime session called with torch tensors through IO binding."""
+    """One ONNX Runtime session called with torch tensors through IO binding.
+
+    `copies` counts inputs that were not NCHW-contiguous and had to be copied before binding.
+    """
 
     def __init__(self, path: Path, device: torch.device, threads: int,
                  output_shape: Callable[..., tuple[int, ...]], output_dtype: torch.dtype,
@@ -84,32 +107,52 @@ class OrtSession:
         # slowed every torch op around the sessions (and torch itself in the same process); measured 1.46x
         # more frames/s with small at 256x256, 2 threads.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        started = time.perf_counter()
-        self.session = ort.InferenceSession(str(path), options, providers=providers_for(device, providers))
-        log.info("onnxruntime session %s ready in %.1f s", path.name, time.perf_counter() - started)
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.output_name = self.session.get_outputs()[0].name
         self._device = device
         self._device_type = "cuda" if device.type == "cuda" else "cpu"
         self._device_id = (device.index or 0) if device.type == "cuda" else 0
+        self._stream = torch.cuda.Stream(device) if self._device_type == "cuda" else None
+        self._run_options = None
+        chosen: list[Any] = list(providers_for(device, providers))
+        if self._stream is not None:  # pragma: no cover - GPU only; not run on a GPU here
+            chosen = stream_providers(chosen, self._device_id, self._stream.cuda_stream)
+            self._run_options = ort.RunOptions()
+            self._run_options.add_run_config_entry("disable_synchronize_execution_providers", "1")
+        started = time.perf_counter()
+        self.session = ort.InferenceSession(str(path), options, providers=chosen)
+        log.info("onnxruntime session %s ready in %.1f s", path.name, time.perf_counter() - started)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_name = self.session.get_outputs()[0].name
         self._output_shape = output_shape
         self._output_dtype = output_dtype
+        self.copies = 0
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
         binding = self.session.io_binding()
-        keep = []  # contiguous copies must outlive the run
+        keep = []  # copies must outlive the run
         for name, tensor in zip(self.input_names, inputs, strict=True):
-            t = tensor.contiguous()
+            t = tensor if tensor.is_contiguous() else tensor.contiguous()
+            self.copies += t is not tensor
             keep.append(t)
-            binding.bind_input(name, self._device_type, self._device_id, _NP_DTYPES[t.dtype], tuple(t.shape),
-                               t.data_ptr())
+            binding.bind_input(name, self._device_type, self._device_id, element_type(t.dtype, name),
+                               tuple(t.shape), t.data_ptr())
         out = torch.empty(self._output_shape(*inputs), device=self._device, dtype=self._output_dtype)
-        binding.bind_output(self.output_name, self._device_type, self._device_id, _NP_DTYPES[out.dtype],
-                            tuple(out.shape), out.data_ptr())
-        if self._device_type == "cuda":  # pragma: no cover - GPU only
-            torch.cuda.current_stream(self._device).synchronize()
-        self.session.run_with_iobinding(binding)
+        binding.bind_output(self.output_name, self._device_type, self._device_id,
+                            element_type(out.dtype, self.output_name), tuple(out.shape), out.data_ptr())
+        if self._stream is None:
+            self.session.run_with_iobinding(binding)
+            return out
+        current = torch.cuda.current_stream(self._device)  # pragma: no cover - GPU only; not run on a GPU here
+        self._stream.wait_stream(current)  # inputs written on torch's stream are read on ONNX Runtime's
+        self.session.run_with_iobinding(binding, self._run_options)
+        current.wait_stream(self._stream)  # torch's next kernels read `out` after ONNX Runtime wrote it
         return out
+
+
+def stream_providers(providers: list[Any], device_id: int, stream: int) -> list[Any]:
+    """`providers` with the CUDA / TensorRT execution providers running on CUDA stream `stream` (a
+    cudaStream_t as an int, non-zero), as (name, options) pairs; the others unchanged."""
+    return [(p, {"device_id": str(device_id), "user_compute_stream": str(stream)}) if p in _STREAM_PROVIDERS else p
+            for p in providers]
 
 
 class OnnxRuntimeBackend(Backend):
@@ -148,4 +191,4 @@ class OnnxRuntimeBackend(Backend):
 
         return Runners(unet=run_unet, vae_encode=encode, vae_decode=decode,
                        description=f"onnxruntime {self.version()} ({', '.join(providers_for(dev, wanted))}, "
-                                   f"{threads} threads)")
+                                   f"{threads} threads)", memory_format=torch.contiguous_format)

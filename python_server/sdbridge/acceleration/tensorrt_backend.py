@@ -2,10 +2,17 @@
 
 Written against TensorRT 10's documented Python API: the cached ONNX graphs (onnx_export.cached_onnx) are
 parsed by trt.OnnxParser and built into serialized engines with one optimisation profile spanning the
-ShapeRange (so any batch and size inside the range runs without a rebuild), FP16 when the model is
-float16, and a tqdm progress bar fed by trt.IProgressMonitor. Engines are cached in engines/ under a key
-with the TensorRT version and the GPU's compute capability. At run time, tensors are bound by address
-(set_tensor_address) and run with execute_async_v3 on torch's current CUDA stream: no copies.
+ShapeRange (so any batch and size inside the range runs without a rebuild), the FP16 builder flag for
+float16 models and BF16 for bfloat16 ones, and a tqdm progress bar fed by trt.IProgressMonitor. Engines are
+cached in engines/ under a key with the TensorRT version and the GPU's compute capability. At run time,
+tensors are bound by address (set_tensor_address) and run with execute_async_v3 on torch's current CUDA
+stream.
+
+Layout: the engines' I/O tensors keep TensorRT's default LINEAR format (NCHW, torch.contiguous_format).
+TensorRT's channel-last I/O formats do not match torch's channels_last for these models: HWC is FP32/UINT8
+only, HWC8/HWC16 pad the channels to 8/16 (a latent has 4). So the runners say so (Runners.memory_format)
+and StreamPipeline feeds engines NCHW tensors, which are bound as they are: no copy. A tensor in another
+layout is copied once into NCHW (counted in TrtRunner.copies).
 """
 
 from __future__ import annotations
@@ -103,9 +110,15 @@ class _Progress:
         return Monitor()
 
 
-def build_engine(onnx_path: Path, plan_path: Path, profiles: dict[str, list[tuple[int, ...]]], fp16: bool,
+def precision_flags(trt: Any, dtype: torch.dtype) -> list[Any]:
+    """The builder flags that let TensorRT pick kernels of the model's precision (none for float32)."""
+    flags = {torch.float16: "FP16", torch.bfloat16: "BF16"}
+    return [getattr(trt.BuilderFlag, flags[dtype])] if dtype in flags else []
+
+
+def build_engine(onnx_path: Path, plan_path: Path, profiles: dict[str, list[tuple[int, ...]]], dtype: torch.dtype,
                  progress: bool, description: str) -> None:
-    """Parse `onnx_path` and write a serialized TensorRT engine to `plan_path`."""
+    """Parse `onnx_path` and write a serialized TensorRT engine to `plan_path` (`dtype`: the model's)."""
     trt = _trt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -116,8 +129,8 @@ def build_engine(onnx_path: Path, plan_path: Path, profiles: dict[str, list[tupl
         raise EngineBuildError(f"TensorRT could not parse {onnx_path}: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
-    if fp16:
-        config.set_flag(trt.BuilderFlag.FP16)
+    for flag in precision_flags(trt, dtype):
+        config.set_flag(flag)
     profile = builder.create_optimization_profile()
     for name, (lo, opt, hi) in profiles.items():
         profile.set_shape(name, lo, opt, hi)
@@ -132,7 +145,11 @@ def build_engine(onnx_path: Path, plan_path: Path, profiles: dict[str, list[tupl
 
 
 class TrtRunner:
-    """One deserialized engine, called with CUDA torch tensors (bound by address, no copies)."""
+    """One deserialized engine, called with CUDA torch tensors bound by address.
+
+    NCHW-contiguous inputs of the engine's dtype are bound as they are; `copies` counts the inputs that had
+    to be copied into NCHW first (0 when StreamPipeline feeds it: see the module docstring).
+    """
 
     def __init__(self, plan: Path, device: torch.device, shapes: ShapeRange, component: str) -> None:
         trt = _trt()
@@ -147,12 +164,25 @@ class TrtRunner:
         self.inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self.output = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
         self._out_dtype = _TORCH_DTYPES[self.engine.get_tensor_dtype(self.output).name]
+        self._in_dtypes = [_TORCH_DTYPES[self.engine.get_tensor_dtype(n).name] for n in self.inputs]
         self._device, self._shapes, self._component = device, shapes, component
+        self.copies = 0
+
+    def _bindable(self, name: str, tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """`tensor` itself when the engine can read it in place (LINEAR = NCHW-contiguous), else one copy."""
+        if tensor.dtype != dtype:
+            raise InputError(f"TensorRT {self._component} engine input {name!r} is {tensor.dtype}, the engine was "
+                             f"built for {dtype}; load the model in the dtype the engine was built with, or "
+                             "rebuild the engines with sdbridge build-engines")
+        if tensor.is_contiguous():
+            return tensor
+        self.copies += 1
+        return tensor.contiguous()
 
     def __call__(self, *tensors: torch.Tensor) -> torch.Tensor:
-        keep = []
-        for name, tensor in zip(self.inputs, tensors, strict=True):
-            t = tensor.contiguous()
+        keep = []  # a copied input must outlive the asynchronous run
+        for name, tensor, dtype in zip(self.inputs, tensors, self._in_dtypes, strict=True):
+            t = self._bindable(name, tensor, dtype)
             keep.append(t)
             self.context.set_input_shape(name, tuple(t.shape))
             self.context.set_tensor_address(name, t.data_ptr())
@@ -207,22 +237,32 @@ class TensorRTBackend(Backend):
                 step(f"TensorRT build of {component}")
                 build_engine(onnx[component][0], folder / ENGINE_FILE,
                              input_profiles(component, components, options.shapes),
-                             fp16=components.dtype == torch.float16, progress=options.progress,
+                             dtype=components.dtype, progress=options.progress,
                              description=component)
             engine = cache.get_or_build(key, produce, steps=1, progress=options.progress)
             runners[component] = TrtRunner(engine.file(ENGINE_FILE), components.device, options.shapes, component)
-        f, shapes = components.vae_scale_factor, options.shapes
+        return engine_runners(runners, components.vae_scale_factor, options.shapes,
+                              f"TensorRT {self.version()} on {gpu_arch(components.device)}")
 
-        def run_unet(sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
-                     text_embeds: torch.Tensor | None = None, time_ids: torch.Tensor | None = None) -> torch.Tensor:
-            b, h, w = sample.shape[0], sample.shape[2] * f, sample.shape[3] * f
-            if not shapes.contains(b, h, w):
-                raise InputError(
-                    f"UNet batch {b} at {w}x{h} is outside the TensorRT engine's range (batch {shapes.batch}, "
-                    f"width {shapes.width}, height {shapes.height}, as min/opt/max); build engines for it with "
-                    "`sdbridge build-engines --profile ...` covering that size and batch")
-            extra = (text_embeds, time_ids) if len(runners["unet"].inputs) == 5 else ()
-            return runners["unet"](sample, timestep.to(torch.int64), context, *extra)  # type: ignore[arg-type]
 
-        return Runners(unet=run_unet, vae_encode=runners["vae_encoder"], vae_decode=runners["vae_decoder"],
-                       description=f"TensorRT {self.version()} on {gpu_arch(components.device)}")
+def engine_runners(runners: dict[str, TrtRunner], vae_scale_factor: int, shapes: ShapeRange,
+                   description: str) -> Runners:
+    """The Runners over the three engines ("unet", "vae_encoder", "vae_decoder") built for `shapes`: the UNet
+    refuses a call outside the range (InputError) and announces its batch range (shared calls split to fit);
+    every runner binds NCHW tensors without a copy."""
+    f, unet = vae_scale_factor, runners["unet"]
+
+    def run_unet(sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
+                 text_embeds: torch.Tensor | None = None, time_ids: torch.Tensor | None = None) -> torch.Tensor:
+        b, h, w = sample.shape[0], sample.shape[2] * f, sample.shape[3] * f
+        if not shapes.contains(b, h, w):
+            raise InputError(
+                f"UNet batch {b} at {w}x{h} is outside the TensorRT engine's range (batch {shapes.batch}, "
+                f"width {shapes.width}, height {shapes.height}, as min/opt/max); build engines for it with "
+                "`sdbridge build-engines --profile ...` covering that size and batch")
+        extra = (text_embeds, time_ids) if len(unet.inputs) == 5 else ()
+        return unet(sample, timestep.to(torch.int64), context, *extra)  # type: ignore[arg-type]
+
+    return Runners(unet=run_unet, vae_encode=runners["vae_encoder"], vae_decode=runners["vae_decoder"],
+                   description=description, unet_batch=(shapes.batch[0], shapes.batch[2]),
+                   memory_format=torch.contiguous_format)

@@ -305,7 +305,7 @@ class StreamPipeline:
             pooled = torch.cat([e.pooled.expand(k, -1) for e, k in parts if k])  # type: ignore[union-attr]
             h, w = self.config.height, self.config.width
             time_ids = torch.tensor([[h, w, 0, 0, h, w]], device=self._device, dtype=self._dtype)
-            added = {"text_embeds": pooled, "time_ids": time_ids.expand(negatives + m, -1)}
+            added = {"text_embeds": pooled, "time_ids": time_ids.expand(negatives + m, -1).contiguous()}  # engines
         self._conditioning_cache[key] = (embeds, added)
         return embeds, added
 
@@ -322,7 +322,11 @@ class StreamPipeline:
         return decoded.contiguous()  # (B, 3, H, W) back to NCHW for to_uint8
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, C, H, W) in the memory layout the convolutions run fastest on (see StreamConfig.channels_last)."""
+        """x (B, C, H, W) in the memory layout the convolutions run fastest on (see StreamConfig.channels_last),
+        or the one an accelerated backend's engines bind without a copy (Runners.memory_format: NCHW)."""
+        engine_layout = getattr(self.components.unet, "memory_format", None)
+        if engine_layout is not None:
+            return x.contiguous(memory_format=engine_layout)
         return x.contiguous(memory_format=torch.channels_last) if self.config.channels_last else x
 
     # ------------------------------------------------------------------ precomputation
