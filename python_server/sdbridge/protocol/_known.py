@@ -44,9 +44,10 @@ MAX_KNOWN_SIZES = 256
 class KnownStructures:
     """Verified structures by buffer size (newest first), at most `per_size` per size and `max_sizes` sizes.
 
-    Thread-safe for one writer and any number of readers: a size's list is replaced, never edited, so a
-    reader holding the old one sees it whole. `codec.decode` uses the module's `KNOWN`; pass another
-    instance (or None: every check runs, nothing is remembered) as its `known` argument.
+    Shared by threads without a lock: a size's list is replaced, never edited, so a reader holding the old one
+    sees it whole (two threads remembering at once can only lose an entry, and a miss costs the full check).
+    `codec.decode` uses the module's `KNOWN`; pass another instance (or None: every check runs, nothing is
+    remembered) as its `known` argument.
     """
 
     def __init__(self, per_size: int = KNOWN_PER_SIZE, max_sizes: int = MAX_KNOWN_SIZES) -> None:
@@ -90,7 +91,7 @@ class KnownStructures:
 
     def held(self) -> dict[int, int]:
         """Buffer size -> structures remembered for it (a copy: for reports and tests)."""
-        return {size: len(bucket) for size, bucket in self._by_size.items()}
+        return {size: len(bucket) for size, bucket in dict(self._by_size).items()}  # a copy: others may write
 
     def clear(self) -> None:
         """Forget every structure (the next buffer of each takes the full check again)."""
