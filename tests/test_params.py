@@ -30,7 +30,10 @@ from sdbridge.runtime.budgets import check_pipeline_values
 from sdbridge.transport.client import BridgeClient
 
 ON_THE_WIRE = [p for p in params.REGISTRY if p.params_bit]
-SCALARS = [p for p in ON_THE_WIRE if p.kind in (params.Kind.FLOAT, params.Kind.INT, params.Kind.BOOL)]
+#: the scalars every reader takes (page, rules file, StreamConfig); cfg_mode and the session's txt2img: see
+#: test_cfg_mode_and_txt2img_are_refused_on_the_wire_and_by_the_client
+SCALARS = [p for p in ON_THE_WIRE if p.kind in (params.Kind.FLOAT, params.Kind.INT, params.Kind.BOOL)
+           and p.rules_key and p.preview_control]
 RULES_HEAD = 'version = 1\n[prompt]\ntemplate = "a city"\n'
 STATIC = Path(params.__file__).parent / "preview" / "static"
 
@@ -70,7 +73,8 @@ def test_stream_config_defaults_are_the_registry_defaults() -> None:
     config = StreamConfig()
     for p in params.REGISTRY:
         if p.params_bit and p.kind is not params.Kind.BLEND:
-            assert getattr(config, p.key) == p.default, p.name
+            value = getattr(config, p.key)
+            assert getattr(value, "value", value) == p.default, p.name
 
 
 def test_config_defaults_are_read_from_the_registry_not_restated() -> None:
@@ -104,6 +108,8 @@ def test_config_defaults_are_read_from_the_registry_not_restated() -> None:
 def _inside(p: params.Param) -> Any:
     if p.kind is params.Kind.BOOL:
         return True
+    if p.kind is params.Kind.ENUM:
+        return m.CfgMode.FULL
     if p.kind is params.Kind.INT_LIST:
         return (p.minimum, p.maximum)
     if p.kind is params.Kind.BLEND:
@@ -114,6 +120,8 @@ def _inside(p: params.Param) -> Any:
 def _edges(p: params.Param) -> list[Any]:
     if p.kind is params.Kind.BOOL:
         return [True, False]
+    if p.kind is params.Kind.ENUM:
+        return [m.CfgMode[name.upper()] for name in p.choices]
     if p.kind is params.Kind.INT_LIST:
         return [(p.minimum, p.maximum)]
     if p.kind is params.Kind.BLEND:
@@ -229,6 +237,39 @@ def test_update_and_recorder_values_come_from_the_registry() -> None:
     assert params.recorder_values(message) == {"guidance_scale": 1.5, "max_skip_frames": 4,
                                                "t_index_list": (20, 40), "seed_blend": [(1, 0.25), (2, 0.75)]}
     assert set(params.live_values(StreamConfig())) == {p.key for p in ON_THE_WIRE if p.kind is not params.Kind.BLEND}
+    assert params.live_values(StreamConfig())["cfg_mode"] == "none"  # JSON-ready: the name
+    both = params.update_values(m.Params(cfg_mode=m.CfgMode.INITIALIZE, txt2img=True, delta=0.5))
+    assert both == {"cfg_mode": "initialize", "txt2img": True, "delta": 0.5}
+    assert params.recorder_values(m.Params(cfg_mode=m.CfgMode.FULL)) == {"cfg_mode": "full"}
+
+
+def test_cfg_mode_names_are_the_pipeline_modes_and_the_wire_enum() -> None:
+    from sdbridge.pipeline.guidance import CfgMode
+
+    choices = params.BY_NAME["cfg_mode"].choices
+    assert sorted(choices) == sorted(mode.value for mode in CfgMode)
+    assert sorted(choices) == sorted(member.name.lower() for member in m.CfgMode if member.value)
+    assert StreamConfig(cfg_mode="initialize").cfg_mode is CfgMode.INITIALIZE
+
+
+@pytest.mark.parametrize(("name", "value", "shown"), [
+    ("cfg_mode", m.CfgMode.UNKNOWN, "0"), ("cfg_mode", 9, "9"), ("txt2img", None, ""),
+])
+def test_cfg_mode_and_txt2img_are_refused_on_the_wire_and_by_the_client(name: str, value: Any, shown: str) -> None:
+    """A bad cfg_mode (Unknown, or a number this build does not know) is refused naming the field, the value and
+    the allowed names; the client refuses a name outside them, and a txt2img that is not a bool, before sending."""
+    param = params.BY_NAME[name]
+    if param.kind is params.Kind.ENUM:
+        with pytest.raises(ProtocolError) as wire:
+            check_pipeline_values(params.update_values(m.Params(cfg_mode=value)), LimitsConfig())
+        assert str(wire.value) == f"Params.cfg_mode: cfg_mode={shown} must be one of none, self, initialize, full"
+        assert getattr(wire.value, "field_name", "") == "Params.cfg_mode"
+        with pytest.raises(ConfigError, match=r"StreamConfig: cfg_mode='strong' must be one of none, self"):
+            StreamConfig(cfg_mode="strong")
+    client = BridgeClient.__new__(BridgeClient)  # set_params checks before it sends: no connection needed
+    bad = "strong" if param.kind is params.Kind.ENUM else 1
+    with pytest.raises(InputError, match=rf"BridgeClient.set_params: {name}={bad!r} must be"):
+        client.set_params(**{name: bad})
 
 
 def test_the_page_writes_no_parameter_control_of_its_own() -> None:

@@ -38,7 +38,7 @@ class Kind(enum.Enum):
     INT = "int"  # an integer (not a bool) in [minimum, maximum]
     BOOL = "bool"  # true or false
     INT_LIST = "int_list"  # a non-empty list of integers, each in [minimum, maximum], at most limits.<max_items>
-    ENUM = "enum"  # one of a fixed set of names (none is live today)
+    ENUM = "enum"  # one of the names in `choices` (a wire enum member stands for its lower-case name)
     BLEND = "blend"  # a non-empty weighted list [(value, weight), ...]; weights finite, >= 0, positive sum
 
 
@@ -67,6 +67,7 @@ class Param:
     step: float = 0.0  # the page control's step (0: any)
     ascending: bool = False  # INT_LIST: entries strictly ascending
     item_word: str = "entries"  # what one entry is called in a length refusal ("steps")
+    choices: tuple[str, ...] = ()  # ENUM: the allowed names, e.g. ("none", "self", "initialize", "full")
 
     @property
     def key(self) -> str:
@@ -126,6 +127,12 @@ REGISTRY: tuple[Param, ...] = (
     Param("max_skip_frames", Kind.INT, "frames", 0, 1000, 10, "similarity_max_skip", "SIMILARITY_MAX_SKIP",
           "max_skip_frames", "slider", "max_skip_frames", "",
           "most frames skipped in a row by the similarity filter", wire_type="uint", step=1),
+    Param("cfg_mode", Kind.ENUM, "", None, None, "none", "cfg_mode", "CFG_MODE", "", "", "cfg_mode", "",
+          "classifier-free guidance: none (n UNet evaluations per frame), self (n), initialize (n + 1), full (2n)",
+          wire_type="CfgMode", choices=("none", "self", "initialize", "full")),
+    Param("txt2img", Kind.BOOL, "", None, None, False, "txt2img", "TXT2IMG", "", "", "txt2img", "",
+          "generate from the prompt alone: one Result per credit the client grants (Credit); Frames are refused",
+          wire_type="bool"),
     Param("seed_blend", Kind.BLEND, "", 0, U64_MAX, None, "seed_blend", "SEED_BLEND", "", "", "seed_blend",
           "max_seed_blend", "weighted blend of seed noises [(seed, weight), ...] (replaces seed)",
           pipeline_key="seed", wire_type="ulong"),
@@ -194,7 +201,27 @@ def check(param_name: str, value: Any, source: str, limits: Any = None) -> Any:
         return _check_list(param, value, source, limits)
     if param.kind is Kind.BLEND:
         return _check_blend(param, value, source, limits)
+    if param.kind is Kind.ENUM:
+        return _check_choice(param, value, source)
     raise ParamError(param, value, source, f"{param.name} has kind {param.kind.value}, which check() cannot read")
+
+
+def choice_name(param: Param, value: Any) -> Any:
+    """An ENUM value as its name: a wire enum member (e.g. CfgMode.SELF) whose lower-case name is one of
+    `param.choices` becomes that name; anything else (a name, a number this build does not know, Unknown = 0 as
+    the number 0) is returned as is, for `check` to accept or refuse."""
+    if isinstance(value, enum.Enum):
+        name = value.name.lower()
+        return name if name in param.choices else value.value
+    return value
+
+
+def _check_choice(param: Param, value: Any, source: str) -> str:
+    name = choice_name(param, value)
+    if not isinstance(name, str) or name not in param.choices:
+        raise ParamError(param, value, source,
+                         f"{param.name}={name!r} must be one of {', '.join(param.choices)}")
+    return name
 
 
 def _check_length(param: Param, count: int, value: Any, source: str, limits: Any) -> None:
@@ -269,6 +296,8 @@ def update_values(params: Any) -> dict[str, Any]:
             value = [(entry.seed, float(entry.weight)) for entry in value]
         elif param.kind is Kind.INT_LIST:
             value = list(value)
+        elif param.kind is Kind.ENUM:
+            value = choice_name(param, value)
         values[param.key] = value
     return values
 
@@ -284,14 +313,21 @@ def recorder_values(params: Any) -> dict[str, Any]:
             continue
         if param.kind is Kind.BLEND:
             value = [(entry.seed, entry.weight) for entry in value]
+        elif param.kind is Kind.ENUM:
+            value = choice_name(param, value)
         out[param.recorder_key] = value
     return out
 
 
 def live_values(config: Any) -> dict[str, Any]:
     """The current value of every Params-settable parameter of `config` (a StreamConfig or the server's
-    PipelineConfig), keyed by StreamConfig field; a seed blend is under "seed"."""
-    return {p.key: getattr(config, p.key) for p in REGISTRY if p.params_bit and p.kind is not Kind.BLEND}
+    PipelineConfig), keyed by StreamConfig field; a seed blend is under "seed"; one the server config does not set
+    (txt2img) at its default."""
+    out = {p.key: getattr(config, p.key, p.default) for p in REGISTRY if p.params_bit and p.kind is not Kind.BLEND}
+    for p in REGISTRY:  # an ENUM as its name (JSON-ready; the pipeline's CfgMode value is that name)
+        if p.kind is Kind.ENUM and p.key in out:
+            out[p.key] = getattr(out[p.key], "value", out[p.key])
+    return out
 
 
 def _plain(value: Any) -> Any:
@@ -318,5 +354,6 @@ def to_json() -> list[dict[str, Any]]:
             "field_path": p.field_path, "wire_type": p.wire_type, "rules_key": p.rules_key,
             "preview_control": p.preview_control, "recorder_key": p.recorder_key, "max_items": p.max_items,
             "pipeline_key": p.key, "step": p.step, "ascending": p.ascending, "doc": p.doc,
+            "choices": list(p.choices),
         })
     return out

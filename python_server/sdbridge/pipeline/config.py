@@ -44,7 +44,7 @@ class StreamConfig:
     # the live parameters' defaults are the registry's (sdbridge.params), declared there once
     t_index_list: tuple[int, ...] = params.BY_NAME["t_index_list"].default
     num_inference_steps: int = 50  # length of the LCM timestep ladder that t_index_list indexes into
-    cfg_mode: CfgMode = CfgMode.NONE
+    cfg_mode: CfgMode = CfgMode(params.BY_NAME["cfg_mode"].default)
     guidance_scale: float = params.BY_NAME["guidance_scale"].default
     delta: float = params.BY_NAME["delta"].default
     seed: SeedSpec = params.BY_NAME["seed"].default
@@ -55,12 +55,18 @@ class StreamConfig:
     similarity_filter: bool = params.BY_NAME["similarity_filter"].default
     similarity_threshold: float = params.BY_NAME["similarity_threshold"].default
     max_skip_frames: int = params.BY_NAME["max_skip_frames"].default
+    # Generate from the prompt alone: a call's input image is not looked at (the server's txt2img sessions feed the
+    # worker placeholder frames). Same Stream Batch latency and warm-up flags as img2img; no similarity filter.
+    txt2img: bool = params.BY_NAME["txt2img"].default
     # Feed the UNet and VAE NHWC ("channels_last") tensors: oneDNN (CPU) and cuDNN pick faster convolution
     # kernels for them. Only activations change layout; the shared model weights are left as loaded.
     channels_last: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "t_index_list", tuple(int(t) for t in self.t_index_list))
+        if not isinstance(self.cfg_mode, CfgMode):  # a name from the wire or a config ("self"): the registry's check
+            _registry_check("cfg_mode", self.cfg_mode)
+            object.__setattr__(self, "cfg_mode", CfgMode(self.cfg_mode))
         if isinstance(self.seed, list | tuple):  # a blend (checked, with any other value, by _validate)
             object.__setattr__(self, "seed", tuple(tuple(entry) for entry in self.seed))
         self._validate()
@@ -81,10 +87,9 @@ class StreamConfig:
                 )
         if self.frame_buffer_size < 1:
             raise ConfigError(f"frame_buffer_size={self.frame_buffer_size} must be >= 1")
-        for name in ("guidance_scale", "delta", "similarity_filter", "similarity_threshold", "max_skip_frames"):
+        for name in ("guidance_scale", "delta", "similarity_filter", "similarity_threshold", "max_skip_frames",
+                     "txt2img"):
             _registry_check(name, getattr(self, name))
-        if not isinstance(self.cfg_mode, CfgMode):
-            raise ConfigError(f"cfg_mode={self.cfg_mode!r} must be a CfgMode ({[m.name for m in CfgMode]})")
         _registry_check("seed_blend" if isinstance(self.seed, tuple) else "seed", self.seed)
 
     def replace(self, **changes: object) -> StreamConfig:
@@ -104,13 +109,6 @@ class StreamResult:
     `image` is HxWx3 uint8 RGB (or (B, H, W, 3) when frame_buffer_size > 1). A warm-up output
     (`is_warmup`) comes from a stream-batch buffer that did not yet hold a real frame: show the
     previous image instead. A skipped frame (`skipped`) repeats the last result without model work.
-
-    `timings` are seconds per stage ("preprocess", "vae_encode", "unet", "vae_decode", "postprocess" and
-    "total"; a skipped frame: "preprocess", "similarity", "total") of the frame numbered `timings_frame`.
-    On CPU, and for skipped frames, that is this frame. On CUDA they come from CUDA events that are never
-    waited for (sdbridge.pipeline.timing): the timings of frame N are only known at a later frame, so a
-    result carries those of the newest earlier processed frame whose GPU work had completed, usually the
-    one before it; until one has, every stage reads NaN and `timings_frame` is 0.
     """
 
     image: np.ndarray
@@ -119,4 +117,3 @@ class StreamResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     latents: torch.Tensor | None = None  # (B, C, h, w) denoised latent before VAE decode
     frame_index: int = 0  # input frames seen so far, this one included
-    timings_frame: int | None = None  # the frame_index `timings` measure (None: this frame's)

@@ -1,6 +1,11 @@
 """IdentityPipeline: the pipeline interface with no model; every frame comes back unchanged.
 
 For engine users without a GPU and for plumbing tests: same methods and result type as StreamPipeline.
+
+txt2img (`txt2img()`, or a call with `StreamConfig.txt2img` set) has no model to generate with, and says so by
+what it returns: a test pattern, never a picture passed off as generated. Red rises left to right, green top to
+bottom, and blue steps by 16 with every generated frame (frame_index * 16 mod 256), so a client can tell the
+frames of a txt2img stream apart and check their order and size end to end.
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ class IdentityPipeline:
         self.negative_prompt = self.negative_prompt if negative_prompt is None else negative_prompt
 
     def __call__(self, image: np.ndarray | torch.Tensor) -> StreamResult:
-        """The same pixels back (HxWx3 uint8, any size)."""
+        """The same pixels back (HxWx3 uint8, any size); with `config.txt2img`, the test pattern at its size."""
+        if self.config.txt2img:
+            return self._pattern(int(image.shape[-2]), int(image.shape[-3]))
         start = time.perf_counter()
         array = image.cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
         self._frames_in += 1
@@ -52,6 +59,15 @@ class IdentityPipeline:
                             frame_index=self._frames_in)
 
     def txt2img(self) -> StreamResult:
-        """A black frame of the configured size (there is no model to generate with)."""
-        black = np.zeros((self.config.height, self.config.width, 3), dtype=np.uint8)
-        return StreamResult(image=black, is_warmup=False, skipped=False, frame_index=self._frames_in)
+        """The test pattern (module docstring) at the configured size: there is no model to generate with."""
+        return self._pattern(self.config.width, self.config.height)
+
+    def _pattern(self, width: int, height: int) -> StreamResult:
+        start = time.perf_counter()
+        self._frames_in += 1
+        image = np.empty((height, width, 3), dtype=np.uint8)
+        image[..., 0] = (np.arange(width, dtype=np.uint32) * 255 // max(1, width - 1)).astype(np.uint8)[None, :]
+        image[..., 1] = (np.arange(height, dtype=np.uint32) * 255 // max(1, height - 1)).astype(np.uint8)[:, None]
+        image[..., 2] = (self._frames_in * 16) % 256
+        return StreamResult(image=image, is_warmup=False, skipped=False,
+                            timings={"total": time.perf_counter() - start}, frame_index=self._frames_in)

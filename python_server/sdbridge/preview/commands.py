@@ -19,9 +19,11 @@ from sdbridge.protocol import messages as m
 SOURCE = "preview page"
 _INT64 = (-(2**63), 2**63 - 1)  # KeyValue.int_value on the wire
 _MAX_PAYLOAD_KEYS = 64
-#: The parameters a page may set with op=params: every Params field but blends (the page has no blend editor).
+#: The parameters a page may set with op=params: the Params fields the page has a control for (no blends: the page
+#: has no blend editor; not cfg_mode or the session's txt2img switch).
 PAGE_PARAMS: tuple[params.Param, ...] = tuple(p for p in params.REGISTRY
-                                               if p.params_bit and p.kind is not params.Kind.BLEND)
+                                               if p.params_bit and p.kind is not params.Kind.BLEND
+                                               and p.preview_control)
 
 
 def page_hello(limits: LimitsConfig) -> dict[str, Any]:

@@ -174,6 +174,11 @@ class Session:
     skipped: int = 0  # results the similarity filter answered without running the model
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=512))  # receive -> sent, seconds
     inference: deque[float] = field(default_factory=lambda: deque(maxlen=512))  # seconds
+    # txt2img (Params.txt2img, sdbridge.serving.txt2img; I/O thread only): on/off, generated Results asked for
+    # (client -> server Credit) and not yet handed to the worker, and the id of the last generated frame
+    txt2img: bool = False
+    txt2img_owed: int = 0
+    txt2img_frame_id: int = 0
     event_tokens: float = -1.0  # GameEvent/State token bucket (-1 = full, not yet used)
     event_time: float = 0.0
 

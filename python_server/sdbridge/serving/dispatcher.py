@@ -30,6 +30,7 @@ from sdbridge.serving.handshake import Handshake
 from sdbridge.serving.observers import ObserverSet
 from sdbridge.serving.outbound import CloseSession, Outbound
 from sdbridge.serving.stats import stats_reply
+from sdbridge.serving.txt2img import Txt2ImgRequests, frame_refused
 from sdbridge.serving.wire_maps import WIRE_FORMATS, WIRE_ROWS
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,10 @@ class Dispatcher:
         # CurveZMQ. Deleting a key file ends that client's session at its next message.
         self.key_allowed: Callable[[str], bool] | None = None
         self.inline = False  # True: the worker's turns run on this (the I/O) thread (passthrough model)
+        # txt2img sessions (Params.txt2img): their Credit requests, fed to the worker one at a time
+        self.txt2img = Txt2ImgRequests(table, outbound, self._model_size)
+        self.txt2img.run_inline = self._run_inline
+        outbound.answered = self.txt2img.feed
         lim = config.limits
         self._limits = codec.DecodeLimits(max_width=lim.max_width, max_height=lim.max_height,
                                           max_message_bytes=lim.max_message_bytes,
@@ -167,6 +172,8 @@ class Dispatcher:
         elif isinstance(message, m.Ping):
             self.outbound.send(identity, m.Pong(nonce=message.nonce, client_time_us=message.client_time_us,
                                                 server_time_us=int(time.time() * 1e6)))
+        elif isinstance(message, m.Credit):
+            self.txt2img.on_credit(session, message)
         elif isinstance(message, m.Bye):
             self.close_session(session, f"bye ({message.reason or 'no reason'})")
             return
@@ -174,7 +181,7 @@ class Dispatcher:
             raise ProtocolError(m.ErrorCode.UNKNOWN_TYPE,
                                 f"the server does not accept {type(message).__name__} from clients; "
                                 f"clients send Hello, Frame, Prompt, Params, GameEvent, State, StatsRequest, "
-                                f"Ping or Bye")
+                                f"Ping, Credit (txt2img) or Bye")
         # after handling: a refused message raised above and reaches no observer
         self.observers.input_accepted(session, message)
 
@@ -185,6 +192,8 @@ class Dispatcher:
         fid = header.frame_id
         session.last_frame_at = time.monotonic()  # limits.idle_session_s counts from the last Frame
         check_stream("Frame", header.stream_id)
+        if session.txt2img:
+            raise frame_refused(session, fid)
         fmt = WIRE_FORMATS[header.pixel_format]  # validate_image_header refused any other format
         rows = WIRE_ROWS[header.row_order]
         if not session.has_credit():
@@ -214,6 +223,22 @@ class Dispatcher:
             self.worker.hand_over(job)
 
     # ------------------------------------------------------------------ control messages
+
+    def _model_size(self) -> tuple[int, int]:
+        """The model's (width, height): the size of generated (txt2img) frames."""
+        model = self.handshake.model
+        assert model is not None  # sessions open only once the model is loaded
+        return model.width, model.height
+
+    def _run_inline(self, session: Session, job: FrameJob) -> bool:
+        """Answer a txt2img request at once on this thread (the passthrough model); False when not inline."""
+        if not self.inline or self.worker is None:
+            return False
+        result = self.worker.run_now(session, job)
+        if result is not None:
+            session.credit_returned()
+            self.outbound.deliver(session, result)
+        return True
 
     def check_text(self, name: str, text: str) -> None:
         """A text within limits.max_text_chars."""
@@ -273,7 +298,9 @@ class Dispatcher:
         values = sdparams.update_values(params)  # Params field -> pipeline keyword, from the registry
         if not values:
             raise ProtocolError(m.ErrorCode.BAD_PARAM, "Params.set_mask is 0: no parameter to change")
-        self.queue_update(session, values)
+        self.queue_update(session, values)  # txt2img too: the pipeline generates from the prompt from then on
+        if "txt2img" in values:
+            self.txt2img.switch(session, values["txt2img"])
 
     def queue_update(self, session: Session, values: dict[str, Any], transition_frames: int = 0,
                      transition_seconds: float = 0.0, easing: Callable[[float], float] | None = None,

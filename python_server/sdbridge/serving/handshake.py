@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 #: is offered on top only while a rules file turns GameEvent/State into prompts (Handshake.offer).
 SERVER_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
                        | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND
-                       | m.Capability.NOTICES)  # Notice: preview page changes and the page address
+                       | m.Capability.NOTICES  # Notice: preview page changes and the page address
+                       | m.Capability.TXT2IMG)  # Params.txt2img: generated frames asked for with Credit
 
 
 def no_credits(hello: m.Hello) -> str:

@@ -38,6 +38,7 @@ class Outbound:
         self.observers: ObserverSet | None = None  # told of each Result sent
         self.close_session: CloseSession = lambda session, why: None
         self.wake: Callable[[], None] | None = None  # wakes the I/O thread (None: output is already on it)
+        self.answered: Callable[[Session], None] | None = None  # after a frame's answer (txt2img: the next request)
         self._outbox: deque[ResultJob | WorkerFailure] = deque()
 
     # ------------------------------------------------------------------ sending
@@ -119,6 +120,8 @@ class Outbound:
             if item.frame_id is not None:  # a processed (or failed) frame frees its credit
                 session.credit_returned()
             self.deliver(session, item)
+            if item.frame_id is not None and self.answered is not None and not session.closed:
+                self.answered(session)
 
     def deliver(self, session: Session, item: ResultJob | WorkerFailure) -> None:
         """Send a result or a worker failure to its session. Never raises: a failure of ours is reported to

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import zmq
 
-from sdbridge.errors import ProtocolError, TransportError, VersionMismatchError
+from sdbridge.errors import InputError, ProtocolError, TransportError, VersionMismatchError
 from sdbridge.protocol import handshake
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MINOR
@@ -235,6 +235,9 @@ class BridgeClient:
         `image` until its result arrives: large frames are sent without copying.
         """
         build.check_image(image, self.welcome)
+        if self.txt2img:
+            raise InputError("submit() while txt2img is on: the server generates the frames (request_frames); "
+                             "call set_params(txt2img=False) to send frames again")
         self._ensure_session()
         frame_id = self._frames.new_id()
         image = np.ascontiguousarray(image)
@@ -295,19 +298,47 @@ class BridgeClient:
         similarity_filter: bool | None = None,
         similarity_threshold: float | None = None,
         max_skip_frames: int | None = None,
+        cfg_mode: str | m.CfgMode | None = None,
+        txt2img: bool | None = None,
         stream_id: int = 0,
     ) -> None:
         """Change runtime parameters; only the ones given change. `seed` may be a weighted blend.
 
+        `cfg_mode`: "none", "self", "initialize" or "full" (or a CfgMode). `txt2img=True`: the server generates
+        frames from the prompt alone, one per credit given with `request_frames`; `submit` is refused until
+        `txt2img=False` (protocol 1.2 servers; TransportError when the server does not offer it).
         Each value is checked here against its range in the parameter registry (sdbridge.params), the same
         check the server applies: InputError naming the parameter, the value and the range otherwise.
         """
         given = {"guidance_scale": guidance_scale, "delta": delta, "t_index_list": t_index_list,
                  "similarity_filter": similarity_filter, "similarity_threshold": similarity_threshold,
-                 "max_skip_frames": max_skip_frames}
+                 "max_skip_frames": max_skip_frames, "cfg_mode": cfg_mode, "txt2img": txt2img}
         message = build.params_message(given, seed, stream_id)
+        if txt2img and self.welcome is not None and not self.welcome.capabilities & m.Capability.TXT2IMG:
+            raise TransportError(f"the server at {self.endpoint} (protocol {self.welcome.protocol_major}."
+                                 f"{self.welcome.protocol_minor}) does not offer txt2img (capability Txt2img, "
+                                 f"protocol 1.2); upgrade the server")
         self._control(message)
         self._replay.remember_params(message)
+
+    @property
+    def txt2img(self) -> bool:
+        """True while this client asked the server for generated frames (set_params(txt2img=True))."""
+        return bool(self._replay.params.get("txt2img"))
+
+    def request_frames(self, count: int | None = None) -> int:
+        """In txt2img mode, ask for up to `count` generated frames (None: one per credit held); returns how many
+        were asked for (0 without credit). Each spends a credit; `receive` returns them, each returning one."""
+        if not self.txt2img:
+            raise InputError("request_frames() needs txt2img mode: call set_params(txt2img=True) first")
+        self._ensure_session()
+        wanted = self.credits if count is None else min(count, self.credits)
+        if wanted <= 0:
+            self._heartbeat()
+            return 0
+        self._io.send(m.Credit(granted=wanted))
+        self.credits -= wanted
+        return wanted
 
     def send_event(self, name: str, payload: Mapping[str, bool | int | float | str] | None = None) -> None:
         """Report a game event (e.g. "enter_zone", {"biome": "forest"})."""

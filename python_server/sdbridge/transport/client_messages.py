@@ -16,10 +16,11 @@ from sdbridge.errors import InputError
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
-#: What this client can do (sent in its Hello); GAME_EVENTS: send_event and set_state
+#: What this client can do (sent in its Hello); GAME_EVENTS: send_event and set_state; TXT2IMG: set_params(txt2img=)
+#: and request_frames
 CLIENT_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
                        | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND | m.Capability.NOTICES
-                       | m.Capability.GAME_EVENTS)
+                       | m.Capability.GAME_EVENTS | m.Capability.TXT2IMG)
 #: Where the client's parameter errors say the value came from
 _PARAMS_SOURCE = "BridgeClient.set_params"
 
@@ -108,9 +109,7 @@ def params_message(given: Mapping[str, Any], seed: int | Sequence[tuple[int, flo
     Each value is checked against its range in the parameter registry (sdbridge.params), the check the server
     applies: InputError naming the parameter, the value and the range otherwise, or when nothing is given.
     """
-    for name, value in given.items():
-        if value is not None:
-            params.check(name, value, _PARAMS_SOURCE)
+    checked = {name: params.check(name, value, _PARAMS_SOURCE) for name, value in given.items() if value is not None}
     seed_value: int | None = None
     seed_blend = None
     if isinstance(seed, list | tuple):
@@ -123,7 +122,9 @@ def params_message(given: Mapping[str, Any], seed: int | Sequence[tuple[int, flo
                        t_index_list=None if t_index_list is None else tuple(int(t) for t in t_index_list),
                        seed=seed_value, similarity_filter_enabled=given["similarity_filter"],
                        similarity_threshold=given["similarity_threshold"],
-                       similarity_max_skip=given["max_skip_frames"], seed_blend=seed_blend, stream_id=stream_id)
+                       similarity_max_skip=given["max_skip_frames"], seed_blend=seed_blend, stream_id=stream_id,
+                       cfg_mode=m.CfgMode[checked["cfg_mode"].upper()] if "cfg_mode" in checked else None,
+                       txt2img=given.get("txt2img"))
     if message.set_mask == m.ParamsField.NONE:
         raise InputError("set_params() got no parameter; pass at least one, e.g. guidance_scale=1.2")
     return message
