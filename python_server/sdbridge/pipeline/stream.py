@@ -15,7 +15,6 @@ Not thread-safe: one thread calls a pipeline; several pipelines may share one Co
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -27,9 +26,10 @@ from sdbridge.pipeline.blending import blend
 from sdbridge.pipeline.components import Components, ModelFamily, VaeChoice
 from sdbridge.pipeline.config import Interpolation, PromptSpec, StreamConfig, StreamResult
 from sdbridge.pipeline.guidance import CfgMode
-from sdbridge.pipeline.images import to_model_tensor, to_uint8
+from sdbridge.pipeline.images import to_model_tensor, to_uint8, to_uint8_tensor
 from sdbridge.pipeline.prompts import PromptEmbedding, PromptEncoder
-from sdbridge.pipeline.similarity import SimilarityFilter
+from sdbridge.pipeline.similarity import SimilarityFilter, thumbnail
+from sdbridge.pipeline.timing import FrameTimer, StageClock
 
 _CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(StreamConfig))
 # Changing one of these changes buffer shapes: the stream restarts (with warm-up) instead of failing.
@@ -38,6 +38,10 @@ _RESTART_FIELDS = frozenset({"width", "height", "frame_buffer_size", "use_denois
 
 class StreamPipeline:
     """Real-time img2img / txt2img with Stream Batch, RCFG and the stochastic similarity filter."""
+
+    #: False: results' `image` is a numpy array. True (the server's worker sets it): a contiguous uint8 tensor
+    #: (H, W, 3) (or (B, H, W, 3)) left on the model's device, converted there (runtime.device_pixels).
+    image_on_device: bool = False
 
     def __init__(self, components: Components, config: StreamConfig) -> None:
         if components.family is ModelFamily.IDENTITY or components.unet is None:
@@ -51,6 +55,7 @@ class StreamPipeline:
         self._conditioning_cache: dict[tuple[int, int], tuple[torch.Tensor, dict | None]] = {}
         self.config = config
         self._similarity = SimilarityFilter(config.similarity_threshold, config.max_skip_frames, _first_seed(config))
+        self._clock = StageClock(self._device)  # stage timings without a host sync (CUDA: a frame late)
         self._last: StreamResult | None = None
         self._apply_schedule()
         self._apply_noise()
@@ -151,24 +156,52 @@ class StreamPipeline:
 
     def _stage(self, image: np.ndarray | torch.Tensor, batched: bool) -> StreamResult | StagedFrame:
         self._require_prepared()
-        cfg, timer = self.config, _StageTimer(self._device)
-        if cfg.txt2img:  # StreamConfig.txt2img: the input is not looked at (the server feeds placeholders)
-            return self._stage_txt2img(timer, batched)
-        frames = to_model_tensor(image, cfg.width, cfg.height, cfg.frame_buffer_size, self._device, self._dtype)
-        timer.mark("preprocess")
+        cfg, timer = self.config, self._clock.start()
+        skip, frames = self._filter(image, timer) if cfg.similarity_filter else (False, None)
+        if frames is None and not skip:
+            layout = getattr(self.components.unet, "memory_format", None) or (  # what _layout gives the VAE
+                torch.channels_last if cfg.channels_last else torch.contiguous_format)
+            frames = to_model_tensor(image, cfg.width, cfg.height, cfg.frame_buffer_size, self._device, self._dtype,
+                                     layout)
+            timer.mark("preprocess")
         self._frames_in += cfg.frame_buffer_size
-        if cfg.similarity_filter and self._last is not None and self._similarity(frames).skip:
-            timer.mark("similarity")
-            return dataclasses.replace(self._last, skipped=True, timings=timer.done(), frame_index=self._frames_in)
-        if cfg.similarity_filter and self._last is None:
-            self._similarity(frames)  # remember the first frame
+        if skip and self._last is not None:
+            timer.mark("similarity")  # a skip decided on the host queued no device work: its own wall clock
+            return dataclasses.replace(self._last, skipped=True, timings=timer.host_timings(),
+                                       timings_frame=self._frames_in, frame_index=self._frames_in)
+        assert frames is not None
         x0 = self._encode(frames)  # (fbs, C, h, w)
         timer.mark("vae_encode")
         fbs = cfg.frame_buffer_size
         x_t = schedule.add_noise(x0, self._noise[:fbs], self._alpha[:fbs], self._beta[:fbs]).to(self._dtype)
         return self._stage_latents(x_t, x0, timer, batched)
 
-    def _stage_latents(self, x_t: torch.Tensor, ref: torch.Tensor, timer: _StageTimer, batched: bool) -> StagedFrame:
+    def _filter(self, image: np.ndarray | torch.Tensor, timer: FrameTimer) -> tuple[bool, torch.Tensor | None]:
+        """The similarity filter's skip verdict on `image`, with the model tensor when deciding needed it.
+
+        uint8 pixels in host memory (the server's frames) are decided on a host thumbnail before any upload;
+        anything else is uploaded (and checked) first and decided one frame late (SimilarityFilter.late).
+        The first frame after a restart is always processed (it becomes the reference).
+        """
+        cfg = self.config
+        pixels = image.numpy() if isinstance(image, torch.Tensor) and image.device.type == "cpu" \
+            and image.dtype == torch.uint8 else image
+        fbs, frame = cfg.frame_buffer_size, (cfg.height, cfg.width, 3)
+        if isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and (
+                pixels.shape == (fbs, *frame) or (fbs == 1 and pixels.shape == frame)):
+            signature = thumbnail(pixels)
+            timer.mark("preprocess")
+            if self._last is None:
+                self._similarity.remember(signature)
+                return False, None
+            return self._similarity(signature).skip, None
+        frames = to_model_tensor(image, cfg.width, cfg.height, fbs, self._device, self._dtype)
+        timer.mark("preprocess")
+        # not run on a GPU here: a CUDA frame's cosine lands in pinned memory, this event says when
+        event = torch.cuda.Event() if frames.device.type == "cuda" else None
+        return self._similarity.late(frames, event).skip and self._last is not None, frames
+
+    def _stage_latents(self, x_t: torch.Tensor, ref: torch.Tensor, timer: FrameTimer, batched: bool) -> StagedFrame:
         if not batched:
             return StagedFrame(self, None, x_t, ref, timer)
         n = self.config.steps
@@ -176,37 +209,33 @@ class StreamPipeline:
         ref = torch.cat([ref, self._ref_buffer]) if n > 1 else ref
         return StagedFrame(self, self._unet_request(x, ref, 0, len(x)), x, ref, timer)
 
-    def _stage_txt2img(self, timer: _StageTimer, batched: bool) -> StagedFrame:
-        """Fresh seeded noise staged like a frame's latents (txt2img: the residual noise at step 0 is x_t)."""
-        fbs = self.config.frame_buffer_size
+    @torch.inference_mode()
+    def txt2img(self) -> StreamResult:
+        """Generate from the prompt alone (fresh seeded noise per call); same latency and flags as img2img."""
+        self._require_prepared()
+        timer, fbs = self._clock.start(), self.config.frame_buffer_size
         self._frames_in += fbs
         shape = (fbs, self.components.latent_channels, *self._latent_hw)
         x_t = torch.randn(shape, generator=self._txt2img_generator, dtype=torch.float32).to(self._device, self._dtype)
         ref = schedule.predict_x0(x_t, x_t, self._alpha[:fbs], self._beta[:fbs]).to(self._dtype)  # noise == x_t
         timer.mark("preprocess")
-        return self._stage_latents(x_t, ref, timer, batched)
-
-    @torch.inference_mode()
-    def txt2img(self) -> StreamResult:
-        """Generate from the prompt alone (fresh seeded noise per call); same latency and flags as img2img."""
-        self._require_prepared()
-        timer = _StageTimer(self._device)
-        staged = self._stage_txt2img(timer, self.config.use_denoising_batch)
+        staged = self._stage_latents(x_t, ref, timer, self.config.use_denoising_batch)
         if staged.request is None:
             return self._output(self._denoise_sequential(staged.x, staged.ref), False, timer)
         return self.complete(staged, self.run_unet(staged.request))
 
     # ------------------------------------------------------------------ denoising
-    def _output(self, latents: torch.Tensor, warmup: bool, timer: _StageTimer) -> StreamResult:
+    def _output(self, latents: torch.Tensor, warmup: bool, timer: FrameTimer) -> StreamResult:
         """Decode finished latents (fbs, C, h, w) into the result."""
         timer.mark("unet")
         decoded = self._decode(latents)
         timer.mark("vae_decode")
-        image = to_uint8(decoded)
+        image = _device_image(decoded) if self.image_on_device else to_uint8(decoded)
         timer.mark("postprocess")
         self._calls += 1
-        result = StreamResult(image=image, is_warmup=warmup, skipped=False, timings=timer.done(),
-                              latents=latents, frame_index=self._frames_in)
+        timings, timings_frame = self._clock.finish(timer, self._frames_in)  # CUDA: an earlier frame's
+        result = StreamResult(image=image, is_warmup=warmup, skipped=False, timings=timings,
+                              timings_frame=timings_frame, latents=latents, frame_index=self._frames_in)
         self._last = result
         return result
 
@@ -283,7 +312,7 @@ class StreamPipeline:
             pooled = torch.cat([e.pooled.expand(k, -1) for e, k in parts if k])  # type: ignore[union-attr]
             h, w = self.config.height, self.config.width
             time_ids = torch.tensor([[h, w, 0, 0, h, w]], device=self._device, dtype=self._dtype)
-            added = {"text_embeds": pooled, "time_ids": time_ids.expand(negatives + m, -1)}
+            added = {"text_embeds": pooled, "time_ids": time_ids.expand(negatives + m, -1).contiguous()}  # engines
         self._conditioning_cache[key] = (embeds, added)
         return embeds, added
 
@@ -297,10 +326,14 @@ class StreamPipeline:
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
         vae = self.components.vae
         decoded = vae.decode(self._layout(latents / self.components.vae_scaling), return_dict=False)[0]  # type: ignore
-        return decoded.contiguous()  # (B, 3, H, W) back to NCHW for to_uint8
+        return decoded  # (B, 3, H, W), channels_last or not: to_uint8 reads either
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, C, H, W) in the memory layout the convolutions run fastest on (see StreamConfig.channels_last)."""
+        """x (B, C, H, W) in the memory layout the convolutions run fastest on (see StreamConfig.channels_last),
+        or the one an accelerated backend's engines bind without a copy (Runners.memory_format: NCHW)."""
+        engine_layout = getattr(self.components.unet, "memory_format", None)
+        if engine_layout is not None:
+            return x.contiguous(memory_format=engine_layout)
         return x.contiguous(memory_format=torch.channels_last) if self.config.channels_last else x
 
     # ------------------------------------------------------------------ precomputation
@@ -345,6 +378,7 @@ class StreamPipeline:
         self._calls = 0
         self._frames_in = 0
         self._last = None
+        self._clock.reset()
 
     def _require_prepared(self) -> None:
         if self._cond is None:
@@ -377,28 +411,15 @@ class StagedFrame:
     request: UnetRequest | None
     x: torch.Tensor
     ref: torch.Tensor
-    timer: _StageTimer
+    timer: FrameTimer
+
+
+def _device_image(decoded: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [-1, 1] -> uint8 (H, W, 3) (or (B, H, W, 3)) on its device, contiguous."""
+    pixels = to_uint8_tensor(decoded)
+    return pixels[0] if pixels.shape[0] == 1 else pixels
 
 
 def _first_seed(cfg: StreamConfig) -> int:
     return cfg.seed if isinstance(cfg.seed, int) else cfg.seed[0][0]
 
-
-class _StageTimer:
-    """Wall-clock seconds per pipeline stage; synchronises CUDA so GPU time lands in the right stage."""
-
-    def __init__(self, device: torch.device) -> None:
-        self._cuda = device.type == "cuda"
-        self._start = self._last = time.perf_counter()
-        self._times: dict[str, float] = {}
-
-    def mark(self, stage: str) -> None:
-        if self._cuda:
-            torch.cuda.synchronize()
-        now = time.perf_counter()
-        self._times[stage] = self._times.get(stage, 0.0) + now - self._last
-        self._last = now
-
-    def done(self) -> dict[str, float]:
-        self._times["total"] = time.perf_counter() - self._start
-        return dict(self._times)

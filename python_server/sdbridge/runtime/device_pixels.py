@@ -34,6 +34,7 @@ import torch
 from torch.nn import functional
 
 from sdbridge.pipeline.images import PinnedPool, record_event
+from sdbridge.runtime.frame_book import fit_alpha
 from sdbridge.runtime.pixels import Layout, PixelFormat, RowOrder, check_layout, from_pipeline, to_pipeline
 
 
@@ -105,6 +106,39 @@ class DevicePixels:
         staging = self.pool.take(packed.numel())
         staging.copy_(packed.view(-1), non_blocking=True)
         return PendingPixels(staging, shape, record_event(self.device), (packed, image, device_alpha), self.pool)
+
+
+_CONVERTERS: dict[torch.device, DevicePixels] = {}
+
+
+def converter_on(device: torch.device) -> DevicePixels:
+    """The DevicePixels of `device` (one per device; the worker thread is their only user)."""
+    found = _CONVERTERS.get(device)
+    if found is None:
+        found = _CONVERTERS[device] = DevicePixels(device)
+    return found
+
+
+def device_pixels_for(pipeline: Any) -> DevicePixels | None:
+    """The converter of a pipeline whose class declares `image_on_device` (StreamPipeline), which it switches on;
+    None for any other (the identity model, a recording wrapper: it forwards attributes but records numpy, so
+    its class is asked, not the instance), which keeps runtime/pixels.py's numpy conversion."""
+    if getattr(type(pipeline), "image_on_device", None) is None:
+        return None
+    pipeline.image_on_device = True
+    device = getattr(getattr(pipeline, "components", None), "device", None)
+    return converter_on(torch.device(device if device is not None else "cpu"))
+
+
+def to_client(image: np.ndarray | torch.Tensor, alpha: np.ndarray | torch.Tensor | None, layout: Layout
+              ) -> np.ndarray:
+    """A pipeline output (h, w, 3) uint8 (numpy, or a tensor on its device) in the client's packed `layout`,
+    with `alpha` (numpy or on the device; resized by fit_alpha when it has another size, None: 255)."""
+    if alpha is not None and tuple(alpha.shape) != (layout.height, layout.width):
+        alpha = fit_alpha(_host(alpha), layout.width, layout.height)
+    if isinstance(image, np.ndarray):
+        return from_pipeline(image, None if alpha is None else _host(alpha), layout)
+    return converter_on(image.device).download(image, alpha, layout).result()
 
 
 def _host(array: np.ndarray | torch.Tensor) -> np.ndarray:

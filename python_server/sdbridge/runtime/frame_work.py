@@ -1,8 +1,8 @@
 """A frame's work apart from scheduling: its session's pipeline, its input pixels, the model call, its result.
 
 `begin` is the host work before the model (the pipeline for the frame's size, a prompt transition's next
-step, the pixel decode to the pipeline's RGB input and, for a pipeline on a CUDA device, the upload from a
-pinned buffer); `call` is the model call (one frame, or one shared batch of several sessions' frames:
+step, the pixel decode to the pipeline's RGB input: for a pipeline on a CUDA device, on the device from a pinned
+buffer, runtime.device_pixels); `call` is the model call (one frame, or one shared batch of several sessions' frames:
 sdbridge.pipeline.shared_batch), which the worker runs on its device lane (runtime.device_lane); `end` is
 the host work after it: the output in the client's layout, with the alpha of the frame the output depicts
 (runtime.frame_book), and the result naming that frame.
@@ -28,7 +28,6 @@ from sdbridge.runtime.pipeline_api import (
     SessionPipeline,
     SizePolicy,
     result_job,
-    shares_unet_batch,
 )
 from sdbridge.runtime.pixels import Layout, from_pipeline, pixel_view, to_pipeline
 from sdbridge.runtime.sessions import FrameJob, ResultJob, Session, blend_prompts
@@ -42,10 +41,9 @@ class Begun:
     job: FrameJob
     pipeline: SessionPipeline
     rgb: Any  # (h, w, 3) uint8 at the processing size: numpy, or a CUDA tensor once uploaded
-    alpha: np.ndarray | None  # the client's alpha, (H, W)
+    alpha: Any  # the client's alpha, (H, W) uint8: numpy, or a CUDA tensor; None for RGB8
     marks: tuple[float, float, float]  # perf_counter at start, after setup, after pixel decode (and upload)
     cuda_device: Any = None  # the torch.device the input was uploaded to, else None
-    pinned: Any = None  # the pinned host buffer of that upload, kept alive until the call finished
 
 
 class FrameWork:
@@ -95,9 +93,8 @@ class FrameWork:
                            "inference": t2 - t1, "encode": 0.0}
                 source = self._book(session).depicted(Carried(job.frame_id, None), _lag(session), out.skipped)
                 return result_job(session, job, job.layout, pixels, timings, out, source.frame_id)
-        rgb, alpha = to_pipeline(job.payload, job.layout, size)  # (h, w, 3) uint8, alpha (H, W)
-        device, pinned, rgb = _upload(pipeline, rgb)
-        return Begun(session, job, pipeline, rgb, alpha, (t0, t1, time.perf_counter()), device, pinned)
+        rgb, alpha, device = _decode(pipeline, job, size)  # (h, w, 3) uint8, alpha (H, W)
+        return Begun(session, job, pipeline, rgb, alpha, (t0, t1, time.perf_counter()), device)
 
     @staticmethod
     def call(group: list[Begun]) -> list[PipelineResult]:
@@ -117,8 +114,7 @@ class FrameWork:
                                       job.layout.row_order)
         source = self._book(begun.session).depicted(Carried(job.frame_id, begun.alpha), _lag(begun.session),
                                                     bool(out.skipped))
-        alpha = fit_alpha(source.alpha, job.layout.width, job.layout.height)
-        pixels = from_pipeline(out.image, alpha, client_layout)  # (H, W, bpp)
+        pixels = _encode(out.image, source.alpha, client_layout)  # (H, W, bpp)
         t0, t1, t2 = begun.marks
         timings = {
             "queue_wait": t0 - job.received_at,
@@ -165,14 +161,25 @@ def _lag(session: Session) -> int:
     return int(getattr(session.pipeline, "latency_frames", 0))
 
 
-def _upload(pipeline: SessionPipeline, rgb: np.ndarray) -> tuple[Any, Any, Any]:
-    """(device, pinned buffer, input) for `rgb`: for a batch-sharing pipeline on a CUDA device, the input is
-    copied into pinned memory and uploaded asynchronously on the current (default) stream, which the device
-    lane's stream waits for; otherwise (None, None, rgb). Not run on a GPU here."""
-    device = getattr(getattr(pipeline, "components", None), "device", None)
-    if getattr(device, "type", None) != "cuda" or not shares_unet_batch(pipeline):
-        return None, None, rgb
-    import torch
+def _decode(pipeline: SessionPipeline, job: FrameJob, size: tuple[int, int]) -> tuple[Any, Any, Any]:
+    """(rgb, alpha, CUDA device or None) of a frame: for a pipeline that takes its frames on its device
+    (runtime.device_pixels; on CUDA: pinned, non_blocking upload, conversion on the device, not run on a GPU
+    here), else runtime/pixels.py's numpy conversion."""
+    if getattr(type(pipeline), "image_on_device", None) is None:  # numpy only: no torch needed
+        rgb, alpha = to_pipeline(job.payload, job.layout, size)
+        return rgb, alpha, None
+    from sdbridge.runtime.device_pixels import device_pixels_for
 
-    pinned = torch.from_numpy(rgb).pin_memory()
-    return device, pinned, pinned.to(device, non_blocking=True)
+    pixels = device_pixels_for(pipeline)
+    assert pixels is not None
+    rgb, alpha = pixels.upload(job.payload, job.layout, size)
+    return rgb, alpha, pixels.device if pixels.device.type == "cuda" else None
+
+
+def _encode(image: Any, alpha: Any, layout: Layout) -> np.ndarray:
+    """A pipeline output in the client's packed layout, with the depicted frame's alpha (resized if needed)."""
+    if isinstance(image, np.ndarray) and (alpha is None or isinstance(alpha, np.ndarray)):
+        return from_pipeline(image, fit_alpha(alpha, layout.width, layout.height), layout)
+    from sdbridge.runtime.device_pixels import to_client
+
+    return to_client(image, alpha, layout)
