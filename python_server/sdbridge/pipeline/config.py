@@ -44,7 +44,7 @@ class StreamConfig:
     # the live parameters' defaults are the registry's (sdbridge.params), declared there once
     t_index_list: tuple[int, ...] = params.BY_NAME["t_index_list"].default
     num_inference_steps: int = 50  # length of the LCM timestep ladder that t_index_list indexes into
-    cfg_mode: CfgMode = CfgMode(params.BY_NAME["cfg_mode"].default)
+    cfg_mode: CfgMode = CfgMode(params.BY_NAME["cfg_mode"].default)  # noqa: RUF009 (an enum member: immutable)
     guidance_scale: float = params.BY_NAME["guidance_scale"].default
     delta: float = params.BY_NAME["delta"].default
     seed: SeedSpec = params.BY_NAME["seed"].default
@@ -109,6 +109,13 @@ class StreamResult:
     `image` is HxWx3 uint8 RGB (or (B, H, W, 3) when frame_buffer_size > 1). A warm-up output
     (`is_warmup`) comes from a stream-batch buffer that did not yet hold a real frame: show the
     previous image instead. A skipped frame (`skipped`) repeats the last result without model work.
+
+    `timings` are seconds per stage ("preprocess", "vae_encode", "unet", "vae_decode", "postprocess" and
+    "total"; a skipped frame: "preprocess", "similarity", "total") of the frame numbered `timings_frame`.
+    On CPU, and for skipped frames, that is this frame. On CUDA they come from CUDA events that are never
+    waited for (sdbridge.pipeline.timing): the timings of frame N are only known at a later frame, so a
+    result carries those of the newest earlier processed frame whose GPU work had completed, usually the
+    one before it; until one has, every stage reads NaN and `timings_frame` is 0.
     """
 
     image: np.ndarray
@@ -117,3 +124,4 @@ class StreamResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     latents: torch.Tensor | None = None  # (B, C, h, w) denoised latent before VAE decode
     frame_index: int = 0  # input frames seen so far, this one included
+    timings_frame: int | None = None  # the frame_index `timings` measure (None: this frame's)

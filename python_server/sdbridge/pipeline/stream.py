@@ -26,7 +26,7 @@ from sdbridge.pipeline.blending import blend
 from sdbridge.pipeline.components import Components, ModelFamily, VaeChoice
 from sdbridge.pipeline.config import Interpolation, PromptSpec, StreamConfig, StreamResult
 from sdbridge.pipeline.guidance import CfgMode
-from sdbridge.pipeline.images import to_model_tensor, to_uint8, to_uint8_tensor
+from sdbridge.pipeline.images import to_model_tensor, to_uint8
 from sdbridge.pipeline.prompts import PromptEmbedding, PromptEncoder
 from sdbridge.pipeline.similarity import SimilarityFilter, thumbnail
 from sdbridge.pipeline.timing import FrameTimer, StageClock
@@ -38,10 +38,6 @@ _RESTART_FIELDS = frozenset({"width", "height", "frame_buffer_size", "use_denois
 
 class StreamPipeline:
     """Real-time img2img / txt2img with Stream Batch, RCFG and the stochastic similarity filter."""
-
-    #: False: results' `image` is a numpy array. True (the server's worker sets it): a contiguous uint8 tensor
-    #: (H, W, 3) (or (B, H, W, 3)) left on the model's device, converted there (runtime.device_pixels).
-    image_on_device: bool = False
 
     def __init__(self, components: Components, config: StreamConfig) -> None:
         if components.family is ModelFamily.IDENTITY or components.unet is None:
@@ -157,12 +153,11 @@ class StreamPipeline:
     def _stage(self, image: np.ndarray | torch.Tensor, batched: bool) -> StreamResult | StagedFrame:
         self._require_prepared()
         cfg, timer = self.config, self._clock.start()
+        if cfg.txt2img:  # StreamConfig.txt2img: the input is not looked at (the server feeds placeholders)
+            return self._stage_txt2img(timer, batched)
         skip, frames = self._filter(image, timer) if cfg.similarity_filter else (False, None)
         if frames is None and not skip:
-            layout = getattr(self.components.unet, "memory_format", None) or (  # what _layout gives the VAE
-                torch.channels_last if cfg.channels_last else torch.contiguous_format)
-            frames = to_model_tensor(image, cfg.width, cfg.height, cfg.frame_buffer_size, self._device, self._dtype,
-                                     layout)
+            frames = to_model_tensor(image, cfg.width, cfg.height, cfg.frame_buffer_size, self._device, self._dtype)
             timer.mark("preprocess")
         self._frames_in += cfg.frame_buffer_size
         if skip and self._last is not None:
@@ -209,17 +204,22 @@ class StreamPipeline:
         ref = torch.cat([ref, self._ref_buffer]) if n > 1 else ref
         return StagedFrame(self, self._unet_request(x, ref, 0, len(x)), x, ref, timer)
 
-    @torch.inference_mode()
-    def txt2img(self) -> StreamResult:
-        """Generate from the prompt alone (fresh seeded noise per call); same latency and flags as img2img."""
-        self._require_prepared()
-        timer, fbs = self._clock.start(), self.config.frame_buffer_size
+    def _stage_txt2img(self, timer: FrameTimer, batched: bool) -> StagedFrame:
+        """Fresh seeded noise staged like a frame's latents (txt2img: the residual noise at step 0 is x_t)."""
+        fbs = self.config.frame_buffer_size
         self._frames_in += fbs
         shape = (fbs, self.components.latent_channels, *self._latent_hw)
         x_t = torch.randn(shape, generator=self._txt2img_generator, dtype=torch.float32).to(self._device, self._dtype)
         ref = schedule.predict_x0(x_t, x_t, self._alpha[:fbs], self._beta[:fbs]).to(self._dtype)  # noise == x_t
         timer.mark("preprocess")
-        staged = self._stage_latents(x_t, ref, timer, self.config.use_denoising_batch)
+        return self._stage_latents(x_t, ref, timer, batched)
+
+    @torch.inference_mode()
+    def txt2img(self) -> StreamResult:
+        """Generate from the prompt alone (fresh seeded noise per call); same latency and flags as img2img."""
+        self._require_prepared()
+        timer = self._clock.start()
+        staged = self._stage_txt2img(timer, self.config.use_denoising_batch)
         if staged.request is None:
             return self._output(self._denoise_sequential(staged.x, staged.ref), False, timer)
         return self.complete(staged, self.run_unet(staged.request))
@@ -230,7 +230,7 @@ class StreamPipeline:
         timer.mark("unet")
         decoded = self._decode(latents)
         timer.mark("vae_decode")
-        image = _device_image(decoded) if self.image_on_device else to_uint8(decoded)
+        image = to_uint8(decoded)
         timer.mark("postprocess")
         self._calls += 1
         timings, timings_frame = self._clock.finish(timer, self._frames_in)  # CUDA: an earlier frame's
@@ -326,7 +326,7 @@ class StreamPipeline:
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
         vae = self.components.vae
         decoded = vae.decode(self._layout(latents / self.components.vae_scaling), return_dict=False)[0]  # type: ignore
-        return decoded  # (B, 3, H, W), channels_last or not: to_uint8 reads either
+        return decoded.contiguous()  # (B, 3, H, W) back to NCHW for to_uint8
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, C, H, W) in the memory layout the convolutions run fastest on (see StreamConfig.channels_last),
@@ -412,12 +412,6 @@ class StagedFrame:
     x: torch.Tensor
     ref: torch.Tensor
     timer: FrameTimer
-
-
-def _device_image(decoded: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) in [-1, 1] -> uint8 (H, W, 3) (or (B, H, W, 3)) on its device, contiguous."""
-    pixels = to_uint8_tensor(decoded)
-    return pixels[0] if pixels.shape[0] == 1 else pixels
 
 
 def _first_seed(cfg: StreamConfig) -> int:
