@@ -26,7 +26,7 @@ from sdbridge.pipeline.blending import blend
 from sdbridge.pipeline.components import Components, ModelFamily, VaeChoice
 from sdbridge.pipeline.config import Interpolation, PromptSpec, StreamConfig, StreamResult
 from sdbridge.pipeline.guidance import CfgMode
-from sdbridge.pipeline.images import to_model_tensor, to_uint8
+from sdbridge.pipeline.images import to_model_tensor, to_uint8, to_uint8_tensor
 from sdbridge.pipeline.prompts import PromptEmbedding, PromptEncoder
 from sdbridge.pipeline.similarity import SimilarityFilter, thumbnail
 from sdbridge.pipeline.timing import FrameTimer, StageClock
@@ -38,6 +38,10 @@ _RESTART_FIELDS = frozenset({"width", "height", "frame_buffer_size", "use_denois
 
 class StreamPipeline:
     """Real-time img2img / txt2img with Stream Batch, RCFG and the stochastic similarity filter."""
+
+    #: False: results' `image` is a numpy array. True (the server's worker sets it): a contiguous uint8 tensor
+    #: (H, W, 3) (or (B, H, W, 3)) left on the model's device, converted there (runtime.device_pixels).
+    image_on_device: bool = False
 
     def __init__(self, components: Components, config: StreamConfig) -> None:
         if components.family is ModelFamily.IDENTITY or components.unet is None:
@@ -157,7 +161,10 @@ class StreamPipeline:
             return self._stage_txt2img(timer, batched)
         skip, frames = self._filter(image, timer) if cfg.similarity_filter else (False, None)
         if frames is None and not skip:
-            frames = to_model_tensor(image, cfg.width, cfg.height, cfg.frame_buffer_size, self._device, self._dtype)
+            layout = getattr(self.components.unet, "memory_format", None) or (  # what _layout gives the VAE
+                torch.channels_last if cfg.channels_last else torch.contiguous_format)
+            frames = to_model_tensor(image, cfg.width, cfg.height, cfg.frame_buffer_size, self._device, self._dtype,
+                                     layout)
             timer.mark("preprocess")
         self._frames_in += cfg.frame_buffer_size
         if skip and self._last is not None:
@@ -230,7 +237,7 @@ class StreamPipeline:
         timer.mark("unet")
         decoded = self._decode(latents)
         timer.mark("vae_decode")
-        image = to_uint8(decoded)
+        image = _device_image(decoded) if self.image_on_device else to_uint8(decoded)
         timer.mark("postprocess")
         self._calls += 1
         timings, timings_frame = self._clock.finish(timer, self._frames_in)  # CUDA: an earlier frame's
@@ -326,7 +333,7 @@ class StreamPipeline:
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
         vae = self.components.vae
         decoded = vae.decode(self._layout(latents / self.components.vae_scaling), return_dict=False)[0]  # type: ignore
-        return decoded.contiguous()  # (B, 3, H, W) back to NCHW for to_uint8
+        return decoded  # (B, 3, H, W), channels_last or not: to_uint8 reads either
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, C, H, W) in the memory layout the convolutions run fastest on (see StreamConfig.channels_last),
@@ -412,6 +419,12 @@ class StagedFrame:
     x: torch.Tensor
     ref: torch.Tensor
     timer: FrameTimer
+
+
+def _device_image(decoded: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [-1, 1] -> uint8 (H, W, 3) (or (B, H, W, 3)) on its device, contiguous."""
+    pixels = to_uint8_tensor(decoded)
+    return pixels[0] if pixels.shape[0] == 1 else pixels
 
 
 def _first_seed(cfg: StreamConfig) -> int:
