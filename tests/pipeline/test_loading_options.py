@@ -168,3 +168,83 @@ def test_demo_prints_the_notice_first(tmp_path: Path, capsys: pytest.CaptureFixt
                  "--out", str(tmp_path), "--no-preview"]) == 0
     first = capsys.readouterr().out.splitlines()[:2]
     assert "frames come back unchanged" in first[0] and first[1].endswith(REAL_MODEL_COMMAND)
+
+
+# ------------------------------------------------------------------------------ defaults that reach the paper
+@pytest.mark.parametrize("name", ["stabilityai/sd-turbo", "stabilityai/sdxl-turbo", "/models/SDXL-Turbo/"])
+def test_turbo_models_default_to_one_step(name: str) -> None:
+    from sdbridge.pipeline.presets import model_defaults
+
+    defaults = model_defaults(name)
+    assert defaults is not None and defaults.t_index_list == (32,) and "one step" in defaults.why
+    for other in ("tiny", "stable-diffusion-v1-5/stable-diffusion-v1-5", "turbo-owner/sd-v1-5"):
+        assert model_defaults(other) is None
+
+
+def test_serve_gives_a_turbo_model_one_step_unless_the_config_file_says(tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    general = ServerConfig()
+    assert len(general.pipeline.t_index_list) == 2  # what every other model starts with
+    with caplog.at_level(logging.INFO, logger="sdbridge.commands.serve"):
+        cfg = serve.resolve_model_defaults(serve.config_from_args(_args("--model", "stabilityai/sd-turbo")), None)
+    assert cfg.pipeline.t_index_list == (32,)
+    assert "t_index_list [32] (not [32, 45]): stabilityai/sd-turbo is a turbo model" in caplog.text
+    assert serve.resolve_model_defaults(general, None) is general
+    chosen = tmp_path / "server.toml"
+    chosen.write_text('[model]\nname = "stabilityai/sdxl-turbo"\n[pipeline]\nt_index_list = [20, 40]\n')
+    cfg = serve.resolve_model_defaults(serve.config_from_args(_args("--config", str(chosen))), str(chosen))
+    assert cfg.pipeline.t_index_list == (20, 40)
+    unset = tmp_path / "unset.toml"
+    unset.write_text('[model]\nname = "stabilityai/sdxl-turbo"\n[pipeline]\nseed = 5\n')
+    cfg = serve.resolve_model_defaults(serve.config_from_args(_args("--config", str(unset))), str(unset))
+    assert (cfg.pipeline.t_index_list, cfg.pipeline.seed) == ((32,), 5)
+
+
+def test_cudnn_benchmark_is_switched_on_for_a_cuda_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sdbridge.pipeline.components import tune_cuda_backends
+
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)  # restored after the test
+    tune_cuda_backends(torch.device("cpu"))
+    assert torch.backends.cudnn.benchmark is False
+    tune_cuda_backends(torch.device("cuda", 0))  # only sets the flag: no GPU needed
+    assert torch.backends.cudnn.benchmark is True
+
+
+def test_the_full_sdxl_vae_honours_force_upcast_in_float16() -> None:
+    from sdbridge.pipeline import load_components
+    from sdbridge.pipeline.upcast import UpcastVae
+
+    comps = load_components("tiny-sdxl", device="cpu", dtype=torch.float16, vae="full")
+    assert isinstance(comps.vae, UpcastVae) and comps.vae.config.force_upcast
+    assert next(comps.vae.parameters()).dtype == torch.float32
+    assert next(comps.unet.parameters()).dtype == torch.float16  # type: ignore[union-attr]
+    for name, dtype, vae in (("tiny-sdxl", torch.float32, "full"), ("tiny-sdxl", torch.float16, "taesd"),
+                             ("tiny", torch.float16, "full")):  # SD 1.5 / 2.1: float16, as diffusers runs them
+        assert not isinstance(load_components(name, device="cpu", dtype=dtype, vae=vae).vae, UpcastVae)
+    kl = comps.vae.vae
+    with torch.no_grad():
+        kl.decoder.conv_in.weight.mul_(100)  # activations past float16's 65504 (SDXL's VAE gets there on real latents)
+    latents = (torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0)) * 1000).half()
+    with torch.inference_mode():
+        images = comps.vae.decode(latents, return_dict=False)[0]
+        plain = torch.nn.Module.to(kl, dtype=torch.float16).decode(latents, return_dict=False)[0]
+        torch.nn.Module.to(kl, dtype=torch.float32)
+        mean = comps.vae.encode(images).latent_dist.mean
+    assert images.dtype == torch.float16 and images.shape == (1, 3, 64, 64)
+    assert torch.isfinite(images).all()
+    assert not torch.isfinite(plain).all()  # the same VAE run in float16 overflows
+    assert mean.dtype == torch.float16 and mean.shape == (1, 4, 8, 8)
+
+
+def test_a_float16_sdxl_pipeline_runs_through_the_upcast_vae() -> None:
+    import numpy as np
+
+    from sdbridge.pipeline import StreamConfig, StreamPipeline, load_components
+    from tests.conftest import random_frames
+
+    comps = load_components("tiny-sdxl", device="cpu", dtype=torch.float16, vae="full")
+    pipe = StreamPipeline(comps, StreamConfig(width=64, height=64, t_index_list=[32], seed=2))
+    pipe.prepare(prompt="a castle")
+    result = pipe(random_frames(1)[0])
+    assert result.image.dtype == np.uint8 and result.image.shape[-3:] == (64, 64, 3)
+    assert result.latents.dtype == torch.float16 and torch.isfinite(result.latents).all()

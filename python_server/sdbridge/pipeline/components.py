@@ -29,6 +29,7 @@ import torch
 from sdbridge.errors import ConfigError, ModelNotFoundError
 from sdbridge.pipeline import hub
 from sdbridge.pipeline.schedule import NoiseSchedule
+from sdbridge.pipeline.upcast import UpcastVae, needs_upcast
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ def load_components(
     Each component's load is logged with its time, and the total at the end.
     """
     dev = _check_device(device)
+    tune_cuda_backends(dev)
     if name_or_path == IDENTITY:
         return Components(name=IDENTITY, family=ModelFamily.IDENTITY, device=dev, dtype=dtype,
                           schedule=NoiseSchedule())
@@ -144,6 +146,14 @@ def _check_device(device: str | torch.device) -> torch.device:
 
         raise BackendUnavailableError(f"device={device!r} was asked for but MPS is not available here")
     return dev
+
+
+def tune_cuda_backends(device: torch.device) -> None:
+    """On CUDA, let cuDNN time its convolution algorithms once per input shape and keep the fastest
+    (torch.backends.cudnn.benchmark): a server runs the same few shapes for hours. Not run on a GPU here."""
+    if device.type == "cuda" and not torch.backends.cudnn.benchmark:
+        torch.backends.cudnn.benchmark = True
+        log.info("cuDNN benchmark mode on: the first call of each shape times the convolution algorithms")
 
 
 def _vae_choice(vae: VaeChoice | str) -> tuple[VaeChoice, str | None]:
@@ -362,6 +372,9 @@ def _assemble(
             torch.nn.Module.to(module, dtype=dtype)
         module.eval().requires_grad_(False)
     vae = parts["vae"]
+    if needs_upcast(vae, dtype, family is ModelFamily.SDXL):  # type: ignore[arg-type]
+        log.info("the full SDXL VAE runs in float32 (its config sets force_upcast: it overflows in float16)")
+        vae = UpcastVae(vae, dtype)  # type: ignore[arg-type]
     return Components(
         name=name, family=family, device=device, dtype=dtype,
         schedule=NoiseSchedule.from_scheduler_config(scheduler_config),

@@ -6,6 +6,9 @@
              CPU that model compute dominates, for benchmarks.
 The tokenizer is a byte-level CLIP BPE vocabulary with no merges (every character is a token), so it
 needs no vocabulary download and different prompts still give different embeddings.
+
+`model_defaults(name)`: the pipeline settings a known model is meant to run with where the configuration
+gives none: SD-Turbo and SDXL-Turbo denoise in one step (the StreamDiffusion paper's 1-step figures).
 """
 
 from __future__ import annotations
@@ -24,6 +27,29 @@ LCM_SCHEDULER_CONFIG: dict = {
     "beta_schedule": "scaled_linear", "prediction_type": "epsilon", "original_inference_steps": 50,
     "timestep_scaling": 10.0,
 }
+
+
+TURBO_T_INDEX_LIST = (32,)  # one step, at the strength of the first step of the two-step default (32, 45)
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """Pipeline settings a model is meant to run with, and why (logged where they are applied)."""
+
+    t_index_list: tuple[int, ...]
+    why: str
+
+
+def model_defaults(name: str) -> ModelDefaults | None:
+    """The defaults of model `name` (a Hub id or folder), None when the general defaults apply.
+
+    Adversarially distilled "turbo" models (stabilityai/sd-turbo, stabilityai/sdxl-turbo, or a folder named
+    so) were trained to denoise in one step: a second step costs a second UNet sample and adds nothing.
+    """
+    base = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
+    if "turbo" in base:
+        return ModelDefaults(TURBO_T_INDEX_LIST, f"{name} is a turbo model, distilled to denoise in one step")
+    return None
 
 
 @dataclass(frozen=True)
