@@ -99,6 +99,35 @@ namespace StreamDiffusion.Bridge.Core.Tests
         }
 
         [Test, Timeout(120000)]
+        public void Txt2imgStreamsGeneratedFramesAndCfgModeChanges()  // protocol 1.2
+        {
+            BridgeClient client = NewClient(null);
+            WelcomeMessage welcome = client.Connect(15000);
+            Assert.AreNotEqual(0u, welcome.Capabilities & (uint)Capability.Txt2img, "the server offers Txt2img");
+            client.SetPrompt("a lighthouse at dusk");
+            client.SetParams(new ParamsMessage { CfgMode = CfgMode.Self, Txt2img = true });
+            ResultFrame frame = null;
+            ulong last = 0;
+            int seen = 0;
+            var sw = Stopwatch.StartNew();
+            while (seen < 4 && sw.ElapsedMilliseconds < 60000)  // no frame is submitted: every result is generated
+            {
+                if (client.TryGetResult(ref frame) && frame.Header.FrameId > last)
+                {
+                    last = frame.Header.FrameId;
+                    seen++;
+                    Assert.AreEqual((uint)Size, frame.Header.Width);
+                    Assert.AreEqual(PixelFormat.RGBA8, frame.Header.PixelFormat);
+                }
+                Thread.Sleep(1);
+            }
+            Assert.AreEqual(4, seen, "generated results within 60 s; events: " + DrainEvents(client));
+            Assert.AreEqual(0L, client.Counters.FramesSent, "txt2img sends no frame");
+            client.SetParams(new ParamsMessage { Txt2img = false, CfgMode = CfgMode.None });
+            RoundTrip(client, Image(3), ref frame, 30000);  // frames flow again once txt2img is off
+        }
+
+        [Test, Timeout(120000)]
         public void HandshakeFiftyFramesAndControlMessages()
         {
             BridgeClient client = NewClient(null);

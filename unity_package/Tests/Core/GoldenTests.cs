@@ -230,6 +230,19 @@ namespace StreamDiffusion.Bridge.Core.Tests
         }
 
         [Test]
+        public void CfgModeAndTxt2imgParamsBothWays()  // protocol 1.2
+        {
+            var m = new ParamsMessage { Seed = 7, CfgMode = CfgMode.Self, Txt2img = true };
+            Assert.AreEqual(776u, m.SetMask);
+            AssertEncodes(_codec.Encode(m), "params_txt2img.bin");
+            var d = DecodeGolden<ParamsMessage>("params_txt2img.bin");
+            Assert.AreEqual(CfgMode.Self, d.CfgMode);
+            Assert.AreEqual(true, d.Txt2img);
+            Assert.AreEqual(7UL, d.Seed);
+            Assert.IsNull(d.GuidanceScale);
+        }
+
+        [Test]
         public void GameEventBothWays()
         {
             var m = new GameEventMessage

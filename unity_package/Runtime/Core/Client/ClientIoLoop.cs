@@ -7,6 +7,7 @@
 using System;
 using System.Diagnostics;
 using System.Threading;
+using sdbridge.protocol;
 using StreamDiffusion.Bridge.Core.Diagnostics;
 using StreamDiffusion.Bridge.Core.Protocol;
 using StreamDiffusion.Bridge.Core.Transport;
@@ -168,7 +169,8 @@ namespace StreamDiffusion.Bridge.Core.Client
         {
             if (_s.TakeReconnectRequest()) throw new TransportException("reconnect requested by the application");
             SendControls();
-            SendPendingFrame();
+            if (_s.Txt2img) RequestGeneratedFrames();
+            else SendPendingFrame();
             long now = Stopwatch.GetTimestamp();
             SendHeartbeatIfDue(now);
             if (_credits.InFlight > 0 && _credits.SilentMs(now) > _options.ServerSilenceTimeoutMs)
@@ -273,6 +275,30 @@ namespace StreamDiffusion.Bridge.Core.Client
             _lastSendTicks = Stopwatch.GetTimestamp();
             _credits.Spend(_lastSendTicks);
             lock (_s.Lock) _s.Counters.FramesSent++;
+        }
+
+        // Txt2img (protocol 1.2): every credit held asks for one generated frame (a client -> server Credit); each
+        // Result returns it, so the server streams frames for the prompt as fast as they are shown. A frame submitted
+        // meanwhile would be refused by the server: it is dropped here instead.
+        private void RequestGeneratedFrames()
+        {
+            if (_frames.TakePending() != null)
+            {
+                RefuseLocally("a frame was submitted while txt2img is on (Params.Txt2img); the server generates the " +
+                              "frames: set Txt2img = false to send frames again");
+            }
+            WelcomeMessage welcome = _s.Welcome;
+            if (_credits.Credits <= 0 || welcome == null) return;
+            if ((welcome.Capabilities & (uint)Capability.Txt2img) == 0)
+            {
+                RefuseLocally("txt2img is on but the server does not offer it (capability Txt2img, protocol 1.2); " +
+                              "upgrade the server");
+                return;
+            }
+            int granted = _credits.Credits;
+            _transport.Send(_codec.EncodeCredit((uint)granted));
+            _lastSendTicks = Stopwatch.GetTimestamp();
+            for (int i = 0; i < granted; i++) _credits.Spend(_lastSendTicks);
         }
 
         // The server would refuse the frame: drop it here, keep the credit, say why (once per distinct reason).

@@ -85,6 +85,8 @@ namespace StreamDiffusion.Bridge.Core.Client
                 m.SimilarityThreshold = a.SimilarityThreshold;
                 m.SimilarityMaxSkip = a.SimilarityMaxSkip;
                 m.SeedBlend = a.SeedBlend;
+                m.CfgMode = a.CfgMode;
+                m.Txt2img = a.Txt2img;
             }
             if (b.GuidanceScale.HasValue) m.GuidanceScale = b.GuidanceScale;
             if (b.Delta.HasValue) m.Delta = b.Delta;
@@ -94,6 +96,8 @@ namespace StreamDiffusion.Bridge.Core.Client
             if (b.SimilarityThreshold.HasValue) m.SimilarityThreshold = b.SimilarityThreshold;
             if (b.SimilarityMaxSkip.HasValue) m.SimilarityMaxSkip = b.SimilarityMaxSkip;
             if (b.SeedBlend != null) m.SeedBlend = b.SeedBlend;
+            if (b.CfgMode.HasValue) m.CfgMode = b.CfgMode;
+            if (b.Txt2img.HasValue) m.Txt2img = b.Txt2img;
             return m;
         }
 

@@ -185,6 +185,13 @@ namespace StreamDiffusion.Bridge.Core.Client
             lock (Lock) _controls.Dequeue();
         }
 
+        /// <summary>True while the parameters set so far ask for txt2img (Params.Txt2img): the I/O thread then asks
+        /// the server for a generated frame with every credit it holds, and sends no frames.</summary>
+        internal bool Txt2img
+        {
+            get { lock (Lock) return _mergedParams != null && _mergedParams.Txt2img == true; }
+        }
+
         /// <summary>Called under Lock.</summary>
         internal bool HasControlsLocked
         {

@@ -420,7 +420,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             }
             return Params.CreateParams(b, m.SetMask, m.GuidanceScale ?? 0f, m.Delta ?? 0f, tIndex, m.Seed ?? 0UL,
                 m.SimilarityFilterEnabled ?? false, m.SimilarityThreshold ?? 0f, m.SimilarityMaxSkip ?? 0u, seedBlend,
-                m.StreamId);
+                m.StreamId, m.CfgMode ?? CfgMode.Unknown, m.Txt2img ?? false);
         }
 
         private static Offset<KeyValue>[] BuildPairs(FlatBufferBuilder b, List<KeyValueData> pairs, string field)
@@ -625,6 +625,8 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             if ((mask & (uint)ParamsField.SimilarityFilterEnabled) != 0) m.SimilarityFilterEnabled = p.SimilarityFilterEnabled;
             if ((mask & (uint)ParamsField.SimilarityThreshold) != 0) m.SimilarityThreshold = p.SimilarityThreshold;
             if ((mask & (uint)ParamsField.SimilarityMaxSkip) != 0) m.SimilarityMaxSkip = p.SimilarityMaxSkip;
+            if ((mask & (uint)ParamsField.CfgMode) != 0) m.CfgMode = p.CfgMode;
+            if ((mask & (uint)ParamsField.Txt2img) != 0) m.Txt2img = p.Txt2img;
             if ((mask & (uint)ParamsField.SeedBlend) != 0)
             {
                 m.SeedBlend = new List<SeedWeightData>();

@@ -159,6 +159,11 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public uint? SimilarityMaxSkip;
         public List<SeedWeightData> SeedBlend;
         public uint StreamId;
+        /// <summary>Protocol 1.2: the classifier-free guidance mode (None, Self, Initialize, Full); Unknown is refused.</summary>
+        public CfgMode? CfgMode;
+        /// <summary>Protocol 1.2: true = the server generates frames from the prompt alone, one per credit granted
+        /// with a client Credit (BridgeClient.RequestFrames); frames are refused meanwhile.</summary>
+        public bool? Txt2img;
 
         /// <summary>OR of the ParamsField bits of the fields that are set.</summary>
         public uint SetMask
@@ -174,6 +179,8 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 if (SimilarityThreshold.HasValue) m |= (uint)ParamsField.SimilarityThreshold;
                 if (SimilarityMaxSkip.HasValue) m |= (uint)ParamsField.SimilarityMaxSkip;
                 if (SeedBlend != null) m |= (uint)ParamsField.SeedBlend;
+                if (CfgMode.HasValue) m |= (uint)ParamsField.CfgMode;
+                if (Txt2img.HasValue) m |= (uint)ParamsField.Txt2img;
                 return m;
             }
         }
