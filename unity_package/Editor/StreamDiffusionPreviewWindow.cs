@@ -4,6 +4,9 @@
 // It uses the same settings asset and the same BridgeClient as play mode, so parameters and seeds match.
 // Clean shutdown: the client is disposed on window close, before assembly (domain) reload, when play mode
 // changes and when the editor quits.
+// "Generate from prompt (txt2img)" (protocol 1.2 servers) stops capturing the camera: the server generates the frames
+// from the prompt alone, one per credit (Params.Txt2img), shown at the model's size. "CFG mode" changes the server's
+// classifier-free guidance between frames (Params.CfgMode; "Unknown" = leave the server's configured mode).
 // "Open in browser" opens the server's preview page (sdbridge serve --preview-port) on this window's own
 // session (the address arrives in a Notice after Welcome, see PreviewPage), so the browser shows the same
 // input, output and prompt; a prompt changed in the page comes back as a Notice and updates the field here.
@@ -51,6 +54,8 @@ namespace StreamDiffusion.Bridge.Editor
         private string _status = "disconnected";
         private ResultHeader _lastHeader;
         private string _previewAddress = "";
+        private bool _txt2img;
+        private sdbridge.protocol.CfgMode _cfgMode = sdbridge.protocol.CfgMode.Unknown;  // Unknown: the server's
 
         [MenuItem("Window/StreamDiffusion/Preview")]
         public static void Open()
@@ -97,6 +102,7 @@ namespace StreamDiffusion.Bridge.Editor
             _readback = new NativeArray<byte>(w * h * 4, Allocator.Persistent, NativeArrayOptions.UninitializedMemory);
             _client = new BridgeClient(options);
             if (!string.IsNullOrEmpty(_prompt)) _client.SetPrompt(_prompt, _negative);
+            SendGenerationParams();
             _client.Start();
             _status = "connecting to " + _endpoint;
         }
@@ -164,6 +170,7 @@ namespace StreamDiffusion.Bridge.Editor
             }
             if (_client.TryGetResult(ref _frame))
             {
+                FitResultTexture();
                 string problem = ResultPixels.TryCopy(_frame, _result); // size, format, stride and row order checked
                 if (problem == null) _lastHeader = _frame.Header;
                 else _status = problem;
@@ -174,7 +181,7 @@ namespace StreamDiffusion.Bridge.Editor
                 PollReadback();
                 return;
             }
-            if (_client.State != ClientState.Connected) return;
+            if (_client.State != ClientState.Connected || _txt2img) return;  // txt2img: nothing to capture
             if (EditorApplication.timeSinceStartup - _lastCapture < CaptureInterval) return;
             Camera cam = Camera.main;
             if (cam == null)
@@ -209,6 +216,28 @@ namespace StreamDiffusion.Bridge.Editor
             _readbackBusy = false;
             if (_request.hasError || _client == null || !_readback.IsCreated) return;
             Submit();
+        }
+
+        // Generated frames have the model's size, not the capture's: the texture follows the results' size (back to
+        // the capture's once txt2img is off).
+        private void FitResultTexture()
+        {
+            if (_result == null) return;
+            int w = (int)_frame.Header.Width, h = (int)_frame.Header.Height;
+            if (w <= 0 || h <= 0 || (w == _result.width && h == _result.height)) return;
+            DestroyImmediate(_result);
+            _result = new Texture2D(w, h, TextureFormat.RGBA32, false, false);
+        }
+
+        // Txt2img and the CFG mode as Params (sent only when set: a client that never touches them leaves the
+        // server's configuration alone).
+        private void SendGenerationParams()
+        {
+            if (_client == null) return;
+            var m = new ParamsMessage();
+            if (_txt2img) m.Txt2img = true;
+            if (_cfgMode != sdbridge.protocol.CfgMode.Unknown) m.CfgMode = _cfgMode;
+            if (m.SetMask != 0) _client.SetParams(m);
         }
 
         private unsafe void Submit()
@@ -248,6 +277,18 @@ namespace StreamDiffusion.Bridge.Editor
             {
                 if (GUILayout.Button("Send prompt")) _client.SetPrompt(_prompt, _negative);
             }
+            bool txt2img = EditorGUILayout.Toggle("Generate from prompt (txt2img)", _txt2img);
+            var cfgMode = (sdbridge.protocol.CfgMode)EditorGUILayout.EnumPopup("CFG mode", _cfgMode);
+            if (_client != null && txt2img != _txt2img)
+            {
+                _client.SetParams(new ParamsMessage { Txt2img = txt2img });  // off: the camera is captured again
+            }
+            if (_client != null && cfgMode != _cfgMode && cfgMode != sdbridge.protocol.CfgMode.Unknown)
+            {
+                _client.SetParams(new ParamsMessage { CfgMode = cfgMode });
+            }
+            _txt2img = txt2img;
+            _cfgMode = cfgMode;
 
             if (_result != null && _lastHeader.FrameId != 0)
             {

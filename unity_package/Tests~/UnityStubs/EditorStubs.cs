@@ -85,6 +85,8 @@ namespace UnityEditor
         public static void Space() { throw null; }
         public static void HelpBox(string message, MessageType type) { throw null; }
         public static bool PropertyField(SerializedProperty property, params GUILayoutOption[] options) { throw null; }
+        public static bool Toggle(string label, bool value, params GUILayoutOption[] options) { throw null; }
+        public static Enum EnumPopup(string label, Enum selected, params GUILayoutOption[] options) { throw null; }
     }
 
     public sealed partial class EditorGUI
