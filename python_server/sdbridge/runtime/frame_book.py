@@ -29,8 +29,8 @@ class Carried:
 class FrameBook:
     """The frames that entered one session's pipeline, newest last, and the frame its last output depicts."""
 
-    def __init__(self, keep: int = 64) -> None:
-        self._entered: deque[Carried] = deque(maxlen=keep)
+    def __init__(self) -> None:
+        self._entered: deque[Carried] = deque()  # at most lag + 1 frames
         self._last: Carried | None = None
 
     def reset(self) -> None:
@@ -46,10 +46,12 @@ class FrameBook:
         """
         if skipped and self._last is not None:
             return self._last
-        self._entered.append(frame)
         lag = max(0, lag)
         entered = self._entered
-        self._last = entered[-1 - lag] if len(entered) > lag else entered[0]
+        entered.append(frame)
+        while len(entered) > lag + 1:  # older frames are depicted by no later output (their alpha may be on a GPU)
+            entered.popleft()
+        self._last = entered[0]  # lag frames back, or the oldest while warming up
         return self._last
 
 
