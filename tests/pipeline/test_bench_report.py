@@ -3,6 +3,7 @@ docs/benchmarks.md; every figure it reports is finite and positive."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 
@@ -28,7 +29,7 @@ def test_report_has_every_configuration(report):
                  "similarity filter, static input"):
         assert name in report
     for line in ("stream batch / sequential at 4 steps", "RCFG self / full CFG at 4 steps", "a skipped frame costs",
-                 "4 sessions (2 steps, cfg self"):
+                 "4 sessions (2 steps, cfg self", "Host time per frame outside the model calls"):
         assert line in report
     # every table row carries measured frames/s (finite, positive) and per-stage milliseconds (finite; a stage
     # such as preprocess can print 0.0 at one decimal)
@@ -61,6 +62,32 @@ def test_the_command_loads_the_model_in_its_dtype_and_passes_the_flags(monkeypat
     monkeypatch.setattr(pipeline_bench, "run_pipeline_bench", fake)
     assert pipeline_report("tiny", "bfloat16", 48, 3, with_original=False, with_diffusers=True) == "report"
     assert seen == {"dtype": torch.bfloat16, "size": 48, "frames": 3, "original": False, "diffusers": True}
+
+
+def test_host_time_figures_are_finite_and_positive(tiny):
+    """The host-time section (zero-cost model): both paths, both client sizes, every figure finite and > 0."""
+    from sdbridge.bench.host_time import host_time_report
+
+    report = host_time_report(tiny, frames=2, size=64)
+    rows = [re.split(r"\s*\|\s*", r) for r in report.splitlines() if r.startswith(("| 512x512", "| 1920x1080"))]
+    assert [cells[1] for cells in rows] == ["512x512 -> 64x64 -> 512x512", "1920x1080 -> 64x64 -> 1920x1080"]
+    assert all(_real(cells[2]) and _real(cells[3]) for cells in rows), rows
+
+
+def test_the_host_time_flag_runs_only_that_section(monkeypatch):
+    """`sdbridge bench pipeline --host-time` reaches host_time_report and nothing else."""
+    from sdbridge.bench import pipeline_bench
+    from sdbridge.commands import bench_pipeline
+
+    monkeypatch.setattr(pipeline_bench, "run_pipeline_bench", lambda *a, **k: pytest.fail("the full benchmark ran"))
+    monkeypatch.setattr(pipeline_bench, "host_time_report", lambda comps, frames: f"host {comps.name} {frames}")
+    parser = argparse.ArgumentParser()
+    bench_pipeline.add_arguments(parser)
+    args = parser.parse_args(["--model", "tiny", "--frames", "3", "--host-time"])
+    printed = []
+    monkeypatch.setattr("builtins.print", printed.append)
+    assert bench_pipeline.run(args) == 0
+    assert printed == ["host tiny 3"]
 
 
 def test_mac_count_matches_a_hand_count():

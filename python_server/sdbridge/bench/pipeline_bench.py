@@ -3,7 +3,8 @@
 All rows use the same loaded components and the same input frames, in one process. Baselines measured
 in the same run: the sequential reference, full CFG, diffusers' AutoPipelineForImage2Image doing the
 same UNet evaluations per frame, and (when installed) the original StreamDiffusion. Goals are printed
-as measured ratios; nothing here asserts on time.
+as measured ratios; nothing here asserts on time. The last section is the host time per frame outside the
+model calls (sdbridge.bench.host_time: zero-cost UNet and VAE, at 512x512 and for 1920x1080 client frames).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from sdbridge.bench.compute import compute_report, median_ms
+from sdbridge.bench.host_time import host_time_report
 from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline
 from sdbridge.scene import SceneRenderer
 
@@ -199,7 +201,8 @@ def run_pipeline_bench(comps: Components, size: int, frames_per_row: int, with_o
     unet_ms = unet_batch_ms(comps, size, [1, 2, 4, 5, 8])
     return _report(comps, size, rows, diffusers_rows, unet_ms) + "\n\n" + compute_report(comps, size) + (
         f"\n\n4 sessions (2 steps, cfg self, own prompts and seeds), total frames/s: {sessions[0]:.2f} one UNet call "
-        f"per session, {sessions[1]:.2f} one shared UNet call per round ({sessions[1] / sessions[0]:.2f}x)")
+        f"per session, {sessions[1]:.2f} one shared UNet call per round ({sessions[1] / sessions[0]:.2f}x)"
+        "\n\n" + host_time_report(comps, frames=max(3, frames_per_row)))
 
 
 def _report(comps: Components, size: int, rows: list[Row], diffusers_rows: list[tuple[str, float]],
@@ -246,14 +249,17 @@ def _report(comps: Components, size: int, rows: list[Row], diffusers_rows: list[
 
 def pipeline_report(model: str, dtype: str, size: int, frames: int, *, threads: int = 0, accel: str = "eager",
                     engines_dir: Path = Path("engines"), with_original: bool = True,
-                    with_diffusers: bool = True) -> str:
+                    with_diffusers: bool = True, host_time_only: bool = False) -> str:
     """`sdbridge bench pipeline`: load `model` on the CPU in `dtype`, then either the full configuration report
-    (accel "eager") or torch eager against the `accel` backend on the same configurations."""
+    (accel "eager") or torch eager against the `accel` backend on the same configurations; `host_time_only`: only
+    the host time per frame outside the model calls (sdbridge.bench.host_time; the model's weights unused)."""
     if threads:
         torch.set_num_threads(threads)
     from sdbridge.pipeline import load_components
 
     comps = load_components(model, device="cpu", dtype=getattr(torch, dtype))
+    if host_time_only:
+        return host_time_report(comps, frames=frames)
     if accel == "eager":
         return run_pipeline_bench(comps, size, frames, with_original=with_original, with_diffusers=with_diffusers)
     from sdbridge.acceleration import AccelOptions, BackendChoice, accelerate

@@ -1,0 +1,143 @@
+"""Host time per frame outside the model calls: what a frame costs besides the UNet and the VAE.
+
+The components' UNet and VAE are replaced by zero-cost fakes that return preallocated tensors (their own
+time is measured and subtracted, so the figure holds whatever the fakes cost). A frame then costs only
+the wire <-> pipeline pixel conversion and StreamPipeline's glue (normalisation, scheduler steps,
+buffers, the uint8 output). Two paths over the same frames:
+
+- "device path": the worker's (runtime.device_pixels: DevicePixels.upload, image_on_device, to_client);
+- "numpy path": runtime/pixels.py's to_pipeline -> pipeline -> from_pipeline (the library user's path,
+  and the worker's before runtime.device_pixels).
+
+Client frames of the processing size, and 1920x1080 frames resized to it and back. On the CPU the two
+paths do the same work (the device is the host); on CUDA the device path leaves the host two memcpys and
+kernel launches (not run on a GPU here: no figure of it exists in this repository).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline, VaeChoice
+from sdbridge.runtime.pixels import Layout, PixelFormat, from_pipeline, to_pipeline
+
+CLIENTS = ((512, 512), (1920, 1080))
+
+
+class _Clock:
+    """Seconds spent inside the fake model calls."""
+
+    def __init__(self) -> None:
+        self.inside = 0.0
+
+
+class ZeroCostUnet(torch.nn.Module):
+    """A UNet that returns a preallocated tensor of its input's shape (one per shape)."""
+
+    def __init__(self, clock: _Clock) -> None:
+        super().__init__()
+        self._clock = clock
+        self._out: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def forward(self, sample: torch.Tensor, *args: Any, **kwargs: Any) -> tuple[torch.Tensor]:
+        start = time.perf_counter()
+        out = self._out.get(tuple(sample.shape))
+        if out is None:
+            out = self._out[tuple(sample.shape)] = torch.zeros_like(sample)
+        self._clock.inside += time.perf_counter() - start
+        return (out,)
+
+
+@dataclasses.dataclass
+class _Encoded:
+    latents: torch.Tensor
+
+
+class ZeroCostVae(torch.nn.Module):
+    """A tiny-VAE stand-in: encode returns preallocated latents, decode a preallocated image in [-1, 1]."""
+
+    def __init__(self, clock: _Clock, latents: torch.Tensor, image: torch.Tensor) -> None:
+        super().__init__()
+        self._clock, self._latents, self._image = clock, latents, image
+
+    def encode(self, frames: torch.Tensor) -> _Encoded:
+        start = time.perf_counter()
+        self._clock.inside += time.perf_counter() - start
+        return _Encoded(self._latents)
+
+    def decode(self, latents: torch.Tensor, return_dict: bool = False) -> tuple[torch.Tensor]:
+        start = time.perf_counter()
+        self._clock.inside += time.perf_counter() - start
+        return (self._image,)
+
+
+def zero_cost_pipeline(comps: Components, size: int, clock: _Clock) -> StreamPipeline:
+    """A prepared StreamPipeline (2 steps, cfg self, size x size) on `comps` with the zero-cost UNet and VAE."""
+    generator = torch.Generator().manual_seed(0)
+    latents = torch.randn(1, comps.latent_channels, size // comps.vae_scale_factor, size // comps.vae_scale_factor,
+                          generator=generator).to(comps.device, comps.dtype)
+    image = (torch.rand(1, 3, size, size, generator=generator) * 2 - 1).to(comps.device, comps.dtype)
+    image = image.contiguous(memory_format=torch.channels_last)  # a VAE fed channels_last answers in it
+    fake = dataclasses.replace(comps, unet=ZeroCostUnet(clock), vae=ZeroCostVae(clock, latents, image),
+                               vae_choice=VaeChoice.TAESD)
+    config = StreamConfig(width=size, height=size, t_index_list=(16, 45), cfg_mode=CfgMode.SELF)
+    pipe = StreamPipeline(fake, config)
+    pipe.prepare(prompt="a watercolor painting of a castle", negative_prompt="blurry")
+    return pipe
+
+
+def _device_step(pipe: StreamPipeline, size: int) -> Any:
+    from sdbridge.runtime.device_pixels import device_pixels_for, to_client
+
+    pixels = device_pixels_for(pipe)
+    assert pixels is not None
+
+    def step(payload: bytes, layout: Layout) -> np.ndarray:
+        rgb, alpha = pixels.upload(payload, layout, (size, size))
+        return to_client(pipe(rgb).image, alpha, layout)
+
+    return step
+
+
+def _numpy_step(pipe: StreamPipeline, size: int) -> Any:
+    def step(payload: bytes, layout: Layout) -> np.ndarray:
+        rgb, alpha = to_pipeline(payload, layout, (size, size))
+        return from_pipeline(pipe(rgb).image, alpha, layout)
+
+    return step
+
+
+def host_ms(comps: Components, path: str, client: tuple[int, int], size: int = 512, frames: int = 20,
+            warmup: int = 3) -> float:
+    """Median host milliseconds per frame outside the model calls, `path` "device" or "numpy"."""
+    clock = _Clock()
+    pipe = zero_cost_pipeline(comps, size, clock)
+    step = (_device_step if path == "device" else _numpy_step)(pipe, size)
+    layout = Layout.packed(client[0], client[1], PixelFormat.RGBA8)
+    rng = np.random.default_rng(0)
+    payloads = [rng.integers(0, 256, size=layout.expected_bytes, dtype=np.uint8).tobytes() for _ in range(2)]
+    times = []
+    for i in range(warmup + frames):
+        inside, start = clock.inside, time.perf_counter()
+        step(payloads[i % 2], layout)
+        if i >= warmup:
+            times.append(time.perf_counter() - start - (clock.inside - inside))
+    return 1000 * statistics.median(times)
+
+
+def host_time_report(comps: Components, frames: int = 20, size: int = 512) -> str:
+    """The section of `sdbridge bench pipeline`: host ms per frame, device and numpy paths, per client size."""
+    lines = [f"Host time per frame outside the model calls (zero-cost UNet/VAE, {size}x{size}, 2 steps, cfg self, "
+             f"RGBA8 frames, {comps.device}, {torch.get_num_threads()} threads), median of {frames} frames:", "",
+             "| client frames | device path (worker) ms | numpy path ms |", "|---|---|---|"]
+    for client in CLIENTS:
+        resized = "" if client == (size, size) else f" -> {size}x{size} -> {client[0]}x{client[1]}"
+        device, numpy_path = (host_ms(comps, p, client, size, frames) for p in ("device", "numpy"))
+        lines.append(f"| {client[0]}x{client[1]}{resized} | {device:.2f} | {numpy_path:.2f} |")
+    return "\n".join(lines)
