@@ -154,7 +154,7 @@ class PipelineConfig:
     prompt: str = "a watercolor painting"
     negative_prompt: str = ""
     t_index_list: tuple[int, ...] = params.BY_NAME["t_index_list"].default
-    cfg_mode: GuidanceMode = GuidanceMode(params.BY_NAME["cfg_mode"].default)
+    cfg_mode: GuidanceMode = GuidanceMode(params.BY_NAME["cfg_mode"].default)  # noqa: RUF009 (an enum member)
     guidance_scale: float = params.BY_NAME["guidance_scale"].default
     delta: float = params.BY_NAME["delta"].default
     seed: int = params.BY_NAME["seed"].default
