@@ -58,11 +58,37 @@ def auto_dtype(device: str, flags: frozenset[str] | None = None, accel: str = "e
     return Dtype.FLOAT32, "CPU without AMX or AVX512-BF16 in its flags: float32"
 
 
-def parse_lora(spec: str, option: str) -> tuple[str, float]:
-    """`SOURCE[=SCALE]` -> (source, scale); scale 1.0 when absent. `option` names the flag or key in errors."""
-    source, sep, scale_text = spec.rpartition("=")
+#: The suffix of a `--lora` / `[model] lora` entry whose LoRA stays unfused, its weight changed between frames.
+LIVE_SUFFIX = ":live"
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """One `SOURCE[=SCALE][:live]` entry: fused into the model at `scale`, or (`live`) kept as an adapter whose
+    weight starts at `scale` and changes between frames (the `lora_weights` parameter, by `adapter` name)."""
+
+    source: str
+    scale: float = 1.0
+    live: bool = False
+
+    @property
+    def adapter(self) -> str:
+        """The adapter's name: the file name without extension, or the last part of a Hub id (letters, digits,
+        '_' and '-'; anything else becomes '_'), e.g. "/loras/pixel-art.safetensors" -> "pixel-art"."""
+        stem = self.source.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+        stem = stem[: -len(".safetensors")] if stem.endswith(".safetensors") else stem
+        return "".join(c if c.isalnum() or c in "_-" else "_" for c in stem) or "lora"
+
+
+def parse_lora(spec: str, option: str) -> LoraSpec:
+    """`SOURCE[=SCALE][:live]` -> LoraSpec; scale 1.0 when absent. `option` names the flag or key in errors.
+
+    A live LoRA's scale is its starting weight, so it must lie in the `lora_weights` range (sdbridge.params)."""
+    live = spec.endswith(LIVE_SUFFIX)
+    body = spec[: -len(LIVE_SUFFIX)] if live else spec
+    source, sep, scale_text = body.rpartition("=")
     if not sep:
-        source, scale_text = spec, "1.0"
+        source, scale_text = body, "1.0"
     try:
         scale = float(scale_text)
     except ValueError:
@@ -71,10 +97,27 @@ def parse_lora(spec: str, option: str) -> tuple[str, float]:
         example = "latent-consistency/lcm-lora-sdv1-5=1.0"
         example = f"--lora {example}" if option.startswith("--") else f'lora = ["{example}"]'
         raise ConfigError(
-            f"{option}={spec!r} is not SOURCE[=SCALE]: give a Hub id or .safetensors path, optionally followed by "
-            f"'=' and a finite number, e.g. {example}"
+            f"{option}={spec!r} is not SOURCE[=SCALE][:live]: give a Hub id or .safetensors path, optionally "
+            f"followed by '=' and a finite number and by ':live' (weight changed between frames), e.g. {example}"
         )
-    return source, scale
+    if live:
+        weights = params.BY_NAME["lora_weights"]
+        if not weights.in_range(scale):
+            raise ConfigError(f"{option}={spec!r}: a live LoRA's scale is its starting weight; {scale:g} is outside "
+                              f"the lora_weights range {weights.range_text}; give a scale in it")
+    return LoraSpec(source, scale, live)
+
+
+def check_loras(specs: tuple[str, ...], option: str) -> tuple[LoraSpec, ...]:
+    """Every entry parsed (`option`[i] named in errors); two live LoRAs may not share an adapter name."""
+    parsed = tuple(parse_lora(spec, f"{option}[{i}]" if option.startswith("model.") else option)
+                   for i, spec in enumerate(specs))
+    names = [p.adapter for p in parsed if p.live]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"{option}: two live LoRAs are both named {name!r} (the file name or the Hub id's "
+                              f"last part); rename one of the files")
+    return parsed
 
 
 def check_vae(value: str, option: str) -> str:
@@ -116,7 +159,7 @@ class ModelConfig:
     device: str = "cpu"
     dtype: Dtype = Dtype.AUTO  # "auto": float16 on CUDA, bfloat16 on CPUs with AMX/AVX512-BF16, else float32
     vae: str = "taesd"  # "taesd" | "full" | a Hub id or folder of an autoencoder (tiny or KL)
-    lora: tuple[str, ...] = ()  # "SOURCE[=SCALE]" entries, fused into the model at load
+    lora: tuple[str, ...] = ()  # "SOURCE[=SCALE][:live]" entries: fused at load, or live (LoraSpec)
     width: int = 64
     height: int = 64
     processing_size: ProcessingSize = ProcessingSize.MODEL
@@ -129,12 +172,15 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         check_vae(self.vae, "model.vae")
-        for index, spec in enumerate(self.lora):
-            parse_lora(spec, f"model.lora[{index}]")
+        check_loras(self.lora, "model.lora")
 
     def loras(self) -> dict[str, float]:
-        """{source: scale} of the `lora` entries, in order."""
-        return dict(parse_lora(spec, f"model.lora[{i}]") for i, spec in enumerate(self.lora))
+        """{source: scale} of the `lora` entries fused at load, in order."""
+        return {p.source: p.scale for p in check_loras(self.lora, "model.lora") if not p.live}
+
+    def live_loras(self) -> dict[str, tuple[str, float]]:
+        """{adapter name: (source, starting weight)} of the live `lora` entries, in order."""
+        return {p.adapter: (p.source, p.scale) for p in check_loras(self.lora, "model.lora") if p.live}
 
     def resolved_dtype(self, accel: str = "eager") -> tuple[Dtype, str]:
         """The dtype the model runs in (AUTO resolved for `device` and the `accel` backend) and why."""
@@ -317,6 +363,9 @@ def _validate(cfg: ServerConfig) -> None:
         (cfg.model.height % 8 == 0 and cfg.model.height > 0,
          f"model.height={cfg.model.height} must be a positive multiple of 8"),
         (len(cfg.pipeline.t_index_list) >= 1, "pipeline.t_index_list must not be empty"),
+        (cfg.accel.backend is Accel.EAGER or not any(spec.endswith(LIVE_SUFFIX) for spec in cfg.model.lora),
+         f"model.lora has live LoRAs (':live'), which need accel.backend=eager (the {cfg.accel.backend.value} backend "
+         f"builds the UNet's weights in); use --accel eager or fuse them (drop ':live')"),
         (cfg.bind.startswith(("tcp://", "ipc://", "inproc://")),
          f"bind={cfg.bind!r} must start with tcp://, ipc:// or inproc://"),
         (0 <= cfg.preview.port <= 65535, f"preview.port={cfg.preview.port} must be in [0, 65535]"),

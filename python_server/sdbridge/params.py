@@ -40,6 +40,7 @@ class Kind(enum.Enum):
     INT_LIST = "int_list"  # a non-empty list of integers, each in [minimum, maximum], at most limits.<max_items>
     ENUM = "enum"  # one of the names in `choices` (a wire enum member stands for its lower-case name)
     BLEND = "blend"  # a non-empty weighted list [(value, weight), ...]; weights finite, >= 0, positive sum
+    WEIGHTS = "weights"  # named weights [(name, weight), ...]: names distinct, each weight in [minimum, maximum]
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,9 @@ REGISTRY: tuple[Param, ...] = (
     Param("prompt_blend", Kind.BLEND, "", None, None, None, "", "", "", "", "", "max_prompt_blend",
           "weighted blend of prompt texts [(text, weight), ...]", pipeline_key="prompt", wire_path="Prompt.blend",
           wire_type="string"),
+    Param("lora_weights", Kind.WEIGHTS, "", -2.0, 2.0, (), "", "", "", "", "", "",
+          "weights of the live LoRA adapters [(adapter, weight), ...] (--lora SOURCE=SCALE:live); 0 turns one off",
+          wire_type="float", item_word="adapters"),
     Param("transition_seconds", Kind.FLOAT, "s", 0.0, 3600.0, 0.0, "", "", "", "number", "transition_seconds", "",
           "seconds over which a new prompt is blended in", wire_path="Prompt.transition_seconds",
           wire_type="float", step=0.5),
@@ -201,6 +205,8 @@ def check(param_name: str, value: Any, source: str, limits: Any = None) -> Any:
         return _check_list(param, value, source, limits)
     if param.kind is Kind.BLEND:
         return _check_blend(param, value, source, limits)
+    if param.kind is Kind.WEIGHTS:
+        return _check_weights(param, value, source)
     if param.kind is Kind.ENUM:
         return _check_choice(param, value, source)
     raise ParamError(param, value, source, f"{param.name} has kind {param.kind.value}, which check() cannot read")
@@ -280,6 +286,26 @@ def _check_blend(param: Param, value: Any, source: str, limits: Any) -> tuple[tu
     if not out or sum(w for _, w in out) <= 0:
         raise ParamError(param, value, source, f"{param.name}={items!r} needs at least one entry and non-negative "
                                                f"weights of positive sum")
+    return tuple(out)
+
+
+def _check_weights(param: Param, value: Any, source: str) -> tuple[tuple[str, float], ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ParamError(param, value, source, f"{param.name}={value!r} must be a list of (name, weight) pairs")
+    out: list[tuple[str, float]] = []
+    for i, entry in enumerate(value):
+        pair = tuple(entry) if isinstance(entry, list | tuple) else ()
+        if len(pair) != 2 or not isinstance(pair[0], str) or not pair[0]:
+            raise ParamError(param, value, source, f"{param.name}[{i}]={entry!r} must be a (name, weight) pair "
+                                                   f"with a non-empty name", f"[{i}]")
+        name, weight = pair
+        if not param.in_range(weight):
+            raise ParamError(param, value, source, f"{param.name}[{i}] {name}={weight!r} must be a number in "
+                                                   f"{param.range_text}", f"[{i}].weight")
+        if name in (n for n, _ in out):
+            raise ParamError(param, value, source, f"{param.name} names {name!r} twice; give each name once",
+                             f"[{i}]")
+        out.append((name, float(weight)))
     return tuple(out)
 
 

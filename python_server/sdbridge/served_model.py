@@ -54,7 +54,7 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
     dtype, why = mc.resolved_dtype(config.accel.backend.value)
     log.info("model %s on %s in %s (dtype %s: %s)", mc.name, mc.device, dtype.value, mc.dtype.value, why)
     components = load_components(mc.name, device=mc.device, dtype=getattr(torch, dtype.value), vae=mc.vae,
-                                 lora=mc.loras() or None)
+                                 lora=mc.loras() or None, live_lora=mc.live_loras() or None)
     log.info("model loaded: %s", components.describe())
     if components.family is not ModelFamily.IDENTITY:
         from sdbridge.cpu_features import bf16_hint

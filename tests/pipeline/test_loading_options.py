@@ -136,11 +136,12 @@ def test_load_model_passes_the_choices_and_logs_what_auto_picked(monkeypatch: py
 
     monkeypatch.setattr("sdbridge.pipeline.load_components", fake_load)
     monkeypatch.setattr("sdbridge.cpu_features.cpu_flags", lambda cpuinfo=None: AVX512_BF16)
-    cfg = with_overrides(ServerConfig(), model={"name": "acme/sd", "vae": "full", "lora": ("acme/l=0.25",)})
+    cfg = with_overrides(ServerConfig(), model={"name": "acme/sd", "vae": "full",
+                                                "lora": ("acme/l=0.25", "acme/pixel=0.5:live")})
     with caplog.at_level(logging.INFO, logger="sdbridge.served_model"):
         load_model(cfg)
     assert seen == {"name": "acme/sd", "device": "cpu", "dtype": torch.bfloat16, "vae": "full",
-                    "lora": {"acme/l": 0.25}}
+                    "lora": {"acme/l": 0.25}, "live_lora": {"pixel": ("acme/pixel", 0.5)}}
     assert "in bfloat16 (dtype auto: CPU with AVX512-BF16" in caplog.text
 
 

@@ -8,7 +8,7 @@ import signal
 from types import FrameType
 from typing import Any
 
-from sdbridge.config import Accel, Dtype, ServerConfig, check_vae, load_config, parse_lora, with_overrides
+from sdbridge.config import Accel, Dtype, ServerConfig, check_loras, check_vae, load_config, with_overrides
 
 NAME = "serve"
 HELP = "run the bridge server: ROUTER socket, sessions, one worker (stops cleanly on SIGINT/SIGTERM)"
@@ -28,9 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "float32; `sdbridge check` says what auto picks here")
     parser.add_argument("--vae", default=None, metavar="taesd|full|SOURCE",
                         help="autoencoder: taesd (tiny, default), full (the model's own VAE), or a Hub id / folder")
-    parser.add_argument("--lora", action="append", default=None, metavar="SOURCE[=SCALE]",
+    parser.add_argument("--lora", action="append", default=None, metavar="SOURCE[=SCALE][:live]",
                         help="LoRA (Hub id or .safetensors file) fused into the model at load at SCALE (default 1); "
-                             "repeat for several; replaces [model] lora of --config")
+                             "with :live it stays unfused, SCALE is its starting weight and clients change it "
+                             "between frames (lora_weights); repeat for several; replaces [model] lora of --config")
     parser.add_argument("--max-sessions", type=int, default=None)
     parser.add_argument("--credits", type=int, default=None, help="frames in flight per client")
     parser.add_argument("--accel", default=None, choices=["eager", "compile", "onnxruntime", "tensorrt"],
@@ -72,8 +73,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         model["vae"] = check_vae(args.vae, "--vae")
     if getattr(args, "lora", None) is not None:
         model["lora"] = tuple(args.lora)
-        for spec in args.lora:
-            parse_lora(spec, "--lora")
+        check_loras(model["lora"], "--lora")
     top = {"bind": args.bind} if args.bind is not None else {}
     limits = {"max_sessions": args.max_sessions} if args.max_sessions is not None else {}
     session = {"credits": args.credits} if args.credits is not None else {}

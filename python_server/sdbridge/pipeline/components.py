@@ -72,6 +72,7 @@ class Components:
     tokenizer_2: object | None = None
     latent_channels: int = 4
     vae_scale_factor: int = 8
+    live_loras: Any = None  # sdbridge.pipeline.live_lora.LiveLoras: the unfused adapters (--lora ...:live)
 
     @property
     def vae_scaling(self) -> float:
@@ -90,6 +91,7 @@ def load_components(
     *,
     vae: VaeChoice | str = VaeChoice.TAESD,
     lora: Mapping[str, float] | None = None,
+    live_lora: Mapping[str, tuple[str, float]] | None = None,
     local_files_only: bool | None = None,
     seed: int = 0,
 ) -> Components:
@@ -99,6 +101,8 @@ def load_components(
     else madebyollin/taesd or taesdxl); VaeChoice.FULL or "full": the folder's own autoencoder; any other
     string: a Hub id or folder of an autoencoder (AutoencoderTiny or AutoencoderKL, read from its config).
     `lora`: {Hub id or .safetensors path: scale} fused into the UNet and text encoder at load.
+    `live_lora`: {adapter name: (Hub id or .safetensors path, starting weight)} loaded unfused into the UNet, their
+    weights changed between frames (sdbridge.pipeline.live_lora; Components.live_loras).
     `local_files_only`: never touch the network (default: the HF_HUB_OFFLINE environment variable).
     `seed`: weight seed of the random presets.
     Each component's load is logged with its time, and the total at the end.
@@ -111,7 +115,7 @@ def load_components(
     started = time.perf_counter()
     vae_choice, vae_source = _vae_choice(vae)
     if name_or_path in PRESET_NAMES:
-        if lora:
+        if lora or live_lora:
             raise ConfigError("LoRA weights cannot be fused into a random preset; load a real model folder")
         from sdbridge.pipeline.presets import LCM_SCHEDULER_CONFIG, build_preset
 
@@ -128,6 +132,11 @@ def load_components(
         if lora:
             _fuse_loras(parts, lora)
         comps = _assemble(name_or_path, parts, scheduler_config, vae_choice, dev, dtype)
+        if live_lora:
+            from sdbridge.pipeline.live_lora import load_live_loras
+
+            comps.live_loras = load_live_loras(comps.unet, live_lora,  # type: ignore[arg-type]
+                                               comps.family is ModelFamily.SDXL, local_files_only)
     log.info("model %s loaded in %.1f s: %s", name_or_path, time.perf_counter() - started, comps.describe())
     return comps
 

@@ -18,12 +18,16 @@ import torch
 
 from sdbridge.errors import ConfigError
 from sdbridge.pipeline.config import StreamResult
+from sdbridge.pipeline.live_lora import live_weights
 from sdbridge.pipeline.stream import StagedFrame, StreamPipeline, UnetRequest
 
 
 def can_share(a: StreamPipeline, b: StreamPipeline) -> bool:
-    """True when the UNet requests of a and b can be concatenated: same components and latent size."""
+    """True when the UNet requests of a and b can be concatenated: same components, latent size and live LoRA
+    weights (one UNet call runs its adapters at one set of weights)."""
     return (a.components is b.components and a.config.use_denoising_batch and b.config.use_denoising_batch
+            and live_weights(a.components.live_loras, a.config.lora_weights)
+            == live_weights(b.components.live_loras, b.config.lora_weights)
             and (a.config.width, a.config.height) == (b.config.width, b.config.height))
 
 

@@ -27,6 +27,7 @@ from sdbridge.pipeline.components import Components, ModelFamily, VaeChoice
 from sdbridge.pipeline.config import Interpolation, PromptSpec, StreamConfig, StreamResult
 from sdbridge.pipeline.guidance import CfgMode
 from sdbridge.pipeline.images import to_model_tensor, to_uint8, to_uint8_tensor
+from sdbridge.pipeline.live_lora import live_weights
 from sdbridge.pipeline.prompts import PromptEmbedding, PromptEncoder
 from sdbridge.pipeline.similarity import SimilarityFilter, thumbnail
 from sdbridge.pipeline.timing import FrameTimer, StageClock
@@ -47,6 +48,7 @@ class StreamPipeline:
         if components.family is ModelFamily.IDENTITY or components.unet is None:
             raise ConfigError("the 'identity' components have no model; use build_pipeline() or IdentityPipeline")
         self.components = components
+        live_weights(components.live_loras, config.lora_weights)  # refuses an adapter this model lacks
         self._device, self._dtype = components.device, components.dtype
         self._prompts = PromptEncoder(components)
         self._prompt: PromptSpec = ""
@@ -99,6 +101,7 @@ class StreamPipeline:
             )
         old = self.config
         new = old.replace(**config_changes) if config_changes else old
+        live_weights(self.components.live_loras, new.lora_weights)  # refuses an adapter this model lacks
         self.config = new
         if prompt is not None or new.prompt_interpolation != old.prompt_interpolation:
             self._prompt = self._prompt if prompt is None else prompt
@@ -280,6 +283,9 @@ class StreamPipeline:
     def call_unet(self, sample: torch.Tensor, timesteps: torch.Tensor, embeds: torch.Tensor,
                   added: dict | None) -> torch.Tensor:
         """One UNet call: sample (B, C, h, w), timesteps (B,), embeds (B, L, D) -> (B, C, h, w)."""
+        live = self.components.live_loras
+        if live is not None:  # the shared UNet's live LoRAs at this pipeline's weights (pipeline/live_lora.py)
+            live.apply(live.weights(self.config.lora_weights))
         return self.components.unet(self._layout(sample), timesteps,  # type: ignore[misc]
                                     encoder_hidden_states=embeds, added_cond_kwargs=added, return_dict=False)[0]
 

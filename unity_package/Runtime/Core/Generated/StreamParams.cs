@@ -7,7 +7,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
     public static class StreamParams
     {
         /// <summary>Every parameter name, in registry order.</summary>
-        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "seed_blend", "prompt_blend", "transition_seconds" };
+        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds" };
 
         /// <summary>classifier-free guidance scale (used by cfg_mode full/self/initialize; 1.0 = no guidance)</summary>
         public static class GuidanceScale
@@ -116,6 +116,27 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             public const uint Default = 10u;
         }
 
+        /// <summary>classifier-free guidance: none (n UNet evaluations per frame), self (n), initialize (n + 1), full (2n)</summary>
+        public static class CfgMode
+        {
+            public const string Name = "cfg_mode";
+            public const string FieldPath = "Params.cfg_mode";
+            public const string Kind = "enum";
+            public const string Unit = "";
+            public const string RangeText = "";
+        }
+
+        /// <summary>generate from the prompt alone: one Result per credit the client grants (Credit); Frames are refused</summary>
+        public static class Txt2img
+        {
+            public const string Name = "txt2img";
+            public const string FieldPath = "Params.txt2img";
+            public const string Kind = "bool";
+            public const string Unit = "";
+            public const string RangeText = "";
+            public const bool Default = false;
+        }
+
         /// <summary>weighted blend of seed noises [(seed, weight), ...] (replaces seed)</summary>
         public static class SeedBlend
         {
@@ -141,6 +162,21 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             public const string Unit = "";
             public const string RangeText = "";
             public const string MaxItemsKey = "max_prompt_blend";
+        }
+
+        /// <summary>weights of the live LoRA adapters [(adapter, weight), ...] (--lora SOURCE=SCALE:live); 0 turns one off</summary>
+        public static class LoraWeights
+        {
+            public const string Name = "lora_weights";
+            public const string FieldPath = "";
+            public const string Kind = "weights";
+            public const string Unit = "";
+            public const string RangeText = "[-2, 2]";
+            public const float Minimum = -2.0f;
+            public const float Maximum = 2.0f;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value (false for NaN) is in [-2, 2].</summary>
+            public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
         }
 
         /// <summary>seconds over which a new prompt is blended in</summary>

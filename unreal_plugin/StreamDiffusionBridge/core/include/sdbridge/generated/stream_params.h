@@ -109,6 +109,25 @@ struct MaxSkipFrames {
   static constexpr uint32_t kDefault = 10u;
 };
 
+/// classifier-free guidance: none (n UNet evaluations per frame), self (n), initialize (n + 1), full (2n)
+struct CfgMode {
+  static constexpr const char* kName = "cfg_mode";
+  static constexpr const char* kFieldPath = "Params.cfg_mode";
+  static constexpr const char* kKind = "enum";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "";
+};
+
+/// generate from the prompt alone: one Result per credit the client grants (Credit); Frames are refused
+struct Txt2img {
+  static constexpr const char* kName = "txt2img";
+  static constexpr const char* kFieldPath = "Params.txt2img";
+  static constexpr const char* kKind = "bool";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "";
+  static constexpr bool kDefault = false;
+};
+
 /// weighted blend of seed noises [(seed, weight), ...] (replaces seed)
 struct SeedBlend {
   static constexpr const char* kName = "seed_blend";
@@ -134,6 +153,20 @@ struct PromptBlend {
   static constexpr const char* kMaxItemsKey = "max_prompt_blend";
 };
 
+/// weights of the live LoRA adapters [(adapter, weight), ...] (--lora SOURCE=SCALE:live); 0 turns one off
+struct LoraWeights {
+  static constexpr const char* kName = "lora_weights";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "weights";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[-2, 2]";
+  static constexpr float kMinimum = -2.0f;
+  static constexpr float kMaximum = 2.0f;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value (false for NaN) is in [-2, 2].
+  static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
+};
+
 /// seconds over which a new prompt is blended in
 struct TransitionSeconds {
   static constexpr const char* kName = "transition_seconds";
@@ -150,7 +183,7 @@ struct TransitionSeconds {
 };
 
 /// Every parameter name, in registry order.
-inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "seed_blend", "prompt_blend", "transition_seconds"};
+inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds"};
 
 }  // namespace stream_params
 }  // namespace sdbridge
