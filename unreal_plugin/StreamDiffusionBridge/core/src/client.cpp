@@ -116,6 +116,14 @@ Status Client::SubmitFrame(const FrameView& frame, uint64_t* frame_id) {
     size_t expected = 0;
     Status valid = client_internal::ValidateFrame(frame, d.config.limits, &expected);
     if (!valid.ok()) return valid;
+    {
+      std::lock_guard<std::mutex> lock(d.shared.mu);
+      if (d.shared.Txt2imgLocked()) {
+        return Status(StatusCode::kInvalidArgument,
+                      "SubmitFrame: txt2img is on (Params.txt2img): the server generates the frames from the prompt; "
+                      "SetParams with txt2img = false to send frames again");
+      }
+    }
     std::vector<uint8_t> buffer = d.shared.pool->Take();
     buffer.assign(frame.pixels, frame.pixels + expected);  // copy outside the lock
     client_internal::PendingFrame pending;

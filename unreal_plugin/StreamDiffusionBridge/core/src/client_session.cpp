@@ -213,6 +213,7 @@ SessionEnd SessionConnection::OnResult(const ResultHeader& header, std::vector<z
 
 SessionEnd SessionConnection::Pump() {
   SendControls();  // controls first, in order: a prompt set before a frame applies to it
+  SendTxt2imgRequest();
   while (SendOneFrame()) {
   }
   const Clock::time_point now = Clock::now();
@@ -246,6 +247,19 @@ void SessionConnection::SendHeartbeatIfDue(Clock::time_point now) {
   } else {
     MarkSent();  // retry at the next interval
   }
+}
+
+// Txt2img (protocol 1.2): asks for one generated frame per credit held with a client -> server Credit; each Result
+// returns its credit, so the server streams frames for the prompt as fast as they are taken.
+void SessionConnection::SendTxt2imgRequest() {
+  const uint32_t granted = shared_.TakeTxt2imgCredits();
+  if (granted == 0) return;
+  std::vector<uint8_t> bytes;
+  if (Encode(Credit{granted}, &bytes).ok() && SendBytes(bytes)) {
+    ExpectAnswer();
+    return;
+  }
+  shared_.OnCredit(granted);  // not sent (socket full): the credits are ours again, asked for at the next wake-up
 }
 
 // Sends the oldest pending frame if a credit is held. True if one was taken (sent or dropped).

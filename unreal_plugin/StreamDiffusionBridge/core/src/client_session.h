@@ -58,6 +58,7 @@ class SessionConnection {
   SessionEnd OnError(const ErrorMessage& err);
   SessionEnd OnResult(const ResultHeader& header, std::vector<zmq::message_t>& parts);
   void SendControls();
+  void SendTxt2imgRequest();
   bool SendOneFrame();
   void SendHeartbeatIfDue(Clock::time_point now);
   bool SendBytes(const std::vector<uint8_t>& bytes);

@@ -147,6 +147,17 @@ bool ClientShared::TakeFrameToSend(PendingFrame* frame) {
   return true;
 }
 
+uint32_t ClientShared::TakeTxt2imgCredits() {
+  std::lock_guard<std::mutex> lock(mu);
+  if (!Txt2imgLocked() || counters.credits == 0 || !welcome || (welcome->capabilities & capability::kTxt2img) == 0) {
+    return 0;
+  }
+  const uint32_t granted = counters.credits;
+  counters.credits = 0;
+  counters.in_flight += granted;
+  return granted;
+}
+
 void ClientShared::ReturnCredit() {
   std::lock_guard<std::mutex> lock(mu);
   ++counters.credits;

@@ -86,6 +86,11 @@ struct ClientShared {
   std::vector<std::vector<uint8_t>> OnWelcome(const Welcome& w);
   /// The encoded prompt / params / state to replay after a reconnect. Caller holds mu.
   std::vector<std::vector<uint8_t>> SettingsToReplayLocked() const;
+  /// Txt2img (Params.txt2img set, the server offers it): every credit held asks for one generated frame. Takes
+  /// them all (they are in flight until their Results) and returns how many; 0 when not in txt2img or none held.
+  uint32_t TakeTxt2imgCredits();
+  /// True while the parameters set so far ask for txt2img. Caller holds mu.
+  bool Txt2imgLocked() const { return merged_params && merged_params->txt2img.value_or(false); }
   /// Takes the oldest pending frame if a credit is held (the credit is reserved). False if none.
   bool TakeFrameToSend(PendingFrame* frame);
   /// A taken frame could not be encoded: give its credit back.

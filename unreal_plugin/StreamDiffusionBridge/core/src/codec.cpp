@@ -131,7 +131,8 @@ Offset<fb::Params> BuildParams(FlatBufferBuilder& b, const Params& m) {
   return fb::CreateParams(b, m.SetMask(), m.guidance_scale.value_or(0.0f), m.delta.value_or(0.0f), t_index_list,
                           m.seed.value_or(0), m.similarity_filter_enabled.value_or(false),
                           m.similarity_threshold.value_or(0.0f), m.similarity_max_skip.value_or(0), seed_blend,
-                          m.stream_id);
+                          m.stream_id, To<fb::CfgMode>(m.cfg_mode.value_or(CfgMode::kUnknown)),
+                          m.txt2img.value_or(false));
 }
 
 // One overload per message: returns the union type and the body offset.
@@ -331,6 +332,8 @@ Params ReadParams(const fb::Params& p) {
     }
   }
   m.stream_id = p.stream_id();
+  if (has(fb::ParamsField::CfgMode)) m.cfg_mode = static_cast<CfgMode>(p.cfg_mode());
+  if (has(fb::ParamsField::Txt2img)) m.txt2img = p.txt2img();
   return m;
 }
 

@@ -24,6 +24,8 @@ uint32_t Params::SetMask() const {
   if (similarity_threshold) mask |= params_field::kSimilarityThreshold;
   if (similarity_max_skip) mask |= params_field::kSimilarityMaxSkip;
   if (seed_blend) mask |= params_field::kSeedBlend;
+  if (cfg_mode) mask |= params_field::kCfgMode;
+  if (txt2img) mask |= params_field::kTxt2img;
   return mask;
 }
 
@@ -36,6 +38,8 @@ void Params::MergeFrom(const Params& newer) {
   TakeIfSet(similarity_threshold, newer.similarity_threshold);
   TakeIfSet(similarity_max_skip, newer.similarity_max_skip);
   TakeIfSet(seed_blend, newer.seed_blend);
+  TakeIfSet(cfg_mode, newer.cfg_mode);
+  TakeIfSet(txt2img, newer.txt2img);
   stream_id = newer.stream_id;
 }
 

@@ -184,6 +184,50 @@ TEST(EndToEnd, TinyModelHandshakeFiftyFramesPromptAndEvent) {
   EXPECT_EQ(server->Stop(), 0);
 }
 
+// Protocol 1.2: with Params.txt2img the client asks for one generated frame per credit (client Credit) and sends
+// no frame; the identity model answers with its test pattern at the model's size; SubmitFrame is refused meanwhile,
+// and frames flow again once txt2img is off. The CFG mode travels in the same Params.
+TEST(EndToEnd, Txt2imgStreamsGeneratedFramesWithoutInputFrames) {
+  SKIP_WITHOUT_PYTHON();
+  auto server = StartServer("identity");
+  ASSERT_NE(server, nullptr);
+  Client client(E2EConfig(server->endpoint()));
+  ASSERT_TRUE(client.Start().ok());
+  ClientEvent connected = ExpectEvent(client, ClientEventKind::kConnected);
+  ASSERT_TRUE(connected.welcome.has_value() && connected.welcome->model.has_value());
+  EXPECT_NE(connected.welcome->capabilities & capability::kTxt2img, 0u);
+  const uint32_t W = connected.welcome->model->width;
+  Params on;
+  on.txt2img = true;
+  on.cfg_mode = CfgMode::kSelf;
+  ASSERT_TRUE(client.SetParams(on).ok());
+  uint64_t last = 0;
+  for (int i = 0; i < 5; ++i) {
+    FrameResult r;
+    ASSERT_TRUE(client.WaitForResult(&r, kWait)) << "generated result " << i;
+    EXPECT_GT(r.header.frame_id, last);
+    last = r.header.frame_id;
+    EXPECT_EQ(r.header.layout.width, W);
+  }
+  EXPECT_EQ(client.GetCounters().frames_sent, 0u);
+  const auto px = Image(W, W, 1);
+  EXPECT_EQ(client.SubmitFrame(View(px, W, W)).code(), StatusCode::kInvalidArgument);
+  Params off;
+  off.txt2img = false;
+  ASSERT_TRUE(client.SetParams(off).ok());
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  bool echoed = false;  // generated results still in flight arrive first; then our own frame comes back
+  uint64_t id = 0;
+  ASSERT_TRUE(client.SubmitFrame(View(px, W, W), &id).ok());
+  while (!echoed && std::chrono::steady_clock::now() < deadline) {
+    FrameResult r;
+    if (client.WaitForResult(&r, milliseconds(100))) echoed = r.header.frame_id == id && r.pixels.ToVector() == px;
+  }
+  EXPECT_TRUE(echoed) << "frame " << id << " not echoed after txt2img went off";
+  client.Stop();
+  EXPECT_EQ(server->Stop(), 0);
+}
+
 TEST(EndToEnd, ServerRestartReconnectsWithNewHandshake) {
   SKIP_WITHOUT_PYTHON();
   auto server = StartServer("tiny");

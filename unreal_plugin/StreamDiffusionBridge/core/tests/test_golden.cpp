@@ -302,6 +302,14 @@ TEST(GoldenEncode, Result) { ExpectEncodesTo(GoldenResult(), "result_rgba8.bin")
 TEST(GoldenEncode, Prompt) { ExpectEncodesTo(GoldenPrompt(), "prompt.bin"); }
 TEST(GoldenEncode, Params) { ExpectEncodesTo(GoldenParams(), "params.bin"); }
 TEST(GoldenEncode, ParamsPartial) { ExpectEncodesTo(GoldenParamsPartial(), "params_partial.bin"); }
+TEST(GoldenEncode, ParamsTxt2img) {  // protocol 1.2
+  Params m;
+  m.seed = 7;
+  m.cfg_mode = CfgMode::kSelf;
+  m.txt2img = true;
+  EXPECT_EQ(m.SetMask(), 776u);
+  ExpectEncodesTo(m, "params_txt2img.bin");
+}
 TEST(GoldenEncode, GameEvent) { ExpectEncodesTo(GoldenGameEvent(), "game_event.bin"); }
 TEST(GoldenEncode, State) { ExpectEncodesTo(GoldenState(), "state.bin"); }
 TEST(GoldenEncode, StatsRequest) { ExpectEncodesTo(StatsRequest{7}, "stats_request.bin"); }
@@ -405,6 +413,14 @@ TEST(GoldenDecode, ParamsPartial) {
   EXPECT_EQ(got.SetMask(), 9u);
   EXPECT_EQ(got.seed, std::optional<uint64_t>(0));  // set to 0, not absent
   EXPECT_FALSE(got.delta.has_value());
+}
+TEST(GoldenDecode, ParamsTxt2img) {
+  const Params got = DecodeGolden<Params>("params_txt2img.bin");
+  EXPECT_EQ(got.SetMask(), 776u);
+  EXPECT_EQ(got.cfg_mode, std::optional<CfgMode>(CfgMode::kSelf));
+  EXPECT_EQ(got.txt2img, std::optional<bool>(true));
+  EXPECT_EQ(got.seed, std::optional<uint64_t>(7));
+  EXPECT_FALSE(got.guidance_scale.has_value());
 }
 
 TEST(GoldenDecode, GameEvent) {

@@ -39,7 +39,7 @@ struct ClientConfig {
   uint16_t protocol_minor = kProtocolMinor;
   uint32_t capabilities = capability::kCredits | capability::kPromptBlend | capability::kSeedBlend |
                           capability::kGameEvents | capability::kStats | capability::kNotices |
-                          capability::kHeartbeat;
+                          capability::kHeartbeat | capability::kTxt2img;
   std::vector<PixelFormat> pixel_formats = {PixelFormat::kRGBA8, PixelFormat::kBGRA8, PixelFormat::kRGB8};
 
   std::chrono::milliseconds handshake_timeout{2000};     // Hello -> Welcome

@@ -151,6 +151,11 @@ struct Params {
   std::optional<uint32_t> similarity_max_skip;
   std::optional<std::vector<SeedWeight>> seed_blend;
   uint32_t stream_id = 0;
+  /// Protocol 1.2: the classifier-free guidance mode (kNone, kSelf, kInitialize, kFull; kUnknown is refused).
+  std::optional<CfgMode> cfg_mode;
+  /// Protocol 1.2: true = the server generates frames from the prompt alone, one per credit the client grants
+  /// (the client then sends Credit messages instead of frames; Client::Submit is refused meanwhile).
+  std::optional<bool> txt2img;
 
   /// Bits of the schema's ParamsField for the fields that have a value.
   uint32_t SetMask() const;
