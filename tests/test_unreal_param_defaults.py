@@ -33,8 +33,11 @@ def _wire_fields() -> dict[str, str]:
     return {member: wire for wire, member in re.findall(r"P\.(\w+) = [^;]*?In\.(\w+)", body)}
 
 
-def _literal(text: str) -> float | bool:
-    text = text.strip().rstrip("f")
+def _literal(text: str) -> float | bool | str:
+    text = text.strip()
+    if "::" in text:  # a UENUM member (ESDBridgeCfgMode::None): the registry's choice of that name
+        return text.rsplit("::", 1)[1].lower()
+    text = text.rstrip("f")
     return text == "true" if text in ("true", "false") else float(text)
 
 

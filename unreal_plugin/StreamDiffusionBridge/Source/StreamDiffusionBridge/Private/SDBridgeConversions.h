@@ -50,6 +50,18 @@ inline std::vector<sdbridge::KeyValue> ToWire(const TMap<FString, FSDBridgeValue
 }
 
 /** Only fields whose toggle is on are set (sdbridge::Params::SetMask follows). */
+inline sdbridge::CfgMode ToWire(ESDBridgeCfgMode Mode)
+{
+	switch (Mode)
+	{
+	case ESDBridgeCfgMode::None: return sdbridge::CfgMode::kNone;
+	case ESDBridgeCfgMode::Self: return sdbridge::CfgMode::kSelf;
+	case ESDBridgeCfgMode::Initialize: return sdbridge::CfgMode::kInitialize;
+	case ESDBridgeCfgMode::Full: return sdbridge::CfgMode::kFull;
+	default: return sdbridge::CfgMode::kUnknown;  // refused by the server, naming the value
+	}
+}
+
 inline sdbridge::Params ToWire(const FSDBridgeParams& In)
 {
 	sdbridge::Params P;
@@ -60,6 +72,8 @@ inline sdbridge::Params ToWire(const FSDBridgeParams& In)
 	if (In.bSetSimilarityFilter) P.similarity_filter_enabled = In.bSimilarityFilterEnabled;
 	if (In.bSetSimilarityThreshold) P.similarity_threshold = In.SimilarityThreshold;
 	if (In.bSetSimilarityMaxSkip) P.similarity_max_skip = static_cast<uint32_t>(FMath::Max(In.SimilarityMaxSkip, 0));
+	if (In.bSetCfgMode) P.cfg_mode = ToWire(In.CfgMode);
+	if (In.bSetTxt2img) P.txt2img = In.bTxt2img;
 	return P;
 }
 

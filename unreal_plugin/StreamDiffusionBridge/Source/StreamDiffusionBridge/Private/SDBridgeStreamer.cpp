@@ -113,7 +113,7 @@ ESDBridgeConnectionState FSDBridgeStreamer::GetState() const
 void FSDBridgeStreamer::CaptureFrom(UTextureRenderTarget2D* Target)
 {
 	check(IsInGameThread());
-	if (!Client || !Ring || Target == nullptr)
+	if (!Client || !Ring || Target == nullptr || bTxt2img)
 	{
 		return;
 	}
@@ -332,7 +332,12 @@ bool FSDBridgeStreamer::SetParams(const FSDBridgeParams& Params, FString& OutErr
 		OutError = TEXT("SetParams: not started");
 		return false;
 	}
-	return Report(Client->SetParams(SDBridge::ToWire(Params)), OutError);
+	const bool bSent = Report(Client->SetParams(SDBridge::ToWire(Params)), OutError);
+	if (bSent && Params.bSetTxt2img)
+	{
+		bTxt2img = Params.bTxt2img;  // on: no more captures (the client would refuse them)
+	}
+	return bSent;
 }
 
 bool FSDBridgeStreamer::SendGameEvent(const FString& Name, const TMap<FString, FSDBridgeValue>& Payload, FString& OutError)

@@ -87,7 +87,8 @@ public:
 
 	/**
 	 * Game thread, once per frame: enqueue a render command that hands the newest finished GPU copy to the
-	 * client and queues a copy of Target. Never waits for the GPU; skips when every readback is in flight.
+	 * client and queues a copy of Target. Never waits for the GPU; skips when every readback is in flight, and while
+	 * txt2img is on (SetParams with bTxt2img: the server generates the frames, the client sends none).
 	 */
 	void CaptureFrom(UTextureRenderTarget2D* Target);
 
@@ -127,6 +128,7 @@ public:
 
 private:
 	FSDBridgeStreamerOptions Options;
+	bool bTxt2img = false;  // the last bTxt2img sent with SetParams (game thread)
 	std::shared_ptr<sdbridge::Client> Client;  // shared with render commands
 	TSharedPtr<FSDBridgeReadbackRing, ESPMode::ThreadSafe> Ring;  // used on the render thread only
 	TUniquePtr<sdbridge::ConnectionLogPolicy> LogPolicy;           // game thread (PollEvent)

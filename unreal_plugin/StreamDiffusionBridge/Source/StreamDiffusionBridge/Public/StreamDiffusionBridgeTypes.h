@@ -15,6 +15,17 @@ enum class ESDBridgeConnectionState : uint8
 	Refused,     // the server refused this plugin's protocol major: see the error message for what to install
 };
 
+/** Classifier-free guidance of the server's pipeline (Params.cfg_mode, protocol 1.2). UNet evaluations per frame for
+ *  n denoising steps: None n, Self n, Initialize n + 1, Full 2n. */
+UENUM(BlueprintType)
+enum class ESDBridgeCfgMode : uint8
+{
+	None,        // conditional prediction only (guidance scale unused)
+	Self,        // RCFG self-negative: Delta x the residual noise of the frame's own input
+	Initialize,  // RCFG onetime-negative: the negative prompt evaluated once, at the first step
+	Full,        // classic CFG: the negative prompt evaluated at every step
+};
+
 UENUM(BlueprintType)
 enum class ESDBridgeValueKind : uint8
 {
@@ -103,6 +114,19 @@ struct STREAMDIFFUSIONBRIDGE_API FSDBridgeParams
 	bool bSetSimilarityMaxSkip = false;
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetSimilarityMaxSkip", ClampMin = "0"))
 	int32 SimilarityMaxSkip = 10;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
+	bool bSetCfgMode = false;
+	/** Classifier-free guidance mode, changed between frames (protocol 1.2 servers). */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetCfgMode"))
+	ESDBridgeCfgMode CfgMode = ESDBridgeCfgMode::None;
+
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
+	bool bSetTxt2img = false;
+	/** Generate from the prompt alone (protocol 1.2 servers): the client asks for one frame per credit and sends no
+	 *  captures (SubmitFrame is refused) until this is set false again. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetTxt2img"))
+	bool bTxt2img = false;
 };
 
 /** What came back with a stylized frame. Times in milliseconds. */

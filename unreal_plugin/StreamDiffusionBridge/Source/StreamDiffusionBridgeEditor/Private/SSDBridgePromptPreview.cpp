@@ -1,6 +1,6 @@
 // Not compiled here (Unreal Engine is not available on the build machines). Written against the
 // documented Slate widgets (SVerticalBox, SHorizontalBox, SEditableTextBox, SMultiLineEditableTextBox,
-// SButton, STextBlock, SImage, SScaleBox), PropertyEditor's SObjectPropertyEntryBox and
+// SButton, SCheckBox, STextBlock, SImage, SScaleBox), PropertyEditor's SObjectPropertyEntryBox and
 // FPlatformProcess::LaunchURL.
 #include "SSDBridgePromptPreview.h"
 
@@ -12,6 +12,7 @@
 #include "StreamDiffusionBridgeSettings.h"
 #include "Widgets/Images/SImage.h"
 #include "Widgets/Input/SButton.h"
+#include "Widgets/Input/SCheckBox.h"
 #include "Widgets/Input/SEditableTextBox.h"
 #include "Widgets/Input/SMultiLineEditableTextBox.h"
 #include "Widgets/Layout/SBox.h"
@@ -95,6 +96,17 @@ void SSDBridgePromptPreview::Construct(const FArguments& InArgs)
 		]
 		+ SVerticalBox::Slot().AutoHeight().Padding(4)
 		[
+			SNew(SCheckBox)
+			.IsChecked_Lambda([this]() { return bTxt2img ? ECheckBoxState::Checked : ECheckBoxState::Unchecked; })
+			.OnCheckStateChanged_Raw(this, &SSDBridgePromptPreview::OnTxt2imgChanged)
+			.ToolTipText(LOCTEXT("Txt2imgTip", "The server generates frames from the prompt alone (no render target "
+			                                   "needed); needs a protocol 1.2 server"))
+			[
+				SNew(STextBlock).Text(LOCTEXT("Txt2img", "Generate from prompt (txt2img)"))
+			]
+		]
+		+ SVerticalBox::Slot().AutoHeight().Padding(4)
+		[
 			SNew(SHorizontalBox)
 			+ SHorizontalBox::Slot().FillWidth(1.0f).VAlign(VAlign_Center)
 			[
@@ -139,7 +151,7 @@ void SSDBridgePromptPreview::Tick(const FGeometry& AllottedGeometry, const doubl
 	{
 		return;
 	}
-	if (Source != nullptr && Streamer->GetState() == ESDBridgeConnectionState::Connected)
+	if (!bTxt2img && Source != nullptr && Streamer->GetState() == ESDBridgeConnectionState::Connected)
 	{
 		Streamer->CaptureFrom(Source);
 	}
@@ -210,7 +222,32 @@ FReply SSDBridgePromptPreview::OnConnectClicked()
 	{
 		Streamer->SetPrompt(Prompt, NegativePrompt, 0, Error);
 	}
+	if (bTxt2img)
+	{
+		SendTxt2img();
+	}
 	return FReply::Handled();
+}
+
+void SSDBridgePromptPreview::OnTxt2imgChanged(ECheckBoxState State)
+{
+	bTxt2img = State == ECheckBoxState::Checked;
+	if (Streamer)
+	{
+		SendTxt2img();  // off: captures of the render target go out again
+	}
+}
+
+void SSDBridgePromptPreview::SendTxt2img()
+{
+	FSDBridgeParams Params;
+	Params.bSetTxt2img = true;
+	Params.bTxt2img = bTxt2img;
+	FString Error;
+	if (!Streamer->SetParams(Params, Error))
+	{
+		Status = Error;
+	}
 }
 
 FReply SSDBridgePromptPreview::OnSendPromptClicked()

@@ -4,12 +4,15 @@
 // "Open in browser" opens the server's preview page (sdbridge serve --preview-port) on this panel's own
 // session, so the browser and the panel show the same stream; a prompt changed in the page updates the
 // prompt box here (both arrive as Notices, see core/include/sdbridge/preview.h).
+// "Generate from prompt (txt2img)" (protocol 1.2 servers) stops capturing the render target: the server generates
+// frames from the prompt alone, one per credit (Params.txt2img), so a prompt can be previewed without a scene.
 // Not compiled here (written against the documented Slate / PropertyEditor APIs of UE 5.3-5.5).
 #pragma once
 
 #include "CoreMinimal.h"
 #include "SDBridgeStreamer.h"
 #include "Styling/SlateBrush.h"
+#include "Styling/SlateTypes.h"
 #include "UObject/GCObject.h"
 #include "Widgets/SCompoundWidget.h"
 
@@ -40,6 +43,8 @@ private:
 	FText GetConnectLabel() const;
 	FString GetSourcePath() const;
 	void OnSourceChanged(const FAssetData& Asset);
+	void OnTxt2imgChanged(ECheckBoxState State);
+	void SendTxt2img();
 
 	TUniquePtr<FSDBridgeStreamer> Streamer;
 	TObjectPtr<UTexture2D> OutputTexture;
@@ -51,4 +56,5 @@ private:
 	FString Status;
 	FString PreviewAddress;  // the browser preview page of the current session; empty when the server has none
 	FSDBridgeResultInfo LastInfo;
+	bool bTxt2img = false;  // generated frames instead of the render target's
 };
