@@ -71,7 +71,7 @@ def test_host_time_figures_are_finite_and_positive(tiny):
     report = host_time_report(tiny, frames=2, size=64)
     rows = [re.split(r"\s*\|\s*", r) for r in report.splitlines() if r.startswith(("| 512x512", "| 1920x1080"))]
     assert [cells[1] for cells in rows] == ["512x512 -> 64x64 -> 512x512", "1920x1080 -> 64x64 -> 1920x1080"]
-    assert all(_real(cells[2]) and _real(cells[3]) for cells in rows), rows
+    assert all(_real(cell) for cells in rows for cell in cells[2:6]), rows  # wall and CPU ms of both paths
 
 
 def test_the_host_time_flag_runs_only_that_section(monkeypatch):
