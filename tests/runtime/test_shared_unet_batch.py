@@ -1,10 +1,12 @@
-"""The worker runs the waiting frames of several sessions as one UNet call (ModelConfig.share_unet_batch)."""
+"""The worker runs the waiting frames of several sessions as one VAE encode, one UNet call and one VAE decode
+(ModelConfig.share_unet_batch)."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,10 +21,32 @@ from tests.pipeline.test_guidance import CountingUNet
 PROMPTS = {b"a": "a castle", b"b": "a forest", b"c": "a desert"}
 
 
-def _run_sessions(comps, share: bool, frames: int = 3) -> tuple[dict[bytes, list[ResultJob]], list[int]]:
-    """Three sessions, each with a frame waiting whenever the worker looks: results per session, UNet batches."""
+class CountingVae:
+    """Forwards to a VAE and records the batch size of every encode and decode."""
+
+    def __init__(self, vae: Any) -> None:
+        self.inner = vae
+        self.encodes: list[int] = []
+        self.decodes: list[int] = []
+
+    def encode(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        self.encodes.append(int(x.shape[0]))
+        return self.inner.encode(x, *args, **kwargs)
+
+    def decode(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        self.decodes.append(int(x.shape[0]))
+        return self.inner.decode(x, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _run_sessions(comps, share: bool, frames: int = 3) -> tuple[dict[bytes, list[ResultJob]], list[int], CountingVae]:
+    """Three sessions, each with a frame waiting whenever the worker looks: results per session, UNet batches,
+    the VAE's batches."""
     counting = CountingUNet(comps.unet)
-    counted = dataclasses.replace(comps, unet=counting)
+    vae = CountingVae(comps.vae)
+    counted = dataclasses.replace(comps, unet=counting, vae=vae)
     table = SessionTable(max_sessions=4)
     results: dict[bytes, list[ResultJob]] = {k: [] for k in PROMPTS}
     failures: list[WorkerFailure] = []
@@ -59,15 +83,17 @@ def _run_sessions(comps, share: bool, frames: int = 3) -> tuple[dict[bytes, list
     finally:
         assert worker.stop(timeout=10)
     assert not failures
-    return results, counting.batches
+    return results, counting.batches, vae
 
 
 @pytest.mark.timeout(300)
 def test_waiting_sessions_share_one_unet_call_with_the_same_outputs(tiny):
-    shared, shared_batches = _run_sessions(tiny, share=True)
-    alone, alone_batches = _run_sessions(tiny, share=False)
+    shared, shared_batches, shared_vae = _run_sessions(tiny, share=True)
+    alone, alone_batches, alone_vae = _run_sessions(tiny, share=False)
     assert alone_batches == [1] * 9  # SELF with one step: one UNet sample per frame, three sessions, three frames
+    assert alone_vae.encodes == alone_vae.decodes == [1] * 9
     assert shared_batches == [3] * 3  # the three sessions' frames in one call per round
+    assert shared_vae.encodes == shared_vae.decodes == [3] * 3  # and one VAE encode and decode per round
     for key in PROMPTS:
         assert [r.frame_id for r in shared[key]] == [0, 1, 2]
         for s, a in zip(shared[key], alone[key], strict=True):

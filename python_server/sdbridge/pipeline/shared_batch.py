@@ -1,17 +1,20 @@
-"""One UNet call for several StreamPipelines that share components (the server's sessions).
+"""One VAE encode, one UNet call and one VAE decode for several StreamPipelines that share components (the
+server's sessions).
 
-Each pipeline keeps its own prompt, guidance, seed noise, schedule and stream-batch buffers; only the
-UNet evaluation is merged: the requests of k pipelines are concatenated along the batch axis, run as
-one call, and split back. Every sample's output depends only on its own inputs (the UNet has no
-cross-sample operations in eval mode), so a merged call gives each pipeline what its own call would,
-up to floating-point summation order (tests/pipeline/test_shared_batch.py bounds the difference).
+Each pipeline keeps its own prompt, guidance, seed noise, schedule and stream-batch buffers; only the model
+evaluations are merged: every pipeline's frames are staged up to the VAE encode, encoded as one batch, its
+UNet requests concatenated along the batch axis and run as one call, each pipeline's latents finished up to
+the VAE decode, decoded as one batch, and every piece split back. Every sample's output depends only on its
+own inputs (the UNet and the VAE have no cross-sample operations in eval mode: GroupNorm is per sample), so
+a merged call gives each pipeline what its own calls would, up to floating-point summation order
+(tests/pipeline/test_shared_batch.py and tests/runtime/test_shared_unet_batch.py bound the difference).
 A UNet that accepts a limited batch (an engine built for a batch range) says so with a `max_batch`
 attribute; the requests are then run in as few calls as fit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -19,7 +22,7 @@ import torch
 from sdbridge.errors import ConfigError
 from sdbridge.pipeline.config import StreamResult
 from sdbridge.pipeline.live_lora import live_weights
-from sdbridge.pipeline.stream import StagedFrame, StreamPipeline, UnetRequest
+from sdbridge.pipeline.stream import PendingFrames, StagedFrame, StreamPipeline, UnetRequest
 
 
 def can_share(a: StreamPipeline, b: StreamPipeline) -> bool:
@@ -33,7 +36,8 @@ def can_share(a: StreamPipeline, b: StreamPipeline) -> bool:
 
 @torch.inference_mode()
 def run_shared(calls: Sequence[tuple[StreamPipeline, np.ndarray | torch.Tensor]]) -> list[StreamResult]:
-    """Process one frame per pipeline with a single UNet call over all of them; results in call order.
+    """Process one frame per pipeline with a single VAE encode, UNet call and VAE decode over all of them;
+    results in call order.
 
     Frames the similarity filter skips are answered without entering the batch. Raises ConfigError when
     two pipelines cannot share a batch (check with `can_share` first).
@@ -45,14 +49,41 @@ def run_shared(calls: Sequence[tuple[StreamPipeline, np.ndarray | torch.Tensor]]
         if not can_share(first, pipe):
             raise ConfigError("run_shared needs pipelines on the same components, size and Stream Batch; "
                               "group them with can_share() and run the others separately")
-    staged = [pipe.stage(image) for pipe, image in calls]
+    staged = _encoded([pipe.stage_input(image) for pipe, image in calls])
     requests = [s.request for s in staged if isinstance(s, StagedFrame) and s.request is not None]
     outputs: list[torch.Tensor] = []
     keep = len(requests) > 1  # outputs wait for other model calls before they are used: see _merged_unet
     for chunk in _chunks(requests, getattr(first.components.unet, "max_batch", None)):
         outputs += _merged_unet(first, chunk, keep)
     done = iter(outputs)
-    return [s if isinstance(s, StreamResult) else s.pipeline.complete(s, next(done)) for s in staged]
+    return _decoded([s if isinstance(s, StreamResult) else (s, *s.pipeline.complete_latents(s, next(done)))
+                     for s in staged])
+
+
+def _encoded(pending: list[StreamResult | StagedFrame | PendingFrames]) -> list[StreamResult | StagedFrame]:
+    """Every PendingFrames encoded in one VAE batch (the pipelines share their VAE), then staged."""
+    todo = [p for p in pending if isinstance(p, PendingFrames)]
+    parts: Iterator[torch.Tensor] = iter(())
+    if todo:
+        x0 = todo[0].pipeline.vae_encode(torch.cat([p.frames for p in todo]))  # (sum of fbs, C, h, w)
+        parts = iter(torch.split(x0, [len(p.frames) for p in todo]))
+    return [p.pipeline.stage_encoded(p, next(parts)) if isinstance(p, PendingFrames) else p for p in pending]
+
+
+def _decoded(finished: list[StreamResult | tuple[StagedFrame, torch.Tensor, bool]]) -> list[StreamResult]:
+    """Every (staged frame, finished latents, warm-up) decoded in one VAE batch, then finished; results as they are.
+
+    The decoded slices are all turned into results before any other model call (a CUDA-graph VAE's output
+    memory is overwritten by the next call: see _merged_unet)."""
+    todo = [f for f in finished if isinstance(f, tuple)]
+    parts: Iterator[torch.Tensor] = iter(())
+    if todo:
+        for staged, _, _ in todo:
+            staged.timer.mark("unet")
+        decoded = todo[0][0].pipeline.vae_decode(torch.cat([latents for _, latents, _ in todo]))
+        parts = iter(torch.split(decoded, [len(latents) for _, latents, _ in todo]))
+    return [f if isinstance(f, StreamResult) else f[0].pipeline.finish(f[1], f[2], f[0].timer, next(parts))
+            for f in finished]
 
 
 def _chunks(requests: list[UnetRequest], max_batch: int | None) -> list[list[UnetRequest]]:

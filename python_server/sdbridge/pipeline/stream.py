@@ -146,6 +146,13 @@ class StreamPipeline:
     @torch.inference_mode()
     def complete(self, staged: StagedFrame, unet_out: torch.Tensor) -> StreamResult:
         """Second half: guidance, scheduler step, buffers, VAE decode. unet_out: (len(request), C, h, w)."""
+        latents, warmup = self.complete_latents(staged, unet_out)
+        return self._output(latents, warmup, staged.timer)
+
+    @torch.inference_mode()
+    def complete_latents(self, staged: StagedFrame, unet_out: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """complete() up to the VAE decode: (the finished latents (fbs, C, h, w), whether they are warm-up); then
+        `finish` with their vae_decode (several pipelines' latents may be decoded as one batch)."""
         if staged.pipeline is not self or staged.request is None:
             raise InputError("complete() got a StagedFrame from another pipeline or a sequential one")
         fbs, n = self.config.frame_buffer_size, self.config.steps
@@ -155,9 +162,24 @@ class StreamPipeline:
             self._x_buffer = schedule.add_noise(denoised[:-fbs], self._noise[fbs:], self._alpha[fbs:],
                                                 self._beta[fbs:]).to(self._dtype)
             self._ref_buffer = ref[:-fbs]
-        return self._output(denoised[-fbs:].to(self._dtype), warmup, staged.timer)
+        return denoised[-fbs:].to(self._dtype), warmup
+
+    @torch.inference_mode()
+    def stage_input(self, image: np.ndarray | torch.Tensor) -> StreamResult | StagedFrame | PendingFrames:
+        """stage() up to the VAE encode: the frames to encode (several pipelines' frames may be encoded as one
+        batch, then each `stage_encoded`: sdbridge.pipeline.shared_batch), a skipped frame's result, or a
+        StagedFrame when nothing needs encoding."""
+        if not self.config.use_denoising_batch:
+            raise ConfigError("stage_input() needs use_denoising_batch=True; call the pipeline directly")
+        return self._stage_to(image, batched=True, encode=False)
 
     def _stage(self, image: np.ndarray | torch.Tensor, batched: bool) -> StreamResult | StagedFrame:
+        staged = self._stage_to(image, batched, encode=True)
+        assert not isinstance(staged, PendingFrames)
+        return staged
+
+    def _stage_to(self, image: np.ndarray | torch.Tensor, batched: bool,
+                  encode: bool) -> StreamResult | StagedFrame | PendingFrames:
         self._require_prepared()
         cfg, timer = self.config, self._clock.start()
         if cfg.txt2img:  # StreamConfig.txt2img: the input is not looked at (the server feeds placeholders)
@@ -175,11 +197,18 @@ class StreamPipeline:
             return dataclasses.replace(self._last, skipped=True, timings=timer.host_timings(),
                                        timings_frame=self._frames_in, frame_index=self._frames_in)
         assert frames is not None
-        x0 = self._encode(frames)  # (fbs, C, h, w)
+        pending = PendingFrames(self, frames, timer, batched)
+        return self.stage_encoded(pending, self.vae_encode(frames)) if encode else pending
+
+    @torch.inference_mode()
+    def stage_encoded(self, pending: PendingFrames, x0: torch.Tensor) -> StagedFrame:
+        """stage()'s rest once `pending.frames` are encoded; x0: their vae_encode output (fbs, C, h, w)."""
+        if pending.pipeline is not self:
+            raise InputError("stage_encoded() got PendingFrames from another pipeline")
+        timer, fbs = pending.timer, self.config.frame_buffer_size
         timer.mark("vae_encode")
-        fbs = cfg.frame_buffer_size
         x_t = schedule.add_noise(x0, self._noise[:fbs], self._alpha[:fbs], self._beta[:fbs]).to(self._dtype)
-        return self._stage_latents(x_t, x0, timer, batched)
+        return self._stage_latents(x_t, x0, timer, pending.batched)
 
     def _filter(self, image: np.ndarray | torch.Tensor, timer: FrameTimer) -> tuple[bool, torch.Tensor | None]:
         """The similarity filter's skip verdict on `image`, with the model tensor when deciding needed it.
@@ -238,7 +267,11 @@ class StreamPipeline:
     def _output(self, latents: torch.Tensor, warmup: bool, timer: FrameTimer) -> StreamResult:
         """Decode finished latents (fbs, C, h, w) into the result."""
         timer.mark("unet")
-        decoded = self._decode(latents)
+        return self.finish(latents, warmup, timer, self.vae_decode(latents))
+
+    def finish(self, latents: torch.Tensor, warmup: bool, timer: FrameTimer,
+               decoded: torch.Tensor) -> StreamResult:
+        """The result from finished latents and their vae_decode output `decoded` (fbs, 3, H, W)."""
         timer.mark("vae_decode")
         image = _device_image(decoded) if self.image_on_device else to_uint8(decoded)
         timer.mark("postprocess")
@@ -330,13 +363,15 @@ class StreamPipeline:
         return embeds, added
 
     # ------------------------------------------------------------------ VAE
-    def _encode(self, frames: torch.Tensor) -> torch.Tensor:
+    def vae_encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """Scaled latents (B, C, h, w) of model-input frames (B, 3, H, W) (any B: frames of several pipelines)."""
         encoded = self.components.vae.encode(self._layout(frames))  # type: ignore[union-attr]
         tiny = self.components.vae_choice is VaeChoice.TAESD
         latents = encoded.latents if tiny else encoded.latent_dist.mean  # KL: the mean, deterministic
         return latents * self.components.vae_scaling
 
-    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
+    def vae_decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, H, W) in [-1, 1] of scaled latents (B, C, h, w) (any B: several pipelines')."""
         vae = self.components.vae
         decoded = vae.decode(self._layout(latents / self.components.vae_scaling), return_dict=False)[0]  # type: ignore
         return decoded  # (B, 3, H, W), channels_last or not: to_uint8 reads either
@@ -431,6 +466,16 @@ def _device_image(decoded: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) in [-1, 1] -> uint8 (H, W, 3) (or (B, H, W, 3)) on its device, contiguous."""
     pixels = to_uint8_tensor(decoded)
     return pixels[0] if pixels.shape[0] == 1 else pixels
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingFrames:
+    """A frame between StreamPipeline.stage_input and .stage_encoded: preprocessed, not yet VAE-encoded."""
+
+    pipeline: StreamPipeline
+    frames: torch.Tensor  # (fbs, 3, H, W) model input
+    timer: FrameTimer
+    batched: bool
 
 
 def _first_seed(cfg: StreamConfig) -> int:
