@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import zmq
 
-from sdbridge.errors import InputError, ProtocolError, TransportError, VersionMismatchError
+from sdbridge.errors import ProtocolError, TransportError, VersionMismatchError
 from sdbridge.protocol import handshake
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MINOR
@@ -235,9 +235,7 @@ class BridgeClient:
         `image` until its result arrives: large frames are sent without copying.
         """
         build.check_image(image, self.welcome)
-        if self.txt2img:
-            raise InputError("submit() while txt2img is on: the server generates the frames (request_frames); "
-                             "call set_params(txt2img=False) to send frames again")
+        build.check_txt2img_off(self.txt2img)
         self._ensure_session()
         frame_id = self._frames.new_id()
         image = np.ascontiguousarray(image)
@@ -314,10 +312,7 @@ class BridgeClient:
                  "similarity_filter": similarity_filter, "similarity_threshold": similarity_threshold,
                  "max_skip_frames": max_skip_frames, "cfg_mode": cfg_mode, "txt2img": txt2img}
         message = build.params_message(given, seed, stream_id)
-        if txt2img and self.welcome is not None and not self.welcome.capabilities & m.Capability.TXT2IMG:
-            raise TransportError(f"the server at {self.endpoint} (protocol {self.welcome.protocol_major}."
-                                 f"{self.welcome.protocol_minor}) does not offer txt2img (capability Txt2img, "
-                                 f"protocol 1.2); upgrade the server")
+        build.check_txt2img_offered(message, self.welcome, self.endpoint)
         self._control(message)
         self._replay.remember_params(message)
 
@@ -329,8 +324,7 @@ class BridgeClient:
     def request_frames(self, count: int | None = None) -> int:
         """In txt2img mode, ask for up to `count` generated frames (None: one per credit held); returns how many
         were asked for (0 without credit). Each spends a credit; `receive` returns them, each returning one."""
-        if not self.txt2img:
-            raise InputError("request_frames() needs txt2img mode: call set_params(txt2img=True) first")
+        build.check_txt2img_on(self.txt2img)
         self._ensure_session()
         wanted = self.credits if count is None else min(count, self.credits)
         if wanted <= 0:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from sdbridge import __version__, params
-from sdbridge.errors import InputError
+from sdbridge.errors import InputError, TransportError
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
@@ -128,6 +128,26 @@ def params_message(given: Mapping[str, Any], seed: int | Sequence[tuple[int, flo
     if message.set_mask == m.ParamsField.NONE:
         raise InputError("set_params() got no parameter; pass at least one, e.g. guidance_scale=1.2")
     return message
+
+
+def check_txt2img_offered(message: m.Params, welcome: m.Welcome | None, endpoint: str) -> None:
+    """TransportError when `message` turns txt2img on but the server's Welcome does not offer it (protocol < 1.2)."""
+    if message.txt2img and welcome is not None and not welcome.capabilities & m.Capability.TXT2IMG:
+        raise TransportError(f"the server at {endpoint} (protocol {welcome.protocol_major}.{welcome.protocol_minor}) "
+                             f"does not offer txt2img (capability Txt2img, protocol 1.2); upgrade the server")
+
+
+def check_txt2img_on(txt2img: bool) -> None:
+    """InputError unless txt2img is on (request_frames asks for generated frames)."""
+    if not txt2img:
+        raise InputError("request_frames() needs txt2img mode: call set_params(txt2img=True) first")
+
+
+def check_txt2img_off(txt2img: bool) -> None:
+    """InputError while txt2img is on (submit: the server refuses frames then)."""
+    if txt2img:
+        raise InputError("submit() while txt2img is on: the server generates the frames (request_frames); "
+                         "call set_params(txt2img=False) to send frames again")
 
 
 def state(key: str | Mapping[str, bool | int | float | str], value: bool | int | float | str | None,
