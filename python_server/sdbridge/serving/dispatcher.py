@@ -1,6 +1,6 @@
 """Decodes a client's message and routes it: Hello to the handshake, a Frame to its session's slot (or the
 inline worker), Prompt/Params to the session's pipeline-update queue, GameEvent/State to the session and the
-observers, StatsRequest/Ping/Bye answered here.
+observers, a client's Credit (txt2img requests) to sdbridge.serving.txt2img, StatsRequest/Ping/Bye answered here.
 
 Every message is checked before anything is allocated for it: part count, part size against
 limits.max_message_bytes, the FlatBuffers verifier (in the codec), then header fields against the limits.
