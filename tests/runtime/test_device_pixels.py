@@ -212,3 +212,30 @@ def test_uint8_values_are_the_plain_formula_and_contiguous(dtype, memory_format)
     assert tensor.is_contiguous() and torch.equal(tensor, torch.from_numpy(got))
     single = to_uint8(images[:1])
     assert single.shape == (8, 12, 3) and single.flags.c_contiguous
+
+
+def test_staged_copies_wait_for_their_events(monkeypatch):
+    """With the CUDA events faked: a staging buffer whose upload is still running is not reused, and a
+    download's result waits for its event."""
+    from sdbridge.runtime import device_pixels
+
+    events: list[_Event] = []
+
+    def record(device):
+        events.append(_Event())
+        return events[-1]
+
+    monkeypatch.setattr(device_pixels, "record_event", record)
+    pixels = DevicePixels(CPU, staged=True)
+    payload, layout = _wire(8, 4, PixelFormat.RGBA8, RowOrder.TOP_DOWN, 0, seed=8)
+    pixels.upload(payload, layout, (8, 4))
+    pixels.upload(payload, layout, (8, 4))  # the first copy has not completed: a second buffer
+    assert pixels.pool.allocated == 2
+    events[0].done = True
+    pixels.upload(payload, layout, (8, 4))  # now the first buffer serves again
+    assert pixels.pool.allocated == 2
+    rgb, alpha = to_pipeline(payload, layout, (8, 4))
+    pending = pixels.download(torch.from_numpy(rgb), alpha, Layout.packed(8, 4, PixelFormat.RGBA8))
+    assert not pending.ready() and not events[-1].waited
+    np.testing.assert_array_equal(pending.result(), np.frombuffer(payload, np.uint8).reshape(4, 8, 4))
+    assert events[-1].waited
