@@ -114,6 +114,11 @@ def test_txt2img_streams_one_result_per_credit_without_frames(tiny_server: Bridg
         client.submit(np.zeros((SIZE, SIZE, 4), np.uint8))
     stats = client.stats()
     assert stats.frames_out == 5  # (frames_in counts the 7 requests: 2 + 5)
+    session = next(s for s in tiny_server.table.sessions() if s.session_id == client.session_id)
+    assert client.receive(timeout=30) is not None  # one of the two requests still in flight: its credit is back
+    before = session.last_frame_at  # limits.idle_session_s counts from the last request, as from a Frame
+    assert client.request_frames(1) == 1
+    wait_for(lambda: session.last_frame_at > before, 10, "the request to count as activity")
 
 
 def test_frames_and_bad_credits_are_refused_in_txt2img_and_off_returns_credits(

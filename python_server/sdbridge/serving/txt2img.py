@@ -13,6 +13,7 @@ from the prompt), in order with the other Prompt/Params updates. Then:
 - a generated Result has the model's size (Welcome.model width x height), RGBA8, top-down, and a frame id the
   server counts per session (1, 2, 3, ...); `source_frame_id` names the generated frame it shows (Stream Batch
   latency and warm-up flags as for img2img);
+- a request counts as a Frame for `limits.idle_session_s` (a txt2img session that asks for frames is not idle);
 - Frames are refused while txt2img is on (BAD_PARAM on `Frame`, the frame's credit comes back): a session either
   streams its own frames or generated ones, never both at once;
 - `Params.txt2img = false` ends it: requests not yet handed to the worker are dropped and their credits come
@@ -87,6 +88,7 @@ class Txt2ImgRequests:
                                f"Credit.granted={credit.granted} with {session.in_flight} frames in flight and "
                                f"credits={session.credits}: ask for 1 to {free} generated frames (one per credit "
                                f"you hold; each Result returns one)")
+        session.last_frame_at = time.monotonic()  # limits.idle_session_s: asking for frames is not being idle
         for _ in range(credit.granted):
             session.frame_taken()
         session.txt2img_owed += credit.granted
