@@ -48,6 +48,7 @@ class _Recorded:
 
 
 def _cuda_event() -> TimingEvent:
+    # not run on a GPU here: recorded on the current stream by FrameTimer, read by StageClock after query()
     return torch.cuda.Event(enable_timing=True)  # type: ignore[no-any-return]
 
 
