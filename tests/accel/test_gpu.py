@@ -110,3 +110,28 @@ def test_served_cuda_graphs_are_warm_and_shared_batches_match() -> None:
             if not e.is_warmup:
                 torch.testing.assert_close(g.latents.float(), e.latents.float(), atol=5e-2, rtol=1e-2)
     assert counters["stats"]["unique_graphs"] == graphs
+
+
+@pytest.mark.gpu
+@needs_cuda
+@needs_trt
+def test_tensorrt_bfloat16_engines_bind_in_place_and_split_shared_calls(tmp_path: Path) -> None:
+    """bfloat16 engines (BF16 builder flag) agree with torch, the pipeline's inputs are bound without copies,
+    and three sessions sharing UNet calls fit an engine built for batch 1..4 (6 samples: 4 + 2)."""
+    from sdbridge.acceleration.factory import accelerate_with_handle
+    from sdbridge.acceleration.tensorrt_backend import TensorRTBackend
+    from sdbridge.pipeline.shared_batch import run_shared
+
+    comps = load_components("tiny", device="cuda", dtype=torch.bfloat16)
+    shapes = ShapeRange(batch=(1, 2, 4), height=(64, 64, 64), width=(64, 64, 64), vae_batch=(1, 1, 1))
+    options = AccelOptions(BackendChoice.TENSORRT, engines_dir=tmp_path, shapes=shapes, progress=False)
+    runners = TensorRTBackend().runners(comps, options)
+    trt, _ = accelerate_with_handle(comps, options, build=lambda: runners)
+    _agree(comps, trt, 64, CfgMode.NONE, atol=1e-1)
+    assert runners.vae_encode.copies == 0 and runners.vae_decode.copies == 0  # type: ignore[attr-defined]
+    pipes = [StreamPipeline(trt, StreamConfig(width=64, height=64, t_index_list=(16, 32), seed=s)) for s in (1, 2, 3)]
+    for pipe in pipes:
+        pipe.prepare("castle")
+    for frames in (random_frames(3, seed=1), random_frames(3, seed=2)):
+        results = run_shared(list(zip(pipes, frames, strict=True)))
+    assert all(torch.isfinite(r.latents.float()).all() for r in results)
