@@ -186,10 +186,7 @@ class StreamPipeline:
             return self._stage_txt2img(timer, batched)
         skip, frames = self._filter(image, timer) if cfg.similarity_filter else (False, None)
         if frames is None and not skip:
-            layout = getattr(self.components.unet, "memory_format", None) or (  # what _layout gives the VAE
-                torch.channels_last if cfg.channels_last else torch.contiguous_format)
-            frames = to_model_tensor(image, cfg.width, cfg.height, cfg.frame_buffer_size, self._device, self._dtype,
-                                     layout)
+            frames = self._to_model(image)
             timer.mark("preprocess")
         self._frames_in += cfg.frame_buffer_size
         if skip and self._last is not None:
@@ -229,11 +226,18 @@ class StreamPipeline:
                 self._similarity.remember(signature)
                 return False, None
             return self._similarity(signature).skip, None
-        frames = to_model_tensor(image, cfg.width, cfg.height, fbs, self._device, self._dtype)
+        frames = self._to_model(image)
         timer.mark("preprocess")
         # not run on a GPU here: a CUDA frame's cosine lands in pinned memory, this event says when
         event = torch.cuda.Event() if frames.device.type == "cuda" else None
         return self._similarity.late(frames, event).skip and self._last is not None, frames
+
+    def _to_model(self, image: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """`image` checked and uploaded: (fbs, 3, H, W) in [-1, 1], in the memory layout `_layout` gives the VAE."""
+        cfg = self.config
+        layout = getattr(self.components.unet, "memory_format", None) or (
+            torch.channels_last if cfg.channels_last else torch.contiguous_format)
+        return to_model_tensor(image, cfg.width, cfg.height, cfg.frame_buffer_size, self._device, self._dtype, layout)
 
     def _stage_latents(self, x_t: torch.Tensor, ref: torch.Tensor, timer: FrameTimer, batched: bool) -> StagedFrame:
         if not batched:
