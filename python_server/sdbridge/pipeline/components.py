@@ -3,6 +3,7 @@
 Names understood by `load_components(name_or_path, ...)`:
     "identity"                  no model: frames pass through unchanged (plumbing tests for engine users)
     "tiny", "tiny-sdxl", "small"   random-weight presets (see presets.py), no download
+    "sd-turbo-shaped", "sdxl-turbo-shaped"   the published shapes with random weights (shaped_presets.py)
     a Hub id                    e.g. "stabilityai/sd-turbo", "stabilityai/sdxl-turbo",
                                 "stable-diffusion-v1-5/stable-diffusion-v1-5" with
                                 lora={"latent-consistency/lcm-lora-sdv1-5": 1.0}
@@ -29,11 +30,12 @@ import torch
 from sdbridge.errors import ConfigError, ModelNotFoundError
 from sdbridge.pipeline import hub
 from sdbridge.pipeline.schedule import NoiseSchedule
+from sdbridge.pipeline.shaped_presets import SHAPED_PRESETS, build_shaped
 from sdbridge.pipeline.upcast import UpcastVae, needs_upcast
 
 log = logging.getLogger(__name__)
 
-PRESET_NAMES = ("tiny", "tiny-sdxl", "small")
+PRESET_NAMES = ("tiny", "tiny-sdxl", "small", *SHAPED_PRESETS)
 IDENTITY = "identity"
 _TAESD_IDS = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
 
@@ -119,12 +121,16 @@ def load_components(
             raise ConfigError("LoRA weights cannot be fused into a random preset; load a real model folder")
         from sdbridge.pipeline.presets import LCM_SCHEDULER_CONFIG, build_preset
 
-        parts = build_preset(name_or_path, seed=seed)
+        scheduler = LCM_SCHEDULER_CONFIG
+        if name_or_path in SHAPED_PRESETS:  # published shapes, built on the device in the dtype (shaped_presets.py)
+            parts, scheduler = build_shaped(name_or_path, dev, dtype, seed=seed)
+        else:
+            parts = build_preset(name_or_path, seed=seed)
         if vae_source is not None:
             parts["vae"], vae_choice = _load_vae_source(vae_source, dtype, local_files_only)
         else:
             parts["vae"] = parts["taesd"] if vae_choice is VaeChoice.TAESD else parts["vae"]
-        comps = _assemble(name_or_path, parts, LCM_SCHEDULER_CONFIG, vae_choice, dev, dtype)
+        comps = _assemble(name_or_path, parts, scheduler, vae_choice, dev, dtype)
     else:
         folder = _resolve_folder(name_or_path, local_files_only, dtype, vae_choice, vae_source)
         parts, scheduler_config, vae_choice = _load_folder(folder, name_or_path, dtype, vae_choice, vae_source,
