@@ -45,8 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--prompt", default="a watercolor painting of a castle on green hills")
     parser.add_argument("--negative-prompt", default="blurry, low quality")
-    parser.add_argument("--t-index", type=int, nargs="+", default=list(params.BY_NAME["t_index_list"].default),
-                        help="t_index_list (strength; default: the registry's)")
+    parser.add_argument("--t-index", type=int, nargs="+", default=None,
+                        help="t_index_list (strength; default: the model's own, one step for turbo models, else "
+                             f"the registry's {list(params.BY_NAME['t_index_list'].default)})")
     parser.add_argument("--cfg", default="self", choices=["none", "full", "self", "initialize"])
     parser.add_argument("--guidance", type=float, default=1.4)
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for PNG pairs")
@@ -78,12 +79,14 @@ def model_notice(model: str) -> list[str]:
                   f"float16, fetched from the Hugging Face Hub on first use): {REAL_MODEL_COMMAND}"]
 
 
-def _server_toml(args: argparse.Namespace) -> str:
-    t_index = ", ".join(str(t) for t in args.t_index)
+def server_toml(args: argparse.Namespace) -> str:
+    """The demo server's config file (TOML) for the parsed demo flags."""
+    # no t_index_list unless asked: the server then applies the model's own default (serve.resolve_model_defaults)
+    t_index = "" if args.t_index is None else f"t_index_list = [{', '.join(str(t) for t in args.t_index)}]\n"
     return (
         'bind = "tcp://127.0.0.1:*"\n'
         f'[model]\nname = "{args.model}"\ndevice = "{args.device}"\nwidth = {args.size}\nheight = {args.size}\n'
-        f'[pipeline]\nt_index_list = [{t_index}]\ncfg_mode = "{args.cfg}"\nguidance_scale = {args.guidance}\n'
+        f'[pipeline]\n{t_index}cfg_mode = "{args.cfg}"\nguidance_scale = {args.guidance}\n'
         f"[session]\ncredits = {args.credits}\n"
         f"[preview]\nenabled = {'false' if args.no_preview else 'true'}\nport = {args.preview_port}\n"
     )
@@ -99,14 +102,17 @@ class _ServerHandle:
         self.preview_url = ""
         self._tmp = tempfile.TemporaryDirectory(prefix="sdbridge-demo-")
         self.config_path = Path(self._tmp.name) / "server.toml"
-        self.config_path.write_text(_server_toml(args), encoding="utf-8")
+        self.config_path.write_text(server_toml(args), encoding="utf-8")
 
     def start(self) -> str:
         if not self._args.subprocess:
+            from sdbridge.commands.serve import resolve_auto_dtype, resolve_model_defaults
             from sdbridge.config import load_config
             from sdbridge.server import BridgeServer
 
-            self._server = BridgeServer(load_config(self.config_path))
+            # the same resolution `sdbridge serve` applies (the subprocess path runs exactly that)
+            config = resolve_model_defaults(resolve_auto_dtype(load_config(self.config_path)), str(self.config_path))
+            self._server = BridgeServer(config)
             endpoint = self._server.start_in_thread()
             self.preview_url = self._server.preview_url
             return endpoint
