@@ -98,4 +98,4 @@ def test_shared_results_equal_unshared_ones_with_overwritten_outputs(tiny: Compo
                 assert np.abs(g.image.astype(int) - e.image.astype(int)).max() <= 2
                 compared += 1
     assert compared == 3 * 3
-    assert pool.overwritten >= 4 * 3  # earlier outputs really were overwritten during the shared calls
+    assert pool.overwritten >= 2 * 4  # earlier outputs really were overwritten during the shared calls

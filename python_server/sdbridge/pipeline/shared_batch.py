@@ -51,10 +51,10 @@ def run_shared(calls: Sequence[tuple[StreamPipeline, np.ndarray | torch.Tensor]]
                               "group them with can_share() and run the others separately")
     staged = _encoded([pipe.stage_input(image) for pipe, image in calls])
     requests = [s.request for s in staged if isinstance(s, StagedFrame) and s.request is not None]
+    chunks = _chunks(requests, getattr(first.components.unet, "max_batch", None))
     outputs: list[torch.Tensor] = []
-    keep = len(requests) > 1  # outputs wait for other model calls before they are used: see _merged_unet
-    for chunk in _chunks(requests, getattr(first.components.unet, "max_batch", None)):
-        outputs += _merged_unet(first, chunk, keep)
+    for index, chunk in enumerate(chunks):  # an earlier chunk's output waits for the later chunks' UNet calls
+        outputs += _merged_unet(first, chunk, keep=index < len(chunks) - 1)
     done = iter(outputs)
     return _decoded([s if isinstance(s, StreamResult) else (s, *s.pipeline.complete_latents(s, next(done)))
                      for s in staged])
@@ -103,9 +103,9 @@ def _chunks(requests: list[UnetRequest], max_batch: int | None) -> list[list[Une
 def _merged_unet(pipe: StreamPipeline, requests: list[UnetRequest], keep: bool) -> list[torch.Tensor]:
     """Run the requests (at least one) as one batch; returns each request's slice of the output.
 
-    `keep`: the slices are used after other model calls (the next chunk's UNet call, the other sessions' VAE
-    decodes), so the output is copied first. A CUDA-graph runner (torch.compile mode "reduce-overhead") returns
-    memory that the next call of any compiled module overwrites.
+    `keep`: the slices are used after another model call (the next chunk's UNet call), so the output is copied
+    first: a CUDA-graph runner (torch.compile mode "reduce-overhead") returns memory that the next call of any
+    compiled module overwrites. The last chunk's slices are used (complete_latents) before the VAE decode.
     """
     if len(requests) == 1:
         out = pipe.run_unet(requests[0])
