@@ -6,7 +6,8 @@ session at the same size as ONE call when `[model] share_unet_batch` (runtime/wo
 `[limits] max_sessions` sessions: batches b, 2b, ..., max_sessions x b. `load_model` (served_model.py) runs each
 of them WARM_ROUNDS times through the very path the worker takes (a pipeline call alone, `run_shared` for
 several), at the model size, under inference mode, with the configured steps and CFG mode, then logs
-"warm in N s". The VAE encoder and decoder (frame_buffer_size frames per call) are warmed on the way.
+"warm in N s". The VAE encoder and decoder are warmed on the way (a shared call encodes and decodes the
+frames of all its sessions as one batch).
 
 Not warmed (compiled when first used, logged as a warning and counted: static_compile.py): a client that changes
 the number of steps or the CFG mode, sessions at another size (`processing_size = "client"`), and shared calls
