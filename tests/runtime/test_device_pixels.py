@@ -205,7 +205,9 @@ def test_model_tensor_values_are_the_plain_formula(dtype, memory_format):
 def test_uint8_values_are_the_plain_formula_and_contiguous(dtype, memory_format):
     images = (torch.randn(2, 3, 8, 12, generator=torch.Generator().manual_seed(7)) * 1.3).to(dtype)
     images = images.contiguous(memory_format=memory_format)
+    before = images.clone()
     got = to_uint8(images)
+    assert torch.equal(images, before)  # the model's output is left as it was
     assert got.flags.c_contiguous and got.shape == (2, 8, 12, 3)
     np.testing.assert_array_equal(got, _old_uint8(images))
     tensor = to_uint8_tensor(images)

@@ -140,7 +140,8 @@ def _check_shape(got: tuple[int, ...], want: tuple[int, ...], layout: str, width
 
 def to_uint8_tensor(images: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) in [-1, 1] (any memory format) -> contiguous uint8 (B, H, W, 3) on the same device."""
-    scaled = images.float().clamp(-1.0, 1.0)  # a new tensor (float() of float32 is the input itself)
+    widened = images.float()  # the input itself when float32, else a new float32 copy
+    scaled = widened.clamp(-1.0, 1.0) if widened is images else widened.clamp_(-1.0, 1.0)  # never the input
     scaled.add_(1.0).mul_(127.5).round_()  # integers in [0, 255]: the uint8 cast below is exact
     b, _, h, w = images.shape
     out = torch.empty((b, h, w, 3), dtype=torch.uint8, device=images.device)
