@@ -166,3 +166,15 @@ def test_pipeline_tensor_input_decides_one_frame_late(tiny):
     frame = torch.from_numpy(random_frames(1)[0]).permute(2, 0, 1).float() / 255  # (3, H, W) in [0, 1]
     skipped = [pipe(frame).skipped for _ in range(10)]
     assert skipped == [False, False, True, True, True, False, True, True, True, False]
+
+
+@pytest.mark.parametrize(("threshold", "max_skip", "named"), [(1.0, 10, "similarity_threshold=1.0"),
+                                                               (-0.1, 10, "similarity_threshold=-0.1"),
+                                                               (0.98, 1001, "max_skip_frames=1001"),
+                                                               (0.98, -1, "max_skip_frames=-1")])
+def test_settings_outside_the_registry_ranges_are_refused_in_its_words(threshold, max_skip, named):
+    from sdbridge.params import ParamError
+
+    with pytest.raises(ParamError) as info:
+        SimilarityFilter(threshold, max_skip, seed=0)
+    assert named in str(info.value) and "SimilarityFilter" in str(info.value)

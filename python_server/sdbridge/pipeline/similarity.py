@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from sdbridge import params
 from sdbridge.errors import ConfigError
 
 #: The host thumbnail samples at most this many pixels along each side (every k-th row and column).
@@ -92,14 +93,9 @@ class SimilarityFilter:
 
     def configure(self, threshold: float, max_skip_frames: int) -> None:
         """Change the settings between frames (state is kept)."""
-        if not 0.0 <= threshold < 1.0:
-            raise ConfigError(
-                f"similarity_threshold={threshold} must be in [0, 1); 0.98 is the paper's value"
-            )
-        if max_skip_frames < 0:
-            raise ConfigError(f"max_skip_frames={max_skip_frames} must be >= 0 (0 disables skipping)")
-        self.threshold = threshold
-        self.max_skip_frames = max_skip_frames
+        # the ranges are the parameter registry's (sdbridge.params): one range per parameter everywhere
+        self.threshold = params.check("similarity_threshold", threshold, "SimilarityFilter")
+        self.max_skip_frames = params.check("max_skip_frames", max_skip_frames, "SimilarityFilter")
 
     def reset(self, seed: int | None = None) -> None:
         """Forget the previous frame (and reseed when `seed` is given)."""
