@@ -114,6 +114,8 @@ def _inside(p: params.Param) -> Any:
         return (p.minimum, p.maximum)
     if p.kind is params.Kind.BLEND:
         return (m.SeedWeight(seed=p.maximum, weight=1.0),)
+    if p.kind is params.Kind.WEIGHTS:
+        return (m.AdapterWeight(name="style", weight=p.maximum),)
     return p.minimum
 
 
@@ -126,6 +128,8 @@ def _edges(p: params.Param) -> list[Any]:
         return [(p.minimum, p.maximum)]
     if p.kind is params.Kind.BLEND:
         return [(m.SeedWeight(seed=p.minimum, weight=0.0), m.SeedWeight(seed=p.maximum, weight=params.F32_MAX))]
+    if p.kind is params.Kind.WEIGHTS:
+        return [(m.AdapterWeight(name="a", weight=p.minimum), m.AdapterWeight(name="b", weight=p.maximum))]
     top = p.maximum if not p.maximum_exclusive else math.nextafter(p.maximum, 0.0)
     return [p.minimum, top]
 
@@ -139,6 +143,8 @@ def test_every_range_fits_its_wire_type(param: params.Param) -> None:
         assert isinstance(back, m.Params) and back.set_mask == message.set_mask
         if param.kind is params.Kind.BLEND:
             params.check(param.name, [(e.seed, e.weight) for e in value], "test")
+        elif param.kind is params.Kind.WEIGHTS:
+            params.check(param.name, [(e.name, e.weight) for e in value], "test")
         else:
             params.check(param.name, list(value) if isinstance(value, tuple) else value, "test")
 

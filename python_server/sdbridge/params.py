@@ -140,7 +140,7 @@ REGISTRY: tuple[Param, ...] = (
     Param("prompt_blend", Kind.BLEND, "", None, None, None, "", "", "", "", "", "max_prompt_blend",
           "weighted blend of prompt texts [(text, weight), ...]", pipeline_key="prompt", wire_path="Prompt.blend",
           wire_type="string"),
-    Param("lora_weights", Kind.WEIGHTS, "", -2.0, 2.0, (), "", "", "", "", "", "",
+    Param("lora_weights", Kind.WEIGHTS, "", -2.0, 2.0, (), "lora_weights", "LORA_WEIGHTS", "", "", "lora_weights", "",
           "weights of the live LoRA adapters [(adapter, weight), ...] (--lora SOURCE=SCALE:live); 0 turns one off",
           wire_type="float", item_word="adapters"),
     Param("transition_seconds", Kind.FLOAT, "s", 0.0, 3600.0, 0.0, "", "", "", "number", "transition_seconds", "",
@@ -293,6 +293,7 @@ def _check_weights(param: Param, value: Any, source: str) -> tuple[tuple[str, fl
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise ParamError(param, value, source, f"{param.name}={value!r} must be a list of (name, weight) pairs")
     out: list[tuple[str, float]] = []
+    seen: set[str] = set()
     for i, entry in enumerate(value):
         pair = tuple(entry) if isinstance(entry, list | tuple) else ()
         if len(pair) != 2 or not isinstance(pair[0], str) or not pair[0]:
@@ -302,9 +303,10 @@ def _check_weights(param: Param, value: Any, source: str) -> tuple[tuple[str, fl
         if not param.in_range(weight):
             raise ParamError(param, value, source, f"{param.name}[{i}] {name}={weight!r} must be a number in "
                                                    f"{param.range_text}", f"[{i}].weight")
-        if name in (n for n, _ in out):
+        if name in seen:
             raise ParamError(param, value, source, f"{param.name} names {name!r} twice; give each name once",
                              f"[{i}]")
+        seen.add(name)
         out.append((name, float(weight)))
     return tuple(out)
 
@@ -320,6 +322,8 @@ def update_values(params: Any) -> dict[str, Any]:
             continue
         if param.kind is Kind.BLEND:
             value = [(entry.seed, float(entry.weight)) for entry in value]
+        elif param.kind is Kind.WEIGHTS:
+            value = [(entry.name, float(entry.weight)) for entry in value]
         elif param.kind is Kind.INT_LIST:
             value = list(value)
         elif param.kind is Kind.ENUM:
@@ -339,6 +343,8 @@ def recorder_values(params: Any) -> dict[str, Any]:
             continue
         if param.kind is Kind.BLEND:
             value = [(entry.seed, entry.weight) for entry in value]
+        elif param.kind is Kind.WEIGHTS:
+            value = [(entry.name, entry.weight) for entry in value]
         elif param.kind is Kind.ENUM:
             value = choice_name(param, value)
         out[param.recorder_key] = value

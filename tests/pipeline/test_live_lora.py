@@ -164,3 +164,38 @@ def test_bad_live_entries_name_the_key_the_value_and_the_fix(lora: tuple[str, ..
 def test_live_loras_need_the_eager_backend() -> None:
     with pytest.raises(ConfigConfigError, match=r"live LoRAs \(':live'\), which need accel\.backend=eager"):
         with_overrides(ServerConfig(), model={"lora": ("acme/a:live",)}, accel={"backend": Accel.COMPILE})
+
+
+# ------------------------------------------------------------------------------------------- over the wire
+def test_params_lora_weights_reach_the_session_pipeline_or_are_refused_by_name(live) -> None:
+    """A client's Params.lora_weights (protocol 1.2) through a real server: out of range refused at once naming
+    the field, the value and the range; accepted ones set the session pipeline's weights before its next frame;
+    an adapter the model lacks is refused naming the live ones."""
+    from sdbridge.protocol import messages as m
+    from sdbridge.served_model import factory_from_components
+    from sdbridge.server import BridgeServer
+    from tests.reliability.test_budgets import frame, only_session, peers
+
+    cfg = with_overrides(ServerConfig(), model={"name": "tiny", "width": 64, "height": 64},
+                         limits={"max_width": 64, "max_height": 64},
+                         session={"heartbeat_timeout_s": 120.0}, top={"bind": "tcp://127.0.0.1:*"})
+    factory, description = factory_from_components(live, cfg)
+    server = BridgeServer(cfg, factory, description)
+    server.start_in_thread()
+    try:
+        with peers(server) as (peer,):
+            error = peer.error_for(m.Params(lora_weights=(m.AdapterWeight("style", 3.0),)))
+            assert error.field == "Params.lora_weights[0].weight"
+            assert "lora_weights[0] style=3.0 must be a number in [-2, 2]" in error.message
+            peer.accepted(m.Params(lora_weights=(m.AdapterWeight("style", 0.25),)))
+            peer.send(*frame(1))
+            peer.until(m.ResultHeader, timeout_ms=60000)
+            assert only_session(server).pipeline.config.lora_weights == (("style", 0.25),)
+            peer.send(m.Params(lora_weights=(m.AdapterWeight("other", 1.0),)))
+            peer.send(*frame(2))
+            seen = peer.until(m.ResultHeader, timeout_ms=60000)
+            errors = [s for s in seen if isinstance(s, m.ErrorMsg)]
+            assert errors and "'other', which is no live LoRA of this model; live LoRAs: style" in errors[0].message
+            assert only_session(server).pipeline.config.lora_weights == (("style", 0.25),)  # kept
+    finally:
+        server.close()

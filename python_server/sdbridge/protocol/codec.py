@@ -34,6 +34,7 @@ from sdbridge.protocol._generated import bridge_generated as fb
 from sdbridge.protocol._generated.bridge_schema import TABLES
 from sdbridge.protocol.messages import (
     MESSAGE_TYPES,
+    AdapterWeight,
     AlphaMode,
     BlendMethod,
     Bye,
@@ -280,13 +281,16 @@ def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
                              list(m.t_index_list or ()), "Params.t_index_list")
     seeds = [_table(b, "SeedWeight", {"seed": s.seed, "weight": s.weight}) for s in m.seed_blend or ()]
     seed_blend = _offset_vector(b, fb.ParamsStartSeedBlendVector, seeds)
+    adapters = [_table(b, "AdapterWeight", {"name": _string(b, a.name), "weight": a.weight})
+                for a in m.lora_weights or ()]
+    lora_weights = _offset_vector(b, fb.ParamsStartLoraWeightsVector, adapters)
     return _table(b, "Params", {
         "set_mask": int(m.set_mask), "guidance_scale": m.guidance_scale or 0.0, "delta": m.delta or 0.0,
         "t_index_list": t_index, "seed": m.seed or 0,
         "similarity_filter_enabled": bool(m.similarity_filter_enabled),
         "similarity_threshold": m.similarity_threshold or 0.0, "similarity_max_skip": m.similarity_max_skip or 0,
         "seed_blend": seed_blend, "stream_id": m.stream_id,
-        "cfg_mode": int(m.cfg_mode or 0), "txt2img": bool(m.txt2img),
+        "cfg_mode": int(m.cfg_mode or 0), "txt2img": bool(m.txt2img), "lora_weights": lora_weights,
     })
 
 
@@ -583,8 +587,12 @@ class _Reader:
             method=_enum(BlendMethod, t.Method()), stream_id=t.StreamId(),
         )
 
-    @staticmethod
-    def params(t: Any) -> Params:
+    def adapter_weights(self, t: Any) -> tuple[AdapterWeight, ...]:
+        """Params.lora_weights: (name, weight) of each live LoRA adapter."""
+        return tuple(AdapterWeight(name=self.text(t.LoraWeights(i).Name(), f"Params.lora_weights[{i}].name"),
+                                   weight=t.LoraWeights(i).Weight()) for i in range(t.LoraWeightsLength()))
+
+    def params(self, t: Any) -> Params:
         mask = ParamsField(t.SetMask())
 
         def has(bit: ParamsField) -> bool:
@@ -606,6 +614,7 @@ class _Reader:
             stream_id=t.StreamId(),
             cfg_mode=_enum_or_raw(CfgMode, t.CfgMode()) if has(ParamsField.CFG_MODE) else None,
             txt2img=bool(t.Txt2img()) if has(ParamsField.TXT2IMG) else None,
+            lora_weights=self.adapter_weights(t) if has(ParamsField.LORA_WEIGHTS) else None,
         )
 
     def game_event(self, t: Any) -> GameEvent:

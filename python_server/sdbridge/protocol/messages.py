@@ -31,7 +31,8 @@ from sdbridge.protocol._generated.bridge_schema import (
 )
 
 __all__ = [
-    "MESSAGE_TYPES", "SESSION_GONE", "AlphaMode", "BlendMethod", "Bye", "Capability", "CfgMode", "ColorSpace",
+    "MESSAGE_TYPES", "SESSION_GONE", "AdapterWeight", "AlphaMode", "BlendMethod", "Bye", "Capability", "CfgMode",
+    "ColorSpace",
     "Credit",
     "ErrorCode", "ErrorMsg", "FrameHeader", "GameEvent", "Hello", "ImageHeader", "Message", "MessageType",
     "ModelFamily", "ModelInfo", "Notice", "NoticeKind", "Pairs", "Params", "ParamsField", "Ping", "PixelFormat",
@@ -187,6 +188,14 @@ class SeedWeight:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class AdapterWeight:
+    """The weight of one live LoRA adapter, by its name on the server (Params.lora_weights; protocol 1.2)."""
+
+    name: str
+    weight: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Params:
     """client -> server: change runtime parameters; None means "unchanged" (bit clear in set_mask).
 
@@ -204,6 +213,7 @@ class Params:
     stream_id: int = 0
     cfg_mode: CfgMode | int | None = None  # protocol 1.2
     txt2img: bool | None = None  # protocol 1.2: generated Results, asked for with Credit messages
+    lora_weights: tuple[AdapterWeight, ...] | None = None  # protocol 1.2: live LoRA weights (others unchanged)
 
     @property
     def set_mask(self) -> ParamsField:
@@ -226,6 +236,7 @@ _PARAMS_BITS: tuple[tuple[str, ParamsField], ...] = (
     ("seed_blend", ParamsField.SEED_BLEND),
     ("cfg_mode", ParamsField.CFG_MODE),
     ("txt2img", ParamsField.TXT2IMG),
+    ("lora_weights", ParamsField.LORA_WEIGHTS),
 )
 
 

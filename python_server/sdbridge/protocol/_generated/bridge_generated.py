@@ -105,6 +105,7 @@ class ParamsField(object):
     SeedBlend = 128
     CfgMode = 256
     Txt2img = 512
+    LoraWeights = 1024
 
 
 # Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n
@@ -317,6 +318,50 @@ def SeedWeightStart(builder): builder.StartObject(2)
 def SeedWeightAddSeed(builder, seed): builder.PrependUint64Slot(0, seed, 0)
 def SeedWeightAddWeight(builder, weight): builder.PrependFloat32Slot(1, weight, 0.0)
 def SeedWeightEnd(builder): return builder.EndObject()
+
+
+# The weight of one live LoRA adapter (Params.lora_weights; protocol 1.2). `name` is the adapter's name on the
+# server (its --lora SOURCE=SCALE:live file name without extension); `weight` in the server's lora_weights range.
+class AdapterWeight(object):
+    __slots__ = ['_tab']
+
+    @classmethod
+    def GetRootAs(cls, buf, offset=0):
+        n = flatbuffers.encode.Get(flatbuffers.packer.uoffset, buf, offset)
+        x = AdapterWeight()
+        x.Init(buf, n + offset)
+        return x
+
+    @classmethod
+    def GetRootAsAdapterWeight(cls, buf, offset=0):
+        """This method is deprecated. Please switch to GetRootAs."""
+        return cls.GetRootAs(buf, offset)
+    @classmethod
+    def AdapterWeightBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x53\x44\x42\x31", size_prefixed=size_prefixed)
+
+    # AdapterWeight
+    def Init(self, buf, pos):
+        self._tab = flatbuffers.table.Table(buf, pos)
+
+    # AdapterWeight
+    def Name(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(4))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
+    # AdapterWeight
+    def Weight(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
+        return 0.0
+
+def AdapterWeightStart(builder): builder.StartObject(2)
+def AdapterWeightAddName(builder, name): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
+def AdapterWeightAddWeight(builder, weight): builder.PrependFloat32Slot(1, weight, 0.0)
+def AdapterWeightEnd(builder): return builder.EndObject()
 
 
 # The model the server runs.
@@ -1277,7 +1322,31 @@ class Params(object):
             return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
         return False
 
-def ParamsStart(builder): builder.StartObject(12)
+    # Params
+    def LoraWeights(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        if o != 0:
+            x = self._tab.Vector(o)
+            x += flatbuffers.number_types.UOffsetTFlags.py_type(j) * 4
+            x = self._tab.Indirect(x)
+            obj = AdapterWeight()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Params
+    def LoraWeightsLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Params
+    def LoraWeightsIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        return o == 0
+
+def ParamsStart(builder): builder.StartObject(13)
 def ParamsAddSetMask(builder, setMask): builder.PrependUint32Slot(0, setMask, 0)
 def ParamsAddGuidanceScale(builder, guidanceScale): builder.PrependFloat32Slot(1, guidanceScale, 0.0)
 def ParamsAddDelta(builder, delta): builder.PrependFloat32Slot(2, delta, 0.0)
@@ -1292,6 +1361,8 @@ def ParamsStartSeedBlendVector(builder, numElems): return builder.StartVector(4,
 def ParamsAddStreamId(builder, streamId): builder.PrependUint32Slot(9, streamId, 0)
 def ParamsAddCfgMode(builder, cfgMode): builder.PrependUint8Slot(10, cfgMode, 0)
 def ParamsAddTxt2img(builder, txt2img): builder.PrependBoolSlot(11, txt2img, 0)
+def ParamsAddLoraWeights(builder, loraWeights): builder.PrependUOffsetTRelativeSlot(12, flatbuffers.number_types.UOffsetTFlags.py_type(loraWeights), 0)
+def ParamsStartLoraWeightsVector(builder, numElems): return builder.StartVector(4, numElems, 4)
 def ParamsEnd(builder): return builder.EndObject()
 
 

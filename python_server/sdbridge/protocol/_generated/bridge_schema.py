@@ -123,6 +123,7 @@ class ParamsField(enum.IntFlag):
     SEED_BLEND = 128
     CFG_MODE = 256
     TXT2IMG = 512
+    LORA_WEIGHTS = 1024
 
 
 class CfgMode(enum.IntEnum):
@@ -198,6 +199,10 @@ TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {
     ),
     'SeedWeight': (
         (0, 'seed', 'scalar', 8, 'Q', ''),
+        (1, 'weight', 'scalar', 4, 'f', ''),
+    ),
+    'AdapterWeight': (
+        (0, 'name', 'string', 4, '', ''),
         (1, 'weight', 'scalar', 4, 'f', ''),
     ),
     'ModelInfo': (
@@ -297,6 +302,7 @@ TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {
         (9, 'stream_id', 'scalar', 4, 'I', ''),
         (10, 'cfg_mode', 'scalar', 1, 'B', ''),
         (11, 'txt2img', 'scalar', 1, '?', ''),
+        (12, 'lora_weights', 'tables', 4, '', 'AdapterWeight'),
     ),
     'GameEvent': (
         (0, 'name', 'string', 4, '', ''),

@@ -168,7 +168,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class LoraWeights
         {
             public const string Name = "lora_weights";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.lora_weights";
             public const string Kind = "weights";
             public const string Unit = "";
             public const string RangeText = "[-2, 2]";

@@ -121,6 +121,7 @@ public enum ParamsField : uint
   SeedBlend = 128,
   CfgMode = 256,
   Txt2img = 512,
+  LoraWeights = 1024,
 };
 
 /// Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n
@@ -323,6 +324,51 @@ public struct SeedWeight : IFlatbufferObject
   public static Offset<sdbridge.protocol.SeedWeight> EndSeedWeight(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.SeedWeight>(o);
+  }
+}
+
+/// The weight of one live LoRA adapter (Params.lora_weights; protocol 1.2). `name` is the adapter's name on the
+/// server (its --lora SOURCE=SCALE:live file name without extension); `weight` in the server's lora_weights range.
+public struct AdapterWeight : IFlatbufferObject
+{
+  private Table __p;
+  public ByteBuffer ByteBuffer { get { return __p.bb; } }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
+  public static AdapterWeight GetRootAsAdapterWeight(ByteBuffer _bb) { return GetRootAsAdapterWeight(_bb, new AdapterWeight()); }
+  public static AdapterWeight GetRootAsAdapterWeight(ByteBuffer _bb, AdapterWeight obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
+  public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
+  public AdapterWeight __assign(int _i, ByteBuffer _bb) { __init(_i, _bb); return this; }
+
+  public string Name { get { int o = __p.__offset(4); return o != 0 ? __p.__string(o + __p.bb_pos) : null; } }
+#if ENABLE_SPAN_T
+  public Span<byte> GetNameBytes() { return __p.__vector_as_span<byte>(4, 1); }
+#else
+  public ArraySegment<byte>? GetNameBytes() { return __p.__vector_as_arraysegment(4); }
+#endif
+  public byte[] GetNameArray() { return __p.__vector_as_array<byte>(4); }
+  public float Weight { get { int o = __p.__offset(6); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
+
+  public static Offset<sdbridge.protocol.AdapterWeight> CreateAdapterWeight(FlatBufferBuilder builder,
+      StringOffset nameOffset = default(StringOffset),
+      float weight = 0.0f) {
+    builder.StartTable(2);
+    AdapterWeight.AddWeight(builder, weight);
+    AdapterWeight.AddName(builder, nameOffset);
+    return AdapterWeight.EndAdapterWeight(builder);
+  }
+
+  public static void StartAdapterWeight(FlatBufferBuilder builder) { builder.StartTable(2); }
+  public static void AddName(FlatBufferBuilder builder, StringOffset nameOffset) { builder.AddOffset(0, nameOffset.Value, 0); }
+  public static void AddWeight(FlatBufferBuilder builder, float weight) { builder.AddFloat(1, weight, 0.0f); }
+  public static Offset<sdbridge.protocol.AdapterWeight> EndAdapterWeight(FlatBufferBuilder builder) {
+    int o = builder.EndTable();
+    return new Offset<sdbridge.protocol.AdapterWeight>(o);
   }
 }
 
@@ -951,6 +997,8 @@ public struct Params : IFlatbufferObject
   public uint StreamId { get { int o = __p.__offset(22); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
   public sdbridge.protocol.CfgMode CfgMode { get { int o = __p.__offset(24); return o != 0 ? (sdbridge.protocol.CfgMode)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.CfgMode.Unknown; } }
   public bool Txt2img { get { int o = __p.__offset(26); return o != 0 ? 0!=__p.bb.Get(o + __p.bb_pos) : (bool)false; } }
+  public sdbridge.protocol.AdapterWeight? LoraWeights(int j) { int o = __p.__offset(28); return o != 0 ? (sdbridge.protocol.AdapterWeight?)(new sdbridge.protocol.AdapterWeight()).__assign(__p.__indirect(__p.__vector(o) + j * 4), __p.bb) : null; }
+  public int LoraWeightsLength { get { int o = __p.__offset(28); return o != 0 ? __p.__vector_len(o) : 0; } }
 
   public static Offset<sdbridge.protocol.Params> CreateParams(FlatBufferBuilder builder,
       uint set_mask = 0,
@@ -964,9 +1012,11 @@ public struct Params : IFlatbufferObject
       VectorOffset seed_blendOffset = default(VectorOffset),
       uint stream_id = 0,
       sdbridge.protocol.CfgMode cfg_mode = sdbridge.protocol.CfgMode.Unknown,
-      bool txt2img = false) {
-    builder.StartTable(12);
+      bool txt2img = false,
+      VectorOffset lora_weightsOffset = default(VectorOffset)) {
+    builder.StartTable(13);
     Params.AddSeed(builder, seed);
+    Params.AddLoraWeights(builder, lora_weightsOffset);
     Params.AddStreamId(builder, stream_id);
     Params.AddSeedBlend(builder, seed_blendOffset);
     Params.AddSimilarityMaxSkip(builder, similarity_max_skip);
@@ -981,7 +1031,7 @@ public struct Params : IFlatbufferObject
     return Params.EndParams(builder);
   }
 
-  public static void StartParams(FlatBufferBuilder builder) { builder.StartTable(12); }
+  public static void StartParams(FlatBufferBuilder builder) { builder.StartTable(13); }
   public static void AddSetMask(FlatBufferBuilder builder, uint setMask) { builder.AddUint(0, setMask, 0); }
   public static void AddGuidanceScale(FlatBufferBuilder builder, float guidanceScale) { builder.AddFloat(1, guidanceScale, 0.0f); }
   public static void AddDelta(FlatBufferBuilder builder, float delta) { builder.AddFloat(2, delta, 0.0f); }
@@ -1004,6 +1054,12 @@ public struct Params : IFlatbufferObject
   public static void AddStreamId(FlatBufferBuilder builder, uint streamId) { builder.AddUint(9, streamId, 0); }
   public static void AddCfgMode(FlatBufferBuilder builder, sdbridge.protocol.CfgMode cfgMode) { builder.AddByte(10, (byte)cfgMode, 0); }
   public static void AddTxt2img(FlatBufferBuilder builder, bool txt2img) { builder.AddBool(11, txt2img, false); }
+  public static void AddLoraWeights(FlatBufferBuilder builder, VectorOffset loraWeightsOffset) { builder.AddOffset(12, loraWeightsOffset.Value, 0); }
+  public static VectorOffset CreateLoraWeightsVector(FlatBufferBuilder builder, Offset<sdbridge.protocol.AdapterWeight>[] data) { builder.StartVector(4, data.Length, 4); for (int i = data.Length - 1; i >= 0; i--) builder.AddOffset(data[i].Value); return builder.EndVector(); }
+  public static VectorOffset CreateLoraWeightsVectorBlock(FlatBufferBuilder builder, Offset<sdbridge.protocol.AdapterWeight>[] data) { builder.StartVector(4, data.Length, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateLoraWeightsVectorBlock(FlatBufferBuilder builder, ArraySegment<Offset<sdbridge.protocol.AdapterWeight>> data) { builder.StartVector(4, data.Count, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateLoraWeightsVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<Offset<sdbridge.protocol.AdapterWeight>>(dataPtr, sizeInBytes); return builder.EndVector(); }
+  public static void StartLoraWeightsVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(4, numElems, 4); }
   public static Offset<sdbridge.protocol.Params> EndParams(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.Params>(o);

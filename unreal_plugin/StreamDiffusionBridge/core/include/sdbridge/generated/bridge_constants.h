@@ -107,6 +107,7 @@ constexpr uint32_t kSimilarityMaxSkip = 64;
 constexpr uint32_t kSeedBlend = 128;
 constexpr uint32_t kCfgMode = 256;
 constexpr uint32_t kTxt2img = 512;
+constexpr uint32_t kLoraWeights = 1024;
 }  // namespace params_field
 
 /// Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n denoising steps: None n, Self n, Initialize n + 1, Full 2n (see the server's pipeline/guidance.py).

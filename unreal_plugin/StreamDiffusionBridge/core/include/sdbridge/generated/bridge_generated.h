@@ -25,6 +25,9 @@ struct PromptWeightBuilder;
 struct SeedWeight;
 struct SeedWeightBuilder;
 
+struct AdapterWeight;
+struct AdapterWeightBuilder;
+
 struct ModelInfo;
 struct ModelInfoBuilder;
 
@@ -441,11 +444,12 @@ enum class ParamsField : uint32_t {
   SeedBlend = 128,
   CfgMode = 256,
   Txt2img = 512,
+  LoraWeights = 1024,
   MIN = None,
-  MAX = Txt2img
+  MAX = LoraWeights
 };
 
-inline const ParamsField (&EnumValuesParamsField())[11] {
+inline const ParamsField (&EnumValuesParamsField())[12] {
   static const ParamsField values[] = {
     ParamsField::None,
     ParamsField::GuidanceScale,
@@ -457,7 +461,8 @@ inline const ParamsField (&EnumValuesParamsField())[11] {
     ParamsField::SimilarityMaxSkip,
     ParamsField::SeedBlend,
     ParamsField::CfgMode,
-    ParamsField::Txt2img
+    ParamsField::Txt2img,
+    ParamsField::LoraWeights
   };
   return values;
 }
@@ -475,6 +480,7 @@ inline const char *EnumNameParamsField(ParamsField e) {
     case ParamsField::SeedBlend: return "SeedBlend";
     case ParamsField::CfgMode: return "CfgMode";
     case ParamsField::Txt2img: return "Txt2img";
+    case ParamsField::LoraWeights: return "LoraWeights";
     default: return "";
   }
 }
@@ -979,6 +985,71 @@ inline flatbuffers::Offset<SeedWeight> CreateSeedWeight(
   builder_.add_seed(seed);
   builder_.add_weight(weight);
   return builder_.Finish();
+}
+
+/// The weight of one live LoRA adapter (Params.lora_weights; protocol 1.2). `name` is the adapter's name on the
+/// server (its --lora SOURCE=SCALE:live file name without extension); `weight` in the server's lora_weights range.
+struct AdapterWeight FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
+  typedef AdapterWeightBuilder Builder;
+  enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
+    VT_NAME = 4,
+    VT_WEIGHT = 6
+  };
+  const flatbuffers::String *name() const {
+    return GetPointer<const flatbuffers::String *>(VT_NAME);
+  }
+  float weight() const {
+    return GetField<float>(VT_WEIGHT, 0.0f);
+  }
+  bool Verify(flatbuffers::Verifier &verifier) const {
+    return VerifyTableStart(verifier) &&
+           VerifyOffset(verifier, VT_NAME) &&
+           verifier.VerifyString(name()) &&
+           VerifyField<float>(verifier, VT_WEIGHT, 4) &&
+           verifier.EndTable();
+  }
+};
+
+struct AdapterWeightBuilder {
+  typedef AdapterWeight Table;
+  flatbuffers::FlatBufferBuilder &fbb_;
+  flatbuffers::uoffset_t start_;
+  void add_name(flatbuffers::Offset<flatbuffers::String> name) {
+    fbb_.AddOffset(AdapterWeight::VT_NAME, name);
+  }
+  void add_weight(float weight) {
+    fbb_.AddElement<float>(AdapterWeight::VT_WEIGHT, weight, 0.0f);
+  }
+  explicit AdapterWeightBuilder(flatbuffers::FlatBufferBuilder &_fbb)
+        : fbb_(_fbb) {
+    start_ = fbb_.StartTable();
+  }
+  flatbuffers::Offset<AdapterWeight> Finish() {
+    const auto end = fbb_.EndTable(start_);
+    auto o = flatbuffers::Offset<AdapterWeight>(end);
+    return o;
+  }
+};
+
+inline flatbuffers::Offset<AdapterWeight> CreateAdapterWeight(
+    flatbuffers::FlatBufferBuilder &_fbb,
+    flatbuffers::Offset<flatbuffers::String> name = 0,
+    float weight = 0.0f) {
+  AdapterWeightBuilder builder_(_fbb);
+  builder_.add_weight(weight);
+  builder_.add_name(name);
+  return builder_.Finish();
+}
+
+inline flatbuffers::Offset<AdapterWeight> CreateAdapterWeightDirect(
+    flatbuffers::FlatBufferBuilder &_fbb,
+    const char *name = nullptr,
+    float weight = 0.0f) {
+  auto name__ = name ? _fbb.CreateString(name) : 0;
+  return sdbridge::protocol::CreateAdapterWeight(
+      _fbb,
+      name__,
+      weight);
 }
 
 /// The model the server runs.
@@ -2060,7 +2131,8 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_SEED_BLEND = 20,
     VT_STREAM_ID = 22,
     VT_CFG_MODE = 24,
-    VT_TXT2IMG = 26
+    VT_TXT2IMG = 26,
+    VT_LORA_WEIGHTS = 28
   };
   uint32_t set_mask() const {
     return GetField<uint32_t>(VT_SET_MASK, 0);
@@ -2098,6 +2170,9 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   bool txt2img() const {
     return GetField<uint8_t>(VT_TXT2IMG, 0) != 0;
   }
+  const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *lora_weights() const {
+    return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *>(VT_LORA_WEIGHTS);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint32_t>(verifier, VT_SET_MASK, 4) &&
@@ -2115,6 +2190,9 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyField<uint32_t>(verifier, VT_STREAM_ID, 4) &&
            VerifyField<uint8_t>(verifier, VT_CFG_MODE, 1) &&
            VerifyField<uint8_t>(verifier, VT_TXT2IMG, 1) &&
+           VerifyOffset(verifier, VT_LORA_WEIGHTS) &&
+           verifier.VerifyVector(lora_weights()) &&
+           verifier.VerifyVectorOfTables(lora_weights()) &&
            verifier.EndTable();
   }
 };
@@ -2159,6 +2237,9 @@ struct ParamsBuilder {
   void add_txt2img(bool txt2img) {
     fbb_.AddElement<uint8_t>(Params::VT_TXT2IMG, static_cast<uint8_t>(txt2img), 0);
   }
+  void add_lora_weights(flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> lora_weights) {
+    fbb_.AddOffset(Params::VT_LORA_WEIGHTS, lora_weights);
+  }
   explicit ParamsBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -2183,9 +2264,11 @@ inline flatbuffers::Offset<Params> CreateParams(
     flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::SeedWeight>>> seed_blend = 0,
     uint32_t stream_id = 0,
     sdbridge::protocol::CfgMode cfg_mode = sdbridge::protocol::CfgMode::Unknown,
-    bool txt2img = false) {
+    bool txt2img = false,
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> lora_weights = 0) {
   ParamsBuilder builder_(_fbb);
   builder_.add_seed(seed);
+  builder_.add_lora_weights(lora_weights);
   builder_.add_stream_id(stream_id);
   builder_.add_seed_blend(seed_blend);
   builder_.add_similarity_max_skip(similarity_max_skip);
@@ -2213,9 +2296,11 @@ inline flatbuffers::Offset<Params> CreateParamsDirect(
     const std::vector<flatbuffers::Offset<sdbridge::protocol::SeedWeight>> *seed_blend = nullptr,
     uint32_t stream_id = 0,
     sdbridge::protocol::CfgMode cfg_mode = sdbridge::protocol::CfgMode::Unknown,
-    bool txt2img = false) {
+    bool txt2img = false,
+    const std::vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *lora_weights = nullptr) {
   auto t_index_list__ = t_index_list ? _fbb.CreateVector<int32_t>(*t_index_list) : 0;
   auto seed_blend__ = seed_blend ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::SeedWeight>>(*seed_blend) : 0;
+  auto lora_weights__ = lora_weights ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>(*lora_weights) : 0;
   return sdbridge::protocol::CreateParams(
       _fbb,
       set_mask,
@@ -2229,7 +2314,8 @@ inline flatbuffers::Offset<Params> CreateParamsDirect(
       seed_blend__,
       stream_id,
       cfg_mode,
-      txt2img);
+      txt2img,
+      lora_weights__);
 }
 
 /// client -> server: something happened in the game.

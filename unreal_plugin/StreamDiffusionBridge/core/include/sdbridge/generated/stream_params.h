@@ -156,7 +156,7 @@ struct PromptBlend {
 /// weights of the live LoRA adapters [(adapter, weight), ...] (--lora SOURCE=SCALE:live); 0 turns one off
 struct LoraWeights {
   static constexpr const char* kName = "lora_weights";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.lora_weights";
   static constexpr const char* kKind = "weights";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "[-2, 2]";
