@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from sdbridge.errors import ConfigError
-from sdbridge.pipeline import CfgMode, StreamConfig, StreamPipeline, load_components
+from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline, load_components
 from sdbridge.pipeline.components import PRESET_NAMES, ModelFamily
 from sdbridge.pipeline.presets import TURBO_T_INDEX_LIST, model_defaults
 from sdbridge.pipeline.shaped_presets import (
@@ -103,6 +103,21 @@ def test_registered_as_presets_with_the_turbo_default() -> None:
         assert defaults is not None and defaults.t_index_list == TURBO_T_INDEX_LIST
     with pytest.raises(ConfigError, match="not a shaped preset"):
         shaped_spec("sd-turbo")
+
+
+def test_shaped_bench_reports_the_compute_limit(tiny: Components) -> None:
+    from sdbridge.bench.shaped_bench import shaped_bench
+
+    report = shaped_bench(tiny, 64, frames=2, steps=(1, 2))
+    rows = [line for line in report.splitlines() if line.startswith("| stream batch")]
+    assert [r.split("|")[1].strip() for r in rows] == ["stream batch, 1 step, cfg none",
+                                                       "stream batch, 2 steps, cfg self"]
+    gmac, limit_ms, share = ([float(r.split("|")[i].strip().rstrip("%")) for r in rows] for i in (-4, -3, -2))
+    assert 0 < gmac[0] < gmac[1] and 0 < limit_ms[0] < limit_ms[1]  # a second UNet sample per frame costs more
+    assert all(0 <= s <= 100 for s in share)  # the limit as a share of the measured frame time
+    assert "| UNet, batch 1 |" in report and "of peak" in report  # the compute table follows
+    with pytest.raises(ValueError, match="steps=\\[3\\]"):
+        shaped_bench(tiny, 64, frames=1, steps=(3,))
 
 
 @pytest.mark.slow

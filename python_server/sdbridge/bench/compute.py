@@ -106,10 +106,14 @@ def stage_compute(comps: Components, size: int, repeats: int = 5) -> list[StageC
 
 def compute_report(comps: Components, size: int) -> str:
     """Text lines: each stage's GMAC, time and GFLOP/s against this machine's matrix-product peak."""
-    peak = matmul_peak_gflops(comps.dtype)
-    lines = [f"Compute per stage ({comps.dtype}, {torch.get_num_threads()} threads; peak = a 2048^3 matrix "
+    return compute_table(stage_compute(comps, size), matmul_peak_gflops(comps.dtype), comps.dtype)
+
+
+def compute_table(stages: list[StageCompute], peak: float, dtype: torch.dtype) -> str:
+    """The compute report's table for measured `stages` against a matrix peak of `peak` GFLOP/s."""
+    lines = [f"Compute per stage ({dtype}, {torch.get_num_threads()} threads; peak = a 2048^3 matrix "
              f"product: {peak:.0f} GFLOP/s):", "", "| stage | GMAC (Conv2d + Linear) | ms | GFLOP/s | of peak |",
              "|---|---|---|---|---|"]
-    for s in stage_compute(comps, size):
+    for s in stages:
         lines.append(f"| {s.name} | {s.gmac:.2f} | {s.ms:.1f} | {s.gflops:.0f} | {s.gflops / peak:.0%} |")
     return "\n".join(lines)

@@ -249,10 +249,13 @@ def _report(comps: Components, size: int, rows: list[Row], diffusers_rows: list[
 
 def pipeline_report(model: str, dtype: str, size: int, frames: int, *, threads: int = 0, accel: str = "eager",
                     engines_dir: Path = Path("engines"), with_original: bool = True,
-                    with_diffusers: bool = True, host_time_only: bool = False) -> str:
+                    with_diffusers: bool = True, host_time_only: bool = False,
+                    steps: tuple[int, ...] | None = None) -> str:
     """`sdbridge bench pipeline`: load `model` on the CPU in `dtype`, then either the full configuration report
     (accel "eager") or torch eager against the `accel` backend on the same configurations; `host_time_only`: only
-    the host time per frame outside the model calls (sdbridge.bench.host_time; the model's weights unused)."""
+    the host time per frame outside the model calls (sdbridge.bench.host_time; the model's weights unused).
+    A real-shaped model (sd-turbo-shaped, sdxl-turbo-shaped) gets sdbridge.bench.shaped_bench instead: its `steps`
+    (default 1, 2 and 4) and the compute limit of each."""
     if threads:
         torch.set_num_threads(threads)
     from sdbridge.pipeline import load_components
@@ -260,6 +263,12 @@ def pipeline_report(model: str, dtype: str, size: int, frames: int, *, threads: 
     comps = load_components(model, device="cpu", dtype=getattr(torch, dtype))
     if host_time_only:
         return host_time_report(comps, frames=frames)
+    from sdbridge.pipeline.shaped_presets import SHAPED_PRESETS
+
+    if accel == "eager" and model in SHAPED_PRESETS:
+        from sdbridge.bench.shaped_bench import SHAPED_STEPS, shaped_bench
+
+        return shaped_bench(comps, size, frames, steps or SHAPED_STEPS)
     if accel == "eager":
         return run_pipeline_bench(comps, size, frames, with_original=with_original, with_diffusers=with_diffusers)
     from sdbridge.acceleration import AccelOptions, BackendChoice, accelerate
