@@ -8,8 +8,13 @@ import math
 import re
 
 import pytest
+import torch
 
 from sdbridge.bench.pipeline_bench import pipeline_report, run_pipeline_bench
+
+#: the shared report runs the whole benchmark (every section) once: far more than the default 300 s on a loaded
+#: 2-core machine
+pytestmark = pytest.mark.timeout(1200)
 
 
 def _real(cell: str) -> bool:
@@ -110,3 +115,28 @@ def test_stage_compute_of_the_sdxl_family(tiny_sdxl):
     stages = stage_compute(tiny_sdxl, 64, repeats=1)
     assert [s.name for s in stages] == ["VAE encode", "UNet, batch 1", "VAE decode"]
     assert all(math.isfinite(s.gmac) and s.gmac > 0 and math.isfinite(s.ms) and s.ms > 0 for s in stages)
+
+
+def test_report_has_the_live_lora_cost_section(report):
+    """Live (unfused) LoRA against the same LoRA fused: four measured rows, the fused one the 1.00x reference."""
+    pytest.importorskip("peft", reason="peft is in the [dev] extra")
+    assert "live LoRA cost (rank 16" in report
+    rows = [re.split(r"\s*\|\s*", r) for r in report.splitlines()
+            if r.startswith(("| no LoRA", "| live LoRA", "| LoRA fused"))]
+    assert [cells[1] for cells in rows] == ["no LoRA", "live LoRA, fixed weight",
+                                            "live LoRA, weight changed every frame", "LoRA fused"]
+    assert all(_real(cells[2]) and _real(cells[3]) for cells in rows), rows
+    assert rows[-1][4] == "1.00x"
+
+
+def test_the_live_lora_bench_leaves_the_loaded_components_alone(tiny):
+    pytest.importorskip("peft", reason="peft is in the [dev] extra")
+    from sdbridge.bench.lora_cost import lora_cost_report
+    from sdbridge.scene import SceneRenderer
+
+    before = {n: p.clone() for n, p in tiny.unet.named_parameters()}
+    scene = SceneRenderer(64, 64)
+    assert "| LoRA fused |" in lora_cost_report(tiny, 64, [scene.render(i) for i in range(3)], rank=4)
+    after = dict(tiny.unet.named_parameters())
+    assert before.keys() == after.keys() and all(torch.equal(before[n], after[n]) for n in before)
+    assert tiny.live_loras is None
