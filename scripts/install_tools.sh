@@ -2,17 +2,18 @@
 # Install the Debian tools the tests need, before any test runs (scripts/test_all.sh calls it before pytest,
 # so a fresh machine skips only the GPU-marked tests). One place lists every apt package; each .ci/steps
 # script calls it for its own group when run alone (a no-op when everything is present).
-# Usage: bash scripts/install_tools.sh [GROUP...]   groups: protocol cpp csharp shaders browser (default: all)
+# Usage: bash scripts/install_tools.sh [GROUP...]   groups: protocol cpp csharp shaders browser scaleout (default: all)
 #   protocol  flatc 2.0.8 (flatbuffers-compiler): schemas/codegen.py --check, the codegen tests
 #   cpp       g++, cmake, pkg-config, libzmq, cppzmq, flatbuffers 2.0.8 headers, GoogleTest sources
 #   csharp    mono's mcs, NUnit 2.6 console and framework, libzmq5, dpkg-dev (to fetch the C# runtime source)
 #   shaders   glslang-tools (the Unity shader compile step)
 #   browser   chromium + chromium-driver (tests/preview/test_browser.py)
+#   scaleout  haproxy + prometheus (tests/scaleout: failover behind HAProxy, a real Prometheus scrape)
 # Uses sudo when not root. Exits non-zero naming the packages when apt fails.
 set -euo pipefail
 
 groups=("$@")
-(( ${#groups[@]} )) || groups=(protocol cpp csharp shaders browser)
+(( ${#groups[@]} )) || groups=(protocol cpp csharp shaders browser scaleout)
 
 need=()
 add_if_missing() {   # add_if_missing PACKAGE TEST-COMMAND...
@@ -45,8 +46,11 @@ for group in "${groups[@]}"; do
     browser)
       add_if_missing chromium test -x /usr/bin/chromium
       add_if_missing chromium-driver test -x /usr/bin/chromedriver ;;
+    scaleout)
+      add_if_missing haproxy have haproxy
+      add_if_missing prometheus have prometheus ;;
     *)
-      echo "install_tools: unknown group '$group' (known: protocol cpp csharp shaders browser)" >&2
+      echo "install_tools: unknown group '$group' (known: protocol cpp csharp shaders browser scaleout)" >&2
       exit 2 ;;
   esac
 done

@@ -266,6 +266,19 @@ class PreviewConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """Prometheus metrics with /healthz and /readyz for balancers and probes (sdbridge.serving.metrics), and how
+    long a draining replica (SIGTERM) waits for its sessions to move. The endpoint is off unless enabled."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"  # the metrics address; scrapers and health checks beyond this host need another
+    port: int = 9464  # 0 picks a free port
+    # SIGTERM drains for at most this long (refuse new sessions, tell the open ones to move, serve them until they
+    # have); 0 = SIGTERM stops at once, like SIGINT
+    drain_grace_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class SecurityConfig:
     """CurveZMQ encryption and client authorisation (keys from `sdbridge keys generate`).
 
@@ -314,6 +327,7 @@ class ServerConfig:
     session: SessionConfig = field(default_factory=SessionConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     preview: PreviewConfig = field(default_factory=PreviewConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     accel: AccelConfig = field(default_factory=AccelConfig)
 
     def __post_init__(self) -> None:
@@ -372,6 +386,9 @@ def _validate(cfg: ServerConfig) -> None:
         (0 < cfg.preview.fps <= 30, f"preview.fps={cfg.preview.fps} must be in (0, 30]"),
         (1 <= cfg.preview.jpeg_quality <= 95, f"preview.jpeg_quality={cfg.preview.jpeg_quality} must be in [1, 95]"),
         (cfg.preview.max_side >= 16, f"preview.max_side={cfg.preview.max_side} must be >= 16"),
+        (0 <= cfg.metrics.port <= 65535, f"metrics.port={cfg.metrics.port} must be in [0, 65535]"),
+        (0 <= cfg.metrics.drain_grace_s <= 3600,
+         f"metrics.drain_grace_s={cfg.metrics.drain_grace_s} must be in [0, 3600] seconds"),
     ]
     for ok, message in checks:
         if not ok:

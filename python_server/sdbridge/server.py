@@ -8,8 +8,9 @@ go worker -> outbox -> waker -> I/O -> the session's own routing identity, never
 
 The parts, one responsibility each (sdbridge.serving): the Dispatcher decodes and routes each message; the
 Handshake answers Hello; Outbound sends (Errors, Credits, Results, worker failures); the ControlInbox applies
-preview-page commands; the game-event rules, the recorder and the preview page follow sessions as
-SessionObservers. Per-session state (credits, rate limit, counters, pipeline handle) lives in Session.
+preview-page commands; the game-event rules, the recorder, the preview page and the Prometheus metrics follow
+sessions as SessionObservers. `drain()` (SIGTERM) moves the sessions away before the server stops (serving.drain).
+Per-session state (credits, rate limit, counters, pipeline handle) lives in Session.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sdbridge.runtime.worker import PipelineFactory, Worker
 from sdbridge.served_model import ModelDescription, load_model
 from sdbridge.serving.controls import ControlInbox
 from sdbridge.serving.dispatcher import Dispatcher
+from sdbridge.serving.drain import Drain
 from sdbridge.serving.handshake import SERVER_CAPABILITIES, Handshake
 from sdbridge.serving.observers import ObserverSet
 from sdbridge.serving.outbound import Outbound
@@ -83,6 +85,9 @@ class BridgeServer:
         self._rules: RulesObserver | None = None
         self._recording: RecorderObserver | None = None
         self._preview: PreviewObserver | None = None
+        self._metrics: Any = None  # sdbridge.serving.metrics.MetricsPart with [metrics] enabled
+        self._drain = Drain()
+        self.handshake.drain = self._drain
         self._stop = threading.Event()
         self._waker: Waker | None = None
         self._worker: Worker | None = None
@@ -153,6 +158,8 @@ class BridgeServer:
         self.endpoint = self.transport.endpoint
         if self._preview is not None:
             self._preview.start(self)
+        if self._metrics is not None:
+            self._metrics.start(self, self.model)
         log.info("serving %s on %s (max %d sessions, %d credits)", self.model.name, self.endpoint,
                  lim.max_sessions, self.config.session.credits)
         return self.endpoint
@@ -169,6 +176,11 @@ class BridgeServer:
         if self.config.preview.enabled and self._preview is None:
             self._preview = PreviewObserver(self.config, self.table, self.outbound_hooks)
             self.observers.attach(self._preview)
+        if self.config.metrics.enabled and self._metrics is None:
+            from sdbridge.serving.metrics import MetricsPart  # prometheus_client only when enabled
+
+            self._metrics = MetricsPart(self.config, self.table, self.stats)
+            self.observers.attach(self._metrics.observer)
 
     def _start_worker(self, model: ModelDescription) -> None:
         """Build the worker; a passthrough model's frames are answered on the I/O thread (no worker thread)."""
@@ -199,6 +211,37 @@ class BridgeServer:
         self._stop.set()
         if self._waker is not None:
             self._waker.notify()
+
+    @property
+    def metrics_url(self) -> str:
+        """The metrics port's address (http://host:port; "" when [metrics] is off or not started)."""
+        return self._metrics.url if self._metrics is not None else ""
+
+    @property
+    def draining(self) -> bool:
+        """True once `drain()` was called."""
+        return self._drain.active
+
+    def drain(self, grace_s: float | None = None) -> None:
+        """Drain (thread-safe, signal-safe): refuse new sessions, tell the open ones to move (Notice
+        ServerShutdown), serve them until they have gone, then `run` returns; at most `grace_s` seconds
+        (default metrics.drain_grace_s)."""
+        self._drain.request(self.config.metrics.drain_grace_s if grace_s is None else grace_s)
+        if self._waker is not None:
+            self._waker.notify()
+
+    def readiness(self) -> list[str]:
+        """Why this replica should get no new session now ([] = ready): for /readyz and balancers."""
+        reasons = []
+        if self.model is None or self.outbound.transport is None:
+            reasons.append("model not loaded or not bound yet")
+        if self._drain.active:
+            reasons.append("draining")
+        if len(self.table) >= self.config.limits.max_sessions:
+            reasons.append(f"full: {len(self.table)} of limits.max_sessions={self.config.limits.max_sessions}")
+        if self.fatal_error is not None:
+            reasons.append(f"stopping after {type(self.fatal_error).__name__}")
+        return reasons
 
     def run(self, should_stop: Callable[[], bool] | None = None) -> None:
         """Serve until `stop()` is called (or `should_stop()` returns True). Call after `start()`."""
@@ -234,6 +277,10 @@ class BridgeServer:
                     next_expiry = now + 0.2
                 if self.observers:
                     self.observers.tick(now, self.table.sessions())
+                if self._drain.active:
+                    self._drain.tell(self.table.sessions(), self.outbound)
+                    if self._drain.finished(now, self.table.sessions()):
+                        break
         finally:
             self.outbound.announce_shutdown()
 
@@ -253,6 +300,8 @@ class BridgeServer:
         """Stop serving, join the worker and the I/O thread, close sockets (linger 0). Idempotent."""
         if self._preview is not None:
             self._preview.close()
+        if self._metrics is not None:
+            self._metrics.close()
         self.stop()
         if self._io_thread is not None:
             self._io_thread.join(10)

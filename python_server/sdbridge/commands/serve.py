@@ -1,4 +1,5 @@
-"""`sdbridge serve`: load a model and serve engine clients over ZeroMQ until SIGINT/SIGTERM."""
+"""`sdbridge serve`: load a model and serve engine clients over ZeroMQ until SIGINT/SIGTERM (SIGTERM drains first
+when metrics.drain_grace_s > 0: deploy/README.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from sdbridge.config import Accel, Dtype, ServerConfig, check_loras, check_vae, load_config, with_overrides
 
 NAME = "serve"
-HELP = "run the bridge server: ROUTER socket, sessions, one worker (stops cleanly on SIGINT/SIGTERM)"
+HELP = "run the bridge server: ROUTER socket, sessions, one worker (stops cleanly on SIGINT; SIGTERM drains first)"
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="preview address (default 127.0.0.1; any other needs a token)")
     parser.add_argument("--preview-token", default=None,
                         help="token the preview page address must carry (generated when binding beyond loopback)")
+    parser.add_argument("--metrics-port", type=int, default=None,
+                        help="serve Prometheus /metrics, /healthz and /readyz on this port (0 = any free port)")
+    parser.add_argument("--metrics-host", default=None,
+                        help="metrics address (default 127.0.0.1; 0.0.0.0 for a scraper or balancer elsewhere)")
+    parser.add_argument("--drain-grace", type=float, default=None, metavar="SECONDS",
+                        help="SIGTERM drains this long at most: new sessions refused, open ones told to move "
+                             "(Notice ServerShutdown), exit once they have (default 0: SIGTERM stops at once)")
     parser.add_argument("--curve-secret-key", default=None, metavar="FILE",
                         help="CurveZMQ: the server's NAME.key_secret (from `sdbridge keys generate`)")
     parser.add_argument("--authorized-keys", default=None, metavar="DIR",
@@ -89,6 +97,13 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         preview["host"] = args.preview_host
     if getattr(args, "preview_token", None) is not None:
         preview["token"] = args.preview_token
+    metrics: dict[str, Any] = {}
+    if getattr(args, "metrics_port", None) is not None:
+        metrics.update(enabled=True, port=args.metrics_port)
+    if getattr(args, "metrics_host", None) is not None:
+        metrics["host"] = args.metrics_host
+    if getattr(args, "drain_grace", None) is not None:
+        metrics["drain_grace_s"] = args.drain_grace
     accel: dict[str, Any] = {}
     if getattr(args, "accel", None) is not None:
         accel["backend"] = Accel(args.accel)
@@ -99,7 +114,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     if getattr(args, "cuda_graphs", None):
         accel["cuda_graphs"] = True
     return with_overrides(cfg, model=model, limits=limits, session=session, security=security, top=top,
-                          preview=preview, accel=accel)
+                          preview=preview, metrics=metrics, accel=accel)
 
 
 def resolve_auto_dtype(cfg: ServerConfig) -> ServerConfig:
@@ -143,6 +158,11 @@ def run(args: argparse.Namespace) -> int:
     server = BridgeServer(config, rules_path=args.rules, record_dir=args.record)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
+        grace = config.metrics.drain_grace_s
+        if signum == signal.SIGTERM and grace > 0 and not server.draining:
+            log.info("SIGTERM received: draining for at most %g s (a second SIGTERM stops at once)", grace)
+            server.drain()
+            return
         log.info("%s received: shutting down", signal.Signals(signum).name)
         server.stop()
 
@@ -152,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"sdbridge serving {server.model.name if server.model else '?'} on {endpoint}", flush=True)
         if server.preview_url:
             print(f"sdbridge preview page: {server.preview_url}", flush=True)
+        if server.metrics_url:
+            print(f"sdbridge metrics: {server.metrics_url}/metrics", flush=True)
         server.run()
         if server.fatal_error is not None:
             raise server.fatal_error

@@ -11,6 +11,7 @@ from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 from sdbridge.runtime.sessions import ClientInfo, Session, SessionLimitError, SessionTable
 from sdbridge.served_model import ModelDescription
+from sdbridge.serving.drain import DRAINING_HINT, Drain
 from sdbridge.serving.observers import ObserverSet
 from sdbridge.serving.outbound import Outbound
 from sdbridge.serving.wire_maps import WIRE_FORMATS
@@ -43,6 +44,7 @@ class Handshake:
         self.observers = observers
         self.model: ModelDescription | None = None  # set once the model is loaded
         self.capabilities = SERVER_CAPABILITIES  # what this server offers; optional parts add theirs (offer)
+        self.drain: Drain | None = None  # set by the server: a draining replica opens no session
 
     def offer(self, capabilities: m.Capability) -> None:
         """Offer `capabilities` too from the next Hello on (e.g. GAME_EVENTS once a rules file is loaded)."""
@@ -68,6 +70,9 @@ class Handshake:
             return
         if decision.warning:
             log.warning("client %r: %s", hello.client_name, decision.warning)
+        if self.drain is not None and self.drain.active:
+            out.error(identity, m.ErrorCode.SESSION_LIMIT, DRAINING_HINT, "Hello", session_closed=True)
+            return
         try:
             session = self.table.open(identity, ClientInfo(hello.client_name, hello.client_version,
                                                            hello.engine_name, hello.protocol_major,

@@ -16,10 +16,11 @@ Result (or Credit) returns one; `submit` without credit keeps the frame as the o
 newer submit replaces it) and sends it as soon as credit returns, during `receive`.
 Heartbeats: every call sends a Ping when nothing was sent for the server's heartbeat interval; an idle
 tool should call `receive(timeout=...)` or `ping()` now and then. When the server does not answer
-for `lost_after` seconds (and then not to a Ping within a second), or says the session is gone, the
-client reconnects with a new socket and a new Hello (a fresh session), then re-sends its last prompt,
-parameters and state; `on_reconnect` is called afterwards. A frame in flight when the session ended
-is lost (its result never comes).
+for `lost_after` seconds (and then not to a Ping within a second), says the session is gone, or drains (Notice
+ServerShutdown), the client reconnects with a new socket and a new Hello (a fresh session), then re-sends its
+last prompt, parameters and state; `on_reconnect` is called afterwards. A refused or unanswered reconnect is
+tried again with backoff and jitter for up to `lost_after` s (client_retry: behind a balancer, another replica).
+A frame in flight when the session ended is lost (its result never comes).
 
 The client is split by responsibility: this module holds the public API (`BridgeClient`, its results and
 counters) and what each message from the server does; `client_io` the socket (send, poll, receive, the
@@ -44,6 +45,7 @@ from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MINOR
 from sdbridge.transport import client_messages as build
 from sdbridge.transport.client_io import ClientSocket, curve_keys
+from sdbridge.transport.client_retry import Backoff, with_backoff
 from sdbridge.transport.client_session import FrameBook, SessionReplay
 
 log = logging.getLogger(__name__)
@@ -140,6 +142,7 @@ class BridgeClient:
         self._next_request = 1
         self._session_lost = False
         self._connect_timeout = 5.0
+        self.backoff = Backoff()  # between reconnect tries (client_retry)
         self._replay = SessionReplay()  # what a new session needs to look like the old one
 
     # ------------------------------------------------------------------ connection
@@ -196,7 +199,7 @@ class BridgeClient:
 
     def reconnect(self, timeout: float | None = None) -> m.Welcome:
         """Drop the current session and socket and handshake again (a fresh session on the server)."""
-        if self._io.is_open and self.connected:
+        if self._io.is_open and self.welcome is not None:  # a lost session too: a draining server frees it
             self._io.try_send(m.Bye(reason="reconnect"))
         self._close_socket()
         self._session_lost = True  # until the new Welcome arrives
@@ -428,6 +431,8 @@ class BridgeClient:
             log.info("server notice %s from %r: %s", message.kind.name, message.source, message.message)
             self.notices.append(message)
             self.preview_url = preview_address(message) or self.preview_url
+            if message.kind is m.NoticeKind.SERVER_SHUTDOWN:  # a draining replica: move (to another one)
+                self._lose(f"server shutting down: {message.message}")
             if self.on_notice is not None:
                 self.on_notice(message)
         return False
@@ -491,4 +496,4 @@ class BridgeClient:
             if not self.auto_reconnect:
                 raise TransportError(f"the session with {self.endpoint} ended; call reconnect()")
             log.info("session lost; reconnecting to %s", self.endpoint)
-            self.reconnect()
+            with_backoff(self.reconnect, self.backoff, self.lost_after, self._connect_timeout)
