@@ -146,6 +146,15 @@ REGISTRY: tuple[Param, ...] = (
     Param("transition_seconds", Kind.FLOAT, "s", 0.0, 3600.0, 0.0, "", "", "", "number", "transition_seconds", "",
           "seconds over which a new prompt is blended in", wire_path="Prompt.transition_seconds",
           wire_type="float", step=0.5),
+    Param("controlnet_scale", Kind.WEIGHTS, "", 0.0, 2.0, (), "", "", "", "", "", "",
+          "conditioning scale of each ControlNet [(controlnet, scale), ...] (1 when left out; 0 turns one off)",
+          wire_type="float", item_word="ControlNets"),
+    Param("controlnet_start", Kind.WEIGHTS, "", 0.0, 1.0, (), "", "", "", "", "", "",
+          "fraction of the denoising steps before each ControlNet acts [(controlnet, fraction), ...] (0 when left out)",
+          wire_type="float", item_word="ControlNets"),
+    Param("controlnet_end", Kind.WEIGHTS, "", 0.0, 1.0, (), "", "", "", "", "", "",
+          "fraction of the denoising steps after which each ControlNet stops [(controlnet, fraction), ...] (1 when "
+          "left out)", wire_type="float", item_word="ControlNets"),
 )
 
 BY_NAME: Mapping[str, Param] = MappingProxyType({p.name: p for p in REGISTRY})

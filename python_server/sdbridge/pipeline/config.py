@@ -57,6 +57,10 @@ class StreamConfig:
     max_skip_frames: int = params.BY_NAME["max_skip_frames"].default
     # live LoRA adapters' weights [(adapter, weight), ...]; adapters left out keep their starting weight
     lora_weights: tuple[tuple[str, float], ...] = params.BY_NAME["lora_weights"].default
+    # ControlNets' live settings [(controlnet, value), ...] (sdbridge.pipeline.controlnet); names left out: 1, 0, 1
+    controlnet_scale: tuple[tuple[str, float], ...] = params.BY_NAME["controlnet_scale"].default
+    controlnet_start: tuple[tuple[str, float], ...] = params.BY_NAME["controlnet_start"].default
+    controlnet_end: tuple[tuple[str, float], ...] = params.BY_NAME["controlnet_end"].default
     # Generate from the prompt alone: a call's input image is not looked at (the server's txt2img sessions feed the
     # worker placeholder frames). Same Stream Batch latency and warm-up flags as img2img; no similarity filter.
     txt2img: bool = params.BY_NAME["txt2img"].default
@@ -93,8 +97,9 @@ class StreamConfig:
                      "txt2img"):
             _registry_check(name, getattr(self, name))
         _registry_check("seed_blend" if isinstance(self.seed, tuple) else "seed", self.seed)
-        _registry_check("lora_weights", self.lora_weights)
-        object.__setattr__(self, "lora_weights", tuple((str(n), float(w)) for n, w in self.lora_weights))
+        for name in ("lora_weights", "controlnet_scale", "controlnet_start", "controlnet_end"):
+            _registry_check(name, getattr(self, name))
+            object.__setattr__(self, name, tuple((str(n), float(w)) for n, w in getattr(self, name)))
 
     def replace(self, **changes: object) -> StreamConfig:
         """A copy with `changes` applied and validated."""

@@ -9,6 +9,8 @@ whose slot was never fed a real frame are flagged `is_warmup`.
 With use_denoising_batch=False the same math runs sequentially (one UNet call per step, no lag).
 
 Every runtime parameter changes between frames through `update` without reloading anything.
+ControlNets (optional, `controlnets=`): `pipe.control.set_image(name, image)`; each slot is conditioned on the
+control image of the frame it denoises (the per-slot buffer: sdbridge.pipeline.controlnet.ControlStream).
 Not thread-safe: one thread calls a pipeline; several pipelines may share one Components.
 """
 
@@ -25,6 +27,7 @@ from sdbridge.pipeline import guidance, schedule
 from sdbridge.pipeline.blending import blend
 from sdbridge.pipeline.components import Components, ModelFamily, VaeChoice
 from sdbridge.pipeline.config import Interpolation, PromptSpec, StreamConfig, StreamResult
+from sdbridge.pipeline.controlnet import ControlInputs, ControlNets, ControlStream
 from sdbridge.pipeline.guidance import CfgMode
 from sdbridge.pipeline.images import to_model_tensor, to_uint8, to_uint8_tensor
 from sdbridge.pipeline.live_lora import live_weights
@@ -44,11 +47,12 @@ class StreamPipeline:
     #: (H, W, 3) (or (B, H, W, 3)) left on the model's device, converted there (runtime.device_pixels).
     image_on_device: bool = False
 
-    def __init__(self, components: Components, config: StreamConfig) -> None:
+    def __init__(self, components: Components, config: StreamConfig, controlnets: ControlNets | None = None) -> None:
         if components.family is ModelFamily.IDENTITY or components.unet is None:
             raise ConfigError("the 'identity' components have no model; use build_pipeline() or IdentityPipeline")
         self.components = components
         live_weights(components.live_loras, config.lora_weights)  # refuses an adapter this model lacks
+        self.control = ControlStream(controlnets, components.device, components.dtype, config)  # set_image, nets
         self._device, self._dtype = components.device, components.dtype
         self._prompts = PromptEncoder(components)
         self._prompt: PromptSpec = ""
@@ -102,6 +106,7 @@ class StreamPipeline:
         old = self.config
         new = old.replace(**config_changes) if config_changes else old
         live_weights(self.components.live_loras, new.lora_weights)  # refuses an adapter this model lacks
+        self.control.check(new)
         self.config = new
         if prompt is not None or new.prompt_interpolation != old.prompt_interpolation:
             self._prompt = self._prompt if prompt is None else prompt
@@ -159,6 +164,7 @@ class StreamPipeline:
         denoised, ref = self._after_unet(staged.request, unet_out)
         warmup = self._calls < n - 1
         if n > 1:
+            self.control.advance(fbs)
             self._x_buffer = schedule.add_noise(denoised[:-fbs], self._noise[fbs:], self._alpha[fbs:],
                                                 self._beta[fbs:]).to(self._dtype)
             self._ref_buffer = ref[:-fbs]
@@ -240,6 +246,7 @@ class StreamPipeline:
         return to_model_tensor(image, cfg.width, cfg.height, cfg.frame_buffer_size, self._device, self._dtype, layout)
 
     def _stage_latents(self, x_t: torch.Tensor, ref: torch.Tensor, timer: FrameTimer, batched: bool) -> StagedFrame:
+        self.control.stage(batched)
         if not batched:
             return StagedFrame(self, None, x_t, ref, timer)
         n = self.config.steps
@@ -311,20 +318,23 @@ class StreamPipeline:
         sample = torch.cat([x[:negatives], x]) if negatives else x
         sample_t = torch.cat([t[:negatives], t]) if negatives else t
         embeds, added = self._conditioning(m, negatives)
-        return UnetRequest(sample, sample_t, embeds, added, x, ref, lo, hi, negatives)
+        control = self.control.inputs(lo, hi, negatives, self.config)
+        return UnetRequest(sample, sample_t, embeds, added, x, ref, lo, hi, negatives, control)
 
     def run_unet(self, request: UnetRequest) -> torch.Tensor:
         """The UNet output (len(request), C, h, w) for this pipeline's request."""
-        return self.call_unet(request.sample, request.timesteps, request.embeds, request.added)
+        return self.call_unet(request.sample, request.timesteps, request.embeds, request.added, request.control)
 
     def call_unet(self, sample: torch.Tensor, timesteps: torch.Tensor, embeds: torch.Tensor,
-                  added: dict | None) -> torch.Tensor:
-        """One UNet call: sample (B, C, h, w), timesteps (B,), embeds (B, L, D) -> (B, C, h, w)."""
+                  added: dict | None, control: ControlInputs | None = None) -> torch.Tensor:
+        """One UNet call: sample (B, C, h, w), timesteps (B,), embeds (B, L, D) -> (B, C, h, w); `control`: the
+        ControlNets' inputs, batch-aligned with sample (their residuals go into the UNet)."""
         live = self.components.live_loras
         if live is not None:  # the shared UNet's live LoRAs at this pipeline's weights (pipeline/live_lora.py)
             live.apply(live.weights(self.config.lora_weights))
-        return self.components.unet(self._layout(sample), timesteps,  # type: ignore[misc]
-                                    encoder_hidden_states=embeds, added_cond_kwargs=added, return_dict=False)[0]
+        extra = {} if control is None else control.unet_kwargs(self._layout(sample), timesteps, embeds, added)
+        return self.components.unet(self._layout(sample), timesteps, encoder_hidden_states=embeds,  # type: ignore[misc]
+                                    added_cond_kwargs=added, return_dict=False, **extra)[0]
 
     def _after_unet(self, request: UnetRequest, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Guidance and the consistency step from the UNet output of `request`: (denoised, ref), (m, C, h, w).
@@ -407,18 +417,7 @@ class StreamPipeline:
         factor = self.components.vae_scale_factor
         self._latent_hw = (cfg.height // factor, cfg.width // factor)
         shape = (cfg.steps * cfg.frame_buffer_size, self.components.latent_channels, *self._latent_hw)
-        seeds = [(cfg.seed, 1.0)] if isinstance(cfg.seed, int) else list(cfg.seed)
-        noises = [torch.randn(shape, generator=torch.Generator().manual_seed(s), dtype=torch.float32)
-                  for s, _ in seeds]
-        weights = [w for _, w in seeds]
-        if len(noises) == 1:
-            noise = noises[0]
-        elif cfg.seed_interpolation is Interpolation.LINEAR:
-            noise = blend(noises, weights, Interpolation.LINEAR, preserve_variance=True)
-        else:
-            flat = [n.reshape(1, -1) for n in noises]  # slerp whole tensors: keeps the norm of unit noise
-            noise = blend(flat, weights, Interpolation.SLERP, dim=-1).reshape(shape)
-        self._noise = noise.to(self._device, self._dtype)
+        self._noise = _seed_noise(cfg, shape).to(self._device, self._dtype)
         self._txt2img_generator = torch.Generator().manual_seed(_first_seed(cfg))
 
     def _restart(self) -> None:
@@ -431,6 +430,7 @@ class StreamPipeline:
         self._frames_in = 0
         self._last = None
         self._clock.reset()
+        self.control.restart(cfg, self._latent_hw)
 
     def _require_prepared(self) -> None:
         if self._cond is None:
@@ -450,6 +450,7 @@ class UnetRequest:
     lo: int
     hi: int
     negatives: int
+    control: ControlInputs | None = None  # the ControlNets' inputs, batch-aligned with sample
 
     def __len__(self) -> int:
         return self.sample.shape[0]
@@ -480,6 +481,20 @@ class PendingFrames:
     frames: torch.Tensor  # (fbs, 3, H, W) model input
     timer: FrameTimer
     batched: bool
+
+
+def _seed_noise(cfg: StreamConfig, shape: tuple[int, ...]) -> torch.Tensor:
+    """Float32 noise of `shape` from the seed or a weighted blend of seeds (cfg.seed_interpolation)."""
+    seeds = [(cfg.seed, 1.0)] if isinstance(cfg.seed, int) else list(cfg.seed)
+    noises = [torch.randn(shape, generator=torch.Generator().manual_seed(s), dtype=torch.float32)
+              for s, _ in seeds]
+    weights = [w for _, w in seeds]
+    if len(noises) == 1:
+        return noises[0]
+    if cfg.seed_interpolation is Interpolation.LINEAR:
+        return blend(noises, weights, Interpolation.LINEAR, preserve_variance=True)
+    flat = [n.reshape(1, -1) for n in noises]  # slerp whole tensors: keeps the norm of unit noise
+    return blend(flat, weights, Interpolation.SLERP, dim=-1).reshape(shape)
 
 
 def _first_seed(cfg: StreamConfig) -> int:

@@ -7,7 +7,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
     public static class StreamParams
     {
         /// <summary>Every parameter name, in registry order.</summary>
-        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds" };
+        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end" };
 
         /// <summary>classifier-free guidance scale (used by cfg_mode full/self/initialize; 1.0 = no guidance)</summary>
         public static class GuidanceScale
@@ -193,6 +193,51 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             /// <summary>True when the value (false for NaN) is in [0, 3600].</summary>
             public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
             public const float Default = 0.0f;
+        }
+
+        /// <summary>conditioning scale of each ControlNet [(controlnet, scale), ...] (1 when left out; 0 turns one off)</summary>
+        public static class ControlnetScale
+        {
+            public const string Name = "controlnet_scale";
+            public const string FieldPath = "";
+            public const string Kind = "weights";
+            public const string Unit = "";
+            public const string RangeText = "[0, 2]";
+            public const float Minimum = 0.0f;
+            public const float Maximum = 2.0f;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value (false for NaN) is in [0, 2].</summary>
+            public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
+        }
+
+        /// <summary>fraction of the denoising steps before each ControlNet acts [(controlnet, fraction), ...] (0 when left out)</summary>
+        public static class ControlnetStart
+        {
+            public const string Name = "controlnet_start";
+            public const string FieldPath = "";
+            public const string Kind = "weights";
+            public const string Unit = "";
+            public const string RangeText = "[0, 1]";
+            public const float Minimum = 0.0f;
+            public const float Maximum = 1.0f;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value (false for NaN) is in [0, 1].</summary>
+            public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
+        }
+
+        /// <summary>fraction of the denoising steps after which each ControlNet stops [(controlnet, fraction), ...] (1 when left out)</summary>
+        public static class ControlnetEnd
+        {
+            public const string Name = "controlnet_end";
+            public const string FieldPath = "";
+            public const string Kind = "weights";
+            public const string Unit = "";
+            public const string RangeText = "[0, 1]";
+            public const float Minimum = 0.0f;
+            public const float Maximum = 1.0f;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value (false for NaN) is in [0, 1].</summary>
+            public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
         }
     }
 }

@@ -182,8 +182,50 @@ struct TransitionSeconds {
   static constexpr float kDefault = 0.0f;
 };
 
+/// conditioning scale of each ControlNet [(controlnet, scale), ...] (1 when left out; 0 turns one off)
+struct ControlnetScale {
+  static constexpr const char* kName = "controlnet_scale";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "weights";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[0, 2]";
+  static constexpr float kMinimum = 0.0f;
+  static constexpr float kMaximum = 2.0f;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value (false for NaN) is in [0, 2].
+  static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
+};
+
+/// fraction of the denoising steps before each ControlNet acts [(controlnet, fraction), ...] (0 when left out)
+struct ControlnetStart {
+  static constexpr const char* kName = "controlnet_start";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "weights";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[0, 1]";
+  static constexpr float kMinimum = 0.0f;
+  static constexpr float kMaximum = 1.0f;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value (false for NaN) is in [0, 1].
+  static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
+};
+
+/// fraction of the denoising steps after which each ControlNet stops [(controlnet, fraction), ...] (1 when left out)
+struct ControlnetEnd {
+  static constexpr const char* kName = "controlnet_end";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "weights";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[0, 1]";
+  static constexpr float kMinimum = 0.0f;
+  static constexpr float kMaximum = 1.0f;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value (false for NaN) is in [0, 1].
+  static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
+};
+
 /// Every parameter name, in registry order.
-inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds"};
+inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end"};
 
 }  // namespace stream_params
 }  // namespace sdbridge
