@@ -192,3 +192,24 @@ def test_reload_keeps_state_ends_effects_and_moves_to_the_new_rules(engine: Rule
     values = out.changes[0].values
     assert values["prompt"] == "cave by night" and values["guidance_scale"] == 1.5
     assert values["delta"] == 1.0 and values["seed"] == 2  # the flash's params are gone
+
+
+def test_a_rule_sets_live_lora_weights_for_a_while_and_they_revert() -> None:
+    """`params = { lora_weights = [[adapter, weight], ...] }` (the registry's range) as a temporary effect: the
+    weights go out with the event and back to the starting ones (the empty list) when the effect ends."""
+    rules = parse_rules('[prompt]\ntemplate = "a city"\n[[rules]]\nname = "glow"\nevent = "hit"\n'
+                        'params = { lora_weights = [["style", 1.5]] }\nduration = { frames = 2 }\n')
+    engine = RuleEngine(rules, {**DEFAULTS, "lora_weights": ()})
+    engine.start()
+    assert engine.on_event("hit", {}, 0.0, 0).changes[0].values == {"lora_weights": (("style", 1.5),)}
+    assert engine.tick(0.0, 1).changes == []
+    assert [c.values for c in engine.tick(0.0, 2).changes] == [{"lora_weights": ()}]
+
+
+def test_a_live_lora_weight_outside_the_range_is_refused_naming_the_line() -> None:
+    from sdbridge.events.rules import RulesError
+
+    with pytest.raises(RulesError, match=r"x\.toml:4: rules\[0\]\.params\.lora_weights: lora_weights\[0\] "
+                                         r"style=3\.0 must be a number in \[-2, 2\]"):
+        parse_rules('[prompt]\ntemplate = "a city"\n[[rules]]\nparams = { lora_weights = [["style", 3.0]] }\n'
+                    'event = "hit"\n', "x.toml")
