@@ -199,3 +199,12 @@ def test_params_lora_weights_reach_the_session_pipeline_or_are_refused_by_name(l
             assert only_session(server).pipeline.config.lora_weights == (("style", 0.25),)  # kept
     finally:
         server.close()
+
+
+def test_live_loras_without_peft_say_what_to_install(model, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "peft" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"live LoRAs \(style\) need peft.*pip install 'peft>=0\.10'"):
+        load_components(model[0], vae="full", live_lora={"style": (model[1], 1.0)}, local_files_only=True)

@@ -15,6 +15,7 @@ engine backends compile the UNet's weights in.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -68,6 +69,9 @@ def load_live_loras(unet: torch.nn.Module, loras: Mapping[str, tuple[str, float]
     (UNet layers only, see the module docstring) and set the starting weights."""
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
+    if importlib.util.find_spec("peft") is None:
+        raise ConfigError(f"live LoRAs ({', '.join(loras)}) need peft, diffusers' adapter backend: "
+                          f"pip install 'peft>=0.10' (it is in the [dev] extra), or fuse them (drop ':live')")
     loader = StableDiffusionXLPipeline if sdxl else StableDiffusionPipeline
     for name, (source, weight) in loras.items():
         started = time.perf_counter()
