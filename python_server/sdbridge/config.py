@@ -228,6 +228,9 @@ class LimitsConfig:
     max_prompt_blend: int = 8  # entries of one Prompt blend
     max_seed_blend: int = 8  # entries of one seed blend
     max_t_index_list: int = 8  # denoising steps per frame (t_index_list length)
+    # auxiliary planes (depth, normals, ids, motion, control images) one Frame may carry, one ZeroMQ part each after
+    # the pixels (protocol 1.3, Capability Planes); each part within max_message_bytes
+    max_planes: int = 6
     # Messages (Results, Credits, Pongs, Notices, Errors) beyond `session.credits` that a client may leave
     # unread before the server frees its session as not reading; sets the ROUTER's send HWM (see
     # ServerConfig.send_hwm), which bounds what a client that never reads can pin in the server's memory
@@ -386,6 +389,8 @@ def _validate(cfg: ServerConfig) -> None:
         (0 < cfg.preview.fps <= 30, f"preview.fps={cfg.preview.fps} must be in (0, 30]"),
         (1 <= cfg.preview.jpeg_quality <= 95, f"preview.jpeg_quality={cfg.preview.jpeg_quality} must be in [1, 95]"),
         (cfg.preview.max_side >= 16, f"preview.max_side={cfg.preview.max_side} must be >= 16"),
+        (0 <= cfg.limits.max_planes <= 16,
+         f"limits.max_planes={cfg.limits.max_planes} must be in [0, 16] (0: frames carry no planes)"),
         (0 <= cfg.metrics.port <= 65535, f"metrics.port={cfg.metrics.port} must be in [0, 65535]"),
         (0 <= cfg.metrics.drain_grace_s <= 3600,
          f"metrics.drain_grace_s={cfg.metrics.drain_grace_s} must be in [0, 3600] seconds"),

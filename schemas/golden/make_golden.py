@@ -7,7 +7,8 @@ Usage:
 
 Each ``<name>.json`` here is the source of one golden message; ``flatc -b bridge.fbs <name>.json``
 (Debian's flatc 2.0.8) turns it into ``<name>.bin``. Frame and Result goldens also get
-``<name>.pixels.bin``: stride x height bytes where byte k = (k * 37 + 11) mod 256. The Python, C# and
+``<name>.pixels.bin``: stride x height bytes where byte k = (k * 37 + 11) mod 256; a Frame with planes gets
+``<name>.plane<i>.bin`` per plane, the same pattern over its stride x height bytes. The Python, C# and
 C++ codecs must encode the same values to exactly these bytes (see README.md for the order).
 """
 
@@ -56,6 +57,8 @@ def build(flatc: str, out: Path) -> dict[str, bytes]:
         if doc["body_type"] in IMAGE_TYPES:
             body = doc["body"]
             files[f"{source.stem}.pixels.bin"] = pixel_bytes(int(body["stride"]) * int(body["height"]))
+            for i, plane in enumerate(body.get("planes", ())):  # Frame.planes (protocol 1.3): parts 3, 4, ...
+                files[f"{source.stem}.plane{i}.bin"] = pixel_bytes(int(plane["stride"]) * int(plane["height"]))
     return files
 
 
@@ -69,6 +72,8 @@ def values_section() -> str:
         if doc["body_type"] in IMAGE_TYPES:
             size = int(doc["body"]["stride"]) * int(doc["body"]["height"])
             extra = f" + `{source.stem}.pixels.bin` ({size} bytes)"
+            for i, plane in enumerate(doc["body"].get("planes", ())):
+                extra += f" + `{source.stem}.plane{i}.bin` ({int(plane['stride']) * int(plane['height'])} bytes)"
         lines.append(f"| `{source.stem}.bin`{extra} | {doc['body_type']} | `{fields}` |")
     lines += ["", END]
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from sdbridge.protocol.messages import (
     CfgMode,
     ColorSpace,
     Credit,
+    DepthEncoding,
     ErrorCode,
     ErrorMsg,
     FrameHeader,
@@ -18,11 +19,18 @@ from sdbridge.protocol.messages import (
     Message,
     ModelFamily,
     ModelInfo,
+    MotionTarget,
+    MotionUnits,
+    NormalEncoding,
+    NormalSpace,
     Notice,
     NoticeKind,
     Params,
     Ping,
     PixelFormat,
+    PlaneDesc,
+    PlaneFormat,
+    PlaneKind,
     Pong,
     Prompt,
     PromptWeight,
@@ -42,6 +50,25 @@ _IMAGE = {"width": 4, "height": 2, "stride": 16, "session_id": SESSION, "stream_
 
 #: protocol 1.1: Notice.preview_url (notice_preview.json)
 PREVIEW_URL = "http://127.0.0.1:8765/?session=81985529216486895&token=abc"
+
+#: protocol 1.3: one plane of each kind (frame_plane_<kind>.json), and two planes in one Frame
+PLANES = {
+    "depth": PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R32_F, 2, 1, 8, depth_encoding=DepthEncoding.DEVICE,
+                       reversed_z=True, near=0.25, far=1000.0),
+    "normals": PlaneDesc(PlaneKind.NORMALS, PlaneFormat.RGBA16_F, 4, 2, 32, row_order=RowOrder.BOTTOM_UP,
+                         normal_space=NormalSpace.VIEW, normal_encoding=NormalEncoding.SIGNED),
+    "segmentation": PlaneDesc(PlaneKind.SEGMENTATION, PlaneFormat.R16_UI, 4, 2, 8, name="instance"),
+    "motion": PlaneDesc(PlaneKind.MOTION, PlaneFormat.RG16_F, 4, 2, 16, motion_units=MotionUnits.PIXELS,
+                        motion_target=MotionTarget.PREVIOUS, motion_y_up=True),
+    "control": PlaneDesc(PlaneKind.CONTROL, PlaneFormat.RGBA8, 4, 2, 16, name="pose"),
+}
+_PLANE_FRAME = {"pixel_format": PixelFormat.RGBA8, "row_order": RowOrder.TOP_DOWN, "color_space": ColorSpace.SRGB,
+                "alpha_mode": AlphaMode.IGNORE, **_IMAGE}
+_TWO_PLANES = (
+    PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R32_F, 2, 1, 8, depth_encoding=DepthEncoding.LINEAR, near=0.5, far=250.0),
+    PlaneDesc(PlaneKind.MOTION, PlaneFormat.RG16_F, 4, 2, 16, motion_units=MotionUnits.UV,
+              motion_target=MotionTarget.NEXT),
+)
 
 GOLDEN: dict[str, Message] = {
     "hello": Hello(1, 0, "golden-client", "0.1.0", "Unity", "2022.3.10f1", Capability(255), ALL_FORMATS),
@@ -86,4 +113,7 @@ GOLDEN: dict[str, Message] = {
     "credit": Credit(1),
     "ping": Ping(5, 1700000000003000),
     "pong": Pong(5, 1700000000003000, 1700000000003100),
+    **{f"frame_plane_{kind}": FrameHeader(frame_id=10 + i, planes=(plane,), **_PLANE_FRAME)
+       for i, (kind, plane) in enumerate(PLANES.items())},
+    "frame_planes_depth_motion": FrameHeader(frame_id=20, planes=_TWO_PLANES, **_PLANE_FRAME),
 }

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from sdbridge.protocol.codec import decode, decode_multipart, encode, encode_frame, expected_pixel_bytes
-from sdbridge.protocol.messages import MESSAGE_TYPES, FrameHeader, PixelFormat, ResultHeader
+from sdbridge.protocol.codec import (
+    decode,
+    decode_multipart,
+    encode,
+    encode_frame,
+    expected_pixel_bytes,
+    plane_parts,
+)
+from sdbridge.protocol.messages import MESSAGE_TYPES, FrameHeader, PixelFormat, PlaneKind, ResultHeader
 
 from .golden_messages import GOLDEN
 
@@ -29,6 +36,8 @@ def test_every_message_type_and_pixel_format_has_a_golden() -> None:
     assert {type(m) for m in GOLDEN.values()} == set(MESSAGE_TYPES)
     frame_formats = {m.pixel_format for m in GOLDEN.values() if isinstance(m, FrameHeader)}
     assert frame_formats == {PixelFormat.RGBA8, PixelFormat.BGRA8, PixelFormat.RGB8}
+    plane_kinds = {p.kind for m in GOLDEN.values() if isinstance(m, FrameHeader) for p in m.planes}
+    assert plane_kinds == set(PlaneKind) - {PlaneKind.UNKNOWN}  # protocol 1.3: a golden per plane kind
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -50,11 +59,17 @@ def test_pixel_goldens_round_trip_as_multipart(name: str) -> None:
     assert isinstance(header, FrameHeader | ResultHeader)
     pixels = (GOLDEN_DIR / f"{name}.pixels.bin").read_bytes()
     assert pixels == _pattern(expected_pixel_bytes(header))
-    parts = encode_frame(header, pixels)
+    planes = [(GOLDEN_DIR / f"{name}.plane{i}.bin").read_bytes()
+              for i in range(len(header.planes) if isinstance(header, FrameHeader) else 0)]
+    assert planes == [_pattern(p.nbytes) for p in getattr(header, "planes", ())]
+    parts = encode_frame(header, pixels, planes)
     assert bytes(parts[0]) == (GOLDEN_DIR / f"{name}.bin").read_bytes()
-    msg, view = decode_multipart([bytes(p) for p in parts])
+    assert len(parts) == 2 + len(planes)
+    wire = [bytes(p) for p in parts]
+    msg, view = decode_multipart(wire)
     assert msg == header
     assert view is not None and bytes(view) == pixels
+    assert [bytes(v) for v in plane_parts(wire)] == planes
 
 
 def test_json_sources_name_the_body_type_first() -> None:

@@ -1,5 +1,8 @@
 """Fast path for messages whose table holds only scalars (Frame, Result, Stats, Credit, Ping, ...).
 
+A Frame with planes (protocol 1.3, a vector of tables) is not scalar-only: ``read_scalar`` returns None for it and
+the codec reads and writes it with the flatc accessors and the Builder; a Frame without planes stays here.
+
 The Python flatbuffers Builder costs ~30-100 us per header on this CPU, which matters on the per-frame
 hot path. For scalar-only tables inside an Envelope the builder's output is simple enough to produce
 with a few ``struct.pack`` calls; this module does exactly what ``flatbuffers.Builder`` does for such a
@@ -35,27 +38,41 @@ from sdbridge.protocol.messages import (
 #: (field id, field name, struct format character)
 ScalarField = tuple[int, str, str]
 
-#: message type -> (table name, fields in id order) for every message table holding only scalars (no strings,
-#: vectors or sub-tables), from schemas/bridge.fbs.
+#: Non-scalar fields a table of this path may also have (protocol 1.3: Frame.planes). Its messages without them
+#: take the fast path; one that has them is not read here (``read_scalar`` returns None) and the codec encodes
+#: it with the Builder. They must have the table's highest ids (the fast path's field indexes are the ids).
+OPTIONAL_NON_SCALAR: Mapping[str, frozenset[str]] = {"Frame": frozenset({"planes"})}
+
+#: message type -> (table name, scalar fields in id order) for every message table holding only scalars (no
+#: strings, vectors or sub-tables) besides its OPTIONAL_NON_SCALAR fields, from schemas/bridge.fbs.
 SCALAR_TABLES: Mapping[MessageType, tuple[str, tuple[ScalarField, ...]]] = {
-    MessageType(tag): (name, tuple((fid, field, fmt) for fid, field, _kind, _size, fmt, _ref in TABLES[name]))
+    MessageType(tag): (name, tuple((fid, field, fmt) for fid, field, kind, _size, fmt, _ref in TABLES[name]
+                                   if kind == "scalar"))
     for tag, name in UNION_TABLES.items()
-    if all(kind == "scalar" for _fid, _field, kind, *_ in TABLES[name])
+    if all(kind == "scalar" or field in OPTIONAL_NON_SCALAR.get(name, ())
+           for _fid, field, kind, *_ in TABLES[name])
 }
+for _name, _optional in OPTIONAL_NON_SCALAR.items():
+    _scalar_ids = [f[0] for f in TABLES[_name] if f[2] == "scalar"]
+    assert _scalar_ids == list(range(len(_scalar_ids))), f"{_name}: its scalar fields must have ids 0..n-1"
 
 
 class _Spec:
     """Precomputed packers for one scalar table."""
 
-    __slots__ = ("class_order", "defaults", "fields", "get_values", "name", "names", "order", "readers")
+    __slots__ = ("class_order", "defaults", "fields", "get_values", "name", "names", "optional_ids", "order",
+                 "readers")
 
     def __init__(self, name: str, fields: Sequence[ScalarField], cls: type) -> None:
         self.name = name
+        optional = OPTIONAL_NON_SCALAR.get(name, frozenset())
+        self.optional_ids = tuple(f[0] for f in TABLES[name] if f[1] in optional)  # their slots: not this path
         self.fields = tuple(fields)
         self.names = tuple(f[1] for f in fields)
         self.get_values = _tuple_getter(attrgetter, self.names)  # message -> its values in field id order
         # the readers return values in the order of the message class's fields (its positional arguments)
-        self.class_order = tuple(self.names.index(f.name) for f in dataclasses.fields(cls))
+        # (a class field that is no scalar field, Frame's planes, comes last and keeps its default)
+        self.class_order = tuple(self.names.index(f.name) for f in dataclasses.fields(cls) if f.name in self.names)
         packers = [struct.Struct("<" + f[2]) for f in fields]
         # canonical add order: size descending, ties in descending field id
         self.order = tuple(sorted(((p.size, f[0], f[1], p) for f, p in zip(fields, packers, strict=True)),
@@ -269,14 +286,16 @@ def _fits(spec: _Spec, index: int, value: Any) -> bool:
 
 #: (Struct or _OverlapReader reading the present fields, picker putting them in field order with defaults)
 Reader = tuple[Any, Callable[[tuple[Any, ...]], tuple[Any, ...]]]
-READERS: dict[tuple[MessageType, bytes, int], Reader] = {}
+#: vtable -> its Reader, or None for a vtable with an OPTIONAL_NON_SCALAR field present (not read here)
+READERS: dict[tuple[MessageType, bytes, int], Reader | None] = {}
 
 
-def read_scalar(view: memoryview, pos: int, tag: MessageType) -> tuple[Any, ...]:
+def read_scalar(view: memoryview, pos: int, tag: MessageType) -> tuple[Any, ...] | None:
     """Read a scalar-only table at ``pos`` with bounds checks.
 
     Returns the values in the order of the message class's fields (``CLASSES[tag](*values)`` builds it);
-    absent fields have their default.
+    absent fields have their default. None when the table has one of its OPTIONAL_NON_SCALAR fields (a Frame
+    with planes): the caller reads it with the full verifier.
     """
     spec = SPECS[tag]
     size = len(view)
@@ -293,12 +312,20 @@ def read_scalar(view: memoryview, pos: int, tag: MessageType) -> tuple[Any, ...]
         raise ProtocolError(ErrorCode.TRUNCATED, f"{name} table or vtable runs past the end of the {size}-byte buffer")
     # The vtable alone decides where each field sits and whether it fits the table: one Struct per vtable.
     key = (tag, bytes(view[vtable:vtable + vt_size]), tbl_size)
-    reader = READERS.get(key)
-    if reader is None:
-        reader = _table_reader(spec, key[1], tbl_size)
+    try:
+        reader = READERS[key]
+    except KeyError:
+        reader = None if _has_optional(spec, key[1]) else _table_reader(spec, key[1], tbl_size)
         if len(READERS) < _MAX_LAYOUTS:
             READERS[key] = reader
-    return read_values(spec, reader, view, pos)
+    return None if reader is None else read_values(spec, reader, view, pos)
+
+
+def _has_optional(spec: _Spec, vtable: bytes) -> bool:
+    """Whether a vtable has one of the table's OPTIONAL_NON_SCALAR fields present (fields of a newer minor
+    beyond them are ignored, as everywhere)."""
+    nslots = (len(vtable) - 4) // 2
+    return any(fid < nslots and struct.unpack_from("<H", vtable, 4 + 2 * fid)[0] for fid in spec.optional_ids)
 
 
 def read_values(spec: _Spec, reader: Reader, view: memoryview, pos: int) -> tuple[Any, ...]:

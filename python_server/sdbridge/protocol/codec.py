@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 
 import flatbuffers
 
-from sdbridge.errors import ProtocolError
+from sdbridge.config import LimitsConfig
+from sdbridge.errors import FieldError, ProtocolError
 from sdbridge.protocol import _known, _scalar, _verify
 from sdbridge.protocol._generated import bridge_generated as fb
 from sdbridge.protocol._generated.bridge_schema import TABLES
@@ -41,6 +42,7 @@ from sdbridge.protocol.messages import (
     Capability,
     CfgMode,
     ColorSpace,
+    DepthEncoding,
     ErrorCode,
     ErrorMsg,
     FrameHeader,
@@ -51,12 +53,19 @@ from sdbridge.protocol.messages import (
     MessageType,
     ModelFamily,
     ModelInfo,
+    MotionTarget,
+    MotionUnits,
+    NormalEncoding,
+    NormalSpace,
     Notice,
     NoticeKind,
     Pairs,
     Params,
     ParamsField,
     PixelFormat,
+    PlaneDesc,
+    PlaneFormat,
+    PlaneKind,
     Prompt,
     PromptWeight,
     ResultHeader,
@@ -77,7 +86,9 @@ __all__ = [
     "encode",
     "encode_frame",
     "expected_pixel_bytes",
+    "plane_parts",
     "validate_image_header",
+    "validate_planes",
 ]
 
 _E = TypeVar("_E", bound=enum.IntEnum)
@@ -96,6 +107,7 @@ class DecodeLimits:
     max_text_chars: int = 4096  # longest string field (prompts, names, keys)
     max_header_bytes: int = 256 * 1024  # largest FlatBuffer part (every message; headers are ~100 bytes)
     max_list_items: int = 1024  # longest list (blend, t_index_list, event payload, state entries)
+    max_planes: int = LimitsConfig.max_planes  # Frame.planes entries (protocol 1.3), one ZeroMQ part each
 
 
 DEFAULT_LIMITS = DecodeLimits()
@@ -294,6 +306,29 @@ def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
     })
 
 
+def _enc_plane(b: flatbuffers.Builder, p: PlaneDesc) -> int:
+    name = _string(b, p.name)
+    return _table(b, "PlaneDesc", {
+        "kind": int(p.kind), "format": int(p.format), "width": p.width, "height": p.height, "stride": p.stride,
+        "row_order": int(p.row_order), "depth_encoding": int(p.depth_encoding), "reversed_z": bool(p.reversed_z),
+        "near": float(p.near), "far": float(p.far), "normal_space": int(p.normal_space),
+        "normal_encoding": int(p.normal_encoding), "motion_units": int(p.motion_units),
+        "motion_target": int(p.motion_target), "motion_y_up": bool(p.motion_y_up), "name": name,
+    })
+
+
+#: Frame's scalar fields (every field but planes), in id order
+_FRAME_SCALARS: tuple[str, ...] = tuple(f[1] for f in TABLES["Frame"] if f[2] == "scalar")
+
+
+def _enc_frame(b: flatbuffers.Builder, m: FrameHeader) -> int:
+    """A Frame with planes (protocol 1.3); ``encode`` takes the scalar fast path for one without."""
+    planes = _offset_vector(b, fb.FrameStartPlanesVector, [_enc_plane(b, p) for p in m.planes])
+    values: dict[str, Any] = {field: getattr(m, field) for field in _FRAME_SCALARS}
+    values["planes"] = planes
+    return _table(b, "Frame", values)
+
+
 def _enc_game_event(b: flatbuffers.Builder, m: GameEvent) -> int:
     name = _string(b, m.name)
     payload = _offset_vector(b, fb.GameEventStartPayloadVector, _enc_pairs(b, m.payload))
@@ -332,6 +367,7 @@ _ENCODERS: dict[MessageType, Callable[[flatbuffers.Builder, Any], int]] = {
     MessageType.BYE: _enc_bye,
     MessageType.NOTICE: _enc_notice,
     **{tag: _scalar_table(name) for tag, (name, _fields) in _scalar.SCALAR_TABLES.items()},
+    MessageType.FRAME: _enc_frame,  # its planes (the scalar fast path serves a Frame without)
 }
 
 
@@ -346,7 +382,7 @@ def encode(msg: Message) -> bytes:
             ErrorCode.UNKNOWN_TYPE,
             f"cannot encode a {type(msg).__name__}; pass one of: {', '.join(t.__name__ for t in MESSAGE_TYPES)}",
         )
-    if msg_type in _scalar.SPECS:
+    if msg_type in _scalar.SPECS and (msg_type is not MessageType.FRAME or not msg.planes):  # type: ignore[union-attr]
         return _scalar.encode_scalar(msg_type, msg, FILE_IDENTIFIER)
     return encode_with_builder(msg, msg_type)
 
@@ -433,6 +469,53 @@ def validate_image_header(header: ImageHeader, limits: DecodeLimits = DEFAULT_LI
             raise ProtocolError(ErrorCode.BAD_PARAM, f"{kind}.{field}={int(value)} is not valid; use {names}")
 
 
+def validate_planes(header: FrameHeader, limits: DecodeLimits = DEFAULT_LIMITS) -> None:
+    """Check the count, dimensions and strides of a Frame's plane descriptions against ``limits``.
+
+    Raises FieldError naming the plane's field (``Frame.planes[i].width``), the value and the limit. Their
+    meaning (a depth plane's format, finite values) is the server's check: sdbridge.runtime.planes.
+    """
+    planes = header.planes
+    if len(planes) > limits.max_planes:
+        raise FieldError(ErrorCode.TOO_LARGE, "Frame.planes",
+                         f"Frame.planes has {len(planes)} planes, more than the limit {limits.max_planes} "
+                         "(limits.max_planes); send fewer planes per frame")
+    for i, plane in enumerate(planes):
+        where = f"Frame.planes[{i}]"
+        for field, value, limit in (("width", plane.width, limits.max_width),
+                                    ("height", plane.height, limits.max_height)):
+            if value <= 0:
+                raise FieldError(ErrorCode.BAD_DIMENSION, f"{where}.{field}", f"{where}.{field}={value} must be >= 1")
+            if value > limit:
+                raise FieldError(ErrorCode.TOO_LARGE, f"{where}.{field}",
+                                 f"{where}.{field}={value} exceeds the server limit {limit} (limits.max_{field}); "
+                                 "send a smaller plane")
+        row_bytes = plane.width * PlaneFormat(plane.format).bytes_per_pixel
+        if plane.stride < row_bytes:
+            raise FieldError(ErrorCode.BAD_PIXEL_SIZE, f"{where}.stride",
+                             f"{where}.stride={plane.stride} is smaller than width x bytes per pixel = {plane.width} "
+                             f"x {PlaneFormat(plane.format).bytes_per_pixel} = {row_bytes} ({plane.format.name}); "
+                             f"set stride >= {row_bytes}")
+        if plane.nbytes > limits.max_message_bytes:
+            raise FieldError(ErrorCode.TOO_LARGE, f"{where}.stride",
+                             f"{where}: stride x height = {plane.stride} x {plane.height} = {plane.nbytes} bytes "
+                             f"exceeds the part limit {limits.max_message_bytes} (limits.max_message_bytes)")
+
+
+def plane_parts(parts: Sequence[Any]) -> tuple[memoryview, ...]:
+    """The plane parts of a Frame's ZeroMQ parts (3rd on) as byte views, after ``decode_multipart`` accepted them."""
+    return tuple(_as_bytes_view(part, f"plane part {i}") for i, part in enumerate(parts[2:]))
+
+
+def _check_plane_parts(header: FrameHeader, planes: Sequence[memoryview]) -> None:
+    """Each plane part has exactly its description's stride x height bytes."""
+    for i, (plane, view) in enumerate(zip(header.planes, planes, strict=True)):
+        if view.nbytes != plane.nbytes:
+            raise FieldError(ErrorCode.BAD_PIXEL_SIZE, f"Frame.planes[{i}].stride",
+                             f"plane part {i} ({plane.kind.name}) has {view.nbytes} bytes but Frame.planes[{i}] "
+                             f"says stride x height = {plane.stride} x {plane.height} = {plane.nbytes} bytes")
+
+
 def _as_bytes_view(data: Any, what: str) -> memoryview:
     try:
         view = memoryview(data)
@@ -447,12 +530,22 @@ def _as_bytes_view(data: Any, what: str) -> memoryview:
     return view.cast("B") if (view.format != "B" or view.ndim != 1) else view
 
 
-def encode_frame(header: ImageHeader, pixels: Any) -> list[bytes | memoryview]:
-    """Encode a Frame or Result as two ZeroMQ parts: [header FlatBuffer, pixels (zero-copy view)].
+def encode_frame(header: ImageHeader, pixels: Any, planes: Sequence[Any] = ()) -> list[bytes | memoryview]:
+    """Encode a Frame or Result as ZeroMQ parts: [header FlatBuffer, pixels (zero-copy view), planes...].
 
     ``pixels`` is any C-contiguous bytes-like object (bytes, bytearray, numpy array) of exactly
-    ``expected_pixel_bytes(header)`` bytes.
+    ``expected_pixel_bytes(header)`` bytes; ``planes`` (a Frame's, protocol 1.3) one such object per entry of
+    ``header.planes``, each of exactly its stride x height bytes.
     """
+    described = header.planes if isinstance(header, FrameHeader) else ()
+    if len(planes) != len(described):
+        raise FieldError(ErrorCode.BAD_PART_COUNT, "Frame.planes",
+                         f"{len(planes)} plane buffers for {len(described)} entries of Frame.planes; pass one "
+                         "buffer per description, in the same order")
+    views = [_as_bytes_view(p, f"plane {i}") for i, p in enumerate(planes)]
+    if views:
+        assert isinstance(header, FrameHeader)
+        _check_plane_parts(header, views)
     view = _as_bytes_view(pixels, "pixels")
     expected = expected_pixel_bytes(header)
     if view.nbytes != expected:
@@ -461,7 +554,7 @@ def encode_frame(header: ImageHeader, pixels: Any) -> list[bytes | memoryview]:
             f"pixel part has {view.nbytes} bytes but stride x height = {header.stride} x {header.height} = "
             f"{expected}; pass exactly that many bytes",
         )
-    return [encode(header), view]
+    return [encode(header), view, *views]
 
 
 # ------------------------------------------------------------------------------------------ decode
@@ -473,6 +566,15 @@ def _enum(cls: type[_E], value: int) -> _E:
         return cls(value)
     except ValueError:
         return cls(0)
+
+
+def _known_enum(cls: type[_E], value: int, field: str, code: ErrorCode) -> _E:
+    """Map a wire value to ``cls``; 0 (unset) and values this build does not know are refused naming ``field``."""
+    member = _enum(cls, value)
+    if member == 0:
+        valid = ", ".join(f"{e.name} ({e.value})" for e in cls if e.value)
+        raise FieldError(code, field, f"{field}={value} is not valid; use {valid}")
+    return member
 
 
 def _enum_or_raw(cls: type[_E], value: int) -> _E | int:
@@ -617,6 +719,34 @@ class _Reader:
             lora_weights=self.adapter_weights(t) if has(ParamsField.LORA_WEIGHTS) else None,
         )
 
+    def plane(self, p: Any, where: str) -> PlaneDesc:
+        """One Frame.planes entry; an unknown kind, format or row order is refused naming the field."""
+        return PlaneDesc(
+            kind=_known_enum(PlaneKind, p.Kind(), f"{where}.kind", ErrorCode.BAD_PARAM),
+            format=_known_enum(PlaneFormat, p.Format(), f"{where}.format", ErrorCode.UNSUPPORTED_PIXEL_FORMAT),
+            width=p.Width(), height=p.Height(), stride=p.Stride(),
+            row_order=_known_enum(RowOrder, p.RowOrder(), f"{where}.row_order", ErrorCode.BAD_PARAM),
+            depth_encoding=_enum(DepthEncoding, p.DepthEncoding()), reversed_z=bool(p.ReversedZ()),
+            near=p.Near(), far=p.Far(), normal_space=_enum(NormalSpace, p.NormalSpace()),
+            normal_encoding=_enum(NormalEncoding, p.NormalEncoding()),
+            motion_units=_enum(MotionUnits, p.MotionUnits()), motion_target=_enum(MotionTarget, p.MotionTarget()),
+            motion_y_up=bool(p.MotionYUp()), name=self.text(p.Name(), f"{where}.name"),
+        )
+
+    def frame(self, t: Any) -> FrameHeader:
+        """A Frame with planes (one without takes the scalar fast path): its header and plane descriptions."""
+        count = t.PlanesLength()
+        if count > self.limits.max_planes:
+            raise FieldError(ErrorCode.TOO_LARGE, "Frame.planes",
+                             f"Frame.planes has {count} planes, more than the limit {self.limits.max_planes} "
+                             "(limits.max_planes); send fewer planes per frame")
+        by_name = {name: getattr(t, _camel(name))() for name in _FRAME_SCALARS}
+        header = _from_scalars(MessageType.FRAME, tuple(by_name[n] for n in _FRAME_CLASS_FIELDS), self.limits)
+        assert isinstance(header, FrameHeader)
+        header.planes = tuple(self.plane(t.Planes(i), f"Frame.planes[{i}]") for i in range(count))
+        validate_planes(header, self.limits)
+        return header
+
     def game_event(self, t: Any) -> GameEvent:
         return GameEvent(
             name=self.text(t.Name(), "GameEvent.name"),
@@ -656,7 +786,11 @@ _DECODERS: dict[MessageType, tuple[type, str]] = {
     MessageType.STATE: (fb.State, "state"),
     MessageType.BYE: (fb.Bye, "bye"),
     MessageType.NOTICE: (fb.Notice, "notice"),
+    MessageType.FRAME: (fb.Frame, "frame"),  # with planes (read_scalar reads one without)
 }
+
+#: FrameHeader's wire fields in its constructor's order (planes, last, is set after)
+_FRAME_CLASS_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(FrameHeader) if f.name != "planes")
 
 
 _IMAGE_ENUMS: tuple[tuple[str, type[enum.IntEnum]], ...] = (
@@ -738,9 +872,11 @@ def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS,
     msg_type = MessageType(tag)
     if msg_type in _scalar.SPECS:
         values = _scalar.read_scalar(view, body, msg_type)
-        if known is not None:
-            known.remember(view, body, msg_type)
-        return _from_scalars(msg_type, values, limits)
+        if values is not None:
+            if known is not None:
+                known.remember(view, body, msg_type)
+            return _from_scalars(msg_type, values, limits)
+        # a Frame with planes: verified and read like the messages with vectors
     _verify.verify_body(view, body, _verify.UNION_TABLES[msg_type], limits.max_list_items)
     table_cls, method = _DECODERS[msg_type]
     table = table_cls()
@@ -761,30 +897,37 @@ def peek_type(buf: Any) -> MessageType | None:
 def decode_multipart(
     parts: Sequence[Any], limits: DecodeLimits = DEFAULT_LIMITS
 ) -> tuple[Message, memoryview | None]:
-    """Decode a ZeroMQ multipart message: ``[header]`` or ``[Frame/Result header, pixels]``.
+    """Decode a ZeroMQ multipart message: ``[header]``, ``[Frame/Result header, pixels]`` or (protocol 1.3)
+    ``[Frame header, pixels, plane 0, plane 1, ...]``.
 
-    Returns (message, pixels view or None). Frame and Result need exactly two parts whose pixel part has
-    exactly stride x height bytes; every other message exactly one part.
+    Returns (message, pixels view or None); ``plane_parts(parts)`` gives a Frame's plane views. Frame and Result
+    need exactly 2 parts (a Frame 2 + its planes) whose pixel and plane parts have exactly stride x height bytes;
+    every other message exactly one part.
     """
-    if not 1 <= len(parts) <= 2:
+    if not 1 <= len(parts) <= 2 + limits.max_planes:
         raise ProtocolError(
             ErrorCode.BAD_PART_COUNT,
-            f"message has {len(parts)} ZeroMQ parts; send 1 (control) or 2 (Frame/Result header + pixels)",
+            f"message has {len(parts)} ZeroMQ parts; send 1 (control), 2 (Frame/Result header + pixels) or a Frame "
+            f"with at most {limits.max_planes} plane parts after them (limits.max_planes)",
         )
-    if len(parts) == 2:
-        pixels = _as_bytes_view(parts[1], "pixel part")
-        if pixels.nbytes > limits.max_message_bytes:
+    views = [_as_bytes_view(part, "pixel part" if i == 0 else f"plane part {i - 1}")
+             for i, part in enumerate(parts[1:])]
+    for i, view in enumerate(views):
+        if view.nbytes > limits.max_message_bytes:
             raise ProtocolError(
                 ErrorCode.TOO_LARGE,
-                f"pixel part of {pixels.nbytes} bytes exceeds the limit {limits.max_message_bytes} "
-                "(limits.max_message_bytes)",
+                f"{'pixel part' if i == 0 else f'plane part {i - 1}'} of {view.nbytes} bytes exceeds the limit "
+                f"{limits.max_message_bytes} (limits.max_message_bytes)",
             )
     msg = decode(parts[0], limits)
     is_image = isinstance(msg, _IMAGE_TYPES)
-    if is_image and len(parts) != 2:
+    wanted = 2 + len(msg.planes) if isinstance(msg, FrameHeader) else 2
+    if is_image and len(parts) != wanted:
+        with_planes = f" and {wanted - 2} planes" if wanted > 2 else ""
         raise ProtocolError(
             ErrorCode.BAD_PART_COUNT,
-            f"{type(msg).__name__} needs 2 ZeroMQ parts (header, pixels) but came with {len(parts)}",
+            f"{type(msg).__name__} needs {wanted} ZeroMQ parts (header, pixels{with_planes}) but came with "
+            f"{len(parts)}",
         )
     if not is_image:
         if len(parts) != 1:
@@ -795,6 +938,10 @@ def decode_multipart(
             )
         return msg, None
     assert isinstance(msg, _IMAGE_TYPES)
+    pixels = views[0]
+    if len(views) > 1:
+        assert isinstance(msg, FrameHeader)
+        _check_plane_parts(msg, views[1:])
     expected = expected_pixel_bytes(msg)
     if pixels.nbytes != expected:
         raise ProtocolError(

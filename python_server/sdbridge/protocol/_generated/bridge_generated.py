@@ -48,6 +48,69 @@ class Capability(object):
     Heartbeat = 64
     MultiStream = 128
     Txt2img = 256
+    Planes = 512
+
+
+# What an auxiliary plane of a Frame holds (PlaneDesc.kind; protocol 1.3).
+class PlaneKind(object):
+    Unknown = 0
+    Depth = 1
+    Normals = 2
+    Segmentation = 3
+    Motion = 4
+    Control = 5
+
+
+# Layout of one pixel of a plane (PlaneDesc.format; protocol 1.3). F = IEEE half (16) or single (32) float,
+# UI = unsigned integer, all little-endian; channels in the order named.
+class PlaneFormat(object):
+    Unknown = 0
+    R8 = 1
+    RGBA8 = 2
+    R16F = 3
+    R32F = 4
+    RG16F = 5
+    RGBA16F = 6
+    R16UI = 7
+    R32UI = 8
+    RG32F = 9
+
+
+# What a depth plane's values mean (PlaneDesc.depth_encoding; protocol 1.3).
+class DepthEncoding(object):
+    Unknown = 0
+    Linear = 1
+    Device = 2
+
+
+# The space of a normals plane (PlaneDesc.normal_space; protocol 1.3).
+class NormalSpace(object):
+    Unknown = 0
+    View = 1
+    World = 2
+
+
+# How a normals plane stores a unit vector (PlaneDesc.normal_encoding; protocol 1.3). The x, y, z components are
+# the first three channels (a fourth is ignored).
+class NormalEncoding(object):
+    Unknown = 0
+    Signed = 1
+    Unsigned = 2
+
+
+# Units of a motion plane's vectors (PlaneDesc.motion_units; protocol 1.3).
+class MotionUnits(object):
+    Unknown = 0
+    Pixels = 1
+    UV = 2
+
+
+# Which frame a motion vector points to (PlaneDesc.motion_target; protocol 1.3): the surface seen at pixel p of
+# this frame is at p + v in that frame (+x to the right; +y down the image unless PlaneDesc.motion_y_up).
+class MotionTarget(object):
+    Unknown = 0
+    Previous = 1
+    Next = 2
 
 
 # Error codes carried by Error.code and sdbridge.errors.ProtocolError.code.
@@ -423,6 +486,163 @@ def ModelInfoAddHeight(builder, height): builder.PrependUint32Slot(3, height, 0)
 def ModelInfoEnd(builder): return builder.EndObject()
 
 
+# One auxiliary plane of a Frame (Frame.planes; protocol 1.3): ZeroMQ part 3 + i holds its stride * height bytes.
+# A plane may be smaller than the colour image (the server scales it to the colour image's size). Only the
+# fields of its kind mean something; the others stay at their defaults.
+class PlaneDesc(object):
+    __slots__ = ['_tab']
+
+    @classmethod
+    def GetRootAs(cls, buf, offset=0):
+        n = flatbuffers.encode.Get(flatbuffers.packer.uoffset, buf, offset)
+        x = PlaneDesc()
+        x.Init(buf, n + offset)
+        return x
+
+    @classmethod
+    def GetRootAsPlaneDesc(cls, buf, offset=0):
+        """This method is deprecated. Please switch to GetRootAs."""
+        return cls.GetRootAs(buf, offset)
+    @classmethod
+    def PlaneDescBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x53\x44\x42\x31", size_prefixed=size_prefixed)
+
+    # PlaneDesc
+    def Init(self, buf, pos):
+        self._tab = flatbuffers.table.Table(buf, pos)
+
+    # PlaneDesc
+    def Kind(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(4))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+    # PlaneDesc
+    def Format(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+    # PlaneDesc
+    def Width(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(8))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # PlaneDesc
+    def Height(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(10))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # PlaneDesc
+    def Stride(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # PlaneDesc
+    def RowOrder(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+    # PlaneDesc
+    def DepthEncoding(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+    # PlaneDesc
+    def ReversedZ(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(18))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
+    # PlaneDesc
+    def Near(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
+        return 0.0
+
+    # PlaneDesc
+    def Far(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
+        return 0.0
+
+    # PlaneDesc
+    def NormalSpace(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+    # PlaneDesc
+    def NormalEncoding(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(26))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+    # PlaneDesc
+    def MotionUnits(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+    # PlaneDesc
+    def MotionTarget(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(30))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+    # PlaneDesc
+    def MotionYUp(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(32))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
+    # PlaneDesc
+    def Name(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(34))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
+def PlaneDescStart(builder): builder.StartObject(16)
+def PlaneDescAddKind(builder, kind): builder.PrependUint8Slot(0, kind, 0)
+def PlaneDescAddFormat(builder, format): builder.PrependUint8Slot(1, format, 0)
+def PlaneDescAddWidth(builder, width): builder.PrependUint32Slot(2, width, 0)
+def PlaneDescAddHeight(builder, height): builder.PrependUint32Slot(3, height, 0)
+def PlaneDescAddStride(builder, stride): builder.PrependUint32Slot(4, stride, 0)
+def PlaneDescAddRowOrder(builder, rowOrder): builder.PrependUint8Slot(5, rowOrder, 0)
+def PlaneDescAddDepthEncoding(builder, depthEncoding): builder.PrependUint8Slot(6, depthEncoding, 0)
+def PlaneDescAddReversedZ(builder, reversedZ): builder.PrependBoolSlot(7, reversedZ, 0)
+def PlaneDescAddNear(builder, near): builder.PrependFloat32Slot(8, near, 0.0)
+def PlaneDescAddFar(builder, far): builder.PrependFloat32Slot(9, far, 0.0)
+def PlaneDescAddNormalSpace(builder, normalSpace): builder.PrependUint8Slot(10, normalSpace, 0)
+def PlaneDescAddNormalEncoding(builder, normalEncoding): builder.PrependUint8Slot(11, normalEncoding, 0)
+def PlaneDescAddMotionUnits(builder, motionUnits): builder.PrependUint8Slot(12, motionUnits, 0)
+def PlaneDescAddMotionTarget(builder, motionTarget): builder.PrependUint8Slot(13, motionTarget, 0)
+def PlaneDescAddMotionYUp(builder, motionYUp): builder.PrependBoolSlot(14, motionYUp, 0)
+def PlaneDescAddName(builder, name): builder.PrependUOffsetTRelativeSlot(15, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
+def PlaneDescEnd(builder): return builder.EndObject()
+
+
 # client -> server, first message of every session.
 class Hello(object):
     __slots__ = ['_tab']
@@ -774,7 +994,8 @@ def ErrorAddSessionClosed(builder, sessionClosed): builder.PrependBoolSlot(5, se
 def ErrorEnd(builder): return builder.EndObject()
 
 
-# client -> server: one input frame. ZeroMQ part 2 holds stride * height bytes of pixels.
+# client -> server: one input frame. ZeroMQ part 2 holds stride * height bytes of pixels; protocol 1.3: parts
+# 3, 4, ... hold the planes, one part each in the order of `planes` (only with the Planes capability).
 class Frame(object):
     __slots__ = ['_tab']
 
@@ -881,7 +1102,31 @@ class Frame(object):
             return self._tab.Get(flatbuffers.number_types.Uint64Flags, o + self._tab.Pos)
         return 0
 
-def FrameStart(builder): builder.StartObject(12)
+    # Frame
+    def Planes(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        if o != 0:
+            x = self._tab.Vector(o)
+            x += flatbuffers.number_types.UOffsetTFlags.py_type(j) * 4
+            x = self._tab.Indirect(x)
+            obj = PlaneDesc()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Frame
+    def PlanesLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Frame
+    def PlanesIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        return o == 0
+
+def FrameStart(builder): builder.StartObject(13)
 def FrameAddSessionId(builder, sessionId): builder.PrependUint64Slot(0, sessionId, 0)
 def FrameAddStreamId(builder, streamId): builder.PrependUint32Slot(1, streamId, 0)
 def FrameAddFrameId(builder, frameId): builder.PrependUint64Slot(2, frameId, 0)
@@ -894,6 +1139,8 @@ def FrameAddColorSpace(builder, colorSpace): builder.PrependUint8Slot(8, colorSp
 def FrameAddAlphaMode(builder, alphaMode): builder.PrependUint8Slot(9, alphaMode, 0)
 def FrameAddCaptureTimeUs(builder, captureTimeUs): builder.PrependUint64Slot(10, captureTimeUs, 0)
 def FrameAddSendTimeUs(builder, sendTimeUs): builder.PrependUint64Slot(11, sendTimeUs, 0)
+def FrameAddPlanes(builder, planes): builder.PrependUOffsetTRelativeSlot(12, flatbuffers.number_types.UOffsetTFlags.py_type(planes), 0)
+def FrameStartPlanesVector(builder, numElems): return builder.StartVector(4, numElems, 4)
 def FrameEnd(builder): return builder.EndObject()
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Final
 
 PROTOCOL_MAJOR: Final[int] = 1
-PROTOCOL_MINOR: Final[int] = 2
+PROTOCOL_MINOR: Final[int] = 3
 FILE_IDENTIFIER: Final[bytes] = b'SDB1'
 
 
@@ -65,6 +65,78 @@ class Capability(enum.IntFlag):
     HEARTBEAT = 64
     MULTI_STREAM = 128
     TXT2IMG = 256
+    PLANES = 512
+
+
+class PlaneKind(enum.IntEnum):
+    """What an auxiliary plane of a Frame holds (PlaneDesc.kind; protocol 1.3)."""
+
+    UNKNOWN = 0
+    DEPTH = 1
+    NORMALS = 2
+    SEGMENTATION = 3
+    MOTION = 4
+    CONTROL = 5
+
+
+class PlaneFormat(enum.IntEnum):
+    """Layout of one pixel of a plane (PlaneDesc.format; protocol 1.3). F = IEEE half (16) or single (32) float, UI = unsigned integer, all little-endian; channels in the order named."""
+
+    UNKNOWN = 0
+    R8 = 1
+    RGBA8 = 2
+    R16_F = 3
+    R32_F = 4
+    RG16_F = 5
+    RGBA16_F = 6
+    R16_UI = 7
+    R32_UI = 8
+    RG32_F = 9
+
+    @property
+    def bytes_per_pixel(self) -> int:
+        """Bytes per pixel (0 for a value without a pixel layout)."""
+        return {0: 0, 1: 1, 2: 4, 3: 2, 4: 4, 5: 4, 6: 8, 7: 2, 8: 4, 9: 8}[self.value]
+
+
+class DepthEncoding(enum.IntEnum):
+    """What a depth plane's values mean (PlaneDesc.depth_encoding; protocol 1.3)."""
+
+    UNKNOWN = 0
+    LINEAR = 1
+    DEVICE = 2
+
+
+class NormalSpace(enum.IntEnum):
+    """The space of a normals plane (PlaneDesc.normal_space; protocol 1.3)."""
+
+    UNKNOWN = 0
+    VIEW = 1
+    WORLD = 2
+
+
+class NormalEncoding(enum.IntEnum):
+    """How a normals plane stores a unit vector (PlaneDesc.normal_encoding; protocol 1.3). The x, y, z components are the first three channels (a fourth is ignored)."""
+
+    UNKNOWN = 0
+    SIGNED = 1
+    UNSIGNED = 2
+
+
+class MotionUnits(enum.IntEnum):
+    """Units of a motion plane's vectors (PlaneDesc.motion_units; protocol 1.3)."""
+
+    UNKNOWN = 0
+    PIXELS = 1
+    UV = 2
+
+
+class MotionTarget(enum.IntEnum):
+    """Which frame a motion vector points to (PlaneDesc.motion_target; protocol 1.3): the surface seen at pixel p of this frame is at p + v in that frame (+x to the right; +y down the image unless PlaneDesc.motion_y_up)."""
+
+    UNKNOWN = 0
+    PREVIOUS = 1
+    NEXT = 2
 
 
 class ErrorCode(enum.IntEnum):
@@ -211,6 +283,24 @@ TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {
         (2, 'width', 'scalar', 4, 'I', ''),
         (3, 'height', 'scalar', 4, 'I', ''),
     ),
+    'PlaneDesc': (
+        (0, 'kind', 'scalar', 1, 'B', ''),
+        (1, 'format', 'scalar', 1, 'B', ''),
+        (2, 'width', 'scalar', 4, 'I', ''),
+        (3, 'height', 'scalar', 4, 'I', ''),
+        (4, 'stride', 'scalar', 4, 'I', ''),
+        (5, 'row_order', 'scalar', 1, 'B', ''),
+        (6, 'depth_encoding', 'scalar', 1, 'B', ''),
+        (7, 'reversed_z', 'scalar', 1, '?', ''),
+        (8, 'near', 'scalar', 4, 'f', ''),
+        (9, 'far', 'scalar', 4, 'f', ''),
+        (10, 'normal_space', 'scalar', 1, 'B', ''),
+        (11, 'normal_encoding', 'scalar', 1, 'B', ''),
+        (12, 'motion_units', 'scalar', 1, 'B', ''),
+        (13, 'motion_target', 'scalar', 1, 'B', ''),
+        (14, 'motion_y_up', 'scalar', 1, '?', ''),
+        (15, 'name', 'string', 4, '', ''),
+    ),
     'Hello': (
         (0, 'protocol_major', 'scalar', 2, 'H', ''),
         (1, 'protocol_minor', 'scalar', 2, 'H', ''),
@@ -258,6 +348,7 @@ TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {
         (9, 'alpha_mode', 'scalar', 1, 'B', ''),
         (10, 'capture_time_us', 'scalar', 8, 'Q', ''),
         (11, 'send_time_us', 'scalar', 8, 'Q', ''),
+        (12, 'planes', 'tables', 4, '', 'PlaneDesc'),
     ),
     'Result': (
         (0, 'session_id', 'scalar', 8, 'Q', ''),

@@ -60,6 +60,76 @@ public enum Capability : uint
   Heartbeat = 64,
   MultiStream = 128,
   Txt2img = 256,
+  Planes = 512,
+};
+
+/// What an auxiliary plane of a Frame holds (PlaneDesc.kind; protocol 1.3).
+public enum PlaneKind : byte
+{
+  Unknown = 0,
+  Depth = 1,
+  Normals = 2,
+  Segmentation = 3,
+  Motion = 4,
+  Control = 5,
+};
+
+/// Layout of one pixel of a plane (PlaneDesc.format; protocol 1.3). F = IEEE half (16) or single (32) float,
+/// UI = unsigned integer, all little-endian; channels in the order named.
+public enum PlaneFormat : byte
+{
+  Unknown = 0,
+  R8 = 1,
+  RGBA8 = 2,
+  R16F = 3,
+  R32F = 4,
+  RG16F = 5,
+  RGBA16F = 6,
+  R16UI = 7,
+  R32UI = 8,
+  RG32F = 9,
+};
+
+/// What a depth plane's values mean (PlaneDesc.depth_encoding; protocol 1.3).
+public enum DepthEncoding : byte
+{
+  Unknown = 0,
+  Linear = 1,
+  Device = 2,
+};
+
+/// The space of a normals plane (PlaneDesc.normal_space; protocol 1.3).
+public enum NormalSpace : byte
+{
+  Unknown = 0,
+  View = 1,
+  World = 2,
+};
+
+/// How a normals plane stores a unit vector (PlaneDesc.normal_encoding; protocol 1.3). The x, y, z components are
+/// the first three channels (a fourth is ignored).
+public enum NormalEncoding : byte
+{
+  Unknown = 0,
+  Signed = 1,
+  Unsigned = 2,
+};
+
+/// Units of a motion plane's vectors (PlaneDesc.motion_units; protocol 1.3).
+public enum MotionUnits : byte
+{
+  Unknown = 0,
+  Pixels = 1,
+  UV = 2,
+};
+
+/// Which frame a motion vector points to (PlaneDesc.motion_target; protocol 1.3): the surface seen at pixel p of
+/// this frame is at p + v in that frame (+x to the right; +y down the image unless PlaneDesc.motion_y_up).
+public enum MotionTarget : byte
+{
+  Unknown = 0,
+  Previous = 1,
+  Next = 2,
 };
 
 /// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code.
@@ -424,6 +494,108 @@ public struct ModelInfo : IFlatbufferObject
   }
 }
 
+/// One auxiliary plane of a Frame (Frame.planes; protocol 1.3): ZeroMQ part 3 + i holds its stride * height bytes.
+/// A plane may be smaller than the colour image (the server scales it to the colour image's size). Only the
+/// fields of its kind mean something; the others stay at their defaults.
+public struct PlaneDesc : IFlatbufferObject
+{
+  private Table __p;
+  public ByteBuffer ByteBuffer { get { return __p.bb; } }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
+  public static PlaneDesc GetRootAsPlaneDesc(ByteBuffer _bb) { return GetRootAsPlaneDesc(_bb, new PlaneDesc()); }
+  public static PlaneDesc GetRootAsPlaneDesc(ByteBuffer _bb, PlaneDesc obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
+  public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
+  public PlaneDesc __assign(int _i, ByteBuffer _bb) { __init(_i, _bb); return this; }
+
+  public sdbridge.protocol.PlaneKind Kind { get { int o = __p.__offset(4); return o != 0 ? (sdbridge.protocol.PlaneKind)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.PlaneKind.Unknown; } }
+  public sdbridge.protocol.PlaneFormat Format { get { int o = __p.__offset(6); return o != 0 ? (sdbridge.protocol.PlaneFormat)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.PlaneFormat.Unknown; } }
+  public uint Width { get { int o = __p.__offset(8); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public uint Height { get { int o = __p.__offset(10); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public uint Stride { get { int o = __p.__offset(12); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public sdbridge.protocol.RowOrder RowOrder { get { int o = __p.__offset(14); return o != 0 ? (sdbridge.protocol.RowOrder)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.RowOrder.Unknown; } }
+  public sdbridge.protocol.DepthEncoding DepthEncoding { get { int o = __p.__offset(16); return o != 0 ? (sdbridge.protocol.DepthEncoding)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.DepthEncoding.Unknown; } }
+  public bool ReversedZ { get { int o = __p.__offset(18); return o != 0 ? 0!=__p.bb.Get(o + __p.bb_pos) : (bool)false; } }
+  public float Near { get { int o = __p.__offset(20); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
+  public float Far { get { int o = __p.__offset(22); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
+  public sdbridge.protocol.NormalSpace NormalSpace { get { int o = __p.__offset(24); return o != 0 ? (sdbridge.protocol.NormalSpace)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.NormalSpace.Unknown; } }
+  public sdbridge.protocol.NormalEncoding NormalEncoding { get { int o = __p.__offset(26); return o != 0 ? (sdbridge.protocol.NormalEncoding)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.NormalEncoding.Unknown; } }
+  public sdbridge.protocol.MotionUnits MotionUnits { get { int o = __p.__offset(28); return o != 0 ? (sdbridge.protocol.MotionUnits)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.MotionUnits.Unknown; } }
+  public sdbridge.protocol.MotionTarget MotionTarget { get { int o = __p.__offset(30); return o != 0 ? (sdbridge.protocol.MotionTarget)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.MotionTarget.Unknown; } }
+  public bool MotionYUp { get { int o = __p.__offset(32); return o != 0 ? 0!=__p.bb.Get(o + __p.bb_pos) : (bool)false; } }
+  public string Name { get { int o = __p.__offset(34); return o != 0 ? __p.__string(o + __p.bb_pos) : null; } }
+#if ENABLE_SPAN_T
+  public Span<byte> GetNameBytes() { return __p.__vector_as_span<byte>(34, 1); }
+#else
+  public ArraySegment<byte>? GetNameBytes() { return __p.__vector_as_arraysegment(34); }
+#endif
+  public byte[] GetNameArray() { return __p.__vector_as_array<byte>(34); }
+
+  public static Offset<sdbridge.protocol.PlaneDesc> CreatePlaneDesc(FlatBufferBuilder builder,
+      sdbridge.protocol.PlaneKind kind = sdbridge.protocol.PlaneKind.Unknown,
+      sdbridge.protocol.PlaneFormat format = sdbridge.protocol.PlaneFormat.Unknown,
+      uint width = 0,
+      uint height = 0,
+      uint stride = 0,
+      sdbridge.protocol.RowOrder row_order = sdbridge.protocol.RowOrder.Unknown,
+      sdbridge.protocol.DepthEncoding depth_encoding = sdbridge.protocol.DepthEncoding.Unknown,
+      bool reversed_z = false,
+      float near = 0.0f,
+      float far = 0.0f,
+      sdbridge.protocol.NormalSpace normal_space = sdbridge.protocol.NormalSpace.Unknown,
+      sdbridge.protocol.NormalEncoding normal_encoding = sdbridge.protocol.NormalEncoding.Unknown,
+      sdbridge.protocol.MotionUnits motion_units = sdbridge.protocol.MotionUnits.Unknown,
+      sdbridge.protocol.MotionTarget motion_target = sdbridge.protocol.MotionTarget.Unknown,
+      bool motion_y_up = false,
+      StringOffset nameOffset = default(StringOffset)) {
+    builder.StartTable(16);
+    PlaneDesc.AddName(builder, nameOffset);
+    PlaneDesc.AddFar(builder, far);
+    PlaneDesc.AddNear(builder, near);
+    PlaneDesc.AddStride(builder, stride);
+    PlaneDesc.AddHeight(builder, height);
+    PlaneDesc.AddWidth(builder, width);
+    PlaneDesc.AddMotionYUp(builder, motion_y_up);
+    PlaneDesc.AddMotionTarget(builder, motion_target);
+    PlaneDesc.AddMotionUnits(builder, motion_units);
+    PlaneDesc.AddNormalEncoding(builder, normal_encoding);
+    PlaneDesc.AddNormalSpace(builder, normal_space);
+    PlaneDesc.AddReversedZ(builder, reversed_z);
+    PlaneDesc.AddDepthEncoding(builder, depth_encoding);
+    PlaneDesc.AddRowOrder(builder, row_order);
+    PlaneDesc.AddFormat(builder, format);
+    PlaneDesc.AddKind(builder, kind);
+    return PlaneDesc.EndPlaneDesc(builder);
+  }
+
+  public static void StartPlaneDesc(FlatBufferBuilder builder) { builder.StartTable(16); }
+  public static void AddKind(FlatBufferBuilder builder, sdbridge.protocol.PlaneKind kind) { builder.AddByte(0, (byte)kind, 0); }
+  public static void AddFormat(FlatBufferBuilder builder, sdbridge.protocol.PlaneFormat format) { builder.AddByte(1, (byte)format, 0); }
+  public static void AddWidth(FlatBufferBuilder builder, uint width) { builder.AddUint(2, width, 0); }
+  public static void AddHeight(FlatBufferBuilder builder, uint height) { builder.AddUint(3, height, 0); }
+  public static void AddStride(FlatBufferBuilder builder, uint stride) { builder.AddUint(4, stride, 0); }
+  public static void AddRowOrder(FlatBufferBuilder builder, sdbridge.protocol.RowOrder rowOrder) { builder.AddByte(5, (byte)rowOrder, 0); }
+  public static void AddDepthEncoding(FlatBufferBuilder builder, sdbridge.protocol.DepthEncoding depthEncoding) { builder.AddByte(6, (byte)depthEncoding, 0); }
+  public static void AddReversedZ(FlatBufferBuilder builder, bool reversedZ) { builder.AddBool(7, reversedZ, false); }
+  public static void AddNear(FlatBufferBuilder builder, float near) { builder.AddFloat(8, near, 0.0f); }
+  public static void AddFar(FlatBufferBuilder builder, float far) { builder.AddFloat(9, far, 0.0f); }
+  public static void AddNormalSpace(FlatBufferBuilder builder, sdbridge.protocol.NormalSpace normalSpace) { builder.AddByte(10, (byte)normalSpace, 0); }
+  public static void AddNormalEncoding(FlatBufferBuilder builder, sdbridge.protocol.NormalEncoding normalEncoding) { builder.AddByte(11, (byte)normalEncoding, 0); }
+  public static void AddMotionUnits(FlatBufferBuilder builder, sdbridge.protocol.MotionUnits motionUnits) { builder.AddByte(12, (byte)motionUnits, 0); }
+  public static void AddMotionTarget(FlatBufferBuilder builder, sdbridge.protocol.MotionTarget motionTarget) { builder.AddByte(13, (byte)motionTarget, 0); }
+  public static void AddMotionYUp(FlatBufferBuilder builder, bool motionYUp) { builder.AddBool(14, motionYUp, false); }
+  public static void AddName(FlatBufferBuilder builder, StringOffset nameOffset) { builder.AddOffset(15, nameOffset.Value, 0); }
+  public static Offset<sdbridge.protocol.PlaneDesc> EndPlaneDesc(FlatBufferBuilder builder) {
+    int o = builder.EndTable();
+    return new Offset<sdbridge.protocol.PlaneDesc>(o);
+  }
+}
+
 /// client -> server, first message of every session.
 public struct Hello : IFlatbufferObject
 {
@@ -699,7 +871,8 @@ public struct Error : IFlatbufferObject
   }
 }
 
-/// client -> server: one input frame. ZeroMQ part 2 holds stride * height bytes of pixels.
+/// client -> server: one input frame. ZeroMQ part 2 holds stride * height bytes of pixels; protocol 1.3: parts
+/// 3, 4, ... hold the planes, one part each in the order of `planes` (only with the Planes capability).
 public struct Frame : IFlatbufferObject
 {
   private Table __p;
@@ -728,6 +901,8 @@ public struct Frame : IFlatbufferObject
   public sdbridge.protocol.AlphaMode AlphaMode { get { int o = __p.__offset(22); return o != 0 ? (sdbridge.protocol.AlphaMode)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.AlphaMode.Unknown; } }
   public ulong CaptureTimeUs { get { int o = __p.__offset(24); return o != 0 ? __p.bb.GetUlong(o + __p.bb_pos) : (ulong)0; } }
   public ulong SendTimeUs { get { int o = __p.__offset(26); return o != 0 ? __p.bb.GetUlong(o + __p.bb_pos) : (ulong)0; } }
+  public sdbridge.protocol.PlaneDesc? Planes(int j) { int o = __p.__offset(28); return o != 0 ? (sdbridge.protocol.PlaneDesc?)(new sdbridge.protocol.PlaneDesc()).__assign(__p.__indirect(__p.__vector(o) + j * 4), __p.bb) : null; }
+  public int PlanesLength { get { int o = __p.__offset(28); return o != 0 ? __p.__vector_len(o) : 0; } }
 
   public static Offset<sdbridge.protocol.Frame> CreateFrame(FlatBufferBuilder builder,
       ulong session_id = 0,
@@ -741,12 +916,14 @@ public struct Frame : IFlatbufferObject
       sdbridge.protocol.ColorSpace color_space = sdbridge.protocol.ColorSpace.Unknown,
       sdbridge.protocol.AlphaMode alpha_mode = sdbridge.protocol.AlphaMode.Unknown,
       ulong capture_time_us = 0,
-      ulong send_time_us = 0) {
-    builder.StartTable(12);
+      ulong send_time_us = 0,
+      VectorOffset planesOffset = default(VectorOffset)) {
+    builder.StartTable(13);
     Frame.AddSendTimeUs(builder, send_time_us);
     Frame.AddCaptureTimeUs(builder, capture_time_us);
     Frame.AddFrameId(builder, frame_id);
     Frame.AddSessionId(builder, session_id);
+    Frame.AddPlanes(builder, planesOffset);
     Frame.AddStride(builder, stride);
     Frame.AddHeight(builder, height);
     Frame.AddWidth(builder, width);
@@ -758,7 +935,7 @@ public struct Frame : IFlatbufferObject
     return Frame.EndFrame(builder);
   }
 
-  public static void StartFrame(FlatBufferBuilder builder) { builder.StartTable(12); }
+  public static void StartFrame(FlatBufferBuilder builder) { builder.StartTable(13); }
   public static void AddSessionId(FlatBufferBuilder builder, ulong sessionId) { builder.AddUlong(0, sessionId, 0); }
   public static void AddStreamId(FlatBufferBuilder builder, uint streamId) { builder.AddUint(1, streamId, 0); }
   public static void AddFrameId(FlatBufferBuilder builder, ulong frameId) { builder.AddUlong(2, frameId, 0); }
@@ -771,6 +948,12 @@ public struct Frame : IFlatbufferObject
   public static void AddAlphaMode(FlatBufferBuilder builder, sdbridge.protocol.AlphaMode alphaMode) { builder.AddByte(9, (byte)alphaMode, 0); }
   public static void AddCaptureTimeUs(FlatBufferBuilder builder, ulong captureTimeUs) { builder.AddUlong(10, captureTimeUs, 0); }
   public static void AddSendTimeUs(FlatBufferBuilder builder, ulong sendTimeUs) { builder.AddUlong(11, sendTimeUs, 0); }
+  public static void AddPlanes(FlatBufferBuilder builder, VectorOffset planesOffset) { builder.AddOffset(12, planesOffset.Value, 0); }
+  public static VectorOffset CreatePlanesVector(FlatBufferBuilder builder, Offset<sdbridge.protocol.PlaneDesc>[] data) { builder.StartVector(4, data.Length, 4); for (int i = data.Length - 1; i >= 0; i--) builder.AddOffset(data[i].Value); return builder.EndVector(); }
+  public static VectorOffset CreatePlanesVectorBlock(FlatBufferBuilder builder, Offset<sdbridge.protocol.PlaneDesc>[] data) { builder.StartVector(4, data.Length, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreatePlanesVectorBlock(FlatBufferBuilder builder, ArraySegment<Offset<sdbridge.protocol.PlaneDesc>> data) { builder.StartVector(4, data.Count, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreatePlanesVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<Offset<sdbridge.protocol.PlaneDesc>>(dataPtr, sizeInBytes); return builder.EndVector(); }
+  public static void StartPlanesVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(4, numElems, 4); }
   public static Offset<sdbridge.protocol.Frame> EndFrame(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.Frame>(o);

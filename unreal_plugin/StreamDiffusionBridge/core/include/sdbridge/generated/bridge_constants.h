@@ -9,7 +9,7 @@ namespace sdbridge {
 /// Major version: a different major is refused by the server.
 constexpr uint16_t kProtocolMajor = 1;
 /// Minor version: a different minor is accepted with a warning.
-constexpr uint16_t kProtocolMinor = 2;
+constexpr uint16_t kProtocolMinor = 3;
 /// file_identifier of every Envelope buffer.
 constexpr const char kFileIdentifier[] = "SDB1";
 
@@ -54,7 +54,67 @@ constexpr uint32_t kNotices = 32;
 constexpr uint32_t kHeartbeat = 64;
 constexpr uint32_t kMultiStream = 128;
 constexpr uint32_t kTxt2img = 256;
+constexpr uint32_t kPlanes = 512;
 }  // namespace capability
+
+/// What an auxiliary plane of a Frame holds (PlaneDesc.kind; protocol 1.3).
+enum class PlaneKind : uint8_t {
+  kUnknown = 0,
+  kDepth = 1,
+  kNormals = 2,
+  kSegmentation = 3,
+  kMotion = 4,
+  kControl = 5,
+};
+
+/// Layout of one pixel of a plane (PlaneDesc.format; protocol 1.3). F = IEEE half (16) or single (32) float, UI = unsigned integer, all little-endian; channels in the order named.
+enum class PlaneFormat : uint8_t {
+  kUnknown = 0,
+  kR8 = 1,
+  kRGBA8 = 2,
+  kR16F = 3,
+  kR32F = 4,
+  kRG16F = 5,
+  kRGBA16F = 6,
+  kR16UI = 7,
+  kR32UI = 8,
+  kRG32F = 9,
+};
+
+/// What a depth plane's values mean (PlaneDesc.depth_encoding; protocol 1.3).
+enum class DepthEncoding : uint8_t {
+  kUnknown = 0,
+  kLinear = 1,
+  kDevice = 2,
+};
+
+/// The space of a normals plane (PlaneDesc.normal_space; protocol 1.3).
+enum class NormalSpace : uint8_t {
+  kUnknown = 0,
+  kView = 1,
+  kWorld = 2,
+};
+
+/// How a normals plane stores a unit vector (PlaneDesc.normal_encoding; protocol 1.3). The x, y, z components are the first three channels (a fourth is ignored).
+enum class NormalEncoding : uint8_t {
+  kUnknown = 0,
+  kSigned = 1,
+  kUnsigned = 2,
+};
+
+/// Units of a motion plane's vectors (PlaneDesc.motion_units; protocol 1.3).
+enum class MotionUnits : uint8_t {
+  kUnknown = 0,
+  kPixels = 1,
+  kUV = 2,
+};
+
+/// Which frame a motion vector points to (PlaneDesc.motion_target; protocol 1.3): the surface seen at pixel p of this frame is at p + v in that frame (+x to the right; +y down the image unless PlaneDesc.motion_y_up).
+enum class MotionTarget : uint8_t {
+  kUnknown = 0,
+  kPrevious = 1,
+  kNext = 2,
+};
 
 /// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code. set_session_gone: the server no longer knows this client's session; the client performs a new handshake (and replays its prompt, params and state).
 enum class WireError : uint16_t {

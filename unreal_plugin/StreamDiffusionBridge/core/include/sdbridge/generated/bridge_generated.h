@@ -31,6 +31,9 @@ struct AdapterWeightBuilder;
 struct ModelInfo;
 struct ModelInfoBuilder;
 
+struct PlaneDesc;
+struct PlaneDescBuilder;
+
 struct Hello;
 struct HelloBuilder;
 
@@ -236,11 +239,12 @@ enum class Capability : uint32_t {
   Heartbeat = 64,
   MultiStream = 128,
   Txt2img = 256,
+  Planes = 512,
   MIN = None,
-  MAX = Txt2img
+  MAX = Planes
 };
 
-inline const Capability (&EnumValuesCapability())[10] {
+inline const Capability (&EnumValuesCapability())[11] {
   static const Capability values[] = {
     Capability::None,
     Capability::Credits,
@@ -251,7 +255,8 @@ inline const Capability (&EnumValuesCapability())[10] {
     Capability::Notices,
     Capability::Heartbeat,
     Capability::MultiStream,
-    Capability::Txt2img
+    Capability::Txt2img,
+    Capability::Planes
   };
   return values;
 }
@@ -268,8 +273,280 @@ inline const char *EnumNameCapability(Capability e) {
     case Capability::Heartbeat: return "Heartbeat";
     case Capability::MultiStream: return "MultiStream";
     case Capability::Txt2img: return "Txt2img";
+    case Capability::Planes: return "Planes";
     default: return "";
   }
+}
+
+/// What an auxiliary plane of a Frame holds (PlaneDesc.kind; protocol 1.3).
+enum class PlaneKind : uint8_t {
+  Unknown = 0,
+  Depth = 1,
+  Normals = 2,
+  Segmentation = 3,
+  Motion = 4,
+  Control = 5,
+  MIN = Unknown,
+  MAX = Control
+};
+
+inline const PlaneKind (&EnumValuesPlaneKind())[6] {
+  static const PlaneKind values[] = {
+    PlaneKind::Unknown,
+    PlaneKind::Depth,
+    PlaneKind::Normals,
+    PlaneKind::Segmentation,
+    PlaneKind::Motion,
+    PlaneKind::Control
+  };
+  return values;
+}
+
+inline const char * const *EnumNamesPlaneKind() {
+  static const char * const names[7] = {
+    "Unknown",
+    "Depth",
+    "Normals",
+    "Segmentation",
+    "Motion",
+    "Control",
+    nullptr
+  };
+  return names;
+}
+
+inline const char *EnumNamePlaneKind(PlaneKind e) {
+  if (flatbuffers::IsOutRange(e, PlaneKind::Unknown, PlaneKind::Control)) return "";
+  const size_t index = static_cast<size_t>(e);
+  return EnumNamesPlaneKind()[index];
+}
+
+/// Layout of one pixel of a plane (PlaneDesc.format; protocol 1.3). F = IEEE half (16) or single (32) float,
+/// UI = unsigned integer, all little-endian; channels in the order named.
+enum class PlaneFormat : uint8_t {
+  Unknown = 0,
+  R8 = 1,
+  RGBA8 = 2,
+  R16F = 3,
+  R32F = 4,
+  RG16F = 5,
+  RGBA16F = 6,
+  R16UI = 7,
+  R32UI = 8,
+  RG32F = 9,
+  MIN = Unknown,
+  MAX = RG32F
+};
+
+inline const PlaneFormat (&EnumValuesPlaneFormat())[10] {
+  static const PlaneFormat values[] = {
+    PlaneFormat::Unknown,
+    PlaneFormat::R8,
+    PlaneFormat::RGBA8,
+    PlaneFormat::R16F,
+    PlaneFormat::R32F,
+    PlaneFormat::RG16F,
+    PlaneFormat::RGBA16F,
+    PlaneFormat::R16UI,
+    PlaneFormat::R32UI,
+    PlaneFormat::RG32F
+  };
+  return values;
+}
+
+inline const char * const *EnumNamesPlaneFormat() {
+  static const char * const names[11] = {
+    "Unknown",
+    "R8",
+    "RGBA8",
+    "R16F",
+    "R32F",
+    "RG16F",
+    "RGBA16F",
+    "R16UI",
+    "R32UI",
+    "RG32F",
+    nullptr
+  };
+  return names;
+}
+
+inline const char *EnumNamePlaneFormat(PlaneFormat e) {
+  if (flatbuffers::IsOutRange(e, PlaneFormat::Unknown, PlaneFormat::RG32F)) return "";
+  const size_t index = static_cast<size_t>(e);
+  return EnumNamesPlaneFormat()[index];
+}
+
+/// What a depth plane's values mean (PlaneDesc.depth_encoding; protocol 1.3).
+enum class DepthEncoding : uint8_t {
+  Unknown = 0,
+  Linear = 1,
+  Device = 2,
+  MIN = Unknown,
+  MAX = Device
+};
+
+inline const DepthEncoding (&EnumValuesDepthEncoding())[3] {
+  static const DepthEncoding values[] = {
+    DepthEncoding::Unknown,
+    DepthEncoding::Linear,
+    DepthEncoding::Device
+  };
+  return values;
+}
+
+inline const char * const *EnumNamesDepthEncoding() {
+  static const char * const names[4] = {
+    "Unknown",
+    "Linear",
+    "Device",
+    nullptr
+  };
+  return names;
+}
+
+inline const char *EnumNameDepthEncoding(DepthEncoding e) {
+  if (flatbuffers::IsOutRange(e, DepthEncoding::Unknown, DepthEncoding::Device)) return "";
+  const size_t index = static_cast<size_t>(e);
+  return EnumNamesDepthEncoding()[index];
+}
+
+/// The space of a normals plane (PlaneDesc.normal_space; protocol 1.3).
+enum class NormalSpace : uint8_t {
+  Unknown = 0,
+  View = 1,
+  World = 2,
+  MIN = Unknown,
+  MAX = World
+};
+
+inline const NormalSpace (&EnumValuesNormalSpace())[3] {
+  static const NormalSpace values[] = {
+    NormalSpace::Unknown,
+    NormalSpace::View,
+    NormalSpace::World
+  };
+  return values;
+}
+
+inline const char * const *EnumNamesNormalSpace() {
+  static const char * const names[4] = {
+    "Unknown",
+    "View",
+    "World",
+    nullptr
+  };
+  return names;
+}
+
+inline const char *EnumNameNormalSpace(NormalSpace e) {
+  if (flatbuffers::IsOutRange(e, NormalSpace::Unknown, NormalSpace::World)) return "";
+  const size_t index = static_cast<size_t>(e);
+  return EnumNamesNormalSpace()[index];
+}
+
+/// How a normals plane stores a unit vector (PlaneDesc.normal_encoding; protocol 1.3). The x, y, z components are
+/// the first three channels (a fourth is ignored).
+enum class NormalEncoding : uint8_t {
+  Unknown = 0,
+  Signed = 1,
+  Unsigned = 2,
+  MIN = Unknown,
+  MAX = Unsigned
+};
+
+inline const NormalEncoding (&EnumValuesNormalEncoding())[3] {
+  static const NormalEncoding values[] = {
+    NormalEncoding::Unknown,
+    NormalEncoding::Signed,
+    NormalEncoding::Unsigned
+  };
+  return values;
+}
+
+inline const char * const *EnumNamesNormalEncoding() {
+  static const char * const names[4] = {
+    "Unknown",
+    "Signed",
+    "Unsigned",
+    nullptr
+  };
+  return names;
+}
+
+inline const char *EnumNameNormalEncoding(NormalEncoding e) {
+  if (flatbuffers::IsOutRange(e, NormalEncoding::Unknown, NormalEncoding::Unsigned)) return "";
+  const size_t index = static_cast<size_t>(e);
+  return EnumNamesNormalEncoding()[index];
+}
+
+/// Units of a motion plane's vectors (PlaneDesc.motion_units; protocol 1.3).
+enum class MotionUnits : uint8_t {
+  Unknown = 0,
+  Pixels = 1,
+  UV = 2,
+  MIN = Unknown,
+  MAX = UV
+};
+
+inline const MotionUnits (&EnumValuesMotionUnits())[3] {
+  static const MotionUnits values[] = {
+    MotionUnits::Unknown,
+    MotionUnits::Pixels,
+    MotionUnits::UV
+  };
+  return values;
+}
+
+inline const char * const *EnumNamesMotionUnits() {
+  static const char * const names[4] = {
+    "Unknown",
+    "Pixels",
+    "UV",
+    nullptr
+  };
+  return names;
+}
+
+inline const char *EnumNameMotionUnits(MotionUnits e) {
+  if (flatbuffers::IsOutRange(e, MotionUnits::Unknown, MotionUnits::UV)) return "";
+  const size_t index = static_cast<size_t>(e);
+  return EnumNamesMotionUnits()[index];
+}
+
+/// Which frame a motion vector points to (PlaneDesc.motion_target; protocol 1.3): the surface seen at pixel p of
+/// this frame is at p + v in that frame (+x to the right; +y down the image unless PlaneDesc.motion_y_up).
+enum class MotionTarget : uint8_t {
+  Unknown = 0,
+  Previous = 1,
+  Next = 2,
+  MIN = Unknown,
+  MAX = Next
+};
+
+inline const MotionTarget (&EnumValuesMotionTarget())[3] {
+  static const MotionTarget values[] = {
+    MotionTarget::Unknown,
+    MotionTarget::Previous,
+    MotionTarget::Next
+  };
+  return values;
+}
+
+inline const char * const *EnumNamesMotionTarget() {
+  static const char * const names[4] = {
+    "Unknown",
+    "Previous",
+    "Next",
+    nullptr
+  };
+  return names;
+}
+
+inline const char *EnumNameMotionTarget(MotionTarget e) {
+  if (flatbuffers::IsOutRange(e, MotionTarget::Unknown, MotionTarget::Next)) return "";
+  const size_t index = static_cast<size_t>(e);
+  return EnumNamesMotionTarget()[index];
 }
 
 /// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code.
@@ -1140,6 +1417,240 @@ inline flatbuffers::Offset<ModelInfo> CreateModelInfoDirect(
       height);
 }
 
+/// One auxiliary plane of a Frame (Frame.planes; protocol 1.3): ZeroMQ part 3 + i holds its stride * height bytes.
+/// A plane may be smaller than the colour image (the server scales it to the colour image's size). Only the
+/// fields of its kind mean something; the others stay at their defaults.
+struct PlaneDesc FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
+  typedef PlaneDescBuilder Builder;
+  enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
+    VT_KIND = 4,
+    VT_FORMAT = 6,
+    VT_WIDTH = 8,
+    VT_HEIGHT = 10,
+    VT_STRIDE = 12,
+    VT_ROW_ORDER = 14,
+    VT_DEPTH_ENCODING = 16,
+    VT_REVERSED_Z = 18,
+    VT_NEAR = 20,
+    VT_FAR = 22,
+    VT_NORMAL_SPACE = 24,
+    VT_NORMAL_ENCODING = 26,
+    VT_MOTION_UNITS = 28,
+    VT_MOTION_TARGET = 30,
+    VT_MOTION_Y_UP = 32,
+    VT_NAME = 34
+  };
+  sdbridge::protocol::PlaneKind kind() const {
+    return static_cast<sdbridge::protocol::PlaneKind>(GetField<uint8_t>(VT_KIND, 0));
+  }
+  sdbridge::protocol::PlaneFormat format() const {
+    return static_cast<sdbridge::protocol::PlaneFormat>(GetField<uint8_t>(VT_FORMAT, 0));
+  }
+  uint32_t width() const {
+    return GetField<uint32_t>(VT_WIDTH, 0);
+  }
+  uint32_t height() const {
+    return GetField<uint32_t>(VT_HEIGHT, 0);
+  }
+  uint32_t stride() const {
+    return GetField<uint32_t>(VT_STRIDE, 0);
+  }
+  sdbridge::protocol::RowOrder row_order() const {
+    return static_cast<sdbridge::protocol::RowOrder>(GetField<uint8_t>(VT_ROW_ORDER, 0));
+  }
+  sdbridge::protocol::DepthEncoding depth_encoding() const {
+    return static_cast<sdbridge::protocol::DepthEncoding>(GetField<uint8_t>(VT_DEPTH_ENCODING, 0));
+  }
+  bool reversed_z() const {
+    return GetField<uint8_t>(VT_REVERSED_Z, 0) != 0;
+  }
+  float near() const {
+    return GetField<float>(VT_NEAR, 0.0f);
+  }
+  float far() const {
+    return GetField<float>(VT_FAR, 0.0f);
+  }
+  sdbridge::protocol::NormalSpace normal_space() const {
+    return static_cast<sdbridge::protocol::NormalSpace>(GetField<uint8_t>(VT_NORMAL_SPACE, 0));
+  }
+  sdbridge::protocol::NormalEncoding normal_encoding() const {
+    return static_cast<sdbridge::protocol::NormalEncoding>(GetField<uint8_t>(VT_NORMAL_ENCODING, 0));
+  }
+  sdbridge::protocol::MotionUnits motion_units() const {
+    return static_cast<sdbridge::protocol::MotionUnits>(GetField<uint8_t>(VT_MOTION_UNITS, 0));
+  }
+  sdbridge::protocol::MotionTarget motion_target() const {
+    return static_cast<sdbridge::protocol::MotionTarget>(GetField<uint8_t>(VT_MOTION_TARGET, 0));
+  }
+  bool motion_y_up() const {
+    return GetField<uint8_t>(VT_MOTION_Y_UP, 0) != 0;
+  }
+  const flatbuffers::String *name() const {
+    return GetPointer<const flatbuffers::String *>(VT_NAME);
+  }
+  bool Verify(flatbuffers::Verifier &verifier) const {
+    return VerifyTableStart(verifier) &&
+           VerifyField<uint8_t>(verifier, VT_KIND, 1) &&
+           VerifyField<uint8_t>(verifier, VT_FORMAT, 1) &&
+           VerifyField<uint32_t>(verifier, VT_WIDTH, 4) &&
+           VerifyField<uint32_t>(verifier, VT_HEIGHT, 4) &&
+           VerifyField<uint32_t>(verifier, VT_STRIDE, 4) &&
+           VerifyField<uint8_t>(verifier, VT_ROW_ORDER, 1) &&
+           VerifyField<uint8_t>(verifier, VT_DEPTH_ENCODING, 1) &&
+           VerifyField<uint8_t>(verifier, VT_REVERSED_Z, 1) &&
+           VerifyField<float>(verifier, VT_NEAR, 4) &&
+           VerifyField<float>(verifier, VT_FAR, 4) &&
+           VerifyField<uint8_t>(verifier, VT_NORMAL_SPACE, 1) &&
+           VerifyField<uint8_t>(verifier, VT_NORMAL_ENCODING, 1) &&
+           VerifyField<uint8_t>(verifier, VT_MOTION_UNITS, 1) &&
+           VerifyField<uint8_t>(verifier, VT_MOTION_TARGET, 1) &&
+           VerifyField<uint8_t>(verifier, VT_MOTION_Y_UP, 1) &&
+           VerifyOffset(verifier, VT_NAME) &&
+           verifier.VerifyString(name()) &&
+           verifier.EndTable();
+  }
+};
+
+struct PlaneDescBuilder {
+  typedef PlaneDesc Table;
+  flatbuffers::FlatBufferBuilder &fbb_;
+  flatbuffers::uoffset_t start_;
+  void add_kind(sdbridge::protocol::PlaneKind kind) {
+    fbb_.AddElement<uint8_t>(PlaneDesc::VT_KIND, static_cast<uint8_t>(kind), 0);
+  }
+  void add_format(sdbridge::protocol::PlaneFormat format) {
+    fbb_.AddElement<uint8_t>(PlaneDesc::VT_FORMAT, static_cast<uint8_t>(format), 0);
+  }
+  void add_width(uint32_t width) {
+    fbb_.AddElement<uint32_t>(PlaneDesc::VT_WIDTH, width, 0);
+  }
+  void add_height(uint32_t height) {
+    fbb_.AddElement<uint32_t>(PlaneDesc::VT_HEIGHT, height, 0);
+  }
+  void add_stride(uint32_t stride) {
+    fbb_.AddElement<uint32_t>(PlaneDesc::VT_STRIDE, stride, 0);
+  }
+  void add_row_order(sdbridge::protocol::RowOrder row_order) {
+    fbb_.AddElement<uint8_t>(PlaneDesc::VT_ROW_ORDER, static_cast<uint8_t>(row_order), 0);
+  }
+  void add_depth_encoding(sdbridge::protocol::DepthEncoding depth_encoding) {
+    fbb_.AddElement<uint8_t>(PlaneDesc::VT_DEPTH_ENCODING, static_cast<uint8_t>(depth_encoding), 0);
+  }
+  void add_reversed_z(bool reversed_z) {
+    fbb_.AddElement<uint8_t>(PlaneDesc::VT_REVERSED_Z, static_cast<uint8_t>(reversed_z), 0);
+  }
+  void add_near(float near) {
+    fbb_.AddElement<float>(PlaneDesc::VT_NEAR, near, 0.0f);
+  }
+  void add_far(float far) {
+    fbb_.AddElement<float>(PlaneDesc::VT_FAR, far, 0.0f);
+  }
+  void add_normal_space(sdbridge::protocol::NormalSpace normal_space) {
+    fbb_.AddElement<uint8_t>(PlaneDesc::VT_NORMAL_SPACE, static_cast<uint8_t>(normal_space), 0);
+  }
+  void add_normal_encoding(sdbridge::protocol::NormalEncoding normal_encoding) {
+    fbb_.AddElement<uint8_t>(PlaneDesc::VT_NORMAL_ENCODING, static_cast<uint8_t>(normal_encoding), 0);
+  }
+  void add_motion_units(sdbridge::protocol::MotionUnits motion_units) {
+    fbb_.AddElement<uint8_t>(PlaneDesc::VT_MOTION_UNITS, static_cast<uint8_t>(motion_units), 0);
+  }
+  void add_motion_target(sdbridge::protocol::MotionTarget motion_target) {
+    fbb_.AddElement<uint8_t>(PlaneDesc::VT_MOTION_TARGET, static_cast<uint8_t>(motion_target), 0);
+  }
+  void add_motion_y_up(bool motion_y_up) {
+    fbb_.AddElement<uint8_t>(PlaneDesc::VT_MOTION_Y_UP, static_cast<uint8_t>(motion_y_up), 0);
+  }
+  void add_name(flatbuffers::Offset<flatbuffers::String> name) {
+    fbb_.AddOffset(PlaneDesc::VT_NAME, name);
+  }
+  explicit PlaneDescBuilder(flatbuffers::FlatBufferBuilder &_fbb)
+        : fbb_(_fbb) {
+    start_ = fbb_.StartTable();
+  }
+  flatbuffers::Offset<PlaneDesc> Finish() {
+    const auto end = fbb_.EndTable(start_);
+    auto o = flatbuffers::Offset<PlaneDesc>(end);
+    return o;
+  }
+};
+
+inline flatbuffers::Offset<PlaneDesc> CreatePlaneDesc(
+    flatbuffers::FlatBufferBuilder &_fbb,
+    sdbridge::protocol::PlaneKind kind = sdbridge::protocol::PlaneKind::Unknown,
+    sdbridge::protocol::PlaneFormat format = sdbridge::protocol::PlaneFormat::Unknown,
+    uint32_t width = 0,
+    uint32_t height = 0,
+    uint32_t stride = 0,
+    sdbridge::protocol::RowOrder row_order = sdbridge::protocol::RowOrder::Unknown,
+    sdbridge::protocol::DepthEncoding depth_encoding = sdbridge::protocol::DepthEncoding::Unknown,
+    bool reversed_z = false,
+    float near = 0.0f,
+    float far = 0.0f,
+    sdbridge::protocol::NormalSpace normal_space = sdbridge::protocol::NormalSpace::Unknown,
+    sdbridge::protocol::NormalEncoding normal_encoding = sdbridge::protocol::NormalEncoding::Unknown,
+    sdbridge::protocol::MotionUnits motion_units = sdbridge::protocol::MotionUnits::Unknown,
+    sdbridge::protocol::MotionTarget motion_target = sdbridge::protocol::MotionTarget::Unknown,
+    bool motion_y_up = false,
+    flatbuffers::Offset<flatbuffers::String> name = 0) {
+  PlaneDescBuilder builder_(_fbb);
+  builder_.add_name(name);
+  builder_.add_far(far);
+  builder_.add_near(near);
+  builder_.add_stride(stride);
+  builder_.add_height(height);
+  builder_.add_width(width);
+  builder_.add_motion_y_up(motion_y_up);
+  builder_.add_motion_target(motion_target);
+  builder_.add_motion_units(motion_units);
+  builder_.add_normal_encoding(normal_encoding);
+  builder_.add_normal_space(normal_space);
+  builder_.add_reversed_z(reversed_z);
+  builder_.add_depth_encoding(depth_encoding);
+  builder_.add_row_order(row_order);
+  builder_.add_format(format);
+  builder_.add_kind(kind);
+  return builder_.Finish();
+}
+
+inline flatbuffers::Offset<PlaneDesc> CreatePlaneDescDirect(
+    flatbuffers::FlatBufferBuilder &_fbb,
+    sdbridge::protocol::PlaneKind kind = sdbridge::protocol::PlaneKind::Unknown,
+    sdbridge::protocol::PlaneFormat format = sdbridge::protocol::PlaneFormat::Unknown,
+    uint32_t width = 0,
+    uint32_t height = 0,
+    uint32_t stride = 0,
+    sdbridge::protocol::RowOrder row_order = sdbridge::protocol::RowOrder::Unknown,
+    sdbridge::protocol::DepthEncoding depth_encoding = sdbridge::protocol::DepthEncoding::Unknown,
+    bool reversed_z = false,
+    float near = 0.0f,
+    float far = 0.0f,
+    sdbridge::protocol::NormalSpace normal_space = sdbridge::protocol::NormalSpace::Unknown,
+    sdbridge::protocol::NormalEncoding normal_encoding = sdbridge::protocol::NormalEncoding::Unknown,
+    sdbridge::protocol::MotionUnits motion_units = sdbridge::protocol::MotionUnits::Unknown,
+    sdbridge::protocol::MotionTarget motion_target = sdbridge::protocol::MotionTarget::Unknown,
+    bool motion_y_up = false,
+    const char *name = nullptr) {
+  auto name__ = name ? _fbb.CreateString(name) : 0;
+  return sdbridge::protocol::CreatePlaneDesc(
+      _fbb,
+      kind,
+      format,
+      width,
+      height,
+      stride,
+      row_order,
+      depth_encoding,
+      reversed_z,
+      near,
+      far,
+      normal_space,
+      normal_encoding,
+      motion_units,
+      motion_target,
+      motion_y_up,
+      name__);
+}
+
 /// client -> server, first message of every session.
 struct Hello FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   typedef HelloBuilder Builder;
@@ -1612,7 +2123,8 @@ inline flatbuffers::Offset<Error> CreateErrorDirect(
       session_closed);
 }
 
-/// client -> server: one input frame. ZeroMQ part 2 holds stride * height bytes of pixels.
+/// client -> server: one input frame. ZeroMQ part 2 holds stride * height bytes of pixels; protocol 1.3: parts
+/// 3, 4, ... hold the planes, one part each in the order of `planes` (only with the Planes capability).
 struct Frame FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   typedef FrameBuilder Builder;
   enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
@@ -1627,7 +2139,8 @@ struct Frame FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_COLOR_SPACE = 20,
     VT_ALPHA_MODE = 22,
     VT_CAPTURE_TIME_US = 24,
-    VT_SEND_TIME_US = 26
+    VT_SEND_TIME_US = 26,
+    VT_PLANES = 28
   };
   uint64_t session_id() const {
     return GetField<uint64_t>(VT_SESSION_ID, 0);
@@ -1665,6 +2178,9 @@ struct Frame FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   uint64_t send_time_us() const {
     return GetField<uint64_t>(VT_SEND_TIME_US, 0);
   }
+  const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>> *planes() const {
+    return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>> *>(VT_PLANES);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint64_t>(verifier, VT_SESSION_ID, 8) &&
@@ -1679,6 +2195,9 @@ struct Frame FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyField<uint8_t>(verifier, VT_ALPHA_MODE, 1) &&
            VerifyField<uint64_t>(verifier, VT_CAPTURE_TIME_US, 8) &&
            VerifyField<uint64_t>(verifier, VT_SEND_TIME_US, 8) &&
+           VerifyOffset(verifier, VT_PLANES) &&
+           verifier.VerifyVector(planes()) &&
+           verifier.VerifyVectorOfTables(planes()) &&
            verifier.EndTable();
   }
 };
@@ -1723,6 +2242,9 @@ struct FrameBuilder {
   void add_send_time_us(uint64_t send_time_us) {
     fbb_.AddElement<uint64_t>(Frame::VT_SEND_TIME_US, send_time_us, 0);
   }
+  void add_planes(flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>>> planes) {
+    fbb_.AddOffset(Frame::VT_PLANES, planes);
+  }
   explicit FrameBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -1747,12 +2269,14 @@ inline flatbuffers::Offset<Frame> CreateFrame(
     sdbridge::protocol::ColorSpace color_space = sdbridge::protocol::ColorSpace::Unknown,
     sdbridge::protocol::AlphaMode alpha_mode = sdbridge::protocol::AlphaMode::Unknown,
     uint64_t capture_time_us = 0,
-    uint64_t send_time_us = 0) {
+    uint64_t send_time_us = 0,
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>>> planes = 0) {
   FrameBuilder builder_(_fbb);
   builder_.add_send_time_us(send_time_us);
   builder_.add_capture_time_us(capture_time_us);
   builder_.add_frame_id(frame_id);
   builder_.add_session_id(session_id);
+  builder_.add_planes(planes);
   builder_.add_stride(stride);
   builder_.add_height(height);
   builder_.add_width(width);
@@ -1762,6 +2286,39 @@ inline flatbuffers::Offset<Frame> CreateFrame(
   builder_.add_row_order(row_order);
   builder_.add_pixel_format(pixel_format);
   return builder_.Finish();
+}
+
+inline flatbuffers::Offset<Frame> CreateFrameDirect(
+    flatbuffers::FlatBufferBuilder &_fbb,
+    uint64_t session_id = 0,
+    uint32_t stream_id = 0,
+    uint64_t frame_id = 0,
+    uint32_t width = 0,
+    uint32_t height = 0,
+    uint32_t stride = 0,
+    sdbridge::protocol::PixelFormat pixel_format = sdbridge::protocol::PixelFormat::Unknown,
+    sdbridge::protocol::RowOrder row_order = sdbridge::protocol::RowOrder::Unknown,
+    sdbridge::protocol::ColorSpace color_space = sdbridge::protocol::ColorSpace::Unknown,
+    sdbridge::protocol::AlphaMode alpha_mode = sdbridge::protocol::AlphaMode::Unknown,
+    uint64_t capture_time_us = 0,
+    uint64_t send_time_us = 0,
+    const std::vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>> *planes = nullptr) {
+  auto planes__ = planes ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>>(*planes) : 0;
+  return sdbridge::protocol::CreateFrame(
+      _fbb,
+      session_id,
+      stream_id,
+      frame_id,
+      width,
+      height,
+      stride,
+      pixel_format,
+      row_order,
+      color_space,
+      alpha_mode,
+      capture_time_us,
+      send_time_us,
+      planes__);
 }
 
 /// server -> client: one output frame. ZeroMQ part 2 holds stride * height bytes of pixels.
