@@ -17,7 +17,7 @@ from sdbridge.commands import serve
 from sdbridge.config import ConfigError, ServerConfig, parse_config, with_overrides
 from sdbridge.errors import ProtocolError, TransportError
 from sdbridge.protocol import messages as m
-from sdbridge.serving.metrics import gpu_memory
+from sdbridge.serving.metrics import Hist, gpu_memory
 from sdbridge.transport.client import BridgeClient
 from tests.conftest import wait_for
 from tests.scaleout.helpers import get, identity_server
@@ -154,3 +154,13 @@ def test_serve_flags_and_config_section() -> None:
         with_overrides(ServerConfig(), metrics={"port": 70000})
     with pytest.raises(ConfigError, match=r"metrics\.drain_grace_s=-1"):
         with_overrides(ServerConfig(), metrics={"drain_grace_s": -1.0})
+
+
+def test_histogram_buckets_are_cumulative_with_sum_and_count() -> None:
+    hist = Hist("sdbridge_test_seconds", "test", bounds=(0.01, 0.1, 1.0))
+    for value in (0.005, 0.01, 0.05, 0.5, 2.0, 3.0):
+        hist.observe(value)
+    samples = {(s.name, s.labels.get("le", "")): s.value for s in hist.family().samples}
+    assert [samples[("sdbridge_test_seconds_bucket", le)] for le in ("0.01", "0.1", "1.0", "+Inf")] == [2, 3, 4, 6]
+    assert samples[("sdbridge_test_seconds_count", "")] == 6
+    assert samples[("sdbridge_test_seconds_sum", "")] == pytest.approx(5.565)

@@ -15,13 +15,20 @@ draining; gpu_memory_{allocated,reserved}_bytes where torch reports them (CUDA d
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 
 from sdbridge.config import ServerConfig
 from sdbridge.protocol import messages as m
@@ -33,6 +40,30 @@ log = logging.getLogger(__name__)
 #: Latency buckets (seconds): from 1 ms on a fast GPU to 10 s on a CPU.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _FRAME_COUNTERS = ("in", "out", "dropped", "skipped")
+
+
+class Hist:
+    """A histogram kept by the I/O thread alone (a bisect and two additions per value, no lock: prometheus_client's
+    Histogram locks and walks its buckets, several times the cost per frame) and read at scrape time."""
+
+    def __init__(self, name: str, doc: str, bounds: Sequence[float] = LATENCY_BUCKETS) -> None:
+        self.name, self.doc = name, doc
+        self.bounds = tuple(bounds)
+        self.counts = [0] * (len(self.bounds) + 1)  # the last one: above every bound (+Inf)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        """Count one value (seconds)."""
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def family(self) -> HistogramMetricFamily:
+        """The Prometheus histogram now (cumulative buckets from one copy of the counts)."""
+        counts, running, buckets = list(self.counts), 0, []
+        for bound, count in zip((*map(str, self.bounds), "+Inf"), counts, strict=True):
+            running += count
+            buckets.append((bound, running))
+        return HistogramMetricFamily(self.name, self.doc, buckets=buckets, sum_value=self.total)
 
 
 class ReplicaState(Protocol):
@@ -63,10 +94,9 @@ class MetricsObserver:
         self.model: Any = None  # sdbridge.served_model.ModelDescription, set by bind()
         self.registry = CollectorRegistry(auto_describe=True)
         self._closed_counts = [0, 0, 0, 0]  # frame counters of the sessions already closed
-        hist = {"registry": self.registry, "buckets": LATENCY_BUCKETS}
-        self.latency = Histogram("sdbridge_latency_seconds", "frame received -> its result sent", **hist)
-        self.inference = Histogram("sdbridge_inference_seconds", "model time of one result", **hist)
-        self.queue_wait = Histogram("sdbridge_queue_wait_seconds", "frame waiting for the worker", **hist)
+        self.latency = Hist("sdbridge_latency_seconds", "frame received -> its result sent")
+        self.inference = Hist("sdbridge_inference_seconds", "model time of one result")
+        self.queue_wait = Hist("sdbridge_queue_wait_seconds", "frame waiting for the worker")
         self.registry.register(_Collector(self))
         self.gpu_memory: Callable[[], dict[str, float]] = lambda: gpu_memory(config.model.device)
 
@@ -134,6 +164,8 @@ class _Collector:
         for code, count in sorted(dict(o.stats.rejected).items()):
             errors.add_metric([code], count)
         yield errors
+        for hist in (o.latency, o.inference, o.queue_wait):
+            yield hist.family()
         yield from self._replica()
 
     def _replica(self) -> Iterator[Metric]:
