@@ -53,6 +53,6 @@ def shaped_bench(comps: Components, size: int, frames: int, steps: tuple[int, ..
         ms = 1000 / row.fps
         log.info("%s: %.3f frames/s, limit %.0f ms of %.0f ms", name, row.fps, limit_ms, ms)
         lines.append(f"| {name} | {row.fps:.3f} | {ms:.0f} | " + " | ".join(f"{row.stages_ms[s]:.0f}" for s in STAGES)
-                     + f" | {frame_gmac:.3g} | {limit_ms:.3g} | {limit_ms / ms:.1%} |")
+                     + f" | {frame_gmac:.4g} | {limit_ms:.4g} | {limit_ms / ms:.1%} |")
     lines += ["", compute_table(stages, peak, comps.dtype)]
     return "\n".join(lines)
