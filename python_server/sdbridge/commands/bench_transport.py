@@ -1,4 +1,5 @@
-"""`sdbridge bench transport`: parses the flags; the measurement is sdbridge.bench.transport."""
+"""`sdbridge bench transport`: parses the flags; the measurement is sdbridge.bench.transport (with --via: what a
+balancer adds, sdbridge.bench.balancer)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames in flight for throughput; also the server's credits (default 2)")
     parser.add_argument("--jpeg-quality", type=int, default=90)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the three methods")
+    parser.add_argument("--via", default=None, metavar="HOST:PORT",
+                        help="instead: p50 round trip through this balancer (deploy/haproxy) against --direct")
+    parser.add_argument("--direct", default=None, metavar="HOST:PORT",
+                        help="with --via: the identity replica behind the balancer, measured straight")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the three measurements and print the table and the ratios against the goals."""
+    """Run the three measurements and print the table and the ratios against the goals (with --via: the
+    balancer's added p50)."""
+    if args.via is not None or args.direct is not None:
+        return _run_via(args)
     from sdbridge.bench.transport import report, run_benchmark
 
     print(f"running {args.rounds} rounds of raw echo, bridge and websocket+JPEG at {args.size}x{args.size} ...",
@@ -29,4 +37,22 @@ def run(args: argparse.Namespace) -> int:
     measurements = run_benchmark(args.size, args.frames, args.latency_frames, args.window, args.jpeg_quality,
                                  args.rounds)
     print("\n".join(report(measurements, args.size, args.window, args.rounds)))
+    return 0
+
+
+def _run_via(args: argparse.Namespace) -> int:
+    from sdbridge.bench import balancer
+    from sdbridge.errors import ConfigError
+
+    if args.via is None or args.direct is None:
+        raise ConfigError("--via and --direct go together: the balancer and the replica behind it, e.g. "
+                          "--via 127.0.0.1:5555 --direct 127.0.0.1:5601")
+    try:
+        via, direct = balancer.endpoint_of(args.via, "--via"), balancer.endpoint_of(args.direct, "--direct")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"running {args.rounds} alternating rounds of {args.latency_frames} round trips, {direct} and {via} ...",
+          flush=True)
+    paths = balancer.measure(direct, via, args.size, args.latency_frames, args.rounds)
+    print("\n".join(balancer.report(paths, args.size)))
     return 0
