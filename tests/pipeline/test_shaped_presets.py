@@ -135,3 +135,29 @@ def test_sd_turbo_shaped_loads_and_runs_frames_on_the_cpu() -> None:
     first, second = pipe(frames[0]), pipe(frames[1])
     assert not first.is_warmup and first.image.shape == (64, 64, 3)
     assert first.image.std() > 1 and not np.array_equal(first.image, second.image)
+
+
+def test_bench_pipeline_sends_a_shaped_model_to_the_shaped_bench(monkeypatch: pytest.MonkeyPatch,
+                                                                 tiny: Components) -> None:
+    """`sdbridge bench pipeline --model sd-turbo-shaped --steps 1` reaches shaped_bench with its steps, never the
+    full configuration matrix (the load itself is replaced by the tiny components here: the slow test loads it)."""
+    import argparse
+
+    import sdbridge.pipeline
+    from sdbridge.bench import pipeline_bench, shaped_bench
+    from sdbridge.commands import bench_pipeline
+
+    loaded, seen = [], {}
+    monkeypatch.setattr(sdbridge.pipeline, "load_components",
+                        lambda name, device, dtype: loaded.append((name, device, dtype)) or tiny)
+    monkeypatch.setattr(pipeline_bench, "run_pipeline_bench", lambda *a, **k: pytest.fail("the full matrix ran"))
+    monkeypatch.setattr(shaped_bench, "shaped_bench",
+                        lambda comps, size, frames, steps: seen.update(size=size, frames=frames, steps=steps) or "ok")
+    parser = argparse.ArgumentParser()
+    bench_pipeline.add_arguments(parser)
+    printed: list[str] = []
+    monkeypatch.setattr("builtins.print", printed.append)
+    args = parser.parse_args(["--model", "sd-turbo-shaped", "--steps", "1", "--frames", "3", "--dtype", "bfloat16"])
+    assert bench_pipeline.run(args) == 0
+    assert printed == ["ok"] and loaded == [("sd-turbo-shaped", "cpu", torch.bfloat16)]
+    assert seen == {"size": 256, "frames": 3, "steps": (1,)}
