@@ -286,3 +286,28 @@ def control_tensor(image: np.ndarray | torch.Tensor, width: int, height: int, fb
         tensor = torch.nn.functional.interpolate(tensor, size=(height, width), mode="bilinear", antialias=True,
                                                  align_corners=False)
     return tensor.expand(fbs, -1, -1, -1).to(dtype).contiguous()
+
+
+def tiny_controlnet(components: Any, seed: int = 0) -> torch.nn.Module:
+    """A random-weight ControlNet for a random preset's UNet ("tiny", "tiny-sdxl": tests and demos), built with
+    diffusers' ControlNetModel.from_unet. Its zero-initialised output convolutions (which make a fresh ControlNet
+    add nothing) get small random weights, so that it changes the image, and its conditioning embedding He-scaled
+    ones (with the default initialisation the embedding fades through its convolutions and hardly depends on the
+    image)."""
+    from diffusers import ControlNetModel
+
+    factor = components.vae_scale_factor  # the conditioning embedding downsamples by 2 per block after the first
+    blocks = int(np.log2(factor)) + 1
+    net = ControlNetModel.from_unet(components.unet, conditioning_embedding_out_channels=(8,) * (blocks - 1) + (16,))
+    generator = torch.Generator().manual_seed(seed)
+    embedding = net.controlnet_cond_embedding
+    zeroed = [embedding.conv_out, *net.controlnet_down_blocks, net.controlnet_mid_block]
+    with torch.no_grad():
+        for module in zeroed:
+            for param in module.parameters():
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.05)
+        for conv in [embedding.conv_in, *embedding.blocks, embedding.conv_out]:  # He-scaled: the default init fades
+            fan_in = conv.weight[0].numel()
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+    net = net.to(components.device).eval()
+    return net if components.dtype == torch.float32 else net.to(components.dtype)  # (diffusers warns on any cast)

@@ -21,14 +21,17 @@ import torch
 
 from sdbridge.errors import ConfigError
 from sdbridge.pipeline.config import StreamResult
+from sdbridge.pipeline.controlnet import ControlInputs
 from sdbridge.pipeline.live_lora import live_weights
 from sdbridge.pipeline.stream import PendingFrames, StagedFrame, StreamPipeline, UnetRequest
 
 
 def can_share(a: StreamPipeline, b: StreamPipeline) -> bool:
-    """True when the UNet requests of a and b can be concatenated: same components, latent size and live LoRA
-    weights (one UNet call runs its adapters at one set of weights)."""
+    """True when the UNet requests of a and b can be concatenated: same components, latent size, live LoRA
+    weights (one UNet call runs its adapters at one set of weights) and ControlNet models (their residuals are
+    computed for the whole batch, each sample at its own pipeline's scale)."""
     return (a.components is b.components and a.config.use_denoising_batch and b.config.use_denoising_batch
+            and a.control.nets is b.control.nets
             and live_weights(a.components.live_loras, a.config.lora_weights)
             == live_weights(b.components.live_loras, b.config.lora_weights)
             and (a.config.width, a.config.height) == (b.config.width, b.config.height))
@@ -113,6 +116,8 @@ def _merged_unet(pipe: StreamPipeline, requests: list[UnetRequest], keep: bool) 
     added = None
     if requests[0].added is not None:
         added = {key: torch.cat([r.added[key] for r in requests]) for key in requests[0].added}  # type: ignore[index]
+    controls = [r.control for r in requests if r.control is not None]  # all or none: can_share
+    control = ControlInputs.concat(controls) if controls else None
     out = pipe.call_unet(torch.cat([r.sample for r in requests]), torch.cat([r.timesteps for r in requests]),
-                         torch.cat([r.embeds for r in requests]), added)  # (sum of len(r), C, h, w)
+                         torch.cat([r.embeds for r in requests]), added, control)  # (sum of len(r), C, h, w)
     return list(torch.split(out.clone() if keep else out, [len(r) for r in requests]))
