@@ -209,7 +209,8 @@ def structured(rng: random.Random, golden: dict[str, m.Message]) -> list[bytes]:
     changes: dict[str, Any] = {}
     for f in fields(base):  # type: ignore[arg-type]
         if rng.random() < 0.4:
-            changes[f.name] = _hostile_value(rng, getattr(base, f.name))
+            value = getattr(base, f.name)
+            changes[f.name] = _hostile_planes(rng, value) if f.name == "planes" else _hostile_value(rng, value)
     try:
         message = replace(base, **changes)  # type: ignore[type-var]
         header = codec.encode(message)
@@ -219,14 +220,30 @@ def structured(rng: random.Random, golden: dict[str, m.Message]) -> list[bytes]:
     if isinstance(message, m.FrameHeader):
         size = message.stride * message.height if 0 <= message.stride * message.height <= MAX_BYTES else 64
         parts.append(bytes(size + rng.choice((0, 0, 0, -1, 1))) if size > 0 else b"")
+        for plane in message.planes:  # protocol 1.3: a part per plane, its size sometimes off by one
+            size = plane.stride * plane.height if 0 <= plane.stride * plane.height <= MAX_BYTES else 64
+            parts.append(rng.randbytes(max(0, size + rng.choice((0, 0, 0, -1, 1)))))
     return parts
 
 
-def hello() -> list[bytes]:
+def _hostile_planes(rng: random.Random, planes: tuple[m.PlaneDesc, ...]) -> tuple[m.PlaneDesc, ...]:
+    """Frame.planes with hostile field values (kinds, formats, sizes, near/far...), sometimes one more or less."""
+    out = []
+    for plane in planes:
+        changes = {f.name: _hostile_value(rng, getattr(plane, f.name)) for f in fields(plane) if rng.random() < 0.3}
+        out.append(replace(plane, **changes))
+    if out and rng.random() < 0.2:
+        out.append(out[0]) if rng.random() < 0.5 else out.pop()
+    return tuple(out)
+
+
+def hello(planes: bool = False) -> list[bytes]:
+    """A Hello with Credits (and the Planes capability when `planes`: its frames' planes reach the server's checks)."""
     from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
+    caps = m.Capability.CREDITS | (m.Capability.PLANES if planes else m.Capability.NONE)
     return [codec.encode(m.Hello(protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR, client_name="fuzz",
-                                 capabilities=m.Capability.CREDITS, pixel_formats=(m.PixelFormat.RGBA8,)))]
+                                 capabilities=caps, pixel_formats=(m.PixelFormat.RGBA8,)))]
 
 
 def good_frame(rng: random.Random) -> list[bytes]:
@@ -235,6 +252,20 @@ def good_frame(rng: random.Random) -> list[bytes]:
     stride = w * fmt.bytes_per_pixel + rng.choice((0, 0, 4))
     header = m.FrameHeader(frame_id=rng.randint(1, 10**6), width=w, height=h, stride=stride, pixel_format=fmt)
     return [codec.encode(header), bytes(stride * h)]
+
+
+def planes_frame(rng: random.Random) -> list[bytes]:
+    """A valid frame with a depth and a motion plane (protocol 1.3); the depth sometimes holds a NaN."""
+    w, h = rng.randint(1, 16), rng.randint(1, 16)
+    depth = m.PlaneDesc(m.PlaneKind.DEPTH, m.PlaneFormat.R32_F, w, h, 4 * w, depth_encoding=m.DepthEncoding.LINEAR)
+    motion = m.PlaneDesc(m.PlaneKind.MOTION, m.PlaneFormat.RG16_F, w, h, 4 * w, motion_units=m.MotionUnits.UV,
+                         motion_target=m.MotionTarget.NEXT)
+    header = m.FrameHeader(frame_id=rng.randint(1, 10**6), width=w, height=h, stride=4 * w,
+                           pixel_format=m.PixelFormat.RGBA8, planes=(depth, motion)[:rng.randint(1, 2)])
+    depth_bytes = bytearray(4 * w * h)
+    if rng.random() < 0.3:
+        depth_bytes[0:4] = b"\x00\x00\xc0\x7f"  # NaN
+    return [codec.encode(header), bytes(4 * w * h), bytes(depth_bytes), bytes(4 * w * h)][:2 + len(header.planes)]
 
 
 def mutate(rng: random.Random, parts: list[bytes]) -> list[bytes]:
@@ -261,7 +292,7 @@ def mutate(rng: random.Random, parts: list[bytes]) -> list[bytes]:
             del b[start:start + rng.randint(1, 16)]
         elif op == 6 and len(out) > 1:
             del out[i]
-        elif op == 7 and len(out) < 4:
+        elif op == 7 and len(out) < 10:  # (a Frame may have up to limits.max_planes plane parts)
             out.append(bytearray(rng.randbytes(rng.randint(0, 64))))
         elif op == 8 and len(out) > 1:
             out.reverse()
@@ -278,16 +309,16 @@ def generate(seed: int, count: int) -> Iterator[tuple[int, list[bytes]]]:
     rng = random.Random(seed)
     golden = _golden()
     corpus: list[list[bytes]] = [[codec.encode(msg)] for msg in golden.values()]
-    corpus += [hello(), good_frame(rng), good_frame(rng)]
+    corpus += [hello(), hello(planes=True), good_frame(rng), good_frame(rng), planes_frame(rng), planes_frame(rng)]
     for _ in range(count):
         who = rng.randrange(len(IDENTITIES))
         r = rng.random()
         if r < 0.06:
-            parts = hello()
+            parts = hello(planes=rng.random() < 0.5)
         elif r < 0.08:
             parts = [codec.encode(m.Bye(reason="fuzz"))]
         elif r < 0.18:
-            parts = good_frame(rng)
+            parts = good_frame(rng) if rng.random() < 0.7 else planes_frame(rng)
         elif r < 0.35:
             parts = structured(rng, golden)
             if rng.random() < 0.1:

@@ -80,3 +80,22 @@ def test_harness_reports_an_unanswered_input(monkeypatch: pytest.MonkeyPatch) ->
     harness = ServerHarness(trace_every=0)
     harness.feed(0, [b"garbage"])
     assert len(harness.report.failures) == 1 and "exactly once" in harness.report.failures[0]
+
+
+def test_the_fuzzer_s_plane_frames_reach_the_server_s_plane_checks() -> None:
+    import random
+
+    from .fuzz_harness import planes_frame
+
+    rng = random.Random(3)
+    frames = [planes_frame(rng) for _ in range(40)]
+    nan = [f for f in frames if f[2][:4] == b"\x00\x00\xc0\x7f"]
+    clean = [f for f in frames if f[2][:4] != b"\x00\x00\xc0\x7f"]
+    assert nan and clean  # both kinds generated
+    harness = ServerHarness(trace_every=0)
+    harness.feed(0, hello(planes=True))
+    harness.feed(0, clean[0])
+    assert harness.server.stats.accepted == 2 and harness.server.stats.rejected_total == 0
+    harness.feed(1, hello(planes=True))
+    harness.feed(1, nan[0])  # refused by sdbridge.runtime.planes (finite values), answered with an Error
+    assert harness.server.stats.rejected_total == 1 and harness.report.failures == []

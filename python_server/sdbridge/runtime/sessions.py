@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdbridge.errors import BridgeError
-from sdbridge.protocol.messages import ErrorCode
+from sdbridge.protocol.messages import Capability, ErrorCode
 from sdbridge.runtime import budgets
 from sdbridge.runtime.pixels import Layout
+from sdbridge.runtime.planes import Plane
 from sdbridge.runtime.queues import BoundedFifo, LatestSlot
 
 
@@ -54,6 +55,9 @@ class FrameJob:
     # set when the worker thread takes it (the I/O thread may wait for that); None: nobody waits (inline)
     taken: threading.Event | None = field(default_factory=threading.Event)
     client_send_us: int = 0  # Frame.send_time_us (client clock), echoed in the Result for the round trip
+    # protocol 1.3: the frame's auxiliary planes (depth, normals, ids, motion, control images) as read-only numpy views
+    # with their descriptions (sdbridge.runtime.planes); the pipeline does not read them yet
+    planes: tuple[Plane, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,8 @@ class Session:
     txt2img: bool = False
     txt2img_owed: int = 0
     txt2img_frame_id: int = 0
+    # the capabilities negotiated in the Welcome (the intersection of the client's and the server's)
+    capabilities: Capability = Capability.NONE
     event_tokens: float = -1.0  # GameEvent/State token bucket (-1 = full, not yet used)
     event_time: float = 0.0
 

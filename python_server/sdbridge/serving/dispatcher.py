@@ -4,7 +4,9 @@ observers, a client's Credit (txt2img requests) to sdbridge.serving.txt2img, Sta
 
 Every message is checked before anything is allocated for it: part count, part size against
 limits.max_message_bytes, the FlatBuffers verifier (in the codec), then header fields against the limits.
-A refused message gets an Error naming the field and the limit; the session and the server stay up.
+A refused message gets an Error naming the field and the limit; the session and the server stay up. A Frame's
+planes (protocol 1.3, parts 3, 4, ...) need the Planes capability and pass sdbridge.runtime.planes' checks before
+they reach the FrameJob as numpy views.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sdbridge.errors import BridgeError, FieldError, ProtocolError
 from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m
 from sdbridge.runtime import budgets
+from sdbridge.runtime import planes as frame_planes
 from sdbridge.runtime.pixels import Layout
 from sdbridge.runtime.sessions import FrameJob, PipelineUpdate, Session, SessionTable
 from sdbridge.runtime.worker import Worker
@@ -79,7 +82,7 @@ class Dispatcher:
         lim = config.limits
         self._limits = codec.DecodeLimits(max_width=lim.max_width, max_height=lim.max_height,
                                           max_message_bytes=lim.max_message_bytes,
-                                          max_text_chars=lim.max_text_chars)
+                                          max_text_chars=lim.max_text_chars, max_planes=lim.max_planes)
 
     # ------------------------------------------------------------------ decode and route
 
@@ -138,7 +141,7 @@ class Dispatcher:
         try:
             header = codec.decode(parts[0].buffer, _PEEK_LIMITS)
         except ProtocolError as exc:
-            return len(parts) == 2 and exc.code in _IMAGE_HEADER_ERRORS, None
+            return len(parts) >= 2 and exc.code in _IMAGE_HEADER_ERRORS, None  # (a Frame's planes: more parts)
         if isinstance(header, m.FrameHeader):
             return True, header.frame_id
         return False, None
@@ -157,7 +160,7 @@ class Dispatcher:
             return
         if isinstance(message, m.FrameHeader):
             assert pixels is not None  # decode_multipart guarantees the pixel part of a Frame
-            self.on_frame(session, message, pixels, parts[1])
+            self.on_frame(session, message, pixels, parts)
             return
         if isinstance(message, m.Prompt):
             self.on_prompt(session, message)
@@ -187,8 +190,8 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ frames
 
-    def on_frame(self, session: Session, header: m.FrameHeader, pixels: memoryview, owner: zmq.Frame) -> None:
-        """A Frame whose header, limits and pixel size the codec already checked."""
+    def on_frame(self, session: Session, header: m.FrameHeader, pixels: memoryview, parts: list[zmq.Frame]) -> None:
+        """A Frame whose header, limits, pixel and plane sizes the codec already checked."""
         fid = header.frame_id
         session.last_frame_at = time.monotonic()  # limits.idle_session_s counts from the last Frame
         check_stream("Frame", header.stream_id)
@@ -200,10 +203,12 @@ class Dispatcher:
             raise FrameError(m.ErrorCode.NO_CREDIT, "Frame",
                              f"Frame {fid} arrived with {session.in_flight} frames in flight and "
                              f"credits={session.credits}; wait for a Result or Credit before sending")
+        planes = self.frame_planes(session, header, parts) if header.planes else ()
         layout = Layout(header.width, header.height, header.stride, fmt, rows)
         inline = self.inline and self.worker is not None
         job = FrameJob(fid, header.stream_id, layout, pixels, time.perf_counter(), header.capture_time_us,
-                       keep=owner, taken=None if inline else threading.Event(), client_send_us=header.send_time_us)
+                       keep=parts[1], taken=None if inline else threading.Event(), client_send_us=header.send_time_us,
+                       planes=planes)
         # observers see the frame before it is counted (rules effects timed in frames end before the frame that
         # reaches their end; their pipeline changes are queued ahead of it)
         self.observers.input_accepted(session, header, job)
@@ -221,6 +226,16 @@ class Dispatcher:
             self.outbound.give_credit(session, 1)
         elif self.worker is not None:
             self.worker.hand_over(job)
+
+    def frame_planes(self, session: Session, header: m.FrameHeader,
+                     parts: list[zmq.Frame]) -> tuple[frame_planes.Plane, ...]:
+        """A Frame's planes as numpy views, once the session may send them and they pass the server's checks."""
+        if not session.capabilities & m.Capability.PLANES:
+            raise FrameError(m.ErrorCode.BAD_PARAM, "Frame.planes",
+                             f"Frame {header.frame_id} carries {len(header.planes)} planes but session "
+                             f"{session.session_id} did not negotiate the Planes capability; offer "
+                             f"Capability.PLANES in Hello (and check Welcome.capabilities) or send no planes")
+        return frame_planes.from_wire(header.planes, codec.plane_parts(parts))  # (the views keep their parts alive)
 
     # ------------------------------------------------------------------ control messages
 

@@ -44,6 +44,8 @@ class Handshake:
         self.observers = observers
         self.model: ModelDescription | None = None  # set once the model is loaded
         self.capabilities = SERVER_CAPABILITIES  # what this server offers; optional parts add theirs (offer)
+        if config.limits.max_planes:  # Frame.planes (protocol 1.3): depth, normals, ... after the pixels
+            self.capabilities |= m.Capability.PLANES
         self.drain: Drain | None = None  # set by the server: a draining replica opens no session
 
     def offer(self, capabilities: m.Capability) -> None:
@@ -81,6 +83,7 @@ class Handshake:
         except SessionLimitError as exc:
             out.error(identity, m.ErrorCode.SESSION_LIMIT, str(exc), "limits.max_sessions", session_closed=True)
             return
+        session.capabilities = decision.capabilities  # what this session may use (e.g. Frame.planes)
         out.stats.sessions_opened += 1
         out.send(identity, self.welcome(session, decision.capabilities, decision.pixel_formats, decision.warning))
         self.observers.session_opened(session)

@@ -35,6 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import zmq
@@ -44,9 +45,10 @@ from sdbridge.protocol import handshake
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MINOR
 from sdbridge.transport import client_messages as build
+from sdbridge.transport import client_planes
 from sdbridge.transport.client_io import ClientSocket, curve_keys
 from sdbridge.transport.client_retry import Backoff, with_backoff
-from sdbridge.transport.client_session import FrameBook, SessionReplay
+from sdbridge.transport.client_session import FrameBook, PlaneBatch, SessionReplay
 
 log = logging.getLogger(__name__)
 
@@ -230,24 +232,24 @@ class BridgeClient:
 
     # ------------------------------------------------------------------ frames
 
-    def submit(self, image: np.ndarray, *, stream_id: int = 0) -> int | None:
-        """Send one frame: (H, W, 4) RGBA or (H, W, 3) RGB uint8, top-down.
+    def submit(self, image: np.ndarray, *, stream_id: int = 0, planes: Mapping[str, np.ndarray] | None = None,
+               plane_info: Mapping[str, Mapping[str, Any]] | None = None) -> int | None:
+        """Send one frame, (H, W, 4) RGBA or (H, W, 3) RGB uint8 top-down, and its `planes` (see client_planes).
 
-        Returns its frame id, or None when no credit is left: the frame then waits as the one pending
-        frame (replacing an older pending one) and goes out when credit returns. Do not modify
-        `image` until its result arrives: large frames are sent without copying.
-        """
+        Returns its frame id, or None when no credit is left: the frame then waits as the one pending frame (replacing
+        an older one) and goes out when credit returns. Do not modify `image` or a plane until its result arrives."""
         build.check_image(image, self.welcome)
         build.check_txt2img_off(self.txt2img)
         self._ensure_session()
+        extra = client_planes.frame_planes(planes, plane_info, self.welcome)  # descriptions, arrays
         frame_id = self._frames.new_id()
         image = np.ascontiguousarray(image)
         if self.credits <= 0:
-            if self._frames.hold((frame_id, image, stream_id)):
+            if self._frames.hold((frame_id, image, stream_id, extra)):
                 self.counters.replaced_pending += 1
             self._heartbeat()
             return None
-        self._send_frame(frame_id, image, stream_id)
+        self._send_frame(frame_id, image, stream_id, extra)
         return frame_id
 
     def receive(self, timeout: float = 5.0) -> BridgeResult | None:
@@ -368,8 +370,8 @@ class BridgeClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _send_frame(self, frame_id: int, image: np.ndarray, stream_id: int) -> None:
-        self._io.send_frame(build.frame_header(frame_id, image, self.session_id, stream_id), image)
+    def _send_frame(self, frame_id: int, image: np.ndarray, stream_id: int, extra: PlaneBatch = ((), ())) -> None:
+        self._io.send_frame(build.frame_header(frame_id, image, self.session_id, stream_id, extra[0]), image, extra[1])
         self.credits -= 1
         self.counters.frames_sent += 1
         self._frames.sent(frame_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import zmq
@@ -100,13 +100,15 @@ class ClientSocket:
         with contextlib.suppress(TransportError, zmq.ZMQError):
             self.send(message)
 
-    def send_frame(self, header: m.FrameHeader, image: np.ndarray) -> None:
-        """Send a frame: the header copied (small), the pixels zero-copy, as one message."""
+    def send_frame(self, header: m.FrameHeader, image: np.ndarray, planes: Sequence[np.ndarray] = ()) -> None:
+        """Send a frame: the header copied (small), the pixels and planes (protocol 1.3) zero-copy, as one message."""
         assert self.sock is not None
         try:
             # one message: libzmq checks the HWM at its first part
             self.sock.send(codec.encode(header), NOBLOCK_MORE)
-            self.sock.send(image, NOBLOCK, copy=False)
+            self.sock.send(image, NOBLOCK_MORE if planes else NOBLOCK, copy=False)
+            for i, plane in enumerate(planes):
+                self.sock.send(plane, NOBLOCK_MORE if i + 1 < len(planes) else NOBLOCK, copy=False)
         except zmq.Again as exc:
             raise TransportError(f"send queue to {self.endpoint} is full; the server is not reading") from exc
         self.last_sent = time.monotonic()

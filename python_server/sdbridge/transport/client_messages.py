@@ -17,10 +17,10 @@ from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 #: What this client can do (sent in its Hello); GAME_EVENTS: send_event and set_state; TXT2IMG: set_params(txt2img=)
-#: and request_frames
+#: and request_frames; PLANES: submit(planes=...)
 CLIENT_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
                        | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND | m.Capability.NOTICES
-                       | m.Capability.GAME_EVENTS | m.Capability.TXT2IMG)
+                       | m.Capability.GAME_EVENTS | m.Capability.TXT2IMG | m.Capability.PLANES)
 #: Where the client's parameter errors say the value came from
 _PARAMS_SOURCE = "BridgeClient.set_params"
 
@@ -58,15 +58,17 @@ def check_image(image: np.ndarray, welcome: m.Welcome | None) -> None:
                          f"{welcome.max_width}x{welcome.max_height}; resize it")
 
 
-def frame_header(frame_id: int, image: np.ndarray, session_id: int, stream_id: int) -> m.FrameHeader:
-    """The header of a packed, top-down sRGB frame (RGBA8 with straight alpha, or RGB8), stamped now."""
+def frame_header(frame_id: int, image: np.ndarray, session_id: int, stream_id: int,
+                 planes: tuple[m.PlaneDesc, ...] = ()) -> m.FrameHeader:
+    """The header of a packed, top-down sRGB frame (RGBA8 with straight alpha, or RGB8) with `planes`, stamped now."""
     h, w, channels = image.shape
     fmt = m.PixelFormat.RGBA8 if channels == 4 else m.PixelFormat.RGB8
     now = now_us()
     return m.FrameHeader(frame_id=frame_id, width=w, height=h, stride=w * channels, pixel_format=fmt,
                          row_order=m.RowOrder.TOP_DOWN, color_space=m.ColorSpace.SRGB,
                          alpha_mode=m.AlphaMode.STRAIGHT if channels == 4 else m.AlphaMode.IGNORE,
-                         session_id=session_id, stream_id=stream_id, capture_time_us=now, send_time_us=now)
+                         session_id=session_id, stream_id=stream_id, capture_time_us=now, send_time_us=now,
+                         planes=planes)
 
 
 def result_image(header: m.ResultHeader, pixels: memoryview) -> np.ndarray:

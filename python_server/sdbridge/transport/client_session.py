@@ -17,8 +17,10 @@ import numpy as np
 from sdbridge import params
 from sdbridge.protocol import messages as m
 
-#: A frame waiting for credit: (frame_id, image, stream_id)
-PendingFrame = tuple[int, np.ndarray, int]
+#: A frame's planes (protocol 1.3): their descriptions and arrays, in the same order
+PlaneBatch = tuple[tuple[m.PlaneDesc, ...], tuple[np.ndarray, ...]]
+#: A frame waiting for credit: (frame_id, image, stream_id, planes)
+PendingFrame = tuple[int, np.ndarray, int, PlaneBatch]
 
 
 @dataclass

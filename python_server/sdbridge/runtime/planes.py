@@ -1,0 +1,166 @@
+"""A Frame's auxiliary planes on the server (protocol 1.3): numpy views of the wire parts, with their descriptions.
+
+A client that negotiated Capability PLANES may send, after a Frame's colour pixels, one ZeroMQ part per entry of
+``Frame.planes`` (depth, normals, segmentation ids, motion vectors, control images; schemas/bridge.fbs documents
+each convention). The codec has checked the count, sizes and strides (``codec.validate_planes``); ``from_wire``
+checks what only the server cares about (the format suits the kind, the semantics a consumer needs are set, no
+plane kind twice, float planes hold finite numbers) and wraps each part as a read-only numpy array without
+copying it. The arrays reach the worker in ``FrameJob.planes``; the pipeline does not read them yet (the ControlNet
+side turns them into conditioning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sdbridge.errors import FieldError
+from sdbridge.protocol.messages import (
+    DepthEncoding,
+    ErrorCode,
+    MotionTarget,
+    MotionUnits,
+    NormalEncoding,
+    NormalSpace,
+    PlaneDesc,
+    PlaneFormat,
+    PlaneKind,
+    RowOrder,
+)
+
+__all__ = ["FORMATS", "KIND_FORMATS", "Plane", "PlaneLayout", "check_plane", "from_wire", "to_array"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlaneLayout:
+    """The numpy form of a PlaneFormat: element type (little-endian) and channels per pixel."""
+
+    dtype: np.dtype
+    channels: int
+
+
+#: PlaneFormat -> its numpy element type and channel count
+FORMATS: Mapping[PlaneFormat, PlaneLayout] = {
+    PlaneFormat.R8: PlaneLayout(np.dtype(np.uint8), 1),
+    PlaneFormat.RGBA8: PlaneLayout(np.dtype(np.uint8), 4),
+    PlaneFormat.R16_F: PlaneLayout(np.dtype("<f2"), 1),
+    PlaneFormat.R32_F: PlaneLayout(np.dtype("<f4"), 1),
+    PlaneFormat.RG16_F: PlaneLayout(np.dtype("<f2"), 2),
+    PlaneFormat.RGBA16_F: PlaneLayout(np.dtype("<f2"), 4),
+    PlaneFormat.R16_UI: PlaneLayout(np.dtype("<u2"), 1),
+    PlaneFormat.R32_UI: PlaneLayout(np.dtype("<u4"), 1),
+    PlaneFormat.RG32_F: PlaneLayout(np.dtype("<f4"), 2),
+}
+
+#: the formats each kind may be sent in
+KIND_FORMATS: Mapping[PlaneKind, frozenset[PlaneFormat]] = {
+    PlaneKind.DEPTH: frozenset({PlaneFormat.R16_F, PlaneFormat.R32_F}),
+    PlaneKind.NORMALS: frozenset({PlaneFormat.RGBA8, PlaneFormat.RGBA16_F}),
+    PlaneKind.SEGMENTATION: frozenset({PlaneFormat.R8, PlaneFormat.R16_UI, PlaneFormat.R32_UI}),
+    PlaneKind.MOTION: frozenset({PlaneFormat.RG16_F, PlaneFormat.RG32_F}),
+    PlaneKind.CONTROL: frozenset({PlaneFormat.RGBA8, PlaneFormat.R8}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Plane:
+    """One plane of a frame: its wire description and its values.
+
+    `array` is (height, width) for one channel, else (height, width, channels), in the format's element type,
+    rows top-down (a bottom-up plane is a flipped view), read-only and not copied from the received part.
+    """
+
+    desc: PlaneDesc
+    array: np.ndarray
+
+    @property
+    def kind(self) -> PlaneKind:
+        """The plane's kind (depth, normals, ...)."""
+        return self.desc.kind
+
+
+def to_array(desc: PlaneDesc, data: memoryview | bytes) -> np.ndarray:
+    """The values of a plane part as a read-only numpy view (top-down rows; stride padding skipped)."""
+    layout = FORMATS[desc.format]
+    item = layout.dtype.itemsize
+    array: np.ndarray = np.ndarray(shape=(desc.height, desc.width, layout.channels), dtype=layout.dtype,
+                                   buffer=data, strides=(desc.stride, item * layout.channels, item))
+    array.flags.writeable = False
+    if desc.row_order is RowOrder.BOTTOM_UP:
+        array = array[::-1]
+    return array[:, :, 0] if layout.channels == 1 else array
+
+
+def _refuse(field: str, message: str, code: ErrorCode = ErrorCode.BAD_PARAM) -> FieldError:
+    return FieldError(code, field, message)
+
+
+def check_plane(desc: PlaneDesc, where: str) -> None:
+    """The format suits the kind, and the semantics a consumer needs are given; raises FieldError naming the field."""
+    allowed = KIND_FORMATS[desc.kind]
+    if desc.format not in allowed:
+        names = ", ".join(sorted(f.name for f in allowed))
+        raise _refuse(f"{where}.format", f"{where}.format={desc.format.name} does not suit a {desc.kind.name} plane; "
+                      f"send it as one of {names}", ErrorCode.UNSUPPORTED_PIXEL_FORMAT)
+    if desc.kind is PlaneKind.DEPTH:
+        _check_depth(desc, where)
+    elif desc.kind is PlaneKind.NORMALS:
+        if desc.normal_space is NormalSpace.UNKNOWN or desc.normal_encoding is NormalEncoding.UNKNOWN:
+            raise _refuse(f"{where}.normal_space", f"{where}: a Normals plane needs normal_space (View or World) and "
+                          f"normal_encoding (Signed or Unsigned); got {desc.normal_space.name}, "
+                          f"{desc.normal_encoding.name}")
+        if desc.format is PlaneFormat.RGBA8 and desc.normal_encoding is not NormalEncoding.UNSIGNED:
+            raise _refuse(f"{where}.normal_encoding", f"{where}.normal_encoding={desc.normal_encoding.name}: RGBA8 "
+                          "bytes hold only Unsigned normals (n * 0.5 + 0.5); use Unsigned or a float format")
+    elif desc.kind is PlaneKind.MOTION and (desc.motion_units is MotionUnits.UNKNOWN
+                                            or desc.motion_target is MotionTarget.UNKNOWN):
+        raise _refuse(f"{where}.motion_units", f"{where}: a Motion plane needs motion_units (Pixels or UV) and "
+                      f"motion_target (Previous or Next); got {desc.motion_units.name}, {desc.motion_target.name}")
+
+
+def _check_depth(desc: PlaneDesc, where: str) -> None:
+    if desc.depth_encoding is DepthEncoding.UNKNOWN:
+        raise _refuse(f"{where}.depth_encoding", f"{where}.depth_encoding is Unknown: say whether the values are "
+                      "Linear (view distance) or Device (the depth buffer's [0, 1])")
+    near, far = desc.near, desc.far
+    if not (np.isfinite(near) and np.isfinite(far) and near >= 0 and far >= 0):
+        raise _refuse(f"{where}.near", f"{where}: near={near}, far={far} must be finite and >= 0")
+    if desc.depth_encoding is DepthEncoding.DEVICE and near <= 0:
+        raise _refuse(f"{where}.near", f"{where}.near={near}: Device depth needs the projection's near plane "
+                      "(> 0) to be read as a distance")
+    if far and far <= near:
+        raise _refuse(f"{where}.far", f"{where}.far={far} must be greater than near={near} (or 0: infinite)")
+
+
+def _check_finite(array: np.ndarray, where: str) -> None:
+    """A float plane holds no NaN or infinity (one would poison every conditioning computed from it)."""
+    if array.dtype.kind != "f":
+        return
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
+        raise _refuse(where, f"{where} holds {bad} NaN or infinite values of {finite.size}; send finite numbers "
+                      "(clear the depth of empty sky to the far value, motion to 0)")
+
+
+def from_wire(descs: Sequence[PlaneDesc], parts: Sequence[memoryview | bytes]) -> tuple[Plane, ...]:
+    """Check a Frame's planes and wrap each part as a numpy view (see the module docstring).
+
+    `parts` are the plane parts in the order of `descs`, each of exactly stride x height bytes (the codec checked
+    that). Raises FieldError naming ``Frame.planes[i]`` and its field.
+    """
+    seen: dict[PlaneKind, int] = {}
+    planes = []
+    for i, (desc, data) in enumerate(zip(descs, parts, strict=True)):
+        where = f"Frame.planes[{i}]"
+        check_plane(desc, where)
+        if desc.kind is not PlaneKind.CONTROL and desc.kind in seen:
+            raise _refuse(f"{where}.kind", f"{where}.kind={desc.kind.name} repeats Frame.planes[{seen[desc.kind]}]; "
+                          "send each kind once (several control images are Control planes with different names)")
+        seen[desc.kind] = i
+        array = to_array(desc, data)
+        _check_finite(array, where)
+        planes.append(Plane(desc, array))
+    return tuple(planes)

@@ -1,0 +1,105 @@
+"""Auxiliary planes for BridgeClient.submit (protocol 1.3): numpy arrays -> PlaneDesc descriptions + wire parts.
+
+``submit(image, planes={"depth": d, "normals": n, "segmentation": ids, "motion": mv}, plane_info={...})``: each
+key names a plane kind (depth, normals, segmentation, motion, control); any other key is a Control plane of that
+name (e.g. "pose"). The format comes from the array: (H, W) or (H, W, C) of float16 / float32 / uint8 / uint16 /
+uint32 (``FORMATS`` lists each combination), rows top-down. ``plane_info[key]`` sets PlaneDesc fields by name
+(enums as members or their names, e.g. ``{"depth_encoding": "device", "reversed_z": True, "near": 0.1,
+"far": 1000.0}``); what it leaves out takes the kind's default (``DEFAULTS``: depth Linear, normals View and
+Signed (Unsigned for uint8), motion in Pixels towards the Previous frame). Pure functions: no socket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from sdbridge.errors import InputError
+from sdbridge.protocol import messages as m
+
+#: (numpy element type, channels) -> PlaneFormat
+FORMATS: Mapping[tuple[np.dtype, int], m.PlaneFormat] = {
+    (np.dtype(np.uint8), 1): m.PlaneFormat.R8,
+    (np.dtype(np.uint8), 4): m.PlaneFormat.RGBA8,
+    (np.dtype(np.float16), 1): m.PlaneFormat.R16_F,
+    (np.dtype(np.float32), 1): m.PlaneFormat.R32_F,
+    (np.dtype(np.float16), 2): m.PlaneFormat.RG16_F,
+    (np.dtype(np.float16), 4): m.PlaneFormat.RGBA16_F,
+    (np.dtype(np.uint16), 1): m.PlaneFormat.R16_UI,
+    (np.dtype(np.uint32), 1): m.PlaneFormat.R32_UI,
+    (np.dtype(np.float32), 2): m.PlaneFormat.RG32_F,
+}
+
+#: the kind each key names (any other key: a Control plane of that name)
+KINDS: Mapping[str, m.PlaneKind] = {kind.name.lower(): kind for kind in m.PlaneKind if kind}
+
+#: PlaneDesc fields a kind gets unless plane_info says otherwise
+DEFAULTS: Mapping[m.PlaneKind, Mapping[str, Any]] = {
+    m.PlaneKind.DEPTH: {"depth_encoding": m.DepthEncoding.LINEAR},
+    m.PlaneKind.NORMALS: {"normal_space": m.NormalSpace.VIEW, "normal_encoding": m.NormalEncoding.SIGNED},
+    m.PlaneKind.MOTION: {"motion_units": m.MotionUnits.PIXELS, "motion_target": m.MotionTarget.PREVIOUS},
+}
+
+#: PlaneDesc fields plane_info may set (size, stride and format come from the array)
+_SETTABLE = frozenset(f.name for f in dataclasses.fields(m.PlaneDesc)) - {"width", "height", "stride", "format"}
+
+
+def _value(field: str, given: Any, default: Any, where: str) -> Any:
+    """plane_info's value for `field`: an enum member may be given by its name (case-insensitive)."""
+    if isinstance(default, enum.Enum) and isinstance(given, str):
+        cls = type(default)
+        try:
+            return cls[given.upper()]
+        except KeyError:
+            names = ", ".join(e.name.lower() for e in cls if e.value)  # type: ignore[attr-defined]
+            raise InputError(f"{where}[{field!r}]={given!r} is not one of {names}") from None
+    return given
+
+
+def describe(key: str, array: np.ndarray, info: Mapping[str, Any] | None) -> tuple[m.PlaneDesc, np.ndarray]:
+    """The description of one plane and its contiguous array (see the module docstring); InputError when the
+    array or an info entry does not fit."""
+    if not isinstance(array, np.ndarray) or array.ndim not in (2, 3):
+        raise InputError(f"planes[{key!r}] is {type(array).__name__} of shape {getattr(array, 'shape', None)}; "
+                         "pass an (H, W) or (H, W, C) numpy array, top row first")
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    fmt = FORMATS.get((array.dtype, channels))
+    if fmt is None:
+        allowed = ", ".join(f"{d.name}x{c}" for d, c in FORMATS)
+        raise InputError(f"planes[{key!r}] is {array.dtype.name} with {channels} channels; send one of {allowed}")
+    kind = KINDS.get(key, m.PlaneKind.CONTROL)
+    values: dict[str, Any] = {"name": "" if key in KINDS else key, **DEFAULTS.get(kind, {})}
+    if kind is m.PlaneKind.NORMALS and fmt is m.PlaneFormat.RGBA8:
+        values["normal_encoding"] = m.NormalEncoding.UNSIGNED
+    where = f"plane_info[{key!r}]"
+    template = m.PlaneDesc(kind, fmt, 1, 1, 1)
+    for field, given in (info or {}).items():
+        if field not in _SETTABLE:
+            raise InputError(f"{where} sets {field!r}, which is not a plane field; set {sorted(_SETTABLE)}")
+        values[field] = _value(field, given, getattr(template, field), where)
+    data = np.ascontiguousarray(array)
+    height, width = data.shape[:2]
+    desc = dataclasses.replace(template, width=width, height=height, stride=width * fmt.bytes_per_pixel, **values)
+    return desc, data
+
+
+def frame_planes(planes: Mapping[str, np.ndarray] | None, plane_info: Mapping[str, Mapping[str, Any]] | None,
+                 welcome: m.Welcome | None) -> tuple[tuple[m.PlaneDesc, ...], tuple[np.ndarray, ...]]:
+    """Descriptions and arrays of a submit's planes, in the order given; InputError when the server did not
+    grant the Planes capability, an info entry names no plane, or a plane does not fit."""
+    if not planes:
+        if plane_info:
+            raise InputError(f"plane_info describes {sorted(plane_info)} but no planes were given")
+        return (), ()
+    if welcome is not None and not welcome.capabilities & m.Capability.PLANES:
+        raise InputError("this server did not grant the Planes capability (Welcome.capabilities); it cannot take "
+                         "depth, normals, segmentation or motion planes: submit the image alone")
+    unknown = set(plane_info or {}) - set(planes)
+    if unknown:
+        raise InputError(f"plane_info describes {sorted(unknown)}, which are not among the planes {sorted(planes)}")
+    described = [describe(key, array, (plane_info or {}).get(key)) for key, array in planes.items()]
+    return tuple(d for d, _ in described), tuple(a for _, a in described)

@@ -1,0 +1,105 @@
+"""sdbridge.runtime.planes: the server's checks of a Frame's planes and their numpy views."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sdbridge.errors import FieldError
+from sdbridge.protocol.messages import (
+    DepthEncoding,
+    ErrorCode,
+    MotionTarget,
+    MotionUnits,
+    NormalEncoding,
+    NormalSpace,
+    PlaneDesc,
+    PlaneFormat,
+    PlaneKind,
+    RowOrder,
+)
+from sdbridge.runtime import planes
+
+DEPTH = PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R32_F, 3, 2, 16, depth_encoding=DepthEncoding.LINEAR, near=0.1,
+                  far=100.0)
+NORMALS = PlaneDesc(PlaneKind.NORMALS, PlaneFormat.RGBA8, 3, 2, 12, normal_space=NormalSpace.VIEW,
+                    normal_encoding=NormalEncoding.UNSIGNED)
+MOTION = PlaneDesc(PlaneKind.MOTION, PlaneFormat.RG16_F, 3, 2, 12, motion_units=MotionUnits.PIXELS,
+                   motion_target=MotionTarget.PREVIOUS)
+IDS = PlaneDesc(PlaneKind.SEGMENTATION, PlaneFormat.R16_UI, 3, 2, 6)
+
+
+def _wire(values: np.ndarray, stride: int) -> bytes:
+    """Rows of `values` padded to `stride` bytes (what a client sends)."""
+    rows = values.reshape(values.shape[0], -1).view(np.uint8)
+    return b"".join(row.tobytes() + bytes(stride - row.nbytes) for row in rows)
+
+
+def test_a_strided_depth_plane_becomes_a_read_only_view_of_the_part() -> None:
+    depth = np.arange(6, dtype="<f4").reshape(2, 3)
+    part = bytearray(_wire(depth, 16))
+    (plane,) = planes.from_wire([DEPTH], [memoryview(part)])
+    assert plane.kind is PlaneKind.DEPTH and plane.desc is DEPTH
+    np.testing.assert_array_equal(plane.array, depth)
+    assert not plane.array.flags.writeable
+    part[0:4] = np.float32(42).tobytes()  # a view, not a copy
+    assert plane.array[0, 0] == 42
+
+
+def test_bottom_up_rows_read_top_down_and_channels_get_their_own_axis() -> None:
+    mv = np.arange(12, dtype="<f2").reshape(2, 3, 2)
+    desc = dataclasses.replace(MOTION, row_order=RowOrder.BOTTOM_UP)
+    (plane,) = planes.from_wire([desc], [_wire(mv, 12)])
+    assert plane.array.shape == (2, 3, 2)
+    np.testing.assert_array_equal(plane.array, mv[::-1])
+
+
+@pytest.mark.parametrize("fmt", list(planes.FORMATS))
+def test_every_format_reads_back_its_values(fmt: PlaneFormat) -> None:
+    layout = planes.FORMATS[fmt]
+    assert layout.dtype.itemsize * layout.channels == fmt.bytes_per_pixel
+    values = (np.arange(2 * 3 * layout.channels) % 200).astype(layout.dtype).reshape(2, 3, layout.channels)
+    desc = PlaneDesc(PlaneKind.CONTROL, fmt, 3, 2, fmt.bytes_per_pixel * 3 + 2)
+    array = planes.to_array(desc, _wire(values, desc.stride))
+    np.testing.assert_array_equal(array, values[:, :, 0] if layout.channels == 1 else values)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinite_depth_is_refused_naming_the_plane(bad: float) -> None:
+    depth = np.ones((2, 3), dtype="<f4")
+    assert planes.from_wire([DEPTH], [_wire(depth, 16)])  # finite: accepted
+    depth[1, 2] = bad
+    with pytest.raises(FieldError) as info:
+        planes.from_wire([IDS, DEPTH], [bytes(12), _wire(depth, 16)])
+    assert info.value.field_name == "Frame.planes[1]" and "1 NaN or infinite values of 6" in str(info.value)
+
+
+@pytest.mark.parametrize(("desc", "field", "words"), [
+    (dataclasses.replace(DEPTH, format=PlaneFormat.RGBA8, stride=12), "Frame.planes[0].format", "R16_F, R32_F"),
+    (dataclasses.replace(DEPTH, depth_encoding=DepthEncoding.UNKNOWN), "Frame.planes[0].depth_encoding", "Linear"),
+    (dataclasses.replace(DEPTH, depth_encoding=DepthEncoding.DEVICE, near=0.0), "Frame.planes[0].near", "near"),
+    (dataclasses.replace(DEPTH, far=0.05), "Frame.planes[0].far", "greater than near"),
+    (dataclasses.replace(DEPTH, near=float("nan")), "Frame.planes[0].near", "finite"),
+    (dataclasses.replace(NORMALS, normal_space=NormalSpace.UNKNOWN), "Frame.planes[0].normal_space", "View or World"),
+    (dataclasses.replace(NORMALS, normal_encoding=NormalEncoding.SIGNED), "Frame.planes[0].normal_encoding",
+     "Unsigned"),
+    (dataclasses.replace(MOTION, motion_target=MotionTarget.UNKNOWN), "Frame.planes[0].motion_units", "Previous"),
+    (dataclasses.replace(IDS, format=PlaneFormat.R16_F), "Frame.planes[0].format", "R16_UI"),
+])
+def test_a_plane_a_consumer_could_not_read_is_refused_naming_the_field(desc: PlaneDesc, field: str,
+                                                                      words: str) -> None:
+    with pytest.raises(FieldError) as info:
+        planes.from_wire([desc], [bytes(desc.nbytes)])
+    assert info.value.field_name == field and words in str(info.value), str(info.value)
+
+
+def test_a_kind_sent_twice_is_refused_but_several_control_images_are_not() -> None:
+    with pytest.raises(FieldError) as info:
+        planes.from_wire([IDS, IDS], [bytes(12), bytes(12)])
+    assert info.value.field_name == "Frame.planes[1].kind" and "repeats Frame.planes[0]" in str(info.value)
+    assert info.value.code == ErrorCode.BAD_PARAM
+    pose = PlaneDesc(PlaneKind.CONTROL, PlaneFormat.RGBA8, 3, 2, 12, name="pose")
+    both = planes.from_wire([pose, dataclasses.replace(pose, name="lineart")], [bytes(24), bytes(24)])
+    assert [p.desc.name for p in both] == ["pose", "lineart"]
