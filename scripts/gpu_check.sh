@@ -6,7 +6,8 @@
 #   bash scripts/gpu_check.sh --cpu             # tiny shapes on the CPU, a few frames: CI runs this so it cannot rot
 #
 # Parts, in this order, each in its own process under a timeout cut to what is left of the budget (GPU_CHECK_BUDGET_S,
-# default 470 s): installing wheels/gpu (scripts/gpu-wheels.lock: pip --no-index --no-deps), the package's imports,
+# default 470 s): installing wheels/gpu (scripts/gpu-wheels.lock: pip --no-index --no-deps --target, a folder put
+# first on PYTHONPATH), the package's imports,
 # every GPU-marked test (pytest -m gpu), sd-turbo-shaped at 512x512 in float16 (1-step img2img and Stream Batch 4 steps
 # with RCFG self) on eager, then the bridge end to end (sdbridge serve + BridgeClient over loopback, 200 frames),
 # then CUDA graphs and torch.compile (the [accel] choices), then TensorRT and ONNX Runtime CUDA when installed (each
@@ -42,11 +43,15 @@ fi
 mkdir -p "$(dirname "$REPORT")"
 LOGDIR="$(mktemp -d)"
 trap 'rm -rf "$LOGDIR"' EXIT
+# the pinned wheels go to a folder of their own, first on PYTHONPATH: nothing of the machine's Python is changed
+# (and an externally managed system Python, PEP 668, is no obstacle)
+SITE="$LOGDIR/site"
+[ "$CPU" = 0 ] && [ -d wheels/gpu ] && export PYTHONPATH="$SITE:$PYTHONPATH"
 BUDGET="${GPU_CHECK_BUDGET_S:-470}"
 [ "$CPU" = 1 ] && BUDGET="${GPU_CHECK_BUDGET_S:-1500}"
 CPU_ARG=""
 [ "$CPU" = 1 ] && CPU_ARG="--cpu"
-export PYTHON REPORT LOGDIR CPU_ARG
+export PYTHON REPORT LOGDIR CPU_ARG SITE
 passed=0
 failed=0
 
@@ -94,7 +99,8 @@ install_wheels() {
         echo "no wheels/gpu folder (bash scripts/fetch_gpu_wheels.sh fetches it): using what is installed"
         return 0
     fi
-    "$PYTHON" -m pip install --quiet --no-index --no-deps --find-links wheels/gpu -r scripts/gpu-wheels.lock
+    "$PYTHON" -m pip install --quiet --no-index --no-deps --target "$SITE" --find-links wheels/gpu \
+        -r scripts/gpu-wheels.lock
 }
 
 imports() {
