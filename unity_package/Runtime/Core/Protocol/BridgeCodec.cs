@@ -33,9 +33,25 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public ArraySegment<byte> EncodeFrame(ref FrameHeader h)
         {
             FlatBufferBuilder b = Begin();
+            VectorOffset planes = h.Planes != null && h.Planes.Length > 0 ? Planes(b, h.Planes) : default(VectorOffset);
             Offset<Frame> body = Frame.CreateFrame(b, h.SessionId, h.StreamId, h.FrameId, h.Width, h.Height, h.Stride,
-                h.PixelFormat, h.RowOrder, h.ColorSpace, h.AlphaMode, h.CaptureTimeUs, h.SendTimeUs);
+                h.PixelFormat, h.RowOrder, h.ColorSpace, h.AlphaMode, h.CaptureTimeUs, h.SendTimeUs, planes);
             return Finish(Message.Frame, body.Value);
+        }
+
+        /// <summary>Frame.planes (protocol 1.3): each PlaneDesc (its name first), then the vector.</summary>
+        private static VectorOffset Planes(FlatBufferBuilder b, PlaneDescription[] planes)
+        {
+            var offsets = new Offset<PlaneDesc>[planes.Length];
+            for (int i = 0; i < planes.Length; i++)
+            {
+                PlaneDescription p = planes[i];
+                StringOffset name = Str(b, p.Name);
+                offsets[i] = PlaneDesc.CreatePlaneDesc(b, p.Kind, p.Format, p.Width, p.Height, p.Stride, p.RowOrder,
+                    p.DepthEncoding, p.ReversedZ, p.Near, p.Far, p.NormalSpace, p.NormalEncoding, p.MotionUnits,
+                    p.MotionTarget, p.MotionYUp, name);
+            }
+            return Frame.CreatePlanesVector(b, offsets);
         }
 
         public ArraySegment<byte> EncodeResult(ref ResultHeader h)
@@ -253,11 +269,30 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 h.AlphaMode = f.AlphaMode;
                 h.CaptureTimeUs = f.CaptureTimeUs;
                 h.SendTimeUs = f.SendTimeUs;
+                h.Planes = f.PlanesLength > 0 ? ReadPlanes(f) : null;  // allocates only for a frame with planes
             }
             catch (Exception e) when (IsDecodeFailure(e))
             {
                 throw Garbage("Frame", e);
             }
+        }
+
+        private static PlaneDescription[] ReadPlanes(Frame f)
+        {
+            var planes = new PlaneDescription[f.PlanesLength];
+            for (int i = 0; i < planes.Length; i++)
+            {
+                PlaneDesc p = f.Planes(i).Value;
+                planes[i] = new PlaneDescription
+                {
+                    Kind = p.Kind, Format = p.Format, Width = p.Width, Height = p.Height, Stride = p.Stride,
+                    RowOrder = p.RowOrder, DepthEncoding = p.DepthEncoding, ReversedZ = p.ReversedZ, Near = p.Near,
+                    Far = p.Far, NormalSpace = p.NormalSpace, NormalEncoding = p.NormalEncoding,
+                    MotionUnits = p.MotionUnits, MotionTarget = p.MotionTarget, MotionYUp = p.MotionYUp,
+                    Name = p.Name ?? "",
+                };
+            }
+            return planes;
         }
 
         /// <summary>Credits granted by a Credit message (no allocation).</summary>

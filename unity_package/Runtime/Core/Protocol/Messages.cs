@@ -25,6 +25,9 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         /// <summary>Client clock, microseconds.</summary>
         public ulong CaptureTimeUs;
         public ulong SendTimeUs;
+        /// <summary>Protocol 1.3: the auxiliary planes sent after the pixels, one ZeroMQ part each in this order
+        /// (null or empty: none; only with Capability.Planes).</summary>
+        public PlaneDescription[] Planes;
     }
 
     /// <summary>Header of one output frame (ZeroMQ part 1); the pixels travel in part 2.</summary>
