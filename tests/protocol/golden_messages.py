@@ -54,7 +54,7 @@ PREVIEW_URL = "http://127.0.0.1:8765/?session=81985529216486895&token=abc"
 #: protocol 1.3: one plane of each kind (frame_plane_<kind>.json), and two planes in one Frame
 PLANES = {
     "depth": PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R32_F, 2, 1, 8, depth_encoding=DepthEncoding.DEVICE,
-                       reversed_z=True, near=0.25, far=1000.0),
+                       reversed_z=True, depth_near=0.25, depth_far=1000.0),
     "normals": PlaneDesc(PlaneKind.NORMALS, PlaneFormat.RGBA16_F, 4, 2, 32, row_order=RowOrder.BOTTOM_UP,
                          normal_space=NormalSpace.VIEW, normal_encoding=NormalEncoding.SIGNED),
     "segmentation": PlaneDesc(PlaneKind.SEGMENTATION, PlaneFormat.R16_UI, 4, 2, 8, name="instance"),
@@ -65,7 +65,8 @@ PLANES = {
 _PLANE_FRAME = {"pixel_format": PixelFormat.RGBA8, "row_order": RowOrder.TOP_DOWN, "color_space": ColorSpace.SRGB,
                 "alpha_mode": AlphaMode.IGNORE, **_IMAGE}
 _TWO_PLANES = (
-    PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R32_F, 2, 1, 8, depth_encoding=DepthEncoding.LINEAR, near=0.5, far=250.0),
+    PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R32_F, 2, 1, 8, depth_encoding=DepthEncoding.LINEAR, depth_near=0.5,
+              depth_far=250.0),
     PlaneDesc(PlaneKind.MOTION, PlaneFormat.RG16_F, 4, 2, 16, motion_units=MotionUnits.UV,
               motion_target=MotionTarget.NEXT),
 )

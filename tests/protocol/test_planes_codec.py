@@ -31,7 +31,7 @@ from sdbridge.protocol.messages import (
 )
 
 DEPTH = PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R32_F, 2, 1, 8, depth_encoding=DepthEncoding.DEVICE, reversed_z=True,
-                  near=0.25, far=1000.0)
+                  depth_near=0.25, depth_far=1000.0)
 
 
 def _frame(*planes: PlaneDesc) -> FrameHeader:
@@ -47,7 +47,7 @@ PLANES = st.builds(
     PlaneDesc, kind=st.sampled_from([k for k in PlaneKind if k]), format=st.sampled_from([f for f in PlaneFormat if f]),
     width=_U32, height=_U32, stride=st.just(0), row_order=st.sampled_from([RowOrder.TOP_DOWN, RowOrder.BOTTOM_UP]),
     depth_encoding=st.sampled_from(list(DepthEncoding)), reversed_z=st.booleans(),
-    near=st.sampled_from([0.0, 0.5, 0.25]), far=st.sampled_from([0.0, 100.0, 1000.0]),
+    depth_near=st.sampled_from([0.0, 0.5, 0.25]), depth_far=st.sampled_from([0.0, 100.0, 1000.0]),
     normal_space=st.sampled_from(list(NormalSpace)), normal_encoding=st.sampled_from(list(NormalEncoding)),
     motion_units=st.sampled_from(list(MotionUnits)), motion_target=st.sampled_from(list(MotionTarget)),
     motion_y_up=st.booleans(), name=st.sampled_from(["", "pose", "lineart"]),

@@ -227,7 +227,7 @@ def structured(rng: random.Random, golden: dict[str, m.Message]) -> list[bytes]:
 
 
 def _hostile_planes(rng: random.Random, planes: tuple[m.PlaneDesc, ...]) -> tuple[m.PlaneDesc, ...]:
-    """Frame.planes with hostile field values (kinds, formats, sizes, near/far...), sometimes one more or less."""
+    """Frame.planes with hostile field values (kinds, formats, sizes, depth_near/far...), sometimes one more or less."""
     out = []
     for plane in planes:
         changes = {f.name: _hostile_value(rng, getattr(plane, f.name)) for f in fields(plane) if rng.random() < 0.3}

@@ -22,8 +22,8 @@ from sdbridge.protocol.messages import (
 )
 from sdbridge.runtime import planes
 
-DEPTH = PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R32_F, 3, 2, 16, depth_encoding=DepthEncoding.LINEAR, near=0.1,
-                  far=100.0)
+DEPTH = PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R32_F, 3, 2, 16, depth_encoding=DepthEncoding.LINEAR, depth_near=0.1,
+                  depth_far=100.0)
 NORMALS = PlaneDesc(PlaneKind.NORMALS, PlaneFormat.RGBA8, 3, 2, 12, normal_space=NormalSpace.VIEW,
                     normal_encoding=NormalEncoding.UNSIGNED)
 MOTION = PlaneDesc(PlaneKind.MOTION, PlaneFormat.RG16_F, 3, 2, 12, motion_units=MotionUnits.PIXELS,
@@ -79,9 +79,10 @@ def test_nan_or_infinite_depth_is_refused_naming_the_plane(bad: float) -> None:
 @pytest.mark.parametrize(("desc", "field", "words"), [
     (dataclasses.replace(DEPTH, format=PlaneFormat.RGBA8, stride=12), "Frame.planes[0].format", "R16_F, R32_F"),
     (dataclasses.replace(DEPTH, depth_encoding=DepthEncoding.UNKNOWN), "Frame.planes[0].depth_encoding", "Linear"),
-    (dataclasses.replace(DEPTH, depth_encoding=DepthEncoding.DEVICE, near=0.0), "Frame.planes[0].near", "near"),
-    (dataclasses.replace(DEPTH, far=0.05), "Frame.planes[0].far", "greater than near"),
-    (dataclasses.replace(DEPTH, near=float("nan")), "Frame.planes[0].near", "finite"),
+    (dataclasses.replace(DEPTH, depth_encoding=DepthEncoding.DEVICE, depth_near=0.0), "Frame.planes[0].depth_near",
+     "near plane"),
+    (dataclasses.replace(DEPTH, depth_far=0.05), "Frame.planes[0].depth_far", "greater than depth_near"),
+    (dataclasses.replace(DEPTH, depth_near=float("nan")), "Frame.planes[0].depth_near", "finite"),
     (dataclasses.replace(NORMALS, normal_space=NormalSpace.UNKNOWN), "Frame.planes[0].normal_space", "View or World"),
     (dataclasses.replace(NORMALS, normal_encoding=NormalEncoding.SIGNED), "Frame.planes[0].normal_encoding",
      "Unsigned"),

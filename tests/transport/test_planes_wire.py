@@ -20,7 +20,7 @@ from sdbridge.transport.client import BridgeClient
 from .conftest import RawPeer, small_config
 
 DEPTH = m.PlaneDesc(m.PlaneKind.DEPTH, m.PlaneFormat.R32_F, 2, 1, 8, depth_encoding=m.DepthEncoding.LINEAR,
-                    near=0.5, far=50.0)
+                    depth_near=0.5, depth_far=50.0)
 
 
 class FrameTap:
@@ -96,8 +96,8 @@ def test_client_planes_reach_the_frame_job_as_arrays(tapped: tuple[BridgeServer,
         assert client.connect().capabilities & m.Capability.PLANES
         frame_id = client.submit(np.zeros((3, 4, 4), np.uint8), planes={"depth": depth, "motion": motion,
                                                                         "segmentation": ids},
-                                 plane_info={"depth": {"depth_encoding": "device", "reversed_z": True, "near": 0.1,
-                                                       "far": 100.0}})
+                                 plane_info={"depth": {"depth_encoding": "device", "reversed_z": True,
+                                                       "depth_near": 0.1, "depth_far": 100.0}})
         result = client.receive(timeout=10)
         assert result is not None and result.frame_id == frame_id
     (job,) = tap.wait(1)
@@ -107,7 +107,7 @@ def test_client_planes_reach_the_frame_job_as_arrays(tapped: tuple[BridgeServer,
     np.testing.assert_array_equal(got_motion, motion)
     np.testing.assert_array_equal(got_ids, ids)
     desc = job.planes[0].desc
-    assert desc.depth_encoding is m.DepthEncoding.DEVICE and desc.reversed_z and (desc.near, desc.far) == (
+    assert desc.depth_encoding is m.DepthEncoding.DEVICE and desc.reversed_z and (desc.depth_near, desc.depth_far) == (
         pytest.approx(0.1), 100.0)
     assert job.planes[1].desc.motion_units is m.MotionUnits.PIXELS  # the client's default for motion
 

@@ -311,7 +311,7 @@ def _enc_plane(b: flatbuffers.Builder, p: PlaneDesc) -> int:
     return _table(b, "PlaneDesc", {
         "kind": int(p.kind), "format": int(p.format), "width": p.width, "height": p.height, "stride": p.stride,
         "row_order": int(p.row_order), "depth_encoding": int(p.depth_encoding), "reversed_z": bool(p.reversed_z),
-        "near": float(p.near), "far": float(p.far), "normal_space": int(p.normal_space),
+        "depth_near": float(p.depth_near), "depth_far": float(p.depth_far), "normal_space": int(p.normal_space),
         "normal_encoding": int(p.normal_encoding), "motion_units": int(p.motion_units),
         "motion_target": int(p.motion_target), "motion_y_up": bool(p.motion_y_up), "name": name,
     })
@@ -727,7 +727,7 @@ class _Reader:
             width=p.Width(), height=p.Height(), stride=p.Stride(),
             row_order=_known_enum(RowOrder, p.RowOrder(), f"{where}.row_order", ErrorCode.BAD_PARAM),
             depth_encoding=_enum(DepthEncoding, p.DepthEncoding()), reversed_z=bool(p.ReversedZ()),
-            near=p.Near(), far=p.Far(), normal_space=_enum(NormalSpace, p.NormalSpace()),
+            depth_near=p.DepthNear(), depth_far=p.DepthFar(), normal_space=_enum(NormalSpace, p.NormalSpace()),
             normal_encoding=_enum(NormalEncoding, p.NormalEncoding()),
             motion_units=_enum(MotionUnits, p.MotionUnits()), motion_target=_enum(MotionTarget, p.MotionTarget()),
             motion_y_up=bool(p.MotionYUp()), name=self.text(p.Name(), f"{where}.name"),

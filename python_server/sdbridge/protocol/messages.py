@@ -119,7 +119,7 @@ class ErrorMsg:
 class PlaneDesc:
     """One auxiliary plane of a Frame (protocol 1.3): its ZeroMQ part follows the colour pixels.
 
-    Only the fields of its `kind` mean something (depth_*/reversed_z/near/far for DEPTH, normal_* for NORMALS,
+    Only the fields of its `kind` mean something (depth_* and reversed_z for DEPTH, normal_* for NORMALS,
     motion_* for MOTION, name for CONTROL); schemas/bridge.fbs documents each convention. `kind` and `format`
     decode to their enums; a value this build does not know is refused by the decoder.
     """
@@ -132,8 +132,8 @@ class PlaneDesc:
     row_order: RowOrder = RowOrder.TOP_DOWN
     depth_encoding: DepthEncoding = DepthEncoding.UNKNOWN
     reversed_z: bool = False
-    near: float = 0.0
-    far: float = 0.0
+    depth_near: float = 0.0
+    depth_far: float = 0.0
     normal_space: NormalSpace = NormalSpace.UNKNOWN
     normal_encoding: NormalEncoding = NormalEncoding.UNKNOWN
     motion_units: MotionUnits = MotionUnits.UNKNOWN

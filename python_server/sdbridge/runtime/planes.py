@@ -124,14 +124,15 @@ def _check_depth(desc: PlaneDesc, where: str) -> None:
     if desc.depth_encoding is DepthEncoding.UNKNOWN:
         raise _refuse(f"{where}.depth_encoding", f"{where}.depth_encoding is Unknown: say whether the values are "
                       "Linear (view distance) or Device (the depth buffer's [0, 1])")
-    near, far = desc.near, desc.far
+    near, far = desc.depth_near, desc.depth_far
     if not (np.isfinite(near) and np.isfinite(far) and near >= 0 and far >= 0):
-        raise _refuse(f"{where}.near", f"{where}: near={near}, far={far} must be finite and >= 0")
+        raise _refuse(f"{where}.depth_near", f"{where}: depth_near={near}, depth_far={far} must be finite and >= 0")
     if desc.depth_encoding is DepthEncoding.DEVICE and near <= 0:
-        raise _refuse(f"{where}.near", f"{where}.near={near}: Device depth needs the projection's near plane "
-                      "(> 0) to be read as a distance")
+        raise _refuse(f"{where}.depth_near", f"{where}.depth_near={near}: Device depth needs the projection's near "
+                      "plane (> 0) to be read as a distance")
     if far and far <= near:
-        raise _refuse(f"{where}.far", f"{where}.far={far} must be greater than near={near} (or 0: infinite)")
+        raise _refuse(f"{where}.depth_far",
+                      f"{where}.depth_far={far} must be greater than depth_near={near} (or 0: infinite)")
 
 
 def _check_finite(array: np.ndarray, where: str) -> None:

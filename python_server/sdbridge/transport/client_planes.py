@@ -4,8 +4,8 @@
 key names a plane kind (depth, normals, segmentation, motion, control); any other key is a Control plane of that
 name (e.g. "pose"). The format comes from the array: (H, W) or (H, W, C) of float16 / float32 / uint8 / uint16 /
 uint32 (``FORMATS`` lists each combination), rows top-down. ``plane_info[key]`` sets PlaneDesc fields by name
-(enums as members or their names, e.g. ``{"depth_encoding": "device", "reversed_z": True, "near": 0.1,
-"far": 1000.0}``); what it leaves out takes the kind's default (``DEFAULTS``: depth Linear, normals View and
+(enums as members or their names, e.g. ``{"depth_encoding": "device", "reversed_z": True, "depth_near": 0.1,
+"depth_far": 1000.0}``); what it leaves out takes the kind's default (``DEFAULTS``: depth Linear, normals View and
 Signed (Unsigned for uint8), motion in Pixels towards the Previous frame). Pure functions: no socket.
 """
 

@@ -35,7 +35,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
         private static PlaneDescription Depth()
         {
             PlaneDescription p = PlaneDescription.Packed(PlaneKind.Depth, PlaneFormat.R32F, 2, 1);
-            p.DepthEncoding = DepthEncoding.Device; p.ReversedZ = true; p.Near = 0.25f; p.Far = 1000f;
+            p.DepthEncoding = DepthEncoding.Device; p.ReversedZ = true; p.DepthNear = 0.25f; p.DepthFar = 1000f;
             return p;
         }
 
@@ -75,8 +75,8 @@ namespace StreamDiffusion.Bridge.Core.Tests
             Assert.AreEqual(want.RowOrder, got.RowOrder, where);
             Assert.AreEqual(want.DepthEncoding, got.DepthEncoding, where);
             Assert.AreEqual(want.ReversedZ, got.ReversedZ, where);
-            Assert.AreEqual(want.Near, got.Near, where);
-            Assert.AreEqual(want.Far, got.Far, where);
+            Assert.AreEqual(want.DepthNear, got.DepthNear, where);
+            Assert.AreEqual(want.DepthFar, got.DepthFar, where);
             Assert.AreEqual(want.NormalSpace, got.NormalSpace, where);
             Assert.AreEqual(want.NormalEncoding, got.NormalEncoding, where);
             Assert.AreEqual(want.MotionUnits, got.MotionUnits, where);
@@ -117,7 +117,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
         public void TwoPlanesInOneFrameBothWays()
         {
             PlaneDescription depth = Depth();
-            depth.DepthEncoding = DepthEncoding.Linear; depth.ReversedZ = false; depth.Near = 0.5f; depth.Far = 250f;
+            depth.DepthEncoding = DepthEncoding.Linear; depth.ReversedZ = false; depth.DepthNear = 0.5f; depth.DepthFar = 250f;
             PlaneDescription motion = Motion();
             motion.MotionUnits = MotionUnits.UV; motion.MotionTarget = MotionTarget.Next; motion.MotionYUp = false;
             BothWays("frame_planes_depth_motion", Frame(20, depth, motion));

@@ -568,14 +568,14 @@ class PlaneDesc(object):
         return False
 
     # PlaneDesc
-    def Near(self):
+    def DepthNear(self):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(20))
         if o != 0:
             return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
         return 0.0
 
     # PlaneDesc
-    def Far(self):
+    def DepthFar(self):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
         if o != 0:
             return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
@@ -632,8 +632,8 @@ def PlaneDescAddStride(builder, stride): builder.PrependUint32Slot(4, stride, 0)
 def PlaneDescAddRowOrder(builder, rowOrder): builder.PrependUint8Slot(5, rowOrder, 0)
 def PlaneDescAddDepthEncoding(builder, depthEncoding): builder.PrependUint8Slot(6, depthEncoding, 0)
 def PlaneDescAddReversedZ(builder, reversedZ): builder.PrependBoolSlot(7, reversedZ, 0)
-def PlaneDescAddNear(builder, near): builder.PrependFloat32Slot(8, near, 0.0)
-def PlaneDescAddFar(builder, far): builder.PrependFloat32Slot(9, far, 0.0)
+def PlaneDescAddDepthNear(builder, depthNear): builder.PrependFloat32Slot(8, depthNear, 0.0)
+def PlaneDescAddDepthFar(builder, depthFar): builder.PrependFloat32Slot(9, depthFar, 0.0)
 def PlaneDescAddNormalSpace(builder, normalSpace): builder.PrependUint8Slot(10, normalSpace, 0)
 def PlaneDescAddNormalEncoding(builder, normalEncoding): builder.PrependUint8Slot(11, normalEncoding, 0)
 def PlaneDescAddMotionUnits(builder, motionUnits): builder.PrependUint8Slot(12, motionUnits, 0)

@@ -521,8 +521,8 @@ public struct PlaneDesc : IFlatbufferObject
   public sdbridge.protocol.RowOrder RowOrder { get { int o = __p.__offset(14); return o != 0 ? (sdbridge.protocol.RowOrder)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.RowOrder.Unknown; } }
   public sdbridge.protocol.DepthEncoding DepthEncoding { get { int o = __p.__offset(16); return o != 0 ? (sdbridge.protocol.DepthEncoding)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.DepthEncoding.Unknown; } }
   public bool ReversedZ { get { int o = __p.__offset(18); return o != 0 ? 0!=__p.bb.Get(o + __p.bb_pos) : (bool)false; } }
-  public float Near { get { int o = __p.__offset(20); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
-  public float Far { get { int o = __p.__offset(22); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
+  public float DepthNear { get { int o = __p.__offset(20); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
+  public float DepthFar { get { int o = __p.__offset(22); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
   public sdbridge.protocol.NormalSpace NormalSpace { get { int o = __p.__offset(24); return o != 0 ? (sdbridge.protocol.NormalSpace)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.NormalSpace.Unknown; } }
   public sdbridge.protocol.NormalEncoding NormalEncoding { get { int o = __p.__offset(26); return o != 0 ? (sdbridge.protocol.NormalEncoding)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.NormalEncoding.Unknown; } }
   public sdbridge.protocol.MotionUnits MotionUnits { get { int o = __p.__offset(28); return o != 0 ? (sdbridge.protocol.MotionUnits)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.MotionUnits.Unknown; } }
@@ -545,8 +545,8 @@ public struct PlaneDesc : IFlatbufferObject
       sdbridge.protocol.RowOrder row_order = sdbridge.protocol.RowOrder.Unknown,
       sdbridge.protocol.DepthEncoding depth_encoding = sdbridge.protocol.DepthEncoding.Unknown,
       bool reversed_z = false,
-      float near = 0.0f,
-      float far = 0.0f,
+      float depth_near = 0.0f,
+      float depth_far = 0.0f,
       sdbridge.protocol.NormalSpace normal_space = sdbridge.protocol.NormalSpace.Unknown,
       sdbridge.protocol.NormalEncoding normal_encoding = sdbridge.protocol.NormalEncoding.Unknown,
       sdbridge.protocol.MotionUnits motion_units = sdbridge.protocol.MotionUnits.Unknown,
@@ -555,8 +555,8 @@ public struct PlaneDesc : IFlatbufferObject
       StringOffset nameOffset = default(StringOffset)) {
     builder.StartTable(16);
     PlaneDesc.AddName(builder, nameOffset);
-    PlaneDesc.AddFar(builder, far);
-    PlaneDesc.AddNear(builder, near);
+    PlaneDesc.AddDepthFar(builder, depth_far);
+    PlaneDesc.AddDepthNear(builder, depth_near);
     PlaneDesc.AddStride(builder, stride);
     PlaneDesc.AddHeight(builder, height);
     PlaneDesc.AddWidth(builder, width);
@@ -582,8 +582,8 @@ public struct PlaneDesc : IFlatbufferObject
   public static void AddRowOrder(FlatBufferBuilder builder, sdbridge.protocol.RowOrder rowOrder) { builder.AddByte(5, (byte)rowOrder, 0); }
   public static void AddDepthEncoding(FlatBufferBuilder builder, sdbridge.protocol.DepthEncoding depthEncoding) { builder.AddByte(6, (byte)depthEncoding, 0); }
   public static void AddReversedZ(FlatBufferBuilder builder, bool reversedZ) { builder.AddBool(7, reversedZ, false); }
-  public static void AddNear(FlatBufferBuilder builder, float near) { builder.AddFloat(8, near, 0.0f); }
-  public static void AddFar(FlatBufferBuilder builder, float far) { builder.AddFloat(9, far, 0.0f); }
+  public static void AddDepthNear(FlatBufferBuilder builder, float depthNear) { builder.AddFloat(8, depthNear, 0.0f); }
+  public static void AddDepthFar(FlatBufferBuilder builder, float depthFar) { builder.AddFloat(9, depthFar, 0.0f); }
   public static void AddNormalSpace(FlatBufferBuilder builder, sdbridge.protocol.NormalSpace normalSpace) { builder.AddByte(10, (byte)normalSpace, 0); }
   public static void AddNormalEncoding(FlatBufferBuilder builder, sdbridge.protocol.NormalEncoding normalEncoding) { builder.AddByte(11, (byte)normalEncoding, 0); }
   public static void AddMotionUnits(FlatBufferBuilder builder, sdbridge.protocol.MotionUnits motionUnits) { builder.AddByte(12, (byte)motionUnits, 0); }

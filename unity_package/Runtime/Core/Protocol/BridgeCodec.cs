@@ -48,7 +48,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 PlaneDescription p = planes[i];
                 StringOffset name = Str(b, p.Name);
                 offsets[i] = PlaneDesc.CreatePlaneDesc(b, p.Kind, p.Format, p.Width, p.Height, p.Stride, p.RowOrder,
-                    p.DepthEncoding, p.ReversedZ, p.Near, p.Far, p.NormalSpace, p.NormalEncoding, p.MotionUnits,
+                    p.DepthEncoding, p.ReversedZ, p.DepthNear, p.DepthFar, p.NormalSpace, p.NormalEncoding, p.MotionUnits,
                     p.MotionTarget, p.MotionYUp, name);
             }
             return Frame.CreatePlanesVector(b, offsets);
@@ -286,8 +286,8 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 planes[i] = new PlaneDescription
                 {
                     Kind = p.Kind, Format = p.Format, Width = p.Width, Height = p.Height, Stride = p.Stride,
-                    RowOrder = p.RowOrder, DepthEncoding = p.DepthEncoding, ReversedZ = p.ReversedZ, Near = p.Near,
-                    Far = p.Far, NormalSpace = p.NormalSpace, NormalEncoding = p.NormalEncoding,
+                    RowOrder = p.RowOrder, DepthEncoding = p.DepthEncoding, ReversedZ = p.ReversedZ, DepthNear = p.DepthNear,
+                    DepthFar = p.DepthFar, NormalSpace = p.NormalSpace, NormalEncoding = p.NormalEncoding,
                     MotionUnits = p.MotionUnits, MotionTarget = p.MotionTarget, MotionYUp = p.MotionYUp,
                     Name = p.Name ?? "",
                 };

@@ -20,9 +20,9 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public DepthEncoding DepthEncoding;
         /// <summary>Depth (Device): 1 at the near plane, 0 at the far plane.</summary>
         public bool ReversedZ;
-        /// <summary>Depth: near and far plane distances in world units (Far 0 = infinite).</summary>
-        public float Near;
-        public float Far;
+        /// <summary>Depth: near and far plane distances in world units (DepthFar 0 = infinite).</summary>
+        public float DepthNear;
+        public float DepthFar;
         public NormalSpace NormalSpace;
         public NormalEncoding NormalEncoding;
         public MotionUnits MotionUnits;

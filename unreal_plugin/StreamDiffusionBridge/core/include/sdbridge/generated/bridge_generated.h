@@ -1431,8 +1431,8 @@ struct PlaneDesc FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_ROW_ORDER = 14,
     VT_DEPTH_ENCODING = 16,
     VT_REVERSED_Z = 18,
-    VT_NEAR = 20,
-    VT_FAR = 22,
+    VT_DEPTH_NEAR = 20,
+    VT_DEPTH_FAR = 22,
     VT_NORMAL_SPACE = 24,
     VT_NORMAL_ENCODING = 26,
     VT_MOTION_UNITS = 28,
@@ -1464,11 +1464,11 @@ struct PlaneDesc FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   bool reversed_z() const {
     return GetField<uint8_t>(VT_REVERSED_Z, 0) != 0;
   }
-  float near() const {
-    return GetField<float>(VT_NEAR, 0.0f);
+  float depth_near() const {
+    return GetField<float>(VT_DEPTH_NEAR, 0.0f);
   }
-  float far() const {
-    return GetField<float>(VT_FAR, 0.0f);
+  float depth_far() const {
+    return GetField<float>(VT_DEPTH_FAR, 0.0f);
   }
   sdbridge::protocol::NormalSpace normal_space() const {
     return static_cast<sdbridge::protocol::NormalSpace>(GetField<uint8_t>(VT_NORMAL_SPACE, 0));
@@ -1498,8 +1498,8 @@ struct PlaneDesc FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyField<uint8_t>(verifier, VT_ROW_ORDER, 1) &&
            VerifyField<uint8_t>(verifier, VT_DEPTH_ENCODING, 1) &&
            VerifyField<uint8_t>(verifier, VT_REVERSED_Z, 1) &&
-           VerifyField<float>(verifier, VT_NEAR, 4) &&
-           VerifyField<float>(verifier, VT_FAR, 4) &&
+           VerifyField<float>(verifier, VT_DEPTH_NEAR, 4) &&
+           VerifyField<float>(verifier, VT_DEPTH_FAR, 4) &&
            VerifyField<uint8_t>(verifier, VT_NORMAL_SPACE, 1) &&
            VerifyField<uint8_t>(verifier, VT_NORMAL_ENCODING, 1) &&
            VerifyField<uint8_t>(verifier, VT_MOTION_UNITS, 1) &&
@@ -1539,11 +1539,11 @@ struct PlaneDescBuilder {
   void add_reversed_z(bool reversed_z) {
     fbb_.AddElement<uint8_t>(PlaneDesc::VT_REVERSED_Z, static_cast<uint8_t>(reversed_z), 0);
   }
-  void add_near(float near) {
-    fbb_.AddElement<float>(PlaneDesc::VT_NEAR, near, 0.0f);
+  void add_depth_near(float depth_near) {
+    fbb_.AddElement<float>(PlaneDesc::VT_DEPTH_NEAR, depth_near, 0.0f);
   }
-  void add_far(float far) {
-    fbb_.AddElement<float>(PlaneDesc::VT_FAR, far, 0.0f);
+  void add_depth_far(float depth_far) {
+    fbb_.AddElement<float>(PlaneDesc::VT_DEPTH_FAR, depth_far, 0.0f);
   }
   void add_normal_space(sdbridge::protocol::NormalSpace normal_space) {
     fbb_.AddElement<uint8_t>(PlaneDesc::VT_NORMAL_SPACE, static_cast<uint8_t>(normal_space), 0);
@@ -1584,8 +1584,8 @@ inline flatbuffers::Offset<PlaneDesc> CreatePlaneDesc(
     sdbridge::protocol::RowOrder row_order = sdbridge::protocol::RowOrder::Unknown,
     sdbridge::protocol::DepthEncoding depth_encoding = sdbridge::protocol::DepthEncoding::Unknown,
     bool reversed_z = false,
-    float near = 0.0f,
-    float far = 0.0f,
+    float depth_near = 0.0f,
+    float depth_far = 0.0f,
     sdbridge::protocol::NormalSpace normal_space = sdbridge::protocol::NormalSpace::Unknown,
     sdbridge::protocol::NormalEncoding normal_encoding = sdbridge::protocol::NormalEncoding::Unknown,
     sdbridge::protocol::MotionUnits motion_units = sdbridge::protocol::MotionUnits::Unknown,
@@ -1594,8 +1594,8 @@ inline flatbuffers::Offset<PlaneDesc> CreatePlaneDesc(
     flatbuffers::Offset<flatbuffers::String> name = 0) {
   PlaneDescBuilder builder_(_fbb);
   builder_.add_name(name);
-  builder_.add_far(far);
-  builder_.add_near(near);
+  builder_.add_depth_far(depth_far);
+  builder_.add_depth_near(depth_near);
   builder_.add_stride(stride);
   builder_.add_height(height);
   builder_.add_width(width);
@@ -1622,8 +1622,8 @@ inline flatbuffers::Offset<PlaneDesc> CreatePlaneDescDirect(
     sdbridge::protocol::RowOrder row_order = sdbridge::protocol::RowOrder::Unknown,
     sdbridge::protocol::DepthEncoding depth_encoding = sdbridge::protocol::DepthEncoding::Unknown,
     bool reversed_z = false,
-    float near = 0.0f,
-    float far = 0.0f,
+    float depth_near = 0.0f,
+    float depth_far = 0.0f,
     sdbridge::protocol::NormalSpace normal_space = sdbridge::protocol::NormalSpace::Unknown,
     sdbridge::protocol::NormalEncoding normal_encoding = sdbridge::protocol::NormalEncoding::Unknown,
     sdbridge::protocol::MotionUnits motion_units = sdbridge::protocol::MotionUnits::Unknown,
@@ -1641,8 +1641,8 @@ inline flatbuffers::Offset<PlaneDesc> CreatePlaneDescDirect(
       row_order,
       depth_encoding,
       reversed_z,
-      near,
-      far,
+      depth_near,
+      depth_far,
       normal_space,
       normal_encoding,
       motion_units,
