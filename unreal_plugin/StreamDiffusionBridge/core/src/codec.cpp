@@ -41,7 +41,12 @@ static_assert(Same(NoticeKind::kInfo, fb::NoticeKind::Info));
 static_assert(Same(WireError::kSessionExpired, fb::ErrorCode::SessionExpired) &&
               Same(WireError::kVersionMismatch, fb::ErrorCode::VersionMismatch) &&
               Same(WireError::kNotHello, fb::ErrorCode::NotHello));
-static_assert(Same(capability::kCredits, fb::Capability::Credits) && Same(capability::kMultiStream, fb::Capability::MultiStream));
+static_assert(Same(capability::kCredits, fb::Capability::Credits) && Same(capability::kMultiStream, fb::Capability::MultiStream) &&
+              Same(capability::kPlanes, fb::Capability::Planes));
+static_assert(Same(PlaneKind::kControl, fb::PlaneKind::Control) && Same(PlaneFormat::kRG32F, fb::PlaneFormat::RG32F) &&
+              Same(PlaneFormat::kRGBA16F, fb::PlaneFormat::RGBA16F) && Same(DepthEncoding::kDevice, fb::DepthEncoding::Device) &&
+              Same(NormalSpace::kWorld, fb::NormalSpace::World) && Same(NormalEncoding::kUnsigned, fb::NormalEncoding::Unsigned) &&
+              Same(MotionUnits::kUV, fb::MotionUnits::UV) && Same(MotionTarget::kNext, fb::MotionTarget::Next));
 static_assert(Same(fb::ParamsField::SeedBlend, params_field::kSeedBlend) &&
               Same(fb::ParamsField::GuidanceScale, params_field::kGuidanceScale));
 static_assert(Same(fb::Message::Pong, std::variant_size_v<Message>), "one Message alternative per union member");
@@ -174,13 +179,30 @@ Body Build(FlatBufferBuilder& b, const ErrorMessage& m) {
                                               m.has_frame_id, m.session_closed).Union()};
 }
 
+// Frame.planes (protocol 1.3): each PlaneDesc (its name first), then the vector; none: absent.
+Offset<flatbuffers::Vector<Offset<fb::PlaneDesc>>> Planes(FlatBufferBuilder& b, const std::vector<PlaneDesc>& planes) {
+  if (planes.empty()) return 0;
+  std::vector<Offset<fb::PlaneDesc>> offsets;
+  offsets.reserve(planes.size());
+  for (const PlaneDesc& p : planes) {
+    auto name = Str(b, p.name);
+    offsets.push_back(fb::CreatePlaneDesc(b, To<fb::PlaneKind>(p.kind), To<fb::PlaneFormat>(p.format), p.width, p.height,
+                                          p.stride, To<fb::RowOrder>(p.row_order), To<fb::DepthEncoding>(p.depth_encoding),
+                                          p.reversed_z, p.depth_near, p.depth_far, To<fb::NormalSpace>(p.normal_space),
+                                          To<fb::NormalEncoding>(p.normal_encoding), To<fb::MotionUnits>(p.motion_units),
+                                          To<fb::MotionTarget>(p.motion_target), p.motion_y_up, name));
+  }
+  return b.CreateVector(offsets);
+}
+
 Body Build(FlatBufferBuilder& b, const FrameHeader& m) {
   const PixelLayout& l = m.layout;
+  auto planes = Planes(b, m.planes);
   return {fb::Message::Frame,
           fb::CreateFrame(b, m.session_id, m.stream_id, m.frame_id, l.width, l.height, l.stride,
                           To<fb::PixelFormat>(l.format), To<fb::RowOrder>(l.row_order),
                           To<fb::ColorSpace>(l.color_space), To<fb::AlphaMode>(l.alpha_mode), m.capture_time_us,
-                          m.send_time_us)
+                          m.send_time_us, planes)
               .Union()};
 }
 
@@ -294,6 +316,27 @@ PixelLayout Layout(uint32_t w, uint32_t h, uint32_t stride, fb::PixelFormat f, f
   return l;
 }
 
+PlaneDesc ReadPlane(const fb::PlaneDesc& q) {
+  PlaneDesc p;
+  p.kind = static_cast<PlaneKind>(q.kind());
+  p.format = static_cast<PlaneFormat>(q.format());
+  p.width = q.width();
+  p.height = q.height();
+  p.stride = q.stride();
+  p.row_order = static_cast<RowOrder>(q.row_order());
+  p.depth_encoding = static_cast<DepthEncoding>(q.depth_encoding());
+  p.reversed_z = q.reversed_z();
+  p.depth_near = q.depth_near();
+  p.depth_far = q.depth_far();
+  p.normal_space = static_cast<NormalSpace>(q.normal_space());
+  p.normal_encoding = static_cast<NormalEncoding>(q.normal_encoding());
+  p.motion_units = static_cast<MotionUnits>(q.motion_units());
+  p.motion_target = static_cast<MotionTarget>(q.motion_target());
+  p.motion_y_up = q.motion_y_up();
+  p.name = q.name() != nullptr ? q.name()->str() : std::string();
+  return p;
+}
+
 Prompt ReadPrompt(const fb::Prompt& p) {
   Prompt m;
   m.text = Opt(p.text());
@@ -402,7 +445,10 @@ Status DecodeBody(const fb::Envelope& env, Message* out) {
                         p.alpha_mode());
       m.capture_time_us = p.capture_time_us();
       m.send_time_us = p.send_time_us();
-      *out = m;
+      if (p.planes() != nullptr) {
+        for (const fb::PlaneDesc* q : *p.planes()) m.planes.push_back(ReadPlane(*q));
+      }
+      *out = std::move(m);
       return Status::Ok();
     }
     case fb::Message::Result: {

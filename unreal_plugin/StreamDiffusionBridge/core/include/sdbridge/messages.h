@@ -103,7 +103,53 @@ struct PixelLayout {
   AlphaMode alpha_mode = AlphaMode::kUnknown;
 };
 
-/// The schema's `Frame` table (the header; pixels are ZeroMQ part 2).
+/// Bytes per pixel of a plane format (protocol 1.3); 0 for kUnknown or values this build does not know.
+constexpr uint32_t PlaneBytesPerPixel(PlaneFormat f) {
+  switch (f) {
+    case PlaneFormat::kR8: return 1;
+    case PlaneFormat::kR16F: case PlaneFormat::kR16UI: return 2;
+    case PlaneFormat::kRGBA8: case PlaneFormat::kR32F: case PlaneFormat::kRG16F: case PlaneFormat::kR32UI: return 4;
+    case PlaneFormat::kRGBA16F: case PlaneFormat::kRG32F: return 8;
+    default: return 0;
+  }
+}
+
+/// The schema's `PlaneDesc` table (protocol 1.3): one auxiliary plane of a Frame (depth, normals, segmentation ids,
+/// motion vectors or a control image), sent as its own ZeroMQ part after the pixels (stride * height bytes). Only
+/// the fields of its kind mean something; schemas/bridge.fbs documents each convention.
+struct PlaneDesc {
+  PlaneKind kind = PlaneKind::kUnknown;
+  PlaneFormat format = PlaneFormat::kUnknown;
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint32_t stride = 0;  // bytes per row, >= width * PlaneBytesPerPixel(format)
+  RowOrder row_order = RowOrder::kTopDown;
+  DepthEncoding depth_encoding = DepthEncoding::kUnknown;  // Depth: kLinear (view distance) or kDevice ([0, 1])
+  bool reversed_z = false;                                  // Depth (kDevice): 1 at near, 0 at far
+  float depth_near = 0.0f;                                  // Depth: near plane, world units
+  float depth_far = 0.0f;                                   // Depth: far plane, world units (0 = infinite)
+  NormalSpace normal_space = NormalSpace::kUnknown;
+  NormalEncoding normal_encoding = NormalEncoding::kUnknown;
+  MotionUnits motion_units = MotionUnits::kUnknown;
+  MotionTarget motion_target = MotionTarget::kUnknown;  // the frame p + v points to
+  bool motion_y_up = false;                              // Motion: +y up the image (false: down)
+  std::string name;                                      // Control: what the image is ("pose", ...)
+
+  /// A top-down plane of packed rows (stride = width * bytes per pixel).
+  static PlaneDesc Packed(PlaneKind kind, PlaneFormat format, uint32_t width, uint32_t height) {
+    PlaneDesc p;
+    p.kind = kind;
+    p.format = format;
+    p.width = width;
+    p.height = height;
+    p.stride = width * PlaneBytesPerPixel(format);
+    return p;
+  }
+  /// Bytes of the plane's ZeroMQ part: stride * height.
+  size_t ByteCount() const { return static_cast<size_t>(stride) * height; }
+};
+
+/// The schema's `Frame` table (the header; pixels are ZeroMQ part 2, planes (protocol 1.3) parts 3, 4, ...).
 struct FrameHeader {
   uint64_t session_id = 0;
   uint32_t stream_id = 0;
@@ -111,6 +157,7 @@ struct FrameHeader {
   PixelLayout layout;
   uint64_t capture_time_us = 0;
   uint64_t send_time_us = 0;
+  std::vector<PlaneDesc> planes;  // protocol 1.3 (only with capability::kPlanes); empty: none
 };
 
 /// The schema's `Result` table (the header; pixels are ZeroMQ part 2).
