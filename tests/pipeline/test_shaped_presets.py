@@ -15,6 +15,7 @@ The slow test allocates the 1.2B parameters of sd-turbo-shaped in bfloat16 (2.4 
 from __future__ import annotations
 
 import time
+from functools import cache
 
 import numpy as np
 import pytest
@@ -40,6 +41,12 @@ PUBLISHED = {  # the figures of the module docstring: rounded as published, and 
 }
 
 
+@cache
+def _meta(name: str) -> dict[str, torch.nn.Module]:
+    """The preset's modules on the meta device, built once per test session (shapes only: nothing writes them)."""
+    return build_meta(name)
+
+
 def _param(module: torch.nn.Module, suffix: str) -> torch.Tensor:
     """The one parameter whose name ends with `suffix` (module nesting differs between transformers versions)."""
     (found,) = [p for name, p in module.named_parameters() if name.endswith(suffix)]
@@ -54,7 +61,7 @@ def _layers(text_encoder: torch.nn.Module) -> int:
 
 @pytest.mark.parametrize("name", sorted(SHAPED_PRESETS))
 def test_parameter_counts_are_the_published_ones(name: str) -> None:
-    counts = parameter_counts(build_meta(name))
+    counts = parameter_counts(_meta(name))
     for key, (rounded, exact) in PUBLISHED[name].items():
         assert counts[key] == exact, f"{name} {key}: {counts[key]:,} parameters, published {exact:,}"
         assert abs(counts[key] - rounded) / rounded < 1e-3
@@ -63,7 +70,7 @@ def test_parameter_counts_are_the_published_ones(name: str) -> None:
 
 
 def test_sd_turbo_shapes() -> None:
-    m = build_meta("sd-turbo-shaped")
+    m = _meta("sd-turbo-shaped")
     unet, text = m["unet"], m["text_encoder"]
     attn = unet.down_blocks[0].attentions[0]
     assert attn.proj_in.weight.shape == (320, 320)  # use_linear_projection: a Linear, not a 1x1 conv
@@ -75,7 +82,7 @@ def test_sd_turbo_shapes() -> None:
 
 
 def test_sdxl_turbo_shapes() -> None:
-    m = build_meta("sdxl-turbo-shaped")
+    m = _meta("sdxl-turbo-shaped")
     unet = m["unet"]
     assert unet.config.addition_embed_type == "text_time"
     assert [len(unet.down_blocks[i].attentions[0].transformer_blocks) for i in (1, 2)] == [2, 10]
