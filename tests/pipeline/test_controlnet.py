@@ -4,6 +4,8 @@ guidance window are exactly no ControlNet, an unchanged control image is embedde
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -196,3 +198,15 @@ def test_bad_settings_are_refused_naming_the_value(tiny, nets):
         pipe.control.set_image("depth", np.zeros((64, 64), np.uint8))
     with pytest.raises(InputError, match="not loaded; loaded: none"):
         _pipe(tiny, None).control.set_image("depth", np.zeros((64, 64, 3), np.uint8))
+
+
+def test_an_engine_unet_is_refused(tiny, nets):
+    """An accelerated engine (a runner with a fixed memory_format, no residual inputs) cannot take ControlNets."""
+
+    class Engine(torch.nn.Module):
+        memory_format = torch.contiguous_format
+
+    engine = dataclasses.replace(tiny, unet=Engine())
+    StreamPipeline(engine, StreamConfig(width=64, height=64))  # able to fail: accepted without ControlNets
+    with pytest.raises(ConfigError, match="Engine is an engine without those inputs"):
+        StreamPipeline(engine, StreamConfig(width=64, height=64), nets)

@@ -160,10 +160,13 @@ class ControlStream:
     `advance` after a Stream Batch call; `restart` whenever the pipeline's buffers restart. Without models
     (nets None) every call does nothing and `inputs` is None."""
 
-    def __init__(self, nets: ControlNets | None, device: torch.device, dtype: torch.dtype, config: Any) -> None:
+    def __init__(self, nets: ControlNets | None, components: Any, config: Any) -> None:
         check_settings(nets, config)
+        if nets is not None and getattr(components.unet, "memory_format", None) is not None:
+            raise ConfigError(f"ControlNets need the UNet in torch (accel eager or compile) to add their residuals; "
+                              f"{type(components.unet).__name__} is an engine without those inputs")
         self.nets = nets
-        self._device, self._dtype = device, dtype
+        self._device, self._dtype = components.device, components.dtype
         self._size = (config.width, config.height, config.frame_buffer_size)
         self._last_set: dict[str, object] = {}  # the last image given per model: an unchanged one is skipped
         self._pending: dict[str, torch.Tensor] = {}  # (fbs, 3, H, W) in [0, 1], not yet embedded

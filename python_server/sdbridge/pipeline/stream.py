@@ -52,7 +52,7 @@ class StreamPipeline:
             raise ConfigError("the 'identity' components have no model; use build_pipeline() or IdentityPipeline")
         self.components = components
         live_weights(components.live_loras, config.lora_weights)  # refuses an adapter this model lacks
-        self.control = ControlStream(controlnets, components.device, components.dtype, config)  # set_image, nets
+        self.control = ControlStream(controlnets, components, config)  # set_image, the per-slot control buffer
         self._device, self._dtype = components.device, components.dtype
         self._prompts = PromptEncoder(components)
         self._prompt: PromptSpec = ""
