@@ -279,9 +279,9 @@ def _load_folder(
     log.info("loading %s from %s", name, folder)
 
     def pretrained(cls: Any, sub: str) -> object:
-        variant = _variant(folder / sub, dtype)
+        variant, dtype_arg = _variant(folder / sub, dtype), {_dtype_keyword(cls): dtype}
         return _timed(f"{sub} ({cls.__name__}{', ' + variant + ' weights' if variant else ''})",
-                      lambda: cls.from_pretrained(folder, subfolder=sub, torch_dtype=dtype, variant=variant))
+                      lambda: cls.from_pretrained(folder, subfolder=sub, variant=variant, **dtype_arg))
 
     parts: dict[str, object] = {
         "unet": pretrained(UNet2DConditionModel, "unet"),
@@ -303,6 +303,17 @@ def _load_folder(
     config_file = folder / "scheduler" / "scheduler_config.json"
     scheduler_config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     return parts, scheduler_config, vae_choice
+
+
+def _dtype_keyword(cls: type) -> str:
+    """The dtype argument of `cls.from_pretrained`: transformers 5 takes `dtype` (its `torch_dtype` is deprecated and
+    warns); diffusers and transformers 4 take `torch_dtype`."""
+    if cls.__module__.startswith("transformers."):
+        import transformers
+
+        if int(transformers.__version__.split(".")[0]) >= 5:
+            return "dtype"
+    return "torch_dtype"
 
 
 def _fuse_loras(parts: dict[str, object], lora: Mapping[str, float]) -> None:
