@@ -13,10 +13,11 @@ transformers CLIPTokenizer reads (49,408 tokens, `model_max_length=77`), so prom
 Loading builds every module on the "meta" device (no memory, no init), casts it to the target dtype there,
 allocates it once on the target device (`Module.to_empty`) and fills it: weights are windows, at seeded random
 offsets, of one pool of 2**20 - 3 standard normal values (a prime length, so no two rows of a matrix repeat each
-other) scaled by 1/sqrt(fan_in); norm scales 1, biases 0. Copying windows is memory-bound: drawing 1.2 billion
-fresh normal values took 20-39 s on this machine's CPU, the windows take a few. The pool is drawn on the CPU, so a
-seed gives the same weights on every device. No float32 copy of a float16 model ever exists, and nothing is
-initialised twice. Outputs are noise by design: the weights are random.
+other) scaled by 1/sqrt(fan_in); norm scales 1, biases 0. Copying windows is memory-bound: on this 2-core CPU,
+drawing 100M normal values took 1.8 s and copying 100M bfloat16 values 0.36 s, at the same moment (sd-turbo-shaped
+has 1.2 billion parameters). The pool is drawn on the CPU, so a seed gives the same weights on every device.
+No float32 copy of a float16 model ever exists, and nothing is initialised twice. Outputs are noise by design:
+the weights are random.
 """
 
 from __future__ import annotations
