@@ -64,6 +64,12 @@ class StreamConfig:
     # Generate from the prompt alone: a call's input image is not looked at (the server's txt2img sessions feed the
     # worker placeholder frames). Same Stream Batch latency and warm-up flags as img2img; no similarity filter.
     txt2img: bool = params.BY_NAME["txt2img"].default
+    # temporal coherence (sdbridge.pipeline.temporal): latent feedback and motion-guided warping strengths, the
+    # warp's step, the scene-cut correlation threshold; every strength 0 leaves the output bit-identical
+    latent_feedback: float = params.BY_NAME["latent_feedback"].default
+    motion_warp: float = params.BY_NAME["motion_warp"].default
+    motion_warp_step: int = params.BY_NAME["motion_warp_step"].default
+    scene_cut_threshold: float = params.BY_NAME["scene_cut_threshold"].default
     # Feed the UNet and VAE NHWC ("channels_last") tensors: oneDNN (CPU) and cuDNN pick faster convolution
     # kernels for them. Only activations change layout; the shared model weights are left as loaded.
     channels_last: bool = True
@@ -94,8 +100,11 @@ class StreamConfig:
         if self.frame_buffer_size < 1:
             raise ConfigError(f"frame_buffer_size={self.frame_buffer_size} must be >= 1")
         for name in ("guidance_scale", "delta", "similarity_filter", "similarity_threshold", "max_skip_frames",
-                     "txt2img"):
+                     "txt2img", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold"):
             _registry_check(name, getattr(self, name))
+        if self.motion_warp > 0 and self.frame_buffer_size != 1:
+            raise ConfigError(f"motion_warp={self.motion_warp} needs frame_buffer_size=1 (motion is per frame), got "
+                              f"frame_buffer_size={self.frame_buffer_size}; set motion_warp=0 or frame_buffer_size=1")
         _registry_check("seed_blend" if isinstance(self.seed, tuple) else "seed", self.seed)
         for name in ("lora_weights", "controlnet_scale", "controlnet_start", "controlnet_end"):
             _registry_check(name, getattr(self, name))

@@ -11,6 +11,8 @@ With use_denoising_batch=False the same math runs sequentially (one UNet call pe
 Every runtime parameter changes between frames through `update` without reloading anything.
 ControlNets (optional, `controlnets=`): `pipe.control.set_image(name, image)`; each slot is conditioned on the
 control image of the frame it denoises (the per-slot buffer: sdbridge.pipeline.controlnet.ControlStream).
+Temporal coherence (latent feedback, motion-guided warping, scene cuts): `pipe.temporal.set_motion`, `pipe.scene_cut`
+(sdbridge.pipeline.temporal).
 Not thread-safe: one thread calls a pipeline; several pipelines may share one Components.
 """
 
@@ -33,6 +35,7 @@ from sdbridge.pipeline.images import to_model_tensor, to_uint8, to_uint8_tensor
 from sdbridge.pipeline.live_lora import live_weights
 from sdbridge.pipeline.prompts import PromptEmbedding, PromptEncoder
 from sdbridge.pipeline.similarity import SimilarityFilter, thumbnail
+from sdbridge.pipeline.temporal import TemporalState
 from sdbridge.pipeline.timing import FrameTimer, StageClock
 
 _CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(StreamConfig))
@@ -62,6 +65,7 @@ class StreamPipeline:
         self.config = config
         self._similarity = SimilarityFilter(config.similarity_threshold, config.max_skip_frames, _first_seed(config))
         self._clock = StageClock(self._device)  # stage timings without a host sync (CUDA: a frame late)
+        self.temporal = TemporalState(components.vae_scale_factor, self._device)  # set_motion (pipeline/temporal.py)
         self._last: StreamResult | None = None
         self._apply_schedule()
         self._apply_noise()
@@ -124,6 +128,11 @@ class StreamPipeline:
             self._conditioning_cache.clear()
             self._restart()
         self._similarity.configure(new.similarity_threshold, new.max_skip_frames)
+
+    def scene_cut(self) -> None:
+        """A scene cut (camera cut, level load, teleport): no output or motion from before it is used by latent
+        feedback or motion-guided warping (sdbridge.pipeline.temporal). The Stream Batch buffers run on."""
+        self.temporal.scene_cut(self._calls)
 
     @torch.inference_mode()
     def __call__(self, image: np.ndarray | torch.Tensor) -> StreamResult:
@@ -210,6 +219,7 @@ class StreamPipeline:
             raise InputError("stage_encoded() got PendingFrames from another pipeline")
         timer, fbs = pending.timer, self.config.frame_buffer_size
         timer.mark("vae_encode")
+        x0 = self.temporal.stage(x0, pending.frames, self._calls, self.config)  # latent feedback (off: x0 itself)
         x_t = schedule.add_noise(x0, self._noise[:fbs], self._alpha[:fbs], self._beta[:fbs]).to(self._dtype)
         return self._stage_latents(x_t, x0, timer, pending.batched)
 
@@ -251,6 +261,7 @@ class StreamPipeline:
             return StagedFrame(self, None, x_t, ref, timer)
         n = self.config.steps
         x = torch.cat([x_t, self._x_buffer]) if n > 1 else x_t  # (n*fbs, C, h, w)
+        x = self.temporal.warp_batched(x, self._calls, self._noise, self._alpha, self._beta, self.config)
         ref = torch.cat([ref, self._ref_buffer]) if n > 1 else ref
         return StagedFrame(self, self._unet_request(x, ref, 0, len(x)), x, ref, timer)
 
@@ -286,6 +297,7 @@ class StreamPipeline:
         timer.mark("vae_decode")
         image = _device_image(decoded) if self.image_on_device else to_uint8(decoded)
         timer.mark("postprocess")
+        self.temporal.record_output(latents, self._calls, self.config)
         self._calls += 1
         timings, timings_frame = self._clock.finish(timer, self._frames_in)  # CUDA: an earlier frame's
         result = StreamResult(image=image, is_warmup=warmup, skipped=False, timings=timings,
@@ -299,6 +311,8 @@ class StreamPipeline:
         denoised = x
         for i in range(n):
             lo, hi = i * fbs, (i + 1) * fbs
+            x = self.temporal.warp_step(x, i, self._calls, self._noise[lo:hi], self._alpha[lo:hi],
+                                        self._beta[lo:hi], self.config)
             denoised, ref = self._predict(x, ref, lo, hi)
             if i < n - 1:
                 x = schedule.add_noise(denoised, self._noise[hi:hi + fbs], self._alpha[hi:hi + fbs],
@@ -431,6 +445,7 @@ class StreamPipeline:
         self._last = None
         self._clock.reset()
         self.control.restart(cfg, self._latent_hw)
+        self.temporal.restart()
 
     def _require_prepared(self) -> None:
         if self._cond is None:

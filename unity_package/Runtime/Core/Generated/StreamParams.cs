@@ -7,7 +7,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
     public static class StreamParams
     {
         /// <summary>Every parameter name, in registry order.</summary>
-        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end" };
+        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold" };
 
         /// <summary>classifier-free guidance scale (used by cfg_mode full/self/initialize; 1.0 = no guidance)</summary>
         public static class GuidanceScale
@@ -238,6 +238,70 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             public const bool MaximumExclusive = false;
             /// <summary>True when the value (false for NaN) is in [0, 1].</summary>
             public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
+        }
+
+        /// <summary>latent feedback: the newest earlier output latent blended into each input latent (0 = off)</summary>
+        public static class LatentFeedback
+        {
+            public const string Name = "latent_feedback";
+            public const string FieldPath = "";
+            public const string Kind = "float";
+            public const string Unit = "";
+            public const string RangeText = "[0, 0.5]";
+            public const float Minimum = 0.0f;
+            public const float Maximum = 0.5f;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value (false for NaN) is in [0, 0.5].</summary>
+            public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
+            public const float Default = 0.0f;
+        }
+
+        /// <summary>motion-guided warping: the previous output warped by the engine's motion vectors and blended into the visible cells (0 = off)</summary>
+        public static class MotionWarp
+        {
+            public const string Name = "motion_warp";
+            public const string FieldPath = "";
+            public const string Kind = "float";
+            public const string Unit = "";
+            public const string RangeText = "[0, 1]";
+            public const float Minimum = 0.0f;
+            public const float Maximum = 1.0f;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value (false for NaN) is in [0, 1].</summary>
+            public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
+            public const float Default = 0.0f;
+        }
+
+        /// <summary>the denoising step (index into t_index_list; beyond the last: the last) whose latent gets the warp</summary>
+        public static class MotionWarpStep
+        {
+            public const string Name = "motion_warp_step";
+            public const string FieldPath = "";
+            public const string Kind = "int";
+            public const string Unit = "";
+            public const string RangeText = "[0, 49]";
+            public const uint Minimum = 0u;
+            public const uint Maximum = 49u;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value is in [0, 49].</summary>
+            public static bool InRange(uint value) { return value <= Maximum; }
+            public const uint Default = 0u;
+        }
+
+        /// <summary>a frame correlating with the previous one below this is a scene cut: temporal state unused (0 = off)</summary>
+        public static class SceneCutThreshold
+        {
+            public const string Name = "scene_cut_threshold";
+            public const string FieldPath = "";
+            public const string Kind = "float";
+            public const string Unit = "";
+            public const string RangeText = "[0, 1]";
+            public const float Minimum = 0.0f;
+            public const float Maximum = 1.0f;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value (false for NaN) is in [0, 1].</summary>
+            public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
+            public const float Default = 0.5f;
         }
     }
 }

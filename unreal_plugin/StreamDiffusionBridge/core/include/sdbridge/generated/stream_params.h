@@ -224,8 +224,68 @@ struct ControlnetEnd {
   static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
 };
 
+/// latent feedback: the newest earlier output latent blended into each input latent (0 = off)
+struct LatentFeedback {
+  static constexpr const char* kName = "latent_feedback";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "float";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[0, 0.5]";
+  static constexpr float kMinimum = 0.0f;
+  static constexpr float kMaximum = 0.5f;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value (false for NaN) is in [0, 0.5].
+  static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
+  static constexpr float kDefault = 0.0f;
+};
+
+/// motion-guided warping: the previous output warped by the engine's motion vectors and blended into the visible cells (0 = off)
+struct MotionWarp {
+  static constexpr const char* kName = "motion_warp";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "float";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[0, 1]";
+  static constexpr float kMinimum = 0.0f;
+  static constexpr float kMaximum = 1.0f;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value (false for NaN) is in [0, 1].
+  static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
+  static constexpr float kDefault = 0.0f;
+};
+
+/// the denoising step (index into t_index_list; beyond the last: the last) whose latent gets the warp
+struct MotionWarpStep {
+  static constexpr const char* kName = "motion_warp_step";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "int";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[0, 49]";
+  static constexpr uint32_t kMinimum = 0u;
+  static constexpr uint32_t kMaximum = 49u;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value is in [0, 49].
+  static constexpr bool InRange(uint32_t value) { return value <= kMaximum; }
+  static constexpr uint32_t kDefault = 0u;
+};
+
+/// a frame correlating with the previous one below this is a scene cut: temporal state unused (0 = off)
+struct SceneCutThreshold {
+  static constexpr const char* kName = "scene_cut_threshold";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "float";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[0, 1]";
+  static constexpr float kMinimum = 0.0f;
+  static constexpr float kMaximum = 1.0f;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value (false for NaN) is in [0, 1].
+  static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
+  static constexpr float kDefault = 0.5f;
+};
+
 /// Every parameter name, in registry order.
-inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end"};
+inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold"};
 
 }  // namespace stream_params
 }  // namespace sdbridge
