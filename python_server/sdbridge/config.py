@@ -120,6 +120,50 @@ def check_loras(specs: tuple[str, ...], option: str) -> tuple[LoraSpec, ...]:
     return parsed
 
 
+@dataclass(frozen=True)
+class ControlNetSpec:
+    """One `KIND=SOURCE[@SCALE]` entry (--controlnet, [model] controlnet): the ControlNet named KIND (its name in
+    controlnet_scale and set_image: depth, normal, seg, canny, ...) loaded from SOURCE (a Hub id, a folder, or
+    "tiny" for the random presets) at a starting conditioning scale (sdbridge.pipeline.controlnet_loading)."""
+
+    kind: str
+    source: str
+    scale: float = 1.0
+
+
+def parse_controlnet(spec: str, option: str) -> ControlNetSpec:
+    """`KIND=SOURCE[@SCALE]` -> ControlNetSpec (scale 1 when absent, else in the controlnet_scale range); an '@'
+    not followed by a number belongs to the source. `option` names the flag or key in errors."""
+    kind, sep, rest = spec.partition("=")
+    source, at, tail = rest.rpartition("@")
+    try:
+        scale = float(tail) if at else 1.0
+    except ValueError:
+        source, scale = rest, 1.0
+    source = source if at else rest
+    if not sep or not kind.strip() or not source.strip():
+        example = "depth=lllyasviel/control_v11f1p_sd15_depth@0.8"
+        example = f"--controlnet {example}" if option.startswith("--") else f'controlnet = ["{example}"]'
+        raise ConfigError(f"{option}={spec!r} is not KIND=SOURCE[@SCALE] (SOURCE a Hub id, a folder or 'tiny'), "
+                          f"e.g. {example}")
+    try:
+        params.check("controlnet_scale", [(kind.strip(), scale)], option)
+    except params.ParamError as exc:
+        raise ConfigError(str(exc)) from None
+    return ControlNetSpec(kind.strip(), source.strip(), scale)
+
+
+def check_controlnets(specs: tuple[str, ...], option: str) -> tuple[ControlNetSpec, ...]:
+    """Every entry parsed (`option`[i] named in errors); a KIND given twice is refused."""
+    parsed = tuple(parse_controlnet(spec, f"{option}[{i}]" if option.startswith("model.") else option)
+                   for i, spec in enumerate(specs))
+    kinds = [p.kind for p in parsed]
+    for kind in kinds:
+        if kinds.count(kind) > 1:
+            raise ConfigError(f"{option} names ControlNet {kind!r} twice; give each KIND once")
+    return parsed
+
+
 def check_vae(value: str, option: str) -> str:
     """`taesd`, `full`, or a source: an existing folder or a Hub id 'owner/name'. Returns `value`."""
     if value in ("taesd", "full") or Path(value).expanduser().is_dir() or (
@@ -160,6 +204,7 @@ class ModelConfig:
     dtype: Dtype = Dtype.AUTO  # "auto": float16 on CUDA, bfloat16 on CPUs with AMX/AVX512-BF16, else float32
     vae: str = "taesd"  # "taesd" | "full" | a Hub id or folder of an autoencoder (tiny or KL)
     lora: tuple[str, ...] = ()  # "SOURCE[=SCALE][:live]" entries: fused at load, or live (LoraSpec)
+    controlnet: tuple[str, ...] = ()  # "KIND=SOURCE[@SCALE]" entries (ControlNetSpec)
     width: int = 64
     height: int = 64
     processing_size: ProcessingSize = ProcessingSize.MODEL
@@ -173,6 +218,11 @@ class ModelConfig:
     def __post_init__(self) -> None:
         check_vae(self.vae, "model.vae")
         check_loras(self.lora, "model.lora")
+        check_controlnets(self.controlnet, "model.controlnet")
+
+    def controlnets(self) -> tuple[ControlNetSpec, ...]:
+        """The `controlnet` entries parsed, in order."""
+        return check_controlnets(self.controlnet, "model.controlnet")
 
     def loras(self) -> dict[str, float]:
         """{source: scale} of the `lora` entries fused at load, in order."""
@@ -383,6 +433,7 @@ def _validate(cfg: ServerConfig) -> None:
         (cfg.accel.backend is Accel.EAGER or not any(spec.endswith(LIVE_SUFFIX) for spec in cfg.model.lora),
          f"model.lora has live LoRAs (':live'), which need accel.backend=eager (the {cfg.accel.backend.value} backend "
          f"builds the UNet's weights in); use --accel eager or fuse them (drop ':live')"),
+        *_controlnet_checks(cfg),
         (cfg.bind.startswith(("tcp://", "ipc://", "inproc://")),
          f"bind={cfg.bind!r} must start with tcp://, ipc:// or inproc://"),
         (0 <= cfg.preview.port <= 65535, f"preview.port={cfg.preview.port} must be in [0, 65535]"),
@@ -410,6 +461,13 @@ def _validate(cfg: ServerConfig) -> None:
             f"frame ({needed} bytes); raise it to >= {needed} or lower max_width/max_height"
         )
     _pipeline_ranges(cfg.pipeline)
+
+
+def _controlnet_checks(cfg: ServerConfig) -> list[tuple[bool, str]]:
+    """ControlNets run on the eager backend only (an engine's or compiled UNet takes no residual inputs)."""
+    return [(cfg.accel.backend is Accel.EAGER or not cfg.model.controlnet,
+             f"model.controlnet needs accel.backend=eager (the {cfg.accel.backend.value} backend's UNet takes no "
+             f"ControlNet residuals); use --accel eager or drop the ControlNets")]
 
 
 def _pipeline_ranges(pipe: PipelineConfig) -> None:

@@ -63,7 +63,7 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
         if hint:
             log.info("%s", hint)
     if config.accel.backend is Accel.EAGER:
-        return factory_from_components(components, config)
+        return factory_from_components(components, config, _controlnets(components, config))
     from sdbridge.acceleration.serving import accelerate_for_server
 
     components, handle = accelerate_for_server(components, config, on_fatal)
@@ -75,8 +75,24 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
     return factory, description
 
 
-def factory_from_components(components: Any, config: ServerConfig) -> tuple[PipelineFactory, ModelDescription]:
-    """A per-session pipeline factory over already loaded (shared) components."""
+def _controlnets(components: Any, config: ServerConfig) -> Any:
+    """The ControlNets of `[model] controlnet` loaded for the components, or None (config.py refuses them with a
+    backend other than eager)."""
+    specs = config.model.controlnets()
+    if not specs:
+        return None
+    from sdbridge.pipeline.controlnet_loading import load_controlnets
+
+    nets, _ = load_controlnets(specs, components)
+    log.info("ControlNets loaded: %s", ", ".join(f"{s.kind} ({s.source}, scale {s.scale:g})" for s in specs))
+    return nets
+
+
+def factory_from_components(components: Any, config: ServerConfig,
+                            controlnets: Any = None) -> tuple[PipelineFactory, ModelDescription]:
+    """A per-session pipeline factory over already loaded (shared) components; `controlnets`: the shared
+    sdbridge.pipeline.controlnet.ControlNets every session's pipeline runs (their starting scales from
+    `[model] controlnet`)."""
     from sdbridge.pipeline import ModelFamily, StreamConfig, build_pipeline
     from sdbridge.pipeline.guidance import CfgMode
 
@@ -92,12 +108,13 @@ def factory_from_components(components: Any, config: ServerConfig) -> tuple[Pipe
         similarity_filter=p.similarity_filter,
         similarity_threshold=p.similarity_threshold,
         max_skip_frames=p.max_skip_frames,
+        controlnet_scale=tuple((s.kind, s.scale) for s in config.model.controlnets()) if controlnets else (),
     )
 
     def build(width: int, height: int) -> Any:
         if components.family is ModelFamily.IDENTITY:  # any frame size, nothing to validate
             return build_pipeline(components, base)
-        return build_pipeline(components, base.replace(width=width, height=height))
+        return build_pipeline(components, base.replace(width=width, height=height), controlnets)
 
     probe = build(config.model.width, config.model.height)
     family = {

@@ -9,7 +9,16 @@ import signal
 from types import FrameType
 from typing import Any
 
-from sdbridge.config import Accel, Dtype, ServerConfig, check_loras, check_vae, load_config, with_overrides
+from sdbridge.config import (
+    Accel,
+    Dtype,
+    ServerConfig,
+    check_controlnets,
+    check_loras,
+    check_vae,
+    load_config,
+    with_overrides,
+)
 
 NAME = "serve"
 HELP = "run the bridge server: ROUTER socket, sessions, one worker (stops cleanly on SIGINT; SIGTERM drains first)"
@@ -33,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="LoRA (Hub id or .safetensors file) fused into the model at load at SCALE (default 1); "
                              "with :live it stays unfused, SCALE is its starting weight and clients change it "
                              "between frames (lora_weights); repeat for several; replaces [model] lora of --config")
+    parser.add_argument("--controlnet", action="append", default=None, metavar="KIND=SOURCE[@SCALE]",
+                        help="ControlNet KIND (depth, normal, seg, canny, ...) from SOURCE (a Hub id, a folder or "
+                             "tiny) at a starting scale (default 1); repeat for several; replaces [model] controlnet "
+                             "of --config; needs --accel eager")
     parser.add_argument("--max-sessions", type=int, default=None)
     parser.add_argument("--credits", type=int, default=None, help="frames in flight per client")
     parser.add_argument("--accel", default=None, choices=["eager", "compile", "onnxruntime", "tensorrt"],
@@ -82,6 +95,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     if getattr(args, "lora", None) is not None:
         model["lora"] = tuple(args.lora)
         check_loras(model["lora"], "--lora")
+    if getattr(args, "controlnet", None) is not None:
+        model["controlnet"] = tuple(args.controlnet)
+        check_controlnets(model["controlnet"], "--controlnet")
     top = {"bind": args.bind} if args.bind is not None else {}
     limits = {"max_sessions": args.max_sessions} if args.max_sessions is not None else {}
     session = {"credits": args.credits} if args.credits is not None else {}

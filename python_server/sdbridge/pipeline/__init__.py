@@ -9,18 +9,23 @@
 
 from __future__ import annotations
 
+from sdbridge.errors import ConfigError
 from sdbridge.pipeline.components import Components, ModelFamily, VaeChoice, load_components
 from sdbridge.pipeline.config import Interpolation, StreamConfig, StreamResult
+from sdbridge.pipeline.controlnet import ControlNets
 from sdbridge.pipeline.guidance import CfgMode
 from sdbridge.pipeline.identity import IdentityPipeline
 from sdbridge.pipeline.stream import StreamPipeline
 
 
-def build_pipeline(components: Components, config: StreamConfig) -> StreamPipeline | IdentityPipeline:
-    """The pipeline for `components`: IdentityPipeline for "identity", else StreamPipeline."""
+def build_pipeline(components: Components, config: StreamConfig,
+                   controlnets: ControlNets | None = None) -> StreamPipeline | IdentityPipeline:
+    """The pipeline for `components`: IdentityPipeline for "identity", else StreamPipeline (with `controlnets`)."""
     if components.family is ModelFamily.IDENTITY:
+        if controlnets is not None:
+            raise ConfigError("the 'identity' model has no UNet for ControlNets; load a model or drop them")
         return IdentityPipeline(config)
-    return StreamPipeline(components, config)
+    return StreamPipeline(components, config, controlnets)
 
 
 __all__ = [

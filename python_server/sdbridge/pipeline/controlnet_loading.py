@@ -1,4 +1,5 @@
-"""ControlNets named on a command line or in a config: `KIND=SOURCE[@SCALE]` specs, loaded for components.
+"""ControlNets named on a command line or in a config: `KIND=SOURCE[@SCALE]` specs (parsed
+by sdbridge.config.parse_controlnet, torch-free), loaded for components.
 
 KIND is the ControlNet's name in the pipeline (its key in `controlnet_scale` and `set_image`: depth, normal, seg,
 canny, ...); SOURCE a Hub id (e.g. lllyasviel/control_v11f1p_sd15_depth), a folder holding a diffusers
@@ -10,58 +11,15 @@ or SDXL conditioning differs from the UNet's) is refused naming both.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sdbridge import params
+from sdbridge.config import ControlNetSpec
 from sdbridge.errors import ConfigError, ModelNotFoundError
 from sdbridge.pipeline.controlnet import ControlNets, tiny_controlnet
 
 TINY = "tiny"
-
-
-@dataclasses.dataclass(frozen=True)
-class ControlNetSpec:
-    """One `KIND=SOURCE[@SCALE]`."""
-
-    kind: str
-    source: str
-    scale: float = 1.0
-
-
-def parse_spec(text: str, where: str = "--controlnet") -> ControlNetSpec:
-    """`KIND=SOURCE[@SCALE]` -> ControlNetSpec; errors name `where`, the text and the expected form."""
-    kind, sep, rest = text.partition("=")
-    if not sep or not kind.strip() or not rest.strip():
-        raise ConfigError(f"{where}={text!r}: expected KIND=SOURCE[@SCALE], e.g. depth=lllyasviel/"
-                          "control_v11f1p_sd15_depth@0.8 (SOURCE a Hub id, a folder or 'tiny')")
-    source, at, tail = rest.rpartition("@")
-    scale = 1.0
-    if at:
-        try:
-            scale = float(tail)
-        except ValueError:
-            source = rest  # an '@' inside the source, no scale
-        else:
-            try:
-                params.check("controlnet_scale", [(kind.strip(), scale)], where)
-            except params.ParamError as exc:
-                raise ConfigError(str(exc)) from None
-    else:
-        source = rest
-    return ControlNetSpec(kind.strip(), source.strip(), scale)
-
-
-def parse_specs(texts: Sequence[str], where: str = "--controlnet") -> tuple[ControlNetSpec, ...]:
-    """Several specs; a kind given twice is refused."""
-    specs = tuple(parse_spec(t, where) for t in texts)
-    kinds = [s.kind for s in specs]
-    for kind in kinds:
-        if kinds.count(kind) > 1:
-            raise ConfigError(f"{where} names ControlNet {kind!r} twice; give each KIND once")
-    return specs
 
 
 def load_controlnets(specs: Sequence[ControlNetSpec], components: Any,
