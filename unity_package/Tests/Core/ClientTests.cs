@@ -43,6 +43,31 @@ namespace StreamDiffusion.Bridge.Core.Tests
         }
 
         [Test]
+        public void SubmitChecksEachPlaneAndNamesIt()  // protocol 1.3
+        {
+            using (var client = new BridgeClient(new BridgeClientOptions()))
+            {
+                var px = new byte[4 * 2 * 4];
+                var d = FrameDescription.Rgba8(4, 2, RowOrder.TopDown);
+                PlaneDescription depth = PlaneDescription.Packed(PlaneKind.Depth, PlaneFormat.R32F, 2, 1);
+                var ok = new PlaneData(depth, new byte[8]);
+                var shortBytes = new PlaneData(depth, new byte[7]);
+                var e = Assert.Throws<ArgumentException>(() => client.SubmitFrame(px, 0, px.Length, d, new[] { ok, shortBytes }));
+                StringAssert.Contains("planes[1]", e.Message);
+                StringAssert.Contains("8 bytes", e.Message);
+                PlaneDescription narrow = PlaneDescription.Packed(PlaneKind.Motion, PlaneFormat.RG16F, 4, 2);
+                narrow.Stride = 15;
+                e = Assert.Throws<ArgumentException>(() =>
+                    client.SubmitFrame(px, 0, px.Length, d, new[] { new PlaneData(narrow, new byte[64]) }));
+                StringAssert.Contains("stride >= 16", e.Message);
+                Assert.AreEqual(0L, client.Counters.FramesSubmitted, "refused frames are not submitted");
+                client.SubmitFrame(px, 0, px.Length, d, new[] { ok });
+                Assert.AreEqual(1L, client.Counters.FramesSubmitted);
+                Assert.IsTrue((new BridgeClientOptions().Capabilities & (uint)Capability.Planes) != 0, "offered in Hello");
+            }
+        }
+
+        [Test]
         public void SubmitWithoutConnectionKeepsOnlyTheNewestFrame()
         {
             using (var client = new BridgeClient(new BridgeClientOptions()))

@@ -76,6 +76,28 @@ namespace StreamDiffusion.Bridge.Core.Tests
         }
 
         [Test, Timeout(30000)]
+        public void SendsAFrameWithPlanesAsOneMessageOfManyParts()  // protocol 1.3: header, pixels, planes
+        {
+            ITransport t = Open("", null);
+            byte[] header = Encoding.ASCII.GetBytes("ECHO-planes");
+            byte[] backing = Pattern(70000, 5);
+            var parts = new[]
+            {
+                Seg(header), Seg(Pattern(300, 1)), new ArraySegment<byte>(backing, 17, 65000), Seg(new byte[0]),
+                Seg(Pattern(9, 2)),
+            };
+            t.Send(parts, 4);  // the fifth segment is not part of the message
+            Receive(t, 5000);
+            Assert.AreEqual(4, _msg.Count);
+            Assert.AreEqual(header, _msg.ToArray(0));
+            Assert.AreEqual(Pattern(300, 1), _msg.ToArray(1));
+            var expected = new byte[65000];
+            Array.Copy(backing, 17, expected, 0, 65000);
+            Assert.AreEqual(expected, _msg.ToArray(2));
+            Assert.AreEqual(0, _msg.ToArray(3).Length);
+        }
+
+        [Test, Timeout(30000)]
         public void LargeFirstPartAndOffsetSegments()
         {
             ITransport t = Open("", null);

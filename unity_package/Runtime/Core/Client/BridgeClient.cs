@@ -198,18 +198,29 @@ namespace StreamDiffusion.Bridge.Core.Client
         /// frame id the result will echo.</summary>
         public ulong SubmitFrame(byte[] pixels, int offset, int length, FrameDescription description)
         {
+            return SubmitFrame(pixels, offset, length, description, null);
+        }
+
+        /// <summary>Protocol 1.3: submits a frame with its planes (depth, normals, segmentation ids, motion
+        /// vectors, control images), sent after the pixels to a server that granted Capability.Planes (else the
+        /// frame is refused locally with an Error event). The planes are copied like the pixels.</summary>
+        public ulong SubmitFrame(byte[] pixels, int offset, int length, FrameDescription description,
+            PlaneData[] planes)
+        {
             if (pixels == null) throw new ArgumentNullException(nameof(pixels));
             if (offset < 0 || length < 0 || offset + length > pixels.Length)
             {
                 throw new ArgumentOutOfRangeException(nameof(length),
                     "offset " + offset + " + length " + length + " exceeds the array of " + pixels.Length + " bytes");
             }
+            ControlMessages.CheckPlanes(planes);
             FrameHeader header = ControlMessages.Describe(description, length);
             PendingFrame slot = _frames.BeginFill(length);
             bool copied = false;
             try
             {
                 Buffer.BlockCopy(pixels, offset, slot.Pixels, 0, length);
+                slot.CopyPlanes(planes);
                 copied = true;
             }
             finally
@@ -229,6 +240,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             try
             {
                 Marshal.Copy(pixels, slot.Pixels, 0, length);
+                slot.CopyPlanes(null);
                 copied = true;
             }
             finally

@@ -22,6 +22,7 @@ namespace StreamDiffusion.Bridge.Core.Client
         private readonly FrameSlots _frames;
         private readonly ConnectionMonitor _monitor;
         private readonly BridgeCodec _codec = new BridgeCodec();
+        private ArraySegment<byte>[] _parts = new ArraySegment<byte>[0];  // a Frame with planes (protocol 1.3)
         private readonly MultipartMessage _message = new MultipartMessage();
         private readonly CreditWindow _credits = new CreditWindow();
         private readonly InboundHandler _inbound;
@@ -271,7 +272,22 @@ namespace StreamDiffusion.Bridge.Core.Client
             f.Header.SendTimeUs = ClientClock.NowUs();
             _monitor.FrameSent(f.Header.FrameId, f.Header.SendTimeUs);
             ArraySegment<byte> header = _codec.EncodeFrame(ref f.Header);
-            _transport.Send(header, new ArraySegment<byte>(f.Pixels, 0, f.Length));
+            PlaneDescription[] planes = f.Header.Planes;
+            if (planes == null || planes.Length == 0)
+            {
+                _transport.Send(header, new ArraySegment<byte>(f.Pixels, 0, f.Length));
+            }
+            else  // protocol 1.3: header, pixels, one part per plane
+            {
+                if (_parts.Length < planes.Length + 2) _parts = new ArraySegment<byte>[planes.Length + 2];
+                _parts[0] = header;
+                _parts[1] = new ArraySegment<byte>(f.Pixels, 0, f.Length);
+                for (int i = 0; i < planes.Length; i++)
+                {
+                    _parts[i + 2] = new ArraySegment<byte>(f.PlaneBytes[i], 0, (int)planes[i].ByteCount);
+                }
+                _transport.Send(_parts, planes.Length + 2);
+            }
             _lastSendTicks = Stopwatch.GetTimestamp();
             _credits.Spend(_lastSendTicks);
             lock (_s.Lock) _s.Counters.FramesSent++;

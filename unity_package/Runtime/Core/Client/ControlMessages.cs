@@ -119,8 +119,43 @@ namespace StreamDiffusion.Bridge.Core.Client
 
         /// <summary>Why the server would refuse this frame under the limits its Welcome announced; null when it
         /// is acceptable.</summary>
+        /// <summary>Throws ArgumentException naming the plane when a submitted plane is not well formed: kind,
+        /// format and row order set, size >= 1, stride >= width x bytes per pixel, ByteCount bytes from Offset.</summary>
+        internal static void CheckPlanes(PlaneData[] planes)
+        {
+            if (planes == null) return;
+            for (int i = 0; i < planes.Length; i++)
+            {
+                PlaneDescription d = planes[i].Description;
+                string where = "planes[" + i + "]";
+                if (d == null || d.Kind == PlaneKind.Unknown || d.Format == PlaneFormat.Unknown ||
+                    d.RowOrder == RowOrder.Unknown)
+                {
+                    throw new ArgumentException(where + ": Description with Kind, Format and RowOrder is required");
+                }
+                long row = (long)d.Width * PlaneFormats.BytesPerPixel(d.Format);
+                if (d.Width == 0 || d.Height == 0 || d.Stride < row)
+                {
+                    throw new ArgumentException(where + ": " + d.Width + "x" + d.Height + " with stride " + d.Stride +
+                                                " needs a size >= 1x1 and stride >= " + row);
+                }
+                byte[] bytes = planes[i].Bytes;
+                if (bytes == null || planes[i].Offset < 0 || planes[i].Offset + d.ByteCount > bytes.Length)
+                {
+                    throw new ArgumentException(where + ": needs stride x height = " + d.ByteCount + " bytes from " +
+                                                "Offset " + planes[i].Offset + " of Bytes (" +
+                                                (bytes == null ? "null" : bytes.Length + " bytes") + ")");
+                }
+            }
+        }
+
         internal static string CheckAgainstWelcome(WelcomeMessage w, ref FrameHeader h, int length)
         {
+            if (h.Planes != null && h.Planes.Length > 0 && (w.Capabilities & (uint)Capability.Planes) == 0)
+            {
+                return "the server did not grant the Planes capability (Welcome.capabilities): it cannot take depth, " +
+                       "normals, segmentation or motion planes; submit frames without planes";
+            }
             if ((w.MaxWidth > 0 && h.Width > w.MaxWidth) || (w.MaxHeight > 0 && h.Height > w.MaxHeight))
             {
                 return "frame " + h.Width + "x" + h.Height + " exceeds the server's limit " + w.MaxWidth + "x" +

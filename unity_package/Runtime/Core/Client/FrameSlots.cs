@@ -5,6 +5,7 @@
 //   - results (triple buffer): the I/O thread writes "back", publishes it as "ready"; the caller swaps it out.
 // Swaps happen under SessionState.Lock; pixel copies happen outside it.
 // Compiled and tested here with mono's mcs (C# 7.2).
+using System;
 using System.Diagnostics;
 using System.Threading;
 using StreamDiffusion.Bridge.Core.Protocol;
@@ -17,10 +18,28 @@ namespace StreamDiffusion.Bridge.Core.Client
         public byte[] Pixels = new byte[0];
         public int Length;
         public FrameHeader Header;
+        /// <summary>Protocol 1.3: one pooled buffer per Header.Planes entry (its first ByteCount bytes).</summary>
+        public byte[][] PlaneBytes = new byte[0][];
 
         public void Ensure(int length)
         {
             if (Pixels.Length < length) Pixels = new byte[length];
+        }
+
+        /// <summary>Copies the planes' bytes into pooled buffers and describes them in Header.Planes.</summary>
+        public void CopyPlanes(PlaneData[] planes)
+        {
+            int n = planes == null ? 0 : planes.Length;
+            if (PlaneBytes.Length < n) Array.Resize(ref PlaneBytes, n);
+            var descriptions = n == 0 ? null : new PlaneDescription[n];
+            for (int i = 0; i < n; i++)
+            {
+                int size = (int)planes[i].Description.ByteCount;
+                if (PlaneBytes[i] == null || PlaneBytes[i].Length < size) PlaneBytes[i] = new byte[size];
+                Buffer.BlockCopy(planes[i].Bytes, planes[i].Offset, PlaneBytes[i], 0, size);
+                descriptions[i] = planes[i].Description;
+            }
+            Header.Planes = descriptions;
         }
     }
 
@@ -103,6 +122,7 @@ namespace StreamDiffusion.Bridge.Core.Client
                 lock (_s.Lock)
                 {
                     header.FrameId = _nextFrameId++;
+                    header.Planes = slot.Header.Planes;  // set by CopyPlanes (null: none)
                     slot.Header = header;
                     slot.Length = length;
                     _fill = _pending;

@@ -47,6 +47,22 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         }
     }
 
+    /// <summary>One plane to submit with a frame (BridgeClient.SubmitFrame): its description and its
+    /// Description.ByteCount bytes from Bytes[Offset] (copied during the call).</summary>
+    public struct PlaneData
+    {
+        public PlaneDescription Description;
+        public byte[] Bytes;
+        public int Offset;
+
+        public PlaneData(PlaneDescription description, byte[] bytes, int offset = 0)
+        {
+            Description = description;
+            Bytes = bytes;
+            Offset = offset;
+        }
+    }
+
     /// <summary>Bytes per pixel of each plane format.</summary>
     public static class PlaneFormats
     {

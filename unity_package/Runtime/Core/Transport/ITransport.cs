@@ -23,6 +23,10 @@ namespace StreamDiffusion.Bridge.Core.Transport
         /// this returns, so the caller may reuse both buffers at once.</summary>
         void Send(ArraySegment<byte> part1, ArraySegment<byte> part2);
 
+        /// <summary>Sends a message of <paramref name="count"/> parts (a Frame with planes, protocol 1.3: header,
+        /// pixels, one part per plane). The bytes are written out before this returns.</summary>
+        void Send(ArraySegment<byte>[] parts, int count);
+
         /// <summary>Waits up to <paramref name="timeoutMs"/> for one whole multipart message and stores it in
         /// <paramref name="message"/> (whose pooled buffers are reused). Returns false on timeout. Also services
         /// heartbeats. Throws <see cref="StreamDiffusion.Bridge.Core.TransportException"/> when the connection

@@ -150,6 +150,12 @@ namespace StreamDiffusion.Bridge.Core.Transport
             SendFrame(part2, false);
         }
 
+        public void Send(ArraySegment<byte>[] parts, int count)
+        {
+            EnsureConnected();
+            for (int i = 0; i < count; i++) SendFrame(parts[i], i + 1 < count);
+        }
+
         public bool TryReceive(MultipartMessage message, int timeoutMs)
         {
             EnsureConnected();

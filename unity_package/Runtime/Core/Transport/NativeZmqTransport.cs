@@ -157,6 +157,12 @@ namespace StreamDiffusion.Bridge.Core.Transport
             SendPart(part2, 0);
         }
 
+        public void Send(ArraySegment<byte>[] parts, int count)
+        {
+            EnsureConnected();
+            for (int i = 0; i < count; i++) SendPart(parts[i], i + 1 < count ? LibZmq.ZMQ_SNDMORE : 0);
+        }
+
         public bool TryReceive(MultipartMessage message, int timeoutMs)
         {
             EnsureConnected();
