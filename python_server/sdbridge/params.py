@@ -156,16 +156,16 @@ REGISTRY: tuple[Param, ...] = (
     Param("controlnet_end", Kind.WEIGHTS, "", 0.0, 1.0, (), "", "", "", "", "", "",
           "fraction of the denoising steps after which each ControlNet stops [(controlnet, fraction), ...] (1 when "
           "left out)", wire_type="float", item_word="ControlNets"),
-    Param("latent_feedback", Kind.FLOAT, "", 0.0, 0.5, 0.0, "", "", "", "", "", "",
+    Param("latent_feedback", Kind.FLOAT, "", 0.0, 0.5, 0.0, "", "", "latent_feedback", "", "", "",
           "latent feedback: the newest earlier output latent blended into each input latent (0 = off)",
           wire_type="float", step=0.01),
-    Param("motion_warp", Kind.FLOAT, "", 0.0, 1.0, 0.0, "", "", "", "", "", "",
+    Param("motion_warp", Kind.FLOAT, "", 0.0, 1.0, 0.0, "", "", "motion_warp", "", "", "",
           "motion-guided warping: the previous output warped by the engine's motion vectors and blended into "
           "the visible cells (0 = off)", wire_type="float", step=0.01),
-    Param("motion_warp_step", Kind.INT, "", 0, 49, 0, "", "", "", "", "", "",
+    Param("motion_warp_step", Kind.INT, "", 0, 49, 0, "", "", "motion_warp_step", "", "", "",
           "the denoising step (index into t_index_list; beyond the last: the last) whose latent gets the warp",
           wire_type="uint", step=1),
-    Param("scene_cut_threshold", Kind.FLOAT, "", 0.0, 1.0, 0.5, "", "", "", "", "", "",
+    Param("scene_cut_threshold", Kind.FLOAT, "", 0.0, 1.0, 0.5, "", "", "scene_cut_threshold", "", "", "",
           "a frame correlating with the previous one below this is a scene cut: temporal state unused (0 = off)",
           wire_type="float", step=0.01),
 )

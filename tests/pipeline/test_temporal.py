@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from sdbridge.errors import ConfigError, InputError
+from sdbridge.events.rules import RulesError, parse_rules
 from sdbridge.pipeline import CfgMode, StreamConfig, StreamPipeline
 from tests.conftest import random_frames
 
@@ -186,3 +187,14 @@ def test_warping_needs_one_frame_per_call_and_motion_of_the_frame_size(tiny) -> 
     pipe.temporal.set_motion(torch.zeros(2, 60, 60))
     with pytest.raises(InputError, match="multiple of the VAE factor"):
         pipe(random_frames(1)[0])
+
+
+def test_rules_files_set_the_temporal_knobs_within_the_registry_ranges() -> None:
+    head = 'version = 1\n[prompt]\ntemplate = "a city"\n[params]\n'
+    rules = parse_rules(head + "latent_feedback = 0.3\nmotion_warp = 0.5\nmotion_warp_step = 1\n"
+                               "scene_cut_threshold = 0.8\n", "r.toml")
+    assert dict(rules.params) == {"latent_feedback": 0.3, "motion_warp": 0.5, "motion_warp_step": 1,
+                                  "scene_cut_threshold": 0.8}
+    with pytest.raises(RulesError, match=r"r.toml:5: params.latent_feedback: latent_feedback=0.7 must be a number "
+                                         r"in \[0, 0.5\]"):
+        parse_rules(head + "latent_feedback = 0.7\n", "r.toml")
