@@ -123,6 +123,11 @@ Status Client::SubmitFrame(const FrameView& frame, uint64_t* frame_id) {
                       "SubmitFrame: txt2img is on (Params.txt2img): the server generates the frames from the prompt; "
                       "SetParams with txt2img = false to send frames again");
       }
+      if (!frame.planes.empty() && d.shared.welcome && (d.shared.welcome->capabilities & capability::kPlanes) == 0) {
+        return Status(StatusCode::kInvalidArgument,
+                      "SubmitFrame: the server did not grant the Planes capability (Welcome.capabilities); it cannot "
+                      "take depth, normals, segmentation or motion planes: submit the frame without planes");
+      }
     }
     std::vector<uint8_t> buffer = d.shared.pool->Take();
     buffer.assign(frame.pixels, frame.pixels + expected);  // copy outside the lock
@@ -131,6 +136,10 @@ Status Client::SubmitFrame(const FrameView& frame, uint64_t* frame_id) {
     pending.header.layout = frame.layout;
     pending.header.capture_time_us = frame.capture_time_us != 0 ? frame.capture_time_us : NowMicros();
     pending.pixels = std::move(buffer);
+    for (const PlaneView& plane : frame.planes) {  // protocol 1.3: copied like the pixels
+      pending.header.planes.push_back(plane.desc);
+      pending.planes.emplace_back(plane.data, plane.data + plane.size);
+    }
     uint64_t id = 0;
     std::vector<uint8_t> replaced;
     Status s = d.shared.SubmitPending(std::move(pending), &id, &replaced);

@@ -56,6 +56,31 @@ Status ValidateFrame(const FrameView& frame, const DecodeLimits& limits, size_t*
     return Status(StatusCode::kInvalidArgument,
                   "SubmitFrame: layout.row_order and layout.color_space must be set (TopDown/BottomUp, SRGB/Linear)");
   }
+  for (size_t i = 0; i < frame.planes.size(); ++i) {
+    Status p = ValidatePlane(frame.planes[i], limits, "SubmitFrame: planes[" + std::to_string(i) + "]");
+    if (!p.ok()) return p;
+  }
+  return Status::Ok();
+}
+
+Status ValidatePlane(const PlaneView& plane, const DecodeLimits& limits, const std::string& where) {
+  const PlaneDesc& d = plane.desc;
+  const uint32_t bpp = PlaneBytesPerPixel(d.format);
+  if (d.kind == PlaneKind::kUnknown || bpp == 0 || d.row_order == RowOrder::kUnknown) {
+    return Status(StatusCode::kInvalidArgument, where + ": kind, format and row_order must be set");
+  }
+  if (d.width == 0 || d.height == 0 || d.width > limits.max_width || d.height > limits.max_height ||
+      static_cast<uint64_t>(d.width) * bpp > d.stride) {
+    return Status(StatusCode::kInvalidArgument,
+                  where + ": " + std::to_string(d.width) + "x" + std::to_string(d.height) + " with stride " +
+                      std::to_string(d.stride) + " needs 1 <= size <= " + std::to_string(limits.max_width) + "x" +
+                      std::to_string(limits.max_height) + " and stride >= width x " + std::to_string(bpp));
+  }
+  if (plane.data == nullptr || plane.size != d.ByteCount() || plane.size > limits.max_message_bytes) {
+    return Status(StatusCode::kInvalidArgument,
+                  where + ": got " + std::to_string(plane.data ? plane.size : 0) + " bytes; stride x height = " +
+                      std::to_string(d.ByteCount()) + " (at most " + std::to_string(limits.max_message_bytes) + ")");
+  }
   return Status::Ok();
 }
 

@@ -28,6 +28,10 @@ Status ValidateConfig(const ClientConfig& config);
 /// Checks a submitted frame against its layout; sets *expected to stride x height bytes.
 Status ValidateFrame(const FrameView& frame, const DecodeLimits& limits, size_t* expected);
 
+/// One plane of a submitted frame (protocol 1.3): kind, format and row order set, a size within `limits`, stride >=
+/// width x bytes per pixel, exactly stride x height bytes. `where` prefixes the message.
+Status ValidatePlane(const PlaneView& plane, const DecodeLimits& limits, const std::string& where);
+
 /// What a server Error does: the event to report and how the session ends (kNone: it goes on).
 struct ErrorOutcome {
   ClientEvent event;

@@ -284,8 +284,13 @@ bool SessionConnection::SendOneFrame() {
     shared_.ReturnUnsentFrame(std::move(frame));
     return false;
   }
-  // The second part of an accepted multipart message is always accepted.
-  (void)dealer_.send(pixels, zmq::send_flags::none);
+  // The later parts of an accepted multipart message are always accepted.
+  const bool planes = !frame.planes.empty();
+  (void)dealer_.send(pixels, planes ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  for (size_t i = 0; i < frame.planes.size(); ++i) {  // protocol 1.3: one part per plane, after the pixels
+    const bool last = i + 1 == frame.planes.size();
+    (void)dealer_.send(zmq::buffer(frame.planes[i]), last ? zmq::send_flags::none : zmq::send_flags::sndmore);
+  }
   MarkSent();
   ExpectAnswer();
   shared_.OnFrameSent();

@@ -37,6 +37,7 @@ class BufferPool {
 struct PendingFrame {
   FrameHeader header;
   std::vector<uint8_t> pixels;
+  std::vector<std::vector<uint8_t>> planes;  // one buffer per header.planes entry (protocol 1.3)
 };
 
 /// The shared state. Fields are guarded by `mu` (except `config`, `status` and `pool`, which are

@@ -30,6 +30,7 @@ class FakeServer {
     Message message;
     std::vector<uint8_t> pixels;
     size_t parts = 0;
+    std::vector<std::vector<uint8_t>> planes;  // parts after the pixels (a Frame's planes, protocol 1.3)
   };
 
   /// Next message from any client; false on timeout or undecodable bytes.
@@ -51,6 +52,11 @@ class FakeServer {
     if (parts.size() > 2) {
       const auto* p = static_cast<const uint8_t*>(parts[2].data());
       out->pixels.assign(p, p + parts[2].size());
+    }
+    out->planes.clear();
+    for (size_t i = 3; i < parts.size(); ++i) {
+      const auto* p = static_cast<const uint8_t*>(parts[i].data());
+      out->planes.emplace_back(p, p + parts[i].size());
     }
     return true;
   }

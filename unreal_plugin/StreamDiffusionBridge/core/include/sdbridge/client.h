@@ -39,7 +39,7 @@ struct ClientConfig {
   uint16_t protocol_minor = kProtocolMinor;
   uint32_t capabilities = capability::kCredits | capability::kPromptBlend | capability::kSeedBlend |
                           capability::kGameEvents | capability::kStats | capability::kNotices |
-                          capability::kHeartbeat | capability::kTxt2img;
+                          capability::kHeartbeat | capability::kTxt2img | capability::kPlanes;
   std::vector<PixelFormat> pixel_formats = {PixelFormat::kRGBA8, PixelFormat::kBGRA8, PixelFormat::kRGB8};
 
   std::chrono::milliseconds handshake_timeout{2000};     // Hello -> Welcome
@@ -65,13 +65,22 @@ struct ClientConfig {
   std::string curve_secret_key;
 };
 
-/// One frame to submit. The pixels are copied during SubmitFrame; the caller keeps ownership.
+/// One auxiliary plane of a frame (protocol 1.3): its description and its bytes (desc.stride * desc.height), copied
+/// during SubmitFrame. Sent only to a server that granted capability::kPlanes.
+struct PlaneView {
+  PlaneDesc desc;
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+/// One frame to submit. The pixels (and planes) are copied during SubmitFrame; the caller keeps ownership.
 struct FrameView {
   const uint8_t* pixels = nullptr;
   size_t size = 0;           // must equal layout.stride * layout.height
   PixelLayout layout;
   uint32_t stream_id = 0;
   uint64_t capture_time_us = 0;  // 0 = now (NowMicros())
+  std::vector<PlaneView> planes;  // protocol 1.3: depth, normals, segmentation, motion, control images (in this order)
 };
 
 /// Received pixel bytes, shared with the transport's message (no copy on receive). Immutable and
