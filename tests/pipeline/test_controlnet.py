@@ -210,3 +210,18 @@ def test_an_engine_unet_is_refused(tiny, nets):
     StreamPipeline(engine, StreamConfig(width=64, height=64))  # able to fail: accepted without ControlNets
     with pytest.raises(ConfigError, match="Engine is an engine without those inputs"):
         StreamPipeline(engine, StreamConfig(width=64, height=64), nets)
+
+
+def test_a_size_change_drops_control_images_of_the_old_size(tiny, nets):
+    pipe = _pipe(tiny, nets)
+    pipe.control.set_image("depth", random_frames(1, seed=14)[0])  # 64x64, not yet embedded
+    pipe.update(width=32, height=32)
+    assert pipe(random_frames(1, size=32, seed=15)[0]).latents.shape[-1] == 4  # no 64x64 embedding in a 32x32 batch
+    pipe.control.set_image("depth", random_frames(1, size=32, seed=16)[0])
+    pipe(random_frames(1, size=32, seed=17)[0])
+    out = pipe(random_frames(1, size=32, seed=18)[0])
+    plain = _pipe(tiny, None)
+    plain.update(width=32, height=32)
+    plain(random_frames(1, size=32, seed=15)[0])
+    plain(random_frames(1, size=32, seed=17)[0])
+    assert (plain(random_frames(1, size=32, seed=18)[0]).latents - out.latents).abs().max() > 1e-3  # conditioned

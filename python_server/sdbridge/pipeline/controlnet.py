@@ -201,6 +201,10 @@ class ControlStream:
         embedding when its batch and size still fit."""
         steps, fbs = config.steps, config.frame_buffer_size
         self._shape, self._size = (steps, fbs, *latent_hw), (config.width, config.height, fbs)
+        for name, images in list(self._pending.items()):  # set before a size change: no longer fits
+            if (images.shape[0], *images.shape[2:]) != (fbs, config.height, config.width):
+                del self._pending[name]
+                self._last_set.pop(name, None)
         for name in () if self.nets is None else self.nets.names:
             current = self._current.get(name)
             if current is not None and (current.shape[0], *current.shape[2:]) != (fbs, *latent_hw):
