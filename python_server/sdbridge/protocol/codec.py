@@ -477,7 +477,7 @@ def validate_planes(header: FrameHeader, limits: DecodeLimits = DEFAULT_LIMITS) 
     """
     planes = header.planes
     if len(planes) > limits.max_planes:
-        raise FieldError(ErrorCode.TOO_LARGE, "Frame.planes",
+        raise _field_error(ErrorCode.TOO_LARGE, "Frame.planes",
                          f"Frame.planes has {len(planes)} planes, more than the limit {limits.max_planes} "
                          "(limits.max_planes); send fewer planes per frame")
     for i, plane in enumerate(planes):
@@ -485,19 +485,19 @@ def validate_planes(header: FrameHeader, limits: DecodeLimits = DEFAULT_LIMITS) 
         for field, value, limit in (("width", plane.width, limits.max_width),
                                     ("height", plane.height, limits.max_height)):
             if value <= 0:
-                raise FieldError(ErrorCode.BAD_DIMENSION, f"{where}.{field}", f"{where}.{field}={value} must be >= 1")
+                raise _field_error(ErrorCode.BAD_DIMENSION, f"{where}.{field}", f"{where}.{field}={value} must be >= 1")
             if value > limit:
-                raise FieldError(ErrorCode.TOO_LARGE, f"{where}.{field}",
+                raise _field_error(ErrorCode.TOO_LARGE, f"{where}.{field}",
                                  f"{where}.{field}={value} exceeds the server limit {limit} (limits.max_{field}); "
                                  "send a smaller plane")
         row_bytes = plane.width * PlaneFormat(plane.format).bytes_per_pixel
         if plane.stride < row_bytes:
-            raise FieldError(ErrorCode.BAD_PIXEL_SIZE, f"{where}.stride",
+            raise _field_error(ErrorCode.BAD_PIXEL_SIZE, f"{where}.stride",
                              f"{where}.stride={plane.stride} is smaller than width x bytes per pixel = {plane.width} "
                              f"x {PlaneFormat(plane.format).bytes_per_pixel} = {row_bytes} ({plane.format.name}); "
                              f"set stride >= {row_bytes}")
         if plane.nbytes > limits.max_message_bytes:
-            raise FieldError(ErrorCode.TOO_LARGE, f"{where}.stride",
+            raise _field_error(ErrorCode.TOO_LARGE, f"{where}.stride",
                              f"{where}: stride x height = {plane.stride} x {plane.height} = {plane.nbytes} bytes "
                              f"exceeds the part limit {limits.max_message_bytes} (limits.max_message_bytes)")
 
@@ -511,7 +511,7 @@ def _check_plane_parts(header: FrameHeader, planes: Sequence[memoryview]) -> Non
     """Each plane part has exactly its description's stride x height bytes."""
     for i, (plane, view) in enumerate(zip(header.planes, planes, strict=True)):
         if view.nbytes != plane.nbytes:
-            raise FieldError(ErrorCode.BAD_PIXEL_SIZE, f"Frame.planes[{i}].stride",
+            raise _field_error(ErrorCode.BAD_PIXEL_SIZE, f"Frame.planes[{i}].stride",
                              f"plane part {i} ({plane.kind.name}) has {view.nbytes} bytes but Frame.planes[{i}] "
                              f"says stride x height = {plane.stride} x {plane.height} = {plane.nbytes} bytes")
 
@@ -539,7 +539,7 @@ def encode_frame(header: ImageHeader, pixels: Any, planes: Sequence[Any] = ()) -
     """
     described = header.planes if isinstance(header, FrameHeader) else ()
     if len(planes) != len(described):
-        raise FieldError(ErrorCode.BAD_PART_COUNT, "Frame.planes",
+        raise _field_error(ErrorCode.BAD_PART_COUNT, "Frame.planes",
                          f"{len(planes)} plane buffers for {len(described)} entries of Frame.planes; pass one "
                          "buffer per description, in the same order")
     views = [_as_bytes_view(p, f"plane {i}") for i, p in enumerate(planes)]
@@ -568,12 +568,19 @@ def _enum(cls: type[_E], value: int) -> _E:
         return cls(0)
 
 
+def _field_error(code: ErrorCode, field: str, message: str) -> FieldError:
+    """A refusal naming `field` whose ``code`` stays the ErrorCode member (as every decode error's does)."""
+    exc = FieldError(code, field, message)
+    exc.code = code
+    return exc
+
+
 def _known_enum(cls: type[_E], value: int, field: str, code: ErrorCode) -> _E:
     """Map a wire value to ``cls``; 0 (unset) and values this build does not know are refused naming ``field``."""
     member = _enum(cls, value)
     if member == 0:
         valid = ", ".join(f"{e.name} ({e.value})" for e in cls if e.value)
-        raise FieldError(code, field, f"{field}={value} is not valid; use {valid}")
+        raise _field_error(code, field, f"{field}={value} is not valid; use {valid}")
     return member
 
 
@@ -737,7 +744,7 @@ class _Reader:
         """A Frame with planes (one without takes the scalar fast path): its header and plane descriptions."""
         count = t.PlanesLength()
         if count > self.limits.max_planes:
-            raise FieldError(ErrorCode.TOO_LARGE, "Frame.planes",
+            raise _field_error(ErrorCode.TOO_LARGE, "Frame.planes",
                              f"Frame.planes has {count} planes, more than the limit {self.limits.max_planes} "
                              "(limits.max_planes); send fewer planes per frame")
         by_name = {name: getattr(t, _camel(name))() for name in _FRAME_SCALARS}
