@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <limits>
 
 #include "python_server.h"
 #include "sdbridge/client.h"
@@ -224,6 +225,51 @@ TEST(EndToEnd, Txt2imgStreamsGeneratedFramesWithoutInputFrames) {
     if (client.WaitForResult(&r, milliseconds(100))) echoed = r.header.frame_id == id && r.pixels.ToVector() == px;
   }
   EXPECT_TRUE(echoed) << "frame " << id << " not echoed after txt2img went off";
+  client.Stop();
+  EXPECT_EQ(server->Stop(), 0);
+}
+
+// Protocol 1.3: planes from the C++ codec reach the Python server, which answers the frame; a NaN depth is refused
+// naming Frame.planes[0] and the session goes on.
+TEST(EndToEnd, FramesWithPlanesAreAcceptedAndABadPlaneIsRefusedByName) {
+  SKIP_WITHOUT_PYTHON();
+  auto server = StartServer("identity");
+  ASSERT_NE(server, nullptr);
+  Client client(E2EConfig(server->endpoint()));
+  ASSERT_TRUE(client.Start().ok());
+  ClientEvent connected = ExpectEvent(client, ClientEventKind::kConnected);
+  ASSERT_TRUE(connected.welcome.has_value());
+  EXPECT_NE(connected.welcome->capabilities & capability::kPlanes, 0u);
+  const auto px = Image(8, 4, 3);
+  std::vector<float> depth(4 * 2, 2.5f);
+  std::vector<uint16_t> motion(8 * 4 * 2, 0);
+  FrameView v = View(px, 8, 4);
+  PlaneView d{PlaneDesc::Packed(PlaneKind::kDepth, PlaneFormat::kR32F, 4, 2),
+              reinterpret_cast<const uint8_t*>(depth.data()), depth.size() * sizeof(float)};
+  d.desc.depth_encoding = DepthEncoding::kLinear;
+  d.desc.depth_near = 0.1f;
+  d.desc.depth_far = 100.0f;
+  PlaneView m{PlaneDesc::Packed(PlaneKind::kMotion, PlaneFormat::kRG16F, 8, 4),
+              reinterpret_cast<const uint8_t*>(motion.data()), motion.size() * sizeof(uint16_t)};
+  m.desc.motion_units = MotionUnits::kPixels;
+  m.desc.motion_target = MotionTarget::kPrevious;
+  v.planes = {d, m};
+  uint64_t id = 0;
+  ASSERT_TRUE(client.SubmitFrame(v, &id).ok());
+  FrameResult r;
+  ASSERT_TRUE(client.WaitForResult(&r, kWait));
+  EXPECT_EQ(r.header.frame_id, id);
+  EXPECT_EQ(r.pixels.ToVector(), px);
+
+  depth[3] = std::numeric_limits<float>::quiet_NaN();
+  ASSERT_TRUE(client.SubmitFrame(v).ok());  // well formed for the client; the server checks the values
+  ClientEvent refused = ExpectEvent(client, ClientEventKind::kError);
+  ASSERT_TRUE(refused.error.has_value());
+  EXPECT_EQ(refused.error->field.value_or(""), "Frame.planes[0]") << refused.message;
+  depth[3] = 1.0f;
+  ASSERT_TRUE(client.SubmitFrame(v, &id).ok());  // the session stays up
+  ASSERT_TRUE(client.WaitForResult(&r, kWait));
+  EXPECT_EQ(r.header.frame_id, id);
   client.Stop();
   EXPECT_EQ(server->Stop(), 0);
 }
