@@ -99,6 +99,46 @@ namespace StreamDiffusion.Bridge.Core.Tests
         }
 
         [Test, Timeout(120000)]
+        public void FramesWithPlanesAreServedAndANanDepthIsRefusedByName()  // protocol 1.3
+        {
+            BridgeClient client = NewClient(null);
+            WelcomeMessage welcome = client.Connect(15000);
+            Assert.AreNotEqual(0u, welcome.Capabilities & (uint)Capability.Planes, "the server offers Planes");
+            PlaneDescription depth = PlaneDescription.Packed(PlaneKind.Depth, PlaneFormat.R32F, Size / 2, Size / 2);
+            depth.DepthEncoding = DepthEncoding.Device;
+            depth.ReversedZ = true;
+            depth.DepthNear = 0.1f;
+            var values = new float[Size / 2 * Size / 2];
+            for (int i = 0; i < values.Length; i++) values[i] = 0.5f;
+            var bytes = new byte[values.Length * 4];
+            Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
+            byte[] px = Image(5);
+            var d = FrameDescription.Rgba8(Size, Size, RowOrder.BottomUp);
+            ResultFrame frame = null;
+            ulong id = client.SubmitFrame(px, 0, px.Length, d, new[] { new PlaneData(depth, bytes) });
+            var sw = Stopwatch.StartNew();
+            while (sw.ElapsedMilliseconds < 60000 && !(client.TryGetResult(ref frame) && frame.Header.FrameId == id))
+            {
+                Thread.Sleep(1);
+            }
+            Assert.AreEqual(id, frame == null ? 0UL : frame.Header.FrameId, "events: " + DrainEvents(client));
+
+            Buffer.BlockCopy(new[] { float.NaN }, 0, bytes, 12, 4);
+            client.SubmitFrame(px, 0, px.Length, d, new[] { new PlaneData(depth, bytes) });
+            ClientEvent refused = null;
+            sw.Restart();
+            while (refused == null && sw.ElapsedMilliseconds < 30000)
+            {
+                ClientEvent e;
+                if (client.TryDequeueEvent(out e) && e.Kind == ClientEventKind.ServerError && e.Error != null) refused = e;
+                else Thread.Sleep(1);
+            }
+            Assert.IsNotNull(refused, "no Error for a NaN depth");
+            Assert.AreEqual("Frame.planes[0]", refused.Error.Field, refused.Message);
+            RoundTrip(client, Image(6), ref frame, 60000);  // the session stays up
+        }
+
+        [Test, Timeout(120000)]
         public void Txt2imgStreamsGeneratedFramesAndCfgModeChanges()  // protocol 1.2
         {
             BridgeClient client = NewClient(null);
