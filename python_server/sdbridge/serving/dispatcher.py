@@ -203,7 +203,7 @@ class Dispatcher:
             raise FrameError(m.ErrorCode.NO_CREDIT, "Frame",
                              f"Frame {fid} arrived with {session.in_flight} frames in flight and "
                              f"credits={session.credits}; wait for a Result or Credit before sending")
-        planes = self.frame_planes(session, header, parts) if header.planes else ()
+        planes = self.frame_planes(session, header, parts) if header.planes else ()  # after the credit check
         layout = Layout(header.width, header.height, header.stride, fmt, rows)
         inline = self.inline and self.worker is not None
         job = FrameJob(fid, header.stream_id, layout, pixels, time.perf_counter(), header.capture_time_us,
