@@ -2,7 +2,8 @@
 
 `begin` is the host work before the model (the pipeline for the frame's size, a prompt transition's next
 step, the pixel decode to the pipeline's RGB input: for a pipeline on a CUDA device, on the device from a pinned
-buffer, runtime.device_pixels); `call` is the model call (one frame, or one shared batch of several sessions' frames:
+buffer, runtime.device_pixels; for a pipeline with ControlNets, the frame's planes as its control images,
+runtime.control_inputs); `call` is the model call (one frame, or one shared batch of several sessions' frames:
 sdbridge.pipeline.shared_batch), which the worker runs on its device lane (runtime.device_lane); `end` is
 the host work after it: the output in the client's layout, with the alpha of the frame the output depicts
 (runtime.frame_book), and the result naming that frame.
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from sdbridge.runtime.control_inputs import ControlPlanes
 from sdbridge.runtime.frame_book import Carried, FrameBook, fit_alpha
 from sdbridge.runtime.pipeline_api import (
     PipelineFactory,
@@ -51,8 +53,9 @@ class FrameWork:
 
     def __init__(self, build: PipelineFactory, size_policy: SizePolicy, default_prompt: Mapping[str, Any],
                  passthrough: bool, wrap: Callable[[Session, SessionPipeline], SessionPipeline] | None,
-                 settle: Callable[[Session], None]) -> None:
+                 settle: Callable[[Session], None], controls: ControlPlanes | None = None) -> None:
         self._build = build
+        self._controls = controls if controls is not None else ControlPlanes()  # planes -> ControlNet images
         self._size_policy = size_policy
         self._default_prompt = dict(default_prompt)
         self._passthrough = passthrough
@@ -64,6 +67,7 @@ class FrameWork:
         """Forget the frame books of sessions that are gone (once they outnumber the live ones)."""
         if len(self._books) > 2 * len(session_ids) + 8:
             self._books = {k: v for k, v in self._books.items() if k in session_ids}
+            self._controls.forget(session_ids)
 
     def begin(self, session: Session, job: FrameJob) -> Begun | ResultJob:
         """Pipeline, prompt transition and input pixels for a frame (or the finished passthrough result)."""
@@ -94,6 +98,9 @@ class FrameWork:
                 source = self._book(session).depicted(Carried(job.frame_id, None), _lag(session), out.skipped)
                 return result_job(session, job, job.layout, pixels, timings, out, source.frame_id)
         rgb, alpha, device = _decode(pipeline, job, size)  # (h, w, 3) uint8, alpha (H, W)
+        if self._controls.kinds(pipeline):  # this frame's control images, before it is staged
+            self._settle(session)  # set_image changes the pipeline: none of its calls may be in the lane
+            self._controls.apply(session.session_id, pipeline, job.planes, rgb)
         return Begun(session, job, pipeline, rgb, alpha, (t0, t1, time.perf_counter()), device)
 
     @staticmethod

@@ -9,6 +9,7 @@ from sdbridge.config import ProcessingSize, ServerConfig
 from sdbridge.protocol import handshake
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from sdbridge.runtime.control_inputs import wanted_planes
 from sdbridge.runtime.sessions import ClientInfo, Session, SessionLimitError, SessionTable
 from sdbridge.served_model import ModelDescription
 from sdbridge.serving.drain import DRAINING_HINT, Drain
@@ -47,6 +48,8 @@ class Handshake:
         if config.limits.max_planes:  # Frame.planes (protocol 1.3): depth, normals, ... after the pixels
             self.capabilities |= m.Capability.PLANES
         self.drain: Drain | None = None  # set by the server: a draining replica opens no session
+        # the planes the served ControlNets want (the Welcome has no field for them: said in its warning text)
+        self.planes_note = wanted_planes([spec.kind for spec in config.model.controlnets()])
 
     def offer(self, capabilities: m.Capability) -> None:
         """Offer `capabilities` too from the next Hello on (e.g. GAME_EVENTS once a rules file is loaded)."""
@@ -114,5 +117,5 @@ class Handshake:
             model=m.ModelInfo(model.name, model.family, model.width, model.height),
             heartbeat_interval_ms=self.config.session.heartbeat_interval_ms,
             pixel_formats=pixel_formats,
-            warning="; ".join(w for w in (warning, resize_note) if w),
+            warning="; ".join(w for w in (warning, resize_note, self.planes_note) if w),
         )

@@ -1,0 +1,101 @@
+"""Engine planes condition a session's ControlNet end to end: the real server with the tiny model and a `tiny` depth
+ControlNet, driven by BridgeClient over tcp loopback with depth planes (sdbridge.runtime.control_inputs).
+
+Each client is its own session (a fresh pipeline with the same seed), run one after another (no shared batch), so
+equal inputs give equal outputs. Random ports, linger 0, a timeout on every receive: nothing here can hang.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from sdbridge.config import ServerConfig, with_overrides
+from sdbridge.pipeline import Components
+from sdbridge.pipeline.controlnet import ControlNets, tiny_controlnet
+from sdbridge.served_model import factory_from_components
+from sdbridge.server import BridgeServer
+from sdbridge.transport.client import BridgeClient
+
+pytestmark = pytest.mark.integration
+
+SIZE, FRAMES = 64, 4
+
+
+def _server(tiny: Components, controlnet: bool) -> BridgeServer:
+    model = {"name": "tiny", "width": SIZE, "height": SIZE, "controlnet": ("depth=tiny@1",) if controlnet else ()}
+    cfg = with_overrides(ServerConfig(), model=model, top={"bind": "tcp://127.0.0.1:*"})
+    nets = ControlNets({"depth": tiny_controlnet(tiny, seed=4)}) if controlnet else None
+    factory, description = factory_from_components(tiny, cfg, nets)
+    server = BridgeServer(cfg, factory, description)
+    server.start_in_thread()
+    return server
+
+
+@pytest.fixture(scope="module")
+def depth_server(tiny: Components) -> Iterator[BridgeServer]:
+    server = _server(tiny, controlnet=True)
+    yield server
+    server.close()
+
+
+def _frames() -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    return [rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8) for _ in range(FRAMES)]
+
+
+def _depth(tilt: str) -> np.ndarray:
+    """Linear view depth 1..20 rising left to right ("x") or top to bottom ("y")."""
+    ramp = np.linspace(1.0, 20.0, SIZE, dtype=np.float32)
+    return np.tile(ramp, (SIZE, 1)) if tilt == "x" else np.tile(ramp[:, None], (1, SIZE))
+
+
+def _outputs(server: BridgeServer, depths: list[np.ndarray | None]) -> list[np.ndarray]:
+    """One session's outputs of _frames(), frame i with depth plane depths[i] (None: no plane)."""
+    outs = []
+    with BridgeClient(server.endpoint, name="planes") as client:
+        client.connect(timeout=10)
+        client.set_prompt("a castle")
+        for frame, depth in zip(_frames(), depths, strict=True):
+            planes = {} if depth is None else {"depth": depth}
+            assert client.submit(frame, planes=planes) is not None
+            result = client.receive(timeout=60)
+            assert result is not None
+            outs.append(np.array(result.image, copy=True))
+    return outs[-2:]  # past the warm-up (latency) frames
+
+
+def test_depth_planes_condition_the_output(depth_server: BridgeServer) -> None:
+    along_x = _outputs(depth_server, [_depth("x")] * FRAMES)
+    along_y = _outputs(depth_server, [_depth("y")] * FRAMES)
+    again_x = _outputs(depth_server, [_depth("x")] * FRAMES)
+    for a, b, c in zip(along_x, along_y, again_x, strict=True):
+        np.testing.assert_array_equal(a, c)  # equal planes: equal output
+        assert np.abs(a.astype(int) - b.astype(int)).max() > 0  # another depth plane: another output
+
+
+def test_a_frame_without_depth_runs_without_control_and_says_so(tiny: Components, depth_server: BridgeServer,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    plain = _server(tiny, controlnet=False)
+    try:
+        expected = _outputs(plain, [None] * FRAMES)
+    finally:
+        plain.close()
+    with caplog.at_level(logging.WARNING, logger="sdbridge.runtime.control_inputs"):
+        got = _outputs(depth_server, [None] * FRAMES)
+        with_depth = _outputs(depth_server, [_depth("x")] * FRAMES)
+    for e, g, d in zip(expected, got, with_depth, strict=True):
+        np.testing.assert_array_equal(g, e)  # no depth ever sent: the ControlNet is off (scale 0)
+        assert np.abs(d.astype(int) - e.astype(int)).max() > 0  # able to fail: a depth plane changes it
+    told = [r.getMessage() for r in caplog.records if "ControlNet 'depth'" in r.getMessage()]
+    assert len(told) == 1, told  # once per session, not per frame
+    assert "no Depth plane" in told[0] and "Frame.planes" in told[0]
+
+
+def test_the_welcome_names_the_wanted_planes(depth_server: BridgeServer) -> None:
+    with BridgeClient(depth_server.endpoint, name="planes") as client:
+        welcome = client.connect(timeout=10)
+    assert "ControlNet depth wants a Depth plane" in welcome.warning
