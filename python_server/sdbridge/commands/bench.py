@@ -7,10 +7,11 @@ import importlib
 
 NAME = "bench"
 HELP = ("benchmarks: `bench pipeline` (pipeline configurations), `bench transport` (wire path), `bench preview`, "
-        "`bench fairness` (share of the worker)")
+        "`bench fairness` (share of the worker), `bench temporal` (flicker of the temporal methods)")
 # Each module exposes NAME ("bench-<what>"), HELP, add_arguments(parser) and run(args).
 BENCH_MODULES = ("sdbridge.commands.bench_pipeline", "sdbridge.commands.bench_transport",
-                 "sdbridge.commands.bench_preview", "sdbridge.commands.bench_fairness")
+                 "sdbridge.commands.bench_preview", "sdbridge.commands.bench_fairness",
+                 "sdbridge.commands.bench_temporal")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

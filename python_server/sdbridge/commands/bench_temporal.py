@@ -1,0 +1,43 @@
+"""`sdbridge bench temporal`: parses the flags; the measurement is sdbridge.bench.temporal."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "bench-temporal"
+HELP = ("temporal warping error (Lai et al. 2018) and frame time of none / latent feedback / motion-guided warping "
+        "on a panning procedural scene with exact motion vectors")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the benchmark."""
+    parser.add_argument("--model", default="small", help="components (default small; a hub id or folder for a real "
+                                                         "model, e.g. stabilityai/sd-turbo)")
+    parser.add_argument("--size", type=int, default=256, help="frame width and height, a multiple of 8 (default 256)")
+    parser.add_argument("--frames", type=int, default=16, help="frames per method (default 16)")
+    parser.add_argument("--speed", type=int, default=8, help="camera pan in pixels per frame (default 8: one latent "
+                                                             "cell)")
+    parser.add_argument("--t-index", default="32,45", help="t_index_list, comma-separated (default 32,45)")
+    parser.add_argument("--feedback", type=float, default=0.3, help="latent_feedback of the feedback rows")
+    parser.add_argument("--warp", type=float, default=0.6, help="motion_warp of the warping rows")
+    parser.add_argument("--warp-step", type=int, default=0, help="motion_warp_step (default 0)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each method's fastest counts")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every method on the same frames and print the table."""
+    import torch
+
+    from sdbridge.bench.temporal import PanScene, methods, report
+    from sdbridge.pipeline.components import load_components
+    from sdbridge.pipeline.config import StreamConfig
+
+    components = load_components(args.model, device=args.device, dtype=getattr(torch, args.dtype))
+    t_index = tuple(int(t) for t in args.t_index.split(","))
+    config = StreamConfig(width=args.size, height=args.size, t_index_list=t_index, motion_warp_step=args.warp_step)
+    lines = report(components, config, PanScene(args.size, args.speed), args.frames, methods(args.feedback, args.warp),
+                   args.rounds)
+    print("\n".join(lines))
+    return 0

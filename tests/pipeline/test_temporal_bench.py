@@ -1,0 +1,41 @@
+"""`sdbridge bench temporal` (sdbridge.bench.temporal): the scene's motion and depth are exact, and the report has a
+row per method."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from sdbridge.bench.temporal import PanScene, methods, report, warping_error
+from sdbridge.pipeline import StreamConfig, temporal_warp
+
+
+def test_the_scene_motion_is_exact_so_the_input_error_is_zero_without_flicker() -> None:
+    scene = PanScene(64, speed=4, flicker=0.0)
+    frames = [scene.render(t) for t in range(6)]
+    pixels, motions, depths = ([f[i] for f in frames] for i in range(3))
+    assert warping_error(pixels, motions, depths) == 0.0
+    # the test can fail: with flicker, or with a wrong motion, the error is positive
+    flicker = [PanScene(64, speed=4, flicker=0.02).render(t) for t in range(6)]
+    assert warping_error([f[0] for f in flicker], motions, depths) > 0
+    assert warping_error(pixels, [m * 0 for m in motions], depths) > 0
+    # and the near layer's parallax reveals background: some pixels are masked out
+    flow = torch.from_numpy(motions[3])[None]
+    mask = temporal_warp.disocclusion_mask(flow, torch.from_numpy(depths[3])[None, None],
+                                           torch.from_numpy(depths[2])[None, None])
+    inside = temporal_warp.warp(flow, flow)[1]
+    assert 0 < float((inside - mask).sum()) < 0.2 * mask.numel()
+
+
+def test_the_report_has_a_row_per_method(tiny) -> None:
+    lines = report(tiny, StreamConfig(width=64, height=64, t_index_list=(32, 45)), PanScene(64, speed=2), 3,
+                   methods(0.3, 0.6), rounds=1)
+    rows = {line[:34].strip(): line[34:].split() for line in lines[3:8]}
+    assert list(rows) == ["none", "feedback 0.3", "warping 0.6", "feedback 0.3 + warping 0.6", "cached attention"]
+    assert rows["none"][-1] == "1.00x"
+    assert all(math.isfinite(float(rows[name][0])) for name in list(rows)[:4])
+    assert rows["cached attention"] == ["not", "implemented"]
+    assert lines[2].startswith("input frames (reference)") and np.isfinite(float(lines[2].split()[-1]))
+    assert any("random weights" in line.lower() for line in lines)
