@@ -2,13 +2,15 @@
 ControlNet, driven by BridgeClient over tcp loopback with depth planes (sdbridge.runtime.control_inputs).
 
 Each client is its own session (a fresh pipeline with the same seed), run one after another (no shared batch), so
-equal inputs give equal outputs. Random ports, linger 0, a timeout on every receive: nothing here can hang.
+equal inputs give equal outputs; a recorded session with planes replays bit-identical. Random ports, linger 0, a
+timeout on every receive: nothing here can hang.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,8 @@ import pytest
 from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.pipeline import Components
 from sdbridge.pipeline.controlnet import ControlNets, tiny_controlnet
+from sdbridge.record.format import Recording
+from sdbridge.record.replay import replay
 from sdbridge.served_model import factory_from_components
 from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient
@@ -99,3 +103,27 @@ def test_the_welcome_names_the_wanted_planes(depth_server: BridgeServer) -> None
     with BridgeClient(depth_server.endpoint, name="planes") as client:
         welcome = client.connect(timeout=10)
     assert "ControlNet depth wants a Depth plane" in welcome.warning
+
+
+def test_a_recorded_session_with_planes_replays_bit_identical(tiny: Components, tmp_path: Path) -> None:
+    model = {"name": "tiny", "width": SIZE, "height": SIZE, "controlnet": ("depth=tiny@1",)}
+    cfg = with_overrides(ServerConfig(), model=model, top={"bind": "tcp://127.0.0.1:*"})
+    nets = ControlNets({"depth": tiny_controlnet(tiny, seed=4)})
+    factory, description = factory_from_components(tiny, cfg, nets)
+    server = BridgeServer(cfg, factory, description, record_dir=str(tmp_path / "rec"))
+    server.start_in_thread()
+    try:
+        depths = [_depth("x"), _depth("y"), None, _depth("x")]  # planes change per frame; one frame has none
+        _outputs(server, depths)
+        server.recorder.close_all()
+    finally:
+        server.close()
+    (path,) = sorted((tmp_path / "rec").glob("session-*.sdrec"))
+    with Recording(path) as recording:
+        planes = [e.data for e in recording.entries() if e.kind == "planes"]
+        assert [len(p["descs"]) for p in planes] == [1, 1, 1]  # the frame without a plane wrote none
+        np.testing.assert_array_equal(recording.plane(planes[1]["call"], 0), _depth("y"))
+        report = replay(recording, tiny, controlnets=nets)
+        other = replay(recording, tiny, controlnets=ControlNets({"depth": tiny_controlnet(tiny, seed=5)}))
+    assert report.calls == FRAMES and report.identical, report
+    assert not other.identical  # able to fail: other control weights give other outputs

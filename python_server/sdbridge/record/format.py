@@ -6,11 +6,14 @@
                      {"seq": n, "t": seconds since the session opened, "frame": frames received so far,
                       "kind": ..., ...}
     frames/NNNNNN-in.npy / NNNNNN-out.npy   the exact input array of pipeline call N and its output
+    frames/NNNNNN-plane-K.npy                plane K of the frame of pipeline call N (protocol 1.3 planes)
 
 Kinds written by the worker (what `sdbridge replay` re-runs, in order): "build" {width, height,
 config} - a pipeline was built with this StreamConfig; "prepare" {prompt, negative_prompt};
-"update" {values, failed} - pipeline.update(**values); "call" {call, is_warmup, skipped} - the
-pipeline ran on frames/<call>-in.npy and returned frames/<call>-out.npy. Kinds written by the I/O
+"update" {values, failed} - pipeline.update(**values); "planes" {call, descs} - the frame of the next call
+came with these planes (PlaneDesc fields; arrays frames/<call>-plane-K.npy), which set its ControlNet images
+(sdbridge.runtime.control_inputs; written only for pipelines with ControlNets); "call" {call, is_warmup,
+skipped} - the pipeline ran on frames/<call>-in.npy and returned frames/<call>-out.npy. Kinds written by the I/O
 thread (what the engine sent, for QA; replay does not need them): "event" {name, payload, frame_id},
 "state" {entries, replace_all}, "prompt" {...}, "params" {...}. Only messages the server accepted are
 written (a message refused with an Error is not recorded), and one such input keeps at most
@@ -23,8 +26,8 @@ A recording that cannot be written (full disk, read-only folder) stops for that 
 line; the folder keeps what was written and replays as far as it goes.
 
 Sizes (`RecordLimits`, derived from the server's limits): a log line is at most `max_line_bytes`, a frame
-at most `max_frame_bytes` of pixels. The writer keeps to them and the reader (`Recording`) checks them
-before reading, treating the file as untrusted (sdbridge.record.untrusted).
+at most `max_frame_bytes` of pixels (a plane twice that: up to 8 bytes a pixel). The writer keeps to them and
+the reader (`Recording`) checks them before reading, treating the file as untrusted (sdbridge.record.untrusted).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from sdbridge.record.untrusted import bounded_lines, checked_json, file_kind, op
 FORMAT = "sdbridge-recording"
 VERSION = 1
 SUFFIX = ".sdrec"
-WORKER_KINDS = ("build", "prepare", "update", "call")  # what replay re-runs; every other kind is a note
+WORKER_KINDS = ("build", "prepare", "update", "planes", "call")  # what replay re-runs; every other kind is a note
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +203,19 @@ class RecordingWriter:
                 (self.folder / "frames" / f"{call:06d}-out.npy").write_bytes(_npy_bytes(image_out))
                 self._write("call", frame, {"call": call, **data})
                 self.calls += 1
+            except Exception as exc:  # recording must never fail the session it records
+                self._fail(exc)
+
+    def write_planes(self, frame: int, descs: list[dict[str, Any]], arrays: list[np.ndarray]) -> None:
+        """The planes of the next call's frame: each array, then one "planes" line (nothing once closed or failed)."""
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                call = self.calls
+                for k, array in enumerate(arrays):
+                    (self.folder / "frames" / f"{call:06d}-plane-{k}.npy").write_bytes(_npy_bytes(array))
+                self._write("planes", frame, {"call": call, "descs": descs})
             except Exception as exc:  # recording must never fail the session it records
                 self._fail(exc)
 
@@ -374,6 +390,15 @@ class Recording:
         name = f"frames/{call:06d}-{which}.npy"
         with self._member(name) as (stream, size):
             return read_npy(stream, size, self.limits.max_frame_bytes, f"{self.path}: {name}")
+
+    def plane(self, call: int, index: int) -> np.ndarray:
+        """Plane `index` of the frame of pipeline call `call` (checked before it is read: at most twice
+        max_frame_bytes, a plane having up to 8 bytes a pixel)."""
+        if not _is_int(call) or call < 0 or not _is_int(index) or index < 0:
+            raise InputError(f"{self.path}: plane {index!r} of call {call!r}; both are non-negative integers")
+        name = f"frames/{call:06d}-plane-{index}.npy"
+        with self._member(name) as (stream, size):
+            return read_npy(stream, size, 2 * self.limits.max_frame_bytes, f"{self.path}: {name}")
 
     def close(self) -> None:
         """Close the zip file (if any)."""

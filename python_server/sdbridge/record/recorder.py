@@ -90,6 +90,14 @@ class RecordingPipeline:
             raise
         self._writer.write("update", self._clock(), values=kwargs, failed=False)
 
+    def record_planes(self, planes: Any) -> None:
+        """Log the planes of the next call's frame (sdbridge.runtime.planes.Plane; sdbridge.runtime.control_inputs
+        calls this before it sets the frame's ControlNet images from them)."""
+        if self._writer.closed:
+            return
+        self._writer.write_planes(self._clock(), [dataclasses.asdict(p.desc) for p in planes],
+                                  [np.array(p.array, copy=True) for p in planes])
+
     def __call__(self, image: Any) -> Any:
         """Forward; log the input and output arrays (once the recording stopped, only forward)."""
         if self._writer.closed:

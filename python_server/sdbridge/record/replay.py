@@ -1,6 +1,10 @@
 """Re-run a recording: rebuild each pipeline with the recorded StreamConfig, replay every prepare,
 update and call in order on the recorded input frames, and compare with the recorded outputs.
 
+A pipeline with ControlNets (`controlnets=`, the served ones) gets each call's control images as the server set
+them: from the planes recorded before the call (or the fallback for a frame without them) through
+sdbridge.runtime.control_inputs.ControlPlanes, on the recorded input frame.
+
 On the same machine, model and library versions the outputs are identical byte for byte (the pipeline
 is deterministic: seeded noise, no sampling at run time); `ReplayReport.mismatches` lists the calls
 whose output differs. The recording is untrusted input (see sdbridge.record.format.Recording): every
@@ -78,11 +82,16 @@ class _Replayer:
     """Applies log entries in order to the pipeline they build (one `replay` run)."""
 
     def __init__(self, recording: Recording, components: Any, out: Path | None,
-                 on_call: Callable[[int, np.ndarray], None] | None) -> None:
+                 on_call: Callable[[int, np.ndarray], None] | None, controlnets: Any = None) -> None:
+        from sdbridge.runtime.control_inputs import ControlPlanes
+
         self.recording, self.components, self.out, self.on_call = recording, components, out, on_call
         self.enums = _enums()
         self.report = ReplayReport()
         self.pipeline: Any = None
+        self.controlnets = controlnets
+        self.controls = ControlPlanes()
+        self.planes: tuple[Any, ...] = ()  # the next call's frame's planes (a "planes" line)
 
     def apply(self, entry: Entry) -> None:
         """Re-run one worker entry (build, prepare, update, call); notes of engine inputs are skipped."""
@@ -90,7 +99,9 @@ class _Replayer:
 
         data = entry.data
         if entry.kind == "build":
-            self.pipeline = build_pipeline(self.components, _config(data["config"]))
+            config = _config(data["config"])
+            nets = () if self.controlnets is None else (self.controlnets,)
+            self.pipeline = build_pipeline(self.components, config, *nets)
             self.report.builds += 1
         elif entry.kind == "prepare":
             self._need(entry)
@@ -98,6 +109,9 @@ class _Replayer:
         elif entry.kind == "update":
             self._need(entry)
             self._update(data)
+        elif entry.kind == "planes":
+            self._need(entry)
+            self.planes = _planes(self.recording, int(data["call"]), data["descs"])
         elif entry.kind == "call":
             self._need(entry)
             self._call(int(data["call"]))
@@ -120,7 +134,11 @@ class _Replayer:
 
     def _call(self, call: int) -> None:
         report = self.report
-        result = self.pipeline(self.recording.frame(call, "in"))
+        frame = self.recording.frame(call, "in")
+        if self.controls.kinds(self.pipeline):  # the frame's control images, as the server set them
+            self.controls.apply(0, self.pipeline, self.planes, frame)
+        self.planes = ()
+        result = self.pipeline(frame)
         image = np.asarray(result.image)
         report.calls += 1
         if self.recording.has_frame(call, "out"):
@@ -143,16 +161,35 @@ class _Replayer:
             raise InputError(f"a {entry.kind!r} line before any 'build' line: the log is damaged")
 
 
+def _planes(recording: Recording, call: int, descs: Any) -> tuple[Any, ...]:
+    """The recorded planes of call `call`'s frame (top-down arrays, as the server's Plane holds them)."""
+    from sdbridge.protocol import messages as m
+    from sdbridge.runtime.planes import Plane
+
+    if not isinstance(descs, list):
+        raise InputError(f"planes descs are a JSON {type(descs).__name__}; they are a list of PlaneDesc objects")
+    enums = {cls.__name__: cls for cls in (m.PlaneKind, m.PlaneFormat, m.RowOrder, m.DepthEncoding, m.NormalSpace,
+                                           m.NormalEncoding, m.MotionUnits, m.MotionTarget)}
+    planes = []
+    for k, raw in enumerate(descs):
+        values = from_json(raw, enums)
+        if not isinstance(values, dict):
+            raise InputError(f"planes descs[{k}] is not an object of PlaneDesc fields")
+        planes.append(Plane(m.PlaneDesc(**values), recording.plane(call, k)))
+    return tuple(planes)
+
+
 def replay(recording: Recording, components: Any, out_dir: str | Path | None = None,
-           on_call: Callable[[int, np.ndarray], None] | None = None) -> ReplayReport:
+           on_call: Callable[[int, np.ndarray], None] | None = None, controlnets: Any = None) -> ReplayReport:
     """Replay `recording` with `components` (loaded by the caller); optionally write outputs as PNG.
+    `controlnets`: the sdbridge.pipeline.controlnet.ControlNets the recorded server served (None: none).
 
     A damaged or crafted log line is an InputError naming its line number (never a raw traceback).
     """
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    replayer = _Replayer(recording, components, out, on_call)
+    replayer = _Replayer(recording, components, out, on_call, controlnets)
     for entry in recording.entries():
         if entry.kind not in WORKER_KINDS:
             continue  # an engine input the server accepted: its effect is in the worker lines

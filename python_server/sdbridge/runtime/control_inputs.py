@@ -97,6 +97,9 @@ class ControlPlanes:
         frame `rgb` ((h, w, 3) uint8, numpy or a device tensor) is staged."""
         import torch
 
+        record = getattr(pipeline, "record_planes", None)  # a recorded session (sdbridge.record) keeps them
+        if record is not None and planes:
+            record(planes)
         device = pipeline.components.device
         for kind in self.kinds(pipeline):
             plane = _plane_for(kind, planes)
