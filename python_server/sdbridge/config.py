@@ -164,6 +164,23 @@ def check_controlnets(specs: tuple[str, ...], option: str) -> tuple[ControlNetSp
     return parsed
 
 
+def parse_segmentation(specs: tuple[str, ...], option: str) -> dict[int, str | int]:
+    """`ID=CLASS` entries ([model] segmentation) -> {game id: ADE20K class name or index 0..149}: which ADE20K class
+    a Segmentation plane's id is for a seg ControlNet (sdbridge.runtime.control_inputs; class names are checked
+    against sdbridge.pipeline.ade20k when the server starts). An id given twice is refused."""
+    mapping: dict[int, str | int] = {}
+    for i, spec in enumerate(specs):
+        where = f"{option}[{i}]"
+        game_id, sep, cls = (part.strip() for part in spec.partition("="))
+        if not sep or not game_id.isdigit() or not cls:
+            raise ConfigError(f"{where}={spec!r} is not ID=CLASS (ID a game id >= 0, CLASS an ADE20K class name or "
+                              f'index 0..149), e.g. segmentation = ["1=wall", "2=floor", "7=person"]')
+        if int(game_id) in mapping:
+            raise ConfigError(f"{where}={spec!r}: id {game_id} is mapped twice; give each id once")
+        mapping[int(game_id)] = int(cls) if cls.isdigit() else cls
+    return mapping
+
+
 def check_vae(value: str, option: str) -> str:
     """`taesd`, `full`, or a source: an existing folder or a Hub id 'owner/name'. Returns `value`."""
     if value in ("taesd", "full") or Path(value).expanduser().is_dir() or (
@@ -205,6 +222,7 @@ class ModelConfig:
     vae: str = "taesd"  # "taesd" | "full" | a Hub id or folder of an autoencoder (tiny or KL)
     lora: tuple[str, ...] = ()  # "SOURCE[=SCALE][:live]" entries: fused at load, or live (LoraSpec)
     controlnet: tuple[str, ...] = ()  # "KIND=SOURCE[@SCALE]" entries (ControlNetSpec)
+    segmentation: tuple[str, ...] = ()  # "ID=CLASS" entries: game id -> ADE20K class (parse_segmentation)
     width: int = 64
     height: int = 64
     processing_size: ProcessingSize = ProcessingSize.MODEL
@@ -219,6 +237,11 @@ class ModelConfig:
         check_vae(self.vae, "model.vae")
         check_loras(self.lora, "model.lora")
         check_controlnets(self.controlnet, "model.controlnet")
+        parse_segmentation(self.segmentation, "model.segmentation")
+
+    def segmentation_map(self) -> dict[int, str | int]:
+        """{game id: ADE20K class} of the `segmentation` entries (empty: ids are ADE20K class indices)."""
+        return parse_segmentation(self.segmentation, "model.segmentation")
 
     def controlnets(self) -> tuple[ControlNetSpec, ...]:
         """The `controlnet` entries parsed, in order."""
