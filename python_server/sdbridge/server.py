@@ -26,6 +26,7 @@ import zmq
 
 from sdbridge.config import ProcessingSize, ServerConfig
 from sdbridge.protocol import messages as m
+from sdbridge.runtime.control_inputs import ControlPlanes
 from sdbridge.runtime.pixels import Layout
 from sdbridge.runtime.sessions import Session, SessionTable
 from sdbridge.runtime.worker import PipelineFactory, Worker
@@ -192,7 +193,8 @@ class BridgeServer:
                               default_prompt={"prompt": p.prompt, "negative_prompt": p.negative_prompt},
                               passthrough=model.passthrough,
                               share_unet_batch=self.config.model.share_unet_batch,
-                              wrap=recording.wrap if recording is not None else None)
+                              wrap=recording.wrap if recording is not None else None,
+                              controls=ControlPlanes(self.config.model.segmentation_map() or None))
         inline = model.passthrough and self.config.model.identity_inline
         self.dispatcher.worker = self._worker
         self.dispatcher.inline = inline

@@ -79,6 +79,8 @@ class ControlPlanes:
                  warn: Callable[[str], None] | None = None) -> None:
         self._segmentation = segmentation
         self._map: Any = None  # control_planes.SegmentationMap, made on first use (imports torch)
+        if segmentation:
+            self._segmentation_map()  # a class that is not ADE20K's: ConfigError now, at the server's start
         self._warn = warn or log.warning
         self._warned: set[tuple[int, str]] = set()  # (session id, KIND) told about a missing plane
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sdbridge.errors import BridgeError
+from sdbridge.runtime.control_inputs import ControlPlanes
 from sdbridge.runtime.device_lane import DeviceLane, InlineLane, LaneJob
 from sdbridge.runtime.frame_work import Begun, FrameWork
 from sdbridge.runtime.pipeline_api import (
@@ -67,13 +68,15 @@ class Worker:
         wrap: Callable[[Session, SessionPipeline], SessionPipeline] | None = None,
         share_unet_batch: bool = False,
         pipelined: bool = True,
+        controls: ControlPlanes | None = None,
     ) -> None:
         self._table = table
         self._on_result = on_result
         self._on_failure = on_failure
         # wrap: e.g. the session recorder (sdbridge.record): sees every call of a session's pipeline
+        # controls: a frame's planes -> its ControlNet images (runtime.control_inputs; default: no id map)
         self._frames = FrameWork(build_pipeline, size_policy, dict(default_prompt or {}), passthrough, wrap,
-                                 self._settle)
+                                 self._settle, controls)
         # Run the frames of all sessions that have one pending, at the same size, as one UNet call
         # (sdbridge.pipeline.shared_batch). Wrapped (recorded) pipelines always run alone.
         self._share = share_unet_batch
