@@ -168,6 +168,9 @@ REGISTRY: tuple[Param, ...] = (
     Param("scene_cut_threshold", Kind.FLOAT, "", 0.0, 1.0, 0.5, "", "", "scene_cut_threshold", "", "", "",
           "a frame correlating with the previous one below this is a scene cut: temporal state unused (0 = off)",
           wire_type="float", step=0.01),
+    Param("ip_adapter_scale", Kind.FLOAT, "", 0.0, 2.0, 1.0, "", "", "ip_adapter_scale", "", "", "",
+          "IP-Adapter: how strongly the style images steer the image (0 = exactly no adapter)",
+          wire_type="float", step=0.05),
 )
 
 BY_NAME: Mapping[str, Param] = MappingProxyType({p.name: p for p in REGISTRY})

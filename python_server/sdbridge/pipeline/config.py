@@ -70,6 +70,8 @@ class StreamConfig:
     motion_warp: float = params.BY_NAME["motion_warp"].default
     motion_warp_step: int = params.BY_NAME["motion_warp_step"].default
     scene_cut_threshold: float = params.BY_NAME["scene_cut_threshold"].default
+    # IP-Adapter image attention scale (sdbridge.pipeline.ip_adapter); 0, or no style image, is exactly no adapter
+    ip_adapter_scale: float = params.BY_NAME["ip_adapter_scale"].default
     # Feed the UNet and VAE NHWC ("channels_last") tensors: oneDNN (CPU) and cuDNN pick faster convolution
     # kernels for them. Only activations change layout; the shared model weights are left as loaded.
     channels_last: bool = True
@@ -100,7 +102,8 @@ class StreamConfig:
         if self.frame_buffer_size < 1:
             raise ConfigError(f"frame_buffer_size={self.frame_buffer_size} must be >= 1")
         for name in ("guidance_scale", "delta", "similarity_filter", "similarity_threshold", "max_skip_frames",
-                     "txt2img", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold"):
+                     "txt2img", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold",
+                     "ip_adapter_scale"):
             _registry_check(name, getattr(self, name))
         if self.motion_warp > 0 and self.frame_buffer_size != 1:
             raise ConfigError(f"motion_warp={self.motion_warp} needs frame_buffer_size=1 (motion is per frame), got "

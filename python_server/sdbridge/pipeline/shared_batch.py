@@ -22,6 +22,7 @@ import torch
 from sdbridge.errors import ConfigError
 from sdbridge.pipeline.config import StreamResult
 from sdbridge.pipeline.controlnet import ControlInputs
+from sdbridge.pipeline.ip_adapter import concat_added
 from sdbridge.pipeline.live_lora import live_weights
 from sdbridge.pipeline.stream import PendingFrames, StagedFrame, StreamPipeline, UnetRequest
 
@@ -29,9 +30,11 @@ from sdbridge.pipeline.stream import PendingFrames, StagedFrame, StreamPipeline,
 def can_share(a: StreamPipeline, b: StreamPipeline) -> bool:
     """True when the UNet requests of a and b can be concatenated: same components, latent size, live LoRA
     weights (one UNet call runs its adapters at one set of weights) and ControlNet models (their residuals are
-    computed for the whole batch, each sample at its own pipeline's scale)."""
+    computed for the whole batch, each sample at its own pipeline's scale) and IP-Adapter and its effective scale
+    (one scale on the shared UNet's processors per call)."""
     return (a.components is b.components and a.config.use_denoising_batch and b.config.use_denoising_batch
             and a.control.nets is b.control.nets
+            and a.style.adapter is b.style.adapter and a.style.scale(a.config) == b.style.scale(b.config)
             and live_weights(a.components.live_loras, a.config.lora_weights)
             == live_weights(b.components.live_loras, b.config.lora_weights)
             and (a.config.width, a.config.height) == (b.config.width, b.config.height))
@@ -115,7 +118,7 @@ def _merged_unet(pipe: StreamPipeline, requests: list[UnetRequest], keep: bool) 
         return [out.clone() if keep else out]
     added = None
     if requests[0].added is not None:
-        added = {key: torch.cat([r.added[key] for r in requests]) for key in requests[0].added}  # type: ignore[index]
+        added = {key: concat_added([r.added[key] for r in requests]) for key in requests[0].added}  # type: ignore[index]
     controls = [r.control for r in requests if r.control is not None]  # all or none: can_share
     control = ControlInputs.concat(controls) if controls else None
     out = pipe.call_unet(torch.cat([r.sample for r in requests]), torch.cat([r.timesteps for r in requests]),

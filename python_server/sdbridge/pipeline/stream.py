@@ -11,6 +11,7 @@ With use_denoising_batch=False the same math runs sequentially (one UNet call pe
 Every runtime parameter changes between frames through `update` without reloading anything.
 ControlNets (optional, `controlnets=`): `pipe.control.set_image(name, image)`; each slot is conditioned on the
 control image of the frame it denoises (the per-slot buffer: sdbridge.pipeline.controlnet.ControlStream).
+IP-Adapter (optional, `ip_adapter=`): `pipe.style.set_image(name, image, weight)` (sdbridge.pipeline.ip_adapter).
 Temporal coherence (latent feedback, motion-guided warping, scene cuts): `pipe.temporal.set_motion`, `pipe.scene_cut`
 (sdbridge.pipeline.temporal).
 Not thread-safe: one thread calls a pipeline; several pipelines may share one Components.
@@ -32,6 +33,7 @@ from sdbridge.pipeline.config import Interpolation, PromptSpec, StreamConfig, St
 from sdbridge.pipeline.controlnet import ControlInputs, ControlNets, ControlStream
 from sdbridge.pipeline.guidance import CfgMode
 from sdbridge.pipeline.images import to_model_tensor, to_uint8, to_uint8_tensor
+from sdbridge.pipeline.ip_adapter import IpAdapter, StyleStream
 from sdbridge.pipeline.live_lora import live_weights
 from sdbridge.pipeline.prompts import PromptEmbedding, PromptEncoder
 from sdbridge.pipeline.similarity import SimilarityFilter, thumbnail
@@ -50,12 +52,14 @@ class StreamPipeline:
     #: (H, W, 3) (or (B, H, W, 3)) left on the model's device, converted there (runtime.device_pixels).
     image_on_device: bool = False
 
-    def __init__(self, components: Components, config: StreamConfig, controlnets: ControlNets | None = None) -> None:
+    def __init__(self, components: Components, config: StreamConfig, controlnets: ControlNets | None = None,
+                 ip_adapter: IpAdapter | None = None) -> None:
         if components.family is ModelFamily.IDENTITY or components.unet is None:
             raise ConfigError("the 'identity' components have no model; use build_pipeline() or IdentityPipeline")
         self.components = components
         live_weights(components.live_loras, config.lora_weights)  # refuses an adapter this model lacks
         self.control = ControlStream(controlnets, components, config)  # set_image, the per-slot control buffer
+        self.style = StyleStream(ip_adapter, components)  # IP-Adapter style images (pipeline/ip_adapter.py)
         self._device, self._dtype = components.device, components.dtype
         self._prompts = PromptEncoder(components)
         self._prompt: PromptSpec = ""
@@ -332,6 +336,7 @@ class StreamPipeline:
         sample = torch.cat([x[:negatives], x]) if negatives else x
         sample_t = torch.cat([t[:negatives], t]) if negatives else t
         embeds, added = self._conditioning(m, negatives)
+        added = self.style.added(added, m, negatives)  # IP-Adapter image_embeds (None without an adapter)
         control = self.control.inputs(lo, hi, negatives, self.config)
         return UnetRequest(sample, sample_t, embeds, added, x, ref, lo, hi, negatives, control)
 
@@ -346,6 +351,7 @@ class StreamPipeline:
         live = self.components.live_loras
         if live is not None:  # the shared UNet's live LoRAs at this pipeline's weights (pipeline/live_lora.py)
             live.apply(live.weights(self.config.lora_weights))
+        self.style.apply_scale(self.config)  # the shared UNet's IP-Adapter scale at this pipeline's
         extra = {} if control is None else control.unet_kwargs(self._layout(sample), timesteps, embeds, added)
         return self.components.unet(self._layout(sample), timesteps, encoder_hidden_states=embeds,  # type: ignore[misc]
                                     added_cond_kwargs=added, return_dict=False, **extra)[0]
