@@ -224,3 +224,29 @@ def test_temporal_frames_do_not_read_device_values_on_the_host(tiny, monkeypatch
     reads = after["scalar reads"] - before["scalar reads"]
     assert after["ops"] > before["ops"] and after["float64 ops"] == before["float64 ops"]
     assert (reads > 0) == deliberate_sync
+
+
+def test_the_motions_of_skipped_frames_are_composed_into_the_next_staged_frame() -> None:
+    """Two one-cell motions set before one staged frame (the first frame was skipped) warp like one two-cell motion."""
+    from sdbridge.pipeline.temporal import TemporalState
+
+    cfg = StreamConfig(width=SIZE, height=SIZE, t_index_list=[32], use_denoising_batch=False, motion_warp=1.0,
+                       scene_cut_threshold=0.0)
+    latent = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+    frames = torch.zeros(1, 3, SIZE, SIZE)
+    one, two = torch.zeros(2, SIZE, SIZE), torch.zeros(2, SIZE, SIZE)
+    one[0], two[0] = 8.0, 16.0
+
+    def warped(*motions: torch.Tensor) -> torch.Tensor:
+        state = TemporalState(8, torch.device("cpu"))
+        state.stage(latent, frames, 0, cfg)
+        state.record_output(latent, 0, cfg)
+        for motion in motions:
+            state.set_motion(motion)
+        state.stage(latent, frames, 1, cfg)
+        zeros, ones = torch.zeros(1, 4, 8, 8), torch.ones(1, 1, 1, 1)
+        return state.warp_step(zeros, 0, 1, zeros, ones, ones * 0, cfg)  # alpha 1, beta 0: the warped output
+
+    assert torch.equal(warped(one, one)[..., :6], latent[..., 2:])
+    assert torch.equal(warped(one, one), warped(two))
+    assert not torch.equal(warped(one), warped(two))  # the test can fail: one hop is not two

@@ -12,7 +12,8 @@ The sequential path uses the very same output, so Stream Batch still equals the 
   holds the convention), noised to step k's timestep with the slot's own noise, and blended into frame f's
   latent entering step k where its surface was visible (the disocclusion mask). With k = n - 1 (the last step)
   the source is the previous frame and one frame's motion is used exact; an earlier step composes the motions of
-  n - k frames. A frame without motion (or a chain through one) gets no warp. Needs frame_buffer_size 1.
+  n - k frames. A frame without motion (or a chain through one) gets no warp. Needs frame_buffer_size 1. The
+  motions of frames the similarity filter skips are composed into the next staged frame's (set one per frame).
 - Scene cuts: `scene_cut` (the server's call; the client's flag is a wire change not made yet) drops every
   output and motion before the cut; a frame whose pixels (pooled to the latent grid, each channel centred)
   correlate with the previous frame's below `scene_cut_threshold` (0: off) gates every blend across it to 0 (on
@@ -34,6 +35,9 @@ from torch.nn import functional
 from sdbridge.errors import InputError
 from sdbridge.pipeline import temporal_warp
 from sdbridge.pipeline.config import StreamConfig
+
+#: Motions kept for one staged frame (frames skipped in a row + 1); at the limit the chain is broken.
+_MAX_PENDING = 16
 
 
 @dataclass(frozen=True)
@@ -61,15 +65,16 @@ class TemporalState:
         self._outputs: dict[int, torch.Tensor] = {}  # frame number -> its output latent (fbs, C, h, w)
         self._frames: dict[int, _Frame] = {}
         self._last: torch.Tensor | None = None  # (1, 3*h*w) the previous frame, pooled and centred (cut test)
-        self._pending: _Motion | None = None
+        self._pending: list[_Motion] = []  # the motions set since the last staged frame (skipped frames' first)
         self._cut_at = 0  # no frame before this one is a source
 
     # ------------------------------------------------------------------ inputs
     def set_motion(self, motion: torch.Tensor, depth: torch.Tensor | None = None,
                    forward: torch.Tensor | None = None) -> None:
-        """The motion of the next frame staged: motion (2, H, W) or (1, 2, H, W) pixels, current -> previous
-        frame, +x right, +y down (sdbridge.pipeline.temporal_warp); depth (H, W) or (1, 1, H, W) linear view
-        depth; forward (2, H, W): previous -> current (for the forward/backward test). Used once."""
+        """The motion of the next frame: motion (2, H, W) or (1, 2, H, W) pixels, current -> previous frame, +x
+        right, +y down (sdbridge.pipeline.temporal_warp); depth (H, W) or (1, 1, H, W) linear view depth; forward
+        (2, H, W): previous -> current (for the forward/backward test). Tensors. Set it before every frame: the
+        motions of frames the similarity filter skips are composed into the next staged frame's."""
         planes = [_batched(motion, 3), None if depth is None else _batched(depth, 2 if depth.dim() == 2 else 3),
                   None if forward is None else _batched(forward, 3)]
         for name, plane, channels in zip(("motion", "depth", "forward"), planes, (2, 1, 2), strict=True):
@@ -78,7 +83,8 @@ class TemporalState:
                                  f"motion's H, W {tuple(planes[0].shape[2:])}")
         moved = [None if p is None else p.to(self._device, torch.float32) for p in planes]
         assert moved[0] is not None
-        self._pending = _Motion(moved[0], moved[1], moved[2])
+        self._pending.append(_Motion(moved[0], moved[1], moved[2]))
+        del self._pending[:-_MAX_PENDING]  # a longer gap loses its oldest hop: no warp across it (see _hops)
 
     def scene_cut(self, calls: int) -> None:
         """A scene cut before the frame staged at `calls`: no earlier output or motion is used again."""
@@ -88,7 +94,7 @@ class TemporalState:
         self._last = None
 
     def restart(self) -> None:
-        """The stream restarted (frame numbers start at 0 again): forget everything but a pending motion."""
+        """The stream restarted (frame numbers start at 0 again): forget everything but the pending motions."""
         self.scene_cut(0)
 
     @property
@@ -105,18 +111,15 @@ class TemporalState:
     def stage(self, x0: torch.Tensor, frames: torch.Tensor, calls: int, cfg: StreamConfig) -> torch.Tensor:
         """Frame `calls`'s input latent x0 (fbs, C, h, w) with the feedback blended in; records the frame.
         frames: the model-input frames x0 encodes (fbs, 3, H, W), for the scene-cut test."""
-        pending, self._pending = self._pending, None
+        pending, self._pending = self._pending, []
         if not self.active(cfg):
             self.scene_cut(calls)  # nothing kept while off (stale tensors could be overwritten buffers)
             return x0
         keep = self._cut_gate(frames, cfg.scene_cut_threshold)
         flow = valid = depth = None
-        if pending is not None and cfg.motion_warp > 0:
-            flow = temporal_warp.latent_flow(pending.motion, self._factor)
+        if pending and cfg.motion_warp > 0:
             previous = self._frames.get(calls - 1)
-            depth = None if pending.depth is None else temporal_warp.latent_depth(pending.depth, self._factor)
-            forward = None if pending.forward is None else temporal_warp.latent_flow(pending.forward, self._factor)
-            valid = temporal_warp.disocclusion_mask(flow, depth, previous.depth if previous else None, forward)
+            flow, valid, depth = self._hops(pending, previous.depth if previous else None)
         self._frames[calls] = _Frame(keep, flow, valid, depth)
         for table in (self._outputs, self._frames):  # bounded: nothing older than n frames is a source
             for old in [i for i in table if i < calls - cfg.steps]:
@@ -153,6 +156,24 @@ class TemporalState:
             self._outputs[frame] = latents.detach().clone()  # the caller's buffer may be overwritten later
 
     # ------------------------------------------------------------------ internals
+    def _hops(self, pending: list[_Motion], previous_depth: torch.Tensor | None,
+              ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """(flow, disocclusion mask, depth) at latent resolution from the staged frame to the last staged one: one
+        hop per motion set since (skipped frames' hops composed, the newest first). No flow after a long gap."""
+        if len(pending) == _MAX_PENDING:
+            return None, None, None
+        hops = []
+        for motion in pending:  # oldest first: each hop's depth test uses the frame before it
+            flow = temporal_warp.latent_flow(motion.motion, self._factor)
+            depth = None if motion.depth is None else temporal_warp.latent_depth(motion.depth, self._factor)
+            forward = None if motion.forward is None else temporal_warp.latent_flow(motion.forward, self._factor)
+            hops.append((flow, temporal_warp.disocclusion_mask(flow, depth, previous_depth, forward)))
+            previous_depth = depth
+        flow, valid = hops[-1]
+        for older_flow, older_valid in reversed(hops[:-1]):
+            flow, valid = temporal_warp.compose(flow, valid, older_flow, older_valid)
+        return flow, valid, previous_depth
+
     def _warp_into(self, x: torch.Tensor, frame: int, step: int, noise: torch.Tensor, alpha: torch.Tensor,
                    beta: torch.Tensor, cfg: StreamConfig) -> torch.Tensor | None:
         """x (1, C, h, w) of `frame` entering `step`, blended with the warped source; None: no source / motion."""
