@@ -117,6 +117,19 @@ def csharp_constants(schema: Schema) -> str:
         f'        public const string FileIdentifier = "{schema.file_identifier}";',
         "    }",
     ]
+    sized = [e for e in schema.enums.values() if "bytes_per_pixel" in e.attributes]
+    if sized:
+        doc = ("    /// <summary>Bytes per pixel of each format (bytes_per_pixel attributes in bridge.fbs); "
+               "0 for a value")
+        out += ["", doc, "    /// without a pixel layout.</summary>", "    public static class PixelSizes", "    {"]
+        for enum_def in sized:
+            sizes = _member_map(enum_def.attributes["bytes_per_pixel"])
+            out += [f"        public static int BytesPerPixel({enum_def.name} value)", "        {",
+                    "            switch (value)", "            {"]
+            out += [f"                case {enum_def.name}.{n}: return {sizes[n]};" for n, _ in enum_def.members
+                    if n in sizes]
+            out += ["                default: return 0;", "            }", "        }"]
+        out.append("    }")
     sets = schema.value_sets()
     for enum_name in dict.fromkeys(e for e, _, _ in sets):
         out += ["", f"    /// <summary>Named sets of {enum_name} values (set_* attributes in bridge.fbs).</summary>",
@@ -159,6 +172,12 @@ def cpp_constants(schema: Schema) -> str:
             out += [doc, f"enum class {name} : {underlying} {{"]
             out += [f"  k{n} = {v}," for n, v in enum_def.members]
             out += ["};", ""]
+            if "bytes_per_pixel" in enum_def.attributes:
+                sizes = _member_map(enum_def.attributes["bytes_per_pixel"])
+                out += [f"/// Bytes per pixel of a {name} (bytes_per_pixel in bridge.fbs); 0 for a value without a "
+                        "pixel layout.", f"constexpr uint32_t BytesPerPixel({name} value) {{", "  switch (value) {"]
+                out += [f"    case {name}::k{n}: return {sizes[n]}u;" for n, _ in enum_def.members if n in sizes]
+                out += ["    default: return 0u;", "  }", "}", ""]
     for enum_name, set_name, members in schema.value_sets():
         name = CPP_ENUM_NAMES.get(enum_name, enum_name)
         cond = " || ".join(f"value == {name}::k{n}" for n in members)

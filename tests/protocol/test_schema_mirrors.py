@@ -116,3 +116,19 @@ def test_client_parameter_constants_come_from_the_registry(codegen: ModuleType) 
     edited = [dict(p, maximum=25.0, range_text="[0, 25]") if p["name"] == "guidance_scale" else p for p in registry]
     assert "static constexpr float kMaximum = 25.0f;" in codegen.codegen_mirrors.cpp_stream_params(edited)
     assert "public const float Maximum = 25.0f;" in codegen.codegen_mirrors.csharp_stream_params(edited)
+
+
+def test_bytes_per_pixel_reach_the_csharp_and_cpp_mirrors(codegen: ModuleType) -> None:
+    """The bytes_per_pixel attributes (PixelFormat, PlaneFormat) become BytesPerPixel in C++ and PixelSizes in C#."""
+    from sdbridge.protocol.messages import PixelFormat, PlaneFormat
+
+    schema = codegen.codegen_model.parse(SCHEMA.read_text(encoding="utf-8"))
+    cpp = codegen.codegen_mirrors.cpp_constants(schema)
+    cs = codegen.codegen_mirrors.csharp_constants(schema)
+    for enum_cls, name in ((PixelFormat, "PixelFormat"), (PlaneFormat, "PlaneFormat")):
+        for member in enum_cls:
+            if member.value == 0:
+                continue
+            wire = {v: n for n, v in schema.enums[name].members}[member.value]  # schema spelling: R16F, not R16_F
+            assert f"case {name}::k{wire}: return {member.bytes_per_pixel}u;" in cpp
+            assert f"case {name}.{wire}: return {member.bytes_per_pixel};" in cs

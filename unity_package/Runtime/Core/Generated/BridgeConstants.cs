@@ -17,6 +17,38 @@ namespace StreamDiffusion.Bridge.Core
         public const string FileIdentifier = "SDB1";
     }
 
+    /// <summary>Bytes per pixel of each format (bytes_per_pixel attributes in bridge.fbs); 0 for a value
+    /// without a pixel layout.</summary>
+    public static class PixelSizes
+    {
+        public static int BytesPerPixel(PixelFormat value)
+        {
+            switch (value)
+            {
+                case PixelFormat.RGBA8: return 4;
+                case PixelFormat.BGRA8: return 4;
+                case PixelFormat.RGB8: return 3;
+                default: return 0;
+            }
+        }
+        public static int BytesPerPixel(PlaneFormat value)
+        {
+            switch (value)
+            {
+                case PlaneFormat.R8: return 1;
+                case PlaneFormat.RGBA8: return 4;
+                case PlaneFormat.R16F: return 2;
+                case PlaneFormat.R32F: return 4;
+                case PlaneFormat.RG16F: return 4;
+                case PlaneFormat.RGBA16F: return 8;
+                case PlaneFormat.R16UI: return 2;
+                case PlaneFormat.R32UI: return 4;
+                case PlaneFormat.RG32F: return 8;
+                default: return 0;
+            }
+        }
+    }
+
     /// <summary>Named sets of ErrorCode values (set_* attributes in bridge.fbs).</summary>
     public static class ErrorCodeSets
     {

@@ -68,21 +68,13 @@ namespace StreamDiffusion.Bridge.Core.Protocol
     {
         public static int BytesPerPixel(PlaneFormat format)
         {
-            switch (format)
+            int bytes = PixelSizes.BytesPerPixel(format);  // generated from bridge.fbs (BridgeConstants.cs)
+            if (bytes == 0)
             {
-                case PlaneFormat.R8: return 1;
-                case PlaneFormat.R16F:
-                case PlaneFormat.R16UI: return 2;
-                case PlaneFormat.RGBA8:
-                case PlaneFormat.R32F:
-                case PlaneFormat.RG16F:
-                case PlaneFormat.R32UI: return 4;
-                case PlaneFormat.RGBA16F:
-                case PlaneFormat.RG32F: return 8;
-                default:
-                    throw new ArgumentOutOfRangeException(nameof(format), format,
-                        "plane format must be one of R8, RGBA8, R16F, R32F, RG16F, RGBA16F, R16UI, R32UI, RG32F");
+                throw new ArgumentOutOfRangeException(nameof(format), format,
+                    "plane format must be one of R8, RGBA8, R16F, R32F, RG16F, RGBA16F, R16UI, R32UI, RG32F");
             }
+            return bytes;
         }
     }
 }

@@ -65,7 +65,7 @@ Status ValidateFrame(const FrameView& frame, const DecodeLimits& limits, size_t*
 
 Status ValidatePlane(const PlaneView& plane, const DecodeLimits& limits, const std::string& where) {
   const PlaneDesc& d = plane.desc;
-  const uint32_t bpp = PlaneBytesPerPixel(d.format);
+  const uint32_t bpp = BytesPerPixel(d.format);
   if (d.kind == PlaneKind::kUnknown || bpp == 0 || d.row_order == RowOrder::kUnknown) {
     return Status(StatusCode::kInvalidArgument, where + ": kind, format and row_order must be set");
   }

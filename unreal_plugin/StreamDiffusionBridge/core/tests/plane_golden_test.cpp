@@ -136,8 +136,8 @@ TEST(PlaneGolden, AFrameWithoutPlanesIsTheOldBytes) {
 }
 
 TEST(PlaneGolden, BytesPerPixelMatchesTheSchema) {
-  static_assert(PlaneBytesPerPixel(PlaneFormat::kR16F) == 2 && PlaneBytesPerPixel(PlaneFormat::kRGBA16F) == 8 &&
-                PlaneBytesPerPixel(PlaneFormat::kUnknown) == 0);
+  static_assert(BytesPerPixel(PlaneFormat::kR16F) == 2 && BytesPerPixel(PlaneFormat::kRGBA16F) == 8 &&
+                BytesPerPixel(PlaneFormat::kUnknown) == 0);
   EXPECT_EQ(PlaneDesc::Packed(PlaneKind::kDepth, PlaneFormat::kR32F, 2, 1).stride, 8u);
 }
 

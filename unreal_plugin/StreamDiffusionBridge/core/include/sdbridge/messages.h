@@ -22,10 +22,8 @@ namespace sdbridge {
 // schema's ErrorCode), the capability:: and params_field:: bits and IsSessionGone() are generated from
 // schemas/bridge.fbs into sdbridge/generated/bridge_constants.h (schemas/codegen.py).
 
-/// Bytes per pixel of a format; 0 for kUnknown or values this build does not know.
-constexpr uint32_t BytesPerPixel(PixelFormat f) {
-  return f == PixelFormat::kRGBA8 || f == PixelFormat::kBGRA8 ? 4u : f == PixelFormat::kRGB8 ? 3u : 0u;
-}
+// BytesPerPixel(PixelFormat) and BytesPerPixel(PlaneFormat) (0 for kUnknown or values this build does not know) are
+// generated from the schema's bytes_per_pixel attributes into sdbridge/generated/bridge_constants.h.
 
 /// A typed value of a KeyValue (GameEvent payload, State entries). monostate = ValueKind None.
 using Value = std::variant<std::monostate, bool, int64_t, double, std::string>;
@@ -103,17 +101,6 @@ struct PixelLayout {
   AlphaMode alpha_mode = AlphaMode::kUnknown;
 };
 
-/// Bytes per pixel of a plane format (protocol 1.3); 0 for kUnknown or values this build does not know.
-constexpr uint32_t PlaneBytesPerPixel(PlaneFormat f) {
-  switch (f) {
-    case PlaneFormat::kR8: return 1;
-    case PlaneFormat::kR16F: case PlaneFormat::kR16UI: return 2;
-    case PlaneFormat::kRGBA8: case PlaneFormat::kR32F: case PlaneFormat::kRG16F: case PlaneFormat::kR32UI: return 4;
-    case PlaneFormat::kRGBA16F: case PlaneFormat::kRG32F: return 8;
-    default: return 0;
-  }
-}
-
 /// The schema's `PlaneDesc` table (protocol 1.3): one auxiliary plane of a Frame (depth, normals, segmentation ids,
 /// motion vectors or a control image), sent as its own ZeroMQ part after the pixels (stride * height bytes). Only
 /// the fields of its kind mean something; schemas/bridge.fbs documents each convention.
@@ -122,7 +109,7 @@ struct PlaneDesc {
   PlaneFormat format = PlaneFormat::kUnknown;
   uint32_t width = 0;
   uint32_t height = 0;
-  uint32_t stride = 0;  // bytes per row, >= width * PlaneBytesPerPixel(format)
+  uint32_t stride = 0;  // bytes per row, >= width * BytesPerPixel(format)
   RowOrder row_order = RowOrder::kTopDown;
   DepthEncoding depth_encoding = DepthEncoding::kUnknown;  // Depth: kLinear (view distance) or kDevice ([0, 1])
   bool reversed_z = false;                                  // Depth (kDevice): 1 at near, 0 at far
@@ -142,7 +129,7 @@ struct PlaneDesc {
     p.format = format;
     p.width = width;
     p.height = height;
-    p.stride = width * PlaneBytesPerPixel(format);
+    p.stride = width * BytesPerPixel(format);
     return p;
   }
   /// Bytes of the plane's ZeroMQ part: stride * height.

@@ -21,6 +21,16 @@ enum class PixelFormat : uint8_t {
   kRGB8 = 3,
 };
 
+/// Bytes per pixel of a PixelFormat (bytes_per_pixel in bridge.fbs); 0 for a value without a pixel layout.
+constexpr uint32_t BytesPerPixel(PixelFormat value) {
+  switch (value) {
+    case PixelFormat::kRGBA8: return 4u;
+    case PixelFormat::kBGRA8: return 4u;
+    case PixelFormat::kRGB8: return 3u;
+    default: return 0u;
+  }
+}
+
 /// Order of rows in the pixel part. Unity CPU images are BottomUp.
 enum class RowOrder : uint8_t {
   kUnknown = 0,
@@ -80,6 +90,22 @@ enum class PlaneFormat : uint8_t {
   kR32UI = 8,
   kRG32F = 9,
 };
+
+/// Bytes per pixel of a PlaneFormat (bytes_per_pixel in bridge.fbs); 0 for a value without a pixel layout.
+constexpr uint32_t BytesPerPixel(PlaneFormat value) {
+  switch (value) {
+    case PlaneFormat::kR8: return 1u;
+    case PlaneFormat::kRGBA8: return 4u;
+    case PlaneFormat::kR16F: return 2u;
+    case PlaneFormat::kR32F: return 4u;
+    case PlaneFormat::kRG16F: return 4u;
+    case PlaneFormat::kRGBA16F: return 8u;
+    case PlaneFormat::kR16UI: return 2u;
+    case PlaneFormat::kR32UI: return 4u;
+    case PlaneFormat::kRG32F: return 8u;
+    default: return 0u;
+  }
+}
 
 /// What a depth plane's values mean (PlaneDesc.depth_encoding; protocol 1.3).
 enum class DepthEncoding : uint8_t {
