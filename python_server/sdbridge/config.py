@@ -164,6 +164,38 @@ def check_controlnets(specs: tuple[str, ...], option: str) -> tuple[ControlNetSp
     return parsed
 
 
+@dataclass(frozen=True)
+class IpAdapterSpec:
+    """The `SOURCE[@SCALE]` of --ip-adapter / [model] ip_adapter: an IP-Adapter weight file (a local path, or a Hub
+    file REPO_OWNER/REPO_NAME/PATH/FILE.safetensors|.bin; its image encoder in the `image_encoder` folder beside
+    it), or "tiny" / "tiny-plus" (random weights for the random presets), at a starting ip_adapter_scale
+    (sdbridge.pipeline.ip_adapter_loading)."""
+
+    source: str
+    scale: float = 1.0
+
+
+def parse_ip_adapter(spec: str, option: str) -> IpAdapterSpec | None:
+    """`SOURCE[@SCALE]` -> IpAdapterSpec (scale 1 when absent, else in the ip_adapter_scale range), None for "";
+    an '@' not followed by a number belongs to the source. `option` names the flag or key in errors."""
+    if not spec.strip():
+        return None
+    source, at, tail = spec.rpartition("@")
+    try:
+        scale = float(tail) if at else 1.0
+    except ValueError:
+        source, scale = spec, 1.0
+    source = (source if at else spec).strip()
+    if not source:
+        raise ConfigError(f"{option}={spec!r} is not SOURCE[@SCALE] (SOURCE a weight file, a Hub file "
+                          "h94/IP-Adapter/models/ip-adapter_sd15.safetensors, or tiny), e.g. tiny@0.8")
+    try:
+        params.check("ip_adapter_scale", scale, option)
+    except params.ParamError as exc:
+        raise ConfigError(str(exc)) from None
+    return IpAdapterSpec(source, scale)
+
+
 def parse_segmentation(specs: tuple[str, ...], option: str) -> dict[int, str | int]:
     """`ID=CLASS` entries ([model] segmentation) -> {game id: ADE20K class name or index 0..149}: which ADE20K class
     a Segmentation plane's id is for a seg ControlNet (sdbridge.runtime.control_inputs; class names are checked
@@ -222,6 +254,7 @@ class ModelConfig:
     vae: str = "taesd"  # "taesd" | "full" | a Hub id or folder of an autoencoder (tiny or KL)
     lora: tuple[str, ...] = ()  # "SOURCE[=SCALE][:live]" entries: fused at load, or live (LoraSpec)
     controlnet: tuple[str, ...] = ()  # "KIND=SOURCE[@SCALE]" entries (ControlNetSpec)
+    ip_adapter: str = ""  # "SOURCE[@SCALE]" (IpAdapterSpec): style reference images; "" = none
     segmentation: tuple[str, ...] = ()  # "ID=CLASS" entries: game id -> ADE20K class (parse_segmentation)
     width: int = 64
     height: int = 64
@@ -237,11 +270,16 @@ class ModelConfig:
         check_vae(self.vae, "model.vae")
         check_loras(self.lora, "model.lora")
         check_controlnets(self.controlnet, "model.controlnet")
+        parse_ip_adapter(self.ip_adapter, "model.ip_adapter")
         parse_segmentation(self.segmentation, "model.segmentation")
 
     def segmentation_map(self) -> dict[int, str | int]:
         """{game id: ADE20K class} of the `segmentation` entries (empty: ids are ADE20K class indices)."""
         return parse_segmentation(self.segmentation, "model.segmentation")
+
+    def ip_adapter_spec(self) -> IpAdapterSpec | None:
+        """The `ip_adapter` entry parsed (None: no IP-Adapter)."""
+        return parse_ip_adapter(self.ip_adapter, "model.ip_adapter")
 
     def controlnets(self) -> tuple[ControlNetSpec, ...]:
         """The `controlnet` entries parsed, in order."""
@@ -487,10 +525,15 @@ def _validate(cfg: ServerConfig) -> None:
 
 
 def _controlnet_checks(cfg: ServerConfig) -> list[tuple[bool, str]]:
-    """ControlNets run on the eager backend only (an engine's or compiled UNet takes no residual inputs)."""
+    """ControlNets and the IP-Adapter run on the eager backend only (an engine's or compiled UNet takes no residual
+    inputs and has no image projection)."""
     return [(cfg.accel.backend is Accel.EAGER or not cfg.model.controlnet,
              f"model.controlnet needs accel.backend=eager (the {cfg.accel.backend.value} backend's UNet takes no "
-             f"ControlNet residuals); use --accel eager or drop the ControlNets")]
+             f"ControlNet residuals); use --accel eager or drop the ControlNets"),
+            (cfg.accel.backend is Accel.EAGER or not cfg.model.ip_adapter.strip(),
+             f"model.ip_adapter needs accel.backend=eager (the {cfg.accel.backend.value} backend's UNet has no "
+             f"IP-Adapter image projection or image cross-attention inputs); use --accel eager or drop the "
+             f"IP-Adapter")]
 
 
 def _pipeline_ranges(pipe: PipelineConfig) -> None:

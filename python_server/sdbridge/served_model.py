@@ -63,7 +63,8 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
         if hint:
             log.info("%s", hint)
     if config.accel.backend is Accel.EAGER:
-        return factory_from_components(components, config, _controlnets(components, config))
+        return factory_from_components(components, config, _controlnets(components, config),
+                                       _ip_adapter(components, config))
     from sdbridge.acceleration.serving import accelerate_for_server
 
     components, handle = accelerate_for_server(components, config, on_fatal)
@@ -88,11 +89,25 @@ def _controlnets(components: Any, config: ServerConfig) -> Any:
     return nets
 
 
-def factory_from_components(components: Any, config: ServerConfig,
-                            controlnets: Any = None) -> tuple[PipelineFactory, ModelDescription]:
+def _ip_adapter(components: Any, config: ServerConfig) -> Any:
+    """The IP-Adapter of `[model] ip_adapter` attached to the components' UNet, or None (config.py refuses it with
+    a backend other than eager)."""
+    spec = config.model.ip_adapter_spec()
+    if spec is None:
+        return None
+    from sdbridge.pipeline.ip_adapter_loading import load_ip_adapter
+
+    adapter = load_ip_adapter(spec, components)
+    log.info("IP-Adapter loaded: %s (%s, scale %g)", spec.source, "Plus" if adapter.plus else "plain", spec.scale)
+    return adapter
+
+
+def factory_from_components(components: Any, config: ServerConfig, controlnets: Any = None,
+                            ip_adapter: Any = None) -> tuple[PipelineFactory, ModelDescription]:
     """A per-session pipeline factory over already loaded (shared) components; `controlnets`: the shared
     sdbridge.pipeline.controlnet.ControlNets every session's pipeline runs (their starting scales from
-    `[model] controlnet`)."""
+    `[model] controlnet`); `ip_adapter`: the shared sdbridge.pipeline.ip_adapter.IpAdapter (its starting scale from
+    `[model] ip_adapter`)."""
     from sdbridge.pipeline import ModelFamily, StreamConfig, build_pipeline
     from sdbridge.pipeline.guidance import CfgMode
 
@@ -110,11 +125,14 @@ def factory_from_components(components: Any, config: ServerConfig,
         max_skip_frames=p.max_skip_frames,
         controlnet_scale=tuple((s.kind, s.scale) for s in config.model.controlnets()) if controlnets else (),
     )
+    spec = config.model.ip_adapter_spec()
+    if ip_adapter is not None and spec is not None:
+        base = base.replace(ip_adapter_scale=spec.scale)
 
     def build(width: int, height: int) -> Any:
         if components.family is ModelFamily.IDENTITY:  # any frame size, nothing to validate
             return build_pipeline(components, base)
-        return build_pipeline(components, base.replace(width=width, height=height), controlnets)
+        return build_pipeline(components, base.replace(width=width, height=height), controlnets, ip_adapter)
 
     probe = build(config.model.width, config.model.height)
     family = {

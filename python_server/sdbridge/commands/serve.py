@@ -17,6 +17,7 @@ from sdbridge.config import (
     check_loras,
     check_vae,
     load_config,
+    parse_ip_adapter,
     with_overrides,
 )
 
@@ -46,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ControlNet KIND (depth, normal, seg, canny, ...) from SOURCE (a Hub id, a folder or "
                              "tiny) at a starting scale (default 1); repeat for several; replaces [model] controlnet "
                              "of --config; needs --accel eager")
+    parser.add_argument("--ip-adapter", default=None, metavar="SOURCE[@SCALE]",
+                        help="IP-Adapter for style reference images: a weight file (local, or a Hub file such as "
+                             "h94/IP-Adapter/models/ip-adapter_sd15.safetensors; its image encoder in image_encoder/ "
+                             "beside it) or tiny / tiny-plus, at a starting ip_adapter_scale (default 1); replaces "
+                             "[model] ip_adapter of --config; needs --accel eager")
     parser.add_argument("--max-sessions", type=int, default=None)
     parser.add_argument("--credits", type=int, default=None, help="frames in flight per client")
     parser.add_argument("--accel", default=None, choices=["eager", "compile", "onnxruntime", "tensorrt"],
@@ -98,6 +104,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     if getattr(args, "controlnet", None) is not None:
         model["controlnet"] = tuple(args.controlnet)
         check_controlnets(model["controlnet"], "--controlnet")
+    if getattr(args, "ip_adapter", None) is not None:
+        model["ip_adapter"] = args.ip_adapter
+        parse_ip_adapter(args.ip_adapter, "--ip-adapter")
     top = {"bind": args.bind} if args.bind is not None else {}
     limits = {"max_sessions": args.max_sessions} if args.max_sessions is not None else {}
     session = {"credits": args.credits} if args.credits is not None else {}

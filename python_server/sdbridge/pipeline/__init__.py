@@ -15,17 +15,21 @@ from sdbridge.pipeline.config import Interpolation, StreamConfig, StreamResult
 from sdbridge.pipeline.controlnet import ControlNets
 from sdbridge.pipeline.guidance import CfgMode
 from sdbridge.pipeline.identity import IdentityPipeline
+from sdbridge.pipeline.ip_adapter import IpAdapter
 from sdbridge.pipeline.stream import StreamPipeline
 
 
 def build_pipeline(components: Components, config: StreamConfig,
-                   controlnets: ControlNets | None = None) -> StreamPipeline | IdentityPipeline:
-    """The pipeline for `components`: IdentityPipeline for "identity", else StreamPipeline (with `controlnets`)."""
+                   controlnets: ControlNets | None = None,
+                   ip_adapter: IpAdapter | None = None) -> StreamPipeline | IdentityPipeline:
+    """The pipeline for `components`: IdentityPipeline for "identity", else StreamPipeline (with `controlnets` and
+    `ip_adapter`)."""
     if components.family is ModelFamily.IDENTITY:
-        if controlnets is not None:
-            raise ConfigError("the 'identity' model has no UNet for ControlNets; load a model or drop them")
+        if controlnets is not None or ip_adapter is not None:
+            raise ConfigError("the 'identity' model has no UNet for ControlNets or an IP-Adapter; load a model or "
+                              "drop them")
         return IdentityPipeline(config)
-    return StreamPipeline(components, config, controlnets)
+    return StreamPipeline(components, config, controlnets, ip_adapter)
 
 
 __all__ = [
