@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sdbridge.cli import main
 from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.pipeline import Components
 from sdbridge.pipeline.controlnet import ControlNets, tiny_controlnet
+from sdbridge.pipeline.controlnet_loading import load_controlnets
 from sdbridge.record.format import Recording
 from sdbridge.record.replay import replay
 from sdbridge.served_model import factory_from_components
@@ -105,10 +107,11 @@ def test_the_welcome_names_the_wanted_planes(depth_server: BridgeServer) -> None
     assert "ControlNet depth wants a Depth plane" in welcome.warning
 
 
-def test_a_recorded_session_with_planes_replays_bit_identical(tiny: Components, tmp_path: Path) -> None:
+def test_a_recorded_session_with_planes_replays_bit_identical(tiny: Components, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     model = {"name": "tiny", "width": SIZE, "height": SIZE, "controlnet": ("depth=tiny@1",)}
     cfg = with_overrides(ServerConfig(), model=model, top={"bind": "tcp://127.0.0.1:*"})
-    nets = ControlNets({"depth": tiny_controlnet(tiny, seed=4)})
+    nets, _ = load_controlnets(cfg.model.controlnets(), tiny)  # what `sdbridge replay` loads from the meta
     factory, description = factory_from_components(tiny, cfg, nets)
     server = BridgeServer(cfg, factory, description, record_dir=str(tmp_path / "rec"))
     server.start_in_thread()
@@ -127,3 +130,5 @@ def test_a_recorded_session_with_planes_replays_bit_identical(tiny: Components, 
         other = replay(recording, tiny, controlnets=ControlNets({"depth": tiny_controlnet(tiny, seed=5)}))
     assert report.calls == FRAMES and report.identical, report
     assert not other.identical  # able to fail: other control weights give other outputs
+    assert main(["replay", str(path), "--dtype", "float32"]) == 0  # loads the recorded ControlNets itself
+    assert f"all {FRAMES} outputs identical" in capsys.readouterr().out

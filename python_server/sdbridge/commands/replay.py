@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
             components = load_components(name, device=device, dtype=dtype)
         else:  # a name read from the (untrusted) file is loaded from disk only: a recording never downloads
             components = load_components(name, device=device, dtype=dtype, local_files_only=True)
-        report = replay(recording, components, args.out)
+        nets, segmentation = _controls(model, components, str(args.recording))
+        report = replay(recording, components, args.out, controlnets=nets, segmentation=segmentation)
     print(f"replayed {report.calls} pipeline calls ({report.builds} pipeline builds, {report.updates} updates) "
           f"with {name}", flush=True)
     if args.out:
@@ -62,3 +63,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(report.mismatches)} of {report.compared} outputs differ from the recording (largest pixel "
           f"difference {report.max_abs_diff}; first differing calls {report.mismatches[:10]})", flush=True)
     return 1
+
+
+def _controls(model: dict, components: object, where: str) -> tuple[object, dict[int, str | int] | None]:
+    """The ControlNets and segmentation map the recorded server served (meta.json's model "controlnet" and
+    "segmentation", one entry a line), loaded from disk only (a recording never downloads)."""
+    from sdbridge.config import check_controlnets, parse_segmentation
+    from sdbridge.errors import ConfigError, InputError
+
+    lines = {key: tuple(line for line in str(model.get(key, "")).split("\n") if line)
+             for key in ("controlnet", "segmentation")}
+    try:
+        specs = check_controlnets(lines["controlnet"], f"{where}: meta.json model.controlnet")
+        segmentation = parse_segmentation(lines["segmentation"], f"{where}: meta.json model.segmentation")
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
+    if not specs:
+        return None, segmentation or None
+    from sdbridge.pipeline.controlnet_loading import load_controlnets
+
+    nets, _ = load_controlnets(specs, components, local_files_only=True)
+    return nets, segmentation or None

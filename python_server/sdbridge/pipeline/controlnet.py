@@ -300,12 +300,16 @@ def tiny_controlnet(components: Any, seed: int = 0) -> torch.nn.Module:
     diffusers' ControlNetModel.from_unet. Its zero-initialised output convolutions (which make a fresh ControlNet
     add nothing) get small random weights, so that it changes the image, and its conditioning embedding He-scaled
     ones (with the default initialisation the embedding fades through its convolutions and hardly depends on the
-    image)."""
+    image). The same components and seed give the same weights in any process (the layers diffusers initialises
+    at random are made under `seed`, not the global generator: a recording replays with the same ControlNet)."""
     from diffusers import ControlNetModel
 
     factor = components.vae_scale_factor  # the conditioning embedding downsamples by 2 per block after the first
     blocks = int(np.log2(factor)) + 1
-    net = ControlNetModel.from_unet(components.unet, conditioning_embedding_out_channels=(8,) * (blocks - 1) + (16,))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = ControlNetModel.from_unet(components.unet,
+                                        conditioning_embedding_out_channels=(8,) * (blocks - 1) + (16,))
     generator = torch.Generator().manual_seed(seed)
     embedding = net.controlnet_cond_embedding
     zeroed = [embedding.conv_out, *net.controlnet_down_blocks, net.controlnet_mid_block]

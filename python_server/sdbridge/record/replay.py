@@ -82,7 +82,8 @@ class _Replayer:
     """Applies log entries in order to the pipeline they build (one `replay` run)."""
 
     def __init__(self, recording: Recording, components: Any, out: Path | None,
-                 on_call: Callable[[int, np.ndarray], None] | None, controlnets: Any = None) -> None:
+                 on_call: Callable[[int, np.ndarray], None] | None, controlnets: Any = None,
+                 segmentation: Mapping[int, str | int] | None = None) -> None:
         from sdbridge.runtime.control_inputs import ControlPlanes
 
         self.recording, self.components, self.out, self.on_call = recording, components, out, on_call
@@ -90,7 +91,7 @@ class _Replayer:
         self.report = ReplayReport()
         self.pipeline: Any = None
         self.controlnets = controlnets
-        self.controls = ControlPlanes()
+        self.controls = ControlPlanes(segmentation)
         self.planes: tuple[Any, ...] = ()  # the next call's frame's planes (a "planes" line)
 
     def apply(self, entry: Entry) -> None:
@@ -180,16 +181,18 @@ def _planes(recording: Recording, call: int, descs: Any) -> tuple[Any, ...]:
 
 
 def replay(recording: Recording, components: Any, out_dir: str | Path | None = None,
-           on_call: Callable[[int, np.ndarray], None] | None = None, controlnets: Any = None) -> ReplayReport:
+           on_call: Callable[[int, np.ndarray], None] | None = None, controlnets: Any = None,
+           segmentation: Mapping[int, str | int] | None = None) -> ReplayReport:
     """Replay `recording` with `components` (loaded by the caller); optionally write outputs as PNG.
-    `controlnets`: the sdbridge.pipeline.controlnet.ControlNets the recorded server served (None: none).
+    `controlnets`: the sdbridge.pipeline.controlnet.ControlNets the recorded server served (None: none);
+    `segmentation`: its [model] segmentation map (sdbridge.config.parse_segmentation).
 
     A damaged or crafted log line is an InputError naming its line number (never a raw traceback).
     """
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    replayer = _Replayer(recording, components, out, on_call, controlnets)
+    replayer = _Replayer(recording, components, out, on_call, controlnets, segmentation)
     for entry in recording.entries():
         if entry.kind not in WORKER_KINDS:
             continue  # an engine input the server accepted: its effect is in the worker lines
