@@ -5,8 +5,8 @@ A client that negotiated Capability PLANES may send, after a Frame's colour pixe
 each convention). The codec has checked the count, sizes and strides (``codec.validate_planes``); ``from_wire``
 checks what only the server cares about (the format suits the kind, the semantics a consumer needs are set, no
 plane kind twice, float planes hold finite numbers) and wraps each part as a read-only numpy array without
-copying it. The arrays reach the worker in ``FrameJob.planes``; the pipeline does not read them yet (the ControlNet
-side turns them into conditioning).
+copying it. The arrays reach the worker in ``FrameJob.planes``, which turns them into the served ControlNets'
+control images (sdbridge.runtime.control_inputs).
 """
 
 from __future__ import annotations

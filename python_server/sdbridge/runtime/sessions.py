@@ -56,7 +56,7 @@ class FrameJob:
     taken: threading.Event | None = field(default_factory=threading.Event)
     client_send_us: int = 0  # Frame.send_time_us (client clock), echoed in the Result for the round trip
     # protocol 1.3: the frame's auxiliary planes (depth, normals, ids, motion, control images) as read-only numpy views
-    # with their descriptions (sdbridge.runtime.planes); the pipeline does not read them yet
+    # with their descriptions (sdbridge.runtime.planes); ControlNet images are made from them (runtime.control_inputs)
     planes: tuple[Plane, ...] = ()
 
 
