@@ -203,7 +203,7 @@ class StreamPipeline:
         cfg, timer = self.config, self._clock.start()
         if cfg.txt2img:  # StreamConfig.txt2img: the input is not looked at (the server feeds placeholders)
             return self._stage_txt2img(timer, batched)
-        skip, frames = self._filter(image, timer) if cfg.similarity_filter else (False, None)
+        skip, frames = _filter(self, image, timer) if cfg.similarity_filter else (False, None)
         if frames is None and not skip:
             frames = self._to_model(image)
             timer.mark("preprocess")
@@ -226,31 +226,6 @@ class StreamPipeline:
         x0 = self.temporal.stage(x0, pending.frames, self._calls, self.config)  # latent feedback (off: x0 itself)
         x_t = schedule.add_noise(x0, self._noise[:fbs], self._alpha[:fbs], self._beta[:fbs]).to(self._dtype)
         return self._stage_latents(x_t, x0, timer, pending.batched)
-
-    def _filter(self, image: np.ndarray | torch.Tensor, timer: FrameTimer) -> tuple[bool, torch.Tensor | None]:
-        """The similarity filter's skip verdict on `image`, with the model tensor when deciding needed it.
-
-        uint8 pixels in host memory (the server's frames) are decided on a host thumbnail before any upload;
-        anything else is uploaded (and checked) first and decided one frame late (SimilarityFilter.late).
-        The first frame after a restart is always processed (it becomes the reference).
-        """
-        cfg = self.config
-        pixels = image.numpy() if isinstance(image, torch.Tensor) and image.device.type == "cpu" \
-            and image.dtype == torch.uint8 else image
-        fbs, frame = cfg.frame_buffer_size, (cfg.height, cfg.width, 3)
-        if isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and (
-                pixels.shape == (fbs, *frame) or (fbs == 1 and pixels.shape == frame)):
-            signature = thumbnail(pixels)
-            timer.mark("preprocess")
-            if self._last is None:
-                self._similarity.remember(signature)
-                return False, None
-            return self._similarity(signature).skip, None
-        frames = self._to_model(image)
-        timer.mark("preprocess")
-        # not run on a GPU here: a CUDA frame's cosine lands in pinned memory, this event says when
-        event = torch.cuda.Event() if frames.device.type == "cuda" else None
-        return self._similarity.late(frames, event).skip and self._last is not None, frames
 
     def _to_model(self, image: np.ndarray | torch.Tensor) -> torch.Tensor:
         """`image` checked and uploaded: (fbs, 3, H, W) in [-1, 1], in the memory layout `_layout` gives the VAE."""
@@ -486,6 +461,33 @@ class StagedFrame:
     x: torch.Tensor
     ref: torch.Tensor
     timer: FrameTimer
+
+
+def _filter(pipe: StreamPipeline, image: np.ndarray | torch.Tensor,
+            timer: FrameTimer) -> tuple[bool, torch.Tensor | None]:
+    """The similarity filter's skip verdict on `image`, with the model tensor when deciding needed it.
+
+    uint8 pixels in host memory (the server's frames) are decided on a host thumbnail before any upload;
+    anything else is uploaded (and checked) first and decided one frame late (SimilarityFilter.late).
+    The first frame after a restart is always processed (it becomes the reference).
+    """
+    cfg = pipe.config
+    pixels = image.numpy() if isinstance(image, torch.Tensor) and image.device.type == "cpu" \
+        and image.dtype == torch.uint8 else image
+    fbs, frame = cfg.frame_buffer_size, (cfg.height, cfg.width, 3)
+    if isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and (
+            pixels.shape == (fbs, *frame) or (fbs == 1 and pixels.shape == frame)):
+        signature = thumbnail(pixels)
+        timer.mark("preprocess")
+        if pipe._last is None:
+            pipe._similarity.remember(signature)
+            return False, None
+        return pipe._similarity(signature).skip, None
+    frames = pipe._to_model(image)
+    timer.mark("preprocess")
+    # not run on a GPU here: a CUDA frame's cosine lands in pinned memory, this event says when
+    event = torch.cuda.Event() if frames.device.type == "cuda" else None
+    return pipe._similarity.late(frames, event).skip and pipe._last is not None, frames
 
 
 def _device_image(decoded: torch.Tensor) -> torch.Tensor:
