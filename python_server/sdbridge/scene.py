@@ -2,11 +2,20 @@
 
 Sky gradient with a sun that crosses it, rolling hills, and a bouncing box "character", so consecutive
 frames differ a little (as in a game) and the similarity filter has something to decide on.
+
+`render_depth` gives the exact linear view depth of the same frame (the depth plane an engine would send), by the
+scene's own geometry: the sky (and the sun in it) at SKY_DEPTH, the ground a plane seen from above, its distance
+falling towards the bottom of the image (GROUND_HEIGHT / (y - HORIZON)), the box a card standing at BOX_DEPTH.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+SKY_DEPTH = 1000.0  # view distance of the sky (world units)
+HORIZON = 0.45  # image row fraction where the ground plane meets the sky at infinity
+GROUND_HEIGHT = 1.5  # the camera's height over the ground: depth of a ground row y is GROUND_HEIGHT / (y - HORIZON)
+BOX_DEPTH = 4.0  # the box stands this far away
 
 
 class SceneRenderer:
@@ -19,6 +28,23 @@ class SceneRenderer:
         self._y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]  # (H, 1)
         self._x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]  # (1, W)
 
+    def _layout(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hills (1, W) row fractions, ground mask (H, W), box mask (H, W)) of frame `index`."""
+        t = index * self.speed / 30.0
+        hills = 0.65 + 0.06 * np.sin(self._x * 9.0 + t * 0.5) + 0.03 * np.sin(self._x * 23.0 - t)  # (1, W)
+        cx, cy = 0.5 + 0.3 * np.sin(t * 0.7), 0.62 - 0.12 * abs(np.sin(t * 2.0))
+        box = (abs(self._x - cx) < 0.06) & (abs(self._y - cy) < 0.08)  # (H, W)
+        return hills, self._y > hills, box
+
+    def render_depth(self, index: int) -> np.ndarray:
+        """The exact linear view depth (H, W) float32 of frame `index` (module docstring)."""
+        _, ground, box = self._layout(index)
+        depth = np.full((self.height, self.width), SKY_DEPTH, np.float32)
+        rows = np.broadcast_to(GROUND_HEIGHT / np.maximum(self._y - HORIZON, 1e-3), depth.shape)
+        depth[ground] = rows[ground]
+        depth[box] = BOX_DEPTH
+        return depth
+
     def render(self, index: int) -> np.ndarray:
         """Frame `index` (deterministic)."""
         t = index * self.speed / 30.0
@@ -29,13 +55,10 @@ class SceneRenderer:
         sun_x, sun_y = (0.1 + 0.8 * ((t * 0.05) % 1.0)), 0.2
         sun = (self._x - sun_x) ** 2 + ((self._y - sun_y) * h / w) ** 2 < 0.006
         img[sun] = (255, 220, 120)
-        hills = 0.65 + 0.06 * np.sin(self._x * 9.0 + t * 0.5) + 0.03 * np.sin(self._x * 23.0 - t)  # (1, W)
-        ground = self._y > hills
+        hills, ground, box = self._layout(index)
         shade = (self._y - hills).clip(0, 1) * 200
         green = np.stack(np.broadcast_arrays(np.float32(60), 150 - shade * 0.3, np.float32(60)), -1)  # (H, W?, 3)
         img[ground] = np.broadcast_to(green, (h, w, 3))[ground]
-        cx, cy = 0.5 + 0.3 * np.sin(t * 0.7), 0.62 - 0.12 * abs(np.sin(t * 2.0))
-        box = (abs(self._x - cx) < 0.06) & (abs(self._y - cy) < 0.08)  # (H, W)
         img[box] = (200, 60, 50)
         img = img.clip(0, 255).astype(np.uint8)
         if self.channels == 4:

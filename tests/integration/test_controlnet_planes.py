@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from sdbridge.cli import main
 from sdbridge.config import ServerConfig, with_overrides
@@ -22,6 +23,7 @@ from sdbridge.pipeline.controlnet import ControlNets, tiny_controlnet
 from sdbridge.pipeline.controlnet_loading import load_controlnets
 from sdbridge.record.format import Recording
 from sdbridge.record.replay import replay
+from sdbridge.scene import BOX_DEPTH, SKY_DEPTH, SceneRenderer
 from sdbridge.served_model import factory_from_components
 from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient
@@ -132,3 +134,25 @@ def test_a_recorded_session_with_planes_replays_bit_identical(tiny: Components, 
     assert not other.identical  # able to fail: other control weights give other outputs
     assert main(["replay", str(path), "--dtype", "float32"]) == 0  # loads the recorded ControlNets itself
     assert f"all {FRAMES} outputs identical" in capsys.readouterr().out
+
+
+def test_the_scene_depth_is_its_own_geometry() -> None:
+    scene = SceneRenderer(SIZE, SIZE)
+    image, depth = scene.render(12), scene.render_depth(12)
+    box = np.all(image == (200, 60, 50), axis=-1)
+    assert box.any() and np.all(depth[box] == BOX_DEPTH)
+    assert depth[0, 0] == SKY_DEPTH and depth[-1, 0] < depth[-10, 0] < SKY_DEPTH  # the ground nears the camera
+
+
+def test_demo_with_a_depth_controlnet_writes_input_control_output(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["demo", "--model", "tiny", "--size", str(SIZE), "--frames", "4", "--save-every", "1", "--fps",
+                 "200", "--out", str(tmp_path), "--no-preview", "--controlnet", "depth"])
+    assert code == 0 and "4 results" in capsys.readouterr().out
+    (first, *_) = sorted(tmp_path.glob("pair_*.png"))
+    triple = np.asarray(Image.open(first))
+    assert triple.shape == (SIZE, 3 * SIZE, 3)
+    control = triple[:, SIZE:2 * SIZE]
+    assert (control[..., 0] == control[..., 2]).all() and control.max() == 255 and control.min() == 0  # grey
+    ground = int(0.8 * SIZE)
+    assert control[-1, 0, 0] > control[ground, 0, 0] > control[0, 0, 0]  # near ground bright, sky dark

@@ -4,9 +4,11 @@ The server (the tiny random-weight model unless --model says otherwise) runs in 
 --subprocess, as a separate `sdbridge serve`. A "game" renders a moving procedural scene at --fps,
 submits every frame through BridgeClient (credits + latest-wins, like an engine plugin), and shows
 the results' rate and round-trip latency live. Input|output pairs (each output next to the input it
-was made from, `source_frame_id`) are written as PNGs. It stops by itself after --frames results or
---seconds seconds, whichever comes first. The browser preview page (sdbridge.preview) is on by default at
-http://127.0.0.1:8765/ (--preview-port, --no-preview); its address is printed at the start.
+was made from, `source_frame_id`) are written as PNGs; with --controlnet depth the scene also sends its
+exact depth plane (SceneRenderer.render_depth) and the PNGs are input | control | output triples. It stops by
+itself after --frames results or --seconds seconds, whichever comes first. The browser preview page
+(sdbridge.preview) is on by default at http://127.0.0.1:8765/ (--preview-port, --no-preview); its address is
+printed at the start.
 """
 
 from __future__ import annotations
@@ -59,6 +61,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preview-port", type=int, default=8765,
                         help="port of the browser preview page on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--no-preview", action="store_true", help="do not serve the browser preview page")
+    parser.add_argument("--controlnet", default=None, metavar="KIND[=SOURCE[@SCALE]]",
+                        help="serve a ControlNet (e.g. depth: a random-weight 'tiny' one for the random presets, "
+                             "or depth=lllyasviel/control_v11f1p_sd15_depth); the scene sends its exact depth "
+                             "plane and the PNGs become input | control | output triples")
+
+
+def controlnet_spec(value: str, model: str) -> str:
+    """The `KIND=SOURCE[@SCALE]` spec of --controlnet: a bare KIND is the tiny ControlNet of the random presets."""
+    from sdbridge.config import parse_controlnet
+    from sdbridge.errors import ConfigError
+    from sdbridge.pipeline.components import PRESET_NAMES
+
+    if "=" not in value:
+        if model not in PRESET_NAMES:
+            raise ConfigError(f"--controlnet {value!r}: with --model {model} give KIND=SOURCE (a Hub id or folder of "
+                              f"a ControlNet for it), e.g. --controlnet depth=lllyasviel/control_v11f1p_sd15_depth")
+        value = f"{value}=tiny"
+    parse_controlnet(value, "--controlnet")
+    return value
+
+
+def control_preview(depth: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 of what a depth ControlNet gets from linear depth: normalised inverse depth, near bright
+    (sdbridge.pipeline.control_planes.depth_control's per-frame convention, in numpy)."""
+    inverse = 1.0 / np.maximum(depth, 1e-6)
+    span = max(float(inverse.max() - inverse.min()), 1e-6)
+    grey = ((inverse - inverse.min()) / span * 255.0 + 0.5).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
 
 
 REAL_MODEL_COMMAND = "sdbridge demo --model stabilityai/sd-turbo --device cuda --size 512 --cfg none"
@@ -83,9 +113,12 @@ def server_toml(args: argparse.Namespace) -> str:
     """The demo server's config file (TOML) for the parsed demo flags."""
     # no t_index_list unless asked: the server then applies the model's own default (serve.resolve_model_defaults)
     t_index = "" if args.t_index is None else f"t_index_list = [{', '.join(str(t) for t in args.t_index)}]\n"
+    control = getattr(args, "controlnet", None)
+    control = "" if control is None else f'controlnet = ["{controlnet_spec(control, args.model)}"]\n'
     return (
         'bind = "tcp://127.0.0.1:*"\n'
         f'[model]\nname = "{args.model}"\ndevice = "{args.device}"\nwidth = {args.size}\nheight = {args.size}\n'
+        f"{control}"
         f'[pipeline]\n{t_index}cfg_mode = "{args.cfg}"\nguidance_scale = {args.guidance}\n'
         f"[session]\ncredits = {args.credits}\n"
         f"[preview]\nenabled = {'false' if args.no_preview else 'true'}\nport = {args.preview_port}\n"
@@ -215,16 +248,20 @@ class _DemoLoop:
         self._summary()
 
     def _render_and_submit(self) -> None:
-        frame = self.scene.render(self.index)
+        frame, planes, shown = self.scene.render(self.index), {}, None
+        if getattr(self.args, "controlnet", None):  # the scene's exact depth; input | control shown side by side
+            depth = self.scene.render_depth(self.index)
+            planes, shown = {"depth": depth}, np.concatenate([frame, control_preview(depth)], axis=1)
         self.index += 1
         if self.pending is not None and not self.client.pending:  # the pending frame went out
             self.inputs[self.pending[0]] = self.pending[1]
         self.pending = None
-        frame_id = self.client.submit(frame)
+        frame_id = self.client.submit(frame, planes=planes)
+        shown = frame if shown is None else shown
         if frame_id is not None:
-            self.inputs[frame_id] = frame
+            self.inputs[frame_id] = shown
         else:  # waits for credit; it goes out under the id it was given now
-            self.pending = (self.client.next_frame_id - 1, frame)
+            self.pending = (self.client.next_frame_id - 1, shown)
         while len(self.inputs) > 64:
             self.inputs.popitem(last=False)
 
@@ -239,7 +276,7 @@ class _DemoLoop:
         source = self.inputs.get(result.source_frame_id)
         if (not result.is_warmup and source is not None
                 and (self.results % self.args.save_every == 0 or self.results == self.args.frames)):
-            pair = np.concatenate([source, result.image], axis=1)  # (H, 2W, 3) input | output
+            pair = np.concatenate([source, result.image], axis=1)  # input | output (--controlnet: | control |)
             Image.fromarray(pair).save(self.args.out / f"pair_{result.frame_id:05d}.png")
             self.written += 1
 
