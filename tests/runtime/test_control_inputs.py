@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from sdbridge.config import parse_config
 from sdbridge.errors import ConfigError
 from sdbridge.pipeline import ade20k
 from sdbridge.pipeline.control_planes import canny_control, depth_control
@@ -148,3 +149,13 @@ def test_the_welcome_note_names_each_wanted_plane() -> None:
                     "canny wants a Control plane named 'canny' (else the server's Canny edges of the frame); "
                     "ControlNet pose wants a Control plane named 'pose'")
     assert wanted_planes([]) == ""
+
+
+def test_the_config_maps_game_ids_to_ade20k_classes() -> None:
+    cfg = parse_config('[model]\nsegmentation = ["1=wall", "7 = person", "9=12"]\n')
+    assert cfg.model.segmentation_map() == {1: "wall", 7: "person", 9: 12}
+    assert parse_config("").model.segmentation_map() == {}
+    with pytest.raises(ConfigError, match=r"model.segmentation\[0\]='wall' is not ID=CLASS"):
+        parse_config('[model]\nsegmentation = ["wall"]\n')
+    with pytest.raises(ConfigError, match="id 1 is mapped twice"):
+        parse_config('[model]\nsegmentation = ["1=wall", "1=floor"]\n')
