@@ -138,6 +138,14 @@ def test_a_recorded_pipeline_keeps_the_planes_it_was_given() -> None:
     assert pipe.recorded == [[plane]]  # a frame without planes records nothing
 
 
+def test_only_a_frame_that_sets_or_records_needs_the_pipeline_settled() -> None:
+    controls, plane = ControlPlanes(), _depth(RAMP)
+    assert controls.touches(KeepingPipeline("depth"), [plane])
+    assert controls.touches(KeepingPipeline("canny"), [])  # the Canny fallback sets an image every frame
+    assert not controls.touches(KeepingPipeline("depth"), [])
+    assert not controls.touches(SimpleNamespace(), [plane])  # no ControlNets: planes are not for us
+
+
 def test_a_pipeline_without_controlnets_is_left_alone() -> None:
     assert ControlPlanes.kinds(SimpleNamespace()) == ()
     assert ControlPlanes.kinds(SimpleNamespace(control=SimpleNamespace(nets=None))) == ()

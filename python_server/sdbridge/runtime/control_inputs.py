@@ -24,8 +24,9 @@ like a missing plane (warned once). Segmentation ids pass through the config's i
 (`[model] segmentation`, sdbridge.config.ModelConfig.segmentation); without one, ids are read as ADE20K class
 indices (0..149; others black).
 
-Setting an image changes the pipeline, so the caller settles the session first (no call of its frames in the
-device lane: runtime.frame_work). Not run on a GPU here: the conversions are device-agnostic torch run on the
+Setting an image changes the pipeline (and a recorded frame's planes are numbered by the recorded calls), so the
+caller settles the session first when `touches` says so (no call of its frames in the device lane:
+runtime.frame_work). Not run on a GPU here: the conversions are device-agnostic torch run on the
 pipeline's device (tests on the CPU).
 """
 
@@ -93,6 +94,13 @@ class ControlPlanes:
         """The ControlNet KINDs `pipeline` runs (none for a pipeline without ControlNets)."""
         nets = getattr(getattr(pipeline, "control", None), "nets", None)
         return () if nets is None else tuple(nets.names)
+
+    def touches(self, pipeline: Any, planes: Sequence[Plane]) -> bool:
+        """Whether `apply` may change `pipeline` or its recording (a plane or a Canny KIND): settle it first. A
+        frame without planes for ControlNets that take planes only touches nothing (the session keeps overlapping
+        its frames' host work with its previous call)."""
+        kinds = self.kinds(pipeline)
+        return bool(kinds) and (bool(planes) or any(kind in CANNY_KINDS for kind in kinds))
 
     def apply(self, session_id: int, pipeline: Any, planes: Sequence[Plane], rgb: Any) -> None:
         """Set the control image of each of `pipeline`'s ControlNets from `planes` (or the fallback) before the

@@ -99,7 +99,8 @@ class FrameWork:
                 return result_job(session, job, job.layout, pixels, timings, out, source.frame_id)
         rgb, alpha, device = _decode(pipeline, job, size)  # (h, w, 3) uint8, alpha (H, W)
         if self._controls.kinds(pipeline):  # this frame's control images, before it is staged
-            self._settle(session)  # set_image changes the pipeline: none of its calls may be in the lane
+            if self._controls.touches(pipeline, job.planes):
+                self._settle(session)  # set_image changes the pipeline: none of its calls may be in the lane
             self._controls.apply(session.session_id, pipeline, job.planes, rgb)
         return Begun(session, job, pipeline, rgb, alpha, (t0, t1, time.perf_counter()), device)
 
