@@ -100,13 +100,13 @@ def test_scale_zero_or_no_style_is_exactly_no_adapter(styled, tiny, mode):
         assert (a - d).abs().max() > 1e-2  # able to fail: scale 0.5 changes the output
 
 
-def test_a_style_image_is_encoded_once(styled):
+def test_a_style_image_is_encoded_and_projected_once(styled):
     comps, adapter = styled
     runs: list[int] = []
     hook = adapter.encoder.register_forward_hook(lambda *_: runs.append(1))
     try:
         adapter.negative()  # the Plus negative (an all-zero image's encoding) is computed once, up front
-        before, base = adapter.encodes, len(runs)
+        before, base, projected = adapter.encodes, len(runs), comps.unet.encoder_hid_proj.runs
         style = random_frames(1, seed=21)[0]
         first, second = _pipe(comps, adapter), _pipe(comps, adapter)
         for frame in random_frames(3, seed=22):
@@ -115,10 +115,13 @@ def test_a_style_image_is_encoded_once(styled):
             first(frame)
             second(frame)
         assert adapter.encodes - before == 1 and len(runs) - base == 1
+        assert comps.unet.encoder_hid_proj.runs - projected == 2  # projected once per pipeline, not per frame
         changed = style.copy()
         changed[0, 0, 0] ^= 1
         first.style.set_image("a", changed)  # able to fail: one changed pixel is encoded
         assert adapter.encodes - before == 2 and len(runs) - base == 2
+        first(random_frames(1, seed=23)[0])
+        assert comps.unet.encoder_hid_proj.runs - projected == 3  # able to fail: the new style is projected
     finally:
         hook.remove()
 

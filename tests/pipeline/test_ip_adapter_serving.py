@@ -77,3 +77,16 @@ def test_a_weight_file_and_its_encoder_folder_load_like_the_tiny_one(tmp_path):
         load_ip_adapter(IpAdapterSpec(str(path)), load_components("tiny", device="cpu", dtype=torch.float32))
     with pytest.raises(ModelNotFoundError, match="is not a weight file or a Hub file"):
         load_ip_adapter(IpAdapterSpec(str(tmp_path / "missing.safetensors")), comps)
+
+
+def test_the_bench_section_measures_each_case_and_leaves_the_components_alone(tiny):
+    from sdbridge.bench.ip_adapter_cost import ip_adapter_cost_report
+    from sdbridge.pipeline.ip_adapter import has_ip_adapter
+
+    rng = np.random.default_rng(0)
+    report = ip_adapter_cost_report(tiny, 64, [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(3)])
+    for row in ("| no adapter |", "| adapter, no style image (scale 0) |", "| adapter + style image, scale 1 |",
+                "| Plus adapter + style image, scale 1 |", "a new 512x512 style image (plain)",
+                "a new 512x512 style image (Plus)"):
+        assert row in report
+    assert not has_ip_adapter(tiny.unet)  # the adapters went on copies of the UNet

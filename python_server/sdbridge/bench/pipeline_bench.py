@@ -5,7 +5,8 @@ in the same run: the sequential reference, full CFG, diffusers' AutoPipelineForI
 same UNet evaluations per frame, and (when installed) the original StreamDiffusion. Goals are printed
 as measured ratios; nothing here asserts on time. The last section is the host time per frame outside the
 model calls (sdbridge.bench.host_time: zero-cost UNet and VAE, at 512x512 and for 1920x1080 client frames),
-then the cost of a live (unfused) LoRA against the same LoRA fused (sdbridge.bench.lora_cost).
+then the cost of a live (unfused) LoRA against the same LoRA fused (sdbridge.bench.lora_cost), then the cost of an
+IP-Adapter per frame and per new style image (sdbridge.bench.ip_adapter_cost).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 
 from sdbridge.bench.compute import compute_report, median_ms
 from sdbridge.bench.host_time import host_time_report
+from sdbridge.bench.ip_adapter_cost import ip_adapter_cost_report
 from sdbridge.bench.lora_cost import lora_cost_report
 from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline
 from sdbridge.scene import SceneRenderer
@@ -205,7 +207,8 @@ def run_pipeline_bench(comps: Components, size: int, frames_per_row: int, with_o
         f"\n\n4 sessions (2 steps, cfg self, own prompts and seeds), total frames/s: {sessions[0]:.2f} one UNet call "
         f"per session, {sessions[1]:.2f} one shared UNet call per round ({sessions[1] / sessions[0]:.2f}x)"
         "\n\n" + host_time_report(comps, frames=max(3, frames_per_row))
-        + "\n\n" + lora_cost_report(comps, size, frames[:frames_per_row + 2]))
+        + "\n\n" + lora_cost_report(comps, size, frames[:frames_per_row + 2])
+        + "\n\n" + ip_adapter_cost_report(comps, size, frames[:frames_per_row + 2]))
 
 
 def _report(comps: Components, size: int, rows: list[Row], diffusers_rows: list[tuple[str, float]],

@@ -70,7 +70,10 @@ class IpAdapter:
             processor.to(components.device, components.dtype)
         from diffusers.models.embeddings import ImageProjection
 
-        self.plus = not isinstance(unet.encoder_hid_proj.image_projection_layers[0], ImageProjection)
+        first = unet.encoder_hid_proj.image_projection_layers[0]
+        self.plus = not isinstance(first, ImageProjection)
+        self._embed_dim = None if self.plus else int(first.image_embeds.in_features)
+        unet.encoder_hid_proj = CachedProjection(unet.encoder_hid_proj)  # projected once per style batch
         self.unet, self.device, self.dtype = unet, components.device, components.dtype
         self.encoder = image_encoder.to(components.device, components.dtype).eval()
         if image_processor is None:
@@ -124,14 +127,47 @@ class IpAdapter:
                 with torch.inference_mode():
                     self._negative = self._encode(zeros)
             else:
-                dim = int(self.unet.encoder_hid_proj.image_projection_layers[0].image_embeds.in_features)
-                self._negative = torch.zeros(1, dim, device=self.device, dtype=self.dtype)
+                self._negative = torch.zeros(1, self._embed_dim, device=self.device, dtype=self.dtype)
         return self._negative
 
     def _encode(self, values: torch.Tensor) -> torch.Tensor:
         if self.plus:
             return self.encoder(values, output_hidden_states=True).hidden_states[-2]
         return self.encoder(values).image_embeds
+
+
+class CachedProjection(torch.nn.Module):
+    """The UNet's IP-Adapter image projection (diffusers' MultiIPAdapterImageProjection), its output kept for the
+    last few image_embeds lists it saw: StyleStream hands the same tensors to every frame until the style changes,
+    so the projection (a Plus adapter's resampler is several attention layers) runs once per style and batch shape,
+    not per frame. A new tensor (another style, a shared batch's concatenation) is projected."""
+
+    def __init__(self, projection: torch.nn.Module, size: int = 8) -> None:
+        super().__init__()
+        self.projection = projection
+        self._size = size
+        self._seen: collections.OrderedDict[tuple[int, ...], tuple[list[torch.Tensor], list[torch.Tensor]]] = \
+            collections.OrderedDict()
+        self.runs = 0  # projections computed, for tests
+
+    @property
+    def image_projection_layers(self) -> Any:
+        """The wrapped projection's layers (diffusers reads them)."""
+        return self.projection.image_projection_layers
+
+    def forward(self, image_embeds: list[torch.Tensor]) -> list[torch.Tensor]:
+        key = tuple(id(t) for t in image_embeds)
+        hit = self._seen.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], image_embeds, strict=True)):
+            self._seen.move_to_end(key)
+            return hit[1]
+        out = self.projection(image_embeds)
+        self.runs += 1
+        if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
+            self._seen[key] = (list(image_embeds), out)  # the inputs held: their ids stay theirs
+            while len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+        return out
 
 
 def _style_pixels(image: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -174,7 +210,11 @@ class StyleStream:
         """Add or replace the style image `name` (H, W, 3) uint8 RGB at blend `weight` (embedded once per image)."""
         adapter = self._require()
         _check_weight(name, weight)
-        self._styles[name] = (adapter.embed(image), float(weight))  # type: ignore[arg-type]
+        entry = (adapter.embed(image), float(weight))  # type: ignore[arg-type]
+        old = self._styles.get(name)
+        if old is not None and old[0] is entry[0] and old[1] == entry[1]:
+            return  # the same image (a cache hit) at the same weight: the blend and its projections stay
+        self._styles[name] = entry
         self._reblend()
 
     def set_weights(self, weights: Sequence[tuple[str, float]]) -> None:
