@@ -90,3 +90,27 @@ def test_the_bench_section_measures_each_case_and_leaves_the_components_alone(ti
                 "a new 512x512 style image (Plus)"):
         assert row in report
     assert not has_ip_adapter(tiny.unet)  # the adapters went on copies of the UNet
+
+
+def test_rules_files_set_the_scale_within_the_registry_range():
+    from sdbridge.events.rules import RulesError, parse_rules
+
+    head = 'version = 1\n[prompt]\ntemplate = "a city"\n[params]\n'
+    assert dict(parse_rules(head + "ip_adapter_scale = 0.4\n", "r.toml").params) == {"ip_adapter_scale": 0.4}
+    with pytest.raises(RulesError, match=r"ip_adapter_scale=2\.5 must be a number in \[0, 2\]"):
+        parse_rules(head + "ip_adapter_scale = 2.5\n", "r.toml")
+
+
+def test_load_model_serves_the_configured_adapter_to_each_session():
+    from sdbridge.served_model import load_model
+
+    cfg = parse_config('[model]\nname = "tiny"\ndtype = "float32"\nip_adapter = "tiny-plus@0.3"\n')
+    build, _ = load_model(cfg)
+    a, b = build(64, 64), build(64, 64)
+    assert a.style.adapter is not None and a.style.adapter is b.style.adapter and a.style.adapter.plus
+    assert a.config.ip_adapter_scale == 0.3
+    a.prepare(prompt="x")
+    a.style.set_image("s", np.full((32, 32, 3), 200, dtype=np.uint8))
+    assert a(np.zeros((64, 64, 3), dtype=np.uint8)).image.shape == (64, 64, 3)
+    plain, _ = load_model(parse_config('[model]\nname = "tiny"\ndtype = "float32"\n'))
+    assert plain(64, 64).style.adapter is None  # able to fail: without the key no adapter
