@@ -7,7 +7,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
     public static class StreamParams
     {
         /// <summary>Every parameter name, in registry order.</summary>
-        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold" };
+        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "ip_adapter_scale" };
 
         /// <summary>classifier-free guidance scale (used by cfg_mode full/self/initialize; 1.0 = no guidance)</summary>
         public static class GuidanceScale
@@ -302,6 +302,22 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             /// <summary>True when the value (false for NaN) is in [0, 1].</summary>
             public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
             public const float Default = 0.5f;
+        }
+
+        /// <summary>IP-Adapter: how strongly the style images steer the image (0 = exactly no adapter)</summary>
+        public static class IpAdapterScale
+        {
+            public const string Name = "ip_adapter_scale";
+            public const string FieldPath = "";
+            public const string Kind = "float";
+            public const string Unit = "";
+            public const string RangeText = "[0, 2]";
+            public const float Minimum = 0.0f;
+            public const float Maximum = 2.0f;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value (false for NaN) is in [0, 2].</summary>
+            public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
+            public const float Default = 1.0f;
         }
     }
 }

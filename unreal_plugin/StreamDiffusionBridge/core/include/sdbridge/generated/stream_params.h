@@ -284,8 +284,23 @@ struct SceneCutThreshold {
   static constexpr float kDefault = 0.5f;
 };
 
+/// IP-Adapter: how strongly the style images steer the image (0 = exactly no adapter)
+struct IpAdapterScale {
+  static constexpr const char* kName = "ip_adapter_scale";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "float";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[0, 2]";
+  static constexpr float kMinimum = 0.0f;
+  static constexpr float kMaximum = 2.0f;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value (false for NaN) is in [0, 2].
+  static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
+  static constexpr float kDefault = 1.0f;
+};
+
 /// Every parameter name, in registry order.
-inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold"};
+inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "ip_adapter_scale"};
 
 }  // namespace stream_params
 }  // namespace sdbridge
