@@ -20,6 +20,7 @@ from sdbridge.runtime.queues import BoundedFifo, FairShare
 from sdbridge.runtime.sessions import ClientInfo, FrameJob, PipelineUpdate, ResultJob, SessionTable
 from sdbridge.runtime.updates import TEXTS_PER_TURN, UpdateApplier
 from sdbridge.runtime.worker import Worker, WorkerFailure
+from tests.runtime.fakes import SleepingPipeline
 
 # ------------------------------------------------------------------------------------------ FairShare
 
@@ -213,33 +214,6 @@ def test_a_transition_to_a_large_blend_waits_for_its_texts_then_starts() -> None
 # ------------------------------------------------------------------------------------------ the worker
 
 
-@dataclass
-class _Out:
-    image: np.ndarray
-    is_warmup: bool = False
-    skipped: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-class _Sleeper:
-    """A pipeline whose frame costs `cost` seconds of (sleeping) worker time."""
-
-    latency_frames = 0
-
-    def __init__(self, cost: float) -> None:
-        self.cost = cost
-
-    def prepare(self, prompt: str = "", negative_prompt: str = "") -> None:
-        pass
-
-    def update(self, **kwargs: Any) -> None:
-        pass
-
-    def __call__(self, image: np.ndarray) -> _Out:
-        time.sleep(self.cost)
-        return _Out(image)
-
-
 def _frame(frame_id: int, width: int) -> FrameJob:
     return FrameJob(frame_id, 0, Layout.packed(width, 2, PixelFormat.RGBA8),
                     np.zeros((2, width, 4), np.uint8).tobytes(), time.perf_counter())
@@ -264,7 +238,7 @@ def test_a_costly_session_gets_its_share_not_every_other_turn() -> None:
         if not stop.is_set():
             table.submit_frame(sessions[result.identity], _frame(result.frame_id + 2, widths[result.identity]))
 
-    worker = Worker(table, lambda w, h: _Sleeper(0.08 if w == 8 else 0.008), lambda layout: (layout.width, 2),
+    worker = Worker(table, lambda w, h: SleepingPipeline(0.08 if w == 8 else 0.008), lambda layout: (layout.width, 2),
                     on_result, failures.append)
     table.submit_frame(a, _frame(1, 8))
     first = _frame(1, 4)

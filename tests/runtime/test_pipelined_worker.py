@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pytest
@@ -20,36 +18,10 @@ from sdbridge.runtime.pixels import Layout, PixelFormat
 from sdbridge.runtime.sessions import ClientInfo, FrameJob, ResultJob, Session, SessionTable
 from sdbridge.runtime.worker import Worker, WorkerFailure
 from tests.conftest import wait_for
+from tests.runtime.fakes import SleepingPipeline
 
 MODEL_S = 0.04  # one model call
 HOST_S = 0.02  # one frame's host work (decode)
-
-
-@dataclass
-class _Out:
-    image: np.ndarray
-    is_warmup: bool = False
-    skipped: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-class _SleepingModel:
-    """A model call of `cost` seconds, GIL released; returns the image it got."""
-
-    latency_frames = 0
-
-    def __init__(self, cost: float) -> None:
-        self.cost = cost
-
-    def prepare(self, prompt: str = "", negative_prompt: str = "") -> None:
-        pass
-
-    def update(self, **kwargs: Any) -> None:
-        pass
-
-    def __call__(self, image: np.ndarray) -> _Out:
-        time.sleep(self.cost)
-        return _Out(image)
 
 
 def _host_work(layout: Layout) -> tuple[int, int]:
@@ -93,7 +65,7 @@ def _stream(pipelined: bool, costs: dict[bytes, float], frames: int) -> tuple[_C
     by_width = {widths[k]: costs[k] for k in costs}
     sessions = {k: table.open(k, ClientInfo(k.decode()), credits=2) for k in costs}
     clients = _Clients(table, sessions, widths)
-    worker = Worker(table, lambda w, h: _SleepingModel(by_width[w]), _host_work, clients.on_result,
+    worker = Worker(table, lambda w, h: SleepingPipeline(by_width[w]), _host_work, clients.on_result,
                     clients.failures.append, pipelined=pipelined)
     worker.start()
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,17 +20,10 @@ from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline
 from sdbridge.runtime.pixels import Layout, PixelFormat
 from sdbridge.runtime.sessions import ClientInfo, FrameJob, ResultJob, SessionTable
 from sdbridge.runtime.worker import Worker, WorkerFailure
+from tests.runtime.fakes import FakeOut
 
 W, H = 8, 4
 SKIP = 200  # a frame whose first pixel is this value is skipped by the fake's "similarity filter"
-
-
-@dataclass
-class _Out:
-    image: np.ndarray
-    is_warmup: bool = False
-    skipped: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 class _FourSteps:
@@ -42,7 +34,7 @@ class _FourSteps:
 
     def __init__(self) -> None:
         self._entered: deque[np.ndarray] = deque(maxlen=4)
-        self._last: _Out | None = None
+        self._last: FakeOut | None = None
 
     def prepare(self, prompt: str = "", negative_prompt: str = "") -> None:
         pass
@@ -50,11 +42,11 @@ class _FourSteps:
     def update(self, **kwargs: Any) -> None:
         pass
 
-    def __call__(self, image: np.ndarray) -> _Out:
+    def __call__(self, image: np.ndarray) -> FakeOut:
         if image[0, 0, 0] == SKIP and self._last is not None:
-            return _Out(self._last.image, self._last.is_warmup, skipped=True)
+            return FakeOut(self._last.image, self._last.is_warmup, skipped=True)
         self._entered.append(np.array(image))
-        self._last = _Out(self._entered[0], is_warmup=len(self._entered) < 4)
+        self._last = FakeOut(self._entered[0], is_warmup=len(self._entered) < 4)
         return self._last
 
 

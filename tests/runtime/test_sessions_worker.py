@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,14 +19,7 @@ from sdbridge.runtime.sessions import (
     SessionTable,
 )
 from sdbridge.runtime.worker import Worker, WorkerFailure
-
-
-@dataclass
-class _Out:
-    image: np.ndarray
-    is_warmup: bool = False
-    skipped: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
+from tests.runtime.fakes import FakeOut
 
 
 class _FakePipeline:
@@ -50,11 +42,11 @@ class _FakePipeline:
         if kwargs.get("fail"):
             raise ValueError("fail=True is not a parameter")
 
-    def __call__(self, image: np.ndarray) -> _Out:
+    def __call__(self, image: np.ndarray) -> FakeOut:
         self.calls += 1
         if image[0, 0, 0] == 13:
             raise RuntimeError("unlucky pixel")
-        return _Out(np.full_like(image, len(self.prompt)))
+        return FakeOut(np.full_like(image, len(self.prompt)))
 
 
 def _job(frame_id: int, value: int = 0, w: int = 4, h: int = 2) -> FrameJob:
