@@ -49,7 +49,7 @@ inline std::vector<sdbridge::KeyValue> ToWire(const TMap<FString, FSDBridgeValue
 	return Out;
 }
 
-/** Only fields whose toggle is on are set (sdbridge::Params::SetMask follows). */
+/** The wire CfgMode of a Blueprint CfgMode. */
 inline sdbridge::CfgMode ToWire(ESDBridgeCfgMode Mode)
 {
 	switch (Mode)
@@ -62,6 +62,7 @@ inline sdbridge::CfgMode ToWire(ESDBridgeCfgMode Mode)
 	}
 }
 
+/** Only fields whose toggle is on are set (sdbridge::Params::SetMask follows). */
 inline sdbridge::Params ToWire(const FSDBridgeParams& In)
 {
 	sdbridge::Params P;
