@@ -443,6 +443,9 @@ class ServerConfig:
     preview: PreviewConfig = field(default_factory=PreviewConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     accel: AccelConfig = field(default_factory=AccelConfig)
+    #: the keys the config file set, dotted ("pipeline.t_index_list"), so a later default (e.g. a model's own
+    #: steps) can tell a value the file chose from a default; not a config key itself
+    file_keys: frozenset[str] = field(default=frozenset(), compare=False, repr=False, metadata={"internal": True})
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -594,7 +597,7 @@ def _convert(value: Any, hint: Any, name: str, where: str) -> Any:
 
 def _build(cls: type, data: dict[str, Any], section: str | None, path: str, text: str) -> Any:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         where = _where(path, text, section, key)
@@ -619,7 +622,9 @@ def parse_config(text: str, path: str = "<string>") -> ServerConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
     cfg: ServerConfig = _build(ServerConfig, data, None, path, text)
-    return cfg
+    keys = [f"{name}.{key}" for name, section in data.items() if isinstance(section, dict) for key in section]
+    keys += [name for name, value in data.items() if not isinstance(value, dict)]
+    return dataclasses.replace(cfg, file_keys=frozenset(keys))
 
 
 def load_config(path: str | Path) -> ServerConfig:

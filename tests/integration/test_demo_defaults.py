@@ -17,7 +17,7 @@ def _config(tmp_path: Path, *argv: str) -> tuple[Path, object]:
     add_arguments(parser)
     path = tmp_path / "server.toml"
     path.write_text(server_toml(parser.parse_args(list(argv))), encoding="utf-8")
-    return path, resolve_model_defaults(load_config(path), str(path))
+    return path, resolve_model_defaults(load_config(path))
 
 
 def test_a_turbo_model_gets_its_one_step_and_others_the_registry_default(tmp_path: Path) -> None:

@@ -187,18 +187,33 @@ def test_serve_gives_a_turbo_model_one_step_unless_the_config_file_says(tmp_path
     general = ServerConfig()
     assert len(general.pipeline.t_index_list) == 2  # what every other model starts with
     with caplog.at_level(logging.INFO, logger="sdbridge.commands.serve"):
-        cfg = serve.resolve_model_defaults(serve.config_from_args(_args("--model", "stabilityai/sd-turbo")), None)
+        cfg = serve.resolve_model_defaults(serve.config_from_args(_args("--model", "stabilityai/sd-turbo")))
     assert cfg.pipeline.t_index_list == (32,)
     assert "t_index_list [32] (not [32, 45]): stabilityai/sd-turbo is a turbo model" in caplog.text
-    assert serve.resolve_model_defaults(general, None) is general
+    assert serve.resolve_model_defaults(general) is general
     chosen = tmp_path / "server.toml"
     chosen.write_text('[model]\nname = "stabilityai/sdxl-turbo"\n[pipeline]\nt_index_list = [20, 40]\n')
-    cfg = serve.resolve_model_defaults(serve.config_from_args(_args("--config", str(chosen))), str(chosen))
+    cfg = serve.resolve_model_defaults(serve.config_from_args(_args("--config", str(chosen))))
     assert cfg.pipeline.t_index_list == (20, 40)
     unset = tmp_path / "unset.toml"
     unset.write_text('[model]\nname = "stabilityai/sdxl-turbo"\n[pipeline]\nseed = 5\n')
-    cfg = serve.resolve_model_defaults(serve.config_from_args(_args("--config", str(unset))), str(unset))
+    cfg = serve.resolve_model_defaults(serve.config_from_args(_args("--config", str(unset))))
     assert (cfg.pipeline.t_index_list, cfg.pipeline.seed) == ((32,), 5)
+    # the general default written out in the file is the file's choice too (the keys it set are recorded)
+    same = tmp_path / "same.toml"
+    same.write_text('[model]\nname = "stabilityai/sdxl-turbo"\n[pipeline]\nt_index_list = [32, 45]\n')
+    cfg = serve.resolve_model_defaults(serve.config_from_args(_args("--config", str(same))))
+    assert cfg.pipeline.t_index_list == (32, 45) and "pipeline.t_index_list" in cfg.file_keys
+
+
+def test_the_recorded_file_keys_are_not_a_config_key() -> None:
+    from sdbridge.config import parse_config
+    from sdbridge.errors import ConfigError
+
+    assert parse_config('bind = "tcp://127.0.0.1:1"\n[limits]\nmax_sessions = 2\n').file_keys == {
+        "bind", "limits.max_sessions"}
+    with pytest.raises(ConfigError, match="unknown key 'file_keys'"):
+        parse_config('file_keys = ["pipeline.seed"]\n')
 
 
 def test_cudnn_benchmark_is_switched_on_for_a_cuda_device(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -144,7 +144,7 @@ class _ServerHandle:
             from sdbridge.server import BridgeServer
 
             # the same resolution `sdbridge serve` applies (the subprocess path runs exactly that)
-            config = resolve_model_defaults(resolve_auto_dtype(load_config(self.config_path)), str(self.config_path))
+            config = resolve_model_defaults(resolve_auto_dtype(load_config(self.config_path)))
             self._server = BridgeServer(config)
             endpoint = self._server.start_in_thread()
             self.preview_url = self._server.preview_url

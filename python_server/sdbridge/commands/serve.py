@@ -152,19 +152,15 @@ def resolve_auto_dtype(cfg: ServerConfig) -> ServerConfig:
     return with_overrides(cfg, model={"dtype": dtype})
 
 
-def resolve_model_defaults(cfg: ServerConfig, config_path: str | None) -> ServerConfig:
+def resolve_model_defaults(cfg: ServerConfig) -> ServerConfig:
     """The model's own pipeline defaults (sdbridge.pipeline.presets.model_defaults: one step for turbo models)
     when the config file sets no [pipeline] t_index_list; logged with the reason."""
-    import tomllib
-    from pathlib import Path
-
     from sdbridge.pipeline.presets import model_defaults
 
     defaults = model_defaults(cfg.model.name)
     if defaults is None or defaults.t_index_list == cfg.pipeline.t_index_list:
         return cfg
-    configured = tomllib.loads(Path(config_path).read_text(encoding="utf-8")) if config_path else {}
-    if "t_index_list" in configured.get("pipeline", {}):
+    if "pipeline.t_index_list" in cfg.file_keys:
         return cfg  # the file's choice stands
     log.info("t_index_list %s (not %s): %s", list(defaults.t_index_list), list(cfg.pipeline.t_index_list),
              defaults.why)
@@ -179,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         from sdbridge.record.recorder import check_folder
 
         check_folder(args.record)
-    config = resolve_model_defaults(resolve_auto_dtype(config_from_args(args)), args.config)
+    config = resolve_model_defaults(resolve_auto_dtype(config_from_args(args)))
     server = BridgeServer(config, rules_path=args.rules, record_dir=args.record)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
