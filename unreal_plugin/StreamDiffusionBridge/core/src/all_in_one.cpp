@@ -13,3 +13,4 @@
 #include "log_policy.cpp"  // NOLINT(bugprone-suspicious-include)
 #include "engine_support.cpp"  // NOLINT(bugprone-suspicious-include)
 #include "capture_fit.cpp"  // NOLINT(bugprone-suspicious-include)
+#include "openpose.cpp"  // NOLINT(bugprone-suspicious-include)
