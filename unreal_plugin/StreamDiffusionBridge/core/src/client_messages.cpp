@@ -140,6 +140,19 @@ std::string HandshakeTimeoutText(const ClientConfig& config) {
          "server key and that this client's public key is in its authorized_keys). Retrying.";
 }
 
+std::string GaveUpText(const ClientConfig& config, uint32_t tries) {
+  return "no session with " + config.endpoint + " after " + std::to_string(tries) + " tries in " +
+         std::to_string(config.reconnect_window.count()) +
+         " ms (ClientConfig.reconnect_window; the events before this one say why each failed): stopped trying. "
+         "Call Reconnect() to try again, start the server (or more replicas behind the balancer), or set "
+         "reconnect_window = 0 to keep trying";
+}
+
+std::string ServerShutdownText(const ClientConfig& config, const Notice& notice) {
+  return "server " + config.endpoint + " is shutting down (" + notice.message.value_or("draining") +
+         "); reconnecting (behind a balancer, to another replica) and replaying the prompt, params and state";
+}
+
 std::string BadResultText(const ResultHeader& header, const Status& layout, size_t expected, size_t part_count,
                           size_t pixel_bytes) {
   return "Result for frame " + std::to_string(header.frame_id) + " dropped: " +

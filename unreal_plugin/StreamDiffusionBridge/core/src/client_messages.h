@@ -47,6 +47,10 @@ std::optional<std::string> WelcomeWarning(const ClientConfig& config, const Welc
 std::string ConnectedText(const ClientConfig& config, const Welcome& w);
 /// No Welcome within handshake_timeout: causes and fixes.
 std::string HandshakeTimeoutText(const ClientConfig& config);
+/// ClientConfig.reconnect_window passed without a session after `tries` tries: what happened and the fix.
+std::string GaveUpText(const ClientConfig& config, uint32_t tries);
+/// A ServerShutdown notice: the replica is draining, the client moves (a balancer sends it to another replica).
+std::string ServerShutdownText(const ClientConfig& config, const Notice& notice);
 /// A Result whose parts do not match its header.
 std::string BadResultText(const ResultHeader& header, const Status& layout, size_t expected, size_t part_count,
                           size_t pixel_bytes);

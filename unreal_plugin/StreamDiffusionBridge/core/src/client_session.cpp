@@ -38,11 +38,11 @@ bool SessionConnection::SendBytes(const std::vector<uint8_t>& bytes) {
   return sent.has_value();
 }
 
-void SessionConnection::SayBye() {
+void SessionConnection::SayBye(const char* reason) {
   if (!connected_) return;
   std::vector<uint8_t> bytes;
   Bye bye;
-  bye.reason = std::string("client stopped");
+  bye.reason = std::string(reason);
   if (Encode(bye, &bytes).ok()) {
     try {
       (void)dealer_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
@@ -141,8 +141,13 @@ SessionEnd SessionConnection::HandleInSession(const Message& msg, std::vector<zm
     e.kind = ClientEventKind::kNotice;
     e.message = n->message.value_or("");
     e.notice = *n;
+    const bool shutting_down = n->kind == NoticeKind::kServerShutdown;
     shared_.PushEvent(std::move(e));
-    return SessionEnd::kNone;  // ServerShutdown: the disconnect that follows starts the reconnect
+    if (!shutting_down) return SessionEnd::kNone;
+    // A draining replica: say Bye (it frees the session at once) and move, as after a lost session.
+    shared_.Event(ClientEventKind::kDisconnected, StatusCode::kNotConnected, ServerShutdownText(shared_.config, *n));
+    SayBye("reconnect");
+    return SessionEnd::kRetry;
   }
   if (auto* b = std::get_if<Bye>(&msg)) {
     shared_.Event(ClientEventKind::kDisconnected, StatusCode::kNotConnected,

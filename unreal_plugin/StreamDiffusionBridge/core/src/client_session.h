@@ -48,8 +48,8 @@ class SessionConnection {
   bool PeerDisconnected(zmq::socket_t& monitor);
   /// Sends what is due: controls, frames while credits last, heartbeat; detects silence.
   SessionEnd Pump();
-  /// Best-effort Bye when the client stops.
-  void SayBye();
+  /// Best-effort Bye when the client stops (or moves away from a draining server).
+  void SayBye(const char* reason = "client stopped");
 
  private:
   SessionEnd Handle(std::vector<zmq::message_t>& parts);

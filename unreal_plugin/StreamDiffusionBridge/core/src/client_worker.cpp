@@ -3,11 +3,15 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <zmq.h>
+
+#include "client_retry.h"
 
 namespace sdbridge {
 namespace client_internal {
@@ -73,21 +77,10 @@ void ClientWorker::Run() {
 
 void ClientWorker::RunLoop() {
   const ClientConfig& config = shared_.config;
-  milliseconds delay = config.reconnect_delay;
+  Backoff backoff(config.reconnect_delay, config.reconnect_delay_max, std::random_device{}());
+  std::optional<Clock::time_point> failing_since;  // the first failed try since the last session or Reconnect()
   while (!stop_.load()) {
-    SessionEnd end = SessionEnd::kStop;
-    try {
-      end = RunSession();
-    } catch (const zmq::error_t& e) {
-      shared_.Event(ClientEventKind::kError, StatusCode::kInternal, std::string("ZeroMQ error: ") + e.what());
-      end = SessionEnd::kRetry;
-    } catch (const std::exception& e) {
-      shared_.Event(ClientEventKind::kError, StatusCode::kInternal, std::string("client worker: ") + e.what());
-      end = SessionEnd::kRetry;
-    } catch (...) {
-      shared_.Event(ClientEventKind::kError, StatusCode::kInternal, "client worker: unknown exception");
-      end = SessionEnd::kRetry;
-    }
+    const SessionEnd end = RunSessionCatching();
     bool had_session = false;
     {
       std::lock_guard<std::mutex> lock(shared_.mu);
@@ -96,17 +89,38 @@ void ClientWorker::RunLoop() {
       shared_.counters.in_flight = 0;
     }
     if (end == SessionEnd::kStop || stop_.load()) break;
-    if (end == SessionEnd::kRefused) {
+    if (had_session) {  // the first retry after a lost session is quick
+      backoff.Reset();
+      failing_since.reset();
+    }
+    const Clock::time_point now = Clock::now();
+    if (!failing_since) failing_since = now;
+    const milliseconds delay = backoff.NextDelay();
+    const bool window_over = config.reconnect_window.count() > 0 && now + delay - *failing_since >= config.reconnect_window;
+    if (end == SessionEnd::kRefused || window_over) {
+      if (window_over) shared_.Event(ClientEventKind::kError, StatusCode::kTimeout, GaveUpText(config, backoff.tries()));
       shared_.SetState(ConnectionState::kRefused);
       WaitForWakeOrStop(milliseconds(-1));
-      delay = config.reconnect_delay;
+      backoff.Reset();
+      failing_since.reset();
       continue;
     }
     shared_.SetState(ConnectionState::kConnecting);
-    if (had_session) delay = config.reconnect_delay;  // first retry after a lost session is quick
     WaitForWakeOrStop(delay);
-    delay = (std::min)(delay * 2, config.reconnect_delay_max);
   }
+}
+
+SessionEnd ClientWorker::RunSessionCatching() {
+  try {
+    return RunSession();
+  } catch (const zmq::error_t& e) {
+    shared_.Event(ClientEventKind::kError, StatusCode::kInternal, std::string("ZeroMQ error: ") + e.what());
+  } catch (const std::exception& e) {
+    shared_.Event(ClientEventKind::kError, StatusCode::kInternal, std::string("client worker: ") + e.what());
+  } catch (...) {
+    shared_.Event(ClientEventKind::kError, StatusCode::kInternal, "client worker: unknown exception");
+  }
+  return SessionEnd::kRetry;
 }
 
 // Sleeps until `timeout` passes (negative: forever), Stop() or Reconnect().

@@ -1,7 +1,8 @@
 // The sdbridge Client's worker thread (ZeroMQ side): owns the ZeroMQ context, the wake-up pipe the API
 // threads poke, and one DEALER socket (plus its monitor) per connection attempt. It runs sessions
-// (client_session.h) and decides, after each, whether to retry (with a growing delay), wait for a
-// Reconnect() after a refusal, or stop. Every exception stays inside this worker.
+// (client_session.h) and decides, after each, whether to retry (after a delay with backoff and jitter:
+// client_retry.h), wait for a Reconnect() after a refusal or after ClientConfig.reconnect_window, or stop.
+// Every exception stays inside this worker.
 // Internal to the core (not installed with include/sdbridge).
 #pragma once
 
@@ -42,6 +43,8 @@ class ClientWorker {
   void DrainWake();
   /// One connection attempt plus the session it may become. Returns how it ended.
   SessionEnd RunSession();
+  /// RunSession, with any exception reported as an event (kRetry).
+  SessionEnd RunSessionCatching();
   /// Polls the connected dealer until the session ends or the client stops.
   SessionEnd Converse(zmq::socket_t& dealer, zmq::socket_t& monitor);
   void CloseSockets();

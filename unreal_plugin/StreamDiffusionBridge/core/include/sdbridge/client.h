@@ -6,8 +6,9 @@
 // submitted frame waits in a one-per-stream slot, replacing the older one), delivers results and
 // events into bounded queues, sends heartbeats when idle, and on a lost session (peer disconnect,
 // silence, Bye, session errors) opens a new socket and performs a new handshake, replaying the
-// last prompt, params and state. A protocol-major mismatch stops reconnecting (state kRefused)
-// with a message naming both versions and what to install.
+// last prompt, params and state; a full replica's refusal (SessionLimit) and a draining one's ServerShutdown
+// notice are retried the same way, with backoff and jitter (ClientConfig.reconnect_delay). A protocol-major
+// mismatch stops reconnecting (state kRefused) with a message naming both versions and what to install.
 #pragma once
 
 #include <chrono>
@@ -43,9 +44,16 @@ struct ClientConfig {
   std::vector<PixelFormat> pixel_formats = {PixelFormat::kRGBA8, PixelFormat::kBGRA8, PixelFormat::kRGB8};
 
   std::chrono::milliseconds handshake_timeout{2000};     // Hello -> Welcome
-  std::chrono::milliseconds reconnect_delay{200};        // first retry; doubles up to max
-  // 1 s cap: a restarted server is handshaken with again within about 1 s of being ready (test_e2e.cpp)
+  // Reconnect tries (a lost session, no Welcome, a full or draining replica's SessionLimit refusal, a ServerShutdown
+  // notice): exponential backoff with full jitter, as the Python client's client_retry.Backoff (base 50 ms, cap 1 s):
+  // the n-th delay is drawn uniformly in [0, min(reconnect_delay_max, reconnect_delay * 2^n)], so the clients of one
+  // replica do not all come back at once and a balancer spreads them. The 1 s cap: a restarted server is handshaken
+  // with again within about 1 s of being ready (test_e2e.cpp).
+  std::chrono::milliseconds reconnect_delay{50};
   std::chrono::milliseconds reconnect_delay_max{1000};
+  // Give up after this long of failed tries in a row: state kRefused with a kError event naming the last cause;
+  // Reconnect() tries again. 0 = keep trying (a game's server may come back later).
+  std::chrono::milliseconds reconnect_window{0};
   std::chrono::milliseconds heartbeat_interval{1000};    // Ping when nothing was sent for this long
   std::chrono::milliseconds peer_timeout{5000};          // silence while owed an answer -> new session
   int socket_hwm = 8;                                     // ZMQ_SNDHWM / ZMQ_RCVHWM (messages)

@@ -15,7 +15,8 @@ enum class ConnectionState {
   kStopped,     // not started, or stopped
   kConnecting,  // socket open, waiting for Welcome (also between reconnect attempts)
   kConnected,   // Welcome received; frames flow
-  kRefused,     // the server refused us for good (protocol major mismatch); call Reconnect() to retry
+  kRefused,     // the server refused us for good (protocol major mismatch), or ClientConfig.reconnect_window passed
+                // without a session; call Reconnect() to retry
 };
 
 /// "Stopped", "Connecting", "Connected" or "Refused".
