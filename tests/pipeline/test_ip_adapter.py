@@ -12,9 +12,10 @@ import torch
 from sdbridge.errors import ConfigError, InputError
 from sdbridge.pipeline import CfgMode, StreamConfig, StreamPipeline
 from sdbridge.pipeline.components import load_components
-from sdbridge.pipeline.ip_adapter import IpAdapter, StyleStream
+from sdbridge.pipeline.ip_adapter import IpAdapter
 from sdbridge.pipeline.ip_adapter_tiny import tiny_image_encoder, tiny_ip_adapter, tiny_state_dict
 from sdbridge.pipeline.shared_batch import can_share, run_shared
+from sdbridge.pipeline.style_images import StyleStream
 from tests.conftest import random_frames
 
 T_INDEX = {1: [32], 2: [16, 45], 3: [0, 25, 45]}

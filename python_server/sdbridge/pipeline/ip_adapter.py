@@ -1,15 +1,16 @@
 """IP-Adapter style reference images for StreamPipeline: the adapter (`IpAdapter`, attached to the shared UNet,
-with its image encoder and an embedding cache) and one pipeline's styles (`StyleStream`).
+with its image encoder and an embedding cache); one pipeline's styles and their blend: sdbridge.pipeline.style_images.
 
 An IP-Adapter (SD1.5/2.1 or SDXL; plain: the CLIP image embedding, Plus: the image encoder's penultimate hidden
 states) is loaded into the UNet as diffusers' `load_ip_adapter` does (`UNet2DConditionModel._load_ip_adapter_weights`:
 an `encoder_hid_proj` image projection and IPAdapterAttnProcessor2_0 cross-attention processors). The UNet then
 needs `added_cond_kwargs["image_embeds"]`: a list with one (B, images, D) (plain) or (B, images, T, D) (Plus)
-tensor, batch-aligned with the sample; StyleStream.added supplies it for every UNet batch.
+tensor, batch-aligned with the sample; style_images.StyleStream.added supplies it for every UNet batch.
 
 The image encoder runs once per style image: `IpAdapter.embed` caches the embedding by a SHA-256 of the pixels
 (shared by every pipeline on the adapter, bounded), never per frame. A pipeline's styles are named images with
-weights, blended like prompts (a weighted average of the encoder outputs, weights normalised to 1). The
+weights, blended like prompts (a weighted average of the encoder outputs, weights normalised to 1; see
+sdbridge.pipeline.style_images for what selects them: the live `style_blend`). The
 negative image embedding, for the negative-prompt samples of CFG modes FULL and INITIALIZE, is what diffusers
 uses: zeros (plain), the encoding of an all-zero image (Plus).
 
@@ -18,7 +19,8 @@ image (or all weights 0) runs at scale 0; at scale 0 the processors skip the ima
 bit-identical to the UNet without the adapter (tests/pipeline/test_ip_adapter.py). The scale lives on the shared
 UNet's processors: `StyleStream.apply_scale` sets it before each of the pipeline's UNet calls (like live LoRA
 weights), and pipelines at different effective scales do not share a UNet batch (shared_batch.can_share).
-Accelerated UNets (ONNX Runtime, TensorRT engines) have no image projection: the adapter refuses them.
+Accelerated UNets (ONNX Runtime, TensorRT engines) have no image projection and no image_embeds input: the
+adapter refuses them (IpAdapter on such components).
 """
 
 from __future__ import annotations
@@ -32,9 +34,8 @@ import numpy as np
 import torch
 
 from sdbridge import params
+from sdbridge.config import LimitsConfig
 from sdbridge.errors import ConfigError, InputError
-from sdbridge.pipeline.blending import blend
-from sdbridge.pipeline.config import Interpolation
 
 DEFAULT_SCALE: float = params.BY_NAME["ip_adapter_scale"].default
 CACHE_SIZE = 32  # style embeddings kept per adapter (a few KB each)
@@ -49,6 +50,9 @@ def has_ip_adapter(unet: Any) -> bool:
 
 class IpAdapter:
     """One IP-Adapter attached to a Components' UNet, with its image encoder (shared by every pipeline)."""
+
+    #: style images one pipeline on this adapter holds at most: limits.max_style_images (the server may set another)
+    max_style_images: int = getattr(LimitsConfig(), "max_style_images", 8)  # until LimitsConfig declares it
 
     def __init__(self, components: Any, state_dict: dict[str, dict[str, torch.Tensor]], image_encoder: Any,
                  image_processor: Any = None, cache_size: int = CACHE_SIZE) -> None:
@@ -180,98 +184,6 @@ def _style_pixels(image: np.ndarray | torch.Tensor) -> np.ndarray:
     if min(image.shape[:2]) < 1:
         raise InputError(f"style image: size {image.shape[1]}x{image.shape[0]} is empty; give at least 1x1 pixels")
     return np.ascontiguousarray(image)
-
-
-class StyleStream:
-    """One pipeline's style images (named, weighted) and the image_embeds of its UNet batches."""
-
-    def __init__(self, adapter: IpAdapter | None, components: Any) -> None:
-        if adapter is None and has_ip_adapter(components.unet):
-            raise ConfigError("the components' UNet carries an IP-Adapter: give the pipeline that IpAdapter "
-                              "(StreamPipeline(..., ip_adapter=adapter)) so that it can feed image_embeds")
-        if adapter is not None and adapter.unet is not components.unet:
-            raise ConfigError("the IpAdapter was attached to another UNet; attach it to these components' UNet")
-        self.adapter = adapter
-        self._styles: dict[str, tuple[torch.Tensor, float]] = {}
-        self._embedding: torch.Tensor | None = None  # the blend, or None: no style (scale 0)
-        self._batches: dict[tuple[int, int], list[torch.Tensor]] = {}
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The style images' names."""
-        return tuple(self._styles)
-
-    @property
-    def active(self) -> bool:
-        """True when a style image with a positive weight conditions the frames."""
-        return self._embedding is not None
-
-    def set_image(self, name: str, image: np.ndarray | torch.Tensor, weight: float = 1.0) -> None:
-        """Add or replace the style image `name` (H, W, 3) uint8 RGB at blend `weight` (embedded once per image)."""
-        adapter = self._require()
-        _check_weight(name, weight)
-        entry = (adapter.embed(image), float(weight))  # type: ignore[arg-type]
-        old = self._styles.get(name)
-        if old is not None and old[0] is entry[0] and old[1] == entry[1]:
-            return  # the same image (a cache hit) at the same weight: the blend and its projections stay
-        self._styles[name] = entry
-        self._reblend()
-
-    def set_weights(self, weights: Sequence[tuple[str, float]]) -> None:
-        """Set the blend weights of named style images; names left out keep theirs (0 leaves one out)."""
-        for name, weight in weights:
-            if name not in self._styles:
-                raise InputError(f"style {name!r} is not set; set_image it first (set: {sorted(self._styles)})")
-            _check_weight(name, weight)
-        for name, weight in weights:
-            self._styles[name] = (self._styles[name][0], float(weight))
-        self._reblend()
-
-    def remove(self, name: str) -> None:
-        """Forget the style image `name` (nothing when it is not set)."""
-        self._styles.pop(name, None)
-        self._reblend()
-
-    def _reblend(self) -> None:
-        used = [(e, w) for e, w in self._styles.values() if w > 0]
-        self._embedding = None if not used else blend([e for e, _ in used], [w for _, w in used],
-                                                      Interpolation.LINEAR)
-        self._batches.clear()
-
-    def scale(self, config: Any) -> float:
-        """The effective image attention scale: config.ip_adapter_scale with a style, 0 without."""
-        return float(config.ip_adapter_scale) if self._embedding is not None else 0.0
-
-    def apply_scale(self, config: Any) -> None:
-        """Set this pipeline's scale on the shared UNet's processors (before each of its UNet calls)."""
-        if self.adapter is not None:
-            self.adapter.set_scale(self.scale(config))
-
-    def added(self, added: dict | None, m: int, negatives: int) -> dict | None:
-        """`added` (the text conditioning's added_cond_kwargs) with image_embeds for `negatives` negative
-        samples followed by m positive ones; unchanged without an adapter."""
-        if self.adapter is None:
-            return added
-        key = (m, negatives)
-        embeds = self._batches.get(key)
-        if embeds is None:
-            negative = self.adapter.negative()
-            positive = negative if self._embedding is None else self._embedding
-            parts = [(negative, negatives), (positive, m)]
-            batch = torch.cat([e.unsqueeze(1).expand(k, *e.unsqueeze(1).shape[1:]) for e, k in parts if k])
-            embeds = self._batches[key] = [batch.contiguous()]
-        return {**(added or {}), "image_embeds": embeds}
-
-    def _require(self) -> IpAdapter:
-        if self.adapter is None:
-            raise ConfigError("this pipeline has no IP-Adapter; start the server with --ip-adapter SOURCE or "
-                              "give StreamPipeline(..., ip_adapter=...)")
-        return self.adapter
-
-
-def _check_weight(name: str, weight: float) -> None:
-    if not (isinstance(weight, (int, float)) and np.isfinite(weight) and weight >= 0):
-        raise InputError(f"style {name!r}: weight={weight!r} must be a finite number >= 0; 0 leaves it out")
 
 
 def concat_added(values: Sequence[Any]) -> Any:

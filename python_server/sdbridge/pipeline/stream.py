@@ -11,7 +11,8 @@ With use_denoising_batch=False the same math runs sequentially (one UNet call pe
 Every runtime parameter changes between frames through `update` without reloading anything.
 ControlNets (optional, `controlnets=`): `pipe.control.set_image(name, image)`; each slot is conditioned on the
 control image of the frame it denoises (the per-slot buffer: sdbridge.pipeline.controlnet.ControlStream).
-IP-Adapter (optional, `ip_adapter=`): `pipe.style.set_image(name, image, weight)` (sdbridge.pipeline.ip_adapter).
+IP-Adapter (optional, `ip_adapter=`): `pipe.set_style_image(name, rgb)`, `update(style_blend=[(name, weight)])`
+(sdbridge.pipeline.style_images).
 Temporal coherence (latent feedback, motion-guided warping, scene cuts): `pipe.temporal.set_motion`, `pipe.scene_cut`
 (sdbridge.pipeline.temporal).
 Not thread-safe: one thread calls a pipeline; several pipelines may share one Components.
@@ -33,10 +34,11 @@ from sdbridge.pipeline.config import Interpolation, PromptSpec, StreamConfig, St
 from sdbridge.pipeline.controlnet import ControlInputs, ControlNets, ControlStream
 from sdbridge.pipeline.guidance import CfgMode
 from sdbridge.pipeline.images import to_model_tensor, to_uint8, to_uint8_tensor
-from sdbridge.pipeline.ip_adapter import IpAdapter, StyleStream
+from sdbridge.pipeline.ip_adapter import IpAdapter
 from sdbridge.pipeline.live_lora import live_weights
 from sdbridge.pipeline.prompts import PromptEmbedding, PromptEncoder
 from sdbridge.pipeline.similarity import SimilarityFilter, thumbnail
+from sdbridge.pipeline.style_images import StyleImages, StyleStream
 from sdbridge.pipeline.temporal import TemporalState
 from sdbridge.pipeline.timing import FrameTimer, StageClock
 
@@ -98,7 +100,7 @@ class StreamPipeline:
         self._restart()
 
     def update(self, *, prompt: PromptSpec | None = None, negative_prompt: PromptSpec | None = None,
-               **config_changes: object) -> None:
+               style_images: StyleImages | None = None, **config_changes: object) -> None:
         """Change any subset of prompt, negative_prompt and StreamConfig fields between frames.
 
         Prompt, guidance, delta, seed, t_index_list, CFG mode and similarity settings apply to the next
@@ -108,13 +110,14 @@ class StreamPipeline:
         unknown = set(config_changes) - _CONFIG_FIELDS
         if unknown:
             raise ConfigError(
-                f"unknown pipeline setting(s) {sorted(unknown)}; known: prompt, negative_prompt, "
+                f"unknown pipeline setting(s) {sorted(unknown)}; known: prompt, negative_prompt, style_images, "
                 f"{', '.join(sorted(_CONFIG_FIELDS))}"
             )
         old = self.config
         new = old.replace(**config_changes) if config_changes else old
         live_weights(self.components.live_loras, new.lora_weights)  # refuses an adapter this model lacks
         self.control.check(new)
+        self.style.update(new, style_images)  # style images set, then style_blend chosen (pipeline/style_images.py)
         self.config = new
         if prompt is not None or new.prompt_interpolation != old.prompt_interpolation:
             self._prompt = self._prompt if prompt is None else prompt
@@ -132,6 +135,10 @@ class StreamPipeline:
             self._conditioning_cache.clear()
             self._restart()
         self._similarity.configure(new.similarity_threshold, new.max_skip_frames)
+
+    def set_style_image(self, name: str, rgb: np.ndarray) -> None:
+        """Add or replace the IP-Adapter style image `name`: (H, W, 3) uint8 RGB, top row first (style_images.py)."""
+        self.style.set_image(name, rgb)
 
     def scene_cut(self) -> None:
         """A scene cut (camera cut, level load, teleport): no output or motion from before it is used by latent
