@@ -2,7 +2,8 @@
 
 The page loads; while a client streams, two screenshots of the output view
 taken a second apart differ; a prompt typed into the page reaches the session (asserted on the server)
-and the engine client receives the Notice. Screenshots go to out/preview-screenshots/ (CI keeps out/).
+and the engine client receives the Notice; the conditioning images of served ControlNets show and their
+named-weight sliders reach the session. Screenshots go to out/preview-screenshots/ (CI keeps out/).
 Without chromium these tests skip, unless SDBRIDGE_REQUIRE_BROWSER=1 (CI), where they fail.
 """
 
@@ -20,8 +21,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sdbridge import params
 from sdbridge.protocol import messages as m
 from tests.conftest import wait_for
+from tests.preview.conftest import PlaneStreamer
 
 pytestmark = pytest.mark.integration
 
@@ -196,3 +199,42 @@ def test_a_session_address_shows_only_its_session_and_the_page_refuses_out_of_ra
     time.sleep(0.5)
     assert session.prompt_values.get("seed", 2) == 2  # nothing reached the session
     assert not any(n.kind is m.NoticeKind.PARAMS_CHANGED for n in mine.notices)
+
+
+def _loaded_frame(driver, element_id: str) -> int:
+    """The frame id of the image an <img> shows (0 until one loaded; -1 while the page has no such element)."""
+    return int(driver.execute_script(
+        "const e = document.getElementById(arguments[0]); if (!e) return -1; "
+        "return e.complete && e.naturalWidth > 0 ? Number(e.dataset.frame || 0) : 0;", element_id))
+
+
+@pytest.mark.skipif(not params.BY_NAME["controlnet_scale"].params_bit,
+                    reason="controlnet_scale has no Params field in this build: the page has no slider to send it")
+def test_conditioning_views_and_named_weight_sliders(browser, controlnet_server):
+    """The page shows the conditioning image of each served ControlNet next to input and output (depth: near
+    bright) and one slider per served ControlNet and setting; moving one reaches the session as a Params change of
+    that parameter (every name at once)."""
+    from selenium.webdriver.common.by import By
+
+    streamer = PlaneStreamer(controlnet_server)
+    try:
+        session = wait_for(lambda: controlnet_server.table.sessions(), 10, "the session")[0]
+        browser.get(controlnet_server.preview_url + f"?session={streamer.session_id}")
+        for kind in ("depth", "canny"):
+            wait_for(lambda kind=kind: _loaded_frame(browser, f"control-view-{kind}") > 0, 60, f"the {kind} view")
+        depth = _element_png(browser, "control-view-depth", "control-depth.png")
+        third = depth.shape[1] // 3
+        assert depth[:, :third].mean() > depth[:, -third:].mean() + 60  # near (left) is bright
+        assert browser.find_element(By.ID, "control-frame-depth").text.startswith("frame ")
+        wait_for(lambda: _value_of(browser, "weight-controlnet_scale-canny") == "0.5", 15, "the canny scale slider")
+        for name in ("controlnet_scale-depth", "controlnet_start-depth", "controlnet_end-canny"):
+            assert browser.find_element(By.ID, f"weight-{name}").is_displayed(), name
+        assert browser.find_element(By.ID, "weight-controlnet_scale-depth").get_attribute("max") == "2"
+        browser.execute_script("const e = document.getElementById('weight-controlnet_scale-depth'); "
+                               "e.value = '0.25'; e.dispatchEvent(new Event('change'));")
+        wait_for(lambda: [tuple(p) for p in session.prompt_values.get("controlnet_scale", ())]
+                 == [("depth", 0.25), ("canny", 0.5)], 15, "the scales set in the page")
+        wait_for(lambda: "applied to session" in browser.find_element(By.ID, "log").text, 10, "the confirmation")
+        browser.save_screenshot(str(SHOTS / "page-controlnet.png"))
+    finally:
+        streamer.stop()

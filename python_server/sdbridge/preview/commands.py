@@ -4,11 +4,18 @@ Every value is checked here, before the server sees it, by the parameter registr
 the same check the wire and rules files get; its ranges fit the wire types of Params) and the server's limits:
 a refusal names the parameter, the value, the range and the source ("preview page"). The page builds its
 parameter controls from the registry itself (`page_hello`: `sdbridge.params.to_json()` in the hello message).
+
+Named weights (registry kind WEIGHTS: lora_weights, controlnet_scale/start/end, style_blend) get one slider per
+name. The names come from the server: the hello's "weights" lists, per parameter, the names it serves with their
+starting values (the live LoRA adapters, the ControlNet KINDs); names a session adds later (its style images)
+appear in that session's values. A page command sets every name of one parameter at once, e.g.
+{"op": "params", "controlnet_scale": [["depth", 0.5], ["canny", 1.0]]}, and may name only served names.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sdbridge import params
@@ -20,16 +27,21 @@ SOURCE = "preview page"
 _INT64 = (-(2**63), 2**63 - 1)  # KeyValue.int_value on the wire
 _MAX_PAYLOAD_KEYS = 64
 #: The parameters a page may set with op=params: the Params fields the page has a control for (no blends: the page
-#: has no blend editor; not cfg_mode or the session's txt2img switch).
+#: has no blend editor; not cfg_mode or the session's txt2img switch), and the named weights (a slider per name).
 PAGE_PARAMS: tuple[params.Param, ...] = tuple(p for p in params.REGISTRY
                                                if p.params_bit and p.kind is not params.Kind.BLEND
-                                               and p.preview_control)
+                                               and (p.preview_control or p.kind is params.Kind.WEIGHTS))
+#: {WEIGHTS parameter: [(name, starting value), ...]}: the names a server serves (PreviewObserver.weights)
+Weights = Mapping[str, Sequence[tuple[str, float]]]
 
 
-def page_hello(limits: LimitsConfig) -> dict[str, Any]:
-    """What the page builds its controls from (sent in the hello message): the registry and the limits it names."""
+def page_hello(limits: LimitsConfig, weights: Weights | None = None, controls: Sequence[str] = ()) -> dict[str, Any]:
+    """What the page builds its controls from (sent in the hello message): the registry, the limits it names, the
+    served names of the named weights (`weights`) and the ControlNet KINDs whose conditioning images it shows."""
     budgets = {p.max_items: getattr(limits, p.max_items) for p in params.REGISTRY if p.max_items}
-    return {"params": params.to_json(), "limits": {**budgets, "max_text_chars": limits.max_text_chars}}
+    named = {key: [[name, value] for name, value in entries] for key, entries in (weights or {}).items()}
+    return {"params": params.to_json(), "limits": {**budgets, "max_text_chars": limits.max_text_chars},
+            "weights": named, "controls": list(controls)}
 
 
 def _text(request: dict[str, Any], key: str, limits: LimitsConfig, default: str = "") -> str:
@@ -63,20 +75,40 @@ def _payload(value: Any, limits: LimitsConfig) -> dict[str, bool | int | float |
     return out
 
 
-def _params(request: dict[str, Any], limits: LimitsConfig) -> m.Params:
+def _named(param: params.Param, value: tuple[tuple[str, float], ...], weights: Weights | None,
+           session_names: Sequence[str]) -> tuple[m.AdapterWeight, ...]:
+    """A checked WEIGHTS value as the Params entries; a name the server does not serve is refused."""
+    served = [name for name, _ in (weights or {}).get(param.name, ())] + list(session_names)
+    for name, _ in value:
+        if weights is not None and name not in served:
+            raise InputError(f"{param.name} names {name!r}, which this server does not serve for this session; "
+                             f"it serves: {', '.join(served) or 'none'} ({SOURCE})")
+    return tuple(m.AdapterWeight(name=name, weight=weight) for name, weight in value)
+
+
+def _params(request: dict[str, Any], limits: LimitsConfig, weights: Weights | None = None,
+            session_values: Mapping[str, Any] | None = None) -> m.Params:
     """A Params message from a page command; keys are registry names or Params field names."""
     fields: dict[str, Any] = {}
     for param in PAGE_PARAMS:
         for key in {param.name, param.wire_field}:
             if key in request:
-                fields[param.wire_field] = params.check(param.name, request[key], SOURCE, limits)
+                value = params.check(param.name, request[key], SOURCE, limits)
+                if param.kind is params.Kind.WEIGHTS:
+                    current = (session_values or {}).get(param.key) or ()
+                    value = _named(param, value, weights, [str(entry[0]) for entry in current])
+                fields[param.wire_field] = value
     if not fields:
         raise InputError(f"params: no parameter given ({', '.join(p.name for p in PAGE_PARAMS)})")
     return m.Params(**fields)
 
 
-def command_message(request: dict[str, Any], limits: LimitsConfig | None = None) -> m.Message:
-    """The bridge message a page command stands for (the same message an engine client would send)."""
+def command_message(request: dict[str, Any], limits: LimitsConfig | None = None, weights: Weights | None = None,
+                    session_values: Mapping[str, Any] | None = None) -> m.Message:
+    """The bridge message a page command stands for (the same message an engine client would send).
+
+    `weights`: the served names of the named weights (None: any name); `session_values`: the session's current
+    values (names it added, e.g. its style images, are accepted too)."""
     limits = limits or LimitsConfig()
     op = request.get("op")
     if op == "prompt":
@@ -84,7 +116,7 @@ def command_message(request: dict[str, Any], limits: LimitsConfig | None = None)
         return m.Prompt(text=_text(request, "text", limits), negative=_text(request, "negative", limits),
                         transition_seconds=seconds)
     if op == "params":
-        return _params(request, limits)
+        return _params(request, limits, weights, session_values)
     if op == "event":
         payload = _payload(request.get("payload") or {}, limits)
         name = _text(request, "name", limits).strip()

@@ -11,10 +11,11 @@ from PIL import Image
 from sdbridge.preview.taps import TapFrame
 from sdbridge.runtime.pixels import pixel_view
 
-#: Binary websocket message: magic, view (1 input, 2 output), session id, frame id, then the JPEG.
+#: Binary websocket message: magic, view (1 input, 2 output, 3 control), session id, frame id, then the JPEG; a
+#: control image has its ControlNet KIND (one length byte, UTF-8) between the header and the JPEG.
 IMAGE_HEADER = struct.Struct(">4sBIQ")
 IMAGE_MAGIC = b"SDPV"
-VIEW_CODES = {"input": 1, "output": 2}
+VIEW_CODES = {"input": 1, "output": 2, "control": 3}
 
 
 def _buffer_of(pixels: object) -> memoryview:
@@ -38,13 +39,25 @@ def to_rgb(frame: TapFrame, max_side: int = 0) -> np.ndarray:
     return np.ascontiguousarray(view)
 
 
+def jpeg_of(rgb: np.ndarray, quality: int) -> bytes:
+    """JPEG bytes of an (H, W, 3) uint8 image."""
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
 def to_jpeg(frame: TapFrame, quality: int, max_side: int) -> bytes:
     """JPEG bytes of the kept frame, subsampled so its longer side is at most `max_side`."""
-    out = io.BytesIO()
-    Image.fromarray(to_rgb(frame, max_side)).save(out, format="JPEG", quality=quality)
-    return out.getvalue()
+    return jpeg_of(to_rgb(frame, max_side), quality)
 
 
 def image_message(frame: TapFrame, view: str, jpeg: bytes) -> bytes:
     """The binary websocket message carrying one preview image."""
     return IMAGE_HEADER.pack(IMAGE_MAGIC, VIEW_CODES[view], frame.session_id, frame.frame_id) + jpeg
+
+
+def control_message(frame: TapFrame, kind: str, jpeg: bytes) -> bytes:
+    """The binary websocket message carrying the conditioning image of ControlNet `kind` for an input frame."""
+    name = kind.encode()[:255]
+    return (IMAGE_HEADER.pack(IMAGE_MAGIC, VIEW_CODES["control"], frame.session_id, frame.frame_id)
+            + bytes([len(name)]) + name + jpeg)

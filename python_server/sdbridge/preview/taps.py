@@ -27,6 +27,7 @@ class TapFrame:
     pixels: Any  # memoryview / bytes / numpy array / zmq.Frame holding layout.stride * layout.height bytes
     keep: Any = None  # the object that owns `pixels` (kept alive with it)
     taken_at: float = 0.0
+    planes: tuple[Any, ...] = ()  # an input frame's planes (sdbridge.runtime.planes.Plane: read-only views)
 
 
 class FrameTaps:
@@ -76,22 +77,24 @@ class FrameTaps:
 
     # --------------------------------------------------------------- I/O thread
 
-    def offer_input(self, session_id: int, frame_id: int, layout: Layout, pixels: Any, keep: Any = None) -> None:
-        """A received frame (I/O thread). Cheap unless watched and due."""
+    def offer_input(self, session_id: int, frame_id: int, layout: Layout, pixels: Any, keep: Any = None,
+                    planes: tuple[Any, ...] = ()) -> None:
+        """A received frame and its planes (I/O thread). Cheap unless watched and due."""
         if session_id in self._watched:
-            self._offer(session_id, self.INPUT, frame_id, layout, pixels, keep)
+            self._offer(session_id, self.INPUT, frame_id, layout, pixels, keep, planes)
 
     def offer_output(self, session_id: int, frame_id: int, layout: Layout, pixels: Any) -> None:
         """A result about to be sent (I/O thread). Cheap unless watched and due."""
         if session_id in self._watched:
             self._offer(session_id, self.OUTPUT, frame_id, layout, pixels, None)
 
-    def _offer(self, session_id: int, view: str, frame_id: int, layout: Layout, pixels: Any, keep: Any) -> None:
+    def _offer(self, session_id: int, view: str, frame_id: int, layout: Layout, pixels: Any, keep: Any,
+               planes: tuple[Any, ...] = ()) -> None:
         self.offered += 1
         key = (session_id, view)
         now = time.monotonic()
         if now < self._due.get(key, 0.0):
             return
         self._due[key] = now + self._interval
-        self._latest[key] = TapFrame(session_id, frame_id, layout, pixels, keep, now)
+        self._latest[key] = TapFrame(session_id, frame_id, layout, pixels, keep, now, planes)
         self.kept += 1

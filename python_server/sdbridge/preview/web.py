@@ -4,7 +4,8 @@ GET / serves the page (static/index.html), /app.js and /style.css its code; /ws 
 The bridge server is reached only through `PreviewHost`: a thread-safe snapshot of its sessions and a
 control inbox that its I/O thread applies exactly like a client's Prompt/Params/GameEvent message. The
 watched session's frames come from `FrameTaps` and are JPEG-encoded here, once per kept frame, for
-every page that watches it.
+every page that watches it; so are the conditioning images of the served ControlNets, made from a kept input
+frame's planes (conditioning.py) once per kept frame.
 
 Security: the server binds 127.0.0.1 unless told otherwise; binding any other host requires a token
 (generated when none is configured), which the page address carries (`?token=`) and both the page and
@@ -44,8 +45,9 @@ from websockets.http11 import Request, Response
 from sdbridge.config import LimitsConfig, PreviewConfig
 from sdbridge.errors import ConfigError, InputError, TransportError
 from sdbridge.preview.access import Grant, PageAccess
-from sdbridge.preview.commands import command_message, page_hello
-from sdbridge.preview.encode import image_message, to_jpeg
+from sdbridge.preview.commands import Weights, command_message, page_hello
+from sdbridge.preview.conditioning import ConditioningViews
+from sdbridge.preview.encode import control_message, image_message, jpeg_of, to_jpeg
 from sdbridge.preview.http400 import StrictHttpConnection
 from sdbridge.preview.snapshot import bounded_json
 from sdbridge.preview.taps import FrameTaps, TapFrame
@@ -98,9 +100,14 @@ class PreviewServer:
     """Serves the page and websocket on `config.host:config.port` from a thread of its own."""
 
     def __init__(self, config: PreviewConfig, host: PreviewHost, taps: FrameTaps,
-                 limits: LimitsConfig | None = None) -> None:
-        """`limits`: the server's limits (max_preview_pages, max_preview_snapshot_bytes, text and list sizes)."""
+                 limits: LimitsConfig | None = None, weights: Weights | None = None,
+                 conditioning: ConditioningViews | None = None) -> None:
+        """`limits`: the server's limits (max_preview_pages, max_preview_snapshot_bytes, text and list sizes);
+        `weights`: the served names of the named weights (commands.page_hello); `conditioning`: the served
+        ControlNets' conditioning views (None: no ControlNet)."""
         self.config = config
+        self.weights = dict(weights or {})
+        self.conditioning = conditioning
         self.limits = limits or LimitsConfig()
         self._host = host
         self._taps = taps
@@ -118,6 +125,8 @@ class PreviewServer:
         self._all_sessions = _sessions_message([])  # every session (pages with the server-wide token)
         self._history: dict[int, deque[_Rates]] = {}  # per session: counters of the last _RATE_WINDOW seconds
         self._encoded: dict[tuple[int, str], tuple[TapFrame, bytes]] = {}
+        self._controls: dict[int, tuple[TapFrame, list[bytes]]] = {}  # per session: input frame, control messages
+        self._values: dict[int, dict[str, Any]] = {}  # per session: its current values (last snapshot)
         self.images_sent = 0
         self.snapshots_sent = 0  # sessions messages sent to pages (only when they changed)
         self.thread_id = 0
@@ -274,6 +283,8 @@ class PreviewServer:
         self._history = live
         for key in [k for k in self._encoded if k[0] not in live]:  # ended sessions: drop their last images
             del self._encoded[key]
+        self._controls = {sid: entry for sid, entry in self._controls.items() if sid in live}
+        self._values = {int(info["id"]): dict(info.get("values") or {}) for info in sessions}
         snapshots: dict[int, str] = {}
         for info in sessions:  # keep the old string when nothing changed: pages compare by identity
             sid = int(info["id"])
@@ -305,6 +316,20 @@ class PreviewServer:
         self._encoded[(session_id, view)] = entry
         return entry
 
+    def _control_images(self, session_id: int) -> tuple[TapFrame, list[bytes]] | None:
+        """The conditioning image messages of the newest kept input frame (made once for all pages)."""
+        frame = self._taps.latest(session_id, FrameTaps.INPUT)
+        if frame is None or self.conditioning is None:
+            return None
+        cached = self._controls.get(session_id)
+        if cached is not None and cached[0] is frame:
+            return cached
+        images = self.conditioning.images(frame)
+        entry = (frame, [control_message(frame, kind, jpeg_of(image, self.config.jpeg_quality))
+                         for kind, image in images.items()])
+        self._controls[session_id] = entry
+        return entry
+
     # -- one page
 
     async def _connection(self, ws: ServerConnection) -> None:
@@ -334,8 +359,9 @@ class PreviewServer:
         period = 1.0 / self.config.fps
         sent: dict[str, TapFrame] = {}
         try:
+            controls = self.conditioning.kinds if self.conditioning is not None else ()
             await ws.send(json.dumps({"type": "hello", "fps": self.config.fps, "session": state.grant.session,
-                                      **page_hello(self.limits)}))
+                                      **page_hello(self.limits, self.weights, controls)}))
             while True:
                 message = self._sessions_for(state.grant, state.sessions_sent)
                 if message is not state.sessions_sent:  # only when it changed
@@ -349,6 +375,12 @@ class PreviewServer:
                         if entry is not None and sent.get(view) is not entry[0]:
                             sent[view] = entry[0]
                             await ws.send(entry[1])
+                            self.images_sent += 1
+                    controls = self._control_images(sid)
+                    if controls is not None and sent.get("controls") is not controls[0]:
+                        sent["controls"] = controls[0]
+                        for message in controls[1]:
+                            await ws.send(message)
                             self.images_sent += 1
                 await asyncio.sleep(period)
         except ConnectionClosed:
@@ -378,7 +410,7 @@ class PreviewServer:
             if not isinstance(sid, int):
                 raise InputError(f"{op}.session={sid!r} must be a session id (integer)")
             self._check_grant(state.grant, sid, str(op))
-            message = command_message(request, self.limits)
+            message = command_message(request, self.limits, self.weights, self._values.get(sid))
             future = self._host.submit_control(sid, message, "preview")
             await asyncio.wait_for(asyncio.wrap_future(future), timeout=5.0)
             return {"type": "ack", "req": request.get("req"), "ok": True}

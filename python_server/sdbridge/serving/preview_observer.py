@@ -1,6 +1,7 @@
 """The preview page (sdbridge.preview) attached to the server as a SessionObserver: it sees each accepted frame
-and each sent result (frame taps read by its own thread), tells each new session its page address, and gets
-thread-safe snapshots of the sessions."""
+(with its planes, for the conditioning views) and each sent result (frame taps read by its own thread), tells each
+new session its page address, and gets thread-safe snapshots of the sessions. It also tells the page the names of
+the served named weights (live LoRA adapters, ControlNet KINDs) with their starting values."""
 
 from __future__ import annotations
 
@@ -36,10 +37,32 @@ class PreviewObserver:
         from sdbridge.preview.web import PreviewServer
 
         self.taps = FrameTaps(self.config.preview.fps)
-        self.page = PreviewServer(self.config.preview, host, self.taps, self.config.limits)
+        kinds = tuple(spec.kind for spec in self.config.model.controlnets())
+        conditioning = None
+        if kinds:
+            from sdbridge.preview.conditioning import ConditioningViews
+
+            conditioning = ConditioningViews(kinds, self.config.model.segmentation_map(),
+                                             self.config.preview.max_side)
+        self.page = PreviewServer(self.config.preview, host, self.taps, self.config.limits, self.weights(),
+                                  conditioning)
         self.url = self.page.start()
         log.info("preview page on %s", self.url)
         return self.url
+
+    def weights(self) -> dict[str, list[tuple[str, float]]]:
+        """{named-weights parameter: [(served name, starting value), ...]} (sdbridge.preview.commands.Weights): the
+        live LoRA adapters and the ControlNet KINDs; a session's style images are its own (its values)."""
+        model = self.config.model
+        out = {"lora_weights": [(name, scale) for name, (_, scale) in model.live_loras().items()]}
+        specs = model.controlnets()
+        if specs:  # (torch is loaded already: the server serves ControlNets)
+            from sdbridge.pipeline.controlnet import DEFAULT_END, DEFAULT_START
+
+            out.update({"controlnet_scale": [(spec.kind, spec.scale) for spec in specs],
+                        "controlnet_start": [(spec.kind, DEFAULT_START) for spec in specs],
+                        "controlnet_end": [(spec.kind, DEFAULT_END) for spec in specs]})
+        return out
 
     def close(self) -> None:
         """Stop the page server (idempotent)."""
@@ -64,7 +87,8 @@ class PreviewObserver:
     def input_accepted(self, session: Session, message: m.Message, frame: FrameJob | None) -> None:
         """Offer an accepted frame's pixels to the page (copied only when a page is watching)."""
         if frame is not None and self.taps is not None:
-            self.taps.offer_input(session.session_id, frame.frame_id, frame.layout, frame.payload, frame.keep)
+            self.taps.offer_input(session.session_id, frame.frame_id, frame.layout, frame.payload, frame.keep,
+                                  frame.planes)
 
     def result_sent(self, session: Session, result: ResultJob) -> None:
         """Offer a sent result's pixels to the page."""

@@ -1,6 +1,7 @@
 // StreamDiffusion Bridge preview page. Plain JavaScript, no libraries, no network access beyond this server.
 // Messages from the server: JSON text {type: "hello" | "sessions" | "ack"} and binary preview images
-// ("SDPV", view byte 1=input 2=output, uint32 session id, uint64 frame id, then JPEG bytes).
+// ("SDPV", view byte 1=input 2=output 3=control, uint32 session id, uint64 frame id, then JPEG bytes; a control
+// image has its ControlNet KIND as one length byte and UTF-8 bytes before the JPEG).
 "use strict";
 
 const params = new URLSearchParams(location.search);
@@ -15,7 +16,8 @@ const state = {
   lastValues: {},
   req: 0,
   pending: new Map(),
-  imageUrls: { 1: null, 2: null },
+  imageUrls: { 1: null, 2: null }, // and "control:" + KIND for the conditioning views
+  weights: {}, // from the hello message: {parameter: [[served name, starting value], ...]} (named weights)
   params: {}, // from the hello message: the server's parameter registry (sdbridge.params.to_json()), by name
   limits: {}, // from the hello message: the limits the registry names (max_t_index_list, ...)
   built: false,
@@ -101,6 +103,9 @@ function onHello(msg) {
   const box = $("param-controls");
   box.textContent = "";
   for (const p of msg.params || []) if (p.preview_control && p.wire_field) box.appendChild(buildControl(p));
+  state.weights = msg.weights || {};
+  for (const [name, entries] of Object.entries(state.weights)) for (const [entry, value] of entries) weightSlider(name, entry, value);
+  buildControlViews(msg.controls || []);
   state.built = true;
   updateOutputs();
 }
@@ -155,6 +160,68 @@ function buildControl(p) {
   return wrap;
 }
 
+// The conditioning views: one figure per served ControlNet KIND (images with view byte 3).
+function buildControlViews(kinds) {
+  const box = $("control-views");
+  box.textContent = "";
+  for (const kind of kinds) {
+    const figure = document.createElement("figure");
+    const img = document.createElement("img");
+    img.id = "control-view-" + kind;
+    img.alt = "control " + kind;
+    const caption = document.createElement("figcaption");
+    caption.textContent = "control " + kind + " ";
+    const frame = document.createElement("span");
+    frame.id = "control-frame-" + kind;
+    frame.className = "hint";
+    frame.textContent = "(no image yet)";
+    caption.appendChild(frame);
+    figure.appendChild(img);
+    figure.appendChild(caption);
+    box.appendChild(figure);
+  }
+}
+
+// One slider per named weight (registry kind "weights"), id "weight-" + parameter + "-" + name; a change sends
+// every name of that parameter at once (the sliders show the session's current values).
+function weightSlider(paramName, entry, value) {
+  const p = state.params[paramName];
+  const id = "weight-" + paramName + "-" + entry;
+  if (!p || !p.wire_field || $(id)) return;
+  const box = $("weight-controls");
+  if (!box.querySelector(".slider")) box.textContent = "";
+  const wrap = document.createElement("div");
+  wrap.className = "slider";
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  label.textContent = paramName.replace(/_/g, " ") + " " + entry;
+  label.title = p.doc + " — " + p.range_text;
+  const input = document.createElement("input");
+  input.id = id;
+  input.type = "range";
+  input.min = p.minimum_text;
+  input.max = p.maximum_text;
+  input.step = p.step ? String(p.step) : "0.05";
+  input.value = String(value);
+  input.title = label.title;
+  input.dataset.param = paramName;
+  input.dataset.entry = entry;
+  const out = document.createElement("output");
+  out.htmlFor = id;
+  input.addEventListener("input", updateOutputs);
+  input.addEventListener("change", () => {
+    updateOutputs();
+    const pairs = [...document.querySelectorAll("#weight-controls input")].filter((e) => e.dataset.param === paramName)
+      .map((e) => [e.dataset.entry, Number(e.value)]);
+    sendChange({ op: "params", [paramName]: pairs }, paramName + " " + entry);
+  });
+  wrap.appendChild(label);
+  wrap.appendChild(input);
+  wrap.appendChild(out);
+  box.appendChild(wrap);
+  updateOutputs();
+}
+
 function randomButton(p, input) {
   const button = document.createElement("button");
   button.type = "button";
@@ -192,6 +259,12 @@ function paramProblem(key, value) {
     }
     return null;
   }
+  if (p.kind === "weights") {
+    for (const [name, weight] of value) {
+      if (!inRange(p, weight, false)) return where + key + " " + name + "=" + weight + " must be a number in " + p.range_text;
+    }
+    return null;
+  }
   if (p.kind !== "float" && p.kind !== "int") return null;
   if (inRange(p, value, p.kind === "int")) return null;
   return where + key + "=" + value + " must be " + (p.kind === "int" ? "an integer" : "a number") + " in " +
@@ -224,6 +297,10 @@ function onImage(buffer) {
   const session = view.getUint32(5);
   const frame = Number(view.getBigUint64(9));
   if (session !== state.watched) return;
+  if (kind === 3) {
+    onControlImage(buffer, view, frame);
+    return;
+  }
   const blob = new Blob([buffer.slice(17)], { type: "image/jpeg" });
   const url = URL.createObjectURL(blob);
   const img = kind === 1 ? $("input-view") : $("output-view");
@@ -235,6 +312,20 @@ function onImage(buffer) {
   (kind === 1 ? $("input-frame") : $("output-frame")).textContent = "frame " + frame;
 }
 
+function onControlImage(buffer, view, frame) {
+  const length = view.getUint8(17);
+  const kind = new TextDecoder().decode(new Uint8Array(buffer, 18, length));
+  const img = $("control-view-" + kind);
+  if (!img) return;
+  const url = URL.createObjectURL(new Blob([buffer.slice(18 + length)], { type: "image/jpeg" }));
+  const old = state.imageUrls["control:" + kind];
+  state.imageUrls["control:" + kind] = url;
+  img.onload = () => { if (old) URL.revokeObjectURL(old); };
+  img.src = url;
+  img.dataset.frame = String(frame);
+  $("control-frame-" + kind).textContent = "frame " + frame;
+}
+
 function watch(sessionId) {
   if (state.watched === sessionId) return;
   state.watched = sessionId;
@@ -242,6 +333,7 @@ function watch(sessionId) {
   for (const key of Object.keys(state.history)) state.history[key] = [];
   $("input-view").removeAttribute("src");
   $("output-view").removeAttribute("src");
+  for (const img of document.querySelectorAll("#control-views img")) img.removeAttribute("src");
   send({ op: "watch", session: sessionId });
   renderSessions();
 }
@@ -327,6 +419,23 @@ function syncControls(values) {
     set("param-" + p.name, p.pipeline_key, toText);
   }
   set("strength", "t_index_list", (v) => String(strengthOf(v)));
+  for (const p of Object.values(state.params)) { // named weights: the session's value of each name, else its start
+    if (p.kind !== "weights" || !p.wire_field) continue;
+    const current = Array.isArray(values[p.pipeline_key]) ? values[p.pipeline_key] : [];
+    for (const pair of current) if (Array.isArray(pair)) weightSlider(p.name, String(pair[0]), pair[1]); // e.g. style images
+    for (const input of document.querySelectorAll("#weight-controls input")) {
+      if (input.dataset.param !== p.name) continue;
+      const pair = current.find((x) => Array.isArray(x) && x[0] === input.dataset.entry);
+      const start = (state.weights[p.name] || []).find((x) => x[0] === input.dataset.entry);
+      const value = pair ? pair[1] : start ? start[1] : undefined;
+      if (value === undefined) continue;
+      const text = String(value);
+      if (state.lastValues[input.id] === text) continue;
+      state.lastValues[input.id] = text;
+      if (document.activeElement !== input) input.value = text;
+    }
+  }
+  updateOutputs();
 }
 
 // Strength = how much noise the first step adds: t_index 0 of the ladder (registry maximum + 1 steps) is full.
