@@ -4,12 +4,13 @@
 // back at the same instant and a balancer spreads them over the other replicas; a session that opens starts the
 // delays again from `base`. ClientConfig.reconnect_delay is `base`, reconnect_delay_max is `cap` (50 ms and 1 s,
 // Backoff's base_s and cap_s), and ClientConfig.reconnect_window bounds how long the tries go on.
+// The draws come from splitmix64, not <random>: <random> does not compile where <windows.h>'s min/max macros are
+// defined (cmake/windows_minmax_probe.h), and jitter only has to decorrelate clients, not be unpredictable.
 // Internal to the core (not installed with include/sdbridge); no ZeroMQ here.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <random>
 
 namespace sdbridge {
 namespace client_internal {
@@ -17,7 +18,7 @@ namespace client_internal {
 class Backoff {
  public:
   Backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap, uint64_t seed)
-      : base_(base), cap_(cap), rng_(seed) {}
+      : base_(base), cap_(cap), state_(seed) {}
 
   /// The ceiling the next NextDelay() draws below: min(cap, base * 2^tries).
   std::chrono::milliseconds Ceiling() const {
@@ -33,8 +34,7 @@ class Backoff {
     const int64_t ceiling = Ceiling().count();
     ++tries_;
     if (ceiling <= 0) return std::chrono::milliseconds(0);
-    std::uniform_int_distribution<int64_t> draw(0, ceiling);
-    return std::chrono::milliseconds(draw(rng_));
+    return std::chrono::milliseconds(static_cast<int64_t>(Next() % static_cast<uint64_t>(ceiling + 1)));
   }
 
   /// Start again from `base` (after a session opened).
@@ -45,7 +45,14 @@ class Backoff {
  private:
   std::chrono::milliseconds base_;
   std::chrono::milliseconds cap_;
-  std::mt19937_64 rng_;
+  uint64_t Next() {  // splitmix64 (Steele, Lea, Flood 2014)
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+
+  uint64_t state_;
   uint32_t tries_ = 0;
 };
 

@@ -3,8 +3,6 @@
 
 #include <algorithm>
 #include <exception>
-#include <optional>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,8 +75,11 @@ void ClientWorker::Run() {
 
 void ClientWorker::RunLoop() {
   const ClientConfig& config = shared_.config;
-  Backoff backoff(config.reconnect_delay, config.reconnect_delay_max, std::random_device{}());
-  std::optional<Clock::time_point> failing_since;  // the first failed try since the last session or Reconnect()
+  // Seeded per client and per run (clock and address): clients started together still draw apart.
+  Backoff backoff(config.reconnect_delay, config.reconnect_delay_max,
+                  NowMicros() ^ (static_cast<uint64_t>(reinterpret_cast<uintptr_t>(this)) << 16));
+  Clock::time_point failing_since{};  // the first failed try since the last session or Reconnect()
+  bool failing = false;
   while (!stop_.load()) {
     const SessionEnd end = RunSessionCatching();
     bool had_session = false;
@@ -91,18 +92,22 @@ void ClientWorker::RunLoop() {
     if (end == SessionEnd::kStop || stop_.load()) break;
     if (had_session) {  // the first retry after a lost session is quick
       backoff.Reset();
-      failing_since.reset();
+      failing = false;
     }
     const Clock::time_point now = Clock::now();
-    if (!failing_since) failing_since = now;
+    if (!failing) {
+      failing_since = now;
+      failing = true;
+    }
     const milliseconds delay = backoff.NextDelay();
-    const bool window_over = config.reconnect_window.count() > 0 && now + delay - *failing_since >= config.reconnect_window;
+    const bool window_over =
+        config.reconnect_window.count() > 0 && now + delay - failing_since >= config.reconnect_window;
     if (end == SessionEnd::kRefused || window_over) {
       if (window_over) shared_.Event(ClientEventKind::kError, StatusCode::kTimeout, GaveUpText(config, backoff.tries()));
       shared_.SetState(ConnectionState::kRefused);
       WaitForWakeOrStop(milliseconds(-1));
       backoff.Reset();
-      failing_since.reset();
+      failing = false;
       continue;
     }
     shared_.SetState(ConnectionState::kConnecting);
