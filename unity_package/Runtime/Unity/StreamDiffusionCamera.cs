@@ -17,6 +17,19 @@
 //     accounts for the pipeline's latency_frames). The component keeps each sent frame's GPU view-projection matrix
 //     (Core/Reprojection/CameraHistory) and depth (ring), and the composite warps the result to the current camera
 //     per pixel (Core/Reprojection/Reprojector, mirrored by the shader); holes show the live frame.
+//   - engine planes (`planes`, EnginePlanes.cs for the conventions): depth, view-space normals and motion vectors are
+//     drawn into per-readback-slot textures by the same hook right after the colour capture and read back with it;
+//     a frame goes out once its colour and planes are back (Capture/PlaneSender.cs). Pose draws an OpenPose control
+//     image of every StreamDiffusionPoseSource from the bones at capture time (Pose/StreamDiffusionPoseSource.cs).
+//     The server's Welcome names the planes its ControlNets want; until the client core exposes that list, the
+//     component sends what `planes` picks (a server ignores planes it does not use; one that did not grant the
+//     Planes capability gets none: the component then sends colour only).
+//   - scene cuts (SceneCutDetector.cs): SignalSceneCut(), a scene load, or a camera move beyond teleportDistance /
+//     teleportAngle in one frame. PENDING: the protocol 1.4 Frame.scene_cut flag is not in the C# client core yet;
+//     until it is, a cut raises SceneCut (for the game) and is counted in SceneCuts, and the server's own
+//     similarity-based cut detection resets the session's temporal state.
+//   - game events: SendGameEvent forwards to the client (GameEvent messages, offered in the Hello's capabilities
+//     while offerGameEvents is on; the server's rules files react to them).
 // Shutdown: OnDisable disposes the client (play-mode exit, domain reload and scene unload all call it);
 // Application.quitting does the same for players.
 //
@@ -40,6 +53,7 @@ namespace StreamDiffusion.Bridge
     public sealed class StreamDiffusionCamera : MonoBehaviour
     {
         private const string ShaderName = "Hidden/StreamDiffusion/Bridge";
+        private const string PlaneShaderName = "Hidden/StreamDiffusion/Planes";
 
         [Tooltip("Overrides the project settings (Project Settings > StreamDiffusion Bridge) when set.")]
         public StreamDiffusionSettings settingsOverride;
@@ -69,6 +83,28 @@ namespace StreamDiffusion.Bridge
 
         [Tooltip("Relative linear-depth difference above which a pixel counts as disoccluded (shows the live frame).")]
         [Range(0.001f, 0.1f)] public float depthTolerance = (float)Reprojector.DefaultTolerance;
+
+        [Header("Engine planes")]
+        [Tooltip("Planes sent with every frame for the server's ControlNets: device depth, view-space normals, motion " +
+                 "vectors (pointing to the previous frame) and an OpenPose image of the StreamDiffusionPoseSource avatars.")]
+        public EnginePlanes planes = EnginePlanes.None;
+
+        [Tooltip("Name of the pose Control plane: the KIND the server serves the OpenPose ControlNet under.")]
+        public string posePlaneName = "openpose";
+
+        [Header("Scene cuts")]
+        [Tooltip("A scene load is a scene cut (the server resets the stream's temporal state).")]
+        public bool sceneCutOnSceneLoad = true;
+
+        [Tooltip("A camera move longer than this in one frame (world units) is a scene cut; 0: off.")]
+        public float teleportDistance = 10f;
+
+        [Tooltip("A camera turn larger than this in one frame (degrees) is a scene cut; 0: off.")]
+        [Range(0f, 180f)] public float teleportAngle = 60f;
+
+        [Header("Game events")]
+        [Tooltip("Offer the GameEvents capability in the Hello, so SendGameEvent reaches the server's rules.")]
+        public bool offerGameEvents = true;
 
         [Header("Pipelines")]
         [Tooltip("URP: enqueue the bridge pass by script (no setup). Turn off when you added StreamDiffusionRendererFeature " +
@@ -102,6 +138,25 @@ namespace StreamDiffusion.Bridge
         /// <summary>Raised on the main thread for every client event (connected, errors, notices, stats).</summary>
         public event Action<ClientEvent> ClientEventRaised;
 
+        /// <summary>Raised on the main thread when a scene cut is signalled or detected.</summary>
+        public event Action SceneCut;
+
+        /// <summary>Scene cuts signalled or detected since the component was enabled.</summary>
+        public long SceneCuts { get; private set; }
+
+        /// <summary>Marks the next frame as the first of a new shot (a cut, a teleport, a level change): the server
+        /// resets the stream's temporal state. Called automatically on scene loads and camera jumps.</summary>
+        public void SignalSceneCut()
+        {
+            if (_sceneCuts != null) _sceneCuts.Signal();
+        }
+
+        /// <summary>Reports a game event to the server (GameEvent message; its rules files can react).</summary>
+        public void SendGameEvent(string eventName, params KeyValueData[] payload)
+        {
+            if (_client != null) _client.SendGameEvent(eventName, payload);
+        }
+
         private Camera _camera;
         private StreamDiffusionSettings _settings;
         private BridgeClient _client;
@@ -112,10 +167,14 @@ namespace StreamDiffusion.Bridge
         private ResultDisplay _display;
         private CameraHistory _history;
         private int _pendingSlot = -1;
+        private float[] _pendingPose;
         private bool _wasConnected;
         private bool _hasResult;
         private ulong _shownSource;
         private CaptureGate _gate;
+        private PlaneSender _planeSender;
+        private SceneCutDetector _sceneCuts;
+        private Material _planeMaterial;
 
         private void OnEnable()
         {
@@ -140,6 +199,15 @@ namespace StreamDiffusion.Bridge
             _frame = new BridgeFrame(_camera, _material);
             BridgeFrame.Register(_frame);
             _ring = new CaptureRing(OnPixels);
+            _planeSender = new PlaneSender();
+            _sceneCuts = new SceneCutDetector(transform) { OnSceneLoad = sceneCutOnSceneLoad };
+            _sceneCuts.Cut += OnSceneCut;
+            Shader planeShader = Shader.Find(PlaneShaderName);
+            if (planeShader != null)
+            {
+                _planeMaterial = new Material(planeShader) { name = "StreamDiffusion Planes", hideFlags = HideFlags.HideAndDontSave };
+            }
+            _frame.PlaneMaterial = _planeMaterial;
             _display = new ResultDisplay();
             _history = new CameraHistory(Math.Max(16, depthRingSize * 2));
             _gate = new CaptureGate(Mathf.Max(0, _settings.maxSendFps));
@@ -150,6 +218,7 @@ namespace StreamDiffusion.Bridge
             try
             {
                 options = _settings.ToClientOptions("unity:" + Application.productName);
+                if (!offerGameEvents) options.Capabilities &= ~(uint)sdbridge.protocol.Capability.GameEvents;
             }
             catch (Exception e) // e.g. the CurveZMQ certificate file is missing or malformed (the message names it)
             {
@@ -209,6 +278,10 @@ namespace StreamDiffusion.Bridge
             _display = null;
             if (_material != null) Destroy(_material);
             _material = null;
+            if (_planeMaterial != null) Destroy(_planeMaterial);
+            _planeMaterial = null;
+            if (_sceneCuts != null) _sceneCuts.Dispose();
+            _sceneCuts = null;
             _pendingSlot = -1;
         }
 
@@ -220,11 +293,15 @@ namespace StreamDiffusion.Bridge
             if (connected && !_wasConnected) OnConnected();
             if (!connected && _wasConnected) OnDisconnected();
             _wasConnected = connected;
+            _sceneCuts.OnSceneLoad = sceneCutOnSceneLoad;
+            _sceneCuts.Track(teleportDistance, teleportAngle);
             FinishPendingCapture();
             if (connected) ApplyLatestResult();
             ScheduleCapture();
             UpdateComposite(connected);
-            _hooks.RequireDepth(reproject && connected);
+            bool gpuPlanes = connected && _planeMaterial != null;
+            _hooks.RequireModes((reproject || (gpuPlanes && (planes & EnginePlanes.Depth) != 0)) && connected,
+                                gpuPlanes && (planes & EnginePlanes.Normals) != 0, gpuPlanes && (planes & EnginePlanes.Motion) != 0);
         }
 
         // Built-in pipeline only: Unity calls it on scripts attached to the camera, after every script moved it.
@@ -238,7 +315,7 @@ namespace StreamDiffusion.Bridge
             int width, height;
             CaptureMapping.ServerFrameSize(_client.Welcome, Mathf.Max(8, _settings.captureWidth),
                                            Mathf.Max(8, _settings.captureHeight), out width, out height);
-            _ring.Allocate(width, height, reproject ? depthRingSize : 0);
+            _ring.Allocate(width, height, reproject ? depthRingSize : 0, GpuPlanes());
             _display.Allocate(width, height);
             _history.Clear(); // frame ids belong to a session
             _gate.Reset();
@@ -257,7 +334,7 @@ namespace StreamDiffusion.Bridge
         private void FinishPendingCapture()
         {
             if (_pendingSlot < 0) return;
-            if (_frame.CaptureRecorded) _ring.Complete(_pendingSlot, _frame.CaptureViewProjection);
+            if (_frame.CaptureRecorded) _ring.Complete(_pendingSlot, _frame.CaptureViewProjection, _pendingPose);
             else _ring.Abandon(_pendingSlot);
             _pendingSlot = -1;
             _frame.CaptureRecorded = false;
@@ -268,7 +345,7 @@ namespace StreamDiffusion.Bridge
         {
             double now = Time.unscaledTime;
             if (!_gate.ShouldCapture(_client.State, now)) return; // never while disconnected; at most maxSendFps
-            _ring.Allocate(_ring.Width, _ring.Height, reproject ? depthRingSize : 0); // follows the toggles (no-op if same)
+            _ring.Allocate(_ring.Width, _ring.Height, reproject ? depthRingSize : 0, GpuPlanes()); // follows the toggles (no-op if same)
             int slot;
             RenderTexture depthTarget;
             if (!_ring.TryBegin(out slot, out depthTarget)) return; // all readbacks in flight: dropped and counted
@@ -283,7 +360,25 @@ namespace StreamDiffusion.Bridge
             }
             _frame.CaptureTarget = _ring.Target;
             _frame.DepthTarget = reproject ? depthTarget : null;
+            _frame.PlanesRequested = _ring.Planes;
+            _frame.DepthPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.Depth);
+            _frame.NormalsPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.Normals);
+            _frame.MotionPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.Motion);
+            _pendingPose = (planes & EnginePlanes.Pose) != 0 ? StreamDiffusionPoseSource.Project(_camera, _frame.Mapping) : null;
             _frame.CaptureRequested = true;
+        }
+
+        /// <summary>The GPU planes to capture: those `planes` picks, when the plane shader is there.</summary>
+        private EnginePlanes GpuPlanes()
+        {
+            return _planeMaterial != null ? planes & (EnginePlanes.Depth | EnginePlanes.Normals | EnginePlanes.Motion) : EnginePlanes.None;
+        }
+
+        private void OnSceneCut()
+        {
+            SceneCuts++;
+            Action handler = SceneCut;
+            if (handler != null) handler();
         }
 
         // AsyncGPUReadback callback (main thread): send the pixels, remember the camera that rendered them.
@@ -292,8 +387,19 @@ namespace StreamDiffusion.Bridge
             if (_client == null || _client.State != ClientState.Connected) return; // captured before a disconnect
             FrameDescription description = FrameDescription.Rgba8(_ring.Width, _ring.Height, sdbridge.protocol.RowOrder.BottomUp);
             description.ColorSpace = sdbridge.protocol.ColorSpace.SRGB;
-            IntPtr ptr = (IntPtr)NativeArrayUnsafeUtility.GetUnsafeReadOnlyPtr(data);
-            ulong frameId = _client.SubmitFrame(ptr, data.Length, description); // copied into the client's pooled buffer
+            _sceneCuts.Consume(); // PENDING: the protocol 1.4 Frame.scene_cut flag (see the file comment)
+            ulong frameId;
+            bool granted = _client.Welcome != null && (_client.Welcome.Capabilities & (uint)sdbridge.protocol.Capability.Planes) != 0;
+            if (planes != EnginePlanes.None && granted)
+            {
+                PlaneData[] withFrame = _planeSender.Planes(_ring, info, _camera, planes, posePlaneName);
+                frameId = _client.SubmitFrame(_planeSender.Color(data), 0, data.Length, description, withFrame);
+            }
+            else
+            {
+                IntPtr ptr = (IntPtr)NativeArrayUnsafeUtility.GetUnsafeReadOnlyPtr(data);
+                frameId = _client.SubmitFrame(ptr, data.Length, description); // copied into the client's pooled buffer
+            }
             if (info.DepthSlot < 0) return;
             _history.Record(new CameraRecord
             {

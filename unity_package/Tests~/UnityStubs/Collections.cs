@@ -26,6 +26,7 @@ namespace Unity.Collections
         public int Length { get { throw null; } }
         public void Dispose() { throw null; }
         public static void Copy(T[] src, int srcIndex, NativeArray<T> dst, int dstIndex, int length) { throw null; }
+        public void CopyTo(T[] array) { throw null; }
     }
 }
 

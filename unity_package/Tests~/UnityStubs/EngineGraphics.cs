@@ -27,6 +27,9 @@ namespace UnityEngine
     public enum TextureFormat
     {
         RGBA32 = 4,
+        RGHalf = 16,
+        RGBAHalf = 17,
+        RFloat = 18,
     }
 
     public enum RenderTextureFormat

@@ -27,6 +27,7 @@ namespace UnityEngine.Rendering.HighDefinition
         public readonly HDCamera hdCamera;
         public readonly RTHandle cameraColorBuffer;
         public readonly RTHandle cameraDepthBuffer;
+        public readonly RTHandle cameraMotionVectorsBuffer;
         public readonly CommandBuffer cmd;
     }
 

@@ -87,5 +87,7 @@ namespace UnityEngine.Rendering.Universal
         public TextureHandle activeColorTexture { get { throw null; } }
         public TextureHandle cameraDepthTexture { get { throw null; } }
         public bool isActiveTargetBackBuffer { get { throw null; } }
+        public TextureHandle cameraNormalsTexture { get { throw null; } }
+        public TextureHandle motionVectorColor { get { throw null; } }
     }
 }

@@ -1,7 +1,8 @@
 // Built-in render pipeline: one CommandBuffer on the camera at CameraEvent.AfterEverything (after image effects,
 // before Screen Space - Overlay UI) that captures the finished frame, copies its depth for reprojection and draws
 // the composite. The camera keeps rendering to its own target at its own resolution; nothing of the camera is
-// changed except depthTextureMode |= Depth while reprojection is on (restored afterwards).
+// changed except depthTextureMode |= Depth while reprojection or the depth plane needs it, | DepthNormals for the
+// normals plane, | MotionVectors for the motion plane (the modes the camera had are restored afterwards).
 // Re-recorded every frame from StreamDiffusionCamera.OnPreRender (called on scripts attached to the camera in the
 // Built-in pipeline only), after every script moved the camera.
 // NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API);
@@ -18,6 +19,7 @@ namespace StreamDiffusion.Bridge
         private readonly Camera _camera;
         private readonly CommandBuffer _cmd = new CommandBuffer { name = "StreamDiffusion Bridge" };
         private DepthTextureMode _depthModeBefore;
+        private DepthTextureMode _depthModeAdded;
         private bool _depthModeChanged;
         private bool _attached;
 
@@ -28,20 +30,18 @@ namespace StreamDiffusion.Bridge
             _attached = true;
         }
 
-        /// <summary>Asks the camera for _CameraDepthTexture while reprojection needs it.</summary>
-        public void RequireDepth(bool required)
+        /// <summary>Asks the camera for the textures the bridge reads (_CameraDepthTexture, _CameraDepthNormalsTexture,
+        /// _CameraMotionVectorsTexture) while it needs them; None gives the camera its own modes back.</summary>
+        public void RequireModes(DepthTextureMode modes)
         {
-            if (required && !_depthModeChanged)
-            {
-                _depthModeBefore = _camera.depthTextureMode;
-                _camera.depthTextureMode = _depthModeBefore | DepthTextureMode.Depth;
-                _depthModeChanged = true;
-            }
-            else if (!required && _depthModeChanged)
-            {
-                _camera.depthTextureMode = _depthModeBefore;
-                _depthModeChanged = false;
-            }
+            if (_depthModeChanged && modes == _depthModeAdded) return;
+            if (_depthModeChanged) _camera.depthTextureMode = _depthModeBefore;
+            _depthModeChanged = false;
+            if (modes == DepthTextureMode.None) return;
+            _depthModeBefore = _camera.depthTextureMode;
+            _camera.depthTextureMode = _depthModeBefore | modes;
+            _depthModeAdded = modes;
+            _depthModeChanged = true;
         }
 
         /// <summary>Records this frame's draws (or none).</summary>
@@ -55,7 +55,7 @@ namespace StreamDiffusion.Bridge
 
         public void Dispose()
         {
-            RequireDepth(false);
+            RequireModes(DepthTextureMode.None);
             if (_attached && _camera != null) _camera.RemoveCommandBuffer(Event, _cmd);
             _attached = false;
             _cmd.Release();

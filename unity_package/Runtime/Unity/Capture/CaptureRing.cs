@@ -1,6 +1,8 @@
 // The capture side's GPU and CPU memory: the server-size capture texture, the depth ring (one small depth texture
 // per recent capture, for reprojection) and the AsyncGPUReadback ring (3 persistent NativeArrays; a frame is dropped
 // and counted when all 3 are in flight, so the game never waits on the GPU or the network).
+// Engine planes (EnginePlanes.cs: depth, normals, motion) are drawn into per-slot textures of the same size and read
+// back with the colour; a capture is handed over only when its colour and all its planes have arrived.
 // Pixel contract of what is read back: RGBA8, rows BOTTOM-UP (Unity's CPU image order; AsyncGPUReadback returns row 0
 // at the bottom), sRGB (the capture texture is ARGB32 with RenderTextureReadWrite.sRGB, so the bytes are sRGB-encoded
 // in both linear and gamma projects).
@@ -21,6 +23,12 @@ namespace StreamDiffusion.Bridge
         /// <summary>Depth ring slot holding this capture's depth, or -1.</summary>
         public int DepthSlot;
         public long Sequence;
+        /// <summary>Readback slot (PlaneBuffer reads its planes during the onPixels call).</summary>
+        public int Slot;
+        /// <summary>The GPU planes read back with this capture.</summary>
+        public EnginePlanes Planes;
+        /// <summary>OpenPose keypoints (x, y per keypoint, 18 a body, capture pixels) taken with this capture, or null.</summary>
+        public float[] Pose;
     }
 
     /// <summary>Capture texture, depth ring and readback ring of one StreamDiffusionCamera.</summary>
@@ -36,6 +44,11 @@ namespace StreamDiffusion.Bridge
         private readonly Action<NativeArray<byte>, CaptureInfo> _onPixels;
         private RenderTexture[] _depth = new RenderTexture[0];
         private long[] _depthSequence = new long[0];
+        private readonly int[] _outstanding = new int[ReadbackBuffers];
+        private readonly bool[] _failed = new bool[ReadbackBuffers];
+        private readonly RenderTexture[,] _planeTargets = new RenderTexture[ReadbackBuffers, 3];
+        private readonly NativeArray<byte>[,] _planeBuffers = new NativeArray<byte>[ReadbackBuffers, 3];
+        private readonly Action<AsyncGPUReadbackRequest>[,] _planeCallbacks = new Action<AsyncGPUReadbackRequest>[ReadbackBuffers, 3];
         private long _sequence;
         private int _generation; // bumped by Release: a late callback of freed buffers is ignored
 
@@ -47,6 +60,7 @@ namespace StreamDiffusion.Bridge
             {
                 int index = i;
                 _callbacks[i] = request => OnReadback(index, request);
+                for (int p = 0; p < 3; p++) _planeCallbacks[i, p] = request => OnReadback(index, request);
             }
         }
 
@@ -55,17 +69,23 @@ namespace StreamDiffusion.Bridge
         public int Width { get; private set; }
         public int Height { get; private set; }
 
+        /// <summary>The GPU planes allocated (each readback slot has a texture and a buffer per plane).</summary>
+        public EnginePlanes Planes { get; private set; }
+
         /// <summary>Captures dropped because all readback buffers were in flight.</summary>
         public long Dropped { get; private set; }
 
         /// <summary>(Re)creates the textures and buffers for <paramref name="width"/> x <paramref name="height"/>
         /// frames and a depth ring of <paramref name="depthSlots"/> (0: no reprojection).</summary>
-        public void Allocate(int width, int height, int depthSlots)
+        public void Allocate(int width, int height, int depthSlots, EnginePlanes planes = EnginePlanes.None)
         {
-            if (Target != null && width == Width && height == Height && depthSlots == _depth.Length) return;
+            planes &= EnginePlanes.Depth | EnginePlanes.Normals | EnginePlanes.Motion;
+            if (Target != null && width == Width && height == Height && depthSlots == _depth.Length && planes == Planes) return;
             Release();
             Width = width;
             Height = height;
+            Planes = planes;
+            AllocatePlanes(width, height, planes);
             Target = new RenderTexture(width, height, 0, RenderTextureFormat.ARGB32, RenderTextureReadWrite.sRGB)
             {
                 name = "StreamDiffusion Capture",
@@ -89,6 +109,40 @@ namespace StreamDiffusion.Bridge
                 _depth[i].Create();
                 _depthSequence[i] = -1;
             }
+        }
+
+        private void AllocatePlanes(int width, int height, EnginePlanes planes)
+        {
+            for (int i = 0; i < ReadbackBuffers; i++)
+            {
+                for (int p = 0; p < 3; p++)
+                {
+                    EnginePlanes plane = EnginePlaneFormats.GpuPlanes[p];
+                    if ((planes & plane) == 0) continue;
+                    _planeTargets[i, p] = new RenderTexture(width, height, 0, EnginePlaneFormats.Format(plane))
+                    {
+                        name = "StreamDiffusion " + plane + " " + i,
+                        filterMode = FilterMode.Point,
+                    };
+                    _planeTargets[i, p].Create();
+                    _planeBuffers[i, p] = new NativeArray<byte>(width * height * EnginePlaneFormats.BytesPerPixel(plane),
+                                                                Allocator.Persistent, NativeArrayOptions.UninitializedMemory);
+                }
+            }
+        }
+
+        /// <summary>The texture the hook draws <paramref name="plane"/> of the capture in <paramref name="slot"/> into
+        /// (null when that plane is not allocated).</summary>
+        public RenderTexture PlaneTarget(int slot, EnginePlanes plane)
+        {
+            int p = Array.IndexOf(EnginePlaneFormats.GpuPlanes, plane);
+            return slot < 0 || p < 0 ? null : _planeTargets[slot, p];
+        }
+
+        /// <summary>The read-back bytes of <paramref name="plane"/> for <paramref name="slot"/> (valid during onPixels).</summary>
+        public NativeArray<byte> PlaneBuffer(int slot, EnginePlanes plane)
+        {
+            return _planeBuffers[slot, Array.IndexOf(EnginePlaneFormats.GpuPlanes, plane)];
         }
 
         /// <summary>Reserves a readback buffer for a capture this frame; false (counted as dropped) when all are
@@ -118,16 +172,27 @@ namespace StreamDiffusion.Bridge
                 _depthSequence[depthSlot] = sequence;
                 depthTarget = _depth[depthSlot];
             }
-            _info[slot] = new CaptureInfo { DepthSlot = depthSlot, Sequence = sequence };
+            _info[slot] = new CaptureInfo { DepthSlot = depthSlot, Sequence = sequence, Slot = slot, Planes = Planes };
             return true;
         }
 
         /// <summary>The capture of <paramref name="slot"/> was rendered: read it back (asynchronously).</summary>
-        public void Complete(int slot, Matrix4x4 viewProjection)
+        public void Complete(int slot, Matrix4x4 viewProjection, float[] pose)
         {
             _info[slot].ViewProjection = viewProjection;
+            _info[slot].Pose = pose;
             _generationOf[slot] = _generation;
+            _failed[slot] = false;
+            _outstanding[slot] = 1;
+            for (int p = 0; p < 3; p++) if (_planeTargets[slot, p] != null) _outstanding[slot]++;
             AsyncGPUReadback.RequestIntoNativeArray(ref _buffers[slot], Target, 0, TextureFormat.RGBA32, _callbacks[slot]);
+            for (int p = 0; p < 3; p++)
+            {
+                if (_planeTargets[slot, p] == null) continue;
+                NativeArray<byte> buffer = _planeBuffers[slot, p];
+                AsyncGPUReadback.RequestIntoNativeArray(ref buffer, _planeTargets[slot, p], 0,
+                    EnginePlaneFormats.ReadbackFormat(EnginePlaneFormats.GpuPlanes[p]), _planeCallbacks[slot, p]);
+            }
         }
 
         /// <summary>The capture of <paramref name="slot"/> was never rendered (camera off, back buffer): free it.</summary>
@@ -147,8 +212,10 @@ namespace StreamDiffusion.Bridge
         private void OnReadback(int index, AsyncGPUReadbackRequest request)
         {
             if (_generationOf[index] != _generation) return; // requested before a Release
+            if (request.hasError) _failed[index] = true;
+            if (--_outstanding[index] > 0) return; // the colour or a plane of this capture is still in flight
             _busy[index] = false;
-            if (request.hasError || !_buffers[index].IsCreated) return;
+            if (_failed[index] || !_buffers[index].IsCreated) return;
             _onPixels(_buffers[index], _info[index]);
         }
 
@@ -161,6 +228,12 @@ namespace StreamDiffusion.Bridge
             {
                 if (_buffers[i].IsCreated) _buffers[i].Dispose();
                 _busy[i] = false;
+                for (int p = 0; p < 3; p++)
+                {
+                    if (_planeBuffers[i, p].IsCreated) _planeBuffers[i, p].Dispose();
+                    DestroyTexture(_planeTargets[i, p]);
+                    _planeTargets[i, p] = null;
+                }
             }
             DestroyTexture(Target);
             Target = null;

@@ -32,6 +32,11 @@ namespace StreamDiffusion.Bridge
                 HasDepthArray = isArray && frame.NeedsDepth,
                 Viewport = new Rect(0f, 0f, ctx.hdCamera.actualWidth, ctx.hdCamera.actualHeight),
                 HasViewport = true,
+                Planes = PlaneSource.Hdrp,
+                // Motion plane: HDRP's motion vector buffer (rendered when the camera's Frame Settings enable motion
+                // vectors; otherwise it holds zeros). Normals are not offered for HDRP (EnginePlanes.cs).
+                MotionArray = ctx.cameraMotionVectorsBuffer,
+                HasMotionArray = isArray && frame.NeedsMotion,
             };
             if (!isArray && frame.NeedsDepth)
             {

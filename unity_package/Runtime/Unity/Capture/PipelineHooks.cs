@@ -85,11 +85,18 @@ namespace StreamDiffusion.Bridge
             if (_builtin != null) _builtin.Record(frame);
         }
 
-        /// <summary>Built-in only: makes the camera render _CameraDepthTexture while reprojection needs it (URP asks
-        /// per pass with ConfigureInput, HDRP always has depth).</summary>
-        public void RequireDepth(bool required)
+        /// <summary>Built-in only: makes the camera render _CameraDepthTexture (reprojection, depth plane),
+        /// _CameraDepthNormalsTexture (normals plane) and _CameraMotionVectorsTexture (motion plane) while they are
+        /// needed (URP asks per pass with ConfigureInput; HDRP renders depth always and motion vectors when its frame
+        /// settings enable them).</summary>
+        public void RequireModes(bool depth, bool normals, bool motion)
         {
-            if (_builtin != null) _builtin.RequireDepth(required);
+            if (_builtin == null) return;
+            DepthTextureMode modes = DepthTextureMode.None;
+            if (depth) modes |= DepthTextureMode.Depth;
+            if (normals) modes |= DepthTextureMode.DepthNormals;
+            if (motion) modes |= DepthTextureMode.MotionVectors | DepthTextureMode.Depth;
+            _builtin.RequireModes(modes);
         }
 
 #if SDBRIDGE_URP

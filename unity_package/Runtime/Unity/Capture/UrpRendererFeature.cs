@@ -66,6 +66,11 @@ namespace StreamDiffusion.Bridge
             frame.EnqueuedFrame = Time.frameCount;
             ScriptableRenderPassInput input = ScriptableRenderPassInput.None;
             if (frame.NeedsDepth) input |= ScriptableRenderPassInput.Depth;
+            // Engine planes (EnginePlanes.cs): URP renders _CameraNormalsTexture (world space) and _MotionVectorTexture
+            // for a pass that asks for them ("setting this input flag forces the URP renderer to inject the motion
+            // vector render pass", URP manual, Sample motion vectors in a shader).
+            if (frame.NeedsNormals) input |= ScriptableRenderPassInput.Normal;
+            if (frame.NeedsMotion) input |= ScriptableRenderPassInput.Motion;
             // URP 14 (UniversalRenderer.Setup): a pass that declares Color input makes the camera render into an
             // intermediate colour texture ("createColorTexture |= renderPassInputs.requiresColorTexture"); it also
             // schedules URP's opaque-texture copy, so it is declared only after a frame went to the back buffer.
@@ -92,6 +97,7 @@ namespace StreamDiffusion.Bridge
                 Color = color,
                 ColorIsBackBuffer = color.nameID == (RenderTargetIdentifier)BuiltinRenderTextureType.CameraTarget,
                 UvScale = Vector4.one,
+                Planes = PlaneSource.Urp,
             };
             CommandBuffer cmd = CommandBufferPool.Get(Name);
             frame.PrepareForRender();
@@ -117,6 +123,10 @@ namespace StreamDiffusion.Bridge
             internal TextureHandle Color;
             internal TextureHandle Depth;
             internal bool HasDepth;
+            internal TextureHandle Normals;
+            internal bool HasNormals;
+            internal TextureHandle Motion;
+            internal bool HasMotion;
         }
 
         /// <inheritdoc />
@@ -146,6 +156,19 @@ namespace StreamDiffusion.Bridge
                     data.Depth = resources.cameraDepthTexture;
                     builder.UseTexture(data.Depth, AccessFlags.Read);
                 }
+                // Engine planes: URP 17's normals and motion vector textures, declared as reads of this pass.
+                data.HasNormals = frame.NeedsNormals && resources.cameraNormalsTexture.IsValid();
+                if (data.HasNormals)
+                {
+                    data.Normals = resources.cameraNormalsTexture;
+                    builder.UseTexture(data.Normals, AccessFlags.Read);
+                }
+                data.HasMotion = frame.NeedsMotion && resources.motionVectorColor.IsValid();
+                if (data.HasMotion)
+                {
+                    data.Motion = resources.motionVectorColor;
+                    builder.UseTexture(data.Motion, AccessFlags.Read);
+                }
                 builder.AllowPassCulling(false);
                 builder.AllowGlobalStateModification(true);
                 builder.SetRenderFunc((PassData d, UnsafeGraphContext context) => ExecuteGraph(d, context));
@@ -156,7 +179,9 @@ namespace StreamDiffusion.Bridge
         {
             CommandBuffer cmd = CommandBufferHelpers.GetNativeCommandBuffer(context.cmd);
             if (data.HasDepth) cmd.SetGlobalTexture(BridgeFrame.Ids.CameraDepth, data.Depth);
-            var targets = new SrpTargets { Color = data.Color, UvScale = Vector4.one };
+            if (data.HasNormals) cmd.SetGlobalTexture(BridgeFrame.Ids.UrpNormals, data.Normals);
+            if (data.HasMotion) cmd.SetGlobalTexture(BridgeFrame.Ids.UrpMotion, data.Motion);
+            var targets = new SrpTargets { Color = data.Color, UvScale = Vector4.one, Planes = PlaneSource.Urp };
             data.Frame.PrepareForRender();
             BridgeDraws.RecordProcedural(cmd, data.Frame, targets);
         }

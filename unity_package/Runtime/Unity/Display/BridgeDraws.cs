@@ -1,6 +1,7 @@
 // The draws every render-pipeline hook records, in one place: capture (camera colour -> server-size texture with
 // the scale policy), depth copy (current depth -> the depth ring slot, for reprojection), composite (result over the
-// live frame with opacity, reprojected when possible). Shader: Runtime/Shaders/Resources/StreamDiffusionBridge.shader.
+// live frame with opacity, reprojected when possible), engine planes (depth, normals, motion -> the ring slot's plane
+// textures, Runtime/Shaders/Resources/StreamDiffusionPlanes.shader). Shader: Runtime/Shaders/Resources/StreamDiffusionBridge.shader.
 // NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API);
 // written for Unity 2022.3 LTS and Unity 6.
 using UnityEngine;
@@ -8,6 +9,14 @@ using UnityEngine.Rendering;
 
 namespace StreamDiffusion.Bridge
 {
+    /// <summary>Which pipeline's buffers the plane passes read.</summary>
+    internal enum PlaneSource
+    {
+        Builtin,
+        Urp,
+        Hdrp,
+    }
+
     /// <summary>Where an SRP hook finds the camera's buffers.</summary>
     internal struct SrpTargets
     {
@@ -25,6 +34,11 @@ namespace StreamDiffusion.Bridge
         /// <summary>HDRP only: the camera's viewport inside its (possibly larger) buffers.</summary>
         public Rect Viewport;
         public bool HasViewport;
+        /// <summary>The pipeline whose buffers the plane passes read (normals and motion differ).</summary>
+        public PlaneSource Planes;
+        /// <summary>HDRP only: the motion vector buffer (CustomPassContext.cameraMotionVectorsBuffer).</summary>
+        public RenderTargetIdentifier MotionArray;
+        public bool HasMotionArray;
     }
 
     /// <summary>Records the bridge's draws into a CommandBuffer.</summary>
@@ -36,6 +50,13 @@ namespace StreamDiffusion.Bridge
         public const int CaptureBlit = 3;
         public const int DepthBlit = 4;
         public const int CompositeBlit = 5;
+        // Hidden/StreamDiffusion/Planes
+        public const int DepthPlanePass = 0;
+        public const int NormalsBuiltinPass = 1;
+        public const int NormalsWorldPass = 2;
+        public const int MotionBuiltinPass = 3;
+        public const int MotionUrpPass = 4;
+        public const int MotionHdrpPass = 5;
 
         /// <summary>URP / HDRP: full-screen triangles drawn with DrawProcedural. Call after frame.PrepareForRender().
         /// Returns false (and draws nothing) when the colour buffer cannot be sampled (the back buffer).</summary>
@@ -60,6 +81,7 @@ namespace StreamDiffusion.Bridge
                     cmd.SetRenderTarget(frame.DepthTarget);
                     cmd.DrawProcedural(Matrix4x4.identity, material, DepthProcedural, MeshTopology.Triangles, 3, 1);
                 }
+                RecordPlanes(cmd, frame, targets.Planes, targets.IsArray, targets);
                 frame.MarkCaptureRecorded();
             }
             if (frame.CompositeEnabled && frame.Result != null)
@@ -87,12 +109,55 @@ namespace StreamDiffusion.Bridge
                 {
                     cmd.Blit(BuiltinRenderTextureType.Depth, frame.DepthTarget, material, DepthBlit);
                 }
+                cmd.SetGlobalFloat(BridgeFrame.Ids.FlipY, GpuConventions.FlipY(false));
+                RecordPlanes(cmd, frame, PlaneSource.Builtin, false, default(SrpTargets));
                 frame.MarkCaptureRecorded();
             }
             if (frame.CompositeEnabled && frame.Result != null)
             {
                 cmd.Blit(frame.Result, BuiltinRenderTextureType.CameraTarget, material, CompositeBlit);
             }
+        }
+
+        /// <summary>Draws the requested engine planes into their plane textures (after the capture set the mapping
+        /// constants and _SDFlipY). A plane its pipeline cannot give (HDRP normals; HDRP depth without texture
+        /// arrays) keeps its texture's previous contents and is not sent (the component drops it).</summary>
+        private static void RecordPlanes(CommandBuffer cmd, BridgeFrame frame, PlaneSource source, bool isArray, SrpTargets targets)
+        {
+            Material m = frame.PlaneMaterial;
+            if (m == null || frame.PlanesRequested == EnginePlanes.None) return;
+            cmd.SetGlobalFloat(BridgeFrame.Ids.FarDepth, SystemInfo.usesReversedZBuffer ? 0f : 1f);
+            cmd.SetGlobalMatrix(BridgeFrame.Ids.WorldToView, frame.Camera.worldToCameraMatrix);
+            if (isArray) m.EnableKeyword(BridgeFrame.SourceArrayKeyword);
+            else m.DisableKeyword(BridgeFrame.SourceArrayKeyword);
+            if (frame.DepthPlaneTarget != null && (source != PlaneSource.Hdrp || targets.HasDepthArray))
+            {
+                Draw(cmd, frame.DepthPlaneTarget, m, DepthPlanePass);
+            }
+            if (frame.NormalsPlaneTarget != null && source != PlaneSource.Hdrp)
+            {
+                Draw(cmd, frame.NormalsPlaneTarget, m, source == PlaneSource.Builtin ? NormalsBuiltinPass : NormalsWorldPass);
+            }
+            if (frame.MotionPlaneTarget != null && (source != PlaneSource.Hdrp || targets.HasMotionArray))
+            {
+                int pass = MotionUrpPass;
+                if (source == PlaneSource.Builtin)
+                {
+                    pass = MotionBuiltinPass; // _CameraMotionVectorsTexture: a global of the Built-in pipeline
+                }
+                else if (source == PlaneSource.Hdrp)
+                {
+                    cmd.SetGlobalTexture(BridgeFrame.Ids.MotionArray, targets.MotionArray);
+                    pass = MotionHdrpPass;
+                }
+                Draw(cmd, frame.MotionPlaneTarget, m, pass);
+            }
+        }
+
+        private static void Draw(CommandBuffer cmd, RenderTexture target, Material material, int pass)
+        {
+            cmd.SetRenderTarget(target);
+            cmd.DrawProcedural(Matrix4x4.identity, material, pass, MeshTopology.Triangles, 3, 1);
         }
     }
 }

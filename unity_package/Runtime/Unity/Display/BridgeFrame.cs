@@ -36,6 +36,14 @@ namespace StreamDiffusion.Bridge
         public RenderTexture DepthTarget;
         public CaptureMapping Mapping;
 
+        /// <summary>The GPU planes to draw with this capture (EnginePlanes.cs) and their textures (ring slot).</summary>
+        public EnginePlanes PlanesRequested;
+        public RenderTexture DepthPlaneTarget;
+        public RenderTexture NormalsPlaneTarget;
+        public RenderTexture MotionPlaneTarget;
+        /// <summary>Hidden/StreamDiffusion/Planes (null: planes are not drawn).</summary>
+        public Material PlaneMaterial;
+
         /// <summary>Set by a hook when it recorded the capture; the component reads it back next frame.</summary>
         public bool CaptureRecorded;
         /// <summary>The GPU view-projection the recorded capture was rendered with.</summary>
@@ -62,8 +70,18 @@ namespace StreamDiffusion.Bridge
         /// <summary>True when this frame reads the current depth (depth copy for a capture, or reprojection).</summary>
         public bool NeedsDepth
         {
-            get { return (CaptureRequested && DepthTarget != null) || (CompositeEnabled && ResultDepth != null && ResultViewProjection != null); }
+            get
+            {
+                return (CaptureRequested && (DepthTarget != null || DepthPlaneTarget != null)) ||
+                       (CompositeEnabled && ResultDepth != null && ResultViewProjection != null);
+            }
         }
+
+        /// <summary>True when this frame's capture draws the normals plane.</summary>
+        public bool NeedsNormals { get { return CaptureRequested && NormalsPlaneTarget != null && PlaneMaterial != null; } }
+
+        /// <summary>True when this frame's capture draws the motion plane.</summary>
+        public bool NeedsMotion { get { return CaptureRequested && MotionPlaneTarget != null && PlaneMaterial != null; } }
 
         /// <summary>Whether the composite this frame reprojects (decided in PrepareForRender).</summary>
         public bool Reprojecting { get; private set; }
@@ -193,6 +211,11 @@ namespace StreamDiffusion.Bridge
             public static readonly int DepthToNdc = Shader.PropertyToID("_SDDepthToNdc");
             public static readonly int DepthTolerance = Shader.PropertyToID("_SDDepthTolerance");
             public static readonly int Orthographic = Shader.PropertyToID("_SDOrthographic");
+            public static readonly int FarDepth = Shader.PropertyToID("_SDFarDepth");
+            public static readonly int WorldToView = Shader.PropertyToID("_SDWorldToView");
+            public static readonly int MotionArray = Shader.PropertyToID("_SDMotionArray");
+            public static readonly int UrpNormals = Shader.PropertyToID("_CameraNormalsTexture");
+            public static readonly int UrpMotion = Shader.PropertyToID("_MotionVectorTexture");
         }
     }
 }

@@ -1,0 +1,179 @@
+// StreamDiffusion Bridge: the engine planes (device depth, view-space normals, motion vectors) drawn into the
+// capture-size plane textures with the same scale policy as the colour capture (Runtime/Unity/Capture/EnginePlanes.cs
+// states the wire conventions). Drawn with CommandBuffer.DrawProcedural (3 vertices, full-screen triangle) in every
+// pipeline, after the bridge's capture pass set the mapping constants (_SDSourceFromTarget, _SDTargetRect).
+// NOT COMPILED OR RUN HERE: there is no Unity editor on the build machines (glslang compiles every pass and variant:
+// .ci/steps/unity_shaders.sh). It includes no pipeline headers, so the same file compiles in Built-in, URP and HDRP.
+// Sources (global textures the pipelines set):
+//   depth    _CameraDepthTexture (Built-in, URP), _SDCurrentDepthArray (HDRP, bound by the custom pass)
+//   normals  _CameraDepthNormalsTexture (Built-in: view-space normal, stereographic 8-bit encoding, Unity's
+//            EncodeViewNormalStereo), _CameraNormalsTexture (URP: world-space normals, turned into view space with
+//            _SDWorldToView, the camera's worldToCameraMatrix)
+//   motion   _CameraMotionVectorsTexture (Built-in), _MotionVectorTexture (URP): current uv - previous uv;
+//            _SDMotionArray (HDRP, the custom pass's motion vector buffer): current NDC - previous NDC, half of it in uv
+Shader "Hidden/StreamDiffusion/Planes"
+{
+    SubShader
+    {
+        Tags { "RenderType" = "Opaque" }
+        ZWrite Off ZTest Always Cull Off
+
+        HLSLINCLUDE
+        #pragma target 4.5
+
+        Texture2D _CameraDepthTexture;
+        Texture2DArray _SDCurrentDepthArray;
+        Texture2D _CameraDepthNormalsTexture;
+        Texture2D _CameraNormalsTexture;
+        Texture2D _CameraMotionVectorsTexture;
+        Texture2D _MotionVectorTexture;
+        Texture2DArray _SDMotionArray;
+        SamplerState sdbridge_point_clamp_sampler;
+
+        float _SDFlipY;                     // 1: flip the procedural triangle (Direct3D-like API drawing into a texture)
+        float4 _SDSourceUvScale;            // xy: RTHandle scale of the camera buffers (1 outside HDRP)
+        float4 _SDSourceFromTarget;         // xy scale, zw bias (top-down uv): capture uv -> camera uv
+        float4 _SDTargetRect;               // u0 v0 u1 v1 (top-down uv) the camera frame covers in the capture
+        float _SDFarDepth;                  // device depth of the far plane (0 with reversed Z, else 1): Fit's bars
+        float4x4 _SDWorldToView;            // Camera.worldToCameraMatrix (URP normals)
+
+        struct Varyings
+        {
+            float4 positionCS : SV_POSITION;
+            float2 uv : TEXCOORD0;
+        };
+
+        Varyings VertProcedural(uint id : SV_VertexID)
+        {
+            Varyings o;
+            float2 uv = float2((id << 1) & 2, id & 2);
+            o.positionCS = float4(uv * 2.0 - 1.0, 0.0, 1.0);
+            if (_SDFlipY > 0.5) o.positionCS.y = -o.positionCS.y;
+            o.uv = uv;
+            return o;
+        }
+
+        float2 TopDown(float2 uv) { return float2(uv.x, 1.0 - uv.y); }
+
+        // The camera uv (Unity's, v up) the capture pixel at `targetUv` shows; false in Fit's bars.
+        bool CameraUv(float2 targetUv, out float2 cameraUv)
+        {
+            float2 t = TopDown(targetUv);
+            cameraUv = TopDown(t * _SDSourceFromTarget.xy + _SDSourceFromTarget.zw) * _SDSourceUvScale.xy;
+            return all(t >= _SDTargetRect.xy) && all(t <= _SDTargetRect.zw);
+        }
+
+        float4 Sample2D(Texture2D t, float2 uv) { return t.SampleLevel(sdbridge_point_clamp_sampler, uv, 0); }
+        float4 SampleArray(Texture2DArray t, float2 uv) { return t.SampleLevel(sdbridge_point_clamp_sampler, float3(uv, 0), 0); }
+
+        // Camera uv motion -> capture uv motion (the mapping scales uv by 1 / scale), negated to point to the
+        // previous frame; v up in both.
+        float4 MotionToPrevious(float2 cameraUvMotion)
+        {
+            return float4(-cameraUvMotion / (_SDSourceFromTarget.xy * _SDSourceUvScale.xy), 0, 0);
+        }
+
+        // Unity's DecodeViewNormalStereo (UnityCG.cginc) of _CameraDepthNormalsTexture's .xy.
+        float3 DecodeViewNormalStereo(float4 enc4)
+        {
+            const float kScale = 1.7777;
+            float3 nn = enc4.xyz * float3(2.0 * kScale, 2.0 * kScale, 0.0) + float3(-kScale, -kScale, 1.0);
+            float g = 2.0 / dot(nn.xyz, nn.xyz);
+            return float3(g * nn.xy, g - 1.0);
+        }
+        ENDHLSL
+
+        Pass // 0: device depth
+        {
+            Name "DepthPlane"
+            HLSLPROGRAM
+            #pragma vertex VertProcedural
+            #pragma fragment Frag
+            #pragma multi_compile_local _ SDBRIDGE_SOURCE_ARRAY
+            float4 Frag(Varyings i) : SV_Target
+            {
+                float2 uv;
+                if (!CameraUv(i.uv, uv)) return _SDFarDepth.xxxx;
+                #if defined(SDBRIDGE_SOURCE_ARRAY)
+                return SampleArray(_SDCurrentDepthArray, uv).rrrr;
+                #else
+                return Sample2D(_CameraDepthTexture, uv).rrrr;
+                #endif
+            }
+            ENDHLSL
+        }
+        Pass // 1: view-space normals from the Built-in depth-normals texture
+        {
+            Name "NormalsBuiltin"
+            HLSLPROGRAM
+            #pragma vertex VertProcedural
+            #pragma fragment Frag
+            float4 Frag(Varyings i) : SV_Target
+            {
+                float2 uv;
+                if (!CameraUv(i.uv, uv)) return float4(0, 0, 0, 0);
+                return float4(normalize(DecodeViewNormalStereo(Sample2D(_CameraDepthNormalsTexture, uv))), 0);
+            }
+            ENDHLSL
+        }
+        Pass // 2: view-space normals from URP's world-space normals texture
+        {
+            Name "NormalsWorld"
+            HLSLPROGRAM
+            #pragma vertex VertProcedural
+            #pragma fragment Frag
+            float4 Frag(Varyings i) : SV_Target
+            {
+                float2 uv;
+                if (!CameraUv(i.uv, uv)) return float4(0, 0, 0, 0);
+                float3 world = Sample2D(_CameraNormalsTexture, uv).xyz;
+                if (dot(world, world) < 1e-6) return float4(0, 0, 0, 0);   // sky: no surface
+                return float4(normalize(mul((float3x3)_SDWorldToView, world)), 0);
+            }
+            ENDHLSL
+        }
+        Pass // 3: motion vectors (Built-in)
+        {
+            Name "MotionBuiltin"
+            HLSLPROGRAM
+            #pragma vertex VertProcedural
+            #pragma fragment Frag
+            float4 Frag(Varyings i) : SV_Target
+            {
+                float2 uv;
+                if (!CameraUv(i.uv, uv)) return float4(0, 0, 0, 0);
+                return MotionToPrevious(Sample2D(_CameraMotionVectorsTexture, uv).xy);
+            }
+            ENDHLSL
+        }
+        Pass // 4: motion vectors (URP)
+        {
+            Name "MotionUrp"
+            HLSLPROGRAM
+            #pragma vertex VertProcedural
+            #pragma fragment Frag
+            float4 Frag(Varyings i) : SV_Target
+            {
+                float2 uv;
+                if (!CameraUv(i.uv, uv)) return float4(0, 0, 0, 0);
+                return MotionToPrevious(Sample2D(_MotionVectorTexture, uv).xy);
+            }
+            ENDHLSL
+        }
+        Pass // 5: motion vectors (HDRP: NDC deltas)
+        {
+            Name "MotionHdrp"
+            HLSLPROGRAM
+            #pragma vertex VertProcedural
+            #pragma fragment Frag
+            float4 Frag(Varyings i) : SV_Target
+            {
+                float2 uv;
+                if (!CameraUv(i.uv, uv)) return float4(0, 0, 0, 0);
+                return MotionToPrevious(SampleArray(_SDMotionArray, uv).xy * 0.5);
+            }
+            ENDHLSL
+        }
+    }
+    Fallback Off
+}
