@@ -37,10 +37,22 @@ namespace StreamDiffusion.Bridge.Core.Client
         /// <summary>Reconnect automatically (new socket, new Hello) when the connection or session is lost.</summary>
         public bool AutoReconnect = true;
 
-        /// <summary>First delay before a reconnect attempt; doubles up to ReconnectMaxDelayMs. The 1 s cap keeps
-        /// the new handshake within about 1 s of a restarted server being ready (Tests/Core/ReliabilityTests).</summary>
-        public int ReconnectDelayMs = 200;
+        /// <summary>Reconnect tries (a lost session, no Welcome, a full or draining replica's SessionLimit refusal, a
+        /// ServerShutdown notice) wait with exponential backoff and full jitter, as the Python client's
+        /// client_retry.Backoff (base 50 ms, cap 1 s): the n-th delay is drawn uniformly in
+        /// [0, min(ReconnectMaxDelayMs, ReconnectDelayMs * 2^n)], so the clients of one replica do not all come back at
+        /// once and a balancer spreads them. The 1 s cap keeps the new handshake within about 1 s of a restarted server
+        /// being ready (Tests/Core/ReliabilityTests).</summary>
+        public int ReconnectDelayMs = 50;
         public int ReconnectMaxDelayMs = 1000;
+
+        /// <summary>Give up after this long of failed tries in a row: the client goes Failed (LastFailure names this
+        /// option and the last cause) until Reconnect() tries again. 0 = keep trying (a game's server may come back
+        /// later).</summary>
+        public int ReconnectWindowMs = 0;
+
+        /// <summary>Test-only: the jitter's random source (null: a new System.Random per client).</summary>
+        internal System.Random ReconnectJitter;
 
         /// <summary>With frames in flight, no Result or Credit for this long means the server is gone or stuck
         /// (covers dead peers libzmq hides and a pipeline stalled by unreadable results): a new session starts.</summary>

@@ -15,7 +15,8 @@ namespace StreamDiffusion.Bridge.Core.Client
         Connected = 2,
         /// <summary>Connection or session lost; waiting before the next attempt.</summary>
         Reconnecting = 3,
-        /// <summary>Refused for good (e.g. protocol major mismatch); see LastFailure. No retries.</summary>
+        /// <summary>Refused for good (e.g. protocol major mismatch: no retries), or no session within
+        /// BridgeClientOptions.ReconnectWindowMs (Reconnect() tries again); see LastFailure.</summary>
         Failed = 4,
         /// <summary>Disposed.</summary>
         Closed = 5,

@@ -1,8 +1,9 @@
 // BridgeClient's background I/O thread: the only owner of the transport and the codec. It opens a session
 // (new socket, Hello/Welcome), then pumps: queued control messages first (in order), the pending frame while a
 // credit is held, a Ping when nothing was sent for a heartbeat interval, and the messages that arrived. A lost
-// connection or session ends the session; the loop retries with a growing delay (a new Hello, and the session
-// state replayed from SessionState), and stops for good on a protocol-major mismatch.
+// connection or session (or a draining replica's ServerShutdown notice) ends the session; the loop retries after
+// delays with backoff and jitter (ReconnectBackoff; a new Hello, and the session state replayed from SessionState),
+// gives up after ReconnectWindowMs until Reconnect(), and stops for good on a protocol-major mismatch.
 // Compiled and tested here with mono's mcs (C# 7.2).
 using System;
 using System.Diagnostics;
@@ -36,6 +37,8 @@ namespace StreamDiffusion.Bridge.Core.Client
         private long _allocBaseline;
         private bool _everConnected;
         private string _lastRefusal;
+        private readonly ReconnectBackoff _backoff;
+        private long _failingSince = -1;  // Stopwatch ticks of the first failed try since the last session; -1: none
 
         internal ClientIoLoop(BridgeClientOptions options, SessionState session, FrameSlots frames, ConnectionMonitor monitor)
         {
@@ -45,6 +48,9 @@ namespace StreamDiffusion.Bridge.Core.Client
             _monitor = monitor;
             _inbound = new InboundHandler(session, frames, _credits, monitor, _codec);
             _handshake = new ClientHandshake(options, _codec, _message, () => _stopping);
+            // Seeded per client (not by the clock: clients started in the same tick must still draw apart).
+            _backoff = new ReconnectBackoff(options.ReconnectDelayMs, options.ReconnectMaxDelayMs,
+                options.ReconnectJitter ?? new Random(Guid.NewGuid().GetHashCode()));
         }
 
         /// <summary>True once RequestStop was called.</summary>
@@ -66,10 +72,9 @@ namespace StreamDiffusion.Bridge.Core.Client
         /// <summary>Thread entry.</summary>
         internal void Run()
         {
-            int delay = _options.ReconnectDelayMs;
             while (!_stopping)
             {
-                if (_transport == null && !TryOpenSession(ref delay)) return;
+                if (_transport == null && !TryOpenSession()) return;
                 if (_transport == null) continue;
                 try
                 {
@@ -79,6 +84,8 @@ namespace StreamDiffusion.Bridge.Core.Client
                 {
                     // TransportException/ProtocolException end the session; any other exception is a bug, but the
                     // I/O thread must survive it: report it and start over with a new connection.
+                    if (_inbound.MoveRequested) SayBye("reconnect");  // a draining replica frees the session at once
+                    _inbound.MoveRequested = false;
                     LoseSession(e is BridgeException ? e.Message : "internal error: " + e, e);
                     if (!_options.AutoReconnect)
                     {
@@ -90,14 +97,16 @@ namespace StreamDiffusion.Bridge.Core.Client
             SayByeAndClose();
         }
 
-        // One connection attempt. False when the loop must end (failed for good, or stopping after a failure);
-        // on a retryable failure it waits `delay` (doubled for next time) and returns true with no transport.
-        private bool TryOpenSession(ref int delay)
+        // One connection attempt. False when the loop must end (failed for good, or stopping after a failure); on a
+        // retryable failure it waits the backoff's next delay (ReconnectBackoff) and returns true with no transport.
+        // Past ReconnectWindowMs of failed tries the client is Failed until Reconnect() (or Dispose).
+        private bool TryOpenSession()
         {
             try
             {
                 OpenSession();
-                delay = _options.ReconnectDelayMs;
+                _backoff.Reset();
+                _failingSince = -1;
                 return true;
             }
             catch (VersionMismatchException e)
@@ -120,15 +129,37 @@ namespace StreamDiffusion.Bridge.Core.Client
                     Fail(e);
                     return false;
                 }
-                lock (_s.Lock)
-                {
-                    _s.LastFailure = e;
-                    _s.SetStateLocked(_everConnected ? ClientState.Reconnecting : ClientState.Connecting);
-                }
-                _stopEvent.WaitOne(delay);
-                delay = Math.Min(delay * 2, _options.ReconnectMaxDelayMs);
-                return true;
+                return WaitBeforeNextTry(e);
             }
+        }
+
+        // After a failed try: wait the next delay, or, past the window, stay Failed until Reconnect(). False: stopping.
+        private bool WaitBeforeNextTry(Exception e)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (_failingSince < 0) _failingSince = now;
+            int delay = _backoff.NextDelayMs();
+            int window = _options.ReconnectWindowMs;
+            if (window > 0 && ClientClock.TicksToMs(now - _failingSince) + delay >= window)
+            {
+                Fail(new TransportException(
+                    "no session with " + _options.Endpoint + " after " + _backoff.Tries + " tries in " + window +
+                    " ms (ReconnectWindowMs): stopped trying; the last try failed with: " + e.Message + ". Call " +
+                    "Reconnect() to try again, start the server (or more replicas behind the balancer), or set " +
+                    "ReconnectWindowMs = 0 to keep trying", e));
+                var wakeUps = new WaitHandle[] { _stopEvent, _s.Wake };
+                while (!_stopping && !_s.TakeReconnectRequest()) WaitHandle.WaitAny(wakeUps, 200);
+                _backoff.Reset();
+                _failingSince = -1;
+                return !_stopping;
+            }
+            lock (_s.Lock)
+            {
+                _s.LastFailure = e;
+                _s.SetStateLocked(_everConnected ? ClientState.Reconnecting : ClientState.Connecting);
+            }
+            _stopEvent.WaitOne(delay);
+            return true;
         }
 
         private void OpenSession()
@@ -336,18 +367,21 @@ namespace StreamDiffusion.Bridge.Core.Client
         // Stopping: say Bye if we can, then close.
         private void SayByeAndClose()
         {
-            if (_transport != null && _transport.IsConnected)
-            {
-                try
-                {
-                    _transport.Send(_codec.Encode(new ByeMessage { Reason = "client closing" }));
-                }
-                catch (BridgeException)
-                {
-                    // the server is gone already
-                }
-            }
+            SayBye("client closing");
             CloseTransport();
+        }
+
+        private void SayBye(string reason)
+        {
+            if (_transport == null || !_transport.IsConnected) return;
+            try
+            {
+                _transport.Send(_codec.Encode(new ByeMessage { Reason = reason }));
+            }
+            catch (BridgeException)
+            {
+                // the server is gone already
+            }
         }
 
         private void LoseSession(string reason, Exception e)

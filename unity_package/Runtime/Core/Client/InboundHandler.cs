@@ -1,6 +1,7 @@
 // What BridgeClient's I/O thread does with each message from the server during a session: Results go to the
 // result slots (returning their credit), Credits to the credit window, Errors / Notices / Stats become events,
-// Bye and "session is gone" errors end the session (a TransportException the I/O loop turns into a reconnect).
+// Bye, "session is gone" errors and a ServerShutdown notice (a draining replica) end the session (a
+// TransportException the I/O loop turns into a reconnect).
 // A malformed message is dropped, counted and reported; it never ends the session.
 // Compiled and tested here with mono's mcs (C# 7.2).
 using sdbridge.protocol;
@@ -28,6 +29,9 @@ namespace StreamDiffusion.Bridge.Core.Client
             _monitor = monitor;
             _codec = codec;
         }
+
+        /// <summary>Set when a ServerShutdown notice ended the session: the I/O loop says Bye before it reconnects.</summary>
+        internal bool MoveRequested;
 
         /// <summary>Handles one received message. Throws TransportException when the server ended the session.</summary>
         internal void Handle(MultipartMessage message)
@@ -139,6 +143,14 @@ namespace StreamDiffusion.Bridge.Core.Client
             if (notice != null)
             {
                 _s.PushEvent(new ClientEvent { Kind = ClientEventKind.Notice, Notice = notice, Message = notice.Message });
+                if (notice.Kind == NoticeKind.ServerShutdown)
+                {
+                    // A draining replica: say Bye (it frees the session at once) and move, as after a lost session.
+                    MoveRequested = true;
+                    throw new TransportException("the server is shutting down (" + notice.Message + "); reconnecting " +
+                                                 "(behind a balancer, to another replica) and replaying the prompt, " +
+                                                 "params and state");
+                }
                 return;
             }
             var stats = decoded as StatsMessage;

@@ -1,0 +1,53 @@
+// Reconnect delays of BridgeClient's I/O thread: exponential backoff with full jitter, the policy of the Python
+// client (python_server/sdbridge/transport/client_retry.py, class Backoff) and of the C++ core (client_retry.h). The
+// n-th delay after a failed try is drawn uniformly in [0, min(cap, base * 2^n)], so the clients of a dead, full or
+// draining replica do not all come back at the same instant and a balancer spreads them over the other replicas; a
+// session that opens starts the delays again from base. BridgeClientOptions.ReconnectDelayMs is base and
+// ReconnectMaxDelayMs is cap (50 ms and 1 s, Backoff's base_s and cap_s); ReconnectWindowMs bounds the tries.
+// Compiled and tested here with mono's mcs (C# 7.2).
+using System;
+
+namespace StreamDiffusion.Bridge.Core.Client
+{
+    /// <summary>Delays between reconnect tries (I/O thread only; not thread-safe).</summary>
+    internal sealed class ReconnectBackoff
+    {
+        private readonly int _baseMs;
+        private readonly int _capMs;
+        private readonly Random _random;
+
+        /// <summary>Delays drawn since the last Reset.</summary>
+        internal int Tries { get; private set; }
+
+        internal ReconnectBackoff(int baseMs, int capMs, Random random)
+        {
+            _baseMs = Math.Max(0, baseMs);
+            _capMs = Math.Max(0, capMs);
+            _random = random ?? new Random();
+        }
+
+        /// <summary>The ceiling the next NextDelayMs draws below: min(cap, base * 2^tries).</summary>
+        internal int CeilingMs
+        {
+            get
+            {
+                long scaled = (long)_baseMs << Math.Min(Tries, 30);  // 2^30 * base is past any cap
+                return (int)Math.Min(scaled, _capMs);
+            }
+        }
+
+        /// <summary>The delay before the next try (and count this one): uniform in [0, CeilingMs].</summary>
+        internal int NextDelayMs()
+        {
+            int ceiling = CeilingMs;
+            Tries++;
+            return ceiling <= 0 ? 0 : _random.Next(ceiling + 1);
+        }
+
+        /// <summary>Start again from base (after a session opened).</summary>
+        internal void Reset()
+        {
+            Tries = 0;
+        }
+    }
+}

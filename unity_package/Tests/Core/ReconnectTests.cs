@@ -1,0 +1,138 @@
+// Reconnect tries with backoff and jitter (Client/ReconnectBackoff.cs, the Python client's client_retry.Backoff): the
+// delays on their own; full replicas then a free one, and a draining replica's ServerShutdown notice, with the prompt,
+// params and state replayed (Tests~/Tools/busy_replica.py plays the replicas behind a balancer); the window that
+// bounds the tries; and the real Python server with --max-sessions 1 (full while another client holds it, then free).
+// Compiled and run here with mono + NUnit 2.6.
+using System;
+using System.Collections.Generic;
+using System.Text.RegularExpressions;
+using NUnit.Framework;
+using sdbridge.protocol;
+using StreamDiffusion.Bridge.Core.Client;
+using StreamDiffusion.Bridge.Core.Protocol;
+
+namespace StreamDiffusion.Bridge.Core.Tests
+{
+    [TestFixture]
+    public class ReconnectTests
+    {
+        [Test]
+        public void BackoffIsExponentialCappedAndJittered()
+        {
+            var backoff = new ReconnectBackoff(50, 1000, new Random(3));
+            int[] ceilings = { 50, 100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000 };
+            var drawn = new HashSet<int>();
+            long sum = 0;
+            foreach (int ceiling in ceilings)
+            {
+                Assert.AreEqual(ceiling, backoff.CeilingMs);
+                int d = backoff.NextDelayMs();
+                Assert.That(d, Is.InRange(0, ceiling));
+                drawn.Add(d);
+                sum += d;
+            }
+            Assert.GreaterOrEqual(drawn.Count, 8, "drawn, not fixed");
+            Assert.Less(sum, 7550L, "full jitter draws below the ceilings");
+            Assert.AreEqual(10, backoff.Tries);
+            backoff.Reset();
+            Assert.AreEqual(50, backoff.CeilingMs);
+            Assert.That(backoff.NextDelayMs(), Is.InRange(0, 50));
+            // The defaults are the Python client's Backoff(base_s=0.05, cap_s=1.0).
+            var defaults = new BridgeClientOptions();
+            Assert.AreEqual(50, defaults.ReconnectDelayMs);
+            Assert.AreEqual(1000, defaults.ReconnectMaxDelayMs);
+        }
+
+        [Test, Timeout(60000)]
+        public void FullReplicasThenAFreeOneAndADrainingReplicaMovesTheSessionWithItsSettings()
+        {
+            TestEnvironment.NeedPythonTools();
+            using (var replicas = ChildProcess.StartTool("busy_replica.py", "--refuse 2 --drain-after-state"))
+            using (var client = new BridgeClient(Options(replicas.Port)))
+            {
+                client.Connect(20000);  // two full replicas first
+                StringAssert.Contains("HELLO 2 REFUSED", replicas.Log);
+                StringAssert.Contains("HELLO 3 WELCOMED 1", replicas.Log);
+                client.SetPrompt("a castle in the fog");
+                client.SetParams(new ParamsMessage { GuidanceScale = 1.5f });
+                client.SetState(KeyValueData.Of("biome", "desert"));
+                // The State is answered with ServerShutdown: Bye, two full replicas again, then a free one.
+                Assert.IsTrue(Wait.Until(() => replicas.Log.Contains("GOT 2 State biome"), 20000), replicas.Log);
+                string log = replicas.Log;
+                StringAssert.Contains("BYE 1 reconnect", log);
+                StringAssert.Contains("HELLO 5 REFUSED", log);
+                StringAssert.Contains("HELLO 6 WELCOMED 2", log);
+                StringAssert.Contains("GOT 2 Prompt 'a castle in the fog'", log);
+                StringAssert.Contains("GOT 2 Params 1.5", log);
+                Assert.AreEqual(ClientState.Connected, client.State);
+                Assert.AreEqual(1L, client.Counters.Reconnects);
+                Assert.AreEqual(2UL, client.Welcome.SessionId);
+            }
+        }
+
+        [Test, Timeout(60000)]
+        public void TheWindowBoundsTheTriesUntilReconnect()
+        {
+            TestEnvironment.NeedPythonTools();
+            using (var replicas = ChildProcess.StartTool("busy_replica.py", "--refuse-all"))
+            {
+                BridgeClientOptions options = Options(replicas.Port);
+                options.ReconnectWindowMs = 400;
+                using (var client = new BridgeClient(options))
+                {
+                    var e = Assert.Throws<TransportException>(() => client.Connect(20000));
+                    StringAssert.Contains("ReconnectWindowMs", e.Message);
+                    StringAssert.Contains("SessionLimit", e.Message);
+                    Assert.AreEqual(ClientState.Failed, client.State);
+                    int tries = Hellos(replicas.Log);
+                    Assert.GreaterOrEqual(tries, 2, "tried again within the window");
+                    // No try after giving up (Hellos arrived above, so one could have)...
+                    Assert.IsFalse(Wait.Until(() => Hellos(replicas.Log) > tries, 700), replicas.Log);
+                    // ...until Reconnect().
+                    client.Reconnect();
+                    Assert.IsTrue(Wait.Until(() => Hellos(replicas.Log) > tries, 10000), replicas.Log);
+                }
+            }
+        }
+
+        [Test, Timeout(180000)]
+        public void RealServerFullThenFreeLetsTheWaitingClientIn()
+        {
+            TestEnvironment.NeedPythonTools();
+            using (var server = new ChildProcess(TestEnvironment.Python,
+                       "-m sdbridge.cli serve --model identity --bind tcp://127.0.0.1:0 --max-sessions 1", 120000))
+            {
+                var holder = new BridgeClient(Options(server.Port));
+                holder.Connect(30000);
+                using (var waiting = new BridgeClient(Options(server.Port)))
+                {
+                    waiting.Start();
+                    Assert.IsTrue(Wait.Until(() => waiting.Status.FailedAttempts >= 2, 30000), "refused and tried again");
+                    var refusal = waiting.LastFailure as ProtocolException;
+                    Assert.IsNotNull(refusal, "the refusal: " + waiting.LastFailure);
+                    Assert.AreEqual((int)ErrorCode.SessionLimit, refusal.Code, refusal.Message);
+                    Assert.AreNotEqual(ClientState.Connected, waiting.State);
+                    holder.Dispose();  // its Bye frees the replica
+                    Assert.IsTrue(holder.WaitForShutdown(5000));
+                    waiting.Connect(30000);
+                    Assert.AreEqual(ClientState.Connected, waiting.State);
+                }
+            }
+        }
+
+        private static BridgeClientOptions Options(int port)
+        {
+            return new BridgeClientOptions
+            {
+                Endpoint = "tcp://127.0.0.1:" + port,
+                HandshakeTimeoutMs = 2000,
+                ClientName = "reconnect-tests",
+            };
+        }
+
+        private static int Hellos(string log)
+        {
+            return Regex.Matches(log, @"^HELLO \d+ ", RegexOptions.Multiline).Count;
+        }
+    }
+}

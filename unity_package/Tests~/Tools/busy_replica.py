@@ -1,0 +1,104 @@
+"""A fake sdbridge server that plays the replicas behind a balancer for the C# reconnect tests (backoff and jitter).
+
+ROUTER on 127.0.0.1 (random port, printed as ``PORT <n>``). Each Hello is one connection the "balancer" sent to
+some replica: the first ``--refuse`` Hellos meet a full replica (Error SessionLimit, session closed, as
+sdbridge.serving.handshake answers), the next one a free replica (a Welcome, built with sdbridge's codec). With
+``--drain-after-state``, the first session's first State message is answered with a ServerShutdown Notice (what a
+draining replica sends, sdbridge.serving.drain); the client must say Bye, and its next Hellos start over: refused
+``--refuse`` times, then welcomed. ``--refuse-all`` refuses every Hello (the reconnect window test).
+Prints one line per event for the test to read: ``HELLO <n> REFUSED``, ``HELLO <n> WELCOMED <session>``,
+``BYE <session> <reason>``, ``GOT <session> <Message type> <detail>``. Exits when stdin closes or after
+--lifetime seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+
+import zmq
+
+from sdbridge.errors import ProtocolError
+from sdbridge.protocol import codec
+from sdbridge.protocol import messages as m
+
+
+def _welcome(hello: m.Hello, session_id: int) -> m.Welcome:
+    return m.Welcome(session_id=session_id, protocol_major=hello.protocol_major, protocol_minor=hello.protocol_minor,
+                     server_version="busy-replica", capabilities=int(m.Capability.CREDITS | m.Capability.NOTICES),
+                     initial_credits=1, max_width=4096, max_height=4096, max_message_bytes=64 << 20,
+                     heartbeat_interval_ms=1000, pixel_formats=(m.PixelFormat.RGBA8,))
+
+
+def _detail(msg: object) -> str:
+    if isinstance(msg, m.Prompt):
+        return repr(msg.text)
+    if isinstance(msg, m.Params):
+        return repr(msg.guidance_scale)
+    if isinstance(msg, m.State):
+        return ",".join(sorted(key for key, _ in msg.entries))
+    return ""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--refuse", type=int, default=2, help="full replicas met before a free one")
+    parser.add_argument("--refuse-all", action="store_true", help="every replica is full")
+    parser.add_argument("--drain-after-state", action="store_true", help="the first session's replica drains")
+    parser.add_argument("--lifetime", type=float, default=60.0)
+    args = parser.parse_args()
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.linger = 0
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    print(f"PORT {port}", flush=True)
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    deadline = time.monotonic() + args.lifetime
+    hellos = refused = 0
+    sessions: dict[bytes, int] = {}
+    drained = False
+    try:
+        while not stop.is_set() and time.monotonic() < deadline:
+            if not sock.poll(100):
+                continue
+            ident, *parts = sock.recv_multipart()
+            try:
+                msg, _pixels = codec.decode_multipart(parts)
+            except ProtocolError as exc:
+                print(f"undecodable client message: {exc}", flush=True)
+                continue
+            if isinstance(msg, m.Hello):
+                hellos += 1
+                if args.refuse_all or refused < args.refuse:
+                    refused += 1
+                    sock.send_multipart([ident, codec.encode(m.ErrorMsg(
+                        code=m.ErrorCode.SESSION_LIMIT, field="limits.max_sessions", session_closed=True,
+                        message="this replica serves 1 sessions already; try again later or another replica"))])
+                    print(f"HELLO {hellos} REFUSED", flush=True)
+                    continue
+                refused = 0  # the next move meets full replicas again
+                sessions[ident] = len(sessions) + 1
+                sock.send_multipart([ident, codec.encode(_welcome(msg, sessions[ident]))])
+                print(f"HELLO {hellos} WELCOMED {sessions[ident]}", flush=True)
+            elif isinstance(msg, m.Ping):
+                sock.send_multipart([ident, codec.encode(m.Pong(nonce=msg.nonce, client_time_us=msg.client_time_us))])
+            elif isinstance(msg, m.Bye):
+                print(f"BYE {sessions.get(ident, 0)} {msg.reason}", flush=True)
+            else:
+                print(f"GOT {sessions.get(ident, 0)} {type(msg).__name__} {_detail(msg)}", flush=True)
+                if isinstance(msg, m.State) and args.drain_after_state and not drained:
+                    drained = True
+                    sock.send_multipart([ident, codec.encode(m.Notice(
+                        kind=m.NoticeKind.SERVER_SHUTDOWN, source="drain",
+                        message="this replica is shutting down within 10 s; reconnect"))])
+    finally:
+        sock.close(linger=0)
+        ctx.term()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
