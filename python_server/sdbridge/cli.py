@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sdbridge.commands.build_engines",
     "sdbridge.commands.keys",
     "sdbridge.commands.replay",
+    "sdbridge.commands.drain",
 )
 
 log = logging.getLogger("sdbridge")

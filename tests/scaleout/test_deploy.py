@@ -60,7 +60,10 @@ def test_deployment_gpu_probes_and_drain() -> None:
     args = container["args"]
     grace = float(args[args.index("--drain-grace") + 1])
     assert pod["terminationGracePeriodSeconds"] > grace  # the drain finishes before the kill
-    assert "kill -TERM 1" in " ".join(container["lifecycle"]["preStop"]["exec"]["command"])
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[:2] == ["sdbridge", "drain"] and "--wait" in pre_stop
+    assert pre_stop[pre_stop.index("--metrics-port") + 1] == args[args.index("--metrics-port") + 1]
+    assert grace < float(pre_stop[pre_stop.index("--timeout") + 1]) < pod["terminationGracePeriodSeconds"]
     assert args[args.index("--device") + 1] == "cuda:0"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert _by_kind("PodDisruptionBudget")["spec"]["maxUnavailable"] == 1

@@ -76,6 +76,9 @@ class ReplicaState(Protocol):
     def draining(self) -> bool:
         """True once the replica was asked to drain."""
 
+    def drain(self, grace_s: float | None = None) -> None:
+        """Start draining for at most `grace_s` seconds (thread-safe): POST /drain calls it."""
+
 
 def frame_counts(session: Session) -> tuple[int, int, int, int]:
     """A session's frames received, results sent, frames dropped (replaced before the worker took them) and
@@ -214,7 +217,7 @@ class MetricsPart:
         from sdbridge.serving.metrics_http import MetricsServer
 
         self.observer.bind(state, model)
-        self.http = MetricsServer(self.config.metrics, self.observer.registry, state.readiness)
+        self.http = MetricsServer(self.config.metrics, self.observer.registry, state.readiness, state.drain)
         self.url = self.http.start()
         return self.url
 
