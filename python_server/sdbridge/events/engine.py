@@ -10,6 +10,10 @@ higher priority wins a conflicting state value, prompt or parameter. Temporary e
 highest-priority active effect's (the most recent on a tie), else the base prompt; parameters are the
 base values overlaid by the active effects in ascending priority. An effect that ends reverts to what
 is left, blending with its `revert` timing.
+
+Style images (the IP-Adapter): a rules file's `[styles]` are sent once at the start (`style_images`); its styles
+are chosen like a parameter (`style_blend`: a rule's `style`, layered like params), and a new blend is reached over
+the rule's `transition` (or an ended effect's `revert`) one frame at a time by `tick` (sdbridge.events.style_fade).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdbridge.events.rules import Condition, Rule, RuleSet, Scalar, Template, Timing
+from sdbridge.events.style_fade import StyleFade
 from sdbridge.params import rules_keys
 
 #: The pipeline parameter keys the engine manages (StreamConfig field names), from the parameter registry.
@@ -93,10 +98,11 @@ class RuleEngine:
                     self.state[name] = var.check(value)
         self._base_prompt: Template = rules.prompt
         self._base_negative: Template = rules.negative
-        self._base_params: dict[str, Any] = {**self._defaults, **dict(rules.params)}
+        self._base_params: dict[str, Any] = {**self._defaults, **dict(rules.params), **_base_style(rules)}
         self._effects: dict[str, _Effect] = {}
         self._seq = itertools.count()
         self._current: _Effective | None = None
+        self._fade: StyleFade | None = None  # a timed style blend in progress
 
     # ------------------------------------------------------------------ inputs
 
@@ -105,7 +111,9 @@ class RuleEngine:
         now = self._effective()
         self._current = now
         values: dict[str, Any] = {"prompt": now.prompt, "negative_prompt": now.negative}
-        values.update({k: v for k, v in now.params.items() if k in dict(self.rules.params)})
+        values.update({k: v for k, v in now.params.items() if k in dict(self.rules.params) or k == "style_blend"})
+        if self.rules.styles is not None:
+            values["style_images"] = self.rules.styles  # set before style_blend chooses among them
         return Outcome(changes=[Change(values, reason="start")])
 
     def on_event(self, name: str, payload: Mapping[str, Scalar], now: float, frame: int) -> Outcome:
@@ -119,6 +127,7 @@ class RuleEngine:
         matched.sort(key=lambda r: (r.priority, r.index))  # highest priority last: it wins conflicts
         prompt_timing: Timing | None = None
         prompt_rule: Rule | None = None
+        style_timing: Timing | None = None
         for rule in matched:
             problem = self._apply_state(rule, payload)
             if problem:
@@ -136,13 +145,16 @@ class RuleEngine:
                     self._base_prompt = rule.prompt
                 if rule.negative is not None:
                     self._base_negative = rule.negative
-                self._base_params.update(dict(rule.params))
+                self._base_params.update(_params(rule))
             if rule.prompt is not None:
                 prompt_timing, prompt_rule = rule.transition, rule
+            if rule.style is not None:
+                style_timing = rule.transition
+        clock = (style_timing, now, frame)
         if prompt_rule is not None:
-            out.changes.extend(self._emit(prompt_timing, f"event {name!r}: rule {prompt_rule.name!r}"))
+            out.changes.extend(self._emit(prompt_timing, f"event {name!r}: rule {prompt_rule.name!r}", clock))
         else:
-            out.changes.extend(self._emit(self.rules.transition, f"event {name!r}"))
+            out.changes.extend(self._emit(self.rules.transition, f"event {name!r}", clock))
         return out
 
     def on_state(self, entries: Mapping[str, Scalar], replace_all: bool = False) -> Outcome:
@@ -174,15 +186,27 @@ class RuleEngine:
         """
         out = Outcome()
         ended = [e for e in self._effects.values() if e.expired(now, frame)]
-        if not ended:
-            return out
-        for effect in ended:
-            del self._effects[effect.rule.layer]
-        ended.sort(key=lambda e: (e.rule.priority, e.seq))
-        timing = next((e.rule.revert for e in reversed(ended) if e.rule.revert is not None), None)
-        names = ", ".join(repr(e.rule.name) for e in ended)
-        out.changes.extend(self._emit(timing, f"effect ended: {names}"))
+        if ended:
+            for effect in ended:
+                del self._effects[effect.rule.layer]
+            ended.sort(key=lambda e: (e.rule.priority, e.seq))
+            timing = next((e.rule.revert for e in reversed(ended) if e.rule.revert is not None), None)
+            names = ", ".join(repr(e.rule.name) for e in ended)
+            out.changes.extend(self._emit(timing, f"effect ended: {names}", (timing, now, frame)))
+        out.changes.extend(self._fade_step(now, frame))
         return out
+
+    def _fade_step(self, now: float, frame: int | None) -> list[Change]:
+        """The running style fade's next blend: one per frame (`frame` given), and the target once reached."""
+        fade = self._fade
+        if fade is None:
+            return []
+        done = fade.advance(now, frame)
+        if not done and frame is None:
+            return []  # between frames (the server's loop turns): nothing to show
+        if done:
+            self._fade = None
+        return [Change(fade.values(), reason="style transition")]
 
     # ------------------------------------------------------------------ queries
 
@@ -208,7 +232,10 @@ class RuleEngine:
             return engine, engine.start()
         engine._current = self._current  # diff against what the pipeline has now
         # a parameter only the old rules set returns to the server default (see _emit)
-        return engine, Outcome(changes=engine._emit(rules.transition, "rules reloaded"))
+        changes = engine._emit(rules.transition, "rules reloaded")
+        if rules.styles is not None and rules.styles != self.rules.styles:  # before a blend naming the new ones
+            changes.insert(0, Change({"style_images": rules.styles}, reason="rules reloaded: style images"))
+        return engine, Outcome(changes=changes)
 
     # ------------------------------------------------------------------ internals
 
@@ -247,11 +274,13 @@ class RuleEngine:
         negative = self._top("negative") or self._base_negative
         params = dict(self._base_params)
         for effect in sorted(self._effects.values(), key=lambda e: (e.rule.priority, e.seq)):
-            params.update(dict(effect.rule.params))
+            params.update(_params(effect.rule))
         return _Effective(prompt.render(self.state), negative.render(self.state), params)
 
-    def _emit(self, timing: Timing | None, reason: str) -> list[Change]:
-        """The difference between what was sent and what the rules say now, as at most one Change."""
+    def _emit(self, timing: Timing | None, reason: str,
+              clock: tuple[Timing | None, float, int | None] | None = None) -> list[Change]:
+        """The difference between what was sent and what the rules say now, as at most one Change. A changed
+        style_blend with a timing in `clock` (style timing, seconds, frame) starts a style fade instead."""
         now = self._effective()
         before = self._current
         self._current = now
@@ -269,11 +298,49 @@ class RuleEngine:
             for key in before.params.keys() - now.params.keys():
                 if key in self._defaults:
                     values[key] = self._defaults[key]
+        if "style_blend" in values:
+            self._start_fade(values, before, clock)
         if not values:
             return []
         if "prompt" in values and timing is not None:
             return [Change(values, timing.seconds, timing.frames, timing.easing, reason)]
         return [Change(values, reason=reason)]
+
+
+    def _start_fade(self, values: dict[str, Any], before: _Effective | None,
+                    clock: tuple[Timing | None, float, int | None] | None) -> None:
+        """A new style_blend in `values`: sent at once (cancelling a running fade), or, with a style timing in
+        `clock`, reached by a fade from the blend shown now (`values` then leaves it to `tick`)."""
+        target = values["style_blend"]
+        running = self._fade
+        shown = running.shown() if running is not None else (before.params.get("style_blend")
+                                                             if before is not None else None)
+        self._fade = None
+        if clock is None or clock[0] is None or shown is None:
+            return
+        ruled = "ip_adapter_scale" in dict(self.rules.params) or any(  # the rules know the scale they want
+            "ip_adapter_scale" in dict(r.params) for r in self.rules.rules)
+        scale = self._current.params.get("ip_adapter_scale") if ruled and self._current is not None else None
+        timing, now, frame = clock
+        self._fade = StyleFade(tuple(shown), tuple(target), timing, now, frame, scale,
+                               running.shown_scale() if running is not None else None)
+        del values["style_blend"]
+        if scale is not None:
+            values.pop("ip_adapter_scale", None)  # the fade ramps it and ends on it
+
+
+def _params(rule: Rule) -> dict[str, Any]:
+    """A rule's parameter values, its style as `style_blend`."""
+    return {**dict(rule.params), **({"style_blend": rule.style} if rule.style is not None else {})}
+
+
+def _base_style(rules: RuleSet) -> dict[str, Any]:
+    """The starting style_blend: [prompt] style, else no style (every declared style at 0), else none managed."""
+    if rules.style is not None:
+        return {"style_blend": rules.style}
+    if rules.styles is not None:
+        return {"style_blend": tuple((name, 0.0) for name in rules.styles.names)}
+    return {}
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -4,7 +4,7 @@
 file, the line and the problem (unknown key, unknown variable in a template, value out of range, ...).
 tomllib gives no line numbers, so `sdbridge.toml_lines.TomlLines` finds the line of a key by scanning the text.
 The format is documented in docs/rules.md; examples live in configs/rules/. Pure: no I/O but reading
-the file, no torch, no sockets.
+the file and the style images it names under `[styles]` (sdbridge.events.style_files), no torch, no sockets.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from sdbridge.config import LimitsConfig
 from sdbridge.errors import ConfigError
 from sdbridge.events.easing import EASINGS
+from sdbridge.events.style_files import StyleImages, load_style_file
 from sdbridge.params import BY_NAME, ParamError, check, rules_keys
 from sdbridge.toml_lines import KeyPath, TomlLines
 
@@ -154,13 +156,14 @@ class Rule:
     prompt: Template | None = None
     negative: Template | None = None
     params: tuple[tuple[str, Any], ...] = ()
+    style: tuple[tuple[str, float], ...] | None = None  # the style_blend to reach (over `transition`)
     transition: Timing | None = None
-    duration: Timing | None = None  # set: prompt/negative/params are a temporary effect that reverts
+    duration: Timing | None = None  # set: prompt/negative/params/style are a temporary effect that reverts
     revert: Timing | None = None
 
     @property
     def temporary(self) -> bool:
-        """True when the rule's prompt/negative/params last only for `duration`."""
+        """True when the rule's prompt/negative/params/style last only for `duration`."""
         return self.duration is not None
 
 
@@ -174,6 +177,8 @@ class RuleSet:
     transition: Timing | None = None  # default blend when a state change re-renders the prompt
     params: tuple[tuple[str, Any], ...] = ()
     rules: tuple[Rule, ...] = ()
+    styles: StyleImages | None = None  # [styles]: the style images the file declares, read from their files
+    style: tuple[tuple[str, float], ...] | None = None  # [prompt] style: the starting style_blend
     source: str = "<string>"
     text: str = field(default="", repr=False)
 
@@ -209,6 +214,7 @@ class _Parser:
         self.locator = TomlLines(text)
         self.variables: dict[str, Variable] = {}
         self._defaults: dict[str, Scalar] | None = None  # set once every variable is declared
+        self.styles: dict[str, Any] = {}  # [styles]: name -> (H, W, 3) uint8 RGB
 
     def fail(self, path: KeyPath, problem: str) -> RulesError:
         line = self.locator.line(path)
@@ -230,7 +236,7 @@ class _Parser:
             data = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:
             raise RulesError(f"{self.source}: invalid TOML: {exc}") from exc
-        self.keys(data, (), ("version", "state", "prompt", "params", "rules"))
+        self.keys(data, (), ("version", "state", "prompt", "params", "styles", "rules"))
         version = data.get("version", FORMAT_VERSION)
         if version != FORMAT_VERSION:
             raise self.fail(("version",), f"version={version!r} is not supported; this server reads version "
@@ -240,7 +246,8 @@ class _Parser:
             self.variables[name] = self.variable(name, spec)
         if "prompt" not in data:
             raise RulesError(f"{self.source}: missing [prompt] table with template = \"...\" (the base prompt)")
-        prompt = self.keys(data["prompt"], ("prompt",), ("template", "negative", "transition"))
+        self.styles = self.style_files(data.get("styles", {}), ("styles",))
+        prompt = self.keys(data["prompt"], ("prompt",), ("template", "negative", "transition", "style"))
         if "template" not in prompt:
             raise self.fail(("prompt",), "missing template = \"...\" (the base prompt)")
         template = self.template(prompt["template"], ("prompt", "template"))
@@ -248,6 +255,7 @@ class _Parser:
         transition = self.timing(prompt["transition"], ("prompt", "transition"), blend=True) \
             if "transition" in prompt else None
         params = self.params(data.get("params", {}), ("params",))
+        style = self.style(prompt["style"], ("prompt", "style")) if "style" in prompt else None
         raw_rules = data.get("rules", [])
         if not isinstance(raw_rules, list):
             raise self.fail(("rules",), "must be an array of tables: write each rule as [[rules]]")
@@ -256,7 +264,8 @@ class _Parser:
                              f"file or merge rules (a rule may match any event with event = \"*\")")
         rules = tuple(self.rule(i, r) for i, r in enumerate(raw_rules))
         return RuleSet(variables=dict(self.variables), prompt=template, negative=negative, transition=transition,
-                       params=params, rules=rules, source=self.source, text=self.text)
+                       params=params, rules=rules, source=self.source, text=self.text,
+                       styles=StyleImages.of(self.styles) if self.styles else None, style=style)
 
     # -- pieces
     def variable(self, name: str, spec: Any) -> Variable:
@@ -395,6 +404,40 @@ class _Parser:
         except ParamError as exc:
             raise self.fail(path, exc.problem) from None
 
+    def style_files(self, spec: Any, path: KeyPath) -> dict[str, Any]:
+        """[styles]: style name -> image file (relative to the rules file), each read now."""
+        spec = self.keys(spec, path, list(spec) if isinstance(spec, dict) else [])
+        limit = LimitsConfig().max_style_images
+        if len(spec) > limit:
+            raise self.fail(path, f"{len(spec)} style images, above limits.max_style_images={limit}; declare fewer")
+        base = Path(self.source).parent
+        images: dict[str, Any] = {}
+        for name, file in spec.items():
+            if not isinstance(file, str) or not file:
+                raise self.fail((*path, name), f"must name an image file (a path relative to the rules file), got "
+                                               f"{_kind(file)}")
+            try:
+                images[name] = load_style_file(base / file)
+            except ValueError as exc:
+                raise self.fail((*path, name), f"style image file {str(base / file)!r} {exc}") from None
+        return images
+
+    def style(self, spec: Any, path: KeyPath) -> tuple[tuple[str, float], ...]:
+        """A style blend { name = weight, ... } naming styles declared under [styles] (weights: the registry's)."""
+        spec = self.keys(spec, path, list(spec) if isinstance(spec, dict) else [])
+        for name in spec:
+            if name not in self.styles:
+                raise self.fail((*path, name), f"style {name!r} is not declared under [styles] (declared: "
+                                               f"{', '.join(self.styles) or 'none'}); add {name} = \"FILE\" there")
+        if not spec and not self.styles:
+            raise self.fail(path, "names no style; declare style images under [styles] and give { name = weight }")
+        blend = tuple(spec.items())
+        try:
+            check("style_blend", list(blend), f"rules file {self.source}")
+        except ParamError as exc:
+            raise self.fail(path, exc.problem) from None
+        return tuple((str(n), float(w)) for n, w in blend)
+
     def conditions(self, spec: Any, path: KeyPath, on_state: bool) -> tuple[Condition, ...]:
         if not isinstance(spec, dict):
             raise self.fail(path, f"must be a table such as {{ damage = {{ ge = 10 }}, kind = \"fire\" }}, "
@@ -445,7 +488,8 @@ class _Parser:
     def rule(self, index: int, spec: Any) -> Rule:
         path: KeyPath = ("rules", index)
         spec = self.keys(spec, path, ("name", "event", "when", "when_state", "priority", "layer", "set", "copy",
-                                      "add", "prompt", "negative", "params", "transition", "duration", "revert"))
+                                      "add", "prompt", "negative", "params", "style", "transition", "duration",
+                                      "revert"))
         line = self.locator.line(path) or 0
         name = spec.get("name", f"rule {index + 1}")
         if not isinstance(name, str) or not name:
@@ -462,6 +506,7 @@ class _Parser:
         prompt = self.template(spec["prompt"], (*path, "prompt"), owner) if "prompt" in spec else None
         negative = self.template(spec["negative"], (*path, "negative"), owner) if "negative" in spec else None
         params = self.params(spec["params"], (*path, "params")) if "params" in spec else ()
+        style = self.style(spec["style"], (*path, "style")) if "style" in spec else None
         transition = self.timing(spec["transition"], (*path, "transition"), blend=True) \
             if "transition" in spec else None
         duration = self.timing(spec["duration"], (*path, "duration"), blend=False) if "duration" in spec else None
@@ -470,15 +515,16 @@ class _Parser:
         if not isinstance(layer, str):
             raise self.fail((*path, "layer"), "must be a string")
         self.check_actions(spec, path, name, has_prompt_change=prompt is not None or negative is not None or
-                           bool(params), has_state_change=bool(sets or copies or adds))
-        if transition is not None and prompt is None and duration is None:
-            raise self.fail((*path, "transition"), "transition blends to a new prompt; this rule sets no prompt")
+                           bool(params) or style is not None, has_state_change=bool(sets or copies or adds))
+        if transition is not None and prompt is None and style is None and duration is None:
+            raise self.fail((*path, "transition"), "transition blends to a new prompt or style; this rule sets "
+                                                   "neither")
         return Rule(name=name, event=event, line=line, index=index,
                     when=self.conditions(spec.get("when", {}), (*path, "when"), on_state=False),
                     when_state=self.conditions(spec.get("when_state", {}), (*path, "when_state"), on_state=True),
                     priority=priority, layer=layer or name, set=tuple(sets), copy=tuple(copies), add=tuple(adds),
-                    prompt=prompt, negative=negative, params=params, transition=transition, duration=duration,
-                    revert=revert)
+                    prompt=prompt, negative=negative, params=params, style=style, transition=transition,
+                    duration=duration, revert=revert)
 
     def state_actions(self, spec: dict[str, Any], path: KeyPath) -> tuple[
             list[tuple[str, Scalar]], list[tuple[str, str]], list[tuple[str, float]]]:
@@ -512,10 +558,11 @@ class _Parser:
                     raise self.fail((*path, key), f"{key} applies only to temporary effects: add duration = "
                                                    f"{{ seconds = ... }} or remove {key}")
         elif not has_prompt_change:
-            raise self.fail((*path, "duration"), "a duration makes prompt, negative and params temporary, but "
-                                                  "this rule sets none of them")
+            raise self.fail((*path, "duration"), "a duration makes prompt, negative, params and style temporary, "
+                                                  "but this rule sets none of them")
         if not (has_state_change or has_prompt_change):
-            raise self.fail(path, f"rule {name!r} has no action: give set, copy, add, prompt, negative or params")
+            raise self.fail(path, f"rule {name!r} has no action: give set, copy, add, prompt, negative, params or "
+                                  "style")
 
     def table(self, spec: dict[str, Any], key: str, path: KeyPath) -> dict[str, Any]:
         value = spec.get(key, {})

@@ -1,5 +1,6 @@
-"""One pipeline's named IP-Adapter style images and their blend (`StyleStream`), and `StyleImages`, a set of named
-style images handed to `StreamPipeline.update(style_images=...)` (rules files' styles: sdbridge.events.rules).
+"""One pipeline's named IP-Adapter style images and their blend (`StyleStream`). Several named style images can be
+set at once with `StreamPipeline.update(style_images=StyleImages)` (sdbridge.events.style_files: a rules file's
+`[styles]`).
 
 Style images are set by name (`set_image`; the wire's StyleImage and the preview page call
 `StreamPipeline.set_style_image`). Each is embedded once per distinct content (`IpAdapter.embed`: a SHA-256 of the
@@ -22,58 +23,17 @@ It is computed once per change of the images or the weights, never per frame.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from sdbridge.errors import ConfigError, InputError
+from sdbridge.events.style_files import StyleImages
 from sdbridge.pipeline.blending import blend
 from sdbridge.pipeline.config import Interpolation
 from sdbridge.pipeline.ip_adapter import IpAdapter, has_ip_adapter
-
-
-@dataclass(frozen=True, eq=False)
-class StyleImages:
-    """Named style images (H, W, 3) uint8 RGB, top row first, for `StreamPipeline.update(style_images=...)`: each
-    is set (added, or replacing the one of that name); style images not named here stay. Its str() names the
-    styles, not the pixels (session snapshots show it)."""
-
-    images: tuple[tuple[str, np.ndarray], ...]
-
-    @classmethod
-    def of(cls, images: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]]) -> StyleImages:
-        """StyleImages from a mapping or (name, image) pairs."""
-        pairs = images.items() if isinstance(images, Mapping) else images
-        return cls(tuple((str(name), image) for name, image in pairs))
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The styles' names, in order."""
-        return tuple(name for name, _ in self.images)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, StyleImages) and self.digest == other.digest
-
-    def __hash__(self) -> int:
-        return hash(self.digest)
-
-    @property
-    def digest(self) -> bytes:
-        """SHA-256 of the names, shapes and pixels (equal content, equal digest)."""
-        h = hashlib.sha256()
-        for name, image in self.images:
-            h.update(name.encode() + b"\0" + repr(np.shape(image)).encode())
-            h.update(np.ascontiguousarray(image).tobytes())
-        return h.digest()
-
-    def __str__(self) -> str:
-        return f"style images {list(self.names)}"
-
-    __repr__ = __str__
 
 
 class StyleStream:
