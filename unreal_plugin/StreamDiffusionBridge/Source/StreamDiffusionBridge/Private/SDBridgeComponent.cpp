@@ -17,6 +17,7 @@ USDBridgeComponent::USDBridgeComponent()
 {
 	PrimaryComponentTick.bCanEverTick = true;
 	PrimaryComponentTick.TickGroup = TG_PostUpdateWork;  // after the capture was queued for this frame
+	PoseBoneNames = DefaultPoseBoneNames();              // Private/SDBridgeEnginePlanes.cpp
 }
 
 // Out of line: FSDBridgeStreamer is complete here (see the header). UActorComponent's FVTableHelper constructor is
@@ -32,6 +33,7 @@ void USDBridgeComponent::BeginPlay()
 {
 	Super::BeginPlay();
 	StartCaptureAndDisplay();  // Private/Rendering/SDBridgeComponentDisplay.cpp
+	StartSceneCuts();          // Private/SDBridgeEnginePlanes.cpp
 	if (bAutoConnect)
 	{
 		Connect();
@@ -41,6 +43,7 @@ void USDBridgeComponent::BeginPlay()
 void USDBridgeComponent::EndPlay(const EEndPlayReason::Type Reason)
 {
 	Disconnect();
+	StopSceneCuts();
 	StopCaptureAndDisplay();
 	Super::EndPlay(Reason);
 }
@@ -57,6 +60,7 @@ bool USDBridgeComponent::Connect()
 		Options.Endpoint = EndpointOverride;
 	}
 	Options.ClientName = FString::Printf(TEXT("StreamDiffusionBridge-Unreal/%s"), *GetNameSafe(GetOwner()));
+	Options.bOfferGameEvents = bOfferGameEvents;
 	Streamer = MakeUnique<FSDBridgeStreamer>(Options);
 	FString Error;
 	if (!Streamer->Start(Error))
@@ -96,6 +100,7 @@ void USDBridgeComponent::TickComponent(float DeltaTime, ELevelTick TickType, FAc
 {
 	Super::TickComponent(DeltaTime, TickType, ThisTickFunction);
 	RefreshStatus();
+	TrackSceneCuts();
 	if (!Streamer)
 	{
 		UpdateCaptureAndDisplay();  // disconnected: nothing is captured, the live frame is shown

@@ -18,10 +18,38 @@ FSDBridgeReadbackRing::FSDBridgeReadbackRing(int32 NumSlots)
 	}
 }
 
+void FSDBridgeReadbackRing::LockPlanes(FSlot& Slot, FSDBridgeReadbackView& View)
+{
+	for (int32 Index = 0; Index < Slot.PlaneCount; ++Index)
+	{
+		FPlaneSlot& P = Slot.Planes[Index];
+		int32 RowPitchInPixels = 0;
+		int32 BufferHeight = 0;
+		const uint8* Data = static_cast<const uint8*>(P.Readback->Lock(RowPitchInPixels, &BufferHeight));
+		sdbridge::PlaneView Plane;
+		Plane.desc = P.Desc;
+		Plane.desc.stride = static_cast<uint32_t>(RowPitchInPixels * GPixelFormats[P.Format].BlockBytes);  // padded rows
+		Plane.data = Data;
+		Plane.size = static_cast<size_t>(Plane.desc.stride) * Plane.desc.height;
+		const int32 Rows = BufferHeight > 0 ? BufferHeight : static_cast<int32>(P.Desc.height);
+		if (Data != nullptr && RowPitchInPixels >= static_cast<int32>(P.Desc.width) && Rows >= static_cast<int32>(P.Desc.height))
+		{
+			View.Planes.push_back(Plane);  // Unlocked by ConsumeReady after the consumer returned
+		}
+	}
+}
+
 FSDBridgeReadbackRing::FSlot* FSDBridgeReadbackRing::Reserve()
 {
 	const int32 Index = SlotPolicy.Reserve();  // -1: every slot in flight, the GPU is behind: skip (counted), never wait
-	return Index >= 0 ? &Slots[Index] : nullptr;
+	if (Index < 0)
+	{
+		return nullptr;
+	}
+	FSlot& Slot = Slots[Index];
+	Slot.PlaneCount = 0;  // a capture without planes or pose unless the caller adds them
+	Slot.Pose.Reset();
+	return &Slot;
 }
 
 bool FSDBridgeReadbackRing::EnqueueCopy(FRHICommandListImmediate& RHICmdList, FRHITexture* Source, uint64 CaptureTimeUs)
@@ -68,12 +96,68 @@ bool FSDBridgeReadbackRing::EnqueueCopy(FRDGBuilder& GraphBuilder, FRDGTextureRe
 	return true;
 }
 
+bool FSDBridgeReadbackRing::FSlot::IsReady() const
+{
+	if (!Readback->IsReady())
+	{
+		return false;
+	}
+	for (int32 Index = 0; Index < PlaneCount; ++Index)
+	{
+		if (!Planes[Index].Readback->IsReady())
+		{
+			return false;
+		}
+	}
+	return true;
+}
+
+bool FSDBridgeReadbackRing::EnqueueCopy(FRDGBuilder& GraphBuilder, FRDGTextureRef Source, uint64 CaptureTimeUs,
+	const TArray<FSDBridgePlaneCopy>& Planes, TArray<float> Pose, const FString& PoseName)
+{
+	check(IsInRenderingThread());
+	if (Source == nullptr)
+	{
+		return false;
+	}
+	FSlot* SlotPtr = Reserve();
+	if (SlotPtr == nullptr)
+	{
+		return false;
+	}
+	FSlot& Slot = *SlotPtr;
+	Slot.Size = Source->Desc.Extent;
+	Slot.Format = Source->Desc.Format;
+	Slot.CaptureTimeUs = CaptureTimeUs;
+	AddEnqueueCopyPass(GraphBuilder, Slot.Readback.Get(), Source);
+	while (Slot.Planes.Num() < Planes.Num())
+	{
+		FPlaneSlot& Added = Slot.Planes.AddDefaulted_GetRef();
+		Added.Readback = MakeUnique<FRHIGPUTextureReadback>(*FString::Printf(TEXT("SDBridgePlaneReadback%d"), Slot.Planes.Num()));
+	}
+	Slot.PlaneCount = 0;
+	for (const FSDBridgePlaneCopy& Plane : Planes)
+	{
+		if (Plane.Texture == nullptr)
+		{
+			continue;
+		}
+		FPlaneSlot& P = Slot.Planes[Slot.PlaneCount++];
+		P.Desc = Plane.Desc;
+		P.Format = Plane.Texture->Desc.Format;
+		AddEnqueueCopyPass(GraphBuilder, P.Readback.Get(), Plane.Texture);
+	}
+	Slot.Pose = MoveTemp(Pose);
+	Slot.PoseName = PoseName;
+	return true;
+}
+
 int32 FSDBridgeReadbackRing::ConsumeReady(TFunctionRef<void(const FSDBridgeReadbackView&)> Consumer)
 {
 	check(IsInRenderingThread());
 	// Completed copies in order (a later one that finished first waits for the earlier), then only the newest of
 	// them is read: older ones would be replaced by the client's latest-frame slot anyway.
-	const int32 Ready = SlotPolicy.CountReady([this](int Index) { return Slots[Index].Readback->IsReady(); });
+	const int32 Ready = SlotPolicy.CountReady([this](int Index) { return Slots[Index].IsReady(); });
 	if (Ready > 0)
 	{
 		FSlot& Slot = Slots[SlotPolicy.InFlight(Ready - 1)];
@@ -89,9 +173,17 @@ int32 FSDBridgeReadbackRing::ConsumeReady(TFunctionRef<void(const FSDBridgeReadb
 			View.Size = Slot.Size;
 			View.Format = Slot.Format;
 			View.CaptureTimeUs = Slot.CaptureTimeUs;
+			View.Pose = Slot.Pose.Num() > 0 ? &Slot.Pose : nullptr;
+			View.PoseName = Slot.PoseName;
+			LockPlanes(Slot, View);
 			Consumer(View);
+			for (int32 Index = 0; Index < Slot.PlaneCount; ++Index)
+			{
+				Slot.Planes[Index].Readback->Unlock();
+			}
 		}
 		Slot.Readback->Unlock();
+		Slot.PlaneCount = 0;
 		SlotPolicy.Release(Ready);
 	}
 	return Ready;

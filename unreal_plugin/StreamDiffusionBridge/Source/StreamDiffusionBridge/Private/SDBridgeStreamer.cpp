@@ -17,6 +17,7 @@
 #include "UObject/UObjectGlobals.h"
 #include "sdbridge/engine_support.h"
 #include "sdbridge/log_policy.h"
+#include "sdbridge/openpose.h"
 #include "sdbridge/preview.h"
 #include "TextureResource.h"
 
@@ -74,6 +75,10 @@ bool FSDBridgeStreamer::Start(FString& OutError)
 	Config.curve_public_key = SDBridge::ToUtf8(Options.CurvePublicKey);
 	Config.curve_secret_key = SDBridge::ToUtf8(Options.CurveSecretKey);
 	Config.pixel_formats = {sdbridge::PixelFormat::kBGRA8, sdbridge::PixelFormat::kRGBA8};
+	if (!Options.bOfferGameEvents)
+	{
+		Config.capabilities &= ~sdbridge::capability::kGameEvents;  // the core offers GameEvents by default
+	}
 	Client = std::make_shared<sdbridge::Client>(Config);
 	const sdbridge::Status Status = Client->Start();
 	if (!Status.ok())
@@ -133,6 +138,39 @@ void FSDBridgeStreamer::CaptureFrom(UTextureRenderTarget2D* Target)
 		});
 }
 
+namespace
+{
+/** Draws the OpenPose image of the keypoints (the core's renderer) and adds it to Frame as a Control plane. */
+sdbridge::Status AppendPosePlane(const TArray<float>& Keypoints, const FString& Name, FIntPoint Size,
+	std::vector<uint8_t>* Image, sdbridge::FrameView* Frame)
+{
+	const uint32_t W = static_cast<uint32_t>(FMath::Max(Size.X, 0)), H = static_cast<uint32_t>(FMath::Max(Size.Y, 0));
+	sdbridge::Status Status = sdbridge::ClearOpenPoseImage(W, H, Image);
+	constexpr int32 PerBody = sdbridge::kOpenPoseKeypointCount * 2;
+	for (int32 Start = 0; Status.ok() && Start + PerBody <= Keypoints.Num(); Start += PerBody)
+	{
+		sdbridge::OpenPoseBody Body{};
+		for (int32 K = 0; K < sdbridge::kOpenPoseKeypointCount; ++K)
+		{
+			const float X = Keypoints[Start + 2 * K], Y = Keypoints[Start + 2 * K + 1];
+			Body[static_cast<size_t>(K)] = sdbridge::OpenPosePoint{X, Y, !FMath::IsNaN(X) && !FMath::IsNaN(Y)};
+		}
+		Status = sdbridge::DrawOpenPose(Body, W, H, Image);
+	}
+	if (!Status.ok())
+	{
+		return Status;
+	}
+	sdbridge::PlaneView Plane;
+	Plane.desc = sdbridge::PlaneDesc::Packed(sdbridge::PlaneKind::kControl, sdbridge::PlaneFormat::kRGBA8, W, H);
+	Plane.desc.name = SDBridge::ToUtf8(Name);  // the KIND the server serves the OpenPose ControlNet under
+	Plane.data = Image->data();
+	Plane.size = Image->size();
+	Frame->planes.push_back(Plane);
+	return Status;
+}
+}  // namespace
+
 uint64 FSDBridgeStreamer::SubmitReadback(sdbridge::Client& Target, const FSDBridgeReadbackView& View)
 {
 	// Layout policy (top-down rows, padded pitch, sRGB, alpha ignored) and its checks: sdbridge::MakeReadbackFrame.
@@ -141,6 +179,13 @@ uint64 FSDBridgeStreamer::SubmitReadback(sdbridge::Client& Target, const FSDBrid
 		static_cast<uint32_t>(FMath::Max(View.Size.Y, 0)), static_cast<uint32_t>(FMath::Max(View.RowPitchBytes, 0)),
 		SDBridge::ToWire(View.Format), View.CaptureTimeUs, &Frame);
 	uint64_t FrameId = 0;
+	// Engine planes read back with this capture, then the OpenPose image drawn by the core from its keypoints.
+	Frame.planes = View.Planes;
+	std::vector<uint8_t> PoseImage;
+	if (Status.ok() && View.Pose != nullptr)
+	{
+		Status = AppendPosePlane(*View.Pose, View.PoseName, View.Size, &PoseImage, &Frame);
+	}
 	if (Status.ok())
 	{
 		Status = Target.SubmitFrame(Frame, &FrameId);  // Target: not the member Client (C4458)

@@ -19,12 +19,18 @@ class SSDBridgeViewportOverlay;
 class APlayerController;
 class UMaterialInstanceDynamic;
 class USceneCaptureComponent2D;
+class USkeletalMeshComponent;
+namespace sdbridge
+{
+enum class CaptureFit : uint8_t;
+}
 class UTexture2D;
 class UTextureRenderTarget2D;
 
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(FSDBridgeOnResult, UTexture2D*, Texture, const FSDBridgeResultInfo&, Info);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FSDBridgeOnError, const FSDBridgeError&, Error);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(FSDBridgeOnConnectionChanged, ESDBridgeConnectionState, State, const FString&, Message);
+DECLARE_DYNAMIC_MULTICAST_DELEGATE(FSDBridgeOnSceneCut);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_FourParams(FSDBridgeOnStats, int64, FramesIn, int64, FramesOut, int64, FramesDropped, float, ServerFps);
 
 UCLASS(ClassGroup = (Rendering), meta = (BlueprintSpawnableComponent, DisplayName = "StreamDiffusion Bridge"))
@@ -103,6 +109,63 @@ public:
 	/** Frames drawn with the result unwarped (reprojection on) because its frame's camera or depth was no longer kept. */
 	UFUNCTION(BlueprintPure, Category = "StreamDiffusion Bridge|Display")
 	int64 GetUnreprojectedResults() const;
+
+	// ------------------------------------------------------------------ engine planes, pose, scene cuts, game events
+	// Private/SDBridgeEnginePlanes.cpp (not compiled here).
+
+	/** Planes sent with every PlayerView frame for the server's ControlNets (ESDBridgePlanes). */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Planes",
+		meta = (Bitmask, BitmaskEnum = "/Script/StreamDiffusionBridge.ESDBridgePlanes"))
+	int32 EnginePlanes = 0;
+
+	/** Pose: the skeletal meshes whose bones give the OpenPose image (each one body). */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Planes")
+	TArray<TObjectPtr<USkeletalMeshComponent>> PoseMeshes;
+
+	/**
+	 * Pose: the bone of each COCO-18 keypoint, in order (nose, neck, right shoulder, elbow, wrist, left shoulder, elbow,
+	 * wrist, right hip, knee, ankle, left hip, knee, ankle, right eye, left eye, right ear, left ear). Defaults: the UE5
+	 * Mannequin (SDBridgeEnginePlanes.cpp). None: estimated (neck: the shoulders' midpoint; nose, eyes, ears: from "head").
+	 */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Planes")
+	TArray<FName> PoseBoneNames;
+
+	/** Pose: the Control plane's name, the KIND the server serves the OpenPose ControlNet under. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Planes")
+	FString PosePlaneName = TEXT("openpose");
+
+	/** A level load is a scene cut. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Scene cuts")
+	bool bSceneCutOnLevelLoad = true;
+
+	/** A camera move longer than this in one tick (cm) is a scene cut; 0: off. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Scene cuts", meta = (ClampMin = "0"))
+	float TeleportDistance = 1000.0f;
+
+	/** A camera turn larger than this in one tick (degrees) is a scene cut; 0: off. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Scene cuts", meta = (ClampMin = "0", ClampMax = "180"))
+	float TeleportAngle = 60.0f;
+
+	/** Raised when a scene cut is signalled or detected (camera cut of the view, level load, teleport). */
+	UPROPERTY(BlueprintAssignable, Category = "StreamDiffusion Bridge|Scene cuts")
+	FSDBridgeOnSceneCut OnSceneCut;
+
+	/**
+	 * The next frame starts a new shot: the server resets the stream's temporal state. Called automatically on the
+	 * view's camera cuts (FSceneView::bCameraCut), level loads and teleports. PENDING: the protocol 1.4 Frame.scene_cut
+	 * flag is not in the C++ client core yet; until it is, the cut is raised (OnSceneCut), counted (GetSceneCuts) and
+	 * the server's own similarity-based cut detection resets the session.
+	 */
+	UFUNCTION(BlueprintCallable, Category = "StreamDiffusion Bridge|Scene cuts")
+	void SignalSceneCut();
+
+	/** Scene cuts signalled or detected since BeginPlay. */
+	UFUNCTION(BlueprintPure, Category = "StreamDiffusion Bridge|Scene cuts")
+	int64 GetSceneCuts() const { return SceneCuts; }
+
+	/** Offer the GameEvents capability in the Hello, so SendGameEvent reaches the server's rules (read at Connect). */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge")
+	bool bOfferGameEvents = true;
 
 	// ------------------------------------------------------------------ output
 
@@ -193,5 +256,21 @@ private:
 	TSharedPtr<SSDBridgeViewportOverlay> Overlay;
 	bool bOwnsSceneCapture = false;  // the fallback capture was created here (it then follows the player camera)
 	int64 LastResultSourceFrameId = 0;
+
+	// Engine planes, pose and scene cuts: Private/SDBridgeEnginePlanes.cpp.
+	void StartSceneCuts();
+	void StopSceneCuts();
+	void TrackSceneCuts();
+	void OnLevelLoaded(UWorld* LoadedWorld);
+	/** The pose keypoints of PoseMeshes in capture pixels (18 (x, y) a body; NaN: missing), as the player sees them now. */
+	TArray<float> ProjectPoseKeypoints(APlayerController* Controller, FIntPoint TargetSize, sdbridge::CaptureFit Fit) const;
+	/** The UE5 Mannequin's bones for the COCO-18 keypoints (PoseBoneNames' default). */
+	static TArray<FName> DefaultPoseBoneNames();
+	FDelegateHandle LevelLoadedHandle;
+	int64 SceneCuts = 0;
+	uint64 CameraCutsSeen = 0;
+	bool bHasLastCamera = false;
+	FVector LastCameraLocation = FVector::ZeroVector;
+	FVector LastCameraForward = FVector::ForwardVector;
 	ESDBridgeConnectionState LastState = ESDBridgeConnectionState::Stopped;
 };

@@ -26,6 +26,8 @@ struct STREAMDIFFUSIONBRIDGE_API FSDBridgeStreamerOptions
 	int32 HandshakeTimeoutMs = 2000;
 	int32 PeerTimeoutMs = 5000;
 	int32 ReadbackRingSize = 3;
+	/** Offer the GameEvents capability in the Hello (USDBridgeComponent::bOfferGameEvents). */
+	bool bOfferGameEvents = true;
 	/** CurveZMQ keys (Z85, all three or none); see USDBridgeSettings. */
 	FString CurveServerKey;
 	FString CurvePublicKey;

@@ -26,6 +26,22 @@ enum class ESDBridgeCfgMode : uint8
 	Full,        // classic CFG: the negative prompt evaluated at every step
 };
 
+/**
+ * Engine planes the component sends with its frames (a bitmask: USDBridgeComponent::EnginePlanes). The values are
+ * SDBridgePlaneBits (Private/Rendering/SDBridgePlanePasses.h, which states each plane's wire conventions).
+ */
+UENUM(BlueprintType, meta = (Bitflags, UseEnumValuesAsMaskValuesInEditor = "true"))
+enum class ESDBridgePlanes : uint8
+{
+	None = 0 UMETA(Hidden),
+	Depth = 1,     // device depth (reversed-Z), R32F
+	Normals = 2,   // GBuffer world normals in view space, RGBA16F (deferred renderer)
+	Motion = 4,    // velocity / camera motion towards the previous frame, RG16F
+	Stencil = 8,   // custom stencil values as segmentation ids, R8
+	Pose = 16,     // an OpenPose image of PoseMeshes' skeletons (a Control plane named PosePlaneName)
+};
+ENUM_CLASS_FLAGS(ESDBridgePlanes);
+
 UENUM(BlueprintType)
 enum class ESDBridgeValueKind : uint8
 {

@@ -164,6 +164,12 @@ void USDBridgeComponent::UpdateCaptureAndDisplay()
 		Settings.TargetSize = GetCaptureSize();
 		Settings.PlayerIndex = Player != nullptr ? Player->GetControllerId() : 0;
 		Settings.ResultSourceFrameId = static_cast<uint64>(LastResultSourceFrameId);
+		Settings.Planes = Settings.bCapture ? static_cast<uint32>(EnginePlanes) : 0u;
+		Settings.PoseName = PosePlaneName;
+		if ((Settings.Planes & static_cast<uint32>(ESDBridgePlanes::Pose)) != 0u)
+		{
+			Settings.PoseKeypoints = ProjectPoseKeypoints(Controller, Settings.TargetSize, Settings.Fit);  // this tick's bones and camera
+		}
 		if (Streamer)
 		{
 			Settings.Client = Streamer->GetClient();

@@ -4,3 +4,4 @@
 IMPLEMENT_GLOBAL_SHADER(FSDBridgeCapturePS, "/Plugin/StreamDiffusionBridge/Private/SDBridgeCapture.usf", "CapturePS", SF_Pixel);
 IMPLEMENT_GLOBAL_SHADER(FSDBridgeDepthCopyPS, "/Plugin/StreamDiffusionBridge/Private/SDBridgeCapture.usf", "DepthCopyPS", SF_Pixel);
 IMPLEMENT_GLOBAL_SHADER(FSDBridgeCompositePS, "/Plugin/StreamDiffusionBridge/Private/SDBridgeComposite.usf", "CompositePS", SF_Pixel);
+IMPLEMENT_GLOBAL_SHADER(FSDBridgePlanesPS, "/Plugin/StreamDiffusionBridge/Private/SDBridgePlanes.usf", "PlanesPS", SF_Pixel);

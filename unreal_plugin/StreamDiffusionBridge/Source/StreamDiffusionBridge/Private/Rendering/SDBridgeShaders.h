@@ -10,6 +10,7 @@
 
 #include "CoreMinimal.h"
 #include "GlobalShader.h"
+#include "SceneTexturesConfig.h"  // FSceneTextureUniformParameters (the engine planes read the scene textures)
 #include "SceneView.h"  // FViewUniformShaderParameters (Engine): the view's rectangle in the scene depth texture
 #include "ShaderParameterStruct.h"
 
@@ -92,6 +93,25 @@ public:
 		SHADER_PARAMETER(FVector4f, Linearizer)
 		SHADER_PARAMETER(uint32, DepthTestSpace)
 		SHADER_PARAMETER(float, DepthTolerance)
+		RENDER_TARGET_BINDING_SLOTS()
+	END_SHADER_PARAMETER_STRUCT()
+};
+
+/** One engine plane (depth, normals, motion, custom stencil) at the server's frame size (PlanesPS; SDBridgePlanePasses.h). */
+class FSDBridgePlanesPS : public FSDBridgeGlobalShader
+{
+public:
+	DECLARE_GLOBAL_SHADER(FSDBridgePlanesPS);
+	SHADER_USE_PARAMETER_STRUCT(FSDBridgePlanesPS, FSDBridgeGlobalShader);
+
+	BEGIN_SHADER_PARAMETER_STRUCT(FParameters, )
+		SHADER_PARAMETER_STRUCT_REF(FViewUniformShaderParameters, View)  // ViewRectMin, TranslatedWorldToView, ClipToPrevClip
+		SHADER_PARAMETER_RDG_UNIFORM_BUFFER(FSceneTextureUniformParameters, SceneTextures)
+		SHADER_PARAMETER(uint32, PlaneKind)
+		SHADER_PARAMETER(FVector4f, SourceRect)
+		SHADER_PARAMETER(FVector4f, DestRect)
+		SHADER_PARAMETER(FVector2f, TargetSizeInverse)
+		SHADER_PARAMETER(FVector2f, SceneExtentInverse)
 		RENDER_TARGET_BINDING_SLOTS()
 	END_SHADER_PARAMETER_STRUCT()
 };

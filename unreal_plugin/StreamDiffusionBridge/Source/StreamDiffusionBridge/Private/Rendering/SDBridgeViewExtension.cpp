@@ -12,6 +12,7 @@
 #include "RenderGraphUtils.h"
 #include "RenderingThread.h"
 #include "SDBridgePasses.h"
+#include "SDBridgePlanePasses.h"
 #include "SDBridgeReadbackRing.h"
 #include "SDBridgeStreamer.h"
 #include "SceneRenderTargetParameters.h"
@@ -125,6 +126,10 @@ FScreenPassTexture FSDBridgeViewExtension::AfterTonemap_RenderThread(FRDGBuilder
 {
 	const FScreenPassTexture SceneColor = SceneColorOf(GraphBuilder, Inputs);
 	const bool bPlayerView = IsPlayerView(View);
+	if (bPlayerView && View.bCameraCut && IStereoRendering::IsAPrimaryView(View))
+	{
+		CameraCuts.fetch_add(1, std::memory_order_relaxed);  // the component turns it into its scene-cut signal
+	}
 	// Stereo: only the primary eye is sent (the composite draws over both; with reprojection each eye is warped).
 	if (bPlayerView && RenderSettings.bCapture && IStereoRendering::IsAPrimaryView(View))
 	{
@@ -181,7 +186,14 @@ void FSDBridgeViewExtension::Capture_RenderThread(FRDGBuilder& GraphBuilder, con
 	}
 	FRDGTextureRef Target = SDBridgeRendering::AddCapturePass(GraphBuilder, View, SceneColor, Mapping, S.TargetSize);
 	const uint64 CaptureTimeUs = sdbridge::NowMicros();
-	if (!S.Ring->EnqueueCopy(GraphBuilder, Target, CaptureTimeUs))
+	TArray<FSDBridgePlaneCopy> Planes;
+	for (const FSDBridgePlaneTexture& Plane : SDBridgeRendering::AddPlanePasses(GraphBuilder, View,
+			 Inputs.SceneTextures.SceneTextures, Mapping, S.TargetSize, S.Planes))
+	{
+		Planes.Add(FSDBridgePlaneCopy{Plane.Texture, Plane.Desc});
+	}
+	TArray<float> Pose = (S.Planes & SDBridgePlaneBits::Pose) != 0u ? S.PoseKeypoints : TArray<float>();
+	if (!S.Ring->EnqueueCopy(GraphBuilder, Target, CaptureTimeUs, Planes, MoveTemp(Pose), S.PoseName))
 	{
 		return;  // every readback still in flight: counted by the ring as a skipped capture
 	}

@@ -4,6 +4,10 @@
 //      frame - scales the view's colour to the server's size (Fit / Crop / Stretch) and queues its copy in the
 //      readback ring (FRHIGPUTextureReadback, never waited for); with reprojection on it also keeps a copy of
 //      the view's depth and its camera for that frame (FSDBridgeFrameHistory);
+//      with engine planes on (Settings.Planes, SDBridgePlanePasses.h) it draws the view's depth, normals, motion and
+//      custom stencil at the server's size and queues their copies with the colour; the pose keypoints the game
+//      thread projected ride with the capture and the core draws their OpenPose image when the frame is submitted;
+//      a camera cut of the view (FSceneView::bCameraCut) is counted for the component's scene-cut signal;
 //   2. composite: draws the newest result over the live frame with an opacity, reprojected to the current camera
 //      when enabled; the live frame alone while no result has arrived.
 // The extension is active (IsActiveThisFrame) only in the component's world and only while it has work: the
@@ -50,6 +54,9 @@ struct FSDBridgeViewSettings
 	FIntPoint TargetSize = FIntPoint(512, 512);             // the server's frame size
 	int32 PlayerIndex = 0;                                  // FSceneView::PlayerIndex of the player's view
 	uint64 ResultSourceFrameId = 0;                         // the frame the newest result depicts
+	uint32 Planes = 0;                                      // SDBridgePlaneBits of the engine planes to send
+	TArray<float> PoseKeypoints;                            // capture pixels, 18 (x, y) a body; empty: no pose
+	FString PoseName = TEXT("openpose");                    // the pose Control plane's name
 	std::shared_ptr<sdbridge::Client> Client;
 	TSharedPtr<FSDBridgeReadbackRing, ESPMode::ThreadSafe> Ring;
 };
@@ -65,6 +72,8 @@ public:
 	void Shutdown_GameThread();
 	/** Frames drawn with the result unwarped because its frame's depth or camera was no longer kept (any thread). */
 	uint64 GetUnreprojectedResults() const { return Unreprojected.load(std::memory_order_relaxed); }
+	/** Camera cuts (FSceneView::bCameraCut) of the player view seen by the render thread so far (any thread). */
+	uint64 GetCameraCuts() const { return CameraCuts.load(std::memory_order_relaxed); }
 
 	// ISceneViewExtension (pure virtual in UE 5.3-5.4, defaulted in 5.5)
 	virtual void SetupViewFamily(FSceneViewFamily& InViewFamily) override {}
@@ -92,6 +101,7 @@ private:
 
 	std::atomic<bool> bActive{false};
 	std::atomic<uint64> Unreprojected{0};
+	std::atomic<uint64> CameraCuts{0};
 
 	// Render thread only.
 	FSDBridgeViewSettings RenderSettings;
