@@ -50,6 +50,12 @@ def check_available(components: Components, choice: BackendChoice) -> None:
     if choice is not BackendChoice.EAGER and (components.family is ModelFamily.IDENTITY or components.unet is None):
         raise ConfigError(f"--accel {choice.value}: the {components.name!r} components have no model to accelerate; "
                           "use --accel eager or load a model")
+    from sdbridge.pipeline.ip_adapter import has_ip_adapter
+
+    if choice.builds_engines and has_ip_adapter(components.unet):
+        raise ConfigError(f"--accel {choice.value}: the UNet carries an IP-Adapter, whose image projection and image "
+                          "cross-attention need image_embeds, an input the exported engine graph does not have; use "
+                          "--accel eager (or compile) with the IP-Adapter, or accelerate components without it")
     backend_for(choice).check(components)
 
 
