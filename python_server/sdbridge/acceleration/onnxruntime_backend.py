@@ -91,6 +91,8 @@ def element_type(dtype: torch.dtype, name: str) -> int:
 class OrtSession:
     """One ONNX Runtime session called with torch tensors through IO binding.
 
+    Called, it returns the graph's first output (allocated by `output_shape` and `output_dtype`); `run_into`
+    writes every output into tensors the caller allocated (graphs of several outputs: a ControlNet's residuals).
     `copies` counts inputs that were not NCHW-contiguous and had to be copied before binding.
     """
 
@@ -121,12 +123,20 @@ class OrtSession:
         self.session = ort.InferenceSession(str(path), options, providers=chosen)
         log.info("onnxruntime session %s ready in %.1f s", path.name, time.perf_counter() - started)
         self.input_names = [i.name for i in self.session.get_inputs()]
-        self.output_name = self.session.get_outputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.output_name = self.output_names[0]
         self._output_shape = output_shape
         self._output_dtype = output_dtype
         self.copies = 0
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(self._output_shape(*inputs), device=self._device, dtype=self._output_dtype)
+        self.run_into(inputs, (out,))
+        return out
+
+    def run_into(self, inputs: tuple[torch.Tensor, ...], outputs: tuple[torch.Tensor, ...]) -> None:
+        """Run with `inputs` bound in the graph's input order and `outputs` (contiguous, of the graph's output
+        shapes, in its output order: the first len(outputs) outputs) written in place."""
         binding = self.session.io_binding()
         keep = []  # copies must outlive the run
         for name, tensor in zip(self.input_names, inputs, strict=True):
@@ -135,17 +145,16 @@ class OrtSession:
             keep.append(t)
             binding.bind_input(name, self._device_type, self._device_id, element_type(t.dtype, name),
                                tuple(t.shape), t.data_ptr())
-        out = torch.empty(self._output_shape(*inputs), device=self._device, dtype=self._output_dtype)
-        binding.bind_output(self.output_name, self._device_type, self._device_id,
-                            element_type(out.dtype, self.output_name), tuple(out.shape), out.data_ptr())
+        for name, out in zip(self.output_names, outputs, strict=False):
+            binding.bind_output(name, self._device_type, self._device_id, element_type(out.dtype, name),
+                                tuple(out.shape), out.data_ptr())
         if self._stream is None:
             self.session.run_with_iobinding(binding)
-            return out
+            return
         current = torch.cuda.current_stream(self._device)  # pragma: no cover - GPU only; not run on a GPU here
         self._stream.wait_stream(current)  # inputs written on torch's stream are read on ONNX Runtime's
         self.session.run_with_iobinding(binding, self._run_options)
-        current.wait_stream(self._stream)  # torch's next kernels read `out` after ONNX Runtime wrote it
-        return out
+        current.wait_stream(self._stream)  # torch's next kernels read the outputs after ONNX Runtime wrote them
 
 
 def stream_providers(providers: list[Any], device_id: int, stream: int) -> list[Any]:

@@ -80,6 +80,17 @@ def input_profiles(component: str, components: Components, shapes: ShapeRange) -
     return out
 
 
+def engine_key(onnx_key: EngineKey, shapes: ShapeRange, version: str, arch: str,
+               extra: dict[str, Any] | None = None) -> EngineKey:
+    """The TensorRT engine key of an ONNX graph (every engine: UNet, VAE, ControlNets): its ONNX key's component,
+    model, weights hash, dtype and digest (which covers everything the ONNX file depends on), the shape range,
+    the TensorRT version, the GPU architecture and the workspace; `extra` adds names (e.g. the ControlNet's)."""
+    return EngineKey(component=onnx_key.component, model=onnx_key.model, weights_hash=onnx_key.weights_hash,
+                     shapes=shapes.as_dict(), dtype=onnx_key.dtype, backend="tensorrt", backend_version=version,
+                     gpu_arch=arch, opset=OPSET,
+                     extra={**(extra or {}), "onnx": onnx_key.digest, "workspace_bytes": WORKSPACE_BYTES})
+
+
 class _Progress:
     """A trt.IProgressMonitor (created lazily: the base class only exists when tensorrt imports) on tqdm."""
 
@@ -147,6 +158,8 @@ def build_engine(onnx_path: Path, plan_path: Path, profiles: dict[str, list[tupl
 class TrtRunner:
     """One deserialized engine, called with CUDA torch tensors bound by address.
 
+    Called, it returns the engine's first output; `run_into` writes every output into tensors the caller
+    allocated (engines of several outputs: a ControlNet's residuals, controlnet_trt.py).
     NCHW-contiguous inputs of the engine's dtype are bound as they are; `copies` counts the inputs that had
     to be copied into NCHW first (0 when StreamPipeline feeds it: see the module docstring).
     """
@@ -162,7 +175,8 @@ class TrtRunner:
         self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
-        self.output = next(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
+        self.outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        self.output = self.outputs[0]
         self._out_dtype = _TORCH_DTYPES[self.engine.get_tensor_dtype(self.output).name]
         self._in_dtypes = [_TORCH_DTYPES[self.engine.get_tensor_dtype(n).name] for n in self.inputs]
         self._device, self._shapes, self._component = device, shapes, component
@@ -179,20 +193,42 @@ class TrtRunner:
         self.copies += 1
         return tensor.contiguous()
 
-    def __call__(self, *tensors: torch.Tensor) -> torch.Tensor:
+    def _bind_inputs(self, tensors: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
         keep = []  # a copied input must outlive the asynchronous run
         for name, tensor, dtype in zip(self.inputs, tensors, self._in_dtypes, strict=True):
             t = self._bindable(name, tensor, dtype)
             keep.append(t)
             self.context.set_input_shape(name, tuple(t.shape))
             self.context.set_tensor_address(name, t.data_ptr())
-        out = torch.empty(tuple(self.context.get_tensor_shape(self.output)), device=self._device,
-                          dtype=self._out_dtype)
-        self.context.set_tensor_address(self.output, out.data_ptr())
+        return keep
+
+    def _execute(self, keep: list[torch.Tensor]) -> None:
         if not self.context.execute_async_v3(torch.cuda.current_stream(self._device).cuda_stream):
             raise EngineBuildError(f"TensorRT {self._component} engine failed to run shapes "
                                    f"{[tuple(t.shape) for t in keep]}")
+
+    def __call__(self, *tensors: torch.Tensor) -> torch.Tensor:
+        keep = self._bind_inputs(tensors)
+        out = torch.empty(tuple(self.context.get_tensor_shape(self.output)), device=self._device,
+                          dtype=self._out_dtype)
+        self.context.set_tensor_address(self.output, out.data_ptr())
+        self._execute(keep)
         return out
+
+    def run_into(self, tensors: tuple[torch.Tensor, ...], outputs: tuple[torch.Tensor, ...]) -> None:
+        """Bind `tensors` (the engine's inputs, in order) and `outputs` (every output, in the engine's order,
+        contiguous, of the shapes the engine reports for these inputs: checked) and run."""
+        keep = self._bind_inputs(tensors)
+        if len(outputs) != len(self.outputs):
+            raise InputError(f"TensorRT {self._component} engine has {len(self.outputs)} outputs, "
+                             f"{len(outputs)} tensors given for them")
+        for name, out in zip(self.outputs, outputs, strict=True):
+            expected = tuple(self.context.get_tensor_shape(name))
+            if tuple(out.shape) != expected or not out.is_contiguous():
+                raise InputError(f"TensorRT {self._component} engine output {name!r} is {expected}; the tensor "
+                                 f"given for it is {tuple(out.shape)} (contiguous: {out.is_contiguous()})")
+            self.context.set_tensor_address(name, out.data_ptr())
+        self._execute(keep)
 
 
 class TensorRTBackend(Backend):
@@ -219,12 +255,8 @@ class TensorRTBackend(Backend):
     def keys(self, components: Components, options: AccelOptions, onnx: dict[str, tuple[Path, EngineKey]]
              ) -> dict[str, EngineKey]:
         """The TensorRT engine key of each graph (includes its ONNX key's digest, TensorRT version, GPU)."""
-        return {component: EngineKey(
-            component=component, model=components.name, weights_hash=onnx_key.weights_hash,
-            shapes=options.shapes.as_dict(), dtype=onnx_key.dtype, backend="tensorrt",
-            backend_version=self.version(), gpu_arch=gpu_arch(components.device), opset=OPSET,
-            extra={"onnx": onnx_key.digest, "workspace_bytes": WORKSPACE_BYTES})
-            for component, (_, onnx_key) in onnx.items()}
+        return {component: engine_key(onnx_key, options.shapes, self.version(), gpu_arch(components.device))
+                for component, (_, onnx_key) in onnx.items()}
 
     def runners(self, components: Components, options: AccelOptions) -> Runners:
         """Build (or load) the three engines and wrap them."""
