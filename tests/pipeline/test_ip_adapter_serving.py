@@ -87,7 +87,8 @@ def test_the_bench_section_measures_each_case_and_leaves_the_components_alone(ti
     report = ip_adapter_cost_report(tiny, 64, [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(3)])
     for row in ("| no adapter |", "| adapter, no style image (scale 0) |", "| adapter + style image, scale 1 |",
                 "| Plus adapter + style image, scale 1 |", "a new 512x512 style image (plain)",
-                "a new 512x512 style image (Plus)"):
+                "a new 512x512 style image (Plus)", "| adapter + 2-style blend, scale 1 |",
+                "a style_blend change (plain)", "a style_blend change (Plus)"):
         assert row in report
     assert not has_ip_adapter(tiny.unet)  # the adapters went on copies of the UNet
 
