@@ -300,7 +300,7 @@ namespace StreamDiffusion.Bridge
             ScheduleCapture();
             UpdateComposite(connected);
             bool gpuPlanes = connected && _planeMaterial != null;
-            _hooks.RequireModes((reproject || (gpuPlanes && (planes & EnginePlanes.Depth) != 0)) && connected,
+            _hooks.RequireModes((reproject || (gpuPlanes && (planes & (EnginePlanes.Depth | EnginePlanes.ObjectIds)) != 0)) && connected,
                                 gpuPlanes && (planes & EnginePlanes.Normals) != 0, gpuPlanes && (planes & EnginePlanes.Motion) != 0);
         }
 
@@ -364,6 +364,7 @@ namespace StreamDiffusion.Bridge
             _frame.DepthPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.Depth);
             _frame.NormalsPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.Normals);
             _frame.MotionPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.Motion);
+            _frame.ObjectIdsPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.ObjectIds);
             _pendingPose = (planes & EnginePlanes.Pose) != 0 ? StreamDiffusionPoseSource.Project(_camera, _frame.Mapping) : null;
             _frame.CaptureRequested = true;
         }
@@ -371,7 +372,7 @@ namespace StreamDiffusion.Bridge
         /// <summary>The GPU planes to capture: those `planes` picks, when the plane shader is there.</summary>
         private EnginePlanes GpuPlanes()
         {
-            return _planeMaterial != null ? planes & (EnginePlanes.Depth | EnginePlanes.Normals | EnginePlanes.Motion) : EnginePlanes.None;
+            return _planeMaterial != null ? planes & EnginePlaneFormats.GpuMask : EnginePlanes.None;
         }
 
         private void OnSceneCut()

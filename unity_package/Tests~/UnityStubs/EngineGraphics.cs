@@ -30,11 +30,13 @@ namespace UnityEngine
         RGHalf = 16,
         RGBAHalf = 17,
         RFloat = 18,
+        R8 = 63,
     }
 
     public enum RenderTextureFormat
     {
         ARGB32 = 0,
+        R8 = 16,
     }
 
     public enum RenderTextureReadWrite

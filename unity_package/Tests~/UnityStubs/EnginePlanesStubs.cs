@@ -90,3 +90,51 @@ namespace UnityEngine.SceneManagement
         public static event UnityEngine.Events.UnityAction<Scene, LoadSceneMode> sceneLoaded;
     }
 }
+
+namespace UnityEngine
+{
+    public partial struct Color
+    {
+        public float r;
+        public float g;
+        public float b;
+        public float a;
+        public static Color clear { get { throw null; } }
+    }
+
+    public partial class Renderer : Component
+    {
+        public bool enabled { get { throw null; } set { } }
+        public Material[] sharedMaterials { get { throw null; } set { } }
+    }
+
+    public partial class Component
+    {
+        public T[] GetComponentsInChildren<T>() { throw null; }
+    }
+}
+
+namespace UnityEngine.Rendering
+{
+    public partial struct RenderTargetIdentifier
+    {
+        public static implicit operator RenderTargetIdentifier(int nameID) { throw null; }
+    }
+
+    public partial class CommandBuffer
+    {
+        public void GetTemporaryRT(int nameID, int width, int height, int depthBuffer, FilterMode filter, RenderTextureFormat format) { throw null; }
+        public void ReleaseTemporaryRT(int nameID) { throw null; }
+        public void ClearRenderTarget(bool clearDepth, bool clearColor, Color backgroundColor) { throw null; }
+        public void SetViewProjectionMatrices(Matrix4x4 view, Matrix4x4 proj) { throw null; }
+        public void DrawRenderer(Renderer renderer, Material material, int submeshIndex, int shaderPass) { throw null; }
+    }
+}
+
+namespace UnityEngine
+{
+    public partial struct Mathf
+    {
+        public static int Clamp(int value, int min, int max) { throw null; }
+    }
+}

@@ -118,6 +118,7 @@ namespace UnityEngine.Experimental.Rendering
     public enum GraphicsFormat
     {
         None = 0,
+        R8_UNorm = 5,
         R16G16_SFloat = 46,
         R16G16B16A16_SFloat = 48,
         R32_SFloat = 49,

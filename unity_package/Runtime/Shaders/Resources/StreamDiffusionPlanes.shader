@@ -11,6 +11,9 @@
 //            _SDWorldToView, the camera's worldToCameraMatrix)
 //   motion   _CameraMotionVectorsTexture (Built-in), _MotionVectorTexture (URP): current uv - previous uv;
 //            _SDMotionArray (HDRP, the custom pass's motion vector buffer): current NDC - previous NDC, half of it in uv
+//   ids      pass 6 draws each StreamDiffusionObjectId renderer (CommandBuffer.DrawRenderer: unity_ObjectToWorld and
+//            the camera's unity_MatrixVP) with _SDObjectId into a camera-size R8 texture, keeping fragments not behind
+//            _CameraDepthTexture; pass 7 maps that texture (_SDObjectIds) into the plane with the scale policy
 Shader "Hidden/StreamDiffusion/Planes"
 {
     SubShader
@@ -36,6 +39,10 @@ Shader "Hidden/StreamDiffusion/Planes"
         float4 _SDTargetRect;               // u0 v0 u1 v1 (top-down uv) the camera frame covers in the capture
         float _SDFarDepth;                  // device depth of the far plane (0 with reversed Z, else 1): Fit's bars
         float4x4 _SDWorldToView;            // Camera.worldToCameraMatrix (URP normals)
+        float _SDObjectId;                  // id / 255 of the renderer being drawn (pass 6)
+        Texture2D _SDObjectIds;             // the camera-size id texture (pass 7)
+        float4x4 unity_ObjectToWorld;       // set by CommandBuffer.DrawRenderer (pass 6)
+        float4x4 unity_MatrixVP;            // the camera's (CommandBuffer.SetViewProjectionMatrices before pass 6)
 
         struct Varyings
         {
@@ -171,6 +178,44 @@ Shader "Hidden/StreamDiffusion/Planes"
                 float2 uv;
                 if (!CameraUv(i.uv, uv)) return float4(0, 0, 0, 0);
                 return MotionToPrevious(SampleArray(_SDMotionArray, uv).xy * 0.5);
+            }
+            ENDHLSL
+        }
+        Pass // 6: one renderer's id into the camera-size id texture, where it is not hidden
+        {
+            Name "ObjectIdDraw"
+            HLSLPROGRAM
+            #pragma vertex VertObject
+            #pragma fragment Frag
+            struct ObjectAttributes
+            {
+                float4 vertex : POSITION;
+            };
+            float4 VertObject(ObjectAttributes v) : SV_POSITION
+            {
+                return mul(unity_MatrixVP, mul(unity_ObjectToWorld, float4(v.vertex.xyz, 1.0)));
+            }
+            float4 Frag(float4 positionCS : SV_POSITION) : SV_Target
+            {
+                float scene = _CameraDepthTexture.Load(int3(int2(positionCS.xy), 0)).r;
+                bool reversed = _SDFarDepth < 0.5;
+                bool visible = reversed ? positionCS.z >= scene - 1e-4 : positionCS.z <= scene + 1e-4;
+                if (!visible) discard;
+                return float4(_SDObjectId, 0, 0, 0);
+            }
+            ENDHLSL
+        }
+        Pass // 7: the id texture into the plane (point sampled: ids never blend)
+        {
+            Name "ObjectIdsPlane"
+            HLSLPROGRAM
+            #pragma vertex VertProcedural
+            #pragma fragment Frag
+            float4 Frag(Varyings i) : SV_Target
+            {
+                float2 uv;
+                if (!CameraUv(i.uv, uv)) return float4(0, 0, 0, 0);
+                return float4(Sample2D(_SDObjectIds, uv).r, 0, 0, 0);
             }
             ENDHLSL
         }

@@ -35,6 +35,8 @@ namespace StreamDiffusion.Bridge
     internal sealed class CaptureRing : IDisposable
     {
         public const int ReadbackBuffers = 3;
+        /// <summary>GPU plane kinds a slot can carry (EnginePlaneFormats.GpuPlanes).</summary>
+        private const int PlaneKinds = 4;
 
         private readonly NativeArray<byte>[] _buffers = new NativeArray<byte>[ReadbackBuffers];
         private readonly bool[] _busy = new bool[ReadbackBuffers];
@@ -46,9 +48,9 @@ namespace StreamDiffusion.Bridge
         private long[] _depthSequence = new long[0];
         private readonly int[] _outstanding = new int[ReadbackBuffers];
         private readonly bool[] _failed = new bool[ReadbackBuffers];
-        private readonly RenderTexture[,] _planeTargets = new RenderTexture[ReadbackBuffers, 3];
-        private readonly NativeArray<byte>[,] _planeBuffers = new NativeArray<byte>[ReadbackBuffers, 3];
-        private readonly Action<AsyncGPUReadbackRequest>[,] _planeCallbacks = new Action<AsyncGPUReadbackRequest>[ReadbackBuffers, 3];
+        private readonly RenderTexture[,] _planeTargets = new RenderTexture[ReadbackBuffers, PlaneKinds];
+        private readonly NativeArray<byte>[,] _planeBuffers = new NativeArray<byte>[ReadbackBuffers, PlaneKinds];
+        private readonly Action<AsyncGPUReadbackRequest>[,] _planeCallbacks = new Action<AsyncGPUReadbackRequest>[ReadbackBuffers, PlaneKinds];
         private long _sequence;
         private int _generation; // bumped by Release: a late callback of freed buffers is ignored
 
@@ -60,7 +62,7 @@ namespace StreamDiffusion.Bridge
             {
                 int index = i;
                 _callbacks[i] = request => OnReadback(index, request);
-                for (int p = 0; p < 3; p++) _planeCallbacks[i, p] = request => OnReadback(index, request);
+                for (int p = 0; p < PlaneKinds; p++) _planeCallbacks[i, p] = request => OnReadback(index, request);
             }
         }
 
@@ -79,7 +81,7 @@ namespace StreamDiffusion.Bridge
         /// frames and a depth ring of <paramref name="depthSlots"/> (0: no reprojection).</summary>
         public void Allocate(int width, int height, int depthSlots, EnginePlanes planes = EnginePlanes.None)
         {
-            planes &= EnginePlanes.Depth | EnginePlanes.Normals | EnginePlanes.Motion;
+            planes &= EnginePlaneFormats.GpuMask;
             if (Target != null && width == Width && height == Height && depthSlots == _depth.Length && planes == Planes) return;
             Release();
             Width = width;
@@ -115,7 +117,7 @@ namespace StreamDiffusion.Bridge
         {
             for (int i = 0; i < ReadbackBuffers; i++)
             {
-                for (int p = 0; p < 3; p++)
+                for (int p = 0; p < PlaneKinds; p++)
                 {
                     EnginePlanes plane = EnginePlaneFormats.GpuPlanes[p];
                     if ((planes & plane) == 0) continue;
@@ -184,9 +186,9 @@ namespace StreamDiffusion.Bridge
             _generationOf[slot] = _generation;
             _failed[slot] = false;
             _outstanding[slot] = 1;
-            for (int p = 0; p < 3; p++) if (_planeTargets[slot, p] != null) _outstanding[slot]++;
+            for (int p = 0; p < PlaneKinds; p++) if (_planeTargets[slot, p] != null) _outstanding[slot]++;
             AsyncGPUReadback.RequestIntoNativeArray(ref _buffers[slot], Target, 0, TextureFormat.RGBA32, _callbacks[slot]);
-            for (int p = 0; p < 3; p++)
+            for (int p = 0; p < PlaneKinds; p++)
             {
                 if (_planeTargets[slot, p] == null) continue;
                 NativeArray<byte> buffer = _planeBuffers[slot, p];
@@ -228,7 +230,7 @@ namespace StreamDiffusion.Bridge
             {
                 if (_buffers[i].IsCreated) _buffers[i].Dispose();
                 _busy[i] = false;
-                for (int p = 0; p < 3; p++)
+                for (int p = 0; p < PlaneKinds; p++)
                 {
                     if (_planeBuffers[i, p].IsCreated) _planeBuffers[i, p].Dispose();
                     DestroyTexture(_planeTargets[i, p]);

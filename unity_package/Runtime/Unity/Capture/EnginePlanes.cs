@@ -11,6 +11,8 @@
 //   Motion   RG16F  MotionUnits.UV of the capture texture, MotionTarget.Previous (Unity's motion texture holds
 //                  current uv - previous uv: it is negated), MotionYUp true (Unity's uv v grows upwards). Rescaled
 //                  from camera uv to capture uv through the scale policy's mapping.
+//   ObjectIds R8   Segmentation ids 1..255 of the StreamDiffusionObjectId objects in view (0: none), rows bottom-up;
+//                  Built-in and URP (drawn with CommandBuffer.DrawRenderer), not HDRP.
 //   Pose     RGBA8 a Control plane (named by the component, e.g. "openpose") drawn by the core's OpenPoseRenderer
 //                  from Humanoid bones (StreamDiffusionPoseSource), rows top-down.
 // NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API);
@@ -33,13 +35,21 @@ namespace StreamDiffusion.Bridge
         Motion = 4,
         /// <summary>An OpenPose control image of the Humanoid avatars in view (StreamDiffusionPoseSource).</summary>
         Pose = 8,
+        /// <summary>Segmentation ids of the StreamDiffusionObjectId objects in view (Built-in, URP).</summary>
+        ObjectIds = 16,
     }
 
     /// <summary>Texture formats and wire descriptions of the GPU planes (Depth, Normals, Motion).</summary>
     internal static class EnginePlaneFormats
     {
         /// <summary>The GPU planes, in the order the ring reads them back.</summary>
-        public static readonly EnginePlanes[] GpuPlanes = { EnginePlanes.Depth, EnginePlanes.Normals, EnginePlanes.Motion };
+        public static readonly EnginePlanes[] GpuPlanes =
+        {
+            EnginePlanes.Depth, EnginePlanes.Normals, EnginePlanes.Motion, EnginePlanes.ObjectIds,
+        };
+
+        /// <summary>The GPU planes of a selection.</summary>
+        public const EnginePlanes GpuMask = EnginePlanes.Depth | EnginePlanes.Normals | EnginePlanes.Motion | EnginePlanes.ObjectIds;
 
         public static GraphicsFormat Format(EnginePlanes plane)
         {
@@ -47,6 +57,7 @@ namespace StreamDiffusion.Bridge
             {
                 case EnginePlanes.Depth: return GraphicsFormat.R32_SFloat;
                 case EnginePlanes.Normals: return GraphicsFormat.R16G16B16A16_SFloat;
+                case EnginePlanes.ObjectIds: return GraphicsFormat.R8_UNorm;
                 default: return GraphicsFormat.R16G16_SFloat;
             }
         }
@@ -58,13 +69,19 @@ namespace StreamDiffusion.Bridge
             {
                 case EnginePlanes.Depth: return TextureFormat.RFloat;
                 case EnginePlanes.Normals: return TextureFormat.RGBAHalf;
+                case EnginePlanes.ObjectIds: return TextureFormat.R8;
                 default: return TextureFormat.RGHalf;
             }
         }
 
         public static int BytesPerPixel(EnginePlanes plane)
         {
-            return plane == EnginePlanes.Depth ? 4 : plane == EnginePlanes.Normals ? 8 : 4;
+            switch (plane)
+            {
+                case EnginePlanes.Normals: return 8;
+                case EnginePlanes.ObjectIds: return 1;
+                default: return 4;
+            }
         }
 
         /// <summary>The PlaneDesc of a GPU plane of <paramref name="camera"/> at the capture size.</summary>
@@ -84,6 +101,9 @@ namespace StreamDiffusion.Bridge
                     d = PlaneDescription.Packed(PlaneKind.Normals, PlaneFormat.RGBA16F, (uint)width, (uint)height);
                     d.NormalSpace = NormalSpace.View;
                     d.NormalEncoding = NormalEncoding.Signed;
+                    break;
+                case EnginePlanes.ObjectIds:
+                    d = PlaneDescription.Packed(PlaneKind.Segmentation, PlaneFormat.R8, (uint)width, (uint)height);
                     break;
                 default:
                     d = PlaneDescription.Packed(PlaneKind.Motion, PlaneFormat.RG16F, (uint)width, (uint)height);

@@ -57,6 +57,8 @@ namespace StreamDiffusion.Bridge
         public const int MotionBuiltinPass = 3;
         public const int MotionUrpPass = 4;
         public const int MotionHdrpPass = 5;
+        public const int ObjectIdDrawPass = 6;
+        public const int ObjectIdsPlanePass = 7;
 
         /// <summary>URP / HDRP: full-screen triangles drawn with DrawProcedural. Call after frame.PrepareForRender().
         /// Returns false (and draws nothing) when the colour buffer cannot be sampled (the back buffer).</summary>
@@ -152,6 +154,33 @@ namespace StreamDiffusion.Bridge
                 }
                 Draw(cmd, frame.MotionPlaneTarget, m, pass);
             }
+            if (frame.ObjectIdsPlaneTarget != null && source != PlaneSource.Hdrp) RecordObjectIds(cmd, frame, m);
+        }
+
+        /// <summary>Draws every StreamDiffusionObjectId's renderers with its id into a camera-size R8 texture (only
+        /// fragments not behind the camera's depth), then maps it into the plane texture with the scale policy.</summary>
+        private static void RecordObjectIds(CommandBuffer cmd, BridgeFrame frame, Material m)
+        {
+            Camera camera = frame.Camera;
+            int width = Mathf.Max(1, camera.pixelWidth), height = Mathf.Max(1, camera.pixelHeight);
+            cmd.GetTemporaryRT(BridgeFrame.Ids.ObjectIds, width, height, 0, FilterMode.Point, RenderTextureFormat.R8);
+            cmd.SetRenderTarget(BridgeFrame.Ids.ObjectIds);
+            cmd.ClearRenderTarget(false, true, Color.clear);
+            // A Blit earlier in this buffer left an orthographic projection: draw the renderers with the camera's own.
+            cmd.SetViewProjectionMatrices(camera.worldToCameraMatrix, camera.projectionMatrix);
+            foreach (StreamDiffusionObjectId tagged in StreamDiffusionObjectId.Active)
+            {
+                cmd.SetGlobalFloat(BridgeFrame.Ids.ObjectId, Mathf.Clamp(tagged.id, 1, 255) / 255f);
+                foreach (Renderer r in tagged.Renderers)
+                {
+                    if (r == null || !r.enabled) continue;
+                    int submeshes = Mathf.Max(1, r.sharedMaterials.Length);
+                    for (int s = 0; s < submeshes; s++) cmd.DrawRenderer(r, m, s, ObjectIdDrawPass);
+                }
+            }
+            cmd.SetGlobalTexture(BridgeFrame.Ids.ObjectIds, BridgeFrame.Ids.ObjectIds);
+            Draw(cmd, frame.ObjectIdsPlaneTarget, m, ObjectIdsPlanePass);
+            cmd.ReleaseTemporaryRT(BridgeFrame.Ids.ObjectIds);
         }
 
         private static void Draw(CommandBuffer cmd, RenderTexture target, Material material, int pass)

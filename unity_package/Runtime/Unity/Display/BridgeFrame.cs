@@ -41,6 +41,7 @@ namespace StreamDiffusion.Bridge
         public RenderTexture DepthPlaneTarget;
         public RenderTexture NormalsPlaneTarget;
         public RenderTexture MotionPlaneTarget;
+        public RenderTexture ObjectIdsPlaneTarget;
         /// <summary>Hidden/StreamDiffusion/Planes (null: planes are not drawn).</summary>
         public Material PlaneMaterial;
 
@@ -72,7 +73,7 @@ namespace StreamDiffusion.Bridge
         {
             get
             {
-                return (CaptureRequested && (DepthTarget != null || DepthPlaneTarget != null)) ||
+                return (CaptureRequested && (DepthTarget != null || DepthPlaneTarget != null || ObjectIdsPlaneTarget != null)) ||
                        (CompositeEnabled && ResultDepth != null && ResultViewProjection != null);
             }
         }
@@ -212,6 +213,8 @@ namespace StreamDiffusion.Bridge
             public static readonly int DepthTolerance = Shader.PropertyToID("_SDDepthTolerance");
             public static readonly int Orthographic = Shader.PropertyToID("_SDOrthographic");
             public static readonly int FarDepth = Shader.PropertyToID("_SDFarDepth");
+            public static readonly int ObjectId = Shader.PropertyToID("_SDObjectId");
+            public static readonly int ObjectIds = Shader.PropertyToID("_SDObjectIds");
             public static readonly int WorldToView = Shader.PropertyToID("_SDWorldToView");
             public static readonly int MotionArray = Shader.PropertyToID("_SDMotionArray");
             public static readonly int UrpNormals = Shader.PropertyToID("_CameraNormalsTexture");
