@@ -1,7 +1,7 @@
 // Turns one read-back capture into BridgeClient.SubmitFrame's arguments when engine planes are on: the colour bytes,
 // the GPU planes the ring read back with them (EnginePlanes.cs states each plane's conventions) and the OpenPose
-// control image drawn from the keypoints taken with the capture. Buffers are kept and reused (the client copies
-// during SubmitFrame), so a steady stream allocates nothing after the first frame.
+// control image drawn from the keypoints taken with the capture. The pixel buffers are kept and reused (the client
+// copies during SubmitFrame); per frame only the small plane list is allocated.
 // NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API);
 // PlaneDescription and OpenPoseRenderer are the engine-free core's, compiled and tested.
 using System.Collections.Generic;
