@@ -130,6 +130,7 @@ TArray<float> USDBridgeComponent::ProjectPoseKeypoints(APlayerController* Contro
 void USDBridgeComponent::SignalSceneCut()
 {
 	++SceneCuts;
+	bSceneCutPending = true;
 	OnSceneCut.Broadcast();
 }
 
@@ -156,11 +157,12 @@ void USDBridgeComponent::OnLevelLoaded(UWorld* LoadedWorld)
 
 void USDBridgeComponent::TrackSceneCuts()
 {
+	bool bViewCut = false;  // already carried by the render thread's capture: only raised here
 	bool bCut = false;
 	if (ViewExtension)
 	{
 		const uint64 Cuts = ViewExtension->GetCameraCuts();  // the render thread's count of the view's camera cuts
-		bCut = Cuts != CameraCutsSeen;
+		bViewCut = Cuts != CameraCutsSeen;
 		CameraCutsSeen = Cuts;
 	}
 	const APlayerController* Controller = FindLocalPlayerController();
@@ -181,5 +183,10 @@ void USDBridgeComponent::TrackSceneCuts()
 	if (bCut)
 	{
 		SignalSceneCut();  // once per tick, whichever way it was seen
+	}
+	else if (bViewCut)
+	{
+		++SceneCuts;
+		OnSceneCut.Broadcast();
 	}
 }

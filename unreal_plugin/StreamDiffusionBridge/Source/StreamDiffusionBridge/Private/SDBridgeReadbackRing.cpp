@@ -47,8 +47,9 @@ FSDBridgeReadbackRing::FSlot* FSDBridgeReadbackRing::Reserve()
 		return nullptr;
 	}
 	FSlot& Slot = Slots[Index];
-	Slot.PlaneCount = 0;  // a capture without planes or pose unless the caller adds them
+	Slot.PlaneCount = 0;  // a capture without planes, pose or scene cut unless the caller adds them
 	Slot.Pose.Reset();
+	Slot.bSceneCut = false;
 	return &Slot;
 }
 
@@ -113,7 +114,7 @@ bool FSDBridgeReadbackRing::FSlot::IsReady() const
 }
 
 bool FSDBridgeReadbackRing::EnqueueCopy(FRDGBuilder& GraphBuilder, FRDGTextureRef Source, uint64 CaptureTimeUs,
-	const TArray<FSDBridgePlaneCopy>& Planes, TArray<float> Pose, const FString& PoseName)
+	const TArray<FSDBridgePlaneCopy>& Planes, TArray<float> Pose, const FString& PoseName, bool bSceneCut)
 {
 	check(IsInRenderingThread());
 	if (Source == nullptr)
@@ -149,6 +150,7 @@ bool FSDBridgeReadbackRing::EnqueueCopy(FRDGBuilder& GraphBuilder, FRDGTextureRe
 	}
 	Slot.Pose = MoveTemp(Pose);
 	Slot.PoseName = PoseName;
+	Slot.bSceneCut = bSceneCut;
 	return true;
 }
 
@@ -175,6 +177,7 @@ int32 FSDBridgeReadbackRing::ConsumeReady(TFunctionRef<void(const FSDBridgeReadb
 			View.CaptureTimeUs = Slot.CaptureTimeUs;
 			View.Pose = Slot.Pose.Num() > 0 ? &Slot.Pose : nullptr;
 			View.PoseName = Slot.PoseName;
+			View.bSceneCut = Slot.bSceneCut;
 			LockPlanes(Slot, View);
 			Consumer(View);
 			for (int32 Index = 0; Index < Slot.PlaneCount; ++Index)

@@ -32,6 +32,7 @@ struct FSDBridgeReadbackView
 	std::vector<sdbridge::PlaneView> Planes;  // the engine planes read back with it (stride: the readback's row pitch)
 	const TArray<float>* Pose = nullptr;      // OpenPose keypoints (x, y per keypoint, 18 a body, capture pixels) or null
 	FString PoseName;                         // the pose Control plane's name
+	bool bSceneCut = false;                   // the first capture after a scene cut
 };
 
 /** An engine plane to read back with a capture (its RDG texture and wire description). */
@@ -57,7 +58,7 @@ public:
 
 	/** The same with the engine planes drawn for this capture and its pose keypoints (empty: none). */
 	bool EnqueueCopy(FRDGBuilder& GraphBuilder, FRDGTextureRef Source, uint64 CaptureTimeUs,
-		const TArray<FSDBridgePlaneCopy>& Planes, TArray<float> Pose, const FString& PoseName);
+		const TArray<FSDBridgePlaneCopy>& Planes, TArray<float> Pose, const FString& PoseName, bool bSceneCut = false);
 
 	/**
 	 * Free every completed slot, oldest first, and pass only the newest completed one to Consumer (older
@@ -86,6 +87,7 @@ private:
 		int32 PlaneCount = 0;       // how many of Planes belong to the capture in flight
 		TArray<float> Pose;
 		FString PoseName;
+		bool bSceneCut = false;  // the capture starts a new shot
 
 		bool IsReady() const;
 	};

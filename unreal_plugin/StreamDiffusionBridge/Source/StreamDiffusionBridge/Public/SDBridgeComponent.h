@@ -268,6 +268,7 @@ private:
 	static TArray<FName> DefaultPoseBoneNames();
 	FDelegateHandle LevelLoadedHandle;
 	int64 SceneCuts = 0;
+	bool bSceneCutPending = false;  // handed to the view extension with the next settings
 	uint64 CameraCutsSeen = 0;
 	bool bHasLastCamera = false;
 	FVector LastCameraLocation = FVector::ZeroVector;

@@ -166,6 +166,8 @@ void USDBridgeComponent::UpdateCaptureAndDisplay()
 		Settings.ResultSourceFrameId = static_cast<uint64>(LastResultSourceFrameId);
 		Settings.Planes = Settings.bCapture ? static_cast<uint32>(EnginePlanes) : 0u;
 		Settings.PoseName = PosePlaneName;
+		Settings.bSceneCut = bSceneCutPending;  // the render thread keeps it until a capture carries it
+		bSceneCutPending = false;
 		if ((Settings.Planes & static_cast<uint32>(ESDBridgePlanes::Pose)) != 0u)
 		{
 			Settings.PoseKeypoints = ProjectPoseKeypoints(Controller, Settings.TargetSize, Settings.Fit);  // this tick's bones and camera

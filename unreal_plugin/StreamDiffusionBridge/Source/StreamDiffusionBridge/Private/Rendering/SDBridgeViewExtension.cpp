@@ -73,6 +73,7 @@ void FSDBridgeViewExtension::Update_GameThread(const FSDBridgeViewSettings& Sett
 		{
 			const bool bSourceChanged = Self->RenderSettings.Ring != Settings.Ring || Self->RenderSettings.bCapture != Settings.bCapture;
 			Self->RenderSettings = Settings;
+			Self->bPendingSceneCut |= Settings.bSceneCut;  // kept until a capture carries it
 			// The resource is alive here: a replaced texture releases its resource with a later render command.
 			Self->ResultRHI = ResultResource != nullptr ? ResultResource->TextureRHI : FTextureRHIRef();
 			if (bSourceChanged)
@@ -128,7 +129,8 @@ FScreenPassTexture FSDBridgeViewExtension::AfterTonemap_RenderThread(FRDGBuilder
 	const bool bPlayerView = IsPlayerView(View);
 	if (bPlayerView && View.bCameraCut && IStereoRendering::IsAPrimaryView(View))
 	{
-		CameraCuts.fetch_add(1, std::memory_order_relaxed);  // the component turns it into its scene-cut signal
+		CameraCuts.fetch_add(1, std::memory_order_relaxed);  // the component raises OnSceneCut from the count
+		bPendingSceneCut = true;                             // this very frame's capture carries it
 	}
 	// Stereo: only the primary eye is sent (the composite draws over both; with reprojection each eye is warped).
 	if (bPlayerView && RenderSettings.bCapture && IStereoRendering::IsAPrimaryView(View))
@@ -193,10 +195,11 @@ void FSDBridgeViewExtension::Capture_RenderThread(FRDGBuilder& GraphBuilder, con
 		Planes.Add(FSDBridgePlaneCopy{Plane.Texture, Plane.Desc});
 	}
 	TArray<float> Pose = (S.Planes & SDBridgePlaneBits::Pose) != 0u ? S.PoseKeypoints : TArray<float>();
-	if (!S.Ring->EnqueueCopy(GraphBuilder, Target, CaptureTimeUs, Planes, MoveTemp(Pose), S.PoseName))
+	if (!S.Ring->EnqueueCopy(GraphBuilder, Target, CaptureTimeUs, Planes, MoveTemp(Pose), S.PoseName, bPendingSceneCut))
 	{
 		return;  // every readback still in flight: counted by the ring as a skipped capture
 	}
+	bPendingSceneCut = false;
 	const FSDBridgeViewCamera Camera = SDBridgeRendering::DescribeView(View);
 	FSDBridgeFrameExtras Extras;
 	Extras.bPerspective = Camera.bPerspective;

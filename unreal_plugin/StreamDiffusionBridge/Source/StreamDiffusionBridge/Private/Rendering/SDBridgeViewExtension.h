@@ -57,6 +57,7 @@ struct FSDBridgeViewSettings
 	uint32 Planes = 0;                                      // SDBridgePlaneBits of the engine planes to send
 	TArray<float> PoseKeypoints;                            // capture pixels, 18 (x, y) a body; empty: no pose
 	FString PoseName = TEXT("openpose");                    // the pose Control plane's name
+	bool bSceneCut = false;                                 // a scene cut since the last settings (game thread's signal)
 	std::shared_ptr<sdbridge::Client> Client;
 	TSharedPtr<FSDBridgeReadbackRing, ESPMode::ThreadSafe> Ring;
 };
@@ -108,4 +109,5 @@ private:
 	FTextureRHIRef ResultRHI;
 	FSDBridgeFrameHistory History;
 	bool bWarnedMapping = false;
+	bool bPendingSceneCut = false;  // the next capture starts a new shot (a signal or the view's camera cut)
 };
