@@ -55,12 +55,18 @@ namespace StreamDiffusion.Bridge
             _hasLast = true;
         }
 
-        /// <summary>True once per cut: the frame being sent is the first after it.</summary>
+        /// <summary>True once per cut: the frame being captured is the first after it.</summary>
         public bool Consume()
         {
             bool cut = Pending;
             Pending = false;
             return cut;
+        }
+
+        /// <summary>A capture that took the cut was never rendered: the next one carries it.</summary>
+        public void Restore(bool cut)
+        {
+            if (cut) Pending = true;
         }
 
         private void OnSceneLoaded(Scene scene, LoadSceneMode mode)

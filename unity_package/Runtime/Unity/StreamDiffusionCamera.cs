@@ -168,6 +168,7 @@ namespace StreamDiffusion.Bridge
         private CameraHistory _history;
         private int _pendingSlot = -1;
         private float[] _pendingPose;
+        private bool _pendingCut;
         private bool _wasConnected;
         private bool _hasResult;
         private ulong _shownSource;
@@ -334,8 +335,15 @@ namespace StreamDiffusion.Bridge
         private void FinishPendingCapture()
         {
             if (_pendingSlot < 0) return;
-            if (_frame.CaptureRecorded) _ring.Complete(_pendingSlot, _frame.CaptureViewProjection, _pendingPose);
-            else _ring.Abandon(_pendingSlot);
+            if (_frame.CaptureRecorded)
+            {
+                _ring.Complete(_pendingSlot, _frame.CaptureViewProjection, _pendingPose, _pendingCut);
+            }
+            else
+            {
+                _ring.Abandon(_pendingSlot);
+                _sceneCuts.Restore(_pendingCut);
+            }
             _pendingSlot = -1;
             _frame.CaptureRecorded = false;
             _frame.CaptureRequested = false;
@@ -366,6 +374,7 @@ namespace StreamDiffusion.Bridge
             _frame.MotionPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.Motion);
             _frame.ObjectIdsPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.ObjectIds);
             _pendingPose = (planes & EnginePlanes.Pose) != 0 ? StreamDiffusionPoseSource.Project(_camera, _frame.Mapping) : null;
+            _pendingCut = _sceneCuts.Consume(); // rides with this capture (PENDING on the wire: see the file comment)
             _frame.CaptureRequested = true;
         }
 
@@ -388,7 +397,6 @@ namespace StreamDiffusion.Bridge
             if (_client == null || _client.State != ClientState.Connected) return; // captured before a disconnect
             FrameDescription description = FrameDescription.Rgba8(_ring.Width, _ring.Height, sdbridge.protocol.RowOrder.BottomUp);
             description.ColorSpace = sdbridge.protocol.ColorSpace.SRGB;
-            _sceneCuts.Consume(); // PENDING: the protocol 1.4 Frame.scene_cut flag (see the file comment)
             ulong frameId;
             bool granted = _client.Welcome != null && (_client.Welcome.Capabilities & (uint)sdbridge.protocol.Capability.Planes) != 0;
             if (planes != EnginePlanes.None && granted)

@@ -29,6 +29,8 @@ namespace StreamDiffusion.Bridge
         public EnginePlanes Planes;
         /// <summary>OpenPose keypoints (x, y per keypoint, 18 a body, capture pixels) taken with this capture, or null.</summary>
         public float[] Pose;
+        /// <summary>This capture is the first after a scene cut.</summary>
+        public bool SceneCut;
     }
 
     /// <summary>Capture texture, depth ring and readback ring of one StreamDiffusionCamera.</summary>
@@ -179,10 +181,11 @@ namespace StreamDiffusion.Bridge
         }
 
         /// <summary>The capture of <paramref name="slot"/> was rendered: read it back (asynchronously).</summary>
-        public void Complete(int slot, Matrix4x4 viewProjection, float[] pose)
+        public void Complete(int slot, Matrix4x4 viewProjection, float[] pose, bool sceneCut)
         {
             _info[slot].ViewProjection = viewProjection;
             _info[slot].Pose = pose;
+            _info[slot].SceneCut = sceneCut;
             _generationOf[slot] = _generation;
             _failed[slot] = false;
             _outstanding[slot] = 1;
