@@ -373,13 +373,15 @@ class BridgeServer:
         """Snapshot of every live session for the preview page (any thread; copies, never locks the loop)."""
         return self._preview.sessions() if self._preview is not None else []
 
-    def submit_control(self, session_id: int, message: m.Message, source: str) -> concurrent.futures.Future[None]:
-        """Apply a Prompt, Params or GameEvent to a session as if its client had sent it (any thread).
+    def submit_control(self, session_id: int, message: m.Message, source: str,
+                       pixels: bytes | None = None) -> concurrent.futures.Future[None]:
+        """Apply a Prompt, Params or GameEvent (or a StyleImage with its `pixels`) to a session as if its client had
+        sent it (any thread).
 
         The I/O thread applies it through the same checks as a client's message, then tells the session's
         engine client with a Notice (source=`source`). The future fails with the error the client would get.
         """
-        future = self.controls.submit(session_id, message, source)
+        future = self.controls.submit(session_id, message, source, pixels)
         if self._waker is not None:
             self._waker.notify()
         return future

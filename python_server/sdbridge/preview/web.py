@@ -50,6 +50,7 @@ from sdbridge.preview.conditioning import ConditioningViews
 from sdbridge.preview.encode import control_message, image_message, jpeg_of, to_jpeg
 from sdbridge.preview.http400 import StrictHttpConnection
 from sdbridge.preview.snapshot import bounded_json
+from sdbridge.preview.style_upload import style_image_command
 from sdbridge.preview.taps import FrameTaps, TapFrame
 from sdbridge.protocol import messages as m
 
@@ -72,8 +73,10 @@ class PreviewHost(Protocol):
         """A snapshot of every live session: ids, client, counters, current values (thread-safe)."""
         ...
 
-    def submit_control(self, session_id: int, message: m.Message, source: str) -> concurrent.futures.Future[None]:
-        """Apply a Prompt/Params/GameEvent to a session on the I/O thread; the future fails with its error."""
+    def submit_control(self, session_id: int, message: m.Message, source: str,
+                       pixels: bytes | None = None) -> concurrent.futures.Future[None]:
+        """Apply a Prompt/Params/GameEvent (or a StyleImage with its `pixels`) to a session on the I/O thread; the
+        future fails with its error."""
         ...
 
 
@@ -410,8 +413,12 @@ class PreviewServer:
             if not isinstance(sid, int):
                 raise InputError(f"{op}.session={sid!r} must be a session id (integer)")
             self._check_grant(state.grant, sid, str(op))
-            message = command_message(request, self.limits, self.weights, self._values.get(sid))
-            future = self._host.submit_control(sid, message, "preview")
+            if op == "style_image":  # an uploaded style picture: a StyleImage and its pixels (style_upload.py)
+                message, pixels = style_image_command(request, self.limits)
+                future = self._host.submit_control(sid, message, "preview", pixels)
+            else:
+                message = command_message(request, self.limits, self.weights, self._values.get(sid))
+                future = self._host.submit_control(sid, message, "preview")
             await asyncio.wait_for(asyncio.wrap_future(future), timeout=5.0)
             return {"type": "ack", "req": request.get("req"), "ok": True}
         except (InputError, ConfigError, ValueError, TypeError, KeyError) as exc:

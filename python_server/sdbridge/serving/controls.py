@@ -23,26 +23,28 @@ class ControlInbox:
         self.table = table
         self.dispatcher = dispatcher
         self.outbound = outbound
-        self._waiting: deque[tuple[int, m.Message, str, concurrent.futures.Future[None]]] = deque()
+        self._waiting: deque[tuple[int, m.Message, str, bytes | None, concurrent.futures.Future[None]]] = deque()
 
     def __bool__(self) -> bool:
         return bool(self._waiting)
 
-    def submit(self, session_id: int, message: m.Message, source: str) -> concurrent.futures.Future[None]:
-        """Queue a Prompt, Params or GameEvent for a session; the future fails with the client's error."""
+    def submit(self, session_id: int, message: m.Message, source: str,
+               pixels: bytes | None = None) -> concurrent.futures.Future[None]:
+        """Queue a Prompt, Params or GameEvent (or a StyleImage with its `pixels`, the wire's second part) for a
+        session; the future fails with the client's error."""
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._waiting.append((session_id, message, source, future))
+        self._waiting.append((session_id, message, source, pixels, future))
         return future
 
     def run(self) -> None:
         """Apply the waiting page commands (I/O thread). A refused command fails its future (the page shows the
         error); an unexpected exception is also logged once. Nothing here stops the I/O loop."""
         while self._waiting:
-            session_id, message, source, future = self._waiting.popleft()
+            session_id, message, source, pixels, future = self._waiting.popleft()
             if not future.set_running_or_notify_cancel():
                 continue  # the page stopped waiting for it: not applied
             try:
-                self.apply(session_id, message, source)
+                self.apply(session_id, message, source, pixels)
             except Exception as exc:
                 if not isinstance(exc, BridgeError):
                     self.outbound.stats.internal_errors += 1
@@ -52,21 +54,29 @@ class ControlInbox:
             else:
                 future.set_result(None)
 
-    def apply(self, session_id: int, message: m.Message, source: str) -> None:
+    def apply(self, session_id: int, message: m.Message, source: str, pixels: bytes | None = None) -> None:
         """Apply one command to a live session and tell its client with a Notice."""
         session = next((s for s in self.table.sessions() if s.session_id == session_id), None)
         if session is None:
             raise ProtocolError(m.ErrorCode.BAD_PARAM, f"no live session {session_id}")
-        if not isinstance(message, m.Prompt | m.Params | m.GameEvent):
+        if not isinstance(message, m.Prompt | m.Params | m.GameEvent | m.StyleImage):
             raise ProtocolError(m.ErrorCode.UNKNOWN_TYPE,
                                 f"{type(message).__name__} cannot be sent on behalf of a session")
-        self.dispatcher.dispatch(session.identity, session, message, None, [])
+        if isinstance(message, m.StyleImage) and (pixels is None or len(pixels) != message.nbytes):
+            raise ProtocolError(m.ErrorCode.BAD_PIXEL_SIZE, f"StyleImage {message.name!r} from {source}: "
+                                f"{0 if pixels is None else len(pixels)} pixel bytes, the header says {message.nbytes}")
+        view = memoryview(pixels) if pixels is not None else None
+        self.dispatcher.dispatch(session.identity, session, message, view, [])
         if isinstance(message, m.Prompt):
             notice = m.Notice(kind=m.NoticeKind.PROMPT_CHANGED, source=source, prompt=message,
                               message=f"prompt changed by {source}")
         elif isinstance(message, m.Params):
             notice = m.Notice(kind=m.NoticeKind.PARAMS_CHANGED, source=source, params=message,
                               message=f"parameters changed by {source}")
+        elif isinstance(message, m.StyleImage):
+            notice = m.Notice(kind=m.NoticeKind.INFO, source=source,
+                              message=f"style image {message.name!r} ({message.width}x{message.height}) set by "
+                                      f"{source}")
         else:
             notice = m.Notice(kind=m.NoticeKind.INFO, source=source,
                               message=f"game event {message.name!r} injected by {source}")
