@@ -318,6 +318,12 @@ class PipelineConfig:
     similarity_filter: bool = params.BY_NAME["similarity_filter"].default
     similarity_threshold: float = params.BY_NAME["similarity_threshold"].default
     max_skip_frames: int = params.BY_NAME["max_skip_frames"].default
+    # temporal coherence (sdbridge.pipeline.temporal): every session's starting strengths (0 = off), the warp's step
+    # and the scene-cut threshold; clients change them with Params, rules files and the page too
+    latent_feedback: float = params.BY_NAME["latent_feedback"].default
+    motion_warp: float = params.BY_NAME["motion_warp"].default
+    motion_warp_step: int = params.BY_NAME["motion_warp_step"].default
+    scene_cut_threshold: float = params.BY_NAME["scene_cut_threshold"].default
 
 
 @dataclass(frozen=True)
@@ -342,6 +348,9 @@ class LimitsConfig:
     # auxiliary planes (depth, normals, ids, motion, control images) one Frame may carry, one ZeroMQ part each after
     # the pixels (protocol 1.3, Capability Planes); each part within max_message_bytes
     max_planes: int = 6
+    # named style images (StyleImage messages, protocol 1.4, servers with an IP-Adapter) a session may hold; each
+    # within max_width x max_height and max_message_bytes like a Frame
+    max_style_images: int = 8
     # Messages (Results, Credits, Pongs, Notices, Errors) beyond `session.credits` that a client may leave
     # unread before the server frees its session as not reading; sets the ROUTER's send HWM (see
     # ServerConfig.send_hwm), which bounds what a client that never reads can pin in the server's memory
@@ -557,6 +566,8 @@ def _budget_checks(lim: LimitsConfig) -> list[tuple[bool, str]]:
              "max_preview_snapshot_bytes")
     checks = [(getattr(lim, name) >= 1, f"limits.{name}={getattr(lim, name)} must be >= 1") for name in names]
     checks.append((lim.idle_session_s > 0, f"limits.idle_session_s={lim.idle_session_s} must be > 0 (seconds)"))
+    checks.append((0 <= lim.max_style_images <= 64,
+                   f"limits.max_style_images={lim.max_style_images} must be in [0, 64] (0: no StyleImage accepted)"))
     return checks
 
 

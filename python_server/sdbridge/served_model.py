@@ -123,6 +123,10 @@ def factory_from_components(components: Any, config: ServerConfig, controlnets: 
         similarity_filter=p.similarity_filter,
         similarity_threshold=p.similarity_threshold,
         max_skip_frames=p.max_skip_frames,
+        latent_feedback=p.latent_feedback,
+        motion_warp=p.motion_warp,
+        motion_warp_step=p.motion_warp_step,
+        scene_cut_threshold=p.scene_cut_threshold,
         controlnet_scale=tuple((s.kind, s.scale) for s in config.model.controlnets()) if controlnets else (),
     )
     spec = config.model.ip_adapter_spec()

@@ -27,7 +27,7 @@ SCHEMA = HERE.parent / "bridge.fbs"
 README = HERE / "README.md"
 BEGIN = "<!-- BEGIN GENERATED VALUES (make_golden.py) -->"
 END = "<!-- END GENERATED VALUES -->"
-IMAGE_TYPES = ("Frame", "Result")
+IMAGE_TYPES = ("Frame", "Result", "StyleImage")  # a pixel part after the header (StyleImage: protocol 1.4)
 
 
 def _load_codegen():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sdbridge.protocol.messages import (
+    AdapterWeight,
     AlphaMode,
     BlendMethod,
     Bye,
@@ -40,6 +41,7 @@ from sdbridge.protocol.messages import (
     State,
     Stats,
     StatsRequest,
+    StyleImage,
     Welcome,
 )
 
@@ -117,4 +119,26 @@ GOLDEN: dict[str, Message] = {
     **{f"frame_plane_{kind}": FrameHeader(frame_id=10 + i, planes=(plane,), **_PLANE_FRAME)
        for i, (kind, plane) in enumerate(PLANES.items())},
     "frame_planes_depth_motion": FrameHeader(frame_id=20, planes=_TWO_PLANES, **_PLANE_FRAME),
+    # protocol 1.4: every new Params field, the Welcome's capacity and wanted planes, the WantedPlanesChanged Notice,
+    # Frame.scene_cut (without and with planes: its id 13 follows planes, 12) and the StyleImage message
+    "params_v14": Params(
+        controlnet_scale=(AdapterWeight("depth", 0.75), AdapterWeight("canny", 1.25)),
+        controlnet_start=(AdapterWeight("depth", 0.25),), controlnet_end=(AdapterWeight("depth", 0.875),),
+        latent_feedback=0.25, motion_warp=0.5, motion_warp_step=1, scene_cut_threshold=0.375, ip_adapter_scale=0.625,
+        style_blend=(AdapterWeight("watercolor", 0.75), AdapterWeight("ink", 0.25)), stream_id=1),
+    "welcome_capacity": Welcome(
+        session_id=SESSION, protocol_major=1, protocol_minor=4, server_version="0.1.0",
+        capabilities=(Capability.CREDITS | Capability.PROMPT_BLEND | Capability.STATS | Capability.HEARTBEAT
+                      | Capability.PLANES | Capability.STYLE_IMAGES),
+        initial_credits=2, max_width=2048, max_height=2048, max_message_bytes=16781312, latency_frames=1,
+        model=ModelInfo("tiny", ModelFamily.SD15, 256, 256), heartbeat_interval_ms=1000, pixel_formats=ALL_FORMATS,
+        sessions_open=3, sessions_max=8, wanted_planes=(PlaneKind.DEPTH, PlaneKind.MOTION)),
+    "notice_wanted_planes": Notice(NoticeKind.WANTED_PLANES_CHANGED, "the server now uses these planes: Depth, Motion",
+                                   "params", wanted_planes=(PlaneKind.DEPTH, PlaneKind.MOTION)),
+    "frame_scene_cut": FrameHeader(frame_id=30, scene_cut=True, **_PLANE_FRAME),
+    "frame_scene_cut_planes": FrameHeader(
+        frame_id=31, scene_cut=True, planes=(PlaneDesc(PlaneKind.MOTION, PlaneFormat.RG16_F, 4, 2, 16,
+                                                       motion_units=MotionUnits.PIXELS,
+                                                       motion_target=MotionTarget.PREVIOUS),), **_PLANE_FRAME),
+    "style_image": StyleImage("watercolor", 4, 2, 16, PixelFormat.RGB8, RowOrder.BOTTOM_UP),
 }

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sdbridge.errors import ProtocolError
 from sdbridge.protocol._generated import bridge_generated as fb
 from sdbridge.protocol.codec import DecodeLimits, decode, decode_multipart, encode, encode_frame
-from sdbridge.protocol.messages import Bye, ErrorCode, FrameHeader, Hello, PixelFormat, Prompt
+from sdbridge.protocol.messages import Bye, ErrorCode, FrameHeader, Hello, MessageType, PixelFormat, Prompt
 
 from .golden_messages import GOLDEN
 
@@ -95,7 +95,7 @@ def _raw_envelope(body_type: int, with_body: bool = True) -> bytes:
     return bytes(b.Output())
 
 
-@pytest.mark.parametrize("body_type", [0, 17, 200, 255])
+@pytest.mark.parametrize("body_type", [0, max(MessageType) + 1, 200, 255])
 def test_unknown_or_missing_union_type_is_unknown_type(body_type: int) -> None:
     with pytest.raises(ProtocolError) as info:
         decode(_raw_envelope(body_type))

@@ -12,10 +12,11 @@ from sdbridge.protocol.codec import (
     decode_multipart,
     encode,
     encode_frame,
+    encode_style_image,
     expected_pixel_bytes,
     plane_parts,
 )
-from sdbridge.protocol.messages import MESSAGE_TYPES, FrameHeader, PixelFormat, PlaneKind, ResultHeader
+from sdbridge.protocol.messages import MESSAGE_TYPES, FrameHeader, PixelFormat, PlaneKind, ResultHeader, StyleImage
 
 from .golden_messages import GOLDEN
 
@@ -70,6 +71,18 @@ def test_pixel_goldens_round_trip_as_multipart(name: str) -> None:
     assert msg == header
     assert view is not None and bytes(view) == pixels
     assert [bytes(v) for v in plane_parts(wire)] == planes
+
+
+def test_style_image_golden_round_trips_as_multipart() -> None:
+    """protocol 1.4: a StyleImage is [header, pixels] like a Frame; the pixel golden is the same pattern."""
+    header = GOLDEN["style_image"]
+    assert isinstance(header, StyleImage)
+    pixels = (GOLDEN_DIR / "style_image.pixels.bin").read_bytes()
+    assert pixels == _pattern(header.nbytes)
+    parts = encode_style_image(header, pixels)
+    assert [bytes(p) for p in parts] == [(GOLDEN_DIR / "style_image.bin").read_bytes(), pixels]
+    msg, view = decode_multipart([bytes(p) for p in parts])
+    assert msg == header and view is not None and bytes(view) == pixels
 
 
 def test_json_sources_name_the_body_type_first() -> None:

@@ -142,5 +142,6 @@ def test_image_header_enums_sit_at_the_same_places_in_frame_and_result() -> None
     frame = [f.name for f in dataclasses.fields(FrameHeader)]
     result = [f.name for f in dataclasses.fields(ResultHeader)]
     assert frame[-1] == "planes"  # not a scalar: last, so the fast path builds a header positionally without it
-    assert result[:len(frame) - 1] == frame[:-1]  # the decoder maps the enums of both by the same positions
+    common = frame.index("send_time_us") + 1  # Frame.scene_cut (protocol 1.4) follows the fields both headers have
+    assert result[:common] == frame[:common]  # the decoder maps the enums of both by the same positions
     assert MessageType.FRAME in _scalar.CLASSES and _scalar.CLASSES[MessageType.RESULT] is ResultHeader

@@ -46,7 +46,8 @@ def test_session_gone_set_is_the_schema_attribute() -> None:
 
 
 def test_layout_and_scalar_tables_cover_the_schema() -> None:
-    assert _verify.LAYOUT["Notice"][-1][:2] == (5, _verify.Kind.STRING)  # preview_url
+    assert _verify.LAYOUT["Notice"][5][:2] == (5, _verify.Kind.STRING)  # preview_url
+    assert _verify.LAYOUT["Notice"][-1][:2] == (6, _verify.Kind.VECTOR)  # wanted_planes (protocol 1.4)
     assert _verify.LAYOUT["Envelope"] == ((0, _verify.Kind.SCALAR, 1), (1, _verify.Kind.UNION, "Message"))
     assert _verify.LIST_FIELDS[("Params", 3)] == "Params.t_index_list"
     assert set(_scalar.SCALAR_TABLES) == {MessageType.FRAME, MessageType.RESULT, MessageType.STATS_REQUEST,
@@ -58,7 +59,7 @@ def test_a_field_added_to_the_schema_reaches_every_table_without_hand_edits(code
     text = SCHEMA.read_text(encoding="utf-8")
     text = text.replace("table Credit {\n  granted: uint (id: 0);\n", "table Credit {\n  granted: uint (id: 0);\n"
                         "  note_us: ulong (id: 1);\n  label: string (id: 2);\n")
-    text = text.replace("  Planes = 512,", "  Planes = 512,\n  Hologram = 1024,")
+    text = text.replace("  StyleImages = 1024,", "  StyleImages = 1024,\n  Hologram = 2048,")
     schema_path = tmp_path / "bridge.fbs"
     schema_path.write_text(text, encoding="utf-8")
     model = codegen.codegen_model.parse(text)
@@ -68,10 +69,10 @@ def test_a_field_added_to_the_schema_reaches_every_table_without_hand_edits(code
     mirror = load_module(generated, "bridge_schema_edited")
     assert mirror.TABLES["Credit"] == ((0, "granted", "scalar", 4, "I", ""), (1, "note_us", "scalar", 8, "Q", ""),
                                        (2, "label", "string", 4, "", ""))
-    assert mirror.Capability.HOLOGRAM == 1024
+    assert mirror.Capability.HOLOGRAM == 2048
     # Credit now holds a string: the struct fast path must no longer claim it (what _scalar derives from TABLES)
     assert not all(kind == "scalar" for _, _, kind, *_ in mirror.TABLES["Credit"])
-    assert "constexpr uint32_t kHologram = 1024;" in codegen.codegen_mirrors.cpp_constants(model)
+    assert "constexpr uint32_t kHologram = 2048;" in codegen.codegen_mirrors.cpp_constants(model)
 
 
 def test_the_model_reader_cannot_disagree_with_flatc(codegen: ModuleType, tmp_path: Path) -> None:

@@ -72,6 +72,9 @@ class StreamConfig:
     scene_cut_threshold: float = params.BY_NAME["scene_cut_threshold"].default
     # IP-Adapter image attention scale (sdbridge.pipeline.ip_adapter); 0, or no style image, is exactly no adapter
     ip_adapter_scale: float = params.BY_NAME["ip_adapter_scale"].default
+    # weights of the session's named style images [(style, weight), ...] (StyleImage messages; names checked by the
+    # pipeline against the images it holds)
+    style_blend: tuple[tuple[str, float], ...] = params.BY_NAME["style_blend"].default
     # Feed the UNet and VAE NHWC ("channels_last") tensors: oneDNN (CPU) and cuDNN pick faster convolution
     # kernels for them. Only activations change layout; the shared model weights are left as loaded.
     channels_last: bool = True
@@ -109,7 +112,7 @@ class StreamConfig:
             raise ConfigError(f"motion_warp={self.motion_warp} needs frame_buffer_size=1 (motion is per frame), got "
                               f"frame_buffer_size={self.frame_buffer_size}; set motion_warp=0 or frame_buffer_size=1")
         _registry_check("seed_blend" if isinstance(self.seed, tuple) else "seed", self.seed)
-        for name in ("lora_weights", "controlnet_scale", "controlnet_start", "controlnet_end"):
+        for name in ("lora_weights", "controlnet_scale", "controlnet_start", "controlnet_end", "style_blend"):
             _registry_check(name, getattr(self, name))
             object.__setattr__(self, name, tuple((str(n), float(w)) for n, w in getattr(self, name)))
 

@@ -40,7 +40,8 @@ ScalarField = tuple[int, str, str]
 
 #: Non-scalar fields a table of this path may also have (protocol 1.3: Frame.planes). Its messages without them
 #: take the fast path; one that has them is not read here (``read_scalar`` returns None) and the codec encodes
-#: it with the Builder. They must have the table's highest ids (the fast path's field indexes are the ids).
+#: it with the Builder. Their slots are gaps in the fast path's field ids (protocol 1.4's Frame.scene_cut, id 13,
+#: follows planes, id 12): a field's index among the scalars and its id differ after such a gap.
 OPTIONAL_NON_SCALAR: Mapping[str, frozenset[str]] = {"Frame": frozenset({"planes"})}
 
 #: message type -> (table name, scalar fields in id order) for every message table holding only scalars (no
@@ -52,30 +53,30 @@ SCALAR_TABLES: Mapping[MessageType, tuple[str, tuple[ScalarField, ...]]] = {
     if all(kind == "scalar" or field in OPTIONAL_NON_SCALAR.get(name, ())
            for _fid, field, kind, *_ in TABLES[name])
 }
-for _name, _optional in OPTIONAL_NON_SCALAR.items():
-    _scalar_ids = [f[0] for f in TABLES[_name] if f[2] == "scalar"]
-    assert _scalar_ids == list(range(len(_scalar_ids))), f"{_name}: its scalar fields must have ids 0..n-1"
 
 
 class _Spec:
     """Precomputed packers for one scalar table."""
 
-    __slots__ = ("class_order", "defaults", "fields", "get_values", "name", "names", "optional_ids", "order",
-                 "readers")
+    __slots__ = ("class_order", "defaults", "fields", "get_values", "index_of", "name", "names", "nslots",
+                 "optional_ids", "order", "readers")
 
     def __init__(self, name: str, fields: Sequence[ScalarField], cls: type) -> None:
         self.name = name
         optional = OPTIONAL_NON_SCALAR.get(name, frozenset())
         self.optional_ids = tuple(f[0] for f in TABLES[name] if f[1] in optional)  # their slots: not this path
         self.fields = tuple(fields)
+        self.index_of = {f[0]: i for i, f in enumerate(fields)}  # field id -> index among the scalar fields
+        self.nslots = max((f[0] for f in TABLES[name]), default=-1) + 1  # vtable slots of the whole table
         self.names = tuple(f[1] for f in fields)
         self.get_values = _tuple_getter(attrgetter, self.names)  # message -> its values in field id order
         # the readers return values in the order of the message class's fields (its positional arguments)
         # (a class field that is no scalar field, Frame's planes, comes last and keeps its default)
         self.class_order = tuple(self.names.index(f.name) for f in dataclasses.fields(cls) if f.name in self.names)
         packers = [struct.Struct("<" + f[2]) for f in fields]
-        # canonical add order: size descending, ties in descending field id
-        self.order = tuple(sorted(((p.size, f[0], f[1], p) for f, p in zip(fields, packers, strict=True)),
+        # canonical add order: size descending, ties in descending field id; (size, id, index, name, packer)
+        self.order = tuple(sorted(((p.size, f[0], i, f[1], p) for i, (f, p) in enumerate(zip(fields, packers,
+                                                                                               strict=True))),
                                   key=lambda t: (-t[0], -t[1])))
         self.readers = tuple(packers)
         self.defaults = tuple(False if f[2] == "?" else (0.0 if f[2] == "f" else 0) for f in fields)
@@ -181,18 +182,18 @@ def _add_fields(back: _BackToFront, spec: _Spec,
                 present: tuple[bool, ...]) -> tuple[list[int], list[tuple[int, int, str]], int]:
     """Room (zeros) for each present field in the canonical add order, each aligned to its size.
 
-    Returns each field's offset from the end after it (0: absent), the placed fields as (that offset, field
-    index, format character), and the largest alignment seen (at least 4).
+    Returns each vtable slot's offset from the end after its field (0: absent), the placed fields as (that
+    offset, field index, format character), and the largest alignment seen (at least 4).
     """
     minalign = 4
-    slots = [0] * len(spec.fields)
+    slots = [0] * spec.nslots
     placed: list[tuple[int, int, str]] = []
-    for size, fid, _field, packer in spec.order:
-        if not present[fid]:
+    for size, fid, index, _field, packer in spec.order:
+        if not present[index]:
             continue
         back.pad(size)
         slots[fid] = back.put(bytes(size))
-        placed.append((slots[fid], fid, packer.format[-1]))
+        placed.append((slots[fid], index, packer.format[-1]))
         minalign = max(minalign, size)
     return slots, placed, minalign
 
@@ -238,16 +239,16 @@ def _value_format(total: int, placed: list[tuple[int, int, str]]) -> tuple[int, 
     """Where the field values start in a ``total``-byte message, the Struct format packing them from there
     (lowest address first: the last field added sits first; gaps are zero pad bytes), and their field indexes
     in that order."""
-    values_at = sorted((total - end_from_back, fid, code) for end_from_back, fid, code in placed)
+    values_at = sorted((total - end_from_back, index, code) for end_from_back, index, code in placed)
     first = values_at[0][0] if values_at else 0
     fmt = "<"
     cursor = first
-    for at, _fid, code in values_at:
+    for at, _index, code in values_at:
         if at > cursor:
             fmt += f"{at - cursor}x"
         fmt += code
         cursor = at + struct.calcsize("<" + code)
-    return first, fmt, tuple(fid for _, fid, _ in values_at)
+    return first, fmt, tuple(index for _, index, _ in values_at)
 
 
 def encode_scalar(tag: MessageType, msg: Any, identifier: bytes) -> bytes:
@@ -336,12 +337,13 @@ def read_values(spec: _Spec, reader: Reader, view: memoryview, pos: int) -> tupl
 
 def _table_reader(spec: _Spec, vtable: bytes, tbl_size: int) -> Reader:
     """A Struct reading every present field of a table with this vtable (checked against the table size)."""
-    nslots = min((len(vtable) - 4) // 2, len(spec.fields))
+    nslots = min((len(vtable) - 4) // 2, spec.nslots)
     offsets = struct.unpack_from(f"<{nslots}H", vtable, 4)
     fields: list[tuple[int, int]] = []  # (table offset, field index)
-    for i in range(nslots):
-        field_off = offsets[i]
-        if field_off:
+    for fid in range(nslots):
+        field_off = offsets[fid]
+        i = spec.index_of.get(fid, -1)  # -1: an OPTIONAL_NON_SCALAR slot (absent here: _has_optional)
+        if field_off and i >= 0:
             if field_off + spec.readers[i].size > tbl_size:
                 raise ProtocolError(
                     ErrorCode.BAD_MESSAGE,

@@ -6,7 +6,7 @@ for Frame and Result). Every failure on input from the wire raises
 :class:`sdbridge.errors.ProtocolError` whose ``code`` is an :class:`ErrorCode` and whose message names the
 field and the limit; no other exception escapes ``decode``. The message dataclasses (Hello, Welcome,
 ErrorMsg, FrameHeader, ResultHeader, Prompt, Params, GameEvent, State, StatsRequest, Stats, Bye, Notice,
-Credit, Ping, Pong) and their Enums live in :mod:`sdbridge.protocol.messages`.
+Credit, Ping, Pong, StyleImage) and their Enums live in :mod:`sdbridge.protocol.messages`.
 
 Canonical encoding (what schemas/golden/ holds and the C# / C++ clients reproduce): in each table, first
 create the strings, vectors and sub-tables in field-id order (depth first; empty strings and empty
@@ -72,10 +72,12 @@ from sdbridge.protocol.messages import (
     RowOrder,
     SeedWeight,
     State,
+    StyleImage,
     Value,
     ValueKind,
     Welcome,
 )
+from sdbridge.protocol.style_check import validate_style_image
 from sdbridge.protocol.version import FILE_IDENTIFIER
 
 __all__ = [
@@ -85,6 +87,7 @@ __all__ = [
     "decode_multipart",
     "encode",
     "encode_frame",
+    "encode_style_image",
     "expected_pixel_bytes",
     "plane_parts",
     "validate_image_header",
@@ -258,12 +261,15 @@ def _enc_welcome(b: flatbuffers.Builder, m: Welcome) -> int:
     formats = _scalar_vector(b, fb.WelcomeStartPixelFormatsVector, b.PrependUint8,
                              [int(f) for f in m.pixel_formats], "Welcome.pixel_formats")
     warning = _string(b, m.warning)
+    wanted = _scalar_vector(b, fb.WelcomeStartWantedPlanesVector, b.PrependUint8,
+                            [int(k) for k in m.wanted_planes], "Welcome.wanted_planes")
     return _table(b, "Welcome", {
         "session_id": m.session_id, "protocol_major": m.protocol_major, "protocol_minor": m.protocol_minor,
         "server_version": server_version, "capabilities": int(m.capabilities), "initial_credits": m.initial_credits,
         "max_width": m.max_width, "max_height": m.max_height, "max_message_bytes": m.max_message_bytes,
         "latency_frames": m.latency_frames, "model": model, "heartbeat_interval_ms": m.heartbeat_interval_ms,
-        "pixel_formats": formats, "warning": warning,
+        "pixel_formats": formats, "warning": warning, "sessions_open": m.sessions_open,
+        "sessions_max": m.sessions_max, "wanted_planes": wanted,
     })
 
 
@@ -288,21 +294,33 @@ def _enc_prompt(b: flatbuffers.Builder, m: Prompt) -> int:
     })
 
 
+#: Params' vectors of AdapterWeight (name, value) tables, in field-id order (their creation order)
+_ADAPTER_FIELDS: tuple[str, ...] = tuple(f[1] for f in TABLES["Params"] if f[2] == "tables" and f[5] == "AdapterWeight")
+#: Params' number fields of protocol 1.4 (None -> 0, not written)
+_PARAMS_SCALARS_14: tuple[str, ...] = ("latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold",
+                                       "ip_adapter_scale")
+
+
+def _enc_adapters(b: flatbuffers.Builder, field: str, entries: Sequence[AdapterWeight] | None) -> int:
+    """A Params vector of AdapterWeight tables: each table after its name string, then the vector (0 if empty)."""
+    tables = [_table(b, "AdapterWeight", {"name": _string(b, a.name), "weight": a.weight}) for a in entries or ()]
+    return _offset_vector(b, getattr(fb, f"ParamsStart{_camel(field)}Vector"), tables)
+
+
 def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
     t_index = _scalar_vector(b, fb.ParamsStartTIndexListVector, b.PrependInt32,
                              list(m.t_index_list or ()), "Params.t_index_list")
     seeds = [_table(b, "SeedWeight", {"seed": s.seed, "weight": s.weight}) for s in m.seed_blend or ()]
     seed_blend = _offset_vector(b, fb.ParamsStartSeedBlendVector, seeds)
-    adapters = [_table(b, "AdapterWeight", {"name": _string(b, a.name), "weight": a.weight})
-                for a in m.lora_weights or ()]
-    lora_weights = _offset_vector(b, fb.ParamsStartLoraWeightsVector, adapters)
+    named = {field: _enc_adapters(b, field, getattr(m, field)) for field in _ADAPTER_FIELDS}
     return _table(b, "Params", {
         "set_mask": int(m.set_mask), "guidance_scale": m.guidance_scale or 0.0, "delta": m.delta or 0.0,
         "t_index_list": t_index, "seed": m.seed or 0,
         "similarity_filter_enabled": bool(m.similarity_filter_enabled),
         "similarity_threshold": m.similarity_threshold or 0.0, "similarity_max_skip": m.similarity_max_skip or 0,
         "seed_blend": seed_blend, "stream_id": m.stream_id,
-        "cfg_mode": int(m.cfg_mode or 0), "txt2img": bool(m.txt2img), "lora_weights": lora_weights,
+        "cfg_mode": int(m.cfg_mode or 0), "txt2img": bool(m.txt2img),
+        **named, **{field: getattr(m, field) or 0 for field in _PARAMS_SCALARS_14},
     })
 
 
@@ -350,8 +368,16 @@ def _enc_notice(b: flatbuffers.Builder, m: Notice) -> int:
     prompt = _enc_prompt(b, m.prompt) if m.prompt is not None else 0
     params = _enc_params(b, m.params) if m.params is not None else 0
     preview_url = _string(b, m.preview_url)
+    wanted = _scalar_vector(b, fb.NoticeStartWantedPlanesVector, b.PrependUint8,
+                            [int(k) for k in m.wanted_planes], "Notice.wanted_planes")
     return _table(b, "Notice", {"kind": int(m.kind), "message": message, "source": source, "prompt": prompt,
-                                "params": params, "preview_url": preview_url})
+                                "params": params, "preview_url": preview_url, "wanted_planes": wanted})
+
+
+def _enc_style_image(b: flatbuffers.Builder, m: StyleImage) -> int:
+    name = _string(b, m.name)
+    return _table(b, "StyleImage", {"name": name, "width": m.width, "height": m.height, "stride": m.stride,
+                                    "format": int(m.format), "row_order": int(m.row_order)})
 
 
 #: union tag -> Builder encoder; the scalar-only tables (Frame, Result, Stats, ...) are encoded field by field
@@ -366,6 +392,7 @@ _ENCODERS: dict[MessageType, Callable[[flatbuffers.Builder, Any], int]] = {
     MessageType.STATE: _enc_state,
     MessageType.BYE: _enc_bye,
     MessageType.NOTICE: _enc_notice,
+    MessageType.STYLE_IMAGE: _enc_style_image,
     **{tag: _scalar_table(name) for tag, (name, _fields) in _scalar.SCALAR_TABLES.items()},
     MessageType.FRAME: _enc_frame,  # its planes (the scalar fast path serves a Frame without)
 }
@@ -557,6 +584,29 @@ def encode_frame(header: ImageHeader, pixels: Any, planes: Sequence[Any] = ()) -
     return [encode(header), view, *views]
 
 
+def encode_style_image(msg: StyleImage, pixels: Any) -> list[bytes | memoryview]:
+    """Encode a StyleImage (protocol 1.4) as two ZeroMQ parts: [header FlatBuffer, pixels (zero-copy view)];
+    ``pixels`` holds exactly stride x height bytes."""
+    view = _as_bytes_view(pixels, "pixels")
+    if view.nbytes != msg.nbytes:
+        raise _field_error(ErrorCode.BAD_PIXEL_SIZE, "StyleImage.stride",
+                           f"style image pixels have {view.nbytes} bytes but stride x height = {msg.stride} x "
+                           f"{msg.height} = {msg.nbytes}; pass exactly that many bytes")
+    return [encode(msg), view]
+
+
+def _style_pixels(msg: StyleImage, views: Sequence[memoryview]) -> memoryview:
+    """The pixel part of a decoded StyleImage: exactly one, of stride x height bytes."""
+    if len(views) != 1:
+        raise _field_error(ErrorCode.BAD_PART_COUNT, "StyleImage",
+                           f"StyleImage needs 2 ZeroMQ parts (header, pixels) but came with {len(views) + 1}")
+    if views[0].nbytes != msg.nbytes:
+        raise _field_error(ErrorCode.BAD_PIXEL_SIZE, "StyleImage.stride",
+                           f"style image pixel part has {views[0].nbytes} bytes but stride x height = {msg.stride} x "
+                           f"{msg.height} = {msg.nbytes} bytes (width {msg.width}, {msg.format.name})")
+    return views[0]
+
+
 # ------------------------------------------------------------------------------------------ decode
 
 
@@ -676,6 +726,8 @@ class _Reader:
             max_width=t.MaxWidth(), max_height=t.MaxHeight(), max_message_bytes=t.MaxMessageBytes(),
             latency_frames=t.LatencyFrames(), model=model, heartbeat_interval_ms=t.HeartbeatIntervalMs(),
             pixel_formats=self.formats(t), warning=self.text(t.Warning(), "Welcome.warning"),
+            sessions_open=t.SessionsOpen(), sessions_max=t.SessionsMax(),
+            wanted_planes=_plane_kinds(t.WantedPlanes, t.WantedPlanesLength()),
         )
 
     def error(self, t: Any) -> ErrorMsg:
@@ -696,10 +748,11 @@ class _Reader:
             method=_enum(BlendMethod, t.Method()), stream_id=t.StreamId(),
         )
 
-    def adapter_weights(self, t: Any) -> tuple[AdapterWeight, ...]:
-        """Params.lora_weights: (name, weight) of each live LoRA adapter."""
-        return tuple(AdapterWeight(name=self.text(t.LoraWeights(i).Name(), f"Params.lora_weights[{i}].name"),
-                                   weight=t.LoraWeights(i).Weight()) for i in range(t.LoraWeightsLength()))
+    def adapter_weights(self, t: Any, field: str) -> tuple[AdapterWeight, ...]:
+        """A Params vector of (name, weight) tables: lora_weights, controlnet_scale/start/end, style_blend."""
+        get, count = getattr(t, _camel(field)), getattr(t, f"{_camel(field)}Length")()
+        return tuple(AdapterWeight(name=self.text(get(i).Name(), f"Params.{field}[{i}].name"), weight=get(i).Weight())
+                     for i in range(count))
 
     def params(self, t: Any) -> Params:
         mask = ParamsField(t.SetMask())
@@ -723,7 +776,8 @@ class _Reader:
             stream_id=t.StreamId(),
             cfg_mode=_enum_or_raw(CfgMode, t.CfgMode()) if has(ParamsField.CFG_MODE) else None,
             txt2img=bool(t.Txt2img()) if has(ParamsField.TXT2IMG) else None,
-            lora_weights=self.adapter_weights(t) if has(ParamsField.LORA_WEIGHTS) else None,
+            **{field: self.adapter_weights(t, field) for field in _ADAPTER_FIELDS if has(ParamsField[field.upper()])},
+            **{field: getattr(t, _camel(field))() for field in _PARAMS_SCALARS_14 if has(ParamsField[field.upper()])},
         )
 
     def plane(self, p: Any, where: str) -> PlaneDesc:
@@ -778,7 +832,26 @@ class _Reader:
             preview_url=self.text(t.PreviewUrl(), "Notice.preview_url"),
             prompt=None if p is None else self.prompt(p, "Notice.prompt"),
             params=None if q is None else self.params(q),
+            wanted_planes=_plane_kinds(t.WantedPlanes, t.WantedPlanesLength()),
         )
+
+    def style_image(self, t: Any) -> StyleImage:
+        """A StyleImage header (protocol 1.4), refused naming the field when outside the limits."""
+        msg = StyleImage(
+            name=self.text(t.Name(), "StyleImage.name"), width=t.Width(), height=t.Height(), stride=t.Stride(),
+            format=_enum_or_raw(PixelFormat, t.Format()),  # type: ignore[arg-type]  # refused below if unknown
+            row_order=_enum_or_raw(RowOrder, t.RowOrder()),  # type: ignore[arg-type]
+        )
+        validate_style_image(msg, self.limits)
+        return msg
+
+
+def _plane_kinds(get: Callable[[int], int], count: int) -> tuple[PlaneKind, ...]:
+    """Welcome/Notice.wanted_planes (protocol 1.4); a kind this build does not know (a newer server's) is left out."""
+    return tuple(PlaneKind(v) for v in (get(i) for i in range(count)) if v in _PLANE_KIND_VALUES)
+
+
+_PLANE_KIND_VALUES = frozenset(k.value for k in PlaneKind if k.value)
 
 
 #: union tag -> (generated table class, _Reader method name) for messages with strings, vectors or sub-tables;
@@ -794,6 +867,7 @@ _DECODERS: dict[MessageType, tuple[type, str]] = {
     MessageType.BYE: (fb.Bye, "bye"),
     MessageType.NOTICE: (fb.Notice, "notice"),
     MessageType.FRAME: (fb.Frame, "frame"),  # with planes (read_scalar reads one without)
+    MessageType.STYLE_IMAGE: (fb.StyleImage, "style_image"),
 }
 
 #: FrameHeader's wire fields in its constructor's order (planes, last, is set after)
@@ -927,6 +1001,8 @@ def decode_multipart(
                 f"{limits.max_message_bytes} (limits.max_message_bytes)",
             )
     msg = decode(parts[0], limits)
+    if isinstance(msg, StyleImage):
+        return msg, _style_pixels(msg, views)
     is_image = isinstance(msg, _IMAGE_TYPES)
     wanted = 2 + len(msg.planes) if isinstance(msg, FrameHeader) else 2
     if is_image and len(parts) != wanted:
@@ -940,8 +1016,8 @@ def decode_multipart(
         if len(parts) != 1:
             raise ProtocolError(
                 ErrorCode.BAD_PART_COUNT,
-                f"{type(msg).__name__} needs 1 ZeroMQ part but came with {len(parts)}; only Frame and Result "
-                "carry pixels",
+                f"{type(msg).__name__} needs 1 ZeroMQ part but came with {len(parts)}; only Frame, Result and "
+                "StyleImage carry pixels",
             )
         return msg, None
     assert isinstance(msg, _IMAGE_TYPES)

@@ -45,7 +45,7 @@ __all__ = [
     "ModelFamily", "ModelInfo", "MotionTarget", "MotionUnits", "NormalEncoding", "NormalSpace", "Notice", "NoticeKind",
     "Pairs", "Params", "ParamsField", "Ping", "PixelFormat", "PlaneDesc", "PlaneFormat", "PlaneKind",
     "Pong", "Prompt", "PromptWeight", "ResultHeader", "RowOrder", "SeedWeight", "State", "Stats", "StatsRequest",
-    "Value", "ValueKind", "Welcome",
+    "StyleImage", "Value", "ValueKind", "Welcome",
 ]
 
 
@@ -102,6 +102,9 @@ class Welcome:
     heartbeat_interval_ms: int = 0
     pixel_formats: tuple[PixelFormat, ...] = ()
     warning: str = ""
+    sessions_open: int = 0  # protocol 1.4: sessions open on the replica, this one included (0: an older server)
+    sessions_max: int = 0  # protocol 1.4: the replica's session limit (0: an older server)
+    wanted_planes: tuple[PlaneKind, ...] = ()  # protocol 1.4: plane kinds the server uses (Notice on a change)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -167,6 +170,7 @@ class FrameHeader:
     stream_id: int = 0
     capture_time_us: int = 0
     send_time_us: int = 0
+    scene_cut: bool = False  # protocol 1.4: this frame starts a new shot; the server resets temporal state first
     # protocol 1.3: the auxiliary planes, one ZeroMQ part each after the pixels (last: the scalar fast path of the
     # codec builds a header from the fields above, positionally)
     planes: tuple[PlaneDesc, ...] = ()
@@ -232,7 +236,8 @@ class SeedWeight:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class AdapterWeight:
-    """The weight of one live LoRA adapter, by its name on the server (Params.lora_weights; protocol 1.2)."""
+    """A named weight: a live LoRA adapter's (Params.lora_weights; protocol 1.2), a ControlNet's scale/start/end
+    (name = its kind) or a style image's (Params.controlnet_* and Params.style_blend; protocol 1.4)."""
 
     name: str
     weight: float
@@ -257,6 +262,16 @@ class Params:
     cfg_mode: CfgMode | int | None = None  # protocol 1.2
     txt2img: bool | None = None  # protocol 1.2: generated Results, asked for with Credit messages
     lora_weights: tuple[AdapterWeight, ...] | None = None  # protocol 1.2: live LoRA weights (others unchanged)
+    # protocol 1.4: the registry's remaining live parameters (sdbridge.params)
+    controlnet_scale: tuple[AdapterWeight, ...] | None = None  # per ControlNet kind (others unchanged)
+    controlnet_start: tuple[AdapterWeight, ...] | None = None
+    controlnet_end: tuple[AdapterWeight, ...] | None = None
+    latent_feedback: float | None = None
+    motion_warp: float | None = None
+    motion_warp_step: int | None = None
+    scene_cut_threshold: float | None = None
+    ip_adapter_scale: float | None = None
+    style_blend: tuple[AdapterWeight, ...] | None = None  # weights of the session's named style images
 
     @property
     def set_mask(self) -> ParamsField:
@@ -280,6 +295,15 @@ _PARAMS_BITS: tuple[tuple[str, ParamsField], ...] = (
     ("cfg_mode", ParamsField.CFG_MODE),
     ("txt2img", ParamsField.TXT2IMG),
     ("lora_weights", ParamsField.LORA_WEIGHTS),
+    ("controlnet_scale", ParamsField.CONTROLNET_SCALE),
+    ("controlnet_start", ParamsField.CONTROLNET_START),
+    ("controlnet_end", ParamsField.CONTROLNET_END),
+    ("latent_feedback", ParamsField.LATENT_FEEDBACK),
+    ("motion_warp", ParamsField.MOTION_WARP),
+    ("motion_warp_step", ParamsField.MOTION_WARP_STEP),
+    ("scene_cut_threshold", ParamsField.SCENE_CUT_THRESHOLD),
+    ("ip_adapter_scale", ParamsField.IP_ADAPTER_SCALE),
+    ("style_blend", ParamsField.STYLE_BLEND),
 )
 
 
@@ -350,6 +374,7 @@ class Notice:
     prompt: Prompt | None = None
     params: Params | None = None
     preview_url: str = ""  # protocol 1.1: this session's preview page address (kind INFO, source "preview")
+    wanted_planes: tuple[PlaneKind, ...] = ()  # protocol 1.4: kind WANTED_PLANES_CHANGED: the kinds now used
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -358,6 +383,25 @@ class Credit:
     Params.txt2img on): ask for `granted` generated Results, each spending one of the client's credits."""
 
     granted: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StyleImage:
+    """client -> server (protocol 1.4, capability STYLE_IMAGES): a named style reference image for the session's
+    IP-Adapter; its pixels travel in ZeroMQ part 2 (stride x height bytes, like a Frame's). Its weight is set with
+    Params.style_blend."""
+
+    name: str
+    width: int
+    height: int
+    stride: int
+    format: PixelFormat
+    row_order: RowOrder = RowOrder.TOP_DOWN
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the pixel part: stride x height."""
+        return self.stride * self.height
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -395,6 +439,7 @@ Message: TypeAlias = (
     | Credit
     | Ping
     | Pong
+    | StyleImage
 )
 
 #: Message class -> union tag.
@@ -415,4 +460,5 @@ MESSAGE_TYPES: Mapping[type, MessageType] = {
     Credit: MessageType.CREDIT,
     Ping: MessageType.PING,
     Pong: MessageType.PONG,
+    StyleImage: MessageType.STYLE_IMAGE,
 }

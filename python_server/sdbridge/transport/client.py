@@ -291,32 +291,22 @@ class BridgeClient:
         self._control(message)
         self._replay.prompt = message
 
-    def set_params(
-        self,
-        *,
-        guidance_scale: float | None = None,
-        delta: float | None = None,
-        t_index_list: Sequence[int] | None = None,
-        seed: int | Sequence[tuple[int, float]] | None = None,
-        similarity_filter: bool | None = None,
-        similarity_threshold: float | None = None,
-        max_skip_frames: int | None = None,
-        cfg_mode: str | m.CfgMode | None = None,
-        txt2img: bool | None = None,
-        stream_id: int = 0,
-    ) -> None:
-        """Change runtime parameters; only the ones given change. `seed` may be a weighted blend.
+    def set_params(self, *, seed: int | Sequence[tuple[int, float]] | None = None, stream_id: int = 0,
+                   **values: Any) -> None:
+        """Change runtime parameters, by their registry names (sdbridge.params); only the ones given change.
 
-        `cfg_mode`: "none", "self", "initialize" or "full" (or a CfgMode). `txt2img=True`: the server generates
-        frames from the prompt alone, one per credit given with `request_frames`; `submit` is refused until
-        `txt2img=False` (protocol 1.2 servers; TransportError when the server does not offer it).
-        Each value is checked here against its range in the parameter registry (sdbridge.params), the same
-        check the server applies: InputError naming the parameter, the value and the range otherwise.
+        `seed` may be a weighted blend [(seed, weight), ...]. The others: guidance_scale, delta, t_index_list,
+        similarity_filter, similarity_threshold, max_skip_frames, cfg_mode ("none", "self", "initialize", "full"
+        or a CfgMode), txt2img; named weights as [(name, value), ...] or {name: value}: lora_weights,
+        controlnet_scale / controlnet_start / controlnet_end (name: the ControlNet's kind), style_blend (name: a
+        style image's, see send_style_image); and latent_feedback, motion_warp, motion_warp_step,
+        scene_cut_threshold, ip_adapter_scale (protocol 1.4). `txt2img=True`: the server generates frames from
+        the prompt alone, one per credit given with `request_frames`; `submit` is refused until `txt2img=False`
+        (protocol 1.2 servers; TransportError when the server does not offer it). Each value is checked here
+        against its range in the registry, the same check the server applies: InputError naming the parameter,
+        the value and the range otherwise (or an unknown name).
         """
-        given = {"guidance_scale": guidance_scale, "delta": delta, "t_index_list": t_index_list,
-                 "similarity_filter": similarity_filter, "similarity_threshold": similarity_threshold,
-                 "max_skip_frames": max_skip_frames, "cfg_mode": cfg_mode, "txt2img": txt2img}
-        message = build.params_message(given, seed, stream_id)
+        message = build.params_message(values, seed, stream_id)
         build.check_txt2img_offered(message, self.welcome, self.endpoint)
         self._control(message)
         self._replay.remember_params(message)

@@ -104,29 +104,45 @@ def prompt(text: str | Sequence[tuple[str, float]], negative: str, *, transition
                     transition_seconds=transition_seconds, stream_id=stream_id)
 
 
+#: set_params' keywords: the registry parameters with a Params field, by registry name (seed: its own keyword)
+_SETTABLE: Mapping[str, params.Param] = {p.name: p for p in params.REGISTRY
+                                          if p.params_bit and p.kind is not params.Kind.BLEND and p.name != "seed"}
+
+
+def _wire_value(param: params.Param, value: Any) -> Any:
+    """A checked registry value as its Params field holds it."""
+    if param.kind is params.Kind.ENUM:
+        return m.CfgMode[value.upper()]
+    if param.kind is params.Kind.WEIGHTS:
+        return tuple(m.AdapterWeight(name=name, weight=weight) for name, weight in value)
+    if param.kind is params.Kind.INT_LIST:
+        return tuple(int(t) for t in value)
+    return value
+
+
 def params_message(given: Mapping[str, Any], seed: int | Sequence[tuple[int, float]] | None,
                    stream_id: int) -> m.Params:
-    """A Params message from set_params' keyword arguments (`given`: every one but `seed`, None = unchanged).
+    """A Params message from set_params' keyword arguments (`given`: registry name -> value, None = unchanged).
 
     Each value is checked against its range in the parameter registry (sdbridge.params), the check the server
-    applies: InputError naming the parameter, the value and the range otherwise, or when nothing is given.
+    applies: InputError naming the parameter, the value and the range otherwise, when a name is no settable
+    parameter, or when nothing is given. Named weights may be a mapping {name: weight}.
     """
-    checked = {name: params.check(name, value, _PARAMS_SOURCE) for name, value in given.items() if value is not None}
-    seed_value: int | None = None
-    seed_blend = None
+    fields: dict[str, Any] = {}
+    for name, value in given.items():
+        param = _SETTABLE.get(name)
+        if param is None:
+            raise InputError(f"{_PARAMS_SOURCE}: {name!r} is no parameter a client sets; known: "
+                             f"seed, {', '.join(_SETTABLE)}")
+        if value is not None:
+            value = list(value.items()) if isinstance(value, Mapping) else value
+            fields[param.wire_field] = _wire_value(param, params.check(name, value, _PARAMS_SOURCE))
     if isinstance(seed, list | tuple):
         pairs = params.check("seed_blend", seed, _PARAMS_SOURCE)
-        seed_blend = tuple(m.SeedWeight(seed=s, weight=w) for s, w in pairs)
-    else:
-        seed_value = None if seed is None else params.check("seed", seed, _PARAMS_SOURCE)
-    t_index_list = given["t_index_list"]
-    message = m.Params(guidance_scale=given["guidance_scale"], delta=given["delta"],
-                       t_index_list=None if t_index_list is None else tuple(int(t) for t in t_index_list),
-                       seed=seed_value, similarity_filter_enabled=given["similarity_filter"],
-                       similarity_threshold=given["similarity_threshold"],
-                       similarity_max_skip=given["max_skip_frames"], seed_blend=seed_blend, stream_id=stream_id,
-                       cfg_mode=m.CfgMode[checked["cfg_mode"].upper()] if "cfg_mode" in checked else None,
-                       txt2img=given.get("txt2img"))
+        fields["seed_blend"] = tuple(m.SeedWeight(seed=s, weight=w) for s, w in pairs)
+    elif seed is not None:
+        fields["seed"] = params.check("seed", seed, _PARAMS_SOURCE)
+    message = m.Params(stream_id=stream_id, **fields)
     if message.set_mask == m.ParamsField.NONE:
         raise InputError("set_params() got no parameter; pass at least one, e.g. guidance_scale=1.2")
     return message

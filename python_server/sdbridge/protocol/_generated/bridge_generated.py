@@ -49,6 +49,7 @@ class Capability(object):
     MultiStream = 128
     Txt2img = 256
     Planes = 512
+    StyleImages = 1024
 
 
 # What an auxiliary plane of a Frame holds (PlaneDesc.kind; protocol 1.3).
@@ -169,6 +170,15 @@ class ParamsField(object):
     CfgMode = 256
     Txt2img = 512
     LoraWeights = 1024
+    ControlnetScale = 2048
+    ControlnetStart = 4096
+    ControlnetEnd = 8192
+    LatentFeedback = 16384
+    MotionWarp = 32768
+    MotionWarpStep = 65536
+    SceneCutThreshold = 131072
+    IpAdapterScale = 262144
+    StyleBlend = 524288
 
 
 # Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n
@@ -198,6 +208,7 @@ class NoticeKind(object):
     StateChanged = 3
     ServerShutdown = 4
     Info = 5
+    WantedPlanesChanged = 6
 
 
 # Every message type. Append only.
@@ -219,6 +230,7 @@ class Message(object):
     Credit = 14
     Ping = 15
     Pong = 16
+    StyleImage = 17
 
 
 # One typed key/value pair (GameEvent payload, State entries). Only the field named by kind is
@@ -385,6 +397,8 @@ def SeedWeightEnd(builder): return builder.EndObject()
 
 # The weight of one live LoRA adapter (Params.lora_weights; protocol 1.2). `name` is the adapter's name on the
 # server (its --lora SOURCE=SCALE:live file name without extension); `weight` in the server's lora_weights range.
+# Protocol 1.4 uses the same (name, value) pairs for Params.controlnet_scale/start/end (name: a ControlNet's KIND
+# as the server announces it, e.g. "depth") and Params.style_blend (name: a StyleImage.name).
 class AdapterWeight(object):
     __slots__ = ['_tab']
 
@@ -899,7 +913,48 @@ class Welcome(object):
             return self._tab.String(o + self._tab.Pos)
         return None
 
-def WelcomeStart(builder): builder.StartObject(14)
+    # Welcome
+    def SessionsOpen(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(32))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # Welcome
+    def SessionsMax(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(34))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # Welcome
+    def WantedPlanes(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(36))
+        if o != 0:
+            a = self._tab.Vector(o)
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 1))
+        return 0
+
+    # Welcome
+    def WantedPlanesAsNumpy(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(36))
+        if o != 0:
+            return self._tab.GetVectorAsNumpy(flatbuffers.number_types.Uint8Flags, o)
+        return 0
+
+    # Welcome
+    def WantedPlanesLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(36))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Welcome
+    def WantedPlanesIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(36))
+        return o == 0
+
+def WelcomeStart(builder): builder.StartObject(17)
 def WelcomeAddSessionId(builder, sessionId): builder.PrependUint64Slot(0, sessionId, 0)
 def WelcomeAddProtocolMajor(builder, protocolMajor): builder.PrependUint16Slot(1, protocolMajor, 0)
 def WelcomeAddProtocolMinor(builder, protocolMinor): builder.PrependUint16Slot(2, protocolMinor, 0)
@@ -915,6 +970,10 @@ def WelcomeAddHeartbeatIntervalMs(builder, heartbeatIntervalMs): builder.Prepend
 def WelcomeAddPixelFormats(builder, pixelFormats): builder.PrependUOffsetTRelativeSlot(12, flatbuffers.number_types.UOffsetTFlags.py_type(pixelFormats), 0)
 def WelcomeStartPixelFormatsVector(builder, numElems): return builder.StartVector(1, numElems, 1)
 def WelcomeAddWarning(builder, warning): builder.PrependUOffsetTRelativeSlot(13, flatbuffers.number_types.UOffsetTFlags.py_type(warning), 0)
+def WelcomeAddSessionsOpen(builder, sessionsOpen): builder.PrependUint32Slot(14, sessionsOpen, 0)
+def WelcomeAddSessionsMax(builder, sessionsMax): builder.PrependUint32Slot(15, sessionsMax, 0)
+def WelcomeAddWantedPlanes(builder, wantedPlanes): builder.PrependUOffsetTRelativeSlot(16, flatbuffers.number_types.UOffsetTFlags.py_type(wantedPlanes), 0)
+def WelcomeStartWantedPlanesVector(builder, numElems): return builder.StartVector(1, numElems, 1)
 def WelcomeEnd(builder): return builder.EndObject()
 
 
@@ -1126,7 +1185,14 @@ class Frame(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
         return o == 0
 
-def FrameStart(builder): builder.StartObject(13)
+    # Frame
+    def SceneCut(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(30))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
+def FrameStart(builder): builder.StartObject(14)
 def FrameAddSessionId(builder, sessionId): builder.PrependUint64Slot(0, sessionId, 0)
 def FrameAddStreamId(builder, streamId): builder.PrependUint32Slot(1, streamId, 0)
 def FrameAddFrameId(builder, frameId): builder.PrependUint64Slot(2, frameId, 0)
@@ -1141,6 +1207,7 @@ def FrameAddCaptureTimeUs(builder, captureTimeUs): builder.PrependUint64Slot(10,
 def FrameAddSendTimeUs(builder, sendTimeUs): builder.PrependUint64Slot(11, sendTimeUs, 0)
 def FrameAddPlanes(builder, planes): builder.PrependUOffsetTRelativeSlot(12, flatbuffers.number_types.UOffsetTFlags.py_type(planes), 0)
 def FrameStartPlanesVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def FrameAddSceneCut(builder, sceneCut): builder.PrependBoolSlot(13, sceneCut, 0)
 def FrameEnd(builder): return builder.EndObject()
 
 
@@ -1593,7 +1660,138 @@ class Params(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
         return o == 0
 
-def ParamsStart(builder): builder.StartObject(13)
+    # Params
+    def ControlnetScale(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(30))
+        if o != 0:
+            x = self._tab.Vector(o)
+            x += flatbuffers.number_types.UOffsetTFlags.py_type(j) * 4
+            x = self._tab.Indirect(x)
+            obj = AdapterWeight()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Params
+    def ControlnetScaleLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(30))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Params
+    def ControlnetScaleIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(30))
+        return o == 0
+
+    # Params
+    def ControlnetStart(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(32))
+        if o != 0:
+            x = self._tab.Vector(o)
+            x += flatbuffers.number_types.UOffsetTFlags.py_type(j) * 4
+            x = self._tab.Indirect(x)
+            obj = AdapterWeight()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Params
+    def ControlnetStartLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(32))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Params
+    def ControlnetStartIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(32))
+        return o == 0
+
+    # Params
+    def ControlnetEnd(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(34))
+        if o != 0:
+            x = self._tab.Vector(o)
+            x += flatbuffers.number_types.UOffsetTFlags.py_type(j) * 4
+            x = self._tab.Indirect(x)
+            obj = AdapterWeight()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Params
+    def ControlnetEndLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(34))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Params
+    def ControlnetEndIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(34))
+        return o == 0
+
+    # Params
+    def LatentFeedback(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(36))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
+        return 0.0
+
+    # Params
+    def MotionWarp(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(38))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
+        return 0.0
+
+    # Params
+    def MotionWarpStep(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(40))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # Params
+    def SceneCutThreshold(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(42))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
+        return 0.0
+
+    # Params
+    def IpAdapterScale(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(44))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
+        return 0.0
+
+    # Params
+    def StyleBlend(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(46))
+        if o != 0:
+            x = self._tab.Vector(o)
+            x += flatbuffers.number_types.UOffsetTFlags.py_type(j) * 4
+            x = self._tab.Indirect(x)
+            obj = AdapterWeight()
+            obj.Init(self._tab.Bytes, x)
+            return obj
+        return None
+
+    # Params
+    def StyleBlendLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(46))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Params
+    def StyleBlendIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(46))
+        return o == 0
+
+def ParamsStart(builder): builder.StartObject(22)
 def ParamsAddSetMask(builder, setMask): builder.PrependUint32Slot(0, setMask, 0)
 def ParamsAddGuidanceScale(builder, guidanceScale): builder.PrependFloat32Slot(1, guidanceScale, 0.0)
 def ParamsAddDelta(builder, delta): builder.PrependFloat32Slot(2, delta, 0.0)
@@ -1610,6 +1808,19 @@ def ParamsAddCfgMode(builder, cfgMode): builder.PrependUint8Slot(10, cfgMode, 0)
 def ParamsAddTxt2img(builder, txt2img): builder.PrependBoolSlot(11, txt2img, 0)
 def ParamsAddLoraWeights(builder, loraWeights): builder.PrependUOffsetTRelativeSlot(12, flatbuffers.number_types.UOffsetTFlags.py_type(loraWeights), 0)
 def ParamsStartLoraWeightsVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def ParamsAddControlnetScale(builder, controlnetScale): builder.PrependUOffsetTRelativeSlot(13, flatbuffers.number_types.UOffsetTFlags.py_type(controlnetScale), 0)
+def ParamsStartControlnetScaleVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def ParamsAddControlnetStart(builder, controlnetStart): builder.PrependUOffsetTRelativeSlot(14, flatbuffers.number_types.UOffsetTFlags.py_type(controlnetStart), 0)
+def ParamsStartControlnetStartVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def ParamsAddControlnetEnd(builder, controlnetEnd): builder.PrependUOffsetTRelativeSlot(15, flatbuffers.number_types.UOffsetTFlags.py_type(controlnetEnd), 0)
+def ParamsStartControlnetEndVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def ParamsAddLatentFeedback(builder, latentFeedback): builder.PrependFloat32Slot(16, latentFeedback, 0.0)
+def ParamsAddMotionWarp(builder, motionWarp): builder.PrependFloat32Slot(17, motionWarp, 0.0)
+def ParamsAddMotionWarpStep(builder, motionWarpStep): builder.PrependUint32Slot(18, motionWarpStep, 0)
+def ParamsAddSceneCutThreshold(builder, sceneCutThreshold): builder.PrependFloat32Slot(19, sceneCutThreshold, 0.0)
+def ParamsAddIpAdapterScale(builder, ipAdapterScale): builder.PrependFloat32Slot(20, ipAdapterScale, 0.0)
+def ParamsAddStyleBlend(builder, styleBlend): builder.PrependUOffsetTRelativeSlot(21, flatbuffers.number_types.UOffsetTFlags.py_type(styleBlend), 0)
+def ParamsStartStyleBlendVector(builder, numElems): return builder.StartVector(4, numElems, 4)
 def ParamsEnd(builder): return builder.EndObject()
 
 
@@ -2023,13 +2234,42 @@ class Notice(object):
             return self._tab.String(o + self._tab.Pos)
         return None
 
-def NoticeStart(builder): builder.StartObject(6)
+    # Notice
+    def WantedPlanes(self, j):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            a = self._tab.Vector(o)
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 1))
+        return 0
+
+    # Notice
+    def WantedPlanesAsNumpy(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            return self._tab.GetVectorAsNumpy(flatbuffers.number_types.Uint8Flags, o)
+        return 0
+
+    # Notice
+    def WantedPlanesLength(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            return self._tab.VectorLen(o)
+        return 0
+
+    # Notice
+    def WantedPlanesIsNone(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        return o == 0
+
+def NoticeStart(builder): builder.StartObject(7)
 def NoticeAddKind(builder, kind): builder.PrependUint8Slot(0, kind, 0)
 def NoticeAddMessage(builder, message): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(message), 0)
 def NoticeAddSource(builder, source): builder.PrependUOffsetTRelativeSlot(2, flatbuffers.number_types.UOffsetTFlags.py_type(source), 0)
 def NoticeAddPrompt(builder, prompt): builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(prompt), 0)
 def NoticeAddParams(builder, params): builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(params), 0)
 def NoticeAddPreviewUrl(builder, previewUrl): builder.PrependUOffsetTRelativeSlot(5, flatbuffers.number_types.UOffsetTFlags.py_type(previewUrl), 0)
+def NoticeAddWantedPlanes(builder, wantedPlanes): builder.PrependUOffsetTRelativeSlot(6, flatbuffers.number_types.UOffsetTFlags.py_type(wantedPlanes), 0)
+def NoticeStartWantedPlanesVector(builder, numElems): return builder.StartVector(1, numElems, 1)
 def NoticeEnd(builder): return builder.EndObject()
 
 
@@ -2068,6 +2308,84 @@ class Credit(object):
 def CreditStart(builder): builder.StartObject(1)
 def CreditAddGranted(builder, granted): builder.PrependUint32Slot(0, granted, 0)
 def CreditEnd(builder): return builder.EndObject()
+
+
+# client -> server (protocol 1.4, the StyleImages capability): a named style reference image for the session's
+# IP-Adapter. ZeroMQ part 2 holds stride * height bytes of pixels (like a Frame; same limits on width, height and
+# bytes, and at most the server's limits.max_style_images names per session). Sending a name again replaces that
+# image. Its weight is set with Params.style_blend (name, weight); no answer unless refused (Error naming the field).
+class StyleImage(object):
+    __slots__ = ['_tab']
+
+    @classmethod
+    def GetRootAs(cls, buf, offset=0):
+        n = flatbuffers.encode.Get(flatbuffers.packer.uoffset, buf, offset)
+        x = StyleImage()
+        x.Init(buf, n + offset)
+        return x
+
+    @classmethod
+    def GetRootAsStyleImage(cls, buf, offset=0):
+        """This method is deprecated. Please switch to GetRootAs."""
+        return cls.GetRootAs(buf, offset)
+    @classmethod
+    def StyleImageBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x53\x44\x42\x31", size_prefixed=size_prefixed)
+
+    # StyleImage
+    def Init(self, buf, pos):
+        self._tab = flatbuffers.table.Table(buf, pos)
+
+    # StyleImage
+    def Name(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(4))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
+    # StyleImage
+    def Width(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # StyleImage
+    def Height(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(8))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # StyleImage
+    def Stride(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(10))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # StyleImage
+    def Format(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+    # StyleImage
+    def RowOrder(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+def StyleImageStart(builder): builder.StartObject(6)
+def StyleImageAddName(builder, name): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
+def StyleImageAddWidth(builder, width): builder.PrependUint32Slot(1, width, 0)
+def StyleImageAddHeight(builder, height): builder.PrependUint32Slot(2, height, 0)
+def StyleImageAddStride(builder, stride): builder.PrependUint32Slot(3, stride, 0)
+def StyleImageAddFormat(builder, format): builder.PrependUint8Slot(4, format, 0)
+def StyleImageAddRowOrder(builder, rowOrder): builder.PrependUint8Slot(5, rowOrder, 0)
+def StyleImageEnd(builder): return builder.EndObject()
 
 
 # client -> server heartbeat; the server answers Pong.

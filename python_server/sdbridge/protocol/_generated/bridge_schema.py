@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Final
 
 PROTOCOL_MAJOR: Final[int] = 1
-PROTOCOL_MINOR: Final[int] = 3
+PROTOCOL_MINOR: Final[int] = 4
 FILE_IDENTIFIER: Final[bytes] = b'SDB1'
 
 
@@ -66,6 +66,7 @@ class Capability(enum.IntFlag):
     MULTI_STREAM = 128
     TXT2IMG = 256
     PLANES = 512
+    STYLE_IMAGES = 1024
 
 
 class PlaneKind(enum.IntEnum):
@@ -196,6 +197,15 @@ class ParamsField(enum.IntFlag):
     CFG_MODE = 256
     TXT2IMG = 512
     LORA_WEIGHTS = 1024
+    CONTROLNET_SCALE = 2048
+    CONTROLNET_START = 4096
+    CONTROLNET_END = 8192
+    LATENT_FEEDBACK = 16384
+    MOTION_WARP = 32768
+    MOTION_WARP_STEP = 65536
+    SCENE_CUT_THRESHOLD = 131072
+    IP_ADAPTER_SCALE = 262144
+    STYLE_BLEND = 524288
 
 
 class CfgMode(enum.IntEnum):
@@ -227,6 +237,7 @@ class NoticeKind(enum.IntEnum):
     STATE_CHANGED = 3
     SERVER_SHUTDOWN = 4
     INFO = 5
+    WANTED_PLANES_CHANGED = 6
 
 
 class MessageType(enum.IntEnum):
@@ -249,6 +260,7 @@ class MessageType(enum.IntEnum):
     CREDIT = 14
     PING = 15
     PONG = 16
+    STYLE_IMAGE = 17
 
 
 #: set_session_gone of ErrorCode in bridge.fbs
@@ -326,6 +338,9 @@ TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {
         (11, 'heartbeat_interval_ms', 'scalar', 4, 'I', ''),
         (12, 'pixel_formats', 'vector', 1, '', ''),
         (13, 'warning', 'string', 4, '', ''),
+        (14, 'sessions_open', 'scalar', 4, 'I', ''),
+        (15, 'sessions_max', 'scalar', 4, 'I', ''),
+        (16, 'wanted_planes', 'vector', 1, '', ''),
     ),
     'Error': (
         (0, 'code', 'scalar', 2, 'H', ''),
@@ -349,6 +364,7 @@ TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {
         (10, 'capture_time_us', 'scalar', 8, 'Q', ''),
         (11, 'send_time_us', 'scalar', 8, 'Q', ''),
         (12, 'planes', 'tables', 4, '', 'PlaneDesc'),
+        (13, 'scene_cut', 'scalar', 1, '?', ''),
     ),
     'Result': (
         (0, 'session_id', 'scalar', 8, 'Q', ''),
@@ -394,6 +410,15 @@ TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {
         (10, 'cfg_mode', 'scalar', 1, 'B', ''),
         (11, 'txt2img', 'scalar', 1, '?', ''),
         (12, 'lora_weights', 'tables', 4, '', 'AdapterWeight'),
+        (13, 'controlnet_scale', 'tables', 4, '', 'AdapterWeight'),
+        (14, 'controlnet_start', 'tables', 4, '', 'AdapterWeight'),
+        (15, 'controlnet_end', 'tables', 4, '', 'AdapterWeight'),
+        (16, 'latent_feedback', 'scalar', 4, 'f', ''),
+        (17, 'motion_warp', 'scalar', 4, 'f', ''),
+        (18, 'motion_warp_step', 'scalar', 4, 'I', ''),
+        (19, 'scene_cut_threshold', 'scalar', 4, 'f', ''),
+        (20, 'ip_adapter_scale', 'scalar', 4, 'f', ''),
+        (21, 'style_blend', 'tables', 4, '', 'AdapterWeight'),
     ),
     'GameEvent': (
         (0, 'name', 'string', 4, '', ''),
@@ -433,9 +458,18 @@ TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {
         (3, 'prompt', 'table', 4, '', 'Prompt'),
         (4, 'params', 'table', 4, '', 'Params'),
         (5, 'preview_url', 'string', 4, '', ''),
+        (6, 'wanted_planes', 'vector', 1, '', ''),
     ),
     'Credit': (
         (0, 'granted', 'scalar', 4, 'I', ''),
+    ),
+    'StyleImage': (
+        (0, 'name', 'string', 4, '', ''),
+        (1, 'width', 'scalar', 4, 'I', ''),
+        (2, 'height', 'scalar', 4, 'I', ''),
+        (3, 'stride', 'scalar', 4, 'I', ''),
+        (4, 'format', 'scalar', 1, 'B', ''),
+        (5, 'row_order', 'scalar', 1, 'B', ''),
     ),
     'Ping': (
         (0, 'nonce', 'scalar', 8, 'Q', ''),
@@ -469,4 +503,5 @@ UNION_TABLES: Final[Mapping[int, str]] = {
     14: 'Credit',
     15: 'Ping',
     16: 'Pong',
+    17: 'StyleImage',
 }

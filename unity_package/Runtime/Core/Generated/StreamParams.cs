@@ -7,7 +7,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
     public static class StreamParams
     {
         /// <summary>Every parameter name, in registry order.</summary>
-        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "ip_adapter_scale" };
+        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "ip_adapter_scale", "style_blend" };
 
         /// <summary>classifier-free guidance scale (used by cfg_mode full/self/initialize; 1.0 = no guidance)</summary>
         public static class GuidanceScale
@@ -199,7 +199,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class ControlnetScale
         {
             public const string Name = "controlnet_scale";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.controlnet_scale";
             public const string Kind = "weights";
             public const string Unit = "";
             public const string RangeText = "[0, 2]";
@@ -214,7 +214,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class ControlnetStart
         {
             public const string Name = "controlnet_start";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.controlnet_start";
             public const string Kind = "weights";
             public const string Unit = "";
             public const string RangeText = "[0, 1]";
@@ -229,7 +229,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class ControlnetEnd
         {
             public const string Name = "controlnet_end";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.controlnet_end";
             public const string Kind = "weights";
             public const string Unit = "";
             public const string RangeText = "[0, 1]";
@@ -244,7 +244,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class LatentFeedback
         {
             public const string Name = "latent_feedback";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.latent_feedback";
             public const string Kind = "float";
             public const string Unit = "";
             public const string RangeText = "[0, 0.5]";
@@ -260,7 +260,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class MotionWarp
         {
             public const string Name = "motion_warp";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.motion_warp";
             public const string Kind = "float";
             public const string Unit = "";
             public const string RangeText = "[0, 1]";
@@ -276,7 +276,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class MotionWarpStep
         {
             public const string Name = "motion_warp_step";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.motion_warp_step";
             public const string Kind = "int";
             public const string Unit = "";
             public const string RangeText = "[0, 49]";
@@ -292,7 +292,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class SceneCutThreshold
         {
             public const string Name = "scene_cut_threshold";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.scene_cut_threshold";
             public const string Kind = "float";
             public const string Unit = "";
             public const string RangeText = "[0, 1]";
@@ -308,7 +308,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class IpAdapterScale
         {
             public const string Name = "ip_adapter_scale";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.ip_adapter_scale";
             public const string Kind = "float";
             public const string Unit = "";
             public const string RangeText = "[0, 2]";
@@ -318,6 +318,21 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             /// <summary>True when the value (false for NaN) is in [0, 2].</summary>
             public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
             public const float Default = 1.0f;
+        }
+
+        /// <summary>weights of the session's named style images [(style, weight), ...] (StyleImage messages); 0 turns one off</summary>
+        public static class StyleBlend
+        {
+            public const string Name = "style_blend";
+            public const string FieldPath = "Params.style_blend";
+            public const string Kind = "weights";
+            public const string Unit = "";
+            public const string RangeText = "[0, 2]";
+            public const float Minimum = 0.0f;
+            public const float Maximum = 2.0f;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value (false for NaN) is in [0, 2].</summary>
+            public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
         }
     }
 }

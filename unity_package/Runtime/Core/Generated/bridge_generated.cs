@@ -61,6 +61,7 @@ public enum Capability : uint
   MultiStream = 128,
   Txt2img = 256,
   Planes = 512,
+  StyleImages = 1024,
 };
 
 /// What an auxiliary plane of a Frame holds (PlaneDesc.kind; protocol 1.3).
@@ -192,6 +193,15 @@ public enum ParamsField : uint
   CfgMode = 256,
   Txt2img = 512,
   LoraWeights = 1024,
+  ControlnetScale = 2048,
+  ControlnetStart = 4096,
+  ControlnetEnd = 8192,
+  LatentFeedback = 16384,
+  MotionWarp = 32768,
+  MotionWarpStep = 65536,
+  SceneCutThreshold = 131072,
+  IpAdapterScale = 262144,
+  StyleBlend = 524288,
 };
 
 /// Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n
@@ -224,6 +234,7 @@ public enum NoticeKind : byte
   StateChanged = 3,
   ServerShutdown = 4,
   Info = 5,
+  WantedPlanesChanged = 6,
 };
 
 /// Every message type. Append only.
@@ -246,6 +257,7 @@ public enum Message : byte
   Credit = 14,
   Ping = 15,
   Pong = 16,
+  StyleImage = 17,
 };
 
 /// One typed key/value pair (GameEvent payload, State entries). Only the field named by kind is
@@ -399,6 +411,8 @@ public struct SeedWeight : IFlatbufferObject
 
 /// The weight of one live LoRA adapter (Params.lora_weights; protocol 1.2). `name` is the adapter's name on the
 /// server (its --lora SOURCE=SCALE:live file name without extension); `weight` in the server's lora_weights range.
+/// Protocol 1.4 uses the same (name, value) pairs for Params.controlnet_scale/start/end (name: a ControlNet's KIND
+/// as the server announces it, e.g. "depth") and Params.style_blend (name: a StyleImage.name).
 public struct AdapterWeight : IFlatbufferObject
 {
   private Table __p;
@@ -744,6 +758,16 @@ public struct Welcome : IFlatbufferObject
   public ArraySegment<byte>? GetWarningBytes() { return __p.__vector_as_arraysegment(30); }
 #endif
   public byte[] GetWarningArray() { return __p.__vector_as_array<byte>(30); }
+  public uint SessionsOpen { get { int o = __p.__offset(32); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public uint SessionsMax { get { int o = __p.__offset(34); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public sdbridge.protocol.PlaneKind WantedPlanes(int j) { int o = __p.__offset(36); return o != 0 ? (sdbridge.protocol.PlaneKind)__p.bb.Get(__p.__vector(o) + j * 1) : (sdbridge.protocol.PlaneKind)0; }
+  public int WantedPlanesLength { get { int o = __p.__offset(36); return o != 0 ? __p.__vector_len(o) : 0; } }
+#if ENABLE_SPAN_T
+  public Span<sdbridge.protocol.PlaneKind> GetWantedPlanesBytes() { return __p.__vector_as_span<sdbridge.protocol.PlaneKind>(36, 1); }
+#else
+  public ArraySegment<byte>? GetWantedPlanesBytes() { return __p.__vector_as_arraysegment(36); }
+#endif
+  public sdbridge.protocol.PlaneKind[] GetWantedPlanesArray() { int o = __p.__offset(36); if (o == 0) return null; int p = __p.__vector(o); int l = __p.__vector_len(o); sdbridge.protocol.PlaneKind[] a = new sdbridge.protocol.PlaneKind[l]; for (int i = 0; i < l; i++) { a[i] = (sdbridge.protocol.PlaneKind)__p.bb.Get(p + i * 1); } return a; }
 
   public static Offset<sdbridge.protocol.Welcome> CreateWelcome(FlatBufferBuilder builder,
       ulong session_id = 0,
@@ -759,9 +783,15 @@ public struct Welcome : IFlatbufferObject
       Offset<sdbridge.protocol.ModelInfo> modelOffset = default(Offset<sdbridge.protocol.ModelInfo>),
       uint heartbeat_interval_ms = 0,
       VectorOffset pixel_formatsOffset = default(VectorOffset),
-      StringOffset warningOffset = default(StringOffset)) {
-    builder.StartTable(14);
+      StringOffset warningOffset = default(StringOffset),
+      uint sessions_open = 0,
+      uint sessions_max = 0,
+      VectorOffset wanted_planesOffset = default(VectorOffset)) {
+    builder.StartTable(17);
     Welcome.AddSessionId(builder, session_id);
+    Welcome.AddWantedPlanes(builder, wanted_planesOffset);
+    Welcome.AddSessionsMax(builder, sessions_max);
+    Welcome.AddSessionsOpen(builder, sessions_open);
     Welcome.AddWarning(builder, warningOffset);
     Welcome.AddPixelFormats(builder, pixel_formatsOffset);
     Welcome.AddHeartbeatIntervalMs(builder, heartbeat_interval_ms);
@@ -778,7 +808,7 @@ public struct Welcome : IFlatbufferObject
     return Welcome.EndWelcome(builder);
   }
 
-  public static void StartWelcome(FlatBufferBuilder builder) { builder.StartTable(14); }
+  public static void StartWelcome(FlatBufferBuilder builder) { builder.StartTable(17); }
   public static void AddSessionId(FlatBufferBuilder builder, ulong sessionId) { builder.AddUlong(0, sessionId, 0); }
   public static void AddProtocolMajor(FlatBufferBuilder builder, ushort protocolMajor) { builder.AddUshort(1, protocolMajor, 0); }
   public static void AddProtocolMinor(FlatBufferBuilder builder, ushort protocolMinor) { builder.AddUshort(2, protocolMinor, 0); }
@@ -798,6 +828,14 @@ public struct Welcome : IFlatbufferObject
   public static VectorOffset CreatePixelFormatsVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<sdbridge.protocol.PixelFormat>(dataPtr, sizeInBytes); return builder.EndVector(); }
   public static void StartPixelFormatsVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(1, numElems, 1); }
   public static void AddWarning(FlatBufferBuilder builder, StringOffset warningOffset) { builder.AddOffset(13, warningOffset.Value, 0); }
+  public static void AddSessionsOpen(FlatBufferBuilder builder, uint sessionsOpen) { builder.AddUint(14, sessionsOpen, 0); }
+  public static void AddSessionsMax(FlatBufferBuilder builder, uint sessionsMax) { builder.AddUint(15, sessionsMax, 0); }
+  public static void AddWantedPlanes(FlatBufferBuilder builder, VectorOffset wantedPlanesOffset) { builder.AddOffset(16, wantedPlanesOffset.Value, 0); }
+  public static VectorOffset CreateWantedPlanesVector(FlatBufferBuilder builder, sdbridge.protocol.PlaneKind[] data) { builder.StartVector(1, data.Length, 1); for (int i = data.Length - 1; i >= 0; i--) builder.AddByte((byte)data[i]); return builder.EndVector(); }
+  public static VectorOffset CreateWantedPlanesVectorBlock(FlatBufferBuilder builder, sdbridge.protocol.PlaneKind[] data) { builder.StartVector(1, data.Length, 1); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateWantedPlanesVectorBlock(FlatBufferBuilder builder, ArraySegment<sdbridge.protocol.PlaneKind> data) { builder.StartVector(1, data.Count, 1); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateWantedPlanesVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<sdbridge.protocol.PlaneKind>(dataPtr, sizeInBytes); return builder.EndVector(); }
+  public static void StartWantedPlanesVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(1, numElems, 1); }
   public static Offset<sdbridge.protocol.Welcome> EndWelcome(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.Welcome>(o);
@@ -903,6 +941,7 @@ public struct Frame : IFlatbufferObject
   public ulong SendTimeUs { get { int o = __p.__offset(26); return o != 0 ? __p.bb.GetUlong(o + __p.bb_pos) : (ulong)0; } }
   public sdbridge.protocol.PlaneDesc? Planes(int j) { int o = __p.__offset(28); return o != 0 ? (sdbridge.protocol.PlaneDesc?)(new sdbridge.protocol.PlaneDesc()).__assign(__p.__indirect(__p.__vector(o) + j * 4), __p.bb) : null; }
   public int PlanesLength { get { int o = __p.__offset(28); return o != 0 ? __p.__vector_len(o) : 0; } }
+  public bool SceneCut { get { int o = __p.__offset(30); return o != 0 ? 0!=__p.bb.Get(o + __p.bb_pos) : (bool)false; } }
 
   public static Offset<sdbridge.protocol.Frame> CreateFrame(FlatBufferBuilder builder,
       ulong session_id = 0,
@@ -917,8 +956,9 @@ public struct Frame : IFlatbufferObject
       sdbridge.protocol.AlphaMode alpha_mode = sdbridge.protocol.AlphaMode.Unknown,
       ulong capture_time_us = 0,
       ulong send_time_us = 0,
-      VectorOffset planesOffset = default(VectorOffset)) {
-    builder.StartTable(13);
+      VectorOffset planesOffset = default(VectorOffset),
+      bool scene_cut = false) {
+    builder.StartTable(14);
     Frame.AddSendTimeUs(builder, send_time_us);
     Frame.AddCaptureTimeUs(builder, capture_time_us);
     Frame.AddFrameId(builder, frame_id);
@@ -928,6 +968,7 @@ public struct Frame : IFlatbufferObject
     Frame.AddHeight(builder, height);
     Frame.AddWidth(builder, width);
     Frame.AddStreamId(builder, stream_id);
+    Frame.AddSceneCut(builder, scene_cut);
     Frame.AddAlphaMode(builder, alpha_mode);
     Frame.AddColorSpace(builder, color_space);
     Frame.AddRowOrder(builder, row_order);
@@ -935,7 +976,7 @@ public struct Frame : IFlatbufferObject
     return Frame.EndFrame(builder);
   }
 
-  public static void StartFrame(FlatBufferBuilder builder) { builder.StartTable(13); }
+  public static void StartFrame(FlatBufferBuilder builder) { builder.StartTable(14); }
   public static void AddSessionId(FlatBufferBuilder builder, ulong sessionId) { builder.AddUlong(0, sessionId, 0); }
   public static void AddStreamId(FlatBufferBuilder builder, uint streamId) { builder.AddUint(1, streamId, 0); }
   public static void AddFrameId(FlatBufferBuilder builder, ulong frameId) { builder.AddUlong(2, frameId, 0); }
@@ -954,6 +995,7 @@ public struct Frame : IFlatbufferObject
   public static VectorOffset CreatePlanesVectorBlock(FlatBufferBuilder builder, ArraySegment<Offset<sdbridge.protocol.PlaneDesc>> data) { builder.StartVector(4, data.Count, 4); builder.Add(data); return builder.EndVector(); }
   public static VectorOffset CreatePlanesVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<Offset<sdbridge.protocol.PlaneDesc>>(dataPtr, sizeInBytes); return builder.EndVector(); }
   public static void StartPlanesVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(4, numElems, 4); }
+  public static void AddSceneCut(FlatBufferBuilder builder, bool sceneCut) { builder.AddBool(13, sceneCut, false); }
   public static Offset<sdbridge.protocol.Frame> EndFrame(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.Frame>(o);
@@ -1182,6 +1224,19 @@ public struct Params : IFlatbufferObject
   public bool Txt2img { get { int o = __p.__offset(26); return o != 0 ? 0!=__p.bb.Get(o + __p.bb_pos) : (bool)false; } }
   public sdbridge.protocol.AdapterWeight? LoraWeights(int j) { int o = __p.__offset(28); return o != 0 ? (sdbridge.protocol.AdapterWeight?)(new sdbridge.protocol.AdapterWeight()).__assign(__p.__indirect(__p.__vector(o) + j * 4), __p.bb) : null; }
   public int LoraWeightsLength { get { int o = __p.__offset(28); return o != 0 ? __p.__vector_len(o) : 0; } }
+  public sdbridge.protocol.AdapterWeight? ControlnetScale(int j) { int o = __p.__offset(30); return o != 0 ? (sdbridge.protocol.AdapterWeight?)(new sdbridge.protocol.AdapterWeight()).__assign(__p.__indirect(__p.__vector(o) + j * 4), __p.bb) : null; }
+  public int ControlnetScaleLength { get { int o = __p.__offset(30); return o != 0 ? __p.__vector_len(o) : 0; } }
+  public sdbridge.protocol.AdapterWeight? ControlnetStart(int j) { int o = __p.__offset(32); return o != 0 ? (sdbridge.protocol.AdapterWeight?)(new sdbridge.protocol.AdapterWeight()).__assign(__p.__indirect(__p.__vector(o) + j * 4), __p.bb) : null; }
+  public int ControlnetStartLength { get { int o = __p.__offset(32); return o != 0 ? __p.__vector_len(o) : 0; } }
+  public sdbridge.protocol.AdapterWeight? ControlnetEnd(int j) { int o = __p.__offset(34); return o != 0 ? (sdbridge.protocol.AdapterWeight?)(new sdbridge.protocol.AdapterWeight()).__assign(__p.__indirect(__p.__vector(o) + j * 4), __p.bb) : null; }
+  public int ControlnetEndLength { get { int o = __p.__offset(34); return o != 0 ? __p.__vector_len(o) : 0; } }
+  public float LatentFeedback { get { int o = __p.__offset(36); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
+  public float MotionWarp { get { int o = __p.__offset(38); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
+  public uint MotionWarpStep { get { int o = __p.__offset(40); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public float SceneCutThreshold { get { int o = __p.__offset(42); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
+  public float IpAdapterScale { get { int o = __p.__offset(44); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
+  public sdbridge.protocol.AdapterWeight? StyleBlend(int j) { int o = __p.__offset(46); return o != 0 ? (sdbridge.protocol.AdapterWeight?)(new sdbridge.protocol.AdapterWeight()).__assign(__p.__indirect(__p.__vector(o) + j * 4), __p.bb) : null; }
+  public int StyleBlendLength { get { int o = __p.__offset(46); return o != 0 ? __p.__vector_len(o) : 0; } }
 
   public static Offset<sdbridge.protocol.Params> CreateParams(FlatBufferBuilder builder,
       uint set_mask = 0,
@@ -1196,9 +1251,27 @@ public struct Params : IFlatbufferObject
       uint stream_id = 0,
       sdbridge.protocol.CfgMode cfg_mode = sdbridge.protocol.CfgMode.Unknown,
       bool txt2img = false,
-      VectorOffset lora_weightsOffset = default(VectorOffset)) {
-    builder.StartTable(13);
+      VectorOffset lora_weightsOffset = default(VectorOffset),
+      VectorOffset controlnet_scaleOffset = default(VectorOffset),
+      VectorOffset controlnet_startOffset = default(VectorOffset),
+      VectorOffset controlnet_endOffset = default(VectorOffset),
+      float latent_feedback = 0.0f,
+      float motion_warp = 0.0f,
+      uint motion_warp_step = 0,
+      float scene_cut_threshold = 0.0f,
+      float ip_adapter_scale = 0.0f,
+      VectorOffset style_blendOffset = default(VectorOffset)) {
+    builder.StartTable(22);
     Params.AddSeed(builder, seed);
+    Params.AddStyleBlend(builder, style_blendOffset);
+    Params.AddIpAdapterScale(builder, ip_adapter_scale);
+    Params.AddSceneCutThreshold(builder, scene_cut_threshold);
+    Params.AddMotionWarpStep(builder, motion_warp_step);
+    Params.AddMotionWarp(builder, motion_warp);
+    Params.AddLatentFeedback(builder, latent_feedback);
+    Params.AddControlnetEnd(builder, controlnet_endOffset);
+    Params.AddControlnetStart(builder, controlnet_startOffset);
+    Params.AddControlnetScale(builder, controlnet_scaleOffset);
     Params.AddLoraWeights(builder, lora_weightsOffset);
     Params.AddStreamId(builder, stream_id);
     Params.AddSeedBlend(builder, seed_blendOffset);
@@ -1214,7 +1287,7 @@ public struct Params : IFlatbufferObject
     return Params.EndParams(builder);
   }
 
-  public static void StartParams(FlatBufferBuilder builder) { builder.StartTable(13); }
+  public static void StartParams(FlatBufferBuilder builder) { builder.StartTable(22); }
   public static void AddSetMask(FlatBufferBuilder builder, uint setMask) { builder.AddUint(0, setMask, 0); }
   public static void AddGuidanceScale(FlatBufferBuilder builder, float guidanceScale) { builder.AddFloat(1, guidanceScale, 0.0f); }
   public static void AddDelta(FlatBufferBuilder builder, float delta) { builder.AddFloat(2, delta, 0.0f); }
@@ -1243,6 +1316,35 @@ public struct Params : IFlatbufferObject
   public static VectorOffset CreateLoraWeightsVectorBlock(FlatBufferBuilder builder, ArraySegment<Offset<sdbridge.protocol.AdapterWeight>> data) { builder.StartVector(4, data.Count, 4); builder.Add(data); return builder.EndVector(); }
   public static VectorOffset CreateLoraWeightsVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<Offset<sdbridge.protocol.AdapterWeight>>(dataPtr, sizeInBytes); return builder.EndVector(); }
   public static void StartLoraWeightsVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(4, numElems, 4); }
+  public static void AddControlnetScale(FlatBufferBuilder builder, VectorOffset controlnetScaleOffset) { builder.AddOffset(13, controlnetScaleOffset.Value, 0); }
+  public static VectorOffset CreateControlnetScaleVector(FlatBufferBuilder builder, Offset<sdbridge.protocol.AdapterWeight>[] data) { builder.StartVector(4, data.Length, 4); for (int i = data.Length - 1; i >= 0; i--) builder.AddOffset(data[i].Value); return builder.EndVector(); }
+  public static VectorOffset CreateControlnetScaleVectorBlock(FlatBufferBuilder builder, Offset<sdbridge.protocol.AdapterWeight>[] data) { builder.StartVector(4, data.Length, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateControlnetScaleVectorBlock(FlatBufferBuilder builder, ArraySegment<Offset<sdbridge.protocol.AdapterWeight>> data) { builder.StartVector(4, data.Count, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateControlnetScaleVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<Offset<sdbridge.protocol.AdapterWeight>>(dataPtr, sizeInBytes); return builder.EndVector(); }
+  public static void StartControlnetScaleVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(4, numElems, 4); }
+  public static void AddControlnetStart(FlatBufferBuilder builder, VectorOffset controlnetStartOffset) { builder.AddOffset(14, controlnetStartOffset.Value, 0); }
+  public static VectorOffset CreateControlnetStartVector(FlatBufferBuilder builder, Offset<sdbridge.protocol.AdapterWeight>[] data) { builder.StartVector(4, data.Length, 4); for (int i = data.Length - 1; i >= 0; i--) builder.AddOffset(data[i].Value); return builder.EndVector(); }
+  public static VectorOffset CreateControlnetStartVectorBlock(FlatBufferBuilder builder, Offset<sdbridge.protocol.AdapterWeight>[] data) { builder.StartVector(4, data.Length, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateControlnetStartVectorBlock(FlatBufferBuilder builder, ArraySegment<Offset<sdbridge.protocol.AdapterWeight>> data) { builder.StartVector(4, data.Count, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateControlnetStartVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<Offset<sdbridge.protocol.AdapterWeight>>(dataPtr, sizeInBytes); return builder.EndVector(); }
+  public static void StartControlnetStartVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(4, numElems, 4); }
+  public static void AddControlnetEnd(FlatBufferBuilder builder, VectorOffset controlnetEndOffset) { builder.AddOffset(15, controlnetEndOffset.Value, 0); }
+  public static VectorOffset CreateControlnetEndVector(FlatBufferBuilder builder, Offset<sdbridge.protocol.AdapterWeight>[] data) { builder.StartVector(4, data.Length, 4); for (int i = data.Length - 1; i >= 0; i--) builder.AddOffset(data[i].Value); return builder.EndVector(); }
+  public static VectorOffset CreateControlnetEndVectorBlock(FlatBufferBuilder builder, Offset<sdbridge.protocol.AdapterWeight>[] data) { builder.StartVector(4, data.Length, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateControlnetEndVectorBlock(FlatBufferBuilder builder, ArraySegment<Offset<sdbridge.protocol.AdapterWeight>> data) { builder.StartVector(4, data.Count, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateControlnetEndVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<Offset<sdbridge.protocol.AdapterWeight>>(dataPtr, sizeInBytes); return builder.EndVector(); }
+  public static void StartControlnetEndVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(4, numElems, 4); }
+  public static void AddLatentFeedback(FlatBufferBuilder builder, float latentFeedback) { builder.AddFloat(16, latentFeedback, 0.0f); }
+  public static void AddMotionWarp(FlatBufferBuilder builder, float motionWarp) { builder.AddFloat(17, motionWarp, 0.0f); }
+  public static void AddMotionWarpStep(FlatBufferBuilder builder, uint motionWarpStep) { builder.AddUint(18, motionWarpStep, 0); }
+  public static void AddSceneCutThreshold(FlatBufferBuilder builder, float sceneCutThreshold) { builder.AddFloat(19, sceneCutThreshold, 0.0f); }
+  public static void AddIpAdapterScale(FlatBufferBuilder builder, float ipAdapterScale) { builder.AddFloat(20, ipAdapterScale, 0.0f); }
+  public static void AddStyleBlend(FlatBufferBuilder builder, VectorOffset styleBlendOffset) { builder.AddOffset(21, styleBlendOffset.Value, 0); }
+  public static VectorOffset CreateStyleBlendVector(FlatBufferBuilder builder, Offset<sdbridge.protocol.AdapterWeight>[] data) { builder.StartVector(4, data.Length, 4); for (int i = data.Length - 1; i >= 0; i--) builder.AddOffset(data[i].Value); return builder.EndVector(); }
+  public static VectorOffset CreateStyleBlendVectorBlock(FlatBufferBuilder builder, Offset<sdbridge.protocol.AdapterWeight>[] data) { builder.StartVector(4, data.Length, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateStyleBlendVectorBlock(FlatBufferBuilder builder, ArraySegment<Offset<sdbridge.protocol.AdapterWeight>> data) { builder.StartVector(4, data.Count, 4); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateStyleBlendVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<Offset<sdbridge.protocol.AdapterWeight>>(dataPtr, sizeInBytes); return builder.EndVector(); }
+  public static void StartStyleBlendVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(4, numElems, 4); }
   public static Offset<sdbridge.protocol.Params> EndParams(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.Params>(o);
@@ -1548,6 +1650,14 @@ public struct Notice : IFlatbufferObject
   public ArraySegment<byte>? GetPreviewUrlBytes() { return __p.__vector_as_arraysegment(14); }
 #endif
   public byte[] GetPreviewUrlArray() { return __p.__vector_as_array<byte>(14); }
+  public sdbridge.protocol.PlaneKind WantedPlanes(int j) { int o = __p.__offset(16); return o != 0 ? (sdbridge.protocol.PlaneKind)__p.bb.Get(__p.__vector(o) + j * 1) : (sdbridge.protocol.PlaneKind)0; }
+  public int WantedPlanesLength { get { int o = __p.__offset(16); return o != 0 ? __p.__vector_len(o) : 0; } }
+#if ENABLE_SPAN_T
+  public Span<sdbridge.protocol.PlaneKind> GetWantedPlanesBytes() { return __p.__vector_as_span<sdbridge.protocol.PlaneKind>(16, 1); }
+#else
+  public ArraySegment<byte>? GetWantedPlanesBytes() { return __p.__vector_as_arraysegment(16); }
+#endif
+  public sdbridge.protocol.PlaneKind[] GetWantedPlanesArray() { int o = __p.__offset(16); if (o == 0) return null; int p = __p.__vector(o); int l = __p.__vector_len(o); sdbridge.protocol.PlaneKind[] a = new sdbridge.protocol.PlaneKind[l]; for (int i = 0; i < l; i++) { a[i] = (sdbridge.protocol.PlaneKind)__p.bb.Get(p + i * 1); } return a; }
 
   public static Offset<sdbridge.protocol.Notice> CreateNotice(FlatBufferBuilder builder,
       sdbridge.protocol.NoticeKind kind = sdbridge.protocol.NoticeKind.Unknown,
@@ -1555,8 +1665,10 @@ public struct Notice : IFlatbufferObject
       StringOffset sourceOffset = default(StringOffset),
       Offset<sdbridge.protocol.Prompt> promptOffset = default(Offset<sdbridge.protocol.Prompt>),
       Offset<sdbridge.protocol.Params> @paramsOffset = default(Offset<sdbridge.protocol.Params>),
-      StringOffset preview_urlOffset = default(StringOffset)) {
-    builder.StartTable(6);
+      StringOffset preview_urlOffset = default(StringOffset),
+      VectorOffset wanted_planesOffset = default(VectorOffset)) {
+    builder.StartTable(7);
+    Notice.AddWantedPlanes(builder, wanted_planesOffset);
     Notice.AddPreviewUrl(builder, preview_urlOffset);
     Notice.AddParams(builder, @paramsOffset);
     Notice.AddPrompt(builder, promptOffset);
@@ -1566,13 +1678,19 @@ public struct Notice : IFlatbufferObject
     return Notice.EndNotice(builder);
   }
 
-  public static void StartNotice(FlatBufferBuilder builder) { builder.StartTable(6); }
+  public static void StartNotice(FlatBufferBuilder builder) { builder.StartTable(7); }
   public static void AddKind(FlatBufferBuilder builder, sdbridge.protocol.NoticeKind kind) { builder.AddByte(0, (byte)kind, 0); }
   public static void AddMessage(FlatBufferBuilder builder, StringOffset messageOffset) { builder.AddOffset(1, messageOffset.Value, 0); }
   public static void AddSource(FlatBufferBuilder builder, StringOffset sourceOffset) { builder.AddOffset(2, sourceOffset.Value, 0); }
   public static void AddPrompt(FlatBufferBuilder builder, Offset<sdbridge.protocol.Prompt> promptOffset) { builder.AddOffset(3, promptOffset.Value, 0); }
   public static void AddParams(FlatBufferBuilder builder, Offset<sdbridge.protocol.Params> paramsOffset) { builder.AddOffset(4, paramsOffset.Value, 0); }
   public static void AddPreviewUrl(FlatBufferBuilder builder, StringOffset previewUrlOffset) { builder.AddOffset(5, previewUrlOffset.Value, 0); }
+  public static void AddWantedPlanes(FlatBufferBuilder builder, VectorOffset wantedPlanesOffset) { builder.AddOffset(6, wantedPlanesOffset.Value, 0); }
+  public static VectorOffset CreateWantedPlanesVector(FlatBufferBuilder builder, sdbridge.protocol.PlaneKind[] data) { builder.StartVector(1, data.Length, 1); for (int i = data.Length - 1; i >= 0; i--) builder.AddByte((byte)data[i]); return builder.EndVector(); }
+  public static VectorOffset CreateWantedPlanesVectorBlock(FlatBufferBuilder builder, sdbridge.protocol.PlaneKind[] data) { builder.StartVector(1, data.Length, 1); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateWantedPlanesVectorBlock(FlatBufferBuilder builder, ArraySegment<sdbridge.protocol.PlaneKind> data) { builder.StartVector(1, data.Count, 1); builder.Add(data); return builder.EndVector(); }
+  public static VectorOffset CreateWantedPlanesVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<sdbridge.protocol.PlaneKind>(dataPtr, sizeInBytes); return builder.EndVector(); }
+  public static void StartWantedPlanesVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(1, numElems, 1); }
   public static Offset<sdbridge.protocol.Notice> EndNotice(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.Notice>(o);
@@ -1612,6 +1730,69 @@ public struct Credit : IFlatbufferObject
   public static Offset<sdbridge.protocol.Credit> EndCredit(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.Credit>(o);
+  }
+}
+
+/// client -> server (protocol 1.4, the StyleImages capability): a named style reference image for the session's
+/// IP-Adapter. ZeroMQ part 2 holds stride * height bytes of pixels (like a Frame; same limits on width, height and
+/// bytes, and at most the server's limits.max_style_images names per session). Sending a name again replaces that
+/// image. Its weight is set with Params.style_blend (name, weight); no answer unless refused (Error naming the field).
+public struct StyleImage : IFlatbufferObject
+{
+  private Table __p;
+  public ByteBuffer ByteBuffer { get { return __p.bb; } }
+  public static void ValidateVersion() {
+#if SDBRIDGE_FLATBUFFERS_NUGET
+    FlatBufferConstants.FLATBUFFERS_23_5_26();
+#else
+    FlatBufferConstants.FLATBUFFERS_2_0_8();
+#endif
+  }
+  public static StyleImage GetRootAsStyleImage(ByteBuffer _bb) { return GetRootAsStyleImage(_bb, new StyleImage()); }
+  public static StyleImage GetRootAsStyleImage(ByteBuffer _bb, StyleImage obj) { return (obj.__assign(_bb.GetInt(_bb.Position) + _bb.Position, _bb)); }
+  public void __init(int _i, ByteBuffer _bb) { __p = new Table(_i, _bb); }
+  public StyleImage __assign(int _i, ByteBuffer _bb) { __init(_i, _bb); return this; }
+
+  public string Name { get { int o = __p.__offset(4); return o != 0 ? __p.__string(o + __p.bb_pos) : null; } }
+#if ENABLE_SPAN_T
+  public Span<byte> GetNameBytes() { return __p.__vector_as_span<byte>(4, 1); }
+#else
+  public ArraySegment<byte>? GetNameBytes() { return __p.__vector_as_arraysegment(4); }
+#endif
+  public byte[] GetNameArray() { return __p.__vector_as_array<byte>(4); }
+  public uint Width { get { int o = __p.__offset(6); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public uint Height { get { int o = __p.__offset(8); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public uint Stride { get { int o = __p.__offset(10); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public sdbridge.protocol.PixelFormat Format { get { int o = __p.__offset(12); return o != 0 ? (sdbridge.protocol.PixelFormat)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.PixelFormat.Unknown; } }
+  public sdbridge.protocol.RowOrder RowOrder { get { int o = __p.__offset(14); return o != 0 ? (sdbridge.protocol.RowOrder)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.RowOrder.Unknown; } }
+
+  public static Offset<sdbridge.protocol.StyleImage> CreateStyleImage(FlatBufferBuilder builder,
+      StringOffset nameOffset = default(StringOffset),
+      uint width = 0,
+      uint height = 0,
+      uint stride = 0,
+      sdbridge.protocol.PixelFormat format = sdbridge.protocol.PixelFormat.Unknown,
+      sdbridge.protocol.RowOrder row_order = sdbridge.protocol.RowOrder.Unknown) {
+    builder.StartTable(6);
+    StyleImage.AddStride(builder, stride);
+    StyleImage.AddHeight(builder, height);
+    StyleImage.AddWidth(builder, width);
+    StyleImage.AddName(builder, nameOffset);
+    StyleImage.AddRowOrder(builder, row_order);
+    StyleImage.AddFormat(builder, format);
+    return StyleImage.EndStyleImage(builder);
+  }
+
+  public static void StartStyleImage(FlatBufferBuilder builder) { builder.StartTable(6); }
+  public static void AddName(FlatBufferBuilder builder, StringOffset nameOffset) { builder.AddOffset(0, nameOffset.Value, 0); }
+  public static void AddWidth(FlatBufferBuilder builder, uint width) { builder.AddUint(1, width, 0); }
+  public static void AddHeight(FlatBufferBuilder builder, uint height) { builder.AddUint(2, height, 0); }
+  public static void AddStride(FlatBufferBuilder builder, uint stride) { builder.AddUint(3, stride, 0); }
+  public static void AddFormat(FlatBufferBuilder builder, sdbridge.protocol.PixelFormat format) { builder.AddByte(4, (byte)format, 0); }
+  public static void AddRowOrder(FlatBufferBuilder builder, sdbridge.protocol.RowOrder rowOrder) { builder.AddByte(5, (byte)rowOrder, 0); }
+  public static Offset<sdbridge.protocol.StyleImage> EndStyleImage(FlatBufferBuilder builder) {
+    int o = builder.EndTable();
+    return new Offset<sdbridge.protocol.StyleImage>(o);
   }
 }
 
@@ -1731,6 +1912,7 @@ public struct Envelope : IFlatbufferObject
   public sdbridge.protocol.Credit BodyAsCredit() { return Body<sdbridge.protocol.Credit>().Value; }
   public sdbridge.protocol.Ping BodyAsPing() { return Body<sdbridge.protocol.Ping>().Value; }
   public sdbridge.protocol.Pong BodyAsPong() { return Body<sdbridge.protocol.Pong>().Value; }
+  public sdbridge.protocol.StyleImage BodyAsStyleImage() { return Body<sdbridge.protocol.StyleImage>().Value; }
 
   public static Offset<sdbridge.protocol.Envelope> CreateEnvelope(FlatBufferBuilder builder,
       sdbridge.protocol.Message body_type = sdbridge.protocol.Message.NONE,

@@ -9,7 +9,7 @@ namespace sdbridge {
 /// Major version: a different major is refused by the server.
 constexpr uint16_t kProtocolMajor = 1;
 /// Minor version: a different minor is accepted with a warning.
-constexpr uint16_t kProtocolMinor = 3;
+constexpr uint16_t kProtocolMinor = 4;
 /// file_identifier of every Envelope buffer.
 constexpr const char kFileIdentifier[] = "SDB1";
 
@@ -65,6 +65,7 @@ constexpr uint32_t kHeartbeat = 64;
 constexpr uint32_t kMultiStream = 128;
 constexpr uint32_t kTxt2img = 256;
 constexpr uint32_t kPlanes = 512;
+constexpr uint32_t kStyleImages = 1024;
 }  // namespace capability
 
 /// What an auxiliary plane of a Frame holds (PlaneDesc.kind; protocol 1.3).
@@ -194,6 +195,15 @@ constexpr uint32_t kSeedBlend = 128;
 constexpr uint32_t kCfgMode = 256;
 constexpr uint32_t kTxt2img = 512;
 constexpr uint32_t kLoraWeights = 1024;
+constexpr uint32_t kControlnetScale = 2048;
+constexpr uint32_t kControlnetStart = 4096;
+constexpr uint32_t kControlnetEnd = 8192;
+constexpr uint32_t kLatentFeedback = 16384;
+constexpr uint32_t kMotionWarp = 32768;
+constexpr uint32_t kMotionWarpStep = 65536;
+constexpr uint32_t kSceneCutThreshold = 131072;
+constexpr uint32_t kIpAdapterScale = 262144;
+constexpr uint32_t kStyleBlend = 524288;
 }  // namespace params_field
 
 /// Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n denoising steps: None n, Self n, Initialize n + 1, Full 2n (see the server's pipeline/guidance.py).
@@ -222,6 +232,7 @@ enum class NoticeKind : uint8_t {
   kStateChanged = 3,
   kServerShutdown = 4,
   kInfo = 5,
+  kWantedPlanesChanged = 6,
 };
 
 /// set_session_gone of ErrorCode in bridge.fbs: NotHello, UnknownSession, SessionExpired.

@@ -76,6 +76,9 @@ struct NoticeBuilder;
 struct Credit;
 struct CreditBuilder;
 
+struct StyleImage;
+struct StyleImageBuilder;
+
 struct Ping;
 struct PingBuilder;
 
@@ -240,11 +243,12 @@ enum class Capability : uint32_t {
   MultiStream = 128,
   Txt2img = 256,
   Planes = 512,
+  StyleImages = 1024,
   MIN = None,
-  MAX = Planes
+  MAX = StyleImages
 };
 
-inline const Capability (&EnumValuesCapability())[11] {
+inline const Capability (&EnumValuesCapability())[12] {
   static const Capability values[] = {
     Capability::None,
     Capability::Credits,
@@ -256,7 +260,8 @@ inline const Capability (&EnumValuesCapability())[11] {
     Capability::Heartbeat,
     Capability::MultiStream,
     Capability::Txt2img,
-    Capability::Planes
+    Capability::Planes,
+    Capability::StyleImages
   };
   return values;
 }
@@ -274,6 +279,7 @@ inline const char *EnumNameCapability(Capability e) {
     case Capability::MultiStream: return "MultiStream";
     case Capability::Txt2img: return "Txt2img";
     case Capability::Planes: return "Planes";
+    case Capability::StyleImages: return "StyleImages";
     default: return "";
   }
 }
@@ -722,11 +728,20 @@ enum class ParamsField : uint32_t {
   CfgMode = 256,
   Txt2img = 512,
   LoraWeights = 1024,
+  ControlnetScale = 2048,
+  ControlnetStart = 4096,
+  ControlnetEnd = 8192,
+  LatentFeedback = 16384,
+  MotionWarp = 32768,
+  MotionWarpStep = 65536,
+  SceneCutThreshold = 131072,
+  IpAdapterScale = 262144,
+  StyleBlend = 524288,
   MIN = None,
-  MAX = LoraWeights
+  MAX = StyleBlend
 };
 
-inline const ParamsField (&EnumValuesParamsField())[12] {
+inline const ParamsField (&EnumValuesParamsField())[21] {
   static const ParamsField values[] = {
     ParamsField::None,
     ParamsField::GuidanceScale,
@@ -739,7 +754,16 @@ inline const ParamsField (&EnumValuesParamsField())[12] {
     ParamsField::SeedBlend,
     ParamsField::CfgMode,
     ParamsField::Txt2img,
-    ParamsField::LoraWeights
+    ParamsField::LoraWeights,
+    ParamsField::ControlnetScale,
+    ParamsField::ControlnetStart,
+    ParamsField::ControlnetEnd,
+    ParamsField::LatentFeedback,
+    ParamsField::MotionWarp,
+    ParamsField::MotionWarpStep,
+    ParamsField::SceneCutThreshold,
+    ParamsField::IpAdapterScale,
+    ParamsField::StyleBlend
   };
   return values;
 }
@@ -758,6 +782,15 @@ inline const char *EnumNameParamsField(ParamsField e) {
     case ParamsField::CfgMode: return "CfgMode";
     case ParamsField::Txt2img: return "Txt2img";
     case ParamsField::LoraWeights: return "LoraWeights";
+    case ParamsField::ControlnetScale: return "ControlnetScale";
+    case ParamsField::ControlnetStart: return "ControlnetStart";
+    case ParamsField::ControlnetEnd: return "ControlnetEnd";
+    case ParamsField::LatentFeedback: return "LatentFeedback";
+    case ParamsField::MotionWarp: return "MotionWarp";
+    case ParamsField::MotionWarpStep: return "MotionWarpStep";
+    case ParamsField::SceneCutThreshold: return "SceneCutThreshold";
+    case ParamsField::IpAdapterScale: return "IpAdapterScale";
+    case ParamsField::StyleBlend: return "StyleBlend";
     default: return "";
   }
 }
@@ -851,37 +884,40 @@ enum class NoticeKind : uint8_t {
   StateChanged = 3,
   ServerShutdown = 4,
   Info = 5,
+  WantedPlanesChanged = 6,
   MIN = Unknown,
-  MAX = Info
+  MAX = WantedPlanesChanged
 };
 
-inline const NoticeKind (&EnumValuesNoticeKind())[6] {
+inline const NoticeKind (&EnumValuesNoticeKind())[7] {
   static const NoticeKind values[] = {
     NoticeKind::Unknown,
     NoticeKind::PromptChanged,
     NoticeKind::ParamsChanged,
     NoticeKind::StateChanged,
     NoticeKind::ServerShutdown,
-    NoticeKind::Info
+    NoticeKind::Info,
+    NoticeKind::WantedPlanesChanged
   };
   return values;
 }
 
 inline const char * const *EnumNamesNoticeKind() {
-  static const char * const names[7] = {
+  static const char * const names[8] = {
     "Unknown",
     "PromptChanged",
     "ParamsChanged",
     "StateChanged",
     "ServerShutdown",
     "Info",
+    "WantedPlanesChanged",
     nullptr
   };
   return names;
 }
 
 inline const char *EnumNameNoticeKind(NoticeKind e) {
-  if (flatbuffers::IsOutRange(e, NoticeKind::Unknown, NoticeKind::Info)) return "";
+  if (flatbuffers::IsOutRange(e, NoticeKind::Unknown, NoticeKind::WantedPlanesChanged)) return "";
   const size_t index = static_cast<size_t>(e);
   return EnumNamesNoticeKind()[index];
 }
@@ -905,11 +941,12 @@ enum class Message : uint8_t {
   Credit = 14,
   Ping = 15,
   Pong = 16,
+  StyleImage = 17,
   MIN = NONE,
-  MAX = Pong
+  MAX = StyleImage
 };
 
-inline const Message (&EnumValuesMessage())[17] {
+inline const Message (&EnumValuesMessage())[18] {
   static const Message values[] = {
     Message::NONE,
     Message::Hello,
@@ -927,13 +964,14 @@ inline const Message (&EnumValuesMessage())[17] {
     Message::Notice,
     Message::Credit,
     Message::Ping,
-    Message::Pong
+    Message::Pong,
+    Message::StyleImage
   };
   return values;
 }
 
 inline const char * const *EnumNamesMessage() {
-  static const char * const names[18] = {
+  static const char * const names[19] = {
     "NONE",
     "Hello",
     "Welcome",
@@ -951,13 +989,14 @@ inline const char * const *EnumNamesMessage() {
     "Credit",
     "Ping",
     "Pong",
+    "StyleImage",
     nullptr
   };
   return names;
 }
 
 inline const char *EnumNameMessage(Message e) {
-  if (flatbuffers::IsOutRange(e, Message::NONE, Message::Pong)) return "";
+  if (flatbuffers::IsOutRange(e, Message::NONE, Message::StyleImage)) return "";
   const size_t index = static_cast<size_t>(e);
   return EnumNamesMessage()[index];
 }
@@ -1028,6 +1067,10 @@ template<> struct MessageTraits<sdbridge::protocol::Ping> {
 
 template<> struct MessageTraits<sdbridge::protocol::Pong> {
   static const Message enum_value = Message::Pong;
+};
+
+template<> struct MessageTraits<sdbridge::protocol::StyleImage> {
+  static const Message enum_value = Message::StyleImage;
 };
 
 bool VerifyMessage(flatbuffers::Verifier &verifier, const void *obj, Message type);
@@ -1266,6 +1309,8 @@ inline flatbuffers::Offset<SeedWeight> CreateSeedWeight(
 
 /// The weight of one live LoRA adapter (Params.lora_weights; protocol 1.2). `name` is the adapter's name on the
 /// server (its --lora SOURCE=SCALE:live file name without extension); `weight` in the server's lora_weights range.
+/// Protocol 1.4 uses the same (name, value) pairs for Params.controlnet_scale/start/end (name: a ControlNet's KIND
+/// as the server announces it, e.g. "depth") and Params.style_blend (name: a StyleImage.name).
 struct AdapterWeight FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   typedef AdapterWeightBuilder Builder;
   enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
@@ -1812,7 +1857,10 @@ struct Welcome FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_MODEL = 24,
     VT_HEARTBEAT_INTERVAL_MS = 26,
     VT_PIXEL_FORMATS = 28,
-    VT_WARNING = 30
+    VT_WARNING = 30,
+    VT_SESSIONS_OPEN = 32,
+    VT_SESSIONS_MAX = 34,
+    VT_WANTED_PLANES = 36
   };
   uint64_t session_id() const {
     return GetField<uint64_t>(VT_SESSION_ID, 0);
@@ -1856,6 +1904,15 @@ struct Welcome FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   const flatbuffers::String *warning() const {
     return GetPointer<const flatbuffers::String *>(VT_WARNING);
   }
+  uint32_t sessions_open() const {
+    return GetField<uint32_t>(VT_SESSIONS_OPEN, 0);
+  }
+  uint32_t sessions_max() const {
+    return GetField<uint32_t>(VT_SESSIONS_MAX, 0);
+  }
+  const flatbuffers::Vector<sdbridge::protocol::PlaneKind> *wanted_planes() const {
+    return GetPointer<const flatbuffers::Vector<sdbridge::protocol::PlaneKind> *>(VT_WANTED_PLANES);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint64_t>(verifier, VT_SESSION_ID, 8) &&
@@ -1876,6 +1933,10 @@ struct Welcome FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            verifier.VerifyVector(pixel_formats()) &&
            VerifyOffset(verifier, VT_WARNING) &&
            verifier.VerifyString(warning()) &&
+           VerifyField<uint32_t>(verifier, VT_SESSIONS_OPEN, 4) &&
+           VerifyField<uint32_t>(verifier, VT_SESSIONS_MAX, 4) &&
+           VerifyOffset(verifier, VT_WANTED_PLANES) &&
+           verifier.VerifyVector(wanted_planes()) &&
            verifier.EndTable();
   }
 };
@@ -1926,6 +1987,15 @@ struct WelcomeBuilder {
   void add_warning(flatbuffers::Offset<flatbuffers::String> warning) {
     fbb_.AddOffset(Welcome::VT_WARNING, warning);
   }
+  void add_sessions_open(uint32_t sessions_open) {
+    fbb_.AddElement<uint32_t>(Welcome::VT_SESSIONS_OPEN, sessions_open, 0);
+  }
+  void add_sessions_max(uint32_t sessions_max) {
+    fbb_.AddElement<uint32_t>(Welcome::VT_SESSIONS_MAX, sessions_max, 0);
+  }
+  void add_wanted_planes(flatbuffers::Offset<flatbuffers::Vector<sdbridge::protocol::PlaneKind>> wanted_planes) {
+    fbb_.AddOffset(Welcome::VT_WANTED_PLANES, wanted_planes);
+  }
   explicit WelcomeBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -1952,9 +2022,15 @@ inline flatbuffers::Offset<Welcome> CreateWelcome(
     flatbuffers::Offset<sdbridge::protocol::ModelInfo> model = 0,
     uint32_t heartbeat_interval_ms = 0,
     flatbuffers::Offset<flatbuffers::Vector<sdbridge::protocol::PixelFormat>> pixel_formats = 0,
-    flatbuffers::Offset<flatbuffers::String> warning = 0) {
+    flatbuffers::Offset<flatbuffers::String> warning = 0,
+    uint32_t sessions_open = 0,
+    uint32_t sessions_max = 0,
+    flatbuffers::Offset<flatbuffers::Vector<sdbridge::protocol::PlaneKind>> wanted_planes = 0) {
   WelcomeBuilder builder_(_fbb);
   builder_.add_session_id(session_id);
+  builder_.add_wanted_planes(wanted_planes);
+  builder_.add_sessions_max(sessions_max);
+  builder_.add_sessions_open(sessions_open);
   builder_.add_warning(warning);
   builder_.add_pixel_formats(pixel_formats);
   builder_.add_heartbeat_interval_ms(heartbeat_interval_ms);
@@ -1986,10 +2062,14 @@ inline flatbuffers::Offset<Welcome> CreateWelcomeDirect(
     flatbuffers::Offset<sdbridge::protocol::ModelInfo> model = 0,
     uint32_t heartbeat_interval_ms = 0,
     const std::vector<sdbridge::protocol::PixelFormat> *pixel_formats = nullptr,
-    const char *warning = nullptr) {
+    const char *warning = nullptr,
+    uint32_t sessions_open = 0,
+    uint32_t sessions_max = 0,
+    const std::vector<sdbridge::protocol::PlaneKind> *wanted_planes = nullptr) {
   auto server_version__ = server_version ? _fbb.CreateString(server_version) : 0;
   auto pixel_formats__ = pixel_formats ? _fbb.CreateVector<sdbridge::protocol::PixelFormat>(*pixel_formats) : 0;
   auto warning__ = warning ? _fbb.CreateString(warning) : 0;
+  auto wanted_planes__ = wanted_planes ? _fbb.CreateVector<sdbridge::protocol::PlaneKind>(*wanted_planes) : 0;
   return sdbridge::protocol::CreateWelcome(
       _fbb,
       session_id,
@@ -2005,7 +2085,10 @@ inline flatbuffers::Offset<Welcome> CreateWelcomeDirect(
       model,
       heartbeat_interval_ms,
       pixel_formats__,
-      warning__);
+      warning__,
+      sessions_open,
+      sessions_max,
+      wanted_planes__);
 }
 
 /// server -> client (or client -> server): something was wrong; the session stays up unless
@@ -2140,7 +2223,8 @@ struct Frame FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_ALPHA_MODE = 22,
     VT_CAPTURE_TIME_US = 24,
     VT_SEND_TIME_US = 26,
-    VT_PLANES = 28
+    VT_PLANES = 28,
+    VT_SCENE_CUT = 30
   };
   uint64_t session_id() const {
     return GetField<uint64_t>(VT_SESSION_ID, 0);
@@ -2181,6 +2265,9 @@ struct Frame FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>> *planes() const {
     return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>> *>(VT_PLANES);
   }
+  bool scene_cut() const {
+    return GetField<uint8_t>(VT_SCENE_CUT, 0) != 0;
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint64_t>(verifier, VT_SESSION_ID, 8) &&
@@ -2198,6 +2285,7 @@ struct Frame FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyOffset(verifier, VT_PLANES) &&
            verifier.VerifyVector(planes()) &&
            verifier.VerifyVectorOfTables(planes()) &&
+           VerifyField<uint8_t>(verifier, VT_SCENE_CUT, 1) &&
            verifier.EndTable();
   }
 };
@@ -2245,6 +2333,9 @@ struct FrameBuilder {
   void add_planes(flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>>> planes) {
     fbb_.AddOffset(Frame::VT_PLANES, planes);
   }
+  void add_scene_cut(bool scene_cut) {
+    fbb_.AddElement<uint8_t>(Frame::VT_SCENE_CUT, static_cast<uint8_t>(scene_cut), 0);
+  }
   explicit FrameBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -2270,7 +2361,8 @@ inline flatbuffers::Offset<Frame> CreateFrame(
     sdbridge::protocol::AlphaMode alpha_mode = sdbridge::protocol::AlphaMode::Unknown,
     uint64_t capture_time_us = 0,
     uint64_t send_time_us = 0,
-    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>>> planes = 0) {
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>>> planes = 0,
+    bool scene_cut = false) {
   FrameBuilder builder_(_fbb);
   builder_.add_send_time_us(send_time_us);
   builder_.add_capture_time_us(capture_time_us);
@@ -2281,6 +2373,7 @@ inline flatbuffers::Offset<Frame> CreateFrame(
   builder_.add_height(height);
   builder_.add_width(width);
   builder_.add_stream_id(stream_id);
+  builder_.add_scene_cut(scene_cut);
   builder_.add_alpha_mode(alpha_mode);
   builder_.add_color_space(color_space);
   builder_.add_row_order(row_order);
@@ -2302,7 +2395,8 @@ inline flatbuffers::Offset<Frame> CreateFrameDirect(
     sdbridge::protocol::AlphaMode alpha_mode = sdbridge::protocol::AlphaMode::Unknown,
     uint64_t capture_time_us = 0,
     uint64_t send_time_us = 0,
-    const std::vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>> *planes = nullptr) {
+    const std::vector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>> *planes = nullptr,
+    bool scene_cut = false) {
   auto planes__ = planes ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::PlaneDesc>>(*planes) : 0;
   return sdbridge::protocol::CreateFrame(
       _fbb,
@@ -2318,7 +2412,8 @@ inline flatbuffers::Offset<Frame> CreateFrameDirect(
       alpha_mode,
       capture_time_us,
       send_time_us,
-      planes__);
+      planes__,
+      scene_cut);
 }
 
 /// server -> client: one output frame. ZeroMQ part 2 holds stride * height bytes of pixels.
@@ -2689,7 +2784,16 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_STREAM_ID = 22,
     VT_CFG_MODE = 24,
     VT_TXT2IMG = 26,
-    VT_LORA_WEIGHTS = 28
+    VT_LORA_WEIGHTS = 28,
+    VT_CONTROLNET_SCALE = 30,
+    VT_CONTROLNET_START = 32,
+    VT_CONTROLNET_END = 34,
+    VT_LATENT_FEEDBACK = 36,
+    VT_MOTION_WARP = 38,
+    VT_MOTION_WARP_STEP = 40,
+    VT_SCENE_CUT_THRESHOLD = 42,
+    VT_IP_ADAPTER_SCALE = 44,
+    VT_STYLE_BLEND = 46
   };
   uint32_t set_mask() const {
     return GetField<uint32_t>(VT_SET_MASK, 0);
@@ -2730,6 +2834,33 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *lora_weights() const {
     return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *>(VT_LORA_WEIGHTS);
   }
+  const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *controlnet_scale() const {
+    return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *>(VT_CONTROLNET_SCALE);
+  }
+  const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *controlnet_start() const {
+    return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *>(VT_CONTROLNET_START);
+  }
+  const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *controlnet_end() const {
+    return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *>(VT_CONTROLNET_END);
+  }
+  float latent_feedback() const {
+    return GetField<float>(VT_LATENT_FEEDBACK, 0.0f);
+  }
+  float motion_warp() const {
+    return GetField<float>(VT_MOTION_WARP, 0.0f);
+  }
+  uint32_t motion_warp_step() const {
+    return GetField<uint32_t>(VT_MOTION_WARP_STEP, 0);
+  }
+  float scene_cut_threshold() const {
+    return GetField<float>(VT_SCENE_CUT_THRESHOLD, 0.0f);
+  }
+  float ip_adapter_scale() const {
+    return GetField<float>(VT_IP_ADAPTER_SCALE, 0.0f);
+  }
+  const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *style_blend() const {
+    return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *>(VT_STYLE_BLEND);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint32_t>(verifier, VT_SET_MASK, 4) &&
@@ -2750,6 +2881,23 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyOffset(verifier, VT_LORA_WEIGHTS) &&
            verifier.VerifyVector(lora_weights()) &&
            verifier.VerifyVectorOfTables(lora_weights()) &&
+           VerifyOffset(verifier, VT_CONTROLNET_SCALE) &&
+           verifier.VerifyVector(controlnet_scale()) &&
+           verifier.VerifyVectorOfTables(controlnet_scale()) &&
+           VerifyOffset(verifier, VT_CONTROLNET_START) &&
+           verifier.VerifyVector(controlnet_start()) &&
+           verifier.VerifyVectorOfTables(controlnet_start()) &&
+           VerifyOffset(verifier, VT_CONTROLNET_END) &&
+           verifier.VerifyVector(controlnet_end()) &&
+           verifier.VerifyVectorOfTables(controlnet_end()) &&
+           VerifyField<float>(verifier, VT_LATENT_FEEDBACK, 4) &&
+           VerifyField<float>(verifier, VT_MOTION_WARP, 4) &&
+           VerifyField<uint32_t>(verifier, VT_MOTION_WARP_STEP, 4) &&
+           VerifyField<float>(verifier, VT_SCENE_CUT_THRESHOLD, 4) &&
+           VerifyField<float>(verifier, VT_IP_ADAPTER_SCALE, 4) &&
+           VerifyOffset(verifier, VT_STYLE_BLEND) &&
+           verifier.VerifyVector(style_blend()) &&
+           verifier.VerifyVectorOfTables(style_blend()) &&
            verifier.EndTable();
   }
 };
@@ -2797,6 +2945,33 @@ struct ParamsBuilder {
   void add_lora_weights(flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> lora_weights) {
     fbb_.AddOffset(Params::VT_LORA_WEIGHTS, lora_weights);
   }
+  void add_controlnet_scale(flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> controlnet_scale) {
+    fbb_.AddOffset(Params::VT_CONTROLNET_SCALE, controlnet_scale);
+  }
+  void add_controlnet_start(flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> controlnet_start) {
+    fbb_.AddOffset(Params::VT_CONTROLNET_START, controlnet_start);
+  }
+  void add_controlnet_end(flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> controlnet_end) {
+    fbb_.AddOffset(Params::VT_CONTROLNET_END, controlnet_end);
+  }
+  void add_latent_feedback(float latent_feedback) {
+    fbb_.AddElement<float>(Params::VT_LATENT_FEEDBACK, latent_feedback, 0.0f);
+  }
+  void add_motion_warp(float motion_warp) {
+    fbb_.AddElement<float>(Params::VT_MOTION_WARP, motion_warp, 0.0f);
+  }
+  void add_motion_warp_step(uint32_t motion_warp_step) {
+    fbb_.AddElement<uint32_t>(Params::VT_MOTION_WARP_STEP, motion_warp_step, 0);
+  }
+  void add_scene_cut_threshold(float scene_cut_threshold) {
+    fbb_.AddElement<float>(Params::VT_SCENE_CUT_THRESHOLD, scene_cut_threshold, 0.0f);
+  }
+  void add_ip_adapter_scale(float ip_adapter_scale) {
+    fbb_.AddElement<float>(Params::VT_IP_ADAPTER_SCALE, ip_adapter_scale, 0.0f);
+  }
+  void add_style_blend(flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> style_blend) {
+    fbb_.AddOffset(Params::VT_STYLE_BLEND, style_blend);
+  }
   explicit ParamsBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -2822,9 +2997,27 @@ inline flatbuffers::Offset<Params> CreateParams(
     uint32_t stream_id = 0,
     sdbridge::protocol::CfgMode cfg_mode = sdbridge::protocol::CfgMode::Unknown,
     bool txt2img = false,
-    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> lora_weights = 0) {
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> lora_weights = 0,
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> controlnet_scale = 0,
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> controlnet_start = 0,
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> controlnet_end = 0,
+    float latent_feedback = 0.0f,
+    float motion_warp = 0.0f,
+    uint32_t motion_warp_step = 0,
+    float scene_cut_threshold = 0.0f,
+    float ip_adapter_scale = 0.0f,
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> style_blend = 0) {
   ParamsBuilder builder_(_fbb);
   builder_.add_seed(seed);
+  builder_.add_style_blend(style_blend);
+  builder_.add_ip_adapter_scale(ip_adapter_scale);
+  builder_.add_scene_cut_threshold(scene_cut_threshold);
+  builder_.add_motion_warp_step(motion_warp_step);
+  builder_.add_motion_warp(motion_warp);
+  builder_.add_latent_feedback(latent_feedback);
+  builder_.add_controlnet_end(controlnet_end);
+  builder_.add_controlnet_start(controlnet_start);
+  builder_.add_controlnet_scale(controlnet_scale);
   builder_.add_lora_weights(lora_weights);
   builder_.add_stream_id(stream_id);
   builder_.add_seed_blend(seed_blend);
@@ -2854,10 +3047,23 @@ inline flatbuffers::Offset<Params> CreateParamsDirect(
     uint32_t stream_id = 0,
     sdbridge::protocol::CfgMode cfg_mode = sdbridge::protocol::CfgMode::Unknown,
     bool txt2img = false,
-    const std::vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *lora_weights = nullptr) {
+    const std::vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *lora_weights = nullptr,
+    const std::vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *controlnet_scale = nullptr,
+    const std::vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *controlnet_start = nullptr,
+    const std::vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *controlnet_end = nullptr,
+    float latent_feedback = 0.0f,
+    float motion_warp = 0.0f,
+    uint32_t motion_warp_step = 0,
+    float scene_cut_threshold = 0.0f,
+    float ip_adapter_scale = 0.0f,
+    const std::vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *style_blend = nullptr) {
   auto t_index_list__ = t_index_list ? _fbb.CreateVector<int32_t>(*t_index_list) : 0;
   auto seed_blend__ = seed_blend ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::SeedWeight>>(*seed_blend) : 0;
   auto lora_weights__ = lora_weights ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>(*lora_weights) : 0;
+  auto controlnet_scale__ = controlnet_scale ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>(*controlnet_scale) : 0;
+  auto controlnet_start__ = controlnet_start ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>(*controlnet_start) : 0;
+  auto controlnet_end__ = controlnet_end ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>(*controlnet_end) : 0;
+  auto style_blend__ = style_blend ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>(*style_blend) : 0;
   return sdbridge::protocol::CreateParams(
       _fbb,
       set_mask,
@@ -2872,7 +3078,16 @@ inline flatbuffers::Offset<Params> CreateParamsDirect(
       stream_id,
       cfg_mode,
       txt2img,
-      lora_weights__);
+      lora_weights__,
+      controlnet_scale__,
+      controlnet_start__,
+      controlnet_end__,
+      latent_feedback,
+      motion_warp,
+      motion_warp_step,
+      scene_cut_threshold,
+      ip_adapter_scale,
+      style_blend__);
 }
 
 /// client -> server: something happened in the game.
@@ -3298,7 +3513,8 @@ struct Notice FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_SOURCE = 8,
     VT_PROMPT = 10,
     VT_PARAMS = 12,
-    VT_PREVIEW_URL = 14
+    VT_PREVIEW_URL = 14,
+    VT_WANTED_PLANES = 16
   };
   sdbridge::protocol::NoticeKind kind() const {
     return static_cast<sdbridge::protocol::NoticeKind>(GetField<uint8_t>(VT_KIND, 0));
@@ -3318,6 +3534,9 @@ struct Notice FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   const flatbuffers::String *preview_url() const {
     return GetPointer<const flatbuffers::String *>(VT_PREVIEW_URL);
   }
+  const flatbuffers::Vector<sdbridge::protocol::PlaneKind> *wanted_planes() const {
+    return GetPointer<const flatbuffers::Vector<sdbridge::protocol::PlaneKind> *>(VT_WANTED_PLANES);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint8_t>(verifier, VT_KIND, 1) &&
@@ -3331,6 +3550,8 @@ struct Notice FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            verifier.VerifyTable(params()) &&
            VerifyOffset(verifier, VT_PREVIEW_URL) &&
            verifier.VerifyString(preview_url()) &&
+           VerifyOffset(verifier, VT_WANTED_PLANES) &&
+           verifier.VerifyVector(wanted_planes()) &&
            verifier.EndTable();
   }
 };
@@ -3357,6 +3578,9 @@ struct NoticeBuilder {
   void add_preview_url(flatbuffers::Offset<flatbuffers::String> preview_url) {
     fbb_.AddOffset(Notice::VT_PREVIEW_URL, preview_url);
   }
+  void add_wanted_planes(flatbuffers::Offset<flatbuffers::Vector<sdbridge::protocol::PlaneKind>> wanted_planes) {
+    fbb_.AddOffset(Notice::VT_WANTED_PLANES, wanted_planes);
+  }
   explicit NoticeBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -3375,8 +3599,10 @@ inline flatbuffers::Offset<Notice> CreateNotice(
     flatbuffers::Offset<flatbuffers::String> source = 0,
     flatbuffers::Offset<sdbridge::protocol::Prompt> prompt = 0,
     flatbuffers::Offset<sdbridge::protocol::Params> params = 0,
-    flatbuffers::Offset<flatbuffers::String> preview_url = 0) {
+    flatbuffers::Offset<flatbuffers::String> preview_url = 0,
+    flatbuffers::Offset<flatbuffers::Vector<sdbridge::protocol::PlaneKind>> wanted_planes = 0) {
   NoticeBuilder builder_(_fbb);
+  builder_.add_wanted_planes(wanted_planes);
   builder_.add_preview_url(preview_url);
   builder_.add_params(params);
   builder_.add_prompt(prompt);
@@ -3393,10 +3619,12 @@ inline flatbuffers::Offset<Notice> CreateNoticeDirect(
     const char *source = nullptr,
     flatbuffers::Offset<sdbridge::protocol::Prompt> prompt = 0,
     flatbuffers::Offset<sdbridge::protocol::Params> params = 0,
-    const char *preview_url = nullptr) {
+    const char *preview_url = nullptr,
+    const std::vector<sdbridge::protocol::PlaneKind> *wanted_planes = nullptr) {
   auto message__ = message ? _fbb.CreateString(message) : 0;
   auto source__ = source ? _fbb.CreateString(source) : 0;
   auto preview_url__ = preview_url ? _fbb.CreateString(preview_url) : 0;
+  auto wanted_planes__ = wanted_planes ? _fbb.CreateVector<sdbridge::protocol::PlaneKind>(*wanted_planes) : 0;
   return sdbridge::protocol::CreateNotice(
       _fbb,
       kind,
@@ -3404,7 +3632,8 @@ inline flatbuffers::Offset<Notice> CreateNoticeDirect(
       source__,
       prompt,
       params,
-      preview_url__);
+      preview_url__,
+      wanted_planes__);
 }
 
 /// server -> client: sending credits returned without a Result (e.g. a frame was dropped).
@@ -3449,6 +3678,121 @@ inline flatbuffers::Offset<Credit> CreateCredit(
   CreditBuilder builder_(_fbb);
   builder_.add_granted(granted);
   return builder_.Finish();
+}
+
+/// client -> server (protocol 1.4, the StyleImages capability): a named style reference image for the session's
+/// IP-Adapter. ZeroMQ part 2 holds stride * height bytes of pixels (like a Frame; same limits on width, height and
+/// bytes, and at most the server's limits.max_style_images names per session). Sending a name again replaces that
+/// image. Its weight is set with Params.style_blend (name, weight); no answer unless refused (Error naming the field).
+struct StyleImage FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
+  typedef StyleImageBuilder Builder;
+  enum FlatBuffersVTableOffset FLATBUFFERS_VTABLE_UNDERLYING_TYPE {
+    VT_NAME = 4,
+    VT_WIDTH = 6,
+    VT_HEIGHT = 8,
+    VT_STRIDE = 10,
+    VT_FORMAT = 12,
+    VT_ROW_ORDER = 14
+  };
+  const flatbuffers::String *name() const {
+    return GetPointer<const flatbuffers::String *>(VT_NAME);
+  }
+  uint32_t width() const {
+    return GetField<uint32_t>(VT_WIDTH, 0);
+  }
+  uint32_t height() const {
+    return GetField<uint32_t>(VT_HEIGHT, 0);
+  }
+  uint32_t stride() const {
+    return GetField<uint32_t>(VT_STRIDE, 0);
+  }
+  sdbridge::protocol::PixelFormat format() const {
+    return static_cast<sdbridge::protocol::PixelFormat>(GetField<uint8_t>(VT_FORMAT, 0));
+  }
+  sdbridge::protocol::RowOrder row_order() const {
+    return static_cast<sdbridge::protocol::RowOrder>(GetField<uint8_t>(VT_ROW_ORDER, 0));
+  }
+  bool Verify(flatbuffers::Verifier &verifier) const {
+    return VerifyTableStart(verifier) &&
+           VerifyOffset(verifier, VT_NAME) &&
+           verifier.VerifyString(name()) &&
+           VerifyField<uint32_t>(verifier, VT_WIDTH, 4) &&
+           VerifyField<uint32_t>(verifier, VT_HEIGHT, 4) &&
+           VerifyField<uint32_t>(verifier, VT_STRIDE, 4) &&
+           VerifyField<uint8_t>(verifier, VT_FORMAT, 1) &&
+           VerifyField<uint8_t>(verifier, VT_ROW_ORDER, 1) &&
+           verifier.EndTable();
+  }
+};
+
+struct StyleImageBuilder {
+  typedef StyleImage Table;
+  flatbuffers::FlatBufferBuilder &fbb_;
+  flatbuffers::uoffset_t start_;
+  void add_name(flatbuffers::Offset<flatbuffers::String> name) {
+    fbb_.AddOffset(StyleImage::VT_NAME, name);
+  }
+  void add_width(uint32_t width) {
+    fbb_.AddElement<uint32_t>(StyleImage::VT_WIDTH, width, 0);
+  }
+  void add_height(uint32_t height) {
+    fbb_.AddElement<uint32_t>(StyleImage::VT_HEIGHT, height, 0);
+  }
+  void add_stride(uint32_t stride) {
+    fbb_.AddElement<uint32_t>(StyleImage::VT_STRIDE, stride, 0);
+  }
+  void add_format(sdbridge::protocol::PixelFormat format) {
+    fbb_.AddElement<uint8_t>(StyleImage::VT_FORMAT, static_cast<uint8_t>(format), 0);
+  }
+  void add_row_order(sdbridge::protocol::RowOrder row_order) {
+    fbb_.AddElement<uint8_t>(StyleImage::VT_ROW_ORDER, static_cast<uint8_t>(row_order), 0);
+  }
+  explicit StyleImageBuilder(flatbuffers::FlatBufferBuilder &_fbb)
+        : fbb_(_fbb) {
+    start_ = fbb_.StartTable();
+  }
+  flatbuffers::Offset<StyleImage> Finish() {
+    const auto end = fbb_.EndTable(start_);
+    auto o = flatbuffers::Offset<StyleImage>(end);
+    return o;
+  }
+};
+
+inline flatbuffers::Offset<StyleImage> CreateStyleImage(
+    flatbuffers::FlatBufferBuilder &_fbb,
+    flatbuffers::Offset<flatbuffers::String> name = 0,
+    uint32_t width = 0,
+    uint32_t height = 0,
+    uint32_t stride = 0,
+    sdbridge::protocol::PixelFormat format = sdbridge::protocol::PixelFormat::Unknown,
+    sdbridge::protocol::RowOrder row_order = sdbridge::protocol::RowOrder::Unknown) {
+  StyleImageBuilder builder_(_fbb);
+  builder_.add_stride(stride);
+  builder_.add_height(height);
+  builder_.add_width(width);
+  builder_.add_name(name);
+  builder_.add_row_order(row_order);
+  builder_.add_format(format);
+  return builder_.Finish();
+}
+
+inline flatbuffers::Offset<StyleImage> CreateStyleImageDirect(
+    flatbuffers::FlatBufferBuilder &_fbb,
+    const char *name = nullptr,
+    uint32_t width = 0,
+    uint32_t height = 0,
+    uint32_t stride = 0,
+    sdbridge::protocol::PixelFormat format = sdbridge::protocol::PixelFormat::Unknown,
+    sdbridge::protocol::RowOrder row_order = sdbridge::protocol::RowOrder::Unknown) {
+  auto name__ = name ? _fbb.CreateString(name) : 0;
+  return sdbridge::protocol::CreateStyleImage(
+      _fbb,
+      name__,
+      width,
+      height,
+      stride,
+      format,
+      row_order);
 }
 
 /// client -> server heartbeat; the server answers Pong.
@@ -3627,6 +3971,9 @@ struct Envelope FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   const sdbridge::protocol::Pong *body_as_Pong() const {
     return body_type() == sdbridge::protocol::Message::Pong ? static_cast<const sdbridge::protocol::Pong *>(body()) : nullptr;
   }
+  const sdbridge::protocol::StyleImage *body_as_StyleImage() const {
+    return body_type() == sdbridge::protocol::Message::StyleImage ? static_cast<const sdbridge::protocol::StyleImage *>(body()) : nullptr;
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint8_t>(verifier, VT_BODY_TYPE, 1) &&
@@ -3698,6 +4045,10 @@ template<> inline const sdbridge::protocol::Ping *Envelope::body_as<sdbridge::pr
 
 template<> inline const sdbridge::protocol::Pong *Envelope::body_as<sdbridge::protocol::Pong>() const {
   return body_as_Pong();
+}
+
+template<> inline const sdbridge::protocol::StyleImage *Envelope::body_as<sdbridge::protocol::StyleImage>() const {
+  return body_as_StyleImage();
 }
 
 struct EnvelopeBuilder {
@@ -3798,6 +4149,10 @@ inline bool VerifyMessage(flatbuffers::Verifier &verifier, const void *obj, Mess
     }
     case Message::Pong: {
       auto ptr = reinterpret_cast<const sdbridge::protocol::Pong *>(obj);
+      return verifier.VerifyTable(ptr);
+    }
+    case Message::StyleImage: {
+      auto ptr = reinterpret_cast<const sdbridge::protocol::StyleImage *>(obj);
       return verifier.VerifyTable(ptr);
     }
     default: return true;

@@ -185,7 +185,7 @@ struct TransitionSeconds {
 /// conditioning scale of each ControlNet [(controlnet, scale), ...] (1 when left out; 0 turns one off)
 struct ControlnetScale {
   static constexpr const char* kName = "controlnet_scale";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.controlnet_scale";
   static constexpr const char* kKind = "weights";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "[0, 2]";
@@ -199,7 +199,7 @@ struct ControlnetScale {
 /// fraction of the denoising steps before each ControlNet acts [(controlnet, fraction), ...] (0 when left out)
 struct ControlnetStart {
   static constexpr const char* kName = "controlnet_start";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.controlnet_start";
   static constexpr const char* kKind = "weights";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "[0, 1]";
@@ -213,7 +213,7 @@ struct ControlnetStart {
 /// fraction of the denoising steps after which each ControlNet stops [(controlnet, fraction), ...] (1 when left out)
 struct ControlnetEnd {
   static constexpr const char* kName = "controlnet_end";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.controlnet_end";
   static constexpr const char* kKind = "weights";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "[0, 1]";
@@ -227,7 +227,7 @@ struct ControlnetEnd {
 /// latent feedback: the newest earlier output latent blended into each input latent (0 = off)
 struct LatentFeedback {
   static constexpr const char* kName = "latent_feedback";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.latent_feedback";
   static constexpr const char* kKind = "float";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "[0, 0.5]";
@@ -242,7 +242,7 @@ struct LatentFeedback {
 /// motion-guided warping: the previous output warped by the engine's motion vectors and blended into the visible cells (0 = off)
 struct MotionWarp {
   static constexpr const char* kName = "motion_warp";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.motion_warp";
   static constexpr const char* kKind = "float";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "[0, 1]";
@@ -257,7 +257,7 @@ struct MotionWarp {
 /// the denoising step (index into t_index_list; beyond the last: the last) whose latent gets the warp
 struct MotionWarpStep {
   static constexpr const char* kName = "motion_warp_step";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.motion_warp_step";
   static constexpr const char* kKind = "int";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "[0, 49]";
@@ -272,7 +272,7 @@ struct MotionWarpStep {
 /// a frame correlating with the previous one below this is a scene cut: temporal state unused (0 = off)
 struct SceneCutThreshold {
   static constexpr const char* kName = "scene_cut_threshold";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.scene_cut_threshold";
   static constexpr const char* kKind = "float";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "[0, 1]";
@@ -287,7 +287,7 @@ struct SceneCutThreshold {
 /// IP-Adapter: how strongly the style images steer the image (0 = exactly no adapter)
 struct IpAdapterScale {
   static constexpr const char* kName = "ip_adapter_scale";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.ip_adapter_scale";
   static constexpr const char* kKind = "float";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "[0, 2]";
@@ -299,8 +299,22 @@ struct IpAdapterScale {
   static constexpr float kDefault = 1.0f;
 };
 
+/// weights of the session's named style images [(style, weight), ...] (StyleImage messages); 0 turns one off
+struct StyleBlend {
+  static constexpr const char* kName = "style_blend";
+  static constexpr const char* kFieldPath = "Params.style_blend";
+  static constexpr const char* kKind = "weights";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[0, 2]";
+  static constexpr float kMinimum = 0.0f;
+  static constexpr float kMaximum = 2.0f;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value (false for NaN) is in [0, 2].
+  static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
+};
+
 /// Every parameter name, in registry order.
-inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "ip_adapter_scale"};
+inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "ip_adapter_scale", "style_blend"};
 
 }  // namespace stream_params
 }  // namespace sdbridge
