@@ -95,6 +95,13 @@ def test_too_many_and_too_large_style_images_are_refused(tmp_path):
         load_rules(path)
 
 
+def test_style_images_replace_by_name_and_compare_by_content():
+    images = StyleImages.of({"forest": FOREST}).with_image("desert", DESERT).with_image("forest", DESERT)
+    assert images.names == ("forest", "desert") and images == StyleImages.of({"forest": DESERT, "desert": DESERT})
+    assert images != StyleImages.of({"forest": FOREST, "desert": DESERT})  # able to fail: other pixels differ
+    assert hash(images) == hash(StyleImages.of([("forest", DESERT.copy()), ("desert", DESERT)]))
+
+
 def test_start_sends_the_images_and_no_style(tmp_path):
     engine = RuleEngine(load_rules(_write(tmp_path)))
     (change,) = engine.start().changes

@@ -35,6 +35,12 @@ class StyleImages:
         pairs = images.items() if isinstance(images, Mapping) else images
         return cls(tuple((str(name), image) for name, image in pairs))
 
+    def with_image(self, name: str, image: np.ndarray) -> StyleImages:
+        """These images with `image` as `name` (replacing the one of that name in place, else added last)."""
+        images = dict(self.images)
+        images[str(name)] = image
+        return StyleImages(tuple(images.items()))
+
     @property
     def names(self) -> tuple[str, ...]:
         """The styles' names, in order."""
