@@ -74,10 +74,11 @@ Shader "Hidden/StreamDiffusion/Planes"
         float4 SampleArray(Texture2DArray t, float2 uv) { return t.SampleLevel(sdbridge_point_clamp_sampler, float3(uv, 0), 0); }
 
         // Camera uv motion -> capture uv motion (the mapping scales uv by 1 / scale), negated to point to the
-        // previous frame; v up in both.
+        // previous frame; v up in both. The motion is in the camera's viewport uv, so HDRP's RTHandle scale (which
+        // only says where the viewport lies in its buffers) does not apply to it.
         float4 MotionToPrevious(float2 cameraUvMotion)
         {
-            return float4(-cameraUvMotion / (_SDSourceFromTarget.xy * _SDSourceUvScale.xy), 0, 0);
+            return float4(-cameraUvMotion / _SDSourceFromTarget.xy, 0, 0);
         }
 
         // Unity's DecodeViewNormalStereo (UnityCG.cginc) of _CameraDepthNormalsTexture's .xy.
