@@ -7,7 +7,9 @@
 //   Normals  RGBA16F view space (NormalSpace.View: +x right, +y up, +z towards the viewer, Unity's camera space),
 //                  NormalEncoding.Signed; Built-in decodes _CameraDepthNormalsTexture (already view space), URP
 //                  turns _CameraNormalsTexture's world-space normals into view space with the camera's
-//                  worldToCameraMatrix. HDRP: not offered (its normal buffer is packed by HDRP's NormalBuffer.hlsl).
+//                  worldToCameraMatrix (URP's forward depth-normals prepass stores plain world normals; the deferred
+//                  renderer with Accurate G-buffer Normals packs them octahedrally, which this does not decode).
+//                  HDRP: not offered (its normal buffer is packed by HDRP's NormalBuffer.hlsl).
 //   Motion   RG16F  MotionUnits.UV of the capture texture, MotionTarget.Previous (Unity's motion texture holds
 //                  current uv - previous uv: it is negated), MotionYUp true (Unity's uv v grows upwards). Rescaled
 //                  from camera uv to capture uv through the scale policy's mapping.
