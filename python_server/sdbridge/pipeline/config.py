@@ -70,6 +70,13 @@ class StreamConfig:
     motion_warp: float = params.BY_NAME["motion_warp"].default
     motion_warp_step: int = params.BY_NAME["motion_warp_step"].default
     scene_cut_threshold: float = params.BY_NAME["scene_cut_threshold"].default
+    # cached attention (sdbridge.pipeline.cached_attention): banked earlier frames, banking interval, blocks, feature
+    # injection strength and similarity threshold; attention_bank 0 leaves the output bit-identical
+    attention_bank: int = params.BY_NAME["attention_bank"].default
+    attention_bank_interval: int = params.BY_NAME["attention_bank_interval"].default
+    attention_bank_blocks: str = params.BY_NAME["attention_bank_blocks"].default
+    feature_injection: float = params.BY_NAME["feature_injection"].default
+    feature_injection_threshold: float = params.BY_NAME["feature_injection_threshold"].default
     # IP-Adapter image attention scale (sdbridge.pipeline.ip_adapter); 0, or no style image, is exactly no adapter
     ip_adapter_scale: float = params.BY_NAME["ip_adapter_scale"].default
     # weights of the session's named style images [(style, weight), ...] (StyleImage messages; names checked by the
@@ -106,7 +113,8 @@ class StreamConfig:
             raise ConfigError(f"frame_buffer_size={self.frame_buffer_size} must be >= 1")
         for name in ("guidance_scale", "delta", "similarity_filter", "similarity_threshold", "max_skip_frames",
                      "txt2img", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold",
-                     "ip_adapter_scale"):
+                     "ip_adapter_scale", "attention_bank", "attention_bank_interval", "attention_bank_blocks",
+                     "feature_injection", "feature_injection_threshold"):
             _registry_check(name, getattr(self, name))
         if self.motion_warp > 0 and self.frame_buffer_size != 1:
             raise ConfigError(f"motion_warp={self.motion_warp} needs frame_buffer_size=1 (motion is per frame), got "

@@ -31,8 +31,11 @@ def can_share(a: StreamPipeline, b: StreamPipeline) -> bool:
     """True when the UNet requests of a and b can be concatenated: same components, latent size, live LoRA
     weights (one UNet call runs its adapters at one set of weights) and ControlNet models (their residuals are
     computed for the whole batch, each sample at its own pipeline's scale) and IP-Adapter and its effective scale
-    (one scale on the shared UNet's processors per call)."""
+    (one scale on the shared UNet's processors per call); never with cached attention on (each session's feature bank
+    is tied to its own rows: a pipeline with attention_bank > 0 runs its own UNet call; pipeline/cached_attention).
+    """
     return (a.components is b.components and a.config.use_denoising_batch and b.config.use_denoising_batch
+            and a.config.attention_bank == 0 and b.config.attention_bank == 0
             and a.control.nets is b.control.nets
             and a.style.adapter is b.style.adapter and a.style.scale(a.config) == b.style.scale(b.config)
             and live_weights(a.components.live_loras, a.config.lora_weights)

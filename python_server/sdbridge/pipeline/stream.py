@@ -72,6 +72,7 @@ class StreamPipeline:
         self._similarity = SimilarityFilter(config.similarity_threshold, config.max_skip_frames, _first_seed(config))
         self._clock = StageClock(self._device)  # stage timings without a host sync (CUDA: a frame late)
         self.temporal = TemporalState(components.vae_scale_factor, self._device)  # set_motion (pipeline/temporal.py)
+        self.temporal.check(config, components.unet)  # cached attention needs the diffusers UNet's processors
         self._last: StreamResult | None = None
         self._apply_schedule()
         self._apply_noise()
@@ -117,6 +118,7 @@ class StreamPipeline:
         new = old.replace(**config_changes) if config_changes else old
         live_weights(self.components.live_loras, new.lora_weights)  # refuses an adapter this model lacks
         self.control.check(new)
+        self.temporal.check(new, self.components.unet)
         self.style.update(new, style_images)  # style images set, then style_blend chosen (pipeline/style_images.py)
         self.config = new
         if prompt is not None or new.prompt_interpolation != old.prompt_interpolation:
@@ -323,8 +325,11 @@ class StreamPipeline:
         return UnetRequest(sample, sample_t, embeds, added, x, ref, lo, hi, negatives, control)
 
     def run_unet(self, request: UnetRequest) -> torch.Tensor:
-        """The UNet output (len(request), C, h, w) for this pipeline's request."""
-        return self.call_unet(request.sample, request.timesteps, request.embeds, request.added, request.control)
+        """The UNet output (len(request), C, h, w) for this pipeline's request (with the cached-attention bank of
+        its rows when on: sdbridge.pipeline.cached_attention)."""
+        with self.temporal.bank.rows(self.components.unet, self._calls, request.lo, request.hi, request.negatives,
+                                     self.config):
+            return self.call_unet(request.sample, request.timesteps, request.embeds, request.added, request.control)
 
     def call_unet(self, sample: torch.Tensor, timesteps: torch.Tensor, embeds: torch.Tensor,
                   added: dict | None, control: ControlInputs | None = None) -> torch.Tensor:

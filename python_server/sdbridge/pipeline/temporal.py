@@ -33,7 +33,7 @@ import torch
 from torch.nn import functional
 
 from sdbridge.errors import InputError
-from sdbridge.pipeline import temporal_warp
+from sdbridge.pipeline import cached_attention, temporal_warp
 from sdbridge.pipeline.config import StreamConfig
 
 #: Motions kept for one staged frame (frames skipped in a row + 1); at the limit the chain is broken.
@@ -67,6 +67,8 @@ class TemporalState:
         self._last: torch.Tensor | None = None  # (1, 3*h*w) the previous frame, pooled and centred (cut test)
         self._pending: list[_Motion] = []  # the motions set since the last staged frame (skipped frames' first)
         self._cut_at = 0  # no frame before this one is a source
+        self._next = 0  # the number of the next frame to be staged (where `reset` puts the cut)
+        self.bank = cached_attention.AttentionBank()  # cached attention's feature bank (pipeline/cached_attention.py)
 
     # ------------------------------------------------------------------ inputs
     def set_motion(self, motion: torch.Tensor, depth: torch.Tensor | None = None,
@@ -87,20 +89,36 @@ class TemporalState:
         del self._pending[:-_MAX_PENDING]  # a longer gap loses its oldest hop: no warp across it (see _hops)
 
     def scene_cut(self, calls: int) -> None:
-        """A scene cut before the frame staged at `calls`: no earlier output or motion is used again."""
+        """A scene cut before the frame staged at `calls`: no earlier output, motion or banked feature is used
+        again."""
+        self._drop(calls)
+        self._last = None
+        self.bank.clear()
+
+    def reset(self) -> None:
+        """A scene cut before the next frame to be staged (the client's scene-cut flag): `scene_cut` there."""
+        self.scene_cut(self._next)
+
+    def _drop(self, calls: int) -> None:
+        """Latent feedback's and warping's state dropped before frame `calls` (the cut test and the bank are kept)."""
         self._cut_at = calls
         self._outputs.clear()
         self._frames.clear()
-        self._last = None
 
     def restart(self) -> None:
         """The stream restarted (frame numbers start at 0 again): forget everything but the pending motions."""
         self.scene_cut(0)
+        self._next = 0
 
     @property
     def held(self) -> int:
         """How many frames' tensors (outputs and motion records) are held now (bounded by 2 * (n + 1))."""
         return len(self._outputs) + len(self._frames)
+
+    @staticmethod
+    def check(cfg: StreamConfig, unet: object) -> None:
+        """Refuse a method this UNet cannot carry (cached attention on an engine or compiled UNet: ConfigError)."""
+        cached_attention.check(cfg, unet)
 
     @staticmethod
     def active(cfg: StreamConfig) -> bool:
@@ -111,11 +129,13 @@ class TemporalState:
     def stage(self, x0: torch.Tensor, frames: torch.Tensor, calls: int, cfg: StreamConfig) -> torch.Tensor:
         """Frame `calls`'s input latent x0 (fbs, C, h, w) with the feedback blended in; records the frame.
         frames: the model-input frames x0 encodes (fbs, 3, H, W), for the scene-cut test."""
-        pending, self._pending = self._pending, []
+        pending, self._pending, self._next = self._pending, [], calls + 1
+        checked = self.active(cfg) or cfg.attention_bank > 0
+        keep = self._cut_gate(frames, cfg.scene_cut_threshold if checked else 0.0)  # off: forgets the last frame
+        self.bank.note_frame(calls, keep, cfg)  # a detected cut masks the banked frames before it
         if not self.active(cfg):
-            self.scene_cut(calls)  # nothing kept while off (stale tensors could be overwritten buffers)
+            self._drop(calls)  # nothing kept while off (stale tensors could be overwritten buffers)
             return x0
-        keep = self._cut_gate(frames, cfg.scene_cut_threshold)
         flow = valid = depth = None
         if pending and cfg.motion_warp > 0:
             previous = self._frames.get(calls - 1)

@@ -7,7 +7,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
     public static class StreamParams
     {
         /// <summary>Every parameter name, in registry order.</summary>
-        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "ip_adapter_scale", "style_blend" };
+        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "attention_bank", "attention_bank_interval", "attention_bank_blocks", "feature_injection", "feature_injection_threshold", "ip_adapter_scale", "style_blend" };
 
         /// <summary>classifier-free guidance scale (used by cfg_mode full/self/initialize; 1.0 = no guidance)</summary>
         public static class GuidanceScale
@@ -302,6 +302,80 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             /// <summary>True when the value (false for NaN) is in [0, 1].</summary>
             public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
             public const float Default = 0.5f;
+        }
+
+        /// <summary>cached attention: self-attention also attends to this many earlier frames' banked keys/values (0 = off)</summary>
+        public static class AttentionBank
+        {
+            public const string Name = "attention_bank";
+            public const string FieldPath = "";
+            public const string Kind = "int";
+            public const string Unit = "frames";
+            public const string RangeText = "[0, 8]";
+            public const uint Minimum = 0u;
+            public const uint Maximum = 8u;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value is in [0, 8].</summary>
+            public static bool InRange(uint value) { return value <= Maximum; }
+            public const uint Default = 0u;
+        }
+
+        /// <summary>cached attention: bank every k-th frame's features</summary>
+        public static class AttentionBankInterval
+        {
+            public const string Name = "attention_bank_interval";
+            public const string FieldPath = "";
+            public const string Kind = "int";
+            public const string Unit = "frames";
+            public const string RangeText = "[1, 120]";
+            public const uint Minimum = 1u;
+            public const uint Maximum = 120u;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value is in [1, 120].</summary>
+            public static bool InRange(uint value) { return value >= Minimum && value <= Maximum; }
+            public const uint Default = 1u;
+        }
+
+        /// <summary>cached attention: the UNet blocks whose self-attention uses the bank (all, down, mid, up)</summary>
+        public static class AttentionBankBlocks
+        {
+            public const string Name = "attention_bank_blocks";
+            public const string FieldPath = "";
+            public const string Kind = "enum";
+            public const string Unit = "";
+            public const string RangeText = "";
+        }
+
+        /// <summary>cached attention: blend each self-attention output toward its most similar banked one (0 = off)</summary>
+        public static class FeatureInjection
+        {
+            public const string Name = "feature_injection";
+            public const string FieldPath = "";
+            public const string Kind = "float";
+            public const string Unit = "";
+            public const string RangeText = "[0, 1]";
+            public const float Minimum = 0.0f;
+            public const float Maximum = 1.0f;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value (false for NaN) is in [0, 1].</summary>
+            public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
+            public const float Default = 0.0f;
+        }
+
+        /// <summary>cached attention: the cosine similarity a banked feature needs to be injected</summary>
+        public static class FeatureInjectionThreshold
+        {
+            public const string Name = "feature_injection_threshold";
+            public const string FieldPath = "";
+            public const string Kind = "float";
+            public const string Unit = "";
+            public const string RangeText = "[0, 1]";
+            public const float Minimum = 0.0f;
+            public const float Maximum = 1.0f;
+            public const bool MaximumExclusive = false;
+            /// <summary>True when the value (false for NaN) is in [0, 1].</summary>
+            public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
+            public const float Default = 0.9f;
         }
 
         /// <summary>IP-Adapter: how strongly the style images steer the image (0 = exactly no adapter)</summary>

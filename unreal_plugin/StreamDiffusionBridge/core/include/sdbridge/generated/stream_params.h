@@ -284,6 +284,75 @@ struct SceneCutThreshold {
   static constexpr float kDefault = 0.5f;
 };
 
+/// cached attention: self-attention also attends to this many earlier frames' banked keys/values (0 = off)
+struct AttentionBank {
+  static constexpr const char* kName = "attention_bank";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "int";
+  static constexpr const char* kUnit = "frames";
+  static constexpr const char* kRangeText = "[0, 8]";
+  static constexpr uint32_t kMinimum = 0u;
+  static constexpr uint32_t kMaximum = 8u;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value is in [0, 8].
+  static constexpr bool InRange(uint32_t value) { return value <= kMaximum; }
+  static constexpr uint32_t kDefault = 0u;
+};
+
+/// cached attention: bank every k-th frame's features
+struct AttentionBankInterval {
+  static constexpr const char* kName = "attention_bank_interval";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "int";
+  static constexpr const char* kUnit = "frames";
+  static constexpr const char* kRangeText = "[1, 120]";
+  static constexpr uint32_t kMinimum = 1u;
+  static constexpr uint32_t kMaximum = 120u;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value is in [1, 120].
+  static constexpr bool InRange(uint32_t value) { return value >= kMinimum && value <= kMaximum; }
+  static constexpr uint32_t kDefault = 1u;
+};
+
+/// cached attention: the UNet blocks whose self-attention uses the bank (all, down, mid, up)
+struct AttentionBankBlocks {
+  static constexpr const char* kName = "attention_bank_blocks";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "enum";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "";
+};
+
+/// cached attention: blend each self-attention output toward its most similar banked one (0 = off)
+struct FeatureInjection {
+  static constexpr const char* kName = "feature_injection";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "float";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[0, 1]";
+  static constexpr float kMinimum = 0.0f;
+  static constexpr float kMaximum = 1.0f;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value (false for NaN) is in [0, 1].
+  static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
+  static constexpr float kDefault = 0.0f;
+};
+
+/// cached attention: the cosine similarity a banked feature needs to be injected
+struct FeatureInjectionThreshold {
+  static constexpr const char* kName = "feature_injection_threshold";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "float";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "[0, 1]";
+  static constexpr float kMinimum = 0.0f;
+  static constexpr float kMaximum = 1.0f;
+  static constexpr bool kMaximumExclusive = false;
+  /// True when the value (false for NaN) is in [0, 1].
+  static constexpr bool InRange(float value) { return value >= kMinimum && value <= kMaximum; }
+  static constexpr float kDefault = 0.9f;
+};
+
 /// IP-Adapter: how strongly the style images steer the image (0 = exactly no adapter)
 struct IpAdapterScale {
   static constexpr const char* kName = "ip_adapter_scale";
@@ -314,7 +383,7 @@ struct StyleBlend {
 };
 
 /// Every parameter name, in registry order.
-inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "ip_adapter_scale", "style_blend"};
+inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "attention_bank", "attention_bank_interval", "attention_bank_blocks", "feature_injection", "feature_injection_threshold", "ip_adapter_scale", "style_blend"};
 
 }  // namespace stream_params
 }  // namespace sdbridge
