@@ -6,7 +6,9 @@ same UNet evaluations per frame, and (when installed) the original StreamDiffusi
 as measured ratios; nothing here asserts on time. The last section is the host time per frame outside the
 model calls (sdbridge.bench.host_time: zero-cost UNet and VAE, at 512x512 and for 1920x1080 client frames),
 then the cost of a live (unfused) LoRA against the same LoRA fused (sdbridge.bench.lora_cost), then the cost of an
-IP-Adapter per frame and per new style image (sdbridge.bench.ip_adapter_cost).
+IP-Adapter per frame and per new style image (sdbridge.bench.ip_adapter_cost), then the cost of 0, 1 and 2
+ControlNets per frame and of turning engine planes into conditioning against the server's Canny
+(sdbridge.bench.controlnet_cost).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 
 from sdbridge.bench.compute import compute_report, median_ms
+from sdbridge.bench.controlnet_cost import controlnet_cost_report
 from sdbridge.bench.host_time import host_time_report
 from sdbridge.bench.ip_adapter_cost import ip_adapter_cost_report
 from sdbridge.bench.lora_cost import lora_cost_report
@@ -208,7 +211,8 @@ def run_pipeline_bench(comps: Components, size: int, frames_per_row: int, with_o
         f"per session, {sessions[1]:.2f} one shared UNet call per round ({sessions[1] / sessions[0]:.2f}x)"
         "\n\n" + host_time_report(comps, frames=max(3, frames_per_row))
         + "\n\n" + lora_cost_report(comps, size, frames[:frames_per_row + 2])
-        + "\n\n" + ip_adapter_cost_report(comps, size, frames[:frames_per_row + 2]))
+        + "\n\n" + ip_adapter_cost_report(comps, size, frames[:frames_per_row + 2])
+        + "\n\n" + controlnet_cost_report(comps, size, frames[:frames_per_row + 2]))
 
 
 def _report(comps: Components, size: int, rows: list[Row], diffusers_rows: list[tuple[str, float]],
@@ -256,10 +260,11 @@ def _report(comps: Components, size: int, rows: list[Row], diffusers_rows: list[
 def pipeline_report(model: str, dtype: str, size: int, frames: int, *, threads: int = 0, accel: str = "eager",
                     engines_dir: Path = Path("engines"), with_original: bool = True,
                     with_diffusers: bool = True, host_time_only: bool = False,
-                    steps: tuple[int, ...] | None = None) -> str:
+                    steps: tuple[int, ...] | None = None, controlnet_only: bool = False) -> str:
     """`sdbridge bench pipeline`: load `model` on the CPU in `dtype`, then either the full configuration report
     (accel "eager") or torch eager against the `accel` backend on the same configurations; `host_time_only`: only
-    the host time per frame outside the model calls (sdbridge.bench.host_time; the model's weights unused).
+    the host time per frame outside the model calls (sdbridge.bench.host_time; the model's weights unused);
+    `controlnet_only`: only the ControlNet section (sdbridge.bench.controlnet_cost).
     A real-shaped model (sd-turbo-shaped, sdxl-turbo-shaped) gets sdbridge.bench.shaped_bench instead: its `steps`
     (default 1, 2 and 4) and the compute limit of each."""
     if threads:
@@ -269,6 +274,9 @@ def pipeline_report(model: str, dtype: str, size: int, frames: int, *, threads: 
     comps = load_components(model, device="cpu", dtype=getattr(torch, dtype))
     if host_time_only:
         return host_time_report(comps, frames=frames)
+    if controlnet_only:
+        scene = SceneRenderer(size, size)
+        return controlnet_cost_report(comps, size, [scene.render(i) for i in range(frames + 4)])
     from sdbridge.pipeline.shaped_presets import SHAPED_PRESETS
 
     if accel == "eager" and model in SHAPED_PRESETS:

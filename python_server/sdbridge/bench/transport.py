@@ -5,7 +5,9 @@ server would be), it measures:
   1. raw pyzmq DEALER -> ROUTER echo (the floor: no protocol, no session, no worker),
   2. the full path BridgeClient -> `sdbridge` server (identity model) -> BridgeClient,
   3. a websocket + JPEG q90 round trip (how the original StreamDiffusion demo moved frames): the client
-     encodes, the server decodes and re-encodes, the client decodes.
+     encodes, the server decodes and re-encodes, the client decodes,
+  4. the full path of 2. with an R16F depth plane of the frame's size in each Frame (the wire cost of engine
+     planes: one more ZeroMQ part, checked and described by the server; the identity model returns the colour).
 For each: round-trip p50/p99 with one frame in flight, and frames/s with `--window` frames in flight.
 It prints the ratios against the goals; it never asserts on time.
 """
@@ -188,14 +190,25 @@ def _bench_raw(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, w
     return Sample(rtts, n_tp / elapsed, 0)
 
 
-def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int) -> Sample:
+def depth_plane(size: int) -> np.ndarray:
+    """A smooth linear depth plane (size x size float16: R16F on the wire), 1 near .. 50 far."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    return (1.0 + 49.0 * (0.6 * yy + 0.4 * xx)).astype(np.float16)
+
+
+def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int,
+                  depth: np.ndarray | None = None) -> Sample:
     from sdbridge.transport.client import BridgeClient
 
+    planes = {"depth": depth} if depth is not None else None
     with BridgeClient(endpoint, name="bench-transport") as client:
         client.connect(timeout=30.0)
 
+        def submit(image: np.ndarray) -> int | None:
+            return client.submit(image, planes=planes)
+
         def round_trip(image: np.ndarray) -> None:
-            if client.submit(image) is None:
+            if submit(image) is None:
                 raise RuntimeError("no credit in a sequential round trip; the server did not return credit")
             if client.receive(timeout=5.0) is None:
                 raise RuntimeError("no result within 5 s")
@@ -210,7 +223,7 @@ def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int
         sent = received = 0
         dropped_before = client.counters.credits_returned
         while client.credits > 0 and sent < n_tp:
-            client.submit(frames[sent % len(frames)])
+            submit(frames[sent % len(frames)])
             sent += 1
         # a frame replaced in the server's latest-wins slot comes back as a Credit, not a Result
         while received + client.counters.credits_returned - dropped_before < n_tp:
@@ -219,7 +232,7 @@ def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int
             elif client.counters.credits_returned == dropped_before:
                 raise RuntimeError(f"result {received} of {n_tp} did not arrive within 5 s")
             while client.credits > 0 and sent < n_tp:
-                client.submit(frames[sent % len(frames)])
+                submit(frames[sent % len(frames)])
                 sent += 1
         elapsed = time.perf_counter() - start
         dropped = client.counters.credits_returned - dropped_before
@@ -273,27 +286,31 @@ def run_benchmark(size: int, n_tp: int, n_lat: int, window: int, quality: int,
         spawn_ready(_bridge_server, window),
         spawn_ready(_ws_server, quality),
     ]
-    samples: list[list[Sample]] = [[], [], []]
+    depth = depth_plane(size)
+    samples: list[list[Sample]] = [[], [], [], []]
     try:
         (_, _, raw_ep), (_, _, bridge_ep), (_, _, ws_url) = servers
         for _ in range(rounds):
             samples[0].append(_bench_raw(raw_ep, frames, n_lat, n_tp, window))
             samples[1].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp))
             samples[2].append(_bench_ws(ws_url, frames, ws_lat, ws_tp, window, quality))
+            samples[3].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp, depth))
     finally:
         for proc, conn, _ in servers:
             _stop(proc, conn)
-    names = ("raw pyzmq DEALER/ROUTER echo", "BridgeClient -> server -> client", f"websocket + JPEG q{quality}")
+    names = ("raw pyzmq DEALER/ROUTER echo", "BridgeClient -> server -> client", f"websocket + JPEG q{quality}",
+             "bridge + R16F depth plane")
     return [_combine(name, got) for name, got in zip(names, samples, strict=True)]
 
 
 def report(measurements: list[Measurement], size: int, window: int, rounds: int) -> list[str]:
     """The table and the ratios against the goals, as printed lines."""
-    raw, full, ws = measurements
+    raw, full, ws, *planes = measurements
     lines = [f"transport benchmark: {size}x{size} RGBA, tcp loopback, {window} in flight for frames/s (median of "
              f"{rounds} rounds), 1 in flight for round trips (all rounds pooled)",
              f"{'method':<36}{'frames/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'dropped':>9}"]
-    lines += [f"{m.name:<36}{m.fps:>10.1f}{m.p50_ms:>10.3f}{m.p99_ms:>10.3f}{m.dropped:>9}" for m in (raw, full, ws)]
+    lines += [f"{m.name:<36}{m.fps:>10.1f}{m.p50_ms:>10.3f}{m.p99_ms:>10.3f}{m.dropped:>9}"
+              for m in (raw, full, ws, *planes)]
     throughput = full.fps / raw.fps
     added = full.p50_ms - raw.p50_ms
     speedup = ws.p50_ms / full.p50_ms
@@ -301,4 +318,8 @@ def report(measurements: list[Measurement], size: int, window: int, rounds: int)
     lines += [f"full/raw throughput: {throughput * 100:.1f}% (goal >= 70%: {verdict[throughput >= 0.7]})",
               f"added p50 over raw echo: {added:.3f} ms (goal <= 0.3 ms: {verdict[added <= 0.3]})",
               f"websocket+JPEG p50 / full p50: {speedup:.1f}x (goal >= 5x: {verdict[speedup >= 5]})"]
+    for plane in planes:  # the wire cost of an R16F depth plane of the frame's size
+        extra = plane.p50_ms / full.p50_ms - 1
+        lines.append(f"R16F depth plane: p50 round trip {extra * 100:+.1f}% over the frame alone, frames/s "
+                     f"{(plane.fps / full.fps - 1) * 100:+.1f}% (goal: at most +15%: {verdict[extra <= 0.15]})")
     return lines

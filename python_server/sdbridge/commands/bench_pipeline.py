@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host-time", action="store_true",
                         help="only the host time per frame outside the model calls (zero-cost UNet/VAE, 512x512 and "
                              "1920x1080 client frames): the pixel conversion and the pipeline's glue")
+    parser.add_argument("--controlnet", action="store_true",
+                        help="only the ControlNet section: frame time with 0, 1 and 2 ControlNets, planes into "
+                             "conditioning at 512x512 against the server's Canny")
     parser.add_argument("--steps", default=None, type=lambda v: tuple(int(n) for n in v.split(",")),
                         help="real-shaped models only: the step counts to measure, e.g. 1 or 1,2,4 (default 1,2,4)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
@@ -37,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     report = pipeline_report(args.model, args.dtype, args.size, args.frames, threads=args.threads, accel=args.accel,
                              engines_dir=args.engines_dir, with_original=not args.no_original,
-                             with_diffusers=not args.no_diffusers, host_time_only=args.host_time, steps=args.steps)
+                             with_diffusers=not args.no_diffusers, host_time_only=args.host_time, steps=args.steps,
+                             controlnet_only=args.controlnet)
     print(report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

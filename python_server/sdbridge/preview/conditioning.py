@@ -49,6 +49,15 @@ class _Capture:
     components: Any
 
 
+def control_images(converter: ControlPlanes, kinds: Sequence[str], planes: Sequence[Plane], rgb: Any,
+                   device: Any, session_id: int = 0) -> dict[str, Any]:
+    """{KIND: (1, 3, H, W) float tensor in [0, 1] on `device`}: the control images ControlPlanes.apply gives the
+    ControlNets `kinds` for a frame (`rgb`, (h, w, 3) uint8) and its `planes` (a KIND without its plane: absent)."""
+    capture = _Capture(_Control(tuple(kinds)), _Device(device))
+    converter.apply(session_id, capture, planes, rgb)
+    return capture.control.images
+
+
 def _subsampled(plane: Plane, max_side: int) -> Plane:
     """`plane` with every n-th row and column (n: the smallest that brings its longer side to `max_side`)."""
     height, width = plane.array.shape[:2]
@@ -85,10 +94,9 @@ class ConditioningViews:
         self.converted += 1
         rgb = to_rgb(frame, self.max_side)
         planes = tuple(_subsampled(p, self.max_side) for p in frame.planes)
-        capture = _Capture(_Control(self.kinds), _Device(torch.device("cpu")))
         with torch.no_grad():
-            self._planes.apply(frame.session_id, capture, planes, rgb)
-        return {kind: _pixels(capture.control.images[kind]) for kind in self.kinds if kind in capture.control.images}
+            images = control_images(self._planes, self.kinds, planes, rgb, torch.device("cpu"), frame.session_id)
+        return {kind: _pixels(images[kind]) for kind in self.kinds if kind in images}
 
 
 @dataclass(frozen=True)
