@@ -226,6 +226,12 @@ class FairShare:
             return 0.0  # it is not behind the others: no reason to keep them waiting
         return min(self._anticipate, 2.0 * think + 0.001)
 
+    def answering(self, keys: Collection[int], within_s: float, now: float) -> list[int]:
+        """The `keys` whose latest result went back at most `within_s` ago and whose next frame usually follows a
+        result within `within_s` (learnt think time): frames expected that soon (runtime.batch_window)."""
+        return [k for k in keys if (sent := self._published.get(k)) is not None and now - sent <= within_s
+                and (think := self._think.get(k)) is not None and think <= within_s]
+
     def charge(self, key: int, seconds: float) -> None:
         """Count `seconds` of worker time against `key`."""
         self._used[key] = self._used.get(key, self._clock) + max(0.0, seconds)

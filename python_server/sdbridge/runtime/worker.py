@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sdbridge.errors import BridgeError
+from sdbridge.runtime.batch_window import BatchWindow
 from sdbridge.runtime.control_inputs import ControlPlanes
 from sdbridge.runtime.device_lane import DeviceLane, InlineLane, LaneJob
 from sdbridge.runtime.frame_work import Begun, FrameWork
@@ -85,6 +86,8 @@ class Worker:
         self._collected: list[ResultJob] = []  # finished while settling a session, not yet held by the loop
         self._updates = UpdateApplier(dict(default_prompt or {}), lambda session, exc: self._fail(session, None, exc))
         self.fair_share = FairShare()  # worker seconds charged per session id
+        self._window = BatchWindow()  # how long a shared call's frames are waited for (runtime.batch_window)
+        self._early: dict[int, FrameJob] = {}  # session id -> its frame, taken while the next call's were gathered
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._idle = False
@@ -147,7 +150,8 @@ class Worker:
                     self._idle = False
                     continue
             # partners join for their frames: a slice of a large blend of theirs waits for a turn of their own
-            jobs = [(s, self._charged_take(s, slices=s is chosen[0])) for s in chosen]
+            jobs = [(s, self._early.pop(s.session_id, None) or self._charged_take(s, slices=s is chosen[0]))
+                    for s in chosen]
             held = self._release(held)
             self._submit([(s, job) for s, job in jobs if job is not None])
         while self._lane.busy:  # stopping: the calls already submitted finish and go back
@@ -195,7 +199,9 @@ class Worker:
             self._table.work.wait(pause)
             self._idle = False
             sessions = self._table.sessions()
-        by_id = {s.session_id: s for s in sessions if s.has_work}
+        if self._share and self._lane.busy and not self._lane.ready:  # a call runs: gather the next one's frames
+            sessions = self._await_partners(sessions)
+        by_id = {s.session_id: s for s in sessions if s.has_work or s.session_id in self._early}
         ranked = self.fair_share.order(by_id)
         if not self._share or not ranked:
             return [by_id[k] for k in ranked[:1]]
@@ -206,9 +212,33 @@ class Worker:
         return [by_id[ranked[0]], *(by_id[k] for k in ranked[1:]
                                    if k in near or frame_units(by_id[k].pipeline) <= units)]
 
+    def _await_partners(self, sessions: list[Session]) -> list[Session]:
+        """While a call runs, wait for the frames of the sessions that usually answer a result within the batch
+        window (runtime.batch_window) until each has one, the call finishes or the window closes; returns the
+        sessions then. Called with the table's lock held. A frame that arrives meanwhile is taken at once (the I/O
+        thread hands it over: `_idle`), so a second frame of its session that follows it does not replace it."""
+        window = self._window.seconds
+        deadline = time.perf_counter() + window
+        while window > 0 and not self._lane.ready and not self._stop.is_set():
+            for s in sessions:
+                if s.slot.pending and not len(s.updates) and s.session_id not in self._early:
+                    job = self._charged_take(s, slices=False)  # (no update to apply: it never waits)
+                    if job is not None:
+                        self._early[s.session_id] = job
+            now = time.perf_counter()
+            idle = [s.session_id for s in sessions if not s.has_work and s.session_id not in self._early]
+            if now >= deadline or not self.fair_share.answering(idle, window, now):
+                break
+            self._idle = True
+            self._table.work.wait(deadline - now)  # a frame's arrival or the call's end notifies
+            self._idle = False
+            sessions = self._table.sessions()
+        return sessions
+
     def _forget_gone(self) -> None:
         """Drop the records of sessions that are gone (once they outnumber the live ones)."""
         live = {s.session_id for s in self._table.sessions()}
+        self._early = {k: job for k, job in self._early.items() if k in live}
         if len(self.fair_share) > 2 * len(live) + 8:
             self.fair_share.retain(live)
         self._frames.retain(live)
@@ -335,6 +365,7 @@ class Worker:
         (charged to its own session)."""
         group: list[Begun] = call.tag
         units = [frame_units(b.pipeline) for b in group]
+        self._window.call_took(call.seconds)
         for b, share in zip(group, units, strict=True):
             self.fair_share.charge(b.session.session_id, call.seconds * share / sum(units))
         if call.error is not None:  # the model failed: every frame of this call gets the error
