@@ -80,7 +80,16 @@ TArray<float> USDBridgeComponent::ProjectPoseKeypoints(APlayerController* Contro
 	}
 	const sdbridge::UvRect& S = Mapping.source;
 	const sdbridge::UvRect& D = Mapping.dest;
+	TArray<USkeletalMeshComponent*> Meshes;
 	for (const TObjectPtr<USkeletalMeshComponent>& Mesh : PoseMeshes)
+	{
+		Meshes.Add(Mesh.Get());
+	}
+	if (Meshes.Num() == 0 && GetOwner() != nullptr)
+	{
+		Meshes.Add(GetOwner()->FindComponentByClass<USkeletalMeshComponent>());  // empty list: the owner's own mesh
+	}
+	for (USkeletalMeshComponent* Mesh : Meshes)
 	{
 		if (Mesh == nullptr)
 		{

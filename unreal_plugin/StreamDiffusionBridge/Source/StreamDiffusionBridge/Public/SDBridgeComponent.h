@@ -118,7 +118,7 @@ public:
 		meta = (Bitmask, BitmaskEnum = "/Script/StreamDiffusionBridge.ESDBridgePlanes"))
 	int32 EnginePlanes = 0;
 
-	/** Pose: the skeletal meshes whose bones give the OpenPose image (each one body). */
+	/** Pose: the skeletal meshes whose bones give the OpenPose image (each one body); empty: the owner's skeletal mesh. */
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Planes")
 	TArray<TObjectPtr<USkeletalMeshComponent>> PoseMeshes;
 
