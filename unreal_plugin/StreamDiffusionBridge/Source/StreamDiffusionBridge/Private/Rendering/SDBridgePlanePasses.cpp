@@ -8,6 +8,7 @@
 #include "RenderGraphBuilder.h"
 #include "RenderUtils.h"
 #include "SDBridgeShaders.h"
+#include "SceneRenderTargetParameters.h"  // FSceneTextureUniformParameters, as the view extension includes it
 #include "SceneView.h"
 
 namespace SDBridgeRendering
