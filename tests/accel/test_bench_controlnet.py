@@ -49,8 +49,8 @@ def test_the_controlnet_flag_runs_only_that_section(monkeypatch: pytest.MonkeyPa
 
 
 def test_bench_transport_measures_the_depth_plane(capsys: pytest.CaptureFixture[str]) -> None:
-    """`sdbridge bench transport` has a row with an R16F depth plane in every Frame (finite, positive figures) and
-    the line comparing it with the frame alone; the line is computed from the figures."""
+    """`sdbridge bench transport` has rows with an R16F depth plane in every Frame, of the frame's size and of half
+    of it (finite, positive figures), and lines comparing each with the frame alone, computed from the figures."""
     from sdbridge.bench.transport import Measurement, depth_plane, report
     from sdbridge.cli import main
 
@@ -58,11 +58,16 @@ def test_bench_transport_measures_the_depth_plane(capsys: pytest.CaptureFixture[
     assert main(["bench", "transport", "--size", "64", "--frames", "30", "--latency-frames", "20",
                  "--rounds", "1"]) == 0
     out = capsys.readouterr().out
-    line = next(line for line in out.splitlines() if line.startswith("bridge + R16F depth plane"))
-    fps, p50, p99, dropped = (float(v) for v in line[len("bridge + R16F depth plane"):].split())
-    assert all(math.isfinite(v) and v > 0 for v in (fps, p50, p99)) and p50 <= p99 and dropped >= 0
-    assert "R16F depth plane: p50 round trip" in out
+    for name in ("bridge + R16F depth 64x64", "bridge + R16F depth 32x32"):
+        line = next(line for line in out.splitlines() if line.startswith(name))
+        fps, p50, p99, dropped = (float(v) for v in line[len(name):].split())
+        assert all(math.isfinite(v) and v > 0 for v in (fps, p50, p99)) and p50 <= p99 and dropped >= 0
+        assert f"{name.removeprefix('bridge + ')} plane: p50 round trip" in out
     figures = [Measurement("raw", 1000.0, 0.5, 0.9), Measurement("bridge", 800.0, 0.6, 1.0),
-               Measurement("ws", 100.0, 9.0, 12.0), Measurement("plane", 700.0, 0.66, 1.1)]
-    assert ("R16F depth plane: p50 round trip +10.0% over the frame alone, frames/s -12.5% (goal: at most +15%: met)"
-            in report(figures, size=64, window=2, rounds=1))
+               Measurement("ws", 100.0, 9.0, 12.0), Measurement("bridge + R16F depth 64x64", 700.0, 0.66, 1.1),
+               Measurement("bridge + R16F depth 32x32", 400.0, 0.9, 1.1)]
+    lines = report(figures, size=64, window=2, rounds=1)
+    assert ("R16F depth 64x64 plane: p50 round trip +10.0% over the frame alone, frames/s -12.5% (goal: at most "
+            "+15%: met)") in lines
+    assert "R16F depth 32x32 plane: p50 round trip +50.0% over the frame alone, frames/s -50.0% (goal: at most " \
+           "+15%: NOT met)" in lines

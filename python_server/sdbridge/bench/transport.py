@@ -6,8 +6,9 @@ server would be), it measures:
   2. the full path BridgeClient -> `sdbridge` server (identity model) -> BridgeClient,
   3. a websocket + JPEG q90 round trip (how the original StreamDiffusion demo moved frames): the client
      encodes, the server decodes and re-encodes, the client decodes,
-  4. the full path of 2. with an R16F depth plane of the frame's size in each Frame (the wire cost of engine
-     planes: one more ZeroMQ part, checked and described by the server; the identity model returns the colour).
+  4. the full path of 2. with an R16F depth plane in each Frame, of the frame's size and of half its width and
+     height (the wire cost of engine planes: one more ZeroMQ part, checked and described by the server; the
+     identity model returns the colour; a ControlNet resizes its control image to the model's size anyway).
 For each: round-trip p50/p99 with one frame in flight, and frames/s with `--window` frames in flight.
 It prints the ratios against the goals; it never asserts on time.
 """
@@ -286,20 +287,21 @@ def run_benchmark(size: int, n_tp: int, n_lat: int, window: int, quality: int,
         spawn_ready(_bridge_server, window),
         spawn_ready(_ws_server, quality),
     ]
-    depth = depth_plane(size)
-    samples: list[list[Sample]] = [[], [], [], []]
+    depths = (depth_plane(size), depth_plane(max(8, size // 2)))
+    samples: list[list[Sample]] = [[], [], [], [], []]
     try:
         (_, _, raw_ep), (_, _, bridge_ep), (_, _, ws_url) = servers
         for _ in range(rounds):
             samples[0].append(_bench_raw(raw_ep, frames, n_lat, n_tp, window))
             samples[1].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp))
             samples[2].append(_bench_ws(ws_url, frames, ws_lat, ws_tp, window, quality))
-            samples[3].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp, depth))
+            for k, depth in enumerate(depths):
+                samples[3 + k].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp, depth))
     finally:
         for proc, conn, _ in servers:
             _stop(proc, conn)
     names = ("raw pyzmq DEALER/ROUTER echo", "BridgeClient -> server -> client", f"websocket + JPEG q{quality}",
-             "bridge + R16F depth plane")
+             *(f"bridge + R16F depth {d.shape[1]}x{d.shape[0]}" for d in depths))
     return [_combine(name, got) for name, got in zip(names, samples, strict=True)]
 
 
@@ -318,8 +320,9 @@ def report(measurements: list[Measurement], size: int, window: int, rounds: int)
     lines += [f"full/raw throughput: {throughput * 100:.1f}% (goal >= 70%: {verdict[throughput >= 0.7]})",
               f"added p50 over raw echo: {added:.3f} ms (goal <= 0.3 ms: {verdict[added <= 0.3]})",
               f"websocket+JPEG p50 / full p50: {speedup:.1f}x (goal >= 5x: {verdict[speedup >= 5]})"]
-    for plane in planes:  # the wire cost of an R16F depth plane of the frame's size
+    for plane in planes:  # the wire cost of an R16F depth plane
         extra = plane.p50_ms / full.p50_ms - 1
-        lines.append(f"R16F depth plane: p50 round trip {extra * 100:+.1f}% over the frame alone, frames/s "
+        lines.append(f"{plane.name.removeprefix('bridge + ')} plane: p50 round trip {extra * 100:+.1f}% over the "
+                     f"frame alone, frames/s "
                      f"{(plane.fps / full.fps - 1) * 100:+.1f}% (goal: at most +15%: {verdict[extra <= 0.15]})")
     return lines
