@@ -135,6 +135,7 @@ Status Client::SubmitFrame(const FrameView& frame, uint64_t* frame_id) {
     pending.header.stream_id = frame.stream_id;
     pending.header.layout = frame.layout;
     pending.header.capture_time_us = frame.capture_time_us != 0 ? frame.capture_time_us : NowMicros();
+    pending.header.scene_cut = frame.scene_cut;
     pending.pixels = std::move(buffer);
     for (const PlaneView& plane : frame.planes) {  // protocol 1.3: copied like the pixels
       pending.header.planes.push_back(plane.desc);
@@ -273,9 +274,8 @@ Status Client::SetPrompt(const Prompt& prompt) {
 
 Status Client::SetParams(const Params& params) {
   try {
-    if (params.Empty()) {
-      return Status(StatusCode::kInvalidArgument, "SetParams: no field is set; set at least one (e.g. guidance_scale)");
-    }
+    Status valid = client_internal::ValidateParams(params);
+    if (!valid.ok()) return valid;
     Status s = QueueAndWake(impl_->shared, impl_->worker, params);
     if (s.ok()) {
       std::lock_guard<std::mutex> lock(impl_->shared.mu);
@@ -285,6 +285,35 @@ Status Client::SetParams(const Params& params) {
     return s;
   } catch (const std::exception& e) {
     return Status(StatusCode::kInternal, std::string("SetParams: ") + e.what());
+  }
+}
+
+Status Client::SendStyleImage(const std::string& name, const uint8_t* pixels, size_t size, uint32_t width,
+                              uint32_t height, uint32_t stride, PixelFormat format, RowOrder row_order) {
+  Impl& d = *impl_;
+  try {
+    StyleImage header;
+    header.name = name;
+    header.width = width;
+    header.height = height;
+    header.stride = stride;
+    header.format = format;
+    header.row_order = row_order;
+    Status valid = client_internal::ValidateStyleImage(header, pixels, size, d.config.limits);
+    if (!valid.ok()) return valid;
+    {
+      std::lock_guard<std::mutex> lock(d.shared.mu);
+      if (d.shared.welcome && (d.shared.welcome->capabilities & capability::kStyleImages) == 0) {
+        return Status(StatusCode::kInvalidArgument,
+                      "SendStyleImage: the server did not grant the StyleImages capability (Welcome.capabilities): it "
+                      "serves no IP-Adapter (`sdbridge serve --ip-adapter SOURCE`)");
+      }
+    }
+    Status s = d.shared.QueueStyleImage(header, std::vector<uint8_t>(pixels, pixels + size));
+    if (s.ok()) d.worker.Wake();
+    return s;
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInternal, std::string("SendStyleImage: ") + e.what());
   }
 }
 
@@ -348,6 +377,15 @@ std::optional<Welcome> Client::GetWelcome() const {
     return impl_->shared.welcome;
   } catch (...) {
     return std::nullopt;
+  }
+}
+
+std::vector<PlaneKind> Client::GetWantedPlanes() const {
+  try {
+    std::lock_guard<std::mutex> lock(impl_->shared.mu);
+    return impl_->shared.wanted_planes;
+  } catch (...) {
+    return {};
   }
 }
 

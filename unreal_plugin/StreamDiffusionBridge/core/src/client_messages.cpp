@@ -1,7 +1,11 @@
 // Message building and checks of the sdbridge Client (see client_messages.h).
 #include "client_messages.h"
 
+#include <cmath>
+#include <sstream>
 #include <utility>
+
+#include "sdbridge/generated/stream_params.h"
 
 namespace sdbridge {
 namespace client_internal {
@@ -80,6 +84,98 @@ Status ValidatePlane(const PlaneView& plane, const DecodeLimits& limits, const s
     return Status(StatusCode::kInvalidArgument,
                   where + ": got " + std::to_string(plane.data ? plane.size : 0) + " bytes; stride x height = " +
                       std::to_string(d.ByteCount()) + " (at most " + std::to_string(limits.max_message_bytes) + ")");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+template <typename V>
+std::string Text(V value) {
+  std::ostringstream out;
+  out << +value;  // unary + prints small unsigned types as numbers
+  return out.str();
+}
+
+Status OutOfRange(const char* field, const std::string& value, const char* range, const char* why = "") {
+  return Status(StatusCode::kInvalidArgument, std::string("SetParams: ") + field + " = " + value + " is outside " +
+                                                  range + why + "; the server would refuse it (Error BadParam): use a "
+                                                  "value in " + range + " (the parameter registry's range)");
+}
+
+// One live parameter against its registry range (stream_params.h, generated from python_server/sdbridge/params.py).
+template <typename P, typename V>
+Status CheckRange(const std::optional<V>& value) {
+  if (!value || P::InRange(*value)) return Status::Ok();
+  return OutOfRange(P::kFieldPath, Text(*value), P::kRangeText);
+}
+
+// Named weights (lora_weights, controlnet_*, style_blend): each name set, each weight in the registry range.
+template <typename P>
+Status CheckWeights(const std::optional<std::vector<AdapterWeight>>& weights) {
+  if (!weights) return Status::Ok();
+  for (size_t i = 0; i < weights->size(); ++i) {
+    const AdapterWeight& w = (*weights)[i];
+    const std::string field = std::string(P::kFieldPath) + "[" + std::to_string(i) + "]";
+    if (w.name.empty()) {
+      return Status(StatusCode::kInvalidArgument, "SetParams: " + field + ".name is empty; name the adapter, "
+                                                  "ControlNet kind or style image the weight is for");
+    }
+    if (!P::InRange(w.weight)) return OutOfRange((field + " (" + w.name + ")").c_str(), Text(w.weight), P::kRangeText);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateParams(const Params& p) {
+  namespace sp = stream_params;
+  if (p.Empty()) return Status(StatusCode::kInvalidArgument, "SetParams: no field is set; set at least one (e.g. guidance_scale)");
+  if (p.t_index_list) {
+    for (int32_t t : *p.t_index_list) {
+      if (!sp::TIndexList::InRange(t)) return OutOfRange(sp::TIndexList::kFieldPath, Text(t), sp::TIndexList::kRangeText);
+    }
+  }
+  if (p.cfg_mode && *p.cfg_mode == CfgMode::kUnknown) {
+    return Status(StatusCode::kInvalidArgument, "SetParams: Params.cfg_mode = Unknown; use None, Self, Initialize or Full");
+  }
+  const Status checks[] = {
+      CheckRange<sp::GuidanceScale>(p.guidance_scale),     CheckRange<sp::Delta>(p.delta),
+      CheckRange<sp::SimilarityThreshold>(p.similarity_threshold),
+      CheckRange<sp::MaxSkipFrames>(p.similarity_max_skip), CheckRange<sp::LatentFeedback>(p.latent_feedback),
+      CheckRange<sp::MotionWarp>(p.motion_warp),           CheckRange<sp::MotionWarpStep>(p.motion_warp_step),
+      CheckRange<sp::SceneCutThreshold>(p.scene_cut_threshold), CheckRange<sp::IpAdapterScale>(p.ip_adapter_scale),
+      CheckWeights<sp::LoraWeights>(p.lora_weights),       CheckWeights<sp::ControlnetScale>(p.controlnet_scale),
+      CheckWeights<sp::ControlnetStart>(p.controlnet_start), CheckWeights<sp::ControlnetEnd>(p.controlnet_end),
+      CheckWeights<sp::StyleBlend>(p.style_blend)};
+  for (const Status& s : checks) {
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status ValidateStyleImage(const StyleImage& header, const uint8_t* pixels, size_t size, const DecodeLimits& limits) {
+  if (header.name.empty()) {
+    return Status(StatusCode::kInvalidArgument, "SendStyleImage: name is empty; name the style (Params.style_blend "
+                                                "refers to it by this name)");
+  }
+  if (header.format != PixelFormat::kRGBA8 && header.format != PixelFormat::kBGRA8 && header.format != PixelFormat::kRGB8) {
+    return Status(StatusCode::kInvalidArgument, "SendStyleImage: format " + Text(static_cast<unsigned>(header.format)) +
+                                                    " is not RGBA8, BGRA8 or RGB8");
+  }
+  const PixelLayout layout{header.width, header.height, header.stride, header.format, header.row_order,
+                           ColorSpace::kSRGB, AlphaMode::kIgnore};
+  size_t expected = 0;
+  Status s = ExpectedPixelBytes(layout, &expected, limits);
+  if (!s.ok()) return Status(StatusCode::kInvalidArgument, "SendStyleImage '" + header.name + "': " + s.message());
+  if (header.row_order == RowOrder::kUnknown) {
+    return Status(StatusCode::kInvalidArgument, "SendStyleImage: row_order must be TopDown or BottomUp");
+  }
+  if (pixels == nullptr || size != expected) {
+    return Status(StatusCode::kInvalidArgument,
+                  "SendStyleImage '" + header.name + "': got " + std::to_string(pixels ? size : 0) + " pixel bytes, " +
+                      std::to_string(header.width) + "x" + std::to_string(header.height) + " with stride " +
+                      std::to_string(header.stride) + " needs stride x height = " + std::to_string(expected));
   }
   return Status::Ok();
 }

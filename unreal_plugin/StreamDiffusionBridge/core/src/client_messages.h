@@ -28,6 +28,14 @@ Status ValidateConfig(const ClientConfig& config);
 /// Checks a submitted frame against its layout; sets *expected to stride x height bytes.
 Status ValidateFrame(const FrameView& frame, const DecodeLimits& limits, size_t* expected);
 
+/// Params before they are queued: at least one field set, each value in its registry range (the generated
+/// stream_params.h mirrors), each named weight named. kInvalidArgument names the field, the value, the range and the fix.
+Status ValidateParams(const Params& params);
+
+/// A StyleImage (protocol 1.4) before it is queued: a name, RGBA8/BGRA8/RGB8, a row order, a size within `limits`,
+/// stride >= width x bytes per pixel, exactly stride x height bytes.
+Status ValidateStyleImage(const StyleImage& header, const uint8_t* pixels, size_t size, const DecodeLimits& limits);
+
 /// One plane of a submitted frame (protocol 1.3): kind, format and row order set, a size within `limits`, stride >=
 /// width x bytes per pixel, exactly stride x height bytes. `where` prefixes the message.
 Status ValidatePlane(const PlaneView& plane, const DecodeLimits& limits, const std::string& where);

@@ -142,6 +142,9 @@ SessionEnd SessionConnection::HandleInSession(const Message& msg, std::vector<zm
     e.message = n->message.value_or("");
     e.notice = *n;
     const bool shutting_down = n->kind == NoticeKind::kServerShutdown;
+    if (n->kind == NoticeKind::kWantedPlanesChanged) {
+      shared_.OnWantedPlanes(n->wanted_planes.value_or(std::vector<PlaneKind>{}));
+    }
     shared_.PushEvent(std::move(e));
     if (!shutting_down) return SessionEnd::kNone;
     // A draining replica: say Bye (it frees the session at once) and move, as after a lost session.
@@ -177,13 +180,14 @@ SessionEnd SessionConnection::OnWelcome(const Welcome& w) {
   heartbeat_ms_ = (std::max<uint32_t>)(heartbeat_ms_, 10);
   heartbeat_with_ping_ = (w.capabilities & capability::kHeartbeat) != 0;
   if (auto warning = WelcomeWarning(config, w)) shared_.Event(ClientEventKind::kWarning, StatusCode::kOk, *warning);
-  const std::vector<std::vector<uint8_t>> replay = shared_.OnWelcome(w);
+  capabilities_ = w.capabilities;
+  const std::vector<ControlMessage> replay = shared_.OnWelcome(w);
   ClientEvent e;
   e.kind = ClientEventKind::kConnected;
   e.message = ConnectedText(config, w);
   e.welcome = w;
   shared_.PushEvent(std::move(e));
-  for (const auto& bytes : replay) SendBytes(bytes);
+  for (const ControlMessage& control : replay) SendControl(control);
   return SessionEnd::kNone;
 }
 
@@ -234,13 +238,29 @@ SessionEnd SessionConnection::Pump() {
 }
 
 void SessionConnection::SendControls() {
-  std::vector<uint8_t> bytes;
-  while (shared_.TakeControl(&bytes)) {
-    if (!SendBytes(bytes)) {  // socket full: put it back, try on the next wake-up
-      shared_.ReturnControl(std::move(bytes));
+  ControlMessage control;
+  while (shared_.TakeControl(&control)) {
+    if (!SendControl(control)) {  // socket full: put it back, try on the next wake-up
+      shared_.ReturnControl(std::move(control));
       return;
     }
   }
+}
+
+// One control message; a StyleImage (protocol 1.4) with its pixels as the second part, only to a server that granted
+// the StyleImages capability (else dropped with an event: true, nothing to retry). False: the socket is full.
+bool SessionConnection::SendControl(const ControlMessage& control) {
+  if (!control.pixels) return SendBytes(control.bytes);
+  if ((capabilities_ & capability::kStyleImages) == 0) {
+    shared_.Event(ClientEventKind::kError, StatusCode::kInvalidArgument,
+                  "style image not sent: the server at " + shared_.config.endpoint + " did not grant the StyleImages "
+                  "capability (Welcome.capabilities; it needs `sdbridge serve --ip-adapter SOURCE`)");
+    return true;
+  }
+  if (!dealer_.send(zmq::buffer(control.bytes), zmq::send_flags::dontwait | zmq::send_flags::sndmore)) return false;
+  (void)dealer_.send(zmq::buffer(*control.pixels), zmq::send_flags::none);  // later parts are always accepted
+  MarkSent();
+  return true;
 }
 
 void SessionConnection::SendHeartbeatIfDue(Clock::time_point now) {

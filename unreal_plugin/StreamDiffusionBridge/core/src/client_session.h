@@ -58,6 +58,7 @@ class SessionConnection {
   SessionEnd OnError(const ErrorMessage& err);
   SessionEnd OnResult(const ResultHeader& header, std::vector<zmq::message_t>& parts);
   void SendControls();
+  bool SendControl(const ControlMessage& control);
   void SendTxt2imgRequest();
   bool SendOneFrame();
   void SendHeartbeatIfDue(Clock::time_point now);
@@ -71,6 +72,7 @@ class SessionConnection {
   zmq::socket_t& dealer_;
   bool connected_ = false;
   uint64_t session_id_ = 0;
+  uint32_t capabilities_ = 0;  // the Welcome's
   uint32_t heartbeat_ms_ = 0;
   bool heartbeat_with_ping_ = false;
   uint64_t ping_nonce_ = 0;

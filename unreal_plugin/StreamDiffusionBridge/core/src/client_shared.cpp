@@ -55,7 +55,10 @@ void ClientShared::SetState(ConnectionState s) {
   status.OnState(s);
   std::lock_guard<std::mutex> lock(mu);
   state = s;
-  if (s != ConnectionState::kConnected) welcome.reset();
+  if (s != ConnectionState::kConnected) {
+    welcome.reset();
+    wanted_planes.clear();
+  }
   cv.notify_all();
 }
 
@@ -79,8 +82,30 @@ Status ClientShared::QueueControl(const Message& message) {
                                               " control messages already wait for the server "
                                               "(ClientConfig.max_queued_controls); send less often");
   }
-  controls.push_back(std::move(bytes));
+  controls.push_back(ControlMessage{std::move(bytes), nullptr});
   return Status::Ok();
+}
+
+Status ClientShared::QueueStyleImage(const StyleImage& header, std::vector<uint8_t> pixels) {
+  ControlMessage control;
+  Status s = Encode(header, &control.bytes);
+  if (!s.ok()) return s;
+  control.pixels = std::make_shared<const std::vector<uint8_t>>(std::move(pixels));
+  std::lock_guard<std::mutex> lock(mu);
+  if (state == ConnectionState::kStopped) return Status(StatusCode::kStopped, "SendStyleImage: the client is stopped; call Start()");
+  if (controls.size() >= config.max_queued_controls) {
+    return Status(StatusCode::kQueueFull, "SendStyleImage: " + std::to_string(controls.size()) +
+                                              " control messages already wait for the server "
+                                              "(ClientConfig.max_queued_controls); send less often");
+  }
+  style_images[header.name] = control;
+  controls.push_back(std::move(control));
+  return Status::Ok();
+}
+
+void ClientShared::OnWantedPlanes(const std::vector<PlaneKind>& kinds) {
+  std::lock_guard<std::mutex> lock(mu);
+  wanted_planes = kinds;
 }
 
 Status ClientShared::SubmitPending(PendingFrame frame, uint64_t* id, std::vector<uint8_t>* replaced) {
@@ -104,12 +129,13 @@ Status ClientShared::SubmitPending(PendingFrame frame, uint64_t* id, std::vector
   return Status::Ok();
 }
 
-std::vector<std::vector<uint8_t>> ClientShared::OnWelcome(const Welcome& w) {
-  std::vector<std::vector<uint8_t>> replay;
+std::vector<ControlMessage> ClientShared::OnWelcome(const Welcome& w) {
+  std::vector<ControlMessage> replay;
   std::lock_guard<std::mutex> lock(mu);
   state = ConnectionState::kConnected;
   status.OnState(ConnectionState::kConnected);  // resets the failed-attempt count
   welcome = w;
+  wanted_planes = w.wanted_planes.value_or(std::vector<PlaneKind>{});
   counters.credits = w.initial_credits;
   counters.in_flight = 0;
   ++counters.sessions;
@@ -118,17 +144,20 @@ std::vector<std::vector<uint8_t>> ClientShared::OnWelcome(const Welcome& w) {
   return replay;
 }
 
-std::vector<std::vector<uint8_t>> ClientShared::SettingsToReplayLocked() const {
-  std::vector<std::vector<uint8_t>> out;
+std::vector<ControlMessage> ClientShared::SettingsToReplayLocked() const {
+  std::vector<ControlMessage> out;
   std::vector<uint8_t> bytes;
-  if (last_prompt && Encode(*last_prompt, &bytes).ok()) out.push_back(bytes);
-  if (merged_params && !merged_params->Empty() && Encode(*merged_params, &bytes).ok()) out.push_back(bytes);
+  if (last_prompt && Encode(*last_prompt, &bytes).ok()) out.push_back(ControlMessage{bytes, nullptr});
+  for (const auto& style : style_images) out.push_back(style.second);  // before the style_blend naming them
+  if (merged_params && !merged_params->Empty() && Encode(*merged_params, &bytes).ok()) {
+    out.push_back(ControlMessage{bytes, nullptr});
+  }
   if (!state_vars.empty()) {
     State st;
     st.entries.emplace();
     for (const auto& kv : state_vars) st.entries->push_back(kv.second);
     st.client_time_us = NowMicros();
-    if (Encode(st, &bytes).ok()) out.push_back(bytes);
+    if (Encode(st, &bytes).ok()) out.push_back(ControlMessage{bytes, nullptr});
   }
   // Queued controls were encoded for the old session but are still meaningful: keep them.
   return out;
@@ -214,17 +243,17 @@ void ClientShared::OnBadResult(uint32_t credits_granted, std::string message) {
                               std::nullopt, std::nullopt, std::nullopt});
 }
 
-bool ClientShared::TakeControl(std::vector<uint8_t>* bytes) {
+bool ClientShared::TakeControl(ControlMessage* control) {
   std::lock_guard<std::mutex> lock(mu);
   if (controls.empty()) return false;
-  *bytes = std::move(controls.front());
+  *control = std::move(controls.front());
   controls.pop_front();
   return true;
 }
 
-void ClientShared::ReturnControl(std::vector<uint8_t> bytes) {
+void ClientShared::ReturnControl(ControlMessage control) {
   std::lock_guard<std::mutex> lock(mu);
-  controls.push_front(std::move(bytes));
+  controls.push_front(std::move(control));
 }
 
 }  // namespace client_internal

@@ -33,6 +33,13 @@ class BufferPool {
   std::vector<std::vector<uint8_t>> free_;
 };
 
+/// One encoded control message waiting for a session; a StyleImage (protocol 1.4) carries its pixels as the second
+/// ZeroMQ part, shared with the copy kept for a reconnect's replay.
+struct ControlMessage {
+  std::vector<uint8_t> bytes;
+  std::shared_ptr<const std::vector<uint8_t>> pixels;  // null: a one-part message
+};
+
 /// A submitted frame waiting for a credit.
 struct PendingFrame {
   FrameHeader header;
@@ -54,7 +61,7 @@ struct ClientShared {
   ConnectionState state = ConnectionState::kStopped;
   std::optional<Welcome> welcome;
   std::map<uint32_t, PendingFrame> pending;   // one unsent frame per stream_id
-  std::deque<std::vector<uint8_t>> controls;  // encoded control messages, in order
+  std::deque<ControlMessage> controls;  // encoded control messages, in order
   std::deque<FrameResult> results;
   std::deque<ClientEvent> events;
   ClientCounters counters;
@@ -65,6 +72,9 @@ struct ClientShared {
   std::optional<Prompt> last_prompt;
   std::optional<Params> merged_params;
   std::map<std::string, KeyValue> state_vars;
+  std::map<std::string, ControlMessage> style_images;  // protocol 1.4: the last StyleImage of each name
+  /// Protocol 1.4: the plane kinds the server uses (Welcome.wanted_planes, then each WantedPlanesChanged notice).
+  std::vector<PlaneKind> wanted_planes;
 
   // ---- events and state
   void PushEventLocked(ClientEvent event);
@@ -79,14 +89,19 @@ struct ClientShared {
   // ---- caller side
   /// Encodes and queues a control message (kStopped, kQueueFull when it cannot). The caller wakes the worker.
   Status QueueControl(const Message& message);
+  /// Encodes and queues a StyleImage with its pixels, and keeps it for a reconnect's replay (replacing its name's).
+  Status QueueStyleImage(const StyleImage& header, std::vector<uint8_t> pixels);
   /// Puts a frame into its stream's slot; returns the replaced frame's pixels (empty if none) via *replaced.
   Status SubmitPending(PendingFrame frame, uint64_t* id, std::vector<uint8_t>* replaced);
 
   // ---- worker side
   /// A session opened: state, Welcome, credits; returns the settings to replay (empty on the first session).
-  std::vector<std::vector<uint8_t>> OnWelcome(const Welcome& w);
-  /// The encoded prompt / params / state to replay after a reconnect. Caller holds mu.
-  std::vector<std::vector<uint8_t>> SettingsToReplayLocked() const;
+  std::vector<ControlMessage> OnWelcome(const Welcome& w);
+  /// The encoded prompt / style images / params / state to replay after a reconnect (style images before the params
+  /// whose style_blend names them). Caller holds mu.
+  std::vector<ControlMessage> SettingsToReplayLocked() const;
+  /// A WantedPlanesChanged notice: the server now uses these plane kinds.
+  void OnWantedPlanes(const std::vector<PlaneKind>& kinds);
   /// Txt2img (Params.txt2img set, the server offers it): every credit held asks for one generated frame. Takes
   /// them all (they are in flight until their Results) and returns how many; 0 when not in txt2img or none held.
   uint32_t TakeTxt2imgCredits();
@@ -109,9 +124,9 @@ struct ClientShared {
   /// A Result answered a frame: its credits return, one frame less in flight. Caller holds mu.
   void AnswerFrameLocked(uint32_t credits_granted);
   /// Takes the oldest queued control message. False if none.
-  bool TakeControl(std::vector<uint8_t>* bytes);
+  bool TakeControl(ControlMessage* control);
   /// Puts back a control message that could not be sent (socket full).
-  void ReturnControl(std::vector<uint8_t> bytes);
+  void ReturnControl(ControlMessage control);
 };
 
 }  // namespace client_internal

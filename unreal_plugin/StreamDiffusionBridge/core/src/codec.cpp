@@ -49,7 +49,11 @@ static_assert(Same(PlaneKind::kControl, fb::PlaneKind::Control) && Same(PlaneFor
               Same(MotionUnits::kUV, fb::MotionUnits::UV) && Same(MotionTarget::kNext, fb::MotionTarget::Next));
 static_assert(Same(fb::ParamsField::SeedBlend, params_field::kSeedBlend) &&
               Same(fb::ParamsField::GuidanceScale, params_field::kGuidanceScale));
-static_assert(Same(fb::Message::Pong, std::variant_size_v<Message>), "one Message alternative per union member");
+static_assert(Same(fb::Message::StyleImage, std::variant_size_v<Message>), "one Message alternative per union member");
+static_assert(Same(capability::kStyleImages, fb::Capability::StyleImages) &&
+              Same(NoticeKind::kWantedPlanesChanged, fb::NoticeKind::WantedPlanesChanged) &&
+              Same(fb::ParamsField::StyleBlend, params_field::kStyleBlend) &&
+              Same(fb::ParamsField::LoraWeights, params_field::kLoraWeights));
 
 template <typename E, typename M>
 E To(M mirror) {
@@ -123,6 +127,29 @@ Offset<fb::Prompt> BuildPrompt(FlatBufferBuilder& b, const Prompt& m) {
                           To<fb::BlendMethod>(m.method), m.stream_id);
 }
 
+// A vector of (name, weight) tables (lora_weights, controlnet_*, style_blend): each name, then its table, then the
+// vector, as flatc's JSON parser builds them; none: absent.
+Offset<flatbuffers::Vector<Offset<fb::AdapterWeight>>> Weights(FlatBufferBuilder& b,
+                                                             const std::optional<std::vector<AdapterWeight>>& weights) {
+  if (!weights || weights->empty()) return 0;
+  std::vector<Offset<fb::AdapterWeight>> tables;
+  tables.reserve(weights->size());
+  for (const AdapterWeight& w : *weights) {
+    auto name = Str(b, w.name);
+    tables.push_back(fb::CreateAdapterWeight(b, name, w.weight));
+  }
+  return b.CreateVector(tables);
+}
+
+// Plane kinds (Welcome.wanted_planes, Notice.wanted_planes; protocol 1.4); none: absent.
+Offset<flatbuffers::Vector<fb::PlaneKind>> Kinds(FlatBufferBuilder& b, const std::optional<std::vector<PlaneKind>>& kinds) {
+  if (!kinds || kinds->empty()) return 0;
+  std::vector<fb::PlaneKind> raw;
+  raw.reserve(kinds->size());
+  for (PlaneKind k : *kinds) raw.push_back(To<fb::PlaneKind>(k));
+  return b.CreateVector(raw);
+}
+
 Offset<fb::Params> BuildParams(FlatBufferBuilder& b, const Params& m) {
   Offset<flatbuffers::Vector<int32_t>> t_index_list = 0;
   if (m.t_index_list && !m.t_index_list->empty()) t_index_list = b.CreateVector(*m.t_index_list);
@@ -133,11 +160,19 @@ Offset<fb::Params> BuildParams(FlatBufferBuilder& b, const Params& m) {
     for (const SeedWeight& w : *m.seed_blend) weights.push_back(fb::CreateSeedWeight(b, w.seed, w.weight));
     seed_blend = b.CreateVector(weights);
   }
+  auto lora_weights = Weights(b, m.lora_weights);  // sub-objects in field-id order: 12, 13, 14, 15, 21
+  auto controlnet_scale = Weights(b, m.controlnet_scale);
+  auto controlnet_start = Weights(b, m.controlnet_start);
+  auto controlnet_end = Weights(b, m.controlnet_end);
+  auto style_blend = Weights(b, m.style_blend);
   return fb::CreateParams(b, m.SetMask(), m.guidance_scale.value_or(0.0f), m.delta.value_or(0.0f), t_index_list,
                           m.seed.value_or(0), m.similarity_filter_enabled.value_or(false),
                           m.similarity_threshold.value_or(0.0f), m.similarity_max_skip.value_or(0), seed_blend,
                           m.stream_id, To<fb::CfgMode>(m.cfg_mode.value_or(CfgMode::kUnknown)),
-                          m.txt2img.value_or(false));
+                          m.txt2img.value_or(false), lora_weights, controlnet_scale, controlnet_start, controlnet_end,
+                          m.latent_feedback.value_or(0.0f), m.motion_warp.value_or(0.0f),
+                          m.motion_warp_step.value_or(0), m.scene_cut_threshold.value_or(0.0f),
+                          m.ip_adapter_scale.value_or(0.0f), style_blend);
 }
 
 // One overload per message: returns the union type and the body offset.
@@ -165,10 +200,12 @@ Body Build(FlatBufferBuilder& b, const Welcome& m) {
   }
   auto formats = Formats(b, m.pixel_formats);
   auto warning = Str(b, m.warning);
+  auto wanted_planes = Kinds(b, m.wanted_planes);
   return {fb::Message::Welcome,
           fb::CreateWelcome(b, m.session_id, m.protocol_major, m.protocol_minor, server_version, m.capabilities,
                             m.initial_credits, m.max_width, m.max_height, m.max_message_bytes, m.latency_frames,
-                            model, m.heartbeat_interval_ms, formats, warning)
+                            model, m.heartbeat_interval_ms, formats, warning, m.sessions_open, m.sessions_max,
+                            wanted_planes)
               .Union()};
 }
 
@@ -202,7 +239,7 @@ Body Build(FlatBufferBuilder& b, const FrameHeader& m) {
           fb::CreateFrame(b, m.session_id, m.stream_id, m.frame_id, l.width, l.height, l.stride,
                           To<fb::PixelFormat>(l.format), To<fb::RowOrder>(l.row_order),
                           To<fb::ColorSpace>(l.color_space), To<fb::AlphaMode>(l.alpha_mode), m.capture_time_us,
-                          m.send_time_us, planes)
+                          m.send_time_us, planes, m.scene_cut)
               .Union()};
 }
 
@@ -254,8 +291,17 @@ Body Build(FlatBufferBuilder& b, const Notice& m) {
   Offset<fb::Prompt> prompt = m.prompt ? BuildPrompt(b, *m.prompt) : Offset<fb::Prompt>(0);
   Offset<fb::Params> params = m.params ? BuildParams(b, *m.params) : Offset<fb::Params>(0);
   auto preview_url = Str(b, m.preview_url);
-  return {fb::Message::Notice,
-          fb::CreateNotice(b, To<fb::NoticeKind>(m.kind), message, source, prompt, params, preview_url).Union()};
+  auto wanted_planes = Kinds(b, m.wanted_planes);
+  return {fb::Message::Notice, fb::CreateNotice(b, To<fb::NoticeKind>(m.kind), message, source, prompt, params,
+                                                preview_url, wanted_planes)
+                                   .Union()};
+}
+
+Body Build(FlatBufferBuilder& b, const StyleImage& m) {
+  auto name = Str(b, m.name);
+  return {fb::Message::StyleImage, fb::CreateStyleImage(b, name, m.width, m.height, m.stride,
+                                                        To<fb::PixelFormat>(m.format), To<fb::RowOrder>(m.row_order))
+                                       .Union()};
 }
 
 Body Build(FlatBufferBuilder& b, const Credit& m) { return {fb::Message::Credit, fb::CreateCredit(b, m.granted).Union()}; }
@@ -354,6 +400,22 @@ Prompt ReadPrompt(const fb::Prompt& p) {
   return m;
 }
 
+std::vector<AdapterWeight> ReadWeights(const flatbuffers::Vector<Offset<fb::AdapterWeight>>* v) {
+  std::vector<AdapterWeight> out;
+  if (!v) return out;  // set and empty: e.g. a style_blend back to each style at its own weight
+  out.reserve(v->size());
+  for (const fb::AdapterWeight* w : *v) out.push_back(AdapterWeight{w->name() ? w->name()->str() : std::string(), w->weight()});
+  return out;
+}
+
+std::optional<std::vector<PlaneKind>> Kinds(const flatbuffers::Vector<fb::PlaneKind>* v) {
+  if (!v) return std::nullopt;
+  std::vector<PlaneKind> out;
+  out.reserve(v->size());
+  for (fb::PlaneKind k : *v) out.push_back(static_cast<PlaneKind>(k));
+  return out;
+}
+
 Params ReadParams(const fb::Params& p) {
   Params m;
   const uint32_t mask = p.set_mask();
@@ -377,6 +439,16 @@ Params ReadParams(const fb::Params& p) {
   m.stream_id = p.stream_id();
   if (has(fb::ParamsField::CfgMode)) m.cfg_mode = static_cast<CfgMode>(p.cfg_mode());
   if (has(fb::ParamsField::Txt2img)) m.txt2img = p.txt2img();
+  if (has(fb::ParamsField::LoraWeights)) m.lora_weights = ReadWeights(p.lora_weights());
+  if (has(fb::ParamsField::ControlnetScale)) m.controlnet_scale = ReadWeights(p.controlnet_scale());
+  if (has(fb::ParamsField::ControlnetStart)) m.controlnet_start = ReadWeights(p.controlnet_start());
+  if (has(fb::ParamsField::ControlnetEnd)) m.controlnet_end = ReadWeights(p.controlnet_end());
+  if (has(fb::ParamsField::LatentFeedback)) m.latent_feedback = p.latent_feedback();
+  if (has(fb::ParamsField::MotionWarp)) m.motion_warp = p.motion_warp();
+  if (has(fb::ParamsField::MotionWarpStep)) m.motion_warp_step = p.motion_warp_step();
+  if (has(fb::ParamsField::SceneCutThreshold)) m.scene_cut_threshold = p.scene_cut_threshold();
+  if (has(fb::ParamsField::IpAdapterScale)) m.ip_adapter_scale = p.ip_adapter_scale();
+  if (has(fb::ParamsField::StyleBlend)) m.style_blend = ReadWeights(p.style_blend());
   return m;
 }
 
@@ -420,6 +492,9 @@ Status DecodeBody(const fb::Envelope& env, Message* out) {
       m.heartbeat_interval_ms = p.heartbeat_interval_ms();
       m.pixel_formats = Formats(p.pixel_formats());
       m.warning = Opt(p.warning());
+      m.sessions_open = p.sessions_open();
+      m.sessions_max = p.sessions_max();
+      m.wanted_planes = Kinds(p.wanted_planes());
       *out = std::move(m);
       return Status::Ok();
     }
@@ -448,6 +523,7 @@ Status DecodeBody(const fb::Envelope& env, Message* out) {
       if (p.planes() != nullptr) {
         for (const fb::PlaneDesc* q : *p.planes()) m.planes.push_back(ReadPlane(*q));
       }
+      m.scene_cut = p.scene_cut();
       *out = std::move(m);
       return Status::Ok();
     }
@@ -521,6 +597,7 @@ Status DecodeBody(const fb::Envelope& env, Message* out) {
       if (p.prompt()) m.prompt = ReadPrompt(*p.prompt());
       if (p.params()) m.params = ReadParams(*p.params());
       m.preview_url = Opt(p.preview_url());
+      m.wanted_planes = Kinds(p.wanted_planes());
       *out = std::move(m);
       return Status::Ok();
     }
@@ -533,6 +610,18 @@ Status DecodeBody(const fb::Envelope& env, Message* out) {
     case fb::Message::Pong: {
       const fb::Pong& p = *env.body_as_Pong();
       *out = Pong{p.nonce(), p.client_time_us(), p.server_time_us()};
+      return Status::Ok();
+    }
+    case fb::Message::StyleImage: {
+      const fb::StyleImage& p = *env.body_as_StyleImage();
+      StyleImage m;
+      m.name = p.name() ? p.name()->str() : std::string();
+      m.width = p.width();
+      m.height = p.height();
+      m.stride = p.stride();
+      m.format = static_cast<PixelFormat>(p.format());
+      m.row_order = static_cast<RowOrder>(p.row_order());
+      *out = std::move(m);
       return Status::Ok();
     }
     case fb::Message::NONE: break;

@@ -12,6 +12,25 @@ template <typename T>
 void TakeIfSet(std::optional<T>& mine, const std::optional<T>& newer) {
   if (newer.has_value()) mine = newer;
 }
+// Named weights that leave the names not sent unchanged (lora_weights, controlnet_*): a newer weight replaces the
+// one of its name, new names are added, so a replay after a reconnect sets every weight the session had.
+void MergeNamed(std::optional<std::vector<AdapterWeight>>& mine, const std::optional<std::vector<AdapterWeight>>& newer) {
+  if (!newer) return;
+  if (!mine) {
+    mine = newer;
+    return;
+  }
+  for (const AdapterWeight& w : *newer) {
+    bool found = false;
+    for (AdapterWeight& m : *mine) {
+      if (m.name == w.name) {
+        m.weight = w.weight;
+        found = true;
+      }
+    }
+    if (!found) mine->push_back(w);
+  }
+}
 }  // namespace
 
 uint32_t Params::SetMask() const {
@@ -26,6 +45,16 @@ uint32_t Params::SetMask() const {
   if (seed_blend) mask |= params_field::kSeedBlend;
   if (cfg_mode) mask |= params_field::kCfgMode;
   if (txt2img) mask |= params_field::kTxt2img;
+  if (lora_weights) mask |= params_field::kLoraWeights;
+  if (controlnet_scale) mask |= params_field::kControlnetScale;
+  if (controlnet_start) mask |= params_field::kControlnetStart;
+  if (controlnet_end) mask |= params_field::kControlnetEnd;
+  if (latent_feedback) mask |= params_field::kLatentFeedback;
+  if (motion_warp) mask |= params_field::kMotionWarp;
+  if (motion_warp_step) mask |= params_field::kMotionWarpStep;
+  if (scene_cut_threshold) mask |= params_field::kSceneCutThreshold;
+  if (ip_adapter_scale) mask |= params_field::kIpAdapterScale;
+  if (style_blend) mask |= params_field::kStyleBlend;
   return mask;
 }
 
@@ -40,13 +69,24 @@ void Params::MergeFrom(const Params& newer) {
   TakeIfSet(seed_blend, newer.seed_blend);
   TakeIfSet(cfg_mode, newer.cfg_mode);
   TakeIfSet(txt2img, newer.txt2img);
+  MergeNamed(lora_weights, newer.lora_weights);
+  MergeNamed(controlnet_scale, newer.controlnet_scale);
+  MergeNamed(controlnet_start, newer.controlnet_start);
+  MergeNamed(controlnet_end, newer.controlnet_end);
+  TakeIfSet(latent_feedback, newer.latent_feedback);
+  TakeIfSet(motion_warp, newer.motion_warp);
+  TakeIfSet(motion_warp_step, newer.motion_warp_step);
+  TakeIfSet(scene_cut_threshold, newer.scene_cut_threshold);
+  TakeIfSet(ip_adapter_scale, newer.ip_adapter_scale);
+  TakeIfSet(style_blend, newer.style_blend);
   stream_id = newer.stream_id;
 }
 
 const char* MessageName(const Message& message) {
   static constexpr const char* kNames[] = {"Hello",  "Welcome",      "Error",  "Frame", "Result", "Prompt",
                                            "Params", "GameEvent",    "State",  "StatsRequest",
-                                           "Stats",  "Bye",          "Notice", "Credit", "Ping",  "Pong"};
+                                           "Stats",  "Bye",          "Notice", "Credit", "Ping",  "Pong",
+                                           "StyleImage"};
   static_assert(std::size(kNames) == std::variant_size_v<Message>, "one name per message type");
   return kNames[message.index()];
 }

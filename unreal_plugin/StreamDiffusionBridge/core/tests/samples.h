@@ -148,6 +148,15 @@ inline std::vector<Message> AllSampleMessages() {
   all.emplace_back(Credit{2});
   all.emplace_back(Ping{99, 1234});
   all.emplace_back(Pong{99, 1234, 5678});
+
+  StyleImage style;  // protocol 1.4
+  style.name = "watercolor";
+  style.width = 4;
+  style.height = 2;
+  style.stride = 16;
+  style.format = PixelFormat::kRGBA8;
+  style.row_order = RowOrder::kBottomUp;
+  all.emplace_back(style);
   return all;
 }
 

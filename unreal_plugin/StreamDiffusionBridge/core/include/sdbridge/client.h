@@ -40,7 +40,8 @@ struct ClientConfig {
   uint16_t protocol_minor = kProtocolMinor;
   uint32_t capabilities = capability::kCredits | capability::kPromptBlend | capability::kSeedBlend |
                           capability::kGameEvents | capability::kStats | capability::kNotices |
-                          capability::kHeartbeat | capability::kTxt2img | capability::kPlanes;
+                          capability::kHeartbeat | capability::kTxt2img | capability::kPlanes |
+                          capability::kStyleImages;
   std::vector<PixelFormat> pixel_formats = {PixelFormat::kRGBA8, PixelFormat::kBGRA8, PixelFormat::kRGB8};
 
   std::chrono::milliseconds handshake_timeout{2000};     // Hello -> Welcome
@@ -89,6 +90,9 @@ struct FrameView {
   uint32_t stream_id = 0;
   uint64_t capture_time_us = 0;  // 0 = now (NowMicros())
   std::vector<PlaneView> planes;  // protocol 1.3: depth, normals, segmentation, motion, control images (in this order)
+  /// Protocol 1.4: this frame starts a new shot (camera cut, level load, teleport): the server resets the session's
+  /// temporal state (latent feedback, cached attention, motion warp) before it.
+  bool scene_cut = false;
 };
 
 /// Received pixel bytes, shared with the transport's message (no copy on receive). Immutable and
@@ -194,9 +198,18 @@ class Client {
   bool WaitUntilReadyToSend(std::chrono::milliseconds timeout);
 
   /// Control messages (names follow the schema). Queued and sent in order once connected; the
-  /// last Prompt, merged Params and State are replayed after a reconnect.
+  /// last Prompt, style images, merged Params and State are replayed after a reconnect. SetParams takes every
+  /// live parameter (protocol 1.4: controlnet_scale/start/end, latent_feedback, motion_warp, motion_warp_step,
+  /// scene_cut_threshold, ip_adapter_scale, style_blend; lora_weights) and refuses a value outside its registry
+  /// range (generated/stream_params.h) with kInvalidArgument naming the field, the value and the range.
   Status SetPrompt(const Prompt& prompt);
   Status SetParams(const Params& params);
+  /// Protocol 1.4: a named style reference image for the server's IP-Adapter (RGBA8, BGRA8 or RGB8; `size` must be
+  /// stride x height bytes, copied here). Sending a name again replaces that image; weigh the styles with
+  /// Params.style_blend. Sent only to a server that granted capability::kStyleImages (else refused: kInvalidArgument
+  /// when connected, an kError event when the Welcome comes later).
+  Status SendStyleImage(const std::string& name, const uint8_t* pixels, size_t size, uint32_t width, uint32_t height,
+                        uint32_t stride, PixelFormat format, RowOrder row_order = RowOrder::kTopDown);
   Status SendGameEvent(const GameEvent& event);
   Status SetState(const State& state);
   Status RequestStats();
@@ -204,8 +217,12 @@ class Client {
   ConnectionState GetState() const;
   /// State, results/s, round-trip latency and the last error, for a status panel. Never blocks on the network.
   StatusSnapshot GetStatus() const;
-  /// The Welcome of the current session, if connected.
+  /// The Welcome of the current session, if connected (protocol 1.4: sessions_open / sessions_max, the replica's
+  /// capacity, and wanted_planes).
   std::optional<Welcome> GetWelcome() const;
+  /// Protocol 1.4: the plane kinds the server uses now (the Welcome's, then each WantedPlanesChanged notice): the
+  /// planes worth capturing and sending. Empty before a session, or when the server wants none.
+  std::vector<PlaneKind> GetWantedPlanes() const;
   ClientCounters GetCounters() const;
   const ClientConfig& config() const;
 

@@ -33,6 +33,14 @@ struct KeyValue {
   Value value;
 };
 
+/// The schema's `AdapterWeight` (protocol 1.2): a named weight. Params.lora_weights (a live LoRA adapter's name),
+/// protocol 1.4's controlnet_scale/start/end (a ControlNet's kind as the server announces it, e.g. "depth") and
+/// style_blend (a StyleImage name).
+struct AdapterWeight {
+  std::string name;
+  float weight = 0.0f;
+};
+
 struct PromptWeight {
   std::string text;
   float weight = 0.0f;
@@ -78,6 +86,11 @@ struct Welcome {
   uint32_t heartbeat_interval_ms = 0;
   std::optional<std::vector<PixelFormat>> pixel_formats;
   std::optional<std::string> warning;
+  uint32_t sessions_open = 0;  // protocol 1.4: sessions open on this replica, this one included (0: an older server)
+  uint32_t sessions_max = 0;   // protocol 1.4: the replica's session limit (0: an older server)
+  /// Protocol 1.4: the plane kinds the server uses (its ControlNets' kinds, kMotion while motion warping is on); send
+  /// these with capability::kPlanes. A live change comes as a Notice of kind kWantedPlanesChanged.
+  std::optional<std::vector<PlaneKind>> wanted_planes;
 };
 
 /// The schema's `Error` table.
@@ -145,6 +158,9 @@ struct FrameHeader {
   uint64_t capture_time_us = 0;
   uint64_t send_time_us = 0;
   std::vector<PlaneDesc> planes;  // protocol 1.3 (only with capability::kPlanes); empty: none
+  /// Protocol 1.4: this frame starts a new shot (camera cut, level load, teleport); the server resets the session's
+  /// temporal state before it.
+  bool scene_cut = false;
 };
 
 /// The schema's `Result` table (the header; pixels are ZeroMQ part 2).
@@ -190,6 +206,20 @@ struct Params {
   /// Protocol 1.2: true = the server generates frames from the prompt alone, one per credit the client grants
   /// (the client then sends Credit messages instead of frames; Client::Submit is refused meanwhile).
   std::optional<bool> txt2img;
+  /// Protocol 1.2: live LoRA adapters' weights (the adapters not named keep theirs).
+  std::optional<std::vector<AdapterWeight>> lora_weights;
+  /// Protocol 1.4: per ControlNet (name = its kind, e.g. "depth"): conditioning scale, and the fractions of the steps
+  /// before which / after which it acts.
+  std::optional<std::vector<AdapterWeight>> controlnet_scale;
+  std::optional<std::vector<AdapterWeight>> controlnet_start;
+  std::optional<std::vector<AdapterWeight>> controlnet_end;
+  std::optional<float> latent_feedback;      // protocol 1.4: previous output latent blended into the input latent
+  std::optional<float> motion_warp;          // protocol 1.4: strength of the motion-guided warp of the previous output
+  std::optional<uint32_t> motion_warp_step;  // protocol 1.4: the denoising step whose latent gets the warp
+  std::optional<float> scene_cut_threshold;  // protocol 1.4: correlation below which a frame is a scene cut (0 = off)
+  std::optional<float> ip_adapter_scale;     // protocol 1.4: how strongly the style images steer the image
+  /// Protocol 1.4: the weights of the session's named style images (StyleImage names).
+  std::optional<std::vector<AdapterWeight>> style_blend;
 
   /// Bits of the schema's ParamsField for the fields that have a value.
   uint32_t SetMask() const;
@@ -241,6 +271,8 @@ struct Notice {
   std::optional<Prompt> prompt;
   std::optional<Params> params;
   std::optional<std::string> preview_url;  // protocol 1.1: this session's preview page address
+  /// Protocol 1.4 (kind kWantedPlanesChanged): the plane kinds the server now uses (may be empty: none any more).
+  std::optional<std::vector<PlaneKind>> wanted_planes;
 };
 
 struct Credit {
@@ -258,9 +290,21 @@ struct Pong {
   uint64_t server_time_us = 0;
 };
 
+/// The schema's `StyleImage` header (protocol 1.4, capability::kStyleImages): a named style reference image for the
+/// server's IP-Adapter; its pixels are ZeroMQ part 2 (stride * height bytes). Sending a name again replaces that
+/// image; its weight is set with Params.style_blend.
+struct StyleImage {
+  std::string name;
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint32_t stride = 0;  // bytes per row, >= width * BytesPerPixel(format)
+  PixelFormat format = PixelFormat::kUnknown;
+  RowOrder row_order = RowOrder::kUnknown;
+};
+
 /// One decoded Envelope. The index order equals the schema's union order minus one (NONE).
 using Message = std::variant<Hello, Welcome, ErrorMessage, FrameHeader, ResultHeader, Prompt, Params,
-                             GameEvent, State, StatsRequest, Stats, Bye, Notice, Credit, Ping, Pong>;
+                             GameEvent, State, StatsRequest, Stats, Bye, Notice, Credit, Ping, Pong, StyleImage>;
 
 /// Schema name of the message held, e.g. "Welcome" (for logs and errors).
 const char* MessageName(const Message& message);

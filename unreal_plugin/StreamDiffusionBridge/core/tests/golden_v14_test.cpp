@@ -1,0 +1,230 @@
+// Protocol 1.4 in the C++ codec, both ways against flatc's golden bytes (schemas/golden/*.bin, values in their .json):
+// Params with the ControlNet, temporal, IP-Adapter and style fields; the Welcome's capacity and wanted planes; the
+// WantedPlanesChanged notice; StyleImage; Frame.scene_cut with and without planes. Plus lora_weights (protocol 1.2,
+// no golden file) round trip, and the named-weight merge a reconnect replays.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "sdbridge/codec.h"
+
+namespace sdbridge {
+namespace {
+
+constexpr uint64_t kSession = 0x0123456789ABCDEFull;
+
+std::vector<uint8_t> ReadGolden(const std::string& name) {
+  const std::string path = std::string(SDB_GOLDEN_DIR) + "/" + name;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot open " << path;
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+template <typename T>
+T DecodeGolden(const std::string& name) {
+  const auto bytes = ReadGolden(name);
+  Message m;
+  Status s = Decode(bytes.data(), bytes.size(), &m);
+  EXPECT_TRUE(s.ok()) << name << ": " << s.message();
+  EXPECT_TRUE(std::holds_alternative<T>(m)) << name << " holds " << MessageName(m);
+  return std::holds_alternative<T>(m) ? std::get<T>(m) : T{};
+}
+
+void ExpectEncodesTo(const Message& m, const std::string& name) {
+  std::vector<uint8_t> bytes;
+  Status s = Encode(m, &bytes);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(bytes, ReadGolden(name)) << MessageName(m) << " does not encode to " << name;
+}
+
+void ExpectWeights(const std::optional<std::vector<AdapterWeight>>& got, const std::vector<AdapterWeight>& want,
+                   const char* what) {
+  ASSERT_TRUE(got.has_value()) << what;
+  ASSERT_EQ(got->size(), want.size()) << what;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ((*got)[i].name, want[i].name) << what << " " << i;
+    EXPECT_EQ((*got)[i].weight, want[i].weight) << what << " " << i;
+  }
+}
+
+Params GoldenParamsV14() {
+  Params p;
+  p.controlnet_scale = std::vector<AdapterWeight>{{"depth", 0.75f}, {"canny", 1.25f}};
+  p.controlnet_start = std::vector<AdapterWeight>{{"depth", 0.25f}};
+  p.controlnet_end = std::vector<AdapterWeight>{{"depth", 0.875f}};
+  p.latent_feedback = 0.25f;
+  p.motion_warp = 0.5f;
+  p.motion_warp_step = 1;
+  p.scene_cut_threshold = 0.375f;
+  p.ip_adapter_scale = 0.625f;
+  p.style_blend = std::vector<AdapterWeight>{{"watercolor", 0.75f}, {"ink", 0.25f}};
+  p.stream_id = 1;
+  return p;
+}
+
+Welcome GoldenWelcomeCapacity() {
+  Welcome w;
+  w.session_id = kSession;
+  w.protocol_major = 1;
+  w.protocol_minor = 4;
+  w.server_version = "0.1.0";
+  w.capabilities = 1619;
+  w.initial_credits = 2;
+  w.max_width = 2048;
+  w.max_height = 2048;
+  w.max_message_bytes = 16781312;
+  w.latency_frames = 1;
+  w.model = ModelInfo{"tiny", ModelFamily::kSD15, 256, 256};
+  w.heartbeat_interval_ms = 1000;
+  w.pixel_formats = std::vector<PixelFormat>{PixelFormat::kRGBA8, PixelFormat::kBGRA8, PixelFormat::kRGB8};
+  w.sessions_open = 3;
+  w.sessions_max = 8;
+  w.wanted_planes = std::vector<PlaneKind>{PlaneKind::kDepth, PlaneKind::kMotion};
+  return w;
+}
+
+Notice GoldenNoticeWantedPlanes() {
+  Notice n;
+  n.kind = NoticeKind::kWantedPlanesChanged;
+  n.message = "the server now uses these planes: Depth, Motion";
+  n.source = "params";
+  n.wanted_planes = std::vector<PlaneKind>{PlaneKind::kDepth, PlaneKind::kMotion};
+  return n;
+}
+
+StyleImage GoldenStyleImage() {
+  StyleImage s;
+  s.name = "watercolor";
+  s.width = 4;
+  s.height = 2;
+  s.stride = 16;
+  s.format = PixelFormat::kRGB8;
+  s.row_order = RowOrder::kBottomUp;
+  return s;
+}
+
+FrameHeader SceneCutFrame(uint64_t frame_id) {
+  FrameHeader f;
+  f.session_id = kSession;
+  f.stream_id = 1;
+  f.frame_id = frame_id;
+  f.layout = PixelLayout{4, 2, 16, PixelFormat::kRGBA8, RowOrder::kTopDown, ColorSpace::kSRGB, AlphaMode::kIgnore};
+  f.capture_time_us = 1700000000000000ull;
+  f.send_time_us = 1700000000000250ull;
+  f.scene_cut = true;
+  return f;
+}
+
+FrameHeader SceneCutFrameWithMotion() {
+  FrameHeader f = SceneCutFrame(31);
+  PlaneDesc motion = PlaneDesc::Packed(PlaneKind::kMotion, PlaneFormat::kRG16F, 4, 2);
+  motion.motion_units = MotionUnits::kPixels;
+  motion.motion_target = MotionTarget::kPrevious;
+  f.planes.push_back(motion);
+  return f;
+}
+
+TEST(GoldenV14, ParamsEncodeAndDecode) {
+  ExpectEncodesTo(GoldenParamsV14(), "params_v14.bin");
+  const Params p = DecodeGolden<Params>("params_v14.bin");
+  EXPECT_EQ(p.SetMask(), 1046528u);
+  ExpectWeights(p.controlnet_scale, {{"depth", 0.75f}, {"canny", 1.25f}}, "controlnet_scale");
+  ExpectWeights(p.controlnet_start, {{"depth", 0.25f}}, "controlnet_start");
+  ExpectWeights(p.controlnet_end, {{"depth", 0.875f}}, "controlnet_end");
+  ExpectWeights(p.style_blend, {{"watercolor", 0.75f}, {"ink", 0.25f}}, "style_blend");
+  EXPECT_EQ(p.latent_feedback.value_or(-1), 0.25f);
+  EXPECT_EQ(p.motion_warp.value_or(-1), 0.5f);
+  EXPECT_EQ(p.motion_warp_step.value_or(99), 1u);
+  EXPECT_EQ(p.scene_cut_threshold.value_or(-1), 0.375f);
+  EXPECT_EQ(p.ip_adapter_scale.value_or(-1), 0.625f);
+  EXPECT_FALSE(p.guidance_scale.has_value());
+  EXPECT_FALSE(p.lora_weights.has_value());
+  EXPECT_EQ(p.stream_id, 1u);
+}
+
+TEST(GoldenV14, WelcomeCarriesCapacityAndWantedPlanes) {
+  ExpectEncodesTo(GoldenWelcomeCapacity(), "welcome_capacity.bin");
+  const Welcome w = DecodeGolden<Welcome>("welcome_capacity.bin");
+  EXPECT_EQ(w.sessions_open, 3u);
+  EXPECT_EQ(w.sessions_max, 8u);
+  ASSERT_TRUE(w.wanted_planes.has_value());
+  EXPECT_EQ(*w.wanted_planes, (std::vector<PlaneKind>{PlaneKind::kDepth, PlaneKind::kMotion}));
+  EXPECT_EQ(w.capabilities & capability::kStyleImages, capability::kStyleImages);
+  const Welcome old = DecodeGolden<Welcome>("welcome.bin");  // protocol 1.0: no capacity, no planes
+  EXPECT_EQ(old.sessions_max, 0u);
+  EXPECT_FALSE(old.wanted_planes.has_value());
+}
+
+TEST(GoldenV14, WantedPlanesNotice) {
+  ExpectEncodesTo(GoldenNoticeWantedPlanes(), "notice_wanted_planes.bin");
+  const Notice n = DecodeGolden<Notice>("notice_wanted_planes.bin");
+  EXPECT_EQ(n.kind, NoticeKind::kWantedPlanesChanged);
+  ASSERT_TRUE(n.wanted_planes.has_value());
+  EXPECT_EQ(*n.wanted_planes, (std::vector<PlaneKind>{PlaneKind::kDepth, PlaneKind::kMotion}));
+}
+
+TEST(GoldenV14, StyleImageAndItsPixels) {
+  ExpectEncodesTo(GoldenStyleImage(), "style_image.bin");
+  const StyleImage s = DecodeGolden<StyleImage>("style_image.bin");
+  EXPECT_EQ(s.name, "watercolor");
+  EXPECT_EQ(s.width, 4u);
+  EXPECT_EQ(s.height, 2u);
+  EXPECT_EQ(s.stride, 16u);
+  EXPECT_EQ(s.format, PixelFormat::kRGB8);
+  EXPECT_EQ(s.row_order, RowOrder::kBottomUp);
+  const auto px = ReadGolden("style_image.pixels.bin");
+  EXPECT_EQ(px.size(), static_cast<size_t>(s.stride) * s.height);
+}
+
+TEST(GoldenV14, FrameSceneCut) {
+  ExpectEncodesTo(SceneCutFrame(30), "frame_scene_cut.bin");
+  ExpectEncodesTo(SceneCutFrameWithMotion(), "frame_scene_cut_planes.bin");
+  const FrameHeader f = DecodeGolden<FrameHeader>("frame_scene_cut.bin");
+  EXPECT_TRUE(f.scene_cut);
+  EXPECT_EQ(f.frame_id, 30u);
+  const FrameHeader g = DecodeGolden<FrameHeader>("frame_scene_cut_planes.bin");
+  EXPECT_TRUE(g.scene_cut);
+  ASSERT_EQ(g.planes.size(), 1u);
+  EXPECT_EQ(g.planes[0].kind, PlaneKind::kMotion);
+  EXPECT_FALSE(DecodeGolden<FrameHeader>("frame_rgba8.bin").scene_cut);
+}
+
+TEST(GoldenV14, EveryNewGoldenFileReencodesIdentically) {
+  for (const char* name : {"params_v14.bin", "welcome_capacity.bin", "notice_wanted_planes.bin", "style_image.bin",
+                           "frame_scene_cut.bin", "frame_scene_cut_planes.bin", "params_txt2img.bin"}) {
+    const auto golden = ReadGolden(name);
+    Message m;
+    ASSERT_TRUE(Decode(golden.data(), golden.size(), &m).ok()) << name;
+    std::vector<uint8_t> again;
+    ASSERT_TRUE(Encode(m, &again).ok()) << name;
+    EXPECT_EQ(again, golden) << name;
+  }
+}
+
+TEST(ParamsV14, LoraWeightsRoundTripAndNamedWeightsMerge) {
+  Params p;
+  p.lora_weights = std::vector<AdapterWeight>{{"ink_style", 0.5f}, {"pixel_art", 1.0f}};
+  EXPECT_EQ(p.SetMask(), params_field::kLoraWeights);
+  std::vector<uint8_t> bytes;
+  ASSERT_TRUE(Encode(p, &bytes).ok());
+  Message m;
+  ASSERT_TRUE(Decode(bytes.data(), bytes.size(), &m).ok());
+  ExpectWeights(std::get<Params>(m).lora_weights, {{"ink_style", 0.5f}, {"pixel_art", 1.0f}}, "lora_weights");
+
+  // Merging (what a reconnect replays): a named weight replaces its own name only; style_blend is a whole selection.
+  Params later;
+  later.lora_weights = std::vector<AdapterWeight>{{"pixel_art", 0.25f}, {"film", 0.75f}};
+  later.controlnet_scale = std::vector<AdapterWeight>{{"depth", 0.5f}};
+  later.style_blend = std::vector<AdapterWeight>{{"ink", 1.0f}};
+  Params merged = GoldenParamsV14();
+  merged.lora_weights = p.lora_weights;
+  merged.MergeFrom(later);
+  ExpectWeights(merged.lora_weights, {{"ink_style", 0.5f}, {"pixel_art", 0.25f}, {"film", 0.75f}}, "merged lora");
+  ExpectWeights(merged.controlnet_scale, {{"depth", 0.5f}, {"canny", 1.25f}}, "merged controlnet_scale");
+  ExpectWeights(merged.style_blend, {{"ink", 1.0f}}, "merged style_blend");
+  EXPECT_EQ(merged.motion_warp.value_or(-1), 0.5f);
+}
+
+}  // namespace
+}  // namespace sdbridge
