@@ -21,6 +21,7 @@ from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.pipeline import Components
 from sdbridge.pipeline.controlnet import ControlNets, tiny_controlnet
 from sdbridge.pipeline.controlnet_loading import load_controlnets
+from sdbridge.protocol import messages as m
 from sdbridge.record.format import Recording
 from sdbridge.record.replay import replay
 from sdbridge.scene import BOX_DEPTH, SKY_DEPTH, SceneRenderer
@@ -106,7 +107,7 @@ def test_a_frame_without_depth_runs_without_control_and_says_so(tiny: Components
 def test_the_welcome_names_the_wanted_planes(depth_server: BridgeServer) -> None:
     with BridgeClient(depth_server.endpoint, name="planes") as client:
         welcome = client.connect(timeout=10)
-    assert "ControlNet depth wants a Depth plane" in welcome.warning
+    assert welcome.wanted_planes == (m.PlaneKind.DEPTH,)  # protocol 1.4: a typed field (text for older clients)
 
 
 def test_a_recorded_session_with_planes_replays_bit_identical(tiny: Components, tmp_path: Path,

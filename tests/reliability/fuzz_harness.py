@@ -45,7 +45,7 @@ def fuzz_config() -> ServerConfig:
     """Identity model, small limits, 2 sessions (so the session limit is reachable), a low event rate."""
     return with_overrides(
         ServerConfig(),
-        model={"name": "identity"},
+        model={"name": "identity", "ip_adapter": "tiny"},  # an IP-Adapter: the StyleImages capability is offered
         limits={"max_width": MAX_SIDE, "max_height": MAX_SIDE, "max_message_bytes": MAX_BYTES,
                 "max_sessions": 2, "max_text_chars": 256, "max_events_per_second": 1000},
         top={"bind": "inproc://fuzz-unused"},
@@ -217,10 +217,10 @@ def structured(rng: random.Random, golden: dict[str, m.Message]) -> list[bytes]:
     except Exception:  # the encoder refused (range, type): use the base message
         message, header = base, codec.encode(base)
     parts = [header]
-    if isinstance(message, m.FrameHeader):
+    if isinstance(message, m.FrameHeader | m.StyleImage):  # (StyleImage, protocol 1.4: pixels like a Frame's)
         size = message.stride * message.height if 0 <= message.stride * message.height <= MAX_BYTES else 64
         parts.append(bytes(size + rng.choice((0, 0, 0, -1, 1))) if size > 0 else b"")
-        for plane in message.planes:  # protocol 1.3: a part per plane, its size sometimes off by one
+        for plane in getattr(message, "planes", ()):  # protocol 1.3: a part per plane, its size sometimes off by one
             size = plane.stride * plane.height if 0 <= plane.stride * plane.height <= MAX_BYTES else 64
             parts.append(rng.randbytes(max(0, size + rng.choice((0, 0, 0, -1, 1)))))
     return parts
@@ -237,11 +237,13 @@ def _hostile_planes(rng: random.Random, planes: tuple[m.PlaneDesc, ...]) -> tupl
     return tuple(out)
 
 
-def hello(planes: bool = False) -> list[bytes]:
-    """A Hello with Credits (and the Planes capability when `planes`: its frames' planes reach the server's checks)."""
+def hello(planes: bool = False, styles: bool = False) -> list[bytes]:
+    """A Hello with Credits (and the Planes capability when `planes`: its frames' planes reach the server's checks;
+    StyleImages when `styles`: its StyleImage messages do)."""
     from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
     caps = m.Capability.CREDITS | (m.Capability.PLANES if planes else m.Capability.NONE)
+    caps |= m.Capability.STYLE_IMAGES if styles else m.Capability.NONE
     return [codec.encode(m.Hello(protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR, client_name="fuzz",
                                  capabilities=caps, pixel_formats=(m.PixelFormat.RGBA8,)))]
 
@@ -252,6 +254,16 @@ def good_frame(rng: random.Random) -> list[bytes]:
     stride = w * fmt.bytes_per_pixel + rng.choice((0, 0, 4))
     header = m.FrameHeader(frame_id=rng.randint(1, 10**6), width=w, height=h, stride=stride, pixel_format=fmt)
     return [codec.encode(header), bytes(stride * h)]
+
+
+def style_image(rng: random.Random) -> list[bytes]:
+    """A valid StyleImage (protocol 1.4) of one of a few names, its pixel part sometimes off by one byte."""
+    w, h = rng.randint(1, 16), rng.randint(1, 16)
+    fmt = rng.choice((m.PixelFormat.RGBA8, m.PixelFormat.BGRA8, m.PixelFormat.RGB8))
+    stride = w * fmt.bytes_per_pixel + rng.choice((0, 0, 4))
+    header = m.StyleImage(name=rng.choice(("ink", "oil", "neon", "x" * 300)), width=w, height=h, stride=stride,
+                          format=fmt, row_order=rng.choice((m.RowOrder.TOP_DOWN, m.RowOrder.BOTTOM_UP)))
+    return [codec.encode(header), rng.randbytes(max(0, stride * h + rng.choice((0, 0, 0, -1, 1))))]
 
 
 def planes_frame(rng: random.Random) -> list[bytes]:
@@ -309,16 +321,18 @@ def generate(seed: int, count: int) -> Iterator[tuple[int, list[bytes]]]:
     rng = random.Random(seed)
     golden = _golden()
     corpus: list[list[bytes]] = [[codec.encode(msg)] for msg in golden.values()]
-    corpus += [hello(), hello(planes=True), good_frame(rng), good_frame(rng), planes_frame(rng), planes_frame(rng)]
+    corpus += [hello(), hello(planes=True), good_frame(rng), good_frame(rng), planes_frame(rng), planes_frame(rng),
+               hello(styles=True), style_image(rng)]
     for _ in range(count):
         who = rng.randrange(len(IDENTITIES))
         r = rng.random()
         if r < 0.06:
-            parts = hello(planes=rng.random() < 0.5)
+            parts = hello(planes=rng.random() < 0.5, styles=rng.random() < 0.5)
         elif r < 0.08:
             parts = [codec.encode(m.Bye(reason="fuzz"))]
         elif r < 0.18:
-            parts = good_frame(rng) if rng.random() < 0.7 else planes_frame(rng)
+            parts = good_frame(rng) if rng.random() < 0.6 else planes_frame(rng) if rng.random() < 0.6 \
+                else style_image(rng)
         elif r < 0.35:
             parts = structured(rng, golden)
             if rng.random() < 0.1:

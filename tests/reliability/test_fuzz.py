@@ -99,3 +99,24 @@ def test_the_fuzzer_s_plane_frames_reach_the_server_s_plane_checks() -> None:
     harness.feed(1, hello(planes=True))
     harness.feed(1, nan[0])  # refused by sdbridge.runtime.planes (finite values), answered with an Error
     assert harness.server.stats.rejected_total == 1 and harness.report.failures == []
+
+
+def test_the_fuzzer_s_style_images_reach_the_server_s_style_checks() -> None:
+    """Protocol 1.4: the harness's server offers StyleImages (an IP-Adapter configured); a valid StyleImage is
+    accepted, one whose pixel part is a byte short is refused with an Error, the session stays up."""
+    import random
+
+    from .fuzz_harness import style_image
+
+    rng = random.Random(5)
+    images = [style_image(rng) for _ in range(40)]
+    headers = [codec.decode(parts[0], codec.DecodeLimits(max_text_chars=1000)) for parts in images]
+    good = [parts for parts, h in zip(images, headers, strict=True)
+            if isinstance(h, m.StyleImage) and len(parts[1]) == h.nbytes and len(h.name) < 10]
+    assert len(good) < len(images)  # some are off by a byte (or named too long): the checks get both kinds
+    harness = ServerHarness(trace_every=0)
+    harness.feed(0, hello(styles=True))
+    harness.feed(0, good[0])
+    assert harness.server.stats.accepted == 2 and harness.server.stats.rejected_total == 0
+    harness.feed(0, [good[0][0], good[0][1][:-1]])
+    assert harness.server.stats.rejected_total == 1 and harness.report.failures == []

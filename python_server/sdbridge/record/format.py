@@ -12,7 +12,8 @@ Kinds written by the worker (what `sdbridge replay` re-runs, in order): "build" 
 config} - a pipeline was built with this StreamConfig; "prepare" {prompt, negative_prompt};
 "update" {values, failed} - pipeline.update(**values); "planes" {call, descs} - the frame of the next call
 came with these planes (PlaneDesc fields; arrays frames/<call>-plane-K.npy), which set its ControlNet images
-(sdbridge.runtime.control_inputs; written only for pipelines with ControlNets); "call" {call, is_warmup,
+(sdbridge.runtime.control_inputs; written only for pipelines with ControlNets); "scene_cut" {} - the client's
+Frame.scene_cut (protocol 1.4) made the pipeline drop its temporal state here; "call" {call, is_warmup,
 skipped} - the pipeline ran on frames/<call>-in.npy and returned frames/<call>-out.npy. Kinds written by the I/O
 thread (what the engine sent, for QA; replay does not need them): "event" {name, payload, frame_id},
 "state" {entries, replace_all}, "prompt" {...}, "params" {...}. Only messages the server accepted are
@@ -58,7 +59,8 @@ from sdbridge.record.untrusted import bounded_lines, checked_json, file_kind, op
 FORMAT = "sdbridge-recording"
 VERSION = 1
 SUFFIX = ".sdrec"
-WORKER_KINDS = ("build", "prepare", "update", "planes", "call")  # what replay re-runs; every other kind is a note
+#: what replay re-runs; every other kind is a note
+WORKER_KINDS = ("build", "prepare", "update", "planes", "scene_cut", "call")
 
 log = logging.getLogger(__name__)
 

@@ -90,6 +90,15 @@ class RecordingPipeline:
             raise
         self._writer.write("update", self._clock(), values=kwargs, failed=False)
 
+    def scene_cut(self) -> None:
+        """Forward the client's scene cut (protocol 1.4) and log it, so a replay cuts before the same call; nothing
+        for a pipeline without temporal state (the identity model)."""
+        cut = getattr(self._inner, "scene_cut", None)
+        if cut is None:
+            return
+        cut()
+        self._writer.write("scene_cut", self._clock())
+
     def record_planes(self, planes: Any) -> None:
         """Log the planes of the next call's frame (sdbridge.runtime.planes.Plane; sdbridge.runtime.control_inputs
         calls this before it sets the frame's ControlNet images from them)."""

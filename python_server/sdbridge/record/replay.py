@@ -113,6 +113,9 @@ class _Replayer:
         elif entry.kind == "planes":
             self._need(entry)
             self.planes = _planes(self.recording, int(data["call"]), data["descs"])
+        elif entry.kind == "scene_cut":  # the client's Frame.scene_cut (protocol 1.4)
+            self._need(entry)
+            self.pipeline.scene_cut()
         elif entry.kind == "call":
             self._need(entry)
             self._call(int(data["call"]))

@@ -9,6 +9,11 @@ where no more than `texts_per_turn` texts are left. Until then they stay in the 
 later updates wait behind them and the queue's bound still refuses a flood. One turn therefore never
 encodes more than `texts_per_turn` texts, and the fair share (runtime.queues.FairShare) charges each turn to
 its session: a client's prompt blends cost its own share of the worker, not the other sessions'.
+
+Two values are not settings: `SCENE_CUT` (a client's Frame.scene_cut, protocol 1.4) calls the pipeline's
+`scene_cut()` before the updates apply and is not kept; `style_images` (StyleImage messages, a rules file's styles)
+accumulate by name across updates and in `session.prompt_values`, so a pipeline rebuilt for a new frame size gets
+every style image the session sent.
 """
 
 from __future__ import annotations
@@ -18,6 +23,28 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sdbridge.runtime.sessions import PipelineUpdate, PromptTransition, Session, blend_prompts
+
+#: The update value a Frame.scene_cut queues (dispatcher): `pipeline.scene_cut()` before the frame, not a setting
+SCENE_CUT = "scene_cut"
+#: The update value holding style images (sdbridge.events.style_files.StyleImages): merged by name, never replaced
+STYLE_IMAGES = "style_images"
+
+
+def style_update(name: str, rgb: Any) -> dict[str, Any]:
+    """The update values that set style image `name` ((H, W, 3) uint8 RGB, top row first) in the session's pipeline
+    (a StyleImage message; `StreamPipeline.update(style_images=...)`)."""
+    from sdbridge.events.style_files import StyleImages  # torch-free (numpy); the pipeline's type for style images
+
+    return {STYLE_IMAGES: StyleImages.of({name: rgb})}
+
+
+def _merge_styles(old: Any, new: Any) -> Any:
+    """Style images `new` set on top of `old` (StyleImages: a name sent again replaces that image)."""
+    if old is None:
+        return new
+    for name, image in new.images:
+        old = old.with_image(name, image)
+    return old
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +93,8 @@ def plan(session: Session, updates: Sequence[PipelineUpdate],
                                           update.transition_seconds, easing=update.easing)
         elif "prompt" in values:
             transition = None  # an immediate prompt cancels a running blend
+        if STYLE_IMAGES in values:
+            values[STYLE_IMAGES] = _merge_styles(merged.get(STYLE_IMAGES), values[STYLE_IMAGES])
         merged.update(values)
     return merged, transition
 
@@ -105,6 +134,10 @@ class UpdateApplier:
             return  # the old prompt stays in use; the updates stay queued for the session's next turn
         session.updates.discard(len(pending))
         session.transition = transition
+        if merged.pop(SCENE_CUT, False):
+            self._scene_cut(session)
+        if STYLE_IMAGES in merged:  # the session's every style image, for a pipeline rebuilt later
+            merged[STYLE_IMAGES] = _merge_styles(session.prompt_values.get(STYLE_IMAGES), merged[STYLE_IMAGES])
         if merged:
             before = dict(session.prompt_values)
             session.prompt_values.update(merged)
@@ -114,6 +147,15 @@ class UpdateApplier:
                 except Exception as exc:  # report to the client, keep serving with the old values
                     session.prompt_values = before
                     self._on_failure(session, exc)
+
+    def _scene_cut(self, session: Session) -> None:
+        """The client's scene cut: the pipeline drops its temporal state (a pipeline without one has none)."""
+        cut = getattr(session.pipeline, "scene_cut", None)
+        if cut is not None:
+            try:
+                cut()
+            except Exception as exc:  # report to the client, keep serving
+                self._on_failure(session, exc)
 
     def _encoded(self, session: Session, merged: Mapping[str, Any], transition: PromptTransition | None,
                  slices: bool) -> bool:

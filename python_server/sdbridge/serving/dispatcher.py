@@ -6,7 +6,9 @@ Every message is checked before anything is allocated for it: part count, part s
 limits.max_message_bytes, the FlatBuffers verifier (in the codec), then header fields against the limits.
 A refused message gets an Error naming the field and the limit; the session and the server stay up. A Frame's
 planes (protocol 1.3, parts 3, 4, ...) need the Planes capability and pass sdbridge.runtime.planes' checks before
-they reach the FrameJob as numpy views.
+they reach the FrameJob as numpy views. Protocol 1.4: a Frame's scene_cut queues the pipeline's scene cut ahead of
+it (runtime.updates.SCENE_CUT); a StyleImage becomes a `style_images` update (serving.style_intake); an update that
+turns motion warping on or off tells the client the planes now wanted (serving.plane_wants).
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from sdbridge.runtime import budgets
 from sdbridge.runtime import planes as frame_planes
 from sdbridge.runtime.pixels import Layout
 from sdbridge.runtime.sessions import FrameJob, PipelineUpdate, Session, SessionTable
+from sdbridge.runtime.updates import SCENE_CUT
 from sdbridge.runtime.worker import Worker
 from sdbridge.serving.handshake import Handshake
 from sdbridge.serving.observers import ObserverSet
 from sdbridge.serving.outbound import CloseSession, Outbound
 from sdbridge.serving.stats import stats_reply
+from sdbridge.serving.style_intake import StyleIntake
 from sdbridge.serving.txt2img import Txt2ImgRequests, frame_refused
 from sdbridge.serving.wire_maps import WIRE_FORMATS, WIRE_ROWS
 
@@ -83,6 +87,7 @@ class Dispatcher:
         self._limits = codec.DecodeLimits(max_width=lim.max_width, max_height=lim.max_height,
                                           max_message_bytes=lim.max_message_bytes,
                                           max_text_chars=lim.max_text_chars, max_planes=lim.max_planes)
+        self.styles = StyleIntake(lim, self._limits, table)  # StyleImage messages (protocol 1.4)
 
     # ------------------------------------------------------------------ decode and route
 
@@ -177,6 +182,8 @@ class Dispatcher:
                                                 server_time_us=int(time.time() * 1e6)))
         elif isinstance(message, m.Credit):
             self.txt2img.on_credit(session, message)
+        elif isinstance(message, m.StyleImage):
+            self.queue_update(session, self.styles.accept(session, message, pixels))
         elif isinstance(message, m.Bye):
             self.close_session(session, f"bye ({message.reason or 'no reason'})")
             return
@@ -184,7 +191,7 @@ class Dispatcher:
             raise ProtocolError(m.ErrorCode.UNKNOWN_TYPE,
                                 f"the server does not accept {type(message).__name__} from clients; "
                                 f"clients send Hello, Frame, Prompt, Params, GameEvent, State, StatsRequest, "
-                                f"Ping, Credit (txt2img) or Bye")
+                                f"Ping, Credit (txt2img), StyleImage or Bye")
         # after handling: a refused message raised above and reaches no observer
         self.observers.input_accepted(session, message)
 
@@ -204,6 +211,8 @@ class Dispatcher:
                              f"Frame {fid} arrived with {session.in_flight} frames in flight and "
                              f"credits={session.credits}; wait for a Result or Credit before sending")
         planes = self.frame_planes(session, header, parts) if header.planes else ()  # after the credit check
+        if header.scene_cut:  # protocol 1.4: the temporal state is reset before this frame (queued ahead of it)
+            self.queue_update(session, {SCENE_CUT: True})
         layout = Layout(header.width, header.height, header.stride, fmt, rows)
         inline = self.inline and self.worker is not None
         job = FrameJob(fid, header.stream_id, layout, pixels, time.perf_counter(), header.capture_time_us,
@@ -327,5 +336,8 @@ class Dispatcher:
             raise ProtocolError(m.ErrorCode.TOO_LARGE,
                                 f"session {session.session_id} has {session.updates.capacity} pipeline updates "
                                 f"pending; send fewer Prompt/Params messages")
+        notice = self.handshake.plane_wants.changed(session, values)  # e.g. motion_warp turned on: Motion wanted
+        if notice is not None and session.capabilities & m.Capability.NOTICES:
+            self.outbound.send(session.identity, notice)
         if self.inline and self.worker is not None:
             self.worker.serve(session)  # applies the update now, in arrival order

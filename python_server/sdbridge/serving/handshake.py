@@ -1,4 +1,9 @@
-"""Hello -> Welcome: the protocol and capability check, the session's opening and the Welcome it gets."""
+"""Hello -> Welcome: the protocol and capability check, the session's opening and the Welcome it gets.
+
+Protocol 1.4: the Welcome carries the replica's capacity (sessions_open, this one included, of sessions_max: a full
+replica refuses the Hello with SessionLimit and a retry hint instead) and the plane kinds the server uses
+(wanted_planes; serving.plane_wants). A client of an older minor gets the wanted planes as text in the warning.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from sdbridge.served_model import ModelDescription
 from sdbridge.serving.drain import DRAINING_HINT, Drain
 from sdbridge.serving.observers import ObserverSet
 from sdbridge.serving.outbound import Outbound
+from sdbridge.serving.plane_wants import PlaneWants
 from sdbridge.serving.wire_maps import WIRE_FORMATS
 
 log = logging.getLogger(__name__)
@@ -47,8 +53,11 @@ class Handshake:
         self.capabilities = SERVER_CAPABILITIES  # what this server offers; optional parts add theirs (offer)
         if config.limits.max_planes:  # Frame.planes (protocol 1.3): depth, normals, ... after the pixels
             self.capabilities |= m.Capability.PLANES
+        if config.model.ip_adapter_spec() is not None and config.limits.max_style_images:  # protocol 1.4
+            self.capabilities |= m.Capability.STYLE_IMAGES
         self.drain: Drain | None = None  # set by the server: a draining replica opens no session
-        # the planes the served ControlNets want (the Welcome has no field for them: said in its warning text)
+        # the planes the served ControlNets want: Welcome.wanted_planes (1.4), the warning's text for older clients
+        self.plane_wants = PlaneWants(config, table)
         self.planes_note = wanted_planes([spec.kind for spec in config.model.controlnets()])
 
     def offer(self, capabilities: m.Capability) -> None:
@@ -88,7 +97,8 @@ class Handshake:
             return
         session.capabilities = decision.capabilities  # what this session may use (e.g. Frame.planes)
         out.stats.sessions_opened += 1
-        out.send(identity, self.welcome(session, decision.capabilities, decision.pixel_formats, decision.warning))
+        warning = "; ".join(w for w in (decision.warning, self.planes_note if hello.protocol_minor < 4 else "") if w)
+        out.send(identity, self.welcome(session, decision.capabilities, decision.pixel_formats, warning))
         self.observers.session_opened(session)
         log.info("session %d opened for %r (%s %s, protocol %d.%d)", session.session_id, hello.client_name,
                  hello.engine_name, hello.engine_version, hello.protocol_major, hello.protocol_minor)
@@ -117,5 +127,8 @@ class Handshake:
             model=m.ModelInfo(model.name, model.family, model.width, model.height),
             heartbeat_interval_ms=self.config.session.heartbeat_interval_ms,
             pixel_formats=pixel_formats,
-            warning="; ".join(w for w in (warning, resize_note, self.planes_note) if w),
+            warning="; ".join(w for w in (warning, resize_note) if w),
+            sessions_open=len(self.table),
+            sessions_max=self.table.max_sessions,
+            wanted_planes=self.plane_wants.of(session),
         )

@@ -22,6 +22,11 @@ last prompt, parameters and state; `on_reconnect` is called afterwards. A refuse
 tried again with backoff and jitter for up to `lost_after` s (client_retry: behind a balancer, another replica).
 A frame in flight when the session ended is lost (its result never comes).
 
+Protocol 1.4: `submit(..., scene_cut=True)` says a frame starts a new shot; `send_style_image(name, image)` sends a
+style reference image (weighed with `set_params(style_blend=...)`, re-sent after a reconnect); `welcome.sessions_open`
+/ `sessions_max` show the replica's capacity; `wanted_planes` the plane kinds the server uses now (from the Welcome,
+then from Notices of kind WANTED_PLANES_CHANGED).
+
 The client is split by responsibility: this module holds the public API (`BridgeClient`, its results and
 counters) and what each message from the server does; `client_io` the socket (send, poll, receive, the
 handshake wait, the liveness clocks); `client_session` the state a reconnect replays and the frame book;
@@ -48,7 +53,7 @@ from sdbridge.transport import client_messages as build
 from sdbridge.transport import client_planes
 from sdbridge.transport.client_io import ClientSocket, curve_keys
 from sdbridge.transport.client_retry import Backoff, with_backoff
-from sdbridge.transport.client_session import FrameBook, PlaneBatch, SessionReplay
+from sdbridge.transport.client_session import FrameBook, PendingFrame, SessionReplay
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +137,8 @@ class BridgeClient:
         # called on the thread that pumps this client (receive, stats, drain)
         self.notices: deque[m.Notice] = deque(maxlen=64)
         self.on_notice: Callable[[m.Notice], None] | None = None
-        # This session's preview page address ("" until the server sends it; see preview_address)
-        self.preview_url = ""
+        self.preview_url = ""  # this session's preview page address ("" until the server sends it; preview_address)
+        self.wanted_planes: tuple[m.PlaneKind, ...] = ()  # the plane kinds the server uses now (protocol 1.4)
         self._io = ClientSocket(context or zmq.Context.instance(), curve)
         self.welcome: m.Welcome | None = None
         self.credits = 0
@@ -190,6 +195,7 @@ class BridgeClient:
             self._close_socket()
             raise
         self.welcome = answer
+        self.wanted_planes = answer.wanted_planes
         self.credits = answer.initial_credits
         self._session_lost = False
         self._frames.new_session()
@@ -209,8 +215,7 @@ class BridgeClient:
         welcome = self.connect(self._connect_timeout if timeout is None else timeout)
         self.counters.reconnects += 1
         self._frames.pending = pending  # the newest frame still wants out; it goes after the replay below
-        for message in self._replay.messages(build.now_us()):  # the new session starts from the server defaults
-            self._io.send(message)
+        self._replay.send(self._io, build.now_us())  # the new session starts from the server defaults
         self._flush_pending()
         if self.on_reconnect is not None:
             self.on_reconnect(self)
@@ -233,11 +238,11 @@ class BridgeClient:
     # ------------------------------------------------------------------ frames
 
     def submit(self, image: np.ndarray, *, stream_id: int = 0, planes: Mapping[str, np.ndarray] | None = None,
-               plane_info: Mapping[str, Mapping[str, Any]] | None = None) -> int | None:
-        """Send one frame, (H, W, 4) RGBA or (H, W, 3) RGB uint8 top-down, and its `planes` (see client_planes).
-
-        Returns its frame id, or None when no credit is left: the frame then waits as the one pending frame (replacing
-        an older one) and goes out when credit returns. Do not modify `image` or a plane until its result arrives."""
+               plane_info: Mapping[str, Mapping[str, Any]] | None = None, scene_cut: bool = False) -> int | None:
+        """Send one frame, (H, W, 4) RGBA or (H, W, 3) RGB uint8 top-down, its `planes` (see client_planes) and
+        `scene_cut` (a new shot: camera cut, level load, teleport). Returns its frame id, or None when no credit is
+        left: the frame then waits as the one pending frame (replacing an older one, and keeping its scene cut) and
+        goes out when credit returns. Do not modify `image` or a plane until its result arrives."""
         build.check_image(image, self.welcome)
         build.check_txt2img_off(self.txt2img)
         self._ensure_session()
@@ -245,12 +250,20 @@ class BridgeClient:
         frame_id = self._frames.new_id()
         image = np.ascontiguousarray(image)
         if self.credits <= 0:
-            if self._frames.hold((frame_id, image, stream_id, extra)):
+            if self._frames.hold((frame_id, image, stream_id, extra, scene_cut)):
                 self.counters.replaced_pending += 1
             self._heartbeat()
             return None
-        self._send_frame(frame_id, image, stream_id, extra)
+        self._send_frame((frame_id, image, stream_id, extra, scene_cut))
         return frame_id
+
+    def send_style_image(self, name: str, image: np.ndarray) -> None:
+        """Send style image `name` ((H, W, 3|4) uint8, top row first) for the server's IP-Adapter (StyleImages, 1.4),
+        replacing one of that name; weigh them with set_params(style_blend=...). Re-sent after a reconnect."""
+        self._ensure_session()
+        header, pixels = build.style_image(name, image, self.welcome)
+        self._io.send_frame(header, pixels)
+        self._replay.remember_style(header, pixels)
 
     def receive(self, timeout: float = 5.0) -> BridgeResult | None:
         """Wait up to `timeout` seconds for the next result of this session; None on timeout.
@@ -360,8 +373,9 @@ class BridgeClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _send_frame(self, frame_id: int, image: np.ndarray, stream_id: int, extra: PlaneBatch = ((), ())) -> None:
-        self._io.send_frame(build.frame_header(frame_id, image, self.session_id, stream_id, extra[0]), image, extra[1])
+    def _send_frame(self, frame: PendingFrame) -> None:
+        frame_id, image, stream_id, (descs, arrays), cut = frame
+        self._io.send_frame(build.frame_header(frame_id, image, self.session_id, stream_id, descs, cut), image, arrays)
         self.credits -= 1
         self.counters.frames_sent += 1
         self._frames.sent(frame_id)
@@ -370,7 +384,7 @@ class BridgeClient:
         if self._frames.pending is not None and self.credits > 0 and self.connected:
             frame = self._frames.take_pending()
             assert frame is not None
-            self._send_frame(*frame)
+            self._send_frame(frame)
 
     def _control(self, message: m.Message) -> None:
         self._ensure_session()
@@ -423,6 +437,7 @@ class BridgeClient:
             log.info("server notice %s from %r: %s", message.kind.name, message.source, message.message)
             self.notices.append(message)
             self.preview_url = preview_address(message) or self.preview_url
+            self.wanted_planes = build.wanted_planes(message, self.wanted_planes)
             if message.kind is m.NoticeKind.SERVER_SHUTDOWN:  # a draining replica: move (to another one)
                 self._lose(f"server shutting down: {message.message}")
             if self.on_notice is not None:

@@ -100,8 +100,10 @@ class ClientSocket:
         with contextlib.suppress(TransportError, zmq.ZMQError):
             self.send(message)
 
-    def send_frame(self, header: m.FrameHeader, image: np.ndarray, planes: Sequence[np.ndarray] = ()) -> None:
-        """Send a frame: the header copied (small), the pixels and planes (protocol 1.3) zero-copy, as one message."""
+    def send_frame(self, header: m.FrameHeader | m.StyleImage, image: np.ndarray,
+                   planes: Sequence[np.ndarray] = ()) -> None:
+        """Send a frame (or a StyleImage, protocol 1.4): the header copied (small), the pixels and planes (protocol
+        1.3) zero-copy, as one message."""
         assert self.sock is not None
         try:
             # one message: libzmq checks the HWM at its first part

@@ -17,10 +17,11 @@ from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 #: What this client can do (sent in its Hello); GAME_EVENTS: send_event and set_state; TXT2IMG: set_params(txt2img=)
-#: and request_frames; PLANES: submit(planes=...)
+#: and request_frames; PLANES: submit(planes=...); STYLE_IMAGES: send_style_image
 CLIENT_CAPABILITIES = (m.Capability.CREDITS | m.Capability.STATS | m.Capability.HEARTBEAT
                        | m.Capability.PROMPT_BLEND | m.Capability.SEED_BLEND | m.Capability.NOTICES
-                       | m.Capability.GAME_EVENTS | m.Capability.TXT2IMG | m.Capability.PLANES)
+                       | m.Capability.GAME_EVENTS | m.Capability.TXT2IMG | m.Capability.PLANES
+                       | m.Capability.STYLE_IMAGES)
 #: Where the client's parameter errors say the value came from
 _PARAMS_SOURCE = "BridgeClient.set_params"
 
@@ -59,8 +60,9 @@ def check_image(image: np.ndarray, welcome: m.Welcome | None) -> None:
 
 
 def frame_header(frame_id: int, image: np.ndarray, session_id: int, stream_id: int,
-                 planes: tuple[m.PlaneDesc, ...] = ()) -> m.FrameHeader:
-    """The header of a packed, top-down sRGB frame (RGBA8 with straight alpha, or RGB8) with `planes`, stamped now."""
+                 planes: tuple[m.PlaneDesc, ...] = (), scene_cut: bool = False) -> m.FrameHeader:
+    """The header of a packed, top-down sRGB frame (RGBA8 with straight alpha, or RGB8) with `planes`, stamped now;
+    `scene_cut` (protocol 1.4): it starts a new shot."""
     h, w, channels = image.shape
     fmt = m.PixelFormat.RGBA8 if channels == 4 else m.PixelFormat.RGB8
     now = now_us()
@@ -68,7 +70,29 @@ def frame_header(frame_id: int, image: np.ndarray, session_id: int, stream_id: i
                          row_order=m.RowOrder.TOP_DOWN, color_space=m.ColorSpace.SRGB,
                          alpha_mode=m.AlphaMode.STRAIGHT if channels == 4 else m.AlphaMode.IGNORE,
                          session_id=session_id, stream_id=stream_id, capture_time_us=now, send_time_us=now,
-                         planes=planes)
+                         planes=planes, scene_cut=scene_cut)
+
+
+def style_image(name: str, image: np.ndarray, welcome: m.Welcome | None) -> tuple[m.StyleImage, np.ndarray]:
+    """A StyleImage header and its packed top-down pixels (a copy) for send_style_image; InputError for a bad name
+    or image, TransportError when the server does not take style images (no IP-Adapter, or protocol < 1.4)."""
+    if welcome is not None and not welcome.capabilities & m.Capability.STYLE_IMAGES:
+        raise TransportError(f"the server (protocol {welcome.protocol_major}.{welcome.protocol_minor}) does not take "
+                             f"style images (capability StyleImages: a protocol 1.4 server started with an "
+                             f"IP-Adapter, --ip-adapter)")
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"send_style_image: name={name!r} must be a non-empty string (set_params(style_blend=...) "
+                         f"weighs the image by it)")
+    check_image(image, welcome)
+    pixels = np.array(image, dtype=np.uint8, order="C")  # kept for a reconnect: the caller may reuse its array
+    h, w, channels = pixels.shape
+    fmt = m.PixelFormat.RGBA8 if channels == 4 else m.PixelFormat.RGB8
+    return m.StyleImage(name=name, width=w, height=h, stride=w * channels, format=fmt), pixels
+
+
+def wanted_planes(notice: m.Notice, current: tuple[m.PlaneKind, ...]) -> tuple[m.PlaneKind, ...]:
+    """The plane kinds the server uses after `notice` (a WANTED_PLANES_CHANGED one carries them; protocol 1.4)."""
+    return notice.wanted_planes if notice.kind is m.NoticeKind.WANTED_PLANES_CHANGED else current
 
 
 def result_image(header: m.ResultHeader, pixels: memoryview) -> np.ndarray:

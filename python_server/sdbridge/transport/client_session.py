@@ -1,7 +1,8 @@
 """Session state of BridgeClient (sdbridge.transport.client) kept apart from the socket:
 
-- `SessionReplay`: what a new session needs to look like the old one (the last prompt, the parameters and the
-  state variables set so far), re-sent after a reconnect because a new session starts from the server defaults;
+- `SessionReplay`: what a new session needs to look like the old one (the style images sent, the last prompt, the
+  parameters and the state variables set so far), re-sent after a reconnect because a new session starts from the
+  server defaults;
 - `FrameBook`: frame ids (never reused, even across reconnects), the one frame waiting for credit, and when each
   frame in flight was sent (for its result's round trip).
 """
@@ -19,15 +20,16 @@ from sdbridge.protocol import messages as m
 
 #: A frame's planes (protocol 1.3): their descriptions and arrays, in the same order
 PlaneBatch = tuple[tuple[m.PlaneDesc, ...], tuple[np.ndarray, ...]]
-#: A frame waiting for credit: (frame_id, image, stream_id, planes)
-PendingFrame = tuple[int, np.ndarray, int, PlaneBatch]
+#: A frame waiting for credit: (frame_id, image, stream_id, planes, scene_cut)
+PendingFrame = tuple[int, np.ndarray, int, PlaneBatch, bool]
 
 
 @dataclass
 class SessionReplay:
-    """The prompt, parameters and state a reconnect re-sends, in that order."""
+    """The style images, prompt, parameters and state a reconnect re-sends, in that order."""
 
     prompt: m.Prompt | None = None
+    styles: dict[str, tuple[m.StyleImage, np.ndarray]] = field(default_factory=dict)  # name -> header, pixels
     params: dict[str, Any] = field(default_factory=dict)  # Params wire field -> the latest value sent
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -42,11 +44,22 @@ class SessionReplay:
         elif message.seed is not None:
             self.params.pop("seed_blend", None)
 
+    def remember_style(self, header: m.StyleImage, pixels: np.ndarray) -> None:
+        """Keep a style image sent (protocol 1.4); one sent again under its name replaces it."""
+        self.styles[header.name] = (header, pixels)
+
     def remember_state(self, message: m.State) -> None:
         """Apply a State message sent to the server to the copy kept here."""
         if message.replace_all:
             self.state.clear()
         self.state.update(message.entries)
+
+    def send(self, io: Any, client_time_us: int) -> None:
+        """Send it all through `io` (a ClientSocket): the style images first (the parameters may name them)."""
+        for header, pixels in self.styles.values():
+            io.send_frame(header, pixels)
+        for message in self.messages(client_time_us):
+            io.send(message)
 
     def messages(self, client_time_us: int) -> list[m.Message]:
         """What a new session is sent so that it continues the old one (empty when nothing was set)."""
@@ -78,10 +91,13 @@ class FrameBook:
         return frame_id
 
     def hold(self, frame: PendingFrame) -> bool:
-        """Make `frame` the pending one; True when it replaced an older pending frame."""
-        replaced = self.pending is not None
+        """Make `frame` the pending one; True when it replaced an older pending frame (whose scene cut, if it was
+        one, the newer frame then carries: the cut still comes before it)."""
+        replaced = self.pending
+        if replaced is not None and replaced[4]:
+            frame = (*frame[:4], True)
         self.pending = frame
-        return replaced
+        return replaced is not None
 
     def take_pending(self) -> PendingFrame | None:
         """The pending frame, no longer pending (None when there is none)."""
