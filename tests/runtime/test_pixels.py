@@ -66,3 +66,23 @@ def test_resize_to_processing_size_and_back() -> None:
     back = from_pipeline(rgb, alpha, layout)
     assert back.shape == (8, 12, 4)
     np.testing.assert_array_equal(back, rgba)
+
+
+@pytest.mark.parametrize("fmt", [PixelFormat.RGBA8, PixelFormat.BGRA8])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (2, 1), (3, 5), (64, 96)])
+def test_four_byte_formats_match_channel_slicing(fmt: PixelFormat, shape: tuple[int, int]) -> None:
+    """The 4-byte word conversions (overlapping stores and reads, the last pixel apart) against plain slicing,
+    with random bytes in every channel and row padding."""
+    h, w = shape
+    rng = np.random.default_rng(h * 100 + w)
+    wire = rng.integers(0, 256, size=(h, w * 4 + 4), dtype=np.uint8)  # 4 bytes of row padding
+    pixels = wire[:, : w * 4].reshape(h, w, 4)
+    want_rgb = pixels[..., :3] if fmt is PixelFormat.RGBA8 else pixels[..., 2::-1]
+    layout = Layout(w, h, w * 4 + 4, fmt)
+    rgb, alpha = to_pipeline(wire.tobytes(), layout, (w, h))
+    assert rgb.flags.c_contiguous and rgb.flags.writeable and rgb.shape == (h, w, 3)
+    np.testing.assert_array_equal(rgb, want_rgb)
+    np.testing.assert_array_equal(alpha, pixels[..., 3])
+    back = from_pipeline(rgb, alpha, Layout.packed(w, h, fmt))
+    np.testing.assert_array_equal(back, pixels)
+    np.testing.assert_array_equal(from_pipeline(rgb, None, Layout.packed(w, h, fmt))[..., 3], 255)

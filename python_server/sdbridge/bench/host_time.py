@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline, VaeChoice
+from sdbridge.runtime.host_heap import keep_freed_buffers
 from sdbridge.runtime.pixels import Layout, PixelFormat, from_pipeline, to_pipeline
 
 CLIENTS = ((512, 512), (1920, 1080))
@@ -122,6 +123,7 @@ def host_ms(comps: Components, path: str, client: tuple[int, int], size: int = 5
 
     The CPU time (time.process_time, every thread of the process) is what the frame costs the host even on a
     loaded machine, where the wall time also counts the time other processes held the cores."""
+    keep_freed_buffers()  # as the worker does when it starts
     clock = _Clock()
     pipe = zero_cost_pipeline(comps, size, clock)
     step = (_device_step if path == "device" else _numpy_step)(pipe, size)

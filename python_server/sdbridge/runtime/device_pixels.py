@@ -13,19 +13,23 @@ contiguous array of its own. The host's share is then two memcpys and the kernel
 client's size. The CUDA-only calls (pinned memory, events) are not run on a GPU here: the tests run the
 same staged code on the CPU (`DevicePixels(cpu, staged=True)`, pinning and events off).
 
-On the CPU (not staged) the conversion is runtime/pixels.py's (`to_pipeline` / `from_pipeline`), so the
-bytes are the same as before this module existed, in every layout and size.
+On the CPU (not staged) the layout conversion is runtime/pixels.py's (`to_pipeline` / `from_pipeline` at the
+client's size), so without a resize the bytes are the same as before this module existed, in every layout;
+a resize runs through torch (`resize_rgb_tensor`), not PIL: a 1920x1080 frame costs about 1.3 ms down to
+512x512 and 1.8 ms back instead of PIL's 10 and 16 (one thread of this CPU).
 
 Resizing: runtime/pixels.py resizes with PIL's bilinear filter (fixed-point, two passes rounded to 8 bits
-in between). The staged path uses `torch.nn.functional.interpolate(mode="bilinear", antialias=True)` in
-float32, rounded once. It is NOT bit-identical to PIL: it differs by at most 1 (of 255) on some pixels
-(about 13% of them from 1920x1080 to 512x512, measured on random frames); tests/runtime/
-test_device_pixels.py bounds it at 1. Without a resize (client size == processing size) the staged path is
-bit-identical to runtime/pixels.py.
+in between). `resize_rgb_tensor` uses `torch.nn.functional.interpolate(mode="bilinear", antialias=True)`:
+on the CPU on the uint8 pixels themselves (torch's kernel written to match PIL: about 0.1% of the bytes
+differ, by 1, from 1920x1080 to 512x512), elsewhere in float32 rounded once (about 13% differ, by 1). Neither
+is bit-identical to PIL; tests/runtime/test_device_pixels.py bounds both at 1. Without a resize (client size
+== processing size) every path is bit-identical to runtime/pixels.py.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +47,7 @@ class PendingPixels:
     """A download in flight: `result()` waits for it (a CUDA event) and returns the client's packed pixels."""
 
     host: torch.Tensor | np.ndarray  # the staging buffer, or the finished array (CPU)
-    shape: tuple[int, int, int]
+    shape: tuple[int, ...]  # (H, W, bpp); (n,) for the joined buffer of a merged download
     event: Any = None  # torch.cuda.Event recorded after the copy, or None
     keep: tuple[Any, ...] = ()  # device tensors the copy reads, alive until it completed
     pool: PinnedPool | None = None
@@ -68,11 +72,31 @@ class PendingPixels:
         return self._value
 
 
+@dataclass
+class PendingSlice:
+    """One frame's part of a merged download (`DevicePixels.download_many`): `result()` waits for the whole copy
+    once and returns this frame's (H, W, bpp) pixels, a C-contiguous view of the copy's own array."""
+
+    joined: PendingPixels
+    start: int
+    shape: tuple[int, int, int]
+
+    def ready(self) -> bool:
+        """True once `result()` would not wait."""
+        return self.joined.ready()
+
+    def result(self) -> np.ndarray:
+        """This frame's packed pixels."""
+        count = self.shape[0] * self.shape[1] * self.shape[2]
+        return self.joined.result()[self.start:self.start + count].reshape(self.shape)
+
+
 class DevicePixels:
     """Client frames to a pipeline's (h, w, 3) uint8 input on `device`, and its outputs back (module docstring).
 
     `staged` (default: the device is CUDA) selects the device-side path; staged on the CPU it runs the
-    same torch code without pinning or events (tests). One instance per device, used by one thread.
+    same torch code without pinning or events (tests). One instance per device: one thread uploads (the
+    worker's), one downloads (its device lane); they share only the thread-safe PinnedPool.
     """
 
     def __init__(self, device: torch.device | str = "cpu", staged: bool | None = None) -> None:
@@ -85,8 +109,9 @@ class DevicePixels:
                ) -> tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor | None]:
         """(rgb, alpha) of a wire frame: rgb (size[1], size[0], 3) uint8 RGB top-down, alpha the client-size
         (H, W) alpha plane (None for RGB8); both on the device when staged, numpy otherwise."""
-        if not self.staged:
-            return to_pipeline(payload, layout, size)
+        if not self.staged:  # runtime/pixels.py at the client's size, then the resize (if any) with torch
+            rgb, alpha = to_pipeline(payload, layout, (layout.width, layout.height))
+            return _resized(rgb, size[0], size[1]), alpha
         check_layout(layout, len(payload))
         staging = self.pool.take(layout.expected_bytes)
         staging.numpy()[:] = np.frombuffer(payload, dtype=np.uint8)  # the host's one pass over the frame
@@ -100,23 +125,51 @@ class DevicePixels:
         to `layout` (packed: stride = width * bpp); alpha as from `upload`, None: 255."""
         shape = (layout.height, layout.width, layout.pixel_format.bytes_per_pixel)
         if not self.staged or isinstance(image, np.ndarray):
-            return PendingPixels(from_pipeline(_host(image), None if alpha is None else _host(alpha), layout), shape)
-        device_alpha = None if alpha is None else torch.as_tensor(alpha).to(self.device, non_blocking=True)
-        packed = rgb_to_wire(image.to(self.device), device_alpha, layout)  # (H, W, bpp) contiguous
+            rgb = _resized(_host(image), layout.width, layout.height)
+            return PendingPixels(from_pipeline(rgb, None if alpha is None else _host(alpha), layout), shape)
+        packed, keep = self._packed(image, alpha, layout)
         staging = self.pool.take(packed.numel())
         staging.copy_(packed.view(-1), non_blocking=True)
-        return PendingPixels(staging, shape, record_event(self.device), (packed, image, device_alpha), self.pool)
+        return PendingPixels(staging, shape, record_event(self.device), keep, self.pool)
+
+    def download_many(self, frames: Sequence[tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor | None,
+                                                   Layout]]) -> list[PendingPixels | PendingSlice]:
+        """`download` for several outputs (a shared batch's): staged, they are packed on the device into one
+        buffer that comes down in ONE device->host copy (one event, one staging buffer) and each frame gets its
+        slice; unstaged, or with a numpy image, each is converted as `download` does."""
+        if not self.staged or len(frames) < 2 or any(isinstance(image, np.ndarray) for image, _, _ in frames):
+            return [self.download(image, alpha, layout) for image, alpha, layout in frames]
+        packed, keep = zip(*(self._packed(image, alpha, layout) for image, alpha, layout in frames), strict=True)
+        joined = torch.cat([p.view(-1) for p in packed])  # on the device: one buffer for the one copy
+        staging = self.pool.take(joined.numel())
+        staging.copy_(joined, non_blocking=True)
+        pending = PendingPixels(staging, (joined.numel(),), record_event(self.device), (joined, *keep), self.pool)
+        slices: list[PendingPixels | PendingSlice] = []
+        start = 0
+        for p in packed:
+            slices.append(PendingSlice(pending, start, (p.shape[0], p.shape[1], p.shape[2])))
+            start += p.numel()
+        return slices
+
+    def _packed(self, image: torch.Tensor, alpha: np.ndarray | torch.Tensor | None, layout: Layout
+                ) -> tuple[torch.Tensor, tuple[Any, ...]]:
+        """The output in the client's packed layout on the device (H, W, bpp), and what the copy must keep alive."""
+        device_alpha = None if alpha is None else torch.as_tensor(alpha).to(self.device, non_blocking=True)
+        packed = rgb_to_wire(image.to(self.device), device_alpha, layout)  # (H, W, bpp) contiguous
+        return packed, (packed, image, device_alpha)
 
 
 _CONVERTERS: dict[torch.device, DevicePixels] = {}
+_CONVERTERS_LOCK = threading.Lock()
 
 
 def converter_on(device: torch.device) -> DevicePixels:
-    """The DevicePixels of `device` (one per device; the worker thread is their only user)."""
-    found = _CONVERTERS.get(device)
-    if found is None:
-        found = _CONVERTERS[device] = DevicePixels(device)
-    return found
+    """The DevicePixels of `device` (one per device: the worker thread uploads, its device lane downloads)."""
+    with _CONVERTERS_LOCK:
+        found = _CONVERTERS.get(device)
+        if found is None:
+            found = _CONVERTERS[device] = DevicePixels(device)
+        return found
 
 
 def device_pixels_for(pipeline: Any) -> DevicePixels | None:
@@ -141,8 +194,37 @@ def to_client(image: np.ndarray | torch.Tensor, alpha: np.ndarray | torch.Tensor
     return converter_on(image.device).download(image, alpha, layout).result()
 
 
+def stage_downloads(frames: Sequence[tuple[Any, np.ndarray | torch.Tensor | None, Layout]]
+                    ) -> list[PendingPixels | PendingSlice | None]:
+    """Start the downloads of pipeline outputs (image, alpha, packed client layout) that are tensors on a staged
+    device (CUDA): one device->host copy per device for all of them (DevicePixels.download_many), alpha fitted as
+    `to_client` does; None for the others (numpy images, the unstaged CPU: `to_client` converts them later)."""
+    started: list[PendingPixels | PendingSlice | None] = [None] * len(frames)
+    by_device: dict[torch.device, list[int]] = {}
+    for i, (image, _, _) in enumerate(frames):
+        if isinstance(image, torch.Tensor) and converter_on(image.device).staged:
+            by_device.setdefault(image.device, []).append(i)
+    for device, indices in by_device.items():
+        todo = []
+        for i in indices:
+            image, alpha, layout = frames[i]
+            if alpha is not None and tuple(alpha.shape) != (layout.height, layout.width):
+                alpha = fit_alpha(_host(alpha), layout.width, layout.height)
+            todo.append((image, alpha, layout))
+        for i, pending in zip(indices, converter_on(device).download_many(todo), strict=True):
+            started[i] = pending
+    return started
+
+
 def _host(array: np.ndarray | torch.Tensor) -> np.ndarray:
     return array.cpu().numpy() if isinstance(array, torch.Tensor) else array
+
+
+def _resized(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A host (h, w, 3) uint8 image at (height, width) through resize_rgb_tensor (itself when the size matches)."""
+    if rgb.shape[0] == height and rgb.shape[1] == width:
+        return rgb
+    return resize_rgb_tensor(torch.from_numpy(np.ascontiguousarray(rgb)), width, height).numpy()
 
 
 def wire_to_rgb(raw: torch.Tensor, layout: Layout, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -183,13 +265,27 @@ def rgb_to_wire(rgb: torch.Tensor, alpha: torch.Tensor | None, layout: Layout) -
     return out.flip(0) if layout.row_order is RowOrder.BOTTOM_UP else out
 
 
-def resize_rgb_tensor(image: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """(h, w, C) uint8 -> contiguous (height, width, C) uint8: bilinear with antialiasing (PIL's filter, in
-    float32, rounded once: within 1 of PIL's bytes, see the module docstring); a contiguous copy-free
-    pass-through when the size matches."""
+def resize_rgb_tensor(image: torch.Tensor, width: int, height: int, uint8_kernel: bool | None = None
+                      ) -> torch.Tensor:
+    """(h, w, C) uint8 -> contiguous (height, width, C) uint8, bilinear with antialiasing (PIL's filter): within 1
+    of PIL's bytes (module docstring); a contiguous copy-free pass-through when the size matches.
+
+    `uint8_kernel` (default: on the CPU) resizes the uint8 pixels themselves, channels last (torch's CPU kernel
+    made to match PIL: about 0.1% of the bytes differ, by 1); otherwise in float32, rounded once (CUDA has no
+    uint8 kernel: not run on a GPU here)."""
     if image.shape[0] == height and image.shape[1] == width:
         return image if image.is_contiguous() else image.contiguous()
-    planes = image.permute(2, 0, 1).unsqueeze(0).float()  # (1, C, h, w)
-    out = functional.interpolate(planes, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
-    out = out.round_().clamp_(0, 255).to(torch.uint8)  # (1, C, height, width)
+    # (1, C, h, w), channels last when image is contiguous; unsqueezed first, so the batch stride is h*w*C and
+    # interpolate keeps the layout (a batch stride of C made it answer in NCHW, then a 10 ms transpose at 1080p)
+    planes = image.unsqueeze(0).permute(0, 3, 1, 2)
+    if uint8_kernel is None:
+        uint8_kernel = image.device.type == "cpu"
+    if uint8_kernel:
+        planes = planes.contiguous(memory_format=torch.channels_last)
+        out = functional.interpolate(planes, size=(height, width), mode="bilinear", align_corners=False,
+                                     antialias=True)
+    else:
+        out = functional.interpolate(planes.float(), size=(height, width), mode="bilinear", align_corners=False,
+                                     antialias=True)
+        out = out.round_().clamp_(0, 255).to(torch.uint8)  # (1, C, height, width)
     return out[0].permute(1, 2, 0).contiguous()

@@ -46,6 +46,17 @@ class Begun:
     alpha: Any  # the client's alpha, (H, W) uint8: numpy, or a CUDA tensor; None for RGB8
     marks: tuple[float, float, float]  # perf_counter at start, after setup, after pixel decode (and upload)
     cuda_device: Any = None  # the torch.device the input was uploaded to, else None
+    book: FrameBook | None = None  # the session's frame book (made on the worker thread, read in the lane call)
+
+
+@dataclass
+class Called:
+    """A frame's model output as its lane call leaves it: the frame the output depicts and, for an output on a
+    staged device, its download in the client's layout, started in the call (None: `end` converts it)."""
+
+    out: PipelineResult
+    source: Carried
+    pixels: Any = None  # runtime.device_pixels.PendingPixels or PendingSlice
 
 
 class FrameWork:
@@ -102,7 +113,7 @@ class FrameWork:
             if self._controls.touches(pipeline, job.planes):
                 self._settle(session)  # set_image changes the pipeline: none of its calls may be in the lane
             self._controls.apply(session.session_id, pipeline, job.planes, rgb)
-        return Begun(session, job, pipeline, rgb, alpha, (t0, t1, time.perf_counter()), device)
+        return Begun(session, job, pipeline, rgb, alpha, (t0, t1, time.perf_counter()), device, self._book(session))
 
     @staticmethod
     def call(group: list[Begun]) -> list[PipelineResult]:
@@ -113,16 +124,39 @@ class FrameWork:
 
         return list(run_shared([(b.pipeline, b.rgb) for b in group]))  # type: ignore[misc]
 
-    def end(self, begun: Begun, out: PipelineResult, inference_s: float) -> ResultJob:
+    def call_and_download(self, group: list[Begun]) -> list[Called]:
+        """The device lane's call: `call`, then `downloads` (the results' device->host copy is part of the call,
+        so the lane's event after it also says the pixels are down)."""
+        return self.downloads(group, self.call(group))
+
+    def downloads(self, group: list[Begun], outs: list[PipelineResult]) -> list[Called]:
+        """What each output depicts (its session's frame book, in call order) and, for outputs on a staged device
+        (CUDA), their conversion to the client's layout on the device and ONE device->host copy for the whole
+        group (runtime.device_pixels.DevicePixels.download_many); numpy outputs are left to `end`."""
+        called = [Called(out, (b.book or self._book(b.session)).depicted(
+            Carried(b.job.frame_id, b.alpha), _lag(b.session), bool(out.skipped))) for b, out in zip(group, outs,
+                                                                                                     strict=True)]
+        if all(getattr(type(b.pipeline), "image_on_device", None) is None for b in group):  # numpy: no torch needed
+            return called
+        from sdbridge.runtime.device_pixels import stage_downloads
+
+        for c, pending in zip(called, stage_downloads([(c.out.image, c.source.alpha, _client_layout(b.job.layout))
+                                                       for b, c in zip(group, called, strict=True)]), strict=True):
+            c.pixels = pending
+        return called
+
+    def end(self, begun: Begun, out: PipelineResult, inference_s: float, called: Called | None = None) -> ResultJob:
         """The output in the client's layout, with the alpha of the frame it depicts; inference_s: the call's
-        seconds (with a shared batch: the whole shared call)."""
+        seconds (with a shared batch: the whole shared call); `called`: what `call_and_download` left (None: done
+        here)."""
         started = time.perf_counter()
         job = begun.job
-        client_layout = Layout.packed(job.layout.width, job.layout.height, job.layout.pixel_format,
-                                      job.layout.row_order)
-        source = self._book(begun.session).depicted(Carried(job.frame_id, begun.alpha), _lag(begun.session),
-                                                    bool(out.skipped))
-        pixels = _encode(out.image, source.alpha, client_layout)  # (H, W, bpp)
+        client_layout = _client_layout(job.layout)
+        if called is None:
+            called = self.downloads([begun], [out])[0]
+        source = called.source
+        pixels = called.pixels.result() if called.pixels is not None else _encode(out.image, source.alpha,
+                                                                                 client_layout)  # (H, W, bpp)
         t0, t1, t2 = begun.marks
         timings = {
             "queue_wait": t0 - job.received_at,
@@ -163,6 +197,11 @@ class FrameWork:
         session.pipeline_size = size
         self._book(session).reset()
         return pipeline
+
+
+def _client_layout(layout: Layout) -> Layout:
+    """The packed layout of a frame's result: the client's size, format and row order, no row padding."""
+    return Layout.packed(layout.width, layout.height, layout.pixel_format, layout.row_order)
 
 
 def _lag(session: Session) -> int:

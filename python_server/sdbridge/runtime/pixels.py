@@ -74,16 +74,47 @@ def check_layout(layout: Layout, payload_bytes: int) -> None:
         )
 
 
-#: One RGBA8 pixel seen as a 3-byte colour and an alpha byte: copying the `rgb` field of a whole
-#: image is a single strided copy of 3-byte items, about 2.4x faster than slicing uint8 channels.
-_RGBA_STRUCT = np.dtype([("rgb", "V3"), ("a", "u1")])
-
-
-def _rgba_struct_view(payload: memoryview | bytes, layout: Layout) -> np.ndarray:
-    """(H, W) structured view of RGBA8 wire pixels, top-down, no copy."""
-    view = np.ndarray(shape=(layout.height, layout.width), dtype=_RGBA_STRUCT, buffer=payload,
-                      strides=(layout.stride, 4))
+def _word_view(payload: memoryview | bytes, layout: Layout) -> np.ndarray:
+    """(H, W) little-endian uint32 view of 4-byte wire pixels, top-down, no copy (possibly unaligned)."""
+    view = np.ndarray(shape=(layout.height, layout.width), dtype="<u4", buffer=payload, strides=(layout.stride, 4))
     return view[::-1] if layout.row_order is RowOrder.BOTTOM_UP else view
+
+
+def _unpack_words(words: np.ndarray) -> np.ndarray:
+    """(H, W) uint32 with R, G, B in the low three bytes (a new array of the caller's, overwritten here) -> a new
+    C-contiguous (H, W, 3) uint8 array.
+
+    One pass of 4-byte stores, 3 bytes apart: each store also writes the next pixel's first byte, so every word
+    first gets the next pixel's R as its top byte; overlapping stores then write equal bytes, in any order.
+    (About 5x faster than copying 3-byte items; the last word's top byte lands in one spare byte.)"""
+    height, width = words.shape
+    count = height * width
+    flat = np.ascontiguousarray(words).reshape(count)
+    np.bitwise_or(flat[:-1], np.left_shift(flat[1:], 24), out=flat[:-1])  # numpy buffers the overlap
+    spare = np.empty(3 * count + 1, dtype=np.uint8)
+    np.copyto(np.ndarray(shape=(count,), dtype="<u4", buffer=spare, strides=(3,)), flat)
+    return spare[:-1].reshape(height, width, 3)
+
+
+def _pack_words(rgb: np.ndarray, bgr: bool) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H, W) uint32 holding R, G, B (B, G, R when `bgr`) in the low bytes, top byte 0.
+
+    Reads 4 bytes 3 apart (about 3x faster than 3-byte items); the last pixel, whose 4th byte would lie past
+    the array, separately."""
+    height, width = rgb.shape[:2]
+    count = height * width
+    rgb = np.ascontiguousarray(rgb)
+    out = np.zeros(count, dtype="<u4")
+    if count == 0:
+        return out.reshape(height, width)
+    if count > 1:
+        words = np.ndarray(shape=(count - 1,), dtype="<u4", buffer=rgb, strides=(3,))
+        np.bitwise_and(words, 0xFFFFFF, out=out[:-1])
+    r, g, b = (int(v) for v in rgb.reshape(count, 3)[-1])
+    out[-1] = r | g << 8 | b << 16
+    if bgr:  # R G B 0 -> 0 B G R -> B G R 0
+        out = np.right_shift(out.byteswap(), 8)
+    return out.reshape(height, width)
 
 
 def pixel_view(payload: memoryview | bytes, layout: Layout) -> np.ndarray:
@@ -115,29 +146,22 @@ def to_pipeline(payload: memoryview | bytes, layout: Layout, size: tuple[int, in
     The returned image is always a writable array of its own (never a view of `payload`).
     """
     check_layout(layout, len(payload))
-    if layout.pixel_format is PixelFormat.RGBA8:
-        struct = _rgba_struct_view(payload, layout)
-        rgb = np.ascontiguousarray(struct["rgb"]).view(np.uint8).reshape(layout.height, layout.width, 3)
-        return resize_rgb(rgb, size[0], size[1]), np.ascontiguousarray(struct["a"])
-    bpp = layout.pixel_format.bytes_per_pixel
+    if layout.pixel_format is not PixelFormat.RGB8:
+        words = _word_view(payload, layout)  # (H, W) uint32 RGBA / BGRA, top-down
+        if layout.pixel_format is PixelFormat.BGRA8:  # bytes B G R A -> R G B in the low three bytes
+            rgb_words = np.right_shift(words.byteswap(), 8)
+        else:
+            rgb_words = np.bitwise_and(words, 0xFFFFFF)
+        alpha = np.ascontiguousarray(words.view(np.uint8).reshape(layout.height, layout.width, 4)[..., 3])
+        return resize_rgb(_unpack_words(rgb_words), size[0], size[1]), alpha
     flat = np.frombuffer(payload, dtype=np.uint8)
-    rows = flat.reshape(layout.height, layout.stride)[:, : layout.width * bpp]
-    pixels = rows.reshape(layout.height, layout.width, bpp)  # (H, W, bpp)
+    pixels = flat.reshape(layout.height, layout.stride)[:, : layout.width * 3].reshape(layout.height, layout.width, 3)
     if layout.row_order is RowOrder.BOTTOM_UP:
         pixels = pixels[::-1]
-    alpha: np.ndarray | None = None
-    if layout.pixel_format is PixelFormat.RGB8:
-        rgb = pixels
-    elif layout.pixel_format is PixelFormat.RGBA8:
-        rgb = pixels[..., :3]
-        alpha = np.ascontiguousarray(pixels[..., 3])  # (H, W)
-    else:  # BGRA8
-        rgb = pixels[..., 2::-1]
-        alpha = np.ascontiguousarray(pixels[..., 3])
-    rgb = np.ascontiguousarray(rgb)  # (H, W, 3)
+    rgb = np.ascontiguousarray(pixels)  # (H, W, 3)
     if not rgb.flags.writeable:  # a view of the read-only wire buffer: torch.from_numpy warns on those
         rgb = rgb.copy()
-    return resize_rgb(rgb, size[0], size[1]), alpha
+    return resize_rgb(rgb, size[0], size[1]), None
 
 
 def from_pipeline(rgb: np.ndarray, alpha: np.ndarray | None, layout: Layout) -> np.ndarray:
@@ -152,14 +176,9 @@ def from_pipeline(rgb: np.ndarray, alpha: np.ndarray | None, layout: Layout) -> 
     fmt = layout.pixel_format
     if fmt is PixelFormat.RGB8:
         out = rgb
-    elif fmt is PixelFormat.RGBA8:
-        packed = np.empty((layout.height, layout.width), dtype=_RGBA_STRUCT)
-        packed["rgb"] = np.ascontiguousarray(rgb).view("V3").reshape(layout.height, layout.width)
-        packed["a"] = 255 if alpha is None else alpha
-        out = packed.view(np.uint8).reshape(layout.height, layout.width, 4)
     else:
-        out = np.empty((layout.height, layout.width, 4), dtype=np.uint8)
-        out[..., :3] = rgb[..., ::-1]  # BGRA8
+        words = _pack_words(rgb, bgr=fmt is PixelFormat.BGRA8)  # (H, W) uint32, alpha byte 0
+        out = words.view(np.uint8).reshape(layout.height, layout.width, 4)
         out[..., 3] = 255 if alpha is None else alpha
     if layout.row_order is RowOrder.BOTTOM_UP:
         out = out[::-1]

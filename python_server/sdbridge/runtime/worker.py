@@ -31,6 +31,7 @@ from sdbridge.runtime.batch_window import BatchWindow
 from sdbridge.runtime.control_inputs import ControlPlanes
 from sdbridge.runtime.device_lane import DeviceLane, InlineLane, LaneJob
 from sdbridge.runtime.frame_work import Begun, FrameWork
+from sdbridge.runtime.host_heap import keep_freed_buffers
 from sdbridge.runtime.pipeline_api import (
     PipelineFactory,
     SessionPipeline,
@@ -96,6 +97,7 @@ class Worker:
         """Start the worker thread (and, when pipelined, its device lane)."""
         if self._thread is not None:
             return
+        keep_freed_buffers()  # frame-sized host buffers reused from the heap, not faulted in per frame
         if self._pipelined:
             self._lane = DeviceLane(self._table.wake)
         self._thread = threading.Thread(target=self._run, name="sdbridge-worker", daemon=True)
@@ -347,7 +349,7 @@ class Worker:
                 else:
                     group.append(begun)
         for group in groups:
-            self._lane.submit(functools.partial(self._frames.call, group), group, group[0].cuda_device)
+            self._lane.submit(functools.partial(self._frames.call_and_download, group), group, group[0].cuda_device)
 
     def _collect(self) -> list[ResultJob]:
         """The results finished since the last collection, in submission order (never blocks)."""
@@ -373,10 +375,10 @@ class Worker:
                 self._failed(b.session, b.job, call.error)
             return []
         results: list[ResultJob] = []
-        for b, out in zip(group, call.value, strict=True):
+        for b, called in zip(group, call.value, strict=True):  # FrameWork.Called: output, source, download
             ended = time.perf_counter()
             try:
-                results.append(self._account(b.session, self._frames.end(b, out, call.seconds)))
+                results.append(self._account(b.session, self._frames.end(b, called.out, call.seconds, called)))
             except Exception as exc:
                 self._failed(b.session, b.job, exc)
             self.fair_share.charge(b.session.session_id, time.perf_counter() - ended)
