@@ -176,3 +176,18 @@ def test_the_changes_drive_a_pipeline(tmp_path, tiny):
     for change in engine.tick(1.0, 1).changes + engine.tick(2.0, 2).changes:
         pipe.update(**change.values)
     assert pipe.style.active and pipe.style.weights() == {"forest": 1.0, "desert": 0.0}
+
+
+def test_a_server_without_an_ip_adapter_refuses_a_file_with_styles(tmp_path):
+    from sdbridge.events.host import RulesHost
+
+    path = _write(tmp_path)
+    with pytest.raises(RulesError, match=r"\[styles\] declares style images \['forest', 'desert'\], but this server "
+                                         r"has no IP-Adapter to use them; start it with --ip-adapter SOURCE"):
+        RulesHost(path, styles=False)
+    host = RulesHost(path)  # able to fail: with an adapter the file loads
+    assert host.rules.styles is not None
+    (tmp_path / "plain").mkdir()
+    plain = RulesHost(_write(tmp_path / "plain", "[prompt]\ntemplate = 'x'\n"), styles=False)
+    plain.path.write_text(RULES)  # a reload that adds [styles] is refused; the previous rules stay
+    assert plain.check() == {} and "has no IP-Adapter" in plain.last_error and plain.rules.styles is None

@@ -27,13 +27,15 @@ class RulesHost:
     """The loaded rules file and the engines of the live sessions."""
 
     def __init__(self, path: str | Path, defaults: Mapping[str, Any] | None = None,
-                 poll_interval: float = 0.5) -> None:
-        """Load `path` (RulesError if it is invalid). `defaults`: the pipeline's starting parameters."""
+                 poll_interval: float = 0.5, styles: bool = True) -> None:
+        """Load `path` (RulesError if it is invalid). `defaults`: the pipeline's starting parameters. `styles`:
+        False when the server has no IP-Adapter (a file declaring [styles] is then refused, at start and reload)."""
         self.path = Path(path)
         self._defaults = dict(defaults or {})
         self.poll_interval = poll_interval
+        self._styles = styles
         self._stamp = self._stat()
-        self.rules: RuleSet = load_rules(self.path)
+        self.rules: RuleSet = self._load()
         self._text = self.rules.text
         self._engines: dict[int, RuleEngine] = {}
         self._next_poll = 0.0
@@ -116,9 +118,17 @@ class RulesHost:
         self._stamp = stamp
         return True
 
+    def _load(self) -> RuleSet:
+        rules = load_rules(self.path)
+        if rules.styles is not None and not self._styles:
+            raise RulesError(f"{self.path}: [styles] declares style images {list(rules.styles.names)}, but this server "
+                             "has no IP-Adapter to use them; start it with --ip-adapter SOURCE (e.g. tiny) or remove "
+                             "[styles]")
+        return rules
+
     def _load_into(self, future: concurrent.futures.Future[RuleSet]) -> None:
         try:
-            future.set_result(load_rules(self.path))
+            future.set_result(self._load())
         except BaseException as exc:  # RulesError, or a bug of ours: reported by _apply on the I/O thread
             future.set_exception(exc)
 

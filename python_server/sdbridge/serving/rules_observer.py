@@ -31,7 +31,8 @@ class RulesObserver:
 
         self.path = path
         self.hooks = hooks
-        self.host = RulesHost(path, sdparams.live_values(config.pipeline))
+        self.host = RulesHost(path, sdparams.live_values(config.pipeline),  # [styles] need the IP-Adapter
+                              styles=bool(config.model.ip_adapter.strip()))
         self._poll_failing = False  # the rules file check raised (logged once until it works again)
 
     # ------------------------------------------------------------------ SessionObserver
