@@ -90,6 +90,36 @@ def test_style_images_need_the_capability(served: Served) -> None:
     assert "StyleImages capability" in error.message
 
 
+def test_a_server_without_ip_adapter_refuses_style_images() -> None:
+    s = Served()
+    s.server.start_in_thread()
+    try:
+        peer = _peer(s)  # asks for StyleImages; the server does not grant it
+        error = _refusal(peer, *codec.encode_style_image(GOOD, bytes(32)))
+        session_id = next(x.session_id for x in s.server.table.sessions())
+        page = s.server.submit_control(session_id, GOOD, "preview", bytes(32))  # nor from the preview page
+        with pytest.raises(Exception, match="this server has no IP-Adapter"):
+            page.result(timeout=10)
+        peer.close()
+    finally:
+        s.server.close()
+    assert (error.code, error.field) == (m.ErrorCode.BAD_PARAM, "StyleImage")
+    assert "no IP-Adapter" in error.message
+
+
+def test_the_preview_page_s_upload_needs_no_client_capability(served: Served) -> None:
+    peer = _peer(served, m.Capability.CREDITS)  # an engine client that does not send style images itself
+    try:
+        session_id = next(s.session_id for s in served.server.table.sessions())
+        served.server.submit_control(session_id, GOOD, "preview", bytes(32)).result(timeout=10)
+        frame = m.FrameHeader(frame_id=1, width=4, height=2, stride=16, pixel_format=m.PixelFormat.RGBA8)
+        peer.send(*codec.encode_frame(frame, bytes(32)))
+        assert peer.recv_until(m.ResultHeader)
+    finally:
+        peer.close()
+    assert served.updates()["style_images"].names == ("ink",)
+
+
 def test_a_session_holds_at_most_max_style_images_names(served: Served) -> None:
     peer = _peer(served)  # the fixture's limits.max_style_images is 2
     try:

@@ -87,7 +87,8 @@ class Dispatcher:
         self._limits = codec.DecodeLimits(max_width=lim.max_width, max_height=lim.max_height,
                                           max_message_bytes=lim.max_message_bytes,
                                           max_text_chars=lim.max_text_chars, max_planes=lim.max_planes)
-        self.styles = StyleIntake(lim, self._limits, table)  # StyleImage messages (protocol 1.4)
+        self.styles = StyleIntake(lim, self._limits, table,  # StyleImage messages (protocol 1.4)
+                                  offered=bool(handshake.capabilities & m.Capability.STYLE_IMAGES))
 
     # ------------------------------------------------------------------ decode and route
 
@@ -183,7 +184,8 @@ class Dispatcher:
         elif isinstance(message, m.Credit):
             self.txt2img.on_credit(session, message)
         elif isinstance(message, m.StyleImage):
-            self.queue_update(session, self.styles.accept(session, message, pixels))
+            # (no parts: the preview page's upload for this session, which needs no client capability)
+            self.queue_update(session, self.styles.accept(session, message, pixels, from_client=bool(parts)))
         elif isinstance(message, m.Bye):
             self.close_session(session, f"bye ({message.reason or 'no reason'})")
             return

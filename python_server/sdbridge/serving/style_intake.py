@@ -1,7 +1,8 @@
 """StyleImage messages on the server (protocol 1.4): a client's named style reference images for the IP-Adapter.
 
-A StyleImage (header + pixel part, like a Frame's) is accepted only from a session that negotiated the StyleImages
-capability (offered by a server with an IP-Adapter), with a header within the Frame limits
+A StyleImage (header + pixel part, like a Frame's) is accepted only by a server with an IP-Adapter and, from a
+client, only in a session that negotiated the StyleImages capability (the preview page's uploads, sent on behalf of
+a session, need no client capability), with a header within the Frame limits
 (sdbridge.protocol.style_check) and at most `limits.max_style_images` distinct names per session (sending a name
 again replaces that image). Its pixels are copied into an (H, W, 3) uint8 RGB array, top row first, and become the
 pipeline update `style_images` (runtime.updates.style_update, applied on the worker thread in arrival
@@ -38,7 +39,10 @@ def style_rgb(message: m.StyleImage, pixels: memoryview | bytes) -> np.ndarray:
 class StyleIntake:
     """Checks StyleImage messages and turns them into pipeline updates (I/O thread only)."""
 
-    def __init__(self, limits: LimitsConfig, decode_limits: codec.DecodeLimits, table: SessionTable) -> None:
+    def __init__(self, limits: LimitsConfig, decode_limits: codec.DecodeLimits, table: SessionTable,
+                 offered: bool) -> None:
+        """`offered`: this server takes style images (it has an IP-Adapter; Capability.STYLE_IMAGES offered)."""
+        self.offered = offered
         self.limits = limits
         self.decode_limits = decode_limits
         self._names = PerSession(table)  # session id -> the style names it has sent
@@ -47,9 +51,15 @@ class StyleIntake:
         """The style names `session` has sent so far."""
         return frozenset(self._names.get(session.session_id, ()))
 
-    def accept(self, session: Session, message: m.StyleImage, pixels: memoryview | bytes | None) -> dict[str, Any]:
-        """The pipeline update values for `message` (FieldError naming the field when refused)."""
-        if not session.capabilities & m.Capability.STYLE_IMAGES:
+    def accept(self, session: Session, message: m.StyleImage, pixels: memoryview | bytes | None,
+               from_client: bool = True) -> dict[str, Any]:
+        """The pipeline update values for `message` (FieldError naming the field when refused); `from_client`
+        False: sent on the session's behalf (the preview page), the client's capabilities do not matter."""
+        if not self.offered:
+            raise FieldError(m.ErrorCode.BAD_PARAM, "StyleImage",
+                             f"StyleImage {message.name!r}: this server has no IP-Adapter, so it takes no style "
+                             f"images; start it with --ip-adapter SOURCE (or [model] ip_adapter)")
+        if from_client and not session.capabilities & m.Capability.STYLE_IMAGES:
             raise FieldError(m.ErrorCode.BAD_PARAM, "StyleImage",
                              f"StyleImage {message.name!r}: session {session.session_id} did not negotiate the "
                              f"StyleImages capability (this server offers it only with an IP-Adapter, --ip-adapter); "
