@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 
 from sdbridge.config import ServerConfig, with_overrides
+from sdbridge.errors import ProtocolError
 from sdbridge.protocol import messages as m
 from sdbridge.served_model import ModelDescription
 from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient
+from sdbridge.transport.client_retry import retryable
 
 from .conftest import MAX_BYTES, MAX_SIDE, RawPeer
 
@@ -148,9 +150,10 @@ def test_the_welcome_counts_the_replicas_sessions(served: Served) -> None:
         welcomes = [c.connect(timeout=10) for c in clients]
         assert [(w.sessions_open, w.sessions_max) for w in welcomes] == [(1, 3), (2, 3), (3, 3)]
         extra = BridgeClient(served.server.endpoint, name="one-too-many", auto_reconnect=False)
-        with pytest.raises(Exception, match="SESSION_LIMIT"):  # full: refused with a retry hint
+        with pytest.raises(ProtocolError, match=r"SESSION_LIMIT.*retry later") as refused:  # full: a retry hint
             extra.connect(timeout=10)
         extra.close()
+        assert retryable(refused.value)  # the client's reconnect backoff tries again (elsewhere, behind a balancer)
     finally:
         for c in clients:
             c.close()
