@@ -6,6 +6,9 @@ sdbridge.serving.handshake answers), the next one a free replica (a Welcome, bui
 ``--drain-after-state``, the first session's first State message is answered with a ServerShutdown Notice (what a
 draining replica sends, sdbridge.serving.drain); the client must say Bye, and its next Hellos start over: refused
 ``--refuse`` times, then welcomed. ``--refuse-all`` refuses every Hello (the reconnect window test).
+Protocol 1.4 (the C# client's 1.4 tests): the Welcome grants StyleImages and Planes and says the capacity (sessions
+open of 4) and the wanted planes (Depth, Motion); a GameEvent named ``wanted`` is answered with a WantedPlanesChanged
+Notice (Normals), one named ``lose`` with Error UnknownSession (the client reconnects and replays).
 Prints one line per event for the test to read: ``HELLO <n> REFUSED``, ``HELLO <n> WELCOMED <session>``,
 ``BYE <session> <reason>``, ``GOT <session> <Message type> <detail>``. Exits when stdin closes or after
 --lifetime seconds.
@@ -14,6 +17,7 @@ Prints one line per event for the test to read: ``HELLO <n> REFUSED``, ``HELLO <
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import threading
 import time
@@ -27,16 +31,27 @@ from sdbridge.protocol import messages as m
 
 def _welcome(hello: m.Hello, session_id: int) -> m.Welcome:
     return m.Welcome(session_id=session_id, protocol_major=hello.protocol_major, protocol_minor=hello.protocol_minor,
-                     server_version="busy-replica", capabilities=int(m.Capability.CREDITS | m.Capability.NOTICES),
+                     server_version="busy-replica",
+                     capabilities=m.Capability.CREDITS | m.Capability.NOTICES | m.Capability.PLANES
+                     | m.Capability.STYLE_IMAGES,
                      initial_credits=1, max_width=4096, max_height=4096, max_message_bytes=64 << 20,
-                     heartbeat_interval_ms=1000, pixel_formats=(m.PixelFormat.RGBA8,))
+                     heartbeat_interval_ms=1000, pixel_formats=(m.PixelFormat.RGBA8, m.PixelFormat.RGB8),
+                     sessions_open=session_id, sessions_max=4, wanted_planes=(m.PlaneKind.DEPTH, m.PlaneKind.MOTION))
 
 
-def _detail(msg: object) -> str:
+def _detail(msg: object, pixels: memoryview | None) -> str:
     if isinstance(msg, m.Prompt):
         return repr(msg.text)
     if isinstance(msg, m.Params):
-        return repr(msg.guidance_scale)
+        fields = sorted(f.name for f in dataclasses.fields(msg)
+                        if f.name != "stream_id" and getattr(msg, f.name) is not None)
+        return f"{msg.guidance_scale!r} {','.join(fields)} style_blend={msg.style_blend!r}"
+    if isinstance(msg, m.StyleImage):
+        return f"{msg.name} {msg.width}x{msg.height} {msg.format.name} {0 if pixels is None else pixels.nbytes} bytes"
+    if isinstance(msg, m.FrameHeader):
+        return f"scene_cut={msg.scene_cut}"
+    if isinstance(msg, m.GameEvent):
+        return msg.name
     if isinstance(msg, m.State):
         return ",".join(sorted(key for key, _ in msg.entries))
     return ""
@@ -66,7 +81,7 @@ def main() -> int:
                 continue
             ident, *parts = sock.recv_multipart()
             try:
-                msg, _pixels = codec.decode_multipart(parts)
+                msg, pixels = codec.decode_multipart(parts)
             except ProtocolError as exc:
                 print(f"undecodable client message: {exc}", flush=True)
                 continue
@@ -74,21 +89,29 @@ def main() -> int:
                 hellos += 1
                 if args.refuse_all or refused < args.refuse:
                     refused += 1
+                    print(f"HELLO {hellos} REFUSED", flush=True)  # printed before the answer: the test may read it
                     sock.send_multipart([ident, codec.encode(m.ErrorMsg(
                         code=m.ErrorCode.SESSION_LIMIT, field="limits.max_sessions", session_closed=True,
                         message="this replica serves 1 sessions already; try again later or another replica"))])
-                    print(f"HELLO {hellos} REFUSED", flush=True)
                     continue
                 refused = 0  # the next move meets full replicas again
                 sessions[ident] = len(sessions) + 1
-                sock.send_multipart([ident, codec.encode(_welcome(msg, sessions[ident]))])
                 print(f"HELLO {hellos} WELCOMED {sessions[ident]}", flush=True)
+                sock.send_multipart([ident, codec.encode(_welcome(msg, sessions[ident]))])
             elif isinstance(msg, m.Ping):
                 sock.send_multipart([ident, codec.encode(m.Pong(nonce=msg.nonce, client_time_us=msg.client_time_us))])
             elif isinstance(msg, m.Bye):
                 print(f"BYE {sessions.get(ident, 0)} {msg.reason}", flush=True)
             else:
-                print(f"GOT {sessions.get(ident, 0)} {type(msg).__name__} {_detail(msg)}", flush=True)
+                print(f"GOT {sessions.get(ident, 0)} {type(msg).__name__} {_detail(msg, pixels)}", flush=True)
+                if isinstance(msg, m.GameEvent) and msg.name == "wanted":
+                    sock.send_multipart([ident, codec.encode(m.Notice(
+                        kind=m.NoticeKind.WANTED_PLANES_CHANGED, source="params",
+                        message="the server now uses these planes: Normals", wanted_planes=(m.PlaneKind.NORMALS,)))])
+                elif isinstance(msg, m.GameEvent) and msg.name == "lose":
+                    sock.send_multipart([ident, codec.encode(m.ErrorMsg(
+                        code=m.ErrorCode.UNKNOWN_SESSION, message="session unknown (server restarted?)",
+                        session_closed=True))])
                 if isinstance(msg, m.State) and args.drain_after_state and not drained:
                     drained = True
                     sock.send_multipart([ident, codec.encode(m.Notice(

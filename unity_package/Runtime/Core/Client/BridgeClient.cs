@@ -17,6 +17,7 @@ using System;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Threading;
+using sdbridge.protocol;
 using StreamDiffusion.Bridge.Core.Diagnostics;
 using StreamDiffusion.Bridge.Core.Protocol;
 using StreamDiffusion.Bridge.Core.Transport;
@@ -284,13 +285,51 @@ namespace StreamDiffusion.Bridge.Core.Client
             _s.QueuePrompt(prompt);
         }
 
-        /// <summary>Changes runtime parameters (Params message); null fields stay unchanged.</summary>
+        /// <summary>Changes runtime parameters (Params message); null fields stay unchanged. Takes every live
+        /// parameter (protocol 1.4: Controlnet*, LatentFeedback, MotionWarp, MotionWarpStep, SceneCutThreshold,
+        /// IpAdapterScale, StyleBlend; LoraWeights). A value outside its registry range (the generated StreamParams)
+        /// throws ArgumentException naming the field, the value and the range; nothing is sent then.</summary>
         public void SetParams(ParamsMessage parameters)
         {
             if (parameters == null) throw new ArgumentNullException(nameof(parameters));
-            if (parameters.SetMask == 0)
-                throw new ArgumentException("ParamsMessage sets no field; set at least one (e.g. GuidanceScale)", nameof(parameters));
+            ParamsCheck.Check(parameters);
             _s.QueueParams(parameters);
+        }
+
+        /// <summary>Protocol 1.4: a named style reference image for the server's IP-Adapter (RGBA8, BGRA8 or RGB8;
+        /// exactly stride x height bytes from <paramref name="offset"/>, copied). Sending a name again replaces that
+        /// image; weigh the styles with ParamsMessage.StyleBlend. Kept and re-sent after a reconnect (before the
+        /// params). Needs Capability.StyleImages: throws InvalidOperationException when the current session lacks it
+        /// (a Warning event when the Welcome comes later).</summary>
+        public void SendStyleImage(string name, byte[] pixels, int offset, int width, int height, int stride,
+            PixelFormat format, RowOrder rowOrder = RowOrder.TopDown)
+        {
+            if (pixels == null) throw new ArgumentNullException(nameof(pixels));
+            int length = stride * height;
+            if (offset < 0 || stride <= 0 || height <= 0 || offset + (long)length > pixels.Length)
+            {
+                throw new ArgumentOutOfRangeException(nameof(pixels), "style image '" + name + "' needs stride x height = " +
+                    stride + " x " + height + " bytes from offset " + offset + " of " + pixels.Length + " bytes");
+            }
+            StyleImageMessage header = ParamsCheck.StyleImage(name, length, width, height, stride, format, rowOrder);
+            WelcomeMessage welcome = Welcome;
+            if (welcome != null && State == ClientState.Connected && (welcome.Capabilities & (uint)Capability.StyleImages) == 0)
+            {
+                throw new InvalidOperationException("the server at " + _options.Endpoint + " did not grant the " +
+                    "StyleImages capability (Welcome.capabilities): it serves no IP-Adapter (`sdbridge serve " +
+                    "--ip-adapter SOURCE`)");
+            }
+            var copy = new byte[length];
+            Buffer.BlockCopy(pixels, offset, copy, 0, length);
+            _s.QueueStyleImage(new StyleImageControl { Header = header, Pixels = copy });
+        }
+
+        /// <summary>Protocol 1.4: the plane kinds the server uses now (Welcome.WantedPlanes, then each
+        /// WantedPlanesChanged notice): the planes worth capturing and sending. Empty while no session is open or
+        /// when the server wants none. The Welcome also says the replica's capacity (SessionsOpen / SessionsMax).</summary>
+        public PlaneKind[] WantedPlanes
+        {
+            get { return _s.WantedPlanes; }
         }
 
         /// <summary>Reports a game event (GameEvent message). Not replayed after a reconnect.</summary>

@@ -27,7 +27,8 @@ namespace StreamDiffusion.Bridge.Core.Client
         /// <summary>Mask of Capability flags offered in Hello.</summary>
         public uint Capabilities = (uint)(Capability.Credits | Capability.PromptBlend | Capability.SeedBlend |
                                           Capability.GameEvents | Capability.Stats | Capability.Notices |
-                                          Capability.Heartbeat | Capability.Txt2img | Capability.Planes);
+                                          Capability.Heartbeat | Capability.Txt2img | Capability.Planes |
+                                          Capability.StyleImages);
 
         public PixelFormat[] PixelFormats = { PixelFormat.RGBA8, PixelFormat.BGRA8, PixelFormat.RGB8 };
 

@@ -178,6 +178,7 @@ namespace StreamDiffusion.Bridge.Core.Client
                 if (reconnected) _s.Counters.Reconnects++;
                 _everConnected = true;
                 _s.Welcome = welcome;
+                _s.WantedPlanes = welcome.WantedPlanes;
                 _s.LastFailure = null;
                 _s.OnSessionOpenedLocked(reconnected);
                 _s.PushEventLocked(new ClientEvent
@@ -271,6 +272,13 @@ namespace StreamDiffusion.Bridge.Core.Client
             object m;
             while (_s.TryPeekControl(out m))
             {
+                var style = m as StyleImageControl;
+                if (style != null)
+                {
+                    SendStyleImage(style);
+                    _s.DropControl();
+                    continue;
+                }
                 ArraySegment<byte> encoded;
                 try
                 {
@@ -286,6 +294,24 @@ namespace StreamDiffusion.Bridge.Core.Client
                 _lastSendTicks = Stopwatch.GetTimestamp();
                 _s.DropControl();
             }
+        }
+
+        // Protocol 1.4: header and pixels, only to a server that granted Capability.StyleImages (else dropped, said why).
+        private void SendStyleImage(StyleImageControl style)
+        {
+            if ((_s.Welcome.Capabilities & (uint)Capability.StyleImages) == 0)
+            {
+                _s.PushEvent(new ClientEvent
+                {
+                    Kind = ClientEventKind.Warning,
+                    Message = "style image '" + style.Header.Name + "' not sent: the server at " + _options.Endpoint +
+                              " did not grant the StyleImages capability (Welcome.capabilities; it needs `sdbridge " +
+                              "serve --ip-adapter SOURCE`)",
+                });
+                return;
+            }
+            _transport.Send(_codec.Encode(style.Header), new ArraySegment<byte>(style.Pixels));
+            _lastSendTicks = Stopwatch.GetTimestamp();
         }
 
         private void SendPendingFrame()
@@ -387,6 +413,7 @@ namespace StreamDiffusion.Bridge.Core.Client
         private void LoseSession(string reason, Exception e)
         {
             CloseTransport();
+            _s.WantedPlanes = null;
             if (!_stopping) _monitor.SessionLost(reason);
             lock (_s.Lock)
             {

@@ -8,6 +8,13 @@ using StreamDiffusion.Bridge.Core.Protocol;
 
 namespace StreamDiffusion.Bridge.Core.Client
 {
+    /// <summary>A queued StyleImage (protocol 1.4): its header and a private copy of its pixels (part 2).</summary>
+    internal sealed class StyleImageControl
+    {
+        internal StyleImageMessage Header;
+        internal byte[] Pixels;
+    }
+
     /// <summary>Builds and checks the messages the client sends (pure functions).</summary>
     internal static class ControlMessages
     {
@@ -52,6 +59,7 @@ namespace StreamDiffusion.Bridge.Core.Client
                 ColorSpace = d.ColorSpace,
                 AlphaMode = d.AlphaMode == AlphaMode.Unknown ? AlphaMode.Ignore : d.AlphaMode,
                 CaptureTimeUs = d.CaptureTimeUs != 0 ? d.CaptureTimeUs : ClientClock.NowUs(),
+                SceneCut = d.SceneCut,
             };
         }
 
@@ -87,6 +95,16 @@ namespace StreamDiffusion.Bridge.Core.Client
                 m.SeedBlend = a.SeedBlend;
                 m.CfgMode = a.CfgMode;
                 m.Txt2img = a.Txt2img;
+                m.LoraWeights = a.LoraWeights;
+                m.ControlnetScale = a.ControlnetScale;
+                m.ControlnetStart = a.ControlnetStart;
+                m.ControlnetEnd = a.ControlnetEnd;
+                m.LatentFeedback = a.LatentFeedback;
+                m.MotionWarp = a.MotionWarp;
+                m.MotionWarpStep = a.MotionWarpStep;
+                m.SceneCutThreshold = a.SceneCutThreshold;
+                m.IpAdapterScale = a.IpAdapterScale;
+                m.StyleBlend = a.StyleBlend;
             }
             if (b.GuidanceScale.HasValue) m.GuidanceScale = b.GuidanceScale;
             if (b.Delta.HasValue) m.Delta = b.Delta;
@@ -98,7 +116,34 @@ namespace StreamDiffusion.Bridge.Core.Client
             if (b.SeedBlend != null) m.SeedBlend = b.SeedBlend;
             if (b.CfgMode.HasValue) m.CfgMode = b.CfgMode;
             if (b.Txt2img.HasValue) m.Txt2img = b.Txt2img;
+            m.LoraWeights = MergeNamed(m.LoraWeights, b.LoraWeights);
+            m.ControlnetScale = MergeNamed(m.ControlnetScale, b.ControlnetScale);
+            m.ControlnetStart = MergeNamed(m.ControlnetStart, b.ControlnetStart);
+            m.ControlnetEnd = MergeNamed(m.ControlnetEnd, b.ControlnetEnd);
+            if (b.LatentFeedback.HasValue) m.LatentFeedback = b.LatentFeedback;
+            if (b.MotionWarp.HasValue) m.MotionWarp = b.MotionWarp;
+            if (b.MotionWarpStep.HasValue) m.MotionWarpStep = b.MotionWarpStep;
+            if (b.SceneCutThreshold.HasValue) m.SceneCutThreshold = b.SceneCutThreshold;
+            if (b.IpAdapterScale.HasValue) m.IpAdapterScale = b.IpAdapterScale;
+            if (b.StyleBlend != null) m.StyleBlend = b.StyleBlend;  // a whole selection
             return m;
+        }
+
+        // Named weights leave the names not sent unchanged (lora_weights, controlnet_*): a newer weight replaces its
+        // own name's, new names are added, so a replay after a reconnect sets every weight the session had.
+        private static System.Collections.Generic.List<AdapterWeightData> MergeNamed(
+            System.Collections.Generic.List<AdapterWeightData> a, System.Collections.Generic.List<AdapterWeightData> b)
+        {
+            if (b == null) return a;
+            if (a == null) return b;
+            var merged = new System.Collections.Generic.List<AdapterWeightData>(a);
+            foreach (AdapterWeightData w in b)
+            {
+                int i = merged.FindIndex(x => x.Name == w.Name);
+                if (i >= 0) merged[i] = w;
+                else merged.Add(w);
+            }
+            return merged;
         }
 
         /// <summary>Encodes one queued control message (Prompt, Params, GameEvent, State or StatsRequest).</summary>

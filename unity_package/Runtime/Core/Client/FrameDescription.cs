@@ -18,6 +18,9 @@ namespace StreamDiffusion.Bridge.Core.Client
         public uint StreamId;
         /// <summary>When the frame was rendered (client clock, us); 0 = now.</summary>
         public ulong CaptureTimeUs;
+        /// <summary>Protocol 1.4: this frame starts a new shot (camera cut, level load, teleport): the server resets
+        /// the session's temporal state (latent feedback, cached attention, motion warp) before it.</summary>
+        public bool SceneCut;
 
         /// <summary>A tightly packed RGBA8 sRGB frame with ignored alpha.</summary>
         public static FrameDescription Rgba8(int width, int height, RowOrder rowOrder)

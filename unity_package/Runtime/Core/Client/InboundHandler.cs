@@ -142,6 +142,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             var notice = decoded as NoticeMessage;
             if (notice != null)
             {
+                if (notice.Kind == NoticeKind.WantedPlanesChanged) _s.WantedPlanes = notice.WantedPlanes;
                 _s.PushEvent(new ClientEvent { Kind = ClientEventKind.Notice, Notice = notice, Message = notice.Message });
                 if (notice.Kind == NoticeKind.ServerShutdown)
                 {

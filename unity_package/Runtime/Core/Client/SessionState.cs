@@ -5,6 +5,7 @@
 using System;
 using System.Collections.Generic;
 using System.Threading;
+using sdbridge.protocol;
 using StreamDiffusion.Bridge.Core.Protocol;
 
 namespace StreamDiffusion.Bridge.Core.Client
@@ -35,6 +36,8 @@ namespace StreamDiffusion.Bridge.Core.Client
         private readonly Dictionary<string, KeyValueData> _state = new Dictionary<string, KeyValueData>();
         private PromptMessage _lastPrompt;
         private ParamsMessage _mergedParams;
+        private readonly Dictionary<string, StyleImageControl> _styles = new Dictionary<string, StyleImageControl>();
+        private PlaneKind[] _wantedPlanes = new PlaneKind[0];
         private uint _nextRequestId = 1;
         private bool _controlOverflowReported;
 
@@ -108,6 +111,24 @@ namespace StreamDiffusion.Bridge.Core.Client
                 _mergedParams = ControlMessages.Merge(_mergedParams, parameters);
                 EnqueueControlLocked(parameters);
             }
+        }
+
+        /// <summary>Protocol 1.4: queues a style image and keeps it (by name) for a reconnect's replay.</summary>
+        internal void QueueStyleImage(StyleImageControl style)
+        {
+            lock (Lock)
+            {
+                _styles[style.Header.Name] = style;
+                EnqueueControlLocked(style);
+            }
+        }
+
+        /// <summary>Protocol 1.4: the plane kinds the server uses now (the Welcome's, then WantedPlanesChanged notices;
+        /// empty while no session is open).</summary>
+        internal PlaneKind[] WantedPlanes
+        {
+            get { lock (Lock) return _wantedPlanes; }
+            set { lock (Lock) _wantedPlanes = value ?? new PlaneKind[0]; }
         }
 
         internal void QueueGameEvent(GameEventMessage gameEvent, ulong lastSubmittedFrameId)
@@ -211,6 +232,7 @@ namespace StreamDiffusion.Bridge.Core.Client
         {
             var restored = new List<object>();
             if (_lastPrompt != null) restored.Add(_lastPrompt);
+            restored.AddRange(_styles.Values);  // before the params whose StyleBlend names them
             if (_mergedParams != null && _mergedParams.SetMask != 0) restored.Add(_mergedParams);
             if (_state.Count > 0)
             {
@@ -221,7 +243,8 @@ namespace StreamDiffusion.Bridge.Core.Client
             // Drop queued copies of the same kinds (they are older than or equal to what is restored).
             foreach (object queued in _controls)
             {
-                if (queued is PromptMessage || queued is ParamsMessage || queued is StateMessage) continue;
+                if (queued is PromptMessage || queued is ParamsMessage || queued is StateMessage ||
+                    queued is StyleImageControl) continue;
                 restored.Add(queued);
             }
             _controls.Clear();

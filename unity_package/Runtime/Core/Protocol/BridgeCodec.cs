@@ -21,7 +21,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
 {
     /// <summary>Envelope codec. Not thread-safe; one instance per thread. Encoded segments point into the
     /// codec's builder and stay valid until the next Encode call on the same instance.</summary>
-    public sealed class BridgeCodec
+    public sealed partial class BridgeCodec
     {
         private readonly FlatBufferBuilder _builder = new FlatBufferBuilder(1024);
         private ByteBuffer _readBuffer;
@@ -35,7 +35,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             FlatBufferBuilder b = Begin();
             VectorOffset planes = h.Planes != null && h.Planes.Length > 0 ? Planes(b, h.Planes) : default(VectorOffset);
             Offset<Frame> body = Frame.CreateFrame(b, h.SessionId, h.StreamId, h.FrameId, h.Width, h.Height, h.Stride,
-                h.PixelFormat, h.RowOrder, h.ColorSpace, h.AlphaMode, h.CaptureTimeUs, h.SendTimeUs, planes);
+                h.PixelFormat, h.RowOrder, h.ColorSpace, h.AlphaMode, h.CaptureTimeUs, h.SendTimeUs, planes, h.SceneCut);
             return Finish(Message.Frame, body.Value);
         }
 
@@ -108,9 +108,11 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             }
             VectorOffset formats = Formats(b, m.PixelFormats, false);
             StringOffset warning = Str(b, m.Warning);
+            VectorOffset wanted = m.WantedPlanes != null && m.WantedPlanes.Length > 0
+                ? Welcome.CreateWantedPlanesVector(b, m.WantedPlanes) : default(VectorOffset);
             Offset<Welcome> body = Welcome.CreateWelcome(b, m.SessionId, m.ProtocolMajor, m.ProtocolMinor,
                 serverVersion, m.Capabilities, m.InitialCredits, m.MaxWidth, m.MaxHeight, m.MaxMessageBytes,
-                m.LatencyFrames, model, m.HeartbeatIntervalMs, formats, warning);
+                m.LatencyFrames, model, m.HeartbeatIntervalMs, formats, warning, m.SessionsOpen, m.SessionsMax, wanted);
             return Finish(Message.Welcome, body.Value);
         }
 
@@ -187,7 +189,10 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             Offset<Prompt> prompt = m.Prompt != null ? BuildPrompt(b, m.Prompt) : default(Offset<Prompt>);
             Offset<Params> parameters = m.Params != null ? BuildParams(b, m.Params) : default(Offset<Params>);
             StringOffset previewUrl = Str(b, m.PreviewUrl);
-            Offset<Notice> body = Notice.CreateNotice(b, m.Kind, message, source, prompt, parameters, previewUrl);
+            VectorOffset wanted = m.WantedPlanes != null && m.WantedPlanes.Length > 0
+                ? Notice.CreateWantedPlanesVector(b, m.WantedPlanes) : default(VectorOffset);
+            Offset<Notice> body = Notice.CreateNotice(b, m.Kind, message, source, prompt, parameters, previewUrl,
+                wanted);
             return Finish(Message.Notice, body.Value);
         }
 
@@ -270,6 +275,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 h.CaptureTimeUs = f.CaptureTimeUs;
                 h.SendTimeUs = f.SendTimeUs;
                 h.Planes = f.PlanesLength > 0 ? ReadPlanes(f) : null;  // allocates only for a frame with planes
+                h.SceneCut = f.SceneCut;
             }
             catch (Exception e) when (IsDecodeFailure(e))
             {
@@ -354,9 +360,10 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                         Pong p = env.BodyAsPong();
                         return new PongMessage { Nonce = p.Nonce, ClientTimeUs = p.ClientTimeUs, ServerTimeUs = p.ServerTimeUs };
                     }
+                    case Message.StyleImage: return ReadStyleImage(env.BodyAsStyleImage());
                     default:
                         throw new ProtocolException((int)ErrorCode.UnknownType,
-                            "Envelope.body_type " + (int)type + " is not a message this client knows (1..16); is the " +
+                            "Envelope.body_type " + (int)type + " is not a message this client knows (1..17); is the " +
                             "server newer? Update the package to the server's protocol version");
                 }
             }
@@ -453,9 +460,17 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 }
                 seedBlend = Params.CreateSeedBlendVector(b, seeds);
             }
+            // The named-weight vectors in field-id order: 12, 13, 14, 15, 21 (BridgeCodecV14.cs).
+            VectorOffset lora = Weights(b, m.LoraWeights);
+            VectorOffset cnScale = Weights(b, m.ControlnetScale);
+            VectorOffset cnStart = Weights(b, m.ControlnetStart);
+            VectorOffset cnEnd = Weights(b, m.ControlnetEnd);
+            VectorOffset styleBlend = Weights(b, m.StyleBlend);
             return Params.CreateParams(b, m.SetMask, m.GuidanceScale ?? 0f, m.Delta ?? 0f, tIndex, m.Seed ?? 0UL,
                 m.SimilarityFilterEnabled ?? false, m.SimilarityThreshold ?? 0f, m.SimilarityMaxSkip ?? 0u, seedBlend,
-                m.StreamId, m.CfgMode ?? CfgMode.Unknown, m.Txt2img ?? false);
+                m.StreamId, m.CfgMode ?? CfgMode.Unknown, m.Txt2img ?? false, lora, cnScale, cnStart, cnEnd,
+                m.LatentFeedback ?? 0f, m.MotionWarp ?? 0f, m.MotionWarpStep ?? 0u, m.SceneCutThreshold ?? 0f,
+                m.IpAdapterScale ?? 0f, styleBlend);
         }
 
         private static Offset<KeyValue>[] BuildPairs(FlatBufferBuilder b, List<KeyValueData> pairs, string field)
@@ -512,10 +527,10 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             if (vtSize < 4 || vtable + vtSize > end) throw Truncated("Envelope vtable size");
             Envelope env = Envelope.GetRootAsEnvelope(_readBuffer);
             Message type = env.BodyType;
-            if (type == Message.NONE || (byte)type > (byte)Message.Pong)
+            if (type == Message.NONE || (byte)type > (byte)Message.StyleImage)
             {
                 throw new ProtocolException((int)ErrorCode.UnknownType,
-                    "Envelope.body_type is " + (int)type + "; this client knows 1..16 (Hello..Pong): update the " +
+                    "Envelope.body_type is " + (int)type + "; this client knows 1..17 (Hello..StyleImage): update the " +
                     "package or the server so both speak the same protocol");
             }
             int bodyField = vtSize >= 8 ? _readBuffer.GetShort((int)vtable + 6) : 0;
@@ -610,6 +625,9 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 HeartbeatIntervalMs = w.HeartbeatIntervalMs,
                 PixelFormats = ReadFormats(w.PixelFormatsLength, i => w.PixelFormats(i)),
                 Warning = w.Warning ?? "",
+                SessionsOpen = w.SessionsOpen,
+                SessionsMax = w.SessionsMax,
+                WantedPlanes = ReadKinds(w.WantedPlanesLength, i => w.WantedPlanes(i)),
             };
         }
 
@@ -671,6 +689,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                     m.SeedBlend.Add(new SeedWeightData(s.Seed, s.Weight));
                 }
             }
+            ReadParamsV14(p, mask, m);
             return m;
         }
 
@@ -730,6 +749,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 Prompt = n.Prompt.HasValue ? ReadPrompt(n.Prompt.Value) : null,
                 Params = n.Params.HasValue ? ReadParams(n.Params.Value) : null,
                 PreviewUrl = n.PreviewUrl ?? "",
+                WantedPlanes = ReadKinds(n.WantedPlanesLength, i => n.WantedPlanes(i)),
             };
         }
     }

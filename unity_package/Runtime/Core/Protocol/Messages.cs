@@ -28,6 +28,9 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         /// <summary>Protocol 1.3: the auxiliary planes sent after the pixels, one ZeroMQ part each in this order
         /// (null or empty: none; only with Capability.Planes).</summary>
         public PlaneDescription[] Planes;
+        /// <summary>Protocol 1.4: this frame starts a new shot (camera cut, level load, teleport); the server resets
+        /// the session's temporal state before it.</summary>
+        public bool SceneCut;
     }
 
     /// <summary>Header of one output frame (ZeroMQ part 1); the pixels travel in part 2.</summary>
@@ -102,6 +105,14 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public PixelFormat[] PixelFormats = new PixelFormat[0];
         /// <summary>Empty unless the server accepted with a warning (e.g. minor version mismatch).</summary>
         public string Warning = "";
+        /// <summary>Protocol 1.4: sessions open on this replica, this one included (0 from an older server).</summary>
+        public uint SessionsOpen;
+        /// <summary>Protocol 1.4: the replica's session limit (0 from an older server).</summary>
+        public uint SessionsMax;
+        /// <summary>Protocol 1.4: the plane kinds the server uses (its ControlNets' kinds, Motion while motion warping
+        /// is on): capture and send these with Capability.Planes. A live change comes as a WantedPlanesChanged Notice
+        /// (BridgeClient.WantedPlanes follows both).</summary>
+        public PlaneKind[] WantedPlanes = new PlaneKind[0];
     }
 
     public sealed class ErrorMessage
@@ -150,6 +161,21 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         }
     }
 
+    /// <summary>A named weight (protocol 1.2): ParamsMessage.LoraWeights (a live LoRA adapter's name), protocol
+    /// 1.4's Controlnet* (a ControlNet's kind as the server announces it, e.g. "depth") and StyleBlend (a style image's
+    /// name).</summary>
+    public struct AdapterWeightData
+    {
+        public string Name;
+        public float Weight;
+
+        public AdapterWeightData(string name, float weight)
+        {
+            Name = name;
+            Weight = weight;
+        }
+    }
+
     /// <summary>Runtime parameters; a null field means "unchanged" (its ParamsField bit stays clear).</summary>
     public sealed class ParamsMessage
     {
@@ -167,6 +193,25 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         /// <summary>Protocol 1.2: true = the server generates frames from the prompt alone, one per credit granted
         /// with a client Credit (BridgeClient.RequestFrames); frames are refused meanwhile.</summary>
         public bool? Txt2img;
+        /// <summary>Protocol 1.2: live LoRA adapters' weights (the adapters not named keep theirs).</summary>
+        public List<AdapterWeightData> LoraWeights;
+        /// <summary>Protocol 1.4, per ControlNet (name = its kind): conditioning scale, and the fractions of the
+        /// steps before which / after which it acts.</summary>
+        public List<AdapterWeightData> ControlnetScale;
+        public List<AdapterWeightData> ControlnetStart;
+        public List<AdapterWeightData> ControlnetEnd;
+        /// <summary>Protocol 1.4: previous output latent blended into the input latent (0 = off).</summary>
+        public float? LatentFeedback;
+        /// <summary>Protocol 1.4: strength of the motion-guided warp of the previous output (0 = off).</summary>
+        public float? MotionWarp;
+        /// <summary>Protocol 1.4: the denoising step whose latent gets the warp.</summary>
+        public uint? MotionWarpStep;
+        /// <summary>Protocol 1.4: correlation with the previous frame below which a frame is a scene cut (0 = off).</summary>
+        public float? SceneCutThreshold;
+        /// <summary>Protocol 1.4: how strongly the style images steer the image (0 = no adapter).</summary>
+        public float? IpAdapterScale;
+        /// <summary>Protocol 1.4: the weights of the session's named style images (BridgeClient.SendStyleImage).</summary>
+        public List<AdapterWeightData> StyleBlend;
 
         /// <summary>OR of the ParamsField bits of the fields that are set.</summary>
         public uint SetMask
@@ -184,6 +229,16 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 if (SeedBlend != null) m |= (uint)ParamsField.SeedBlend;
                 if (CfgMode.HasValue) m |= (uint)ParamsField.CfgMode;
                 if (Txt2img.HasValue) m |= (uint)ParamsField.Txt2img;
+                if (LoraWeights != null) m |= (uint)ParamsField.LoraWeights;
+                if (ControlnetScale != null) m |= (uint)ParamsField.ControlnetScale;
+                if (ControlnetStart != null) m |= (uint)ParamsField.ControlnetStart;
+                if (ControlnetEnd != null) m |= (uint)ParamsField.ControlnetEnd;
+                if (LatentFeedback.HasValue) m |= (uint)ParamsField.LatentFeedback;
+                if (MotionWarp.HasValue) m |= (uint)ParamsField.MotionWarp;
+                if (MotionWarpStep.HasValue) m |= (uint)ParamsField.MotionWarpStep;
+                if (SceneCutThreshold.HasValue) m |= (uint)ParamsField.SceneCutThreshold;
+                if (IpAdapterScale.HasValue) m |= (uint)ParamsField.IpAdapterScale;
+                if (StyleBlend != null) m |= (uint)ParamsField.StyleBlend;
                 return m;
             }
         }
@@ -292,6 +347,22 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         /// <summary>Protocol 1.1: this session's preview page address (Kind Info, Source "preview"); empty from a
         /// 1.0 server, which sends the address in Message only (see PreviewPage.TryGetAddress).</summary>
         public string PreviewUrl = "";
+        /// <summary>Protocol 1.4 (Kind WantedPlanesChanged): the plane kinds the server now uses (may be empty).</summary>
+        public PlaneKind[] WantedPlanes = new PlaneKind[0];
+    }
+
+    /// <summary>Protocol 1.4 (Capability.StyleImages): a named style reference image for the server's IP-Adapter;
+    /// the pixels (Stride x Height bytes) travel in ZeroMQ part 2. Sending a name again replaces that image; its
+    /// weight is set with ParamsMessage.StyleBlend.</summary>
+    public sealed class StyleImageMessage
+    {
+        public string Name = "";
+        public uint Width;
+        public uint Height;
+        /// <summary>Bytes per row, at least Width x bytes per pixel.</summary>
+        public uint Stride;
+        public PixelFormat Format;
+        public RowOrder RowOrder;
     }
 
     public sealed class CreditMessage

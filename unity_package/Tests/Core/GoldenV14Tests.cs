@@ -1,0 +1,199 @@
+// Protocol 1.4 in the C# codec, both ways against flatc's golden bytes (schemas/golden/*.bin, values in their .json):
+// Params with the ControlNet, temporal, IP-Adapter and style fields; the Welcome's capacity and wanted planes; the
+// WantedPlanesChanged notice; StyleImage; Frame.scene_cut with and without planes; plus lora_weights (protocol 1.2, no
+// golden file) round trip.
+// Compiled and run here with mono + NUnit 2.6; uses only NUnit API that Unity's NUnit 3.5 also has.
+using System;
+using System.Collections.Generic;
+using System.IO;
+using NUnit.Framework;
+using sdbridge.protocol;
+using StreamDiffusion.Bridge.Core.Protocol;
+
+namespace StreamDiffusion.Bridge.Core.Tests
+{
+    [TestFixture]
+    public class GoldenV14Tests
+    {
+        private const ulong Session = 0x0123456789ABCDEFUL;
+        private readonly BridgeCodec _codec = new BridgeCodec();
+
+        private static byte[] Golden(string name)
+        {
+            string dir = TestEnvironment.GoldenDir;
+            TestEnvironment.Need(!string.IsNullOrEmpty(dir) && File.Exists(Path.Combine(dir, name)),
+                "SDBRIDGE_TEST_GOLDEN must name schemas/golden with " + name);
+            return File.ReadAllBytes(Path.Combine(dir, name));
+        }
+
+        private static void AssertEncodes(ArraySegment<byte> encoded, string golden)
+        {
+            var actual = new byte[encoded.Count];
+            Array.Copy(encoded.Array, encoded.Offset, actual, 0, encoded.Count);
+            Assert.AreEqual(BitConverter.ToString(Golden(golden)), BitConverter.ToString(actual),
+                "C# encoding differs from " + golden);
+        }
+
+        private T DecodeGolden<T>(string golden)
+        {
+            object decoded = _codec.Decode(new ArraySegment<byte>(Golden(golden)));
+            Assert.IsInstanceOf(typeof(T), decoded);
+            return (T)decoded;
+        }
+
+        private static List<AdapterWeightData> W(params object[] pairs)
+        {
+            var list = new List<AdapterWeightData>();
+            for (int i = 0; i < pairs.Length; i += 2) list.Add(new AdapterWeightData((string)pairs[i], (float)pairs[i + 1]));
+            return list;
+        }
+
+        private static void AssertWeights(List<AdapterWeightData> expected, List<AdapterWeightData> actual, string what)
+        {
+            Assert.IsNotNull(actual, what);
+            Assert.AreEqual(expected.Count, actual.Count, what);
+            for (int i = 0; i < expected.Count; i++)
+            {
+                Assert.AreEqual(expected[i].Name, actual[i].Name, what + " " + i);
+                Assert.AreEqual(expected[i].Weight, actual[i].Weight, what + " " + i);
+            }
+        }
+
+        internal static ParamsMessage ParamsV14()
+        {
+            return new ParamsMessage
+            {
+                ControlnetScale = W("depth", 0.75f, "canny", 1.25f),
+                ControlnetStart = W("depth", 0.25f),
+                ControlnetEnd = W("depth", 0.875f),
+                LatentFeedback = 0.25f,
+                MotionWarp = 0.5f,
+                MotionWarpStep = 1,
+                SceneCutThreshold = 0.375f,
+                IpAdapterScale = 0.625f,
+                StyleBlend = W("watercolor", 0.75f, "ink", 0.25f),
+                StreamId = 1,
+            };
+        }
+
+        private static FrameHeader SceneCutFrame(ulong frameId)
+        {
+            return new FrameHeader
+            {
+                SessionId = Session, StreamId = 1, FrameId = frameId, Width = 4, Height = 2, Stride = 16,
+                PixelFormat = PixelFormat.RGBA8, RowOrder = RowOrder.TopDown, ColorSpace = ColorSpace.SRGB,
+                AlphaMode = AlphaMode.Ignore, CaptureTimeUs = 1700000000000000UL, SendTimeUs = 1700000000000250UL,
+                SceneCut = true,
+            };
+        }
+
+        [Test]
+        public void ParamsEncodeAndDecode()
+        {
+            AssertEncodes(_codec.Encode(ParamsV14()), "params_v14.bin");
+            var p = DecodeGolden<ParamsMessage>("params_v14.bin");
+            Assert.AreEqual(1046528u, p.SetMask);
+            AssertWeights(W("depth", 0.75f, "canny", 1.25f), p.ControlnetScale, "ControlnetScale");
+            AssertWeights(W("depth", 0.25f), p.ControlnetStart, "ControlnetStart");
+            AssertWeights(W("depth", 0.875f), p.ControlnetEnd, "ControlnetEnd");
+            AssertWeights(W("watercolor", 0.75f, "ink", 0.25f), p.StyleBlend, "StyleBlend");
+            Assert.AreEqual(0.25f, p.LatentFeedback);
+            Assert.AreEqual(0.5f, p.MotionWarp);
+            Assert.AreEqual(1u, p.MotionWarpStep);
+            Assert.AreEqual(0.375f, p.SceneCutThreshold);
+            Assert.AreEqual(0.625f, p.IpAdapterScale);
+            Assert.IsNull(p.LoraWeights);
+            Assert.IsNull(p.GuidanceScale);
+        }
+
+        [Test]
+        public void WelcomeCarriesCapacityAndWantedPlanes()
+        {
+            var w = new WelcomeMessage
+            {
+                SessionId = Session, ProtocolMajor = 1, ProtocolMinor = 4, ServerVersion = "0.1.0", Capabilities = 1619,
+                InitialCredits = 2, MaxWidth = 2048, MaxHeight = 2048, MaxMessageBytes = 16781312, LatencyFrames = 1,
+                Model = new ModelInfoData { Name = "tiny", Family = ModelFamily.SD15, Width = 256, Height = 256 },
+                HeartbeatIntervalMs = 1000, PixelFormats = new[] { PixelFormat.RGBA8, PixelFormat.BGRA8, PixelFormat.RGB8 },
+                SessionsOpen = 3, SessionsMax = 8, WantedPlanes = new[] { PlaneKind.Depth, PlaneKind.Motion },
+            };
+            AssertEncodes(_codec.Encode(w), "welcome_capacity.bin");
+            var back = DecodeGolden<WelcomeMessage>("welcome_capacity.bin");
+            Assert.AreEqual(3u, back.SessionsOpen);
+            Assert.AreEqual(8u, back.SessionsMax);
+            CollectionAssert.AreEqual(new[] { PlaneKind.Depth, PlaneKind.Motion }, back.WantedPlanes);
+            Assert.AreNotEqual(0u, back.Capabilities & (uint)Capability.StyleImages);
+            var old = DecodeGolden<WelcomeMessage>("welcome.bin");  // protocol 1.0: no capacity, no planes
+            Assert.AreEqual(0u, old.SessionsMax);
+            Assert.AreEqual(0, old.WantedPlanes.Length);
+        }
+
+        [Test]
+        public void WantedPlanesNotice()
+        {
+            var n = new NoticeMessage
+            {
+                Kind = NoticeKind.WantedPlanesChanged, Message = "the server now uses these planes: Depth, Motion",
+                Source = "params", WantedPlanes = new[] { PlaneKind.Depth, PlaneKind.Motion },
+            };
+            AssertEncodes(_codec.Encode(n), "notice_wanted_planes.bin");
+            var back = DecodeGolden<NoticeMessage>("notice_wanted_planes.bin");
+            Assert.AreEqual(NoticeKind.WantedPlanesChanged, back.Kind);
+            CollectionAssert.AreEqual(new[] { PlaneKind.Depth, PlaneKind.Motion }, back.WantedPlanes);
+        }
+
+        [Test]
+        public void StyleImageAndItsPixels()
+        {
+            var s = new StyleImageMessage
+            {
+                Name = "watercolor", Width = 4, Height = 2, Stride = 16, Format = PixelFormat.RGB8, RowOrder = RowOrder.BottomUp,
+            };
+            AssertEncodes(_codec.Encode(s), "style_image.bin");
+            var back = DecodeGolden<StyleImageMessage>("style_image.bin");
+            Assert.AreEqual("watercolor", back.Name);
+            Assert.AreEqual(4u, back.Width);
+            Assert.AreEqual(2u, back.Height);
+            Assert.AreEqual(16u, back.Stride);
+            Assert.AreEqual(PixelFormat.RGB8, back.Format);
+            Assert.AreEqual(RowOrder.BottomUp, back.RowOrder);
+            Assert.AreEqual(back.Stride * back.Height, (uint)Golden("style_image.pixels.bin").Length);
+        }
+
+        [Test]
+        public void FrameSceneCut()
+        {
+            FrameHeader plain = SceneCutFrame(30);
+            AssertEncodes(_codec.EncodeFrame(ref plain), "frame_scene_cut.bin");
+            FrameHeader withMotion = SceneCutFrame(31);
+            withMotion.Planes = new[]
+            {
+                new PlaneDescription
+                {
+                    Kind = PlaneKind.Motion, Format = PlaneFormat.RG16F, Width = 4, Height = 2, Stride = 16,
+                    RowOrder = RowOrder.TopDown, MotionUnits = MotionUnits.Pixels, MotionTarget = MotionTarget.Previous,
+                },
+            };
+            AssertEncodes(_codec.EncodeFrame(ref withMotion), "frame_scene_cut_planes.bin");
+            FrameHeader back;
+            _codec.DecodeFrame(new ArraySegment<byte>(Golden("frame_scene_cut_planes.bin")), out back);
+            Assert.IsTrue(back.SceneCut);
+            Assert.AreEqual(1, back.Planes.Length);
+            Assert.AreEqual(PlaneKind.Motion, back.Planes[0].Kind);
+            _codec.DecodeFrame(new ArraySegment<byte>(Golden("frame_rgba8.bin")), out back);
+            Assert.IsFalse(back.SceneCut);
+        }
+
+        [Test]
+        public void LoraWeightsRoundTrip()
+        {
+            var p = new ParamsMessage { LoraWeights = W("ink_style", 0.5f, "pixel_art", 1.0f) };
+            Assert.AreEqual((uint)ParamsField.LoraWeights, p.SetMask);
+            ArraySegment<byte> encoded = _codec.Encode(p);
+            var bytes = new byte[encoded.Count];
+            Array.Copy(encoded.Array, encoded.Offset, bytes, 0, bytes.Length);
+            var back = (ParamsMessage)_codec.Decode(new ArraySegment<byte>(bytes));
+            AssertWeights(W("ink_style", 0.5f, "pixel_art", 1.0f), back.LoraWeights, "LoraWeights");
+        }
+    }
+}
