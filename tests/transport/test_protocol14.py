@@ -66,7 +66,7 @@ class FakePipeline:
 class Served:
     """A server with FakePipelines; `log` is every pipeline's record."""
 
-    def __init__(self, **model: Any) -> None:
+    def __init__(self, record_dir: str | None = None, **model: Any) -> None:
         self.log: list[tuple[Any, ...]] = []
         self.seen = threading.Condition()
         config = with_overrides(ServerConfig(), model={"name": "identity", "identity_inline": False, **model},
@@ -75,7 +75,7 @@ class Served:
                                 top={"bind": "tcp://127.0.0.1:*"})
         description = ModelDescription("fake", m.ModelFamily.SD15, SIZE, SIZE, 0)
         self.server = BridgeServer(config, pipeline_factory=lambda w, h: FakePipeline(self.log, self.seen),
-                                   model=description)
+                                   model=description, record_dir=record_dir)
 
     def updates(self) -> dict[str, Any]:
         """Every update the pipelines got, merged in order."""
