@@ -125,9 +125,9 @@ def test_a_style_is_reached_over_its_transition_one_frame_at_a_time(tmp_path):
     first = engine.on_event("biome", {"name": "desert"}, now=0.0, frame=0)
     assert first.matched == ["rule 2"] and first.changes == []  # no jump: the blend moves with the frames
     assert engine.tick(0.5, None).changes == []  # a fade in frames waits for frames
-    steps = _blends(engine, [0.1, 0.2, 0.3, 0.4, 0.5], [1, 2, 3, 4, 5])
+    steps = _blends(engine, [0.1, 0.2, 0.3, 0.4, 0.5], [0, 1, 2, 3, 4])
     # from no style to desert without an ip_adapter_scale in the rules: desert from the first frame on
-    assert [s["style_blend"] for s in steps] == [(("desert", 2.0),)] * 4
+    assert [s["style_blend"] for s in steps] == [(("desert", 2.0),)] * 4  # frames 0..3 of 4; then done
     assert "ip_adapter_scale" not in steps[0]
     engine.on_event("biome", {"name": "forest"}, now=10.0, frame=10)  # 2 seconds, linear
     steps = _blends(engine, [10.5, 11.0, 11.5, 12.0], [11, 12, 13, 14])
@@ -146,7 +146,7 @@ def test_an_interrupted_fade_starts_where_it_is_and_effects_revert(tmp_path):
     (step,) = _blends(engine, [1.0], [1])
     assert step == {"style_blend": (("forest", 1.0),), "ip_adapter_scale": pytest.approx(0.4)}  # the scale rises
     engine.on_event("biome", {"name": "desert"}, now=1.0, frame=1)  # halfway: from forest (at half scale) on
-    (step,) = _blends(engine, [1.0], [3])  # 2 of 4 frames, ease_in: 0.25 of the way
+    (step,) = _blends(engine, [1.0], [2])  # the 2nd of 4 frames (1 and 2), ease_in: 0.25 of the way
     assert dict(step["style_blend"]) == pytest.approx({"desert": 0.25, "forest": 0.75})
     assert step["ip_adapter_scale"] == pytest.approx(0.4 + 0.25 * 0.4)  # and the scale back up to the rules' 0.8
     _blends(engine, [2.0], [5])

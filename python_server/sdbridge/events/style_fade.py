@@ -43,7 +43,8 @@ class StyleFade:
         if self.timing.frames:
             if frame is None or self.started_frame is None:
                 return self.position >= 1.0
-            raw = (frame - self.started_frame) / self.timing.frames
+            raw = (frame - self.started_frame + 1) / self.timing.frames  # frame: the one about to be processed,
+            # counted like a prompt transition's (the first frame after the event is 1/n of the way)
         else:
             raw = (now - self.started_s) / self.timing.seconds if self.timing.seconds > 0 else 1.0
         raw = min(1.0, max(0.0, raw))
