@@ -24,6 +24,12 @@ like a missing plane (warned once). Segmentation ids pass through the config's i
 (`[model] segmentation`, sdbridge.config.ModelConfig.segmentation); without one, ids are read as ADE20K class
 indices (0..149; others black).
 
+Motion: for a pipeline with motion-guided warping on (`config.motion_warp` > 0, sdbridge.pipeline.temporal), a frame's
+Motion plane (with its Depth plane, when sent, for the depth test) goes to `pipe.temporal.set_motion`, converted from
+the plane's declared units, y direction and target frame to the warp's convention (runtime.motion_planes). A frame
+without a Motion plane sets none: that frame gets no warp (the warp never guesses motion). `used_by` says whether a
+pipeline takes anything from planes at all.
+
 Setting an image changes the pipeline (and a recorded frame's planes are numbered by the recorded calls), so the
 caller settles the session first when `touches` says so (no call of its frames in the device lane:
 runtime.frame_work). Not run on a GPU here: the conversions are device-agnostic torch run on the
@@ -95,12 +101,23 @@ class ControlPlanes:
         nets = getattr(getattr(pipeline, "control", None), "nets", None)
         return () if nets is None else tuple(nets.names)
 
+    @staticmethod
+    def warps(pipeline: Any) -> bool:
+        """Whether `pipeline` warps with motion planes (motion_warp > 0 and a temporal state to set it on)."""
+        return getattr(getattr(pipeline, "config", None), "motion_warp", 0) > 0 and hasattr(pipeline, "temporal")
+
+    def used_by(self, pipeline: Any) -> bool:
+        """Whether `apply` has anything to do for `pipeline` (ControlNets or motion-guided warping)."""
+        return bool(self.kinds(pipeline)) or self.warps(pipeline)
+
     def touches(self, pipeline: Any, planes: Sequence[Plane]) -> bool:
-        """Whether `apply` may change `pipeline` or its recording (a plane or a Canny KIND): settle it first. A
-        frame without planes for ControlNets that take planes only touches nothing (the session keeps overlapping
-        its frames' host work with its previous call)."""
+        """Whether `apply` may change `pipeline` or its recording (a plane or a Canny KIND; a motion plane for a
+        warping pipeline: set_motion feeds the next staged frame): settle it first. A frame without planes for
+        ControlNets that take planes only touches nothing (the session keeps overlapping its frames' host work
+        with its previous call)."""
         kinds = self.kinds(pipeline)
-        return bool(kinds) and (bool(planes) or any(kind in CANNY_KINDS for kind in kinds))
+        moves = self.warps(pipeline) and any(p.kind is PlaneKind.MOTION for p in planes)
+        return moves or (bool(kinds) and (bool(planes) or any(kind in CANNY_KINDS for kind in kinds)))
 
     def apply(self, session_id: int, pipeline: Any, planes: Sequence[Plane], rgb: Any) -> None:
         """Set the control image of each of `pipeline`'s ControlNets from `planes` (or the fallback) before the
@@ -111,6 +128,8 @@ class ControlPlanes:
         if record is not None and planes:
             record(planes)
         device = pipeline.components.device
+        if self.warps(pipeline):
+            _set_motion(pipeline, planes, device)
         for kind in self.kinds(pipeline):
             plane = _plane_for(kind, planes)
             if plane is not None and not (plane.kind is PlaneKind.NORMALS
@@ -169,6 +188,19 @@ class ControlPlanes:
                 i: i for i in range(len(ade20k.CLASSES))}
             self._map = SegmentationMap(mapping)
         return self._map
+
+
+def _set_motion(pipeline: Any, planes: Sequence[Plane], device: Any) -> None:
+    """The frame's Motion plane (and Depth plane) to the pipeline's temporal warp, in its convention."""
+    from sdbridge.runtime.motion_planes import depth_tensor, motion_tensor
+
+    motion = next((p for p in planes if p.kind is PlaneKind.MOTION), None)
+    if motion is None:
+        return
+    width, height = pipeline.config.width, pipeline.config.height
+    depth = next((p for p in planes if p.kind is PlaneKind.DEPTH), None)
+    pipeline.temporal.set_motion(motion_tensor(motion, width, height, device),
+                                 None if depth is None else depth_tensor(depth, width, height, device))
 
 
 def _plane_for(kind: str, planes: Sequence[Plane]) -> Plane | None:
