@@ -21,13 +21,12 @@
 //     drawn into per-readback-slot textures by the same hook right after the colour capture and read back with it;
 //     a frame goes out once its colour and planes are back (Capture/PlaneSender.cs). Pose draws an OpenPose control
 //     image of every StreamDiffusionPoseSource from the bones at capture time (Pose/StreamDiffusionPoseSource.cs).
-//     The server's Welcome names the planes its ControlNets want; until the client core exposes that list, the
-//     component sends what `planes` picks (a server ignores planes it does not use; one that did not grant the
-//     Planes capability gets none: the component then sends colour only).
+//     `planesAsServerAsks` sends instead the planes the server's ControlNets want (BridgeClient.WantedPlanes: the
+//     Welcome's list, then each change the server announces). A server that did not grant the Planes capability
+//     gets none: the component then sends colour only.
 //   - scene cuts (SceneCutDetector.cs): SignalSceneCut(), a scene load, or a camera move beyond teleportDistance /
-//     teleportAngle in one frame. PENDING: the protocol 1.4 Frame.scene_cut flag is not in the C# client core yet;
-//     until it is, a cut raises SceneCut (for the game) and is counted in SceneCuts, and the server's own
-//     similarity-based cut detection resets the session's temporal state.
+//     teleportAngle in one frame. The first capture after a cut carries the protocol 1.4 Frame.scene_cut flag (the
+//     server resets the stream's temporal state before it); the cut also raises SceneCut and is counted in SceneCuts.
 //   - game events: SendGameEvent forwards to the client (GameEvent messages, offered in the Hello's capabilities
 //     while offerGameEvents is on; the server's rules files react to them).
 // Shutdown: OnDisable disposes the client (play-mode exit, domain reload and scene unload all call it);
@@ -88,6 +87,10 @@ namespace StreamDiffusion.Bridge
         [Tooltip("Planes sent with every frame for the server's ControlNets: device depth, view-space normals, motion " +
                  "vectors (pointing to the previous frame) and an OpenPose image of the StreamDiffusionPoseSource avatars.")]
         public EnginePlanes planes = EnginePlanes.None;
+
+        [Tooltip("Send the planes the server's ControlNets want (the Welcome's list, then live changes) instead of " +
+                 "the ones picked above.")]
+        public bool planesAsServerAsks;
 
         [Tooltip("Name of the pose Control plane: the KIND the server serves the OpenPose ControlNet under.")]
         public string posePlaneName = "openpose";
@@ -301,8 +304,9 @@ namespace StreamDiffusion.Bridge
             ScheduleCapture();
             UpdateComposite(connected);
             bool gpuPlanes = connected && _planeMaterial != null;
-            _hooks.RequireModes((reproject || (gpuPlanes && (planes & (EnginePlanes.Depth | EnginePlanes.ObjectIds)) != 0)) && connected,
-                                gpuPlanes && (planes & EnginePlanes.Normals) != 0, gpuPlanes && (planes & EnginePlanes.Motion) != 0);
+            EnginePlanes sent = SentPlanes();
+            _hooks.RequireModes((reproject || (gpuPlanes && (sent & (EnginePlanes.Depth | EnginePlanes.ObjectIds)) != 0)) && connected,
+                                gpuPlanes && (sent & EnginePlanes.Normals) != 0, gpuPlanes && (sent & EnginePlanes.Motion) != 0);
         }
 
         // Built-in pipeline only: Unity calls it on scripts attached to the camera, after every script moved it.
@@ -373,15 +377,22 @@ namespace StreamDiffusion.Bridge
             _frame.NormalsPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.Normals);
             _frame.MotionPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.Motion);
             _frame.ObjectIdsPlaneTarget = _ring.PlaneTarget(slot, EnginePlanes.ObjectIds);
-            _pendingPose = (planes & EnginePlanes.Pose) != 0 ? StreamDiffusionPoseSource.Project(_camera, _frame.Mapping) : null;
-            _pendingCut = _sceneCuts.Consume(); // rides with this capture (PENDING on the wire: see the file comment)
+            _pendingPose = (SentPlanes() & EnginePlanes.Pose) != 0 ? StreamDiffusionPoseSource.Project(_camera, _frame.Mapping) : null;
+            _pendingCut = _sceneCuts.Consume(); // rides with this capture: Frame.scene_cut when it is sent
             _frame.CaptureRequested = true;
         }
 
-        /// <summary>The GPU planes to capture: those `planes` picks, when the plane shader is there.</summary>
+        /// <summary>The planes sent now: `planes`, or those the server wants with planesAsServerAsks.</summary>
+        private EnginePlanes SentPlanes()
+        {
+            if (!planesAsServerAsks) return planes;
+            return _client != null ? EnginePlaneFormats.FromWanted(_client.WantedPlanes) : EnginePlanes.None;
+        }
+
+        /// <summary>The GPU planes to capture: the sent ones, when the plane shader is there.</summary>
         private EnginePlanes GpuPlanes()
         {
-            return _planeMaterial != null ? planes & EnginePlaneFormats.GpuMask : EnginePlanes.None;
+            return _planeMaterial != null ? SentPlanes() & EnginePlaneFormats.GpuMask : EnginePlanes.None;
         }
 
         private void OnSceneCut()
@@ -397,11 +408,13 @@ namespace StreamDiffusion.Bridge
             if (_client == null || _client.State != ClientState.Connected) return; // captured before a disconnect
             FrameDescription description = FrameDescription.Rgba8(_ring.Width, _ring.Height, sdbridge.protocol.RowOrder.BottomUp);
             description.ColorSpace = sdbridge.protocol.ColorSpace.SRGB;
+            description.SceneCut = info.SceneCut; // protocol 1.4: the first frame after a scene cut
             ulong frameId;
             bool granted = _client.Welcome != null && (_client.Welcome.Capabilities & (uint)sdbridge.protocol.Capability.Planes) != 0;
-            if (planes != EnginePlanes.None && granted)
+            EnginePlanes sent = SentPlanes();
+            if (sent != EnginePlanes.None && granted)
             {
-                PlaneData[] withFrame = _planeSender.Planes(_ring, info, _camera, planes, posePlaneName);
+                PlaneData[] withFrame = _planeSender.Planes(_ring, info, _camera, sent, posePlaneName);
                 frameId = _client.SubmitFrame(_planeSender.Color(data), 0, data.Length, description, withFrame);
             }
             else

@@ -64,6 +64,26 @@ namespace StreamDiffusion.Bridge
             }
         }
 
+        /// <summary>The planes this package can send for the plane kinds a server wants (BridgeClient.WantedPlanes:
+        /// Depth, Normals, Motion, Segmentation -> ObjectIds, Control -> Pose).</summary>
+        public static EnginePlanes FromWanted(PlaneKind[] wanted)
+        {
+            EnginePlanes planes = EnginePlanes.None;
+            if (wanted == null) return planes;
+            foreach (PlaneKind kind in wanted)
+            {
+                switch (kind)
+                {
+                    case PlaneKind.Depth: planes |= EnginePlanes.Depth; break;
+                    case PlaneKind.Normals: planes |= EnginePlanes.Normals; break;
+                    case PlaneKind.Motion: planes |= EnginePlanes.Motion; break;
+                    case PlaneKind.Segmentation: planes |= EnginePlanes.ObjectIds; break;
+                    case PlaneKind.Control: planes |= EnginePlanes.Pose; break;
+                }
+            }
+            return planes;
+        }
+
         /// <summary>The CPU layout AsyncGPUReadback converts to (the same bits as the GPU format).</summary>
         public static TextureFormat ReadbackFormat(EnginePlanes plane)
         {

@@ -11,7 +11,7 @@
 //     A named bone the mesh lacks, or a point behind the camera, leaves the keypoint missing (its limbs undrawn).
 //   - scene cuts: the view's camera cuts (FSceneView::bCameraCut, counted by the view extension), level loads
 //     (FCoreUObjectDelegates::PostLoadMapWithWorld) and teleports of the player camera (PlayerCameraManager location
-//     and rotation between ticks) raise OnSceneCut; the wire flag is pending in the client core (see the header).
+//     and rotation between ticks) raise OnSceneCut; the first capture after a cut carries Frame.scene_cut (1.4).
 // NOT compiled here (no Unreal Engine on the build machines). UE 5.3-5.5 API: USkinnedMeshComponent::GetBoneIndex /
 // GetBoneLocation, APlayerController::ProjectWorldLocationToScreen / GetViewportSize, APlayerCameraManager::
 // GetCameraLocation / GetCameraRotation, FCoreUObjectDelegates::PostLoadMapWithWorld (UObject/UObjectGlobals.h).

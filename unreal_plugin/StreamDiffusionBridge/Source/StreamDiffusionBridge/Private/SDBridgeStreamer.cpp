@@ -181,6 +181,7 @@ uint64 FSDBridgeStreamer::SubmitReadback(sdbridge::Client& Target, const FSDBrid
 	uint64_t FrameId = 0;
 	// Engine planes read back with this capture, then the OpenPose image drawn by the core from its keypoints.
 	Frame.planes = View.Planes;
+	Frame.scene_cut = View.bSceneCut;  // protocol 1.4: the server resets the session's temporal state before it
 	std::vector<uint8_t> PoseImage;
 	if (Status.ok() && View.Pose != nullptr)
 	{

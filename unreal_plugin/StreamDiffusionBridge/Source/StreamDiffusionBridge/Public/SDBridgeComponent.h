@@ -118,6 +118,14 @@ public:
 		meta = (Bitmask, BitmaskEnum = "/Script/StreamDiffusionBridge.ESDBridgePlanes"))
 	int32 EnginePlanes = 0;
 
+	/**
+	 * Send the planes the server's ControlNets want (the Welcome's wanted planes, then each change the server
+	 * announces) instead of EnginePlanes: depth, normals, motion, segmentation (custom stencil) and a control plane
+	 * (the pose).
+	 */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Planes")
+	bool bPlanesAsServerAsks = false;
+
 	/** Pose: the skeletal meshes whose bones give the OpenPose image (each one body); empty: the owner's skeletal mesh. */
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Planes")
 	TArray<TObjectPtr<USkeletalMeshComponent>> PoseMeshes;
@@ -151,10 +159,9 @@ public:
 	FSDBridgeOnSceneCut OnSceneCut;
 
 	/**
-	 * The next frame starts a new shot: the server resets the stream's temporal state. Called automatically on the
-	 * view's camera cuts (FSceneView::bCameraCut), level loads and teleports. PENDING: the protocol 1.4 Frame.scene_cut
-	 * flag is not in the C++ client core yet; until it is, the cut is raised (OnSceneCut), counted (GetSceneCuts) and
-	 * the server's own similarity-based cut detection resets the session.
+	 * The next frame starts a new shot: the server resets the stream's temporal state (protocol 1.4 Frame.scene_cut on
+	 * the first capture after the cut). Called automatically on the view's camera cuts (FSceneView::bCameraCut, which
+	 * mark that very frame), level loads and teleports; raised as OnSceneCut and counted by GetSceneCuts.
 	 */
 	UFUNCTION(BlueprintCallable, Category = "StreamDiffusion Bridge|Scene cuts")
 	void SignalSceneCut();

@@ -15,6 +15,7 @@
 #include "Kismet/GameplayStatics.h"
 #include "SDBridgeSceneCaptureFallback.h"
 #include "SDBridgeStreamer.h"
+#include "SDBridgePlanePasses.h"
 #include "SDBridgeViewExtension.h"
 #include "SSDBridgeViewportOverlay.h"
 #include "SceneViewExtension.h"
@@ -164,7 +165,12 @@ void USDBridgeComponent::UpdateCaptureAndDisplay()
 		Settings.TargetSize = GetCaptureSize();
 		Settings.PlayerIndex = Player != nullptr ? Player->GetControllerId() : 0;
 		Settings.ResultSourceFrameId = static_cast<uint64>(LastResultSourceFrameId);
-		Settings.Planes = Settings.bCapture ? static_cast<uint32>(EnginePlanes) : 0u;
+		uint32 Planes = static_cast<uint32>(EnginePlanes);
+		if (bPlanesAsServerAsks && Streamer && Streamer->GetClient())
+		{
+			Planes = SDBridgePlaneBitsFor(Streamer->GetClient()->GetWantedPlanes());  // the Welcome's, then live changes
+		}
+		Settings.Planes = Settings.bCapture ? Planes : 0u;
 		Settings.PoseName = PosePlaneName;
 		Settings.bSceneCut = bSceneCutPending;  // the render thread keeps it until a capture carries it
 		bSceneCutPending = false;

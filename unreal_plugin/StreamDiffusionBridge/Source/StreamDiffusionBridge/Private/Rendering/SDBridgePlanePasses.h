@@ -20,6 +20,8 @@
 #include "sdbridge/capture_fit.h"
 #include "sdbridge/messages.h"
 
+#include <vector>
+
 class FSceneView;
 
 /** The engine planes the component can send (a bitmask of ESDBridgePlanes values, mirrored here for the render thread). */
@@ -38,6 +40,25 @@ struct FSDBridgePlaneTexture
 	FRDGTextureRef Texture = nullptr;
 	sdbridge::PlaneDesc Desc;
 };
+
+/** The SDBridgePlaneBits of the plane kinds a server wants (Client::GetWantedPlanes; a Control plane: the pose). */
+inline uint32 SDBridgePlaneBitsFor(const std::vector<sdbridge::PlaneKind>& Wanted)
+{
+	uint32 Bits = 0u;
+	for (const sdbridge::PlaneKind Kind : Wanted)
+	{
+		switch (Kind)
+		{
+		case sdbridge::PlaneKind::kDepth: Bits |= SDBridgePlaneBits::Depth; break;
+		case sdbridge::PlaneKind::kNormals: Bits |= SDBridgePlaneBits::Normals; break;
+		case sdbridge::PlaneKind::kMotion: Bits |= SDBridgePlaneBits::Motion; break;
+		case sdbridge::PlaneKind::kSegmentation: Bits |= SDBridgePlaneBits::Stencil; break;
+		case sdbridge::PlaneKind::kControl: Bits |= SDBridgePlaneBits::Pose; break;
+		default: break;
+		}
+	}
+	return Bits;
+}
 
 namespace SDBridgeRendering
 {
