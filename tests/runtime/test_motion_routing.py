@@ -88,6 +88,8 @@ def test_a_warping_pipeline_gets_each_frames_motion_and_depth() -> None:
     controls.apply(1, pipe, [depth_plane], np.zeros((H, W, 3), np.uint8))  # no motion plane: no motion set
     assert len(pipe.motions) == 1
     assert not controls.touches(pipe, [depth_plane])  # nothing to set: the session keeps overlapping
+    pipe.record_planes = lambda planes: None  # type: ignore[attr-defined]  (a recorded session, sdbridge.record)
+    assert controls.touches(pipe, [depth_plane])  # it records the planes of its next call: settled first
 
 
 def test_a_pipeline_that_does_not_warp_takes_no_motion() -> None:

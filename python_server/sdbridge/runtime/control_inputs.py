@@ -111,12 +111,13 @@ class ControlPlanes:
         return bool(self.kinds(pipeline)) or self.warps(pipeline)
 
     def touches(self, pipeline: Any, planes: Sequence[Plane]) -> bool:
-        """Whether `apply` may change `pipeline` or its recording (a plane or a Canny KIND; a motion plane for a
-        warping pipeline: set_motion feeds the next staged frame): settle it first. A frame without planes for
-        ControlNets that take planes only touches nothing (the session keeps overlapping its frames' host work
-        with its previous call)."""
+        """Whether `apply` may change `pipeline` or its recording (a plane or a Canny KIND; for a warping pipeline a
+        motion plane, set_motion feeds the next staged frame, or any plane it records): settle it first. A frame
+        without planes for ControlNets that take planes only touches nothing (the session keeps overlapping its
+        frames' host work with its previous call)."""
         kinds = self.kinds(pipeline)
-        moves = self.warps(pipeline) and any(p.kind is PlaneKind.MOTION for p in planes)
+        moves = self.warps(pipeline) and (any(p.kind is PlaneKind.MOTION for p in planes)
+                                          or (bool(planes) and hasattr(pipeline, "record_planes")))  # recorded
         return moves or (bool(kinds) and (bool(planes) or any(kind in CANNY_KINDS for kind in kinds)))
 
     def apply(self, session_id: int, pipeline: Any, planes: Sequence[Plane], rgb: Any) -> None:
