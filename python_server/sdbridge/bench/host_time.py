@@ -9,9 +9,11 @@ buffers, the uint8 output). Two paths over the same frames:
 - "numpy path": runtime/pixels.py's to_pipeline -> pipeline -> from_pipeline (the library user's path,
   and the worker's before runtime.device_pixels).
 
-Client frames of the processing size, and 1920x1080 frames resized to it and back. On the CPU the two
-paths do the same work (the device is the host); on CUDA the device path leaves the host two memcpys and
-kernel launches (not run on a GPU here: no figure of it exists in this repository).
+Client frames of the processing size, 1920x1080 frames resized to it and back, and 64x64 frames at a 64x64
+processing size (the per-frame cost that does not grow with the pixels). On the CPU the device is the host:
+the device path converts the layout with runtime/pixels.py and resizes with torch (uint8 kernel), the numpy
+path resizes with PIL. On CUDA the device path leaves the host two memcpys and kernel launches (not run on
+a GPU here: no figure of it exists in this repository).
 """
 
 from __future__ import annotations
@@ -142,12 +144,17 @@ def host_ms(comps: Components, path: str, client: tuple[int, int], size: int = 5
 
 
 def host_time_report(comps: Components, frames: int = 20, size: int = 512) -> str:
-    """The section of `sdbridge bench pipeline`: host ms per frame, device and numpy paths, per client size."""
+    """The section of `sdbridge bench pipeline`: host ms per frame, device and numpy paths, per client size, and
+    a last row at 64x64 (client and processing): the part of a frame's host time that does not grow with its
+    pixels (torch dispatch of the glue's small ops, Python), what a GPU's host pays besides the two memcpys."""
     lines = [f"Host time per frame outside the model calls (zero-cost UNet/VAE, {size}x{size}, 2 steps, cfg self, "
              f"RGBA8 frames, {comps.device}, {torch.get_num_threads()} threads), median of {frames} frames:", "",
              "| client frames | device path (worker) ms | CPU ms | numpy path ms | CPU ms |", "|---|---|---|---|---|"]
-    for client in CLIENTS:
-        resized = "" if client == (size, size) else f" -> {size}x{size} -> {client[0]}x{client[1]}"
-        figures = [ms for p in ("device", "numpy") for ms in host_ms(comps, p, client, size, frames)]
-        lines.append(f"| {client[0]}x{client[1]}{resized} | " + " | ".join(f"{ms:.2f}" for ms in figures) + " |")
+    rows = [(client, size) for client in CLIENTS] + ([((64, 64), 64)] if size != 64 else [])
+    for client, processing in rows:
+        resized = "" if client == (processing, processing) else \
+            f" -> {processing}x{processing} -> {client[0]}x{client[1]}"
+        label = " (size-independent part)" if processing != size else ""
+        figures = [ms for p in ("device", "numpy") for ms in host_ms(comps, p, client, processing, frames)]
+        lines.append(f"| {client[0]}x{client[1]}{resized}{label} | " + " | ".join(f"{ms:.2f}" for ms in figures) + " |")
     return "\n".join(lines)
