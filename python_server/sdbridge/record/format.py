@@ -7,13 +7,16 @@
                       "kind": ..., ...}
     frames/NNNNNN-in.npy / NNNNNN-out.npy   the exact input array of pipeline call N and its output
     frames/NNNNNN-plane-K.npy                plane K of the frame of pipeline call N (protocol 1.3 planes)
+    frames/NNNNNN-style-K.npy                style image K of style set N (a "styles" line; protocol 1.4)
 
 Kinds written by the worker (what `sdbridge replay` re-runs, in order): "build" {width, height,
 config} - a pipeline was built with this StreamConfig; "prepare" {prompt, negative_prompt};
 "update" {values, failed} - pipeline.update(**values); "planes" {call, descs} - the frame of the next call
 came with these planes (PlaneDesc fields; arrays frames/<call>-plane-K.npy), which set its ControlNet images
 (sdbridge.runtime.control_inputs; written only for pipelines with ControlNets); "scene_cut" {} - the client's
-Frame.scene_cut (protocol 1.4) made the pipeline drop its temporal state here; "call" {call, is_warmup,
+Frame.scene_cut (protocol 1.4) made the pipeline drop its temporal state here; "styles" {set, names} - the style
+images of an update (StyleImage messages, a rules file's styles: arrays frames/<set>-style-K.npy), applied as
+update(style_images=...) before that update's "update" line (which holds its other values); "call" {call, is_warmup,
 skipped} - the pipeline ran on frames/<call>-in.npy and returned frames/<call>-out.npy. Kinds written by the I/O
 thread (what the engine sent, for QA; replay does not need them): "event" {name, payload, frame_id},
 "state" {entries, replace_all}, "prompt" {...}, "params" {...}. Only messages the server accepted are
@@ -60,7 +63,7 @@ FORMAT = "sdbridge-recording"
 VERSION = 1
 SUFFIX = ".sdrec"
 #: what replay re-runs; every other kind is a note
-WORKER_KINDS = ("build", "prepare", "update", "planes", "scene_cut", "call")
+WORKER_KINDS = ("build", "prepare", "update", "planes", "scene_cut", "styles", "call")
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +171,7 @@ class RecordingWriter:
         self._seq = 0
         self._start = time.monotonic()
         self.calls = 0
+        self.style_sets = 0  # "styles" lines written
         self.closed = False
         self.failed = ""  # why recording stopped early ("" while it goes on)
 
@@ -218,6 +222,21 @@ class RecordingWriter:
                 for k, array in enumerate(arrays):
                     (self.folder / "frames" / f"{call:06d}-plane-{k}.npy").write_bytes(_npy_bytes(array))
                 self._write("planes", frame, {"call": call, "descs": descs})
+            except Exception as exc:  # recording must never fail the session it records
+                self._fail(exc)
+
+    def write_styles(self, frame: int, images: Any) -> None:
+        """The style images of an update (a StyleImages: names and (H, W, 3) arrays): each array, then one "styles"
+        line (nothing once closed or failed)."""
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                n = self.style_sets
+                for k, (_name, image) in enumerate(images.images):
+                    (self.folder / "frames" / f"{n:06d}-style-{k}.npy").write_bytes(_npy_bytes(np.asarray(image)))
+                self._write("styles", frame, {"set": n, "names": list(images.names)})
+                self.style_sets += 1
             except Exception as exc:  # recording must never fail the session it records
                 self._fail(exc)
 

@@ -82,13 +82,21 @@ class RecordingPipeline:
         self._inner.prepare(prompt=prompt, negative_prompt=negative_prompt)
 
     def update(self, **kwargs: Any) -> None:
-        """Forward, then log (also a failed update: it may have changed part of the pipeline's state)."""
+        """Forward, then log (also a failed update: it may have changed part of the pipeline's state); its style
+        images as a "styles" line with their arrays, before the line of its other values."""
+        values = {k: v for k, v in kwargs.items() if k != "style_images"}
         try:
             self._inner.update(**kwargs)
         except Exception:
-            self._writer.write("update", self._clock(), values=kwargs, failed=True)
+            self._log_update(kwargs.get("style_images"), values, True)
             raise
-        self._writer.write("update", self._clock(), values=kwargs, failed=False)
+        self._log_update(kwargs.get("style_images"), values, False)
+
+    def _log_update(self, styles: Any, values: dict[str, Any], failed: bool) -> None:
+        if styles is not None:
+            self._writer.write_styles(self._clock(), styles)
+        if values or styles is None:
+            self._writer.write("update", self._clock(), values=values, failed=failed)
 
     def scene_cut(self) -> None:
         """Forward the client's scene cut (protocol 1.4) and log it, so a replay cuts before the same call; nothing

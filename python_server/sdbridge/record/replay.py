@@ -116,6 +116,9 @@ class _Replayer:
         elif entry.kind == "scene_cut":  # the client's Frame.scene_cut (protocol 1.4)
             self._need(entry)
             self.pipeline.scene_cut()
+        elif entry.kind == "styles":  # style images (protocol 1.4 StyleImage, a rules file's [styles])
+            self._need(entry)
+            self._styles(data)
         elif entry.kind == "call":
             self._need(entry)
             self._call(int(data["call"]))
@@ -135,6 +138,15 @@ class _Replayer:
         except Exception as exc:
             if not data.get("failed"):
                 raise InputError(f"update {values} failed on replay but not when recorded: {exc}") from exc
+
+    def _styles(self, data: Mapping[str, Any]) -> None:
+        from sdbridge.events.style_files import StyleImages
+
+        names, n = data.get("names"), data.get("set")
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names) or not isinstance(n, int):
+            raise InputError(f"a 'styles' line with names={names!r}, set={n!r}; the log is damaged")
+        images = [(name, self.recording.frame(n, f"style-{k}")) for k, name in enumerate(names)]
+        self.pipeline.update(style_images=StyleImages.of(images))
 
     def _call(self, call: int) -> None:
         report = self.report
