@@ -28,6 +28,7 @@ namespace UnityEngine.Rendering.HighDefinition
         public readonly RTHandle cameraColorBuffer;
         public readonly RTHandle cameraDepthBuffer;
         public readonly RTHandle cameraMotionVectorsBuffer;
+        public readonly RTHandle cameraNormalBuffer;
         public readonly CommandBuffer cmd;
     }
 

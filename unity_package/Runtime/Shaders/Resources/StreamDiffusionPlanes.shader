@@ -8,7 +8,8 @@
 //   depth    _CameraDepthTexture (Built-in, URP), _SDCurrentDepthArray (HDRP, bound by the custom pass)
 //   normals  _CameraDepthNormalsTexture (Built-in: view-space normal, stereographic 8-bit encoding, Unity's
 //            EncodeViewNormalStereo), _CameraNormalsTexture (URP: world-space normals, turned into view space with
-//            _SDWorldToView, the camera's worldToCameraMatrix)
+//            _SDWorldToView, the camera's worldToCameraMatrix), _SDNormalArray (HDRP: the custom pass's normal buffer,
+//            world normals octahedron-encoded as two 12-bit values in RGB, as HDRP's NormalBuffer.hlsl writes them)
 //   motion   _CameraMotionVectorsTexture (Built-in), _MotionVectorTexture (URP): current uv - previous uv;
 //            _SDMotionArray (HDRP, the custom pass's motion vector buffer): current NDC - previous NDC, half of it in uv
 //   ids      pass 6 draws each StreamDiffusionObjectId renderer (CommandBuffer.DrawRenderer: unity_ObjectToWorld and
@@ -31,6 +32,7 @@ Shader "Hidden/StreamDiffusion/Planes"
         Texture2D _CameraMotionVectorsTexture;
         Texture2D _MotionVectorTexture;
         Texture2DArray _SDMotionArray;
+        Texture2DArray _SDNormalArray;
         SamplerState sdbridge_point_clamp_sampler;
 
         float _SDFlipY;                     // 1: flip the procedural triangle (Direct3D-like API drawing into a texture)
@@ -79,6 +81,20 @@ Shader "Hidden/StreamDiffusion/Planes"
         float4 MotionToPrevious(float2 cameraUvMotion)
         {
             return float4(-cameraUvMotion / _SDSourceFromTarget.xy, 0, 0);
+        }
+
+        // HDRP's normal buffer: two 12-bit values in RGB (8 low bits in R and G, the high nibbles in B), an octahedral
+        // encoding of the world normal over [0, 1] (the SRP core library's Unpack888ToFloat2 + UnpackNormalOctQuadEncode).
+        float3 DecodeHdrpNormal(float3 rgb)
+        {
+            uint3 bytes = (uint3)(rgb * 255.5);
+            uint2 packed = bytes.xy | (uint2(bytes.z & 15u, bytes.z >> 4) << 8);
+            float2 f = (float2)packed / 4095.0 * 2.0 - 1.0;
+            float3 n = float3(f, 1.0 - abs(f.x) - abs(f.y));
+            float t = max(-n.z, 0.0);
+            n.x += n.x >= 0.0 ? -t : t;
+            n.y += n.y >= 0.0 ? -t : t;
+            return normalize(n);
         }
 
         // Unity's DecodeViewNormalStereo (UnityCG.cginc) of _CameraDepthNormalsTexture's .xy.
@@ -217,6 +233,21 @@ Shader "Hidden/StreamDiffusion/Planes"
                 float2 uv;
                 if (!CameraUv(i.uv, uv)) return float4(0, 0, 0, 0);
                 return float4(Sample2D(_SDObjectIds, uv).r, 0, 0, 0);
+            }
+            ENDHLSL
+        }
+        Pass // 8: view-space normals from HDRP's normal buffer
+        {
+            Name "NormalsHdrp"
+            HLSLPROGRAM
+            #pragma vertex VertProcedural
+            #pragma fragment Frag
+            float4 Frag(Varyings i) : SV_Target
+            {
+                float2 uv;
+                if (!CameraUv(i.uv, uv)) return float4(0, 0, 0, 0);
+                float3 world = DecodeHdrpNormal(SampleArray(_SDNormalArray, uv).rgb);
+                return float4(normalize(mul((float3x3)_SDWorldToView, world)), 0);
             }
             ENDHLSL
         }

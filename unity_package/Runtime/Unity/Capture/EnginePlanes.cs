@@ -9,7 +9,7 @@
 //                  turns _CameraNormalsTexture's world-space normals into view space with the camera's
 //                  worldToCameraMatrix (URP's forward depth-normals prepass stores plain world normals; the deferred
 //                  renderer with Accurate G-buffer Normals packs them octahedrally, which this does not decode).
-//                  HDRP: not offered (its normal buffer is packed by HDRP's NormalBuffer.hlsl).
+//                  HDRP: its normal buffer's octahedron-encoded world normals, decoded and turned into view space.
 //   Motion   RG16F  MotionUnits.UV of the capture texture, MotionTarget.Previous (Unity's motion texture holds
 //                  current uv - previous uv: it is negated), MotionYUp true (Unity's uv v grows upwards). Rescaled
 //                  from camera uv to capture uv through the scale policy's mapping.

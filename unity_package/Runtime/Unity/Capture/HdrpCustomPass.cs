@@ -34,9 +34,11 @@ namespace StreamDiffusion.Bridge
                 HasViewport = true,
                 Planes = PlaneSource.Hdrp,
                 // Motion plane: HDRP's motion vector buffer (rendered when the camera's Frame Settings enable motion
-                // vectors; otherwise it holds zeros). Normals are not offered for HDRP (EnginePlanes.cs).
+                // vectors; otherwise it holds zeros) and its normal buffer (octahedron-encoded world normals).
                 MotionArray = ctx.cameraMotionVectorsBuffer,
                 HasMotionArray = isArray && frame.NeedsMotion,
+                NormalArray = ctx.cameraNormalBuffer,
+                HasNormalArray = isArray && frame.NeedsNormals,
             };
             if (!isArray && frame.NeedsDepth)
             {

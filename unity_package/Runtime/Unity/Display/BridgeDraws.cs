@@ -39,6 +39,9 @@ namespace StreamDiffusion.Bridge
         /// <summary>HDRP only: the motion vector buffer (CustomPassContext.cameraMotionVectorsBuffer).</summary>
         public RenderTargetIdentifier MotionArray;
         public bool HasMotionArray;
+        /// <summary>HDRP only: the normal buffer (CustomPassContext.cameraNormalBuffer).</summary>
+        public RenderTargetIdentifier NormalArray;
+        public bool HasNormalArray;
     }
 
     /// <summary>Records the bridge's draws into a CommandBuffer.</summary>
@@ -59,6 +62,7 @@ namespace StreamDiffusion.Bridge
         public const int MotionHdrpPass = 5;
         public const int ObjectIdDrawPass = 6;
         public const int ObjectIdsPlanePass = 7;
+        public const int NormalsHdrpPass = 8;
 
         /// <summary>URP / HDRP: full-screen triangles drawn with DrawProcedural. Call after frame.PrepareForRender().
         /// Returns false (and draws nothing) when the colour buffer cannot be sampled (the back buffer).</summary>
@@ -122,8 +126,8 @@ namespace StreamDiffusion.Bridge
         }
 
         /// <summary>Draws the requested engine planes into their plane textures (after the capture set the mapping
-        /// constants and _SDFlipY). A plane its pipeline cannot give (HDRP normals; HDRP depth without texture
-        /// arrays) keeps its texture's previous contents and is not sent (the component drops it).</summary>
+        /// constants and _SDFlipY). A plane its pipeline cannot give (HDRP planes without texture arrays, HDRP
+        /// object ids) keeps its texture's previous contents and is not sent (the component drops it).</summary>
         private static void RecordPlanes(CommandBuffer cmd, BridgeFrame frame, PlaneSource source, bool isArray, SrpTargets targets)
         {
             Material m = frame.PlaneMaterial;
@@ -139,6 +143,11 @@ namespace StreamDiffusion.Bridge
             if (frame.NormalsPlaneTarget != null && source != PlaneSource.Hdrp)
             {
                 Draw(cmd, frame.NormalsPlaneTarget, m, source == PlaneSource.Builtin ? NormalsBuiltinPass : NormalsWorldPass);
+            }
+            else if (frame.NormalsPlaneTarget != null && targets.HasNormalArray)
+            {
+                cmd.SetGlobalTexture(BridgeFrame.Ids.NormalArray, targets.NormalArray);
+                Draw(cmd, frame.NormalsPlaneTarget, m, NormalsHdrpPass);
             }
             if (frame.MotionPlaneTarget != null && (source != PlaneSource.Hdrp || targets.HasMotionArray))
             {

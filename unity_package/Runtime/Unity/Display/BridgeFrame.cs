@@ -217,6 +217,7 @@ namespace StreamDiffusion.Bridge
             public static readonly int ObjectIds = Shader.PropertyToID("_SDObjectIds");
             public static readonly int WorldToView = Shader.PropertyToID("_SDWorldToView");
             public static readonly int MotionArray = Shader.PropertyToID("_SDMotionArray");
+            public static readonly int NormalArray = Shader.PropertyToID("_SDNormalArray");
             public static readonly int UrpNormals = Shader.PropertyToID("_CameraNormalsTexture");
             public static readonly int UrpMotion = Shader.PropertyToID("_MotionVectorTexture");
         }
