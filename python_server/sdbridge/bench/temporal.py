@@ -1,6 +1,7 @@
 """`sdbridge bench temporal`: flicker measured, not asserted. A procedural scene seen by a panning camera with exact
-motion vectors and depth, run through the pipeline with none / latent feedback / motion-guided warping / both on
-the same frames; for each, the temporal warping error of Lai et al. 2018 (the mean, over frames, of the masked mean
+motion vectors and depth, run through the pipeline with none / latent feedback / motion-guided warping / both / cached
+attention (sdbridge.pipeline.cached_attention) / cached attention with feature injection / everything on the same
+frames; for each, the temporal warping error of Lai et al. 2018 (the mean, over frames, of the masked mean
 squared difference between output t and output t - 1 warped to frame t by the true motion; non-occluded pixels only)
 and the frame time against none. The input frames' own error is printed as the reference.
 
@@ -86,11 +87,19 @@ class Method:
     settings: dict
 
 
-def methods(feedback: float, warp: float) -> tuple[Method, ...]:
-    """none, latent feedback, motion-guided warping, both."""
+def methods(feedback: float, warp: float, bank: int = 2, injection: float = 0.5,
+            threshold: float = 0.9) -> tuple[Method, ...]:
+    """none, latent feedback, motion-guided warping, both, cached attention (`bank` frames), cached attention with
+    feature injection, and all of them together."""
+    attention = {"attention_bank": bank}
+    injected = {**attention, "feature_injection": injection, "feature_injection_threshold": threshold}
+    both = {"latent_feedback": feedback, "motion_warp": warp}
     return (Method("none", {}), Method(f"feedback {feedback:g}", {"latent_feedback": feedback}),
             Method(f"warping {warp:g}", {"motion_warp": warp}),
-            Method(f"feedback {feedback:g} + warping {warp:g}", {"latent_feedback": feedback, "motion_warp": warp}))
+            Method(f"feedback {feedback:g} + warping {warp:g}", both),
+            Method(f"cached attention {bank}", attention),
+            Method(f"cached attn {bank} + injection {injection:g}", injected),
+            Method("feedback + warping + attention", {**both, **injected}))
 
 
 def run_method(components: Components, config: StreamConfig, scene: PanScene, frames: int,
@@ -137,7 +146,6 @@ def report(components: Components, config: StreamConfig, scene: PanScene, frames
     for method in rows:
         took = seconds[method.name]
         lines.append(f"{method.name:<34}{errors[method.name]:>15.6f}{took * 1000:>10.1f} ms{took / base:>8.2f}x")
-    lines.append(f"{'cached attention':<34}{'not implemented':>15}")
     lines += ["Random weights (tiny/small presets): this tests the mechanisms (which output is blended where, the",
               "masks, the cost), not the look; a real model gives real numbers: --model stabilityai/sd-turbo",
               "(a hub id or a local folder, on a GPU: --device cuda --dtype float16)."]

@@ -6,7 +6,8 @@ import argparse
 
 NAME = "bench-temporal"
 HELP = ("temporal warping error (Lai et al. 2018) and frame time of none / latent feedback / motion-guided warping "
-        "on a panning procedural scene with exact motion vectors")
+        "/ cached attention (with feature injection) / their combination on a panning procedural scene with exact "
+        "motion vectors")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--feedback", type=float, default=0.3, help="latent_feedback of the feedback rows")
     parser.add_argument("--warp", type=float, default=0.6, help="motion_warp of the warping rows")
     parser.add_argument("--warp-step", type=int, default=0, help="motion_warp_step (default 0)")
+    parser.add_argument("--bank", type=int, default=2, help="attention_bank of the cached-attention rows (default 2)")
+    parser.add_argument("--injection", type=float, default=0.5, help="feature_injection of the injection rows")
+    parser.add_argument("--injection-threshold", type=float, default=0.9, help="feature_injection_threshold")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each method's fastest counts")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
@@ -37,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     components = load_components(args.model, device=args.device, dtype=getattr(torch, args.dtype))
     t_index = tuple(int(t) for t in args.t_index.split(","))
     config = StreamConfig(width=args.size, height=args.size, t_index_list=t_index, motion_warp_step=args.warp_step)
-    lines = report(components, config, PanScene(args.size, args.speed), args.frames, methods(args.feedback, args.warp),
-                   args.rounds)
+    rows = methods(args.feedback, args.warp, args.bank, args.injection, args.injection_threshold)
+    lines = report(components, config, PanScene(args.size, args.speed), args.frames, rows, args.rounds)
     print("\n".join(lines))
     return 0
