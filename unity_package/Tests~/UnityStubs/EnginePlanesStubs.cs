@@ -76,7 +76,6 @@ namespace UnityEngine.SceneManagement
 {
     public partial struct Scene
     {
-        public string name { get { throw null; } }
     }
 
     public enum LoadSceneMode
@@ -95,10 +94,6 @@ namespace UnityEngine
 {
     public partial struct Color
     {
-        public float r;
-        public float g;
-        public float b;
-        public float a;
         public static Color clear { get { throw null; } }
     }
 
