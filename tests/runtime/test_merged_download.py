@@ -34,6 +34,7 @@ class _CopyCounter:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
+        self.threads: set[str] = set()  # the names of the threads that copied
         self._lock = threading.Lock()
         original = torch.Tensor.copy_
 
@@ -41,6 +42,7 @@ class _CopyCounter:
             if non_blocking:
                 with self._lock:
                     self.count += 1
+                    self.threads.add(threading.current_thread().name)
             return original(tensor, src, non_blocking=non_blocking)
 
         monkeypatch.setattr(torch.Tensor, "copy_", counting)
@@ -69,9 +71,9 @@ def test_download_many_is_one_copy_with_each_frames_bytes(monkeypatch: pytest.Mo
 
 
 def _run(tiny: Any, share: bool, monkeypatch: pytest.MonkeyPatch, rounds: int = 3
-         ) -> tuple[dict[bytes, list[ResultJob]], list[int], int]:
+         ) -> tuple[dict[bytes, list[ResultJob]], list[int], _CopyCounter]:
     """Three sessions on the staged path, a frame of each waiting every round: (results per session, UNet
-    batches, device->host copies)."""
+    batches, the device->host copies counted)."""
     staged = DevicePixels(CPU, staged=True)  # the CUDA code path, on the CPU (no pinning, no events)
     monkeypatch.setattr(device_pixels, "converter_on", lambda device: staged)
     counting = CountingUNet(tiny.unet)
@@ -112,16 +114,17 @@ def _run(tiny: Any, share: bool, monkeypatch: pytest.MonkeyPatch, rounds: int = 
     finally:
         assert worker.stop(timeout=10)
     assert not failures, failures
-    return results, counting.batches, copies.count
+    return results, counting.batches, copies
 
 
 @pytest.mark.timeout(300)
 def test_a_shared_batch_comes_down_in_one_copy(tiny: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     alone, alone_batches, alone_copies = _run(tiny, False, monkeypatch)
-    assert alone_batches == [1] * 9 and alone_copies == 9  # one call and one copy per frame
+    assert alone_batches == [1] * 9 and alone_copies.count == 9  # one call and one copy per frame
     shared, shared_batches, shared_copies = _run(tiny, True, monkeypatch)
     assert shared_batches == [3] * 3  # three sessions in one UNet call per round
-    assert shared_copies == 3  # and their three results in one device->host copy per call
+    assert shared_copies.count == 3  # and their three results in one device->host copy per call
+    assert alone_copies.threads == shared_copies.threads == {"sdbridge-device"}  # inside the lane call
     for i, key in enumerate(PROMPTS):
         assert [r.frame_id for r in shared[key]] == [0, 1, 2]
         for s, a in zip(shared[key], alone[key], strict=True):

@@ -4,9 +4,12 @@
 step, the pixel decode to the pipeline's RGB input: for a pipeline on a CUDA device, on the device from a pinned
 buffer, runtime.device_pixels; for a pipeline with ControlNets, the frame's planes as its control images,
 runtime.control_inputs); `call` is the model call (one frame, or one shared batch of several sessions' frames:
-sdbridge.pipeline.shared_batch), which the worker runs on its device lane (runtime.device_lane); `end` is
-the host work after it: the output in the client's layout, with the alpha of the frame the output depicts
-(runtime.frame_book), and the result naming that frame.
+sdbridge.pipeline.shared_batch), which the worker runs on its device lane (runtime.device_lane) as
+`call_and_download`: the call, what each output depicts (runtime.frame_book) and, for outputs on a staged
+device (CUDA), their packing into the client's layout on the device and ONE device->host copy for the whole
+call, so the lane's event after the call also says the pixels are down; `end` is the host work after it: the
+output in the client's layout (the finished download, or runtime/pixels.py's conversion), with the alpha of
+the frame the output depicts, and the result naming that frame.
 
 A session's pipeline is touched by one thread at a time: before `begin` changes it (a new pipeline, a
 transition step), or runs it on the host (the passthrough model), it calls `settle(session)`, which returns
