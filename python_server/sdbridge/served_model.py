@@ -98,6 +98,7 @@ def _ip_adapter(components: Any, config: ServerConfig) -> Any:
     from sdbridge.pipeline.ip_adapter_loading import load_ip_adapter
 
     adapter = load_ip_adapter(spec, components)
+    adapter.max_style_images = config.limits.max_style_images  # each session's pipeline holds at most this many
     log.info("IP-Adapter loaded: %s (%s, scale %g)", spec.source, "Plus" if adapter.plus else "plain", spec.scale)
     return adapter
 

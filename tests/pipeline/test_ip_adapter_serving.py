@@ -105,11 +105,13 @@ def test_rules_files_set_the_scale_within_the_registry_range():
 def test_load_model_serves_the_configured_adapter_to_each_session():
     from sdbridge.served_model import load_model
 
-    cfg = parse_config('[model]\nname = "tiny"\ndtype = "float32"\nip_adapter = "tiny-plus@0.3"\n')
+    cfg = parse_config('[model]\nname = "tiny"\ndtype = "float32"\nip_adapter = "tiny-plus@0.3"\n'
+                       '[limits]\nmax_style_images = 3\n')
     build, _ = load_model(cfg)
     a, b = build(64, 64), build(64, 64)
     assert a.style.adapter is not None and a.style.adapter is b.style.adapter and a.style.adapter.plus
     assert a.config.ip_adapter_scale == 0.3
+    assert a.style.max_images == 3  # the configured limits.max_style_images, not the default
     a.prepare(prompt="x")
     a.style.set_image("s", np.full((32, 32, 3), 200, dtype=np.uint8))
     assert a(np.zeros((64, 64, 3), dtype=np.uint8)).image.shape == (64, 64, 3)

@@ -52,7 +52,7 @@ class IpAdapter:
     """One IP-Adapter attached to a Components' UNet, with its image encoder (shared by every pipeline)."""
 
     #: style images one pipeline on this adapter holds at most: limits.max_style_images (the server may set another)
-    max_style_images: int = getattr(LimitsConfig(), "max_style_images", 8)  # until LimitsConfig declares it
+    max_style_images: int = LimitsConfig().max_style_images
 
     def __init__(self, components: Any, state_dict: dict[str, dict[str, torch.Tensor]], image_encoder: Any,
                  image_processor: Any = None, cache_size: int = CACHE_SIZE) -> None:
