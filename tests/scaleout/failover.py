@@ -68,6 +68,25 @@ def start_haproxy(config: Path) -> subprocess.Popen[bytes]:
                             stderr=(config.parent / "haproxy.log").open("wb"))
 
 
+def tear_down(streamers: list[Streamer], threads: list[threading.Thread], balancer: subprocess.Popen[bytes] | None,
+              servers: list[ServerProcess]) -> None:
+    """Stop the clients (and join their threads), then the balancer, then the replicas: the one teardown of the
+    failover test and of scripts/scale_demo.sh. Every step runs even when an earlier one raised."""
+    try:
+        for s in streamers:
+            s.stop.set()
+        for t in threads:
+            t.join(10)
+    finally:
+        try:
+            if balancer is not None:
+                balancer.terminate()
+                balancer.wait(10)
+        finally:
+            for server in servers:
+                server.stop()
+
+
 def frame(index: int, frame_id: int) -> np.ndarray:
     """A frame no other client or frame has: client index and frame id written into its pixels."""
     image = np.full((SIZE, SIZE, 4), index * 7 % 256, dtype=np.uint8)

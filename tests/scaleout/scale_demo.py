@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from tests.reliability.load import ServerProcess
-from tests.scaleout.failover import HAPROXY_CFG, Streamer
+from tests.scaleout.failover import HAPROXY_CFG, Streamer, tear_down
 from tests.scaleout.helpers import get
 
 PORTS = [(5601, 9601), (5602, 9602), (5603, 9603)]
@@ -81,14 +81,7 @@ def main() -> None:
             print(f"{elapsed:5.1f} s  sessions r1/r2/r3: {'/'.join(sessions(m) for _, m in PORTS)}  "
                   f"results/s per client: {rates}", flush=True)
     finally:
-        for s in streamers:
-            s.stop.set()
-        for t in threads:
-            t.join(10)
-        balancer.terminate()
-        balancer.wait(10)
-        for r in replicas:
-            r.stop()
+        tear_down(streamers, threads, balancer, replicas)
     wrong = [w for s in streamers for w in s.wrong]
     print(f"done: {sum(len(s.results_at) for s in streamers)} results, {len(wrong)} not the client's own exact frame")
 

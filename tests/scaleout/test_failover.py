@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import NO_SKIP, wait_for
-from tests.scaleout.failover import Replica, Streamer, haproxy_down_servers, render_haproxy, start_haproxy
+from tests.scaleout.failover import (
+    Replica,
+    Streamer,
+    haproxy_down_servers,
+    render_haproxy,
+    start_haproxy,
+    tear_down,
+)
 from tests.scaleout.helpers import free_port
 
 pytestmark = pytest.mark.integration
@@ -51,14 +58,7 @@ def test_kill_and_drain_behind_haproxy(tmp_path: Path) -> None:
         wait_for(lambda: _after(drained_at), WINDOW_S + 5, "the window after the drain")
         down = sorted(haproxy_down_servers(tmp_path / "haproxy.log"))
     finally:
-        for s in streamers:
-            s.stop.set()
-        for t in threads:
-            t.join(10)
-        haproxy.terminate()
-        haproxy.wait(10)
-        for r in replicas:
-            r.process.stop()
+        tear_down(streamers, threads, haproxy, [r.process for r in replicas])
     gaps_kill = [s.longest_gap(killed_at, killed_at + WINDOW_S) for s in streamers]
     gaps_drain = [s.longest_gap(drained_at, drained_at + WINDOW_S) for s in streamers]
     moved = [sum(1 for s in streamers if any(a <= t < a + WINDOW_S for t in s.moves)) for a in (killed_at, drained_at)]
