@@ -306,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(asdict(report), indent=2) + "\n")
-    ok = not report.wrong_frames and report.slowest_fps >= 0.5 * report.mean_fps and report.rss_growth < 0.05
+    ok = not report.wrong_frames and report.slowest_fps >= 0.8 * report.mean_fps and report.rss_growth < 0.05
     return 0 if ok else 1
 
 

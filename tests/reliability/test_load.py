@@ -1,6 +1,6 @@
 """Load: 8 clients stream 256x256 RGBA frames to a `sdbridge serve` process (identity and tiny models).
 
-No session starves (slowest client at least half the mean results/s after warm-up), no frame reaches
+No session starves or falls behind (slowest client at least 0.8 of the mean results/s after warm-up), no frame reaches
 the wrong session (every result checked: session id, frame id, size, and for identity the exact
 pixels), and the server's resident memory grows less than 5% after warm-up. The full run is 60 s per
 model (SDBRIDGE_LOAD_SECONDS changes it; CI runs the full 60 s). Reports go to build/reliability/.
@@ -29,6 +29,9 @@ from .load import ServerProcess, free_port, run_load
 pytestmark = pytest.mark.integration
 
 SECONDS = float(os.environ.get("SDBRIDGE_LOAD_SECONDS", "60"))
+#: The slowest client's results/s over the mean, at least (both models: the worker gathers a shared call's frames,
+#: runtime.batch_window).
+FAIR_SHARE = 0.8
 OUT = Path(__file__).resolve().parents[2] / "build" / "reliability"
 
 
@@ -50,5 +53,5 @@ def test_eight_clients_stream_without_starving_mixing_or_growing(model: str) -> 
     # (the client's lost_reason) with the server's log says what broke the session.
     assert report.errors == 0 and report.reconnects == 0, (report.reconnect_reasons, log_tail)
     assert report.wrong_frames == []
-    assert report.slowest_fps >= 0.5 * report.mean_fps > 0, report.per_client_fps
+    assert report.slowest_fps >= FAIR_SHARE * report.mean_fps > 0, report.per_client_fps
     assert report.rss_growth < 0.05, (report.rss_warm_kb, report.rss_max_after_warm_kb)
