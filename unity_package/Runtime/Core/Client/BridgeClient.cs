@@ -315,9 +315,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             WelcomeMessage welcome = Welcome;
             if (welcome != null && State == ClientState.Connected && (welcome.Capabilities & (uint)Capability.StyleImages) == 0)
             {
-                throw new InvalidOperationException("the server at " + _options.Endpoint + " did not grant the " +
-                    "StyleImages capability (Welcome.capabilities): it serves no IP-Adapter (`sdbridge serve " +
-                    "--ip-adapter SOURCE`)");
+                throw new InvalidOperationException(ControlMessages.NoStyleImages(_options.Endpoint, null));
             }
             var copy = new byte[length];
             Buffer.BlockCopy(pixels, offset, copy, 0, length);

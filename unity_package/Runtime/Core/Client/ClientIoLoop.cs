@@ -37,8 +37,8 @@ namespace StreamDiffusion.Bridge.Core.Client
         private long _allocBaseline;
         private bool _everConnected;
         private string _lastRefusal;
-        private readonly ReconnectBackoff _backoff;
-        private long _failingSince = -1;  // Stopwatch ticks of the first failed try since the last session; -1: none
+        private readonly ReconnectTries _tries;
+        private readonly ControlSender _controls;
 
         internal ClientIoLoop(BridgeClientOptions options, SessionState session, FrameSlots frames, ConnectionMonitor monitor)
         {
@@ -48,9 +48,10 @@ namespace StreamDiffusion.Bridge.Core.Client
             _monitor = monitor;
             _inbound = new InboundHandler(session, frames, _credits, monitor, _codec);
             _handshake = new ClientHandshake(options, _codec, _message, () => _stopping);
+            _controls = new ControlSender(options, session, _codec);
             // Seeded per client (not by the clock: clients started in the same tick must still draw apart).
-            _backoff = new ReconnectBackoff(options.ReconnectDelayMs, options.ReconnectMaxDelayMs,
-                options.ReconnectJitter ?? new Random(Guid.NewGuid().GetHashCode()));
+            _tries = new ReconnectTries(new ReconnectBackoff(options.ReconnectDelayMs, options.ReconnectMaxDelayMs,
+                options.ReconnectJitter ?? new Random(Guid.NewGuid().GetHashCode())), options.ReconnectWindowMs);
         }
 
         /// <summary>True once RequestStop was called.</summary>
@@ -105,8 +106,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             try
             {
                 OpenSession();
-                _backoff.Reset();
-                _failingSince = -1;
+                _tries.Reset();
                 return true;
             }
             catch (VersionMismatchException e)
@@ -136,21 +136,13 @@ namespace StreamDiffusion.Bridge.Core.Client
         // After a failed try: wait the next delay, or, past the window, stay Failed until Reconnect(). False: stopping.
         private bool WaitBeforeNextTry(Exception e)
         {
-            long now = Stopwatch.GetTimestamp();
-            if (_failingSince < 0) _failingSince = now;
-            int delay = _backoff.NextDelayMs();
-            int window = _options.ReconnectWindowMs;
-            if (window > 0 && ClientClock.TicksToMs(now - _failingSince) + delay >= window)
+            int delay = _tries.NextDelayMs();
+            if (delay < 0)
             {
-                Fail(new TransportException(
-                    "no session with " + _options.Endpoint + " after " + _backoff.Tries + " tries in " + window +
-                    " ms (ReconnectWindowMs): stopped trying; the last try failed with: " + e.Message + ". Call " +
-                    "Reconnect() to try again, start the server (or more replicas behind the balancer), or set " +
-                    "ReconnectWindowMs = 0 to keep trying", e));
+                Fail(_tries.GaveUp(_options.Endpoint, e));
                 var wakeUps = new WaitHandle[] { _stopEvent, _s.Wake };
                 while (!_stopping && !_s.TakeReconnectRequest()) WaitHandle.WaitAny(wakeUps, 200);
-                _backoff.Reset();
-                _failingSince = -1;
+                _tries.Reset();
                 return !_stopping;
             }
             lock (_s.Lock)
@@ -269,49 +261,7 @@ namespace StreamDiffusion.Bridge.Core.Client
 
         private void SendControls()
         {
-            object m;
-            while (_s.TryPeekControl(out m))
-            {
-                var style = m as StyleImageControl;
-                if (style != null)
-                {
-                    SendStyleImage(style);
-                    _s.DropControl();
-                    continue;
-                }
-                ArraySegment<byte> encoded;
-                try
-                {
-                    encoded = ControlMessages.Encode(_codec, m);
-                }
-                catch (ProtocolException e)
-                {
-                    _s.DropControl();
-                    _s.PushEvent(new ClientEvent { Kind = ClientEventKind.Warning, Message = "dropped a control message: " + e.Message, Exception = e });
-                    continue;
-                }
-                _transport.Send(encoded);
-                _lastSendTicks = Stopwatch.GetTimestamp();
-                _s.DropControl();
-            }
-        }
-
-        // Protocol 1.4: header and pixels, only to a server that granted Capability.StyleImages (else dropped, said why).
-        private void SendStyleImage(StyleImageControl style)
-        {
-            if ((_s.Welcome.Capabilities & (uint)Capability.StyleImages) == 0)
-            {
-                _s.PushEvent(new ClientEvent
-                {
-                    Kind = ClientEventKind.Warning,
-                    Message = "style image '" + style.Header.Name + "' not sent: the server at " + _options.Endpoint +
-                              " did not grant the StyleImages capability (Welcome.capabilities; it needs `sdbridge " +
-                              "serve --ip-adapter SOURCE`)",
-                });
-                return;
-            }
-            _transport.Send(_codec.Encode(style.Header), new ArraySegment<byte>(style.Pixels));
-            _lastSendTicks = Stopwatch.GetTimestamp();
+            if (_controls.SendAll(_transport)) _lastSendTicks = Stopwatch.GetTimestamp();
         }
 
         private void SendPendingFrame()

@@ -162,8 +162,14 @@ namespace StreamDiffusion.Bridge.Core.Client
             throw new ProtocolException((int)ErrorCode.UnknownType, "cannot send a " + m.GetType().Name);
         }
 
-        /// <summary>Why the server would refuse this frame under the limits its Welcome announced; null when it
-        /// is acceptable.</summary>
+        /// <summary>A style image the server cannot take (no Capability.StyleImages): what and the fix.</summary>
+        internal static string NoStyleImages(string endpoint, string name)
+        {
+            return (name != null ? "style image '" + name + "' not sent: " : "") + "the server at " + endpoint +
+                   " did not grant the StyleImages capability (Welcome.capabilities): it serves no IP-Adapter " +
+                   "(`sdbridge serve --ip-adapter SOURCE`)";
+        }
+
         /// <summary>Throws ArgumentException naming the plane when a submitted plane is not well formed: kind,
         /// format and row order set, size >= 1, stride >= width x bytes per pixel, ByteCount bytes from Offset.</summary>
         internal static void CheckPlanes(PlaneData[] planes)
@@ -194,6 +200,8 @@ namespace StreamDiffusion.Bridge.Core.Client
             }
         }
 
+        /// <summary>Why the server would refuse this frame under the limits its Welcome announced; null when it
+        /// is acceptable.</summary>
         internal static string CheckAgainstWelcome(WelcomeMessage w, ref FrameHeader h, int length)
         {
             if (h.Planes != null && h.Planes.Length > 0 && (w.Capabilities & (uint)Capability.Planes) == 0)

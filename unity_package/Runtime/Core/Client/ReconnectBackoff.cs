@@ -6,9 +6,52 @@
 // ReconnectMaxDelayMs is cap (50 ms and 1 s, Backoff's base_s and cap_s); ReconnectWindowMs bounds the tries.
 // Compiled and tested here with mono's mcs (C# 7.2).
 using System;
+using System.Diagnostics;
 
 namespace StreamDiffusion.Bridge.Core.Client
 {
+    /// <summary>The tries of one outage: the backoff's delays and the window (ReconnectWindowMs; 0: no end) that
+    /// bounds them, counted from the first failed try since the last session (I/O thread only).</summary>
+    internal sealed class ReconnectTries
+    {
+        private readonly ReconnectBackoff _backoff;
+        private readonly int _windowMs;
+        private long _failingSince = -1;  // Stopwatch ticks of the first failed try; -1: none
+
+        internal ReconnectTries(ReconnectBackoff backoff, int windowMs)
+        {
+            _backoff = backoff;
+            _windowMs = windowMs;
+        }
+
+        /// <summary>A session opened (or Reconnect() starts a new outage): the next delays start from base.</summary>
+        internal void Reset()
+        {
+            _backoff.Reset();
+            _failingSince = -1;
+        }
+
+        /// <summary>After a failed try: the delay before the next one, or -1 when the window is over.</summary>
+        internal int NextDelayMs()
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (_failingSince < 0) _failingSince = now;
+            int delay = _backoff.NextDelayMs();
+            bool over = _windowMs > 0 && ClientClock.TicksToMs(now - _failingSince) + delay >= _windowMs;
+            return over ? -1 : delay;
+        }
+
+        /// <summary>Why the tries stopped, naming the option, the last failure and the fixes.</summary>
+        internal TransportException GaveUp(string endpoint, Exception last)
+        {
+            return new TransportException(
+                "no session with " + endpoint + " after " + _backoff.Tries + " tries in " + _windowMs + " ms " +
+                "(ReconnectWindowMs): stopped trying; the last try failed with: " + last.Message + ". Call Reconnect() " +
+                "to try again, start the server (or more replicas behind the balancer), or set ReconnectWindowMs = 0 " +
+                "to keep trying", last);
+        }
+    }
+
     /// <summary>Delays between reconnect tries (I/O thread only; not thread-safe).</summary>
     internal sealed class ReconnectBackoff
     {
