@@ -1,7 +1,9 @@
 // bench_roundtrip: 512x512 RGBA round trips through `sdbridge serve --model identity`, the C++ client
 // against the Python reference client (BridgeClient), both measured in the same run against the same
-// server, alternating (Python, C++, Python, C++, ...). Prints every round and the C++/Python ratios.
-// Speed is reported, never asserted.
+// server, alternating (Python, C++, C++ with moved buffers, Python, ...). The C++ client runs twice per round:
+// SubmitFrame(view), which copies the caller's pixels, and SubmitFrame(view, buffer) with buffers from
+// TakeFrameBuffer, which sends the buffer itself (as an engine that reads its frame back into that buffer
+// would). Prints every round and the C++/Python ratios. Speed is reported, never asserted.
 //
 // Usage: bench_roundtrip [--python PY] [--size 512] [--frames 400] [--latency-frames 300] [--rounds 2]
 #include <sys/resource.h>
@@ -63,7 +65,7 @@ std::vector<std::vector<uint8_t>> MakeFrames(uint32_t size, int count = 8) {
   return frames;
 }
 
-Figures RunCpp(const std::string& endpoint, uint32_t size, int n_tp, int n_lat) {
+Figures RunCpp(const std::string& endpoint, uint32_t size, int n_tp, int n_lat, bool moved) {
   Figures f;
   sdbridge::ClientConfig cfg;
   cfg.endpoint = endpoint;
@@ -86,13 +88,24 @@ Figures RunCpp(const std::string& endpoint, uint32_t size, int n_tp, int n_lat) 
                                       sdbridge::AlphaMode::kIgnore};
   view.size = frames[0].size();
   sdbridge::FrameResult result;
+  auto submit = [&](int i) {
+    const size_t k = static_cast<size_t>(i) % frames.size();
+    if (!moved) {
+      view.pixels = frames[k].data();
+      return client.SubmitFrame(view).ok();
+    }
+    // a buffer a sent frame went back to (its pixels are an earlier frame's): the renderer's frame would be read
+    // back into it; here one byte is written
+    std::vector<uint8_t> buffer = client.TakeFrameBuffer(view.size);
+    buffer[0] = frames[k][0];
+    return client.SubmitFrame(view, std::move(buffer)).ok();
+  };
 
   // 1) sequential round trips (one frame in flight): p50 / p99
   std::vector<double> rtts;
   for (int i = 0; i < n_lat + 20; ++i) {
-    view.pixels = frames[static_cast<size_t>(i) % frames.size()].data();
     const auto start = Clock::now();
-    if (!client.SubmitFrame(view).ok() || !client.WaitForResult(&result, milliseconds(10000))) {
+    if (!submit(i) || !client.WaitForResult(&result, milliseconds(10000))) {
       std::fprintf(stderr, "C++ sequential round trip %d failed\n", i);
       return f;
     }
@@ -110,8 +123,7 @@ Figures RunCpp(const std::string& endpoint, uint32_t size, int n_tp, int n_lat) 
   };
   while (answered() < static_cast<uint64_t>(n_tp)) {
     while (sent < n_tp && client.WaitUntilReadyToSend(milliseconds(0))) {
-      view.pixels = frames[static_cast<size_t>(sent) % frames.size()].data();
-      if (!client.SubmitFrame(view).ok()) return f;
+      if (!submit(sent)) return f;
       ++sent;
     }
     if (client.WaitForResult(&result, milliseconds(1))) {
@@ -203,18 +215,21 @@ int main(int argc, char** argv) {
   std::printf("bench_roundtrip: %ux%u RGBA8, identity model, %s, server credits (default 2) in flight for "
               "frames/s, %d sequential round trips for p50/p99, %d frames per throughput run\n",
               size, size, server->endpoint().c_str(), n_lat, n_tp);
-  std::vector<Figures> py, cpp;
+  std::vector<Figures> py, cpp, moved;
   for (int r = 1; r <= rounds; ++r) {
     py.push_back(RunPython(python, server->endpoint(), size, n_tp, n_lat));
     if (py.back().ok) Print("python BridgeClient", r, py.back());
-    cpp.push_back(RunCpp(server->endpoint(), size, n_tp, n_lat));
+    cpp.push_back(RunCpp(server->endpoint(), size, n_tp, n_lat, false));
     if (cpp.back().ok) Print("C++ sdbridge::Client", r, cpp.back());
-    if (!py.back().ok || !cpp.back().ok) return 1;
-    std::printf("round %d  ratio C++/Python: frames/s %.2fx, p50 %.2fx\n", r, cpp.back().fps / py.back().fps,
-                cpp.back().p50_ms / py.back().p50_ms);
+    moved.push_back(RunCpp(server->endpoint(), size, n_tp, n_lat, true));
+    if (moved.back().ok) Print("C++ moved buffers", r, moved.back());
+    if (!py.back().ok || !cpp.back().ok || !moved.back().ok) return 1;
+    std::printf("round %d  ratio C++/Python: frames/s %.2fx, p50 %.2fx; moved buffers: frames/s %.2fx, p50 %.2fx\n",
+                r, cpp.back().fps / py.back().fps, cpp.back().p50_ms / py.back().p50_ms,
+                moved.back().fps / py.back().fps, moved.back().p50_ms / py.back().p50_ms);
   }
   double py_fps = 0, cpp_fps = 0, py_p50 = 0, cpp_p50 = 0;
-  double py_cpu = 0, cpp_cpu = 0;
+  double py_cpu = 0, cpp_cpu = 0, moved_fps = 0, moved_cpu = 0;
   double worst = 1e9;
   double best = 0;
   for (int r = 0; r < rounds; ++r) {
@@ -227,6 +242,8 @@ int main(int argc, char** argv) {
     py_cpu += py[static_cast<size_t>(r)].cpu_us_per_frame / rounds;
     cpp_cpu += cpp[static_cast<size_t>(r)].cpu_us_per_frame / rounds;
     cpp_p50 += cpp[static_cast<size_t>(r)].p50_ms / rounds;
+    moved_fps += moved[static_cast<size_t>(r)].fps / rounds;
+    moved_cpu += moved[static_cast<size_t>(r)].cpu_us_per_frame / rounds;
   }
   std::printf("mean over %d rounds: C++ %.1f frames/s vs Python %.1f frames/s = %.2fx (goal >= 1.00x); "
               "p50 C++ %.2f ms vs Python %.2f ms = %.2fx\n",
@@ -234,6 +251,9 @@ int main(int argc, char** argv) {
   std::printf("per-round frames/s ratio C++/Python: min %.2fx, max %.2fx; client CPU per frame: C++ %.0f us vs "
               "Python %.0f us\n",
               worst, best, cpp_cpu, py_cpu);
+  std::printf("moved buffers (SubmitFrame(view, TakeFrameBuffer buffer), no copy): %.1f frames/s = %.2fx Python; "
+              "client CPU per frame %.0f us\n",
+              moved_fps, moved_fps / py_fps, moved_cpu);
   server->Stop();
   return 0;
 }

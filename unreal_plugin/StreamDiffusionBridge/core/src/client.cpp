@@ -110,7 +110,22 @@ Status Client::Reconnect() {
   }
 }
 
-Status Client::SubmitFrame(const FrameView& frame, uint64_t* frame_id) {
+Status Client::SubmitFrame(const FrameView& frame, uint64_t* frame_id) { return Submit(frame, nullptr, frame_id); }
+
+Status Client::SubmitFrame(const FrameView& frame, std::vector<uint8_t>&& pixels, uint64_t* frame_id) {
+  FrameView view = frame;
+  view.pixels = pixels.data();
+  view.size = pixels.size();
+  return Submit(view, &pixels, frame_id);
+}
+
+std::vector<uint8_t> Client::TakeFrameBuffer(size_t size) {
+  std::vector<uint8_t> buffer = impl_->shared.pool->Take();
+  buffer.resize(size);
+  return buffer;
+}
+
+Status Client::Submit(const FrameView& frame, std::vector<uint8_t>* owned, uint64_t* frame_id) {
   Impl& d = *impl_;
   try {
     size_t expected = 0;
@@ -129,8 +144,13 @@ Status Client::SubmitFrame(const FrameView& frame, uint64_t* frame_id) {
                       "take depth, normals, segmentation or motion planes: submit the frame without planes");
       }
     }
-    std::vector<uint8_t> buffer = d.shared.pool->Take();
-    buffer.assign(frame.pixels, frame.pixels + expected);  // copy outside the lock
+    std::vector<uint8_t> buffer;
+    if (owned != nullptr) {
+      buffer = std::move(*owned);  // the caller's buffer goes out as it is
+    } else {
+      buffer = d.shared.pool->Take();
+      buffer.assign(frame.pixels, frame.pixels + expected);  // copy outside the lock
+    }
     client_internal::PendingFrame pending;
     pending.header.stream_id = frame.stream_id;
     pending.header.layout = frame.layout;

@@ -180,6 +180,12 @@ class Client {
   /// Copy a frame into the stream's pending slot (replacing an unsent one). Assigns and returns
   /// the frame id (ids start at 1 and never repeat within one Client).
   Status SubmitFrame(const FrameView& frame, uint64_t* frame_id = nullptr);
+  /// SubmitFrame without the copy: the client takes `pixels` (moved in; frame.pixels and frame.size are ignored,
+  /// pixels.size() must equal layout.stride * layout.height) and sends that very buffer (planes are still
+  /// copied). With buffers from TakeFrameBuffer, steady streaming neither copies nor allocates the pixels.
+  Status SubmitFrame(const FrameView& frame, std::vector<uint8_t>&& pixels, uint64_t* frame_id = nullptr);
+  /// A buffer of `size` bytes for the SubmitFrame overload above, from the pool the sent buffers return to.
+  std::vector<uint8_t> TakeFrameBuffer(size_t size);
 
   /// Take the oldest undelivered result; false if none. Its pixels share the received message
   /// (no copy).
@@ -228,6 +234,8 @@ class Client {
 
  private:
   struct Impl;
+  /// Both SubmitFrame overloads: `owned` is the moved-in buffer, or null to copy frame.pixels.
+  Status Submit(const FrameView& frame, std::vector<uint8_t>* owned, uint64_t* frame_id);
   std::unique_ptr<Impl> impl_;
 };
 
