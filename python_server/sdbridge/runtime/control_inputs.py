@@ -17,7 +17,8 @@ When the plane is missing (documented behaviour, never silent):
   * every other KIND is not given an image for that frame: the pipeline keeps the last control image the session
     sent (none yet: that ControlNet is off, scale 0, for its slots), and the server logs once per session and
     KIND a warning naming the missing plane and what the client must send (Frame.planes with the kind and its
-    conventions). Clients learn the wanted planes up front from `wanted_planes` (the Welcome's note).
+    conventions). Clients learn the wanted planes up front from Welcome.wanted_planes (protocol 1.4; older clients
+    from `wanted_planes`, the Welcome's warning text).
 
 Normals in World space cannot be related to the image without the camera (schemas/bridge.fbs): they are treated
 like a missing plane (warned once). Segmentation ids pass through the config's id -> ADE20K map
