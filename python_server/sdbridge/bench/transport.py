@@ -11,6 +11,11 @@ server would be), it measures:
      identity model returns the colour; a ControlNet resizes its control image to the model's size anyway).
 For each: round-trip p50/p99 with one frame in flight, and frames/s with `--window` frames in flight.
 It prints the ratios against the goals; it never asserts on time.
+
+Reading the figures: client and server each need about 0.45 ms of CPU per 512x512 frame (mostly the kernel copying
+1 MiB each way through loopback TCP). With a core each they overlap; sharing one core (a 2-core machine with other
+work on the other) a frame costs their sum, and frames/s halve. Which happens in a short round is up to the
+scheduler, so on a loaded machine the ratios swing between runs (RELIABILITY.md, section 2): compare on an idle one.
 """
 
 from __future__ import annotations
