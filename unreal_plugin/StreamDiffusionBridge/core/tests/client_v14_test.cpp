@@ -1,14 +1,17 @@
 // Protocol 1.4 in the C++ client against a scripted in-process ROUTER (fake_server.h): SetParams with every new field
 // and lora_weights, refused locally outside the registry ranges (generated/stream_params.h); SendStyleImage (header and
 // pixels, the capability, bad images); a scene-cut frame; the Welcome's capacity and wanted planes, updated by a
-// WantedPlanesChanged notice; and a reconnect replaying the style images before the params whose style_blend names them.
+// WantedPlanesChanged notice; a reconnect replaying the style images before the params whose style_blend names them;
+// and the real Python server with the tiny model and the tiny IP-Adapter taking all of it and answering the frame.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
 #include "fake_server.h"
+#include "python_server.h"
 #include "sdbridge/client.h"
 
 namespace sdbridge {
@@ -227,6 +230,55 @@ TEST(ClientV14, ReconnectReplaysStyleImagesBeforeTheParamsThatNameThem) {
   ASSERT_TRUE(server.Receive(&got, kWait));
   ASSERT_TRUE(std::holds_alternative<Params>(got.message)) << "got " << MessageName(got.message);
   EXPECT_EQ(std::get<Params>(got.message).SetMask(), AllNewParams().SetMask());
+}
+
+// The real server (tiny model, tiny IP-Adapter: it grants StyleImages) takes a style image, every new parameter and a
+// scene-cut frame, refuses none of them, and answers the frame.
+TEST(ClientV14, RealServerTakesStyleImageNewParamsAndSceneCut) {
+  const std::string python = testing::PythonFromEnvironment();
+  if (python.empty()) {
+    const char* req = std::getenv("SDBRIDGE_REQUIRE_E2E");
+    if (req && std::string(req) == "1") FAIL() << "SDBRIDGE_PYTHON is not set but E2E is required";
+    GTEST_SKIP() << "SDBRIDGE_PYTHON not set (configure with -DSDB_PYTHON=...)";
+  }
+  std::string error;
+  auto server = testing::PythonServer::Start(python, "tiny", "tcp://127.0.0.1:*", {"--ip-adapter", "tiny"},
+                                             milliseconds(180000), &error);
+  ASSERT_NE(server, nullptr) << error;
+  ClientConfig config = Config(server->endpoint());
+  config.handshake_timeout = milliseconds(5000);
+  config.peer_timeout = milliseconds(60000);
+  Client client(config);
+  ASSERT_TRUE(client.Start().ok());
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, milliseconds(30000)));
+  const std::optional<Welcome> welcome = client.GetWelcome();
+  ASSERT_TRUE(welcome.has_value());
+  EXPECT_TRUE(welcome->capabilities & capability::kStyleImages) << "granted by a server with an IP-Adapter";
+  EXPECT_EQ(welcome->sessions_open, 1u);
+  EXPECT_GT(welcome->sessions_max, 0u);
+
+  const uint32_t w = 64, h = 64;
+  std::vector<uint8_t> style(static_cast<size_t>(w) * h * 3);
+  for (size_t i = 0; i < style.size(); ++i) style[i] = static_cast<uint8_t>(i * 13);
+  ASSERT_TRUE(client.SendStyleImage("watercolor", style.data(), style.size(), w, h, w * 3, PixelFormat::kRGB8).ok());
+  Params p;
+  p.style_blend = std::vector<AdapterWeight>{{"watercolor", 1.0f}};
+  p.ip_adapter_scale = 0.5f;
+  p.latent_feedback = 0.1f;
+  p.scene_cut_threshold = 0.25f;
+  ASSERT_TRUE(client.SetParams(p).ok());
+  std::vector<uint8_t> px(static_cast<size_t>(w) * h * 4, 128);
+  FrameView v;
+  v.pixels = px.data();
+  v.size = px.size();
+  v.layout = PixelLayout{w, h, w * 4, PixelFormat::kRGBA8, RowOrder::kTopDown, ColorSpace::kSRGB, AlphaMode::kIgnore};
+  v.scene_cut = true;
+  ASSERT_TRUE(client.SubmitFrame(v).ok());
+  FrameResult r;
+  ASSERT_TRUE(client.WaitForResult(&r, milliseconds(120000))) << "no Result for the frame";
+  ClientEvent e;
+  while (client.TryGetEvent(&e)) EXPECT_NE(e.kind, ClientEventKind::kError) << e.message;
+  EXPECT_EQ(client.GetCounters().errors_received, 0u);
 }
 
 }  // namespace
