@@ -148,7 +148,7 @@ def to_uint8_tensor(images: torch.Tensor) -> torch.Tensor:
     b, _, h, w = images.shape
     out = torch.empty((b, h, w, 3), dtype=torch.uint8, device=images.device)
     pixels = scaled.permute(0, 2, 3, 1)  # (B, H, W, 3): contiguous when `images` is channels_last
-    if pixels.device.type == "cpu" and pixels.is_contiguous():  # numpy's float32 -> uint8 cast: ~5x torch's
+    if pixels.device.type == "cpu" and pixels.is_contiguous() and not pixels.requires_grad:  # numpy's cast: ~5x
         np.copyto(out.numpy(), pixels.numpy(), casting="unsafe")
     else:
         out.copy_(pixels)
