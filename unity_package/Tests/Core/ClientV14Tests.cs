@@ -1,7 +1,8 @@
 // Protocol 1.4 in the C# client against Tests~/Tools/busy_replica.py (a fake server that prints what it receives):
 // SetParams with every new field and LoraWeights, refused at the call outside the registry ranges (the generated
 // StreamParams); SendStyleImage (header and pixels); a scene-cut frame; the Welcome's capacity and wanted planes,
-// updated by a WantedPlanesChanged notice; and a reconnect replaying the style image before the params.
+// updated by a WantedPlanesChanged notice; a reconnect replaying the style image before the params; and the real Python
+// server (tiny model, tiny IP-Adapter) taking all of it and answering the frame.
 // Compiled and run here with mono + NUnit 2.6.
 using System;
 using System.Collections.Generic;
@@ -114,6 +115,41 @@ namespace StreamDiffusion.Bridge.Core.Tests
                 Assert.GreaterOrEqual(style, 0, log);
                 Assert.Less(style, parameters, "the style image goes before the params whose style_blend names it");
                 StringAssert.Contains("GOT 2 Params None " + AllNewFields, log);
+            }
+        }
+
+        [Test, Timeout(240000)]
+        public void RealServerTakesStyleImageNewParamsAndSceneCut()
+        {
+            TestEnvironment.NeedPythonTools();
+            using (var server = new ChildProcess(TestEnvironment.Python,
+                       "-m sdbridge.cli serve --model tiny --ip-adapter tiny --bind tcp://127.0.0.1:0", 180000))
+            using (var client = new BridgeClient(Options(server.Port)))
+            {
+                WelcomeMessage welcome = client.Connect(30000);
+                Assert.AreNotEqual(0u, welcome.Capabilities & (uint)Capability.StyleImages, "granted with an IP-Adapter");
+                Assert.AreEqual(1u, welcome.SessionsOpen);
+                Assert.Greater(welcome.SessionsMax, 0u);
+                var style = new byte[64 * 64 * 3];
+                for (int i = 0; i < style.Length; i++) style[i] = (byte)(i * 13);
+                client.SendStyleImage("watercolor", style, 0, 64, 64, 64 * 3, PixelFormat.RGB8);
+                client.SetParams(new ParamsMessage
+                {
+                    StyleBlend = W("watercolor", 1f), IpAdapterScale = 0.5f, LatentFeedback = 0.1f, SceneCutThreshold = 0.25f,
+                });
+                var frame = new byte[64 * 64 * 4];
+                FrameDescription d = FrameDescription.Rgba8(64, 64, RowOrder.TopDown);
+                d.SceneCut = true;
+                client.SubmitFrame(frame, 0, frame.Length, d);
+                Assert.IsTrue(client.WaitForResult(120000), "no Result for the frame; server log:\n" + server.Log);
+                ClientEvent e;
+                while (client.TryDequeueEvent(out e))
+                {
+                    Assert.AreNotEqual(ClientEventKind.ServerError, e.Kind, e.Message);
+                    if (e.Kind == ClientEventKind.Warning)  // the Welcome's own notes (e.g. resizing) are fine
+                        StringAssert.DoesNotContain("not sent", e.Message);
+                }
+                Assert.AreEqual(0L, client.Counters.ServerErrors);
             }
         }
     }
