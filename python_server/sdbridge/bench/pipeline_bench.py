@@ -212,7 +212,8 @@ def run_pipeline_bench(comps: Components, size: int, frames_per_row: int, with_o
         "\n\n" + host_time_report(comps, frames=max(3, frames_per_row))
         + "\n\n" + lora_cost_report(comps, size, frames[:frames_per_row + 2])
         + "\n\n" + ip_adapter_cost_report(comps, size, frames[:frames_per_row + 2])
-        + "\n\n" + controlnet_cost_report(comps, size, frames[:frames_per_row + 2]))
+        + "\n\n" + controlnet_cost_report(comps, size, frames[:frames_per_row + 2],
+                                            repeats=max(3, min(15, frames_per_row))))
 
 
 def _report(comps: Components, size: int, rows: list[Row], diffusers_rows: list[tuple[str, float]],
