@@ -21,19 +21,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="the recording server's TOML config: its [limits] bound the lines and frames read "
                              "(default: the default limits)")
+    parser.add_argument("--ip-adapter", default=None, metavar="SOURCE[@SCALE]",
+                        help="IP-Adapter to replay with (default: the recorded one, loaded from disk only; \"\": "
+                             "none): a local weight file with its image_encoder folder, a Hub file, or tiny")
 
 
 def run(args: argparse.Namespace) -> int:
     """Replay; exit 0 when every output matches, 1 when any differs (a bad recording: InputError, exit 2)."""
     import torch
 
-    from sdbridge.config import load_config
+    from sdbridge.config import LimitsConfig, load_config
     from sdbridge.errors import InputError
     from sdbridge.pipeline import load_components
     from sdbridge.record.format import Recording, RecordLimits
+    from sdbridge.record.ip_adapter import load_replay_adapter
     from sdbridge.record.replay import replay
 
-    limits = RecordLimits.from_config(load_config(args.config).limits if args.config else None)
+    server_limits = load_config(args.config).limits if args.config else LimitsConfig()
+    limits = RecordLimits.from_config(server_limits)
     with Recording(args.recording, limits) as recording:
         model = recording.meta.get("model", {})
         if not isinstance(model, dict) or not all(isinstance(v, str | int | float) for v in model.values()):
@@ -52,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         else:  # a name read from the (untrusted) file is loaded from disk only: a recording never downloads
             components = load_components(name, device=device, dtype=dtype, local_files_only=True)
         nets, segmentation = _controls(model, components, str(args.recording))
-        report = replay(recording, components, args.out, controlnets=nets, segmentation=segmentation)
+        adapter = load_replay_adapter(recording, model, components, args.ip_adapter, server_limits.max_style_images)
+        report = replay(recording, components, args.out, controlnets=nets, segmentation=segmentation,
+                        ip_adapter=adapter)
     print(f"replayed {report.calls} pipeline calls ({report.builds} pipeline builds, {report.updates} updates) "
           f"with {name}", flush=True)
     if args.out:

@@ -9,6 +9,10 @@
     frames/NNNNNN-plane-K.npy                plane K of the frame of pipeline call N (protocol 1.3 planes)
     frames/NNNNNN-style-K.npy                style image K of style set N (a "styles" line; protocol 1.4)
 
+meta.json's "model" holds names and numbers only: name, device, dtype, width, height, and what the served model
+had: "controlnet" and "segmentation" ([model] entries, one a line) and "ip_adapter" (the IP-Adapter's
+SOURCE[@SCALE], "" for none; older recordings lack it), which `sdbridge replay` loads again.
+
 Kinds written by the worker (what `sdbridge replay` re-runs, in order): "build" {width, height,
 config} - a pipeline was built with this StreamConfig; "prepare" {prompt, negative_prompt};
 "update" {values, failed} - pipeline.update(**values); "planes" {call, descs} - the frame of the next call

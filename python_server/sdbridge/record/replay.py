@@ -3,7 +3,9 @@ update and call in order on the recorded input frames, and compare with the reco
 
 A pipeline with ControlNets (`controlnets=`, the served ones) gets each call's control images as the server set
 them: from the planes recorded before the call (or the fallback for a frame without them) through
-sdbridge.runtime.control_inputs.ControlPlanes, on the recorded input frame.
+sdbridge.runtime.control_inputs.ControlPlanes, on the recorded input frame. A pipeline with an IP-Adapter
+(`ip_adapter=`, the served one: sdbridge.record.ip_adapter loads what meta.json names) gets each "styles" line's
+images as the server gave them; the scale and style_blend come back with the build and update lines.
 
 On the same machine, model and library versions the outputs are identical byte for byte (the pipeline
 is deterministic: seeded noise, no sampling at run time); `ReplayReport.mismatches` lists the calls
@@ -83,7 +85,7 @@ class _Replayer:
 
     def __init__(self, recording: Recording, components: Any, out: Path | None,
                  on_call: Callable[[int, np.ndarray], None] | None, controlnets: Any = None,
-                 segmentation: Mapping[int, str | int] | None = None) -> None:
+                 segmentation: Mapping[int, str | int] | None = None, ip_adapter: Any = None) -> None:
         from sdbridge.runtime.control_inputs import ControlPlanes
 
         self.recording, self.components, self.out, self.on_call = recording, components, out, on_call
@@ -91,6 +93,7 @@ class _Replayer:
         self.report = ReplayReport()
         self.pipeline: Any = None
         self.controlnets = controlnets
+        self.ip_adapter = ip_adapter
         self.controls = ControlPlanes(segmentation)
         self.planes: tuple[Any, ...] = ()  # the next call's frame's planes (a "planes" line)
 
@@ -101,8 +104,7 @@ class _Replayer:
         data = entry.data
         if entry.kind == "build":
             config = _config(data["config"])
-            nets = () if self.controlnets is None else (self.controlnets,)
-            self.pipeline = build_pipeline(self.components, config, *nets)
+            self.pipeline = build_pipeline(self.components, config, self.controlnets, self.ip_adapter)
             self.report.builds += 1
         elif entry.kind == "prepare":
             self._need(entry)
@@ -197,17 +199,19 @@ def _planes(recording: Recording, call: int, descs: Any) -> tuple[Any, ...]:
 
 def replay(recording: Recording, components: Any, out_dir: str | Path | None = None,
            on_call: Callable[[int, np.ndarray], None] | None = None, controlnets: Any = None,
-           segmentation: Mapping[int, str | int] | None = None) -> ReplayReport:
+           segmentation: Mapping[int, str | int] | None = None, ip_adapter: Any = None) -> ReplayReport:
     """Replay `recording` with `components` (loaded by the caller); optionally write outputs as PNG.
     `controlnets`: the sdbridge.pipeline.controlnet.ControlNets the recorded server served (None: none);
-    `segmentation`: its [model] segmentation map (sdbridge.config.parse_segmentation).
+    `segmentation`: its [model] segmentation map (sdbridge.config.parse_segmentation); `ip_adapter`: the
+    sdbridge.pipeline.ip_adapter.IpAdapter it served (None: none), attached to `components` (meta.json's model
+    "ip_adapter" names it: see sdbridge.record.ip_adapter).
 
     A damaged or crafted log line is an InputError naming its line number (never a raw traceback).
     """
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    replayer = _Replayer(recording, components, out, on_call, controlnets, segmentation)
+    replayer = _Replayer(recording, components, out, on_call, controlnets, segmentation, ip_adapter)
     for entry in recording.entries():
         if entry.kind not in WORKER_KINDS:
             continue  # an engine input the server accepted: its effect is in the worker lines

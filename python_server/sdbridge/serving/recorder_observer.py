@@ -22,10 +22,12 @@ class RecorderObserver:
 
         mc = config.model
         dtype = mc.resolved_dtype(config.accel.backend.value)[0].value  # what the model runs in, as serve logs it
-        # the served ControlNets and id map, one entry a line (meta.json's model holds names and numbers only)
+        # the served ControlNets and id map, one entry a line (meta.json's model holds names and numbers only), and
+        # its IP-Adapter's SOURCE[@SCALE] ("" for none; sdbridge.record.ip_adapter loads it for a replay)
         self.recorder = Recorder(folder, {"name": mc.name, "device": mc.device, "dtype": dtype, "width": mc.width,
                                           "height": mc.height, "controlnet": "\n".join(mc.controlnet),
-                                          "segmentation": "\n".join(mc.segmentation)},
+                                          "segmentation": "\n".join(mc.segmentation),
+                                          "ip_adapter": mc.ip_adapter.strip()},
                                  RecordLimits.from_config(config.limits))
 
     def wrap(self, session: Session, pipeline: Any) -> Any:
