@@ -104,7 +104,9 @@ class _Replayer:
         data = entry.data
         if entry.kind == "build":
             config = _config(data["config"])
-            self.pipeline = build_pipeline(self.components, config, self.controlnets, self.ip_adapter)
+            served = (self.controlnets, self.ip_adapter)  # the optional arguments up to the last one given
+            given = max((i + 1 for i, part in enumerate(served) if part is not None), default=0)
+            self.pipeline = build_pipeline(self.components, config, *served[:given])
             self.report.builds += 1
         elif entry.kind == "prepare":
             self._need(entry)
