@@ -15,6 +15,7 @@ import torch
 
 from sdbridge.cli import main
 from sdbridge.config import ServerConfig, with_overrides
+from sdbridge.errors import ConfigError, InputError
 from sdbridge.events.style_files import StyleImages
 from sdbridge.pipeline import Components, StreamConfig, build_pipeline
 from sdbridge.pipeline.components import load_components
@@ -133,3 +134,30 @@ def test_a_recording_without_the_note_and_without_styles_still_replays(tiny: Com
     assert "ip_adapter" not in Recording(folder).meta["model"]
     assert main(["replay", str(folder), "--dtype", "float32"]) == 0
     assert "all 2 outputs identical" in capsys.readouterr().out
+
+
+class _RefusingStyles:
+    """A pipeline whose update refuses style images (as a pipeline without room for one more does)."""
+
+    config = StreamConfig(width=SIZE, height=SIZE)
+
+    def update(self, **values: object) -> None:
+        if "style_images" in values:
+            raise ConfigError("style_images: refused")
+
+
+def test_a_refused_style_update_is_recorded_as_failed_and_replays_as_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = _writer(tmp_path / "refused.sdrec", {"name": "tiny"})
+    pipeline = RecordingPipeline(_RefusingStyles(), writer, lambda: 0)
+    with pytest.raises(ConfigError):
+        pipeline.update(style_images=StyleImages.of([("ink", _style(1))]))
+    writer.write_styles(0, StyleImages.of([("wash", _style(2))]))  # one the server applied (no "failed")
+    folder = writer.close(pack=False)
+    monkeypatch.setattr("sdbridge.pipeline.build_pipeline", lambda components, config, *served: _RefusingStyles())
+    with Recording(folder) as recording:
+        styles = [e.data for e in recording.entries() if e.kind == "styles"]
+        assert styles == [{"set": 0, "names": ["ink"], "failed": True}, {"set": 1, "names": ["wash"]}]
+        with pytest.raises(InputError, match=r"line 3 \(styles\): style images \['wash'\] failed on replay but "
+                                             r"not when recorded"):
+            replay(recording, components=None)  # the first, refused when recorded too, went through

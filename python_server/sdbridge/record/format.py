@@ -18,13 +18,13 @@ config} - a pipeline was built with this StreamConfig; "prepare" {prompt, negati
 "update" {values, failed} - pipeline.update(**values); "planes" {call, descs} - the frame of the next call
 came with these planes (PlaneDesc fields; arrays frames/<call>-plane-K.npy), which set its ControlNet images
 (sdbridge.runtime.control_inputs; written only for pipelines with ControlNets); "scene_cut" {} - the client's
-Frame.scene_cut (protocol 1.4) made the pipeline drop its temporal state here; "styles" {set, names} - the style
-images of an update (StyleImage messages, a rules file's styles: arrays frames/<set>-style-K.npy), applied as
-update(style_images=...) before that update's "update" line (which holds its other values); "call" {call, is_warmup,
-skipped} - the pipeline ran on frames/<call>-in.npy and returned frames/<call>-out.npy. Kinds written by the I/O
-thread (what the engine sent, for QA; replay does not need them): "event" {name, payload, frame_id},
-"state" {entries, replace_all}, "prompt" {...}, "params" {...}. Only messages the server accepted are
-written (a message refused with an Error is not recorded), and one such input keeps at most
+Frame.scene_cut (protocol 1.4) made the pipeline drop its temporal state here; "styles" {set, names[, failed]} -
+the style images of an update (StyleImage messages, a rules file's styles: arrays frames/<set>-style-K.npy), applied
+as update(style_images=...) before that update's "update" line (which holds its other values; "failed": true when
+the update raised); "call" {call, is_warmup, skipped} - the pipeline ran on frames/<call>-in.npy and returned
+frames/<call>-out.npy. Kinds written by the I/O thread (what the engine sent, for QA; replay does not need them):
+"event" {name, payload, frame_id}, "state" {entries, replace_all}, "prompt" {...}, "params" {...}. Only messages the
+server accepted are written (a message refused with an Error is not recorded), and one such input keeps at most
 limits.max_event_payload_bytes of JSON: a larger field is written as {"$omitted_bytes": n, "limit": ...}.
 
 JSON values: tuples become arrays; an Enum becomes {"$enum": "<class name>", "value": <value>}.
@@ -229,9 +229,9 @@ class RecordingWriter:
             except Exception as exc:  # recording must never fail the session it records
                 self._fail(exc)
 
-    def write_styles(self, frame: int, images: Any) -> None:
+    def write_styles(self, frame: int, images: Any, failed: bool = False) -> None:
         """The style images of an update (a StyleImages: names and (H, W, 3) arrays): each array, then one "styles"
-        line (nothing once closed or failed)."""
+        line, with `failed` when the update raised (nothing once closed or failed)."""
         with self._lock:
             if self.closed:
                 return
@@ -239,7 +239,8 @@ class RecordingWriter:
                 n = self.style_sets
                 for k, (_name, image) in enumerate(images.images):
                     (self.folder / "frames" / f"{n:06d}-style-{k}.npy").write_bytes(_npy_bytes(np.asarray(image)))
-                self._write("styles", frame, {"set": n, "names": list(images.names)})
+                line = {"set": n, "names": list(images.names)} | ({"failed": True} if failed else {})
+                self._write("styles", frame, line)
                 self.style_sets += 1
             except Exception as exc:  # recording must never fail the session it records
                 self._fail(exc)

@@ -94,7 +94,7 @@ class RecordingPipeline:
 
     def _log_update(self, styles: Any, values: dict[str, Any], failed: bool) -> None:
         if styles is not None:
-            self._writer.write_styles(self._clock(), styles)
+            self._writer.write_styles(self._clock(), styles, failed)
         if values or styles is None:
             self._writer.write("update", self._clock(), values=values, failed=failed)
 

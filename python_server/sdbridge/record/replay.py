@@ -150,7 +150,11 @@ class _Replayer:
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names) or not isinstance(n, int):
             raise InputError(f"a 'styles' line with names={names!r}, set={n!r}; the log is damaged")
         images = [(name, self.recording.frame(n, f"style-{k}")) for k, name in enumerate(names)]
-        self.pipeline.update(style_images=StyleImages.of(images))
+        try:
+            self.pipeline.update(style_images=StyleImages.of(images))
+        except Exception as exc:  # a refusal the server met too is replayed as one (older lines lack "failed")
+            if not data.get("failed"):
+                raise InputError(f"style images {names} failed on replay but not when recorded: {exc}") from exc
 
     def _call(self, call: int) -> None:
         report = self.report
