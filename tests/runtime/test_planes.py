@@ -76,6 +76,22 @@ def test_nan_or_infinite_depth_is_refused_naming_the_plane(bad: float) -> None:
     assert info.value.field_name == "Frame.planes[1]" and "1 NaN or infinite values of 6" in str(info.value)
 
 
+def test_float16_planes_are_checked_by_their_exponent_bits_exactly_as_isfinite() -> None:
+    every = np.arange(2**16, dtype=np.uint32).astype("<u2").view("<f2").reshape(256, 256)  # every bit pattern
+    desc = PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R16_F, 256, 256, 2 * 256 + 6, depth_encoding=DepthEncoding.LINEAR,
+                     depth_near=0.1, depth_far=100.0)
+    with pytest.raises(FieldError) as info:
+        planes.from_wire([desc], [_wire(every, desc.stride)])
+    assert f"{2**16 - int(np.isfinite(every).sum())} NaN or infinite values of {2**16}" in str(info.value)
+    finite = np.where(np.isfinite(every), every, np.float16(65504.0))  # largest finite, subnormals, -0 kept
+    assert planes.from_wire([desc], [_wire(finite, desc.stride)])
+    for bad in (0x7C00, 0xFC00, 0x7C01, 0x7E00, 0xFFFF):  # +inf, -inf, a signalling and a quiet NaN, -NaN
+        one = finite.copy()
+        one.view("<u2")[200, 17] = bad
+        with pytest.raises(FieldError, match="1 NaN or infinite values"):
+            planes.from_wire([desc], [_wire(one, desc.stride)])
+
+
 @pytest.mark.parametrize(("desc", "field", "words"), [
     (dataclasses.replace(DEPTH, format=PlaneFormat.RGBA8, stride=12), "Frame.planes[0].format", "R16_F, R32_F"),
     (dataclasses.replace(DEPTH, depth_encoding=DepthEncoding.UNKNOWN), "Frame.planes[0].depth_encoding", "Linear"),

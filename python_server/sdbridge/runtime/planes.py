@@ -135,10 +135,17 @@ def _check_depth(desc: PlaneDesc, where: str) -> None:
                       f"{where}.depth_far={far} must be greater than depth_near={near} (or 0: infinite)")
 
 
+_F16_EXPONENT = np.uint16(0x7C00)
+
+
 def _check_finite(array: np.ndarray, where: str) -> None:
     """A float plane holds no NaN or infinity (one would poison every conditioning computed from it)."""
     if array.dtype.kind != "f":
         return
+    if array.dtype == np.float16:  # numpy's isfinite on float16 converts each value: 35x slower than the bits
+        bits = array.view(np.uint16)  # NaN and infinity are the float16 values whose exponent bits are all set
+        if (bits & _F16_EXPONENT).max(initial=0) != _F16_EXPONENT:
+            return
     finite = np.isfinite(array)
     if not finite.all():
         bad = int(finite.size - np.count_nonzero(finite))
