@@ -14,15 +14,17 @@ The sequential path uses the very same output, so Stream Batch still equals the 
   the source is the previous frame and one frame's motion is used exact; an earlier step composes the motions of
   n - k frames. A frame without motion (or a chain through one) gets no warp. Needs frame_buffer_size 1. The
   motions of frames the similarity filter skips are composed into the next staged frame's (set one per frame).
-- Scene cuts: `scene_cut` (the server's call; the client's flag is a wire change not made yet) drops every
-  output and motion before the cut; a frame whose pixels (pooled to the latent grid, each channel centred)
-  correlate with the previous frame's below `scene_cut_threshold` (0: off) gates every blend across it to 0 (on
-  the device, no host synchronisation).
+- Scene cuts: `scene_cut` (the pipeline's `scene_cut()`, which a client's Frame flag runs) or `reset` (the same cut
+  before the next frame to be staged) drops every output, motion and banked attention feature before the cut; a
+  frame whose pixels (pooled to the latent grid, each channel centred) correlate with the previous frame's below
+  `scene_cut_threshold` (0: off) gates every blend across it to 0 (on the device, no host synchronisation).
+- Cached attention (`bank`, sdbridge.pipeline.cached_attention): its feature bank lives here so that cuts reset it
+  too; a detected cut masks the banked frames before it.
 
 Nothing here is shared between pipelines. Memory is bounded: outputs and motions of the last n + 1 frames.
 With every strength 0 nothing is computed, stored or changed: the pipeline's output is bit-identical.
-The worker can set the motion from a Frame's planes (set_motion before the frame is staged); that wiring is not
-made yet. Not run on a GPU here.
+The worker sets the motion from a Frame's Motion and Depth planes (runtime.control_inputs, before the frame is
+staged). Not run on a GPU here.
 """
 
 from __future__ import annotations
