@@ -14,7 +14,8 @@ control image of the frame it denoises (the per-slot buffer: sdbridge.pipeline.c
 IP-Adapter (optional, `ip_adapter=`): `pipe.set_style_image(name, rgb)`, `update(style_blend=[(name, weight)])`
 (sdbridge.pipeline.style_images).
 Temporal coherence (latent feedback, motion-guided warping, scene cuts): `pipe.temporal.set_motion`, `pipe.scene_cut`
-(sdbridge.pipeline.temporal).
+(sdbridge.pipeline.temporal); cached attention and feature injection (`attention_bank`, ...): processors on the UNet's
+self-attention around each `run_unet` (sdbridge.pipeline.cached_attention).
 Not thread-safe: one thread calls a pipeline; several pipelines may share one Components.
 """
 
