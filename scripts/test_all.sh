@@ -21,7 +21,7 @@ export SDBRIDGE_NO_SKIP=1           # only `gpu`-marked tests may skip
 
 echo "== pytest"
 # Any non-zero exit fails the run, 5 (no tests collected) included: a moved tests folder must not pass.
-"$PYTHON" -m pytest -q -p no:cacheprovider --junitxml=out/pytest.xml tests || status=1
+"$PYTHON" -m pytest -q -p no:cacheprovider --durations=20 --junitxml=out/pytest.xml tests || status=1
 
 for step in .ci/steps/*.sh; do
     [ -e "$step" ] || continue
