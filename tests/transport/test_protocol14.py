@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,20 +19,11 @@ from sdbridge.served_model import ModelDescription
 from sdbridge.server import BridgeServer
 from sdbridge.transport.client import BridgeClient
 from sdbridge.transport.client_retry import retryable
+from tests.runtime.fakes import FakeOut
 
 from .conftest import MAX_BYTES, MAX_SIDE, RawPeer
 
 SIZE = 16
-
-
-@dataclass
-class FakeOut:
-    """The fields of a pipeline result the worker reads."""
-
-    image: np.ndarray
-    is_warmup: bool = False
-    skipped: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 class FakePipeline:

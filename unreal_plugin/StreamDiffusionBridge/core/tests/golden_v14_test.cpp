@@ -4,39 +4,16 @@
 // no golden file) round trip, and the named-weight merge a reconnect replays.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
-
+#include "golden_io.h"
 #include "sdbridge/codec.h"
 
 namespace sdbridge {
 namespace {
 
-constexpr uint64_t kSession = 0x0123456789ABCDEFull;
-
-std::vector<uint8_t> ReadGolden(const std::string& name) {
-  const std::string path = std::string(SDB_GOLDEN_DIR) + "/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-template <typename T>
-T DecodeGolden(const std::string& name) {
-  const auto bytes = ReadGolden(name);
-  Message m;
-  Status s = Decode(bytes.data(), bytes.size(), &m);
-  EXPECT_TRUE(s.ok()) << name << ": " << s.message();
-  EXPECT_TRUE(std::holds_alternative<T>(m)) << name << " holds " << MessageName(m);
-  return std::holds_alternative<T>(m) ? std::get<T>(m) : T{};
-}
-
-void ExpectEncodesTo(const Message& m, const std::string& name) {
-  std::vector<uint8_t> bytes;
-  Status s = Encode(m, &bytes);
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_EQ(bytes, ReadGolden(name)) << MessageName(m) << " does not encode to " << name;
-}
+using testing::DecodeGolden;
+using testing::ExpectEncodesTo;
+using testing::ReadGolden;
+constexpr uint64_t kSession = testing::kGoldenSession;
 
 void ExpectWeights(const std::optional<std::vector<AdapterWeight>>& got, const std::vector<AdapterWeight>& want,
                    const char* what) {

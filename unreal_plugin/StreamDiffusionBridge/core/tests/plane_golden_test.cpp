@@ -2,20 +2,13 @@
 // (schemas/golden/frame_plane_*.bin) and decode back to the same descriptions; a frame without planes is unchanged.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
-
+#include "golden_io.h"
 #include "sdbridge/codec.h"
 
 namespace sdbridge {
 namespace {
 
-std::vector<uint8_t> ReadGolden(const std::string& name) {
-  const std::string path = std::string(SDB_GOLDEN_DIR) + "/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using testing::ReadGolden;
 
 FrameHeader PlaneFrame(uint64_t frame_id, std::vector<PlaneDesc> planes) {
   FrameHeader f;

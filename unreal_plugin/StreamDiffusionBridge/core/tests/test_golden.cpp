@@ -3,41 +3,16 @@
 // exactly those values.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
-
+#include "golden_io.h"
 #include "sdbridge/codec.h"
 
 namespace sdbridge {
 namespace {
 
-constexpr uint64_t kSession = 0x0123456789ABCDEFull;
-
-std::vector<uint8_t> ReadGolden(const std::string& name) {
-  const std::string path = std::string(SDB_GOLDEN_DIR) + "/" + name;
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-template <typename T>
-T DecodeGolden(const std::string& name) {
-  const auto bytes = ReadGolden(name);
-  Message m;
-  Status s = Decode(bytes.data(), bytes.size(), &m);
-  EXPECT_TRUE(s.ok()) << name << ": " << s.message();
-  EXPECT_TRUE(std::holds_alternative<T>(m)) << name << " holds " << MessageName(m);
-  return std::holds_alternative<T>(m) ? std::get<T>(m) : T{};
-}
-
-void ExpectEncodesTo(const Message& m, const std::string& name) {
-  std::vector<uint8_t> bytes;
-  Status s = Encode(m, &bytes);
-  ASSERT_TRUE(s.ok()) << s.message();
-  const auto golden = ReadGolden(name);
-  EXPECT_EQ(bytes, golden) << MessageName(m) << " encodes to " << bytes.size() << " bytes that differ from " << name
-                           << " (" << golden.size() << " bytes)";
-}
+using testing::DecodeGolden;
+using testing::ExpectEncodesTo;
+using testing::ReadGolden;
+constexpr uint64_t kSession = testing::kGoldenSession;
 
 PixelLayout Layout(PixelFormat f, RowOrder r, ColorSpace c, AlphaMode a) { return PixelLayout{4, 2, 16, f, r, c, a}; }
 
