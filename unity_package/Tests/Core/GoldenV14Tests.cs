@@ -18,13 +18,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
         private const ulong Session = 0x0123456789ABCDEFUL;
         private readonly BridgeCodec _codec = new BridgeCodec();
 
-        private static byte[] Golden(string name)
-        {
-            string dir = TestEnvironment.GoldenDir;
-            TestEnvironment.Need(!string.IsNullOrEmpty(dir) && File.Exists(Path.Combine(dir, name)),
-                "SDBRIDGE_TEST_GOLDEN must name schemas/golden with " + name);
-            return File.ReadAllBytes(Path.Combine(dir, name));
-        }
+        private static byte[] Golden(string name) { return TestEnvironment.Golden(name); }
 
         private static void AssertEncodes(ArraySegment<byte> encoded, string golden)
         {

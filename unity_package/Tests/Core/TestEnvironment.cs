@@ -27,6 +27,16 @@ namespace StreamDiffusion.Bridge.Core.Tests
             Assert.Ignore("skipped: " + what);
         }
 
+        /// <summary>The bytes of schemas/golden/<paramref name="name"/> (SDBRIDGE_TEST_GOLDEN), or the test is ignored
+        /// (failed under SDBRIDGE_TEST_REQUIRE=1) naming the missing file.</summary>
+        public static byte[] Golden(string name)
+        {
+            string dir = GoldenDir;
+            Need(!string.IsNullOrEmpty(dir) && File.Exists(Path.Combine(dir, name)),
+                "SDBRIDGE_TEST_GOLDEN must name schemas/golden with " + name);
+            return File.ReadAllBytes(Path.Combine(dir, name));
+        }
+
         public static void NeedPythonTools()
         {
             Need(!string.IsNullOrEmpty(Python) && !string.IsNullOrEmpty(ToolsDir),
