@@ -188,3 +188,15 @@ def test_update_sets_style_images_before_choosing_the_blend(styled):
     assert images == StyleImages.of([("forest", styles[0].copy()), ("desert", styles[1])])
     with pytest.raises(InputError, match="style_images: got dict; give a StyleImages"):
         pipe.update(style_images={"x": styles[0]})
+
+
+def test_a_starting_blend_applies_once_the_styles_it_names_are_set(styled):
+    comps, adapter = styled
+    styles = random_frames(3, seed=120)
+    pipe = _pipe(comps, adapter, style_blend=(("desert", 1.0), ("forest", 0.5)))
+    pipe.set_style_image("forest", styles[0])
+    assert pipe.style.weights() == {"forest": 1.0}  # "desert" not set yet: the styles so far at their own weight
+    pipe.set_style_image("desert", styles[1])
+    assert pipe.style.weights() == {"forest": 0.5, "desert": 1.0}  # now the starting blend holds
+    pipe.set_style_image("rain", styles[2])
+    assert pipe.style.weights() == {"forest": 0.5, "desert": 1.0, "rain": 0.0}  # and leaves later styles out

@@ -142,6 +142,7 @@ class StreamPipeline:
     def set_style_image(self, name: str, rgb: np.ndarray) -> None:
         """Add or replace the IP-Adapter style image `name`: (H, W, 3) uint8 RGB, top row first (style_images.py)."""
         self.style.set_image(name, rgb)
+        self.style.adopt(self.config.style_blend)  # a starting style_blend applies once its styles are all set
 
     def scene_cut(self) -> None:
         """A scene cut (camera cut, level load, teleport): no output or motion from before it is used by latent

@@ -11,7 +11,8 @@ Blend. The live parameter `style_blend` (StreamConfig.style_blend, the registry'
 chooses the styles: empty (the default) gives every style image its own weight (`set_image`'s, 1 unless given), so a
 lone style image styles the frames as soon as it is set; a non-empty blend gives exactly the named styles those
 weights and leaves every other style image out. An unknown name is refused (the error names the known ones); all
-weights 0 (or no style image) is no style: the adapter's scale is 0, bit-identical to no adapter.
+weights 0 (or no style image) is no style: the adapter's scale is 0, bit-identical to no adapter. A pipeline's starting
+style_blend (a server's `[pipeline]`) names styles that arrive later: it applies once every style it names is set.
 
 The blended embedding is the weighted average of the styles' image-encoder outputs, weights normalised to sum 1:
 sum(w_i * e_i) / sum(w_i) of the CLIP image embeddings (plain adapters) or of the encoder's penultimate hidden states
@@ -114,6 +115,12 @@ class StyleStream:
         self.check_blend(selection)
         self._selection = selection
         self._reblend()
+
+    def adopt(self, style_blend: Sequence[tuple[str, float]]) -> None:
+        """Select a style_blend that names styles set later (a starting config's): once every style it names is set;
+        until then the styles set so far each count at their own weight, as with an empty blend."""
+        if style_blend and all(str(n) in self._styles for n, _ in style_blend):
+            self.select(style_blend)
 
     def update(self, config: Any, images: StyleImages | None = None) -> None:
         """StreamPipeline.update's part: set `images` (when given), then select config.style_blend."""
