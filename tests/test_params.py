@@ -123,7 +123,7 @@ def _edges(p: params.Param) -> list[Any]:
     if p.kind is params.Kind.BOOL:
         return [True, False]
     if p.kind is params.Kind.ENUM:
-        return [m.CfgMode[name.upper()] for name in p.choices]
+        return [getattr(m, p.wire_type)[name.upper()] for name in p.choices]  # CfgMode, AttentionBankBlocks
     if p.kind is params.Kind.INT_LIST:
         return [(p.minimum, p.maximum)]
     if p.kind is params.Kind.BLEND:

@@ -324,6 +324,13 @@ class PipelineConfig:
     motion_warp: float = params.BY_NAME["motion_warp"].default
     motion_warp_step: int = params.BY_NAME["motion_warp_step"].default
     scene_cut_threshold: float = params.BY_NAME["scene_cut_threshold"].default
+    # cached attention and feature injection (sdbridge.pipeline.cached_attention): every session's starting values
+    # (attention_bank 0 = off); attention_bank > 0 needs the eager backend (refused when the first pipeline is built)
+    attention_bank: int = params.BY_NAME["attention_bank"].default
+    attention_bank_interval: int = params.BY_NAME["attention_bank_interval"].default
+    attention_bank_blocks: str = params.BY_NAME["attention_bank_blocks"].default
+    feature_injection: float = params.BY_NAME["feature_injection"].default
+    feature_injection_threshold: float = params.BY_NAME["feature_injection_threshold"].default
 
 
 @dataclass(frozen=True)

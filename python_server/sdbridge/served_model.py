@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdbridge.config import Accel, ServerConfig
+from sdbridge.errors import ConfigError
 from sdbridge.protocol import messages as m
 from sdbridge.runtime.worker import PipelineFactory
 
@@ -76,6 +77,18 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
     return factory, description
 
 
+def _check_bankable(base: Any, unet: Any, config: ServerConfig) -> None:
+    """Refuse `[pipeline] attention_bank` > 0 on a UNet that cannot bank (an ONNX Runtime / TensorRT engine, a
+    compiled UNet) before the server binds: the pipeline's own check (TemporalState.check), naming the backend."""
+    from sdbridge.pipeline.temporal import TemporalState
+
+    try:
+        TemporalState.check(base, unet)
+    except ConfigError as exc:
+        raise ConfigError(f"pipeline.attention_bank={base.attention_bank} with accel.backend="
+                          f"{config.accel.backend.value}: {exc}") from exc
+
+
 def _controlnets(components: Any, config: ServerConfig) -> Any:
     """The ControlNets of `[model] controlnet` loaded for the components, or None (config.py refuses them with a
     backend other than eager)."""
@@ -128,6 +141,11 @@ def factory_from_components(components: Any, config: ServerConfig, controlnets: 
         motion_warp=p.motion_warp,
         motion_warp_step=p.motion_warp_step,
         scene_cut_threshold=p.scene_cut_threshold,
+        attention_bank=p.attention_bank,
+        attention_bank_interval=p.attention_bank_interval,
+        attention_bank_blocks=p.attention_bank_blocks,
+        feature_injection=p.feature_injection,
+        feature_injection_threshold=p.feature_injection_threshold,
         controlnet_scale=tuple((s.kind, s.scale) for s in config.model.controlnets()) if controlnets else (),
     )
     spec = config.model.ip_adapter_spec()
@@ -139,6 +157,8 @@ def factory_from_components(components: Any, config: ServerConfig, controlnets: 
             return build_pipeline(components, base)
         return build_pipeline(components, base.replace(width=width, height=height), controlnets, ip_adapter)
 
+    if components.family is not ModelFamily.IDENTITY:
+        _check_bankable(base, components.unet, config)
     probe = build(config.model.width, config.model.height)
     family = {
         "sd15": m.ModelFamily.SD15, "sd21": m.ModelFamily.SD21, "sdxl": m.ModelFamily.SDXL,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sdbridge.protocol.messages import (
     AdapterWeight,
     AlphaMode,
+    AttentionBankBlocks,
     BlendMethod,
     Bye,
     Capability,
@@ -126,6 +127,9 @@ GOLDEN: dict[str, Message] = {
         controlnet_start=(AdapterWeight("depth", 0.25),), controlnet_end=(AdapterWeight("depth", 0.875),),
         latent_feedback=0.25, motion_warp=0.5, motion_warp_step=1, scene_cut_threshold=0.375, ip_adapter_scale=0.625,
         style_blend=(AdapterWeight("watercolor", 0.75), AdapterWeight("ink", 0.25)), stream_id=1),
+    "params_v14_attention": Params(  # the cached-attention knobs (protocol 1.4)
+        attention_bank=2, attention_bank_interval=3, attention_bank_blocks=AttentionBankBlocks.UP,
+        feature_injection=0.5, feature_injection_threshold=0.875, stream_id=1),
     "welcome_capacity": Welcome(
         session_id=SESSION, protocol_major=1, protocol_minor=4, server_version="0.1.0",
         capabilities=(Capability.CREDITS | Capability.PROMPT_BLEND | Capability.STATS | Capability.HEARTBEAT

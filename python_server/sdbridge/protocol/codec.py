@@ -37,6 +37,7 @@ from sdbridge.protocol.messages import (
     MESSAGE_TYPES,
     AdapterWeight,
     AlphaMode,
+    AttentionBankBlocks,
     BlendMethod,
     Bye,
     Capability,
@@ -298,7 +299,8 @@ def _enc_prompt(b: flatbuffers.Builder, m: Prompt) -> int:
 _ADAPTER_FIELDS: tuple[str, ...] = tuple(f[1] for f in TABLES["Params"] if f[2] == "tables" and f[5] == "AdapterWeight")
 #: Params' number fields of protocol 1.4 (None -> 0, not written)
 _PARAMS_SCALARS_14: tuple[str, ...] = ("latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold",
-                                       "ip_adapter_scale")
+                                       "ip_adapter_scale", "attention_bank", "attention_bank_interval",
+                                       "feature_injection", "feature_injection_threshold")
 
 
 def _enc_adapters(b: flatbuffers.Builder, field: str, entries: Sequence[AdapterWeight] | None) -> int:
@@ -320,6 +322,7 @@ def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
         "similarity_threshold": m.similarity_threshold or 0.0, "similarity_max_skip": m.similarity_max_skip or 0,
         "seed_blend": seed_blend, "stream_id": m.stream_id,
         "cfg_mode": int(m.cfg_mode or 0), "txt2img": bool(m.txt2img),
+        "attention_bank_blocks": int(m.attention_bank_blocks or 0),
         **named, **{field: getattr(m, field) or 0 for field in _PARAMS_SCALARS_14},
     })
 
@@ -776,6 +779,8 @@ class _Reader:
             stream_id=t.StreamId(),
             cfg_mode=_enum_or_raw(CfgMode, t.CfgMode()) if has(ParamsField.CFG_MODE) else None,
             txt2img=bool(t.Txt2img()) if has(ParamsField.TXT2IMG) else None,
+            attention_bank_blocks=(_enum_or_raw(AttentionBankBlocks, t.AttentionBankBlocks())
+                                   if has(ParamsField.ATTENTION_BANK_BLOCKS) else None),
             **{field: self.adapter_weights(t, field) for field in _ADAPTER_FIELDS if has(ParamsField[field.upper()])},
             **{field: getattr(t, _camel(field))() for field in _PARAMS_SCALARS_14 if has(ParamsField[field.upper()])},
         )

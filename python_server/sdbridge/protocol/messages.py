@@ -16,6 +16,7 @@ from typing import TypeAlias
 from sdbridge.protocol._generated.bridge_schema import (
     SESSION_GONE,
     AlphaMode,
+    AttentionBankBlocks,
     BlendMethod,
     Capability,
     CfgMode,
@@ -38,7 +39,8 @@ from sdbridge.protocol._generated.bridge_schema import (
 )
 
 __all__ = [
-    "MESSAGE_TYPES", "SESSION_GONE", "AdapterWeight", "AlphaMode", "BlendMethod", "Bye", "Capability", "CfgMode",
+    "MESSAGE_TYPES", "SESSION_GONE", "AdapterWeight", "AlphaMode", "AttentionBankBlocks", "BlendMethod", "Bye",
+    "Capability", "CfgMode",
     "ColorSpace",
     "Credit", "DepthEncoding",
     "ErrorCode", "ErrorMsg", "FrameHeader", "GameEvent", "Hello", "ImageHeader", "Message", "MessageType",
@@ -247,8 +249,8 @@ class AdapterWeight:
 class Params:
     """client -> server: change runtime parameters; None means "unchanged" (bit clear in set_mask).
 
-    `cfg_mode` decodes to a CfgMode, or to the raw wire number when this build does not know it (so that the
-    server's refusal can name the value sent)."""
+    `cfg_mode` (and `attention_bank_blocks`) decodes to a CfgMode (AttentionBankBlocks), or to the raw wire number
+    when this build does not know it (so that the server's refusal can name the value sent)."""
 
     guidance_scale: float | None = None
     delta: float | None = None
@@ -272,6 +274,11 @@ class Params:
     scene_cut_threshold: float | None = None
     ip_adapter_scale: float | None = None
     style_blend: tuple[AdapterWeight, ...] | None = None  # weights of the session's named style images
+    attention_bank: int | None = None  # cached attention (pipeline/cached_attention.py)
+    attention_bank_interval: int | None = None
+    attention_bank_blocks: AttentionBankBlocks | int | None = None  # like cfg_mode: raw number when unknown
+    feature_injection: float | None = None
+    feature_injection_threshold: float | None = None
 
     @property
     def set_mask(self) -> ParamsField:
@@ -304,6 +311,11 @@ _PARAMS_BITS: tuple[tuple[str, ParamsField], ...] = (
     ("scene_cut_threshold", ParamsField.SCENE_CUT_THRESHOLD),
     ("ip_adapter_scale", ParamsField.IP_ADAPTER_SCALE),
     ("style_blend", ParamsField.STYLE_BLEND),
+    ("attention_bank", ParamsField.ATTENTION_BANK),
+    ("attention_bank_interval", ParamsField.ATTENTION_BANK_INTERVAL),
+    ("attention_bank_blocks", ParamsField.ATTENTION_BANK_BLOCKS),
+    ("feature_injection", ParamsField.FEATURE_INJECTION),
+    ("feature_injection_threshold", ParamsField.FEATURE_INJECTION_THRESHOLD),
 )
 
 

@@ -135,8 +135,8 @@ _SETTABLE: Mapping[str, params.Param] = {p.name: p for p in params.REGISTRY
 
 def _wire_value(param: params.Param, value: Any) -> Any:
     """A checked registry value as its Params field holds it."""
-    if param.kind is params.Kind.ENUM:
-        return m.CfgMode[value.upper()]
+    if param.kind is params.Kind.ENUM:  # the wire enum the registry names (CfgMode, AttentionBankBlocks)
+        return getattr(m, param.wire_type)[value.upper()]
     if param.kind is params.Kind.WEIGHTS:
         return tuple(m.AdapterWeight(name=name, weight=weight) for name, weight in value)
     if param.kind is params.Kind.INT_LIST:

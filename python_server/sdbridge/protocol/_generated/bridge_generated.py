@@ -179,6 +179,11 @@ class ParamsField(object):
     SceneCutThreshold = 131072
     IpAdapterScale = 262144
     StyleBlend = 524288
+    AttentionBank = 1048576
+    AttentionBankInterval = 2097152
+    AttentionBankBlocks = 4194304
+    FeatureInjection = 8388608
+    FeatureInjectionThreshold = 16777216
 
 
 # Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n
@@ -189,6 +194,16 @@ class CfgMode(object):
     Self = 2
     Initialize = 3
     Full = 4
+
+
+# The UNet blocks whose self-attention uses the cached-attention bank (Params.attention_bank_blocks; protocol 1.4;
+# the server's pipeline/cached_attention.py).
+class AttentionBankBlocks(object):
+    Unknown = 0
+    All = 1
+    Down = 2
+    Mid = 3
+    Up = 4
 
 
 # Type tag of a KeyValue.
@@ -1791,7 +1806,42 @@ class Params(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(46))
         return o == 0
 
-def ParamsStart(builder): builder.StartObject(22)
+    # Params
+    def AttentionBank(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(48))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # Params
+    def AttentionBankInterval(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(50))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # Params
+    def AttentionBankBlocks(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(52))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, o + self._tab.Pos)
+        return 0
+
+    # Params
+    def FeatureInjection(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(54))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
+        return 0.0
+
+    # Params
+    def FeatureInjectionThreshold(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(56))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
+        return 0.0
+
+def ParamsStart(builder): builder.StartObject(27)
 def ParamsAddSetMask(builder, setMask): builder.PrependUint32Slot(0, setMask, 0)
 def ParamsAddGuidanceScale(builder, guidanceScale): builder.PrependFloat32Slot(1, guidanceScale, 0.0)
 def ParamsAddDelta(builder, delta): builder.PrependFloat32Slot(2, delta, 0.0)
@@ -1821,6 +1871,11 @@ def ParamsAddSceneCutThreshold(builder, sceneCutThreshold): builder.PrependFloat
 def ParamsAddIpAdapterScale(builder, ipAdapterScale): builder.PrependFloat32Slot(20, ipAdapterScale, 0.0)
 def ParamsAddStyleBlend(builder, styleBlend): builder.PrependUOffsetTRelativeSlot(21, flatbuffers.number_types.UOffsetTFlags.py_type(styleBlend), 0)
 def ParamsStartStyleBlendVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def ParamsAddAttentionBank(builder, attentionBank): builder.PrependUint32Slot(22, attentionBank, 0)
+def ParamsAddAttentionBankInterval(builder, attentionBankInterval): builder.PrependUint32Slot(23, attentionBankInterval, 0)
+def ParamsAddAttentionBankBlocks(builder, attentionBankBlocks): builder.PrependUint8Slot(24, attentionBankBlocks, 0)
+def ParamsAddFeatureInjection(builder, featureInjection): builder.PrependFloat32Slot(25, featureInjection, 0.0)
+def ParamsAddFeatureInjectionThreshold(builder, featureInjectionThreshold): builder.PrependFloat32Slot(26, featureInjectionThreshold, 0.0)
 def ParamsEnd(builder): return builder.EndObject()
 
 

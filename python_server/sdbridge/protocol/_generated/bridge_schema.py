@@ -206,6 +206,11 @@ class ParamsField(enum.IntFlag):
     SCENE_CUT_THRESHOLD = 131072
     IP_ADAPTER_SCALE = 262144
     STYLE_BLEND = 524288
+    ATTENTION_BANK = 1048576
+    ATTENTION_BANK_INTERVAL = 2097152
+    ATTENTION_BANK_BLOCKS = 4194304
+    FEATURE_INJECTION = 8388608
+    FEATURE_INJECTION_THRESHOLD = 16777216
 
 
 class CfgMode(enum.IntEnum):
@@ -216,6 +221,16 @@ class CfgMode(enum.IntEnum):
     SELF = 2
     INITIALIZE = 3
     FULL = 4
+
+
+class AttentionBankBlocks(enum.IntEnum):
+    """The UNet blocks whose self-attention uses the cached-attention bank (Params.attention_bank_blocks; protocol 1.4; the server's pipeline/cached_attention.py)."""
+
+    UNKNOWN = 0
+    ALL = 1
+    DOWN = 2
+    MID = 3
+    UP = 4
 
 
 class ValueKind(enum.IntEnum):
@@ -419,6 +434,11 @@ TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {
         (19, 'scene_cut_threshold', 'scalar', 4, 'f', ''),
         (20, 'ip_adapter_scale', 'scalar', 4, 'f', ''),
         (21, 'style_blend', 'tables', 4, '', 'AdapterWeight'),
+        (22, 'attention_bank', 'scalar', 4, 'I', ''),
+        (23, 'attention_bank_interval', 'scalar', 4, 'I', ''),
+        (24, 'attention_bank_blocks', 'scalar', 1, 'B', ''),
+        (25, 'feature_injection', 'scalar', 4, 'f', ''),
+        (26, 'feature_injection_threshold', 'scalar', 4, 'f', ''),
     ),
     'GameEvent': (
         (0, 'name', 'string', 4, '', ''),

@@ -308,7 +308,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class AttentionBank
         {
             public const string Name = "attention_bank";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.attention_bank";
             public const string Kind = "int";
             public const string Unit = "frames";
             public const string RangeText = "[0, 8]";
@@ -324,7 +324,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class AttentionBankInterval
         {
             public const string Name = "attention_bank_interval";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.attention_bank_interval";
             public const string Kind = "int";
             public const string Unit = "frames";
             public const string RangeText = "[1, 120]";
@@ -340,7 +340,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class AttentionBankBlocks
         {
             public const string Name = "attention_bank_blocks";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.attention_bank_blocks";
             public const string Kind = "enum";
             public const string Unit = "";
             public const string RangeText = "";
@@ -350,7 +350,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class FeatureInjection
         {
             public const string Name = "feature_injection";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.feature_injection";
             public const string Kind = "float";
             public const string Unit = "";
             public const string RangeText = "[0, 1]";
@@ -366,7 +366,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public static class FeatureInjectionThreshold
         {
             public const string Name = "feature_injection_threshold";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.feature_injection_threshold";
             public const string Kind = "float";
             public const string Unit = "";
             public const string RangeText = "[0, 1]";

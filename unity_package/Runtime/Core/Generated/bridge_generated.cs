@@ -202,6 +202,11 @@ public enum ParamsField : uint
   SceneCutThreshold = 131072,
   IpAdapterScale = 262144,
   StyleBlend = 524288,
+  AttentionBank = 1048576,
+  AttentionBankInterval = 2097152,
+  AttentionBankBlocks = 4194304,
+  FeatureInjection = 8388608,
+  FeatureInjectionThreshold = 16777216,
 };
 
 /// Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n
@@ -213,6 +218,17 @@ public enum CfgMode : byte
   Self = 2,
   Initialize = 3,
   Full = 4,
+};
+
+/// The UNet blocks whose self-attention uses the cached-attention bank (Params.attention_bank_blocks; protocol 1.4;
+/// the server's pipeline/cached_attention.py).
+public enum AttentionBankBlocks : byte
+{
+  Unknown = 0,
+  All = 1,
+  Down = 2,
+  Mid = 3,
+  Up = 4,
 };
 
 /// Type tag of a KeyValue.
@@ -1237,6 +1253,11 @@ public struct Params : IFlatbufferObject
   public float IpAdapterScale { get { int o = __p.__offset(44); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
   public sdbridge.protocol.AdapterWeight? StyleBlend(int j) { int o = __p.__offset(46); return o != 0 ? (sdbridge.protocol.AdapterWeight?)(new sdbridge.protocol.AdapterWeight()).__assign(__p.__indirect(__p.__vector(o) + j * 4), __p.bb) : null; }
   public int StyleBlendLength { get { int o = __p.__offset(46); return o != 0 ? __p.__vector_len(o) : 0; } }
+  public uint AttentionBank { get { int o = __p.__offset(48); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public uint AttentionBankInterval { get { int o = __p.__offset(50); return o != 0 ? __p.bb.GetUint(o + __p.bb_pos) : (uint)0; } }
+  public sdbridge.protocol.AttentionBankBlocks AttentionBankBlocks { get { int o = __p.__offset(52); return o != 0 ? (sdbridge.protocol.AttentionBankBlocks)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.AttentionBankBlocks.Unknown; } }
+  public float FeatureInjection { get { int o = __p.__offset(54); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
+  public float FeatureInjectionThreshold { get { int o = __p.__offset(56); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
 
   public static Offset<sdbridge.protocol.Params> CreateParams(FlatBufferBuilder builder,
       uint set_mask = 0,
@@ -1260,9 +1281,18 @@ public struct Params : IFlatbufferObject
       uint motion_warp_step = 0,
       float scene_cut_threshold = 0.0f,
       float ip_adapter_scale = 0.0f,
-      VectorOffset style_blendOffset = default(VectorOffset)) {
-    builder.StartTable(22);
+      VectorOffset style_blendOffset = default(VectorOffset),
+      uint attention_bank = 0,
+      uint attention_bank_interval = 0,
+      sdbridge.protocol.AttentionBankBlocks attention_bank_blocks = sdbridge.protocol.AttentionBankBlocks.Unknown,
+      float feature_injection = 0.0f,
+      float feature_injection_threshold = 0.0f) {
+    builder.StartTable(27);
     Params.AddSeed(builder, seed);
+    Params.AddFeatureInjectionThreshold(builder, feature_injection_threshold);
+    Params.AddFeatureInjection(builder, feature_injection);
+    Params.AddAttentionBankInterval(builder, attention_bank_interval);
+    Params.AddAttentionBank(builder, attention_bank);
     Params.AddStyleBlend(builder, style_blendOffset);
     Params.AddIpAdapterScale(builder, ip_adapter_scale);
     Params.AddSceneCutThreshold(builder, scene_cut_threshold);
@@ -1281,13 +1311,14 @@ public struct Params : IFlatbufferObject
     Params.AddDelta(builder, delta);
     Params.AddGuidanceScale(builder, guidance_scale);
     Params.AddSetMask(builder, set_mask);
+    Params.AddAttentionBankBlocks(builder, attention_bank_blocks);
     Params.AddTxt2img(builder, txt2img);
     Params.AddCfgMode(builder, cfg_mode);
     Params.AddSimilarityFilterEnabled(builder, similarity_filter_enabled);
     return Params.EndParams(builder);
   }
 
-  public static void StartParams(FlatBufferBuilder builder) { builder.StartTable(22); }
+  public static void StartParams(FlatBufferBuilder builder) { builder.StartTable(27); }
   public static void AddSetMask(FlatBufferBuilder builder, uint setMask) { builder.AddUint(0, setMask, 0); }
   public static void AddGuidanceScale(FlatBufferBuilder builder, float guidanceScale) { builder.AddFloat(1, guidanceScale, 0.0f); }
   public static void AddDelta(FlatBufferBuilder builder, float delta) { builder.AddFloat(2, delta, 0.0f); }
@@ -1345,6 +1376,11 @@ public struct Params : IFlatbufferObject
   public static VectorOffset CreateStyleBlendVectorBlock(FlatBufferBuilder builder, ArraySegment<Offset<sdbridge.protocol.AdapterWeight>> data) { builder.StartVector(4, data.Count, 4); builder.Add(data); return builder.EndVector(); }
   public static VectorOffset CreateStyleBlendVectorBlock(FlatBufferBuilder builder, IntPtr dataPtr, int sizeInBytes) { builder.StartVector(1, sizeInBytes, 1); builder.Add<Offset<sdbridge.protocol.AdapterWeight>>(dataPtr, sizeInBytes); return builder.EndVector(); }
   public static void StartStyleBlendVector(FlatBufferBuilder builder, int numElems) { builder.StartVector(4, numElems, 4); }
+  public static void AddAttentionBank(FlatBufferBuilder builder, uint attentionBank) { builder.AddUint(22, attentionBank, 0); }
+  public static void AddAttentionBankInterval(FlatBufferBuilder builder, uint attentionBankInterval) { builder.AddUint(23, attentionBankInterval, 0); }
+  public static void AddAttentionBankBlocks(FlatBufferBuilder builder, sdbridge.protocol.AttentionBankBlocks attentionBankBlocks) { builder.AddByte(24, (byte)attentionBankBlocks, 0); }
+  public static void AddFeatureInjection(FlatBufferBuilder builder, float featureInjection) { builder.AddFloat(25, featureInjection, 0.0f); }
+  public static void AddFeatureInjectionThreshold(FlatBufferBuilder builder, float featureInjectionThreshold) { builder.AddFloat(26, featureInjectionThreshold, 0.0f); }
   public static Offset<sdbridge.protocol.Params> EndParams(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.Params>(o);

@@ -204,6 +204,11 @@ constexpr uint32_t kMotionWarpStep = 65536;
 constexpr uint32_t kSceneCutThreshold = 131072;
 constexpr uint32_t kIpAdapterScale = 262144;
 constexpr uint32_t kStyleBlend = 524288;
+constexpr uint32_t kAttentionBank = 1048576;
+constexpr uint32_t kAttentionBankInterval = 2097152;
+constexpr uint32_t kAttentionBankBlocks = 4194304;
+constexpr uint32_t kFeatureInjection = 8388608;
+constexpr uint32_t kFeatureInjectionThreshold = 16777216;
 }  // namespace params_field
 
 /// Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n denoising steps: None n, Self n, Initialize n + 1, Full 2n (see the server's pipeline/guidance.py).
@@ -213,6 +218,15 @@ enum class CfgMode : uint8_t {
   kSelf = 2,
   kInitialize = 3,
   kFull = 4,
+};
+
+/// The UNet blocks whose self-attention uses the cached-attention bank (Params.attention_bank_blocks; protocol 1.4; the server's pipeline/cached_attention.py).
+enum class AttentionBankBlocks : uint8_t {
+  kUnknown = 0,
+  kAll = 1,
+  kDown = 2,
+  kMid = 3,
+  kUp = 4,
 };
 
 /// Type tag of a KeyValue.

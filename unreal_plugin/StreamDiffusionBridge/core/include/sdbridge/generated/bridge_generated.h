@@ -737,11 +737,16 @@ enum class ParamsField : uint32_t {
   SceneCutThreshold = 131072,
   IpAdapterScale = 262144,
   StyleBlend = 524288,
+  AttentionBank = 1048576,
+  AttentionBankInterval = 2097152,
+  AttentionBankBlocks = 4194304,
+  FeatureInjection = 8388608,
+  FeatureInjectionThreshold = 16777216,
   MIN = None,
-  MAX = StyleBlend
+  MAX = FeatureInjectionThreshold
 };
 
-inline const ParamsField (&EnumValuesParamsField())[21] {
+inline const ParamsField (&EnumValuesParamsField())[26] {
   static const ParamsField values[] = {
     ParamsField::None,
     ParamsField::GuidanceScale,
@@ -763,7 +768,12 @@ inline const ParamsField (&EnumValuesParamsField())[21] {
     ParamsField::MotionWarpStep,
     ParamsField::SceneCutThreshold,
     ParamsField::IpAdapterScale,
-    ParamsField::StyleBlend
+    ParamsField::StyleBlend,
+    ParamsField::AttentionBank,
+    ParamsField::AttentionBankInterval,
+    ParamsField::AttentionBankBlocks,
+    ParamsField::FeatureInjection,
+    ParamsField::FeatureInjectionThreshold
   };
   return values;
 }
@@ -791,6 +801,11 @@ inline const char *EnumNameParamsField(ParamsField e) {
     case ParamsField::SceneCutThreshold: return "SceneCutThreshold";
     case ParamsField::IpAdapterScale: return "IpAdapterScale";
     case ParamsField::StyleBlend: return "StyleBlend";
+    case ParamsField::AttentionBank: return "AttentionBank";
+    case ParamsField::AttentionBankInterval: return "AttentionBankInterval";
+    case ParamsField::AttentionBankBlocks: return "AttentionBankBlocks";
+    case ParamsField::FeatureInjection: return "FeatureInjection";
+    case ParamsField::FeatureInjectionThreshold: return "FeatureInjectionThreshold";
     default: return "";
   }
 }
@@ -834,6 +849,47 @@ inline const char *EnumNameCfgMode(CfgMode e) {
   if (flatbuffers::IsOutRange(e, CfgMode::Unknown, CfgMode::Full)) return "";
   const size_t index = static_cast<size_t>(e);
   return EnumNamesCfgMode()[index];
+}
+
+/// The UNet blocks whose self-attention uses the cached-attention bank (Params.attention_bank_blocks; protocol 1.4;
+/// the server's pipeline/cached_attention.py).
+enum class AttentionBankBlocks : uint8_t {
+  Unknown = 0,
+  All = 1,
+  Down = 2,
+  Mid = 3,
+  Up = 4,
+  MIN = Unknown,
+  MAX = Up
+};
+
+inline const AttentionBankBlocks (&EnumValuesAttentionBankBlocks())[5] {
+  static const AttentionBankBlocks values[] = {
+    AttentionBankBlocks::Unknown,
+    AttentionBankBlocks::All,
+    AttentionBankBlocks::Down,
+    AttentionBankBlocks::Mid,
+    AttentionBankBlocks::Up
+  };
+  return values;
+}
+
+inline const char * const *EnumNamesAttentionBankBlocks() {
+  static const char * const names[6] = {
+    "Unknown",
+    "All",
+    "Down",
+    "Mid",
+    "Up",
+    nullptr
+  };
+  return names;
+}
+
+inline const char *EnumNameAttentionBankBlocks(AttentionBankBlocks e) {
+  if (flatbuffers::IsOutRange(e, AttentionBankBlocks::Unknown, AttentionBankBlocks::Up)) return "";
+  const size_t index = static_cast<size_t>(e);
+  return EnumNamesAttentionBankBlocks()[index];
 }
 
 /// Type tag of a KeyValue.
@@ -2793,7 +2849,12 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_MOTION_WARP_STEP = 40,
     VT_SCENE_CUT_THRESHOLD = 42,
     VT_IP_ADAPTER_SCALE = 44,
-    VT_STYLE_BLEND = 46
+    VT_STYLE_BLEND = 46,
+    VT_ATTENTION_BANK = 48,
+    VT_ATTENTION_BANK_INTERVAL = 50,
+    VT_ATTENTION_BANK_BLOCKS = 52,
+    VT_FEATURE_INJECTION = 54,
+    VT_FEATURE_INJECTION_THRESHOLD = 56
   };
   uint32_t set_mask() const {
     return GetField<uint32_t>(VT_SET_MASK, 0);
@@ -2861,6 +2922,21 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *style_blend() const {
     return GetPointer<const flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *>(VT_STYLE_BLEND);
   }
+  uint32_t attention_bank() const {
+    return GetField<uint32_t>(VT_ATTENTION_BANK, 0);
+  }
+  uint32_t attention_bank_interval() const {
+    return GetField<uint32_t>(VT_ATTENTION_BANK_INTERVAL, 0);
+  }
+  sdbridge::protocol::AttentionBankBlocks attention_bank_blocks() const {
+    return static_cast<sdbridge::protocol::AttentionBankBlocks>(GetField<uint8_t>(VT_ATTENTION_BANK_BLOCKS, 0));
+  }
+  float feature_injection() const {
+    return GetField<float>(VT_FEATURE_INJECTION, 0.0f);
+  }
+  float feature_injection_threshold() const {
+    return GetField<float>(VT_FEATURE_INJECTION_THRESHOLD, 0.0f);
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint32_t>(verifier, VT_SET_MASK, 4) &&
@@ -2898,6 +2974,11 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyOffset(verifier, VT_STYLE_BLEND) &&
            verifier.VerifyVector(style_blend()) &&
            verifier.VerifyVectorOfTables(style_blend()) &&
+           VerifyField<uint32_t>(verifier, VT_ATTENTION_BANK, 4) &&
+           VerifyField<uint32_t>(verifier, VT_ATTENTION_BANK_INTERVAL, 4) &&
+           VerifyField<uint8_t>(verifier, VT_ATTENTION_BANK_BLOCKS, 1) &&
+           VerifyField<float>(verifier, VT_FEATURE_INJECTION, 4) &&
+           VerifyField<float>(verifier, VT_FEATURE_INJECTION_THRESHOLD, 4) &&
            verifier.EndTable();
   }
 };
@@ -2972,6 +3053,21 @@ struct ParamsBuilder {
   void add_style_blend(flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> style_blend) {
     fbb_.AddOffset(Params::VT_STYLE_BLEND, style_blend);
   }
+  void add_attention_bank(uint32_t attention_bank) {
+    fbb_.AddElement<uint32_t>(Params::VT_ATTENTION_BANK, attention_bank, 0);
+  }
+  void add_attention_bank_interval(uint32_t attention_bank_interval) {
+    fbb_.AddElement<uint32_t>(Params::VT_ATTENTION_BANK_INTERVAL, attention_bank_interval, 0);
+  }
+  void add_attention_bank_blocks(sdbridge::protocol::AttentionBankBlocks attention_bank_blocks) {
+    fbb_.AddElement<uint8_t>(Params::VT_ATTENTION_BANK_BLOCKS, static_cast<uint8_t>(attention_bank_blocks), 0);
+  }
+  void add_feature_injection(float feature_injection) {
+    fbb_.AddElement<float>(Params::VT_FEATURE_INJECTION, feature_injection, 0.0f);
+  }
+  void add_feature_injection_threshold(float feature_injection_threshold) {
+    fbb_.AddElement<float>(Params::VT_FEATURE_INJECTION_THRESHOLD, feature_injection_threshold, 0.0f);
+  }
   explicit ParamsBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -3006,9 +3102,18 @@ inline flatbuffers::Offset<Params> CreateParams(
     uint32_t motion_warp_step = 0,
     float scene_cut_threshold = 0.0f,
     float ip_adapter_scale = 0.0f,
-    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> style_blend = 0) {
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>> style_blend = 0,
+    uint32_t attention_bank = 0,
+    uint32_t attention_bank_interval = 0,
+    sdbridge::protocol::AttentionBankBlocks attention_bank_blocks = sdbridge::protocol::AttentionBankBlocks::Unknown,
+    float feature_injection = 0.0f,
+    float feature_injection_threshold = 0.0f) {
   ParamsBuilder builder_(_fbb);
   builder_.add_seed(seed);
+  builder_.add_feature_injection_threshold(feature_injection_threshold);
+  builder_.add_feature_injection(feature_injection);
+  builder_.add_attention_bank_interval(attention_bank_interval);
+  builder_.add_attention_bank(attention_bank);
   builder_.add_style_blend(style_blend);
   builder_.add_ip_adapter_scale(ip_adapter_scale);
   builder_.add_scene_cut_threshold(scene_cut_threshold);
@@ -3027,6 +3132,7 @@ inline flatbuffers::Offset<Params> CreateParams(
   builder_.add_delta(delta);
   builder_.add_guidance_scale(guidance_scale);
   builder_.add_set_mask(set_mask);
+  builder_.add_attention_bank_blocks(attention_bank_blocks);
   builder_.add_txt2img(txt2img);
   builder_.add_cfg_mode(cfg_mode);
   builder_.add_similarity_filter_enabled(similarity_filter_enabled);
@@ -3056,7 +3162,12 @@ inline flatbuffers::Offset<Params> CreateParamsDirect(
     uint32_t motion_warp_step = 0,
     float scene_cut_threshold = 0.0f,
     float ip_adapter_scale = 0.0f,
-    const std::vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *style_blend = nullptr) {
+    const std::vector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>> *style_blend = nullptr,
+    uint32_t attention_bank = 0,
+    uint32_t attention_bank_interval = 0,
+    sdbridge::protocol::AttentionBankBlocks attention_bank_blocks = sdbridge::protocol::AttentionBankBlocks::Unknown,
+    float feature_injection = 0.0f,
+    float feature_injection_threshold = 0.0f) {
   auto t_index_list__ = t_index_list ? _fbb.CreateVector<int32_t>(*t_index_list) : 0;
   auto seed_blend__ = seed_blend ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::SeedWeight>>(*seed_blend) : 0;
   auto lora_weights__ = lora_weights ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>(*lora_weights) : 0;
@@ -3087,7 +3198,12 @@ inline flatbuffers::Offset<Params> CreateParamsDirect(
       motion_warp_step,
       scene_cut_threshold,
       ip_adapter_scale,
-      style_blend__);
+      style_blend__,
+      attention_bank,
+      attention_bank_interval,
+      attention_bank_blocks,
+      feature_injection,
+      feature_injection_threshold);
 }
 
 /// client -> server: something happened in the game.

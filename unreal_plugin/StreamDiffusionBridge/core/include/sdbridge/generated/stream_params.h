@@ -287,7 +287,7 @@ struct SceneCutThreshold {
 /// cached attention: self-attention also attends to this many earlier frames' banked keys/values (0 = off)
 struct AttentionBank {
   static constexpr const char* kName = "attention_bank";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.attention_bank";
   static constexpr const char* kKind = "int";
   static constexpr const char* kUnit = "frames";
   static constexpr const char* kRangeText = "[0, 8]";
@@ -302,7 +302,7 @@ struct AttentionBank {
 /// cached attention: bank every k-th frame's features
 struct AttentionBankInterval {
   static constexpr const char* kName = "attention_bank_interval";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.attention_bank_interval";
   static constexpr const char* kKind = "int";
   static constexpr const char* kUnit = "frames";
   static constexpr const char* kRangeText = "[1, 120]";
@@ -317,7 +317,7 @@ struct AttentionBankInterval {
 /// cached attention: the UNet blocks whose self-attention uses the bank (all, down, mid, up)
 struct AttentionBankBlocks {
   static constexpr const char* kName = "attention_bank_blocks";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.attention_bank_blocks";
   static constexpr const char* kKind = "enum";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "";
@@ -326,7 +326,7 @@ struct AttentionBankBlocks {
 /// cached attention: blend each self-attention output toward its most similar banked one (0 = off)
 struct FeatureInjection {
   static constexpr const char* kName = "feature_injection";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.feature_injection";
   static constexpr const char* kKind = "float";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "[0, 1]";
@@ -341,7 +341,7 @@ struct FeatureInjection {
 /// cached attention: the cosine similarity a banked feature needs to be injected
 struct FeatureInjectionThreshold {
   static constexpr const char* kName = "feature_injection_threshold";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.feature_injection_threshold";
   static constexpr const char* kKind = "float";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "[0, 1]";
