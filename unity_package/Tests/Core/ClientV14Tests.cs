@@ -41,6 +41,32 @@ namespace StreamDiffusion.Bridge.Core.Tests
                                             "scene_cut_threshold,style_blend";
 
         [Test]
+        public void CachedAttentionKnobsOutsideTheRegistryRangesAreRefusedAtTheCall()
+        {
+            using (var client = new BridgeClient(Options(1)))  // never started: nothing could be sent anyway
+            {
+                var e = Assert.Throws<ArgumentOutOfRangeException>(() => client.SetParams(new ParamsMessage { AttentionBank = 9 }));
+                StringAssert.Contains("Params.attention_bank = 9 is outside [0, 8]", e.Message);
+                e = Assert.Throws<ArgumentOutOfRangeException>(() => client.SetParams(new ParamsMessage { AttentionBankInterval = 0 }));
+                StringAssert.Contains("Params.attention_bank_interval = 0 is outside [1, 120]", e.Message);
+                var blocks = Assert.Throws<ArgumentException>(() => client.SetParams(
+                    new ParamsMessage { AttentionBankBlocks = AttentionBankBlocks.Unknown }));
+                StringAssert.Contains("Params.attention_bank_blocks = Unknown", blocks.Message);
+                e = Assert.Throws<ArgumentOutOfRangeException>(() => client.SetParams(new ParamsMessage { FeatureInjection = 1.5f }));
+                StringAssert.Contains("Params.feature_injection = 1.5 is outside [0, 1]", e.Message);
+                e = Assert.Throws<ArgumentOutOfRangeException>(() => client.SetParams(
+                    new ParamsMessage { FeatureInjectionThreshold = float.NaN }));
+                StringAssert.Contains("Params.feature_injection_threshold = NaN", e.Message);
+                Assert.AreEqual(0, client.Counters.ControlMessagesDropped);
+                client.SetParams(new ParamsMessage  // in range: accepted (queued)
+                {
+                    AttentionBank = 8, AttentionBankInterval = 120, AttentionBankBlocks = AttentionBankBlocks.Mid,
+                    FeatureInjection = 1f, FeatureInjectionThreshold = 0f,
+                });
+            }
+        }
+
+        [Test]
         public void ParamsOutsideTheRegistryRangesAreRefusedAtTheCall()
         {
             using (var client = new BridgeClient(Options(1)))  // never started: nothing could be sent anyway

@@ -1,7 +1,7 @@
 // Protocol 1.4 in the C# codec, both ways against flatc's golden bytes (schemas/golden/*.bin, values in their .json):
 // Params with the ControlNet, temporal, IP-Adapter and style fields; the Welcome's capacity and wanted planes; the
 // WantedPlanesChanged notice; StyleImage; Frame.scene_cut with and without planes; plus lora_weights (protocol 1.2, no
-// golden file) round trip.
+// golden file) round trip; the cached-attention knobs (params_v14_attention).
 // Compiled and run here with mono + NUnit 2.6; uses only NUnit API that Unity's NUnit 3.5 also has.
 using System;
 using System.Collections.Generic;
@@ -98,6 +98,29 @@ namespace StreamDiffusion.Bridge.Core.Tests
             Assert.AreEqual(0.625f, p.IpAdapterScale);
             Assert.IsNull(p.LoraWeights);
             Assert.IsNull(p.GuidanceScale);
+        }
+
+        [Test]
+        public void CachedAttentionParamsEncodeAndDecode()
+        {
+            var m = new ParamsMessage
+            {
+                AttentionBank = 2, AttentionBankInterval = 3, AttentionBankBlocks = AttentionBankBlocks.Up,
+                FeatureInjection = 0.5f, FeatureInjectionThreshold = 0.875f, StreamId = 1,
+            };
+            AssertEncodes(_codec.Encode(m), "params_v14_attention.bin");
+            var p = DecodeGolden<ParamsMessage>("params_v14_attention.bin");
+            Assert.AreEqual(32505856u, p.SetMask);
+            Assert.AreEqual(2u, p.AttentionBank);
+            Assert.AreEqual(3u, p.AttentionBankInterval);
+            Assert.AreEqual(AttentionBankBlocks.Up, p.AttentionBankBlocks);
+            Assert.AreEqual(0.5f, p.FeatureInjection);
+            Assert.AreEqual(0.875f, p.FeatureInjectionThreshold);
+            Assert.IsNull(p.LatentFeedback);
+            var older = DecodeGolden<ParamsMessage>("params_v14.bin");  // none of the knobs set: all left null
+            Assert.IsNull(older.AttentionBank);
+            Assert.IsNull(older.AttentionBankBlocks);
+            Assert.IsNull(older.FeatureInjectionThreshold);
         }
 
         [Test]

@@ -41,6 +41,7 @@ namespace StreamDiffusion.Bridge.Core.Client
                 StreamParams.SceneCutThreshold.RangeText);
             Float(p.IpAdapterScale, StreamParams.IpAdapterScale.InRange, StreamParams.IpAdapterScale.FieldPath,
                 StreamParams.IpAdapterScale.RangeText);
+            CachedAttention(p);
             Weights(p.LoraWeights, StreamParams.LoraWeights.InRange, StreamParams.LoraWeights.FieldPath, StreamParams.LoraWeights.RangeText);
             Weights(p.ControlnetScale, StreamParams.ControlnetScale.InRange, StreamParams.ControlnetScale.FieldPath,
                 StreamParams.ControlnetScale.RangeText);
@@ -49,6 +50,26 @@ namespace StreamDiffusion.Bridge.Core.Client
             Weights(p.ControlnetEnd, StreamParams.ControlnetEnd.InRange, StreamParams.ControlnetEnd.FieldPath,
                 StreamParams.ControlnetEnd.RangeText);
             Weights(p.StyleBlend, StreamParams.StyleBlend.InRange, StreamParams.StyleBlend.FieldPath, StreamParams.StyleBlend.RangeText);
+        }
+
+        // Protocol 1.4's cached-attention knobs: counts in their ranges, a known block choice, floats in [0, 1].
+        private static void CachedAttention(ParamsMessage p)
+        {
+            if (p.AttentionBank.HasValue)
+                Range(StreamParams.AttentionBank.InRange(p.AttentionBank.Value), StreamParams.AttentionBank.FieldPath,
+                    p.AttentionBank.Value, StreamParams.AttentionBank.RangeText);
+            if (p.AttentionBankInterval.HasValue)
+                Range(StreamParams.AttentionBankInterval.InRange(p.AttentionBankInterval.Value),
+                    StreamParams.AttentionBankInterval.FieldPath, p.AttentionBankInterval.Value,
+                    StreamParams.AttentionBankInterval.RangeText);
+            if (p.AttentionBankBlocks.HasValue && (p.AttentionBankBlocks.Value == AttentionBankBlocks.Unknown ||
+                                                   p.AttentionBankBlocks.Value > AttentionBankBlocks.Up))
+                throw new ArgumentException(StreamParams.AttentionBankBlocks.FieldPath + " = " + p.AttentionBankBlocks.Value +
+                    "; use All, Down, Mid or Up", "parameters");
+            Float(p.FeatureInjection, StreamParams.FeatureInjection.InRange, StreamParams.FeatureInjection.FieldPath,
+                StreamParams.FeatureInjection.RangeText);
+            Float(p.FeatureInjectionThreshold, StreamParams.FeatureInjectionThreshold.InRange,
+                StreamParams.FeatureInjectionThreshold.FieldPath, StreamParams.FeatureInjectionThreshold.RangeText);
         }
 
         /// <summary>A StyleImage header for <paramref name="length"/> pixel bytes (exactly stride x height).</summary>

@@ -470,7 +470,9 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 m.SimilarityFilterEnabled ?? false, m.SimilarityThreshold ?? 0f, m.SimilarityMaxSkip ?? 0u, seedBlend,
                 m.StreamId, m.CfgMode ?? CfgMode.Unknown, m.Txt2img ?? false, lora, cnScale, cnStart, cnEnd,
                 m.LatentFeedback ?? 0f, m.MotionWarp ?? 0f, m.MotionWarpStep ?? 0u, m.SceneCutThreshold ?? 0f,
-                m.IpAdapterScale ?? 0f, styleBlend);
+                m.IpAdapterScale ?? 0f, styleBlend, m.AttentionBank ?? 0u, m.AttentionBankInterval ?? 0u,
+                m.AttentionBankBlocks ?? AttentionBankBlocks.Unknown, m.FeatureInjection ?? 0f,
+                m.FeatureInjectionThreshold ?? 0f);
         }
 
         private static Offset<KeyValue>[] BuildPairs(FlatBufferBuilder b, List<KeyValueData> pairs, string field)

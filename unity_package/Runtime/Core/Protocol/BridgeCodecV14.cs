@@ -1,5 +1,5 @@
 // The protocol 1.4 parts of BridgeCodec (schemas/bridge.fbs): the named-weight vectors of Params (lora_weights of
-// 1.2, controlnet_scale/start/end and style_blend) and its scalar temporal / IP-Adapter fields, the plane-kind vectors
+// 1.2, controlnet_scale/start/end and style_blend) and its scalar temporal / IP-Adapter / cached-attention fields, the plane-kind vectors
 // of Welcome and Notice (wanted_planes), and the StyleImage message (its pixels travel in ZeroMQ part 2). Same
 // construction order as the rest of the codec (each name string, then its table, then the vector), so the bytes equal
 // flatc -b's (Tests/Core/GoldenV14Tests.cs).
@@ -74,6 +74,12 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             if ((mask & (uint)ParamsField.SceneCutThreshold) != 0) m.SceneCutThreshold = p.SceneCutThreshold;
             if ((mask & (uint)ParamsField.IpAdapterScale) != 0) m.IpAdapterScale = p.IpAdapterScale;
             if ((mask & (uint)ParamsField.StyleBlend) != 0) m.StyleBlend = ReadWeights(p.StyleBlendLength, p.StyleBlend);
+            if ((mask & (uint)ParamsField.AttentionBank) != 0) m.AttentionBank = p.AttentionBank;
+            if ((mask & (uint)ParamsField.AttentionBankInterval) != 0) m.AttentionBankInterval = p.AttentionBankInterval;
+            if ((mask & (uint)ParamsField.AttentionBankBlocks) != 0) m.AttentionBankBlocks = p.AttentionBankBlocks;
+            if ((mask & (uint)ParamsField.FeatureInjection) != 0) m.FeatureInjection = p.FeatureInjection;
+            if ((mask & (uint)ParamsField.FeatureInjectionThreshold) != 0)
+                m.FeatureInjectionThreshold = p.FeatureInjectionThreshold;
         }
 
         private static StyleImageMessage ReadStyleImage(StyleImage s)

@@ -212,6 +212,17 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         public float? IpAdapterScale;
         /// <summary>Protocol 1.4: the weights of the session's named style images (BridgeClient.SendStyleImage).</summary>
         public List<AdapterWeightData> StyleBlend;
+        /// <summary>Protocol 1.4, cached attention: earlier frames' banked keys/values each self-attention layer also
+        /// attends to (0 = off; the server's eager backend only).</summary>
+        public uint? AttentionBank;
+        /// <summary>Protocol 1.4: bank every k-th frame's features.</summary>
+        public uint? AttentionBankInterval;
+        /// <summary>Protocol 1.4: the UNet blocks whose self-attention uses the bank (All, Down, Mid, Up).</summary>
+        public AttentionBankBlocks? AttentionBankBlocks;
+        /// <summary>Protocol 1.4: blend each self-attention output toward its most similar banked one (0 = off).</summary>
+        public float? FeatureInjection;
+        /// <summary>Protocol 1.4: the cosine similarity a banked feature needs to be injected.</summary>
+        public float? FeatureInjectionThreshold;
 
         /// <summary>OR of the ParamsField bits of the fields that are set.</summary>
         public uint SetMask
@@ -239,6 +250,11 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 if (SceneCutThreshold.HasValue) m |= (uint)ParamsField.SceneCutThreshold;
                 if (IpAdapterScale.HasValue) m |= (uint)ParamsField.IpAdapterScale;
                 if (StyleBlend != null) m |= (uint)ParamsField.StyleBlend;
+                if (AttentionBank.HasValue) m |= (uint)ParamsField.AttentionBank;
+                if (AttentionBankInterval.HasValue) m |= (uint)ParamsField.AttentionBankInterval;
+                if (AttentionBankBlocks.HasValue) m |= (uint)ParamsField.AttentionBankBlocks;
+                if (FeatureInjection.HasValue) m |= (uint)ParamsField.FeatureInjection;
+                if (FeatureInjectionThreshold.HasValue) m |= (uint)ParamsField.FeatureInjectionThreshold;
                 return m;
             }
         }
