@@ -67,6 +67,19 @@ namespace StreamDiffusion.Bridge.Core.Tests
         }
 
         [Test]
+        public void CachedAttentionKnobsSurviveTheReplayMerge()
+        {
+            var first = new ParamsMessage { AttentionBank = 2, AttentionBankBlocks = AttentionBankBlocks.Down, FeatureInjection = 0.5f };
+            var second = new ParamsMessage { AttentionBank = 4, AttentionBankInterval = 3, FeatureInjectionThreshold = 0.75f };
+            ParamsMessage m = ControlMessages.Merge(ControlMessages.Merge(null, first), second);
+            Assert.AreEqual(4u, m.AttentionBank);  // the newer one wins
+            Assert.AreEqual(3u, m.AttentionBankInterval);
+            Assert.AreEqual(AttentionBankBlocks.Down, m.AttentionBankBlocks);  // an older one not sent again is kept
+            Assert.AreEqual(0.5f, m.FeatureInjection);
+            Assert.AreEqual(0.75f, m.FeatureInjectionThreshold);
+        }
+
+        [Test]
         public void ParamsOutsideTheRegistryRangesAreRefusedAtTheCall()
         {
             using (var client = new BridgeClient(Options(1)))  // never started: nothing could be sent anyway

@@ -287,7 +287,8 @@ namespace StreamDiffusion.Bridge.Core.Client
 
         /// <summary>Changes runtime parameters (Params message); null fields stay unchanged. Takes every live
         /// parameter (protocol 1.4: Controlnet*, LatentFeedback, MotionWarp, MotionWarpStep, SceneCutThreshold,
-        /// IpAdapterScale, StyleBlend; LoraWeights). A value outside its registry range (the generated StreamParams)
+        /// IpAdapterScale, StyleBlend, AttentionBank, AttentionBankInterval, AttentionBankBlocks, FeatureInjection,
+        /// FeatureInjectionThreshold; LoraWeights). A value outside its registry range (the generated StreamParams)
         /// throws ArgumentException naming the field, the value and the range; nothing is sent then.</summary>
         public void SetParams(ParamsMessage parameters)
         {

@@ -126,7 +126,18 @@ namespace StreamDiffusion.Bridge.Core.Client
             if (b.SceneCutThreshold.HasValue) m.SceneCutThreshold = b.SceneCutThreshold;
             if (b.IpAdapterScale.HasValue) m.IpAdapterScale = b.IpAdapterScale;
             if (b.StyleBlend != null) m.StyleBlend = b.StyleBlend;  // a whole selection
+            MergeCachedAttention(m, a, b);
             return m;
+        }
+
+        // The cached-attention knobs (protocol 1.4): b's set ones over a's.
+        private static void MergeCachedAttention(ParamsMessage m, ParamsMessage a, ParamsMessage b)
+        {
+            m.AttentionBank = b.AttentionBank ?? (a != null ? a.AttentionBank : null);
+            m.AttentionBankInterval = b.AttentionBankInterval ?? (a != null ? a.AttentionBankInterval : null);
+            m.AttentionBankBlocks = b.AttentionBankBlocks ?? (a != null ? a.AttentionBankBlocks : null);
+            m.FeatureInjection = b.FeatureInjection ?? (a != null ? a.FeatureInjection : null);
+            m.FeatureInjectionThreshold = b.FeatureInjectionThreshold ?? (a != null ? a.FeatureInjectionThreshold : null);
         }
 
         // Named weights leave the names not sent unchanged (lora_weights, controlnet_*): a newer weight replaces its
