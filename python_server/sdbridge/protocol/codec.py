@@ -30,7 +30,7 @@ import flatbuffers
 
 from sdbridge.config import LimitsConfig
 from sdbridge.errors import FieldError, ProtocolError
-from sdbridge.protocol import _known, _scalar, _verify
+from sdbridge.protocol import _frame_planes, _known, _scalar, _verify
 from sdbridge.protocol._generated import bridge_generated as fb
 from sdbridge.protocol._generated.bridge_schema import TABLES
 from sdbridge.protocol.messages import (
@@ -327,15 +327,15 @@ def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
     })
 
 
+#: PlaneDesc's scalar fields in id order (the order of _frame_planes.plane_values)
+_PLANE_SCALARS: tuple[str, ...] = tuple(f[1] for f in TABLES["PlaneDesc"] if f[2] == "scalar")
+
+
 def _enc_plane(b: flatbuffers.Builder, p: PlaneDesc) -> int:
     name = _string(b, p.name)
-    return _table(b, "PlaneDesc", {
-        "kind": int(p.kind), "format": int(p.format), "width": p.width, "height": p.height, "stride": p.stride,
-        "row_order": int(p.row_order), "depth_encoding": int(p.depth_encoding), "reversed_z": bool(p.reversed_z),
-        "depth_near": float(p.depth_near), "depth_far": float(p.depth_far), "normal_space": int(p.normal_space),
-        "normal_encoding": int(p.normal_encoding), "motion_units": int(p.motion_units),
-        "motion_target": int(p.motion_target), "motion_y_up": bool(p.motion_y_up), "name": name,
-    })
+    values: dict[str, Any] = dict(zip(_PLANE_SCALARS, _frame_planes.plane_values(p), strict=True))
+    values["name"] = name
+    return _table(b, "PlaneDesc", values)
 
 
 #: Frame's scalar fields (every field but planes), in id order
@@ -412,7 +412,9 @@ def encode(msg: Message) -> bytes:
             ErrorCode.UNKNOWN_TYPE,
             f"cannot encode a {type(msg).__name__}; pass one of: {', '.join(t.__name__ for t in MESSAGE_TYPES)}",
         )
-    if msg_type in _scalar.SPECS and (msg_type is not MessageType.FRAME or not msg.planes):  # type: ignore[union-attr]
+    if msg_type in _scalar.SPECS:
+        if msg_type is MessageType.FRAME and msg.planes:  # type: ignore[union-attr]
+            return _frame_planes.encode_frame_planes(msg, FILE_IDENTIFIER)
         return _scalar.encode_scalar(msg_type, msg, FILE_IDENTIFIER)
     return encode_with_builder(msg, msg_type)
 
@@ -785,31 +787,42 @@ class _Reader:
             **{field: getattr(t, _camel(field))() for field in _PARAMS_SCALARS_14 if has(ParamsField[field.upper()])},
         )
 
-    def plane(self, p: Any, where: str) -> PlaneDesc:
-        """One Frame.planes entry; an unknown kind, format or row order is refused naming the field."""
+    def plane(self, values: Sequence[Any], name: bytes | None, where: str) -> PlaneDesc:
+        """One Frame.planes entry from its scalar values (PlaneDesc id order) and name bytes; an unknown kind,
+        format or row order is refused naming the field."""
+        (kind, fmt, width, height, stride, row_order, depth_encoding, reversed_z, depth_near, depth_far,
+         normal_space, normal_encoding, motion_units, motion_target, motion_y_up) = values
         return PlaneDesc(
-            kind=_known_enum(PlaneKind, p.Kind(), f"{where}.kind", ErrorCode.BAD_PARAM),
-            format=_known_enum(PlaneFormat, p.Format(), f"{where}.format", ErrorCode.UNSUPPORTED_PIXEL_FORMAT),
-            width=p.Width(), height=p.Height(), stride=p.Stride(),
-            row_order=_known_enum(RowOrder, p.RowOrder(), f"{where}.row_order", ErrorCode.BAD_PARAM),
-            depth_encoding=_enum(DepthEncoding, p.DepthEncoding()), reversed_z=bool(p.ReversedZ()),
-            depth_near=p.DepthNear(), depth_far=p.DepthFar(), normal_space=_enum(NormalSpace, p.NormalSpace()),
-            normal_encoding=_enum(NormalEncoding, p.NormalEncoding()),
-            motion_units=_enum(MotionUnits, p.MotionUnits()), motion_target=_enum(MotionTarget, p.MotionTarget()),
-            motion_y_up=bool(p.MotionYUp()), name=self.text(p.Name(), f"{where}.name"),
+            kind=_known_enum(PlaneKind, kind, f"{where}.kind", ErrorCode.BAD_PARAM),
+            format=_known_enum(PlaneFormat, fmt, f"{where}.format", ErrorCode.UNSUPPORTED_PIXEL_FORMAT),
+            width=width, height=height, stride=stride,
+            row_order=_known_enum(RowOrder, row_order, f"{where}.row_order", ErrorCode.BAD_PARAM),
+            depth_encoding=_enum(DepthEncoding, depth_encoding), reversed_z=bool(reversed_z),
+            depth_near=depth_near, depth_far=depth_far, normal_space=_enum(NormalSpace, normal_space),
+            normal_encoding=_enum(NormalEncoding, normal_encoding),
+            motion_units=_enum(MotionUnits, motion_units), motion_target=_enum(MotionTarget, motion_target),
+            motion_y_up=bool(motion_y_up), name=self.text(name, f"{where}.name"),
         )
 
     def frame(self, t: Any) -> FrameHeader:
-        """A Frame with planes (one without takes the scalar fast path): its header and plane descriptions."""
+        """A Frame with planes read by the flatc accessors (after the verifier): see ``frame_from_values``."""
         count = t.PlanesLength()
-        if count > self.limits.max_planes:
-            raise _field_error(ErrorCode.TOO_LARGE, "Frame.planes",
-                             f"Frame.planes has {count} planes, more than the limit {self.limits.max_planes} "
-                             "(limits.max_planes); send fewer planes per frame")
         by_name = {name: getattr(t, _camel(name))() for name in _FRAME_SCALARS}
-        header = _from_scalars(MessageType.FRAME, tuple(by_name[n] for n in _FRAME_CLASS_FIELDS), self.limits)
+        planes = tuple((tuple(getattr(p, _camel(f))() for f in _PLANE_SCALARS), p.Name())
+                       for p in (t.Planes(i) for i in range(count)))
+        return self.frame_from_values(tuple(by_name[n] for n in _FRAME_CLASS_FIELDS), planes)
+
+    def frame_from_values(self, values: tuple[Any, ...],
+                          planes: Sequence[_frame_planes.RawPlane]) -> FrameHeader:
+        """A Frame with planes (one without takes the scalar fast path) from its scalar values (FrameHeader's
+        order) and raw planes ((PlaneDesc scalar values, name bytes), as _frame_planes reads them)."""
+        if len(planes) > self.limits.max_planes:
+            raise _field_error(ErrorCode.TOO_LARGE, "Frame.planes",
+                             f"Frame.planes has {len(planes)} planes, more than the limit {self.limits.max_planes} "
+                             "(limits.max_planes); send fewer planes per frame")
+        header = _from_scalars(MessageType.FRAME, values, self.limits)
         assert isinstance(header, FrameHeader)
-        header.planes = tuple(self.plane(t.Planes(i), f"Frame.planes[{i}]") for i in range(count))
+        header.planes = tuple(self.plane(v, name, f"Frame.planes[{i}]") for i, (v, name) in enumerate(planes))
         validate_planes(header, self.limits)
         return header
 
@@ -962,7 +975,16 @@ def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS,
             if known is not None:
                 known.remember(view, body, msg_type)
             return _from_scalars(msg_type, values, limits)
-        # a Frame with planes: verified and read like the messages with vectors
+        # a Frame with planes: read at once when plainly in bounds, else verified like the messages with vectors
+        fast = _frame_planes.read_frame_planes(view, body, limits.max_list_items)
+        if fast is not None:
+            return _Reader(limits).frame_from_values(*fast)
+    return decode_verified(view, body, msg_type, limits)
+
+
+def decode_verified(view: memoryview, body: int, msg_type: MessageType, limits: DecodeLimits) -> Message:
+    """The body at ``body`` after the full structural verifier, read by the flatc accessors (``decode``'s path for
+    messages with strings, vectors or sub-tables; the reference its fast paths are tested against)."""
     _verify.verify_body(view, body, _verify.UNION_TABLES[msg_type], limits.max_list_items)
     table_cls, method = _DECODERS[msg_type]
     table = table_cls()
