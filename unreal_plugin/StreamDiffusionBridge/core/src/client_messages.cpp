@@ -139,6 +139,12 @@ Status ValidateParams(const Params& p) {
   if (p.cfg_mode && *p.cfg_mode == CfgMode::kUnknown) {
     return Status(StatusCode::kInvalidArgument, "SetParams: Params.cfg_mode = Unknown; use None, Self, Initialize or Full");
   }
+  if (p.attention_bank_blocks &&
+      (*p.attention_bank_blocks == AttentionBankBlocks::kUnknown || *p.attention_bank_blocks > AttentionBankBlocks::kUp)) {
+    return Status(StatusCode::kInvalidArgument, "SetParams: Params.attention_bank_blocks = " +
+                                                    Text(static_cast<uint8_t>(*p.attention_bank_blocks)) +
+                                                    "; use All, Down, Mid or Up");
+  }
   const Status checks[] = {
       CheckRange<sp::GuidanceScale>(p.guidance_scale),     CheckRange<sp::Delta>(p.delta),
       CheckRange<sp::SimilarityThreshold>(p.similarity_threshold),
@@ -147,7 +153,10 @@ Status ValidateParams(const Params& p) {
       CheckRange<sp::SceneCutThreshold>(p.scene_cut_threshold), CheckRange<sp::IpAdapterScale>(p.ip_adapter_scale),
       CheckWeights<sp::LoraWeights>(p.lora_weights),       CheckWeights<sp::ControlnetScale>(p.controlnet_scale),
       CheckWeights<sp::ControlnetStart>(p.controlnet_start), CheckWeights<sp::ControlnetEnd>(p.controlnet_end),
-      CheckWeights<sp::StyleBlend>(p.style_blend)};
+      CheckWeights<sp::StyleBlend>(p.style_blend),         CheckRange<sp::AttentionBank>(p.attention_bank),
+      CheckRange<sp::AttentionBankInterval>(p.attention_bank_interval),
+      CheckRange<sp::FeatureInjection>(p.feature_injection),
+      CheckRange<sp::FeatureInjectionThreshold>(p.feature_injection_threshold)};
   for (const Status& s : checks) {
     if (!s.ok()) return s;
   }

@@ -54,6 +54,8 @@ static_assert(Same(capability::kStyleImages, fb::Capability::StyleImages) &&
               Same(NoticeKind::kWantedPlanesChanged, fb::NoticeKind::WantedPlanesChanged) &&
               Same(fb::ParamsField::StyleBlend, params_field::kStyleBlend) &&
               Same(fb::ParamsField::LoraWeights, params_field::kLoraWeights));
+static_assert(Same(AttentionBankBlocks::kUp, fb::AttentionBankBlocks::Up) &&
+              Same(fb::ParamsField::FeatureInjectionThreshold, params_field::kFeatureInjectionThreshold));
 
 template <typename E, typename M>
 E To(M mirror) {
@@ -172,7 +174,10 @@ Offset<fb::Params> BuildParams(FlatBufferBuilder& b, const Params& m) {
                           m.txt2img.value_or(false), lora_weights, controlnet_scale, controlnet_start, controlnet_end,
                           m.latent_feedback.value_or(0.0f), m.motion_warp.value_or(0.0f),
                           m.motion_warp_step.value_or(0), m.scene_cut_threshold.value_or(0.0f),
-                          m.ip_adapter_scale.value_or(0.0f), style_blend);
+                          m.ip_adapter_scale.value_or(0.0f), style_blend, m.attention_bank.value_or(0),
+                          m.attention_bank_interval.value_or(0),
+                          To<fb::AttentionBankBlocks>(m.attention_bank_blocks.value_or(AttentionBankBlocks::kUnknown)),
+                          m.feature_injection.value_or(0.0f), m.feature_injection_threshold.value_or(0.0f));
 }
 
 // One overload per message: returns the union type and the body offset.
@@ -449,6 +454,13 @@ Params ReadParams(const fb::Params& p) {
   if (has(fb::ParamsField::SceneCutThreshold)) m.scene_cut_threshold = p.scene_cut_threshold();
   if (has(fb::ParamsField::IpAdapterScale)) m.ip_adapter_scale = p.ip_adapter_scale();
   if (has(fb::ParamsField::StyleBlend)) m.style_blend = ReadWeights(p.style_blend());
+  if (has(fb::ParamsField::AttentionBank)) m.attention_bank = p.attention_bank();
+  if (has(fb::ParamsField::AttentionBankInterval)) m.attention_bank_interval = p.attention_bank_interval();
+  if (has(fb::ParamsField::AttentionBankBlocks)) {
+    m.attention_bank_blocks = static_cast<AttentionBankBlocks>(p.attention_bank_blocks());
+  }
+  if (has(fb::ParamsField::FeatureInjection)) m.feature_injection = p.feature_injection();
+  if (has(fb::ParamsField::FeatureInjectionThreshold)) m.feature_injection_threshold = p.feature_injection_threshold();
   return m;
 }
 

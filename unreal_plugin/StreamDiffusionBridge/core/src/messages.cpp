@@ -55,6 +55,11 @@ uint32_t Params::SetMask() const {
   if (scene_cut_threshold) mask |= params_field::kSceneCutThreshold;
   if (ip_adapter_scale) mask |= params_field::kIpAdapterScale;
   if (style_blend) mask |= params_field::kStyleBlend;
+  if (attention_bank) mask |= params_field::kAttentionBank;
+  if (attention_bank_interval) mask |= params_field::kAttentionBankInterval;
+  if (attention_bank_blocks) mask |= params_field::kAttentionBankBlocks;
+  if (feature_injection) mask |= params_field::kFeatureInjection;
+  if (feature_injection_threshold) mask |= params_field::kFeatureInjectionThreshold;
   return mask;
 }
 
@@ -79,6 +84,11 @@ void Params::MergeFrom(const Params& newer) {
   TakeIfSet(scene_cut_threshold, newer.scene_cut_threshold);
   TakeIfSet(ip_adapter_scale, newer.ip_adapter_scale);
   TakeIfSet(style_blend, newer.style_blend);
+  TakeIfSet(attention_bank, newer.attention_bank);
+  TakeIfSet(attention_bank_interval, newer.attention_bank_interval);
+  TakeIfSet(attention_bank_blocks, newer.attention_bank_blocks);
+  TakeIfSet(feature_injection, newer.feature_injection);
+  TakeIfSet(feature_injection_threshold, newer.feature_injection_threshold);
   stream_id = newer.stream_id;
 }
 

@@ -127,6 +127,49 @@ TEST(ClientV14, ParamsOutsideTheRegistryRangesAreRefusedNamingFieldValueAndRange
   EXPECT_EQ(std::get<Params>(got.message).SetMask(), params_field::kMotionWarp);
 }
 
+TEST(ClientV14, CachedAttentionKnobsOutsideTheRegistryRangesAreRefused) {
+  FakeServer server;
+  Client client(Config(server.endpoint()));
+  Connect(server, client, V14Welcome(1));
+  Params bank;
+  bank.attention_bank = 9;  // [0, 8]
+  Status s = client.SetParams(bank);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("Params.attention_bank = 9 is outside [0, 8]"), std::string::npos) << s.message();
+  Params interval;
+  interval.attention_bank_interval = 0;  // [1, 120]
+  EXPECT_NE(client.SetParams(interval).message().find("Params.attention_bank_interval = 0 is outside [1, 120]"),
+            std::string::npos);
+  Params blocks;
+  blocks.attention_bank_blocks = AttentionBankBlocks::kUnknown;
+  EXPECT_NE(client.SetParams(blocks).message().find("Params.attention_bank_blocks = 0"), std::string::npos);
+  blocks.attention_bank_blocks = static_cast<AttentionBankBlocks>(9);  // a number no build knows
+  EXPECT_EQ(client.SetParams(blocks).code(), StatusCode::kInvalidArgument);
+  Params injection;
+  injection.feature_injection = 1.5f;  // [0, 1]
+  EXPECT_NE(client.SetParams(injection).message().find("Params.feature_injection = 1.5 is outside [0, 1]"),
+            std::string::npos);
+  Params threshold;
+  threshold.feature_injection_threshold = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_NE(client.SetParams(threshold).message().find("Params.feature_injection_threshold = nan"), std::string::npos);
+  // Nothing refused reached the server; good knobs after them do (so one could have).
+  Params good;
+  good.attention_bank = 8;
+  good.attention_bank_interval = 120;
+  good.attention_bank_blocks = AttentionBankBlocks::kMid;
+  good.feature_injection = 1.0f;
+  good.feature_injection_threshold = 0.0f;
+  ASSERT_TRUE(client.SetParams(good).ok());
+  FakeServer::Received got;
+  ASSERT_TRUE(server.ReceiveOf<Params>(&got, kWait));
+  const Params& sent = std::get<Params>(got.message);
+  EXPECT_EQ(sent.SetMask(), params_field::kAttentionBank | params_field::kAttentionBankInterval |
+                                params_field::kAttentionBankBlocks | params_field::kFeatureInjection |
+                                params_field::kFeatureInjectionThreshold);
+  EXPECT_EQ(sent.attention_bank_blocks.value_or(AttentionBankBlocks::kUnknown), AttentionBankBlocks::kMid);
+  EXPECT_EQ(sent.attention_bank_interval.value_or(0), 120u);
+}
+
 TEST(ClientV14, StyleImageGoesWithItsPixelsAndBadImagesAreRefused) {
   FakeServer server;
   Client client(Config(server.endpoint()));

@@ -120,6 +120,33 @@ TEST(GoldenV14, ParamsEncodeAndDecode) {
   EXPECT_EQ(p.stream_id, 1u);
 }
 
+TEST(GoldenV14, CachedAttentionParamsEncodeAndDecode) {
+  Params m;
+  m.attention_bank = 2;
+  m.attention_bank_interval = 3;
+  m.attention_bank_blocks = AttentionBankBlocks::kUp;
+  m.feature_injection = 0.5f;
+  m.feature_injection_threshold = 0.875f;
+  m.stream_id = 1;
+  ExpectEncodesTo(m, "params_v14_attention.bin");
+  const Params p = DecodeGolden<Params>("params_v14_attention.bin");
+  EXPECT_EQ(p.SetMask(), 32505856u);
+  EXPECT_EQ(p.attention_bank.value_or(99), 2u);
+  EXPECT_EQ(p.attention_bank_interval.value_or(99), 3u);
+  EXPECT_EQ(p.attention_bank_blocks.value_or(AttentionBankBlocks::kUnknown), AttentionBankBlocks::kUp);
+  EXPECT_EQ(p.feature_injection.value_or(-1), 0.5f);
+  EXPECT_EQ(p.feature_injection_threshold.value_or(-1), 0.875f);
+  EXPECT_FALSE(p.latent_feedback.has_value());
+  const Params older = DecodeGolden<Params>("params_v14.bin");  // none of the knobs set: all left empty
+  EXPECT_FALSE(older.attention_bank.has_value());
+  EXPECT_FALSE(older.attention_bank_blocks.has_value());
+  EXPECT_FALSE(older.feature_injection_threshold.has_value());
+  Params merged = older;  // what a reconnect replays keeps them
+  merged.MergeFrom(p);
+  EXPECT_EQ(merged.attention_bank_blocks.value_or(AttentionBankBlocks::kUnknown), AttentionBankBlocks::kUp);
+  EXPECT_EQ(merged.latent_feedback.value_or(-1), 0.25f);
+}
+
 TEST(GoldenV14, WelcomeCarriesCapacityAndWantedPlanes) {
   ExpectEncodesTo(GoldenWelcomeCapacity(), "welcome_capacity.bin");
   const Welcome w = DecodeGolden<Welcome>("welcome_capacity.bin");
@@ -169,7 +196,8 @@ TEST(GoldenV14, FrameSceneCut) {
 
 TEST(GoldenV14, EveryNewGoldenFileReencodesIdentically) {
   for (const char* name : {"params_v14.bin", "welcome_capacity.bin", "notice_wanted_planes.bin", "style_image.bin",
-                           "frame_scene_cut.bin", "frame_scene_cut_planes.bin", "params_txt2img.bin"}) {
+                           "frame_scene_cut.bin", "frame_scene_cut_planes.bin", "params_txt2img.bin",
+                           "params_v14_attention.bin"}) {
     const auto golden = ReadGolden(name);
     Message m;
     ASSERT_TRUE(Decode(golden.data(), golden.size(), &m).ok()) << name;

@@ -220,6 +220,14 @@ struct Params {
   std::optional<float> ip_adapter_scale;     // protocol 1.4: how strongly the style images steer the image
   /// Protocol 1.4: the weights of the session's named style images (StyleImage names).
   std::optional<std::vector<AdapterWeight>> style_blend;
+  /// Protocol 1.4, cached attention: earlier frames' banked keys/values each self-attention layer also attends to
+  /// (0 = off; the server's eager backend only), banking every attention_bank_interval-th frame, in the UNet blocks
+  /// attention_bank_blocks picks; feature injection's strength (0 = off) and cosine-similarity threshold.
+  std::optional<uint32_t> attention_bank;
+  std::optional<uint32_t> attention_bank_interval;
+  std::optional<AttentionBankBlocks> attention_bank_blocks;
+  std::optional<float> feature_injection;
+  std::optional<float> feature_injection_threshold;
 
   /// Bits of the schema's ParamsField for the fields that have a value.
   uint32_t SetMask() const;
