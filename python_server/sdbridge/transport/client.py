@@ -312,14 +312,12 @@ class BridgeClient:
         similarity_filter, similarity_threshold, max_skip_frames, cfg_mode ("none", "self", "initialize", "full"
         or a CfgMode), txt2img; named weights as [(name, value), ...] or {name: value}: lora_weights,
         controlnet_scale / controlnet_start / controlnet_end (name: the ControlNet's kind), style_blend (name: a
-        style image's, see send_style_image); and latent_feedback, motion_warp, motion_warp_step,
-        scene_cut_threshold, ip_adapter_scale, attention_bank, attention_bank_interval, attention_bank_blocks
-        ("all", "down", "mid", "up"), feature_injection, feature_injection_threshold (protocol 1.4).
-        `txt2img=True`: the server generates frames from the prompt alone, one per credit given with
-        `request_frames`; `submit` is refused until `txt2img=False` (protocol 1.2 servers; TransportError when
-        the server does not offer it). Each value is checked here against its range in the registry, the same
-        check the server applies: InputError naming the parameter, the value and the range otherwise (or an
-        unknown name).
+        style image's, see send_style_image); the protocol 1.4 numbers (latent_feedback, motion_warp(_step),
+        scene_cut_threshold, ip_adapter_scale, attention_bank(_interval), feature_injection(_threshold)) and
+        attention_bank_blocks ("all", "down", "mid", "up"). `txt2img=True`: the server generates frames from the
+        prompt alone, one per credit given with `request_frames`; `submit` is refused until `txt2img=False`
+        (protocol 1.2 servers; TransportError when the server does not offer it). Each value is checked here
+        against its registry range, the server's check: InputError naming the parameter, value and range.
         """
         message = build.params_message(values, seed, stream_id)
         build.check_txt2img_offered(message, self.welcome, self.endpoint)
