@@ -101,3 +101,59 @@ def test_an_engine_backend_refuses_a_pipeline_attention_bank_naming_both(backend
     with pytest.raises(ConfigError, match=rf"pipeline\.attention_bank=2 with accel\.backend={backend.value}: "
                                           r"attention_bank=2 needs the eager backend"):
         factory_from_components(components, config)
+
+
+def test_the_page_and_the_recorder_carry_the_knobs() -> None:
+    from sdbridge import params
+    from sdbridge.preview.commands import PAGE_PARAMS
+
+    controls = {p.name: p.preview_control for p in PAGE_PARAMS}
+    assert {k: controls.get(k) for k in KNOBS} == {
+        "attention_bank": "slider", "attention_bank_interval": "number", "attention_bank_blocks": None,
+        "feature_injection": "slider", "feature_injection_threshold": "slider"}  # the block choice: no control
+    message = m.Params(attention_bank=2, attention_bank_interval=4, attention_bank_blocks=m.AttentionBankBlocks.DOWN,
+                       feature_injection=0.5, feature_injection_threshold=0.75)
+    assert params.recorder_values(message) == {
+        "attention_bank": 2, "attention_bank_interval": 4, "attention_bank_blocks": "down", "feature_injection": 0.5,
+        "feature_injection_threshold": 0.75}
+    started = params.live_values(parse_config('[pipeline]\nattention_bank_blocks = "mid"\n').pipeline)
+    assert started["attention_bank_blocks"] == "mid" and started["attention_bank_interval"] == 1
+
+
+class _DiffusersLikeUnet:
+    """Built lazily (torch imported in the test): an nn.Module with diffusers' attention-processor API."""
+
+    @staticmethod
+    def make() -> object:
+        import torch
+
+        class Unet(torch.nn.Module):
+            @property
+            def attn_processors(self) -> dict[str, object]:
+                return {}
+
+            def set_attn_processor(self, processor: object) -> None:
+                pass
+
+        return Unet()
+
+
+def test_pipeline_starting_values_reach_every_sessions_stream_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sdbridge.pipeline as pipeline
+    from sdbridge.pipeline import ModelFamily
+
+    built: list[object] = []
+
+    def fake_build(components: object, config: object, *extra: object) -> object:
+        built.append(config)
+        return types.SimpleNamespace(latency_frames=1)
+
+    monkeypatch.setattr(pipeline, "build_pipeline", fake_build)
+    config = with_overrides(ServerConfig(), pipeline={"attention_bank": 2, "attention_bank_interval": 5,
+                                                      "attention_bank_blocks": "up", "feature_injection": 0.25,
+                                                      "feature_injection_threshold": 0.8})
+    components = types.SimpleNamespace(family=ModelFamily.SD15, unet=_DiffusersLikeUnet.make(), name="tiny")
+    factory, _ = factory_from_components(components, config)  # eager and a bankable UNet: not refused
+    factory(64, 64)
+    assert [(c.attention_bank, c.attention_bank_interval, c.attention_bank_blocks, c.feature_injection,
+             c.feature_injection_threshold) for c in built] == [(2, 5, "up", 0.25, 0.8)] * 2
