@@ -16,7 +16,8 @@ METHODS = ("raw pyzmq DEALER/ROUTER echo", "BridgeClient -> server -> client", "
 
 
 def _row(out: str, name: str) -> list[float]:
-    """The figures of one method's table row: frames/s, p50 ms, p99 ms, dropped."""
+    """The figures of one method's table row: frames/s, p50 ms, p99 ms, dropped (and CPU ms per frame for the
+    bridge rows)."""
     line = next(line for line in out.splitlines() if line.startswith(name))
     return [float(v) for v in line[len(name):].split()]
 
@@ -26,10 +27,11 @@ def test_bench_transport_prints_three_methods_with_real_figures(capsys: pytest.C
                  "--rounds", "1"])
     assert code == 0
     out = capsys.readouterr().out
-    for name in METHODS:
-        fps, p50, p99, dropped = _row(out, name)
+    for name in (*METHODS, "bridge + R16F depth 64x64"):
+        fps, p50, p99, dropped, *cpu = _row(out, name)
         assert all(math.isfinite(v) and v > 0 for v in (fps, p50, p99)), f"{name}: {fps}, {p50}, {p99}"
         assert p50 <= p99 and dropped >= 0
+        assert len(cpu) == (0 if name in (METHODS[0], METHODS[2]) else 1) and all(v > 0 for v in cpu), (name, cpu)
     for name in ("full/raw throughput", "added p50 over raw echo", "websocket+JPEG p50 / full p50"):
         assert name in out
 
@@ -42,3 +44,13 @@ def test_report_ratios_follow_the_figures() -> None:
     assert "full/raw throughput: 80.0% (goal >= 70%: met)" in lines
     assert "added p50 over raw echo: 0.100 ms (goal <= 0.3 ms: met)" in lines
     assert "websocket+JPEG p50 / full p50: 15.0x (goal >= 5x: met)" in lines
+
+
+def test_report_gives_the_depth_planes_cost_in_round_trip_and_cpu() -> None:
+    figures = [Measurement(METHODS[0], 1000.0, 0.5, 0.9), Measurement(METHODS[1], 800.0, 0.6, 1.0, cpu_ms=0.5),
+               Measurement(METHODS[2], 100.0, 9.0, 12.0),
+               Measurement("bridge + R16F depth 64x64", 640.0, 0.66, 1.1, cpu_ms=0.55)]
+    lines = report(figures, size=64, window=2, rounds=1)
+    assert ("R16F depth 64x64 plane: p50 round trip +10.0% over the frame alone, frames/s -20.0% (goal: at most "
+            "+15%: met); CPU per frame (client + server) 0.550 ms, +10.0% over the frame alone") in lines
+    assert any(line.startswith("load average (1, 5, 15 min)") for line in lines)

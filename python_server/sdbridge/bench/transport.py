@@ -9,8 +9,10 @@ server would be), it measures:
   4. the full path of 2. with an R16F depth plane in each Frame, of the frame's size and of half its width and
      height (the wire cost of engine planes: one more ZeroMQ part, checked and described by the server; the
      identity model returns the colour; a ControlNet resizes its control image to the model's size anyway).
-For each: round-trip p50/p99 with one frame in flight, and frames/s with `--window` frames in flight.
-It prints the ratios against the goals; it never asserts on time.
+For each: round-trip p50/p99 with one frame in flight, and frames/s with `--window` frames in flight; for the
+bridge rows also the CPU time per frame of client and server together (each process's own CPU clock, so it does
+not count the other helpers' load the way wall time does). It prints the ratios against the goals and the load
+average; it never asserts on time.
 
 Reading the figures: client and server each need about 0.45 ms of CPU per 512x512 frame (mostly the kernel copying
 1 MiB each way through loopback TCP). With a core each they overlap; sharing one core (a 2-core machine with other
@@ -23,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import io
 import multiprocessing as mp
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +48,7 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     dropped: int = 0  # frames replaced in the latest-wins slot (not counted in fps)
+    cpu_ms: float | None = None  # client + server CPU per frame (median round); None: not measured for this method
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,15 @@ class Sample:
     rtts: list[float]
     fps: float
     dropped: int
+    cpu_ms: float | None = None  # client + server CPU per frame over the round (None: not measured)
 
 
 def _combine(name: str, samples: list[Sample]) -> Measurement:
     rtts = [r for s in samples for r in s.rtts]
     fps = sorted(s.fps for s in samples)[len(samples) // 2]  # median round
+    cpus = sorted(s.cpu_ms for s in samples if s.cpu_ms is not None)
     return Measurement(name, fps, percentile(rtts, 0.5) * 1e3, percentile(rtts, 0.99) * 1e3,
-                       sum(s.dropped for s in samples))
+                       sum(s.dropped for s in samples), cpus[len(cpus) // 2] if cpus else None)
 
 
 def make_frames(size: int, count: int = 8) -> list[np.ndarray]:
@@ -92,7 +98,8 @@ def _stop_on_message(conn: Connection, stop: Callable[[], None]) -> threading.Ev
 
     def wait() -> None:
         with contextlib.suppress(EOFError, OSError):
-            conn.recv()
+            while conn.recv() == "cpu":  # the parent asks for this process's CPU time (_server_cpu)
+                conn.send(time.process_time())
         stopped.set()
         stop()
 
@@ -155,6 +162,12 @@ def _ws_server(conn: Connection, quality: int) -> None:
         server.shutdown()
 
 
+def _server_cpu(conn: Connection) -> float:
+    """The CPU seconds a server child has used so far (its own clock: every thread of that process)."""
+    conn.send("cpu")
+    return float(conn.recv())
+
+
 def _stop(proc: mp.Process, conn: Connection) -> None:
     conn.send("stop")
     proc.join(10)
@@ -203,7 +216,20 @@ def depth_plane(size: int) -> np.ndarray:
 
 
 def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int,
-                  depth: np.ndarray | None = None) -> Sample:
+                  depth: np.ndarray | None = None, server: Connection | None = None) -> Sample:
+    """One round of the bridge (with a depth plane in each Frame when ``depth`` is given); with ``server`` (the
+    server child's pipe) the Sample also holds the client's and the server's CPU time per frame."""
+    cpu_before = (time.process_time(), _server_cpu(server)) if server is not None else None
+    sample, frames_sent = _bridge_round(endpoint, frames, n_lat, n_tp, depth)
+    if cpu_before is None or server is None:
+        return sample
+    used = time.process_time() - cpu_before[0] + _server_cpu(server) - cpu_before[1]
+    return Sample(sample.rtts, sample.fps, sample.dropped, used / frames_sent * 1e3)
+
+
+def _bridge_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int,
+                  depth: np.ndarray | None) -> tuple[Sample, int]:
+    """One round of the bridge; returns it and the frames submitted."""
     from sdbridge.transport.client import BridgeClient
 
     planes = {"depth": depth} if depth is not None else None
@@ -242,7 +268,7 @@ def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int
                 sent += 1
         elapsed = time.perf_counter() - start
         dropped = client.counters.credits_returned - dropped_before
-    return Sample(rtts, received / elapsed, dropped)
+    return Sample(rtts, received / elapsed, dropped), n_lat + 20 + sent
 
 
 def _bench_ws(url: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int,
@@ -295,13 +321,13 @@ def run_benchmark(size: int, n_tp: int, n_lat: int, window: int, quality: int,
     depths = (depth_plane(size), depth_plane(max(8, size // 2)))
     samples: list[list[Sample]] = [[], [], [], [], []]
     try:
-        (_, _, raw_ep), (_, _, bridge_ep), (_, _, ws_url) = servers
+        (_, _, raw_ep), (_, bridge_conn, bridge_ep), (_, _, ws_url) = servers
         for _ in range(rounds):
             samples[0].append(_bench_raw(raw_ep, frames, n_lat, n_tp, window))
-            samples[1].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp))
+            samples[1].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp, server=bridge_conn))
             samples[2].append(_bench_ws(ws_url, frames, ws_lat, ws_tp, window, quality))
             for k, depth in enumerate(depths):
-                samples[3 + k].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp, depth))
+                samples[3 + k].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp, depth, server=bridge_conn))
     finally:
         for proc, conn, _ in servers:
             _stop(proc, conn)
@@ -315,8 +341,9 @@ def report(measurements: list[Measurement], size: int, window: int, rounds: int)
     raw, full, ws, *planes = measurements
     lines = [f"transport benchmark: {size}x{size} RGBA, tcp loopback, {window} in flight for frames/s (median of "
              f"{rounds} rounds), 1 in flight for round trips (all rounds pooled)",
-             f"{'method':<36}{'frames/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'dropped':>9}"]
+             f"{'method':<36}{'frames/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'dropped':>9}{'cpu ms/frame':>14}"]
     lines += [f"{m.name:<36}{m.fps:>10.1f}{m.p50_ms:>10.3f}{m.p99_ms:>10.3f}{m.dropped:>9}"
+              f"{'' if m.cpu_ms is None else f'{m.cpu_ms:.3f}':>14}"
               for m in (raw, full, ws, *planes)]
     throughput = full.fps / raw.fps
     added = full.p50_ms - raw.p50_ms
@@ -329,5 +356,16 @@ def report(measurements: list[Measurement], size: int, window: int, rounds: int)
         extra = plane.p50_ms / full.p50_ms - 1
         lines.append(f"{plane.name.removeprefix('bridge + ')} plane: p50 round trip {extra * 100:+.1f}% over the "
                      f"frame alone, frames/s "
-                     f"{(plane.fps / full.fps - 1) * 100:+.1f}% (goal: at most +15%: {verdict[extra <= 0.15]})")
+                     f"{(plane.fps / full.fps - 1) * 100:+.1f}% (goal: at most +15%: {verdict[extra <= 0.15]})"
+                     + _cpu_extra(plane, full))
+    if hasattr(os, "getloadavg"):
+        lines.append("load average (1, 5, 15 min) at the end: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     return lines
+
+
+def _cpu_extra(plane: Measurement, full: Measurement) -> str:
+    """The plane's CPU per frame over the frame alone's, when both were measured."""
+    if plane.cpu_ms is None or full.cpu_ms is None or full.cpu_ms <= 0:
+        return ""
+    return (f"; CPU per frame (client + server) {plane.cpu_ms:.3f} ms, "
+            f"{(plane.cpu_ms / full.cpu_ms - 1) * 100:+.1f}% over the frame alone")
