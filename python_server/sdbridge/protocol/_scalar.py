@@ -1,7 +1,8 @@
 """Fast path for messages whose table holds only scalars (Frame, Result, Stats, Credit, Ping, ...).
 
 A Frame with planes (protocol 1.3, a vector of tables) is not scalar-only: ``read_scalar`` returns None for it and
-the codec reads and writes it with the flatc accessors and the Builder; a Frame without planes stays here.
+the codec reads and writes it with ``_frame_planes`` (the same approach extended to the planes vector, built on this
+module's layout helpers); a Frame without planes stays here.
 
 The Python flatbuffers Builder costs ~30-100 us per header on this CPU, which matters on the per-frame
 hot path. For scalar-only tables inside an Envelope the builder's output is simple enough to produce
