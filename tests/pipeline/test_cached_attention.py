@@ -146,6 +146,17 @@ def test_pipelines_on_one_unet_keep_their_own_banks(tiny) -> None:
     assert not torch.equal(got_b[-1], alone_plain[-1])  # b's bank acted
 
 
+def test_a_deep_copy_of_a_banked_unet_banks_on_its_own(tiny) -> None:
+    import copy
+
+    frames = random_frames(4, seed=23)
+    original = _run(_pipe(tiny, attention_bank=2), frames)  # installs the processors on the shared UNet
+    copied = dataclasses.replace(tiny, unet=copy.deepcopy(tiny.unet))  # a thread-local hub cannot be copied as is
+    banked = _run(_pipe(copied, attention_bank=2), frames)
+    assert all(torch.equal(x, y) for x, y in zip(banked, original, strict=True))
+    assert not torch.equal(_run(_pipe(copied), frames)[-1], banked[-1])  # the bank acted on the copy
+
+
 def test_shared_unet_batches_keep_banked_pipelines_out(tiny) -> None:
     a, b, c = _pipe(tiny, attention_bank=2), _pipe(tiny), _pipe(tiny)
     assert can_share(b, c)  # the refusal below is the bank's, not another difference

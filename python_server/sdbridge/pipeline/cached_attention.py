@@ -78,6 +78,11 @@ class _Hub:
     def __init__(self) -> None:
         self._local = threading.local()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Hub:
+        """A copied UNet (copy.deepcopy) gets a hub of its own with no running call (a thread-local cannot be
+        copied); `install` on the copy ties its processors to the hub it registers."""
+        return _Hub()
+
     @property
     def active(self) -> _Call | None:
         return getattr(self._local, "call", None)
@@ -133,12 +138,12 @@ def install(unet: torch.nn.Module) -> _Hub:
     """Wrap every self-attention processor of `unet` once (idempotent); other processors are kept as they are."""
     hub = _HUBS.get(unet)
     processors = unet.attn_processors  # type: ignore[operator]
-    if hub is not None and all(isinstance(p, BankedSelfAttention) for n, p in processors.items()
+    if hub is not None and all(isinstance(p, BankedSelfAttention) and p._hub is hub for n, p in processors.items()
                                if n.endswith("attn1.processor")):
         return hub
-    hub = hub or _Hub()
-    wrapped = {n: BankedSelfAttention(n, p, hub) if n.endswith("attn1.processor") and not isinstance(
-        p, BankedSelfAttention) else p for n, p in processors.items()}
+    hub = hub or _Hub()  # a deep copy of a banked UNet arrives here: its processors are re-tied to this hub
+    wrapped = {n: BankedSelfAttention(n, p.wrapped if isinstance(p, BankedSelfAttention) else p, hub)
+               if n.endswith("attn1.processor") else p for n, p in processors.items()}
     unet.set_attn_processor(wrapped)  # type: ignore[operator]
     _HUBS[unet] = hub
     return hub
