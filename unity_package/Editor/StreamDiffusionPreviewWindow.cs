@@ -7,6 +7,7 @@
 // "Generate from prompt (txt2img)" (protocol 1.2 servers) stops capturing the camera: the server generates the frames
 // from the prompt alone, one per credit (Params.Txt2img), shown at the model's size. "CFG mode" changes the server's
 // classifier-free guidance between frames (Params.CfgMode; "Unknown" = leave the server's configured mode).
+// "Style image" (StylePreviewSection.cs, IP-Adapter servers) sends a picked texture as a named style image.
 // "Open in browser" opens the server's preview page (sdbridge serve --preview-port) on this window's own
 // session (the address arrives in a Notice after Welcome, see PreviewPage), so the browser shows the same
 // input, output and prompt; a prompt changed in the page comes back as a Notice and updates the field here.
@@ -56,6 +57,7 @@ namespace StreamDiffusion.Bridge.Editor
         private string _previewAddress = "";
         private bool _txt2img;
         private sdbridge.protocol.CfgMode _cfgMode = sdbridge.protocol.CfgMode.Unknown;  // Unknown: the server's
+        private readonly StylePreviewSection _style = new StylePreviewSection();
 
         [MenuItem("Window/StreamDiffusion/Preview")]
         public static void Open()
@@ -101,6 +103,7 @@ namespace StreamDiffusion.Bridge.Editor
             _result = new Texture2D(w, h, TextureFormat.RGBA32, false, false);
             _readback = new NativeArray<byte>(w * h * 4, Allocator.Persistent, NativeArrayOptions.UninitializedMemory);
             _client = new BridgeClient(options);
+            _style.Reset();
             if (!string.IsNullOrEmpty(_prompt)) _client.SetPrompt(_prompt, _negative);
             SendGenerationParams();
             _client.Start();
@@ -289,6 +292,7 @@ namespace StreamDiffusion.Bridge.Editor
             }
             _txt2img = txt2img;
             _cfgMode = cfgMode;
+            _style.Draw(_client);
 
             if (_result != null && _lastHeader.FrameId != 0)
             {

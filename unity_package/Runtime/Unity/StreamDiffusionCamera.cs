@@ -29,6 +29,9 @@
 //     server resets the stream's temporal state before it); the cut also raises SceneCut and is counted in SceneCuts.
 //   - game events: SendGameEvent forwards to the client (GameEvent messages, offered in the Hello's capabilities
 //     while offerGameEvents is on; the server's rules files react to them).
+//   - style images (protocol 1.4, servers with an IP-Adapter; Style/StyleImageSet.cs): SetStyleFromTexture reads a
+//     texture without stalling the game and sends it as a named StyleImage; SetStyleBlend weighs the styles
+//     (Params.style_blend). `styleTextures` is sent on the first connect whose server accepts style images.
 // Shutdown: OnDisable disposes the client (play-mode exit, domain reload and scene unload all call it);
 // Application.quitting does the same for players.
 //
@@ -36,6 +39,7 @@
 // mono's mcs against stubs of the documented Unity 2022.3 LTS / Unity 6 API (unity_package/Tests~/UnityStubs); the
 // engine-free parts it calls (BridgeClient, CaptureMapping, Reprojector, CameraHistory) are compiled and tested.
 using System;
+using System.Collections.Generic;
 using StreamDiffusion.Bridge.Core.Capture;
 using StreamDiffusion.Bridge.Core.Client;
 using StreamDiffusion.Bridge.Core.Protocol;
@@ -109,6 +113,11 @@ namespace StreamDiffusion.Bridge
         [Tooltip("Offer the GameEvents capability in the Hello, so SendGameEvent reaches the server's rules.")]
         public bool offerGameEvents = true;
 
+        [Header("Style images")]
+        [Tooltip("Named style reference images (and their weights) sent on connect to a server with an IP-Adapter " +
+                 "(protocol 1.4 StyleImage + Params.style_blend). Change them at runtime with SetStyleFromTexture.")]
+        public List<StyleTexture> styleTextures = new List<StyleTexture>();
+
         [Header("Pipelines")]
         [Tooltip("URP: enqueue the bridge pass by script (no setup). Turn off when you added StreamDiffusionRendererFeature " +
                  "to the Universal Renderer yourself.")]
@@ -154,6 +163,34 @@ namespace StreamDiffusion.Bridge
             if (_sceneCuts != null) _sceneCuts.Signal();
         }
 
+        /// <summary>Protocol 1.4: sends <paramref name="texture"/> as the style image <paramref name="name"/> (RGBA8;
+        /// read on the CPU for a readable Texture2D, else by an asynchronous GPU readback, never stalling the game) and
+        /// sets its weight in Params.style_blend (0 to 2, the other styles' weights kept). Needs the component enabled
+        /// and a server with an IP-Adapter: a session without style images logs a warning when the pixels arrive.</summary>
+        public void SetStyleFromTexture(string name, Texture texture, float weight = 1f)
+        {
+            RequireStyles("SetStyleFromTexture").Send(name, texture, weight);
+        }
+
+        /// <summary>Sets one style's weight in Params.style_blend (0 turns it off), keeping the other styles' weights.</summary>
+        public void SetStyleBlend(string name, float weight)
+        {
+            RequireStyles("SetStyleBlend").SetWeight(name, weight);
+        }
+
+        /// <summary>Replaces the whole Params.style_blend selection: styles not named get no weight.</summary>
+        public void SetStyleBlend(params AdapterWeightData[] weights)
+        {
+            RequireStyles("SetStyleBlend").SetSelection(weights);
+        }
+
+        private StyleImageSet RequireStyles(string call)
+        {
+            if (_styles == null)
+                throw new InvalidOperationException(call + ": the StreamDiffusionCamera is disabled; enable it first (or list the style in styleTextures)");
+            return _styles;
+        }
+
         /// <summary>Reports a game event to the server (GameEvent message; its rules files can react).</summary>
         public void SendGameEvent(string eventName, params KeyValueData[] payload)
         {
@@ -176,6 +213,7 @@ namespace StreamDiffusion.Bridge
         private bool _hasResult;
         private ulong _shownSource;
         private CaptureGate _gate;
+        private StyleImageSet _styles;
         private PlaneSender _planeSender;
         private SceneCutDetector _sceneCuts;
         private Material _planeMaterial;
@@ -232,6 +270,7 @@ namespace StreamDiffusion.Bridge
             }
             _client = new BridgeClient(options);
             if (!string.IsNullOrEmpty(_settings.prompt)) _client.SetPrompt(_settings.prompt, _settings.negativePrompt);
+            _styles = new StyleImageSet(() => _client, this);
             _client.Start();
             StreamDiffusionRegistry.Register(this);
             Application.quitting += Shutdown;
@@ -287,6 +326,7 @@ namespace StreamDiffusion.Bridge
             if (_sceneCuts != null) _sceneCuts.Dispose();
             _sceneCuts = null;
             _pendingSlot = -1;
+            _styles = null;
         }
 
         private void LateUpdate()
@@ -327,6 +367,7 @@ namespace StreamDiffusion.Bridge
             _hasResult = false;
             _frame.ResultViewProjection = null;
             _frame.ResultDepth = null;
+            _styles.SendList(styleTextures); // once: the client re-sends its style images after a reconnect
         }
 
         private void OnDisconnected()
