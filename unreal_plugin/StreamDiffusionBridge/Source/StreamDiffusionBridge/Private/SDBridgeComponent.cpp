@@ -10,6 +10,7 @@
 #include "GameFramework/Actor.h"
 #include "Materials/MaterialInstanceDynamic.h"
 #include "SDBridgeStreamer.h"
+#include "SDBridgeStyleImages.h"  // complete for TUniquePtr<FSDBridgeStyleImages>'s destructor
 #include "StreamDiffusionBridgeModule.h"
 #include "StreamDiffusionBridgeSettings.h"
 
@@ -101,6 +102,7 @@ void USDBridgeComponent::TickComponent(float DeltaTime, ELevelTick TickType, FAc
 	Super::TickComponent(DeltaTime, TickType, ThisTickFunction);
 	RefreshStatus();
 	TrackSceneCuts();
+	TickStyleImages();  // Private/SDBridgeComponentStyle.cpp: finished style reads go to the client
 	if (!Streamer)
 	{
 		UpdateCaptureAndDisplay();  // disconnected: nothing is captured, the live frame is shown

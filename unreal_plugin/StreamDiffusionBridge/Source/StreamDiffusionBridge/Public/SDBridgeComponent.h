@@ -14,6 +14,8 @@
 #include "SDBridgeComponent.generated.h"
 
 class FSDBridgeStreamer;
+class FSDBridgeStyleImages;
+struct FSDBridgeStylePixels;
 class FSDBridgeViewExtension;
 class SSDBridgeViewportOverlay;
 class APlayerController;
@@ -241,6 +243,26 @@ public:
 	UFUNCTION(BlueprintPure, Category = "StreamDiffusion Bridge")
 	int64 GetSkippedCaptures() const;
 
+	// ------------------------------------------------------------------ style images (protocol 1.4, IP-Adapter servers)
+	// Private/SDBridgeComponentStyle.cpp and SDBridgeStyleImages.cpp (not compiled here).
+
+	/**
+	 * Sends Texture as the style reference image Name and sets its weight in Params.style_blend (0 to 2; the other
+	 * styles' weights are kept). Never stalls the game: in the editor an 8-bit source is read on the CPU; otherwise (and
+	 * always in a packaged build) the texture is drawn into a small render target and read back asynchronously, sent a
+	 * few frames later. Needs Connect first and a server with an IP-Adapter; a refusal arrives through OnError.
+	 */
+	UFUNCTION(BlueprintCallable, Category = "StreamDiffusion Bridge|Style")
+	bool SetStyleFromTexture(FName Name, UTexture2D* Texture, float Weight = 1.0f);
+
+	/** Sets one style's weight in Params.style_blend (0 turns it off), keeping the other styles' weights. */
+	UFUNCTION(BlueprintCallable, Category = "StreamDiffusion Bridge|Style")
+	bool SetStyleBlend(FName Name, float Weight);
+
+	/** Replaces the whole Params.style_blend selection: styles not named get no weight. */
+	UFUNCTION(BlueprintCallable, Category = "StreamDiffusion Bridge|Style")
+	bool SetStyleSelection(const TMap<FName, float>& Weights);
+
 	// UActorComponent
 	virtual void BeginPlay() override;
 	virtual void EndPlay(const EEndPlayReason::Type Reason) override;
@@ -252,6 +274,13 @@ private:
 	void HandleEvent(const FSDBridgeEvent& Event);
 
 	TUniquePtr<FSDBridgeStreamer> Streamer;
+
+	// Style images: Private/SDBridgeComponentStyle.cpp.
+	void TickStyleImages();
+	void SendStyleImage(const FSDBridgeStylePixels& Pixels);
+	bool SendStyleBlend();
+	FSDBridgeStyleImages& GetStyleImages();
+	TUniquePtr<FSDBridgeStyleImages> StyleImages;  // complete in SDBridgeComponent.cpp (see the destructor's note)
 
 	// Capture and display (UE2): defined in Private/Rendering/SDBridgeComponentDisplay.cpp.
 	void StartCaptureAndDisplay();
