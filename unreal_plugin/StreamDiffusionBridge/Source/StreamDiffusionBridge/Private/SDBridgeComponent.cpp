@@ -10,7 +10,6 @@
 #include "GameFramework/Actor.h"
 #include "Materials/MaterialInstanceDynamic.h"
 #include "SDBridgeStreamer.h"
-#include "SDBridgeStyleImages.h"  // complete for TUniquePtr<FSDBridgeStyleImages>'s destructor
 #include "StreamDiffusionBridgeModule.h"
 #include "StreamDiffusionBridgeSettings.h"
 

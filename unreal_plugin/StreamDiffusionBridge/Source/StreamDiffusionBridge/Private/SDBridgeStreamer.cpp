@@ -11,6 +11,7 @@
 #include "Runtime/Launch/Resources/Version.h"
 #include "SDBridgeConversions.h"
 #include "SDBridgeReadbackRing.h"
+#include "SDBridgeStyleImages.h"  // complete for TUniquePtr<FSDBridgeStyleImages>'s destructor
 #include "StreamDiffusionBridgeModule.h"
 #include "StreamDiffusionBridgeSettings.h"
 #include "UObject/Package.h"
@@ -108,6 +109,7 @@ void FSDBridgeStreamer::Stop()
 			[RingToRelease = MoveTemp(Ring)](FRHICommandListImmediate&) mutable { RingToRelease.Reset(); });
 		Ring.Reset();
 	}
+	StyleImages.Reset();  // a new Start is a new session: its reads still on the GPU are released on the render thread
 }
 
 ESDBridgeConnectionState FSDBridgeStreamer::GetState() const

@@ -48,9 +48,10 @@ FIntPoint FitSize(int32 Width, int32 Height)
 }
 
 // Frees a read on the render thread, after any poll command already queued for it.
-void ReleaseOnRenderThread(TSharedPtr<FSDBridgeStyleRead, ESPMode::ThreadSafe> Read)
+// (Captures are named Shared: a capture named Read would shadow FSDBridgeStyleImages::Read, an error in engine builds.)
+void ReleaseOnRenderThread(TSharedPtr<FSDBridgeStyleRead, ESPMode::ThreadSafe> InRead)
 {
-	ENQUEUE_RENDER_COMMAND(SDBridgeStyleRelease)([Read = MoveTemp(Read)](FRHICommandListImmediate&) mutable { Read.Reset(); });
+	ENQUEUE_RENDER_COMMAND(SDBridgeStyleRelease)([Shared = MoveTemp(InRead)](FRHICommandListImmediate&) mutable { Shared.Reset(); });
 }
 }  // namespace
 
@@ -149,20 +150,20 @@ bool FSDBridgeStyleImages::ReadOnGpu(UObject* WorldContext, FName Name, UTexture
 	P.Read->Readback = MakeUnique<FRHIGPUTextureReadback>(TEXT("SDBridgeStyleReadback"));
 	FTextureRenderTargetResource* Resource = Target->GameThread_GetRenderTargetResource();
 	ENQUEUE_RENDER_COMMAND(SDBridgeStyleCopy)(
-		[Read = P.Read, Resource](FRHICommandListImmediate& RHICmdList)
+		[Shared = P.Read, Resource](FRHICommandListImmediate& RHICmdList)
 		{
 			FRHITexture* Source = Resource != nullptr ? Resource->GetRenderTargetTexture() : nullptr;
 			if (Source == nullptr)
 			{
-				Read->bFailed = true;
-				Read->bDone = true;
+				Shared->bFailed = true;
+				Shared->bDone = true;
 				return;
 			}
 			const FIntVector SourceSize = Source->GetSizeXYZ();
-			Read->Size = FIntPoint(SourceSize.X, SourceSize.Y);
-			Read->Format = Source->GetFormat();
+			Shared->Size = FIntPoint(SourceSize.X, SourceSize.Y);
+			Shared->Format = Source->GetFormat();
 			RHICmdList.Transition(FRHITransitionInfo(Source, ERHIAccess::Unknown, ERHIAccess::CopySrc));
-			Read->Readback->EnqueueCopy(RHICmdList, Source);
+			Shared->Readback->EnqueueCopy(RHICmdList, Source);
 			RHICmdList.Transition(FRHITransitionInfo(Source, ERHIAccess::CopySrc, ERHIAccess::SRVMask));
 		});
 	return true;
@@ -182,27 +183,27 @@ void FSDBridgeStyleImages::Tick(TFunctionRef<void(const FSDBridgeStylePixels&)> 
 		{
 			// Poll on the render thread: IsReady, then Lock / Unlock there (the RHI's staging-buffer rule).
 			ENQUEUE_RENDER_COMMAND(SDBridgeStylePoll)(
-				[Read = P.Read](FRHICommandListImmediate&)
+				[Shared = P.Read](FRHICommandListImmediate&)
 				{
-					if (Read->bDone.load() || !Read->Readback->IsReady())
+					if (Shared->bDone.load() || !Shared->Readback->IsReady())
 					{
 						return;
 					}
-					const int32 BytesPerPixel = GPixelFormats[Read->Format].BlockBytes;
-					const int32 RowBytes = Read->Size.X * BytesPerPixel;
+					const int32 BytesPerPixel = GPixelFormats[Shared->Format].BlockBytes;
+					const int32 RowBytes = Shared->Size.X * BytesPerPixel;
 					int32 RowPitchInPixels = 0;
-					const uint8* Data = static_cast<const uint8*>(Read->Readback->Lock(RowPitchInPixels));
+					const uint8* Data = static_cast<const uint8*>(Shared->Readback->Lock(RowPitchInPixels));
 					if (Data != nullptr)
 					{
-						Read->Pixels.SetNumUninitialized(RowBytes * Read->Size.Y);
-						for (int32 Row = 0; Row < Read->Size.Y; ++Row)
+						Shared->Pixels.SetNumUninitialized(RowBytes * Shared->Size.Y);
+						for (int32 Row = 0; Row < Shared->Size.Y; ++Row)
 						{
-							FMemory::Memcpy(Read->Pixels.GetData() + Row * RowBytes, Data + Row * RowPitchInPixels * BytesPerPixel, RowBytes);
+							FMemory::Memcpy(Shared->Pixels.GetData() + Row * RowBytes, Data + Row * RowPitchInPixels * BytesPerPixel, RowBytes);
 						}
 					}
-					Read->Readback->Unlock();
-					Read->bFailed = Data == nullptr;
-					Read->bDone.store(true, std::memory_order_release);
+					Shared->Readback->Unlock();
+					Shared->bFailed = Data == nullptr;
+					Shared->bDone.store(true, std::memory_order_release);
 				});
 			++Index;
 			continue;

@@ -14,8 +14,6 @@
 #include "SDBridgeComponent.generated.h"
 
 class FSDBridgeStreamer;
-class FSDBridgeStyleImages;
-struct FSDBridgeStylePixels;
 class FSDBridgeViewExtension;
 class SSDBridgeViewportOverlay;
 class APlayerController;
@@ -244,7 +242,7 @@ public:
 	int64 GetSkippedCaptures() const;
 
 	// ------------------------------------------------------------------ style images (protocol 1.4, IP-Adapter servers)
-	// Private/SDBridgeComponentStyle.cpp and SDBridgeStyleImages.cpp (not compiled here).
+	// Private/SDBridgeComponentStyle.cpp over FSDBridgeStreamer's style API (not compiled here).
 
 	/**
 	 * Sends Texture as the style reference image Name and sets its weight in Params.style_blend (0 to 2; the other
@@ -275,12 +273,8 @@ private:
 
 	TUniquePtr<FSDBridgeStreamer> Streamer;
 
-	// Style images: Private/SDBridgeComponentStyle.cpp.
+	// Style images: Private/SDBridgeComponentStyle.cpp (the work is FSDBridgeStreamer's, shared with the editor panel).
 	void TickStyleImages();
-	void SendStyleImage(const FSDBridgeStylePixels& Pixels);
-	bool SendStyleBlend();
-	FSDBridgeStyleImages& GetStyleImages();
-	TUniquePtr<FSDBridgeStyleImages> StyleImages;  // complete in SDBridgeComponent.cpp (see the destructor's note)
 
 	// Capture and display (UE2): defined in Private/Rendering/SDBridgeComponentDisplay.cpp.
 	void StartCaptureAndDisplay();

@@ -12,6 +12,8 @@
 class UTexture2D;
 class UTextureRenderTarget2D;
 class FSDBridgeReadbackRing;
+class FSDBridgeStyleImages;
+struct FSDBridgeStylePixels;
 struct FSDBridgeReadbackView;
 namespace sdbridge
 {
@@ -112,6 +114,20 @@ public:
 	bool SetState(const TMap<FString, FSDBridgeValue>& Entries, bool bReplaceAll, FString& OutError);
 	bool RequestStats(FString& OutError);
 
+	/**
+	 * Protocol 1.4 style images (servers with an IP-Adapter; Private/SDBridgeStreamerStyle.cpp): starts reading
+	 * Texture (FSDBridgeStyleImages: the editor's BGRA8 source mip at once, else a canvas draw into a small render
+	 * target of WorldContext's world and an asynchronous GPU readback, the only path in a packaged build); TickStyleImages
+	 * then sends it as style Name and its Weight in Params.style_blend. False with OutError on a bad argument.
+	 */
+	bool SetStyleFromTexture(UObject* WorldContext, FName Name, UTexture2D* Texture, float Weight, FString& OutError);
+	/** Sets one style's weight in Params.style_blend (0 turns it off), keeping the others; sends the whole selection. */
+	bool SetStyleBlend(FName Name, float Weight, FString& OutError);
+	/** Replaces the whole Params.style_blend selection. */
+	bool SetStyleSelection(const TMap<FName, float>& Weights, FString& OutError);
+	/** Game thread, every tick: sends the finished style reads; false with OutError when one failed or was refused. */
+	bool TickStyleImages(FString& OutError);
+
 	/** Captures skipped because every GPU readback was still in flight. */
 	uint64 GetSkippedCaptures() const;
 
@@ -134,5 +150,9 @@ private:
 	std::shared_ptr<sdbridge::Client> Client;  // shared with render commands
 	TSharedPtr<FSDBridgeReadbackRing, ESPMode::ThreadSafe> Ring;  // used on the render thread only
 	TUniquePtr<sdbridge::ConnectionLogPolicy> LogPolicy;           // game thread (PollEvent)
+	TUniquePtr<FSDBridgeStyleImages> StyleImages;                  // game thread (created on first use)
+	FSDBridgeStyleImages& GetStyleImages();
+	bool SendStyle(const FSDBridgeStylePixels& Pixels, FString& OutError);
+	bool SendStyleBlend(FString& OutError);
 	bool bWarnedFormat = false;
 };

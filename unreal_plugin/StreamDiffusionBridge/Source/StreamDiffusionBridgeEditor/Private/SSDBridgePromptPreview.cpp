@@ -1,10 +1,12 @@
 // Not compiled here (Unreal Engine is not available on the build machines). Written against the
 // documented Slate widgets (SVerticalBox, SHorizontalBox, SEditableTextBox, SMultiLineEditableTextBox,
 // SButton, SCheckBox, STextBlock, SImage, SScaleBox), PropertyEditor's SObjectPropertyEntryBox and
-// FPlatformProcess::LaunchURL.
+// FPlatformProcess::LaunchURL; the style row uses GEditor->GetEditorWorldContext().World() as the world of the
+// style read's render target (FSDBridgeStreamer::SetStyleFromTexture).
 #include "SSDBridgePromptPreview.h"
 
 #include "AssetRegistry/AssetData.h"
+#include "Editor.h"
 #include "Engine/Texture2D.h"
 #include "Engine/TextureRenderTarget2D.h"
 #include "HAL/PlatformProcess.h"
@@ -108,6 +110,38 @@ void SSDBridgePromptPreview::Construct(const FArguments& InArgs)
 		+ SVerticalBox::Slot().AutoHeight().Padding(4)
 		[
 			SNew(SHorizontalBox)
+			+ SHorizontalBox::Slot().AutoWidth().VAlign(VAlign_Center).Padding(0, 0, 6, 0)
+			[
+				SNew(STextBlock).Text(LOCTEXT("Style", "Style image"))
+			]
+			+ SHorizontalBox::Slot().FillWidth(1.0f)
+			[
+				SNew(SObjectPropertyEntryBox)
+				.AllowedClass(UTexture2D::StaticClass())
+				.ObjectPath_Lambda([this]() { return StyleTexture != nullptr ? StyleTexture->GetPathName() : FString(); })
+				.OnObjectChanged_Lambda([this](const FAssetData& Asset) { StyleTexture = Cast<UTexture2D>(Asset.GetAsset()); })
+				.AllowClear(true)
+			]
+			+ SHorizontalBox::Slot().AutoWidth().Padding(6, 0, 0, 0)
+			[
+				SNew(SEditableTextBox)
+				.MinDesiredWidth(80.0f)
+				.ToolTipText(LOCTEXT("StyleNameTip", "The style's name (Params.style_blend refers to it); weight 1"))
+				.Text_Lambda([this]() { return FText::FromName(StyleName); })
+				.OnTextCommitted_Lambda([this](const FText& Text, ETextCommit::Type) { StyleName = FName(*Text.ToString()); })
+			]
+			+ SHorizontalBox::Slot().AutoWidth().Padding(6, 0, 0, 0)
+			[
+				SNew(SButton)
+				.Text(LOCTEXT("SetStyle", "Set style"))
+				.ToolTipText(LOCTEXT("SetStyleTip", "Send the texture as a style image (servers with an IP-Adapter)"))
+				.IsEnabled_Lambda([this]() { return Streamer.IsValid() && StyleTexture != nullptr; })
+				.OnClicked_Raw(this, &SSDBridgePromptPreview::OnSetStyleClicked)
+			]
+		]
+		+ SVerticalBox::Slot().AutoHeight().Padding(4)
+		[
+			SNew(SHorizontalBox)
 			+ SHorizontalBox::Slot().FillWidth(1.0f).VAlign(VAlign_Center)
 			[
 				SNew(STextBlock).Text_Raw(this, &SSDBridgePromptPreview::GetStatusText).AutoWrapText(true)
@@ -166,6 +200,11 @@ void SSDBridgePromptPreview::Tick(const FGeometry& AllottedGeometry, const doubl
 		Status = FString::Printf(TEXT("Connected. Frame %lld%s: inference %.1f ms, round trip %.1f ms"), LastInfo.FrameId,
 			LastInfo.bIsWarmup ? TEXT(" (warm-up)") : TEXT(""), LastInfo.InferenceMs, LastInfo.RoundTripMs);
 	}
+	FString StyleError;
+	if (!Streamer->TickStyleImages(StyleError))
+	{
+		Status = StyleError;  // a failed read, or a server without style images
+	}
 	FSDBridgeEvent Event;
 	while (Streamer->PollEvent(Event))
 	{
@@ -194,6 +233,26 @@ void SSDBridgePromptPreview::AddReferencedObjects(FReferenceCollector& Collector
 {
 	Collector.AddReferencedObject(OutputTexture);
 	Collector.AddReferencedObject(Source);
+	Collector.AddReferencedObject(StyleTexture);
+}
+
+FReply SSDBridgePromptPreview::OnSetStyleClicked()
+{
+	FString Error;
+	UWorld* World = GEditor != nullptr ? GEditor->GetEditorWorldContext().World() : nullptr;
+	if (!Streamer)
+	{
+		Status = TEXT("Connect first.");
+	}
+	else if (!Streamer->SetStyleFromTexture(World, StyleName, StyleTexture, 1.0f, Error))
+	{
+		Status = Error;
+	}
+	else
+	{
+		Status = FString::Printf(TEXT("Style '%s' is being read and sent (weight 1)."), *StyleName.ToString());
+	}
+	return FReply::Handled();
 }
 
 FReply SSDBridgePromptPreview::OnConnectClicked()

@@ -6,6 +6,8 @@
 // prompt box here (both arrive as Notices, see core/include/sdbridge/preview.h).
 // "Generate from prompt (txt2img)" (protocol 1.2 servers) stops capturing the render target: the server generates
 // frames from the prompt alone, one per credit (Params.txt2img), so a prompt can be previewed without a scene.
+// "Style image" (protocol 1.4 servers with an IP-Adapter): pick a UTexture2D, name it and "Set style" sends it as a
+// style image with weight 1 (FSDBridgeStreamer::SetStyleFromTexture; the pixels go out from Tick once read).
 // Not compiled here (written against the documented Slate / PropertyEditor APIs of UE 5.3-5.5).
 #pragma once
 
@@ -39,6 +41,7 @@ private:
 	FReply OnConnectClicked();
 	FReply OnSendPromptClicked();
 	FReply OnOpenInBrowserClicked();
+	FReply OnSetStyleClicked();
 	FText GetStatusText() const;
 	FText GetConnectLabel() const;
 	FString GetSourcePath() const;
@@ -49,6 +52,8 @@ private:
 	TUniquePtr<FSDBridgeStreamer> Streamer;
 	TObjectPtr<UTexture2D> OutputTexture;
 	TObjectPtr<UTextureRenderTarget2D> Source;
+	TObjectPtr<UTexture2D> StyleTexture;  // the style row's texture
+	FName StyleName = TEXT("style");
 	FSlateBrush OutputBrush;
 	FString Endpoint;
 	FString Prompt;
