@@ -14,6 +14,8 @@ namespace UnityEngine
     {
         // Texture2D.GetPixels32(int miplevel = 0): left to right, bottom to top; needs isReadable.
         public Color32[] GetPixels32(int miplevel = 0) { throw null; }
+        // Texture2D.SetPixels32(Color32[] colors, int miplevel = 0): the same layout (Tests/Unity only).
+        public void SetPixels32(Color32[] colors, int miplevel = 0) { throw null; }
     }
 
     public partial class RenderTexture
@@ -29,6 +31,7 @@ namespace UnityEngine
 
     public partial struct Color32
     {
+        public Color32(byte r, byte g, byte b, byte a) { throw null; }
         public byte r;
         public byte g;
         public byte b;
