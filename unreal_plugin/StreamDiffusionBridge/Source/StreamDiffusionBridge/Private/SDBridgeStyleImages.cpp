@@ -70,8 +70,8 @@ FString FSDBridgeStyleImages::CheckWeight(FName Name, float Weight)
 	{
 		return FString();
 	}
-	return FString::Printf(TEXT("%hs weight of style '%s' is %g; it must be in %hs (0 turns the style off)"),
-		Range::kFieldPath, *Name.ToString(), Weight, Range::kRangeText);
+	return FString::Printf(TEXT("%s weight of style '%s' is %g; it must be in %s (0 turns the style off)"),
+		*SDBridge::FromUtf8(Range::kFieldPath), *Name.ToString(), Weight, *SDBridge::FromUtf8(Range::kRangeText));
 }
 
 bool FSDBridgeStyleImages::Read(UObject* WorldContext, FName Name, UTexture2D* Texture, float Weight, FString& OutError)
@@ -103,9 +103,10 @@ bool FSDBridgeStyleImages::ReadSource(FName Name, UTexture2D* Texture, float Wei
 		return false;  // not 8-bit BGRA, or too large to send unscaled: the GPU path converts and scales
 	}
 	TArray64<uint8> Mip;
-	if (!Source.GetMipData(Mip, 0))
+	const int64 Expected = static_cast<int64>(Source.GetSizeX()) * Source.GetSizeY() * 4;
+	if (!Source.GetMipData(Mip, 0) || Mip.Num() != Expected)
 	{
-		return false;
+		return false;  // the GPU path reads it instead
 	}
 	FSDBridgeStylePixels& Out = Ready.AddDefaulted_GetRef();
 	Out.Name = Name;
@@ -113,9 +114,9 @@ bool FSDBridgeStyleImages::ReadSource(FName Name, UTexture2D* Texture, float Wei
 	Out.Width = Source.GetSizeX();
 	Out.Height = Source.GetSizeY();
 	Out.Stride = Out.Width * 4;
-	Out.Format = sdbridge::PixelFormat::kBGRA8;
+	Out.Format = sdbridge::PixelFormat::kBGRA8;  // TSF_BGRA8, rows top-down
 	Out.Pixels.Append(Mip.GetData(), static_cast<int32>(Mip.Num()));
-	return Out.Pixels.Num() == Out.Stride * Out.Height;
+	return true;
 #else
 	return false;  // a packaged build has no source data
 #endif
