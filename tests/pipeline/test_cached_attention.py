@@ -157,6 +157,22 @@ def test_a_deep_copy_of_a_banked_unet_banks_on_its_own(tiny) -> None:
     assert not torch.equal(_run(_pipe(copied), frames)[-1], banked[-1])  # the bank acted on the copy
 
 
+def test_an_ip_adapter_loads_on_a_banked_unet_and_the_bank_acts_again(tiny) -> None:
+    import copy
+
+    from sdbridge.pipeline.ip_adapter_tiny import tiny_ip_adapter
+
+    frames = random_frames(4, seed=24)
+    _run(_pipe(tiny, attention_bank=2), frames[:1])  # the shared UNet's self-attention is banked
+    copied = dataclasses.replace(tiny, unet=copy.deepcopy(tiny.unet))
+    adapter = tiny_ip_adapter(copied, seed=3)  # diffusers re-creates the self-attention processors
+    banked = StreamPipeline(copied, _pipe(tiny, attention_bank=2).config, ip_adapter=adapter)
+    plain = StreamPipeline(copied, _pipe(tiny).config, ip_adapter=adapter)
+    for pipe in (banked, plain):
+        pipe.prepare(prompt="a watercolor castle", negative_prompt="blurry")
+    assert not torch.equal(_run(banked, frames)[-1], _run(plain, frames)[-1])  # banked again on the next call
+
+
 def test_shared_unet_batches_keep_banked_pipelines_out(tiny) -> None:
     a, b, c = _pipe(tiny, attention_bank=2), _pipe(tiny), _pipe(tiny)
     assert can_share(b, c)  # the refusal below is the bank's, not another difference

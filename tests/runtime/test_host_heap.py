@@ -17,6 +17,7 @@ from sdbridge.runtime.host_heap import keep_freed_buffers
 _FAULTS_PER_FRAME = """
 import resource, sys
 import numpy as np, torch
+torch.set_num_threads(1)  # one thread, one malloc arena: intra-op threads' arenas made the counts vary 4x run to run
 from sdbridge.bench.host_time import _Clock, _device_step, zero_cost_pipeline
 from sdbridge.pipeline import load_components
 from sdbridge.runtime.host_heap import keep_freed_buffers

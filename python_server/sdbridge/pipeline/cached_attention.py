@@ -149,6 +149,16 @@ def install(unet: torch.nn.Module) -> _Hub:
     return hub
 
 
+def unwrap(unet: Any) -> None:
+    """Give each banked self-attention layer of `unet` back the processor it wraps. Loading an IP-Adapter needs
+    this: diffusers re-creates every self-attention processor from its class with no arguments. The next banked
+    UNet call wraps them again (`install` runs around each one)."""
+    processors = getattr(unet, "attn_processors", None)
+    if processors and any(isinstance(p, BankedSelfAttention) for p in processors.values()):
+        unet.set_attn_processor({n: p.wrapped if isinstance(p, BankedSelfAttention) else p
+                                 for n, p in processors.items()})
+
+
 class AttentionBank:
     """One pipeline's feature bank (module docstring): `rows` around each UNet call, `clear` on a cut."""
 

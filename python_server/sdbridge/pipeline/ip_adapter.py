@@ -36,6 +36,7 @@ import torch
 from sdbridge import params
 from sdbridge.config import LimitsConfig
 from sdbridge.errors import ConfigError, InputError
+from sdbridge.pipeline import cached_attention
 
 DEFAULT_SCALE: float = params.BY_NAME["ip_adapter_scale"].default
 CACHE_SIZE = 32  # style embeddings kept per adapter (a few KB each)
@@ -68,6 +69,7 @@ class IpAdapter:
         if not {"image_proj", "ip_adapter"} <= set(state_dict):
             raise ConfigError(f"IP-Adapter weights have keys {sorted(state_dict)}; need 'image_proj' and "
                               "'ip_adapter' (an ip-adapter*.safetensors or .bin file)")
+        cached_attention.unwrap(unet)  # diffusers re-creates self-attention processors from their class
         unet._load_ip_adapter_weights([state_dict], low_cpu_mem_usage=False)
         unet.encoder_hid_proj.to(components.device, components.dtype)
         for processor in self._processors(unet):
