@@ -8,6 +8,7 @@ Not thread-safe, like the client that owns it.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from sdbridge.transport.parts import NOBLOCK, NOBLOCK_MORE, recv_parts
 
 # the client's logger: its messages (dropped connections, malformed messages, loss) read as the client's
 log = logging.getLogger("sdbridge.transport.client")
+_MONITORS = itertools.count()  # numbers the handshake monitors' inproc endpoints (handshake)
 
 #: The three CurveZMQ keys as bytes: (server public key, client public key, client secret key)
 CurveKeys = tuple[bytes, bytes, bytes]
@@ -141,8 +143,11 @@ class ClientSocket:
         the CurveZMQ handshake is refused or no answer comes in time.
         """
         assert self.sock is not None
+        # a name of its own for each monitor: pyzmq's default names it after the socket's file descriptor, which a
+        # new socket may reuse while libzmq still closes the old one (and its monitor) in the background
         monitor = self.sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED
-                                               | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+                                               | zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+                                               addr=f"inproc://sdbridge.client-monitor.{next(_MONITORS)}")
         try:
             try:
                 self.send(hello)
