@@ -1,11 +1,11 @@
 """A fake sdbridge server that plays the replicas behind a balancer for the C# reconnect tests (backoff and jitter).
 
-ROUTER on 127.0.0.1 (random port, printed as ``PORT <n>``). Each Hello is one connection the "balancer" sent to
-some replica: the first ``--refuse`` Hellos meet a full replica (Error SessionLimit, session closed, as
-sdbridge.serving.handshake answers), the next one a free replica (a Welcome, built with sdbridge's codec). With
-``--drain-after-state``, the first session's first State message is answered with a ServerShutdown Notice (what a
-draining replica sends, sdbridge.serving.drain); the client must say Bye, and its next Hellos start over: refused
-``--refuse`` times, then welcomed. ``--refuse-all`` refuses every Hello (the reconnect window test).
+ROUTER on 127.0.0.1 (zmq_router_peer.serve: random port, printed as ``PORT <n>``). Each Hello is one connection the
+"balancer" sent to some replica: the first ``--refuse`` Hellos meet a full replica (Error SessionLimit, session
+closed, as sdbridge.serving.handshake answers), the next one a free replica (a Welcome, built with sdbridge's
+codec). With ``--drain-after-state``, the first session's first State message is answered with a ServerShutdown
+Notice (what a draining replica sends, sdbridge.serving.drain); the client must say Bye, and its next Hellos start
+over: refused ``--refuse`` times, then welcomed. ``--refuse-all`` refuses every Hello (the reconnect window test).
 Protocol 1.4 (the C# client's 1.4 tests): the Welcome grants StyleImages and Planes and says the capacity (sessions
 open of 4) and the wanted planes (Depth, Motion); a GameEvent named ``wanted`` is answered with a WantedPlanesChanged
 Notice (Normals), one named ``lose`` with Error UnknownSession (the client reconnects and replays).
@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import threading
-import time
 
 import zmq
+from zmq_router_peer import decoded, serve
 
-from sdbridge.errors import ProtocolError
 from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m
 
@@ -57,6 +55,57 @@ def _detail(msg: object, pixels: memoryview | None) -> str:
     return ""
 
 
+class _Replicas:
+    """The balancer's replicas as one ROUTER peer: refuses, welcomes, drains and reports (module docstring)."""
+
+    def __init__(self, refuse: int, refuse_all: bool, drain_after_state: bool) -> None:
+        self.refuse, self.refuse_all, self.drain_after_state = refuse, refuse_all, drain_after_state
+        self.hellos = self.refused = 0
+        self.sessions: dict[bytes, int] = {}
+        self.drained = False
+
+    def on_message(self, sock: zmq.Socket, ident: bytes, msg: object, pixels: memoryview | None) -> bool:
+        if isinstance(msg, m.Hello):
+            self._hello(sock, ident, msg)
+        elif isinstance(msg, m.Ping):
+            sock.send_multipart([ident, codec.encode(m.Pong(nonce=msg.nonce, client_time_us=msg.client_time_us))])
+        elif isinstance(msg, m.Bye):
+            print(f"BYE {self.sessions.get(ident, 0)} {msg.reason}", flush=True)
+        else:
+            print(f"GOT {self.sessions.get(ident, 0)} {type(msg).__name__} {_detail(msg, pixels)}", flush=True)
+            self._answer(sock, ident, msg)
+        return True
+
+    def _hello(self, sock: zmq.Socket, ident: bytes, msg: m.Hello) -> None:
+        self.hellos += 1
+        if self.refuse_all or self.refused < self.refuse:
+            self.refused += 1
+            print(f"HELLO {self.hellos} REFUSED", flush=True)  # printed before the answer: the test may read it
+            sock.send_multipart([ident, codec.encode(m.ErrorMsg(
+                code=m.ErrorCode.SESSION_LIMIT, field="limits.max_sessions", session_closed=True,
+                message="this replica serves 1 sessions already; try again later or another replica"))])
+            return
+        self.refused = 0  # the next move meets full replicas again
+        self.sessions[ident] = len(self.sessions) + 1
+        print(f"HELLO {self.hellos} WELCOMED {self.sessions[ident]}", flush=True)
+        sock.send_multipart([ident, codec.encode(_welcome(msg, self.sessions[ident]))])
+
+    def _answer(self, sock: zmq.Socket, ident: bytes, msg: object) -> None:
+        if isinstance(msg, m.GameEvent) and msg.name == "wanted":
+            sock.send_multipart([ident, codec.encode(m.Notice(
+                kind=m.NoticeKind.WANTED_PLANES_CHANGED, source="params",
+                message="the server now uses these planes: Normals", wanted_planes=(m.PlaneKind.NORMALS,)))])
+        elif isinstance(msg, m.GameEvent) and msg.name == "lose":
+            sock.send_multipart([ident, codec.encode(m.ErrorMsg(
+                code=m.ErrorCode.UNKNOWN_SESSION, message="session unknown (server restarted?)",
+                session_closed=True))])
+        if isinstance(msg, m.State) and self.drain_after_state and not self.drained:
+            self.drained = True
+            sock.send_multipart([ident, codec.encode(m.Notice(
+                kind=m.NoticeKind.SERVER_SHUTDOWN, source="drain",
+                message="this replica is shutting down within 10 s; reconnect"))])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--refuse", type=int, default=2, help="full replicas met before a free one")
@@ -64,63 +113,8 @@ def main() -> int:
     parser.add_argument("--drain-after-state", action="store_true", help="the first session's replica drains")
     parser.add_argument("--lifetime", type=float, default=60.0)
     args = parser.parse_args()
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.ROUTER)
-    sock.linger = 0
-    port = sock.bind_to_random_port("tcp://127.0.0.1")
-    print(f"PORT {port}", flush=True)
-    stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-    deadline = time.monotonic() + args.lifetime
-    hellos = refused = 0
-    sessions: dict[bytes, int] = {}
-    drained = False
-    try:
-        while not stop.is_set() and time.monotonic() < deadline:
-            if not sock.poll(100):
-                continue
-            ident, *parts = sock.recv_multipart()
-            try:
-                msg, pixels = codec.decode_multipart(parts)
-            except ProtocolError as exc:
-                print(f"undecodable client message: {exc}", flush=True)
-                continue
-            if isinstance(msg, m.Hello):
-                hellos += 1
-                if args.refuse_all or refused < args.refuse:
-                    refused += 1
-                    print(f"HELLO {hellos} REFUSED", flush=True)  # printed before the answer: the test may read it
-                    sock.send_multipart([ident, codec.encode(m.ErrorMsg(
-                        code=m.ErrorCode.SESSION_LIMIT, field="limits.max_sessions", session_closed=True,
-                        message="this replica serves 1 sessions already; try again later or another replica"))])
-                    continue
-                refused = 0  # the next move meets full replicas again
-                sessions[ident] = len(sessions) + 1
-                print(f"HELLO {hellos} WELCOMED {sessions[ident]}", flush=True)
-                sock.send_multipart([ident, codec.encode(_welcome(msg, sessions[ident]))])
-            elif isinstance(msg, m.Ping):
-                sock.send_multipart([ident, codec.encode(m.Pong(nonce=msg.nonce, client_time_us=msg.client_time_us))])
-            elif isinstance(msg, m.Bye):
-                print(f"BYE {sessions.get(ident, 0)} {msg.reason}", flush=True)
-            else:
-                print(f"GOT {sessions.get(ident, 0)} {type(msg).__name__} {_detail(msg, pixels)}", flush=True)
-                if isinstance(msg, m.GameEvent) and msg.name == "wanted":
-                    sock.send_multipart([ident, codec.encode(m.Notice(
-                        kind=m.NoticeKind.WANTED_PLANES_CHANGED, source="params",
-                        message="the server now uses these planes: Normals", wanted_planes=(m.PlaneKind.NORMALS,)))])
-                elif isinstance(msg, m.GameEvent) and msg.name == "lose":
-                    sock.send_multipart([ident, codec.encode(m.ErrorMsg(
-                        code=m.ErrorCode.UNKNOWN_SESSION, message="session unknown (server restarted?)",
-                        session_closed=True))])
-                if isinstance(msg, m.State) and args.drain_after_state and not drained:
-                    drained = True
-                    sock.send_multipart([ident, codec.encode(m.Notice(
-                        kind=m.NoticeKind.SERVER_SHUTDOWN, source="drain",
-                        message="this replica is shutting down within 10 s; reconnect"))])
-    finally:
-        sock.close(linger=0)
-        ctx.term()
-    return 0
+    replicas = _Replicas(args.refuse, args.refuse_all, args.drain_after_state)
+    return serve(decoded(replicas.on_message), lifetime=args.lifetime)
 
 
 if __name__ == "__main__":
