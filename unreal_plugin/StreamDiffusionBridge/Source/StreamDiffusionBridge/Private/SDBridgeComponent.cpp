@@ -74,6 +74,7 @@ bool USDBridgeComponent::Connect()
 	{
 		SetPrompt(Settings->DefaultPrompt, Settings->DefaultNegativePrompt, 0);  // queued until the Welcome
 	}
+	SendStyleTextures();  // Private/SDBridgeComponentStyle.cpp: the client queues them until the Welcome
 	return true;
 }
 

@@ -253,6 +253,16 @@ public:
 	UFUNCTION(BlueprintCallable, Category = "StreamDiffusion Bridge|Style")
 	bool SetStyleFromTexture(FName Name, UTexture2D* Texture, float Weight = 1.0f);
 
+	/**
+	 * Named style reference images sent on every Connect through SetStyleFromTexture, in order; their weights are the
+	 * starting Params.style_blend (an entry's weight is set once its image is sent, so the image always arrives before
+	 * the weight naming it; the client re-sends both after a reconnect). Change them at run time with
+	 * SetStyleFromTexture / SetStyleBlend / SetStyleSelection. Entries without a name or texture are reported through
+	 * OnError and skipped. Needs a server with an IP-Adapter (otherwise the server's refusal arrives through OnError).
+	 */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge|Style")
+	TArray<FSDBridgeStyleTexture> StyleTextures;
+
 	/** Sets one style's weight in Params.style_blend (0 turns it off), keeping the other styles' weights. */
 	UFUNCTION(BlueprintCallable, Category = "StreamDiffusion Bridge|Style")
 	bool SetStyleBlend(FName Name, float Weight);
@@ -275,6 +285,8 @@ private:
 
 	// Style images: Private/SDBridgeComponentStyle.cpp (the work is FSDBridgeStreamer's, shared with the editor panel).
 	void TickStyleImages();
+	/** Connect: starts reading every StyleTextures entry (sent by TickStyleImages once read). */
+	void SendStyleTextures();
 
 	// Capture and display (UE2): defined in Private/Rendering/SDBridgeComponentDisplay.cpp.
 	void StartCaptureAndDisplay();

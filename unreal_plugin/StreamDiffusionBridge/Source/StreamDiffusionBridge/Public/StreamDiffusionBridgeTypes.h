@@ -3,8 +3,11 @@
 #pragma once
 
 #include "CoreMinimal.h"
+#include "UObject/ObjectPtr.h"  // TObjectPtr (FSDBridgeStyleTexture::Texture)
 
 #include "StreamDiffusionBridgeTypes.generated.h"
+
+class UTexture2D;
 
 UENUM(BlueprintType)
 enum class ESDBridgeConnectionState : uint8
@@ -84,6 +87,29 @@ struct STREAMDIFFUSIONBRIDGE_API FSDBridgeWeightedPrompt
 	FString Text;
 
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (ClampMin = "0"))
+	float Weight = 1.0f;
+};
+
+/**
+ * One entry of USDBridgeComponent::StyleTextures: a named style reference image (protocol 1.4 StyleImage, servers
+ * with an IP-Adapter) and its weight in the starting Params.style_blend. Sent on Connect through SetStyleFromTexture.
+ */
+USTRUCT(BlueprintType)
+struct STREAMDIFFUSIONBRIDGE_API FSDBridgeStyleTexture
+{
+	GENERATED_BODY()
+
+	/** The style's name (what Params.style_blend refers to); None is refused at Connect. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge")
+	FName Name = TEXT("style");
+
+	/** Any UTexture2D: the editor reads an 8-bit BGRA source on the CPU, everything else (packaged builds) on the GPU. */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge")
+	TObjectPtr<UTexture2D> Texture;
+
+	/** The style's weight in the starting Params.style_blend; 0 sends the image but leaves it off. The clamps are the
+	 *  registry's style_blend range, also checked at run time (FSDBridgeStyleImages::CheckWeight). */
+	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (ClampMin = "0", ClampMax = "2"))
 	float Weight = 1.0f;
 };
 
