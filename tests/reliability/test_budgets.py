@@ -128,7 +128,7 @@ def frame(frame_id: int, side: int = 8) -> tuple[m.FrameHeader, bytes]:
     return header, bytes(side * side * 4)
 
 
-# --------------------------------------------------------------- finding 1: values that do not fit the wire
+# --------------------------------------------------------------- values that do not fit the wire
 
 @pytest.mark.parametrize(("params", "field", "range_text"), [
     (m.Params(seed=-1), "Params.seed", "[0, 18446744073709551615]"),
@@ -169,7 +169,7 @@ def test_nan_or_infinite_blend_weights_are_refused(weight: float) -> None:
         assert err.code is E.BAD_PARAM and err.field == "Params.seed_blend[0].weight"
 
 
-# --------------------------------------------------------------- finding 5: blend and step budgets
+# --------------------------------------------------------------- blend and step budgets
 
 def test_blends_and_t_index_list_above_their_budgets_are_refused_naming_the_budget() -> None:
     """Before: a 1024-text blend kept the worker busy 19 s, a 1024-seed blend allocated ~875 MiB."""
@@ -206,7 +206,7 @@ def test_rules_values_pass_the_same_checks() -> None:
                            "t_index_list": [20, 40], "prompt": "a lake"}, limits)
 
 
-# --------------------------------------------------------------- finding 3: state and event payloads kept
+# --------------------------------------------------------------- state and event payloads kept
 
 def test_state_is_bounded_and_a_refused_merge_keeps_the_earlier_state() -> None:
     """Before: 1024 keys sharing one 4 KiB value (a 37 KB message) were kept as 4 MiB, every time."""
@@ -241,7 +241,7 @@ def test_event_payloads_are_bounded_dropping_the_oldest() -> None:
         assert session.events[-1][0] == "last"  # the refused one is not kept, nothing was dropped for it
 
 
-# --------------------------------------------------------------- finding 6: idle sessions
+# --------------------------------------------------------------- idle sessions
 
 def test_a_session_that_sends_no_frames_is_freed_after_idle_session_s() -> None:
     """Before: sessions kept alive by Ping held their slot for ever (eight of them locked everyone out)."""
@@ -273,7 +273,7 @@ def test_frames_keep_a_session() -> None:
         assert len(server.table) == 1
 
 
-# --------------------------------------------------------------- finding 11: credits and capabilities
+# --------------------------------------------------------------- credits and capabilities
 
 def test_a_hello_without_the_credits_capability_is_refused() -> None:
     """Before: welcomed, although the client would not pace its frames."""

@@ -3,7 +3,7 @@
 A failure is injected into one point of the server's work for one session (its message handler, a page
 command, the rules tick and reload, the encoding of a Notice, the sending of a Result, the control runner);
 that session gets an Error naming what failed, the failure is logged once, and another client keeps being
-served. Finding 2 (a rules revert that cannot be queued) is here too.
+served. A rules revert that cannot be queued is here too.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def _rules_server(tmp_path: Path, **limits: Any) -> Any:
 
 def test_a_rules_revert_that_cannot_be_queued_is_reported_to_its_session(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """Finding 2. Before: the revert raised in the rules tick, outside the per-message handling: Bye to every
+    """Before: the revert raised in the rules tick, outside the per-message handling: Bye to every
     client and the server stopped."""
     with _rules_server(tmp_path) as server, peers(server, 2) as (victim, other):
         vid = only_session_id(server, 0)
