@@ -14,6 +14,7 @@ from typing import TypeAlias
 # The enums, the union tag and the value sets are generated from schemas/bridge.fbs (schemas/codegen.py); they
 # are re-exported here so the rest of the package imports them from one place.
 from sdbridge.protocol._generated.bridge_schema import (
+    CAPACITY_REFUSAL,
     SESSION_GONE,
     AlphaMode,
     AttentionBankBlocks,
@@ -39,8 +40,8 @@ from sdbridge.protocol._generated.bridge_schema import (
 )
 
 __all__ = [
-    "MESSAGE_TYPES", "SESSION_GONE", "AdapterWeight", "AlphaMode", "AttentionBankBlocks", "BlendMethod", "Bye",
-    "Capability", "CfgMode",
+    "CAPACITY_REFUSAL", "MESSAGE_TYPES", "SESSION_GONE", "AdapterWeight", "AlphaMode", "AttentionBankBlocks",
+    "BlendMethod", "Bye", "Capability", "CfgMode",
     "ColorSpace",
     "Credit", "DepthEncoding",
     "ErrorCode", "ErrorMsg", "FrameHeader", "GameEvent", "Hello", "ImageHeader", "Message", "MessageType",

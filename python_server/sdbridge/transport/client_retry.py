@@ -21,8 +21,9 @@ from sdbridge.protocol import messages as m
 
 log = logging.getLogger(__name__)
 
-#: Refusals after which another try (on a new connection) may land on a replica with room.
-RETRY_CODES = frozenset({m.ErrorCode.SESSION_LIMIT})
+#: Refusals after which another try (on a new connection) may land on a replica with room: set_capacity_refusal in
+#: schemas/bridge.fbs (the C# and C++ clients read the same set: ErrorCodeSets.IsCapacityRefusal, IsCapacityRefusal).
+RETRY_CODES = m.CAPACITY_REFUSAL
 
 
 @dataclass

@@ -141,7 +141,7 @@ class MotionTarget(enum.IntEnum):
 
 
 class ErrorCode(enum.IntEnum):
-    """Error codes carried by Error.code and sdbridge.errors.ProtocolError.code. set_session_gone: the server no longer knows this client's session; the client performs a new handshake (and replays its prompt, params and state)."""
+    """Error codes carried by Error.code and sdbridge.errors.ProtocolError.code. set_session_gone: the server no longer knows this client's session; the client performs a new handshake (and replays its prompt, params and state). set_capacity_refusal: a refused Hello that another try (on a new connection, which a balancer may send to another replica) can fix; a client retries these with backoff and raises any other refusal at once."""
 
     UNKNOWN = 0
     BAD_MESSAGE = 1
@@ -280,6 +280,9 @@ class MessageType(enum.IntEnum):
 
 #: set_session_gone of ErrorCode in bridge.fbs
 SESSION_GONE: Final[frozenset[ErrorCode]] = frozenset({ErrorCode.NOT_HELLO, ErrorCode.UNKNOWN_SESSION, ErrorCode.SESSION_EXPIRED})
+
+#: set_capacity_refusal of ErrorCode in bridge.fbs
+CAPACITY_REFUSAL: Final[frozenset[ErrorCode]] = frozenset({ErrorCode.SESSION_LIMIT})
 
 #: table -> fields in id order: (id, name, kind, size, struct format or '', referenced table/union)
 #: kind is scalar, string, vector (of scalars), tables (vector of tables), table or union

@@ -1,7 +1,8 @@
 // The Hello/Welcome handshake of BridgeClient's I/O thread on a freshly connected transport: sends Hello, waits
-// up to HandshakeTimeoutMs for Welcome (ignoring stale messages of an older session), and turns a refusal into
-// the exception that names both protocol versions and what to install (VersionMismatchException stops
-// reconnecting; any other failure is retried by the I/O loop).
+// up to HandshakeTimeoutMs for Welcome (ignoring stale messages of an older session, and malformed ones, as the
+// Python and C++ clients do), and turns a refusal into the exception that carries its wire ErrorCode
+// (VersionMismatchException names both protocol versions and what to install). The I/O loop retries only what
+// another try may fix (ReconnectTries.Retryable: no answer, or a capacity refusal).
 // Compiled and tested here with mono's mcs (C# 7.2).
 using System;
 using System.Diagnostics;
@@ -18,6 +19,8 @@ namespace StreamDiffusion.Bridge.Core.Client
         private readonly BridgeCodec _codec;
         private readonly MultipartMessage _message;
         private readonly Func<bool> _stopping;
+        private int _ignored;            // malformed answers dropped during the current Run
+        private string _lastIgnored;
 
         internal ClientHandshake(BridgeClientOptions options, BridgeCodec codec, MultipartMessage message, Func<bool> stopping)
         {
@@ -33,6 +36,8 @@ namespace StreamDiffusion.Bridge.Core.Client
             transport.Send(_codec.Encode(ControlMessages.Hello(_options)));
             var sw = Stopwatch.StartNew();
             WelcomeMessage welcome = null;
+            _ignored = 0;
+            _lastIgnored = null;
             while (welcome == null)
             {
                 long left = _options.HandshakeTimeoutMs - sw.ElapsedMilliseconds;
@@ -40,7 +45,8 @@ namespace StreamDiffusion.Bridge.Core.Client
                 {
                     throw new TransportException(
                         "no Welcome from " + _options.Endpoint + " within HandshakeTimeoutMs = " +
-                        _options.HandshakeTimeoutMs + " ms after Hello");
+                        _options.HandshakeTimeoutMs + " ms after Hello" + (_ignored == 0 ? "" :
+                        " (" + _ignored + " malformed answer(s) ignored, the last: " + _lastIgnored + ")"));
                 }
                 if (!transport.TryReceive(_message, (int)Math.Min(left, 50))) continue;
                 welcome = ReadAnswer();
@@ -49,28 +55,32 @@ namespace StreamDiffusion.Bridge.Core.Client
             return welcome;
         }
 
-        // The Welcome, or null for anything else before it (stale messages of an old session are ignored).
+        // The Welcome, or null for anything else before it (stale messages of an old session, malformed messages).
         private WelcomeMessage ReadAnswer()
         {
             Message type;
+            object decoded;
             try
             {
                 type = _codec.ReadType(_message.Segment(0));
+                if (type != Message.Error && type != Message.Welcome) return null;
+                decoded = _codec.Decode(_message.Segment(0));
             }
             catch (ProtocolException e)
             {
-                if (e.Code == (int)ErrorCode.WrongIdentifier)
+                if (e.Code == (int)ErrorCode.WrongIdentifier)  // decided on the codec's code, never on its text
                 {
                     throw new VersionMismatchException((int)ErrorCode.VersionMismatch, _options.ProtocolMajor, -1,
                         "the server at " + _options.Endpoint + " answered Hello with a message that is not " +
                         "protocol " + _options.ProtocolMajor + ".x (" + e.Message + "); install the " +
                         "com.streamdiffusion.bridge package whose major version matches the server's protocol");
                 }
-                throw;
+                _ignored++;
+                _lastIgnored = e.Message;
+                return null;
             }
-            if (type == Message.Error) throw Refusal((ErrorMessage)_codec.Decode(_message.Segment(0)));
-            if (type == Message.Welcome) return (WelcomeMessage)_codec.Decode(_message.Segment(0));
-            return null;
+            if (type == Message.Error) throw Refusal((ErrorMessage)decoded);
+            return (WelcomeMessage)decoded;
         }
 
         private Exception Refusal(ErrorMessage error)
@@ -82,8 +92,12 @@ namespace StreamDiffusion.Bridge.Core.Client
                     _options.ProtocolMajor + "." + _options.ProtocolMinor + " (package " +
                     "com.streamdiffusion.bridge " + BridgeClientOptions.PackageVersion + "): " + error.Message);
             }
-            return new ProtocolException((int)error.Code,
-                "the server refused the session: " + error.Code + ": " + error.Message);
+            string retry = ErrorCodeSets.IsCapacityRefusal(error.Code)
+                ? "; trying again (a capacity refusal: another try may reach a replica with room)"
+                : "; not retried (only a capacity refusal such as SessionLimit is): fix what the server names, " +
+                  "then call Reconnect()";
+            return new ProtocolException((int)error.Code, "the server refused the session: " + error.Code +
+                (string.IsNullOrEmpty(error.Field) ? "" : " (" + error.Field + ")") + ": " + error.Message + retry);
         }
 
         private void CheckMajor(WelcomeMessage welcome)

@@ -3,7 +3,8 @@
 // credit is held, a Ping when nothing was sent for a heartbeat interval, and the messages that arrived. A lost
 // connection or session (or a draining replica's ServerShutdown notice) ends the session; the loop retries after
 // delays with backoff and jitter (ReconnectBackoff; a new Hello, and the session state replayed from SessionState),
-// gives up after ReconnectWindowMs until Reconnect(), and stops for good on a protocol-major mismatch.
+// gives up after ReconnectWindowMs until Reconnect(), stops for good on a protocol-major mismatch, and stays Failed
+// until Reconnect() after any other refusal that is not about capacity (ReconnectTries.Retryable).
 // Compiled and tested here with mono's mcs (C# 7.2).
 using System;
 using System.Diagnostics;
@@ -100,7 +101,8 @@ namespace StreamDiffusion.Bridge.Core.Client
 
         // One connection attempt. False when the loop must end (failed for good, or stopping after a failure); on a
         // retryable failure it waits the backoff's next delay (ReconnectBackoff) and returns true with no transport.
-        // Past ReconnectWindowMs of failed tries the client is Failed until Reconnect() (or Dispose).
+        // Past ReconnectWindowMs of failed tries, or after a refusal no other try can fix (ReconnectTries.Retryable:
+        // not about capacity), the client is Failed until Reconnect() (or Dispose).
         private bool TryOpenSession()
         {
             try
@@ -116,7 +118,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             }
             catch (Exception e) when (!(e is ThreadAbortException))
             {
-                // BridgeException (refused, timed out) or an unexpected runtime error: retry later.
+                // BridgeException (refused, timed out) or an unexpected runtime error.
                 CloseTransport();
                 if (_stopping)
                 {
@@ -129,6 +131,7 @@ namespace StreamDiffusion.Bridge.Core.Client
                     Fail(e);
                     return false;
                 }
+                if (!ReconnectTries.Retryable(e)) return FailedUntilReconnect(e);  // a refusal not about capacity
                 return WaitBeforeNextTry(e);
             }
         }
@@ -137,14 +140,7 @@ namespace StreamDiffusion.Bridge.Core.Client
         private bool WaitBeforeNextTry(Exception e)
         {
             int delay = _tries.NextDelayMs();
-            if (delay < 0)
-            {
-                Fail(_tries.GaveUp(_options.Endpoint, e));
-                var wakeUps = new WaitHandle[] { _stopEvent, _s.Wake };
-                while (!_stopping && !_s.TakeReconnectRequest()) WaitHandle.WaitAny(wakeUps, 200);
-                _tries.Reset();
-                return !_stopping;
-            }
+            if (delay < 0) return FailedUntilReconnect(_tries.GaveUp(_options.Endpoint, e));
             lock (_s.Lock)
             {
                 _s.LastFailure = e;
@@ -152,6 +148,16 @@ namespace StreamDiffusion.Bridge.Core.Client
             }
             _stopEvent.WaitOne(delay);
             return true;
+        }
+
+        // Failed with `e` (Connect throws it) and no more tries until Reconnect() or Dispose. False: stopping.
+        private bool FailedUntilReconnect(Exception e)
+        {
+            Fail(e);
+            var wakeUps = new WaitHandle[] { _stopEvent, _s.Wake };
+            while (!_stopping && !_s.TakeReconnectRequest()) WaitHandle.WaitAny(wakeUps, 200);
+            _tries.Reset();
+            return !_stopping;
         }
 
         private void OpenSession()

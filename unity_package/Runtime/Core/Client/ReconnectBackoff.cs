@@ -4,9 +4,11 @@
 // draining replica do not all come back at the same instant and a balancer spreads them over the other replicas; a
 // session that opens starts the delays again from base. BridgeClientOptions.ReconnectDelayMs is base and
 // ReconnectMaxDelayMs is cap (50 ms and 1 s, Backoff's base_s and cap_s); ReconnectWindowMs bounds the tries.
+// Which failed tries are tried again is the Python client's client_retry.retryable (ReconnectTries.Retryable).
 // Compiled and tested here with mono's mcs (C# 7.2).
 using System;
 using System.Diagnostics;
+using sdbridge.protocol;
 
 namespace StreamDiffusion.Bridge.Core.Client
 {
@@ -22,6 +24,18 @@ namespace StreamDiffusion.Bridge.Core.Client
         {
             _backoff = backoff;
             _windowMs = windowMs;
+        }
+
+        /// <summary>True for a failed try that another try may fix, as the Python client's client_retry.retryable: no
+        /// answer (a TransportException, or a transport's own exception that is no BridgeException), or a refusal
+        /// for capacity (set_capacity_refusal in bridge.fbs: ErrorCodeSets.IsCapacityRefusal), decided on the wire
+        /// ErrorCode; false for a version mismatch and any other refusal.</summary>
+        internal static bool Retryable(Exception failure)
+        {
+            if (failure is VersionMismatchException) return false;
+            var refusal = failure as ProtocolException;
+            if (refusal != null) return ErrorCodeSets.IsCapacityRefusal((ErrorCode)refusal.Code);
+            return true;
         }
 
         /// <summary>A session opened (or Reconnect() starts a new outage): the next delays start from base.</summary>

@@ -57,5 +57,10 @@ namespace StreamDiffusion.Bridge.Core
         {
             return value == ErrorCode.NotHello || value == ErrorCode.UnknownSession || value == ErrorCode.SessionExpired;
         }
+        /// <summary>True for SessionLimit.</summary>
+        public static bool IsCapacityRefusal(ErrorCode value)
+        {
+            return value == ErrorCode.SessionLimit;
+        }
     }
 }

@@ -203,15 +203,20 @@ ErrorOutcome ClassifyServerError(const ErrorMessage& err, bool connected, const 
                 VersionString(config.protocol_major, config.protocol_minor) + ": " +
                 err.message.value_or("(no message)");
     out.end = SessionEnd::kRefused;
+  } else if (!connected) {
+    // A refused Hello: retried only when another try may fix it (set_capacity_refusal in bridge.fbs, the Python
+    // client's client_retry.RETRY_CODES), decided on the wire code; any other refusal stops the tries at once.
+    e.status = StatusCode::kRefused;
+    out.end = IsCapacityRefusal(err.code) ? SessionEnd::kRetry : SessionEnd::kRefused;
+    if (out.end == SessionEnd::kRefused) {
+      e.message += "; not retried (only a capacity refusal such as SessionLimit is): fix what the server names, then "
+                   "call Client::Reconnect()";
+    }
   } else if (IsSessionGone(err.code)) {  // set_session_gone in bridge.fbs (generated/bridge_constants.h)
     e.status = StatusCode::kNotConnected;
     out.end = SessionEnd::kRetry;  // the server lost our session (restart, expiry): new handshake
-  } else if (err.code == WireError::kSessionLimit) {
-    e.status = StatusCode::kRefused;
-    out.end = SessionEnd::kRetry;
   } else {
-    e.status = connected ? StatusCode::kInvalidArgument : StatusCode::kRefused;
-    if (err.session_closed || !connected) out.end = SessionEnd::kRetry;
+    e.status = StatusCode::kInvalidArgument;
   }
   if (err.session_closed && out.end == SessionEnd::kNone) out.end = SessionEnd::kRetry;
   return out;

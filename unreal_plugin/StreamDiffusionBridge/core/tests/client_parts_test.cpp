@@ -39,9 +39,18 @@ TEST(ClientMessages, ServerErrorsDecideHowTheSessionEnds) {
   ASSERT_TRUE(bad_value.event.error.has_value());
 
   EXPECT_EQ(ClassifyServerError(Err(WireError::kUnknown, true), true, config).end, SessionEnd::kRetry);
-  ErrorOutcome before_welcome = ClassifyServerError(Err(WireError::kUnknown), false, config);
-  EXPECT_EQ(before_welcome.end, SessionEnd::kRetry);
-  EXPECT_EQ(before_welcome.event.status, StatusCode::kRefused);
+  // A refused Hello is retried only for capacity (set_capacity_refusal: SessionLimit), on the wire code alone.
+  ErrorOutcome full = ClassifyServerError(Err(WireError::kSessionLimit, true), false, config);
+  EXPECT_EQ(full.end, SessionEnd::kRetry);
+  EXPECT_EQ(full.event.status, StatusCode::kRefused);
+  for (WireError code : {WireError::kUnknown, WireError::kBadParam, WireError::kInternal, WireError::kNotHello,
+                         WireError::kUnknownSession, WireError::kTooLarge}) {
+    ErrorOutcome refused = ClassifyServerError(Err(code, true), false, config);
+    EXPECT_EQ(refused.end, SessionEnd::kRefused) << static_cast<unsigned>(code);
+    EXPECT_EQ(refused.event.status, StatusCode::kRefused);
+    EXPECT_EQ(refused.event.wire_error, code);
+    EXPECT_NE(refused.event.message.find("Reconnect()"), std::string::npos) << refused.event.message;
+  }
 }
 
 TEST(ClientMessages, FrameValidationNamesTheNumbers) {

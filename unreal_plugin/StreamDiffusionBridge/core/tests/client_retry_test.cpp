@@ -1,7 +1,8 @@
 // Reconnect tries with backoff and jitter (core/src/client_retry.h, the Python client's client_retry.Backoff):
 // the delays on their own; a full replica (Error SessionLimit) then a free one, after a draining replica's
 // ServerShutdown notice, with the prompt, params and state replayed (scripted in-process ROUTER, fake_server.h);
-// the reconnect window that bounds the tries; and the real Python server with --max-sessions 1 (full, then free).
+// the reconnect window that bounds the tries; a refusal that is not about capacity, not retried; and the real Python
+// server with --max-sessions 1 (full, then free).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -168,6 +169,38 @@ TEST(ClientRetry, TriesStopWhenTheWindowIsOverAndReconnectStartsAgain) {
   ASSERT_TRUE(client.Reconnect().ok());
   ASSERT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
   server.Send(got.identity, FakeServer::MakeWelcome(5, 1));
+  EXPECT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+}
+
+// A refused Hello that is not about capacity (set_capacity_refusal in bridge.fbs) is not retried: exactly one Hello,
+// the error surfaces with its wire code and the state is kRefused until Reconnect(); a SessionLimit refusal after
+// that Reconnect() is retried by itself (so the silence above is the classification, not a slow retry).
+TEST(ClientRetry, ANonCapacityRefusalIsNotRetriedAndACapacityOneIs) {
+  FakeServer server;
+  Client client(RetryConfig(server.endpoint()));
+  ASSERT_TRUE(client.Start().ok());
+  FakeServer::Received got;
+  ASSERT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
+  ErrorMessage bad;
+  bad.code = WireError::kBadParam;
+  bad.field = std::string("Hello.client_name");
+  bad.message = std::string("client_name is empty");
+  bad.session_closed = true;
+  server.Send(got.identity, bad);
+  const ClientEvent e = WaitEvent(client, ClientEventKind::kError);
+  EXPECT_EQ(e.wire_error, WireError::kBadParam) << e.message;
+  EXPECT_EQ(e.status, StatusCode::kRefused) << e.message;
+  ASSERT_TRUE(e.error.has_value());
+  EXPECT_EQ(e.error->code, WireError::kBadParam);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kRefused, kWait));
+  EXPECT_FALSE(server.ReceiveOf<Hello>(&got, milliseconds(600))) << "exactly one Hello";
+  EXPECT_EQ(client.GetState(), ConnectionState::kRefused);
+
+  ASSERT_TRUE(client.Reconnect().ok());
+  ASSERT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
+  server.Send(got.identity, Full());
+  ASSERT_TRUE(server.ReceiveOf<Hello>(&got, kWait)) << "a capacity refusal is retried without Reconnect()";
+  server.Send(got.identity, FakeServer::MakeWelcome(3, 1));
   EXPECT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
 }
 

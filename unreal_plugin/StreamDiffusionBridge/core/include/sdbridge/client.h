@@ -8,7 +8,9 @@
 // silence, Bye, session errors) opens a new socket and performs a new handshake, replaying the
 // last prompt, params and state; a full replica's refusal (SessionLimit) and a draining one's ServerShutdown
 // notice are retried the same way, with backoff and jitter (ClientConfig.reconnect_delay). A protocol-major
-// mismatch stops reconnecting (state kRefused) with a message naming both versions and what to install.
+// mismatch stops reconnecting (state kRefused) with a message naming both versions and what to install; so does any
+// other refused Hello that is not about capacity (set_capacity_refusal in bridge.fbs: IsCapacityRefusal), with a
+// kError event carrying its wire code, until Reconnect(), like the Python client's client_retry.retryable.
 #pragma once
 
 #include <chrono>

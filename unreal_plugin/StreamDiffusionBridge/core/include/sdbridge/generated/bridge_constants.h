@@ -143,7 +143,7 @@ enum class MotionTarget : uint8_t {
   kNext = 2,
 };
 
-/// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code. set_session_gone: the server no longer knows this client's session; the client performs a new handshake (and replays its prompt, params and state).
+/// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code. set_session_gone: the server no longer knows this client's session; the client performs a new handshake (and replays its prompt, params and state). set_capacity_refusal: a refused Hello that another try (on a new connection, which a balancer may send to another replica) can fix; a client retries these with backoff and raises any other refusal at once.
 enum class WireError : uint16_t {
   kUnknown = 0,
   kBadMessage = 1,
@@ -251,5 +251,8 @@ enum class NoticeKind : uint8_t {
 
 /// set_session_gone of ErrorCode in bridge.fbs: NotHello, UnknownSession, SessionExpired.
 constexpr bool IsSessionGone(WireError value) { return value == WireError::kNotHello || value == WireError::kUnknownSession || value == WireError::kSessionExpired; }
+
+/// set_capacity_refusal of ErrorCode in bridge.fbs: SessionLimit.
+constexpr bool IsCapacityRefusal(WireError value) { return value == WireError::kSessionLimit; }
 
 }  // namespace sdbridge

@@ -558,6 +558,8 @@ inline const char *EnumNameMotionTarget(MotionTarget e) {
 /// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code.
 /// set_session_gone: the server no longer knows this client's session; the client performs a new handshake
 /// (and replays its prompt, params and state).
+/// set_capacity_refusal: a refused Hello that another try (on a new connection, which a balancer may send to another
+/// replica) can fix; a client retries these with backoff and raises any other refusal at once.
 enum class ErrorCode : uint16_t {
   Unknown = 0,
   BadMessage = 1,
