@@ -96,7 +96,7 @@ bool FSDBridgeStyleImages::Read(UObject* WorldContext, FName Name, UTexture2D* T
 
 bool FSDBridgeStyleImages::ReadSource(FName Name, UTexture2D* Texture, float Weight)
 {
-#if WITH_EDITORONLY_DATA
+#if WITH_EDITOR  // FTextureSource's accessors are WITH_EDITOR (Engine/Texture.h 5.3), the Source member WITH_EDITORONLY_DATA
 	FTextureSource& Source = Texture->Source;
 	if (!Source.IsValid() || Source.GetFormat() != TSF_BGRA8 || Source.GetSizeX() > MaxSide || Source.GetSizeY() > MaxSide)
 	{
@@ -111,8 +111,8 @@ bool FSDBridgeStyleImages::ReadSource(FName Name, UTexture2D* Texture, float Wei
 	FSDBridgeStylePixels& Out = Ready.AddDefaulted_GetRef();
 	Out.Name = Name;
 	Out.Weight = Weight;
-	Out.Width = Source.GetSizeX();
-	Out.Height = Source.GetSizeY();
+	Out.Width = static_cast<int32>(Source.GetSizeX());  // int64 accessors (Engine/Texture.h), at most MaxSide here
+	Out.Height = static_cast<int32>(Source.GetSizeY());
 	Out.Stride = Out.Width * 4;
 	Out.Format = sdbridge::PixelFormat::kBGRA8;  // TSF_BGRA8, rows top-down
 	Out.Pixels.Append(Mip.GetData(), static_cast<int32>(Mip.Num()));

@@ -2,7 +2,7 @@
 // UTexture2D's pixels without stalling the game and keeps the whole Params.style_blend selection (a style_blend
 // replaces the session's selection, so every change sends all the weights set so far). Game-thread API.
 // Two ways to read a texture:
-//   - Editor builds (WITH_EDITORONLY_DATA, PIE included): the texture's import source, mip 0 (FTextureSource::
+//   - Editor builds (WITH_EDITOR, PIE included): the texture's import source, mip 0 (FTextureSource::
 //     GetMipData), when it is BGRA8 and within MaxSide: CPU only, at once. The cooked platform data (FTexture2DMipMap
 //     BulkData) is not used: it is usually block-compressed (DXT/BC) and a cooked build drops its CPU copy after the
 //     upload.
