@@ -1,4 +1,4 @@
-"""Live updates without rebuild: prompt changes under every CFG mode, prompt and seed blends (items 5, 7f)."""
+"""Live updates without rebuild: prompt changes under every CFG mode, prompt and seed blends."""
 
 from __future__ import annotations
 

@@ -63,10 +63,10 @@ class Sample:
 
 def _combine(name: str, samples: list[Sample]) -> Measurement:
     rtts = [r for s in samples for r in s.rtts]
-    fps = sorted(s.fps for s in samples)[len(samples) // 2]  # median round
-    cpus = sorted(s.cpu_ms for s in samples if s.cpu_ms is not None)
+    fps = percentile((s.fps for s in samples), 0.5)  # median round
+    cpus = [s.cpu_ms for s in samples if s.cpu_ms is not None]
     return Measurement(name, fps, percentile(rtts, 0.5) * 1e3, percentile(rtts, 0.99) * 1e3,
-                       sum(s.dropped for s in samples), cpus[len(cpus) // 2] if cpus else None)
+                       sum(s.dropped for s in samples), percentile(cpus, 0.5) if cpus else None)
 
 
 def make_frames(size: int, count: int = 8) -> list[np.ndarray]:
