@@ -27,10 +27,6 @@ namespace UnityEngine
     public enum TextureFormat
     {
         RGBA32 = 4,
-        RGHalf = 16,
-        RGBAHalf = 17,
-        RFloat = 18,
-        R8 = 63,
     }
 
     public enum RenderTextureFormat
@@ -110,6 +106,9 @@ namespace UnityEngine.Rendering
         public static AsyncGPUReadbackRequest RequestIntoNativeArray<T>(ref Unity.Collections.NativeArray<T> output,
             Texture src, int mipIndex, TextureFormat dstFormat, Action<AsyncGPUReadbackRequest> callback = null)
             where T : struct { throw null; }
+        public static AsyncGPUReadbackRequest RequestIntoNativeArray<T>(ref Unity.Collections.NativeArray<T> output,
+            Texture src, int mipIndex, UnityEngine.Experimental.Rendering.GraphicsFormat dstFormat,
+            Action<AsyncGPUReadbackRequest> callback = null) where T : struct { throw null; }
         public static void WaitAllRequests() { throw null; }
     }
 }

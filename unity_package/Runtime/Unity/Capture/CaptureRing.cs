@@ -7,7 +7,8 @@
 // at the bottom), sRGB (the capture texture is ARGB32 with RenderTextureReadWrite.sRGB, so the bytes are sRGB-encoded
 // in both linear and gamma projects).
 // NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API);
-// written for Unity 2022.3 LTS and Unity 6 (AsyncGPUReadback.RequestIntoNativeArray, NativeArray, RenderTexture).
+// written for Unity 2022.3 LTS and Unity 6 (AsyncGPUReadback.RequestIntoNativeArray, NativeArray, RenderTexture); the
+// calls are listed in unity_package/README.md, Verification.
 using System;
 using Unity.Collections;
 using UnityEngine;
@@ -194,9 +195,14 @@ namespace StreamDiffusion.Bridge
             for (int p = 0; p < PlaneKinds; p++)
             {
                 if (_planeTargets[slot, p] == null) continue;
+                // The plane texture's own GraphicsFormat: no conversion. The TextureFormat overload resolves its format
+                // with GraphicsFormatUtility.GetGraphicsFormat(format, activeColorSpace == Linear), so in a linear
+                // project TextureFormat.R8 can resolve to R8_SRGB and the object ids be sRGB-encoded on the way.
+                // The array is passed by value inside Unity (AsyncRequestNativeArrayData.CreateAndCheckAccess), so the
+                // local copy shares the persistent buffer and its safety handle.
                 NativeArray<byte> buffer = _planeBuffers[slot, p];
                 AsyncGPUReadback.RequestIntoNativeArray(ref buffer, _planeTargets[slot, p], 0,
-                    EnginePlaneFormats.ReadbackFormat(EnginePlaneFormats.GpuPlanes[p]), _planeCallbacks[slot, p]);
+                    EnginePlaneFormats.Format(EnginePlaneFormats.GpuPlanes[p]), _planeCallbacks[slot, p]);
             }
         }
 

@@ -53,6 +53,7 @@ namespace StreamDiffusion.Bridge
         /// <summary>The GPU planes of a selection.</summary>
         public const EnginePlanes GpuMask = EnginePlanes.Depth | EnginePlanes.Normals | EnginePlanes.Motion | EnginePlanes.ObjectIds;
 
+        /// <summary>The plane texture's format, also the format it is read back in (no conversion).</summary>
         public static GraphicsFormat Format(EnginePlanes plane)
         {
             switch (plane)
@@ -82,18 +83,6 @@ namespace StreamDiffusion.Bridge
                 }
             }
             return planes;
-        }
-
-        /// <summary>The CPU layout AsyncGPUReadback converts to (the same bits as the GPU format).</summary>
-        public static TextureFormat ReadbackFormat(EnginePlanes plane)
-        {
-            switch (plane)
-            {
-                case EnginePlanes.Depth: return TextureFormat.RFloat;
-                case EnginePlanes.Normals: return TextureFormat.RGBAHalf;
-                case EnginePlanes.ObjectIds: return TextureFormat.R8;
-                default: return TextureFormat.RGHalf;
-            }
         }
 
         public static int BytesPerPixel(EnginePlanes plane)
