@@ -20,6 +20,7 @@ from sdbridge.runtime.queues import BoundedFifo, FairShare
 from sdbridge.runtime.sessions import ClientInfo, FrameJob, PipelineUpdate, ResultJob, SessionTable
 from sdbridge.runtime.updates import TEXTS_PER_TURN, UpdateApplier
 from sdbridge.runtime.worker import Worker, WorkerFailure
+from tests.conftest import wait_for
 from tests.runtime.fakes import SleepingPipeline
 
 # ------------------------------------------------------------------------------------------ FairShare
@@ -247,7 +248,8 @@ def test_a_costly_session_gets_its_share_not_every_other_turn() -> None:
     try:
         assert first.taken is not None and first.taken.wait(5)
         table.submit_frame(b, _frame(2, 4))  # B's second frame in flight
-        time.sleep(2.0)
+        # about 1 s of A's worker time (2 s of the worker's on a quiet machine), however long a loaded one takes
+        wait_for(lambda: counts[b"a"] >= 12, 60, "12 of A's results")
     finally:
         stop.set()
         assert worker.stop(timeout=5)
