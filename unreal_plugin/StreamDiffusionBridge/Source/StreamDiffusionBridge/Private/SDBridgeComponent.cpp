@@ -113,7 +113,8 @@ void USDBridgeComponent::TickComponent(float DeltaTime, ELevelTick TickType, FAc
 	if (CaptureSource == ESDBridgeCaptureSource::SceneCapture && CaptureTarget != nullptr &&
 		Streamer->GetState() == ESDBridgeConnectionState::Connected)
 	{
-		Streamer->CaptureFrom(CaptureTarget);
+		Streamer->CaptureFrom(CaptureTarget, bSceneCutPending);  // the fallback's frames carry scene cuts too
+		bSceneCutPending = false;
 	}
 	// 2) Newest result into the persistent texture.
 	FSDBridgeResultInfo Info;

@@ -70,6 +70,8 @@ bool FSDBridgeReadbackRing::EnqueueCopy(FRHICommandListImmediate& RHICmdList, FR
 	Slot.Size = FIntPoint(Size.X, Size.Y);
 	Slot.Format = Source->GetFormat();
 	Slot.CaptureTimeUs = CaptureTimeUs;
+	Slot.bSceneCut = bSceneCutPending;
+	bSceneCutPending = false;
 	// The scene capture leaves its target readable by shaders; the copy needs it as a copy source.
 	RHICmdList.Transition(FRHITransitionInfo(Source, ERHIAccess::Unknown, ERHIAccess::CopySrc));
 	Slot.Readback->EnqueueCopy(RHICmdList, Source);

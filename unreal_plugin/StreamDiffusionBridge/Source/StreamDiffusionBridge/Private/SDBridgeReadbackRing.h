@@ -47,8 +47,14 @@ class FSDBridgeReadbackRing
 public:
 	explicit FSDBridgeReadbackRing(int32 NumSlots);
 
-	/** Queue a copy of Source. Returns false (and counts a skipped capture) when every slot is still in flight. */
+	/**
+	 * Queue a copy of Source. Returns false (and counts a skipped capture) when every slot is still in flight. The copy
+	 * carries a scene cut marked since the last copy this overload queued (MarkSceneCut).
+	 */
 	bool EnqueueCopy(FRHICommandListImmediate& RHICmdList, FRHITexture* Source, uint64 CaptureTimeUs);
+
+	/** The next copy queued by the FRHICommandListImmediate overload starts a new shot (the SceneCapture fallback). */
+	void MarkSceneCut() { bSceneCutPending = true; }
 
 	/**
 	 * Render-graph variant (the player-view capture in Rendering/, UE2): queue a copy of Source with
@@ -100,4 +106,5 @@ private:
 
 	sdbridge::ReadbackSlots SlotPolicy;
 	TArray<FSlot> Slots;  // SlotPolicy.size() readbacks, indexed by the policy's slot numbers
+	bool bSceneCutPending = false;  // MarkSceneCut: kept until a copy is queued (a skipped capture does not lose it)
 };

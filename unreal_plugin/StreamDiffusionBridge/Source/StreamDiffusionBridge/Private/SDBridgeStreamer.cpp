@@ -117,7 +117,7 @@ ESDBridgeConnectionState FSDBridgeStreamer::GetState() const
 	return Client ? SDBridge::ToBlueprint(Client->GetState()) : ESDBridgeConnectionState::Stopped;
 }
 
-void FSDBridgeStreamer::CaptureFrom(UTextureRenderTarget2D* Target)
+void FSDBridgeStreamer::CaptureFrom(UTextureRenderTarget2D* Target, bool bSceneCut)
 {
 	check(IsInGameThread());
 	if (!Client || !Ring || Target == nullptr || bTxt2img)
@@ -131,11 +131,16 @@ void FSDBridgeStreamer::CaptureFrom(UTextureRenderTarget2D* Target)
 	}
 	const uint64 CaptureTimeUs = sdbridge::NowMicros();
 	ENQUEUE_RENDER_COMMAND(SDBridgeCapture)(
-		[ClientRef = Client, RingRef = Ring, Resource, CaptureTimeUs](FRHICommandListImmediate& RHICmdList)
+		[ClientRef = Client, RingRef = Ring, Resource, CaptureTimeUs, bSceneCut](FRHICommandListImmediate& RHICmdList)
 		{
 			// 1) The newest finished copy goes to the client (it copies the rows; latest frame wins).
 			RingRef->ConsumeReady([&ClientRef](const FSDBridgeReadbackView& View) { SubmitReadback(*ClientRef, View); });
-			// 2) Queue this frame's copy (skipped, never waited for, when the GPU is behind).
+			// 2) Queue this frame's copy (skipped, never waited for, when the GPU is behind); a scene cut waits in the
+			// ring for the next copy that is queued.
+			if (bSceneCut)
+			{
+				RingRef->MarkSceneCut();
+			}
 			RingRef->EnqueueCopy(RHICmdList, Resource->GetRenderTargetTexture(), CaptureTimeUs);
 		});
 }

@@ -93,8 +93,9 @@ public:
 	 * Game thread, once per frame: enqueue a render command that hands the newest finished GPU copy to the
 	 * client and queues a copy of Target. Never waits for the GPU; skips when every readback is in flight, and while
 	 * txt2img is on (SetParams with bTxt2img: the server generates the frames, the client sends none).
+	 * bSceneCut: the next copy queued starts a new shot (Frame.scene_cut; kept by the ring until a copy is queued).
 	 */
-	void CaptureFrom(UTextureRenderTarget2D* Target);
+	void CaptureFrom(UTextureRenderTarget2D* Target, bool bSceneCut = false);
 
 	/**
 	 * Game thread: if a new result arrived, write it into InOutTexture with UpdateTexture2D on the render
