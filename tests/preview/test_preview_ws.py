@@ -142,8 +142,13 @@ def test_bad_commands_are_refused_with_a_reason(identity_server, streamer_factor
         assert not reply["ok"] and "fly" in reply["error"]
         reply = _command(ws, op="event", session=streamer.session_id, name=" ")
         assert not reply["ok"] and "name" in reply["error"]
+        # a good command after them: its notice follows any a refused command would have caused (one path, in order)
+        assert _command(ws, op="params", session=streamer.session_id, seed=5)["ok"]
+        marker = wait_for(lambda: next((n for n in streamer.notices if n.kind is m.NoticeKind.PARAMS_CHANGED), None),
+                          10, "the good command's ParamsChanged notice")
+    assert marker.params is not None and marker.params.seed == 5
     applied = [n for n in streamer.notices if n.kind is not m.NoticeKind.INFO or "injected" in n.message]
-    assert applied == []  # nothing was applied (the only notice is the page address)
+    assert applied == [marker]  # nothing refused was applied (the only other notice is the page address)
 
 
 def test_other_sites_cannot_open_the_websocket(identity_server):
