@@ -11,7 +11,8 @@
 //            _SDWorldToView, the camera's worldToCameraMatrix), _SDNormalArray (HDRP: the custom pass's normal buffer,
 //            world normals octahedron-encoded as two 12-bit values in RGB, as HDRP's NormalBuffer.hlsl writes them)
 //   motion   _CameraMotionVectorsTexture (Built-in), _MotionVectorTexture (URP): current uv - previous uv;
-//            _SDMotionArray (HDRP, the custom pass's motion vector buffer): current NDC - previous NDC, half of it in uv
+//            _SDMotionArray (HDRP, the custom pass's motion vector buffer): already current uv - previous uv (HDRP
+//            writes EncodeMotionVector(clip-space delta * 0.5), y up), x > 1 flagging "no motion" (DecodeMotionVector)
 //   ids      pass 6 draws each StreamDiffusionObjectId renderer (CommandBuffer.DrawRenderer: unity_ObjectToWorld and
 //            the camera's unity_MatrixVP) with _SDObjectId into a camera-size R8 texture, keeping fragments not behind
 //            _CameraDepthTexture; pass 7 maps that texture (_SDObjectIds) into the plane with the scale policy
@@ -184,7 +185,7 @@ Shader "Hidden/StreamDiffusion/Planes"
             }
             ENDHLSL
         }
-        Pass // 5: motion vectors (HDRP: NDC deltas)
+        Pass // 5: motion vectors (HDRP: uv deltas, x > 1 = no motion)
         {
             Name "MotionHdrp"
             HLSLPROGRAM
@@ -194,7 +195,9 @@ Shader "Hidden/StreamDiffusion/Planes"
             {
                 float2 uv;
                 if (!CameraUv(i.uv, uv)) return float4(0, 0, 0, 0);
-                return MotionToPrevious(SampleArray(_SDMotionArray, uv).xy * 0.5);
+                float2 motion = SampleArray(_SDMotionArray, uv).xy;
+                if (motion.x > 1.0) motion = float2(0, 0); // HDRP's PixelSetAsNoMotionVectors
+                return MotionToPrevious(motion);
             }
             ENDHLSL
         }
