@@ -121,7 +121,6 @@ namespace UnityEngine.Rendering
         public void GetTemporaryRT(int nameID, int width, int height, int depthBuffer, FilterMode filter, RenderTextureFormat format) { throw null; }
         public void ReleaseTemporaryRT(int nameID) { throw null; }
         public void ClearRenderTarget(bool clearDepth, bool clearColor, Color backgroundColor) { throw null; }
-        public void SetViewProjectionMatrices(Matrix4x4 view, Matrix4x4 proj) { throw null; }
         public void DrawRenderer(Renderer renderer, Material material, int submeshIndex, int shaderPass) { throw null; }
     }
 }

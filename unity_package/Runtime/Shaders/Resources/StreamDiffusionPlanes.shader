@@ -13,8 +13,8 @@
 //   motion   _CameraMotionVectorsTexture (Built-in), _MotionVectorTexture (URP): current uv - previous uv;
 //            _SDMotionArray (HDRP, the custom pass's motion vector buffer): already current uv - previous uv (HDRP
 //            writes EncodeMotionVector(clip-space delta * 0.5), y up), x > 1 flagging "no motion" (DecodeMotionVector)
-//   ids      pass 6 draws each StreamDiffusionObjectId renderer (CommandBuffer.DrawRenderer: unity_ObjectToWorld and
-//            the camera's unity_MatrixVP) with _SDObjectId into a camera-size R8 texture, keeping fragments not behind
+//   ids      pass 6 draws each StreamDiffusionObjectId renderer (CommandBuffer.DrawRenderer: unity_ObjectToWorld; the
+//            camera's _SDObjectIdMatrixVP) with _SDObjectId into a camera-size R8 texture, keeping fragments not behind
 //            _CameraDepthTexture; pass 7 maps that texture (_SDObjectIds) into the plane with the scale policy
 Shader "Hidden/StreamDiffusion/Planes"
 {
@@ -45,7 +45,7 @@ Shader "Hidden/StreamDiffusion/Planes"
         float _SDObjectId;                  // id / 255 of the renderer being drawn (pass 6)
         Texture2D _SDObjectIds;             // the camera-size id texture (pass 7)
         float4x4 unity_ObjectToWorld;       // set by CommandBuffer.DrawRenderer (pass 6)
-        float4x4 unity_MatrixVP;            // the camera's (CommandBuffer.SetViewProjectionMatrices before pass 6)
+        float4x4 _SDObjectIdMatrixVP;       // the camera's GPU view-projection into a texture (BridgeDraws, pass 6)
 
         struct Varyings
         {
@@ -213,7 +213,7 @@ Shader "Hidden/StreamDiffusion/Planes"
             };
             float4 VertObject(ObjectAttributes v) : SV_POSITION
             {
-                return mul(unity_MatrixVP, mul(unity_ObjectToWorld, float4(v.vertex.xyz, 1.0)));
+                return mul(_SDObjectIdMatrixVP, mul(unity_ObjectToWorld, float4(v.vertex.xyz, 1.0)));
             }
             float4 Frag(float4 positionCS : SV_POSITION) : SV_Target
             {

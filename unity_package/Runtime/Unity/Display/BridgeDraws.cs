@@ -175,8 +175,9 @@ namespace StreamDiffusion.Bridge
             cmd.GetTemporaryRT(BridgeFrame.Ids.ObjectIds, width, height, 0, FilterMode.Point, RenderTextureFormat.R8);
             cmd.SetRenderTarget(BridgeFrame.Ids.ObjectIds);
             cmd.ClearRenderTarget(false, true, Color.clear);
-            // A Blit earlier in this buffer left an orthographic projection: draw the renderers with the camera's own.
-            cmd.SetViewProjectionMatrices(camera.worldToCameraMatrix, camera.projectionMatrix);
+            // The camera's matrices as a global of the plane shader (pass 6), in every pipeline: a Blit earlier in this
+            // buffer left an orthographic projection, and CommandBuffer.SetViewProjectionMatrices is Built-in only.
+            cmd.SetGlobalMatrix(BridgeFrame.Ids.ObjectIdViewProjection, GpuConventions.GpuViewProjectionIntoTexture(camera));
             foreach (StreamDiffusionObjectId tagged in StreamDiffusionObjectId.Active)
             {
                 cmd.SetGlobalFloat(BridgeFrame.Ids.ObjectId, Mathf.Clamp(tagged.id, 1, 255) / 255f);

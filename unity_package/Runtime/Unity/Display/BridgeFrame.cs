@@ -215,6 +215,7 @@ namespace StreamDiffusion.Bridge
             public static readonly int FarDepth = Shader.PropertyToID("_SDFarDepth");
             public static readonly int ObjectId = Shader.PropertyToID("_SDObjectId");
             public static readonly int ObjectIds = Shader.PropertyToID("_SDObjectIds");
+            public static readonly int ObjectIdViewProjection = Shader.PropertyToID("_SDObjectIdMatrixVP");
             public static readonly int WorldToView = Shader.PropertyToID("_SDWorldToView");
             public static readonly int MotionArray = Shader.PropertyToID("_SDMotionArray");
             public static readonly int NormalArray = Shader.PropertyToID("_SDNormalArray");

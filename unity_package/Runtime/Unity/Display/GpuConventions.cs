@@ -20,6 +20,16 @@ namespace StreamDiffusion.Bridge
             return GL.GetGPUProjectionMatrix(camera.projectionMatrix, false) * camera.worldToCameraMatrix;
         }
 
+        /// <summary>The camera's view-projection for drawing geometry into a render texture that must line up pixel
+        /// for pixel with the camera's own render textures (_CameraDepthTexture): GL.GetGPUProjectionMatrix with
+        /// renderIntoTexture true, so it carries the Y flip Unity applies when it renders into a texture on
+        /// Direct3D-like APIs. Used instead of CommandBuffer.SetViewProjectionMatrices, which Unity documents (2021.2
+        /// to 6) as compatible with the Built-in pipeline only, not URP or HDRP.</summary>
+        public static Matrix4x4 GpuViewProjectionIntoTexture(Camera camera)
+        {
+            return GL.GetGPUProjectionMatrix(camera.projectionMatrix, true) * camera.worldToCameraMatrix;
+        }
+
         /// <summary>Unity's Matrix4x4 (column vectors, m[row, col]) as the core's row-major Matrix4.</summary>
         public static Matrix4 ToCore(Matrix4x4 m)
         {
