@@ -7,6 +7,7 @@
 // 5.3-5.5 APIs.
 #include "SDBridgeComponent.h"
 
+#include "Engine/Texture2D.h"  // complete for FSDBridgeStyleTexture::Texture (TObjectPtr -> UTexture2D*)
 #include "SDBridgeStreamer.h"
 
 bool USDBridgeComponent::SetStyleFromTexture(FName Name, UTexture2D* Texture, float Weight)
@@ -49,8 +50,8 @@ void USDBridgeComponent::SendStyleTextures()
 		const FSDBridgeStyleTexture& Entry = StyleTextures[Index];
 		if (Entry.Name.IsNone() || Entry.Texture == nullptr)
 		{
-			ReportError(FString::Printf(TEXT("StyleTextures[%d]: %s is not set; give the entry a name and a UTexture2D, or "
-				"remove it (the entry was not sent)"), Index, Entry.Name.IsNone() ? TEXT("Name") : TEXT("Texture")));
+			ReportError(FString::Printf(TEXT("StyleTextures[%d]: %s is not set; give the entry a name and a UTexture2D, or ")
+				TEXT("remove it (the entry was not sent)"), Index, Entry.Name.IsNone() ? TEXT("Name") : TEXT("Texture")));
 			continue;
 		}
 		SetStyleFromTexture(Entry.Name, Entry.Texture, Entry.Weight);  // a bad weight is reported there, naming the range
