@@ -21,6 +21,7 @@
 #include "SceneViewExtension.h"
 #include "StreamDiffusionBridgeSettings.h"
 #include "sdbridge/capture_fit.h"
+#include "sdbridge/client.h"  // complete sdbridge::Client: Streamer->GetClient()->GetWantedPlanes()
 
 namespace
 {
