@@ -66,9 +66,9 @@ bool FSDBridgeReadbackRing::EnqueueCopy(FRHICommandListImmediate& RHICmdList, FR
 		return false;
 	}
 	FSlot& Slot = *SlotPtr;
-	const FIntVector Size = Source->GetSizeXYZ();
-	Slot.Size = FIntPoint(Size.X, Size.Y);
-	Slot.Format = Source->GetFormat();
+	// FRHITextureDesc (5.1+): FRHITexture::GetFormat / GetSizeX are deprecated since 5.2 (RHIResources.h).
+	Slot.Size = Source->GetDesc().Extent;
+	Slot.Format = Source->GetDesc().Format;
 	Slot.CaptureTimeUs = CaptureTimeUs;
 	Slot.bSceneCut = bSceneCutPending;
 	bSceneCutPending = false;

@@ -160,9 +160,8 @@ bool FSDBridgeStyleImages::ReadOnGpu(UObject* WorldContext, FName Name, UTexture
 				Shared->bDone = true;
 				return;
 			}
-			const FIntVector SourceSize = Source->GetSizeXYZ();
-			Shared->Size = FIntPoint(SourceSize.X, SourceSize.Y);
-			Shared->Format = Source->GetFormat();
+			Shared->Size = Source->GetDesc().Extent;  // FRHITextureDesc (5.1+): GetFormat() is deprecated since 5.2
+			Shared->Format = Source->GetDesc().Format;
 			RHICmdList.Transition(FRHITransitionInfo(Source, ERHIAccess::Unknown, ERHIAccess::CopySrc));
 			Shared->Readback->EnqueueCopy(RHICmdList, Source);
 			RHICmdList.Transition(FRHITransitionInfo(Source, ERHIAccess::CopySrc, ERHIAccess::SRVMask));
