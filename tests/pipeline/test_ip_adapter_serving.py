@@ -4,6 +4,8 @@ adapters, a weight file with its image encoder loaded from a folder, and every s
 from __future__ import annotations
 
 import argparse
+import math
+import re
 
 import numpy as np
 import pytest
@@ -90,6 +92,16 @@ def test_the_bench_section_measures_each_case_and_leaves_the_components_alone(ti
                 "a new 512x512 style image (Plus)", "| adapter + 2-style blend, scale 1 |",
                 "a style_blend change (plain)", "a style_blend change (Plus)"):
         assert row in report
+    rows = [line.strip("|").split("|") for line in report.splitlines() if line.startswith("| ") and "---" not in line]
+    figures = [(cells[0].strip(), float(cells[1]), float(cells[2]), float(cells[3])) for cells in rows[1:]]
+    assert len(figures) == 5, rows  # each case measured: frames/s and ms per frame finite and positive
+    assert all(math.isfinite(fps) and fps > 0 and math.isfinite(ms) and ms > 0 and math.isfinite(extra)
+               for _, fps, ms, extra in figures), figures
+    one_off = [float(x) for x in re.findall(r"(-?[0-9.]+(?:e[-+]?[0-9]+)?) ms", report.split("|---|", 1)[1])
+               if x not in ("-", ".")]
+    once = [line for line in report.splitlines() if line.startswith(("a new 512x512", "a style_blend change"))]
+    assert len(once) == 4 and len(one_off) >= 8, (once, one_off)
+    assert all(math.isfinite(ms) and ms >= 0 for ms in one_off), one_off  # a cache hit may round to 0.00 ms
     assert not has_ip_adapter(tiny.unet)  # the adapters went on copies of the UNet
 
 
