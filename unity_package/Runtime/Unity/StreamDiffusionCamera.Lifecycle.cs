@@ -1,6 +1,7 @@
 // StreamDiffusionCamera, lifecycle part: the private state, OnEnable (settings, shader, pipeline hook, capture ring,
 // display, client), OnDisable/Shutdown (frees all of it; Application.quitting for players), the (re)connect and
 // disconnect transitions and the client-event pump. The serialized fields and public API are in StreamDiffusionCamera.cs.
+// NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API).
 using System;
 using StreamDiffusion.Bridge.Core.Capture;
 using StreamDiffusion.Bridge.Core.Client;
