@@ -1,7 +1,8 @@
 // Reconnect tries with backoff and jitter (Client/ReconnectBackoff.cs, the Python client's client_retry.Backoff): the
 // delays on their own; full replicas then a free one, and a draining replica's ServerShutdown notice, with the prompt,
 // params and state replayed (Tests~/Tools/busy_replica.py plays the replicas behind a balancer); the window that
-// bounds the tries; and the real Python server with --max-sessions 1 (full while another client holds it, then free).
+// bounds the tries; a refusal that is not about capacity, not retried; and the real Python server with --max-sessions 1
+// (full while another client holds it, then free).
 // Compiled and run here with mono + NUnit 2.6.
 using System;
 using System.Collections.Generic;
@@ -41,6 +42,21 @@ namespace StreamDiffusion.Bridge.Core.Tests
             var defaults = new BridgeClientOptions();
             Assert.AreEqual(50, defaults.ReconnectDelayMs);
             Assert.AreEqual(1000, defaults.ReconnectMaxDelayMs);
+        }
+
+        [Test]
+        public void OnlyNoAnswerAndCapacityRefusalsAreRetriedLikeThePythonClient()
+        {
+            Assert.IsTrue(ErrorCodeSets.IsCapacityRefusal(ErrorCode.SessionLimit), "set_capacity_refusal in bridge.fbs");
+            Assert.IsTrue(ReconnectTries.Retryable(new ProtocolException((int)ErrorCode.SessionLimit, "full")));
+            Assert.IsTrue(ReconnectTries.Retryable(new TransportException("no Welcome")));
+            Assert.IsFalse(ReconnectTries.Retryable(new VersionMismatchException((int)ErrorCode.VersionMismatch, 1, 2, "v")));
+            foreach (ErrorCode code in Enum.GetValues(typeof(ErrorCode)))
+            {
+                if (code == ErrorCode.SessionLimit) continue;
+                Assert.IsFalse(ErrorCodeSets.IsCapacityRefusal(code), code.ToString());
+                Assert.IsFalse(ReconnectTries.Retryable(new ProtocolException((int)code, "refused")), code.ToString());
+            }
         }
 
         [Test, Timeout(60000)]
@@ -92,6 +108,35 @@ namespace StreamDiffusion.Bridge.Core.Tests
                     client.Reconnect();
                     Assert.IsTrue(Wait.Until(() => Hellos(replicas.Log) > tries, 10000), replicas.Log);
                 }
+            }
+        }
+
+        // A refused Hello that is not about capacity (set_capacity_refusal in bridge.fbs) is not retried: exactly one
+        // Hello, Connect throws the refusal with its wire code, Failed until Reconnect(); the next refusal, for
+        // capacity (SessionLimit), is retried without a Reconnect() (so the silence is the classification).
+        [Test, Timeout(60000)]
+        public void ANonCapacityRefusalIsNotRetriedAndACapacityOneIs()
+        {
+            TestEnvironment.NeedPythonTools();
+            using (var replicas = ChildProcess.StartTool("busy_replica.py", "--refuse-with BAD_PARAM,SESSION_LIMIT"))
+            using (var client = new BridgeClient(Options(replicas.Port)))
+            {
+                var e = Assert.Throws<ProtocolException>(() => client.Connect(20000));
+                Assert.AreEqual((int)ErrorCode.BadParam, e.Code, e.Message);
+                StringAssert.Contains("Reconnect()", e.Message);
+                Assert.AreEqual(ClientState.Failed, client.State);
+                Assert.AreSame(e, client.LastFailure);
+                StringAssert.Contains("HELLO 1 REFUSED BAD_PARAM", replicas.Log);
+                Assert.IsFalse(Wait.Until(() => Hellos(replicas.Log) > 1, 700), "exactly one Hello:\n" + replicas.Log);
+                Assert.AreEqual(ClientState.Failed, client.State);
+
+                client.Reconnect();  // the I/O thread leaves Failed when it takes the request: wait for its Hello
+                Assert.IsTrue(Wait.Until(() => Hellos(replicas.Log) > 1, 10000), replicas.Log);
+                client.Connect(20000);
+                string log = replicas.Log;
+                StringAssert.Contains("HELLO 2 REFUSED SESSION_LIMIT", log);
+                StringAssert.Contains("HELLO 3 WELCOMED 1", log);
+                Assert.AreEqual(ClientState.Connected, client.State);
             }
         }
 

@@ -6,10 +6,12 @@ closed, as sdbridge.serving.handshake answers), the next one a free replica (a W
 codec). With ``--drain-after-state``, the first session's first State message is answered with a ServerShutdown
 Notice (what a draining replica sends, sdbridge.serving.drain); the client must say Bye, and its next Hellos start
 over: refused ``--refuse`` times, then welcomed. ``--refuse-all`` refuses every Hello (the reconnect window test).
+``--refuse-with BAD_PARAM,SESSION_LIMIT`` refuses the first Hellos with these ErrorCode members in order instead of
+``--refuse`` SessionLimit refusals (a refusal that is not about capacity must not be retried).
 Protocol 1.4 (the C# client's 1.4 tests): the Welcome grants StyleImages and Planes and says the capacity (sessions
 open of 4) and the wanted planes (Depth, Motion); a GameEvent named ``wanted`` is answered with a WantedPlanesChanged
 Notice (Normals), one named ``lose`` with Error UnknownSession (the client reconnects and replays).
-Prints one line per event for the test to read: ``HELLO <n> REFUSED``, ``HELLO <n> WELCOMED <session>``,
+Prints one line per event for the test to read: ``HELLO <n> REFUSED <code>``, ``HELLO <n> WELCOMED <session>``,
 ``BYE <session> <reason>``, ``GOT <session> <Message type> <detail>``. Exits when stdin closes or after
 --lifetime seconds.
 """
@@ -37,6 +39,13 @@ def _welcome(hello: m.Hello, session_id: int) -> m.Welcome:
                      sessions_open=session_id, sessions_max=4, wanted_planes=(m.PlaneKind.DEPTH, m.PlaneKind.MOTION))
 
 
+def _refusal(code: m.ErrorCode) -> m.ErrorMsg:
+    if code is m.ErrorCode.SESSION_LIMIT:  # as sdbridge.serving.handshake answers when full
+        return m.ErrorMsg(code=code, field="limits.max_sessions", session_closed=True,
+                          message="this replica serves 1 sessions already; try again later or another replica")
+    return m.ErrorMsg(code=code, field="Hello", session_closed=True, message=f"refused with {code.name} (test)")
+
+
 def _detail(msg: object, pixels: memoryview | None) -> str:
     if isinstance(msg, m.Prompt):
         return repr(msg.text)
@@ -58,8 +67,12 @@ def _detail(msg: object, pixels: memoryview | None) -> str:
 class _Replicas:
     """The balancer's replicas as one ROUTER peer: refuses, welcomes, drains and reports (module docstring)."""
 
-    def __init__(self, refuse: int, refuse_all: bool, drain_after_state: bool) -> None:
+    def __init__(self, refuse: int, refuse_all: bool, drain_after_state: bool,
+                 codes: tuple[m.ErrorCode, ...] = ()) -> None:
         self.refuse, self.refuse_all, self.drain_after_state = refuse, refuse_all, drain_after_state
+        self.codes = codes  # the refusals' codes in order (default: SessionLimit each time)
+        if codes:
+            self.refuse = len(codes)
         self.hellos = self.refused = 0
         self.sessions: dict[bytes, int] = {}
         self.drained = False
@@ -79,11 +92,10 @@ class _Replicas:
     def _hello(self, sock: zmq.Socket, ident: bytes, msg: m.Hello) -> None:
         self.hellos += 1
         if self.refuse_all or self.refused < self.refuse:
+            code = self.codes[self.refused] if self.codes else m.ErrorCode.SESSION_LIMIT
             self.refused += 1
-            print(f"HELLO {self.hellos} REFUSED", flush=True)  # printed before the answer: the test may read it
-            sock.send_multipart([ident, codec.encode(m.ErrorMsg(
-                code=m.ErrorCode.SESSION_LIMIT, field="limits.max_sessions", session_closed=True,
-                message="this replica serves 1 sessions already; try again later or another replica"))])
+            print(f"HELLO {self.hellos} REFUSED {code.name}", flush=True)  # before the answer: the test may read it
+            sock.send_multipart([ident, codec.encode(_refusal(code))])
             return
         self.refused = 0  # the next move meets full replicas again
         self.sessions[ident] = len(self.sessions) + 1
@@ -110,10 +122,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--refuse", type=int, default=2, help="full replicas met before a free one")
     parser.add_argument("--refuse-all", action="store_true", help="every replica is full")
+    parser.add_argument("--refuse-with", default="", help="ErrorCode members refusing the first Hellos, in order")
     parser.add_argument("--drain-after-state", action="store_true", help="the first session's replica drains")
     parser.add_argument("--lifetime", type=float, default=60.0)
     args = parser.parse_args()
-    replicas = _Replicas(args.refuse, args.refuse_all, args.drain_after_state)
+    codes = tuple(m.ErrorCode[name] for name in args.refuse_with.split(",") if name)
+    replicas = _Replicas(args.refuse, args.refuse_all, args.drain_after_state, codes)
     return serve(decoded(replicas.on_message), lifetime=args.lifetime)
 
 
