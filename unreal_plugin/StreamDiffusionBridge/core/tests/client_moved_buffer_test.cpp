@@ -8,23 +8,15 @@
 
 #include "fake_server.h"
 #include "sdbridge/client.h"
+#include "test_config.h"
 
 namespace sdbridge {
 namespace {
 
 using std::chrono::milliseconds;
 using testing::FakeServer;
+using testing::TestConfig;
 constexpr milliseconds kWait{5000};
-
-ClientConfig Config(const std::string& endpoint) {
-  ClientConfig c;
-  c.endpoint = endpoint;
-  c.client_name = "moved_buffer_test";
-  c.handshake_timeout = milliseconds(1000);
-  c.heartbeat_interval = milliseconds(10000);
-  c.peer_timeout = milliseconds(3000);
-  return c;
-}
 
 FrameView Layout4x2() {
   FrameView v;  // pixels and size are the buffer's
@@ -34,7 +26,7 @@ FrameView Layout4x2() {
 
 TEST(ClientMovedBuffer, TheBufferItselfGoesOutAndBadSizesAreRefused) {
   FakeServer server;
-  Client client(Config(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "moved_buffer_test"));
   ASSERT_TRUE(client.Start().ok());
   FakeServer::Received hello;
   ASSERT_TRUE(server.ReceiveOf<Hello>(&hello, kWait));

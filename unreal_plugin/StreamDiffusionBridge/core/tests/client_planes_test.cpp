@@ -4,23 +4,15 @@
 
 #include "fake_server.h"
 #include "sdbridge/client.h"
+#include "test_config.h"
 
 namespace sdbridge {
 namespace {
 
 using std::chrono::milliseconds;
 using testing::FakeServer;
+using testing::TestConfig;
 constexpr milliseconds kWait{5000};
-
-ClientConfig Config(const std::string& endpoint) {
-  ClientConfig c;
-  c.endpoint = endpoint;
-  c.client_name = "planes_test";
-  c.handshake_timeout = milliseconds(1000);
-  c.heartbeat_interval = milliseconds(10000);
-  c.peer_timeout = milliseconds(3000);
-  return c;
-}
 
 // Accept the handshake, granting `capabilities`; returns the Hello.
 Hello Welcome(FakeServer& server, uint32_t capabilities) {
@@ -54,7 +46,7 @@ struct Sample {
 
 TEST(ClientPlanes, PlanesGoOutAfterThePixelsDescribedInTheHeader) {
   FakeServer server;
-  Client client(Config(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "planes_test"));
   ASSERT_TRUE(client.Start().ok());
   Hello hello = Welcome(server, capability::kPlanes);
   EXPECT_TRUE(hello.capabilities & capability::kPlanes);
@@ -79,7 +71,7 @@ TEST(ClientPlanes, PlanesGoOutAfterThePixelsDescribedInTheHeader) {
 
 TEST(ClientPlanes, AServerWithoutPlanesGetsNoneAndBadPlanesAreRefusedLocally) {
   FakeServer server;
-  Client client(Config(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "planes_test"));
   ASSERT_TRUE(client.Start().ok());
   Welcome(server, 0);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));

@@ -15,24 +15,15 @@
 #include "python_server.h"
 #include "samples.h"
 #include "sdbridge/client.h"
+#include "test_config.h"
 
 namespace sdbridge {
 namespace {
 
 using std::chrono::milliseconds;
 using testing::FakeServer;
+using testing::TestConfig;
 constexpr milliseconds kWait{5000};
-
-ClientConfig RetryConfig(const std::string& endpoint) {
-  ClientConfig c;
-  c.endpoint = endpoint;
-  c.client_name = "retry_test";
-  c.engine_name = "gtest";
-  c.handshake_timeout = milliseconds(1000);
-  c.heartbeat_interval = milliseconds(10000);
-  c.peer_timeout = milliseconds(3000);
-  return c;  // reconnect_delay / reconnect_delay_max stay the defaults (50 ms, 1 s: Backoff's base_s, cap_s)
-}
 
 ErrorMessage Full() {
   ErrorMessage e;
@@ -85,7 +76,7 @@ TEST(Backoff, DelaysAreExponentialCappedAndJittered) {
 
 TEST(ClientRetry, DrainingReplicaThenFullReplicaThenFreeOneReplaysTheSession) {
   FakeServer server;
-  Client client(RetryConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "retry_test"));
   ASSERT_TRUE(client.Start().ok());
   FakeServer::Received got;
   ASSERT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
@@ -137,7 +128,7 @@ TEST(ClientRetry, DrainingReplicaThenFullReplicaThenFreeOneReplaysTheSession) {
 
 TEST(ClientRetry, TriesStopWhenTheWindowIsOverAndReconnectStartsAgain) {
   FakeServer server;
-  ClientConfig config = RetryConfig(server.endpoint());
+  ClientConfig config = TestConfig(server.endpoint(), "retry_test");
   config.reconnect_window = milliseconds(400);
   Client client(config);
   ASSERT_TRUE(client.Start().ok());
@@ -177,7 +168,7 @@ TEST(ClientRetry, TriesStopWhenTheWindowIsOverAndReconnectStartsAgain) {
 // that Reconnect() is retried by itself (so the silence above is the classification, not a slow retry).
 TEST(ClientRetry, ANonCapacityRefusalIsNotRetriedAndACapacityOneIs) {
   FakeServer server;
-  Client client(RetryConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "retry_test"));
   ASSERT_TRUE(client.Start().ok());
   FakeServer::Received got;
   ASSERT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
@@ -216,11 +207,11 @@ TEST(ClientRetry, RealServerFullThenFreeLetsTheWaitingClientIn) {
   auto server = testing::PythonServer::Start(python, "identity", "tcp://127.0.0.1:*", {"--max-sessions", "1"},
                                              milliseconds(120000), &error);
   ASSERT_NE(server, nullptr) << error;
-  auto holder = std::make_unique<Client>(RetryConfig(server->endpoint()));
+  auto holder = std::make_unique<Client>(TestConfig(server->endpoint(), "retry_test"));
   ASSERT_TRUE(holder->Start().ok());
   ASSERT_TRUE(holder->WaitForState(ConnectionState::kConnected, milliseconds(30000)));
 
-  Client waiting(RetryConfig(server->endpoint()));
+  Client waiting(TestConfig(server->endpoint(), "retry_test"));
   ASSERT_TRUE(waiting.Start().ok());
   int refusals = 0;
   ClientEvent e;

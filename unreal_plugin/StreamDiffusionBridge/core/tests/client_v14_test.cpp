@@ -13,23 +13,18 @@
 #include "fake_server.h"
 #include "python_server.h"
 #include "sdbridge/client.h"
+#include "test_config.h"
 
 namespace sdbridge {
 namespace {
 
 using std::chrono::milliseconds;
 using testing::FakeServer;
+using testing::TestConfig;
 constexpr milliseconds kWait{5000};
 
-ClientConfig Config(const std::string& endpoint) {
-  ClientConfig c;
-  c.endpoint = endpoint;
-  c.client_name = "v14_test";
-  c.engine_name = "gtest";
-  c.handshake_timeout = milliseconds(1000);
-  c.heartbeat_interval = milliseconds(10000);
-  return c;
-}
+// ClientConfig's own peer_timeout (one test waits on the real server's tiny-model frames).
+const testing::TestTimeouts kTimeouts = testing::TestTimeouts().Peer(ClientConfig{}.peer_timeout);
 
 Welcome V14Welcome(uint64_t session) {
   Welcome w = FakeServer::MakeWelcome(session, 1);
@@ -73,7 +68,7 @@ std::vector<uint8_t> Rgb(uint32_t w, uint32_t h) {
 
 TEST(ClientV14, SetParamsSendsEveryNewFieldAndLoraWeights) {
   FakeServer server;
-  Client client(Config(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "v14_test", kTimeouts));
   Connect(server, client, V14Welcome(1));
   ASSERT_TRUE(client.SetParams(AllNewParams()).ok());
   FakeServer::Received got;
@@ -93,7 +88,7 @@ TEST(ClientV14, SetParamsSendsEveryNewFieldAndLoraWeights) {
 
 TEST(ClientV14, ParamsOutsideTheRegistryRangesAreRefusedNamingFieldValueAndRange) {
   FakeServer server;
-  Client client(Config(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "v14_test", kTimeouts));
   Connect(server, client, V14Welcome(1));
   Params feedback;
   feedback.latent_feedback = 0.75f;  // [0, 0.5]
@@ -129,7 +124,7 @@ TEST(ClientV14, ParamsOutsideTheRegistryRangesAreRefusedNamingFieldValueAndRange
 
 TEST(ClientV14, CachedAttentionKnobsOutsideTheRegistryRangesAreRefused) {
   FakeServer server;
-  Client client(Config(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "v14_test", kTimeouts));
   Connect(server, client, V14Welcome(1));
   Params bank;
   bank.attention_bank = 9;  // [0, 8]
@@ -172,7 +167,7 @@ TEST(ClientV14, CachedAttentionKnobsOutsideTheRegistryRangesAreRefused) {
 
 TEST(ClientV14, StyleImageGoesWithItsPixelsAndBadImagesAreRefused) {
   FakeServer server;
-  Client client(Config(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "v14_test", kTimeouts));
   Connect(server, client, V14Welcome(1));
   const auto px = Rgb(4, 2);
   ASSERT_TRUE(client.SendStyleImage("watercolor", px.data(), px.size(), 4, 2, 12, PixelFormat::kRGB8).ok());
@@ -199,7 +194,7 @@ TEST(ClientV14, StyleImageGoesWithItsPixelsAndBadImagesAreRefused) {
 
 TEST(ClientV14, StyleImageNeedsTheCapability) {
   FakeServer server;
-  Client client(Config(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "v14_test", kTimeouts));
   Connect(server, client, FakeServer::MakeWelcome(1, 1));  // no StyleImages
   const auto px = Rgb(2, 2);
   Status s = client.SendStyleImage("watercolor", px.data(), px.size(), 2, 2, 6, PixelFormat::kRGB8);
@@ -209,7 +204,7 @@ TEST(ClientV14, StyleImageNeedsTheCapability) {
 
 TEST(ClientV14, SceneCutFlagReachesTheServer) {
   FakeServer server;
-  Client client(Config(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "v14_test", kTimeouts));
   Connect(server, client, V14Welcome(1));
   std::vector<uint8_t> px(4 * 2 * 4, 9);
   FrameView v;
@@ -232,7 +227,7 @@ TEST(ClientV14, SceneCutFlagReachesTheServer) {
 
 TEST(ClientV14, WelcomeCapacityAndWantedPlanesFollowTheNotices) {
   FakeServer server;
-  Client client(Config(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "v14_test", kTimeouts));
   EXPECT_TRUE(client.GetWantedPlanes().empty());
   const std::string id = Connect(server, client, V14Welcome(1));
   ASSERT_TRUE(client.GetWelcome().has_value());
@@ -253,7 +248,7 @@ TEST(ClientV14, WelcomeCapacityAndWantedPlanesFollowTheNotices) {
 
 TEST(ClientV14, ReconnectReplaysStyleImagesBeforeTheParamsThatNameThem) {
   FakeServer server;
-  Client client(Config(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "v14_test", kTimeouts));
   const std::string first = Connect(server, client, V14Welcome(1));
   const auto px = Rgb(2, 2);
   ASSERT_TRUE(client.SendStyleImage("watercolor", px.data(), px.size(), 2, 2, 6, PixelFormat::kRGB8).ok());
@@ -288,7 +283,7 @@ TEST(ClientV14, RealServerTakesStyleImageNewParamsAndSceneCut) {
   auto server = testing::PythonServer::Start(python, "tiny", "tcp://127.0.0.1:*", {"--ip-adapter", "tiny"},
                                              milliseconds(180000), &error);
   ASSERT_NE(server, nullptr) << error;
-  ClientConfig config = Config(server->endpoint());
+  ClientConfig config = TestConfig(server->endpoint(), "v14_test", kTimeouts);
   config.handshake_timeout = milliseconds(5000);
   config.peer_timeout = milliseconds(60000);
   Client client(config);

@@ -9,12 +9,14 @@
 #include "sdbridge/client.h"
 #include "sdbridge/connection_status.h"
 #include "sdbridge/log_policy.h"
+#include "test_config.h"
 
 namespace sdbridge {
 namespace {
 
 using std::chrono::milliseconds;
 using testing::FakeServer;
+using testing::TestConfig;
 constexpr milliseconds kWait{5000};
 
 template <typename Pred>
@@ -121,16 +123,9 @@ TEST(LogPolicy, RepeatedIdenticalErrorsAreQuietDifferentOnesAreNot) {
   EXPECT_STREQ(LogLevelName(LogLevel::kVerbose), "Verbose");
 }
 
-ClientConfig FastConfig(const std::string& endpoint) {
-  ClientConfig c;
-  c.endpoint = endpoint;
-  c.client_name = "status_test";
-  c.handshake_timeout = milliseconds(150);
-  c.reconnect_delay = milliseconds(20);
-  c.reconnect_delay_max = milliseconds(50);
-  c.heartbeat_interval = milliseconds(10000);
-  return c;
-}
+// Quick handshake timeouts and reconnect tries (the status after a few failed tries); ClientConfig's peer_timeout.
+const testing::TestTimeouts kFast = testing::TestTimeouts()
+    .Handshake(milliseconds(150)).Reconnect(milliseconds(20), milliseconds(50)).Peer(ClientConfig{}.peer_timeout);
 
 TEST(ClientStatus, NoServerShowsConnectingWithTheCauseAndTheFix) {
   std::string endpoint;
@@ -138,7 +133,7 @@ TEST(ClientStatus, NoServerShowsConnectingWithTheCauseAndTheFix) {
     FakeServer probe;  // a free port, closed again
     endpoint = probe.endpoint();
   }
-  Client client(FastConfig(endpoint));
+  Client client(TestConfig(endpoint, "status_test", kFast));
   ASSERT_TRUE(client.Start().ok());
   ASSERT_TRUE(Eventually([&] { return client.GetStatus().failed_attempts >= 2; }));
   const StatusSnapshot s = client.GetStatus();
@@ -161,7 +156,7 @@ TEST(ClientStatus, NoServerShowsConnectingWithTheCauseAndTheFix) {
 
 TEST(ClientStatus, ResultsGiveRateAndRoundTrip) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "status_test", kFast));
   ASSERT_TRUE(client.Start().ok());
   FakeServer::Received hello;
   ASSERT_TRUE(server.ReceiveOf<Hello>(&hello, kWait));

@@ -8,26 +8,18 @@
 #include "fake_server.h"
 #include "samples.h"
 #include "sdbridge/client.h"
+#include "test_config.h"
 
 namespace sdbridge {
 namespace {
 
 using std::chrono::milliseconds;
 using testing::FakeServer;
+using testing::TestConfig;
 constexpr milliseconds kWait{5000};
 
-ClientConfig FastConfig(const std::string& endpoint) {
-  ClientConfig c;
-  c.endpoint = endpoint;
-  c.client_name = "test_client";
-  c.engine_name = "gtest";
-  c.handshake_timeout = milliseconds(1000);
-  c.reconnect_delay = milliseconds(20);
-  c.reconnect_delay_max = milliseconds(100);
-  c.heartbeat_interval = milliseconds(10000);
-  c.peer_timeout = milliseconds(3000);
-  return c;
-}
+// Quick reconnect tries (many tests lose a session on purpose).
+const testing::TestTimeouts kFast = testing::TestTimeouts().Reconnect(milliseconds(20), milliseconds(100));
 
 std::vector<uint8_t> Pixels(uint32_t w, uint32_t h, uint8_t seed) {
   std::vector<uint8_t> px(static_cast<size_t>(w) * h * 4);
@@ -76,7 +68,7 @@ std::string Handshake(FakeServer& server, uint64_t session, uint32_t credits, He
 
 TEST(Client, HandshakeSendsHelloAndReportsWelcome) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   Hello hello;
   Handshake(server, 7, 2, &hello);
@@ -94,7 +86,7 @@ TEST(Client, HandshakeSendsHelloAndReportsWelcome) {
 
 TEST(Client, FramesWaitForCreditAndOnlyTheNewestIsSent) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   Handshake(server, 1, 1);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
@@ -146,7 +138,7 @@ TEST(Client, ResultPixelsOutliveTheClient) {
   FrameResult kept;
   auto px = Pixels(16, 8, 5);
   {
-    Client client(FastConfig(server.endpoint()));
+    Client client(TestConfig(server.endpoint(), "test_client", kFast));
     ASSERT_TRUE(client.Start().ok());
     Handshake(server, 1, 1);
     ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
@@ -165,7 +157,7 @@ TEST(Client, ResultPixelsOutliveTheClient) {
 
 TEST(Client, CreditMessageReleasesAWaitingFrame) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   const std::string id = Handshake(server, 1, 0);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
@@ -183,7 +175,7 @@ TEST(Client, CreditMessageReleasesAWaitingFrame) {
 
 TEST(Client, ReadyToSendMeansCreditAndNothingPending) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   EXPECT_FALSE(client.WaitUntilReadyToSend(milliseconds(10)));  // not started
   ASSERT_TRUE(client.Start().ok());
   Handshake(server, 1, 1);
@@ -199,7 +191,7 @@ TEST(Client, ReadyToSendMeansCreditAndNothingPending) {
 
 TEST(Client, LatestResultDropsOlderOnes) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   Handshake(server, 1, 3);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
@@ -223,7 +215,7 @@ TEST(Client, LatestResultDropsOlderOnes) {
 
 TEST(Client, ControlMessagesArriveInOrderWithTheirFields) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   Handshake(server, 1, 1);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
@@ -266,7 +258,7 @@ TEST(Client, ControlMessagesArriveInOrderWithTheirFields) {
 }
 
 TEST(Client, InvalidCallsReturnStatusWithoutThrowing) {
-  Client client(FastConfig("tcp://127.0.0.1:1"));
+  Client client(TestConfig("tcp://127.0.0.1:1", "test_client", kFast));
   auto px = Pixels(4, 4, 0);
   EXPECT_EQ(client.SubmitFrame(View(px, 4, 4)).code(), StatusCode::kStopped);
   EXPECT_EQ(client.SetPrompt(Prompt{}).code(), StatusCode::kStopped);
@@ -290,7 +282,7 @@ TEST(Client, InvalidCallsReturnStatusWithoutThrowing) {
 }
 
 TEST(Client, BadEndpointIsReportedAndNotRetried) {
-  Client client(FastConfig("not-an-endpoint"));
+  Client client(TestConfig("not-an-endpoint", "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   ClientEvent e = ExpectEvent(client, ClientEventKind::kError);
   EXPECT_EQ(e.status, StatusCode::kInvalidArgument);
@@ -304,7 +296,7 @@ TEST(Client, NoServerGivesHandshakeTimeoutAndKeepsRetrying) {
     FakeServer probe;  // grab a free port, then close it
     endpoint = probe.endpoint();
   }
-  ClientConfig cfg = FastConfig(endpoint);
+  ClientConfig cfg = TestConfig(endpoint, "test_client", kFast);
   cfg.handshake_timeout = milliseconds(200);
   Client client(cfg);
   ASSERT_TRUE(client.Start().ok());
@@ -319,7 +311,7 @@ TEST(Client, NoServerGivesHandshakeTimeoutAndKeepsRetrying) {
 
 TEST(Client, ServerRefusingOurMajorStopsRetryingWithClearMessage) {
   FakeServer server;
-  ClientConfig cfg = FastConfig(server.endpoint());
+  ClientConfig cfg = TestConfig(server.endpoint(), "test_client", kFast);
   cfg.protocol_major = static_cast<uint16_t>(kProtocolMajor + 1);
   Client client(cfg);
   ASSERT_TRUE(client.Start().ok());
@@ -345,7 +337,7 @@ TEST(Client, ServerRefusingOurMajorStopsRetryingWithClearMessage) {
 
 TEST(Client, ServerOfAnotherProtocolIsRefusedOnTheTypedWireCode) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   FakeServer::Received got;
   ASSERT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
@@ -363,7 +355,7 @@ TEST(Client, ServerOfAnotherProtocolIsRefusedOnTheTypedWireCode) {
 
 TEST(Client, ServerErrorEventsCarryTheWireCode) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   const std::string identity = Handshake(server, 1, 1);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
@@ -378,7 +370,7 @@ TEST(Client, ServerErrorEventsCarryTheWireCode) {
 
 TEST(Client, WelcomeWithAnotherMajorIsRefusedNamingBothVersions) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   FakeServer::Received got;
   ASSERT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
@@ -397,7 +389,7 @@ TEST(Client, WelcomeWithAnotherMajorIsRefusedNamingBothVersions) {
 
 TEST(Client, MinorMismatchIsAcceptedWithAWarning) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   FakeServer::Received got;
   ASSERT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
@@ -411,7 +403,7 @@ TEST(Client, MinorMismatchIsAcceptedWithAWarning) {
 
 TEST(Client, LostSessionErrorTriggersNewHandshakeAndReplaysSettings) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   const std::string first = Handshake(server, 1, 1);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
@@ -448,7 +440,7 @@ TEST(Client, LostSessionErrorTriggersNewHandshakeAndReplaysSettings) {
 
 TEST(Client, ServerByeStartsANewSessionAndNoticesAreDelivered) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   const std::string first = Handshake(server, 1, 1);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
@@ -474,7 +466,7 @@ TEST(Client, ServerRestartOnSamePortReconnects) {
   std::string endpoint;
   auto server = std::make_unique<FakeServer>();
   endpoint = server->endpoint();
-  Client client(FastConfig(endpoint));
+  Client client(TestConfig(endpoint, "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   Handshake(*server, 1, 1);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
@@ -499,7 +491,7 @@ TEST(Client, ServerRestartOnSamePortReconnects) {
 
 TEST(Client, IdleClientSendsHeartbeatPings) {
   FakeServer server;
-  ClientConfig cfg = FastConfig(server.endpoint());
+  ClientConfig cfg = TestConfig(server.endpoint(), "test_client", kFast);
   cfg.heartbeat_interval = milliseconds(50);
   Client client(cfg);
   ASSERT_TRUE(client.Start().ok());
@@ -513,7 +505,7 @@ TEST(Client, IdleClientSendsHeartbeatPings) {
 
 TEST(Client, SilentServerIsDroppedAfterPeerTimeout) {
   FakeServer server;
-  ClientConfig cfg = FastConfig(server.endpoint());
+  ClientConfig cfg = TestConfig(server.endpoint(), "test_client", kFast);
   cfg.heartbeat_interval = milliseconds(50);
   cfg.peer_timeout = milliseconds(300);
   Client client(cfg);
@@ -534,7 +526,7 @@ TEST(Client, SilentServerIsDroppedAfterPeerTimeout) {
 
 TEST(Client, ResultWithWrongPixelSizeIsReportedNotDelivered) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   Handshake(server, 1, 1);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
@@ -554,7 +546,7 @@ TEST(Client, ResultWithWrongPixelSizeIsReportedNotDelivered) {
 
 TEST(Client, StopWhileConnectedSaysBye) {
   FakeServer server;
-  Client client(FastConfig(server.endpoint()));
+  Client client(TestConfig(server.endpoint(), "test_client", kFast));
   ASSERT_TRUE(client.Start().ok());
   Handshake(server, 1, 1);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));

@@ -11,6 +11,7 @@
 
 #include "python_server.h"
 #include "sdbridge/client.h"
+#include "test_config.h"
 
 namespace sdbridge {
 namespace {
@@ -39,14 +40,12 @@ std::unique_ptr<PythonServer> StartServer(const std::string& model, const std::s
   } while (0)
 
 ClientConfig E2EConfig(const std::string& endpoint) {
-  ClientConfig c;
-  c.endpoint = endpoint;
-  c.client_name = "sdbridge-cpp-e2e";
-  c.engine_name = "gtest";
-  c.handshake_timeout = milliseconds(2000);
-  c.reconnect_delay = milliseconds(100);
-  c.reconnect_delay_max = milliseconds(500);
-  c.peer_timeout = milliseconds(20000);  // tiny-model frames take a while on 2 CPU cores
+  ClientConfig c = testing::TestConfig(endpoint, "sdbridge-cpp-e2e",
+                                       testing::TestTimeouts()
+                                           .Handshake(milliseconds(2000))
+                                           .Reconnect(milliseconds(100), milliseconds(500))
+                                           .Heartbeat(ClientConfig{}.heartbeat_interval)
+                                           .Peer(milliseconds(20000)));  // tiny-model frames take a while on 2 cores
   c.max_pending_results = 64;
   return c;
 }
