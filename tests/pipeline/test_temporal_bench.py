@@ -36,6 +36,8 @@ def test_the_report_has_a_row_per_method(tiny) -> None:
     assert list(rows) == ["none", "feedback 0.3", "warping 0.6", "feedback 0.3 + warping 0.6", "cached attention 2",
                           "cached attn 2 + injection 0.5", "feedback + warping + attention"]
     assert rows["none"][-1] == "1.00x"
-    assert all(math.isfinite(float(row[0])) for row in rows.values())
+    assert all(math.isfinite(float(row[0])) and float(row[0]) >= 0 for row in rows.values())  # warping errors
+    times = [(float(row[1]), row[2], float(row[3].rstrip("x"))) for row in rows.values()]  # frame time, ratio
+    assert all(math.isfinite(ms) and ms > 0 and unit == "ms" and math.isfinite(x) and x > 0 for ms, unit, x in times)
     assert lines[2].startswith("input frames (reference)") and np.isfinite(float(lines[2].split()[-1]))
     assert lines[10].startswith("Random weights")
