@@ -4,7 +4,8 @@ and clamps its editor field to the registry's range (sdbridge.params: one defaul
 UPROPERTY meta clamps are string literals and a USTRUCT's member initialisers sit in a public header that cannot see
 the core's generated constants (sdbridge/generated/stream_params.h), so the values are written there; this test
 keeps them equal to the registry. The struct's fields are found through ToWire (SDBridgeConversions.h), which says
-which Params field each one fills. Not compiled here: the test reads the sources.
+which Params field each one fills. The style images' weight (FSDBridgeStyleTexture.Weight) clamps to the registry's
+style_blend weight range the same way. Not compiled here: the test reads the sources.
 """
 
 from __future__ import annotations
@@ -61,3 +62,20 @@ def test_the_blueprint_params_start_at_the_registry_defaults_and_clamp_to_its_ra
                 assert bound is not None and float(written.group(1)) == bound, \
                     f"FSDBridgeParams.{member} {clamp} = {written.group(1)}: {param.name}'s range is {param.range_text}"
     assert "GuidanceScale" in checked and "SimilarityThreshold" in checked
+
+
+def _style_weight_clamps() -> dict[str, float]:
+    """FSDBridgeStyleTexture.Weight's UPROPERTY meta clamps, by name (ClampMin / ClampMax)."""
+    text = TYPES.read_text(encoding="utf-8")
+    start = text.index("struct STREAMDIFFUSIONBRIDGE_API FSDBridgeStyleTexture")
+    body = text[start:text.index("};", start)]
+    found = re.search(r"UPROPERTY\(([^\n]*)\)\s*\n\s*float Weight\b", body)
+    assert found is not None, "FSDBridgeStyleTexture declares no `float Weight` UPROPERTY"
+    return {clamp: float(value) for clamp, value in re.findall(r'(ClampMin|ClampMax) = "([^"]+)"', found.group(1))}
+
+
+def test_the_style_texture_weight_clamps_to_the_registry_style_weight_range() -> None:
+    style_blend = params.by_wire_field("style_blend")
+    assert style_blend.minimum is not None and style_blend.maximum is not None, style_blend.range_text
+    assert _style_weight_clamps() == {"ClampMin": style_blend.minimum, "ClampMax": style_blend.maximum}, \
+        f"FSDBridgeStyleTexture.Weight's meta clamps must be {style_blend.name}'s range {style_blend.range_text}"
