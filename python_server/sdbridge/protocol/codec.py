@@ -14,10 +14,10 @@ vectors are not written), then start the table and add its fields sorted by size
 (8-byte scalars, then 4-byte scalars and offsets, then 2, then 1), ties in DESCENDING field id, with
 default values not written (ForceDefaults off). This is the order of flatc's generated ``CreateX``
 helpers and of ``flatc -b`` from JSON. Scalar-only messages (Frame, Result, Stats, Credit, Ping, Pong)
-take a struct-based fast path (``_scalar``) that produces the same bytes 5-14x faster than the Builder
-(measured here: Frame header encode 33 -> 6 us, Result header 102 -> 7 us). A Frame with planes takes
-``_frame_planes``, the same approach extended to its PlaneDesc tables (encode 75 -> 7 us, decode 114 -> 21 us here);
-``decode_verified`` is the full verifier's path every fast path is tested against.
+take a struct-based fast path (``_scalar``) that produces the same bytes several times faster than the Builder
+(docs/benchmarks.md, "Message headers", has the figures and the command). A Frame with planes takes
+``_frame_planes``, the same approach extended to its PlaneDesc tables; ``decode_verified`` is the full verifier's
+path every fast path is tested against.
 """
 
 from __future__ import annotations
