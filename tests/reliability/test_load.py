@@ -5,14 +5,10 @@ the wrong session (every result checked: session id, frame id, size, and for ide
 pixels), and the server's resident memory grows less than 5% after warm-up. The full run is 60 s per
 model (SDBRIDGE_LOAD_SECONDS changes it; CI runs the full 60 s). Reports go to build/reliability/.
 
-The tiny model's warm-up is a third of the run. Since it runs in bfloat16 by default on this CPU (dtype auto),
-its resident memory rises in steps while the first shared-batch shapes appear and then stays flat. A CI run
-(2026-12-06) sampled 556 -> 584 MiB in the 12 s warm-up, a last step of +19 MiB at 17 s, and +4 KiB over the
-next 40 s. With the 12 s warm-up that step counted as 5.02% growth.
-
-The tiny-model server runs torch with one intra-op thread (OMP_NUM_THREADS=1): on this shared 2-core
-machine, with two threads a tiny frame took 1.5-3.9 s instead of 0.03-0.08 s with one (measured side by
-side under the same load), and a run then measured the machine's contention, not the server.
+The tiny model's warm-up is a third of the run: its resident memory rises in steps while the first shared-batch
+shapes appear and then stays flat (RELIABILITY.md, section 2, has the measured steps). The tiny-model server runs
+torch with one intra-op thread (OMP_NUM_THREADS=1): with two on a shared 2-core machine a run measured the machine's
+contention, not the server (the same section has the side-by-side figures).
 """
 
 from __future__ import annotations
