@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sdbridge import params
+from sdbridge.preview.style_upload import MAX_IMAGE_CHARS, PAGE_SIDE
 from sdbridge.protocol import messages as m
 from tests.conftest import wait_for
 from tests.preview.conftest import PlaneStreamer
@@ -190,6 +192,12 @@ def test_a_session_address_shows_only_its_session_and_the_page_refuses_out_of_ra
     seed = browser.find_element(By.ID, "param-seed")
     assert seed.get_attribute("min") == "0" and seed.get_attribute("max") == "18446744073709551615"
     assert browser.find_element(By.ID, "param-guidance_scale").get_attribute("max") == "30"
+    transition = browser.find_element(By.ID, "transition")  # the prompt's transition: the registry's range and step
+    entry = next(p for p in params.to_json() if p["name"] == "transition_seconds")
+    wanted = [entry["minimum_text"], entry["maximum_text"], f"{entry['step']:g}"]
+    assert [transition.get_attribute(a) for a in ("min", "max", "step")] == wanted
+    assert browser.execute_script("return [state.limits.style_side, state.limits.style_max_chars];") == \
+        [PAGE_SIDE, MAX_IMAGE_CHARS]  # the style upload's limits: the server's, from the hello
     seed.send_keys(Keys.CONTROL, "a")  # select the old value (clear() would send an empty, i.e. 0, seed)
     seed.send_keys("-1", Keys.TAB)
     wait_for(lambda: "seed=-1 must be an integer in" in browser.find_element(By.ID, "log").text, 10,

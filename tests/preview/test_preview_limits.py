@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+import sdbridge.preview
 from sdbridge import params
 from sdbridge.config import LimitsConfig, PreviewConfig
 from sdbridge.errors import InputError
 from sdbridge.preview.commands import PAGE_PARAMS, command_message
 from sdbridge.preview.snapshot import bounded_json
+from sdbridge.preview.style_upload import MAX_IMAGE_CHARS, PAGE_SIDE
 from sdbridge.preview.taps import FrameTaps
 from sdbridge.preview.web import PreviewServer
 from sdbridge.protocol import messages as m
@@ -223,6 +227,15 @@ def test_the_hello_message_carries_the_ranges_for_the_pages_inputs(fake) -> None
     seed = next(p for p in hello["params"] if p["name"] == "seed")
     assert seed["minimum_text"] == "0" and seed["maximum_text"] == "18446744073709551615"
     assert hello["limits"]["max_t_index_list"] == 8 and hello["limits"]["max_text_chars"] == 4096
+    assert hello["limits"]["style_side"] == PAGE_SIDE and hello["limits"]["style_max_chars"] == MAX_IMAGE_CHARS
+
+
+def test_the_page_takes_the_style_upload_limits_from_the_hello() -> None:
+    """The page scales and bounds a style picture with the server's figures, not copies of them."""
+    script = (Path(sdbridge.preview.__file__).parent / "static" / "app.js").read_text(encoding="utf-8")
+    assert "state.limits.style_side" in script and "state.limits.style_max_chars" in script
+    copies = [str(n) for n in (PAGE_SIDE, MAX_IMAGE_CHARS) if re.search(rf"\b{n}\b", script.replace("_", ""))]
+    assert copies == [], f"app.js restates {copies}: read them from the hello's limits"
 
 
 def test_a_bad_page_command_leaves_the_server_serving(identity_server: BridgeServer) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from sdbridge import params
 from sdbridge.config import LimitsConfig
 from sdbridge.errors import InputError
+from sdbridge.preview.style_upload import MAX_IMAGE_CHARS, PAGE_SIDE
 from sdbridge.protocol import messages as m
 
 SOURCE = "preview page"
@@ -36,12 +37,13 @@ Weights = Mapping[str, Sequence[tuple[str, float]]]
 
 
 def page_hello(limits: LimitsConfig, weights: Weights | None = None, controls: Sequence[str] = ()) -> dict[str, Any]:
-    """What the page builds its controls from (sent in the hello message): the registry, the limits it names, the
-    served names of the named weights (`weights`) and the ControlNet KINDs whose conditioning images it shows."""
+    """What the page builds its controls from (sent in the hello message): the registry, the limits it names (and the
+    style upload's size and length: sdbridge.preview.style_upload), the served names of the named weights
+    (`weights`) and the ControlNet KINDs whose conditioning images it shows."""
     budgets = {p.max_items: getattr(limits, p.max_items) for p in params.REGISTRY if p.max_items}
     named = {key: [[name, value] for name, value in entries] for key, entries in (weights or {}).items()}
-    return {"params": params.to_json(), "limits": {**budgets, "max_text_chars": limits.max_text_chars},
-            "weights": named, "controls": list(controls)}
+    page = {"max_text_chars": limits.max_text_chars, "style_side": PAGE_SIDE, "style_max_chars": MAX_IMAGE_CHARS}
+    return {"params": params.to_json(), "limits": {**budgets, **page}, "weights": named, "controls": list(controls)}
 
 
 def _text(request: dict[str, Any], key: str, limits: LimitsConfig, default: str = "") -> str:

@@ -98,7 +98,11 @@ function onHello(msg) {
   state.limits = msg.limits || {};
   if (state.limits.max_text_chars) for (const id of ["prompt", "negative"]) $(id).maxLength = state.limits.max_text_chars;
   const transition = state.params.transition_seconds;
-  if (transition) { $("transition").min = transition.minimum_text; $("transition").max = transition.maximum_text; }
+  if (transition) {
+    $("transition").min = transition.minimum_text;
+    $("transition").max = transition.maximum_text;
+    $("transition").step = transition.step ? String(transition.step) : "any";
+  }
   if (state.built) return;
   const box = $("param-controls");
   box.textContent = "";
@@ -504,28 +508,28 @@ function updateOutputs() {
   }
 }
 
-// An uploaded style picture, scaled to STYLE_SIDE px on its longest side and sent as a JPEG data URL within
-// STYLE_MAX_CHARS (the server's limits: sdbridge/preview/style_upload.py PAGE_SIDE and MAX_IMAGE_CHARS).
-const STYLE_SIDE = 224;
-const STYLE_MAX_CHARS = 60000;
-
+// An uploaded style picture, scaled to limits.style_side px on its longest side and sent as a JPEG data URL within
+// limits.style_max_chars (the server's, sent in the hello: sdbridge/preview/style_upload.py).
 async function sendStyle() {
+  const side = state.limits.style_side;
+  const maxChars = state.limits.style_max_chars;
+  if (!side || !maxChars) { log("not connected to the server yet: no style image limits", true); return; }
   const file = $("style-file").files[0];
   const name = $("style-name").value.trim() || (file ? file.name.replace(/\.[^.]*$/, "") : "");
   if (!file) { log("choose a picture for the style image", true); return; }
   if (!name) { log("give the style image a name", true); return; }
   let bitmap;
   try { bitmap = await createImageBitmap(file); } catch (err) { log(file.name + " is not a picture the browser can read", true); return; }
-  const scale = Math.min(1, STYLE_SIDE / Math.max(bitmap.width, bitmap.height));
+  const scale = Math.min(1, side / Math.max(bitmap.width, bitmap.height));
   const canvas = document.createElement("canvas");
   canvas.width = Math.max(1, Math.round(bitmap.width * scale));
   canvas.height = Math.max(1, Math.round(bitmap.height * scale));
   canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   let image = canvas.toDataURL("image/jpeg", 0.9);
-  if (image.length > STYLE_MAX_CHARS) image = canvas.toDataURL("image/jpeg", 0.6);
-  if (image.length > STYLE_MAX_CHARS) {
+  if (image.length > maxChars) image = canvas.toDataURL("image/jpeg", 0.6);
+  if (image.length > maxChars) {
     log("style image " + name + " not sent: " + image.length + " characters even scaled down, above the limit of " +
-      STYLE_MAX_CHARS, true);
+      maxChars, true);
     return;
   }
   sendChange({ op: "style_image", name, image }, "style image " + name + " (" + canvas.width + "x" + canvas.height + ")");
