@@ -24,7 +24,7 @@ import torch
 
 from sdbridge.acceleration.base import AccelOptions, ShapeRange
 from sdbridge.acceleration.engine_cache import EngineCache, EngineKey
-from sdbridge.acceleration.onnx_export import OPSET, OnnxGraph, export, weights_hash
+from sdbridge.acceleration.onnx_export import OnnxGraph, denoiser_inputs, export, onnx_key, weights_hash
 from sdbridge.errors import EngineBuildError
 
 if TYPE_CHECKING:
@@ -98,39 +98,20 @@ def controlnet_graph(components: Components, nets: ControlNets, name: str, shape
 
     model = nets.models[name]
     sdxl = components.family is ModelFamily.SDXL
-    dev, dtype, f = components.device, components.dtype, components.vae_scale_factor
-    b, h, w = shapes.batch[1], shapes.height[1] // f, shapes.width[1] // f
-    config: Any = model.config
-    inputs = [torch.randn(b, components.latent_channels, h, w, device=dev, dtype=dtype),
-              torch.full((b,), 500, device=dev, dtype=torch.int64),
-              torch.randn(b, 77, int(config.cross_attention_dim), device=dev, dtype=dtype),
-              torch.randn(b, embedding_channels(model), h, w, device=dev, dtype=dtype)]
-    names = ["sample", "timestep", "encoder_hidden_states", "cond_embedding"]
-    spatial = {0: "batch", 2: "height", 3: "width"}
-    axes: dict[str, dict[int, str]] = {"sample": spatial, "timestep": {0: "batch"},
-                                       "encoder_hidden_states": {0: "batch"}, "cond_embedding": spatial}
-    if sdxl:
-        time_dim = int(config.addition_time_embed_dim)
-        pooled = int(config.projection_class_embeddings_input_dim) - 6 * time_dim
-        inputs += [torch.randn(b, pooled, device=dev, dtype=dtype),
-                   torch.tensor([[h * f, w * f, 0, 0, h * f, w * f]], device=dev, dtype=dtype).expand(b, -1)]
-        names += ["text_embeds", "time_ids"]
-        axes.update({"text_embeds": {0: "batch"}, "time_ids": {0: "batch"}})
+    inputs, names, axes = denoiser_inputs(components, model.config, shapes, sdxl,
+                                          {"cond_embedding": embedding_channels(model)})
     outputs = tuple(r.name for r in residual_layout(model))
     for i, out in enumerate(outputs):
         axes[out] = {0: "batch", 2: f"height_{i}", 3: f"width_{i}"}
-    return OnnxGraph(COMPONENT, CONTROLNET_FILE, ControlNetModule(nets, name, sdxl).eval(), tuple(inputs),
-                     tuple(names), outputs, axes)
+    return OnnxGraph(COMPONENT, CONTROLNET_FILE, ControlNetModule(nets, name, sdxl).eval(), inputs, names, outputs,
+                     axes)
 
 
 def controlnet_onnx_key(components: Components, nets: ControlNets, name: str, weights: str = "") -> EngineKey:
     """The key of ControlNet `name`'s ONNX file: its weights hash (`weights`: given when known), the model it
     conditions, dtype, torch's exporter version, opset; dynamic shapes (like onnx_export.onnx_keys)."""
-    return EngineKey(
-        component=COMPONENT, model=components.name, weights_hash=weights or weights_hash(nets.models[name]),
-        shapes={"dynamic": ["batch", "height", "width"]}, dtype=str(components.dtype).removeprefix("torch."),
-        backend="onnx", backend_version=torch.__version__.split("+")[0], gpu_arch="any", opset=OPSET,
-        extra={"controlnet": name, "input": "cond_embedding", "device": components.device.type})
+    return onnx_key(COMPONENT, components, weights or weights_hash(nets.models[name]),
+                    {"controlnet": name, "input": "cond_embedding", "device": components.device.type})
 
 
 def cached_controlnet_onnx(components: Components, nets: ControlNets, options: AccelOptions

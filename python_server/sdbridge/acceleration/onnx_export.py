@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -78,27 +78,43 @@ def graphs(components: Components, shapes: ShapeRange) -> list[OnnxGraph]:
             decoder_graph(components, decode, shapes)]
 
 
-def unet_graph(components: Components, module: UnetModule, shapes: ShapeRange) -> OnnxGraph:
-    """The UNet graph: batch = Stream Batch slots x CFG (guidance.unet_evaluations), h and w dynamic."""
+def denoiser_inputs(components: Components, config: Any, shapes: ShapeRange, sdxl: bool,
+                    latent_inputs: Mapping[str, int] | None = None
+                    ) -> tuple[tuple[torch.Tensor, ...], tuple[str, ...], dict[str, dict[int, str]]]:
+    """Example inputs, names and dynamic axes shared by the UNet's and a ControlNet's graphs, at the `opt` shapes.
+
+    In order: sample (B,C,h,w), timestep (B,) int64, encoder_hidden_states (B,77,D) with D the model `config`'s
+    cross_attention_dim; then each of `latent_inputs` ({name: channels}: latent-sized (B,channels,h,w) tensors);
+    then for SDXL (`sdxl`) text_embeds (B,P) and time_ids (B,6), the added_cond_kwargs.
+    """
     dev, dtype, f = components.device, components.dtype, components.vae_scale_factor
     b, h, w = shapes.batch[1], shapes.height[1] // f, shapes.width[1] // f
-    config = module.unet.config
-    sample = torch.randn(b, components.latent_channels, h, w, device=dev, dtype=dtype)
-    timestep = torch.full((b,), 500, device=dev, dtype=torch.int64)
-    context = torch.randn(b, 77, int(config.cross_attention_dim), device=dev, dtype=dtype)
+    spatial = {0: "batch", 2: "height", 3: "width"}
+    inputs: list[torch.Tensor] = [torch.randn(b, components.latent_channels, h, w, device=dev, dtype=dtype),
+                                  torch.full((b,), 500, device=dev, dtype=torch.int64),
+                                  torch.randn(b, 77, int(config.cross_attention_dim), device=dev, dtype=dtype)]
     names = ["sample", "timestep", "encoder_hidden_states"]
-    inputs: list[torch.Tensor] = [sample, timestep, context]
-    axes: dict[str, dict[int, str]] = {"sample": {0: "batch", 2: "height", 3: "width"}, "timestep": {0: "batch"},
-                                       "encoder_hidden_states": {0: "batch"},
-                                       "noise_pred": {0: "batch", 2: "height", 3: "width"}}
-    if module.sdxl:  # added_cond_kwargs: pooled text embeds and (original size, crop, target size) ids
+    axes: dict[str, dict[int, str]] = {"sample": spatial, "timestep": {0: "batch"},
+                                       "encoder_hidden_states": {0: "batch"}}
+    for name, channels in (latent_inputs or {}).items():
+        inputs.append(torch.randn(b, channels, h, w, device=dev, dtype=dtype))
+        names.append(name)
+        axes[name] = spatial
+    if sdxl:  # added_cond_kwargs: pooled text embeds and (original size, crop, target size) ids
         time_dim = int(config.addition_time_embed_dim)
         pooled = int(config.projection_class_embeddings_input_dim) - 6 * time_dim
         inputs += [torch.randn(b, pooled, device=dev, dtype=dtype),
                    torch.tensor([[h * f, w * f, 0, 0, h * f, w * f]], device=dev, dtype=dtype).expand(b, -1)]
         names += ["text_embeds", "time_ids"]
         axes.update({"text_embeds": {0: "batch"}, "time_ids": {0: "batch"}})
-    return OnnxGraph("unet", UNET_FILE, module, tuple(inputs), tuple(names), ("noise_pred",), axes)
+    return tuple(inputs), tuple(names), axes
+
+
+def unet_graph(components: Components, module: UnetModule, shapes: ShapeRange) -> OnnxGraph:
+    """The UNet graph: batch = Stream Batch slots x CFG (guidance.unet_evaluations), h and w dynamic."""
+    inputs, names, axes = denoiser_inputs(components, module.unet.config, shapes, module.sdxl)
+    axes["noise_pred"] = {0: "batch", 2: "height", 3: "width"}
+    return OnnxGraph("unet", UNET_FILE, module, inputs, names, ("noise_pred",), axes)
 
 
 def encoder_graph(components: Components, module: VaeEncodeModule, shapes: ShapeRange) -> OnnxGraph:
@@ -144,16 +160,19 @@ def onnx_keys(components: Components, shapes: ShapeRange) -> list[tuple[OnnxGrap
     """
     assert components.unet is not None and components.vae is not None
     hashes = {"unet": weights_hash(components.unet), "vae": weights_hash(components.vae)}
-    out = []
-    for graph in graphs(components, shapes):
-        key = EngineKey(
-            component=graph.component, model=components.name,
-            weights_hash=hashes["unet" if graph.component == "unet" else "vae"],
-            shapes={"dynamic": ["batch", "height", "width"]}, dtype=str(components.dtype).removeprefix("torch."),
-            backend="onnx", backend_version=torch.__version__.split("+")[0], gpu_arch="any", opset=OPSET,
-            extra={"vae": components.vae_choice.value, "device": components.device.type})
-        out.append((graph, key))
-    return out
+    return [(graph, onnx_key(graph.component, components, hashes["unet" if graph.component == "unet" else "vae"],
+                             {"vae": components.vae_choice.value, "device": components.device.type}))
+            for graph in graphs(components, shapes)]
+
+
+def onnx_key(component: str, components: Components, weights: str, extra: dict[str, str]) -> EngineKey:
+    """The engine key of an ONNX file of `component` exported from `components` (whose model, dtype name it):
+    dynamic batch, height and width, backend "onnx" at torch's version, any GPU, OPSET; `weights`: the hash of
+    the exported module's weights (weights_hash); `extra`: what else the file depends on."""
+    return EngineKey(
+        component=component, model=components.name, weights_hash=weights,
+        shapes={"dynamic": ["batch", "height", "width"]}, dtype=str(components.dtype).removeprefix("torch."),
+        backend="onnx", backend_version=torch.__version__.split("+")[0], gpu_arch="any", opset=OPSET, extra=extra)
 
 
 def cached_onnx(components: Components, options: AccelOptions) -> dict[str, tuple[Path, EngineKey]]:
