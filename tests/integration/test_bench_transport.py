@@ -27,12 +27,13 @@ def test_bench_transport_prints_three_methods_with_real_figures(capsys: pytest.C
                  "--rounds", "1"])
     assert code == 0
     out = capsys.readouterr().out
-    for name in (*METHODS, "bridge + R16F depth 64x64"):
+    for name in (*METHODS, "bridge + R16F depth 64x64", "raw echo + R16F depth 64x64 part"):
         fps, p50, p99, dropped, *cpu = _row(out, name)
         assert all(math.isfinite(v) and v > 0 for v in (fps, p50, p99)), f"{name}: {fps}, {p50}, {p99}"
         assert p50 <= p99 and dropped >= 0
-        assert len(cpu) == (0 if name in (METHODS[0], METHODS[2]) else 1) and all(v > 0 for v in cpu), (name, cpu)
-    for name in ("full/raw throughput", "added p50 over raw echo", "websocket+JPEG p50 / full p50"):
+        assert len(cpu) == (0 if name == METHODS[2] else 1) and all(v > 0 for v in cpu), (name, cpu)
+    for name in ("full/raw throughput", "added p50 over raw echo", "websocket+JPEG p50 / full p50",
+                 "R16F depth 64x64 plane: p50", "  its bytes alone (raw echo with a third part)", "(client "):
         assert name in out
 
 
@@ -54,3 +55,20 @@ def test_report_gives_the_depth_planes_cost_in_round_trip_and_cpu() -> None:
     assert ("R16F depth 64x64 plane: p50 round trip +10.0% over the frame alone, frames/s -20.0% (goal: at most "
             "+15%: met); CPU per frame (client + server) 0.550 ms, +10.0% over the frame alone") in lines
     assert any(line.startswith("load average (1, 5, 15 min)") for line in lines)
+
+
+def test_report_sets_each_plane_against_its_bytes_through_raw_zeromq() -> None:
+    """The raw echo row with the plane's bytes is the floor the plane row is read against; CPU per process."""
+    figures = [Measurement(METHODS[0], 1000.0, 0.5, 0.9, cpu_ms=0.4, cpu_split=(0.25, 0.15)),
+               Measurement(METHODS[1], 800.0, 0.6, 1.0, cpu_ms=0.5, cpu_split=(0.3, 0.2)),
+               Measurement(METHODS[2], 100.0, 9.0, 12.0),
+               Measurement("bridge + R16F depth 64x64", 640.0, 0.75, 1.1, cpu_ms=0.6, cpu_split=(0.32, 0.28)),
+               Measurement("raw echo + R16F depth 64x64 part", 900.0, 0.6, 1.0, cpu_ms=0.44, cpu_split=(0.27, 0.17))]
+    lines = report(figures, size=64, window=2, rounds=1)
+    assert ("R16F depth 64x64 plane: p50 round trip +25.0% over the frame alone, frames/s -20.0% (goal: at most "
+            "+15%: NOT met); CPU per frame (client + server) 0.600 ms, +20.0% over the frame alone (client 0.300 -> "
+            "0.320 ms, server 0.200 -> 0.280 ms)") in lines
+    assert ("  its bytes alone (raw echo with a third part): p50 round trip +20.0% over the raw echo; CPU per frame "
+            "(client + server) 0.440 ms, +10.0% over the frame alone (client 0.250 -> 0.270 ms, server 0.150 -> "
+            "0.170 ms)") in lines
+    assert sum(line.startswith("raw echo + R16F depth 64x64 part") for line in lines) == 1  # its table row

@@ -8,11 +8,15 @@ server would be), it measures:
      encodes, the server decodes and re-encodes, the client decodes,
   4. the full path of 2. with an R16F depth plane in each Frame, of the frame's size and of half its width and
      height (the wire cost of engine planes: one more ZeroMQ part, checked and described by the server; the
-     identity model returns the colour; a ControlNet resizes its control image to the model's size anyway).
+     identity model returns the colour; a ControlNet resizes its control image to the model's size anyway),
+  5. the raw echo of 1. with the same plane bytes as a third part that the echo does not send back (nor does the
+     bridge server): the floor of moving those bytes through ZeroMQ and loopback TCP, so that the plane rows'
+     cost reads against what the bytes alone cost.
 For each: round-trip p50/p99 with one frame in flight, and frames/s with `--window` frames in flight; for the
-bridge rows also the CPU time per frame of client and server together (each process's own CPU clock, so it does
+bridge and raw rows also the CPU time per frame of client and server (each process's own CPU clock, so it does
 not count the other helpers' load the way wall time does). It prints the ratios against the goals and the load
-average; it never asserts on time.
+average; it never asserts on time. Both server children keep freed frame-sized buffers in the heap, as `sdbridge
+serve` does (sdbridge.runtime.host_heap): without that the bridge server faulted 10-25 pages per plane frame.
 
 Reading the figures: client and server each need about 0.45 ms of CPU per 512x512 frame (mostly the kernel copying
 1 MiB each way through loopback TCP). With a core each they overlap; sharing one core (a 2-core machine with other
@@ -49,6 +53,7 @@ class Measurement:
     p99_ms: float
     dropped: int = 0  # frames replaced in the latest-wins slot (not counted in fps)
     cpu_ms: float | None = None  # client + server CPU per frame (median round); None: not measured for this method
+    cpu_split: tuple[float, float] | None = None  # (client, server) CPU per frame, each its median round
 
 
 @dataclass(frozen=True)
@@ -59,14 +64,17 @@ class Sample:
     fps: float
     dropped: int
     cpu_ms: float | None = None  # client + server CPU per frame over the round (None: not measured)
+    cpu_split: tuple[float, float] | None = None  # (client, server) CPU per frame over the round
 
 
 def _combine(name: str, samples: list[Sample]) -> Measurement:
     rtts = [r for s in samples for r in s.rtts]
     fps = percentile((s.fps for s in samples), 0.5)  # median round
     cpus = [s.cpu_ms for s in samples if s.cpu_ms is not None]
+    splits = [s.cpu_split for s in samples if s.cpu_split is not None]
+    split = (percentile((c for c, _ in splits), 0.5), percentile((v for _, v in splits), 0.5)) if splits else None
     return Measurement(name, fps, percentile(rtts, 0.5) * 1e3, percentile(rtts, 0.99) * 1e3,
-                       sum(s.dropped for s in samples), percentile(cpus, 0.5) if cpus else None)
+                       sum(s.dropped for s in samples), percentile(cpus, 0.5) if cpus else None, split)
 
 
 def make_frames(size: int, count: int = 8) -> list[np.ndarray]:
@@ -108,8 +116,12 @@ def _stop_on_message(conn: Connection, stop: Callable[[], None]) -> threading.Ev
 
 
 def _echo_server(conn: Connection, max_bytes: int) -> None:
+    """Answers each [header, pixels, planes...] with [header, pixels] (the bridge server returns no plane)."""
     import zmq
 
+    from sdbridge.runtime.host_heap import keep_freed_buffers
+
+    keep_freed_buffers()  # as the bridge server child below: the same heap for the floor and the bridge
     ctx = zmq.Context()
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -121,19 +133,21 @@ def _echo_server(conn: Connection, max_bytes: int) -> None:
     stop = _stop_on_message(conn, lambda: None)
     while not stop.is_set():
         if poller.poll(100):
-            sock.send_multipart(sock.recv_multipart(copy=False), copy=False)
+            sock.send_multipart(sock.recv_multipart(copy=False)[:3], copy=False)  # identity, header, pixels
     sock.close(0)
     ctx.term()
 
 
 def _bridge_server(conn: Connection, window: int) -> None:
     from sdbridge.config import ServerConfig, with_overrides
+    from sdbridge.runtime.host_heap import keep_freed_buffers
     from sdbridge.server import BridgeServer
 
     cfg = with_overrides(ServerConfig(), model={"name": "identity"}, session={"credits": window},
                          top={"bind": "tcp://127.0.0.1:*"})
     server = BridgeServer(cfg)
     endpoint = server.start()
+    keep_freed_buffers()  # as `sdbridge serve` does once its model has loaded
     conn.send(endpoint)
     _stop_on_message(conn, server.stop)
     try:
@@ -178,7 +192,27 @@ def _stop(proc: mp.Process, conn: Connection) -> None:
 # ------------------------------------------------------------------ clients
 
 
-def _bench_raw(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int) -> Sample:
+def _with_cpu(server: Connection | None, run: Callable[[], tuple[Sample, int]]) -> Sample:
+    """``run()``'s Sample; with ``server`` (a server child's pipe) also this process's and the server's CPU time
+    per frame submitted (``run`` returns the Sample and that count)."""
+    before = (time.process_time(), _server_cpu(server)) if server is not None else None
+    sample, frames_sent = run()
+    if before is None or server is None:
+        return sample
+    client = (time.process_time() - before[0]) / frames_sent * 1e3
+    served = (_server_cpu(server) - before[1]) / frames_sent * 1e3
+    return Sample(sample.rtts, sample.fps, sample.dropped, client + served, (client, served))
+
+
+def _bench_raw(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int,
+               plane: np.ndarray | None = None, server: Connection | None = None) -> Sample:
+    """One round of the raw echo, each message [header, frame] or, with ``plane``, [header, frame, plane] (the
+    echo answers [header, frame]); with ``server`` the CPU time per frame as in ``_bench_bridge``."""
+    return _with_cpu(server, lambda: _raw_round(endpoint, frames, n_lat, n_tp, window, plane))
+
+
+def _raw_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int,
+               plane: np.ndarray | None) -> tuple[Sample, int]:
     import zmq
 
     ctx = zmq.Context()
@@ -187,26 +221,31 @@ def _bench_raw(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, w
     sock.setsockopt(zmq.RCVTIMEO, 5000)
     sock.connect(endpoint)
     header = b"\0" * 96  # about the size of a Frame header
+    extra = [plane] if plane is not None else []
+
+    def send(i: int) -> None:
+        sock.send_multipart([header, frames[i % len(frames)], *extra], copy=False)
+
     try:
         rtts = []
         for i in range(n_lat + 20):
             start = time.perf_counter()
-            sock.send_multipart([header, frames[i % len(frames)]], copy=False)
+            send(i)
             sock.recv_multipart(copy=False)
             if i >= 20:
                 rtts.append(time.perf_counter() - start)
         start = time.perf_counter()
         for i in range(window):
-            sock.send_multipart([header, frames[i % len(frames)]], copy=False)
+            send(i)
         for i in range(window, n_tp + window):
             sock.recv_multipart(copy=False)
             if i < n_tp:
-                sock.send_multipart([header, frames[i % len(frames)]], copy=False)
+                send(i)
         elapsed = time.perf_counter() - start
     finally:
         sock.close(0)
         ctx.term()
-    return Sample(rtts, n_tp / elapsed, 0)
+    return Sample(rtts, n_tp / elapsed, 0), n_lat + 20 + n_tp
 
 
 def depth_plane(size: int) -> np.ndarray:
@@ -219,12 +258,7 @@ def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int
                   depth: np.ndarray | None = None, server: Connection | None = None) -> Sample:
     """One round of the bridge (with a depth plane in each Frame when ``depth`` is given); with ``server`` (the
     server child's pipe) the Sample also holds the client's and the server's CPU time per frame."""
-    cpu_before = (time.process_time(), _server_cpu(server)) if server is not None else None
-    sample, frames_sent = _bridge_round(endpoint, frames, n_lat, n_tp, depth)
-    if cpu_before is None or server is None:
-        return sample
-    used = time.process_time() - cpu_before[0] + _server_cpu(server) - cpu_before[1]
-    return Sample(sample.rtts, sample.fps, sample.dropped, used / frames_sent * 1e3)
+    return _with_cpu(server, lambda: _bridge_round(endpoint, frames, n_lat, n_tp, depth))
 
 
 def _bridge_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int,
@@ -319,32 +353,46 @@ def run_benchmark(size: int, n_tp: int, n_lat: int, window: int, quality: int,
         spawn_ready(_ws_server, quality),
     ]
     depths = (depth_plane(size), depth_plane(max(8, size // 2)))
-    samples: list[list[Sample]] = [[], [], [], [], []]
+    samples: list[list[Sample]] = [[] for _ in range(3 + 2 * len(depths))]
     try:
-        (_, _, raw_ep), (_, bridge_conn, bridge_ep), (_, _, ws_url) = servers
+        (_, raw_conn, raw_ep), (_, bridge_conn, bridge_ep), (_, _, ws_url) = servers
         for _ in range(rounds):
-            samples[0].append(_bench_raw(raw_ep, frames, n_lat, n_tp, window))
+            samples[0].append(_bench_raw(raw_ep, frames, n_lat, n_tp, window, server=raw_conn))
             samples[1].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp, server=bridge_conn))
             samples[2].append(_bench_ws(ws_url, frames, ws_lat, ws_tp, window, quality))
             for k, depth in enumerate(depths):
                 samples[3 + k].append(_bench_bridge(bridge_ep, frames, n_lat, n_tp, depth, server=bridge_conn))
+                samples[3 + len(depths) + k].append(_bench_raw(raw_ep, frames, n_lat, n_tp, window, depth,
+                                                               server=raw_conn))
     finally:
         for proc, conn, _ in servers:
             _stop(proc, conn)
     names = ("raw pyzmq DEALER/ROUTER echo", "BridgeClient -> server -> client", f"websocket + JPEG q{quality}",
-             *(f"bridge + R16F depth {d.shape[1]}x{d.shape[0]}" for d in depths))
+             *(f"{BRIDGE_PLANE}{_plane_name(d)}" for d in depths),
+             *(f"{RAW_PLANE}{_plane_name(d)} part" for d in depths))
     return [_combine(name, got) for name, got in zip(names, samples, strict=True)]
+
+
+#: row name prefixes: the bridge with a plane, and the raw echo with the same bytes as a third part
+BRIDGE_PLANE, RAW_PLANE = "bridge + ", "raw echo + "
+
+
+def _plane_name(plane: np.ndarray) -> str:
+    return f"R16F depth {plane.shape[1]}x{plane.shape[0]}"
 
 
 def report(measurements: list[Measurement], size: int, window: int, rounds: int) -> list[str]:
     """The table and the ratios against the goals, as printed lines."""
-    raw, full, ws, *planes = measurements
+    raw, full, ws, *with_planes = measurements
+    planes = [p for p in with_planes if p.name.startswith(BRIDGE_PLANE)]
+    floors = {p.name.removeprefix(RAW_PLANE).removesuffix(" part"): p for p in with_planes
+              if p.name.startswith(RAW_PLANE)}
     lines = [f"transport benchmark: {size}x{size} RGBA, tcp loopback, {window} in flight for frames/s (median of "
              f"{rounds} rounds), 1 in flight for round trips (all rounds pooled)",
              f"{'method':<36}{'frames/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'dropped':>9}{'cpu ms/frame':>14}"]
     lines += [f"{m.name:<36}{m.fps:>10.1f}{m.p50_ms:>10.3f}{m.p99_ms:>10.3f}{m.dropped:>9}"
               f"{'' if m.cpu_ms is None else f'{m.cpu_ms:.3f}':>14}"
-              for m in (raw, full, ws, *planes)]
+              for m in (raw, full, ws, *with_planes)]
     throughput = full.fps / raw.fps
     added = full.p50_ms - raw.p50_ms
     speedup = ws.p50_ms / full.p50_ms
@@ -354,10 +402,15 @@ def report(measurements: list[Measurement], size: int, window: int, rounds: int)
               f"websocket+JPEG p50 / full p50: {speedup:.1f}x (goal >= 5x: {verdict[speedup >= 5]})"]
     for plane in planes:  # the wire cost of an R16F depth plane
         extra = plane.p50_ms / full.p50_ms - 1
-        lines.append(f"{plane.name.removeprefix('bridge + ')} plane: p50 round trip {extra * 100:+.1f}% over the "
+        name = plane.name.removeprefix(BRIDGE_PLANE)
+        lines.append(f"{name} plane: p50 round trip {extra * 100:+.1f}% over the "
                      f"frame alone, frames/s "
                      f"{(plane.fps / full.fps - 1) * 100:+.1f}% (goal: at most +15%: {verdict[extra <= 0.15]})"
                      + _cpu_extra(plane, full))
+        floor = floors.get(name)
+        if floor is not None:  # what the plane's bytes alone cost through raw ZeroMQ
+            lines.append(f"  its bytes alone (raw echo with a third part): p50 round trip "
+                         f"{(floor.p50_ms / raw.p50_ms - 1) * 100:+.1f}% over the raw echo" + _cpu_extra(floor, raw))
     if hasattr(os, "getloadavg"):
         lines.append("load average (1, 5, 15 min) at the end: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     return lines
@@ -367,5 +420,9 @@ def _cpu_extra(plane: Measurement, full: Measurement) -> str:
     """The plane's CPU per frame over the frame alone's, when both were measured."""
     if plane.cpu_ms is None or full.cpu_ms is None or full.cpu_ms <= 0:
         return ""
+    split = ""
+    if plane.cpu_split is not None and full.cpu_split is not None:
+        (c0, s0), (c1, s1) = full.cpu_split, plane.cpu_split
+        split = f" (client {c0:.3f} -> {c1:.3f} ms, server {s0:.3f} -> {s1:.3f} ms)"
     return (f"; CPU per frame (client + server) {plane.cpu_ms:.3f} ms, "
-            f"{(plane.cpu_ms / full.cpu_ms - 1) * 100:+.1f}% over the frame alone")
+            f"{(plane.cpu_ms / full.cpu_ms - 1) * 100:+.1f}% over the frame alone" + split)
