@@ -25,7 +25,7 @@ namespace StreamDiffusion.Bridge
         public Texture texture;
 
         [Tooltip("The style's weight in Params.style_blend; 0 keeps the image but turns it off.")]
-        [Range(0f, 2f)] public float weight = 1f;
+        [Range(StreamParams.StyleBlend.Minimum, StreamParams.StyleBlend.Maximum)] public float weight = 1f;
     }
 
     /// <summary>Style images and the style_blend selection of one component (see the file header).</summary>
