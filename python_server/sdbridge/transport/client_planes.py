@@ -46,6 +46,8 @@ DEFAULTS: Mapping[m.PlaneKind, Mapping[str, Any]] = {
 
 #: PlaneDesc fields plane_info may set (size, stride and format come from the array)
 _SETTABLE = frozenset(f.name for f in dataclasses.fields(m.PlaneDesc)) - {"width", "height", "stride", "format"}
+#: each field's default (its enum type names the members plane_info may give by name)
+_TEMPLATE = m.PlaneDesc(m.PlaneKind.CONTROL, m.PlaneFormat.R8, 1, 1, 1)
 
 
 def _value(field: str, given: Any, default: Any, where: str) -> Any:
@@ -72,19 +74,20 @@ def describe(key: str, array: np.ndarray, info: Mapping[str, Any] | None) -> tup
         allowed = ", ".join(f"{d.name}x{c}" for d, c in FORMATS)
         raise InputError(f"planes[{key!r}] is {array.dtype.name} with {channels} channels; send one of {allowed}")
     kind = KINDS.get(key, m.PlaneKind.CONTROL)
-    values: dict[str, Any] = {"name": "" if key in KINDS else key, **DEFAULTS.get(kind, {})}
-    if kind is m.PlaneKind.NORMALS and fmt is m.PlaneFormat.RGBA8:
-        values["normal_encoding"] = m.NormalEncoding.UNSIGNED
-    where = f"plane_info[{key!r}]"
-    template = m.PlaneDesc(kind, fmt, 1, 1, 1)
-    for field, given in (info or {}).items():
-        if field not in _SETTABLE:
-            raise InputError(f"{where} sets {field!r}, which is not a plane field; set {sorted(_SETTABLE)}")
-        values[field] = _value(field, given, getattr(template, field), where)
     data = np.ascontiguousarray(array)
     height, width = data.shape[:2]
-    desc = dataclasses.replace(template, width=width, height=height, stride=width * fmt.bytes_per_pixel, **values)
-    return desc, data
+    values: dict[str, Any] = {"kind": kind, "format": fmt, "width": width, "height": height,
+                              "stride": width * fmt.bytes_per_pixel, "name": "" if key in KINDS else key,
+                              **DEFAULTS.get(kind, {})}
+    if kind is m.PlaneKind.NORMALS and fmt is m.PlaneFormat.RGBA8:
+        values["normal_encoding"] = m.NormalEncoding.UNSIGNED
+    if info:
+        where = f"plane_info[{key!r}]"
+        for field, given in info.items():
+            if field not in _SETTABLE:
+                raise InputError(f"{where} sets {field!r}, which is not a plane field; set {sorted(_SETTABLE)}")
+            values[field] = _value(field, given, getattr(_TEMPLATE, field), where)
+    return m.PlaneDesc(**values), data  # one construction (dataclasses.replace would make a second)
 
 
 def frame_planes(planes: Mapping[str, np.ndarray] | None, plane_info: Mapping[str, Mapping[str, Any]] | None,
