@@ -197,12 +197,19 @@ def test_a_result_that_already_arrived_is_returned_at_once() -> None:
 
 class _FakeServer:
     """A bare ROUTER on a random loopback port that answers one Hello with a Welcome, from a thread, then
-    does whatever the test's `then(router, identity)` does (nothing by default)."""
+    does whatever the test's `then(router, identity)` does (nothing by default). With `inproc` it binds an inproc
+    endpoint of the shared context instead: what it has sent is then in the client's socket as soon as the send
+    returns (no I/O thread in between), so a test can read it without waiting."""
 
-    def __init__(self, heartbeat_interval_ms: int, then: Callable[[zmq.Socket, bytes], None] | None = None) -> None:
+    def __init__(self, heartbeat_interval_ms: int, then: Callable[[zmq.Socket, bytes], None] | None = None,
+                 inproc: bool = False) -> None:
         self.router = zmq.Context.instance().socket(zmq.ROUTER)
         self.router.setsockopt(zmq.LINGER, 0)
-        self.endpoint = f"tcp://127.0.0.1:{self.router.bind_to_random_port('tcp://127.0.0.1')}"
+        if inproc:
+            self.endpoint = f"inproc://sdbridge-fake-server-{id(self)}"
+            self.router.bind(self.endpoint)
+        else:
+            self.endpoint = f"tcp://127.0.0.1:{self.router.bind_to_random_port('tcp://127.0.0.1')}"
         self._heartbeat_interval_ms = heartbeat_interval_ms
         self._then = then
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -238,13 +245,13 @@ def test_receive_with_no_wait_returns_a_result_queued_behind_other_messages() ->
                                 credits_granted=1)
         router.send_multipart([identity, codec.encode(result), pixels])
 
-    fake = _FakeServer(heartbeat_interval_ms=5000, then=answer_the_frame)
-    client = BridgeClient(fake.endpoint, name="polling")
+    fake = _FakeServer(heartbeat_interval_ms=5000, then=answer_the_frame, inproc=True)
+    client = BridgeClient(fake.endpoint, name="polling")  # the default context: the fake's, so inproc reaches it
     try:
         client.connect(timeout=5)
         frame_id = client.submit(np.full((4, 4, 4), 5, dtype=np.uint8))
         fake.thread.join(5)
-        time.sleep(0.3)  # everything has arrived in the client's socket
+        assert not fake.thread.is_alive()  # everything was sent, so (inproc) it is in the client's socket
         got = client.receive(timeout=0)
         assert got is not None and got.frame_id == frame_id and int(got.image[0, 0, 0]) == 5
         assert len(client.notices) == 5
