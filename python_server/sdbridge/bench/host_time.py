@@ -125,7 +125,7 @@ def host_ms(comps: Components, path: str, client: tuple[int, int], size: int = 5
 
     The CPU time (time.process_time, every thread of the process) is what the frame costs the host even on a
     loaded machine, where the wall time also counts the time other processes held the cores."""
-    keep_freed_buffers()  # as the worker does when it starts
+    keep_freed_buffers()  # as `sdbridge serve` does at startup
     clock = _Clock()
     pipe = zero_cost_pipeline(comps, size, clock)
     step = (_device_step if path == "device" else _numpy_step)(pipe, size)

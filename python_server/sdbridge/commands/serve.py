@@ -20,6 +20,7 @@ from sdbridge.config import (
     parse_ip_adapter,
     with_overrides,
 )
+from sdbridge.runtime import host_heap
 
 NAME = "serve"
 HELP = "run the bridge server: ROUTER socket, sessions, one worker (stops cleanly on SIGINT; SIGTERM drains first)"
@@ -167,6 +168,19 @@ def resolve_model_defaults(cfg: ServerConfig) -> ServerConfig:
     return with_overrides(cfg, pipeline={"t_index_list": defaults.t_index_list})
 
 
+def tune_host_heap() -> bool:
+    """Keep freed frame-sized host buffers in the heap (runtime.host_heap: process-wide glibc malloc thresholds,
+    so the entry point sets them, not the worker); called once the model has loaded, so its load's transient
+    buffers still go back to the kernel. Logs what it did; True when glibc took the thresholds."""
+    applied = host_heap.keep_freed_buffers()
+    if applied:
+        log.info("host heap: glibc serves blocks under %d MiB from the heap and keeps up to %d MiB of it freed "
+                 "(mallopt mmap and trim thresholds)", host_heap.MMAP_THRESHOLD >> 20, host_heap.TRIM_THRESHOLD >> 20)
+    else:
+        log.info("host heap: malloc thresholds left as they are (not glibc, or glibc refused them)")
+    return applied
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until a signal arrives; exit 0 after a clean shutdown."""
     from sdbridge.server import BridgeServer
@@ -190,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         endpoint = server.start()
+        tune_host_heap()
         print(f"sdbridge serving {server.model.name if server.model else '?'} on {endpoint}", flush=True)
         if server.preview_url:
             print(f"sdbridge preview page: {server.preview_url}", flush=True)

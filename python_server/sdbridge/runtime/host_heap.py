@@ -5,9 +5,12 @@ result: 0.75-3 MiB at 512x512, up to 24 MiB at 1920x1080) and frees them before 
 serves blocks that large with mmap and unmaps them on free (or trims the heap top), so the next frame's
 buffers fault their pages in again: measured here about 400 page faults and 0.7 ms of system time per
 512x512 frame. `keep_freed_buffers` raises glibc's mmap and trim thresholds (mallopt) so those blocks come
-from, and go back to, the heap: the steady state faults no page. The worker calls it when it starts (and
-`sdbridge bench pipeline --host-time` before it measures). The cost is memory: up to `trim_threshold` bytes
-of freed heap stay mapped. Other C libraries (musl, macOS, Windows) are left alone.
+from, and go back to, the heap: the steady state faults no page. The settings are process-wide, so a
+library object (the worker, the server) never makes them: the process entry points do, `sdbridge serve` once
+the model has loaded (before clients' frames; it logs what it set) and `sdbridge bench pipeline --host-time`
+before it measures. A program embedding the server calls it itself when it wants the same. The cost is
+memory: up to `trim_threshold` bytes of freed heap stay mapped. Other C libraries (musl, macOS, Windows) are
+left alone.
 """
 
 from __future__ import annotations

@@ -31,7 +31,6 @@ from sdbridge.runtime.batch_window import BatchWindow
 from sdbridge.runtime.control_inputs import ControlPlanes
 from sdbridge.runtime.device_lane import DeviceLane, InlineLane, LaneJob
 from sdbridge.runtime.frame_work import Begun, FrameWork
-from sdbridge.runtime.host_heap import keep_freed_buffers
 from sdbridge.runtime.pipeline_api import (
     PipelineFactory,
     SessionPipeline,
@@ -97,7 +96,6 @@ class Worker:
         """Start the worker thread (and, when pipelined, its device lane)."""
         if self._thread is not None:
             return
-        keep_freed_buffers()  # frame-sized host buffers reused from the heap, not faulted in per frame
         if self._pipelined:
             self._lane = DeviceLane(self._table.wake)
         self._thread = threading.Thread(target=self._run, name="sdbridge-worker", daemon=True)
