@@ -11,9 +11,12 @@
 #include "StreamDiffusionBridgeTypes.h"
 #include "SDBridgeDisplay.h"
 
+#include <cstdint>  // uint8_t: sdbridge::CaptureFit's underlying type (forward-declared below)
+
 #include "SDBridgeComponent.generated.h"
 
 class FSDBridgeStreamer;
+struct FSDBridgeEvent;  // SDBridgeStreamer.h: HandleEvent's parameter (this header does not include it)
 class FSDBridgeViewExtension;
 class SSDBridgeViewportOverlay;
 class APlayerController;

@@ -20,6 +20,7 @@
 
 class UTexture2D;
 class UTextureRenderTarget2D;
+struct FAssetData;  // OnSourceChanged's parameter (AssetRegistry/AssetData.h, CoreUObject; included by the .cpp)
 
 class SSDBridgePromptPreview : public SCompoundWidget, public FGCObject
 {
