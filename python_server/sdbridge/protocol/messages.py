@@ -291,33 +291,9 @@ class Params:
         return mask
 
 
-_PARAMS_BITS: tuple[tuple[str, ParamsField], ...] = (
-    ("guidance_scale", ParamsField.GUIDANCE_SCALE),
-    ("delta", ParamsField.DELTA),
-    ("t_index_list", ParamsField.T_INDEX_LIST),
-    ("seed", ParamsField.SEED),
-    ("similarity_filter_enabled", ParamsField.SIMILARITY_FILTER_ENABLED),
-    ("similarity_threshold", ParamsField.SIMILARITY_THRESHOLD),
-    ("similarity_max_skip", ParamsField.SIMILARITY_MAX_SKIP),
-    ("seed_blend", ParamsField.SEED_BLEND),
-    ("cfg_mode", ParamsField.CFG_MODE),
-    ("txt2img", ParamsField.TXT2IMG),
-    ("lora_weights", ParamsField.LORA_WEIGHTS),
-    ("controlnet_scale", ParamsField.CONTROLNET_SCALE),
-    ("controlnet_start", ParamsField.CONTROLNET_START),
-    ("controlnet_end", ParamsField.CONTROLNET_END),
-    ("latent_feedback", ParamsField.LATENT_FEEDBACK),
-    ("motion_warp", ParamsField.MOTION_WARP),
-    ("motion_warp_step", ParamsField.MOTION_WARP_STEP),
-    ("scene_cut_threshold", ParamsField.SCENE_CUT_THRESHOLD),
-    ("ip_adapter_scale", ParamsField.IP_ADAPTER_SCALE),
-    ("style_blend", ParamsField.STYLE_BLEND),
-    ("attention_bank", ParamsField.ATTENTION_BANK),
-    ("attention_bank_interval", ParamsField.ATTENTION_BANK_INTERVAL),
-    ("attention_bank_blocks", ParamsField.ATTENTION_BANK_BLOCKS),
-    ("feature_injection", ParamsField.FEATURE_INJECTION),
-    ("feature_injection_threshold", ParamsField.FEATURE_INJECTION_THRESHOLD),
-)
+#: Each Params field and its ParamsField bit, the schema's member of the field's name (a field without one fails here).
+_PARAMS_BITS: tuple[tuple[str, ParamsField], ...] = tuple(
+    (field.name, ParamsField[field.name.upper()]) for field in dataclasses.fields(Params) if field.name != "stream_id")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
