@@ -138,3 +138,19 @@ def test_encode_frame_wants_one_buffer_per_plane_of_its_size() -> None:
         encode_frame(_frame(DEPTH, DEPTH), bytes(32), [bytes(8)])
     with pytest.raises(FieldError, match=r"has 9 bytes but Frame.planes\[0\]"):
         encode_frame(_frame(DEPTH), bytes(32), [bytes(9)])
+
+
+def test_descriptions_seen_before_are_reused_only_under_the_same_limits() -> None:
+    """A stream's repeated plane descriptions are converted and checked once; tighter limits check them again, and a
+    refused description stays refused however often it comes."""
+    wide = dataclasses.replace(DEPTH, width=40, stride=160)
+    parts = [encode(_frame(wide)), bytes(32), bytes(160)]
+    first = decode_multipart(parts, DecodeLimits())[0]
+    again = decode_multipart(parts, DecodeLimits())[0]
+    assert first.planes == again.planes == (wide,)  # type: ignore[union-attr]
+    assert again.planes is first.planes  # type: ignore[union-attr]  (the accepted descriptions, reused)
+    narrow = DecodeLimits(max_width=32)
+    for _ in range(2):
+        exc = _refused(parts, narrow)
+        assert exc.code == ErrorCode.TOO_LARGE and getattr(exc, "field_name", "") == "Frame.planes[0].width"
+    assert decode_multipart(parts, DecodeLimits())[0].planes == (wide,)  # type: ignore[union-attr]
