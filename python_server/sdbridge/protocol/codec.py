@@ -300,10 +300,10 @@ def _enc_prompt(b: flatbuffers.Builder, m: Prompt) -> int:
 
 #: Params' vectors of AdapterWeight (name, value) tables, in field-id order (their creation order)
 _ADAPTER_FIELDS: tuple[str, ...] = tuple(f[1] for f in TABLES["Params"] if f[2] == "tables" and f[5] == "AdapterWeight")
-#: Params' number fields of protocol 1.4 (None -> 0, not written)
-_PARAMS_SCALARS_14: tuple[str, ...] = ("latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold",
-                                       "ip_adapter_scale", "attention_bank", "attention_bank_interval",
-                                       "feature_injection", "feature_injection_threshold")
+#: Params' number fields (float, uint, ulong; None -> 0, not written; decoded while their set_mask bit is set), from
+#: the schema's layout: a number field added to the schema needs no edit here
+_PARAMS_NUMBERS: tuple[str, ...] = tuple(f[1] for f in TABLES["Params"] if f[2] == "scalar" and f[4] in ("f", "I", "Q")
+                                         and f[1] not in ("set_mask", "stream_id"))
 
 
 def _enc_adapters(b: flatbuffers.Builder, field: str, entries: Sequence[AdapterWeight] | None) -> int:
@@ -319,14 +319,13 @@ def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
     seed_blend = _offset_vector(b, fb.ParamsStartSeedBlendVector, seeds)
     named = {field: _enc_adapters(b, field, getattr(m, field)) for field in _ADAPTER_FIELDS}
     return _table(b, "Params", {
-        "set_mask": int(m.set_mask), "guidance_scale": m.guidance_scale or 0.0, "delta": m.delta or 0.0,
-        "t_index_list": t_index, "seed": m.seed or 0,
+        "set_mask": int(m.set_mask), "t_index_list": t_index,
         "similarity_filter_enabled": bool(m.similarity_filter_enabled),
         "similarity_threshold": m.similarity_threshold or 0.0, "similarity_max_skip": m.similarity_max_skip or 0,
         "seed_blend": seed_blend, "stream_id": m.stream_id,
         "cfg_mode": int(m.cfg_mode or 0), "txt2img": bool(m.txt2img),
         "attention_bank_blocks": int(m.attention_bank_blocks or 0),
-        **named, **{field: getattr(m, field) or 0 for field in _PARAMS_SCALARS_14},
+        **named, **{field: getattr(m, field) or 0 for field in _PARAMS_NUMBERS},
     })
 
 
@@ -770,15 +769,10 @@ class _Reader:
             return bool(mask & bit)
 
         return Params(
-            guidance_scale=t.GuidanceScale() if has(ParamsField.GUIDANCE_SCALE) else None,
-            delta=t.Delta() if has(ParamsField.DELTA) else None,
             t_index_list=(tuple(t.TIndexList(i) for i in range(t.TIndexListLength()))
                           if has(ParamsField.T_INDEX_LIST) else None),
-            seed=t.Seed() if has(ParamsField.SEED) else None,
             similarity_filter_enabled=(bool(t.SimilarityFilterEnabled())
                                        if has(ParamsField.SIMILARITY_FILTER_ENABLED) else None),
-            similarity_threshold=t.SimilarityThreshold() if has(ParamsField.SIMILARITY_THRESHOLD) else None,
-            similarity_max_skip=t.SimilarityMaxSkip() if has(ParamsField.SIMILARITY_MAX_SKIP) else None,
             seed_blend=(tuple(SeedWeight(seed=t.SeedBlend(i).Seed(), weight=t.SeedBlend(i).Weight())
                               for i in range(t.SeedBlendLength()))
                         if has(ParamsField.SEED_BLEND) else None),
@@ -788,7 +782,7 @@ class _Reader:
             attention_bank_blocks=(_enum_or_raw(AttentionBankBlocks, t.AttentionBankBlocks())
                                    if has(ParamsField.ATTENTION_BANK_BLOCKS) else None),
             **{field: self.adapter_weights(t, field) for field in _ADAPTER_FIELDS if has(ParamsField[field.upper()])},
-            **{field: getattr(t, _camel(field))() for field in _PARAMS_SCALARS_14 if has(ParamsField[field.upper()])},
+            **{field: getattr(t, _camel(field))() for field in _PARAMS_NUMBERS if has(ParamsField[field.upper()])},
         )
 
     def plane(self, values: Sequence[Any], name: bytes | None, where: str) -> PlaneDesc:
