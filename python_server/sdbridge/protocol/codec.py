@@ -321,7 +321,6 @@ def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
     return _table(b, "Params", {
         "set_mask": int(m.set_mask), "t_index_list": t_index,
         "similarity_filter_enabled": bool(m.similarity_filter_enabled),
-        "similarity_threshold": m.similarity_threshold or 0.0, "similarity_max_skip": m.similarity_max_skip or 0,
         "seed_blend": seed_blend, "stream_id": m.stream_id,
         "cfg_mode": int(m.cfg_mode or 0), "txt2img": bool(m.txt2img),
         "attention_bank_blocks": int(m.attention_bank_blocks or 0),
