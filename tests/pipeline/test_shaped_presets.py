@@ -14,6 +14,7 @@ The slow test allocates the 1.2B parameters of sd-turbo-shaped in bfloat16 (2.4 
 
 from __future__ import annotations
 
+import math
 import time
 from functools import cache
 
@@ -122,6 +123,9 @@ def test_shaped_bench_reports_the_compute_limit(tiny: Components) -> None:
     gmac, limit_ms, share = ([float(r.split("|")[i].strip().rstrip("%")) for r in rows] for i in (-4, -3, -2))
     assert 0 < gmac[0] < gmac[1] and 0 < limit_ms[0] < limit_ms[1]  # a second UNet sample per frame costs more
     assert all(0 <= s <= 100 for s in share)  # the limit as a share of the measured frame time
+    measured = [[float(cell) for cell in r.split("|")[2:-4]] for r in rows]  # frames/s, ms per frame, stage ms
+    assert all(math.isfinite(fps) and fps > 0 for fps, *_ in measured), measured  # a real measurement
+    assert all(math.isfinite(ms) and ms >= 0 for row in measured for ms in row[1:]), measured  # ms: rounded
     assert "| UNet, batch 1 |" in report and "of peak" in report  # the compute table follows
     with pytest.raises(ValueError, match="steps=\\[3\\]"):
         shaped_bench(tiny, 64, frames=1, steps=(3,))
