@@ -33,7 +33,7 @@ def _tracked_text_files() -> list[Path]:
         path = ROOT / name
         if name.startswith(SKIPPED) or "_generated" in name or "/generated/" in name.lower():
             continue
-        if path.suffix in TEXT_SUFFIXES and path.is_file():
+        if path.suffix in TEXT_SUFFIXES and path.is_file() and path != Path(__file__).resolve():  # its samples
             files.append(path)
     return files
 
