@@ -155,8 +155,8 @@ class PlaneDesc:
 
 # The two image headers are built on every frame (4 times per round trip: encode and decode on each
 # side), so they are not frozen: a frozen dataclass's __init__ sets each field through
-# object.__setattr__, 2.9x slower here (19 fields: 3.8 us against 1.3 us). Treat them as read-only all
-# the same; nothing in this package writes to a header after building it.
+# object.__setattr__, several times slower (docs/benchmarks.md, "Message headers"). Treat them as read-only
+# all the same; nothing in this package writes to a header after building it.
 @dataclasses.dataclass(slots=True)
 class FrameHeader:
     """client -> server: header of one input frame; the pixels travel in ZeroMQ part 2."""
