@@ -1,8 +1,8 @@
 """What this CPU offers for bfloat16, read from /proc/cpuinfo (Linux; elsewhere nothing is claimed).
 
 On Intel CPUs with AMX (Sapphire Rapids and later) oneDNN runs bfloat16 convolutions and matrix products
-several times faster than float32: on the CI VM the `small` UNet and TAESD ran 2.6-3x faster and the
-whole pipeline about 2x (README, "bfloat16 on CPUs with AMX"). AVX512-BF16 alone helps less.
+several times faster than float32 (docs/benchmarks.md, "bfloat16 on CPUs with AMX", has the figures and the
+commands). AVX512-BF16 alone helps less.
 """
 
 from __future__ import annotations
