@@ -32,6 +32,16 @@ def tiny_sdxl() -> Components:
     return load_components("tiny-sdxl", device="cpu", dtype=torch.float32)
 
 
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One torch intra-op thread for the test: on a loaded 2-core machine two threads measure contention, not the
+    code (a tiny model's small ops then spend most of their CPU time waiting for each other)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def wait_for(condition: Callable[[], object], timeout: float = 5.0, what: str = "the condition") -> object:
     """Poll `condition` until truthy and return its value; fail naming `what` after `timeout` seconds. Tests
     synchronise with this (a condition with a deadline), never with a bare sleep."""

@@ -81,7 +81,7 @@ def test_a_weight_file_and_its_encoder_folder_load_like_the_tiny_one(tmp_path):
         load_ip_adapter(IpAdapterSpec(str(tmp_path / "missing.safetensors")), comps)
 
 
-def test_the_bench_section_measures_each_case_and_leaves_the_components_alone(tiny):
+def test_the_bench_section_measures_each_case_and_leaves_the_components_alone(tiny, one_thread):
     from sdbridge.bench.ip_adapter_cost import ip_adapter_cost_report
     from sdbridge.pipeline.ip_adapter import has_ip_adapter
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import torch
 
 from sdbridge.bench.fairness import measure
 from sdbridge.config import ServerConfig, with_overrides
@@ -25,15 +24,6 @@ from sdbridge.server import BridgeServer
 pytestmark = pytest.mark.integration
 
 SIZE = 64
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """One torch intra-op thread: on a loaded 2-core machine two threads measure contention, not the server."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
