@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from sdbridge.cli import build_parser
@@ -22,26 +21,11 @@ from sdbridge.runtime import worker as worker_module
 from sdbridge.runtime.pixels import Layout, PixelFormat
 from sdbridge.runtime.sessions import ClientInfo, FrameJob, ResultJob, SessionTable
 from sdbridge.runtime.worker import Worker, WorkerFailure
-from tests.runtime.fakes import FakeOut
+from tests.runtime.fakes import SleepingPipeline
 
 
 class _StartedError(Exception):
     """Raised by the spy in the serve test: ends `sdbridge serve` at the call (its `finally` closes the server)."""
-
-
-class _Echo:
-    """A pipeline that returns its input image."""
-
-    latency_frames = 0
-
-    def prepare(self, prompt: str = "", negative_prompt: str = "") -> None:
-        pass
-
-    def update(self, **kwargs: object) -> None:
-        pass
-
-    def __call__(self, image: np.ndarray) -> FakeOut:
-        return FakeOut(image)
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch, answer: bool = True) -> list[int]:
@@ -102,7 +86,7 @@ def test_a_worker_started_in_process_leaves_the_thresholds_alone(monkeypatch: py
     def on_failure(f: WorkerFailure) -> None:
         done.release()
 
-    worker = Worker(table, lambda w, h: _Echo(), lambda layout: (layout.width, layout.height), on_result,
+    worker = Worker(table, lambda w, h: SleepingPipeline(0.0), lambda layout: (layout.width, layout.height), on_result,
                     on_failure)
     worker.start()
     try:
