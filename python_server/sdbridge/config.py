@@ -331,6 +331,7 @@ class PipelineConfig:
     attention_bank_blocks: str = params.BY_NAME["attention_bank_blocks"].default
     feature_injection: float = params.BY_NAME["feature_injection"].default
     feature_injection_threshold: float = params.BY_NAME["feature_injection_threshold"].default
+    attention_bank_warp: bool = params.BY_NAME["attention_bank_warp"].default  # warp the bank with the motion
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,7 @@ def factory_from_components(components: Any, config: ServerConfig, controlnets: 
         attention_bank_blocks=p.attention_bank_blocks,
         feature_injection=p.feature_injection,
         feature_injection_threshold=p.feature_injection_threshold,
+        attention_bank_warp=p.attention_bank_warp,
         controlnet_scale=tuple((s.kind, s.scale) for s in config.model.controlnets()) if controlnets else (),
     )
     spec = config.model.ip_adapter_spec()

@@ -13,6 +13,10 @@ Feature injection (`feature_injection` strength s > 0, `feature_injection_thresh
 output is compared (cosine) with every banked output token of its row's step; where the best match is at least
 c, the output moves toward it: out + s * (best - out).
 
+Motion (`attention_bank_warp`, with the engine's motion vectors, frame_buffer_size 1): each banked frame's keys and
+values are warped to the frame reading them, with the motion accumulated since it was banked, and its disoccluded
+tokens are masked out (sdbridge.pipeline.bank_warp); off (the default) leaves the bank as it is.
+
 Scene cuts: `clear()` (the session's scene cut, a restart) drops everything. A cut the server detects on the device
 (sdbridge.pipeline.temporal: a 0/1 gate per frame, never read on the host) masks the banked frames before it: their
 keys get an additive -inf score (exactly no bank when every banked frame is masked) and their outputs cannot be
@@ -43,6 +47,7 @@ import torch
 from torch.nn import functional
 
 from sdbridge.errors import ConfigError
+from sdbridge.pipeline.bank_warp import BankMotion, warp_tokens
 from sdbridge.pipeline.config import StreamConfig
 
 #: attention_bank_blocks choice -> the processor-name prefixes it selects (None: every self-attention layer)
@@ -70,6 +75,21 @@ class _Entry:
     key: torch.Tensor
     value: torch.Tensor
     out: torch.Tensor
+
+
+@dataclass(frozen=True)
+class BankView:
+    """What one row piece attends to besides itself: per banked frame (oldest first) its keys and values (R, T, C),
+    warped to the reading frame when `attention_bank_warp` is on and its motion is known, its attention outputs
+    (unwarped: feature injection is position-free), its detected-cut gate and its per-token keep mask (T,) (None:
+    not warped, every token kept)."""
+
+    frames: tuple[int, ...]
+    keys: tuple[torch.Tensor, ...]
+    values: tuple[torch.Tensor, ...]
+    outs: tuple[torch.Tensor, ...]
+    gates: tuple[torch.Tensor | float, ...]
+    keeps: tuple[torch.Tensor | None, ...]
 
 
 class _Hub:
@@ -166,6 +186,7 @@ class AttentionBank:
         self._store: dict[tuple[str, int], list[_Entry]] = {}  # (layer, step) -> banked frames, oldest first
         self._keeps: dict[int, torch.Tensor] = {}  # frame -> its detected-cut gate (1, 1, 1, 1): 0 = a cut
         self._horizon = 0  # frames older than the newest noted one minus this are forgotten
+        self.motion = BankMotion()  # staged frames' latent flows, for attention_bank_warp (pipeline/bank_warp.py)
 
     @property
     def held(self) -> int:
@@ -176,10 +197,17 @@ class AttentionBank:
         """Forget every banked frame (a scene cut, a restart, the bank turned off)."""
         self._store.clear()
         self._keeps.clear()
+        self.motion.clear()
 
-    def note_frame(self, frame: int, keep: torch.Tensor | None, cfg: StreamConfig) -> None:
-        """Frame `frame` is staged; keep: its detected-cut gate (None: not checked)."""
+    def note_frame(self, frame: int, keep: torch.Tensor | None, cfg: StreamConfig,
+                   flow: torch.Tensor | None = None, valid: torch.Tensor | None = None) -> None:
+        """Frame `frame` is staged; keep: its detected-cut gate (None: not checked); flow, valid: its latent flow to
+        the frame before and disocclusion mask (None: no motion), kept when attention_bank_warp is on."""
         self._horizon = cfg.attention_bank * cfg.attention_bank_interval + cfg.steps
+        if warps(cfg):
+            self.motion.note(frame, flow, valid, self._horizon)
+        elif self.motion.held:
+            self.motion.clear()
         if keep is not None:
             self._keeps[frame] = keep
         for old in [i for i in self._keeps if i < frame - self._horizon]:
@@ -200,10 +228,23 @@ class AttentionBank:
         finally:
             hub.active = None
 
-    def _entries(self, layer: str, step: int, frame: int, n: int) -> tuple[list[_Entry], list[Any]]:
-        """The last n banked frames of (layer, step) before `frame`, and their cut gates (1.0 or device tensors)."""
-        entries = [e for e in self._store.get((layer, step), []) if e.frame < frame][-n:] if n else []
-        return entries, [self._gate(e.frame, frame) for e in entries]
+    def view(self, layer: str, step: int, frame: int, cfg: StreamConfig, rows: slice = slice(None)) -> BankView:
+        """The last attention_bank banked frames of (layer, step) before `frame` as frame `frame`'s rows `rows` (of
+        the frame buffer) attend to them (BankView)."""
+        n = cfg.attention_bank
+        entries = [e for e in self._store.get((layer, step), []) if e.frame < frame][-n:] if n and frame >= 0 else []
+        keys, values, keeps = [], [], []
+        for e in entries:
+            key, value, keep = e.key[rows], e.value[rows], None
+            moved = self.motion.flow(frame, e.frame, key.shape[1]) if warps(cfg) else None
+            if moved is not None:
+                key, value, keep = warp_tokens(key, value, *moved)
+            keys.append(key)
+            values.append(value)
+            keeps.append(keep)
+        return BankView(tuple(e.frame for e in entries), tuple(keys), tuple(values),
+                        tuple(e.out[rows] for e in entries), tuple(self._gate(e.frame, frame) for e in entries),
+                        tuple(keeps))
 
     def _gate(self, source: int, frame: int) -> torch.Tensor | float:
         gate: torch.Tensor | float = 1.0
@@ -252,15 +293,13 @@ class _Call:
         residual connection and output rescale (the caller's)."""
         cfg = self.cfg
         query, key, value = attn.to_q(hidden), attn.to_k(hidden), attn.to_v(hidden)
-        entries, gates = self.bank._entries(layer, piece.step, piece.frame, cfg.attention_bank) \
-            if piece.frame >= 0 else ([], [])
-        rows = slice(piece.first, piece.first + len(hidden))
-        all_keys = torch.cat([key, *[e.key[rows] for e in entries]], 1)
-        all_values = torch.cat([value, *[e.value[rows] for e in entries]], 1)
-        mask = _mask(gates, key.shape[1], hidden)
+        bank = self.bank.view(layer, piece.step, piece.frame, cfg, slice(piece.first, piece.first + len(hidden)))
+        all_keys = torch.cat([key, *bank.keys], 1)
+        all_values = torch.cat([value, *bank.values], 1)
+        mask = _mask(bank.gates, bank.keeps, key.shape[1], hidden)
         out = attn.to_out[1](attn.to_out[0](_heads_attention(attn, query, all_keys, all_values, mask)))
-        if cfg.feature_injection > 0 and entries:
-            out = _inject(out, torch.cat([e.out[rows] for e in entries], 1), gates, key.shape[1], cfg)
+        if cfg.feature_injection > 0 and bank.outs:
+            out = _inject(out, torch.cat(bank.outs, 1), list(bank.gates), key.shape[1], cfg)
         if piece.write:
             self.bank._bank(layer, piece.step, _Entry(piece.frame, key.detach(), value.detach(), out.detach()),
                             cfg.attention_bank)
@@ -283,15 +322,23 @@ def _heads_attention(attn: Any, query: torch.Tensor, key: torch.Tensor, value: t
     return out.transpose(1, 2).reshape(batch, -1, heads * head_dim).to(query.dtype)
 
 
-def _mask(gates: list[Any], tokens: int, like: torch.Tensor) -> torch.Tensor | None:
-    """Additive key mask (1, 1, 1, tokens * (1 + E)): 0 for the frame's own keys, log(gate) for each banked
-    frame's (-inf behind a detected cut); None when no gate is a device tensor."""
-    if not any(isinstance(g, torch.Tensor) for g in gates):
+def warps(cfg: StreamConfig) -> bool:
+    """True when the bank is on and warped with the motion (attention_bank_warp)."""
+    return cfg.attention_bank > 0 and cfg.attention_bank_warp
+
+
+def _mask(gates: tuple[Any, ...], keeps: tuple[torch.Tensor | None, ...], tokens: int,
+          like: torch.Tensor) -> torch.Tensor | None:
+    """Additive key mask (1, 1, 1, tokens * (1 + E)): 0 for the frame's own keys, log(gate * keep) for each banked
+    frame's tokens (-inf behind a detected cut and for disoccluded warped tokens); None when no gate is a device
+    tensor and no banked frame was warped."""
+    if not any(isinstance(g, torch.Tensor) for g in gates) and all(k is None for k in keeps):
         return None
     parts = [torch.zeros(tokens, device=like.device, dtype=like.dtype)]
-    for gate in gates:
-        g = torch.as_tensor(gate, device=like.device, dtype=torch.float32).reshape(1)
-        parts.append(g.log().to(like.dtype).expand(tokens))
+    for gate, keep in zip(gates, keeps, strict=True):
+        g = torch.as_tensor(gate, device=like.device, dtype=torch.float32).reshape(1).expand(tokens)
+        g = g if keep is None else g * keep.to(like.device)
+        parts.append(g.log().to(like.dtype))
     return torch.cat(parts).view(1, 1, 1, -1)
 
 

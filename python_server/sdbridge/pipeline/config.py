@@ -77,6 +77,8 @@ class StreamConfig:
     attention_bank_blocks: str = params.BY_NAME["attention_bank_blocks"].default
     feature_injection: float = params.BY_NAME["feature_injection"].default
     feature_injection_threshold: float = params.BY_NAME["feature_injection_threshold"].default
+    # warp the bank's frames with the engine's motion (sdbridge.pipeline.bank_warp; needs frame_buffer_size 1)
+    attention_bank_warp: bool = params.BY_NAME["attention_bank_warp"].default
     # IP-Adapter image attention scale (sdbridge.pipeline.ip_adapter); 0, or no style image, is exactly no adapter
     ip_adapter_scale: float = params.BY_NAME["ip_adapter_scale"].default
     # weights of the session's named style images [(style, weight), ...] (StyleImage messages; names checked by the
@@ -114,11 +116,15 @@ class StreamConfig:
         for name in ("guidance_scale", "delta", "similarity_filter", "similarity_threshold", "max_skip_frames",
                      "txt2img", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold",
                      "ip_adapter_scale", "attention_bank", "attention_bank_interval", "attention_bank_blocks",
-                     "feature_injection", "feature_injection_threshold"):
+                     "feature_injection", "feature_injection_threshold", "attention_bank_warp"):
             _registry_check(name, getattr(self, name))
         if self.motion_warp > 0 and self.frame_buffer_size != 1:
             raise ConfigError(f"motion_warp={self.motion_warp} needs frame_buffer_size=1 (motion is per frame), got "
                               f"frame_buffer_size={self.frame_buffer_size}; set motion_warp=0 or frame_buffer_size=1")
+        if self.attention_bank_warp and self.attention_bank > 0 and self.frame_buffer_size != 1:
+            raise ConfigError(f"attention_bank_warp=True needs frame_buffer_size=1 (motion is per frame), got "
+                              f"frame_buffer_size={self.frame_buffer_size}; set attention_bank_warp=False or "
+                              "frame_buffer_size=1")
         _registry_check("seed_blend" if isinstance(self.seed, tuple) else "seed", self.seed)
         for name in ("lora_weights", "controlnet_scale", "controlnet_start", "controlnet_end", "style_blend"):
             _registry_check(name, getattr(self, name))

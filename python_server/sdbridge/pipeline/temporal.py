@@ -19,7 +19,8 @@ The sequential path uses the very same output, so Stream Batch still equals the 
   frame whose pixels (pooled to the latent grid, each channel centred) correlate with the previous frame's below
   `scene_cut_threshold` (0: off) gates every blend across it to 0 (on the device, no host synchronisation).
 - Cached attention (`bank`, sdbridge.pipeline.cached_attention): its feature bank lives here so that cuts reset it
-  too; a detected cut masks the banked frames before it.
+  too; a detected cut masks the banked frames before it. With `attention_bank_warp` the staged frames' latent
+  flows go to the bank too (sdbridge.pipeline.bank_warp), which warps its banked frames with them.
 
 Nothing here is shared between pipelines. Memory is bounded: outputs and motions of the last n + 1 frames.
 With every strength 0 nothing is computed, stored or changed: the pipeline's output is bit-identical.
@@ -49,7 +50,6 @@ class _Frame:
     keep: torch.Tensor | None  # (1, 1, 1, 1): 0 when this frame is a detected cut; None: not checked
     flow: torch.Tensor | None  # (1, 2, h, w) cells, this frame -> the previous one; None: no motion given
     valid: torch.Tensor | None  # (1, 1, h, w) disocclusion mask of `flow`
-    depth: torch.Tensor | None  # (1, 1, h, w) linear depth at latent resolution (the next frame's depth test)
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class TemporalState:
         self._frames: dict[int, _Frame] = {}
         self._last: torch.Tensor | None = None  # (1, 3*h*w) the previous frame, pooled and centred (cut test)
         self._pending: list[_Motion] = []  # the motions set since the last staged frame (skipped frames' first)
+        self._depth: tuple[int, torch.Tensor | None] = (-1, None)  # the last frame with motion and its latent depth
         self._cut_at = 0  # no frame before this one is a source
         self._next = 0  # the number of the next frame to be staged (where `reset` puts the cut)
         self.bank = cached_attention.AttentionBank()  # cached attention's feature bank (pipeline/cached_attention.py)
@@ -95,6 +96,7 @@ class TemporalState:
         again."""
         self._drop(calls)
         self._last = None
+        self._depth = (-1, None)
         self.bank.clear()
 
     def reset(self) -> None:
@@ -134,15 +136,16 @@ class TemporalState:
         pending, self._pending, self._next = self._pending, [], calls + 1
         checked = self.active(cfg) or cfg.attention_bank > 0
         keep = self._cut_gate(frames, cfg.scene_cut_threshold if checked else 0.0)  # off: forgets the last frame
-        self.bank.note_frame(calls, keep, cfg)  # a detected cut masks the banked frames before it
+        flow = valid = None
+        if pending and (cfg.motion_warp > 0 or cached_attention.warps(cfg)) and not cfg.txt2img:
+            frame, depth = self._depth
+            flow, valid, depth = self._hops(pending, depth if frame == calls - 1 else None)
+            self._depth = (calls, depth)
+        self.bank.note_frame(calls, keep, cfg, flow, valid)  # a detected cut masks the banked frames before it
         if not self.active(cfg):
             self._drop(calls)  # nothing kept while off (stale tensors could be overwritten buffers)
             return x0
-        flow = valid = depth = None
-        if pending and cfg.motion_warp > 0:
-            previous = self._frames.get(calls - 1)
-            flow, valid, depth = self._hops(pending, previous.depth if previous else None)
-        self._frames[calls] = _Frame(keep, flow, valid, depth)
+        self._frames[calls] = _Frame(keep, flow, valid)
         for table in (self._outputs, self._frames):  # bounded: nothing older than n frames is a source
             for old in [i for i in table if i < calls - cfg.steps]:
                 del table[old]

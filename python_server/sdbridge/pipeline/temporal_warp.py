@@ -49,8 +49,9 @@ def latent_depth(depth: torch.Tensor, factor: int) -> torch.Tensor:
 def warp(src: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Backward warp: out[p] = src[p + flow[p]], bilinear. src (B, C, h, w), flow (B, 2, h, w) in cells.
 
-    Returns (warped (B, C, h, w) float32, inside (B, 1, h, w) float32: 1 where p + flow[p] lies in the grid).
-    Positions outside are clamped to the border (and marked 0 in `inside`)."""
+    Returns (warped (B, C, h, w) float32 (float64 for a float64 src: a zero flow gives src back exactly), inside
+    (B, 1, h, w) float32: 1 where p + flow[p] lies in the grid). Positions outside are clamped to the border (and
+    marked 0 in `inside`)."""
     b, c, h, w = src.shape
     ys = torch.arange(h, device=flow.device, dtype=torch.float32).view(1, h, 1)
     xs = torch.arange(w, device=flow.device, dtype=torch.float32).view(1, 1, w)
@@ -61,7 +62,7 @@ def warp(src: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     wx, wy = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)  # (B, 1, h, w)
     x0i, y0i = x0.long(), y0.long()
     x1i, y1i = (x0i + 1).clamp(max=w - 1), (y0i + 1).clamp(max=h - 1)
-    flat = src.float().reshape(b, c, h * w)
+    flat = src.to(torch.promote_types(src.dtype, torch.float32)).reshape(b, c, h * w)
 
     def at(yi: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
         index = (yi * w + xi).view(b, 1, h * w).expand(b, c, h * w)

@@ -7,7 +7,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
     public static class StreamParams
     {
         /// <summary>Every parameter name, in registry order.</summary>
-        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "attention_bank", "attention_bank_interval", "attention_bank_blocks", "feature_injection", "feature_injection_threshold", "ip_adapter_scale", "style_blend" };
+        public static readonly string[] Names = { "guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "attention_bank", "attention_bank_interval", "attention_bank_blocks", "feature_injection", "feature_injection_threshold", "attention_bank_warp", "ip_adapter_scale", "style_blend" };
 
         /// <summary>classifier-free guidance scale (used by cfg_mode full/self/initialize; 1.0 = no guidance)</summary>
         public static class GuidanceScale
@@ -376,6 +376,17 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             /// <summary>True when the value (false for NaN) is in [0, 1].</summary>
             public static bool InRange(float value) { return value >= Minimum && value <= Maximum; }
             public const float Default = 0.9f;
+        }
+
+        /// <summary>cached attention: warp each banked frame's keys/values with the engine's motion since it was banked and drop its disoccluded tokens (server side: StreamConfig, server config, rules files; no Params field yet)</summary>
+        public static class AttentionBankWarp
+        {
+            public const string Name = "attention_bank_warp";
+            public const string FieldPath = "";
+            public const string Kind = "bool";
+            public const string Unit = "";
+            public const string RangeText = "";
+            public const bool Default = false;
         }
 
         /// <summary>IP-Adapter: how strongly the style images steer the image (0 = exactly no adapter)</summary>

@@ -353,6 +353,16 @@ struct FeatureInjectionThreshold {
   static constexpr float kDefault = 0.9f;
 };
 
+/// cached attention: warp each banked frame's keys/values with the engine's motion since it was banked and drop its disoccluded tokens (server side: StreamConfig, server config, rules files; no Params field yet)
+struct AttentionBankWarp {
+  static constexpr const char* kName = "attention_bank_warp";
+  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kKind = "bool";
+  static constexpr const char* kUnit = "";
+  static constexpr const char* kRangeText = "";
+  static constexpr bool kDefault = false;
+};
+
 /// IP-Adapter: how strongly the style images steer the image (0 = exactly no adapter)
 struct IpAdapterScale {
   static constexpr const char* kName = "ip_adapter_scale";
@@ -383,7 +393,7 @@ struct StyleBlend {
 };
 
 /// Every parameter name, in registry order.
-inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "attention_bank", "attention_bank_interval", "attention_bank_blocks", "feature_injection", "feature_injection_threshold", "ip_adapter_scale", "style_blend"};
+inline constexpr const char* kNames[] = {"guidance_scale", "delta", "t_index_list", "seed", "similarity_filter", "similarity_threshold", "max_skip_frames", "cfg_mode", "txt2img", "seed_blend", "prompt_blend", "lora_weights", "transition_seconds", "controlnet_scale", "controlnet_start", "controlnet_end", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "attention_bank", "attention_bank_interval", "attention_bank_blocks", "feature_injection", "feature_injection_threshold", "attention_bank_warp", "ip_adapter_scale", "style_blend"};
 
 }  // namespace stream_params
 }  // namespace sdbridge
