@@ -3,10 +3,13 @@
 // server, alternating (Python, C++, C++ with moved buffers, Python, ...). The C++ client runs twice per round:
 // SubmitFrame(view), which copies the caller's pixels, and SubmitFrame(view, buffer) with buffers from
 // TakeFrameBuffer, which sends the buffer itself (as an engine that reads its frame back into that buffer
-// would). Prints every round and the C++/Python ratios. Speed is reported, never asserted.
+// would). Prints every round and the C++/Python ratios. Speed is reported, never asserted. For the C++ runs it also
+// prints where the client's CPU goes per frame (proc_usage.h: CPU time, page faults and context switches, which hold
+// on a loaded machine, unlike frames/s): the caller thread (and the part of it inside SubmitFrame), the worker,
+// ZeroMQ's I/O thread.
 //
 // Usage: bench_roundtrip [--python PY] [--size 512] [--frames 400] [--latency-frames 300] [--rounds 2]
-#include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "proc_usage.h"
 #include "python_server.h"
 #include "sdbridge/client.h"
 
@@ -31,14 +35,10 @@ struct Figures {
   double p99_ms = 0;
   uint64_t dropped = 0;
   bool ok = false;
+  sdbridge::bench::Usage per_frame;  // C++ runs: the throughput run's usage per result (proc_usage.h)
+  double submit_us_per_frame = 0;    // C++ runs: the caller thread's CPU inside SubmitFrame (and TakeFrameBuffer)
+  double submit_faults_per_frame = 0;  // C++ runs: the caller thread's minor page faults inside them
 };
-
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);  // this process only: the server is a child process
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
 
 double Percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -65,6 +65,79 @@ std::vector<std::vector<uint8_t>> MakeFrames(uint32_t size, int count = 8) {
   return frames;
 }
 
+// The caller thread's CPU for one memcpy of a frame (the i-th of `frames`, cycling, as the runs submit them) into
+// one of `targets` buffers, taken in turn: with 1 the target stays in the cache, the least the copying
+// SubmitFrame(view) can add to the moved-buffer path; with a few, each copy writes a cold buffer, as SubmitFrame's
+// copy into a pooled buffer that the socket send read last does.
+double MemcpyUsPerFrame(const std::vector<std::vector<uint8_t>>& frames, int count, size_t targets) {
+  std::vector<std::vector<uint8_t>> to(targets, std::vector<uint8_t>(frames[0].size()));
+  double start = 0, end = 0, faults = 0;
+  sdbridge::bench::ThreadUsage(&start, &faults);
+  for (int i = 0; i < count; ++i) {
+    const std::vector<uint8_t>& source = frames[static_cast<size_t>(i) % frames.size()];
+    std::vector<uint8_t>& target = to[static_cast<size_t>(i) % targets];
+    std::memcpy(target.data(), source.data(), source.size());
+    asm volatile("" : : "r"(target.data()) : "memory");  // the copy is used: the compiler keeps it (GCC, Clang)
+  }
+  sdbridge::bench::ThreadUsage(&end, &faults);
+  return (end - start) * 1e6 / count;
+}
+
+// One frame of `frames` (the i-th, cycling): copied by SubmitFrame(view), or (moved) in a pooled buffer.
+bool SubmitOne(sdbridge::Client& client, const std::vector<std::vector<uint8_t>>& frames, sdbridge::FrameView* view,
+               int i, bool moved) {
+  const size_t k = static_cast<size_t>(i) % frames.size();
+  if (!moved) {
+    view->pixels = frames[k].data();
+    return client.SubmitFrame(*view).ok();
+  }
+  // a buffer a sent frame went back to (its pixels are an earlier frame's): the renderer's frame would be read
+  // back into it; here one byte is written
+  std::vector<uint8_t> buffer = client.TakeFrameBuffer(view->size);
+  buffer[0] = frames[k][0];
+  return client.SubmitFrame(*view, std::move(buffer)).ok();
+}
+
+// Throughput with the server's credits in flight; replaced frames come back as Credit (dropped). Fills fps, CPU,
+// usage per frame and dropped; false when the run fails.
+template <typename Submit>
+bool Throughput(sdbridge::Client& client, int n_tp, Submit&& submit, const double& submit_s,
+                const double& submit_faults, Figures* f) {
+  const uint64_t dropped_before = client.GetCounters().frames_answered_by_credit;
+  int sent = 0;
+  int received = 0;
+  sdbridge::FrameResult result;
+  const sdbridge::bench::Usage usage_start = sdbridge::bench::ReadUsage();
+  const double submit_start = submit_s;
+  const double submit_faults_start = submit_faults;
+  const auto start = Clock::now();
+  auto answered = [&] {
+    return static_cast<uint64_t>(received) + client.GetCounters().frames_answered_by_credit - dropped_before;
+  };
+  while (answered() < static_cast<uint64_t>(n_tp)) {
+    while (sent < n_tp && client.WaitUntilReadyToSend(milliseconds(0))) {
+      if (!submit(sent)) return false;
+      ++sent;
+    }
+    if (client.WaitForResult(&result, milliseconds(1))) {
+      ++received;
+    } else if (sent == n_tp && Clock::now() - start > std::chrono::seconds(600)) {
+      std::fprintf(stderr, "C++ throughput run stalled at %d results\n", received);
+      return false;
+    }
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const sdbridge::bench::Usage used = sdbridge::bench::ReadUsage() - usage_start;
+  const double n = received;
+  f->per_frame = used / n;
+  f->cpu_us_per_frame = used.cpu_s * 1e6 / n;
+  f->submit_us_per_frame = (submit_s - submit_start) * 1e6 / sent;
+  f->submit_faults_per_frame = (submit_faults - submit_faults_start) / sent;
+  f->fps = received / elapsed;
+  f->dropped = client.GetCounters().frames_answered_by_credit - dropped_before;
+  return true;
+}
+
 Figures RunCpp(const std::string& endpoint, uint32_t size, int n_tp, int n_lat, bool moved) {
   Figures f;
   sdbridge::ClientConfig cfg;
@@ -79,30 +152,23 @@ Figures RunCpp(const std::string& endpoint, uint32_t size, int n_tp, int n_lat, 
   }
   const auto frames = MakeFrames(size);
   sdbridge::FrameView view;
-  view.layout = sdbridge::PixelLayout{size,
-                                      size,
-                                      size * 4,
-                                      sdbridge::PixelFormat::kRGBA8,
-                                      sdbridge::RowOrder::kTopDown,
-                                      sdbridge::ColorSpace::kSRGB,
-                                      sdbridge::AlphaMode::kIgnore};
+  view.layout = sdbridge::PixelLayout{size, size, size * 4, sdbridge::PixelFormat::kRGBA8, sdbridge::RowOrder::kTopDown,
+                                      sdbridge::ColorSpace::kSRGB, sdbridge::AlphaMode::kIgnore};
   view.size = frames[0].size();
-  sdbridge::FrameResult result;
+  double submit_s = 0;       // the caller thread's CPU inside SubmitOne
+  double submit_faults = 0;  // and its minor page faults there
   auto submit = [&](int i) {
-    const size_t k = static_cast<size_t>(i) % frames.size();
-    if (!moved) {
-      view.pixels = frames[k].data();
-      return client.SubmitFrame(view).ok();
-    }
-    // a buffer a sent frame went back to (its pixels are an earlier frame's): the renderer's frame would be read
-    // back into it; here one byte is written
-    std::vector<uint8_t> buffer = client.TakeFrameBuffer(view.size);
-    buffer[0] = frames[k][0];
-    return client.SubmitFrame(view, std::move(buffer)).ok();
+    double cpu_before = 0, cpu_after = 0, faults_before = 0, faults_after = 0;
+    sdbridge::bench::ThreadUsage(&cpu_before, &faults_before);
+    const bool ok = SubmitOne(client, frames, &view, i, moved);
+    sdbridge::bench::ThreadUsage(&cpu_after, &faults_after);
+    submit_s += cpu_after - cpu_before;
+    submit_faults += faults_after - faults_before;
+    return ok;
   };
-
   // 1) sequential round trips (one frame in flight): p50 / p99
   std::vector<double> rtts;
+  sdbridge::FrameResult result;
   for (int i = 0; i < n_lat + 20; ++i) {
     const auto start = Clock::now();
     if (!submit(i) || !client.WaitForResult(&result, milliseconds(10000))) {
@@ -111,34 +177,10 @@ Figures RunCpp(const std::string& endpoint, uint32_t size, int n_tp, int n_lat, 
     }
     if (i >= 20) rtts.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   }
-
-  // 2) throughput with the server's credits in flight; replaced frames come back as Credit (dropped)
-  const uint64_t dropped_before = client.GetCounters().frames_answered_by_credit;
-  int sent = 0;
-  int received = 0;
-  const double cpu_start = CpuSeconds();
-  const auto start = Clock::now();
-  auto answered = [&] {
-    return static_cast<uint64_t>(received) + client.GetCounters().frames_answered_by_credit - dropped_before;
-  };
-  while (answered() < static_cast<uint64_t>(n_tp)) {
-    while (sent < n_tp && client.WaitUntilReadyToSend(milliseconds(0))) {
-      if (!submit(sent)) return f;
-      ++sent;
-    }
-    if (client.WaitForResult(&result, milliseconds(1))) {
-      ++received;
-    } else if (sent == n_tp && Clock::now() - start > std::chrono::seconds(600)) {
-      std::fprintf(stderr, "C++ throughput run stalled at %d results\n", received);
-      return f;
-    }
-  }
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  f.cpu_us_per_frame = (CpuSeconds() - cpu_start) * 1e6 / received;
-  f.fps = received / elapsed;
+  // 2) throughput
+  if (!Throughput(client, n_tp, submit, submit_s, submit_faults, &f)) return f;
   f.p50_ms = Percentile(rtts, 0.5);
   f.p99_ms = Percentile(rtts, 0.99);
-  f.dropped = client.GetCounters().frames_answered_by_credit - dropped_before;
   f.ok = true;
   return f;
 }
@@ -173,10 +215,17 @@ Figures RunPython(const std::string& python, const std::string& endpoint, uint32
   return f;
 }
 
-void Print(const char* who, int round, const Figures& f) {
+void Print(const char* who, int round, const Figures& f, bool cpp) {
   std::printf("round %d  %-22s %8.1f frames/s   p50 %6.2f ms   p99 %6.2f ms   client CPU %6.0f us/frame   "
               "dropped by server %llu\n",
               round, who, f.fps, f.p50_ms, f.p99_ms, f.cpu_us_per_frame, static_cast<unsigned long long>(f.dropped));
+  if (!cpp) return;
+  const sdbridge::bench::Usage& u = f.per_frame;
+  std::printf("round %d  %-22s per frame: caller %4.0f us (SubmitFrame %4.0f us), worker %4.0f us, ZeroMQ I/O "
+              "%4.0f us; %5.1f page faults (caller %5.1f, SubmitFrame %5.1f, ZeroMQ I/O %5.1f), %4.1f context "
+              "switches\n",
+              round, who, u.caller_s * 1e6, f.submit_us_per_frame, u.other_s * 1e6, u.zmq_io_s * 1e6, u.minflt,
+              u.caller_minflt, f.submit_faults_per_frame, u.zmq_io_minflt, u.csw);
 }
 
 }  // namespace
@@ -215,14 +264,17 @@ int main(int argc, char** argv) {
   std::printf("bench_roundtrip: %ux%u RGBA8, identity model, %s, server credits (default 2) in flight for "
               "frames/s, %d sequential round trips for p50/p99, %d frames per throughput run\n",
               size, size, server->endpoint().c_str(), n_lat, n_tp);
+  const auto frames = MakeFrames(size);
+  std::printf("one memcpy of a frame (caller thread CPU): %.0f us into one reused buffer, %.0f us into 4 in turn\n",
+              MemcpyUsPerFrame(frames, n_tp, 1), MemcpyUsPerFrame(frames, n_tp, 4));
   std::vector<Figures> py, cpp, moved;
   for (int r = 1; r <= rounds; ++r) {
     py.push_back(RunPython(python, server->endpoint(), size, n_tp, n_lat));
-    if (py.back().ok) Print("python BridgeClient", r, py.back());
+    if (py.back().ok) Print("python BridgeClient", r, py.back(), false);
     cpp.push_back(RunCpp(server->endpoint(), size, n_tp, n_lat, false));
-    if (cpp.back().ok) Print("C++ sdbridge::Client", r, cpp.back());
+    if (cpp.back().ok) Print("C++ sdbridge::Client", r, cpp.back(), true);
     moved.push_back(RunCpp(server->endpoint(), size, n_tp, n_lat, true));
-    if (moved.back().ok) Print("C++ moved buffers", r, moved.back());
+    if (moved.back().ok) Print("C++ moved buffers", r, moved.back(), true);
     if (!py.back().ok || !cpp.back().ok || !moved.back().ok) return 1;
     std::printf("round %d  ratio C++/Python: frames/s %.2fx, p50 %.2fx; moved buffers: frames/s %.2fx, p50 %.2fx\n",
                 r, cpp.back().fps / py.back().fps, cpp.back().p50_ms / py.back().p50_ms,
