@@ -175,6 +175,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
             // ConnectTimeoutMs (3 s). The old Dispose joined the I/O thread for up to 3 s here.
             var silent = new TcpListener(IPAddress.Loopback, 0);
             silent.Start();
+            TcpClient accepted = null;
             try
             {
                 int port = ((IPEndPoint)silent.LocalEndpoint).Port;
@@ -184,7 +185,11 @@ namespace StreamDiffusion.Bridge.Core.Tests
                     TransportOptions = new TransportOptions { ConnectTimeoutMs = 3000 },
                 });
                 client.Start();
-                System.Threading.Thread.Sleep(300);   // the I/O thread is inside the greeting wait now
+                // The I/O thread is inside the greeting wait once its own 64-byte greeting has arrived here: it
+                // sends the greeting first, then reads the peer's, which this listener never writes.
+                // (held open until the end: closing it would end the greeting wait early).
+                accepted = AcceptWithin(silent, 10000);
+                Assert.IsTrue(Wait.Until(() => accepted.Available >= 64, 10000), "the client never sent its greeting");
                 Assert.AreEqual(ClientState.Connecting, client.State);
                 var sw = Stopwatch.StartNew();
                 client.Dispose();
@@ -198,8 +203,15 @@ namespace StreamDiffusion.Bridge.Core.Tests
             }
             finally
             {
+                if (accepted != null) accepted.Close();
                 silent.Stop();
             }
+        }
+
+        private static TcpClient AcceptWithin(TcpListener listener, int timeoutMs)
+        {
+            Assert.IsTrue(Wait.Until(listener.Pending, timeoutMs), "the client never opened the TCP connection");
+            return listener.AcceptTcpClient();
         }
     }
 
