@@ -78,7 +78,8 @@ def python_module(schema: Schema) -> str:
         items = ", ".join(f"{enum_name}.{upper_snake(n)}" for n in members)
         out += ["", f"#: set_{set_name} of {enum_name} in bridge.fbs",
                 f"{upper_snake(set_name)}: Final[frozenset[{enum_name}]] = frozenset({{{items}}})"]
-    out += ["", "#: table -> fields in id order: (id, name, kind, size, struct format or '', referenced table/union)",
+    out += ["", "#: table -> fields in id order: (id, name, kind, size, struct format or '', reference): the reference",
+            "#: is the table or union a field refers to, the enum type of a scalar enum field, or ''",
             "#: kind is scalar, string, vector (of scalars), tables (vector of tables), table or union",
             "TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {"]
     for table in schema.tables.values():

@@ -52,7 +52,7 @@ class FieldDef:
     kind: str
     size: int  # scalar: its size; vector: element size; otherwise 4 (an offset)
     fmt: str  # scalar: struct format character; otherwise ""
-    ref: str  # tables/table/union: the referenced table or union name; otherwise ""
+    ref: str  # tables/table/union: the referenced table or union name; a scalar of an enum type: the enum; else ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,7 +273,7 @@ def _field(table: str, raw: RawField, enums: Mapping[str, EnumDef], tables: set[
             return FieldDef(name, fid, type_name, "tables", 4, "", type_name)
     elif scalar in SCALARS:
         size, fmt = SCALARS[scalar]
-        return FieldDef(name, fid, type_name, "scalar", size, fmt, "")
+        return FieldDef(name, fid, type_name, "scalar", size, fmt, type_name if type_name in enums else "")
     elif type_name == "string":
         return FieldDef(name, fid, type_name, "string", 4, "", "")
     elif type_name in tables:

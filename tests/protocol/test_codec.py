@@ -12,6 +12,8 @@ import pytest
 from sdbridge.errors import BridgeError, ProtocolError
 from sdbridge.protocol import _verify, codec
 from sdbridge.protocol._generated import bridge_generated as fb
+from sdbridge.protocol._generated import bridge_schema
+from sdbridge.protocol._generated.bridge_schema import TABLES
 from sdbridge.protocol.codec import (
     DecodeLimits,
     decode,
@@ -103,6 +105,38 @@ def test_params_absent_fields_stay_absent_and_zero_values_stay_set() -> None:
     assert back.seed == 0 and back.similarity_filter_enabled is False and back.t_index_list == ()
     assert back.guidance_scale is None and back.delta is None and back.seed_blend is None
     assert decode(encode(Params())) == Params()
+
+
+_PARAMS_SCALARS = [f for f in TABLES["Params"] if f[2] == "scalar" and f[1] not in ("set_mask", "stream_id")]
+
+
+def _set_value(fmt: str, enum_name: str) -> object:
+    """A value of a Params scalar field that is not the wire default (so it is written)."""
+    if enum_name:
+        return list(getattr(bridge_schema, enum_name))[-1]
+    return {"?": True, "f": 0.5, "I": 7, "Q": 2**40}[fmt]
+
+
+@pytest.mark.parametrize("field", _PARAMS_SCALARS, ids=lambda f: f[1])
+def test_every_params_scalar_of_the_schema_round_trips_alone_with_its_type(field: tuple) -> None:
+    # numbers, bools and enums alike: the codec reads them from the schema's layout, none by a hand line
+    _, name, _, _, fmt, enum_name = field
+    value = _set_value(fmt, enum_name)
+    p = Params(**{name: value})
+    assert p.set_mask == ParamsField[name.upper()]
+    back = decode(encode(p))
+    assert back == p
+    assert type(getattr(back, name)) is type(value)
+    assert all(getattr(back, f[1]) is None for f in _PARAMS_SCALARS if f[1] != name)
+
+
+@pytest.mark.parametrize("field", [f for f in _PARAMS_SCALARS if f[5]], ids=lambda f: f[1])
+def test_a_params_enum_number_this_build_does_not_know_stays_the_number(field: tuple) -> None:
+    name, enum_name = field[1], field[5]
+    unknown = max(getattr(bridge_schema, enum_name)) + 1
+    back = decode(encode(Params(**{name: unknown})))
+    assert isinstance(back, Params) and getattr(back, name) == unknown
+    assert type(getattr(back, name)) is int  # a refusal can name the number
 
 
 def test_params_seed_blend_and_large_seed_round_trip() -> None:

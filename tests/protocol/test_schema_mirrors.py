@@ -65,7 +65,7 @@ def test_a_field_added_to_the_schema_reaches_every_table_without_hand_edits(code
                                                                             tmp_path: Path) -> None:
     text = SCHEMA.read_text(encoding="utf-8")
     text = text.replace("table Credit {\n  granted: uint (id: 0);\n", "table Credit {\n  granted: uint (id: 0);\n"
-                        "  note_us: ulong (id: 1);\n  label: string (id: 2);\n")
+                        "  note_us: ulong (id: 1);\n  label: string (id: 2);\n  mode: CfgMode (id: 3);\n")
     text = text.replace("  StyleImages = 1024,", "  StyleImages = 1024,\n  Hologram = 2048,")
     schema_path = tmp_path / "bridge.fbs"
     schema_path.write_text(text, encoding="utf-8")
@@ -75,7 +75,7 @@ def test_a_field_added_to_the_schema_reaches_every_table_without_hand_edits(code
     generated.write_text(codegen.codegen_mirrors.python_module(model), encoding="utf-8")
     mirror = load_module(generated, "bridge_schema_edited")
     assert mirror.TABLES["Credit"] == ((0, "granted", "scalar", 4, "I", ""), (1, "note_us", "scalar", 8, "Q", ""),
-                                       (2, "label", "string", 4, "", ""))
+                                       (2, "label", "string", 4, "", ""), (3, "mode", "scalar", 1, "B", "CfgMode"))
     assert mirror.Capability.HOLOGRAM == 2048
     # Credit now holds a string: the struct fast path must no longer claim it (what _scalar derives from TABLES)
     assert not all(kind == "scalar" for _, _, kind, *_ in mirror.TABLES["Credit"])
