@@ -205,3 +205,46 @@ def test_a_forged_plane_count_falls_back_to_the_verifier_and_is_refused() -> Non
     got = _outcome(lambda: codec.decode(bytes(raw), known=None))
     assert got[:2] in {("refused", ErrorCode.TRUNCATED), ("refused", ErrorCode.TOO_LARGE)}
     assert got == _outcome(lambda: _reference(bytes(raw)))
+
+
+_SMALL = st.integers(1, 64)
+_VALID_FRAMES = st.builds(
+    FrameHeader, session_id=U64, frame_id=U64, width=_SMALL, height=_SMALL, stride=st.just(256),
+    pixel_format=st.just(PixelFormat.RGBA8), capture_time_us=U64, send_time_us=U64, scene_cut=st.booleans(),
+    planes=st.lists(st.builds(PlaneDesc, kind=st.sampled_from([PlaneKind.DEPTH, PlaneKind.CONTROL]),
+                              format=st.just(PlaneFormat.R16_F), width=_SMALL, height=_SMALL, stride=st.just(130),
+                              depth_encoding=st.sampled_from(list(DepthEncoding)), depth_near=F32, depth_far=F32,
+                              name=NAMES), min_size=1, max_size=3).map(tuple))
+
+
+@_MANGLED
+@given(_VALID_FRAMES, st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), min_size=1, max_size=6))
+def test_a_mangled_repeat_of_an_accepted_frame_decodes_as_the_verifier_decides(
+        msg: FrameHeader, edits: list[tuple[int, int]]) -> None:
+    """After a Frame with planes was accepted (and remembered: _frame_planes.SEEN), a buffer of its size with hostile
+    bytes anywhere decodes to what the verifier path says: only the Frame's own values may differ for a repeat."""
+    raw = codec.encode(msg)
+    assert codec.decode(raw) == msg  # accepted, and so remembered
+    assert _frame_planes.SEEN.read(memoryview(raw), codec.DEFAULT_LIMITS) is not None
+    mangled = bytearray(raw)
+    for at, value in edits:
+        mangled[at % len(mangled)] = value
+    assert _outcome(lambda: codec.decode(bytes(mangled))) == _outcome(lambda: _reference(bytes(mangled)))
+
+
+def test_a_repeat_reads_the_new_frame_values_and_reuses_only_identical_planes() -> None:
+    depth = PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R16_F, 4, 4, 8, depth_encoding=DepthEncoding.LINEAR, depth_far=50.0)
+    first = FrameHeader(frame_id=1, width=4, height=4, stride=16, pixel_format=PixelFormat.RGBA8, planes=(depth,),
+                        capture_time_us=10, send_time_us=11)
+    decoded = codec.decode(codec.encode(first))
+    later = dataclasses.replace(first, frame_id=2, capture_time_us=20, send_time_us=21)
+    again = codec.decode(codec.encode(later))
+    assert again == later and again.planes is decoded.planes  # type: ignore[union-attr]  (a repeat: reused)
+    farther = dataclasses.replace(later, planes=(dataclasses.replace(depth, depth_far=60.0),))
+    other = codec.decode(codec.encode(farther))  # same size, one plane value changed: not a repeat
+    assert other == farther and other.planes is not decoded.planes  # type: ignore[union-attr]
+    assert codec.decode(codec.encode(later), known=None) == later  # known=None: nothing remembered is used
+    tight = codec.DecodeLimits(max_width=3)  # other limits: checked again, and refused
+    with pytest.raises(ProtocolError) as refused:
+        codec.decode(codec.encode(later), tight)
+    assert refused.value.code == ErrorCode.TOO_LARGE

@@ -343,3 +343,77 @@ def _read_plane(view: memoryview, pos: int) -> RawPlane | None:
             return None
         name = bytes(view[text + 4:end])
     return read_values(_PLANE_SPEC, reader, view, pos), name
+
+
+# ------------------------------------------------------------------------------------------ repeats
+
+class _Seen:
+    """An accepted Frame with planes: every byte but its Frame's scalar values, and what those bytes decoded to."""
+
+    __slots__ = ("body", "kept", "limits", "planes", "reader", "struct")
+
+    def __init__(self, kept_fmt: str, kept: tuple[bytes, ...], body: int, reader: Reader, planes: tuple[Any, ...],
+                 limits: Any) -> None:
+        self.struct = struct.Struct(kept_fmt)  # the buffer's bytes outside the Frame's values, as "Ns" items
+        self.kept = kept
+        self.body = body
+        self.reader = reader
+        self.planes = planes
+        self.limits = limits
+
+
+class SeenFrames:
+    """Frames with planes accepted before, by buffer size: a buffer equal to one of them in every byte except the
+    Frame's own scalar values (frame id, times, sizes...) has the same structure, the same planes and the same
+    verdict of every structural check, so only those values are read again (and checked by the caller, as for any
+    Frame). A stream sends the same planes every frame, so after its first frame each header skips the verifier, the
+    plane tables and their conversion. Bounded like ``_known.KnownStructures``; shared by threads without a lock (a
+    size's list is replaced, never edited)."""
+
+    def __init__(self, per_size: int = 4, max_sizes: int = 64) -> None:
+        self.per_size = per_size
+        self.max_sizes = max_sizes
+        self._by_size: dict[int, list[_Seen]] = {}
+
+    def read(self, view: memoryview, limits: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+        """(Frame scalar values as ``read_scalar`` returns them, the accepted PlaneDescs) of a buffer seen before
+        under the same ``limits``, or None."""
+        bucket = self._by_size.get(len(view))
+        if bucket is not None:
+            for seen in bucket:
+                if seen.limits == limits and seen.struct.unpack_from(view) == seen.kept:
+                    return read_values(_FRAME, seen.reader, view, seen.body), seen.planes
+        return None
+
+    def remember(self, view: memoryview, body: int, planes: tuple[Any, ...], limits: Any) -> None:
+        """Record a buffer whose Frame at ``body`` the fast path just read and the codec accepted with ``planes``."""
+        found = _reader(view, body, _FRAME, _PLANES_ID, True)
+        if found is None:
+            return
+        vtable = body - _I32.unpack_from(view, body)[0]
+        vt_size = _HH.unpack_from(view, vtable)[0]
+        nslots = min((vt_size - 4) // 2, _FRAME.nslots)
+        offsets = struct.unpack_from(f"<{nslots}H", view, vtable + 4)
+        values = sorted((body + offsets[fid], struct.calcsize("<" + _FRAME.fields[i][2]))
+                        for fid, i in _FRAME.index_of.items() if fid < nslots and offsets[fid])
+        fmt, cursor = "<", 0
+        for at, size in values:
+            if at < cursor:  # overlapping fields: not what a builder writes; such buffers always take the full path
+                return
+            fmt += (f"{at - cursor}s" if at > cursor else "") + f"{size}x"
+            cursor = at + size
+        fmt += f"{len(view) - cursor}s" if len(view) > cursor else ""
+        kept_struct = struct.Struct(fmt)
+        seen = _Seen(fmt, kept_struct.unpack_from(view), body, found[0], planes, limits)
+        size, by_size = len(view), self._by_size
+        if size not in by_size and len(by_size) >= self.max_sizes:
+            by_size.clear()
+        by_size[size] = [seen, *by_size.get(size, ())][:self.per_size]
+
+    def clear(self) -> None:
+        """Forget every frame (the next one of each takes the full path again)."""
+        self._by_size.clear()
+
+
+#: the one ``codec.decode`` uses (its ``known=None`` uses and fills none)
+SEEN = SeenFrames()
