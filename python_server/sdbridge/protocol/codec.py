@@ -35,16 +35,15 @@ from sdbridge.config import LimitsConfig
 from sdbridge.errors import FieldError, ProtocolError
 from sdbridge.protocol import _frame_planes, _known, _scalar, _verify
 from sdbridge.protocol._generated import bridge_generated as fb
+from sdbridge.protocol._generated import bridge_schema
 from sdbridge.protocol._generated.bridge_schema import TABLES
 from sdbridge.protocol.messages import (
     MESSAGE_TYPES,
     AdapterWeight,
     AlphaMode,
-    AttentionBankBlocks,
     BlendMethod,
     Bye,
     Capability,
-    CfgMode,
     ColorSpace,
     DepthEncoding,
     ErrorCode,
@@ -300,10 +299,27 @@ def _enc_prompt(b: flatbuffers.Builder, m: Prompt) -> int:
 
 #: Params' vectors of AdapterWeight (name, value) tables, in field-id order (their creation order)
 _ADAPTER_FIELDS: tuple[str, ...] = tuple(f[1] for f in TABLES["Params"] if f[2] == "tables" and f[5] == "AdapterWeight")
-#: Params' number fields (float, uint, ulong; None -> 0, not written; decoded while their set_mask bit is set), from
-#: the schema's layout: a number field added to the schema needs no edit here
-_PARAMS_NUMBERS: tuple[str, ...] = tuple(f[1] for f in TABLES["Params"] if f[2] == "scalar" and f[4] in ("f", "I", "Q")
-                                         and f[1] not in ("set_mask", "stream_id"))
+#: Params' scalar fields but set_mask and stream_id (which every Params carries), from the schema's layout: (field,
+#: flatc accessor, struct format, enum class of an enum field or None, ParamsField bit). Numbers, bools and enums
+#: alike: a scalar field added to the schema needs no edit here (see _params_wire and _params_value)
+_PARAMS_SCALARS: tuple[tuple[str, str, str, type[enum.IntEnum] | None, ParamsField], ...] = tuple(
+    (f[1], _camel(f[1]), f[4], getattr(bridge_schema, f[5]) if f[5] else None, ParamsField[f[1].upper()])
+    for f in TABLES["Params"] if f[2] == "scalar" and f[1] not in ("set_mask", "stream_id"))
+
+
+def _params_wire(value: Any, fmt: str, enum_cls: type[enum.IntEnum] | None) -> Any:
+    """A Params scalar's wire value: None (not set) becomes the wire default (0, False, Unknown = 0), not written."""
+    if fmt == "?":
+        return bool(value)
+    return int(value or 0) if enum_cls is not None else value or 0
+
+
+def _params_value(raw: Any, fmt: str, enum_cls: type[enum.IntEnum] | None) -> Any:
+    """A Params scalar read from the wire: a bool, an enum member (a number this build does not know stays the
+    number, so the refusal can name it) or the number."""
+    if enum_cls is not None:
+        return _enum_or_raw(enum_cls, raw)
+    return bool(raw) if fmt == "?" else raw
 
 
 def _enc_adapters(b: flatbuffers.Builder, field: str, entries: Sequence[AdapterWeight] | None) -> int:
@@ -319,12 +335,8 @@ def _enc_params(b: flatbuffers.Builder, m: Params) -> int:
     seed_blend = _offset_vector(b, fb.ParamsStartSeedBlendVector, seeds)
     named = {field: _enc_adapters(b, field, getattr(m, field)) for field in _ADAPTER_FIELDS}
     return _table(b, "Params", {
-        "set_mask": int(m.set_mask), "t_index_list": t_index,
-        "similarity_filter_enabled": bool(m.similarity_filter_enabled),
-        "seed_blend": seed_blend, "stream_id": m.stream_id,
-        "cfg_mode": int(m.cfg_mode or 0), "txt2img": bool(m.txt2img),
-        "attention_bank_blocks": int(m.attention_bank_blocks or 0),
-        **named, **{field: getattr(m, field) or 0 for field in _PARAMS_NUMBERS},
+        "set_mask": int(m.set_mask), "t_index_list": t_index, "seed_blend": seed_blend, "stream_id": m.stream_id,
+        **named, **{field: _params_wire(getattr(m, field), fmt, cls) for field, _, fmt, cls, _ in _PARAMS_SCALARS},
     })
 
 
@@ -770,18 +782,13 @@ class _Reader:
         return Params(
             t_index_list=(tuple(t.TIndexList(i) for i in range(t.TIndexListLength()))
                           if has(ParamsField.T_INDEX_LIST) else None),
-            similarity_filter_enabled=(bool(t.SimilarityFilterEnabled())
-                                       if has(ParamsField.SIMILARITY_FILTER_ENABLED) else None),
             seed_blend=(tuple(SeedWeight(seed=t.SeedBlend(i).Seed(), weight=t.SeedBlend(i).Weight())
                               for i in range(t.SeedBlendLength()))
                         if has(ParamsField.SEED_BLEND) else None),
             stream_id=t.StreamId(),
-            cfg_mode=_enum_or_raw(CfgMode, t.CfgMode()) if has(ParamsField.CFG_MODE) else None,
-            txt2img=bool(t.Txt2img()) if has(ParamsField.TXT2IMG) else None,
-            attention_bank_blocks=(_enum_or_raw(AttentionBankBlocks, t.AttentionBankBlocks())
-                                   if has(ParamsField.ATTENTION_BANK_BLOCKS) else None),
             **{field: self.adapter_weights(t, field) for field in _ADAPTER_FIELDS if has(ParamsField[field.upper()])},
-            **{field: getattr(t, _camel(field))() for field in _PARAMS_NUMBERS if has(ParamsField[field.upper()])},
+            **{field: _params_value(getattr(t, accessor)(), fmt, cls)
+               for field, accessor, fmt, cls, bit in _PARAMS_SCALARS if has(bit)},
         )
 
     def plane(self, values: Sequence[Any], name: bytes | None, where: str) -> PlaneDesc:
