@@ -901,10 +901,6 @@ _DECODERS: dict[MessageType, tuple[type, str]] = {
 }
 
 #: FrameHeader's wire fields in its constructor's order (planes, last, is set after)
-#: (raw planes as _frame_planes reads them, limits) -> their accepted PlaneDescs (immutable): converted and
-#: checked once per distinct description (8 enums and the size checks: ~9 of a plane header's ~30 us here)
-_PLANES_SEEN: dict[tuple[Any, ...], tuple[PlaneDesc, ...]] = {}
-_MAX_PLANES_SEEN = 64
 _FRAME_CLASS_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(FrameHeader) if f.name != "planes")
 
 
@@ -912,6 +908,10 @@ _IMAGE_ENUMS: tuple[tuple[str, type[enum.IntEnum]], ...] = (
     ("pixel_format", PixelFormat), ("row_order", RowOrder), ("color_space", ColorSpace), ("alpha_mode", AlphaMode),
 )
 _ENUM_MEMBERS: dict[type, dict[int, Any]] = {cls: {e.value: e for e in cls} for _, cls in _IMAGE_ENUMS}
+#: (raw planes as _frame_planes reads them, limits) -> their accepted PlaneDescs (immutable): converted and
+#: checked once per distinct description (8 enums and the size checks: ~9 of a plane header's ~30 us here)
+_PLANES_SEEN: dict[tuple[Any, ...], tuple[PlaneDesc, ...]] = {}
+_MAX_PLANES_SEEN = 64
 #: (position among the image header's fields, field name, enum class) of its enum fields
 _IMAGE_ENUM_AT: tuple[tuple[int, str, type[enum.IntEnum]], ...] = tuple(
     ([f.name for f in dataclasses.fields(FrameHeader)].index(name), name, cls) for name, cls in _IMAGE_ENUMS
