@@ -71,7 +71,22 @@ namespace StreamDiffusion.Bridge.Core.Transport
             LibZmq.zmq_msg_init(_msg);
             _socket = LibZmq.zmq_socket(_context, LibZmq.ZMQ_DEALER);
             if (_socket == IntPtr.Zero) throw new TransportException("zmq_socket(DEALER) failed: " + LibZmq.LastError());
+            SetOptions();
+            StartMonitor();
+            if (LibZmq.zmq_connect(_socket, endpoint) != 0)
+            {
+                string err = LibZmq.LastError();
+                DisposeNative();
+                throw new TransportException("zmq_connect('" + endpoint + "') failed: " + err +
+                                             "; endpoints look like tcp://127.0.0.1:5555");
+            }
+            WaitConnected(endpoint);
+            _connected = true;
+        }
 
+        // The DEALER's options: small queues, no silent reconnect, the timeouts, heartbeats, identity and Curve keys.
+        private void SetOptions()
+        {
             SetInt(LibZmq.ZMQ_LINGER, 0);
             SetInt(LibZmq.ZMQ_SNDHWM, 4);
             SetInt(LibZmq.ZMQ_RCVHWM, 4);
@@ -102,7 +117,11 @@ namespace StreamDiffusion.Bridge.Core.Transport
                 SetZ85(LibZmq.ZMQ_CURVE_PUBLICKEY, _options.CurvePublicKey, "CurvePublicKey");
                 SetZ85(LibZmq.ZMQ_CURVE_SECRETKEY, _options.CurveSecretKey, "CurveSecretKey");
             }
+        }
 
+        // A PAIR socket on the DEALER's monitor: PollMonitor reads connect, disconnect and close events from it.
+        private void StartMonitor()
+        {
             string monitorAddress = "inproc://sdbridge-monitor-" + Interlocked.Increment(ref _monitorCounter);
             Check(LibZmq.zmq_socket_monitor(_socket, monitorAddress,
                 LibZmq.ZMQ_EVENT_CONNECTED | LibZmq.ZMQ_EVENT_DISCONNECTED | LibZmq.ZMQ_EVENT_CLOSED),
@@ -110,15 +129,11 @@ namespace StreamDiffusion.Bridge.Core.Transport
             _monitor = LibZmq.zmq_socket(_context, LibZmq.ZMQ_PAIR);
             SetInt(_monitor, LibZmq.ZMQ_LINGER, 0);
             Check(LibZmq.zmq_connect(_monitor, monitorAddress), "connect monitor");
+        }
 
-            if (LibZmq.zmq_connect(_socket, endpoint) != 0)
-            {
-                string err = LibZmq.LastError();
-                DisposeNative();
-                throw new TransportException("zmq_connect('" + endpoint + "') failed: " + err +
-                                             "; endpoints look like tcp://127.0.0.1:5555");
-            }
-            // Wait for the TCP + ZMTP connection so Connect fails fast like the managed transport does.
+        // Waits for the TCP + ZMTP connection so Connect fails fast like the managed transport does.
+        private void WaitConnected(string endpoint)
+        {
             int waited = 0;
             while (true)
             {
@@ -141,7 +156,6 @@ namespace StreamDiffusion.Bridge.Core.Transport
                         " ms: is `sdbridge serve` running there?");
                 }
             }
-            _connected = true;
         }
 
         public void Send(ArraySegment<byte> part1)
