@@ -5,7 +5,6 @@
 using System;
 using StreamDiffusion.Bridge.Core.Capture;
 using StreamDiffusion.Bridge.Core.Client;
-using StreamDiffusion.Bridge.Core.Reprojection;
 using UnityEngine;
 
 namespace StreamDiffusion.Bridge
@@ -18,18 +17,12 @@ namespace StreamDiffusion.Bridge
         private Material _material;
         private BridgeFrame _frame;
         private PipelineHooks _hooks;
-        private CaptureRing _ring;
+        private CameraCapture _capture;
         private ResultDisplay _display;
-        private CameraHistory _history;
-        private int _pendingSlot = -1;
-        private float[] _pendingPose;
-        private bool _pendingCut;
         private bool _wasConnected;
         private bool _hasResult;
         private ulong _shownSource;
-        private CaptureGate _gate;
         private StyleImageSet _styles;
-        private PlaneSender _planeSender;
         private SceneCutDetector _sceneCuts;
         private Material _planeMaterial;
 
@@ -55,8 +48,6 @@ namespace StreamDiffusion.Bridge
             }
             _frame = new BridgeFrame(_camera, _material);
             BridgeFrame.Register(_frame);
-            _ring = new CaptureRing(OnPixels);
-            _planeSender = new PlaneSender();
             _sceneCuts = new SceneCutDetector(transform) { OnSceneLoad = sceneCutOnSceneLoad };
             _sceneCuts.Cut += OnSceneCut;
             Shader planeShader = Shader.Find(PlaneShaderName);
@@ -65,9 +56,8 @@ namespace StreamDiffusion.Bridge
                 _planeMaterial = new Material(planeShader) { name = "StreamDiffusion Planes", hideFlags = HideFlags.HideAndDontSave };
             }
             _frame.PlaneMaterial = _planeMaterial;
+            _capture = new CameraCapture(this, _camera, _frame, _sceneCuts, _planeMaterial != null, _settings.maxSendFps);
             _display = new ResultDisplay();
-            _history = new CameraHistory(Math.Max(16, depthRingSize * 2));
-            _gate = new CaptureGate(Mathf.Max(0, _settings.maxSendFps));
             _wasConnected = false;
             _hasResult = false;
 
@@ -84,6 +74,7 @@ namespace StreamDiffusion.Bridge
                 return;
             }
             _client = new BridgeClient(options);
+            _capture.Client = _client;
             if (!string.IsNullOrEmpty(_settings.prompt)) _client.SetPrompt(_settings.prompt, _settings.negativePrompt);
             _styles = new StyleImageSet(() => _client, this);
             _client.Start();
@@ -130,8 +121,8 @@ namespace StreamDiffusion.Bridge
             _hooks = null;
             if (_frame != null) BridgeFrame.Unregister(_frame);
             _frame = null;
-            if (_ring != null) _ring.Dispose(); // waits for readbacks in flight before freeing their buffers
-            _ring = null;
+            if (_capture != null) _capture.Dispose(); // waits for readbacks in flight before freeing their buffers
+            _capture = null;
             if (_display != null) _display.Dispose();
             _display = null;
             if (_material != null) Destroy(_material);
@@ -140,7 +131,6 @@ namespace StreamDiffusion.Bridge
             _planeMaterial = null;
             if (_sceneCuts != null) _sceneCuts.Dispose();
             _sceneCuts = null;
-            _pendingSlot = -1;
             _styles = null;
         }
 
@@ -149,10 +139,8 @@ namespace StreamDiffusion.Bridge
             int width, height;
             CaptureMapping.ServerFrameSize(_client.Welcome, Mathf.Max(8, _settings.captureWidth),
                                            Mathf.Max(8, _settings.captureHeight), out width, out height);
-            _ring.Allocate(width, height, reproject ? depthRingSize : 0, GpuPlanes());
+            _capture.OnConnected(width, height);
             _display.Allocate(width, height);
-            _history.Clear(); // frame ids belong to a session
-            _gate.Reset();
             _hasResult = false;
             _frame.ResultViewProjection = null;
             _frame.ResultDepth = null;

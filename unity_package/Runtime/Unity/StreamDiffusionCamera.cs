@@ -42,7 +42,9 @@
 // The class is split by responsibility into partial files (Unity finds the MonoBehaviour through this file, named
 // after it, which holds the serialized fields and the public API):
 //   StreamDiffusionCamera.Lifecycle.cs: enable/disable, connect/disconnect, client events, scene-cut events;
-//   StreamDiffusionCamera.Frames.cs: the per-frame capture, readback, send and composite steps.
+//   StreamDiffusionCamera.Frames.cs: the per-frame steps and the composite;
+// and two plain objects it owns: CameraCapture (Capture/CameraCapture.cs: capture request, readback, send, camera
+// history) and ResultDisplay (Display/ResultDisplay.cs: the newest result's textures).
 using System;
 using System.Collections.Generic;
 using StreamDiffusion.Bridge.Core.Capture;
@@ -139,7 +141,7 @@ namespace StreamDiffusion.Bridge
         public BridgeClient Client { get { return _client; } }
 
         /// <summary>Frames dropped because all readback buffers were still in flight.</summary>
-        public long DroppedReadbacks { get { return _ring != null ? _ring.Dropped : 0; } }
+        public long DroppedReadbacks { get { return _capture != null ? _capture.Dropped : 0; } }
 
         /// <summary>The latest result header (frame id, server timings, warm-up flag).</summary>
         public ResultHeader LastResult { get { return _display != null ? _display.Last : default(ResultHeader); } }
