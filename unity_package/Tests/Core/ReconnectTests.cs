@@ -47,10 +47,11 @@ namespace StreamDiffusion.Bridge.Core.Tests
         [Test]
         public void OnlyNoAnswerAndCapacityRefusalsAreRetriedLikeThePythonClient()
         {
-            Assert.IsTrue(ErrorCodeSets.IsCapacityRefusal(ErrorCode.SessionLimit), "set_capacity_refusal in bridge.fbs");
+            Assert.IsTrue(ErrorCodeSets.IsCapacityRefusal(ErrorCode.SessionLimit), "set_capacity_refusal");
             Assert.IsTrue(ReconnectTries.Retryable(new ProtocolException((int)ErrorCode.SessionLimit, "full")));
             Assert.IsTrue(ReconnectTries.Retryable(new TransportException("no Welcome")));
-            Assert.IsFalse(ReconnectTries.Retryable(new VersionMismatchException((int)ErrorCode.VersionMismatch, 1, 2, "v")));
+            var mismatch = new VersionMismatchException((int)ErrorCode.VersionMismatch, 1, 2, "v");
+            Assert.IsFalse(ReconnectTries.Retryable(mismatch));
             foreach (ErrorCode code in Enum.GetValues(typeof(ErrorCode)))
             {
                 if (code == ErrorCode.SessionLimit) continue;
@@ -67,8 +68,9 @@ namespace StreamDiffusion.Bridge.Core.Tests
             using (var client = new BridgeClient(Options(replicas.Port)))
             {
                 client.Connect(20000);  // two full replicas first
-                StringAssert.Contains("HELLO 2 REFUSED", replicas.Log);
-                StringAssert.Contains("HELLO 3 WELCOMED 1", replicas.Log);
+                // the tool's lines reach replicas.Log through a reader thread: wait for them, never read once
+                Assert.IsTrue(Wait.Until(() => replicas.Log.Contains("HELLO 3 WELCOMED 1"), 10000), replicas.Log);
+                StringAssert.Contains("HELLO 2 REFUSED", replicas.Log);  // printed before HELLO 3
                 client.SetPrompt("a castle in the fog");
                 client.SetParams(new ParamsMessage { GuidanceScale = 1.5f });
                 client.SetState(KeyValueData.Of("biome", "desert"));
@@ -100,8 +102,10 @@ namespace StreamDiffusion.Bridge.Core.Tests
                     StringAssert.Contains("ReconnectWindowMs", e.Message);
                     StringAssert.Contains("SessionLimit", e.Message);
                     Assert.AreEqual(ClientState.Failed, client.State);
-                    int tries = Hellos(replicas.Log);
+                    // The client's own count of its tries; replicas.Log catches up through a reader thread.
+                    int tries = client.Status.FailedAttempts;
                     Assert.GreaterOrEqual(tries, 2, "tried again within the window");
+                    Assert.IsTrue(Wait.Until(() => Hellos(replicas.Log) >= tries, 10000), replicas.Log);
                     // No try after giving up (Hellos arrived above, so one could have)...
                     Assert.IsFalse(Wait.Until(() => Hellos(replicas.Log) > tries, 700), replicas.Log);
                     // ...until Reconnect().
@@ -126,16 +130,17 @@ namespace StreamDiffusion.Bridge.Core.Tests
                 StringAssert.Contains("Reconnect()", e.Message);
                 Assert.AreEqual(ClientState.Failed, client.State);
                 Assert.AreSame(e, client.LastFailure);
-                StringAssert.Contains("HELLO 1 REFUSED BAD_PARAM", replicas.Log);
+                // the tool's lines reach replicas.Log through a reader thread: wait for them, never read once
+                Assert.IsTrue(Wait.Until(() => replicas.Log.Contains("HELLO 1 REFUSED BAD_PARAM"), 10000),
+                              replicas.Log);
                 Assert.IsFalse(Wait.Until(() => Hellos(replicas.Log) > 1, 700), "exactly one Hello:\n" + replicas.Log);
                 Assert.AreEqual(ClientState.Failed, client.State);
 
                 client.Reconnect();  // the I/O thread leaves Failed when it takes the request: wait for its Hello
                 Assert.IsTrue(Wait.Until(() => Hellos(replicas.Log) > 1, 10000), replicas.Log);
                 client.Connect(20000);
-                string log = replicas.Log;
-                StringAssert.Contains("HELLO 2 REFUSED SESSION_LIMIT", log);
-                StringAssert.Contains("HELLO 3 WELCOMED 1", log);
+                Assert.IsTrue(Wait.Until(() => replicas.Log.Contains("HELLO 3 WELCOMED 1"), 10000), replicas.Log);
+                StringAssert.Contains("HELLO 2 REFUSED SESSION_LIMIT", replicas.Log);  // printed before HELLO 3
                 Assert.AreEqual(ClientState.Connected, client.State);
             }
         }
