@@ -129,6 +129,9 @@ namespace StreamDiffusion.Bridge.Core.Tests
                 client.SendGameEvent("wanted");
                 Assert.IsTrue(Wait.Until(() => client.WantedPlanes.Length == 1, 10000), server.Log);
                 Assert.AreEqual(PlaneKind.Normals, client.WantedPlanes[0]);
+                // the tool's lines reach server.Log through a reader thread: wait for the last ones
+                Assert.IsTrue(Wait.Until(() => server.Log.Contains("GOT 1 FrameHeader") &&
+                                               server.Log.Contains("GOT 1 GameEvent wanted"), 10000), server.Log);
                 string log = server.Log;
                 StringAssert.Contains("GOT 1 StyleImage watercolor 4x2 RGB8 24 bytes", log);
                 StringAssert.Contains("GOT 1 Params None " + AllNewFields, log);
