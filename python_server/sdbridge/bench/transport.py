@@ -16,7 +16,7 @@ For each: round-trip p50/p99 with one frame in flight, and frames/s with `--wind
 bridge and raw rows also the CPU time per frame of client and server (each process's own CPU clock, so it does
 not count the other helpers' load the way wall time does). It prints the ratios against the goals and the load
 average; it never asserts on time. Both server children keep freed frame-sized buffers in the heap, as `sdbridge
-serve` does (sdbridge.runtime.host_heap): without that the bridge server faulted 10-25 pages per plane frame.
+serve` does (sdbridge.runtime.host_heap): without that the bridge server faulted 10-50 pages per plane frame.
 
 Reading the figures: client and server each need about 0.45 ms of CPU per 512x512 frame (mostly the kernel copying
 1 MiB each way through loopback TCP). With a core each they overlap; sharing one core (a 2-core machine with other
