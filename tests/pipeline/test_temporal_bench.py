@@ -41,3 +41,15 @@ def test_the_report_has_a_row_per_method(tiny) -> None:
     assert all(math.isfinite(ms) and ms > 0 and unit == "ms" and math.isfinite(x) and x > 0 for ms, unit, x in times)
     assert lines[2].startswith("input frames (reference)") and np.isfinite(float(lines[2].split()[-1]))
     assert lines[10].startswith("Random weights")
+
+
+def test_the_bench_warps_at_the_last_step_unless_told() -> None:
+    import argparse
+
+    from sdbridge.commands import bench_temporal
+
+    parser = argparse.ArgumentParser()
+    bench_temporal.add_arguments(parser)
+    assert bench_temporal.bench_config(parser.parse_args([])).motion_warp_step == 1  # t_index_list 32,45
+    assert bench_temporal.bench_config(parser.parse_args(["--t-index", "0,16,32,45"])).motion_warp_step == 3
+    assert bench_temporal.bench_config(parser.parse_args(["--warp-step", "0"])).motion_warp_step == 0

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sdbridge.pipeline.config import StreamConfig
 
 NAME = "bench-temporal"
 HELP = ("temporal warping error (Lai et al. 2018) and frame time of none / latent feedback / motion-guided warping "
@@ -21,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--t-index", default="32,45", help="t_index_list, comma-separated (default 32,45)")
     parser.add_argument("--feedback", type=float, default=0.3, help="latent_feedback of the feedback rows")
     parser.add_argument("--warp", type=float, default=0.6, help="motion_warp of the warping rows")
-    parser.add_argument("--warp-step", type=int, default=0, help="motion_warp_step (default 0)")
+    parser.add_argument("--warp-step", type=int, default=None,
+                        help="motion_warp_step (default: the last step, whose source is the previous output and whose "
+                             "blend is nearest the output the error is measured on; docs/benchmarks.md)")
     parser.add_argument("--bank", type=int, default=2, help="attention_bank of the cached-attention rows (default 2)")
     parser.add_argument("--injection", type=float, default=0.5, help="feature_injection of the injection rows")
     parser.add_argument("--injection-threshold", type=float, default=0.9, help="feature_injection_threshold")
@@ -30,17 +36,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
 
 
+def bench_config(args: argparse.Namespace) -> StreamConfig:
+    """The bench's StreamConfig: size, t_index_list and motion_warp_step (no --warp-step: the last step)."""
+    from sdbridge.pipeline.config import StreamConfig
+
+    t_index = tuple(int(t) for t in args.t_index.split(","))
+    warp_step = len(t_index) - 1 if args.warp_step is None else args.warp_step
+    return StreamConfig(width=args.size, height=args.size, t_index_list=t_index, motion_warp_step=warp_step)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run every method on the same frames and print the table."""
     import torch
 
     from sdbridge.bench.temporal import PanScene, methods, report
     from sdbridge.pipeline.components import load_components
-    from sdbridge.pipeline.config import StreamConfig
 
     components = load_components(args.model, device=args.device, dtype=getattr(torch, args.dtype))
-    t_index = tuple(int(t) for t in args.t_index.split(","))
-    config = StreamConfig(width=args.size, height=args.size, t_index_list=t_index, motion_warp_step=args.warp_step)
+    config = bench_config(args)
     rows = methods(args.feedback, args.warp, args.bank, args.injection, args.injection_threshold)
     lines = report(components, config, PanScene(args.size, args.speed), args.frames, rows, args.rounds)
     print("\n".join(lines))
