@@ -249,6 +249,38 @@ def test_update_and_recorder_values_come_from_the_registry() -> None:
     assert params.recorder_values(m.Params(cfg_mode=m.CfgMode.FULL)) == {"cfg_mode": "full"}
 
 
+#: every registry entry StreamConfig carries (a StreamConfig field named by its key), whatever its kind
+CARRIED = [p for p in params.REGISTRY if p.key in {f.name for f in dataclasses.fields(StreamConfig)}]
+
+
+def _refused_by_the_registry(p: params.Param) -> Any:
+    """A value of `p`'s StreamConfig field that its registry entry refuses (out of range, or not of its kind)."""
+    bad: dict[params.Kind, Any] = {
+        params.Kind.BOOL: 1, params.Kind.ENUM: "bogus", params.Kind.BLEND: ((1, -1.0),),
+        params.Kind.FLOAT: (p.maximum or 0) + 1, params.Kind.INT: (p.maximum or 0) + 1,
+        params.Kind.INT_LIST: ((p.maximum or 0) + 1,), params.Kind.WEIGHTS: (("a", (p.maximum or 0) + 1),),
+    }
+    return bad[p.kind]
+
+
+def test_stream_config_carries_every_registry_entry_it_has_a_field_for() -> None:
+    # the entries not carried are the Prompt's (text blend, transition): StreamConfig has no prompt field
+    assert {p.name for p in params.REGISTRY} - {p.name for p in CARRIED} == {"prompt_blend", "transition_seconds"}
+
+
+@pytest.mark.parametrize("param", CARRIED, ids=[p.name for p in CARRIED])
+def test_stream_config_refuses_every_carried_entrys_bad_value_naming_it(param: params.Param) -> None:
+    """StreamConfig checks each registry entry it carries (no hand list of names): a value the entry refuses is
+    refused with the registry's words, naming the parameter and StreamConfig as the source."""
+    value = _refused_by_the_registry(param)
+    with pytest.raises(params.ParamError) as registry:
+        params.check(param.name, value, "")
+    with pytest.raises(ConfigError) as config:
+        StreamConfig(**{param.key: value})
+    assert str(config.value) == f"StreamConfig: {registry.value.problem}"
+    assert param.name in str(config.value)
+
+
 def test_cfg_mode_names_are_the_pipeline_modes_and_the_wire_enum() -> None:
     from sdbridge.pipeline.guidance import CfgMode
 
@@ -307,10 +339,12 @@ def test_to_json_is_plain_json_with_exact_bounds() -> None:
 def test_the_adding_a_parameter_page_shows_a_real_registry_entry() -> None:
     """docs/adding-a-parameter.md quotes an entry of params.py; the quote must stay what the registry says."""
     doc = (Path(__file__).parents[1] / "docs" / "adding-a-parameter.md").read_text(encoding="utf-8")
-    block = doc.split("```python\n", 1)[1].split("```", 1)[0]
-    lines = [line[3:] for line in block.splitlines()]  # the block is indented 3 spaces inside a list item
+    blocks = [part.split("```", 1)[0] for part in doc.split("```python\n")[1:]]
     source = Path(params.__file__).read_text(encoding="utf-8")
-    assert "\n".join(lines) in source
+    assert len(blocks) >= 2  # a wire parameter and one the server sets only
+    for block in blocks:
+        lines = [line[3:] for line in block.splitlines()]  # each block is indented 3 spaces inside a list item
+        assert "\n".join(lines) in source, block
     for p in params.REGISTRY:
         if p.params_bit:
             assert f"`{p.name}`" in doc, p.name  # the page lists every range it explains

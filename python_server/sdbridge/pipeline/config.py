@@ -15,12 +15,21 @@ from sdbridge.errors import ConfigError
 from sdbridge.pipeline.guidance import CfgMode
 
 
-def _registry_check(name: str, value: object) -> None:
-    """A live parameter's value checked against its one range in the parameter registry (sdbridge.params)."""
+def _registry_check(name: str, value: object) -> object:
+    """A live parameter's value checked against its one range in the parameter registry (sdbridge.params), returned
+    as the registry normalises it."""
     try:
-        params.check(name, value, "StreamConfig")
+        return params.check(name, value, "StreamConfig")
     except params.ParamError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _applies(param: params.Param, value: object) -> bool:
+    """Whether `param` is the registry entry for `value` of its StreamConfig field: a field two entries set (seed: an
+    int, seed_blend: a blend of seeds) takes the blend entry for a list or tuple, the other for anything else."""
+    if param.key not in _SHARED_KEYS:
+        return True
+    return (param.kind is params.Kind.BLEND) == isinstance(value, list | tuple)
 
 
 class Interpolation(enum.Enum):
@@ -103,7 +112,12 @@ class StreamConfig:
             if value <= 0 or value % 8:
                 fix = max(8, round(value / 8) * 8)
                 raise ConfigError(f"{name}={value} must be a positive multiple of 8 (the VAE factor); use {fix}")
-        _registry_check("t_index_list", self.t_index_list)
+        for param in _CARRIED:  # every registry entry StreamConfig carries, checked against its one range
+            value = getattr(self, param.key)
+            if _applies(param, value):
+                checked = _registry_check(param.name, value)
+                if param.kind is params.Kind.WEIGHTS:  # [(name, weight), ...] as tuples of (str, float)
+                    object.__setattr__(self, param.key, checked)
         top = self.num_inference_steps - 1
         for t in self.t_index_list:
             if not 0 <= t <= top:
@@ -113,11 +127,6 @@ class StreamConfig:
                 )
         if self.frame_buffer_size < 1:
             raise ConfigError(f"frame_buffer_size={self.frame_buffer_size} must be >= 1")
-        for name in ("guidance_scale", "delta", "similarity_filter", "similarity_threshold", "max_skip_frames",
-                     "txt2img", "latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold",
-                     "ip_adapter_scale", "attention_bank", "attention_bank_interval", "attention_bank_blocks",
-                     "feature_injection", "feature_injection_threshold", "attention_bank_warp"):
-            _registry_check(name, getattr(self, name))
         if self.motion_warp > 0 and self.frame_buffer_size != 1:
             raise ConfigError(f"motion_warp={self.motion_warp} needs frame_buffer_size=1 (motion is per frame), got "
                               f"frame_buffer_size={self.frame_buffer_size}; set motion_warp=0 or frame_buffer_size=1")
@@ -125,10 +134,6 @@ class StreamConfig:
             raise ConfigError(f"attention_bank_warp=True needs frame_buffer_size=1 (motion is per frame), got "
                               f"frame_buffer_size={self.frame_buffer_size}; set attention_bank_warp=False or "
                               "frame_buffer_size=1")
-        _registry_check("seed_blend" if isinstance(self.seed, tuple) else "seed", self.seed)
-        for name in ("lora_weights", "controlnet_scale", "controlnet_start", "controlnet_end", "style_blend"):
-            _registry_check(name, getattr(self, name))
-            object.__setattr__(self, name, tuple((str(n), float(w)) for n, w in getattr(self, name)))
 
     def replace(self, **changes: object) -> StreamConfig:
         """A copy with `changes` applied and validated."""
@@ -138,6 +143,14 @@ class StreamConfig:
     def steps(self) -> int:
         """Number of denoising steps n = len(t_index_list)."""
         return len(self.t_index_list)
+
+
+#: the registry entries whose values StreamConfig carries (a field named by the entry's key), in registry order:
+#: StreamConfig._validate checks each, so an entry added with its StreamConfig field is checked with no edit there
+_CARRIED: tuple[params.Param, ...] = tuple(
+    p for p in params.REGISTRY if p.key in {f.name for f in dataclasses.fields(StreamConfig)})
+#: StreamConfig fields more than one registry entry sets (seed: seed and seed_blend)
+_SHARED_KEYS: frozenset[str] = frozenset(p.key for p in _CARRIED if sum(q.key == p.key for q in _CARRIED) > 1)
 
 
 @dataclass(frozen=True, eq=False)
