@@ -4,6 +4,7 @@ in their own suites: unity_package/Tests/Core and unreal_plugin/StreamDiffusionB
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -210,9 +211,11 @@ def test_client_that_never_reads_keeps_server_memory_bounded() -> None:
         for _ in range(8):
             flooder.flood(1.0)
             samples.append(rss_kb(server.pid))
-        before = honest_results[0]
-        time.sleep(1.0)
-        honest_still = honest_results[0] - before
+        # the honest client keeps streaming after the flood: 5 more results, waited for (how many arrive in a fixed
+        # second depends on the machine's load); a server stuck on the non-reader sends it none and this fails
+        before, after_flood = honest_results[0], time.monotonic()
+        wait_for(lambda: honest_results[0] >= before + 5, 60, what="5 more results for the honest client")
+        honest_s = time.monotonic() - after_flood
         flooder.close()
     finally:
         stop.set()
@@ -220,17 +223,19 @@ def test_client_that_never_reads_keeps_server_memory_bounded() -> None:
     log = "".join(server.log)
     result_kb = (side * side * 4 + 1024) / 1024
     bound_kb = 1000 * result_kb + 32 * 1024  # session.send_hwm results queued + allocator slack
-    print(f"never-reads: sent {flooder.sent} frames; server RSS {base} KiB -> {samples} KiB; bound +{bound_kb:.0f} KiB")
+    print(f"never-reads: sent {flooder.sent} frames; server RSS {base} KiB -> {samples} KiB; bound +{bound_kb:.0f} "
+          f"KiB; 5 more honest results {honest_s:.2f} s after the flood")
     assert "not reading its results" in log, log[-3000:]  # the server noticed and freed the session
     assert max(samples) - base <= bound_kb
     assert samples[-1] - samples[3] <= 8 * 1024  # flat once the queue is full: no growth in the last 4 s
-    assert honest_still > 5  # the honest client kept streaming meanwhile
 
 
-def test_hello_dropped_by_a_dying_server_is_sent_again_to_the_next() -> None:
+def test_hello_dropped_by_a_dying_server_is_sent_again_to_the_next(caplog: pytest.LogCaptureFixture) -> None:
     """The race behind a slow reconnect: the client reconnects (e.g. on a Bye) while the old server still
     accepts connections, its Hello goes down with that server, and without a resend the client would wait
-    out the whole connect timeout although the new server is up."""
+    out the whole connect timeout although the new server is up: connect does not try again, so it would fail.
+    The Welcome arriving at all is the proof; how soon after the new server was ready depends on the machine's
+    load, so it is printed, not held to a bar."""
     import zmq
 
     port = free_port()
@@ -243,11 +248,12 @@ def test_hello_dropped_by_a_dying_server_is_sent_again_to_the_next() -> None:
 
     def connect() -> None:
         try:
-            done["welcome"] = client.connect(timeout=15)
+            done["welcome"] = client.connect(timeout=30)
         except Exception as exc:  # reported below
             done["error"] = exc
         done["at"] = time.monotonic()
 
+    caplog.set_level(logging.INFO, logger="sdbridge.transport.client")
     thread = threading.Thread(target=connect, daemon=True)
     thread.start()
     server: BridgeServer | None = None
@@ -259,10 +265,10 @@ def test_hello_dropped_by_a_dying_server_is_sent_again_to_the_next() -> None:
         server = BridgeServer(with_overrides(_config(), top={"bind": endpoint}))
         server.start_in_thread()
         ready = time.monotonic()
-        thread.join(20)
+        thread.join(40)  # connect's own timeout (30 s) ends it sooner either way
         assert "welcome" in done, done.get("error")
         print(f"hello resent: Welcome {done['at'] - ready:.3f} s after the new server was ready")
-        assert done["at"] - ready <= 2.0
+        assert any("sending Hello again" in r.getMessage() for r in caplog.records)  # on the new connection
     finally:
         client.close()
         if server is not None:
