@@ -218,7 +218,7 @@ def test_banked_frames_do_not_read_device_values_on_the_host(tiny, monkeypatch, 
     """Bank, injection and the cut test on: no scalar read or float64 op per steady-state frame (the counter of
     test_no_host_sync.py); an injection that reads a scalar is caught, so the counter sees the bank's code."""
     from sdbridge.pipeline import cached_attention
-    from tests.pipeline.test_no_host_sync import _Counts, _SyncCounter
+    from tests.pipeline.test_no_host_sync import assert_steady_state_reads
 
     if deliberate_sync:
         inject = cached_attention._inject
@@ -227,13 +227,4 @@ def test_banked_frames_do_not_read_device_values_on_the_host(tiny, monkeypatch, 
                  scene_cut_threshold=0.5)
     base = random_frames(1, seed=23)[0].astype(np.int16)
     frames = [np.clip(base + 2 * i, 0, 255).astype(np.uint8) for i in range(6)]  # correlated: no detected cut
-    counts = _Counts()
-    for i, frame in enumerate(frames):
-        if i == 3:
-            before = counts.snapshot()
-        with _SyncCounter(counts):
-            pipe(frame)
-    after = counts.snapshot()
-    reads = after["scalar reads"] - before["scalar reads"]
-    assert after["ops"] > before["ops"] and after["float64 ops"] == before["float64 ops"]
-    assert (reads > 0) == deliberate_sync
+    assert_steady_state_reads(pipe, frames, deliberate_sync)

@@ -209,7 +209,7 @@ def test_the_warped_bank_reads_no_device_values_on_the_host(tiny, monkeypatch, d
     """Bank warping on with motion every frame: no scalar read or float64 op per steady-state frame (the counter of
     test_no_host_sync.py); a warp that reads a scalar is caught, so the counter sees the warp's code."""
     from sdbridge.pipeline import cached_attention
-    from tests.pipeline.test_no_host_sync import _Counts, _SyncCounter
+    from tests.pipeline.test_no_host_sync import assert_steady_state_reads
 
     if deliberate_sync:
         warp = cached_attention.warp_tokens
@@ -217,14 +217,5 @@ def test_the_warped_bank_reads_no_device_values_on_the_host(tiny, monkeypatch, d
     pipe = _pipe(tiny, attention_bank=2, attention_bank_warp=True, scene_cut_threshold=0.5)
     base = random_frames(1, seed=39)[0].astype(np.int16)
     frames = [np.clip(base + 2 * i, 0, 255).astype(np.uint8) for i in range(6)]  # correlated: no detected cut
-    counts = _Counts()
-    for i, frame in enumerate(frames):
-        if i == 3:
-            before = counts.snapshot()
-        pipe.temporal.set_motion(_motion(8.0, 8.0))
-        with _SyncCounter(counts):
-            pipe(frame)
-    after = counts.snapshot()
-    reads = after["scalar reads"] - before["scalar reads"]
-    assert after["ops"] > before["ops"] and after["float64 ops"] == before["float64 ops"]
-    assert (reads > 0) == deliberate_sync
+    assert_steady_state_reads(pipe, frames, deliberate_sync,
+                              before_frame=lambda i: pipe.temporal.set_motion(_motion(8.0, 8.0)))

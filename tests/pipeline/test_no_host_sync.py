@@ -71,6 +71,24 @@ class _SyncCounter(TorchDispatchMode):
         return out
 
 
+def assert_steady_state_reads(pipe, frames, deliberate_sync: bool, before_frame=None, steady_from: int = 3) -> None:
+    """Run `frames` through `pipe` under the counter (`before_frame(i)` first, outside it) and check the frames from
+    `steady_from` on: no float64 op, and a scalar read exactly when the test planted one (`deliberate_sync`)."""
+    counts = _Counts()
+    before: Counter[str] = Counter()
+    for i, frame in enumerate(frames):
+        if before_frame is not None:
+            before_frame(i)
+        if i == steady_from:
+            before = counts.snapshot()
+        with _SyncCounter(counts):
+            pipe(frame)
+    after = counts.snapshot()
+    reads = after["scalar reads"] - before["scalar reads"]
+    assert after["ops"] > before["ops"] and after["float64 ops"] == before["float64 ops"]
+    assert (reads > 0) == deliberate_sync
+
+
 @pytest.fixture
 def counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Counts]:
     """Counters live in this thread and in every thread started meanwhile; CUDA's synchronize calls count."""

@@ -205,7 +205,7 @@ def test_temporal_frames_do_not_read_device_values_on_the_host(tiny, monkeypatch
     """Feedback, warping and the cut test on: no scalar read or float64 op per steady-state frame (the counter of
     test_no_host_sync.py); a warp that reads a scalar is caught, so the counter sees the temporal code."""
     from sdbridge.pipeline import temporal_warp
-    from tests.pipeline.test_no_host_sync import _Counts, _SyncCounter
+    from tests.pipeline.test_no_host_sync import assert_steady_state_reads
 
     if deliberate_sync:
         warp = temporal_warp.warp
@@ -213,17 +213,8 @@ def test_temporal_frames_do_not_read_device_values_on_the_host(tiny, monkeypatch
     pipe = _pipe(tiny, steps=2, latent_feedback=0.3, motion_warp=0.5, scene_cut_threshold=0.5)
     base = random_frames(1, seed=23)[0].astype(np.int16)
     frames = [np.clip(base + 2 * i, 0, 255).astype(np.uint8) for i in range(7)]
-    counts = _Counts()
-    for i, frame in enumerate(frames):
-        pipe.temporal.set_motion(_motion(i), depth=torch.full((SIZE, SIZE), 5.0))
-        if i == 3:
-            before = counts.snapshot()
-        with _SyncCounter(counts):
-            pipe(frame)
-    after = counts.snapshot()
-    reads = after["scalar reads"] - before["scalar reads"]
-    assert after["ops"] > before["ops"] and after["float64 ops"] == before["float64 ops"]
-    assert (reads > 0) == deliberate_sync
+    assert_steady_state_reads(pipe, frames, deliberate_sync, before_frame=lambda i: pipe.temporal.set_motion(
+        _motion(i), depth=torch.full((SIZE, SIZE), 5.0)))
 
 
 def test_the_motions_of_skipped_frames_are_composed_into_the_next_staged_frame() -> None:
