@@ -1,6 +1,7 @@
 """A frame's Motion plane -> the pipeline's temporal warp (sdbridge.runtime.control_inputs, runtime.motion_planes):
 each declared convention (units, y direction, target frame, plane size) converted to pixels of the model's frame,
-current -> previous, +y down; depth planes linearised; routed only to pipelines that warp, which are settled first."""
+current -> previous, +y down; depth planes linearised; routed only to pipelines that use motion (motion_warp on, or
+the attention bank on and warped), which are settled first."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 
 from sdbridge.protocol import messages as m
-from sdbridge.runtime.control_inputs import ControlPlanes
+from sdbridge.runtime.control_inputs import ControlPlanes, uses_motion
 from sdbridge.runtime.motion_planes import depth_tensor, motion_tensor
 from sdbridge.runtime.planes import Plane
 
@@ -97,3 +98,17 @@ def test_a_pipeline_that_does_not_warp_takes_no_motion() -> None:
     assert not controls.used_by(off) and not controls.touches(off, [_motion(1.0, 0.0)])
     assert not controls.used_by(SimpleNamespace(config=SimpleNamespace(motion_warp=0.5)))  # no temporal state
     assert controls.used_by(WarpingPipeline())  # able to fail: the same pipeline warping is used
+
+
+def test_a_warped_attention_bank_takes_motion_without_motion_warp() -> None:
+    controls = ControlPlanes()
+    banked = WarpingPipeline(strength=0.0)
+    banked.config = SimpleNamespace(motion_warp=0.0, attention_bank=2, attention_bank_warp=True, width=W, height=H)
+    assert uses_motion(banked.config) and controls.used_by(banked) and controls.touches(banked, [_motion(1.0, 0.0)])
+    controls.apply(1, banked, [_motion(1.0, 0.0)], np.zeros((H, W, 3), np.uint8))
+    assert len(banked.motions) == 1
+    # the bank off, its warp off, a config without a bank
+    for still in ({"attention_bank": 0, "attention_bank_warp": True},
+                  {"attention_bank": 2, "attention_bank_warp": False}, {"attention_bank_warp": True}):
+        banked.config = SimpleNamespace(motion_warp=0.0, width=W, height=H, **still)
+        assert not uses_motion(banked.config) and not controls.used_by(banked)

@@ -25,11 +25,12 @@ like a missing plane (warned once). Segmentation ids pass through the config's i
 (`[model] segmentation`, sdbridge.config.ModelConfig.segmentation); without one, ids are read as ADE20K class
 indices (0..149; others black).
 
-Motion: for a pipeline with motion-guided warping on (`config.motion_warp` > 0, sdbridge.pipeline.temporal), a frame's
-Motion plane (with its Depth plane, when sent, for the depth test) goes to `pipe.temporal.set_motion`, converted from
-the plane's declared units, y direction and target frame to the warp's convention (runtime.motion_planes). A frame
-without a Motion plane sets none: that frame gets no warp (the warp never guesses motion). `used_by` says whether a
-pipeline takes anything from planes at all.
+Motion: for a pipeline that uses motion (`uses_motion`: motion-guided warping on, `config.motion_warp` > 0,
+sdbridge.pipeline.temporal; or the attention bank on and warped, `attention_bank` > 0 and `attention_bank_warp`,
+sdbridge.pipeline.cached_attention.warps), a frame's Motion plane (with its Depth plane, when sent, for the depth
+test) goes to `pipe.temporal.set_motion`, converted from the plane's declared units, y direction and target frame to
+the warp's convention (runtime.motion_planes). A frame without a Motion plane sets none: that frame gets no warp (the
+warp never guesses motion). `used_by` says whether a pipeline takes anything from planes at all.
 
 Setting an image changes the pipeline (and a recorded frame's planes are numbered by the recorded calls), so the
 caller settles the session first when `touches` says so (no call of its frames in the device lane:
@@ -49,7 +50,7 @@ import numpy as np
 from sdbridge.protocol.messages import DepthEncoding, NormalEncoding, NormalSpace, PlaneFormat, PlaneKind
 from sdbridge.runtime.planes import Plane
 
-__all__ = ["CANNY_KINDS", "PLANE_FOR_KIND", "ControlPlanes", "wanted_planes"]
+__all__ = ["CANNY_KINDS", "PLANE_FOR_KIND", "ControlPlanes", "uses_motion", "wanted_planes"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,20 @@ def wanted_planes(kinds: Sequence[str]) -> str:
             what += " (else the server's Canny edges of the frame)"
         wants.append(f"ControlNet {kind} wants {what}")
     return "; ".join(wants)
+
+
+def uses_motion(config: Any) -> bool:
+    """Whether a pipeline configured by `config` takes Motion planes: motion-guided warping on (`motion_warp` > 0) or
+    the attention bank on and warped (sdbridge.pipeline.cached_attention.warps: `attention_bank` > 0 and
+    `attention_bank_warp`). `config`: a StreamConfig, the server's `[pipeline]` settings or any object with these
+    names (a missing one counts as off; None: no pipeline config, False)."""
+    if getattr(config, "motion_warp", 0) > 0:
+        return True
+    if not getattr(config, "attention_bank_warp", False) or not hasattr(config, "attention_bank"):
+        return False  # the bank's warp is off: no need to import the pipeline (torch) to ask it
+    from sdbridge.pipeline.cached_attention import warps
+
+    return warps(config)
 
 
 class ControlPlanes:
@@ -104,11 +119,12 @@ class ControlPlanes:
 
     @staticmethod
     def warps(pipeline: Any) -> bool:
-        """Whether `pipeline` warps with motion planes (motion_warp > 0 and a temporal state to set it on)."""
-        return getattr(getattr(pipeline, "config", None), "motion_warp", 0) > 0 and hasattr(pipeline, "temporal")
+        """Whether `pipeline` takes motion planes (`uses_motion` of its config, and a temporal state to set them on)."""
+        return hasattr(pipeline, "temporal") and uses_motion(getattr(pipeline, "config", None))
 
     def used_by(self, pipeline: Any) -> bool:
-        """Whether `apply` has anything to do for `pipeline` (ControlNets or motion-guided warping)."""
+        """Whether `apply` has anything to do for `pipeline` (ControlNets, or motion for warping or the warped
+        attention bank)."""
         return bool(self.kinds(pipeline)) or self.warps(pipeline)
 
     def touches(self, pipeline: Any, planes: Sequence[Plane]) -> bool:

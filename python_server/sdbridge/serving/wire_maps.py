@@ -38,13 +38,14 @@ class PerSession(dict[int, Any]):
                 del self[stale]
 
 
-def wanted_plane_kinds(controlnet_kinds: Sequence[str], motion_warp: float) -> tuple[m.PlaneKind, ...]:
+def wanted_plane_kinds(controlnet_kinds: Sequence[str], settings: Any) -> tuple[m.PlaneKind, ...]:
     """Welcome/Notice.wanted_planes (protocol 1.4): the plane kinds a server with ControlNets `controlnet_kinds`
     uses (depth, normals, segmentation for their KINDs, a Control plane named KIND for the others) and Motion while
-    motion warping is on (`motion_warp` > 0), in PlaneKind order."""
-    from sdbridge.runtime.control_inputs import PLANE_FOR_KIND
+    the pipeline settings `settings` use motion (runtime.control_inputs.uses_motion: motion warping on, or the
+    attention bank on and warped), in PlaneKind order."""
+    from sdbridge.runtime.control_inputs import PLANE_FOR_KIND, uses_motion
 
     kinds = {PLANE_FOR_KIND.get(kind, m.PlaneKind.CONTROL) for kind in controlnet_kinds}
-    if motion_warp > 0:
+    if uses_motion(settings):
         kinds.add(m.PlaneKind.MOTION)
     return tuple(sorted(kinds))
