@@ -48,6 +48,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # codegen_model / codegen_mirrors live beside this file
 import codegen_mirrors
 import codegen_model
+import codegen_params_cpp
+import codegen_params_csharp
 
 LOG = logging.getLogger("codegen")
 
@@ -78,7 +80,11 @@ class Target:
     language: str
     out_dir: Path  # relative to the repository root
     flags: tuple[str, ...]
-    files: tuple[str, ...]  # exactly the files this folder must hold after generation
+    files: tuple[str, ...]  # flatc's own files in this folder (codegen adds its mirrors' files, see MIRRORS)
+
+    def expected_files(self) -> tuple[str, ...]:
+        """Exactly the files this folder must hold after generation: flatc's and codegen's mirrors."""
+        return self.files + tuple(name for language, name, _emit in MIRRORS if language == self.language)
 
 
 TARGETS: tuple[Target, ...] = (
@@ -86,19 +92,19 @@ TARGETS: tuple[Target, ...] = (
         "python",
         Path("python_server/sdbridge/protocol/_generated"),
         ("--python", "--gen-onefile"),
-        ("__init__.py", "bridge_generated.py", "bridge_schema.py"),
+        ("__init__.py", "bridge_generated.py"),
     ),
     Target(
         "csharp",
         Path("unity_package/Runtime/Core/Generated"),
         ("--csharp", "--gen-onefile"),
-        ("BridgeConstants.cs", "StreamParams.cs", "bridge_generated.cs"),
+        ("bridge_generated.cs",),
     ),
     Target(
         "cpp",
         Path("unreal_plugin/StreamDiffusionBridge/core/include/sdbridge/generated"),
         ("--cpp", "--scoped-enums"),
-        ("bridge_constants.h", "bridge_generated.h", "stream_params.h"),
+        ("bridge_generated.h",),
     ),
 )
 
@@ -114,13 +120,9 @@ def parameter_registry() -> list[dict[str, Any]]:
 
 Emit = Callable[[codegen_model.Schema, list[dict[str, Any]]], str]
 #: (target language, file name, emitter): the mirrors codegen writes itself from the schema model and the
-#: parameter registry
+#: parameter registry. Each emitter module declares its own outputs as a tuple ``OUTPUTS`` of such entries.
 MIRRORS: tuple[tuple[str, str, Emit], ...] = (
-    ("python", "bridge_schema.py", lambda schema, _registry: codegen_mirrors.python_module(schema)),
-    ("csharp", "BridgeConstants.cs", lambda schema, _registry: codegen_mirrors.csharp_constants(schema)),
-    ("csharp", "StreamParams.cs", lambda _schema, registry: codegen_mirrors.csharp_stream_params(registry)),
-    ("cpp", "bridge_constants.h", lambda schema, _registry: codegen_mirrors.cpp_constants(schema)),
-    ("cpp", "stream_params.h", lambda _schema, registry: codegen_mirrors.cpp_stream_params(registry)),
+    codegen_mirrors.OUTPUTS + codegen_params_csharp.OUTPUTS + codegen_params_cpp.OUTPUTS
 )
 
 
@@ -227,10 +229,10 @@ def generate(flatc: str, root: Path) -> None:
             if language == target.language:
                 (out / name).write_text(emit(schema, registry), encoding="utf-8", newline="\n")
         present = sorted(_owned_files(out))
-        if present != sorted(target.files):
+        if present != sorted(target.expected_files()):
             raise CodegenError(
-                f"flatc produced {present} in {target.out_dir}, expected {sorted(target.files)}; "
-                "update TARGETS in schemas/codegen.py if the schema's outputs changed on purpose."
+                f"generation produced {present} in {target.out_dir}, expected {sorted(target.expected_files())}; "
+                "update TARGETS (flatc's files) or an emitter module's OUTPUTS if the outputs changed on purpose."
             )
         for name in present:
             head = (out / name).read_text(encoding="utf-8")[:400]

@@ -300,3 +300,13 @@ def cpp_stream_params(registry: list[dict]) -> str:
 
 def _pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+#: (target language, file name, emitter(schema, registry)): the files this module writes (codegen.py's MIRRORS)
+OUTPUTS = (
+    ("python", "bridge_schema.py", lambda schema, _registry: python_module(schema)),
+    ("csharp", "BridgeConstants.cs", lambda schema, _registry: csharp_constants(schema)),
+    ("csharp", "StreamParams.cs", lambda _schema, registry: csharp_stream_params(registry)),
+    ("cpp", "bridge_constants.h", lambda schema, _registry: cpp_constants(schema)),
+    ("cpp", "stream_params.h", lambda _schema, registry: cpp_stream_params(registry)),
+)
