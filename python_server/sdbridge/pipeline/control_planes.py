@@ -118,6 +118,11 @@ def _inverse_length(n: torch.Tensor) -> torch.Tensor:
     return (x * x).addcmul_(y, y).addcmul_(z, z).clamp_min_(_EPS * _EPS).rsqrt_()
 
 
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-pixel dot product (B, 1, H, W) of two (B, 3, H, W) fields, from the channel slices (see _inverse_length)."""
+    return (a[:, 0:1] * b[:, 0:1]).addcmul_(a[:, 1:2], b[:, 1:2]).addcmul_(a[:, 2:3], b[:, 2:3])
+
+
 def view_normals(normals: torch.Tensor, *, handedness: Literal["right", "left"] = "right",
                  world_to_view: torch.Tensor | None = None, encoded: bool = False) -> torch.Tensor:
     """Unit normals (B, 3, H, W) in the right-handed view frame (x right, y up, z towards the viewer).
@@ -196,9 +201,10 @@ def edge_control(depth: torch.Tensor | None = None, normals: torch.Tensor | None
         z = _planes(depth, 1, "depth")
         masks.append(_pair_edges(z, lambda a, b: (a - b).abs() > depth_jump * torch.minimum(a, b).clamp_min(_EPS)))
     if normals is not None:
-        n = torch.nn.functional.normalize(_planes(normals, 3, "normals"), dim=1, eps=_EPS)
+        n = _planes(normals, 3, "normals")
+        n = n * _inverse_length(n)
         cos = math.cos(math.radians(normal_angle_deg))
-        masks.append(_pair_edges(n, lambda a, b: (a * b).sum(1, keepdim=True) < cos))
+        masks.append(_pair_edges(n, lambda a, b: _dot(a, b) < cos))
     edges = masks[0] if len(masks) == 1 else masks[0] | masks[1]
     return edges.float().expand(-1, 3, -1, -1).contiguous()
 
