@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <type_traits>
 #include <utility>
 
 #include "sdbridge/generated/stream_params.h"
@@ -110,6 +111,16 @@ Status CheckRange(const std::optional<V>& value) {
   return OutOfRange(P::kFieldPath, Text(*value), P::kRangeText);
 }
 
+// Each entry of a list parameter (t_index_list) against its registry range.
+template <typename P, typename V>
+Status CheckEntries(const std::optional<std::vector<V>>& values) {
+  if (!values) return Status::Ok();
+  for (const V& v : *values) {
+    if (!P::InRange(v)) return OutOfRange(P::kFieldPath, Text(v), P::kRangeText);
+  }
+  return Status::Ok();
+}
+
 // Named weights (lora_weights, controlnet_*, style_blend): each name set, each weight in the registry range.
 template <typename P>
 Status CheckWeights(const std::optional<std::vector<AdapterWeight>>& weights) {
@@ -126,41 +137,25 @@ Status CheckWeights(const std::optional<std::vector<AdapterWeight>>& weights) {
   return Status::Ok();
 }
 
+// An enum parameter (cfg_mode, attention_bank_blocks): Unknown (0) and numbers beyond `last` are refused, naming the
+// number and the members to use.
+template <typename E>
+Status CheckEnum(const std::optional<E>& value, const char* field, E last, const char* members) {
+  if (!value || (static_cast<int>(*value) != 0 && *value <= last)) return Status::Ok();
+  return Status(StatusCode::kInvalidArgument, std::string("SetParams: ") + field + " = " +
+                                                  Text(static_cast<std::underlying_type_t<E>>(*value)) + "; use " +
+                                                  members);
+}
+
+// CheckParamsFields(const Params&), one line per Params field: generated from schemas/bridge.fbs and the parameter
+// registry (schemas/codegen_params_cpp.py).
+#include "sdbridge/generated/params_check.inc"
+
 }  // namespace
 
 Status ValidateParams(const Params& p) {
-  namespace sp = stream_params;
   if (p.Empty()) return Status(StatusCode::kInvalidArgument, "SetParams: no field is set; set at least one (e.g. guidance_scale)");
-  if (p.t_index_list) {
-    for (int32_t t : *p.t_index_list) {
-      if (!sp::TIndexList::InRange(t)) return OutOfRange(sp::TIndexList::kFieldPath, Text(t), sp::TIndexList::kRangeText);
-    }
-  }
-  if (p.cfg_mode && *p.cfg_mode == CfgMode::kUnknown) {
-    return Status(StatusCode::kInvalidArgument, "SetParams: Params.cfg_mode = Unknown; use None, Self, Initialize or Full");
-  }
-  if (p.attention_bank_blocks &&
-      (*p.attention_bank_blocks == AttentionBankBlocks::kUnknown || *p.attention_bank_blocks > AttentionBankBlocks::kUp)) {
-    return Status(StatusCode::kInvalidArgument, "SetParams: Params.attention_bank_blocks = " +
-                                                    Text(static_cast<uint8_t>(*p.attention_bank_blocks)) +
-                                                    "; use All, Down, Mid or Up");
-  }
-  const Status checks[] = {
-      CheckRange<sp::GuidanceScale>(p.guidance_scale),     CheckRange<sp::Delta>(p.delta),
-      CheckRange<sp::SimilarityThreshold>(p.similarity_threshold),
-      CheckRange<sp::MaxSkipFrames>(p.similarity_max_skip), CheckRange<sp::LatentFeedback>(p.latent_feedback),
-      CheckRange<sp::MotionWarp>(p.motion_warp),           CheckRange<sp::MotionWarpStep>(p.motion_warp_step),
-      CheckRange<sp::SceneCutThreshold>(p.scene_cut_threshold), CheckRange<sp::IpAdapterScale>(p.ip_adapter_scale),
-      CheckWeights<sp::LoraWeights>(p.lora_weights),       CheckWeights<sp::ControlnetScale>(p.controlnet_scale),
-      CheckWeights<sp::ControlnetStart>(p.controlnet_start), CheckWeights<sp::ControlnetEnd>(p.controlnet_end),
-      CheckWeights<sp::StyleBlend>(p.style_blend),         CheckRange<sp::AttentionBank>(p.attention_bank),
-      CheckRange<sp::AttentionBankInterval>(p.attention_bank_interval),
-      CheckRange<sp::FeatureInjection>(p.feature_injection),
-      CheckRange<sp::FeatureInjectionThreshold>(p.feature_injection_threshold)};
-  for (const Status& s : checks) {
-    if (!s.ok()) return s;
-  }
-  return Status::Ok();
+  return CheckParamsFields(p);
 }
 
 Status ValidateStyleImage(const StyleImage& header, const uint8_t* pixels, size_t size, const DecodeLimits& limits) {

@@ -47,15 +47,11 @@ static_assert(Same(PlaneKind::kControl, fb::PlaneKind::Control) && Same(PlaneFor
               Same(PlaneFormat::kRGBA16F, fb::PlaneFormat::RGBA16F) && Same(DepthEncoding::kDevice, fb::DepthEncoding::Device) &&
               Same(NormalSpace::kWorld, fb::NormalSpace::World) && Same(NormalEncoding::kUnsigned, fb::NormalEncoding::Unsigned) &&
               Same(MotionUnits::kUV, fb::MotionUnits::UV) && Same(MotionTarget::kNext, fb::MotionTarget::Next));
-static_assert(Same(fb::ParamsField::SeedBlend, params_field::kSeedBlend) &&
-              Same(fb::ParamsField::GuidanceScale, params_field::kGuidanceScale));
 static_assert(Same(fb::Message::StyleImage, std::variant_size_v<Message>), "one Message alternative per union member");
 static_assert(Same(capability::kStyleImages, fb::Capability::StyleImages) &&
-              Same(NoticeKind::kWantedPlanesChanged, fb::NoticeKind::WantedPlanesChanged) &&
-              Same(fb::ParamsField::StyleBlend, params_field::kStyleBlend) &&
-              Same(fb::ParamsField::LoraWeights, params_field::kLoraWeights));
-static_assert(Same(AttentionBankBlocks::kUp, fb::AttentionBankBlocks::Up) &&
-              Same(fb::ParamsField::FeatureInjectionThreshold, params_field::kFeatureInjectionThreshold));
+              Same(NoticeKind::kWantedPlanesChanged, fb::NoticeKind::WantedPlanesChanged));
+static_assert(Same(AttentionBankBlocks::kUp, fb::AttentionBankBlocks::Up) && Same(CfgMode::kFull, fb::CfgMode::Full));
+// (every ParamsField bit is asserted in generated/params_codec.inc)
 
 template <typename E, typename M>
 E To(M mirror) {
@@ -129,20 +125,6 @@ Offset<fb::Prompt> BuildPrompt(FlatBufferBuilder& b, const Prompt& m) {
                           To<fb::BlendMethod>(m.method), m.stream_id);
 }
 
-// A vector of (name, weight) tables (lora_weights, controlnet_*, style_blend): each name, then its table, then the
-// vector, as flatc's JSON parser builds them; none: absent.
-Offset<flatbuffers::Vector<Offset<fb::AdapterWeight>>> Weights(FlatBufferBuilder& b,
-                                                             const std::optional<std::vector<AdapterWeight>>& weights) {
-  if (!weights || weights->empty()) return 0;
-  std::vector<Offset<fb::AdapterWeight>> tables;
-  tables.reserve(weights->size());
-  for (const AdapterWeight& w : *weights) {
-    auto name = Str(b, w.name);
-    tables.push_back(fb::CreateAdapterWeight(b, name, w.weight));
-  }
-  return b.CreateVector(tables);
-}
-
 // Plane kinds (Welcome.wanted_planes, Notice.wanted_planes; protocol 1.4); none: absent.
 Offset<flatbuffers::Vector<fb::PlaneKind>> Kinds(FlatBufferBuilder& b, const std::optional<std::vector<PlaneKind>>& kinds) {
   if (!kinds || kinds->empty()) return 0;
@@ -152,33 +134,9 @@ Offset<flatbuffers::Vector<fb::PlaneKind>> Kinds(FlatBufferBuilder& b, const std
   return b.CreateVector(raw);
 }
 
-Offset<fb::Params> BuildParams(FlatBufferBuilder& b, const Params& m) {
-  Offset<flatbuffers::Vector<int32_t>> t_index_list = 0;
-  if (m.t_index_list && !m.t_index_list->empty()) t_index_list = b.CreateVector(*m.t_index_list);
-  Offset<flatbuffers::Vector<Offset<fb::SeedWeight>>> seed_blend = 0;
-  if (m.seed_blend && !m.seed_blend->empty()) {
-    std::vector<Offset<fb::SeedWeight>> weights;
-    weights.reserve(m.seed_blend->size());
-    for (const SeedWeight& w : *m.seed_blend) weights.push_back(fb::CreateSeedWeight(b, w.seed, w.weight));
-    seed_blend = b.CreateVector(weights);
-  }
-  auto lora_weights = Weights(b, m.lora_weights);  // sub-objects in field-id order: 12, 13, 14, 15, 21
-  auto controlnet_scale = Weights(b, m.controlnet_scale);
-  auto controlnet_start = Weights(b, m.controlnet_start);
-  auto controlnet_end = Weights(b, m.controlnet_end);
-  auto style_blend = Weights(b, m.style_blend);
-  return fb::CreateParams(b, m.SetMask(), m.guidance_scale.value_or(0.0f), m.delta.value_or(0.0f), t_index_list,
-                          m.seed.value_or(0), m.similarity_filter_enabled.value_or(false),
-                          m.similarity_threshold.value_or(0.0f), m.similarity_max_skip.value_or(0), seed_blend,
-                          m.stream_id, To<fb::CfgMode>(m.cfg_mode.value_or(CfgMode::kUnknown)),
-                          m.txt2img.value_or(false), lora_weights, controlnet_scale, controlnet_start, controlnet_end,
-                          m.latent_feedback.value_or(0.0f), m.motion_warp.value_or(0.0f),
-                          m.motion_warp_step.value_or(0), m.scene_cut_threshold.value_or(0.0f),
-                          m.ip_adapter_scale.value_or(0.0f), style_blend, m.attention_bank.value_or(0),
-                          m.attention_bank_interval.value_or(0),
-                          To<fb::AttentionBankBlocks>(m.attention_bank_blocks.value_or(AttentionBankBlocks::kUnknown)),
-                          m.feature_injection.value_or(0.0f), m.feature_injection_threshold.value_or(0.0f));
-}
+// BuildParams() and ReadParams(), one line per Params field, and the write/read helpers of the tables its vectors hold
+// (SeedWeight, AdapterWeight): generated from schemas/bridge.fbs (schemas/codegen_params_cpp.py).
+#include "sdbridge/generated/params_codec.inc"
 
 // One overload per message: returns the union type and the body offset.
 struct Body {
@@ -405,63 +363,12 @@ Prompt ReadPrompt(const fb::Prompt& p) {
   return m;
 }
 
-std::vector<AdapterWeight> ReadWeights(const flatbuffers::Vector<Offset<fb::AdapterWeight>>* v) {
-  std::vector<AdapterWeight> out;
-  if (!v) return out;  // set and empty: e.g. a style_blend back to each style at its own weight
-  out.reserve(v->size());
-  for (const fb::AdapterWeight* w : *v) out.push_back(AdapterWeight{w->name() ? w->name()->str() : std::string(), w->weight()});
-  return out;
-}
-
 std::optional<std::vector<PlaneKind>> Kinds(const flatbuffers::Vector<fb::PlaneKind>* v) {
   if (!v) return std::nullopt;
   std::vector<PlaneKind> out;
   out.reserve(v->size());
   for (fb::PlaneKind k : *v) out.push_back(static_cast<PlaneKind>(k));
   return out;
-}
-
-Params ReadParams(const fb::Params& p) {
-  Params m;
-  const uint32_t mask = p.set_mask();
-  auto has = [mask](fb::ParamsField bit) { return (mask & static_cast<uint32_t>(bit)) != 0; };
-  if (has(fb::ParamsField::GuidanceScale)) m.guidance_scale = p.guidance_scale();
-  if (has(fb::ParamsField::Delta)) m.delta = p.delta();
-  if (has(fb::ParamsField::TIndexList)) {
-    m.t_index_list.emplace();
-    if (p.t_index_list()) m.t_index_list->assign(p.t_index_list()->begin(), p.t_index_list()->end());
-  }
-  if (has(fb::ParamsField::Seed)) m.seed = p.seed();
-  if (has(fb::ParamsField::SimilarityFilterEnabled)) m.similarity_filter_enabled = p.similarity_filter_enabled();
-  if (has(fb::ParamsField::SimilarityThreshold)) m.similarity_threshold = p.similarity_threshold();
-  if (has(fb::ParamsField::SimilarityMaxSkip)) m.similarity_max_skip = p.similarity_max_skip();
-  if (has(fb::ParamsField::SeedBlend)) {
-    m.seed_blend.emplace();
-    if (p.seed_blend()) {
-      for (const fb::SeedWeight* w : *p.seed_blend()) m.seed_blend->push_back(SeedWeight{w->seed(), w->weight()});
-    }
-  }
-  m.stream_id = p.stream_id();
-  if (has(fb::ParamsField::CfgMode)) m.cfg_mode = static_cast<CfgMode>(p.cfg_mode());
-  if (has(fb::ParamsField::Txt2img)) m.txt2img = p.txt2img();
-  if (has(fb::ParamsField::LoraWeights)) m.lora_weights = ReadWeights(p.lora_weights());
-  if (has(fb::ParamsField::ControlnetScale)) m.controlnet_scale = ReadWeights(p.controlnet_scale());
-  if (has(fb::ParamsField::ControlnetStart)) m.controlnet_start = ReadWeights(p.controlnet_start());
-  if (has(fb::ParamsField::ControlnetEnd)) m.controlnet_end = ReadWeights(p.controlnet_end());
-  if (has(fb::ParamsField::LatentFeedback)) m.latent_feedback = p.latent_feedback();
-  if (has(fb::ParamsField::MotionWarp)) m.motion_warp = p.motion_warp();
-  if (has(fb::ParamsField::MotionWarpStep)) m.motion_warp_step = p.motion_warp_step();
-  if (has(fb::ParamsField::SceneCutThreshold)) m.scene_cut_threshold = p.scene_cut_threshold();
-  if (has(fb::ParamsField::IpAdapterScale)) m.ip_adapter_scale = p.ip_adapter_scale();
-  if (has(fb::ParamsField::StyleBlend)) m.style_blend = ReadWeights(p.style_blend());
-  if (has(fb::ParamsField::AttentionBank)) m.attention_bank = p.attention_bank();
-  if (has(fb::ParamsField::AttentionBankInterval)) m.attention_bank_interval = p.attention_bank_interval();
-  if (has(fb::ParamsField::AttentionBankBlocks)) {
-    m.attention_bank_blocks = static_cast<AttentionBankBlocks>(p.attention_bank_blocks());
-  }
-  if (has(fb::ParamsField::FeatureInjection)) m.feature_injection = p.feature_injection();
-  if (has(fb::ParamsField::FeatureInjectionThreshold)) m.feature_injection_threshold = p.feature_injection_threshold();
-  return m;
 }
 
 // `code` is the protocol ErrorCode the server would answer for the same bytes, so callers decide on it (for

@@ -190,44 +190,11 @@ struct Prompt {
   uint32_t stream_id = 0;
 };
 
-/// The schema's `Params`: a field is sent (and its ParamsField bit set) only when it has a value.
+/// The schema's `Params`: a field is sent (and its ParamsField bit set) only when it has a value. Its members, one per
+/// field of the schema's table with the registry's description and range, are generated from schemas/bridge.fbs and
+/// python_server/sdbridge/params.py (schemas/codegen_params_cpp.py) into sdbridge/generated/params_fields.h.
 struct Params {
-  std::optional<float> guidance_scale;
-  std::optional<float> delta;
-  std::optional<std::vector<int32_t>> t_index_list;
-  std::optional<uint64_t> seed;
-  std::optional<bool> similarity_filter_enabled;
-  std::optional<float> similarity_threshold;
-  std::optional<uint32_t> similarity_max_skip;
-  std::optional<std::vector<SeedWeight>> seed_blend;
-  uint32_t stream_id = 0;
-  /// Protocol 1.2: the classifier-free guidance mode (kNone, kSelf, kInitialize, kFull; kUnknown is refused).
-  std::optional<CfgMode> cfg_mode;
-  /// Protocol 1.2: true = the server generates frames from the prompt alone, one per credit the client grants
-  /// (the client then sends Credit messages instead of frames; Client::Submit is refused meanwhile).
-  std::optional<bool> txt2img;
-  /// Protocol 1.2: live LoRA adapters' weights (the adapters not named keep theirs).
-  std::optional<std::vector<AdapterWeight>> lora_weights;
-  /// Protocol 1.4: per ControlNet (name = its kind, e.g. "depth"): conditioning scale, and the fractions of the steps
-  /// before which / after which it acts.
-  std::optional<std::vector<AdapterWeight>> controlnet_scale;
-  std::optional<std::vector<AdapterWeight>> controlnet_start;
-  std::optional<std::vector<AdapterWeight>> controlnet_end;
-  std::optional<float> latent_feedback;      // protocol 1.4: previous output latent blended into the input latent
-  std::optional<float> motion_warp;          // protocol 1.4: strength of the motion-guided warp of the previous output
-  std::optional<uint32_t> motion_warp_step;  // protocol 1.4: the denoising step whose latent gets the warp
-  std::optional<float> scene_cut_threshold;  // protocol 1.4: correlation below which a frame is a scene cut (0 = off)
-  std::optional<float> ip_adapter_scale;     // protocol 1.4: how strongly the style images steer the image
-  /// Protocol 1.4: the weights of the session's named style images (StyleImage names).
-  std::optional<std::vector<AdapterWeight>> style_blend;
-  /// Protocol 1.4, cached attention: earlier frames' banked keys/values each self-attention layer also attends to
-  /// (0 = off; the server's eager backend only), banking every attention_bank_interval-th frame, in the UNet blocks
-  /// attention_bank_blocks picks; feature injection's strength (0 = off) and cosine-similarity threshold.
-  std::optional<uint32_t> attention_bank;
-  std::optional<uint32_t> attention_bank_interval;
-  std::optional<AttentionBankBlocks> attention_bank_blocks;
-  std::optional<float> feature_injection;
-  std::optional<float> feature_injection_threshold;
+#include "sdbridge/generated/params_fields.h"  // the members only (no include guard: included here alone)
 
   /// Bits of the schema's ParamsField for the fields that have a value.
   uint32_t SetMask() const;
