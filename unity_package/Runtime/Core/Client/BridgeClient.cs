@@ -286,10 +286,9 @@ namespace StreamDiffusion.Bridge.Core.Client
         }
 
         /// <summary>Changes runtime parameters (Params message); null fields stay unchanged. Takes every live
-        /// parameter (protocol 1.4: Controlnet*, LatentFeedback, MotionWarp, MotionWarpStep, SceneCutThreshold,
-        /// IpAdapterScale, StyleBlend, AttentionBank, AttentionBankInterval, AttentionBankBlocks, FeatureInjection,
-        /// FeatureInjectionThreshold; LoraWeights). A value outside its registry range (the generated StreamParams)
-        /// throws ArgumentException naming the field, the value and the range; nothing is sent then.</summary>
+        /// parameter: ParamsMessage has one member per Params field of the schema (generated, as are their checks).
+        /// A value outside its registry range (the generated StreamParams) throws ArgumentException naming the
+        /// field, the value and the range; nothing is sent then.</summary>
         public void SetParams(ParamsMessage parameters)
         {
             if (parameters == null) throw new ArgumentNullException(nameof(parameters));

@@ -1,6 +1,7 @@
 // Message building for BridgeClient, free of threads and sockets: the Frame header from a FrameDescription,
 // the Hello from the options, merged Params for replay, the encoding of queued control messages, and the
-// check of a frame against the limits a Welcome announced.
+// check of a frame against the limits a Welcome announced. Merge (one line per Params field) is generated into
+// Generated/ParamsFields.g.cs by schemas/codegen.py; MergeNamed below is the merge of its named-weight lists.
 // Compiled and tested here with mono's mcs (C# 7.2).
 using System;
 using sdbridge.protocol;
@@ -16,7 +17,7 @@ namespace StreamDiffusion.Bridge.Core.Client
     }
 
     /// <summary>Builds and checks the messages the client sends (pure functions).</summary>
-    internal static class ControlMessages
+    internal static partial class ControlMessages
     {
         /// <summary>The Frame header for <paramref name="d"/>; throws naming the field, the value and the fix.</summary>
         internal static FrameHeader Describe(FrameDescription d, int length)
@@ -79,69 +80,10 @@ namespace StreamDiffusion.Bridge.Core.Client
             };
         }
 
-        /// <summary><paramref name="b"/> applied over <paramref name="a"/> (null fields of b keep a's value).</summary>
-        internal static ParamsMessage Merge(ParamsMessage a, ParamsMessage b)
-        {
-            var m = new ParamsMessage { StreamId = b.StreamId };
-            if (a != null)
-            {
-                m.GuidanceScale = a.GuidanceScale;
-                m.Delta = a.Delta;
-                m.TIndexList = a.TIndexList;
-                m.Seed = a.Seed;
-                m.SimilarityFilterEnabled = a.SimilarityFilterEnabled;
-                m.SimilarityThreshold = a.SimilarityThreshold;
-                m.SimilarityMaxSkip = a.SimilarityMaxSkip;
-                m.SeedBlend = a.SeedBlend;
-                m.CfgMode = a.CfgMode;
-                m.Txt2img = a.Txt2img;
-                m.LoraWeights = a.LoraWeights;
-                m.ControlnetScale = a.ControlnetScale;
-                m.ControlnetStart = a.ControlnetStart;
-                m.ControlnetEnd = a.ControlnetEnd;
-                m.LatentFeedback = a.LatentFeedback;
-                m.MotionWarp = a.MotionWarp;
-                m.MotionWarpStep = a.MotionWarpStep;
-                m.SceneCutThreshold = a.SceneCutThreshold;
-                m.IpAdapterScale = a.IpAdapterScale;
-                m.StyleBlend = a.StyleBlend;
-            }
-            if (b.GuidanceScale.HasValue) m.GuidanceScale = b.GuidanceScale;
-            if (b.Delta.HasValue) m.Delta = b.Delta;
-            if (b.TIndexList != null) m.TIndexList = b.TIndexList;
-            if (b.Seed.HasValue) m.Seed = b.Seed;
-            if (b.SimilarityFilterEnabled.HasValue) m.SimilarityFilterEnabled = b.SimilarityFilterEnabled;
-            if (b.SimilarityThreshold.HasValue) m.SimilarityThreshold = b.SimilarityThreshold;
-            if (b.SimilarityMaxSkip.HasValue) m.SimilarityMaxSkip = b.SimilarityMaxSkip;
-            if (b.SeedBlend != null) m.SeedBlend = b.SeedBlend;
-            if (b.CfgMode.HasValue) m.CfgMode = b.CfgMode;
-            if (b.Txt2img.HasValue) m.Txt2img = b.Txt2img;
-            m.LoraWeights = MergeNamed(m.LoraWeights, b.LoraWeights);
-            m.ControlnetScale = MergeNamed(m.ControlnetScale, b.ControlnetScale);
-            m.ControlnetStart = MergeNamed(m.ControlnetStart, b.ControlnetStart);
-            m.ControlnetEnd = MergeNamed(m.ControlnetEnd, b.ControlnetEnd);
-            if (b.LatentFeedback.HasValue) m.LatentFeedback = b.LatentFeedback;
-            if (b.MotionWarp.HasValue) m.MotionWarp = b.MotionWarp;
-            if (b.MotionWarpStep.HasValue) m.MotionWarpStep = b.MotionWarpStep;
-            if (b.SceneCutThreshold.HasValue) m.SceneCutThreshold = b.SceneCutThreshold;
-            if (b.IpAdapterScale.HasValue) m.IpAdapterScale = b.IpAdapterScale;
-            if (b.StyleBlend != null) m.StyleBlend = b.StyleBlend;  // a whole selection
-            MergeCachedAttention(m, a, b);
-            return m;
-        }
-
-        // The cached-attention knobs (protocol 1.4): b's set ones over a's.
-        private static void MergeCachedAttention(ParamsMessage m, ParamsMessage a, ParamsMessage b)
-        {
-            m.AttentionBank = b.AttentionBank ?? (a != null ? a.AttentionBank : null);
-            m.AttentionBankInterval = b.AttentionBankInterval ?? (a != null ? a.AttentionBankInterval : null);
-            m.AttentionBankBlocks = b.AttentionBankBlocks ?? (a != null ? a.AttentionBankBlocks : null);
-            m.FeatureInjection = b.FeatureInjection ?? (a != null ? a.FeatureInjection : null);
-            m.FeatureInjectionThreshold = b.FeatureInjectionThreshold ?? (a != null ? a.FeatureInjectionThreshold : null);
-        }
-
-        // Named weights leave the names not sent unchanged (lora_weights, controlnet_*): a newer weight replaces its
-        // own name's, new names are added, so a replay after a reconnect sets every weight the session had.
+        // Named weights leave the names not sent unchanged (lora_weights, controlnet_*; style_blend is a whole
+        // selection: schemas/codegen_params_csharp.py's NAMED_MERGE and WHOLE_SELECTIONS choose per field): a newer
+        // weight replaces its own name's, new names are added, so a replay after a reconnect sets every weight the
+        // session had.
         private static System.Collections.Generic.List<AdapterWeightData> MergeNamed(
             System.Collections.Generic.List<AdapterWeightData> a, System.Collections.Generic.List<AdapterWeightData> b)
         {

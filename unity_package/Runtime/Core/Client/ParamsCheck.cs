@@ -1,6 +1,8 @@
 // Checks of BridgeClient.SetParams and SendStyleImage before anything is queued, so the game gets the reason at the
 // call instead of a server Error later: each value in its parameter registry range (the generated StreamParams mirror
-// of python_server/sdbridge/params.py), each named weight named, and a style image's size and layout.
+// of python_server/sdbridge/params.py), each named weight named, and a style image's size and layout. The per-field
+// checks (CheckFields) are generated into Generated/ParamsFields.g.cs by schemas/codegen.py; the helpers they call
+// (Float, Weights, Range) are here.
 // Compiled and tested here with mono's mcs (C# 7.2).
 using System;
 using System.Collections.Generic;
@@ -11,65 +13,13 @@ using StreamDiffusion.Bridge.Core.Protocol;
 namespace StreamDiffusion.Bridge.Core.Client
 {
     /// <summary>Pure checks; each throws ArgumentException naming the field, the value, the range and the fix.</summary>
-    internal static class ParamsCheck
+    internal static partial class ParamsCheck
     {
         internal static void Check(ParamsMessage p)
         {
             if (p.SetMask == 0)
                 throw new ArgumentException("ParamsMessage sets no field; set at least one (e.g. GuidanceScale)", "parameters");
-            if (p.TIndexList != null)
-            {
-                foreach (int t in p.TIndexList)
-                    Range(StreamParams.TIndexList.InRange(t), StreamParams.TIndexList.FieldPath, t, StreamParams.TIndexList.RangeText);
-            }
-            if (p.CfgMode.HasValue && p.CfgMode.Value == CfgMode.Unknown)
-                throw new ArgumentException("Params.cfg_mode = Unknown; use None, Self, Initialize or Full", "parameters");
-            Float(p.GuidanceScale, StreamParams.GuidanceScale.InRange, StreamParams.GuidanceScale.FieldPath, StreamParams.GuidanceScale.RangeText);
-            Float(p.Delta, StreamParams.Delta.InRange, StreamParams.Delta.FieldPath, StreamParams.Delta.RangeText);
-            Float(p.SimilarityThreshold, StreamParams.SimilarityThreshold.InRange, StreamParams.SimilarityThreshold.FieldPath,
-                StreamParams.SimilarityThreshold.RangeText);
-            if (p.SimilarityMaxSkip.HasValue)
-                Range(StreamParams.MaxSkipFrames.InRange(p.SimilarityMaxSkip.Value), StreamParams.MaxSkipFrames.FieldPath,
-                    p.SimilarityMaxSkip.Value, StreamParams.MaxSkipFrames.RangeText);
-            Float(p.LatentFeedback, StreamParams.LatentFeedback.InRange, StreamParams.LatentFeedback.FieldPath,
-                StreamParams.LatentFeedback.RangeText);
-            Float(p.MotionWarp, StreamParams.MotionWarp.InRange, StreamParams.MotionWarp.FieldPath, StreamParams.MotionWarp.RangeText);
-            if (p.MotionWarpStep.HasValue)
-                Range(StreamParams.MotionWarpStep.InRange(p.MotionWarpStep.Value), StreamParams.MotionWarpStep.FieldPath,
-                    p.MotionWarpStep.Value, StreamParams.MotionWarpStep.RangeText);
-            Float(p.SceneCutThreshold, StreamParams.SceneCutThreshold.InRange, StreamParams.SceneCutThreshold.FieldPath,
-                StreamParams.SceneCutThreshold.RangeText);
-            Float(p.IpAdapterScale, StreamParams.IpAdapterScale.InRange, StreamParams.IpAdapterScale.FieldPath,
-                StreamParams.IpAdapterScale.RangeText);
-            CachedAttention(p);
-            Weights(p.LoraWeights, StreamParams.LoraWeights.InRange, StreamParams.LoraWeights.FieldPath, StreamParams.LoraWeights.RangeText);
-            Weights(p.ControlnetScale, StreamParams.ControlnetScale.InRange, StreamParams.ControlnetScale.FieldPath,
-                StreamParams.ControlnetScale.RangeText);
-            Weights(p.ControlnetStart, StreamParams.ControlnetStart.InRange, StreamParams.ControlnetStart.FieldPath,
-                StreamParams.ControlnetStart.RangeText);
-            Weights(p.ControlnetEnd, StreamParams.ControlnetEnd.InRange, StreamParams.ControlnetEnd.FieldPath,
-                StreamParams.ControlnetEnd.RangeText);
-            Weights(p.StyleBlend, StreamParams.StyleBlend.InRange, StreamParams.StyleBlend.FieldPath, StreamParams.StyleBlend.RangeText);
-        }
-
-        // Protocol 1.4's cached-attention knobs: counts in their ranges, a known block choice, floats in [0, 1].
-        private static void CachedAttention(ParamsMessage p)
-        {
-            if (p.AttentionBank.HasValue)
-                Range(StreamParams.AttentionBank.InRange(p.AttentionBank.Value), StreamParams.AttentionBank.FieldPath,
-                    p.AttentionBank.Value, StreamParams.AttentionBank.RangeText);
-            if (p.AttentionBankInterval.HasValue)
-                Range(StreamParams.AttentionBankInterval.InRange(p.AttentionBankInterval.Value),
-                    StreamParams.AttentionBankInterval.FieldPath, p.AttentionBankInterval.Value,
-                    StreamParams.AttentionBankInterval.RangeText);
-            if (p.AttentionBankBlocks.HasValue && (p.AttentionBankBlocks.Value == AttentionBankBlocks.Unknown ||
-                                                   p.AttentionBankBlocks.Value > AttentionBankBlocks.Up))
-                throw new ArgumentException(StreamParams.AttentionBankBlocks.FieldPath + " = " + p.AttentionBankBlocks.Value +
-                    "; use All, Down, Mid or Up", "parameters");
-            Float(p.FeatureInjection, StreamParams.FeatureInjection.InRange, StreamParams.FeatureInjection.FieldPath,
-                StreamParams.FeatureInjection.RangeText);
-            Float(p.FeatureInjectionThreshold, StreamParams.FeatureInjectionThreshold.InRange,
-                StreamParams.FeatureInjectionThreshold.FieldPath, StreamParams.FeatureInjectionThreshold.RangeText);
+            CheckFields(p);
         }
 
         /// <summary>A StyleImage header for <paramref name="length"/> pixel bytes (exactly stride x height).</summary>

@@ -6,8 +6,8 @@
 // The FlatBuffers 2.0.8 C# runtime has no verifier, so decode bounds-checks the envelope itself and turns
 // any runtime exception on garbage into a ProtocolException.
 // This class holds the public API, the builder and the read buffer; the body builders are in MessageWriters.cs,
-// the bounds checks and decode errors in EnvelopeBounds.cs, the body readers in MessageReaders.cs and
-// ParamsReader.cs.
+// the bounds checks and decode errors in EnvelopeBounds.cs, the body readers in MessageReaders.cs; the Params
+// body's writer and reader are generated from the schema (Generated/ParamsFields.g.cs).
 // Compiled and tested here with mono's mcs (C# 7.2).
 using System;
 // Unity gets the runtime as NuGet's Google.FlatBuffers (namespace Google.FlatBuffers), defined by the core asmdef's

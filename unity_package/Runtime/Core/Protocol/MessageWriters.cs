@@ -1,6 +1,7 @@
 // The table builders behind BridgeCodec's Encode methods: each body's strings, vectors and sub-tables in the
 // canonical order of schemas/golden/README.md (field-id order, then the generated CreateX helper), so the bytes equal
 // flatc -b's and the Python codec's. Stateless: BridgeCodec owns the builder and wraps each body in an Envelope.
+// BuildParams (one line per Params field) is generated into Generated/ParamsFields.g.cs by schemas/codegen.py.
 // Compiled and tested here with mono's mcs (C# 7.2).
 using System;
 using System.Collections.Generic;
@@ -14,7 +15,7 @@ using sdbridge.protocol;
 namespace StreamDiffusion.Bridge.Core.Protocol
 {
     /// <summary>Builds message bodies (and their strings, vectors, sub-tables) into a FlatBufferBuilder.</summary>
-    internal static class MessageWriters
+    internal static partial class MessageWriters
     {
         internal static StringOffset Str(FlatBufferBuilder b, string s)
         {
@@ -61,35 +62,6 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 m.StreamId);
         }
 
-        internal static Offset<Params> BuildParams(FlatBufferBuilder b, ParamsMessage m)
-        {
-            VectorOffset tIndex = default(VectorOffset);
-            if (m.TIndexList != null && m.TIndexList.Length > 0) tIndex = Params.CreateTIndexListVector(b, m.TIndexList);
-            VectorOffset seedBlend = default(VectorOffset);
-            if (m.SeedBlend != null && m.SeedBlend.Count > 0)
-            {
-                var seeds = new Offset<SeedWeight>[m.SeedBlend.Count];
-                for (int i = 0; i < seeds.Length; i++)
-                {
-                    seeds[i] = SeedWeight.CreateSeedWeight(b, m.SeedBlend[i].Seed, m.SeedBlend[i].Weight);
-                }
-                seedBlend = Params.CreateSeedBlendVector(b, seeds);
-            }
-            // The named-weight vectors in field-id order: 12, 13, 14, 15, 21 (Weights below).
-            VectorOffset lora = Weights(b, m.LoraWeights);
-            VectorOffset cnScale = Weights(b, m.ControlnetScale);
-            VectorOffset cnStart = Weights(b, m.ControlnetStart);
-            VectorOffset cnEnd = Weights(b, m.ControlnetEnd);
-            VectorOffset styleBlend = Weights(b, m.StyleBlend);
-            return Params.CreateParams(b, m.SetMask, m.GuidanceScale ?? 0f, m.Delta ?? 0f, tIndex, m.Seed ?? 0UL,
-                m.SimilarityFilterEnabled ?? false, m.SimilarityThreshold ?? 0f, m.SimilarityMaxSkip ?? 0u, seedBlend,
-                m.StreamId, m.CfgMode ?? CfgMode.Unknown, m.Txt2img ?? false, lora, cnScale, cnStart, cnEnd,
-                m.LatentFeedback ?? 0f, m.MotionWarp ?? 0f, m.MotionWarpStep ?? 0u, m.SceneCutThreshold ?? 0f,
-                m.IpAdapterScale ?? 0f, styleBlend, m.AttentionBank ?? 0u, m.AttentionBankInterval ?? 0u,
-                m.AttentionBankBlocks ?? AttentionBankBlocks.Unknown, m.FeatureInjection ?? 0f,
-                m.FeatureInjectionThreshold ?? 0f);
-        }
-
         internal static Offset<KeyValue>[] BuildPairs(FlatBufferBuilder b, List<KeyValueData> pairs, string field)
         {
             if (pairs == null || pairs.Count == 0) return null;
@@ -109,20 +81,6 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                     kv.Kind == ValueKind.Int ? kv.IntValue : 0L, kv.Kind == ValueKind.Float ? kv.FloatValue : 0.0, str);
             }
             return items;
-        }
-
-        // A (name, weight) vector; null or empty: absent. All the AdapterWeight vectors have the same layout, so one
-        // generated Create*Vector serves every field.
-        internal static VectorOffset Weights(FlatBufferBuilder b, List<AdapterWeightData> weights)
-        {
-            if (weights == null || weights.Count == 0) return default(VectorOffset);
-            var tables = new Offset<AdapterWeight>[weights.Count];
-            for (int i = 0; i < tables.Length; i++)
-            {
-                StringOffset name = Str(b, weights[i].Name);
-                tables[i] = AdapterWeight.CreateAdapterWeight(b, name, weights[i].Weight);
-            }
-            return Params.CreateLoraWeightsVector(b, tables);
         }
     }
 }

@@ -176,88 +176,11 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         }
     }
 
-    /// <summary>Runtime parameters; a null field means "unchanged" (its ParamsField bit stays clear).</summary>
-    public sealed class ParamsMessage
+    /// <summary>Runtime parameters; a null field means "unchanged" (its ParamsField bit stays clear). Its members,
+    /// one per field of the Params table, and SetMask are generated from schemas/bridge.fbs and the parameter registry
+    /// into Generated/ParamsMessage.g.cs (python schemas/codegen.py).</summary>
+    public sealed partial class ParamsMessage
     {
-        public float? GuidanceScale;
-        public float? Delta;
-        public int[] TIndexList;
-        public ulong? Seed;
-        public bool? SimilarityFilterEnabled;
-        public float? SimilarityThreshold;
-        public uint? SimilarityMaxSkip;
-        public List<SeedWeightData> SeedBlend;
-        public uint StreamId;
-        /// <summary>Protocol 1.2: the classifier-free guidance mode (None, Self, Initialize, Full); Unknown is refused.</summary>
-        public CfgMode? CfgMode;
-        /// <summary>Protocol 1.2: true = the server generates frames from the prompt alone, one per credit granted
-        /// with a client Credit (BridgeClient.RequestFrames); frames are refused meanwhile.</summary>
-        public bool? Txt2img;
-        /// <summary>Protocol 1.2: live LoRA adapters' weights (the adapters not named keep theirs).</summary>
-        public List<AdapterWeightData> LoraWeights;
-        /// <summary>Protocol 1.4, per ControlNet (name = its kind): conditioning scale, and the fractions of the
-        /// steps before which / after which it acts.</summary>
-        public List<AdapterWeightData> ControlnetScale;
-        public List<AdapterWeightData> ControlnetStart;
-        public List<AdapterWeightData> ControlnetEnd;
-        /// <summary>Protocol 1.4: previous output latent blended into the input latent (0 = off).</summary>
-        public float? LatentFeedback;
-        /// <summary>Protocol 1.4: strength of the motion-guided warp of the previous output (0 = off).</summary>
-        public float? MotionWarp;
-        /// <summary>Protocol 1.4: the denoising step whose latent gets the warp.</summary>
-        public uint? MotionWarpStep;
-        /// <summary>Protocol 1.4: correlation with the previous frame below which a frame is a scene cut (0 = off).</summary>
-        public float? SceneCutThreshold;
-        /// <summary>Protocol 1.4: how strongly the style images steer the image (0 = no adapter).</summary>
-        public float? IpAdapterScale;
-        /// <summary>Protocol 1.4: the weights of the session's named style images (BridgeClient.SendStyleImage).</summary>
-        public List<AdapterWeightData> StyleBlend;
-        /// <summary>Protocol 1.4, cached attention: earlier frames' banked keys/values each self-attention layer also
-        /// attends to (0 = off; the server's eager backend only).</summary>
-        public uint? AttentionBank;
-        /// <summary>Protocol 1.4: bank every k-th frame's features.</summary>
-        public uint? AttentionBankInterval;
-        /// <summary>Protocol 1.4: the UNet blocks whose self-attention uses the bank (All, Down, Mid, Up).</summary>
-        public AttentionBankBlocks? AttentionBankBlocks;
-        /// <summary>Protocol 1.4: blend each self-attention output toward its most similar banked one (0 = off).</summary>
-        public float? FeatureInjection;
-        /// <summary>Protocol 1.4: the cosine similarity a banked feature needs to be injected.</summary>
-        public float? FeatureInjectionThreshold;
-
-        /// <summary>OR of the ParamsField bits of the fields that are set.</summary>
-        public uint SetMask
-        {
-            get
-            {
-                uint m = 0;
-                if (GuidanceScale.HasValue) m |= (uint)ParamsField.GuidanceScale;
-                if (Delta.HasValue) m |= (uint)ParamsField.Delta;
-                if (TIndexList != null) m |= (uint)ParamsField.TIndexList;
-                if (Seed.HasValue) m |= (uint)ParamsField.Seed;
-                if (SimilarityFilterEnabled.HasValue) m |= (uint)ParamsField.SimilarityFilterEnabled;
-                if (SimilarityThreshold.HasValue) m |= (uint)ParamsField.SimilarityThreshold;
-                if (SimilarityMaxSkip.HasValue) m |= (uint)ParamsField.SimilarityMaxSkip;
-                if (SeedBlend != null) m |= (uint)ParamsField.SeedBlend;
-                if (CfgMode.HasValue) m |= (uint)ParamsField.CfgMode;
-                if (Txt2img.HasValue) m |= (uint)ParamsField.Txt2img;
-                if (LoraWeights != null) m |= (uint)ParamsField.LoraWeights;
-                if (ControlnetScale != null) m |= (uint)ParamsField.ControlnetScale;
-                if (ControlnetStart != null) m |= (uint)ParamsField.ControlnetStart;
-                if (ControlnetEnd != null) m |= (uint)ParamsField.ControlnetEnd;
-                if (LatentFeedback.HasValue) m |= (uint)ParamsField.LatentFeedback;
-                if (MotionWarp.HasValue) m |= (uint)ParamsField.MotionWarp;
-                if (MotionWarpStep.HasValue) m |= (uint)ParamsField.MotionWarpStep;
-                if (SceneCutThreshold.HasValue) m |= (uint)ParamsField.SceneCutThreshold;
-                if (IpAdapterScale.HasValue) m |= (uint)ParamsField.IpAdapterScale;
-                if (StyleBlend != null) m |= (uint)ParamsField.StyleBlend;
-                if (AttentionBank.HasValue) m |= (uint)ParamsField.AttentionBank;
-                if (AttentionBankInterval.HasValue) m |= (uint)ParamsField.AttentionBankInterval;
-                if (AttentionBankBlocks.HasValue) m |= (uint)ParamsField.AttentionBankBlocks;
-                if (FeatureInjection.HasValue) m |= (uint)ParamsField.FeatureInjection;
-                if (FeatureInjectionThreshold.HasValue) m |= (uint)ParamsField.FeatureInjectionThreshold;
-                return m;
-            }
-        }
     }
 
     /// <summary>One typed key/value (GameEvent payload, State entries).</summary>
