@@ -207,10 +207,9 @@ class Client {
 
   /// Control messages (names follow the schema). Queued and sent in order once connected; the
   /// last Prompt, style images, merged Params and State are replayed after a reconnect. SetParams takes every
-  /// live parameter (protocol 1.4: controlnet_scale/start/end, latent_feedback, motion_warp, motion_warp_step,
-  /// scene_cut_threshold, ip_adapter_scale, style_blend, attention_bank, attention_bank_interval,
-  /// attention_bank_blocks, feature_injection, feature_injection_threshold; lora_weights) and refuses a value outside its registry
-  /// range (generated/stream_params.h) with kInvalidArgument naming the field, the value and the range.
+  /// live parameter (one Params member per field of the schema's Params table: generated/params_fields.h) and refuses
+  /// a value outside its registry range (generated/stream_params.h, checked by generated/params_check.inc) with
+  /// kInvalidArgument naming the field, the value and the range.
   Status SetPrompt(const Prompt& prompt);
   Status SetParams(const Params& params);
   /// Protocol 1.4: a named style reference image for the server's IP-Adapter (RGBA8, BGRA8 or RGB8; `size` must be
