@@ -67,6 +67,23 @@ namespace StreamDiffusion.Bridge.Core.Tests
         }
 
         [Test]
+        public void EnumParamsOutsideTheirMembersAreRefusedAtTheCallNamingTheChoices()
+        {
+            using (var client = new BridgeClient(Options(1)))  // never started: nothing could be sent anyway
+            {
+                var e = Assert.Throws<ArgumentException>(() => client.SetParams(new ParamsMessage { CfgMode = CfgMode.Unknown }));
+                StringAssert.Contains("Params.cfg_mode = Unknown; use None, Self, Initialize or Full", e.Message);
+                e = Assert.Throws<ArgumentException>(() => client.SetParams(new ParamsMessage { CfgMode = (CfgMode)9 }));
+                StringAssert.Contains("Params.cfg_mode = 9; use None, Self, Initialize or Full", e.Message);
+                e = Assert.Throws<ArgumentException>(() => client.SetParams(
+                    new ParamsMessage { AttentionBankBlocks = (AttentionBankBlocks)7 }));
+                StringAssert.Contains("Params.attention_bank_blocks = 7; use All, Down, Mid or Up", e.Message);
+                // the last members are accepted (queued)
+                client.SetParams(new ParamsMessage { CfgMode = CfgMode.Full, AttentionBankBlocks = AttentionBankBlocks.Up });
+            }
+        }
+
+        [Test]
         public void CachedAttentionKnobsSurviveTheReplayMerge()
         {
             var first = new ParamsMessage { AttentionBank = 2, AttentionBankBlocks = AttentionBankBlocks.Down, FeatureInjection = 0.5f };
