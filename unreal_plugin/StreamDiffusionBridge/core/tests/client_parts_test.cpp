@@ -80,6 +80,49 @@ PendingFrame Frame(uint32_t stream, uint8_t fill) {
   return f;
 }
 
+TEST(ClientMessages, EnumParamsOutsideTheirMembersAreRefusedNamingFieldValueAndChoices) {
+  // The generated checks (generated/params_check.inc): Unknown (0) and a number past the last member are refused.
+  for (uint8_t raw : {uint8_t{0}, uint8_t{9}}) {
+    Params p;
+    p.cfg_mode = static_cast<CfgMode>(raw);
+    const Status s = ValidateParams(p);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("Params.cfg_mode = " + std::to_string(raw) + "; use None, Self, Initialize or Full"),
+              std::string::npos)
+        << s.message();
+  }
+  Params full;
+  full.cfg_mode = CfgMode::kFull;
+  full.attention_bank_blocks = AttentionBankBlocks::kUp;
+  EXPECT_TRUE(ValidateParams(full).ok()) << ValidateParams(full).message();
+  Params blocks;
+  blocks.attention_bank_blocks = static_cast<AttentionBankBlocks>(7);
+  EXPECT_NE(ValidateParams(blocks).message().find("Params.attention_bank_blocks = 7; use All, Down, Mid or Up"),
+            std::string::npos);
+}
+
+TEST(ClientMessages, ParamsMergeNamedWeightsByNameAndReplaceTheStyleBlend) {
+  // The generated MergeFrom (generated/params_merge.inc), what a reconnect replays.
+  Params old;
+  old.lora_weights = std::vector<AdapterWeight>{{"ink", 0.5f}, {"film", 1.0f}};
+  old.style_blend = std::vector<AdapterWeight>{{"oil", 1.0f}, {"sketch", 0.5f}};
+  old.seed = 1;
+  Params newer;
+  newer.lora_weights = std::vector<AdapterWeight>{{"film", 0.25f}, {"neon", 2.0f}};
+  newer.style_blend = std::vector<AdapterWeight>{{"sketch", 1.5f}};
+  newer.stream_id = 3;
+  old.MergeFrom(newer);
+  ASSERT_EQ(old.lora_weights->size(), 3u);
+  EXPECT_EQ((*old.lora_weights)[0].weight, 0.5f);
+  EXPECT_EQ((*old.lora_weights)[1].weight, 0.25f);
+  EXPECT_EQ((*old.lora_weights)[2].name, "neon");
+  ASSERT_EQ(old.style_blend->size(), 1u);  // the server replaces the whole selection
+  EXPECT_EQ((*old.style_blend)[0].name, "sketch");
+  EXPECT_EQ(old.seed, std::optional<uint64_t>(1));
+  EXPECT_EQ(old.stream_id, 3u);
+  EXPECT_EQ(old.SetMask(), params_field::kLoraWeights | params_field::kStyleBlend | params_field::kSeed);
+}
+
 TEST(ClientShared, OneFramePerStreamAndTheOldestIsSentFirstWithACredit) {
   ClientConfig config;
   ClientShared s(config);
