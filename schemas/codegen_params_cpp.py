@@ -23,8 +23,8 @@ Anything else raises ``SchemaError`` naming the field, its type and the fix.
 
 Merging (``MergeFrom``, what a reconnect replays): a field set in the newer Params replaces the older value, except a
 vector of tables with a ``name`` string (lora_weights, controlnet_*): there a newer entry replaces the entry of its
-name and new names are added, because the server leaves the names not sent unchanged. ``REPLACED_WHOLE`` lists the
-named vectors whose newer list replaces the whole selection on the server (style_blend), so they are replaced here too.
+name and new names are added, because the server leaves the names not sent unchanged. A field whose registry entry is
+a ``selection`` (style_blend: the newer list replaces the whole selection on the server) is replaced here too.
 
 Range checks come from the parameter registry entry whose ``wire_field`` is the field (stream_params.h's struct of
 that entry): numbers ``CheckRange``, a list of numbers ``CheckEntries``, named weights ``CheckWeights``; enums are
@@ -44,7 +44,6 @@ TABLE = "Params"
 MASK_FIELD = "set_mask"  # the ParamsField mask: computed by SetMask(), not a member
 BITS_ENUM = "ParamsField"
 #: named vectors the server replaces whole (its selection is the newer list), so a merge replaces them too
-REPLACED_WHOLE = frozenset({"style_blend"})
 _REGENERATE = "// (regenerate with `python schemas/codegen.py`; `--check` fails when this file is stale)"
 _CPP_SCALAR = {**_CPP_INT, "float": "float", "double": "double", "bool": "bool"}
 _ZERO = {"float": "0.0f", "double": "0.0", "bool": "false"}  # every other scalar: 0
@@ -186,7 +185,7 @@ def _merge_line(model: _Params, f: FieldDef) -> str:
     if model.bit(f) is None:
         return f"  {f.name} = newer.{f.name};"
     named = f.kind == "tables" and any(i.name == "name" and i.kind == "string" for i in model.element_fields(f))
-    if named and f.name not in REPLACED_WHOLE:
+    if named and not (model.registry.get(f.name) or {}).get("selection", False):
         return f"  MergeNamed({f.name}, newer.{f.name});  // a newer entry replaces the one of its name"
     return f"  TakeIfSet({f.name}, newer.{f.name});"
 

@@ -48,9 +48,6 @@ ELEMENT_TABLES = ("SeedWeight", "AdapterWeight")
 #: element table -> the hand-written merge (ControlMessages.cs) that keeps the names a newer list does not send
 #: (a newer weight replaces its own name's, new names are added): the server leaves the names not sent unchanged
 NAMED_MERGE = {"AdapterWeight": "MergeNamed"}
-#: [AdapterWeight] fields replayed as a whole selection instead (the server replaces the whole selection: style_blend
-#: names the style images to blend, the ones not named get no weight; pipeline/style_images.py)
-WHOLE_SELECTIONS = frozenset({"style_blend"})
 #: registry kind -> the schema shapes it may take (a disagreement is an error, not a guess)
 _KIND_SHAPES = {"float": ("scalar",), "int": ("scalar",), "bool": ("scalar",), "enum": ("scalar",),
                 "int_list": ("vector",), "blend": ("tables",), "weights": ("tables",)}
@@ -325,7 +322,7 @@ def _merger(cs: Sequence[CsField]) -> list[str]:
         merge = NAMED_MERGE.get(c.field.ref) if c.field.kind == "tables" else None
         if not c.optional:
             out.append(f"            m.{c.member} = b.{c.member};")
-        elif merge and c.field.name not in WHOLE_SELECTIONS:
+        elif merge and not (c.param or {}).get("selection", False):  # a registry `selection` is replayed whole
             out.append(f"            m.{c.member} = {merge}(a != null ? a.{c.member} : null, b.{c.member});")
         else:
             out.append(f"            m.{c.member} = b.{c.member} ?? {older};")

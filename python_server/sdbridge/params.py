@@ -69,6 +69,10 @@ class Param:
     ascending: bool = False  # INT_LIST: entries strictly ascending
     item_word: str = "entries"  # what one entry is called in a length refusal ("steps")
     choices: tuple[str, ...] = ()  # ENUM: the allowed names, e.g. ("none", "self", "initialize", "full")
+    # WEIGHTS: True when a message's list is the whole selection (the names it leaves out get no weight, so a
+    # replay keeps only the newest list); False when it updates the names it lists and leaves the others as they
+    # are (a replay merges the lists by name)
+    selection: bool = False
 
     @property
     def key(self) -> str:
@@ -203,7 +207,7 @@ REGISTRY: tuple[Param, ...] = (
           wire_type="float", step=0.05),
     Param("style_blend", Kind.WEIGHTS, "", 0.0, 2.0, (), "style_blend", "STYLE_BLEND", "", "", "style_blend", "",
           "weights of the session's named style images [(style, weight), ...] (StyleImage messages); 0 turns one off",
-          wire_type="float", item_word="style images"),
+          wire_type="float", item_word="style images", selection=True),
 )
 
 BY_NAME: Mapping[str, Param] = MappingProxyType({p.name: p for p in REGISTRY})
@@ -444,6 +448,6 @@ def to_json() -> list[dict[str, Any]]:
             "field_path": p.field_path, "wire_type": p.wire_type, "rules_key": p.rules_key,
             "preview_control": p.preview_control, "recorder_key": p.recorder_key, "max_items": p.max_items,
             "pipeline_key": p.key, "step": p.step, "ascending": p.ascending, "doc": p.doc,
-            "choices": list(p.choices),
+            "choices": list(p.choices), "selection": p.selection,
         })
     return out

@@ -34,11 +34,18 @@ class SessionReplay:
     state: dict[str, Any] = field(default_factory=dict)
 
     def remember_params(self, message: m.Params) -> None:
-        """Keep every parameter `message` sets; a seed replaces a seed blend and the other way round."""
+        """Keep every parameter `message` sets; a seed replaces a seed blend and the other way round. Named weights
+        (the registry's Kind.WEIGHTS) merge by name, as the server applies them, unless the entry is a `selection`
+        (style_blend), which the newest list replaces whole."""
         for param in params.REGISTRY:
             value = getattr(message, param.wire_field) if param.params_bit else None
-            if value is not None:
-                self.params[param.wire_field] = value
+            if value is None:
+                continue
+            older = self.params.get(param.wire_field)
+            if param.kind is params.Kind.WEIGHTS and not param.selection and older is not None:
+                names = {w.name for w in value}
+                value = tuple(w for w in older if w.name not in names) + tuple(value)
+            self.params[param.wire_field] = value
         if message.seed_blend is not None:
             self.params.pop("seed", None)
         elif message.seed is not None:

@@ -81,7 +81,7 @@ namespace StreamDiffusion.Bridge.Core.Client
         }
 
         // Named weights leave the names not sent unchanged (lora_weights, controlnet_*; style_blend is a whole
-        // selection: schemas/codegen_params_csharp.py's NAMED_MERGE and WHOLE_SELECTIONS choose per field): a newer
+        // selection, its registry entry's `selection`; schemas/codegen_params_csharp.py chooses per field): a newer
         // weight replaces its own name's, new names are added, so a replay after a reconnect sets every weight the
         // session had.
         private static System.Collections.Generic.List<AdapterWeightData> MergeNamed(
