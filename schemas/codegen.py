@@ -24,6 +24,12 @@ model codegen_model.py reads out of bridge.fbs and cross-checks against flatc's 
 and the clients' parameter names and ranges from the parameter registry (python_server/sdbridge/params.py):
     C#      unity_package/Runtime/Core/Generated/StreamParams.cs
     C++     unreal_plugin/StreamDiffusionBridge/core/include/sdbridge/generated/stream_params.h
+and the clients' typed Params (members, encode, decode, replay merge, range checks) from the Params table and the
+registry (codegen_params_csharp.py, codegen_params_cpp.py):
+    C#      unity_package/Runtime/Core/Generated/ParamsMessage.g.cs, ParamsFields.g.cs
+    C++     unreal_plugin/.../core/include/sdbridge/generated/params_fields.h, params_merge.inc, params_codec.inc,
+            params_check.inc
+Each emitter module declares its files in OUTPUTS (MIRRORS below).
 Every generated file carries a do-not-edit marker. Unity .meta files in the C# folder are not
 ours (the Unity package writes them) and are left alone and ignored by --check.
 """
