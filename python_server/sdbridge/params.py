@@ -198,9 +198,10 @@ REGISTRY: tuple[Param, ...] = (
           "FEATURE_INJECTION_THRESHOLD", "feature_injection_threshold", "slider", "feature_injection_threshold", "",
           "cached attention: the cosine similarity a banked feature needs to be injected",
           wire_type="float", step=0.01),
-    Param("attention_bank_warp", Kind.BOOL, "", None, None, False, "", "", "attention_bank_warp", "", "", "",
+    Param("attention_bank_warp", Kind.BOOL, "", None, None, False, "attention_bank_warp", "ATTENTION_BANK_WARP",
+          "attention_bank_warp", "checkbox", "attention_bank_warp", "",
           "cached attention: warp each banked frame's keys/values with the engine's motion since it was banked and "
-          "drop its disoccluded tokens (server side: StreamConfig, server config, rules files; no Params field yet)"),
+          "drop its disoccluded tokens (the client sends Motion planes)", wire_type="bool"),
     Param("ip_adapter_scale", Kind.FLOAT, "", 0.0, 2.0, 1.0, "ip_adapter_scale", "IP_ADAPTER_SCALE",
           "ip_adapter_scale", "", "ip_adapter_scale", "",
           "IP-Adapter: how strongly the style images steer the image (0 = exactly no adapter)",

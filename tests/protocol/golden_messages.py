@@ -130,6 +130,7 @@ GOLDEN: dict[str, Message] = {
     "params_v14_attention": Params(  # the cached-attention knobs (protocol 1.4)
         attention_bank=2, attention_bank_interval=3, attention_bank_blocks=AttentionBankBlocks.UP,
         feature_injection=0.5, feature_injection_threshold=0.875, stream_id=1),
+    "params_v15": Params(attention_bank=2, attention_bank_warp=True, stream_id=1),  # protocol 1.5: the warped bank
     "welcome_capacity": Welcome(
         session_id=SESSION, protocol_major=1, protocol_minor=4, server_version="0.1.0",
         capabilities=(Capability.CREDITS | Capability.PROMPT_BLEND | Capability.STATS | Capability.HEARTBEAT

@@ -17,12 +17,10 @@ from typing import Any
 import pytest
 
 from .conftest import ROOT, load_module
+from .extend_params import extended
 
 SCHEMA = ROOT / "schemas" / "bridge.fbs"
 CORE = ROOT / "unreal_plugin" / "StreamDiffusionBridge" / "core"
-LAST_BIT = "  FeatureInjectionThreshold = 16777216, // protocol 1.4\n"
-LAST_FIELD = ("  feature_injection_threshold: float (id: 26); // protocol 1.4: the cosine similarity a banked feature "
-              "needs\n")
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +34,11 @@ def gen() -> ModuleType:
 
 
 def _schema_text(fields: str, bits: str) -> str:
-    text = SCHEMA.read_text(encoding="utf-8")
-    assert LAST_BIT in text and LAST_FIELD in text, "bridge.fbs changed: update LAST_BIT / LAST_FIELD"
-    return text.replace(LAST_BIT, LAST_BIT + bits).replace(LAST_FIELD, LAST_FIELD + fields)
+    return extended(bits, fields)
 
 
-EXTENDED = _schema_text("  sharpness: float (id: 27);\n  texture_weights: [AdapterWeight] (id: 28);\n",
-                        "  Sharpness = 33554432,\n  TextureWeights = 67108864,\n")
+EXTENDED = _schema_text("  sharpness: float (id: {id0});\n  texture_weights: [AdapterWeight] (id: {id1});\n",
+                        "  Sharpness = {bit0},\n  TextureWeights = {bit1},\n")
 
 
 def _registry() -> list[dict[str, Any]]:
@@ -95,10 +91,9 @@ def test_a_new_scalar_and_adapter_weight_field_get_every_per_field_line(gen: Mod
     assert "if (texture_weights.has_value()) mask |= params_field::kTextureWeights;" in merge
     assert "TakeIfSet(sharpness, newer.sharpness);" in merge
     assert "MergeNamed(texture_weights, newer.texture_weights);" in merge
-    # write: the vector's offset built first, both passed to CreateParams after field 26, in field-id order
+    # write: the vector's offset built first, both passed to CreateParams last, in field-id order
     assert "auto texture_weights = WriteAdapterWeightList(b, m.texture_weights);" in codec
-    assert ("m.feature_injection_threshold.value_or(0.0f),\n      m.sharpness.value_or(0.0f),\n"
-            "      texture_weights);") in codec
+    assert "),\n      m.sharpness.value_or(0.0f),\n      texture_weights);" in codec
     assert "static_assert(Same(fb::ParamsField::Sharpness, params_field::kSharpness));" in codec
     # read
     assert "if ((mask & params_field::kSharpness) != 0) m.sharpness = p.sharpness();" in codec
@@ -120,11 +115,11 @@ def test_a_field_without_a_registry_entry_is_generated_without_a_check(gen: Modu
 
 
 @pytest.mark.parametrize(("field", "bit", "named"), [
-    ("  note: string (id: 27);\n", "  Note = 33554432,\n", "Params.note: type string"),
-    ("  model: ModelInfo (id: 27);\n", "  Model = 33554432,\n", "Params.model: type ModelInfo"),
-    ("  notices: [Notice] (id: 27);\n", "  Notices = 33554432,\n", "Params.notices: type [Notice]"),
-    ("  modes: [CfgMode] (id: 27);\n", "  Modes = 33554432,\n", "Params.modes: type [CfgMode]"),
-    ("  extra: [int] (id: 27);\n", "", "Params.extra: type [int]"),  # no ParamsField bit: only a scalar may
+    ("  note: string (id: {id0});\n", "  Note = {bit0},\n", "Params.note: type string"),
+    ("  model: ModelInfo (id: {id0});\n", "  Model = {bit0},\n", "Params.model: type ModelInfo"),
+    ("  notices: [Notice] (id: {id0});\n", "  Notices = {bit0},\n", "Params.notices: type [Notice]"),
+    ("  modes: [CfgMode] (id: {id0});\n", "  Modes = {bit0},\n", "Params.modes: type [CfgMode]"),
+    ("  extra: [int] (id: {id0});\n", "", "Params.extra: type [int]"),  # no ParamsField bit: only a scalar may
 ])
 def test_a_shape_the_generator_does_not_know_is_refused_naming_the_field(gen: ModuleType, field: str, bit: str,
                                                                          named: str) -> None:
@@ -137,7 +132,7 @@ def test_a_shape_the_generator_does_not_know_is_refused_naming_the_field(gen: Mo
 def test_a_vector_of_strings_is_refused_naming_the_field(gen: ModuleType) -> None:
     # the schema reader refuses it before any emitter runs
     with pytest.raises(gen.SchemaError, match=r"Params\.names: type \[string\]"):
-        _parse(gen, _schema_text("  names: [string] (id: 27);\n", "  Names = 33554432,\n"))
+        _parse(gen, _schema_text("  names: [string] (id: {id0});\n", "  Names = {bit0},\n"))
 
 
 # ------------------------------------------------------------------------------ compiled against the real core

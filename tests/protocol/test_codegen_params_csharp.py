@@ -21,6 +21,7 @@ import pytest
 from sdbridge import params
 
 from .conftest import ROOT
+from .extend_params import extended
 
 SCHEMA = ROOT / "schemas" / "bridge.fbs"
 CORE = ROOT / "unity_package" / "Runtime" / "Core"
@@ -28,9 +29,6 @@ GENERATED = CORE / "Generated"
 FLATBUFFERS_DLL = ROOT / "build" / "csharp" / "FlatBuffers.dll"  # what unity_package/Tests~/build.sh builds
 FETCH_RUNTIME = ROOT / "unity_package" / "Tests~" / "Tools" / "fetch_flatbuffers_runtime.sh"
 
-LAST_BIT = "  FeatureInjectionThreshold = 16777216, // protocol 1.4\n"
-LAST_FIELD = ("  feature_injection_threshold: float (id: 26); // protocol 1.4: the cosine similarity a banked feature "
-              "needs\n")
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +45,7 @@ def model(codegen: ModuleType) -> ModuleType:
 
 def _schema_text(bits: str, fields: str) -> str:
     """bridge.fbs with ParamsField ``bits`` and Params ``fields`` appended (each a block of lines)."""
-    text = SCHEMA.read_text(encoding="utf-8")
-    assert text.count(LAST_BIT) == 1 and text.count(LAST_FIELD) == 1, "bridge.fbs changed: update LAST_BIT/LAST_FIELD"
-    return text.replace(LAST_BIT, LAST_BIT + bits).replace(LAST_FIELD, LAST_FIELD + fields)
+    return extended(bits, fields)
 
 
 def _entry(like: str, name: str, doc: str) -> dict[str, Any]:
@@ -60,8 +56,8 @@ def _entry(like: str, name: str, doc: str) -> dict[str, Any]:
     return entry
 
 
-EXTENDED_BITS = "  NoiseGain = 33554432,\n  AdapterBias = 67108864,\n"
-EXTENDED_FIELDS = "  noise_gain: float (id: 27);\n  adapter_bias: [AdapterWeight] (id: 28);\n"
+EXTENDED_BITS = "  NoiseGain = {bit0},\n  AdapterBias = {bit1},\n"
+EXTENDED_FIELDS = "  noise_gain: float (id: {id0});\n  adapter_bias: [AdapterWeight] (id: {id1});\n"
 
 
 def _extended(model: ModuleType) -> tuple[Any, list[dict[str, Any]]]:
@@ -87,8 +83,7 @@ def test_a_new_scalar_and_adapter_weight_field_get_every_line(emitter: ModuleTyp
     # the write: the vector before CreateParams, both values as its last two arguments (field-id order)
     assert "Offset<AdapterWeight>[] adapterBiasTables = AdapterWeightTables(b, m.AdapterBias);" in lines
     assert "Params.CreateAdapterBiasVector(b, adapterBiasTables)" in lines
-    assert "m.FeatureInjectionThreshold.GetValueOrDefault(),\n                m.NoiseGain.GetValueOrDefault(),\n" \
-           "                adapterBiasOffset);" in lines
+    assert ",\n                m.NoiseGain.GetValueOrDefault(),\n                adapterBiasOffset);" in lines
     # the read, the replay merge (named weights merge by name), the range check before sending
     assert "if ((mask & (uint)ParamsField.NoiseGain) != 0) m.NoiseGain = p.NoiseGain;" in lines
     assert ("if ((mask & (uint)ParamsField.AdapterBias) != 0) m.AdapterBias = ReadAdapterWeights(p.AdapterBiasLength, "
@@ -128,20 +123,21 @@ def test_a_field_of_an_unknown_shape_is_refused_by_name(emitter: ModuleType, mod
     bit = "".join(part[:1].upper() + part[1:] for part in name.split("_"))
     registry = [*params.to_json(), _entry("lora_weights", name, "a test field")]
     with pytest.raises(model.SchemaError) as info:  # [string]: already by the schema model; the others: the emitter
-        emitter.fields_file(model.parse(_schema_text(f"  {bit} = 33554432,\n", f"  {field} (id: 27);\n")), registry)
+        text = _schema_text(f"  {bit} = {{bit0}},\n", f"  {field} (id: {{id0}});\n")
+        emitter.fields_file(model.parse(text), registry)
     assert f"Params.{name}" in str(info.value) and shown in str(info.value)
 
 
 def test_a_field_without_a_registry_entry_or_a_bit_is_refused(emitter: ModuleType, model: ModuleType) -> None:
-    no_entry = model.parse(_schema_text("  NoiseGain = 33554432,\n", "  noise_gain: float (id: 27);\n"))
+    no_entry = model.parse(_schema_text("  NoiseGain = {bit0},\n", "  noise_gain: float (id: {id0});\n"))
     with pytest.raises(model.SchemaError, match=r"Params\.noise_gain .*no entry in the parameter registry"):
         emitter.message_file(no_entry, params.to_json())
-    no_bit = model.parse(_schema_text("", "  adapter_bias: [AdapterWeight] (id: 27);\n"))
+    no_bit = model.parse(_schema_text("", "  adapter_bias: [AdapterWeight] (id: {id0});\n"))
     with pytest.raises(model.SchemaError, match=r"Params\.adapter_bias: type \[AdapterWeight\] has no "):
         emitter.message_file(no_bit, params.to_json())
     # the same schema with the bit is accepted: the refusals above are about what they name
-    with_bit = model.parse(_schema_text("  AdapterBias = 33554432,\n",
-                                                "  adapter_bias: [AdapterWeight] (id: 27);\n"))
+    with_bit = model.parse(_schema_text("  AdapterBias = {bit0},\n",
+                                                "  adapter_bias: [AdapterWeight] (id: {id0});\n"))
     registry = [*params.to_json(), _entry("lora_weights", "adapter_bias", "x")]
     assert "AdapterBias" in emitter.message_file(with_bit, registry)
 

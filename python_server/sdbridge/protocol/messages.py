@@ -280,6 +280,7 @@ class Params:
     attention_bank_blocks: AttentionBankBlocks | int | None = None  # like cfg_mode: raw number when unknown
     feature_injection: float | None = None
     feature_injection_threshold: float | None = None
+    attention_bank_warp: bool | None = None  # protocol 1.5: the bank warped with the engine's motion (bank_warp.py)
 
     @property
     def set_mask(self) -> ParamsField:

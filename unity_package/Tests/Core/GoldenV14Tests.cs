@@ -124,6 +124,18 @@ namespace StreamDiffusion.Bridge.Core.Tests
         }
 
         [Test]
+        public void WarpedBankParamEncodesAndDecodes()  // protocol 1.5; a member generated from the schema
+        {
+            var m = new ParamsMessage { AttentionBank = 2, AttentionBankWarp = true, StreamId = 1 };
+            AssertEncodes(_codec.Encode(m), "params_v15.bin");
+            var p = DecodeGolden<ParamsMessage>("params_v15.bin");
+            Assert.AreEqual((uint)(ParamsField.AttentionBank | ParamsField.AttentionBankWarp), p.SetMask);
+            Assert.AreEqual(true, p.AttentionBankWarp);
+            Assert.AreEqual(2u, p.AttentionBank);
+            Assert.IsNull(DecodeGolden<ParamsMessage>("params_v14_attention.bin").AttentionBankWarp);
+        }
+
+        [Test]
         public void WelcomeCarriesCapacityAndWantedPlanes()
         {
             var w = new WelcomeMessage

@@ -186,6 +186,7 @@ class ParamsField(object):
     AttentionBankBlocks = 4194304
     FeatureInjection = 8388608
     FeatureInjectionThreshold = 16777216
+    AttentionBankWarp = 33554432
 
 
 # Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n
@@ -1843,7 +1844,14 @@ class Params(object):
             return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
         return 0.0
 
-def ParamsStart(builder): builder.StartObject(27)
+    # Params
+    def AttentionBankWarp(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(58))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return False
+
+def ParamsStart(builder): builder.StartObject(28)
 def ParamsAddSetMask(builder, setMask): builder.PrependUint32Slot(0, setMask, 0)
 def ParamsAddGuidanceScale(builder, guidanceScale): builder.PrependFloat32Slot(1, guidanceScale, 0.0)
 def ParamsAddDelta(builder, delta): builder.PrependFloat32Slot(2, delta, 0.0)
@@ -1878,6 +1886,7 @@ def ParamsAddAttentionBankInterval(builder, attentionBankInterval): builder.Prep
 def ParamsAddAttentionBankBlocks(builder, attentionBankBlocks): builder.PrependUint8Slot(24, attentionBankBlocks, 0)
 def ParamsAddFeatureInjection(builder, featureInjection): builder.PrependFloat32Slot(25, featureInjection, 0.0)
 def ParamsAddFeatureInjectionThreshold(builder, featureInjectionThreshold): builder.PrependFloat32Slot(26, featureInjectionThreshold, 0.0)
+def ParamsAddAttentionBankWarp(builder, attentionBankWarp): builder.PrependBoolSlot(27, attentionBankWarp, 0)
 def ParamsEnd(builder): return builder.EndObject()
 
 

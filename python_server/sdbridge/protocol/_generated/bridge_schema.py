@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Final
 
 PROTOCOL_MAJOR: Final[int] = 1
-PROTOCOL_MINOR: Final[int] = 4
+PROTOCOL_MINOR: Final[int] = 5
 FILE_IDENTIFIER: Final[bytes] = b'SDB1'
 
 
@@ -211,6 +211,7 @@ class ParamsField(enum.IntFlag):
     ATTENTION_BANK_BLOCKS = 4194304
     FEATURE_INJECTION = 8388608
     FEATURE_INJECTION_THRESHOLD = 16777216
+    ATTENTION_BANK_WARP = 33554432
 
 
 class CfgMode(enum.IntEnum):
@@ -443,6 +444,7 @@ TABLES: Final[Mapping[str, tuple[tuple[int, str, str, int, str, str], ...]]] = {
         (24, 'attention_bank_blocks', 'scalar', 1, 'B', 'AttentionBankBlocks'),
         (25, 'feature_injection', 'scalar', 4, 'f', ''),
         (26, 'feature_injection_threshold', 'scalar', 4, 'f', ''),
+        (27, 'attention_bank_warp', 'scalar', 1, '?', ''),
     ),
     'GameEvent': (
         (0, 'name', 'string', 4, '', ''),

@@ -11,7 +11,7 @@ namespace StreamDiffusion.Bridge.Core
         public const ushort Major = 1;
 
         /// <summary>Minor version: a different minor is accepted with a warning.</summary>
-        public const ushort Minor = 4;
+        public const ushort Minor = 5;
 
         /// <summary>file_identifier of every Envelope buffer.</summary>
         public const string FileIdentifier = "SDB1";

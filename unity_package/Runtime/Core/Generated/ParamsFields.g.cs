@@ -60,7 +60,8 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 m.AttentionBankInterval.GetValueOrDefault(),
                 m.AttentionBankBlocks.GetValueOrDefault(),
                 m.FeatureInjection.GetValueOrDefault(),
-                m.FeatureInjectionThreshold.GetValueOrDefault());
+                m.FeatureInjectionThreshold.GetValueOrDefault(),
+                m.AttentionBankWarp.GetValueOrDefault());
         }
 
         // The SeedWeight tables of a list, each one's strings first (null or empty: null, the field absent).
@@ -123,6 +124,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             if ((mask & (uint)ParamsField.AttentionBankBlocks) != 0) m.AttentionBankBlocks = p.AttentionBankBlocks;
             if ((mask & (uint)ParamsField.FeatureInjection) != 0) m.FeatureInjection = p.FeatureInjection;
             if ((mask & (uint)ParamsField.FeatureInjectionThreshold) != 0) m.FeatureInjectionThreshold = p.FeatureInjectionThreshold;
+            if ((mask & (uint)ParamsField.AttentionBankWarp) != 0) m.AttentionBankWarp = p.AttentionBankWarp;
             return m;
         }
 
@@ -185,6 +187,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             m.AttentionBankBlocks = b.AttentionBankBlocks ?? (a != null ? a.AttentionBankBlocks : null);
             m.FeatureInjection = b.FeatureInjection ?? (a != null ? a.FeatureInjection : null);
             m.FeatureInjectionThreshold = b.FeatureInjectionThreshold ?? (a != null ? a.FeatureInjectionThreshold : null);
+            m.AttentionBankWarp = b.AttentionBankWarp ?? (a != null ? a.AttentionBankWarp : null);
             return m;
         }
     }

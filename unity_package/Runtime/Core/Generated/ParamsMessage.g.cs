@@ -92,6 +92,10 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         /// (Params.feature_injection_threshold; ParamsField.FeatureInjectionThreshold; in [0, 1]; null:
         /// unchanged).</summary>
         public float? FeatureInjectionThreshold;
+        /// <summary>Cached attention: warp each banked frame's keys/values with the engine's motion since it was
+        /// banked and drop its disoccluded tokens (the client sends Motion planes) (Params.attention_bank_warp;
+        /// ParamsField.AttentionBankWarp; null: unchanged).</summary>
+        public bool? AttentionBankWarp;
 
         /// <summary>OR of the ParamsField bits of the fields that are set.</summary>
         public uint SetMask
@@ -124,6 +128,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
                 if (AttentionBankBlocks.HasValue) m |= (uint)ParamsField.AttentionBankBlocks;
                 if (FeatureInjection.HasValue) m |= (uint)ParamsField.FeatureInjection;
                 if (FeatureInjectionThreshold.HasValue) m |= (uint)ParamsField.FeatureInjectionThreshold;
+                if (AttentionBankWarp.HasValue) m |= (uint)ParamsField.AttentionBankWarp;
                 return m;
             }
         }

@@ -378,11 +378,11 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             public const float Default = 0.9f;
         }
 
-        /// <summary>cached attention: warp each banked frame's keys/values with the engine's motion since it was banked and drop its disoccluded tokens (server side: StreamConfig, server config, rules files; no Params field yet)</summary>
+        /// <summary>cached attention: warp each banked frame's keys/values with the engine's motion since it was banked and drop its disoccluded tokens (the client sends Motion planes)</summary>
         public static class AttentionBankWarp
         {
             public const string Name = "attention_bank_warp";
-            public const string FieldPath = "";
+            public const string FieldPath = "Params.attention_bank_warp";
             public const string Kind = "bool";
             public const string Unit = "";
             public const string RangeText = "";

@@ -209,6 +209,7 @@ public enum ParamsField : uint
   AttentionBankBlocks = 4194304,
   FeatureInjection = 8388608,
   FeatureInjectionThreshold = 16777216,
+  AttentionBankWarp = 33554432,
 };
 
 /// Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n
@@ -1260,6 +1261,7 @@ public struct Params : IFlatbufferObject
   public sdbridge.protocol.AttentionBankBlocks AttentionBankBlocks { get { int o = __p.__offset(52); return o != 0 ? (sdbridge.protocol.AttentionBankBlocks)__p.bb.Get(o + __p.bb_pos) : sdbridge.protocol.AttentionBankBlocks.Unknown; } }
   public float FeatureInjection { get { int o = __p.__offset(54); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
   public float FeatureInjectionThreshold { get { int o = __p.__offset(56); return o != 0 ? __p.bb.GetFloat(o + __p.bb_pos) : (float)0.0f; } }
+  public bool AttentionBankWarp { get { int o = __p.__offset(58); return o != 0 ? 0!=__p.bb.Get(o + __p.bb_pos) : (bool)false; } }
 
   public static Offset<sdbridge.protocol.Params> CreateParams(FlatBufferBuilder builder,
       uint set_mask = 0,
@@ -1288,8 +1290,9 @@ public struct Params : IFlatbufferObject
       uint attention_bank_interval = 0,
       sdbridge.protocol.AttentionBankBlocks attention_bank_blocks = sdbridge.protocol.AttentionBankBlocks.Unknown,
       float feature_injection = 0.0f,
-      float feature_injection_threshold = 0.0f) {
-    builder.StartTable(27);
+      float feature_injection_threshold = 0.0f,
+      bool attention_bank_warp = false) {
+    builder.StartTable(28);
     Params.AddSeed(builder, seed);
     Params.AddFeatureInjectionThreshold(builder, feature_injection_threshold);
     Params.AddFeatureInjection(builder, feature_injection);
@@ -1313,6 +1316,7 @@ public struct Params : IFlatbufferObject
     Params.AddDelta(builder, delta);
     Params.AddGuidanceScale(builder, guidance_scale);
     Params.AddSetMask(builder, set_mask);
+    Params.AddAttentionBankWarp(builder, attention_bank_warp);
     Params.AddAttentionBankBlocks(builder, attention_bank_blocks);
     Params.AddTxt2img(builder, txt2img);
     Params.AddCfgMode(builder, cfg_mode);
@@ -1320,7 +1324,7 @@ public struct Params : IFlatbufferObject
     return Params.EndParams(builder);
   }
 
-  public static void StartParams(FlatBufferBuilder builder) { builder.StartTable(27); }
+  public static void StartParams(FlatBufferBuilder builder) { builder.StartTable(28); }
   public static void AddSetMask(FlatBufferBuilder builder, uint setMask) { builder.AddUint(0, setMask, 0); }
   public static void AddGuidanceScale(FlatBufferBuilder builder, float guidanceScale) { builder.AddFloat(1, guidanceScale, 0.0f); }
   public static void AddDelta(FlatBufferBuilder builder, float delta) { builder.AddFloat(2, delta, 0.0f); }
@@ -1383,6 +1387,7 @@ public struct Params : IFlatbufferObject
   public static void AddAttentionBankBlocks(FlatBufferBuilder builder, sdbridge.protocol.AttentionBankBlocks attentionBankBlocks) { builder.AddByte(24, (byte)attentionBankBlocks, 0); }
   public static void AddFeatureInjection(FlatBufferBuilder builder, float featureInjection) { builder.AddFloat(25, featureInjection, 0.0f); }
   public static void AddFeatureInjectionThreshold(FlatBufferBuilder builder, float featureInjectionThreshold) { builder.AddFloat(26, featureInjectionThreshold, 0.0f); }
+  public static void AddAttentionBankWarp(FlatBufferBuilder builder, bool attentionBankWarp) { builder.AddBool(27, attentionBankWarp, false); }
   public static Offset<sdbridge.protocol.Params> EndParams(FlatBufferBuilder builder) {
     int o = builder.EndTable();
     return new Offset<sdbridge.protocol.Params>(o);

@@ -194,10 +194,23 @@ TEST(GoldenV14, FrameSceneCut) {
   EXPECT_FALSE(DecodeGolden<FrameHeader>("frame_rgba8.bin").scene_cut);
 }
 
+TEST(GoldenV15, WarpedBankParamEncodesAndDecodes) {  // protocol 1.5; a member generated from the schema
+  Params m;
+  m.attention_bank = 2;
+  m.attention_bank_warp = true;
+  m.stream_id = 1;
+  ExpectEncodesTo(m, "params_v15.bin");
+  const Params p = DecodeGolden<Params>("params_v15.bin");
+  EXPECT_EQ(p.SetMask(), params_field::kAttentionBank | params_field::kAttentionBankWarp);
+  EXPECT_TRUE(p.attention_bank_warp.value_or(false));
+  EXPECT_EQ(p.attention_bank.value_or(99), 2u);
+  EXPECT_FALSE(DecodeGolden<Params>("params_v14_attention.bin").attention_bank_warp.has_value());
+}
+
 TEST(GoldenV14, EveryNewGoldenFileReencodesIdentically) {
   for (const char* name : {"params_v14.bin", "welcome_capacity.bin", "notice_wanted_planes.bin", "style_image.bin",
                            "frame_scene_cut.bin", "frame_scene_cut_planes.bin", "params_txt2img.bin",
-                           "params_v14_attention.bin"}) {
+                           "params_v14_attention.bin", "params_v15.bin"}) {
     const auto golden = ReadGolden(name);
     Message m;
     ASSERT_TRUE(Decode(golden.data(), golden.size(), &m).ok()) << name;

@@ -9,7 +9,7 @@ namespace sdbridge {
 /// Major version: a different major is refused by the server.
 constexpr uint16_t kProtocolMajor = 1;
 /// Minor version: a different minor is accepted with a warning.
-constexpr uint16_t kProtocolMinor = 4;
+constexpr uint16_t kProtocolMinor = 5;
 /// file_identifier of every Envelope buffer.
 constexpr const char kFileIdentifier[] = "SDB1";
 
@@ -209,6 +209,7 @@ constexpr uint32_t kAttentionBankInterval = 2097152;
 constexpr uint32_t kAttentionBankBlocks = 4194304;
 constexpr uint32_t kFeatureInjection = 8388608;
 constexpr uint32_t kFeatureInjectionThreshold = 16777216;
+constexpr uint32_t kAttentionBankWarp = 33554432;
 }  // namespace params_field
 
 /// Classifier-free guidance of the pipeline (Params.cfg_mode; protocol 1.2). UNet evaluations per frame for n denoising steps: None n, Self n, Initialize n + 1, Full 2n (see the server's pipeline/guidance.py).

@@ -744,11 +744,12 @@ enum class ParamsField : uint32_t {
   AttentionBankBlocks = 4194304,
   FeatureInjection = 8388608,
   FeatureInjectionThreshold = 16777216,
+  AttentionBankWarp = 33554432,
   MIN = None,
-  MAX = FeatureInjectionThreshold
+  MAX = AttentionBankWarp
 };
 
-inline const ParamsField (&EnumValuesParamsField())[26] {
+inline const ParamsField (&EnumValuesParamsField())[27] {
   static const ParamsField values[] = {
     ParamsField::None,
     ParamsField::GuidanceScale,
@@ -775,7 +776,8 @@ inline const ParamsField (&EnumValuesParamsField())[26] {
     ParamsField::AttentionBankInterval,
     ParamsField::AttentionBankBlocks,
     ParamsField::FeatureInjection,
-    ParamsField::FeatureInjectionThreshold
+    ParamsField::FeatureInjectionThreshold,
+    ParamsField::AttentionBankWarp
   };
   return values;
 }
@@ -808,6 +810,7 @@ inline const char *EnumNameParamsField(ParamsField e) {
     case ParamsField::AttentionBankBlocks: return "AttentionBankBlocks";
     case ParamsField::FeatureInjection: return "FeatureInjection";
     case ParamsField::FeatureInjectionThreshold: return "FeatureInjectionThreshold";
+    case ParamsField::AttentionBankWarp: return "AttentionBankWarp";
     default: return "";
   }
 }
@@ -2856,7 +2859,8 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
     VT_ATTENTION_BANK_INTERVAL = 50,
     VT_ATTENTION_BANK_BLOCKS = 52,
     VT_FEATURE_INJECTION = 54,
-    VT_FEATURE_INJECTION_THRESHOLD = 56
+    VT_FEATURE_INJECTION_THRESHOLD = 56,
+    VT_ATTENTION_BANK_WARP = 58
   };
   uint32_t set_mask() const {
     return GetField<uint32_t>(VT_SET_MASK, 0);
@@ -2939,6 +2943,9 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
   float feature_injection_threshold() const {
     return GetField<float>(VT_FEATURE_INJECTION_THRESHOLD, 0.0f);
   }
+  bool attention_bank_warp() const {
+    return GetField<uint8_t>(VT_ATTENTION_BANK_WARP, 0) != 0;
+  }
   bool Verify(flatbuffers::Verifier &verifier) const {
     return VerifyTableStart(verifier) &&
            VerifyField<uint32_t>(verifier, VT_SET_MASK, 4) &&
@@ -2981,6 +2988,7 @@ struct Params FLATBUFFERS_FINAL_CLASS : private flatbuffers::Table {
            VerifyField<uint8_t>(verifier, VT_ATTENTION_BANK_BLOCKS, 1) &&
            VerifyField<float>(verifier, VT_FEATURE_INJECTION, 4) &&
            VerifyField<float>(verifier, VT_FEATURE_INJECTION_THRESHOLD, 4) &&
+           VerifyField<uint8_t>(verifier, VT_ATTENTION_BANK_WARP, 1) &&
            verifier.EndTable();
   }
 };
@@ -3070,6 +3078,9 @@ struct ParamsBuilder {
   void add_feature_injection_threshold(float feature_injection_threshold) {
     fbb_.AddElement<float>(Params::VT_FEATURE_INJECTION_THRESHOLD, feature_injection_threshold, 0.0f);
   }
+  void add_attention_bank_warp(bool attention_bank_warp) {
+    fbb_.AddElement<uint8_t>(Params::VT_ATTENTION_BANK_WARP, static_cast<uint8_t>(attention_bank_warp), 0);
+  }
   explicit ParamsBuilder(flatbuffers::FlatBufferBuilder &_fbb)
         : fbb_(_fbb) {
     start_ = fbb_.StartTable();
@@ -3109,7 +3120,8 @@ inline flatbuffers::Offset<Params> CreateParams(
     uint32_t attention_bank_interval = 0,
     sdbridge::protocol::AttentionBankBlocks attention_bank_blocks = sdbridge::protocol::AttentionBankBlocks::Unknown,
     float feature_injection = 0.0f,
-    float feature_injection_threshold = 0.0f) {
+    float feature_injection_threshold = 0.0f,
+    bool attention_bank_warp = false) {
   ParamsBuilder builder_(_fbb);
   builder_.add_seed(seed);
   builder_.add_feature_injection_threshold(feature_injection_threshold);
@@ -3134,6 +3146,7 @@ inline flatbuffers::Offset<Params> CreateParams(
   builder_.add_delta(delta);
   builder_.add_guidance_scale(guidance_scale);
   builder_.add_set_mask(set_mask);
+  builder_.add_attention_bank_warp(attention_bank_warp);
   builder_.add_attention_bank_blocks(attention_bank_blocks);
   builder_.add_txt2img(txt2img);
   builder_.add_cfg_mode(cfg_mode);
@@ -3169,7 +3182,8 @@ inline flatbuffers::Offset<Params> CreateParamsDirect(
     uint32_t attention_bank_interval = 0,
     sdbridge::protocol::AttentionBankBlocks attention_bank_blocks = sdbridge::protocol::AttentionBankBlocks::Unknown,
     float feature_injection = 0.0f,
-    float feature_injection_threshold = 0.0f) {
+    float feature_injection_threshold = 0.0f,
+    bool attention_bank_warp = false) {
   auto t_index_list__ = t_index_list ? _fbb.CreateVector<int32_t>(*t_index_list) : 0;
   auto seed_blend__ = seed_blend ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::SeedWeight>>(*seed_blend) : 0;
   auto lora_weights__ = lora_weights ? _fbb.CreateVector<flatbuffers::Offset<sdbridge::protocol::AdapterWeight>>(*lora_weights) : 0;
@@ -3205,7 +3219,8 @@ inline flatbuffers::Offset<Params> CreateParamsDirect(
       attention_bank_interval,
       attention_bank_blocks,
       feature_injection,
-      feature_injection_threshold);
+      feature_injection_threshold,
+      attention_bank_warp);
 }
 
 /// client -> server: something happened in the game.

@@ -56,3 +56,5 @@ std::optional<AttentionBankBlocks> attention_bank_blocks;
 std::optional<float> feature_injection;
 /// Cached attention: the cosine similarity a banked feature needs to be injected; in [0, 1] (Params.feature_injection_threshold, ParamsField FeatureInjectionThreshold; stream_params::FeatureInjectionThreshold).
 std::optional<float> feature_injection_threshold;
+/// Cached attention: warp each banked frame's keys/values with the engine's motion since it was banked and drop its disoccluded tokens (the client sends Motion planes) (Params.attention_bank_warp, ParamsField AttentionBankWarp; stream_params::AttentionBankWarp).
+std::optional<bool> attention_bank_warp;

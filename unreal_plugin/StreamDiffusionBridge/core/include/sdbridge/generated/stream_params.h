@@ -353,10 +353,10 @@ struct FeatureInjectionThreshold {
   static constexpr float kDefault = 0.9f;
 };
 
-/// cached attention: warp each banked frame's keys/values with the engine's motion since it was banked and drop its disoccluded tokens (server side: StreamConfig, server config, rules files; no Params field yet)
+/// cached attention: warp each banked frame's keys/values with the engine's motion since it was banked and drop its disoccluded tokens (the client sends Motion planes)
 struct AttentionBankWarp {
   static constexpr const char* kName = "attention_bank_warp";
-  static constexpr const char* kFieldPath = "";
+  static constexpr const char* kFieldPath = "Params.attention_bank_warp";
   static constexpr const char* kKind = "bool";
   static constexpr const char* kUnit = "";
   static constexpr const char* kRangeText = "";
