@@ -171,9 +171,10 @@ REGISTRY: tuple[Param, ...] = (
           "motion_warp", "",
           "motion-guided warping: the previous output warped by the engine's motion vectors and blended into "
           "the visible cells (0 = off)", wire_type="float", step=0.01),
-    Param("motion_warp_step", Kind.INT, "", 0, 49, 0, "motion_warp_step", "MOTION_WARP_STEP", "motion_warp_step",
+    Param("motion_warp_step", Kind.INT, "", 0, 49, 49, "motion_warp_step", "MOTION_WARP_STEP", "motion_warp_step",
           "slider", "motion_warp_step", "",
-          "the denoising step (index into t_index_list; beyond the last: the last) whose latent gets the warp",
+          "the denoising step (index into t_index_list; beyond the last, as the default 49: the last, whose source "
+          "is the previous output) whose latent gets the warp",
           wire_type="uint", step=1),
     Param("scene_cut_threshold", Kind.FLOAT, "", 0.0, 1.0, 0.5, "scene_cut_threshold", "SCENE_CUT_THRESHOLD",
           "scene_cut_threshold", "slider", "scene_cut_threshold", "",

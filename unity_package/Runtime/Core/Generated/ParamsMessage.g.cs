@@ -63,8 +63,9 @@ namespace StreamDiffusion.Bridge.Core.Protocol
         /// the visible cells (0 = off) (Params.motion_warp; ParamsField.MotionWarp; in [0, 1]; null:
         /// unchanged).</summary>
         public float? MotionWarp;
-        /// <summary>The denoising step (index into t_index_list; beyond the last: the last) whose latent gets the
-        /// warp (Params.motion_warp_step; ParamsField.MotionWarpStep; in [0, 49]; null: unchanged).</summary>
+        /// <summary>The denoising step (index into t_index_list; beyond the last, as the default 49: the last, whose
+        /// source is the previous output) whose latent gets the warp (Params.motion_warp_step;
+        /// ParamsField.MotionWarpStep; in [0, 49]; null: unchanged).</summary>
         public uint? MotionWarpStep;
         /// <summary>A frame correlating with the previous one below this is a scene cut: temporal state unused (0 =
         /// off) (Params.scene_cut_threshold; ParamsField.SceneCutThreshold; in [0, 1]; null: unchanged).</summary>

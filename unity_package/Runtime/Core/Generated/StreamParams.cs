@@ -272,7 +272,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             public const float Default = 0.0f;
         }
 
-        /// <summary>the denoising step (index into t_index_list; beyond the last: the last) whose latent gets the warp</summary>
+        /// <summary>the denoising step (index into t_index_list; beyond the last, as the default 49: the last, whose source is the previous output) whose latent gets the warp</summary>
         public static class MotionWarpStep
         {
             public const string Name = "motion_warp_step";
@@ -285,7 +285,7 @@ namespace StreamDiffusion.Bridge.Core.Protocol
             public const bool MaximumExclusive = false;
             /// <summary>True when the value is in [0, 49].</summary>
             public static bool InRange(uint value) { return value <= Maximum; }
-            public const uint Default = 0u;
+            public const uint Default = 49u;
         }
 
         /// <summary>a frame correlating with the previous one below this is a scene cut: temporal state unused (0 = off)</summary>

@@ -38,7 +38,7 @@ std::optional<std::vector<AdapterWeight>> controlnet_end;
 std::optional<float> latent_feedback;
 /// Motion-guided warping: the previous output warped by the engine's motion vectors and blended into the visible cells (0 = off); in [0, 1] (Params.motion_warp, ParamsField MotionWarp; stream_params::MotionWarp).
 std::optional<float> motion_warp;
-/// The denoising step (index into t_index_list; beyond the last: the last) whose latent gets the warp; in [0, 49] (Params.motion_warp_step, ParamsField MotionWarpStep; stream_params::MotionWarpStep).
+/// The denoising step (index into t_index_list; beyond the last, as the default 49: the last, whose source is the previous output) whose latent gets the warp; in [0, 49] (Params.motion_warp_step, ParamsField MotionWarpStep; stream_params::MotionWarpStep).
 std::optional<uint32_t> motion_warp_step;
 /// A frame correlating with the previous one below this is a scene cut: temporal state unused (0 = off); in [0, 1] (Params.scene_cut_threshold, ParamsField SceneCutThreshold; stream_params::SceneCutThreshold).
 std::optional<float> scene_cut_threshold;

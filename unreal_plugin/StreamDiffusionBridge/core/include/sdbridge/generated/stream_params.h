@@ -254,7 +254,7 @@ struct MotionWarp {
   static constexpr float kDefault = 0.0f;
 };
 
-/// the denoising step (index into t_index_list; beyond the last: the last) whose latent gets the warp
+/// the denoising step (index into t_index_list; beyond the last, as the default 49: the last, whose source is the previous output) whose latent gets the warp
 struct MotionWarpStep {
   static constexpr const char* kName = "motion_warp_step";
   static constexpr const char* kFieldPath = "Params.motion_warp_step";
@@ -266,7 +266,7 @@ struct MotionWarpStep {
   static constexpr bool kMaximumExclusive = false;
   /// True when the value is in [0, 49].
   static constexpr bool InRange(uint32_t value) { return value <= kMaximum; }
-  static constexpr uint32_t kDefault = 0u;
+  static constexpr uint32_t kDefault = 49u;
 };
 
 /// a frame correlating with the previous one below this is a scene cut: temporal state unused (0 = off)
