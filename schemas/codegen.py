@@ -29,6 +29,9 @@ registry (codegen_params_csharp.py, codegen_params_cpp.py):
     C#      unity_package/Runtime/Core/Generated/ParamsMessage.g.cs, ParamsFields.g.cs
     C++     unreal_plugin/.../core/include/sdbridge/generated/params_fields.h, params_merge.inc, params_codec.inc,
             params_check.inc
+and the Unreal module's Blueprint parameter struct FSDBridgeParams and its ToWire (codegen_unreal_params.py; the target
+"unreal" has no flatc flags: codegen's files only):
+    Unreal  unreal_plugin/.../Source/StreamDiffusionBridge/Public/Generated/SDBridgeParams.h, SDBridgeParamsToWire.inl
 Each emitter module declares its files in OUTPUTS (MIRRORS below).
 Every generated file carries a do-not-edit marker. Unity .meta files in the C# folder are not
 ours (the Unity package writes them) and are left alone and ignored by --check.
@@ -56,6 +59,7 @@ import codegen_mirrors
 import codegen_model
 import codegen_params_cpp
 import codegen_params_csharp
+import codegen_unreal_params
 
 LOG = logging.getLogger("codegen")
 
@@ -112,6 +116,8 @@ TARGETS: tuple[Target, ...] = (
         ("--cpp", "--scoped-enums"),
         ("bridge_generated.h",),
     ),
+    # the Unreal module's Blueprint params (codegen_unreal_params.py): codegen's files only, no flatc
+    Target("unreal", Path("unreal_plugin/StreamDiffusionBridge/Source/StreamDiffusionBridge/Public/Generated"), (), ()),
 )
 
 def parameter_registry() -> list[dict[str, Any]]:
@@ -129,6 +135,7 @@ Emit = Callable[[codegen_model.Schema, list[dict[str, Any]]], str]
 #: parameter registry. Each emitter module declares its own outputs as a tuple ``OUTPUTS`` of such entries.
 MIRRORS: tuple[tuple[str, str, Emit], ...] = (
     codegen_mirrors.OUTPUTS + codegen_params_csharp.OUTPUTS + codegen_params_cpp.OUTPUTS
+    + codegen_unreal_params.OUTPUTS
 )
 
 
@@ -204,6 +211,18 @@ def load_schema(flatc_python: str) -> codegen_model.Schema:
     return schema
 
 
+def _run_flatc(flatc: str, target: Target, out: Path) -> None:
+    """flatc's files of ``target`` into ``out``."""
+    with tempfile.TemporaryDirectory(prefix=f"flatc-{target.language}-") as tmp:
+        cmd = [flatc, *target.flags, "-o", tmp, str(SCHEMA)]
+        LOG.info("running %s", " ".join(cmd))
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise CodegenError(f"flatc failed for {target.language}:\n{proc.stdout}{proc.stderr}")
+        for name in sorted(p.name for p in Path(tmp).iterdir() if p.is_file()):
+            shutil.copyfile(Path(tmp) / name, out / name)
+
+
 def generate(flatc: str, root: Path) -> None:
     """Generate every target under ``root`` (the repository root or a temporary mirror of it)."""
     schema: codegen_model.Schema | None = None
@@ -214,15 +233,8 @@ def generate(flatc: str, root: Path) -> None:
         for stale in out.iterdir():
             if stale.is_file() and not stale.name.endswith(IGNORED_SUFFIXES):
                 stale.unlink()
-        with tempfile.TemporaryDirectory(prefix=f"flatc-{target.language}-") as tmp:
-            cmd = [flatc, *target.flags, "-o", tmp, str(SCHEMA)]
-            LOG.info("running %s", " ".join(cmd))
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-            if proc.returncode != 0:
-                raise CodegenError(f"flatc failed for {target.language}:\n{proc.stdout}{proc.stderr}")
-            produced = sorted(p.name for p in Path(tmp).iterdir() if p.is_file())
-            for name in produced:
-                shutil.copyfile(Path(tmp) / name, out / name)
+        if target.flags:  # a target without flags holds codegen's own files only (no flatc run)
+            _run_flatc(flatc, target, out)
         if target.language == "csharp":
             path = out / "bridge_generated.cs"
             path.write_text(csharp_runtime_switch(path.read_text(encoding="utf-8")), encoding="utf-8")

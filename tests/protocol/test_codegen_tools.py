@@ -36,7 +36,7 @@ def test_check_names_an_edited_a_missing_and_an_extra_file(codegen: ModuleType, 
         shutil.copytree(ROOT / target.out_dir, tmp_path / target.out_dir)
     # an input besides the schema: the NuGet runtime version the C# guard names (unity_package/package.json)
     shutil.copy(ROOT / "unity_package" / "package.json", tmp_path / "unity_package" / "package.json")
-    py, cs, cpp = (tmp_path / t.out_dir for t in codegen.TARGETS)
+    py, cs, cpp, _unreal = (tmp_path / t.out_dir for t in codegen.TARGETS)
     with (cpp / "bridge_generated.h").open("a", encoding="utf-8") as f:
         f.write("// hand edit\n")
     (cs / "bridge_generated.cs").unlink()

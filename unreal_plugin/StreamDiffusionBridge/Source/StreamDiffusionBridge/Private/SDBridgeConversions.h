@@ -49,34 +49,8 @@ inline std::vector<sdbridge::KeyValue> ToWire(const TMap<FString, FSDBridgeValue
 	return Out;
 }
 
-/** The wire CfgMode of a Blueprint CfgMode. */
-inline sdbridge::CfgMode ToWire(ESDBridgeCfgMode Mode)
-{
-	switch (Mode)
-	{
-	case ESDBridgeCfgMode::None: return sdbridge::CfgMode::kNone;
-	case ESDBridgeCfgMode::Self: return sdbridge::CfgMode::kSelf;
-	case ESDBridgeCfgMode::Initialize: return sdbridge::CfgMode::kInitialize;
-	case ESDBridgeCfgMode::Full: return sdbridge::CfgMode::kFull;
-	default: return sdbridge::CfgMode::kUnknown;  // refused by the server, naming the value
-	}
-}
-
-/** Only fields whose toggle is on are set (sdbridge::Params::SetMask follows). */
-inline sdbridge::Params ToWire(const FSDBridgeParams& In)
-{
-	sdbridge::Params P;
-	if (In.bSetGuidanceScale) P.guidance_scale = In.GuidanceScale;
-	if (In.bSetDelta) P.delta = In.Delta;
-	if (In.bSetTIndexList) P.t_index_list = std::vector<int32_t>(In.TIndexList.GetData(), In.TIndexList.GetData() + In.TIndexList.Num());
-	if (In.bSetSeed) P.seed = static_cast<uint64_t>(FMath::Max<int64>(In.Seed, 0));
-	if (In.bSetSimilarityFilter) P.similarity_filter_enabled = In.bSimilarityFilterEnabled;
-	if (In.bSetSimilarityThreshold) P.similarity_threshold = In.SimilarityThreshold;
-	if (In.bSetSimilarityMaxSkip) P.similarity_max_skip = static_cast<uint32_t>(FMath::Max(In.SimilarityMaxSkip, 0));
-	if (In.bSetCfgMode) P.cfg_mode = ToWire(In.CfgMode);
-	if (In.bSetTxt2img) P.txt2img = In.bTxt2img;
-	return P;
-}
+// ToWire of FSDBridgeParams, its enums and named weights: generated from the parameter registry (schemas/codegen.py)
+#include "Generated/SDBridgeParamsToWire.inl"
 
 /** RGBA8 / BGRA8 render targets only (what a SceneCapture into RTF_RGBA8_SRGB produces on every RHI). */
 inline sdbridge::PixelFormat ToWire(EPixelFormat Format)

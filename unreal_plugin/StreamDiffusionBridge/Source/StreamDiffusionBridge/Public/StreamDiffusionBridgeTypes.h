@@ -1,9 +1,13 @@
 // Blueprint-facing types of the StreamDiffusion Bridge plugin. They mirror the wire messages of
-// schemas/bridge.fbs (Prompt, Params, GameEvent, State, Result timings). Not compiled here.
+// schemas/bridge.fbs (Prompt, GameEvent, State, Result timings; Params in Generated/SDBridgeParams.h). Not compiled
+// here.
 #pragma once
 
 #include "CoreMinimal.h"
 #include "UObject/ObjectPtr.h"  // TObjectPtr (FSDBridgeStyleTexture::Texture)
+// FSDBridgeParams (the runtime parameters with their toggles), its enums and FSDBridgeNamedWeight: generated from the
+// parameter registry by schemas/codegen.py (a whole header, so that UnrealHeaderTool reflects it)
+#include "Generated/SDBridgeParams.h"
 
 #include "StreamDiffusionBridgeTypes.generated.h"
 
@@ -16,17 +20,6 @@ enum class ESDBridgeConnectionState : uint8
 	Connecting,  // waiting for the server's Welcome (also between reconnect attempts)
 	Connected,
 	Refused,     // the server refused this plugin's protocol major: see the error message for what to install
-};
-
-/** Classifier-free guidance of the server's pipeline (Params.cfg_mode, protocol 1.2). UNet evaluations per frame for
- *  n denoising steps: None n, Self n, Initialize n + 1, Full 2n. */
-UENUM(BlueprintType)
-enum class ESDBridgeCfgMode : uint8
-{
-	None,        // conditional prediction only (guidance scale unused)
-	Self,        // RCFG self-negative: Delta x the residual noise of the frame's own input
-	Initialize,  // RCFG onetime-negative: the negative prompt evaluated once, at the first step
-	Full,        // classic CFG: the negative prompt evaluated at every step
 };
 
 /**
@@ -111,64 +104,6 @@ struct STREAMDIFFUSIONBRIDGE_API FSDBridgeStyleTexture
 	 *  registry's style_blend range, also checked at run time (FSDBridgeStyleImages::CheckWeight). */
 	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (ClampMin = "0", ClampMax = "2"))
 	float Weight = 1.0f;
-};
-
-/** Runtime parameters; only the fields whose toggle is on are sent (the others stay as they are). Initial values
- *  and clamps are the server's parameter registry's (python_server/sdbridge/params.py), written out because
- *  UPROPERTY metadata takes literals; tests/test_unreal_param_defaults.py keeps them equal. */
-USTRUCT(BlueprintType)
-struct STREAMDIFFUSIONBRIDGE_API FSDBridgeParams
-{
-	GENERATED_BODY()
-
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
-	bool bSetGuidanceScale = false;
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetGuidanceScale"))
-	float GuidanceScale = 1.2f;
-
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
-	bool bSetDelta = false;
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetDelta"))
-	float Delta = 1.0f;
-
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
-	bool bSetTIndexList = false;
-	/** Denoising steps (same length as the server's list). */
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetTIndexList"))
-	TArray<int32> TIndexList;
-
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
-	bool bSetSeed = false;
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetSeed", ClampMin = "0"))
-	int64 Seed = 2;
-
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
-	bool bSetSimilarityFilter = false;
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetSimilarityFilter"))
-	bool bSimilarityFilterEnabled = false;
-
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
-	bool bSetSimilarityThreshold = false;
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetSimilarityThreshold", ClampMin = "0", ClampMax = "1"))
-	float SimilarityThreshold = 0.98f;
-
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
-	bool bSetSimilarityMaxSkip = false;
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetSimilarityMaxSkip", ClampMin = "0"))
-	int32 SimilarityMaxSkip = 10;
-
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
-	bool bSetCfgMode = false;
-	/** Classifier-free guidance mode, changed between frames (protocol 1.2 servers). */
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetCfgMode"))
-	ESDBridgeCfgMode CfgMode = ESDBridgeCfgMode::None;
-
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (InlineEditConditionToggle))
-	bool bSetTxt2img = false;
-	/** Generate from the prompt alone (protocol 1.2 servers): the client asks for one frame per credit and sends no
-	 *  captures (SubmitFrame is refused) until this is set false again. */
-	UPROPERTY(EditAnywhere, BlueprintReadWrite, Category = "StreamDiffusion Bridge", meta = (EditCondition = "bSetTxt2img"))
-	bool bTxt2img = false;
 };
 
 /** What came back with a stylized frame. Times in milliseconds. */
