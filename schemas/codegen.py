@@ -24,6 +24,8 @@ model codegen_model.py reads out of bridge.fbs and cross-checks against flatc's 
 and the clients' parameter names and ranges from the parameter registry (python_server/sdbridge/params.py):
     C#      unity_package/Runtime/Core/Generated/StreamParams.cs
     C++     unreal_plugin/StreamDiffusionBridge/core/include/sdbridge/generated/stream_params.h
+and the Python Params message's fields (codegen_params_python.py):
+    Python  python_server/sdbridge/protocol/_generated/params_fields.py
 and the clients' typed Params (members, encode, decode, replay merge, range checks) from the Params table and the
 registry (codegen_params_csharp.py, codegen_params_cpp.py):
     C#      unity_package/Runtime/Core/Generated/ParamsMessage.g.cs, ParamsFields.g.cs
@@ -59,6 +61,7 @@ import codegen_mirrors
 import codegen_model
 import codegen_params_cpp
 import codegen_params_csharp
+import codegen_params_python
 import codegen_unreal_params
 
 LOG = logging.getLogger("codegen")
@@ -135,7 +138,7 @@ Emit = Callable[[codegen_model.Schema, list[dict[str, Any]]], str]
 #: parameter registry. Each emitter module declares its own outputs as a tuple ``OUTPUTS`` of such entries.
 MIRRORS: tuple[tuple[str, str, Emit], ...] = (
     codegen_mirrors.OUTPUTS + codegen_params_csharp.OUTPUTS + codegen_params_cpp.OUTPUTS
-    + codegen_unreal_params.OUTPUTS
+    + codegen_unreal_params.OUTPUTS + codegen_params_python.OUTPUTS
 )
 
 

@@ -38,6 +38,7 @@ from sdbridge.protocol._generated.bridge_schema import (
     RowOrder,
     ValueKind,
 )
+from sdbridge.protocol._generated.params_fields import ParamsFields  # the Params fields, from the schema
 
 __all__ = [
     "CAPACITY_REFUSAL", "MESSAGE_TYPES", "SESSION_GONE", "AdapterWeight", "AlphaMode", "AttentionBankBlocks",
@@ -247,40 +248,13 @@ class AdapterWeight:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Params:
+class Params(ParamsFields):
     """client -> server: change runtime parameters; None means "unchanged" (bit clear in set_mask).
 
+    The fields, one per field of the schema's Params table, are generated into ParamsFields
+    (_generated/params_fields.py by schemas/codegen.py): a field added to bridge.fbs appears here with no edit.
     `cfg_mode` (and `attention_bank_blocks`) decodes to a CfgMode (AttentionBankBlocks), or to the raw wire number
     when this build does not know it (so that the server's refusal can name the value sent)."""
-
-    guidance_scale: float | None = None
-    delta: float | None = None
-    t_index_list: tuple[int, ...] | None = None
-    seed: int | None = None
-    similarity_filter_enabled: bool | None = None
-    similarity_threshold: float | None = None
-    similarity_max_skip: int | None = None
-    seed_blend: tuple[SeedWeight, ...] | None = None
-    stream_id: int = 0
-    cfg_mode: CfgMode | int | None = None  # protocol 1.2
-    txt2img: bool | None = None  # protocol 1.2: generated Results, asked for with Credit messages
-    lora_weights: tuple[AdapterWeight, ...] | None = None  # protocol 1.2: live LoRA weights (others unchanged)
-    # protocol 1.4: the registry's remaining live parameters (sdbridge.params)
-    controlnet_scale: tuple[AdapterWeight, ...] | None = None  # per ControlNet kind (others unchanged)
-    controlnet_start: tuple[AdapterWeight, ...] | None = None
-    controlnet_end: tuple[AdapterWeight, ...] | None = None
-    latent_feedback: float | None = None
-    motion_warp: float | None = None
-    motion_warp_step: int | None = None
-    scene_cut_threshold: float | None = None
-    ip_adapter_scale: float | None = None
-    style_blend: tuple[AdapterWeight, ...] | None = None  # weights of the session's named style images
-    attention_bank: int | None = None  # cached attention (pipeline/cached_attention.py)
-    attention_bank_interval: int | None = None
-    attention_bank_blocks: AttentionBankBlocks | int | None = None  # like cfg_mode: raw number when unknown
-    feature_injection: float | None = None
-    feature_injection_threshold: float | None = None
-    attention_bank_warp: bool | None = None  # protocol 1.5: the bank warped with the engine's motion (bank_warp.py)
 
     @property
     def set_mask(self) -> ParamsField:
