@@ -57,7 +57,7 @@ class Param:
     wire_field: str  # the Params field (protocol/messages.py), "" when not a Params field
     params_bit: str  # the ParamsField member, e.g. "GUIDANCE_SCALE", or ""
     rules_key: str  # the key under `params` in a rules file, or "" when a rules file cannot set it
-    preview_control: str  # "slider", "number", "checkbox", "int_list" or "" (no control on the page)
+    preview_control: str  # "slider", "number", "checkbox", "int_list", "select" (ENUM) or "" (no control)
     recorder_key: str  # the key in a recording's "params" note, or ""
     max_items: str  # INT_LIST/BLEND: the LimitsConfig key bounding the length, e.g. "max_t_index_list"
     doc: str  # one line for the page, the docs and the generated clients
@@ -132,7 +132,7 @@ REGISTRY: tuple[Param, ...] = (
     Param("max_skip_frames", Kind.INT, "frames", 0, 1000, 10, "similarity_max_skip", "SIMILARITY_MAX_SKIP",
           "max_skip_frames", "slider", "max_skip_frames", "",
           "most frames skipped in a row by the similarity filter", wire_type="uint", step=1),
-    Param("cfg_mode", Kind.ENUM, "", None, None, "none", "cfg_mode", "CFG_MODE", "", "", "cfg_mode", "",
+    Param("cfg_mode", Kind.ENUM, "", None, None, "none", "cfg_mode", "CFG_MODE", "", "select", "cfg_mode", "",
           "classifier-free guidance: none (n UNet evaluations per frame), self (n), initialize (n + 1), full (2n)",
           wire_type="CfgMode", choices=("none", "self", "initialize", "full")),
     Param("txt2img", Kind.BOOL, "", None, None, False, "txt2img", "TXT2IMG", "", "", "txt2img", "",
@@ -188,7 +188,7 @@ REGISTRY: tuple[Param, ...] = (
           "ATTENTION_BANK_INTERVAL", "attention_bank_interval", "number", "attention_bank_interval", "",
           "cached attention: bank every k-th frame's features", wire_type="uint", step=1),
     Param("attention_bank_blocks", Kind.ENUM, "", None, None, "all", "attention_bank_blocks", "ATTENTION_BANK_BLOCKS",
-          "attention_bank_blocks", "", "attention_bank_blocks", "",
+          "attention_bank_blocks", "select", "attention_bank_blocks", "",
           "cached attention: the UNet blocks whose self-attention uses the bank (all, down, mid, up)",
           wire_type="AttentionBankBlocks", choices=("all", "down", "mid", "up")),
     Param("feature_injection", Kind.FLOAT, "", 0.0, 1.0, 0.0, "feature_injection", "FEATURE_INJECTION",

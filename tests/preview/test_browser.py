@@ -173,6 +173,29 @@ def test_seed_and_event_from_the_page_reach_the_session(browser, identity_server
     wait_for(lambda: ("boss_appears", {"hp": 0.5}) in list(session.events), 15, "the injected GameEvent")
 
 
+def test_an_enum_parameter_is_a_select_of_the_registry_choices_and_reaches_the_session(
+        browser, identity_server, streamer_factory):
+    """attention_bank_blocks (and cfg_mode) get a <select> built from the registry's choices; a choice made in the
+    page reaches the session and its client as the wire enum."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    streamer = streamer_factory(identity_server)
+    session = wait_for(lambda: identity_server.table.sessions(), 10, "the session")[0]
+    browser.get(identity_server.preview_url + f"?session={streamer.session_id}")
+    wait_for(lambda: browser.find_elements(By.ID, "param-attention_bank_blocks"), 15, "the block choice")
+    blocks = Select(browser.find_element(By.ID, "param-attention_bank_blocks"))
+    assert [o.get_attribute("value") for o in blocks.options] == list(params.BY_NAME["attention_bank_blocks"].choices)
+    assert [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "param-cfg_mode")).options] == \
+        list(params.BY_NAME["cfg_mode"].choices)
+    assert session.prompt_values.get("attention_bank_blocks", "all") == "all"  # not yet: the change below makes it
+    blocks.select_by_value("up")
+    wait_for(lambda: any(n.kind is m.NoticeKind.PARAMS_CHANGED
+                         and n.params.attention_bank_blocks is m.AttentionBankBlocks.UP for n in streamer.notices),
+             15, "the ParamsChanged notice with the block choice")
+    wait_for(lambda: session.prompt_values.get("attention_bank_blocks") == "up", 15, "the session's block choice")
+
+
 def test_a_session_address_shows_only_its_session_and_the_page_refuses_out_of_range_values(
         browser, identity_server, streamer_factory):
     """The address an engine client is told opens its own session only; the page's inputs carry the

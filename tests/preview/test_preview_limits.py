@@ -207,6 +207,8 @@ def test_every_accepted_value_encodes_in_a_notice() -> None:
             edges[param.name] = [param.minimum, param.maximum]
         elif param.kind is params.Kind.WEIGHTS:  # named weights: one entry at each end of the range
             edges[param.name] = [["low", float(param.minimum)], ["high", float(param.maximum)]]
+        elif param.kind is params.Kind.ENUM:  # a choice list: its last choice (the highest wire number)
+            edges[param.name] = param.choices[-1]
         else:
             top = param.maximum if not param.maximum_exclusive else param.maximum - 0.001
             edges[param.name] = int(top) if param.kind is params.Kind.INT else float(top)

@@ -99,6 +99,8 @@ def _params(request: dict[str, Any], limits: LimitsConfig, weights: Weights | No
                 if param.kind is params.Kind.WEIGHTS:
                     current = (session_values or {}).get(param.key) or ()
                     value = _named(param, value, weights, [str(entry[0]) for entry in current])
+                elif param.kind is params.Kind.ENUM:  # a checked choice name -> the wire enum's member
+                    value = getattr(m, param.wire_type)[value.upper()]
                 fields[param.wire_field] = value
     if not fields:
         raise InputError(f"params: no parameter given ({', '.join(p.name for p in PAGE_PARAMS)})")

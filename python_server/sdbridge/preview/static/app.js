@@ -121,12 +121,22 @@ function buildControl(p) {
   label.htmlFor = id;
   label.textContent = p.name.replace(/_/g, " ") + (p.unit ? " (" + p.unit + ")" : "");
   label.title = p.doc + " — " + p.range_text;
-  const input = document.createElement("input");
+  const input = document.createElement(p.preview_control === "select" ? "select" : "input");
   input.id = id;
   input.title = label.title;
   wrap.appendChild(label);
   wrap.appendChild(input);
-  if (p.preview_control === "checkbox") {
+  if (p.preview_control === "select") { // an enum: one option per registry choice, sent as its name
+    wrap.className = "row";
+    for (const choice of p.choices) {
+      const option = document.createElement("option");
+      option.value = choice;
+      option.textContent = choice;
+      input.appendChild(option);
+    }
+    input.value = p.default;
+    input.addEventListener("change", () => sendChange({ op: "params", [p.name]: input.value }, p.name));
+  } else if (p.preview_control === "checkbox") {
     wrap.className = "row";
     input.type = "checkbox";
     input.addEventListener("change", () => sendChange({ op: "params", [p.name]: input.checked }, p.name));
