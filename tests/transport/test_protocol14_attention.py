@@ -109,8 +109,8 @@ def test_the_page_and_the_recorder_carry_the_knobs() -> None:
 
     controls = {p.name: p.preview_control for p in PAGE_PARAMS}
     assert {k: controls.get(k) for k in KNOBS} == {
-        "attention_bank": "slider", "attention_bank_interval": "number", "attention_bank_blocks": None,
-        "feature_injection": "slider", "feature_injection_threshold": "slider"}  # the block choice: no control
+        "attention_bank": "slider", "attention_bank_interval": "number", "attention_bank_blocks": "select",
+        "feature_injection": "slider", "feature_injection_threshold": "slider"}  # the block choice: a choice list
     message = m.Params(attention_bank=2, attention_bank_interval=4, attention_bank_blocks=m.AttentionBankBlocks.DOWN,
                        feature_injection=0.5, feature_injection_threshold=0.75)
     assert params.recorder_values(message) == {
