@@ -77,17 +77,19 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Waits]:
     yield record
 
 
-def _stream(endpoint: str, frames: int) -> int:
-    """Stream `frames` 512x512 RGBA frames with every credit in use; returns the results received."""
+def _stream(endpoint: str, frames: int, deadline_s: float = 120.0) -> int:
+    """Stream 512x512 RGBA frames with every credit in use until `frames` results came back; returns the results
+    received. A frame the server drops (the worker's latest-wins slot replaces it under load) returns its credit
+    and no result, so frames are sent until enough results came, not exactly `frames` of them; a deadline ends it
+    (the caller's assertion then fails) instead of waiting forever."""
     image = np.random.default_rng(0).integers(0, 256, (512, 512, 4), dtype=np.uint8)
     received = 0
+    end = time.monotonic() + deadline_s
     with BridgeClient(endpoint, name="waits") as client:
         client.connect(timeout=30)
-        sent = 0
-        while received < frames:
-            while client.credits > 0 and sent < frames:
+        while received < frames and time.monotonic() < end:
+            while client.credits > 0:
                 client.submit(image)
-                sent += 1
             if client.receive(timeout=10) is not None:
                 received += 1
     return received
