@@ -22,6 +22,16 @@ def load_module(path: Path, name: str) -> ModuleType:
     return module
 
 
+def load_emitter(filename: str) -> ModuleType:
+    """An emitter module from schemas/ (e.g. codegen_params_cpp.py), with schemas/ on the path while it imports the
+    modules it uses from beside it (codegen_model, codegen_mirrors)."""
+    sys.path.insert(0, str(ROOT / "schemas"))
+    try:
+        return load_module(ROOT / "schemas" / filename, filename.removesuffix(".py") + "_under_test")
+    finally:
+        sys.path.remove(str(ROOT / "schemas"))
+
+
 @pytest.fixture(scope="session")
 def codegen() -> ModuleType:
     """schemas/codegen.py, imported once."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, load_module
+from .conftest import ROOT, load_emitter
 from .extend_params import extended
 
 SCHEMA = ROOT / "schemas" / "bridge.fbs"
@@ -25,12 +25,8 @@ CORE = ROOT / "unreal_plugin" / "StreamDiffusionBridge" / "core"
 
 @pytest.fixture(scope="module")
 def gen() -> ModuleType:
-    """schemas/codegen_params_cpp.py (its imports, codegen_model and codegen_mirrors, live beside it)."""
-    sys.path.insert(0, str(ROOT / "schemas"))
-    try:
-        return load_module(ROOT / "schemas" / "codegen_params_cpp.py", "codegen_params_cpp_under_test")
-    finally:
-        sys.path.remove(str(ROOT / "schemas"))
+    """schemas/codegen_params_cpp.py."""
+    return load_emitter("codegen_params_cpp.py")
 
 
 def _schema_text(fields: str, bits: str) -> str:
