@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 
+import flatbuffers
 import pytest
 
 from sdbridge.protocol import codec
@@ -18,7 +19,17 @@ from sdbridge.protocol import messages as m
 from sdbridge.serving.dispatcher import Dispatcher
 from sdbridge.serving.outbound import Outbound
 
-from .fuzz_harness import ALLOC_BOUND, ServerHarness, good_frame, hello, run_seeded
+from .fuzz_harness import (
+    ALLOC_BOUND,
+    MAX_BYTES,
+    MAX_SIDE,
+    FuzzReport,
+    ServerHarness,
+    check_decoder,
+    good_frame,
+    hello,
+    run_seeded,
+)
 
 INPUTS = int(os.environ.get("SDBRIDGE_FUZZ_INPUTS", "100000"))
 SEED = int(os.environ.get("SDBRIDGE_FUZZ_SEED", "20261129"))
@@ -120,3 +131,27 @@ def test_the_fuzzer_s_style_images_reach_the_server_s_style_checks() -> None:
     assert harness.server.stats.accepted == 2 and harness.server.stats.rejected_total == 0
     harness.feed(0, [good[0][0], good[0][1][:-1]])
     assert harness.server.stats.rejected_total == 1 and harness.report.failures == []
+
+
+def test_an_aliased_buffer_that_re_encodes_past_the_limit_is_no_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GameEvent whose payload entries all point at one KeyValue table decodes within the limits (its text is
+    under the cap) but re-encodes larger than the header limit, every entry written out: the decoder check must
+    still compare it (found by scripts/fuzz.sh: the harness's own re-decode raised TOO_LARGE)."""
+    entries = 330
+
+    def aliasing(b: flatbuffers.Builder, msg: m.GameEvent) -> int:
+        kv = codec._enc_keyvalue(b, "key", "v" * 200)
+        payload = codec._offset_vector(b, codec.fb.GameEventStartPayloadVector, [kv] * entries)
+        return codec._table(b, "GameEvent", {"name": codec._string(b, msg.name), "payload": payload})
+
+    monkeypatch.setitem(codec._ENCODERS, m.MessageType.GAME_EVENT, aliasing)
+    raw = codec.encode_with_builder(m.GameEvent(name="aliased"), m.MessageType.GAME_EVENT)
+    monkeypatch.undo()
+    limits = codec.DecodeLimits(max_width=MAX_SIDE, max_height=MAX_SIDE, max_message_bytes=MAX_BYTES,
+                                max_text_chars=256)
+    decoded = codec.decode(raw, limits)
+    assert len(decoded.payload) == entries
+    assert len(raw) < MAX_BYTES < len(codec.encode(decoded))  # the case: small in, past the limit re-encoded
+    report = FuzzReport()
+    check_decoder([raw], report)
+    assert report.failures == [] and report.decoded_ok == 1
