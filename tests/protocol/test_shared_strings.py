@@ -47,3 +47,18 @@ def test_text_up_to_the_header_limit_still_decodes() -> None:
     entries = {f"k{i}": "v" * 1000 for i in range(60)}  # ~60 KB of text, shared or not
     assert decode(encode_shared(State(entries=entries)), limits) == State(entries=entries)
     assert decode(encode(State(entries=entries)), limits) == State(entries=entries)
+
+
+def test_the_text_cap_is_the_message_size_limit_where_max_message_bytes_is_lower() -> None:
+    """A server configured with max_message_bytes under max_header_bytes refuses larger messages, so the text a
+    message unpacks to is capped there too (it was capped at max_header_bytes: 4x the size limit in the fuzzer's
+    configuration)."""
+    limits = DecodeLimits(max_message_bytes=32 * 1024)
+    entries = {f"k{i}": "v" * 1000 for i in range(40)}  # ~40 KB of text, ~2 KB on the wire when shared
+    wire = encode_shared(State(entries=entries))
+    assert len(wire) < 32 * 1024 < 40 * 1000 < limits.max_header_bytes
+    with pytest.raises(ProtocolError) as info:
+        decode(wire, limits)
+    assert info.value.code is ErrorCode.TOO_LARGE and "more than 32768 bytes of text" in str(info.value)
+    fewer = {f"k{i}": "v" * 1000 for i in range(30)}
+    assert decode(encode_shared(State(entries=fewer)), limits) == State(entries=fewer)

@@ -665,23 +665,27 @@ class _Reader:
     """Decodes the generated accessors into dataclasses, enforcing string limits.
 
     One reader decodes one message. Besides each string's own limit, the text a message unpacks to is bounded by
-    limits.max_header_bytes: FlatBuffers lets many fields point at one string, so a 37 KB message could otherwise
-    unpack to megabytes (1024 keys sharing one 4 KiB value), all copied on the server's I/O thread.
+    the largest message accepted (limits.max_header_bytes, or max_message_bytes where that is lower), what a
+    message without shared strings could carry at most: FlatBuffers lets many fields point at one string, so a
+    37 KB message could otherwise unpack to megabytes (1024 keys sharing one 4 KiB value), all copied on the
+    server's I/O thread.
     """
 
     def __init__(self, limits: DecodeLimits) -> None:
         self.limits = limits
+        self.text_limit = min(limits.max_header_bytes, limits.max_message_bytes)
         self.text_bytes = 0  # bytes of text unpacked so far from this message
 
     def text(self, raw: bytes | None, field: str) -> str:
         if not raw:
             return ""
         self.text_bytes += len(raw)
-        if self.text_bytes > self.limits.max_header_bytes:
+        if self.text_bytes > self.text_limit:
             raise ProtocolError(
                 ErrorCode.TOO_LARGE,
-                f"{field}: the message unpacks to more than {self.limits.max_header_bytes} bytes of text "
-                "(limits.max_header_bytes; its strings are shared or repeated); send less text per message",
+                f"{field}: the message unpacks to more than {self.text_limit} bytes of text (the message size "
+                "limit, limits.max_header_bytes / max_message_bytes; its strings are shared or repeated); send less "
+                "text per message",
             )
         try:
             text = raw.decode("utf-8")
