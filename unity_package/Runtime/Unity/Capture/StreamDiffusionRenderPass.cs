@@ -1,11 +1,8 @@
-// Universal Render Pipeline: the capture / composite pass, and a renderer feature to add it to a Universal Renderer.
-// Targets URP 14 (Unity 2022.3 LTS: ScriptableRenderPass.Execute) and URP 17 (Unity 6: RecordRenderGraph with an
-// unsafe pass; Execute is the Compatibility Mode path there). The camera keeps rendering to its own target at its own
-// resolution.
-// Two ways in, the same pass: StreamDiffusionCamera enqueues it by itself through
-// RenderPipelineManager.beginCameraRendering (URP's "inject a render pass via scripting"; no setup), or add
-// "StreamDiffusion Bridge" to the Universal Renderer asset's Renderer Features (choose the injection point there)
-// and turn off the component's urpAutoInject.
+// Universal Render Pipeline: the capture / depth copy / composite pass. Targets URP 14 (Unity 2022.3 LTS:
+// ScriptableRenderPass.Execute) and URP 17 (Unity 6: RecordRenderGraph with an unsafe pass; Execute is the
+// Compatibility Mode path there). The camera keeps rendering to its own target at its own resolution. Enqueued by
+// PipelineHooks (RenderPipelineManager.beginCameraRendering) or by StreamDiffusionRendererFeature
+// (StreamDiffusionRendererFeature.cs).
 // NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of URP's documented API).
 #if SDBRIDGE_URP
 using UnityEngine;
@@ -17,28 +14,6 @@ using UnityEngine.Rendering.RenderGraphModule;
 
 namespace StreamDiffusion.Bridge
 {
-    /// <summary>Renderer feature that runs the StreamDiffusion Bridge pass for cameras with a StreamDiffusionCamera.</summary>
-    public sealed class StreamDiffusionRendererFeature : ScriptableRendererFeature
-    {
-        [Tooltip("When the capture and the composite run. After post-processing: the server sees the final image " +
-                 "and the composite is not tone-mapped again.")]
-        public RenderPassEvent passEvent = RenderPassEvent.AfterRenderingPostProcessing;
-
-        private StreamDiffusionRenderPass _pass;
-
-        /// <inheritdoc />
-        public override void Create()
-        {
-            _pass = new StreamDiffusionRenderPass(passEvent);
-        }
-
-        /// <inheritdoc />
-        public override void AddRenderPasses(ScriptableRenderer renderer, ref RenderingData renderingData)
-        {
-            _pass.TryEnqueue(renderer, renderingData.cameraData.camera);
-        }
-    }
-
     /// <summary>The capture / depth copy / composite pass for URP.</summary>
     internal sealed class StreamDiffusionRenderPass : ScriptableRenderPass
     {
