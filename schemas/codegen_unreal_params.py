@@ -15,8 +15,12 @@ Declares its outputs in ``OUTPUTS`` (read by codegen.py's MIRRORS), both in the 
 For each Params field with a parameter registry entry: an ``InlineEditConditionToggle`` bool ``bSet<Name>`` and the
 value UPROPERTY with ``EditCondition = "bSet<Name>"``, the registry default as initialiser, ``ClampMin``/``ClampMax``
 from the registry range (when the Blueprint type holds it) and the registry doc line as its ``/** doc */`` (the
-editor's tooltip). ``<Name>`` is the field's flatc spelling (t_index_list -> TIndexList), bools prefixed ``b``;
-``LEGACY_TOGGLES`` keeps the one toggle name of protocol 1.0 that differs (Blueprint graphs use it).
+editor's tooltip). The default is a default member initialiser (``= 1.2f;``, ``= {32, 45};`` for an array; TArray's
+std::initializer_list constructor is not explicit): UnrealHeaderTool skips a UPROPERTY's initialiser (after ``=``, up
+to the ``;``), so no constructor is needed. ClampMin/ClampMax are editor metadata: the Details panel clamps what is
+typed there (an array's on each element); Blueprint and C++ writes are not clamped, the core checks the ranges.
+``<Name>`` is the field's flatc spelling (t_index_list -> TIndexList), bools prefixed ``b``; ``LEGACY_TOGGLES``
+keeps the one toggle name of protocol 1.0 that differs (Blueprint graphs use it).
 
 Blueprint types (uint32 and uint64 are not Blueprint types): float -> float, double -> double, bool -> bool,
 int -> int32, uint -> int32 (ClampMin 0; ToWire clamps a negative value to 0 before the cast), long -> int64,
@@ -274,7 +278,10 @@ def unreal_params_header(schema: Schema, registry: Registry) -> str:
         out += _named_weight_lines()
     out += ["/** Runtime parameters; only the fields whose toggle is on are sent (the others stay as they are on the "
             "server).",
-            " *  Initial values, clamps and docs are the server's parameter registry's. */",
+            " *  Initial values, clamps and docs are the server's parameter registry's. ClampMin/ClampMax act in",
+            " *  the editor's Details panel only (on a TArray, on each element: the property editor reads an array",
+            " *  element's metadata from the array property); a value set from Blueprint or C++ is not clamped: the",
+            " *  core checks every range before sending. */",
             "USTRUCT(BlueprintType)", f"struct {API} FSDBridgeParams", "{", "\tGENERATED_BODY()"]
     for member in model.members:
         out += ["", *member.declaration()]

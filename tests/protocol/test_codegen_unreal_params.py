@@ -10,6 +10,7 @@ every field at its registry default, every toggle off sends nothing.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,32 @@ def test_the_outputs_are_the_unreal_header_and_to_wire_with_the_marker(gen: Modu
     assert header.rstrip().splitlines()[-1] == "};"
     assert '#include "SDBridgeParams.generated.h"' in header  # the last include, as UHT requires
     assert header.index('#include "SDBridgeParams.generated.h"') > header.index('#include "CoreMinimal.h"')
+
+
+# What UnrealHeaderTool accepts in a Blueprint USTRUCT, as the generated header must keep to it (README's API table
+# names the engine sources): a member's initialiser follows '=' and ends at ';' (UHT's PropertyParsed skips it), a
+# Blueprint member type is one of these (no uint32/uint64, no container of containers), a Blueprint UENUM is an
+# 'enum class' over uint8, and the .generated.h include is the header's last include.
+_BLUEPRINT_TYPE = re.compile(r"(bool|int32|int64|float|double|FString|FName|ESDBridge\w+|FSDBridge\w+"
+                             r"|TArray<(int32|float|FSDBridge\w+)>)")
+_MEMBER = re.compile(r"\t(?P<type>\S+) (?P<name>\w+)(?P<init> = [^;{}]+| = \{[^;{}]*\})?;")
+
+
+def test_the_header_keeps_to_what_unreal_header_tool_accepts(gen: ModuleType) -> None:
+    for text, registry in ((SCHEMA.read_text(encoding="utf-8"), _registry(extra=False)), (EXTENDED, _registry())):
+        header = _emit(gen, text, registry)["SDBridgeParams.h"]
+        lines = header.splitlines()
+        includes = [line for line in lines if line.startswith("#include")]
+        assert includes[-1] == '#include "SDBridgeParams.generated.h"'
+        members = [lines[i + 1] for i, line in enumerate(lines) if line.lstrip().startswith("UPROPERTY(")]
+        assert len(members) > 20
+        for member in members:
+            match = _MEMBER.fullmatch(member)
+            assert match is not None, member
+            assert _BLUEPRINT_TYPE.fullmatch(match["type"]), member
+        assert "\tTArray<int32> TIndexList = {32, 45};" in members
+        enums = [lines[i + 1] for i, line in enumerate(lines) if line.startswith("UENUM(")]
+        assert enums and all(re.fullmatch(r"enum class ESDBridge\w+ : uint8", line) for line in enums), enums
 
 
 def test_a_new_registry_entry_and_schema_field_get_a_member_and_a_to_wire_line(gen: ModuleType) -> None:

@@ -9,6 +9,7 @@
 #include "Editor.h"
 #include "Engine/Texture2D.h"
 #include "Engine/TextureRenderTarget2D.h"
+#include "Engine/World.h"  // complete UWorld for UWorld* -> UObject* (OnSetStyleClicked); Editor.h does not include it
 #include "HAL/PlatformProcess.h"
 #include "PropertyCustomizationHelpers.h"
 #include "StreamDiffusionBridgeSettings.h"

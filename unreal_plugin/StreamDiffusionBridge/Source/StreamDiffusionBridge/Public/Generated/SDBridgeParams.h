@@ -54,7 +54,10 @@ struct STREAMDIFFUSIONBRIDGE_API FSDBridgeNamedWeight
 };
 
 /** Runtime parameters; only the fields whose toggle is on are sent (the others stay as they are on the server).
- *  Initial values, clamps and docs are the server's parameter registry's. */
+ *  Initial values, clamps and docs are the server's parameter registry's. ClampMin/ClampMax act in
+ *  the editor's Details panel only (on a TArray, on each element: the property editor reads an array
+ *  element's metadata from the array property); a value set from Blueprint or C++ is not clamped: the
+ *  core checks every range before sending. */
 USTRUCT(BlueprintType)
 struct STREAMDIFFUSIONBRIDGE_API FSDBridgeParams
 {
