@@ -194,9 +194,15 @@ namespace StreamDiffusion.Bridge.Editor
             }
             _lastCapture = EditorApplication.timeSinceStartup;
             RenderTexture previous = cam.targetTexture;
-            cam.targetTexture = _capture;
-            cam.Render();
-            cam.targetTexture = previous;
+            cam.targetTexture = _capture; // borrowed for one Camera.Render, given back even if rendering throws
+            try
+            {
+                cam.Render();
+            }
+            finally
+            {
+                cam.targetTexture = previous;
+            }
             _readbackBusy = true;
             _requestTime = EditorApplication.timeSinceStartup;
             // No callback: the request is polled in PollReadback (callbacks need player-loop ticks edit mode lacks).

@@ -43,6 +43,7 @@ namespace StreamDiffusion.Bridge
             {
                 Debug.LogError("StreamDiffusionCamera: " + error + "; the component is disabled.", this);
                 Destroy(_material);
+                _material = null; // Destroy is deferred to the end of the frame: OnDisable must not destroy it again
                 enabled = false;
                 return;
             }
