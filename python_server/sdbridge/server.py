@@ -194,7 +194,8 @@ class BridgeServer:
                               passthrough=model.passthrough,
                               share_unet_batch=self.config.model.share_unet_batch,
                               wrap=recording.wrap if recording is not None else None,
-                              controls=ControlPlanes(self.config.model.segmentation_map() or None))
+                              controls=ControlPlanes(self.config.model.segmentation_map() or None),
+                              device=self.config.model.device)
         inline = model.passthrough and self.config.model.identity_inline
         self.dispatcher.worker = self._worker
         self.dispatcher.inline = inline

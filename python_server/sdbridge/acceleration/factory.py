@@ -17,6 +17,7 @@ from sdbridge.acceleration.adapters import RunnerSlot, UnetAdapter, VaeAdapter
 from sdbridge.acceleration.base import AccelOptions, Backend, BackendChoice, Runners
 from sdbridge.acceleration.builder import BackgroundBuilder, BuildState
 from sdbridge.errors import ConfigError
+from sdbridge.runtime.cuda_thread import bind_thread
 
 if TYPE_CHECKING:
     from sdbridge.pipeline import Components
@@ -97,6 +98,7 @@ def accelerate_with_handle(components: Components, options: AccelOptions,
     backend = backend_for(choice)
 
     def run_build() -> Runners:
+        bind_thread(components.device)  # a background build runs on a thread of its own (runtime.cuda_thread)
         return backend.runners(components, options)
 
     builder_fn = build or run_build

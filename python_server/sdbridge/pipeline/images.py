@@ -72,11 +72,12 @@ def thread_pool() -> PinnedPool:
 
 
 def record_event(device: torch.device) -> Any:
-    """A CUDA event recorded on the current stream now; None on other devices (their copies are synchronous)."""
+    """A CUDA event recorded now on `device`'s current stream (named: the calling thread's current device may be
+    another); None on other devices (their copies are synchronous)."""
     if device.type != "cuda":
         return None
     event = torch.cuda.Event()
-    event.record()
+    event.record(torch.cuda.current_stream(device))
     return event
 
 

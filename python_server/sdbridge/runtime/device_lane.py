@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sdbridge.runtime.cuda_thread import bind_thread
+
 log = logging.getLogger(__name__)
 
 
@@ -94,8 +96,9 @@ class DeviceLane:
     docstring. `on_finished` is called (on the lane thread) whenever a call returns; the worker passes a
     function that wakes its thread."""
 
-    def __init__(self, on_finished: Callable[[], None], depth: int = 2) -> None:
+    def __init__(self, on_finished: Callable[[], None], depth: int = 2, device: str | None = None) -> None:
         self._on_finished = on_finished
+        self._device = device  # made the lane thread's current CUDA device (runtime.cuda_thread)
         self._depth = max(1, depth)
         self._jobs: deque[LaneJob] = deque()  # submitted, not yet taken back by `finished`, oldest first
         self._todo: deque[LaneJob] = deque()  # submitted, not yet started
@@ -161,6 +164,7 @@ class DeviceLane:
         return not self._thread.is_alive()
 
     def _loop(self) -> None:
+        bind_thread(self._device)
         while True:
             with self._cond:
                 while not self._todo and not self._closed:

@@ -29,6 +29,7 @@ from typing import Any
 from sdbridge.errors import BridgeError
 from sdbridge.runtime.batch_window import BatchWindow
 from sdbridge.runtime.control_inputs import ControlPlanes
+from sdbridge.runtime.cuda_thread import bind_thread
 from sdbridge.runtime.device_lane import DeviceLane, InlineLane, LaneJob
 from sdbridge.runtime.frame_work import Begun, FrameWork
 from sdbridge.runtime.pipeline_api import (
@@ -70,8 +71,10 @@ class Worker:
         share_unet_batch: bool = False,
         pipelined: bool = True,
         controls: ControlPlanes | None = None,
+        device: str | None = None,
     ) -> None:
         self._table = table
+        self._device = device  # the model's device: the worker and lane threads make it their current CUDA device
         self._on_result = on_result
         self._on_failure = on_failure
         # wrap: e.g. the session recorder (sdbridge.record): sees every call of a session's pipeline
@@ -97,7 +100,7 @@ class Worker:
         if self._thread is not None:
             return
         if self._pipelined:
-            self._lane = DeviceLane(self._table.wake)
+            self._lane = DeviceLane(self._table.wake, device=self._device)
         self._thread = threading.Thread(target=self._run, name="sdbridge-worker", daemon=True)
         self._thread.start()
 
@@ -132,6 +135,7 @@ class Worker:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
+        bind_thread(self._device)
         held: list[ResultJob] = []  # finished, published once their sessions' waiting frames have been taken
         while not self._stop.is_set():
             held = self._release(held + self._collect())  # results of sessions with no frame waiting go back now
