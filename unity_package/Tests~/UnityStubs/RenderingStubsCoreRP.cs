@@ -17,8 +17,10 @@ namespace UnityEngine.Rendering
         public RenderTexture rt { get { throw null; } }
         public RenderTargetIdentifier nameID { get { throw null; } }
         public RTHandleProperties rtHandleProperties { get { throw null; } }
+        // Core 14 / 17 RTHandle: implicit conversions to RenderTargetIdentifier, Texture and RenderTexture.
         public static implicit operator RenderTargetIdentifier(RTHandle handle) { throw null; }
         public static implicit operator Texture(RTHandle handle) { throw null; }
+        public static implicit operator RenderTexture(RTHandle handle) { throw null; }
     }
 
     public static partial class CommandBufferPool
@@ -66,6 +68,8 @@ namespace UnityEngine.Rendering.RenderGraphModule
         public static implicit operator RenderTargetIdentifier(TextureHandle texture) { throw null; }
         public static implicit operator Texture(TextureHandle texture) { throw null; }
         public static implicit operator RTHandle(TextureHandle texture) { throw null; }
+        // Core 17 TextureHandle also converts to RenderTexture (all four conversions: valid inside a render function).
+        public static implicit operator RenderTexture(TextureHandle texture) { throw null; }
     }
 
     public partial class UnsafeGraphContext
