@@ -169,6 +169,25 @@ def test_overlong_text_is_too_large_naming_the_field() -> None:
     assert info.value.code is ErrorCode.TOO_LARGE and "Prompt.text" in str(info.value)
 
 
+def test_text_too_long_for_the_limit_in_any_encoding_is_refused_before_it_is_decoded() -> None:
+    """A string of more than 4 bytes per allowed character cannot fit whatever it holds: refused from its length,
+    without decoding it (the fuzzer found a 55 KB invalid-UTF-8 name costing three copies of itself)."""
+    limits = DecodeLimits(max_text_chars=256)
+    wire = encode(Prompt(text="\u00e9" * 20000))  # 40,000 bytes of valid UTF-8, 20,000 characters
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProtocolError) as info:
+            decode(wire, limits)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.code is ErrorCode.TOO_LARGE
+    assert "Prompt.text is 40000 bytes of UTF-8, more than 256 characters can take" in str(info.value)
+    assert peak < 1.6 * len(wire)  # the accessor's one copy of the bytes; no decoded string beside it
+    exactly = "\U0001f600" * 256  # 1024 bytes: 4 bytes for each of the 256 characters allowed
+    assert decode(encode(Prompt(text=exactly)), limits) == Prompt(text=exactly)
+
+
 def test_invalid_utf8_is_bad_message() -> None:
     b = flatbuffers.Builder(64)
     name = b.CreateString(b"\xff\xfe")

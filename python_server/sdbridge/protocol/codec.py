@@ -680,6 +680,12 @@ class _Reader:
         if not raw:
             return ""
         self.text_bytes += len(raw)
+        if len(raw) > 4 * self.limits.max_text_chars:  # no UTF-8 string this long fits the limit: not decoded
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE,
+                f"{field} is {len(raw)} bytes of UTF-8, more than {self.limits.max_text_chars} characters can take "
+                f"(limits.max_text_chars, at most 4 bytes each); send at most {self.limits.max_text_chars} characters",
+            )
         if self.text_bytes > self.text_limit:
             raise ProtocolError(
                 ErrorCode.TOO_LARGE,
