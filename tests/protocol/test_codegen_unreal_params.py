@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, load_module
+from .conftest import ROOT, load_emitter
 from .extend_params import extended
 
 SCHEMA = ROOT / "schemas" / "bridge.fbs"
@@ -35,12 +35,8 @@ EXTENDED = extended(
 
 @pytest.fixture(scope="module")
 def gen() -> ModuleType:
-    """schemas/codegen_unreal_params.py (its imports, codegen_model and codegen_mirrors, live beside it)."""
-    sys.path.insert(0, str(ROOT / "schemas"))
-    try:
-        return load_module(ROOT / "schemas" / "codegen_unreal_params.py", "codegen_unreal_params_under_test")
-    finally:
-        sys.path.remove(str(ROOT / "schemas"))
+    """schemas/codegen_unreal_params.py."""
+    return load_emitter("codegen_unreal_params.py")
 
 
 def _registry(extra: bool = True) -> list[dict[str, Any]]:
@@ -265,7 +261,7 @@ def _program(gen: ModuleType, text: str, registry: list[dict[str, Any]], tmp: Pa
     include = tmp / "include"
     shutil.copytree(CORE / "include", include)
     generated = include / "sdbridge" / "generated"
-    cpp = load_module(ROOT / "schemas" / "codegen_params_cpp.py", "codegen_params_cpp_for_unreal_test")
+    cpp = load_emitter("codegen_params_cpp.py")
     (generated / "bridge_constants.h").write_text(sys.modules["codegen_mirrors"].cpp_constants(model), "utf-8")
     (generated / "params_fields.h").write_text(cpp.cpp_fields(model, registry), encoding="utf-8")
     (generated / "params_merge.inc").write_text(cpp.cpp_merge(model, registry), encoding="utf-8")
