@@ -24,9 +24,9 @@ UNITY_OBJECT_BASES = {
 }
 # "class Name : Base" or "class Name" (a partial part without its base list): (name, base or "").
 CLASS_DECLARATION = re.compile(r"\bclass\s+(\w+)\s*(?:<[^>{]*>)?\s*(?::\s*([\w.]+))?")
-# Folders whose scripts Unity imports from this package (Samples~ is copied into a project by the Package
-# Manager and is checked separately: it is not part of this list).
-SCRIPT_FOLDERS = ("Runtime", "Editor", "Tests")
+# Folders whose scripts Unity imports: the package's, and Samples~ (copied into a project by the Package Manager,
+# where the same rule holds).
+SCRIPT_FOLDERS = ("Runtime", "Editor", "Tests", "Samples~")
 
 
 def misplaced_unity_classes(sources: dict[str, str]) -> list[str]:

@@ -92,21 +92,3 @@ public sealed class StylizedCameraSample : MonoBehaviour
 #endif
     }
 }
-
-/// <summary>Sends "enter_zone"/"leave_zone" game events and a "zone" state variable.</summary>
-public sealed class ZoneTrigger : MonoBehaviour
-{
-    public string zoneName = "forest";
-
-    private void OnTriggerEnter(Collider other)
-    {
-        StreamDiffusionGameplay.SendEvent("enter_zone", KeyValueData.Of("zone", zoneName));
-        StreamDiffusionGameplay.SetState("zone", zoneName);
-    }
-
-    private void OnTriggerExit(Collider other)
-    {
-        StreamDiffusionGameplay.SendEvent("leave_zone", KeyValueData.Of("zone", zoneName));
-        StreamDiffusionGameplay.SetState("zone", "none");
-    }
-}
