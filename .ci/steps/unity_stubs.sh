@@ -61,7 +61,9 @@ check "stubs: UnityEditor" -target:library -r:"$OUT/UnityEngine.dll" -out:"$OUT/
 check "stubs: Unity.InputSystem" -target:library -r:"$OUT/UnityEngine.dll" -out:"$OUT/Unity.InputSystem.dll" \
   "${INPUT_STUBS[@]}"
 
-ENGINE_REFS=(-r:"$OUT/UnityEngine.dll" -r:"$OUT/StreamDiffusion.Bridge.Core.dll" -r:"$OUT/FlatBuffers.dll")
+# No FlatBuffers DLL here: only the core's asmdef (and the tests' asmdef) reference it, so Runtime/Unity, Editor
+# and Samples~ must compile without it, as Unity compiles them.
+ENGINE_REFS=(-r:"$OUT/UnityEngine.dll" -r:"$OUT/StreamDiffusion.Bridge.Core.dll")
 
 # Negative controls: the stubs must reject a misspelt member and a wrong signature, or the check proves nothing.
 rejects() {   # rejects NAME SOURCE
@@ -109,7 +111,7 @@ NUNIT_DLL="$(ls /usr/lib/cli/nunit.framework-2.6*/nunit.framework.dll 2>/dev/nul
 mapfile -t UNITY_TESTS < <(sources "$PKG/Tests/Unity")
 if [[ -n "$NUNIT_DLL" ]] && (( ${#UNITY_TESTS[@]} )); then
   check "Tests/Unity [UNITY_EDITOR, NUnit 2.6 API]" -target:library -define:UNITY_EDITOR "${ENGINE_REFS[@]}" \
-    -r:"$OUT/UnityEditor.dll" -r:"$RUNTIME_DLL" -r:"$NUNIT_DLL" -out:"$OUT/StreamDiffusion.Bridge.Tests.dll" \
+    -r:"$OUT/FlatBuffers.dll" -r:"$OUT/UnityEditor.dll" -r:"$RUNTIME_DLL" -r:"$NUNIT_DLL" -out:"$OUT/StreamDiffusion.Bridge.Tests.dll" \
     "${UNITY_TESTS[@]}"
 fi
 
