@@ -1,13 +1,18 @@
-"""Fixtures of the protocol tests: the schemas/ code generator loaded as a module (it is a script, not a package)."""
+"""Fixtures of the protocol tests: the schemas/ code generator loaded as a module (it is a script, not a package), and
+the peak allocation of a decode that must be refused."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from sdbridge.errors import ProtocolError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,3 +41,15 @@ def load_emitter(filename: str) -> ModuleType:
 def codegen() -> ModuleType:
     """schemas/codegen.py, imported once."""
     return load_module(ROOT / "schemas" / "codegen.py", "sdbridge_codegen_under_test")
+
+
+def refused_with_peak(call: Callable[[], object]) -> tuple[ProtocolError, int]:
+    """Run `call`, which must raise ProtocolError: (that error, the peak bytes tracemalloc saw allocated meanwhile)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProtocolError) as info:
+            call()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return info.value, peak

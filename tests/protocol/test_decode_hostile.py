@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-import tracemalloc
 
 import flatbuffers
 import pytest
@@ -15,6 +14,7 @@ from sdbridge.protocol._generated import bridge_generated as fb
 from sdbridge.protocol.codec import DecodeLimits, decode, decode_multipart, encode, encode_frame
 from sdbridge.protocol.messages import Bye, ErrorCode, FrameHeader, Hello, MessageType, PixelFormat, Prompt
 
+from .conftest import refused_with_peak
 from .golden_messages import GOLDEN
 
 GOLDEN_BYTES = {name: encode(msg) for name, msg in GOLDEN.items()}
@@ -126,14 +126,8 @@ def _frame(**kw: object) -> FrameHeader:
 ])
 def test_bad_dimensions_are_refused_before_any_allocation(kw: dict[str, object], code: ErrorCode) -> None:
     data = encode(_frame(**kw))
-    tracemalloc.start()
-    try:
-        with pytest.raises(ProtocolError) as info:
-            decode_multipart([data, b"\0" * 16])
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert info.value.code is code
+    error, peak = refused_with_peak(lambda: decode_multipart([data, b"\0" * 16]))
+    assert error.code is code
     assert peak < 256 * 1024, f"decoding a refused header allocated {peak} bytes"
 
 
@@ -174,15 +168,9 @@ def test_text_too_long_for_the_limit_in_any_encoding_is_refused_before_it_is_dec
     without decoding it (the fuzzer found a 55 KB invalid-UTF-8 name costing three copies of itself)."""
     limits = DecodeLimits(max_text_chars=256)
     wire = encode(Prompt(text="\u00e9" * 20000))  # 40,000 bytes of valid UTF-8, 20,000 characters
-    tracemalloc.start()
-    try:
-        with pytest.raises(ProtocolError) as info:
-            decode(wire, limits)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert info.value.code is ErrorCode.TOO_LARGE
-    assert "Prompt.text is 40000 bytes of UTF-8, more than 256 characters can take" in str(info.value)
+    error, peak = refused_with_peak(lambda: decode(wire, limits))
+    assert error.code is ErrorCode.TOO_LARGE
+    assert "Prompt.text is 40000 bytes of UTF-8, more than 256 characters can take" in str(error)
     assert peak < 1.6 * len(wire)  # the accessor's one copy of the bytes; no decoded string beside it
     exactly = "\U0001f600" * 256  # 1024 bytes: 4 bytes for each of the 256 characters allowed
     assert decode(encode(Prompt(text=exactly)), limits) == Prompt(text=exactly)

@@ -5,14 +5,13 @@ were all copied on the server's I/O thread, and 100 of them starved every other 
 
 from __future__ import annotations
 
-import tracemalloc
-
 import pytest
 
 from sdbridge.errors import ProtocolError
 from sdbridge.protocol.codec import DecodeLimits, decode, encode, peek_type
 from sdbridge.protocol.messages import ErrorCode, GameEvent, MessageType, State
 
+from .conftest import refused_with_peak
 from .shared_strings import encode_shared
 
 
@@ -23,15 +22,9 @@ def test_shared_strings_cannot_unpack_beyond_the_header_limit(kind: type) -> Non
     wire = encode_shared(message)
     assert len(wire) < 64 * 1024  # small on the wire
     limits = DecodeLimits()
-    tracemalloc.start()
-    try:
-        with pytest.raises(ProtocolError) as info:
-            decode(wire, limits)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert info.value.code is ErrorCode.TOO_LARGE
-    assert "limits.max_header_bytes" in str(info.value) and str(limits.max_header_bytes) in str(info.value)
+    error, peak = refused_with_peak(lambda: decode(wire, limits))
+    assert error.code is ErrorCode.TOO_LARGE
+    assert "limits.max_header_bytes" in str(error) and str(limits.max_header_bytes) in str(error)
     assert peak < 2 * limits.max_header_bytes  # refused after at most max_header_bytes of text, not 4 MiB
 
 
