@@ -102,6 +102,33 @@ def test_a_cuda_call_runs_on_the_lane_stream_and_finishes_with_its_event(monkeyp
     assert all(other == "default" for kind, other in cuda.log if kind == "wait")
 
 
+def test_a_failing_cuda_call_finishes_only_once_its_event_completed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call that raises after enqueuing kernels: its tensors (the frames' uploads) go back to the caching
+    allocator when the worker takes the call back, so it is finished only once the event recorded after what it
+    enqueued has completed, as a call that returned is (it was finished at once: no event was recorded)."""
+    cuda = _FakeCuda()
+    cuda.install(monkeypatch)
+    woken = threading.Semaphore(0)
+    lane = DeviceLane(woken.release)
+    device = torch.device("cuda", 0)
+
+    def fails() -> None:
+        cuda.log.append(("kernel", cuda.current))  # enqueued on the lane's stream, then the call raises
+        raise ZeroDivisionError("after a kernel")
+
+    try:
+        job = lane.submit(fails, "a", device)
+        assert woken.acquire(timeout=5)
+        assert job.returned and isinstance(job.error, ZeroDivisionError)
+        assert not job.done() and not lane.ready and lane.finished() == []  # its kernel may still run
+        cuda.complete.set()
+        assert lane.ready and lane.finished() == [job] and job.value is None
+    finally:
+        assert lane.close(5)
+    kinds = [kind for kind, _ in cuda.log]
+    assert kinds == ["stream", "wait", "kernel", "record"]
+
+
 def test_the_inline_lane_runs_each_call_at_once() -> None:
     lane = InlineLane()
     job = lane.submit(lambda: threading.current_thread(), "a")

@@ -2,10 +2,11 @@
 
 The worker thread (runtime.worker) picks frames, decodes their pixels and uploads them (host work), then
 `submit`s the model call to the lane and goes on with the next frame's host work; the lane runs the calls
-one after the other on a thread of its own. A call's result is `finished` once its function returned and,
-for a CUDA call, once the event recorded after it (after the download of its output) has completed:
-`torch.cuda.Event.query()`, polled by the worker thread, never waited on. So frame N+1's decode and upload
-overlap frame N's device work, and a result is published as soon as its device work is done.
+one after the other on a thread of its own. A call's result is `finished` once its function returned (or
+raised) and, for a CUDA call, once the event recorded after it (after the download of its output; after a call
+that raised too) has completed: `torch.cuda.Event.query()`, polled by the worker thread, never waited on. So
+frame N+1's decode and upload overlap frame N's device work, and a result is published as soon as its device
+work is done.
 
 On CUDA each call is enqueued on the lane's own stream (`torch.cuda.Stream`, created once), made to wait
 for the work the worker thread enqueued on the default stream before the call (the uploads): the call's
@@ -68,7 +69,7 @@ class LaneJob:
             if stream is None:
                 self.value = self.run()
             else:
-                self.value, event = _run_on_stream(self.run, stream, self.cuda_device)
+                self.value, self.error, event = _run_on_stream(self.run, stream, self.cuda_device)
                 with self._lock:
                     self.event = event
         except Exception as exc:  # reported to the frames of this call by the worker thread
@@ -78,17 +79,25 @@ class LaneJob:
             self.returned = True
 
 
-def _run_on_stream(run: Callable[[], Any], stream: Any, device: Any) -> tuple[Any, Any]:
-    """Enqueue `run` on `stream` after the default stream's work; return its value and an event recorded after
-    it. Not run on a GPU here."""
+def _run_on_stream(run: Callable[[], Any], stream: Any, device: Any) -> tuple[Any, Exception | None, Any]:
+    """Enqueue `run` on `stream` after the default stream's work; return its value (None when it raised), its
+    error and an event recorded after it. The event is recorded when `run` raises too: the kernels it enqueued
+    before raising may still read the call's tensors (its frames' uploads, allocated on the default stream),
+    which the worker drops once the call is finished; without the event that was at once, and the caching
+    allocator could hand their memory to the next upload while those kernels still read it. Not run on a GPU
+    here."""
     import torch
 
     stream.wait_stream(torch.cuda.default_stream(device))  # the uploads the worker thread enqueued
+    value, error = None, None
     with torch.cuda.stream(stream):
-        value = run()
+        try:
+            value = run()
+        except Exception as exc:  # the call's outcome; finished once what it enqueued has run
+            error = exc
         event = torch.cuda.Event()
         event.record(stream)
-    return value, event
+    return value, error, event
 
 
 class DeviceLane:
