@@ -90,12 +90,22 @@ def _error(text: str) -> str:
     ('night = { type = "bool" }', 'night = { type = "boolean" }', "bad.toml:7: state.night.type",
      "must be one of ['string', 'int', 'float', 'bool']"),
     ('version = 1', 'version = 2', "bad.toml:1: version", "not supported"),
+    # values of the wrong shape (found by mutating the example files: these raised TypeError)
+    ('duration = { frames = 3 }', 'transition = { seconds = 1, easing = ["linear"] }',
+     "bad.toml:22: rules[1].transition.easing", "easing=['linear'] must be one of ['linear'"),
 ])
 def test_mistakes_name_the_line_and_the_problem(old: str, new: str, where: str, words: str) -> None:
     assert old in BASE
     message = _error(BASE.replace(old, new, 1))
     assert message.startswith(where), message
     assert words in message, message
+
+
+@pytest.mark.parametrize("value", ["3", "1.5", "false", '"forest"', "[1, 2]"])
+def test_a_state_that_is_no_table_is_named(value: str) -> None:
+    """(found by mutating the example files: a scalar or array `state` raised TypeError)"""
+    message = _error(f'version = 1\nstate = {value}\n\n[prompt]\ntemplate = "a castle"\n')
+    assert message.startswith("bad.toml:2: state: must be a table, got"), message
 
 
 def test_rule_level_consistency_checks() -> None:

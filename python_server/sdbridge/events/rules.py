@@ -241,7 +241,8 @@ class _Parser:
         if version != FORMAT_VERSION:
             raise self.fail(("version",), f"version={version!r} is not supported; this server reads version "
                                           f"{FORMAT_VERSION}")
-        state = self.keys(data.get("state", {}), ("state",), list(data.get("state", {})))
+        raw_state = data.get("state", {})
+        state = self.keys(raw_state, ("state",), list(raw_state) if isinstance(raw_state, dict) else [])
         for name, spec in state.items():
             self.variables[name] = self.variable(name, spec)
         if "prompt" not in data:
@@ -381,7 +382,7 @@ class _Parser:
             if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= MAX_FRAMES:
                 raise self.fail((*path, "frames"), f"frames={frames!r} must be an integer in [1, {MAX_FRAMES}]")
         easing = spec.get("easing", "linear")
-        if easing not in EASINGS:
+        if not isinstance(easing, str) or easing not in EASINGS:
             raise self.fail((*path, "easing"), f"easing={easing!r} must be one of {list(EASINGS)}")
         interpolation = spec.get("interpolation")
         if interpolation is not None and interpolation not in INTERPOLATIONS:
