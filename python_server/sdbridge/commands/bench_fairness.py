@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from sdbridge.commands.arg_types import float_above, frame_size, int_at_least
+
 NAME = "bench-fairness"
 HELP = ("a client's frames/s alone and beside one sending the costliest valid requests (largest prompt and seed "
         "blends, longest t_index_list): the share of the worker it keeps")
@@ -13,12 +15,12 @@ HELP = ("a client's frames/s alone and beside one sending the costliest valid re
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the benchmark."""
     parser.add_argument("--model", default="tiny", help="tiny | small (default tiny)")
-    parser.add_argument("--size", type=int, default=64, help="frame and model width and height (default 64)")
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of each run (default 4)")
-    parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds: each has 2 runs of each arm")
-    parser.add_argument("--text-chars", type=int, default=0,
+    parser.add_argument("--size", type=frame_size, default=64, help="frame and model width and height (default 64)")
+    parser.add_argument("--seconds", type=float_above(0, 4), default=4.0, help="length of each run (default 4)")
+    parser.add_argument("--rounds", type=int_at_least(1, 2), default=2, help="ABBA rounds: each has 2 runs of each arm")
+    parser.add_argument("--text-chars", type=int_at_least(0, 4096), default=0,
                         help="characters of each attacker text (default: limits.max_text_chars)")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=int_at_least(1, 1), default=1,
                         help="torch intra-op threads of the server (default 1: on a shared 2-core machine two "
                              "threads measure the machine's contention)")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sdbridge.commands.arg_types import frame_size, int_at_least, int_list
+
 NAME = "bench-pipeline"
 HELP = "frames/s and ms per stage of pipeline configurations vs sequential, full CFG, diffusers, the original"
 
@@ -12,11 +14,11 @@ HELP = "frames/s and ms per stage of pipeline configurations vs sequential, full
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `sdbridge bench pipeline`."""
     parser.add_argument("--model", default="small", help="components to measure (default small)")
-    parser.add_argument("--size", type=int, default=256, help="frame width and height")
-    parser.add_argument("--frames", type=int, default=20, help="timed frames per configuration")
+    parser.add_argument("--size", type=frame_size, default=256, help="frame width and height")
+    parser.add_argument("--frames", type=int_at_least(1, 20), default=20, help="timed frames per configuration")
     parser.add_argument("--no-original", action="store_true", help="skip the original StreamDiffusion column")
     parser.add_argument("--no-diffusers", action="store_true", help="skip the diffusers img2img comparison")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--threads", type=int_at_least(0, 2), default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--out", type=Path, default=None, help="also write the report to this file")
     parser.add_argument("--accel", default="eager", choices=["eager", "compile", "onnxruntime", "tensorrt"],
                         help="compare torch eager with this backend on the same configurations (default: eager, "
@@ -28,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--controlnet", action="store_true",
                         help="only the ControlNet section: frame time with 0, 1 and 2 ControlNets, planes into "
                              "conditioning at 512x512 against the server's Canny")
-    parser.add_argument("--steps", default=None, type=lambda v: tuple(int(n) for n in v.split(",")),
+    parser.add_argument("--steps", default=None, type=int_list(1, "1,2,4"),
                         help="real-shaped models only: the step counts to measure, e.g. 1 or 1,2,4 (default 1,2,4)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
                         help="dtype of the components (bfloat16: fast on CPUs with AMX; see `sdbridge check`)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from sdbridge.commands.arg_types import frame_size, int_at_least, int_list
+
 if TYPE_CHECKING:
     from sdbridge.pipeline.config import StreamConfig
 
@@ -18,11 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the benchmark."""
     parser.add_argument("--model", default="small", help="components (default small; a hub id or folder for a real "
                                                          "model, e.g. stabilityai/sd-turbo)")
-    parser.add_argument("--size", type=int, default=256, help="frame width and height, a multiple of 8 (default 256)")
-    parser.add_argument("--frames", type=int, default=16, help="frames per method (default 16)")
+    parser.add_argument("--size", type=frame_size, default=256,
+                        help="frame width and height, a multiple of 8 (default 256)")
+    parser.add_argument("--frames", type=int_at_least(2, 16), default=16, help="frames per method (default 16)")
     parser.add_argument("--speed", type=int, default=8, help="camera pan in pixels per frame (default 8: one latent "
                                                              "cell)")
-    parser.add_argument("--t-index", default="32,45", help="t_index_list, comma-separated (default 32,45)")
+    parser.add_argument("--t-index", type=int_list(0, "32,45"), default=(32, 45),
+                        help="t_index_list, comma-separated (default 32,45)")
     parser.add_argument("--feedback", type=float, default=0.3, help="latent_feedback of the feedback rows")
     parser.add_argument("--warp", type=float, default=0.6, help="motion_warp of the warping rows")
     parser.add_argument("--warp-step", type=int, default=None,
@@ -31,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bank", type=int, default=2, help="attention_bank of the cached-attention rows (default 2)")
     parser.add_argument("--injection", type=float, default=0.5, help="feature_injection of the injection rows")
     parser.add_argument("--injection-threshold", type=float, default=0.9, help="feature_injection_threshold")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each method's fastest counts")
+    parser.add_argument("--rounds", type=int_at_least(1, 3), default=3,
+                        help="interleaved rounds; each method's fastest counts")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
 
@@ -40,7 +45,7 @@ def bench_config(args: argparse.Namespace) -> StreamConfig:
     """The bench's StreamConfig: size, t_index_list and motion_warp_step (no --warp-step: the last step)."""
     from sdbridge.pipeline.config import StreamConfig
 
-    t_index = tuple(int(t) for t in args.t_index.split(","))
+    t_index = tuple(args.t_index)
     warp_step = len(t_index) - 1 if args.warp_step is None else args.warp_step
     return StreamConfig(width=args.size, height=args.size, t_index_list=t_index, motion_warp_step=warp_step)
 

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import argparse
 
+from sdbridge.commands.arg_types import int_at_least
+
 NAME = "bench-transport"
 HELP = "benchmark the transport: BridgeClient->server vs raw pyzmq echo vs websocket+JPEG (identity model)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the benchmark."""
-    parser.add_argument("--size", type=int, default=512, help="frame width and height (default 512)")
-    parser.add_argument("--frames", type=int, default=400, help="frames per throughput run (default 400)")
-    parser.add_argument("--latency-frames", type=int, default=300,
+    parser.add_argument("--size", type=int_at_least(1, 512), default=512, help="frame width and height (default 512)")
+    parser.add_argument("--frames", type=int_at_least(1, 400), default=400,
+                        help="frames per throughput run (default 400)")
+    parser.add_argument("--latency-frames", type=int_at_least(1, 300), default=300,
                         help="sequential round trips for p50/p99 (default 300)")
-    parser.add_argument("--window", type=int, default=2,
+    parser.add_argument("--window", type=int_at_least(1, 2), default=2,
                         help="frames in flight for throughput; also the server's credits (default 2)")
-    parser.add_argument("--jpeg-quality", type=int, default=90)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the three methods")
+    parser.add_argument("--jpeg-quality", type=int_at_least(1, 90, 95), default=90,
+                        help="JPEG quality of the websocket + JPEG method, 1-95 (default 90)")
+    parser.add_argument("--rounds", type=int_at_least(1, 3), default=3, help="alternating rounds of the three methods")
     parser.add_argument("--via", default=None, metavar="HOST:PORT",
                         help="instead: p50 round trip through this balancer (deploy/haproxy) against --direct")
     parser.add_argument("--direct", default=None, metavar="HOST:PORT",

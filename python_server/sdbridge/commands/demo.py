@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sdbridge import params
+from sdbridge.commands.arg_types import float_above, frame_size, int_at_least
 from sdbridge.quantiles import percentile
 
 if TYPE_CHECKING:
@@ -42,9 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `sdbridge demo`."""
     parser.add_argument("--model", default="tiny", help="tiny | small | identity | Hub id | folder (default tiny)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | mps")
-    parser.add_argument("--size", type=int, default=256, help="frame width and height (multiple of 8)")
-    parser.add_argument("--frames", type=int, default=60, help="stop after this many results")
-    parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--size", type=frame_size, default=256, help="frame width and height (multiple of 8)")
+    parser.add_argument("--frames", type=int_at_least(1, 60), default=60, help="stop after this many results")
+    parser.add_argument("--seconds", type=float_above(0, 30), default=None, help="stop after this many seconds")
     parser.add_argument("--prompt", default="a watercolor painting of a castle on green hills")
     parser.add_argument("--negative-prompt", default="blurry, low quality")
     parser.add_argument("--t-index", type=int, nargs="+", default=None,
@@ -53,12 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cfg", default="self", choices=["none", "full", "self", "initialize"])
     parser.add_argument("--guidance", type=float, default=1.4)
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for PNG pairs")
-    parser.add_argument("--save-every", type=int, default=10, help="write a PNG pair every N results")
-    parser.add_argument("--fps", type=float, default=30.0, help="frame rate the synthetic game renders at")
-    parser.add_argument("--credits", type=int, default=2, help="frames in flight (server credits)")
+    parser.add_argument("--save-every", type=int_at_least(1, 10), default=10, help="write a PNG pair every N results")
+    parser.add_argument("--fps", type=float_above(0, 30, inclusive=True), default=30.0,
+                        help="frame rate the synthetic game renders at (0 = as fast as it can)")
+    parser.add_argument("--credits", type=int_at_least(1, 2), default=2, help="frames in flight (server credits)")
     parser.add_argument("--subprocess", action="store_true",
                         help="run the server as a separate `sdbridge serve` process instead of a thread")
-    parser.add_argument("--preview-port", type=int, default=8765,
+    parser.add_argument("--preview-port", type=int_at_least(0, 8765, 65535), default=8765,
                         help="port of the browser preview page on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--no-preview", action="store_true", help="do not serve the browser preview page")
     parser.add_argument("--controlnet", default=None, metavar="KIND[=SOURCE[@SCALE]]",

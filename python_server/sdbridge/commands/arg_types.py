@@ -1,0 +1,82 @@
+"""argparse `type=` converters shared by the commands: a bad value is refused while the flags are parsed, before any
+model loads or server starts, and argparse's message names the option, the value, the limit and the fix
+("argument --frames: 0 must be an integer >= 1, e.g. --frames 20").
+
+Each converter raises `argparse.ArgumentTypeError`; argparse prefixes the option it came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def int_at_least(low: int, example: int, high: int | None = None) -> Callable[[str], int]:
+    """An integer >= `low` (and <= `high` when given); `example` is a valid value the message suggests."""
+    limit = f">= {low}" if high is None else f"in [{low}, {high}]"
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer; give an integer {limit}, e.g. "
+                                             f"{example}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} must be an integer {limit}, e.g. {example}")
+        return value
+
+    convert.__name__ = f"integer {limit}"
+    return convert
+
+
+def float_above(low: float, example: float, *, inclusive: bool = False) -> Callable[[str], float]:
+    """A finite number > `low` (>= `low` with `inclusive`); `example` is a valid value the message suggests."""
+    relation = ">=" if inclusive else ">"
+
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a number {relation} {low:g}, e.g. "
+                                             f"{example:g}") from None
+        ok = value >= low if inclusive else value > low
+        if not ok or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{text} must be a finite number {relation} {low:g}, e.g. {example:g}")
+        return value
+
+    convert.__name__ = f"number {relation} {low:g}"
+    return convert
+
+
+def frame_size(text: str) -> int:
+    """A frame or model side in pixels: a positive multiple of 8 (the VAE's factor)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; give a positive multiple of 8, e.g. "
+                                         "256") from None
+    if value < 8 or value % 8:
+        nearest = max(8, (value + 4) // 8 * 8)
+        raise argparse.ArgumentTypeError(f"{value} must be a positive multiple of 8 (the VAE's factor), e.g. "
+                                         f"{nearest}")
+    return value
+
+
+def int_list(low: int, example: str) -> Callable[[str], tuple[int, ...]]:
+    """A comma-separated list of integers, each >= `low` (e.g. "1,2,4"); `example` is a valid list."""
+
+    def convert(text: str) -> tuple[int, ...]:
+        try:
+            values = tuple(int(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. "
+                                             f"{example}") from None
+        bad = [v for v in values if v < low]
+        if bad:
+            raise argparse.ArgumentTypeError(f"{text!r}: {bad[0]} is below {low}; each entry must be >= {low}, "
+                                             f"e.g. {example}")
+        return values
+
+    convert.__name__ = "comma-separated integers"
+    return convert
+
