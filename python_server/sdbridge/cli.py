@@ -56,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BridgeError as exc:
         log.error("%s", exc)
         return 2
+    except OSError as exc:  # a path or port the user named; the traceback only with -v
+        log.error("%s%s", exc, "" if args.verbose else " (sdbridge -v ... shows where it came from)",
+                  exc_info=args.verbose)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from sdbridge.commands.arg_types import frame_size, int_at_least, int_list
+from sdbridge.commands.output_paths import output_file
 
 NAME = "bench-pipeline"
 HELP = "frames/s and ms per stage of pipeline configurations vs sequential, full CFG, diffusers, the original"
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from sdbridge.runtime.host_heap import keep_freed_buffers
 
     keep_freed_buffers()
+    if args.out:  # checked before the benchmark runs, not after
+        output_file(args.out, "--out")
 
     report = pipeline_report(args.model, args.dtype, args.size, args.frames, threads=args.threads, accel=args.accel,
                              engines_dir=args.engines_dir, with_original=not args.no_original,

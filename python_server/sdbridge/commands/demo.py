@@ -29,6 +29,7 @@ import numpy as np
 
 from sdbridge import params
 from sdbridge.commands.arg_types import float_above, frame_size, int_at_least
+from sdbridge.commands.output_paths import output_folder
 from sdbridge.quantiles import percentile
 
 if TYPE_CHECKING:
@@ -195,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
 
     for line in model_notice(args.model):
         print(line, flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
+    output_folder(args.out, "--out")
     handle = _ServerHandle(args)
     start_load = time.perf_counter()
     endpoint = handle.start()

@@ -26,8 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the pair and print where, with the public key (Z85) engines paste into their settings."""
+    from sdbridge.commands.output_paths import output_folder
     from sdbridge.transport import curve
 
+    output_folder(args.dir, "--dir")
     public_path, secret_path = curve.generate(args.dir, args.name, force=args.force)
     public = curve.load_public(public_path).decode("ascii")
     print(f"public key  {public_path}\nsecret key  {secret_path} (mode 600: keep it private)\n"

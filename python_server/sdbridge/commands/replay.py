@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 NAME = "replay"
 HELP = "re-run a session recorded with `sdbridge serve --record DIR` and compare with the recorded outputs"
@@ -16,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recording", metavar="FILE", help="a .sdrec recording (zip file or folder)")
     parser.add_argument("--model", default=None, help="model to load (default: the recorded one)")
     parser.add_argument("--device", default=None, help="torch device (default: the recorded one)")
-    parser.add_argument("--dtype", default=None, help="float32 / float16 / bfloat16 (default: the recorded one)")
+    parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"],
+                        help="default: the recorded one")
     parser.add_argument("--out", default=None, metavar="DIR", help="write every output frame as DIR/NNNNNN.png")
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="the recording server's TOML config: its [limits] bound the lines and frames read "
@@ -30,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     """Replay; exit 0 when every output matches, 1 when any differs (a bad recording: InputError, exit 2)."""
     import torch
 
+    from sdbridge.commands.output_paths import output_folder
     from sdbridge.config import LimitsConfig, load_config
     from sdbridge.errors import InputError
     from sdbridge.pipeline import load_components
@@ -37,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from sdbridge.record.ip_adapter import load_replay_adapter
     from sdbridge.record.replay import replay
 
+    refuse_record_folder(args.recording)
+    if args.out:  # before the model loads
+        output_folder(args.out, "--out")
     server_limits = load_config(args.config).limits if args.config else LimitsConfig()
     limits = RecordLimits.from_config(server_limits)
     with Recording(args.recording, limits) as recording:
@@ -70,6 +76,21 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(report.mismatches)} of {report.compared} outputs differ from the recording (largest pixel "
           f"difference {report.max_abs_diff}; first differing calls {report.mismatches[:10]})", flush=True)
     return 1
+
+
+def refuse_record_folder(path: str) -> None:
+    """A folder given to `serve --record DIR` holds one session-*.sdrec per session, and is no recording itself:
+    refused naming the recordings in it (it used to read as an incomplete recording, "meta.json is missing")."""
+    from sdbridge.errors import InputError
+
+    folder = Path(path)
+    if not folder.is_dir() or (folder / "meta.json").exists():
+        return
+    sessions = sorted(p.name for p in folder.glob("*.sdrec"))
+    if sessions:
+        shown = ", ".join(sessions[:5]) + (f" and {len(sessions) - 5} more" if len(sessions) > 5 else "")
+        raise InputError(f"{path} is the folder `serve --record` wrote, holding {len(sessions)} recording(s) "
+                         f"({shown}); replay one of them, e.g. sdbridge replay {folder / sessions[-1]}")
 
 
 def _controls(model: dict, components: object, where: str) -> tuple[object, dict[int, str | int] | None]:

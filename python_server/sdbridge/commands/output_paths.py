@@ -1,0 +1,30 @@
+"""Output folders and files named by a command's flags (--out, --dir), made or checked before any work starts, so a
+path that cannot be written is refused at once with a ConfigError naming the option, the path and why, instead of a
+traceback after a model loaded or a benchmark ran."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sdbridge.errors import ConfigError
+
+
+def output_folder(path: Path | str, option: str) -> Path:
+    """Create folder `path` (and its parents) for `option`; returns it. ConfigError when that is not possible."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{option} {str(folder)!r}: cannot create that folder ({exc.strerror or exc}); pass a "
+                          f"writable folder to {option}") from None
+    return folder
+
+
+def output_file(path: Path | str, option: str) -> Path:
+    """Create the folder of file `path` for `option` and check that the file can be written; returns it."""
+    file = Path(path)
+    output_folder(file.parent, option)
+    if file.is_dir():
+        raise ConfigError(f"{option} {str(file)!r} is a folder; pass a file name to {option}, e.g. "
+                          f"{file / 'report.md'}")
+    return file
