@@ -213,10 +213,18 @@ def parse_segmentation(specs: tuple[str, ...], option: str) -> dict[int, str | i
     return mapping
 
 
+def _is_folder(value: str) -> bool:
+    """True when `value` names an existing folder; False for any other text, one the OS cannot even look up (a name
+    too long for it raises OSError from Path.is_dir) included."""
+    try:
+        return Path(value).expanduser().is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def check_vae(value: str, option: str) -> str:
     """`taesd`, `full`, or a source: an existing folder or a Hub id 'owner/name'. Returns `value`."""
-    if value in ("taesd", "full") or Path(value).expanduser().is_dir() or (
-            value.count("/") == 1 and all(value.split("/"))):
+    if value in ("taesd", "full") or _is_folder(value) or (value.count("/") == 1 and all(value.split("/"))):
         return value
     raise ConfigError(
         f"{option}={value!r} is not taesd, full, an existing folder or a Hub id 'owner/name' of an autoencoder; "

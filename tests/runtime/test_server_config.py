@@ -55,3 +55,10 @@ def test_overrides_keep_other_values() -> None:
     cfg = with_overrides(ServerConfig(), model={"name": "identity"}, top={"bind": "tcp://127.0.0.1:1"})
     assert cfg.model.name == "identity" and cfg.bind == "tcp://127.0.0.1:1"
     assert cfg.model.width == 64
+
+
+def test_a_vae_name_too_long_for_a_path_is_refused_by_name() -> None:
+    """(found by mutating configs/server.toml: a 5000-character vae raised OSError "File name too long" from the
+    folder check instead of the ConfigError that names the key)"""
+    with pytest.raises(ConfigError, match=r"vae='a{5000}' is not taesd, full, an existing folder or a Hub id"):
+        parse_config('[model]\nvae = "' + "a" * 5000 + '"\n', "long.toml")
