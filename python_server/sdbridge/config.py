@@ -8,6 +8,7 @@ an error that names the key, its line and what is allowed. No value is ever sile
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import tomllib
 import types
 import typing
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sdbridge import params
+from sdbridge.config_endpoint import bind_problem
 from sdbridge.errors import ConfigError
 from sdbridge.toml_lines import TomlLines
 
@@ -523,8 +525,7 @@ def _validate(cfg: ServerConfig) -> None:
          f"model.lora has live LoRAs (':live'), which need accel.backend=eager (the {cfg.accel.backend.value} backend "
          f"builds the UNet's weights in); use --accel eager or fuse them (drop ':live')"),
         *_controlnet_checks(cfg),
-        (cfg.bind.startswith(("tcp://", "ipc://", "inproc://")),
-         f"bind={cfg.bind!r} must start with tcp://, ipc:// or inproc://"),
+        (bind_problem(cfg.bind) is None, str(bind_problem(cfg.bind))),
         (0 <= cfg.preview.port <= 65535, f"preview.port={cfg.preview.port} must be in [0, 65535]"),
         (0 < cfg.preview.fps <= 30, f"preview.fps={cfg.preview.fps} must be in (0, 30]"),
         (1 <= cfg.preview.jpeg_quality <= 95, f"preview.jpeg_quality={cfg.preview.jpeg_quality} must be in [1, 95]"),
@@ -622,6 +623,18 @@ def _convert(value: Any, hint: Any, name: str, where: str) -> Any:
     raise ConfigError(f"{where}{name}: unsupported type {hint!r}")  # pragma: no cover
 
 
+def _key_hint(key: str, names: set[str], section: str | None) -> str:
+    """" (did you mean 'x'?)" for a misspelt key, or " (it belongs in [s])" for a key of another section."""
+    close = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.75)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    hints = typing.get_type_hints(ServerConfig)
+    tables = {name: hint for name, hint in hints.items() if dataclasses.is_dataclass(hint)}
+    owners = [name for name, hint in tables.items()
+              if name != section and key in {f.name for f in dataclasses.fields(hint)}]
+    return f" (it belongs in [{owners[0]}])" if owners else ""
+
+
 def _build(cls: type, data: dict[str, Any], section: str | None, path: str, text: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
@@ -629,7 +642,8 @@ def _build(cls: type, data: dict[str, Any], section: str | None, path: str, text
     for key, value in data.items():
         where = _where(path, text, section, key)
         if key not in names:
-            raise ConfigError(f"{where}unknown key {key!r}; allowed keys: {sorted(names)}")
+            raise ConfigError(f"{where}unknown key {key!r}{_key_hint(key, names, section)}; allowed keys: "
+                              f"{sorted(names)}")
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):

@@ -1,0 +1,27 @@
+"""The server's ZeroMQ `bind` endpoint, checked when the config is validated (before the model loads).
+
+libzmq accepts a TCP port above 65535 and binds it modulo 65536 (`tcp://127.0.0.1:99999` served on port 34463), and
+refuses an endpoint without a port only once the model has loaded, as "Invalid argument".
+"""
+
+from __future__ import annotations
+
+SCHEMES = ("tcp://", "ipc://", "inproc://")
+EXAMPLE = "tcp://127.0.0.1:5555"
+
+
+def bind_problem(bind: str) -> str | None:
+    """What is wrong with `bind` (a message naming the value, the limit and the fix), or None when it is usable."""
+    if not bind.startswith(SCHEMES):
+        return f"bind={bind!r} must start with tcp://, ipc:// or inproc://, e.g. {EXAMPLE}"
+    if not bind.startswith("tcp://"):
+        return None
+    host, colon, port = bind.removeprefix("tcp://").rpartition(":")
+    if not colon or not host:
+        return f"bind={bind!r} has no port; write tcp://HOST:PORT, e.g. {EXAMPLE} (PORT * or 0: any free port)"
+    if port == "*":
+        return None
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        return (f"bind={bind!r}: port {port!r} must be an integer in [0, 65535] (* or 0: any free port), "
+                f"e.g. {EXAMPLE}")
+    return None
