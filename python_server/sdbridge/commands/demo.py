@@ -142,12 +142,14 @@ class _ServerHandle:
 
     def start(self) -> str:
         if not self._args.subprocess:
+            from sdbridge.commands.port_probe import check_ports_free
             from sdbridge.commands.serve import resolve_auto_dtype, resolve_model_defaults
             from sdbridge.config import load_config
             from sdbridge.server import BridgeServer
 
             # the same resolution `sdbridge serve` applies (the subprocess path runs exactly that)
             config = resolve_model_defaults(resolve_auto_dtype(load_config(self.config_path)))
+            check_ports_free(config)
             self._server = BridgeServer(config)
             endpoint = self._server.start_in_thread()
             self.preview_url = self._server.preview_url

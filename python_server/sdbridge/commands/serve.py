@@ -183,6 +183,7 @@ def tune_host_heap() -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until a signal arrives; exit 0 after a clean shutdown."""
+    from sdbridge.commands.port_probe import check_ports_free
     from sdbridge.server import BridgeServer
 
     if args.record:  # refuse an unusable --record folder before anything loads
@@ -190,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
 
         check_folder(args.record)
     config = resolve_model_defaults(resolve_auto_dtype(config_from_args(args)))
+    check_ports_free(config)  # before the model loads (minutes for a real one)
     server = BridgeServer(config, rules_path=args.rules, record_dir=args.record)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

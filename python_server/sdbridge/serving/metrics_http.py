@@ -22,6 +22,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from sdbridge.config import MetricsConfig
+from sdbridge.errors import TransportError
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,12 @@ class MetricsServer:
 
     def start(self) -> str:
         """Bind and serve in a daemon thread; returns the base address (http://host:port)."""
-        self._httpd = make_server(self.config.host, self.config.port, self._app, server_class=_ThreadingServer,
-                                  handler_class=_QuietHandler)
+        try:
+            self._httpd = make_server(self.config.host, self.config.port, self._app, server_class=_ThreadingServer,
+                                      handler_class=_QuietHandler)
+        except OSError as exc:
+            raise TransportError(f"metrics server cannot listen on {self.config.host}:{self.config.port}: {exc}; "
+                                 f"pick another --metrics-port (0: any free port)") from exc
         self.port = self._httpd.server_port
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="sdbridge-metrics", daemon=True)

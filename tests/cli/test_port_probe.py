@@ -1,0 +1,88 @@
+"""`sdbridge serve` with a port that is already taken stops before the model loads, naming the option and the fix
+(it used to load the model first: minutes for a real one; a taken metrics port was a traceback)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+
+import pytest
+import zmq
+
+from sdbridge import cli, server
+from sdbridge.config import MetricsConfig
+from sdbridge.errors import BridgeError, TransportError
+from sdbridge.serving.metrics_http import MetricsServer
+
+
+class _LoadedError(BridgeError):
+    """What the patched model loader raises: the serve command got as far as loading the model."""
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+
+    def load_model(config: object, **_: object) -> None:
+        calls.append("load")
+        raise _LoadedError("model load reached")
+
+    monkeypatch.setattr(server, "load_model", load_model)
+    return calls
+
+
+@pytest.fixture
+def taken_tcp() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(*argv: str) -> int:
+    return cli.main(["serve", "--model", "identity", *argv])
+
+
+def _error(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+
+
+def test_free_ports_reach_the_model_load(loads: list[str], caplog: pytest.LogCaptureFixture) -> None:
+    assert _serve("--bind", f"tcp://127.0.0.1:{_free_port()}", "--preview-port", str(_free_port()),
+                  "--metrics-port", str(_free_port())) == 2
+    assert loads == ["load"] and "model load reached" in _error(caplog)
+
+
+def test_a_taken_bind_port_stops_before_the_model_loads(loads: list[str], caplog: pytest.LogCaptureFixture) -> None:
+    ctx = zmq.Context.instance()
+    holder = ctx.socket(zmq.ROUTER)
+    try:
+        port = holder.bind_to_random_port("tcp://127.0.0.1")
+        assert _serve("--bind", f"tcp://127.0.0.1:{port}") == 2
+    finally:
+        holder.close(linger=0)
+    message = _error(caplog)
+    assert loads == [] and f"--bind tcp://127.0.0.1:{port}: that port is in use" in message, message
+    assert "--bind tcp://127.0.0.1:*" in message
+
+
+@pytest.mark.parametrize("option", ["--preview-port", "--metrics-port"])
+def test_a_taken_page_port_stops_before_the_model_loads(option: str, taken_tcp: int, loads: list[str],
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    assert _serve("--bind", f"tcp://127.0.0.1:{_free_port()}", option, str(taken_tcp)) == 2
+    message = _error(caplog)
+    assert loads == [] and f"{option} {taken_tcp}: 127.0.0.1:{taken_tcp} is in use" in message, message
+
+
+def test_the_metrics_server_names_a_taken_port(taken_tcp: int) -> None:
+    metrics = MetricsServer(MetricsConfig(enabled=True, port=taken_tcp), registry=None,  # type: ignore[arg-type]
+                            readiness=list)
+    with pytest.raises(TransportError, match=f"127.0.0.1:{taken_tcp}: .*pick another --metrics-port"):
+        metrics.start()
