@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sdbridge.commands import check
 
 
@@ -24,3 +26,15 @@ def test_cache_scan_lists_a_model_on_disk(tmp_path: Path) -> None:
     (repo / "refs" / "main").write_text("a" * 40)
     found = [f for f in check.collect(str(tmp_path)) if f.name == "model"]
     assert [f.value.split(" ")[0] for f in found] == ["acme/tiny-sd"]
+
+
+def test_each_cpu_bfloat16_line_ends_in_a_complete_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the AVX512-BF16 line ended in "compare with sdbridge bench pipeline --dtype": a flag without its value
+    from sdbridge import cpu_features
+
+    for support in cpu_features.CpuBf16:
+        monkeypatch.setattr(cpu_features, "cpu_bf16", lambda support=support: support)
+        line = next(f.value for f in check.collect(str(Path("/no/cache"))) if f.name == "CPU bfloat16")
+        assert not line.rstrip("`").endswith(("--dtype", "--dtype ")), line
+        if "bench pipeline" in line:
+            assert "--dtype bfloat16" in line and "--dtype float32" in line, line

@@ -60,7 +60,8 @@ def _torch_findings() -> list[Finding]:
     support = cpu_bf16()
     found.append(Finding("CPU bfloat16", {
         CpuBf16.AMX: "AMX (amx_bf16): --dtype bfloat16 runs about 2x faster than float32 on this CPU",
-        CpuBf16.AVX512: "AVX512-BF16 (no AMX): bfloat16 dot products; compare with sdbridge bench pipeline --dtype",
+        CpuBf16.AVX512: "AVX512-BF16 (no AMX): bfloat16 dot products; compare `sdbridge bench pipeline --dtype "
+                        "bfloat16` with `sdbridge bench pipeline --dtype float32`",
         CpuBf16.NONE: "no bfloat16 units in the CPU flags: keep float32 on the CPU",
     }[support]))
     found += _auto_dtype_findings(torch.cuda.is_available())
