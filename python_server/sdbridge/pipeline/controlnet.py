@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from sdbridge.errors import ConfigError, InputError
+from sdbridge.pipeline import streams
 
 DEFAULT_SCALE, DEFAULT_START, DEFAULT_END = 1.0, 0.0, 1.0
 _SETTINGS = ("controlnet_scale", "controlnet_start", "controlnet_end")
@@ -220,6 +221,7 @@ class ControlStream:
             return
         self._batched = batched
         for name, images in self._pending.items():
+            streams.used_here(images)  # set on the worker thread's stream, dropped here (pipeline/streams.py)
             self._current[name] = self.nets.embed(name, images)  # (fbs, C0, h, w)
         self._pending.clear()
         fbs = self._shape[1]
@@ -228,6 +230,7 @@ class ControlStream:
             slots, valid = (self._zeros(name, fbs), (False,) * fbs) if current is None else (current, (True,) * fbs)
             if batched:
                 buffered, had = self._buffer[name]
+                streams.used_here(buffered)  # a restart's empty buffer is the worker thread's, advance drops it
                 slots, valid = torch.cat([slots, buffered]), valid + had
             self._staged[name] = (slots, valid)
 

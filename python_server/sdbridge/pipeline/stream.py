@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from sdbridge.errors import ConfigError, InputError
-from sdbridge.pipeline import guidance, schedule
+from sdbridge.pipeline import guidance, schedule, streams
 from sdbridge.pipeline.blending import blend
 from sdbridge.pipeline.components import Components, ModelFamily, VaeChoice
 from sdbridge.pipeline.config import Interpolation, PromptSpec, StreamConfig, StreamResult
@@ -250,6 +250,8 @@ class StreamPipeline:
         if not batched:
             return StagedFrame(self, None, x_t, ref, timer)
         n = self.config.steps
+        if n > 1:  # a restart's buffers are the worker thread's; this call drops them (pipeline/streams.py)
+            streams.used_here(self._x_buffer, self._ref_buffer)
         x = torch.cat([x_t, self._x_buffer]) if n > 1 else x_t  # (n*fbs, C, h, w)
         x = self.temporal.warp_batched(x, self._calls, self._noise, self._alpha, self._beta, self.config)
         ref = torch.cat([ref, self._ref_buffer]) if n > 1 else ref

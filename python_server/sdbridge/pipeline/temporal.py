@@ -36,7 +36,7 @@ import torch
 from torch.nn import functional
 
 from sdbridge.errors import InputError
-from sdbridge.pipeline import cached_attention, temporal_warp
+from sdbridge.pipeline import cached_attention, streams, temporal_warp
 from sdbridge.pipeline.config import StreamConfig
 
 #: Motions kept for one staged frame (frames skipped in a row + 1); at the limit the chain is broken.
@@ -134,6 +134,8 @@ class TemporalState:
         """Frame `calls`'s input latent x0 (fbs, C, h, w) with the feedback blended in; records the frame.
         frames: the model-input frames x0 encodes (fbs, 3, H, W), for the scene-cut test."""
         pending, self._pending, self._next = self._pending, [], calls + 1
+        for m in pending:  # set on the worker thread's stream, dropped here (pipeline/streams.py)
+            streams.used_here(m.motion, m.depth, m.forward)
         checked = self.active(cfg) or cfg.attention_bank > 0
         keep = self._cut_gate(frames, cfg.scene_cut_threshold if checked else 0.0)  # off: forgets the last frame
         flow = valid = None
