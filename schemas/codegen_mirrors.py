@@ -39,6 +39,29 @@ def _member_map(value: str) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------------------------ Python
 
+# The base of the Python flag enums. Python's Flag caches a pseudo-member for every combination of bits it is ever
+# asked for and never drops one, so a peer choosing the bits (Hello.capabilities, Params.set_mask) could grow that
+# cache without end; past FLAG_CACHE combinations a new one is built and not kept.
+_BOUNDED_FLAG = [
+    "#: combinations of flags cached per flag enum beyond its members (BoundedFlag)",
+    "FLAG_CACHE: Final[int] = 256",
+    "",
+    "",
+    "class BoundedFlag(enum.IntFlag):",
+    '    """An IntFlag that keeps at most FLAG_CACHE combinations of its members: enum.Flag caches every combination',
+    "    it builds and never drops one, so the peer that chooses the bits on the wire (Hello.capabilities,",
+    '    Params.set_mask) could grow the cache without end."""',
+    "",
+    "    @classmethod",
+    "    def _missing_(cls, value: object) -> BoundedFlag | None:",
+    "        member = super()._missing_(value)",
+    "        if len(cls._value2member_map_) > len(cls._member_map_) + FLAG_CACHE:",
+    "            cls._value2member_map_.pop(value, None)  # built for this call, not kept",
+    "        return member",
+    "",
+]
+
+
 def python_module(schema: Schema) -> str:
     """The Python mirror module (imported by sdbridge.protocol.messages, version, _verify, _scalar)."""
     major, minor = schema.version()
@@ -57,9 +80,10 @@ def python_module(schema: Schema) -> str:
         f"PROTOCOL_MINOR: Final[int] = {minor}",
         f"FILE_IDENTIFIER: Final[bytes] = b{schema.file_identifier!r}",
         "",
+        *_BOUNDED_FLAG,
     ]
     for enum_def in schema.enums.values():
-        base = "enum.IntFlag" if _is_flags(schema, enum_def.name) else "enum.IntEnum"
+        base = "BoundedFlag" if _is_flags(schema, enum_def.name) else "enum.IntEnum"
         out += ["", f"class {enum_def.name}({base}):", f'    """{enum_def.doc or enum_def.name}"""', ""]
         out += [f"    {upper_snake(n)} = {v}" for n, v in enum_def.members]
         if "bytes_per_pixel" in enum_def.attributes:

@@ -12,6 +12,22 @@ PROTOCOL_MAJOR: Final[int] = 1
 PROTOCOL_MINOR: Final[int] = 5
 FILE_IDENTIFIER: Final[bytes] = b'SDB1'
 
+#: combinations of flags cached per flag enum beyond its members (BoundedFlag)
+FLAG_CACHE: Final[int] = 256
+
+
+class BoundedFlag(enum.IntFlag):
+    """An IntFlag that keeps at most FLAG_CACHE combinations of its members: enum.Flag caches every combination
+    it builds and never drops one, so the peer that chooses the bits on the wire (Hello.capabilities,
+    Params.set_mask) could grow the cache without end."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> BoundedFlag | None:
+        member = super()._missing_(value)
+        if len(cls._value2member_map_) > len(cls._member_map_) + FLAG_CACHE:
+            cls._value2member_map_.pop(value, None)  # built for this call, not kept
+        return member
+
 
 class PixelFormat(enum.IntEnum):
     """Layout of one pixel in the pixel part."""
@@ -52,7 +68,7 @@ class AlphaMode(enum.IntEnum):
     PREMULTIPLIED = 3
 
 
-class Capability(enum.IntFlag):
+class Capability(BoundedFlag):
     """Capability flags; Hello.capabilities / Welcome.capabilities are uint masks of these values."""
 
     NONE = 0
@@ -182,7 +198,7 @@ class BlendMethod(enum.IntEnum):
     SLERP = 2
 
 
-class ParamsField(enum.IntFlag):
+class ParamsField(BoundedFlag):
     """Which Params fields are present; Params.set_mask is a uint mask of these values. A field whose bit is clear means "unchanged", whatever value the buffer holds."""
 
     NONE = 0
