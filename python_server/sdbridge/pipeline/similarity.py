@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -45,9 +45,10 @@ class SimilarityDecision:
 
 
 class CompletionEvent(Protocol):
-    """What `late` needs of an event: torch.cuda.Event has these (record on the current stream, query)."""
+    """What `late` needs of an event: torch.cuda.Event has these (record on a stream, by default the current
+    device's current one; query)."""
 
-    def record(self) -> None: ...
+    def record(self, stream: Any = None) -> None: ...
 
     def query(self) -> bool: ...
 
@@ -55,7 +56,7 @@ class CompletionEvent(Protocol):
 class _Done:
     """The event of a copy that completed when it was made (host memory on both sides)."""
 
-    def record(self) -> None:
+    def record(self, stream: Any = None) -> None:
         pass
 
     def query(self) -> bool:
@@ -171,7 +172,9 @@ def _copy_to_host(value: torch.Tensor, event: CompletionEvent | None) -> tuple[t
     """Start copying the 0-d `value` into host memory; returns (host tensor, event completing the copy).
 
     On CUDA (not run on a GPU here) the copy goes to pinned memory with non_blocking=True and `event` is
-    recorded after it on the current stream, so event.query() turns True once the host tensor holds the value.
+    recorded after it on the current stream of the value's device (named: the calling thread's current device may
+    be another, whose stream would complete the event before the copy has landed), so event.query() turns True
+    once the host tensor holds the value.
     A value already in host memory is copied at once (`event`, when given, is recorded all the same). Other
     accelerators (MPS) copy with a blocking read: one scalar per frame, only for frames handed over already on
     that device.
@@ -189,5 +192,5 @@ def _copy_to_host(value: torch.Tensor, event: CompletionEvent | None) -> tuple[t
                           "event=torch.cuda.Event() (StreamPipeline does)")
     host = torch.empty((), dtype=torch.float32, pin_memory=True)
     host.copy_(value, non_blocking=True)
-    event.record()
+    event.record(torch.cuda.current_stream(value.device))
     return host, event

@@ -4,7 +4,8 @@ A StageClock (one per pipeline) starts a FrameTimer per frame; the pipeline call
 each stage (marks of the same stage add up) and `finish` or `host_timings` at the end of the frame.
 
 - CPU and other devices without CUDA: wall-clock `time.perf_counter` per stage, known when the frame ends.
-- CUDA (not run on a GPU here): each mark records a CUDA event (enable_timing=True) on the current stream.
+- CUDA (not run on a GPU here): each mark records a CUDA event (enable_timing=True) on the current stream of the
+  pipeline's device.
   Nothing waits for them: `finish` reads the events of *earlier* frames whose last event has completed
   (event.query()), and returns the newest of those frames' timings with that frame's index. In the steady
   state the result of frame N carries the timings of the processed frame before it. Before any earlier
@@ -15,6 +16,7 @@ work (a frame the similarity filter skipped before upload).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections import deque
@@ -47,9 +49,24 @@ class _Recorded:
     events: list[TimingEvent]
 
 
-def _cuda_event() -> TimingEvent:
-    # not run on a GPU here: recorded on the current stream by FrameTimer, read by StageClock after query()
-    return torch.cuda.Event(enable_timing=True)  # type: ignore[no-any-return]
+class _DeviceEvent:
+    """A timing CUDA event recorded on the current stream of `device`: named, as the calling thread's current
+    device may be another (torch.cuda.Event.record() without a stream takes that device's stream, whose events
+    would time nothing of this pipeline's work). Not run on a GPU here."""
+
+    def __init__(self, device: torch.device) -> None:
+        self._device = device
+        self.event = torch.cuda.Event(enable_timing=True)
+
+    def record(self) -> None:
+        self.event.record(torch.cuda.current_stream(self._device))
+
+    def query(self) -> bool:
+        return bool(self.event.query())
+
+    def elapsed_time(self, end_event: TimingEvent) -> float:
+        assert isinstance(end_event, _DeviceEvent)
+        return float(self.event.elapsed_time(end_event.event))
 
 
 class StageClock:
@@ -57,7 +74,9 @@ class StageClock:
 
     def __init__(self, device: torch.device, new_event: Callable[[], TimingEvent] | None = None) -> None:
         """`new_event` makes timing events (default: CUDA events on a CUDA device, none elsewhere)."""
-        self._new_event = new_event if new_event is not None else (_cuda_event if device.type == "cuda" else None)
+        if new_event is None and device.type == "cuda":
+            new_event = functools.partial(_DeviceEvent, device)
+        self._new_event = new_event
         self._pending: deque[_Recorded] = deque()
         self._latest: tuple[Timings, int] | None = None
 
