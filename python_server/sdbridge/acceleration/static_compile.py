@@ -9,11 +9,22 @@ logged as a warning naming the module, the shape, the warmed shapes and the fix,
 The count is torch._dynamo's own `unique_graphs` counter, read around every call (the worker is the only thread
 that calls the model while serving): `compiles_at_load` before `start_serving()`, `compiles_serving` after. Any
 recompilation, whatever its cause (a new shape, a guard that no longer holds), shows in `compiles_serving`.
+
+Threads (mode "reduce-overhead"; not run on a GPU here): the warm-up runs on the loading thread, serving calls on
+the worker's device lane thread. CUDA graph trees keep their tree managers in per-thread state that torch before
+2.13 sets up only on the thread that imported torch._inductor.cudagraph_trees: a graph first captured on any other
+thread (a shape first seen while serving, on the lane thread) failed an assertion in its get_obj
+(`torch._C._is_key_in_tls`), on every call of that shape. `cudagraph_thread_state()` gives each calling thread
+that state, as torch 2.13 does itself; a thread then captures its new graphs in a tree (and memory pool) of its
+own. From torch 2.13 the cudagraphified callables are per thread too, so the lane thread records its own graphs
+of the warmed shapes at their first calls (see acceleration/warmup.py).
 """
 
 from __future__ import annotations
 
+import collections
 import logging
+import threading
 import time
 
 import torch
@@ -34,6 +45,26 @@ def graphs_compiled() -> int:
     from torch._dynamo.utils import counters
 
     return int(counters["stats"]["unique_graphs"])
+
+
+_THREAD = threading.local()
+
+
+def cudagraph_thread_state() -> None:
+    """Give the calling thread CUDA graph trees' per-thread state (its tree manager containers) where torch would
+    fail an assertion instead (torch < 2.13; see the module docstring). Once per thread; nothing on torch that sets
+    it up itself (cudagraph_trees._initialize_tls) or where the thread has it."""
+    if getattr(_THREAD, "cudagraph_ready", False):
+        return
+    from torch._inductor import cudagraph_trees as trees
+
+    local = trees.local
+    if not (hasattr(trees, "_initialize_tls") or hasattr(local, "tree_manager_containers")
+            or torch._C._is_key_in_tls("tree_manager_containers")):
+        local.tree_manager_containers = {}  # what torch 2.13's _initialize_tls sets up on first use
+        local.tree_manager_locks = collections.defaultdict(threading.Lock)
+        log.info("compile: CUDA graph trees set up for thread %s", threading.current_thread().name)
+    _THREAD.cudagraph_ready = True
 
 
 class StaticCompiled:
@@ -67,6 +98,8 @@ class StaticCompiled:
                 "session. A client changed the steps (t_index_list length) or the CFG mode from the server "
                 "config's: set [pipeline] t_index_list / cfg_mode to what clients use so the warm-up covers it",
                 self.name, key, sorted(self._seen, key=str))
+        if self.mode == "reduce-overhead":
+            cudagraph_thread_state()  # the lane thread may capture a graph (module docstring)
         before, started = graphs_compiled(), time.perf_counter()
         out: torch.Tensor = self._compiled(*args)
         compiled = graphs_compiled() - before

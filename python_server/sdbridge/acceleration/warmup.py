@@ -14,9 +14,15 @@ the number of steps or the CFG mode, sessions at another size (`processing_size 
 mixing sessions whose batches differ.
 
 CUDA graphs (not run on a GPU here): CUDA graph trees run a new graph once as a warm-up, record it at its second
-call and replay it from the third, hence WARM_ROUNDS = 3. torch binds each compiled graph to the graph-tree
-manager of the thread that first calls it (torch._inductor.cudagraph_trees: the per-shape function it caches is
-that manager's `run`), so the graphs recorded here on the loading thread are the ones the worker thread replays.
+call and replay it from the third, hence WARM_ROUNDS = 3. Which thread replays what depends on torch's version
+(read in its sources, not run on a GPU here). Before 2.13 (the GPU machines' torch 2.11) torch binds each compiled
+graph to the graph-tree manager of the thread that first calls it (torch._inductor.cudagraph_trees: the per-shape
+function it caches is that manager's `run`), so the graphs recorded here on the loading thread are the ones the
+device lane thread replays; a shape first seen while serving is captured on the lane thread in a tree of its own
+(static_compile.cudagraph_thread_state). From 2.13 torch keeps the cudagraphified callables per thread
+(torch._inductor.compile_fx.cudagraphify holds them in a threading.local): the lane thread records its own graphs
+of each warmed shape at its first two calls (a stall on the first frames, and a second memory pool), while the
+compilation itself is still done here.
 """
 
 from __future__ import annotations

@@ -1,0 +1,74 @@
+"""CUDA graph trees on the device lane thread (acceleration/static_compile.py, mode "reduce-overhead"): torch before
+2.13 keeps the trees' per-thread state only on the thread that imported torch._inductor.cudagraph_trees, and its
+get_obj asserted on any other thread, so a shape first captured on the lane thread failed every call. A runner in
+mode "reduce-overhead" gives its calling thread that state first. No GPU here: the runner compiles with backend
+"eager" (no capture) and torch 2.11's get_obj is put back in place of this torch's, which sets the state up itself;
+the test asks the trees for the calling thread's container, as the capture of a new graph does."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from torch._inductor import cudagraph_trees
+
+from sdbridge.acceleration.static_compile import StaticCompiled
+
+
+def _get_obj_before_2_13(local: Any, attr_name: str) -> Any:
+    """torch 2.11's cudagraph_trees.get_obj."""
+    if hasattr(local, attr_name):
+        return getattr(local, attr_name)
+    assert torch._C._is_key_in_tls(attr_name)
+    return torch._C._get_obj_in_tls(attr_name)
+
+
+def _on_a_new_thread(work: Callable[[], Any]) -> Any:
+    """work() on a thread of its own (as the device lane's): its value, or the exception it raised."""
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(work())
+        except Exception as exc:
+            out.append(exc)
+
+    thread = threading.Thread(target=run, name="lane-like")
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive() and len(out) == 1
+    return out[0]
+
+
+@pytest.fixture
+def torch_2_11_trees(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cudagraph_trees, "get_obj", _get_obj_before_2_13)
+    monkeypatch.delattr(cudagraph_trees, "_initialize_tls")
+
+
+def test_a_graph_runner_called_on_a_new_thread_gives_it_the_trees_state(torch_2_11_trees: None) -> None:
+    runner = StaticCompiled("unet", torch.nn.Linear(4, 4), "eager", "reduce-overhead")
+    # the failure the runner prevents: a thread that never called it has no trees' state (this is what the
+    # capture of a graph first seen on the lane thread asked for, and asserted on)
+    failed = _on_a_new_thread(lambda: cudagraph_trees.get_container(0))
+    assert isinstance(failed, AssertionError)
+
+    def call_then_capture() -> Any:
+        runner(torch.ones(2, 4))
+        return cudagraph_trees.get_container(0)
+
+    container = _on_a_new_thread(call_then_capture)
+    assert isinstance(container, cudagraph_trees.TreeManagerContainer)
+
+
+def test_a_runner_without_graphs_leaves_the_thread_alone(torch_2_11_trees: None) -> None:
+    runner = StaticCompiled("unet", torch.nn.Linear(4, 4), "eager", None)
+
+    def call_then_capture() -> Any:
+        runner(torch.ones(2, 4))
+        return cudagraph_trees.get_container(0)
+
+    assert isinstance(_on_a_new_thread(call_then_capture), AssertionError)
