@@ -11,6 +11,8 @@ work is done.
 On CUDA each call is enqueued on the lane's own stream (`torch.cuda.Stream`, created once), made to wait
 for the work the worker thread enqueued on the default stream before the call (the uploads): the call's
 tensors are kept alive by its job until it is finished, so the caching allocator cannot reuse them early.
+Pipeline state the worker thread made on the default stream and the call drops (a restart's buffers, a control
+image, a frame's motion) is marked used on the lane's stream where the call reads it (sdbridge.pipeline.streams).
 On a CPU the lane thread stands in for the stream: a model call that releases the GIL (torch kernels, or a
 fake that sleeps) overlaps the worker thread's host work in the same way.
 The CUDA part (stream, wait, event) is not run on a GPU here: tests/runtime/test_device_lane.py checks it
