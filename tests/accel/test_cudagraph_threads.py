@@ -72,3 +72,35 @@ def test_a_runner_without_graphs_leaves_the_thread_alone(torch_2_11_trees: None)
         return cudagraph_trees.get_container(0)
 
     assert isinstance(_on_a_new_thread(call_then_capture), AssertionError)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU and a CUDA build of torch")
+def test_on_a_gpu_a_lane_thread_replays_warmed_shapes_and_captures_new_ones() -> None:
+    """inductor with CUDA graphs: warmed (captured) on this thread, then called on another thread on a stream of
+    its own, as the device lane does: the warmed shape and a shape first seen there both give eager's values."""
+    module = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.GELU(), torch.nn.Linear(64, 8)).cuda().eval()
+    runner = StaticCompiled("unet", module, "inductor", "reduce-overhead")
+    warmed, unwarmed = torch.randn(4, 64, device="cuda"), torch.randn(6, 64, device="cuda")
+    with torch.inference_mode():
+        for _ in range(3):
+            runner(warmed)
+    torch.cuda.synchronize()
+
+    def lane() -> list[torch.Tensor]:
+        torch.cuda.set_device(warmed.device)
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.default_stream())
+        outs = []
+        with torch.inference_mode(), torch.cuda.stream(stream):
+            for x in (warmed, unwarmed, unwarmed, unwarmed, warmed):
+                outs.append(runner(x).clone())
+        stream.synchronize()
+        return outs
+
+    outs = _on_a_new_thread(lane)
+    assert isinstance(outs, list), outs
+    with torch.inference_mode():
+        expected = [module(x) for x in (warmed, unwarmed, unwarmed, unwarmed, warmed)]
+    for got, want in zip(outs, expected, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-3, rtol=1e-3)

@@ -81,3 +81,29 @@ def test_a_control_image_and_the_empty_slot_buffer_are_marked_where_the_call_rea
     assert not marked.storages
     pipe(random_frames(1, seed=2)[0])
     assert marked.has(empty_slots) and marked.has(image)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU and a CUDA build of torch")
+def test_on_a_gpu_a_marked_tensor_is_not_reused_by_its_streams_next_allocation() -> None:
+    """The allocator's behaviour the fix relies on: a tensor made on the default stream, read on a side stream
+    still busy (torch.cuda._sleep) and freed: unmarked, the default stream's next allocation of its size takes
+    its memory at once (the control); marked with used_here, it does not."""
+
+    def reused(mark: bool) -> bool:
+        side = torch.cuda.Stream()
+        x = torch.ones(1 << 18, device="cuda")  # 1 MiB, on the default stream
+        ptr = x.data_ptr()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            torch.cuda._sleep(200_000_000)  # the side stream stays busy for a while
+            (x * 2).sum()  # x read on the side stream, after the sleep
+            if mark:
+                streams.used_here(x)
+        del x
+        taken = torch.empty(1 << 18, device="cuda").data_ptr() == ptr
+        torch.cuda.synchronize()
+        return taken
+
+    assert reused(mark=False)  # the hazard is real on this allocator
+    assert not reused(mark=True)
