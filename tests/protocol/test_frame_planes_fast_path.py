@@ -248,3 +248,17 @@ def test_a_repeat_reads_the_new_frame_values_and_reuses_only_identical_planes() 
     with pytest.raises(ProtocolError) as refused:
         codec.decode(codec.encode(later), tight)
     assert refused.value.code == ErrorCode.TOO_LARGE
+
+
+def test_a_frame_with_planes_over_the_remembered_size_is_not_kept() -> None:
+    """The repeat cache keeps a copy of nearly every byte of each Frame it remembers; a header over
+    MAX_REMEMBERED_BYTES (here padded after its preamble) decodes by the full path and is not kept."""
+    depth = PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R16_F, 4, 4, 8, depth_encoding=DepthEncoding.LINEAR, depth_far=50.0)
+    frame = FrameHeader(frame_id=3, width=4, height=4, stride=16, pixel_format=PixelFormat.RGBA8, planes=(depth,))
+    raw = codec.encode(frame)
+    root = struct.unpack_from("<I", raw, 0)[0]
+    extra = _scalar.MAX_REMEMBERED_BYTES
+    padded = struct.pack("<I", root + extra) + raw[4:8] + bytes(extra) + raw[8:]
+    assert codec.decode(padded) == frame
+    assert _frame_planes.SEEN.read(memoryview(padded), codec.DEFAULT_LIMITS) is None
+    assert codec.decode(raw) == frame and _frame_planes.SEEN.read(memoryview(raw), codec.DEFAULT_LIMITS) is not None

@@ -145,3 +145,21 @@ def test_image_header_enums_sit_at_the_same_places_in_frame_and_result() -> None
     common = frame.index("send_time_us") + 1  # Frame.scene_cut (protocol 1.4) follows the fields both headers have
     assert result[:common] == frame[:common]  # the decoder maps the enums of both by the same positions
     assert MessageType.FRAME in _scalar.CLASSES and _scalar.CLASSES[MessageType.RESULT] is ResultHeader
+
+
+def _padded(buf: bytes, extra: int) -> bytes:
+    """`buf` with `extra` junk bytes between its 8-byte preamble and its tables (the root offset moved past them):
+    the same message, a buffer whose bytes before the first value (what the caches copy) are mostly junk."""
+    root = struct.unpack_from("<I", buf, 0)[0]
+    return struct.pack("<I", root + extra) + buf[4:8] + bytes(extra) + buf[8:]
+
+
+def test_a_buffer_over_the_remembered_size_decodes_but_is_not_kept(known: KnownStructures) -> None:
+    """Each remembered layout holds a copy of most of its buffer: a client sending padded headers of many sizes kept
+    up to 256 sizes x 4 x 256 KiB alive. Over MAX_REMEMBERED_BYTES a buffer always takes the full check."""
+    header = FrameHeader(frame_id=7, width=64, height=32, stride=256, pixel_format=PixelFormat.RGBA8)
+    small = _padded(encode(header), 64)
+    assert decode(small, known=known) == header and len(small) in known.held()  # padding alone is remembered
+    large = _padded(encode(header), _scalar.MAX_REMEMBERED_BYTES)
+    assert decode(large, known=known) == header
+    assert len(large) not in known.held() and decode(large, known=known) == header

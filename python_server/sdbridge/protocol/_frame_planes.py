@@ -24,7 +24,17 @@ from typing import Any
 
 from sdbridge.errors import ProtocolError
 from sdbridge.protocol._generated.bridge_schema import TABLES
-from sdbridge.protocol._scalar import _I32, _U32, SPECS, Reader, _BackToFront, _Spec, _table_reader, read_values
+from sdbridge.protocol._scalar import (
+    _I32,
+    _U32,
+    MAX_REMEMBERED_BYTES,
+    SPECS,
+    Reader,
+    _BackToFront,
+    _Spec,
+    _table_reader,
+    read_values,
+)
 from sdbridge.protocol.messages import ErrorCode, MessageType, PlaneDesc
 
 _FRAME = SPECS[MessageType.FRAME]
@@ -386,7 +396,10 @@ class SeenFrames:
         return None
 
     def remember(self, view: memoryview, body: int, planes: tuple[Any, ...], limits: Any) -> None:
-        """Record a buffer whose Frame at ``body`` the fast path just read and the codec accepted with ``planes``."""
+        """Record a buffer whose Frame at ``body`` the fast path just read and the codec accepted with ``planes``
+        (not one over MAX_REMEMBERED_BYTES: it always takes the full path)."""
+        if len(view) > MAX_REMEMBERED_BYTES:
+            return
         found = _reader(view, body, _FRAME, _PLANES_ID, True)
         if found is None:
             return

@@ -18,7 +18,7 @@ import struct
 from typing import Any
 
 from sdbridge.errors import ConfigError
-from sdbridge.protocol._scalar import _HH, _I32, _U32, READERS, SPECS, Reader, read_values
+from sdbridge.protocol._scalar import _HH, _I32, _U32, MAX_REMEMBERED_BYTES, READERS, SPECS, Reader, read_values
 from sdbridge.protocol.messages import MessageType
 
 
@@ -78,8 +78,10 @@ class KnownStructures:
         """Record the structure of a buffer that ``envelope_body`` and ``read_scalar`` just accepted.
 
         Nothing is recorded when a structural byte lies at or after the first field value (a layout some
-        other builder may write): such buffers always take the full check.
+        other builder may write), or for a buffer over MAX_REMEMBERED_BYTES: such buffers always take the full check.
         """
+        if len(view) > MAX_REMEMBERED_BYTES:
+            return
         known = _structure(view, body, tag)
         if known is None:
             return

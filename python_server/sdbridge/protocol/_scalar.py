@@ -105,6 +105,12 @@ SPECS: Mapping[MessageType, _Spec] = {tag: _Spec(name, fields, CLASSES[tag])
 _I32 = struct.Struct("<i")
 _U32 = struct.Struct("<I")
 _HH = struct.Struct("<HH")
+
+#: The largest buffer the decoder's caches of verified layouts keep (``_known.KNOWN``, ``_frame_planes.SEEN``): each
+#: entry holds a copy of most of its buffer, so without this bound a client sending padded or plane-heavy headers
+#: of many sizes kept up to 256 sizes x 4 x 256 KiB alive. Real headers are a few hundred bytes; larger buffers
+#: always take the full check.
+MAX_REMEMBERED_BYTES = 8192
 _ZEROS = tuple(bytes(n) for n in range(8))
 
 
