@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sdbridge import params
+from sdbridge.config_device import device_problem
 from sdbridge.config_endpoint import bind_problem
 from sdbridge.errors import ConfigError
 from sdbridge.toml_lines import TomlLines
@@ -525,7 +526,7 @@ def _validate(cfg: ServerConfig) -> None:
          f"model.lora has live LoRAs (':live'), which need accel.backend=eager (the {cfg.accel.backend.value} backend "
          f"builds the UNet's weights in); use --accel eager or fuse them (drop ':live')"),
         *_controlnet_checks(cfg),
-        (bind_problem(cfg.bind) is None, str(bind_problem(cfg.bind))),
+        *_placement_checks(cfg),
         (0 <= cfg.preview.port <= 65535, f"preview.port={cfg.preview.port} must be in [0, 65535]"),
         (0 < cfg.preview.fps <= 30, f"preview.fps={cfg.preview.fps} must be in (0, 30]"),
         (1 <= cfg.preview.jpeg_quality <= 95, f"preview.jpeg_quality={cfg.preview.jpeg_quality} must be in [1, 95]"),
@@ -551,6 +552,15 @@ def _validate(cfg: ServerConfig) -> None:
             f"frame ({needed} bytes); raise it to >= {needed} or lower max_width/max_height"
         )
     _pipeline_ranges(cfg.pipeline)
+
+
+def _placement_checks(cfg: ServerConfig) -> list[tuple[bool, str]]:
+    """Where the server listens and runs: the bind endpoint, the device name, CUDA graphs only with compile."""
+    return [(bind_problem(cfg.bind) is None, str(bind_problem(cfg.bind))),
+            (device_problem(cfg.model.device) is None, str(device_problem(cfg.model.device))),
+            (cfg.accel.backend is Accel.COMPILE or not cfg.accel.cuda_graphs,
+             f"accel.cuda_graphs needs accel.backend=compile (CUDA graphs are a torch.compile mode; the "
+             f"{cfg.accel.backend.value} backend would ignore them); add --accel compile or drop --cuda-graphs")]
 
 
 def _controlnet_checks(cfg: ServerConfig) -> list[tuple[bool, str]]:

@@ -45,3 +45,22 @@ def test_an_unrelated_unknown_key_gets_no_guess() -> None:
         parse_config("[pipeline]\nzzz = 1\n")
     assert "did you mean" not in str(refused.value) and "belongs in" not in str(refused.value)
     assert "allowed keys: [" in str(refused.value)
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "CPU"])
+def test_an_unknown_device_is_refused_before_the_model_loads(device: str) -> None:
+    # before: accepted here, then torch's RuntimeError traceback from inside the model load
+    with pytest.raises(ConfigError, match=rf"model.device='{device}' is not a torch device; use cpu, cuda"):
+        parse_config(f'[model]\ndevice = "{device}"\n')
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:1", "mps", "meta"])
+def test_known_devices_pass(device: str) -> None:
+    assert parse_config(f'[model]\ndevice = "{device}"\n').model.device == device
+
+
+def test_cuda_graphs_without_compile_are_refused() -> None:
+    # before: --cuda-graphs with the default eager backend was accepted and silently did nothing
+    with pytest.raises(ConfigError, match=r"accel\.cuda_graphs needs accel\.backend=compile.*add --accel compile"):
+        parse_config("[accel]\ncuda_graphs = true\n")
+    assert parse_config('[accel]\nbackend = "compile"\ncuda_graphs = true\n').accel.cuda_graphs
