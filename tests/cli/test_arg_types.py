@@ -28,6 +28,10 @@ BAD = [
     (["bench", "pipeline", "--steps", "1,a"], "--steps", "'1,a'", "comma-separated"),
     (["bench", "transport", "--jpeg-quality", "200"], "--jpeg-quality", "200", "[1, 95]"),
     (["demo", "--preview-port", "70000"], "--preview-port", "70000", "[0, 65535]"),
+    # torch's RuntimeError traceback from inside the model load (serve: after the dtype was logged)
+    (["serve", "--device", "gpu"], "--device", "'gpu'", "is not a torch device; use cpu, cuda"),
+    (["bench", "temporal", "--device", "gpu"], "--device", "'gpu'", "is not a torch device"),
+    (["replay", "x.sdrec", "--device", "gpu"], "--device", "'gpu'", "is not a torch device"),
 ]
 
 

@@ -80,3 +80,13 @@ def int_list(low: int, example: str) -> Callable[[str], tuple[int, ...]]:
     convert.__name__ = "comma-separated integers"
     return convert
 
+
+
+def device_name(text: str) -> str:
+    """A torch device name (cpu, cuda, cuda:1, mps, ...), checked as the server config checks `[model] device`."""
+    from sdbridge.config_device import device_problem
+
+    problem = device_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem.replace("model.device=", "", 1))
+    return text

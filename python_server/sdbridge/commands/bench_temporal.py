@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from sdbridge.commands.arg_types import frame_size, int_at_least, int_list
+from sdbridge.commands.arg_types import device_name, frame_size, int_at_least, int_list
 
 if TYPE_CHECKING:
     from sdbridge.pipeline.config import StreamConfig
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--injection-threshold", type=float, default=0.9, help="feature_injection_threshold")
     parser.add_argument("--rounds", type=int_at_least(1, 3), default=3,
                         help="interleaved rounds; each method's fastest counts")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--device", type=device_name, default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sdbridge.commands.arg_types import device_name
+
 NAME = "build-engines"
 HELP = "build the engines of a profile (engines/profiles/*.toml) into the engine cache ahead of time"
 
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", required=True, type=Path, help="engine profile TOML (see engines/README.md)")
     parser.add_argument("--engines-dir", type=Path, default=Path("engines"), help="engine cache (default engines/)")
     parser.add_argument("--model", default=None, help="override the profile's [model] name (e.g. a local folder)")
-    parser.add_argument("--device", default=None, help="override the profile's [model] device")
+    parser.add_argument("--device", type=device_name, default=None, help="override the profile's [model] device")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

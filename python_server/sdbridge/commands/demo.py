@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sdbridge import params
-from sdbridge.commands.arg_types import float_above, frame_size, int_at_least
+from sdbridge.commands.arg_types import device_name, float_above, frame_size, int_at_least
 from sdbridge.commands.output_paths import output_folder
 from sdbridge.quantiles import percentile
 
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `sdbridge demo`."""
     parser.add_argument("--model", default="tiny", help="tiny | small | identity | Hub id | folder (default tiny)")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | mps")
+    parser.add_argument("--device", type=device_name, default="cpu", help="cpu | cuda | mps")
     parser.add_argument("--size", type=frame_size, default=256, help="frame width and height (multiple of 8)")
     parser.add_argument("--frames", type=int_at_least(1, 60), default=60, help="stop after this many results")
     parser.add_argument("--seconds", type=float_above(0, 30), default=None, help="stop after this many seconds")

@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from sdbridge.commands.arg_types import device_name
+
 NAME = "replay"
 HELP = "re-run a session recorded with `sdbridge serve --record DIR` and compare with the recorded outputs"
 
@@ -16,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `sdbridge replay`."""
     parser.add_argument("recording", metavar="FILE", help="a .sdrec recording (zip file or folder)")
     parser.add_argument("--model", default=None, help="model to load (default: the recorded one)")
-    parser.add_argument("--device", default=None, help="torch device (default: the recorded one)")
+    parser.add_argument("--device", type=device_name, default=None, help="torch device (default: the recorded one)")
     parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"],
                         help="default: the recorded one")
     parser.add_argument("--out", default=None, metavar="DIR", help="write every output frame as DIR/NNNNNN.png")

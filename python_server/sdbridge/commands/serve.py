@@ -9,6 +9,7 @@ import signal
 from types import FrameType
 from typing import Any
 
+from sdbridge.commands.arg_types import device_name
 from sdbridge.config import (
     Accel,
     Dtype,
@@ -34,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='"tiny", "small", "identity", a Hub id or a local folder (default: config or tiny)')
     parser.add_argument("--bind", default=None, help="ZeroMQ endpoint (default tcp://127.0.0.1:5555)")
     parser.add_argument("--config", default=None, help="server TOML config (see configs/server.toml)")
-    parser.add_argument("--device", default=None, help='torch device, e.g. "cpu", "cuda", "mps"')
+    parser.add_argument("--device", type=device_name, default=None, help='torch device, e.g. "cpu", "cuda", "mps"')
     parser.add_argument("--dtype", default=None, choices=[d.value for d in Dtype],
                         help="auto (default): float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16, else "
                              "float32; `sdbridge check` says what auto picks here")
