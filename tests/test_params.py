@@ -100,7 +100,7 @@ def test_config_defaults_are_read_from_the_registry_not_restated() -> None:
                 assert "params.BY_NAME[" in written, f"{cls}.{stmt.target.id} = {written}: take it from params.BY_NAME"
                 checked.append(f"{cls}.{stmt.target.id}")
     assert "PipelineConfig.guidance_scale" in checked and "StreamConfig.guidance_scale" in checked
-    refused = r"^pipeline.guidance_scale: guidance_scale=45.0 must be a number in \[0, 30\]$"
+    refused = r"^server\.toml:2: pipeline.guidance_scale: guidance_scale=45.0 must be a number in \[0, 30\]$"
     with pytest.raises(ConfigError, match=refused):
         parse_config("[pipeline]\nguidance_scale = 45.0\n", "server.toml")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import tomllib
 import types
 import typing
@@ -666,13 +667,26 @@ def _build(cls: type, data: dict[str, Any], section: str | None, path: str, text
     return cls(**kwargs)
 
 
+def _located(message: str, path: str, text: str) -> str:
+    """`message` of a value check ("pipeline.guidance_scale: ...", "limits.max_sessions=0 ...") prefixed with the
+    file and the line of the key it names, as the type checks of `_build` are."""
+    if message.startswith(path):
+        return message
+    named = re.match(r"(\w+)\.(\w+)|(\w+)=", message)
+    line = TomlLines(text).line(tuple(g for g in named.groups() if g)) if named else None
+    return f"{path}:{line}: {message}" if line else f"{path}: {message}"
+
+
 def parse_config(text: str, path: str = "<string>") -> ServerConfig:
     """Parse TOML text into a ServerConfig; unknown keys and wrong types raise ConfigError."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    cfg: ServerConfig = _build(ServerConfig, data, None, path, text)
+    try:
+        cfg: ServerConfig = _build(ServerConfig, data, None, path, text)
+    except ConfigError as exc:
+        raise ConfigError(_located(str(exc), path, text)) from None
     keys = [f"{name}.{key}" for name, section in data.items() if isinstance(section, dict) for key in section]
     keys += [name for name, value in data.items() if not isinstance(value, dict)]
     return dataclasses.replace(cfg, file_keys=frozenset(keys))

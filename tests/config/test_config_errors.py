@@ -64,3 +64,17 @@ def test_cuda_graphs_without_compile_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"accel\.cuda_graphs needs accel\.backend=compile.*add --accel compile"):
         parse_config("[accel]\ncuda_graphs = true\n")
     assert parse_config('[accel]\nbackend = "compile"\ncuda_graphs = true\n').accel.cuda_graphs
+
+
+@pytest.mark.parametrize(("text", "located"), [
+    ("[pipeline]\nprompt = \"x\"\nguidance_scale = 99\n",
+     "server.toml:3: pipeline.guidance_scale: guidance_scale=99.0"),
+    ("[limits]\nmax_sessions = 0\n", "server.toml:2: limits.max_sessions=0 must be >= 1"),
+    ("[model]\nname = \"tiny\"\nwidth = 63\n", "server.toml:3: model.width=63 must be a positive multiple of 8"),
+    ("# a comment\nbind = \"tcp://127.0.0.1\"\n", "server.toml:2: bind='tcp://127.0.0.1' has no port"),
+])
+def test_a_value_out_of_range_names_the_file_and_line(text: str, located: str) -> None:
+    # before: the range checks named the key but not the file or the line ("pipeline.guidance_scale: ...")
+    with pytest.raises(ConfigError) as refused:
+        parse_config(text, "server.toml")
+    assert str(refused.value).startswith(located), str(refused.value)
