@@ -32,6 +32,11 @@ BAD = [
     (["serve", "--device", "gpu"], "--device", "'gpu'", "is not a torch device; use cpu, cuda"),
     (["bench", "temporal", "--device", "gpu"], "--device", "'gpu'", "is not a torch device"),
     (["replay", "x.sdrec", "--device", "gpu"], "--device", "'gpu'", "is not a torch device"),
+    # named the config key (limits.max_sessions=0, preview.port=70000), not the flag the user typed
+    (["serve", "--max-sessions", "0"], "--max-sessions", "0", ">= 1"),
+    (["serve", "--credits", "0"], "--credits", "0", ">= 1"),
+    (["serve", "--preview-port", "70000"], "--preview-port", "70000", "[0, 65535]"),
+    (["serve", "--metrics-port", "-1"], "--metrics-port", "-1", "[0, 65535]"),
 ]
 
 

@@ -9,7 +9,7 @@ import signal
 from types import FrameType
 from typing import Any
 
-from sdbridge.commands.arg_types import device_name
+from sdbridge.commands.arg_types import device_name, int_at_least
 from sdbridge.config import (
     Accel,
     Dtype,
@@ -54,8 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "h94/IP-Adapter/models/ip-adapter_sd15.safetensors; its image encoder in image_encoder/ "
                              "beside it) or tiny / tiny-plus, at a starting ip_adapter_scale (default 1); replaces "
                              "[model] ip_adapter of --config; needs --accel eager")
-    parser.add_argument("--max-sessions", type=int, default=None)
-    parser.add_argument("--credits", type=int, default=None, help="frames in flight per client")
+    parser.add_argument("--max-sessions", type=int_at_least(1, 8), default=None,
+                        help="sessions at once (default: config [limits] max_sessions, 8)")
+    parser.add_argument("--credits", type=int_at_least(1, 2), default=None, help="frames in flight per client")
     parser.add_argument("--accel", default=None, choices=["eager", "compile", "onnxruntime", "tensorrt"],
                         help="model backend (default: config or eager); one that cannot run here stops the server")
     parser.add_argument("--engines-dir", default=None, help="engine cache folder (default engines/)")
@@ -67,13 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="game-event rules file (docs/rules.md, configs/rules/); reloaded when it changes")
     parser.add_argument("--record", default=None, metavar="DIR",
                         help="record every session to DIR/session-*.sdrec (replay with `sdbridge replay`)")
-    parser.add_argument("--preview-port", type=int, default=None,
+    parser.add_argument("--preview-port", type=int_at_least(0, 8765, 65535), default=None,
                         help="serve the browser preview page on this port (0 = any free port)")
     parser.add_argument("--preview-host", default=None,
                         help="preview address (default 127.0.0.1; any other needs a token)")
     parser.add_argument("--preview-token", default=None,
                         help="token the preview page address must carry (generated when binding beyond loopback)")
-    parser.add_argument("--metrics-port", type=int, default=None,
+    parser.add_argument("--metrics-port", type=int_at_least(0, 9464, 65535), default=None,
                         help="serve Prometheus /metrics, /healthz and /readyz on this port (0 = any free port)")
     parser.add_argument("--metrics-host", default=None,
                         help="metrics address (default 127.0.0.1; 0.0.0.0 for a scraper or balancer elsewhere)")
