@@ -17,15 +17,22 @@ from sdbridge.errors import ConfigError
 
 
 def _zmq_bind_error(endpoint: str) -> zmq.ZMQError | None:
-    """The error binding a ROUTER to `endpoint` gives now (None: it bound, and was closed at once)."""
-    ctx = zmq.Context.instance()
-    sock = ctx.socket(zmq.ROUTER)
+    """The error binding a ROUTER to `endpoint` gives now (None: it bound, and its listener is gone again).
+
+    A context of its own, terminated before returning: closing a socket only asks libzmq's I/O thread to close its
+    listener later, so the server's own bind right after found the port still taken; terminating the context waits
+    until every socket of it is closed."""
+    ctx = zmq.Context()
     try:
-        sock.bind(endpoint)
-    except zmq.ZMQError as exc:
-        return exc
+        sock = ctx.socket(zmq.ROUTER)
+        try:
+            sock.bind(endpoint)
+        except zmq.ZMQError as exc:
+            return exc
+        finally:
+            sock.close(linger=0)
     finally:
-        sock.close(linger=0)
+        ctx.term()
     return None
 
 
