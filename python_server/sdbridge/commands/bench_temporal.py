@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import TYPE_CHECKING
 
+from sdbridge import params
 from sdbridge.commands.arg_types import device_name, frame_size, int_at_least, int_list
 
 if TYPE_CHECKING:
     from sdbridge.pipeline.config import StreamConfig
+
+log = logging.getLogger(__name__)
+
+#: Below this --size the bench's pan read as a scene cut at the default threshold (tiny model: every frame at 64x64,
+#: none at 128x128), so every blend was gated off and each method printed the error of none.
+SMALL_SIZE = 128
 
 NAME = "bench-temporal"
 HELP = ("temporal warping error (Lai et al. 2018) and frame time of none / latent feedback / motion-guided warping "
@@ -37,17 +45,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--injection-threshold", type=float, default=0.9, help="feature_injection_threshold")
     parser.add_argument("--rounds", type=int_at_least(1, 3), default=3,
                         help="interleaved rounds; each method's fastest counts")
+    parser.add_argument("--scene-cut-threshold", type=float, default=None,
+                        help="scene_cut_threshold of every row (default: the server's 0.5 from --size "
+                             f"{SMALL_SIZE} up, 0 = off below: there the pan reads as a cut and no blend is applied)")
     parser.add_argument("--device", type=device_name, default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
 
 
 def bench_config(args: argparse.Namespace) -> StreamConfig:
-    """The bench's StreamConfig: size, t_index_list and motion_warp_step (no --warp-step: the last step)."""
+    """The bench's StreamConfig: size, t_index_list, motion_warp_step (no --warp-step: the last step) and
+    scene_cut_threshold (no --scene-cut-threshold: the registry's default, or 0 below SMALL_SIZE)."""
     from sdbridge.pipeline.config import StreamConfig
 
     t_index = tuple(args.t_index)
     warp_step = len(t_index) - 1 if args.warp_step is None else args.warp_step
-    return StreamConfig(width=args.size, height=args.size, t_index_list=t_index, motion_warp_step=warp_step)
+    cut = args.scene_cut_threshold
+    if cut is None:
+        cut = params.BY_NAME["scene_cut_threshold"].default if args.size >= SMALL_SIZE else 0.0
+        if args.size < SMALL_SIZE:
+            log.info("scene_cut_threshold 0 (off) at %dx%d: the panning scene's frames, pooled to %dx%d latent "
+                     "cells, correlate below the default 0.5, which would gate every blend as a scene cut "
+                     "(--scene-cut-threshold sets it)", args.size, args.size, args.size // 8, args.size // 8)
+    return StreamConfig(width=args.size, height=args.size, t_index_list=t_index, motion_warp_step=warp_step,
+                        scene_cut_threshold=cut)
 
 
 def run(args: argparse.Namespace) -> int:
