@@ -27,12 +27,14 @@ from sdbridge.protocol._generated.bridge_schema import TABLES
 from sdbridge.protocol._scalar import (
     _I32,
     _U32,
+    MAX_CACHED_VTABLE_BYTES,
     MAX_REMEMBERED_BYTES,
     SPECS,
     Reader,
     _BackToFront,
     _Spec,
     _table_reader,
+    cache_put,
     read_values,
 )
 from sdbridge.protocol.messages import ErrorCode, MessageType, PlaneDesc
@@ -81,7 +83,6 @@ class _Layout:
 
 
 _LAYOUTS: dict[tuple[Any, ...], _Layout] = {}
-_MAX_LAYOUTS = 4096
 
 
 class _Emulator(_BackToFront):
@@ -218,8 +219,7 @@ def encode_frame_planes(msg: Any, identifier: bytes) -> bytes:
     layout = _LAYOUTS.get(key)
     if layout is None:
         layout = _build(int(MessageType.FRAME), key[0], key[1], identifier)
-        if len(_LAYOUTS) < _MAX_LAYOUTS:
-            _LAYOUTS[key] = layout
+        cache_put(_LAYOUTS, key, layout)
     try:
         return layout.pack(flat)
     except (struct.error, OverflowError, TypeError):
@@ -301,8 +301,8 @@ def _reader(view: memoryview, pos: int, spec: _Spec, ref_id: int, need_ref: bool
             found = (_table_reader(spec, vt, tbl_size), ref)
         except ProtocolError:
             found = None
-    if len(_READERS) < _MAX_LAYOUTS:
-        _READERS[key] = found
+    if vt_size <= MAX_CACHED_VTABLE_BYTES:
+        cache_put(_READERS, key, found)
     return found
 
 

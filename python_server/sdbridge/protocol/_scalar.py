@@ -267,8 +267,7 @@ def encode_scalar(tag: MessageType, msg: Any, identifier: bytes) -> bytes:
     layout = _LAYOUTS.get(key)
     if layout is None:
         layout = _build_layout(tag, spec, present, identifier)
-        if len(_LAYOUTS) < _MAX_LAYOUTS:
-            _LAYOUTS[key] = layout
+        cache_put(_LAYOUTS, key, layout)
     out = bytearray(layout.template)
     try:
         layout.struct.pack_into(out, layout.offset, *layout.pick(values))
@@ -296,6 +295,19 @@ def _fits(spec: _Spec, index: int, value: Any) -> bool:
 Reader = tuple[Any, Callable[[tuple[Any, ...]], tuple[Any, ...]]]
 #: vtable -> its Reader, or None for a vtable with an OPTIONAL_NON_SCALAR field present (not read here)
 READERS: dict[tuple[MessageType, bytes, int], Reader | None] = {}
+#: The longest vtable whose reader the decoder keeps: 4 bytes and 2 per field slot. The schema's tables have under
+#: 40 fields, so 128 slots leave room for a newer minor's; a longer vtable (a hostile one may be 64 KiB, and it is
+#: part of the cache key) is read without being kept.
+MAX_CACHED_VTABLE_BYTES = 4 + 2 * 128
+
+
+def cache_put(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Keep ``value`` under ``key`` in one of the decoder's bounded caches: a full cache (_MAX_LAYOUTS entries) starts
+    over, so entries made from a hostile client's buffers can never hold it full for good (a miss costs speed only).
+    Shared by threads without a lock: each step is one dict operation."""
+    if len(cache) >= _MAX_LAYOUTS:
+        cache.clear()
+    cache[key] = value
 
 
 def read_scalar(view: memoryview, pos: int, tag: MessageType) -> tuple[Any, ...] | None:
@@ -324,8 +336,8 @@ def read_scalar(view: memoryview, pos: int, tag: MessageType) -> tuple[Any, ...]
         reader = READERS[key]
     except KeyError:
         reader = None if _has_optional(spec, key[1]) else _table_reader(spec, key[1], tbl_size)
-        if len(READERS) < _MAX_LAYOUTS:
-            READERS[key] = reader
+        if vt_size <= MAX_CACHED_VTABLE_BYTES:
+            cache_put(READERS, key, reader)
     return None if reader is None else read_values(spec, reader, view, pos)
 
 
