@@ -77,7 +77,22 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(report.mismatches)} of {report.compared} outputs differ from the recording (largest pixel "
           f"difference {report.max_abs_diff}; first differing calls {report.mismatches[:10]})", flush=True)
+    changed = overrides(model, args)
+    if changed:
+        print(f"expected: this replay ran with {', '.join(changed)}; replay without them to check the recording "
+              "bit for bit", flush=True)
     return 1
+
+
+def overrides(recorded: dict, args: argparse.Namespace) -> list[str]:
+    """The flags that replaced what the recording names (--model, --dtype, --device), each as
+    "--dtype float32 (recorded: bfloat16)": outputs then differ by design, not because the recording is off."""
+    changed = []
+    for flag, key in (("model", "name"), ("dtype", "dtype"), ("device", "device")):
+        given = getattr(args, flag, None)
+        if given is not None and str(given) != str(recorded.get(key)):
+            changed.append(f"--{flag} {given} (recorded: {recorded.get(key, 'not noted')})")
+    return changed
 
 
 def refuse_record_folder(path: str) -> None:
