@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         module = importlib.import_module(module_name)
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        # `sdbridge serve -v` too, not only `sdbridge -v serve` (SUPPRESS: absent, the top-level value stands)
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
         module.add_arguments(command)
         command.set_defaults(_run=module.run)
     return parser
