@@ -170,6 +170,21 @@ def resolve_model_defaults(cfg: ServerConfig) -> ServerConfig:
     return with_overrides(cfg, pipeline={"t_index_list": defaults.t_index_list})
 
 
+def refuse_identity_additions(cfg: ServerConfig) -> None:
+    """ControlNets, an IP-Adapter and LoRAs need a model with a UNet; `--model identity` has none (it raised
+    AttributeError while loading a ControlNet or IP-Adapter, and served with the LoRAs silently ignored)."""
+    from sdbridge.errors import ConfigError
+    from sdbridge.pipeline.components import IDENTITY
+
+    model = cfg.model
+    adds = [flag for flag, on in (("--controlnet", model.controlnet), ("--ip-adapter", model.ip_adapter.strip()),
+                                  ("--lora", model.lora)) if on]
+    if model.name == IDENTITY and adds:
+        raise ConfigError(f"{adds[0]} ([model] {adds[0][2:].replace('-', '_')}) needs a diffusion model, and --model "
+                          f"{IDENTITY} is none (it returns frames unchanged); use --model tiny (random weights) or a "
+                          f"real model, or drop {adds[0]}")
+
+
 def tune_host_heap() -> bool:
     """Keep freed frame-sized host buffers in the heap (runtime.host_heap: process-wide glibc malloc thresholds,
     so the entry point sets them, not the worker); called once the model has loaded, so its load's transient
@@ -193,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
 
         check_folder(args.record)
     config = resolve_model_defaults(resolve_auto_dtype(config_from_args(args)))
+    refuse_identity_additions(config)
     check_ports_free(config)  # before the model loads (minutes for a real one)
     server = BridgeServer(config, rules_path=args.rules, record_dir=args.record)
 

@@ -1,0 +1,44 @@
+"""`sdbridge serve --model identity` with a ControlNet, an IP-Adapter or a LoRA is refused before anything loads,
+naming the flag and the fix (a ControlNet or IP-Adapter raised AttributeError while loading; LoRAs were ignored)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from sdbridge import cli, server
+from sdbridge.errors import BridgeError
+
+
+class _LoadedError(BridgeError):
+    """What the patched model loader raises: the serve command got as far as loading the model."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--controlnet", "depth=tiny"), ("--ip-adapter", "tiny"),
+                                             ("--lora", "some/lora=1.0")])
+def test_identity_with_a_model_addition_is_refused(flag: str, value: str, monkeypatch: pytest.MonkeyPatch,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    loads: list[str] = []
+
+    def load_model(config: object, **_: object) -> None:
+        loads.append("load")
+        raise _LoadedError("model load reached")
+
+    monkeypatch.setattr(server, "load_model", load_model)
+    bind = f"tcp://127.0.0.1:{_free_port()}"
+    assert cli.main(["serve", "--model", "tiny", "--bind", bind, flag, value]) == 2
+    assert loads == ["load"]  # the same flag with a real model gets as far as the load
+    loads.clear()
+    caplog.clear()
+    assert cli.main(["serve", "--model", "identity", "--bind", bind, flag, value]) == 2
+    message = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    assert loads == [] and f"{flag} ([model] " in message and "--model identity is none" in message, message
+    assert message.endswith(f"or drop {flag}")
