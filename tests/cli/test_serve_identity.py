@@ -42,3 +42,13 @@ def test_identity_with_a_model_addition_is_refused(flag: str, value: str, monkey
     message = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
     assert loads == [] and f"{flag} ([model] " in message and "--model identity is none" in message, message
     assert message.endswith(f"or drop {flag}")
+
+
+def test_the_demo_refuses_a_controlnet_for_the_identity_model() -> None:
+    from sdbridge.commands.demo import controlnet_spec
+    from sdbridge.errors import ConfigError
+
+    assert controlnet_spec("depth", "tiny") == "depth=tiny"
+    # before: "with --model identity give KIND=SOURCE (a Hub id or folder of a ControlNet for it)"
+    with pytest.raises(ConfigError, match="needs a diffusion model, and --model identity is none"):
+        controlnet_spec("depth", "identity")

@@ -74,9 +74,12 @@ def controlnet_spec(value: str, model: str) -> str:
     """The `KIND=SOURCE[@SCALE]` spec of --controlnet: a bare KIND is the tiny ControlNet of the random presets."""
     from sdbridge.config import parse_controlnet
     from sdbridge.errors import ConfigError
-    from sdbridge.pipeline.components import PRESET_NAMES
+    from sdbridge.pipeline.components import IDENTITY, PRESET_NAMES
 
     if "=" not in value:
+        if model == IDENTITY:
+            raise ConfigError(f"--controlnet {value!r} needs a diffusion model, and --model {IDENTITY} is none (it "
+                              f"returns frames unchanged); use --model tiny (random weights) or drop --controlnet")
         if model not in PRESET_NAMES:
             raise ConfigError(f"--controlnet {value!r}: with --model {model} give KIND=SOURCE (a Hub id or folder of "
                               f"a ControlNet for it), e.g. --controlnet depth=lllyasviel/control_v11f1p_sd15_depth")
@@ -143,12 +146,13 @@ class _ServerHandle:
     def start(self) -> str:
         if not self._args.subprocess:
             from sdbridge.commands.port_probe import check_ports_free
-            from sdbridge.commands.serve import resolve_auto_dtype, resolve_model_defaults
+            from sdbridge.commands.serve import refuse_identity_additions, resolve_auto_dtype, resolve_model_defaults
             from sdbridge.config import load_config
             from sdbridge.server import BridgeServer
 
             # the same resolution `sdbridge serve` applies (the subprocess path runs exactly that)
             config = resolve_model_defaults(resolve_auto_dtype(load_config(self.config_path)))
+            refuse_identity_additions(config)
             check_ports_free(config)
             self._server = BridgeServer(config)
             endpoint = self._server.start_in_thread()
