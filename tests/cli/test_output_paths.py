@@ -58,3 +58,17 @@ def test_an_os_error_is_an_error_line_not_a_traceback(monkeypatch: pytest.Monkey
     message = _errors(caplog)
     assert "/some/path" in message and "sdbridge -v" in message, message
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_writable_folder_checks_without_creating(tmp_path: Path) -> None:
+    """replay checks --out before the model loads but makes it only once the recording was accepted."""
+    from sdbridge.commands.output_paths import writable_folder
+    from sdbridge.errors import ConfigError
+
+    nested = tmp_path / "a" / "b"
+    assert writable_folder(nested, "--out") == nested and not (tmp_path / "a").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"--out '.*file' is a file; pass a folder to --out"):
+        writable_folder(tmp_path / "file", "--out")
+    with pytest.raises(ConfigError, match=r"cannot create that folder .* is not a writable folder"):
+        writable_folder(tmp_path / "file" / "sub", "--out")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sdbridge.errors import ProtocolError
+from sdbridge.errors import FieldError, ProtocolError
 from sdbridge.protocol._generated import bridge_generated as fb
 from sdbridge.protocol.codec import DecodeLimits, decode, decode_multipart, encode, encode_frame
 from sdbridge.protocol.messages import Bye, ErrorCode, FrameHeader, Hello, MessageType, PixelFormat, Prompt
@@ -248,3 +248,14 @@ def test_forged_list_of_shared_tables_is_refused_before_visiting_them() -> None:
     with pytest.raises(ProtocolError) as info:
         decode(data, DecodeLimits(max_header_bytes=64 * 1024))
     assert info.value.code is ErrorCode.TOO_LARGE and "max_header_bytes" in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "field", "code"), [
+    ("x" * 300, "Prompt.text", ErrorCode.TOO_LARGE),  # over the character limit
+    ("x" * 2000, "Prompt.text", ErrorCode.TOO_LARGE),  # over what any encoding of the limit can take
+])
+def test_a_refused_string_names_its_field_in_the_error(text: str, field: str, code: ErrorCode) -> None:
+    """The Error a client gets carries the refused field (it was empty for a string refused by its length)."""
+    with pytest.raises(FieldError) as info:
+        decode(encode(Prompt(text=text)), DecodeLimits(max_text_chars=256))
+    assert info.value.field_name == field and info.value.code is code and field in str(info.value)

@@ -34,5 +34,5 @@ def test_defaults_without_a_config() -> None:
 
 def test_bad_flag_value_is_a_config_error() -> None:
     # (--credits 0 is refused earlier, by the flag's own type: tests/cli/test_arg_types.py)
-    with pytest.raises(ConfigError, match="drain_grace_s=-5.0"):
+    with pytest.raises(ConfigError, match=r"drain_grace_s=-5\.0"):
         serve.config_from_args(_args("--drain-grace", "-5"))

@@ -4,6 +4,7 @@ traceback after a model loaded or a benchmark ran."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sdbridge.errors import ConfigError
@@ -17,6 +18,22 @@ def output_folder(path: Path | str, option: str) -> Path:
     except OSError as exc:
         raise ConfigError(f"{option} {str(folder)!r}: cannot create that folder ({exc.strerror or exc}); pass a "
                           f"writable folder to {option}") from None
+    return folder
+
+
+def writable_folder(path: Path | str, option: str) -> Path:
+    """Check, without creating anything, that folder `path` for `option` exists or can be created: its nearest
+    existing ancestor is a writable folder. For commands that make the folder later, only once their other checks
+    passed (replay: a refused recording leaves no output folder behind)."""
+    folder = Path(path)
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor == folder and not folder.is_dir():
+        raise ConfigError(f"{option} {str(folder)!r} is a file; pass a folder to {option}")
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {str(folder)!r}: cannot create that folder ({str(ancestor)!r} is not a writable "
+                          f"folder); pass a writable folder to {option}")
     return folder
 
 

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     """Replay; exit 0 when every output matches, 1 when any differs (a bad recording: InputError, exit 2)."""
     import torch
 
-    from sdbridge.commands.output_paths import output_folder
+    from sdbridge.commands.output_paths import writable_folder
     from sdbridge.config import LimitsConfig, load_config
     from sdbridge.errors import InputError
     from sdbridge.pipeline import load_components
@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from sdbridge.record.replay import replay
 
     refuse_record_folder(args.recording)
-    if args.out:  # before the model loads
-        output_folder(args.out, "--out")
+    if args.out:  # before the model loads; replay makes it only once the recording and its setup were accepted
+        writable_folder(args.out, "--out")
     server_limits = load_config(args.config).limits if args.config else LimitsConfig()
     limits = RecordLimits.from_config(server_limits)
     with Recording(args.recording, limits) as recording:

@@ -677,18 +677,20 @@ class _Reader:
         self.text_bytes = 0  # bytes of text unpacked so far from this message
 
     def text(self, raw: bytes | None, field: str) -> str:
+        """The string `raw` of wire field `field` (e.g. "Prompt.text"), checked; a refusal is a FieldError naming
+        the field, so the client's Error carries it."""
         if not raw:
             return ""
         self.text_bytes += len(raw)
         if len(raw) > 4 * self.limits.max_text_chars:  # no UTF-8 string this long fits the limit: not decoded
-            raise ProtocolError(
-                ErrorCode.TOO_LARGE,
+            raise _field_error(
+                ErrorCode.TOO_LARGE, field,
                 f"{field} is {len(raw)} bytes of UTF-8, more than {self.limits.max_text_chars} characters can take "
                 f"(limits.max_text_chars, at most 4 bytes each); send at most {self.limits.max_text_chars} characters",
             )
         if self.text_bytes > self.text_limit:
-            raise ProtocolError(
-                ErrorCode.TOO_LARGE,
+            raise _field_error(
+                ErrorCode.TOO_LARGE, field,
                 f"{field}: the message unpacks to more than {self.text_limit} bytes of text (the message size "
                 "limit, limits.max_header_bytes / max_message_bytes; its strings are shared or repeated); send less "
                 "text per message",
@@ -696,10 +698,10 @@ class _Reader:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{field} is not valid UTF-8 ({exc})") from exc
+            raise _field_error(ErrorCode.BAD_MESSAGE, field, f"{field} is not valid UTF-8 ({exc})") from exc
         if len(text) > self.limits.max_text_chars:
-            raise ProtocolError(
-                ErrorCode.TOO_LARGE,
+            raise _field_error(
+                ErrorCode.TOO_LARGE, field,
                 f"{field} has {len(text)} characters, more than the limit {self.limits.max_text_chars} "
                 "(limits.max_text_chars)",
             )

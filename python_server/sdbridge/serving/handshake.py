@@ -100,8 +100,9 @@ class Handshake:
         warning = "; ".join(w for w in (decision.warning, self.planes_note if hello.protocol_minor < 4 else "") if w)
         out.send(identity, self.welcome(session, decision.capabilities, decision.pixel_formats, warning))
         self.observers.session_opened(session)
-        log.info("session %d opened for %r (%s %s, protocol %d.%d)", session.session_id, hello.client_name,
-                 hello.engine_name, hello.engine_version, hello.protocol_major, hello.protocol_minor)
+        engine = " ".join(part for part in (hello.engine_name, hello.engine_version) if part) or "no engine named"
+        log.info("session %d opened for %r (%s, protocol %d.%d)", session.session_id, hello.client_name, engine,
+                 hello.protocol_major, hello.protocol_minor)
 
     def welcome(self, session: Session, capabilities: m.Capability, pixel_formats: tuple[m.PixelFormat, ...],
                 warning: str) -> m.Welcome:
