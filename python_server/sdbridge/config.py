@@ -20,7 +20,7 @@ from typing import Any
 
 from sdbridge import params
 from sdbridge.config_device import device_problem
-from sdbridge.config_endpoint import bind_problem
+from sdbridge.config_endpoint import MAX_PORT, bind_problem
 from sdbridge.errors import ConfigError
 from sdbridge.toml_lines import TomlLines
 
@@ -528,13 +528,13 @@ def _validate(cfg: ServerConfig) -> None:
          f"builds the UNet's weights in); use --accel eager or fuse them (drop ':live')"),
         *_controlnet_checks(cfg),
         *_placement_checks(cfg),
-        (0 <= cfg.preview.port <= 65535, f"preview.port={cfg.preview.port} must be in [0, 65535]"),
+        (0 <= cfg.preview.port <= MAX_PORT, f"preview.port={cfg.preview.port} must be in [0, {MAX_PORT}]"),
         (0 < cfg.preview.fps <= 30, f"preview.fps={cfg.preview.fps} must be in (0, 30]"),
         (1 <= cfg.preview.jpeg_quality <= 95, f"preview.jpeg_quality={cfg.preview.jpeg_quality} must be in [1, 95]"),
         (cfg.preview.max_side >= 16, f"preview.max_side={cfg.preview.max_side} must be >= 16"),
         (0 <= cfg.limits.max_planes <= 16,
          f"limits.max_planes={cfg.limits.max_planes} must be in [0, 16] (0: frames carry no planes)"),
-        (0 <= cfg.metrics.port <= 65535, f"metrics.port={cfg.metrics.port} must be in [0, 65535]"),
+        (0 <= cfg.metrics.port <= MAX_PORT, f"metrics.port={cfg.metrics.port} must be in [0, {MAX_PORT}]"),
         (0 <= cfg.metrics.drain_grace_s <= 3600,
          f"metrics.drain_grace_s={cfg.metrics.drain_grace_s} must be in [0, 3600] seconds"),
     ]
@@ -557,8 +557,9 @@ def _validate(cfg: ServerConfig) -> None:
 
 def _placement_checks(cfg: ServerConfig) -> list[tuple[bool, str]]:
     """Where the server listens and runs: the bind endpoint, the device name, CUDA graphs only with compile."""
-    return [(bind_problem(cfg.bind) is None, str(bind_problem(cfg.bind))),
-            (device_problem(cfg.model.device) is None, str(device_problem(cfg.model.device))),
+    bind, device = bind_problem(cfg.bind), device_problem(cfg.model.device)
+    return [(bind is None, str(bind)),
+            (device is None, str(device)),
             (cfg.accel.backend is Accel.COMPILE or not cfg.accel.cuda_graphs,
              f"accel.cuda_graphs needs accel.backend=compile (CUDA graphs are a torch.compile mode; the "
              f"{cfg.accel.backend.value} backend would ignore them); add --accel compile or drop --cuda-graphs")]

@@ -12,8 +12,9 @@ USUAL = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")
 EXAMPLES = "cpu, cuda, cuda:1 or mps"
 
 
-def device_problem(device: str) -> str | None:
-    """What is wrong with the device name `device` (naming the value and the fix), or None when torch accepts it."""
+def device_problem(device: str, field: str | None = "model.device") -> str | None:
+    """What is wrong with the device name `device` (naming `field` and the value, and the fix), or None when torch
+    accepts it. `field` None: the value alone (argparse names the option itself)."""
     if USUAL.fullmatch(device):
         return None
     import torch
@@ -21,5 +22,6 @@ def device_problem(device: str) -> str | None:
     try:
         torch.device(device)
     except (RuntimeError, ValueError):
-        return f"model.device={device!r} is not a torch device; use {EXAMPLES} (--device cpu without a GPU)"
+        named = f"{field}={device!r}" if field else repr(device)
+        return f"{named} is not a torch device; use {EXAMPLES} (--device cpu without a GPU)"
     return None

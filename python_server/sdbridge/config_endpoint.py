@@ -7,13 +7,14 @@ refuses an endpoint without a port only once the model has loaded, as "Invalid a
 from __future__ import annotations
 
 SCHEMES = ("tcp://", "ipc://", "inproc://")
+MAX_PORT = 65535  # the largest TCP port: every port option and key is checked against it
 EXAMPLE = "tcp://127.0.0.1:5555"
 
 
 def bind_problem(bind: str) -> str | None:
     """What is wrong with `bind` (a message naming the value, the limit and the fix), or None when it is usable."""
     if not bind.startswith(SCHEMES):
-        return f"bind={bind!r} must start with tcp://, ipc:// or inproc://, e.g. {EXAMPLE}"
+        return f"bind={bind!r} must start with {', '.join(SCHEMES[:-1])} or {SCHEMES[-1]}, e.g. {EXAMPLE}"
     if not bind.startswith("tcp://"):
         return None
     host, colon, port = bind.removeprefix("tcp://").rpartition(":")
@@ -21,7 +22,7 @@ def bind_problem(bind: str) -> str | None:
         return f"bind={bind!r} has no port; write tcp://HOST:PORT, e.g. {EXAMPLE} (PORT * or 0: any free port)"
     if port == "*":
         return None
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        return (f"bind={bind!r}: port {port!r} must be an integer in [0, 65535] (* or 0: any free port), "
+    if not port.isdigit() or not 0 <= int(port) <= MAX_PORT:
+        return (f"bind={bind!r}: port {port!r} must be an integer in [0, {MAX_PORT}] (* or 0: any free port), "
                 f"e.g. {EXAMPLE}")
     return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from sdbridge.config_endpoint import MAX_PORT
+
 
 def int_at_least(low: int, example: int, high: int | None = None) -> Callable[[str], int]:
     """An integer >= `low` (and <= `high` when given); `example` is a valid value the message suggests."""
@@ -48,6 +50,11 @@ def float_above(low: float, example: float, *, inclusive: bool = False) -> Calla
     return convert
 
 
+def port_number(example: int) -> Callable[[str], int]:
+    """A TCP port, 0 (any free port) to MAX_PORT; `example` is a valid port the message suggests."""
+    return int_at_least(0, example, MAX_PORT)
+
+
 def frame_size(text: str) -> int:
     """A frame or model side in pixels: a positive multiple of 8 (the VAE's factor)."""
     try:
@@ -81,12 +88,11 @@ def int_list(low: int, example: str) -> Callable[[str], tuple[int, ...]]:
     return convert
 
 
-
 def device_name(text: str) -> str:
     """A torch device name (cpu, cuda, cuda:1, mps, ...), checked as the server config checks `[model] device`."""
     from sdbridge.config_device import device_problem
 
-    problem = device_problem(text)
+    problem = device_problem(text, field=None)
     if problem is not None:
-        raise argparse.ArgumentTypeError(problem.replace("model.device=", "", 1))
+        raise argparse.ArgumentTypeError(problem)
     return text

@@ -78,8 +78,9 @@ def controlnet_spec(value: str, model: str) -> str:
 
     if "=" not in value:
         if model == IDENTITY:
-            raise ConfigError(f"--controlnet {value!r} needs a diffusion model, and --model {IDENTITY} is none (it "
-                              f"returns frames unchanged); use --model tiny (random weights) or drop --controlnet")
+            from sdbridge.commands.serve import identity_refusal
+
+            raise identity_refusal(f"--controlnet {value!r}", "--controlnet")
         if model not in PRESET_NAMES:
             raise ConfigError(f"--controlnet {value!r}: with --model {model} give KIND=SOURCE (a Hub id or folder of "
                               f"a ControlNet for it), e.g. --controlnet depth=lllyasviel/control_v11f1p_sd15_depth")

@@ -9,7 +9,7 @@ import signal
 from types import FrameType
 from typing import Any
 
-from sdbridge.commands.arg_types import device_name, int_at_least
+from sdbridge.commands.arg_types import device_name, int_at_least, port_number
 from sdbridge.config import (
     Accel,
     Dtype,
@@ -68,13 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="game-event rules file (docs/rules.md, configs/rules/); reloaded when it changes")
     parser.add_argument("--record", default=None, metavar="DIR",
                         help="record every session to DIR/session-*.sdrec (replay with `sdbridge replay`)")
-    parser.add_argument("--preview-port", type=int_at_least(0, 8765, 65535), default=None,
+    parser.add_argument("--preview-port", type=port_number(8765), default=None,
                         help="serve the browser preview page on this port (0 = any free port)")
     parser.add_argument("--preview-host", default=None,
                         help="preview address (default 127.0.0.1; any other needs a token)")
     parser.add_argument("--preview-token", default=None,
                         help="token the preview page address must carry (generated when binding beyond loopback)")
-    parser.add_argument("--metrics-port", type=int_at_least(0, 9464, 65535), default=None,
+    parser.add_argument("--metrics-port", type=port_number(9464), default=None,
                         help="serve Prometheus /metrics, /healthz and /readyz on this port (0 = any free port)")
     parser.add_argument("--metrics-host", default=None,
                         help="metrics address (default 127.0.0.1; 0.0.0.0 for a scraper or balancer elsewhere)")
@@ -173,16 +173,22 @@ def resolve_model_defaults(cfg: ServerConfig) -> ServerConfig:
 def refuse_identity_additions(cfg: ServerConfig) -> None:
     """ControlNets, an IP-Adapter and LoRAs need a model with a UNet; `--model identity` has none (it raised
     AttributeError while loading a ControlNet or IP-Adapter, and served with the LoRAs silently ignored)."""
-    from sdbridge.errors import ConfigError
     from sdbridge.pipeline.components import IDENTITY
 
     model = cfg.model
     adds = [flag for flag, on in (("--controlnet", model.controlnet), ("--ip-adapter", model.ip_adapter.strip()),
                                   ("--lora", model.lora)) if on]
     if model.name == IDENTITY and adds:
-        raise ConfigError(f"{adds[0]} ([model] {adds[0][2:].replace('-', '_')}) needs a diffusion model, and --model "
-                          f"{IDENTITY} is none (it returns frames unchanged); use --model tiny (random weights) or a "
-                          f"real model, or drop {adds[0]}")
+        raise identity_refusal(f"{adds[0]} ([model] {adds[0][2:].replace('-', '_')})", adds[0])
+
+
+def identity_refusal(what: str, flag: str) -> Exception:
+    """The ConfigError for `what` (an option that needs a UNet) given with `--model identity`; `flag` to drop."""
+    from sdbridge.errors import ConfigError
+    from sdbridge.pipeline.components import IDENTITY
+
+    return ConfigError(f"{what} needs a diffusion model, and --model {IDENTITY} is none (it returns frames "
+                       f"unchanged); use --model tiny (random weights) or a real model, or drop {flag}")
 
 
 def tune_host_heap() -> bool:

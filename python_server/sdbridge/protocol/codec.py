@@ -115,6 +115,11 @@ class DecodeLimits:
     max_list_items: int = 1024  # longest list (blend, t_index_list, event payload, state entries)
     max_planes: int = LimitsConfig.max_planes  # Frame.planes entries (protocol 1.3), one ZeroMQ part each
 
+    @property
+    def header_limit(self) -> int:
+        """The largest FlatBuffer message accepted: max_header_bytes, or max_message_bytes where that is lower."""
+        return min(self.max_header_bytes, self.max_message_bytes)
+
 
 DEFAULT_LIMITS = DecodeLimits()
 
@@ -673,7 +678,7 @@ class _Reader:
 
     def __init__(self, limits: DecodeLimits) -> None:
         self.limits = limits
-        self.text_limit = min(limits.max_header_bytes, limits.max_message_bytes)
+        self.text_limit = limits.header_limit
         self.text_bytes = 0  # bytes of text unpacked so far from this message
 
     def text(self, raw: bytes | None, field: str) -> str:
@@ -963,7 +968,7 @@ def decode(buf: Any, limits: DecodeLimits = DEFAULT_LIMITS,
     """
     view = _as_bytes_view(buf, "message")
     size = view.nbytes
-    limit = min(limits.max_header_bytes, limits.max_message_bytes)
+    limit = limits.header_limit
     if size > limit:
         raise ProtocolError(
             ErrorCode.TOO_LARGE,
