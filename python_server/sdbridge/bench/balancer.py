@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sdbridge.config_endpoint import MAX_PORT
 from sdbridge.quantiles import percentile
 
 WARMUP = 20
@@ -34,8 +35,8 @@ def endpoint_of(address: str, flag: str) -> str:
     if address.startswith("tcp://"):
         return address
     host, _, port = address.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{flag}={address!r} must be HOST:PORT with a port in [1, 65535], e.g. 127.0.0.1:5555")
+    if not host or not port.isdigit() or not 0 < int(port) <= MAX_PORT:
+        raise ValueError(f"{flag}={address!r} must be HOST:PORT with a port in [1, {MAX_PORT}], e.g. 127.0.0.1:5555")
     return f"tcp://{host}:{port}"
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sdbridge import params
-from sdbridge.commands.arg_types import device_name, float_above, frame_size, int_at_least
+from sdbridge.commands.arg_types import device_name, float_above, frame_size, int_at_least, port_number
 from sdbridge.commands.output_paths import output_folder
 from sdbridge.quantiles import percentile
 
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--credits", type=int_at_least(1, 2), default=2, help="frames in flight (server credits)")
     parser.add_argument("--subprocess", action="store_true",
                         help="run the server as a separate `sdbridge serve` process instead of a thread")
-    parser.add_argument("--preview-port", type=int_at_least(0, 8765, 65535), default=8765,
+    parser.add_argument("--preview-port", type=port_number(8765), default=8765,
                         help="port of the browser preview page on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--no-preview", action="store_true", help="do not serve the browser preview page")
     parser.add_argument("--controlnet", default=None, metavar="KIND[=SOURCE[@SCALE]]",

@@ -48,10 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """POST /drain; with --wait, then wait until the port stops answering."""
+    from sdbridge.config_endpoint import MAX_PORT
     from sdbridge.errors import ConfigError, TransportError
 
-    if not 0 < args.metrics_port < 65536:
-        raise ConfigError(f"--metrics-port={args.metrics_port} must be in [1, 65535]: the replica's --metrics-port")
+    if not 0 < args.metrics_port <= MAX_PORT:
+        raise ConfigError(f"--metrics-port={args.metrics_port} must be in [1, {MAX_PORT}]: the replica's "
+                          "--metrics-port")
     base = f"http://{args.host}:{args.metrics_port}"
     grace = request_drain(base, args.grace)
     print(f"{base}: draining for at most {grace:g} s", flush=True)
