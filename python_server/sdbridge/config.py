@@ -135,21 +135,37 @@ class ControlNetSpec:
     scale: float = 1.0
 
 
+_KIND = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _at_in_path(source: str, tail: str) -> bool:
+    """Whether the '@' before `tail` belongs to a path: a folder follows it, or the whole source exists (a Hub id
+    has no '@', so 'tiny@abc' is a SCALE that is not a number, refused before any Hub lookup)."""
+    return "/" in tail or "\\" in tail or Path(source.strip()).expanduser().exists()
+
+
 def parse_controlnet(spec: str, option: str) -> ControlNetSpec:
     """`KIND=SOURCE[@SCALE]` -> ControlNetSpec (scale 1 when absent, else in the controlnet_scale range); an '@'
     not followed by a number belongs to the source. `option` names the flag or key in errors."""
     kind, sep, rest = spec.partition("=")
     source, at, tail = rest.rpartition("@")
+    example = "depth=lllyasviel/control_v11f1p_sd15_depth@0.8"
+    example = f"--controlnet {example}" if option.startswith("--") else f'controlnet = ["{example}"]'
     try:
         scale = float(tail) if at else 1.0
     except ValueError:
+        if not _at_in_path(rest, tail):
+            raise ConfigError(f"{option}={spec!r}: SCALE {tail.strip()!r} (after the '@') is not a number; give a "
+                              f"number in {params.BY_NAME['controlnet_scale'].range_text} or leave '@SCALE' out "
+                              f"(1), e.g. {example}") from None
         source, scale = rest, 1.0
     source = source if at else rest
     if not sep or not kind.strip() or not source.strip():
-        example = "depth=lllyasviel/control_v11f1p_sd15_depth@0.8"
-        example = f"--controlnet {example}" if option.startswith("--") else f'controlnet = ["{example}"]'
         raise ConfigError(f"{option}={spec!r} is not KIND=SOURCE[@SCALE] (SOURCE a Hub id, a folder or 'tiny'), "
                           f"e.g. {example}")
+    if not _KIND.fullmatch(kind.strip()):
+        raise ConfigError(f"{option}={spec!r}: KIND {kind.strip()!r} is not a ControlNet name (letters, digits, "
+                          f"'_', '-' or '.', the name clients use in controlnet_scale and set_image), e.g. {example}")
     try:
         params.check("controlnet_scale", [(kind.strip(), scale)], option)
     except params.ParamError as exc:

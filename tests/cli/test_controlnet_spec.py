@@ -1,0 +1,68 @@
+"""`--controlnet KIND=SOURCE@SCALE` with a SCALE that is not a number, or a KIND that is not a name, is refused
+before anything loads, naming the flag, the value and the fix (depth=tiny@abc read 'tiny@abc' as a Hub id and spent
+13 s looking it up before refusing)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from sdbridge import cli, server
+from sdbridge.commands.demo import controlnet_spec
+from sdbridge.config import parse_controlnet
+from sdbridge.errors import BridgeError, ConfigError
+
+
+class _LoadedError(BridgeError):
+    """What the patched model loader raises: the serve command got as far as loading the model."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ("depth=tiny@abc", ["SCALE 'abc'", "not a number", "in [0, 2]"]),
+    ("depth=tiny@", ["SCALE ''", "not a number"]),
+    ("de pth=tiny@0.5", ["KIND 'de pth'", "not a ControlNet name"]),
+])
+def test_serve_refuses_a_bad_spec_before_the_model_loads(value: str, words: list[str],
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    loads: list[str] = []
+
+    def load_model(config: object, **_: object) -> None:
+        loads.append("load")
+        raise _LoadedError("model load reached")
+
+    monkeypatch.setattr(server, "load_model", load_model)
+    bind = f"tcp://127.0.0.1:{_free_port()}"
+    assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--controlnet", "depth=tiny@0.5"]) == 2
+    assert loads == ["load"]  # a good spec gets as far as the load
+    loads.clear()
+    caplog.clear()
+    assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--controlnet", value]) == 2
+    message = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    assert loads == [], message
+    assert f"--controlnet={value!r}" in message and "e.g. --controlnet depth=" in message, message
+    for word in words:
+        assert word in message, message
+
+
+def test_the_demo_refuses_a_scale_that_is_not_a_number() -> None:
+    with pytest.raises(ConfigError, match=r"--controlnet='depth=tiny@abc': SCALE 'abc'"):
+        controlnet_spec("depth=tiny@abc", "tiny")
+
+
+def test_an_existing_folder_with_an_at_sign_is_still_a_source(tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path)) / "control@v2"
+    folder.mkdir()
+    spec = parse_controlnet(f"depth={folder}", "--controlnet")
+    assert (spec.source, spec.scale) == (str(folder), 1.0)
+    assert parse_controlnet(f"depth={folder}@0.25", "--controlnet").scale == 0.25
