@@ -13,6 +13,7 @@ import socket
 import zmq
 
 from sdbridge.config import ServerConfig
+from sdbridge.config_endpoint import any_free_port, tcp_host_port
 from sdbridge.errors import ConfigError
 
 
@@ -54,11 +55,12 @@ def _tcp_in_use(host: str, port: int) -> bool:
 
 def check_ports_free(cfg: ServerConfig) -> None:
     """ConfigError naming the option, the address and the fix when the bind, preview or metrics port is taken."""
-    if cfg.bind.startswith("tcp://") and not cfg.bind.endswith((":*", ":0")):
+    tcp = tcp_host_port(cfg.bind)
+    if tcp is not None and not any_free_port(tcp[1]):
         error = _zmq_bind_error(cfg.bind)
         if error is not None and error.errno == errno.EADDRINUSE:
             raise ConfigError(f"--bind {cfg.bind}: that port is in use (another sdbridge serve or demo?); stop it or "
-                              f"pick another port, e.g. --bind {cfg.bind.rpartition(':')[0]}:*  (* = any free port)")
+                              f"pick another port, e.g. --bind tcp://{tcp[0]}:*  (* = any free port)")
     taken = [(option, host, port) for option, enabled, host, port in (
         ("--preview-port", cfg.preview.enabled, cfg.preview.host, cfg.preview.port),
         ("--metrics-port", cfg.metrics.enabled, cfg.metrics.host, cfg.metrics.port))
