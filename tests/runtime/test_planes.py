@@ -120,3 +120,48 @@ def test_a_kind_sent_twice_is_refused_but_several_control_images_are_not() -> No
     pose = PlaneDesc(PlaneKind.CONTROL, PlaneFormat.RGBA8, 3, 2, 12, name="pose")
     both = planes.from_wire([pose, dataclasses.replace(pose, name="lineart")], [bytes(24), bytes(24)])
     assert [p.desc.name for p in both] == ["pose", "lineart"]
+
+
+@pytest.mark.parametrize(("fmt", "unsigned"), [(PlaneFormat.R16_F, "<u2"), (PlaneFormat.R32_F, "<u4")])
+def test_the_finite_check_agrees_with_isfinite_on_every_class_of_value(fmt: PlaneFormat, unsigned: str) -> None:
+    """The one-pass test for planes of non-negative values must not let through what isfinite refuses, nor refuse
+    what it accepts: zeros of both signs, subnormals, the largest finite value, negatives, infinities and NaNs
+    (quiet, signalling, negative), each alone in a plane of ordinary depths and in a bottom-up, padded one."""
+    dtype = planes.FORMATS[fmt].dtype
+    info = np.finfo(dtype)
+    specials = [0.0, -0.0, float(info.smallest_subnormal), float(info.max), -1.5, float(-info.max),
+                np.inf, -np.inf, np.nan]
+    bits = {"<u2": [0x7C01, 0x7E00, 0xFFFF], "<u4": [0x7F80_0001, 0x7FC0_0000, 0xFFFF_FFFF]}[unsigned]
+    values = [np.array(v, dtype=dtype) for v in specials] + [np.array(b, dtype=unsigned).view(dtype) for b in bits]
+    for rows in (RowOrder.TOP_DOWN, RowOrder.BOTTOM_UP):
+        desc = PlaneDesc(PlaneKind.DEPTH, fmt, 5, 4, 5 * dtype.itemsize + 4, row_order=rows,
+                         depth_encoding=DepthEncoding.LINEAR, depth_near=0.1, depth_far=100.0)
+        for value in values:
+            plane = np.full((4, 5), 7.25, dtype=dtype)
+            plane[2, 3] = value
+            wire = _wire(plane, desc.stride)
+            if np.isfinite(value):
+                (got,) = planes.from_wire((desc,), [wire])
+                np.testing.assert_array_equal(got.array[::-1] if rows is RowOrder.BOTTOM_UP else got.array, plane)
+            else:
+                with pytest.raises(FieldError, match="1 NaN or infinite values of 20"):
+                    planes.from_wire((desc,), [wire])
+
+
+def test_a_stream_s_unchanged_descriptions_are_checked_once_and_any_other_tuple_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[PlaneDesc] = []
+    real = planes.check_plane
+    monkeypatch.setattr(planes, "check_plane", lambda desc, where: (checked.append(desc), real(desc, where))[1])
+    good = (dataclasses.replace(DEPTH, depth_far=99.0),)  # a tuple no other test handed over
+    depth = _wire(np.ones((2, 3), dtype="<f4"), 16)
+    for _ in range(3):  # the codec hands the same tuple object back for each frame of a stream
+        planes.from_wire(good, [depth])
+    assert checked == [good[0]]
+    bad = (dataclasses.replace(good[0], depth_far=0.01),)  # a new tuple is checked, even right after a good one
+    with pytest.raises(FieldError, match="depth_far"):
+        planes.from_wire(bad, [depth])
+    with pytest.raises(FieldError, match="depth_far"):
+        planes.from_wire(bad, [depth])  # a refused tuple is never remembered
+    planes.from_wire(list(good), [depth])  # a list (mutable) is always checked
+    assert checked == [good[0], bad[0], bad[0], good[0]]

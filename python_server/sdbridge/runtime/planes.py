@@ -30,7 +30,8 @@ from sdbridge.protocol.messages import (
     RowOrder,
 )
 
-__all__ = ["FORMATS", "KIND_FORMATS", "Plane", "PlaneLayout", "check_plane", "from_wire", "to_array"]
+__all__ = ["FORMATS", "KIND_FORMATS", "Plane", "PlaneLayout", "check_descriptions", "check_plane", "from_wire",
+           "to_array"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +137,21 @@ def _check_depth(desc: PlaneDesc, where: str) -> None:
 
 
 _F16_EXPONENT = np.uint16(0x7C00)
+#: float type -> (the unsigned integer of its size, the bits of +infinity): a value with the sign bit clear is finite
+#: exactly when its bits, read as that unsigned integer, are below +infinity's
+_POSITIVE_FINITE_BELOW: Mapping[np.dtype, tuple[np.dtype, int]] = {
+    np.dtype("<f2"): (np.dtype("<u2"), 0x7C00),
+    np.dtype("<f4"): (np.dtype("<u4"), 0x7F80_0000),
+}
 
 
 def _check_finite(array: np.ndarray, where: str) -> None:
     """A float plane holds no NaN or infinity (one would poison every conditioning computed from it)."""
     if array.dtype.kind != "f":
         return
+    unsigned = _POSITIVE_FINITE_BELOW.get(array.dtype)
+    if unsigned is not None and array.view(unsigned[0]).max(initial=0) < unsigned[1]:
+        return  # every value >= +0 and finite (depth): one read of the plane, no temporary array
     if array.dtype == np.float16:  # numpy's isfinite on float16 converts each value: 35x slower than the bits
         bits = array.view(np.uint16)  # NaN and infinity are the float16 values whose exponent bits are all set
         if (bits & _F16_EXPONENT).max(initial=0) != _F16_EXPONENT:
@@ -159,16 +169,45 @@ def from_wire(descs: Sequence[PlaneDesc], parts: Sequence[memoryview | bytes]) -
     `parts` are the plane parts in the order of `descs`, each of exactly stride x height bytes (the codec checked
     that). Raises FieldError naming ``Frame.planes[i]`` and its field.
     """
-    seen: dict[PlaneKind, int] = {}
+    if not _ACCEPTED.holds(descs):  # a stream's next frame: the codec handed back the very same accepted tuple
+        check_descriptions(descs)
+        _ACCEPTED.remember(descs)
     planes = []
     for i, (desc, data) in enumerate(zip(descs, parts, strict=True)):
+        array = to_array(desc, data)
+        _check_finite(array, f"Frame.planes[{i}]")
+        planes.append(Plane(desc, array))
+    return tuple(planes)
+
+
+def check_descriptions(descs: Sequence[PlaneDesc]) -> None:
+    """Each description passes ``check_plane`` and no kind but Control comes twice; FieldError naming the field."""
+    seen: dict[PlaneKind, int] = {}
+    for i, desc in enumerate(descs):
         where = f"Frame.planes[{i}]"
         check_plane(desc, where)
         if desc.kind is not PlaneKind.CONTROL and desc.kind in seen:
             raise _refuse(f"{where}.kind", f"{where}.kind={desc.kind.name} repeats Frame.planes[{seen[desc.kind]}]; "
                           "send each kind once (several control images are Control planes with different names)")
         seen[desc.kind] = i
-        array = to_array(desc, data)
-        _check_finite(array, where)
-        planes.append(Plane(desc, array))
-    return tuple(planes)
+
+
+class _LastAccepted:
+    """The last tuple of descriptions that passed ``check_descriptions``, held (so its id cannot be reused) and
+    compared by identity: the codec returns the same tuple object for every Frame of a stream whose plane
+    descriptions did not change (protocol._frame_planes.SeenFrames), and a PlaneDesc is immutable, so the checks'
+    verdict on that object cannot change. Anything else (a list, a new tuple) is checked. One reference is written
+    at a time, so threads sharing it at worst check a tuple again."""
+
+    def __init__(self) -> None:
+        self._descs: tuple[PlaneDesc, ...] | None = None
+
+    def holds(self, descs: Sequence[PlaneDesc]) -> bool:
+        return descs is self._descs
+
+    def remember(self, descs: Sequence[PlaneDesc]) -> None:
+        if isinstance(descs, tuple):
+            self._descs = descs
+
+
+_ACCEPTED = _LastAccepted()
