@@ -46,7 +46,9 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
     Imports torch and sdbridge.pipeline (only here, never at package import). `[accel]` picks the backend
     (sdbridge.acceleration); `on_fatal` gets a failed background engine build. The compiled backend is warmed
     here (acceleration/warmup.py: every UNet batch the server will use, logged "warm in N s"), so the server,
-    which binds after this returns, serves its first client without compiling.
+    which binds after this returns, serves its first client without compiling. Its calls run on a device lane
+    made for it, returned inside the factory (runtime.device_lane.WarmedFactory) for the worker to adopt: the
+    thread that recorded the CUDA graphs replays them (not run on a GPU here).
     """
     import torch
 
@@ -72,10 +74,10 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
 
     components, handle = accelerate_for_server(components, config, on_fatal)
     factory, description = factory_from_components(components, config)
-    if config.accel.backend is Accel.COMPILE:  # every UNet batch it will use compiled before the server binds
-        from sdbridge.acceleration.warmup import compiled_runners, warm_up
+    if config.accel.backend is Accel.COMPILE:  # every UNet batch it will use compiled before the server binds,
+        from sdbridge.acceleration.warmup import compiled_runners, warm_on_lane  # on the lane that will serve it
 
-        warm_up(factory, config, compiled_runners(handle))
+        return warm_on_lane(factory, config, compiled_runners(handle)), description
     return factory, description
 
 

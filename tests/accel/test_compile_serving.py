@@ -85,9 +85,9 @@ def test_warm_at_load_then_no_recompilation_while_serving(eager_compiler: None, 
     run without compiling; a batch that was not warmed is compiled, logged as a warning and counted."""
     warmed: list[Sequence[StaticCompiled]] = []
 
-    def spy(factory: Any, config: ServerConfig, runners: Sequence[StaticCompiled]) -> float:
+    def spy(factory: Any, config: ServerConfig, runners: Sequence[StaticCompiled], lane: Any = None) -> float:
         warmed.append(runners)
-        return warm_up(factory, config, runners)
+        return warm_up(factory, config, runners, lane)
 
     monkeypatch.setattr(warmup, "warm_up", spy)
     with caplog.at_level(logging.INFO):

@@ -14,20 +14,28 @@ the number of steps or the CFG mode, sessions at another size (`processing_size 
 mixing sessions whose batches differ.
 
 CUDA graphs (not run on a GPU here): CUDA graph trees run a new graph once as a warm-up, record it at its second
-call and replay it from the third, hence WARM_ROUNDS = 3. Which thread replays what depends on torch's version
-(read in its sources, not run on a GPU here). Before 2.13 (the GPU machines' torch 2.11) torch binds each compiled
-graph to the graph-tree manager of the thread that first calls it (torch._inductor.cudagraph_trees: the per-shape
-function it caches is that manager's `run`), so the graphs recorded here on the loading thread are the ones the
-device lane thread replays; a shape first seen while serving is captured on the lane thread in a tree of its own
-(static_compile.cudagraph_thread_state). From 2.13 torch keeps the cudagraphified callables per thread
-(torch._inductor.compile_fx.cudagraphify holds them in a threading.local): the lane thread records its own graphs
-of each warmed shape at its first two calls (a stall on the first frames, and a second memory pool), while the
-compilation itself is still done here.
+call and replay it from the third, hence WARM_ROUNDS = 3. The warm-up's calls run on the thread that will replay
+them while serving: `warm_on_lane` makes the device lane first (runtime/device_lane.py: its own thread, and its
+own stream on CUDA), runs every call there (`DeviceLane.call`) while the loading thread waits and logs each batch,
+and returns a `WarmedFactory` holding that lane; the worker serving the factory adopts it (`lane_for`). That
+matters from torch 2.13, which keeps the cudagraphified callables per thread (torch._inductor.compile_fx.
+cudagraphify: `thread_local = threading.local()`, and its `run` builds a new cudagraphified function, with a new
+tree manager and memory pool, for a thread whose `thread_local.compiled_fn` is None): graphs recorded on the
+loading thread would never be replayed, and the lane thread would record its own at its first two calls of each
+shape (a stall on the first frames served, and a second memory pool). Before 2.13 (read in its sources) a compiled
+graph is bound to the tree manager of the first thread that calls it, which is now the lane thread too. So for
+every torch version, after "warm in N s" no warmed shape is recorded while serving; a shape first seen while
+serving is compiled and captured on the lane thread (static_compile.py). The compilation itself (dynamo,
+inductor) happens at each shape's first call, so on the lane thread as well. A second worker over the same
+factory, or the serial worker (pipelined=False, tests only), calls the model on another thread, which records its
+own graphs.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,6 +44,7 @@ import numpy as np
 
 from sdbridge.acceleration.static_compile import StaticCompiled, graphs_compiled
 from sdbridge.pipeline.guidance import CfgMode, unet_evaluations
+from sdbridge.runtime.device_lane import DeviceLane, WarmedFactory
 
 if TYPE_CHECKING:
     from sdbridge.acceleration.factory import AccelHandle
@@ -74,9 +83,34 @@ def allow_recompiles(sizes: int) -> None:
     setattr(config, name, max(int(getattr(config, name)), sizes + UNWARMED_ALLOWANCE))
 
 
-def warm_up(factory: Callable[[int, int], Any], config: ServerConfig, runners: Sequence[StaticCompiled]) -> float:
-    """Compile (and on CUDA capture) every batch of warm_batches(config) through the worker's own call path, then
-    start counting compilations as serving ones. Returns the seconds it took."""
+def cuda_device(config: ServerConfig) -> Any:
+    """The torch.device of the model when it is a CUDA one (the lane runs its calls on its stream there), else
+    None."""
+    if not config.model.device.startswith("cuda"):
+        return None
+    import torch
+
+    return torch.device(config.model.device)
+
+
+def warm_on_lane(factory: Callable[[int, int], Any], config: ServerConfig,
+                 runners: Sequence[StaticCompiled]) -> WarmedFactory:
+    """`warm_up` with every call on a new device lane's thread; returns the factory holding that lane, for the
+    worker to adopt (module docstring). The lane is closed when the warm-up fails."""
+    lane = DeviceLane(lambda: None, device=config.model.device)
+    try:
+        warm_up(factory, config, runners, lane)
+    except BaseException:
+        lane.close()
+        raise
+    return WarmedFactory(factory, lane)
+
+
+def warm_up(factory: Callable[[int, int], Any], config: ServerConfig, runners: Sequence[StaticCompiled],
+            lane: DeviceLane | None = None) -> float:
+    """Compile (and on CUDA capture) every batch of warm_batches(config) through the worker's own call path, on
+    `lane`'s thread (the calling thread when None), then start counting compilations as serving ones. Returns the
+    seconds it took."""
     from sdbridge.pipeline.shared_batch import run_shared
 
     started, graphs_before = time.perf_counter(), graphs_compiled()
@@ -88,12 +122,21 @@ def warm_up(factory: Callable[[int, int], Any], config: ServerConfig, runners: S
         pipe.update(similarity_filter=False)  # a repeated frame must reach the UNet every time
         pipe.prepare(config.pipeline.prompt, config.pipeline.negative_prompt)
     frame = np.full((height, width, 3), 128, np.uint8)
+    device = cuda_device(config)
     for sessions in range(1, len(pipes) + 1):
+        batch_started = time.perf_counter()
         for _ in range(WARM_ROUNDS):
             if sessions == 1:
-                pipes[0](frame)  # the worker's path for a session alone
+                call = functools.partial(pipes[0], frame)  # the worker's path for a session alone
             else:
-                run_shared([(pipe, frame) for pipe in pipes[:sessions]])
+                call = functools.partial(run_shared, [(pipe, frame) for pipe in pipes[:sessions]])
+            if lane is None:
+                call()
+            else:
+                lane.call(call, device)
+        log.info("warm: UNet batch %d (%d session(s)) x%d on %s in %.1f s", batches[sessions - 1], sessions,
+                 WARM_ROUNDS, lane.thread.name if lane is not None else threading.current_thread().name,
+                 time.perf_counter() - batch_started)
     for runner in runners:
         runner.start_serving()
     seconds = time.perf_counter() - started

@@ -19,6 +19,11 @@ The CUDA part (stream, wait, event) is not run on a GPU here: tests/runtime/test
 with torch.cuda's Stream, Event and stream context replaced by fakes.
 
 `InlineLane` has the same interface and runs each call at once on the caller's thread (the serial worker).
+
+The lane may exist before its worker: the compiled backend's warm-up (acceleration/warmup.py) runs its calls on a
+lane with `DeviceLane.call` and returns a `WarmedFactory` holding it; the worker serving that factory adopts the
+lane (`lane_for`), so the thread that recorded the warm-up's CUDA graphs is the one that replays them (torch keeps
+them per thread: see acceleration/warmup.py). Not run on a GPU here.
 """
 
 from __future__ import annotations
@@ -166,6 +171,36 @@ class DeviceLane:
             pending = any(job.returned and not job.done() for job in self._jobs)
         return 0.001 if pending else idle_s
 
+    def call(self, run: Callable[[], Any], cuda_device: Any = None) -> Any:
+        """Run `run` on the lane thread (under the lane's stream on `cuda_device`, as a submitted call) and return
+        its value once its device work is done, or raise its error. For the calls made before a worker adopts the
+        lane (the warm-up): the caller waits, nothing else may be in the lane."""
+        with self._cond:
+            if self._closed or self._jobs:
+                raise RuntimeError(f"device lane: call() needs an open, empty lane (closed {self._closed}, "
+                                   f"{len(self._jobs)} calls queued); make the warm-up's calls before a worker "
+                                   "adopts the lane")
+        job = self.submit(run, None, cuda_device)
+        with self._cond:
+            while not job.returned:
+                self._cond.wait()
+            self._jobs = deque(j for j in self._jobs if j is not job)
+        if job.event is not None:
+            job.event.synchronize()  # its kernels (on the lane's stream) have run
+        if job.error is not None:
+            raise job.error
+        return job.value
+
+    def wake_with(self, on_finished: Callable[[], None]) -> None:
+        """Call `on_finished` (on the lane thread) whenever a call returns from now on: the adopting worker's."""
+        with self._cond:
+            self._on_finished = on_finished
+
+    @property
+    def thread(self) -> threading.Thread:
+        """The lane's thread: every call runs on it."""
+        return self._thread
+
     def close(self, timeout: float = 10.0) -> bool:
         """Stop the lane thread once the queued calls ran; True when it ended."""
         with self._cond:
@@ -184,8 +219,11 @@ class DeviceLane:
                     return
                 job = self._todo.popleft()
             job.execute(self._stream(job.cuda_device))
+            with self._cond:
+                self._cond.notify_all()  # a caller of call() waits for this job
+                on_finished = self._on_finished
             try:
-                self._on_finished()
+                on_finished()
             except Exception:  # the worker's wake-up must not end the lane
                 log.exception("device lane: waking the worker failed")
 
@@ -244,3 +282,36 @@ class InlineLane:
         """Nothing to stop."""
         return True
 
+
+
+class WarmedFactory:
+    """A pipeline factory whose compiled model was warmed on `lane`'s thread (acceleration/warmup.py): the worker
+    serving it adopts that lane (`lane_for`), so its thread replays what the warm-up recorded. Called like the
+    factory it wraps."""
+
+    def __init__(self, build: Callable[[int, int], Any], lane: DeviceLane) -> None:
+        self._build = build
+        self._lane: DeviceLane | None = lane
+        self._lock = threading.Lock()
+
+    def __call__(self, width: int, height: int) -> Any:
+        return self._build(width, height)
+
+    def take_lane(self) -> DeviceLane | None:
+        """The warmed lane, to the first caller only (the worker that adopts it; None afterwards)."""
+        with self._lock:
+            lane, self._lane = self._lane, None
+        return lane
+
+
+def lane_for(factory: Any, on_finished: Callable[[], None], device: str | None) -> DeviceLane:
+    """The device lane a worker serving `factory` runs its calls on: the lane the model was warmed on when
+    `factory` is a WarmedFactory that still holds it (its wake-up now `on_finished`), else a new lane on
+    `device`. A second worker over the same factory gets a new lane, whose thread records CUDA graphs of its own
+    at its first calls (torch from 2.13)."""
+    lane = factory.take_lane() if isinstance(factory, WarmedFactory) else None
+    if lane is None:
+        return DeviceLane(on_finished, device=device)
+    lane.wake_with(on_finished)
+    log.info("device lane: serving on %s, the thread the model was warmed on", lane.thread.name)
+    return lane

@@ -13,8 +13,10 @@ charged to the sessions whose frames used them, so a session whose requests cost
 t_index_list, prompt blends) gets proportionally fewer turns while others wait. Other waiting sessions at
 most one quantum ahead, or whose frames cost no more than the first's, may share the turn's call (one
 UNet and VAE batch: sdbridge.pipeline.shared_batch); its time is split between them by their UNet samples.
-`pipelined=False` runs each call on the worker thread itself (serial). Finished results and errors leave
-through callbacks; the server sends them from its I/O thread.
+`pipelined=False` runs each call on the worker thread itself (serial). A factory that comes with the lane its
+compiled model was warmed on (device_lane.WarmedFactory) has its lane adopted: the calls run on the thread that
+recorded the warm-up's CUDA graphs. Finished results and errors leave through callbacks; the server sends them
+from its I/O thread.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from sdbridge.errors import BridgeError
 from sdbridge.runtime.batch_window import BatchWindow
 from sdbridge.runtime.control_inputs import ControlPlanes
 from sdbridge.runtime.cuda_thread import bind_thread
-from sdbridge.runtime.device_lane import DeviceLane, InlineLane, LaneJob
+from sdbridge.runtime.device_lane import DeviceLane, InlineLane, LaneJob, lane_for
 from sdbridge.runtime.frame_work import Begun, FrameWork
 from sdbridge.runtime.pipeline_api import (
     PipelineFactory,
@@ -85,6 +87,7 @@ class Worker:
         # (sdbridge.pipeline.shared_batch). Wrapped (recorded) pipelines always run alone.
         self._share = share_unet_batch
         self._pipelined = pipelined
+        self._build = build_pipeline  # a WarmedFactory hands the lane its model was warmed on to lane_for
         self._lane: DeviceLane | InlineLane = InlineLane()
         self._collected: list[ResultJob] = []  # finished while settling a session, not yet held by the loop
         self._updates = UpdateApplier(dict(default_prompt or {}), lambda session, exc: self._fail(session, None, exc))
@@ -100,7 +103,7 @@ class Worker:
         if self._thread is not None:
             return
         if self._pipelined:
-            self._lane = DeviceLane(self._table.wake, device=self._device)
+            self._lane = lane_for(self._build, self._table.wake, self._device)
         self._thread = threading.Thread(target=self._run, name="sdbridge-worker", daemon=True)
         self._thread.start()
 
