@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create (or reuse) a virtualenv and install streamdiffusion-bridge with its dev tools, torch pinned to 2.13.0.
-# Usage: bash scripts/install.sh   (VENV=path to choose the folder, default .venv)
+# Usage: bash scripts/install.sh [--if-needed]   (VENV=path to choose the folder, default .venv)
+#   --if-needed: do nothing when this venv was installed from the same pyproject.toml and install.sh and still
+#   imports sdbridge and torch (scripts/demo.sh: a second run starts at once instead of asking pip again).
 #
 # torch==2.13.0 comes from wherever pip is configured to look (pip.conf, PIP_INDEX_URL, PIP_FIND_LINKS, ...).
 # On Linux, PyPI's torch wheel is the CUDA build (several GB of CUDA libraries); the CPU-only build comes
@@ -9,6 +11,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
+STAMP="$VENV/.sdbridge-install"  # what the last successful install was made from
+WANT="$(cat pyproject.toml scripts/install.sh | sha256sum | cut -d' ' -f1)"
+if [ "${1:-}" = "--if-needed" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$WANT" ] \
+    && "$VENV/bin/python" -c "import sdbridge, torch" 2>/dev/null; then
+    echo "sdbridge is installed and up to date in $VENV (bash scripts/install.sh reinstalls)"
+    exit 0
+fi
+rm -f "$STAMP"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
@@ -50,3 +60,4 @@ else:
 print(f"torch {torch.__version__} ({build}) from {source}")
 print(f"sdbridge {sdbridge.__version__} with torch {torch.__version__} in {venv}")
 EOF
+echo "$WANT" > "$STAMP"
