@@ -1,5 +1,6 @@
 // Editor window "StreamDiffusion Preview" (Window > StreamDiffusion > Preview): in edit mode, renders the main
-// camera (what the Game view shows) into a RenderTexture ~15 times a second, sends it to the server with the
+// camera's view (what the Game view shows) into a RenderTexture ~15 times a second through a hidden copy of the main
+// camera (Camera.CopyFrom; the main camera itself and its targetTexture are left alone), sends it to the server with the
 // prompt typed here and shows the live stylized view, so prompts can be tried without entering play mode.
 // It uses the same settings asset and the same BridgeClient as play mode, so parameters and seeds match.
 // Clean shutdown: the client is disposed on window close, before assembly (domain) reload, when play mode
@@ -44,6 +45,7 @@ namespace StreamDiffusion.Bridge.Editor
         private string _negative = "";
         private BridgeClient _client;
         private RenderTexture _capture;
+        private Camera _captureCamera;  // hidden copy of the main camera that renders into _capture
         private Texture2D _result;
         private ResultFrame _frame;
         private NativeArray<byte> _readback;
@@ -130,6 +132,7 @@ namespace StreamDiffusion.Bridge.Editor
             if (_readbackBusy) _request.WaitForCompletion(); // the request writes into _readback: finish it first
             _readbackBusy = false;
             if (_readback.IsCreated) _readback.Dispose();
+            DestroyCaptureCamera();
             if (_capture != null)
             {
                 _capture.Release();
@@ -193,21 +196,36 @@ namespace StreamDiffusion.Bridge.Editor
                 return;
             }
             _lastCapture = EditorApplication.timeSinceStartup;
-            RenderTexture previous = cam.targetTexture;
-            cam.targetTexture = _capture; // borrowed for one Camera.Render, given back even if rendering throws
-            try
-            {
-                cam.Render();
-            }
-            finally
-            {
-                cam.targetTexture = previous;
-            }
+            RenderMainCamera(cam);
             _readbackBusy = true;
             _requestTime = EditorApplication.timeSinceStartup;
             // No callback: the request is polled in PollReadback (callbacks need player-loop ticks edit mode lacks).
             _request = AsyncGPUReadback.RequestIntoNativeArray(ref _readback, _capture, 0, TextureFormat.RGBA32);
             EditorApplication.QueuePlayerLoopUpdate();
+        }
+
+        // The main camera is never taken over (its targetTexture is not touched): a hidden, disabled camera copies its
+        // settings and transform each time (Camera.CopyFrom: "copy all camera's variables ... set this camera's
+        // transform to match the other camera"; the target texture is set after the copy) and renders into the capture.
+        private void RenderMainCamera(Camera main)
+        {
+            if (_captureCamera == null)
+            {
+                var host = new GameObject("StreamDiffusion Preview Capture") { hideFlags = HideFlags.HideAndDontSave };
+                _captureCamera = host.AddComponent<Camera>();
+            }
+            _captureCamera.CopyFrom(main);
+            _captureCamera.enabled = false; // rendered only by the Render call below, never by the editor loop
+            _captureCamera.targetTexture = _capture;
+            _captureCamera.Render();
+        }
+
+        private void DestroyCaptureCamera()
+        {
+            if (_captureCamera == null) return;
+            _captureCamera.targetTexture = null;
+            DestroyImmediate(_captureCamera.gameObject);
+            _captureCamera = null;
         }
 
         private void PollReadback()

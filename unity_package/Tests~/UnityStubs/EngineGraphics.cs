@@ -47,6 +47,8 @@ namespace UnityEngine
         public static Camera main { get { throw null; } }
         public RenderTexture targetTexture { get { throw null; } set { } }
         public void Render() { throw null; }
+        // Scripting Reference 2022.3 / 6: public void CopyFrom(Camera other) (settings, transform and layer).
+        public void CopyFrom(Camera other) { throw null; }
     }
 
     public partial class Graphics

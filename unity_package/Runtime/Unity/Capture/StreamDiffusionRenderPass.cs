@@ -54,11 +54,12 @@ namespace StreamDiffusion.Bridge
             renderer.EnqueuePass(this);
         }
 
-#if !UNITY_6000_3_OR_NEWER || URP_COMPATIBILITY_MODE
+#if !UNITY_6000_3_OR_NEWER || (URP_COMPATIBILITY_MODE && !UNITY_6000_4_OR_NEWER)
         // Execute is abstract in URP 14 and [Obsolete] in URP 17.0-17.2 (Unity 6.0-6.2), the Compatibility Mode path.
         // From Unity 6.3 (URP 17.3) Compatibility Mode is stripped unless the URP_COMPATIBILITY_MODE scripting define
         // is set: Execute and cameraColorTargetHandle are kept only as obsolete members that "will do nothing", so
-        // the override is compiled only where it can run.
+        // the override is compiled only where it can run. The define only converts 6.3 projects and is announced not
+        // to work from Unity 6.4, so it is not honoured there (the override may have no base member left to override).
 #pragma warning disable 618, 672
         /// <inheritdoc />
         public override void Execute(ScriptableRenderContext context, ref RenderingData renderingData)
