@@ -262,3 +262,19 @@ def test_a_frame_with_planes_over_the_remembered_size_is_not_kept() -> None:
     assert codec.decode(padded) == frame
     assert _frame_planes.SEEN.read(memoryview(padded), codec.DEFAULT_LIMITS) is None
     assert codec.decode(raw) == frame and _frame_planes.SEEN.read(memoryview(raw), codec.DEFAULT_LIMITS) is not None
+
+
+def test_the_planes_encoded_last_are_reused_only_for_the_same_tuple() -> None:
+    depth = PlaneDesc(PlaneKind.DEPTH, PlaneFormat.R16_F, 8, 4, 16, depth_encoding=DepthEncoding.LINEAR,
+                      depth_near=0.25, depth_far=80.0)
+    planes = (depth,)
+    frame = FrameHeader(frame_id=1, width=8, height=4, stride=32, pixel_format=PixelFormat.RGBA8, planes=planes)
+    for msg in (frame, dataclasses.replace(frame, frame_id=2, width=9, stride=36),  # the same tuple, other values
+                dataclasses.replace(frame, planes=(dataclasses.replace(depth, depth_near=0.5),)),  # an equal-shaped one
+                dataclasses.replace(frame, planes=(dataclasses.replace(depth, name="x"),))):
+        assert codec.encode(msg) == codec.encode_with_builder(msg, MessageType.FRAME)
+    as_list: Any = [depth]  # a list may change under the same identity: never reused
+    listed = dataclasses.replace(frame, planes=as_list)
+    assert codec.encode(listed) == codec.encode_with_builder(listed, MessageType.FRAME)
+    as_list[0] = dataclasses.replace(depth, depth_far=90.0)
+    assert codec.encode(listed) == codec.encode_with_builder(listed, MessageType.FRAME)

@@ -55,3 +55,24 @@ def test_a_server_without_the_planes_capability_gets_none() -> None:
     assert client_planes.frame_planes(None, None, old_server) == ((), ())
     with pytest.raises(InputError, match="did not grant the Planes capability"):
         client_planes.frame_planes({"depth": np.ones((2, 2), np.float32)}, None, old_server)
+
+
+def test_a_game_s_next_frames_reuse_the_descriptions_but_never_the_arrays() -> None:
+    first = {"depth": np.ones((4, 6), np.float16), "pose": np.zeros((4, 6, 4), np.uint8)}
+    descs, _ = client_planes.frame_planes(first, None, WELCOME)
+    nxt = {"depth": np.full((4, 6), 2.0, np.float16), "pose": np.ones((4, 6, 4), np.uint8)[:, ::-1]}  # strided
+    again, new_arrays = client_planes.frame_planes(nxt, None, WELCOME)
+    assert again is descs  # the same immutable tuple: the codec encodes its planes once too
+    assert new_arrays[0] is nxt["depth"] and np.array_equal(new_arrays[1], nxt["pose"])
+    assert all(a.flags.c_contiguous for a in new_arrays)
+    for changed in ({"depth": np.ones((4, 7), np.float16), "pose": first["pose"]},  # another size
+                    {"depth": np.ones((4, 6), np.float32), "pose": first["pose"]},  # another format
+                    {"pose": first["pose"], "depth": first["depth"]},  # another order
+                    {"depth": first["depth"], "lineart": first["pose"]}):  # another name
+        fresh, _ = client_planes.frame_planes(changed, None, WELCOME)
+        assert fresh == tuple(client_planes.describe(k, a, None)[0] for k, a in changed.items())
+    info = {"depth": {"depth_encoding": "device", "depth_near": 0.5}}
+    given, _ = client_planes.frame_planes(first, info, WELCOME)  # plane_info: described from it every time
+    assert given[0].depth_encoding is m.DepthEncoding.DEVICE and given[0].depth_near == 0.5
+    plain, _ = client_planes.frame_planes(first, None, WELCOME)
+    assert plain[0].depth_encoding is m.DepthEncoding.LINEAR and plain[0].depth_near == 0.0

@@ -198,9 +198,33 @@ def _build(tag: int, frame_present: tuple[bool, ...], planes: tuple[tuple[tuple[
 def encode_frame_planes(msg: Any, identifier: bytes) -> bytes:
     """A Frame with planes as an Envelope, byte-identical to ``codec.encode_with_builder``."""
     frame_values = _FRAME.get_values(msg)
-    flat: list[Any] = list(frame_values)
+    planes_flat, planes = _planes_part(msg)
+    flat: list[Any] = [*frame_values, *planes_flat, int(MessageType.FRAME)]
+    key = (tuple(map(ne, frame_values, (0,) * len(frame_values))), planes, identifier)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        layout = _build(int(MessageType.FRAME), key[0], key[1], identifier)
+        cache_put(_LAYOUTS, key, layout)
+    try:
+        return layout.pack(flat)
+    except (struct.error, OverflowError, TypeError):
+        raise _unfit(frame_values, flat) from None
+
+
+#: the planes tuple encoded last (held, so compared by identity) and what _planes_part made of it: a client sends
+#: the same tuple of immutable PlaneDescs every frame (transport.client_planes), so its values are read once
+_LAST_PLANES: tuple[Any, list[Any], tuple[tuple[tuple[bool, ...], int], ...]] | None = None
+
+
+def _planes_part(msg: Any) -> tuple[list[Any], tuple[tuple[tuple[bool, ...], int], ...]]:
+    """The planes' values and names in encoding order, and their structure (which values are set, name length)."""
+    global _LAST_PLANES
+    last, given = _LAST_PLANES, msg.planes
+    if last is not None and last[0] is given:
+        return last[1], last[2]
+    flat: list[Any] = []
     planes = []
-    for p in msg.planes:
+    for p in given:
         try:
             name = _name_bytes(p.name)
             values = plane_values(p)
@@ -210,20 +234,13 @@ def encode_frame_planes(msg: Any, identifier: bytes) -> bytes:
                 f"cannot encode {type(msg).__name__}: a field has the wrong type or range ({type(exc).__name__}: "
                 f"{exc}); check the field types of {type(msg).__name__}",
             ) from exc
-        present = tuple(map(ne, values, (0,) * len(values)))
-        planes.append((present, len(name)))
+        planes.append((tuple(map(ne, values, (0,) * len(values))), len(name)))
         flat += values
         flat.append(name)
-    flat.append(int(MessageType.FRAME))
-    key = (tuple(map(ne, frame_values, (0,) * len(frame_values))), tuple(planes), identifier)
-    layout = _LAYOUTS.get(key)
-    if layout is None:
-        layout = _build(int(MessageType.FRAME), key[0], key[1], identifier)
-        cache_put(_LAYOUTS, key, layout)
-    try:
-        return layout.pack(flat)
-    except (struct.error, OverflowError, TypeError):
-        raise _unfit(frame_values, flat) from None
+    structure = tuple(planes)
+    if isinstance(given, tuple):  # immutable (a list could change under the same identity)
+        _LAST_PLANES = (given, flat, structure)
+    return flat, structure
 
 
 def _name_bytes(name: Any) -> bytes:
