@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 
-from sdbridge.runtime.device_lane import DeviceLane, InlineLane
+from sdbridge.runtime.device_lane import DeviceLane, InlineLane, WarmedFactory, lane_for
 from tests.conftest import wait_for
 
 
@@ -41,6 +41,9 @@ class _FakeCuda:
 
             def query(self) -> bool:
                 return fake.complete.is_set()
+
+            def synchronize(self) -> None:
+                fake.log.append(("synchronize", fake.complete.is_set()))
 
         @contextlib.contextmanager
         def stream(s: Any) -> Iterator[None]:
@@ -134,3 +137,50 @@ def test_the_inline_lane_runs_each_call_at_once() -> None:
     job = lane.submit(lambda: threading.current_thread(), "a")
     assert job.value is threading.current_thread() and lane.ready and lane.tags() == ["a"]
     assert lane.finished() == [job] and not lane.busy
+
+
+def test_call_runs_on_the_lane_thread_and_returns_its_value_or_raises() -> None:
+    """The warm-up's calls (acceleration/warmup.py): made from another thread, run on the lane's, waited for."""
+    lane = DeviceLane(lambda: None)
+    try:
+        assert lane.call(threading.current_thread) is lane.thread is not threading.current_thread()
+        with pytest.raises(ZeroDivisionError):
+            lane.call(lambda: 1 / 0)
+        assert not lane.busy and lane.call(lambda: 5) == 5  # each call was taken back: the lane stays usable
+        gate = threading.Event()
+        lane.submit(gate.wait, "a worker's call")
+        with pytest.raises(RuntimeError, match="open, empty lane"):  # not while a worker submits to it
+            lane.call(lambda: None)
+        gate.set()
+    finally:
+        assert lane.close(5)
+    with pytest.raises(RuntimeError, match="closed True"):
+        lane.call(lambda: None)
+
+
+def test_a_cuda_call_runs_on_the_lane_stream_and_waits_for_its_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    cuda = _FakeCuda()
+    cuda.install(monkeypatch)
+    lane = DeviceLane(lambda: None)
+    try:
+        assert lane.call(lambda: cuda.log.append(("kernel", cuda.current)) or "out", torch.device("cuda", 0)) == "out"
+    finally:
+        assert lane.close(5)
+    assert [kind for kind, _ in cuda.log] == ["stream", "wait", "kernel", "record", "synchronize"]
+    assert cuda.log[2][1] not in (None, "default")  # under the lane's stream
+
+
+def test_a_worker_adopts_the_lane_its_model_was_warmed_on_once() -> None:
+    woken = threading.Semaphore(0)
+    warmed = DeviceLane(lambda: None)
+    factory = WarmedFactory(lambda w, h: ("pipeline", w, h), warmed)
+    assert factory(4, 2) == ("pipeline", 4, 2)
+    adopted = lane_for(factory, woken.release, None)
+    other = lane_for(factory, lambda: None, None)
+    plain = lane_for(lambda w, h: None, lambda: None, None)
+    try:
+        assert adopted is warmed and other is not warmed and plain is not warmed
+        adopted.submit(lambda: None, "a")
+        assert woken.acquire(timeout=5)  # the adopting worker is woken now
+    finally:
+        assert adopted.close(5) and other.close(5) and plain.close(5)
