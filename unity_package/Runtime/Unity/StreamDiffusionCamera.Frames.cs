@@ -1,6 +1,6 @@
 // StreamDiffusionCamera, per-frame part (main thread): LateUpdate's steps in order (events, connection transitions,
-// scene cuts, last frame's readback, the newest result, this frame's capture request, the composite) and the Built-in
-// OnPreRender hook. The capture, readback and send steps are CameraCapture's (Capture/CameraCapture.cs). See
+// scene cuts, last frame's readback, the newest result, this frame's capture request, the composite), the Built-in
+// OnPreRender hook and the optional status overlay (OnGUI). The capture, readback and send steps are CameraCapture's (Capture/CameraCapture.cs). See
 // StreamDiffusionCamera.cs for the whole.
 // NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API).
 using System;
@@ -36,6 +36,15 @@ namespace StreamDiffusion.Bridge
         private void OnPreRender()
         {
             if (_hooks != null) _hooks.OnPreRender(_frame);
+        }
+
+        // The status overlay (showStatusOverlay): IMGUI's OnGUI runs for every enabled MonoBehaviour in the Editor and in
+        // players, whatever the render pipeline, so no canvas or package is needed. ConnectionStatus.ToString is the
+        // core's one-line summary (state, results/s, round trip, last error).
+        private void OnGUI()
+        {
+            if (!showStatusOverlay || _client == null) return;
+            GUI.Label(new Rect(10f, 10f, 900f, 60f), "StreamDiffusion: " + _client.Status);
         }
 
         private void ApplyLatestResult()

@@ -131,6 +131,10 @@ namespace StreamDiffusion.Bridge
         [Tooltip("Log server errors, warnings and notices to the console (connection problems are logged by the client).")]
         public bool logEvents = true;
 
+        [Tooltip("Show one status line over the game view, in players too (IMGUI, every pipeline): connection state, " +
+                 "results per second, round trip and the last error. The inspector shows the same in the Editor.")]
+        public bool showStatusOverlay;
+
         [Tooltip("The bridge shader (Runtime/Shaders/Resources/StreamDiffusionBridge.shader); set by default when the component is added.")]
         [SerializeField] private Shader bridgeShader;
 

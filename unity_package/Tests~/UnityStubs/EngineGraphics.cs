@@ -67,6 +67,14 @@ namespace UnityEngine
     {
     }
 
+    // Scripting Reference 2022.3 / 6, GUI.Label: the two-argument overloads (Rect with string, Texture or GUIContent).
+    public partial class GUI
+    {
+        public static void Label(Rect position, string text) { throw null; }
+        public static void Label(Rect position, Texture image) { throw null; }
+        public static void Label(Rect position, GUIContent content) { throw null; }
+    }
+
     public partial class GUIContent
     {
         public GUIContent(string text, string tooltip) { throw null; }
