@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -85,31 +86,54 @@ def test_cuda_graphs_match_torch(tiny_cuda: Components) -> None:
 
 @pytest.mark.gpu
 @needs_cuda
-def test_served_cuda_graphs_are_warm_and_shared_batches_match() -> None:
-    """The server's compile path with CUDA graphs (inductor): warmed at load, nothing compiled while serving, and
-    sessions sharing a UNet call get what they get alone (outputs of a CUDA graph are copied before reuse)."""
+def test_served_cuda_graphs_are_warm_and_shared_batches_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's compile path with CUDA graphs (inductor): warmed at load on the device lane the worker adopts,
+    nothing compiled nor recorded while serving there, and sessions sharing a UNet call get what they get alone
+    (outputs of a CUDA graph are copied before reuse)."""
+    import functools
+    import threading
+
     from torch._dynamo.utils import counters
+    from torch._inductor import cudagraph_trees
 
     from sdbridge.config import Accel, ServerConfig, with_overrides
     from sdbridge.pipeline.shared_batch import run_shared
+    from sdbridge.runtime.device_lane import WarmedFactory
     from sdbridge.served_model import factory_from_components, load_model
 
+    recorded: list[str] = []  # the thread of every CUDA graph recorded
+    record = cudagraph_trees.CUDAGraphTreeManager.record_function
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        recorded.append(threading.current_thread().name)
+        return record(self, *args, **kwargs)
+
+    monkeypatch.setattr(cudagraph_trees.CUDAGraphTreeManager, "record_function", spy)
     config = with_overrides(ServerConfig(), model={"name": "tiny", "device": "cuda", "width": 64, "height": 64},
                             limits={"max_sessions": 2}, accel={"backend": Accel.COMPILE, "cuda_graphs": True})
     factory, _ = load_model(config)
+    assert isinstance(factory, WarmedFactory)
+    lane = factory.take_lane()
+    assert lane is not None and recorded and set(recorded) == {lane.thread.name}, recorded
+    warm_records = len(recorded)
     eager, _ = factory_from_components(load_components("tiny", device="cuda", dtype=torch.float16), config)
     graphed, alone = [factory(64, 64) for _ in range(2)], [eager(64, 64) for _ in range(2)]
     for k, pipe in enumerate(graphed + alone):
         pipe.prepare(f"castle {k % 2}")
     graphs = counters["stats"]["unique_graphs"]
-    for frame in range(4):
-        images = random_frames(2, 64, seed=frame)
-        got = run_shared(list(zip(graphed, images, strict=True)))
-        expected = [pipe(image) for pipe, image in zip(alone, images, strict=True)]
-        for g, e in zip(got, expected, strict=True):
-            if not e.is_warmup:
-                torch.testing.assert_close(g.latents.float(), e.latents.float(), atol=5e-2, rtol=1e-2)
+    try:
+        for frame in range(4):
+            images = random_frames(2, 64, seed=frame)
+            got = lane.call(functools.partial(run_shared, list(zip(graphed, images, strict=True))),
+                            torch.device("cuda"))
+            expected = [pipe(image) for pipe, image in zip(alone, images, strict=True)]
+            for g, e in zip(got, expected, strict=True):
+                if not e.is_warmup:
+                    torch.testing.assert_close(g.latents.float(), e.latents.float(), atol=5e-2, rtol=1e-2)
+    finally:
+        assert lane.close(30)
     assert counters["stats"]["unique_graphs"] == graphs
+    assert len(recorded) == warm_records, "the lane recorded CUDA graphs of warmed shapes while serving"
 
 
 @pytest.mark.gpu
