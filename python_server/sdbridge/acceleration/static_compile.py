@@ -10,14 +10,15 @@ The count is torch._dynamo's own `unique_graphs` counter, read around every call
 that calls the model while serving): `compiles_at_load` before `start_serving()`, `compiles_serving` after. Any
 recompilation, whatever its cause (a new shape, a guard that no longer holds), shows in `compiles_serving`.
 
-Threads (mode "reduce-overhead"; not run on a GPU here): the warm-up runs on the loading thread, serving calls on
-the worker's device lane thread. CUDA graph trees keep their tree managers in per-thread state that torch before
-2.13 sets up only on the thread that imported torch._inductor.cudagraph_trees: a graph first captured on any other
-thread (a shape first seen while serving, on the lane thread) failed an assertion in its get_obj
-(`torch._C._is_key_in_tls`), on every call of that shape. `cudagraph_thread_state()` gives each calling thread
-that state, as torch 2.13 does itself; a thread then captures its new graphs in a tree (and memory pool) of its
-own. From torch 2.13 the cudagraphified callables are per thread too, so the lane thread records its own graphs
-of the warmed shapes at their first calls (see acceleration/warmup.py).
+Threads (mode "reduce-overhead"; not run on a GPU here): the warm-up and the serving calls both run on the
+worker's device lane thread (acceleration/warmup.py: the lane is made for the warm-up, then adopted by the
+worker). CUDA graph trees keep their tree managers in per-thread state that torch before 2.13 sets up only on the
+thread that imported torch._inductor.cudagraph_trees: a graph first captured on any other thread (now every
+graph: the lane thread captures them all) failed an assertion in its get_obj (`torch._C._is_key_in_tls`), on
+every call of that shape. `cudagraph_thread_state()` gives each calling thread that state, as torch 2.13 does
+itself; a thread then captures its new graphs in a tree (and memory pool) of its own. From torch 2.13 the
+cudagraphified callables are per thread too, which is why the warm-up runs on the lane thread (see
+acceleration/warmup.py).
 """
 
 from __future__ import annotations
