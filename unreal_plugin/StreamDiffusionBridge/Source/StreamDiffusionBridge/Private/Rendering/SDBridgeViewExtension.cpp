@@ -57,8 +57,8 @@ FScreenPassRenderTarget NewOutputLike(FRDGBuilder& GraphBuilder, const FScreenPa
 }
 }  // namespace
 
-FSDBridgeViewExtension::FSDBridgeViewExtension(const FAutoRegister& AutoRegister, UWorld* World, int32 HistoryCapacity)
-	: FWorldSceneViewExtension(AutoRegister, World)
+FSDBridgeViewExtension::FSDBridgeViewExtension(const FAutoRegister& AutoRegister, UWorld* InWorld, int32 HistoryCapacity)
+	: FWorldSceneViewExtension(AutoRegister, InWorld)
 	, History(static_cast<size_t>(FMath::Max(HistoryCapacity, 2)))
 {
 }

@@ -65,7 +65,9 @@ struct FSDBridgeViewSettings
 class FSDBridgeViewExtension : public FWorldSceneViewExtension
 {
 public:
-	FSDBridgeViewExtension(const FAutoRegister& AutoRegister, UWorld* World, int32 HistoryCapacity);
+	// InWorld, not World: a parameter named World would hide FWorldSceneViewExtension's private member World (MSVC
+	// C4458, an error under UE's default ShadowVariableWarningLevel); the engine's own subclasses name it InWorld.
+	FSDBridgeViewExtension(const FAutoRegister& AutoRegister, UWorld* InWorld, int32 HistoryCapacity);
 
 	/** Game thread, every tick. Result: the component's OutputTexture (null until the first result). */
 	void Update_GameThread(const FSDBridgeViewSettings& Settings, UTexture2D* Result);
