@@ -3,14 +3,23 @@
 Each subcommand lives in `sdbridge.commands.<module>` and exposes `NAME`, `HELP`,
 `add_arguments(parser)` and `run(args) -> int`. Modules are imported only when the CLI starts,
 never at package import.
+
+Run as the console program (`main()` without argv), the process ends as soon as the command has returned and the
+exit handlers have run, without the interpreter's teardown: freeing the thousands of modules and objects of
+torch, diffusers and transformers took 1.3-3 s of CPU after `sdbridge serve` had already shut down cleanly on Ctrl-C
+(measured on the 2-core development machine). Called with argv (tests), `main` returns the exit code.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import importlib
 import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 
 from sdbridge import __version__
@@ -47,7 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `sdbridge` console script. Returns the process exit code."""
+    """Entry point of the `sdbridge` console script. Returns the process exit code (argv given), or, as the console
+    program (argv None), ends the process with it once the command is done (`exit_without_teardown`)."""
+    code = _run(argv)
+    if argv is None:
+        exit_without_teardown(code)
+    return code
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process with `code` after the exit handlers (atexit: logging's flush, multiprocessing's joins, ...)
+    and a flush of stdout and stderr, skipping the interpreter's teardown of every module. Returns (the normal exit
+    follows) while a non-daemon thread still runs: the interpreter would wait for it."""
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing more can be written
+            stream.flush()
+    os._exit(code)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
