@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jpeg-quality", type=int_at_least(1, 90, 95), default=90,
                         help="JPEG quality of the websocket + JPEG method, 1-95 (default 90)")
     parser.add_argument("--rounds", type=int_at_least(1, 3), default=3, help="alternating rounds of the three methods")
+    parser.add_argument("--pairs", type=int_at_least(0, 300), default=300,
+                        help="pairs per round of frames alone and with a depth plane, alternating in one session "
+                             "(the plane's cost measured under the same load; 0: skip; default 300)")
     parser.add_argument("--via", default=None, metavar="HOST:PORT",
                         help="instead: p50 round trip through this balancer (deploy/haproxy) against --direct")
     parser.add_argument("--direct", default=None, metavar="HOST:PORT",
@@ -41,6 +44,12 @@ def run(args: argparse.Namespace) -> int:
     measurements = run_benchmark(args.size, args.frames, args.latency_frames, args.window, args.jpeg_quality,
                                  args.rounds)
     print("\n".join(report(measurements, args.size, args.window, args.rounds)))
+    if args.pairs:
+        from sdbridge.bench.transport_paired import report_paired, run_paired
+
+        print(f"running {args.rounds} rounds of {args.pairs} pairs, frames alone and with a depth plane ...",
+              flush=True)
+        print("\n".join(report_paired(run_paired(args.size, args.pairs, args.rounds), args.rounds)))
     return 0
 
 
