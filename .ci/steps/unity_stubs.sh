@@ -84,6 +84,12 @@ variants=("" "SDBRIDGE_URP" "SDBRIDGE_HDRP")
 if grep -rqs "UNITY_6000_0_OR_NEWER" "$PKG/Runtime/Unity"; then
   variants+=("UNITY_6000_0_OR_NEWER" "SDBRIDGE_URP;UNITY_6000_0_OR_NEWER" "SDBRIDGE_HDRP;UNITY_6000_0_OR_NEWER")
 fi
+# URP 17.3 (Unity 6.3) drops the Execute path unless URP_COMPATIBILITY_MODE is defined, and 6.4 drops that define:
+# each recording-path combination the pass's #if lines select (tests/unity/test_urp_pass_paths.py) compiles
+if grep -rqs "UNITY_6000_3_OR_NEWER" "$PKG/Runtime/Unity"; then
+  u63="SDBRIDGE_URP;UNITY_6000_0_OR_NEWER;UNITY_6000_3_OR_NEWER"
+  variants+=("$u63" "$u63;URP_COMPATIBILITY_MODE" "$u63;UNITY_6000_4_OR_NEWER;URP_COMPATIBILITY_MODE")
+fi
 for defines in "${variants[@]}"; do
   name="${defines:-none}"
   args=(-target:library -unsafe "${ENGINE_REFS[@]}" -out:"$OUT/runtime-${name//;/_}/StreamDiffusion.Bridge.dll")

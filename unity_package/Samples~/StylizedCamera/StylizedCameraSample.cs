@@ -46,6 +46,7 @@ public sealed class StylizedCameraSample : MonoBehaviour
         _stylizer = camGo.AddComponent<StreamDiffusionCamera>();
         _stylizer.scalePolicy = ScalePolicy.Fit; // the default, spelled out: the square result keeps its aspect
         _stylizer.showOnScreen = true;           // the component's full-screen composite shows it (any pipeline)
+        _stylizer.showStatusOverlay = true;      // one status line: connection, results/s, round trip, last error
 
         GameObject.CreatePrimitive(PrimitiveType.Plane).transform.localScale = new Vector3(2, 1, 2);
         _spinners = new Transform[3];
