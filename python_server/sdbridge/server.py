@@ -27,6 +27,7 @@ import zmq
 from sdbridge.config import ProcessingSize, ServerConfig
 from sdbridge.protocol import messages as m
 from sdbridge.runtime.control_inputs import ControlPlanes
+from sdbridge.runtime.device_lane import WarmedFactory
 from sdbridge.runtime.pixels import Layout
 from sdbridge.runtime.sessions import Session, SessionTable
 from sdbridge.runtime.worker import PipelineFactory, Worker
@@ -70,6 +71,7 @@ class BridgeServer:
         self.config = config
         self._rules_path, self._record_dir = rules_path, record_dir
         self._factory = pipeline_factory
+        self._loaded_here = False  # start() loaded the model (not given by the caller)
         self.model = model
         self._ctx = context or zmq.Context.instance()
         self.table = SessionTable(config.limits.max_sessions)
@@ -145,6 +147,7 @@ class BridgeServer:
         self._attach_observers()  # a bad rules file or record folder stops the start, before the model loads
         if self._factory is None or self.model is None:
             self._factory, self.model = load_model(self.config, on_fatal=self._on_fatal)
+            self._loaded_here = True  # ours to release on close (a warmed device lane no worker adopted)
         self.handshake.model = self.model
         lim = self.config.limits
         if keys is not None:  # ZAP is per context: this server's allow-list gets a context of its own
@@ -313,6 +316,8 @@ class BridgeServer:
             if not self._worker.stop(timeout=30):
                 log.warning("worker thread did not stop within 30 s (a pipeline call is still running)")
             self._worker = None
+        if self._loaded_here and isinstance(self._factory, WarmedFactory):
+            self._factory.release()  # a start that failed after loading left the warmed lane unadopted
         if self._recording is not None:
             self._recording.close()
         if self.outbound.transport is not None:

@@ -142,3 +142,24 @@ def test_a_second_worker_over_the_factory_gets_a_lane_of_its_own(graphs: _Graphs
     second, failures = _serve(factory, config, rounds=1)
     assert len(first) == 2 and len(second) == 2 and not failures
     assert len(graphs.threads_calling()) == 2
+
+
+def test_a_server_whose_start_fails_after_loading_closes_the_warmed_lane(graphs: _Graphs) -> None:
+    """The bind fails once the model is warm: close() ends the lane thread no worker adopted."""
+    from sdbridge.errors import TransportError
+    from sdbridge.server import BridgeServer
+
+    holder = BridgeServer(with_overrides(ServerConfig(), model={"name": "identity"}, top={"bind": "tcp://127.0.0.1:*"}))
+    taken = holder.start()  # a port in use
+    try:
+        before = {t for t in threading.enumerate() if t.name == "sdbridge-device"}
+        server = BridgeServer(with_overrides(_config(max_sessions=1), top={"bind": taken}))
+        with pytest.raises(TransportError, match="cannot bind"):
+            server.start()
+        lanes = [t for t in threading.enumerate() if t.name == "sdbridge-device" and t not in before]
+        assert len(lanes) == 1 and graphs.recorded  # the model was warmed on its own lane, which is still up
+        server.close()
+        lanes[0].join(10)
+        assert not lanes[0].is_alive()
+    finally:
+        holder.close()

@@ -303,6 +303,12 @@ class WarmedFactory:
             lane, self._lane = self._lane, None
         return lane
 
+    def release(self) -> None:
+        """Close the warmed lane if no worker adopted it (a server whose start failed after loading)."""
+        lane = self.take_lane()
+        if lane is not None:
+            lane.close()
+
 
 def lane_for(factory: Any, on_finished: Callable[[], None], device: str | None) -> DeviceLane:
     """The device lane a worker serving `factory` runs its calls on: the lane the model was warmed on when
