@@ -23,6 +23,7 @@ import threading
 from collections.abc import Sequence
 
 from sdbridge import __version__
+from sdbridge.commands.library_logs import quiet_libraries
 from sdbridge.errors import BridgeError
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -84,6 +85,7 @@ def _run(argv: Sequence[str] | None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_libraries(args.verbose)  # diffusers/transformers warnings and loading bars only with -v
     try:
         return int(args._run(args))
     except BridgeError as exc:
