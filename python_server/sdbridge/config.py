@@ -139,9 +139,11 @@ _KIND = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def _at_in_path(source: str, tail: str) -> bool:
-    """Whether the '@' before `tail` belongs to a path: a folder follows it, or the whole source exists (a Hub id
-    has no '@', so 'tiny@abc' is a SCALE that is not a number, refused before any Hub lookup)."""
-    return "/" in tail or "\\" in tail or Path(source.strip()).expanduser().exists()
+    """Whether the '@' before `tail` belongs to a path: a folder or a weight file's name follows it, or the whole
+    source exists (a Hub id has no '@', so 'tiny@abc' is a SCALE that is not a number, refused before any Hub
+    lookup)."""
+    return ("/" in tail or "\\" in tail or tail.strip().endswith((".safetensors", ".bin"))
+            or Path(source.strip()).expanduser().exists())
 
 
 def parse_controlnet(spec: str, option: str) -> ControlNetSpec:
@@ -204,6 +206,10 @@ def parse_ip_adapter(spec: str, option: str) -> IpAdapterSpec | None:
     try:
         scale = float(tail) if at else 1.0
     except ValueError:
+        if not _at_in_path(spec, tail):
+            raise ConfigError(f"{option}={spec!r}: SCALE {tail.strip()!r} (after the '@') is not a number; give a "
+                              f"number in {params.BY_NAME['ip_adapter_scale'].range_text} or leave '@SCALE' out "
+                              f"(1), e.g. tiny@0.8") from None
         source, scale = spec, 1.0
     source = (source if at else spec).strip()
     if not source:

@@ -66,3 +66,38 @@ def test_an_existing_folder_with_an_at_sign_is_still_a_source(tmp_path: object) 
     spec = parse_controlnet(f"depth={folder}", "--controlnet")
     assert (spec.source, spec.scale) == (str(folder), 1.0)
     assert parse_controlnet(f"depth={folder}@0.25", "--controlnet").scale == 0.25
+
+
+def test_the_demo_reads_kind_at_scale_as_the_tiny_controlnet() -> None:
+    # before: 'depth@0.5' became 'depth@0.5=tiny', refused as a KIND the user never typed
+    assert controlnet_spec("depth@0.5", "tiny") == "depth=tiny@0.5"
+    assert controlnet_spec("depth", "tiny") == "depth=tiny"
+    with pytest.raises(ConfigError, match=r"'depth=tiny@abc': SCALE 'abc'"):
+        controlnet_spec("depth@abc", "tiny")
+
+
+def test_ip_adapter_scale_that_is_not_a_number_is_refused_before_the_model_loads(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    loads: list[str] = []
+
+    def load_model(config: object, **_: object) -> None:
+        loads.append("load")
+        raise _LoadedError("model load reached")
+
+    monkeypatch.setattr(server, "load_model", load_model)
+    bind = f"tcp://127.0.0.1:{_free_port()}"
+    assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--ip-adapter", "tiny@0.5"]) == 2
+    assert loads == ["load"]
+    loads.clear()
+    caplog.clear()
+    # before: refused by the adapter loader, after the model had loaded ('tiny@abc' is not a weight file)
+    assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--ip-adapter", "tiny@abc"]) == 2
+    message = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    assert loads == [] and "--ip-adapter='tiny@abc': SCALE 'abc' (after the '@') is not a number" in message, message
+
+
+def test_an_at_sign_in_a_weight_file_name_stays_in_the_source() -> None:
+    from sdbridge.config import parse_ip_adapter
+
+    spec = parse_ip_adapter("h94/IP-Adapter/models/ip@v2.safetensors", "--ip-adapter")
+    assert spec is not None and (spec.source, spec.scale) == ("h94/IP-Adapter/models/ip@v2.safetensors", 1.0)

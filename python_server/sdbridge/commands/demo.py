@@ -64,14 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preview-port", type=port_number(8765), default=8765,
                         help="port of the browser preview page on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--no-preview", action="store_true", help="do not serve the browser preview page")
-    parser.add_argument("--controlnet", default=None, metavar="KIND[=SOURCE[@SCALE]]",
-                        help="serve a ControlNet (e.g. depth: a random-weight 'tiny' one for the random presets, "
-                             "or depth=lllyasviel/control_v11f1p_sd15_depth); the scene sends its exact depth "
+    parser.add_argument("--controlnet", default=None, metavar="KIND[=SOURCE][@SCALE]",
+                        help="serve a ControlNet (e.g. depth or depth@0.5: a random-weight 'tiny' one for the random "
+                             "presets, or depth=lllyasviel/control_v11f1p_sd15_depth); the scene sends its exact depth "
                              "plane and the PNGs become input | control | output triples")
 
 
 def controlnet_spec(value: str, model: str) -> str:
-    """The `KIND=SOURCE[@SCALE]` spec of --controlnet: a bare KIND is the tiny ControlNet of the random presets."""
+    """The `KIND=SOURCE[@SCALE]` spec of --controlnet: a bare KIND (or KIND@SCALE) is the tiny ControlNet of the
+    random presets."""
     from sdbridge.config import parse_controlnet
     from sdbridge.errors import ConfigError
     from sdbridge.pipeline.components import IDENTITY, PRESET_NAMES
@@ -84,7 +85,8 @@ def controlnet_spec(value: str, model: str) -> str:
         if model not in PRESET_NAMES:
             raise ConfigError(f"--controlnet {value!r}: with --model {model} give KIND=SOURCE (a Hub id or folder of "
                               f"a ControlNet for it), e.g. --controlnet depth=lllyasviel/control_v11f1p_sd15_depth")
-        value = f"{value}=tiny"
+        kind, at, scale = value.partition("@")  # KIND@SCALE: the tiny ControlNet at that scale
+        value = f"{kind}=tiny{at}{scale}"
     parse_controlnet(value, "--controlnet")
     return value
 
