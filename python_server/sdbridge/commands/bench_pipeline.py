@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from sdbridge.commands.arg_types import frame_size, int_at_least, int_list
+from sdbridge.commands.few_frames import warn_few
 from sdbridge.commands.output_paths import output_file
 
 NAME = "bench-pipeline"
 HELP = "frames/s and ms per stage of pipeline configurations vs sequential, full CFG, diffusers, the original"
 MIN_FRAMES = 10  # fewer timed frames per configuration: one slow frame (a page fault, a GC) sways the ratios
-log = logging.getLogger(__name__)
-
-
-def few_frames_note(frames: int) -> str | None:
-    """The warning for a report timed over fewer than MIN_FRAMES frames per configuration (None from MIN_FRAMES)."""
-    if frames >= MIN_FRAMES:
-        return None
-    return (f"--frames {frames}: {frames} timed frame(s) per configuration are too few for these frames/s and ratios "
-            f"to mean anything (one slow frame sways them); use --frames {MIN_FRAMES} or more (default 20)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,15 +50,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out:  # checked before the benchmark runs, not after
         output_file(args.out, "--out")
 
-    note = few_frames_note(args.frames)
-    if note:
-        log.warning("%s", note)
+    notes = warn_few([("--frames", args.frames, MIN_FRAMES, 20)])
     report = pipeline_report(args.model, args.dtype, args.size, args.frames, threads=args.threads, accel=args.accel,
                              engines_dir=args.engines_dir, with_original=not args.no_original,
                              with_diffusers=not args.no_diffusers, host_time_only=args.host_time, steps=args.steps,
                              controlnet_only=args.controlnet)
-    if note:
-        report = f"{report}\n\nWarning: {note}"
+    report += "".join(f"\n\nWarning: {note}" for note in notes)
     print(report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

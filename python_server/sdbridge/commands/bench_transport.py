@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 
 from sdbridge.commands.arg_types import int_at_least
+from sdbridge.commands.few_frames import warn_few
 
 NAME = "bench-transport"
 HELP = "benchmark the transport: BridgeClient->server vs raw pyzmq echo vs websocket+JPEG (identity model)"
+MIN_SAMPLES = 100  # frames, round trips or pairs: below it a sub-millisecond figure is one slow frame's
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
         return _run_via(args)
     from sdbridge.bench.transport import report, run_benchmark
 
+    notes = warn_few([("--frames", args.frames, MIN_SAMPLES, 400),
+                      ("--latency-frames", args.latency_frames, MIN_SAMPLES, 300),
+                      ("--pairs", args.pairs, MIN_SAMPLES, 300)])
     print(f"running {args.rounds} rounds of raw echo, bridge and websocket+JPEG at {args.size}x{args.size} ...",
           flush=True)
     measurements = run_benchmark(args.size, args.frames, args.latency_frames, args.window, args.jpeg_quality,
@@ -50,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"running {args.rounds} rounds of {args.pairs} pairs, frames alone and with a depth plane ...",
               flush=True)
         print("\n".join(report_paired(run_paired(args.size, args.pairs, args.rounds), args.rounds)))
+    for note in notes:
+        print(f"Warning: {note}")
     return 0
 
 
@@ -64,8 +71,9 @@ def _run_via(args: argparse.Namespace) -> int:
         via, direct = balancer.endpoint_of(args.via, "--via"), balancer.endpoint_of(args.direct, "--direct")
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    notes = warn_few([("--latency-frames", args.latency_frames, MIN_SAMPLES, 300)])
     print(f"running {args.rounds} alternating rounds of {args.latency_frames} round trips, {direct} and {via} ...",
           flush=True)
     paths = balancer.measure(direct, via, args.size, args.latency_frames, args.rounds)
-    print("\n".join(balancer.report(paths, args.size)))
+    print("\n".join([*balancer.report(paths, args.size), *(f"Warning: {note}" for note in notes)]))
     return 0
