@@ -1,5 +1,6 @@
-"""`sdbridge bench pipeline --frames N` below MIN_FRAMES (and bench transport's counts below MIN_SAMPLES) warns, naming the flag and a sensible minimum, on the log
-and in the report (--accel onnxruntime --frames 2 printed ratios of two frames as if they meant something)."""
+"""`sdbridge bench pipeline --frames N` below MIN_FRAMES (and bench transport's counts below MIN_SAMPLES) warns,
+naming the flag and a sensible minimum, on the log and in the report (--accel onnxruntime --frames 2 printed ratios
+of two frames as if they meant something)."""
 
 from __future__ import annotations
 
