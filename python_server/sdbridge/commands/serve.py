@@ -148,10 +148,14 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 def resolve_auto_dtype(cfg: ServerConfig) -> ServerConfig:
     """`dtype = auto` replaced by what it means here (logged with the reason), so that the server, its log and
     its recordings (replayed with that dtype) name a real dtype."""
+    from sdbridge.pipeline.components import IDENTITY
+
     if cfg.model.dtype is not Dtype.AUTO:
         return cfg
     dtype, why = cfg.model.resolved_dtype(cfg.accel.backend.value)
-    log.info("dtype auto picked %s for device %s: %s", dtype.value, cfg.model.device, why)
+    # the identity model computes nothing: its dtype is no news to the user
+    log.log(logging.DEBUG if cfg.model.name == IDENTITY else logging.INFO, "dtype auto picked %s for device %s: %s",
+            dtype.value, cfg.model.device, why)
     return with_overrides(cfg, model={"dtype": dtype})
 
 
