@@ -178,10 +178,15 @@ class _ServerHandle:
                         if page.startswith("sdbridge preview page:"):
                             self.preview_url = page.split(":", 1)[1].strip()
                     return endpoint
+        code = self._proc.poll()
         self.close()
         from sdbridge.errors import TransportError
 
-        raise TransportError("the `sdbridge serve` subprocess did not start; run it alone to see why")
+        if code is not None:  # its own error line is above (its stderr is ours)
+            raise TransportError(f"the `sdbridge serve` subprocess exited (code {code}) before serving: its error is "
+                                 f"printed above; fix that option and run again")
+        raise TransportError("the `sdbridge serve` subprocess printed no 'sdbridge serving' line within 600 s; run "
+                             "`sdbridge serve` alone with the same options to see why")
 
     def close(self) -> None:
         if self._server is not None:
