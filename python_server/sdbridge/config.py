@@ -530,8 +530,8 @@ def _validate(cfg: ServerConfig) -> None:
          f"limits.max_events_per_second={lim.max_events_per_second} must be >= 1"),
         *_budget_checks(lim),
         (bool(cfg.security.server_secret_key) == bool(cfg.security.authorized_keys),
-         "security.server_secret_key and security.authorized_keys go together: set both for CurveZMQ "
-         "(see `sdbridge keys generate`) or neither"),
+         "security.server_secret_key (serve --curve-secret-key) and security.authorized_keys (serve "
+         "--authorized-keys) go together: set both for CurveZMQ (see `sdbridge keys generate`) or neither"),
         (cfg.session.heartbeat_timeout_s > 0,
          f"session.heartbeat_timeout_s={cfg.session.heartbeat_timeout_s} must be > 0"),
         (cfg.session.heartbeat_interval_ms >= 0,
