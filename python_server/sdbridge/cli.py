@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import difflib
 import importlib
 import logging
 import os
@@ -79,8 +80,34 @@ def exit_without_teardown(code: int) -> None:
     os._exit(code)
 
 
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line; an unknown argument is refused by the (sub)command's own parser, so the error shows
+    that command's usage and, for a misspelt option, the one meant (the top-level parser showed its own usage)."""
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        chosen = _chosen_parser(parser, args)
+        options = [o for action in chosen._actions for o in action.option_strings if o.startswith("--")]
+        meant = [m for extra in extras if extra.startswith("-")
+                 for m in difflib.get_close_matches(extra.split("=", 1)[0], options, n=1, cutoff=0.7)]
+        hint = f" (did you mean {', '.join(meant)}? see {chosen.prog} --help)" if meant else \
+            f" (see {chosen.prog} --help)"
+        chosen.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+    return args
+
+
+def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub-sub)command `args` chose."""
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, subs[0].dest, None) if subs else None
+        if not subs or name not in subs[0].choices:
+            return parser
+        parser = subs[0].choices[name]
+
+
 def _run(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
