@@ -5,6 +5,7 @@ is; with -v everything is shown as before."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -37,8 +38,10 @@ _PROGRAM = textwrap.dedent("""
 @pytest.mark.slow
 @pytest.mark.parametrize("verbose", [True, False])
 def test_library_chatter_only_with_verbose(verbose: bool) -> None:
+    # without the switches an earlier quiet CLI call in this process left in the environment (children inherit them)
+    env = {k: v for k, v in os.environ.items() if k not in ("DIFFUSERS_VERBOSITY", "TRANSFORMERS_VERBOSITY")}
     run = subprocess.run([sys.executable, "-c", _PROGRAM, *(["-v"] if verbose else [])], capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     err = run.stderr
     assert "SCALE 'abc'" in err and "a library error" in err, err  # our errors and the library's errors stay
