@@ -160,8 +160,10 @@ class Dispatcher:
             return
         if session is None:
             self.outbound.error(identity, m.ErrorCode.NOT_HELLO,
-                                f"no session for this connection: the first message must be Hello, got "
-                                f"{type(message).__name__}; send Hello (or reconnect if the session expired)",
+                                f"no session for this connection (a new one, e.g. moved here by a load balancer "
+                                f"from another replica, or one whose session expired): the first message must be "
+                                f"Hello, got {type(message).__name__}; send Hello (BridgeClient and the engine "
+                                f"plugins do so by themselves)",
                                 "Envelope.body")
             return
         if isinstance(message, m.FrameHeader):

@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 #: Errors after which the session is gone and a new handshake is needed (set_session_gone in schemas/bridge.fbs).
 _SESSION_GONE = m.SESSION_GONE
+#: the errors of a server that has no session for this connection (not one it ended)
+_UNKNOWN_HERE = frozenset({m.ErrorCode.NOT_HELLO, m.ErrorCode.UNKNOWN_SESSION})
 
 
 def preview_address(notice: m.Notice) -> str:
@@ -424,7 +426,11 @@ class BridgeClient:
         elif isinstance(message, m.ErrorMsg):
             self.counters.errors += 1
             self.counters.recent_errors.append(message)
-            log.warning("server error %s: %s", message.code.name, message.message)
+            # a server that does not know this connection (libzmq reconnected it, e.g. through a balancer to another
+            # replica) is expected and answered with a new Hello: said, not warned, when this client reconnects
+            moved = message.code in _UNKNOWN_HERE and self.auto_reconnect
+            log.log(logging.INFO if moved else logging.WARNING, "server error %s: %s%s", message.code.name,
+                    message.message, "; reconnecting with a new Hello" if moved else "")
             if message.session_closed or message.code in _SESSION_GONE:
                 self._lose(f"server error {message.code.name}: {message.message}")
         elif isinstance(message, m.Stats):
