@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sdbridge.config import Accel, ServerConfig
+from sdbridge.config import Accel, Dtype, ServerConfig
 from sdbridge.errors import ConfigError
 from sdbridge.protocol import messages as m
 from sdbridge.runtime.cuda_thread import bind_thread
@@ -56,7 +56,8 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
 
     mc = config.model
     dtype, why = mc.resolved_dtype(config.accel.backend.value)
-    log.info("model %s on %s in %s (dtype %s: %s)", mc.name, mc.device, dtype.value, mc.dtype.value, why)
+    chosen = f" (dtype auto: {why})" if mc.dtype is Dtype.AUTO else ""  # `sdbridge serve` resolved it and said why
+    log.info("loading model %s on %s in %s%s", mc.name, mc.device, dtype.value, chosen)
     bind_thread(mc.device)  # this thread loads and warms on the device: not on cuda:0 when given cuda:N
     components = load_components(mc.name, device=mc.device, dtype=getattr(torch, dtype.value), vae=mc.vae,
                                  lora=mc.loras() or None, live_lora=mc.live_loras() or None)

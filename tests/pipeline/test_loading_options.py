@@ -142,7 +142,12 @@ def test_load_model_passes_the_choices_and_logs_what_auto_picked(monkeypatch: py
         load_model(cfg)
     assert seen == {"name": "acme/sd", "device": "cpu", "dtype": torch.bfloat16, "vae": "full",
                     "lora": {"acme/l": 0.25}, "live_lora": {"pixel": ("acme/pixel", 0.5)}}
-    assert "in bfloat16 (dtype auto: CPU with AVX512-BF16" in caplog.text
+    assert "loading model acme/sd on cpu in bfloat16 (dtype auto: CPU with AVX512-BF16" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="sdbridge.served_model"):  # as `sdbridge serve` passes it: resolved
+        load_model(with_overrides(cfg, model={"dtype": Dtype.FLOAT32}))
+    assert "loading model acme/sd on cpu in float32\n" in caplog.text + "\n"  # no second, wrong reason
+    assert "as configured" not in caplog.text
 
 
 # ------------------------------------------------------------------------------------------------ check, demo
