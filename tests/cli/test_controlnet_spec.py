@@ -5,24 +5,14 @@ before anything loads, naming the flag, the value and the fix (depth=tiny@abc re
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 
-from sdbridge import cli, server
+from sdbridge import cli
 from sdbridge.commands.demo import controlnet_spec
 from sdbridge.config import parse_controlnet
-from sdbridge.errors import BridgeError, ConfigError
-
-
-class _LoadedError(BridgeError):
-    """What the patched model loader raises: the serve command got as far as loading the model."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from sdbridge.errors import ConfigError
+from tests.cli.conftest import free_port
 
 
 @pytest.mark.parametrize(("value", "words"), [
@@ -31,16 +21,9 @@ def _free_port() -> int:
     ("de pth=tiny@0.5", ["KIND 'de pth'", "not a ControlNet name"]),
 ])
 def test_serve_refuses_a_bad_spec_before_the_model_loads(value: str, words: list[str],
-                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         loads: list[str],
                                                          caplog: pytest.LogCaptureFixture) -> None:
-    loads: list[str] = []
-
-    def load_model(config: object, **_: object) -> None:
-        loads.append("load")
-        raise _LoadedError("model load reached")
-
-    monkeypatch.setattr(server, "load_model", load_model)
-    bind = f"tcp://127.0.0.1:{_free_port()}"
+    bind = f"tcp://127.0.0.1:{free_port()}"
     assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--controlnet", "depth=tiny@0.5"]) == 2
     assert loads == ["load"]  # a good spec gets as far as the load
     loads.clear()
@@ -77,15 +60,8 @@ def test_the_demo_reads_kind_at_scale_as_the_tiny_controlnet() -> None:
 
 
 def test_ip_adapter_scale_that_is_not_a_number_is_refused_before_the_model_loads(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    loads: list[str] = []
-
-    def load_model(config: object, **_: object) -> None:
-        loads.append("load")
-        raise _LoadedError("model load reached")
-
-    monkeypatch.setattr(server, "load_model", load_model)
-    bind = f"tcp://127.0.0.1:{_free_port()}"
+        loads: list[str], caplog: pytest.LogCaptureFixture) -> None:
+    bind = f"tcp://127.0.0.1:{free_port()}"
     assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--ip-adapter", "tiny@0.5"]) == 2
     assert loads == ["load"]
     loads.clear()

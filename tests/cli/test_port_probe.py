@@ -10,26 +10,11 @@ from collections.abc import Iterator
 import pytest
 import zmq
 
-from sdbridge import cli, server
+from sdbridge import cli
 from sdbridge.config import MetricsConfig
-from sdbridge.errors import BridgeError, TransportError
+from sdbridge.errors import TransportError
 from sdbridge.serving.metrics_http import MetricsServer
-
-
-class _LoadedError(BridgeError):
-    """What the patched model loader raises: the serve command got as far as loading the model."""
-
-
-@pytest.fixture
-def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-
-    def load_model(config: object, **_: object) -> None:
-        calls.append("load")
-        raise _LoadedError("model load reached")
-
-    monkeypatch.setattr(server, "load_model", load_model)
-    return calls
+from tests.cli.conftest import free_port
 
 
 @pytest.fixture
@@ -38,12 +23,6 @@ def taken_tcp() -> Iterator[int]:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         yield sock.getsockname()[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _serve(*argv: str) -> int:
@@ -55,8 +34,8 @@ def _error(caplog: pytest.LogCaptureFixture) -> str:
 
 
 def test_free_ports_reach_the_model_load(loads: list[str], caplog: pytest.LogCaptureFixture) -> None:
-    assert _serve("--bind", f"tcp://127.0.0.1:{_free_port()}", "--preview-port", str(_free_port()),
-                  "--metrics-port", str(_free_port())) == 2
+    assert _serve("--bind", f"tcp://127.0.0.1:{free_port()}", "--preview-port", str(free_port()),
+                  "--metrics-port", str(free_port())) == 2
     assert loads == ["load"] and "model load reached" in _error(caplog)
 
 
@@ -76,7 +55,7 @@ def test_a_taken_bind_port_stops_before_the_model_loads(loads: list[str], caplog
 @pytest.mark.parametrize("option", ["--preview-port", "--metrics-port"])
 def test_a_taken_page_port_stops_before_the_model_loads(option: str, taken_tcp: int, loads: list[str],
                                                         caplog: pytest.LogCaptureFixture) -> None:
-    assert _serve("--bind", f"tcp://127.0.0.1:{_free_port()}", option, str(taken_tcp)) == 2
+    assert _serve("--bind", f"tcp://127.0.0.1:{free_port()}", option, str(taken_tcp)) == 2
     message = _error(caplog)
     assert loads == [] and f"{option} {taken_tcp}: 127.0.0.1:{taken_tcp} is in use" in message, message
 

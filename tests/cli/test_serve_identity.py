@@ -4,36 +4,18 @@ naming the flag and the fix (a ControlNet or IP-Adapter raised AttributeError wh
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 
-from sdbridge import cli, server
-from sdbridge.errors import BridgeError
-
-
-class _LoadedError(BridgeError):
-    """What the patched model loader raises: the serve command got as far as loading the model."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from sdbridge import cli
+from tests.cli.conftest import free_port
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--controlnet", "depth=tiny"), ("--ip-adapter", "tiny"),
                                              ("--lora", "some/lora=1.0")])
-def test_identity_with_a_model_addition_is_refused(flag: str, value: str, monkeypatch: pytest.MonkeyPatch,
+def test_identity_with_a_model_addition_is_refused(flag: str, value: str, loads: list[str],
                                                    caplog: pytest.LogCaptureFixture) -> None:
-    loads: list[str] = []
-
-    def load_model(config: object, **_: object) -> None:
-        loads.append("load")
-        raise _LoadedError("model load reached")
-
-    monkeypatch.setattr(server, "load_model", load_model)
-    bind = f"tcp://127.0.0.1:{_free_port()}"
+    bind = f"tcp://127.0.0.1:{free_port()}"
     assert cli.main(["serve", "--model", "tiny", "--bind", bind, flag, value]) == 2
     assert loads == ["load"]  # the same flag with a real model gets as far as the load
     loads.clear()
