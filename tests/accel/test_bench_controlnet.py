@@ -43,9 +43,9 @@ def test_the_controlnet_flag_runs_only_that_section(monkeypatch: pytest.MonkeyPa
     bench_pipeline.add_arguments(parser)
     printed: list[str] = []
     monkeypatch.setattr("builtins.print", printed.append)
-    assert bench_pipeline.run(parser.parse_args(["--model", "tiny", "--size", "64", "--frames", "3",
-                                                 "--controlnet"])) == 0
-    assert printed == ["controlnet tiny 64 7"]
+    assert bench_pipeline.run(parser.parse_args(["--model", "tiny", "--size", "64", "--frames", "10",
+                                                 "--controlnet"])) == 0  # 10: no few-frames warning below it
+    assert printed == ["controlnet tiny 64 14"]
 
 
 def test_bench_transport_measures_the_depth_plane(capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,7 +32,7 @@ import multiprocessing as mp
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -211,8 +211,13 @@ def _bench_raw(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, w
     return _with_cpu(server, lambda: _raw_round(endpoint, frames, n_lat, n_tp, window, plane))
 
 
-def _raw_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int,
-               plane: np.ndarray | None) -> tuple[Sample, int]:
+#: what the raw echo's messages carry as their header part: about the size of a Frame header
+RAW_HEADER = b"\0" * 96
+
+
+@contextlib.contextmanager
+def raw_dealer(endpoint: str) -> Iterator[Any]:
+    """A DEALER connected to the raw echo (linger 0, receives time out after 5 s), closed with its context."""
     import zmq
 
     ctx = zmq.Context()
@@ -220,13 +225,21 @@ def _raw_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, w
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVTIMEO, 5000)
     sock.connect(endpoint)
-    header = b"\0" * 96  # about the size of a Frame header
-    extra = [plane] if plane is not None else []
-
-    def send(i: int) -> None:
-        sock.send_multipart([header, frames[i % len(frames)], *extra], copy=False)
-
     try:
+        yield sock
+    finally:
+        sock.close(0)
+        ctx.term()
+
+
+def _raw_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int,
+               plane: np.ndarray | None) -> tuple[Sample, int]:
+    extra = [plane] if plane is not None else []
+    with raw_dealer(endpoint) as sock:
+
+        def send(i: int) -> None:
+            sock.send_multipart([RAW_HEADER, frames[i % len(frames)], *extra], copy=False)
+
         rtts = []
         for i in range(n_lat + 20):
             start = time.perf_counter()
@@ -242,9 +255,6 @@ def _raw_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, w
             if i < n_tp:
                 send(i)
         elapsed = time.perf_counter() - start
-    finally:
-        sock.close(0)
-        ctx.term()
     return Sample(rtts, n_tp / elapsed, 0), n_lat + 20 + n_tp
 
 

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from sdbridge.bench.child import spawn_ready
-from sdbridge.bench.transport import _bridge_server, _echo_server, _stop, depth_plane, make_frames
+from sdbridge.bench.transport import (
+    RAW_HEADER,
+    _bridge_server,
+    _echo_server,
+    _stop,
+    depth_plane,
+    make_frames,
+    raw_dealer,
+)
 from sdbridge.quantiles import percentile
 
 #: pairs left out at the start of each round (connection set-up, first-use caches)
@@ -84,27 +92,16 @@ def bridge_pairs(endpoint: str, frames: list[np.ndarray], plane: np.ndarray, pai
 def raw_pairs(endpoint: str, frames: list[np.ndarray], plane: np.ndarray, pairs: int
               ) -> tuple[list[float], list[float]]:
     """The raw echo: [header, frame] and [header, frame, plane] alternately (the echo answers [header, frame])."""
-    import zmq
+    with raw_dealer(endpoint) as sock:
 
-    ctx = zmq.Context()
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.RCVTIMEO, 5000)
-    sock.connect(endpoint)
-    header = b"\0" * 96  # about the size of a Frame header
+        def round_trip(i: int, with_plane: bool) -> float:
+            parts = [RAW_HEADER, frames[i % len(frames)], *([plane] if with_plane else [])]
+            start = time.perf_counter()
+            sock.send_multipart(parts, copy=False)
+            sock.recv_multipart(copy=False)
+            return time.perf_counter() - start
 
-    def round_trip(i: int, with_plane: bool) -> float:
-        parts = [header, frames[i % len(frames)], plane] if with_plane else [header, frames[i % len(frames)]]
-        start = time.perf_counter()
-        sock.send_multipart(parts, copy=False)
-        sock.recv_multipart(copy=False)
-        return time.perf_counter() - start
-
-    try:
         return _pairs(round_trip, pairs)
-    finally:
-        sock.close(0)
-        ctx.term()
 
 
 def _paired(name: str, alone: list[float], with_plane: list[float]) -> Paired:
