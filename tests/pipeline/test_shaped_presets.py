@@ -168,7 +168,7 @@ def test_bench_pipeline_sends_a_shaped_model_to_the_shaped_bench(monkeypatch: py
     bench_pipeline.add_arguments(parser)
     printed: list[str] = []
     monkeypatch.setattr("builtins.print", printed.append)
-    args = parser.parse_args(["--model", "sd-turbo-shaped", "--steps", "1", "--frames", "3", "--dtype", "bfloat16"])
+    args = parser.parse_args(["--model", "sd-turbo-shaped", "--steps", "1", "--frames", "10", "--dtype", "bfloat16"])
     assert bench_pipeline.run(args) == 0
     assert printed == ["ok"] and loaded == [("sd-turbo-shaped", "cpu", torch.bfloat16)]
-    assert seen == {"size": 256, "frames": 3, "steps": (1,)}
+    assert seen == {"size": 256, "frames": 10, "steps": (1,)}

@@ -63,6 +63,15 @@ _SESSION_GONE = m.SESSION_GONE
 _UNKNOWN_HERE = frozenset({m.ErrorCode.NOT_HELLO, m.ErrorCode.UNKNOWN_SESSION})
 
 
+def _log_server_error(message: m.ErrorMsg, reconnects: bool) -> None:
+    """Log a server's Error: a warning, except that a server which does not know this connection (libzmq re-made
+    it, e.g. through a balancer to another replica) is expected and answered with a new Hello when the client
+    `reconnects` by itself: said at INFO."""
+    moved = message.code in _UNKNOWN_HERE and reconnects
+    log.log(logging.INFO if moved else logging.WARNING, "server error %s: %s%s", message.code.name,
+            message.message, "; reconnecting with a new Hello" if moved else "")
+
+
 def preview_address(notice: m.Notice) -> str:
     """The preview page address a Notice carries, or "": the typed ``preview_url`` (protocol 1.1), or for a 1.0
     server an INFO notice from "preview" whose whole message is an http(s) address."""
@@ -426,11 +435,7 @@ class BridgeClient:
         elif isinstance(message, m.ErrorMsg):
             self.counters.errors += 1
             self.counters.recent_errors.append(message)
-            # a server that does not know this connection (libzmq reconnected it, e.g. through a balancer to another
-            # replica) is expected and answered with a new Hello: said, not warned, when this client reconnects
-            moved = message.code in _UNKNOWN_HERE and self.auto_reconnect
-            log.log(logging.INFO if moved else logging.WARNING, "server error %s: %s%s", message.code.name,
-                    message.message, "; reconnecting with a new Hello" if moved else "")
+            _log_server_error(message, self.auto_reconnect)
             if message.session_closed or message.code in _SESSION_GONE:
                 self._lose(f"server error {message.code.name}: {message.message}")
         elif isinstance(message, m.Stats):
