@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 
 from sdbridge.protocol import _scalar, _verify
-from sdbridge.protocol.messages import CAPACITY_REFUSAL, SESSION_GONE, ErrorCode, MessageType
+from sdbridge.protocol.messages import CAPACITY_REFUSAL, SESSION_GONE, UNKNOWN_CONNECTION, ErrorCode, MessageType
 from sdbridge.protocol.version import FILE_IDENTIFIER, PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 from .conftest import load_module
@@ -43,6 +43,10 @@ def test_version_and_identifier_come_from_the_schema(codegen: ModuleType) -> Non
 
 def test_session_gone_set_is_the_schema_attribute() -> None:
     assert {ErrorCode.NOT_HELLO, ErrorCode.UNKNOWN_SESSION, ErrorCode.SESSION_EXPIRED} == SESSION_GONE
+
+
+def test_unknown_connection_set_is_the_schema_attribute_and_a_part_of_session_gone() -> None:
+    assert {ErrorCode.NOT_HELLO, ErrorCode.UNKNOWN_SESSION} == UNKNOWN_CONNECTION < SESSION_GONE
 
 
 def test_capacity_refusal_set_is_the_schema_attribute_and_the_python_retry_codes() -> None:

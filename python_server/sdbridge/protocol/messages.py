@@ -16,6 +16,7 @@ from typing import TypeAlias
 from sdbridge.protocol._generated.bridge_schema import (
     CAPACITY_REFUSAL,
     SESSION_GONE,
+    UNKNOWN_CONNECTION,
     AlphaMode,
     AttentionBankBlocks,
     BlendMethod,
@@ -41,8 +42,8 @@ from sdbridge.protocol._generated.bridge_schema import (
 from sdbridge.protocol._generated.params_fields import ParamsFields  # the Params fields, from the schema
 
 __all__ = [
-    "CAPACITY_REFUSAL", "MESSAGE_TYPES", "SESSION_GONE", "AdapterWeight", "AlphaMode", "AttentionBankBlocks",
-    "BlendMethod", "Bye", "Capability", "CfgMode",
+    "CAPACITY_REFUSAL", "MESSAGE_TYPES", "SESSION_GONE", "UNKNOWN_CONNECTION", "AdapterWeight", "AlphaMode",
+    "AttentionBankBlocks", "BlendMethod", "Bye", "Capability", "CfgMode",
     "ColorSpace",
     "Credit", "DepthEncoding",
     "ErrorCode", "ErrorMsg", "FrameHeader", "GameEvent", "Hello", "ImageHeader", "Message", "MessageType",

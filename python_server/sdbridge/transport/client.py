@@ -59,15 +59,14 @@ log = logging.getLogger(__name__)
 
 #: Errors after which the session is gone and a new handshake is needed (set_session_gone in schemas/bridge.fbs).
 _SESSION_GONE = m.SESSION_GONE
-#: the errors of a server that has no session for this connection (not one it ended)
-_UNKNOWN_HERE = frozenset({m.ErrorCode.NOT_HELLO, m.ErrorCode.UNKNOWN_SESSION})
+_UNKNOWN_CONNECTION = m.UNKNOWN_CONNECTION  # the server has no session for this connection (set in bridge.fbs)
 
 
 def _log_server_error(message: m.ErrorMsg, reconnects: bool) -> None:
     """Log a server's Error: a warning, except that a server which does not know this connection (libzmq re-made
     it, e.g. through a balancer to another replica) is expected and answered with a new Hello when the client
     `reconnects` by itself: said at INFO."""
-    moved = message.code in _UNKNOWN_HERE and reconnects
+    moved = message.code in _UNKNOWN_CONNECTION and reconnects
     log.log(logging.INFO if moved else logging.WARNING, "server error %s: %s%s", message.code.name,
             message.message, "; reconnecting with a new Hello" if moved else "")
 

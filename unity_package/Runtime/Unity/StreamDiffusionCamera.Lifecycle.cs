@@ -3,6 +3,7 @@
 // disconnect transitions and the client-event pump. The serialized fields and public API are in StreamDiffusionCamera.cs.
 // NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API).
 using System;
+using StreamDiffusion.Bridge.Core;
 using StreamDiffusion.Bridge.Core.Capture;
 using StreamDiffusion.Bridge.Core.Client;
 using UnityEngine;
@@ -172,6 +173,15 @@ namespace StreamDiffusion.Bridge
                     switch (e.Kind)
                     {
                         case ClientEventKind.ServerError:
+                            if (e.Error != null && ErrorCodeSets.IsUnknownConnection(e.Error.Code))
+                            {
+                                // a server without this connection's session (libzmq re-made it to another replica
+                                // or a restarted server): expected, and answered by the client with a new Hello
+                                Debug.Log("StreamDiffusion: " + e + "; reconnecting with a new Hello", this);
+                                break;
+                            }
+                            Debug.LogWarning("StreamDiffusion: " + e, this);
+                            break;
                         case ClientEventKind.Warning:
                             Debug.LogWarning("StreamDiffusion: " + e, this);
                             break;

@@ -157,7 +157,7 @@ class MotionTarget(enum.IntEnum):
 
 
 class ErrorCode(enum.IntEnum):
-    """Error codes carried by Error.code and sdbridge.errors.ProtocolError.code. set_session_gone: the server no longer knows this client's session; the client performs a new handshake (and replays its prompt, params and state). set_capacity_refusal: a refused Hello that another try (on a new connection, which a balancer may send to another replica) can fix; a client retries these with backoff and raises any other refusal at once."""
+    """Error codes carried by Error.code and sdbridge.errors.ProtocolError.code. set_session_gone: the server no longer knows this client's session; the client performs a new handshake (and replays its prompt, params and state). set_capacity_refusal: a refused Hello that another try (on a new connection, which a balancer may send to another replica) can fix; a client retries these with backoff and raises any other refusal at once. set_unknown_connection: the server has no session for this connection (not one it ended): expected after libzmq re-made the connection to another replica behind a balancer or to a restarted server; a client that reconnects by itself reports it as information, not as an error."""
 
     UNKNOWN = 0
     BAD_MESSAGE = 1
@@ -300,6 +300,9 @@ SESSION_GONE: Final[frozenset[ErrorCode]] = frozenset({ErrorCode.NOT_HELLO, Erro
 
 #: set_capacity_refusal of ErrorCode in bridge.fbs
 CAPACITY_REFUSAL: Final[frozenset[ErrorCode]] = frozenset({ErrorCode.SESSION_LIMIT})
+
+#: set_unknown_connection of ErrorCode in bridge.fbs
+UNKNOWN_CONNECTION: Final[frozenset[ErrorCode]] = frozenset({ErrorCode.NOT_HELLO, ErrorCode.UNKNOWN_SESSION})
 
 #: table -> fields in id order: (id, name, kind, size, struct format or '', reference): the reference
 #: is the table or union a field refers to, the enum type of a scalar enum field, or ''

@@ -62,5 +62,10 @@ namespace StreamDiffusion.Bridge.Core
         {
             return value == ErrorCode.SessionLimit;
         }
+        /// <summary>True for NotHello, UnknownSession.</summary>
+        public static bool IsUnknownConnection(ErrorCode value)
+        {
+            return value == ErrorCode.NotHello || value == ErrorCode.UnknownSession;
+        }
     }
 }

@@ -138,6 +138,9 @@ public enum MotionTarget : byte
 /// (and replays its prompt, params and state).
 /// set_capacity_refusal: a refused Hello that another try (on a new connection, which a balancer may send to another
 /// replica) can fix; a client retries these with backoff and raises any other refusal at once.
+/// set_unknown_connection: the server has no session for this connection (not one it ended): expected after libzmq
+/// re-made the connection to another replica behind a balancer or to a restarted server; a client that reconnects
+/// by itself reports it as information, not as an error.
 public enum ErrorCode : ushort
 {
   Unknown = 0,

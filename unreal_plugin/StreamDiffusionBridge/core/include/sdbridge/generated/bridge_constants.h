@@ -143,7 +143,7 @@ enum class MotionTarget : uint8_t {
   kNext = 2,
 };
 
-/// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code. set_session_gone: the server no longer knows this client's session; the client performs a new handshake (and replays its prompt, params and state). set_capacity_refusal: a refused Hello that another try (on a new connection, which a balancer may send to another replica) can fix; a client retries these with backoff and raises any other refusal at once.
+/// Error codes carried by Error.code and sdbridge.errors.ProtocolError.code. set_session_gone: the server no longer knows this client's session; the client performs a new handshake (and replays its prompt, params and state). set_capacity_refusal: a refused Hello that another try (on a new connection, which a balancer may send to another replica) can fix; a client retries these with backoff and raises any other refusal at once. set_unknown_connection: the server has no session for this connection (not one it ended): expected after libzmq re-made the connection to another replica behind a balancer or to a restarted server; a client that reconnects by itself reports it as information, not as an error.
 enum class WireError : uint16_t {
   kUnknown = 0,
   kBadMessage = 1,
@@ -255,5 +255,8 @@ constexpr bool IsSessionGone(WireError value) { return value == WireError::kNotH
 
 /// set_capacity_refusal of ErrorCode in bridge.fbs: SessionLimit.
 constexpr bool IsCapacityRefusal(WireError value) { return value == WireError::kSessionLimit; }
+
+/// set_unknown_connection of ErrorCode in bridge.fbs: NotHello, UnknownSession.
+constexpr bool IsUnknownConnection(WireError value) { return value == WireError::kNotHello || value == WireError::kUnknownSession; }
 
 }  // namespace sdbridge
