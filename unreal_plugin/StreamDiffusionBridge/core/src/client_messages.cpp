@@ -210,6 +210,11 @@ ErrorOutcome ClassifyServerError(const ErrorMessage& err, bool connected, const 
   } else if (IsSessionGone(err.code)) {  // set_session_gone in bridge.fbs (generated/bridge_constants.h)
     e.status = StatusCode::kNotConnected;
     out.end = SessionEnd::kRetry;  // the server lost our session (restart, expiry): new handshake
+    if (IsUnknownConnection(err.code)) {  // set_unknown_connection: libzmq re-made the connection elsewhere
+      e.kind = ClientEventKind::kDisconnected;  // expected behind a balancer: reported as a move, not an error
+      e.message = "server " + config.endpoint + " has no session for this connection (another replica behind a "
+                  "balancer, or a restarted server); reconnecting with a new Hello (" + e.message + ")";
+    }
   } else {
     e.status = StatusCode::kInvalidArgument;
   }

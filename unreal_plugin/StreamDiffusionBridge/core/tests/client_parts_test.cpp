@@ -32,6 +32,16 @@ TEST(ClientMessages, ServerErrorsDecideHowTheSessionEnds) {
   ErrorOutcome gone = ClassifyServerError(Err(WireError::kUnknownSession), true, config);
   EXPECT_EQ(gone.end, SessionEnd::kRetry);
   EXPECT_EQ(gone.event.status, StatusCode::kNotConnected);
+  // set_unknown_connection (NotHello, UnknownSession): a connection re-made to a server without our session is a
+  // move, reported as kDisconnected; an expired session (SessionExpired) stays an error
+  EXPECT_EQ(gone.event.kind, ClientEventKind::kDisconnected);
+  EXPECT_NE(gone.event.message.find("reconnecting with a new Hello"), std::string::npos);
+  ErrorOutcome moved = ClassifyServerError(Err(WireError::kNotHello), true, config);
+  EXPECT_EQ(moved.event.kind, ClientEventKind::kDisconnected);
+  ASSERT_TRUE(moved.event.error.has_value());
+  ErrorOutcome expired = ClassifyServerError(Err(WireError::kSessionExpired), true, config);
+  EXPECT_EQ(expired.end, SessionEnd::kRetry);
+  EXPECT_EQ(expired.event.kind, ClientEventKind::kError);
 
   ErrorOutcome bad_value = ClassifyServerError(Err(WireError::kUnknown), true, config);
   EXPECT_EQ(bad_value.end, SessionEnd::kNone) << "a refused message keeps the session";
