@@ -12,13 +12,14 @@ from sdbridge.commands.output_paths import output_file
 NAME = "bench-pipeline"
 HELP = "frames/s and ms per stage of pipeline configurations vs sequential, full CFG, diffusers, the original"
 MIN_FRAMES = 10  # fewer timed frames per configuration: one slow frame (a page fault, a GC) sways the ratios
+FRAMES = 20  # --frames' default (also what the few-frames warning suggests)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `sdbridge bench pipeline`."""
     parser.add_argument("--model", default="small", help="components to measure (default small)")
     parser.add_argument("--size", type=frame_size, default=256, help="frame width and height")
-    parser.add_argument("--frames", type=int_at_least(1, 20), default=20, help="timed frames per configuration")
+    parser.add_argument("--frames", type=int_at_least(1, FRAMES), default=FRAMES, help="timed frames per configuration")
     parser.add_argument("--no-original", action="store_true", help="skip the original StreamDiffusion column")
     parser.add_argument("--no-diffusers", action="store_true", help="skip the diffusers img2img comparison")
     parser.add_argument("--threads", type=int_at_least(0, 2), default=0, help="torch threads (0 = torch's default)")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:  # checked before the benchmark runs, not after
         output_file(args.out, "--out")
 
-    notes = warn_few([("--frames", args.frames, MIN_FRAMES, 20)])
+    notes = warn_few([("--frames", args.frames, MIN_FRAMES, FRAMES)])
     report = pipeline_report(args.model, args.dtype, args.size, args.frames, threads=args.threads, accel=args.accel,
                              engines_dir=args.engines_dir, with_original=not args.no_original,
                              with_diffusers=not args.no_diffusers, host_time_only=args.host_time, steps=args.steps,

@@ -1,7 +1,7 @@
 // StreamDiffusionCamera, per-frame part (main thread): LateUpdate's steps in order (events, connection transitions,
 // scene cuts, last frame's readback, the newest result, this frame's capture request, the composite), the Built-in
-// OnPreRender hook and the optional status overlay (OnGUI). The capture, readback and send steps are CameraCapture's (Capture/CameraCapture.cs). See
-// StreamDiffusionCamera.cs for the whole.
+// OnPreRender hook and the optional status overlay (OnGUI). The capture, readback and send steps are CameraCapture's
+// (Capture/CameraCapture.cs). See StreamDiffusionCamera.cs for the whole.
 // NOT COMPILED OR RUN HERE against a real engine (type-checked with mcs against stubs of Unity's documented API).
 using System;
 using StreamDiffusion.Bridge.Core.Client;

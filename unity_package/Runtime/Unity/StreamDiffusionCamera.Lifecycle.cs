@@ -173,17 +173,13 @@ namespace StreamDiffusion.Bridge
                     switch (e.Kind)
                     {
                         case ClientEventKind.ServerError:
-                            if (e.Error != null && ErrorCodeSets.IsUnknownConnection(e.Error.Code))
-                            {
-                                // a server without this connection's session (libzmq re-made it to another replica
-                                // or a restarted server): expected, and answered by the client with a new Hello
-                                Debug.Log("StreamDiffusion: " + e + "; reconnecting with a new Hello", this);
-                                break;
-                            }
-                            Debug.LogWarning("StreamDiffusion: " + e, this);
-                            break;
                         case ClientEventKind.Warning:
-                            Debug.LogWarning("StreamDiffusion: " + e, this);
+                            // a server without this connection's session (libzmq re-made it to another replica or a
+                            // restarted server) is expected, and answered by the client with a new Hello
+                            if (e.Error != null && ErrorCodeSets.IsUnknownConnection(e.Error.Code))
+                                Debug.Log("StreamDiffusion: " + e + "; reconnecting with a new Hello", this);
+                            else
+                                Debug.LogWarning("StreamDiffusion: " + e, this);
                             break;
                         case ClientEventKind.Notice:
                             Debug.Log("StreamDiffusion: " + e, this);
