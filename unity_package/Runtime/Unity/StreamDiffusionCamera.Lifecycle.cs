@@ -174,12 +174,9 @@ namespace StreamDiffusion.Bridge
                     {
                         case ClientEventKind.ServerError:
                         case ClientEventKind.Warning:
-                            // a server without this connection's session (libzmq re-made it to another replica or a
-                            // restarted server) is expected, and answered by the client with a new Hello
-                            if (e.Error != null && ErrorCodeSets.IsUnknownConnection(e.Error.Code))
-                                Debug.Log("StreamDiffusion: " + e + "; reconnecting with a new Hello", this);
-                            else
-                                Debug.LogWarning("StreamDiffusion: " + e, this);
+                            // (a server without this connection's session, behind a balancer, arrives as
+                            // Disconnected, logged by the client as information, not as a ServerError)
+                            Debug.LogWarning("StreamDiffusion: " + e, this);
                             break;
                         case ClientEventKind.Notice:
                             Debug.Log("StreamDiffusion: " + e, this);

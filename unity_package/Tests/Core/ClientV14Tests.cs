@@ -174,6 +174,22 @@ namespace StreamDiffusion.Bridge.Core.Tests
                 Assert.GreaterOrEqual(style, 0, log);
                 Assert.Less(style, parameters, "the style image goes before the params whose style_blend names it");
                 StringAssert.Contains("GOT 2 Params None " + AllNewFields, log);
+                // UnknownSession (set_unknown_connection) is the session's move, not a server error: one
+                // Disconnected event naming the code, and no ServerError event or count.
+                var kinds = new List<string>();
+                ClientEvent e;
+                ClientEvent lost = null;
+                while (client.TryDequeueEvent(out e))
+                {
+                    kinds.Add(e.Kind.ToString());
+                    if (e.Kind == ClientEventKind.Disconnected) lost = e;
+                }
+                CollectionAssert.DoesNotContain(kinds, "ServerError", string.Join(", ", kinds));
+                Assert.IsNotNull(lost, string.Join(", ", kinds));
+                StringAssert.Contains("no session for this connection", lost.Message);
+                StringAssert.Contains("UnknownSession", lost.Message);
+                Assert.AreEqual(0L, client.Counters.ServerErrors);
+                Assert.AreEqual(1L, client.Counters.Reconnects);
             }
         }
 

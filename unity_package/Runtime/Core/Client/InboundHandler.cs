@@ -173,6 +173,14 @@ namespace StreamDiffusion.Bridge.Core.Client
 
         private void HandleError(ErrorMessage error)
         {
+            string text = error.Code + (error.Field.Length > 0 ? " (" + error.Field + ")" : "") + ": " + error.Message;
+            if (ErrorCodeSets.IsUnknownConnection(error.Code)) // set_unknown_connection in bridge.fbs
+            {
+                // Expected behind a balancer (libzmq re-made the connection to another replica) or after a server
+                // restart: reported as the session's loss (a Disconnected event with this text), not as an error.
+                throw new TransportException("the server has no session for this connection (another replica " +
+                                             "behind a balancer, or a restarted server): " + text);
+            }
             lock (_s.Lock)
             {
                 _s.Counters.ServerErrors++;
@@ -180,7 +188,7 @@ namespace StreamDiffusion.Bridge.Core.Client
                 {
                     Kind = ClientEventKind.ServerError,
                     Error = error,
-                    Message = error.Code + (error.Field.Length > 0 ? " (" + error.Field + ")" : "") + ": " + error.Message,
+                    Message = text,
                 });
             }
             if (error.SessionClosed || ErrorCodeSets.IsSessionGone(error.Code)) // set_session_gone in bridge.fbs
