@@ -160,8 +160,10 @@ class PlaneDesc:
 # object.__setattr__, several times slower (docs/benchmarks.md, "Message headers"). Treat them as read-only
 # all the same; nothing in this package writes to a header after building it.
 @dataclasses.dataclass(slots=True)
-class FrameHeader:
-    """client -> server: header of one input frame; the pixels travel in ZeroMQ part 2."""
+class _ImageFields:
+    """The fields a Frame and a Result share, first in both and in this order (the scalar fast path of the codec
+    builds either header from its values positionally): which frame of which stream, its pixel layout, and the
+    client's clock."""
 
     frame_id: int
     width: int
@@ -175,28 +177,22 @@ class FrameHeader:
     stream_id: int = 0
     capture_time_us: int = 0
     send_time_us: int = 0
+
+
+@dataclasses.dataclass(slots=True)  # not frozen: see _ImageFields
+class FrameHeader(_ImageFields):
+    """client -> server: header of one input frame; the pixels travel in ZeroMQ part 2."""
+
     scene_cut: bool = False  # protocol 1.4: this frame starts a new shot; the server resets temporal state first
     # protocol 1.3: the auxiliary planes, one ZeroMQ part each after the pixels (last: the scalar fast path of the
     # codec builds a header from the fields above, positionally)
     planes: tuple[PlaneDesc, ...] = ()
 
 
-@dataclasses.dataclass(slots=True)  # not frozen: see FrameHeader
-class ResultHeader:
+@dataclasses.dataclass(slots=True)  # not frozen: see _ImageFields
+class ResultHeader(_ImageFields):
     """server -> client: header of one output frame; the pixels travel in ZeroMQ part 2."""
 
-    frame_id: int
-    width: int
-    height: int
-    stride: int
-    pixel_format: PixelFormat
-    row_order: RowOrder = RowOrder.TOP_DOWN
-    color_space: ColorSpace = ColorSpace.SRGB
-    alpha_mode: AlphaMode = AlphaMode.IGNORE
-    session_id: int = 0
-    stream_id: int = 0
-    capture_time_us: int = 0
-    send_time_us: int = 0
     queue_wait_us: int = 0
     inference_us: int = 0
     encode_us: int = 0
