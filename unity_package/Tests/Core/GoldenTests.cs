@@ -12,39 +12,8 @@ using StreamDiffusion.Bridge.Core.Protocol;
 namespace StreamDiffusion.Bridge.Core.Tests
 {
     [TestFixture]
-    public class GoldenTests
+    public class GoldenTests : GoldenFixture
     {
-        private const ulong Session = 0x0123456789ABCDEFUL;
-        private readonly BridgeCodec _codec = new BridgeCodec();
-
-        private static byte[] Golden(string name) { return TestEnvironment.Golden(name); }
-
-        private void AssertEncodes(ArraySegment<byte> encoded, string golden)
-        {
-            byte[] expected = Golden(golden);
-            var actual = new byte[encoded.Count];
-            Array.Copy(encoded.Array, encoded.Offset, actual, 0, encoded.Count);
-            Assert.AreEqual(BitConverter.ToString(expected), BitConverter.ToString(actual),
-                "C# encoding differs from " + golden);
-        }
-
-        private T DecodeGolden<T>(string golden) where T : class
-        {
-            object decoded = _codec.Decode(new ArraySegment<byte>(Golden(golden)));
-            Assert.IsInstanceOf(typeof(T), decoded);
-            return (T)decoded;
-        }
-
-        private static FrameHeader Frame(ulong frameId, PixelFormat format, RowOrder rows, ColorSpace space, AlphaMode alpha)
-        {
-            return new FrameHeader
-            {
-                SessionId = Session, StreamId = 1, FrameId = frameId, Width = 4, Height = 2, Stride = 16,
-                PixelFormat = format, RowOrder = rows, ColorSpace = space, AlphaMode = alpha,
-                CaptureTimeUs = 1700000000000000UL, SendTimeUs = 1700000000000250UL,
-            };
-        }
-
         private static readonly object[][] FrameCases =
         {
             new object[] { "frame_rgba8", 1234567890123UL, PixelFormat.RGBA8, RowOrder.TopDown, ColorSpace.SRGB, AlphaMode.Ignore },
@@ -58,7 +27,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
             foreach (object[] c in FrameCases)
             {
                 string name = (string)c[0];
-                FrameHeader h = Frame((ulong)c[1], (PixelFormat)c[2], (RowOrder)c[3], (ColorSpace)c[4], (AlphaMode)c[5]);
+                FrameHeader h = GoldenFrame((ulong)c[1], (PixelFormat)c[2], (RowOrder)c[3], (ColorSpace)c[4], (AlphaMode)c[5]);
                 AssertEncodes(_codec.EncodeFrame(ref h), name + ".bin");
                 FrameHeader d;
                 _codec.DecodeFrame(new ArraySegment<byte>(Golden(name + ".bin")), out d);
@@ -111,15 +80,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
         [Test]
         public void WelcomeBothWays()
         {
-            var m = new WelcomeMessage
-            {
-                SessionId = Session, ProtocolMajor = 1, ProtocolMinor = 0, ServerVersion = "0.1.0", Capabilities = 83,
-                InitialCredits = 2, MaxWidth = 2048, MaxHeight = 2048, MaxMessageBytes = 16781312, LatencyFrames = 1,
-                Model = new ModelInfoData { Name = "tiny", Family = ModelFamily.SD15, Width = 256, Height = 256 },
-                HeartbeatIntervalMs = 1000,
-                PixelFormats = new[] { PixelFormat.RGBA8, PixelFormat.BGRA8, PixelFormat.RGB8 },
-                Warning = "client speaks protocol 1.1, this server speaks 1.0",
-            };
+            WelcomeMessage m = GoldenWelcome();
             AssertEncodes(_codec.Encode(m), "welcome.bin");
             var d = DecodeGolden<WelcomeMessage>("welcome.bin");
             Assert.AreEqual(Session, d.SessionId);

@@ -13,28 +13,8 @@ using StreamDiffusion.Bridge.Core.Protocol;
 namespace StreamDiffusion.Bridge.Core.Tests
 {
     [TestFixture]
-    public class GoldenV14Tests
+    public class GoldenV14Tests : GoldenFixture
     {
-        private const ulong Session = 0x0123456789ABCDEFUL;
-        private readonly BridgeCodec _codec = new BridgeCodec();
-
-        private static byte[] Golden(string name) { return TestEnvironment.Golden(name); }
-
-        private static void AssertEncodes(ArraySegment<byte> encoded, string golden)
-        {
-            var actual = new byte[encoded.Count];
-            Array.Copy(encoded.Array, encoded.Offset, actual, 0, encoded.Count);
-            Assert.AreEqual(BitConverter.ToString(Golden(golden)), BitConverter.ToString(actual),
-                "C# encoding differs from " + golden);
-        }
-
-        private T DecodeGolden<T>(string golden)
-        {
-            object decoded = _codec.Decode(new ArraySegment<byte>(Golden(golden)));
-            Assert.IsInstanceOf(typeof(T), decoded);
-            return (T)decoded;
-        }
-
         private static List<AdapterWeightData> W(params object[] pairs)
         {
             var list = new List<AdapterWeightData>();
@@ -72,13 +52,9 @@ namespace StreamDiffusion.Bridge.Core.Tests
 
         private static FrameHeader SceneCutFrame(ulong frameId)
         {
-            return new FrameHeader
-            {
-                SessionId = Session, StreamId = 1, FrameId = frameId, Width = 4, Height = 2, Stride = 16,
-                PixelFormat = PixelFormat.RGBA8, RowOrder = RowOrder.TopDown, ColorSpace = ColorSpace.SRGB,
-                AlphaMode = AlphaMode.Ignore, CaptureTimeUs = 1700000000000000UL, SendTimeUs = 1700000000000250UL,
-                SceneCut = true,
-            };
+            FrameHeader f = GoldenFrame(frameId);
+            f.SceneCut = true;
+            return f;
         }
 
         [Test]
@@ -138,14 +114,13 @@ namespace StreamDiffusion.Bridge.Core.Tests
         [Test]
         public void WelcomeCarriesCapacityAndWantedPlanes()
         {
-            var w = new WelcomeMessage
-            {
-                SessionId = Session, ProtocolMajor = 1, ProtocolMinor = 4, ServerVersion = "0.1.0", Capabilities = 1619,
-                InitialCredits = 2, MaxWidth = 2048, MaxHeight = 2048, MaxMessageBytes = 16781312, LatencyFrames = 1,
-                Model = new ModelInfoData { Name = "tiny", Family = ModelFamily.SD15, Width = 256, Height = 256 },
-                HeartbeatIntervalMs = 1000, PixelFormats = new[] { PixelFormat.RGBA8, PixelFormat.BGRA8, PixelFormat.RGB8 },
-                SessionsOpen = 3, SessionsMax = 8, WantedPlanes = new[] { PlaneKind.Depth, PlaneKind.Motion },
-            };
+            WelcomeMessage w = GoldenWelcome();  // welcome.json's server at protocol 1.4, with capacity and planes
+            w.ProtocolMinor = 4;
+            w.Capabilities = 1619;
+            w.Warning = "";
+            w.SessionsOpen = 3;
+            w.SessionsMax = 8;
+            w.WantedPlanes = new[] { PlaneKind.Depth, PlaneKind.Motion };
             AssertEncodes(_codec.Encode(w), "welcome_capacity.bin");
             var back = DecodeGolden<WelcomeMessage>("welcome_capacity.bin");
             Assert.AreEqual(3u, back.SessionsOpen);

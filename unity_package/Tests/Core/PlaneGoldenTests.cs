@@ -9,21 +9,13 @@ using StreamDiffusion.Bridge.Core.Protocol;
 namespace StreamDiffusion.Bridge.Core.Tests
 {
     [TestFixture]
-    public class PlaneGoldenTests
+    public class PlaneGoldenTests : GoldenFixture
     {
-        private readonly BridgeCodec _codec = new BridgeCodec();
-
-        private static byte[] Golden(string name) { return TestEnvironment.Golden(name); }
-
         private static FrameHeader Frame(ulong frameId, params PlaneDescription[] planes)
         {
-            return new FrameHeader
-            {
-                SessionId = 0x0123456789ABCDEFUL, StreamId = 1, FrameId = frameId, Width = 4, Height = 2, Stride = 16,
-                PixelFormat = PixelFormat.RGBA8, RowOrder = RowOrder.TopDown, ColorSpace = ColorSpace.SRGB,
-                AlphaMode = AlphaMode.Ignore, CaptureTimeUs = 1700000000000000UL, SendTimeUs = 1700000000000250UL,
-                Planes = planes,
-            };
+            FrameHeader f = GoldenFrame(frameId);
+            f.Planes = planes;
+            return f;
         }
 
         private static PlaneDescription Depth()
@@ -81,10 +73,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
 
         private void BothWays(string name, FrameHeader h)
         {
-            ArraySegment<byte> encoded = _codec.EncodeFrame(ref h);
-            var actual = new byte[encoded.Count];
-            Array.Copy(encoded.Array, encoded.Offset, actual, 0, encoded.Count);
-            Assert.AreEqual(BitConverter.ToString(Golden(name + ".bin")), BitConverter.ToString(actual), name);
+            AssertEncodes(_codec.EncodeFrame(ref h), name + ".bin");
             FrameHeader d;
             _codec.DecodeFrame(new ArraySegment<byte>(Golden(name + ".bin")), out d);
             Assert.AreEqual(h.FrameId, d.FrameId, name);
