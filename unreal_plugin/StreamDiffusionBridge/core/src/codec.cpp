@@ -312,17 +312,22 @@ std::optional<std::vector<KeyValue>> KeyValues(const flatbuffers::Vector<Offset<
   return out;
 }
 
-PixelLayout Layout(uint32_t w, uint32_t h, uint32_t stride, fb::PixelFormat f, fb::RowOrder r, fb::ColorSpace c,
-                   fb::AlphaMode a) {
-  PixelLayout l;
-  l.width = w;
-  l.height = h;
-  l.stride = stride;
-  l.format = static_cast<PixelFormat>(f);
-  l.row_order = static_cast<RowOrder>(r);
-  l.color_space = static_cast<ColorSpace>(c);
-  l.alpha_mode = static_cast<AlphaMode>(a);
-  return l;
+// The fields a Frame and a Result share (ImageHeader), read the same way from either table.
+template <typename Table>
+void ReadImage(const Table& p, ImageHeader* m) {
+  m->session_id = p.session_id();
+  m->stream_id = p.stream_id();
+  m->frame_id = p.frame_id();
+  PixelLayout& l = m->layout;
+  l.width = p.width();
+  l.height = p.height();
+  l.stride = p.stride();
+  l.format = static_cast<PixelFormat>(p.pixel_format());
+  l.row_order = static_cast<RowOrder>(p.row_order());
+  l.color_space = static_cast<ColorSpace>(p.color_space());
+  l.alpha_mode = static_cast<AlphaMode>(p.alpha_mode());
+  m->capture_time_us = p.capture_time_us();
+  m->send_time_us = p.send_time_us();
 }
 
 PlaneDesc ReadPlane(const fb::PlaneDesc& q) {
@@ -432,13 +437,7 @@ Status DecodeBody(const fb::Envelope& env, Message* out) {
     case fb::Message::Frame: {
       const fb::Frame& p = *env.body_as_Frame();
       FrameHeader m;
-      m.session_id = p.session_id();
-      m.stream_id = p.stream_id();
-      m.frame_id = p.frame_id();
-      m.layout = Layout(p.width(), p.height(), p.stride(), p.pixel_format(), p.row_order(), p.color_space(),
-                        p.alpha_mode());
-      m.capture_time_us = p.capture_time_us();
-      m.send_time_us = p.send_time_us();
+      ReadImage(p, &m);
       if (p.planes() != nullptr) {
         for (const fb::PlaneDesc* q : *p.planes()) m.planes.push_back(ReadPlane(*q));
       }
@@ -449,13 +448,7 @@ Status DecodeBody(const fb::Envelope& env, Message* out) {
     case fb::Message::Result: {
       const fb::Result& p = *env.body_as_Result();
       ResultHeader m;
-      m.session_id = p.session_id();
-      m.stream_id = p.stream_id();
-      m.frame_id = p.frame_id();
-      m.layout = Layout(p.width(), p.height(), p.stride(), p.pixel_format(), p.row_order(), p.color_space(),
-                        p.alpha_mode());
-      m.capture_time_us = p.capture_time_us();
-      m.send_time_us = p.send_time_us();
+      ReadImage(p, &m);
       m.queue_wait_us = p.queue_wait_us();
       m.inference_us = p.inference_us();
       m.encode_us = p.encode_us();

@@ -149,14 +149,19 @@ struct PlaneDesc {
   size_t ByteCount() const { return static_cast<size_t>(stride) * height; }
 };
 
-/// The schema's `Frame` table (the header; pixels are ZeroMQ part 2, planes (protocol 1.3) parts 3, 4, ...).
-struct FrameHeader {
+/// The fields the schema's `Frame` and `Result` tables share, first in both and in this order: which frame of which
+/// stream of which session, its pixel layout, and the client's clock.
+struct ImageHeader {
   uint64_t session_id = 0;
   uint32_t stream_id = 0;
   uint64_t frame_id = 0;
   PixelLayout layout;
   uint64_t capture_time_us = 0;
   uint64_t send_time_us = 0;
+};
+
+/// The schema's `Frame` table (the header; pixels are ZeroMQ part 2, planes (protocol 1.3) parts 3, 4, ...).
+struct FrameHeader : ImageHeader {
   std::vector<PlaneDesc> planes;  // protocol 1.3 (only with capability::kPlanes); empty: none
   /// Protocol 1.4: this frame starts a new shot (camera cut, level load, teleport); the server resets the session's
   /// temporal state before it.
@@ -164,13 +169,7 @@ struct FrameHeader {
 };
 
 /// The schema's `Result` table (the header; pixels are ZeroMQ part 2).
-struct ResultHeader {
-  uint64_t session_id = 0;
-  uint32_t stream_id = 0;
-  uint64_t frame_id = 0;
-  PixelLayout layout;
-  uint64_t capture_time_us = 0;
-  uint64_t send_time_us = 0;
+struct ResultHeader : ImageHeader {
   uint32_t queue_wait_us = 0;
   uint32_t inference_us = 0;
   uint32_t encode_us = 0;
