@@ -13,7 +13,6 @@ namespace {
 using testing::DecodeGolden;
 using testing::ExpectEncodesTo;
 using testing::ReadGolden;
-constexpr uint64_t kSession = testing::kGoldenSession;
 
 void ExpectWeights(const std::optional<std::vector<AdapterWeight>>& got, const std::vector<AdapterWeight>& want,
                    const char* what) {
@@ -40,21 +39,12 @@ Params GoldenParamsV14() {
   return p;
 }
 
+// welcome_capacity.json: welcome.json's server at protocol 1.4, with its capacity and the planes it wants.
 Welcome GoldenWelcomeCapacity() {
-  Welcome w;
-  w.session_id = kSession;
-  w.protocol_major = 1;
+  Welcome w = testing::GoldenWelcome();
   w.protocol_minor = 4;
-  w.server_version = "0.1.0";
   w.capabilities = 1619;
-  w.initial_credits = 2;
-  w.max_width = 2048;
-  w.max_height = 2048;
-  w.max_message_bytes = 16781312;
-  w.latency_frames = 1;
-  w.model = ModelInfo{"tiny", ModelFamily::kSD15, 256, 256};
-  w.heartbeat_interval_ms = 1000;
-  w.pixel_formats = std::vector<PixelFormat>{PixelFormat::kRGBA8, PixelFormat::kBGRA8, PixelFormat::kRGB8};
+  w.warning.reset();
   w.sessions_open = 3;
   w.sessions_max = 8;
   w.wanted_planes = std::vector<PlaneKind>{PlaneKind::kDepth, PlaneKind::kMotion};
@@ -82,13 +72,7 @@ StyleImage GoldenStyleImage() {
 }
 
 FrameHeader SceneCutFrame(uint64_t frame_id) {
-  FrameHeader f;
-  f.session_id = kSession;
-  f.stream_id = 1;
-  f.frame_id = frame_id;
-  f.layout = PixelLayout{4, 2, 16, PixelFormat::kRGBA8, RowOrder::kTopDown, ColorSpace::kSRGB, AlphaMode::kIgnore};
-  f.capture_time_us = 1700000000000000ull;
-  f.send_time_us = 1700000000000250ull;
+  FrameHeader f = testing::GoldenFrame(frame_id);
   f.scene_cut = true;
   return f;
 }

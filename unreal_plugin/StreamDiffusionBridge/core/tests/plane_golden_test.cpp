@@ -11,13 +11,7 @@ namespace {
 using testing::ReadGolden;
 
 FrameHeader PlaneFrame(uint64_t frame_id, std::vector<PlaneDesc> planes) {
-  FrameHeader f;
-  f.session_id = 0x0123456789ABCDEFull;
-  f.stream_id = 1;
-  f.frame_id = frame_id;
-  f.layout = PixelLayout{4, 2, 16, PixelFormat::kRGBA8, RowOrder::kTopDown, ColorSpace::kSRGB, AlphaMode::kIgnore};
-  f.capture_time_us = 1700000000000000ull;
-  f.send_time_us = 1700000000000250ull;
+  FrameHeader f = testing::GoldenFrame(frame_id);
   f.planes = std::move(planes);
   return f;
 }

@@ -11,23 +11,14 @@ namespace {
 
 using testing::DecodeGolden;
 using testing::ExpectEncodesTo;
+using testing::GoldenFrame;
+using testing::GoldenLayout;
+using testing::GoldenWelcome;
 using testing::ReadGolden;
 constexpr uint64_t kSession = testing::kGoldenSession;
 
-PixelLayout Layout(PixelFormat f, RowOrder r, ColorSpace c, AlphaMode a) { return PixelLayout{4, 2, 16, f, r, c, a}; }
-
-FrameHeader GoldenFrame(uint64_t frame_id, PixelLayout layout) {
-  FrameHeader f;
-  f.session_id = kSession;
-  f.stream_id = 1;
-  f.frame_id = frame_id;
-  f.layout = layout;
-  f.capture_time_us = 1700000000000000ull;
-  f.send_time_us = 1700000000000250ull;
-  return f;
-}
-
-void ExpectSameFrame(const FrameHeader& got, const FrameHeader& want) {
+// The fields a Frame and a Result share.
+void ExpectSameImage(const ImageHeader& got, const ImageHeader& want) {
   EXPECT_EQ(got.session_id, want.session_id);
   EXPECT_EQ(got.stream_id, want.stream_id);
   EXPECT_EQ(got.frame_id, want.frame_id);
@@ -65,23 +56,14 @@ Hello GoldenHello() {
   return h;
 }
 
-Welcome GoldenWelcome() {
-  Welcome w;
-  w.session_id = kSession;
-  w.protocol_major = 1;
-  w.protocol_minor = 0;
-  w.server_version = "0.1.0";
-  w.capabilities = 83;
-  w.initial_credits = 2;
-  w.max_width = 2048;
-  w.max_height = 2048;
-  w.max_message_bytes = 16781312;
-  w.latency_frames = 1;
-  w.model = ModelInfo{"tiny", ModelFamily::kSD15, 256, 256};
-  w.heartbeat_interval_ms = 1000;
-  w.pixel_formats = std::vector<PixelFormat>{PixelFormat::kRGBA8, PixelFormat::kBGRA8, PixelFormat::kRGB8};
-  w.warning = "client speaks protocol 1.1, this server speaks 1.0";
-  return w;
+// frame_rgba8.json, frame_bgra8.json and frame_rgb8.json: the golden frame in each pixel format.
+FrameHeader GoldenRgba8() { return GoldenFrame(1234567890123ull); }  // RGBA8, top-down, sRGB, alpha ignored
+FrameHeader GoldenBgra8() {
+  return GoldenFrame(2, GoldenLayout(PixelFormat::kBGRA8, RowOrder::kBottomUp, ColorSpace::kLinear,
+                                     AlphaMode::kPremultiplied));
+}
+FrameHeader GoldenRgb8() {
+  return GoldenFrame(3, GoldenLayout(PixelFormat::kRGB8, RowOrder::kTopDown, ColorSpace::kSRGB, AlphaMode::kStraight));
 }
 
 ErrorMessage GoldenError() {
@@ -100,7 +82,7 @@ ResultHeader GoldenResult() {
   r.session_id = kSession;
   r.stream_id = 1;
   r.frame_id = 1234567890123ull;
-  r.layout = Layout(PixelFormat::kRGBA8, RowOrder::kTopDown, ColorSpace::kSRGB, AlphaMode::kIgnore);
+  r.layout = GoldenLayout();  // RGBA8, top-down, sRGB, alpha ignored
   r.capture_time_us = 1700000000000000ull;
   r.send_time_us = 1700000000000250ull;
   r.queue_wait_us = 120;
@@ -258,21 +240,9 @@ void ExpectSameParams(const Params& got, const Params& want) {
 TEST(GoldenEncode, Hello) { ExpectEncodesTo(GoldenHello(), "hello.bin"); }
 TEST(GoldenEncode, Welcome) { ExpectEncodesTo(GoldenWelcome(), "welcome.bin"); }
 TEST(GoldenEncode, Error) { ExpectEncodesTo(GoldenError(), "error.bin"); }
-TEST(GoldenEncode, FrameRgba8) {
-  ExpectEncodesTo(GoldenFrame(1234567890123ull, Layout(PixelFormat::kRGBA8, RowOrder::kTopDown, ColorSpace::kSRGB,
-                                                       AlphaMode::kIgnore)),
-                  "frame_rgba8.bin");
-}
-TEST(GoldenEncode, FrameBgra8) {
-  ExpectEncodesTo(GoldenFrame(2, Layout(PixelFormat::kBGRA8, RowOrder::kBottomUp, ColorSpace::kLinear,
-                                        AlphaMode::kPremultiplied)),
-                  "frame_bgra8.bin");
-}
-TEST(GoldenEncode, FrameRgb8) {
-  ExpectEncodesTo(
-      GoldenFrame(3, Layout(PixelFormat::kRGB8, RowOrder::kTopDown, ColorSpace::kSRGB, AlphaMode::kStraight)),
-      "frame_rgb8.bin");
-}
+TEST(GoldenEncode, FrameRgba8) { ExpectEncodesTo(GoldenRgba8(), "frame_rgba8.bin"); }
+TEST(GoldenEncode, FrameBgra8) { ExpectEncodesTo(GoldenBgra8(), "frame_bgra8.bin"); }
+TEST(GoldenEncode, FrameRgb8) { ExpectEncodesTo(GoldenRgb8(), "frame_rgb8.bin"); }
 TEST(GoldenEncode, Result) { ExpectEncodesTo(GoldenResult(), "result_rgba8.bin"); }
 TEST(GoldenEncode, Prompt) { ExpectEncodesTo(GoldenPrompt(), "prompt.bin"); }
 TEST(GoldenEncode, Params) { ExpectEncodesTo(GoldenParams(), "params.bin"); }
@@ -346,15 +316,12 @@ TEST(GoldenDecode, Error) {
 }
 
 TEST(GoldenDecode, FramesAndPixels) {
-  const auto rgba = GoldenFrame(1234567890123ull, Layout(PixelFormat::kRGBA8, RowOrder::kTopDown, ColorSpace::kSRGB,
-                                                          AlphaMode::kIgnore));
-  const auto bgra =
-      GoldenFrame(2, Layout(PixelFormat::kBGRA8, RowOrder::kBottomUp, ColorSpace::kLinear, AlphaMode::kPremultiplied));
-  const auto rgb =
-      GoldenFrame(3, Layout(PixelFormat::kRGB8, RowOrder::kTopDown, ColorSpace::kSRGB, AlphaMode::kStraight));
-  ExpectSameFrame(DecodeGolden<FrameHeader>("frame_rgba8.bin"), rgba);
-  ExpectSameFrame(DecodeGolden<FrameHeader>("frame_bgra8.bin"), bgra);
-  ExpectSameFrame(DecodeGolden<FrameHeader>("frame_rgb8.bin"), rgb);
+  const FrameHeader rgba = GoldenRgba8();
+  const FrameHeader bgra = GoldenBgra8();
+  const FrameHeader rgb = GoldenRgb8();
+  ExpectSameImage(DecodeGolden<FrameHeader>("frame_rgba8.bin"), rgba);
+  ExpectSameImage(DecodeGolden<FrameHeader>("frame_bgra8.bin"), bgra);
+  ExpectSameImage(DecodeGolden<FrameHeader>("frame_rgb8.bin"), rgb);
   ExpectGoldenPixels("frame_rgba8.pixels.bin", rgba.layout);
   ExpectGoldenPixels("frame_bgra8.pixels.bin", bgra.layout);
   ExpectGoldenPixels("frame_rgb8.pixels.bin", rgb.layout);  // 12 pixel bytes + 4 padding per row
@@ -363,13 +330,7 @@ TEST(GoldenDecode, FramesAndPixels) {
 TEST(GoldenDecode, Result) {
   const ResultHeader got = DecodeGolden<ResultHeader>("result_rgba8.bin");
   const ResultHeader want = GoldenResult();
-  EXPECT_EQ(got.session_id, want.session_id);
-  EXPECT_EQ(got.stream_id, want.stream_id);
-  EXPECT_EQ(got.frame_id, want.frame_id);
-  EXPECT_EQ(got.layout.format, want.layout.format);
-  EXPECT_EQ(got.layout.stride, want.layout.stride);
-  EXPECT_EQ(got.capture_time_us, want.capture_time_us);
-  EXPECT_EQ(got.send_time_us, want.send_time_us);
+  ExpectSameImage(got, want);
   EXPECT_EQ(got.queue_wait_us, want.queue_wait_us);
   EXPECT_EQ(got.inference_us, want.inference_us);
   EXPECT_EQ(got.encode_us, want.encode_us);
