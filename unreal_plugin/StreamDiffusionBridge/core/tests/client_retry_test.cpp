@@ -197,12 +197,8 @@ TEST(ClientRetry, ANonCapacityRefusalIsNotRetriedAndACapacityOneIs) {
 
 // The real server, full (--max-sessions 1, held by another client), then free: the waiting client gets in.
 TEST(ClientRetry, RealServerFullThenFreeLetsTheWaitingClientIn) {
+  SDB_SKIP_WITHOUT_PYTHON();
   const std::string python = testing::PythonFromEnvironment();
-  if (python.empty()) {
-    const char* req = std::getenv("SDBRIDGE_REQUIRE_E2E");
-    if (req && std::string(req) == "1") FAIL() << "SDBRIDGE_PYTHON is not set but E2E is required";
-    GTEST_SKIP() << "SDBRIDGE_PYTHON not set (configure with -DSDB_PYTHON=...)";
-  }
   std::string error;
   auto server = testing::PythonServer::Start(python, "identity", "tcp://127.0.0.1:*", {"--max-sessions", "1"},
                                              milliseconds(120000), &error);

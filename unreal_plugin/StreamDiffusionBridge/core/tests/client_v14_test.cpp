@@ -273,12 +273,8 @@ TEST(ClientV14, ReconnectReplaysStyleImagesBeforeTheParamsThatNameThem) {
 // The real server (tiny model, tiny IP-Adapter: it grants StyleImages) takes a style image, every new parameter and a
 // scene-cut frame, refuses none of them, and answers the frame.
 TEST(ClientV14, RealServerTakesStyleImageNewParamsAndSceneCut) {
+  SDB_SKIP_WITHOUT_PYTHON();
   const std::string python = testing::PythonFromEnvironment();
-  if (python.empty()) {
-    const char* req = std::getenv("SDBRIDGE_REQUIRE_E2E");
-    if (req && std::string(req) == "1") FAIL() << "SDBRIDGE_PYTHON is not set but E2E is required";
-    GTEST_SKIP() << "SDBRIDGE_PYTHON not set (configure with -DSDB_PYTHON=...)";
-  }
   std::string error;
   auto server = testing::PythonServer::Start(python, "tiny", "tcp://127.0.0.1:*", {"--ip-adapter", "tiny"},
                                              milliseconds(180000), &error);

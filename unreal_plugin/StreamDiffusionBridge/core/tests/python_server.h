@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -41,3 +42,14 @@ class PythonServer {
 std::string PythonFromEnvironment();
 
 }  // namespace sdbridge::testing
+
+/// First line of a GoogleTest body that needs the real server: without SDBRIDGE_PYTHON the test is skipped, or fails
+/// when SDBRIDGE_REQUIRE_E2E=1 (CI), where a missing server must not pass as a skip.
+#define SDB_SKIP_WITHOUT_PYTHON()                                                                               \
+  do {                                                                                                          \
+    if (::sdbridge::testing::PythonFromEnvironment().empty()) {                                                 \
+      const char* required = std::getenv("SDBRIDGE_REQUIRE_E2E");                                               \
+      if (required && std::string(required) == "1") FAIL() << "SDBRIDGE_PYTHON is not set but E2E is required"; \
+      GTEST_SKIP() << "SDBRIDGE_PYTHON not set (configure with -DSDB_PYTHON=...)";                              \
+    }                                                                                                           \
+  } while (0)

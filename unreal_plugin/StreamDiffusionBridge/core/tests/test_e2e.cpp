@@ -30,15 +30,6 @@ std::unique_ptr<PythonServer> StartServer(const std::string& model, const std::s
   return server;
 }
 
-#define SKIP_WITHOUT_PYTHON()                                                                        \
-  do {                                                                                               \
-    if (testing::PythonFromEnvironment().empty()) {                                                 \
-      const char* req = std::getenv("SDBRIDGE_REQUIRE_E2E");                                         \
-      if (req && std::string(req) == "1") FAIL() << "SDBRIDGE_PYTHON is not set but E2E is required"; \
-      GTEST_SKIP() << "SDBRIDGE_PYTHON not set (configure with -DSDB_PYTHON=...)";                  \
-    }                                                                                                \
-  } while (0)
-
 ClientConfig E2EConfig(const std::string& endpoint) {
   ClientConfig c = testing::TestConfig(endpoint, "sdbridge-cpp-e2e",
                                        testing::TestTimeouts()
@@ -116,7 +107,7 @@ std::vector<FrameResult> Stream(Client& client, uint32_t w, uint32_t h, int coun
 }
 
 TEST(EndToEnd, TinyModelHandshakeFiftyFramesPromptAndEvent) {
-  SKIP_WITHOUT_PYTHON();
+  SDB_SKIP_WITHOUT_PYTHON();
   auto server = StartServer("tiny");
   ASSERT_NE(server, nullptr);
   Client client(E2EConfig(server->endpoint()));
@@ -188,7 +179,7 @@ TEST(EndToEnd, TinyModelHandshakeFiftyFramesPromptAndEvent) {
 // no frame; the identity model answers with its test pattern at the model's size; SubmitFrame is refused meanwhile,
 // and frames flow again once txt2img is off. The CFG mode travels in the same Params.
 TEST(EndToEnd, Txt2imgStreamsGeneratedFramesWithoutInputFrames) {
-  SKIP_WITHOUT_PYTHON();
+  SDB_SKIP_WITHOUT_PYTHON();
   auto server = StartServer("identity");
   ASSERT_NE(server, nullptr);
   Client client(E2EConfig(server->endpoint()));
@@ -231,7 +222,7 @@ TEST(EndToEnd, Txt2imgStreamsGeneratedFramesWithoutInputFrames) {
 // Protocol 1.3: planes from the C++ codec reach the Python server, which answers the frame; a NaN depth is refused
 // naming Frame.planes[0] and the session goes on.
 TEST(EndToEnd, FramesWithPlanesAreAcceptedAndABadPlaneIsRefusedByName) {
-  SKIP_WITHOUT_PYTHON();
+  SDB_SKIP_WITHOUT_PYTHON();
   auto server = StartServer("identity");
   ASSERT_NE(server, nullptr);
   Client client(E2EConfig(server->endpoint()));
@@ -274,7 +265,7 @@ TEST(EndToEnd, FramesWithPlanesAreAcceptedAndABadPlaneIsRefusedByName) {
 }
 
 TEST(EndToEnd, ServerRestartReconnectsWithNewHandshake) {
-  SKIP_WITHOUT_PYTHON();
+  SDB_SKIP_WITHOUT_PYTHON();
   auto server = StartServer("tiny");
   ASSERT_NE(server, nullptr);
   const std::string endpoint = server->endpoint();
@@ -309,7 +300,7 @@ TEST(EndToEnd, ServerRestartReconnectsWithNewHandshake) {
 }
 
 TEST(EndToEnd, FullCreditWindowEveryFrameIsAnsweredByResultOrCredit) {
-  SKIP_WITHOUT_PYTHON();
+  SDB_SKIP_WITHOUT_PYTHON();
   auto server = StartServer("identity");
   ASSERT_NE(server, nullptr);
   Client client(E2EConfig(server->endpoint()));
@@ -343,7 +334,7 @@ TEST(EndToEnd, FullCreditWindowEveryFrameIsAnsweredByResultOrCredit) {
 }
 
 TEST(EndToEnd, MajorVersionMismatchIsReportedClearly) {
-  SKIP_WITHOUT_PYTHON();
+  SDB_SKIP_WITHOUT_PYTHON();
   auto server = StartServer("tiny");
   ASSERT_NE(server, nullptr);
   ClientConfig cfg = E2EConfig(server->endpoint());

@@ -27,15 +27,6 @@ using Clock = std::chrono::steady_clock;
 constexpr milliseconds kServerStart{120000};
 constexpr milliseconds kWait{30000};
 
-#define SKIP_WITHOUT_PYTHON()                                                                        \
-  do {                                                                                               \
-    if (testing::PythonFromEnvironment().empty()) {                                                 \
-      const char* req = std::getenv("SDBRIDGE_REQUIRE_E2E");                                         \
-      if (req && std::string(req) == "1") FAIL() << "SDBRIDGE_PYTHON is not set but E2E is required"; \
-      GTEST_SKIP() << "SDBRIDGE_PYTHON not set (configure with -DSDB_PYTHON=...)";                  \
-    }                                                                                                \
-  } while (0)
-
 std::unique_ptr<PythonServer> Start(const std::string& bind, const std::vector<std::string>& extra = {}) {
   std::string error;
   auto server = PythonServer::Start(testing::PythonFromEnvironment(), "identity", bind, extra, kServerStart, &error);
@@ -83,7 +74,7 @@ bool RoundTrip(Client& c, uint32_t seed) {
 }
 
 TEST(Reliability, RestartedServerIsHandshakenWithWithinTwoSeconds) {
-  SKIP_WITHOUT_PYTHON();
+  SDB_SKIP_WITHOUT_PYTHON();
   auto server = Start("tcp://127.0.0.1:*");
   ASSERT_NE(server, nullptr);
   const std::string endpoint = server->endpoint();
@@ -132,7 +123,7 @@ std::pair<std::string, std::string> Generate(const std::filesystem::path& dir, c
 }
 
 TEST(Reliability, CurveZmqServesAllowListedKeysAndRefusesOthers) {
-  SKIP_WITHOUT_PYTHON();
+  SDB_SKIP_WITHOUT_PYTHON();
   std::random_device rd;
   const auto dir = std::filesystem::temp_directory_path() / ("sdbridge-curve-" + std::to_string(rd()));
   const auto server_keys = Generate(dir, "server");
