@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "client_retry.h"
+#include "client_waits.h"
 #include "fake_server.h"
 #include "python_server.h"
 #include "samples.h"
@@ -21,6 +22,7 @@ namespace sdbridge {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::ExpectEvent;
 using testing::FakeServer;
 using testing::TestConfig;
 constexpr milliseconds kWait{5000};
@@ -32,17 +34,6 @@ ErrorMessage Full() {
   e.message = std::string("this replica serves 1 sessions already; try again later or another replica");
   e.session_closed = true;
   return e;
-}
-
-// Waits for an event of `kind` (others skipped); an empty event on timeout.
-ClientEvent WaitEvent(Client& c, ClientEventKind kind, milliseconds timeout = kWait) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  ClientEvent e;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (c.WaitForEvent(&e, milliseconds(50)) && e.kind == kind) return e;
-  }
-  ADD_FAILURE() << "no " << ClientEventKindName(kind) << " event within " << timeout.count() << " ms";
-  return ClientEvent{};
 }
 
 TEST(Backoff, DelaysAreExponentialCappedAndJittered) {
@@ -100,7 +91,7 @@ TEST(ClientRetry, DrainingReplicaThenFullReplicaThenFreeOneReplaysTheSession) {
   server.Send(first, shutdown);
   ASSERT_TRUE(server.ReceiveOf<Bye>(&got, kWait)) << "the client frees its session on the draining replica";
   EXPECT_EQ(got.identity, first);
-  const ClientEvent moved = WaitEvent(client, ClientEventKind::kDisconnected);
+  const ClientEvent moved = ExpectEvent(client, ClientEventKind::kDisconnected);
   EXPECT_NE(moved.message.find("shutting down"), std::string::npos) << moved.message;
 
   constexpr int kRefusals = 3;  // "the balancer" sends the next tries to a full replica
@@ -141,7 +132,7 @@ TEST(ClientRetry, TriesStopWhenTheWindowIsOverAndReconnectStartsAgain) {
     ASSERT_LT(refused, 200) << "the window must end the tries";
   }
   EXPECT_GE(refused, 2) << "tried again within the window";
-  const ClientEvent gave_up = WaitEvent(client, ClientEventKind::kError);
+  const ClientEvent gave_up = ExpectEvent(client, ClientEventKind::kError);
   bool named = false;
   for (ClientEvent e = gave_up;; ) {  // the refusals' events come first
     if (e.message.find("reconnect_window") != std::string::npos) {
@@ -178,7 +169,7 @@ TEST(ClientRetry, ANonCapacityRefusalIsNotRetriedAndACapacityOneIs) {
   bad.message = std::string("client_name is empty");
   bad.session_closed = true;
   server.Send(got.identity, bad);
-  const ClientEvent e = WaitEvent(client, ClientEventKind::kError);
+  const ClientEvent e = ExpectEvent(client, ClientEventKind::kError);
   EXPECT_EQ(e.wire_error, WireError::kBadParam) << e.message;
   EXPECT_EQ(e.status, StatusCode::kRefused) << e.message;
   ASSERT_TRUE(e.error.has_value());

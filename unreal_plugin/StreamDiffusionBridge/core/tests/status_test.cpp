@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "client_waits.h"
 #include "fake_server.h"
 #include "sdbridge/client.h"
 #include "sdbridge/connection_status.h"
@@ -15,19 +16,10 @@ namespace sdbridge {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::Eventually;
 using testing::FakeServer;
 using testing::TestConfig;
 constexpr milliseconds kWait{5000};
-
-template <typename Pred>
-bool Eventually(Pred pred, milliseconds timeout = kWait) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  return true;
-}
 
 ClientEvent MakeEvent(ClientEventKind kind, StatusCode status, const std::string& message) {
   ClientEvent e;

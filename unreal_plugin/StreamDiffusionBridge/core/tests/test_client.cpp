@@ -5,6 +5,7 @@
 #include <cstring>
 #include <thread>
 
+#include "client_waits.h"
 #include "fake_server.h"
 #include "samples.h"
 #include "sdbridge/client.h"
@@ -14,8 +15,11 @@ namespace sdbridge {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::Eventually;
+using testing::ExpectEvent;
 using testing::FakeServer;
 using testing::TestConfig;
+using testing::View;
 constexpr milliseconds kWait{5000};
 
 // Quick reconnect tries (many tests lose a session on purpose).
@@ -25,36 +29,6 @@ std::vector<uint8_t> Pixels(uint32_t w, uint32_t h, uint8_t seed) {
   std::vector<uint8_t> px(static_cast<size_t>(w) * h * 4);
   for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(seed + i);
   return px;
-}
-
-FrameView View(const std::vector<uint8_t>& px, uint32_t w, uint32_t h) {
-  FrameView v;
-  v.pixels = px.data();
-  v.size = px.size();
-  v.layout = PixelLayout{w, h, w * 4, PixelFormat::kRGBA8, RowOrder::kTopDown, ColorSpace::kSRGB, AlphaMode::kIgnore};
-  return v;
-}
-
-// Wait for an event of `kind`, skipping others; fails the test on timeout.
-ClientEvent ExpectEvent(Client& c, ClientEventKind kind, milliseconds timeout = kWait) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  ClientEvent e;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (c.WaitForEvent(&e, milliseconds(50)) && e.kind == kind) return e;
-  }
-  ADD_FAILURE() << "no " << ClientEventKindName(kind) << " event within " << timeout.count() << " ms";
-  return ClientEvent{};
-}
-
-// Poll `pred` until true or `timeout` (the worker updates counters just after the server sees a send).
-template <typename Pred>
-bool Eventually(Pred pred, milliseconds timeout = kWait) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  return true;
 }
 
 // Accept the handshake: returns the client's identity.

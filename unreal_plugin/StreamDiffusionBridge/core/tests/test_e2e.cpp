@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "client_waits.h"
 #include "python_server.h"
 #include "sdbridge/client.h"
 #include "test_config.h"
@@ -18,6 +19,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::PythonServer;
+using testing::View;
 constexpr milliseconds kServerStart{120000};  // importing torch + building the tiny model on 2 cores
 constexpr milliseconds kWait{30000};
 
@@ -71,14 +73,6 @@ std::vector<uint8_t> Image(uint32_t w, uint32_t h, uint32_t t) {
     }
   }
   return px;
-}
-
-FrameView View(const std::vector<uint8_t>& px, uint32_t w, uint32_t h) {
-  FrameView v;
-  v.pixels = px.data();
-  v.size = px.size();
-  v.layout = PixelLayout{w, h, w * 4, PixelFormat::kRGBA8, RowOrder::kTopDown, ColorSpace::kSRGB, AlphaMode::kIgnore};
-  return v;
 }
 
 // Send `count` frames keeping at most `window` in flight (so none is replaced) and collect results.

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "client_waits.h"
 #include "python_server.h"
 #include "sdbridge/client.h"
 
@@ -58,12 +59,8 @@ std::vector<uint8_t> Pixels(uint32_t side, uint32_t seed) {
 // Submits one 32x32 frame and waits for its result; true when it came back with the same pixels.
 bool RoundTrip(Client& c, uint32_t seed) {
   const auto px = Pixels(32, seed);
-  FrameView v;
-  v.pixels = px.data();
-  v.size = px.size();
-  v.layout = PixelLayout{32, 32, 32 * 4, PixelFormat::kRGBA8, RowOrder::kTopDown, ColorSpace::kSRGB, AlphaMode::kIgnore};
   uint64_t id = 0;
-  if (!c.WaitUntilReadyToSend(kWait) || !c.SubmitFrame(v, &id).ok()) return false;
+  if (!c.WaitUntilReadyToSend(kWait) || !c.SubmitFrame(testing::View(px, 32, 32), &id).ok()) return false;
   const auto deadline = Clock::now() + kWait;
   FrameResult r;
   while (Clock::now() < deadline) {
