@@ -8,7 +8,6 @@ alpha fails."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
 from typing import Any
@@ -19,8 +18,9 @@ import pytest
 from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline
 from sdbridge.runtime.pixels import Layout, PixelFormat
 from sdbridge.runtime.sessions import ClientInfo, FrameJob, ResultJob, SessionTable
-from sdbridge.runtime.worker import Worker, WorkerFailure
+from sdbridge.runtime.worker import Worker
 from tests.runtime.fakes import FakeOut
+from tests.runtime.test_sessions_worker import WorkerSink
 
 W, H = 8, 4
 SKIP = 200  # a frame whose first pixel is this value is skipped by the fake's "similarity filter"
@@ -62,19 +62,8 @@ def _rgba(frame_id: int, size: tuple[int, int] = (W, H), skip: bool = False) -> 
 def _run(build: Any, frames: list[tuple[int, bool]], size: tuple[int, int] = (W, H)) -> list[ResultJob]:
     """Send the frames one at a time through a pipelined worker; the results in order."""
     table = SessionTable(max_sessions=1)
-    results: list[ResultJob] = []
-    failures: list[WorkerFailure] = []
-    done = threading.Semaphore(0)
-
-    def on_result(r: ResultJob) -> None:
-        results.append(r)
-        done.release()
-
-    def on_failure(f: WorkerFailure) -> None:
-        failures.append(f)
-        done.release()
-
-    worker = Worker(table, build, lambda layout: size, on_result, on_failure)
+    sink = WorkerSink()
+    worker = Worker(table, build, lambda layout: size, sink.on_result, sink.on_failure)
     worker.start()
     try:
         session = table.open(b"s", ClientInfo("s"), credits=1)
@@ -82,11 +71,11 @@ def _run(build: Any, frames: list[tuple[int, bool]], size: tuple[int, int] = (W,
             rgba = _rgba(frame_id, size, skip)
             table.submit_frame(session, FrameJob(frame_id, 0, Layout.packed(size[0], size[1], PixelFormat.RGBA8),
                                                  rgba.tobytes(), time.perf_counter()))
-            assert done.acquire(timeout=60)
+            assert sink.done.acquire(timeout=60)
     finally:
         assert worker.stop(timeout=10)
-    assert not failures, failures
-    return results
+    assert not sink.failures, sink.failures
+    return sink.results
 
 
 def test_each_result_carries_the_alpha_of_its_source_frame() -> None:

@@ -55,6 +55,24 @@ def _job(frame_id: int, value: int = 0, w: int = 4, h: int = 2) -> FrameJob:
     return FrameJob(frame_id, 0, layout, pixels.tobytes(), time.perf_counter())
 
 
+class WorkerSink:
+    """What a Worker hands back, kept for a test: its results and failures in order, `done` released once for each
+    (pass `on_result` and `on_failure` to the Worker)."""
+
+    def __init__(self) -> None:
+        self.results: list[ResultJob] = []
+        self.failures: list[WorkerFailure] = []
+        self.done = threading.Semaphore(0)
+
+    def on_result(self, r: ResultJob) -> None:
+        self.results.append(r)
+        self.done.release()
+
+    def on_failure(self, f: WorkerFailure) -> None:
+        self.failures.append(f)
+        self.done.release()
+
+
 def test_session_limit_and_replace_same_identity() -> None:
     table = SessionTable(max_sessions=2)
     a = table.open(b"a", ClientInfo("a"), credits=2)
@@ -94,24 +112,15 @@ def test_round_robin_never_starves() -> None:
 
 def test_worker_routes_results_to_their_session_and_applies_updates() -> None:
     table = SessionTable(max_sessions=4)
-    results: list[ResultJob] = []
-    failures: list[WorkerFailure] = []
-    done = threading.Semaphore(0)
+    sink = WorkerSink()
+    results, failures, done = sink.results, sink.failures, sink.done
     pipelines: list[_FakePipeline] = []
 
     def build(w: int, h: int) -> _FakePipeline:
         pipelines.append(_FakePipeline())
         return pipelines[-1]
 
-    def on_result(r: ResultJob) -> None:
-        results.append(r)
-        done.release()
-
-    def on_failure(f: WorkerFailure) -> None:
-        failures.append(f)
-        done.release()
-
-    worker = Worker(table, build, lambda layout: (layout.width, layout.height), on_result, on_failure,
+    worker = Worker(table, build, lambda layout: (layout.width, layout.height), sink.on_result, sink.on_failure,
                     default_prompt={"prompt": "x"})
     worker.start()
     try:
@@ -170,18 +179,14 @@ def test_prompt_transition_blends_over_frames() -> None:
 
 def test_source_frame_id_follows_the_frames_processed_not_the_id_arithmetic() -> None:
     table = SessionTable(max_sessions=1)
-    results: list[ResultJob] = []
-    done = threading.Semaphore(0)
+    sink = WorkerSink()
+    results, done = sink.results, sink.done
 
     class _Lagging(_FakePipeline):
         latency_frames = 1
 
-    def on_result(r: ResultJob) -> None:
-        results.append(r)
-        done.release()
-
     worker = Worker(table, lambda w, h: _Lagging(), lambda layout: (layout.width, layout.height),
-                    on_result, lambda f: done.release())
+                    sink.on_result, sink.on_failure)
     worker.start()
     try:
         s = table.open(b"s", ClientInfo("s"), credits=1)
@@ -195,20 +200,10 @@ def test_source_frame_id_follows_the_frames_processed_not_the_id_arithmetic() ->
 
 def test_invalid_update_before_the_first_frame_fails_one_frame_only() -> None:
     table = SessionTable(max_sessions=1)
-    results: list[ResultJob] = []
-    failures: list[WorkerFailure] = []
-    done = threading.Semaphore(0)
-
-    def on_result(r: ResultJob) -> None:
-        results.append(r)
-        done.release()
-
-    def on_failure(f: WorkerFailure) -> None:
-        failures.append(f)
-        done.release()
-
+    sink = WorkerSink()
+    results, failures, done = sink.results, sink.failures, sink.done
     worker = Worker(table, lambda w, h: _FakePipeline(), lambda layout: (layout.width, layout.height),
-                    on_result, on_failure)
+                    sink.on_result, sink.on_failure)
     worker.start()
     try:
         s = table.open(b"s", ClientInfo("s"), credits=1)
