@@ -7,26 +7,20 @@ non_blocking=True)` into a host staging buffer, and nothing else on these paths 
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-import time
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from sdbridge.pipeline import CfgMode, StreamConfig, StreamPipeline
 from sdbridge.runtime import device_pixels
 from sdbridge.runtime.device_pixels import DevicePixels, PendingSlice
 from sdbridge.runtime.pixels import Layout, PixelFormat, RowOrder
-from sdbridge.runtime.sessions import ClientInfo, FrameJob, PipelineUpdate, ResultJob, SessionTable
-from sdbridge.runtime.worker import Worker, WorkerFailure
-from tests.conftest import random_frames
-from tests.pipeline.test_guidance import CountingUNet
+from sdbridge.runtime.sessions import ResultJob
+from tests.runtime.test_shared_unet_batch import PROMPTS, run_three_sessions
 
 CPU = torch.device("cpu")
-PROMPTS = {b"a": "a castle", b"b": "a forest", b"c": "a desert"}
 
 
 class _CopyCounter:
@@ -72,49 +66,13 @@ def test_download_many_is_one_copy_with_each_frames_bytes(monkeypatch: pytest.Mo
 
 def _run(tiny: Any, share: bool, monkeypatch: pytest.MonkeyPatch, rounds: int = 3
          ) -> tuple[dict[bytes, list[ResultJob]], list[int], _CopyCounter]:
-    """Three sessions on the staged path, a frame of each waiting every round: (results per session, UNet
-    batches, the device->host copies counted)."""
+    """Three sessions on the staged path, a frame of each waiting every round, session i's alpha 40 x i: (results
+    per session, UNet batches, the device->host copies counted)."""
     staged = DevicePixels(CPU, staged=True)  # the CUDA code path, on the CPU (no pinning, no events)
     monkeypatch.setattr(device_pixels, "converter_on", lambda device: staged)
-    counting = CountingUNet(tiny.unet)
-    comps = dataclasses.replace(tiny, unet=counting)
-    table = SessionTable(max_sessions=4)
-    results: dict[bytes, list[ResultJob]] = {k: [] for k in PROMPTS}
-    failures: list[WorkerFailure] = []
-    done = threading.Semaphore(0)
-
-    def build(w: int, h: int) -> StreamPipeline:
-        return StreamPipeline(comps, StreamConfig(width=w, height=h, t_index_list=(32,), cfg_mode=CfgMode.SELF,
-                                                  seed=5))
-
-    def on_result(r: ResultJob) -> None:
-        results[r.identity].append(r)
-        done.release()
-
-    def on_failure(f: WorkerFailure) -> None:
-        failures.append(f)
-        done.release()
-
-    worker = Worker(table, build, lambda layout: (64, 64), on_result, on_failure, share_unet_batch=share)
-    sessions = {k: table.open(k, ClientInfo(k.decode()), credits=1) for k in PROMPTS}
-    for k, session in sessions.items():
-        table.submit_update(session, PipelineUpdate({"prompt": PROMPTS[k]}))
     copies = _CopyCounter(monkeypatch)
-    worker.start()
-    try:
-        for frame in range(rounds):
-            with table.work:  # every slot filled while the worker waits for the lock: the three frames together
-                for i, session in enumerate(sessions.values()):
-                    pixels = random_frames(1, seed=10 * frame + i)[0]
-                    rgba = np.dstack([pixels, np.full(pixels.shape[:2], 40 * i, np.uint8)])
-                    table.submit_frame(session, FrameJob(frame, 0, Layout.packed(64, 64, PixelFormat.RGBA8),
-                                                         rgba.tobytes(), time.perf_counter()))
-            for _ in sessions:
-                assert done.acquire(timeout=60)
-    finally:
-        assert worker.stop(timeout=10)
-    assert not failures, failures
-    return results, counting.batches, copies
+    results, batches = run_three_sessions(tiny, share, rounds, alpha=lambda i: 40 * i)
+    return results, batches, copies
 
 
 @pytest.mark.timeout(300)

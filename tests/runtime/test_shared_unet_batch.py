@@ -4,19 +4,20 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
-from sdbridge.pipeline import CfgMode, StreamConfig, StreamPipeline
+from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline
 from sdbridge.runtime.pixels import Layout, PixelFormat
 from sdbridge.runtime.sessions import ClientInfo, FrameJob, PipelineUpdate, ResultJob, SessionTable
-from sdbridge.runtime.worker import Worker, WorkerFailure
+from sdbridge.runtime.worker import Worker
 from tests.conftest import random_frames
 from tests.pipeline.test_guidance import CountingUNet
+from tests.runtime.test_sessions_worker import WorkerSink
 
 PROMPTS = {b"a": "a castle", b"b": "a forest", b"c": "a desert"}
 
@@ -41,49 +42,47 @@ class CountingVae:
         return getattr(self.inner, name)
 
 
-def _run_sessions(comps, share: bool, frames: int = 3) -> tuple[dict[bytes, list[ResultJob]], list[int], CountingVae]:
-    """Three sessions, each with a frame waiting whenever the worker looks: results per session, UNet batches,
-    the VAE's batches."""
+def run_three_sessions(comps: Components, share: bool, rounds: int = 3, alpha: Callable[[int], int] = lambda i: 255,
+                       **config: Any) -> tuple[dict[bytes, list[ResultJob]], list[int]]:
+    """Three sessions (PROMPTS), each with a frame waiting whenever the worker looks, for `rounds` rounds: the results
+    per session and the UNet's batch sizes. Session i's frames have alpha `alpha(i)`; `config`: more StreamConfig
+    fields (SELF guidance, one step, seed 5)."""
     counting = CountingUNet(comps.unet)
-    vae = CountingVae(comps.vae)
-    counted = dataclasses.replace(comps, unet=counting, vae=vae)
+    counted = dataclasses.replace(comps, unet=counting)
     table = SessionTable(max_sessions=4)
-    results: dict[bytes, list[ResultJob]] = {k: [] for k in PROMPTS}
-    failures: list[WorkerFailure] = []
-    done = threading.Semaphore(0)
+    sink = WorkerSink()
 
     def build(w: int, h: int) -> StreamPipeline:
         return StreamPipeline(counted, StreamConfig(width=w, height=h, t_index_list=(32,), cfg_mode=CfgMode.SELF,
-                                                    guidance_scale=1.5, seed=5))
+                                                    seed=5, **config))
 
-    def on_result(r: ResultJob) -> None:
-        results[r.identity].append(r)
-        done.release()
-
-    def on_failure(f: WorkerFailure) -> None:
-        failures.append(f)
-        done.release()
-
-    worker = Worker(table, build, lambda layout: (64, 64), on_result, on_failure, share_unet_batch=share)
+    worker = Worker(table, build, lambda layout: (64, 64), sink.on_result, sink.on_failure, share_unet_batch=share)
     sessions = {k: table.open(k, ClientInfo(k.decode()), credits=1) for k in PROMPTS}
     for k, session in sessions.items():
         table.submit_update(session, PipelineUpdate({"prompt": PROMPTS[k]}))
     worker.start()
     try:
-        for frame in range(frames):
+        for frame in range(rounds):
             # fill every slot while the worker is blocked on the table lock, so all three are waiting together
             with table.work:
                 for i, session in enumerate(sessions.values()):
                     pixels = random_frames(1, seed=10 * frame + i)[0]
-                    rgba = np.dstack([pixels, np.full(pixels.shape[:2], 255, np.uint8)])
+                    rgba = np.dstack([pixels, np.full(pixels.shape[:2], alpha(i), np.uint8)])
                     table.submit_frame(session, FrameJob(frame, 0, Layout.packed(64, 64, PixelFormat.RGBA8),
                                                          rgba.tobytes(), time.perf_counter()))
             for _ in sessions:
-                assert done.acquire(timeout=60)
+                assert sink.done.acquire(timeout=60)
     finally:
         assert worker.stop(timeout=10)
-    assert not failures
-    return results, counting.batches, vae
+    assert not sink.failures, sink.failures
+    return {k: [r for r in sink.results if r.identity == k] for k in PROMPTS}, counting.batches
+
+
+def _run_sessions(comps: Components, share: bool) -> tuple[dict[bytes, list[ResultJob]], list[int], CountingVae]:
+    """run_three_sessions at guidance 1.5 with the VAE's batches counted too."""
+    vae = CountingVae(comps.vae)
+    results, batches = run_three_sessions(dataclasses.replace(comps, vae=vae), share, guidance_scale=1.5)
+    return results, batches, vae
 
 
 @pytest.mark.timeout(300)
