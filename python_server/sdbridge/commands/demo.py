@@ -6,7 +6,8 @@ submits every frame through BridgeClient (credits + latest-wins, like an engine 
 the results' rate and round-trip latency live. Input|output pairs (each output next to the input it
 was made from, `source_frame_id`) are written as PNGs; with --controlnet depth the scene also sends its
 exact depth plane (SceneRenderer.render_depth) and the PNGs are input | control | output triples. It stops by
-itself after --frames results or --seconds seconds, whichever comes first. The browser preview page
+itself after --frames results or --seconds seconds, whichever comes first (60 results when neither is given; no
+result limit when only --seconds is). The browser preview page
 (sdbridge.preview) is on by default at http://127.0.0.1:8765/ (--preview-port, --no-preview); its address is
 printed at the start.
 """
@@ -38,45 +39,71 @@ if TYPE_CHECKING:
 NAME = "demo"
 HELP = "run the server and a synthetic game client; live frames/s and latency; write input/output PNGs"
 log = logging.getLogger(__name__)
+#: results the demo stops after when neither --frames nor --seconds is given
+DEFAULT_RESULTS = 60
+
+
+def result_limit(args: argparse.Namespace) -> int | None:
+    """The results the demo stops after: --frames; else DEFAULT_RESULTS unless --seconds bounds the run (then
+    None: `--seconds 600` keeps the demo running for ten minutes, as its preview line says)."""
+    frames, seconds = getattr(args, "frames", None), getattr(args, "seconds", None)
+    if frames is not None:
+        return int(frames)
+    return DEFAULT_RESULTS if seconds is None else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `sdbridge demo`."""
     parser.add_argument("--model", default="tiny", help="tiny | small | identity | Hub id | folder (default tiny)")
-    parser.add_argument("--device", type=device_name, default="cpu", help="cpu | cuda | mps")
-    parser.add_argument("--size", type=frame_size, default=256, help="frame width and height (multiple of 8)")
-    parser.add_argument("--frames", type=int_at_least(1, 60), default=60, help="stop after this many results")
-    parser.add_argument("--seconds", type=float_above(0, 30), default=None, help="stop after this many seconds")
-    parser.add_argument("--prompt", default="a watercolor painting of a castle on green hills")
-    parser.add_argument("--negative-prompt", default="blurry, low quality")
+    parser.add_argument("--device", type=device_name, default="cpu", help="cpu | cuda | mps (default cpu)")
+    parser.add_argument("--size", type=frame_size, default=256,
+                        help="frame width and height, a multiple of 8 (default 256)")
+    parser.add_argument("--frames", type=int_at_least(1, 60), default=None,
+                        help=f"stop after this many results (default {DEFAULT_RESULTS}, or no limit when --seconds "
+                             "is given)")
+    parser.add_argument("--seconds", type=float_above(0, 30), default=None,
+                        help="stop after this many seconds (default: no time limit)")
+    parser.add_argument("--prompt", default="a watercolor painting of a castle on green hills",
+                        help="the session's prompt (default: %(default)r)")
+    parser.add_argument("--negative-prompt", default="blurry, low quality",
+                        help="the session's negative prompt (default: %(default)r)")
     parser.add_argument("--t-index", type=int, nargs="+", default=None,
                         help="t_index_list (strength; default: the model's own, one step for turbo models, else "
                              f"the registry's {list(params.BY_NAME['t_index_list'].default)})")
-    parser.add_argument("--cfg", default="self", choices=["none", "full", "self", "initialize"])
-    parser.add_argument("--guidance", type=float, default=1.4)
-    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for PNG pairs")
-    parser.add_argument("--save-every", type=int_at_least(1, 10), default=10, help="write a PNG pair every N results")
+    parser.add_argument("--cfg", default="self", choices=["none", "full", "self", "initialize"],
+                        help="RCFG mode (default self)")
+    parser.add_argument("--guidance", type=float, default=1.4, help="guidance scale (default 1.4)")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for PNG pairs (default out/demo)")
+    parser.add_argument("--save-every", type=int_at_least(1, 10), default=10,
+                        help="write a PNG pair every N results (default 10)")
     parser.add_argument("--fps", type=float_above(0, 30, inclusive=True), default=30.0,
-                        help="frame rate the synthetic game renders at (0 = as fast as it can)")
-    parser.add_argument("--credits", type=int_at_least(1, 2), default=2, help="frames in flight (server credits)")
+                        help="frame rate the synthetic game renders at (0 = as fast as it can; default 30)")
+    parser.add_argument("--credits", type=int_at_least(1, 2), default=2,
+                        help="frames in flight (server credits; default 2)")
     parser.add_argument("--subprocess", action="store_true",
                         help="run the server as a separate `sdbridge serve` process instead of a thread")
     parser.add_argument("--preview-port", type=port_number(8765), default=8765,
-                        help="port of the browser preview page on 127.0.0.1 (0 = any free port)")
+                        help="port of the browser preview page on 127.0.0.1 (0 = any free port; default 8765)")
     parser.add_argument("--no-preview", action="store_true", help="do not serve the browser preview page")
     parser.add_argument("--controlnet", default=None, metavar="KIND[=SOURCE][@SCALE]",
-                        help="serve a ControlNet (e.g. depth or depth@0.5: a random-weight 'tiny' one for the random "
+                        help="serve a depth ControlNet (depth or depth@0.5: a random-weight 'tiny' one for the random "
                              "presets, or depth=lllyasviel/control_v11f1p_sd15_depth); the scene sends its exact depth "
-                             "plane and the PNGs become input | control | output triples")
+                             "plane and the PNGs become input | control | output triples (KIND depth only: the scene "
+                             "sends no other plane)")
 
 
 def controlnet_spec(value: str, model: str) -> str:
     """The `KIND=SOURCE[@SCALE]` spec of --controlnet: a bare KIND (or KIND@SCALE) is the tiny ControlNet of the
-    random presets."""
+    random presets. A KIND other than depth is refused: the demo's scene sends a depth plane only and shows it as
+    the control image (a misspelt 'dpth' ran with its ControlNet silently off, the PNGs still showing depth)."""
     from sdbridge.config import parse_controlnet
     from sdbridge.errors import ConfigError
     from sdbridge.pipeline.components import IDENTITY, PRESET_NAMES
 
+    given = value
+    kind = value.partition("=")[0] if "=" in value else value.partition("@")[0]
+    if not kind.strip():
+        raise ConfigError(f"--controlnet {value!r} names no KIND; give it first, e.g. --controlnet depth@0.5")
     if "=" not in value:
         if model == IDENTITY:
             from sdbridge.commands.serve import identity_refusal
@@ -87,8 +114,24 @@ def controlnet_spec(value: str, model: str) -> str:
                               f"a ControlNet for it), e.g. --controlnet depth=lllyasviel/control_v11f1p_sd15_depth")
         kind, at, scale = value.partition("@")  # KIND@SCALE: the tiny ControlNet at that scale
         value = f"{kind}=tiny{at}{scale}"
-    parse_controlnet(value, "--controlnet")
+    spec = parse_controlnet(value, "--controlnet")
+    _refuse_unfed_kind(given, spec.kind)
     return value
+
+
+def _refuse_unfed_kind(value: str, kind: str) -> None:
+    """ConfigError when `kind` is not depth (see controlnet_spec)."""
+    if kind == "depth":
+        return
+    import difflib
+
+    from sdbridge.errors import ConfigError
+
+    hint = "did you mean depth? " if difflib.get_close_matches(kind, ["depth"], n=1) else ""
+    raise ConfigError(f"--controlnet {value!r}: the demo's scene sends only a depth plane and its PNGs show that depth "
+                      f"as the control image, so the demo serves a depth ControlNet only ({kind!r} is not one); "
+                      f"{hint}use --controlnet depth[@SCALE], or `sdbridge serve --controlnet {kind}=SOURCE` with an "
+                      f"engine client that sends what a {kind} ControlNet needs")
 
 
 def control_preview(depth: np.ndarray) -> np.ndarray:
@@ -205,7 +248,7 @@ class _ServerHandle:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo until --frames results or --seconds; returns 0."""
+    """Run the demo until --frames results or --seconds (result_limit); returns 0."""
     from sdbridge.transport.client import BridgeClient
 
     for line in model_notice(args.model):
@@ -247,13 +290,15 @@ class _DemoLoop:
         self.results = self.warmups = self.skipped = self.written = self.index = 0
         self.start = time.perf_counter()
         self.last_print = 0.0
+        self.limit = result_limit(args)
 
     def run(self) -> None:
         """Render, submit and receive until --frames results or --seconds; then print the summary."""
         args = self.args
         tick = 1.0 / args.fps if args.fps > 0 else 0.0
         next_render = self.start
-        while self.results < args.frames and (args.seconds is None or time.perf_counter() - self.start < args.seconds):
+        while ((self.limit is None or self.results < self.limit)
+               and (args.seconds is None or time.perf_counter() - self.start < args.seconds)):
             now = time.perf_counter()
             if now >= next_render:  # the game renders at its own pace, whatever the server does
                 self._render_and_submit()
@@ -292,14 +337,14 @@ class _DemoLoop:
             self.round_trips.append(result.timings["round_trip"])
         source = self.inputs.get(result.source_frame_id)
         if (not result.is_warmup and source is not None
-                and (self.results % self.args.save_every == 0 or self.results == self.args.frames)):
+                and (self.results % self.args.save_every == 0 or self.results == self.limit)):
             pair = np.concatenate([source, result.image], axis=1)  # input | output (--controlnet: | control |)
             Image.fromarray(pair).save(self.args.out / f"pair_{result.frame_id:05d}.png")
             self.written += 1
 
     def _progress(self) -> None:
         elapsed = time.perf_counter() - self.start
-        if elapsed - self.last_print < 0.5 and self.results != self.args.frames:
+        if elapsed - self.last_print < 0.5 and self.results != self.limit:
             return
         self.last_print = elapsed
         p50 = percentile(self.round_trips[-50:], 0.5) * 1e3
@@ -314,6 +359,8 @@ class _DemoLoop:
         elapsed = time.perf_counter() - self.start
         sys.stdout.write("\n")
         p50, p99 = percentile(self.round_trips, 0.5) * 1e3, percentile(self.round_trips, 0.99) * 1e3
+        triples = getattr(self.args, "controlnet", None)
+        what = "input|control|output PNG triples" if triples else "input|output PNG pairs"
         print(f"{self.results} results from {self.index} rendered frames in {elapsed:.1f} s: "
               f"{self.results / elapsed:.2f} results/s, round trip p50 {p50:.1f} ms p99 {p99:.1f} ms; "
-              f"{self.written} input|output PNG pairs in {self.args.out}")
+              f"{self.written} {what} in {self.args.out}")
