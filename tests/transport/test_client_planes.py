@@ -37,7 +37,7 @@ def test_plane_info_sets_fields_by_name_and_enum_names() -> None:
 
 
 @pytest.mark.parametrize(("planes", "info", "words"), [
-    ({"depth": np.ones((2, 2), np.float64)}, None, "float64 with 1 channels"),
+    ({"depth": np.ones((2, 2), np.float64)}, None, "float64 with 1 channel, which a depth plane"),
     ({"depth": np.ones(4, np.float32)}, None, "(H, W) or (H, W, C)"),
     ({"depth": np.ones((2, 2), np.float32)}, {"depth": {"width": 3}}, "'width', which is not a plane field"),
     ({"depth": np.ones((2, 2), np.float32)}, {"depth": {"depth_encoding": "log"}}, "not one of linear, device"),

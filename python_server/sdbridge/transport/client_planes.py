@@ -12,14 +12,16 @@ Signed (Unsigned for uint8), motion in Pixels towards the Previous frame). Pure 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from sdbridge.errors import InputError
+from sdbridge.errors import FieldError, InputError
 from sdbridge.protocol import messages as m
+from sdbridge.runtime.planes import KIND_FORMATS, check_plane
 
 #: (numpy element type, channels) -> PlaneFormat
 FORMATS: Mapping[tuple[np.dtype, int], m.PlaneFormat] = {
@@ -64,16 +66,16 @@ def _value(field: str, given: Any, default: Any, where: str) -> Any:
 
 def describe(key: str, array: np.ndarray, info: Mapping[str, Any] | None) -> tuple[m.PlaneDesc, np.ndarray]:
     """The description of one plane and its contiguous array (see the module docstring); InputError when the
-    array or an info entry does not fit."""
+    array or an info entry does not fit, checked as the server checks it (sdbridge.runtime.planes.check_plane: the
+    format suits the kind, the conventions a consumer needs are set), so nothing is sent only to be refused."""
     if not isinstance(array, np.ndarray) or array.ndim not in (2, 3):
         raise InputError(f"planes[{key!r}] is {type(array).__name__} of shape {getattr(array, 'shape', None)}; "
                          "pass an (H, W) or (H, W, C) numpy array, top row first")
     channels = 1 if array.ndim == 2 else array.shape[2]
-    fmt = FORMATS.get((array.dtype, channels))
-    if fmt is None:
-        allowed = ", ".join(f"{d.name}x{c}" for d, c in FORMATS)
-        raise InputError(f"planes[{key!r}] is {array.dtype.name} with {channels} channels; send one of {allowed}")
     kind = KINDS.get(key, m.PlaneKind.CONTROL)
+    fmt = FORMATS.get((array.dtype, channels))
+    if fmt is None or fmt not in KIND_FORMATS[kind]:
+        raise InputError(_format_refusal(key, kind, array.dtype, channels))
     data = np.ascontiguousarray(array)
     height, width = data.shape[:2]
     values: dict[str, Any] = {"kind": kind, "format": fmt, "width": width, "height": height,
@@ -87,7 +89,34 @@ def describe(key: str, array: np.ndarray, info: Mapping[str, Any] | None) -> tup
             if field not in _SETTABLE:
                 raise InputError(f"{where} sets {field!r}, which is not a plane field; set {sorted(_SETTABLE)}")
             values[field] = _value(field, given, getattr(_TEMPLATE, field), where)
-    return m.PlaneDesc(**values), data  # one construction (dataclasses.replace would make a second)
+    desc = m.PlaneDesc(**values)  # one construction (dataclasses.replace would make a second)
+    try:
+        check_plane(desc, f"planes[{key!r}]")
+    except FieldError as exc:
+        raise InputError(f"{exc}; set it with plane_info={{{key!r}: {{...}}}}") from None
+    return desc, data
+
+
+def _layout(fmt: m.PlaneFormat) -> str:
+    """How a numpy array of `fmt` looks, e.g. "float32 (H, W, 2)"."""
+    dtype, channels = next(layout for layout, f in FORMATS.items() if f is fmt)
+    return f"{dtype.name} (H, W)" if channels == 1 else f"{dtype.name} (H, W, {channels})"
+
+
+def _format_refusal(key: str, kind: m.PlaneKind, dtype: np.dtype, channels: int) -> str:
+    """Why an array of `dtype` x `channels` cannot be the plane `key` (of `kind`), and what it can be."""
+    allowed = " or ".join(sorted(_layout(f) for f in KIND_FORMATS[kind]))
+    what = f"a {kind.name.lower()} plane" if key in KINDS else f"a Control plane named {key!r}"
+    text = (f"planes[{key!r}] is {dtype.name} with {channels} channel{'s' if channels != 1 else ''}, which {what} "
+            f"cannot be sent as; send {allowed}")
+    if key not in KINDS:
+        close = [k for k in KINDS if k == key.lower()] or difflib.get_close_matches(key, list(KINDS), n=1)
+        keys = ", ".join(sorted(KINDS))
+        text += (f" (a key other than {keys} names a Control plane" +
+                 (f"; did you mean {close[0]!r}?)" if close else ")"))
+    elif dtype == np.float64:
+        text += f", e.g. planes={{{key!r}: array.astype(np.float32)}}"
+    return text
 
 
 def frame_planes(planes: Mapping[str, np.ndarray] | None, plane_info: Mapping[str, Mapping[str, Any]] | None,
