@@ -45,8 +45,11 @@ def ping(nonce: int) -> m.Ping:
 
 def check_image(image: np.ndarray, welcome: m.Welcome | None) -> None:
     """InputError unless `image` is an HxWx4 or HxWx3 uint8 array within the server's maximum size."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
-            or image.shape[2] not in (3, 4):
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"image is a {type(image).__module__}.{type(image).__name__}, not a numpy array; submit an "
+                         "HxWx4 (RGBA) or HxWx3 (RGB) uint8 numpy array, top row first (a torch tensor: "
+                         "tensor.cpu().numpy())")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
         shape = getattr(image, "shape", None)
         dtype = getattr(image, "dtype", type(image).__name__)
         raise InputError(f"image has shape {shape} dtype {dtype}; submit an HxWx4 (RGBA) or HxWx3 (RGB) "
@@ -121,11 +124,46 @@ def prompt(text: str | Sequence[tuple[str, float]], negative: str, *, transition
     if isinstance(text, str):
         return m.Prompt(text=text, negative=negative, transition_frames=transition_frames,
                         transition_seconds=transition_seconds, stream_id=stream_id)
-    blend = tuple(m.PromptWeight(text=t, weight=float(w)) for t, w in text)
+    blend = tuple(m.PromptWeight(text=t, weight=float(w)) for t, w in _blend_pairs(text))
     if not blend:
         raise InputError("prompt blend is empty; pass a text or at least one (text, weight)")
     return m.Prompt(blend=blend, negative=negative, transition_frames=transition_frames,
                     transition_seconds=transition_seconds, stream_id=stream_id)
+
+
+def _blend_pairs(text: Any) -> list[tuple[str, float]]:
+    """set_prompt's blend as (text, weight) pairs; InputError naming the entry when it is no text with a number."""
+    example = 'set_prompt("a castle") or set_prompt([("a castle", 0.7), ("a forest", 0.3)])'
+    if not isinstance(text, Sequence):
+        raise InputError(f"set_prompt: prompt={text!r} is a {type(text).__name__}; pass a text or a blend of "
+                         f"(text, weight) pairs, e.g. {example}")
+    pairs = []
+    for i, entry in enumerate(text):
+        ok = isinstance(entry, Sequence) and not isinstance(entry, str) and len(entry) == 2
+        if not (ok and isinstance(entry[0], str) and isinstance(entry[1], int | float)
+                and not isinstance(entry[1], bool)):
+            raise InputError(f"set_prompt: blend entry [{i}]={entry!r} is not a (text, weight) pair with a number "
+                             f"weight; e.g. {example}")
+        pairs.append((entry[0], float(entry[1])))
+    return pairs
+
+
+def _entries(where: str, given: Any) -> dict[str, bool | int | float | str]:
+    """A payload or state mapping checked before it is encoded: text keys, bool / int / float / str values
+    (InputError naming the call, the key and the value's type; the codec's refusal named neither the call nor
+    the fix)."""
+    if not isinstance(given, Mapping):
+        raise InputError(f"{where}: {given!r} is a {type(given).__name__}; pass a mapping of names to bool, int, float "
+                         "or str values, e.g. {\"biome\": \"forest\", \"health\": 0.5}")
+    for key, value in given.items():
+        if not isinstance(key, str):
+            raise InputError(f"{where}: key {key!r} is a {type(key).__name__}; keys are texts")
+        if not isinstance(value, bool | int | float | str):
+            fix = ("value.item()" if isinstance(value, np.generic)
+                   else "send a list or object as several keys, or as a JSON text")
+            raise InputError(f"{where}: {key!r}={value!r} is a {type(value).__name__}; values are bool, int, float or "
+                             f"str ({fix})")
+    return dict(given)
 
 
 #: set_params' keywords: the registry parameters with a Params field, by registry name (seed: its own keyword)
@@ -198,12 +236,16 @@ def state(key: str | Mapping[str, bool | int | float | str], value: bool | int |
     if isinstance(key, str):
         if value is None:
             raise InputError(f"set_state({key!r}) needs a value (bool, int, float or str)")
-        entries: dict[str, Any] = {key: value}
+        entries: dict[str, Any] = _entries("set_state", {key: value})
     else:
-        entries = dict(key)
+        entries = _entries("set_state", key)
     return m.State(entries=entries, replace_all=replace_all, client_time_us=now_us())
 
 
 def game_event(name: str, payload: Mapping[str, bool | int | float | str] | None, last_frame_id: int) -> m.GameEvent:
     """A GameEvent stamped now, tied to the last frame id handed out (0 before the first)."""
-    return m.GameEvent(name=name, payload=dict(payload or {}), client_time_us=now_us(), frame_id=max(0, last_frame_id))
+    if not isinstance(name, str):
+        raise InputError(f"send_event: name={name!r} must be a text, e.g. send_event(\"enter_zone\", "
+                         "{\"biome\": \"forest\"})")
+    payload = _entries(f"send_event({name!r}) payload", {} if payload is None else payload)
+    return m.GameEvent(name=name, payload=payload, client_time_us=now_us(), frame_id=max(0, last_frame_id))
