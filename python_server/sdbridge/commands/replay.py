@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `sdbridge replay`."""
-    parser.add_argument("recording", metavar="FILE", help="a .sdrec recording (zip file or folder)")
+    parser.add_argument("recording", metavar="FILE", nargs="+",
+                        help="a .sdrec recording (zip file or folder), one per run")
     parser.add_argument("--model", default=None, help="model to load (default: the recorded one)")
     parser.add_argument("--device", type=device_name, default=None, help="torch device (default: the recorded one)")
     parser.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"],
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from sdbridge.record.ip_adapter import load_replay_adapter
     from sdbridge.record.replay import replay
 
+    args.recording = one_recording(args.recording)
     refuse_record_folder(args.recording)
     if args.out:  # before the model loads; replay makes it only once the recording and its setup were accepted
         writable_folder(args.out, "--out")
@@ -93,6 +95,19 @@ def overrides(recorded: dict, args: argparse.Namespace) -> list[str]:
         if given is not None and str(given) != str(recorded.get(key)):
             changed.append(f"--{flag} {given} (recorded: {recorded.get(key, 'not noted')})")
     return changed
+
+
+def one_recording(paths: str | list[str]) -> str:
+    """The one FILE given: `sdbridge replay DIR/session-*.sdrec` expands to every session of DIR, and argparse
+    refused the second one as an "unrecognized argument"; now the InputError says to replay each on its own."""
+    from sdbridge.errors import InputError
+
+    if isinstance(paths, str) or len(paths) == 1:
+        return paths if isinstance(paths, str) else paths[0]
+    shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    raise InputError(f"sdbridge replay takes one recording and got {len(paths)} ({shown}); replay each on its own, "
+                     f"e.g. sdbridge replay {paths[0]}, or for f in {Path(paths[0]).parent}/session-*.sdrec; do "
+                     f'sdbridge replay "$f"; done')
 
 
 def refuse_record_folder(path: str) -> None:

@@ -331,7 +331,8 @@ class Recording:
         try:
             mode = os.stat(self.path).st_mode
         except OSError as exc:
-            raise InputError(f"cannot read recording {self.path}: {exc.strerror}") from None
+            raise InputError(f"cannot read recording {self.path}: {exc.strerror}; pass a session-*.sdrec that "
+                             "`sdbridge serve --record DIR` wrote into DIR") from None
         if file_kind(mode) != "folder":
             self._file = open_regular(self.path, "recording")
             try:
