@@ -21,6 +21,7 @@ from typing import Any
 from sdbridge import params
 from sdbridge.config_device import device_problem
 from sdbridge.config_endpoint import MAX_PORT, bind_problem
+from sdbridge.config_fix import toml_text, type_fix
 from sdbridge.errors import ConfigError
 from sdbridge.toml_lines import TomlLines
 
@@ -630,7 +631,7 @@ def _where(path: str, text: str, section: str | None, key: str) -> str:
     return f"{path}:{line} {place}" if line else f"{path} {place}"
 
 
-def _convert(value: Any, hint: Any, name: str, where: str) -> Any:
+def _convert(value: Any, hint: Any, name: str, where: str, example: Any = None) -> Any:
     origin = typing.get_origin(hint)
     if isinstance(hint, type) and issubclass(hint, Enum):
         allowed = [m.value for m in hint]
@@ -640,19 +641,22 @@ def _convert(value: Any, hint: Any, name: str, where: str) -> Any:
     if origin is tuple:
         (item_type, _) = typing.get_args(hint)
         if not isinstance(value, list):
-            raise ConfigError(f"{where}{name}={value!r} must be a list")
+            scalar = isinstance(value, str | int | float)
+            fix = f"; write it in brackets, e.g. {name} = [{toml_text(value)}]" if scalar else ""
+            raise ConfigError(f"{where}{name}={value!r} must be a list{fix}")
         return tuple(_convert(v, item_type, f"{name}[{i}]", where) for i, v in enumerate(value))
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}{name}={value!r} must be a number")
+            raise ConfigError(f"{where}{name}={value!r} must be a number{type_fix(value, hint, name, example)}")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}{name}={value!r} must be an integer")
+            raise ConfigError(f"{where}{name}={value!r} must be an integer{type_fix(value, hint, name, example)}")
         return value
     if hint in (str, bool):
         if not isinstance(value, hint):
-            raise ConfigError(f"{where}{name}={value!r} must be a {hint.__name__}")
+            fix = type_fix(value, hint, name, example)
+            raise ConfigError(f"{where}{name}={value!r} must be a {hint.__name__}{fix}")
         return value
     raise ConfigError(f"{where}{name}: unsupported type {hint!r}")  # pragma: no cover
 
@@ -686,8 +690,19 @@ def _build(cls: type, data: dict[str, Any], section: str | None, path: str, text
         else:
             if isinstance(hint, types.UnionType):  # pragma: no cover - no optional fields yet
                 raise ConfigError(f"{where}{key}: unsupported optional type")
-            kwargs[key] = _convert(value, hint, key, where)
+            kwargs[key] = _convert(value, hint, key, where, _default(cls, key))
     return cls(**kwargs)
+
+
+def _default(cls: type, key: str) -> Any:
+    """The default of field `key` of dataclass `cls` (None when it has none)."""
+    for f in dataclasses.fields(cls):
+        if f.name == key:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    return None
 
 
 def _located(message: str, path: str, text: str) -> str:
