@@ -195,6 +195,21 @@ def identity_refusal(what: str, flag: str) -> Exception:
                        f"unchanged); use --model tiny (random weights) or a real model, or drop {flag}")
 
 
+def check_server_key(cfg: ServerConfig) -> None:
+    """The CurveZMQ secret key file, read as the server will read it, its errors naming the key and the flag that
+    gave it ("certificate file keys/srv.key_secret does not exist" named neither)."""
+    from sdbridge.errors import ConfigError
+    from sdbridge.transport.curve import load_pair
+
+    path = cfg.security.server_secret_key
+    if not path:
+        return
+    try:
+        load_pair(path)
+    except ConfigError as exc:
+        raise ConfigError(f"security.server_secret_key (--curve-secret-key) = {path!r}: {exc}") from None
+
+
 def tune_host_heap() -> bool:
     """Keep freed frame-sized host buffers in the heap (runtime.host_heap: process-wide glibc malloc thresholds,
     so the entry point sets them, not the worker); called once the model has loaded, so its load's transient
@@ -219,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
         check_folder(args.record)
     config = resolve_model_defaults(resolve_auto_dtype(config_from_args(args)))
     refuse_identity_additions(config)
+    check_server_key(config)
     check_ports_free(config)  # before the model loads (minutes for a real one)
     server = BridgeServer(config, rules_path=args.rules, record_dir=args.record)
 
