@@ -210,6 +210,27 @@ def check_server_key(cfg: ServerConfig) -> None:
         raise ConfigError(f"security.server_secret_key (--curve-secret-key) = {path!r}: {exc}") from None
 
 
+def check_accel_profile(cfg: ServerConfig) -> None:
+    """`[accel] profile`, read before the model loads and named in its errors (a missing file was reported after
+    the model had loaded, as "cannot read engine profile ..."); with the eager backend, which builds no engines and
+    never reads it, a warning says so (it was ignored without a word)."""
+    from sdbridge.errors import ConfigError
+
+    profile = cfg.accel.profile
+    if not profile:
+        return
+    if cfg.accel.backend is Accel.EAGER:
+        log.warning("accel.profile=%r is not read: the eager backend builds no engines (compile, onnxruntime and "
+                    "tensorrt read it); drop the key or pick one of those with --accel", profile)
+        return
+    from sdbridge.acceleration.profiles import load_profile
+
+    try:
+        load_profile(profile)
+    except ConfigError as exc:
+        raise ConfigError(f"accel.profile={profile!r}: {exc}") from None
+
+
 def tune_host_heap() -> bool:
     """Keep freed frame-sized host buffers in the heap (runtime.host_heap: process-wide glibc malloc thresholds,
     so the entry point sets them, not the worker); called once the model has loaded, so its load's transient
@@ -235,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
     config = resolve_model_defaults(resolve_auto_dtype(config_from_args(args)))
     refuse_identity_additions(config)
     check_server_key(config)
+    check_accel_profile(config)
     check_ports_free(config)  # before the model loads (minutes for a real one)
     server = BridgeServer(config, rules_path=args.rules, record_dir=args.record)
 
