@@ -68,34 +68,13 @@ namespace StreamDiffusion.Bridge.Core.Tests
             return _client;
         }
 
-        private static byte[] Image(int seed)
-        {
-            var px = new byte[Size * Size * 4];
-            for (int i = 0; i < px.Length; i++) px[i] = (byte)((i * 7 + seed * 13) & 0xFF);
-            return px;
-        }
+        private static byte[] Image(int seed) { return LiveRoundTrips.Image(Size, seed); }
 
         /// <summary>Submits one frame and waits for the result that echoes its id.</summary>
         private static ResultFrame RoundTrip(BridgeClient client, byte[] pixels, ref ResultFrame frame, int timeoutMs)
         {
-            ulong id = client.SubmitFrame(pixels, 0, pixels.Length, FrameDescription.Rgba8(Size, Size, RowOrder.BottomUp));
-            var sw = Stopwatch.StartNew();
-            while (sw.ElapsedMilliseconds < timeoutMs)
-            {
-                if (client.TryGetResult(ref frame) && frame.Header.FrameId == id) return frame;
-                Thread.Sleep(1);
-            }
-            Assert.Fail("no result for frame " + id + " within " + timeoutMs + " ms; client state " + client.State +
-                        ", last failure: " + client.LastFailure + ", events: " + DrainEvents(client));
-            return null;
-        }
-
-        private static string DrainEvents(BridgeClient client)
-        {
-            var sb = new System.Text.StringBuilder();
-            ClientEvent e;
-            while (client.TryDequeueEvent(out e)) sb.Append("\n  ").Append(e);
-            return sb.ToString();
+            return LiveRoundTrips.RoundTrip(client, pixels, FrameDescription.Rgba8(Size, Size, RowOrder.BottomUp),
+                ref frame, timeoutMs);
         }
 
         [Test, Timeout(120000)]
@@ -121,7 +100,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
             {
                 Thread.Sleep(1);
             }
-            Assert.AreEqual(id, frame == null ? 0UL : frame.Header.FrameId, "events: " + DrainEvents(client));
+            Assert.AreEqual(id, frame == null ? 0UL : frame.Header.FrameId, "events: " + LiveRoundTrips.DrainEvents(client));
 
             Buffer.BlockCopy(new[] { float.NaN }, 0, bytes, 12, 4);
             client.SubmitFrame(px, 0, px.Length, d, new[] { new PlaneData(depth, bytes) });
@@ -161,7 +140,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
                 }
                 Thread.Sleep(1);
             }
-            Assert.AreEqual(4, seen, "generated results within 60 s; events: " + DrainEvents(client));
+            Assert.AreEqual(4, seen, "generated results within 60 s; events: " + LiveRoundTrips.DrainEvents(client));
             Assert.AreEqual(0L, client.Counters.FramesSent, "txt2img sends no frame");
             client.SetParams(new ParamsMessage { Txt2img = false, CfgMode = CfgMode.None });
             RoundTrip(client, Image(3), ref frame, 30000);  // frames flow again once txt2img is off
@@ -201,11 +180,11 @@ namespace StreamDiffusion.Bridge.Core.Tests
             ClientCounters c = client.Counters;
             Assert.AreEqual(50L, c.FramesSent);
             Assert.AreEqual(50L, c.ResultsReceived);
-            Assert.AreEqual(0L, c.ServerErrors, DrainEvents(client));
+            Assert.AreEqual(0L, c.ServerErrors, LiveRoundTrips.DrainEvents(client));
 
             uint request = client.RequestStats();
             Assert.IsTrue(Wait.Until(() => client.LastStats != null && client.LastStats.RequestId == request, 10000),
-                "no Stats reply; events: " + DrainEvents(client));
+                "no Stats reply; events: " + LiveRoundTrips.DrainEvents(client));
             Assert.AreEqual(welcome.SessionId, client.LastStats.SessionId);
             Assert.GreaterOrEqual(client.LastStats.FramesOut, 50UL);
         }
@@ -235,7 +214,8 @@ namespace StreamDiffusion.Bridge.Core.Tests
             Assert.AreEqual(30L, c.FramesSent + c.FramesReplaced, "every frame is either sent or replaced");
             Assert.Greater(c.FramesReplaced, 0L, "with " + welcome.InitialCredits + " credits most frames wait and get replaced");
             Assert.LessOrEqual(c.FramesSent - c.ResultsReceived - c.CreditsReturned, 0L, "no frame in flight is lost");
-            Assert.AreEqual(0L, c.ServerErrors, "sending only with credit means no NoCredit errors: " + DrainEvents(client));
+            Assert.AreEqual(0L, c.ServerErrors,
+                "sending only with credit means no NoCredit errors: " + LiveRoundTrips.DrainEvents(client));
         }
 
         [Test, Timeout(180000)]

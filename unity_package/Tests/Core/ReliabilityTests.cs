@@ -40,25 +40,12 @@ namespace StreamDiffusion.Bridge.Core.Tests
             _server = null;
         }
 
-        internal static byte[] Image(int seed)
-        {
-            var px = new byte[Size * Size * 4];
-            for (int i = 0; i < px.Length; i++) px[i] = (byte)((i * 5 + seed * 11) & 0xFF);
-            return px;
-        }
+        internal static byte[] Image(int seed) { return LiveRoundTrips.Image(Size, seed); }
 
         internal static void RoundTrip(BridgeClient client, byte[] px, int timeoutMs)
         {
-            ulong id = client.SubmitFrame(px, 0, px.Length, FrameDescription.Rgba8(Size, Size, RowOrder.TopDown));
             ResultFrame frame = null;
-            var sw = Stopwatch.StartNew();
-            while (sw.ElapsedMilliseconds < timeoutMs)
-            {
-                if (client.TryGetResult(ref frame) && frame.Header.FrameId == id) return;
-                Thread.Sleep(1);
-            }
-            Assert.Fail("no result for frame " + id + " within " + timeoutMs + " ms; state " + client.State +
-                        ", last failure: " + client.LastFailure);
+            LiveRoundTrips.RoundTrip(client, px, FrameDescription.Rgba8(Size, Size, RowOrder.TopDown), ref frame, timeoutMs);
         }
 
         [Test, Timeout(180000)]
