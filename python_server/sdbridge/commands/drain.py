@@ -33,6 +33,7 @@ POLL_S = 0.2
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags: where the replica's metrics port is, the grace period, whether to wait for the exit."""
+    from sdbridge.commands.arg_types import float_above
     from sdbridge.config import MetricsConfig
 
     parser.add_argument("--metrics-port", type=int, default=MetricsConfig.port,
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grace", type=float, default=None, metavar="SECONDS",
                         help="drain for at most this long (default: the replica's --drain-grace)")
     parser.add_argument("--wait", action="store_true", help="return once the replica has exited (preStop)")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--timeout", type=float_above(0, 30), default=None, metavar="SECONDS",
                         help="with --wait: give up after this long (default: the grace period + 10 s)")
 
 
@@ -54,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.metrics_port <= MAX_PORT:
         raise ConfigError(f"--metrics-port={args.metrics_port} must be in [1, {MAX_PORT}]: the replica's "
                           "--metrics-port")
+    if args.timeout is not None and not args.wait:  # refused before the replica is told to drain
+        raise ConfigError(f"--timeout {args.timeout:g} bounds only the wait for the replica's exit, and --wait is not "
+                          "given; add --wait or drop --timeout")
     base = f"http://{args.host}:{args.metrics_port}"
     grace = request_drain(base, args.grace)
     print(f"{base}: draining for at most {grace:g} s", flush=True)
