@@ -65,3 +65,21 @@ def test_the_metrics_server_names_a_taken_port(taken_tcp: int) -> None:
                             readiness=list)
     with pytest.raises(TransportError, match=f"127.0.0.1:{taken_tcp}: .*pick another --metrics-port"):
         metrics.start()
+
+
+@pytest.mark.parametrize(("flags", "words"), [
+    (["--preview-port", "0", "--preview-host", "not.a.host.invalid"],
+     ["--preview-host not.a.host.invalid ([preview] host)", "is no host name this machine can resolve"]),
+    (["--metrics-port", "0", "--metrics-host", "192.0.2.1"],
+     ["--metrics-host 192.0.2.1 ([metrics] host)", "is no address of this machine", "0.0.0.0 (every interface)"]),
+])
+def test_a_host_that_is_not_here_is_refused_before_the_model_loads(flags: list[str], words: list[str],
+                                                                   loads: list[str],
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Before: the model loaded, then "preview server cannot listen on not.a.host:8796: [Errno -2] Name or service
+    not known; pick another --preview-port" (the port was not the problem)."""
+    assert _serve("--bind", f"tcp://127.0.0.1:{free_port()}", *flags) == 2
+    message = _error(caplog)
+    assert loads == [], message
+    for word in words:
+        assert word in message, message

@@ -37,35 +37,42 @@ def _zmq_bind_error(endpoint: str) -> zmq.ZMQError | None:
     return None
 
 
-def _tcp_in_use(host: str, port: int) -> bool:
-    """Whether a TCP listener on (host, port) is refused because the address is in use."""
+def _tcp_problem(host: str, port: int) -> str | None:
+    """Why a TCP listener on (host, port) cannot be made now: "in use", "unknown host" (the name does not resolve)
+    or "not here" (an address of no interface of this machine); None when it can."""
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror:
-        return False  # the server names the bad host itself
+        return "unknown host"
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the HTTP and websocket servers do
         try:
             sock.bind(address)
         except OSError as exc:
-            return exc.errno == errno.EADDRINUSE
-    return False
+            return {errno.EADDRINUSE: "in use", errno.EADDRNOTAVAIL: "not here"}.get(exc.errno or 0)
+    return None
 
 
 def check_ports_free(cfg: ServerConfig) -> None:
-    """ConfigError naming the option, the address and the fix when the bind, preview or metrics port is taken."""
+    """ConfigError naming the option, the address and the fix when the bind, preview or metrics port is taken, or
+    the preview or metrics host is no address of this machine (found after the model had loaded, with the fix
+    "pick another --preview-port")."""
     tcp = tcp_host_port(cfg.bind)
     if tcp is not None and not any_free_port(tcp[1]):
         error = _zmq_bind_error(cfg.bind)
         if error is not None and error.errno == errno.EADDRINUSE:
             raise ConfigError(f"--bind {cfg.bind}: that port is in use (another sdbridge serve or demo?); stop it or "
                               f"pick another port, e.g. --bind tcp://{tcp[0]}:*  (* = any free port)")
-    taken = [(option, host, port) for option, enabled, host, port in (
-        ("--preview-port", cfg.preview.enabled, cfg.preview.host, cfg.preview.port),
-        ("--metrics-port", cfg.metrics.enabled, cfg.metrics.host, cfg.metrics.port))
-        if enabled and port and _tcp_in_use(host, port)]
-    if taken:
-        option, host, port = taken[0]
-        raise ConfigError(f"{option} {port}: {host}:{port} is in use (another sdbridge serve or demo?); stop it or "
-                          f"pick another port ({option} 0: any free port)")
+    for option, host_option, enabled, host, port in (
+            ("--preview-port", "--preview-host", cfg.preview.enabled, cfg.preview.host, cfg.preview.port),
+            ("--metrics-port", "--metrics-host", cfg.metrics.enabled, cfg.metrics.host, cfg.metrics.port)):
+        problem = _tcp_problem(host, port) if enabled else None
+        if problem == "in use" and port:
+            raise ConfigError(f"{option} {port}: {host}:{port} is in use (another sdbridge serve or demo?); stop it "
+                              f"or pick another port ({option} 0: any free port)")
+        if problem in ("unknown host", "not here"):
+            what = "is no host name this machine can resolve" if problem == "unknown host" else \
+                "is no address of this machine"
+            raise ConfigError(f"{host_option} {host} ([{option[2:].split('-')[0]}] host): {host!r} {what}; give one "
+                              f"of its addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)")

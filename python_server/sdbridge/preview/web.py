@@ -145,7 +145,7 @@ class PreviewServer:
             raise TransportError(f"the preview server did not start within {timeout} s")
         if self._failure is not None:
             raise TransportError(f"preview server cannot listen on {self.config.host}:{self.config.port}: "
-                                 f"{self._failure}; pick another --preview-port") from self._failure
+                                 f"{self._failure}; pick another --preview-port or --preview-host") from self._failure
         return self.url
 
     @property
