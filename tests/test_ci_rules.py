@@ -51,3 +51,17 @@ def test_test_all_fails_on_no_tests_and_installs_tools_before_pytest() -> None:
     for step in sorted((ROOT / ".ci" / "steps").glob("*.sh")):
         text = step.read_text(encoding="utf-8")
         assert "apt-get install" not in text, f"{step.name} installs packages itself: list them in install_tools.sh"
+
+
+def test_plain_pytest_collects_the_tests_that_import_shared_fakes() -> None:
+    """The README's `pytest tests/<folder>` (the console script, not `python -m pytest`, which puts the current
+    folder on sys.path) must import the test modules that share fakes as `tests.<folder>.<module>`."""
+    importing = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py")
+                       if "\nfrom tests." in p.read_text(encoding="utf-8")
+                       or "\nimport tests." in p.read_text(encoding="utf-8"))
+    assert importing, "no test module imports a shared fake any more: this test has nothing to check"
+    console = Path(sys.executable).with_name("pytest")
+    done = subprocess.run([str(console), "--collect-only", "-q", "-p", "no:cacheprovider", *importing[:12]],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "No module named 'tests'" not in done.stdout
