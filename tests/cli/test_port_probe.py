@@ -83,3 +83,14 @@ def test_a_host_that_is_not_here_is_refused_before_the_model_loads(flags: list[s
     assert loads == [], message
     for word in words:
         assert word in message, message
+
+
+@pytest.mark.parametrize("bind", ["tcp://192.0.2.1:5555", "tcp://192.0.2.1:*", "tcp://nohost.invalid:5555"])
+def test_a_bind_host_that_is_not_here_is_refused_before_the_model_loads(bind: str, loads: list[str],
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Before: the model loaded, then "cannot bind ROUTER to 'tcp://192.0.2.1:5555': Cannot assign requested
+    address ...; pick a free port or another --bind"."""
+    assert _serve("--bind", bind, "--insecure") == 2
+    message = _error(caplog)
+    assert loads == [], message
+    assert f"--bind {bind} (bind): " in message and "is no address or interface of this machine" in message, message

@@ -56,14 +56,18 @@ def _tcp_problem(host: str, port: int) -> str | None:
 
 def check_ports_free(cfg: ServerConfig) -> None:
     """ConfigError naming the option, the address and the fix when the bind, preview or metrics port is taken, or
-    the preview or metrics host is no address of this machine (found after the model had loaded, with the fix
-    "pick another --preview-port")."""
+    its host is no address of this machine (found after the model had loaded, with the fix "pick another
+    --preview-port" or "pick a free port or another --bind")."""
     tcp = tcp_host_port(cfg.bind)
-    if tcp is not None and not any_free_port(tcp[1]):
-        error = _zmq_bind_error(cfg.bind)
-        if error is not None and error.errno == errno.EADDRINUSE:
+    error = _zmq_bind_error(cfg.bind) if tcp is not None else None  # with a port of * too: the host is checked
+    if tcp is not None and error is not None:
+        if error.errno == errno.EADDRINUSE and not any_free_port(tcp[1]):
             raise ConfigError(f"--bind {cfg.bind}: that port is in use (another sdbridge serve or demo?); stop it or "
                               f"pick another port, e.g. --bind tcp://{tcp[0]}:*  (* = any free port)")
+        if error.errno in (errno.EADDRNOTAVAIL, errno.ENODEV):
+            raise ConfigError(f"--bind {cfg.bind} (bind): {tcp[0]!r} is no address or interface of this machine "
+                              f"({error.strerror}); give one of its addresses, 127.0.0.1 (this machine only) or "
+                              f"0.0.0.0 (every interface), e.g. --bind tcp://127.0.0.1:5555")
     for option, host_option, enabled, host, port in (
             ("--preview-port", "--preview-host", cfg.preview.enabled, cfg.preview.host, cfg.preview.port),
             ("--metrics-port", "--metrics-host", cfg.metrics.enabled, cfg.metrics.host, cfg.metrics.port)):
