@@ -8,7 +8,6 @@ called here, so these tests leave the process's malloc settings alone.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 
@@ -19,9 +18,9 @@ from sdbridge.commands import serve
 from sdbridge.runtime import host_heap
 from sdbridge.runtime import worker as worker_module
 from sdbridge.runtime.pixels import Layout, PixelFormat
-from sdbridge.runtime.sessions import ClientInfo, FrameJob, ResultJob, SessionTable
-from sdbridge.runtime.worker import Worker, WorkerFailure
-from tests.runtime.fakes import SleepingPipeline
+from sdbridge.runtime.sessions import ClientInfo, FrameJob, SessionTable
+from sdbridge.runtime.worker import Worker
+from tests.runtime.fakes import SleepingPipeline, WorkerSink
 
 
 class _StartedError(Exception):
@@ -76,25 +75,16 @@ def test_a_worker_started_in_process_leaves_the_thresholds_alone(monkeypatch: py
     calls.clear()
     assert "keep_freed_buffers" not in vars(worker_module)  # nor can the worker reach the real one by name
     table = SessionTable(max_sessions=1)
-    results: list[ResultJob] = []
-    done = threading.Semaphore(0)
-
-    def on_result(r: ResultJob) -> None:
-        results.append(r)
-        done.release()
-
-    def on_failure(f: WorkerFailure) -> None:
-        done.release()
-
-    worker = Worker(table, lambda w, h: SleepingPipeline(0.0), lambda layout: (layout.width, layout.height), on_result,
-                    on_failure)
+    sink = WorkerSink()
+    worker = Worker(table, lambda w, h: SleepingPipeline(0.0), lambda layout: (layout.width, layout.height),
+                    sink.on_result, sink.on_failure)
     worker.start()
     try:
         session = table.open(b"a", ClientInfo("a"), credits=1)
         layout = Layout.packed(4, 2, PixelFormat.RGBA8)
         table.submit_frame(session, FrameJob(1, 0, layout, bytes(layout.expected_bytes), time.perf_counter()))
-        assert done.acquire(timeout=10)  # the worker ran a frame
-        assert [r.frame_id for r in results] == [1]
+        assert sink.done.acquire(timeout=10)  # the worker ran a frame
+        assert [r.frame_id for r in sink.results] == [1]
     finally:
         assert worker.stop(timeout=10)
     assert calls == []

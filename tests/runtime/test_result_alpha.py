@@ -19,8 +19,7 @@ from sdbridge.pipeline import CfgMode, Components, StreamConfig, StreamPipeline
 from sdbridge.runtime.pixels import Layout, PixelFormat
 from sdbridge.runtime.sessions import ClientInfo, FrameJob, ResultJob, SessionTable
 from sdbridge.runtime.worker import Worker
-from tests.runtime.fakes import FakeOut
-from tests.runtime.test_sessions_worker import WorkerSink
+from tests.runtime.fakes import FakeOut, WorkerSink
 
 W, H = 8, 4
 SKIP = 200  # a frame whose first pixel is this value is skipped by the fake's "similarity filter"

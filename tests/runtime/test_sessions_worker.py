@@ -14,12 +14,11 @@ from sdbridge.runtime.sessions import (
     ClientInfo,
     FrameJob,
     PipelineUpdate,
-    ResultJob,
     SessionLimitError,
     SessionTable,
 )
-from sdbridge.runtime.worker import Worker, WorkerFailure
-from tests.runtime.fakes import FakeOut
+from sdbridge.runtime.worker import Worker
+from tests.runtime.fakes import FakeOut, WorkerSink
 
 
 class _FakePipeline:
@@ -53,24 +52,6 @@ def _job(frame_id: int, value: int = 0, w: int = 4, h: int = 2) -> FrameJob:
     pixels = np.full((h, w, 4), value, dtype=np.uint8)
     layout = Layout.packed(w, h, PixelFormat.RGBA8)
     return FrameJob(frame_id, 0, layout, pixels.tobytes(), time.perf_counter())
-
-
-class WorkerSink:
-    """What a Worker hands back, kept for a test: its results and failures in order, `done` released once for each
-    (pass `on_result` and `on_failure` to the Worker)."""
-
-    def __init__(self) -> None:
-        self.results: list[ResultJob] = []
-        self.failures: list[WorkerFailure] = []
-        self.done = threading.Semaphore(0)
-
-    def on_result(self, r: ResultJob) -> None:
-        self.results.append(r)
-        self.done.release()
-
-    def on_failure(self, f: WorkerFailure) -> None:
-        self.failures.append(f)
-        self.done.release()
 
 
 def test_session_limit_and_replace_same_identity() -> None:

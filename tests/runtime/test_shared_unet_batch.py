@@ -17,7 +17,7 @@ from sdbridge.runtime.sessions import ClientInfo, FrameJob, PipelineUpdate, Resu
 from sdbridge.runtime.worker import Worker
 from tests.conftest import random_frames
 from tests.pipeline.test_guidance import CountingUNet
-from tests.runtime.test_sessions_worker import WorkerSink
+from tests.runtime.fakes import WorkerSink
 
 PROMPTS = {b"a": "a castle", b"b": "a forest", b"c": "a desert"}
 
