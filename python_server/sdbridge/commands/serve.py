@@ -33,9 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `sdbridge serve`; each overrides the same value of --config."""
     parser.add_argument("--model", default=None,
                         help='"tiny", "small", "identity", a Hub id or a local folder (default: config or tiny)')
-    parser.add_argument("--bind", default=None, help="ZeroMQ endpoint (default tcp://127.0.0.1:5555)")
+    parser.add_argument("--bind", default=None, help="ZeroMQ endpoint (default: config bind or tcp://127.0.0.1:5555)")
     parser.add_argument("--config", default=None, help="server TOML config (see configs/server.toml)")
-    parser.add_argument("--device", type=device_name, default=None, help='torch device, e.g. "cpu", "cuda", "mps"')
+    parser.add_argument("--device", type=device_name, default=None,
+                        help='torch device, e.g. "cpu", "cuda", "mps" (default: config [model] device or cpu)')
     parser.add_argument("--dtype", default=None, choices=[d.value for d in Dtype],
                         help="auto (default): float16 on CUDA, bfloat16 on CPUs with AMX or AVX512-BF16, else "
                              "float32; `sdbridge check` says what auto picks here")
@@ -56,10 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "[model] ip_adapter of --config; needs --accel eager")
     parser.add_argument("--max-sessions", type=int_at_least(1, 8), default=None,
                         help="sessions at once (default: config [limits] max_sessions, 8)")
-    parser.add_argument("--credits", type=int_at_least(1, 2), default=None, help="frames in flight per client")
+    parser.add_argument("--credits", type=int_at_least(1, 2), default=None,
+                        help="frames in flight per client (default: config [session] credits, 2)")
     parser.add_argument("--accel", default=None, choices=["eager", "compile", "onnxruntime", "tensorrt"],
                         help="model backend (default: config or eager); one that cannot run here stops the server")
-    parser.add_argument("--engines-dir", default=None, help="engine cache folder (default engines/)")
+    parser.add_argument("--engines-dir", default=None,
+                        help="engine cache folder (default: config [accel] engines_dir or engines/)")
     parser.add_argument("--background-build", action="store_true", default=None,
                         help="onnxruntime/tensorrt: serve with torch eager while engines build, then switch")
     parser.add_argument("--cuda-graphs", action="store_true", default=None,
