@@ -30,3 +30,10 @@ def test_a_missing_recording_names_what_to_pass(tmp_path: Path, caplog: pytest.L
     message = _errors(caplog)
     assert "cannot read recording" in message and "No such file or directory" in message, message
     assert "pass a session-*.sdrec that `sdbridge serve --record DIR` wrote into DIR" in message, message
+
+
+def test_help_names_both_random_adapters(capsys: pytest.CaptureFixture[str]) -> None:
+    """--ip-adapter's help named only tiny; a recording made with tiny-plus replays with tiny-plus."""
+    with pytest.raises(SystemExit):
+        cli.main(["replay", "--help"])
+    assert "a Hub file, tiny or tiny-plus" in " ".join(capsys.readouterr().out.split())

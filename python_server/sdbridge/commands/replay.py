@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the default limits)")
     parser.add_argument("--ip-adapter", default=None, metavar="SOURCE[@SCALE]",
                         help="IP-Adapter to replay with (default: the recorded one, loaded from disk only; \"\": "
-                             "none): a local weight file with its image_encoder folder, a Hub file, or tiny")
+                             "none): a local weight file with its image_encoder folder, a Hub file, tiny or tiny-plus")
 
 
 def run(args: argparse.Namespace) -> int:
