@@ -42,3 +42,14 @@ def test_every_setting_is_in_the_example_with_its_default() -> None:
 
 def test_the_example_parses() -> None:
     assert load_config(EXAMPLE).model.name == "tiny"
+
+
+def test_the_model_name_comment_lists_every_preset() -> None:
+    """The comment of [model] name listed tiny, small and identity only; tiny-sdxl and the two real-shaped presets
+    load with `--config` as well."""
+    from sdbridge.pipeline.components import IDENTITY, PRESET_NAMES
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    comment = " ".join(text.split('name = "tiny"', 1)[1].split("\ndevice = ", 1)[0].split())
+    for name in (IDENTITY, *PRESET_NAMES):
+        assert f'"{name}"' in comment, (name, comment)
