@@ -14,6 +14,6 @@ def test_serve_help_names_the_config_key_and_the_default(capsys: pytest.CaptureF
         build_parser().parse_args(["serve", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     for words in ("(default: config bind or tcp://127.0.0.1:5555)", "(default: config [model] device or cpu)",
-                  "(default: config [session] credits, 2)", "(default: config [accel] engines_dir or engines/)",
+                  "(default: config [session] credits, 2)", "(default: [accel] engines_dir, engines/)",
                   "(default: config [limits] max_sessions, 8)"):
         assert words in text, (words, text)

@@ -61,8 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames in flight per client (default: config [session] credits, 2)")
     parser.add_argument("--accel", default=None, choices=["eager", "compile", "onnxruntime", "tensorrt"],
                         help="model backend (default: config or eager); one that cannot run here stops the server")
-    parser.add_argument("--engines-dir", default=None,
-                        help="engine cache folder (default: config [accel] engines_dir or engines/)")
+    parser.add_argument("--engines-dir", default=None, help="engine cache (default: [accel] engines_dir, engines/)")
     parser.add_argument("--background-build", action="store_true", default=None,
                         help="onnxruntime/tensorrt: serve with torch eager while engines build, then switch")
     parser.add_argument("--cuda-graphs", action="store_true", default=None,
