@@ -62,3 +62,20 @@ def test_an_image_that_is_no_uint8_array(image: object, words: list[str]) -> Non
         build.check_image(image, None)  # type: ignore[arg-type]
     for word in words:
         assert word in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize(("endpoint", "words"), [
+    ("127.0.0.1:5555", ["endpoint='127.0.0.1:5555' must start with tcp://, ipc://, inproc://", "tcp://127.0.0.1:5555"]),
+    ("tcp://127.0.0.1", ["needs the server's port, tcp://HOST:PORT"]),
+    ("tcp://127.0.0.1:99999", ["PORT in [1, 65535]"]),
+])
+def test_an_endpoint_zeromq_cannot_connect_to(endpoint: str, words: list[str]) -> None:
+    """Before: connect() raised zmq.ZMQError "Invalid argument (addr='127.0.0.1:5555')"."""
+    from sdbridge.transport.client import BridgeClient
+
+    with pytest.raises(InputError) as caught:
+        BridgeClient(endpoint)
+    for word in words:
+        assert word in str(caught.value), str(caught.value)
+    for good in ("tcp://127.0.0.1:5555", "tcp://[::1]:5555", "ipc:///tmp/sdbridge.sock", "inproc://bridge"):
+        BridgeClient(good).close()

@@ -136,7 +136,7 @@ class BridgeClient:
         client's key pair (see `sdbridge keys generate` and sdbridge.transport.curve.load_pair); all three
         or none."""
         curve = curve_keys(curve_server_key, curve_public_key, curve_secret_key)
-        self.endpoint = endpoint
+        self.endpoint = build.check_endpoint(endpoint)
         self.name = name
         self.engine = engine
         self.engine_version = engine_version

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from sdbridge import __version__, params
+from sdbridge.config_endpoint import MAX_PORT, SCHEMES, tcp_host_port
 from sdbridge.errors import InputError, TransportError
 from sdbridge.protocol import messages as m
 from sdbridge.protocol.version import PROTOCOL_MAJOR, PROTOCOL_MINOR
@@ -36,6 +37,20 @@ def hello(name: str, engine: str, engine_version: str) -> m.Hello:
     return m.Hello(protocol_major=PROTOCOL_MAJOR, protocol_minor=PROTOCOL_MINOR, client_name=name,
                    client_version=__version__, engine_name=engine, engine_version=engine_version,
                    capabilities=CLIENT_CAPABILITIES, pixel_formats=(m.PixelFormat.RGBA8, m.PixelFormat.RGB8))
+
+
+def check_endpoint(endpoint: str) -> str:
+    """`endpoint` when ZeroMQ can connect to it (tcp://HOST:PORT, ipc://PATH, inproc://NAME); InputError naming it
+    and the fix otherwise (libzmq said only "Invalid argument" on connect)."""
+    example = "tcp://127.0.0.1:5555"
+    if not isinstance(endpoint, str) or not endpoint.startswith(SCHEMES):
+        raise InputError(f"BridgeClient: endpoint={endpoint!r} must start with {', '.join(SCHEMES)}; e.g. {example} "
+                         "(the server's --bind, with its host's address for a server on another machine)")
+    parts = tcp_host_port(endpoint) if endpoint.startswith("tcp://") else ("", "1")
+    if parts is None or not parts[1].isdigit() or not 0 < int(parts[1]) <= MAX_PORT:
+        raise InputError(f"BridgeClient: endpoint={endpoint!r} needs the server's port, tcp://HOST:PORT with PORT in "
+                         f"[1, {MAX_PORT}], e.g. {example}")
+    return endpoint
 
 
 def ping(nonce: int) -> m.Ping:
