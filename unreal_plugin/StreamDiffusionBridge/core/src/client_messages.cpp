@@ -263,6 +263,11 @@ std::string ServerShutdownText(const ClientConfig& config, const Notice& notice)
          "); reconnecting (behind a balancer, to another replica) and replaying the prompt, params and state";
 }
 
+std::string SessionEndedByErrorText(const ClientConfig& config, const std::string& error_text) {
+  return "server " + config.endpoint + " ended the session (" + error_text +
+         "); reconnecting with a new Hello and replaying the prompt, params and state";
+}
+
 std::string BadResultText(const ResultHeader& header, const Status& layout, size_t expected, size_t part_count,
                           size_t pixel_bytes) {
   return "Result for frame " + std::to_string(header.frame_id) + " dropped: " +

@@ -59,6 +59,8 @@ std::string HandshakeTimeoutText(const ClientConfig& config);
 std::string GaveUpText(const ClientConfig& config, uint32_t tries);
 /// A ServerShutdown notice: the replica is draining, the client moves (a balancer sends it to another replica).
 std::string ServerShutdownText(const ClientConfig& config, const Notice& notice);
+/// A server Error (`error_text`, the kError event's text) ended the open session: the client starts a new one.
+std::string SessionEndedByErrorText(const ClientConfig& config, const std::string& error_text);
 /// A Result whose parts do not match its header.
 std::string BadResultText(const ResultHeader& header, const Status& layout, size_t expected, size_t part_count,
                           size_t pixel_bytes);

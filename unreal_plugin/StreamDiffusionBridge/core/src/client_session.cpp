@@ -197,7 +197,13 @@ SessionEnd SessionConnection::OnError(const ErrorMessage& err) {
     ++shared_.counters.errors_received;  // a refused frame's credit comes back in a Credit message
   }
   ErrorOutcome outcome = ClassifyServerError(err, connected_, shared_.config);
+  // An Error that ends an open session (set_session_gone, session_closed) is reported as what it is (kError) and,
+  // like every other end of a session (Bye, ServerShutdown, silence, a lost connection), as a kDisconnected.
+  const bool ends_session =
+      connected_ && outcome.end == SessionEnd::kRetry && outcome.event.kind == ClientEventKind::kError;
+  std::string lost = ends_session ? SessionEndedByErrorText(shared_.config, outcome.event.message) : std::string();
   shared_.PushEvent(std::move(outcome.event));
+  if (ends_session) shared_.Event(ClientEventKind::kDisconnected, StatusCode::kNotConnected, std::move(lost), err.code);
   return outcome.end;
 }
 

@@ -1,0 +1,95 @@
+// The C++ client does with what a server sends what the Python reference client (and the C# one) does, against a
+// scripted in-process ROUTER (fake_server.h); each test names the behaviour and the other clients' counterpart.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "client_waits.h"
+#include "fake_server.h"
+#include "sdbridge/client.h"
+#include "sdbridge/log_policy.h"
+#include "test_config.h"
+
+namespace sdbridge {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::ExpectEvent;
+using testing::FakeServer;
+using testing::TestConfig;
+using testing::View;
+constexpr milliseconds kWait{5000};
+
+const testing::TestTimeouts kFast = testing::TestTimeouts().Reconnect(milliseconds(20), milliseconds(100));
+
+// Accepts the handshake with `credits`; returns the client's identity.
+std::string Handshake(FakeServer& server, uint64_t session, uint32_t credits) {
+  FakeServer::Received got;
+  EXPECT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
+  server.Send(got.identity, FakeServer::MakeWelcome(session, credits));
+  return got.identity;
+}
+
+// The kinds of the events that arrive within `within` (the client's order).
+std::vector<ClientEventKind> EventsWithin(Client& client, milliseconds within, std::vector<ClientEvent>* events) {
+  std::vector<ClientEventKind> kinds;
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  ClientEvent e;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!client.WaitForEvent(&e, milliseconds(20))) continue;
+    kinds.push_back(e.kind);
+    events->push_back(e);
+  }
+  return kinds;
+}
+
+// SessionExpired (set_session_gone) and an Error with session_closed end the session: the game sees the error
+// (kError, with the server's Error) and then a kDisconnected naming it, as after a Bye or a ServerShutdown, and the
+// client says Hello again. (The Python client logs the error and reconnects; the C# core raises ServerError then
+// Disconnected.)
+TEST(ClientParity, AnErrorThatEndsTheSessionIsAlsoADisconnect) {
+  for (const bool by_flag : {false, true}) {
+    FakeServer server;
+    Client client(TestConfig(server.endpoint(), "parity", kFast));
+    ASSERT_TRUE(client.Start().ok());
+    const std::string first = Handshake(server, 1, 1);
+    ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+    ExpectEvent(client, ClientEventKind::kConnected);
+    ErrorMessage err;
+    err.code = by_flag ? WireError::kInternal : WireError::kSessionExpired;
+    err.message = by_flag ? "worker died; session closed" : "no heartbeat for 30 s: session freed";
+    err.session_closed = by_flag;
+    server.Send(first, err);
+    const ClientEvent error = ExpectEvent(client, ClientEventKind::kError);
+    ASSERT_TRUE(error.error.has_value());
+    EXPECT_EQ(error.error->code, err.code);
+    const ClientEvent lost = ExpectEvent(client, ClientEventKind::kDisconnected);
+    EXPECT_NE(lost.message.find(*err.message), std::string::npos) << lost.message;
+    EXPECT_NE(lost.message.find("reconnecting"), std::string::npos) << lost.message;
+    EXPECT_EQ(lost.wire_error, err.code);
+    Handshake(server, 2, 1);
+    EXPECT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+    EXPECT_EQ(client.GetCounters().errors_received, 1u);
+  }
+}
+
+// An Error that leaves the session up (BadParam) is one kError and nothing else.
+TEST(ClientParity, AnErrorThatLeavesTheSessionUpIsNoDisconnect) {
+  FakeServer server;
+  Client client(TestConfig(server.endpoint(), "parity", kFast));
+  ASSERT_TRUE(client.Start().ok());
+  const std::string identity = Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  ErrorMessage err;
+  err.code = WireError::kBadParam;
+  err.message = "Params.guidance_scale=99 is outside [0, 30]";
+  server.Send(identity, err);
+  std::vector<ClientEvent> events;
+  const std::vector<ClientEventKind> kinds = EventsWithin(client, milliseconds(400), &events);
+  EXPECT_EQ(kinds, (std::vector<ClientEventKind>{ClientEventKind::kConnected, ClientEventKind::kError}));
+  EXPECT_EQ(client.GetState(), ConnectionState::kConnected);
+}
+
+}  // namespace
+}  // namespace sdbridge
