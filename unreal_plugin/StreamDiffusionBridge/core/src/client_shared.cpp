@@ -217,7 +217,9 @@ void ClientShared::OnCredit(uint32_t granted) {
 }
 
 void ClientShared::AnswerFrameLocked(uint32_t credits_granted) {
-  counters.credits += credits_granted;
+  // A Result answers one frame, so it returns at least that frame's credit (0 from a server that leaves the field
+  // unset: the frame's credit, as the Python and C# clients count it; the client would otherwise starve).
+  counters.credits += credits_granted > 0 ? credits_granted : 1;
   if (counters.in_flight > 0) --counters.in_flight;
 }
 

@@ -121,7 +121,7 @@ struct ClientShared {
   void OnResult(FrameResult result);
   /// A Result that does not match its header: its credit returns, the result is dropped and reported.
   void OnBadResult(uint32_t credits_granted, std::string message);
-  /// A Result answered a frame: its credits return, one frame less in flight. Caller holds mu.
+  /// A Result answered a frame: its credits return (at least one), one frame less in flight. Caller holds mu.
   void AnswerFrameLocked(uint32_t credits_granted);
   /// Takes the oldest queued control message. False if none.
   bool TakeControl(ControlMessage* control);

@@ -91,5 +91,26 @@ TEST(ClientParity, AnErrorThatLeavesTheSessionUpIsNoDisconnect) {
   EXPECT_EQ(client.GetState(), ConnectionState::kConnected);
 }
 
+// Result.credits_granted left at 0 still returns the frame's credit (the Python client's `credits_granted or 1`,
+// the C# CreditWindow's): the next frame goes out instead of waiting for a credit that never comes.
+TEST(ClientParity, AResultGrantingNoCreditStillReturnsItsFramesCredit) {
+  FakeServer server;
+  Client client(TestConfig(server.endpoint(), "parity", kFast));
+  ASSERT_TRUE(client.Start().ok());
+  Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  std::vector<uint8_t> px(4 * 4 * 4, 7);
+  ASSERT_TRUE(client.SubmitFrame(View(px, 4, 4)).ok());
+  FakeServer::Received f;
+  ASSERT_TRUE(server.ReceiveOf<FrameHeader>(&f, kWait));
+  server.Echo(f, /*credits=*/0);
+  FrameResult r;
+  ASSERT_TRUE(client.WaitForResult(&r, kWait));
+  EXPECT_EQ(client.GetCounters().credits, 1u);
+  EXPECT_EQ(client.GetCounters().in_flight, 0u);
+  ASSERT_TRUE(client.SubmitFrame(View(px, 4, 4)).ok());
+  EXPECT_TRUE(server.ReceiveOf<FrameHeader>(&f, kWait)) << "the second frame never left: no credit";
+}
+
 }  // namespace
 }  // namespace sdbridge
