@@ -101,7 +101,8 @@ SessionEnd SessionConnection::Handle(std::vector<zmq::message_t>& parts) {
   Message msg;
   Status s = Decode(static_cast<const uint8_t*>(parts[0].data()), parts[0].size(), &msg, config.limits);
   if (!s.ok()) {
-    shared_.Event(ClientEventKind::kError, s.code(), "message from server ignored: " + s.message(), s.wire_error());
+    // dropped, the session goes on: a warning, as the Python and C# clients report a malformed message
+    shared_.Event(ClientEventKind::kWarning, s.code(), "message from server ignored: " + s.message(), s.wire_error());
     // decided on the codec's typed code, never on the message text
     if (!connected_ && s.wire_error() == WireError::kWrongIdentifier) {
       shared_.Event(ClientEventKind::kError, StatusCode::kVersionMismatch,
@@ -116,7 +117,7 @@ SessionEnd SessionConnection::Handle(std::vector<zmq::message_t>& parts) {
   if (auto* w = std::get_if<Welcome>(&msg)) return OnWelcome(*w);
   if (auto* e = std::get_if<ErrorMessage>(&msg)) return OnError(*e);
   if (!connected_) {
-    shared_.Event(ClientEventKind::kError, StatusCode::kMalformed,
+    shared_.Event(ClientEventKind::kWarning, StatusCode::kMalformed,
                   std::string("server sent ") + MessageName(msg) + " before Welcome; ignored");
     return SessionEnd::kNone;
   }
@@ -158,7 +159,7 @@ SessionEnd SessionConnection::HandleInSession(const Message& msg, std::vector<zm
     return SessionEnd::kRetry;
   }
   if (std::holds_alternative<Pong>(msg)) return SessionEnd::kNone;
-  shared_.Event(ClientEventKind::kError, StatusCode::kMalformed,
+  shared_.Event(ClientEventKind::kWarning, StatusCode::kMalformed,
                 std::string("server sent unexpected ") + MessageName(msg) + "; ignored");
   return SessionEnd::kNone;
 }
@@ -166,7 +167,7 @@ SessionEnd SessionConnection::HandleInSession(const Message& msg, std::vector<zm
 SessionEnd SessionConnection::OnWelcome(const Welcome& w) {
   const ClientConfig& config = shared_.config;
   if (connected_) {
-    shared_.Event(ClientEventKind::kError, StatusCode::kMalformed, "second Welcome in one session; ignored");
+    shared_.Event(ClientEventKind::kWarning, StatusCode::kMalformed, "second Welcome in one session; ignored");
     return SessionEnd::kNone;
   }
   if (w.protocol_major != config.protocol_major) {

@@ -241,7 +241,7 @@ void ClientShared::OnResult(FrameResult result) {
 void ClientShared::OnBadResult(uint32_t credits_granted, std::string message) {
   std::lock_guard<std::mutex> lock(mu);
   AnswerFrameLocked(credits_granted);
-  PushEventLocked(ClientEvent{ClientEventKind::kError, StatusCode::kMalformed, std::move(message), std::nullopt,
+  PushEventLocked(ClientEvent{ClientEventKind::kWarning, StatusCode::kMalformed, std::move(message), std::nullopt,
                               std::nullopt, std::nullopt, std::nullopt});
 }
 

@@ -119,7 +119,7 @@ struct ClientShared {
   void OnCredit(uint32_t granted);
   /// Queues a received result (the oldest undelivered one is dropped beyond max_pending_results).
   void OnResult(FrameResult result);
-  /// A Result that does not match its header: its credit returns, the result is dropped and reported.
+  /// A Result that does not match its header: its credit returns, the result is dropped and reported (kWarning).
   void OnBadResult(uint32_t credits_granted, std::string message);
   /// A Result answered a frame: its credits return (at least one), one frame less in flight. Caller holds mu.
   void AnswerFrameLocked(uint32_t credits_granted);

@@ -112,5 +112,30 @@ TEST(ClientParity, AResultGrantingNoCreditStillReturnsItsFramesCredit) {
   EXPECT_TRUE(server.ReceiveOf<FrameHeader>(&f, kWait)) << "the second frame never left: no credit";
 }
 
+// A message the client cannot decode is dropped with a warning (kWarning, kMalformed; the Python client logs a
+// warning, the C# core raises a Warning event); the session goes on and the next Result arrives.
+TEST(ClientParity, AMalformedMessageIsAWarningAndTheSessionGoesOn) {
+  FakeServer server;
+  Client client(TestConfig(server.endpoint(), "parity", kFast));
+  ASSERT_TRUE(client.Start().ok());
+  const std::string identity = Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  server.SendRaw(identity, std::vector<uint8_t>(40, 0xAB));
+  std::vector<ClientEvent> events;
+  const std::vector<ClientEventKind> kinds = EventsWithin(client, milliseconds(400), &events);
+  ASSERT_EQ(kinds, (std::vector<ClientEventKind>{ClientEventKind::kConnected, ClientEventKind::kWarning}));
+  EXPECT_EQ(events[1].status, StatusCode::kMalformed) << events[1].message;
+  LogLevel level = ConnectionLogPolicy().LevelFor(events[1]);
+  EXPECT_EQ(level, LogLevel::kWarning) << LogLevelName(level);
+  std::vector<uint8_t> px(4 * 4 * 4, 9);
+  ASSERT_TRUE(client.SubmitFrame(View(px, 4, 4)).ok());
+  FakeServer::Received f;
+  ASSERT_TRUE(server.ReceiveOf<FrameHeader>(&f, kWait));
+  server.Echo(f);
+  FrameResult r;
+  EXPECT_TRUE(client.WaitForResult(&r, kWait));
+  EXPECT_EQ(client.GetState(), ConnectionState::kConnected);
+}
+
 }  // namespace
 }  // namespace sdbridge
