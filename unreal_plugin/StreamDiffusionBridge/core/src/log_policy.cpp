@@ -37,6 +37,11 @@ LogLevel ConnectionLogPolicy::LevelFor(const ClientEvent& event) {
     case ClientEventKind::kError:
       break;
   }
+  if (event.kind == ClientEventKind::kDisconnected && event.error && IsUnknownConnection(event.error->code)) {
+    // set_unknown_connection: libzmq re-made the connection (another replica behind a balancer, a restarted
+    // server) and the client moves by itself: information, not a problem (as the Python and C# clients log it).
+    return LogLevel::kInfo;
+  }
   if (event.kind == ClientEventKind::kDisconnected) {
     // A session that was up and is lost: a warning, once per outage (it names why).
     last_was_retry_ = outage_reported_;

@@ -137,5 +137,29 @@ TEST(ClientParity, AMalformedMessageIsAWarningAndTheSessionGoesOn) {
   EXPECT_EQ(client.GetState(), ConnectionState::kConnected);
 }
 
+// set_unknown_connection (UnknownSession, NotHello): the client moves by itself, which the schema says to report
+// as information: the log policy says Info (the Python client logs INFO, the C# core Info), not a Warning.
+TEST(ClientParity, AServerWithoutThisConnectionsSessionIsLoggedAsInformation) {
+  FakeServer server;
+  Client client(TestConfig(server.endpoint(), "parity", kFast));
+  ASSERT_TRUE(client.Start().ok());
+  const std::string first = Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  ErrorMessage err;
+  err.code = WireError::kUnknownSession;
+  err.message = "session unknown";
+  server.Send(first, err);
+  const ClientEvent moved = ExpectEvent(client, ClientEventKind::kDisconnected);
+  ConnectionLogPolicy policy;
+  LogLevel level = policy.LevelFor(moved);
+  EXPECT_EQ(level, LogLevel::kInfo) << LogLevelName(level) << ": " << moved.message;
+  // any other lost session stays a warning
+  ClientEvent silent = moved;
+  silent.error.reset();
+  silent.status = StatusCode::kTimeout;
+  level = policy.LevelFor(silent);
+  EXPECT_EQ(level, LogLevel::kWarning) << LogLevelName(level);
+}
+
 }  // namespace
 }  // namespace sdbridge
