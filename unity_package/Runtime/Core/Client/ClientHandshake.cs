@@ -100,6 +100,17 @@ namespace StreamDiffusion.Bridge.Core.Client
                 (string.IsNullOrEmpty(error.Field) ? "" : " (" + error.Field + ")") + ": " + error.Message + retry);
         }
 
+        /// <summary>The Warning event a Welcome raises, or null: the server's Welcome.Warning, or, when the minors differ
+        /// and the server said nothing, a text naming both versions (as the Python and C++ clients warn).</summary>
+        internal static string WelcomeWarning(BridgeClientOptions options, WelcomeMessage welcome)
+        {
+            if (!string.IsNullOrEmpty(welcome.Warning)) return welcome.Warning;
+            if (welcome.ProtocolMinor == options.ProtocolMinor) return null;
+            return "the server at " + options.Endpoint + " speaks protocol " + welcome.ProtocolMajor + "." +
+                   welcome.ProtocolMinor + ", this client " + options.ProtocolMajor + "." + options.ProtocolMinor +
+                   " (same major: accepted): features of the newer minor are unavailable; update the older side to match";
+        }
+
         private void CheckMajor(WelcomeMessage welcome)
         {
             if (welcome.ProtocolMajor == _options.ProtocolMajor) return;

@@ -187,10 +187,8 @@ namespace StreamDiffusion.Bridge.Core.Client
                               welcome.ServerVersion + ", protocol " + welcome.ProtocolMajor + "." + welcome.ProtocolMinor +
                               ", " + welcome.InitialCredits + " credits, latency " + welcome.LatencyFrames + " frames)",
                 });
-                if (!string.IsNullOrEmpty(welcome.Warning))
-                {
-                    _s.PushEventLocked(new ClientEvent { Kind = ClientEventKind.Warning, Message = welcome.Warning });
-                }
+                string warning = ClientHandshake.WelcomeWarning(_options, welcome);  // e.g. another protocol minor
+                if (warning != null) _s.PushEventLocked(new ClientEvent { Kind = ClientEventKind.Warning, Message = warning });
                 _allocBaseline = Allocations.CurrentThread();
                 _s.SetStateLocked(ClientState.Connected);
             }

@@ -1,0 +1,103 @@
+// The C# core does with what a server sends what the Python reference client (and the C++ one) does; each test names
+// the behaviour and the other clients' counterpart. The scripted servers are small Python peers written here (on
+// Tests~/Tools/zmq_router_peer.py's ROUTER loop and sdbridge's codec).
+// Compiled and run here with mono + NUnit 2.6; uses only NUnit API that Unity's NUnit 3.5 also has.
+using System;
+using System.IO;
+using NUnit.Framework;
+using StreamDiffusion.Bridge.Core.Client;
+using StreamDiffusion.Bridge.Core.Protocol;
+
+namespace StreamDiffusion.Bridge.Core.Tests
+{
+    [TestFixture]
+    public class ClientParityTests
+    {
+        // A server of the next protocol minor whose Welcome carries no warning text.
+        private const string NewerMinorServer = @"
+import sys
+sys.path.insert(0, sys.argv[1])
+from zmq_router_peer import decoded, serve
+from sdbridge.protocol import codec
+from sdbridge.protocol import messages as m
+
+def on_message(sock, ident, msg, pixels):
+    if isinstance(msg, m.Hello):
+        welcome = m.Welcome(session_id=3, protocol_major=msg.protocol_major, protocol_minor=msg.protocol_minor + 1,
+                            server_version='newer-minor', initial_credits=1, max_width=64, max_height=64,
+                            max_message_bytes=1 << 20, heartbeat_interval_ms=1000,
+                            pixel_formats=(m.PixelFormat.RGBA8,))
+        sock.send_multipart([ident, codec.encode(welcome)])
+    return True
+
+sys.exit(serve(decoded(on_message), lifetime=60.0))
+";
+
+        // A Welcome of another protocol minor is accepted with a Warning event naming both versions, also when the
+        // server's Welcome.Warning is empty (the Python client's check_welcome and the C++ WelcomeWarning say so too).
+        [Test, Timeout(60000)]
+        public void AWelcomeOfAnotherMinorWarnsEvenWithoutTheServersText()
+        {
+            TestEnvironment.NeedPythonTools();
+            string script = Path.Combine(Path.GetTempPath(), "sdbridge_newer_minor_" + Guid.NewGuid().ToString("N") + ".py");
+            File.WriteAllText(script, NewerMinorServer);
+            try
+            {
+                using (var server = new ChildProcess(TestEnvironment.Python,
+                           "-u \"" + script + "\" \"" + TestEnvironment.ToolsDir + "\"", 20000))
+                using (var client = new BridgeClient(Options(server.Port)))
+                {
+                    WelcomeMessage welcome = client.Connect(20000);
+                    Assert.AreEqual(ProtocolVersion.Minor + 1, (int)welcome.ProtocolMinor);
+                    Assert.AreEqual("", welcome.Warning);
+                    ClientEvent warning = NextOfKind(client, ClientEventKind.Warning);
+                    Assert.IsNotNull(warning, "no Warning event for protocol " + ProtocolVersion.Major + "." +
+                                              welcome.ProtocolMinor + " against this client's " + ProtocolVersion.Major +
+                                              "." + ProtocolVersion.Minor);
+                    StringAssert.Contains(ProtocolVersion.Major + "." + welcome.ProtocolMinor, warning.Message);
+                    StringAssert.Contains(ProtocolVersion.Major + "." + ProtocolVersion.Minor, warning.Message);
+                    Assert.AreEqual(ClientState.Connected, client.State);
+                }
+            }
+            finally
+            {
+                File.Delete(script);
+            }
+        }
+
+        [Test]
+        public void TheServersWarningIsPassedOnAndTheSameMinorWithoutOneSaysNothing()
+        {
+            var options = new BridgeClientOptions();
+            var same = new WelcomeMessage { ProtocolMajor = ProtocolVersion.Major, ProtocolMinor = ProtocolVersion.Minor };
+            Assert.IsNull(ClientHandshake.WelcomeWarning(options, same));
+            same.Warning = "model resized to 512x512";
+            Assert.AreEqual("model resized to 512x512", ClientHandshake.WelcomeWarning(options, same));
+        }
+
+        private static ClientEvent NextOfKind(BridgeClient client, ClientEventKind kind)
+        {
+            ClientEvent found = null;
+            Wait.Until(() =>
+            {
+                ClientEvent e;
+                while (found == null && client.TryDequeueEvent(out e))
+                {
+                    if (e.Kind == kind) found = e;
+                }
+                return found != null;
+            }, 2000);
+            return found;
+        }
+
+        private static BridgeClientOptions Options(int port)
+        {
+            return new BridgeClientOptions
+            {
+                Endpoint = "tcp://127.0.0.1:" + port,
+                HandshakeTimeoutMs = 5000,
+                ClientName = "parity-tests",
+            };
+        }
+    }
+}
