@@ -37,3 +37,10 @@ def test_help_names_both_random_adapters(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         cli.main(["replay", "--help"])
     assert "a Hub file, tiny or tiny-plus" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_readme_names_one_recording_per_replay() -> None:
+    """The Commands table showed `sdbridge replay DIR/session-*.sdrec`, which the shell expands to every session."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `sdbridge replay "))
+    assert "*" not in row.split("|")[1] and "one file per run" in row, row
