@@ -75,6 +75,27 @@ sys.exit(serve(decoded(on_message), lifetime=60.0))
             Assert.AreEqual("model resized to 512x512", ClientHandshake.WelcomeWarning(options, same));
         }
 
+        // Reconnect() on an open session says Bye("reconnect") before the new Hello, as the Python client's reconnect()
+        // does: the server frees the old session at once (a replica with room for one session takes the new Hello)
+        // instead of holding it until its heartbeat timeout.
+        [Test, Timeout(60000)]
+        public void ReconnectSaysByeSoTheServerFreesTheOldSession()
+        {
+            TestEnvironment.NeedPythonTools();
+            using (var replicas = ChildProcess.StartTool("busy_replica.py", "--refuse 0"))
+            using (var client = new BridgeClient(Options(replicas.Port)))
+            {
+                client.Connect(20000);
+                Assert.IsTrue(Wait.Until(() => replicas.Log.Contains("HELLO 1 WELCOMED 1"), 10000), replicas.Log);
+                client.Reconnect();
+                Assert.IsTrue(Wait.Until(() => replicas.Log.Contains("HELLO 2 WELCOMED 2"), 10000), replicas.Log);
+                Assert.IsTrue(Wait.Until(() => replicas.Log.Contains("BYE 1 reconnect"), 5000),
+                              "no Bye for the session left:\n" + replicas.Log);
+                Assert.IsTrue(Wait.Until(() => client.State == ClientState.Connected, 10000), client.State.ToString());
+                Assert.AreEqual(1L, client.Counters.Reconnects);
+            }
+        }
+
         private static ClientEvent NextOfKind(BridgeClient client, ClientEventKind kind)
         {
             ClientEvent found = null;

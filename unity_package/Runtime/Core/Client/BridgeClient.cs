@@ -94,7 +94,8 @@ namespace StreamDiffusion.Bridge.Core.Client
                 ": is `sdbridge serve --bind " + _options.Endpoint + "` running?", last);
         }
 
-        /// <summary>Drops the connection and opens a new one with a new Hello (a new server session).</summary>
+        /// <summary>Drops the connection (saying Bye, so the server frees the session at once) and opens a new one with
+        /// a new Hello (a new server session).</summary>
         public void Reconnect()
         {
             lock (_s.Lock) _s.ReconnectRequested = true;

@@ -38,6 +38,7 @@ namespace StreamDiffusion.Bridge.Core.Client
         private long _allocBaseline;
         private bool _everConnected;
         private string _lastRefusal;
+        private bool _reconnectRequested;  // Reconnect() ended the session: say Bye before the new Hello
         private readonly ReconnectTries _tries;
         private readonly ControlSender _controls;
 
@@ -86,8 +87,11 @@ namespace StreamDiffusion.Bridge.Core.Client
                 {
                     // TransportException/ProtocolException end the session; any other exception is a bug, but the
                     // I/O thread must survive it: report it and start over with a new connection.
-                    if (_inbound.MoveRequested) SayBye("reconnect");  // a draining replica frees the session at once
+                    // A draining replica, or the server of a session the application left (Reconnect()), frees the
+                    // session at once (as the Python client's reconnect() says Bye): a one-session replica has room.
+                    if (_inbound.MoveRequested || _reconnectRequested) SayBye("reconnect");
                     _inbound.MoveRequested = false;
+                    _reconnectRequested = false;
                     LoseSession(e is BridgeException ? e.Message : "internal error: " + e, e);
                     if (!_options.AutoReconnect)
                     {
@@ -196,7 +200,11 @@ namespace StreamDiffusion.Bridge.Core.Client
 
         private void Pump()
         {
-            if (_s.TakeReconnectRequest()) throw new TransportException("reconnect requested by the application");
+            if (_s.TakeReconnectRequest())
+            {
+                _reconnectRequested = true;
+                throw new TransportException("reconnect requested by the application");
+            }
             SendControls();
             if (_s.Txt2img) RequestGeneratedFrames();
             else SendPendingFrame();
