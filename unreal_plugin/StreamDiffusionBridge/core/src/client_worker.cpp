@@ -235,7 +235,10 @@ SessionEnd ClientWorker::Converse(zmq::socket_t& dealer, zmq::socket_t& monitor)
       if (end != SessionEnd::kNone) return end;
     }
     if ((items[1].revents & ZMQ_POLLIN) && session.PeerDisconnected(monitor)) return SessionEnd::kRetry;
-    if (shared_.TakeReconnectRequest()) return SessionEnd::kRetry;
+    if (shared_.TakeReconnectRequest()) {
+      session.SayBye("reconnect");  // the server frees the session at once (as the Python client's reconnect())
+      return SessionEnd::kRetry;
+    }
     if (session.connected()) {
       SessionEnd end = session.Pump();
       if (end != SessionEnd::kNone) return end;

@@ -137,6 +137,37 @@ TEST(ClientParity, AMalformedMessageIsAWarningAndTheSessionGoesOn) {
   EXPECT_EQ(client.GetState(), ConnectionState::kConnected);
 }
 
+// Reconnect() on an open session says Bye("reconnect") before the new Hello, as the Python client's reconnect() (and
+// the C# core) does: the server frees the old session at once instead of holding it until its heartbeat timeout (a
+// one-session replica would refuse the new Hello with SessionLimit meanwhile).
+TEST(ClientParity, ReconnectSaysByeSoTheServerFreesTheOldSession) {
+  FakeServer server;
+  Client client(TestConfig(server.endpoint(), "parity", kFast));
+  ASSERT_TRUE(client.Start().ok());
+  const std::string first = Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  ASSERT_TRUE(client.Reconnect().ok());
+  std::string bye_from;
+  std::string bye_reason;
+  bool hello_again = false;
+  FakeServer::Received got;
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while ((bye_from.empty() || !hello_again) && std::chrono::steady_clock::now() < deadline) {
+    if (!server.Receive(&got, milliseconds(100))) continue;
+    if (const Bye* bye = std::get_if<Bye>(&got.message)) {
+      bye_from = got.identity;
+      bye_reason = bye->reason.value_or("");
+    } else if (std::holds_alternative<Hello>(got.message)) {
+      hello_again = true;
+      server.Send(got.identity, FakeServer::MakeWelcome(2, 1));
+    }
+  }
+  EXPECT_EQ(bye_from, first) << "no Bye from the session left";
+  EXPECT_EQ(bye_reason, "reconnect");
+  ASSERT_TRUE(hello_again);
+  EXPECT_TRUE(testing::Eventually([&] { return client.GetCounters().sessions == 2; }));
+}
+
 // set_unknown_connection (UnknownSession, NotHello): the client moves by itself, which the schema says to report
 // as information: the log policy says Info (the Python client logs INFO, the C# core Info), not a Warning.
 TEST(ClientParity, AServerWithoutThisConnectionsSessionIsLoggedAsInformation) {
