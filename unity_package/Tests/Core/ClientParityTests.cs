@@ -96,6 +96,37 @@ sys.exit(serve(decoded(on_message), lifetime=60.0))
             }
         }
 
+        // Seed and SeedBlend set the same noise seed: the replayed params keep only the newer one, as the Python client's
+        // SessionReplay.remember_params does (the server applies SeedBlend after Seed, so a replay of both brought back
+        // a blend the game had replaced with a seed).
+        [Test]
+        public void TheReplayedParamsKeepOnlyTheNewerOfSeedAndSeedBlend()
+        {
+            var blend = new System.Collections.Generic.List<SeedWeightData> { new SeedWeightData { Seed = 1, Weight = 0.5f },
+                                                                               new SeedWeightData { Seed = 2, Weight = 0.5f } };
+            ParamsMessage replayed = ReplayedParams(new ParamsMessage { SeedBlend = blend, GuidanceScale = 1.2f },
+                                                    new ParamsMessage { Seed = 5 });
+            Assert.AreEqual(5UL, replayed.Seed);
+            Assert.IsNull(replayed.SeedBlend, "the blend the seed replaced came back");
+            Assert.AreEqual(1.2f, replayed.GuidanceScale);
+
+            replayed = ReplayedParams(new ParamsMessage { Seed = 5 }, new ParamsMessage { SeedBlend = blend });
+            Assert.IsNull(replayed.Seed, "the seed the blend replaced came back");
+            Assert.AreEqual(2, replayed.SeedBlend.Count);
+        }
+
+        // The Params a reconnect replays after the game sent `first` then `second`.
+        private static ParamsMessage ReplayedParams(ParamsMessage first, ParamsMessage second)
+        {
+            var s = new SessionState(new BridgeClientOptions());
+            s.QueueParams(first);
+            s.QueueParams(second);
+            lock (s.Lock) s.OnSessionOpenedLocked(true);
+            object m;
+            Assert.IsTrue(s.TryPeekControl(out m));
+            return (ParamsMessage)m;
+        }
+
         private static ClientEvent NextOfKind(BridgeClient client, ClientEventKind kind)
         {
             ClientEvent found = null;

@@ -109,6 +109,10 @@ namespace StreamDiffusion.Bridge.Core.Client
             lock (Lock)
             {
                 _mergedParams = ControlMessages.Merge(_mergedParams, parameters);
+                // Seed and SeedBlend both set the noise seed: the newer replaces the other (the server applies a
+                // SeedBlend after a Seed, so replaying both would bring back an older blend), as the Python client keeps it.
+                if (parameters.SeedBlend != null) _mergedParams.Seed = null;
+                else if (parameters.Seed != null) _mergedParams.SeedBlend = null;
                 EnqueueControlLocked(parameters);
             }
         }
