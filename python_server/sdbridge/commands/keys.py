@@ -17,7 +17,7 @@ HELP = "make CurveZMQ key pairs (NAME.key public, NAME.key_secret secret) for `s
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`keys generate [--dir DIR] [--name NAME] [--force]`."""
-    sub = parser.add_subparsers(dest="keys_action", required=True, metavar="ACTION")
+    sub = parser.add_subparsers(dest="keys_action", required=True, metavar="generate")
     gen = sub.add_parser("generate", help="write a new key pair", description="write a new CurveZMQ key pair")
     gen.add_argument("--dir", default="keys", help="folder to write into (default: ./keys; created if missing)")
     gen.add_argument("--name", default="server", help="file name stem (default: server)")
