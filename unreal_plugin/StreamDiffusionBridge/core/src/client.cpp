@@ -300,7 +300,15 @@ Status Client::SetParams(const Params& params) {
     if (s.ok()) {
       std::lock_guard<std::mutex> lock(impl_->shared.mu);
       if (!impl_->shared.merged_params) impl_->shared.merged_params.emplace();
-      impl_->shared.merged_params->MergeFrom(params);
+      Params& merged = *impl_->shared.merged_params;
+      merged.MergeFrom(params);
+      // seed and seed_blend both set the noise seed: the newer replaces the other (the server applies a seed_blend
+      // after a seed, so replaying both would bring back an older blend), as the Python client keeps it
+      if (params.seed_blend) {
+        merged.seed.reset();
+      } else if (params.seed) {
+        merged.seed_blend.reset();
+      }
     }
     return s;
   } catch (const std::exception& e) {

@@ -168,6 +168,39 @@ TEST(ClientParity, ReconnectSaysByeSoTheServerFreesTheOldSession) {
   EXPECT_TRUE(testing::Eventually([&] { return client.GetCounters().sessions == 2; }));
 }
 
+// The params a reconnect replays keep only the newer of seed and seed_blend, as the Python client's
+// SessionReplay.remember_params (and the C# core) does: the server applies a seed_blend after a seed, so replaying both
+// brought back a blend the game had replaced with a seed.
+TEST(ClientParity, TheReplayedParamsKeepOnlyTheNewerOfSeedAndSeedBlend) {
+  for (const bool seed_last : {true, false}) {
+    FakeServer server;
+    Client client(TestConfig(server.endpoint(), "parity", kFast));
+    ASSERT_TRUE(client.Start().ok());
+    const std::string first = Handshake(server, 1, 1);
+    ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+    Params blend;
+    blend.seed_blend = std::vector<SeedWeight>{{1, 0.5f}, {2, 0.5f}};
+    blend.guidance_scale = 1.2f;
+    Params seed;
+    seed.seed = 5;
+    ASSERT_TRUE(client.SetParams(seed_last ? blend : seed).ok());
+    ASSERT_TRUE(client.SetParams(seed_last ? seed : blend).ok());
+    FakeServer::Received got;
+    ASSERT_TRUE(server.ReceiveOf<Params>(&got, kWait));
+    ASSERT_TRUE(server.ReceiveOf<Params>(&got, kWait));
+    ErrorMessage gone;
+    gone.code = WireError::kSessionExpired;
+    gone.message = "session freed";
+    server.Send(first, gone);
+    Handshake(server, 2, 1);
+    ASSERT_TRUE(server.ReceiveOf<Params>(&got, kWait));
+    const Params& replayed = std::get<Params>(got.message);
+    EXPECT_EQ(replayed.seed.has_value(), seed_last) << "seed last: " << seed_last;
+    EXPECT_EQ(replayed.seed_blend.has_value(), !seed_last) << "seed last: " << seed_last;
+    EXPECT_EQ(replayed.guidance_scale.value_or(0), 1.2f);
+  }
+}
+
 // set_unknown_connection (UnknownSession, NotHello): the client moves by itself, which the schema says to report
 // as information: the log policy says Info (the Python client logs INFO, the C# core Info), not a Warning.
 TEST(ClientParity, AServerWithoutThisConnectionsSessionIsLoggedAsInformation) {
