@@ -15,7 +15,7 @@ def test_a_server_that_exits_is_reported_with_its_code(caplog: pytest.LogCapture
                                                        capfd: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["demo", "--subprocess", "--model", "no-such-model-here", "--frames", "2", "--no-preview"]) == 2
     err = capfd.readouterr().err
-    assert "unknown model 'no-such-model-here'" in err  # the server's own error, from the subprocess
+    assert "'no-such-model-here' is not a preset" in err  # the server's own error, from the subprocess
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == ["the `sdbridge serve` subprocess exited (code 2) before serving: its error is printed above; "
                       "fix that option and run again"], errors

@@ -192,13 +192,19 @@ class _ServerHandle:
     def start(self) -> str:
         if not self._args.subprocess:
             from sdbridge.commands.port_probe import check_ports_free
-            from sdbridge.commands.serve import refuse_identity_additions, resolve_auto_dtype, resolve_model_defaults
+            from sdbridge.commands.serve import (
+                check_model_name,
+                refuse_identity_additions,
+                resolve_auto_dtype,
+                resolve_model_defaults,
+            )
             from sdbridge.config import load_config
             from sdbridge.server import BridgeServer
 
             # the same resolution `sdbridge serve` applies (the subprocess path runs exactly that)
             config = resolve_model_defaults(resolve_auto_dtype(load_config(self.config_path)))
             refuse_identity_additions(config)
+            check_model_name(config.model.name)
             check_ports_free(config)
             self._server = BridgeServer(config)
             endpoint = self._server.start_in_thread()

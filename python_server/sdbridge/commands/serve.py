@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -197,6 +198,25 @@ def identity_refusal(what: str, flag: str) -> Exception:
                        f"unchanged); use --model tiny (random weights) or a real model, or drop {flag}")
 
 
+def check_model_name(name: str) -> None:
+    """A model name that is no preset, no existing path and no Hub id 'owner/name' is refused before anything
+    loads, naming --model and [model] name (the loader's "unknown model '/data/sd-turbo': not a preset ..." named
+    neither, and came after the imports and the 'loading model' line)."""
+    from sdbridge.errors import ConfigError
+    from sdbridge.pipeline.components import IDENTITY, PRESET_NAMES
+
+    if name in (IDENTITY, *PRESET_NAMES) or name.count("/") == 1:
+        return
+    try:
+        if Path(name).expanduser().exists():
+            return  # a folder or a weight file: the loader says what is wrong with it
+    except (OSError, ValueError):
+        pass
+    raise ConfigError(f"--model ([model] name) {name!r} is not a preset ({', '.join((IDENTITY, *PRESET_NAMES))}), "
+                      f"an existing folder or a Hub id 'owner/name'; fix the path (a diffusers folder holding "
+                      f"model_index.json) or the id, or try the plumbing with --model tiny")
+
+
 def check_server_key(cfg: ServerConfig) -> None:
     """The CurveZMQ secret key file, read as the server will read it, its errors naming the key and the flag that
     gave it ("certificate file keys/srv.key_secret does not exist" named neither)."""
@@ -257,6 +277,7 @@ def run(args: argparse.Namespace) -> int:
         check_folder(args.record)
     config = resolve_model_defaults(resolve_auto_dtype(config_from_args(args)))
     refuse_identity_additions(config)
+    check_model_name(config.model.name)
     check_server_key(config)
     check_accel_profile(config)
     check_ports_free(config)  # before the model loads (minutes for a real one)
