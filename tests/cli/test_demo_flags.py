@@ -53,3 +53,18 @@ def test_no_kind_is_refused_naming_what_was_typed() -> None:
                                           r"depth@0.5"):
         controlnet_spec("@0.5", "tiny")
     assert controlnet_spec("depth@0.5", "tiny") == "depth=tiny@0.5"
+
+
+def test_a_new_run_removes_the_pictures_of_an_earlier_one(tmp_path: object) -> None:
+    """Frame ids restart at 1: a second run overwrote some pair_NNNNN.png and left the rest, so out/demo mixed two
+    runs. Only the demo's own file names are removed."""
+    from pathlib import Path
+
+    from sdbridge.commands.demo import clear_earlier_pairs
+
+    folder = Path(str(tmp_path))
+    for name in ("pair_00012.png", "pair_00251.png", "keep.png", "pair_1.png", "notes.txt"):
+        (folder / name).write_bytes(b"x")
+    (folder / "pair_00099.png").mkdir()
+    assert clear_earlier_pairs(folder) == 2
+    assert sorted(p.name for p in folder.iterdir()) == ["keep.png", "notes.txt", "pair_00099.png", "pair_1.png"]

@@ -4,7 +4,7 @@ The server (the tiny random-weight model unless --model says otherwise) runs in 
 --subprocess, as a separate `sdbridge serve`. A "game" renders a moving procedural scene at --fps,
 submits every frame through BridgeClient (credits + latest-wins, like an engine plugin), and shows
 the results' rate and round-trip latency live. Input|output pairs (each output next to the input it
-was made from, `source_frame_id`) are written as PNGs; with --controlnet depth the scene also sends its
+was made from, `source_frame_id`) are written as PNGs (replacing an earlier run's); with --controlnet depth the scene also sends its
 exact depth plane (SceneRenderer.render_depth) and the PNGs are input | control | output triples. It stops by
 itself after --frames results or --seconds seconds, whichever comes first (60 results when neither is given; no
 result limit when only --seconds is). The browser preview page
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import selectors
 import subprocess
 import sys
@@ -260,6 +261,7 @@ def run(args: argparse.Namespace) -> int:
     for line in model_notice(args.model):
         print(line, flush=True)
     output_folder(args.out, "--out")
+    clear_earlier_pairs(args.out)
     handle = _ServerHandle(args)
     start_load = time.perf_counter()
     endpoint = handle.start()
@@ -279,6 +281,21 @@ def run(args: argparse.Namespace) -> int:
     finally:
         handle.close()
     return 0
+
+
+#: the PNGs the demo writes (`_DemoLoop._on_result`): pair_<frame id, 5 digits>.png
+PAIR_NAME = re.compile(r"pair_\d{5,}\.png")
+
+
+def clear_earlier_pairs(folder: Path) -> int:
+    """Remove the pair_NNNNN.png an earlier demo run left in `folder` (frame ids restart at 1, so a second run
+    overwrote some and left others: the folder mixed two runs' pictures); other files stay. Returns how many."""
+    earlier = [p for p in Path(folder).iterdir() if PAIR_NAME.fullmatch(p.name) and p.is_file()]
+    for path in earlier:
+        path.unlink()
+    if earlier:
+        log.info("removed %d PNGs of an earlier demo run from %s", len(earlier), folder)
+    return len(earlier)
 
 
 class _DemoLoop:
