@@ -4,10 +4,10 @@ The server (the tiny random-weight model unless --model says otherwise) runs in 
 --subprocess, as a separate `sdbridge serve`. A "game" renders a moving procedural scene at --fps,
 submits every frame through BridgeClient (credits + latest-wins, like an engine plugin), and shows
 the results' rate and round-trip latency live. Input|output pairs (each output next to the input it
-was made from, `source_frame_id`) are written as PNGs (replacing an earlier run's); with --controlnet depth the scene also sends its
-exact depth plane (SceneRenderer.render_depth) and the PNGs are input | control | output triples. It stops by
-itself after --frames results or --seconds seconds, whichever comes first (60 results when neither is given; no
-result limit when only --seconds is). The browser preview page
+was made from, `source_frame_id`) are written as PNGs (replacing an earlier run's); with --controlnet depth
+the scene also sends its exact depth plane (SceneRenderer.render_depth) and the PNGs are input | control |
+output triples. It stops by itself after --frames results or --seconds seconds, whichever comes first (60
+results when neither is given; no result limit when only --seconds is). The browser preview page
 (sdbridge.preview) is on by default at http://127.0.0.1:8765/ (--preview-port, --no-preview); its address is
 printed at the start.
 """
