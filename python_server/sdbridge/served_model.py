@@ -17,6 +17,7 @@ from sdbridge.errors import ConfigError
 from sdbridge.protocol import messages as m
 from sdbridge.runtime.cuda_thread import bind_thread
 from sdbridge.runtime.worker import PipelineFactory
+from sdbridge.serving.served_names import ServedNames
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ class ModelDescription:
     #: The model returns its input unchanged at any frame size (the "identity" preset): no model work, so frames
     #: keep the client's size and may be answered on the I/O thread (ModelConfig.identity_inline).
     passthrough: bool = False
+    #: What a Params may name (live LoRAs, ControlNets, the IP-Adapter), checked where it enters the server; None:
+    #: not known (a passthrough model, a test's fake), so only the session pipelines check the names they get.
+    names: ServedNames | None = None
 
 
 
@@ -170,5 +174,7 @@ def factory_from_components(components: Any, config: ServerConfig, controlnets: 
         "sd15": m.ModelFamily.SD15, "sd21": m.ModelFamily.SD21, "sdxl": m.ModelFamily.SDXL,
         "identity": m.ModelFamily.IDENTITY,
     }.get(components.family.value, m.ModelFamily.UNKNOWN)
+    passthrough = components.family is ModelFamily.IDENTITY
     return build, ModelDescription(components.name, family, config.model.width, config.model.height,
-                                   int(probe.latency_frames), passthrough=components.family is ModelFamily.IDENTITY)
+                                   int(probe.latency_frames), passthrough=passthrough,
+                                   names=None if passthrough else ServedNames.of(components, controlnets, ip_adapter))

@@ -149,6 +149,7 @@ class BridgeServer:
             self._factory, self.model = load_model(self.config, on_fatal=self._on_fatal)
             self._loaded_here = True  # ours to release on close (a warmed device lane no worker adopted)
         self.handshake.model = self.model
+        self.dispatcher.served_names = self.model.names
         lim = self.config.limits
         if keys is not None:  # ZAP is per context: this server's allow-list gets a context of its own
             self._own_context = zmq.Context()

@@ -146,12 +146,19 @@ def check_settings(nets: ControlNets | None, config: Any) -> None:
     for key in _SETTINGS:
         for name, _ in getattr(config, key):
             if name not in known:
-                raise ConfigError(f"{key} names ControlNet {name!r}, not loaded; loaded: {list(known) or 'none'}")
+                raise unknown_controlnet(key, name, known)
     for name in known:
         _, start, end = settings(config, name)
         if start >= end:
             raise ConfigError(f"controlnet_start={start} must be below controlnet_end={end} for ControlNet "
                               f"{name!r}; lower the start or raise the end")
+
+
+def unknown_controlnet(key: str, name: str, known: Sequence[str]) -> ConfigError:
+    """The refusal of a `key` (controlnet_scale/start/end) entry naming `name`, none of the loaded ControlNets
+    `known` (the pipeline's own check, and the server's where a Params enters: sdbridge.serving.served_names)."""
+    return ConfigError(f"{key} names ControlNet {name!r}, not loaded; loaded: {list(known) or 'none'} (a server "
+                       f"loads one with --controlnet {name}=SOURCE)")
 
 
 class ControlStream:

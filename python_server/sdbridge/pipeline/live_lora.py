@@ -48,9 +48,7 @@ class LiveLoras:
         chosen = dict(self.defaults)
         for name, weight in overrides:
             if name not in chosen:
-                known = ", ".join(self.names) or "none (start the server with --lora SOURCE=SCALE:live)"
-                raise ConfigError(f"lora_weights names {name!r}, which is no live LoRA of this model; live LoRAs: "
-                                  f"{known}")
+                raise unknown_adapter(name, self.names)
             chosen[name] = float(weight)
         return tuple(chosen.values())
 
@@ -109,7 +107,16 @@ def live_weights(live: LiveLoras | None, overrides: Sequence[tuple[str, float]])
     LoRAs. ConfigError when `overrides` names an adapter the model does not have."""
     if live is None:
         if overrides:
-            raise ConfigError(f"lora_weights names {overrides[0][0]!r}, but this model has no live LoRA; start the "
-                              f"server with --lora SOURCE=SCALE:live")
+            raise unknown_adapter(overrides[0][0], ())
         return ()
     return live.weights(overrides)
+
+
+def unknown_adapter(name: str, known: Sequence[str]) -> ConfigError:
+    """The refusal of a lora_weights entry naming `name`, which is none of the model's live LoRAs `known` (the
+    pipeline's own check, and the server's where a Params enters: sdbridge.serving.served_names)."""
+    if not known:
+        return ConfigError(f"lora_weights names {name!r}, but this model has no live LoRA; start the server with "
+                           f"--lora SOURCE=SCALE:live")
+    return ConfigError(f"lora_weights names {name!r}, which is no live LoRA of this model; live LoRAs: "
+                       f"{', '.join(known)}")

@@ -179,10 +179,16 @@ class StyleStream:
 
     def _require(self) -> IpAdapter:
         if self.adapter is None:
-            raise ConfigError("this pipeline has no IP-Adapter; start the server with --ip-adapter SOURCE or "
-                              "give StreamPipeline(..., ip_adapter=...)")
+            raise no_ip_adapter("style images")
         return self.adapter
 
+
+
+def no_ip_adapter(what: str) -> ConfigError:
+    """The refusal of `what` (style images, a style_blend) by a pipeline or server without an IP-Adapter (the
+    pipeline's own check, and the server's where a Params enters: sdbridge.serving.served_names)."""
+    return ConfigError(f"{what}: this pipeline has no IP-Adapter; start the server with --ip-adapter SOURCE (tiny "
+                       f"to try) or give StreamPipeline(..., ip_adapter=...)")
 
 def _check_weight(name: str, weight: float) -> None:
     if isinstance(weight, bool) or not (isinstance(weight, (int, float)) and np.isfinite(weight) and weight >= 0):

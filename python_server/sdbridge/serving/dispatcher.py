@@ -35,6 +35,7 @@ from sdbridge.runtime.worker import Worker
 from sdbridge.serving.handshake import Handshake
 from sdbridge.serving.observers import ObserverSet
 from sdbridge.serving.outbound import CloseSession, Outbound
+from sdbridge.serving.served_names import ServedNames
 from sdbridge.serving.stats import stats_reply
 from sdbridge.serving.style_intake import StyleIntake
 from sdbridge.serving.txt2img import Txt2ImgRequests, frame_refused
@@ -89,6 +90,9 @@ class Dispatcher:
                                           max_text_chars=lim.max_text_chars, max_planes=lim.max_planes)
         self.styles = StyleIntake(lim, self._limits, table,  # StyleImage messages (protocol 1.4)
                                   offered=bool(handshake.capabilities & m.Capability.STYLE_IMAGES))
+        # the live LoRAs, ControlNets and IP-Adapter an update may name; None until the model is known (the server
+        # sets it from ModelDescription.names once loaded), or for a model that does not say
+        self.served_names: ServedNames | None = None
 
     # ------------------------------------------------------------------ decode and route
 
@@ -335,6 +339,8 @@ class Dispatcher:
                      source: str = "") -> None:
         """Queue a pipeline update after the budget and wire-type checks (every source: client, page, rules)."""
         budgets.check_pipeline_values(values, self.config.limits, source)
+        if self.served_names is not None:  # a name the served model lacks: refused here, nothing queued
+            self.served_names.check(values, source)
         update = PipelineUpdate(values, transition_frames, transition_seconds, easing)
         if not self.table.submit_update(session, update):
             raise ProtocolError(m.ErrorCode.TOO_LARGE,
