@@ -57,11 +57,15 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
     import torch
 
     from sdbridge.pipeline import ModelFamily, load_components
+    from sdbridge.pipeline.components import IDENTITY
 
     mc = config.model
     dtype, why = mc.resolved_dtype(config.accel.backend.value)
     chosen = f" (dtype auto: {why})" if mc.dtype is Dtype.AUTO else ""  # `sdbridge serve` resolved it and said why
-    log.info("loading model %s on %s in %s%s", mc.name, mc.device, dtype.value, chosen)
+    if mc.name == IDENTITY:  # no weights: nothing is loaded in any dtype
+        log.info("model identity: frames pass through unchanged")
+    else:
+        log.info("loading model %s on %s in %s%s", mc.name, mc.device, dtype.value, chosen)
     bind_thread(mc.device)  # this thread loads and warms on the device: not on cuda:0 when given cuda:N
     components = load_components(mc.name, device=mc.device, dtype=getattr(torch, dtype.value), vae=mc.vae,
                                  lora=mc.loras() or None, live_lora=mc.live_loras() or None)

@@ -269,3 +269,14 @@ def test_a_float16_sdxl_pipeline_runs_through_the_upcast_vae() -> None:
     result = pipe(random_frames(1)[0])
     assert result.image.dtype == np.uint8 and result.image.shape[-3:] == (64, 64, 3)
     assert result.latents.dtype == torch.float16 and torch.isfinite(result.latents).all()
+
+
+def test_the_passthrough_model_names_no_dtype_or_vae(caplog: pytest.LogCaptureFixture) -> None:
+    from sdbridge.served_model import load_model
+
+    cfg = with_overrides(ServerConfig(), model={"name": "identity", "dtype": Dtype.BFLOAT16})
+    with caplog.at_level(logging.INFO, logger="sdbridge"):
+        load_model(cfg)
+    assert "model identity: frames pass through unchanged" in caplog.text
+    assert "model loaded: identity (frames pass through unchanged, cpu)" in caplog.text
+    assert "bfloat16" not in caplog.text and "vae=" not in caplog.text

@@ -3,8 +3,11 @@ owed, no message for QUIET_S), or the grace period over; the notice goes once to
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
+
+import pytest
 
 from sdbridge.protocol import messages as m
 from sdbridge.runtime.sessions import ClientInfo, Session
@@ -54,3 +57,17 @@ def test_grace_period_ends_the_drain() -> None:
     assert drain.finished(drain.requested_at + 2.0, [busy])
     drain.request(99.0)  # a second request keeps the first deadline
     assert drain.finished(drain.requested_at + 2.0, [busy])
+
+
+def test_a_grace_period_over_with_no_session_left_is_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    drain = Drain()
+    drain.request(1.0)
+    assert drain.requested_at is not None
+    with caplog.at_level(logging.INFO, logger="sdbridge.serving.drain"):
+        assert drain.finished(drain.requested_at + 1.0, [])
+        busy = _session(b"d")
+        busy.frame_taken()
+        assert drain.finished(drain.requested_at + 1.0, [busy])
+    levels = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert levels == [(logging.INFO, "drain grace of 1 s over with 0 sessions and 0 frames in flight left"),
+                      (logging.WARNING, "drain grace of 1 s over with 1 sessions and 1 frames in flight left")]

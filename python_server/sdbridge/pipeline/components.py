@@ -82,7 +82,9 @@ class Components:
         return float(getattr(getattr(self.vae, "config", None), "scaling_factor", 1.0))
 
     def describe(self) -> str:
-        """One line for logs and the Welcome message."""
+        """One line for logs and the Welcome message (the passthrough model has no VAE or dtype to name)."""
+        if self.family is ModelFamily.IDENTITY:
+            return f"{self.name} (frames pass through unchanged, {self.device})"
         return f"{self.name} ({self.family.value}, vae={self.vae_choice.value}, {self.dtype}, {self.device})"
 
 
@@ -154,7 +156,8 @@ def _check_device(device: str | torch.device) -> torch.device:
 
         raise BackendUnavailableError(
             f"device={device!r} was asked for but torch {torch.__version__} sees no CUDA GPU; "
-            "install a CUDA build of torch or pass device='cpu'"
+            "install a CUDA build of torch, or run on the CPU (--device cpu, [model] device = \"cpu\", or "
+            "device='cpu' in Python)"
         )
     if dev.type == "mps" and not torch.backends.mps.is_available():
         from sdbridge.errors import BackendUnavailableError

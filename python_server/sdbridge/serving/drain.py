@@ -66,8 +66,8 @@ class Drain:
         assert self.requested_at is not None
         if now - self.requested_at >= self.grace_s:
             left = sum(s.in_flight for s in sessions)
-            log.warning("drain grace of %g s over with %d sessions and %d frames in flight left", self.grace_s,
-                        len(sessions), left)
+            log.log(logging.WARNING if sessions else logging.INFO, "drain grace of %g s over with %d sessions and "
+                    "%d frames in flight left", self.grace_s, len(sessions), left)
             return True
         return all(self._quiet(session, now) for session in sessions)
 
