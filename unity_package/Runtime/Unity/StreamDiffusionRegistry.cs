@@ -1,6 +1,6 @@
 // The gameplay API: static calls that send prompts, game events and state to every enabled
 // StreamDiffusionCamera, so gameplay code does not need a reference to the camera.
-//   StreamDiffusionGameplay.SendEvent("enter_zone", KeyValueData.Of("biome", "forest"));
+//   StreamDiffusionGameplay.SendEvent("enter_biome", KeyValueData.Of("biome", "forest"));
 //   StreamDiffusionGameplay.SetState("time_of_day", "night");
 //   StreamDiffusionGameplay.SetPrompt("a snowy forest at dusk");
 // NOT COMPILED OR RUN HERE against the real engine (no Unity editor): type-checked with mono against the API
