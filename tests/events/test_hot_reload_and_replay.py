@@ -75,6 +75,20 @@ def test_bad_edit_is_reported_with_its_line_and_the_old_rules_stay(tmp_path: Pat
     assert host.check() == {} and host.failed_reloads == 2 and "cannot read rules file" in host.last_error
 
 
+def test_a_bad_edit_undone_clears_the_reported_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    host = RulesHost(path, poll_interval=1.0)
+    host.open(1)
+    _rewrite(path, GOOD.replace('set = { mood = "eerie" }', 'set = { mood = 3 }'))
+    assert host.check() == {} and host.failed_reloads == 1 and host.last_error
+    _rewrite(path, GOOD)  # the edit undone: the same rules as those in force
+    with caplog.at_level(logging.INFO, logger="sdbridge.events.host"):
+        assert host.check() == {}  # nothing to update
+    assert host.last_error == "" and host.reloads == 0  # no stale error shown for a file that loads
+    assert "loads again, the same as the rules in force" in caplog.text
+
+
 def test_replay_command_reproduces_a_recording_and_a_difference_is_found(
         tiny: Components, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     loaded: list[tuple[str, str]] = []

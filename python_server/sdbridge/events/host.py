@@ -140,7 +140,10 @@ class RulesHost:
             log.error("rules file not reloaded, the previous rules stay in force: %s", self.last_error)
             return {}
         rules = loaded.result()
-        if rules.text == self._text:
+        if rules.text == self._text:  # e.g. a broken edit undone: the rules in force are the file's again
+            if self.last_error:
+                self.last_error = ""
+                log.info("rules file %s loads again, the same as the rules in force (nothing to update)", self.path)
             return {}
         self.rules, self._text, self.last_error = rules, rules.text, ""
         self.reloads += 1
