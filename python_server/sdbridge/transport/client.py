@@ -187,10 +187,19 @@ class BridgeClient:
     def connect(self, timeout: float = 5.0) -> m.Welcome:
         """Open the socket and do the Hello/Welcome handshake.
 
-        Raises VersionMismatchError when the server refuses our protocol major, ProtocolError on any
-        other refusal (e.g. the session limit), TransportError when no answer comes within `timeout`.
+        With `auto_reconnect` (the default) a refusal for capacity (SessionLimit: a full replica) is tried again
+        on a new connection with backoff and jitter until `timeout` has passed (client_retry: behind a balancer,
+        another replica answers; a single full server is tried until then), as the C# and C++ clients do.
+        Raises VersionMismatchError when the server refuses our protocol major, ProtocolError on any other
+        refusal (or the last capacity refusal), TransportError when no answer comes within `timeout`.
         """
         self._connect_timeout = timeout
+        if not self.auto_reconnect:
+            return self._handshake(timeout)
+        return with_backoff(self._handshake, self.backoff, timeout, timeout, what="connect")
+
+    def _handshake(self, timeout: float) -> m.Welcome:
+        """One try: a new socket, Hello, and the Welcome or the refusal (see `connect`)."""
         self._open_socket()
         answer = self._io.handshake(build.hello(self.name, self.engine, self.engine_version), timeout)
         if isinstance(answer, m.ErrorMsg):
@@ -222,7 +231,7 @@ class BridgeClient:
         self._close_socket()
         self._session_lost = True  # until the new Welcome arrives
         pending = self._frames.pending
-        welcome = self.connect(self._connect_timeout if timeout is None else timeout)
+        welcome = self._handshake(self._connect_timeout if timeout is None else timeout)
         self.counters.reconnects += 1
         self._frames.pending = pending  # the newest frame still wants out; it goes after the replay below
         self._replay.send(self._io, build.now_us())  # the new session starts from the server defaults

@@ -56,9 +56,11 @@ def retryable(exc: BaseException) -> bool:
 
 
 def with_backoff(attempt: Callable[[float], m.Welcome], backoff: Backoff, window_s: float,
-                 try_timeout_s: float, sleep: Callable[[float], None] = time.sleep) -> m.Welcome:
+                 try_timeout_s: float, sleep: Callable[[float], None] = time.sleep, what: str = "reconnect"
+                 ) -> m.Welcome:
     """Call `attempt(timeout)` until it returns a Welcome; retryable failures wait `backoff.next_delay()` and
-    try again while `window_s` seconds have not passed; the last failure is raised after that."""
+    try again while `window_s` seconds have not passed; the last failure is raised after that. `what` names the
+    tries in the log ("reconnect", "connect")."""
     deadline = time.monotonic() + window_s
     while True:
         remaining = deadline - time.monotonic()
@@ -68,7 +70,7 @@ def with_backoff(attempt: Callable[[float], m.Welcome], backoff: Backoff, window
             delay = backoff.next_delay()
             if not retryable(exc) or time.monotonic() + delay >= deadline:
                 raise
-            log.info("reconnect refused or unanswered (%s); trying again in %.3f s", exc, delay)
+            log.info("%s refused or unanswered (%s); trying again in %.3f s", what, exc, delay)
             sleep(delay)
             continue
         backoff.reset()
