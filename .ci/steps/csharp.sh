@@ -7,8 +7,11 @@
 # timeout. Run from the repository root: bash .ci/steps/csharp.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
+# an absolute path: the tests start it from their own working folder (a relative .venv/bin/python failed them all)
+PYTHON="$(command -v "$PYTHON" || echo "$PYTHON")"
+[[ "$PYTHON" == /* ]] || PYTHON="$PWD/$PYTHON"
+cd "$ROOT"
 OUT="$ROOT/build/csharp"
 
 # scripts/test_all.sh installed mono and NUnit before pytest; run alone, this installs what is missing.
