@@ -17,6 +17,7 @@ from sdbridge.errors import ProtocolError
 from sdbridge.protocol import messages as m
 from sdbridge.served_model import ModelDescription
 from sdbridge.server import BridgeServer
+from sdbridge.serving.served_names import ServedNames
 from sdbridge.transport.client import BridgeClient
 from sdbridge.transport.client_retry import retryable
 from tests.runtime.fakes import FakeOut
@@ -54,16 +55,17 @@ class FakePipeline:
 
 
 class Served:
-    """A server with FakePipelines; `log` is every pipeline's record."""
+    """A server with FakePipelines; `log` is every pipeline's record; `names`: what its model description says the
+    model runs (ModelDescription.names; None: not said)."""
 
-    def __init__(self, record_dir: str | None = None, **model: Any) -> None:
+    def __init__(self, record_dir: str | None = None, names: ServedNames | None = None, **model: Any) -> None:
         self.log: list[tuple[Any, ...]] = []
         self.seen = threading.Condition()
         config = with_overrides(ServerConfig(), model={"name": "identity", "identity_inline": False, **model},
                                 limits={"max_width": MAX_SIDE, "max_height": MAX_SIDE, "max_message_bytes": MAX_BYTES,
                                         "max_sessions": 3, "max_style_images": 2},
                                 top={"bind": "tcp://127.0.0.1:*"})
-        description = ModelDescription("fake", m.ModelFamily.SD15, SIZE, SIZE, 0)
+        description = ModelDescription("fake", m.ModelFamily.SD15, SIZE, SIZE, 0, names=names)
         self.server = BridgeServer(config, pipeline_factory=lambda w, h: FakePipeline(self.log, self.seen),
                                    model=description, record_dir=record_dir)
 

@@ -6,50 +6,25 @@ before it."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
-from sdbridge.config import ServerConfig, with_overrides
 from sdbridge.errors import FieldError
 from sdbridge.protocol import messages as m
-from sdbridge.served_model import ModelDescription
-from sdbridge.server import BridgeServer
 from sdbridge.serving.served_names import ServedNames
-from tests.transport.test_protocol14 import SIZE, FakePipeline
+from tests.transport.test_protocol14 import SIZE, Served
 
-from .conftest import MAX_BYTES, MAX_SIDE, RawPeer
+from .conftest import RawPeer
 
 NAMES = ServedNames(live_loras=("toon",), controlnets=("depth",), ip_adapter=False)
 
 
-class Served:
-    """A server of recording FakePipelines whose model description declares NAMES."""
-
-    def __init__(self, names: ServedNames | None) -> None:
-        self.log: list[tuple[Any, ...]] = []
-        self.seen = threading.Condition()
-        config = with_overrides(ServerConfig(), model={"name": "identity", "identity_inline": False},
-                                limits={"max_width": MAX_SIDE, "max_height": MAX_SIDE, "max_message_bytes": MAX_BYTES},
-                                top={"bind": "tcp://127.0.0.1:*"})
-        description = ModelDescription("fake", m.ModelFamily.SD15, SIZE, SIZE, 0, names=names)
-        self.server = BridgeServer(config, pipeline_factory=lambda w, h: FakePipeline(self.log, self.seen),
-                                   model=description)
-
-    def updates(self) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for entry in list(self.log):
-            if entry[0] == "update":
-                merged.update(entry[1])
-        return merged
-
-
 @pytest.fixture
 def served() -> Iterator[Served]:
-    s = Served(NAMES)
+    s = Served(names=NAMES)
     s.server.start_in_thread()
     yield s
     s.server.close()
@@ -106,7 +81,7 @@ def test_names_the_model_has_pass(served: Served) -> None:
 
 
 def test_a_model_that_does_not_say_its_names_leaves_them_to_the_pipeline() -> None:
-    s = Served(None)  # e.g. the passthrough model: it takes every update and ignores it
+    s = Served(names=None)  # e.g. the passthrough model: it takes every update and ignores it
     s.server.start_in_thread()
     peer = RawPeer(s.server.endpoint)
     try:
