@@ -107,7 +107,9 @@ def test_session_limit_is_refused_with_the_limit_named(fast_server: BridgeServer
     try:
         for c in clients:
             c.connect(timeout=5)
-        extra = BridgeClient(fast_server.endpoint, name="one-too-many")
+        # without auto_reconnect the refusal comes at once (with it, connect tries again until its timeout:
+        # test_connect_retry.py; here an idle session's heartbeat timeout would soon free a place)
+        extra = BridgeClient(fast_server.endpoint, name="one-too-many", auto_reconnect=False)
         with pytest.raises(ProtocolError, match="max_sessions=4"):
             extra.connect(timeout=5)
         extra.close()

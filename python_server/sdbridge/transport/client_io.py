@@ -175,7 +175,7 @@ class ClientSocket:
             if received is None:
                 self.close()
                 raise TransportError(
-                    f"no Welcome from {self.endpoint} within timeout={timeout} s; is `sdbridge serve` "
+                    f"no Welcome from {self.endpoint} within timeout={timeout:.3g} s; is `sdbridge serve` "
                     f"running there (and the model loaded)? A CurveZMQ server also stays silent when this "
                     f"client's public key is not in its authorized_keys or the server key is wrong"
                 )

@@ -175,7 +175,8 @@ namespace StreamDiffusion.Bridge.Core.Tests
                 Assert.Less(style, parameters, "the style image goes before the params whose style_blend names it");
                 StringAssert.Contains("GOT 2 Params None " + AllNewFields, log);
                 // UnknownSession (set_unknown_connection) is the session's move, not a server error: one
-                // Disconnected event naming the code, and no ServerError event or count.
+                // Disconnected event naming the code, and no ServerError event (the Error is counted, as in Python
+                // and C++).
                 var kinds = new List<string>();
                 ClientEvent e;
                 ClientEvent lost = null;
@@ -188,7 +189,7 @@ namespace StreamDiffusion.Bridge.Core.Tests
                 Assert.IsNotNull(lost, string.Join(", ", kinds));
                 StringAssert.Contains("no session for this connection", lost.Message);
                 StringAssert.Contains("UnknownSession", lost.Message);
-                Assert.AreEqual(0L, client.Counters.ServerErrors);
+                Assert.AreEqual(1L, client.Counters.ServerErrors);
                 Assert.AreEqual(1L, client.Counters.Reconnects);
             }
         }

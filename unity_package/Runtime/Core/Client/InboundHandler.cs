@@ -176,6 +176,7 @@ namespace StreamDiffusion.Bridge.Core.Client
             string text = error.Code + (error.Field.Length > 0 ? " (" + error.Field + ")" : "") + ": " + error.Message;
             if (ErrorCodeSets.IsUnknownConnection(error.Code)) // set_unknown_connection in bridge.fbs
             {
+                lock (_s.Lock) _s.Counters.ServerErrors++;  // counted, as the Python and C++ clients count it
                 // Expected behind a balancer (libzmq re-made the connection to another replica) or after a server
                 // restart: reported as the session's loss (a Disconnected event with this text), not as an error.
                 throw new TransportException("the server has no session for this connection (another replica " +
