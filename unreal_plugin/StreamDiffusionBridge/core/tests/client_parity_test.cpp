@@ -17,19 +17,12 @@ namespace {
 using std::chrono::milliseconds;
 using testing::ExpectEvent;
 using testing::FakeServer;
+using testing::Handshake;
 using testing::TestConfig;
 using testing::View;
 constexpr milliseconds kWait{5000};
 
-const testing::TestTimeouts kFast = testing::TestTimeouts().Reconnect(milliseconds(20), milliseconds(100));
-
-// Accepts the handshake with `credits`; returns the client's identity.
-std::string Handshake(FakeServer& server, uint64_t session, uint32_t credits) {
-  FakeServer::Received got;
-  EXPECT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
-  server.Send(got.identity, FakeServer::MakeWelcome(session, credits));
-  return got.identity;
-}
+const testing::TestTimeouts& kFast = testing::kQuickReconnect;
 
 // The kinds of the events that arrive within `within` (the client's order).
 std::vector<ClientEventKind> EventsWithin(Client& client, milliseconds within, std::vector<ClientEvent>* events) {

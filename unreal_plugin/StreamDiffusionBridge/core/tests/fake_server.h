@@ -2,6 +2,8 @@
 // loopback on a random port; every receive has a timeout, linger 0).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -125,5 +127,16 @@ class FakeServer {
   zmq::socket_t router_;
   std::string endpoint_;
 };
+
+/// Receives the client's Hello (within `timeout`) and answers it with MakeWelcome(session, credits): the client's
+/// identity, and its Hello in `hello_out` when given. The handshake of every client test against the fake server.
+inline std::string Handshake(FakeServer& server, uint64_t session, uint32_t credits, Hello* hello_out = nullptr,
+                             std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+  FakeServer::Received got;
+  EXPECT_TRUE(server.ReceiveOf<Hello>(&got, timeout));
+  if (hello_out) *hello_out = std::get<Hello>(got.message);
+  server.Send(got.identity, FakeServer::MakeWelcome(session, credits));
+  return got.identity;
+}
 
 }  // namespace sdbridge::testing

@@ -18,12 +18,12 @@ using std::chrono::milliseconds;
 using testing::Eventually;
 using testing::ExpectEvent;
 using testing::FakeServer;
+using testing::Handshake;
 using testing::TestConfig;
 using testing::View;
 constexpr milliseconds kWait{5000};
 
-// Quick reconnect tries (many tests lose a session on purpose).
-const testing::TestTimeouts kFast = testing::TestTimeouts().Reconnect(milliseconds(20), milliseconds(100));
+const testing::TestTimeouts& kFast = testing::kQuickReconnect;  // many tests lose a session on purpose
 
 std::vector<uint8_t> Pixels(uint32_t w, uint32_t h, uint8_t seed) {
   std::vector<uint8_t> px(static_cast<size_t>(w) * h * 4);
@@ -31,14 +31,6 @@ std::vector<uint8_t> Pixels(uint32_t w, uint32_t h, uint8_t seed) {
   return px;
 }
 
-// Accept the handshake: returns the client's identity.
-std::string Handshake(FakeServer& server, uint64_t session, uint32_t credits, Hello* hello_out = nullptr) {
-  FakeServer::Received got;
-  EXPECT_TRUE(server.ReceiveOf<Hello>(&got, kWait));
-  if (hello_out) *hello_out = std::get<Hello>(got.message);
-  server.Send(got.identity, FakeServer::MakeWelcome(session, credits));
-  return got.identity;
-}
 
 TEST(Client, HandshakeSendsHelloAndReportsWelcome) {
   FakeServer server;

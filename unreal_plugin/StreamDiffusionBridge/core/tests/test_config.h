@@ -39,6 +39,10 @@ struct TestTimeouts {
   }
 };
 
+/// Quick reconnect tries, for the tests that lose a session on purpose.
+inline const TestTimeouts kQuickReconnect =
+    TestTimeouts().Reconnect(std::chrono::milliseconds(20), std::chrono::milliseconds(100));
+
 /// A ClientConfig for `endpoint` named `client_name` (Hello.client_name) with `timeouts`.
 inline ClientConfig TestConfig(const std::string& endpoint, const std::string& client_name,
                                const TestTimeouts& timeouts = TestTimeouts()) {
