@@ -17,7 +17,7 @@ import numpy as np
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from sdbridge.errors import InputError, ProtocolError, TransportError
+from sdbridge.errors import InputError, ProtocolError, TransportError, VersionMismatchError
 from sdbridge.protocol import codec
 from sdbridge.protocol import messages as m
 from sdbridge.transport.parts import NOBLOCK, NOBLOCK_MORE, recv_parts
@@ -56,6 +56,7 @@ class ClientSocket:
         self.last_sent = 0.0  # time.monotonic() of the last message sent
         self.last_heard = 0.0  # time.monotonic() of the last message received (or of the open)
         self._probe_at: float | None = None  # when check_silence last sent a Ping to test a silence
+        self.foreign: ProtocolError | None = None  # the last message in another protocol (WRONG_IDENTIFIER)
 
     @property
     def is_open(self) -> bool:
@@ -132,6 +133,8 @@ class ClientSocket:
             return codec.decode_multipart(parts)  # zmq.Frame parts expose their bytes (buffer protocol)
         except ProtocolError as exc:
             log.warning("dropping a malformed message from the server: %s", exc)
+            if exc.code == int(m.ErrorCode.WRONG_IDENTIFIER):
+                self.foreign = exc
             return None
 
     def handshake(self, hello: m.Hello, timeout: float) -> m.Welcome | m.ErrorMsg:
@@ -166,9 +169,17 @@ class ClientSocket:
                       hello_lost: bool) -> m.Welcome | m.ErrorMsg:
         deadline = time.monotonic() + timeout
         self._poller.register(monitor, zmq.POLLIN)
+        self.foreign = None
         while True:
             remaining = deadline - time.monotonic()
             received = self.recv(remaining) if remaining > 0 else None
+            if self.foreign is not None:  # decided on the codec's code, as the C# and C++ clients do
+                self.close()
+                raise VersionMismatchError(
+                    int(m.ErrorCode.VERSION_MISMATCH),
+                    f"the server at {self.endpoint} answered Hello in another protocol ({self.foreign}); this client "
+                    f"speaks protocol {hello.protocol_major}.{hello.protocol_minor}: install the "
+                    f"streamdiffusion-bridge whose major version matches the server's")
             hello_lost = self._watch_connection(hello, monitor, hello_lost)
             if received is None and time.monotonic() < deadline:
                 continue  # woken by the monitor
