@@ -80,7 +80,9 @@ TEST(ClientParity, AnErrorThatLeavesTheSessionUpIsNoDisconnect) {
   server.Send(identity, err);
   std::vector<ClientEvent> events;
   const std::vector<ClientEventKind> kinds = EventsWithin(client, milliseconds(400), &events);
-  EXPECT_EQ(kinds, (std::vector<ClientEventKind>{ClientEventKind::kConnected, ClientEventKind::kError}));
+  ASSERT_EQ(kinds, (std::vector<ClientEventKind>{ClientEventKind::kConnected, ClientEventKind::kError}));
+  EXPECT_EQ(events[1].wire_error, WireError::kBadParam) << events[1].message;  // the event carries the wire code
+  EXPECT_EQ(events[1].status, StatusCode::kInvalidArgument);
   EXPECT_EQ(client.GetState(), ConnectionState::kConnected);
 }
 

@@ -319,20 +319,7 @@ TEST(Client, ServerOfAnotherProtocolIsRefusedOnTheTypedWireCode) {
   EXPECT_TRUE(client.WaitForState(ConnectionState::kRefused, kWait));
 }
 
-TEST(Client, ServerErrorEventsCarryTheWireCode) {
-  FakeServer server;
-  Client client(TestConfig(server.endpoint(), "test_client", kFast));
-  ASSERT_TRUE(client.Start().ok());
-  const std::string identity = Handshake(server, 1, 1);
-  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
-  ErrorMessage err;
-  err.code = WireError::kBadParam;
-  err.message = "Params.guidance_scale=99 is outside [0, 30]";
-  server.Send(identity, err);
-  ClientEvent e = ExpectEvent(client, ClientEventKind::kError);
-  EXPECT_EQ(e.wire_error, WireError::kBadParam) << e.message;
-  EXPECT_EQ(e.status, StatusCode::kInvalidArgument);
-}
+// A server Error's event carries its wire code: client_parity_test's AnErrorThatLeavesTheSessionUpIsNoDisconnect.
 
 TEST(Client, WelcomeWithAnotherMajorIsRefusedNamingBothVersions) {
   FakeServer server;
