@@ -71,6 +71,19 @@ def _log_server_error(message: m.ErrorMsg, reconnects: bool) -> None:
             message.message, "; reconnecting with a new Hello" if moved else "")
 
 
+def accepted(answer: m.Welcome | m.ErrorMsg) -> m.Welcome:
+    """The Welcome of a handshake's `answer`, its warning logged (WARNING for another minor, else INFO); raises
+    VersionMismatchError for another major (refused or welcomed) and ProtocolError for any other refusal."""
+    if isinstance(answer, m.ErrorMsg):
+        if answer.code is m.ErrorCode.VERSION_MISMATCH:
+            raise VersionMismatchError(int(answer.code), f"server refused the handshake: {answer.message}")
+        raise ProtocolError(int(answer.code), f"server refused the handshake ({answer.code.name}): {answer.message}")
+    warning = handshake.check_welcome(answer)
+    if warning:
+        log.log(logging.WARNING if answer.protocol_minor != PROTOCOL_MINOR else logging.INFO, "server: %s", warning)
+    return answer
+
+
 def preview_address(notice: m.Notice) -> str:
     """The preview page address a Notice carries, or "": the typed ``preview_url`` (protocol 1.1), or for a 1.0
     server an INFO notice from "preview" whose whole message is an http(s) address."""
@@ -201,16 +214,9 @@ class BridgeClient:
     def _handshake(self, timeout: float) -> m.Welcome:
         """One try: a new socket, Hello, and the Welcome or the refusal (see `connect`)."""
         self._open_socket()
-        answer = self._io.handshake(build.hello(self.name, self.engine, self.engine_version), timeout)
-        if isinstance(answer, m.ErrorMsg):
-            self._close_socket()
-            if answer.code is m.ErrorCode.VERSION_MISMATCH:
-                raise VersionMismatchError(int(answer.code), f"server refused the handshake: {answer.message}")
-            raise ProtocolError(int(answer.code),
-                                f"server refused the handshake ({answer.code.name}): {answer.message}")
         try:
-            warning = handshake.check_welcome(answer)
-        except VersionMismatchError:
+            answer = accepted(self._io.handshake(build.hello(self.name, self.engine, self.engine_version), timeout))
+        except ProtocolError:  # a refusal, or a Welcome of another major
             self._close_socket()
             raise
         self.welcome = answer
@@ -218,10 +224,6 @@ class BridgeClient:
         self.credits = answer.initial_credits
         self._session_lost = False
         self._frames.new_session()
-        if warning and answer.protocol_minor != PROTOCOL_MINOR:
-            log.warning("server: %s", warning)
-        elif warning:
-            log.info("server: %s", warning)
         return answer
 
     def reconnect(self, timeout: float | None = None) -> m.Welcome:
