@@ -62,13 +62,11 @@ def with_backoff(attempt: Callable[[float], m.Welcome], backoff: Backoff, window
     try again while `window_s` seconds have not passed; the last failure is raised after that. `what` names the
     tries in the log ("reconnect", "connect")."""
     deadline = time.monotonic() + window_s
-    first = True
     while True:
         remaining = deadline - time.monotonic()
-        try:  # the first try gets its whole timeout (a window equal to it would shave a few microseconds off)
-            welcome = attempt(try_timeout_s if first else max(0.05, min(try_timeout_s, remaining)))
+        try:
+            welcome = attempt(max(0.05, min(try_timeout_s, remaining)))
         except (ProtocolError, TransportError) as exc:
-            first = False
             delay = backoff.next_delay()
             if not retryable(exc) or time.monotonic() + delay >= deadline:
                 raise
