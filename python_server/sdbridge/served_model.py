@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sdbridge import host_kernels
 from sdbridge.config import Accel, Dtype, ServerConfig
 from sdbridge.errors import ConfigError
 from sdbridge.protocol import messages as m
@@ -67,6 +68,9 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
     else:
         log.info("loading model %s on %s in %s%s", mc.name, mc.device, dtype.value, chosen)
     bind_thread(mc.device)  # this thread loads and warms on the device: not on cuda:0 when given cuda:N
+    seconds = host_kernels.warm()  # compiled (or read from numba's cache) before the first frame
+    if seconds is not None:
+        log.info("CPU pixel kernels ready in %.2f s", seconds)
     components = load_components(mc.name, device=mc.device, dtype=getattr(torch, dtype.value), vae=mc.vae,
                                  lora=mc.loras() or None, live_lora=mc.live_loras() or None)
     log.info("model loaded: %s", components.describe())

@@ -6,7 +6,9 @@ uint8 (B, H, W, 3), contiguous. On a CUDA device host frames go up from a pinned
 `to_uint8` comes down into one (`PinnedPool`: torch pin_memory, one buffer per size and thread, reused once
 the CUDA event recorded after its copy has completed), with `non_blocking=True`. The CUDA-only calls
 (pinned memory, events) are not run on a GPU here; on the CPU the values are the same as the plain
-`x / 127.5 - 1` and `((x.clamp(-1, 1) + 1) * 127.5).round()` (tests/runtime/test_device_pixels.py).
+`x / 127.5 - 1` and `((x.clamp(-1, 1) + 1) * 127.5).round()` (tests/runtime/test_device_pixels.py). On the CPU in
+float32 with channels_last tensors (the default there) both directions run as one compiled loop each
+(sdbridge.host_kernels, the same bytes: tests/runtime/test_host_kernels.py), otherwise as torch operations.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 
 from sdbridge.errors import InputError
+from sdbridge.host_kernels import Kernels, kernels
 
 #: Pinned buffers kept per size beyond those in flight (a size change leaves the old ones to the collector).
 _SPARE_PER_SIZE = 2
@@ -118,6 +121,10 @@ def to_model_tensor(
             tensor = tensor.unsqueeze(0)
         _check_shape(tuple(tensor.shape), (frames, height, width, 3), "frames x H x W x 3 uint8", width, height)
         out = torch.empty((frames, 3, height, width), device=device, dtype=dtype, memory_format=memory_format)
+        compiled = _fitting_kernels(tensor, out)
+        if compiled is not None:  # the same bytes in one compiled loop (sdbridge.host_kernels)
+            compiled.unit_floats(tensor.numpy().reshape(-1), out.permute(0, 2, 3, 1).numpy().reshape(-1))
+            return out
         out.copy_(upload(tensor, device).permute(0, 3, 1, 2))  # exact: uint8 values fit every float dtype
         return out.div_(127.5).sub_(1.0)  # the same two roundings as x / 127.5 - 1.0
     if tensor.is_floating_point():
@@ -143,17 +150,31 @@ def _check_shape(got: tuple[int, ...], want: tuple[int, ...], layout: str, width
 
 def to_uint8_tensor(images: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) in [-1, 1] (any memory format) -> contiguous uint8 (B, H, W, 3) on the same device."""
+    b, _, h, w = images.shape
+    out = torch.empty((b, h, w, 3), dtype=torch.uint8, device=images.device)
+    compiled = _fitting_kernels(out, images)
+    if compiled is not None:  # the same bytes in one compiled loop (sdbridge.host_kernels)
+        compiled.unit_bytes(images.permute(0, 2, 3, 1).numpy().reshape(-1), out.numpy().reshape(-1))
+        return out
     widened = images.float()  # the input itself when float32, else a new float32 copy
     scaled = widened.clamp(-1.0, 1.0) if widened is images else widened.clamp_(-1.0, 1.0)  # never the input
     scaled.add_(1.0).mul_(127.5).round_()  # integers in [0, 255]: the uint8 cast below is exact
-    b, _, h, w = images.shape
-    out = torch.empty((b, h, w, 3), dtype=torch.uint8, device=images.device)
     pixels = scaled.permute(0, 2, 3, 1)  # (B, H, W, 3): contiguous when `images` is channels_last
     if pixels.device.type == "cpu" and pixels.is_contiguous() and not pixels.requires_grad:  # numpy's cast: ~5x
         np.copyto(out.numpy(), pixels.numpy(), casting="unsafe")
     else:
         out.copy_(pixels)
     return out
+
+
+def _fitting_kernels(pixels: torch.Tensor, model: torch.Tensor) -> Kernels | None:
+    """The compiled host kernels when they convert between `pixels` ((B, H, W, 3) uint8) and `model` ((B, 3, H, W)
+    float32): both on the CPU, without autograd, each a contiguous run of H x W x 3 values (model channels_last),
+    and numba installed; else None (torch's operations)."""
+    fits = (pixels.device.type == "cpu" and model.device.type == "cpu" and model.dtype == torch.float32
+            and pixels.dtype == torch.uint8 and pixels.is_contiguous()
+            and model.permute(0, 2, 3, 1).is_contiguous() and not model.requires_grad)
+    return kernels() if fits else None
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Pixel layout conversions between the wire and the pipeline (numpy only, no torch, no protocol).
+"""Pixel layout conversions between the wire and the pipeline (numpy and sdbridge.host_kernels; no torch, no protocol).
 
 The wire carries frames in the client's layout (RGBA8 / BGRA8 / RGB8, any row stride, top-down or
 bottom-up rows). Pipelines take and return HxWx3 uint8 RGB, top-down, at their processing size.
@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image
 
 from sdbridge.errors import InputError
+from sdbridge.host_kernels import kernels
+from sdbridge.runtime import pixel_words
 
 
 class PixelFormat(Enum):
@@ -74,49 +76,6 @@ def check_layout(layout: Layout, payload_bytes: int) -> None:
         )
 
 
-def _word_view(payload: memoryview | bytes, layout: Layout) -> np.ndarray:
-    """(H, W) little-endian uint32 view of 4-byte wire pixels, top-down, no copy (possibly unaligned)."""
-    view = np.ndarray(shape=(layout.height, layout.width), dtype="<u4", buffer=payload, strides=(layout.stride, 4))
-    return view[::-1] if layout.row_order is RowOrder.BOTTOM_UP else view
-
-
-def _unpack_words(words: np.ndarray) -> np.ndarray:
-    """(H, W) uint32 with R, G, B in the low three bytes (a new array of the caller's, overwritten here) -> a new
-    C-contiguous (H, W, 3) uint8 array.
-
-    One pass of 4-byte stores, 3 bytes apart: each store also writes the next pixel's first byte, so every word
-    first gets the next pixel's R as its top byte; overlapping stores then write equal bytes, in any order.
-    (About 5x faster than copying 3-byte items; the last word's top byte lands in one spare byte.)"""
-    height, width = words.shape
-    count = height * width
-    flat = np.ascontiguousarray(words).reshape(count)
-    np.bitwise_or(flat[:-1], np.left_shift(flat[1:], 24), out=flat[:-1])  # numpy buffers the overlap
-    spare = np.empty(3 * count + 1, dtype=np.uint8)
-    np.copyto(np.ndarray(shape=(count,), dtype="<u4", buffer=spare, strides=(3,)), flat)
-    return spare[:-1].reshape(height, width, 3)
-
-
-def _pack_words(rgb: np.ndarray, bgr: bool) -> np.ndarray:
-    """(H, W, 3) uint8 -> (H, W) uint32 holding R, G, B (B, G, R when `bgr`) in the low bytes, top byte 0.
-
-    Reads 4 bytes 3 apart (about 3x faster than 3-byte items); the last pixel, whose 4th byte would lie past
-    the array, separately."""
-    height, width = rgb.shape[:2]
-    count = height * width
-    rgb = np.ascontiguousarray(rgb)
-    out = np.zeros(count, dtype="<u4")
-    if count == 0:
-        return out.reshape(height, width)
-    if count > 1:
-        words = np.ndarray(shape=(count - 1,), dtype="<u4", buffer=rgb, strides=(3,))
-        np.bitwise_and(words, 0xFFFFFF, out=out[:-1])
-    r, g, b = (int(v) for v in rgb.reshape(count, 3)[-1])
-    out[-1] = r | g << 8 | b << 16
-    if bgr:  # R G B 0 -> 0 B G R -> B G R 0
-        out = np.right_shift(out.byteswap(), 8)
-    return out.reshape(height, width)
-
-
 def pixel_view(payload: memoryview | bytes, layout: Layout) -> np.ndarray:
     """(H, W, 3) RGB top-down *view* of wire pixels (no copy; strided, possibly read-only)."""
     check_layout(layout, len(payload))
@@ -147,13 +106,8 @@ def to_pipeline(payload: memoryview | bytes, layout: Layout, size: tuple[int, in
     """
     check_layout(layout, len(payload))
     if layout.pixel_format is not PixelFormat.RGB8:
-        words = _word_view(payload, layout)  # (H, W) uint32 RGBA / BGRA, top-down
-        if layout.pixel_format is PixelFormat.BGRA8:  # bytes B G R A -> R G B in the low three bytes
-            rgb_words = np.right_shift(words.byteswap(), 8)
-        else:
-            rgb_words = np.bitwise_and(words, 0xFFFFFF)
-        alpha = np.ascontiguousarray(words.view(np.uint8).reshape(layout.height, layout.width, 4)[..., 3])
-        return resize_rgb(_unpack_words(rgb_words), size[0], size[1]), alpha
+        rgb, alpha = _unpack(payload, layout)
+        return resize_rgb(rgb, size[0], size[1]), alpha
     flat = np.frombuffer(payload, dtype=np.uint8)
     pixels = flat.reshape(layout.height, layout.stride)[:, : layout.width * 3].reshape(layout.height, layout.width, 3)
     if layout.row_order is RowOrder.BOTTOM_UP:
@@ -173,13 +127,32 @@ def from_pipeline(rgb: np.ndarray, alpha: np.ndarray | None, layout: Layout) -> 
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise InputError(f"pipeline output has shape {rgb.shape} dtype {rgb.dtype}; expected HxWx3 uint8")
     rgb = resize_rgb(rgb, layout.width, layout.height)  # (H, W, 3)
-    fmt = layout.pixel_format
-    if fmt is PixelFormat.RGB8:
-        out = rgb
-    else:
-        words = _pack_words(rgb, bgr=fmt is PixelFormat.BGRA8)  # (H, W) uint32, alpha byte 0
-        out = words.view(np.uint8).reshape(layout.height, layout.width, 4)
-        out[..., 3] = 255 if alpha is None else alpha
-    if layout.row_order is RowOrder.BOTTOM_UP:
-        out = out[::-1]
-    return np.ascontiguousarray(out)
+    if layout.pixel_format is PixelFormat.RGB8:
+        out = rgb[::-1] if layout.row_order is RowOrder.BOTTOM_UP else rgb
+        return np.ascontiguousarray(out)
+    if alpha is not None and alpha.shape != (layout.height, layout.width):
+        raise InputError(f"alpha has shape {alpha.shape}; expected ({layout.height}, {layout.width}), the client "
+                         "frame's height and width (fit it with runtime.frame_book.fit_alpha)")
+    flip, bgr = layout.row_order is RowOrder.BOTTOM_UP, layout.pixel_format is PixelFormat.BGRA8
+    compiled = kernels()
+    if compiled is None:  # numba not installed (logged once): numpy array operations, the same bytes
+        return pixel_words.rgb_to_wire(rgb, alpha, flip, bgr)
+    out = np.empty((layout.height, layout.width, 4), dtype=np.uint8)
+    fill = np.empty(0, dtype=np.uint8) if alpha is None else np.ascontiguousarray(alpha, dtype=np.uint8)
+    compiled.rgb_to_wire(np.ascontiguousarray(rgb).reshape(-1), fill.reshape(-1), 255, layout.height, layout.width,
+                         flip, bgr, out.reshape(-1))
+    return out
+
+
+def _unpack(payload: memoryview | bytes, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """4-byte wire pixels -> (rgb (H, W, 3), alpha (H, W)), top-down, arrays of their own: one compiled loop
+    (sdbridge.host_kernels), or numpy array operations where numba is not installed (runtime/pixel_words.py)."""
+    flip, bgr = layout.row_order is RowOrder.BOTTOM_UP, layout.pixel_format is PixelFormat.BGRA8
+    compiled = kernels()
+    if compiled is None:
+        return pixel_words.wire_to_rgb(payload, layout.stride, layout.height, layout.width, flip, bgr)
+    rgb = np.empty((layout.height, layout.width, 3), dtype=np.uint8)
+    alpha = np.empty((layout.height, layout.width), dtype=np.uint8)
+    compiled.wire_to_rgb(np.frombuffer(payload, dtype=np.uint8), layout.stride, layout.height, layout.width, flip,
+                         bgr, rgb.reshape(-1), alpha.reshape(-1))
+    return rgb, alpha
