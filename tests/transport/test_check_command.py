@@ -38,3 +38,12 @@ def test_each_cpu_bfloat16_line_ends_in_a_complete_command(monkeypatch: pytest.M
         assert not line.rstrip("`").endswith(("--dtype", "--dtype ")), line
         if "bench pipeline" in line:
             assert "--dtype bfloat16" in line and "--dtype float32" in line, line
+
+
+def test_numba_line_says_what_it_does_and_the_fix_when_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    line = next(f.value for f in check.collect(str(Path("/no/cache"))) if f.name == "numba")
+    assert "compiles the CPU pixel conversions" in line
+    real = check.importlib.util.find_spec
+    monkeypatch.setattr(check.importlib.util, "find_spec", lambda name: None if name == "numba" else real(name))
+    line = next(f.value for f in check.collect(str(Path("/no/cache"))) if f.name == "numba")
+    assert "array operations" in line and "pip install numba" in line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import sys
@@ -120,6 +121,14 @@ def _model_findings(cache_dir: str | None) -> list[Finding]:
     ]
 
 
+def _numba_finding() -> str:
+    """numba's version and what it does here, or what is lost without it (sdbridge.host_kernels)."""
+    version = _dist_version("numba")
+    if importlib.util.find_spec("numba") is None:
+        return f"{version}: the CPU pixel conversions run as array operations (slower); pip install numba"
+    return f"{version} (compiles the CPU pixel conversions)"
+
+
 def collect(cache_dir: str | None = None) -> list[Finding]:
     """Gather every finding. Imports torch; never touches the network."""
     from sdbridge import __version__
@@ -138,6 +147,7 @@ def collect(cache_dir: str | None = None) -> list[Finding]:
         Finding("transformers", _dist_version("transformers")),
         Finding("pyzmq / libzmq", f"{zmq.__version__} / {zmq.zmq_version()}"),
         Finding("flatbuffers", _dist_version("flatbuffers")),
+        Finding("numba", _numba_finding()),
     ]
     found += _onnxruntime_findings()
     found += _tensorrt_findings()
