@@ -79,6 +79,15 @@ def test_unknown_model_names_where_it_looked():
         load_components("someone/missing-model", local_files_only=True)
 
 
+def test_a_weight_file_of_another_kind_is_named_a_file(tmp_path):
+    """A file that is no diffusers folder and no single-file checkpoint: the loader says so (it was sent to the
+    Hub as an id when its path had one slash, and called unknown otherwise)."""
+    weights = tmp_path / "model.bin"
+    weights.write_bytes(b"\0")
+    with pytest.raises(ModelNotFoundError, match=r"model\.bin is a file, not a diffusers model folder.*model_index"):
+        load_components(str(weights))
+
+
 def test_every_error_is_a_bridge_error():
     for cls in (ConfigError, InputError, ModelNotFoundError):
         assert issubclass(cls, BridgeError)

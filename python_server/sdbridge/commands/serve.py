@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -203,18 +202,11 @@ def check_model_name(name: str) -> None:
     loads, naming --model and [model] name (the loader's "unknown model '/data/sd-turbo': not a preset ..." named
     neither, and came after the imports and the 'loading model' line)."""
     from sdbridge.errors import ConfigError
-    from sdbridge.pipeline.components import IDENTITY, PRESET_NAMES
+    from sdbridge.pipeline.components import MODEL_NAME_FORMS, names_a_model
 
-    if name in (IDENTITY, *PRESET_NAMES) or name.count("/") == 1:
-        return
-    try:
-        if Path(name).expanduser().exists():
-            return  # a folder or a weight file: the loader says what is wrong with it
-    except (OSError, ValueError):
-        pass
-    raise ConfigError(f"--model ([model] name) {name!r} is not a preset ({', '.join((IDENTITY, *PRESET_NAMES))}), "
-                      f"an existing folder or a Hub id 'owner/name'; fix the path (a diffusers folder holding "
-                      f"model_index.json) or the id, or try the plumbing with --model tiny")
+    if not names_a_model(name):
+        raise ConfigError(f"--model ([model] name) {name!r} is not {MODEL_NAME_FORMS}; fix the path (a diffusers "
+                          "folder holding model_index.json) or the id, or try the plumbing with --model tiny")
 
 
 def check_server_key(cfg: ServerConfig) -> None:

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 PRESET_NAMES = ("tiny", "tiny-sdxl", "small", *SHAPED_PRESETS)
 IDENTITY = "identity"
+#: The forms a model name takes, as the errors for a name of none of them say.
+MODEL_NAME_FORMS = (f"a preset ({', '.join((IDENTITY, *PRESET_NAMES))}), an existing folder or a Hub id "
+                    "'owner/name'")
 _TAESD_IDS = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
 
 
@@ -184,6 +187,16 @@ def _vae_choice(vae: VaeChoice | str) -> tuple[VaeChoice, str | None]:
         return VaeChoice.TAESD, vae  # the choice is settled by the source's class when it loads
 
 
+def names_a_model(name: str) -> bool:
+    """True when `name` has one of MODEL_NAME_FORMS (whether it then loads is the loader's to say)."""
+    if name in (IDENTITY, *PRESET_NAMES) or name.count("/") == 1:
+        return True
+    try:
+        return Path(name).expanduser().exists()  # a folder, or a weight file the loader explains
+    except (OSError, ValueError):
+        return False
+
+
 def _resolve_folder(name_or_path: str, local_files_only: bool | None, dtype: torch.dtype,
                     vae_choice: VaeChoice, vae_source: str | None) -> Path:
     path = Path(name_or_path).expanduser()
@@ -199,11 +212,11 @@ def _resolve_folder(name_or_path: str, local_files_only: bool | None, dtype: tor
             f"single-file checkpoints ({path.name}) are not loaded directly yet: convert once with diffusers' "
             "StableDiffusionPipeline.from_single_file(path).save_pretrained(folder) and pass that folder"
         )
-    if name_or_path.count("/") != 1:
-        raise ModelNotFoundError(
-            f"unknown model {name_or_path!r}: not a preset ({', '.join((IDENTITY, *PRESET_NAMES))}), "
-            "not a folder, and not a Hub id of the form 'owner/name'"
-        )
+    if path.exists():
+        raise ModelNotFoundError(f"{path} is a file, not a diffusers model folder; point at the folder holding "
+                                 "model_index.json")
+    if not names_a_model(name_or_path):
+        raise ModelNotFoundError(f"unknown model {name_or_path!r}: not {MODEL_NAME_FORMS}")
     return _fetch_model(name_or_path, local_files_only, dtype, vae_choice, vae_source)
 
 
