@@ -10,6 +10,7 @@
 #include "sdbridge/client.h"
 
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <utility>
 
@@ -270,9 +271,11 @@ bool Client::WaitUntilReadyToSend(std::chrono::milliseconds timeout) {
 
 namespace {
 
-// Queues an encoded control message and wakes the worker.
-Status QueueAndWake(client_internal::ClientShared& shared, client_internal::ClientWorker& worker, const Message& message) {
-  Status s = shared.QueueControl(message);
+// Queues an encoded control message and wakes the worker; `remember_locked` (see ClientShared::QueueControl) keeps a
+// setting for a reconnect's replay.
+Status QueueAndWake(client_internal::ClientShared& shared, client_internal::ClientWorker& worker, const Message& message,
+                    const std::function<void()>& remember_locked = nullptr) {
+  Status s = shared.QueueControl(message, remember_locked);
   if (s.ok()) worker.Wake();
   return s;
 }
@@ -281,12 +284,8 @@ Status QueueAndWake(client_internal::ClientShared& shared, client_internal::Clie
 
 Status Client::SetPrompt(const Prompt& prompt) {
   try {
-    Status s = QueueAndWake(impl_->shared, impl_->worker, prompt);
-    if (s.ok()) {
-      std::lock_guard<std::mutex> lock(impl_->shared.mu);
-      impl_->shared.last_prompt = prompt;
-    }
-    return s;
+    client_internal::ClientShared& shared = impl_->shared;
+    return QueueAndWake(shared, impl_->worker, prompt, [&] { shared.last_prompt = prompt; });
   } catch (const std::exception& e) {
     return Status(StatusCode::kInternal, std::string("SetPrompt: ") + e.what());
   }
@@ -296,11 +295,10 @@ Status Client::SetParams(const Params& params) {
   try {
     Status valid = client_internal::ValidateParams(params);
     if (!valid.ok()) return valid;
-    Status s = QueueAndWake(impl_->shared, impl_->worker, params);
-    if (s.ok()) {
-      std::lock_guard<std::mutex> lock(impl_->shared.mu);
-      if (!impl_->shared.merged_params) impl_->shared.merged_params.emplace();
-      Params& merged = *impl_->shared.merged_params;
+    client_internal::ClientShared& shared = impl_->shared;
+    return QueueAndWake(shared, impl_->worker, params, [&] {
+      if (!shared.merged_params) shared.merged_params.emplace();
+      Params& merged = *shared.merged_params;
       merged.MergeFrom(params);
       // seed and seed_blend both set the noise seed: the newer replaces the other (the server applies a seed_blend
       // after a seed, so replaying both would bring back an older blend), as the Python client keeps it
@@ -309,8 +307,7 @@ Status Client::SetParams(const Params& params) {
       } else if (params.seed) {
         merged.seed_blend.reset();
       }
-    }
-    return s;
+    });
   } catch (const std::exception& e) {
     return Status(StatusCode::kInternal, std::string("SetParams: ") + e.what());
   }
@@ -369,13 +366,11 @@ Status Client::SetState(const State& state) {
     }
     State st = state;
     if (st.client_time_us == 0) st.client_time_us = NowMicros();
-    Status s = QueueAndWake(impl_->shared, impl_->worker, st);
-    if (s.ok()) {
-      std::lock_guard<std::mutex> lock(impl_->shared.mu);
-      if (st.replace_all) impl_->shared.state_vars.clear();
-      for (const KeyValue& kv : *st.entries) impl_->shared.state_vars[kv.key] = kv;
-    }
-    return s;
+    client_internal::ClientShared& shared = impl_->shared;
+    return QueueAndWake(shared, impl_->worker, st, [&] {
+      if (st.replace_all) shared.state_vars.clear();
+      for (const KeyValue& kv : *st.entries) shared.state_vars[kv.key] = kv;
+    });
   } catch (const std::exception& e) {
     return Status(StatusCode::kInternal, std::string("SetState: ") + e.what());
   }

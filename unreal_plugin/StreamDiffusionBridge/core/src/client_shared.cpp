@@ -69,7 +69,7 @@ bool ClientShared::TakeReconnectRequest() {
   return requested;
 }
 
-Status ClientShared::QueueControl(const Message& message) {
+Status ClientShared::QueueControl(const Message& message, const std::function<void()>& remember_locked) {
   std::vector<uint8_t> bytes;
   Status s = Encode(message, &bytes);
   if (!s.ok()) return s;
@@ -82,7 +82,8 @@ Status ClientShared::QueueControl(const Message& message) {
                                               " control messages already wait for the server "
                                               "(ClientConfig.max_queued_controls); send less often");
   }
-  controls.push_back(ControlMessage{std::move(bytes), nullptr});
+  controls.push_back(ControlMessage{std::move(bytes), nullptr, static_cast<bool>(remember_locked)});
+  if (remember_locked) remember_locked();
   return Status::Ok();
 }
 
@@ -91,6 +92,7 @@ Status ClientShared::QueueStyleImage(const StyleImage& header, std::vector<uint8
   Status s = Encode(header, &control.bytes);
   if (!s.ok()) return s;
   control.pixels = std::make_shared<const std::vector<uint8_t>>(std::move(pixels));
+  control.replayed = true;
   std::lock_guard<std::mutex> lock(mu);
   if (state == ConnectionState::kStopped) return Status(StatusCode::kStopped, "SendStyleImage: the client is stopped; call Start()");
   if (controls.size() >= config.max_queued_controls) {
@@ -139,7 +141,13 @@ std::vector<ControlMessage> ClientShared::OnWelcome(const Welcome& w) {
   counters.credits = w.initial_credits;
   counters.in_flight = 0;
   ++counters.sessions;
-  if (config.replay_settings_on_reconnect && counters.sessions > 1) replay = SettingsToReplayLocked();
+  if (config.replay_settings_on_reconnect && counters.sessions > 1) {
+    replay = SettingsToReplayLocked();
+    // The replay carries the latest of every setting queued while no session was up: sending those too would
+    // give the server each one twice (and an older one after the replayed newer one). Other controls stay queued.
+    controls.erase(std::remove_if(controls.begin(), controls.end(), [](const ControlMessage& c) { return c.replayed; }),
+                   controls.end());
+  }
   cv.notify_all();
   return replay;
 }
@@ -159,7 +167,6 @@ std::vector<ControlMessage> ClientShared::SettingsToReplayLocked() const {
     st.client_time_us = NowMicros();
     if (Encode(st, &bytes).ok()) out.push_back(ControlMessage{bytes, nullptr});
   }
-  // Queued controls were encoded for the old session but are still meaningful: keep them.
   return out;
 }
 

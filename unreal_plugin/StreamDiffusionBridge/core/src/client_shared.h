@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,8 @@ class BufferPool {
 struct ControlMessage {
   std::vector<uint8_t> bytes;
   std::shared_ptr<const std::vector<uint8_t>> pixels;  // null: a one-part message
+  /// A setting a reconnect's replay carries (prompt, params, state, style image): the replay supersedes it.
+  bool replayed = false;
 };
 
 /// A submitted frame waiting for a credit.
@@ -88,14 +91,17 @@ struct ClientShared {
 
   // ---- caller side
   /// Encodes and queues a control message (kStopped, kQueueFull when it cannot). The caller wakes the worker.
-  Status QueueControl(const Message& message);
+  /// `remember_locked`, when given, records the setting for a reconnect's replay under the same lock as the queueing
+  /// (so a session opening in between never replays an older setting while dropping the newer queued one).
+  Status QueueControl(const Message& message, const std::function<void()>& remember_locked = nullptr);
   /// Encodes and queues a StyleImage with its pixels, and keeps it for a reconnect's replay (replacing its name's).
   Status QueueStyleImage(const StyleImage& header, std::vector<uint8_t> pixels);
   /// Puts a frame into its stream's slot; returns the replaced frame's pixels (empty if none) via *replaced.
   Status SubmitPending(PendingFrame frame, uint64_t* id, std::vector<uint8_t>* replaced);
 
   // ---- worker side
-  /// A session opened: state, Welcome, credits; returns the settings to replay (empty on the first session).
+  /// A session opened: state, Welcome, credits; returns the settings to replay (empty on the first session). The
+  /// replay supersedes the queued settings (sent once, as the Python client's reconnect() does): they leave the queue.
   std::vector<ControlMessage> OnWelcome(const Welcome& w);
   /// The encoded prompt / style images / params / state to replay after a reconnect (style images before the params
   /// whose style_blend names them). Caller holds mu.

@@ -220,5 +220,78 @@ TEST(ClientParity, AServerWithoutThisConnectionsSessionIsLoggedAsInformation) {
   EXPECT_EQ(level, LogLevel::kWarning) << LogLevelName(level);
 }
 
+// Settings set while the session is down are queued; the new session's replay carries them already (the latest
+// prompt, the merged params, the whole state), so the queued copies are not sent as well: the server gets each once,
+// as from the Python client, whose reconnect() sends the SessionReplay once. A queued message that the replay does
+// not carry (a stats request, a game event) still goes out.
+TEST(ClientParity, SettingsQueuedDuringAnOutageAreSentOnceAfterTheReplay) {
+  FakeServer server;
+  Client client(TestConfig(server.endpoint(), "parity", kFast));
+  ASSERT_TRUE(client.Start().ok());
+  const std::string first = Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  Prompt before;
+  before.text = "before the outage";
+  ASSERT_TRUE(client.SetPrompt(before).ok());
+  FakeServer::Received got;
+  ASSERT_TRUE(server.ReceiveOf<Prompt>(&got, kWait));
+  ErrorMessage gone;
+  gone.code = WireError::kSessionExpired;
+  gone.message = "session freed";
+  server.Send(first, gone);
+  ASSERT_TRUE(testing::Eventually([&] { return client.GetState() != ConnectionState::kConnected; }));
+  Prompt during;
+  during.text = "during the outage";
+  ASSERT_TRUE(client.SetPrompt(during).ok());
+  Params params;
+  params.guidance_scale = 1.25f;
+  ASSERT_TRUE(client.SetParams(params).ok());
+  State state;
+  state.entries.emplace();
+  state.entries->push_back(KeyValue{"level", std::string("3")});
+  ASSERT_TRUE(client.SetState(state).ok());
+  ASSERT_TRUE(client.RequestStats().ok());
+  Handshake(server, 2, 1);
+  std::vector<std::string> prompts;
+  int params_seen = 0;
+  int states_seen = 0;
+  int stats_requests = 0;
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(800);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!server.Receive(&got, milliseconds(50))) continue;
+    if (const Prompt* p = std::get_if<Prompt>(&got.message)) prompts.push_back(p->text.value_or(""));
+    params_seen += std::holds_alternative<Params>(got.message);
+    states_seen += std::holds_alternative<State>(got.message);
+    stats_requests += std::holds_alternative<StatsRequest>(got.message);
+  }
+  EXPECT_EQ(prompts, std::vector<std::string>{"during the outage"});
+  EXPECT_EQ(params_seen, 1);
+  EXPECT_EQ(states_seen, 1);
+  EXPECT_EQ(stats_requests, 1) << "a queued message the replay does not carry must still be sent";
+}
+
+// Without the replay (ClientConfig.replay_settings_on_reconnect off) the queued settings are the only copy: sent.
+TEST(ClientParity, WithoutTheReplayQueuedSettingsAreStillSent) {
+  FakeServer server;
+  ClientConfig config = TestConfig(server.endpoint(), "parity", kFast);
+  config.replay_settings_on_reconnect = false;
+  Client client(config);
+  ASSERT_TRUE(client.Start().ok());
+  const std::string first = Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  ErrorMessage gone;
+  gone.code = WireError::kSessionExpired;
+  gone.message = "session freed";
+  server.Send(first, gone);
+  ASSERT_TRUE(testing::Eventually([&] { return client.GetState() != ConnectionState::kConnected; }));
+  Prompt during;
+  during.text = "during the outage";
+  ASSERT_TRUE(client.SetPrompt(during).ok());
+  Handshake(server, 2, 1);
+  FakeServer::Received got;
+  ASSERT_TRUE(server.ReceiveOf<Prompt>(&got, kWait));
+  EXPECT_EQ(std::get<Prompt>(got.message).text.value_or(""), "during the outage");
+}
+
 }  // namespace
 }  // namespace sdbridge
