@@ -23,7 +23,9 @@ void BufferPool::Give(std::vector<uint8_t>&& v) {
 }
 
 void ClientShared::PushEventLocked(ClientEvent event) {
-  if (event.kind == ClientEventKind::kError || event.kind == ClientEventKind::kDisconnected) {
+  // (a kDisconnected with kOk was asked for by Reconnect(): nothing failed, the status keeps its last error)
+  if ((event.kind == ClientEventKind::kError || event.kind == ClientEventKind::kDisconnected) &&
+      event.status != StatusCode::kOk) {
     status.OnError(event.message, NowMicros(), IsConnectionFailure(event));
   }
   if (events.size() >= config.max_pending_events) {

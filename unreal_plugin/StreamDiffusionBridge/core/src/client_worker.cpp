@@ -237,6 +237,12 @@ SessionEnd ClientWorker::Converse(zmq::socket_t& dealer, zmq::socket_t& monitor)
     if ((items[1].revents & ZMQ_POLLIN) && session.PeerDisconnected(monitor)) return SessionEnd::kRetry;
     if (shared_.TakeReconnectRequest()) {
       session.SayBye("reconnect");  // the server frees the session at once (as the Python client's reconnect())
+      // The session left is reported as every end of a session is (the C# core raises Disconnected, the Python
+      // client's reconnect() marks it lost); kOk: asked for, not a failure (ConnectionLogPolicy logs it as Info).
+      if (session.connected()) {
+        shared_.Event(ClientEventKind::kDisconnected, StatusCode::kOk,
+                      "session with " + shared_.config.endpoint + " left on Client::Reconnect(); reconnecting");
+      }
       return SessionEnd::kRetry;
     }
     if (session.connected()) {

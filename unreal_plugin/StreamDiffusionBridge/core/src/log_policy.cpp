@@ -14,7 +14,7 @@ const char* LogLevelName(LogLevel level) {
 }
 
 bool IsConnectionFailure(const ClientEvent& event) {
-  if (event.kind == ClientEventKind::kDisconnected) return true;
+  if (event.kind == ClientEventKind::kDisconnected) return event.status != StatusCode::kOk;  // kOk: Reconnect()
   if (event.kind != ClientEventKind::kError || event.error.has_value()) return false;  // server Errors are not
   return event.status == StatusCode::kTimeout || event.status == StatusCode::kNotConnected ||
          event.status == StatusCode::kRefused;
@@ -41,6 +41,9 @@ LogLevel ConnectionLogPolicy::LevelFor(const ClientEvent& event) {
     // set_unknown_connection: libzmq re-made the connection (another replica behind a balancer, a restarted
     // server) and the client moves by itself: information, not a problem (as the Python and C# clients log it).
     return LogLevel::kInfo;
+  }
+  if (event.kind == ClientEventKind::kDisconnected && event.status == StatusCode::kOk) {
+    return LogLevel::kInfo;  // the game left the session (Client::Reconnect()): nothing went wrong
   }
   if (event.kind == ClientEventKind::kDisconnected) {
     // A session that was up and is lost: a warning, once per outage (it names why).

@@ -293,5 +293,27 @@ TEST(ClientParity, WithoutTheReplayQueuedSettingsAreStillSent) {
   EXPECT_EQ(std::get<Prompt>(got.message).text.value_or(""), "during the outage");
 }
 
+// Reconnect() on an open session reports the session left as a kDisconnected (then kConnected for the new one), as
+// the C# core raises Disconnected ("reconnect requested by the application") and the Python client's reconnect()
+// marks the session lost until the new Welcome.
+TEST(ClientParity, ReconnectReportsTheSessionLeftAsADisconnect) {
+  FakeServer server;
+  Client client(TestConfig(server.endpoint(), "parity", kFast));
+  ASSERT_TRUE(client.Start().ok());
+  Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  ExpectEvent(client, ClientEventKind::kConnected);
+  ASSERT_TRUE(client.Reconnect().ok());
+  const ClientEvent lost = ExpectEvent(client, ClientEventKind::kDisconnected);
+  EXPECT_NE(lost.message.find("Reconnect()"), std::string::npos) << lost.message;
+  EXPECT_NE(lost.message.find(server.endpoint()), std::string::npos) << lost.message;
+  Handshake(server, 2, 1);
+  ExpectEvent(client, ClientEventKind::kConnected);
+  LogLevel level = ConnectionLogPolicy().LevelFor(lost);
+  EXPECT_EQ(level, LogLevel::kInfo) << LogLevelName(level) << ": the game asked for it, nothing went wrong";
+  EXPECT_FALSE(IsConnectionFailure(lost));
+  EXPECT_EQ(client.GetStatus().last_error, "") << "a session left on purpose is no error to show";
+}
+
 }  // namespace
 }  // namespace sdbridge

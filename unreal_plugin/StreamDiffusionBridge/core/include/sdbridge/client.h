@@ -126,7 +126,7 @@ struct FrameResult {
 
 enum class ClientEventKind {
   kConnected,     // welcome holds the server's Welcome
-  kDisconnected,  // the session ended; the client is reconnecting (message says why)
+  kDisconnected,  // the session ended; the client is reconnecting (message says why; status kOk: Reconnect() left it)
   kError,         // status/wire_error/message say what; error holds the server's Error if any
   kWarning,       // e.g. protocol minor mismatch, a malformed message from the server dropped (kMalformed)
   kStats,         // stats holds a Stats reply

@@ -13,7 +13,8 @@ namespace sdbridge {
 
 enum class LogLevel {
   kVerbose,  // retries and repeats: visible only when asked for
-  kInfo,     // connected, notices, a move to another replica (a server without this connection's session)
+  kInfo,     // connected, notices, a move to another replica (a server without this connection's session), a
+             // session left on Client::Reconnect()
   kWarning,  // protocol minor mismatch and other warnings
   kError,    // the first report of a failure: the user has to act
 };
