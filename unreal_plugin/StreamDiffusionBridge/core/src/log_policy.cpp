@@ -20,6 +20,13 @@ bool IsConnectionFailure(const ClientEvent& event) {
          event.status == StatusCode::kRefused;
 }
 
+bool IsInSessionServerError(const ClientEvent& event) {
+  // client_messages.cpp's ClassifyServerError: kInvalidArgument while the session stays up, kNotConnected when the
+  // server lost the session; a refused Hello is kRefused or kVersionMismatch.
+  return event.kind == ClientEventKind::kError && event.error.has_value() &&
+         (event.status == StatusCode::kInvalidArgument || event.status == StatusCode::kNotConnected);
+}
+
 LogLevel ConnectionLogPolicy::LevelFor(const ClientEvent& event) {
   last_was_retry_ = false;
   switch (event.kind) {
@@ -61,7 +68,10 @@ LogLevel ConnectionLogPolicy::LevelFor(const ClientEvent& event) {
   }
   if (event.message == last_error_) return LogLevel::kVerbose;
   last_error_ = event.message;
-  return LogLevel::kError;
+  // A server Error during a session (a rejected parameter, or one that ends the session, whose kDisconnected follows)
+  // is a warning, as the Python client's _log_server_error logs it; a refused Hello or any other failure needs the
+  // user: an error.
+  return IsInSessionServerError(event) ? LogLevel::kWarning : LogLevel::kError;
 }
 
 }  // namespace sdbridge

@@ -315,5 +315,45 @@ TEST(ClientParity, ReconnectReportsTheSessionLeftAsADisconnect) {
   EXPECT_EQ(client.GetStatus().last_error, "") << "a session left on purpose is no error to show";
 }
 
+// A server Error during a session is logged as a warning, as the Python client's _log_server_error logs it at
+// WARNING, whether the session stays up (BadParam) or ends (SessionExpired: the kDisconnected that follows says so);
+// a refused Hello stays an Error (the Python client raises it to the caller: the user has to act).
+TEST(ClientParity, AServerErrorDuringASessionIsLoggedAsAWarning) {
+  FakeServer server;
+  Client client(TestConfig(server.endpoint(), "parity", kFast));
+  ASSERT_TRUE(client.Start().ok());
+  const std::string first = Handshake(server, 1, 1);
+  ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
+  ConnectionLogPolicy policy;
+  EXPECT_EQ(policy.LevelFor(ExpectEvent(client, ClientEventKind::kConnected)), LogLevel::kInfo);
+  ErrorMessage bad;
+  bad.code = WireError::kBadParam;
+  bad.message = "Params.guidance_scale=99 is outside [0, 30]";
+  server.Send(first, bad);
+  const ClientEvent rejected = ExpectEvent(client, ClientEventKind::kError);
+  LogLevel level = policy.LevelFor(rejected);
+  EXPECT_EQ(level, LogLevel::kWarning) << LogLevelName(level) << ": " << rejected.message;
+  level = policy.LevelFor(rejected);
+  EXPECT_EQ(level, LogLevel::kVerbose) << LogLevelName(level) << ": the same error again is quiet";
+  ErrorMessage gone;
+  gone.code = WireError::kSessionExpired;
+  gone.message = "session freed";
+  server.Send(first, gone);
+  const ClientEvent ended = ExpectEvent(client, ClientEventKind::kError);
+  level = policy.LevelFor(ended);
+  EXPECT_EQ(level, LogLevel::kWarning) << LogLevelName(level) << ": " << ended.message;
+  level = policy.LevelFor(ExpectEvent(client, ClientEventKind::kDisconnected));
+  EXPECT_EQ(level, LogLevel::kWarning) << LogLevelName(level);
+  FakeServer::Received hello;
+  ASSERT_TRUE(server.ReceiveOf<Hello>(&hello, kWait));
+  ErrorMessage refused;
+  refused.code = WireError::kBadMessage;
+  refused.message = "client_name is empty";
+  server.Send(hello.identity, refused);
+  const ClientEvent refusal = ExpectEvent(client, ClientEventKind::kError);
+  level = policy.LevelFor(refusal);
+  EXPECT_EQ(level, LogLevel::kError) << LogLevelName(level) << ": " << refusal.message;
+}
+
 }  // namespace
 }  // namespace sdbridge

@@ -15,7 +15,7 @@ enum class LogLevel {
   kVerbose,  // retries and repeats: visible only when asked for
   kInfo,     // connected, notices, a move to another replica (a server without this connection's session), a
              // session left on Client::Reconnect()
-  kWarning,  // protocol minor mismatch and other warnings
+  kWarning,  // protocol minor mismatch, a server Error during a session, and other warnings
   kError,    // the first report of a failure: the user has to act
 };
 
@@ -40,5 +40,9 @@ class ConnectionLogPolicy {
 /// True for events that mean "no session with the server": handshake timeouts, lost sessions, refused CurveZMQ
 /// handshakes and transport errors while connecting.
 bool IsConnectionFailure(const ClientEvent& event);
+
+/// True for a server Error received during a session: one the session survives (e.g. BadParam, a rejected parameter)
+/// or one that ends it (set_session_gone, session_closed); false for a refused Hello. Logged as a warning.
+bool IsInSessionServerError(const ClientEvent& event);
 
 }  // namespace sdbridge
