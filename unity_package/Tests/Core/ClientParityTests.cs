@@ -33,6 +33,59 @@ def on_message(sock, ident, msg, pixels):
 sys.exit(serve(decoded(on_message), lifetime=60.0))
 ";
 
+        // A server that asks for a heartbeat every 100 ms and answers each Ping with a Pong carrying a fixed server time.
+        private const string PongServer = @"
+import sys
+sys.path.insert(0, sys.argv[1])
+from zmq_router_peer import decoded, serve
+from sdbridge.protocol import codec
+from sdbridge.protocol import messages as m
+
+def on_message(sock, ident, msg, pixels):
+    if isinstance(msg, m.Hello):
+        welcome = m.Welcome(session_id=4, protocol_major=msg.protocol_major, protocol_minor=msg.protocol_minor,
+                            server_version='pong', initial_credits=1, max_width=64, max_height=64,
+                            max_message_bytes=1 << 20, heartbeat_interval_ms=100,
+                            capabilities=m.Capability.HEARTBEAT, pixel_formats=(m.PixelFormat.RGBA8,))
+        sock.send_multipart([ident, codec.encode(welcome)])
+    elif isinstance(msg, m.Ping):
+        pong = m.Pong(nonce=msg.nonce, client_time_us=msg.client_time_us, server_time_us=1700000000000123)
+        sock.send_multipart([ident, codec.encode(pong)])
+    return True
+
+sys.exit(serve(decoded(on_message), lifetime=60.0))
+";
+
+        // The server's answer to a heartbeat Ping is a Pong event carrying the Pong (its nonce, the Ping's client time,
+        // the server's time) and the round trip in its text; before, ClientEventKind.Pong was never raised.
+        [Test, Timeout(60000)]
+        public void AHeartbeatPongIsRaisedAsAPongEventWithItsTimes()
+        {
+            TestEnvironment.NeedPythonTools();
+            string script = Path.Combine(Path.GetTempPath(), "sdbridge_pong_" + Guid.NewGuid().ToString("N") + ".py");
+            File.WriteAllText(script, PongServer);
+            try
+            {
+                using (var server = new ChildProcess(TestEnvironment.Python,
+                           "-u \"" + script + "\" \"" + TestEnvironment.ToolsDir + "\"", 20000))
+                using (var client = new BridgeClient(Options(server.Port)))
+                {
+                    client.Connect(20000);
+                    ClientEvent pong = NextOfKind(client, ClientEventKind.Pong, 10000);
+                    Assert.IsNotNull(pong, "no Pong event while the client sent heartbeats to a server answering them");
+                    Assert.IsNotNull(pong.Pong, "the Pong event carries no PongMessage");
+                    Assert.AreEqual(1700000000000123UL, pong.Pong.ServerTimeUs);
+                    Assert.Greater(pong.Pong.ClientTimeUs, 0UL, "the Ping's client time did not come back");
+                    StringAssert.Contains("round trip", pong.Message);
+                    Assert.AreEqual(ClientState.Connected, client.State);
+                }
+            }
+            finally
+            {
+                File.Delete(script);
+            }
+        }
+
         // A Welcome of another protocol minor is accepted with a Warning event naming both versions, also when the
         // server's Welcome.Warning is empty (the Python client's check_welcome and the C++ WelcomeWarning say so too).
         [Test, Timeout(60000)]
@@ -127,7 +180,7 @@ sys.exit(serve(decoded(on_message), lifetime=60.0))
             return (ParamsMessage)m;
         }
 
-        private static ClientEvent NextOfKind(BridgeClient client, ClientEventKind kind)
+        private static ClientEvent NextOfKind(BridgeClient client, ClientEventKind kind, int timeoutMs = 2000)
         {
             ClientEvent found = null;
             Wait.Until(() =>
@@ -138,7 +191,7 @@ sys.exit(serve(decoded(on_message), lifetime=60.0))
                     if (e.Kind == kind) found = e;
                 }
                 return found != null;
-            }, 2000);
+            }, timeoutMs);
             return found;
         }
 

@@ -31,6 +31,9 @@ namespace StreamDiffusion.Bridge.Core.Client
         Notice = 5,
         Stats = 6,
         Failed = 7,
+        /// <summary>The server answered a heartbeat Ping (sent when nothing else was sent for the Welcome's
+        /// heartbeat interval): ClientEvent.Pong holds its nonce, the Ping's client time and the server's time;
+        /// Message gives the round trip (this client's clock now minus PongMessage.ClientTimeUs).</summary>
         Pong = 8,
     }
 
@@ -44,6 +47,7 @@ namespace StreamDiffusion.Bridge.Core.Client
         public ErrorMessage Error;
         public NoticeMessage Notice;
         public StatsMessage Stats;
+        /// <summary>Set for ClientEventKind.Pong: the server's answer to a heartbeat Ping.</summary>
         public PongMessage Pong;
         public System.Exception Exception;
 

@@ -1,5 +1,5 @@
 // What BridgeClient's I/O thread does with each message from the server during a session: Results go to the
-// result slots (returning their credit), Credits to the credit window, Errors / Notices / Stats become events,
+// result slots (returning their credit), Credits to the credit window, Errors / Notices / Stats / Pongs become events,
 // Bye, "session is gone" errors and a ServerShutdown notice (a draining replica) end the session (a
 // TransportException the I/O loop turns into a reconnect).
 // A malformed message is dropped, counted and reported; it never ends the session.
@@ -55,11 +55,38 @@ namespace StreamDiffusion.Bridge.Core.Client
                     HandleCredit(message);
                     return;
                 case Message.Pong:
-                    return; // traffic noted by the caller; nothing else to do
+                    HandlePong(message);
+                    return;
                 default:
                     HandleRare(message);
                     return;
             }
+        }
+
+        // The answer to a heartbeat Ping (traffic already noted by the caller): a Pong event with its times, so a game
+        // can show the round trip while no frames flow.
+        private void HandlePong(MultipartMessage message)
+        {
+            PongMessage pong;
+            try
+            {
+                pong = (PongMessage)_codec.Decode(message.Segment(0));
+            }
+            catch (ProtocolException e)
+            {
+                Malformed(e);
+                return;
+            }
+            ulong now = ClientClock.NowUs();
+            string roundTrip = pong.ClientTimeUs > 0 && now >= pong.ClientTimeUs
+                ? ((now - pong.ClientTimeUs) / 1000.0).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + " ms"
+                : "unknown";
+            _s.PushEvent(new ClientEvent
+            {
+                Kind = ClientEventKind.Pong,
+                Pong = pong,
+                Message = "pong " + pong.Nonce + ": round trip " + roundTrip,
+            });
         }
 
         private void HandleCredit(MultipartMessage message)
