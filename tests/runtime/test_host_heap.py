@@ -8,7 +8,11 @@ minor page faults of each frame of the worker's pixel path (the zero-cost model 
 512x512). With glibc's defaults the count varies from run to run, because glibc raises its own mmap threshold
 after the first frees: here one run faulted on 23 of 30 frames (up to 1,664 faults a frame), another on 6, so
 the default is measured but not asserted. With the thresholds raised, a frame faults only while the heap
-grows: here 0 to 2 frames of 30 after 15 frames of warm-up (asserted: at most 4).
+grows: here 0 to 2 frames of 30 after 15 frames of warm-up. Since the pixel conversions are compiled loops
+(sdbridge.host_kernels) the heap still grows now and then by a buffer's size (over 200 frames after warm-up:
+1 to 3 such frames here, as many as without the kernels) and a frame sometimes takes one stray fault; one CI run
+counted 6 faulting frames of 30 (4 of them of 97 to 384 pages). Asserted: after 30 frames of warm-up, at most 4 of
+30 frames fault more than _STRAY_FAULTS pages in.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ pipe = zero_cost_pipeline(load_components("tiny", device="cpu", dtype=torch.floa
 step = _device_step(pipe, 512)
 layout = Layout.packed(512, 512, PixelFormat.RGBA8)
 payload = np.random.default_rng(0).integers(0, 256, layout.expected_bytes, dtype=np.uint8).tobytes()
-for _ in range(15):  # the heap grows to its working size
+for _ in range(30):  # the heap grows to its working size
     step(payload, layout)
 faults = []
 for _ in range(30):
@@ -67,6 +71,11 @@ for _ in range(30):
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 print(faults)
 """
+
+
+#: Faults a frame may take without counting: a page or two of Python's and numba's own small allocations (a
+#: 512x512 frame's smallest host buffer, its alpha plane, is 64 pages).
+_STRAY_FAULTS = 8
 
 
 def _run(script: str, mode: str):
@@ -102,6 +111,6 @@ def test_a_frames_buffers_stop_faulting_their_pages_in() -> None:
     assert keep_freed_buffers()  # once per process: a second call answers the same
     kept = _run(_FAULTS_PER_FRAME, "keep")
     default = _run(_FAULTS_PER_FRAME, "default")
-    faulting = sum(1 for count in kept if count)
-    assert faulting <= 4, f"{faulting} of {len(kept)} frames faulted with the thresholds raised: {kept} " \
-                          f"(glibc's defaults, for comparison: {default})"
+    faulting = sum(1 for count in kept if count > _STRAY_FAULTS)
+    assert faulting <= 4, f"{faulting} of {len(kept)} frames faulted more than {_STRAY_FAULTS} pages in with the " \
+                          f"thresholds raised: {kept} (glibc's defaults, for comparison: {default})"
