@@ -96,3 +96,32 @@ def device_name(text: str) -> str:
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)
     return text
+
+
+def registry_value(param_name: str, example: str) -> Callable[[str], object]:
+    """A value of the live parameter `param_name`, checked against its one range in the registry
+    (`sdbridge.params`), as the wire, rules files and `StreamConfig` check it; an INT_LIST is comma-separated.
+    `example` is a valid value the message suggests."""
+    from sdbridge import params
+
+    param = params.BY_NAME[param_name]
+
+    def convert(text: str) -> object:
+        try:
+            if param.kind is params.Kind.INT_LIST:
+                value: object = tuple(int(part) for part in text.split(","))
+            elif param.kind is params.Kind.INT:
+                value = int(text)
+            else:
+                value = float(text)
+        except ValueError:
+            shape = "a comma-separated list of integers" if param.kind is params.Kind.INT_LIST else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {shape} for {param_name}; e.g. {example}") from None
+        try:
+            return params.check(param_name, value, "")
+        except params.ParamError as error:
+            hint = "" if "e.g." in error.problem else f"; e.g. {example}"
+            raise argparse.ArgumentTypeError(f"{error.problem}{hint}") from None
+
+    convert.__name__ = param_name
+    return convert

@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sdbridge import params
-from sdbridge.commands.arg_types import device_name, frame_size, int_at_least, int_list
+from sdbridge.commands.arg_types import device_name, frame_size, int_at_least, registry_value
 
 if TYPE_CHECKING:
     from sdbridge.pipeline.config import StreamConfig
@@ -33,19 +33,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int_at_least(2, 16), default=16, help="frames per method (default 16)")
     parser.add_argument("--speed", type=int, default=8, help="camera pan in pixels per frame (default 8: one latent "
                                                              "cell)")
-    parser.add_argument("--t-index", type=int_list(0, "32,45"), default=(32, 45),
+    parser.add_argument("--t-index", type=registry_value("t_index_list", "32,45"), default=(32, 45),
                         help="t_index_list, comma-separated (default 32,45)")
-    parser.add_argument("--feedback", type=float, default=0.3, help="latent_feedback of the feedback rows")
-    parser.add_argument("--warp", type=float, default=0.6, help="motion_warp of the warping rows")
-    parser.add_argument("--warp-step", type=int, default=None,
+    parser.add_argument("--feedback", type=registry_value("latent_feedback", "0.3"), default=0.3,
+                        help="latent_feedback of the feedback rows, in [0, 0.5] (default 0.3)")
+    parser.add_argument("--warp", type=registry_value("motion_warp", "0.6"), default=0.6,
+                        help="motion_warp of the warping rows, in [0, 1] (default 0.6)")
+    parser.add_argument("--warp-step", type=registry_value("motion_warp_step", "1"), default=None,
                         help="motion_warp_step (default: the last step, whose source is the previous output and whose "
                              "blend is nearest the output the error is measured on; docs/benchmarks.md)")
-    parser.add_argument("--bank", type=int, default=2, help="attention_bank of the cached-attention rows (default 2)")
-    parser.add_argument("--injection", type=float, default=0.5, help="feature_injection of the injection rows")
-    parser.add_argument("--injection-threshold", type=float, default=0.9, help="feature_injection_threshold")
+    parser.add_argument("--bank", type=registry_value("attention_bank", "2"), default=2,
+                        help="attention_bank of the cached-attention rows, in [0, 8] (default 2)")
+    parser.add_argument("--injection", type=registry_value("feature_injection", "0.5"), default=0.5,
+                        help="feature_injection of the injection rows, in [0, 1] (default 0.5)")
+    parser.add_argument("--injection-threshold", type=registry_value("feature_injection_threshold", "0.9"),
+                        default=0.9, help="feature_injection_threshold, in [0, 1] (default 0.9)")
     parser.add_argument("--rounds", type=int_at_least(1, 3), default=3,
                         help="interleaved rounds; each method's fastest counts")
-    parser.add_argument("--scene-cut-threshold", type=float, default=None,
+    parser.add_argument("--scene-cut-threshold", type=registry_value("scene_cut_threshold", "0.5"), default=None,
                         help="scene_cut_threshold of every row (default: the server's 0.5 from --size "
                              f"{SMALL_SIZE} up, 0 = off below: there the pan reads as a cut and no blend is applied)")
     parser.add_argument("--device", type=device_name, default="cpu", help="cpu or cuda (default cpu)")
