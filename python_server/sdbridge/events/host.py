@@ -10,6 +10,7 @@ thread of their own and a later `poll` applies the result, so a large file never
 from __future__ import annotations
 
 import concurrent.futures
+import difflib
 import logging
 import os
 import threading
@@ -21,6 +22,10 @@ from sdbridge.events.engine import Outcome, RuleEngine
 from sdbridge.events.rules import RulesError, RuleSet, Scalar, load_rules
 
 log = logging.getLogger(__name__)
+
+#: Event names that no rule listens for are logged once each, at most this many per rules file (a client sending
+#: ever new names cannot flood the log).
+MAX_UNHEARD_NAMES = 32
 
 
 class RulesHost:
@@ -43,6 +48,9 @@ class RulesHost:
         self.reloads = 0  # successful reloads
         self.failed_reloads = 0
         self.last_error = ""
+        self._unheard: set[str] = set()  # event names logged as heard by no rule, since the rules in force loaded
+        log.info("rules file %s: %d rules on events %s; reloaded when it changes (checked every %g s)", self.path,
+                 len(self.rules.rules), ", ".join(self.rules.event_names()) or "(none by name)", poll_interval)
 
     def _stat(self) -> tuple[int, int] | None:
         try:
@@ -70,7 +78,24 @@ class RulesHost:
     def event(self, session_id: int, name: str, payload: Mapping[str, Scalar], now: float, frame: int) -> Outcome:
         """A GameEvent of a session."""
         engine = self._engines.get(session_id)
-        return engine.on_event(name, payload, now, frame) if engine is not None else Outcome()
+        if engine is None:
+            return Outcome()
+        if not self.rules.listens_for(name):
+            self._log_unheard(session_id, name)
+        return engine.on_event(name, payload, now, frame)
+
+    def _log_unheard(self, session_id: int, name: str) -> None:
+        """Log once per name (at most MAX_UNHEARD_NAMES) that no rule listens for event `name`: a typo in the
+        rules file or the game's code otherwise does nothing, silently."""
+        if name in self._unheard or len(self._unheard) > MAX_UNHEARD_NAMES:
+            return
+        self._unheard.add(name)
+        known = self.rules.event_names()
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        log.info("GameEvent %r (session %d) runs no rule: %s has no rule with event = %r (its events: %s)%s%s",
+                    name[:200], session_id, self.path, name[:200], ", ".join(known) or "none", hint,
+                    "; further unknown names are not logged" if len(self._unheard) > MAX_UNHEARD_NAMES else "")
 
     def state(self, session_id: int, entries: Mapping[str, Scalar], replace_all: bool = False) -> Outcome:
         """A State message of a session."""
@@ -146,6 +171,7 @@ class RulesHost:
                 log.info("rules file %s loads again, the same as the rules in force (nothing to update)", self.path)
             return {}
         self.rules, self._text, self.last_error = rules, rules.text, ""
+        self._unheard.clear()
         self.reloads += 1
         outcomes: dict[int, Outcome] = {}
         for session_id, engine in list(self._engines.items()):

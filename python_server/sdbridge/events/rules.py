@@ -194,6 +194,15 @@ class RuleSet:
         index, wildcard = self._by_event
         return index.get(name, wildcard)
 
+    def event_names(self) -> tuple[str, ...]:
+        """The event names the rules listen for by name (not "*"), sorted."""
+        return tuple(sorted(self._by_event[0]))
+
+    def listens_for(self, name: str) -> bool:
+        """True when some rule may run on an event named `name` (a rule of that name, or a "*" rule)."""
+        index, wildcard = self._by_event
+        return bool(wildcard) or name in index
+
     @cached_property
     def _by_event(self) -> tuple[dict[str, tuple[Rule, ...]], tuple[Rule, ...]]:
         wildcard = tuple(r for r in self.rules if r.event == "*")
