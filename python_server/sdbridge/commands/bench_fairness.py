@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="tiny", help="tiny | small (default tiny)")
     parser.add_argument("--size", type=frame_size, default=64, help="frame and model width and height (default 64)")
     parser.add_argument("--seconds", type=float_above(0, 4), default=4.0, help="length of each run (default 4)")
-    parser.add_argument("--rounds", type=int_at_least(1, 2), default=2, help="ABBA rounds: each has 2 runs of each arm")
+    parser.add_argument("--rounds", type=int_at_least(1, 2), default=2,
+                        help="ABBA rounds: each has 2 runs of each arm (default 2)")
     parser.add_argument("--text-chars", type=int_at_least(0, 4096), default=0,
                         help="characters of each attacker text (default: limits.max_text_chars)")
     parser.add_argument("--threads", type=int_at_least(1, 1), default=1,

@@ -18,8 +18,11 @@ FRAMES = 20  # --frames' default (also what the few-frames warning suggests)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `sdbridge bench pipeline`."""
     parser.add_argument("--model", default="small", help="components to measure (default small)")
-    parser.add_argument("--size", type=frame_size, default=256, help="frame width and height")
-    parser.add_argument("--frames", type=int_at_least(1, FRAMES), default=FRAMES, help="timed frames per configuration")
+    parser.add_argument("--size", type=frame_size, default=256,
+                        help="frame width and height, a multiple of 8 (default 256)")
+    parser.add_argument("--frames", type=int_at_least(1, FRAMES), default=FRAMES,
+                        help=f"timed frames per configuration (default {FRAMES}; under {MIN_FRAMES} the "
+                             "ratios are noise)")
     parser.add_argument("--no-original", action="store_true", help="skip the original StreamDiffusion column")
     parser.add_argument("--no-diffusers", action="store_true", help="skip the diffusers img2img comparison")
     parser.add_argument("--threads", type=int_at_least(0, 2), default=0, help="torch threads (0 = torch's default)")
@@ -37,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", default=None, type=int_list(1, "1,2,4"),
                         help="real-shaped models only: the step counts to measure, e.g. 1 or 1,2,4 (default 1,2,4)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
-                        help="dtype of the components (bfloat16: fast on CPUs with AMX; see `sdbridge check`)")
+                        help="dtype of the components (default float32; bfloat16: fast on CPUs with AMX; see "
+                             "`sdbridge check`)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,11 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                             "transport-bound worst case)")
     parser.add_argument("--size", type=frame_size, default=512, help="frame width and height (default 512)")
     parser.add_argument("--seconds", type=float_above(0, 5), default=5.0, help="length of each run (default 5)")
-    parser.add_argument("--rounds", type=int_at_least(1, 3), default=3, help="ABBA rounds: each has 2 runs of each arm")
-    parser.add_argument("--window", type=int_at_least(1, 2), default=2, help="frames in flight (the server's credits)")
-    parser.add_argument("--fps", type=float_above(0, 10), default=10.0, help="preview images per second and view")
+    parser.add_argument("--rounds", type=int_at_least(1, 3), default=3,
+                        help="ABBA rounds: each has 2 runs of each arm (default 3)")
+    parser.add_argument("--window", type=int_at_least(1, 2), default=2,
+                        help="frames in flight (the server's credits; default 2)")
+    parser.add_argument("--fps", type=float_above(0, 10), default=10.0,
+                        help="preview images per second and view (default 10)")
     parser.add_argument("--viewer", choices=["ws", "chromium"], default="ws",
-                        help="the page: a websocket client process, or headless Chromium (needs selenium)")
+                        help="the page: a websocket client process (default ws), or headless Chromium (needs selenium)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -49,12 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--injection-threshold", type=registry_value("feature_injection_threshold", "0.9"),
                         default=0.9, help="feature_injection_threshold, in [0, 1] (default 0.9)")
     parser.add_argument("--rounds", type=int_at_least(1, 3), default=3,
-                        help="interleaved rounds; each method's fastest counts")
+                        help="interleaved rounds; each method's fastest counts (default 3)")
     parser.add_argument("--scene-cut-threshold", type=registry_value("scene_cut_threshold", "0.5"), default=None,
                         help="scene_cut_threshold of every row (default: the server's 0.5 from --size "
                              f"{SMALL_SIZE} up, 0 = off below: there the pan reads as a cut and no blend is applied)")
     parser.add_argument("--device", type=device_name, default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                        help="dtype of the components (default float32; float16 on a GPU)")
 
 
 def bench_config(args: argparse.Namespace) -> StreamConfig:

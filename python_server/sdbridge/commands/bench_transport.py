@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames in flight for throughput; also the server's credits (default 2)")
     parser.add_argument("--jpeg-quality", type=int_at_least(1, 90, 95), default=90,
                         help="JPEG quality of the websocket + JPEG method, 1-95 (default 90)")
-    parser.add_argument("--rounds", type=int_at_least(1, 3), default=3, help="alternating rounds of the three methods")
+    parser.add_argument("--rounds", type=int_at_least(1, 3), default=3,
+                        help="alternating rounds of the three methods (default 3)")
     parser.add_argument("--pairs", type=int_at_least(0, PAIRS), default=PAIRS,
                         help="pairs per round of frames alone and with a depth plane, alternating in one session "
                              "(the plane's cost measured under the same load; 0: skip; default 300)")
