@@ -9,6 +9,7 @@ the file and the style images it names under `[styles]` (sdbridge.events.style_f
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import stat
@@ -236,7 +237,9 @@ class _Parser:
             raise self.fail(path, f"must be a table, got {_kind(table)}")
         for key in table:
             if key not in allowed:
-                raise self.fail((*path, key), f"unknown key {key!r}; allowed here: {', '.join(allowed)}")
+                close = difflib.get_close_matches(str(key), list(allowed), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.fail((*path, key), f"unknown key {key!r}{hint}; allowed here: {', '.join(allowed)}")
         return table
 
     # -- whole file
