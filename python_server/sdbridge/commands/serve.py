@@ -188,6 +188,31 @@ def refuse_identity_additions(cfg: ServerConfig) -> None:
         raise identity_refusal(f"{adds[0]} ([model] {adds[0][2:].replace('-', '_')})", adds[0])
 
 
+def warn_unknown_controlnet_kinds(cfg: ServerConfig) -> list[str]:
+    """A ControlNet KIND the server has no plane or fallback for (not depth, normal(s), seg(mentation) or a Canny-like
+    KIND) is fed only from a Control plane of that name: warn at start, with the known KIND it resembles (a typo such
+    as `--controlnet depht=tiny` loaded, served, and left that ControlNet off for every client that sent a Depth
+    plane). Returns the warnings."""
+    import difflib
+
+    from sdbridge.config import check_controlnets
+    from sdbridge.runtime.control_inputs import CANNY_KINDS, PLANE_FOR_KIND
+
+    known = sorted({*PLANE_FOR_KIND, *CANNY_KINDS})
+    warnings = []
+    for spec in check_controlnets(cfg.model.controlnet, "model.controlnet"):
+        if spec.kind in known:
+            continue
+        close = difflib.get_close_matches(spec.kind, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        warnings.append(f"ControlNet KIND {spec.kind!r} is not one the server feeds itself ({', '.join(known)}), "
+                        f"so only a Control plane named {spec.kind!r} conditions it (until a client sends one, it "
+                        f"is off); {hint}KIND names the plane it reads (README 'ControlNet and engine planes')")
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
+
+
 def identity_refusal(what: str, flag: str) -> Exception:
     """The ConfigError for `what` (an option that needs a UNet) given with `--model identity`; `flag` to drop."""
     from sdbridge.errors import ConfigError
@@ -269,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
         check_folder(args.record)
     config = resolve_model_defaults(resolve_auto_dtype(config_from_args(args)))
     refuse_identity_additions(config)
+    warn_unknown_controlnet_kinds(config)
     check_model_name(config.model.name)
     check_server_key(config)
     check_accel_profile(config)
