@@ -661,15 +661,32 @@ def _convert(value: Any, hint: Any, name: str, where: str, example: Any = None) 
     raise ConfigError(f"{where}{name}: unsupported type {hint!r}")  # pragma: no cover
 
 
-def _key_hint(key: str, names: set[str], section: str | None) -> str:
-    """" (did you mean 'x'?)" for a misspelt key, or " (it belongs in [s])" for a key of another section."""
+#: live parameters whose starting value a config sets elsewhere than under their own name
+_SET_ELSEWHERE = {
+    "ip_adapter_scale": 'the starting scale is the @SCALE of [model] ip_adapter, e.g. ip_adapter = "tiny@0.7"',
+    "controlnet_scale": "a ControlNet's starting scale is the @SCALE of its [model] controlnet entry, e.g. "
+                        'controlnet = ["depth=tiny@0.8"]',
+    "lora_weights": "a live LoRA's starting weight is the SCALE of its [model] lora entry, e.g. "
+                    'lora = ["SOURCE=0.8:live"]',
+}
+
+
+def _key_hint(key: str, names: set[str], section: str | None, value: Any = None) -> str:
+    """" (did you mean 'x'?)" for a misspelt key, " (it belongs in [s])" for a key of another section, where a
+    parameter's starting value is set instead, or, for an unknown table, the section its keys belong in."""
     close = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.75)
     if close:
         return f" (did you mean {close[0]!r}?)"
+    if key in _SET_ELSEWHERE:
+        return f" ({_SET_ELSEWHERE[key]})"
     hints = typing.get_type_hints(ServerConfig)
-    tables = {name: hint for name, hint in hints.items() if dataclasses.is_dataclass(hint)}
-    owners = [name for name, hint in tables.items()
-              if name != section and key in {f.name for f in dataclasses.fields(hint)}]
+    tables = {name: {f.name for f in dataclasses.fields(hint)} for name, hint in hints.items()
+              if dataclasses.is_dataclass(hint)}
+    if section is None and isinstance(value, dict) and value:
+        homes = [name for name, fields in tables.items() if set(value) <= fields]
+        if homes:
+            return f" (no [{key}] table: {', '.join(sorted(value))} belong in [{homes[0]}])"
+    owners = [name for name, fields in tables.items() if name != section and key in fields]
     return f" (it belongs in [{owners[0]}])" if owners else ""
 
 
@@ -680,7 +697,7 @@ def _build(cls: type, data: dict[str, Any], section: str | None, path: str, text
     for key, value in data.items():
         where = _where(path, text, section, key)
         if key not in names:
-            raise ConfigError(f"{where}unknown key {key!r}{_key_hint(key, names, section)}; allowed keys: "
+            raise ConfigError(f"{where}unknown key {key!r}{_key_hint(key, names, section, value)}; allowed keys: "
                               f"{sorted(names)}")
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
