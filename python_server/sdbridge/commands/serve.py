@@ -25,6 +25,12 @@ from sdbridge.runtime import host_heap
 
 NAME = "serve"
 HELP = "run the bridge server: ROUTER socket, sessions, one worker (stops cleanly on SIGINT; SIGTERM drains first)"
+EPILOG = ("Each session's starting stream settings are [pipeline] keys of --config (configs/server.toml): prompt, "
+          "negative_prompt, t_index_list, cfg_mode, guidance_scale, delta, seed, the similarity filter, temporal "
+          "coherence (latent_feedback, motion_warp, motion_warp_step, scene_cut_threshold) and cached attention "
+          "(attention_bank, attention_bank_interval, attention_bank_blocks, feature_injection, "
+          "feature_injection_threshold, attention_bank_warp); the processing size is [model] width and height. "
+          "Clients, the preview page and --rules files change them live.")
 
 log = logging.getLogger(__name__)
 
