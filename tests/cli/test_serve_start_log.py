@@ -4,6 +4,7 @@ about before the model loads, naming the KIND it resembles."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,31 @@ def test_the_kinds_the_server_feeds_get_no_warning(kind: str, loads: list[str],
         assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--controlnet", f"{kind}=tiny"]) == 2
     assert loads == ["load"] and _warnings(caplog) == []
 
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "compile"])
+def test_an_attention_bank_with_an_engine_backend_is_refused_before_the_load(
+        backend: str, tmp_path: Path, loads: list[str], caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text("[pipeline]\nattention_bank = 3\n", encoding="utf-8")
+    bind = f"tcp://127.0.0.1:{free_port()}"
+    assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--config", str(config), "--accel", backend]) == 2
+    assert loads == []
+    message = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    assert f"pipeline.attention_bank=3 with accel.backend={backend}" in message
+    assert "attention_bank = 0" in message and "--accel eager" in message
+    caplog.clear()
+    assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--config", str(config)]) == 2
+    assert loads == ["load"]  # eager takes the bank
+
+
+def test_float16_on_a_cpu_is_warned_about(loads: list[str], caplog: pytest.LogCaptureFixture) -> None:
+    bind = f"tcp://127.0.0.1:{free_port()}"
+    with caplog.at_level(logging.INFO):
+        assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--device", "cpu", "--dtype", "float16"]) == 2
+        warned = [r.getMessage() for r in caplog.records
+                  if r.levelno == logging.WARNING and "float16" in r.getMessage()]
+        assert len(warned) == 1 and "--dtype auto" in warned[0] and "bfloat16 or float32" in warned[0]
+        caplog.clear()
+        assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--device", "cpu", "--dtype", "float32"]) == 2
+        assert not [r for r in caplog.records if r.levelno == logging.WARNING and "float16" in r.getMessage()]

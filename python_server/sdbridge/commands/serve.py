@@ -276,6 +276,27 @@ def check_accel_profile(cfg: ServerConfig) -> None:
         raise ConfigError(f"accel.profile={profile!r}: {exc}") from None
 
 
+def check_backend_for_pipeline(cfg: ServerConfig) -> None:
+    """Settings the chosen backend cannot run, refused before the model loads (a `[pipeline] attention_bank` > 0
+    with `--accel onnxruntime` was refused only once the model had loaded and its engines were built or read), and
+    float16 on a CPU warned about (it served at a crawl without a word)."""
+    from sdbridge.errors import ConfigError
+    from sdbridge.pipeline.components import IDENTITY
+
+    if cfg.model.name == IDENTITY:
+        return
+    bank, backend = cfg.pipeline.attention_bank, cfg.accel.backend
+    if bank > 0 and backend is not Accel.EAGER:
+        raise ConfigError(f"pipeline.attention_bank={bank} with accel.backend={backend.value}: cached attention needs "
+                          f"the eager backend's diffusers UNet (the {backend.value} UNet's self-attention is fixed in "
+                          "its graph and cannot attend to banked keys and values); set [pipeline] attention_bank = 0 "
+                          "or serve with --accel eager")
+    if cfg.model.dtype is Dtype.FLOAT16 and cfg.model.device.split(":")[0] == "cpu":
+        log.warning("dtype float16 on device cpu: torch runs float16 convolutions on a CPU with slow fallback "
+                    "kernels (a convolution ran about 200x slower than in float32 on the project's test CPU); use "
+                    "--dtype auto (it says what suits this CPU), bfloat16 or float32, or a GPU (--device cuda)")
+
+
 def tune_host_heap() -> bool:
     """Keep freed frame-sized host buffers in the heap (runtime.host_heap: process-wide glibc malloc thresholds,
     so the entry point sets them, not the worker); called once the model has loaded, so its load's transient
@@ -304,6 +325,7 @@ def run(args: argparse.Namespace) -> int:
     check_model_name(config.model.name)
     check_server_key(config)
     check_accel_profile(config)
+    check_backend_for_pipeline(config)
     check_ports_free(config)  # before the model loads (minutes for a real one)
     server = BridgeServer(config, rules_path=args.rules, record_dir=args.record)
 
