@@ -8,7 +8,9 @@ Without --verbose (`quiet_libraries(False)`, called by the CLI before any comman
 - their loading progress bars ("Loading weights", "Loading pipeline components") are off; huggingface_hub's
   download bars stay (a first run fetches gigabytes), and so do errors of every library;
 - their FutureWarning / DeprecationWarning lines are not shown;
-- websockets' INFO lines (the preview's "server listening on ...", "server closing") are dropped, ours say it.
+- websockets' INFO lines (the preview's "server listening on ...", "server closing") are dropped, ours say it;
+- torch's INFO lines are dropped too ("FakeTensor cache stats: cache_hits: 0 ..." printed at exit when a start was
+  interrupted, compile internals); its warnings stay.
 
 The switches take effect when each library is first imported (an import hook, so a command that never loads a model
 pays nothing); one already imported is switched at once. With --verbose nothing is changed.
@@ -27,6 +29,7 @@ from types import ModuleType
 
 Action = Callable[[ModuleType], None]
 NOISY = ("diffusers", "transformers")  # libraries whose warnings and loading bars are kept off the console
+QUIET_INFO = ("websockets", "torch")  # libraries whose INFO lines are kept off the console
 
 
 def _diffusers_quiet(module: ModuleType) -> None:
@@ -77,7 +80,8 @@ def quiet_libraries(verbose: bool) -> None:
         os.environ.setdefault(f"{library.upper()}_VERBOSITY", "error")
         for category in (FutureWarning, DeprecationWarning):
             warnings.filterwarnings("ignore", category=category, module=rf"{library}(\.|$)")
-    logging.getLogger("websockets").setLevel(logging.WARNING)
+    for library in QUIET_INFO:
+        logging.getLogger(library).setLevel(logging.WARNING)
     pending = {name: action for name, action in ACTIONS.items() if name not in sys.modules}
     for name, action in ACTIONS.items():
         if name in sys.modules:
