@@ -125,3 +125,22 @@ def registry_value(param_name: str, example: str) -> Callable[[str], object]:
 
     convert.__name__ = param_name
     return convert
+
+
+def diffusion_model(what: str, example: str) -> Callable[[str], str]:
+    """A --model for a benchmark of the diffusion pipeline: any model name but "identity", which has none (frames
+    pass through unchanged, prompts and steps are ignored), so `what` would measure nothing; `example` is a valid
+    name the message suggests."""
+
+    def convert(text: str) -> str:
+        from sdbridge.pipeline.components import IDENTITY  # here: the parser is built for every command
+
+        if text.strip() == IDENTITY:
+            raise argparse.ArgumentTypeError(
+                f"{IDENTITY!r} has no diffusion model (frames pass through unchanged; prompts, seeds and steps are "
+                f"ignored), so {what} would measure nothing; use {example}, small, a Hub id or a folder "
+                "(`bench transport` and `bench preview` take identity)")
+        return text
+
+    convert.__name__ = "model name"
+    return convert

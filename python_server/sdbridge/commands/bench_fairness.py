@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from sdbridge.commands.arg_types import float_above, frame_size, int_at_least
+from sdbridge.commands.arg_types import diffusion_model, float_above, frame_size, int_at_least
 
 NAME = "bench-fairness"
 HELP = ("a client's frames/s alone and beside one sending the costliest valid requests (largest prompt and seed "
@@ -14,7 +14,8 @@ HELP = ("a client's frames/s alone and beside one sending the costliest valid re
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the benchmark."""
-    parser.add_argument("--model", default="tiny", help="tiny | small (default tiny)")
+    parser.add_argument("--model", type=diffusion_model("bench fairness (the attacker's requests cost it nothing)",
+                                                        "tiny"), default="tiny", help="tiny | small (default tiny)")
     parser.add_argument("--size", type=frame_size, default=64, help="frame and model width and height (default 64)")
     parser.add_argument("--seconds", type=float_above(0, 4), default=4.0, help="length of each run (default 4)")
     parser.add_argument("--rounds", type=int_at_least(1, 2), default=2,

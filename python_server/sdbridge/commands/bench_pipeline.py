@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sdbridge.commands.arg_types import frame_size, int_at_least, int_list
+from sdbridge.commands.arg_types import diffusion_model, frame_size, int_at_least, int_list
 from sdbridge.commands.few_frames import warn_few
 from sdbridge.commands.output_paths import output_file
 
@@ -17,7 +17,8 @@ FRAMES = 20  # --frames' default (also what the few-frames warning suggests)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `sdbridge bench pipeline`."""
-    parser.add_argument("--model", default="small", help="components to measure (default small)")
+    parser.add_argument("--model", type=diffusion_model("bench pipeline", "tiny"), default="small",
+                        help="components to measure (default small)")
     parser.add_argument("--size", type=frame_size, default=256,
                         help="frame width and height, a multiple of 8 (default 256)")
     parser.add_argument("--frames", type=int_at_least(1, FRAMES), default=FRAMES,

@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sdbridge import params
-from sdbridge.commands.arg_types import device_name, frame_size, int_at_least, registry_value
+from sdbridge.commands.arg_types import device_name, diffusion_model, frame_size, int_at_least, registry_value
 
 if TYPE_CHECKING:
     from sdbridge.pipeline.config import StreamConfig
@@ -26,8 +26,9 @@ HELP = ("temporal warping error (Lai et al. 2018) and frame time of none / laten
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the benchmark."""
-    parser.add_argument("--model", default="small", help="components (default small; a hub id or folder for a real "
-                                                         "model, e.g. stabilityai/sd-turbo)")
+    parser.add_argument("--model", type=diffusion_model("bench temporal", "tiny"), default="small",
+                        help="components (default small; a hub id or folder for a real model, e.g. "
+                             "stabilityai/sd-turbo)")
     parser.add_argument("--size", type=frame_size, default=256,
                         help="frame width and height, a multiple of 8 (default 256)")
     parser.add_argument("--frames", type=int_at_least(2, 16), default=16, help="frames per method (default 16)")
