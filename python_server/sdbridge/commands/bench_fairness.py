@@ -4,8 +4,12 @@ valid requests the limits allow (sdbridge.bench.fairness). Prints every run and 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from sdbridge.commands.arg_types import diffusion_model, float_above, frame_size, int_at_least
+
+if TYPE_CHECKING:
+    from sdbridge.config import ServerConfig
 
 NAME = "bench-fairness"
 HELP = ("a client's frames/s alone and beside one sending the costliest valid requests (largest prompt and seed "
@@ -46,9 +50,19 @@ def run(args: argparse.Namespace) -> int:
                          text_chars=chars)
     finally:
         server.close()
-    lim = cfg.limits
-    print(f"fairness ({args.model} {args.size}x{args.size}, attacker: prompt blends of {lim.max_prompt_blend} "
-          f"new {chars}-character texts, seed blends of {lim.max_seed_blend}, t_index_list of "
-          f"{lim.max_t_index_list} steps; {args.threads} torch thread(s))")
+    print(header(args, cfg, chars))
     print(report.summary())
     return 0
+
+
+def header(args: argparse.Namespace, cfg: ServerConfig, chars: int) -> str:
+    """The report's first line: model, size, the dtype the server ran (auto resolved, as `sdbridge serve` logs it;
+    on a CPU with bfloat16 support it is not float32), the attacker's requests and the threads."""
+    from sdbridge.config import Dtype
+
+    lim = cfg.limits
+    dtype, _why = cfg.model.resolved_dtype(cfg.accel.backend.value)
+    how = " (dtype auto)" if cfg.model.dtype is Dtype.AUTO else ""
+    return (f"fairness ({args.model} {args.size}x{args.size}, {dtype.value}{how} on {cfg.model.device}, attacker: "
+            f"prompt blends of {lim.max_prompt_blend} new {chars}-character texts, seed blends of "
+            f"{lim.max_seed_blend}, t_index_list of {lim.max_t_index_list} steps; {args.threads} torch thread(s))")
