@@ -44,4 +44,13 @@ def output_file(path: Path | str, option: str) -> Path:
     if file.is_dir():
         raise ConfigError(f"{option} {str(file)!r} is a folder; pass a file name to {option}, e.g. "
                           f"{file / 'report.md'}")
+    existed = file.exists()
+    try:  # open it as the command will at the end (permission bits alone say nothing for root, or in /proc)
+        with open(file, "ab"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{option} {str(file)!r}: cannot write that file ({exc.strerror or exc}); pass a writable "
+                          f"path to {option}") from None
+    if not existed:
+        file.unlink(missing_ok=True)  # a refused run leaves no empty report behind
     return file
