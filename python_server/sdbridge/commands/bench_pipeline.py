@@ -45,6 +45,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "`sdbridge check`)")
 
 
+def check_flags(args: argparse.Namespace) -> None:
+    """Refuse flags that the chosen run would ignore, naming them and the fix (each was dropped without a word:
+    --controlnet beside --host-time, --steps for a model that is not real-shaped, --accel beside either section),
+    and --accel tensorrt, which needs a CUDA GPU while this benchmark loads the model on the CPU."""
+    from sdbridge.errors import ConfigError
+    from sdbridge.pipeline.shaped_presets import SHAPED_PRESETS
+
+    shaped = ", ".join(sorted(SHAPED_PRESETS))
+    if args.host_time and args.controlnet:
+        raise ConfigError("--host-time and --controlnet each run one section alone; give one of them (or neither: "
+                          "the full run ends with both sections)")
+    section = "--host-time" if args.host_time else "--controlnet" if args.controlnet else ""
+    if section and args.accel != "eager":
+        raise ConfigError(f"--accel {args.accel} is not used by {section} (that section runs torch eager); drop "
+                          f"{section} to compare eager with {args.accel}, or drop --accel")
+    if args.steps is not None and (args.model not in SHAPED_PRESETS or section or args.accel != "eager"):
+        raise ConfigError(f"--steps {','.join(map(str, args.steps))} applies to the real-shaped models ({shaped}) "
+                          f"in the eager run only; --model {args.model} measures 1, 2 and 4 steps in its own table: "
+                          "drop --steps")
+    if args.accel == "tensorrt":
+        raise ConfigError("--accel tensorrt needs a CUDA GPU, and `sdbridge bench pipeline` loads the model on the "
+                          "CPU; compare eager with --accel onnxruntime or --accel compile here (TensorRT engines: "
+                          "`sdbridge build-engines`, engines/README.md)")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run and print the report (and write it to --out), in a process whose heap is tuned as `sdbridge serve` tunes
     its own (sdbridge.runtime.host_heap: freed frame-sized buffers are reused instead of unmapped and faulted in
@@ -52,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from sdbridge.bench.pipeline_bench import pipeline_report
     from sdbridge.runtime.host_heap import keep_freed_buffers
 
+    check_flags(args)
     keep_freed_buffers()
     if args.out:  # checked before the benchmark runs, not after
         output_file(args.out, "--out")
