@@ -76,3 +76,18 @@ def test_unknown_names_are_logged_at_most_a_bounded_number_of_times(
             host.event(1, f"noise{i}", {}, 0.0, i)
     lines = _lines(caplog)
     assert len(lines) == 4 and "further unknown names are not logged" in lines[-1]
+
+
+def test_an_undeclared_state_key_is_logged_once_with_a_suggestion(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    host = _host(tmp_path)
+    host.open(1)
+    with caplog.at_level(logging.INFO, logger="sdbridge.events.host"):
+        caplog.clear()
+        host.state(1, {"biome": "desert"})
+        assert _lines(caplog) == []
+        host.state(1, {"bioem": "swamp"})
+        host.state(1, {"bioem": "castle"})
+    (line,) = _lines(caplog)
+    assert "State key 'bioem' (session 1)" in line and "no rule or template reads it" in line
+    assert "its variables: biome" in line and "did you mean 'biome'?" in line

@@ -49,6 +49,7 @@ class RulesHost:
         self.failed_reloads = 0
         self.last_error = ""
         self._unheard: set[str] = set()  # event names logged as heard by no rule, since the rules in force loaded
+        self._undeclared: set[str] = set()  # State keys logged as no variable, since the rules in force loaded
         log.info("rules file %s: %d rules on events %s; reloaded when it changes (checked every %g s)", self.path,
                  len(self.rules.rules), ", ".join(self.rules.event_names()) or "(none by name)", poll_interval)
 
@@ -84,6 +85,19 @@ class RulesHost:
             self._log_unheard(session_id, name)
         return engine.on_event(name, payload, now, frame)
 
+    def _log_undeclared(self, session_id: int, key: str) -> None:
+        """Log once per key (at most MAX_UNHEARD_NAMES) that a State key is no variable of the rules file: it is kept
+        on the session but no template or condition reads it, so a misspelt key otherwise changes nothing, silently."""
+        if key in self._undeclared or len(self._undeclared) > MAX_UNHEARD_NAMES:
+            return
+        self._undeclared.add(key)
+        known = sorted(self.rules.variables)
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        log.info("State key %r (session %d) is no variable of %s: kept, but no rule or template reads it (its "
+                 "variables: %s)%s%s", key[:200], session_id, self.path, ", ".join(known) or "none", hint,
+                 "; further undeclared keys are not logged" if len(self._undeclared) > MAX_UNHEARD_NAMES else "")
+
     def _log_unheard(self, session_id: int, name: str) -> None:
         """Log once per name (at most MAX_UNHEARD_NAMES) that no rule listens for event `name`: a typo in the
         rules file or the game's code otherwise does nothing, silently."""
@@ -100,7 +114,12 @@ class RulesHost:
     def state(self, session_id: int, entries: Mapping[str, Scalar], replace_all: bool = False) -> Outcome:
         """A State message of a session."""
         engine = self._engines.get(session_id)
-        return engine.on_state(entries, replace_all) if engine is not None else Outcome()
+        if engine is None:
+            return Outcome()
+        outcome = engine.on_state(entries, replace_all)
+        for key in outcome.ignored:
+            self._log_undeclared(session_id, key)
+        return outcome
 
     def tick(self, session_id: int, now: float, frame: int | None = None) -> Outcome:
         """Let a session's timed effects end (`frame`: see RuleEngine.tick)."""
@@ -172,6 +191,7 @@ class RulesHost:
             return {}
         self.rules, self._text, self.last_error = rules, rules.text, ""
         self._unheard.clear()
+        self._undeclared.clear()
         self.reloads += 1
         outcomes: dict[int, Outcome] = {}
         for session_id, engine in list(self._engines.items()):
