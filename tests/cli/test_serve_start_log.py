@@ -63,3 +63,25 @@ def test_float16_on_a_cpu_is_warned_about(loads: list[str], caplog: pytest.LogCa
         caplog.clear()
         assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--device", "cpu", "--dtype", "float32"]) == 2
         assert not [r for r in caplog.records if r.levelno == logging.WARNING and "float16" in r.getMessage()]
+
+
+@pytest.mark.parametrize(("source", "words"), [
+    ("tinyy", ["'tinyy' (did you mean 'tiny'?) is not tiny, tiny-plus", "h94/IP-Adapter/models/"]),
+    ("/no/such/adapter.safetensors", ["'/no/such/adapter.safetensors' is not tiny, tiny-plus, a weight file here"]),
+    ("adapter.bin", ["'adapter.bin' is not"]),
+])
+def test_an_ip_adapter_source_of_no_known_form_is_refused_before_the_load(
+        source: str, words: list[str], loads: list[str], caplog: pytest.LogCaptureFixture) -> None:
+    bind = f"tcp://127.0.0.1:{free_port()}"
+    assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--ip-adapter", source]) == 2
+    message = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    assert loads == [], message
+    for word in words:
+        assert word in message, message
+
+
+@pytest.mark.parametrize("source", ["tiny", "tiny-plus@0.5", "h94/IP-Adapter/models/ip-adapter_sd15.safetensors"])
+def test_the_documented_ip_adapter_forms_reach_the_load(source: str, loads: list[str]) -> None:
+    bind = f"tcp://127.0.0.1:{free_port()}"
+    assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--ip-adapter", source]) == 2
+    assert loads == ["load"]

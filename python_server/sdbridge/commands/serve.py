@@ -4,6 +4,7 @@ when metrics.drain_grace_s > 0: deploy/README.md)."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import signal
 from types import FrameType
@@ -199,8 +200,6 @@ def warn_unknown_controlnet_kinds(cfg: ServerConfig) -> list[str]:
     KIND) is fed only from a Control plane of that name: warn at start, with the known KIND it resembles (a typo such
     as `--controlnet depht=tiny` loaded, served, and left that ControlNet off for every client that sent a Depth
     plane). Returns the warnings."""
-    import difflib
-
     from sdbridge.config import check_controlnets
     from sdbridge.runtime.control_inputs import CANNY_KINDS, PLANE_FOR_KIND
 
@@ -276,6 +275,31 @@ def check_accel_profile(cfg: ServerConfig) -> None:
         raise ConfigError(f"accel.profile={profile!r}: {exc}") from None
 
 
+def check_ip_adapter_source(cfg: ServerConfig) -> None:
+    """An IP-Adapter SOURCE that is neither tiny / tiny-plus, nor a file here, nor of a Hub file's form
+    OWNER/REPO/PATH/FILE is refused before the model loads (it was refused by the loader only once the model had
+    loaded: minutes for a real one), naming the option, the value and the forms."""
+    from pathlib import Path
+
+    spec = cfg.model.ip_adapter_spec()
+    if spec is None:
+        return
+    from sdbridge.errors import ConfigError
+    from sdbridge.pipeline.ip_adapter_loading import TINY
+
+    if spec.source in TINY or Path(spec.source).expanduser().is_file():
+        return
+    path = Path(spec.source)
+    hub_form = (len(spec.source.split("/")) >= 3 and not path.exists() and not path.is_absolute()
+                and not spec.source.startswith(".") and not path.parent.is_dir())
+    if not hub_form:
+        close = difflib.get_close_matches(spec.source, sorted(TINY), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"--ip-adapter ([model] ip_adapter) {spec.source!r}{hint} is not tiny, tiny-plus, a weight "
+                          "file here or a Hub file OWNER/REPO/PATH/FILE; give e.g. "
+                          "h94/IP-Adapter/models/ip-adapter_sd15.safetensors, a local .safetensors file, or tiny")
+
+
 def check_backend_for_pipeline(cfg: ServerConfig) -> None:
     """Settings the chosen backend cannot run, refused before the model loads (a `[pipeline] attention_bank` > 0
     with `--accel onnxruntime` was refused only once the model had loaded and its engines were built or read), and
@@ -326,6 +350,7 @@ def run(args: argparse.Namespace) -> int:
     check_server_key(config)
     check_accel_profile(config)
     check_backend_for_pipeline(config)
+    check_ip_adapter_source(config)
     check_ports_free(config)  # before the model loads (minutes for a real one)
     server = BridgeServer(config, rules_path=args.rules, record_dir=args.record)
 
