@@ -30,3 +30,17 @@ def test_a_key_like_none_of_them_gets_no_guess() -> None:
     with pytest.raises(RulesError) as error:
         parse_rules(HEAD + '[[rules]]\nevent = "scare"\nparams = { zzzz = 1 }\n', "rules.toml")
     assert "unknown key 'zzzz'; allowed here: guidance_scale" in str(error.value)
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ('[prompt]\ntemplate = "a {mod} lake"\n', ["unknown variable {mod} (did you mean 'mood'?) in template"]),
+    ('[prompt]\ntemplate = "a {mood} lake"\n[[rules]]\nevent = "scare"\nset = { moood = "eerie" }\n',
+     ["unknown state variable 'moood' (did you mean 'mood'?)"]),
+    ('[prompt]\ntemplate = "a {mood} lake"\n[[rules]]\nevent = "scare"\nwhen_state = { mode = "calm" }\nprompt = "x"\n',
+     ["unknown state variable 'mode' (did you mean 'mood'?)"]),
+])
+def test_a_misspelt_variable_names_the_one_it_meant(body: str, words: list[str]) -> None:
+    with pytest.raises(RulesError) as error:
+        parse_rules('[state]\nmood = { type = "string", default = "calm" }\n' + body, "rules.toml")
+    for word in words:
+        assert word in str(error.value), str(error.value)

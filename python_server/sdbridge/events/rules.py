@@ -15,7 +15,7 @@ import re
 import stat
 import string
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -237,9 +237,8 @@ class _Parser:
             raise self.fail(path, f"must be a table, got {_kind(table)}")
         for key in table:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), list(allowed), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise self.fail((*path, key), f"unknown key {key!r}{hint}; allowed here: {', '.join(allowed)}")
+                raise self.fail((*path, key), f"unknown key {key!r}{_guess(key, allowed)}; allowed here: "
+                                              f"{', '.join(allowed)}")
         return table
 
     # -- whole file
@@ -343,8 +342,8 @@ class _Parser:
                 raise self.fail(path, f"template field {{{name}}} must name a state variable, e.g. {{biome}}")
             if name not in self.variables:
                 known = ", ".join(sorted(self.variables)) or "none declared"
-                raise self.fail(path, f"unknown variable {{{name}}} in template {text!r}; declare it under "
-                                      f"[state] (known: {known})")
+                raise self.fail(path, f"unknown variable {{{name}}}{_guess(name, self.variables)} in template "
+                                      f"{text!r}; declare it under [state] (known: {known})")
             if spec:
                 self.format_spec(name, spec, f"{owner}: template {text!r}" if owner else f"template {text!r}", path)
             if name not in names:
@@ -460,7 +459,8 @@ class _Parser:
             where = (*path, key)
             var = self.variables.get(key)
             if on_state and var is None:
-                raise self.fail(where, f"unknown state variable {key!r}; declared: {sorted(self.variables)}")
+                raise self.fail(where, f"unknown state variable {key!r}{_guess(key, self.variables)}; declared: "
+                                       f"{sorted(self.variables)}")
             tests = test if isinstance(test, dict) else {"eq": test}
             self.keys(tests, where, OPERATORS)
             for op, value in tests.items():
@@ -586,12 +586,18 @@ class _Parser:
     def declared(self, name: str, path: KeyPath) -> Variable:
         var = self.variables.get(name)
         if var is None:
-            raise self.fail(path, f"unknown state variable {name!r}; declare it under [state] "
-                                  f"(declared: {sorted(self.variables)})")
+            raise self.fail(path, f"unknown state variable {name!r}{_guess(name, self.variables)}; declare it "
+                                  f"under [state] (declared: {sorted(self.variables)})")
         return var
 
 
 _ZERO: dict[str, Scalar] = {"string": "", "int": 0, "float": 0.0, "bool": False}
+
+
+def _guess(name: object, known: Iterable[str]) -> str:
+    """" (did you mean 'x'?)" naming the known name closest to a misspelt `name`, or ""."""
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _is_scalar(value: Any) -> bool:
