@@ -168,7 +168,19 @@ class RulesHost:
             raise RulesError(f"{self.path}: [styles] declares style images {list(rules.styles.names)}, but this server "
                              "has no IP-Adapter to use them; start it with --ip-adapter SOURCE (e.g. tiny) or remove "
                              "[styles]")
+        if not self._styles:
+            self._warn_without_adapter(rules)
         return rules
+
+    def _warn_without_adapter(self, rules: RuleSet) -> None:
+        """ip_adapter_scale in a file served without an IP-Adapter changes nothing: say so (it was taken silently)."""
+        where = (["[params]"] if any(key == "ip_adapter_scale" for key, _ in rules.params) else []) + [
+            f"rule {rule.name!r} (line {rule.line})" for rule in rules.rules
+            if any(key == "ip_adapter_scale" for key, _ in rule.params)]
+        if where:
+            log.warning("%s: ip_adapter_scale is set by %s, but this server has no IP-Adapter, so it changes nothing; "
+                        "start the server with --ip-adapter SOURCE (e.g. tiny) or drop the key", self.path,
+                        ", ".join(where[:5]) + (f" and {len(where) - 5} more" if len(where) > 5 else ""))
 
     def _load_into(self, future: concurrent.futures.Future[RuleSet]) -> None:
         try:
