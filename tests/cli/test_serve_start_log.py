@@ -85,3 +85,20 @@ def test_the_documented_ip_adapter_forms_reach_the_load(source: str, loads: list
     bind = f"tcp://127.0.0.1:{free_port()}"
     assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--ip-adapter", source]) == 2
     assert loads == ["load"]
+
+
+def test_temporal_settings_of_the_config_are_named_at_start(tmp_path: Path, loads: list[str],
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text("[pipeline]\nmotion_warp = 0.5\nlatent_feedback = 0.2\n", encoding="utf-8")
+    bind = f"tcp://127.0.0.1:{free_port()}"
+    with caplog.at_level(logging.INFO):
+        assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--config", str(config)]) == 2
+    lines = [r.getMessage() for r in caplog.records if "every session starts with" in r.getMessage()]
+    assert lines == ["every session starts with latent_feedback=0.2, motion_warp=0.5 ([pipeline] of the config); the "
+                     "warp needs a Motion plane in each Frame (the Welcome's wanted_planes asks for it): a frame "
+                     "without one is not warped"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert cli.main(["serve", "--model", "tiny", "--bind", bind]) == 2
+    assert not [r for r in caplog.records if "every session starts with" in r.getMessage()]

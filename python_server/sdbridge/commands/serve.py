@@ -288,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
     check_accel_profile(config)
     serve_checks.check_backend_for_pipeline(config)
     serve_checks.check_ip_adapter_source(config)
+    serve_checks.log_temporal_settings(config)
     check_ports_free(config)  # before the model loads (minutes for a real one)
     server = BridgeServer(config, rules_path=args.rules, record_dir=args.record)
 

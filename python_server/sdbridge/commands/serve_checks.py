@@ -79,3 +79,31 @@ def check_backend_for_pipeline(cfg: ServerConfig) -> None:
         log.warning("dtype float16 on device cpu: torch runs float16 convolutions on a CPU with slow fallback "
                     "kernels (a convolution ran about 200x slower than in float32 on the project's test CPU); use "
                     "--dtype auto (it says what suits this CPU), bfloat16 or float32, or a GPU (--device cuda)")
+
+
+#: [pipeline] keys of temporal coherence and cached attention, named at start when not at their defaults
+TEMPORAL_KEYS = ("latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "attention_bank",
+                 "attention_bank_interval", "attention_bank_blocks", "feature_injection",
+                 "feature_injection_threshold", "attention_bank_warp")
+
+
+def log_temporal_settings(cfg: ServerConfig) -> str:
+    """One INFO line naming the temporal-coherence and cached-attention settings every session starts with, when any
+    differs from its default, and what motion-guided warping needs from the client (a config that turned them on
+    showed no sign of it at start, and a client sending no Motion plane got no warp without a word). Returns it."""
+    from sdbridge import params
+    from sdbridge.pipeline.components import IDENTITY
+
+    if cfg.model.name == IDENTITY:
+        return ""
+    changed = {key: getattr(cfg.pipeline, key) for key in TEMPORAL_KEYS
+               if getattr(cfg.pipeline, key) != params.BY_NAME[key].default}
+    if not changed:
+        return ""
+    text = ", ".join(f"{key}={value}" for key, value in changed.items())
+    motion = cfg.pipeline.motion_warp > 0 or (cfg.pipeline.attention_bank > 0 and cfg.pipeline.attention_bank_warp)
+    needs = ("; the warp needs a Motion plane in each Frame (the Welcome's wanted_planes asks for it): a frame "
+             "without one is not warped") if motion else ""
+    line = f"every session starts with {text} ([pipeline] of the config){needs}"
+    log.info("%s", line)
+    return line
