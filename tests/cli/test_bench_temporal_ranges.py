@@ -5,6 +5,7 @@ then fail with a StreamConfig error that named no flag)."""
 from __future__ import annotations
 
 import argparse
+import logging
 
 import pytest
 
@@ -44,3 +45,15 @@ def test_valid_values_parse_to_the_registry_types() -> None:
     assert (args.feedback, args.bank, args.t_index, args.warp_step) == (0.2, 3, (10, 40), 0)
     defaults = _parse()
     assert (defaults.feedback, defaults.warp, defaults.t_index, defaults.warp_step) == (0.3, 0.6, (32, 45), None)
+
+
+def test_float16_on_the_cpu_is_refused_before_the_model_loads(monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    from sdbridge import cli
+    from sdbridge.pipeline import components
+
+    loads: list[str] = []
+    monkeypatch.setattr(components, "load_components", lambda *a, **k: loads.append("load"))
+    assert cli.main(["bench", "temporal", "--model", "tiny", "--dtype", "float16"]) == 2
+    message = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    assert loads == [] and "--dtype float16 on --device cpu" in message and "float32 or bfloat16" in message

@@ -82,7 +82,14 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sdbridge.bench.temporal import PanScene, methods, report
+    from sdbridge.errors import ConfigError
     from sdbridge.pipeline.components import load_components
+
+    if args.dtype == "float16" and args.device.split(":")[0] == "cpu":
+        raise ConfigError("--dtype float16 on --device cpu: torch runs float16 convolutions on a CPU with slow "
+                          "fallback kernels (a convolution ran about 200x slower than in float32 on the project's "
+                          "test CPU), so the frame times would measure those; use --dtype float32 or bfloat16 on a "
+                          "CPU, or float16 with --device cuda")
 
     components = load_components(args.model, device=args.device, dtype=getattr(torch, args.dtype))
     config = bench_config(args)
