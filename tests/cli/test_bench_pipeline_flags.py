@@ -31,6 +31,8 @@ def reports(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
                                            "drop --steps"]),
     (["--model", "sd-turbo-shaped", "--steps", "1", "--host-time"], ["--steps 1 applies"]),
     (["--accel", "tensorrt"], ["--accel tensorrt needs a CUDA GPU", "--accel onnxruntime"]),
+    (["--accel", "onnxruntime", "--dtype", "bfloat16"], ["--dtype bfloat16 with --accel onnxruntime on a CPU",
+                                                          "use --dtype float32"]),
     (["--controlnet", "--accel", "onnxruntime"], ["--accel onnxruntime is not used by --controlnet"]),
 ])
 def test_a_flag_the_run_would_ignore_is_refused(argv: list[str], words: list[str], reports: list[object],

@@ -102,3 +102,15 @@ def test_temporal_settings_of_the_config_are_named_at_start(tmp_path: Path, load
     with caplog.at_level(logging.INFO):
         assert cli.main(["serve", "--model", "tiny", "--bind", bind]) == 2
     assert not [r for r in caplog.records if "every session starts with" in r.getMessage()]
+
+
+def test_bfloat16_on_onnxruntime_on_a_cpu_is_refused_before_the_load(loads: list[str],
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    bind = f"tcp://127.0.0.1:{free_port()}"
+    assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--dtype", "bfloat16", "--accel", "onnxruntime"]) == 2
+    message = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    assert loads == [], message
+    assert "--dtype bfloat16 ([model] dtype) with --accel onnxruntime on a CPU" in message
+    assert "use --dtype float32" in message and "--accel eager" in message
+    assert cli.main(["serve", "--model", "tiny", "--bind", bind, "--accel", "onnxruntime"]) == 2
+    assert loads == ["load"]  # auto picks float32 with onnxruntime

@@ -64,6 +64,10 @@ def check_flags(args: argparse.Namespace) -> None:
         raise ConfigError(f"--steps {','.join(map(str, args.steps))} applies to the real-shaped models ({shaped}) "
                           f"in the eager run only; --model {args.model} measures 1, 2 and 4 steps in its own table: "
                           "drop --steps")
+    if args.accel == "onnxruntime" and args.dtype == "bfloat16":
+        from sdbridge.commands.serve_checks import ORT_BFLOAT16
+
+        raise ConfigError(ORT_BFLOAT16.format(flag="--dtype bfloat16"))
     if args.accel == "tensorrt":
         raise ConfigError("--accel tensorrt needs a CUDA GPU, and `sdbridge bench pipeline` loads the model on the "
                           "CPU; compare eager with --accel onnxruntime or --accel compile here (TensorRT engines: "

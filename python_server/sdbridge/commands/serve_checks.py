@@ -11,6 +11,12 @@ from sdbridge.config import Accel, Dtype, ServerConfig
 
 log = logging.getLogger(__name__)
 
+#: The refusal of bfloat16 models on ONNX Runtime's CPU provider (they failed after the ONNX export, with
+#: ONNX Runtime's "INVALID_GRAPH ... Type 'tensor(bfloat16)' of input parameter (sample) of operator (Conv)" traceback)
+ORT_BFLOAT16 = ("{flag} with --accel onnxruntime on a CPU: ONNX Runtime's CPU kernels have no bfloat16 convolution "
+                "(the exported UNet would not load); use --dtype float32 (what --dtype auto picks with onnxruntime) "
+                "or --accel eager for bfloat16")
+
 
 def warn_unknown_controlnet_kinds(cfg: ServerConfig) -> list[str]:
     """A ControlNet KIND the server has no plane or fallback for (not depth, normal(s), seg(mentation) or a Canny-like
@@ -75,7 +81,10 @@ def check_backend_for_pipeline(cfg: ServerConfig) -> None:
                           f"the eager backend's diffusers UNet (the {backend.value} UNet's self-attention is fixed in "
                           "its graph and cannot attend to banked keys and values); set [pipeline] attention_bank = 0 "
                           "or serve with --accel eager")
-    if cfg.model.dtype is Dtype.FLOAT16 and cfg.model.device.split(":")[0] == "cpu":
+    on_cpu = cfg.model.device.split(":")[0] == "cpu"
+    if backend is Accel.ONNXRUNTIME and on_cpu and cfg.model.dtype is Dtype.BFLOAT16:
+        raise ConfigError(ORT_BFLOAT16.format(flag="--dtype bfloat16 ([model] dtype)"))
+    if cfg.model.dtype is Dtype.FLOAT16 and on_cpu:
         log.warning("dtype float16 on device cpu: torch runs float16 convolutions on a CPU with slow fallback "
                     "kernels (a convolution ran about 200x slower than in float32 on the project's test CPU); use "
                     "--dtype auto (it says what suits this CPU), bfloat16 or float32, or a GPU (--device cuda)")
