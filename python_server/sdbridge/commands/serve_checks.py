@@ -84,7 +84,7 @@ def check_backend_for_pipeline(cfg: ServerConfig) -> None:
     on_cpu = cfg.model.device.split(":")[0] == "cpu"
     if backend is Accel.ONNXRUNTIME and on_cpu and cfg.model.dtype is Dtype.BFLOAT16:
         raise ConfigError(ORT_BFLOAT16.format(flag="--dtype bfloat16 ([model] dtype)"))
-    if cfg.model.dtype is Dtype.FLOAT16 and on_cpu:
+    if cfg.model.dtype is Dtype.FLOAT16 and on_cpu and backend in (Accel.EAGER, Accel.COMPILE):  # torch runs it
         log.warning("dtype float16 on device cpu: torch runs float16 convolutions on a CPU with slow fallback "
                     "kernels (a convolution ran about 200x slower than in float32 on the project's test CPU); use "
                     "--dtype auto (it says what suits this CPU), bfloat16 or float32, or a GPU (--device cuda)")
