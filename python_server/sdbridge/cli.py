@@ -46,9 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sdbridge", description="StreamDiffusion Bridge")
     parser.add_argument("--version", action="version", version=f"sdbridge {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        module = importlib.import_module(module_name)
+    modules = [importlib.import_module(module_name) for module_name in COMMAND_MODULES]
+    # the command names, not a placeholder, in the usage and in "the following arguments are required: ..."
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{" + ",".join(module.NAME for module in modules) + "}")
+    for module in modules:
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP,
                                  epilog=getattr(module, "EPILOG", None))
         # `sdbridge serve -v` too, not only `sdbridge -v serve` (SUPPRESS: absent, the top-level value stands)

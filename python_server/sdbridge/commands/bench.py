@@ -16,9 +16,11 @@ BENCH_MODULES = ("sdbridge.commands.bench_pipeline", "sdbridge.commands.bench_tr
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One sub-subcommand per benchmark module."""
-    sub = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
-    for name in BENCH_MODULES:
-        module = importlib.import_module(name)
+    modules = [importlib.import_module(name) for name in BENCH_MODULES]
+    names = [module.NAME.removeprefix("bench-") for module in modules]
+    # the names, not a placeholder, in the usage and in "the following arguments are required: ..."
+    sub = parser.add_subparsers(dest="benchmark", required=True, metavar="{" + ",".join(names) + "}")
+    for module in modules:
         child = sub.add_parser(module.NAME.removeprefix("bench-"), help=module.HELP, description=module.HELP)
         module.add_arguments(child)
         child.set_defaults(_bench_run=module.run)
