@@ -73,7 +73,7 @@ def load_model(config: ServerConfig, on_fatal: Callable[[BaseException], None] |
         log.info("CPU pixel kernels ready in %.2f s", seconds)
     components = load_components(mc.name, device=mc.device, dtype=getattr(torch, dtype.value), vae=mc.vae,
                                  lora=mc.loras() or None, live_lora=mc.live_loras() or None)
-    log.info("model loaded: %s", components.describe())
+    # no "model loaded" line here: load_components logs the load with its time and description (identity: above)
     if components.family is not ModelFamily.IDENTITY:
         from sdbridge.cpu_features import bf16_hint
 
