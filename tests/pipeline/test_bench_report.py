@@ -140,3 +140,15 @@ def test_the_live_lora_bench_leaves_the_loaded_components_alone(tiny):
     after = dict(tiny.unet.named_parameters())
     assert before.keys() == after.keys() and all(torch.equal(before[n], after[n]) for n in before)
     assert tiny.live_loras is None
+
+
+def test_similarity_line_without_a_skipped_or_processed_frame_prints_no_nan():
+    """tiny at 64x64 can skip every static frame: the line printed 'nan ms = nan%'."""
+    from sdbridge.bench.pipeline_bench import Row, _similarity_line
+
+    all_skipped = _similarity_line(Row(name="s", fps=1.0, stages_ms={}, skip_rate=1.0, skipped_ms=0.2))
+    assert "nan" not in all_skipped and "no frame was processed" in all_skipped
+    none_skipped = _similarity_line(Row(name="s", fps=1.0, stages_ms={}, skip_rate=0.0, processed_ms=3.0))
+    assert "nan" not in none_skipped and "no frame was skipped" in none_skipped
+    both = _similarity_line(Row(name="s", fps=1.0, stages_ms={}, skip_rate=0.5, skipped_ms=0.3, processed_ms=3.0))
+    assert "0.30 ms = 10.0% of a processed frame (3.0 ms)" in both

@@ -14,6 +14,7 @@ ControlNets per frame and of turning engine planes into conditioning against the
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -241,10 +242,7 @@ def _report(comps: Components, size: int, rows: list[Row], diffusers_rows: list[
     predicted = (other + unet_ms[8]) / (other + unet_ms[4])
     lines.append(f"RCFG self / full CFG at 4 steps: {self_row.fps / full_row.fps:.2f}x measured, "
                  f"{predicted:.2f}x predicted from UNet batch times")
-    sim = next(r for r in rows if r.skip_rate is not None)
-    lines.append(f"similarity filter: skipped {sim.skip_rate:.0%} of static frames; a skipped frame costs "
-                 f"{sim.skipped_ms:.2f} ms = {100 * sim.skipped_ms / sim.processed_ms:.1f}% of a processed frame "
-                 f"({sim.processed_ms:.1f} ms)")
+    lines.append(_similarity_line(next(r for r in rows if r.skip_rate is not None)))
     ratios = [r.fps / r.original_fps for r in rows if r.original_fps]
     if ratios:
         lines.append(f"ours / original StreamDiffusion: min {min(ratios):.2f}x, max {max(ratios):.2f}x "
@@ -256,6 +254,17 @@ def _report(comps: Components, size: int, rows: list[Row], diffusers_rows: list[
             ours = by[f"stream batch, {name}"]
             lines.append(f"| {name} | {fps:.2f} | {ours.fps:.2f} | {ours.fps / fps:.2f}x |")
     return "\n".join(lines)
+
+
+def _similarity_line(sim: Row) -> str:
+    """What the similarity filter skipped and what a skipped frame costs; a side without a frame says so (a run
+    that skipped every frame, or none, has no mean for it: it printed "nan ms = nan%")."""
+    head = f"similarity filter: skipped {sim.skip_rate:.0%} of static frames"
+    if math.isnan(sim.skipped_ms) or math.isnan(sim.processed_ms):
+        side = "processed" if math.isnan(sim.processed_ms) else "skipped"
+        return f"{head}; no frame was {side}, so the cost of a skipped frame against a processed one is not measured"
+    return (f"{head}; a skipped frame costs {sim.skipped_ms:.2f} ms = {100 * sim.skipped_ms / sim.processed_ms:.1f}% "
+            f"of a processed frame ({sim.processed_ms:.1f} ms)")
 
 
 def pipeline_report(model: str, dtype: str, size: int, frames: int, *, threads: int = 0, accel: str = "eager",

@@ -320,7 +320,7 @@ def report(options: PreviewOptions, f: PreviewFigures) -> list[str]:
                    f"Chromium showed newer output frames in {sum(f.shown):.0f} of {len(f.shown)} runs")
     lines = [
         f"bench preview: model {o.model} {o.size}x{o.size}, {o.window} frames in flight, "
-        f"{len(f.fps['no page'])} runs of {o.seconds:.0f} s per arm (ABBA), viewer {o.viewer}, "
+        f"{len(f.fps['no page'])} runs of {o.seconds:g} s per arm (ABBA), viewer {o.viewer}, "
         f"preview {o.fps:g} fps per view",
         f"  no page    median {base:8.1f} frames/s  (runs: {', '.join(f'{v:.1f}' for v in f.fps['no page'])})",
         f"  page open  median {with_page:8.1f} frames/s  (runs: {', '.join(f'{v:.1f}' for v in f.fps['page open'])})",
