@@ -24,6 +24,14 @@ constexpr milliseconds kWait{5000};
 
 const testing::TestTimeouts& kFast = testing::kQuickReconnect;
 
+// The server frees the session of `identity` (SessionExpired, set_session_gone): the client reconnects.
+void FreeSession(FakeServer& server, const std::string& identity) {
+  ErrorMessage gone;
+  gone.code = WireError::kSessionExpired;
+  gone.message = "session freed";
+  server.Send(identity, gone);
+}
+
 // The kinds of the events that arrive within `within` (the client's order).
 std::vector<ClientEventKind> EventsWithin(Client& client, milliseconds within, std::vector<ClientEvent>* events) {
   std::vector<ClientEventKind> kinds;
@@ -183,10 +191,7 @@ TEST(ClientParity, TheReplayedParamsKeepOnlyTheNewerOfSeedAndSeedBlend) {
     FakeServer::Received got;
     ASSERT_TRUE(server.ReceiveOf<Params>(&got, kWait));
     ASSERT_TRUE(server.ReceiveOf<Params>(&got, kWait));
-    ErrorMessage gone;
-    gone.code = WireError::kSessionExpired;
-    gone.message = "session freed";
-    server.Send(first, gone);
+    FreeSession(server, first);
     Handshake(server, 2, 1);
     ASSERT_TRUE(server.ReceiveOf<Params>(&got, kWait));
     const Params& replayed = std::get<Params>(got.message);
@@ -235,10 +240,7 @@ TEST(ClientParity, SettingsQueuedDuringAnOutageAreSentOnceAfterTheReplay) {
   ASSERT_TRUE(client.SetPrompt(before).ok());
   FakeServer::Received got;
   ASSERT_TRUE(server.ReceiveOf<Prompt>(&got, kWait));
-  ErrorMessage gone;
-  gone.code = WireError::kSessionExpired;
-  gone.message = "session freed";
-  server.Send(first, gone);
+  FreeSession(server, first);
   ASSERT_TRUE(testing::Eventually([&] { return client.GetState() != ConnectionState::kConnected; }));
   Prompt during;
   during.text = "during the outage";
@@ -279,10 +281,7 @@ TEST(ClientParity, WithoutTheReplayQueuedSettingsAreStillSent) {
   ASSERT_TRUE(client.Start().ok());
   const std::string first = Handshake(server, 1, 1);
   ASSERT_TRUE(client.WaitForState(ConnectionState::kConnected, kWait));
-  ErrorMessage gone;
-  gone.code = WireError::kSessionExpired;
-  gone.message = "session freed";
-  server.Send(first, gone);
+  FreeSession(server, first);
   ASSERT_TRUE(testing::Eventually([&] { return client.GetState() != ConnectionState::kConnected; }));
   Prompt during;
   during.text = "during the outage";
@@ -335,10 +334,7 @@ TEST(ClientParity, AServerErrorDuringASessionIsLoggedAsAWarning) {
   EXPECT_EQ(level, LogLevel::kWarning) << LogLevelName(level) << ": " << rejected.message;
   level = policy.LevelFor(rejected);
   EXPECT_EQ(level, LogLevel::kVerbose) << LogLevelName(level) << ": the same error again is quiet";
-  ErrorMessage gone;
-  gone.code = WireError::kSessionExpired;
-  gone.message = "session freed";
-  server.Send(first, gone);
+  FreeSession(server, first);
   const ClientEvent ended = ExpectEvent(client, ClientEventKind::kError);
   level = policy.LevelFor(ended);
   EXPECT_EQ(level, LogLevel::kWarning) << LogLevelName(level) << ": " << ended.message;
