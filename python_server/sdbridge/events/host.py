@@ -14,7 +14,7 @@ import difflib
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +32,16 @@ class RulesHost:
     """The loaded rules file and the engines of the live sessions."""
 
     def __init__(self, path: str | Path, defaults: Mapping[str, Any] | None = None,
-                 poll_interval: float = 0.5, styles: bool = True) -> None:
+                 poll_interval: float = 0.5, styles: bool = True, live_loras: Sequence[str] | None = None) -> None:
         """Load `path` (RulesError if it is invalid). `defaults`: the pipeline's starting parameters. `styles`:
-        False when the server has no IP-Adapter (a file declaring [styles] is then refused, at start and reload)."""
+        False when the server has no IP-Adapter (a file declaring [styles] is then refused, at start and reload).
+        `live_loras`: the live LoRA adapters the server loads (a file whose lora_weights names another is refused,
+        at start and reload); None: not known here, the server refuses such a change when a rule makes it."""
         self.path = Path(path)
         self._defaults = dict(defaults or {})
         self.poll_interval = poll_interval
         self._styles = styles
+        self._live_loras = None if live_loras is None else tuple(live_loras)
         self._stamp = self._stat()
         self.rules: RuleSet = self._load()
         self._text = self.rules.text
@@ -170,7 +173,22 @@ class RulesHost:
                              "[styles]")
         if not self._styles:
             self._warn_without_adapter(rules)
+        self._check_lora_names(rules)
         return rules
+
+    def _check_lora_names(self, rules: RuleSet) -> None:
+        """Every adapter a lora_weights of the file names is one the server loads (RulesError naming where)."""
+        if self._live_loras is None:
+            return
+        places = [("[params]", rules.params)] + [(f"rule {r.name!r} (line {r.line})", r.params) for r in rules.rules]
+        for where, values in places:
+            for key, value in values:
+                unknown = [name for name, _ in (value if key == "lora_weights" else ()) if name not in self._live_loras]
+                if unknown:
+                    loaded = ", ".join(self._live_loras) or "none"
+                    raise RulesError(f"{self.path}: {where} sets lora_weights for {unknown[0]!r}, which this server "
+                                     f"does not load as a live LoRA (it loads: {loaded}); start it with --lora "
+                                     f"SOURCE=SCALE:live naming that adapter, or fix the name")
 
     def _warn_without_adapter(self, rules: RuleSet) -> None:
         """ip_adapter_scale in a file served without an IP-Adapter changes nothing: say so (it was taken silently)."""

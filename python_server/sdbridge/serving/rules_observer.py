@@ -32,7 +32,7 @@ class RulesObserver:
         self.path = path
         self.hooks = hooks
         self.host = RulesHost(path, sdparams.live_values(config.pipeline),  # [styles] need the IP-Adapter
-                              styles=bool(config.model.ip_adapter.strip()))
+                              styles=bool(config.model.ip_adapter.strip()), live_loras=tuple(config.model.live_loras()))
         self._poll_failing = False  # the rules file check raised (logged once until it works again)
 
     # ------------------------------------------------------------------ SessionObserver
