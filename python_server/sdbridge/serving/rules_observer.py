@@ -111,8 +111,6 @@ class RulesObserver:
             except ProtocolError as exc:  # e.g. this session's pipeline-update queue is full: this change is lost
                 log.warning("session %d: rules change (%s) not applied: %s", session.session_id, change.reason, exc)
                 problems.append(f"rules change ({change.reason}) not applied: {exc}")
-        if outcome.ignored:
-            log.debug("session %d: State keys %s are not variables of the rules file", session.session_id,
-                      outcome.ignored)
+        # outcome.ignored (State keys that are no variable): RulesHost logs each key once, with a suggestion
         if problems:
             self.hooks.error(session.identity, m.ErrorCode.BAD_PARAM, "; ".join(problems), field_name)
