@@ -624,11 +624,11 @@ def _budget_checks(lim: LimitsConfig) -> list[tuple[bool, str]]:
 
 
 def _where(path: str, text: str, section: str | None, key: str) -> str:
-    """`path:line [section] ` for an error about `key` (the key's line, a `[section.key]` table's header or, if
+    """`path:line: [section] ` for an error about `key` (the key's line, a `[section.key]` table's header or, if
     neither is written, the section's header line)."""
     line = TomlLines(text).line((*section.split("."), key) if section else (key,))
     place = f"[{section}] " if section else ""
-    return f"{path}:{line} {place}" if line else f"{path} {place}"
+    return f"{path}:{line}: {place}" if line else f"{path}: {place}"
 
 
 def _convert(value: Any, hint: Any, name: str, where: str, example: Any = None) -> Any:

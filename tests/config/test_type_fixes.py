@@ -11,7 +11,7 @@ from sdbridge.errors import ConfigError
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ('[model]\nwidth = "512"\n', "x.toml:2 [model] width='512' must be an integer; write it without quotes: "
+    ('[model]\nwidth = "512"\n', "x.toml:2: [model] width='512' must be an integer; write it without quotes: "
                                  "width = 512"),
     ('[pipeline]\nguidance_scale = "1.5"\n', "guidance_scale='1.5' must be a number; write it without quotes: "
                                              "guidance_scale = 1.5"),
@@ -19,7 +19,7 @@ from sdbridge.errors import ConfigError
     ('[model]\nwidth = "big"\n', "width='big' must be an integer; e.g. width = 64 (the default)"),
     ('[preview]\nenabled = "yes"\n', "enabled='yes' must be a bool; e.g. enabled = false (true or false, no quotes)"),
     ("[model]\ndevice = 0\n", "device=0 must be a str; e.g. device = \"cpu\" (the default)"),
-    ("bind = 5555\n", "x.toml:1 bind=5555 must be a str; e.g. bind = \"tcp://127.0.0.1:5555\" (the default)"),
+    ("bind = 5555\n", "x.toml:1: bind=5555 must be a str; e.g. bind = \"tcp://127.0.0.1:5555\" (the default)"),
     ("[pipeline]\nt_index_list = 32\n", "t_index_list=32 must be a list; write it in brackets, e.g. "
                                         "t_index_list = [32]"),
     ('[model]\nlora = "acme/a"\n', "lora='acme/a' must be a list; write it in brackets, e.g. lora = [\"acme/a\"]"),
@@ -33,3 +33,11 @@ def test_a_wrong_type_names_how_to_write_it(text: str, message: str) -> None:
 def test_the_fix_it_names_parses() -> None:
     for fixed in ('[model]\nwidth = 512\n', "[pipeline]\nt_index_list = [32]\n", "[preview]\nenabled = true\n"):
         parse_config(fixed, "x.toml")
+
+
+def test_type_and_range_errors_share_one_location_format():
+    """A wrong type said 'x.toml:2 [pipeline] ...' and a value out of range 'x.toml:3: pipeline....': one format now."""
+    for text, line in (('[pipeline]\nmotion_warp = "strong"\n', 2), ("[pipeline]\n\nlatent_feedback = 2.0\n", 3)):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(text, "x.toml")
+        assert str(caught.value).startswith(f"x.toml:{line}: "), str(caught.value)
