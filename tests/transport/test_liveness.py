@@ -153,8 +153,11 @@ def test_client_survives_a_server_restart() -> None:
         client.connect(timeout=5)
         client.set_prompt("kept across restarts")
         first.close()  # says Bye to every session
-        with pytest.raises(TransportError):  # reads the Bye, tries to reconnect, nobody answers
+        with pytest.raises(TransportError) as caught:  # reads the Bye, tries to reconnect, nobody answers
             client.receive(timeout=2)
+        # why the session went comes first (it said only "no Welcome ...; is `sdbridge serve` running there?")
+        assert str(caught.value).startswith("the session was lost (server said bye"), str(caught.value)
+        assert "no Welcome from" in str(caught.value), str(caught.value)
         second = BridgeServer(with_overrides(small_config(), top={"bind": endpoint}))
         second.start_in_thread()
         try:

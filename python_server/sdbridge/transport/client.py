@@ -524,4 +524,14 @@ class BridgeClient:
             if not self.auto_reconnect:
                 raise TransportError(f"the session with {self.endpoint} ended; call reconnect()")
             log.info("session lost; reconnecting to %s", self.endpoint)
-            with_backoff(self.reconnect, self.backoff, self.lost_after, self._connect_timeout)
+            _reconnect_after_loss(self, self._connect_timeout)
+
+
+def _reconnect_after_loss(client: BridgeClient, timeout: float) -> None:
+    """Reconnect a lost session with backoff within `client.lost_after`; a failure says first why the session went
+    (a draining server: "server shutting down"), then why no new one came."""
+    try:
+        with_backoff(client.reconnect, client.backoff, client.lost_after, timeout)
+    except TransportError as exc:
+        raise TransportError(f"the session was lost ({client.counters.lost_reason}) and reconnecting failed: "
+                             f"{exc}") from exc
