@@ -264,10 +264,12 @@ def tune_host_heap() -> bool:
     buffers still go back to the kernel. Logs what it did; True when glibc took the thresholds."""
     applied = host_heap.keep_freed_buffers()
     if applied:
-        log.info("host heap: glibc serves blocks under %d MiB from the heap and keeps up to %d MiB of it freed "
-                 "(mallopt mmap and trim thresholds)", host_heap.MMAP_THRESHOLD >> 20, host_heap.TRIM_THRESHOLD >> 20)
+        log.info("frame buffers are reused in memory instead of being handed back to the OS after each frame (saves "
+                 "page faults: glibc malloc serves blocks under %d MiB from its heap and keeps up to %d MiB freed)",
+                 host_heap.MMAP_THRESHOLD >> 20, host_heap.TRIM_THRESHOLD >> 20)
     else:
-        log.info("host heap: malloc thresholds left as they are (not glibc, or glibc refused them)")
+        log.info("frame buffers: malloc thresholds left as they are (not glibc, or glibc refused them), so each "
+                 "frame may fault its buffers' pages in again")
     return applied
 
 
