@@ -4,6 +4,7 @@ is what the benchmark is for), but each must be a real measurement: finite and p
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
@@ -72,3 +73,31 @@ def test_report_sets_each_plane_against_its_bytes_through_raw_zeromq() -> None:
             "(client + server) 0.440 ms, +10.0% over the frame alone (client 0.250 -> 0.270 ms, server 0.150 -> "
             "0.170 ms)") in lines
     assert sum(line.startswith("raw echo + R16F depth 64x64 part") for line in lines) == 1  # its table row
+
+
+def test_cpu_per_frame_counts_from_the_mark_not_the_warm_up() -> None:
+    """The CPU figures started before the connect and the 20 warm-up round trips, which made a short run's
+    frame-alone CPU larger than its with-plane CPU (-70%); now they count from run's mark()."""
+    from sdbridge.bench import transport as bench
+
+    class FakeServer:  # the server child's pipe: its CPU clock reads 1 s at the mark and 3 s at the end
+        def __init__(self) -> None:
+            self.readings = iter([1.0, 3.0])
+
+        def send(self, _what: str) -> None:
+            pass
+
+        def recv(self) -> float:
+            return next(self.readings)
+
+    def run(mark):
+        busy_until = time.process_time() + 0.2  # warm-up CPU that must not count
+        while time.process_time() < busy_until:
+            pass
+        mark()
+        return bench.Sample([0.001], 100.0, 0), 1000
+
+    sample = bench._with_cpu(FakeServer(), run)  # type: ignore[arg-type]
+    client, served = sample.cpu_split
+    assert served == pytest.approx(2.0)  # (3 s - 1 s) / 1000 frames, in ms
+    assert client < 0.1  # the 0.2 s of warm-up CPU before the mark is not in it (it would add 0.2 ms)

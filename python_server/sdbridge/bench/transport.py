@@ -192,15 +192,21 @@ def _stop(proc: mp.Process, conn: Connection) -> None:
 # ------------------------------------------------------------------ clients
 
 
-def _with_cpu(server: Connection | None, run: Callable[[], tuple[Sample, int]]) -> Sample:
-    """``run()``'s Sample; with ``server`` (a server child's pipe) also this process's and the server's CPU time
-    per frame submitted (``run`` returns the Sample and that count)."""
-    before = (time.process_time(), _server_cpu(server)) if server is not None else None
-    sample, frames_sent = run()
-    if before is None or server is None:
+def _with_cpu(server: Connection | None, run: Callable[[Callable[[], None]], tuple[Sample, int]]) -> Sample:
+    """``run(mark)``'s Sample; with ``server`` (a server child's pipe) also this process's and the server's CPU time
+    per frame from the moment ``run`` calls ``mark()`` (after its connect and warm-up, which would otherwise
+    dominate a short run) to its end (``run`` returns the Sample and the frames submitted after the mark)."""
+    marks: list[tuple[float, float]] = []
+
+    def mark() -> None:
+        if server is not None:
+            marks.append((time.process_time(), _server_cpu(server)))
+
+    sample, frames_sent = run(mark)
+    if not marks or server is None:
         return sample
-    client = (time.process_time() - before[0]) / frames_sent * 1e3
-    served = (_server_cpu(server) - before[1]) / frames_sent * 1e3
+    client = (time.process_time() - marks[0][0]) / frames_sent * 1e3
+    served = (_server_cpu(server) - marks[0][1]) / frames_sent * 1e3
     return Sample(sample.rtts, sample.fps, sample.dropped, client + served, (client, served))
 
 
@@ -208,7 +214,7 @@ def _bench_raw(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, w
                plane: np.ndarray | None = None, server: Connection | None = None) -> Sample:
     """One round of the raw echo, each message [header, frame] or, with ``plane``, [header, frame, plane] (the
     echo answers [header, frame]); with ``server`` the CPU time per frame as in ``_bench_bridge``."""
-    return _with_cpu(server, lambda: _raw_round(endpoint, frames, n_lat, n_tp, window, plane))
+    return _with_cpu(server, lambda mark: _raw_round(endpoint, frames, n_lat, n_tp, window, plane, mark))
 
 
 #: what the raw echo's messages carry as their header part: about the size of a Frame header
@@ -233,20 +239,25 @@ def raw_dealer(endpoint: str) -> Iterator[Any]:
 
 
 def _raw_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int,
-               plane: np.ndarray | None) -> tuple[Sample, int]:
+               plane: np.ndarray | None, mark: Callable[[], None]) -> tuple[Sample, int]:
+    """One round of the raw echo: 20 warm-up round trips, ``mark()``, the timed ones, then the windowed run;
+    returns the Sample and the frames sent after the mark."""
     extra = [plane] if plane is not None else []
     with raw_dealer(endpoint) as sock:
 
         def send(i: int) -> None:
             sock.send_multipart([RAW_HEADER, frames[i % len(frames)], *extra], copy=False)
 
+        for i in range(20):  # warm-up
+            send(i)
+            sock.recv_multipart(copy=False)
+        mark()
         rtts = []
-        for i in range(n_lat + 20):
+        for i in range(20, n_lat + 20):
             start = time.perf_counter()
             send(i)
             sock.recv_multipart(copy=False)
-            if i >= 20:
-                rtts.append(time.perf_counter() - start)
+            rtts.append(time.perf_counter() - start)
         start = time.perf_counter()
         for i in range(window):
             send(i)
@@ -255,7 +266,7 @@ def _raw_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int, w
             if i < n_tp:
                 send(i)
         elapsed = time.perf_counter() - start
-    return Sample(rtts, n_tp / elapsed, 0), n_lat + 20 + n_tp
+    return Sample(rtts, n_tp / elapsed, 0), n_lat + n_tp
 
 
 def depth_plane(size: int) -> np.ndarray:
@@ -268,12 +279,13 @@ def _bench_bridge(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int
                   depth: np.ndarray | None = None, server: Connection | None = None) -> Sample:
     """One round of the bridge (with a depth plane in each Frame when ``depth`` is given); with ``server`` (the
     server child's pipe) the Sample also holds the client's and the server's CPU time per frame."""
-    return _with_cpu(server, lambda: _bridge_round(endpoint, frames, n_lat, n_tp, depth))
+    return _with_cpu(server, lambda mark: _bridge_round(endpoint, frames, n_lat, n_tp, depth, mark))
 
 
 def _bridge_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int,
-                  depth: np.ndarray | None) -> tuple[Sample, int]:
-    """One round of the bridge; returns it and the frames submitted."""
+                  depth: np.ndarray | None, mark: Callable[[], None]) -> tuple[Sample, int]:
+    """One round of the bridge: connect, 20 warm-up round trips, ``mark()``, the timed ones, then the windowed
+    run; returns the Sample and the frames submitted after the mark."""
     from sdbridge.transport.client import BridgeClient
 
     planes = {"depth": depth} if depth is not None else None
@@ -289,12 +301,14 @@ def _bridge_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int
             if client.receive(timeout=5.0) is None:
                 raise RuntimeError("no result within 5 s")
 
+        for i in range(20):  # warm-up
+            round_trip(frames[i % len(frames)])
+        mark()
         rtts = []
-        for i in range(n_lat + 20):
+        for i in range(20, n_lat + 20):
             start = time.perf_counter()
             round_trip(frames[i % len(frames)])
-            if i >= 20:
-                rtts.append(time.perf_counter() - start)
+            rtts.append(time.perf_counter() - start)
         start = time.perf_counter()
         sent = received = 0
         dropped_before = client.counters.credits_returned
@@ -312,7 +326,7 @@ def _bridge_round(endpoint: str, frames: list[np.ndarray], n_lat: int, n_tp: int
                 sent += 1
         elapsed = time.perf_counter() - start
         dropped = client.counters.credits_returned - dropped_before
-    return Sample(rtts, received / elapsed, dropped), n_lat + 20 + sent
+    return Sample(rtts, received / elapsed, dropped), n_lat + sent
 
 
 def _bench_ws(url: str, frames: list[np.ndarray], n_lat: int, n_tp: int, window: int,
