@@ -19,6 +19,8 @@ loads the model), cached on disk next to this file or, where that is read-only, 
 check installs only what it carries, and llvmlite alone is 57 MiB) `kernels()` says so once in the log and the
 callers keep their array operations (runtime/pixel_words.py, torch's), which the tests hold to the same bytes.
 The loops below are plain Python (what numba compiles); uncompiled, on small arrays, the tests run them too.
+They are compiled without bounds checks, so each checks the sizes it is given once and raises ValueError for an
+array too short for them (the callers check the client's layout first: this is the last line, never reached).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 def _unit_floats(src: np.ndarray, out: np.ndarray) -> None:
     """out[i] = float32(src[i]) / 127.5 - 1: src (n,) uint8, out (n,) float32."""
+    if out.shape[0] != src.shape[0]:  # compiled without bounds checks: sizes are checked once, here
+        raise ValueError("unit_floats: src and out differ in length")
     scale = np.float32(127.5)
     one = np.float32(1.0)
     for i in range(src.shape[0]):
@@ -44,6 +48,8 @@ def _unit_floats(src: np.ndarray, out: np.ndarray) -> None:
 
 def _unit_bytes(src: np.ndarray, out: np.ndarray) -> None:
     """out[i] = rint((clamp(src[i], -1, 1) + 1) * 127.5) as uint8 (NaN: 0): src (n,) float32, out (n,) uint8."""
+    if out.shape[0] != src.shape[0]:
+        raise ValueError("unit_bytes: src and out differ in length")
     low = np.float32(-1.0)
     one = np.float32(1.0)
     scale = np.float32(127.5)
@@ -61,6 +67,9 @@ def _wire_to_rgb(src: np.ndarray, stride: int, height: int, width: int, flip: bo
     """4-byte wire pixels -> RGB and alpha, top-down: src (stride * height,) uint8 (rows `stride` bytes apart,
     bottom-up when `flip`, B G R A when `bgr`), rgb (height * width * 3,) uint8, alpha (height * width,) uint8.
     (Row slices, not flat indices: numba's LLVM vectorises the loop over one row's slices, about 20x faster.)"""
+    if (height < 0 or width < 0 or stride < 4 * width or src.shape[0] < stride * height
+            or rgb.shape[0] != 3 * width * height or alpha.shape[0] != width * height):
+        raise ValueError("wire_to_rgb: the arrays do not hold height rows of width pixels at stride")
     first = 2 if bgr else 0
     last = 0 if bgr else 2
     for y in range(height):
@@ -80,9 +89,12 @@ def _rgb_to_wire(rgb: np.ndarray, alpha: np.ndarray, fill: int, height: int, wid
     """RGB top-down -> packed 4-byte wire pixels: rgb (height * width * 3,) uint8, alpha (height * width,) uint8 or
     empty (then every alpha byte is `fill`), out (height * width * 4,) uint8, bottom-up when `flip`, B G R A when
     `bgr`."""
+    given = alpha.shape[0] > 0
+    if (height < 0 or width < 0 or rgb.shape[0] != 3 * width * height or out.shape[0] != 4 * width * height
+            or (given and alpha.shape[0] != width * height)):
+        raise ValueError("rgb_to_wire: the arrays do not hold height rows of width pixels")
     first = 2 if bgr else 0
     last = 0 if bgr else 2
-    given = alpha.shape[0] > 0
     for y in range(height):
         start = 4 * width * (height - 1 - y if flip else y)
         row = out[start:start + 4 * width]

@@ -141,3 +141,22 @@ def test_without_numba_kernels_is_none_and_says_how_to_install(monkeypatch, capl
     with caplog.at_level(logging.WARNING, logger="sdbridge.host_kernels"):
         assert host_kernels.kernels.__wrapped__() is None
     assert "pip install numba" in caplog.text
+
+
+def _bytes(n: int) -> np.ndarray:
+    return np.zeros(n, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: K.unit_floats(np.zeros(6, np.uint8), np.zeros(5, np.float32)),
+    lambda: K.unit_bytes(np.zeros(6, np.float32), np.zeros(7, np.uint8)),
+    lambda: K.wire_to_rgb(_bytes(31), 8, 4, 2, False, False, _bytes(24), _bytes(8)),  # a row short
+    lambda: K.wire_to_rgb(_bytes(32), 7, 4, 2, False, False, _bytes(24), _bytes(8)),  # stride below 4 x width
+    lambda: K.rgb_to_wire(_bytes(24), _bytes(7), 255, 4, 2, False, False, _bytes(32)),  # alpha short
+    lambda: K.rgb_to_wire(_bytes(24), _bytes(0), 255, 4, 2, True, False, _bytes(31)),  # out short
+])
+def test_kernels_refuse_arrays_of_the_wrong_size(call):
+    """Compiled without bounds checks, the kernels check the sizes they are given once: a short array is a
+    ValueError, never a read or write past its end."""
+    with pytest.raises(ValueError):
+        call()
