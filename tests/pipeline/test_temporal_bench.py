@@ -40,7 +40,22 @@ def test_the_report_has_a_row_per_method(tiny) -> None:
     times = [(float(row[1]), row[2], float(row[3].rstrip("x"))) for row in rows.values()]  # frame time, ratio
     assert all(math.isfinite(ms) and ms > 0 and unit == "ms" and math.isfinite(x) and x > 0 for ms, unit, x in times)
     assert lines[2].startswith("input frames (reference)") and np.isfinite(float(lines[2].split()[-1]))
-    assert lines[10].startswith("Random weights")
+    assert lines[10].startswith("goal (motion-guided warping gives the lowest error at most 10% slower than none)")
+    assert lines[11].startswith("Random weights")
+
+
+def test_the_goal_line_judges_the_lowest_error_and_its_cost() -> None:
+    from sdbridge.bench.temporal import Method, goal_line
+
+    rows = (Method("none", {}), Method("feedback 0.3", {"latent_feedback": 0.3}), Method("warping 0.6",
+                                                                                     {"motion_warp": 0.6}))
+    errors = {"none": 0.05, "feedback 0.3": 0.04, "warping 0.6": 0.02}
+    assert goal_line(rows, errors, {"none": 1.0, "feedback 0.3": 1.0, "warping 0.6": 1.05}).endswith(
+        "lowest error warping 0.6 (0.020000, +5.0% frame time): met")
+    assert goal_line(rows, errors, {"none": 1.0, "feedback 0.3": 1.0, "warping 0.6": 1.2}).endswith("NOT met")
+    errors["feedback 0.3"] = 0.01  # the lowest error without warping: not the goal
+    assert goal_line(rows, errors, {"none": 1.0, "feedback 0.3": 1.0, "warping 0.6": 1.0}).endswith(
+        "lowest error feedback 0.3 (0.010000, +0.0% frame time): NOT met")
 
 
 def test_the_bench_warps_at_the_last_step_unless_told() -> None:
