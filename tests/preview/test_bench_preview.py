@@ -33,7 +33,8 @@ def test_bench_preview_figures_are_real_measurements() -> None:
     lines = report(options, figures)
     text = "\n".join(lines)
     for heading in ("no page    median", "page open  median", "median of per-round ratios", "90% bootstrap interval",
-                    "preview thread CPU", "websocket page process CPU", "game client process CPU"):
+                    "preview thread CPU", "websocket page process CPU", "game client process CPU",
+                    "goal (an open page costs under 5% of throughput): "):
         assert heading in text
 
 
@@ -56,3 +57,12 @@ def test_bootstrap_interval_brackets_the_median_and_narrows_with_more_rounds() -
         bootstrap_median_interval(few)[1] - bootstrap_median_interval(few)[0]
     assert bootstrap_median_interval(many) == bootstrap_median_interval(many)  # seeded: repeats exactly
     assert bootstrap_median_interval([0.9]) == (0.9, 0.9)
+
+
+def test_the_goal_is_judged_on_the_whole_interval() -> None:
+    """The report gave the cost and its interval but not the 5% goal's verdict."""
+    from sdbridge.bench.preview import _verdict
+
+    assert _verdict(0.035, 0.033, 0.044).startswith("met")
+    assert _verdict(0.10, 0.067, 0.138).startswith("NOT met")
+    assert _verdict(0.045, 0.02, 0.07).startswith("not resolved (+4.5%")

@@ -308,6 +308,20 @@ def _both(values: dict[str, list[float]]) -> tuple[float, float, float]:
     return base, page, 100 * (page / base - 1)
 
 
+#: The preview page's goal: an open page costs the stream under this share of its throughput, in percent.
+GOAL_PERCENT = 5.0
+
+
+def _verdict(cost: float, low: float, high: float) -> str:
+    """Met when the whole interval of the cost lies under the goal, NOT met when it lies over it, else open."""
+    limit = GOAL_PERCENT / 100
+    if high < limit:
+        return "met (the whole interval lies under it)"
+    if low >= limit:
+        return "NOT met (the whole interval lies over it)"
+    return f"not resolved ({100 * cost:+.1f}%, the interval spans the goal: more --rounds narrow it)"
+
+
 def report(options: PreviewOptions, f: PreviewFigures) -> list[str]:
     """The printed report: medians per arm, the paired ratio with its bootstrap interval, CPU per frame."""
     o = options
@@ -328,6 +342,7 @@ def report(options: PreviewOptions, f: PreviewFigures) -> list[str]:
         f"throughput; rounds: {', '.join(f'{v:.3f}' for v in f.ratios)}), ratio of medians {with_page / base:.3f}",
         f"  cost of an open page: {100 * (1 - paired):+.1f}% of throughput, 90% bootstrap interval "
         f"{100 * (1 - high):+.1f}% to {100 * (1 - low):+.1f}% (from {len(f.ratios)} rounds; more rounds narrow it)",
+        f"  goal (an open page costs under {GOAL_PERCENT:g}% of throughput): {_verdict(1 - paired, 1 - high, 1 - low)}",
         f"  server CPU per frame: no page {server[0]:.3f} ms, page open {server[1]:.3f} ms ({server[2]:+.1f}%)",
         f"  I/O + worker threads CPU per frame: no page {stream[0]:.3f} ms, page open {stream[1]:.3f} ms "
         f"({stream[2]:+.1f}%)",
