@@ -45,5 +45,5 @@ def test_the_config_loader_names_the_line(tmp_path) -> None:
 
     path = tmp_path / "server.toml"
     path.write_text("[model]\nname = \"tiny\"\nwidth = \"wide\"\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"server.toml:3 \[model\] "):
+    with pytest.raises(ConfigError, match=r"server.toml:3: \[model\] "):
         load_config(path)

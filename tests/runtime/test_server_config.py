@@ -28,9 +28,9 @@ def test_values_are_typed() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('[model]\nname = "x"\nwidht = 64\n', r"<string>:3 \[model\] unknown key 'widht'"),
-        ("[modle]\n", r"<string>:1 unknown key 'modle'"),
-        ('[model]\ndtype = "f8"\n', r"<string>:2 \[model\] dtype='f8' is not one of"),
+        ('[model]\nname = "x"\nwidht = 64\n', r"<string>:3: \[model\] unknown key 'widht'"),
+        ("[modle]\n", r"<string>:1: unknown key 'modle'"),
+        ('[model]\ndtype = "f8"\n', r"<string>:2: \[model\] dtype='f8' is not one of"),
         ('[limits]\nmax_sessions = "8"\n', "max_sessions='8' must be an integer"),
         ("[limits]\nmax_sessions = true\n", "max_sessions=True must be an integer"),
         ("[limits]\nmax_sessions = 0\n", "limits.max_sessions=0 must be >= 1"),
