@@ -91,28 +91,16 @@ class RulesHost:
     def _log_undeclared(self, session_id: int, key: str) -> None:
         """Log once per key (at most MAX_UNHEARD_NAMES) that a State key is no variable of the rules file: it is kept
         on the session but no template or condition reads it, so a misspelt key otherwise changes nothing, silently."""
-        if key in self._undeclared or len(self._undeclared) > MAX_UNHEARD_NAMES:
-            return
-        self._undeclared.add(key)
-        known = sorted(self.rules.variables)
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        log.info("State key %r (session %d) is no variable of %s: kept, but no rule or template reads it (its "
-                 "variables: %s)%s%s", key[:200], session_id, self.path, ", ".join(known) or "none", hint,
-                 "; further undeclared keys are not logged" if len(self._undeclared) > MAX_UNHEARD_NAMES else "")
+        _log_once(self._undeclared, key, sorted(self.rules.variables), "further undeclared keys are not logged",
+                  "State key %r (session %d) is no variable of %s: kept, but no rule or template reads it (its "
+                  "variables: %s)", key[:200], session_id, self.path)
 
     def _log_unheard(self, session_id: int, name: str) -> None:
         """Log once per name (at most MAX_UNHEARD_NAMES) that no rule listens for event `name`: a typo in the
         rules file or the game's code otherwise does nothing, silently."""
-        if name in self._unheard or len(self._unheard) > MAX_UNHEARD_NAMES:
-            return
-        self._unheard.add(name)
-        known = self.rules.event_names()
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        log.info("GameEvent %r (session %d) runs no rule: %s has no rule with event = %r (its events: %s)%s%s",
-                    name[:200], session_id, self.path, name[:200], ", ".join(known) or "none", hint,
-                    "; further unknown names are not logged" if len(self._unheard) > MAX_UNHEARD_NAMES else "")
+        _log_once(self._unheard, name, list(self.rules.event_names()), "further unknown names are not logged",
+                  "GameEvent %r (session %d) runs no rule: %s has no rule with event = %r (its events: %s)",
+                  name[:200], session_id, self.path, name[:200])
 
     def state(self, session_id: int, entries: Mapping[str, Scalar], replace_all: bool = False) -> Outcome:
         """A State message of a session."""
@@ -180,8 +168,7 @@ class RulesHost:
         """Every adapter a lora_weights of the file names is one the server loads (RulesError naming where)."""
         if self._live_loras is None:
             return
-        places = [("[params]", rules.params)] + [(f"rule {r.name!r} (line {r.line})", r.params) for r in rules.rules]
-        for where, values in places:
+        for where, values in _param_places(rules):
             for key, value in values:
                 unknown = [name for name, _ in (value if key == "lora_weights" else ()) if name not in self._live_loras]
                 if unknown:
@@ -192,9 +179,7 @@ class RulesHost:
 
     def _warn_without_adapter(self, rules: RuleSet) -> None:
         """ip_adapter_scale in a file served without an IP-Adapter changes nothing: say so (it was taken silently)."""
-        where = (["[params]"] if any(key == "ip_adapter_scale" for key, _ in rules.params) else []) + [
-            f"rule {rule.name!r} (line {rule.line})" for rule in rules.rules
-            if any(key == "ip_adapter_scale" for key, _ in rule.params)]
+        where = [place for place, values in _param_places(rules) if any(key == "ip_adapter_scale" for key, _ in values)]
         if where:
             log.warning("%s: ip_adapter_scale is set by %s, but this server has no IP-Adapter, so it changes nothing; "
                         "start the server with --ip-adapter SOURCE (e.g. tiny) or drop the key", self.path,
@@ -229,3 +214,20 @@ class RulesHost:
         log.info("rules reloaded from %s (%d rules, %d sessions updated)", self.path, len(rules.rules),
                  len(outcomes))
         return outcomes
+
+
+def _param_places(rules: RuleSet) -> list[tuple[str, Sequence[tuple[str, Any]]]]:
+    """(where, its (key, value) params) of the file's [params] and of each rule, `where` as errors name it."""
+    return [("[params]", rules.params)] + [(f"rule {r.name!r} (line {r.line})", r.params) for r in rules.rules]
+
+
+def _log_once(seen: set[str], name: str, known: list[str], capped: str, message: str, *args: Any) -> None:
+    """Log `message` % args at INFO once per `name` (at most MAX_UNHEARD_NAMES names in `seen`), followed by
+    `known` (what the file has), the closest of them to `name` when one is close, and `capped` at the cap."""
+    if name in seen or len(seen) > MAX_UNHEARD_NAMES:
+        return
+    seen.add(name)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    log.info(message + "%s%s", *args, ", ".join(known) or "none", hint,
+             f"; {capped}" if len(seen) > MAX_UNHEARD_NAMES else "")
