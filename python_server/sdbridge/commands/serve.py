@@ -28,9 +28,8 @@ NAME = "serve"
 HELP = "run the bridge server: ROUTER socket, sessions, one worker (stops cleanly on SIGINT; SIGTERM drains first)"
 EPILOG = ("Each session's starting stream settings are [pipeline] keys of --config (configs/server.toml): prompt, "
           "negative_prompt, t_index_list, cfg_mode, guidance_scale, delta, seed, the similarity filter, temporal "
-          "coherence (latent_feedback, motion_warp, motion_warp_step, scene_cut_threshold) and cached attention "
-          "(attention_bank, attention_bank_interval, attention_bank_blocks, feature_injection, "
-          "feature_injection_threshold, attention_bank_warp); the processing size is [model] width and height. "
+          f"coherence ({', '.join(serve_checks.TEMPORAL_COHERENCE_KEYS)}) and cached attention "
+          f"({', '.join(serve_checks.CACHED_ATTENTION_KEYS)}); the processing size is [model] width and height. "
           "Clients, the preview page and --rules files change them live.")
 
 log = logging.getLogger(__name__)
@@ -195,8 +194,6 @@ def refuse_identity_additions(cfg: ServerConfig) -> None:
         raise identity_refusal(f"{adds[0]} ([model] {adds[0][2:].replace('-', '_')})", adds[0])
 
 
-
-
 def identity_refusal(what: str, flag: str) -> Exception:
     """The ConfigError for `what` (an option that needs a UNet) given with `--model identity`; `flag` to drop."""
     from sdbridge.errors import ConfigError
@@ -252,10 +249,6 @@ def check_accel_profile(cfg: ServerConfig) -> None:
         load_profile(profile)
     except ConfigError as exc:
         raise ConfigError(f"accel.profile={profile!r}: {exc}") from None
-
-
-
-
 
 
 def tune_host_heap() -> bool:

@@ -90,10 +90,12 @@ def check_backend_for_pipeline(cfg: ServerConfig) -> None:
                     "--dtype auto (it says what suits this CPU), bfloat16 or float32, or a GPU (--device cuda)")
 
 
-#: [pipeline] keys of temporal coherence and cached attention, named at start when not at their defaults
-TEMPORAL_KEYS = ("latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold", "attention_bank",
-                 "attention_bank_interval", "attention_bank_blocks", "feature_injection",
-                 "feature_injection_threshold", "attention_bank_warp")
+#: [pipeline] keys of temporal coherence and of cached attention (`serve --help` lists them; named at start when
+#: not at their defaults)
+TEMPORAL_COHERENCE_KEYS = ("latent_feedback", "motion_warp", "motion_warp_step", "scene_cut_threshold")
+CACHED_ATTENTION_KEYS = ("attention_bank", "attention_bank_interval", "attention_bank_blocks", "feature_injection",
+                         "feature_injection_threshold", "attention_bank_warp")
+TEMPORAL_KEYS = TEMPORAL_COHERENCE_KEYS + CACHED_ATTENTION_KEYS
 
 
 def log_temporal_settings(cfg: ServerConfig) -> str:
